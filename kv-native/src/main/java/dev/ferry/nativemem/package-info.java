@@ -1,0 +1,2 @@
+/** Off-heap memory and devices. */
+package dev.ferry.nativemem;
