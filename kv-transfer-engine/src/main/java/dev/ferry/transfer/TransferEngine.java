@@ -1,0 +1,336 @@
+package dev.ferry.transfer;
+
+import dev.ferry.transfer.segment.Endpoint;
+import dev.ferry.transfer.segment.LocalSegments;
+import dev.ferry.transfer.segment.SegmentDescriptor;
+import dev.ferry.transfer.segment.SegmentResolver;
+import dev.ferry.transfer.slice.Slice;
+import dev.ferry.transfer.slice.SliceOwner;
+import dev.ferry.transfer.slice.SliceSizer;
+import dev.ferry.transfer.spray.EarliestFinishPolicy;
+import dev.ferry.transfer.spray.SprayPolicy;
+import dev.ferry.transfer.transport.Link;
+import dev.ferry.transfer.transport.SliceListener;
+import dev.ferry.transfer.transport.tcp.PeerLinks;
+import dev.ferry.transfer.transport.tcp.TcpCounters;
+import dev.ferry.transfer.transport.tcp.TcpTransport;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * The transfer engine of one process: it serves the segments registered here to peers,
+ * and moves batches of READ and WRITE requests between local buffers and any segment.
+ *
+ * <p>A request to a segment of this process is a direct copy. A request to a peer is cut
+ * into slices ({@link SliceSizer}), each sprayed on one of the peer's TCP links by the
+ * {@link SprayPolicy}; a slice that fails on a link for a retryable reason (connection
+ * lost, stalled, CRC mismatch) is sent again at once on another link, up to
+ * {@link Context#maxAttempts(int)} times in all. A request outside its target segment is
+ * refused at submit with an {@link IllegalArgumentException}.
+ *
+ * <p>Thread-safe. Owns sockets and threads: close it.
+ */
+public final class TransferEngine implements AutoCloseable, SliceListener {
+    private final Context ctx;
+    private final LocalSegments segments = new LocalSegments();
+    private final TcpTransport tcp;
+    private final ExecutorService healer;
+    private final AtomicLong sliceIds = new AtomicLong();
+    private final LongAdder slicesSent = new LongAdder();
+    private final LongAdder sliceRetries = new LongAdder();
+    private final LongAdder failedRequests = new LongAdder();
+
+    /**
+     * Starts the engine: binds its TCP server and starts its I/O threads.
+     *
+     * @throws IllegalStateException if the context is invalid or the port cannot be bound
+     */
+    public TransferEngine(Context context) {
+        this.ctx = context.conclude();
+        this.healer = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "ferry-heal");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            this.tcp = new TcpTransport(segments, this, ctx.bindHost, ctx.port, ctx.ioThreads, ctx.linksPerPeer,
+                    ctx.connectTimeoutMillis, TimeUnit.MILLISECONDS.toNanos(ctx.stallTimeoutMillis));
+        } catch (RuntimeException e) {
+            healer.shutdownNow();
+            throw e;
+        }
+    }
+
+    /**
+     * Registers local memory as a segment that peers may read and write.
+     *
+     * @return the descriptor to publish through the metadata service
+     * @throws IllegalArgumentException if the name is taken
+     */
+    public SegmentDescriptor registerSegment(String name, MemorySegment memory) {
+        segments.register(name, memory);
+        return new SegmentDescriptor(name, memory.byteSize(), tcp.localEndpoint());
+    }
+
+    /** Stops serving a segment. */
+    public void unregisterSegment(String name) {
+        segments.unregister(name);
+    }
+
+    /** Where peers reach this engine. */
+    public Endpoint endpoint() {
+        return tcp.localEndpoint();
+    }
+
+    /**
+     * Submits a batch. Requests to local segments complete before this returns; the others
+     * complete on I/O threads.
+     *
+     * @throws IllegalArgumentException if a request's range lies outside its target segment
+     * @throws TransferException (not retryable) if a target segment is unknown
+     */
+    public BatchHandle submit(List<TransferRequest> batch) {
+        List<CompletableFuture<Void>> futures = new ArrayList<>(batch.size());
+        List<Runnable> sends = new ArrayList<>(batch.size());
+        for (TransferRequest request : batch) {
+            CompletableFuture<Void> future = new CompletableFuture<>();
+            futures.add(future);
+            MemorySegment local = segments.find(request.targetSegment());
+            if (local != null) {
+                checkRange(request, local.byteSize());
+                sends.add(() -> copyLocally(request, local, future));
+            } else {
+                SegmentDescriptor target = ctx.resolver.resolve(request.targetSegment());
+                checkRange(request, target.bytes());
+                sends.add(() -> sendRemote(request, tcp.links(target.endpoint()), future));
+            }
+        }
+        for (Runnable send : sends) {
+            send.run();
+        }
+        return new BatchHandle(futures);
+    }
+
+    private static void checkRange(TransferRequest request, long segmentBytes) {
+        if (request.targetOffset() > segmentBytes - request.length()) {
+            throw new IllegalArgumentException("target range [" + request.targetOffset() + ", "
+                    + (request.targetOffset() + request.length()) + ") crosses the end of segment '"
+                    + request.targetSegment() + "' (" + segmentBytes + " bytes)");
+        }
+    }
+
+    private static void copyLocally(TransferRequest r, MemorySegment target, CompletableFuture<Void> future) {
+        if (r.opcode() == Opcode.WRITE) {
+            MemorySegment.copy(r.local(), r.localOffset(), target, r.targetOffset(), r.length());
+        } else {
+            MemorySegment.copy(target, r.targetOffset(), r.local(), r.localOffset(), r.length());
+        }
+        future.complete(null);
+    }
+
+    private void sendRemote(TransferRequest r, PeerLinks peer, CompletableFuture<Void> future) {
+        int sliceBytes = SliceSizer.sliceBytes(r.length(), peer.links().size());
+        int count = (int) ((r.length() + sliceBytes - 1) / sliceBytes);
+        RequestState state = new RequestState(peer, future, count);
+        for (long at = 0; at < r.length() && !state.isDone(); at += sliceBytes) {
+            int length = (int) Math.min(sliceBytes, r.length() - at);
+            Slice slice = new Slice(sliceIds.incrementAndGet(), r.opcode(), r.local(), r.localOffset() + at,
+                    r.targetSegment(), r.targetOffset() + at, length, state);
+            dispatch(slice, peer, null);
+        }
+    }
+
+    private void dispatch(Slice slice, PeerLinks peer, Link avoid) {
+        Link link = peer.select(ctx.sprayPolicy, slice.length(), avoid);
+        if (link == null) {
+            ((RequestState) slice.owner()).fail(new TransferException("no link to the peer of segment '"
+                    + slice.target() + "' is up (connect refused or timed out)", false));
+            return;
+        }
+        slicesSent.increment();
+        link.send(slice);
+    }
+
+    @Override
+    public void onCompleted(Slice slice, Link link) {
+        ((RequestState) slice.owner()).sliceDone();
+    }
+
+    @Override
+    public void onFailed(Slice slice, Link link, TransferException cause) {
+        RequestState state = (RequestState) slice.owner();
+        if (state.isDone()) {
+            return;
+        }
+        if (!cause.retryable() || slice.attempts() >= ctx.maxAttempts) {
+            state.fail(cause.retryable()
+                    ? new TransferException("slice failed " + slice.attempts() + " times; last: " + cause.getMessage(),
+                            false, cause)
+                    : cause);
+            return;
+        }
+        sliceRetries.increment();
+        // Off the I/O thread: choosing a link may have to reconnect, which blocks.
+        healer.execute(() -> dispatch(slice, state.peer, link));
+    }
+
+    /** Slices handed to links, retries included. */
+    public long slicesSent() {
+        return slicesSent.sum();
+    }
+
+    /** Slices sent again after a retryable failure. */
+    public long sliceRetries() {
+        return sliceRetries.sum();
+    }
+
+    /** Requests that failed. */
+    public long failedRequests() {
+        return failedRequests.sum();
+    }
+
+    /** Counters of the TCP serving side. */
+    public TcpCounters tcpCounters() {
+        return tcp.counters();
+    }
+
+    /** Links to the peer at {@code endpoint} (connecting them if needed), for metrics and tests. */
+    public List<? extends Link> links(Endpoint endpoint) {
+        return tcp.links(endpoint).links();
+    }
+
+    @Override
+    public void close() {
+        tcp.close();
+        healer.shutdownNow();
+    }
+
+    /** Progress of one request: slices left, and its future. */
+    private final class RequestState implements SliceOwner {
+        final PeerLinks peer;
+        final CompletableFuture<Void> future;
+        final AtomicInteger remaining;
+
+        RequestState(PeerLinks peer, CompletableFuture<Void> future, int slices) {
+            this.peer = peer;
+            this.future = future;
+            this.remaining = new AtomicInteger(slices);
+        }
+
+        @Override
+        public boolean isDone() {
+            return future.isDone();
+        }
+
+        void sliceDone() {
+            if (remaining.decrementAndGet() == 0) {
+                future.complete(null);
+            }
+        }
+
+        void fail(TransferException cause) {
+            if (future.completeExceptionally(cause)) {
+                failedRequests.increment();
+            }
+        }
+    }
+
+    /**
+     * Configuration of an engine, with fluent setters; {@link #conclude()} validates it and
+     * fills defaults. Not thread-safe; hand it to one engine.
+     */
+    public static final class Context {
+        private String bindHost = "127.0.0.1";
+        private int port;
+        private int ioThreads = 2;
+        private int linksPerPeer = 2;
+        private long connectTimeoutMillis = 2_000;
+        private long stallTimeoutMillis = 2_000;
+        private int maxAttempts = 4;
+        private SprayPolicy sprayPolicy;
+        private SegmentResolver resolver;
+
+        /** Address the TCP server binds (default 127.0.0.1). */
+        public Context bindHost(String host) {
+            this.bindHost = host;
+            return this;
+        }
+
+        /** TCP port to listen on; 0 (default) picks a free one. */
+        public Context port(int port) {
+            this.port = port;
+            return this;
+        }
+
+        /** Netty event-loop threads (default 2). */
+        public Context ioThreads(int threads) {
+            this.ioThreads = threads;
+            return this;
+        }
+
+        /** TCP connections, i.e. links, per peer (default 2). */
+        public Context linksPerPeer(int links) {
+            this.linksPerPeer = links;
+            return this;
+        }
+
+        /** Longest wait for a connect, ms (default 2,000). */
+        public Context connectTimeoutMillis(long millis) {
+            this.connectTimeoutMillis = millis;
+            return this;
+        }
+
+        /** A link with outstanding slices and no progress for this long is cut, ms (default 2,000). */
+        public Context stallTimeoutMillis(long millis) {
+            this.stallTimeoutMillis = millis;
+            return this;
+        }
+
+        /** Sends of one slice before its request fails (default 4). */
+        public Context maxAttempts(int attempts) {
+            this.maxAttempts = attempts;
+            return this;
+        }
+
+        /** Link choice per slice (default {@link EarliestFinishPolicy}). */
+        public Context sprayPolicy(SprayPolicy policy) {
+            this.sprayPolicy = policy;
+            return this;
+        }
+
+        /** Resolves the segments of peers (default: none known). */
+        public Context resolver(SegmentResolver resolver) {
+            this.resolver = resolver;
+            return this;
+        }
+
+        Context conclude() {
+            if (port < 0 || port > 65535) {
+                throw new IllegalStateException("port must be 0..65535, was " + port);
+            }
+            if (ioThreads < 1 || linksPerPeer < 1 || maxAttempts < 1) {
+                throw new IllegalStateException("ioThreads, linksPerPeer and maxAttempts must be at least 1");
+            }
+            if (connectTimeoutMillis < 1 || stallTimeoutMillis < 4) {
+                throw new IllegalStateException("timeouts must be positive");
+            }
+            if (sprayPolicy == null) {
+                sprayPolicy = new EarliestFinishPolicy();
+            }
+            if (resolver == null) {
+                resolver = name -> {
+                    throw new TransferException("unknown segment '" + name + "'", false);
+                };
+            }
+            return this;
+        }
+    }
+}

@@ -1,0 +1,85 @@
+package dev.ferry.transfer.slice;
+
+import dev.ferry.transfer.Opcode;
+import java.lang.foreign.MemorySegment;
+
+/**
+ * One contiguous piece of a transfer request, sent on one link at a time. Slices are
+ * offset-addressed, so sending one again (after a failure) can never corrupt the target:
+ * the same bytes land at the same offset.
+ *
+ * <p>Not thread-safe by itself: at any moment one link (or the engine, between attempts)
+ * owns the slice.
+ */
+public final class Slice {
+    private final long id;
+    private final Opcode opcode;
+    private final MemorySegment local;
+    private final long localOffset;
+    private final String target;
+    private final long targetOffset;
+    private final int length;
+    private final SliceOwner owner;
+    private int attempts;
+    private long sentNanos;
+
+    public Slice(long id, Opcode opcode, MemorySegment local, long localOffset, String target, long targetOffset,
+                 int length, SliceOwner owner) {
+        this.id = id;
+        this.opcode = opcode;
+        this.local = local;
+        this.localOffset = localOffset;
+        this.target = target;
+        this.targetOffset = targetOffset;
+        this.length = length;
+        this.owner = owner;
+    }
+
+    /** Unique within the engine that made it; frames carry it. */
+    public long id() {
+        return id;
+    }
+
+    public Opcode opcode() {
+        return opcode;
+    }
+
+    /** The local bytes of this slice ({@code length} bytes). */
+    public MemorySegment localBytes() {
+        return local.asSlice(localOffset, length);
+    }
+
+    public String target() {
+        return target;
+    }
+
+    /** Offset into the target segment, bytes. */
+    public long targetOffset() {
+        return targetOffset;
+    }
+
+    /** Bytes. */
+    public int length() {
+        return length;
+    }
+
+    public SliceOwner owner() {
+        return owner;
+    }
+
+    /** How many times this slice has been handed to a link. */
+    public int attempts() {
+        return attempts;
+    }
+
+    /** Records a send on a link at {@code nanoTime}. */
+    public void markSent(long nanoTime) {
+        attempts++;
+        sentNanos = nanoTime;
+    }
+
+    /** {@link System#nanoTime()} of the latest send. */
+    public long sentNanos() {
+        return sentNanos;
+    }
+}

@@ -1,0 +1,34 @@
+package dev.ferry.transfer.slice;
+
+/**
+ * Picks the slice size for a request: larger requests get larger slices, so that the
+ * per-slice cost (a frame, a completion, a CRC) stays small, while a request still spreads
+ * over every link. Bounded to [{@link #MIN_SLICE_BYTES}, {@link #MAX_SLICE_BYTES}].
+ *
+ * <p>The shape follows TENT's adaptive slicing (kvcache-ai/Mooncake,
+ * docs/source/design/tent): about four slices per link per request, rounded to a power
+ * of two. Stateless and thread-safe.
+ */
+public final class SliceSizer {
+    /** Smallest slice, bytes (64 KiB). */
+    public static final int MIN_SLICE_BYTES = 64 * 1024;
+    /** Largest slice, bytes (4 MiB). */
+    public static final int MAX_SLICE_BYTES = 4 * 1024 * 1024;
+
+    private SliceSizer() {
+    }
+
+    /**
+     * @param requestBytes length of the request, bytes, at least 1
+     * @param links        links available to the request, at least 1
+     * @return slice size in bytes
+     */
+    public static int sliceBytes(long requestBytes, int links) {
+        long perSlice = Math.max(1, requestBytes / (4L * Math.max(1, links)));
+        long pow2 = Long.highestOneBit(perSlice);
+        if (pow2 < perSlice) {
+            pow2 <<= 1;
+        }
+        return (int) Math.clamp(pow2, MIN_SLICE_BYTES, MAX_SLICE_BYTES);
+    }
+}

@@ -1,0 +1,2 @@
+/** Spraying: which link each slice goes to. */
+package dev.ferry.transfer.spray;

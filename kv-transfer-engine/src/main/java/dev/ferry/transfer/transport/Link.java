@@ -1,0 +1,30 @@
+package dev.ferry.transfer.transport;
+
+import dev.ferry.transfer.slice.Slice;
+
+/**
+ * One path to one peer (a TCP connection, an Aeron channel, a shared-memory mapping).
+ * A link sends slices and reports each outcome to the {@link SliceListener} it was built
+ * with, exactly once per send.
+ *
+ * <p>Implementations are thread-safe: {@link #send} may be called from any thread.
+ */
+public interface Link {
+    /** A short stable name for metrics and logs, e.g. {@code tcp:127.0.0.1:7001#0}. */
+    String name();
+
+    /** Whether the link may take slices now (connected and not quarantined). */
+    boolean isUp();
+
+    /** Bytes sent on this link whose outcome is not known yet. */
+    long inFlightBytes();
+
+    /** What the link has measured so far. */
+    LinkEstimator estimator();
+
+    /**
+     * Sends one slice. The outcome arrives later through the listener, possibly on another
+     * thread; a link that is down reports a retryable failure rather than throwing.
+     */
+    void send(Slice slice);
+}

@@ -1,0 +1,8 @@
+package dev.ferry.transfer.transport.tcp;
+
+/** A frame that cannot be parsed; the connection that sent it is closed. */
+public final class MalformedFrameException extends RuntimeException {
+    public MalformedFrameException(String message) {
+        super(message);
+    }
+}

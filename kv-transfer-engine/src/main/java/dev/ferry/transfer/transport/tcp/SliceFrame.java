@@ -1,0 +1,135 @@
+package dev.ferry.transfer.transport.tcp;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.zip.CRC32C;
+
+/**
+ * Layout of the data frames of the TCP transport. All integers big-endian.
+ *
+ * <pre>
+ * offset size field
+ *  0     4    frame length: bytes after this field (header rest + name + body)
+ *  4     2    magic 0x4659 ("FY")
+ *  6     1    version (1)
+ *  7     1    type: 1 WRITE, 2 WRITE_ACK, 3 READ, 4 READ_DATA
+ *  8     8    slice id, chosen by the initiator, echoed in the answer
+ * 16     8    target offset, bytes
+ * 24     4    body length: payload bytes (WRITE, READ_DATA), bytes asked for (READ),
+ *             or the error text's length when status != 0
+ * 28     4    CRC32C of the payload (WRITE, READ_DATA), else 0
+ * 32     2    status: 0 OK, else a {@link Status} code
+ * 34     2    segment name length N (requests), 0 in answers
+ * 36     N    segment name, UTF-8
+ * 36+N   ...  payload (WRITE, READ_DATA with OK) or UTF-8 error text (status != 0)
+ * </pre>
+ *
+ * Stateless helpers; thread-safe.
+ */
+public final class SliceFrame {
+    public static final short MAGIC = 0x4659;
+    public static final byte VERSION = 1;
+    public static final byte WRITE = 1;
+    public static final byte WRITE_ACK = 2;
+    public static final byte READ = 3;
+    public static final byte READ_DATA = 4;
+    /** Header bytes after the length field, before the name. */
+    public static final int HEADER_BYTES = 32;
+    /** Longest segment name, bytes. */
+    public static final int MAX_NAME_BYTES = 1024;
+    /** Largest frame after the length field: header, name and a 16 MiB payload. */
+    public static final int MAX_FRAME_BYTES = HEADER_BYTES + MAX_NAME_BYTES + 16 * 1024 * 1024;
+
+    static final int TYPE = 3;
+    static final int SLICE_ID = 4;
+    static final int OFFSET = 12;
+    static final int BODY_LENGTH = 20;
+    static final int CRC = 24;
+    static final int STATUS = 28;
+    static final int NAME_LENGTH = 30;
+
+    /** Status codes of answers. */
+    public enum Status {
+        OK(0, false), UNKNOWN_SEGMENT(1, false), OUT_OF_BOUNDS(2, false), CRC_MISMATCH(3, true),
+        MALFORMED(4, false), INTERNAL(5, true);
+
+        final int code;
+        final boolean retryable;
+
+        Status(int code, boolean retryable) {
+            this.code = code;
+            this.retryable = retryable;
+        }
+
+        static Status of(int code) {
+            for (Status s : values()) {
+                if (s.code == code) {
+                    return s;
+                }
+            }
+            return INTERNAL;
+        }
+    }
+
+    private SliceFrame() {
+    }
+
+    /**
+     * Writes the length field and header of a frame into a new buffer. The caller writes
+     * the body ({@code bodyLength} bytes) after it, as a separate buffer or in place.
+     */
+    static ByteBuf header(ByteBufAllocator alloc, byte type, long sliceId, long offset, int bodyLength, int crc,
+                          Status status, byte[] name) {
+        int nameLength = name == null ? 0 : name.length;
+        ByteBuf buf = alloc.directBuffer(4 + HEADER_BYTES + nameLength);
+        int carried = type == READ ? 0 : bodyLength; // a READ asks for bodyLength bytes, carries none
+        buf.writeInt(HEADER_BYTES + nameLength + carried);
+        buf.writeShort(MAGIC).writeByte(VERSION).writeByte(type);
+        buf.writeLong(sliceId).writeLong(offset).writeInt(bodyLength).writeInt(crc);
+        buf.writeShort(status.code).writeShort(nameLength);
+        if (nameLength > 0) {
+            buf.writeBytes(name);
+        }
+        return buf;
+    }
+
+    /** A complete error answer to a request of {@code type} with the given text. */
+    static ByteBuf error(ByteBufAllocator alloc, byte requestType, long sliceId, long offset, Status status,
+                         String text) {
+        byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+        byte answer = requestType == READ ? READ_DATA : WRITE_ACK;
+        ByteBuf buf = header(alloc, answer, sliceId, offset, bytes.length, 0, status, null);
+        return buf.writeBytes(bytes);
+    }
+
+    /** Segment name bytes for a request frame. */
+    static byte[] name(String segment) {
+        byte[] bytes = segment.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length > MAX_NAME_BYTES) {
+            throw new IllegalArgumentException("segment name longer than " + MAX_NAME_BYTES + " bytes");
+        }
+        return bytes;
+    }
+
+    /** CRC32C of {@code length} readable bytes of {@code buf} from {@code index}, without copying. */
+    static int crc(CRC32C crc, ByteBuf buf, int index, int length) {
+        crc.reset();
+        if (buf.nioBufferCount() == 1) {
+            crc.update(buf.nioBuffer(index, length));
+        } else {
+            for (ByteBuffer part : buf.nioBuffers(index, length)) {
+                crc.update(part);
+            }
+        }
+        return (int) crc.getValue();
+    }
+
+    /** CRC32C of a whole byte buffer (its position is left unchanged). */
+    static int crc(CRC32C crc, ByteBuffer bytes) {
+        crc.reset();
+        crc.update(bytes.duplicate());
+        return (int) crc.getValue();
+    }
+}

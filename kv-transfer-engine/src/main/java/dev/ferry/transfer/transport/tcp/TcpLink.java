@@ -1,0 +1,240 @@
+package dev.ferry.transfer.transport.tcp;
+
+import dev.ferry.transfer.Opcode;
+import dev.ferry.transfer.TransferException;
+import dev.ferry.transfer.segment.Endpoint;
+import dev.ferry.transfer.slice.Slice;
+import dev.ferry.transfer.transport.Link;
+import dev.ferry.transfer.transport.LinkEstimator;
+import dev.ferry.transfer.transport.SliceListener;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.zip.CRC32C;
+
+/**
+ * One TCP connection to a peer, used as one link. Keeps the slices it has sent until
+ * their answer arrives; when the connection drops, or makes no progress for the stall
+ * timeout while slices are outstanding (a cut cable sends no RST), every outstanding slice
+ * is reported as a retryable failure and the link goes down until {@link #connect} works
+ * again.
+ *
+ * <p>Thread-safe: {@link #send} from any thread; answers are handled on the connection's
+ * event loop.
+ */
+final class TcpLink implements Link {
+    private final String name;
+    private final Endpoint endpoint;
+    private final Bootstrap bootstrap;
+    private final SliceListener listener;
+    private final long stallTimeoutNanos;
+    private final LinkEstimator estimator = new LinkEstimator();
+    private final Map<Long, Slice> outstanding = new ConcurrentHashMap<>();
+    private final AtomicLong inFlightBytes = new AtomicLong();
+    private final CRC32C sendCrc = new CRC32C();
+    private volatile Channel channel;
+    private volatile long lastProgressNanos;
+    private volatile long lastConnectFailureNanos = Long.MIN_VALUE / 2;
+
+    TcpLink(String name, Endpoint endpoint, Bootstrap bootstrap, SliceListener listener, long stallTimeoutNanos) {
+        this.name = name;
+        this.endpoint = endpoint;
+        this.bootstrap = bootstrap;
+        this.listener = listener;
+        this.stallTimeoutNanos = stallTimeoutNanos;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public boolean isUp() {
+        Channel c = channel;
+        return c != null && c.isActive();
+    }
+
+    @Override
+    public long inFlightBytes() {
+        return inFlightBytes.get();
+    }
+
+    @Override
+    public LinkEstimator estimator() {
+        return estimator;
+    }
+
+    /** {@link System#nanoTime()} of the latest failed connect attempt. */
+    long lastConnectFailureNanos() {
+        return lastConnectFailureNanos;
+    }
+
+    /**
+     * Connects, waiting at most {@code timeoutMillis}. Must not be called on an event loop.
+     *
+     * @return whether the link is up afterwards
+     */
+    boolean connect(long timeoutMillis) {
+        if (isUp()) {
+            return true;
+        }
+        ChannelFuture future = bootstrap.connect(endpoint.host(), endpoint.port());
+        if (!future.awaitUninterruptibly(timeoutMillis) || !future.isSuccess()) {
+            future.cancel(false);
+            if (future.channel() != null) {
+                future.channel().close();
+            }
+            lastConnectFailureNanos = System.nanoTime();
+            return false;
+        }
+        Channel c = future.channel();
+        c.pipeline().addLast("link", new AnswerHandler());
+        lastProgressNanos = System.nanoTime();
+        var stallCheck = c.eventLoop().scheduleAtFixedRate(this::checkStall, stallTimeoutNanos / 4,
+                stallTimeoutNanos / 4, TimeUnit.NANOSECONDS);
+        c.closeFuture().addListener(f -> stallCheck.cancel(false));
+        channel = c;
+        return true;
+    }
+
+    @Override
+    public void send(Slice slice) {
+        Channel c = channel;
+        if (c == null || !c.isActive()) {
+            listener.onFailed(slice, this, new TransferException("link " + name + " is down", true));
+            return;
+        }
+        if (outstanding.isEmpty()) {
+            lastProgressNanos = System.nanoTime();
+        }
+        byte[] segmentName = SliceFrame.name(slice.target());
+        outstanding.put(slice.id(), slice);
+        inFlightBytes.addAndGet(slice.length());
+        slice.markSent(System.nanoTime());
+        if (slice.opcode() == Opcode.WRITE) {
+            ByteBuffer payload = slice.localBytes().asByteBuffer();
+            int crc;
+            synchronized (sendCrc) {
+                crc = SliceFrame.crc(sendCrc, payload);
+            }
+            ByteBuf header = SliceFrame.header(c.alloc(), SliceFrame.WRITE, slice.id(), slice.targetOffset(),
+                    slice.length(), crc, SliceFrame.Status.OK, segmentName);
+            // One write per frame: writes from several threads must not interleave header and payload.
+            c.writeAndFlush(Unpooled.wrappedBuffer(header, Unpooled.wrappedBuffer(payload)), c.voidPromise());
+        } else {
+            c.writeAndFlush(SliceFrame.header(c.alloc(), SliceFrame.READ, slice.id(), slice.targetOffset(),
+                    slice.length(), 0, SliceFrame.Status.OK, segmentName), c.voidPromise());
+        }
+    }
+
+    /** Closes the connection; outstanding slices fail as retryable. */
+    void close() {
+        Channel c = channel;
+        if (c != null) {
+            c.close().awaitUninterruptibly();
+        }
+    }
+
+    private void checkStall() {
+        if (!outstanding.isEmpty() && System.nanoTime() - lastProgressNanos > stallTimeoutNanos) {
+            Channel c = channel;
+            failOutstanding("link " + name + " made no progress for "
+                    + TimeUnit.NANOSECONDS.toMillis(stallTimeoutNanos) + " ms");
+            if (c != null) {
+                c.close();
+            }
+        }
+    }
+
+    private void failOutstanding(String reason) {
+        for (Long id : outstanding.keySet()) {
+            Slice slice = outstanding.remove(id);
+            if (slice != null) {
+                inFlightBytes.addAndGet(-slice.length());
+                estimator.onFailed();
+                listener.onFailed(slice, this, new TransferException(reason, true));
+            }
+        }
+    }
+
+    private Slice take(long sliceId) {
+        Slice slice = outstanding.remove(sliceId);
+        if (slice != null) {
+            inFlightBytes.addAndGet(-slice.length());
+            lastProgressNanos = System.nanoTime();
+        }
+        return slice;
+    }
+
+    /** Handles WRITE_ACK and READ_DATA frames on the event loop. */
+    private final class AnswerHandler extends ChannelInboundHandlerAdapter {
+        private final FrameHeader header = new FrameHeader();
+        private final CRC32C crc = new CRC32C();
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ByteBuf frame = (ByteBuf) msg;
+            try {
+                header.wrap(frame);
+                Slice slice = take(header.sliceId());
+                if (slice == null) {
+                    return; // the answer to a slice that already timed out here: dropped
+                }
+                onAnswer(slice, frame);
+            } catch (MalformedFrameException e) {
+                ctx.close();
+            } finally {
+                frame.release();
+            }
+        }
+
+        private void onAnswer(Slice slice, ByteBuf frame) {
+            SliceFrame.Status status = header.status();
+            if (status != SliceFrame.Status.OK) {
+                estimator.onFailed();
+                listener.onFailed(slice, TcpLink.this, new TransferException(
+                        status + " from " + endpoint + ": " + header.errorText(), status.retryable));
+                return;
+            }
+            if (header.type() == SliceFrame.READ_DATA) {
+                int length = header.bodyLength();
+                if (length != slice.length() || SliceFrame.crc(crc, frame, header.bodyIndex(), length) != header.crc()) {
+                    estimator.onFailed();
+                    listener.onFailed(slice, TcpLink.this,
+                            new TransferException("READ payload from " + endpoint + " failed its CRC32C", true));
+                    return;
+                }
+                MemorySegment into = slice.localBytes();
+                long at = 0;
+                for (ByteBuffer part : frame.nioBuffers(header.bodyIndex(), length)) {
+                    int n = part.remaining();
+                    MemorySegment.copy(MemorySegment.ofBuffer(part), 0, into, at, n);
+                    at += n;
+                }
+            }
+            estimator.onCompleted(slice.length(), slice.sentNanos(), System.nanoTime());
+            listener.onCompleted(slice, TcpLink.this);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            failOutstanding("connection " + name + " closed");
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+}

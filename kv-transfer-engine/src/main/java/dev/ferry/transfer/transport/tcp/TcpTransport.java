@@ -1,0 +1,151 @@
+package dev.ferry.transfer.transport.tcp;
+
+import dev.ferry.transfer.segment.Endpoint;
+import dev.ferry.transfer.segment.LocalSegments;
+import dev.ferry.transfer.transport.SliceListener;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The TCP transport: a server that serves this node's segments to peers, and
+ * {@code linksPerPeer} client connections to each peer, each one a link. Uses Netty's
+ * native epoll transport when it loads, NIO otherwise.
+ *
+ * <p>Thread-safe. Owns its event loops and sockets: {@link #close()} releases them.
+ */
+public final class TcpTransport implements AutoCloseable {
+    private final EventLoopGroup group;
+    private final Channel server;
+    private final Bootstrap client;
+    private final Endpoint localEndpoint;
+    private final SliceListener listener;
+    private final TcpCounters counters = new TcpCounters();
+    private final Map<Endpoint, TcpPeer> peers = new ConcurrentHashMap<>();
+    private final int linksPerPeer;
+    private final long connectTimeoutMillis;
+    private final long stallTimeoutNanos;
+    private final long reconnectBackoffNanos;
+
+    /**
+     * Binds the server socket and starts the event loops.
+     *
+     * @param segments            the segments served to peers
+     * @param listener            receives the outcome of every slice sent
+     * @param bindHost            address to listen on, e.g. {@code 127.0.0.1}
+     * @param port                port to listen on; 0 picks a free one
+     * @param ioThreads           event-loop threads
+     * @param linksPerPeer        connections opened to each peer
+     * @param connectTimeoutMillis longest wait for a connect, ms
+     * @param stallTimeoutNanos   a link with outstanding slices and no progress for this long is cut, ns
+     * @throws IllegalStateException naming the port if it is in use or cannot be bound
+     */
+    public TcpTransport(LocalSegments segments, SliceListener listener, String bindHost, int port, int ioThreads,
+                        int linksPerPeer, long connectTimeoutMillis, long stallTimeoutNanos) {
+        this.listener = listener;
+        this.linksPerPeer = linksPerPeer;
+        this.connectTimeoutMillis = connectTimeoutMillis;
+        this.stallTimeoutNanos = stallTimeoutNanos;
+        this.reconnectBackoffNanos = TimeUnit.MILLISECONDS.toNanos(200);
+        boolean epoll = Epoll.isAvailable();
+        IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        Class<? extends ServerChannel> serverClass = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+        Class<? extends SocketChannel> clientClass = epoll ? EpollSocketChannel.class : NioSocketChannel.class;
+        this.group = new MultiThreadIoEventLoopGroup(ioThreads, io);
+        WriteBufferWaterMark waterMark = new WriteBufferWaterMark(8 << 20, 32 << 20);
+        try {
+            this.server = new ServerBootstrap().group(group).channel(serverClass)
+                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            ch.pipeline().addLast("frames", frameDecoder())
+                                    .addLast("slices", new SliceServerHandler(segments, counters));
+                        }
+                    })
+                    .bind(bindHost, port).syncUninterruptibly().channel();
+        } catch (Exception e) {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            String why = e instanceof BindException ? "in use" : e.getMessage();
+            throw new IllegalStateException("cannot listen on " + bindHost + ":" + port + " (" + why + ")", e);
+        }
+        this.localEndpoint = new Endpoint(bindHost, ((InetSocketAddress) server.localAddress()).getPort());
+        this.client = new Bootstrap().group(group).channel(clientClass)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeoutMillis)
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark)
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast("frames", frameDecoder());
+                    }
+                });
+    }
+
+    private static LengthFieldBasedFrameDecoder frameDecoder() {
+        return new LengthFieldBasedFrameDecoder(SliceFrame.MAX_FRAME_BYTES, 0, 4, 0, 4);
+    }
+
+    /** Where this node's server listens. */
+    public Endpoint localEndpoint() {
+        return localEndpoint;
+    }
+
+    /** Counters of the serving side. */
+    public TcpCounters counters() {
+        return counters;
+    }
+
+    /** The peer at {@code endpoint}, connecting its links on first use. Must not run on an event loop. */
+    TcpPeer peer(Endpoint endpoint) {
+        TcpPeer peer = peers.computeIfAbsent(endpoint, this::newPeer);
+        return peer;
+    }
+
+    /** Links of the peer at {@code endpoint}, for the engine's spraying. */
+    public PeerLinks links(Endpoint endpoint) {
+        return new PeerLinks(peer(endpoint));
+    }
+
+    private TcpPeer newPeer(Endpoint endpoint) {
+        List<TcpLink> links = new ArrayList<>(linksPerPeer);
+        for (int i = 0; i < linksPerPeer; i++) {
+            links.add(new TcpLink("tcp:" + endpoint + "#" + i, endpoint, client, listener, stallTimeoutNanos));
+        }
+        TcpPeer peer = new TcpPeer(endpoint, links, connectTimeoutMillis, reconnectBackoffNanos);
+        peer.connectAll();
+        return peer;
+    }
+
+    /** Closes every link and the server, then stops the event loops. */
+    @Override
+    public void close() {
+        peers.values().forEach(TcpPeer::close);
+        server.close().awaitUninterruptibly();
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+    }
+}
