@@ -1,0 +1,38 @@
+package dev.ferry.store.eviction;
+
+import java.util.function.LongPredicate;
+
+/**
+ * Chooses which block to evict when the store is full. The master tells the policy of
+ * every insert, access and removal, and asks for a victim among the blocks that may be
+ * evicted now (committed, not leased, not pinned).
+ *
+ * <p>Not thread-safe: the master calls it under its own lock.
+ */
+public interface EvictionPolicy {
+    /** Returned by {@link #victim} when no block may be evicted. */
+    long NONE = Long.MIN_VALUE;
+
+    /** A block was inserted. */
+    void onInsert(long key);
+
+    /** A block was hit (a prefix lookup or a get). */
+    void onAccess(long key);
+
+    /** A block left the store (evicted, removed, its node died). */
+    void onRemove(long key);
+
+    /** The block to evict, among those {@code evictable} accepts, or {@link #NONE}. Does not remove it. */
+    long victim(LongPredicate evictable);
+
+    /**
+     * @param name {@code lru}
+     * @throws IllegalArgumentException for an unknown name
+     */
+    static EvictionPolicy byName(String name) {
+        return switch (name.toLowerCase(java.util.Locale.ROOT)) {
+            case "lru" -> new LruPolicy();
+            default -> throw new IllegalArgumentException("unknown eviction policy '" + name + "'; known: lru");
+        };
+    }
+}

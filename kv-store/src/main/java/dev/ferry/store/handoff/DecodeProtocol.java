@@ -1,0 +1,62 @@
+package dev.ferry.store.handoff;
+
+import dev.ferry.store.rpc.Wire;
+import io.netty.buffer.ByteBuf;
+
+/**
+ * The prefill -> decode hand-off over RPC. Method 1 DECODE: request id (i32), input
+ * tokens (i32), output tokens (i32), block bytes (i64), keys (long[]); answer: blocks
+ * (i32), bytes (i64), read ns (i64), verify failures (i32), modeled TBT ns (i64), modeled
+ * first decode step ns (i64). Both nodes import this from kv-store; they never import each
+ * other.
+ */
+public final class DecodeProtocol {
+    public static final int DECODE = 1;
+
+    private DecodeProtocol() {
+    }
+
+    /**
+     * A request handed to decode once its blocks are committed.
+     *
+     * @param requestId    request index
+     * @param inputTokens  prompt tokens
+     * @param outputTokens tokens to generate
+     * @param blockBytes   bytes per KV block
+     * @param keys         block keys of the whole prompt, in order
+     */
+    public record DecodeRequest(int requestId, int inputTokens, int outputTokens, long blockBytes, long[] keys) {
+        public void write(ByteBuf b) {
+            b.writeInt(requestId).writeInt(inputTokens).writeInt(outputTokens).writeLong(blockBytes);
+            Wire.writeLongs(b, keys);
+        }
+
+        public static DecodeRequest read(ByteBuf b) {
+            return new DecodeRequest(Wire.readInt(b), Wire.readInt(b), Wire.readInt(b), Wire.readLong(b),
+                    Wire.readLongs(b));
+        }
+    }
+
+    /**
+     * What decode did with a request.
+     *
+     * @param blocks          blocks pulled
+     * @param bytes           bytes pulled
+     * @param readNanos       time in READ transfers, ns
+     * @param verifyFailures  blocks whose bytes or CRC32C did not match
+     * @param tbtNanos        modeled time between tokens, ns
+     * @param firstStepNanos  modeled first decode step, ns (part of TTFT)
+     */
+    public record DecodeResult(int blocks, long bytes, long readNanos, int verifyFailures, long tbtNanos,
+                               long firstStepNanos) {
+        public void write(ByteBuf b) {
+            b.writeInt(blocks).writeLong(bytes).writeLong(readNanos).writeInt(verifyFailures).writeLong(tbtNanos)
+                    .writeLong(firstStepNanos);
+        }
+
+        public static DecodeResult read(ByteBuf b) {
+            return new DecodeResult(Wire.readInt(b), Wire.readLong(b), Wire.readLong(b), Wire.readInt(b),
+                    Wire.readLong(b), Wire.readLong(b));
+        }
+    }
+}

@@ -1,0 +1,60 @@
+package dev.ferry.store.master;
+
+import dev.ferry.store.rpc.Wire;
+import dev.ferry.transfer.segment.Endpoint;
+import dev.ferry.transfer.segment.SegmentDescriptor;
+import io.netty.buffer.ByteBuf;
+
+/**
+ * Method numbers and payload codecs of the master's RPC. Requests and answers, field by
+ * field (types from {@link Wire}):
+ * <ul>
+ *   <li>1 REGISTER: node id (string), segment descriptor -> empty</li>
+ *   <li>2 HEARTBEAT: node id -> empty</li>
+ *   <li>3 LOOKUP_PREFIX: keys (long[]) -> hits (i32)</li>
+ *   <li>4 PUT_START: keys, block bytes (i64) -> count, then per key: exists (bool),
+ *       segment (string), offset (i64), length (i64)</li>
+ *   <li>5 PUT_COMMIT: keys, crcs (int[]) -> empty</li>
+ *   <li>6 PUT_ABORT: keys -> empty</li>
+ *   <li>7 GET: keys, ttl ms (i64) -> lease id, ttl, count, then per key: found (bool) and,
+ *       when found, segment, offset, length, crc (i32)</li>
+ *   <li>8 RELEASE: lease id -> still valid (bool)</li>
+ *   <li>9 SEGMENT: name -> found (bool), descriptor</li>
+ *   <li>10 STATS: empty -> the {@link MasterStats} fields in order</li>
+ * </ul>
+ * A segment descriptor is name (string), bytes (i64), host (string), port (i32).
+ */
+public final class MasterProtocol {
+    public static final int REGISTER = 1;
+    public static final int HEARTBEAT = 2;
+    public static final int LOOKUP_PREFIX = 3;
+    public static final int PUT_START = 4;
+    public static final int PUT_COMMIT = 5;
+    public static final int PUT_ABORT = 6;
+    public static final int GET = 7;
+    public static final int RELEASE = 8;
+    public static final int SEGMENT = 9;
+    public static final int STATS = 10;
+
+    private MasterProtocol() {
+    }
+
+    static void writeDescriptor(ByteBuf buf, SegmentDescriptor d) {
+        Wire.writeString(buf, d.name());
+        buf.writeLong(d.bytes());
+        Wire.writeString(buf, d.endpoint().host());
+        buf.writeInt(d.endpoint().port());
+    }
+
+    static SegmentDescriptor readDescriptor(ByteBuf buf) {
+        String name = Wire.readString(buf);
+        long bytes = Wire.readLong(buf);
+        String host = Wire.readString(buf);
+        int port = Wire.readInt(buf);
+        try {
+            return new SegmentDescriptor(name, bytes, new Endpoint(host, port));
+        } catch (IllegalArgumentException e) {
+            throw new dev.ferry.store.rpc.RpcException(dev.ferry.store.rpc.RpcException.MALFORMED, e.getMessage());
+        }
+    }
+}

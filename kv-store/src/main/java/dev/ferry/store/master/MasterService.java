@@ -1,0 +1,123 @@
+package dev.ferry.store.master;
+
+import dev.ferry.store.eviction.EvictionPolicy;
+import dev.ferry.store.rpc.RpcException;
+import dev.ferry.store.rpc.RpcServer;
+import dev.ferry.store.rpc.Wire;
+import dev.ferry.transfer.segment.SegmentDescriptor;
+import io.netty.buffer.ByteBuf;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The master behind its RPC server ({@link MasterProtocol}), with a reaper that expires
+ * dead nodes, leases and abandoned puts every 200 ms.
+ *
+ * <p>Thread-safe. Owns a socket and two threads: close it.
+ */
+public final class MasterService implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(MasterService.class);
+
+    private final Master master;
+    private final ExecutorService executor = Executors.newSingleThreadExecutor(r -> new Thread(r, "ferry-master"));
+    private final ScheduledExecutorService reaper = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "ferry-master-reaper");
+        t.setDaemon(true);
+        return t;
+    });
+    private final RpcServer server;
+
+    /**
+     * @param host             address to bind
+     * @param port             port, 0 for a free one
+     * @param policy           eviction policy
+     * @param nodeTimeoutMillis a node silent this long is dead, ms
+     * @throws IllegalStateException when the port cannot be bound
+     */
+    public MasterService(String host, int port, EvictionPolicy policy, long nodeTimeoutMillis) {
+        this.master = new Master(policy, System::nanoTime, TimeUnit.MILLISECONDS.toNanos(nodeTimeoutMillis),
+                TimeUnit.SECONDS.toNanos(30));
+        this.server = new RpcServer(host, port, this::handle, executor);
+        reaper.scheduleWithFixedDelay(this::expire, 200, 200, TimeUnit.MILLISECONDS);
+    }
+
+    /** The RPC port. */
+    public int port() {
+        return server.port();
+    }
+
+    /** The state behind the service (for tests and in-process use). */
+    public Master master() {
+        return master;
+    }
+
+    private void expire() {
+        List<String> dead = master.expire();
+        for (String node : dead) {
+            LOG.warn("store node {} missed its heartbeats: declared dead, its blocks dropped", node);
+        }
+    }
+
+    private void handle(int method, ByteBuf in, ByteBuf out) {
+        switch (method) {
+            case MasterProtocol.REGISTER -> {
+                String node = Wire.readString(in);
+                SegmentDescriptor d = MasterProtocol.readDescriptor(in);
+                master.registerNode(node, d);
+                LOG.info("store node {} registered segment {} ({} bytes at {})", node, d.name(), d.bytes(), d.endpoint());
+            }
+            case MasterProtocol.HEARTBEAT -> master.heartbeat(Wire.readString(in));
+            case MasterProtocol.LOOKUP_PREFIX -> out.writeInt(master.lookupPrefix(Wire.readLongs(in)));
+            case MasterProtocol.PUT_START -> {
+                long[] keys = Wire.readLongs(in);
+                List<Placement> placements = master.putStart(keys, Wire.readLong(in));
+                out.writeInt(placements.size());
+                for (Placement p : placements) {
+                    out.writeBoolean(p.exists());
+                    Wire.writeString(out, p.segment());
+                    out.writeLong(p.offset()).writeLong(p.length());
+                }
+            }
+            case MasterProtocol.PUT_COMMIT -> master.putCommit(Wire.readLongs(in), Wire.readInts(in));
+            case MasterProtocol.PUT_ABORT -> master.putAbort(Wire.readLongs(in));
+            case MasterProtocol.GET -> {
+                long[] keys = Wire.readLongs(in);
+                Lease lease = master.get(keys, Wire.readLong(in));
+                out.writeLong(lease.id()).writeLong(lease.ttlMillis()).writeInt(lease.replicas().size());
+                for (Replica r : lease.replicas()) {
+                    out.writeBoolean(r != null);
+                    if (r != null) {
+                        Wire.writeString(out, r.segment());
+                        out.writeLong(r.offset()).writeLong(r.length()).writeInt(r.crc32c());
+                    }
+                }
+            }
+            case MasterProtocol.RELEASE -> out.writeBoolean(master.release(Wire.readLong(in)));
+            case MasterProtocol.SEGMENT -> {
+                SegmentDescriptor d = master.segment(Wire.readString(in));
+                out.writeBoolean(d != null);
+                if (d != null) {
+                    MasterProtocol.writeDescriptor(out, d);
+                }
+            }
+            case MasterProtocol.STATS -> {
+                MasterStats s = master.stats();
+                out.writeInt(s.nodes()).writeLong(s.blocks()).writeLong(s.pendingBlocks()).writeLong(s.capacityBytes())
+                        .writeLong(s.usedBytes()).writeLong(s.evictions()).writeLong(s.lostBlocks()).writeInt(s.leases());
+            }
+            default -> throw new RpcException(RpcException.REFUSED, "unknown master method " + method);
+        }
+    }
+
+    @Override
+    public void close() {
+        reaper.shutdownNow();
+        server.close();
+        executor.shutdownNow();
+    }
+}

@@ -1,0 +1,36 @@
+package dev.ferry.store.node;
+
+import dev.ferry.store.eviction.EvictionPolicy;
+import dev.ferry.store.master.MasterService;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** The master as a process: {@code java dev.ferry.store.node.MasterMain --port 0}. */
+@Command(name = "ferry-master", mixinStandardHelpOptions = true, description = "Runs the Ferry master.")
+public final class MasterMain implements Callable<Integer> {
+    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to bind (default ${DEFAULT-VALUE}).")
+    String host;
+
+    @Option(names = "--port", defaultValue = "0", description = "RPC port; 0 picks a free one.")
+    int port;
+
+    @Option(names = "--policy", defaultValue = "lru", description = "Eviction policy (default ${DEFAULT-VALUE}).")
+    String policy;
+
+    @Option(names = "--node-timeout-ms", defaultValue = "2000", description = "A node silent this long is dead, ms.")
+    long nodeTimeoutMillis;
+
+    @Override
+    public Integer call() {
+        MasterService service = new MasterService(host, port, EvictionPolicy.byName(policy), nodeTimeoutMillis);
+        ProcessSupport.announceReady("role=master port=" + service.port());
+        ProcessSupport.runUntilStopped(true, service);
+        return 0;
+    }
+
+    public static void main(String[] args) {
+        System.exit(NodeCommandLine.run(new MasterMain(), args));
+    }
+}

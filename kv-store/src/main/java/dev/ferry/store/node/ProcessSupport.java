@@ -1,0 +1,78 @@
+package dev.ferry.store.node;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.concurrent.CountDownLatch;
+
+/**
+ * Lifecycle of a Ferry process started by a parent (a local cluster): announce readiness
+ * with one line on stdout, then run until SIGTERM/SIGINT or until stdin closes (the parent
+ * died or let go), and close resources in reverse order of opening.
+ */
+public final class ProcessSupport {
+    /** Prefix of the line a process prints once it serves; a parent waits for it. */
+    public static final String READY = "FERRY-READY";
+
+    private ProcessSupport() {
+    }
+
+    /** Prints {@code FERRY-READY key=value ...}. */
+    public static void announceReady(String fields) {
+        System.out.println(READY + " " + fields);
+        System.out.flush();
+    }
+
+    /**
+     * Blocks until the process is asked to stop, then closes {@code resources} last to first.
+     *
+     * @param watchStdin whether end of stdin also stops the process
+     */
+    public static void runUntilStopped(boolean watchStdin, AutoCloseable... resources) {
+        CountDownLatch stop = new CountDownLatch(1);
+        CountDownLatch closed = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            stop.countDown();
+            try {
+                // Keep the JVM alive until the resources are closed (slab files removed).
+                closed.await(10, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException ignored) {
+                Thread.currentThread().interrupt();
+            }
+        }, "ferry-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        if (watchStdin) {
+            Thread watcher = new Thread(() -> {
+                try (InputStream in = System.in) {
+                    while (in.read() >= 0) {
+                        // drain until the parent closes the pipe
+                    }
+                } catch (IOException ignored) {
+                    // a broken pipe means the same: the parent is gone
+                }
+                stop.countDown();
+            }, "ferry-stdin-watch");
+            watcher.setDaemon(true);
+            watcher.start();
+        }
+        try {
+            stop.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        closeQuietly(resources);
+        closed.countDown();
+    }
+
+    /** Closes last to first, ignoring failures (shutdown must finish). */
+    public static void closeQuietly(AutoCloseable... resources) {
+        for (int i = resources.length - 1; i >= 0; i--) {
+            try {
+                if (resources[i] != null) {
+                    resources[i].close();
+                }
+            } catch (Exception e) {
+                System.err.println("ferry: error while closing " + resources[i] + ": " + e);
+            }
+        }
+    }
+}

@@ -1,0 +1,193 @@
+package dev.ferry.store.rpc;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import java.util.function.Function;
+
+/**
+ * One connection to an {@link RpcServer}, shared by any number of threads: calls are
+ * multiplexed by call id. A call waits at most the timeout; when the connection drops,
+ * every pending call fails with {@link RpcException#UNAVAILABLE} and the next call
+ * reconnects.
+ *
+ * <p>Thread-safe. Owns a socket and an event loop: close it.
+ */
+public final class RpcClient implements AutoCloseable {
+    private final String host;
+    private final int port;
+    private final long timeoutMillis;
+    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    private final Bootstrap bootstrap;
+    private final Map<Long, CompletableFuture<ByteBuf>> pending = new ConcurrentHashMap<>();
+    private final AtomicLong callIds = new AtomicLong();
+    private volatile Channel channel;
+
+    /**
+     * @param host          server address
+     * @param port          server port
+     * @param timeoutMillis longest wait for a connect or an answer, ms
+     */
+    public RpcClient(String host, int port, long timeoutMillis) {
+        this.host = host;
+        this.port = port;
+        this.timeoutMillis = timeoutMillis;
+        this.bootstrap = new Bootstrap().group(group).channel(NioSocketChannel.class)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(timeoutMillis, Integer.MAX_VALUE))
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        ch.pipeline().addLast(RpcFrames.decoder()).addLast(new Answers());
+                    }
+                });
+    }
+
+    /** Where this client connects, {@code host:port}. */
+    public String target() {
+        return host + ":" + port;
+    }
+
+    /**
+     * Calls {@code method}, writing the request with {@code request} and decoding the
+     * answer with {@code answer} (which must not keep the buffer).
+     *
+     * @throws RpcException with the remote status, or UNAVAILABLE / TIMEOUT
+     */
+    public <T> T call(int method, Consumer<ByteBuf> request, Function<ByteBuf, T> answer) {
+        return call(method, request, answer, timeoutMillis);
+    }
+
+    /** As {@link #call(int, Consumer, Function)} with its own timeout in ms. */
+    public <T> T call(int method, Consumer<ByteBuf> request, Function<ByteBuf, T> answer, long timeoutMillis) {
+        Channel c = connected();
+        long callId = callIds.incrementAndGet();
+        CompletableFuture<ByteBuf> future = new CompletableFuture<>();
+        pending.put(callId, future);
+        ByteBuf frame = RpcFrames.start(c.alloc(), RpcFrames.REQUEST, callId, method);
+        try {
+            request.accept(frame);
+        } catch (RuntimeException e) {
+            pending.remove(callId);
+            frame.release();
+            throw e;
+        }
+        c.writeAndFlush(RpcFrames.finish(frame)).addListener(f -> {
+            if (!f.isSuccess()) {
+                fail(callId, "cannot send to " + target() + ": " + f.cause());
+            }
+        });
+        ByteBuf payload;
+        try {
+            payload = future.get(timeoutMillis, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            pending.remove(callId);
+            throw new RpcException(RpcException.TIMEOUT, "no answer from " + target() + " within " + timeoutMillis
+                    + " ms (method " + method + ")");
+        } catch (ExecutionException e) {
+            throw (RpcException) e.getCause();
+        } catch (InterruptedException e) {
+            pending.remove(callId);
+            Thread.currentThread().interrupt();
+            throw new RpcException(RpcException.UNAVAILABLE, "interrupted while calling " + target());
+        }
+        try {
+            return answer.apply(payload);
+        } finally {
+            payload.release();
+        }
+    }
+
+    private synchronized Channel connected() {
+        Channel c = channel;
+        if (c != null && c.isActive()) {
+            return c;
+        }
+        ChannelFuture f = bootstrap.connect(host, port);
+        if (!f.awaitUninterruptibly(timeoutMillis) || !f.isSuccess()) {
+            f.cancel(false);
+            throw new RpcException(RpcException.UNAVAILABLE, "cannot connect to " + target()
+                    + (f.cause() == null ? " (timed out)" : " (" + f.cause().getMessage() + ")"));
+        }
+        channel = f.channel();
+        return channel;
+    }
+
+    private void fail(long callId, String why) {
+        CompletableFuture<ByteBuf> f = pending.remove(callId);
+        if (f != null) {
+            f.completeExceptionally(new RpcException(RpcException.UNAVAILABLE, why));
+        }
+    }
+
+    @Override
+    public void close() {
+        Channel c = channel;
+        if (c != null) {
+            c.close().awaitUninterruptibly();
+        }
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).awaitUninterruptibly();
+    }
+
+    private final class Answers extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ByteBuf frame = (ByteBuf) msg;
+            if (frame.readableBytes() < RpcFrames.HEADER_BYTES) {
+                frame.release();
+                ctx.close();
+                return;
+            }
+            byte kind = frame.readByte();
+            long callId = frame.readLong();
+            frame.readUnsignedShort();
+            CompletableFuture<ByteBuf> f = pending.remove(callId);
+            if (f == null) {
+                frame.release(); // a late answer after a timeout
+                return;
+            }
+            if (kind == RpcFrames.ANSWER) {
+                f.complete(frame);
+                return;
+            }
+            try {
+                int status = frame.readableBytes() >= 2 ? frame.readUnsignedShort() : RpcException.INTERNAL;
+                f.completeExceptionally(new RpcException(status, Wire.readString(frame)));
+            } catch (RpcException e) {
+                f.completeExceptionally(e);
+            } finally {
+                frame.release();
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            for (Long id : pending.keySet()) {
+                fail(id, "connection to " + target() + " lost");
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+}

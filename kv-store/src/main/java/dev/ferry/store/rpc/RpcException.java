@@ -1,0 +1,39 @@
+package dev.ferry.store.rpc;
+
+/**
+ * A failed call: an error answer from the remote handler (with its status code and text),
+ * a malformed payload, a lost connection or a timeout.
+ */
+public final class RpcException extends RuntimeException {
+    /** The remote handler refused the request (bad input, unknown key...). */
+    public static final int REFUSED = 1;
+    /** The payload could not be decoded. */
+    public static final int MALFORMED = 2;
+    /** The connection was lost or could not be made. */
+    public static final int UNAVAILABLE = 3;
+    /** No answer within the timeout. */
+    public static final int TIMEOUT = 4;
+    /** The handler failed unexpectedly. */
+    public static final int INTERNAL = 5;
+    /** The store has no room (and nothing evictable). */
+    public static final int NO_SPACE = 6;
+    /** A lease expired or a key vanished during the operation. */
+    public static final int CONFLICT = 7;
+
+    private final int status;
+
+    public RpcException(int status, String message) {
+        super(message);
+        this.status = status;
+    }
+
+    public RpcException(int status, String message, Throwable cause) {
+        super(message, cause);
+        this.status = status;
+    }
+
+    /** One of the status constants of this class. */
+    public int status() {
+        return status;
+    }
+}

@@ -1,0 +1,128 @@
+package dev.ferry.store.rpc;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import java.net.BindException;
+import java.net.InetSocketAddress;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Accepts RPC connections and runs each request on the given executor (so handlers may
+ * block without stalling I/O). A malformed frame closes its connection; a handler that
+ * throws sends an error answer; nothing a client sends can stop the server.
+ *
+ * <p>Thread-safe. Owns a socket and an event loop: close it. The executor stays the
+ * caller's.
+ */
+public final class RpcServer implements AutoCloseable {
+    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    private final Channel channel;
+    private final LongAdder malformed = new LongAdder();
+
+    /**
+     * @param host     address to bind, e.g. 127.0.0.1
+     * @param port     port; 0 picks a free one
+     * @param handler  serves requests
+     * @param executor runs the handler
+     * @throws IllegalStateException naming the port when it is in use or cannot be bound
+     */
+    public RpcServer(String host, int port, RpcHandler handler, ExecutorService executor) {
+        try {
+            channel = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+                    .childOption(ChannelOption.TCP_NODELAY, true)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            ch.pipeline().addLast(RpcFrames.decoder()).addLast(new Dispatch(handler, executor));
+                        }
+                    }).bind(host, port).syncUninterruptibly().channel();
+        } catch (Exception e) {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            String why = e instanceof BindException ? "address in use" : String.valueOf(e.getMessage());
+            throw new IllegalStateException("cannot listen on " + host + ":" + port + " (" + why + ")", e);
+        }
+    }
+
+    /** The bound port. */
+    public int port() {
+        return ((InetSocketAddress) channel.localAddress()).getPort();
+    }
+
+    /** Frames refused as malformed. */
+    public long malformedFrames() {
+        return malformed.sum();
+    }
+
+    @Override
+    public void close() {
+        channel.close().awaitUninterruptibly();
+        group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+    }
+
+    private final class Dispatch extends ChannelInboundHandlerAdapter {
+        private final RpcHandler handler;
+        private final ExecutorService executor;
+
+        Dispatch(RpcHandler handler, ExecutorService executor) {
+            this.handler = handler;
+            this.executor = executor;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ByteBuf frame = (ByteBuf) msg;
+            if (frame.readableBytes() < RpcFrames.HEADER_BYTES || frame.getByte(frame.readerIndex()) != RpcFrames.REQUEST) {
+                frame.release();
+                malformed.increment();
+                ctx.close();
+                return;
+            }
+            frame.skipBytes(1);
+            long callId = frame.readLong();
+            int method = frame.readUnsignedShort();
+            try {
+                executor.execute(() -> serve(ctx, frame, callId, method));
+            } catch (RejectedExecutionException e) {
+                frame.release();
+                ctx.writeAndFlush(RpcFrames.error(ctx.alloc(), callId, method,
+                        new RpcException(RpcException.UNAVAILABLE, "server is shutting down")));
+            }
+        }
+
+        private void serve(ChannelHandlerContext ctx, ByteBuf request, long callId, int method) {
+            ByteBuf answer = RpcFrames.start(ctx.alloc(), RpcFrames.ANSWER, callId, method);
+            try {
+                handler.handle(method, request, answer);
+                ctx.writeAndFlush(RpcFrames.finish(answer));
+            } catch (RpcException e) {
+                answer.release();
+                ctx.writeAndFlush(RpcFrames.error(ctx.alloc(), callId, method, e));
+            } catch (RuntimeException | Error e) {
+                answer.release();
+                ctx.writeAndFlush(RpcFrames.error(ctx.alloc(), callId, method,
+                        new RpcException(RpcException.INTERNAL, "internal error: " + e)));
+            } finally {
+                request.release();
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            malformed.increment();
+            ctx.close();
+        }
+    }
+}

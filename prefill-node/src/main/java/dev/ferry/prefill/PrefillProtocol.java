@@ -1,0 +1,77 @@
+package dev.ferry.prefill;
+
+import dev.ferry.store.rpc.Wire;
+import io.netty.buffer.ByteBuf;
+
+/**
+ * How a driver (a trace replay, an inference engine's scheduler) submits requests to a
+ * prefill node. Method 1 SUBMIT: request id (i32), input tokens (i32), output tokens
+ * (i32), keys (long[]); answer: the fields of {@link PrefillResult} in order, the error
+ * as a string (empty when the request succeeded).
+ */
+public final class PrefillProtocol {
+    public static final int SUBMIT = 1;
+
+    private PrefillProtocol() {
+    }
+
+    /**
+     * @param requestId    request index
+     * @param inputTokens  prompt tokens
+     * @param outputTokens tokens to generate
+     * @param keys         block keys of the prompt, in order (one per {@code blockTokens})
+     */
+    public record PrefillRequest(int requestId, int inputTokens, int outputTokens, long[] keys) {
+        public void write(ByteBuf b) {
+            b.writeInt(requestId).writeInt(inputTokens).writeInt(outputTokens);
+            Wire.writeLongs(b, keys);
+        }
+
+        public static PrefillRequest read(ByteBuf b) {
+            return new PrefillRequest(Wire.readInt(b), Wire.readInt(b), Wire.readInt(b), Wire.readLongs(b));
+        }
+    }
+
+    /**
+     * The outcome of one request, prefill and decode together. Times in ns.
+     *
+     * @param hitBlocks      leading blocks found in the store
+     * @param writtenBlocks  blocks written by this request
+     * @param bytesWritten   bytes written
+     * @param queueNanos     wait before prefill started (measured)
+     * @param computeNanos   prefill compute of the uncached tokens (modeled)
+     * @param writeNanos     WRITE transfers (measured)
+     * @param readBlocks     blocks decode pulled
+     * @param bytesRead      bytes decode pulled
+     * @param readNanos      READ transfers (measured)
+     * @param verifyFailures blocks that failed verification at decode
+     * @param tbtNanos       time between tokens (modeled)
+     * @param firstStepNanos first decode step (modeled)
+     * @param error          why the request failed, or empty
+     */
+    public record PrefillResult(int hitBlocks, int writtenBlocks, long bytesWritten, long queueNanos, long computeNanos,
+                                long writeNanos, int readBlocks, long bytesRead, long readNanos, int verifyFailures,
+                                long tbtNanos, long firstStepNanos, String error) {
+        /** TTFT: queueing + modeled compute + measured transfers + modeled first decode step, ns. */
+        public long ttftNanos() {
+            return queueNanos + computeNanos + writeNanos + readNanos + firstStepNanos;
+        }
+
+        public boolean failed() {
+            return !error.isEmpty();
+        }
+
+        public void write(ByteBuf b) {
+            b.writeInt(hitBlocks).writeInt(writtenBlocks).writeLong(bytesWritten).writeLong(queueNanos)
+                    .writeLong(computeNanos).writeLong(writeNanos).writeInt(readBlocks).writeLong(bytesRead)
+                    .writeLong(readNanos).writeInt(verifyFailures).writeLong(tbtNanos).writeLong(firstStepNanos);
+            Wire.writeString(b, error);
+        }
+
+        public static PrefillResult read(ByteBuf b) {
+            return new PrefillResult(Wire.readInt(b), Wire.readInt(b), Wire.readLong(b), Wire.readLong(b),
+                    Wire.readLong(b), Wire.readLong(b), Wire.readInt(b), Wire.readLong(b), Wire.readLong(b),
+                    Wire.readInt(b), Wire.readLong(b), Wire.readLong(b), Wire.readString(b));
+        }
+    }
+}
