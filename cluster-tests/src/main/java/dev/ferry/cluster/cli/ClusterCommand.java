@@ -1,0 +1,156 @@
+package dev.ferry.cluster.cli;
+
+import dev.ferry.cluster.LocalCluster;
+import dev.ferry.cluster.Replay;
+import dev.ferry.cluster.report.ReplaySummary;
+import dev.ferry.cluster.report.ReportFiles;
+import dev.ferry.cluster.report.RequestResult;
+import dev.ferry.nativemem.MachineInfo;
+import dev.ferry.prefill.trace.TraceGenerator;
+import dev.ferry.prefill.trace.TraceReader;
+import dev.ferry.prefill.trace.TraceRequest;
+import dev.ferry.store.model.ModelProfile;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.atomic.AtomicInteger;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * The main job: starts a local prefill/decode cluster (master, store nodes, prefill,
+ * decode: one JVM each, on loopback), replays a trace through it, and reports hit ratio,
+ * transfer throughput and TTFT, with per-request results as Arrow IPC and CSV and a PNG chart.
+ */
+@Command(name = "cluster", mixinStandardHelpOptions = true,
+        description = "Start a local prefill/decode cluster and replay a trace through it.")
+final class ClusterCommand implements Callable<Integer> {
+    @Option(names = "--trace", description = "Trace in the Mooncake FAST'25 JSONL format "
+            + "(kvcache-ai/Mooncake, FAST25-release/traces). Default: a generated trace.")
+    Path trace;
+
+    @Option(names = "--requests", defaultValue = "200", description = "Requests to replay; 0 = the whole trace (default ${DEFAULT-VALUE}).")
+    int requests;
+
+    @Option(names = "--time-scale", defaultValue = "0", description = "Factor on trace timestamps; 0 = as fast as possible (default ${DEFAULT-VALUE}).")
+    double timeScale;
+
+    @Option(names = "--model", defaultValue = "qwen2.5-0.5b", description = "Model profile (default ${DEFAULT-VALUE}); see 'ferry profiles'.")
+    String model;
+
+    @Option(names = "--capacity", defaultValue = "1000", description = "Store capacity in KV blocks, over all store nodes (default ${DEFAULT-VALUE}).")
+    long capacityBlocks;
+
+    @Option(names = "--store-nodes", defaultValue = "2", description = "Store node processes (default ${DEFAULT-VALUE}).")
+    int storeNodes;
+
+    @Option(names = "--concurrency", defaultValue = "1", description = "Requests in flight; 1 reproduces the reference LRU hit ratio exactly (default ${DEFAULT-VALUE}).")
+    int concurrency;
+
+    @Option(names = "--links", defaultValue = "2", description = "TCP links per peer (default ${DEFAULT-VALUE}).")
+    int links;
+
+    @Option(names = "--seed", defaultValue = "42", description = "Seed of the generated trace (default ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Option(names = "--out", description = "Report directory (default ferry-out/<time>).")
+    Path out;
+
+    @Option(names = "--no-progress", description = "No progress bar.")
+    boolean noProgress;
+
+    @Override
+    public Integer call() throws Exception {
+        ModelProfile profile = ModelProfile.byName(model);
+        if (requests < 0 || concurrency < 1 || storeNodes < 1 || links < 1 || timeScale < 0) {
+            throw new IllegalArgumentException("--requests, --time-scale must be >= 0; --concurrency, --store-nodes, "
+                    + "--links >= 1");
+        }
+        List<TraceRequest> requestsToReplay = trace == null
+                ? TraceGenerator.generate(seed, requests == 0 ? 1000 : requests)
+                : TraceReader.read(trace, requests);
+        String source = trace == null ? "generated (seed " + seed + ", not a real trace)" : trace.toString();
+        checkCapacity(profile, requestsToReplay);
+        Path dir = out != null ? out : Path.of("ferry-out",
+                LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        List<String> header = List.of(
+                "Ferry local cluster replay",
+                "  trace              " + source,
+                "  model              " + profile.name() + " (" + profile.blockBytes() / 1024 + " KiB per block of "
+                        + profile.blockTokens() + " tokens)",
+                "  store              " + capacityBlocks + " blocks (" + String.format("%.2f GB", capacityBlocks
+                        * profile.blockBytes() / 1e9) + ") over " + storeNodes + " store nodes, LRU",
+                "  cluster            master, " + storeNodes + " store nodes, 1 prefill, 1 decode (separate JVMs, "
+                        + "TCP transport on Netty, " + links + " links per peer)",
+                "  machine            " + MachineInfo.probe().describe(),
+                "  TTFT               queueing + prefill compute (modeled: 2*params*tokens at 400 TFLOP/s) + "
+                        + "measured WRITE and READ transfers + first decode step (modeled)");
+        header.forEach(System.out::println);
+        List<RequestResult> results;
+        long wall;
+        try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Config(profile, capacityBlocks, storeNodes,
+                links, dir.resolve("logs")))) {
+            System.out.println("  started            master at " + cluster.master() + ", prefill at "
+                    + cluster.prefill() + "; logs in " + dir.resolve("logs"));
+            long start = System.nanoTime();
+            results = replay(cluster, requestsToReplay);
+            wall = System.nanoTime() - start;
+        }
+        ReplaySummary summary = ReplaySummary.of(results, wall);
+        System.out.println();
+        System.out.print(summary.format(List.of("Results")));
+        List<Path> files = ReportFiles.write(dir, results, "TTFT CDF: " + profile.name() + ", "
+                + results.size() + " requests, capacity " + capacityBlocks + " blocks");
+        files.forEach(f -> System.out.println("  wrote              " + f));
+        results.stream().filter(RequestResult::failed).limit(5)
+                .forEach(r -> System.out.println("  failed request " + r.index() + ": " + r.error()));
+        if (summary.verifyFailures() > 0) {
+            System.err.println("ferry: " + summary.verifyFailures() + " blocks failed verification");
+            return ExitCodes.VERIFY_FAILED;
+        }
+        return summary.failed() > 0 ? ExitCodes.REQUESTS_FAILED : ExitCodes.OK;
+    }
+
+    private List<RequestResult> replay(LocalCluster cluster, List<TraceRequest> trace) throws InterruptedException {
+        Replay replay = new Replay(cluster.prefill(), timeScale, concurrency, 120_000);
+        AtomicInteger failed = new AtomicInteger();
+        if (noProgress) {
+            return replay.run(trace, r -> { });
+        }
+        try (ProgressBar bar = new ProgressBarBuilder().setTaskName("replay").setInitialMax(trace.size())
+                .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(250).build()) {
+            return replay.run(trace, r -> {
+                if (r.failed()) {
+                    failed.incrementAndGet();
+                }
+                synchronized (bar) {
+                    bar.step();
+                    bar.setExtraMessage(failed.get() == 0 ? "" : failed.get() + " failed");
+                }
+            });
+        }
+    }
+
+    private void checkCapacity(ModelProfile profile, List<TraceRequest> trace) throws IOException {
+        TraceRequest largest = trace.stream().max((a, b) -> Integer.compare(a.blockKeys().length,
+                b.blockKeys().length)).orElseThrow();
+        if (capacityBlocks < largest.blockKeys().length) {
+            throw new IllegalArgumentException("capacity of " + capacityBlocks + " blocks is smaller than request "
+                    + largest.index() + " of the trace, which has " + largest.blockKeys().length + " blocks");
+        }
+        long bytes = capacityBlocks * profile.blockBytes();
+        Path shm = Path.of("/dev/shm");
+        if (Files.isDirectory(shm) && Files.getFileStore(shm).getUsableSpace() < bytes) {
+            throw new IllegalArgumentException(String.format("capacity of %d blocks needs %.2f GB in /dev/shm, which "
+                    + "has %.2f GB free: lower --capacity or pick a smaller --model", capacityBlocks, bytes / 1e9,
+                    Files.getFileStore(shm).getUsableSpace() / 1e9));
+        }
+    }
+}

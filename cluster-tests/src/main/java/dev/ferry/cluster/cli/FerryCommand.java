@@ -1,0 +1,27 @@
+package dev.ferry.cluster.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code ferry} command line: {@code ferry cluster}, {@code ferry trace}, {@code ferry profiles}. */
+@Command(name = "ferry", mixinStandardHelpOptions = true, version = "ferry 0.1.0",
+        description = "Ferry: a disaggregated KV-cache store and transfer engine for LLM inference.",
+        subcommands = {ClusterCommand.class, TraceCommand.class, ProfilesCommand.class})
+public final class FerryCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        CommandLine cli = new CommandLine(new FerryCommand());
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            cmd.getErr().println("ferry: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+            return ExitCodes.BAD_INPUT;
+        });
+        System.exit(cli.execute(args));
+    }
+}

@@ -1,0 +1,84 @@
+package dev.ferry.cluster.report;
+
+import java.util.List;
+import org.HdrHistogram.Histogram;
+
+/**
+ * The figures of a replay.
+ *
+ * @param requests        requests replayed
+ * @param failed          requests that failed
+ * @param blocks          prompt blocks over all requests
+ * @param blocksWritten   blocks written by prefill
+ * @param blocksRead      blocks read by decode
+ * @param hitRatio        prefix hit blocks over prompt blocks (all requests)
+ * @param bytesWritten    bytes written
+ * @param bytesRead       bytes read
+ * @param transferGBps    bytes moved over time spent in transfers, GB/s (1e9 bytes/s)
+ * @param wallGBps        bytes moved over the replay's wall time, GB/s
+ * @param ttftP50Ms       TTFT median, ms
+ * @param ttftP90Ms       TTFT 90th percentile, ms
+ * @param ttftP99Ms       TTFT 99th percentile, ms
+ * @param tbtP50Ms        TBT median, ms
+ * @param verifyFailures  blocks that failed verification (must be 0)
+ * @param wallSeconds     replay wall time, s
+ */
+public record ReplaySummary(int requests, int failed, long blocks, long blocksWritten, long blocksRead,
+                            double hitRatio, long bytesWritten, long bytesRead, double transferGBps, double wallGBps,
+                            double ttftP50Ms, double ttftP90Ms, double ttftP99Ms, double tbtP50Ms,
+                            long verifyFailures, double wallSeconds) {
+
+    /** Summarises results; percentiles from HdrHistogram (3 significant digits) over successful requests. */
+    public static ReplaySummary of(List<RequestResult> results, long wallNanos) {
+        Histogram ttft = new Histogram(3);
+        Histogram tbt = new Histogram(3);
+        long blocks = 0, hits = 0, written = 0, read = 0, bytesW = 0, bytesR = 0, nanos = 0, verify = 0;
+        int failed = 0;
+        for (RequestResult r : results) {
+            blocks += r.blocks();
+            hits += r.hitBlocks();
+            verify += r.verifyFailures();
+            bytesW += r.bytesWritten();
+            bytesR += r.bytesRead();
+            nanos += r.writeNanos() + r.readNanos();
+            if (r.failed()) {
+                failed++;
+                continue;
+            }
+            written += r.blocks() - r.hitBlocks();
+            read += r.blocks();
+            ttft.recordValue(Math.max(1, r.ttftNanos() / 1000));
+            tbt.recordValue(Math.max(1, r.tbtNanos() / 1000));
+        }
+        double moved = bytesW + bytesR;
+        return new ReplaySummary(results.size(), failed, blocks, written, read,
+                blocks == 0 ? 0 : (double) hits / blocks, bytesW, bytesR, nanos == 0 ? 0 : moved / nanos,
+                wallNanos == 0 ? 0 : moved / wallNanos, ms(ttft, 50), ms(ttft, 90), ms(ttft, 99), ms(tbt, 50),
+                verify, wallNanos / 1e9);
+    }
+
+    private static double ms(Histogram h, double percentile) {
+        return h.getTotalCount() == 0 ? 0 : h.getValueAtPercentile(percentile) / 1000.0;
+    }
+
+    /** A fixed-width table for the terminal, after the given header lines. */
+    public String format(List<String> header) {
+        StringBuilder b = new StringBuilder();
+        header.forEach(h -> b.append(h).append('\n'));
+        row(b, "requests", String.format("%d (%d failed)", requests, failed));
+        row(b, "blocks written", Long.toString(blocksWritten));
+        row(b, "blocks read", Long.toString(blocksRead));
+        row(b, "prefix hit ratio", String.format("%.4f", hitRatio));
+        row(b, "bytes moved", String.format("%.2f GB written, %.2f GB read", bytesWritten / 1e9, bytesRead / 1e9));
+        row(b, "transfer GB/s", String.format("%.2f in transfers, %.2f over wall time", transferGBps, wallGBps));
+        row(b, "TTFT p50/p90/p99", String.format("%.2f / %.2f / %.2f ms", ttftP50Ms, ttftP90Ms, ttftP99Ms));
+        row(b, "TBT p50", String.format("%.2f ms (modeled)", tbtP50Ms));
+        row(b, "verify failures", Long.toString(verifyFailures));
+        row(b, "wall time", String.format("%.1f s", wallSeconds));
+        return b.toString();
+    }
+
+    private static void row(StringBuilder b, String name, String value) {
+        b.append(String.format("  %-18s %s%n", name, value));
+    }
+}
