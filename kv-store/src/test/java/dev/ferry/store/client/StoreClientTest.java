@@ -1,0 +1,97 @@
+package dev.ferry.store.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.ferry.nativemem.Slab;
+import dev.ferry.store.block.BlockContent;
+import dev.ferry.store.eviction.LruPolicy;
+import dev.ferry.store.master.MasterClient;
+import dev.ferry.store.master.MasterService;
+import dev.ferry.transfer.TransferEngine;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/** A master, a store node's engine and slab, and a client engine, in one JVM over loopback. */
+class StoreClientTest {
+    private static final long BLOCK = 256 * 1024 + 8;
+    private MasterService master;
+    private Slab slab;
+    private TransferEngine storeEngine;
+    private MasterClient masterClient;
+    private TransferEngine clientEngine;
+    private Slab staging;
+    private StoreClient store;
+
+    @BeforeEach
+    void start() {
+        master = new MasterService("127.0.0.1", 0, new LruPolicy(), 5_000);
+        slab = Slab.allocate(8 * 266_240);
+        storeEngine = new TransferEngine(new TransferEngine.Context());
+        masterClient = new MasterClient("127.0.0.1", master.port(), 5_000);
+        masterClient.register("s1", storeEngine.registerSegment("s1/dram", slab.memory()));
+        clientEngine = new TransferEngine(new TransferEngine.Context().resolver(masterClient));
+        staging = Slab.allocate(3 * BLOCK);
+        store = new StoreClient(masterClient, clientEngine, 10_000);
+    }
+
+    @AfterEach
+    void stop() {
+        clientEngine.close();
+        masterClient.close();
+        storeEngine.close();
+        master.close();
+        slab.close();
+        staging.close();
+    }
+
+    @Test
+    void putThenGetReturnsEveryByteOfEveryBlock() {
+        long[] keys = {10, 11, 12, 13, 14};
+        PutResult put = store.put(keys, BLOCK, staging.memory(), BlockContent::fill);
+        assertThat(put.written()).isEqualTo(5);
+        assertThat(store.lookupPrefix(new long[] {10, 11, 99, 13})).isEqualTo(2);
+
+        List<Long> seen = new ArrayList<>();
+        GetResult got = store.get(keys, BLOCK, staging.memory(), (key, bytes, crc) -> {
+            assertThat(BlockContent.firstMismatch(key, bytes)).isEqualTo(-1);
+            assertThat(BlockContent.crc32c(bytes)).isEqualTo(crc);
+            seen.add(key);
+        });
+        assertThat(seen).containsExactly(10L, 11L, 12L, 13L, 14L);
+        assertThat(got.bytes()).isEqualTo(5 * BLOCK);
+        assertThat(store.put(keys, BLOCK, staging.memory(), BlockContent::fill).existed()).isEqualTo(5);
+    }
+
+    @Test
+    void unknownKeyIsAClearErrorAndReleasesTheLease() {
+        store.put(new long[] {1}, BLOCK, staging.memory(), BlockContent::fill);
+        assertThatThrownBy(() -> store.get(new long[] {1, 2}, BLOCK, staging.memory(), (k, b, c) -> { }))
+                .isInstanceOf(StoreException.class).hasMessageContaining("block key 2 is not in the store");
+        assertThat(master.master().stats().leases()).isZero();
+    }
+
+    @Test
+    void fullStoreEvictsOldBlocksAndTooSmallStagingIsRefused() {
+        for (long k = 0; k < 20; k++) {
+            store.put(new long[] {k}, BLOCK, staging.memory(), BlockContent::fill);
+        }
+        assertThat(master.master().stats().blocks()).isEqualTo(8);
+        assertThat(store.lookupPrefix(new long[] {19})).isEqualTo(1);
+        assertThat(store.lookupPrefix(new long[] {0})).isZero();
+        assertThatThrownBy(() -> store.put(new long[] {100}, BLOCK, staging.memory().asSlice(0, 100), BlockContent::fill))
+                .hasMessageContaining("cannot hold one block");
+    }
+
+    @Test
+    void deadStoreNodeFailsThePutAndLeavesNothingVisible() {
+        storeEngine.close();
+        assertThatThrownBy(() -> store.put(new long[] {7, 8}, BLOCK, staging.memory(), BlockContent::fill))
+                .isInstanceOf(StoreException.class).hasMessageContaining("put failed");
+        assertThat(store.lookupPrefix(new long[] {7})).isZero();
+        assertThat(master.master().stats().pendingBlocks()).isZero();
+    }
+}
