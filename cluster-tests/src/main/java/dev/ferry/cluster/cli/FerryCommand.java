@@ -16,12 +16,17 @@ public final class FerryCommand implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
-    public static void main(String[] args) {
+    /** The command line, with failures printed as one clear line and exit code {@link ExitCodes#BAD_INPUT}. */
+    public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new FerryCommand());
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             cmd.getErr().println("ferry: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
             return ExitCodes.BAD_INPUT;
         });
-        System.exit(cli.execute(args));
+        return cli;
+    }
+
+    public static void main(String[] args) {
+        System.exit(commandLine().execute(args));
     }
 }

@@ -6,12 +6,15 @@ import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.Placement;
 import dev.ferry.store.master.Replica;
 import dev.ferry.store.rpc.RpcException;
+import dev.ferry.transfer.BatchHandle;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.TransferRequest;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The store as prefill and decode nodes use it: prefix lookup, put and get of KV blocks.
@@ -22,6 +25,10 @@ import java.util.List;
  * the uncommitted keys are aborted so nothing half-written becomes visible. Get: lease all
  * keys, READ per window, hand each block to the sink, release; a lease that expired during
  * the read fails the get, since the bytes may have been reused.
+ *
+ * <p>When a transfer fails, the target segments are reported to the master, which probes
+ * their nodes and drops the dead ones at once (instead of after missed heartbeats); a put
+ * then places the rest of its blocks on the nodes still alive, once.
  *
  * <p>Thread-safe if the staging buffers of concurrent calls differ.
  */
@@ -50,6 +57,10 @@ public final class StoreClient {
      * @throws StoreException when there is no room, or a transfer fails (nothing uncommitted stays visible)
      */
     public PutResult put(long[] keys, long blockBytes, MemorySegment staging, BlockSource source) {
+        return put(keys, blockBytes, staging, source, true);
+    }
+
+    private PutResult put(long[] keys, long blockBytes, MemorySegment staging, BlockSource source, boolean retry) {
         int window = window(staging, blockBytes);
         List<Placement> placements;
         try {
@@ -75,17 +86,65 @@ public final class StoreClient {
                     batch.add(TransferRequest.write(staging, i * blockBytes, p.segment(), p.offset(), blockBytes));
                 }
                 long start = System.nanoTime();
-                engine.submit(batch).await();
+                await(batch);
                 nanos += System.nanoTime() - start;
                 master.putCommit(batchKeys, crcs);
                 done += n;
             }
         } catch (RuntimeException e) {
-            abort(toWrite.subList(done, toWrite.size()));
+            List<Placement> rest = toWrite.subList(done, toWrite.size());
+            abort(rest);
+            if (retry && e instanceof UnreachableSegments u && u.gone) {
+                // The master dropped the dead node: the rest goes to the nodes still alive.
+                PutResult again = put(rest.stream().mapToLong(Placement::key).toArray(), blockBytes, staging, source,
+                        false);
+                return new PutResult(done + again.written(), placements.size() - toWrite.size() + again.existed(),
+                        (done + again.written()) * blockBytes, nanos + again.transferNanos());
+            }
             throw new StoreException("put failed after " + done + " of " + toWrite.size() + " blocks: "
                     + e.getMessage(), e);
         }
         return new PutResult(toWrite.size(), placements.size() - toWrite.size(), toWrite.size() * blockBytes, nanos);
+    }
+
+    /**
+     * Runs a batch; when requests fail, reports their segments to the master (which probes
+     * their nodes) and throws {@link UnreachableSegments}.
+     */
+    private void await(List<TransferRequest> batch) {
+        BatchHandle handle;
+        try {
+            handle = engine.submit(batch);
+            handle.completion().join();
+        } catch (RuntimeException e) {
+            Set<String> segments = new HashSet<>();
+            batch.forEach(r -> segments.add(r.targetSegment()));
+            throw unreachable(segments, e);
+        }
+    }
+
+    private UnreachableSegments unreachable(Set<String> segments, RuntimeException cause) {
+        boolean gone = false;
+        for (String segment : segments) {
+            try {
+                gone |= master.suspect(segment);
+            } catch (RpcException ignored) {
+                // the master is unreachable too: report the transfer failure itself
+            }
+        }
+        Throwable root = cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null
+                ? cause.getCause() : cause;
+        return new UnreachableSegments(root.getMessage(), gone, root);
+    }
+
+    /** A batch failed; {@code gone} says whether the master declared a target node dead. */
+    private static final class UnreachableSegments extends RuntimeException {
+        final boolean gone;
+
+        UnreachableSegments(String message, boolean gone, Throwable cause) {
+            super(message, cause);
+            this.gone = gone;
+        }
     }
 
     private void abort(List<Placement> placements) {
@@ -129,7 +188,7 @@ public final class StoreClient {
                     batch.add(TransferRequest.read(staging, i * blockBytes, r.segment(), r.offset(), r.length()));
                 }
                 long start = System.nanoTime();
-                engine.submit(batch).await();
+                await(batch);
                 nanos += System.nanoTime() - start;
                 for (int i = 0; i < n; i++) {
                     Replica r = lease.replicas().get(done + i);

@@ -80,6 +80,24 @@ public final class Master {
         node.lastHeartbeat = clock.getAsLong();
     }
 
+    /**
+     * Declares the node that owns {@code segment} dead at once (its blocks are dropped),
+     * after the caller has confirmed it is unreachable.
+     *
+     * @return the node's id, or null when no node owns the segment any more
+     */
+    public synchronized String declareDead(String segment) {
+        SegmentState s = segments.get(segment);
+        if (s == null) {
+            return null;
+        }
+        Node node = nodes.get(s.nodeId);
+        if (node != null) {
+            dropNode(node);
+        }
+        return s.nodeId;
+    }
+
     /** The descriptor of a segment, or null. */
     public synchronized SegmentDescriptor segment(String name) {
         SegmentState s = segments.get(name);

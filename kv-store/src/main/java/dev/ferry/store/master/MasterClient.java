@@ -94,6 +94,16 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
         return rpc.call(MasterProtocol.RELEASE, b -> b.writeLong(leaseId), Wire::readBoolean);
     }
 
+    /**
+     * Reports that {@code segment} could not be reached; the master probes its node.
+     *
+     * @return whether the segment is gone (its node declared dead, or already unknown)
+     */
+    public boolean suspect(String segment) {
+        forgetSegment(segment);
+        return rpc.call(MasterProtocol.SUSPECT, b -> Wire.writeString(b, segment), Wire::readBoolean);
+    }
+
     public MasterStats stats() {
         return rpc.call(MasterProtocol.STATS, b -> { }, b -> new MasterStats(Wire.readInt(b), Wire.readLong(b),
                 Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readInt(b)));

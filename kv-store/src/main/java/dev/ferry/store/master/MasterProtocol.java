@@ -21,6 +21,8 @@ import io.netty.buffer.ByteBuf;
  *   <li>8 RELEASE: lease id -> still valid (bool)</li>
  *   <li>9 SEGMENT: name -> found (bool), descriptor</li>
  *   <li>10 STATS: empty -> the {@link MasterStats} fields in order</li>
+ *   <li>11 SUSPECT: segment name -> gone (bool): a client could not reach the segment; the
+ *       master probes its node and, when it is unreachable too, declares it dead at once</li>
  * </ul>
  * A segment descriptor is name (string), bytes (i64), host (string), port (i32).
  */
@@ -35,6 +37,7 @@ public final class MasterProtocol {
     public static final int RELEASE = 8;
     public static final int SEGMENT = 9;
     public static final int STATS = 10;
+    public static final int SUSPECT = 11;
 
     private MasterProtocol() {
     }

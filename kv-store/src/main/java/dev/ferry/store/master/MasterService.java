@@ -63,6 +63,26 @@ public final class MasterService implements AutoCloseable {
         }
     }
 
+    /**
+     * Probes the node of a segment a client could not reach (a TCP connect to its data
+     * endpoint, 500 ms at most); declares it dead when the probe fails too. A client alone
+     * never gets a live node dropped.
+     */
+    private boolean suspect(String segment) {
+        SegmentDescriptor d = master.segment(segment);
+        if (d == null) {
+            return true;
+        }
+        try (java.net.Socket probe = new java.net.Socket()) {
+            probe.connect(new java.net.InetSocketAddress(d.endpoint().host(), d.endpoint().port()), 500);
+            return false;
+        } catch (java.io.IOException unreachable) {
+            String node = master.declareDead(segment);
+            LOG.warn("store node {} is unreachable at {}: declared dead, its blocks dropped", node, d.endpoint());
+            return true;
+        }
+    }
+
     private void handle(int method, ByteBuf in, ByteBuf out) {
         switch (method) {
             case MasterProtocol.REGISTER -> {
@@ -110,6 +130,7 @@ public final class MasterService implements AutoCloseable {
                 out.writeInt(s.nodes()).writeLong(s.blocks()).writeLong(s.pendingBlocks()).writeLong(s.capacityBytes())
                         .writeLong(s.usedBytes()).writeLong(s.evictions()).writeLong(s.lostBlocks()).writeInt(s.leases());
             }
+            case MasterProtocol.SUSPECT -> out.writeBoolean(suspect(Wire.readString(in)));
             default -> throw new RpcException(RpcException.REFUSED, "unknown master method " + method);
         }
     }

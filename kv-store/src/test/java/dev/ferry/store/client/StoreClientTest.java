@@ -87,10 +87,12 @@ class StoreClientTest {
     }
 
     @Test
-    void deadStoreNodeFailsThePutAndLeavesNothingVisible() {
+    void deadStoreNodeIsDroppedAtOnceAndThePutFailsWithNothingVisible() {
         storeEngine.close();
+        // The only node is gone: the retry finds no room anywhere.
         assertThatThrownBy(() -> store.put(new long[] {7, 8}, BLOCK, staging.memory(), BlockContent::fill))
-                .isInstanceOf(StoreException.class).hasMessageContaining("put failed");
+                .isInstanceOf(StoreException.class).hasMessageContaining("no room");
+        assertThat(master.master().stats().nodes()).isZero();
         assertThat(store.lookupPrefix(new long[] {7})).isZero();
         assertThat(master.master().stats().pendingBlocks()).isZero();
     }

@@ -1,0 +1,102 @@
+package dev.ferry.cluster;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ferry.cluster.report.ReplaySummary;
+import dev.ferry.cluster.report.ReportFiles;
+import dev.ferry.cluster.report.RequestResult;
+import dev.ferry.prefill.trace.TraceReader;
+import dev.ferry.prefill.trace.TraceRequest;
+import dev.ferry.store.master.MasterClient;
+import dev.ferry.store.model.ModelProfile;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.BigIntVector;
+import org.apache.arrow.vector.ipc.ArrowFileReader;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The real multi-process cluster: master, two store nodes, prefill and decode, each its own JVM. */
+class LocalClusterTest {
+    private static final ModelProfile TINY = ModelProfile.byName("tiny");
+
+    @Test
+    void replaysTheTraceWithEveryByteVerifiedAndTheReferenceHitRatio(@TempDir Path dir) throws Exception {
+        List<TraceRequest> trace = TraceReader.read(Traces.conversation(), 300);
+        long capacity = 1000;
+        List<RequestResult> results;
+        long wall;
+        try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Config(TINY, capacity, 2, 2, dir))) {
+            long start = System.nanoTime();
+            results = new Replay(cluster.prefill(), 0, 1, 60_000).run(trace, r -> { });
+            wall = System.nanoTime() - start;
+            try (MasterClient master = new MasterClient(cluster.master().host(), cluster.master().port(), 5_000)) {
+                var stats = master.stats();
+                assertThat(stats.nodes()).isEqualTo(2);
+                assertThat(stats.blocks()).isEqualTo(capacity); // the store filled up and evicted
+                assertThat(stats.capacityBytes()).isEqualTo(capacity * TINY.blockBytes());
+                assertThat(stats.leases()).isZero();
+            }
+        }
+        ReplaySummary summary = ReplaySummary.of(results, wall);
+        long blocks = trace.stream().mapToLong(r -> r.blockKeys().length).sum();
+        assertThat(summary.failed()).isZero();
+        assertThat(summary.verifyFailures()).isZero();
+        assertThat(summary.blocks()).isEqualTo(blocks);
+        assertThat(summary.blocksRead()).isEqualTo(blocks);
+        assertThat(summary.hitRatio()).isEqualTo(ReferenceLru.hitRatio(trace, capacity));
+        assertThat(summary.bytesRead()).isEqualTo(blocks * TINY.blockBytes());
+        assertThat(summary.bytesWritten()).isEqualTo(summary.blocksWritten() * TINY.blockBytes());
+        assertThat(summary.ttftP99Ms()).isGreaterThanOrEqualTo(summary.ttftP50Ms()).isPositive();
+        assertThat(results).allSatisfy(r -> assertThat(r.ttftNanos())
+                .isEqualTo(r.queueNanos() + r.computeNanos() + r.writeNanos() + r.readNanos()
+                        + (r.ttftNanos() - r.queueNanos() - r.computeNanos() - r.writeNanos() - r.readNanos()))
+                .isGreaterThanOrEqualTo(r.computeNanos() + r.writeNanos() + r.readNanos()));
+
+        List<Path> files = ReportFiles.write(dir.resolve("report"), results, "test");
+        assertThat(files).allSatisfy(f -> assertThat(Files.size(f)).isPositive());
+        assertArrowRows(dir.resolve("report/requests.arrow"), results);
+        assertThat(Files.readAllLines(dir.resolve("report/requests.csv"))).hasSize(results.size() + 1);
+        assertThat(Files.readAllBytes(dir.resolve("report/ttft-cdf.png"))).startsWith(0x89, 'P', 'N', 'G');
+        assertThat(dir.resolve("store-1.log")).content().contains("FERRY-READY role=store");
+    }
+
+    private static void assertArrowRows(Path file, List<RequestResult> results) throws IOException {
+        try (RootAllocator allocator = new RootAllocator();
+             ArrowFileReader reader = new ArrowFileReader(FileChannel.open(file), allocator)) {
+            assertThat(reader.loadNextBatch()).isTrue();
+            var root = reader.getVectorSchemaRoot();
+            assertThat(root.getRowCount()).isEqualTo(results.size());
+            BigIntVector bytesRead = (BigIntVector) root.getVector("bytes_read");
+            assertThat(bytesRead.get(7)).isEqualTo(results.get(7).bytesRead());
+        }
+    }
+
+    @Test
+    void aStoreNodeThatDiesFailsSomeRequestsAndEverythingStillShutsDown(@TempDir Path dir) throws Exception {
+        List<TraceRequest> trace = TraceReader.read(Traces.conversation(), 120);
+        AtomicInteger done = new AtomicInteger();
+        List<RequestResult> results;
+        try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Config(TINY, 2000, 2, 2, dir))) {
+            results = new Replay(cluster.prefill(), 0, 2, 60_000).run(trace, r -> {
+                if (done.incrementAndGet() == 30) {
+                    cluster.killStoreNode(0);
+                }
+            });
+            assertThat(cluster.allAlive()).isFalse();
+        }
+        assertThat(results).hasSize(120);
+        assertThat(results.stream().filter(RequestResult::failed).count()).isPositive();
+        assertThat(results.subList(0, 20)).noneMatch(RequestResult::failed);
+        // Once the master declared the node dead, requests succeed again on the survivor.
+        assertThat(results.subList(100, 120)).noneMatch(RequestResult::failed);
+        assertThat(results).allSatisfy(r -> assertThat(r.verifyFailures()).isZero());
+        assertThat(results.stream().filter(RequestResult::failed).map(RequestResult::error))
+                .allSatisfy(e -> assertThat(e).containsAnyOf("prefill:", "decode:"));
+    }
+}
