@@ -34,6 +34,13 @@ class HitRatioTest {
         assertThat(ferry).isEqualTo(ReferenceLru.hitRatio(trace, capacity));
     }
 
+    @ParameterizedTest(name = "generated trace, capacity {0}")
+    @CsvSource({"50", "200", "5000"})
+    void generatedTraceMatchesTheReferenceLru(long capacity) {
+        List<TraceRequest> trace = dev.ferry.prefill.trace.TraceGenerator.generate(11, 3000);
+        assertThat(replay(trace, capacity)).isEqualTo(ReferenceLru.hitRatio(trace, capacity)).isPositive();
+    }
+
     /** Hit ratio of the master with exactly {@code capacity} blocks over two segments. */
     static double replay(List<TraceRequest> trace, long capacity) {
         Master master = new Master(new LruPolicy(), System::nanoTime, Long.MAX_VALUE, Long.MAX_VALUE);

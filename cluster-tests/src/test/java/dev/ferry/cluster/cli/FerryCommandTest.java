@@ -1,0 +1,87 @@
+package dev.ferry.cluster.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ferry.store.node.MasterMain;
+import dev.ferry.store.node.NodeCommandLine;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** The {@code ferry} command: exit codes and one clear line for each kind of bad input. */
+class FerryCommandTest {
+    private final StringWriter err = new StringWriter();
+
+    private int ferry(String... args) {
+        CommandLine cli = FerryCommand.commandLine();
+        cli.setErr(new PrintWriter(err, true));
+        return cli.execute(args);
+    }
+
+    @Test
+    void unknownModelProfile() {
+        assertThat(ferry("cluster", "--model", "gpt-9", "--no-progress")).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains("unknown model profile 'gpt-9'; known: llama-3.1-8b, qwen2.5-7b");
+    }
+
+    @Test
+    void malformedTraceLineIsNamed(@TempDir Path dir) throws IOException {
+        Path trace = dir.resolve("bad.jsonl");
+        Files.writeString(trace, "{\"timestamp\": 0, \"input_length\": 9, \"output_length\": 1, \"hash_ids\": [1]}\n"
+                + "{\"timestamp\": 1, \"input_length\": 9\n");
+        assertThat(ferry("cluster", "--trace", trace.toString(), "--no-progress")).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains(trace + ":2: not valid JSON").doesNotContain("\tat ");
+    }
+
+    @Test
+    void capacitySmallerThanOneRequest() {
+        assertThat(ferry("cluster", "--capacity", "3", "--requests", "50", "--no-progress"))
+                .isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains("capacity of 3 blocks is smaller than request");
+    }
+
+    @Test
+    void portInUseIsNamed() throws IOException {
+        try (ServerSocket taken = new ServerSocket(0)) {
+            PrintStream saved = System.err;
+            ByteArrayOutputStream captured = new ByteArrayOutputStream();
+            System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+            try {
+                int code = NodeCommandLine.run(new MasterMain(), "--port", Integer.toString(taken.getLocalPort()));
+                assertThat(code).isEqualTo(1);
+            } finally {
+                System.setErr(saved);
+            }
+            assertThat(captured.toString(StandardCharsets.UTF_8))
+                    .contains("cannot listen on 127.0.0.1:" + taken.getLocalPort()).contains("in use");
+        }
+    }
+
+    @Test
+    void generatedTraceRunsEndToEndAndWritesTheReport(@TempDir Path dir) {
+        int code = ferry("cluster", "--model", "tiny", "--requests", "40", "--capacity", "400", "--concurrency", "2",
+                "--out", dir.toString(), "--no-progress");
+        assertThat(code).as(err.toString()).isEqualTo(ExitCodes.OK);
+        assertThat(dir.resolve("requests.arrow")).exists();
+        assertThat(dir.resolve("requests.csv")).exists();
+        assertThat(dir.resolve("ttft-cdf.png")).exists();
+        assertThat(dir.resolve("logs/prefill.log")).exists();
+    }
+
+    @Test
+    void traceCommandWritesAReadableTrace(@TempDir Path dir) {
+        Path out = dir.resolve("t.jsonl");
+        assertThat(ferry("trace", "--requests", "20", "--out", out.toString())).isZero();
+        assertThat(out).exists();
+        assertThat(ferry("profiles")).isZero();
+    }
+}
