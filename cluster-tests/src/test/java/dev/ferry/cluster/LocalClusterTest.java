@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.ferry.cluster.report.ReplaySummary;
 import dev.ferry.cluster.report.ReportFiles;
 import dev.ferry.cluster.report.RequestResult;
-import dev.ferry.prefill.trace.TraceReader;
 import dev.ferry.prefill.trace.TraceRequest;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.model.ModelProfile;
@@ -27,7 +26,7 @@ class LocalClusterTest {
 
     @Test
     void replaysTheTraceWithEveryByteVerifiedAndTheReferenceHitRatio(@TempDir Path dir) throws Exception {
-        List<TraceRequest> trace = TraceReader.read(Traces.conversation(), 300);
+        List<TraceRequest> trace = Traces.realOrGenerated(300);
         long capacity = 1000;
         List<RequestResult> results;
         long wall;
@@ -79,7 +78,7 @@ class LocalClusterTest {
 
     @Test
     void aStoreNodeThatDiesIsDroppedAndTheReplayCarriesOnAndShutsDown(@TempDir Path dir) throws Exception {
-        List<TraceRequest> trace = TraceReader.read(Traces.conversation(), 120);
+        List<TraceRequest> trace = Traces.realOrGenerated(120);
         AtomicInteger done = new AtomicInteger();
         List<RequestResult> results;
         try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Config(TINY, 2000, 2, 2, dir))) {
