@@ -49,9 +49,16 @@ public final class LocalCluster implements AutoCloseable {
      * @param capacityBlocks store capacity in blocks, split over the store nodes
      * @param storeNodes     store node processes
      * @param links          TCP links per peer in prefill and decode
+     * @param sharedMemory   whether prefill and decode reach store nodes through shared
+     *                       memory instead of TCP
      * @param workDir        where logs go
      */
-    public record Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, Path workDir) {
+    public record Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, boolean sharedMemory,
+                         Path workDir) {
+        /** Over TCP. */
+        public Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, Path workDir) {
+            this(profile, capacityBlocks, storeNodes, links, false, workDir);
+        }
     }
 
     private LocalCluster(Config config) {
@@ -96,11 +103,19 @@ public final class LocalCluster implements AutoCloseable {
         }
         stores.forEach(Role::awaitReady);
         String model = config.profile().name();
-        Role decode = launch("decode", "dev.ferry.decode.DecodeMain", List.of("--master", master.toString(),
-                "--model", model, "--links", Integer.toString(config.links())));
-        Role p = launch("prefill", "dev.ferry.prefill.PrefillMain", List.of("--master", master.toString(),
+        List<String> decodeArgs = new ArrayList<>(List.of("--master", master.toString(), "--model", model,
+                "--links", Integer.toString(config.links())));
+        if (config.sharedMemory()) {
+            decodeArgs.add("--shared-memory");
+        }
+        Role decode = launch("decode", "dev.ferry.decode.DecodeMain", decodeArgs);
+        List<String> prefillArgs = new ArrayList<>(List.of("--master", master.toString(),
                 "--decode", "127.0.0.1:" + decode.field("port"), "--model", model,
                 "--links", Integer.toString(config.links())));
+        if (config.sharedMemory()) {
+            prefillArgs.add("--shared-memory");
+        }
+        Role p = launch("prefill", "dev.ferry.prefill.PrefillMain", prefillArgs);
         prefill = new HostPort("127.0.0.1", Integer.parseInt(p.field("port")));
     }
 

@@ -38,6 +38,10 @@ public final class DecodeMain implements Callable<Integer> {
     @Option(names = "--window-blocks", defaultValue = "8", description = "Blocks per READ batch.")
     int windowBlocks;
 
+    @Option(names = "--shared-memory", description = "Reach store nodes of this host through shared memory "
+            + "instead of TCP.")
+    boolean sharedMemory;
+
     @Option(names = "--links", defaultValue = "2", description = "TCP links per store node.")
     int links;
 
@@ -47,7 +51,7 @@ public final class DecodeMain implements Callable<Integer> {
         HostPort m = HostPort.parse(master);
         MasterClient masterClient = new MasterClient(m.host(), m.port(), 10_000);
         TransferEngine engine = new TransferEngine(new TransferEngine.Context().bindHost(host).linksPerPeer(links)
-                .resolver(masterClient));
+                .sharedMemory(sharedMemory).resolver(masterClient));
         DecodeNode node = new DecodeNode(new StoreClient(masterClient, engine, 10_000), profile, memoryGBps,
                 concurrency, windowBlocks);
         ExecutorService executor = Executors.newFixedThreadPool(concurrency, r -> new Thread(r, "ferry-decode"));

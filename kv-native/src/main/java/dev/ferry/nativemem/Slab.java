@@ -82,6 +82,26 @@ public final class Slab implements AutoCloseable {
         }
     }
 
+    /**
+     * Maps an existing file of exactly {@code bytes} bytes, read-write and shared, without
+     * creating, resizing or (on close) deleting it: another process's slab.
+     *
+     * @throws UncheckedIOException if the file is missing, of another size, or cannot be mapped
+     */
+    public static Slab mapExisting(Path path, long bytes) {
+        requirePositive(bytes);
+        Arena arena = Arena.ofShared();
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            if (channel.size() != bytes) {
+                throw new IOException("file holds " + channel.size() + " bytes, expected " + bytes);
+            }
+            return new Slab(arena, channel.map(FileChannel.MapMode.READ_WRITE, 0, bytes, arena), path, false);
+        } catch (IOException e) {
+            arena.close();
+            throw new UncheckedIOException("cannot map slab file " + path + ": " + e.getMessage(), e);
+        }
+    }
+
     /** The whole slab; valid until {@link #close()}. */
     public MemorySegment memory() {
         return memory;

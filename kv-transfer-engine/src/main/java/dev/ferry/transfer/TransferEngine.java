@@ -1,6 +1,8 @@
 package dev.ferry.transfer;
 
+import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.segment.Endpoint;
+import dev.ferry.transfer.segment.HostIdentity;
 import dev.ferry.transfer.segment.LocalSegments;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import dev.ferry.transfer.segment.SegmentResolver;
@@ -13,6 +15,7 @@ import dev.ferry.transfer.transport.Link;
 import dev.ferry.transfer.transport.SliceListener;
 import dev.ferry.transfer.transport.tcp.PeerLinks;
 import dev.ferry.transfer.transport.tcp.TcpCounters;
+import dev.ferry.transfer.transport.shm.ShmTransport;
 import dev.ferry.transfer.transport.tcp.TcpTransport;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -29,8 +32,10 @@ import java.util.concurrent.atomic.LongAdder;
  * The transfer engine of one process: it serves the segments registered here to peers,
  * and moves batches of READ and WRITE requests between local buffers and any segment.
  *
- * <p>A request to a segment of this process is a direct copy. A request to a peer is cut
- * into slices ({@link SliceSizer}), each sprayed on one of the peer's TCP links by the
+ * <p>A request to a segment of this process is a direct copy. A request to a segment of
+ * another process on this host whose memory is a file is a copy through a shared mapping
+ * ({@link ShmTransport}), unless {@link Context#sharedMemory(boolean)} turns that off. Any
+ * other request is cut into slices ({@link SliceSizer}), each sprayed on one of the peer's TCP links by the
  * {@link SprayPolicy}; a slice that fails on a link for a retryable reason (connection
  * lost, stalled, CRC mismatch) is sent again at once on another link, up to
  * {@link Context#maxAttempts(int)} times in all. A request outside its target segment is
@@ -42,6 +47,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     private final Context ctx;
     private final LocalSegments segments = new LocalSegments();
     private final TcpTransport tcp;
+    private final ShmTransport shm = new ShmTransport();
     private final ExecutorService healer;
     private final AtomicLong sliceIds = new AtomicLong();
     private final LongAdder slicesSent = new LongAdder();
@@ -77,7 +83,24 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
      */
     public SegmentDescriptor registerSegment(String name, MemorySegment memory) {
         segments.register(name, memory);
-        return new SegmentDescriptor(name, memory.byteSize(), tcp.localEndpoint());
+        return new SegmentDescriptor(name, memory.byteSize(), advertised(), HostIdentity.id(), "");
+    }
+
+    /**
+     * Registers a slab as a segment; when the slab is backed by a file, co-located peers may
+     * map that file and reach the segment through shared memory.
+     *
+     * @throws IllegalArgumentException if the name is taken
+     */
+    public SegmentDescriptor registerSegment(String name, Slab slab) {
+        segments.register(name, slab.memory());
+        return new SegmentDescriptor(name, slab.bytes(), advertised(), HostIdentity.id(),
+                slab.file().map(Object::toString).orElse(""));
+    }
+
+    private List<Endpoint> advertised() {
+        int port = tcp.localEndpoint().port();
+        return ctx.advertise.stream().map(host -> new Endpoint(host, port)).toList();
     }
 
     /** Stops serving a segment. */
@@ -110,7 +133,11 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
             } else {
                 SegmentDescriptor target = ctx.resolver.resolve(request.targetSegment());
                 checkRange(request, target.bytes());
-                sends.add(() -> sendRemote(request, tcp.links(target.endpoint()), future));
+                if (ctx.sharedMemory && shm.reaches(target)) {
+                    sends.add(() -> copyShared(request, target, future));
+                } else {
+                    sends.add(() -> sendRemote(request, tcp.links(target.endpoints()), future));
+                }
             }
         }
         for (Runnable send : sends) {
@@ -134,6 +161,17 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
             MemorySegment.copy(target, r.targetOffset(), r.local(), r.localOffset(), r.length());
         }
         future.complete(null);
+    }
+
+    private void copyShared(TransferRequest r, SegmentDescriptor target, CompletableFuture<Void> future) {
+        try {
+            shm.copy(r, target);
+            future.complete(null);
+        } catch (RuntimeException e) {
+            // The file went away or cannot be mapped: the network path still works.
+            shm.forget(target);
+            sendRemote(r, tcp.links(target.endpoints()), future);
+        }
     }
 
     private void sendRemote(TransferRequest r, PeerLinks peer, CompletableFuture<Void> future) {
@@ -204,11 +242,22 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
 
     /** Links to the peer at {@code endpoint} (connecting them if needed), for metrics and tests. */
     public List<? extends Link> links(Endpoint endpoint) {
-        return tcp.links(endpoint).links();
+        return tcp.links(List.of(endpoint)).links();
+    }
+
+    /** Links to the peer serving {@code target} over TCP (connecting them if needed). */
+    public List<? extends Link> links(SegmentDescriptor target) {
+        return tcp.links(target.endpoints()).links();
+    }
+
+    /** Bytes moved through shared memory. */
+    public long sharedMemoryBytes() {
+        return shm.bytes();
     }
 
     @Override
     public void close() {
+        shm.close();
         tcp.close();
         healer.shutdownNow();
     }
@@ -257,6 +306,8 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         private int maxAttempts = 4;
         private SprayPolicy sprayPolicy;
         private SegmentResolver resolver;
+        private List<String> advertise;
+        private boolean sharedMemory = true;
 
         /** Address the TCP server binds (default 127.0.0.1). */
         public Context bindHost(String host) {
@@ -306,6 +357,24 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
             return this;
         }
 
+        /**
+         * Addresses published for this engine's segments, one endpoint per address (one per
+         * interface), each reached by its own links (default: the bind address).
+         */
+        public Context advertise(List<String> hosts) {
+            this.advertise = List.copyOf(hosts);
+            return this;
+        }
+
+        /**
+         * Whether segments of other processes on this host are reached through shared memory
+         * when their descriptor names a file (default true); false sends everything over TCP.
+         */
+        public Context sharedMemory(boolean enabled) {
+            this.sharedMemory = enabled;
+            return this;
+        }
+
         /** Resolves the segments of peers (default: none known). */
         public Context resolver(SegmentResolver resolver) {
             this.resolver = resolver;
@@ -321,6 +390,12 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
             }
             if (connectTimeoutMillis < 1 || stallTimeoutMillis < 4) {
                 throw new IllegalStateException("timeouts must be positive");
+            }
+            if (advertise == null || advertise.isEmpty()) {
+                if (bindHost.equals("0.0.0.0")) {
+                    throw new IllegalStateException("an engine bound to 0.0.0.0 must be told which addresses to advertise");
+                }
+                advertise = List.of(bindHost);
             }
             if (sprayPolicy == null) {
                 sprayPolicy = new EarliestFinishPolicy();

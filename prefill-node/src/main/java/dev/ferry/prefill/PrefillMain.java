@@ -39,6 +39,10 @@ public final class PrefillMain implements Callable<Integer> {
     @Option(names = "--window-blocks", defaultValue = "8", description = "Blocks per WRITE batch.")
     int windowBlocks;
 
+    @Option(names = "--shared-memory", description = "Reach store nodes of this host through shared memory "
+            + "instead of TCP.")
+    boolean sharedMemory;
+
     @Option(names = "--links", defaultValue = "2", description = "TCP links per store node.")
     int links;
 
@@ -49,7 +53,7 @@ public final class PrefillMain implements Callable<Integer> {
         HostPort d = HostPort.parse(decode);
         MasterClient masterClient = new MasterClient(m.host(), m.port(), 10_000);
         TransferEngine engine = new TransferEngine(new TransferEngine.Context().bindHost(host).linksPerPeer(links)
-                .resolver(masterClient));
+                .sharedMemory(sharedMemory).resolver(masterClient));
         RpcClient decodeClient = new RpcClient(d.host(), d.port(), 120_000);
         PrefillNode node = new PrefillNode(new StoreClient(masterClient, engine, 10_000), decodeClient, profile,
                 teraflops, windowBlocks);

@@ -57,6 +57,10 @@ final class ClusterCommand implements Callable<Integer> {
     @Option(names = "--links", defaultValue = "2", description = "TCP links per peer (default ${DEFAULT-VALUE}).")
     int links;
 
+    @Option(names = "--transport", defaultValue = "tcp", description = "How prefill and decode reach the store nodes: "
+            + "tcp (Netty, the network path) or shm (shared memory, same host only) (default ${DEFAULT-VALUE}).")
+    String transport;
+
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the generated trace (default ${DEFAULT-VALUE}).")
     long seed;
 
@@ -73,6 +77,10 @@ final class ClusterCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--requests, --time-scale must be >= 0; --concurrency, --store-nodes, "
                     + "--links >= 1");
         }
+        if (!transport.equals("tcp") && !transport.equals("shm")) {
+            throw new IllegalArgumentException("unknown transport '" + transport + "'; known: tcp, shm");
+        }
+        boolean shm = transport.equals("shm");
         List<TraceRequest> requestsToReplay = trace == null
                 ? TraceGenerator.generate(seed, requests == 0 ? 1000 : requests)
                 : TraceReader.read(trace, requests);
@@ -88,7 +96,8 @@ final class ClusterCommand implements Callable<Integer> {
                 "  store              " + capacityBlocks + " blocks (" + String.format("%.2f GB", capacityBlocks
                         * profile.blockBytes() / 1e9) + ") over " + storeNodes + " store nodes, LRU",
                 "  cluster            master, " + storeNodes + " store nodes, 1 prefill, 1 decode (separate JVMs, "
-                        + "TCP transport on Netty, " + links + " links per peer)",
+                        + (shm ? "shared-memory transport" : "TCP transport on Netty, " + links + " links per peer")
+                        + ")",
                 "  machine            " + MachineInfo.probe().describe(),
                 "  TTFT               queueing + prefill compute (modeled: 2*params*tokens at 400 TFLOP/s) + "
                         + "measured WRITE and READ transfers + first decode step (modeled)");
@@ -96,7 +105,7 @@ final class ClusterCommand implements Callable<Integer> {
         List<RequestResult> results;
         long wall;
         try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Config(profile, capacityBlocks, storeNodes,
-                links, dir.resolve("logs")))) {
+                links, shm, dir.resolve("logs")))) {
             System.out.println("  started            master at " + cluster.master() + ", prefill at "
                     + cluster.prefill() + "; logs in " + dir.resolve("logs"));
             long start = System.nanoTime();

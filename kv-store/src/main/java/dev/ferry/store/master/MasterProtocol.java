@@ -24,7 +24,8 @@ import io.netty.buffer.ByteBuf;
  *   <li>11 SUSPECT: segment name -> gone (bool): a client could not reach the segment; the
  *       master probes its node and, when it is unreachable too, declares it dead at once</li>
  * </ul>
- * A segment descriptor is name (string), bytes (i64), host (string), port (i32).
+ * A segment descriptor is name (string), bytes (i64), endpoint count (i32) and per endpoint
+ * host (string) and port (i32), host id (string), backing file (string, empty for none).
  */
 public final class MasterProtocol {
     public static final int REGISTER = 1;
@@ -45,17 +46,25 @@ public final class MasterProtocol {
     static void writeDescriptor(ByteBuf buf, SegmentDescriptor d) {
         Wire.writeString(buf, d.name());
         buf.writeLong(d.bytes());
-        Wire.writeString(buf, d.endpoint().host());
-        buf.writeInt(d.endpoint().port());
+        buf.writeInt(d.endpoints().size());
+        for (Endpoint e : d.endpoints()) {
+            Wire.writeString(buf, e.host());
+            buf.writeInt(e.port());
+        }
+        Wire.writeString(buf, d.hostId());
+        Wire.writeString(buf, d.file());
     }
 
     static SegmentDescriptor readDescriptor(ByteBuf buf) {
         String name = Wire.readString(buf);
         long bytes = Wire.readLong(buf);
-        String host = Wire.readString(buf);
-        int port = Wire.readInt(buf);
+        int count = Wire.readCount(buf, 6);
         try {
-            return new SegmentDescriptor(name, bytes, new Endpoint(host, port));
+            java.util.List<Endpoint> endpoints = new java.util.ArrayList<>(count);
+            for (int i = 0; i < count; i++) {
+                endpoints.add(new Endpoint(Wire.readString(buf), Wire.readInt(buf)));
+            }
+            return new SegmentDescriptor(name, bytes, endpoints, Wire.readString(buf), Wire.readString(buf));
         } catch (IllegalArgumentException e) {
             throw new dev.ferry.store.rpc.RpcException(dev.ferry.store.rpc.RpcException.MALFORMED, e.getMessage());
         }

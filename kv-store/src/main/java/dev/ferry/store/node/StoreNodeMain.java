@@ -6,6 +6,7 @@ import dev.ferry.store.rpc.RpcException;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -35,6 +36,10 @@ public final class StoreNodeMain implements Callable<Integer> {
     @Option(names = "--data-port", defaultValue = "0", description = "Transfer engine TCP port; 0 picks a free one.")
     int dataPort;
 
+    @Option(names = "--advertise", split = ",", description = "Addresses peers use to reach this node, one per "
+            + "interface (default: --host).")
+    List<String> advertise;
+
     @Option(names = "--shm-dir", defaultValue = "/dev/shm", description = "Where the slab file lives (default ${DEFAULT-VALUE}).")
     Path shmDir;
 
@@ -50,15 +55,17 @@ public final class StoreNodeMain implements Callable<Integer> {
         MasterClient client = null;
         ScheduledExecutorService heartbeats = null;
         try {
-            engine = new TransferEngine(new TransferEngine.Context().bindHost(host).port(dataPort));
+            engine = new TransferEngine(new TransferEngine.Context().bindHost(host).port(dataPort)
+                    .advertise(advertise == null ? List.of() : advertise));
             client = new MasterClient(m.host(), m.port(), 5_000);
-            SegmentDescriptor segment = engine.registerSegment(nodeId + "/dram", slab.memory());
+            SegmentDescriptor segment = engine.registerSegment(nodeId + "/dram", slab);
             client.register(nodeId, segment);
             heartbeats = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "ferry-heartbeat"));
             MasterClient c = client;
             heartbeats.scheduleWithFixedDelay(() -> beat(c, segment), heartbeatMillis, heartbeatMillis,
                     TimeUnit.MILLISECONDS);
-            ProcessSupport.announceReady("role=store node=" + nodeId + " data=" + engine.endpoint() + " segment="
+            ProcessSupport.announceReady("role=store node=" + nodeId + " data=" + segment.endpoints().getFirst()
+                    + " segment="
                     + segment.name() + " bytes=" + capacityBytes);
         } catch (RuntimeException e) {
             ProcessSupport.closeQuietly(slab, engine, client);

@@ -1,12 +1,37 @@
 package dev.ferry.transfer.segment;
 
+import java.util.List;
+
 /**
- * What a peer needs to reach a segment: its name, size, and the endpoint of the node that
- * serves it. Published by the owning node through the metadata service.
+ * What a peer needs to reach a segment: its name and size, the TCP endpoints of the node
+ * that serves it (one per interface; each gets its own links), and, when the segment is a
+ * file that co-located processes may map, that file and the identity of the host.
  *
- * @param name     unique segment name, e.g. {@code store-1/dram}
- * @param bytes    size of the segment, bytes
- * @param endpoint where the owning node's transfer engine listens
+ * @param name      unique segment name, e.g. {@code store-1/dram}
+ * @param bytes     size of the segment, bytes
+ * @param endpoints where the owning node's transfer engine listens, at least one
+ * @param hostId    identity of the owning host ({@link HostIdentity}); shared memory is used
+ *                  only between processes with equal host ids
+ * @param file      the backing file (e.g. under {@code /dev/shm}), or empty when the memory
+ *                  cannot be mapped by another process
  */
-public record SegmentDescriptor(String name, long bytes, Endpoint endpoint) {
+public record SegmentDescriptor(String name, long bytes, List<Endpoint> endpoints, String hostId, String file) {
+    public SegmentDescriptor {
+        endpoints = List.copyOf(endpoints);
+        if (endpoints.isEmpty()) {
+            throw new IllegalArgumentException("segment '" + name + "' needs at least one endpoint");
+        }
+        hostId = hostId == null ? "" : hostId;
+        file = file == null ? "" : file;
+    }
+
+    /** A segment reachable over TCP only, at one endpoint. */
+    public SegmentDescriptor(String name, long bytes, Endpoint endpoint) {
+        this(name, bytes, List.of(endpoint), "", "");
+    }
+
+    /** The first endpoint. */
+    public Endpoint endpoint() {
+        return endpoints.getFirst();
+    }
 }

@@ -1,31 +1,24 @@
 package dev.ferry.transfer.transport.tcp;
 
-import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.spray.SprayPolicy;
 import dev.ferry.transfer.transport.Link;
 import java.util.List;
 
 /**
- * The links to one peer endpoint. Links that are down are reconnected when a slice finds
+ * The links to one peer (over one or more of its endpoints). Links that are down are reconnected when a slice finds
  * no link up; a link whose connect failed is tried again only after {@code reconnectBackoffNanos}.
  *
  * <p>Thread-safe. {@link #select} may block for a connect and must not run on an event loop.
  */
 final class TcpPeer {
-    private final Endpoint endpoint;
     private final List<TcpLink> links;
     private final long connectTimeoutMillis;
     private final long reconnectBackoffNanos;
 
-    TcpPeer(Endpoint endpoint, List<TcpLink> links, long connectTimeoutMillis, long reconnectBackoffNanos) {
-        this.endpoint = endpoint;
+    TcpPeer(List<TcpLink> links, long connectTimeoutMillis, long reconnectBackoffNanos) {
         this.links = List.copyOf(links);
         this.connectTimeoutMillis = connectTimeoutMillis;
         this.reconnectBackoffNanos = reconnectBackoffNanos;
-    }
-
-    Endpoint endpoint() {
-        return endpoint;
     }
 
     List<TcpLink> links() {

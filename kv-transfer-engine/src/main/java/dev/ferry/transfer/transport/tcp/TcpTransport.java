@@ -44,7 +44,7 @@ public final class TcpTransport implements AutoCloseable {
     private final Endpoint localEndpoint;
     private final SliceListener listener;
     private final TcpCounters counters = new TcpCounters();
-    private final Map<Endpoint, TcpPeer> peers = new ConcurrentHashMap<>();
+    private final Map<List<Endpoint>, TcpPeer> peers = new ConcurrentHashMap<>();
     private final int linksPerPeer;
     private final long connectTimeoutMillis;
     private final long stallTimeoutNanos;
@@ -120,23 +120,22 @@ public final class TcpTransport implements AutoCloseable {
         return counters;
     }
 
-    /** The peer at {@code endpoint}, connecting its links on first use. Must not run on an event loop. */
-    TcpPeer peer(Endpoint endpoint) {
-        TcpPeer peer = peers.computeIfAbsent(endpoint, this::newPeer);
-        return peer;
+    /**
+     * Links of the peer at {@code endpoints} ({@code linksPerPeer} connections to each),
+     * connected on first use, for the engine's spraying. Must not run on an event loop.
+     */
+    public PeerLinks links(List<Endpoint> endpoints) {
+        return new PeerLinks(peers.computeIfAbsent(List.copyOf(endpoints), this::newPeer));
     }
 
-    /** Links of the peer at {@code endpoint}, for the engine's spraying. */
-    public PeerLinks links(Endpoint endpoint) {
-        return new PeerLinks(peer(endpoint));
-    }
-
-    private TcpPeer newPeer(Endpoint endpoint) {
-        List<TcpLink> links = new ArrayList<>(linksPerPeer);
-        for (int i = 0; i < linksPerPeer; i++) {
-            links.add(new TcpLink("tcp:" + endpoint + "#" + i, endpoint, client, listener, stallTimeoutNanos));
+    private TcpPeer newPeer(List<Endpoint> endpoints) {
+        List<TcpLink> links = new ArrayList<>(linksPerPeer * endpoints.size());
+        for (Endpoint endpoint : endpoints) {
+            for (int i = 0; i < linksPerPeer; i++) {
+                links.add(new TcpLink("tcp:" + endpoint + "#" + i, endpoint, client, listener, stallTimeoutNanos));
+            }
         }
-        TcpPeer peer = new TcpPeer(endpoint, links, connectTimeoutMillis, reconnectBackoffNanos);
+        TcpPeer peer = new TcpPeer(links, connectTimeoutMillis, reconnectBackoffNanos);
         peer.connectAll();
         return peer;
     }

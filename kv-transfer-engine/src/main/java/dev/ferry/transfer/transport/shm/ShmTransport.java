@@ -1,0 +1,67 @@
+package dev.ferry.transfer.transport.shm;
+
+import dev.ferry.nativemem.Slab;
+import dev.ferry.transfer.Opcode;
+import dev.ferry.transfer.TransferRequest;
+import dev.ferry.transfer.segment.HostIdentity;
+import dev.ferry.transfer.segment.SegmentDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Copies to and from segments of other processes on this host by mapping their backing
+ * files. Mappings are made on first use and kept until {@link #close()} or
+ * {@link #forget}. A segment qualifies when its descriptor names a file and the same
+ * {@link HostIdentity} as this process, and the file can be opened.
+ *
+ * <p>Thread-safe. Owns mappings: close it.
+ */
+public final class ShmTransport implements AutoCloseable {
+    private final Map<String, Slab> mappings = new ConcurrentHashMap<>();
+    private final LongAdder bytes = new LongAdder();
+
+    /** Whether {@code target} can be reached through shared memory from this process. */
+    public boolean reaches(SegmentDescriptor target) {
+        return !target.file().isEmpty() && !HostIdentity.id().isEmpty()
+                && HostIdentity.id().equals(target.hostId()) && Files.isReadable(Path.of(target.file()));
+    }
+
+    /**
+     * Performs {@code request} against {@code target} with one copy, on the calling thread.
+     *
+     * @throws java.io.UncheckedIOException if the file cannot be mapped
+     */
+    public void copy(TransferRequest request, SegmentDescriptor target) {
+        MemorySegment remote = mappings.computeIfAbsent(target.file(),
+                f -> Slab.mapExisting(Path.of(f), target.bytes())).memory();
+        if (request.opcode() == Opcode.WRITE) {
+            MemorySegment.copy(request.local(), request.localOffset(), remote, request.targetOffset(), request.length());
+        } else {
+            MemorySegment.copy(remote, request.targetOffset(), request.local(), request.localOffset(), request.length());
+        }
+        bytes.add(request.length());
+    }
+
+    /** Drops the mapping of a segment's file (its owner restarted or died). */
+    public void forget(SegmentDescriptor target) {
+        Slab slab = mappings.remove(target.file());
+        if (slab != null) {
+            slab.close();
+        }
+    }
+
+    /** Bytes copied through shared memory. */
+    public long bytes() {
+        return bytes.sum();
+    }
+
+    @Override
+    public void close() {
+        mappings.values().forEach(Slab::close);
+        mappings.clear();
+    }
+}

@@ -1,0 +1,65 @@
+package dev.ferry.transfer.transport.shm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ferry.nativemem.Slab;
+import dev.ferry.transfer.TransferEngine;
+import dev.ferry.transfer.TransferRequest;
+import dev.ferry.transfer.segment.SegmentDescriptor;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A target engine serving a file-backed slab; initiators map the file or fall back to TCP. */
+class ShmTransportTest {
+    @Test
+    void fileBackedSegmentIsReachedThroughSharedMemoryAndOverTcpWhenTurnedOff(@TempDir Path dir) {
+        long length = (3L << 20) + 5;
+        try (Slab remote = Slab.mapShared(dir.resolve("seg.slab"), 4L << 20, true);
+             Slab local = Slab.allocate(length + 11);
+             TransferEngine target = new TransferEngine(new TransferEngine.Context())) {
+            SegmentDescriptor d = target.registerSegment("s", remote);
+            assertThat(d.file()).isEqualTo(dir.resolve("seg.slab").toString());
+            MemorySegment bytes = local.memory();
+            for (long i = 0; i < length; i++) {
+                bytes.set(ValueLayout.JAVA_BYTE, 11 + i, (byte) (i * 31));
+            }
+            try (TransferEngine shm = new TransferEngine(new TransferEngine.Context().resolver(n -> d));
+                 TransferEngine tcp = new TransferEngine(new TransferEngine.Context().sharedMemory(false)
+                         .resolver(n -> d))) {
+                shm.submit(List.of(TransferRequest.write(bytes, 11, "s", 7, length))).await();
+                assertThat(shm.sharedMemoryBytes()).isEqualTo(length);
+                assertThat(target.tcpCounters().bytesWritten()).isZero();
+                assertThat(remote.memory().asSlice(7, length).mismatch(bytes.asSlice(11, length))).isEqualTo(-1);
+
+                MemorySegment back = MemorySegment.ofArray(new byte[(int) length]);
+                tcp.submit(List.of(TransferRequest.read(back, 0, "s", 7, length))).await();
+                assertThat(tcp.sharedMemoryBytes()).isZero();
+                assertThat(target.tcpCounters().bytesRead()).isEqualTo(length);
+                assertThat(back.mismatch(bytes.asSlice(11, length))).isEqualTo(-1);
+            }
+        }
+    }
+
+    @Test
+    void segmentWhoseFileIsGoneIsReachedOverTcp(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("gone.slab");
+        try (Slab remote = Slab.mapShared(file, 1 << 20, false);
+             TransferEngine target = new TransferEngine(new TransferEngine.Context())) {
+            AtomicReference<SegmentDescriptor> d = new AtomicReference<>(target.registerSegment("g", remote));
+            Files.delete(file); // the mapping stays valid at the target; peers cannot open the file any more
+            try (TransferEngine initiator = new TransferEngine(new TransferEngine.Context().resolver(n -> d.get()))) {
+                MemorySegment src = MemorySegment.ofArray(new byte[4096]);
+                src.fill((byte) 7);
+                initiator.submit(List.of(TransferRequest.write(src, 0, "g", 0, 4096))).await();
+                assertThat(initiator.sharedMemoryBytes()).isZero();
+                assertThat(remote.memory().get(ValueLayout.JAVA_BYTE, 4095)).isEqualTo((byte) 7);
+            }
+        }
+    }
+}
