@@ -10,16 +10,18 @@ import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.slice.SliceOwner;
 import dev.ferry.transfer.slice.SliceSizer;
 import dev.ferry.transfer.spray.EarliestFinishPolicy;
+import dev.ferry.transfer.spray.SliceDispatcher;
 import dev.ferry.transfer.spray.SprayPolicy;
 import dev.ferry.transfer.transport.Link;
 import dev.ferry.transfer.transport.SliceListener;
-import dev.ferry.transfer.transport.tcp.PeerLinks;
 import dev.ferry.transfer.transport.tcp.TcpCounters;
 import dev.ferry.transfer.transport.shm.ShmTransport;
 import dev.ferry.transfer.transport.tcp.TcpTransport;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -50,6 +52,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     private final ShmTransport shm = new ShmTransport();
     private final ExecutorService healer;
     private final AtomicLong sliceIds = new AtomicLong();
+    private final Map<List<Endpoint>, SliceDispatcher> dispatchers = new ConcurrentHashMap<>();
     private final LongAdder slicesSent = new LongAdder();
     private final LongAdder sliceRetries = new LongAdder();
     private final LongAdder failedRequests = new LongAdder();
@@ -136,7 +139,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
                 if (ctx.sharedMemory && shm.reaches(target)) {
                     sends.add(() -> copyShared(request, target, future));
                 } else {
-                    sends.add(() -> sendRemote(request, tcp.links(target.endpoints()), future));
+                    sends.add(() -> sendRemote(request, dispatcher(target), future));
                 }
             }
         }
@@ -170,42 +173,40 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         } catch (RuntimeException e) {
             // The file went away or cannot be mapped: the network path still works.
             shm.forget(target);
-            sendRemote(r, tcp.links(target.endpoints()), future);
+            sendRemote(r, dispatcher(target), future);
         }
     }
 
-    private void sendRemote(TransferRequest r, PeerLinks peer, CompletableFuture<Void> future) {
+    private SliceDispatcher dispatcher(SegmentDescriptor target) {
+        return dispatchers.computeIfAbsent(target.endpoints(), endpoints -> new SliceDispatcher(
+                tcp.links(endpoints), ctx.sprayPolicy, healer, () -> tcp.reconnect(endpoints),
+                (slice, cause) -> ((RequestState) slice.owner()).fail(cause)));
+    }
+
+    private void sendRemote(TransferRequest r, SliceDispatcher peer, CompletableFuture<Void> future) {
         int sliceBytes = SliceSizer.sliceBytes(r.length(), peer.links().size());
         int count = (int) ((r.length() + sliceBytes - 1) / sliceBytes);
         RequestState state = new RequestState(peer, future, count);
         for (long at = 0; at < r.length() && !state.isDone(); at += sliceBytes) {
             int length = (int) Math.min(sliceBytes, r.length() - at);
-            Slice slice = new Slice(sliceIds.incrementAndGet(), r.opcode(), r.local(), r.localOffset() + at,
-                    r.targetSegment(), r.targetOffset() + at, length, state);
-            dispatch(slice, peer, null);
+            slicesSent.increment();
+            peer.enqueue(new Slice(sliceIds.incrementAndGet(), r.opcode(), r.local(), r.localOffset() + at,
+                    r.targetSegment(), r.targetOffset() + at, length, state));
         }
-    }
-
-    private void dispatch(Slice slice, PeerLinks peer, Link avoid) {
-        Link link = peer.select(ctx.sprayPolicy, slice.length(), avoid);
-        if (link == null) {
-            ((RequestState) slice.owner()).fail(new TransferException("no link to the peer of segment '"
-                    + slice.target() + "' is up (connect refused or timed out)", false));
-            return;
-        }
-        slicesSent.increment();
-        link.send(slice);
     }
 
     @Override
     public void onCompleted(Slice slice, Link link) {
-        ((RequestState) slice.owner()).sliceDone();
+        RequestState state = (RequestState) slice.owner();
+        state.sliceDone();
+        state.peer.drain();
     }
 
     @Override
     public void onFailed(Slice slice, Link link, TransferException cause) {
         RequestState state = (RequestState) slice.owner();
         if (state.isDone()) {
+            state.peer.drain();
             return;
         }
         if (!cause.retryable() || slice.attempts() >= ctx.maxAttempts) {
@@ -213,11 +214,12 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
                     ? new TransferException("slice failed " + slice.attempts() + " times; last: " + cause.getMessage(),
                             false, cause)
                     : cause);
+            state.peer.drain();
             return;
         }
         sliceRetries.increment();
-        // Off the I/O thread: choosing a link may have to reconnect, which blocks.
-        healer.execute(() -> dispatch(slice, state.peer, link));
+        slicesSent.increment();
+        state.peer.retry(slice, link);
     }
 
     /** Slices handed to links, retries included. */
@@ -242,12 +244,12 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
 
     /** Links to the peer at {@code endpoint} (connecting them if needed), for metrics and tests. */
     public List<? extends Link> links(Endpoint endpoint) {
-        return tcp.links(List.of(endpoint)).links();
+        return tcp.links(List.of(endpoint));
     }
 
     /** Links to the peer serving {@code target} over TCP (connecting them if needed). */
     public List<? extends Link> links(SegmentDescriptor target) {
-        return tcp.links(target.endpoints()).links();
+        return tcp.links(target.endpoints());
     }
 
     /** Bytes moved through shared memory. */
@@ -264,11 +266,11 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
 
     /** Progress of one request: slices left, and its future. */
     private final class RequestState implements SliceOwner {
-        final PeerLinks peer;
+        final SliceDispatcher peer;
         final CompletableFuture<Void> future;
         final AtomicInteger remaining;
 
-        RequestState(PeerLinks peer, CompletableFuture<Void> future, int slices) {
+        RequestState(SliceDispatcher peer, CompletableFuture<Void> future, int slices) {
             this.peer = peer;
             this.future = future;
             this.remaining = new AtomicInteger(slices);

@@ -22,6 +22,7 @@ public final class Slice {
     private final SliceOwner owner;
     private int attempts;
     private long sentNanos;
+    private Object avoid;
 
     public Slice(long id, Opcode opcode, MemorySegment local, long localOffset, String target, long targetOffset,
                  int length, SliceOwner owner) {
@@ -76,6 +77,16 @@ public final class Slice {
     public void markSent(long nanoTime) {
         attempts++;
         sentNanos = nanoTime;
+    }
+
+    /** The link this slice last failed on, to be avoided by its resend; null at first. */
+    public Object avoid() {
+        return avoid;
+    }
+
+    /** Records the link (or other path) this slice failed on. */
+    public void avoid(Object link) {
+        this.avoid = link;
     }
 
     /** {@link System#nanoTime()} of the latest send. */

@@ -4,7 +4,10 @@ import dev.ferry.transfer.transport.Link;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** The baseline: each slice to the next up link in turn. Thread-safe. */
+/**
+ * The baseline: each slice to the next up link in turn, at once, whatever the links
+ * deliver (as the classic Mooncake Transfer Engine stripes slices). Never paces. Thread-safe.
+ */
 public final class RoundRobinPolicy implements SprayPolicy {
     private final AtomicInteger next = new AtomicInteger();
 

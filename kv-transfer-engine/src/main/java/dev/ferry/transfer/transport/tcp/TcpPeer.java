@@ -1,14 +1,12 @@
 package dev.ferry.transfer.transport.tcp;
 
-import dev.ferry.transfer.spray.SprayPolicy;
-import dev.ferry.transfer.transport.Link;
 import java.util.List;
 
 /**
- * The links to one peer (over one or more of its endpoints). Links that are down are reconnected when a slice finds
- * no link up; a link whose connect failed is tried again only after {@code reconnectBackoffNanos}.
+ * The links to one peer (over one or more of its endpoints). A link whose connect failed
+ * is tried again only after {@code reconnectBackoffNanos}.
  *
- * <p>Thread-safe. {@link #select} may block for a connect and must not run on an event loop.
+ * <p>Thread-safe. Connecting blocks: never call it on an event loop.
  */
 final class TcpPeer {
     private final List<TcpLink> links;
@@ -25,21 +23,17 @@ final class TcpPeer {
         return links;
     }
 
-    /** A link for a slice, reconnecting down links whose backoff has passed; null if none can be had. */
-    Link select(SprayPolicy policy, int sliceBytes, Link avoid) {
-        Link link = policy.select(links, sliceBytes, avoid);
-        if (link != null) {
-            return link;
-        }
-        synchronized (this) {
-            long now = System.nanoTime();
-            for (TcpLink candidate : links) {
-                if (!candidate.isUp() && now - candidate.lastConnectFailureNanos() >= reconnectBackoffNanos) {
-                    candidate.connect(connectTimeoutMillis);
-                }
+    /** Reconnects the links that are down and past their backoff; returns whether any link is up. */
+    synchronized boolean reconnectDown() {
+        long now = System.nanoTime();
+        boolean up = false;
+        for (TcpLink link : links) {
+            if (!link.isUp() && now - link.lastConnectFailureNanos() >= reconnectBackoffNanos) {
+                link.connect(connectTimeoutMillis);
             }
+            up |= link.isUp();
         }
-        return policy.select(links, sliceBytes, avoid);
+        return up;
     }
 
     /** Connects every link now; returns how many are up. */

@@ -2,6 +2,7 @@ package dev.ferry.transfer.transport.tcp;
 
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.LocalSegments;
+import dev.ferry.transfer.transport.Link;
 import dev.ferry.transfer.transport.SliceListener;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
@@ -122,10 +123,20 @@ public final class TcpTransport implements AutoCloseable {
 
     /**
      * Links of the peer at {@code endpoints} ({@code linksPerPeer} connections to each),
-     * connected on first use, for the engine's spraying. Must not run on an event loop.
+     * connected on first use. Must not run on an event loop.
      */
-    public PeerLinks links(List<Endpoint> endpoints) {
-        return new PeerLinks(peers.computeIfAbsent(List.copyOf(endpoints), this::newPeer));
+    public List<? extends Link> links(List<Endpoint> endpoints) {
+        return peers.computeIfAbsent(List.copyOf(endpoints), this::newPeer).links();
+    }
+
+    /**
+     * Reconnects the peer's links that are down. Blocks: must not run on an event loop.
+     *
+     * @return whether any of its links is up
+     */
+    public boolean reconnect(List<Endpoint> endpoints) {
+        TcpPeer peer = peers.get(List.copyOf(endpoints));
+        return peer != null && peer.reconnectDown();
     }
 
     private TcpPeer newPeer(List<Endpoint> endpoints) {

@@ -1,0 +1,135 @@
+package dev.ferry.transfer.spray;
+
+import dev.ferry.transfer.TransferException;
+import dev.ferry.transfer.slice.Slice;
+import dev.ferry.transfer.transport.Link;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedDeque;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiConsumer;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The slices waiting for one peer's links, handed out as links have room. A slice goes out
+ * when the {@link SprayPolicy} finds a link for it; a pacing policy returns none while every
+ * link has its window in flight, and the queue then waits for a completion
+ * ({@link #drain()} again). Links that finish sooner thus ask for more: within one large
+ * request, slices flow to links in proportion to what each delivers.
+ *
+ * <p>When no link is up at all, a reconnect runs on the healer executor (never on an I/O
+ * thread); if it brings no link up, every waiting slice fails.
+ *
+ * <p>Thread-safe and lock-free: {@link #drain()} may be called from any thread, and one
+ * thread at a time hands out slices (a work-in-progress counter serialises the drains,
+ * as in RxJava's operators).
+ */
+public final class SliceDispatcher {
+    private final List<? extends Link> links;
+    private final SprayPolicy policy;
+    private final Executor healer;
+    private final BooleanSupplier reconnect;
+    private final BiConsumer<Slice, TransferException> fail;
+    private final ConcurrentLinkedDeque<Slice> waiting = new ConcurrentLinkedDeque<>();
+    private final AtomicInteger wip = new AtomicInteger();
+    private final AtomicBoolean reconnecting = new AtomicBoolean();
+
+    /**
+     * @param links     the peer's links
+     * @param policy    link choice and pacing
+     * @param healer    runs reconnects (may block)
+     * @param reconnect reconnects the links that are down; returns whether any link is up
+     * @param fail      fails the request of a slice that cannot be sent
+     */
+    public SliceDispatcher(List<? extends Link> links, SprayPolicy policy, Executor healer, BooleanSupplier reconnect,
+                           BiConsumer<Slice, TransferException> fail) {
+        this.links = links;
+        this.policy = policy;
+        this.healer = healer;
+        this.reconnect = reconnect;
+        this.fail = fail;
+    }
+
+    /** The links this dispatcher sprays over. */
+    public List<? extends Link> links() {
+        return links;
+    }
+
+    /** Queues a new slice and sends what can be sent. */
+    public void enqueue(Slice slice) {
+        waiting.addLast(slice);
+        drain();
+    }
+
+    /** Queues a failed slice first in line, to be sent on another link than {@code failedOn} if one is up. */
+    public void retry(Slice slice, Link failedOn) {
+        slice.avoid(failedOn);
+        waiting.addFirst(slice);
+        drain();
+    }
+
+    /** Sends waiting slices while the policy finds links for them. Call after every completion. */
+    public void drain() {
+        if (wip.getAndIncrement() != 0) {
+            return;
+        }
+        int missed = 1;
+        do {
+            drainOnce();
+            missed = wip.addAndGet(-missed);
+        } while (missed != 0);
+    }
+
+    private void drainOnce() {
+        Slice slice;
+        while ((slice = waiting.peekFirst()) != null) {
+            if (slice.owner().isDone()) {
+                waiting.pollFirst();
+                continue;
+            }
+            Link link = policy.select(links, slice.length(), (Link) slice.avoid());
+            if (link == null) {
+                if (noneUp()) {
+                    scheduleReconnect();
+                }
+                return;
+            }
+            waiting.pollFirst();
+            link.send(slice);
+        }
+    }
+
+    private boolean noneUp() {
+        for (int i = 0, n = links.size(); i < n; i++) {
+            if (links.get(i).isUp()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void scheduleReconnect() {
+        if (!reconnecting.compareAndSet(false, true)) {
+            return;
+        }
+        healer.execute(() -> {
+            boolean up;
+            try {
+                up = reconnect.getAsBoolean();
+            } finally {
+                reconnecting.set(false);
+            }
+            if (up) {
+                drain();
+                return;
+            }
+            TransferException cause = new TransferException("no link to the peer is up (connect refused or timed out)",
+                    false);
+            Slice slice;
+            while ((slice = waiting.pollFirst()) != null) {
+                fail.accept(slice, cause);
+            }
+        });
+    }
+}
