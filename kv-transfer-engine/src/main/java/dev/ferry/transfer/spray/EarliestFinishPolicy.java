@@ -7,19 +7,27 @@ import java.util.List;
  * Sends each slice to the link where it is predicted to finish first,
  * {@code (inFlightBytes + sliceBytes) / bandwidth}, with the bandwidth from the link's own
  * measurements ({@link dev.ferry.transfer.transport.LinkEstimator}); a link not measured
- * yet is assumed as fast as the mean of those that are (all equal when none is). Paces: a
- * link with {@code windowBytes} or more in flight takes nothing more until a completion,
- * so a slow link holds a short queue while faster links take the rest. A healthy but
- * slower link thus gets a smaller share without being declared failed.
+ * yet is assumed as fast as the mean of those that are (all equal when none is). Paces:
+ * when that link already has {@code windowBytes} in flight, the slice waits for a
+ * completion instead of going to a link where it would finish later. A healthy but slower
+ * link thus gets a smaller share, in proportion to what it delivers, without being
+ * declared failed.
+ *
+ * <p>One selection in {@link #PROBE_EVERY} goes to an idle link instead, so that the estimate
+ * of a link that fell out of favour is measured again.
  *
  * <p>After TENT's slice spraying (kvcache-ai/Mooncake, docs/source/design/tent), with
- * estimates from measurements only, never a configured line rate. Stateless and thread-safe.
+ * estimates from measurements only, never a configured line rate. Thread-safe.
  */
 public final class EarliestFinishPolicy implements SprayPolicy {
     /** Default bytes in flight per link before it must wait for a completion (16 MiB). */
     public static final long DEFAULT_WINDOW_BYTES = 16L << 20;
 
+    /** One selection in this many probes an idle link, so that its estimate stays fresh. */
+    public static final int PROBE_EVERY = 64;
+
     private final long windowBytes;
+    private final java.util.concurrent.atomic.AtomicLong selections = new java.util.concurrent.atomic.AtomicLong();
 
     public EarliestFinishPolicy() {
         this(DEFAULT_WINDOW_BYTES);
@@ -44,28 +52,44 @@ public final class EarliestFinishPolicy implements SprayPolicy {
         double prior = measured == 0 ? 1.0 : known / measured;
         Link best = null;
         double bestFinish = Double.MAX_VALUE;
-        boolean otherUp = false;
         for (int i = 0, n = links.size(); i < n; i++) {
             Link link = links.get(i);
             if (!link.isUp() || link == avoid) {
                 continue;
             }
-            otherUp = true;
-            long inFlight = link.inFlightBytes();
-            if (inFlight > 0 && inFlight + sliceBytes > windowBytes) {
-                continue;
-            }
             double bw = link.estimator().bytesPerNano();
-            double finish = (inFlight + sliceBytes) / (Double.isNaN(bw) ? prior : bw);
+            double finish = (link.inFlightBytes() + sliceBytes) / (Double.isNaN(bw) ? prior : bw);
             if (finish < bestFinish) {
                 best = link;
                 bestFinish = finish;
             }
         }
-        if (best == null && !otherUp && avoid != null && avoid.isUp()
-                && (avoid.inFlightBytes() == 0 || avoid.inFlightBytes() + sliceBytes <= windowBytes)) {
-            return avoid;
+        if (best != null && selections.incrementAndGet() % PROBE_EVERY == 0) {
+            Link idle = idleLink(links, best, avoid);
+            if (idle != null) {
+                return idle;
+            }
+        }
+        if (best == null && avoid != null && avoid.isUp()) {
+            best = avoid; // the only link up is the one the slice failed on
+        }
+        // The slice waits for the link where it finishes first rather than go to a slower one.
+        if (best != null && best.inFlightBytes() > 0 && best.inFlightBytes() + sliceBytes > windowBytes) {
+            return null;
         }
         return best;
+    }
+
+    /** An up link with nothing in flight other than {@code best} and {@code avoid}, or null. */
+    private Link idleLink(List<? extends Link> links, Link best, Link avoid) {
+        int n = links.size();
+        int start = (int) ((selections.get() / PROBE_EVERY) % n);
+        for (int i = 0; i < n; i++) {
+            Link link = links.get((start + i) % n);
+            if (link != best && link != avoid && link.isUp() && link.inFlightBytes() == 0) {
+                return link;
+            }
+        }
+        return null;
     }
 }

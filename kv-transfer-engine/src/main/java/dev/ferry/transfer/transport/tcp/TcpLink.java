@@ -45,6 +45,7 @@ final class TcpLink implements Link {
     private volatile Channel channel;
     private volatile long lastProgressNanos;
     private volatile long lastConnectFailureNanos = Long.MIN_VALUE / 2;
+    private volatile int connectFailures;
 
     TcpLink(String name, Endpoint endpoint, Bootstrap bootstrap, SliceListener listener, long stallTimeoutNanos) {
         this.name = name;
@@ -81,6 +82,16 @@ final class TcpLink implements Link {
     }
 
     /**
+     * Whether a reconnect may be tried now: after {@code n} failed connects in a row the link
+     * waits {@code base * 2^(n-1)}, at most 32 times {@code base} (exponential backoff).
+     */
+    boolean mayReconnect(long nowNanos, long baseBackoffNanos) {
+        int n = connectFailures;
+        long backoff = n == 0 ? 0 : baseBackoffNanos << Math.min(n - 1, 5);
+        return nowNanos - lastConnectFailureNanos >= backoff;
+    }
+
+    /**
      * Connects, waiting at most {@code timeoutMillis}. Must not be called on an event loop.
      *
      * @return whether the link is up afterwards
@@ -96,6 +107,7 @@ final class TcpLink implements Link {
                 future.channel().close();
             }
             lastConnectFailureNanos = System.nanoTime();
+            connectFailures++;
             return false;
         }
         Channel c = future.channel();
@@ -105,6 +117,7 @@ final class TcpLink implements Link {
                 stallTimeoutNanos / 4, TimeUnit.NANOSECONDS);
         c.closeFuture().addListener(f -> stallCheck.cancel(false));
         channel = c;
+        connectFailures = 0;
         return true;
     }
 

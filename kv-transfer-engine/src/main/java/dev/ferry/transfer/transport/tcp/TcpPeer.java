@@ -3,8 +3,9 @@ package dev.ferry.transfer.transport.tcp;
 import java.util.List;
 
 /**
- * The links to one peer (over one or more of its endpoints). A link whose connect failed
- * is tried again only after {@code reconnectBackoffNanos}.
+ * The links to one peer (over one or more of its endpoints). A link that is down is
+ * quarantined: probed by reconnects with exponential backoff from
+ * {@code reconnectBackoffNanos}, and readmitted when a connect succeeds.
  *
  * <p>Thread-safe. Connecting blocks: never call it on an event loop.
  */
@@ -28,7 +29,7 @@ final class TcpPeer {
         long now = System.nanoTime();
         boolean up = false;
         for (TcpLink link : links) {
-            if (!link.isUp() && now - link.lastConnectFailureNanos() >= reconnectBackoffNanos) {
+            if (!link.isUp() && link.mayReconnect(now, reconnectBackoffNanos)) {
                 link.connect(connectTimeoutMillis);
             }
             up |= link.isUp();

@@ -29,6 +29,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -46,6 +48,11 @@ public final class TcpTransport implements AutoCloseable {
     private final SliceListener listener;
     private final TcpCounters counters = new TcpCounters();
     private final Map<List<Endpoint>, TcpPeer> peers = new ConcurrentHashMap<>();
+    private final ScheduledExecutorService prober = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "ferry-tcp-probe");
+        t.setDaemon(true);
+        return t;
+    });
     private final int linksPerPeer;
     private final long connectTimeoutMillis;
     private final long stallTimeoutNanos;
@@ -71,6 +78,7 @@ public final class TcpTransport implements AutoCloseable {
         this.connectTimeoutMillis = connectTimeoutMillis;
         this.stallTimeoutNanos = stallTimeoutNanos;
         this.reconnectBackoffNanos = TimeUnit.MILLISECONDS.toNanos(200);
+        this.prober.scheduleWithFixedDelay(this::probeDownLinks, 250, 250, TimeUnit.MILLISECONDS);
         boolean epoll = Epoll.isAvailable();
         IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         Class<? extends ServerChannel> serverClass = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
@@ -91,6 +99,7 @@ public final class TcpTransport implements AutoCloseable {
                     .bind(bindHost, port).syncUninterruptibly().channel();
         } catch (Exception e) {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            prober.shutdownNow();
             String why = e instanceof BindException ? "in use" : e.getMessage();
             throw new IllegalStateException("cannot listen on " + bindHost + ":" + port + " (" + why + ")", e);
         }
@@ -151,9 +160,17 @@ public final class TcpTransport implements AutoCloseable {
         return peer;
     }
 
+    /** Probes the links that are down, so that a link that comes back is used again. */
+    private void probeDownLinks() {
+        for (TcpPeer peer : peers.values()) {
+            peer.reconnectDown();
+        }
+    }
+
     /** Closes every link and the server, then stops the event loops. */
     @Override
     public void close() {
+        prober.shutdownNow();
         peers.values().forEach(TcpPeer::close);
         server.close().awaitUninterruptibly();
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();

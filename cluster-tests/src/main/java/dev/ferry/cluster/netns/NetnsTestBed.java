@@ -1,0 +1,154 @@
+package dev.ferry.cluster.netns;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A test bed of real links: a network namespace joined to the root namespace by one veth
+ * pair per link, each shaped in both directions with {@code tc qdisc tbf} to its own rate.
+ * Link {@code i} is {@code 10.231.i.1} (root side) to {@code 10.231.i.2} (namespace side).
+ * {@link #setLinkUp(int, boolean)} takes a link down as a real failure would ({@code ip link
+ * set DEV down}). Needs root and iproute2; {@link #unavailableReason()} says why not where
+ * they are missing. ({@code netem} does not exist on every kernel; tbf does.)
+ *
+ * <p>Not thread-safe. Owns the namespace and its links: close it.
+ */
+public final class NetnsTestBed implements AutoCloseable {
+    private final String namespace;
+    private final String tag;
+    private final int links;
+
+    private NetnsTestBed(String tag, int links) {
+        this.tag = tag;
+        this.namespace = "ferry-" + tag;
+        this.links = links;
+    }
+
+    /** Why a test bed cannot be made here, or empty when it can. */
+    public static Optional<String> unavailableReason() {
+        try {
+            String tag = "p" + ProcessHandle.current().pid() % 100000;
+            if (run(List.of("ip", "netns", "add", "ferry-" + tag)) != 0) {
+                return Optional.of("cannot create a network namespace (needs root and iproute2)");
+            }
+            run(List.of("ip", "netns", "del", "ferry-" + tag));
+            return Optional.empty();
+        } catch (IOException e) {
+            return Optional.of("iproute2 ('ip') is not installed: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Creates the namespace and one shaped veth link per rate.
+     *
+     * @param tag       short unique name (letters and digits, at most 6)
+     * @param rateMbits rate of each link, Mbit/s
+     * @throws IllegalStateException naming the command that failed
+     */
+    public static NetnsTestBed create(String tag, int... rateMbits) {
+        NetnsTestBed bed = new NetnsTestBed(tag, rateMbits.length);
+        try {
+            bed.must("ip", "netns", "add", bed.namespace);
+            bed.inNamespace("ip", "link", "set", "lo", "up");
+            for (int i = 0; i < rateMbits.length; i++) {
+                String a = bed.rootDevice(i);
+                String b = "fy" + tag + "b" + i;
+                bed.must("ip", "link", "add", a, "type", "veth", "peer", "name", b);
+                bed.must("ip", "link", "set", b, "netns", bed.namespace);
+                bed.must("ip", "addr", "add", "10.231." + i + ".1/24", "dev", a);
+                bed.inNamespace("ip", "addr", "add", "10.231." + i + ".2/24", "dev", b);
+                bed.must("ip", "link", "set", a, "up");
+                bed.inNamespace("ip", "link", "set", b, "up");
+                String rate = rateMbits[i] + "mbit";
+                bed.must("tc", "qdisc", "add", "dev", a, "root", "tbf", "rate", rate, "burst", "256kb", "latency", "100ms");
+                bed.inNamespace("tc", "qdisc", "add", "dev", b, "root", "tbf", "rate", rate, "burst", "256kb",
+                        "latency", "100ms");
+            }
+            return bed;
+        } catch (RuntimeException e) {
+            bed.close();
+            throw e;
+        }
+    }
+
+    /** The namespace's name. */
+    public String namespace() {
+        return namespace;
+    }
+
+    /** Addresses of the namespace's side of each link, in link order. */
+    public List<String> peerAddresses() {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < links; i++) {
+            out.add("10.231." + i + ".2");
+        }
+        return out;
+    }
+
+    /** Takes link {@code i} down or up (its root-side device), as a cable pulled or plugged. */
+    public void setLinkUp(int i, boolean up) {
+        must("ip", "link", "set", rootDevice(i), up ? "up" : "down");
+    }
+
+    /** A command line that runs {@code command} inside the namespace. */
+    public List<String> inNamespaceCommand(List<String> command) {
+        List<String> out = new ArrayList<>(List.of("ip", "netns", "exec", namespace));
+        out.addAll(command);
+        return out;
+    }
+
+    private String rootDevice(int i) {
+        return "fy" + tag + "a" + i;
+    }
+
+    private void inNamespace(String... command) {
+        List<String> full = inNamespaceCommand(List.of(command));
+        must(full.toArray(String[]::new));
+    }
+
+    private void must(String... command) {
+        try {
+            int code = run(List.of(command));
+            if (code != 0) {
+                throw new IllegalStateException("'" + String.join(" ", command) + "' failed with exit code " + code);
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot run '" + String.join(" ", command) + "': " + e.getMessage(), e);
+        }
+    }
+
+    private static int run(List<String> command) throws IOException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        try {
+            byte[] output = p.getInputStream().readAllBytes();
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                return -1;
+            }
+            if (p.exitValue() != 0) {
+                System.err.println(String.join(" ", command) + ": " + new String(output, StandardCharsets.UTF_8).trim());
+            }
+            return p.exitValue();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return -1;
+        }
+    }
+
+    /** Deletes the namespace and every link (quietly: shutdown must finish). */
+    @Override
+    public void close() {
+        try {
+            run(List.of("ip", "netns", "del", namespace));
+            for (int i = 0; i < links; i++) {
+                run(List.of("ip", "link", "del", rootDevice(i)));
+            }
+        } catch (IOException ignored) {
+            // nothing was created
+        }
+    }
+}

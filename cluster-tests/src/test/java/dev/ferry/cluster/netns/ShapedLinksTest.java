@@ -1,0 +1,206 @@
+package dev.ferry.cluster.netns;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ferry.cluster.ChildProcess;
+import dev.ferry.nativemem.Slab;
+import dev.ferry.transfer.BatchHandle;
+import dev.ferry.transfer.TransferEngine;
+import dev.ferry.transfer.TransferRequest;
+import dev.ferry.transfer.segment.Endpoint;
+import dev.ferry.transfer.segment.SegmentDescriptor;
+import dev.ferry.transfer.spray.EarliestFinishPolicy;
+import dev.ferry.transfer.spray.RoundRobinPolicy;
+import dev.ferry.transfer.spray.SprayPolicy;
+import dev.ferry.transfer.transport.Link;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Spraying and healing over real links: a target process in its own network namespace,
+ * reached over veth links shaped with tc tbf. Throughput figures are printed (the JMH
+ * suite and docs/benchmarks.md hold the targets); the assertions are on where the bytes
+ * went and on what survives a link failure.
+ */
+class ShapedLinksTest {
+    private static final long SEGMENT = 320L << 20;
+
+    @BeforeAll
+    static void needsNamespaces() {
+        var reason = NetnsTestBed.unavailableReason();
+        Assumptions.assumeTrue(reason.isEmpty(), () -> "no network namespaces here: " + reason.orElse(""));
+    }
+
+    private record Target(NetnsTestBed bed, ChildProcess process, SegmentDescriptor descriptor) implements AutoCloseable {
+        static Target start(String tag, Path logs, int... rates) {
+            NetnsTestBed bed = NetnsTestBed.create(tag, rates);
+            try {
+                ChildProcess p = ChildProcess.start("target", bed.inNamespaceCommand(List.of()),
+                        SegmentServerMain.class.getName(), List.of("--bytes", Long.toString(SEGMENT), "--advertise",
+                                String.join(",", bed.peerAddresses())), logs.resolve(tag + ".log"));
+                int port = Integer.parseInt(p.field("port"));
+                List<Endpoint> endpoints = bed.peerAddresses().stream().map(a -> new Endpoint(a, port)).toList();
+                return new Target(bed, p, new SegmentDescriptor("target/dram", SEGMENT, endpoints, "", ""));
+            } catch (RuntimeException e) {
+                bed.close();
+                throw e;
+            }
+        }
+
+        TransferEngine initiator(SprayPolicy policy) {
+            return new TransferEngine(new TransferEngine.Context().linksPerPeer(1).sprayPolicy(policy)
+                    .stallTimeoutMillis(500).resolver(name -> descriptor));
+        }
+
+        @Override
+        public void close() {
+            process.stop();
+            process.awaitExit();
+            bed.close();
+        }
+    }
+
+    private static double[] shares(List<? extends Link> links) {
+        double total = links.stream().mapToLong(l -> l.estimator().bytes()).sum();
+        return links.stream().mapToDouble(l -> l.estimator().bytes() / total).toArray();
+    }
+
+    private static double write(TransferEngine engine, MemorySegment src, long bytes) {
+        long start = System.nanoTime();
+        engine.submit(List.of(TransferRequest.write(src, 0, "target/dram", 0, bytes))).await();
+        return bytes * 8 / ((System.nanoTime() - start) / 1e9) / 1e6;
+    }
+
+    @Test
+    void sprayingSharesBytesByMeasuredRateWhereRoundRobinSplitsEvenly(@TempDir Path dir) {
+        int[] rates = {800, 400, 200, 100};
+        try (Target target = Target.start("s" + ProcessHandle.current().pid() % 1000, dir, rates);
+             Slab src = Slab.allocate(SEGMENT)) {
+            fill(src.memory(), SEGMENT);
+            double sprayMbits;
+            double[] spray;
+            try (TransferEngine engine = target.initiator(new EarliestFinishPolicy())) {
+                write(engine, src.memory(), 16L << 20); // warm up: every link measured once
+                engine.links(target.descriptor()).forEach(l -> assertThat(l.isUp()).isTrue());
+                long before = engine.links(target.descriptor()).stream().mapToLong(l -> l.estimator().bytes()).sum();
+                sprayMbits = write(engine, src.memory(), 256L << 20);
+                assertThat(before).isPositive();
+                spray = shares(engine.links(target.descriptor()));
+                verifyRead(engine, src.memory(), 256L << 20);
+            }
+            double rrMbits;
+            double[] rr;
+            try (TransferEngine engine = target.initiator(new RoundRobinPolicy())) {
+                rrMbits = write(engine, src.memory(), 64L << 20);
+                rr = shares(engine.links(target.descriptor()));
+            }
+            System.out.printf("shaped links %s Mbit/s (sum 1500): spraying %.0f Mbit/s (%.0f%% of the sum), "
+                    + "round-robin %.0f Mbit/s; spraying shares %s%n", java.util.Arrays.toString(rates), sprayMbits,
+                    sprayMbits / 15, rrMbits, java.util.Arrays.toString(spray));
+            // Shares follow the rates: the fastest link carries the most, the slowest the least.
+            assertThat(spray[0]).isGreaterThan(spray[1]).isGreaterThan(0.40);
+            assertThat(spray[1]).isGreaterThan(spray[2]);
+            assertThat(spray[2]).isGreaterThan(spray[3]);
+            assertThat(spray[3]).isLessThan(0.12);
+            assertThat(java.util.Arrays.stream(rr).boxed().toList()).allSatisfy(s -> assertThat(s).isBetween(0.22, 0.28));
+        }
+    }
+
+    @Test
+    void aLinkCutMidTransferStallsItBrieflyAndIsUsedAgainWhenItComesBack(@TempDir Path dir) throws Exception {
+        try (Target target = Target.start("h" + ProcessHandle.current().pid() % 1000, dir, 200, 200, 200, 200);
+             Slab src = Slab.allocate(SEGMENT)) {
+            fill(src.memory(), SEGMENT);
+            try (TransferEngine engine = target.initiator(new EarliestFinishPolicy())) {
+                List<? extends Link> links = engine.links(target.descriptor());
+                ProgressMonitor monitor = new ProgressMonitor(links);
+                long length = 256L << 20;
+                BatchHandle handle = engine.submit(List.of(TransferRequest.write(src.memory(), 0, "target/dram", 0,
+                        length)));
+                TimeUnit.MILLISECONDS.sleep(800);
+                monitor.cutAt(System.nanoTime());
+                target.bed().setLinkUp(1, false);
+                handle.completion().get(60, TimeUnit.SECONDS);
+                long stall = monitor.stop();
+                System.out.printf("link cut mid-transfer (256 MiB over 4 x 200 Mbit/s): longest stall of all progress "
+                        + "after the cut %.1f ms, detection timeout 500 ms; %d slices resent%n", stall / 1e6,
+                        engine.sliceRetries());
+                assertThat(engine.sliceRetries()).isPositive();
+                assertThat(links.get(1).isUp()).isFalse();
+                verifyRead(engine, src.memory(), length);
+
+                target.bed().setLinkUp(1, true);
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+                while (!links.get(1).isUp() && System.nanoTime() < deadline) {
+                    TimeUnit.MILLISECONDS.sleep(50);
+                }
+                assertThat(links.get(1).isUp()).as("the link is probed and readmitted").isTrue();
+                long before = links.get(1).estimator().bytes();
+                write(engine, src.memory(), 64L << 20);
+                assertThat(links.get(1).estimator().bytes()).isGreaterThan(before);
+            }
+        }
+    }
+
+    /** Samples the bytes completed on all links every millisecond; reports the longest gap. */
+    private static final class ProgressMonitor {
+        private final Thread thread;
+        private final AtomicLong longestGapAfter = new AtomicLong();
+        private volatile long from = Long.MAX_VALUE;
+        private volatile boolean running = true;
+
+        ProgressMonitor(List<? extends Link> links) {
+            thread = Thread.ofPlatform().daemon().start(() -> {
+                long last = -1;
+                long lastChange = System.nanoTime();
+                while (running) {
+                    long bytes = links.stream().mapToLong(l -> l.estimator().bytes()).sum();
+                    long now = System.nanoTime();
+                    if (bytes != last) {
+                        if (now >= from) {
+                            longestGapAfter.accumulateAndGet(now - Math.max(lastChange, from), Math::max);
+                        }
+                        last = bytes;
+                        lastChange = now;
+                    }
+                    try {
+                        TimeUnit.MILLISECONDS.sleep(1);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+            });
+        }
+
+        void cutAt(long nanoTime) {
+            from = nanoTime;
+        }
+
+        long stop() throws InterruptedException {
+            running = false;
+            thread.join();
+            return longestGapAfter.get();
+        }
+    }
+
+    private static void fill(MemorySegment m, long bytes) {
+        for (long i = 0; i < bytes; i += 8) {
+            m.set(ValueLayout.JAVA_LONG_UNALIGNED, i, i * 0x9E3779B97F4A7C15L + 1);
+        }
+    }
+
+    private static void verifyRead(TransferEngine engine, MemorySegment expected, long bytes) {
+        try (Slab back = Slab.allocate(bytes)) {
+            engine.submit(List.of(TransferRequest.read(back.memory(), 0, "target/dram", 0, bytes))).await();
+            assertThat(back.memory().mismatch(expected.asSlice(0, bytes))).isEqualTo(-1);
+        }
+    }
+}
