@@ -24,6 +24,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -51,6 +52,11 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     private final TcpTransport tcp;
     private final ShmTransport shm = new ShmTransport();
     private final ExecutorService healer;
+    private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "ferry-deadlines");
+        t.setDaemon(true);
+        return t;
+    });
     private final AtomicLong sliceIds = new AtomicLong();
     private final Map<List<Endpoint>, SliceDispatcher> dispatchers = new ConcurrentHashMap<>();
     private final LongAdder slicesSent = new LongAdder();
@@ -74,6 +80,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
                     ctx.connectTimeoutMillis, TimeUnit.MILLISECONDS.toNanos(ctx.stallTimeoutMillis));
         } catch (RuntimeException e) {
             healer.shutdownNow();
+            timers.shutdownNow();
             throw e;
         }
     }
@@ -180,7 +187,10 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     private SliceDispatcher dispatcher(SegmentDescriptor target) {
         return dispatchers.computeIfAbsent(target.endpoints(), endpoints -> new SliceDispatcher(
                 tcp.links(endpoints), ctx.sprayPolicy, healer, () -> tcp.reconnect(endpoints),
-                (slice, cause) -> ((RequestState) slice.owner()).fail(cause)));
+                (slice, cause) -> {
+                    ctx.resolver.invalidate(slice.target());
+                    ((RequestState) slice.owner()).fail(cause);
+                }));
     }
 
     private void sendRemote(TransferRequest r, SliceDispatcher peer, CompletableFuture<Void> future) {
@@ -191,7 +201,14 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
             int length = (int) Math.min(sliceBytes, r.length() - at);
             slicesSent.increment();
             peer.enqueue(new Slice(sliceIds.incrementAndGet(), r.opcode(), r.local(), r.localOffset() + at,
-                    r.targetSegment(), r.targetOffset() + at, length, state));
+                    r.targetSegment(), r.targetOffset() + at, length, r.priority(), state));
+        }
+        if (r.deadlineNanos() != 0 && !future.isDone()) {
+            long delay = r.deadlineNanos() - System.nanoTime();
+            var timer = timers.schedule(() -> state.fail(new TransferTimeoutException("request of " + r.length()
+                    + " bytes to '" + r.targetSegment() + "' missed its deadline")), Math.max(0, delay),
+                    TimeUnit.NANOSECONDS);
+            future.whenComplete((v, e) -> timer.cancel(false));
         }
     }
 
@@ -210,6 +227,8 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
             return;
         }
         if (!cause.retryable() || slice.attempts() >= ctx.maxAttempts) {
+            // The node may have restarted elsewhere or died: resolve the segment afresh next time.
+            ctx.resolver.invalidate(slice.target());
             state.fail(cause.retryable()
                     ? new TransferException("slice failed " + slice.attempts() + " times; last: " + cause.getMessage(),
                             false, cause)
@@ -262,6 +281,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         shm.close();
         tcp.close();
         healer.shutdownNow();
+        timers.shutdownNow();
     }
 
     /** Progress of one request: slices left, and its future. */

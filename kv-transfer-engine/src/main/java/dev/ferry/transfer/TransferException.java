@@ -5,7 +5,7 @@ package dev.ferry.transfer;
  * on another link could succeed (a dead connection, a timeout, a CRC mismatch) or not (an
  * unknown segment, a range outside it).
  */
-public final class TransferException extends RuntimeException {
+public class TransferException extends RuntimeException {
     private final boolean retryable;
 
     public TransferException(String message, boolean retryable) {

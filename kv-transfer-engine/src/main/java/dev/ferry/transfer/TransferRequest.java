@@ -1,6 +1,7 @@
 package dev.ferry.transfer;
 
 import java.lang.foreign.MemorySegment;
+import java.time.Duration;
 import java.util.Objects;
 
 /**
@@ -13,12 +14,27 @@ import java.util.Objects;
  * @param targetSegment name of the target segment, as registered by its node
  * @param targetOffset  offset into the target segment, bytes
  * @param length        bytes to move, at least 1
- * @throws IllegalArgumentException if the range lies outside {@code local} or the length
- *                                  or an offset is out of range
+ * @param priority      {@link #HIGH}, {@link #NORMAL} or {@link #LOW}: slices of higher
+ *                      priority leave before waiting slices of lower priority
+ * @param deadlineNanos {@link System#nanoTime()} after which the request fails as timed
+ *                      out, or 0 for none
+ * @throws IllegalArgumentException if the range lies outside {@code local} or the length,
+ *                                  an offset or the priority is out of range
  */
 public record TransferRequest(Opcode opcode, MemorySegment local, long localOffset,
-                              String targetSegment, long targetOffset, long length) {
+                              String targetSegment, long targetOffset, long length, int priority,
+                              long deadlineNanos) {
+    /** Slices that go first (e.g. the layers a decode step waits on). */
+    public static final int HIGH = 0;
+    /** The default. */
+    public static final int NORMAL = 1;
+    /** Background traffic (prefetch, replication). */
+    public static final int LOW = 2;
+
     public TransferRequest {
+        if (priority < HIGH || priority > LOW) {
+            throw new IllegalArgumentException("priority must be HIGH (0), NORMAL (1) or LOW (2), was " + priority);
+        }
         Objects.requireNonNull(opcode, "opcode");
         Objects.requireNonNull(local, "local");
         Objects.requireNonNull(targetSegment, "targetSegment");
@@ -38,12 +54,24 @@ public record TransferRequest(Opcode opcode, MemorySegment local, long localOffs
     /** A READ of {@code length} bytes from {@code target@targetOffset} into {@code local@localOffset}. */
     public static TransferRequest read(MemorySegment local, long localOffset, String target, long targetOffset,
                                        long length) {
-        return new TransferRequest(Opcode.READ, local, localOffset, target, targetOffset, length);
+        return new TransferRequest(Opcode.READ, local, localOffset, target, targetOffset, length, NORMAL, 0);
     }
 
     /** A WRITE of {@code length} bytes from {@code local@localOffset} to {@code target@targetOffset}. */
     public static TransferRequest write(MemorySegment local, long localOffset, String target, long targetOffset,
                                         long length) {
-        return new TransferRequest(Opcode.WRITE, local, localOffset, target, targetOffset, length);
+        return new TransferRequest(Opcode.WRITE, local, localOffset, target, targetOffset, length, NORMAL, 0);
+    }
+
+    /** This request with another priority. */
+    public TransferRequest withPriority(int newPriority) {
+        return new TransferRequest(opcode, local, localOffset, targetSegment, targetOffset, length, newPriority,
+                deadlineNanos);
+    }
+
+    /** This request, failing as timed out unless done within {@code timeout} from now. */
+    public TransferRequest withTimeout(Duration timeout) {
+        return new TransferRequest(opcode, local, localOffset, targetSegment, targetOffset, length, priority,
+                System.nanoTime() + timeout.toNanos());
     }
 }

@@ -135,6 +135,11 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
     }
 
     @Override
+    public void invalidate(String name) {
+        forgetSegment(name);
+    }
+
+    @Override
     public void close() {
         rpc.close();
     }

@@ -14,4 +14,12 @@ public interface SegmentResolver {
      * @throws TransferException (not retryable) if no such segment is known
      */
     SegmentDescriptor resolve(String name);
+
+    /**
+     * Forgets a cached descriptor: the engine calls this when the segment's node could not
+     * be reached or no longer knows the segment (it may have restarted elsewhere), so that
+     * the next request resolves it afresh. The default does nothing.
+     */
+    default void invalidate(String name) {
+    }
 }

@@ -20,12 +20,14 @@ public final class Slice {
     private final long targetOffset;
     private final int length;
     private final SliceOwner owner;
+    private final int priority;
     private int attempts;
     private long sentNanos;
     private Object avoid;
 
     public Slice(long id, Opcode opcode, MemorySegment local, long localOffset, String target, long targetOffset,
-                 int length, SliceOwner owner) {
+                 int length, int priority, SliceOwner owner) {
+        this.priority = priority;
         this.id = id;
         this.opcode = opcode;
         this.local = local;
@@ -62,6 +64,11 @@ public final class Slice {
     /** Bytes. */
     public int length() {
         return length;
+    }
+
+    /** Priority of its request: 0 (high) to 2 (low). */
+    public int priority() {
+        return priority;
     }
 
     public SliceOwner owner() {

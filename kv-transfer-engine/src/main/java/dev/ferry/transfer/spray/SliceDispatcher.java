@@ -18,6 +18,8 @@ import java.util.function.BooleanSupplier;
  * ({@link #drain()} again). Links that finish sooner thus ask for more: within one large
  * request, slices flow to links in proportion to what each delivers.
  *
+ * <p>Slices wait in one queue per priority; a higher priority's slices always leave first.
+ *
  * <p>When no link is up at all, a reconnect runs on the healer executor (never on an I/O
  * thread); if it brings no link up, every waiting slice fails.
  *
@@ -31,7 +33,8 @@ public final class SliceDispatcher {
     private final Executor healer;
     private final BooleanSupplier reconnect;
     private final BiConsumer<Slice, TransferException> fail;
-    private final ConcurrentLinkedDeque<Slice> waiting = new ConcurrentLinkedDeque<>();
+    /** One queue per priority level, highest first. */
+    private final ConcurrentLinkedDeque<Slice>[] waiting = newQueues(3);
     private final AtomicInteger wip = new AtomicInteger();
     private final AtomicBoolean reconnecting = new AtomicBoolean();
 
@@ -51,6 +54,15 @@ public final class SliceDispatcher {
         this.fail = fail;
     }
 
+    @SuppressWarnings("unchecked")
+    private static ConcurrentLinkedDeque<Slice>[] newQueues(int n) {
+        ConcurrentLinkedDeque<Slice>[] queues = new ConcurrentLinkedDeque[n];
+        for (int i = 0; i < n; i++) {
+            queues[i] = new ConcurrentLinkedDeque<>();
+        }
+        return queues;
+    }
+
     /** The links this dispatcher sprays over. */
     public List<? extends Link> links() {
         return links;
@@ -58,14 +70,14 @@ public final class SliceDispatcher {
 
     /** Queues a new slice and sends what can be sent. */
     public void enqueue(Slice slice) {
-        waiting.addLast(slice);
+        waiting[slice.priority()].addLast(slice);
         drain();
     }
 
     /** Queues a failed slice first in line, to be sent on another link than {@code failedOn} if one is up. */
     public void retry(Slice slice, Link failedOn) {
         slice.avoid(failedOn);
-        waiting.addFirst(slice);
+        waiting[slice.priority()].addFirst(slice);
         drain();
     }
 
@@ -81,11 +93,24 @@ public final class SliceDispatcher {
         } while (missed != 0);
     }
 
+    private ConcurrentLinkedDeque<Slice> firstNonEmpty() {
+        for (ConcurrentLinkedDeque<Slice> queue : waiting) {
+            if (!queue.isEmpty()) {
+                return queue;
+            }
+        }
+        return null;
+    }
+
     private void drainOnce() {
-        Slice slice;
-        while ((slice = waiting.peekFirst()) != null) {
+        ConcurrentLinkedDeque<Slice> queue;
+        while ((queue = firstNonEmpty()) != null) {
+            Slice slice = queue.peekFirst();
+            if (slice == null) {
+                continue;
+            }
             if (slice.owner().isDone()) {
-                waiting.pollFirst();
+                queue.pollFirst();
                 continue;
             }
             Link link = policy.select(links, slice.length(), (Link) slice.avoid());
@@ -95,7 +120,7 @@ public final class SliceDispatcher {
                 }
                 return;
             }
-            waiting.pollFirst();
+            queue.pollFirst();
             link.send(slice);
         }
     }
@@ -126,9 +151,11 @@ public final class SliceDispatcher {
             }
             TransferException cause = new TransferException("no link to the peer is up (connect refused or timed out)",
                     false);
-            Slice slice;
-            while ((slice = waiting.pollFirst()) != null) {
-                fail.accept(slice, cause);
+            for (ConcurrentLinkedDeque<Slice> queue : waiting) {
+                Slice slice;
+                while ((slice = queue.pollFirst()) != null) {
+                    fail.accept(slice, cause);
+                }
             }
         });
     }
