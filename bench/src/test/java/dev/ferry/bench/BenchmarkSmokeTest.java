@@ -1,0 +1,27 @@
+package dev.ferry.bench;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Collection;
+import org.junit.jupiter.api.Test;
+import org.openjdk.jmh.results.RunResult;
+import org.openjdk.jmh.runner.Runner;
+import org.openjdk.jmh.runner.options.Options;
+import org.openjdk.jmh.runner.options.OptionsBuilder;
+import org.openjdk.jmh.runner.options.TimeValue;
+
+/** Runs each benchmark and its baseline for one short iteration, so the suite cannot rot. */
+class BenchmarkSmokeTest {
+    @Test
+    void everyBenchmarkRunsBesideItsBaseline() throws Exception {
+        Options options = new OptionsBuilder()
+                .include(TcpTransferBenchmark.class.getSimpleName())
+                .include(ShmTransferBenchmark.class.getSimpleName())
+                .param("chunkBytes", "1048576").param("requestBytes", "1048576")
+                .forks(0).warmupIterations(0).measurementIterations(1)
+                .measurementTime(TimeValue.milliseconds(300)).shouldFailOnError(true).build();
+        Collection<RunResult> results = new Runner(options).run();
+        assertThat(results).hasSize(4);
+        assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
+    }
+}
