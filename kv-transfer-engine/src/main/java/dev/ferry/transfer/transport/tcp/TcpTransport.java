@@ -22,6 +22,7 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import java.net.BindException;
 import java.net.InetSocketAddress;
@@ -117,7 +118,10 @@ public final class TcpTransport implements AutoCloseable {
     }
 
     private static LengthFieldBasedFrameDecoder frameDecoder() {
-        return new LengthFieldBasedFrameDecoder(SliceFrame.MAX_FRAME_BYTES, 0, 4, 0, 4);
+        LengthFieldBasedFrameDecoder decoder = new LengthFieldBasedFrameDecoder(SliceFrame.MAX_FRAME_BYTES, 0, 4, 0, 4);
+        // A slice spans many socket reads: gather them without copying them into one buffer.
+        decoder.setCumulator(ByteToMessageDecoder.COMPOSITE_CUMULATOR);
+        return decoder;
     }
 
     /** Where this node's server listens. */
