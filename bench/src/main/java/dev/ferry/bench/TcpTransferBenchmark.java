@@ -29,7 +29,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * WRITE throughput of the TCP transport over loopback against its physical baseline: a raw
  * NIO socket pair moving the same bytes in the same chunk size, the reader copying them
- * into memory as the engine's target does. One operation moves {@link #TOTAL_BYTES}; JMH
+ * into memory as the engine's target does. Like for like: the engines use one connection
+ * and one I/O thread each, as the raw pair has one socket and one thread per side. One operation moves {@link #TOTAL_BYTES}; JMH
  * reports operations per second, so GB/s = ops/s x 64 MiB.
  */
 @State(Scope.Benchmark)
@@ -62,9 +63,10 @@ public class TcpTransferBenchmark {
         source = Slab.allocate(TOTAL_BYTES);
         sink = Slab.allocate(TOTAL_BYTES);
         source.memory().fill((byte) 1);
-        target = new TransferEngine(new TransferEngine.Context());
+        target = new TransferEngine(new TransferEngine.Context().ioThreads(1));
         SegmentDescriptor d = target.registerSegment("sink", sink.memory());
-        initiator = new TransferEngine(new TransferEngine.Context().sharedMemory(false).resolver(name -> d));
+        initiator = new TransferEngine(new TransferEngine.Context().ioThreads(1).linksPerPeer(1).sharedMemory(false)
+                .resolver(name -> d));
         batch = new ArrayList<>();
         for (long at = 0; at < TOTAL_BYTES; at += chunkBytes) {
             batch.add(TransferRequest.write(source.memory(), at, "sink", at, chunkBytes));

@@ -4,30 +4,32 @@ import io.netty.buffer.ByteBuf;
 import java.nio.charset.StandardCharsets;
 
 /**
- * A flyweight over the header of one received frame (the buffer after the length field).
- * Reused per connection; not thread-safe.
+ * A flyweight over the header of one received frame (the bytes after the length field, up
+ * to and including the segment name). Reused per connection; not thread-safe.
  */
 final class FrameHeader {
     private ByteBuf frame;
 
     /**
-     * Points at {@code frame} and validates its header.
+     * Points at the header of a frame: {@code head} holds the bytes after the length field,
+     * at least the fixed header (and the segment name, for {@link #name()}).
      *
-     * @throws MalformedFrameException if the frame is too short, has a bad magic, version,
-     *                                 type or lengths that do not add up
+     * @param frameLength the frame's length field: bytes after it
+     * @throws MalformedFrameException if the header has a bad magic, version or type, or
+     *                                 lengths that do not add up to {@code frameLength}
      */
-    FrameHeader wrap(ByteBuf frame) {
-        this.frame = frame;
-        int readable = frame.readableBytes();
-        if (readable < SliceFrame.HEADER_BYTES) {
-            throw new MalformedFrameException("frame of " + readable + " bytes is shorter than the "
+    FrameHeader wrap(ByteBuf head, long frameLength) {
+        this.frame = head;
+        int readable = head.readableBytes();
+        if (readable < SliceFrame.HEADER_BYTES || frameLength < SliceFrame.HEADER_BYTES) {
+            throw new MalformedFrameException("frame of " + frameLength + " bytes is shorter than the "
                     + SliceFrame.HEADER_BYTES + "-byte header");
         }
-        short magic = frame.getShort(frame.readerIndex());
+        short magic = head.getShort(head.readerIndex());
         if (magic != SliceFrame.MAGIC) {
             throw new MalformedFrameException(String.format("bad magic 0x%04x", magic));
         }
-        byte version = frame.getByte(frame.readerIndex() + 2);
+        byte version = head.getByte(head.readerIndex() + 2);
         if (version != SliceFrame.VERSION) {
             throw new MalformedFrameException("unsupported frame version " + version);
         }
@@ -38,11 +40,16 @@ final class FrameHeader {
         if (bodyLength() < 0 || nameLength() > SliceFrame.MAX_NAME_BYTES) {
             throw new MalformedFrameException("negative body length or over-long name");
         }
-        long expected = (long) SliceFrame.HEADER_BYTES + nameLength() + (carriesBody() ? bodyLength() : 0);
-        if (expected != readable) {
-            throw new MalformedFrameException("frame holds " + readable + " bytes, header says " + expected);
+        long expected = (long) SliceFrame.HEADER_BYTES + nameLength() + bodyBytes();
+        if (expected != frameLength) {
+            throw new MalformedFrameException("frame holds " + frameLength + " bytes, header says " + expected);
         }
         return this;
+    }
+
+    /** Bytes of body that follow the name: payload, error text, or none (a READ asks without carrying). */
+    long bodyBytes() {
+        return carriesBody() ? bodyLength() : 0;
     }
 
     private int at(int field) {
@@ -79,16 +86,6 @@ final class FrameHeader {
 
     String name() {
         return frame.toString(at(SliceFrame.HEADER_BYTES), nameLength(), StandardCharsets.UTF_8);
-    }
-
-    /** Index of the body (payload or error text) in the frame buffer. */
-    int bodyIndex() {
-        return at(SliceFrame.HEADER_BYTES) + nameLength();
-    }
-
-    /** Error text of an answer whose status is not OK. */
-    String errorText() {
-        return frame.toString(bodyIndex(), bodyLength(), StandardCharsets.UTF_8);
     }
 
     private boolean carriesBody() {

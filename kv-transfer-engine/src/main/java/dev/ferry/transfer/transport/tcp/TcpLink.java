@@ -13,7 +13,6 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.util.Map;
@@ -190,54 +189,53 @@ final class TcpLink implements Link {
         return slice;
     }
 
-    /** Handles WRITE_ACK and READ_DATA frames on the event loop. */
-    private final class AnswerHandler extends ChannelInboundHandlerAdapter {
-        private final FrameHeader header = new FrameHeader();
-        private final CRC32C crc = new CRC32C();
+    /** Handles WRITE_ACK and READ_DATA frames on the event loop, READ payloads streamed into place. */
+    private final class AnswerHandler extends SliceFrameReader {
+        private Slice reading;
 
         @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            ByteBuf frame = (ByteBuf) msg;
-            try {
-                header.wrap(frame);
-                Slice slice = take(header.sliceId());
-                if (slice == null) {
-                    return; // the answer to a slice that already timed out here: dropped
-                }
-                onAnswer(slice, frame);
-            } catch (MalformedFrameException e) {
-                ctx.close();
-            } finally {
-                frame.release();
+        MemorySegment onHeader(ChannelHandlerContext ctx, FrameHeader header) {
+            reading = null;
+            if (header.type() != SliceFrame.READ_DATA && header.type() != SliceFrame.WRITE_ACK) {
+                throw new MalformedFrameException("a link does not accept frame type " + header.type());
             }
+            if (header.type() != SliceFrame.READ_DATA) {
+                return null;
+            }
+            Slice slice = outstanding.get(header.sliceId());
+            if (slice == null || slice.length() != header.bodyLength()) {
+                return null; // a late answer (the slice timed out here) or a wrong length: dropped
+            }
+            reading = slice;
+            return slice.localBytes();
         }
 
-        private void onAnswer(Slice slice, ByteBuf frame) {
+        @Override
+        void onFrame(ChannelHandlerContext ctx, FrameHeader header, int payloadCrc, String errorText) {
+            Slice slice = take(header.sliceId());
+            if (slice == null) {
+                return;
+            }
             SliceFrame.Status status = header.status();
             if (status != SliceFrame.Status.OK) {
                 estimator.onFailed();
-                listener.onFailed(slice, TcpLink.this, new TransferException(
-                        status + " from " + endpoint + ": " + header.errorText(), status.retryable));
+                listener.onFailed(slice, TcpLink.this, new TransferException(status + " from " + endpoint + ": "
+                        + errorText, status.retryable));
                 return;
             }
-            if (header.type() == SliceFrame.READ_DATA) {
-                int length = header.bodyLength();
-                if (length != slice.length() || SliceFrame.crc(crc, frame, header.bodyIndex(), length) != header.crc()) {
-                    estimator.onFailed();
-                    listener.onFailed(slice, TcpLink.this,
-                            new TransferException("READ payload from " + endpoint + " failed its CRC32C", true));
-                    return;
-                }
-                MemorySegment into = slice.localBytes();
-                long at = 0;
-                for (ByteBuffer part : frame.nioBuffers(header.bodyIndex(), length)) {
-                    int n = part.remaining();
-                    MemorySegment.copy(MemorySegment.ofBuffer(part), 0, into, at, n);
-                    at += n;
-                }
+            if (header.type() == SliceFrame.READ_DATA && (reading != slice || payloadCrc != header.crc())) {
+                estimator.onFailed();
+                listener.onFailed(slice, TcpLink.this,
+                        new TransferException("READ payload from " + endpoint + " failed its CRC32C", true));
+                return;
             }
             estimator.onCompleted(slice.length(), slice.sentNanos(), System.nanoTime());
             listener.onCompleted(slice, TcpLink.this);
+        }
+
+        @Override
+        void onMalformed(ChannelHandlerContext ctx, long sliceId, String why) {
+            ctx.close();
         }
 
         @Override

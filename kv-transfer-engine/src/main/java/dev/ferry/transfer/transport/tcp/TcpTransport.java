@@ -22,8 +22,6 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
-import io.netty.handler.codec.ByteToMessageDecoder;
-import io.netty.handler.codec.LengthFieldBasedFrameDecoder;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -93,8 +91,7 @@ public final class TcpTransport implements AutoCloseable {
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel ch) {
-                            ch.pipeline().addLast("frames", frameDecoder())
-                                    .addLast("slices", new SliceServerHandler(segments, counters));
+                            ch.pipeline().addLast("slices", new SliceServerHandler(segments, counters));
                         }
                     })
                     .bind(bindHost, port).syncUninterruptibly().channel();
@@ -112,16 +109,9 @@ public final class TcpTransport implements AutoCloseable {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
-                        ch.pipeline().addLast("frames", frameDecoder());
+                        // The link adds its answer handler once connected.
                     }
                 });
-    }
-
-    private static LengthFieldBasedFrameDecoder frameDecoder() {
-        LengthFieldBasedFrameDecoder decoder = new LengthFieldBasedFrameDecoder(SliceFrame.MAX_FRAME_BYTES, 0, 4, 0, 4);
-        // A slice spans many socket reads: gather them without copying them into one buffer.
-        decoder.setCumulator(ByteToMessageDecoder.COMPOSITE_CUMULATOR);
-        return decoder;
     }
 
     /** Where this node's server listens. */

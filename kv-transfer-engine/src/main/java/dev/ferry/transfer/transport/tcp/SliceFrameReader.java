@@ -1,0 +1,177 @@
+package dev.ferry.transfer.transport.tcp;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.zip.CRC32C;
+
+/**
+ * Reads slice frames ({@link SliceFrame}) off a connection and streams each payload
+ * straight into its destination memory as the bytes arrive: every chunk the socket delivers
+ * is checksummed and copied while it is still in cache, with no frame assembled in between.
+ * The subclass names the destination once the header is in ({@link #onHeader}) and judges
+ * the frame once its body is ({@link #onFrame}); the destination thus holds the payload
+ * before its CRC32C is known, so a destination must be memory that nobody reads until the
+ * frame is accepted (an uncommitted allocation, or the buffer of a pending READ).
+ *
+ * <p>A frame whose header is malformed is reported to {@link #onMalformed} and the
+ * connection is closed: the byte stream cannot be trusted past it.
+ *
+ * <p>One instance per connection, on its event loop; not thread-safe.
+ */
+abstract class SliceFrameReader extends ChannelInboundHandlerAdapter {
+    private static final int MAX_TEXT = 64 * 1024;
+
+    private final FrameHeader header = new FrameHeader();
+    private final CRC32C crc = new CRC32C();
+    private ByteBuf head;
+    private long frameLength = -1;
+    private long bodyLeft;
+    private MemorySegment destination;
+    private long written;
+    private ByteBuf text;
+    private boolean closed;
+
+    /** The header (and name) of a frame is in. Returns where its payload goes, or null to discard it. */
+    abstract MemorySegment onHeader(ChannelHandlerContext ctx, FrameHeader header);
+
+    /**
+     * The whole frame is in.
+     *
+     * @param payloadCrc CRC32C of the payload as received (0 without one)
+     * @param errorText  the error text of an answer whose status is not OK, else null
+     */
+    abstract void onFrame(ChannelHandlerContext ctx, FrameHeader header, int payloadCrc, String errorText);
+
+    /** A malformed frame; the connection is closed after this returns. */
+    abstract void onMalformed(ChannelHandlerContext ctx, long sliceId, String why);
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        head = ctx.alloc().directBuffer(4 + SliceFrame.HEADER_BYTES + SliceFrame.MAX_NAME_BYTES);
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        release();
+    }
+
+    private void release() {
+        if (head != null) {
+            head.release();
+            head = null;
+        }
+        if (text != null) {
+            text.release();
+            text = null;
+        }
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        ByteBuf in = (ByteBuf) msg;
+        try {
+            while (in.isReadable() && !closed) {
+                if (bodyLeft > 0) {
+                    consumeBody(in);
+                } else {
+                    readHeader(ctx, in);
+                }
+                if (frameLength >= 0 && bodyLeft == 0 && !closed && head.readableBytes() >= headBytes()) {
+                    finishFrame(ctx);
+                }
+            }
+        } catch (MalformedFrameException e) {
+            long sliceId = head.readableBytes() >= 4 + 12 ? head.getLong(head.readerIndex() + 4 + 4) : -1;
+            closed = true;
+            onMalformed(ctx, sliceId, e.getMessage());
+        } finally {
+            in.release();
+        }
+    }
+
+    /** Bytes of the length field, fixed header and name. */
+    private int headBytes() {
+        return 4 + SliceFrame.HEADER_BYTES + header.nameLength();
+    }
+
+    private void readHeader(ChannelHandlerContext ctx, ByteBuf in) {
+        int want = 4 + SliceFrame.HEADER_BYTES;
+        if (head.readableBytes() >= want) {
+            want = 4 + SliceFrame.HEADER_BYTES + head.getUnsignedShort(head.readerIndex() + 4 + SliceFrame.NAME_LENGTH);
+        }
+        int take = Math.min(in.readableBytes(), want - head.readableBytes());
+        head.writeBytes(in, take);
+        if (head.readableBytes() < 4 + SliceFrame.HEADER_BYTES) {
+            return;
+        }
+        int nameLength = head.getUnsignedShort(head.readerIndex() + 4 + SliceFrame.NAME_LENGTH);
+        if (nameLength > SliceFrame.MAX_NAME_BYTES) {
+            throw new MalformedFrameException("segment name of " + nameLength + " bytes");
+        }
+        if (head.readableBytes() < 4 + SliceFrame.HEADER_BYTES + nameLength) {
+            return; // the name is still coming
+        }
+        frameLength = head.getUnsignedInt(head.readerIndex());
+        if (frameLength > SliceFrame.MAX_FRAME_BYTES) {
+            throw new MalformedFrameException("frame of " + frameLength + " bytes exceeds " + SliceFrame.MAX_FRAME_BYTES);
+        }
+        header.wrap(head.slice(head.readerIndex() + 4, head.readableBytes() - 4), frameLength);
+        bodyLeft = header.bodyBytes();
+        crc.reset();
+        written = 0;
+        if (header.status() != SliceFrame.Status.OK) {
+            destination = null;
+            text = ctx.alloc().heapBuffer((int) Math.min(bodyLeft, MAX_TEXT));
+        } else {
+            destination = onHeader(ctx, header);
+            if (bodyLeft == 0) {
+                destination = null;
+            }
+        }
+    }
+
+    private void consumeBody(ByteBuf in) {
+        int n = (int) Math.min(bodyLeft, in.readableBytes());
+        if (text != null) {
+            text.writeBytes(in, in.readerIndex(), Math.min(n, text.writableBytes()));
+        } else if (destination != null) {
+            int index = in.readerIndex();
+            if (in.nioBufferCount() == 1) {
+                copy(in.nioBuffer(index, n));
+            } else {
+                for (ByteBuffer part : in.nioBuffers(index, n)) {
+                    copy(part);
+                }
+            }
+        }
+        in.skipBytes(n);
+        bodyLeft -= n;
+    }
+
+    private void copy(ByteBuffer part) {
+        int n = part.remaining();
+        crc.update(part.duplicate());
+        MemorySegment.copy(MemorySegment.ofBuffer(part), 0, destination, written, n);
+        written += n;
+    }
+
+    private void finishFrame(ChannelHandlerContext ctx) {
+        String errorText = text == null ? null : text.toString(StandardCharsets.UTF_8);
+        if (text != null) {
+            text.release();
+            text = null;
+        }
+        int payloadCrc = destination == null ? 0 : (int) crc.getValue();
+        destination = null;
+        frameLength = -1;
+        try {
+            onFrame(ctx, header, payloadCrc, errorText);
+        } finally {
+            head.clear();
+        }
+    }
+}
