@@ -1,7 +1,8 @@
 package dev.ferry.cluster.report;
 
 /**
- * The outcome of one replayed request. Times in ns; arrival is relative to the replay start.
+ * The outcome of one replayed request, one row of the report files. Times in ns; arrival is
+ * relative to the replay start; bytes are bytes. Immutable; thread-safe.
  *
  * @param index          request index in the trace
  * @param arrivalNanos   when it was submitted
@@ -21,6 +22,7 @@ package dev.ferry.cluster.report;
 public record RequestResult(int index, long arrivalNanos, int blocks, int hitBlocks, long bytesWritten,
                             long bytesRead, long queueNanos, long computeNanos, long writeNanos, long readNanos,
                             long ttftNanos, long tbtNanos, int verifyFailures, String error) {
+    /** Whether the request failed; {@link #error()} then says why. */
     public boolean failed() {
         return error != null;
     }

@@ -7,6 +7,7 @@ import java.util.stream.Collectors;
 /**
  * The shape of a model's KV cache and the figures that model its compute. A KV block holds
  * {@code blockTokens} tokens of shape {@code [layers, 2, blockTokens, kvHeads, headDim]}.
+ * Immutable and thread-safe; {@link #byName} is the only method that throws.
  *
  * @param name           profile name, e.g. {@code qwen2.5-0.5b}
  * @param layers         transformer layers
@@ -31,7 +32,7 @@ public record ModelProfile(String name, int layers, int kvHeads, int headDim, in
         return (long) layers * 2 * kvHeads * headDim * dtypeBytes;
     }
 
-    /** Bytes of one KV block. */
+    /** Bytes of one KV block: {@code bytesPerToken() * blockTokens}. */
     public long blockBytes() {
         return bytesPerToken() * blockTokens;
     }
@@ -40,6 +41,9 @@ public record ModelProfile(String name, int layers, int kvHeads, int headDim, in
      * Forward-pass FLOPs to prefill {@code tokens} tokens: {@code 2 * params * tokens}, the
      * standard estimate (Kaplan et al., "Scaling Laws for Neural Language Models", 2020),
      * attention's quadratic term left out.
+     *
+     * @param tokens prompt tokens
+     * @return floating-point operations
      */
     public double prefillFlops(long tokens) {
         return 2 * paramsBillions * 1e9 * tokens;
@@ -47,18 +51,23 @@ public record ModelProfile(String name, int layers, int kvHeads, int headDim, in
 
     /**
      * Bytes one decode step reads from accelerator memory: the weights plus the KV cache of
-     * the context (decode is memory-bound).
+     * the context (decode is memory-bound, so its step time is this over memory bandwidth).
+     *
+     * @param contextTokens tokens already in the KV cache
+     * @return bytes: {@code paramsBillions * 1e9 * dtypeBytes + contextTokens * bytesPerToken()}
      */
     public double decodeStepBytes(long contextTokens) {
         return paramsBillions * 1e9 * dtypeBytes + (double) contextTokens * bytesPerToken();
     }
 
-    /** The known profiles. */
+    /** The known profiles, in a fixed order; an immutable list. */
     public static List<ModelProfile> known() {
         return KNOWN;
     }
 
     /**
+     * The known profile of that name, ignoring case.
+     *
      * @throws IllegalArgumentException naming the known profiles when {@code name} is not one
      */
     public static ModelProfile byName(String name) {

@@ -26,8 +26,13 @@ public final class TraceReader {
     }
 
     /**
+     * Reads the first {@code limit} requests of a trace; lines past them are not read.
+     *
      * @param limit most requests to read; 0 or less reads all
-     * @throws TraceFormatException naming the file and line of the first bad line, or a missing file
+     * @return requests in file order, indexed from 0
+     * @throws TraceFormatException naming the file and line of the first bad line, or saying
+     *                              that the file is missing or holds no requests
+     * @throws UncheckedIOException when the file exists but cannot be read
      */
     public static List<TraceRequest> read(Path path, int limit) {
         List<TraceRequest> out = new ArrayList<>();
@@ -70,8 +75,8 @@ public final class TraceReader {
         }
         long[] keys = new long[ids.size()];
         for (int i = 0; i < keys.length; i++) {
-            if (!ids.get(i).isIntegralNumber()) {
-                throw bad(path, lineNumber, "'hash_ids[" + i + "]' is not an integer");
+            if (!ids.get(i).isIntegralNumber() || !ids.get(i).canConvertToLong()) {
+                throw bad(path, lineNumber, "'hash_ids[" + i + "]' is not a 64-bit integer");
             }
             keys[i] = ids.get(i).asLong();
         }
@@ -86,7 +91,7 @@ public final class TraceReader {
         if (value == null) {
             throw bad(path, lineNumber, "missing field '" + field + "'");
         }
-        if (!value.isIntegralNumber() || value.asLong() < 0) {
+        if (!value.isIntegralNumber() || !value.canConvertToLong() || value.asLong() < 0) {
             throw bad(path, lineNumber, "'" + field + "' must be a non-negative integer, got " + value);
         }
         return value.asLong();

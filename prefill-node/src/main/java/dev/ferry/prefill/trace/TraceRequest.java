@@ -1,9 +1,10 @@
 package dev.ferry.prefill.trace;
 
 /**
- * One request of a trace in the Mooncake FAST'25 format.
+ * One request of a trace in the Mooncake FAST'25 format. Immutable by convention: the
+ * {@code blockKeys} array is shared, and no one may write to it after construction.
  *
- * @param index        0-based position in the trace
+ * @param index        0-based position in the trace (blank lines not counted)
  * @param timestampMs  arrival, ms after the first request
  * @param inputTokens  prompt tokens
  * @param outputTokens generated tokens

@@ -2,13 +2,12 @@ package dev.ferry.prefill.trace;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -39,7 +38,12 @@ class TraceReaderTest {
         "{\"timestamp\": -5, \"input_length\": 1, \"output_length\": 1, \"hash_ids\": [1]}|'timestamp' must be a non-negative integer",
         "{\"timestamp\": 0, \"input_length\": \"x\", \"output_length\": 1, \"hash_ids\": [1]}|'input_length' must be a non-negative integer",
         "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"hash_ids\": []}|'hash_ids' must be a non-empty array",
-        "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"hash_ids\": [1, \"a\"]}|'hash_ids[1]' is not an integer"})
+        "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"hash_ids\": [1, \"a\"]}|'hash_ids[1]' is not a 64-bit integer",
+        "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"hash_ids\": [99999999999999999999]}|'hash_ids[0]' is not a 64-bit integer",
+        "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 2.5, \"hash_ids\": [1]}|'output_length' must be a non-negative integer",
+        "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1}|'hash_ids' must be a non-empty array",
+        "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"hash_ids\": 3}|'hash_ids' must be a non-empty array",
+        "{\"timestamp\": 0, \"input_length\": 9999999999, \"output_length\": 1, \"hash_ids\": [1]}|token counts above 2^31"})
     void badLinesNameTheFileLineAndProblem(String badLine, String problem, @TempDir Path dir) throws IOException {
         Path file = dir.resolve("bad.jsonl");
         Files.writeString(file, "{\"timestamp\": 0, \"input_length\": 1, \"output_length\": 1, \"hash_ids\": [1]}\n"
@@ -50,46 +54,29 @@ class TraceReaderTest {
     }
 
     @Test
-    void missingAndEmptyFilesAreClearErrors(@TempDir Path dir) throws IOException {
-        assertThatThrownBy(() -> TraceReader.read(dir.resolve("nope.jsonl"), 0))
-                .hasMessageContaining("trace file not found");
-        Path empty = Files.createFile(dir.resolve("empty.jsonl"));
-        assertThatThrownBy(() -> TraceReader.read(empty, 0)).hasMessageContaining("holds no requests");
+    void readsTheWholeMooncakeConversationTrace() {
+        Path trace = SharedTrace.conversation();
+        List<TraceRequest> all = TraceReader.read(trace, 0);
+        assertThat(all).hasSize(12_031);
+        assertThat(all.get(0).blockKeys()).hasSize(14).startsWith(0, 1, 2);
+        assertThat(all.get(0).inputTokens()).isEqualTo(6758);
+        assertThat(all.get(0).outputTokens()).isEqualTo(500);
+        assertThat(all.get(12_030).index()).isEqualTo(12_030);
+        assertThat(all.stream().mapToLong(r -> r.blockKeys().length).sum()).isEqualTo(288_500);
+        assertThat(all.stream().mapToLong(TraceRequest::inputTokens).average().orElseThrow())
+                .isCloseTo(12_035, within(1.0));
+        assertThat(all).isSortedAccordingTo((x, y) -> Long.compare(x.timestampMs(), y.timestampMs()));
+        // The README's reference figure: an unbounded prefix cache hits 0.3664 of the blocks.
+        assertThat(PrefixReuse.unboundedHitRatio(all)).isCloseTo(0.3664, within(1e-4));
+        assertThat(TraceReader.read(trace, 100)).hasSize(100);
     }
 
     @Test
-    void generatedTracesAreSeededReusePrefixesAndRoundTrip(@TempDir Path dir) {
-        List<TraceRequest> a = TraceGenerator.generate(7, 500);
-        List<TraceRequest> b = TraceGenerator.generate(7, 500);
-        assertThat(a).hasSize(500);
-        for (int i = 0; i < a.size(); i++) {
-            assertThat(a.get(i).blockKeys()).containsExactly(b.get(i).blockKeys());
-            int blocks = a.get(i).blockKeys().length;
-            assertThat(a.get(i).inputTokens()).isBetween((blocks - 1) * 512 + 1, blocks * 512);
-        }
-        assertThat(a).isSortedAccordingTo((x, y) -> Long.compare(x.timestampMs(), y.timestampMs()));
-        // Unbounded-cache prefix reuse, as the reference replay counts it.
-        Set<Long> seen = new HashSet<>();
-        long hits = 0;
-        long blocks = 0;
-        for (TraceRequest r : a) {
-            int prefix = 0;
-            while (prefix < r.blockKeys().length && seen.contains(r.blockKeys()[prefix])) {
-                prefix++;
-            }
-            hits += prefix;
-            blocks += r.blockKeys().length;
-            for (long k : r.blockKeys()) {
-                seen.add(k);
-            }
-        }
-        assertThat((double) hits / blocks).isBetween(0.2, 0.8);
-
-        Path file = dir.resolve("gen.jsonl");
-        TraceGenerator.write(a, file);
-        List<TraceRequest> back = TraceReader.read(file, 0);
-        assertThat(back).hasSize(500);
-        assertThat(back.get(123).blockKeys()).containsExactly(a.get(123).blockKeys());
-        assertThat(back.get(123).outputTokens()).isEqualTo(a.get(123).outputTokens());
+    void missingAndEmptyFilesAreClearErrors(@TempDir Path dir) throws IOException {
+        assertThatThrownBy(() -> TraceReader.read(dir.resolve("nope.jsonl"), 0))
+                .isInstanceOf(TraceFormatException.class)
+                .hasMessage("trace file not found: " + dir.resolve("nope.jsonl"));
+        Path empty = Files.createFile(dir.resolve("empty.jsonl"));
+        assertThatThrownBy(() -> TraceReader.read(empty, 0)).hasMessageContaining("holds no requests");
     }
 }

@@ -1,0 +1,35 @@
+package dev.ferry.cluster.report;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Writes a {@link ReplaySummary} as one pretty-printed JSON object: {@code title}, then every
+ * summary field under its record name (units as documented there: ms, GB/s, s). Jackson
+ * serialises the record. Stateless; thread-safe.
+ */
+final class SummaryJson {
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private SummaryJson() {
+    }
+
+    /** Writes {@code file}, replacing it. */
+    static Path write(Path file, ReplaySummary summary, String title) throws IOException {
+        Map<String, Object> object = new LinkedHashMap<>();
+        object.put("title", title);
+        for (var component : ReplaySummary.class.getRecordComponents()) {
+            try {
+                object.put(component.getName(), component.getAccessor().invoke(summary));
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException("cannot read ReplaySummary." + component.getName(), e);
+            }
+        }
+        JSON.writeValue(file.toFile(), object);
+        return file;
+    }
+}

@@ -1,0 +1,66 @@
+package dev.ferry.cluster.report;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+
+/**
+ * Draws the TTFT of successful requests as 900x500 PNG charts with XChart: a scatter of TTFT
+ * (ms) over arrival time (s since the replay start), and the CDF of TTFT. Failed requests
+ * are left out; with none successful the charts show a single point at 0. Runs headless.
+ * Stateless; thread-safe.
+ */
+final class TtftCharts {
+    static final int WIDTH = 900;
+    static final int HEIGHT = 500;
+
+    private TtftCharts() {
+    }
+
+    /** Writes the scatter of TTFT over arrival time to {@code file}, replacing it. */
+    static Path writeScatter(Path file, List<RequestResult> results, String title) throws IOException {
+        List<RequestResult> ok = results.stream().filter(r -> !r.failed()).toList();
+        double[] arrivalS = ok.stream().mapToDouble(r -> r.arrivalNanos() / 1e9).toArray();
+        double[] ttftMs = ok.stream().mapToDouble(r -> r.ttftNanos() / 1e6).toArray();
+        XYChart chart = chart(title, "arrival (s)", "TTFT (ms)");
+        chart.getStyler().setDefaultSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Scatter);
+        chart.getStyler().setMarkerSize(4);
+        chart.addSeries("TTFT", orZero(arrivalS), orZero(ttftMs));
+        return save(chart, file);
+    }
+
+    /** Writes the CDF of TTFT to {@code file}, replacing it. */
+    static Path writeCdf(Path file, List<RequestResult> results, String title) throws IOException {
+        double[] ttftMs = orZero(results.stream().filter(r -> !r.failed()).mapToDouble(r -> r.ttftNanos() / 1e6)
+                .sorted().toArray());
+        double[] fraction = new double[ttftMs.length];
+        Arrays.setAll(fraction, i -> (i + 1) / (double) fraction.length);
+        XYChart chart = chart(title, "TTFT (ms)", "fraction of requests");
+        chart.getStyler().setMarkerSize(0);
+        XYSeries series = chart.addSeries("TTFT", ttftMs, fraction);
+        series.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
+        return save(chart, file);
+    }
+
+    private static XYChart chart(String title, String x, String y) {
+        XYChart chart = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title).xAxisTitle(x).yAxisTitle(y)
+                .build();
+        chart.getStyler().setLegendVisible(false);
+        return chart;
+    }
+
+    /** XChart refuses an empty series. */
+    private static double[] orZero(double[] values) {
+        return values.length == 0 ? new double[] {0} : values;
+    }
+
+    private static Path save(XYChart chart, Path file) throws IOException {
+        BitmapEncoder.saveBitmap(chart, file.toString(), BitmapEncoder.BitmapFormat.PNG);
+        return file;
+    }
+}
