@@ -2,6 +2,7 @@ package dev.ferry.cluster.cli;
 
 import dev.ferry.cluster.LocalCluster;
 import dev.ferry.cluster.Replay;
+import dev.ferry.cluster.report.ProgressReporter;
 import dev.ferry.cluster.report.ReplaySummary;
 import dev.ferry.cluster.report.ReportFiles;
 import dev.ferry.cluster.report.RequestResult;
@@ -17,10 +18,6 @@ import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.atomic.AtomicInteger;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -115,7 +112,7 @@ final class ClusterCommand implements Callable<Integer> {
         ReplaySummary summary = ReplaySummary.of(results, wall);
         System.out.println();
         System.out.print(summary.format(List.of("Results")));
-        List<Path> files = ReportFiles.write(dir, results, "TTFT CDF: " + profile.name() + ", "
+        List<Path> files = ReportFiles.write(dir, results, summary, "TTFT: " + profile.name() + ", "
                 + results.size() + " requests, capacity " + capacityBlocks + " blocks");
         files.forEach(f -> System.out.println("  wrote              " + f));
         results.stream().filter(RequestResult::failed).limit(5)
@@ -129,21 +126,11 @@ final class ClusterCommand implements Callable<Integer> {
 
     private List<RequestResult> replay(LocalCluster cluster, List<TraceRequest> trace) throws InterruptedException {
         Replay replay = new Replay(cluster.prefill(), timeScale, concurrency, 120_000);
-        AtomicInteger failed = new AtomicInteger();
         if (noProgress) {
             return replay.run(trace, r -> { });
         }
-        try (ProgressBar bar = new ProgressBarBuilder().setTaskName("replay").setInitialMax(trace.size())
-                .setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(250).build()) {
-            return replay.run(trace, r -> {
-                if (r.failed()) {
-                    failed.incrementAndGet();
-                }
-                synchronized (bar) {
-                    bar.step();
-                    bar.setExtraMessage(failed.get() == 0 ? "" : failed.get() + " failed");
-                }
-            });
+        try (ProgressReporter progress = new ProgressReporter("replay", trace.size())) {
+            return replay.run(trace, progress::step);
         }
     }
 
