@@ -5,5 +5,11 @@ public enum Opcode {
     /** Copy from the target segment into the local buffer. */
     READ,
     /** Copy from the local buffer into the target segment. */
-    WRITE
+    WRITE,
+    /**
+     * Deliver a small message (at most {@link TransferEngine#MAX_NOTIFICATION_BYTES}) to the
+     * target node's notification listener, after the slices sent before it on the same link
+     * (used through {@link TransferEngine#notify}).
+     */
+    NOTIFY
 }

@@ -1,6 +1,7 @@
 package dev.ferry.transfer;
 
 import dev.ferry.nativemem.Slab;
+import dev.ferry.transfer.metrics.TransferMetrics;
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.HostIdentity;
 import dev.ferry.transfer.segment.LocalSegments;
@@ -14,6 +15,7 @@ import dev.ferry.transfer.spray.SliceDispatcher;
 import dev.ferry.transfer.spray.SprayPolicy;
 import dev.ferry.transfer.transport.Link;
 import dev.ferry.transfer.transport.SliceListener;
+import dev.ferry.transfer.transport.tcp.NotificationListener;
 import dev.ferry.transfer.transport.tcp.TcpCounters;
 import dev.ferry.transfer.transport.shm.ShmTransport;
 import dev.ferry.transfer.transport.tcp.TcpTransport;
@@ -47,6 +49,9 @@ import java.util.concurrent.atomic.LongAdder;
  * <p>Thread-safe. Owns sockets and threads: close it.
  */
 public final class TransferEngine implements AutoCloseable, SliceListener {
+    /** Largest notification message, bytes (64 KiB). */
+    public static final int MAX_NOTIFICATION_BYTES = dev.ferry.transfer.transport.tcp.SliceFrame.MAX_NOTIFICATION_BYTES;
+
     private final Context ctx;
     private final LocalSegments segments = new LocalSegments();
     private final TcpTransport tcp;
@@ -62,6 +67,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     private final LongAdder slicesSent = new LongAdder();
     private final LongAdder sliceRetries = new LongAdder();
     private final LongAdder failedRequests = new LongAdder();
+    private final TransferMetrics metrics;
 
     /**
      * Starts the engine: binds its TCP server and starts its I/O threads.
@@ -70,13 +76,22 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
      */
     public TransferEngine(Context context) {
         this.ctx = context.conclude();
+        this.metrics = ctx.registry == null ? null : new TransferMetrics(ctx.registry, ctx.name);
+        if (metrics != null) {
+            metrics.counter("ferry.transfer.slices.sent", "slices handed to links, resends included", slicesSent,
+                    LongAdder::sum);
+            metrics.counter("ferry.transfer.slices.retried", "slices resent after a retryable failure", sliceRetries,
+                    LongAdder::sum);
+            metrics.counter("ferry.transfer.requests.failed", "requests that failed", failedRequests, LongAdder::sum);
+            metrics.counter("ferry.transfer.shm.bytes", "bytes moved through shared memory", shm, ShmTransport::bytes);
+        }
         this.healer = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "ferry-heal");
             t.setDaemon(true);
             return t;
         });
         try {
-            this.tcp = new TcpTransport(segments, this, ctx.bindHost, ctx.port, ctx.ioThreads, ctx.linksPerPeer,
+            this.tcp = new TcpTransport(segments, this, ctx.notifications, ctx.bindHost, ctx.port, ctx.ioThreads, ctx.linksPerPeer,
                     ctx.connectTimeoutMillis, TimeUnit.MILLISECONDS.toNanos(ctx.stallTimeoutMillis));
         } catch (RuntimeException e) {
             healer.shutdownNow();
@@ -185,12 +200,17 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     }
 
     private SliceDispatcher dispatcher(SegmentDescriptor target) {
-        return dispatchers.computeIfAbsent(target.endpoints(), endpoints -> new SliceDispatcher(
-                tcp.links(endpoints), ctx.sprayPolicy, healer, () -> tcp.reconnect(endpoints),
-                (slice, cause) -> {
-                    ctx.resolver.invalidate(slice.target());
-                    ((RequestState) slice.owner()).fail(cause);
-                }));
+        return dispatchers.computeIfAbsent(target.endpoints(), endpoints -> {
+            List<? extends Link> links = tcp.links(endpoints);
+            if (metrics != null) {
+                links.forEach(link -> metrics.link(link, "tcp"));
+            }
+            return new SliceDispatcher(links, ctx.sprayPolicy, healer, () -> tcp.reconnect(endpoints),
+                    (slice, cause) -> {
+                        ctx.resolver.invalidate(slice.target());
+                        ((RequestState) slice.owner()).fail(cause);
+                    });
+        });
     }
 
     private void sendRemote(TransferRequest r, SliceDispatcher peer, CompletableFuture<Void> future) {
@@ -239,6 +259,32 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         sliceRetries.increment();
         slicesSent.increment();
         state.peer.retry(slice, link);
+    }
+
+    /**
+     * Sends a small message to the node that serves {@code targetSegment}, on one of its
+     * links; the node's {@link Context#notificationListener} receives it. Use it to tell a
+     * target that the data of an earlier batch is in place (the prefill -> decode hand-off):
+     * send it after that batch completed.
+     *
+     * @param message at most {@link #MAX_NOTIFICATION_BYTES} bytes
+     * @return completes when the target has received the message (CRC-checked)
+     * @throws IllegalArgumentException if the message is too long
+     * @throws TransferException (not retryable) if the segment is unknown
+     */
+    public CompletableFuture<Void> notify(String targetSegment, byte[] message) {
+        if (message.length > MAX_NOTIFICATION_BYTES || message.length == 0) {
+            throw new IllegalArgumentException("a notification holds 1 to " + MAX_NOTIFICATION_BYTES + " bytes, not "
+                    + message.length);
+        }
+        SegmentDescriptor target = ctx.resolver.resolve(targetSegment);
+        CompletableFuture<Void> future = new CompletableFuture<>();
+        SliceDispatcher peer = dispatcher(target);
+        RequestState state = new RequestState(peer, future, 1);
+        slicesSent.increment();
+        peer.enqueue(new Slice(sliceIds.incrementAndGet(), Opcode.NOTIFY, MemorySegment.ofArray(message), 0,
+                targetSegment, 0, message.length, TransferRequest.HIGH, state));
+        return future;
     }
 
     /** Slices handed to links, retries included. */
@@ -330,6 +376,9 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         private SegmentResolver resolver;
         private List<String> advertise;
         private boolean sharedMemory = true;
+        private NotificationListener notifications;
+        private io.micrometer.core.instrument.MeterRegistry registry;
+        private String name = "ferry";
 
         /** Address the TCP server binds (default 127.0.0.1). */
         public Context bindHost(String host) {
@@ -397,6 +446,22 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
             return this;
         }
 
+        /**
+         * Publishes the engine's and its links' measurements to {@code registry} under tag
+         * {@code engine=name} ({@link TransferMetrics}); default none.
+         */
+        public Context metrics(io.micrometer.core.instrument.MeterRegistry registry, String name) {
+            this.registry = registry;
+            this.name = name;
+            return this;
+        }
+
+        /** Receives the notifications peers send to this engine (default: dropped). */
+        public Context notificationListener(NotificationListener listener) {
+            this.notifications = listener;
+            return this;
+        }
+
         /** Resolves the segments of peers (default: none known). */
         public Context resolver(SegmentResolver resolver) {
             this.resolver = resolver;
@@ -418,6 +483,9 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
                     throw new IllegalStateException("an engine bound to 0.0.0.0 must be told which addresses to advertise");
                 }
                 advertise = List.of(bindHost);
+            }
+            if (notifications == null) {
+                notifications = (segment, message) -> { };
             }
             if (sprayPolicy == null) {
                 sprayPolicy = new EarliestFinishPolicy();

@@ -25,7 +25,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** Two engines in one JVM talking over real loopback TCP. */
 class TcpTransferTest {
-    private static final long TARGET_BYTES = 80L << 20;
+    private static final long TARGET_BYTES = 260L << 20;
 
     private final Map<String, SegmentDescriptor> directory = new ConcurrentHashMap<>();
     private Slab targetSlab;
@@ -58,7 +58,7 @@ class TcpTransferTest {
     }
 
     @ParameterizedTest
-    @ValueSource(longs = {1, 7, 4096, 65_537, 1 << 20, (5L << 20) + 3, 64L << 20})
+    @ValueSource(longs = {1, 7, 4096, 65_537, 1 << 20, (5L << 20) + 3, 64L << 20, 256L << 20})
     void writeThenReadMovesEveryByte(long length) {
         MemorySegment local = localSlab.memory();
         fill(local, 3, length + 3, length);

@@ -34,7 +34,7 @@ final class FrameHeader {
             throw new MalformedFrameException("unsupported frame version " + version);
         }
         byte type = type();
-        if (type < SliceFrame.WRITE || type > SliceFrame.READ_DATA) {
+        if (type < SliceFrame.WRITE || type > SliceFrame.NOTIFY_ACK) {
             throw new MalformedFrameException("unknown frame type " + type);
         }
         if (bodyLength() < 0 || nameLength() > SliceFrame.MAX_NAME_BYTES) {
@@ -90,6 +90,7 @@ final class FrameHeader {
 
     private boolean carriesBody() {
         byte type = type();
-        return type == SliceFrame.WRITE || type == SliceFrame.READ_DATA || status() != SliceFrame.Status.OK;
+        return type == SliceFrame.WRITE || type == SliceFrame.READ_DATA || type == SliceFrame.NOTIFY
+                || status() != SliceFrame.Status.OK;
     }
 }

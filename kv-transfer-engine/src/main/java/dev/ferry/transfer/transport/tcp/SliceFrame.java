@@ -14,14 +14,14 @@ import java.util.zip.CRC32C;
  *  0     4    frame length: bytes after this field (header rest + name + body)
  *  4     2    magic 0x4659 ("FY")
  *  6     1    version (1)
- *  7     1    type: 1 WRITE, 2 WRITE_ACK, 3 READ, 4 READ_DATA
+ *  7     1    type: 1 WRITE, 2 WRITE_ACK, 3 READ, 4 READ_DATA, 5 NOTIFY, 6 NOTIFY_ACK
  *  8     8    slice id, chosen by the initiator, echoed in the answer
  * 16     8    target offset, bytes
- * 24     4    body length: payload bytes (WRITE, READ_DATA), bytes asked for (READ),
+ * 24     4    body length: payload bytes (WRITE, READ_DATA, NOTIFY), bytes asked for (READ),
  *             or the error text's length when status != 0
- * 28     4    CRC32C of the payload (WRITE, READ_DATA), else 0
+ * 28     4    CRC32C of the payload (WRITE, READ_DATA, NOTIFY), else 0
  * 32     2    status: 0 OK, else a {@link Status} code
- * 34     2    segment name length N (requests), 0 in answers
+ * 34     2    segment name length N (requests; for NOTIFY the segment the message is about), 0 in answers
  * 36     N    segment name, UTF-8
  * 36+N   ...  payload (WRITE, READ_DATA with OK) or UTF-8 error text (status != 0)
  * </pre>
@@ -35,10 +35,14 @@ public final class SliceFrame {
     public static final byte WRITE_ACK = 2;
     public static final byte READ = 3;
     public static final byte READ_DATA = 4;
+    public static final byte NOTIFY = 5;
+    public static final byte NOTIFY_ACK = 6;
     /** Header bytes after the length field, before the name. */
     public static final int HEADER_BYTES = 32;
     /** Longest segment name, bytes. */
     public static final int MAX_NAME_BYTES = 1024;
+    /** Largest notification message, bytes (64 KiB). */
+    public static final int MAX_NOTIFICATION_BYTES = 64 * 1024;
     /** Largest frame after the length field: header, name and a 16 MiB payload. */
     public static final int MAX_FRAME_BYTES = HEADER_BYTES + MAX_NAME_BYTES + 16 * 1024 * 1024;
 
@@ -99,7 +103,7 @@ public final class SliceFrame {
     static ByteBuf error(ByteBufAllocator alloc, byte requestType, long sliceId, long offset, Status status,
                          String text) {
         byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
-        byte answer = requestType == READ ? READ_DATA : WRITE_ACK;
+        byte answer = requestType == READ ? READ_DATA : requestType == NOTIFY ? NOTIFY_ACK : WRITE_ACK;
         ByteBuf buf = header(alloc, answer, sliceId, offset, bytes.length, 0, status, null);
         return buf.writeBytes(bytes);
     }

@@ -21,22 +21,34 @@ import java.util.zip.CRC32C;
 final class SliceServerHandler extends SliceFrameReader {
     private final LocalSegments segments;
     private final TcpCounters counters;
+    private final NotificationListener notifications;
+    private byte[] message;
     private final CRC32C readCrc = new CRC32C();
     private SliceFrame.Status refused;
     private String refusal;
 
-    SliceServerHandler(LocalSegments segments, TcpCounters counters) {
+    SliceServerHandler(LocalSegments segments, TcpCounters counters, NotificationListener notifications) {
         this.segments = segments;
         this.counters = counters;
+        this.notifications = notifications;
     }
 
     @Override
     MemorySegment onHeader(ChannelHandlerContext ctx, FrameHeader header) {
         byte type = header.type();
-        if (type != SliceFrame.WRITE && type != SliceFrame.READ) {
+        if (type != SliceFrame.WRITE && type != SliceFrame.READ && type != SliceFrame.NOTIFY) {
             throw new MalformedFrameException("a server does not accept frame type " + type);
         }
         refused = null;
+        if (type == SliceFrame.NOTIFY) {
+            if (header.bodyLength() > SliceFrame.MAX_NOTIFICATION_BYTES) {
+                refuse(SliceFrame.Status.OUT_OF_BOUNDS, "notification of " + header.bodyLength() + " bytes exceeds "
+                        + SliceFrame.MAX_NOTIFICATION_BYTES);
+                return null;
+            }
+            message = new byte[header.bodyLength()];
+            return MemorySegment.ofArray(message);
+        }
         MemorySegment target = segments.find(header.name());
         int length = header.bodyLength();
         if (target == null) {
@@ -61,6 +73,18 @@ final class SliceServerHandler extends SliceFrameReader {
     void onFrame(ChannelHandlerContext ctx, FrameHeader header, int payloadCrc, String errorText) {
         if (refused != null) {
             reply(ctx, SliceFrame.error(ctx.alloc(), header.type(), header.sliceId(), header.offset(), refused, refusal));
+            return;
+        }
+        if (header.type() == SliceFrame.NOTIFY) {
+            if (payloadCrc != header.crc()) {
+                counters.crcMismatches.increment();
+                reply(ctx, SliceFrame.error(ctx.alloc(), SliceFrame.NOTIFY, header.sliceId(), 0,
+                        SliceFrame.Status.CRC_MISMATCH, "notification CRC32C mismatch"));
+                return;
+            }
+            notifications.onNotification(header.name(), message);
+            reply(ctx, SliceFrame.header(ctx.alloc(), SliceFrame.NOTIFY_ACK, header.sliceId(), 0, 0, 0,
+                    SliceFrame.Status.OK, null));
             return;
         }
         if (header.type() == SliceFrame.WRITE) {

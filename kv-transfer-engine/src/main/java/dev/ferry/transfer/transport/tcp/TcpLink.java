@@ -134,13 +134,14 @@ final class TcpLink implements Link {
         outstanding.put(slice.id(), slice);
         inFlightBytes.addAndGet(slice.length());
         slice.markSent(System.nanoTime());
-        if (slice.opcode() == Opcode.WRITE) {
+        if (slice.opcode() == Opcode.WRITE || slice.opcode() == Opcode.NOTIFY) {
             ByteBuffer payload = slice.localBytes().asByteBuffer();
             int crc;
             synchronized (sendCrc) {
                 crc = SliceFrame.crc(sendCrc, payload);
             }
-            ByteBuf header = SliceFrame.header(c.alloc(), SliceFrame.WRITE, slice.id(), slice.targetOffset(),
+            byte type = slice.opcode() == Opcode.WRITE ? SliceFrame.WRITE : SliceFrame.NOTIFY;
+            ByteBuf header = SliceFrame.header(c.alloc(), type, slice.id(), slice.targetOffset(),
                     slice.length(), crc, SliceFrame.Status.OK, segmentName);
             // One write per frame: writes from several threads must not interleave header and payload.
             c.writeAndFlush(Unpooled.wrappedBuffer(header, Unpooled.wrappedBuffer(payload)), c.voidPromise());
@@ -196,7 +197,8 @@ final class TcpLink implements Link {
         @Override
         MemorySegment onHeader(ChannelHandlerContext ctx, FrameHeader header) {
             reading = null;
-            if (header.type() != SliceFrame.READ_DATA && header.type() != SliceFrame.WRITE_ACK) {
+            byte type = header.type();
+            if (type != SliceFrame.READ_DATA && type != SliceFrame.WRITE_ACK && type != SliceFrame.NOTIFY_ACK) {
                 throw new MalformedFrameException("a link does not accept frame type " + header.type());
             }
             if (header.type() != SliceFrame.READ_DATA) {

@@ -62,6 +62,7 @@ public final class TcpTransport implements AutoCloseable {
      *
      * @param segments            the segments served to peers
      * @param listener            receives the outcome of every slice sent
+     * @param notifications       receives the notifications peers send
      * @param bindHost            address to listen on, e.g. {@code 127.0.0.1}
      * @param port                port to listen on; 0 picks a free one
      * @param ioThreads           event-loop threads
@@ -70,8 +71,9 @@ public final class TcpTransport implements AutoCloseable {
      * @param stallTimeoutNanos   a link with outstanding slices and no progress for this long is cut, ns
      * @throws IllegalStateException naming the port if it is in use or cannot be bound
      */
-    public TcpTransport(LocalSegments segments, SliceListener listener, String bindHost, int port, int ioThreads,
-                        int linksPerPeer, long connectTimeoutMillis, long stallTimeoutNanos) {
+    public TcpTransport(LocalSegments segments, SliceListener listener, NotificationListener notifications,
+                        String bindHost, int port, int ioThreads, int linksPerPeer, long connectTimeoutMillis,
+                        long stallTimeoutNanos) {
         this.listener = listener;
         this.linksPerPeer = linksPerPeer;
         this.connectTimeoutMillis = connectTimeoutMillis;
@@ -91,7 +93,7 @@ public final class TcpTransport implements AutoCloseable {
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel ch) {
-                            ch.pipeline().addLast("slices", new SliceServerHandler(segments, counters));
+                            ch.pipeline().addLast("slices", new SliceServerHandler(segments, counters, notifications));
                         }
                     })
                     .bind(bindHost, port).syncUninterruptibly().channel();
