@@ -10,8 +10,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * A bare transfer-engine target for link tests: one DRAM segment served on every
- * interface. Prints {@code FERRY-READY port=P} and runs until stdin closes.
+ * A bare transfer-engine target for link tests and {@code ferry bench transfer}: one DRAM
+ * segment served on every interface. Prints {@code FERRY-READY port=P bytes=N file=F
+ * host-id=H} and runs until stdin closes or SIGTERM.
  */
 @Command(name = "ferry-segment-server", mixinStandardHelpOptions = true)
 public final class SegmentServerMain implements Callable<Integer> {
@@ -24,12 +25,19 @@ public final class SegmentServerMain implements Callable<Integer> {
     @Option(names = "--advertise", split = ",", required = true, description = "Addresses of this host's links.")
     List<String> advertise;
 
+    @Option(names = "--shm", description = "Back the segment with a /dev/shm file, so that initiators on this host "
+            + "can reach it through shared memory.")
+    boolean shm;
+
     @Override
     public Integer call() {
-        Slab slab = Slab.allocate(bytes);
+        Slab slab = shm ? Slab.mapShared(java.nio.file.Path.of("/dev/shm", "ferry-segment-"
+                + ProcessHandle.current().pid() + ".slab"), bytes, true) : Slab.allocate(bytes);
         TransferEngine engine = new TransferEngine(new TransferEngine.Context().bindHost("0.0.0.0").advertise(advertise));
-        engine.registerSegment(name, slab.memory());
-        ProcessSupport.announceReady("role=segment-server port=" + engine.endpoint().port());
+        var descriptor = engine.registerSegment(name, slab);
+        ProcessSupport.announceReady("role=segment-server port=" + engine.endpoint().port() + " bytes=" + bytes
+                + " file=" + (descriptor.file().isEmpty() ? "-" : descriptor.file()) + " host-id="
+                + (descriptor.hostId().isEmpty() ? "-" : descriptor.hostId()));
         ProcessSupport.runUntilStopped(true, slab, engine);
         return 0;
     }

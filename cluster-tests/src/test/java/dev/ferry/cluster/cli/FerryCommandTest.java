@@ -78,6 +78,25 @@ class FerryCommandTest {
     }
 
     @Test
+    void benchTransferRunsAgainstALocalTargetAndWritesItsResults(@TempDir Path dir) throws IOException {
+        int code = ferry("bench", "transfer", "--duration", "1", "--block-size", "256KiB", "--batch-size", "4",
+                "--threads", "1", "--segment-bytes", "16MiB", "--operation", "read", "--out", dir.toString());
+        assertThat(code).as(err.toString()).isEqualTo(ExitCodes.OK);
+        assertThat(Files.readString(dir.resolve("transfer.json"))).contains("\"operation\" : \"read\"")
+                .contains("\"gbps\"");
+        assertThat(dir.resolve("transfer.arrow")).exists();
+        assertThat(Files.readAllBytes(dir.resolve("transfer-latency-cdf.png"))).startsWith(0x89, 'P', 'N', 'G');
+    }
+
+    @Test
+    void benchTransferRefusesBadSettings() {
+        assertThat(ferry("bench", "transfer", "--operation", "copy")).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains("--operation must be read or write, not 'copy'");
+        assertThat(ferry("bench", "transfer", "--block-size", "lots")).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains("expected a size such as 65536, 64KiB or 4MiB, got 'lots'");
+    }
+
+    @Test
     void traceCommandWritesAReadableTrace(@TempDir Path dir) {
         Path out = dir.resolve("t.jsonl");
         assertThat(ferry("trace", "--requests", "20", "--out", out.toString())).isZero();

@@ -1,0 +1,17 @@
+package dev.ferry.cluster.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code ferry bench}: benchmarks people run by hand. */
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks: transfer throughput and latency.",
+        subcommands = {BenchTransferCommand.class, BenchTargetCommand.class})
+final class BenchCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+}

@@ -1,0 +1,133 @@
+package dev.ferry.cluster.cli;
+
+import dev.ferry.cluster.ChildProcess;
+import dev.ferry.cluster.bench.TransferBench;
+import dev.ferry.cluster.bench.TransferBenchReport;
+import dev.ferry.cluster.netns.SegmentServerMain;
+import dev.ferry.store.node.HostPort;
+import dev.ferry.transfer.Opcode;
+import dev.ferry.transfer.TransferEngine;
+import dev.ferry.transfer.segment.Endpoint;
+import dev.ferry.transfer.segment.SegmentDescriptor;
+import java.nio.file.Path;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ferry bench transfer}: throughput and latency of the transfer engine between an
+ * initiator (this process) and a target, for people coming from Mooncake's
+ * {@code transfer_engine_bench}. By default the target is a process this command starts on
+ * loopback; {@code --target HOST:PORT} uses one started with {@code ferry bench target}.
+ */
+@Command(name = "transfer", mixinStandardHelpOptions = true,
+        description = "Measure transfer throughput and latency (like Mooncake's transfer_engine_bench).")
+final class BenchTransferCommand implements Callable<Integer> {
+    @Option(names = "--target", description = "A target started with 'ferry bench target', HOST:PORT. "
+            + "Default: start one here on loopback.")
+    String target;
+
+    @Option(names = "--operation", defaultValue = "write", description = "read or write (default ${DEFAULT-VALUE}).")
+    String operation;
+
+    @Option(names = "--block-size", defaultValue = "1MiB", description = "Bytes per request (default ${DEFAULT-VALUE}).")
+    String blockSize;
+
+    @Option(names = "--batch-size", defaultValue = "16", description = "Requests per batch (default ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--threads", defaultValue = "2", description = "Submitting threads (default ${DEFAULT-VALUE}).")
+    int threads;
+
+    @Option(names = "--duration", defaultValue = "10", description = "Seconds to run (default ${DEFAULT-VALUE}).")
+    int duration;
+
+    @Option(names = "--transport", defaultValue = "tcp", description = "tcp, or shm (local target only) (default ${DEFAULT-VALUE}).")
+    String transport;
+
+    @Option(names = "--links", defaultValue = "2", description = "TCP links to the target (default ${DEFAULT-VALUE}).")
+    int links;
+
+    @Option(names = "--segment-bytes", defaultValue = "512MiB", description = "Target segment size; must match the "
+            + "target's (default ${DEFAULT-VALUE}).")
+    String segmentBytes;
+
+    @Option(names = "--out", description = "Results directory (default ferry-out/bench-<time>).")
+    Path out;
+
+    @Override
+    public Integer call() throws Exception {
+        Opcode op = switch (operation.toLowerCase(Locale.ROOT)) {
+            case "read" -> Opcode.READ;
+            case "write" -> Opcode.WRITE;
+            default -> throw new IllegalArgumentException("--operation must be read or write, not '" + operation + "'");
+        };
+        if (!transport.equals("tcp") && !transport.equals("shm")) {
+            throw new IllegalArgumentException("unknown transport '" + transport + "'; known: tcp, shm");
+        }
+        if (transport.equals("shm") && target != null) {
+            throw new IllegalArgumentException("--transport shm needs the local target (drop --target)");
+        }
+        if (batchSize < 1 || threads < 1 || duration < 1 || links < 1) {
+            throw new IllegalArgumentException("--batch-size, --threads, --duration and --links must be at least 1");
+        }
+        long block = ByteSizes.parse(blockSize);
+        long segment = ByteSizes.parse(segmentBytes);
+        Path dir = out != null ? out : Path.of("ferry-out", "bench-"
+                + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        ChildProcess local = null;
+        SegmentDescriptor descriptor;
+        if (target == null) {
+            List<String> args = new ArrayList<>(List.of("--bytes", Long.toString(segment), "--advertise", "127.0.0.1"));
+            if (transport.equals("shm")) {
+                args.add("--shm");
+            }
+            local = ChildProcess.start("bench-target", List.of(), SegmentServerMain.class.getName(), args,
+                    dir.resolve("target.log"));
+            String file = local.field("file");
+            String hostId = local.field("host-id");
+            descriptor = new SegmentDescriptor("target/dram", segment,
+                    List.of(new Endpoint("127.0.0.1", Integer.parseInt(local.field("port")))),
+                    hostId.equals("-") ? "" : hostId, file.equals("-") ? "" : file);
+        } else {
+            HostPort hp = HostPort.parse(target);
+            descriptor = new SegmentDescriptor("target/dram", segment, new Endpoint(hp.host(), hp.port()));
+        }
+        Map<String, Object> settings = new LinkedHashMap<>();
+        settings.put("operation", op.name().toLowerCase(Locale.ROOT));
+        settings.put("blockBytes", block);
+        settings.put("batchSize", batchSize);
+        settings.put("threads", threads);
+        settings.put("transport", transport);
+        settings.put("links", links);
+        settings.put("target", target == null ? "local process" : target);
+        System.out.println("ferry bench transfer " + settings);
+        System.out.printf("%6s %10s %12s %10s %10s %10s%n", "time", "GB/s", "requests/s", "p50 ms", "p99 ms", "p999 ms");
+        TransferBench.Totals totals;
+        SegmentDescriptor d = descriptor;
+        try (TransferEngine engine = new TransferEngine(new TransferEngine.Context().linksPerPeer(links)
+                .sharedMemory(transport.equals("shm")).resolver(name -> d))) {
+            totals = new TransferBench(engine, descriptor, op, block, batchSize, threads).run(duration,
+                    s -> System.out.printf("%5.1fs %10.2f %12.0f %10.3f %10.3f %10.3f%n", s.second(), s.gbps(),
+                            s.requestsPerSecond(), s.p50Millis(), s.p99Millis(), s.p999Millis()));
+        } finally {
+            if (local != null) {
+                local.stop();
+                local.awaitExit();
+            }
+        }
+        System.out.printf("total  %10.2f %12.0f %10.3f %10.3f %10.3f   (%d requests, %.2f GB in %.1f s; latency per "
+                        + "batch of %d)%n", totals.gbps(), totals.requestsPerSecond(), totals.p50Millis(),
+                totals.p99Millis(), totals.p999Millis(), totals.requests(), totals.bytes() / 1e9, totals.seconds(),
+                batchSize);
+        TransferBenchReport.write(dir, settings, totals).forEach(f -> System.out.println("  wrote " + f));
+        return ExitCodes.OK;
+    }
+}

@@ -1,0 +1,32 @@
+package dev.ferry.cluster.cli;
+
+import java.util.Locale;
+
+/** Parses sizes written as {@code 4096}, {@code 64KiB}, {@code 4MiB}, {@code 1GiB} (also KB, MB, GB as powers of 1024). */
+final class ByteSizes {
+    private ByteSizes() {
+    }
+
+    /** @throws IllegalArgumentException naming the text when it is not a positive size */
+    static long parse(String text) {
+        String t = text.trim().toLowerCase(Locale.ROOT).replace("ib", "").replace("b", "");
+        long unit = 1;
+        if (t.endsWith("k")) {
+            unit = 1L << 10;
+        } else if (t.endsWith("m")) {
+            unit = 1L << 20;
+        } else if (t.endsWith("g")) {
+            unit = 1L << 30;
+        }
+        String digits = unit == 1 ? t : t.substring(0, t.length() - 1);
+        try {
+            long value = Long.parseLong(digits.trim()) * unit;
+            if (value < 1) {
+                throw new NumberFormatException();
+            }
+            return value;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("expected a size such as 65536, 64KiB or 4MiB, got '" + text + "'");
+        }
+    }
+}
