@@ -37,13 +37,14 @@ public final class LocalCluster implements AutoCloseable {
      * @param links          TCP links per peer in prefill and decode
      * @param sharedMemory   whether prefill and decode reach store nodes through shared
      *                       memory instead of TCP
+     * @param policy         the master's eviction policy ({@code lru}, {@code s3fifo})
      * @param workDir        where logs go
      */
     public record Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, boolean sharedMemory,
-                         Path workDir) {
-        /** Over TCP. */
+                         String policy, Path workDir) {
+        /** Over TCP, with LRU. */
         public Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, Path workDir) {
-            this(profile, capacityBlocks, storeNodes, links, false, workDir);
+            this(profile, capacityBlocks, storeNodes, links, false, "lru", workDir);
         }
     }
 
@@ -75,7 +76,8 @@ public final class LocalCluster implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create " + config.workDir(), e);
         }
-        ChildProcess m = launch("master", "dev.ferry.store.node.MasterMain", List.of("--port", "0"));
+        ChildProcess m = launch("master", "dev.ferry.store.node.MasterMain", List.of("--port", "0", "--policy",
+                config.policy()));
         master = new HostPort("127.0.0.1", Integer.parseInt(m.field("port")));
         List<ChildProcess> stores = new ArrayList<>();
         long blockBytes = config.profile().blockBytes();

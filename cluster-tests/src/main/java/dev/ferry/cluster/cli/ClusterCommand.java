@@ -45,6 +45,9 @@ final class ClusterCommand implements Callable<Integer> {
     @Option(names = "--capacity", defaultValue = "1000", description = "Store capacity in KV blocks, over all store nodes (default ${DEFAULT-VALUE}).")
     long capacityBlocks;
 
+    @Option(names = "--policy", defaultValue = "lru", description = "Eviction policy: lru or s3fifo (default ${DEFAULT-VALUE}).")
+    String policy;
+
     @Option(names = "--store-nodes", defaultValue = "2", description = "Store node processes (default ${DEFAULT-VALUE}).")
     int storeNodes;
 
@@ -70,6 +73,7 @@ final class ClusterCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ModelProfile profile = ModelProfile.byName(model);
+        dev.ferry.store.eviction.EvictionPolicy.byName(policy); // a bad name fails here, before any process starts
         if (requests < 0 || concurrency < 1 || storeNodes < 1 || links < 1 || timeScale < 0) {
             throw new IllegalArgumentException("--requests, --time-scale must be >= 0; --concurrency, --store-nodes, "
                     + "--links >= 1");
@@ -91,7 +95,7 @@ final class ClusterCommand implements Callable<Integer> {
                 "  model              " + profile.name() + " (" + profile.blockBytes() / 1024 + " KiB per block of "
                         + profile.blockTokens() + " tokens)",
                 "  store              " + capacityBlocks + " blocks (" + String.format("%.2f GB", capacityBlocks
-                        * profile.blockBytes() / 1e9) + ") over " + storeNodes + " store nodes, LRU",
+                        * profile.blockBytes() / 1e9) + ") over " + storeNodes + " store nodes, " + policy,
                 "  cluster            master, " + storeNodes + " store nodes, 1 prefill, 1 decode (separate JVMs, "
                         + (shm ? "shared-memory transport" : "TCP transport on Netty, " + links + " links per peer")
                         + ")",
@@ -102,7 +106,7 @@ final class ClusterCommand implements Callable<Integer> {
         List<RequestResult> results;
         long wall;
         try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Config(profile, capacityBlocks, storeNodes,
-                links, shm, dir.resolve("logs")))) {
+                links, shm, policy, dir.resolve("logs")))) {
             System.out.println("  started            master at " + cluster.master() + ", prefill at "
                     + cluster.prefill() + "; logs in " + dir.resolve("logs"));
             long start = System.nanoTime();

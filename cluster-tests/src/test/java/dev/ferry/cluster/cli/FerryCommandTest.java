@@ -97,6 +97,19 @@ class FerryCommandTest {
     }
 
     @Test
+    void benchReplaySweepsPoliciesAndCapacities(@TempDir Path dir) throws IOException {
+        int code = ferry("bench", "replay", "--requests", "40", "--capacities", "300,600", "--policies", "lru,s3fifo",
+                "--out", dir.toString());
+        assertThat(code).as(err.toString()).isEqualTo(ExitCodes.OK);
+        String json = Files.readString(dir.resolve("replay.json"));
+        assertThat(json).contains("\"policy\" : \"lru\"").contains("\"policy\" : \"s3fifo\"")
+                .contains("\"capacityBlocks\" : 600");
+        assertThat(dir.resolve("hit-ratio.png")).exists();
+        assertThat(ferry("bench", "replay", "--policies", "mru")).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains("unknown eviction policy 'mru'");
+    }
+
+    @Test
     void traceCommandWritesAReadableTrace(@TempDir Path dir) {
         Path out = dir.resolve("t.jsonl");
         assertThat(ferry("trace", "--requests", "20", "--out", out.toString())).isZero();

@@ -26,13 +26,14 @@ public interface EvictionPolicy {
     long victim(LongPredicate evictable);
 
     /**
-     * @param name {@code lru}
+     * @param name {@code lru} or {@code s3fifo}
      * @throws IllegalArgumentException for an unknown name
      */
     static EvictionPolicy byName(String name) {
         return switch (name.toLowerCase(java.util.Locale.ROOT)) {
             case "lru" -> new LruPolicy();
-            default -> throw new IllegalArgumentException("unknown eviction policy '" + name + "'; known: lru");
+            case "s3fifo", "s3-fifo" -> new S3FifoPolicy();
+            default -> throw new IllegalArgumentException("unknown eviction policy '" + name + "'; known: lru, s3fifo");
         };
     }
 }
