@@ -38,13 +38,20 @@ public final class LocalCluster implements AutoCloseable {
      * @param sharedMemory   whether prefill and decode reach store nodes through shared
      *                       memory instead of TCP
      * @param policy         the master's eviction policy ({@code lru}, {@code s3fifo})
+     * @param masterPort     the master's RPC port; 0 picks a free one
      * @param workDir        where logs go
      */
     public record Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, boolean sharedMemory,
-                         String policy, Path workDir) {
+                         String policy, int masterPort, Path workDir) {
+        /** With a free master port. */
+        public Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, boolean sharedMemory,
+                      String policy, Path workDir) {
+            this(profile, capacityBlocks, storeNodes, links, sharedMemory, policy, 0, workDir);
+        }
+
         /** Over TCP, with LRU. */
         public Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, Path workDir) {
-            this(profile, capacityBlocks, storeNodes, links, false, "lru", workDir);
+            this(profile, capacityBlocks, storeNodes, links, false, "lru", 0, workDir);
         }
     }
 
@@ -76,8 +83,8 @@ public final class LocalCluster implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create " + config.workDir(), e);
         }
-        ChildProcess m = launch("master", "dev.ferry.store.node.MasterMain", List.of("--port", "0", "--policy",
-                config.policy()));
+        ChildProcess m = launch("master", "dev.ferry.store.node.MasterMain", List.of("--port",
+                Integer.toString(config.masterPort()), "--policy", config.policy()));
         master = new HostPort("127.0.0.1", Integer.parseInt(m.field("port")));
         List<ChildProcess> stores = new ArrayList<>();
         long blockBytes = config.profile().blockBytes();

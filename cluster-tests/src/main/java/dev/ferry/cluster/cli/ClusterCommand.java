@@ -45,6 +45,10 @@ final class ClusterCommand implements Callable<Integer> {
     @Option(names = "--capacity", defaultValue = "1000", description = "Store capacity in KV blocks, over all store nodes (default ${DEFAULT-VALUE}).")
     long capacityBlocks;
 
+    @Option(names = "--master-port", defaultValue = "0", description = "The master's RPC port; 0 picks a free one "
+            + "(default ${DEFAULT-VALUE}). The other processes always pick free ports.")
+    int masterPort;
+
     @Option(names = "--policy", defaultValue = "lru", description = "Eviction policy: lru or s3fifo (default ${DEFAULT-VALUE}).")
     String policy;
 
@@ -106,7 +110,7 @@ final class ClusterCommand implements Callable<Integer> {
         List<RequestResult> results;
         long wall;
         try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Config(profile, capacityBlocks, storeNodes,
-                links, shm, policy, dir.resolve("logs")))) {
+                links, shm, policy, masterPort, dir.resolve("logs")))) {
             System.out.println("  started            master at " + cluster.master() + ", prefill at "
                     + cluster.prefill() + "; logs in " + dir.resolve("logs"));
             long start = System.nanoTime();

@@ -67,6 +67,17 @@ class FerryCommandTest {
     }
 
     @Test
+    void clusterOnAPortInUseSaysWhichAndStopsWhatItStarted(@TempDir Path dir) throws IOException {
+        try (ServerSocket taken = new ServerSocket(0)) {
+            int code = ferry("cluster", "--model", "tiny", "--requests", "5", "--master-port",
+                    Integer.toString(taken.getLocalPort()), "--out", dir.toString(), "--no-progress");
+            assertThat(code).isEqualTo(ExitCodes.BAD_INPUT);
+            assertThat(err.toString()).contains("master exited").contains("cannot listen on 127.0.0.1:"
+                    + taken.getLocalPort()).contains("in use");
+        }
+    }
+
+    @Test
     void generatedTraceRunsEndToEndAndWritesTheReport(@TempDir Path dir) {
         int code = ferry("cluster", "--model", "tiny", "--requests", "40", "--capacity", "400", "--concurrency", "2",
                 "--out", dir.toString(), "--no-progress");
