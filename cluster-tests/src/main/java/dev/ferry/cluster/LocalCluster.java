@@ -23,6 +23,7 @@ import java.util.List;
 public final class LocalCluster implements AutoCloseable {
     private final Config config;
     private final List<ChildProcess> roles = new ArrayList<>();
+    private final List<Path> slabFiles = new ArrayList<>();
     private final Thread shutdownHook = new Thread(this::close, "ferry-cluster-shutdown");
     private HostPort master;
     private HostPort prefill;
@@ -97,6 +98,7 @@ public final class LocalCluster implements AutoCloseable {
                     "--capacity-bytes", Long.toString(Math.max(1, blocks) * blockBytes))));
         }
         stores.forEach(ChildProcess::awaitReady);
+        stores.forEach(store -> slabFiles.add(Path.of(store.field("file"))));
         String model = config.profile().name();
         List<String> decodeArgs = new ArrayList<>(List.of("--master", master.toString(), "--model", model,
                 "--links", Integer.toString(config.links())));
@@ -155,6 +157,14 @@ public final class LocalCluster implements AutoCloseable {
         }
         for (int i = roles.size() - 1; i >= 0; i--) {
             roles.get(i).awaitExit();
+        }
+        // A store node that was killed (a crash, a test) could not remove its slab file.
+        for (Path file : slabFiles) {
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException ignored) {
+                // nothing more to do at shutdown
+            }
         }
     }
 

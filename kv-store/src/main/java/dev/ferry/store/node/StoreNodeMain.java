@@ -65,7 +65,7 @@ public final class StoreNodeMain implements Callable<Integer> {
             heartbeats.scheduleWithFixedDelay(() -> beat(c, segment), heartbeatMillis, heartbeatMillis,
                     TimeUnit.MILLISECONDS);
             ProcessSupport.announceReady("role=store node=" + nodeId + " data=" + segment.endpoints().getFirst()
-                    + " segment="
+                    + " file=" + file + " segment="
                     + segment.name() + " bytes=" + capacityBytes);
         } catch (RuntimeException e) {
             ProcessSupport.closeQuietly(slab, engine, client);
