@@ -1,13 +1,12 @@
 package dev.ferry.cluster.bench;
 
+import dev.ferry.cluster.report.ArrowFiles;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -16,7 +15,6 @@ import org.HdrHistogram.HistogramIterationValue;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.Float8Vector;
 import org.apache.arrow.vector.VectorSchemaRoot;
-import org.apache.arrow.vector.ipc.ArrowFileWriter;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
@@ -83,13 +81,7 @@ public final class TransferBenchReport {
                     }
                 }
                 root.setRowCount(samples.size());
-                try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                        StandardOpenOption.TRUNCATE_EXISTING);
-                     ArrowFileWriter writer = new ArrowFileWriter(root, null, channel)) {
-                    writer.start();
-                    writer.writeBatch();
-                    writer.end();
-                }
+                ArrowFiles.write(file, root);
             }
         }
         return file;
