@@ -80,7 +80,7 @@ class ShapedLinksTest {
     }
 
     @Test
-    void sprayingSharesBytesByMeasuredRateWhereRoundRobinSplitsEvenly(@TempDir Path dir) {
+    void sprayingSharesBytesByMeasuredRateWhereRoundRobinSplitsEvenly(@TempDir Path dir) throws Exception {
         int[] rates = {800, 400, 200, 100};
         try (Target target = Target.start("s" + ProcessHandle.current().pid() % 1000, dir, rates);
              Slab src = Slab.allocate(SEGMENT)) {
@@ -102,9 +102,11 @@ class ShapedLinksTest {
                 rrMbits = write(engine, src.memory(), 64L << 20);
                 rr = shares(engine.links(target.descriptor()));
             }
-            System.out.printf("shaped links %s Mbit/s (sum 1500): spraying %.0f Mbit/s (%.0f%% of the sum), "
-                    + "round-robin %.0f Mbit/s; spraying shares %s%n", java.util.Arrays.toString(rates), sprayMbits,
-                    sprayMbits / 15, rrMbits, java.util.Arrays.toString(spray));
+            double rawMbits = rawBaselineMbits(target.bed(), dir, rates, 256L << 20);
+            System.out.printf("shaped links %s Mbit/s (sum 1500): raw TCP, one stream per link with the ideal split, "
+                    + "%.0f Mbit/s; spraying %.0f Mbit/s (%.0f%% of the sum, %.0f%% of raw TCP), round-robin %.0f Mbit/s; "
+                    + "spraying shares %s%n", java.util.Arrays.toString(rates), rawMbits, sprayMbits, sprayMbits / 15,
+                    100 * sprayMbits / rawMbits, rrMbits, java.util.Arrays.toString(spray));
             // Shares follow the rates: the fastest link carries the most, the slowest the least.
             assertThat(spray[0]).isGreaterThan(spray[1]).isGreaterThan(0.40);
             assertThat(spray[1]).isGreaterThan(spray[2]);
@@ -147,6 +149,46 @@ class ShapedLinksTest {
                 write(engine, src.memory(), 64L << 20);
                 assertThat(links.get(1).estimator().bytes()).isGreaterThan(before);
             }
+        }
+    }
+
+    /**
+     * The physical baseline: one raw TCP stream per link to a sink in the namespace, each
+     * carrying its link's ideal share of {@code bytes} at once; the rate of the whole.
+     */
+    private static double rawBaselineMbits(NetnsTestBed bed, Path dir, int[] rates, long bytes) throws Exception {
+        ChildProcess sink = ChildProcess.start("raw-sink", bed.inNamespaceCommand(List.of()),
+                RawSinkMain.class.getName(), List.of(), dir.resolve("raw-sink.log"));
+        try {
+            int port = Integer.parseInt(sink.field("port"));
+            double sum = java.util.Arrays.stream(rates).sum();
+            List<Thread> writers = new java.util.ArrayList<>();
+            long start = System.nanoTime();
+            for (int i = 0; i < rates.length; i++) {
+                long share = (long) (bytes * rates[i] / sum);
+                String address = bed.peerAddresses().get(i);
+                writers.add(Thread.ofPlatform().start(() -> {
+                    try (java.nio.channels.SocketChannel c = java.nio.channels.SocketChannel.open(
+                            new java.net.InetSocketAddress(address, port))) {
+                        java.nio.ByteBuffer chunk = java.nio.ByteBuffer.allocateDirect(1 << 20);
+                        for (long sent = 0; sent < share; ) {
+                            chunk.clear().limit((int) Math.min(chunk.capacity(), share - sent));
+                            while (chunk.hasRemaining()) {
+                                sent += c.write(chunk);
+                            }
+                        }
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }));
+            }
+            for (Thread w : writers) {
+                w.join();
+            }
+            return bytes * 8 / ((System.nanoTime() - start) / 1e9) / 1e6;
+        } finally {
+            sink.stop();
+            sink.awaitExit();
         }
     }
 

@@ -7,14 +7,17 @@ package dev.ferry.transfer.slice;
  *
  * <p>The shape follows TENT's adaptive slicing (kvcache-ai/Mooncake,
  * docs/source/design/tent): about four slices per link per request, rounded to a power
- * of two, and never below 1 MiB unless the request itself is smaller (measured here: slices
- * of 128-512 KiB ran at 75% of a raw socket, see docs/benchmarks.md). Stateless and thread-safe.
+ * of two, and never below 256 KiB unless the request itself is smaller. Stateless and
+ * thread-safe.
  */
 public final class SliceSizer {
-    /** Smallest slice of a larger request, bytes (1 MiB): below that, per-slice costs dominate on TCP. */
-    public static final int MIN_SLICE_BYTES = 1024 * 1024;
-    /** Largest slice, bytes (4 MiB). */
-    public static final int MAX_SLICE_BYTES = 4 * 1024 * 1024;
+    /** Smallest slice of a larger request, bytes (256 KiB): below that, per-slice costs dominate on TCP. */
+    public static final int MIN_SLICE_BYTES = 256 * 1024;
+    /**
+     * Largest slice, bytes (1 MiB): larger slices left the slow links of a sprayed transfer
+     * finishing last (4 MiB: 86% of raw TCP over shaped links, 1 MiB: 98%; docs/benchmarks.md).
+     */
+    public static final int MAX_SLICE_BYTES = 1024 * 1024;
 
     private SliceSizer() {
     }
