@@ -36,23 +36,23 @@ public final class LocalCluster implements AutoCloseable {
      * @param capacityBlocks store capacity in blocks, split over the store nodes
      * @param storeNodes     store node processes
      * @param links          TCP links per peer in prefill and decode
-     * @param sharedMemory   whether prefill and decode reach store nodes through shared
-     *                       memory instead of TCP
+     * @param transport      how prefill and decode reach the store nodes: {@code tcp},
+     *                       {@code shm} (shared memory) or {@code aeron} (Aeron UDP)
      * @param policy         the master's eviction policy ({@code lru}, {@code s3fifo})
      * @param masterPort     the master's RPC port; 0 picks a free one
      * @param workDir        where logs go
      */
-    public record Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, boolean sharedMemory,
+    public record Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, String transport,
                          String policy, int masterPort, Path workDir) {
         /** With a free master port. */
-        public Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, boolean sharedMemory,
+        public Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, String transport,
                       String policy, Path workDir) {
-            this(profile, capacityBlocks, storeNodes, links, sharedMemory, policy, 0, workDir);
+            this(profile, capacityBlocks, storeNodes, links, transport, policy, 0, workDir);
         }
 
         /** Over TCP, with LRU. */
         public Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, Path workDir) {
-            this(profile, capacityBlocks, storeNodes, links, false, "lru", 0, workDir);
+            this(profile, capacityBlocks, storeNodes, links, "tcp", "lru", 0, workDir);
         }
     }
 
@@ -93,27 +93,34 @@ public final class LocalCluster implements AutoCloseable {
             // Node i holds its share of the capacity; the shares add up to exactly capacityBlocks.
             long blocks = config.capacityBlocks() / config.storeNodes()
                     + (i < config.capacityBlocks() % config.storeNodes() ? 1 : 0);
-            stores.add(launchAsync("store-" + (i + 1), "dev.ferry.store.node.StoreNodeMain", List.of(
-                    "--node-id", "store-" + (i + 1), "--master", master.toString(),
-                    "--capacity-bytes", Long.toString(Math.max(1, blocks) * blockBytes))));
+            List<String> args = new ArrayList<>(List.of("--node-id", "store-" + (i + 1), "--master", master.toString(),
+                    "--capacity-bytes", Long.toString(Math.max(1, blocks) * blockBytes)));
+            if (config.transport().equals("aeron")) {
+                args.add("--aeron");
+            }
+            stores.add(launchAsync("store-" + (i + 1), "dev.ferry.store.node.StoreNodeMain", args));
         }
         stores.forEach(ChildProcess::awaitReady);
         stores.forEach(store -> slabFiles.add(Path.of(store.field("file"))));
         String model = config.profile().name();
         List<String> decodeArgs = new ArrayList<>(List.of("--master", master.toString(), "--model", model,
                 "--links", Integer.toString(config.links())));
-        if (config.sharedMemory()) {
-            decodeArgs.add("--shared-memory");
-        }
+        decodeArgs.addAll(transportFlag());
         ChildProcess decode = launch("decode", "dev.ferry.decode.DecodeMain", decodeArgs);
         List<String> prefillArgs = new ArrayList<>(List.of("--master", master.toString(),
                 "--decode", "127.0.0.1:" + decode.field("port"), "--model", model,
                 "--links", Integer.toString(config.links())));
-        if (config.sharedMemory()) {
-            prefillArgs.add("--shared-memory");
-        }
+        prefillArgs.addAll(transportFlag());
         ChildProcess p = launch("prefill", "dev.ferry.prefill.PrefillMain", prefillArgs);
         prefill = new HostPort("127.0.0.1", Integer.parseInt(p.field("port")));
+    }
+
+    private List<String> transportFlag() {
+        return switch (config.transport()) {
+            case "shm" -> List.of("--shared-memory");
+            case "aeron" -> List.of("--aeron");
+            default -> List.of();
+        };
     }
 
     /** The master's RPC address. */

@@ -17,6 +17,7 @@ import dev.ferry.transfer.transport.Link;
 import dev.ferry.transfer.transport.SliceListener;
 import dev.ferry.transfer.transport.tcp.NotificationListener;
 import dev.ferry.transfer.transport.tcp.TcpCounters;
+import dev.ferry.transfer.transport.aeron.AeronTransport;
 import dev.ferry.transfer.transport.shm.ShmTransport;
 import dev.ferry.transfer.transport.tcp.TcpTransport;
 import java.lang.foreign.MemorySegment;
@@ -50,7 +51,7 @@ import java.util.concurrent.atomic.LongAdder;
  */
 public final class TransferEngine implements AutoCloseable, SliceListener {
     /** Largest notification message, bytes (64 KiB). */
-    public static final int MAX_NOTIFICATION_BYTES = dev.ferry.transfer.transport.tcp.SliceFrame.MAX_NOTIFICATION_BYTES;
+    public static final int MAX_NOTIFICATION_BYTES = dev.ferry.transfer.transport.frame.SliceFrame.MAX_NOTIFICATION_BYTES;
 
     private final Context ctx;
     private final LocalSegments segments = new LocalSegments();
@@ -64,6 +65,9 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     });
     private final AtomicLong sliceIds = new AtomicLong();
     private final Map<List<Endpoint>, SliceDispatcher> dispatchers = new ConcurrentHashMap<>();
+    private final Map<List<Endpoint>, SliceDispatcher> aeronDispatchers = new ConcurrentHashMap<>();
+    private final LongAdder transportFailovers = new LongAdder();
+    private final AeronTransport aeron;
     private final LongAdder slicesSent = new LongAdder();
     private final LongAdder sliceRetries = new LongAdder();
     private final LongAdder failedRequests = new LongAdder();
@@ -98,6 +102,21 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
             timers.shutdownNow();
             throw e;
         }
+        if (ctx.aeron) {
+            try {
+                this.aeron = new AeronTransport(segments, this, ctx.notifications, ctx.bindHost.equals("0.0.0.0")
+                        ? ctx.advertise.getFirst() : ctx.bindHost, ctx.stallTimeoutMillis);
+            } catch (RuntimeException e) {
+                tcp.close();
+                healer.shutdownNow();
+                timers.shutdownNow();
+                throw e;
+            }
+            long stall = TimeUnit.MILLISECONDS.toNanos(ctx.stallTimeoutMillis);
+            timers.scheduleWithFixedDelay(() -> aeron.checkStalls(stall), stall / 4, stall / 4, TimeUnit.NANOSECONDS);
+        } else {
+            this.aeron = null;
+        }
     }
 
     /**
@@ -108,7 +127,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
      */
     public SegmentDescriptor registerSegment(String name, MemorySegment memory) {
         segments.register(name, memory);
-        return new SegmentDescriptor(name, memory.byteSize(), advertised(), HostIdentity.id(), "");
+        return new SegmentDescriptor(name, memory.byteSize(), advertised(), HostIdentity.id(), "", aeronAdvertised());
     }
 
     /**
@@ -120,7 +139,15 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     public SegmentDescriptor registerSegment(String name, Slab slab) {
         segments.register(name, slab.memory());
         return new SegmentDescriptor(name, slab.bytes(), advertised(), HostIdentity.id(),
-                slab.file().map(Object::toString).orElse(""));
+                slab.file().map(Object::toString).orElse(""), aeronAdvertised());
+    }
+
+    private List<Endpoint> aeronAdvertised() {
+        if (aeron == null) {
+            return List.of();
+        }
+        int port = aeron.localEndpoint().port();
+        return ctx.advertise.stream().map(host -> new Endpoint(host, port)).toList();
     }
 
     private List<Endpoint> advertised() {
@@ -160,6 +187,8 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
                 checkRange(request, target.bytes());
                 if (ctx.sharedMemory && shm.reaches(target)) {
                     sends.add(() -> copyShared(request, target, future));
+                } else if (aeron != null && !target.aeronEndpoints().isEmpty()) {
+                    sends.add(() -> sendRemote(request, aeronDispatcher(target), future));
                 } else {
                     sends.add(() -> sendRemote(request, dispatcher(target), future));
                 }
@@ -209,6 +238,27 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
                     (slice, cause) -> {
                         ctx.resolver.invalidate(slice.target());
                         ((RequestState) slice.owner()).fail(cause);
+                    });
+        });
+    }
+
+    /**
+     * The Aeron links of a peer; when none of them is up, its waiting slices fail over to the
+     * peer's TCP links instead of failing.
+     */
+    private SliceDispatcher aeronDispatcher(SegmentDescriptor target) {
+        return aeronDispatchers.computeIfAbsent(target.aeronEndpoints(), endpoints -> {
+            List<? extends Link> links = aeron.links(endpoints, ctx.connectTimeoutMillis);
+            if (metrics != null) {
+                links.forEach(link -> metrics.link(link, "aeron"));
+            }
+            return new SliceDispatcher(links, ctx.sprayPolicy, healer, () -> aeron.reconnect(endpoints),
+                    (slice, cause) -> {
+                        RequestState state = (RequestState) slice.owner();
+                        SliceDispatcher tcpLinks = dispatcher(target);
+                        state.peer = tcpLinks;
+                        transportFailovers.increment();
+                        tcpLinks.enqueue(slice);
                     });
         });
     }
@@ -322,9 +372,23 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         return shm.bytes();
     }
 
+    /** Slices moved to TCP because none of a peer's Aeron links was up. */
+    public long transportFailovers() {
+        return transportFailovers.sum();
+    }
+
+    /** Links to the peer serving {@code target} over Aeron (connecting them if needed); empty without Aeron. */
+    public List<? extends Link> aeronLinks(SegmentDescriptor target) {
+        return aeron == null || target.aeronEndpoints().isEmpty() ? List.of()
+                : aeron.links(target.aeronEndpoints(), ctx.connectTimeoutMillis);
+    }
+
     @Override
     public void close() {
         shm.close();
+        if (aeron != null) {
+            aeron.close();
+        }
         tcp.close();
         healer.shutdownNow();
         timers.shutdownNow();
@@ -332,7 +396,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
 
     /** Progress of one request: slices left, and its future. */
     private final class RequestState implements SliceOwner {
-        final SliceDispatcher peer;
+        volatile SliceDispatcher peer;
         final CompletableFuture<Void> future;
         final AtomicInteger remaining;
 
@@ -378,6 +442,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         private boolean sharedMemory = true;
         private NotificationListener notifications;
         private io.micrometer.core.instrument.MeterRegistry registry;
+        private boolean aeron;
         private String name = "ferry";
 
         /** Address the TCP server binds (default 127.0.0.1). */
@@ -453,6 +518,16 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         public Context metrics(io.micrometer.core.instrument.MeterRegistry registry, String name) {
             this.registry = registry;
             this.name = name;
+            return this;
+        }
+
+        /**
+         * Runs the Aeron UDP transport beside TCP (an embedded media driver, SHARED threading):
+         * peers that run it too are reached over Aeron first, over TCP when no Aeron link is up
+         * (default off).
+         */
+        public Context aeron(boolean enabled) {
+            this.aeron = enabled;
             return this;
         }
 

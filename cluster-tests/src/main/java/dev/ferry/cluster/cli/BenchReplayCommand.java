@@ -79,7 +79,7 @@ final class BenchReplayCommand implements Callable<Integer> {
             for (long capacity : capacities) {
                 List<RequestResult> results;
                 long wall;
-                try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Config(profile, capacity, 2, 2, false,
+                try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Config(profile, capacity, 2, 2, "tcp",
                         policy, dir.resolve("logs").resolve(policy + "-" + capacity)))) {
                     long start = System.nanoTime();
                     results = new Replay(cluster.prefill(), 0, concurrency, 120_000).run(requestsToReplay, r -> { });

@@ -49,7 +49,8 @@ final class BenchTransferCommand implements Callable<Integer> {
     @Option(names = "--duration", defaultValue = "10", description = "Seconds to run (default ${DEFAULT-VALUE}).")
     int duration;
 
-    @Option(names = "--transport", defaultValue = "tcp", description = "tcp, or shm (local target only) (default ${DEFAULT-VALUE}).")
+    @Option(names = "--transport", defaultValue = "tcp", description = "tcp, or shm or aeron (local target only) "
+            + "(default ${DEFAULT-VALUE}).")
     String transport;
 
     @Option(names = "--links", defaultValue = "2", description = "TCP links to the target (default ${DEFAULT-VALUE}).")
@@ -69,11 +70,11 @@ final class BenchTransferCommand implements Callable<Integer> {
             case "write" -> Opcode.WRITE;
             default -> throw new IllegalArgumentException("--operation must be read or write, not '" + operation + "'");
         };
-        if (!transport.equals("tcp") && !transport.equals("shm")) {
-            throw new IllegalArgumentException("unknown transport '" + transport + "'; known: tcp, shm");
+        if (!List.of("tcp", "shm", "aeron").contains(transport)) {
+            throw new IllegalArgumentException("unknown transport '" + transport + "'; known: tcp, shm, aeron");
         }
-        if (transport.equals("shm") && target != null) {
-            throw new IllegalArgumentException("--transport shm needs the local target (drop --target)");
+        if (!transport.equals("tcp") && target != null) {
+            throw new IllegalArgumentException("--transport " + transport + " needs the local target (drop --target)");
         }
         if (batchSize < 1 || threads < 1 || duration < 1 || links < 1) {
             throw new IllegalArgumentException("--batch-size, --threads, --duration and --links must be at least 1");
@@ -89,13 +90,18 @@ final class BenchTransferCommand implements Callable<Integer> {
             if (transport.equals("shm")) {
                 args.add("--shm");
             }
+            if (transport.equals("aeron")) {
+                args.add("--aeron");
+            }
             local = ChildProcess.start("bench-target", List.of(), SegmentServerMain.class.getName(), args,
                     dir.resolve("target.log"));
             String file = local.field("file");
             String hostId = local.field("host-id");
+            String aeronPort = local.field("aeron-port");
             descriptor = new SegmentDescriptor("target/dram", segment,
                     List.of(new Endpoint("127.0.0.1", Integer.parseInt(local.field("port")))),
-                    hostId.equals("-") ? "" : hostId, file.equals("-") ? "" : file);
+                    hostId.equals("-") ? "" : hostId, file.equals("-") ? "" : file, aeronPort.equals("-") ? List.of()
+                            : List.of(new Endpoint("127.0.0.1", Integer.parseInt(aeronPort))));
         } else {
             HostPort hp = HostPort.parse(target);
             descriptor = new SegmentDescriptor("target/dram", segment, new Endpoint(hp.host(), hp.port()));
@@ -113,7 +119,7 @@ final class BenchTransferCommand implements Callable<Integer> {
         TransferBench.Totals totals;
         SegmentDescriptor d = descriptor;
         try (TransferEngine engine = new TransferEngine(new TransferEngine.Context().linksPerPeer(links)
-                .sharedMemory(transport.equals("shm")).resolver(name -> d))) {
+                .sharedMemory(transport.equals("shm")).aeron(transport.equals("aeron")).resolver(name -> d))) {
             totals = new TransferBench(engine, descriptor, op, block, batchSize, threads).run(duration,
                     s -> System.out.printf("%5.1fs %10.2f %12.0f %10.3f %10.3f %10.3f%n", s.second(), s.gbps(),
                             s.requestsPerSecond(), s.p50Millis(), s.p99Millis(), s.p999Millis()));

@@ -62,7 +62,8 @@ final class ClusterCommand implements Callable<Integer> {
     int links;
 
     @Option(names = "--transport", defaultValue = "tcp", description = "How prefill and decode reach the store nodes: "
-            + "tcp (Netty, the network path) or shm (shared memory, same host only) (default ${DEFAULT-VALUE}).")
+            + "tcp (Netty, the network path), aeron (Aeron UDP, TCP as the fallback) or shm (shared memory, same host "
+            + "only) (default ${DEFAULT-VALUE}).")
     String transport;
 
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the generated trace (default ${DEFAULT-VALUE}).")
@@ -82,10 +83,9 @@ final class ClusterCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--requests, --time-scale must be >= 0; --concurrency, --store-nodes, "
                     + "--links >= 1");
         }
-        if (!transport.equals("tcp") && !transport.equals("shm")) {
-            throw new IllegalArgumentException("unknown transport '" + transport + "'; known: tcp, shm");
+        if (!List.of("tcp", "shm", "aeron").contains(transport)) {
+            throw new IllegalArgumentException("unknown transport '" + transport + "'; known: tcp, shm, aeron");
         }
-        boolean shm = transport.equals("shm");
         List<TraceRequest> requestsToReplay = trace == null
                 ? TraceGenerator.generate(seed, requests == 0 ? 1000 : requests)
                 : TraceReader.read(trace, requests);
@@ -101,8 +101,11 @@ final class ClusterCommand implements Callable<Integer> {
                 "  store              " + capacityBlocks + " blocks (" + String.format("%.2f GB", capacityBlocks
                         * profile.blockBytes() / 1e9) + ") over " + storeNodes + " store nodes, " + policy,
                 "  cluster            master, " + storeNodes + " store nodes, 1 prefill, 1 decode (separate JVMs, "
-                        + (shm ? "shared-memory transport" : "TCP transport on Netty, " + links + " links per peer")
-                        + ")",
+                        + switch (transport) {
+                            case "shm" -> "shared-memory transport";
+                            case "aeron" -> "Aeron UDP transport, TCP as the fallback";
+                            default -> "TCP transport on Netty, " + links + " links per peer";
+                        } + ")",
                 "  machine            " + MachineInfo.probe().describe(),
                 "  TTFT               queueing + prefill compute (modeled: 2*params*tokens at 400 TFLOP/s) + "
                         + "measured WRITE and READ transfers + first decode step (modeled)");
@@ -110,7 +113,7 @@ final class ClusterCommand implements Callable<Integer> {
         List<RequestResult> results;
         long wall;
         try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Config(profile, capacityBlocks, storeNodes,
-                links, shm, policy, masterPort, dir.resolve("logs")))) {
+                links, transport, policy, masterPort, dir.resolve("logs")))) {
             System.out.println("  started            master at " + cluster.master() + ", prefill at "
                     + cluster.prefill() + "; logs in " + dir.resolve("logs"));
             long start = System.nanoTime();

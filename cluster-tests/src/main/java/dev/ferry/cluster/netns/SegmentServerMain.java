@@ -29,15 +29,20 @@ public final class SegmentServerMain implements Callable<Integer> {
             + "can reach it through shared memory.")
     boolean shm;
 
+    @Option(names = "--aeron", description = "Also serve the segment over Aeron UDP.")
+    boolean aeron;
+
     @Override
     public Integer call() {
         Slab slab = shm ? Slab.mapShared(java.nio.file.Path.of("/dev/shm", "ferry-segment-"
                 + ProcessHandle.current().pid() + ".slab"), bytes, true) : Slab.allocate(bytes);
-        TransferEngine engine = new TransferEngine(new TransferEngine.Context().bindHost("0.0.0.0").advertise(advertise));
+        TransferEngine engine = new TransferEngine(new TransferEngine.Context().bindHost("0.0.0.0").advertise(advertise)
+                .aeron(aeron));
         var descriptor = engine.registerSegment(name, slab);
         ProcessSupport.announceReady("role=segment-server port=" + engine.endpoint().port() + " bytes=" + bytes
                 + " file=" + (descriptor.file().isEmpty() ? "-" : descriptor.file()) + " host-id="
-                + (descriptor.hostId().isEmpty() ? "-" : descriptor.hostId()));
+                + (descriptor.hostId().isEmpty() ? "-" : descriptor.hostId()) + " aeron-port="
+                + (descriptor.aeronEndpoints().isEmpty() ? "-" : descriptor.aeronEndpoints().getFirst().port()));
         ProcessSupport.runUntilStopped(true, slab, engine);
         return 0;
     }

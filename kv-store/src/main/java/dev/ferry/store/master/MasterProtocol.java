@@ -25,7 +25,8 @@ import io.netty.buffer.ByteBuf;
  *       master probes its node and, when it is unreachable too, declares it dead at once</li>
  * </ul>
  * A segment descriptor is name (string), bytes (i64), endpoint count (i32) and per endpoint
- * host (string) and port (i32), host id (string), backing file (string, empty for none).
+ * host (string) and port (i32), host id (string), backing file (string, empty for none),
+ * Aeron endpoint count (i32) and per endpoint host and port.
  */
 public final class MasterProtocol {
     public static final int REGISTER = 1;
@@ -53,6 +54,11 @@ public final class MasterProtocol {
         }
         Wire.writeString(buf, d.hostId());
         Wire.writeString(buf, d.file());
+        buf.writeInt(d.aeronEndpoints().size());
+        for (Endpoint e : d.aeronEndpoints()) {
+            Wire.writeString(buf, e.host());
+            buf.writeInt(e.port());
+        }
     }
 
     static SegmentDescriptor readDescriptor(ByteBuf buf) {
@@ -64,7 +70,14 @@ public final class MasterProtocol {
             for (int i = 0; i < count; i++) {
                 endpoints.add(new Endpoint(Wire.readString(buf), Wire.readInt(buf)));
             }
-            return new SegmentDescriptor(name, bytes, endpoints, Wire.readString(buf), Wire.readString(buf));
+            String hostId = Wire.readString(buf);
+            String file = Wire.readString(buf);
+            int aeronCount = Wire.readCount(buf, 6);
+            java.util.List<Endpoint> aeron = new java.util.ArrayList<>(aeronCount);
+            for (int i = 0; i < aeronCount; i++) {
+                aeron.add(new Endpoint(Wire.readString(buf), Wire.readInt(buf)));
+            }
+            return new SegmentDescriptor(name, bytes, endpoints, hostId, file, aeron);
         } catch (IllegalArgumentException e) {
             throw new dev.ferry.store.rpc.RpcException(dev.ferry.store.rpc.RpcException.MALFORMED, e.getMessage());
         }

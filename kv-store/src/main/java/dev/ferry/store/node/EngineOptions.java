@@ -30,6 +30,9 @@ public final class EngineOptions {
             + "instead of TCP.")
     boolean sharedMemory;
 
+    @Option(names = "--aeron", description = "Reach store nodes that serve Aeron over Aeron UDP first.")
+    boolean aeron;
+
     @Option(names = "--links", defaultValue = "2", description = "TCP links per store node.")
     int links;
 
@@ -47,6 +50,6 @@ public final class EngineOptions {
     /** A transfer engine that resolves segments through {@code master}. */
     public TransferEngine engine(MasterClient master) {
         return new TransferEngine(new TransferEngine.Context().bindHost(host).linksPerPeer(links)
-                .sharedMemory(sharedMemory).resolver(master));
+                .sharedMemory(sharedMemory).aeron(aeron).resolver(master));
     }
 }

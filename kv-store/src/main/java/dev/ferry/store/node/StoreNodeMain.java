@@ -40,6 +40,9 @@ public final class StoreNodeMain implements Callable<Integer> {
             + "interface (default: --host).")
     List<String> advertise;
 
+    @Option(names = "--aeron", description = "Also serve the segment over Aeron UDP (embedded media driver).")
+    boolean aeron;
+
     @Option(names = "--shm-dir", defaultValue = "/dev/shm", description = "Where the slab file lives (default ${DEFAULT-VALUE}).")
     Path shmDir;
 
@@ -56,7 +59,7 @@ public final class StoreNodeMain implements Callable<Integer> {
         ScheduledExecutorService heartbeats = null;
         try {
             engine = new TransferEngine(new TransferEngine.Context().bindHost(host).port(dataPort)
-                    .advertise(advertise == null ? List.of() : advertise));
+                    .advertise(advertise == null ? List.of() : advertise).aeron(aeron));
             client = new MasterClient(m.host(), m.port(), 5_000);
             SegmentDescriptor segment = engine.registerSegment(nodeId + "/dram", slab);
             client.register(nodeId, segment);

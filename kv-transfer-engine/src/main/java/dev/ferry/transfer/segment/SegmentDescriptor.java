@@ -14,15 +14,23 @@ import java.util.List;
  *                  only between processes with equal host ids
  * @param file      the backing file (e.g. under {@code /dev/shm}), or empty when the memory
  *                  cannot be mapped by another process
+ * @param aeronEndpoints where the node's Aeron transport subscribes, or empty when it runs none
  */
-public record SegmentDescriptor(String name, long bytes, List<Endpoint> endpoints, String hostId, String file) {
+public record SegmentDescriptor(String name, long bytes, List<Endpoint> endpoints, String hostId, String file,
+                                List<Endpoint> aeronEndpoints) {
     public SegmentDescriptor {
         endpoints = List.copyOf(endpoints);
+        aeronEndpoints = aeronEndpoints == null ? List.of() : List.copyOf(aeronEndpoints);
         if (endpoints.isEmpty()) {
             throw new IllegalArgumentException("segment '" + name + "' needs at least one endpoint");
         }
         hostId = hostId == null ? "" : hostId;
         file = file == null ? "" : file;
+    }
+
+    /** Without Aeron. */
+    public SegmentDescriptor(String name, long bytes, List<Endpoint> endpoints, String hostId, String file) {
+        this(name, bytes, endpoints, hostId, file, List.of());
     }
 
     /** A segment reachable over TCP only, at one endpoint. */

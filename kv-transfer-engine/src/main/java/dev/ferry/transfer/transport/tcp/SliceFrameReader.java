@@ -1,5 +1,8 @@
 package dev.ferry.transfer.transport.tcp;
 
+import dev.ferry.transfer.transport.frame.FrameHeader;
+import dev.ferry.transfer.transport.frame.MalformedFrameException;
+import dev.ferry.transfer.transport.frame.SliceFrame;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;

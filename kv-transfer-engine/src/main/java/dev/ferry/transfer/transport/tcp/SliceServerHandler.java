@@ -1,5 +1,8 @@
 package dev.ferry.transfer.transport.tcp;
 
+import dev.ferry.transfer.transport.frame.FrameHeader;
+import dev.ferry.transfer.transport.frame.MalformedFrameException;
+import dev.ferry.transfer.transport.frame.SliceFrame;
 import dev.ferry.transfer.segment.LocalSegments;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;

@@ -7,6 +7,9 @@ import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.transport.Link;
 import dev.ferry.transfer.transport.LinkEstimator;
 import dev.ferry.transfer.transport.SliceListener;
+import dev.ferry.transfer.transport.frame.FrameHeader;
+import dev.ferry.transfer.transport.frame.MalformedFrameException;
+import dev.ferry.transfer.transport.frame.SliceFrame;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -222,7 +225,7 @@ final class TcpLink implements Link {
             if (status != SliceFrame.Status.OK) {
                 estimator.onFailed();
                 listener.onFailed(slice, TcpLink.this, new TransferException(status + " from " + endpoint + ": "
-                        + errorText, status.retryable));
+                        + errorText, status.retryable()));
                 return;
             }
             if (header.type() == SliceFrame.READ_DATA && (reading != slice || payloadCrc != header.crc())) {

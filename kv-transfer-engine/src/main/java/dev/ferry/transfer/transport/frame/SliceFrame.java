@@ -1,4 +1,4 @@
-package dev.ferry.transfer.transport.tcp;
+package dev.ferry.transfer.transport.frame;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
@@ -7,7 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.zip.CRC32C;
 
 /**
- * Layout of the data frames of the TCP transport. All integers big-endian.
+ * Layout of the data frames of the TCP and Aeron transports. All integers big-endian.
  *
  * <pre>
  * offset size field
@@ -46,13 +46,13 @@ public final class SliceFrame {
     /** Largest frame after the length field: header, name and a 16 MiB payload. */
     public static final int MAX_FRAME_BYTES = HEADER_BYTES + MAX_NAME_BYTES + 16 * 1024 * 1024;
 
-    static final int TYPE = 3;
-    static final int SLICE_ID = 4;
-    static final int OFFSET = 12;
-    static final int BODY_LENGTH = 20;
-    static final int CRC = 24;
-    static final int STATUS = 28;
-    static final int NAME_LENGTH = 30;
+    public static final int TYPE = 3;
+    public static final int SLICE_ID = 4;
+    public static final int OFFSET = 12;
+    public static final int BODY_LENGTH = 20;
+    public static final int CRC = 24;
+    public static final int STATUS = 28;
+    public static final int NAME_LENGTH = 30;
 
     /** Status codes of answers. */
     public enum Status {
@@ -62,12 +62,17 @@ public final class SliceFrame {
         final int code;
         final boolean retryable;
 
+        /** Whether the initiator may resend the slice after this answer. */
+        public boolean retryable() {
+            return retryable;
+        }
+
         Status(int code, boolean retryable) {
             this.code = code;
             this.retryable = retryable;
         }
 
-        static Status of(int code) {
+        public static Status of(int code) {
             for (Status s : values()) {
                 if (s.code == code) {
                     return s;
@@ -84,7 +89,7 @@ public final class SliceFrame {
      * Writes the length field and header of a frame into a new buffer. The caller writes
      * the body ({@code bodyLength} bytes) after it, as a separate buffer or in place.
      */
-    static ByteBuf header(ByteBufAllocator alloc, byte type, long sliceId, long offset, int bodyLength, int crc,
+    public static ByteBuf header(ByteBufAllocator alloc, byte type, long sliceId, long offset, int bodyLength, int crc,
                           Status status, byte[] name) {
         int nameLength = name == null ? 0 : name.length;
         ByteBuf buf = alloc.directBuffer(4 + HEADER_BYTES + nameLength);
@@ -100,7 +105,7 @@ public final class SliceFrame {
     }
 
     /** A complete error answer to a request of {@code type} with the given text. */
-    static ByteBuf error(ByteBufAllocator alloc, byte requestType, long sliceId, long offset, Status status,
+    public static ByteBuf error(ByteBufAllocator alloc, byte requestType, long sliceId, long offset, Status status,
                          String text) {
         byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
         byte answer = requestType == READ ? READ_DATA : requestType == NOTIFY ? NOTIFY_ACK : WRITE_ACK;
@@ -109,7 +114,7 @@ public final class SliceFrame {
     }
 
     /** Segment name bytes for a request frame. */
-    static byte[] name(String segment) {
+    public static byte[] name(String segment) {
         byte[] bytes = segment.getBytes(StandardCharsets.UTF_8);
         if (bytes.length > MAX_NAME_BYTES) {
             throw new IllegalArgumentException("segment name longer than " + MAX_NAME_BYTES + " bytes");
@@ -118,7 +123,7 @@ public final class SliceFrame {
     }
 
     /** CRC32C of {@code length} readable bytes of {@code buf} from {@code index}, without copying. */
-    static int crc(CRC32C crc, ByteBuf buf, int index, int length) {
+    public static int crc(CRC32C crc, ByteBuf buf, int index, int length) {
         crc.reset();
         if (buf.nioBufferCount() == 1) {
             crc.update(buf.nioBuffer(index, length));
@@ -131,7 +136,7 @@ public final class SliceFrame {
     }
 
     /** CRC32C of a whole byte buffer (its position is left unchanged). */
-    static int crc(CRC32C crc, ByteBuffer bytes) {
+    public static int crc(CRC32C crc, ByteBuffer bytes) {
         crc.reset();
         crc.update(bytes.duplicate());
         return (int) crc.getValue();

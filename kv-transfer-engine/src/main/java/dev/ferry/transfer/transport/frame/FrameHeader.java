@@ -1,4 +1,4 @@
-package dev.ferry.transfer.transport.tcp;
+package dev.ferry.transfer.transport.frame;
 
 import io.netty.buffer.ByteBuf;
 import java.nio.charset.StandardCharsets;
@@ -7,7 +7,7 @@ import java.nio.charset.StandardCharsets;
  * A flyweight over the header of one received frame (the bytes after the length field, up
  * to and including the segment name). Reused per connection; not thread-safe.
  */
-final class FrameHeader {
+public final class FrameHeader {
     private ByteBuf frame;
 
     /**
@@ -18,7 +18,7 @@ final class FrameHeader {
      * @throws MalformedFrameException if the header has a bad magic, version or type, or
      *                                 lengths that do not add up to {@code frameLength}
      */
-    FrameHeader wrap(ByteBuf head, long frameLength) {
+    public FrameHeader wrap(ByteBuf head, long frameLength) {
         this.frame = head;
         int readable = head.readableBytes();
         if (readable < SliceFrame.HEADER_BYTES || frameLength < SliceFrame.HEADER_BYTES) {
@@ -48,7 +48,7 @@ final class FrameHeader {
     }
 
     /** Bytes of body that follow the name: payload, error text, or none (a READ asks without carrying). */
-    long bodyBytes() {
+    public long bodyBytes() {
         return carriesBody() ? bodyLength() : 0;
     }
 
@@ -56,35 +56,35 @@ final class FrameHeader {
         return frame.readerIndex() + field;
     }
 
-    byte type() {
+    public byte type() {
         return frame.getByte(at(SliceFrame.TYPE));
     }
 
-    long sliceId() {
+    public long sliceId() {
         return frame.getLong(at(SliceFrame.SLICE_ID));
     }
 
-    long offset() {
+    public long offset() {
         return frame.getLong(at(SliceFrame.OFFSET));
     }
 
-    int bodyLength() {
+    public int bodyLength() {
         return frame.getInt(at(SliceFrame.BODY_LENGTH));
     }
 
-    int crc() {
+    public int crc() {
         return frame.getInt(at(SliceFrame.CRC));
     }
 
-    SliceFrame.Status status() {
+    public SliceFrame.Status status() {
         return SliceFrame.Status.of(frame.getUnsignedShort(at(SliceFrame.STATUS)));
     }
 
-    int nameLength() {
+    public int nameLength() {
         return frame.getUnsignedShort(at(SliceFrame.NAME_LENGTH));
     }
 
-    String name() {
+    public String name() {
         return frame.toString(at(SliceFrame.HEADER_BYTES), nameLength(), StandardCharsets.UTF_8);
     }
 

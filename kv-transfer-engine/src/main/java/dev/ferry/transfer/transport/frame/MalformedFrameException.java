@@ -1,4 +1,4 @@
-package dev.ferry.transfer.transport.tcp;
+package dev.ferry.transfer.transport.frame;
 
 /** A frame that cannot be parsed; the connection that sent it is closed. */
 public final class MalformedFrameException extends RuntimeException {
