@@ -121,6 +121,18 @@ class FerryCommandTest {
     }
 
     @Test
+    void theClusterRunsOverAeronAndOverSharedMemory(@TempDir Path dir) throws IOException {
+        for (String transport : new String[] {"aeron", "shm"}) {
+            Path out = dir.resolve(transport);
+            int code = ferry("cluster", "--model", "tiny", "--requests", "30", "--capacity", "400", "--transport",
+                    transport, "--out", out.toString(), "--no-progress");
+            assertThat(code).as(transport + ": " + err).isEqualTo(ExitCodes.OK);
+            assertThat(Files.readString(out.resolve("summary.json"))).contains("\"failed\" : 0")
+                    .contains("\"verifyFailures\" : 0");
+        }
+    }
+
+    @Test
     void traceCommandWritesAReadableTrace(@TempDir Path dir) {
         Path out = dir.resolve("t.jsonl");
         assertThat(ferry("trace", "--requests", "20", "--out", out.toString())).isZero();
