@@ -161,12 +161,7 @@ public final class AeronTransport implements AutoCloseable {
         };
         boolean carries = slice.opcode() != Opcode.READ;
         UnsafeBuffer payload = carries ? new UnsafeBuffer(slice.localBytes().asByteBuffer()) : null;
-        int crc = 0;
-        if (carries) {
-            CRC32C c = new CRC32C();
-            c.update(slice.localBytes().asByteBuffer());
-            crc = (int) c.getValue();
-        }
+        int crc = carries ? SliceFrame.crc(new CRC32C(), slice.localBytes().asByteBuffer()) : 0;
         ByteBuf header = SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, type, slice.id(), slice.targetOffset(),
                 slice.length(), crc, SliceFrame.Status.OK, SliceFrame.name(slice.target()));
         UnsafeBuffer head = message(replyTo, header);
@@ -283,21 +278,16 @@ public final class AeronTransport implements AutoCloseable {
                 answer = SliceFrame.error(UnpooledByteBufAllocator.DEFAULT, type, header.sliceId(), offset, status,
                         status + " for '" + header.name() + "' [" + offset + ", " + (offset + length) + ")");
             } else if (type == SliceFrame.WRITE) {
-                ByteBuffer into = target.asSlice(offset, length).asByteBuffer();
-                buffer.getBytes(bodyAt, into, length);
-                pollCrc.reset();
-                pollCrc.update(target.asSlice(offset, length).asByteBuffer());
-                answer = (int) pollCrc.getValue() == header.crc()
+                buffer.getBytes(bodyAt, target.asSlice(offset, length).asByteBuffer(), length);
+                answer = SliceFrame.crc(pollCrc, target.asSlice(offset, length).asByteBuffer()) == header.crc()
                         ? SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, SliceFrame.WRITE_ACK, header.sliceId(),
                                 offset, 0, 0, SliceFrame.Status.OK, null)
                         : SliceFrame.error(UnpooledByteBufAllocator.DEFAULT, type, header.sliceId(), offset,
                                 SliceFrame.Status.CRC_MISMATCH, "payload CRC32C mismatch");
             } else {
                 ByteBuffer bytes = target.asSlice(offset, length).asByteBuffer();
-                pollCrc.reset();
-                pollCrc.update(bytes.duplicate());
                 answer = SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, SliceFrame.READ_DATA, header.sliceId(),
-                        offset, length, (int) pollCrc.getValue(), SliceFrame.Status.OK, null);
+                        offset, length, SliceFrame.crc(pollCrc, bytes), SliceFrame.Status.OK, null);
                 payload = new UnsafeBuffer(bytes);
             }
         }
@@ -329,11 +319,8 @@ public final class AeronTransport implements AutoCloseable {
                 listener.onFailed(slice, link, new TransferException("READ answer of the wrong length", true));
                 return;
             }
-            ByteBuffer into = slice.localBytes().asByteBuffer();
-            buffer.getBytes(bodyAt, into, slice.length());
-            pollCrc.reset();
-            pollCrc.update(slice.localBytes().asByteBuffer());
-            if ((int) pollCrc.getValue() != header.crc()) {
+            buffer.getBytes(bodyAt, slice.localBytes().asByteBuffer(), slice.length());
+            if (SliceFrame.crc(pollCrc, slice.localBytes().asByteBuffer()) != header.crc()) {
                 link.estimator.onFailed();
                 listener.onFailed(slice, link, new TransferException("READ payload failed its CRC32C", true));
                 return;

@@ -122,19 +122,6 @@ public final class SliceFrame {
         return bytes;
     }
 
-    /** CRC32C of {@code length} readable bytes of {@code buf} from {@code index}, without copying. */
-    public static int crc(CRC32C crc, ByteBuf buf, int index, int length) {
-        crc.reset();
-        if (buf.nioBufferCount() == 1) {
-            crc.update(buf.nioBuffer(index, length));
-        } else {
-            for (ByteBuffer part : buf.nioBuffers(index, length)) {
-                crc.update(part);
-            }
-        }
-        return (int) crc.getValue();
-    }
-
     /** CRC32C of a whole byte buffer (its position is left unchanged). */
     public static int crc(CRC32C crc, ByteBuffer bytes) {
         crc.reset();
