@@ -133,6 +133,23 @@ class FerryCommandTest {
     }
 
     @Test
+    void benchChartDrawsJmhResults(@TempDir Path dir) throws IOException {
+        Path json = dir.resolve("jmh.json");
+        Files.writeString(json, """
+                [{"benchmark": "dev.ferry.bench.TcpTransferBenchmark.engineWrite", "params": {"chunkBytes": "1048576"},
+                  "primaryMetric": {"score": 10.0, "scoreUnit": "ops/s"}},
+                 {"benchmark": "dev.ferry.bench.ShmTransferBenchmark.memcpyBaseline", "params": {"requestBytes": "65536"},
+                  "primaryMetric": {"score": 1000.0, "scoreUnit": "ops/s"}}]
+                """);
+        Path png = dir.resolve("chart.png");
+        assertThat(ferry("bench", "chart", "--jmh", json.toString(), "--out", png.toString())).isZero();
+        assertThat(Files.readAllBytes(png)).startsWith(0x89, 'P', 'N', 'G');
+        var points = dev.ferry.cluster.bench.JmhThroughputChart.read(json);
+        assertThat(points).extracting(p -> p.gbps())
+                .containsExactly(10.0 * 64 * 1024 * 1024 / 1e9, 1000.0 * 65536 / 1e9);
+    }
+
+    @Test
     void traceCommandWritesAReadableTrace(@TempDir Path dir) {
         Path out = dir.resolve("t.jsonl");
         assertThat(ferry("trace", "--requests", "20", "--out", out.toString())).isZero();
