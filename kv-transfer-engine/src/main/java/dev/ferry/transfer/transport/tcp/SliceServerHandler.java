@@ -107,9 +107,9 @@ final class SliceServerHandler extends SliceFrameReader {
         int checksum = SliceFrame.crc(readCrc, bytes);
         ByteBuf head = SliceFrame.header(ctx.alloc(), SliceFrame.READ_DATA, header.sliceId(), header.offset(), length,
                 checksum, SliceFrame.Status.OK, null);
+        counters.bytesRead.add(length); // counted before the answer, which a waiting caller may act on at once
         // The payload goes out straight from the segment: no copy in user space.
         reply(ctx, Unpooled.wrappedBuffer(head, Unpooled.wrappedBuffer(bytes)));
-        counters.bytesRead.add(length);
     }
 
     @Override
