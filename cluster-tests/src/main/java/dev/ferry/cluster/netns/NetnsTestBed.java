@@ -32,10 +32,10 @@ public final class NetnsTestBed implements AutoCloseable {
     public static Optional<String> unavailableReason() {
         try {
             String tag = "p" + ProcessHandle.current().pid() % 100000;
-            if (run(List.of("ip", "netns", "add", "ferry-" + tag)) != 0) {
+            if (run(List.of("ip", "netns", "add", "ferry-" + tag), true) != 0) {
                 return Optional.of("cannot create a network namespace (needs root and iproute2)");
             }
-            run(List.of("ip", "netns", "del", "ferry-" + tag));
+            run(List.of("ip", "netns", "del", "ferry-" + tag), true);
             return Optional.empty();
         } catch (IOException e) {
             return Optional.of("iproute2 ('ip') is not installed: " + e.getMessage());
@@ -122,6 +122,10 @@ public final class NetnsTestBed implements AutoCloseable {
     }
 
     private static int run(List<String> command) throws IOException {
+        return run(command, false);
+    }
+
+    private static int run(List<String> command, boolean quiet) throws IOException {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         try {
             byte[] output = p.getInputStream().readAllBytes();
@@ -129,7 +133,7 @@ public final class NetnsTestBed implements AutoCloseable {
                 p.destroyForcibly();
                 return -1;
             }
-            if (p.exitValue() != 0) {
+            if (p.exitValue() != 0 && !quiet) {
                 System.err.println(String.join(" ", command) + ": " + new String(output, StandardCharsets.UTF_8).trim());
             }
             return p.exitValue();
@@ -143,9 +147,9 @@ public final class NetnsTestBed implements AutoCloseable {
     @Override
     public void close() {
         try {
-            run(List.of("ip", "netns", "del", namespace));
+            run(List.of("ip", "netns", "del", namespace), true);
             for (int i = 0; i < links; i++) {
-                run(List.of("ip", "link", "del", rootDevice(i)));
+                run(List.of("ip", "link", "del", rootDevice(i)), true); // usually gone with the namespace
             }
         } catch (IOException ignored) {
             // nothing was created

@@ -150,6 +150,20 @@ class FerryCommandTest {
     }
 
     @Test
+    void benchFailoverChartsEachLinkThroughAFailure(@TempDir Path dir) throws IOException {
+        var unavailable = dev.ferry.cluster.netns.NetnsTestBed.unavailableReason();
+        org.junit.jupiter.api.Assumptions.assumeTrue(unavailable.isEmpty(),
+                () -> "no network namespaces here: " + unavailable.orElse(""));
+        int code = ferry("bench", "failover", "--rates", "400,400", "--bytes", "96MiB", "--cut-link", "1",
+                "--cut-after-ms", "300", "--restore-after-ms", "900", "--out", dir.toString());
+        assertThat(code).as(err.toString()).isEqualTo(ExitCodes.OK);
+        assertThat(Files.readAllBytes(dir.resolve("failover-links.png"))).startsWith(0x89, 'P', 'N', 'G');
+        assertThat(dir.resolve("failover.arrow")).exists();
+        assertThat(ferry("bench", "failover", "--rates", "400", "--cut-link", "3")).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains("--cut-link must name one of the 1 links");
+    }
+
+    @Test
     void traceCommandWritesAReadableTrace(@TempDir Path dir) {
         Path out = dir.resolve("t.jsonl");
         assertThat(ferry("trace", "--requests", "20", "--out", out.toString())).isZero();
