@@ -28,17 +28,23 @@ public final class NetnsTestBed implements AutoCloseable {
         this.links = links;
     }
 
-    /** Why a test bed cannot be made here, or empty when it can. */
+    /**
+     * Why a test bed cannot be made here, or empty when it can: makes (and removes) a bed of
+     * one shaped link, so that a missing namespace, veth or tbf support all show up here.
+     */
     public static Optional<String> unavailableReason() {
         try {
-            String tag = "p" + ProcessHandle.current().pid() % 100000;
-            if (run(List.of("ip", "netns", "add", "ferry-" + tag), true) != 0) {
-                return Optional.of("cannot create a network namespace (needs root and iproute2)");
+            if (run(List.of("ip", "-V"), true) != 0) {
+                return Optional.of("iproute2 ('ip') does not run");
             }
-            run(List.of("ip", "netns", "del", "ferry-" + tag), true);
-            return Optional.empty();
         } catch (IOException e) {
             return Optional.of("iproute2 ('ip') is not installed: " + e.getMessage());
+        }
+        try (NetnsTestBed probe = create("q" + ProcessHandle.current().pid() % 100000, 100)) {
+            return Optional.empty();
+        } catch (IllegalStateException e) {
+            return Optional.of("cannot build a shaped veth link in a network namespace (needs root, iproute2 and "
+                    + "tc tbf): " + e.getMessage());
         }
     }
 
