@@ -8,6 +8,7 @@ import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.transport.SliceListener;
 import dev.ferry.transfer.transport.frame.FrameHeader;
 import dev.ferry.transfer.transport.frame.MalformedFrameException;
+import dev.ferry.transfer.transport.frame.RangeCheck;
 import dev.ferry.transfer.transport.frame.SliceFrame;
 import dev.ferry.transfer.transport.tcp.NotificationListener;
 import io.aeron.Aeron;
@@ -270,13 +271,12 @@ public final class AeronTransport implements AutoCloseable {
             answer = SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, SliceFrame.NOTIFY_ACK, header.sliceId(), 0, 0,
                     0, SliceFrame.Status.OK, null);
         } else {
-            MemorySegment target = segments.find(header.name());
             long offset = header.offset();
-            if (target == null || offset < 0 || length < 1 || offset > target.byteSize() - length) {
-                SliceFrame.Status status = target == null ? SliceFrame.Status.UNKNOWN_SEGMENT
-                        : SliceFrame.Status.OUT_OF_BOUNDS;
-                answer = SliceFrame.error(UnpooledByteBufAllocator.DEFAULT, type, header.sliceId(), offset, status,
-                        status + " for '" + header.name() + "' [" + offset + ", " + (offset + length) + ")");
+            RangeCheck.Refusal refusal = RangeCheck.refusal(segments, header.name(), offset, length);
+            MemorySegment target = refusal == null ? segments.find(header.name()) : null;
+            if (refusal != null) {
+                answer = SliceFrame.error(UnpooledByteBufAllocator.DEFAULT, type, header.sliceId(), offset,
+                        refusal.status(), refusal.message());
             } else if (type == SliceFrame.WRITE) {
                 buffer.getBytes(bodyAt, target.asSlice(offset, length).asByteBuffer(), length);
                 answer = SliceFrame.crc(pollCrc, target.asSlice(offset, length).asByteBuffer()) == header.crc()

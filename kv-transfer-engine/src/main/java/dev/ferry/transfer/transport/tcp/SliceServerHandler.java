@@ -2,6 +2,7 @@ package dev.ferry.transfer.transport.tcp;
 
 import dev.ferry.transfer.transport.frame.FrameHeader;
 import dev.ferry.transfer.transport.frame.MalformedFrameException;
+import dev.ferry.transfer.transport.frame.RangeCheck;
 import dev.ferry.transfer.transport.frame.SliceFrame;
 import dev.ferry.transfer.segment.LocalSegments;
 import io.netty.buffer.ByteBuf;
@@ -52,19 +53,12 @@ final class SliceServerHandler extends SliceFrameReader {
             message = new byte[header.bodyLength()];
             return MemorySegment.ofArray(message);
         }
-        MemorySegment target = segments.find(header.name());
-        int length = header.bodyLength();
-        if (target == null) {
-            refuse(SliceFrame.Status.UNKNOWN_SEGMENT, "unknown segment '" + header.name() + "'");
+        RangeCheck.Refusal refusal = RangeCheck.refusal(segments, header.name(), header.offset(), header.bodyLength());
+        if (refusal != null) {
+            refuse(refusal.status(), refusal.message());
             return null;
         }
-        long offset = header.offset();
-        if (offset < 0 || length < 1 || offset > target.byteSize() - length) {
-            refuse(SliceFrame.Status.OUT_OF_BOUNDS, "range [" + offset + ", " + (offset + length)
-                    + ") outside segment '" + header.name() + "' of " + target.byteSize() + " bytes");
-            return null;
-        }
-        return target.asSlice(offset, length);
+        return segments.find(header.name()).asSlice(header.offset(), header.bodyLength());
     }
 
     private void refuse(SliceFrame.Status status, String why) {
