@@ -80,6 +80,33 @@ public final class OffsetAllocator {
         addFree(start, end - start);
     }
 
+    /**
+     * Takes a given range out of the free list (a restarted node re-registers the blocks it
+     * kept, at their offsets).
+     *
+     * @return false, changing nothing, when any part of the range is not free
+     */
+    public boolean reserve(long offset, long bytes) {
+        long size = aligned(bytes);
+        if (offset < 0 || offset % ALIGNMENT != 0) {
+            return false;
+        }
+        Map.Entry<Long, Long> hole = freeByOffset.floorEntry(offset);
+        if (hole == null || hole.getKey() + hole.getValue() < offset + size) {
+            return false;
+        }
+        long start = hole.getKey();
+        long end = start + hole.getValue();
+        removeFree(start, end - start);
+        if (offset > start) {
+            addFree(start, offset - start);
+        }
+        if (end > offset + size) {
+            addFree(offset + size, end - offset - size);
+        }
+        return true;
+    }
+
     /** Free bytes. */
     public long freeBytes() {
         return freeBytes;

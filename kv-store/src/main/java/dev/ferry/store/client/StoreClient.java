@@ -13,7 +13,9 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -21,10 +23,13 @@ import java.util.Set;
  * Metadata goes to the master; bytes go through the transfer engine in batches, through a
  * staging buffer of the caller's, a window of blocks at a time.
  *
- * <p>Put: allocate all keys, then per window fill, WRITE as one batch, commit; on a failure
- * the uncommitted keys are aborted so nothing half-written becomes visible. Get: lease all
- * keys, READ per window, hand each block to the sink, release; a lease that expired during
- * the read fails the get, since the bytes may have been reused.
+ * <p>Put: allocate all keys (each on {@code replicas} nodes, the preferred segment first),
+ * then per window fill once, WRITE every replica as one batch, commit; on a failure the
+ * uncommitted keys are aborted so nothing half-written becomes visible. Get: lease all keys,
+ * READ per window from each key's first replica not known to have failed, hand each block
+ * to the sink, release; when a replica's node cannot be reached the window is read again
+ * from the other replicas. The lease is renewed while a long get goes on; a lease that
+ * expired anyway fails the get, since the bytes may have been reused.
  *
  * <p>When a transfer fails, the target segments are reported to the master, which probes
  * their nodes and drops the dead ones at once (instead of after missed heartbeats); a put
@@ -36,17 +41,49 @@ public final class StoreClient {
     private final MasterClient master;
     private final TransferEngine engine;
     private final long leaseMillis;
+    private final int replicas;
+    private final String preferredSegment;
 
-    /** @param leaseMillis lease TTL taken by gets, ms (Mooncake's default is 10 s) */
+    /** One replica per block, no preferred segment. */
     public StoreClient(MasterClient master, TransferEngine engine, long leaseMillis) {
+        this(master, engine, leaseMillis, 1, null);
+    }
+
+    /**
+     * @param leaseMillis      lease TTL taken by gets, ms (Mooncake's default is 10 s)
+     * @param replicas         copies written per block, on different nodes
+     * @param preferredSegment segment for the first copy when it has room (this process's own
+     *                         store node), or null
+     */
+    public StoreClient(MasterClient master, TransferEngine engine, long leaseMillis, int replicas,
+                       String preferredSegment) {
+        if (replicas < 1) {
+            throw new IllegalArgumentException("replicas must be at least 1, not " + replicas);
+        }
         this.master = master;
         this.engine = engine;
         this.leaseMillis = leaseMillis;
+        this.replicas = replicas;
+        this.preferredSegment = preferredSegment;
     }
 
     /** How many leading keys are in the store; touches them. */
     public int lookupPrefix(long[] keys) {
         return master.lookupPrefix(keys);
+    }
+
+    /** Whether each key is in the store; touches nothing. */
+    public boolean[] exists(long[] keys) {
+        return master.exists(keys);
+    }
+
+    /**
+     * Removes blocks.
+     *
+     * @return per key: removed, or false when unknown, still being written, or being read
+     */
+    public boolean[] remove(long[] keys) {
+        return master.remove(keys);
     }
 
     /**
@@ -64,11 +101,20 @@ public final class StoreClient {
         int window = window(staging, blockBytes);
         List<Placement> placements;
         try {
-            placements = master.putStart(keys, blockBytes);
+            placements = master.putStart(keys, blockBytes, replicas, preferredSegment);
         } catch (RpcException e) {
             throw new StoreException("put of " + keys.length + " blocks refused: " + e.getMessage(), e);
         }
-        List<Placement> toWrite = placements.stream().filter(p -> !p.exists()).toList();
+        Map<Long, List<Placement>> byKey = new LinkedHashMap<>();
+        int existed = 0;
+        for (Placement p : placements) {
+            if (p.exists()) {
+                existed++;
+            } else {
+                byKey.computeIfAbsent(p.key(), k -> new ArrayList<>(replicas)).add(p);
+            }
+        }
+        List<List<Placement>> toWrite = new ArrayList<>(byKey.values());
         long nanos = 0;
         int done = 0;
         try {
@@ -76,14 +122,17 @@ public final class StoreClient {
                 int n = Math.min(window, toWrite.size() - done);
                 long[] batchKeys = new long[n];
                 int[] crcs = new int[n];
-                List<TransferRequest> batch = new ArrayList<>(n);
+                List<TransferRequest> batch = new ArrayList<>(n * replicas);
                 for (int i = 0; i < n; i++) {
-                    Placement p = toWrite.get(done + i);
+                    List<Placement> copies = toWrite.get(done + i);
+                    long key = copies.getFirst().key();
                     MemorySegment slot = staging.asSlice(i * blockBytes, blockBytes);
-                    source.fill(p.key(), slot);
-                    batchKeys[i] = p.key();
+                    source.fill(key, slot);
+                    batchKeys[i] = key;
                     crcs[i] = BlockContent.crc32c(slot);
-                    batch.add(TransferRequest.write(staging, i * blockBytes, p.segment(), p.offset(), blockBytes));
+                    for (Placement p : copies) {
+                        batch.add(TransferRequest.write(staging, i * blockBytes, p.segment(), p.offset(), blockBytes));
+                    }
                 }
                 long start = System.nanoTime();
                 await(batch);
@@ -92,19 +141,18 @@ public final class StoreClient {
                 done += n;
             }
         } catch (RuntimeException e) {
-            List<Placement> rest = toWrite.subList(done, toWrite.size());
+            long[] rest = toWrite.subList(done, toWrite.size()).stream().mapToLong(c -> c.getFirst().key()).toArray();
             abort(rest);
             if (retry && e instanceof UnreachableSegments u && u.gone) {
                 // The master dropped the dead node: the rest goes to the nodes still alive.
-                PutResult again = put(rest.stream().mapToLong(Placement::key).toArray(), blockBytes, staging, source,
-                        false);
-                return new PutResult(done + again.written(), placements.size() - toWrite.size() + again.existed(),
+                PutResult again = put(rest, blockBytes, staging, source, false);
+                return new PutResult(done + again.written(), existed + again.existed(),
                         (done + again.written()) * blockBytes, nanos + again.transferNanos());
             }
             throw new StoreException("put failed after " + done + " of " + toWrite.size() + " blocks: "
                     + e.getMessage(), e);
         }
-        return new PutResult(toWrite.size(), placements.size() - toWrite.size(), toWrite.size() * blockBytes, nanos);
+        return new PutResult(toWrite.size(), existed, (long) toWrite.size() * blockBytes, nanos);
     }
 
     /**
@@ -115,10 +163,20 @@ public final class StoreClient {
         BatchHandle handle;
         try {
             handle = engine.submit(batch);
-            handle.completion().join();
         } catch (RuntimeException e) {
             Set<String> segments = new HashSet<>();
             batch.forEach(r -> segments.add(r.targetSegment()));
+            throw unreachable(segments, e);
+        }
+        try {
+            handle.completion().join();
+        } catch (RuntimeException e) {
+            Set<String> segments = new HashSet<>();
+            for (int i = 0; i < batch.size(); i++) {
+                if (handle.requests().get(i).isCompletedExceptionally()) {
+                    segments.add(batch.get(i).targetSegment());
+                }
+            }
             throw unreachable(segments, e);
         }
     }
@@ -134,22 +192,24 @@ public final class StoreClient {
         }
         Throwable root = cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null
                 ? cause.getCause() : cause;
-        return new UnreachableSegments(root.getMessage(), gone, root);
+        return new UnreachableSegments(root.getMessage(), gone, segments, root);
     }
 
     /** A batch failed; {@code gone} says whether the master declared a target node dead. */
     private static final class UnreachableSegments extends RuntimeException {
         final boolean gone;
+        final Set<String> segments;
 
-        UnreachableSegments(String message, boolean gone, Throwable cause) {
+        UnreachableSegments(String message, boolean gone, Set<String> segments, Throwable cause) {
             super(message, cause);
             this.gone = gone;
+            this.segments = segments;
         }
     }
 
-    private void abort(List<Placement> placements) {
+    private void abort(long[] keys) {
         try {
-            master.putAbort(placements.stream().mapToLong(Placement::key).toArray());
+            master.putAbort(keys);
         } catch (RpcException ignored) {
             // The master reclaims uncommitted puts after its put timeout anyway.
         }
@@ -158,7 +218,8 @@ public final class StoreClient {
     /**
      * Reads every block of {@code keys} and hands each to {@code sink}, in key order.
      *
-     * @throws StoreException when a key is not in the store, a transfer fails, or the lease expired
+     * @throws StoreException when a key is not in the store, no replica of a block can be
+     *                        read, or the lease expired
      */
     public GetResult get(long[] keys, long blockBytes, MemorySegment staging, BlockSink sink) {
         int window = window(staging, blockBytes);
@@ -168,32 +229,33 @@ public final class StoreClient {
         } catch (RpcException e) {
             throw new StoreException("get of " + keys.length + " blocks refused: " + e.getMessage(), e);
         }
+        long leasedAt = System.nanoTime();
         long nanos = 0;
         long bytes = 0;
+        Set<String> failed = new HashSet<>();
         try {
             for (int i = 0; i < keys.length; i++) {
-                if (lease.replicas().get(i) == null) {
+                if (lease.replicas().get(i).isEmpty()) {
                     throw new StoreException("block key " + keys[i] + " is not in the store");
                 }
             }
+            Replica[] chosen = new Replica[window];
             for (int done = 0; done < keys.length; done += window) {
                 int n = Math.min(window, keys.length - done);
-                List<TransferRequest> batch = new ArrayList<>(n);
-                for (int i = 0; i < n; i++) {
-                    Replica r = lease.replicas().get(done + i);
-                    if (r.length() > blockBytes) {
-                        throw new StoreException("block key " + r.key() + " holds " + r.length()
-                                + " bytes, more than the " + blockBytes + " asked for");
-                    }
-                    batch.add(TransferRequest.read(staging, i * blockBytes, r.segment(), r.offset(), r.length()));
-                }
                 long start = System.nanoTime();
-                await(batch);
+                readWindow(lease, done, n, blockBytes, staging, chosen, failed);
                 nanos += System.nanoTime() - start;
                 for (int i = 0; i < n; i++) {
-                    Replica r = lease.replicas().get(done + i);
+                    Replica r = chosen[i];
                     sink.accept(r.key(), staging.asSlice(i * blockBytes, r.length()), r.crc32c());
                     bytes += r.length();
+                }
+                if (System.nanoTime() - leasedAt > leaseMillis * 500_000L && done + n < keys.length) {
+                    if (!master.renew(lease.id(), leaseMillis)) {
+                        throw new StoreException("lease " + lease.id() + " expired during a get of " + keys.length
+                                + " blocks: bytes discarded");
+                    }
+                    leasedAt = System.nanoTime();
                 }
             }
         } catch (RuntimeException e) {
@@ -205,6 +267,54 @@ public final class StoreClient {
                     Arrays.copyOf(keys, Math.min(keys.length, 4))) + "...: bytes discarded");
         }
         return new GetResult(keys.length, bytes, nanos);
+    }
+
+    /** Reads blocks {@code [from, from + n)} of the lease, falling back to other replicas. */
+    private void readWindow(Lease lease, int from, int n, long blockBytes, MemorySegment staging, Replica[] chosen,
+                            Set<String> failed) {
+        while (true) {
+            List<TransferRequest> batch = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                Replica r = firstLive(lease.replicas().get(from + i), failed);
+                if (r.length() > blockBytes) {
+                    throw new StoreException("block key " + r.key() + " holds " + r.length()
+                            + " bytes, more than the " + blockBytes + " asked for");
+                }
+                chosen[i] = r;
+                batch.add(TransferRequest.read(staging, i * blockBytes, r.segment(), r.offset(), r.length()));
+            }
+            try {
+                await(batch);
+                return;
+            } catch (UnreachableSegments e) {
+                failed.addAll(e.segments);
+                for (int i = 0; i < n; i++) {
+                    if (liveCount(lease.replicas().get(from + i), failed) == 0) {
+                        throw new StoreException("no replica of block key " + chosen[i].key() + " could be read: "
+                                + e.getMessage(), e);
+                    }
+                }
+            }
+        }
+    }
+
+    private static Replica firstLive(List<Replica> replicas, Set<String> failed) {
+        for (Replica r : replicas) {
+            if (!failed.contains(r.segment())) {
+                return r;
+            }
+        }
+        throw new StoreException("no replica of block key " + replicas.getFirst().key() + " is reachable");
+    }
+
+    private static int liveCount(List<Replica> replicas, Set<String> failed) {
+        int n = 0;
+        for (Replica r : replicas) {
+            if (!failed.contains(r.segment())) {
+                n++;
+            }
+        }
+        return n;
     }
 
     private boolean release(Lease lease) {

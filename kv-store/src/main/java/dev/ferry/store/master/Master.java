@@ -4,6 +4,7 @@ import dev.ferry.store.alloc.OffsetAllocator;
 import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.rpc.RpcException;
 import dev.ferry.transfer.segment.SegmentDescriptor;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -13,11 +14,24 @@ import java.util.Map;
 import java.util.function.LongSupplier;
 
 /**
- * The metadata service: store nodes and their segments, block key to replica, allocation,
- * eviction and leases. Put is two-phase ({@link #putStart} allocates, the writer moves the
- * bytes, {@link #putCommit} publishes); a block is visible to {@link #lookupPrefix} and
- * {@link #get} only once committed, and a writer that never commits has its space
+ * The metadata service: store nodes and their segments, block key to replicas, allocation,
+ * eviction, leases and pins. Put is two-phase ({@link #putStart} allocates, the writer
+ * moves the bytes, {@link #putCommit} publishes); a block is visible to {@link #lookupPrefix}
+ * and {@link #get} only once committed, and a writer that never commits has its space
  * reclaimed after the put timeout.
+ *
+ * <p>Replicas: a put may ask for several copies of each block, placed on different nodes
+ * (the preferred segment first, then the segments with the most free bytes). A node that
+ * dies takes only its copies along; a block whose last copy is gone is lost. Blocks with
+ * fewer copies than asked for are counted in {@link MasterStats#underReplicated()}.
+ *
+ * <p>Eviction never takes a block that is being written, leased, hard-pinned, or soft-pinned
+ * before its deadline (Mooncake Store's hard and soft pins).
+ *
+ * <p>Local indexes: a node that registers as {@code indexed} receives, in its heartbeat
+ * answers, every commit and removal in its segment ({@link IndexUpdate}) and acknowledges
+ * them in its next heartbeat, so that a restarted node can re-register the blocks it kept
+ * ({@link #registerNode(String, SegmentDescriptor, boolean, List)}).
  *
  * <p>Recency: a prefix lookup touches the hit blocks in key order and a put touches or
  * inserts every key in order, so with one request at a time the hit ratio equals the
@@ -27,6 +41,11 @@ import java.util.function.LongSupplier;
  * Times come from the supplied clock, in nanoseconds.
  */
 public final class Master {
+    /** Most index updates one heartbeat answer carries. */
+    public static final int MAX_UPDATES_PER_HEARTBEAT = 16_384;
+    /** Most unacknowledged index updates kept per node; older ones are dropped (and counted). */
+    public static final int MAX_INDEX_BACKLOG = 1 << 20;
+
     private final EvictionPolicy policy;
     private final LongSupplier clock;
     private final long nodeTimeoutNanos;
@@ -52,8 +71,26 @@ public final class Master {
         this.putTimeoutNanos = putTimeoutNanos;
     }
 
-    /** Registers a node's segment (again after a restart: its old blocks are dropped). */
+    /** Registers a node's segment without a local index. */
     public synchronized void registerNode(String nodeId, SegmentDescriptor segment) {
+        registerNode(nodeId, segment, false, List.of());
+    }
+
+    /**
+     * Registers a node's segment, again after a restart of the node or of the master. The
+     * node's previous registration, and its copies, are dropped first. The blocks the node
+     * kept are taken back at their offsets: a block whose key is unknown becomes a committed
+     * block; a block already committed elsewhere with the same length and CRC becomes one
+     * more replica; anything else (a key being written, a different CRC or length, a range
+     * that is out of the segment or overlaps another) is refused.
+     *
+     * @param indexed whether the node keeps a local index and wants {@link IndexUpdate}s
+     * @param kept    blocks the node still holds (their bytes verified by the node)
+     * @return how many of {@code kept} were taken back
+     * @throws RpcException REFUSED when another node owns the segment name
+     */
+    public synchronized int registerNode(String nodeId, SegmentDescriptor segment, boolean indexed,
+                                         List<IndexedBlock> kept) {
         Node old = nodes.get(nodeId);
         if (old != null) {
             dropNode(old);
@@ -63,25 +100,75 @@ public final class Master {
             throw new RpcException(RpcException.REFUSED, "segment '" + segment.name() + "' is already registered by node '"
                     + previous.nodeId + "'");
         }
-        Node node = new Node(nodeId, clock.getAsLong());
+        Node node = new Node(nodeId, clock.getAsLong(), indexed);
         node.segments.add(segment.name());
         nodes.put(nodeId, node);
-        segments.put(segment.name(), new SegmentState(nodeId, segment, new OffsetAllocator(segment.bytes())));
+        SegmentState state = new SegmentState(nodeId, segment, new OffsetAllocator(segment.bytes()));
+        segments.put(segment.name(), state);
+        int taken = 0;
+        long now = clock.getAsLong();
+        for (IndexedBlock k : kept) {
+            if (k.length() < 1 || k.offset() + k.length() > segment.bytes()) {
+                continue;
+            }
+            Block b = blocks.get(k.key());
+            if (b != null && (!b.committed || b.length != k.length() || b.crc != k.crc32c() || b.copyIn(segment.name()) >= 0)) {
+                continue;
+            }
+            if (!state.allocator.reserve(k.offset(), k.length())) {
+                continue;
+            }
+            if (b == null) {
+                b = new Block(k.key(), k.length(), now, 1);
+                b.committed = true;
+                b.crc = k.crc32c();
+                blocks.put(k.key(), b);
+                policy.onInsert(k.key());
+            }
+            b.copies.add(new Copy(segment.name(), k.offset()));
+            taken++;
+        }
+        return taken;
     }
 
     /**
      * @throws RpcException REFUSED when the node is unknown (declared dead): it must register again
      */
     public synchronized void heartbeat(String nodeId) {
+        heartbeat(nodeId, 0);
+    }
+
+    /**
+     * Records a heartbeat and hands out the node's index updates.
+     *
+     * @param ackedSeq the last update the node applied (0 for none); older ones are forgotten
+     * @return the updates after {@code ackedSeq}, oldest first, at most {@link #MAX_UPDATES_PER_HEARTBEAT}
+     * @throws RpcException REFUSED when the node is unknown (declared dead): it must register again
+     */
+    public synchronized List<IndexUpdate> heartbeat(String nodeId, long ackedSeq) {
         Node node = nodes.get(nodeId);
         if (node == null) {
             throw new RpcException(RpcException.REFUSED, "unknown node '" + nodeId + "': register again");
         }
         node.lastHeartbeat = clock.getAsLong();
+        while (!node.updates.isEmpty() && node.updates.peekFirst().seq() <= ackedSeq) {
+            node.updates.pollFirst();
+        }
+        if (node.updates.isEmpty()) {
+            return List.of();
+        }
+        List<IndexUpdate> out = new ArrayList<>(Math.min(node.updates.size(), MAX_UPDATES_PER_HEARTBEAT));
+        for (IndexUpdate u : node.updates) {
+            if (out.size() == MAX_UPDATES_PER_HEARTBEAT) {
+                break;
+            }
+            out.add(u);
+        }
+        return out;
     }
 
     /**
-     * Declares the node that owns {@code segment} dead at once (its blocks are dropped),
+     * Declares the node that owns {@code segment} dead at once (its copies are dropped),
      * after the caller has confirmed it is unreachable.
      *
      * @return the node's id, or null when no node owns the segment any more
@@ -122,71 +209,128 @@ public final class Master {
         return hits;
     }
 
+    /** Whether each key is a committed block; touches nothing. */
+    public synchronized boolean[] exists(long[] keys) {
+        boolean[] out = new boolean[keys.length];
+        for (int i = 0; i < keys.length; i++) {
+            Block b = blocks.get(keys[i]);
+            out[i] = b != null && b.committed;
+        }
+        return out;
+    }
+
+    /** One replica per key, no preferred segment. */
+    public synchronized List<Placement> putStart(long[] keys, long blockBytes) {
+        return putStart(keys, blockBytes, 1, null);
+    }
+
     /**
      * Allocates space for the keys not in the store, evicting as the policy says when full;
      * keys already present (committed or being written) are touched and reported as existing.
      *
-     * @param keys        block keys, in request order
-     * @param blockBytes  bytes of each block
-     * @return one placement per key
+     * @param keys             block keys, in request order
+     * @param blockBytes       bytes of each block
+     * @param replicas         copies wanted per block, each on a different node (at least 1);
+     *                         fewer are placed when fewer nodes have room
+     * @param preferredSegment segment for the first copy when it has room (the writer's own
+     *                         node), or null
+     * @return per key in order: one placement with {@link Placement#exists()} when the key is
+     *         present, else one placement per copy
      * @throws RpcException NO_SPACE when a block fits no segment even after evicting every
      *                      evictable block; what this call allocated is released
      */
-    public synchronized List<Placement> putStart(long[] keys, long blockBytes) {
+    public synchronized List<Placement> putStart(long[] keys, long blockBytes, int replicas, String preferredSegment) {
         if (blockBytes < 1) {
             throw new RpcException(RpcException.REFUSED, "block size must be at least 1 byte");
         }
-        List<Placement> placements = new ArrayList<>(keys.length);
+        if (replicas < 1) {
+            throw new RpcException(RpcException.REFUSED, "replica count must be at least 1, not " + replicas);
+        }
+        List<Placement> placements = new ArrayList<>(keys.length * replicas);
+        List<Long> allocated = new ArrayList<>(keys.length);
         long now = clock.getAsLong();
         for (long key : keys) {
             Block existing = blocks.get(key);
             if (existing != null) {
                 policy.onAccess(key);
-                placements.add(new Placement(key, null, existing.offset, existing.length));
+                placements.add(new Placement(key, null, 0, existing.length));
                 continue;
             }
-            Block block = allocate(key, blockBytes, now);
+            Block block = allocate(key, blockBytes, replicas, preferredSegment, now);
             if (block == null) {
-                for (Placement p : placements) {
-                    if (!p.exists()) {
-                        remove(p.key());
-                    }
-                }
+                allocated.forEach(this::remove);
                 throw new RpcException(RpcException.NO_SPACE, "no room for a block of " + blockBytes
                         + " bytes: store holds " + usedBytes() + " of " + capacityBytes()
-                        + " bytes and nothing more is evictable (leased or being written)");
+                        + " bytes and nothing more is evictable (leased, pinned or being written)");
             }
-            placements.add(new Placement(key, block.segment, block.offset, block.length));
+            allocated.add(key);
+            for (Copy c : block.copies) {
+                placements.add(new Placement(key, c.segment, c.offset, block.length));
+            }
         }
         return placements;
     }
 
-    private Block allocate(long key, long bytes, long now) {
-        while (true) {
-            SegmentState best = null;
-            for (SegmentState s : segments.values()) {
-                if (s.allocator.largestFree() >= OffsetAllocator.aligned(bytes)
-                        && (best == null || s.allocator.freeBytes() > best.allocator.freeBytes())) {
-                    best = s;
+    private Block allocate(long key, long bytes, int replicas, String preferredSegment, long now) {
+        Block block = new Block(key, bytes, now, replicas);
+        blocks.put(key, block);
+        policy.onInsert(key);
+        List<String> usedNodes = new ArrayList<>(replicas);
+        while (block.copies.size() < replicas) {
+            SegmentState target = choose(bytes, preferredSegment, usedNodes);
+            if (target == null) {
+                // Only a victim with a copy on a node this block may still use makes room.
+                long victim = policy.victim(k -> evictable(k) && hasCopyOutside(k, usedNodes));
+                if (victim != EvictionPolicy.NONE) {
+                    remove(victim);
+                    evictions++;
+                    continue;
                 }
             }
-            if (best != null) {
-                long offset = best.allocator.allocate(bytes);
-                Block block = new Block(key, best.descriptor.name(), offset, bytes, now);
-                blocks.put(key, block);
-                policy.onInsert(key);
-                return block;
+            if (target == null) {
+                break;
             }
-            long victim = policy.victim(k -> {
-                Block b = blocks.get(k);
-                return b != null && b.committed && b.leases == 0;
-            });
-            if (victim == EvictionPolicy.NONE) {
-                return null;
-            }
-            remove(victim);
-            evictions++;
+            block.copies.add(new Copy(target.descriptor.name(), target.allocator.allocate(bytes)));
+            usedNodes.add(target.nodeId);
         }
+        if (block.copies.isEmpty()) {
+            blocks.remove(key);
+            policy.onRemove(key);
+            return null;
+        }
+        return block;
+    }
+
+    /** The segment for the next copy: the preferred one, else the one with the most free bytes. */
+    private SegmentState choose(long bytes, String preferredSegment, List<String> usedNodes) {
+        long size = OffsetAllocator.aligned(bytes);
+        SegmentState preferred = preferredSegment == null ? null : segments.get(preferredSegment);
+        if (preferred != null && !usedNodes.contains(preferred.nodeId) && preferred.allocator.largestFree() >= size) {
+            return preferred;
+        }
+        SegmentState best = null;
+        for (SegmentState s : segments.values()) {
+            if (!usedNodes.contains(s.nodeId) && s.allocator.largestFree() >= size
+                    && (best == null || s.allocator.freeBytes() > best.allocator.freeBytes())) {
+                best = s;
+            }
+        }
+        return best;
+    }
+
+    private boolean hasCopyOutside(long key, List<String> usedNodes) {
+        for (Copy c : blocks.get(key).copies) {
+            SegmentState s = segments.get(c.segment);
+            if (s != null && !usedNodes.contains(s.nodeId)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private boolean evictable(long key) {
+        Block b = blocks.get(key);
+        return b != null && b.committed && b.leases == 0 && !b.hardPin && b.softPinUntil <= clock.getAsLong();
     }
 
     /**
@@ -203,6 +347,9 @@ public final class Master {
             if (b != null && !b.committed) {
                 b.committed = true;
                 b.crc = crcs[i];
+                for (Copy c : b.copies) {
+                    index(c.segment, true, b, c);
+                }
             }
         }
     }
@@ -217,23 +364,93 @@ public final class Master {
         }
     }
 
-    /** Leases the committed blocks among {@code keys} for {@code ttlMillis}; missing keys get null. */
+    /**
+     * Removes committed blocks that no reader holds.
+     *
+     * @return per key: true when removed; false when unknown, being written, or leased
+     */
+    public synchronized boolean[] remove(long[] keys) {
+        boolean[] out = new boolean[keys.length];
+        for (int i = 0; i < keys.length; i++) {
+            Block b = blocks.get(keys[i]);
+            if (b != null && b.committed && b.leases == 0) {
+                remove(keys[i]);
+                out[i] = true;
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Pins committed blocks against eviction: a hard pin until {@link #unpin}, a soft pin
+     * until {@code ttlMillis} from now (a later soft pin extends, never shortens, it).
+     *
+     * @return how many keys were pinned (unknown and uncommitted keys are skipped)
+     */
+    public synchronized int pin(long[] keys, boolean hard, long ttlMillis) {
+        long until = clock.getAsLong() + ttlMillis * 1_000_000L;
+        int pinned = 0;
+        for (long key : keys) {
+            Block b = blocks.get(key);
+            if (b == null || !b.committed) {
+                continue;
+            }
+            if (hard) {
+                b.hardPin = true;
+            } else {
+                b.softPinUntil = Math.max(b.softPinUntil, until);
+            }
+            pinned++;
+        }
+        return pinned;
+    }
+
+    /** Drops the hard and soft pins of the keys. */
+    public synchronized void unpin(long[] keys) {
+        for (long key : keys) {
+            Block b = blocks.get(key);
+            if (b != null) {
+                b.hardPin = false;
+                b.softPinUntil = Long.MIN_VALUE;
+            }
+        }
+    }
+
+    /** Leases the committed blocks among {@code keys} for {@code ttlMillis}; missing keys get no replicas. */
     public synchronized Lease get(long[] keys, long ttlMillis) {
-        List<Replica> replicas = new ArrayList<>(keys.length);
+        List<List<Replica>> replicas = new ArrayList<>(keys.length);
         List<Long> leased = new ArrayList<>(keys.length);
         for (long key : keys) {
             Block b = blocks.get(key);
             if (b == null || !b.committed) {
-                replicas.add(null);
+                replicas.add(List.of());
                 continue;
             }
             b.leases++;
             leased.add(key);
-            replicas.add(new Replica(key, b.segment, b.offset, b.length, b.crc));
+            List<Replica> copies = new ArrayList<>(b.copies.size());
+            for (Copy c : b.copies) {
+                copies.add(new Replica(key, c.segment, c.offset, b.length, b.crc));
+            }
+            replicas.add(copies);
         }
         long id = nextLease++;
         leases.put(id, new LeaseState(leased, clock.getAsLong() + ttlMillis * 1_000_000L));
         return new Lease(id, ttlMillis, replicas);
+    }
+
+    /**
+     * Extends a lease to {@code ttlMillis} from now (a reader that is still moving bytes).
+     *
+     * @return false when it had already expired
+     */
+    public synchronized boolean renew(long leaseId, long ttlMillis) {
+        LeaseState lease = leases.get(leaseId);
+        if (lease == null) {
+            return false;
+        }
+        lease.deadline = clock.getAsLong() + ttlMillis * 1_000_000L;
+        return true;
     }
 
     /**
@@ -247,32 +464,34 @@ public final class Master {
         if (lease == null) {
             return false;
         }
-        unpin(lease);
+        unlease(lease);
         return true;
     }
 
     /**
-     * Expires what has timed out: dead nodes (their blocks are dropped), leases, and
+     * Expires what has timed out: dead nodes (their copies are dropped), leases, and
      * uncommitted puts.
      *
      * @return ids of the nodes declared dead
      */
     public synchronized List<String> expire() {
         long now = clock.getAsLong();
-        List<String> dead = new ArrayList<>();
-        for (Iterator<Node> it = nodes.values().iterator(); it.hasNext(); ) {
-            Node node = it.next();
+        List<Node> silent = new ArrayList<>();
+        for (Node node : nodes.values()) {
             if (now - node.lastHeartbeat > nodeTimeoutNanos) {
-                it.remove();
-                dropNode(node);
-                dead.add(node.id);
+                silent.add(node);
             }
+        }
+        List<String> dead = new ArrayList<>(silent.size());
+        for (Node node : silent) {
+            dropNode(node);
+            dead.add(node.id);
         }
         for (Iterator<LeaseState> it = leases.values().iterator(); it.hasNext(); ) {
             LeaseState lease = it.next();
             if (now > lease.deadline) {
                 it.remove();
-                unpin(lease);
+                unlease(lease);
             }
         }
         List<Long> stale = new ArrayList<>();
@@ -286,9 +505,25 @@ public final class Master {
     }
 
     public synchronized MasterStats stats() {
-        long pending = blocks.values().stream().filter(b -> !b.committed).count();
+        long pending = 0;
+        long under = 0;
+        long pinned = 0;
+        long now = clock.getAsLong();
+        for (Block b : blocks.values()) {
+            if (!b.committed) {
+                pending++;
+                continue;
+            }
+            if (b.copies.size() < b.wantedReplicas) {
+                under++;
+            }
+            if (b.hardPin || b.softPinUntil > now) {
+                pinned++;
+            }
+        }
+        long backlog = nodes.values().stream().mapToLong(n -> n.updates.size()).sum();
         return new MasterStats(nodes.size(), blocks.size() - pending, pending, capacityBytes(), usedBytes(), evictions,
-                lostBlocks, leases.size());
+                lostBlocks, leases.size(), under, pinned, backlog);
     }
 
     private long capacityBytes() {
@@ -299,7 +534,7 @@ public final class Master {
         return segments.values().stream().mapToLong(s -> s.allocator.capacity() - s.allocator.freeBytes()).sum();
     }
 
-    private void unpin(LeaseState lease) {
+    private void unlease(LeaseState lease) {
         for (long key : lease.keys) {
             Block b = blocks.get(key);
             if (b != null && b.leases > 0) {
@@ -314,15 +549,21 @@ public final class Master {
             segments.remove(name);
             List<Long> lost = new ArrayList<>();
             for (Block b : blocks.values()) {
-                if (b.segment.equals(name)) {
-                    lost.add(b.key);
+                int i = b.copyIn(name);
+                if (i >= 0) {
+                    b.copies.remove(i);
+                    if (b.copies.isEmpty()) {
+                        lost.add(b.key);
+                    }
                 }
             }
             for (long key : lost) {
-                blocks.remove(key);
+                Block b = blocks.remove(key);
                 policy.onRemove(key);
+                if (b.committed) {
+                    lostBlocks++;
+                }
             }
-            lostBlocks += lost.size();
         }
     }
 
@@ -332,45 +573,87 @@ public final class Master {
             return;
         }
         policy.onRemove(key);
-        SegmentState s = segments.get(b.segment);
-        if (s != null) {
-            s.allocator.free(b.offset, b.length);
+        for (Copy c : b.copies) {
+            SegmentState s = segments.get(c.segment);
+            if (s != null) {
+                s.allocator.free(c.offset, b.length);
+            }
+            if (b.committed) {
+                index(c.segment, false, b, c);
+            }
         }
+    }
+
+    /** Queues an index update for the node of {@code segment}, when it keeps an index. */
+    private void index(String segment, boolean added, Block b, Copy c) {
+        SegmentState s = segments.get(segment);
+        Node node = s == null ? null : nodes.get(s.nodeId);
+        if (node == null || !node.indexed) {
+            return;
+        }
+        if (node.updates.size() == MAX_INDEX_BACKLOG) {
+            node.updates.pollFirst();
+        }
+        node.updates.addLast(new IndexUpdate(++node.lastSeq, added, new IndexedBlock(b.key, c.offset, b.length, b.crc)));
     }
 
     private static final class Node {
         final String id;
+        final boolean indexed;
         final List<String> segments = new ArrayList<>(1);
+        final ArrayDeque<IndexUpdate> updates = new ArrayDeque<>();
         long lastHeartbeat;
+        long lastSeq;
 
-        Node(String id, long now) {
+        Node(String id, long now, boolean indexed) {
             this.id = id;
             this.lastHeartbeat = now;
+            this.indexed = indexed;
         }
     }
 
     private record SegmentState(String nodeId, SegmentDescriptor descriptor, OffsetAllocator allocator) {
     }
 
+    private record Copy(String segment, long offset) {
+    }
+
     private static final class Block {
         final long key;
-        final String segment;
-        final long offset;
         final long length;
         final long createdNanos;
+        final int wantedReplicas;
+        final List<Copy> copies = new ArrayList<>(1);
         boolean committed;
         int crc;
         int leases;
+        boolean hardPin;
+        long softPinUntil = Long.MIN_VALUE;
 
-        Block(long key, String segment, long offset, long length, long createdNanos) {
+        Block(long key, long length, long createdNanos, int wantedReplicas) {
             this.key = key;
-            this.segment = segment;
-            this.offset = offset;
             this.length = length;
             this.createdNanos = createdNanos;
+            this.wantedReplicas = wantedReplicas;
+        }
+
+        int copyIn(String segment) {
+            for (int i = 0; i < copies.size(); i++) {
+                if (copies.get(i).segment.equals(segment)) {
+                    return i;
+                }
+            }
+            return -1;
         }
     }
 
-    private record LeaseState(List<Long> keys, long deadline) {
+    private static final class LeaseState {
+        final List<Long> keys;
+        long deadline;
+
+        LeaseState(List<Long> keys, long deadline) {
+            this.keys = keys;
+            this.deadline = deadline;
+        }
     }
 }

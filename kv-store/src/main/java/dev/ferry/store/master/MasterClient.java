@@ -26,15 +26,39 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
         this.rpc = new RpcClient(host, port, timeoutMillis);
     }
 
+    /** Registers a node without a local index. */
     public void register(String nodeId, SegmentDescriptor segment) {
-        rpc.call(MasterProtocol.REGISTER, b -> {
+        register(nodeId, segment, false, List.of());
+    }
+
+    /** @see Master#registerNode(String, SegmentDescriptor, boolean, List) */
+    public int register(String nodeId, SegmentDescriptor segment, boolean indexed, List<IndexedBlock> kept) {
+        return rpc.call(MasterProtocol.REGISTER, b -> {
             Wire.writeString(b, nodeId);
             MasterProtocol.writeDescriptor(b, segment);
-        }, b -> null);
+            b.writeBoolean(indexed);
+            b.writeInt(kept.size());
+            kept.forEach(k -> MasterProtocol.writeBlock(b, k));
+        }, Wire::readInt);
     }
 
     public void heartbeat(String nodeId) {
-        rpc.call(MasterProtocol.HEARTBEAT, b -> Wire.writeString(b, nodeId), b -> null);
+        heartbeat(nodeId, 0);
+    }
+
+    /** @see Master#heartbeat(String, long) */
+    public List<IndexUpdate> heartbeat(String nodeId, long ackedSeq) {
+        return rpc.call(MasterProtocol.HEARTBEAT, b -> {
+            Wire.writeString(b, nodeId);
+            b.writeLong(ackedSeq);
+        }, b -> {
+            int n = Wire.readCount(b, 37);
+            List<IndexUpdate> out = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                out.add(new IndexUpdate(Wire.readLong(b), Wire.readBoolean(b), MasterProtocol.readBlock(b)));
+            }
+            return out;
+        });
     }
 
     /** @see Master#lookupPrefix */
@@ -42,18 +66,50 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
         return rpc.call(MasterProtocol.LOOKUP_PREFIX, b -> Wire.writeLongs(b, keys), Wire::readInt);
     }
 
-    /** @see Master#putStart */
+    /** @see Master#exists */
+    public boolean[] exists(long[] keys) {
+        return rpc.call(MasterProtocol.EXISTS, b -> Wire.writeLongs(b, keys), Wire::readBooleans);
+    }
+
+    /** @see Master#remove(long[]) */
+    public boolean[] remove(long[] keys) {
+        return rpc.call(MasterProtocol.REMOVE, b -> Wire.writeLongs(b, keys), Wire::readBooleans);
+    }
+
+    /** @see Master#pin */
+    public int pin(long[] keys, boolean hard, long ttlMillis) {
+        return rpc.call(MasterProtocol.PIN, b -> {
+            Wire.writeLongs(b, keys);
+            b.writeBoolean(hard);
+            b.writeLong(ttlMillis);
+        }, Wire::readInt);
+    }
+
+    /** @see Master#unpin */
+    public void unpin(long[] keys) {
+        rpc.call(MasterProtocol.UNPIN, b -> Wire.writeLongs(b, keys), b -> null);
+    }
+
+    /** One replica, no preferred segment. */
     public List<Placement> putStart(long[] keys, long blockBytes) {
+        return putStart(keys, blockBytes, 1, null);
+    }
+
+    /** @see Master#putStart(long[], long, int, String) */
+    public List<Placement> putStart(long[] keys, long blockBytes, int replicas, String preferredSegment) {
         return rpc.call(MasterProtocol.PUT_START, b -> {
             Wire.writeLongs(b, keys);
             b.writeLong(blockBytes);
+            b.writeInt(replicas);
+            Wire.writeString(b, preferredSegment == null ? "" : preferredSegment);
         }, b -> {
             int n = Wire.readCount(b, 1);
             List<Placement> out = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
+                long key = Wire.readLong(b);
                 boolean exists = Wire.readBoolean(b);
                 String segment = Wire.readString(b);
-                out.add(new Placement(keys[i], exists ? null : segment, Wire.readLong(b), Wire.readLong(b)));
+                out.add(new Placement(key, exists ? null : segment, Wire.readLong(b), Wire.readLong(b)));
             }
             return out;
         });
@@ -78,15 +134,26 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
         }, b -> {
             long id = Wire.readLong(b);
             long ttl = Wire.readLong(b);
-            int n = Wire.readCount(b, 1);
-            List<Replica> replicas = new ArrayList<>(n);
+            int n = Wire.readCount(b, 4);
+            List<List<Replica>> replicas = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
-                replicas.add(Wire.readBoolean(b)
-                        ? new Replica(keys[i], Wire.readString(b), Wire.readLong(b), Wire.readLong(b), Wire.readInt(b))
-                        : null);
+                int copies = Wire.readCount(b, 1);
+                List<Replica> list = new ArrayList<>(copies);
+                for (int c = 0; c < copies; c++) {
+                    list.add(new Replica(keys[i], Wire.readString(b), Wire.readLong(b), Wire.readLong(b), Wire.readInt(b)));
+                }
+                replicas.add(list);
             }
             return new Lease(id, ttl, replicas);
         });
+    }
+
+    /** @see Master#renew */
+    public boolean renew(long leaseId, long ttlMillis) {
+        return rpc.call(MasterProtocol.RENEW, b -> {
+            b.writeLong(leaseId);
+            b.writeLong(ttlMillis);
+        }, Wire::readBoolean);
     }
 
     /** @see Master#release */
@@ -106,7 +173,8 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
 
     public MasterStats stats() {
         return rpc.call(MasterProtocol.STATS, b -> { }, b -> new MasterStats(Wire.readInt(b), Wire.readLong(b),
-                Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readInt(b)));
+                Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readInt(b),
+                Wire.readLong(b), Wire.readLong(b), Wire.readLong(b)));
     }
 
     @Override

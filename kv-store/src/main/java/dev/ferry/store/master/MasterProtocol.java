@@ -7,22 +7,30 @@ import io.netty.buffer.ByteBuf;
 
 /**
  * Method numbers and payload codecs of the master's RPC. Requests and answers, field by
- * field (types from {@link Wire}):
+ * field (types from {@link Wire}; {@code bool[]} is a count and one byte per value):
  * <ul>
- *   <li>1 REGISTER: node id (string), segment descriptor -> empty</li>
- *   <li>2 HEARTBEAT: node id -> empty</li>
+ *   <li>1 REGISTER: node id (string), segment descriptor, indexed (bool), kept block count
+ *       (i32) and per block key, offset, length (i64) and crc (i32) -> blocks taken back (i32)</li>
+ *   <li>2 HEARTBEAT: node id, acked index update (i64) -> update count (i32) and per update
+ *       seq (i64), added (bool), key, offset, length (i64), crc (i32)</li>
  *   <li>3 LOOKUP_PREFIX: keys (long[]) -> hits (i32)</li>
- *   <li>4 PUT_START: keys, block bytes (i64) -> count, then per key: exists (bool),
- *       segment (string), offset (i64), length (i64)</li>
+ *   <li>4 PUT_START: keys, block bytes (i64), replicas (i32), preferred segment (string,
+ *       empty for none) -> count, then per placement: key (i64), exists (bool), segment
+ *       (string), offset (i64), length (i64)</li>
  *   <li>5 PUT_COMMIT: keys, crcs (int[]) -> empty</li>
  *   <li>6 PUT_ABORT: keys -> empty</li>
- *   <li>7 GET: keys, ttl ms (i64) -> lease id, ttl, count, then per key: found (bool) and,
- *       when found, segment, offset, length, crc (i32)</li>
+ *   <li>7 GET: keys, ttl ms (i64) -> lease id, ttl, count, then per key a replica count
+ *       (i32, 0 when missing) and per replica segment, offset, length, crc (i32)</li>
  *   <li>8 RELEASE: lease id -> still valid (bool)</li>
  *   <li>9 SEGMENT: name -> found (bool), descriptor</li>
  *   <li>10 STATS: empty -> the {@link MasterStats} fields in order</li>
  *   <li>11 SUSPECT: segment name -> gone (bool): a client could not reach the segment; the
  *       master probes its node and, when it is unreachable too, declares it dead at once</li>
+ *   <li>12 EXISTS: keys -> bool[]</li>
+ *   <li>13 REMOVE: keys -> bool[] (removed)</li>
+ *   <li>14 PIN: keys, hard (bool), ttl ms (i64) -> pinned (i32)</li>
+ *   <li>15 UNPIN: keys -> empty</li>
+ *   <li>16 RENEW: lease id, ttl ms -> still valid (bool)</li>
  * </ul>
  * A segment descriptor is name (string), bytes (i64), endpoint count (i32) and per endpoint
  * host (string) and port (i32), host id (string), backing file (string, empty for none),
@@ -40,6 +48,11 @@ public final class MasterProtocol {
     public static final int SEGMENT = 9;
     public static final int STATS = 10;
     public static final int SUSPECT = 11;
+    public static final int EXISTS = 12;
+    public static final int REMOVE = 13;
+    public static final int PIN = 14;
+    public static final int UNPIN = 15;
+    public static final int RENEW = 16;
 
     private MasterProtocol() {
     }
@@ -59,6 +72,14 @@ public final class MasterProtocol {
             Wire.writeString(buf, e.host());
             buf.writeInt(e.port());
         }
+    }
+
+    static void writeBlock(ByteBuf buf, IndexedBlock b) {
+        buf.writeLong(b.key()).writeLong(b.offset()).writeLong(b.length()).writeInt(b.crc32c());
+    }
+
+    static IndexedBlock readBlock(ByteBuf buf) {
+        return new IndexedBlock(Wire.readLong(buf), Wire.readLong(buf), Wire.readLong(buf), Wire.readInt(buf));
     }
 
     static SegmentDescriptor readDescriptor(ByteBuf buf) {

@@ -88,18 +88,37 @@ public final class MasterService implements AutoCloseable {
             case MasterProtocol.REGISTER -> {
                 String node = Wire.readString(in);
                 SegmentDescriptor d = MasterProtocol.readDescriptor(in);
-                master.registerNode(node, d);
-                LOG.info("store node {} registered segment {} ({} bytes at {})", node, d.name(), d.bytes(), d.endpoint());
+                boolean indexed = Wire.readBoolean(in);
+                int n = Wire.readCount(in, 28);
+                List<IndexedBlock> kept = new java.util.ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    kept.add(MasterProtocol.readBlock(in));
+                }
+                int taken = master.registerNode(node, d, indexed, kept);
+                out.writeInt(taken);
+                LOG.info("store node {} registered segment {} ({} bytes at {}), {} of {} kept blocks taken back", node,
+                        d.name(), d.bytes(), d.endpoint(), taken, n);
             }
-            case MasterProtocol.HEARTBEAT -> master.heartbeat(Wire.readString(in));
+            case MasterProtocol.HEARTBEAT -> {
+                List<IndexUpdate> updates = master.heartbeat(Wire.readString(in), Wire.readLong(in));
+                out.writeInt(updates.size());
+                for (IndexUpdate u : updates) {
+                    out.writeLong(u.seq()).writeBoolean(u.added());
+                    MasterProtocol.writeBlock(out, u.block());
+                }
+            }
             case MasterProtocol.LOOKUP_PREFIX -> out.writeInt(master.lookupPrefix(Wire.readLongs(in)));
             case MasterProtocol.PUT_START -> {
                 long[] keys = Wire.readLongs(in);
-                List<Placement> placements = master.putStart(keys, Wire.readLong(in));
+                long blockBytes = Wire.readLong(in);
+                int replicas = Wire.readInt(in);
+                String preferred = Wire.readString(in);
+                List<Placement> placements = master.putStart(keys, blockBytes, replicas,
+                        preferred.isEmpty() ? null : preferred);
                 out.writeInt(placements.size());
                 for (Placement p : placements) {
-                    out.writeBoolean(p.exists());
-                    Wire.writeString(out, p.segment());
+                    out.writeLong(p.key()).writeBoolean(p.exists());
+                    Wire.writeString(out, p.exists() ? "" : p.segment());
                     out.writeLong(p.offset()).writeLong(p.length());
                 }
             }
@@ -109,15 +128,20 @@ public final class MasterService implements AutoCloseable {
                 long[] keys = Wire.readLongs(in);
                 Lease lease = master.get(keys, Wire.readLong(in));
                 out.writeLong(lease.id()).writeLong(lease.ttlMillis()).writeInt(lease.replicas().size());
-                for (Replica r : lease.replicas()) {
-                    out.writeBoolean(r != null);
-                    if (r != null) {
+                for (List<Replica> copies : lease.replicas()) {
+                    out.writeInt(copies.size());
+                    for (Replica r : copies) {
                         Wire.writeString(out, r.segment());
                         out.writeLong(r.offset()).writeLong(r.length()).writeInt(r.crc32c());
                     }
                 }
             }
             case MasterProtocol.RELEASE -> out.writeBoolean(master.release(Wire.readLong(in)));
+            case MasterProtocol.RENEW -> out.writeBoolean(master.renew(Wire.readLong(in), Wire.readLong(in)));
+            case MasterProtocol.EXISTS -> Wire.writeBooleans(out, master.exists(Wire.readLongs(in)));
+            case MasterProtocol.REMOVE -> Wire.writeBooleans(out, master.remove(Wire.readLongs(in)));
+            case MasterProtocol.PIN -> out.writeInt(master.pin(Wire.readLongs(in), Wire.readBoolean(in), Wire.readLong(in)));
+            case MasterProtocol.UNPIN -> master.unpin(Wire.readLongs(in));
             case MasterProtocol.SEGMENT -> {
                 SegmentDescriptor d = master.segment(Wire.readString(in));
                 out.writeBoolean(d != null);
@@ -128,7 +152,8 @@ public final class MasterService implements AutoCloseable {
             case MasterProtocol.STATS -> {
                 MasterStats s = master.stats();
                 out.writeInt(s.nodes()).writeLong(s.blocks()).writeLong(s.pendingBlocks()).writeLong(s.capacityBytes())
-                        .writeLong(s.usedBytes()).writeLong(s.evictions()).writeLong(s.lostBlocks()).writeInt(s.leases());
+                        .writeLong(s.usedBytes()).writeLong(s.evictions()).writeLong(s.lostBlocks()).writeInt(s.leases())
+                        .writeLong(s.underReplicated()).writeLong(s.pinnedBlocks()).writeLong(s.indexBacklog());
             }
             case MasterProtocol.SUSPECT -> out.writeBoolean(suspect(Wire.readString(in)));
             default -> throw new RpcException(RpcException.REFUSED, "unknown master method " + method);

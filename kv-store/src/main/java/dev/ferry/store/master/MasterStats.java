@@ -3,15 +3,19 @@ package dev.ferry.store.master;
 /**
  * Counts of the master's state.
  *
- * @param nodes          live store nodes
- * @param blocks         committed blocks
- * @param pendingBlocks  allocated blocks not committed yet
- * @param capacityBytes  bytes of all registered segments
- * @param usedBytes      bytes allocated
- * @param evictions      blocks evicted since start
- * @param lostBlocks     blocks dropped because their node died
- * @param leases         leases held
+ * @param nodes           live store nodes
+ * @param blocks          committed blocks
+ * @param pendingBlocks   allocated blocks not committed yet
+ * @param capacityBytes   bytes of all registered segments
+ * @param usedBytes       bytes allocated (every replica counts)
+ * @param evictions       blocks evicted since start
+ * @param lostBlocks      blocks dropped because the nodes of all their replicas died
+ * @param leases          leases held
+ * @param underReplicated committed blocks with fewer replicas than their put asked for
+ * @param pinnedBlocks    blocks under a hard pin or an unexpired soft pin
+ * @param indexBacklog    index updates sent to nodes but not yet acknowledged
  */
 public record MasterStats(int nodes, long blocks, long pendingBlocks, long capacityBytes, long usedBytes,
-                          long evictions, long lostBlocks, int leases) {
+                          long evictions, long lostBlocks, int leases, long underReplicated, long pinnedBlocks,
+                          long indexBacklog) {
 }

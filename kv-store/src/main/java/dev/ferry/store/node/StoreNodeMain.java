@@ -1,23 +1,17 @@
 package dev.ferry.store.node;
 
-import dev.ferry.nativemem.Slab;
-import dev.ferry.store.master.MasterClient;
-import dev.ferry.store.rpc.RpcException;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * A store node as a process: maps a DRAM slab backed by a file under {@code /dev/shm},
- * registers it with the transfer engine and the master as one segment, and sends
- * heartbeats (registering again when the master forgot it, e.g. after a master restart).
+ * A store node as a process ({@link StoreNode}): a DRAM slab under {@code /dev/shm} served
+ * as one segment, heartbeats to the master, and, with {@code --data-dir}, a persistent slab
+ * and block index that a restarted node finds again.
  */
 @Command(name = "ferry-store-node", mixinStandardHelpOptions = true, description = "Runs a Ferry store node.")
 public final class StoreNodeMain implements Callable<Integer> {
@@ -43,54 +37,29 @@ public final class StoreNodeMain implements Callable<Integer> {
     @Option(names = "--aeron", description = "Also serve the segment over Aeron UDP (embedded media driver).")
     boolean aeron;
 
-    @Option(names = "--shm-dir", defaultValue = "/dev/shm", description = "Where the slab file lives (default ${DEFAULT-VALUE}).")
+    @Option(names = "--shm-dir", defaultValue = "/dev/shm", description = "Where a non-persistent slab file lives "
+            + "(default ${DEFAULT-VALUE}).")
     Path shmDir;
+
+    @Option(names = "--data-dir", description = "Keep the slab (dram.slab) and the block index (index.cmap) here, "
+            + "across restarts; put it on /dev/shm for DRAM speed. Without it the node starts empty every time.")
+    Path dataDir;
 
     @Option(names = "--heartbeat-ms", defaultValue = "300", description = "Heartbeat period, ms.")
     long heartbeatMillis;
 
     @Override
     public Integer call() {
-        HostPort m = HostPort.parse(master);
-        Path file = shmDir.resolve("ferry-" + nodeId + "-" + ProcessHandle.current().pid() + ".slab");
-        Slab slab = Slab.mapShared(file, capacityBytes, true);
-        TransferEngine engine = null;
-        MasterClient client = null;
-        ScheduledExecutorService heartbeats = null;
-        try {
-            engine = new TransferEngine(new TransferEngine.Context().bindHost(host).port(dataPort)
-                    .advertise(advertise == null ? List.of() : advertise).aeron(aeron));
-            client = new MasterClient(m.host(), m.port(), 5_000);
-            SegmentDescriptor segment = engine.registerSegment(nodeId + "/dram", slab);
-            client.register(nodeId, segment);
-            heartbeats = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "ferry-heartbeat"));
-            MasterClient c = client;
-            heartbeats.scheduleWithFixedDelay(() -> beat(c, segment), heartbeatMillis, heartbeatMillis,
-                    TimeUnit.MILLISECONDS);
-            ProcessSupport.announceReady("role=store node=" + nodeId + " data=" + segment.endpoints().getFirst()
-                    + " file=" + file + " segment="
-                    + segment.name() + " bytes=" + capacityBytes);
-        } catch (RuntimeException e) {
-            ProcessSupport.closeQuietly(slab, engine, client);
-            throw e;
-        }
-        ScheduledExecutorService h = heartbeats;
-        ProcessSupport.runUntilStopped(true, slab, engine, client, h::shutdownNow);
+        TransferEngine.Context engine = new TransferEngine.Context().bindHost(host).port(dataPort)
+                .advertise(advertise == null ? List.of() : advertise).aeron(aeron);
+        StoreNode node = StoreNode.start(new StoreNode.Config(nodeId, HostPort.parse(master), capacityBytes, engine,
+                shmDir, dataDir, heartbeatMillis));
+        SegmentDescriptor segment = node.segment();
+        ProcessSupport.announceReady("role=store node=" + nodeId + " data=" + segment.endpoints().getFirst()
+                + " file=" + node.slabFile() + " segment=" + segment.name() + " bytes=" + capacityBytes
+                + " recovered=" + node.recovered() + " dropped=" + node.dropped());
+        ProcessSupport.runUntilStopped(true, node);
         return 0;
-    }
-
-    private void beat(MasterClient client, SegmentDescriptor segment) {
-        try {
-            client.heartbeat(nodeId);
-        } catch (RpcException e) {
-            if (e.status() == RpcException.REFUSED) {
-                try {
-                    client.register(nodeId, segment);
-                } catch (RpcException ignored) {
-                    // try again at the next beat
-                }
-            }
-        }
     }
 
     public static void main(String[] args) {

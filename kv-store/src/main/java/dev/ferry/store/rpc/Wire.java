@@ -66,6 +66,23 @@ public final class Wire {
         return values;
     }
 
+    /** Writes a count (i32), then one byte (0 or 1) per value. */
+    public static void writeBooleans(ByteBuf buf, boolean[] values) {
+        buf.writeInt(values.length);
+        for (boolean v : values) {
+            buf.writeBoolean(v);
+        }
+    }
+
+    public static boolean[] readBooleans(ByteBuf buf) {
+        int n = readCount(buf, 1);
+        boolean[] values = new boolean[n];
+        for (int i = 0; i < n; i++) {
+            values[i] = buf.readBoolean();
+        }
+        return values;
+    }
+
     /** Reads an element count and checks that {@code count * elementBytes} are readable. */
     public static int readCount(ByteBuf buf, int elementBytes) {
         need(buf, 4);

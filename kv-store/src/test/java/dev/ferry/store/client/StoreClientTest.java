@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ferry.nativemem.Slab;
+import dev.ferry.store.alloc.OffsetAllocator;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.eviction.LruPolicy;
 import dev.ferry.store.master.MasterClient;
@@ -95,5 +96,36 @@ class StoreClientTest {
         assertThat(master.master().stats().nodes()).isZero();
         assertThat(store.lookupPrefix(new long[] {7})).isZero();
         assertThat(master.master().stats().pendingBlocks()).isZero();
+    }
+
+    @Test
+    void getFallsBackToTheOtherReplicaWhenTheFirstNodeIsDead() {
+        try (Slab slab2 = Slab.allocate(8 * 266_240);
+             TransferEngine engine2 = new TransferEngine(new TransferEngine.Context())) {
+            masterClient.register("s2", engine2.registerSegment("s2/dram", slab2.memory()));
+            StoreClient replicated = new StoreClient(masterClient, clientEngine, 10_000, 2, "s2/dram");
+            long[] keys = {30, 31, 32, 33};
+            replicated.put(keys, BLOCK, staging.memory(), BlockContent::fill);
+            assertThat(master.master().stats().usedBytes()).isEqualTo(8 * OffsetAllocator.aligned(BLOCK));
+
+            engine2.close(); // s2 holds the first replica of every block
+            List<Long> seen = new ArrayList<>();
+            replicated.get(keys, BLOCK, staging.memory(), (key, bytes, crc) -> {
+                assertThat(BlockContent.firstMismatch(key, bytes)).isEqualTo(-1);
+                seen.add(key);
+            });
+            assertThat(seen).containsExactly(30L, 31L, 32L, 33L);
+            assertThat(master.master().stats().nodes()).isEqualTo(1);
+            assertThat(master.master().stats().underReplicated()).isEqualTo(4);
+            assertThat(master.master().stats().lostBlocks()).isZero();
+        }
+    }
+
+    @Test
+    void existsAndRemoveWorkOnBatchesOfKeys() {
+        store.put(new long[] {1, 2}, BLOCK, staging.memory(), BlockContent::fill);
+        assertThat(store.exists(new long[] {1, 2, 3})).containsExactly(true, true, false);
+        assertThat(store.remove(new long[] {2, 3})).containsExactly(true, false);
+        assertThat(store.exists(new long[] {1, 2})).containsExactly(true, false);
     }
 }

@@ -35,12 +35,12 @@ class MasterTest {
         List<Placement> placements = master.putStart(new long[] {1, 2}, BLOCK);
         assertThat(placements).noneMatch(Placement::exists);
         assertThat(master.lookupPrefix(new long[] {1, 2})).isZero();
-        assertThat(master.get(new long[] {1}, 1000).replicas()).containsOnlyNulls();
+        assertThat(master.get(new long[] {1}, 1000).replicas()).allMatch(List::isEmpty);
         master.putCommit(new long[] {1, 2}, new int[] {11, 22});
         assertThat(master.lookupPrefix(new long[] {1, 2, 3})).isEqualTo(2);
         Lease lease = master.get(new long[] {2, 3}, 1000);
-        assertThat(lease.replicas().get(0).crc32c()).isEqualTo(22);
-        assertThat(lease.replicas().get(1)).isNull();
+        assertThat(lease.replicas().get(0).getFirst().crc32c()).isEqualTo(22);
+        assertThat(lease.replicas().get(1)).isEmpty();
     }
 
     @Test
@@ -100,5 +100,117 @@ class MasterTest {
     void refusesAnotherNodeClaimingARegisteredSegment() {
         assertThatThrownBy(() -> master.registerNode("c", new SegmentDescriptor("a/dram", BLOCK,
                 new Endpoint("127.0.0.1", 3)))).hasMessageContaining("already registered by node 'a'");
+    }
+
+    @Test
+    void replicasLandOnDifferentNodesAndSurviveOneNodeDeath() {
+        List<Placement> placements = master.putStart(new long[] {7}, BLOCK, 2, "b/dram");
+        assertThat(placements).extracting(Placement::segment).containsExactly("b/dram", "a/dram");
+        master.putCommit(new long[] {7}, new int[] {77});
+        assertThat(master.get(new long[] {7}, 1000).replicas().getFirst()).extracting(Replica::segment)
+                .containsExactly("b/dram", "a/dram");
+        assertThat(master.stats().underReplicated()).isZero();
+
+        master.declareDead("b/dram");
+        assertThat(master.stats().lostBlocks()).isZero();
+        assertThat(master.stats().underReplicated()).isEqualTo(1);
+        assertThat(master.get(new long[] {7}, 1000).replicas().getFirst()).extracting(Replica::segment)
+                .containsExactly("a/dram");
+    }
+
+    @Test
+    void moreReplicasThanNodesPlacesOnePerNodeAndReportsTheShortfall() {
+        assertThat(master.putStart(new long[] {1}, BLOCK, 3, null)).hasSize(2);
+        master.putCommit(new long[] {1}, new int[1]);
+        assertThat(master.stats().underReplicated()).isEqualTo(1);
+        assertThat(master.stats().usedBytes()).isEqualTo(2 * BLOCK);
+    }
+
+    @Test
+    void hardPinsAreNeverEvictedAndSoftPinsOnlyUntilTheirDeadline() {
+        put(1, 2, 3, 4);
+        assertThat(master.pin(new long[] {1}, true, 0)).isEqualTo(1);
+        assertThat(master.pin(new long[] {2, 99}, false, 1_000)).isEqualTo(1);
+        put(5); // 1 and 2 are protected: 3 goes
+        assertThat(master.exists(new long[] {1, 2, 3})).containsExactly(true, true, false);
+        now.addAndGet(2_000_000_000L); // past the soft pin
+        master.heartbeat("a");
+        master.heartbeat("b");
+        put(6); // least recent evictable is now 2
+        assertThat(master.exists(new long[] {1, 2})).containsExactly(true, false);
+        assertThat(master.stats().pinnedBlocks()).isEqualTo(1);
+        master.unpin(new long[] {1});
+        put(7);
+        assertThat(master.exists(new long[] {1})).containsExactly(false);
+    }
+
+    @Test
+    void removeSkipsLeasedAndUnknownKeysAndFreesSpace() {
+        put(1, 2);
+        Lease lease = master.get(new long[] {2}, 10_000);
+        assertThat(master.remove(new long[] {1, 2, 3})).containsExactly(true, false, false);
+        assertThat(master.stats().usedBytes()).isEqualTo(BLOCK);
+        master.release(lease.id());
+        assertThat(master.remove(new long[] {2})).containsExactly(true);
+        assertThat(master.stats().blocks()).isZero();
+    }
+
+    @Test
+    void renewKeepsALeaseAliveAndFailsOnceItExpired() {
+        put(1);
+        Lease lease = master.get(new long[] {1}, 100);
+        now.addAndGet(90_000_000L);
+        assertThat(master.renew(lease.id(), 100)).isTrue();
+        now.addAndGet(90_000_000L);
+        heartbeatAll();
+        master.expire();
+        assertThat(master.release(lease.id())).isTrue();
+        Lease second = master.get(new long[] {1}, 100);
+        now.addAndGet(200_000_000L);
+        heartbeatAll();
+        master.expire();
+        assertThat(master.renew(second.id(), 100)).isFalse();
+    }
+
+    private void heartbeatAll() {
+        master.heartbeat("a");
+        master.heartbeat("b");
+    }
+
+    @Test
+    void indexedNodeReceivesCommitsAndRemovalsUntilItAcknowledgesThem() {
+        master.registerNode("c", new SegmentDescriptor("c/dram", 4 * BLOCK, new Endpoint("127.0.0.1", 3)), true,
+                List.of());
+        List<Placement> placements = master.putStart(new long[] {1}, BLOCK, 1, "c/dram");
+        assertThat(master.heartbeat("c", 0)).isEmpty(); // nothing until the commit
+        master.putCommit(new long[] {1}, new int[] {11});
+        master.remove(new long[] {1});
+        List<IndexUpdate> updates = master.heartbeat("c", 0);
+        assertThat(updates).extracting(IndexUpdate::seq, IndexUpdate::added).containsExactly(
+                org.assertj.core.groups.Tuple.tuple(1L, true), org.assertj.core.groups.Tuple.tuple(2L, false));
+        assertThat(updates.getFirst().block()).isEqualTo(new IndexedBlock(1, placements.getFirst().offset(), BLOCK, 11));
+        assertThat(master.stats().indexBacklog()).isEqualTo(2);
+        assertThat(master.heartbeat("c", 1)).extracting(IndexUpdate::seq).containsExactly(2L);
+        assertThat(master.heartbeat("c", 2)).isEmpty();
+        assertThat(master.stats().indexBacklog()).isZero();
+    }
+
+    @Test
+    void restartedNodeGetsItsKeptBlocksBackButNothingThatOverlapsOrConflicts() {
+        put(1); // committed on a or b with CRC 0
+        SegmentDescriptor c = new SegmentDescriptor("c/dram", 4 * BLOCK, new Endpoint("127.0.0.1", 3));
+        int taken = master.registerNode("c", c, true, List.of(
+                new IndexedBlock(10, 0, BLOCK, 5),          // new key: taken
+                new IndexedBlock(11, 0, BLOCK, 6),          // overlaps key 10: refused
+                new IndexedBlock(1, BLOCK, BLOCK, 0),       // same key, same CRC: one more replica
+                new IndexedBlock(12, 2 * BLOCK, BLOCK, 9),  // fine
+                new IndexedBlock(13, 4 * BLOCK, BLOCK, 9))); // beyond the segment: refused
+        assertThat(taken).isEqualTo(3);
+        assertThat(master.exists(new long[] {10, 11, 12, 13})).containsExactly(true, false, true, false);
+        assertThat(master.get(new long[] {1}, 1000).replicas().getFirst()).hasSize(2);
+        assertThat(master.get(new long[] {10}, 1000).replicas().getFirst().getFirst().crc32c()).isEqualTo(5);
+        // The taken ranges are in use: only the fourth slot is free.
+        assertThat(master.putStart(new long[] {20}, BLOCK, 1, "c/dram")).extracting(Placement::offset)
+                .containsExactly(3 * BLOCK);
     }
 }
