@@ -40,19 +40,21 @@ public final class LocalCluster implements AutoCloseable {
      *                       {@code shm} (shared memory) or {@code aeron} (Aeron UDP)
      * @param policy         the master's eviction policy ({@code lru}, {@code s3fifo})
      * @param masterPort     the master's RPC port; 0 picks a free one
+     * @param replicas       copies prefill writes of each block, on different store nodes
+     *                       (each copy takes its own room out of the capacity)
      * @param workDir        where logs go
      */
     public record Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, String transport,
-                         String policy, int masterPort, Path workDir) {
-        /** With a free master port. */
+                         String policy, int masterPort, int replicas, Path workDir) {
+        /** With a free master port and one replica. */
         public Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, String transport,
                       String policy, Path workDir) {
-            this(profile, capacityBlocks, storeNodes, links, transport, policy, 0, workDir);
+            this(profile, capacityBlocks, storeNodes, links, transport, policy, 0, 1, workDir);
         }
 
         /** Over TCP, with LRU. */
         public Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, Path workDir) {
-            this(profile, capacityBlocks, storeNodes, links, "tcp", "lru", 0, workDir);
+            this(profile, capacityBlocks, storeNodes, links, "tcp", "lru", 0, 1, workDir);
         }
     }
 
@@ -109,7 +111,7 @@ public final class LocalCluster implements AutoCloseable {
         ChildProcess decode = launch("decode", "dev.ferry.decode.DecodeMain", decodeArgs);
         List<String> prefillArgs = new ArrayList<>(List.of("--master", master.toString(),
                 "--decode", "127.0.0.1:" + decode.field("port"), "--model", model,
-                "--links", Integer.toString(config.links())));
+                "--links", Integer.toString(config.links()), "--replicas", Integer.toString(config.replicas())));
         prefillArgs.addAll(transportFlag());
         ChildProcess p = launch("prefill", "dev.ferry.prefill.PrefillMain", prefillArgs);
         prefill = new HostPort("127.0.0.1", Integer.parseInt(p.field("port")));

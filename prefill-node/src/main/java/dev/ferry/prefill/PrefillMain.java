@@ -28,6 +28,10 @@ public final class PrefillMain implements Callable<Integer> {
     @Option(names = "--tflops", defaultValue = "400", description = "Sustained prefill TFLOP/s of the modeled accelerator.")
     double teraflops;
 
+    @Option(names = "--replicas", defaultValue = "1", description = "Copies of each block, on different store nodes "
+            + "(default ${DEFAULT-VALUE}).")
+    int replicas;
+
     @Override
     public Integer call() {
         var profile = options.profile();
@@ -35,7 +39,7 @@ public final class PrefillMain implements Callable<Integer> {
         MasterClient masterClient = options.masterClient();
         TransferEngine engine = options.engine(masterClient);
         RpcClient decodeClient = new RpcClient(d.host(), d.port(), 120_000);
-        PrefillNode node = new PrefillNode(new StoreClient(masterClient, engine, 10_000), decodeClient, profile,
+        PrefillNode node = new PrefillNode(new StoreClient(masterClient, engine, 10_000, replicas, null), decodeClient, profile,
                 teraflops, options.windowBlocks);
         ExecutorService executor = Executors.newCachedThreadPool(r -> new Thread(r, "ferry-prefill"));
         RpcServer server;

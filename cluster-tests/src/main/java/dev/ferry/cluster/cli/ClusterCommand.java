@@ -52,6 +52,10 @@ final class ClusterCommand implements Callable<Integer> {
     @Option(names = "--policy", defaultValue = "lru", description = "Eviction policy: lru or s3fifo (default ${DEFAULT-VALUE}).")
     String policy;
 
+    @Option(names = "--replicas", defaultValue = "1", description = "Copies of each block on different store nodes; "
+            + "each copy takes room (default ${DEFAULT-VALUE}).")
+    int replicas;
+
     @Option(names = "--store-nodes", defaultValue = "2", description = "Store node processes (default ${DEFAULT-VALUE}).")
     int storeNodes;
 
@@ -99,7 +103,8 @@ final class ClusterCommand implements Callable<Integer> {
                 "  model              " + profile.name() + " (" + profile.blockBytes() / 1024 + " KiB per block of "
                         + profile.blockTokens() + " tokens)",
                 "  store              " + capacityBlocks + " blocks (" + String.format("%.2f GB", capacityBlocks
-                        * profile.blockBytes() / 1e9) + ") over " + storeNodes + " store nodes, " + policy,
+                        * profile.blockBytes() / 1e9) + ") over " + storeNodes + " store nodes, " + policy
+                        + (replicas > 1 ? ", " + replicas + " replicas per block" : ""),
                 "  cluster            master, " + storeNodes + " store nodes, 1 prefill, 1 decode (separate JVMs, "
                         + switch (transport) {
                             case "shm" -> "shared-memory transport";
@@ -113,7 +118,7 @@ final class ClusterCommand implements Callable<Integer> {
         List<RequestResult> results;
         long wall;
         try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Config(profile, capacityBlocks, storeNodes,
-                links, transport, policy, masterPort, dir.resolve("logs")))) {
+                links, transport, policy, masterPort, replicas, dir.resolve("logs")))) {
             System.out.println("  started            master at " + cluster.master() + ", prefill at "
                     + cluster.prefill() + "; logs in " + dir.resolve("logs"));
             long start = System.nanoTime();

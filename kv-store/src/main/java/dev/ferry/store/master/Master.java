@@ -246,6 +246,15 @@ public final class Master {
         if (replicas < 1) {
             throw new RpcException(RpcException.REFUSED, "replica count must be at least 1, not " + replicas);
         }
+        long largest = segments.values().stream().mapToLong(s -> s.allocator.capacity()).max().orElse(0);
+        if (segments.isEmpty()) {
+            throw new RpcException(RpcException.NO_SPACE, "no room for a block of " + blockBytes
+                    + " bytes: no store node is registered");
+        }
+        if (OffsetAllocator.aligned(blockBytes) > largest) {
+            throw new RpcException(RpcException.NO_SPACE, "a block of " + blockBytes + " bytes is larger than any "
+                    + "segment (the largest holds " + largest + " bytes): nothing was evicted");
+        }
         List<Placement> placements = new ArrayList<>(keys.length * replicas);
         List<Long> allocated = new ArrayList<>(keys.length);
         long now = clock.getAsLong();

@@ -213,4 +213,13 @@ class MasterTest {
         assertThat(master.putStart(new long[] {20}, BLOCK, 1, "c/dram")).extracting(Placement::offset)
                 .containsExactly(3 * BLOCK);
     }
+
+    @Test
+    void blockLargerThanEverySegmentIsRefusedWithoutEvictingAnything() {
+        put(1, 2);
+        assertThatThrownBy(() -> master.putStart(new long[] {3}, 3 * BLOCK))
+                .hasMessageContaining("larger than any segment").hasMessageContaining("nothing was evicted");
+        assertThat(master.stats().blocks()).isEqualTo(2);
+        assertThat(master.stats().evictions()).isZero();
+    }
 }
