@@ -1,13 +1,21 @@
 package dev.ferry.store.master;
 
 /**
- * A change to the blocks of one node's segment, which the master sends the node in its
- * heartbeat answers so that the node's local index follows what is committed there.
+ * An instruction about one block of a node, which the master sends the node in its
+ * heartbeat answers so that the node's local index and SSD tier follow the master.
  *
  * @param seq   sequence number, from 1 after each registration, per node
- * @param added true: {@code block} was committed in the node's segment; false: the block of
- *              {@code block.key()} left it (evicted or removed), the other fields unused
- * @param block the block
+ * @param kind  what happened or is asked
+ * @param block the block: its key, DRAM offset in the node's segment, length and CRC32C
  */
-public record IndexUpdate(long seq, boolean added, IndexedBlock block) {
+public record IndexUpdate(long seq, Kind kind, IndexedBlock block) {
+    /** The kinds of update. */
+    public enum Kind {
+        /** The block was committed in the node's DRAM segment: index it. */
+        ADD,
+        /** The block left the node (evicted, removed): forget it in DRAM and on SSD. */
+        REMOVE,
+        /** Write the block from DRAM to the SSD tier, then report it in {@link NodeReport#demoted()}. */
+        DEMOTE
+    }
 }

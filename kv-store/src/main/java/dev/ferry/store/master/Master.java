@@ -31,7 +31,15 @@ import java.util.function.LongSupplier;
  * <p>Local indexes: a node that registers as {@code indexed} receives, in its heartbeat
  * answers, every commit and removal in its segment ({@link IndexUpdate}) and acknowledges
  * them in its next heartbeat, so that a restarted node can re-register the blocks it kept
- * ({@link #registerNode(String, SegmentDescriptor, boolean, List)}).
+ * ({@link #registerNode(String, SegmentDescriptor, NodeFeatures, List)}).
+ *
+ * <p>Tiers: on a node with an SSD tier, {@link #expire} demotes the coldest evictable
+ * blocks (in the policy's order) when the node's DRAM is fuller than {@link #HIGH_WATERMARK},
+ * until it is down to {@link #LOW_WATERMARK}: the node is told to write them to SSD, and
+ * their DRAM is freed once it reports them written. A get of a block that is only on SSD
+ * allocates DRAM for it on that node and hands the reader a replica to load first
+ * ({@link Replica#needsLoad()}): the promotion on hit. Eviction to make room for a put
+ * stays synchronous and drops blocks, so puts never wait for a disk.
  *
  * <p>Recency: a prefix lookup touches the hit blocks in key order and a put touches or
  * inserts every key in order, so with one request at a time the hit ratio equals the
@@ -45,6 +53,14 @@ public final class Master {
     public static final int MAX_UPDATES_PER_HEARTBEAT = 16_384;
     /** Most unacknowledged index updates kept per node; older ones are dropped (and counted). */
     public static final int MAX_INDEX_BACKLOG = 1 << 20;
+    /**
+     * DRAM use above which a node with an SSD tier demotes, as a fraction of its segment.
+     * Mooncake Store starts evicting at 0.95 of capacity ({@code eviction_high_watermark_ratio});
+     * demotion starts earlier so that puts seldom find DRAM full.
+     */
+    public static final double HIGH_WATERMARK = 0.90;
+    /** DRAM use that demotion brings a node back down to. */
+    public static final double LOW_WATERMARK = 0.80;
 
     private final EvictionPolicy policy;
     private final LongSupplier clock;
@@ -57,6 +73,10 @@ public final class Master {
     private long nextLease = 1;
     private long evictions;
     private long lostBlocks;
+    private long dramHits;
+    private long ssdHits;
+    private long demotions;
+    private long promotions;
 
     /**
      * @param policy           eviction policy
@@ -71,25 +91,26 @@ public final class Master {
         this.putTimeoutNanos = putTimeoutNanos;
     }
 
-    /** Registers a node's segment without a local index. */
+    /** Registers a plain node's segment: no local index, no SSD tier. */
     public synchronized void registerNode(String nodeId, SegmentDescriptor segment) {
-        registerNode(nodeId, segment, false, List.of());
+        registerNode(nodeId, segment, NodeFeatures.NONE, List.of());
     }
 
     /**
      * Registers a node's segment, again after a restart of the node or of the master. The
      * node's previous registration, and its copies, are dropped first. The blocks the node
-     * kept are taken back at their offsets: a block whose key is unknown becomes a committed
-     * block; a block already committed elsewhere with the same length and CRC becomes one
-     * more replica; anything else (a key being written, a different CRC or length, a range
-     * that is out of the segment or overlaps another) is refused.
+     * kept (in DRAM at their offsets, or on its SSD tier) are taken back: a block whose key is
+     * unknown becomes a committed block; a block already committed elsewhere with the same
+     * length and CRC gets one more replica; anything else (a key being written, a different
+     * CRC or length, a DRAM range that is out of the segment or overlaps another, an SSD block
+     * on a node without SSD) is refused.
      *
-     * @param indexed whether the node keeps a local index and wants {@link IndexUpdate}s
-     * @param kept    blocks the node still holds (their bytes verified by the node)
+     * @param features what the node offers besides its segment
+     * @param kept     blocks the node still holds (their bytes verified by the node)
      * @return how many of {@code kept} were taken back
      * @throws RpcException REFUSED when another node owns the segment name
      */
-    public synchronized int registerNode(String nodeId, SegmentDescriptor segment, boolean indexed,
+    public synchronized int registerNode(String nodeId, SegmentDescriptor segment, NodeFeatures features,
                                          List<IndexedBlock> kept) {
         Node old = nodes.get(nodeId);
         if (old != null) {
@@ -100,35 +121,52 @@ public final class Master {
             throw new RpcException(RpcException.REFUSED, "segment '" + segment.name() + "' is already registered by node '"
                     + previous.nodeId + "'");
         }
-        Node node = new Node(nodeId, clock.getAsLong(), indexed);
+        Node node = new Node(nodeId, clock.getAsLong(), features);
         node.segments.add(segment.name());
         nodes.put(nodeId, node);
         SegmentState state = new SegmentState(nodeId, segment, new OffsetAllocator(segment.bytes()));
         segments.put(segment.name(), state);
         int taken = 0;
-        long now = clock.getAsLong();
         for (IndexedBlock k : kept) {
-            if (k.length() < 1 || k.offset() + k.length() > segment.bytes()) {
-                continue;
+            if (takeBack(state, features, k)) {
+                taken++;
             }
-            Block b = blocks.get(k.key());
-            if (b != null && (!b.committed || b.length != k.length() || b.crc != k.crc32c() || b.copyIn(segment.name()) >= 0)) {
-                continue;
-            }
-            if (!state.allocator.reserve(k.offset(), k.length())) {
-                continue;
-            }
-            if (b == null) {
-                b = new Block(k.key(), k.length(), now, 1);
-                b.committed = true;
-                b.crc = k.crc32c();
-                blocks.put(k.key(), b);
-                policy.onInsert(k.key());
-            }
-            b.copies.add(new Copy(segment.name(), k.offset()));
-            taken++;
         }
         return taken;
+    }
+
+    private boolean takeBack(SegmentState state, NodeFeatures features, IndexedBlock k) {
+        String name = state.descriptor.name();
+        boolean valid = k.length() >= 1 && (k.onSsd() ? features.ssd()
+                : k.offset() >= 0 && k.offset() + k.length() <= state.descriptor.bytes());
+        Block b = blocks.get(k.key());
+        if (!valid || b != null && (!b.committed || b.length != k.length() || b.crc != k.crc32c())) {
+            return false;
+        }
+        Copy copy = b == null ? null : b.copyIn(name);
+        if (copy != null && (k.onSsd() ? copy.onSsd : copy.inDram())) {
+            return false;
+        }
+        if (!k.onSsd() && !state.allocator.reserve(k.offset(), k.length())) {
+            return false;
+        }
+        if (b == null) {
+            b = new Block(k.key(), k.length(), clock.getAsLong(), 1);
+            b.committed = true;
+            b.crc = k.crc32c();
+            blocks.put(k.key(), b);
+            policy.onInsert(k.key());
+        }
+        if (copy == null) {
+            copy = new Copy(name, IndexedBlock.ON_SSD);
+            b.copies.add(copy);
+        }
+        if (k.onSsd()) {
+            copy.onSsd = true;
+        } else {
+            copy.offset = k.offset();
+        }
+        return true;
     }
 
     /**
@@ -138,20 +176,39 @@ public final class Master {
         heartbeat(nodeId, 0);
     }
 
+    /** A heartbeat that only acknowledges updates. */
+    public synchronized List<IndexUpdate> heartbeat(String nodeId, long ackedSeq) {
+        return heartbeat(nodeId, NodeReport.ack(ackedSeq));
+    }
+
     /**
-     * Records a heartbeat and hands out the node's index updates.
+     * Records a heartbeat and what the node reports (updates applied, demotions written,
+     * promotions loaded, SSD blocks gone), and hands out the node's next updates.
      *
-     * @param ackedSeq the last update the node applied (0 for none); older ones are forgotten
-     * @return the updates after {@code ackedSeq}, oldest first, at most {@link #MAX_UPDATES_PER_HEARTBEAT}
+     * @return the updates after {@code report.ackedSeq()}, oldest first, at most
+     *         {@link #MAX_UPDATES_PER_HEARTBEAT}
      * @throws RpcException REFUSED when the node is unknown (declared dead): it must register again
      */
-    public synchronized List<IndexUpdate> heartbeat(String nodeId, long ackedSeq) {
+    public synchronized List<IndexUpdate> heartbeat(String nodeId, NodeReport report) {
         Node node = nodes.get(nodeId);
         if (node == null) {
             throw new RpcException(RpcException.REFUSED, "unknown node '" + nodeId + "': register again");
         }
         node.lastHeartbeat = clock.getAsLong();
-        while (!node.updates.isEmpty() && node.updates.peekFirst().seq() <= ackedSeq) {
+        String segment = node.segments.getFirst();
+        for (long key : report.demoted()) {
+            demoted(segment, key);
+        }
+        for (long key : report.loaded()) {
+            Copy c = copyOf(key, segment);
+            if (c != null) {
+                c.loading = false;
+            }
+        }
+        for (long key : report.ssdGone()) {
+            ssdGone(segment, key);
+        }
+        while (!node.updates.isEmpty() && node.updates.peekFirst().seq() <= report.ackedSeq()) {
             node.updates.pollFirst();
         }
         if (node.updates.isEmpty()) {
@@ -165,6 +222,59 @@ public final class Master {
             out.add(u);
         }
         return out;
+    }
+
+    /** The node wrote a block to SSD: its DRAM is freed unless a reader holds it now. */
+    private void demoted(String segment, long key) {
+        Block b = blocks.get(key);
+        Copy c = b == null ? null : b.copyIn(segment);
+        if (c == null) {
+            return; // removed meanwhile: the REMOVE update that followed the DEMOTE clears the SSD
+        }
+        c.onSsd = true;
+        if (c.demoting) {
+            c.demoting = false;
+            demotions++;
+            if (b.leases == 0 && c.inDram()) {
+                freeDram(b, c);
+            }
+        }
+    }
+
+    /** The node's SSD tier lost a block: a copy left with neither DRAM nor SSD goes. */
+    private void ssdGone(String segment, long key) {
+        Block b = blocks.get(key);
+        Copy c = b == null ? null : b.copyIn(segment);
+        if (c == null) {
+            return;
+        }
+        c.onSsd = false;
+        c.demoting = false;
+        if (c.loading) {
+            freeDram(b, c);
+            c.loading = false;
+        }
+        if (!c.inDram()) {
+            b.copies.remove(c);
+            if (b.copies.isEmpty()) {
+                blocks.remove(key);
+                policy.onRemove(key);
+                lostBlocks++;
+            }
+        }
+    }
+
+    private Copy copyOf(long key, String segment) {
+        Block b = blocks.get(key);
+        return b == null ? null : b.copyIn(segment);
+    }
+
+    private void freeDram(Block b, Copy c) {
+        SegmentState s = segments.get(c.segment);
+        if (s != null) {
+            s.allocator.free(c.offset, b.length);
+        }
+        c.offset = IndexedBlock.ON_SSD;
     }
 
     /**
@@ -205,6 +315,11 @@ public final class Master {
         }
         for (int i = 0; i < hits; i++) {
             policy.onAccess(keys[i]);
+            if (blocks.get(keys[i]).inDram()) {
+                dramHits++;
+            } else {
+                ssdHits++;
+            }
         }
         return hits;
     }
@@ -330,7 +445,7 @@ public final class Master {
     private boolean hasCopyOutside(long key, List<String> usedNodes) {
         for (Copy c : blocks.get(key).copies) {
             SegmentState s = segments.get(c.segment);
-            if (s != null && !usedNodes.contains(s.nodeId)) {
+            if (c.inDram() && s != null && !usedNodes.contains(s.nodeId)) {
                 return true;
             }
         }
@@ -357,7 +472,7 @@ public final class Master {
                 b.committed = true;
                 b.crc = crcs[i];
                 for (Copy c : b.copies) {
-                    index(c.segment, true, b, c);
+                    index(c.segment, IndexUpdate.Kind.ADD, b, c);
                 }
             }
         }
@@ -425,7 +540,11 @@ public final class Master {
         }
     }
 
-    /** Leases the committed blocks among {@code keys} for {@code ttlMillis}; missing keys get no replicas. */
+    /**
+     * Leases the committed blocks among {@code keys} for {@code ttlMillis}; missing keys get
+     * no replicas. Replicas in DRAM come first; a replica only on SSD gets a DRAM range on its
+     * node to be loaded into (when none can be made, that replica is left out).
+     */
     public synchronized Lease get(long[] keys, long ttlMillis) {
         List<List<Replica>> replicas = new ArrayList<>(keys.length);
         List<Long> leased = new ArrayList<>(keys.length);
@@ -439,13 +558,52 @@ public final class Master {
             leased.add(key);
             List<Replica> copies = new ArrayList<>(b.copies.size());
             for (Copy c : b.copies) {
-                copies.add(new Replica(key, c.segment, c.offset, b.length, b.crc));
+                if (c.inDram() && !c.loading) {
+                    copies.add(new Replica(key, c.segment, c.offset, b.length, b.crc));
+                }
+            }
+            if (copies.isEmpty()) {
+                for (Copy c : List.copyOf(b.copies)) {
+                    Replica r = promotion(b, c);
+                    if (r != null) {
+                        copies.add(r);
+                    }
+                }
             }
             replicas.add(copies);
         }
         long id = nextLease++;
         leases.put(id, new LeaseState(leased, clock.getAsLong() + ttlMillis * 1_000_000L));
         return new Lease(id, ttlMillis, replicas);
+    }
+
+    /** A replica to load from the SSD of the copy's node into DRAM, or null when there is no room. */
+    private Replica promotion(Block b, Copy c) {
+        SegmentState s = segments.get(c.segment);
+        Node node = s == null ? null : nodes.get(s.nodeId);
+        if (node == null || !c.onSsd || node.features.loadEndpoint().isEmpty()) {
+            return null;
+        }
+        if (!c.inDram()) {
+            long size = OffsetAllocator.aligned(b.length);
+            while (s.allocator.largestFree() < size) {
+                long victim = policy.victim(k -> k != b.key && evictable(k) && hasDramCopyIn(k, c.segment));
+                if (victim == EvictionPolicy.NONE) {
+                    return null;
+                }
+                remove(victim);
+                evictions++;
+            }
+            c.offset = s.allocator.allocate(b.length);
+            c.loading = true;
+            promotions++;
+        }
+        return new Replica(b.key, c.segment, c.offset, b.length, b.crc, node.features.loadEndpoint());
+    }
+
+    private boolean hasDramCopyIn(long key, String segment) {
+        Copy c = copyOf(key, segment);
+        return c != null && c.inDram();
     }
 
     /**
@@ -510,7 +668,49 @@ public final class Master {
             }
         }
         stale.forEach(this::remove);
+        for (SegmentState s : segments.values()) {
+            Node node = nodes.get(s.nodeId);
+            if (node != null && node.features.ssd()) {
+                demote(s);
+            }
+        }
         return dead;
+    }
+
+    /**
+     * Asks the node of {@code s} to write its coldest evictable DRAM blocks to SSD while its
+     * DRAM is fuller than the high watermark, until what stays is under the low watermark.
+     */
+    private void demote(SegmentState s) {
+        long capacity = s.allocator.capacity();
+        long used = capacity - s.allocator.freeBytes();
+        if (used <= capacity * HIGH_WATERMARK) {
+            return;
+        }
+        String name = s.descriptor.name();
+        long staying = used;
+        for (Block b : blocks.values()) {
+            Copy c = b.copyIn(name);
+            if (c != null && c.demoting) {
+                staying -= OffsetAllocator.aligned(b.length);
+            }
+        }
+        while (staying > capacity * LOW_WATERMARK) {
+            long victim = policy.victim(k -> evictable(k) && demotable(k, name));
+            if (victim == EvictionPolicy.NONE) {
+                return;
+            }
+            Block b = blocks.get(victim);
+            Copy c = b.copyIn(name);
+            c.demoting = true;
+            index(name, IndexUpdate.Kind.DEMOTE, b, c);
+            staying -= OffsetAllocator.aligned(b.length);
+        }
+    }
+
+    private boolean demotable(long key, String segment) {
+        Copy c = copyOf(key, segment);
+        return c != null && c.inDram() && !c.demoting && !c.loading;
     }
 
     public synchronized MasterStats stats() {
@@ -531,8 +731,9 @@ public final class Master {
             }
         }
         long backlog = nodes.values().stream().mapToLong(n -> n.updates.size()).sum();
+        long onSsd = blocks.values().stream().filter(b -> b.copies.stream().anyMatch(c -> c.onSsd)).count();
         return new MasterStats(nodes.size(), blocks.size() - pending, pending, capacityBytes(), usedBytes(), evictions,
-                lostBlocks, leases.size(), under, pinned, backlog);
+                lostBlocks, leases.size(), under, pinned, backlog, onSsd, dramHits, ssdHits, demotions, promotions);
     }
 
     private long capacityBytes() {
@@ -558,9 +759,9 @@ public final class Master {
             segments.remove(name);
             List<Long> lost = new ArrayList<>();
             for (Block b : blocks.values()) {
-                int i = b.copyIn(name);
-                if (i >= 0) {
-                    b.copies.remove(i);
+                Copy c = b.copyIn(name);
+                if (c != null) {
+                    b.copies.remove(c);
                     if (b.copies.isEmpty()) {
                         lost.add(b.key);
                     }
@@ -584,47 +785,71 @@ public final class Master {
         policy.onRemove(key);
         for (Copy c : b.copies) {
             SegmentState s = segments.get(c.segment);
-            if (s != null) {
+            if (s != null && c.inDram()) {
                 s.allocator.free(c.offset, b.length);
             }
             if (b.committed) {
-                index(c.segment, false, b, c);
+                index(c.segment, IndexUpdate.Kind.REMOVE, b, c);
             }
         }
     }
 
-    /** Queues an index update for the node of {@code segment}, when it keeps an index. */
-    private void index(String segment, boolean added, Block b, Copy c) {
+    /** Queues an update for the node of {@code segment}, when the node has a use for it. */
+    private void index(String segment, IndexUpdate.Kind kind, Block b, Copy c) {
         SegmentState s = segments.get(segment);
         Node node = s == null ? null : nodes.get(s.nodeId);
-        if (node == null || !node.indexed) {
+        boolean wanted = node != null && switch (kind) {
+            case ADD -> node.features.indexed();
+            case REMOVE -> node.features.indexed() || node.features.ssd();
+            case DEMOTE -> node.features.ssd();
+        };
+        if (!wanted) {
             return;
         }
         if (node.updates.size() == MAX_INDEX_BACKLOG) {
             node.updates.pollFirst();
         }
-        node.updates.addLast(new IndexUpdate(++node.lastSeq, added, new IndexedBlock(b.key, c.offset, b.length, b.crc)));
+        node.updates.addLast(new IndexUpdate(++node.lastSeq, kind, new IndexedBlock(b.key, c.offset, b.length, b.crc)));
     }
 
     private static final class Node {
         final String id;
-        final boolean indexed;
+        final NodeFeatures features;
         final List<String> segments = new ArrayList<>(1);
         final ArrayDeque<IndexUpdate> updates = new ArrayDeque<>();
         long lastHeartbeat;
         long lastSeq;
 
-        Node(String id, long now, boolean indexed) {
+        Node(String id, long now, NodeFeatures features) {
             this.id = id;
             this.lastHeartbeat = now;
-            this.indexed = indexed;
+            this.features = features;
         }
     }
 
     private record SegmentState(String nodeId, SegmentDescriptor descriptor, OffsetAllocator allocator) {
     }
 
-    private record Copy(String segment, long offset) {
+    /** One replica of a block, on one node: in its DRAM segment, on its SSD tier, or both. */
+    private static final class Copy {
+        final String segment;
+        /** Offset of the DRAM range, or {@link IndexedBlock#ON_SSD} when the copy has none. */
+        long offset;
+        /** The node's SSD tier holds the block. */
+        boolean onSsd;
+        /** The node was asked to write the block to SSD and has not reported it yet. */
+        boolean demoting;
+        /** The DRAM range was allocated for a promotion the node has not confirmed yet. */
+        boolean loading;
+
+        Copy(String segment, long offset) {
+            this.segment = segment;
+            this.offset = offset;
+        }
+
+        boolean inDram() {
+            return offset != IndexedBlock.ON_SSD;
+        }
     }
 
     private static final class Block {
@@ -646,13 +871,23 @@ public final class Master {
             this.wantedReplicas = wantedReplicas;
         }
 
-        int copyIn(String segment) {
-            for (int i = 0; i < copies.size(); i++) {
-                if (copies.get(i).segment.equals(segment)) {
-                    return i;
+        Copy copyIn(String segment) {
+            for (Copy c : copies) {
+                if (c.segment.equals(segment)) {
+                    return c;
                 }
             }
-            return -1;
+            return null;
+        }
+
+        /** Whether some copy can be read from DRAM now. */
+        boolean inDram() {
+            for (Copy c : copies) {
+                if (c.inDram() && !c.loading) {
+                    return true;
+                }
+            }
+            return false;
         }
     }
 

@@ -26,36 +26,46 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
         this.rpc = new RpcClient(host, port, timeoutMillis);
     }
 
-    /** Registers a node without a local index. */
+    /** Registers a plain node: no local index, no SSD tier. */
     public void register(String nodeId, SegmentDescriptor segment) {
-        register(nodeId, segment, false, List.of());
+        register(nodeId, segment, NodeFeatures.NONE, List.of());
     }
 
-    /** @see Master#registerNode(String, SegmentDescriptor, boolean, List) */
-    public int register(String nodeId, SegmentDescriptor segment, boolean indexed, List<IndexedBlock> kept) {
+    /** @see Master#registerNode(String, SegmentDescriptor, NodeFeatures, List) */
+    public int register(String nodeId, SegmentDescriptor segment, NodeFeatures features, List<IndexedBlock> kept) {
         return rpc.call(MasterProtocol.REGISTER, b -> {
             Wire.writeString(b, nodeId);
             MasterProtocol.writeDescriptor(b, segment);
-            b.writeBoolean(indexed);
+            b.writeBoolean(features.indexed()).writeBoolean(features.ssd());
+            Wire.writeString(b, features.loadEndpoint());
             b.writeInt(kept.size());
             kept.forEach(k -> MasterProtocol.writeBlock(b, k));
         }, Wire::readInt);
     }
 
     public void heartbeat(String nodeId) {
-        heartbeat(nodeId, 0);
+        heartbeat(nodeId, NodeReport.ack(0));
     }
 
-    /** @see Master#heartbeat(String, long) */
-    public List<IndexUpdate> heartbeat(String nodeId, long ackedSeq) {
+    /** @see Master#heartbeat(String, NodeReport) */
+    public List<IndexUpdate> heartbeat(String nodeId, NodeReport report) {
         return rpc.call(MasterProtocol.HEARTBEAT, b -> {
             Wire.writeString(b, nodeId);
-            b.writeLong(ackedSeq);
+            b.writeLong(report.ackedSeq());
+            Wire.writeLongs(b, report.demoted());
+            Wire.writeLongs(b, report.loaded());
+            Wire.writeLongs(b, report.ssdGone());
         }, b -> {
             int n = Wire.readCount(b, 37);
+            IndexUpdate.Kind[] kinds = IndexUpdate.Kind.values();
             List<IndexUpdate> out = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
-                out.add(new IndexUpdate(Wire.readLong(b), Wire.readBoolean(b), MasterProtocol.readBlock(b)));
+                long seq = Wire.readLong(b);
+                int kind = Wire.readByte(b);
+                if (kind >= kinds.length) {
+                    throw new RpcException(RpcException.MALFORMED, "unknown index update kind " + kind);
+                }
+                out.add(new IndexUpdate(seq, kinds[kind], MasterProtocol.readBlock(b)));
             }
             return out;
         });
@@ -140,7 +150,12 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
                 int copies = Wire.readCount(b, 1);
                 List<Replica> list = new ArrayList<>(copies);
                 for (int c = 0; c < copies; c++) {
-                    list.add(new Replica(keys[i], Wire.readString(b), Wire.readLong(b), Wire.readLong(b), Wire.readInt(b)));
+                    String segment = Wire.readString(b);
+                    long offset = Wire.readLong(b);
+                    long length = Wire.readLong(b);
+                    int crc = Wire.readInt(b);
+                    String load = Wire.readString(b);
+                    list.add(new Replica(keys[i], segment, offset, length, crc, load.isEmpty() ? null : load));
                 }
                 replicas.add(list);
             }
@@ -174,7 +189,8 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
     public MasterStats stats() {
         return rpc.call(MasterProtocol.STATS, b -> { }, b -> new MasterStats(Wire.readInt(b), Wire.readLong(b),
                 Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readInt(b),
-                Wire.readLong(b), Wire.readLong(b), Wire.readLong(b)));
+                Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b),
+                Wire.readLong(b), Wire.readLong(b)));
     }
 
     @Override

@@ -9,10 +9,12 @@ import io.netty.buffer.ByteBuf;
  * Method numbers and payload codecs of the master's RPC. Requests and answers, field by
  * field (types from {@link Wire}; {@code bool[]} is a count and one byte per value):
  * <ul>
- *   <li>1 REGISTER: node id (string), segment descriptor, indexed (bool), kept block count
- *       (i32) and per block key, offset, length (i64) and crc (i32) -> blocks taken back (i32)</li>
- *   <li>2 HEARTBEAT: node id, acked index update (i64) -> update count (i32) and per update
- *       seq (i64), added (bool), key, offset, length (i64), crc (i32)</li>
+ *   <li>1 REGISTER: node id (string), segment descriptor, indexed (bool), ssd (bool), load
+ *       endpoint (string, {@code host:port} or empty), kept block count (i32) and per block
+ *       key, offset (-1 for a block on SSD), length (i64) and crc (i32) -> blocks taken back (i32)</li>
+ *   <li>2 HEARTBEAT: node id, acked index update (i64), demoted keys, loaded keys, SSD-gone
+ *       keys (long[] each) -> update count (i32) and per update seq (i64), kind (u8: 0 ADD,
+ *       1 REMOVE, 2 DEMOTE), key, offset, length (i64), crc (i32)</li>
  *   <li>3 LOOKUP_PREFIX: keys (long[]) -> hits (i32)</li>
  *   <li>4 PUT_START: keys, block bytes (i64), replicas (i32), preferred segment (string,
  *       empty for none) -> count, then per placement: key (i64), exists (bool), segment
@@ -20,7 +22,9 @@ import io.netty.buffer.ByteBuf;
  *   <li>5 PUT_COMMIT: keys, crcs (int[]) -> empty</li>
  *   <li>6 PUT_ABORT: keys -> empty</li>
  *   <li>7 GET: keys, ttl ms (i64) -> lease id, ttl, count, then per key a replica count
- *       (i32, 0 when missing) and per replica segment, offset, length, crc (i32)</li>
+ *       (i32, 0 when missing) and per replica segment, offset, length, crc (i32), load
+ *       endpoint (string: empty when the bytes are in the segment, else the node to ask to
+ *       load the block from SSD first)</li>
  *   <li>8 RELEASE: lease id -> still valid (bool)</li>
  *   <li>9 SEGMENT: name -> found (bool), descriptor</li>
  *   <li>10 STATS: empty -> the {@link MasterStats} fields in order</li>

@@ -88,22 +88,25 @@ public final class MasterService implements AutoCloseable {
             case MasterProtocol.REGISTER -> {
                 String node = Wire.readString(in);
                 SegmentDescriptor d = MasterProtocol.readDescriptor(in);
-                boolean indexed = Wire.readBoolean(in);
+                NodeFeatures features = new NodeFeatures(Wire.readBoolean(in), Wire.readBoolean(in), Wire.readString(in));
                 int n = Wire.readCount(in, 28);
                 List<IndexedBlock> kept = new java.util.ArrayList<>(n);
                 for (int i = 0; i < n; i++) {
                     kept.add(MasterProtocol.readBlock(in));
                 }
-                int taken = master.registerNode(node, d, indexed, kept);
+                int taken = master.registerNode(node, d, features, kept);
                 out.writeInt(taken);
-                LOG.info("store node {} registered segment {} ({} bytes at {}), {} of {} kept blocks taken back", node,
-                        d.name(), d.bytes(), d.endpoint(), taken, n);
+                LOG.info("store node {} registered segment {} ({} bytes at {}{}), {} of {} kept blocks taken back", node,
+                        d.name(), d.bytes(), d.endpoint(), features.ssd() ? ", with an SSD tier" : "", taken, n);
             }
             case MasterProtocol.HEARTBEAT -> {
-                List<IndexUpdate> updates = master.heartbeat(Wire.readString(in), Wire.readLong(in));
+                String node = Wire.readString(in);
+                NodeReport report = new NodeReport(Wire.readLong(in), Wire.readLongs(in), Wire.readLongs(in),
+                        Wire.readLongs(in));
+                List<IndexUpdate> updates = master.heartbeat(node, report);
                 out.writeInt(updates.size());
                 for (IndexUpdate u : updates) {
-                    out.writeLong(u.seq()).writeBoolean(u.added());
+                    out.writeLong(u.seq()).writeByte(u.kind().ordinal());
                     MasterProtocol.writeBlock(out, u.block());
                 }
             }
@@ -133,6 +136,7 @@ public final class MasterService implements AutoCloseable {
                     for (Replica r : copies) {
                         Wire.writeString(out, r.segment());
                         out.writeLong(r.offset()).writeLong(r.length()).writeInt(r.crc32c());
+                        Wire.writeString(out, r.needsLoad() ? r.loadEndpoint() : "");
                     }
                 }
             }
@@ -153,7 +157,9 @@ public final class MasterService implements AutoCloseable {
                 MasterStats s = master.stats();
                 out.writeInt(s.nodes()).writeLong(s.blocks()).writeLong(s.pendingBlocks()).writeLong(s.capacityBytes())
                         .writeLong(s.usedBytes()).writeLong(s.evictions()).writeLong(s.lostBlocks()).writeInt(s.leases())
-                        .writeLong(s.underReplicated()).writeLong(s.pinnedBlocks()).writeLong(s.indexBacklog());
+                        .writeLong(s.underReplicated()).writeLong(s.pinnedBlocks()).writeLong(s.indexBacklog())
+                        .writeLong(s.ssdBlocks()).writeLong(s.dramHits()).writeLong(s.ssdHits()).writeLong(s.demotions())
+                        .writeLong(s.promotions());
             }
             case MasterProtocol.SUSPECT -> out.writeBoolean(suspect(Wire.readString(in)));
             default -> throw new RpcException(RpcException.REFUSED, "unknown master method " + method);

@@ -14,8 +14,14 @@ package dev.ferry.store.master;
  * @param underReplicated committed blocks with fewer replicas than their put asked for
  * @param pinnedBlocks    blocks under a hard pin or an unexpired soft pin
  * @param indexBacklog    index updates sent to nodes but not yet acknowledged
+ * @param ssdBlocks       blocks with a copy on an SSD tier
+ * @param dramHits        prefix-lookup hits on blocks readable from DRAM, since start
+ * @param ssdHits         prefix-lookup hits on blocks only on SSD, since start
+ * @param demotions       blocks written from DRAM to SSD, since start
+ * @param promotions      blocks given a DRAM range to be loaded into from SSD, since start
  */
 public record MasterStats(int nodes, long blocks, long pendingBlocks, long capacityBytes, long usedBytes,
                           long evictions, long lostBlocks, int leases, long underReplicated, long pinnedBlocks,
-                          long indexBacklog) {
+                          long indexBacklog, long ssdBlocks, long dramHits, long ssdHits, long demotions,
+                          long promotions) {
 }

@@ -7,6 +7,8 @@ import dev.ferry.store.index.BlockIndex;
 import dev.ferry.store.master.IndexUpdate;
 import dev.ferry.store.master.IndexedBlock;
 import dev.ferry.store.master.MasterClient;
+import dev.ferry.store.master.NodeFeatures;
+import dev.ferry.store.master.NodeReport;
 import dev.ferry.store.rpc.RpcException;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.segment.SegmentDescriptor;
@@ -78,7 +80,7 @@ public final class StoreNode implements AutoCloseable {
         this.segment = engine.registerSegment(config.nodeId() + "/dram", slab);
         List<IndexedBlock> kept = new ArrayList<>();
         this.dropped = verify(kept);
-        this.recovered = master.register(config.nodeId(), segment, index != null, kept);
+        this.recovered = master.register(config.nodeId(), segment, new NodeFeatures(index != null, false, ""), kept);
         this.heartbeats = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "ferry-heartbeat"));
         heartbeats.scheduleWithFixedDelay(this::beat, config.heartbeatMillis(), config.heartbeatMillis(),
                 TimeUnit.MILLISECONDS);
@@ -152,10 +154,10 @@ public final class StoreNode implements AutoCloseable {
 
     private void beat() {
         try {
-            List<IndexUpdate> updates = master.heartbeat(config.nodeId(), ackedSeq);
+            List<IndexUpdate> updates = master.heartbeat(config.nodeId(), NodeReport.ack(ackedSeq));
             for (IndexUpdate u : updates) {
                 if (index != null) {
-                    if (u.added()) {
+                    if (u.kind() == IndexUpdate.Kind.ADD) {
                         index.put(u.block());
                     } else {
                         index.remove(u.block().key());
@@ -176,7 +178,7 @@ public final class StoreNode implements AutoCloseable {
         try {
             List<IndexedBlock> kept = new ArrayList<>();
             verify(kept);
-            int taken = master.register(config.nodeId(), segment, index != null, kept);
+            int taken = master.register(config.nodeId(), segment, new NodeFeatures(index != null, false, ""), kept);
             ackedSeq = 0;
             LOG.info("store node {} registered again with the master; {} of {} kept blocks taken back", config.nodeId(),
                     taken, kept.size());

@@ -104,6 +104,11 @@ public final class Wire {
         return buf.readLong();
     }
 
+    public static int readByte(ByteBuf buf) {
+        need(buf, 1);
+        return buf.readUnsignedByte();
+    }
+
     public static boolean readBoolean(ByteBuf buf) {
         need(buf, 1);
         return buf.readBoolean();

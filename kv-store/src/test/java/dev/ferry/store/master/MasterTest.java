@@ -179,15 +179,16 @@ class MasterTest {
 
     @Test
     void indexedNodeReceivesCommitsAndRemovalsUntilItAcknowledgesThem() {
-        master.registerNode("c", new SegmentDescriptor("c/dram", 4 * BLOCK, new Endpoint("127.0.0.1", 3)), true,
-                List.of());
+        master.registerNode("c", new SegmentDescriptor("c/dram", 4 * BLOCK, new Endpoint("127.0.0.1", 3)),
+                new NodeFeatures(true, false, ""), List.of());
         List<Placement> placements = master.putStart(new long[] {1}, BLOCK, 1, "c/dram");
         assertThat(master.heartbeat("c", 0)).isEmpty(); // nothing until the commit
         master.putCommit(new long[] {1}, new int[] {11});
         master.remove(new long[] {1});
         List<IndexUpdate> updates = master.heartbeat("c", 0);
-        assertThat(updates).extracting(IndexUpdate::seq, IndexUpdate::added).containsExactly(
-                org.assertj.core.groups.Tuple.tuple(1L, true), org.assertj.core.groups.Tuple.tuple(2L, false));
+        assertThat(updates).extracting(IndexUpdate::seq, IndexUpdate::kind).containsExactly(
+                org.assertj.core.groups.Tuple.tuple(1L, IndexUpdate.Kind.ADD),
+                org.assertj.core.groups.Tuple.tuple(2L, IndexUpdate.Kind.REMOVE));
         assertThat(updates.getFirst().block()).isEqualTo(new IndexedBlock(1, placements.getFirst().offset(), BLOCK, 11));
         assertThat(master.stats().indexBacklog()).isEqualTo(2);
         assertThat(master.heartbeat("c", 1)).extracting(IndexUpdate::seq).containsExactly(2L);
@@ -199,7 +200,7 @@ class MasterTest {
     void restartedNodeGetsItsKeptBlocksBackButNothingThatOverlapsOrConflicts() {
         put(1); // committed on a or b with CRC 0
         SegmentDescriptor c = new SegmentDescriptor("c/dram", 4 * BLOCK, new Endpoint("127.0.0.1", 3));
-        int taken = master.registerNode("c", c, true, List.of(
+        int taken = master.registerNode("c", c, new NodeFeatures(true, false, ""), List.of(
                 new IndexedBlock(10, 0, BLOCK, 5),          // new key: taken
                 new IndexedBlock(11, 0, BLOCK, 6),          // overlaps key 10: refused
                 new IndexedBlock(1, BLOCK, BLOCK, 0),       // same key, same CRC: one more replica
