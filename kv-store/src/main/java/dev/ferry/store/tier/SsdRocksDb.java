@@ -12,6 +12,7 @@ import org.rocksdb.ColumnFamilyHandle;
 import org.rocksdb.ColumnFamilyOptions;
 import org.rocksdb.CompressionType;
 import org.rocksdb.DBOptions;
+import org.rocksdb.FlushOptions;
 import org.rocksdb.InfoLogLevel;
 import org.rocksdb.ReadOptions;
 import org.rocksdb.RocksDB;
@@ -168,6 +169,18 @@ public final class SsdRocksDb implements AutoCloseable {
     /** Options of every read (checksums verified). Shared; do not change or close. */
     public ReadOptions readOptions() {
         return readOptions;
+    }
+
+    /**
+     * Writes both column families' memtables to files and waits for it (blocks to blob
+     * files), so that a later open has no WAL to replay.
+     *
+     * @throws RocksDBException when the flush fails
+     */
+    public void flush() throws RocksDBException {
+        try (FlushOptions options = new FlushOptions().setWaitForFlush(true)) {
+            db.flush(options, List.of(blocks(), meta()));
+        }
     }
 
     /** Closes the column family handles, the database, then the options. */

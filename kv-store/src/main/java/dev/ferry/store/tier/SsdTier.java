@@ -416,7 +416,8 @@ public final class SsdTier implements AutoCloseable {
 
     /**
      * Lets the puts and gets already submitted finish, writes back the access times of the
-     * blocks read since open, stops the I/O threads and closes RocksDB. Later calls throw
+     * blocks read since open, stops the I/O threads, flushes the memtables (so that the next
+     * open replays no WAL) and closes RocksDB. Later calls throw
      * {@link IllegalStateException}; closing again does nothing.
      */
     @Override
@@ -441,8 +442,9 @@ public final class SsdTier implements AutoCloseable {
                 batch.put(rocks.meta(), MetaRecord.key(block.key()), MetaRecord.encode(block));
             }
             rocks.db().write(rocks.writeOptions(), batch);
+            rocks.flush();
         } catch (RocksDBException e) {
-            LOG.warn("SSD tier {}: access times not saved: {}", directory, e.getMessage());
+            LOG.warn("SSD tier {}: access times not saved or memtables not flushed: {}", directory, e.getMessage());
         } finally {
             allBuffers.forEach(IoBuffers::close);
             rocks.close();
