@@ -1,0 +1,528 @@
+package dev.ferry.store.tier;
+
+import dev.ferry.store.eviction.EvictionPolicy;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Consumer;
+import org.rocksdb.RocksDB;
+import org.rocksdb.RocksDBException;
+import org.rocksdb.RocksIterator;
+import org.rocksdb.Status;
+import org.rocksdb.WriteBatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The SSD tier of a store node: KV blocks by block key in RocksDB with BlobDB
+ * ({@link SsdRocksDb}), bounded by a capacity in bytes, evicting by an
+ * {@link EvictionPolicy}, verified by CRC32C on every read, and found again when the node
+ * restarts on the same directory (after a clean close or the death of the process).
+ *
+ * <p>Per block it stores the bytes (column family {@code blocks}) and a metadata record:
+ * length, CRC32C, last access ({@link StoredBlock}, column family {@code meta}); a put, an
+ * eviction, a removal each write one atomic batch, so the two never disagree on disk. On
+ * open the metadata rebuilds the index, the bytes in use and the policy (oldest access
+ * first); {@link #forEach} then lists the blocks so that the node can register them with the
+ * master again. Access times of gets are written back on {@link #close()} only: after a crash
+ * the order of the last gets is lost, never a block.
+ *
+ * <p>Capacity: the sum of stored block lengths never exceeds {@link #capacityBytes()}. A put
+ * that would exceed it first evicts the policy's victims (blocks nobody is reading), in the
+ * same batch as its own write, and reports them to the {@link EvictionListener}. Disk use is
+ * higher by RocksDB's own overhead: WAL, SST metadata, and evicted bytes in blob files until
+ * blob garbage collection relocates them.
+ *
+ * <p>Threads: puts and gets run on the tier's own I/O threads, never on the caller's, and
+ * complete a {@link CompletableFuture}; each I/O thread reuses its key, metadata and write
+ * batch buffers, and RocksDB reads and writes straight from and into the caller's off-heap
+ * memory (no {@code byte[]} copies). {@link #remove}, {@link #contains} and the counters run
+ * on the caller's thread. Thread-safe: any thread may call any method; a put or removal of a
+ * key waits for reads of that key in flight.
+ *
+ * <p>Owns RocksDB handles and threads: close it.
+ */
+public final class SsdTier implements AutoCloseable {
+    /** Largest block, bytes (1 GiB). */
+    public static final long MAX_BLOCK_BYTES = 1L << 30;
+
+    private static final Logger LOG = LoggerFactory.getLogger(SsdTier.class);
+    private static final AtomicInteger TIERS = new AtomicInteger();
+
+    private final Path directory;
+    private final long capacityBytes;
+    private final SsdRocksDb rocks;
+    private final TierIndex index;
+    private final EvictionListener listener;
+    private final ExecutorService io;
+    private final Queue<IoBuffers> allBuffers = new ConcurrentLinkedQueue<>();
+    private final ThreadLocal<IoBuffers> buffers = ThreadLocal.withInitial(() -> {
+        IoBuffers b = new IoBuffers();
+        allBuffers.add(b);
+        return b;
+    });
+    private final LongAdder corrupt = new LongAdder();
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private SsdTier(Context ctx, SsdRocksDb rocks, TierIndex index) {
+        this.directory = ctx.directory;
+        this.capacityBytes = ctx.capacityBytes;
+        this.rocks = rocks;
+        this.index = index;
+        this.listener = ctx.listener;
+        int tier = TIERS.incrementAndGet();
+        AtomicInteger threads = new AtomicInteger();
+        this.io = Executors.newFixedThreadPool(ctx.ioThreads, r -> {
+            Thread t = new Thread(r, "ferry-ssd-" + tier + "-io-" + threads.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /**
+     * Opens the tier in {@code directory} (creating it when missing) with the default write
+     * buffer and no eviction listener.
+     *
+     * @see Context
+     */
+    public static SsdTier open(Path directory, long capacityBytes, EvictionPolicy policy, int ioThreads) {
+        return open(new Context().directory(directory).capacityBytes(capacityBytes).policy(policy).ioThreads(ioThreads));
+    }
+
+    /**
+     * Opens the tier: opens RocksDB, reads every metadata record, rebuilds the index, the
+     * bytes in use and the policy; a malformed record is deleted with its block and counted
+     * as corrupt; when the blocks found exceed the capacity (reopened smaller), the policy's
+     * victims are deleted (not reported to the listener: nobody registered them yet).
+     *
+     * @throws IllegalArgumentException when the context is incomplete or invalid
+     * @throws TierException when RocksDB cannot open or read the directory
+     */
+    public static SsdTier open(Context context) {
+        Context ctx = context.conclude();
+        SsdRocksDb rocks = SsdRocksDb.open(ctx.directory, ctx.writeBufferBytes);
+        try {
+            TierIndex index = new TierIndex(ctx.policy, ctx.capacityBytes);
+            SsdTier tier = new SsdTier(ctx, rocks, index);
+            tier.recover();
+            return tier;
+        } catch (RuntimeException e) {
+            rocks.close();
+            throw e;
+        }
+    }
+
+    private void recover() {
+        List<StoredBlock> found = new ArrayList<>();
+        List<byte[]> malformed = new ArrayList<>();
+        try (RocksIterator it = rocks.db().newIterator(rocks.meta(), rocks.readOptions())) {
+            for (it.seekToFirst(); it.isValid(); it.next()) {
+                byte[] key = it.key();
+                try {
+                    found.add(MetaRecord.decode(MetaRecord.key(key), it.value()));
+                } catch (IllegalArgumentException e) {
+                    LOG.warn("SSD tier {}: dropping a malformed entry: {}", directory, e.getMessage());
+                    malformed.add(key);
+                }
+            }
+            it.status();
+        } catch (RocksDBException e) {
+            throw new TierException("cannot read the SSD tier's metadata in " + directory + ": " + e.getMessage(), e);
+        }
+        found.sort(Comparator.comparingLong(StoredBlock::lastAccessMicros));
+        found.forEach(index::load);
+        List<StoredBlock> over = index.overCapacity();
+        try (WriteBatch batch = new WriteBatch()) {
+            for (byte[] key : malformed) {
+                batch.delete(rocks.blocks(), key);
+                batch.delete(rocks.meta(), key);
+            }
+            for (StoredBlock block : over) {
+                batch.delete(rocks.blocks(), MetaRecord.key(block.key()));
+                batch.delete(rocks.meta(), MetaRecord.key(block.key()));
+            }
+            rocks.db().write(rocks.writeOptions(), batch);
+        } catch (RocksDBException e) {
+            throw new TierException("cannot drop blocks of the SSD tier in " + directory + ": " + e.getMessage(), e);
+        }
+        over.forEach(b -> index.removed(b.key()));
+        corrupt.add(malformed.size());
+        LOG.info("SSD tier {}: {} blocks, {} of {} bytes", directory, index.blocks(), index.usedBytes(), capacityBytes);
+    }
+
+    /**
+     * Stores a block, on an I/O thread: checks {@code crc32c} against the bytes, makes room
+     * (evicting), then writes bytes and metadata in one batch. Storing a key again with the
+     * same length and CRC32C only counts as an access; with other bytes it replaces the block
+     * once the reads of it in flight are done (meanwhile gets of it fail as unknown).
+     *
+     * <p>The bytes are not copied before the future completes: keep them unchanged and
+     * alive until then.
+     *
+     * @param bytes  the block, off-heap ({@link MemorySegment#isNative()}), 1 to
+     *               {@link #MAX_BLOCK_BYTES} bytes
+     * @param crc32c CRC32C of {@code bytes}
+     * @return completes when the block is stored (in the WAL and memtable: it survives the
+     *         death of this process). Fails with {@link IllegalArgumentException} when
+     *         {@code crc32c} does not match the bytes (nothing stored), with
+     *         {@link TierException} when no room can be made now (every other block is being
+     *         read or written) or RocksDB fails; nothing changes then
+     * @throws IllegalArgumentException (at once) for on-heap or empty bytes, or a block longer
+     *                                  than {@link #MAX_BLOCK_BYTES} or the capacity
+     * @throws IllegalStateException    when the tier is closed
+     */
+    public CompletableFuture<Void> put(long key, MemorySegment bytes, int crc32c) {
+        long length = bytes.byteSize();
+        if (!bytes.isNative()) {
+            throw new IllegalArgumentException("block key " + key + ": the SSD tier takes off-heap memory only");
+        }
+        if (length < 1 || length > MAX_BLOCK_BYTES) {
+            throw new IllegalArgumentException("block key " + key + " has " + length + " bytes; a block has 1 to "
+                    + MAX_BLOCK_BYTES + " bytes");
+        }
+        if (length > capacityBytes) {
+            throw new IllegalArgumentException("block key " + key + " of " + length
+                    + " bytes is larger than the SSD tier's capacity of " + capacityBytes + " bytes");
+        }
+        return CompletableFuture.runAsync(() -> store(key, bytes, crc32c), executor());
+    }
+
+    private void store(long key, MemorySegment bytes, int crc32c) {
+        IoBuffers b = buffers.get();
+        ByteBuffer value = bytes.asByteBuffer();
+        int actual = b.crc32c(value);
+        if (actual != crc32c) {
+            throw new IllegalArgumentException(String.format("block key %d: CRC32C given 0x%08x, its bytes have 0x%08x;"
+                    + " nothing stored", key, crc32c, actual));
+        }
+        TierIndex.PutPlan plan;
+        try {
+            plan = index.beginPut(key, value.remaining(), crc32c);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new TierException("put of block key " + key + " interrupted", e);
+        }
+        if (plan.alreadyStored()) {
+            return;
+        }
+        WriteBatch batch = b.batch;
+        try {
+            batch.clear();
+            for (StoredBlock victim : plan.victims()) {
+                batch.delete(rocks.blocks(), MetaRecord.key(b.victimKey, victim.key()));
+                batch.delete(rocks.meta(), MetaRecord.key(b.victimKey, victim.key()));
+            }
+            batch.put(rocks.blocks(), MetaRecord.key(b.key, key), value);
+            batch.put(rocks.meta(), MetaRecord.key(b.key, key),
+                    MetaRecord.encode(b.meta, value.capacity(), crc32c, plan.entry().lastAccessMicros));
+            rocks.db().write(rocks.writeOptions(), batch);
+        } catch (RocksDBException | RuntimeException e) {
+            index.abortPut(plan);
+            throw new TierException("put of block key " + key + " failed: " + e.getMessage(), e);
+        } finally {
+            batch.clear();
+        }
+        index.commitPut(plan);
+        for (StoredBlock victim : plan.victims()) {
+            try {
+                listener.onEvicted(victim.key(), victim.length());
+            } catch (RuntimeException e) {
+                LOG.warn("SSD tier {}: eviction listener failed on block key {}", directory, victim.key(), e);
+            }
+        }
+    }
+
+    /**
+     * Reads a block into {@code dst}, on an I/O thread, and checks it against its CRC32C.
+     *
+     * @param dst off-heap, writable memory; the block lands in its first bytes. On failure
+     *            its contents are unspecified
+     * @return completes with the block's length in bytes. Fails with
+     *         {@link UnknownBlockException} when the key is not in the tier,
+     *         {@link IllegalArgumentException} when the block is longer than {@code dst}
+     *         (nothing read), {@link CorruptBlockException} when the bytes do not match the
+     *         recorded CRC32C or length (the block is dropped, counted in
+     *         {@link #corruptBlocks()}, and must be fetched elsewhere), {@link TierException}
+     *         when RocksDB fails otherwise
+     * @throws IllegalArgumentException (at once) when {@code dst} is on-heap or read-only
+     * @throws IllegalStateException    when the tier is closed
+     */
+    public CompletableFuture<Long> get(long key, MemorySegment dst) {
+        if (!dst.isNative() || dst.isReadOnly()) {
+            throw new IllegalArgumentException("block key " + key + ": the destination must be writable off-heap memory");
+        }
+        return CompletableFuture.supplyAsync(() -> load(key, dst), executor());
+    }
+
+    private long load(long key, MemorySegment dst) {
+        TierIndex.Entry entry = index.beginRead(key, dst.byteSize());
+        long length = entry.length;
+        int expected = entry.crc32c;
+        String problem = null;
+        boolean dropper = false;
+        try {
+            IoBuffers b = buffers.get();
+            ByteBuffer out = dst.asSlice(0, length).asByteBuffer();
+            int n;
+            try {
+                n = rocks.db().get(rocks.blocks(), rocks.readOptions(), MetaRecord.key(b.key, key), out);
+            } catch (RocksDBException e) {
+                Status status = e.getStatus();
+                if (status == null || status.getCode() != Status.Code.Corruption) {
+                    throw new TierException("get of block key " + key + " failed: " + e.getMessage(), e);
+                }
+                n = -2;
+                problem = "RocksDB: " + e.getMessage();
+            }
+            if (n == RocksDB.NOT_FOUND) {
+                problem = "its bytes are missing";
+            } else if (n >= 0 && n != length) {
+                problem = n + " bytes stored, " + length + " recorded";
+            } else if (n >= 0) {
+                int actual = b.crc32c(out.clear());
+                if (actual != expected) {
+                    problem = String.format("CRC32C of the bytes read 0x%08x, recorded 0x%08x", actual, expected);
+                }
+            }
+            if (problem != null) {
+                // Still a reader here, so no put of this key can slip in before the drop.
+                dropper = index.beginDrop(entry);
+            }
+        } finally {
+            index.endRead(entry);
+        }
+        if (problem != null) {
+            if (dropper) {
+                corrupt.increment();
+                LOG.warn("SSD tier {}: block key {} is corrupt ({}); dropping it", directory, key, problem);
+                try {
+                    delete(key);
+                } catch (RocksDBException e) {
+                    LOG.warn("SSD tier {}: cannot delete corrupt block key {}: {}", directory, key, e.getMessage());
+                }
+                index.removed(key);
+            }
+            throw new CorruptBlockException(key, problem);
+        }
+        return length;
+    }
+
+    /** Whether the block is stored and readable now. Does not count as an access. */
+    public boolean contains(long key) {
+        return index.contains(key);
+    }
+
+    /**
+     * Deletes a block, on the caller's thread; waits for a put or reads of it in flight.
+     * Not reported to the {@link EvictionListener}.
+     *
+     * @return whether the block was in the tier
+     * @throws TierException when RocksDB fails (the block stays) or the wait is interrupted
+     */
+    public boolean remove(long key) {
+        checkOpen();
+        StoredBlock block;
+        try {
+            block = index.beginRemove(key);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new TierException("removal of block key " + key + " interrupted", e);
+        }
+        if (block == null) {
+            return false;
+        }
+        try {
+            delete(key);
+        } catch (RocksDBException e) {
+            index.abortRemove(block);
+            throw new TierException("removal of block key " + key + " failed: " + e.getMessage(), e);
+        }
+        index.removed(key);
+        return true;
+    }
+
+    private void delete(long key) throws RocksDBException {
+        byte[] k = MetaRecord.key(key);
+        try (WriteBatch batch = new WriteBatch()) {
+            batch.delete(rocks.blocks(), k);
+            batch.delete(rocks.meta(), k);
+            rocks.db().write(rocks.writeOptions(), batch);
+        }
+    }
+
+    /**
+     * Calls {@code action} for every stored block, oldest access first, from a snapshot taken
+     * at the call (blocks put or removed meanwhile may or may not appear), on the caller's
+     * thread.
+     */
+    public void forEach(Consumer<? super StoredBlock> action) {
+        index.snapshot().forEach(action);
+    }
+
+    /** The keys of the stored blocks, oldest access first (a snapshot). */
+    public long[] keys() {
+        return index.snapshot().stream().mapToLong(StoredBlock::key).toArray();
+    }
+
+    /** Bytes of the stored blocks plus those of puts in flight; at most {@link #capacityBytes()}. */
+    public long usedBytes() {
+        return index.usedBytes();
+    }
+
+    /** The most bytes of blocks the tier holds. */
+    public long capacityBytes() {
+        return capacityBytes;
+    }
+
+    /** Number of readable blocks. */
+    public int blocks() {
+        return index.blocks();
+    }
+
+    /** Blocks found corrupt and dropped since open (on read, or malformed at open). */
+    public long corruptBlocks() {
+        return corrupt.sum();
+    }
+
+    /** The directory of the tier's files. */
+    public Path directory() {
+        return directory;
+    }
+
+    private ExecutorService executor() {
+        checkOpen();
+        return io;
+    }
+
+    private void checkOpen() {
+        if (closed.get()) {
+            throw new IllegalStateException("SSD tier " + directory + " is closed");
+        }
+    }
+
+    /**
+     * Lets the puts and gets already submitted finish, writes back the access times of the
+     * blocks read since open, stops the I/O threads, flushes the memtables (so that the next
+     * open replays no WAL) and closes RocksDB. Later calls throw
+     * {@link IllegalStateException}; closing again does nothing.
+     */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        io.shutdown();
+        boolean interrupted = false;
+        while (true) {
+            try {
+                if (io.awaitTermination(1, TimeUnit.MINUTES)) {
+                    break;
+                }
+                LOG.warn("SSD tier {}: still waiting for its I/O to finish", directory);
+            } catch (InterruptedException e) {
+                interrupted = true; // RocksDB must not close under a running read or write
+            }
+        }
+        try (WriteBatch batch = new WriteBatch()) {
+            for (StoredBlock block : index.takeDirtyAccesses()) {
+                batch.put(rocks.meta(), MetaRecord.key(block.key()), MetaRecord.encode(block));
+            }
+            rocks.db().write(rocks.writeOptions(), batch);
+            rocks.flush();
+        } catch (RocksDBException e) {
+            LOG.warn("SSD tier {}: access times not saved or memtables not flushed: {}", directory, e.getMessage());
+        } finally {
+            allBuffers.forEach(IoBuffers::close);
+            rocks.close();
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /**
+     * How to open an {@link SsdTier}, with fluent setters; {@link #conclude()} checks it.
+     * Required: directory, capacity, policy.
+     */
+    public static final class Context {
+        private Path directory;
+        private long capacityBytes = -1;
+        private EvictionPolicy policy;
+        private int ioThreads = 2;
+        private long writeBufferBytes = SsdRocksDb.DEFAULT_WRITE_BUFFER_BYTES;
+        private EvictionListener listener = EvictionListener.NONE;
+
+        /** The directory of the tier's RocksDB files; created when missing. */
+        public Context directory(Path directory) {
+            this.directory = directory;
+            return this;
+        }
+
+        /** The most bytes of blocks to hold, at least 1. */
+        public Context capacityBytes(long capacityBytes) {
+            this.capacityBytes = capacityBytes;
+            return this;
+        }
+
+        /** The eviction policy, fresh: the tier owns and drives it (e.g. {@link EvictionPolicy#byName}). */
+        public Context policy(EvictionPolicy policy) {
+            this.policy = policy;
+            return this;
+        }
+
+        /** Threads that run puts and gets, at least 1 (default 2). */
+        public Context ioThreads(int ioThreads) {
+            this.ioThreads = ioThreads;
+            return this;
+        }
+
+        /** Memtable of the blocks column family, bytes, at least 1 MiB (default 64 MiB). */
+        public Context writeBufferBytes(long writeBufferBytes) {
+            this.writeBufferBytes = writeBufferBytes;
+            return this;
+        }
+
+        /** Told of the blocks the tier evicts (default: nobody). */
+        public Context evictionListener(EvictionListener listener) {
+            this.listener = Objects.requireNonNull(listener, "listener");
+            return this;
+        }
+
+        /**
+         * @throws IllegalArgumentException naming the first missing or invalid setting
+         */
+        Context conclude() {
+            if (directory == null) {
+                throw new IllegalArgumentException("SSD tier: no directory given");
+            }
+            if (capacityBytes < 1) {
+                throw new IllegalArgumentException("SSD tier: capacity must be at least 1 byte, was " + capacityBytes);
+            }
+            if (policy == null) {
+                throw new IllegalArgumentException("SSD tier: no eviction policy given");
+            }
+            if (ioThreads < 1) {
+                throw new IllegalArgumentException("SSD tier: at least 1 I/O thread, was " + ioThreads);
+            }
+            if (writeBufferBytes < (1 << 20)) {
+                throw new IllegalArgumentException("SSD tier: write buffer must be at least 1 MiB, was "
+                        + writeBufferBytes + " bytes");
+            }
+            return this;
+        }
+    }
+}
