@@ -451,6 +451,11 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
             return this;
         }
 
+        /** The address the TCP server binds. */
+        public String bindHost() {
+            return bindHost;
+        }
+
         /** TCP port to listen on; 0 (default) picks a free one. */
         public Context port(int port) {
             this.port = port;

@@ -5,6 +5,9 @@ import dev.ferry.store.master.Lease;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.Placement;
 import dev.ferry.store.master.Replica;
+import dev.ferry.store.node.HostPort;
+import dev.ferry.store.node.NodeProtocol;
+import dev.ferry.store.rpc.RpcClient;
 import dev.ferry.store.rpc.RpcException;
 import dev.ferry.transfer.BatchHandle;
 import dev.ferry.transfer.TransferEngine;
@@ -17,6 +20,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The store as prefill and decode nodes use it: prefix lookup, put and get of KV blocks.
@@ -37,12 +41,13 @@ import java.util.Set;
  *
  * <p>Thread-safe if the staging buffers of concurrent calls differ.
  */
-public final class StoreClient {
+public final class StoreClient implements AutoCloseable {
     private final MasterClient master;
     private final TransferEngine engine;
     private final long leaseMillis;
     private final int replicas;
     private final String preferredSegment;
+    private final Map<String, RpcClient> nodes = new ConcurrentHashMap<>();
 
     /** One replica per block, no preferred segment. */
     public StoreClient(MasterClient master, TransferEngine engine, long leaseMillis) {
@@ -236,7 +241,10 @@ public final class StoreClient {
         try {
             for (int i = 0; i < keys.length; i++) {
                 if (lease.replicas().get(i).isEmpty()) {
-                    throw new StoreException("block key " + keys[i] + " is not in the store");
+                    throw new StoreException("block key " + keys[i] + " is not in the store"
+                            + (master.exists(new long[] {keys[i]})[0]
+                            ? " in DRAM, and no DRAM can be freed to load it from SSD now (every block is being read)"
+                            : ""));
                 }
             }
             Replica[] chosen = new Replica[window];
@@ -284,6 +292,7 @@ public final class StoreClient {
                 batch.add(TransferRequest.read(staging, i * blockBytes, r.segment(), r.offset(), r.length()));
             }
             try {
+                load(chosen, n);
                 await(batch);
                 return;
             } catch (UnreachableSegments e) {
@@ -296,6 +305,43 @@ public final class StoreClient {
                 }
             }
         }
+    }
+
+    /**
+     * Asks the nodes of SSD-resident replicas to load them into the DRAM ranges the master
+     * gave them (the promotion); a node that refuses or cannot be reached makes that replica
+     * unreachable, like a failed transfer.
+     */
+    private void load(Replica[] chosen, int n) {
+        for (int i = 0; i < n; i++) {
+            Replica r = chosen[i];
+            if (!r.needsLoad()) {
+                continue;
+            }
+            try {
+                node(r.loadEndpoint()).call(NodeProtocol.LOAD, b -> {
+                    b.writeLong(r.key()).writeLong(r.offset()).writeLong(r.length());
+                    b.writeInt(r.crc32c());
+                }, b -> null);
+            } catch (RpcException e) {
+                throw new UnreachableSegments("loading block key " + r.key() + " from SSD at " + r.loadEndpoint()
+                        + " failed: " + e.getMessage(), false, Set.of(r.segment()), e);
+            }
+        }
+    }
+
+    private RpcClient node(String endpoint) {
+        return nodes.computeIfAbsent(endpoint, e -> {
+            HostPort hp = HostPort.parse(e);
+            return new RpcClient(hp.host(), hp.port(), 30_000);
+        });
+    }
+
+    /** Closes the connections to store nodes opened for promotions. */
+    @Override
+    public void close() {
+        nodes.values().forEach(RpcClient::close);
+        nodes.clear();
     }
 
     private static Replica firstLive(List<Replica> replicas, Set<String> failed) {

@@ -16,6 +16,8 @@ public record IndexUpdate(long seq, Kind kind, IndexedBlock block) {
         /** The block left the node (evicted, removed): forget it in DRAM and on SSD. */
         REMOVE,
         /** Write the block from DRAM to the SSD tier, then report it in {@link NodeReport#demoted()}. */
-        DEMOTE
+        DEMOTE,
+        /** The block's DRAM range was freed; it stays on the SSD tier: forget it in the DRAM index. */
+        DRAM_FREED
     }
 }

@@ -402,14 +402,9 @@ public final class Master {
         List<String> usedNodes = new ArrayList<>(replicas);
         while (block.copies.size() < replicas) {
             SegmentState target = choose(bytes, preferredSegment, usedNodes);
-            if (target == null) {
-                // Only a victim with a copy on a node this block may still use makes room.
-                long victim = policy.victim(k -> evictable(k) && hasCopyOutside(k, usedNodes));
-                if (victim != EvictionPolicy.NONE) {
-                    remove(victim);
-                    evictions++;
-                    continue;
-                }
+            // Only room on a node this block does not use yet helps.
+            if (target == null && makeRoom(k -> true, segment -> !usedNodes.contains(segments.get(segment).nodeId))) {
+                continue;
             }
             if (target == null) {
                 break;
@@ -442,14 +437,51 @@ public final class Master {
         return best;
     }
 
-    private boolean hasCopyOutside(long key, List<String> usedNodes) {
-        for (Copy c : blocks.get(key).copies) {
-            SegmentState s = segments.get(c.segment);
-            if (c.inDram() && s != null && !usedNodes.contains(s.nodeId)) {
-                return true;
+    /**
+     * Frees DRAM in a segment {@code where} accepts, in the policy's order among evictable
+     * blocks: first by dropping a DRAM copy that the node's SSD tier also holds (nothing is
+     * lost), else by evicting a block.
+     *
+     * @return false when nothing could be freed
+     */
+    private boolean makeRoom(java.util.function.LongPredicate candidate, java.util.function.Predicate<String> where) {
+        long cheap = ssdNodes() == 0 ? EvictionPolicy.NONE
+                : policy.victim(k -> candidate.test(k) && evictable(k) && dramCopy(k, where, true) != null);
+        if (cheap != EvictionPolicy.NONE) {
+            Block b = blocks.get(cheap);
+            Copy c = dramCopy(cheap, where, true);
+            index(c.segment, IndexUpdate.Kind.DRAM_FREED, b, c);
+            freeDram(b, c);
+            return true;
+        }
+        long victim = policy.victim(k -> candidate.test(k) && evictable(k) && dramCopy(k, where, false) != null);
+        if (victim == EvictionPolicy.NONE) {
+            return false;
+        }
+        remove(victim);
+        evictions++;
+        return true;
+    }
+
+    private int ssdNodes() {
+        int n = 0;
+        for (Node node : nodes.values()) {
+            if (node.features.ssd()) {
+                n++;
             }
         }
-        return false;
+        return n;
+    }
+
+    /** A readable DRAM copy of the block in a segment {@code where} accepts (also on SSD, if asked), or null. */
+    private Copy dramCopy(long key, java.util.function.Predicate<String> where, boolean onSsd) {
+        for (Copy c : blocks.get(key).copies) {
+            if (c.inDram() && !c.loading && (!onSsd || c.onSsd) && segments.containsKey(c.segment)
+                    && where.test(c.segment)) {
+                return c;
+            }
+        }
+        return null;
     }
 
     private boolean evictable(long key) {
@@ -587,23 +619,15 @@ public final class Master {
         if (!c.inDram()) {
             long size = OffsetAllocator.aligned(b.length);
             while (s.allocator.largestFree() < size) {
-                long victim = policy.victim(k -> k != b.key && evictable(k) && hasDramCopyIn(k, c.segment));
-                if (victim == EvictionPolicy.NONE) {
+                if (!makeRoom(k -> k != b.key, c.segment::equals)) {
                     return null;
                 }
-                remove(victim);
-                evictions++;
             }
             c.offset = s.allocator.allocate(b.length);
             c.loading = true;
             promotions++;
         }
         return new Replica(b.key, c.segment, c.offset, b.length, b.crc, node.features.loadEndpoint());
-    }
-
-    private boolean hasDramCopyIn(long key, String segment) {
-        Copy c = copyOf(key, segment);
-        return c != null && c.inDram();
     }
 
     /**
@@ -801,6 +825,7 @@ public final class Master {
         boolean wanted = node != null && switch (kind) {
             case ADD -> node.features.indexed();
             case REMOVE -> node.features.indexed() || node.features.ssd();
+            case DRAM_FREED -> node.features.indexed();
             case DEMOTE -> node.features.ssd();
         };
         if (!wanted) {

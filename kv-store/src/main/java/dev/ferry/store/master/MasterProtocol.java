@@ -14,7 +14,7 @@ import io.netty.buffer.ByteBuf;
  *       key, offset (-1 for a block on SSD), length (i64) and crc (i32) -> blocks taken back (i32)</li>
  *   <li>2 HEARTBEAT: node id, acked index update (i64), demoted keys, loaded keys, SSD-gone
  *       keys (long[] each) -> update count (i32) and per update seq (i64), kind (u8: 0 ADD,
- *       1 REMOVE, 2 DEMOTE), key, offset, length (i64), crc (i32)</li>
+ *       1 REMOVE, 2 DEMOTE, 3 DRAM_FREED), key, offset, length (i64), crc (i32)</li>
  *   <li>3 LOOKUP_PREFIX: keys (long[]) -> hits (i32)</li>
  *   <li>4 PUT_START: keys, block bytes (i64), replicas (i32), preferred segment (string,
  *       empty for none) -> count, then per placement: key (i64), exists (bool), segment

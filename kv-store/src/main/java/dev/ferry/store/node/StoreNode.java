@@ -2,21 +2,25 @@ package dev.ferry.store.node;
 
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.alloc.OffsetAllocator;
-import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.index.BlockIndex;
 import dev.ferry.store.master.IndexUpdate;
 import dev.ferry.store.master.IndexedBlock;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.NodeFeatures;
-import dev.ferry.store.master.NodeReport;
+import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.rpc.RpcException;
+import dev.ferry.store.rpc.RpcServer;
+import dev.ferry.store.rpc.Wire;
+import dev.ferry.store.tier.SsdTier;
+import io.netty.buffer.ByteBuf;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.atomic.AtomicLong;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -26,9 +30,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A store node: one DRAM slab, backed by a file under {@code /dev/shm}, registered with the
- * transfer engine and the master as the segment {@code <node id>/dram}, and a heartbeat
- * that registers the node again whenever the master has forgotten it (a master restart, or
- * the node was declared dead).
+ * transfer engine and the master as the segment {@code <node id>/dram}, an optional SSD
+ * tier, and a heartbeat that registers the node again whenever the master has forgotten
+ * it (a master restart, or the node was declared dead).
  *
  * <p>With a data directory the node is persistent: the slab file ({@code dram.slab}) and a
  * {@link BlockIndex} ({@code index.cmap}) live there and outlive the process. The index
@@ -36,59 +40,83 @@ import org.slf4j.LoggerFactory;
  * heartbeat answers, applied in order and acknowledged in the next heartbeat). When the
  * node starts again, after a clean stop or a SIGKILL, it checks every indexed block's
  * CRC32C against the slab, drops (and counts) the ones that do not match, and registers
- * the rest with the master, which serves them again. Blocks committed less than one
- * heartbeat before a crash may be missing from the index: they are lost, never served
- * wrong. Without a data directory the slab file is private to the process and removed on
- * close.
+ * the rest, with every block of its SSD tier, with the master, which serves them again.
+ * Blocks committed less than one heartbeat before a crash may be missing from the index:
+ * they are lost, never served wrong. Without a data directory the slab file is private to
+ * the process and removed on close.
  *
- * <p>Thread-safe. Owns the slab, the engine, the index, a master connection and a thread:
- * close it.
+ * <p>With an SSD directory the node has an {@link SsdTier}: the master demotes cold blocks
+ * to it and readers promote them back through the node's RPC server ({@link NodeProtocol}).
+ *
+ * <p>Thread-safe. Owns the slab, the engine, the tiers, an RPC server, a master connection
+ * and threads: close it.
  */
 public final class StoreNode implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(StoreNode.class);
 
     /**
-     * @param nodeId          unique node name
-     * @param master          master RPC address
-     * @param capacityBytes   DRAM slab size, bytes
-     * @param engine          transfer engine settings (bind host, port, Aeron, advertised addresses)
-     * @param shmDir          where a non-persistent slab file lives
-     * @param dataDir         directory for the persistent slab and index, or null
-     * @param heartbeatMillis heartbeat period, ms
+     * @param nodeId           unique node name
+     * @param master           master RPC address
+     * @param capacityBytes    DRAM slab size, bytes
+     * @param engine           transfer engine settings (bind host, port, Aeron, advertised addresses)
+     * @param shmDir           where a non-persistent slab file lives
+     * @param dataDir          directory for the persistent slab and index, or null
+     * @param ssdDir           directory of the SSD tier (RocksDB), or null for none
+     * @param ssdCapacityBytes SSD tier capacity, bytes
+     * @param ssdPolicy        the SSD tier's eviction policy ({@code lru}, {@code s3fifo})
+     * @param heartbeatMillis  heartbeat period, ms
      */
     public record Config(String nodeId, HostPort master, long capacityBytes, TransferEngine.Context engine,
-                         Path shmDir, Path dataDir, long heartbeatMillis) {
+                         Path shmDir, Path dataDir, Path ssdDir, long ssdCapacityBytes, String ssdPolicy,
+                         long heartbeatMillis) {
+        /** Without an SSD tier. */
+        public Config(String nodeId, HostPort master, long capacityBytes, TransferEngine.Context engine, Path shmDir,
+                      Path dataDir, long heartbeatMillis) {
+            this(nodeId, master, capacityBytes, engine, shmDir, dataDir, null, 0, "lru", heartbeatMillis);
+        }
     }
 
     private final Config config;
     private final Slab slab;
-    private final BlockIndex index;
+    private final NodeTiers tiers;
     private final TransferEngine engine;
     private final MasterClient master;
+    private final ExecutorService rpcExecutor;
+    private final RpcServer rpc;
     private final SegmentDescriptor segment;
+    private final NodeFeatures features;
     private final ScheduledExecutorService heartbeats;
     private final int recovered;
     private final int dropped;
-    private long ackedSeq;
 
-    private StoreNode(Config config, Slab slab, BlockIndex index, TransferEngine engine, MasterClient master) {
+    private StoreNode(Config config, Slab slab, NodeTiers tiers, TransferEngine engine, MasterClient master,
+                      ExecutorService rpcExecutor, RpcServer rpc) {
         this.config = config;
         this.slab = slab;
-        this.index = index;
+        this.tiers = tiers;
         this.engine = engine;
         this.master = master;
+        this.rpcExecutor = rpcExecutor;
+        this.rpc = rpc;
         this.segment = engine.registerSegment(config.nodeId() + "/dram", slab);
-        List<IndexedBlock> kept = new ArrayList<>();
-        this.dropped = verify(kept);
-        this.recovered = master.register(config.nodeId(), segment, new NodeFeatures(index != null, false, ""), kept);
+        this.features = new NodeFeatures(tiers.indexed(), tiers.hasSsd(),
+                rpc == null ? "" : segment.endpoint().host() + ":" + rpc.port());
+        AtomicLong bad = new AtomicLong();
+        List<IndexedBlock> kept = tiers.kept(bad);
+        this.dropped = (int) bad.get();
+        if (dropped > 0) {
+            LOG.warn("store node {}: {} indexed blocks no longer match their CRC32C and were dropped", config.nodeId(),
+                    dropped);
+        }
+        this.recovered = master.register(config.nodeId(), segment, features, kept);
         this.heartbeats = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "ferry-heartbeat"));
         heartbeats.scheduleWithFixedDelay(this::beat, config.heartbeatMillis(), config.heartbeatMillis(),
                 TimeUnit.MILLISECONDS);
     }
 
     /**
-     * Maps (or finds again) the slab, opens the index, registers with the master and starts
-     * the heartbeat.
+     * Maps (or finds again) the slab, opens the index and the SSD tier, registers with the
+     * master and starts the heartbeat.
      *
      * @throws UncheckedIOException when the slab or index cannot be created
      * @throws RpcException         when the master refuses or cannot be reached
@@ -96,8 +124,12 @@ public final class StoreNode implements AutoCloseable {
     public static StoreNode start(Config config) {
         Slab slab = null;
         BlockIndex index = null;
+        SsdTier ssd = null;
+        NodeTiers tiers = null;
         TransferEngine engine = null;
         MasterClient master = null;
+        ExecutorService rpcExecutor = null;
+        RpcServer rpc = null;
         try {
             if (config.dataDir() != null) {
                 Files.createDirectories(config.dataDir());
@@ -113,58 +145,53 @@ public final class StoreNode implements AutoCloseable {
                 slab = Slab.mapShared(config.shmDir().resolve("ferry-" + config.nodeId() + "-"
                         + ProcessHandle.current().pid() + ".slab"), config.capacityBytes(), true);
             }
+            NodeTiers[] self = new NodeTiers[1];
+            if (config.ssdDir() != null) {
+                ssd = SsdTier.open(new SsdTier.Context().directory(config.ssdDir())
+                        .capacityBytes(config.ssdCapacityBytes()).policy(EvictionPolicy.byName(config.ssdPolicy()))
+                        .ioThreads(2).evictionListener((key, bytes) -> self[0].ssdEvicted(key)));
+            }
+            tiers = new NodeTiers(slab, index, ssd);
+            self[0] = tiers;
             engine = new TransferEngine(config.engine());
             master = new MasterClient(config.master().host(), config.master().port(), 5_000);
-            return new StoreNode(config, slab, index, engine, master);
+            if (ssd != null) {
+                rpcExecutor = Executors.newFixedThreadPool(4, r -> new Thread(r, "ferry-node-rpc"));
+                NodeTiers t = tiers;
+                rpc = new RpcServer(config.engine().bindHost(), 0, (method, in, out) -> serve(t, method, in),
+                        rpcExecutor);
+            }
+            return new StoreNode(config, slab, tiers, engine, master, rpcExecutor, rpc);
         } catch (IOException e) {
-            ProcessSupport.closeQuietly(slab, index, engine, master);
+            closeAll(slab, index, ssd, tiers, engine, master, rpcExecutor, rpc);
             throw new UncheckedIOException("cannot prepare the data directory " + config.dataDir(), e);
         } catch (RuntimeException e) {
-            ProcessSupport.closeQuietly(slab, index, engine, master);
+            closeAll(slab, index, ssd, tiers, engine, master, rpcExecutor, rpc);
             throw e;
         }
     }
 
-    /**
-     * Checks the indexed blocks against the slab; drops from the index those out of range or
-     * whose bytes no longer match their CRC32C.
-     *
-     * @param intact receives the blocks that passed
-     * @return how many were dropped
-     */
-    private int verify(List<IndexedBlock> intact) {
-        if (index == null) {
-            return 0;
+    private static void closeAll(Slab slab, BlockIndex index, SsdTier ssd, NodeTiers tiers, TransferEngine engine,
+                                 MasterClient master, ExecutorService rpcExecutor, RpcServer rpc) {
+        if (tiers != null) {
+            ProcessSupport.closeQuietly(slab, tiers, engine, master, rpc, rpcExecutor == null ? null : rpcExecutor::shutdownNow);
+        } else {
+            ProcessSupport.closeQuietly(slab, index, ssd, engine, master, rpc);
         }
-        int bad = 0;
-        for (IndexedBlock b : index.entries()) {
-            boolean inRange = b.offset() >= 0 && b.length() > 0 && b.offset() + b.length() <= slab.bytes();
-            if (inRange && BlockContent.crc32c(slab.memory().asSlice(b.offset(), b.length())) == b.crc32c()) {
-                intact.add(b);
-            } else {
-                index.remove(b.key());
-                bad++;
-            }
+    }
+
+    private static void serve(NodeTiers tiers, int method, ByteBuf in) {
+        if (method != NodeProtocol.LOAD) {
+            throw new RpcException(RpcException.REFUSED, "unknown store node method " + method);
         }
-        if (bad > 0) {
-            LOG.warn("store node {}: {} indexed blocks no longer match their CRC32C and were dropped", config.nodeId(), bad);
-        }
-        return bad;
+        tiers.load(Wire.readLong(in), Wire.readLong(in), Wire.readLong(in), Wire.readInt(in));
     }
 
     private void beat() {
         try {
-            List<IndexUpdate> updates = master.heartbeat(config.nodeId(), NodeReport.ack(ackedSeq));
-            for (IndexUpdate u : updates) {
-                if (index != null) {
-                    if (u.kind() == IndexUpdate.Kind.ADD) {
-                        index.put(u.block());
-                    } else {
-                        index.remove(u.block().key());
-                    }
-                }
-                ackedSeq = u.seq();
-            }
+            List<IndexUpdate> updates = master.heartbeat(config.nodeId(), tiers.report());
+            tiers.reported();
+            tiers.submit(updates);
         } catch (RpcException e) {
             if (e.status() == RpcException.REFUSED) {
                 reregister();
@@ -176,10 +203,9 @@ public final class StoreNode implements AutoCloseable {
 
     private void reregister() {
         try {
-            List<IndexedBlock> kept = new ArrayList<>();
-            verify(kept);
-            int taken = master.register(config.nodeId(), segment, new NodeFeatures(index != null, false, ""), kept);
-            ackedSeq = 0;
+            tiers.reset();
+            List<IndexedBlock> kept = tiers.kept(new AtomicLong());
+            int taken = master.register(config.nodeId(), segment, features, kept);
             LOG.info("store node {} registered again with the master; {} of {} kept blocks taken back", config.nodeId(),
                     taken, kept.size());
         } catch (RpcException ignored) {
@@ -197,7 +223,7 @@ public final class StoreNode implements AutoCloseable {
         return slab.file().orElseThrow();
     }
 
-    /** Blocks found again and taken back by the master at start. */
+    /** Blocks found again (in DRAM and on SSD) and taken back by the master at start. */
     public int recovered() {
         return recovered;
     }
@@ -220,6 +246,6 @@ public final class StoreNode implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        ProcessSupport.closeQuietly(slab, index, engine, master);
+        ProcessSupport.closeQuietly(slab, tiers, engine, master, rpc, rpcExecutor == null ? null : rpcExecutor::shutdownNow);
     }
 }

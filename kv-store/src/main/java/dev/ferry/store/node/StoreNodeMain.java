@@ -45,6 +45,18 @@ public final class StoreNodeMain implements Callable<Integer> {
             + "across restarts; put it on /dev/shm for DRAM speed. Without it the node starts empty every time.")
     Path dataDir;
 
+    @Option(names = "--ssd-dir", description = "Directory of the SSD tier (RocksDB with BlobDB); without it the node "
+            + "has DRAM only. Cold blocks are demoted to it when DRAM is over 90% full and promoted back on a hit.")
+    Path ssdDir;
+
+    @Option(names = "--ssd-capacity-bytes", defaultValue = "0", description = "SSD tier capacity, bytes "
+            + "(default: 8 x the DRAM capacity).")
+    long ssdCapacityBytes;
+
+    @Option(names = "--ssd-policy", defaultValue = "lru", description = "The SSD tier's own eviction policy: lru or "
+            + "s3fifo (default ${DEFAULT-VALUE}).")
+    String ssdPolicy;
+
     @Option(names = "--heartbeat-ms", defaultValue = "300", description = "Heartbeat period, ms.")
     long heartbeatMillis;
 
@@ -53,7 +65,8 @@ public final class StoreNodeMain implements Callable<Integer> {
         TransferEngine.Context engine = new TransferEngine.Context().bindHost(host).port(dataPort)
                 .advertise(advertise == null ? List.of() : advertise).aeron(aeron);
         StoreNode node = StoreNode.start(new StoreNode.Config(nodeId, HostPort.parse(master), capacityBytes, engine,
-                shmDir, dataDir, heartbeatMillis));
+                shmDir, dataDir, ssdDir, ssdCapacityBytes > 0 ? ssdCapacityBytes : 8 * capacityBytes, ssdPolicy,
+                heartbeatMillis));
         SegmentDescriptor segment = node.segment();
         ProcessSupport.announceReady("role=store node=" + nodeId + " data=" + segment.endpoints().getFirst()
                 + " file=" + node.slabFile() + " segment=" + segment.name() + " bytes=" + capacityBytes

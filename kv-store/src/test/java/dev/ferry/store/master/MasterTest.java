@@ -223,4 +223,53 @@ class MasterTest {
         assertThat(master.stats().blocks()).isEqualTo(2);
         assertThat(master.stats().evictions()).isZero();
     }
+
+    @Test
+    void fullDramDemotesTheColdestBlocksToSsdAndAHitPromotesThemBack() {
+        Master tiered = new Master(new LruPolicy(), now::get, 1_000_000_000L, 5_000_000_000L);
+        tiered.registerNode("s", new SegmentDescriptor("s/dram", 4 * BLOCK, new Endpoint("127.0.0.1", 1)),
+                new NodeFeatures(false, true, "127.0.0.1:9"), List.of());
+        for (long k = 1; k <= 4; k++) {
+            List<Placement> p = tiered.putStart(new long[] {k}, BLOCK);
+            tiered.putCommit(new long[] {k}, new int[] {(int) k});
+        }
+        tiered.expire(); // 100% > 90%: demote down to 80%, the coldest first
+        List<IndexUpdate> updates = tiered.heartbeat("s", 0);
+        assertThat(updates).extracting(IndexUpdate::kind).containsExactly(IndexUpdate.Kind.DEMOTE);
+        assertThat(updates.getFirst().block().key()).isEqualTo(1);
+        tiered.expire(); // already demoting: nothing more asked
+        assertThat(tiered.heartbeat("s", 0)).hasSize(1);
+
+        tiered.heartbeat("s", new NodeReport(1, new long[] {1}, new long[0], new long[0]));
+        assertThat(tiered.stats().usedBytes()).isEqualTo(3 * BLOCK);
+        assertThat(tiered.stats().ssdBlocks()).isEqualTo(1);
+        assertThat(tiered.lookupPrefix(new long[] {1, 2})).isEqualTo(2);
+        assertThat(tiered.stats().ssdHits()).isEqualTo(1);
+        assertThat(tiered.stats().dramHits()).isEqualTo(1);
+
+        Lease lease = tiered.get(new long[] {1}, 1_000);
+        Replica load = lease.replicas().getFirst().getFirst();
+        assertThat(load.needsLoad()).isTrue();
+        assertThat(load.loadEndpoint()).isEqualTo("127.0.0.1:9");
+        assertThat(load.crc32c()).isEqualTo(1);
+        assertThat(tiered.stats().usedBytes()).isEqualTo(4 * BLOCK); // DRAM taken for the promotion
+        tiered.heartbeat("s", new NodeReport(1, new long[0], new long[] {1}, new long[0]));
+        tiered.release(lease.id());
+        Replica inDram = tiered.get(new long[] {1}, 1_000).replicas().getFirst().getFirst();
+        assertThat(inDram.needsLoad()).isFalse();
+        assertThat(inDram.offset()).isEqualTo(load.offset());
+        assertThat(tiered.stats().promotions()).isEqualTo(1);
+        assertThat(tiered.stats().demotions()).isEqualTo(1);
+    }
+
+    @Test
+    void aBlockTheSsdLostIsGoneWhenDramNoLongerHoldsIt() {
+        Master tiered = new Master(new LruPolicy(), now::get, 1_000_000_000L, 5_000_000_000L);
+        tiered.registerNode("s", new SegmentDescriptor("s/dram", 4 * BLOCK, new Endpoint("127.0.0.1", 1)),
+                new NodeFeatures(false, true, "127.0.0.1:9"), List.of(new IndexedBlock(7, IndexedBlock.ON_SSD, BLOCK, 3)));
+        assertThat(tiered.exists(new long[] {7})).containsExactly(true);
+        tiered.heartbeat("s", new NodeReport(0, new long[0], new long[0], new long[] {7}));
+        assertThat(tiered.exists(new long[] {7})).containsExactly(false);
+        assertThat(tiered.stats().lostBlocks()).isEqualTo(1);
+    }
 }

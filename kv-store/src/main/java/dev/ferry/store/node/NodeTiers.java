@@ -1,0 +1,249 @@
+package dev.ferry.store.node;
+
+import dev.ferry.nativemem.Slab;
+import dev.ferry.store.block.BlockContent;
+import dev.ferry.store.index.BlockIndex;
+import dev.ferry.store.master.IndexUpdate;
+import dev.ferry.store.master.IndexedBlock;
+import dev.ferry.store.master.NodeReport;
+import dev.ferry.store.rpc.RpcException;
+import dev.ferry.store.tier.SsdTier;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The tiers of one store node as the master drives them: the DRAM slab, its persisted
+ * {@link BlockIndex} (optional) and the {@link SsdTier} (optional).
+ *
+ * <p>The master's {@link IndexUpdate}s are applied in order on one thread of their own
+ * (ADD and REMOVE touch the index, REMOVE also the SSD tier, DEMOTE copies a block from the
+ * slab to the SSD tier), so a heartbeat never waits for a disk. An update counts as
+ * acknowledged only once applied. {@link #load} serves a reader's promotion: it copies a
+ * block from the SSD tier into the DRAM range the master allocated. What happened is
+ * reported to the master in the next heartbeat ({@link #report()}).
+ *
+ * <p>Thread-safe: updates come from the heartbeat thread, loads from RPC threads.
+ */
+final class NodeTiers implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(NodeTiers.class);
+
+    private final Slab slab;
+    private final BlockIndex index;
+    private final SsdTier ssd;
+    private final ExecutorService mover = Executors.newSingleThreadExecutor(r -> new Thread(r, "ferry-tier-mover"));
+    private final ConcurrentLinkedQueue<Long> demoted = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<Long> loaded = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<Long> ssdGone = new ConcurrentLinkedQueue<>();
+    private final AtomicLong applied = new AtomicLong();
+    private long submitted;
+    private NodeReport unsent;
+
+    /**
+     * @param index the persisted index, or null for a node that keeps none
+     * @param ssd   the SSD tier, or null; its eviction listener must call {@link #ssdEvicted}
+     */
+    NodeTiers(Slab slab, BlockIndex index, SsdTier ssd) {
+        this.slab = slab;
+        this.index = index;
+        this.ssd = ssd;
+    }
+
+    boolean hasSsd() {
+        return ssd != null;
+    }
+
+    boolean indexed() {
+        return index != null;
+    }
+
+    /**
+     * The blocks this node still holds, for registering: the indexed DRAM blocks whose bytes
+     * still match their CRC32C (the others are dropped from the index), then every block of
+     * the SSD tier (checked when read).
+     *
+     * @param dropped counts the indexed blocks dropped
+     */
+    List<IndexedBlock> kept(AtomicLong dropped) {
+        List<IndexedBlock> kept = new ArrayList<>();
+        if (index != null) {
+            for (IndexedBlock b : index.entries()) {
+                boolean inRange = b.offset() >= 0 && b.length() > 0 && b.offset() + b.length() <= slab.bytes();
+                if (inRange && BlockContent.crc32c(slab.memory().asSlice(b.offset(), b.length())) == b.crc32c()) {
+                    kept.add(b);
+                } else {
+                    index.remove(b.key());
+                    dropped.incrementAndGet();
+                }
+            }
+        }
+        if (ssd != null) {
+            ssd.forEach(s -> kept.add(new IndexedBlock(s.key(), IndexedBlock.ON_SSD, s.length(), s.crc32c())));
+        }
+        return kept;
+    }
+
+    /** Queues the updates not queued yet (a heartbeat answer repeats those not acknowledged). */
+    synchronized void submit(List<IndexUpdate> updates) {
+        for (IndexUpdate u : updates) {
+            if (u.seq() <= submitted) {
+                continue;
+            }
+            submitted = u.seq();
+            mover.execute(() -> {
+                apply(u);
+                applied.set(u.seq());
+            });
+        }
+    }
+
+    private void apply(IndexUpdate u) {
+        IndexedBlock b = u.block();
+        try {
+            switch (u.kind()) {
+                case ADD -> {
+                    if (index != null) {
+                        index.put(b);
+                    }
+                }
+                case REMOVE -> {
+                    if (index != null) {
+                        index.remove(b.key());
+                    }
+                    if (ssd != null) {
+                        ssd.remove(b.key());
+                    }
+                }
+                case DEMOTE -> demote(b);
+                case DRAM_FREED -> {
+                    if (index != null) {
+                        index.remove(b.key());
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("update {} of block {} failed: {}", u.kind(), b.key(), e.toString());
+        }
+    }
+
+    private void demote(IndexedBlock b) {
+        if (ssd == null) {
+            return;
+        }
+        try {
+            if (!ssd.contains(b.key())) {
+                ssd.put(b.key(), slab.memory().asSlice(b.offset(), b.length()), b.crc32c()).join();
+            }
+            if (index != null) {
+                index.remove(b.key());
+            }
+            demoted.add(b.key());
+        } catch (CompletionException | IllegalArgumentException e) {
+            // The DRAM range was reused meanwhile (CRC mismatch) or the tier is full of busy blocks.
+            ssdGone.add(b.key());
+        }
+    }
+
+    /**
+     * Copies an SSD-resident block into the slab at {@code offset} (a reader's promotion)
+     * and indexes it there.
+     *
+     * @throws RpcException REFUSED when the node has no SSD tier, the range is outside the
+     *                      slab, or the SSD tier no longer holds an intact copy (reported
+     *                      to the master as gone)
+     */
+    void load(long key, long offset, long length, int crc32c) {
+        if (ssd == null) {
+            throw new RpcException(RpcException.REFUSED, "this store node has no SSD tier");
+        }
+        if (offset < 0 || length < 1 || offset + length > slab.bytes()) {
+            throw new RpcException(RpcException.REFUSED, "range [" + offset + ", " + (offset + length)
+                    + ") is outside the slab of " + slab.bytes() + " bytes");
+        }
+        try {
+            long read = ssd.get(key, slab.memory().asSlice(offset, length)).join();
+            if (read != length) {
+                throw new CompletionException(new IllegalStateException("SSD tier holds " + read + " bytes, not " + length));
+            }
+        } catch (CompletionException e) {
+            ssdGone.add(key);
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            throw new RpcException(RpcException.REFUSED, "block key " + key + " cannot be loaded from SSD: "
+                    + cause.getMessage());
+        }
+        if (index != null) {
+            index.put(new IndexedBlock(key, offset, length, crc32c));
+        }
+        loaded.add(key);
+    }
+
+    /** The SSD tier evicted a block on its own. */
+    void ssdEvicted(long key) {
+        ssdGone.add(key);
+    }
+
+    /**
+     * What to tell the master in the next heartbeat. Until {@link #reported()} is called the
+     * same report is returned again (a heartbeat that failed loses nothing).
+     */
+    synchronized NodeReport report() {
+        if (unsent == null) {
+            unsent = new NodeReport(applied.get(), drain(demoted), drain(loaded), drain(ssdGone));
+        }
+        return unsent;
+    }
+
+    /** The master took the last report. */
+    synchronized void reported() {
+        unsent = null;
+    }
+
+    /**
+     * Starts over with a master that does not know this node (a new registration): waits
+     * until the queued updates are applied, then numbers from 0 again.
+     */
+    synchronized void reset() {
+        try {
+            mover.submit(() -> { }).get(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | java.util.concurrent.TimeoutException e) {
+            LOG.warn("tier updates still running while the node registers again: {}", e.toString());
+        }
+        submitted = 0;
+        applied.set(0);
+        unsent = null;
+    }
+
+    private static long[] drain(ConcurrentLinkedQueue<Long> queue) {
+        List<Long> keys = new ArrayList<>();
+        for (Long k; (k = queue.poll()) != null; ) {
+            keys.add(k);
+        }
+        return keys.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    @Override
+    public void close() {
+        mover.shutdown();
+        try {
+            mover.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (ssd != null) {
+            ssd.close();
+        }
+        if (index != null) {
+            index.close();
+        }
+    }
+}
