@@ -81,7 +81,7 @@ public class DramTierBenchmark {
         staging = Slab.allocate((long) blocks * blockBytes);
         store.put(keys, blockBytes, staging.memory(), BlockContent::fill);
         Lease lease = master.master().get(keys, 30_000);
-        offsets = lease.replicas().stream().mapToLong(Replica::offset).toArray();
+        offsets = lease.replicas().stream().mapToLong(copies -> copies.getFirst().offset()).toArray();
         master.master().release(lease.id());
         GetResult check = store.get(keys, blockBytes, staging.memory(), (key, bytes, crc) -> {
             if (BlockContent.firstMismatch(key, bytes) != -1) {

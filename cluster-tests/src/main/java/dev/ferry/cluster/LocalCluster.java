@@ -42,19 +42,21 @@ public final class LocalCluster implements AutoCloseable {
      * @param masterPort     the master's RPC port; 0 picks a free one
      * @param replicas       copies prefill writes of each block, on different store nodes
      *                       (each copy takes its own room out of the capacity)
-     * @param workDir        where logs go
+     * @param ssdBlocks      SSD tier capacity in blocks, split over the store nodes; 0 for
+     *                       DRAM only
+     * @param workDir        where logs go (and the SSD tiers' RocksDB directories)
      */
     public record Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, String transport,
-                         String policy, int masterPort, int replicas, Path workDir) {
-        /** With a free master port and one replica. */
+                         String policy, int masterPort, int replicas, long ssdBlocks, Path workDir) {
+        /** With a free master port, one replica, no SSD tier. */
         public Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, String transport,
                       String policy, Path workDir) {
-            this(profile, capacityBlocks, storeNodes, links, transport, policy, 0, 1, workDir);
+            this(profile, capacityBlocks, storeNodes, links, transport, policy, 0, 1, 0, workDir);
         }
 
         /** Over TCP, with LRU. */
         public Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, Path workDir) {
-            this(profile, capacityBlocks, storeNodes, links, "tcp", "lru", 0, 1, workDir);
+            this(profile, capacityBlocks, storeNodes, links, "tcp", "lru", 0, 1, 0, workDir);
         }
     }
 
@@ -100,6 +102,12 @@ public final class LocalCluster implements AutoCloseable {
             if (config.transport().equals("aeron")) {
                 args.add("--aeron");
             }
+            if (config.ssdBlocks() > 0) {
+                long ssd = config.ssdBlocks() / config.storeNodes() + (i < config.ssdBlocks() % config.storeNodes() ? 1 : 0);
+                args.addAll(List.of("--ssd-dir", config.workDir().resolve("store-" + (i + 1) + "-ssd").toString(),
+                        "--ssd-capacity-bytes", Long.toString(Math.max(1, ssd) * blockBytes), "--ssd-policy",
+                        config.policy(), "--heartbeat-ms", "50"));
+            }
             stores.add(launchAsync("store-" + (i + 1), "dev.ferry.store.node.StoreNodeMain", args));
         }
         stores.forEach(ChildProcess::awaitReady);
@@ -128,6 +136,13 @@ public final class LocalCluster implements AutoCloseable {
     /** The master's RPC address. */
     public HostPort master() {
         return master;
+    }
+
+    /** The master's counts now (blocks, hits per tier, demotions, evictions). */
+    public dev.ferry.store.master.MasterStats masterStats() {
+        try (var client = new dev.ferry.store.master.MasterClient(master.host(), master.port(), 5_000)) {
+            return client.stats();
+        }
     }
 
     /** The prefill node's RPC address, where requests are submitted. */

@@ -4,6 +4,7 @@ import dev.ferry.cluster.LocalCluster;
 import dev.ferry.cluster.Replay;
 import dev.ferry.cluster.report.ProgressReporter;
 import dev.ferry.cluster.report.ReplaySummary;
+import dev.ferry.store.master.MasterStats;
 import dev.ferry.cluster.report.ReportFiles;
 import dev.ferry.cluster.report.RequestResult;
 import dev.ferry.nativemem.MachineInfo;
@@ -17,6 +18,7 @@ import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -55,6 +57,10 @@ final class ClusterCommand implements Callable<Integer> {
     @Option(names = "--replicas", defaultValue = "1", description = "Copies of each block on different store nodes; "
             + "each copy takes room (default ${DEFAULT-VALUE}).")
     int replicas;
+
+    @Option(names = "--ssd-capacity", defaultValue = "0", description = "SSD tier capacity in KV blocks over all "
+            + "store nodes (RocksDB under the report directory); 0 for DRAM only (default ${DEFAULT-VALUE}).")
+    long ssdBlocks;
 
     @Option(names = "--store-nodes", defaultValue = "2", description = "Store node processes (default ${DEFAULT-VALUE}).")
     int storeNodes;
@@ -104,7 +110,8 @@ final class ClusterCommand implements Callable<Integer> {
                         + profile.blockTokens() + " tokens)",
                 "  store              " + capacityBlocks + " blocks (" + String.format("%.2f GB", capacityBlocks
                         * profile.blockBytes() / 1e9) + ") over " + storeNodes + " store nodes, " + policy
-                        + (replicas > 1 ? ", " + replicas + " replicas per block" : ""),
+                        + (replicas > 1 ? ", " + replicas + " replicas per block" : "")
+                        + (ssdBlocks > 0 ? ", SSD tier of " + ssdBlocks + " blocks (RocksDB BlobDB)" : ""),
                 "  cluster            master, " + storeNodes + " store nodes, 1 prefill, 1 decode (separate JVMs, "
                         + switch (transport) {
                             case "shm" -> "shared-memory transport";
@@ -117,17 +124,23 @@ final class ClusterCommand implements Callable<Integer> {
         header.forEach(System.out::println);
         List<RequestResult> results;
         long wall;
+        MasterStats store;
         try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Config(profile, capacityBlocks, storeNodes,
-                links, transport, policy, masterPort, replicas, dir.resolve("logs")))) {
+                links, transport, policy, masterPort, replicas, ssdBlocks, dir.resolve("logs")))) {
             System.out.println("  started            master at " + cluster.master() + ", prefill at "
                     + cluster.prefill() + "; logs in " + dir.resolve("logs"));
             long start = System.nanoTime();
             results = replay(cluster, requestsToReplay);
             wall = System.nanoTime() - start;
+            store = cluster.masterStats();
         }
         ReplaySummary summary = ReplaySummary.of(results, wall);
         System.out.println();
         System.out.print(summary.format(List.of("Results")));
+        System.out.printf(Locale.ROOT, "  %-18s DRAM %d, SSD %d%s%n", "hits per tier", store.dramHits(), store.ssdHits(),
+                MachineInfo.probe().cudaDriver() ? "" : " (no GPU tier: no CUDA driver)");
+        System.out.printf(Locale.ROOT, "  %-18s %d demoted to SSD, %d promoted to DRAM, %d evicted%n", "tier moves",
+                store.demotions(), store.promotions(), store.evictions());
         List<Path> files = ReportFiles.write(dir, results, summary, "TTFT: " + profile.name() + ", "
                 + results.size() + " requests, capacity " + capacityBlocks + " blocks");
         files.forEach(f -> System.out.println("  wrote              " + f));

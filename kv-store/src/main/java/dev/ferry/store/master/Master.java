@@ -58,9 +58,9 @@ public final class Master {
      * Mooncake Store starts evicting at 0.95 of capacity ({@code eviction_high_watermark_ratio});
      * demotion starts earlier so that puts seldom find DRAM full.
      */
-    public static final double HIGH_WATERMARK = 0.90;
+    public static final double HIGH_WATERMARK = 0.85;
     /** DRAM use that demotion brings a node back down to. */
-    public static final double LOW_WATERMARK = 0.80;
+    public static final double LOW_WATERMARK = 0.70;
 
     private final EvictionPolicy policy;
     private final LongSupplier clock;
@@ -508,6 +508,7 @@ public final class Master {
                 }
             }
         }
+        demoteWhereNeeded(); // at once, not at the next reaper pass: puts come in bursts
     }
 
     /** Releases the space of uncommitted keys (a writer that failed). Committed keys are kept. */
@@ -692,13 +693,17 @@ public final class Master {
             }
         }
         stale.forEach(this::remove);
+        demoteWhereNeeded();
+        return dead;
+    }
+
+    private void demoteWhereNeeded() {
         for (SegmentState s : segments.values()) {
             Node node = nodes.get(s.nodeId);
             if (node != null && node.features.ssd()) {
                 demote(s);
             }
         }
-        return dead;
     }
 
     /**

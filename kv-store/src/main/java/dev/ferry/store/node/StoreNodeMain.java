@@ -46,7 +46,7 @@ public final class StoreNodeMain implements Callable<Integer> {
     Path dataDir;
 
     @Option(names = "--ssd-dir", description = "Directory of the SSD tier (RocksDB with BlobDB); without it the node "
-            + "has DRAM only. Cold blocks are demoted to it when DRAM is over 90% full and promoted back on a hit.")
+            + "has DRAM only. Cold blocks are demoted to it when DRAM is over 85% full and promoted back on a hit.")
     Path ssdDir;
 
     @Option(names = "--ssd-capacity-bytes", defaultValue = "0", description = "SSD tier capacity, bytes "

@@ -6,6 +6,7 @@ import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.client.StoreClient;
 import dev.ferry.store.eviction.LruPolicy;
+import dev.ferry.store.master.Master;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.MasterService;
 import dev.ferry.store.master.MasterStats;
@@ -96,7 +97,7 @@ class StoreNodeTest {
     private void awaitDramBelowHighWatermark() throws InterruptedException {
         for (int i = 0; i < 200; i++) {
             MasterStats s = masterClient.stats();
-            if (s.usedBytes() <= s.capacityBytes() * 0.9 && s.indexBacklog() == 0) {
+            if (s.usedBytes() <= s.capacityBytes() * Master.HIGH_WATERMARK && s.indexBacklog() == 0) {
                 return;
             }
             TimeUnit.MILLISECONDS.sleep(20);
