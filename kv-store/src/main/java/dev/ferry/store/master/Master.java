@@ -217,6 +217,35 @@ public final class Master {
         }
     }
 
+    /** {@link #remove(long[])}: the block was removed. */
+    public static final byte REMOVED = 0;
+    /** {@link #remove(long[])}: no committed block has the key. */
+    public static final byte NOT_FOUND = 1;
+    /** {@link #remove(long[])}: the block is leased by a reader and was kept. */
+    public static final byte LEASED = 2;
+
+    /**
+     * Removes committed blocks and frees their space. A leased block is kept (a reader is
+     * moving it); an uncommitted one is not found (its writer aborts it).
+     *
+     * @return per key, in order: {@link #REMOVED}, {@link #NOT_FOUND} or {@link #LEASED}
+     */
+    public synchronized byte[] remove(long[] keys) {
+        byte[] out = new byte[keys.length];
+        for (int i = 0; i < keys.length; i++) {
+            Block b = blocks.get(keys[i]);
+            if (b == null || !b.committed) {
+                out[i] = NOT_FOUND;
+            } else if (b.leases > 0) {
+                out[i] = LEASED;
+            } else {
+                remove(keys[i]);
+                out[i] = REMOVED;
+            }
+        }
+        return out;
+    }
+
     /** Leases the committed blocks among {@code keys} for {@code ttlMillis}; missing keys get null. */
     public synchronized Lease get(long[] keys, long ttlMillis) {
         List<Replica> replicas = new ArrayList<>(keys.length);

@@ -104,6 +104,15 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
         return rpc.call(MasterProtocol.SUSPECT, b -> Wire.writeString(b, segment), Wire::readBoolean);
     }
 
+    /** @see Master#remove */
+    public byte[] remove(long[] keys) {
+        return rpc.call(MasterProtocol.REMOVE, b -> Wire.writeLongs(b, keys), b -> {
+            byte[] out = new byte[Wire.readCount(b, 1)];
+            b.readBytes(out);
+            return out;
+        });
+    }
+
     public MasterStats stats() {
         return rpc.call(MasterProtocol.STATS, b -> { }, b -> new MasterStats(Wire.readInt(b), Wire.readLong(b),
                 Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readInt(b)));

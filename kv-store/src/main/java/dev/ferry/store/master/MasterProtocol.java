@@ -23,6 +23,7 @@ import io.netty.buffer.ByteBuf;
  *   <li>10 STATS: empty -> the {@link MasterStats} fields in order</li>
  *   <li>11 SUSPECT: segment name -> gone (bool): a client could not reach the segment; the
  *       master probes its node and, when it is unreachable too, declares it dead at once</li>
+ *   <li>12 REMOVE: keys -> count, then per key one byte: 0 removed, 1 not found, 2 leased (kept)</li>
  * </ul>
  * A segment descriptor is name (string), bytes (i64), endpoint count (i32) and per endpoint
  * host (string) and port (i32), host id (string), backing file (string, empty for none),
@@ -40,6 +41,7 @@ public final class MasterProtocol {
     public static final int SEGMENT = 9;
     public static final int STATS = 10;
     public static final int SUSPECT = 11;
+    public static final int REMOVE = 12;
 
     private MasterProtocol() {
     }

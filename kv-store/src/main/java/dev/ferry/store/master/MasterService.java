@@ -131,6 +131,10 @@ public final class MasterService implements AutoCloseable {
                         .writeLong(s.usedBytes()).writeLong(s.evictions()).writeLong(s.lostBlocks()).writeInt(s.leases());
             }
             case MasterProtocol.SUSPECT -> out.writeBoolean(suspect(Wire.readString(in)));
+            case MasterProtocol.REMOVE -> {
+                byte[] results = master.remove(Wire.readLongs(in));
+                out.writeInt(results.length).writeBytes(results);
+            }
             default -> throw new RpcException(RpcException.REFUSED, "unknown master method " + method);
         }
     }

@@ -101,4 +101,18 @@ class MasterTest {
         assertThatThrownBy(() -> master.registerNode("c", new SegmentDescriptor("a/dram", BLOCK,
                 new Endpoint("127.0.0.1", 3)))).hasMessageContaining("already registered by node 'a'");
     }
+
+    @Test
+    void removeFreesCommittedBlocksKeepsLeasedOnesAndIgnoresPendingOnes() {
+        put(1, 2);
+        master.putStart(new long[] {3}, BLOCK);
+        Lease lease = master.get(new long[] {2}, 10_000);
+        assertThat(master.remove(new long[] {1, 2, 3, 4}))
+                .containsExactly(Master.REMOVED, Master.LEASED, Master.NOT_FOUND, Master.NOT_FOUND);
+        assertThat(master.lookupPrefix(new long[] {1})).isZero();
+        assertThat(master.lookupPrefix(new long[] {2})).isEqualTo(1);
+        assertThat(master.stats().usedBytes()).isEqualTo(2 * BLOCK);
+        master.release(lease.id());
+        assertThat(master.remove(new long[] {2})).containsExactly(Master.REMOVED);
+    }
 }
