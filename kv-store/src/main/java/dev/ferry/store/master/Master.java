@@ -136,6 +136,10 @@ public final class Master {
         if (blockBytes < 1) {
             throw new RpcException(RpcException.REFUSED, "block size must be at least 1 byte");
         }
+        if (segments.values().stream().noneMatch(seg -> seg.allocator.capacity() >= blockBytes)) {
+            // Evicting could not help: refuse before evicting anything.
+            throw new RpcException(RpcException.NO_SPACE, "no segment can hold a block of " + blockBytes + " bytes");
+        }
         List<Placement> placements = new ArrayList<>(keys.length);
         long now = clock.getAsLong();
         for (long key : keys) {

@@ -3,7 +3,6 @@ package dev.ferry.store.sidecar;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
@@ -103,7 +102,7 @@ final class SidecarServer implements AutoCloseable {
     }
 
     private ServerBootstrap bind(Class<? extends ServerChannel> type) {
-        return new ServerBootstrap().group(group).channel(type).childOption(ChannelOption.ALLOW_HALF_CLOSURE, false)
+        return new ServerBootstrap().group(group).channel(type)
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {

@@ -115,4 +115,12 @@ class MasterTest {
         master.release(lease.id());
         assertThat(master.remove(new long[] {2})).containsExactly(Master.REMOVED);
     }
+
+    @Test
+    void blockLargerThanEverySegmentIsRefusedWithoutEvictingAnything() {
+        put(1, 2);
+        assertThatThrownBy(() -> master.putStart(new long[] {3}, Long.MAX_VALUE / 2))
+                .isInstanceOfSatisfying(RpcException.class, e -> assertThat(e.status()).isEqualTo(RpcException.NO_SPACE));
+        assertThat(master.lookupPrefix(new long[] {1, 2})).isEqualTo(2);
+    }
 }
