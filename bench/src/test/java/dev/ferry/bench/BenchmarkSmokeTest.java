@@ -18,11 +18,12 @@ class BenchmarkSmokeTest {
                 .include(TcpTransferBenchmark.class.getSimpleName())
                 .include(ShmTransferBenchmark.class.getSimpleName())
                 .include(AeronTransferBenchmark.class.getSimpleName())
+                .include(SidecarBenchmark.class.getSimpleName())
                 .param("chunkBytes", "1048576").param("requestBytes", "1048576")
                 .forks(0).warmupIterations(0).measurementIterations(1)
                 .measurementTime(TimeValue.milliseconds(300)).shouldFailOnError(true).build();
         Collection<RunResult> results = new Runner(options).run();
-        assertThat(results).hasSize(6);
+        assertThat(results).hasSize(8);
         assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
     }
 }

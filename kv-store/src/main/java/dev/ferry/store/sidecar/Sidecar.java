@@ -133,6 +133,15 @@ public final class Sidecar implements AutoCloseable {
         return registry;
     }
 
+    /**
+     * A {@link dev.ferry.store.client.StoreClient} over this sidecar's transfer engine and
+     * master: the same store without the socket, for an engine that embeds the sidecar in
+     * its own JVM (and for benchmarks of the socket's cost). Thread-safe.
+     */
+    public dev.ferry.store.client.StoreClient storeClient() {
+        return new dev.ferry.store.client.StoreClient(masterClient, engine, ctx.leaseMillis);
+    }
+
     /** The embedded master, or null when it uses a remote one (for tests and in-process use). */
     public MasterService embeddedMaster() {
         return masterService;
