@@ -138,7 +138,8 @@ public final class Master {
         }
         if (segments.values().stream().noneMatch(seg -> seg.allocator.capacity() >= blockBytes)) {
             // Evicting could not help: refuse before evicting anything.
-            throw new RpcException(RpcException.NO_SPACE, "no segment can hold a block of " + blockBytes + " bytes");
+            throw new RpcException(RpcException.NO_SPACE, "no room for a block of " + blockBytes
+                    + " bytes: no segment is that large");
         }
         List<Placement> placements = new ArrayList<>(keys.length);
         long now = clock.getAsLong();

@@ -149,7 +149,11 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         } finally {
             request.frame().release();
             server.metrics().request(request.opcode(), status, System.nanoTime() - start);
-            ctx.executor().execute(() -> done(ctx));
+            try {
+                ctx.executor().execute(() -> done(ctx));
+            } catch (RejectedExecutionException e) {
+                server.requestEnded(); // the event loop is gone (shutdown past the drain time)
+            }
         }
     }
 

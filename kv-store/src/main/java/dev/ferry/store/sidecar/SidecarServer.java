@@ -35,10 +35,9 @@ import java.util.function.Consumer;
  * optionally, on TCP, over Netty. Each connection gets a {@link ConnectionHandler} and a
  * {@link ClientSession}; requests run on the given executor.
  *
- * <p>{@link #close()} drains: it stops accepting, answers new requests with SHUTTING_DOWN,
- * waits (up to the drain timeout) for requests in flight to finish, then closes the
- * connections (their sessions abort what they left uncommitted) and removes the socket
- * file.
+ * <p>{@link #close()} drains: it stops accepting and removes the socket file, answers new
+ * requests with SHUTTING_DOWN, waits (up to the drain timeout) for requests in flight to
+ * finish, then closes the connections (their sessions abort what they left uncommitted).
  *
  * <p>Thread-safe. Owns sockets and an event loop: close it.
  */
@@ -234,6 +233,7 @@ final class SidecarServer implements AutoCloseable {
     public void close() {
         draining = true;
         udsChannel.close().awaitUninterruptibly();
+        deleteSocket(); // at once: new clients fail fast, and a successor may bind the path
         if (tcpChannel != null) {
             tcpChannel.close().awaitUninterruptibly();
         }
@@ -241,7 +241,6 @@ final class SidecarServer implements AutoCloseable {
         channels.close().awaitUninterruptibly();
         awaitIdle(drainMillis); // aborts of the sessions just closed
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
-        deleteSocket();
     }
 
     private void awaitIdle(long millis) {
