@@ -137,23 +137,29 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private void run(ChannelHandlerContext ctx, Request request) {
         long start = System.nanoTime();
         int status = OK;
-        ByteBuf out = SidecarFrames.start(ctx.alloc(), request.opcode(), request.id(), 64);
+        ByteBuf answer = SidecarFrames.start(ctx.alloc(), request.opcode(), request.id(), 64);
         try {
-            server.ops().serve(session, request.opcode(), request.frame(), out);
-            ctx.writeAndFlush(SidecarFrames.finish(out));
+            server.ops().serve(session, request.opcode(), request.frame(), answer);
+            SidecarFrames.finish(answer);
         } catch (Throwable e) {
-            out.release();
+            answer.release();
             status = SidecarOps.status(e);
             String message = e instanceof SidecarException s ? s.reason() : String.valueOf(e.getMessage());
-            answerError(ctx, request.opcode(), request.id(), status, message, false);
+            answer = SidecarFrames.error(ctx.alloc(), request.opcode(), request.id(), status, message);
         } finally {
             request.frame().release();
             server.metrics().request(request.opcode(), status, System.nanoTime() - start);
-            try {
-                ctx.executor().execute(() -> done(ctx));
-            } catch (RejectedExecutionException e) {
-                server.requestEnded(); // the event loop is gone (shutdown past the drain time)
-            }
+        }
+        ByteBuf reply = answer;
+        try {
+            // One hop to the event loop for both the write and the bookkeeping.
+            ctx.executor().execute(() -> {
+                ctx.writeAndFlush(reply);
+                done(ctx);
+            });
+        } catch (RejectedExecutionException e) {
+            reply.release();
+            server.requestEnded(); // the event loop is gone (shutdown past the drain time)
         }
     }
 
