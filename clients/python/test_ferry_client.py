@@ -13,6 +13,8 @@ import unittest
 from ferry_client import FerryClient, FerryError, SharedBuffer
 
 SOCKET = os.environ.get("FERRY_SIDECAR_SOCKET")
+TCP = os.environ.get("FERRY_SIDECAR_TCP")  # host:port of the sidecar's TCP listener, if any
+TOKEN = os.environ.get("FERRY_SIDECAR_TOKEN")
 BLOCK = 64 * 1024
 _next = [int.from_bytes(os.urandom(6), "little") << 12]
 
@@ -144,6 +146,27 @@ class FerryClientTest(unittest.TestCase):
             self.assertLess(time.monotonic(), deadline, "the killed client's put was never aborted")
             time.sleep(0.05)
         self.ferry.put_abort([key])
+
+
+@unittest.skipUnless(TCP and TOKEN, "FERRY_SIDECAR_TCP and FERRY_SIDECAR_TOKEN are not set: no TCP listener to test")
+class FerryTcpClientTest(unittest.TestCase):
+    def setUp(self):
+        host, port = TCP.rsplit(":", 1)
+        self.address = dict(host=host, port=int(port))
+
+    def test_wrong_token_is_refused_and_the_connection_closed(self):
+        with self.assertRaises(FerryError) as caught:
+            FerryClient(token="not-" + TOKEN, **self.address)
+        self.assertEqual(caught.exception.name, "UNAUTHORIZED")
+
+    def test_bytes_travel_inline_with_the_token(self):
+        with FerryClient(token=TOKEN, **self.address) as ferry:
+            self.assertTrue(ferry.shared_buffers)  # loopback: this host's memory is shared
+            keys = fresh_keys(2)
+            blocks = [os.urandom(3000), os.urandom(BLOCK)]
+            self.assertEqual(ferry.put_inline(keys, blocks), [0, 0])
+            self.assertEqual(ferry.get_inline(list(reversed(keys))), list(reversed(blocks)))
+            self.assertEqual(ferry.lookup_prefix(keys), 2)
 
 
 _HALF_PUT = """

@@ -14,10 +14,12 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The Python client's own unittest suite (clients/python) against a real sidecar started
- * with {@code ferry sidecar} in a child JVM; then it is stopped (stdin closed and SIGTERM)
+ * with {@code ferry sidecar} in a child JVM, on its Unix socket and on loopback TCP with a
+ * token; then it is stopped (stdin closed and SIGTERM)
  * and must have removed its socket. Skipped, saying why, only when python3 is not installed.
  */
 class PythonClientTest {
+    private static final String TOKEN = "py-test-token";
     private static final Path CLIENT_DIR = Path.of(System.getProperty("user.dir")).resolve("../clients/python")
             .normalize();
 
@@ -28,12 +30,15 @@ class PythonClientTest {
         Path socket = dir.resolve("sidecar.sock");
         ChildProcess sidecar = ChildProcess.start("sidecar", List.of(), "dev.ferry.cluster.cli.FerryCommand",
                 List.of("sidecar", "--socket", socket.toString(), "--capacity", "64MiB", "--node-id",
-                        "py-" + ProcessHandle.current().pid(), "--exit-on-stdin-close"), dir.resolve("sidecar.log"));
+                        "py-" + ProcessHandle.current().pid(), "--tcp", "127.0.0.1:0", "--token", TOKEN,
+                        "--exit-on-stdin-close"), dir.resolve("sidecar.log"));
         try {
             assertThat(sidecar.field("socket")).isEqualTo(socket.toString());
             ProcessBuilder pb = new ProcessBuilder("python3", "-m", "unittest", "-v", "test_ferry_client")
                     .directory(CLIENT_DIR.toFile()).redirectErrorStream(true);
             pb.environment().put("FERRY_SIDECAR_SOCKET", socket.toString());
+            pb.environment().put("FERRY_SIDECAR_TCP", "127.0.0.1:" + sidecar.field("tcp"));
+            pb.environment().put("FERRY_SIDECAR_TOKEN", TOKEN);
             pb.environment().put("PYTHONDONTWRITEBYTECODE", "1");
             Process python = pb.start();
             String output = new String(python.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
