@@ -84,6 +84,10 @@ final class SidecarCommand implements Callable<Integer> {
     @Option(names = "--policy", defaultValue = "lru", description = "Eviction policy of the embedded master: lru or s3fifo (default ${DEFAULT-VALUE}).")
     String policy;
 
+    @Option(names = "--shared-memory", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Reach store nodes of this host through their slab files (default); --no-shared-memory: TCP.")
+    boolean sharedMemory;
+
     @Option(names = "--exit-on-stdin-close", description = "Also stop when stdin closes (for a parent process).")
     boolean exitOnStdinClose;
 
@@ -100,7 +104,7 @@ final class SidecarCommand implements Callable<Integer> {
                 .capacityBytes(ByteSizes.parse(capacity)).shmDir(shmDir).bufferDir(bufferDir)
                 .data(host(data), port(data))
                 .maxFrameBytes((int) maxFrameBytes).maxInFlight(maxInFlight).quotaBytes(ByteSizes.parse(quota))
-                .leaseMillis(leaseMillis).drainMillis(drainMillis).policy(policy);
+                .leaseMillis(leaseMillis).drainMillis(drainMillis).policy(policy).sharedMemory(sharedMemory);
         if (nodeId != null) {
             ctx.nodeId(nodeId);
         }

@@ -66,7 +66,7 @@ public final class Sidecar implements AutoCloseable {
             HostPort m = HostPort.parse(masterAddress);
             masterClient = new MasterClient(m.host(), m.port(), 10_000);
             engine = new TransferEngine(new TransferEngine.Context().bindHost(ctx.dataHost).port(ctx.dataPort)
-                    .resolver(masterClient).metrics(registry, ctx.nodeId));
+                    .resolver(masterClient).sharedMemory(ctx.sharedMemory).metrics(registry, ctx.nodeId));
             Path slabFile = ctx.shmDir.resolve("ferry-" + ctx.nodeId + "-" + ProcessHandle.current().pid() + ".slab");
             node = new EmbeddedStoreNode(ctx.nodeId, engine, masterClient, slabFile, ctx.capacityBytes,
                     ctx.heartbeatMillis);
@@ -212,6 +212,7 @@ public final class Sidecar implements AutoCloseable {
         private String policy = "lru";
         private long heartbeatMillis = 300;
         private long nodeTimeoutMillis = 2_000;
+        private boolean sharedMemory = true;
 
         /** Unix socket path (default {@code $TMPDIR/ferry-sidecar.sock}). */
         public Context socketPath(Path path) {
@@ -315,6 +316,15 @@ public final class Sidecar implements AutoCloseable {
         /** Eviction policy of the embedded master: lru or s3fifo (default lru). */
         public Context policy(String name) {
             this.policy = name;
+            return this;
+        }
+
+        /**
+         * Whether blocks on other store nodes of this host move through a mapping of their
+         * slab files (default) rather than over TCP.
+         */
+        public Context sharedMemory(boolean enabled) {
+            this.sharedMemory = enabled;
             return this;
         }
 
