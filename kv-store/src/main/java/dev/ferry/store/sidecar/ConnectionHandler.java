@@ -21,8 +21,8 @@ import java.util.concurrent.RejectedExecutionException;
  * the token) on the event loop, refuses everything before it, and runs the other requests
  * on the request executor, at most {@code maxInFlight} at a time: beyond that, frames wait
  * here and the socket is not read (back pressure), so a client cannot make the sidecar
- * buffer without bound. When the connection closes, its session is closed: its buffers are
- * unmapped once unused and its uncommitted puts aborted.
+ * buffer without bound. When the connection closes and its last request has finished, its
+ * session is closed: its buffers are unmapped and its uncommitted puts aborted.
  *
  * <p>Not shareable: one instance per channel; its state is touched on the event loop only.
  */
@@ -33,6 +33,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private ClientSession session;
     private boolean tcp;
     private int inFlight;
+    private boolean inactive;
 
     ConnectionHandler(SidecarServer server, Executor executor) {
         this.server = server;
@@ -126,7 +127,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         inFlight++;
         server.requestStarted();
         try {
-            executor.execute(() -> run(ctx, request));
+            ClientSession owner = session;
+            executor.execute(() -> run(ctx, owner, request));
         } catch (RejectedExecutionException e) {
             request.frame().release();
             refuse(ctx, request.opcode(), request.id(), SHUTTING_DOWN, "the sidecar is shutting down", false);
@@ -134,12 +136,12 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
-    private void run(ChannelHandlerContext ctx, Request request) {
+    private void run(ChannelHandlerContext ctx, ClientSession owner, Request request) {
         long start = System.nanoTime();
         int status = OK;
         ByteBuf answer = SidecarFrames.start(ctx.alloc(), request.opcode(), request.id(), 64);
         try {
-            server.ops().serve(session, request.opcode(), request.frame(), answer);
+            server.ops().serve(owner, request.opcode(), request.frame(), answer);
             SidecarFrames.finish(answer);
         } catch (Throwable e) {
             answer.release();
@@ -172,6 +174,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         }
         if (waiting.isEmpty() && ctx.channel().isActive()) {
             ctx.channel().config().setAutoRead(true);
+        }
+        if (inactive && inFlight == 0) {
+            closeSession();
         }
     }
 
@@ -207,9 +212,22 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         while ((r = waiting.pollFirst()) != null) {
             r.frame().release();
         }
-        if (session != null) {
-            server.closeSession(session);
+        inactive = true;
+        if (inFlight == 0) {
+            closeSession();
         }
         ctx.fireChannelInactive();
+    }
+
+    /**
+     * Closes the session once the connection is gone and none of its requests runs any
+     * more: aborting a pending block while a WRITE_RANGE still writes into it would free
+     * space that the late write could then corrupt.
+     */
+    private void closeSession() {
+        if (session != null) {
+            server.closeSession(session);
+            session = null;
+        }
     }
 }

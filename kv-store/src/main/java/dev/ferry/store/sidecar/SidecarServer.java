@@ -196,6 +196,24 @@ final class SidecarServer implements AutoCloseable {
         }
     }
 
+    /** Client connections open now (a closed one's session may outlive it while its requests finish). */
+    int openConnections() {
+        return channels.size();
+    }
+
+    /**
+     * Waits until every event loop has run what was queued on it before this call and what
+     * that queued in turn (two rounds of empty tasks): for tests that must observe the
+     * effects of a close.
+     */
+    void quiesceEventLoops() {
+        for (int round = 0; round < 2; round++) {
+            for (io.netty.util.concurrent.EventExecutor loop : group) {
+                loop.submit(() -> { }).syncUninterruptibly();
+            }
+        }
+    }
+
     /** Requests being served now. */
     int inFlight() {
         return inFlight.get();
