@@ -3,10 +3,11 @@ package dev.ferry.cluster.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code ferry} command line: {@code ferry cluster}, {@code ferry bench}, {@code ferry trace}, {@code ferry profiles}. */
+/** The {@code ferry} command line: {@code ferry cluster}, {@code ferry sidecar}, {@code ferry bench}, {@code ferry trace}, {@code ferry profiles}. */
 @Command(name = "ferry", mixinStandardHelpOptions = true, version = "ferry 0.1.0",
         description = "Ferry: a disaggregated KV-cache store and transfer engine for LLM inference.",
-        subcommands = {ClusterCommand.class, BenchCommand.class, TraceCommand.class, ProfilesCommand.class})
+        subcommands = {ClusterCommand.class, SidecarCommand.class, BenchCommand.class, TraceCommand.class,
+            ProfilesCommand.class})
 public final class FerryCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -5,9 +5,6 @@ import dev.ferry.store.master.Lease;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.Placement;
 import dev.ferry.store.master.Replica;
-import dev.ferry.store.node.HostPort;
-import dev.ferry.store.node.NodeProtocol;
-import dev.ferry.store.rpc.RpcClient;
 import dev.ferry.store.rpc.RpcException;
 import dev.ferry.transfer.BatchHandle;
 import dev.ferry.transfer.TransferEngine;
@@ -20,7 +17,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The store as prefill and decode nodes use it: prefix lookup, put and get of KV blocks.
@@ -47,7 +43,7 @@ public final class StoreClient implements AutoCloseable {
     private final long leaseMillis;
     private final int replicas;
     private final String preferredSegment;
-    private final Map<String, RpcClient> nodes = new ConcurrentHashMap<>();
+    private final ReplicaLoader loader = new ReplicaLoader();
 
     /** One replica per block, no preferred segment. */
     public StoreClient(MasterClient master, TransferEngine engine, long leaseMillis) {
@@ -85,9 +81,10 @@ public final class StoreClient implements AutoCloseable {
     /**
      * Removes blocks.
      *
-     * @return per key: removed, or false when unknown, still being written, or being read
+     * @return per key: {@link dev.ferry.store.master.Master#REMOVED}, {@code NOT_FOUND} (unknown or
+     *         still being written) or {@code LEASED} (being read: kept)
      */
-    public boolean[] remove(long[] keys) {
+    public byte[] remove(long[] keys) {
         return master.remove(keys);
     }
 
@@ -319,10 +316,7 @@ public final class StoreClient implements AutoCloseable {
                 continue;
             }
             try {
-                node(r.loadEndpoint()).call(NodeProtocol.LOAD, b -> {
-                    b.writeLong(r.key()).writeLong(r.offset()).writeLong(r.length());
-                    b.writeInt(r.crc32c());
-                }, b -> null);
+                loader.load(r);
             } catch (RpcException e) {
                 throw new UnreachableSegments("loading block key " + r.key() + " from SSD at " + r.loadEndpoint()
                         + " failed: " + e.getMessage(), false, Set.of(r.segment()), e);
@@ -330,18 +324,10 @@ public final class StoreClient implements AutoCloseable {
         }
     }
 
-    private RpcClient node(String endpoint) {
-        return nodes.computeIfAbsent(endpoint, e -> {
-            HostPort hp = HostPort.parse(e);
-            return new RpcClient(hp.host(), hp.port(), 30_000);
-        });
-    }
-
     /** Closes the connections to store nodes opened for promotions. */
     @Override
     public void close() {
-        nodes.values().forEach(RpcClient::close);
-        nodes.clear();
+        loader.close();
     }
 
     private static Replica firstLive(List<Replica> replicas, Set<String> failed) {

@@ -367,8 +367,8 @@ public final class Master {
                     + " bytes: no store node is registered");
         }
         if (OffsetAllocator.aligned(blockBytes) > largest) {
-            throw new RpcException(RpcException.NO_SPACE, "a block of " + blockBytes + " bytes is larger than any "
-                    + "segment (the largest holds " + largest + " bytes): nothing was evicted");
+            throw new RpcException(RpcException.NO_SPACE, "no room for a block of " + blockBytes + " bytes: it is "
+                    + "larger than any segment (the largest holds " + largest + " bytes); nothing was evicted");
         }
         List<Placement> placements = new ArrayList<>(keys.length * replicas);
         List<Long> allocated = new ArrayList<>(keys.length);
@@ -521,18 +521,30 @@ public final class Master {
         }
     }
 
+    /** {@link #remove(long[])}: the block was removed. */
+    public static final byte REMOVED = 0;
+    /** {@link #remove(long[])}: no committed block has the key. */
+    public static final byte NOT_FOUND = 1;
+    /** {@link #remove(long[])}: the block is leased by a reader and was kept. */
+    public static final byte LEASED = 2;
+
     /**
-     * Removes committed blocks that no reader holds.
+     * Removes committed blocks and frees their space. A leased block is kept (a reader is
+     * moving it); an uncommitted one is not found (its writer aborts it).
      *
-     * @return per key: true when removed; false when unknown, being written, or leased
+     * @return per key, in order: {@link #REMOVED}, {@link #NOT_FOUND} or {@link #LEASED}
      */
-    public synchronized boolean[] remove(long[] keys) {
-        boolean[] out = new boolean[keys.length];
+    public synchronized byte[] remove(long[] keys) {
+        byte[] out = new byte[keys.length];
         for (int i = 0; i < keys.length; i++) {
             Block b = blocks.get(keys[i]);
-            if (b != null && b.committed && b.leases == 0) {
+            if (b == null || !b.committed) {
+                out[i] = NOT_FOUND;
+            } else if (b.leases > 0) {
+                out[i] = LEASED;
+            } else {
                 remove(keys[i]);
-                out[i] = true;
+                out[i] = REMOVED;
             }
         }
         return out;

@@ -81,11 +81,6 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
         return rpc.call(MasterProtocol.EXISTS, b -> Wire.writeLongs(b, keys), Wire::readBooleans);
     }
 
-    /** @see Master#remove(long[]) */
-    public boolean[] remove(long[] keys) {
-        return rpc.call(MasterProtocol.REMOVE, b -> Wire.writeLongs(b, keys), Wire::readBooleans);
-    }
-
     /** @see Master#pin */
     public int pin(long[] keys, boolean hard, long ttlMillis) {
         return rpc.call(MasterProtocol.PIN, b -> {
@@ -184,6 +179,15 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
     public boolean suspect(String segment) {
         forgetSegment(segment);
         return rpc.call(MasterProtocol.SUSPECT, b -> Wire.writeString(b, segment), Wire::readBoolean);
+    }
+
+    /** @see Master#remove */
+    public byte[] remove(long[] keys) {
+        return rpc.call(MasterProtocol.REMOVE, b -> Wire.writeLongs(b, keys), b -> {
+            byte[] out = new byte[Wire.readCount(b, 1)];
+            b.readBytes(out);
+            return out;
+        });
     }
 
     public MasterStats stats() {

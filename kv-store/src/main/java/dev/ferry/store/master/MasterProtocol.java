@@ -31,7 +31,7 @@ import io.netty.buffer.ByteBuf;
  *   <li>11 SUSPECT: segment name -> gone (bool): a client could not reach the segment; the
  *       master probes its node and, when it is unreachable too, declares it dead at once</li>
  *   <li>12 EXISTS: keys -> bool[]</li>
- *   <li>13 REMOVE: keys -> bool[] (removed)</li>
+ *   <li>13 REMOVE: keys -> count, then per key one byte: 0 removed, 1 not found, 2 leased (kept)</li>
  *   <li>14 PIN: keys, hard (bool), ttl ms (i64) -> pinned (i32)</li>
  *   <li>15 UNPIN: keys -> empty</li>
  *   <li>16 RENEW: lease id, ttl ms -> still valid (bool)</li>

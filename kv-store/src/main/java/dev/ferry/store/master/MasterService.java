@@ -143,7 +143,6 @@ public final class MasterService implements AutoCloseable {
             case MasterProtocol.RELEASE -> out.writeBoolean(master.release(Wire.readLong(in)));
             case MasterProtocol.RENEW -> out.writeBoolean(master.renew(Wire.readLong(in), Wire.readLong(in)));
             case MasterProtocol.EXISTS -> Wire.writeBooleans(out, master.exists(Wire.readLongs(in)));
-            case MasterProtocol.REMOVE -> Wire.writeBooleans(out, master.remove(Wire.readLongs(in)));
             case MasterProtocol.PIN -> out.writeInt(master.pin(Wire.readLongs(in), Wire.readBoolean(in), Wire.readLong(in)));
             case MasterProtocol.UNPIN -> master.unpin(Wire.readLongs(in));
             case MasterProtocol.SEGMENT -> {
@@ -162,6 +161,10 @@ public final class MasterService implements AutoCloseable {
                         .writeLong(s.promotions());
             }
             case MasterProtocol.SUSPECT -> out.writeBoolean(suspect(Wire.readString(in)));
+            case MasterProtocol.REMOVE -> {
+                byte[] results = master.remove(Wire.readLongs(in));
+                out.writeInt(results.length).writeBytes(results);
+            }
             default -> throw new RpcException(RpcException.REFUSED, "unknown master method " + method);
         }
     }

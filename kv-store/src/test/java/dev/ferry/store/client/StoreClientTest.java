@@ -7,6 +7,7 @@ import dev.ferry.nativemem.Slab;
 import dev.ferry.store.alloc.OffsetAllocator;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.eviction.LruPolicy;
+import dev.ferry.store.master.Master;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.MasterService;
 import dev.ferry.transfer.TransferEngine;
@@ -125,7 +126,7 @@ class StoreClientTest {
     void existsAndRemoveWorkOnBatchesOfKeys() {
         store.put(new long[] {1, 2}, BLOCK, staging.memory(), BlockContent::fill);
         assertThat(store.exists(new long[] {1, 2, 3})).containsExactly(true, true, false);
-        assertThat(store.remove(new long[] {2, 3})).containsExactly(true, false);
+        assertThat(store.remove(new long[] {2, 3})).containsExactly(Master.REMOVED, Master.NOT_FOUND);
         assertThat(store.exists(new long[] {1, 2})).containsExactly(true, false);
     }
 }

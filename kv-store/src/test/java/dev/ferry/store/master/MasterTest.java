@@ -145,17 +145,6 @@ class MasterTest {
     }
 
     @Test
-    void removeSkipsLeasedAndUnknownKeysAndFreesSpace() {
-        put(1, 2);
-        Lease lease = master.get(new long[] {2}, 10_000);
-        assertThat(master.remove(new long[] {1, 2, 3})).containsExactly(true, false, false);
-        assertThat(master.stats().usedBytes()).isEqualTo(BLOCK);
-        master.release(lease.id());
-        assertThat(master.remove(new long[] {2})).containsExactly(true);
-        assertThat(master.stats().blocks()).isZero();
-    }
-
-    @Test
     void renewKeepsALeaseAliveAndFailsOnceItExpired() {
         put(1);
         Lease lease = master.get(new long[] {1}, 100);
@@ -213,6 +202,20 @@ class MasterTest {
         // The taken ranges are in use: only the fourth slot is free.
         assertThat(master.putStart(new long[] {20}, BLOCK, 1, "c/dram")).extracting(Placement::offset)
                 .containsExactly(3 * BLOCK);
+    }
+
+    @Test
+    void removeFreesCommittedBlocksKeepsLeasedOnesAndIgnoresPendingOnes() {
+        put(1, 2);
+        master.putStart(new long[] {3}, BLOCK);
+        Lease lease = master.get(new long[] {2}, 10_000);
+        assertThat(master.remove(new long[] {1, 2, 3, 4}))
+                .containsExactly(Master.REMOVED, Master.LEASED, Master.NOT_FOUND, Master.NOT_FOUND);
+        assertThat(master.lookupPrefix(new long[] {1})).isZero();
+        assertThat(master.lookupPrefix(new long[] {2})).isEqualTo(1);
+        assertThat(master.stats().usedBytes()).isEqualTo(2 * BLOCK);
+        master.release(lease.id());
+        assertThat(master.remove(new long[] {2})).containsExactly(Master.REMOVED);
     }
 
     @Test

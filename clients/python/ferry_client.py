@@ -1,0 +1,281 @@
+"""Python client of the Ferry sidecar (standard library only: socket, mmap, struct).
+
+The sidecar serves the protocol of docs/protocol.md on a Unix domain socket. Block bytes
+never cross the socket: the client creates a shared buffer (a file under /dev/shm, mapped
+here and by the sidecar), registers it, and names (buffer id, offset, length) in its
+requests; the sidecar's transfer engine reads and writes that memory directly.
+
+    from ferry_client import FerryClient, SharedBuffer
+
+    with FerryClient("/tmp/ferry-sidecar.sock") as ferry, SharedBuffer(1 << 20) as buf:
+        buf_id = ferry.register_buffer(buf)
+        buf.view[0:4096] = block_bytes
+        ferry.put([key], buf_id, [0], [4096])              # [0]: stored (1: was there)
+        ferry.get([key], buf_id, [8192], [4096])           # [4096]: length (-1: missing)
+
+Keys are unsigned 64-bit integers (any 64-bit value; negative Python ints are taken
+modulo 2**64). A client object is not thread-safe: use one per thread, or a lock.
+Errors answered by the sidecar raise FerryError with its status.
+"""
+
+import mmap
+import os
+import socket
+import struct
+import uuid
+
+VERSION = 1
+
+# Opcodes.
+HELLO = 1
+REGISTER_BUFFER = 2
+UNREGISTER_BUFFER = 3
+PUT = 4
+GET = 5
+EXISTS = 6
+REMOVE = 7
+LOOKUP_PREFIX = 8
+PUT_START = 9
+WRITE_RANGE = 10
+PUT_COMMIT = 11
+PUT_ABORT = 12
+READ_RANGE = 13
+PUT_INLINE = 14
+GET_INLINE = 15
+
+STATUS_NAMES = [
+    "OK", "MALFORMED", "UNSUPPORTED_VERSION", "UNAUTHORIZED", "HELLO_REQUIRED", "UNKNOWN_OPCODE",
+    "NOT_FOUND", "UNKNOWN_BUFFER", "OUT_OF_RANGE", "QUOTA_EXCEEDED", "FRAME_TOO_LARGE", "NO_SPACE",
+    "BAD_STATE", "NOT_LOCAL", "STORE_ERROR", "SHUTTING_DOWN", "INTERNAL",
+]
+
+_HEADER = struct.Struct("<IHHQ")  # length (bytes after this field), opcode, status, request id
+_U32 = struct.Struct("<I")
+_MASK = (1 << 64) - 1
+
+
+class FerryError(Exception):
+    """An error answer of the sidecar: status code, its name, and the sidecar's message."""
+
+    def __init__(self, status, message):
+        self.status = status
+        self.name = STATUS_NAMES[status] if 0 <= status < len(STATUS_NAMES) else "STATUS_%d" % status
+        super().__init__("%s: %s" % (self.name, message))
+
+
+class SharedBuffer:
+    """A shared-memory buffer: a file of `size` bytes under `directory`, mapped read-write.
+
+    `view` is a writable memoryview of its bytes. close() unmaps it and removes the file.
+    """
+
+    def __init__(self, size, directory="/dev/shm"):
+        self.size = size
+        self.path = os.path.join(directory, "ferry-py-%d-%s.buf" % (os.getpid(), uuid.uuid4().hex[:12]))
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.ftruncate(fd, size)
+            self._map = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        except BaseException:
+            os.close(fd)
+            os.unlink(self.path)
+            raise
+        os.close(fd)
+        self.view = memoryview(self._map)
+
+    def unlink(self):
+        """Removes the file but keeps the mapping: once the sidecar has mapped the buffer
+        (after register_buffer), nothing is left behind even if this process is killed."""
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+    def close(self):
+        if self._map is None:
+            return
+        self.view.release()
+        self._map.close()
+        self._map = None
+        self.unlink()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class FerryClient:
+    """A connection to a sidecar, over its Unix socket (`path`) or TCP (`host`, `port`, `token`).
+
+    Says HELLO on connect; `max_frame_bytes` and `shared_buffers` (whether this connection
+    may register buffers) come from the answer. One request at a time.
+    """
+
+    def __init__(self, path=None, host=None, port=None, token=None, timeout=30.0):
+        if path is not None:
+            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            address = path
+        else:
+            self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            address = (host, port)
+        self._sock.settimeout(timeout)
+        self._next_id = 1
+        try:
+            self._sock.connect(address)
+            token_bytes = (token or "").encode("utf-8")
+            body = self._call(HELLO, struct.pack("<HHH", VERSION, VERSION, len(token_bytes)) + token_bytes)
+            version, flags, self.max_frame_bytes, self.max_in_flight, _, self.quota_bytes, self.session_id = \
+                struct.unpack_from("<HHIIIQQ", body)
+            self.shared_buffers = bool(flags & 1)
+        except BaseException:
+            self._sock.close()
+            raise
+
+    # --- shared buffers -------------------------------------------------------------
+
+    def register_buffer(self, buffer):
+        """Registers a SharedBuffer (or any object with .path and .size); returns its id."""
+        path = buffer.path.encode("utf-8")
+        body = self._call(REGISTER_BUFFER, struct.pack("<QH", buffer.size, len(path)) + path)
+        return _U32.unpack_from(body)[0]
+
+    def unregister_buffer(self, buffer_id):
+        self._call(UNREGISTER_BUFFER, _U32.pack(buffer_id))
+
+    # --- whole blocks through shared memory ------------------------------------------
+
+    def put(self, keys, buffer_id, offsets, lengths):
+        """Stores block keys[i] from lengths[i] bytes at offsets[i] of the buffer.
+
+        Returns per key 0 (stored) or 1 (already in the store: nothing written).
+        """
+        entries = b"".join(struct.pack("<QIIQQ", k & _MASK, buffer_id, 0, o, n)
+                           for k, o, n in zip(keys, offsets, lengths))
+        return list(self._bytes(self._call(PUT, _U32.pack(len(keys)) + entries)))
+
+    def get(self, keys, buffer_id, offsets, capacities):
+        """Reads block keys[i] to offsets[i] of the buffer (capacities[i] bytes free there).
+
+        Returns per key the block's length in bytes, or -1 when it is not in the store.
+        """
+        entries = b"".join(struct.pack("<QIIQQ", k & _MASK, buffer_id, 0, o, c)
+                           for k, o, c in zip(keys, offsets, capacities))
+        body = self._call(GET, _U32.pack(len(keys)) + entries)
+        n = _U32.unpack_from(body)[0]
+        return list(struct.unpack_from("<%dq" % n, body, 4))
+
+    # --- metadata ---------------------------------------------------------------------
+
+    def exists(self, keys):
+        """Per key, whether the block is in the store (SGLang batch_exists)."""
+        return [b != 0 for b in self._bytes(self._call(EXISTS, _keys(keys)))]
+
+    def remove(self, keys):
+        """Per key 0 (removed), 1 (not found) or 2 (leased by a reader: kept)."""
+        return list(self._bytes(self._call(REMOVE, _keys(keys))))
+
+    def lookup_prefix(self, keys):
+        """How many leading keys are in the store (vLLM get_num_new_matched_tokens)."""
+        return _U32.unpack_from(self._call(LOOKUP_PREFIX, _keys(keys)))[0]
+
+    # --- blocks in ranges (layer by layer) --------------------------------------------
+
+    def put_start(self, keys, lengths):
+        """Allocates blocks to write in ranges; per key 0 (write its ranges, then commit) or 1 (already there)."""
+        entries = b"".join(struct.pack("<QQ", k & _MASK, n) for k, n in zip(keys, lengths))
+        return list(self._bytes(self._call(PUT_START, _U32.pack(len(keys)) + entries)))
+
+    def write_range(self, key, block_offset, buffer_id, buffer_offset, length):
+        """Writes `length` bytes at buffer_offset of the buffer to block_offset of a started block."""
+        self._range(WRITE_RANGE, [(key, block_offset, buffer_id, buffer_offset, length)])
+
+    def write_ranges(self, ranges):
+        """Several write_range calls in one frame: an iterable of (key, block_offset, buffer_id, buffer_offset, length)."""
+        self._range(WRITE_RANGE, list(ranges))
+
+    def put_commit(self, keys):
+        """Publishes started blocks; their ranges must cover each block exactly."""
+        self._call(PUT_COMMIT, _keys(keys))
+
+    def put_abort(self, keys):
+        self._call(PUT_ABORT, _keys(keys))
+
+    def read_range(self, key, block_offset, buffer_id, buffer_offset, length):
+        """Reads `length` bytes at block_offset of a block to buffer_offset of the buffer."""
+        self._range(READ_RANGE, [(key, block_offset, buffer_id, buffer_offset, length)])
+
+    def read_ranges(self, ranges):
+        self._range(READ_RANGE, list(ranges))
+
+    # --- bytes in the frame (remote clients) ------------------------------------------
+
+    def put_inline(self, keys, blocks):
+        """Stores blocks carried in the frame (bytes-like each); per key 0 stored, 1 already there."""
+        entries = b"".join(struct.pack("<QQ", k & _MASK, len(b)) for k, b in zip(keys, blocks))
+        return list(self._bytes(self._call(PUT_INLINE, _U32.pack(len(keys)) + entries + b"".join(blocks))))
+
+    def get_inline(self, keys):
+        """Blocks carried back in the frame: bytes per key, or None when it is not in the store."""
+        body = self._call(GET_INLINE, _keys(keys))
+        n = _U32.unpack_from(body)[0]
+        lengths = struct.unpack_from("<%dq" % n, body, 4)
+        at = 4 + 8 * n
+        out = []
+        for length in lengths:
+            if length < 0:
+                out.append(None)
+            else:
+                out.append(bytes(body[at:at + length]))
+                at += length
+        return out
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    def close(self):
+        self._sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _range(self, opcode, ranges):
+        entries = b"".join(struct.pack("<QQIIQQ", k & _MASK, bo, b, 0, o, n) for k, bo, b, o, n in ranges)
+        self._call(opcode, _U32.pack(len(ranges)) + entries)
+
+    @staticmethod
+    def _bytes(body):
+        n = _U32.unpack_from(body)[0]
+        return body[4:4 + n]
+
+    def _call(self, opcode, body):
+        request_id = self._next_id
+        self._next_id += 1
+        self._sock.sendall(_HEADER.pack(12 + len(body), opcode, 0, request_id) + body)
+        length, _, status, answer_id = _HEADER.unpack(self._read(16))
+        answer = self._read(length - 12)
+        if answer_id != request_id:
+            raise FerryError(1, "answer for request %d, expected %d" % (answer_id, request_id))
+        if status != 0:
+            n = struct.unpack_from("<H", answer)[0]
+            raise FerryError(status, bytes(answer[2:2 + n]).decode("utf-8", "replace"))
+        return answer
+
+    def _read(self, n):
+        data = bytearray(n)
+        view = memoryview(data)
+        got = 0
+        while got < n:
+            k = self._sock.recv_into(view[got:], n - got)
+            if k == 0:
+                raise ConnectionError("the sidecar closed the connection")
+            got += k
+        return view
+
+
+def _keys(keys):
+    return _U32.pack(len(keys)) + struct.pack("<%dQ" % len(keys), *(k & _MASK for k in keys))

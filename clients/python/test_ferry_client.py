@@ -1,0 +1,187 @@
+"""Tests of ferry_client against a running sidecar (standard library unittest).
+
+The socket comes from FERRY_SIDECAR_SOCKET; without it every test is skipped. Run:
+    FERRY_SIDECAR_SOCKET=/tmp/ferry-sidecar.sock python3 -m unittest -v test_ferry_client
+"""
+
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+from ferry_client import FerryClient, FerryError, SharedBuffer
+
+SOCKET = os.environ.get("FERRY_SIDECAR_SOCKET")
+TCP = os.environ.get("FERRY_SIDECAR_TCP")  # host:port of the sidecar's TCP listener, if any
+TOKEN = os.environ.get("FERRY_SIDECAR_TOKEN")
+BLOCK = 64 * 1024
+_next = [int.from_bytes(os.urandom(6), "little") << 12]
+
+
+def fresh_keys(n):
+    """Keys no other test (or earlier run against the same sidecar) used."""
+    start = _next[0]
+    _next[0] += n
+    return list(range(start, start + n))
+
+
+@unittest.skipUnless(SOCKET, "FERRY_SIDECAR_SOCKET is not set: no sidecar to test against")
+class FerryClientTest(unittest.TestCase):
+    def setUp(self):
+        self.ferry = FerryClient(SOCKET)
+        self.buf = SharedBuffer(1 << 20)
+        self.buf_id = self.ferry.register_buffer(self.buf)
+
+    def tearDown(self):
+        self.ferry.close()
+        self.buf.close()
+
+    def assertStatus(self, name, call, *args):
+        with self.assertRaises(FerryError) as caught:
+            call(*args)
+        self.assertEqual(caught.exception.name, name, str(caught.exception))
+        return caught.exception
+
+    def test_hello_reports_a_local_connection(self):
+        self.assertTrue(self.ferry.shared_buffers)
+        self.assertGreaterEqual(self.ferry.max_frame_bytes, 4096)
+
+    def test_put_and_get_real_bytes_through_shared_memory(self):
+        keys = fresh_keys(3)
+        blocks = [os.urandom(BLOCK) for _ in keys]
+        for i, block in enumerate(blocks):
+            self.buf.view[i * BLOCK:(i + 1) * BLOCK] = block
+        self.assertEqual(self.ferry.put(keys, self.buf_id, [0, BLOCK, 2 * BLOCK], [BLOCK] * 3), [0, 0, 0])
+        self.assertEqual(self.ferry.put(keys, self.buf_id, [0, BLOCK, 2 * BLOCK], [BLOCK] * 3), [1, 1, 1])
+        self.buf.view[0:3 * BLOCK] = bytes(3 * BLOCK)  # the reads below must bring the bytes back
+        lengths = self.ferry.get([keys[2], keys[0]], self.buf_id, [4 * BLOCK, 5 * BLOCK], [BLOCK, BLOCK])
+        self.assertEqual(lengths, [BLOCK, BLOCK])
+        self.assertEqual(bytes(self.buf.view[4 * BLOCK:5 * BLOCK]), blocks[2])
+        self.assertEqual(bytes(self.buf.view[5 * BLOCK:6 * BLOCK]), blocks[0])
+
+    def test_prefix_lookup_counts_leading_hits(self):
+        keys = fresh_keys(5)
+        self.buf.view[0:BLOCK] = os.urandom(BLOCK)
+        self.ferry.put(keys[:3], self.buf_id, [0, 0, 0], [BLOCK] * 3)
+        self.assertEqual(self.ferry.lookup_prefix(keys), 3)
+        self.assertEqual(self.ferry.lookup_prefix(keys[3:] + keys[:3]), 0)
+        self.assertEqual(self.ferry.lookup_prefix([]), 0)
+
+    def test_exists_and_remove(self):
+        a, b = fresh_keys(2)
+        self.buf.view[0:4096] = os.urandom(4096)
+        self.ferry.put([a], self.buf_id, [0], [4096])
+        self.assertEqual(self.ferry.exists([a, b]), [True, False])
+        self.assertEqual(self.ferry.remove([a, b]), [0, 1])
+        self.assertEqual(self.ferry.exists([a]), [False])
+        self.assertEqual(self.ferry.get([a], self.buf_id, [0], [4096]), [-1])
+
+    def test_unknown_key_is_reported(self):
+        (missing,) = fresh_keys(1)
+        self.assertEqual(self.ferry.get([missing], self.buf_id, [0], [BLOCK]), [-1])
+        self.assertEqual(self.ferry.get_inline([missing]), [None])
+        error = self.assertStatus("NOT_FOUND", self.ferry.read_range, missing, 0, self.buf_id, 0, 16)
+        self.assertIn(str(missing if missing < 2 ** 63 else missing - 2 ** 64), str(error))
+
+    def test_out_of_range_offsets_are_refused_and_change_nothing(self):
+        (key,) = fresh_keys(1)
+        size = self.buf.size
+        self.assertStatus("OUT_OF_RANGE", self.ferry.put, [key], self.buf_id, [size - 100], [4096])
+        self.assertStatus("OUT_OF_RANGE", self.ferry.get, [key], self.buf_id, [size], [1])
+        self.assertStatus("OUT_OF_RANGE", self.ferry.put, [key], self.buf_id, [0], [0])
+        self.assertEqual(self.ferry.exists([key]), [False])
+        self.buf.view[0:BLOCK] = os.urandom(BLOCK)
+        self.ferry.put([key], self.buf_id, [0], [BLOCK])
+        self.assertStatus("OUT_OF_RANGE", self.ferry.read_range, key, BLOCK - 8, self.buf_id, 0, 16)
+        self.assertStatus("OUT_OF_RANGE", self.ferry.get, [key], self.buf_id, [0], [BLOCK - 1])
+
+    def test_buffers_of_other_connections_are_refused(self):
+        with FerryClient(SOCKET) as other:
+            self.assertStatus("UNKNOWN_BUFFER", other.put, [1], self.buf_id, [0], [16])
+            self.assertStatus("UNKNOWN_BUFFER", other.unregister_buffer, self.buf_id)
+        self.assertStatus("OUT_OF_RANGE", self.ferry.register_buffer, type("F", (), {"path": "/etc/hostname", "size": 4})())
+
+    def test_layer_by_layer_put_is_visible_only_after_commit(self):
+        (key,) = fresh_keys(1)
+        block = os.urandom(BLOCK)
+        self.buf.view[0:BLOCK] = block
+        layer = BLOCK // 8
+        self.assertEqual(self.ferry.put_start([key], [BLOCK]), [0])
+        for i in reversed(range(8)):
+            self.ferry.write_range(key, i * layer, self.buf_id, i * layer, layer)
+            self.assertEqual(self.ferry.exists([key]), [False])
+        self.ferry.put_commit([key])
+        self.assertEqual(self.ferry.get_inline([key]), [block])
+        self.ferry.read_range(key, 3 * layer, self.buf_id, BLOCK, layer)
+        self.assertEqual(bytes(self.buf.view[BLOCK:BLOCK + layer]), block[3 * layer:4 * layer])
+
+    def test_incomplete_block_cannot_be_committed(self):
+        (key,) = fresh_keys(1)
+        self.ferry.put_start([key], [BLOCK])
+        self.ferry.write_range(key, 0, self.buf_id, 0, BLOCK // 2)
+        self.assertStatus("BAD_STATE", self.ferry.put_commit, [key])
+        self.ferry.put_abort([key])
+        self.assertEqual(self.ferry.exists([key]), [False])
+
+    def test_inline_bytes_round_trip(self):
+        keys = fresh_keys(2)
+        blocks = [os.urandom(1000), os.urandom(50_000)]
+        self.assertEqual(self.ferry.put_inline(keys, blocks), [0, 0])
+        self.assertEqual(self.ferry.get_inline(keys), blocks)
+
+    def test_client_killed_mid_put_leaves_nothing_visible(self):
+        (key,) = fresh_keys(1)
+        child = subprocess.Popen([sys.executable, "-c", _HALF_PUT, SOCKET, str(key)], stdout=subprocess.PIPE,
+                                 cwd=os.path.dirname(os.path.abspath(__file__)))
+        self.assertEqual(child.stdout.readline().strip(), b"half-written")
+        child.kill()
+        child.wait()
+        child.stdout.close()
+        self.assertEqual(self.ferry.exists([key]), [False])
+        self.assertEqual(self.ferry.lookup_prefix([key]), 0)
+        # The sidecar aborted the dead client's put: the key can be written afresh.
+        deadline = time.monotonic() + 10
+        while self.ferry.put_start([key], [4096]) != [0]:
+            self.assertLess(time.monotonic(), deadline, "the killed client's put was never aborted")
+            time.sleep(0.05)
+        self.ferry.put_abort([key])
+
+
+@unittest.skipUnless(TCP and TOKEN, "FERRY_SIDECAR_TCP and FERRY_SIDECAR_TOKEN are not set: no TCP listener to test")
+class FerryTcpClientTest(unittest.TestCase):
+    def setUp(self):
+        host, port = TCP.rsplit(":", 1)
+        self.address = dict(host=host, port=int(port))
+
+    def test_wrong_token_is_refused_and_the_connection_closed(self):
+        with self.assertRaises(FerryError) as caught:
+            FerryClient(token="not-" + TOKEN, **self.address)
+        self.assertEqual(caught.exception.name, "UNAUTHORIZED")
+
+    def test_bytes_travel_inline_with_the_token(self):
+        with FerryClient(token=TOKEN, **self.address) as ferry:
+            self.assertTrue(ferry.shared_buffers)  # loopback: this host's memory is shared
+            keys = fresh_keys(2)
+            blocks = [os.urandom(3000), os.urandom(BLOCK)]
+            self.assertEqual(ferry.put_inline(keys, blocks), [0, 0])
+            self.assertEqual(ferry.get_inline(list(reversed(keys))), list(reversed(blocks)))
+            self.assertEqual(ferry.lookup_prefix(keys), 2)
+
+
+_HALF_PUT = """
+import sys, os
+from ferry_client import FerryClient, SharedBuffer
+ferry = FerryClient(sys.argv[1])
+buf = SharedBuffer(65536)
+buf_id = ferry.register_buffer(buf)
+buf.unlink()  # the sidecar holds the mapping: a kill leaves no file behind
+key = int(sys.argv[2])
+ferry.put_start([key], [65536])
+ferry.write_range(key, 0, buf_id, 0, 32768)
+print("half-written", flush=True)
+__import__("time").sleep(60)
+"""
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,168 @@
+package dev.ferry.cluster.cli;
+
+import dev.ferry.store.node.ProcessSupport;
+import dev.ferry.store.sidecar.Sidecar;
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code ferry sidecar}: a store node and store client next to an inference engine, serving
+ * the sidecar protocol on a Unix socket (docs/protocol.md). Settings come from the command
+ * line, then from {@code --config FILE} (a properties file whose keys are the option names
+ * without dashes), then from the defaults. Prints {@code FERRY-READY role=sidecar socket=...}
+ * once it serves; SIGTERM or Ctrl-C drains requests in flight and stops.
+ */
+@Command(name = "sidecar", mixinStandardHelpOptions = true,
+        description = "Run a store node and client that an inference engine reaches over a Unix socket.")
+final class SidecarCommand implements Callable<Integer> {
+    private static final Logger LOG = LoggerFactory.getLogger(SidecarCommand.class);
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--config", description = "Properties file of settings, e.g. 'capacity=4GiB' (the command line wins).")
+    Path config;
+
+    @Option(names = "--socket", defaultValue = "/tmp/ferry-sidecar.sock", description = "Unix socket path (default ${DEFAULT-VALUE}).")
+    Path socket;
+
+    @Option(names = "--tcp", description = "Also serve TCP on host:port (port 0 picks one); a non-loopback host needs --token.")
+    String tcp;
+
+    @Option(names = "--token", defaultValue = "${env:FERRY_SIDECAR_TOKEN}", description = "Token TCP clients must send in HELLO (default: $FERRY_SIDECAR_TOKEN).")
+    String token;
+
+    @Option(names = "--master", description = "Master address host:port; default: an embedded master.")
+    String master;
+
+    @Option(names = "--master-port", defaultValue = "0", description = "Port of the embedded master (default: a free one).")
+    int masterPort;
+
+    @Option(names = "--node-id", description = "Store node name (default sidecar-<pid>).")
+    String nodeId;
+
+    @Option(names = "--capacity", defaultValue = "1GiB", description = "DRAM slab size (default ${DEFAULT-VALUE}).")
+    String capacity;
+
+    @Option(names = "--shm-dir", defaultValue = "/dev/shm", description = "Directory of the slab file (default ${DEFAULT-VALUE}).")
+    Path shmDir;
+
+    @Option(names = "--buffer-dir", description = "Only directory clients' buffer files may be in (default: --shm-dir).")
+    Path bufferDir;
+
+    @Option(names = "--data", defaultValue = "127.0.0.1:0", description = "Transfer engine address host:port (default ${DEFAULT-VALUE}).")
+    String data;
+
+    @Option(names = "--http", description = "Serve /health, /ready and /metrics on host:port, e.g. 127.0.0.1:9464.")
+    String http;
+
+    @Option(names = "--max-frame", defaultValue = "16MiB", description = "Largest frame (default ${DEFAULT-VALUE}).")
+    String maxFrame;
+
+    @Option(names = "--max-in-flight", defaultValue = "64", description = "Requests served at once per connection (default ${DEFAULT-VALUE}).")
+    int maxInFlight;
+
+    @Option(names = "--quota", defaultValue = "16GiB", description = "Shared-buffer bytes one connection may register (default ${DEFAULT-VALUE}).")
+    String quota;
+
+    @Option(names = "--lease-ms", defaultValue = "10000", description = "Lease TTL of reads, ms (default ${DEFAULT-VALUE}).")
+    long leaseMillis;
+
+    @Option(names = "--drain-ms", defaultValue = "10000", description = "Longest wait for requests in flight at shutdown, ms (default ${DEFAULT-VALUE}).")
+    long drainMillis;
+
+    @Option(names = "--policy", defaultValue = "lru", description = "Eviction policy of the embedded master: lru or s3fifo (default ${DEFAULT-VALUE}).")
+    String policy;
+
+    @Option(names = "--shared-memory", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Reach store nodes of this host through their slab files (default); --no-shared-memory: TCP.")
+    boolean sharedMemory;
+
+    @Option(names = "--exit-on-stdin-close", description = "Also stop when stdin closes (for a parent process).")
+    boolean exitOnStdinClose;
+
+    @Override
+    public Integer call() throws IOException {
+        if (config != null) {
+            applyConfig(config);
+        }
+        long maxFrameBytes = ByteSizes.parse(maxFrame);
+        if (maxFrameBytes > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("--max-frame must be below 2 GiB");
+        }
+        Sidecar.Context ctx = new Sidecar.Context().socketPath(socket).token(token).master(master).masterPort(masterPort)
+                .capacityBytes(ByteSizes.parse(capacity)).shmDir(shmDir).bufferDir(bufferDir)
+                .data(host(data), port(data))
+                .maxFrameBytes((int) maxFrameBytes).maxInFlight(maxInFlight).quotaBytes(ByteSizes.parse(quota))
+                .leaseMillis(leaseMillis).drainMillis(drainMillis).policy(policy).sharedMemory(sharedMemory);
+        if (nodeId != null) {
+            ctx.nodeId(nodeId);
+        }
+        if (tcp != null) {
+            ctx.tcp(host(tcp), port(tcp));
+        }
+        if (http != null) {
+            ctx.http(host(http), port(http));
+        }
+        Sidecar sidecar = new Sidecar(ctx);
+        ProcessSupport.announceReady("role=sidecar socket=" + sidecar.socketPath() + " tcp=" + sidecar.tcpPort()
+                + " http=" + sidecar.httpPort() + " master=" + sidecar.masterAddress());
+        ProcessSupport.runUntilStopped(exitOnStdinClose, () -> {
+            LOG.info("stopping: draining {} requests in flight", sidecar.inFlight());
+            sidecar.close();
+        });
+        return ExitCodes.OK;
+    }
+
+    /** Sets, from the file, every option not given on the command line. */
+    private void applyConfig(Path file) throws IOException {
+        Properties props = new Properties();
+        try (Reader r = Files.newBufferedReader(file)) {
+            props.load(r);
+        }
+        CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
+        for (String key : props.stringPropertyNames()) {
+            OptionSpec option = spec.findOption("--" + key);
+            if (option == null || key.equals("config")) {
+                throw new IllegalArgumentException(file + ": unknown setting '" + key + "'");
+            }
+            if (parsed.hasMatchedOption(option)) {
+                continue;
+            }
+            String value = props.getProperty(key).trim();
+            Class<?> type = option.type();
+            try {
+                option.setValue(type == int.class ? Integer.valueOf(value) : type == long.class ? Long.valueOf(value)
+                        : type == boolean.class ? Boolean.valueOf(value) : type == Path.class ? Path.of(value) : value);
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(file + ": setting '" + key + "' expects a number, got '" + value + "'");
+            }
+        }
+    }
+
+    private static String host(String hostPort) {
+        return hostPort.substring(0, Math.max(hostPort.lastIndexOf(':'), 0));
+    }
+
+    private static int port(String hostPort) {
+        try {
+            int port = Integer.parseInt(hostPort.substring(hostPort.lastIndexOf(':') + 1));
+            if (port < 0 || port > 65535 || hostPort.lastIndexOf(':') < 1) {
+                throw new NumberFormatException();
+            }
+            return port;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("expected host:port (port 0 picks one), got '" + hostPort + "'");
+        }
+    }
+}

@@ -1,0 +1,337 @@
+package dev.ferry.store.client;
+
+import dev.ferry.store.block.BlockContent;
+import dev.ferry.store.master.Lease;
+import dev.ferry.store.master.MasterClient;
+import dev.ferry.store.master.Placement;
+import dev.ferry.store.master.Replica;
+import dev.ferry.store.rpc.RpcException;
+import dev.ferry.transfer.TransferEngine;
+import dev.ferry.transfer.TransferRequest;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The store read and written straight from the caller's memory, with no staging copy: the
+ * transfer engine moves each block between the caller's {@link MemorySegment} (a mapping of
+ * another process's shared buffer, for the sidecar) and the block's replica. Besides whole
+ * blocks it offers the pieces of a two-phase put ({@link #reserve}, {@link #writeRange},
+ * {@link #commit}, {@link #abort}) for writers that produce a block in parts (layer by layer),
+ * and ranged reads inside a block.
+ *
+ * <p>Whole-block gets check every block against its committed CRC32C; ranged reads cannot
+ * (the CRC covers the whole block). Errors: {@link KeyNotFoundException} for a missing key a
+ * call needs, {@link IllegalArgumentException} for a range outside a block or a destination
+ * too small, {@link StoreException} for no space, a failed transfer, a CRC mismatch or an
+ * expired lease; a failed put aborts what it allocated, so nothing half-written is visible.
+ *
+ * <p>Thread-safe; the caller must not let concurrent calls write the same memory.
+ */
+public final class DirectStoreClient implements AutoCloseable {
+    /** Per-key result of {@link #put}: the block was written and committed. */
+    public static final byte STORED = 0;
+    /** Per-key result of {@link #put} and {@link #reserve}: the block was already there (nothing written). */
+    public static final byte EXISTED = 1;
+
+    private final MasterClient master;
+    private final TransferEngine engine;
+    private final long leaseMillis;
+    private final AtomicInteger leasesHeld = new AtomicInteger();
+    private final ReplicaLoader loader = new ReplicaLoader();
+
+    /** @param leaseMillis lease TTL taken by reads, ms */
+    public DirectStoreClient(MasterClient master, TransferEngine engine, long leaseMillis) {
+        this.master = master;
+        this.engine = engine;
+        this.leaseMillis = leaseMillis;
+    }
+
+    /** Leases this client holds now (reads in progress). */
+    public int leasesHeld() {
+        return leasesHeld.get();
+    }
+
+    /** How many leading keys are committed blocks; touches them. */
+    public int lookupPrefix(long[] keys) {
+        return call(() -> master.lookupPrefix(keys));
+    }
+
+    /** Whether each key is a committed block, without touching it. */
+    public boolean[] exists(long[] keys) {
+        return call(() -> master.exists(keys));
+    }
+
+    /** @see dev.ferry.store.master.Master#remove */
+    public byte[] remove(long[] keys) {
+        return call(() -> master.remove(keys));
+    }
+
+    /**
+     * Writes and commits the blocks not in the store yet; {@code blocks[i]} holds the whole
+     * block of {@code keys[i]} (its size is the block's size, bytes).
+     *
+     * @return per key {@link #STORED} or {@link #EXISTED}
+     * @throws StoreException when there is no room or a transfer fails (this call's
+     *                        uncommitted blocks are aborted)
+     */
+    public byte[] put(long[] keys, MemorySegment[] blocks) {
+        byte[] out = new byte[keys.length];
+        // The master allocates one size per call: group the keys by block size (usually one group).
+        Map<Long, List<Integer>> bySize = new LinkedHashMap<>();
+        for (int i = 0; i < keys.length; i++) {
+            bySize.computeIfAbsent(blocks[i].byteSize(), s -> new ArrayList<>()).add(i);
+        }
+        for (Map.Entry<Long, List<Integer>> group : bySize.entrySet()) {
+            List<Integer> idx = group.getValue();
+            long[] groupKeys = idx.stream().mapToLong(i -> keys[i]).toArray();
+            List<Placement> placements = reserve(groupKeys, group.getKey());
+            List<TransferRequest> batch = new ArrayList<>(idx.size());
+            List<Long> written = new ArrayList<>(idx.size());
+            List<Integer> crcs = new ArrayList<>(idx.size());
+            for (int j = 0; j < idx.size(); j++) {
+                Placement p = placements.get(j);
+                out[idx.get(j)] = p.exists() ? EXISTED : STORED;
+                if (!p.exists()) {
+                    MemorySegment block = blocks[idx.get(j)];
+                    crcs.add(BlockContent.crc32c(block));
+                    written.add(p.key());
+                    batch.add(TransferRequest.write(block, 0, p.segment(), p.offset(), block.byteSize()));
+                }
+            }
+            long[] writtenKeys = written.stream().mapToLong(Long::longValue).toArray();
+            try {
+                run(batch);
+                commit(writtenKeys, crcs.stream().mapToInt(Integer::intValue).toArray());
+            } catch (RuntimeException e) {
+                abort(writtenKeys);
+                throw e instanceof StoreException se ? se : new StoreException("put failed: " + e.getMessage(), e);
+            }
+        }
+        return out;
+    }
+
+    /** Chooses where each leased block is read to. */
+    @FunctionalInterface
+    public interface Destinations {
+        /**
+         * @param replicas one per requested key, in order; null for a key not in the store
+         * @return per key the memory to read the block into (at least its length), null to skip
+         * @throws RuntimeException to refuse the read (the lease is released)
+         */
+        MemorySegment[] choose(List<Replica> replicas);
+    }
+
+    /**
+     * Reads whole blocks into the memory {@code destinations} chooses and checks each
+     * against its CRC32C; keys not in the store are skipped.
+     *
+     * @return per key the block's length in bytes, or -1 when it is not in the store
+     * @throws IllegalArgumentException when a destination is smaller than its block
+     * @throws StoreException when a transfer fails, a CRC differs or the lease expired
+     */
+    public long[] get(long[] keys, Destinations destinations) {
+        Lease lease = lease(keys);
+        long[] lengths = new long[keys.length];
+        try {
+            List<Replica> chosen = chosen(lease);
+            MemorySegment[] dest = destinations.choose(chosen);
+            List<TransferRequest> batch = new ArrayList<>(keys.length);
+            for (int i = 0; i < keys.length; i++) {
+                Replica r = chosen.get(i);
+                lengths[i] = r == null ? -1 : r.length();
+                if (r == null || dest[i] == null) {
+                    continue;
+                }
+                if (dest[i].byteSize() < r.length()) {
+                    throw new IllegalArgumentException("block key " + r.key() + " holds " + r.length()
+                            + " bytes, its destination only " + dest[i].byteSize());
+                }
+                batch.add(TransferRequest.read(dest[i], 0, r.segment(), r.offset(), r.length()));
+            }
+            run(batch);
+            for (int i = 0; i < keys.length; i++) {
+                Replica r = chosen.get(i);
+                if (r != null && dest[i] != null && BlockContent.crc32c(dest[i].asSlice(0, r.length())) != r.crc32c()) {
+                    throw new StoreException("block key " + r.key() + " failed its CRC32C check");
+                }
+            }
+        } catch (RuntimeException e) {
+            release(lease);
+            throw e;
+        }
+        if (!release(lease)) {
+            throw new StoreException("lease " + lease.id() + " expired during the read: bytes discarded");
+        }
+        return lengths;
+    }
+
+    /**
+     * Reads ranges inside blocks: {@code blockOffsets[i]} bytes into the block of
+     * {@code keys[i]}, as many bytes as {@code destinations[i]} holds.
+     *
+     * @throws KeyNotFoundException     when a key is not in the store (nothing is read)
+     * @throws IllegalArgumentException when a range crosses the end of its block
+     * @throws StoreException           when a transfer fails or the lease expired
+     */
+    public void readRanges(long[] keys, long[] blockOffsets, MemorySegment[] destinations) {
+        Lease lease = lease(keys);
+        try {
+            List<Replica> chosen = chosen(lease);
+            List<TransferRequest> batch = new ArrayList<>(keys.length);
+            for (int i = 0; i < keys.length; i++) {
+                Replica r = chosen.get(i);
+                if (r == null) {
+                    throw new KeyNotFoundException(keys[i]);
+                }
+                checkRange(keys[i], blockOffsets[i], destinations[i].byteSize(), r.length());
+                batch.add(TransferRequest.read(destinations[i], 0, r.segment(), r.offset() + blockOffsets[i],
+                        destinations[i].byteSize()));
+            }
+            run(batch);
+        } catch (RuntimeException e) {
+            release(lease);
+            throw e;
+        }
+        if (!release(lease)) {
+            throw new StoreException("lease " + lease.id() + " expired during the read: bytes discarded");
+        }
+    }
+
+    /**
+     * The replica to read of each key (the master's first choice, loaded from SSD when it is
+     * there), or null for a key not in the store.
+     *
+     * @throws StoreException when the node of an SSD-resident replica cannot load it
+     */
+    private List<Replica> chosen(Lease lease) {
+        List<Replica> out = new ArrayList<>(lease.replicas().size());
+        for (List<Replica> copies : lease.replicas()) {
+            Replica r = copies.isEmpty() ? null : copies.getFirst();
+            if (r != null) {
+                try {
+                    loader.load(r);
+                } catch (RpcException e) {
+                    throw new StoreException("block key " + r.key() + " could not be loaded from SSD: " + e.getMessage(), e);
+                }
+            }
+            out.add(r);
+        }
+        return out;
+    }
+
+    /**
+     * First phase of a put: allocates the keys not in the store ({@code blockBytes} each).
+     *
+     * @return one placement per key; {@link Placement#exists()} for keys already there
+     * @throws StoreException when there is no room (nothing stays allocated)
+     */
+    public List<Placement> reserve(long[] keys, long blockBytes) {
+        try {
+            return master.putStart(keys, blockBytes);
+        } catch (RpcException e) {
+            throw new StoreException("put of " + keys.length + " blocks refused: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Writes ranges of reserved blocks: {@code sources[i]} goes {@code blockOffsets[i]} bytes
+     * into the block of {@code targets[i]}.
+     *
+     * @throws IllegalArgumentException when a range crosses the end of its block
+     * @throws StoreException           when a transfer fails
+     */
+    public void writeRanges(List<Placement> targets, long[] blockOffsets, MemorySegment[] sources) {
+        List<TransferRequest> batch = new ArrayList<>(targets.size());
+        for (int i = 0; i < targets.size(); i++) {
+            Placement p = targets.get(i);
+            checkRange(p.key(), blockOffsets[i], sources[i].byteSize(), p.length());
+            batch.add(TransferRequest.write(sources[i], 0, p.segment(), p.offset() + blockOffsets[i],
+                    sources[i].byteSize()));
+        }
+        run(batch);
+    }
+
+    /** Publishes reserved blocks; {@code crcs[i]} is the CRC32C of block {@code keys[i]}. */
+    public void commit(long[] keys, int[] crcs) {
+        if (keys.length > 0) {
+            call(() -> {
+                master.putCommit(keys, crcs);
+                return null;
+            });
+        }
+    }
+
+    /** Frees reserved, uncommitted blocks; best effort (the master reclaims them after its put timeout anyway). */
+    public void abort(long[] keys) {
+        if (keys.length == 0) {
+            return;
+        }
+        try {
+            master.putAbort(keys);
+        } catch (RpcException ignored) {
+            // reclaimed by the master's put timeout
+        }
+    }
+
+    private static void checkRange(long key, long offset, long length, long blockBytes) {
+        if (offset < 0 || length < 1 || offset > blockBytes - length) {
+            throw new IllegalArgumentException("range [" + offset + ", +" + length + ") lies outside block key "
+                    + key + " of " + blockBytes + " bytes");
+        }
+    }
+
+    private Lease lease(long[] keys) {
+        Lease lease = call(() -> master.get(keys, leaseMillis));
+        leasesHeld.incrementAndGet();
+        return lease;
+    }
+
+    private boolean release(Lease lease) {
+        leasesHeld.decrementAndGet();
+        try {
+            return master.release(lease.id());
+        } catch (RpcException e) {
+            return false;
+        }
+    }
+
+    private void run(List<TransferRequest> batch) {
+        if (batch.isEmpty()) {
+            return;
+        }
+        try {
+            engine.submit(batch).await();
+        } catch (RuntimeException e) {
+            Set<String> segments = new HashSet<>();
+            batch.forEach(r -> segments.add(r.targetSegment()));
+            for (String segment : segments) {
+                try {
+                    master.suspect(segment); // the master probes the node and drops it when it is dead
+                } catch (RpcException ignored) {
+                    // the master is unreachable too: report the transfer failure itself
+                }
+            }
+            throw new StoreException("transfer failed: " + e.getMessage(), e);
+        }
+    }
+
+    private static <T> T call(java.util.function.Supplier<T> rpc) {
+        try {
+            return rpc.get();
+        } catch (RpcException e) {
+            throw new StoreException(e.getMessage(), e);
+        }
+    }
+
+    /** Closes the connections to store nodes opened for promotions from SSD. */
+    @Override
+    public void close() {
+        loader.close();
+    }
+}

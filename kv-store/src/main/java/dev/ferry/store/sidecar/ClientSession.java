@@ -1,0 +1,229 @@
+package dev.ferry.store.sidecar;
+
+import dev.ferry.nativemem.Slab;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.IntSupplier;
+
+/**
+ * What one connection owns: its shared buffers (within its quota of registered bytes) and
+ * its blocks being written in ranges. A connection can name only its own buffers and
+ * pending blocks. When it closes, {@link #close()} drops its buffers (each unmapped once no
+ * request uses it) and hands back its pending keys for the caller to abort.
+ *
+ * <p>Thread-safe: requests of one connection run concurrently.
+ */
+final class ClientSession {
+    private final long id;
+    private final boolean local;
+    private final long quotaBytes;
+    private final Map<Integer, SharedBuffer> buffers = new HashMap<>();
+    private final Map<Long, PendingBlock> pending = new HashMap<>();
+    private long registeredBytes;
+    private boolean closed;
+    private volatile boolean greeted;
+
+    /**
+     * @param local      whether the peer shares this host's memory (Unix socket or loopback TCP)
+     * @param quotaBytes most bytes of shared buffers the connection may register at once
+     */
+    ClientSession(long id, boolean local, long quotaBytes) {
+        this.id = id;
+        this.local = local;
+        this.quotaBytes = quotaBytes;
+    }
+
+    long id() {
+        return id;
+    }
+
+    boolean local() {
+        return local;
+    }
+
+    boolean greeted() {
+        return greeted;
+    }
+
+    void greet() {
+        greeted = true;
+    }
+
+    synchronized long registeredBytes() {
+        return registeredBytes;
+    }
+
+    /**
+     * Maps the client's file and registers it.
+     *
+     * @param dir allowed directory of buffer files (real path)
+     * @throws SidecarException NOT_LOCAL, OUT_OF_RANGE (bad path or size), QUOTA_EXCEEDED, BAD_STATE (closed)
+     */
+    synchronized SharedBuffer register(Path dir, String pathText, long bytes, IntSupplier ids) {
+        if (!local) {
+            throw new SidecarException(SidecarProtocol.NOT_LOCAL, "shared buffers need a client on this host; "
+                    + "remote clients send bytes inline (PUT_INLINE, GET_INLINE)");
+        }
+        if (closed) {
+            throw new SidecarException(SidecarProtocol.BAD_STATE, "connection is closing");
+        }
+        if (bytes < 1) {
+            throw new SidecarException(SidecarProtocol.OUT_OF_RANGE, "buffer size must be at least 1 byte, was " + bytes);
+        }
+        if (bytes > quotaBytes - registeredBytes) {
+            throw new SidecarException(SidecarProtocol.QUOTA_EXCEEDED, "buffer of " + bytes + " bytes exceeds the "
+                    + "connection's quota: " + registeredBytes + " of " + quotaBytes + " bytes registered");
+        }
+        Path path = checkedPath(dir, pathText);
+        Slab slab;
+        try {
+            slab = Slab.mapExisting(path, bytes);
+        } catch (UncheckedIOException e) {
+            throw new SidecarException(SidecarProtocol.OUT_OF_RANGE, e.getMessage());
+        }
+        SharedBuffer buffer = new SharedBuffer(ids.getAsInt(), path, slab);
+        buffers.put(buffer.id(), buffer);
+        registeredBytes += bytes;
+        return buffer;
+    }
+
+    private static Path checkedPath(Path dir, String pathText) {
+        Path path;
+        try {
+            path = Path.of(pathText).toAbsolutePath().normalize();
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new SidecarException(SidecarProtocol.OUT_OF_RANGE, "invalid buffer path: " + e.getMessage());
+        }
+        if (!dir.equals(path.getParent())) {
+            throw new SidecarException(SidecarProtocol.OUT_OF_RANGE, "buffer file " + path + " is not directly in "
+                    + dir);
+        }
+        if (!Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS)) {
+            throw new SidecarException(SidecarProtocol.OUT_OF_RANGE, "buffer file " + path
+                    + " is missing or not a regular file");
+        }
+        try {
+            if (!path.toRealPath(LinkOption.NOFOLLOW_LINKS).getParent().equals(dir)) {
+                throw new SidecarException(SidecarProtocol.OUT_OF_RANGE, "buffer file " + path + " escapes " + dir);
+            }
+        } catch (IOException e) {
+            throw new SidecarException(SidecarProtocol.OUT_OF_RANGE, "buffer file " + path + ": " + e.getMessage());
+        }
+        return path;
+    }
+
+    /**
+     * Drops a buffer; it is unmapped once no request uses it.
+     *
+     * @throws SidecarException UNKNOWN_BUFFER when this connection did not register it
+     */
+    synchronized void unregister(int bufferId) {
+        SharedBuffer b = buffers.remove(bufferId);
+        if (b == null) {
+            throw unknown(bufferId);
+        }
+        registeredBytes -= b.bytes();
+        b.release();
+    }
+
+    /**
+     * A buffer of this connection, retained for the caller (who releases it).
+     *
+     * @throws SidecarException UNKNOWN_BUFFER when this connection did not register it
+     */
+    synchronized SharedBuffer acquire(int bufferId) {
+        SharedBuffer b = buffers.get(bufferId);
+        if (b == null || !b.retain()) {
+            throw unknown(bufferId);
+        }
+        return b;
+    }
+
+    private static SidecarException unknown(int bufferId) {
+        return new SidecarException(SidecarProtocol.UNKNOWN_BUFFER, "buffer " + bufferId
+                + " is not registered by this connection");
+    }
+
+    /** Records a block this connection writes in ranges; false when the connection is closing. */
+    synchronized boolean addPending(PendingBlock block) {
+        if (closed) {
+            return false;
+        }
+        pending.put(block.key(), block);
+        return true;
+    }
+
+    /**
+     * @throws SidecarException BAD_STATE when this connection has no put in progress for the key
+     */
+    synchronized PendingBlock pending(long key) {
+        PendingBlock b = pending.get(key);
+        if (b == null) {
+            throw new SidecarException(SidecarProtocol.BAD_STATE, "block key " + key
+                    + " has no put in progress on this connection (PUT_START first)");
+        }
+        return b;
+    }
+
+    /** Forgets a pending block (committed or aborted); null when there was none. */
+    synchronized PendingBlock removePending(long key) {
+        return pending.remove(key);
+    }
+
+    synchronized int pendingCount() {
+        return pending.size();
+    }
+
+    /**
+     * Marks the session closed, drops every buffer (unmapped once unused) and returns the
+     * keys of puts still in progress, for the caller to abort.
+     */
+    synchronized long[] close() {
+        closed = true;
+        buffers.values().forEach(SharedBuffer::release);
+        buffers.clear();
+        registeredBytes = 0;
+        long[] keys = pending.keySet().stream().mapToLong(Long::longValue).toArray();
+        pending.clear();
+        return keys;
+    }
+
+    /** Buffers a request holds, released together when it ends. Not thread-safe: one per request. */
+    static final class Held implements AutoCloseable {
+        private final ClientSession session;
+        private final List<SharedBuffer> held = new ArrayList<>(2);
+
+        Held(ClientSession session) {
+            this.session = session;
+        }
+
+        /** {@code [offset, offset + length)} of buffer {@code id}, which stays mapped until {@link #close()}. */
+        java.lang.foreign.MemorySegment slice(int id, long offset, long length) {
+            SharedBuffer b = null;
+            for (SharedBuffer h : held) {
+                if (h.id() == id) {
+                    b = h;
+                    break;
+                }
+            }
+            if (b == null) {
+                b = session.acquire(id);
+                held.add(b);
+            }
+            return b.slice(offset, length);
+        }
+
+        @Override
+        public void close() {
+            held.forEach(SharedBuffer::release);
+            held.clear();
+        }
+    }
+}

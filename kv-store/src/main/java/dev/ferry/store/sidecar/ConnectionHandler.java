@@ -1,0 +1,233 @@
+package dev.ferry.store.sidecar;
+
+import static dev.ferry.store.sidecar.SidecarProtocol.*;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.CorruptedFrameException;
+import io.netty.handler.codec.DecoderException;
+import io.netty.handler.codec.TooLongFrameException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.ArrayDeque;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * One client connection: answers HELLO (version and, for TCP when the sidecar has a token,
+ * the token) on the event loop, refuses everything before it, and runs the other requests
+ * on the request executor, at most {@code maxInFlight} at a time: beyond that, frames wait
+ * here and the socket is not read (back pressure), so a client cannot make the sidecar
+ * buffer without bound. When the connection closes and its last request has finished, its
+ * session is closed: its buffers are unmapped and its uncommitted puts aborted.
+ *
+ * <p>Not shareable: one instance per channel; its state is touched on the event loop only.
+ */
+final class ConnectionHandler extends ChannelInboundHandlerAdapter {
+    private final SidecarServer server;
+    private final Executor executor;
+    private final ArrayDeque<Request> waiting = new ArrayDeque<>();
+    private ClientSession session;
+    private boolean tcp;
+    private int inFlight;
+    private boolean inactive;
+
+    ConnectionHandler(SidecarServer server, Executor executor) {
+        this.server = server;
+        this.executor = executor;
+    }
+
+    private record Request(ByteBuf frame, int opcode, long id) {
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        tcp = ctx.channel().remoteAddress() instanceof InetSocketAddress;
+        boolean local = !tcp || ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().isLoopbackAddress();
+        session = server.openSession(local);
+        ctx.fireChannelActive();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        ByteBuf frame = (ByteBuf) msg;
+        if (frame.readableBytes() < HEADER_BYTES) {
+            int length = frame.readableBytes() - 4;
+            frame.release();
+            server.metrics().malformedFrame();
+            refuse(ctx, 0, 0, MALFORMED, "frame of " + length + " bytes after the length "
+                    + "field is shorter than the 12-byte header rest", false);
+            return;
+        }
+        frame.skipBytes(4);
+        int opcode = frame.readUnsignedShortLE();
+        frame.skipBytes(2);
+        long id = frame.readLongLE();
+        if (server.draining()) {
+            frame.release();
+            refuse(ctx, opcode, id, SHUTTING_DOWN, "the sidecar is shutting down", false);
+        } else if (opcode == HELLO) {
+            try {
+                hello(ctx, frame, id);
+            } finally {
+                frame.release();
+            }
+        } else if (!session.greeted()) {
+            frame.release();
+            refuse(ctx, opcode, id, HELLO_REQUIRED, "send HELLO first", false);
+        } else {
+            dispatch(ctx, new Request(frame, opcode, id));
+        }
+    }
+
+    private void hello(ChannelHandlerContext ctx, ByteBuf body, long id) {
+        if (body.readableBytes() < 6) {
+            refuse(ctx, HELLO, id, MALFORMED, "HELLO body is min version u16, max version u16, token length u16, "
+                    + "token", false);
+            return;
+        }
+        int min = body.readUnsignedShortLE();
+        int max = body.readUnsignedShortLE();
+        int tokenLength = body.readUnsignedShortLE();
+        if (body.readableBytes() != tokenLength) {
+            refuse(ctx, HELLO, id, MALFORMED, "HELLO announces a token of " + tokenLength + " bytes, carries "
+                    + body.readableBytes(), false);
+            return;
+        }
+        byte[] token = new byte[tokenLength];
+        body.readBytes(token);
+        if (tcp && server.token() != null && !MessageDigest.isEqual(token,
+                server.token().getBytes(StandardCharsets.UTF_8))) {
+            refuse(ctx, HELLO, id, UNAUTHORIZED, "wrong or missing token", true);
+            return;
+        }
+        if (VERSION < min || VERSION > max) {
+            refuse(ctx, HELLO, id, UNSUPPORTED_VERSION, "this sidecar speaks version " + VERSION + " only, the "
+                    + "client asked for " + min + ".." + max, false);
+            return;
+        }
+        session.greet();
+        ByteBuf out = SidecarFrames.start(ctx.alloc(), HELLO, id, 28);
+        out.writeShortLE(VERSION).writeShortLE(session.local() ? 1 : 0).writeIntLE(server.maxFrameBytes())
+                .writeIntLE(server.maxInFlight()).writeIntLE(0).writeLongLE(server.quotaBytes())
+                .writeLongLE(session.id());
+        ctx.writeAndFlush(SidecarFrames.finish(out));
+        server.metrics().request(HELLO, OK, 0);
+    }
+
+    private void dispatch(ChannelHandlerContext ctx, Request request) {
+        if (inFlight >= server.maxInFlight()) {
+            waiting.addLast(request);
+            ctx.channel().config().setAutoRead(false);
+            return;
+        }
+        inFlight++;
+        server.requestStarted();
+        try {
+            ClientSession owner = session;
+            executor.execute(() -> run(ctx, owner, request));
+        } catch (RejectedExecutionException e) {
+            request.frame().release();
+            refuse(ctx, request.opcode(), request.id(), SHUTTING_DOWN, "the sidecar is shutting down", false);
+            done(ctx);
+        }
+    }
+
+    private void run(ChannelHandlerContext ctx, ClientSession owner, Request request) {
+        long start = System.nanoTime();
+        int status = OK;
+        ByteBuf answer = SidecarFrames.start(ctx.alloc(), request.opcode(), request.id(), 64);
+        try {
+            server.ops().serve(owner, request.opcode(), request.frame(), answer);
+            SidecarFrames.finish(answer);
+        } catch (Throwable e) {
+            answer.release();
+            status = SidecarOps.status(e);
+            String message = e instanceof SidecarException s ? s.reason() : String.valueOf(e.getMessage());
+            answer = SidecarFrames.error(ctx.alloc(), request.opcode(), request.id(), status, message);
+        } finally {
+            request.frame().release();
+            server.metrics().request(request.opcode(), status, System.nanoTime() - start);
+        }
+        ByteBuf reply = answer;
+        try {
+            // One hop to the event loop for both the write and the bookkeeping.
+            ctx.executor().execute(() -> {
+                ctx.writeAndFlush(reply);
+                done(ctx);
+            });
+        } catch (RejectedExecutionException e) {
+            reply.release();
+            server.requestEnded(); // the event loop is gone (shutdown past the drain time)
+        }
+    }
+
+    /** On the event loop: one request finished; start waiting ones, read again when none wait. */
+    private void done(ChannelHandlerContext ctx) {
+        inFlight--;
+        server.requestEnded();
+        while (inFlight < server.maxInFlight() && !waiting.isEmpty()) {
+            dispatch(ctx, waiting.pollFirst());
+        }
+        if (waiting.isEmpty() && ctx.channel().isActive()) {
+            ctx.channel().config().setAutoRead(true);
+        }
+        if (inactive && inFlight == 0) {
+            closeSession();
+        }
+    }
+
+    /** Answers a request refused before it ran, and counts it. */
+    private void refuse(ChannelHandlerContext ctx, int opcode, long id, int status, String message, boolean close) {
+        server.metrics().request(opcode, status, 0);
+        answerError(ctx, opcode, id, status, message, close);
+    }
+
+    private void answerError(ChannelHandlerContext ctx, int opcode, long id, int status, String message, boolean close) {
+        var future = ctx.writeAndFlush(SidecarFrames.error(ctx.alloc(), opcode, id, status, message));
+        if (close) {
+            future.addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof TooLongFrameException) {
+            server.metrics().malformedFrame();
+            refuse(ctx, 0, 0, FRAME_TOO_LARGE, "frame longer than " + server.maxFrameBytes() + " bytes", true);
+        } else if (cause instanceof CorruptedFrameException || cause instanceof DecoderException) {
+            server.metrics().malformedFrame();
+            refuse(ctx, 0, 0, MALFORMED, "corrupt frame: " + cause.getMessage(), true);
+        } else {
+            ctx.close();
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        Request r;
+        while ((r = waiting.pollFirst()) != null) {
+            r.frame().release();
+        }
+        inactive = true;
+        if (inFlight == 0) {
+            closeSession();
+        }
+        ctx.fireChannelInactive();
+    }
+
+    /**
+     * Closes the session once the connection is gone and none of its requests runs any
+     * more: aborting a pending block while a WRITE_RANGE still writes into it would free
+     * space that the late write could then corrupt.
+     */
+    private void closeSession() {
+        if (session != null) {
+            server.closeSession(session);
+            session = null;
+        }
+    }
+}

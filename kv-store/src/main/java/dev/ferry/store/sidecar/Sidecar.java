@@ -1,0 +1,412 @@
+package dev.ferry.store.sidecar;
+
+import dev.ferry.store.client.DirectStoreClient;
+import dev.ferry.store.eviction.EvictionPolicy;
+import dev.ferry.store.master.MasterClient;
+import dev.ferry.store.master.MasterService;
+import dev.ferry.store.node.HostPort;
+import dev.ferry.transfer.TransferEngine;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A store node and a store client in one process next to an inference engine, serving the
+ * sidecar protocol (docs/protocol.md) on a Unix domain socket and optionally TCP. Local
+ * clients register shared-memory files and name (buffer, offset, length) in their requests:
+ * the transfer engine moves block bytes straight between those files and the store, never
+ * through the socket. With no master address it embeds a master too (a single-host store).
+ *
+ * <p>Start it with a {@link Context}; {@link #close()} drains requests in flight, closes
+ * the connections (aborting their uncommitted puts), then the node, engine and master.
+ *
+ * <p>Thread-safe. Owns sockets, threads, the slab and its file: close it.
+ */
+public final class Sidecar implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Sidecar.class);
+
+    private final Context ctx;
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private MasterService masterService;
+    private MasterClient masterClient;
+    private TransferEngine engine;
+    private EmbeddedStoreNode node;
+    private ExecutorService executor;
+    private SidecarServer server;
+    private HealthServer http;
+    private String masterAddress;
+    private volatile boolean closed;
+
+    /**
+     * Starts every part; on a failure closes what started and throws.
+     *
+     * @throws IllegalArgumentException when the context is invalid
+     * @throws IllegalStateException    when a socket or port cannot be bound, or the master refuses the node
+     */
+    public Sidecar(Context context) {
+        this.ctx = context.conclude();
+        try {
+            if (ctx.master == null) {
+                masterService = new MasterService("127.0.0.1", ctx.masterPort, EvictionPolicy.byName(ctx.policy),
+                        ctx.nodeTimeoutMillis);
+                masterAddress = "127.0.0.1:" + masterService.port();
+            } else {
+                masterAddress = ctx.master;
+            }
+            HostPort m = HostPort.parse(masterAddress);
+            masterClient = new MasterClient(m.host(), m.port(), 10_000);
+            engine = new TransferEngine(new TransferEngine.Context().bindHost(ctx.dataHost).port(ctx.dataPort)
+                    .resolver(masterClient).sharedMemory(ctx.sharedMemory).metrics(registry, ctx.nodeId));
+            Path slabFile = ctx.shmDir.resolve("ferry-" + ctx.nodeId + "-" + ProcessHandle.current().pid() + ".slab");
+            node = new EmbeddedStoreNode(ctx.nodeId, engine, masterClient, slabFile, ctx.capacityBytes,
+                    ctx.heartbeatMillis);
+            DirectStoreClient store = new DirectStoreClient(masterClient, engine, ctx.leaseMillis);
+            SidecarMetrics metrics = new SidecarMetrics(registry);
+            metrics.gauge("ferry.sidecar.leases", "leases held by reads in progress", store::leasesHeld);
+            executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ferry-sidecar-", 0).factory());
+            AtomicInteger bufferIds = new AtomicInteger();
+            SidecarOps ops = new SidecarOps(store, realPath(ctx.bufferDir), bufferIds::incrementAndGet, metrics,
+                    ctx.maxFrameBytes);
+            server = new SidecarServer(ctx, ops, metrics, executor, store::abort);
+            if (ctx.httpPort >= 0) {
+                http = new HealthServer(ctx.httpHost, ctx.httpPort, registry, this::ready);
+            }
+        } catch (RuntimeException e) {
+            close();
+            throw e;
+        }
+        LOG.info("sidecar {} serves {} (tcp port {}, http port {}), {} bytes of DRAM, master {}{}", ctx.nodeId,
+                ctx.socketPath, tcpPort(), httpPort(), ctx.capacityBytes, masterAddress,
+                masterService == null ? "" : " (embedded)");
+    }
+
+    private static Path realPath(Path dir) {
+        try {
+            return dir.toRealPath();
+        } catch (IOException e) {
+            throw new UncheckedIOException("buffer directory " + dir + " is not usable", e);
+        }
+    }
+
+    /** Whether it serves: started, not closing, and its node registered with a reachable master. */
+    public boolean ready() {
+        return !closed && server != null && node != null && node.registered();
+    }
+
+    /** The Unix socket's path. */
+    public Path socketPath() {
+        return ctx.socketPath;
+    }
+
+    /** The TCP port, or -1 when TCP is off. */
+    public int tcpPort() {
+        return server == null ? -1 : server.tcpPort();
+    }
+
+    /** The HTTP port of health and metrics, or -1 when off. */
+    public int httpPort() {
+        return http == null ? -1 : http.port();
+    }
+
+    /** The master's address, {@code host:port} (the embedded one's when none was given). */
+    public String masterAddress() {
+        return masterAddress;
+    }
+
+    /** Requests being served now. */
+    public int inFlight() {
+        return server == null ? 0 : server.inFlight();
+    }
+
+    /** The meters (Prometheus registry). */
+    public PrometheusMeterRegistry registry() {
+        return registry;
+    }
+
+    /**
+     * A {@link dev.ferry.store.client.StoreClient} over this sidecar's transfer engine and
+     * master: the same store without the socket, for an engine that embeds the sidecar in
+     * its own JVM (and for benchmarks of the socket's cost). Thread-safe.
+     */
+    public dev.ferry.store.client.StoreClient storeClient() {
+        return new dev.ferry.store.client.StoreClient(masterClient, engine, ctx.leaseMillis);
+    }
+
+    /** The embedded master, or null when it uses a remote one (for tests and in-process use). */
+    public MasterService embeddedMaster() {
+        return masterService;
+    }
+
+    /**
+     * Drains and stops: stops accepting, lets requests in flight finish (up to the drain
+     * timeout), closes the connections and aborts their uncommitted puts, then closes the
+     * node (removing its slab file), the engine and the master. Idempotent.
+     */
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        closeQuietly(http);
+        closeQuietly(server);
+        if (executor != null) {
+            executor.close(); // waits for the aborts of closed sessions
+        }
+        closeQuietly(node);
+        closeQuietly(engine);
+        closeQuietly(masterClient);
+        closeQuietly(masterService);
+        registry.close();
+        LOG.info("sidecar {} stopped", ctx.nodeId);
+    }
+
+    private static void closeQuietly(AutoCloseable c) {
+        if (c == null) {
+            return;
+        }
+        try {
+            c.close();
+        } catch (Exception e) {
+            LOG.warn("error while closing {}: {}", c, e.toString());
+        }
+    }
+
+    /**
+     * Configuration of a sidecar, with fluent setters and defaults; {@link #conclude()}
+     * validates it. Not thread-safe.
+     */
+    public static final class Context {
+        /** Default largest frame, bytes (16 MiB). */
+        public static final int DEFAULT_MAX_FRAME_BYTES = 16 << 20;
+
+        private Path socketPath = Path.of(System.getProperty("java.io.tmpdir"), "ferry-sidecar.sock");
+        private String tcpHost = "127.0.0.1";
+        private int tcpPort = -1;
+        private String token;
+        private String master;
+        private int masterPort;
+        private String nodeId = "sidecar-" + ProcessHandle.current().pid();
+        private long capacityBytes = 1L << 30;
+        private Path shmDir = Path.of("/dev/shm");
+        private Path bufferDir;
+        private String dataHost = "127.0.0.1";
+        private int dataPort;
+        private int maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
+        private int maxInFlight = 64;
+        private long quotaBytes = 16L << 30;
+        private long leaseMillis = 10_000;
+        private long drainMillis = 10_000;
+        private String httpHost = "127.0.0.1";
+        private int httpPort = -1;
+        private String policy = "lru";
+        private long heartbeatMillis = 300;
+        private long nodeTimeoutMillis = 2_000;
+        private boolean sharedMemory = true;
+
+        /** Unix socket path (default {@code $TMPDIR/ferry-sidecar.sock}). */
+        public Context socketPath(Path path) {
+            this.socketPath = path;
+            return this;
+        }
+
+        /** Also serve TCP on {@code host:port} (port 0 picks one; -1, the default, is off). */
+        public Context tcp(String host, int port) {
+            this.tcpHost = host;
+            this.tcpPort = port;
+            return this;
+        }
+
+        /** Token TCP clients must send in HELLO; required when TCP binds a non-loopback address. */
+        public Context token(String token) {
+            this.token = token;
+            return this;
+        }
+
+        /** A remote master, {@code host:port}; null (the default) embeds one. */
+        public Context master(String address) {
+            this.master = address;
+            return this;
+        }
+
+        /** Port of the embedded master (default 0: a free one). */
+        public Context masterPort(int port) {
+            this.masterPort = port;
+            return this;
+        }
+
+        /** This store node's name (default {@code sidecar-<pid>}). */
+        public Context nodeId(String id) {
+            this.nodeId = id;
+            return this;
+        }
+
+        /** DRAM slab size, bytes (default 1 GiB). */
+        public Context capacityBytes(long bytes) {
+            this.capacityBytes = bytes;
+            return this;
+        }
+
+        /** Where the slab file lives (default /dev/shm); also the default buffer directory. */
+        public Context shmDir(Path dir) {
+            this.shmDir = dir;
+            return this;
+        }
+
+        /** The only directory clients' buffer files may be in (default: the shm directory). */
+        public Context bufferDir(Path dir) {
+            this.bufferDir = dir;
+            return this;
+        }
+
+        /** Address and port of the transfer engine's data links (default 127.0.0.1, a free port). */
+        public Context data(String host, int port) {
+            this.dataHost = host;
+            this.dataPort = port;
+            return this;
+        }
+
+        /** Largest frame, bytes, length field included (default 16 MiB). */
+        public Context maxFrameBytes(int bytes) {
+            this.maxFrameBytes = bytes;
+            return this;
+        }
+
+        /** Requests served at once per connection; more wait unread (default 64). */
+        public Context maxInFlight(int requests) {
+            this.maxInFlight = requests;
+            return this;
+        }
+
+        /** Bytes of shared buffers one connection may register (default 16 GiB). */
+        public Context quotaBytes(long bytes) {
+            this.quotaBytes = bytes;
+            return this;
+        }
+
+        /** Lease TTL of reads, ms (default 10 s, as Mooncake). */
+        public Context leaseMillis(long millis) {
+            this.leaseMillis = millis;
+            return this;
+        }
+
+        /** Longest wait for requests in flight at shutdown, ms (default 10 s). */
+        public Context drainMillis(long millis) {
+            this.drainMillis = millis;
+            return this;
+        }
+
+        /** Serve /health, /ready, /metrics on {@code host:port} (port 0 picks one; -1, the default, is off). */
+        public Context http(String host, int port) {
+            this.httpHost = host;
+            this.httpPort = port;
+            return this;
+        }
+
+        /** Eviction policy of the embedded master: lru or s3fifo (default lru). */
+        public Context policy(String name) {
+            this.policy = name;
+            return this;
+        }
+
+        /**
+         * Whether blocks on other store nodes of this host move through a mapping of their
+         * slab files (default) rather than over TCP.
+         */
+        public Context sharedMemory(boolean enabled) {
+            this.sharedMemory = enabled;
+            return this;
+        }
+
+        /** Heartbeat period of the node, ms (default 300). */
+        public Context heartbeatMillis(long millis) {
+            this.heartbeatMillis = millis;
+            return this;
+        }
+
+        String token() {
+            return token;
+        }
+
+        int tcpPort() {
+            return tcpPort;
+        }
+
+        String tcpHost() {
+            return tcpHost;
+        }
+
+        int maxFrameBytes() {
+            return maxFrameBytes;
+        }
+
+        int maxInFlight() {
+            return maxInFlight;
+        }
+
+        long quotaBytes() {
+            return quotaBytes;
+        }
+
+        long drainMillis() {
+            return drainMillis;
+        }
+
+        Path socketPath() {
+            return socketPath;
+        }
+
+        /**
+         * Validates and fills defaults.
+         *
+         * @throws IllegalArgumentException naming the bad setting
+         */
+        Context conclude() {
+            if (socketPath == null || socketPath.getParent() == null || !Files.isDirectory(socketPath.getParent())) {
+                throw new IllegalArgumentException("socket path " + socketPath + " must be in an existing directory");
+            }
+            socketPath = socketPath.toAbsolutePath();
+            if (socketPath.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 100) {
+                throw new IllegalArgumentException("socket path " + socketPath + " is longer than a Unix socket "
+                        + "allows (about 100 bytes)");
+            }
+            if (tcpPort >= 0 && !isLoopback(tcpHost) && (token == null || token.isEmpty())) {
+                throw new IllegalArgumentException("TCP on " + tcpHost + " (not loopback) needs a token (--token)");
+            }
+            if (maxFrameBytes < 4096) {
+                throw new IllegalArgumentException("max frame must be at least 4096 bytes, was " + maxFrameBytes);
+            }
+            if (maxInFlight < 1 || quotaBytes < 0 || capacityBytes < 4096 || leaseMillis < 1 || drainMillis < 0) {
+                throw new IllegalArgumentException("max in flight, lease must be >= 1; quota, drain >= 0; capacity "
+                        + ">= 4096 bytes");
+            }
+            if (bufferDir == null) {
+                bufferDir = shmDir;
+            }
+            if (!Files.isDirectory(shmDir) || !Files.isDirectory(bufferDir)) {
+                throw new IllegalArgumentException("shared-memory directory " + shmDir + " or buffer directory "
+                        + bufferDir + " does not exist");
+            }
+            EvictionPolicy.byName(policy);
+            return this;
+        }
+
+        private static boolean isLoopback(String host) {
+            try {
+                return InetAddress.getByName(host).isLoopbackAddress();
+            } catch (UnknownHostException e) {
+                throw new IllegalArgumentException("unknown TCP host '" + host + "'");
+            }
+        }
+    }
+}

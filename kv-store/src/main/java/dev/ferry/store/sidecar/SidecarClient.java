@@ -1,0 +1,354 @@
+package dev.ferry.store.sidecar;
+
+import static dev.ferry.store.sidecar.SidecarProtocol.*;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+
+/**
+ * A blocking Java client of the sidecar protocol, one request at a time per connection
+ * (what the Python client does too): the reference for docs/protocol.md, and what tests and
+ * benchmarks use. Block bytes go through shared buffers the caller registers
+ * ({@link #registerBuffer}); {@link #putInline} and {@link #getInline} carry them in the
+ * frame for remote clients.
+ *
+ * <p>Thread-safe (calls are serialized). Reuses its frame buffers: steady-state calls
+ * allocate only their results. Errors answered by the sidecar throw
+ * {@link SidecarException} with its status; a lost connection throws
+ * {@link UncheckedIOException}. Owns a socket: close it.
+ */
+public final class SidecarClient implements AutoCloseable {
+    private final SocketChannel channel;
+    private ByteBuffer out = ByteBuffer.allocateDirect(64 * 1024).order(ByteOrder.LITTLE_ENDIAN);
+    private ByteBuffer in = ByteBuffer.allocateDirect(64 * 1024).order(ByteOrder.LITTLE_ENDIAN);
+    private long nextId = 1;
+    private int maxFrameBytes;
+    private boolean sharedBuffers;
+    private long sessionId;
+
+    private SidecarClient(SocketChannel channel) {
+        this.channel = channel;
+    }
+
+    /** Connects to the Unix socket at {@code path} and says HELLO. */
+    public static SidecarClient connect(Path path) {
+        return open(StandardProtocolFamily.UNIX, UnixDomainSocketAddress.of(path), null);
+    }
+
+    /** Connects over TCP and says HELLO with {@code token} (null for none). */
+    public static SidecarClient connectTcp(String host, int port, String token) {
+        return open(StandardProtocolFamily.INET, new InetSocketAddress(host, port), token);
+    }
+
+    private static SidecarClient open(StandardProtocolFamily family, java.net.SocketAddress address, String token) {
+        SocketChannel ch;
+        try {
+            ch = SocketChannel.open(family);
+            ch.connect(address);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot connect to the sidecar at " + address + ": " + e.getMessage(), e);
+        }
+        SidecarClient c = new SidecarClient(ch);
+        try {
+            c.hello(token);
+        } catch (RuntimeException e) {
+            c.close();
+            throw e;
+        }
+        return c;
+    }
+
+    private void hello(String token) {
+        byte[] t = token == null ? new byte[0] : token.getBytes(StandardCharsets.UTF_8);
+        ByteBuffer b = begin(HELLO, 6 + t.length);
+        b.putShort((short) VERSION).putShort((short) VERSION).putShort((short) t.length).put(t);
+        ByteBuffer r = call();
+        r.getShort();
+        sharedBuffers = (r.getShort() & 1) != 0;
+        maxFrameBytes = r.getInt();
+        r.getInt();
+        r.getInt();
+        r.getLong();
+        sessionId = r.getLong();
+    }
+
+    /** Largest frame the sidecar accepts, bytes. */
+    public int maxFrameBytes() {
+        return maxFrameBytes;
+    }
+
+    /** Whether this connection may register shared buffers (it is local). */
+    public boolean sharedBuffers() {
+        return sharedBuffers;
+    }
+
+    /** The sidecar's id for this connection. */
+    public long sessionId() {
+        return sessionId;
+    }
+
+    /** Registers the file at {@code path} (exactly {@code bytes} long) as a shared buffer; returns its id. */
+    public synchronized int registerBuffer(Path path, long bytes) {
+        byte[] p = path.toString().getBytes(StandardCharsets.UTF_8);
+        begin(REGISTER_BUFFER, 10 + p.length).putLong(bytes).putShort((short) p.length).put(p);
+        return call().getInt();
+    }
+
+    public synchronized void unregisterBuffer(int bufferId) {
+        begin(UNREGISTER_BUFFER, 4).putInt(bufferId);
+        call();
+    }
+
+    /**
+     * Stores blocks from a shared buffer: block {@code keys[i]} is {@code lengths[i]} bytes at
+     * {@code offsets[i]} of buffer {@code bufferId}.
+     *
+     * @return per key 0 (stored) or 1 (already there)
+     */
+    public synchronized byte[] put(long[] keys, int bufferId, long[] offsets, long[] lengths) {
+        ByteBuffer b = begin(PUT, 4 + PUT_ENTRY * keys.length).putInt(keys.length);
+        for (int i = 0; i < keys.length; i++) {
+            b.putLong(keys[i]).putInt(bufferId).putInt(0).putLong(offsets[i]).putLong(lengths[i]);
+        }
+        return bytes(call());
+    }
+
+    /**
+     * Reads blocks into a shared buffer: block {@code keys[i]} goes to {@code offsets[i]}, where
+     * {@code capacities[i]} bytes are free.
+     *
+     * @return per key the block's length, bytes, or -1 when it is not in the store
+     */
+    public synchronized long[] get(long[] keys, int bufferId, long[] offsets, long[] capacities) {
+        ByteBuffer b = begin(GET, 4 + GET_ENTRY * keys.length).putInt(keys.length);
+        for (int i = 0; i < keys.length; i++) {
+            b.putLong(keys[i]).putInt(bufferId).putInt(0).putLong(offsets[i]).putLong(capacities[i]);
+        }
+        ByteBuffer r = call();
+        long[] lengths = new long[r.getInt()];
+        for (int i = 0; i < lengths.length; i++) {
+            lengths[i] = r.getLong();
+        }
+        return lengths;
+    }
+
+    /** One block into a shared buffer; returns its length or -1 when missing. Allocation-free. */
+    public synchronized long get(long key, int bufferId, long offset, long capacity) {
+        begin(GET, 4 + GET_ENTRY).putInt(1).putLong(key).putInt(bufferId).putInt(0).putLong(offset).putLong(capacity);
+        ByteBuffer r = call();
+        r.getInt();
+        return r.getLong();
+    }
+
+    public synchronized boolean[] exists(long... keys) {
+        keys(EXISTS, keys);
+        byte[] b = bytes(call());
+        boolean[] out = new boolean[b.length];
+        for (int i = 0; i < b.length; i++) {
+            out[i] = b[i] != 0;
+        }
+        return out;
+    }
+
+    /** @return per key 0 removed, 1 not found, 2 leased (kept) */
+    public synchronized byte[] remove(long... keys) {
+        keys(REMOVE, keys);
+        return bytes(call());
+    }
+
+    /** How many leading keys are in the store. */
+    public synchronized int lookupPrefix(long... keys) {
+        keys(LOOKUP_PREFIX, keys);
+        return call().getInt();
+    }
+
+    /** First phase of a ranged put; per key 0 (allocated: write its ranges, then commit) or 1 (already there). */
+    public synchronized byte[] putStart(long[] keys, long[] lengths) {
+        ByteBuffer b = begin(PUT_START, 4 + SIZED_KEY_ENTRY * keys.length).putInt(keys.length);
+        for (int i = 0; i < keys.length; i++) {
+            b.putLong(keys[i]).putLong(lengths[i]);
+        }
+        return bytes(call());
+    }
+
+    /** Writes {@code length} bytes at {@code bufferOffset} of the buffer to {@code blockOffset} of a started block. */
+    public synchronized void writeRange(long key, long blockOffset, int bufferId, long bufferOffset, long length) {
+        range(WRITE_RANGE, key, blockOffset, bufferId, bufferOffset, length);
+        call();
+    }
+
+    /** Reads {@code length} bytes at {@code blockOffset} of a block to {@code bufferOffset} of the buffer. */
+    public synchronized void readRange(long key, long blockOffset, int bufferId, long bufferOffset, long length) {
+        range(READ_RANGE, key, blockOffset, bufferId, bufferOffset, length);
+        call();
+    }
+
+    private void range(int opcode, long key, long blockOffset, int bufferId, long bufferOffset, long length) {
+        begin(opcode, 4 + RANGE_ENTRY).putInt(1).putLong(key).putLong(blockOffset).putInt(bufferId).putInt(0)
+                .putLong(bufferOffset).putLong(length);
+    }
+
+    /** Publishes started blocks whose ranges cover them. */
+    public synchronized void putCommit(long... keys) {
+        keys(PUT_COMMIT, keys);
+        call();
+    }
+
+    public synchronized void putAbort(long... keys) {
+        keys(PUT_ABORT, keys);
+        call();
+    }
+
+    /** Stores blocks carried in the frame (remote clients); per key 0 stored or 1 already there. */
+    public synchronized byte[] putInline(long[] keys, byte[][] blocks) {
+        int total = 0;
+        for (byte[] block : blocks) {
+            total += block.length;
+        }
+        ByteBuffer b = begin(PUT_INLINE, 4 + SIZED_KEY_ENTRY * keys.length + total).putInt(keys.length);
+        for (int i = 0; i < keys.length; i++) {
+            b.putLong(keys[i]).putLong(blocks[i].length);
+        }
+        for (byte[] block : blocks) {
+            b.put(block);
+        }
+        return bytes(call());
+    }
+
+    /** Reads blocks carried back in the frame; null for a key not in the store. */
+    public synchronized byte[][] getInline(long... keys) {
+        keys(GET_INLINE, keys);
+        ByteBuffer r = call();
+        long[] lengths = new long[r.getInt()];
+        for (int i = 0; i < lengths.length; i++) {
+            lengths[i] = r.getLong();
+        }
+        byte[][] blocks = new byte[lengths.length][];
+        for (int i = 0; i < lengths.length; i++) {
+            if (lengths[i] >= 0) {
+                blocks[i] = new byte[(int) lengths[i]];
+                r.get(blocks[i]);
+            }
+        }
+        return blocks;
+    }
+
+    /** An answer as received. */
+    public record Answer(int opcode, int status, long requestId, byte[] body) {
+    }
+
+    /**
+     * Sends {@code frame} as is (any bytes: for tests of malformed input) and, when
+     * {@code answer}, reads one answer frame.
+     *
+     * @return the answer, or null when not asked for
+     */
+    public synchronized Answer raw(byte[] frame, boolean answer) {
+        try {
+            ByteBuffer b = ByteBuffer.wrap(frame);
+            while (b.hasRemaining()) {
+                channel.write(b);
+            }
+            if (!answer) {
+                return null;
+            }
+            receive();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        byte[] body = new byte[in.remaining() - HEADER_BYTES];
+        in.get(HEADER_BYTES, body);
+        return new Answer(in.getShort(4) & 0xFFFF, in.getShort(6) & 0xFFFF, in.getLong(8), body);
+    }
+
+    private void keys(int opcode, long[] keys) {
+        ByteBuffer b = begin(opcode, 4 + 8 * keys.length).putInt(keys.length);
+        for (long k : keys) {
+            b.putLong(k);
+        }
+    }
+
+    private static byte[] bytes(ByteBuffer r) {
+        byte[] out = new byte[r.getInt()];
+        r.get(out);
+        return out;
+    }
+
+    private ByteBuffer begin(int opcode, int bodyBytes) {
+        int size = HEADER_BYTES + bodyBytes;
+        if (out.capacity() < size) {
+            out = ByteBuffer.allocateDirect(Math.max(size, out.capacity() * 2)).order(ByteOrder.LITTLE_ENDIAN);
+        }
+        out.clear();
+        out.putInt(size - 4).putShort((short) opcode).putShort((short) 0).putLong(nextId++);
+        return out;
+    }
+
+    /** Sends the frame being built and returns the answer's body (valid until the next call). */
+    private ByteBuffer call() {
+        long id = out.getLong(8);
+        int opcode = out.getShort(4);
+        out.flip();
+        try {
+            while (out.hasRemaining()) {
+                channel.write(out);
+            }
+            receive();
+        } catch (IOException e) {
+            throw new UncheckedIOException("sidecar connection lost: " + e.getMessage(), e);
+        }
+        int status = in.getShort(6) & 0xFFFF;
+        if (in.getLong(8) != id) {
+            throw new IllegalStateException("answer for request " + in.getLong(8) + ", expected " + id);
+        }
+        in.position(HEADER_BYTES);
+        if (status != OK) {
+            int n = in.getShort() & 0xFFFF;
+            byte[] text = new byte[n];
+            in.get(text);
+            throw new SidecarException(status, SidecarProtocol.opcodeName(opcode) + ": "
+                    + new String(text, StandardCharsets.UTF_8));
+        }
+        return in;
+    }
+
+    /** Reads one frame into {@code in} (position 0, limit at its end). */
+    private void receive() throws IOException {
+        in.clear().limit(4);
+        fill();
+        int size = 4 + in.getInt(0);
+        if (in.capacity() < size) {
+            ByteBuffer bigger = ByteBuffer.allocateDirect(Math.max(size, in.capacity() * 2)).order(ByteOrder.LITTLE_ENDIAN);
+            bigger.putInt(in.getInt(0));
+            in = bigger;
+        }
+        in.limit(size);
+        fill();
+        in.flip();
+    }
+
+    private void fill() throws IOException {
+        while (in.hasRemaining()) {
+            if (channel.read(in) < 0) {
+                throw new IOException("the sidecar closed the connection");
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            channel.close();
+        } catch (IOException ignored) {
+            // closing anyway
+        }
+    }
+}

@@ -1,0 +1,88 @@
+package dev.ferry.store.sidecar;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
+
+/**
+ * The sidecar's meters (Micrometer; exported in Prometheus text format by
+ * {@link HealthServer}): requests and their latency per operation (a histogram), errors per
+ * status, block hits and misses, bytes in and out. Meters are created up front, so recording
+ * does not allocate.
+ *
+ * <p>Thread-safe.
+ */
+public final class SidecarMetrics {
+    private final MeterRegistry registry;
+    private final Timer[] latency = new Timer[SidecarProtocol.MAX_OPCODE + 2];
+    private final Counter[] errors = new Counter[SidecarProtocol.INTERNAL + 1];
+    private final Counter hits;
+    private final Counter misses;
+    private final Counter bytesIn;
+    private final Counter bytesOut;
+    private final Counter malformed;
+
+    public SidecarMetrics(MeterRegistry registry) {
+        this.registry = registry;
+        for (int op = 1; op < latency.length; op++) {
+            latency[op] = Timer.builder("ferry.sidecar.requests").description("requests served, and their latency")
+                    .tag("op", SidecarProtocol.opcodeName(op)).publishPercentileHistogram()
+                    .minimumExpectedValue(Duration.ofNanos(1_000)).maximumExpectedValue(Duration.ofSeconds(10))
+                    .register(registry);
+        }
+        for (int s = 1; s < errors.length; s++) {
+            errors[s] = Counter.builder("ferry.sidecar.errors").description("requests answered with an error")
+                    .tag("status", SidecarProtocol.statusName(s)).register(registry);
+        }
+        hits = Counter.builder("ferry.sidecar.hits").description("block keys found by get, exists and prefix lookups")
+                .register(registry);
+        misses = Counter.builder("ferry.sidecar.misses").description("block keys not found by get, exists and prefix "
+                + "lookups").register(registry);
+        bytesIn = Counter.builder("ferry.sidecar.bytes").baseUnit("bytes").tag("direction", "in")
+                .description("block bytes written to the store").register(registry);
+        bytesOut = Counter.builder("ferry.sidecar.bytes").baseUnit("bytes").tag("direction", "out")
+                .description("block bytes read from the store").register(registry);
+        malformed = Counter.builder("ferry.sidecar.frames.malformed").description("frames that could not be decoded "
+                + "(connection closed)").register(registry);
+    }
+
+    /** Publishes a gauge of {@code value} under {@code name}. */
+    void gauge(String name, String description, Supplier<Number> value) {
+        Gauge.builder(name, value).description(description).register(registry);
+    }
+
+    /** One request of {@code opcode} answered with {@code status} after {@code nanos}. */
+    void request(int opcode, int status, long nanos) {
+        latency[opcode > 0 && opcode <= SidecarProtocol.MAX_OPCODE ? opcode : latency.length - 1]
+                .record(nanos, TimeUnit.NANOSECONDS);
+        if (status != SidecarProtocol.OK) {
+            errors[status > 0 && status < errors.length ? status : SidecarProtocol.INTERNAL].increment();
+        }
+    }
+
+    void hits(int found, int missed) {
+        hits.increment(found);
+        misses.increment(missed);
+    }
+
+    void bytesIn(long bytes) {
+        bytesIn.increment(bytes);
+    }
+
+    void bytesOut(long bytes) {
+        bytesOut.increment(bytes);
+    }
+
+    void malformedFrame() {
+        malformed.increment();
+    }
+
+    /** The registry the meters live in. */
+    public MeterRegistry registry() {
+        return registry;
+    }
+}

@@ -1,0 +1,401 @@
+package dev.ferry.store.sidecar;
+
+import static dev.ferry.store.sidecar.SidecarProtocol.*;
+
+import dev.ferry.store.block.BlockContent;
+import dev.ferry.store.client.DirectStoreClient;
+import dev.ferry.store.client.KeyNotFoundException;
+import dev.ferry.store.client.StoreException;
+import dev.ferry.store.master.Placement;
+import dev.ferry.store.rpc.RpcException;
+import io.netty.buffer.ByteBuf;
+import java.lang.foreign.MemorySegment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.IntSupplier;
+
+/**
+ * Serves the requests of the sidecar protocol (every opcode but HELLO, which the connection
+ * handles) against the store: decodes the body, checks every field before anything moves
+ * (so a refused request changes nothing), runs the operation with
+ * {@link DirectStoreClient}, and writes the answer body. Block bytes of local clients move
+ * between their shared buffers and the store with no copy through the socket.
+ *
+ * <p>Thread-safe; requests run concurrently (blocking calls, on virtual threads).
+ */
+final class SidecarOps {
+    private final DirectStoreClient store;
+    private final Path bufferDir;
+    private final IntSupplier bufferIds;
+    private final SidecarMetrics metrics;
+    private final int maxFrameBytes;
+
+    /**
+     * @param bufferDir     the only directory clients' buffer files may live in (real path)
+     * @param bufferIds     source of buffer ids, unique across connections
+     * @param maxFrameBytes largest frame, bytes (bounds GET_INLINE answers)
+     */
+    SidecarOps(DirectStoreClient store, Path bufferDir, IntSupplier bufferIds, SidecarMetrics metrics,
+               int maxFrameBytes) {
+        this.store = store;
+        this.bufferDir = bufferDir;
+        this.bufferIds = bufferIds;
+        this.metrics = metrics;
+        this.maxFrameBytes = maxFrameBytes;
+    }
+
+    /**
+     * Serves one request.
+     *
+     * @param body the request body (read from its reader index to its end)
+     * @param out  the answer, header already written: the body is appended
+     * @throws RuntimeException mapped to a status by {@link #status(Throwable)}
+     */
+    void serve(ClientSession session, int opcode, ByteBuf body, ByteBuf out) {
+        switch (opcode) {
+            case REGISTER_BUFFER -> registerBuffer(session, body, out);
+            case UNREGISTER_BUFFER -> {
+                int id = u32(body);
+                end(body);
+                session.unregister(id);
+            }
+            case PUT -> put(session, body, out);
+            case GET -> get(session, body, out);
+            case EXISTS -> exists(body, out);
+            case REMOVE -> {
+                byte[] results = store.remove(keys(body));
+                out.writeIntLE(results.length).writeBytes(results);
+            }
+            case LOOKUP_PREFIX -> {
+                long[] keys = keys(body);
+                int hits = store.lookupPrefix(keys);
+                metrics.hits(hits, keys.length - hits);
+                out.writeIntLE(hits);
+            }
+            case PUT_START -> putStart(session, body, out);
+            case WRITE_RANGE -> writeRange(session, body);
+            case PUT_COMMIT -> putCommit(session, body);
+            case PUT_ABORT -> putAbort(session, body);
+            case READ_RANGE -> readRange(session, body);
+            case PUT_INLINE -> putInline(body, out);
+            case GET_INLINE -> getInline(body, out);
+            default -> throw new SidecarException(UNKNOWN_OPCODE, "unknown opcode " + opcode);
+        }
+    }
+
+    /** The status code that answers a failure. */
+    static int status(Throwable e) {
+        return switch (e) {
+            case SidecarException s -> s.status();
+            case KeyNotFoundException k -> NOT_FOUND;
+            case IllegalArgumentException i -> OUT_OF_RANGE;
+            case StoreException s when s.getCause() instanceof RpcException r && r.status() == RpcException.NO_SPACE ->
+                    NO_SPACE;
+            case StoreException s -> STORE_ERROR;
+            default -> INTERNAL;
+        };
+    }
+
+    private void registerBuffer(ClientSession session, ByteBuf body, ByteBuf out) {
+        long bytes = u64(body);
+        need(body, 2);
+        int n = body.readUnsignedShortLE();
+        need(body, n);
+        String path = body.readCharSequence(n, StandardCharsets.UTF_8).toString();
+        end(body);
+        out.writeIntLE(session.register(bufferDir, path, bytes, bufferIds).id());
+    }
+
+    private void put(ClientSession session, ByteBuf body, ByteBuf out) {
+        int n = count(body, PUT_ENTRY, true);
+        long[] keys = new long[n];
+        MemorySegment[] blocks = new MemorySegment[n];
+        try (ClientSession.Held held = new ClientSession.Held(session)) {
+            for (int i = 0; i < n; i++) {
+                keys[i] = body.readLongLE();
+                int buffer = body.readIntLE();
+                body.skipBytes(4);
+                blocks[i] = held.slice(buffer, body.readLongLE(), body.readLongLE());
+            }
+            byte[] results = store.put(keys, blocks);
+            countWritten(results, blocks);
+            out.writeIntLE(n).writeBytes(results);
+        }
+    }
+
+    private void countWritten(byte[] results, MemorySegment[] blocks) {
+        long bytes = 0;
+        for (int i = 0; i < results.length; i++) {
+            if (results[i] == DirectStoreClient.STORED) {
+                bytes += blocks[i].byteSize();
+            }
+        }
+        metrics.bytesIn(bytes);
+    }
+
+    private void get(ClientSession session, ByteBuf body, ByteBuf out) {
+        int n = count(body, GET_ENTRY, true);
+        long[] keys = new long[n];
+        MemorySegment[] dest = new MemorySegment[n];
+        try (ClientSession.Held held = new ClientSession.Held(session)) {
+            for (int i = 0; i < n; i++) {
+                keys[i] = body.readLongLE();
+                int buffer = body.readIntLE();
+                body.skipBytes(4);
+                dest[i] = held.slice(buffer, body.readLongLE(), body.readLongLE());
+            }
+            long[] lengths = store.get(keys, replicas -> dest);
+            writeLengths(lengths, out);
+        }
+    }
+
+    private void writeLengths(long[] lengths, ByteBuf out) {
+        int found = 0;
+        long bytes = 0;
+        out.writeIntLE(lengths.length);
+        for (long length : lengths) {
+            out.writeLongLE(length);
+            if (length >= 0) {
+                found++;
+                bytes += length;
+            }
+        }
+        metrics.hits(found, lengths.length - found);
+        metrics.bytesOut(bytes);
+    }
+
+    private void exists(ByteBuf body, ByteBuf out) {
+        long[] keys = keys(body);
+        boolean[] present = store.exists(keys);
+        int found = 0;
+        out.writeIntLE(keys.length);
+        for (boolean p : present) {
+            out.writeByte(p ? 1 : 0);
+            found += p ? 1 : 0;
+        }
+        metrics.hits(found, keys.length - found);
+    }
+
+    private void putStart(ClientSession session, ByteBuf body, ByteBuf out) {
+        int n = count(body, SIZED_KEY_ENTRY, true);
+        // The master allocates one size per call: one call per distinct size, in order of first use.
+        Map<Long, List<Integer>> bySize = new LinkedHashMap<>();
+        long[] keys = new long[n];
+        for (int i = 0; i < n; i++) {
+            keys[i] = body.readLongLE();
+            long length = body.readLongLE();
+            if (length < 1) {
+                throw new SidecarException(OUT_OF_RANGE, "block key " + keys[i] + ": length must be at least 1 byte");
+            }
+            bySize.computeIfAbsent(length, l -> new ArrayList<>()).add(i);
+        }
+        byte[] results = new byte[n];
+        List<Long> started = new ArrayList<>();
+        try {
+            for (Map.Entry<Long, List<Integer>> group : bySize.entrySet()) {
+                long[] groupKeys = group.getValue().stream().mapToLong(i -> keys[i]).toArray();
+                List<Placement> placements = store.reserve(groupKeys, group.getKey());
+                for (int j = 0; j < placements.size(); j++) {
+                    Placement p = placements.get(j);
+                    results[group.getValue().get(j)] = p.exists() ? DirectStoreClient.EXISTED : DirectStoreClient.STORED;
+                    if (!p.exists()) {
+                        started.add(p.key());
+                        if (!session.addPending(new PendingBlock(p))) {
+                            throw new SidecarException(BAD_STATE, "connection is closing");
+                        }
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            long[] undo = started.stream().mapToLong(Long::longValue).toArray();
+            for (long key : undo) {
+                session.removePending(key);
+            }
+            store.abort(undo);
+            throw e;
+        }
+        out.writeIntLE(n).writeBytes(results);
+    }
+
+    private void writeRange(ClientSession session, ByteBuf body) {
+        int n = count(body, RANGE_ENTRY, true);
+        List<Placement> targets = new ArrayList<>(n);
+        PendingBlock[] blocks = new PendingBlock[n];
+        long[] offsets = new long[n];
+        MemorySegment[] sources = new MemorySegment[n];
+        try (ClientSession.Held held = new ClientSession.Held(session)) {
+            for (int i = 0; i < n; i++) {
+                blocks[i] = session.pending(body.readLongLE());
+                offsets[i] = body.readLongLE();
+                int buffer = body.readIntLE();
+                body.skipBytes(4);
+                sources[i] = held.slice(buffer, body.readLongLE(), body.readLongLE());
+                blocks[i].check(offsets[i], sources[i].byteSize());
+                targets.add(blocks[i].placement());
+            }
+            int[] crcs = new int[n];
+            for (int i = 0; i < n; i++) {
+                crcs[i] = BlockContent.crc32c(sources[i]);
+            }
+            store.writeRanges(targets, offsets, sources);
+            long bytes = 0;
+            for (int i = 0; i < n; i++) {
+                blocks[i].written(offsets[i], sources[i].byteSize(), crcs[i]);
+                bytes += sources[i].byteSize();
+            }
+            metrics.bytesIn(bytes);
+        }
+    }
+
+    private void putCommit(ClientSession session, ByteBuf body) {
+        long[] keys = keys(body);
+        int[] crcs = new int[keys.length];
+        for (int i = 0; i < keys.length; i++) {
+            crcs[i] = session.pending(keys[i]).crcOfWholeBlock();
+        }
+        store.commit(keys, crcs);
+        for (long key : keys) {
+            session.removePending(key);
+        }
+    }
+
+    private void putAbort(ClientSession session, ByteBuf body) {
+        long[] keys = keys(body);
+        for (long key : keys) {
+            session.pending(key);
+        }
+        for (long key : keys) {
+            session.removePending(key);
+        }
+        store.abort(keys);
+    }
+
+    private void readRange(ClientSession session, ByteBuf body) {
+        int n = count(body, RANGE_ENTRY, true);
+        long[] keys = new long[n];
+        long[] offsets = new long[n];
+        MemorySegment[] dest = new MemorySegment[n];
+        try (ClientSession.Held held = new ClientSession.Held(session)) {
+            long bytes = 0;
+            for (int i = 0; i < n; i++) {
+                keys[i] = body.readLongLE();
+                offsets[i] = body.readLongLE();
+                int buffer = body.readIntLE();
+                body.skipBytes(4);
+                dest[i] = held.slice(buffer, body.readLongLE(), body.readLongLE());
+                bytes += dest[i].byteSize();
+            }
+            store.readRanges(keys, offsets, dest);
+            metrics.bytesOut(bytes);
+        }
+    }
+
+    private void putInline(ByteBuf body, ByteBuf out) {
+        int n = count(body, SIZED_KEY_ENTRY, false);
+        long[] keys = new long[n];
+        long[] lengths = new long[n];
+        long total = 0;
+        for (int i = 0; i < n; i++) {
+            keys[i] = body.readLongLE();
+            lengths[i] = body.readLongLE();
+            if (lengths[i] < 1 || lengths[i] > body.readableBytes()) {
+                throw new SidecarException(MALFORMED, "block key " + keys[i] + ": length " + lengths[i]
+                        + " is not between 1 and the bytes in the frame");
+            }
+            total += lengths[i];
+        }
+        if (total != body.readableBytes()) {
+            throw new SidecarException(MALFORMED, "entries announce " + total + " bytes of blocks, the frame carries "
+                    + body.readableBytes());
+        }
+        MemorySegment[] blocks = new MemorySegment[n];
+        int at = body.readerIndex();
+        for (int i = 0; i < n; i++) {
+            blocks[i] = MemorySegment.ofBuffer(body.nioBuffer(at, (int) lengths[i]));
+            at += (int) lengths[i];
+        }
+        byte[] results = store.put(keys, blocks);
+        countWritten(results, blocks);
+        out.writeIntLE(n).writeBytes(results);
+    }
+
+    private void getInline(ByteBuf body, ByteBuf out) {
+        long[] keys = keys(body);
+        int lengthsAt = out.writerIndex() + 4;
+        int bytesAt = lengthsAt + 8 * keys.length;
+        long[] lengths = store.get(keys, replicas -> {
+            long total = 0;
+            for (var r : replicas) {
+                total += r == null ? 0 : r.length();
+            }
+            if (bytesAt + total > maxFrameBytes) {
+                throw new SidecarException(OUT_OF_RANGE, "the answer would carry " + total + " bytes of blocks, more "
+                        + "than a frame may (" + maxFrameBytes + " bytes): ask for fewer keys");
+            }
+            out.ensureWritable((int) (bytesAt + total - out.writerIndex()));
+            MemorySegment[] dest = new MemorySegment[replicas.size()];
+            int at = bytesAt;
+            for (int i = 0; i < dest.length; i++) {
+                if (replicas.get(i) != null) {
+                    int length = (int) replicas.get(i).length();
+                    dest[i] = MemorySegment.ofBuffer(out.nioBuffer(at, length));
+                    at += length;
+                }
+            }
+            return dest;
+        });
+        long total = 0;
+        for (long l : lengths) {
+            total += Math.max(l, 0);
+        }
+        writeLengths(lengths, out);
+        out.writerIndex((int) (bytesAt + total));
+    }
+
+    private static long[] keys(ByteBuf body) {
+        int n = count(body, 8, true);
+        long[] keys = new long[n];
+        for (int i = 0; i < n; i++) {
+            keys[i] = body.readLongLE();
+        }
+        return keys;
+    }
+
+    /** Reads a u32 entry count; {@code exact}: the entries must be all that is left. */
+    private static int count(ByteBuf body, int entryBytes, boolean exact) {
+        long n = u32(body) & 0xFFFF_FFFFL;
+        long bytes = n * entryBytes;
+        if (exact ? bytes != body.readableBytes() : bytes > body.readableBytes()) {
+            throw new SidecarException(MALFORMED, n + " entries of " + entryBytes + " bytes do not match the "
+                    + body.readableBytes() + " body bytes that follow the count");
+        }
+        return (int) n;
+    }
+
+    private static int u32(ByteBuf body) {
+        need(body, 4);
+        return body.readIntLE();
+    }
+
+    private static long u64(ByteBuf body) {
+        need(body, 8);
+        return body.readLongLE();
+    }
+
+    private static void need(ByteBuf body, int bytes) {
+        if (body.readableBytes() < bytes) {
+            throw new SidecarException(MALFORMED, "body too short: need " + bytes + " more bytes, have "
+                    + body.readableBytes());
+        }
+    }
+
+    private static void end(ByteBuf body) {
+        if (body.isReadable()) {
+            throw new SidecarException(MALFORMED, body.readableBytes() + " unexpected bytes at the end of the body");
+        }
+    }
+}

@@ -1,0 +1,91 @@
+package dev.ferry.store.sidecar;
+
+/**
+ * Constants of the sidecar's binary protocol (docs/protocol.md is the full description).
+ * Every integer is little-endian. A frame is a 16-byte header and a body:
+ * <pre>
+ *   0  u32 length      bytes after this field (12 + body bytes)
+ *   4  u16 opcode
+ *   6  u16 status      0 in a request; the outcome in a response
+ *   8  u64 request id  chosen by the client, echoed in the response
+ *  16  body
+ * </pre>
+ * A connection starts with {@link #HELLO}; answers to pipelined requests may come back in
+ * any order, matched by request id.
+ */
+public final class SidecarProtocol {
+    /** Protocol version this build speaks (the only one so far). */
+    public static final int VERSION = 1;
+    /** Bytes of the frame header, length field included. */
+    public static final int HEADER_BYTES = 16;
+    /** Bytes of the header after the length field. */
+    public static final int HEADER_AFTER_LENGTH = 12;
+
+    // Opcodes.
+    public static final int HELLO = 1;
+    public static final int REGISTER_BUFFER = 2;
+    public static final int UNREGISTER_BUFFER = 3;
+    public static final int PUT = 4;
+    public static final int GET = 5;
+    public static final int EXISTS = 6;
+    public static final int REMOVE = 7;
+    public static final int LOOKUP_PREFIX = 8;
+    public static final int PUT_START = 9;
+    public static final int WRITE_RANGE = 10;
+    public static final int PUT_COMMIT = 11;
+    public static final int PUT_ABORT = 12;
+    public static final int READ_RANGE = 13;
+    public static final int PUT_INLINE = 14;
+    public static final int GET_INLINE = 15;
+    /** Highest opcode. */
+    public static final int MAX_OPCODE = GET_INLINE;
+
+    // Status codes.
+    public static final int OK = 0;
+    public static final int MALFORMED = 1;
+    public static final int UNSUPPORTED_VERSION = 2;
+    public static final int UNAUTHORIZED = 3;
+    public static final int HELLO_REQUIRED = 4;
+    public static final int UNKNOWN_OPCODE = 5;
+    public static final int NOT_FOUND = 6;
+    public static final int UNKNOWN_BUFFER = 7;
+    public static final int OUT_OF_RANGE = 8;
+    public static final int QUOTA_EXCEEDED = 9;
+    public static final int FRAME_TOO_LARGE = 10;
+    public static final int NO_SPACE = 11;
+    public static final int BAD_STATE = 12;
+    public static final int NOT_LOCAL = 13;
+    public static final int STORE_ERROR = 14;
+    public static final int SHUTTING_DOWN = 15;
+    public static final int INTERNAL = 16;
+
+    // Entry sizes of batch bodies, bytes.
+    /** PUT entry: key u64, buffer u32, pad u32, offset u64, length u64. */
+    public static final int PUT_ENTRY = 32;
+    /** GET entry: key u64, buffer u32, pad u32, offset u64, capacity u64. */
+    public static final int GET_ENTRY = 32;
+    /** PUT_START and PUT_INLINE entry: key u64, length u64. */
+    public static final int SIZED_KEY_ENTRY = 16;
+    /** WRITE_RANGE and READ_RANGE entry: key u64, block offset u64, buffer u32, pad u32, buffer offset u64, length u64. */
+    public static final int RANGE_ENTRY = 40;
+
+    private static final String[] OPCODE_NAMES = {"?", "hello", "register_buffer", "unregister_buffer", "put", "get",
+        "exists", "remove", "lookup_prefix", "put_start", "write_range", "put_commit", "put_abort", "read_range",
+        "put_inline", "get_inline"};
+    private static final String[] STATUS_NAMES = {"OK", "MALFORMED", "UNSUPPORTED_VERSION", "UNAUTHORIZED",
+        "HELLO_REQUIRED", "UNKNOWN_OPCODE", "NOT_FOUND", "UNKNOWN_BUFFER", "OUT_OF_RANGE", "QUOTA_EXCEEDED",
+        "FRAME_TOO_LARGE", "NO_SPACE", "BAD_STATE", "NOT_LOCAL", "STORE_ERROR", "SHUTTING_DOWN", "INTERNAL"};
+
+    private SidecarProtocol() {
+    }
+
+    /** Lower-case name of an opcode ("put"), or "unknown". */
+    public static String opcodeName(int opcode) {
+        return opcode > 0 && opcode < OPCODE_NAMES.length ? OPCODE_NAMES[opcode] : "unknown";
+    }
+
+    /** Name of a status code ("NOT_FOUND"), or "STATUS_n". */
+    public static String statusName(int status) {
+        return status >= 0 && status < STATUS_NAMES.length ? STATUS_NAMES[status] : "STATUS_" + status;
+    }
+}

@@ -1,0 +1,52 @@
+package dev.ferry.store.sidecar;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ferry.store.block.BlockContent;
+import java.io.IOException;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Two sidecars sharing one master (the first embeds it, the second joins with
+ * {@code --master}): blocks put through one are read through the other, so bytes cross
+ * between the sidecars' transfer engines, from and into clients' shared buffers: through
+ * a mapping of the other node's slab file, and over TCP.
+ */
+class TwoSidecarsTest {
+    private static final long BLOCK = 128 * 1024;
+
+    @ParameterizedTest(name = "shared memory {0}")
+    @ValueSource(booleans = {true, false})
+    void blocksPutThroughOneSidecarAreReadThroughTheOther(boolean sharedMemory) throws IOException {
+        try (SidecarFixture first = new SidecarFixture(c -> c.capacityBytes(4 * BLOCK).sharedMemory(sharedMemory));
+             SidecarFixture second = new SidecarFixture(c -> c.capacityBytes(4 * BLOCK).sharedMemory(sharedMemory)
+                     .master(first.sidecar.masterAddress()));
+             SidecarClient a = first.client();
+             SidecarClient b = second.client();
+             ShmFile bufA = new ShmFile(8 * BLOCK);
+             ShmFile bufB = new ShmFile(8 * BLOCK)) {
+            int idA = a.registerBuffer(bufA.path, 8 * BLOCK);
+            int idB = b.registerBuffer(bufB.path, 8 * BLOCK);
+            long[] keys = {1, 2, 3, 4, 5, 6};
+            long[] offsets = new long[keys.length];
+            long[] lengths = new long[keys.length];
+            for (int i = 0; i < keys.length; i++) {
+                offsets[i] = i * BLOCK;
+                lengths[i] = BLOCK;
+                BlockContent.fill(keys[i], bufA.slice(offsets[i], BLOCK));
+            }
+            // Six blocks do not fit one sidecar's four: the master places some on each node.
+            assertThat(a.put(keys, idA, offsets, lengths)).containsOnly(0);
+            assertThat(first.masterStats().nodes()).isEqualTo(2);
+            assertThat(b.get(keys, idB, offsets, lengths)).containsOnly(BLOCK);
+            for (int i = 0; i < keys.length; i++) {
+                assertThat(BlockContent.firstMismatch(keys[i], bufB.slice(offsets[i], BLOCK))).as("key %d", keys[i])
+                        .isEqualTo(-1);
+            }
+            assertThat(b.lookupPrefix(keys)).isEqualTo(6);
+            double shmBytes = second.sidecar.registry().get("ferry.transfer.shm.bytes").functionCounter().count();
+            assertThat(shmBytes > 0).isEqualTo(sharedMemory);
+        }
+    }
+}
