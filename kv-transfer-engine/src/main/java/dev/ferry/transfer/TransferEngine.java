@@ -185,19 +185,30 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
             } else {
                 SegmentDescriptor target = ctx.resolver.resolve(request.targetSegment());
                 checkRange(request, target.bytes());
-                if (ctx.sharedMemory && shm.reaches(target)) {
-                    sends.add(() -> copyShared(request, target, future));
-                } else if (aeron != null && !target.aeronEndpoints().isEmpty()) {
-                    sends.add(() -> sendRemote(request, aeronDispatcher(target), future));
-                } else {
-                    sends.add(() -> sendRemote(request, dispatcher(target), future));
-                }
+                boolean viaShm = ctx.sharedMemory && shm.reaches(target);
+                boolean viaAeron = aeron != null && !target.aeronEndpoints().isEmpty();
+                Transport t = switch (request.transport()) {
+                    case SHARED_MEMORY -> viaShm ? Transport.SHARED_MEMORY : auto(viaShm, viaAeron);
+                    case AERON -> viaAeron ? Transport.AERON : auto(viaShm, viaAeron);
+                    case TCP -> Transport.TCP;
+                    case AUTO -> auto(viaShm, viaAeron);
+                };
+                sends.add(switch (t) {
+                    case SHARED_MEMORY -> () -> copyShared(request, target, future);
+                    case AERON -> () -> sendRemote(request, aeronDispatcher(target), future);
+                    default -> () -> sendRemote(request, dispatcher(target), future);
+                });
             }
         }
         for (Runnable send : sends) {
             send.run();
         }
         return new BatchHandle(futures);
+    }
+
+    /** The engine's own order: shared memory on the same host, then Aeron, then TCP. */
+    private static Transport auto(boolean viaShm, boolean viaAeron) {
+        return viaShm ? Transport.SHARED_MEMORY : viaAeron ? Transport.AERON : Transport.TCP;
     }
 
     private static void checkRange(TransferRequest request, long segmentBytes) {

@@ -18,12 +18,14 @@ import java.util.Objects;
  *                      priority leave before waiting slices of lower priority
  * @param deadlineNanos {@link System#nanoTime()} after which the request fails as timed
  *                      out, or 0 for none
+ * @param transport     the transport to take when it reaches the target ({@link Transport#AUTO}:
+ *                      the engine's choice)
  * @throws IllegalArgumentException if the range lies outside {@code local} or the length,
  *                                  an offset or the priority is out of range
  */
 public record TransferRequest(Opcode opcode, MemorySegment local, long localOffset,
                               String targetSegment, long targetOffset, long length, int priority,
-                              long deadlineNanos) {
+                              long deadlineNanos, Transport transport) {
     /** Slices that go first (e.g. the layers a decode step waits on). */
     public static final int HIGH = 0;
     /** The default. */
@@ -38,6 +40,7 @@ public record TransferRequest(Opcode opcode, MemorySegment local, long localOffs
         Objects.requireNonNull(opcode, "opcode");
         Objects.requireNonNull(local, "local");
         Objects.requireNonNull(targetSegment, "targetSegment");
+        Objects.requireNonNull(transport, "transport");
         if (length < 1) {
             throw new IllegalArgumentException("length must be at least 1 byte, was " + length);
         }
@@ -54,24 +57,30 @@ public record TransferRequest(Opcode opcode, MemorySegment local, long localOffs
     /** A READ of {@code length} bytes from {@code target@targetOffset} into {@code local@localOffset}. */
     public static TransferRequest read(MemorySegment local, long localOffset, String target, long targetOffset,
                                        long length) {
-        return new TransferRequest(Opcode.READ, local, localOffset, target, targetOffset, length, NORMAL, 0);
+        return new TransferRequest(Opcode.READ, local, localOffset, target, targetOffset, length, NORMAL, 0, Transport.AUTO);
     }
 
     /** A WRITE of {@code length} bytes from {@code local@localOffset} to {@code target@targetOffset}. */
     public static TransferRequest write(MemorySegment local, long localOffset, String target, long targetOffset,
                                         long length) {
-        return new TransferRequest(Opcode.WRITE, local, localOffset, target, targetOffset, length, NORMAL, 0);
+        return new TransferRequest(Opcode.WRITE, local, localOffset, target, targetOffset, length, NORMAL, 0, Transport.AUTO);
     }
 
     /** This request with another priority. */
     public TransferRequest withPriority(int newPriority) {
         return new TransferRequest(opcode, local, localOffset, targetSegment, targetOffset, length, newPriority,
-                deadlineNanos);
+                deadlineNanos, transport);
     }
 
     /** This request, failing as timed out unless done within {@code timeout} from now. */
     public TransferRequest withTimeout(Duration timeout) {
         return new TransferRequest(opcode, local, localOffset, targetSegment, targetOffset, length, priority,
-                System.nanoTime() + timeout.toNanos());
+                System.nanoTime() + timeout.toNanos(), transport);
+    }
+
+    /** This request, taking {@code hint} when it reaches the target. */
+    public TransferRequest withTransport(Transport hint) {
+        return new TransferRequest(opcode, local, localOffset, targetSegment, targetOffset, length, priority,
+                deadlineNanos, hint);
     }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.TransferRequest;
+import dev.ferry.transfer.Transport;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -59,6 +60,24 @@ class ShmTransportTest {
                 initiator.submit(List.of(TransferRequest.write(src, 0, "g", 0, 4096))).await();
                 assertThat(initiator.sharedMemoryBytes()).isZero();
                 assertThat(remote.memory().get(ValueLayout.JAVA_BYTE, 4095)).isEqualTo((byte) 7);
+            }
+        }
+    }
+
+    @Test
+    void aPerRequestHintPicksTcpOverSharedMemoryAndAnUnreachableHintFallsBack(@TempDir Path dir) {
+        try (Slab remote = Slab.mapShared(dir.resolve("hint.slab"), 1 << 20, true);
+             TransferEngine target = new TransferEngine(new TransferEngine.Context())) {
+            SegmentDescriptor d = target.registerSegment("h", remote);
+            try (TransferEngine initiator = new TransferEngine(new TransferEngine.Context().resolver(n -> d))) {
+                MemorySegment src = MemorySegment.ofArray(new byte[8192]);
+                src.fill((byte) 3);
+                initiator.submit(List.of(TransferRequest.write(src, 0, "h", 0, 4096).withTransport(Transport.TCP),
+                        TransferRequest.write(src, 4096, "h", 4096, 4096).withTransport(Transport.AERON))).await();
+                // TCP as hinted; Aeron is not served by either end, so the engine's choice: shared memory.
+                assertThat(target.tcpCounters().bytesWritten()).isEqualTo(4096);
+                assertThat(initiator.sharedMemoryBytes()).isEqualTo(4096);
+                assertThat(remote.memory().asSlice(0, 8192).mismatch(src)).isEqualTo(-1);
             }
         }
     }
