@@ -89,8 +89,12 @@ public class SsdTierBenchmark {
             tier.put(key, block, crc32c).join();
             raw.db().put(raw.blocks(), raw.writeOptions(), key(rawKey, key), block.asByteBuffer());
         }
+        // Both closed (the tier flushes on close) and reopened: both read from blob files, and
+        // neither has background work left over from the setup.
         raw.flush();
-        tier.close(); // flushes: both stores now read their blocks from blob files
+        raw.close();
+        tier.close();
+        raw = SsdRocksDb.open(root.resolve("raw"), SsdRocksDb.DEFAULT_WRITE_BUFFER_BYTES);
         tier = SsdTier.open(root.resolve("tier"), blocks * blockBytes, new LruPolicy(), 2);
         nextPut = blocks;
     }
