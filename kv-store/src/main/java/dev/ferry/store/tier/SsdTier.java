@@ -198,7 +198,11 @@ public final class SsdTier implements AutoCloseable {
             throw new IllegalArgumentException("block key " + key + " of " + length
                     + " bytes is larger than the SSD tier's capacity of " + capacityBytes + " bytes");
         }
-        return CompletableFuture.runAsync(() -> store(key, bytes, crc32c), executor());
+        try {
+            return CompletableFuture.runAsync(() -> store(key, bytes, crc32c), executor());
+        } catch (RejectedExecutionException e) {
+            throw closedError(); // closed while this call ran
+        }
     }
 
     private void store(long key, MemorySegment bytes, int crc32c) {
@@ -265,7 +269,11 @@ public final class SsdTier implements AutoCloseable {
         if (!dst.isNative() || dst.isReadOnly()) {
             throw new IllegalArgumentException("block key " + key + ": the destination must be writable off-heap memory");
         }
-        return CompletableFuture.supplyAsync(() -> load(key, dst), executor());
+        try {
+            return CompletableFuture.supplyAsync(() -> load(key, dst), executor());
+        } catch (RejectedExecutionException e) {
+            throw closedError(); // closed while this call ran
+        }
     }
 
     private long load(long key, MemorySegment dst) {
@@ -416,8 +424,12 @@ public final class SsdTier implements AutoCloseable {
 
     private void checkOpen() {
         if (closed.get()) {
-            throw new IllegalStateException("SSD tier " + directory + " is closed");
+            throw closedError();
         }
+    }
+
+    private IllegalStateException closedError() {
+        return new IllegalStateException("SSD tier " + directory + " is closed");
     }
 
     /**
