@@ -115,12 +115,15 @@ public final class SsdTier implements AutoCloseable {
     public static SsdTier open(Context context) {
         Context ctx = context.conclude();
         SsdRocksDb rocks = SsdRocksDb.open(ctx.directory, ctx.writeBufferBytes);
+        SsdTier tier = null;
         try {
-            TierIndex index = new TierIndex(ctx.policy, ctx.capacityBytes);
-            SsdTier tier = new SsdTier(ctx, rocks, index);
+            tier = new SsdTier(ctx, rocks, new TierIndex(ctx.policy, ctx.capacityBytes));
             tier.recover();
             return tier;
         } catch (RuntimeException e) {
+            if (tier != null) {
+                tier.io.shutdownNow(); // no task ran yet
+            }
             rocks.close();
             throw e;
         }
