@@ -39,7 +39,8 @@ import org.openjdk.jmh.infra.Blackhole;
  * {@code s1/dram}; a client engine (shared memory on, the default) and {@link StoreClient}.
  * One operation gets {@code getBytes} of blocks of {@code blockBytes} with one call: a lease
  * RPC to the master, one batch of READs (copies through the client's mapping of the slab
- * file), a release RPC. The blocks are committed at setup.
+ * file), a release RPC. The blocks are committed at setup. {@link #leaseOnly} times the two
+ * RPCs alone, to tell the control plane's share of a get from the copy's.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -96,6 +97,12 @@ public class DramTierBenchmark {
     @Benchmark
     public long storeGet(Blackhole bh) {
         return store.get(keys, blockBytes, staging.memory(), (key, bytes, crc) -> bh.consume(crc)).bytes();
+    }
+
+    /** The control-plane part of {@link #storeGet}: its lease and release RPCs, no bytes moved. */
+    @Benchmark
+    public boolean leaseOnly() {
+        return masterClient.release(masterClient.get(keys, 30_000).id());
     }
 
     @Benchmark

@@ -21,7 +21,7 @@ class TierBenchmarkSmokeTest {
                 .forks(0).warmupIterations(0).measurementIterations(1)
                 .measurementTime(TimeValue.milliseconds(200)).shouldFailOnError(true).build();
         Collection<RunResult> results = new Runner(options).run();
-        assertThat(results).hasSize(6);
+        assertThat(results).hasSize(7);
         assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
     }
 }

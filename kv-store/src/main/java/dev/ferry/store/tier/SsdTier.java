@@ -115,12 +115,15 @@ public final class SsdTier implements AutoCloseable {
     public static SsdTier open(Context context) {
         Context ctx = context.conclude();
         SsdRocksDb rocks = SsdRocksDb.open(ctx.directory, ctx.writeBufferBytes);
+        SsdTier tier = null;
         try {
-            TierIndex index = new TierIndex(ctx.policy, ctx.capacityBytes);
-            SsdTier tier = new SsdTier(ctx, rocks, index);
+            tier = new SsdTier(ctx, rocks, new TierIndex(ctx.policy, ctx.capacityBytes));
             tier.recover();
             return tier;
         } catch (RuntimeException e) {
+            if (tier != null) {
+                tier.io.shutdownNow(); // no task ran yet
+            }
             rocks.close();
             throw e;
         }
@@ -198,7 +201,11 @@ public final class SsdTier implements AutoCloseable {
             throw new IllegalArgumentException("block key " + key + " of " + length
                     + " bytes is larger than the SSD tier's capacity of " + capacityBytes + " bytes");
         }
-        return CompletableFuture.runAsync(() -> store(key, bytes, crc32c), executor());
+        try {
+            return CompletableFuture.runAsync(() -> store(key, bytes, crc32c), executor());
+        } catch (RejectedExecutionException e) {
+            throw closedError(); // closed while this call ran
+        }
     }
 
     private void store(long key, MemorySegment bytes, int crc32c) {
@@ -265,39 +272,20 @@ public final class SsdTier implements AutoCloseable {
         if (!dst.isNative() || dst.isReadOnly()) {
             throw new IllegalArgumentException("block key " + key + ": the destination must be writable off-heap memory");
         }
-        return CompletableFuture.supplyAsync(() -> load(key, dst), executor());
+        try {
+            return CompletableFuture.supplyAsync(() -> load(key, dst), executor());
+        } catch (RejectedExecutionException e) {
+            throw closedError(); // closed while this call ran
+        }
     }
 
     private long load(long key, MemorySegment dst) {
         TierIndex.Entry entry = index.beginRead(key, dst.byteSize());
         long length = entry.length;
-        int expected = entry.crc32c;
-        String problem = null;
+        String problem;
         boolean dropper = false;
         try {
-            IoBuffers b = buffers.get();
-            ByteBuffer out = dst.asSlice(0, length).asByteBuffer();
-            int n;
-            try {
-                n = rocks.db().get(rocks.blocks(), rocks.readOptions(), MetaRecord.key(b.key, key), out);
-            } catch (RocksDBException e) {
-                Status status = e.getStatus();
-                if (status == null || status.getCode() != Status.Code.Corruption) {
-                    throw new TierException("get of block key " + key + " failed: " + e.getMessage(), e);
-                }
-                n = -2;
-                problem = "RocksDB: " + e.getMessage();
-            }
-            if (n == RocksDB.NOT_FOUND) {
-                problem = "its bytes are missing";
-            } else if (n >= 0 && n != length) {
-                problem = n + " bytes stored, " + length + " recorded";
-            } else if (n >= 0) {
-                int actual = b.crc32c(out.clear());
-                if (actual != expected) {
-                    problem = String.format("CRC32C of the bytes read 0x%08x, recorded 0x%08x", actual, expected);
-                }
-            }
+            problem = readChecked(key, dst.asSlice(0, length).asByteBuffer(), entry.crc32c);
             if (problem != null) {
                 // Still a reader here, so no put of this key can slip in before the drop.
                 dropper = index.beginDrop(entry);
@@ -319,6 +307,35 @@ public final class SsdTier implements AutoCloseable {
             throw new CorruptBlockException(key, problem);
         }
         return length;
+    }
+
+    /**
+     * Reads block {@code key} into {@code out} (exactly its recorded length) and checks it.
+     *
+     * @return null when the bytes are whole and match {@code crc32c}, else what is wrong
+     * @throws TierException when RocksDB fails for another reason than corruption
+     */
+    private String readChecked(long key, ByteBuffer out, int crc32c) {
+        IoBuffers b = buffers.get();
+        int n;
+        try {
+            n = rocks.db().get(rocks.blocks(), rocks.readOptions(), MetaRecord.key(b.key, key), out);
+        } catch (RocksDBException e) {
+            Status status = e.getStatus();
+            if (status != null && status.getCode() == Status.Code.Corruption) {
+                return "RocksDB: " + e.getMessage();
+            }
+            throw new TierException("get of block key " + key + " failed: " + e.getMessage(), e);
+        }
+        if (n == RocksDB.NOT_FOUND) {
+            return "its bytes are missing";
+        }
+        if (n != out.capacity()) {
+            return n + " bytes stored, " + out.capacity() + " recorded";
+        }
+        int actual = b.crc32c(out.clear());
+        return actual == crc32c ? null
+                : String.format("CRC32C of the bytes read 0x%08x, recorded 0x%08x", actual, crc32c);
     }
 
     /** Whether the block is stored and readable now. Does not count as an access. */
@@ -410,8 +427,12 @@ public final class SsdTier implements AutoCloseable {
 
     private void checkOpen() {
         if (closed.get()) {
-            throw new IllegalStateException("SSD tier " + directory + " is closed");
+            throw closedError();
         }
+    }
+
+    private IllegalStateException closedError() {
+        return new IllegalStateException("SSD tier " + directory + " is closed");
     }
 
     /**

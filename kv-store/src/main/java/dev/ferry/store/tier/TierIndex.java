@@ -122,9 +122,9 @@ final class TierIndex {
         while (usedBytes - freed + length > capacityBytes) {
             long victim = policy.victim(k -> k != key && evictable(k));
             if (victim == EvictionPolicy.NONE) {
-                long short_ = usedBytes - freed + length - capacityBytes;
+                long missing = usedBytes - freed + length - capacityBytes;
                 victims.forEach(this::restore);
-                throw new TierException("no room for block key " + key + " of " + length + " bytes: " + short_
+                throw new TierException("no room for block key " + key + " of " + length + " bytes: " + missing
                         + " bytes more are held by blocks being read or written (capacity " + capacityBytes + " bytes)");
             }
             if (victims.isEmpty()) {
