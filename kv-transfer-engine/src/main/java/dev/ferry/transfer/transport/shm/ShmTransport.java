@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.LongAdder;
  * Copies to and from segments of other processes on this host by mapping their backing
  * files. Mappings are made on first use and kept until {@link #close()} or
  * {@link #forget}. A segment qualifies when its descriptor names a file and the same
- * {@link HostIdentity} as this process, and the file can be opened.
+ * {@link HostIdentity} as this process, and the file can be opened (or is mapped already).
  *
  * <p>Thread-safe. Owns mappings: close it.
  */
@@ -26,8 +26,12 @@ public final class ShmTransport implements AutoCloseable {
 
     /** Whether {@code target} can be reached through shared memory from this process. */
     public boolean reaches(SegmentDescriptor target) {
-        return !target.file().isEmpty() && !HostIdentity.id().isEmpty()
-                && HostIdentity.id().equals(target.hostId()) && Files.isReadable(Path.of(target.file()));
+        if (target.file().isEmpty() || HostIdentity.id().isEmpty() || !HostIdentity.id().equals(target.hostId())) {
+            return false;
+        }
+        // A file mapped already stays reachable without a system call per request.
+        Slab mapped = mappings.get(target.file());
+        return mapped != null && mapped.bytes() == target.bytes() || Files.isReadable(Path.of(target.file()));
     }
 
     /**
@@ -36,6 +40,10 @@ public final class ShmTransport implements AutoCloseable {
      * @throws java.io.UncheckedIOException if the file cannot be mapped
      */
     public void copy(TransferRequest request, SegmentDescriptor target) {
+        Slab mapped = mappings.get(target.file());
+        if (mapped != null && mapped.bytes() != target.bytes()) {
+            forget(target); // the owner came back with another size
+        }
         MemorySegment remote = mappings.computeIfAbsent(target.file(),
                 f -> Slab.mapExisting(Path.of(f), target.bytes())).memory();
         if (request.opcode() == Opcode.WRITE) {
