@@ -1,9 +1,10 @@
 """Python client of the Ferry sidecar (standard library only: socket, mmap, struct).
 
 The sidecar serves the protocol of docs/protocol.md on a Unix domain socket. Block bytes
-never cross the socket: the client creates a shared buffer (a file under /dev/shm, mapped
-here and by the sidecar), registers it, and names (buffer id, offset, length) in its
-requests; the sidecar's transfer engine reads and writes that memory directly.
+never cross the socket: the client creates a shared buffer (a sealed memfd passed over the
+socket, MemfdBuffer, or a file under /dev/shm, SharedBuffer), registers it, and names
+(buffer id, offset, length) in its requests; the sidecar's transfer engine reads and
+writes that memory directly.
 
     from ferry_client import FerryClient, SharedBuffer
 
@@ -18,6 +19,7 @@ modulo 2**64). A client object is not thread-safe: use one per thread, or a lock
 Errors answered by the sidecar raise FerryError with its status.
 """
 
+import fcntl
 import mmap
 import os
 import socket
@@ -42,6 +44,7 @@ PUT_ABORT = 12
 READ_RANGE = 13
 PUT_INLINE = 14
 GET_INLINE = 15
+REGISTER_MEMFD = 16
 
 STATUS_NAMES = [
     "OK", "MALFORMED", "UNSUPPORTED_VERSION", "UNAUTHORIZED", "HELLO_REQUIRED", "UNKNOWN_OPCODE",
@@ -106,6 +109,42 @@ class SharedBuffer:
         self.close()
 
 
+class MemfdBuffer:
+    """A shared-memory buffer that is a memfd (Linux), sealed against shrinking and growing.
+
+    Nothing is left behind when the process dies, and the sealing guarantees the sidecar
+    that the memory it maps stays there. Register it with FerryClient.register_memfd (the
+    descriptor travels over the Unix socket with SCM_RIGHTS). `view` is a writable
+    memoryview of its bytes; close() unmaps it and closes the descriptor.
+    """
+
+    def __init__(self, size, name="ferry-buffer"):
+        self.size = size
+        self.fd = os.memfd_create(name, os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+        try:
+            os.ftruncate(self.fd, size)
+            fcntl.fcntl(self.fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
+            self._map = mmap.mmap(self.fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+        except BaseException:
+            os.close(self.fd)
+            raise
+        self.view = memoryview(self._map)
+
+    def close(self):
+        if self._map is None:
+            return
+        self.view.release()
+        self._map.close()
+        self._map = None
+        os.close(self.fd)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
 class FerryClient:
     """A connection to a sidecar, over its Unix socket (`path`) or TCP (`host`, `port`, `token`).
 
@@ -141,6 +180,17 @@ class FerryClient:
         path = buffer.path.encode("utf-8")
         body = self._call(REGISTER_BUFFER, struct.pack("<QH", buffer.size, len(path)) + path)
         return _U32.unpack_from(body)[0]
+
+    def register_memfd(self, buffer):
+        """Registers a MemfdBuffer (or any object with .fd, a sealed memfd, and .size); returns its id.
+
+        Two steps: the sidecar answers "ready", then the descriptor is sent with SCM_RIGHTS and
+        the sidecar answers the buffer id. Only over the Unix socket, one request at a time.
+        """
+        request_id = self._send(REGISTER_MEMFD, struct.pack("<Q", buffer.size))
+        self._receive(request_id)
+        socket.send_fds(self._sock, [b"\0"], [buffer.fd])
+        return _U32.unpack_from(self._receive(request_id))[0]
 
     def unregister_buffer(self, buffer_id):
         self._call(UNREGISTER_BUFFER, _U32.pack(buffer_id))
@@ -253,9 +303,15 @@ class FerryClient:
         return body[4:4 + n]
 
     def _call(self, opcode, body):
+        return self._receive(self._send(opcode, body))
+
+    def _send(self, opcode, body):
         request_id = self._next_id
         self._next_id += 1
         self._sock.sendall(_HEADER.pack(12 + len(body), opcode, 0, request_id) + body)
+        return request_id
+
+    def _receive(self, request_id):
         length, _, status, answer_id = _HEADER.unpack(self._read(16))
         answer = self._read(length - 12)
         if answer_id != request_id:

@@ -10,7 +10,7 @@ import sys
 import time
 import unittest
 
-from ferry_client import FerryClient, FerryError, SharedBuffer
+from ferry_client import FerryClient, FerryError, MemfdBuffer, SharedBuffer
 
 SOCKET = os.environ.get("FERRY_SIDECAR_SOCKET")
 TCP = os.environ.get("FERRY_SIDECAR_TCP")  # host:port of the sidecar's TCP listener, if any
@@ -129,6 +129,30 @@ class FerryClientTest(unittest.TestCase):
         blocks = [os.urandom(1000), os.urandom(50_000)]
         self.assertEqual(self.ferry.put_inline(keys, blocks), [0, 0])
         self.assertEqual(self.ferry.get_inline(keys), blocks)
+
+    def test_sealed_memfd_buffer_round_trip(self):
+        keys = fresh_keys(2)
+        with FerryClient(SOCKET) as ferry, MemfdBuffer(4 * BLOCK) as memfd:
+            memfd_id = ferry.register_memfd(memfd)
+            blocks = [os.urandom(BLOCK), os.urandom(BLOCK)]
+            memfd.view[0:BLOCK] = blocks[0]
+            memfd.view[BLOCK:2 * BLOCK] = blocks[1]
+            self.assertEqual(ferry.put(keys, memfd_id, [0, BLOCK], [BLOCK, BLOCK]), [0, 0])
+            self.assertEqual(ferry.get(keys, memfd_id, [2 * BLOCK, 3 * BLOCK], [BLOCK, BLOCK]), [BLOCK, BLOCK])
+            self.assertEqual(bytes(memfd.view[2 * BLOCK:4 * BLOCK]), blocks[0] + blocks[1])
+            # The same blocks through this test's /dev/shm buffer: one store, two kinds of buffer.
+            self.assertEqual(self.ferry.get_inline(keys), blocks)
+
+    def test_unsealed_memfd_is_refused(self):
+        fd = os.memfd_create("unsealed", os.MFD_CLOEXEC)
+        try:
+            os.ftruncate(fd, 4096)
+            unsealed = type("Unsealed", (), {"fd": fd, "size": 4096})()
+            error = self.assertStatus("OUT_OF_RANGE", self.ferry.register_memfd, unsealed)
+            self.assertIn("sealed against shrinking", str(error))
+        finally:
+            os.close(fd)
+        self.assertEqual(self.ferry.exists([1]), [False])  # the connection still serves
 
     def test_client_killed_mid_put_leaves_nothing_visible(self):
         (key,) = fresh_keys(1)

@@ -71,6 +71,30 @@ final class ClientSession {
             throw new SidecarException(SidecarProtocol.NOT_LOCAL, "shared buffers need a client on this host; "
                     + "remote clients send bytes inline (PUT_INLINE, GET_INLINE)");
         }
+        checkQuota(bytes);
+        return add(checkedPath(dir, pathText), bytes, ids);
+    }
+
+    /**
+     * Maps a file this process opened for the client (its memfd, at {@code /proc/self/fd/N})
+     * and registers it.
+     *
+     * @throws SidecarException NOT_LOCAL, OUT_OF_RANGE (size), QUOTA_EXCEEDED, BAD_STATE (closed)
+     */
+    synchronized SharedBuffer registerOpen(Path procFd, long bytes, IntSupplier ids) {
+        checkQuota(bytes);
+        return add(procFd, bytes, ids);
+    }
+
+    /**
+     * Checks that a buffer of {@code bytes} may be registered now.
+     *
+     * @throws SidecarException NOT_LOCAL, OUT_OF_RANGE, QUOTA_EXCEEDED, BAD_STATE (closed)
+     */
+    synchronized void checkQuota(long bytes) {
+        if (!local) {
+            throw new SidecarException(SidecarProtocol.NOT_LOCAL, "shared buffers need a client on this host");
+        }
         if (closed) {
             throw new SidecarException(SidecarProtocol.BAD_STATE, "connection is closing");
         }
@@ -81,7 +105,9 @@ final class ClientSession {
             throw new SidecarException(SidecarProtocol.QUOTA_EXCEEDED, "buffer of " + bytes + " bytes exceeds the "
                     + "connection's quota: " + registeredBytes + " of " + quotaBytes + " bytes registered");
         }
-        Path path = checkedPath(dir, pathText);
+    }
+
+    private SharedBuffer add(Path path, long bytes, IntSupplier ids) {
         Slab slab;
         try {
             slab = Slab.mapExisting(path, bytes);

@@ -6,6 +6,9 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.epoll.EpollDomainSocketChannel;
+import io.netty.channel.unix.DomainSocketReadMode;
+import io.netty.channel.unix.FileDescriptor;
 import io.netty.handler.codec.CorruptedFrameException;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.TooLongFrameException;
@@ -34,6 +37,10 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private boolean tcp;
     private int inFlight;
     private boolean inactive;
+    /** A REGISTER_MEMFD was answered "ready": the next message is its file descriptor. */
+    private boolean awaitingFd;
+    private long memfdRequestId;
+    private long memfdBytes;
 
     ConnectionHandler(SidecarServer server, Executor executor) {
         this.server = server;
@@ -53,6 +60,10 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof FileDescriptor fd) {
+            receiveMemfd(ctx, fd);
+            return;
+        }
         ByteBuf frame = (ByteBuf) msg;
         if (frame.readableBytes() < HEADER_BYTES) {
             int length = frame.readableBytes() - 4;
@@ -78,6 +89,12 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         } else if (!session.greeted()) {
             frame.release();
             refuse(ctx, opcode, id, HELLO_REQUIRED, "send HELLO first", false);
+        } else if (opcode == REGISTER_MEMFD) {
+            try {
+                memfd(ctx, frame, id);
+            } finally {
+                frame.release();
+            }
         } else {
             dispatch(ctx, new Request(frame, opcode, id));
         }
@@ -116,6 +133,59 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
                 .writeLongLE(session.id());
         ctx.writeAndFlush(SidecarFrames.finish(out));
         server.metrics().request(HELLO, OK, 0);
+    }
+
+    /**
+     * REGISTER_MEMFD, first step: checks the announced size, switches the socket to reading
+     * file descriptors and answers "ready"; the client then sends its memfd (SCM_RIGHTS).
+     */
+    private void memfd(ChannelHandlerContext ctx, ByteBuf body, long id) {
+        if (!(ctx.channel() instanceof EpollDomainSocketChannel ch)) {
+            refuse(ctx, REGISTER_MEMFD, id, NOT_LOCAL, "memfd buffers need the sidecar's Unix socket served with "
+                    + "epoll; register a file of the buffer directory instead", false);
+            return;
+        }
+        if (body.readableBytes() != 8) {
+            refuse(ctx, REGISTER_MEMFD, id, MALFORMED, "REGISTER_MEMFD body is the buffer size, u64", false);
+            return;
+        }
+        long bytes = body.readLongLE();
+        try {
+            session.checkQuota(bytes);
+        } catch (SidecarException e) {
+            refuse(ctx, REGISTER_MEMFD, id, e.status(), e.reason(), false);
+            return;
+        }
+        awaitingFd = true;
+        memfdRequestId = id;
+        memfdBytes = bytes;
+        ch.config().setReadMode(DomainSocketReadMode.FILE_DESCRIPTORS);
+        ctx.writeAndFlush(SidecarFrames.finish(SidecarFrames.start(ctx.alloc(), REGISTER_MEMFD, id, 0)));
+    }
+
+    /** REGISTER_MEMFD, second step: maps the received memfd and answers its buffer id. */
+    private void receiveMemfd(ChannelHandlerContext ctx, FileDescriptor fd) {
+        ((EpollDomainSocketChannel) ctx.channel()).config().setReadMode(DomainSocketReadMode.BYTES);
+        try {
+            if (!awaitingFd) {
+                return; // not asked for: closing it is all
+            }
+            awaitingFd = false;
+            SharedBuffer buffer = server.ops().registerMemfd(session, fd.intValue(), memfdBytes);
+            ByteBuf out = SidecarFrames.start(ctx.alloc(), REGISTER_MEMFD, memfdRequestId, 4);
+            out.writeIntLE(buffer.id());
+            ctx.writeAndFlush(SidecarFrames.finish(out));
+            server.metrics().request(REGISTER_MEMFD, OK, 0);
+        } catch (RuntimeException e) {
+            refuse(ctx, REGISTER_MEMFD, memfdRequestId, SidecarOps.status(e),
+                    e instanceof SidecarException s ? s.reason() : String.valueOf(e.getMessage()), false);
+        } finally {
+            try {
+                fd.close(); // the mapping stays valid
+            } catch (java.io.IOException ignored) {
+                // nothing to do
+            }
+        }
     }
 
     private void dispatch(ChannelHandlerContext ctx, Request request) {

@@ -87,6 +87,23 @@ final class SidecarOps {
         }
     }
 
+    /**
+     * Registers a client's memfd, received over the socket: it must be sealed against
+     * shrinking, so that the client cannot make the sidecar's accesses fault.
+     *
+     * @param fd    the descriptor as received (the caller closes it; the mapping stays)
+     * @param bytes the size the client announced; the memfd must be exactly that long
+     * @throws SidecarException OUT_OF_RANGE (unsealed, or another size), QUOTA_EXCEEDED, NOT_LOCAL
+     */
+    SharedBuffer registerMemfd(ClientSession session, int fd, long bytes) {
+        int seals = MemfdSeals.of(fd);
+        if (seals < 0 || (seals & MemfdSeals.SEAL_SHRINK) == 0) {
+            throw new SidecarException(OUT_OF_RANGE, "the descriptor must be a memfd sealed against shrinking "
+                    + "(memfd_create with MFD_ALLOW_SEALING, then F_ADD_SEALS F_SEAL_SHRINK)");
+        }
+        return session.registerOpen(Path.of("/proc/self/fd/" + fd), bytes, bufferIds);
+    }
+
     /** The status code that answers a failure. */
     static int status(Throwable e) {
         return switch (e) {

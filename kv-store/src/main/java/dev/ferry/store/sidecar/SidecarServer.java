@@ -6,11 +6,16 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.nio.NioServerDomainSocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -32,7 +37,8 @@ import java.util.function.Consumer;
 
 /**
  * Serves the sidecar protocol on a Unix domain socket (created owner-only, 0600) and,
- * optionally, on TCP, over Netty. Each connection gets a {@link ConnectionHandler} and a
+ * optionally, on TCP, over Netty (epoll where present, so that the Unix socket can receive
+ * memfds with SCM_RIGHTS; NIO otherwise). Each connection gets a {@link ConnectionHandler} and a
  * {@link ClientSession}; requests run on the given executor.
  *
  * <p>{@link #close()} drains: it stops accepting and removes the socket file, answers new
@@ -52,7 +58,10 @@ final class SidecarServer implements AutoCloseable {
     private final long quotaBytes;
     private final long drainMillis;
     private final Path socketPath;
-    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
+    /** Epoll where present: its Unix sockets can receive file descriptors (memfd buffers). */
+    private final boolean epoll = Epoll.isAvailable();
+    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, epoll ? EpollIoHandler.newFactory()
+            : NioIoHandler.newFactory());
     private final ChannelGroup channels = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private final Set<ClientSession> sessions = ConcurrentHashMap.newKeySet();
     private final AtomicLong sessionIds = new AtomicLong();
@@ -82,7 +91,8 @@ final class SidecarServer implements AutoCloseable {
         try {
             uds = bindUnix(socketPath);
             this.udsChannel = uds;
-            this.tcpChannel = ctx.tcpPort() < 0 ? null : bind(NioServerSocketChannel.class)
+            this.tcpChannel = ctx.tcpPort() < 0 ? null
+                    : bind(epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class)
                     .bind(ctx.tcpHost(), ctx.tcpPort()).syncUninterruptibly().channel();
         } catch (RuntimeException e) {
             if (uds != null) {
@@ -121,8 +131,11 @@ final class SidecarServer implements AutoCloseable {
         Path tmp = path.resolveSibling("." + path.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
         try {
             Files.deleteIfExists(tmp);
-            Channel ch = bind(NioServerDomainSocketChannel.class).bind(UnixDomainSocketAddress.of(tmp))
-                    .syncUninterruptibly().channel();
+            Channel ch = epoll
+                    ? bind(EpollServerDomainSocketChannel.class).bind(new DomainSocketAddress(tmp.toString()))
+                            .syncUninterruptibly().channel()
+                    : bind(NioServerDomainSocketChannel.class).bind(UnixDomainSocketAddress.of(tmp))
+                            .syncUninterruptibly().channel();
             Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
             Files.move(tmp, path, StandardCopyOption.ATOMIC_MOVE);
             return ch;
@@ -146,6 +159,11 @@ final class SidecarServer implements AutoCloseable {
                 throw new UncheckedIOException("cannot remove the stale socket " + path, e);
             }
         }
+    }
+
+    /** Whether connections on the Unix socket can pass file descriptors (epoll). */
+    boolean passesFileDescriptors() {
+        return epoll;
     }
 
     /** The Unix socket's path. */

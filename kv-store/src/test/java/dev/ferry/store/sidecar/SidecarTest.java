@@ -155,6 +155,30 @@ class SidecarTest {
     }
 
     @Test
+    void memfdRegistrationRefusesBadSizesAndRemoteConnectionsAndLeavesTheConnectionServing() {
+        byte[] noBody = frame(REGISTER_MEMFD, 7, new byte[0]);
+        assertThat(client.raw(noBody, true).status()).isEqualTo(MALFORMED);
+        byte[] tooBig = frame(REGISTER_MEMFD, 8, java.nio.ByteBuffer.allocate(8)
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(1L << 40).array());
+        SidecarClient.Answer quota = client.raw(tooBig, true);
+        assertThat(quota.status()).isEqualTo(QUOTA_EXCEEDED);
+        assertThat(quota.requestId()).isEqualTo(8);
+        assertThat(client.lookupPrefix(1, 2)).isZero(); // still reading frames, not descriptors
+        try (SidecarClient remote = SidecarClient.connectTcp("127.0.0.1", fx.sidecar.tcpPort(), "s3cret")) {
+            byte[] size = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(4096).array();
+            assertThat(remote.raw(frame(REGISTER_MEMFD, 9, size), true).status()).isEqualTo(NOT_LOCAL);
+            assertThat(remote.lookupPrefix(1)).isZero();
+        }
+    }
+
+    private static byte[] frame(int opcode, long id, byte[] body) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(HEADER_BYTES + body.length)
+                .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        b.putInt(HEADER_AFTER_LENGTH + body.length).putShort((short) opcode).putShort((short) 0).putLong(id).put(body);
+        return b.array();
+    }
+
+    @Test
     void unregisteredBufferIsUnmappedAndNoLongerUsable() {
         client.unregisterBuffer(buffer);
         assertStatus(() -> client.get(new long[] {1}, buffer, new long[] {0}, new long[] {8}), UNKNOWN_BUFFER, "buffer");
