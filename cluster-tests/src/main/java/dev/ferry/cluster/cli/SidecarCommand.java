@@ -88,6 +88,17 @@ final class SidecarCommand implements Callable<Integer> {
             description = "Reach store nodes of this host through their slab files (default); --no-shared-memory: TCP.")
     boolean sharedMemory;
 
+    @Option(names = "--data-dir", description = "Keep the DRAM slab and the block index here (on /dev/shm): a sidecar "
+            + "started again, after SIGKILL too, serves the blocks it held. Give a fixed --node-id with it.")
+    Path dataDir;
+
+    @Option(names = "--ssd-dir", description = "SSD tier directory (RocksDB with BlobDB): cold blocks are demoted "
+            + "to it and promoted back on a hit; default: DRAM only.")
+    Path ssdDir;
+
+    @Option(names = "--ssd-capacity", description = "SSD tier size, e.g. 64GiB (default: 8 x --capacity).")
+    String ssdCapacity;
+
     @Option(names = "--exit-on-stdin-close", description = "Also stop when stdin closes (for a parent process).")
     boolean exitOnStdinClose;
 
@@ -104,7 +115,8 @@ final class SidecarCommand implements Callable<Integer> {
                 .capacityBytes(ByteSizes.parse(capacity)).shmDir(shmDir).bufferDir(bufferDir)
                 .data(host(data), port(data))
                 .maxFrameBytes((int) maxFrameBytes).maxInFlight(maxInFlight).quotaBytes(ByteSizes.parse(quota))
-                .leaseMillis(leaseMillis).drainMillis(drainMillis).policy(policy).sharedMemory(sharedMemory);
+                .leaseMillis(leaseMillis).drainMillis(drainMillis).policy(policy).sharedMemory(sharedMemory)
+                .dataDir(dataDir).ssd(ssdDir, ssdCapacity == null ? 0 : ByteSizes.parse(ssdCapacity));
         if (nodeId != null) {
             ctx.nodeId(nodeId);
         }

@@ -44,12 +44,22 @@ public final class DirectStoreClient implements AutoCloseable {
     private final long leaseMillis;
     private final AtomicInteger leasesHeld = new AtomicInteger();
     private final ReplicaLoader loader = new ReplicaLoader();
+    private final String preferredSegment;
 
     /** @param leaseMillis lease TTL taken by reads, ms */
     public DirectStoreClient(MasterClient master, TransferEngine engine, long leaseMillis) {
+        this(master, engine, leaseMillis, null);
+    }
+
+    /**
+     * @param preferredSegment segment that new blocks go to when it has room (this process's
+     *                         own store node), or null
+     */
+    public DirectStoreClient(MasterClient master, TransferEngine engine, long leaseMillis, String preferredSegment) {
         this.master = master;
         this.engine = engine;
         this.leaseMillis = leaseMillis;
+        this.preferredSegment = preferredSegment;
     }
 
     /** Leases this client holds now (reads in progress). */
@@ -233,7 +243,7 @@ public final class DirectStoreClient implements AutoCloseable {
      */
     public List<Placement> reserve(long[] keys, long blockBytes) {
         try {
-            return master.putStart(keys, blockBytes);
+            return master.putStart(keys, blockBytes, 1, preferredSegment);
         } catch (RpcException e) {
             throw new StoreException("put of " + keys.length + " blocks refused: " + e.getMessage(), e);
         }

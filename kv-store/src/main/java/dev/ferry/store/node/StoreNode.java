@@ -88,6 +88,7 @@ public final class StoreNode implements AutoCloseable {
     private final ScheduledExecutorService heartbeats;
     private final int recovered;
     private final int dropped;
+    private volatile boolean registered = true;
 
     private StoreNode(Config config, Slab slab, NodeTiers tiers, TransferEngine engine, MasterClient master,
                       ExecutorService rpcExecutor, RpcServer rpc) {
@@ -190,13 +191,16 @@ public final class StoreNode implements AutoCloseable {
     private void beat() {
         try {
             List<IndexUpdate> updates = master.heartbeat(config.nodeId(), tiers.report());
+            registered = true;
             tiers.reported();
             tiers.submit(updates);
         } catch (RpcException e) {
+            registered = false;
             if (e.status() == RpcException.REFUSED) {
                 reregister();
             }
         } catch (RuntimeException e) {
+            registered = false;
             LOG.warn("store node {}: heartbeat failed: {}", config.nodeId(), e.toString());
         }
     }
@@ -206,11 +210,17 @@ public final class StoreNode implements AutoCloseable {
             tiers.reset();
             List<IndexedBlock> kept = tiers.kept(new AtomicLong());
             int taken = master.register(config.nodeId(), segment, features, kept);
+            registered = true;
             LOG.info("store node {} registered again with the master; {} of {} kept blocks taken back", config.nodeId(),
                     taken, kept.size());
         } catch (RpcException ignored) {
             // try again at the next beat
         }
+    }
+
+    /** Whether the last heartbeat (or registration) reached the master. */
+    public boolean registered() {
+        return registered;
     }
 
     /** The segment this node serves. */

@@ -1,6 +1,7 @@
 package dev.ferry.store.sidecar;
 
 import dev.ferry.store.client.DirectStoreClient;
+import dev.ferry.store.node.StoreNode;
 import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.MasterService;
@@ -40,7 +41,8 @@ public final class Sidecar implements AutoCloseable {
     private MasterService masterService;
     private MasterClient masterClient;
     private TransferEngine engine;
-    private EmbeddedStoreNode node;
+    private StoreNode node;
+    private DirectStoreClient store;
     private ExecutorService executor;
     private SidecarServer server;
     private HealthServer http;
@@ -65,12 +67,14 @@ public final class Sidecar implements AutoCloseable {
             }
             HostPort m = HostPort.parse(masterAddress);
             masterClient = new MasterClient(m.host(), m.port(), 10_000);
-            engine = new TransferEngine(new TransferEngine.Context().bindHost(ctx.dataHost).port(ctx.dataPort)
-                    .resolver(masterClient).sharedMemory(ctx.sharedMemory).metrics(registry, ctx.nodeId));
-            Path slabFile = ctx.shmDir.resolve("ferry-" + ctx.nodeId + "-" + ProcessHandle.current().pid() + ".slab");
-            node = new EmbeddedStoreNode(ctx.nodeId, engine, masterClient, slabFile, ctx.capacityBytes,
-                    ctx.heartbeatMillis);
-            DirectStoreClient store = new DirectStoreClient(masterClient, engine, ctx.leaseMillis);
+            TransferEngine.Context engineContext = new TransferEngine.Context().bindHost(ctx.dataHost)
+                    .port(ctx.dataPort).resolver(masterClient).sharedMemory(ctx.sharedMemory)
+                    .metrics(registry, ctx.nodeId);
+            node = StoreNode.start(new StoreNode.Config(ctx.nodeId, m, ctx.capacityBytes, engineContext, ctx.shmDir,
+                    ctx.dataDir, ctx.ssdDir, ctx.ssdCapacityBytes > 0 ? ctx.ssdCapacityBytes : 8 * ctx.capacityBytes,
+                    ctx.policy, ctx.heartbeatMillis));
+            engine = node.engine();
+            store = new DirectStoreClient(masterClient, engine, ctx.leaseMillis, node.segment().name());
             SidecarMetrics metrics = new SidecarMetrics(registry);
             metrics.gauge("ferry.sidecar.leases", "leases held by reads in progress", store::leasesHeld);
             executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ferry-sidecar-", 0).factory());
@@ -163,8 +167,8 @@ public final class Sidecar implements AutoCloseable {
         if (executor != null) {
             executor.close(); // waits for the aborts of closed sessions
         }
-        closeQuietly(node);
-        closeQuietly(engine);
+        closeQuietly(store);
+        closeQuietly(node); // and its engine
         closeQuietly(masterClient);
         closeQuietly(masterService);
         registry.close();
@@ -211,6 +215,9 @@ public final class Sidecar implements AutoCloseable {
         private int httpPort = -1;
         private String policy = "lru";
         private long heartbeatMillis = 300;
+        private Path dataDir;
+        private Path ssdDir;
+        private long ssdCapacityBytes;
         private long nodeTimeoutMillis = 2_000;
         private boolean sharedMemory = true;
 
@@ -329,6 +336,26 @@ public final class Sidecar implements AutoCloseable {
         }
 
         /** Heartbeat period of the node, ms (default 300). */
+        /**
+         * Keeps the DRAM slab and the block index in {@code dir} (on /dev/shm), so that a
+         * sidecar started again, after SIGKILL too, serves the blocks it held; null (default)
+         * starts empty every time.
+         */
+        public Context dataDir(Path dir) {
+            this.dataDir = dir;
+            return this;
+        }
+
+        /**
+         * Gives the sidecar's node an SSD tier (RocksDB with BlobDB) in {@code dir}, of
+         * {@code bytes} (0: 8 times the DRAM capacity); null (default) for DRAM only.
+         */
+        public Context ssd(Path dir, long bytes) {
+            this.ssdDir = dir;
+            this.ssdCapacityBytes = bytes;
+            return this;
+        }
+
         public Context heartbeatMillis(long millis) {
             this.heartbeatMillis = millis;
             return this;
