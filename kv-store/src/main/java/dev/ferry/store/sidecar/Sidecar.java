@@ -1,6 +1,7 @@
 package dev.ferry.store.sidecar;
 
 import dev.ferry.store.client.DirectStoreClient;
+import dev.ferry.store.master.MasterStats;
 import dev.ferry.store.node.StoreNode;
 import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.master.MasterClient;
@@ -48,6 +49,8 @@ public final class Sidecar implements AutoCloseable {
     private HealthServer http;
     private String masterAddress;
     private volatile boolean closed;
+    private volatile MasterStats stats;
+    private volatile long statsAt;
 
     /**
      * Starts every part; on a failure closes what started and throws.
@@ -77,6 +80,7 @@ public final class Sidecar implements AutoCloseable {
             store = new DirectStoreClient(masterClient, engine, ctx.leaseMillis, node.segment().name());
             SidecarMetrics metrics = new SidecarMetrics(registry);
             metrics.gauge("ferry.sidecar.leases", "leases held by reads in progress", store::leasesHeld);
+            storeGauges(metrics);
             executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ferry-sidecar-", 0).factory());
             AtomicInteger bufferIds = new AtomicInteger();
             SidecarOps ops = new SidecarOps(store, realPath(ctx.bufferDir), bufferIds::incrementAndGet, metrics,
@@ -92,6 +96,33 @@ public final class Sidecar implements AutoCloseable {
         LOG.info("sidecar {} serves {} (tcp port {}, http port {}), {} bytes of DRAM, master {}{}", ctx.nodeId,
                 ctx.socketPath, tcpPort(), httpPort(), ctx.capacityBytes, masterAddress,
                 masterService == null ? "" : " (embedded)");
+    }
+
+    /** The store's counts (from the master, one call a second at most): hits per tier, moves, evictions. */
+    private void storeGauges(SidecarMetrics metrics) {
+        metrics.gauge("ferry.store.blocks", "committed blocks in the store", () -> storeStats().blocks());
+        metrics.gauge("ferry.store.hits.dram", "prefix hits on blocks in DRAM", () -> storeStats().dramHits());
+        metrics.gauge("ferry.store.hits.ssd", "prefix hits on blocks only on SSD", () -> storeStats().ssdHits());
+        metrics.gauge("ferry.store.evictions", "blocks evicted", () -> storeStats().evictions());
+        metrics.gauge("ferry.store.demotions", "blocks demoted from DRAM to SSD", () -> storeStats().demotions());
+        metrics.gauge("ferry.store.promotions", "blocks promoted from SSD to DRAM", () -> storeStats().promotions());
+        metrics.gauge("ferry.store.leases", "leases held in the whole store", () -> storeStats().leases());
+    }
+
+    private MasterStats storeStats() {
+        long now = System.nanoTime();
+        MasterStats cached = stats;
+        if (cached == null || now - statsAt > 1_000_000_000L) {
+            try {
+                cached = masterClient.stats();
+            } catch (RuntimeException e) {
+                cached = cached != null ? cached
+                        : new MasterStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+            }
+            stats = cached;
+            statsAt = now;
+        }
+        return cached;
     }
 
     private static Path realPath(Path dir) {

@@ -279,7 +279,10 @@ class SidecarTest {
                 .contains("ferry_sidecar_misses_total 1")
                 .contains("ferry_sidecar_bytes_total{direction=\"in\"} " + BLOCK)
                 .contains("ferry_sidecar_leases 0")
-                .contains("ferry_sidecar_connections 1");
+                .contains("ferry_sidecar_connections 1")
+                .contains("ferry_store_blocks 1.0")
+                .contains("ferry_store_hits_dram ")
+                .contains("ferry_store_evictions 0.0");
     }
 
     @Test
