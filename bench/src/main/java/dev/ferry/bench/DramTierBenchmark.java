@@ -40,7 +40,8 @@ import org.openjdk.jmh.infra.Blackhole;
  * One operation gets {@code getBytes} of blocks of {@code blockBytes} with one call: a lease
  * RPC to the master, one batch of READs (copies through the client's mapping of the slab
  * file), a release RPC. The blocks are committed at setup. {@link #leaseOnly} times the two
- * RPCs alone, to tell the control plane's share of a get from the copy's.
+ * RPCs alone, to tell the control plane's share of a get from the copy's; {@link #storePut}
+ * writes as many new blocks through the same path.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -65,6 +66,7 @@ public class DramTierBenchmark {
     private Slab staging;
     private long[] keys;
     private long[] offsets;
+    private long nextKey = 1L << 40;
 
     @Setup(Level.Trial)
     public void setUp() {
@@ -99,6 +101,20 @@ public class DramTierBenchmark {
         return store.get(keys, blockBytes, staging.memory(), (key, bytes, crc) -> bh.consume(crc)).bytes();
     }
 
+    /**
+     * A put of {@code getBytes} of new blocks, the way prefill writes them: allocate (evicting
+     * the previous put's blocks: the slab holds one put's worth), CRC32C each block, one batch
+     * of WRITEs through the mapping, commit. Its baseline is the same copy, {@link #memcpyBaseline}.
+     */
+    @Benchmark
+    public long storePut() {
+        long[] fresh = new long[keys.length];
+        for (int i = 0; i < fresh.length; i++) {
+            fresh[i] = nextKey++;
+        }
+        return store.put(fresh, blockBytes, staging.memory(), (key, slot) -> { }).bytes();
+    }
+
     /** The control-plane part of {@link #storeGet}: its lease and release RPCs, no bytes moved. */
     @Benchmark
     public boolean leaseOnly() {
@@ -113,6 +129,23 @@ public class DramTierBenchmark {
             MemorySegment.copy(from, offsets[i], to, (long) i * blockBytes, blockBytes);
         }
         return to;
+    }
+
+    /**
+     * The physical floor of {@link #storePut}: the same copy into the slab plus the CRC32C of
+     * every block, which a put computes for its commit.
+     */
+    @Benchmark
+    public int copyAndCrcBaseline() {
+        MemorySegment from = staging.memory();
+        MemorySegment to = slab.memory();
+        int crc = 0;
+        for (int i = 0; i < offsets.length; i++) {
+            MemorySegment block = from.asSlice((long) i * blockBytes, blockBytes);
+            crc ^= BlockContent.crc32c(block);
+            MemorySegment.copy(from, (long) i * blockBytes, to, offsets[i], blockBytes);
+        }
+        return crc;
     }
 
     @TearDown(Level.Trial)
