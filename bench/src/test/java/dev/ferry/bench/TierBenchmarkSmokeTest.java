@@ -21,7 +21,7 @@ class TierBenchmarkSmokeTest {
                 .forks(0).warmupIterations(0).measurementIterations(1)
                 .measurementTime(TimeValue.milliseconds(200)).shouldFailOnError(true).build();
         Collection<RunResult> results = new Runner(options).run();
-        assertThat(results).hasSize(7);
+        assertThat(results).hasSize(9); // SSD: 4 (tier and raw, put and get); DRAM: 5
         assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
     }
 }
