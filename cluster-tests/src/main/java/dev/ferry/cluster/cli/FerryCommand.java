@@ -1,7 +1,7 @@
 package dev.ferry.cluster.cli;
 
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 
 /** The {@code ferry} command line: {@code ferry cluster}, {@code ferry sidecar}, {@code ferry bench}, {@code ferry trace}, {@code ferry profiles}. */
 @Command(name = "ferry", mixinStandardHelpOptions = true, version = "ferry 0.1.0",

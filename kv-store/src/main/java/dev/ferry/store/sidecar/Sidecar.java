@@ -1,12 +1,12 @@
 package dev.ferry.store.sidecar;
 
 import dev.ferry.store.client.DirectStoreClient;
-import dev.ferry.store.master.MasterStats;
-import dev.ferry.store.node.StoreNode;
 import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.MasterService;
+import dev.ferry.store.master.MasterStats;
 import dev.ferry.store.node.HostPort;
+import dev.ferry.store.node.StoreNode;
 import dev.ferry.transfer.TransferEngine;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
