@@ -42,7 +42,9 @@ public final class MasterService implements AutoCloseable {
     public MasterService(String host, int port, EvictionPolicy policy, long nodeTimeoutMillis) {
         this.master = new Master(policy, System::nanoTime, TimeUnit.MILLISECONDS.toNanos(nodeTimeoutMillis),
                 TimeUnit.SECONDS.toNanos(30));
-        this.server = new RpcServer(host, port, this::handle, executor);
+        // Every method but SUSPECT (a probe of up to 500 ms) is a short synchronized call on
+        // the master: served on the I/O thread, without a hand-off per call.
+        this.server = new RpcServer(host, port, this::handle, executor, method -> method != MasterProtocol.SUSPECT);
         reaper.scheduleWithFixedDelay(this::expire, 200, 200, TimeUnit.MILLISECONDS);
     }
 

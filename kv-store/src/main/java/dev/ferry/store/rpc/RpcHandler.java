@@ -3,8 +3,8 @@ package dev.ferry.store.rpc;
 import io.netty.buffer.ByteBuf;
 
 /**
- * Serves the requests of one RPC server. Called on the server's executor, one call at a
- * time when that executor has one thread.
+ * Serves the requests of one RPC server. Called on the server's executor (one call at a
+ * time when that executor has one thread), or on its I/O thread for inline methods.
  */
 @FunctionalInterface
 public interface RpcHandler {

@@ -18,10 +18,12 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.IntPredicate;
 
 /**
  * Accepts RPC connections and runs each request on the given executor (so handlers may
- * block without stalling I/O). A malformed frame closes its connection; a handler that
+ * block without stalling I/O), or, for the methods the caller names as inline, on the I/O
+ * thread itself. A malformed frame closes its connection; a handler that
  * throws sends an error answer; nothing a client sends can stop the server.
  *
  * <p>Thread-safe. Owns a socket and an event loop: close it. The executor stays the
@@ -40,13 +42,22 @@ public final class RpcServer implements AutoCloseable {
      * @throws IllegalStateException naming the port when it is in use or cannot be bound
      */
     public RpcServer(String host, int port, RpcHandler handler, ExecutorService executor) {
+        this(host, port, handler, executor, method -> false);
+    }
+
+    /**
+     * @param inline methods short enough to serve on the I/O thread itself, saving the hand-off
+     *               to {@code executor} (two thread wake-ups per call); they must never block
+     * @see #RpcServer(String, int, RpcHandler, ExecutorService)
+     */
+    public RpcServer(String host, int port, RpcHandler handler, ExecutorService executor, IntPredicate inline) {
         try {
             channel = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel ch) {
-                            ch.pipeline().addLast(RpcFrames.decoder()).addLast(new Dispatch(handler, executor));
+                            ch.pipeline().addLast(RpcFrames.decoder()).addLast(new Dispatch(handler, executor, inline));
                         }
                     }).bind(host, port).syncUninterruptibly().channel();
         } catch (Exception e) {
@@ -75,10 +86,12 @@ public final class RpcServer implements AutoCloseable {
     private final class Dispatch extends ChannelInboundHandlerAdapter {
         private final RpcHandler handler;
         private final ExecutorService executor;
+        private final IntPredicate inline;
 
-        Dispatch(RpcHandler handler, ExecutorService executor) {
+        Dispatch(RpcHandler handler, ExecutorService executor, IntPredicate inline) {
             this.handler = handler;
             this.executor = executor;
+            this.inline = inline;
         }
 
         @Override
@@ -93,6 +106,10 @@ public final class RpcServer implements AutoCloseable {
             frame.skipBytes(1);
             long callId = frame.readLong();
             int method = frame.readUnsignedShort();
+            if (inline.test(method)) {
+                serve(ctx, frame, callId, method);
+                return;
+            }
             try {
                 executor.execute(() -> serve(ctx, frame, callId, method));
             } catch (RejectedExecutionException e) {
