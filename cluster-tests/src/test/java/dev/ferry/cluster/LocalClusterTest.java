@@ -1,6 +1,7 @@
 package dev.ferry.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.ferry.cluster.report.ReplaySummary;
 import dev.ferry.cluster.report.ReportFiles;
@@ -12,6 +13,7 @@ import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.arrow.memory.RootAllocator;
@@ -39,7 +41,8 @@ class LocalClusterTest {
                 assertThat(stats.nodes()).isEqualTo(2);
                 assertThat(stats.blocks()).isEqualTo(capacity); // the store filled up and evicted
                 assertThat(stats.capacityBytes()).isEqualTo(capacity * TINY.blockBytes());
-                assertThat(stats.leases()).isZero();
+                // Releases that need no answer may still be on their way.
+                await().atMost(Duration.ofSeconds(5)).until(() -> master.stats().leases() == 0);
             }
         }
         ReplaySummary summary = ReplaySummary.of(results, wall);
@@ -92,7 +95,8 @@ class LocalClusterTest {
                 var stats = master.stats();
                 assertThat(stats.nodes()).isEqualTo(1);
                 assertThat(stats.lostBlocks()).isPositive();
-                assertThat(stats.leases()).isZero();
+                // Releases that need no answer may still be on their way.
+                await().atMost(Duration.ofSeconds(5)).until(() -> master.stats().leases() == 0);
             }
         }
         // Every request ended (none hung); those that failed say why; later ones succeed on the survivor.

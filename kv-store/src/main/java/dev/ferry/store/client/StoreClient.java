@@ -27,7 +27,8 @@ import java.util.Set;
  * then per window fill once, WRITE every replica as one batch, commit; on a failure the
  * uncommitted keys are aborted so nothing half-written becomes visible. Get: lease all keys,
  * READ per window from each key's first replica not known to have failed, hand each block
- * to the sink, release; when a replica's node cannot be reached the window is read again
+ * to the sink, release (without waiting when less than half the TTL has passed: the lease
+ * cannot have expired); when a replica's node cannot be reached the window is read again
  * from the other replicas. The lease is renewed while a long get goes on; a lease that
  * expired anyway fails the get, since the bytes may have been reused.
  *
@@ -225,13 +226,14 @@ public final class StoreClient implements AutoCloseable {
      */
     public GetResult get(long[] keys, long blockBytes, MemorySegment staging, BlockSink sink) {
         int window = window(staging, blockBytes);
+        // Taken before each request for the lease, so never later than the master's grant.
+        long leasedAt = System.nanoTime();
         Lease lease;
         try {
             lease = master.get(keys, leaseMillis);
         } catch (RpcException e) {
             throw new StoreException("get of " + keys.length + " blocks refused: " + e.getMessage(), e);
         }
-        long leasedAt = System.nanoTime();
         long nanos = 0;
         long bytes = 0;
         Set<String> failed = new HashSet<>();
@@ -256,18 +258,22 @@ public final class StoreClient implements AutoCloseable {
                     bytes += r.length();
                 }
                 if (System.nanoTime() - leasedAt > leaseMillis * 500_000L && done + n < keys.length) {
+                    long renewAt = System.nanoTime();
                     if (!master.renew(lease.id(), leaseMillis)) {
                         throw new StoreException("lease " + lease.id() + " expired during a get of " + keys.length
                                 + " blocks: bytes discarded");
                     }
-                    leasedAt = System.nanoTime();
+                    leasedAt = renewAt;
                 }
             }
         } catch (RuntimeException e) {
             release(lease);
             throw e instanceof StoreException se ? se : new StoreException("get failed: " + e.getMessage(), e);
         }
-        if (!release(lease)) {
+        if (System.nanoTime() - leasedAt < leaseMillis * 500_000L) {
+            // Granted (or renewed) after leasedAt, so it cannot have expired: no need to wait.
+            master.releaseLater(lease.id());
+        } else if (!release(lease)) {
             throw new StoreException("lease " + lease.id() + " expired during the read of " + Arrays.toString(
                     Arrays.copyOf(keys, Math.min(keys.length, 4))) + "...: bytes discarded");
         }

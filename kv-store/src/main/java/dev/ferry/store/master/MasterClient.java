@@ -158,6 +158,19 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
         });
     }
 
+    /**
+     * Releases a lease without waiting: for a reader that knows it cannot have expired (much
+     * less than its TTL has passed since it was asked for). If the release is lost, the
+     * lease simply runs out.
+     */
+    public void releaseLater(long leaseId) {
+        try {
+            rpc.send(MasterProtocol.RELEASE, b -> b.writeLong(leaseId));
+        } catch (RpcException ignored) {
+            // the lease runs out on its own
+        }
+    }
+
     /** @see Master#renew */
     public boolean renew(long leaseId, long ttlMillis) {
         return rpc.call(MasterProtocol.RENEW, b -> {

@@ -116,6 +116,25 @@ public final class RpcClient implements AutoCloseable {
         }
     }
 
+    /**
+     * Sends a request without waiting for its answer, which is dropped when it arrives. For
+     * calls whose outcome the caller does not need (a lease release that cannot have
+     * expired); a request that cannot be sent is lost, so the server must tolerate that.
+     *
+     * @throws RpcException UNAVAILABLE when the server cannot be reached
+     */
+    public void send(int method, Consumer<ByteBuf> request) {
+        Channel c = connected();
+        ByteBuf frame = RpcFrames.start(c.alloc(), RpcFrames.REQUEST, callIds.incrementAndGet(), method);
+        try {
+            request.accept(frame);
+        } catch (RuntimeException e) {
+            frame.release();
+            throw e;
+        }
+        c.writeAndFlush(RpcFrames.finish(frame));
+    }
+
     private synchronized Channel connected() {
         Channel c = channel;
         if (c != null && c.isActive()) {

@@ -108,7 +108,8 @@ class SidecarFuzzTest {
             assertThat(statuses[MALFORMED]).isPositive();
             assertThat(statuses[UNKNOWN_OPCODE]).isPositive();
             assertThat(statuses[OUT_OF_RANGE] + statuses[UNKNOWN_BUFFER]).isPositive();
-            assertThat(fx.masterStats().leases()).isZero();
+            // Releases that need no answer may still be on their way.
+        await().atMost(Duration.ofSeconds(5)).until(() -> fx.masterStats().leases() == 0);
         }
         // The connection's pending puts (a random PUT_START may succeed) are aborted, its buffers dropped.
         await().atMost(Duration.ofSeconds(10)).until(() -> fx.masterStats().pendingBlocks() == 0

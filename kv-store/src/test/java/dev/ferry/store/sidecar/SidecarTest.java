@@ -84,7 +84,8 @@ class SidecarTest {
         assertThat(client.exists(101, 5, 104)).containsExactly(true, false, true);
         assertThat(client.remove(101, 5)).containsExactly(0, 1);
         assertThat(client.exists(101)).containsExactly(false);
-        assertThat(fx.masterStats().leases()).isZero();
+        // Releases that need no answer may still be on their way.
+        await().atMost(Duration.ofSeconds(5)).until(() -> fx.masterStats().leases() == 0);
     }
 
     @Test
@@ -151,7 +152,8 @@ class SidecarTest {
         client.put(new long[] {9}, buffer, new long[] {0}, new long[] {BLOCK});
         assertStatus(() -> client.get(new long[] {9}, buffer, new long[] {0}, new long[] {BLOCK - 1}), OUT_OF_RANGE,
                 "holds " + BLOCK);
-        assertThat(fx.masterStats().leases()).isZero();
+        // Releases that need no answer may still be on their way.
+        await().atMost(Duration.ofSeconds(5)).until(() -> fx.masterStats().leases() == 0);
     }
 
     @Test
