@@ -4,7 +4,6 @@ import dev.ferry.store.alloc.OffsetAllocator;
 import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.rpc.RpcException;
 import dev.ferry.transfer.segment.SegmentDescriptor;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.Iterator;
@@ -66,9 +65,9 @@ public final class Master {
     private final LongSupplier clock;
     private final long nodeTimeoutNanos;
     private final long putTimeoutNanos;
-    private final Map<String, Node> nodes = new HashMap<>();
+    private final Map<String, NodeState> nodes = new HashMap<>();
     private final Map<String, SegmentState> segments = new LinkedHashMap<>();
-    private final Map<Long, Block> blocks = new HashMap<>();
+    private final Map<Long, BlockState> blocks = new HashMap<>();
     private final Map<Long, LeaseState> leases = new HashMap<>();
     private long nextLease = 1;
     private long evictions;
@@ -112,16 +111,16 @@ public final class Master {
      */
     public synchronized int registerNode(String nodeId, SegmentDescriptor segment, NodeFeatures features,
                                          List<IndexedBlock> kept) {
-        Node old = nodes.get(nodeId);
+        NodeState old = nodes.get(nodeId);
         if (old != null) {
             dropNode(old);
         }
         SegmentState previous = segments.get(segment.name());
         if (previous != null) {
             throw new RpcException(RpcException.REFUSED, "segment '" + segment.name() + "' is already registered by node '"
-                    + previous.nodeId + "'");
+                    + previous.nodeId() + "'");
         }
-        Node node = new Node(nodeId, clock.getAsLong(), features);
+        NodeState node = new NodeState(nodeId, clock.getAsLong(), features);
         node.segments.add(segment.name());
         nodes.put(nodeId, node);
         SegmentState state = new SegmentState(nodeId, segment, new OffsetAllocator(segment.bytes()));
@@ -136,29 +135,29 @@ public final class Master {
     }
 
     private boolean takeBack(SegmentState state, NodeFeatures features, IndexedBlock k) {
-        String name = state.descriptor.name();
+        String name = state.descriptor().name();
         boolean valid = k.length() >= 1 && (k.onSsd() ? features.ssd()
-                : k.offset() >= 0 && k.offset() + k.length() <= state.descriptor.bytes());
-        Block b = blocks.get(k.key());
+                : k.offset() >= 0 && k.offset() + k.length() <= state.descriptor().bytes());
+        BlockState b = blocks.get(k.key());
         if (!valid || b != null && (!b.committed || b.length != k.length() || b.crc != k.crc32c())) {
             return false;
         }
-        Copy copy = b == null ? null : b.copyIn(name);
+        CopyState copy = b == null ? null : b.copyIn(name);
         if (copy != null && (k.onSsd() ? copy.onSsd : copy.inDram())) {
             return false;
         }
-        if (!k.onSsd() && !state.allocator.reserve(k.offset(), k.length())) {
+        if (!k.onSsd() && !state.allocator().reserve(k.offset(), k.length())) {
             return false;
         }
         if (b == null) {
-            b = new Block(k.key(), k.length(), clock.getAsLong(), 1);
+            b = new BlockState(k.key(), k.length(), clock.getAsLong(), 1);
             b.committed = true;
             b.crc = k.crc32c();
             blocks.put(k.key(), b);
             policy.onInsert(k.key());
         }
         if (copy == null) {
-            copy = new Copy(name, IndexedBlock.ON_SSD);
+            copy = new CopyState(name, IndexedBlock.ON_SSD);
             b.copies.add(copy);
         }
         if (k.onSsd()) {
@@ -190,7 +189,7 @@ public final class Master {
      * @throws RpcException REFUSED when the node is unknown (declared dead): it must register again
      */
     public synchronized List<IndexUpdate> heartbeat(String nodeId, NodeReport report) {
-        Node node = nodes.get(nodeId);
+        NodeState node = nodes.get(nodeId);
         if (node == null) {
             throw new RpcException(RpcException.REFUSED, "unknown node '" + nodeId + "': register again");
         }
@@ -200,7 +199,7 @@ public final class Master {
             demoted(segment, key);
         }
         for (long key : report.loaded()) {
-            Copy c = copyOf(key, segment);
+            CopyState c = copyOf(key, segment);
             if (c != null) {
                 c.loading = false;
             }
@@ -208,26 +207,13 @@ public final class Master {
         for (long key : report.ssdGone()) {
             ssdGone(segment, key);
         }
-        while (!node.updates.isEmpty() && node.updates.peekFirst().seq() <= report.ackedSeq()) {
-            node.updates.pollFirst();
-        }
-        if (node.updates.isEmpty()) {
-            return List.of();
-        }
-        List<IndexUpdate> out = new ArrayList<>(Math.min(node.updates.size(), MAX_UPDATES_PER_HEARTBEAT));
-        for (IndexUpdate u : node.updates) {
-            if (out.size() == MAX_UPDATES_PER_HEARTBEAT) {
-                break;
-            }
-            out.add(u);
-        }
-        return out;
+        return node.updatesAfter(report.ackedSeq(), MAX_UPDATES_PER_HEARTBEAT);
     }
 
     /** The node wrote a block to SSD: its DRAM is freed unless a reader holds it now. */
     private void demoted(String segment, long key) {
-        Block b = blocks.get(key);
-        Copy c = b == null ? null : b.copyIn(segment);
+        BlockState b = blocks.get(key);
+        CopyState c = b == null ? null : b.copyIn(segment);
         if (c == null) {
             return; // removed meanwhile: the REMOVE update that followed the DEMOTE clears the SSD
         }
@@ -243,8 +229,8 @@ public final class Master {
 
     /** The node's SSD tier lost a block: a copy left with neither DRAM nor SSD goes. */
     private void ssdGone(String segment, long key) {
-        Block b = blocks.get(key);
-        Copy c = b == null ? null : b.copyIn(segment);
+        BlockState b = blocks.get(key);
+        CopyState c = b == null ? null : b.copyIn(segment);
         if (c == null) {
             return;
         }
@@ -264,15 +250,15 @@ public final class Master {
         }
     }
 
-    private Copy copyOf(long key, String segment) {
-        Block b = blocks.get(key);
+    private CopyState copyOf(long key, String segment) {
+        BlockState b = blocks.get(key);
         return b == null ? null : b.copyIn(segment);
     }
 
-    private void freeDram(Block b, Copy c) {
+    private void freeDram(BlockState b, CopyState c) {
         SegmentState s = segments.get(c.segment);
         if (s != null) {
-            s.allocator.free(c.offset, b.length);
+            s.allocator().free(c.offset, b.length);
         }
         c.offset = IndexedBlock.ON_SSD;
     }
@@ -288,17 +274,17 @@ public final class Master {
         if (s == null) {
             return null;
         }
-        Node node = nodes.get(s.nodeId);
+        NodeState node = nodes.get(s.nodeId());
         if (node != null) {
             dropNode(node);
         }
-        return s.nodeId;
+        return s.nodeId();
     }
 
     /** The descriptor of a segment, or null. */
     public synchronized SegmentDescriptor segment(String name) {
         SegmentState s = segments.get(name);
-        return s == null ? null : s.descriptor;
+        return s == null ? null : s.descriptor();
     }
 
     /**
@@ -307,7 +293,7 @@ public final class Master {
     public synchronized int lookupPrefix(long[] keys) {
         int hits = 0;
         while (hits < keys.length) {
-            Block b = blocks.get(keys[hits]);
+            BlockState b = blocks.get(keys[hits]);
             if (b == null || !b.committed) {
                 break;
             }
@@ -328,7 +314,7 @@ public final class Master {
     public synchronized boolean[] exists(long[] keys) {
         boolean[] out = new boolean[keys.length];
         for (int i = 0; i < keys.length; i++) {
-            Block b = blocks.get(keys[i]);
+            BlockState b = blocks.get(keys[i]);
             out[i] = b != null && b.committed;
         }
         return out;
@@ -361,7 +347,7 @@ public final class Master {
         if (replicas < 1) {
             throw new RpcException(RpcException.REFUSED, "replica count must be at least 1, not " + replicas);
         }
-        long largest = segments.values().stream().mapToLong(s -> s.allocator.capacity()).max().orElse(0);
+        long largest = segments.values().stream().mapToLong(s -> s.allocator().capacity()).max().orElse(0);
         if (segments.isEmpty()) {
             throw new RpcException(RpcException.NO_SPACE, "no room for a block of " + blockBytes
                     + " bytes: no store node is registered");
@@ -374,13 +360,13 @@ public final class Master {
         List<Long> allocated = new ArrayList<>(keys.length);
         long now = clock.getAsLong();
         for (long key : keys) {
-            Block existing = blocks.get(key);
+            BlockState existing = blocks.get(key);
             if (existing != null) {
                 policy.onAccess(key);
                 placements.add(new Placement(key, null, 0, existing.length));
                 continue;
             }
-            Block block = allocate(key, blockBytes, replicas, preferredSegment, now);
+            BlockState block = allocate(key, blockBytes, replicas, preferredSegment, now);
             if (block == null) {
                 allocated.forEach(this::remove);
                 throw new RpcException(RpcException.NO_SPACE, "no room for a block of " + blockBytes
@@ -388,29 +374,29 @@ public final class Master {
                         + " bytes and nothing more is evictable (leased, pinned or being written)");
             }
             allocated.add(key);
-            for (Copy c : block.copies) {
+            for (CopyState c : block.copies) {
                 placements.add(new Placement(key, c.segment, c.offset, block.length));
             }
         }
         return placements;
     }
 
-    private Block allocate(long key, long bytes, int replicas, String preferredSegment, long now) {
-        Block block = new Block(key, bytes, now, replicas);
+    private BlockState allocate(long key, long bytes, int replicas, String preferredSegment, long now) {
+        BlockState block = new BlockState(key, bytes, now, replicas);
         blocks.put(key, block);
         policy.onInsert(key);
         List<String> usedNodes = new ArrayList<>(replicas);
         while (block.copies.size() < replicas) {
             SegmentState target = choose(bytes, preferredSegment, usedNodes);
             // Only room on a node this block does not use yet helps.
-            if (target == null && makeRoom(k -> true, segment -> !usedNodes.contains(segments.get(segment).nodeId))) {
+            if (target == null && makeRoom(k -> true, segment -> !usedNodes.contains(segments.get(segment).nodeId()))) {
                 continue;
             }
             if (target == null) {
                 break;
             }
-            block.copies.add(new Copy(target.descriptor.name(), target.allocator.allocate(bytes)));
-            usedNodes.add(target.nodeId);
+            block.copies.add(new CopyState(target.descriptor().name(), target.allocator().allocate(bytes)));
+            usedNodes.add(target.nodeId());
         }
         if (block.copies.isEmpty()) {
             blocks.remove(key);
@@ -424,13 +410,13 @@ public final class Master {
     private SegmentState choose(long bytes, String preferredSegment, List<String> usedNodes) {
         long size = OffsetAllocator.aligned(bytes);
         SegmentState preferred = preferredSegment == null ? null : segments.get(preferredSegment);
-        if (preferred != null && !usedNodes.contains(preferred.nodeId) && preferred.allocator.largestFree() >= size) {
+        if (preferred != null && !usedNodes.contains(preferred.nodeId()) && preferred.allocator().largestFree() >= size) {
             return preferred;
         }
         SegmentState best = null;
         for (SegmentState s : segments.values()) {
-            if (!usedNodes.contains(s.nodeId) && s.allocator.largestFree() >= size
-                    && (best == null || s.allocator.freeBytes() > best.allocator.freeBytes())) {
+            if (!usedNodes.contains(s.nodeId()) && s.allocator().largestFree() >= size
+                    && (best == null || s.allocator().freeBytes() > best.allocator().freeBytes())) {
                 best = s;
             }
         }
@@ -448,8 +434,8 @@ public final class Master {
         long cheap = ssdNodes() == 0 ? EvictionPolicy.NONE
                 : policy.victim(k -> candidate.test(k) && evictable(k) && dramCopy(k, where, true) != null);
         if (cheap != EvictionPolicy.NONE) {
-            Block b = blocks.get(cheap);
-            Copy c = dramCopy(cheap, where, true);
+            BlockState b = blocks.get(cheap);
+            CopyState c = dramCopy(cheap, where, true);
             index(c.segment, IndexUpdate.Kind.DRAM_FREED, b, c);
             freeDram(b, c);
             return true;
@@ -465,7 +451,7 @@ public final class Master {
 
     private int ssdNodes() {
         int n = 0;
-        for (Node node : nodes.values()) {
+        for (NodeState node : nodes.values()) {
             if (node.features.ssd()) {
                 n++;
             }
@@ -474,8 +460,8 @@ public final class Master {
     }
 
     /** A readable DRAM copy of the block in a segment {@code where} accepts (also on SSD, if asked), or null. */
-    private Copy dramCopy(long key, java.util.function.Predicate<String> where, boolean onSsd) {
-        for (Copy c : blocks.get(key).copies) {
+    private CopyState dramCopy(long key, java.util.function.Predicate<String> where, boolean onSsd) {
+        for (CopyState c : blocks.get(key).copies) {
             if (c.inDram() && !c.loading && (!onSsd || c.onSsd) && segments.containsKey(c.segment)
                     && where.test(c.segment)) {
                 return c;
@@ -485,7 +471,7 @@ public final class Master {
     }
 
     private boolean evictable(long key) {
-        Block b = blocks.get(key);
+        BlockState b = blocks.get(key);
         return b != null && b.committed && b.leases == 0 && !b.hardPin && b.softPinUntil <= clock.getAsLong();
     }
 
@@ -499,11 +485,11 @@ public final class Master {
             throw new RpcException(RpcException.REFUSED, "commit has " + keys.length + " keys but " + crcs.length + " CRCs");
         }
         for (int i = 0; i < keys.length; i++) {
-            Block b = blocks.get(keys[i]);
+            BlockState b = blocks.get(keys[i]);
             if (b != null && !b.committed) {
                 b.committed = true;
                 b.crc = crcs[i];
-                for (Copy c : b.copies) {
+                for (CopyState c : b.copies) {
                     index(c.segment, IndexUpdate.Kind.ADD, b, c);
                 }
             }
@@ -514,7 +500,7 @@ public final class Master {
     /** Releases the space of uncommitted keys (a writer that failed). Committed keys are kept. */
     public synchronized void putAbort(long[] keys) {
         for (long key : keys) {
-            Block b = blocks.get(key);
+            BlockState b = blocks.get(key);
             if (b != null && !b.committed) {
                 remove(key);
             }
@@ -537,7 +523,7 @@ public final class Master {
     public synchronized byte[] remove(long[] keys) {
         byte[] out = new byte[keys.length];
         for (int i = 0; i < keys.length; i++) {
-            Block b = blocks.get(keys[i]);
+            BlockState b = blocks.get(keys[i]);
             if (b == null || !b.committed) {
                 out[i] = NOT_FOUND;
             } else if (b.leases > 0) {
@@ -560,7 +546,7 @@ public final class Master {
         long until = clock.getAsLong() + ttlMillis * 1_000_000L;
         int pinned = 0;
         for (long key : keys) {
-            Block b = blocks.get(key);
+            BlockState b = blocks.get(key);
             if (b == null || !b.committed) {
                 continue;
             }
@@ -577,7 +563,7 @@ public final class Master {
     /** Drops the hard and soft pins of the keys. */
     public synchronized void unpin(long[] keys) {
         for (long key : keys) {
-            Block b = blocks.get(key);
+            BlockState b = blocks.get(key);
             if (b != null) {
                 b.hardPin = false;
                 b.softPinUntil = Long.MIN_VALUE;
@@ -594,7 +580,7 @@ public final class Master {
         List<List<Replica>> replicas = new ArrayList<>(keys.length);
         List<Long> leased = new ArrayList<>(keys.length);
         for (long key : keys) {
-            Block b = blocks.get(key);
+            BlockState b = blocks.get(key);
             if (b == null || !b.committed) {
                 replicas.add(List.of());
                 continue;
@@ -602,13 +588,13 @@ public final class Master {
             b.leases++;
             leased.add(key);
             List<Replica> copies = new ArrayList<>(b.copies.size());
-            for (Copy c : b.copies) {
+            for (CopyState c : b.copies) {
                 if (c.inDram() && !c.loading) {
                     copies.add(new Replica(key, c.segment, c.offset, b.length, b.crc));
                 }
             }
             if (copies.isEmpty()) {
-                for (Copy c : List.copyOf(b.copies)) {
+                for (CopyState c : List.copyOf(b.copies)) {
                     Replica r = promotion(b, c);
                     if (r != null) {
                         copies.add(r);
@@ -623,20 +609,20 @@ public final class Master {
     }
 
     /** A replica to load from the SSD of the copy's node into DRAM, or null when there is no room. */
-    private Replica promotion(Block b, Copy c) {
+    private Replica promotion(BlockState b, CopyState c) {
         SegmentState s = segments.get(c.segment);
-        Node node = s == null ? null : nodes.get(s.nodeId);
+        NodeState node = s == null ? null : nodes.get(s.nodeId());
         if (node == null || !c.onSsd || node.features.loadEndpoint().isEmpty()) {
             return null;
         }
         if (!c.inDram()) {
             long size = OffsetAllocator.aligned(b.length);
-            while (s.allocator.largestFree() < size) {
+            while (s.allocator().largestFree() < size) {
                 if (!makeRoom(k -> k != b.key, c.segment::equals)) {
                     return null;
                 }
             }
-            c.offset = s.allocator.allocate(b.length);
+            c.offset = s.allocator().allocate(b.length);
             c.loading = true;
             promotions++;
         }
@@ -680,14 +666,14 @@ public final class Master {
      */
     public synchronized List<String> expire() {
         long now = clock.getAsLong();
-        List<Node> silent = new ArrayList<>();
-        for (Node node : nodes.values()) {
+        List<NodeState> silent = new ArrayList<>();
+        for (NodeState node : nodes.values()) {
             if (now - node.lastHeartbeat > nodeTimeoutNanos) {
                 silent.add(node);
             }
         }
         List<String> dead = new ArrayList<>(silent.size());
-        for (Node node : silent) {
+        for (NodeState node : silent) {
             dropNode(node);
             dead.add(node.id);
         }
@@ -699,7 +685,7 @@ public final class Master {
             }
         }
         List<Long> stale = new ArrayList<>();
-        for (Block b : blocks.values()) {
+        for (BlockState b : blocks.values()) {
             if (!b.committed && now - b.createdNanos > putTimeoutNanos) {
                 stale.add(b.key);
             }
@@ -711,7 +697,7 @@ public final class Master {
 
     private void demoteWhereNeeded() {
         for (SegmentState s : segments.values()) {
-            Node node = nodes.get(s.nodeId);
+            NodeState node = nodes.get(s.nodeId());
             if (node != null && node.features.ssd()) {
                 demote(s);
             }
@@ -723,15 +709,15 @@ public final class Master {
      * DRAM is fuller than the high watermark, until what stays is under the low watermark.
      */
     private void demote(SegmentState s) {
-        long capacity = s.allocator.capacity();
-        long used = capacity - s.allocator.freeBytes();
+        long capacity = s.allocator().capacity();
+        long used = capacity - s.allocator().freeBytes();
         if (used <= capacity * HIGH_WATERMARK) {
             return;
         }
-        String name = s.descriptor.name();
+        String name = s.descriptor().name();
         long staying = used;
-        for (Block b : blocks.values()) {
-            Copy c = b.copyIn(name);
+        for (BlockState b : blocks.values()) {
+            CopyState c = b.copyIn(name);
             if (c != null && c.demoting) {
                 staying -= OffsetAllocator.aligned(b.length);
             }
@@ -741,8 +727,8 @@ public final class Master {
             if (victim == EvictionPolicy.NONE) {
                 return;
             }
-            Block b = blocks.get(victim);
-            Copy c = b.copyIn(name);
+            BlockState b = blocks.get(victim);
+            CopyState c = b.copyIn(name);
             c.demoting = true;
             index(name, IndexUpdate.Kind.DEMOTE, b, c);
             staying -= OffsetAllocator.aligned(b.length);
@@ -750,7 +736,7 @@ public final class Master {
     }
 
     private boolean demotable(long key, String segment) {
-        Copy c = copyOf(key, segment);
+        CopyState c = copyOf(key, segment);
         return c != null && c.inDram() && !c.demoting && !c.loading;
     }
 
@@ -759,7 +745,7 @@ public final class Master {
         long under = 0;
         long pinned = 0;
         long now = clock.getAsLong();
-        for (Block b : blocks.values()) {
+        for (BlockState b : blocks.values()) {
             if (!b.committed) {
                 pending++;
                 continue;
@@ -771,36 +757,36 @@ public final class Master {
                 pinned++;
             }
         }
-        long backlog = nodes.values().stream().mapToLong(n -> n.updates.size()).sum();
+        long backlog = nodes.values().stream().mapToLong(NodeState::backlog).sum();
         long onSsd = blocks.values().stream().filter(b -> b.copies.stream().anyMatch(c -> c.onSsd)).count();
         return new MasterStats(nodes.size(), blocks.size() - pending, pending, capacityBytes(), usedBytes(), evictions,
                 lostBlocks, leases.size(), under, pinned, backlog, onSsd, dramHits, ssdHits, demotions, promotions);
     }
 
     private long capacityBytes() {
-        return segments.values().stream().mapToLong(s -> s.allocator.capacity()).sum();
+        return segments.values().stream().mapToLong(s -> s.allocator().capacity()).sum();
     }
 
     private long usedBytes() {
-        return segments.values().stream().mapToLong(s -> s.allocator.capacity() - s.allocator.freeBytes()).sum();
+        return segments.values().stream().mapToLong(s -> s.allocator().capacity() - s.allocator().freeBytes()).sum();
     }
 
     private void unlease(LeaseState lease) {
         for (long key : lease.keys) {
-            Block b = blocks.get(key);
+            BlockState b = blocks.get(key);
             if (b != null && b.leases > 0) {
                 b.leases--;
             }
         }
     }
 
-    private void dropNode(Node node) {
+    private void dropNode(NodeState node) {
         nodes.remove(node.id);
         for (String name : node.segments) {
             segments.remove(name);
             List<Long> lost = new ArrayList<>();
-            for (Block b : blocks.values()) {
-                Copy c = b.copyIn(name);
+            for (BlockState b : blocks.values()) {
+                CopyState c = b.copyIn(name);
                 if (c != null) {
                     b.copies.remove(c);
                     if (b.copies.isEmpty()) {
@@ -809,7 +795,7 @@ public final class Master {
                 }
             }
             for (long key : lost) {
-                Block b = blocks.remove(key);
+                BlockState b = blocks.remove(key);
                 policy.onRemove(key);
                 if (b.committed) {
                     lostBlocks++;
@@ -819,15 +805,15 @@ public final class Master {
     }
 
     private void remove(long key) {
-        Block b = blocks.remove(key);
+        BlockState b = blocks.remove(key);
         if (b == null) {
             return;
         }
         policy.onRemove(key);
-        for (Copy c : b.copies) {
+        for (CopyState c : b.copies) {
             SegmentState s = segments.get(c.segment);
             if (s != null && c.inDram()) {
-                s.allocator.free(c.offset, b.length);
+                s.allocator().free(c.offset, b.length);
             }
             if (b.committed) {
                 index(c.segment, IndexUpdate.Kind.REMOVE, b, c);
@@ -836,9 +822,9 @@ public final class Master {
     }
 
     /** Queues an update for the node of {@code segment}, when the node has a use for it. */
-    private void index(String segment, IndexUpdate.Kind kind, Block b, Copy c) {
+    private void index(String segment, IndexUpdate.Kind kind, BlockState b, CopyState c) {
         SegmentState s = segments.get(segment);
-        Node node = s == null ? null : nodes.get(s.nodeId);
+        NodeState node = s == null ? null : nodes.get(s.nodeId());
         boolean wanted = node != null && switch (kind) {
             case ADD -> node.features.indexed();
             case REMOVE -> node.features.indexed() || node.features.ssd();
@@ -848,98 +834,6 @@ public final class Master {
         if (!wanted) {
             return;
         }
-        if (node.updates.size() == MAX_INDEX_BACKLOG) {
-            node.updates.pollFirst();
-        }
-        node.updates.addLast(new IndexUpdate(++node.lastSeq, kind, new IndexedBlock(b.key, c.offset, b.length, b.crc)));
-    }
-
-    private static final class Node {
-        final String id;
-        final NodeFeatures features;
-        final List<String> segments = new ArrayList<>(1);
-        final ArrayDeque<IndexUpdate> updates = new ArrayDeque<>();
-        long lastHeartbeat;
-        long lastSeq;
-
-        Node(String id, long now, NodeFeatures features) {
-            this.id = id;
-            this.lastHeartbeat = now;
-            this.features = features;
-        }
-    }
-
-    private record SegmentState(String nodeId, SegmentDescriptor descriptor, OffsetAllocator allocator) {
-    }
-
-    /** One replica of a block, on one node: in its DRAM segment, on its SSD tier, or both. */
-    private static final class Copy {
-        final String segment;
-        /** Offset of the DRAM range, or {@link IndexedBlock#ON_SSD} when the copy has none. */
-        long offset;
-        /** The node's SSD tier holds the block. */
-        boolean onSsd;
-        /** The node was asked to write the block to SSD and has not reported it yet. */
-        boolean demoting;
-        /** The DRAM range was allocated for a promotion the node has not confirmed yet. */
-        boolean loading;
-
-        Copy(String segment, long offset) {
-            this.segment = segment;
-            this.offset = offset;
-        }
-
-        boolean inDram() {
-            return offset != IndexedBlock.ON_SSD;
-        }
-    }
-
-    private static final class Block {
-        final long key;
-        final long length;
-        final long createdNanos;
-        final int wantedReplicas;
-        final List<Copy> copies = new ArrayList<>(1);
-        boolean committed;
-        int crc;
-        int leases;
-        boolean hardPin;
-        long softPinUntil = Long.MIN_VALUE;
-
-        Block(long key, long length, long createdNanos, int wantedReplicas) {
-            this.key = key;
-            this.length = length;
-            this.createdNanos = createdNanos;
-            this.wantedReplicas = wantedReplicas;
-        }
-
-        Copy copyIn(String segment) {
-            for (Copy c : copies) {
-                if (c.segment.equals(segment)) {
-                    return c;
-                }
-            }
-            return null;
-        }
-
-        /** Whether some copy can be read from DRAM now. */
-        boolean inDram() {
-            for (Copy c : copies) {
-                if (c.inDram() && !c.loading) {
-                    return true;
-                }
-            }
-            return false;
-        }
-    }
-
-    private static final class LeaseState {
-        final List<Long> keys;
-        long deadline;
-
-        LeaseState(List<Long> keys, long deadline) {
-            this.keys = keys;
-            this.deadline = deadline;
-        }
+        node.queue(kind, new IndexedBlock(b.key, c.offset, b.length, b.crc), MAX_INDEX_BACKLOG);
     }
 }

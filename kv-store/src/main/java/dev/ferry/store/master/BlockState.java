@@ -1,0 +1,47 @@
+package dev.ferry.store.master;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The master's record of one block: its copies, commit state, CRC, leases and pins. Guarded
+ * by the master's lock.
+ */
+final class BlockState {
+    final long key;
+    final long length;
+    final long createdNanos;
+    final int wantedReplicas;
+    final List<CopyState> copies = new ArrayList<>(1);
+    boolean committed;
+    int crc;
+    int leases;
+    boolean hardPin;
+    long softPinUntil = Long.MIN_VALUE;
+
+    BlockState(long key, long length, long createdNanos, int wantedReplicas) {
+        this.key = key;
+        this.length = length;
+        this.createdNanos = createdNanos;
+        this.wantedReplicas = wantedReplicas;
+    }
+
+    CopyState copyIn(String segment) {
+        for (CopyState c : copies) {
+            if (c.segment.equals(segment)) {
+                return c;
+            }
+        }
+        return null;
+    }
+
+    /** Whether some copy can be read from DRAM now. */
+    boolean inDram() {
+        for (CopyState c : copies) {
+            if (c.inDram() && !c.loading) {
+                return true;
+            }
+        }
+        return false;
+    }
+}
