@@ -76,6 +76,7 @@ public final class Master {
     private long ssdHits;
     private long demotions;
     private long promotions;
+    private long lastCommitDemotion = Long.MIN_VALUE / 2;
 
     /**
      * @param policy           eviction policy
@@ -494,7 +495,13 @@ public final class Master {
                 }
             }
         }
-        demoteWhereNeeded(); // at once, not at the next reaper pass: puts come in bursts
+        // At once rather than at the next reaper pass (puts come in bursts), but one pass per
+        // 10 ms at most: a pass walks the blocks of a full node.
+        long now = clock.getAsLong();
+        if (now - lastCommitDemotion >= 10_000_000L) {
+            lastCommitDemotion = now;
+            demoteWhereNeeded();
+        }
     }
 
     /** Releases the space of uncommitted keys (a writer that failed). Committed keys are kept. */
