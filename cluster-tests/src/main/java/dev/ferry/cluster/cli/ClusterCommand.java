@@ -141,6 +141,10 @@ final class ClusterCommand implements Callable<Integer> {
                 MachineInfo.probe().cudaDriver() ? "" : " (no GPU tier: no CUDA driver)");
         System.out.printf(Locale.ROOT, "  %-18s %d demoted to SSD, %d promoted to DRAM, %d evicted%n", "tier moves",
                 store.demotions(), store.promotions(), store.evictions());
+        if (store.demotionWaits() > 0) {
+            System.out.printf(Locale.ROOT, "  %-18s %d puts waited for demotion (DRAM full)%n", "write stalls",
+                    store.demotionWaits());
+        }
         List<Path> files = ReportFiles.write(dir, results, summary, "TTFT: " + profile.name() + ", "
                 + results.size() + " requests, capacity " + capacityBlocks + " blocks");
         files.forEach(f -> System.out.println("  wrote              " + f));

@@ -37,8 +37,14 @@ import java.util.function.LongSupplier;
  * until it is down to {@link #LOW_WATERMARK}: the node is told to write them to SSD, and
  * their DRAM is freed once it reports them written. A get of a block that is only on SSD
  * allocates DRAM for it on that node and hands the reader a replica to load first
- * ({@link Replica#needsLoad()}): the promotion on hit. Eviction to make room for a put
- * stays synchronous and drops blocks, so puts never wait for a disk.
+ * ({@link Replica#needsLoad()}): the promotion on hit.
+ *
+ * <p>Write stall: when a put finds DRAM full on nodes with an SSD tier, the master starts
+ * demoting there (if it has not already) and answers {@link RpcException#BUSY} instead of
+ * evicting, so blocks move to SSD rather than being dropped; the writer retries shortly
+ * ({@link MasterClient#putStart} does). Like RocksDB's write stall, this trades put latency
+ * for data kept. When demotion makes no progress for {@link #DEMOTION_STALL_NANOS}, or
+ * nothing more can be demoted, the put evicts as on a node without SSD.
  *
  * <p>Recency: a prefix lookup touches the hit blocks in key order and a put touches or
  * inserts every key in order, so with one request at a time the hit ratio equals the
@@ -60,6 +66,14 @@ public final class Master {
     public static final double HIGH_WATERMARK = 0.85;
     /** DRAM use that demotion brings a node back down to. */
     public static final double LOW_WATERMARK = 0.70;
+    /**
+     * A put waits for demotion (answered {@link RpcException#BUSY}) only while demotion in the
+     * segment moved within this long, ns; after that it evicts.
+     */
+    public static final long DEMOTION_STALL_NANOS = 1_000_000_000L;
+
+    /** What {@link #makeRoom} achieved. */
+    private enum Room { FREED, WAIT_FOR_DEMOTION, NONE }
 
     private final EvictionPolicy policy;
     private final LongSupplier clock;
@@ -76,6 +90,7 @@ public final class Master {
     private long ssdHits;
     private long demotions;
     private long promotions;
+    private long demotionWaits;
     private long lastCommitDemotion = Long.MIN_VALUE / 2;
 
     /**
@@ -222,6 +237,7 @@ public final class Master {
         if (c.demoting) {
             c.demoting = false;
             demotions++;
+            segments.get(segment).demotionProgressNanos = clock.getAsLong();
             if (b.leases == 0 && c.inDram()) {
                 freeDram(b, c);
             }
@@ -339,7 +355,9 @@ public final class Master {
      * @return per key in order: one placement with {@link Placement#exists()} when the key is
      *         present, else one placement per copy
      * @throws RpcException NO_SPACE when a block fits no segment even after evicting every
-     *                      evictable block; what this call allocated is released
+     *                      evictable block; BUSY when DRAM is full but blocks are being
+     *                      demoted to SSD (retry shortly). Either way, what this call
+     *                      allocated is released
      */
     public synchronized List<Placement> putStart(long[] keys, long blockBytes, int replicas, String preferredSegment) {
         if (blockBytes < 1) {
@@ -367,7 +385,14 @@ public final class Master {
                 placements.add(new Placement(key, null, 0, existing.length));
                 continue;
             }
-            BlockState block = allocate(key, blockBytes, replicas, preferredSegment, now);
+            BlockState block;
+            try {
+                block = allocate(key, blockBytes, replicas, preferredSegment, now);
+            } catch (RpcException busy) {
+                allocated.forEach(this::remove);
+                demotionWaits++;
+                throw busy;
+            }
             if (block == null) {
                 allocated.forEach(this::remove);
                 throw new RpcException(RpcException.NO_SPACE, "no room for a block of " + blockBytes
@@ -389,11 +414,17 @@ public final class Master {
         List<String> usedNodes = new ArrayList<>(replicas);
         while (block.copies.size() < replicas) {
             SegmentState target = choose(bytes, preferredSegment, usedNodes);
-            // Only room on a node this block does not use yet helps.
-            if (target == null && makeRoom(k -> true, segment -> !usedNodes.contains(segments.get(segment).nodeId()))) {
-                continue;
-            }
             if (target == null) {
+                // Only room on a node this block does not use yet helps.
+                Room room = makeRoom(k -> true, segment -> !usedNodes.contains(segments.get(segment).nodeId()), true);
+                if (room == Room.FREED) {
+                    continue;
+                }
+                if (room == Room.WAIT_FOR_DEMOTION && block.copies.isEmpty()) {
+                    blocks.remove(key);
+                    policy.onRemove(key);
+                    throw new RpcException(RpcException.BUSY, "DRAM is full and blocks are being demoted to SSD: retry");
+                }
                 break;
             }
             block.copies.add(new CopyState(target.descriptor().name(), target.allocator().allocate(bytes)));
@@ -427,11 +458,11 @@ public final class Master {
     /**
      * Frees DRAM in a segment {@code where} accepts, in the policy's order among evictable
      * blocks: first by dropping a DRAM copy that the node's SSD tier also holds (nothing is
-     * lost), else by evicting a block.
-     *
-     * @return false when nothing could be freed
+     * lost); else, when {@code mayWait}, by demoting to SSD (nothing freed yet: the caller
+     * is to retry); else by evicting a block.
      */
-    private boolean makeRoom(java.util.function.LongPredicate candidate, java.util.function.Predicate<String> where) {
+    private Room makeRoom(java.util.function.LongPredicate candidate, java.util.function.Predicate<String> where,
+                          boolean mayWait) {
         long cheap = ssdNodes() == 0 ? EvictionPolicy.NONE
                 : policy.victim(k -> candidate.test(k) && evictable(k) && dramCopy(k, where, true) != null);
         if (cheap != EvictionPolicy.NONE) {
@@ -439,15 +470,48 @@ public final class Master {
             CopyState c = dramCopy(cheap, where, true);
             index(c.segment, IndexUpdate.Kind.DRAM_FREED, b, c);
             freeDram(b, c);
-            return true;
+            return Room.FREED;
+        }
+        if (mayWait && demotionUnderWay(where)) {
+            return Room.WAIT_FOR_DEMOTION;
         }
         long victim = policy.victim(k -> candidate.test(k) && evictable(k) && dramCopy(k, where, false) != null);
         if (victim == EvictionPolicy.NONE) {
-            return false;
+            return Room.NONE;
         }
         remove(victim);
         evictions++;
-        return true;
+        return Room.FREED;
+    }
+
+    /**
+     * Starts demotion in the full SSD-backed segments {@code where} accepts, and says whether
+     * any of them has blocks on their way to SSD whose demotion moved lately.
+     */
+    private boolean demotionUnderWay(java.util.function.Predicate<String> where) {
+        long now = clock.getAsLong();
+        List<String> moving = new ArrayList<>();
+        for (SegmentState s : segments.values()) {
+            NodeState node = nodes.get(s.nodeId());
+            String name = s.descriptor().name();
+            if (node != null && node.features.ssd() && where.test(name)) {
+                demote(s);
+                if (now - s.demotionProgressNanos < DEMOTION_STALL_NANOS) {
+                    moving.add(name);
+                }
+            }
+        }
+        if (moving.isEmpty()) {
+            return false;
+        }
+        for (BlockState b : blocks.values()) {
+            for (CopyState c : b.copies) {
+                if (c.demoting && moving.contains(c.segment)) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     private int ssdNodes() {
@@ -625,7 +689,7 @@ public final class Master {
         if (!c.inDram()) {
             long size = OffsetAllocator.aligned(b.length);
             while (s.allocator().largestFree() < size) {
-                if (!makeRoom(k -> k != b.key, c.segment::equals)) {
+                if (makeRoom(k -> k != b.key, c.segment::equals, false) != Room.FREED) {
                     return null;
                 }
             }
@@ -737,6 +801,7 @@ public final class Master {
             BlockState b = blocks.get(victim);
             CopyState c = b.copyIn(name);
             c.demoting = true;
+            s.demotionProgressNanos = clock.getAsLong();
             index(name, IndexUpdate.Kind.DEMOTE, b, c);
             staying -= OffsetAllocator.aligned(b.length);
         }
@@ -767,7 +832,7 @@ public final class Master {
         long backlog = nodes.values().stream().mapToLong(NodeState::backlog).sum();
         long onSsd = blocks.values().stream().filter(b -> b.copies.stream().anyMatch(c -> c.onSsd)).count();
         return new MasterStats(nodes.size(), blocks.size() - pending, pending, capacityBytes(), usedBytes(), evictions,
-                lostBlocks, leases.size(), under, pinned, backlog, onSsd, dramHits, ssdHits, demotions, promotions);
+                lostBlocks, leases.size(), under, pinned, backlog, onSsd, dramHits, ssdHits, demotions, promotions, demotionWaits);
     }
 
     private long capacityBytes() {

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Typed calls to a remote master ({@link MasterProtocol}). Also resolves segments for the
@@ -18,6 +19,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>Thread-safe. Owns a connection: close it.
  */
 public final class MasterClient implements SegmentResolver, AutoCloseable {
+    /** Longest a put waits for room being made by demotion before it fails BUSY, ns. */
+    public static final long PUT_STALL_LIMIT_NANOS = 30_000_000_000L;
+
     private final RpcClient rpc;
     private final Map<String, SegmentDescriptor> segments = new ConcurrentHashMap<>();
 
@@ -100,8 +104,31 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
         return putStart(keys, blockBytes, 1, null);
     }
 
-    /** @see Master#putStart(long[], long, int, String) */
+    /**
+     * Allocates, as {@link Master#putStart(long[], long, int, String)} does, waiting out the
+     * master's write stall: a BUSY answer (DRAM full while blocks are demoted to SSD) is
+     * retried after 1 ms, doubling up to 16 ms, for at most {@link #PUT_STALL_LIMIT_NANOS}.
+     * Blocks the calling thread while it waits.
+     *
+     * @throws RpcException NO_SPACE when there is no room; BUSY when the stall outlasted the limit
+     */
     public List<Placement> putStart(long[] keys, long blockBytes, int replicas, String preferredSegment) {
+        long deadline = System.nanoTime() + PUT_STALL_LIMIT_NANOS;
+        long backoff = 1_000_000L;
+        while (true) {
+            try {
+                return putStartOnce(keys, blockBytes, replicas, preferredSegment);
+            } catch (RpcException e) {
+                if (e.status() != RpcException.BUSY || System.nanoTime() + backoff > deadline) {
+                    throw e;
+                }
+                LockSupport.parkNanos(backoff);
+                backoff = Math.min(backoff * 2, 16_000_000L);
+            }
+        }
+    }
+
+    private List<Placement> putStartOnce(long[] keys, long blockBytes, int replicas, String preferredSegment) {
         return rpc.call(MasterProtocol.PUT_START, b -> {
             Wire.writeLongs(b, keys);
             b.writeLong(blockBytes);
@@ -207,7 +234,7 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
         return rpc.call(MasterProtocol.STATS, b -> { }, b -> new MasterStats(Wire.readInt(b), Wire.readLong(b),
                 Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readInt(b),
                 Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b),
-                Wire.readLong(b), Wire.readLong(b)));
+                Wire.readLong(b), Wire.readLong(b), Wire.readLong(b)));
     }
 
     @Override

@@ -160,7 +160,7 @@ public final class MasterService implements AutoCloseable {
                         .writeLong(s.usedBytes()).writeLong(s.evictions()).writeLong(s.lostBlocks()).writeInt(s.leases())
                         .writeLong(s.underReplicated()).writeLong(s.pinnedBlocks()).writeLong(s.indexBacklog())
                         .writeLong(s.ssdBlocks()).writeLong(s.dramHits()).writeLong(s.ssdHits()).writeLong(s.demotions())
-                        .writeLong(s.promotions());
+                        .writeLong(s.promotions()).writeLong(s.demotionWaits());
             }
             case MasterProtocol.SUSPECT -> out.writeBoolean(suspect(Wire.readString(in)));
             case MasterProtocol.REMOVE -> {

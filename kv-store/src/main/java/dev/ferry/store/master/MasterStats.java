@@ -19,9 +19,11 @@ package dev.ferry.store.master;
  * @param ssdHits         prefix-lookup hits on blocks only on SSD, since start
  * @param demotions       blocks written from DRAM to SSD, since start
  * @param promotions      blocks given a DRAM range to be loaded into from SSD, since start
+ * @param demotionWaits   puts answered BUSY because DRAM was full while blocks were being
+ *                        demoted to SSD (the write stall), since start
  */
 public record MasterStats(int nodes, long blocks, long pendingBlocks, long capacityBytes, long usedBytes,
                           long evictions, long lostBlocks, int leases, long underReplicated, long pinnedBlocks,
                           long indexBacklog, long ssdBlocks, long dramHits, long ssdHits, long demotions,
-                          long promotions) {
+                          long promotions, long demotionWaits) {
 }

@@ -46,6 +46,8 @@ final class NodeTiers implements AutoCloseable {
     private final AtomicLong applied = new AtomicLong();
     private long submitted;
     private NodeReport unsent;
+    private volatile Runnable demotionsWritten = () -> { };
+    private final AtomicLong queued = new AtomicLong();
 
     /**
      * @param index the persisted index, or null for a node that keeps none
@@ -55,6 +57,14 @@ final class NodeTiers implements AutoCloseable {
         this.slab = slab;
         this.index = index;
         this.ssd = ssd;
+    }
+
+    /**
+     * Runs {@code action} on the mover thread each time it has written demoted blocks and has
+     * nothing more queued (the node reports them at once: puts may be waiting for the room).
+     */
+    void onDemotionsWritten(Runnable action) {
+        this.demotionsWritten = action;
     }
 
     boolean hasSsd() {
@@ -98,9 +108,13 @@ final class NodeTiers implements AutoCloseable {
                 continue;
             }
             submitted = u.seq();
+            queued.incrementAndGet();
             mover.execute(() -> {
                 apply(u);
                 applied.set(u.seq());
+                if (queued.decrementAndGet() == 0 && !demoted.isEmpty()) {
+                    demotionsWritten.run();
+                }
             });
         }
     }

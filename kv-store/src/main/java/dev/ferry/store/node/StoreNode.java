@@ -22,8 +22,10 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -89,6 +91,7 @@ public final class StoreNode implements AutoCloseable {
     private final int recovered;
     private final int dropped;
     private volatile boolean registered = true;
+    private final AtomicBoolean extraBeat = new AtomicBoolean();
 
     private StoreNode(Config config, Slab slab, NodeTiers tiers, TransferEngine engine, MasterClient master,
                       ExecutorService rpcExecutor, RpcServer rpc) {
@@ -113,6 +116,21 @@ public final class StoreNode implements AutoCloseable {
         this.heartbeats = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "ferry-heartbeat"));
         heartbeats.scheduleWithFixedDelay(this::beat, config.heartbeatMillis(), config.heartbeatMillis(),
                 TimeUnit.MILLISECONDS);
+        tiers.onDemotionsWritten(this::beatSoon);
+    }
+
+    /** An extra heartbeat now (coalesced): demoted blocks are reported without waiting a period. */
+    private void beatSoon() {
+        if (extraBeat.compareAndSet(false, true)) {
+            try {
+                heartbeats.execute(() -> {
+                    extraBeat.set(false);
+                    beat();
+                });
+            } catch (RejectedExecutionException closing) {
+                extraBeat.set(false);
+            }
+        }
     }
 
     /**

@@ -19,6 +19,8 @@ public final class RpcException extends RuntimeException {
     public static final int NO_SPACE = 6;
     /** A lease expired or a key vanished during the operation. */
     public static final int CONFLICT = 7;
+    /** The handler cannot serve the request yet (room is being made): retry shortly. */
+    public static final int BUSY = 8;
 
     private final int status;
 

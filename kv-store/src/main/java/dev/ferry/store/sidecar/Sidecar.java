@@ -117,7 +117,7 @@ public final class Sidecar implements AutoCloseable {
                 cached = masterClient.stats();
             } catch (RuntimeException e) {
                 cached = cached != null ? cached
-                        : new MasterStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+                        : new MasterStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
             }
             stats = cached;
             statsAt = now;

@@ -275,4 +275,36 @@ class MasterTest {
         assertThat(tiered.exists(new long[] {7})).containsExactly(false);
         assertThat(tiered.stats().lostBlocks()).isEqualTo(1);
     }
+
+    @Test
+    void putIntoFullDramWaitsForDemotionInsteadOfEvictingUntilDemotionStalls() {
+        Master tiered = new Master(new LruPolicy(), now::get, 10_000_000_000L, 50_000_000_000L);
+        tiered.registerNode("s", new SegmentDescriptor("s/dram", 4 * BLOCK, new Endpoint("127.0.0.1", 1)),
+                new NodeFeatures(false, true, "127.0.0.1:9"), List.of());
+        for (long k = 1; k <= 4; k++) {
+            tiered.putStart(new long[] {k}, BLOCK);
+            tiered.putCommit(new long[] {k}, new int[] {(int) k});
+        }
+        assertThatThrownBy(() -> tiered.putStart(new long[] {5, 6}, BLOCK))
+                .isInstanceOf(RpcException.class).extracting(e -> ((RpcException) e).status()).isEqualTo(RpcException.BUSY);
+        assertThat(tiered.stats().evictions()).isZero();
+        assertThat(tiered.stats().pendingBlocks()).isZero();
+        assertThat(tiered.stats().demotionWaits()).isEqualTo(1);
+        List<IndexUpdate> asked = tiered.heartbeat("s", 0);
+        assertThat(asked).extracting(u -> u.block().key()).containsExactly(1L, 2L);
+        assertThat(asked).extracting(IndexUpdate::kind).containsOnly(IndexUpdate.Kind.DEMOTE);
+
+        tiered.heartbeat("s", new NodeReport(2, new long[] {1, 2}, new long[0], new long[0]));
+        assertThat(tiered.putStart(new long[] {5, 6}, BLOCK)).hasSize(2).noneMatch(Placement::exists);
+        tiered.putCommit(new long[] {5, 6}, new int[] {5, 6});
+        assertThat(tiered.exists(new long[] {1, 2, 3, 4, 5, 6})).containsOnly(true);
+        assertThat(tiered.stats().evictions()).isZero();
+
+        // Blocks 3 and 4 are asked to go to SSD, but the node never reports them written.
+        assertThatThrownBy(() -> tiered.putStart(new long[] {7}, BLOCK)).isInstanceOf(RpcException.class);
+        now.addAndGet(Master.DEMOTION_STALL_NANOS + 1);
+        assertThat(tiered.putStart(new long[] {7}, BLOCK)).hasSize(1);
+        assertThat(tiered.stats().evictions()).isEqualTo(1);
+        assertThat(tiered.stats().demotionWaits()).isEqualTo(2);
+    }
 }
