@@ -52,6 +52,7 @@ public final class ChildProcess {
         List<String> command = new ArrayList<>(prefix);
         command.add(ProcessHandle.current().info().command().orElse("java"));
         command.addAll(LocalCluster.childJvmFlags());
+        command.add("-D" + ProcessSupport.EXIT_ON_STDIN_CLOSE + "=true"); // no process outlives its parent
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
         command.add(mainClass);

@@ -42,7 +42,7 @@ public final class DecodeMain implements Callable<Integer> {
             throw e;
         }
         ProcessSupport.announceReady("role=decode port=" + server.port());
-        ProcessSupport.runUntilStopped(true, masterClient, engine, node, executor::shutdownNow, server);
+        ProcessSupport.runUntilStopped(masterClient, engine, node, executor::shutdownNow, server);
         return 0;
     }
 

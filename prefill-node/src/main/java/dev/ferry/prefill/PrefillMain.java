@@ -50,7 +50,7 @@ public final class PrefillMain implements Callable<Integer> {
             throw e;
         }
         ProcessSupport.announceReady("role=prefill port=" + server.port());
-        ProcessSupport.runUntilStopped(true, masterClient, engine, decodeClient, node, executor::shutdownNow, server);
+        ProcessSupport.runUntilStopped(masterClient, engine, decodeClient, node, executor::shutdownNow, server);
         return 0;
     }
 

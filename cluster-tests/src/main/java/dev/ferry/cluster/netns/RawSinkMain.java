@@ -29,7 +29,7 @@ public final class RawSinkMain {
             }
         });
         ProcessSupport.announceReady("role=raw-sink port=" + ((InetSocketAddress) server.getLocalAddress()).getPort());
-        ProcessSupport.runUntilStopped(true, server, acceptor::interrupt);
+        ProcessSupport.runUntilStopped(server, acceptor::interrupt);
     }
 
     private static void drain(SocketChannel c) {

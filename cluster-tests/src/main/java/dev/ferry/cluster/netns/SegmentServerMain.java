@@ -43,7 +43,7 @@ public final class SegmentServerMain implements Callable<Integer> {
                 + " file=" + (descriptor.file().isEmpty() ? "-" : descriptor.file()) + " host-id="
                 + (descriptor.hostId().isEmpty() ? "-" : descriptor.hostId()) + " aeron-port="
                 + (descriptor.aeronEndpoints().isEmpty() ? "-" : descriptor.aeronEndpoints().getFirst().port()));
-        ProcessSupport.runUntilStopped(true, slab, engine);
+        ProcessSupport.runUntilStopped(slab, engine);
         return 0;
     }
 

@@ -26,7 +26,7 @@ public final class MasterMain implements Callable<Integer> {
     public Integer call() {
         MasterService service = new MasterService(host, port, EvictionPolicy.byName(policy), nodeTimeoutMillis);
         ProcessSupport.announceReady("role=master port=" + service.port());
-        ProcessSupport.runUntilStopped(true, service);
+        ProcessSupport.runUntilStopped(service);
         return 0;
     }
 

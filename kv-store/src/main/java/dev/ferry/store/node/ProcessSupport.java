@@ -5,13 +5,17 @@ import java.io.InputStream;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * Lifecycle of a Ferry process started by a parent (a local cluster): announce readiness
- * with one line on stdout, then run until SIGTERM/SIGINT or until stdin closes (the parent
- * died or let go), and close resources in reverse order of opening.
+ * Lifecycle of a Ferry process: announce readiness with one line on stdout, then run until
+ * SIGTERM/SIGINT, or, for a process started by a parent (a local cluster) that set
+ * {@value #EXIT_ON_STDIN_CLOSE}, until stdin closes (the parent died or let go); close
+ * resources in reverse order of opening. A process started by hand or by a service manager
+ * (stdin at /dev/null) runs until it is signalled.
  */
 public final class ProcessSupport {
     /** Prefix of the line a process prints once it serves; a parent waits for it. */
     public static final String READY = "FERRY-READY";
+    /** System property a parent sets on its children: end of stdin then stops the child. */
+    public static final String EXIT_ON_STDIN_CLOSE = "ferry.exitOnStdinClose";
 
     private ProcessSupport() {
     }
@@ -20,6 +24,14 @@ public final class ProcessSupport {
     public static void announceReady(String fields) {
         System.out.println(READY + " " + fields);
         System.out.flush();
+    }
+
+    /**
+     * {@link #runUntilStopped(boolean, AutoCloseable...)}, watching stdin when the system
+     * property {@value #EXIT_ON_STDIN_CLOSE} is {@code true}.
+     */
+    public static void runUntilStopped(AutoCloseable... resources) {
+        runUntilStopped(Boolean.getBoolean(EXIT_ON_STDIN_CLOSE), resources);
     }
 
     /**

@@ -71,7 +71,7 @@ public final class StoreNodeMain implements Callable<Integer> {
         ProcessSupport.announceReady("role=store node=" + nodeId + " data=" + segment.endpoints().getFirst()
                 + " file=" + node.slabFile() + " segment=" + segment.name() + " bytes=" + capacityBytes
                 + " recovered=" + node.recovered() + " dropped=" + node.dropped());
-        ProcessSupport.runUntilStopped(true, node);
+        ProcessSupport.runUntilStopped(node);
         return 0;
     }
 
