@@ -585,7 +585,7 @@ public final class Master {
      */
     public synchronized Lease get(long[] keys, long ttlMillis) {
         List<List<Replica>> replicas = new ArrayList<>(keys.length);
-        List<Long> leased = new ArrayList<>(keys.length);
+        List<BlockState> leased = new ArrayList<>(keys.length);
         for (long key : keys) {
             BlockState b = blocks.get(key);
             if (b == null || !b.committed) {
@@ -593,7 +593,7 @@ public final class Master {
                 continue;
             }
             b.leases++;
-            leased.add(key);
+            leased.add(b);
             List<Replica> copies = new ArrayList<>(b.copies.size());
             for (CopyState c : b.copies) {
                 if (c.inDram() && !c.loading) {
@@ -779,9 +779,8 @@ public final class Master {
     }
 
     private void unlease(LeaseState lease) {
-        for (long key : lease.keys) {
-            BlockState b = blocks.get(key);
-            if (b != null && b.leases > 0) {
+        for (BlockState b : lease.blocks) {
+            if (b.leases > 0) {
                 b.leases--;
             }
         }

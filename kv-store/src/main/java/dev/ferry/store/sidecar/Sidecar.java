@@ -1,6 +1,7 @@
 package dev.ferry.store.sidecar;
 
 import dev.ferry.store.client.DirectStoreClient;
+import dev.ferry.store.client.LeaseCache;
 import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.MasterService;
@@ -18,6 +19,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,6 +48,7 @@ public final class Sidecar implements AutoCloseable {
     private StoreNode node;
     private DirectStoreClient store;
     private ExecutorService executor;
+    private ScheduledExecutorService sweeper;
     private SidecarServer server;
     private HealthServer http;
     private String masterAddress;
@@ -77,9 +81,25 @@ public final class Sidecar implements AutoCloseable {
                     ctx.dataDir, ctx.ssdDir, ctx.ssdCapacityBytes > 0 ? ctx.ssdCapacityBytes : 8 * ctx.capacityBytes,
                     ctx.policy, ctx.heartbeatMillis));
             engine = node.engine();
-            store = new DirectStoreClient(masterClient, engine, ctx.leaseMillis, node.segment().name());
+            store = new DirectStoreClient(masterClient, engine, ctx.leaseMillis, new DirectStoreClient.LocalSegment(
+                    node.segment().name(), node.memory(), node::registrations), ctx.leaseCacheMillis,
+                    ctx.leaseCacheBytes);
             SidecarMetrics metrics = new SidecarMetrics(registry);
             metrics.gauge("ferry.sidecar.leases", "leases held by reads in progress", store::leasesHeld);
+            if (store.leaseCache() != null) {
+                LeaseCache cache = store.leaseCache();
+                metrics.gauge("ferry.sidecar.lease.cache.blocks", "blocks whose leases the sidecar keeps", cache::size);
+                metrics.gauge("ferry.sidecar.lease.cache.hits", "gets of blocks found in the lease cache", cache::hits);
+                metrics.gauge("ferry.sidecar.lease.cache.misses", "lookups in the lease cache that found nothing",
+                        cache::misses);
+                sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
+                    Thread t = new Thread(r, "ferry-lease-sweep");
+                    t.setDaemon(true);
+                    return t;
+                });
+                long period = Math.max(1, ctx.leaseCacheMillis / 4);
+                sweeper.scheduleWithFixedDelay(store::sweepLeases, period, period, TimeUnit.MILLISECONDS);
+            }
             storeGauges(metrics);
             executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ferry-sidecar-", 0).factory());
             AtomicInteger bufferIds = new AtomicInteger();
@@ -198,7 +218,10 @@ public final class Sidecar implements AutoCloseable {
         if (executor != null) {
             executor.close(); // waits for the aborts of closed sessions
         }
-        closeQuietly(store);
+        if (sweeper != null) {
+            sweeper.shutdownNow();
+        }
+        closeQuietly(store); // returns the cached leases
         closeQuietly(node); // and its engine
         closeQuietly(masterClient);
         closeQuietly(masterService);
@@ -241,6 +264,8 @@ public final class Sidecar implements AutoCloseable {
         private int maxInFlight = 64;
         private long quotaBytes = 16L << 30;
         private long leaseMillis = 10_000;
+        private long leaseCacheMillis = -1;
+        private long leaseCacheBytes = -1;
         private long drainMillis = 10_000;
         private String httpHost = "127.0.0.1";
         private int httpPort = -1;
@@ -338,6 +363,22 @@ public final class Sidecar implements AutoCloseable {
             return this;
         }
 
+        /**
+         * How long the lease of a read of blocks in the sidecar's own segment keeps serving
+         * further reads of them with no call to the master, ms (default 1 s, and at most half
+         * the lease TTL); 0 turns the lease cache off. See {@link LeaseCache}.
+         */
+        public Context leaseCacheMillis(long millis) {
+            this.leaseCacheMillis = millis;
+            return this;
+        }
+
+        /** Most bytes of blocks the lease cache keeps pinned at once (default: an eighth of the capacity). */
+        public Context leaseCacheBytes(long bytes) {
+            this.leaseCacheBytes = bytes;
+            return this;
+        }
+
         /** Longest wait for requests in flight at shutdown, ms (default 10 s). */
         public Context drainMillis(long millis) {
             this.drainMillis = millis;
@@ -366,7 +407,6 @@ public final class Sidecar implements AutoCloseable {
             return this;
         }
 
-        /** Heartbeat period of the node, ms (default 300). */
         /**
          * Keeps the DRAM slab and the block index in {@code dir} (on /dev/shm), so that a
          * sidecar started again, after SIGKILL too, serves the blocks it held; null (default)
@@ -387,6 +427,7 @@ public final class Sidecar implements AutoCloseable {
             return this;
         }
 
+        /** Heartbeat period of the node, ms (default 300). */
         public Context heartbeatMillis(long millis) {
             this.heartbeatMillis = millis;
             return this;
@@ -447,6 +488,17 @@ public final class Sidecar implements AutoCloseable {
             if (maxInFlight < 1 || quotaBytes < 0 || capacityBytes < 4096 || leaseMillis < 1 || drainMillis < 0) {
                 throw new IllegalArgumentException("max in flight, lease must be >= 1; quota, drain >= 0; capacity "
                         + ">= 4096 bytes");
+            }
+            if (leaseCacheMillis < 0) {
+                leaseCacheMillis = Math.min(1_000, leaseMillis / 2);
+            } else if (leaseCacheMillis > leaseMillis / 2) {
+                throw new IllegalArgumentException("lease cache time " + leaseCacheMillis + " ms exceeds half the "
+                        + "lease TTL (" + leaseMillis / 2 + " ms)");
+            }
+            if (leaseCacheBytes < 0) {
+                leaseCacheBytes = Math.max(1, capacityBytes / 8);
+            } else if (leaseCacheBytes == 0) {
+                leaseCacheMillis = 0;
             }
             if (bufferDir == null) {
                 bufferDir = shmDir;
