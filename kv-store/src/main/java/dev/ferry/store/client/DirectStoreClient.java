@@ -188,6 +188,9 @@ public final class DirectStoreClient implements AutoCloseable {
      */
     public long[] get(long[] keys, Destinations destinations) {
         long registrations = local == null ? 0 : local.registrations().getAsLong();
+        if (cache != null) {
+            cache.miss();
+        }
         long askedAt = System.nanoTime();
         Lease lease = lease(keys);
         long[] lengths = new long[keys.length];
@@ -319,6 +322,7 @@ public final class DirectStoreClient implements AutoCloseable {
                 }
                 r.lengths[i] = e.length;
             }
+            cache.hit();
             return true;
         } finally {
             for (int i = 0; i < held; i++) {

@@ -134,10 +134,7 @@ public final class LeaseCache {
                 drop = forget(e);
                 e = null;
             }
-            if (e == null) {
-                misses++;
-            } else {
-                hits++;
+            if (e != null) {
                 e.lease.readers++;
             }
         }
@@ -294,14 +291,24 @@ public final class LeaseCache {
         return entries.size();
     }
 
-    /** Lookups that found a fresh entry, since start. */
+    /** Reads served from the cache, since start. */
     public synchronized long hits() {
         return hits;
     }
 
-    /** Lookups that found none, since start. */
+    /** Reads that had to ask the master for a lease, since start. */
     public synchronized long misses() {
         return misses;
+    }
+
+    /** Counts a read served from the cache. */
+    synchronized void hit() {
+        hits++;
+    }
+
+    /** Counts a read that asked the master for a lease. */
+    synchronized void miss() {
+        misses++;
     }
 
     private void sweep(long now, List<Long> drops) {

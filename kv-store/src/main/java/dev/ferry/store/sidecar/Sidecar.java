@@ -89,8 +89,8 @@ public final class Sidecar implements AutoCloseable {
             if (store.leaseCache() != null) {
                 LeaseCache cache = store.leaseCache();
                 metrics.gauge("ferry.sidecar.lease.cache.blocks", "blocks whose leases the sidecar keeps", cache::size);
-                metrics.gauge("ferry.sidecar.lease.cache.hits", "gets of blocks found in the lease cache", cache::hits);
-                metrics.gauge("ferry.sidecar.lease.cache.misses", "lookups in the lease cache that found nothing",
+                metrics.gauge("ferry.sidecar.lease.cache.hits", "gets served from the lease cache", cache::hits);
+                metrics.gauge("ferry.sidecar.lease.cache.misses", "gets that asked the master for a lease",
                         cache::misses);
                 sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
                     Thread t = new Thread(r, "ferry-lease-sweep");
@@ -98,7 +98,14 @@ public final class Sidecar implements AutoCloseable {
                     return t;
                 });
                 long period = Math.max(1, ctx.leaseCacheMillis / 4);
-                sweeper.scheduleWithFixedDelay(store::sweepLeases, period, period, TimeUnit.MILLISECONDS);
+                DirectStoreClient cached = store;
+                sweeper.scheduleWithFixedDelay(() -> {
+                    try {
+                        cached.sweepLeases();
+                    } catch (RuntimeException e) { // a task that throws is never run again
+                        LOG.warn("lease cache sweep failed: {}", e.toString());
+                    }
+                }, period, period, TimeUnit.MILLISECONDS);
             }
             storeGauges(metrics);
             executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ferry-sidecar-", 0).factory());

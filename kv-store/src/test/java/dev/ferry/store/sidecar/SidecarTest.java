@@ -97,8 +97,29 @@ class SidecarTest {
             assertThat(client.get(301, buffer, BLOCK, BLOCK)).isEqualTo(BLOCK);
             assertThat(BlockContent.firstMismatch(301, shm.slice(BLOCK, BLOCK))).isEqualTo(-1);
         }
-        assertThat(fx.meter("ferry.sidecar.lease.cache.hits")).isGreaterThanOrEqualTo(2);
+        assertThat(fx.meter("ferry.sidecar.lease.cache.misses")).isEqualTo(1);
+        assertThat(fx.meter("ferry.sidecar.lease.cache.hits")).isEqualTo(2); // on the event loop
         assertThat(fx.masterStats().leases()).isEqualTo(1); // the cached one, for all three gets
+
+        // Too large a GET for the event loop (5 x 64 KiB > 256 KiB) is served from the cache too.
+        long[] keys = {311, 312, 313, 314, 315};
+        long[] offsets = new long[5];
+        long[] lengths = new long[5];
+        for (int i = 0; i < 5; i++) {
+            offsets[i] = (i + 2) * BLOCK;
+            lengths[i] = BLOCK;
+            BlockContent.fill(keys[i], shm.slice(offsets[i], BLOCK));
+        }
+        client.put(keys, buffer, offsets, lengths);
+        for (int round = 0; round < 2; round++) {
+            shm.slice(2 * BLOCK, 5 * BLOCK).fill((byte) 0);
+            assertThat(client.get(keys, buffer, offsets, lengths)).containsOnly(BLOCK);
+            for (int i = 0; i < 5; i++) {
+                assertThat(BlockContent.firstMismatch(keys[i], shm.slice(offsets[i], BLOCK))).isEqualTo(-1);
+            }
+        }
+        assertThat(fx.meter("ferry.sidecar.lease.cache.misses")).isEqualTo(2);
+        assertThat(fx.meter("ferry.sidecar.lease.cache.hits")).isEqualTo(3);
         assertThat(client.remove(301)).containsExactly(0); // the cache lets go of a block removed through it
         assertThat(client.get(301, buffer, BLOCK, BLOCK)).isEqualTo(-1);
         await().atMost(Duration.ofSeconds(5)).until(() -> fx.masterStats().leases() == 0);
