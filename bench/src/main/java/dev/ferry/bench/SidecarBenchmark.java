@@ -29,10 +29,11 @@ import org.openjdk.jmh.annotations.Warmup;
  * the block read into the client's /dev/shm buffer) beside its baseline, a get of the same
  * block by an in-process {@link StoreClient} over the sidecar's own engine and master (the
  * same store path without the socket and frame handling), which takes a lease from the
- * embedded master and releases it on every get. With {@code leaseCache=true} (the
+ * embedded master over RPC and releases it on every get. With {@code leaseCache=true} (the
  * sidecar's default) the sidecar keeps the lease of its own node's block for a second and
  * serves the gets in between on its event loop with one copy from its slab; with
- * {@code false} every sidecar get takes and releases a lease too, on a request thread.
+ * {@code false} every sidecar get takes and releases a lease too, on a request thread, by
+ * a direct call on the master it embeds.
  * SampleTime: read p50/p99 from JMH's percentiles.
  */
 @State(Scope.Benchmark)

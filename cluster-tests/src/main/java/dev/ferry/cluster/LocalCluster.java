@@ -125,8 +125,8 @@ public final class LocalCluster implements AutoCloseable {
             }
             if (config.ssdBlocks() > 0) {
                 args.addAll(List.of("--ssd-dir", config.workDir().resolve("store-" + (i + 1) + "-ssd").toString(),
-                        "--ssd-capacity-bytes", Long.toString(share(config.ssdBlocks(), i) * blockBytes), "--ssd-policy",
-                        config.policy(), "--heartbeat-ms", "50"));
+                        "--ssd-capacity-bytes", Long.toString(share(config.ssdBlocks(), i) * blockBytes),
+                        "--ssd-policy", config.policy(), "--heartbeat-ms", "50"));
             }
             stores.add(launchAsync("store-" + (i + 1), "dev.ferry.store.node.StoreNodeMain", args));
         }

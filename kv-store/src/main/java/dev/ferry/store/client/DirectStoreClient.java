@@ -2,7 +2,7 @@ package dev.ferry.store.client;
 
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.master.Lease;
-import dev.ferry.store.master.MasterClient;
+import dev.ferry.store.master.MasterApi;
 import dev.ferry.store.master.Placement;
 import dev.ferry.store.master.Replica;
 import dev.ferry.store.rpc.RpcException;
@@ -46,7 +46,7 @@ public final class DirectStoreClient implements AutoCloseable {
     /** Per-key result of {@link #put} and {@link #reserve}: the block was already there (nothing written). */
     public static final byte EXISTED = 1;
 
-    private final MasterClient master;
+    private final MasterApi master;
     private final TransferEngine engine;
     private final long leaseMillis;
     private final AtomicInteger leasesHeld = new AtomicInteger();
@@ -64,11 +64,12 @@ public final class DirectStoreClient implements AutoCloseable {
     }
 
     /** @param leaseMillis lease TTL taken by reads, ms */
-    public DirectStoreClient(MasterClient master, TransferEngine engine, long leaseMillis) {
+    public DirectStoreClient(MasterApi master, TransferEngine engine, long leaseMillis) {
         this(master, engine, leaseMillis, null, 0, 0);
     }
 
     /**
+     * @param master           the master: over RPC, or in this process when it is embedded
      * @param leaseMillis      lease TTL taken by reads, ms
      * @param local            this process's store node: new blocks go to its segment when it
      *                         has room, and its blocks' leases may be cached; null for none
@@ -77,7 +78,7 @@ public final class DirectStoreClient implements AutoCloseable {
      * @param leaseCacheBytes  most bytes of blocks the cached leases pin at once
      * @throws IllegalArgumentException when the cache settings are out of range
      */
-    public DirectStoreClient(MasterClient master, TransferEngine engine, long leaseMillis, LocalSegment local,
+    public DirectStoreClient(MasterApi master, TransferEngine engine, long leaseMillis, LocalSegment local,
                              long leaseCacheMillis, long leaseCacheBytes) {
         this.master = master;
         this.engine = engine;

@@ -17,7 +17,7 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>Thread-safe. Owns a connection: close it.
  */
-public final class MasterClient implements SegmentResolver, AutoCloseable {
+public final class MasterClient implements MasterApi, SegmentResolver, AutoCloseable {
     private final RpcClient rpc;
     private final Map<String, SegmentDescriptor> segments = new ConcurrentHashMap<>();
 
@@ -72,11 +72,13 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
     }
 
     /** @see Master#lookupPrefix */
+    @Override
     public int lookupPrefix(long[] keys) {
         return rpc.call(MasterProtocol.LOOKUP_PREFIX, b -> Wire.writeLongs(b, keys), Wire::readInt);
     }
 
     /** @see Master#exists */
+    @Override
     public boolean[] exists(long[] keys) {
         return rpc.call(MasterProtocol.EXISTS, b -> Wire.writeLongs(b, keys), Wire::readBooleans);
     }
@@ -101,6 +103,7 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
     }
 
     /** @see Master#putStart(long[], long, int, String) */
+    @Override
     public List<Placement> putStart(long[] keys, long blockBytes, int replicas, String preferredSegment) {
         return rpc.call(MasterProtocol.PUT_START, b -> {
             Wire.writeLongs(b, keys);
@@ -120,6 +123,7 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
         });
     }
 
+    @Override
     public void putCommit(long[] keys, int[] crcs) {
         rpc.call(MasterProtocol.PUT_COMMIT, b -> {
             Wire.writeLongs(b, keys);
@@ -127,11 +131,13 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
         }, b -> null);
     }
 
+    @Override
     public void putAbort(long[] keys) {
         rpc.call(MasterProtocol.PUT_ABORT, b -> Wire.writeLongs(b, keys), b -> null);
     }
 
     /** @see Master#get */
+    @Override
     public Lease get(long[] keys, long ttlMillis) {
         return rpc.call(MasterProtocol.GET, b -> {
             Wire.writeLongs(b, keys);
@@ -163,6 +169,7 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
      * less than its TTL has passed since it was asked for). If the release is lost, the
      * lease simply runs out.
      */
+    @Override
     public void releaseLater(long leaseId) {
         try {
             rpc.send(MasterProtocol.RELEASE, b -> b.writeLong(leaseId));
@@ -180,6 +187,7 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
     }
 
     /** @see Master#release */
+    @Override
     public boolean release(long leaseId) {
         return rpc.call(MasterProtocol.RELEASE, b -> b.writeLong(leaseId), Wire::readBoolean);
     }
@@ -189,12 +197,14 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
      *
      * @return whether the segment is gone (its node declared dead, or already unknown)
      */
+    @Override
     public boolean suspect(String segment) {
         forgetSegment(segment);
         return rpc.call(MasterProtocol.SUSPECT, b -> Wire.writeString(b, segment), Wire::readBoolean);
     }
 
     /** @see Master#remove */
+    @Override
     public byte[] remove(long[] keys) {
         return rpc.call(MasterProtocol.REMOVE, b -> Wire.writeLongs(b, keys), b -> {
             byte[] out = new byte[Wire.readCount(b, 1)];

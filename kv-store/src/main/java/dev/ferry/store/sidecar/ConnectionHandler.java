@@ -26,8 +26,9 @@ import java.util.concurrent.RejectedExecutionException;
  * on the request executor, at most {@code maxInFlight} at a time: beyond that, frames wait
  * here and the socket is not read (back pressure), so a client cannot make the sidecar
  * buffer without bound. A GET that the lease cache can serve without blocking is answered
- * on the event loop at once ({@link SidecarOps#getCached}). When the connection closes and its last request has finished, its
- * session is closed: its buffers are unmapped and its uncommitted puts aborted.
+ * on the event loop at once ({@link SidecarOps#getCached}). When the connection closes and
+ * its last request has finished, its session is closed: its buffers are unmapped and its
+ * uncommitted puts aborted.
  *
  * <p>Not shareable: one instance per channel; its state is touched on the event loop only.
  */

@@ -3,6 +3,8 @@ package dev.ferry.store.sidecar;
 import dev.ferry.store.client.DirectStoreClient;
 import dev.ferry.store.client.LeaseCache;
 import dev.ferry.store.eviction.EvictionPolicy;
+import dev.ferry.store.master.InProcessMaster;
+import dev.ferry.store.master.MasterApi;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.MasterService;
 import dev.ferry.store.master.MasterStats;
@@ -30,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * sidecar protocol (docs/protocol.md) on a Unix domain socket and optionally TCP. Local
  * clients register shared-memory files and name (buffer, offset, length) in their requests:
  * the transfer engine moves block bytes straight between those files and the store, never
- * through the socket. With no master address it embeds a master too (a single-host store).
+ * through the socket. With no master address it embeds a master too (a single-host store),
+ * which its store client then calls directly.
  *
  * <p>Start it with a {@link Context}; {@link #close()} drains requests in flight, closes
  * the connections (aborting their uncommitted puts), then the node, engine and master.
@@ -81,7 +84,7 @@ public final class Sidecar implements AutoCloseable {
                     ctx.dataDir, ctx.ssdDir, ctx.ssdCapacityBytes > 0 ? ctx.ssdCapacityBytes : 8 * ctx.capacityBytes,
                     ctx.policy, ctx.heartbeatMillis));
             engine = node.engine();
-            store = new DirectStoreClient(masterClient, engine, ctx.leaseMillis, new DirectStoreClient.LocalSegment(
+            store = new DirectStoreClient(storeMaster(), engine, ctx.leaseMillis, new DirectStoreClient.LocalSegment(
                     node.segment().name(), node.memory(), node::registrations), ctx.leaseCacheMillis,
                     ctx.leaseCacheBytes);
             SidecarMetrics metrics = new SidecarMetrics(registry);
@@ -123,6 +126,22 @@ public final class Sidecar implements AutoCloseable {
         LOG.info("sidecar {} serves {} (tcp port {}, http port {}), {} bytes of DRAM, master {}{}", ctx.nodeId,
                 ctx.socketPath, tcpPort(), httpPort(), ctx.capacityBytes, masterAddress,
                 masterService == null ? "" : " (embedded)");
+    }
+
+    /**
+     * The master the store client calls: the embedded one directly (no loopback round trip
+     * per call), else the remote one over RPC.
+     */
+    private MasterApi storeMaster() {
+        MasterService embedded = masterService;
+        if (embedded == null) {
+            return masterClient;
+        }
+        MasterClient resolver = masterClient;
+        return new InProcessMaster(embedded.master(), segment -> {
+            resolver.forgetSegment(segment); // as MasterClient.suspect does
+            return embedded.suspect(segment);
+        });
     }
 
     /** The store's counts (from the master, one call a second at most): hits per tier, moves, evictions. */
