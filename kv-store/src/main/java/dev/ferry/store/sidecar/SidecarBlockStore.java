@@ -108,30 +108,20 @@ public final class SidecarBlockStore implements BlockStore {
         int window = window(blockBytes);
         return lanes.with(lane -> {
             int written = 0;
-            int existed = 0;
             long nanos = 0;
             for (int done = 0; done < keys.length; done += window) {
-                int n = Math.min(window, keys.length - done);
-                long[] batch = Arrays.copyOfRange(keys, done, done + n);
-                long[] offsets = new long[n];
-                long[] lengths = new long[n];
-                for (int i = 0; i < n; i++) {
-                    offsets[i] = i * blockBytes;
-                    lengths[i] = blockBytes;
-                    source.fill(batch[i], lane.buffer().memory().asSlice(offsets[i], blockBytes));
+                Window w = Window.of(keys, done, Math.min(window, keys.length - done), blockBytes);
+                for (int i = 0; i < w.keys.length; i++) {
+                    source.fill(w.keys[i], lane.buffer().memory().asSlice(w.offsets[i], blockBytes));
                 }
                 long start = System.nanoTime();
-                byte[] results = call(() -> lane.client().put(batch, lane.id(), offsets, lengths));
+                byte[] results = call(() -> lane.client().put(w.keys, lane.id(), w.offsets, w.sizes));
                 nanos += System.nanoTime() - start;
                 for (byte r : results) {
-                    if (r == 0) {
-                        written++;
-                    } else {
-                        existed++;
-                    }
+                    written += r == 0 ? 1 : 0;
                 }
             }
-            return new PutResult(written, existed, written * blockBytes, nanos);
+            return new PutResult(written, keys.length - written, written * blockBytes, nanos);
         });
     }
 
@@ -141,31 +131,35 @@ public final class SidecarBlockStore implements BlockStore {
         return lanes.with(lane -> {
             long bytes = 0;
             long nanos = 0;
-            long[] offsets = new long[window];
-            long[] capacities = new long[window];
-            for (int i = 0; i < window; i++) {
-                offsets[i] = i * blockBytes;
-                capacities[i] = blockBytes;
-            }
             for (int done = 0; done < keys.length; done += window) {
-                int n = Math.min(window, keys.length - done);
-                long[] batch = Arrays.copyOfRange(keys, done, done + n);
-                long[] o = n == window ? offsets : Arrays.copyOf(offsets, n);
-                long[] c = n == window ? capacities : Arrays.copyOf(capacities, n);
+                Window w = Window.of(keys, done, Math.min(window, keys.length - done), blockBytes);
                 long start = System.nanoTime();
-                long[] lengths = call(() -> lane.client().get(batch, lane.id(), o, c));
+                long[] lengths = call(() -> lane.client().get(w.keys, lane.id(), w.offsets, w.sizes));
                 nanos += System.nanoTime() - start;
-                for (int i = 0; i < n; i++) {
+                for (int i = 0; i < w.keys.length; i++) {
                     if (lengths[i] < 0) {
-                        throw new StoreException("block key " + batch[i] + " is not in the store");
+                        throw new StoreException("block key " + w.keys[i] + " is not in the store");
                     }
-                    MemorySegment block = lane.buffer().memory().asSlice(offsets[i], lengths[i]);
-                    sink.accept(batch[i], block, BlockContent.crc32c(block));
+                    MemorySegment block = lane.buffer().memory().asSlice(w.offsets[i], lengths[i]);
+                    sink.accept(w.keys[i], block, BlockContent.crc32c(block));
                     bytes += lengths[i];
                 }
             }
             return new GetResult(keys.length, bytes, nanos);
         });
+    }
+
+    /** One request's blocks: {@code keys[i]} in the buffer slot at {@code offsets[i]}, of {@code sizes[i]} bytes. */
+    private record Window(long[] keys, long[] offsets, long[] sizes) {
+        static Window of(long[] all, int from, int n, long blockBytes) {
+            long[] offsets = new long[n];
+            long[] sizes = new long[n];
+            for (int i = 0; i < n; i++) {
+                offsets[i] = i * blockBytes;
+                sizes[i] = blockBytes;
+            }
+            return new Window(Arrays.copyOfRange(all, from, from + n), offsets, sizes);
+        }
     }
 
     private int window(long blockBytes) {
