@@ -119,7 +119,8 @@ public final class DirectStoreClient implements AutoCloseable {
     /** @see dev.ferry.store.master.Master#remove */
     public byte[] remove(long[] keys) {
         if (cache != null) {
-            cache.invalidate(keys); // its releases reach the master before the remove (one connection, in order)
+            cache.invalidate(keys);
+            cache.flush(); // the releases reach the master before the remove (in order on one connection)
         }
         return call(() -> master.remove(keys));
     }

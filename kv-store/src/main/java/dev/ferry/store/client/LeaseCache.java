@@ -2,7 +2,7 @@ package dev.ferry.store.client;
 
 import dev.ferry.store.master.Lease;
 import dev.ferry.store.master.Replica;
-import java.util.ArrayList;
+import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
@@ -29,7 +29,9 @@ import java.util.function.LongSupplier;
  *       checks both again after its copy ({@link #stillValid}) and discards the bytes if
  *       either changed while it copied.</li>
  *   <li>A lease goes back to the master once none of its entries is cached any more and no
- *       reader holds one; a stale entry is dropped when it is next looked up or swept.</li>
+ *       reader holds one; a stale entry is dropped when it is next looked up or swept.
+ *       Lookups and releases never call the master (they may run on an event loop): the
+ *       leases they retire go back at the next {@link #flush}, which sweeps and offers do.</li>
  * </ul>
  * The cost: a block read recently stays unevictable (and a REMOVE from another client is
  * answered "leased") for up to {@code lifetime}, over at most {@code maxBytes} of blocks.
@@ -85,6 +87,8 @@ public final class LeaseCache {
     private final LongSupplier registrations;
     private final LongConsumer releaser;
     private final Map<Long, Entry> entries = new HashMap<>();
+    /** Leases no entry or reader needs any more, to return at the next {@link #flush}. */
+    private final ArrayDeque<Long> retired = new ArrayDeque<>();
     private long bytes;
     private long hits;
     private long misses;
@@ -96,7 +100,8 @@ public final class LeaseCache {
      * @param ttlMillis      the TTL the leases are taken with, ms
      * @param maxBytes       most bytes of blocks pinned by cached leases at once
      * @param registrations  the local node's registration count ({@code StoreNode#registrations})
-     * @param releaser       ends a lease at the master (called outside the lock, without waiting)
+     * @param releaser       ends a lease at the master (called by {@link #flush} and the
+     *                       methods that flush, outside the lock)
      * @throws IllegalArgumentException when the lifetime is not in {@code [1, ttl / 2]} or maxBytes < 1
      */
     public LeaseCache(String segment, long lifetimeMillis, long ttlMillis, long maxBytes, LongSupplier registrations,
@@ -120,26 +125,20 @@ public final class LeaseCache {
 
     /**
      * The entry of {@code key}, held for the caller until {@link #release}, or null when the
-     * key has no fresh entry.
+     * key has no fresh entry. Never calls the master (a lease it retires goes back at the
+     * next {@link #flush}).
      *
      * @param now {@link System#nanoTime()}
      */
-    public Entry acquire(long key, long now) {
-        long drop = -1;
-        Entry e;
-        synchronized (this) {
-            e = entries.get(key);
-            if (e != null && !fresh(e.lease, now)) {
-                entries.remove(key);
-                drop = forget(e);
-                e = null;
-            }
-            if (e != null) {
-                e.lease.readers++;
-            }
+    public synchronized Entry acquire(long key, long now) {
+        Entry e = entries.get(key);
+        if (e != null && !fresh(e.lease, now)) {
+            entries.remove(key);
+            forget(e);
+            return null;
         }
-        if (drop >= 0) {
-            releaser.accept(drop);
+        if (e != null) {
+            e.lease.readers++;
         }
         return e;
     }
@@ -154,25 +153,16 @@ public final class LeaseCache {
         return e.lease.registrations == registrations.getAsLong() && now - e.lease.askedAt < safeNanos;
     }
 
-    /** Ends a hold from {@link #acquire}; returns the lease to the master when it is no longer needed. */
-    public void release(Entry e) {
-        long drop = -1;
-        synchronized (this) {
-            CachedLease l = e.lease;
-            l.readers--;
-            if (l.entries == 0 && l.readers == 0 && !l.released) {
-                l.released = true;
-                drop = l.id;
-            }
-        }
-        if (drop >= 0) {
-            releaser.accept(drop);
-        }
+    /** Ends a hold from {@link #acquire}. Never calls the master. */
+    public synchronized void release(Entry e) {
+        CachedLease l = e.lease;
+        l.readers--;
+        retireIfUnused(l);
     }
 
     /**
      * Keeps a lease just used for a read, when every block it found is in the local segment
-     * in DRAM and the blocks fit the cache.
+     * in DRAM and the blocks fit the cache; returns the leases no longer needed.
      *
      * @param lease         the lease, as granted
      * @param askedAt       {@link System#nanoTime()} taken before the lease was asked for
@@ -197,93 +187,98 @@ public final class LeaseCache {
                 || System.nanoTime() - askedAt >= lifetimeNanos) {
             return false;
         }
-        List<Long> drops = new ArrayList<>(0);
-        synchronized (this) {
-            sweep(System.nanoTime(), drops);
-            long replaced = 0;
-            for (List<Replica> copies : lease.replicas()) {
-                Entry old = copies.isEmpty() ? null : entries.get(copies.getFirst().key());
-                replaced += old == null ? 0 : old.length;
+        boolean taken = take(lease, askedAt, registrations, size, found);
+        flush();
+        return taken;
+    }
+
+    private synchronized boolean take(Lease lease, long askedAt, long registrations, long size, int found) {
+        sweep(System.nanoTime());
+        long replaced = 0;
+        for (List<Replica> copies : lease.replicas()) {
+            Entry old = copies.isEmpty() ? null : entries.get(copies.getFirst().key());
+            replaced += old == null ? 0 : old.length;
+        }
+        if (bytes - replaced + size > maxBytes) {
+            return false;
+        }
+        CachedLease held = new CachedLease(lease.id(), askedAt, registrations);
+        held.keys = new long[found];
+        int k = 0;
+        for (List<Replica> copies : lease.replicas()) {
+            if (copies.isEmpty()) {
+                continue;
             }
-            if (bytes - replaced + size > maxBytes) {
-                drops.forEach(releaser::accept);
-                return false;
-            }
-            CachedLease held = new CachedLease(lease.id(), askedAt, registrations);
-            held.keys = new long[found];
-            int k = 0;
-            for (List<Replica> copies : lease.replicas()) {
-                if (copies.isEmpty()) {
-                    continue;
-                }
-                Replica r = copies.getFirst();
-                held.keys[k++] = r.key();
-                Entry old = entries.put(r.key(), new Entry(r, held));
-                held.entries++;
-                bytes += r.length();
-                if (old != null) {
-                    bytes -= old.length;
-                    long drop = forgetCounted(old);
-                    if (drop >= 0) {
-                        drops.add(drop);
-                    }
-                }
+            Replica r = copies.getFirst();
+            held.keys[k++] = r.key();
+            Entry old = entries.put(r.key(), new Entry(r, held));
+            held.entries++;
+            bytes += r.length();
+            if (old != null) {
+                forget(old);
             }
         }
-        drops.forEach(releaser::accept);
         return true;
     }
 
     /**
-     * Drops the entries of {@code keys} and every other entry of their leases (before a
-     * remove: a lease pins all its blocks), returning the leases no reader holds.
+     * Drops the entries of {@code keys} and every other entry of their leases (a lease pins
+     * all its blocks). Their leases go back at the next {@link #flush} once no reader holds
+     * them; before a remove, flush first.
      */
-    public void invalidate(long[] keys) {
-        List<Long> drops = new ArrayList<>(0);
-        synchronized (this) {
-            for (long key : keys) {
-                Entry e = entries.get(key);
-                if (e == null) {
-                    continue;
-                }
-                for (long k : e.lease.keys) {
-                    Entry sibling = entries.get(k);
-                    if (sibling != null && sibling.lease == e.lease) {
-                        entries.remove(k);
-                        long drop = forget(sibling);
-                        if (drop >= 0) {
-                            drops.add(drop);
-                        }
-                    }
+    public synchronized void invalidate(long[] keys) {
+        for (long key : keys) {
+            Entry e = entries.get(key);
+            if (e == null) {
+                continue;
+            }
+            for (long k : e.lease.keys) {
+                Entry sibling = entries.get(k);
+                if (sibling != null && sibling.lease == e.lease) {
+                    entries.remove(k);
+                    forget(sibling);
                 }
             }
         }
-        drops.forEach(releaser::accept);
     }
 
     /** Drops stale entries and returns the leases no entry or reader needs any more. */
     public void sweep() {
-        List<Long> drops = new ArrayList<>(0);
         synchronized (this) {
-            sweep(System.nanoTime(), drops);
+            sweep(System.nanoTime());
         }
-        drops.forEach(releaser::accept);
+        flush();
+    }
+
+    /**
+     * Returns to the master the leases retired since the last flush (on the calling thread,
+     * outside the lock: not on an event loop, where a master in this process could block it).
+     */
+    public void flush() {
+        long[] ids;
+        synchronized (this) {
+            if (retired.isEmpty()) {
+                return;
+            }
+            ids = retired.stream().mapToLong(Long::longValue).toArray();
+            retired.clear();
+        }
+        for (long id : ids) {
+            releaser.accept(id);
+        }
     }
 
     /** Drops every entry and returns the leases no reader holds. */
     public void clear() {
-        List<Long> drops = new ArrayList<>(0);
         synchronized (this) {
             for (Entry e : entries.values()) {
-                long drop = forgetCounted(e);
-                if (drop >= 0) {
-                    drops.add(drop);
-                }
+                e.lease.entries--;
+                retireIfUnused(e.lease);
             }
             entries.clear();
             bytes = 0;
         }
-        drops.forEach(releaser::accept);
+        flush();
     }
 
     /** Blocks cached now. */
@@ -311,15 +306,12 @@ public final class LeaseCache {
         misses++;
     }
 
-    private void sweep(long now, List<Long> drops) {
+    private void sweep(long now) {
         for (Iterator<Entry> it = entries.values().iterator(); it.hasNext(); ) {
             Entry e = it.next();
             if (!fresh(e.lease, now)) {
                 it.remove();
-                long drop = forget(e);
-                if (drop >= 0) {
-                    drops.add(drop);
-                }
+                forget(e);
             }
         }
     }
@@ -328,19 +320,17 @@ public final class LeaseCache {
         return now - l.askedAt < lifetimeNanos && l.registrations == registrations.getAsLong();
     }
 
-    /** An entry left the map: its bytes no longer count; returns its lease's id when that goes back now, else -1. */
-    private long forget(Entry e) {
+    /** An entry left the map: its bytes no longer count, and its lease may be done. */
+    private void forget(Entry e) {
         bytes -= e.length;
-        return forgetCounted(e);
+        e.lease.entries--;
+        retireIfUnused(e.lease);
     }
 
-    private long forgetCounted(Entry e) {
-        CachedLease l = e.lease;
-        l.entries--;
+    private void retireIfUnused(CachedLease l) {
         if (l.entries == 0 && l.readers == 0 && !l.released) {
             l.released = true;
-            return l.id;
+            retired.add(l.id);
         }
-        return -1;
     }
 }
