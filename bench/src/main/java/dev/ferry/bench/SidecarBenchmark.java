@@ -17,6 +17,7 @@ import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Measurement;
 import org.openjdk.jmh.annotations.Mode;
 import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
@@ -27,9 +28,13 @@ import org.openjdk.jmh.annotations.Warmup;
  * Latency of a get of one 64 KiB block through the sidecar (a client on its Unix socket,
  * the block read into the client's /dev/shm buffer) beside its baseline, a get of the same
  * block by an in-process {@link StoreClient} over the sidecar's own engine and master (the
- * same store path without the socket and frame handling). Both take a lease from the
- * embedded master and release it, so the difference is the socket round trip, framing and
- * the hand-off to a request thread. SampleTime: read p50/p99 from JMH's percentiles.
+ * same store path without the socket and frame handling), which takes a lease from the
+ * embedded master over RPC and releases it on every get. With {@code leaseCache=true} (the
+ * sidecar's default) the sidecar keeps the lease of its own node's block for a second and
+ * serves the gets in between on its event loop with one copy from its slab; with
+ * {@code false} every sidecar get takes and releases a lease too, on a request thread, by
+ * a direct call on the master it embeds.
+ * SampleTime: read p50/p99 from JMH's percentiles.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SampleTime)
@@ -41,6 +46,10 @@ public class SidecarBenchmark {
     /** Block size, bytes (64 KiB). */
     public static final long BLOCK = 64 * 1024;
     private static final long KEY = 4242;
+
+    /** Whether the sidecar keeps the leases of its own blocks (its default) or takes one per get. */
+    @Param({"true", "false"})
+    public boolean leaseCache;
 
     private Path dir;
     private Sidecar sidecar;
@@ -55,8 +64,9 @@ public class SidecarBenchmark {
     @Setup(Level.Trial)
     public void setUp() throws IOException {
         dir = Files.createTempDirectory("ferry-bench-sc");
-        sidecar = new Sidecar(new Sidecar.Context().socketPath(dir.resolve("s.sock")).capacityBytes(64 << 20)
-                .nodeId("bench-" + ProcessHandle.current().pid()));
+        Sidecar.Context context = new Sidecar.Context().socketPath(dir.resolve("s.sock")).capacityBytes(64 << 20)
+                .nodeId("bench-" + ProcessHandle.current().pid());
+        sidecar = new Sidecar(leaseCache ? context : context.leaseCacheMillis(0));
         client = SidecarClient.connect(sidecar.socketPath());
         Path file = Path.of("/dev/shm", "ferry-bench-client-" + ProcessHandle.current().pid() + ".buf");
         clientBuffer = Slab.mapShared(file, 2 * BLOCK, true);

@@ -13,7 +13,11 @@ import java.util.List;
 /**
  * A prefill/decode cluster on loopback, one JVM process per role: a master, store nodes
  * (each maps a DRAM slab under {@code /dev/shm} and registers it as a segment), a decode
- * node and a prefill node. Ports are chosen free by each process and read from its
+ * node and a prefill node. With {@link Config#sidecar()} the store nodes are two sidecars
+ * ({@code ferry sidecar}), one next to prefill and one next to decode, and those two nodes
+ * reach the store only through their own sidecar's Unix socket and shared memory, as an
+ * inference engine would: prefill's blocks go to its sidecar's segment while it has room,
+ * and decode's sidecar pulls them over its transfer engine. Ports are chosen free by each process and read from its
  * {@code FERRY-READY} line; each process's output goes to {@code <role>.log} in the work
  * directory. Processes stop when the cluster is closed, when the parent JVM exits (their
  * stdin closes), and on Ctrl-C (a shutdown hook closes the cluster).
@@ -24,6 +28,8 @@ public final class LocalCluster implements AutoCloseable {
     private final Config config;
     private final List<ChildProcess> roles = new ArrayList<>();
     private final List<Path> slabFiles = new ArrayList<>();
+    /** Where the sidecars' sockets are: a short path, as a Unix socket's must be. */
+    private Path socketDir;
     private final Thread shutdownHook = new Thread(this::close, "ferry-cluster-shutdown");
     private HostPort master;
     private HostPort prefill;
@@ -45,18 +51,32 @@ public final class LocalCluster implements AutoCloseable {
      * @param ssdBlocks      SSD tier capacity in blocks, split over the store nodes; 0 for
      *                       DRAM only
      * @param workDir        where logs go (and the SSD tiers' RocksDB directories)
+     * @param sidecar        whether prefill and decode each reach the store through a sidecar
+     *                       of their own, the two sidecars being the store nodes (then
+     *                       {@code storeNodes} must be 2, {@code replicas} 1, no SSD tier,
+     *                       and the transport tcp or shm)
      */
     public record Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, String transport,
-                         String policy, int masterPort, int replicas, long ssdBlocks, Path workDir) {
-        /** With a free master port, one replica, no SSD tier. */
-        public Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, String transport,
-                      String policy, Path workDir) {
-            this(profile, capacityBlocks, storeNodes, links, transport, policy, 0, 1, 0, workDir);
+                         String policy, int masterPort, int replicas, long ssdBlocks, Path workDir, boolean sidecar) {
+        /**
+         * @throws IllegalArgumentException for a sidecar cluster the sidecars cannot run
+         */
+        public Config {
+            if (sidecar && (storeNodes != 2 || replicas != 1 || ssdBlocks > 0 || transport.equals("aeron"))) {
+                throw new IllegalArgumentException("with sidecars the store nodes are the two sidecars, each block has "
+                        + "one copy, there is no SSD tier and the transport is tcp or shm");
+            }
         }
 
-        /** Over TCP, with LRU. */
+        /** With a free master port, one replica, no SSD tier, no sidecars. */
+        public Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, String transport,
+                      String policy, Path workDir) {
+            this(profile, capacityBlocks, storeNodes, links, transport, policy, 0, 1, 0, workDir, false);
+        }
+
+        /** Over TCP, with LRU, no sidecars. */
         public Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, Path workDir) {
-            this(profile, capacityBlocks, storeNodes, links, "tcp", "lru", 0, 1, 0, workDir);
+            this(profile, capacityBlocks, storeNodes, links, "tcp", "lru", 0, 1, 0, workDir, false);
         }
     }
 
@@ -91,37 +111,87 @@ public final class LocalCluster implements AutoCloseable {
         ChildProcess m = launch("master", "dev.ferry.store.node.MasterMain", List.of("--port",
                 Integer.toString(config.masterPort()), "--policy", config.policy()));
         master = new HostPort("127.0.0.1", Integer.parseInt(m.field("port")));
+        if (config.sidecar()) {
+            startWithSidecars();
+            return;
+        }
         List<ChildProcess> stores = new ArrayList<>();
         long blockBytes = config.profile().blockBytes();
         for (int i = 0; i < config.storeNodes(); i++) {
-            // Node i holds its share of the capacity; the shares add up to exactly capacityBlocks.
-            long blocks = config.capacityBlocks() / config.storeNodes()
-                    + (i < config.capacityBlocks() % config.storeNodes() ? 1 : 0);
             List<String> args = new ArrayList<>(List.of("--node-id", "store-" + (i + 1), "--master", master.toString(),
-                    "--capacity-bytes", Long.toString(Math.max(1, blocks) * blockBytes)));
+                    "--capacity-bytes", Long.toString(share(config.capacityBlocks(), i) * blockBytes)));
             if (config.transport().equals("aeron")) {
                 args.add("--aeron");
             }
             if (config.ssdBlocks() > 0) {
-                long ssd = config.ssdBlocks() / config.storeNodes() + (i < config.ssdBlocks() % config.storeNodes() ? 1 : 0);
                 args.addAll(List.of("--ssd-dir", config.workDir().resolve("store-" + (i + 1) + "-ssd").toString(),
-                        "--ssd-capacity-bytes", Long.toString(Math.max(1, ssd) * blockBytes), "--ssd-policy",
-                        config.policy(), "--heartbeat-ms", "50"));
+                        "--ssd-capacity-bytes", Long.toString(share(config.ssdBlocks(), i) * blockBytes),
+                        "--ssd-policy", config.policy(), "--heartbeat-ms", "50"));
             }
             stores.add(launchAsync("store-" + (i + 1), "dev.ferry.store.node.StoreNodeMain", args));
         }
         stores.forEach(ChildProcess::awaitReady);
         stores.forEach(store -> slabFiles.add(Path.of(store.field("file"))));
-        String model = config.profile().name();
-        List<String> decodeArgs = new ArrayList<>(List.of("--master", master.toString(), "--model", model,
-                "--links", Integer.toString(config.links())));
-        decodeArgs.addAll(transportFlag());
-        ChildProcess decode = launch("decode", "dev.ferry.decode.DecodeMain", decodeArgs);
-        List<String> prefillArgs = new ArrayList<>(List.of("--master", master.toString(),
-                "--decode", "127.0.0.1:" + decode.field("port"), "--model", model,
-                "--links", Integer.toString(config.links()), "--replicas", Integer.toString(config.replicas())));
-        prefillArgs.addAll(transportFlag());
-        ChildProcess p = launch("prefill", "dev.ferry.prefill.PrefillMain", prefillArgs);
+        ChildProcess decode = launch("decode", "dev.ferry.decode.DecodeMain", nodeArgs(List.of("--master",
+                master.toString())));
+        startPrefill(decode, List.of("--master", master.toString(), "--replicas", Integer.toString(config.replicas())));
+    }
+
+    /**
+     * Store node {@code i}'s share of {@code blocks} (at least 1); the shares add up to
+     * exactly {@code blocks} when there are at least as many blocks as nodes.
+     */
+    private long share(long blocks, int i) {
+        int nodes = config.storeNodes();
+        return Math.max(1, blocks / nodes + (i < blocks % nodes ? 1 : 0));
+    }
+
+    /**
+     * The two sidecars (prefill's and decode's: the store nodes, joined to the master), then
+     * decode and prefill, each given only its sidecar's socket. The sidecars keep no leases
+     * between reads (no lease cache): a lease pins a block against eviction, and the replay
+     * keeps the store's LRU order exactly that of the reference replay.
+     */
+    private void startWithSidecars() {
+        try {
+            socketDir = Files.createTempDirectory("ferry-cluster-");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create a directory for the sidecars' sockets", e);
+        }
+        List<String> sides = List.of("prefill", "decode");
+        List<ChildProcess> sidecars = new ArrayList<>();
+        for (int i = 0; i < sides.size(); i++) {
+            List<String> args = new ArrayList<>(List.of("sidecar", "--socket", socket(sides.get(i)).toString(),
+                    "--master", master.toString(), "--node-id", "sidecar-" + sides.get(i), "--capacity",
+                    Long.toString(share(config.capacityBlocks(), i) * config.profile().blockBytes()),
+                    "--lease-cache-ms", "0", "--exit-on-stdin-close"));
+            if (!config.transport().equals("shm")) {
+                args.add("--no-shared-memory");
+            }
+            sidecars.add(launchAsync("sidecar-" + sides.get(i), "dev.ferry.cluster.cli.FerryCommand", args));
+        }
+        sidecars.forEach(ChildProcess::awaitReady);
+        ChildProcess decode = launch("decode", "dev.ferry.decode.DecodeMain", nodeArgs(List.of("--sidecar",
+                socket("decode").toString())));
+        startPrefill(decode, List.of("--sidecar", socket("prefill").toString()));
+    }
+
+    private Path socket(String side) {
+        return socketDir.resolve(side + ".sock");
+    }
+
+    /** The arguments of prefill and decode: how they reach the store, then the model, links and transport. */
+    private List<String> nodeArgs(List<String> store) {
+        List<String> args = new ArrayList<>(store);
+        args.addAll(List.of("--model", config.profile().name(), "--links", Integer.toString(config.links())));
+        args.addAll(transportFlag());
+        return args;
+    }
+
+    private void startPrefill(ChildProcess decode, List<String> store) {
+        List<String> args = new ArrayList<>(nodeArgs(store));
+        args.addAll(List.of("--decode", "127.0.0.1:" + decode.field("port")));
+        ChildProcess p = launch("prefill", "dev.ferry.prefill.PrefillMain", args);
         prefill = new HostPort("127.0.0.1", Integer.parseInt(p.field("port")));
     }
 
@@ -188,6 +258,16 @@ public final class LocalCluster implements AutoCloseable {
                 Files.deleteIfExists(file);
             } catch (IOException ignored) {
                 // nothing more to do at shutdown
+            }
+        }
+        if (socketDir != null) {
+            try (var left = Files.list(socketDir)) {
+                for (Path p : left.toList()) {
+                    Files.deleteIfExists(p);
+                }
+                Files.deleteIfExists(socketDir);
+            } catch (IOException ignored) {
+                // a temporary directory: nothing more to do at shutdown
             }
         }
     }

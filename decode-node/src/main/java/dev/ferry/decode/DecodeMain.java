@@ -1,12 +1,9 @@
 package dev.ferry.decode;
 
-import dev.ferry.store.client.StoreClient;
-import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.node.EngineOptions;
 import dev.ferry.store.node.NodeCommandLine;
 import dev.ferry.store.node.ProcessSupport;
 import dev.ferry.store.rpc.RpcServer;
-import dev.ferry.transfer.TransferEngine;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -29,20 +26,17 @@ public final class DecodeMain implements Callable<Integer> {
     @Override
     public Integer call() {
         var profile = options.profile();
-        MasterClient masterClient = options.masterClient();
-        TransferEngine engine = options.engine(masterClient);
-        DecodeNode node = new DecodeNode(new StoreClient(masterClient, engine, 10_000), profile, memoryGBps,
-                concurrency, options.windowBlocks);
+        DecodeNode node = new DecodeNode(options.blockStore(concurrency, 1), profile, memoryGBps);
         ExecutorService executor = Executors.newFixedThreadPool(concurrency, r -> new Thread(r, "ferry-decode"));
         RpcServer server;
         try {
             server = new RpcServer(options.host, options.port, node::handle, executor);
         } catch (RuntimeException e) {
-            ProcessSupport.closeQuietly(masterClient, engine, node, executor::shutdownNow);
+            ProcessSupport.closeQuietly(node, executor::shutdownNow);
             throw e;
         }
         ProcessSupport.announceReady("role=decode port=" + server.port());
-        ProcessSupport.runUntilStopped(masterClient, engine, node, executor::shutdownNow, server);
+        ProcessSupport.runUntilStopped(node, executor::shutdownNow, server);
         return 0;
     }
 

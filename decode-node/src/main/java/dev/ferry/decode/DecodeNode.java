@@ -1,9 +1,8 @@
 package dev.ferry.decode;
 
-import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.client.GetResult;
-import dev.ferry.store.client.StoreClient;
+import dev.ferry.store.client.BlockStore;
 import dev.ferry.store.handoff.DecodeProtocol;
 import dev.ferry.store.handoff.DecodeProtocol.DecodeRequest;
 import dev.ferry.store.handoff.DecodeProtocol.DecodeResult;
@@ -11,72 +10,58 @@ import dev.ferry.store.model.ModelProfile;
 import dev.ferry.store.rpc.RpcException;
 import io.netty.buffer.ByteBuf;
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * The decode side: for each request handed over by prefill, pulls every KV block through
- * the transfer engine into its own memory, verifies each block's CRC32C and every byte
- * (block contents derive from the key, {@link BlockContent}), and models decoding.
+ * The decode side: for each request handed over by prefill, pulls every KV block into its
+ * own memory (through its transfer engine, or through a sidecar on this host: a
+ * {@link BlockStore}), verifies each block's CRC32C and every byte (block contents derive
+ * from the key, {@link BlockContent}), and models decoding.
  *
  * <p>Decoding is memory-bound: a step reads the weights and the context's KV cache once,
  * so its time is {@link ModelProfile#decodeStepBytes} over the accelerator's memory
  * bandwidth. TBT is that step at the mid-point of the output; the first step is part of TTFT.
  *
- * <p>Thread-safe: requests are served concurrently, each with its own staging buffer
- * from a fixed pool.
+ * <p>Thread-safe: requests are served concurrently, as many at once as the store has lanes
+ * (staging buffers).
  */
 public final class DecodeNode implements AutoCloseable {
-    private final StoreClient store;
+    private final BlockStore store;
     private final ModelProfile profile;
     private final double memoryBytesPerNano;
-    private final BlockingQueue<Slab> staging;
     private final LongAdder verifyFailures = new LongAdder();
     private final AtomicInteger served = new AtomicInteger();
 
     /**
-     * @param store             the store
-     * @param profile           model profile
-     * @param memoryGBps        accelerator memory bandwidth, GB/s (H100 SXM: 3,350)
-     * @param stagingBuffers    requests served at once
-     * @param windowBlocks      blocks per READ batch
+     * @param store      the store (owned from now on); its lanes are the requests served at once
+     * @param profile    model profile
+     * @param memoryGBps accelerator memory bandwidth, GB/s (H100 SXM: 3,350)
      */
-    public DecodeNode(StoreClient store, ModelProfile profile, double memoryGBps, int stagingBuffers, int windowBlocks) {
+    public DecodeNode(BlockStore store, ModelProfile profile, double memoryGBps) {
         this.store = store;
         this.profile = profile;
         this.memoryBytesPerNano = memoryGBps;
-        this.staging = new ArrayBlockingQueue<>(stagingBuffers);
-        for (int i = 0; i < stagingBuffers; i++) {
-            staging.add(Slab.allocate(windowBlocks * profile.blockBytes()));
-        }
     }
 
     /** Pulls, verifies and models one request. */
-    public DecodeResult decode(DecodeRequest request) throws InterruptedException {
+    public DecodeResult decode(DecodeRequest request) {
         if (request.blockBytes() != profile.blockBytes()) {
             throw new RpcException(RpcException.REFUSED, "request has blocks of " + request.blockBytes()
                     + " bytes, this decode node serves " + profile.name() + " (" + profile.blockBytes() + " bytes)");
         }
-        Slab buffer = staging.take();
-        try {
-            int[] failures = new int[1];
-            GetResult got = store.get(request.keys(), request.blockBytes(), buffer.memory(),
-                    (key, bytes, crc) -> {
-                        if (!verify(key, bytes, crc)) {
-                            failures[0]++;
-                        }
-                    });
-            verifyFailures.add(failures[0]);
-            served.incrementAndGet();
-            long context = request.inputTokens() + request.outputTokens() / 2;
-            long tbt = (long) (profile.decodeStepBytes(context) / memoryBytesPerNano);
-            long first = (long) (profile.decodeStepBytes(request.inputTokens()) / memoryBytesPerNano);
-            return new DecodeResult(got.blocks(), got.bytes(), got.transferNanos(), failures[0], tbt, first);
-        } finally {
-            staging.add(buffer);
-        }
+        int[] failures = new int[1];
+        GetResult got = store.get(request.keys(), request.blockBytes(), (key, bytes, crc) -> {
+            if (!verify(key, bytes, crc)) {
+                failures[0]++;
+            }
+        });
+        verifyFailures.add(failures[0]);
+        served.incrementAndGet();
+        long context = request.inputTokens() + request.outputTokens() / 2;
+        long tbt = (long) (profile.decodeStepBytes(context) / memoryBytesPerNano);
+        long first = (long) (profile.decodeStepBytes(request.inputTokens()) / memoryBytesPerNano);
+        return new DecodeResult(got.blocks(), got.bytes(), got.transferNanos(), failures[0], tbt, first);
     }
 
     /** Whether the block's CRC32C and every byte match what its key says. */
@@ -91,10 +76,10 @@ public final class DecodeNode implements AutoCloseable {
         }
         try {
             decode(DecodeRequest.read(in)).write(out);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new RpcException(RpcException.UNAVAILABLE, "decode node is shutting down");
         } catch (dev.ferry.store.client.StoreException e) {
+            if (Thread.currentThread().isInterrupted()) {
+                throw new RpcException(RpcException.UNAVAILABLE, "decode node is shutting down");
+            }
             throw new RpcException(RpcException.CONFLICT, e.getMessage());
         }
     }
@@ -111,6 +96,6 @@ public final class DecodeNode implements AutoCloseable {
 
     @Override
     public void close() {
-        staging.forEach(Slab::close);
+        store.close();
     }
 }

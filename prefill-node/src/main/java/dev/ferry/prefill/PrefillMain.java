@@ -1,14 +1,12 @@
 package dev.ferry.prefill;
 
-import dev.ferry.store.client.StoreClient;
-import dev.ferry.store.master.MasterClient;
+import dev.ferry.store.client.BlockStore;
 import dev.ferry.store.node.EngineOptions;
 import dev.ferry.store.node.HostPort;
 import dev.ferry.store.node.NodeCommandLine;
 import dev.ferry.store.node.ProcessSupport;
 import dev.ferry.store.rpc.RpcClient;
 import dev.ferry.store.rpc.RpcServer;
-import dev.ferry.transfer.TransferEngine;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -36,21 +34,19 @@ public final class PrefillMain implements Callable<Integer> {
     public Integer call() {
         var profile = options.profile();
         HostPort d = HostPort.parse(decode);
-        MasterClient masterClient = options.masterClient();
-        TransferEngine engine = options.engine(masterClient);
+        BlockStore store = options.blockStore(1, replicas);
         RpcClient decodeClient = new RpcClient(d.host(), d.port(), 120_000);
-        PrefillNode node = new PrefillNode(new StoreClient(masterClient, engine, 10_000, replicas, null), decodeClient, profile,
-                teraflops, options.windowBlocks);
+        PrefillNode node = new PrefillNode(store, decodeClient, profile, teraflops);
         ExecutorService executor = Executors.newCachedThreadPool(r -> new Thread(r, "ferry-prefill"));
         RpcServer server;
         try {
             server = new RpcServer(options.host, options.port, node::handle, executor);
         } catch (RuntimeException e) {
-            ProcessSupport.closeQuietly(masterClient, engine, decodeClient, node, executor::shutdownNow);
+            ProcessSupport.closeQuietly(decodeClient, node, executor::shutdownNow);
             throw e;
         }
         ProcessSupport.announceReady("role=prefill port=" + server.port());
-        ProcessSupport.runUntilStopped(masterClient, engine, decodeClient, node, executor::shutdownNow, server);
+        ProcessSupport.runUntilStopped(decodeClient, node, executor::shutdownNow, server);
         return 0;
     }
 

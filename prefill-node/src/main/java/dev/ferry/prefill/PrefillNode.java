@@ -1,11 +1,10 @@
 package dev.ferry.prefill;
 
-import dev.ferry.nativemem.Slab;
 import dev.ferry.prefill.PrefillProtocol.PrefillRequest;
 import dev.ferry.prefill.PrefillProtocol.PrefillResult;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.client.PutResult;
-import dev.ferry.store.client.StoreClient;
+import dev.ferry.store.client.BlockStore;
 import dev.ferry.store.handoff.DecodeProtocol;
 import dev.ferry.store.handoff.DecodeProtocol.DecodeRequest;
 import dev.ferry.store.handoff.DecodeProtocol.DecodeResult;
@@ -20,7 +19,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * The prefill side: for each request, asks the store for its cached prefix, "computes" the
  * missing KV blocks (contents derived from the key; compute time modeled as
  * {@link ModelProfile#prefillFlops} over the accelerator's FLOP/s, not slept), writes them
- * into the store with batched WRITEs, commits them, and hands the request to decode.
+ * into the store a window at a time, commits them, and hands the request to decode. The
+ * store is a {@link BlockStore}: this process's own transfer engine, or a sidecar on this
+ * host reached over its Unix socket (the path an inference engine takes).
  *
  * <p>One prefill runs at a time (one accelerator): requests wait their turn in arrival
  * order, and that wait is the measured queueing. The hand-off to decode runs outside that
@@ -29,26 +30,23 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Thread-safe.
  */
 public final class PrefillNode implements AutoCloseable {
-    private final StoreClient store;
+    private final BlockStore store;
     private final RpcClient decode;
     private final ModelProfile profile;
     private final double flopsPerNano;
-    private final Slab staging;
     private final ReentrantLock accelerator = new ReentrantLock(true);
 
     /**
-     * @param store        the store
-     * @param decode       RPC client of the decode node
-     * @param profile      model profile
-     * @param teraflops    sustained accelerator throughput for prefill, TFLOP/s
-     * @param windowBlocks blocks per WRITE batch
+     * @param store     the store (owned from now on; one lane is enough: one prefill runs at a time)
+     * @param decode    RPC client of the decode node
+     * @param profile   model profile
+     * @param teraflops sustained accelerator throughput for prefill, TFLOP/s
      */
-    public PrefillNode(StoreClient store, RpcClient decode, ModelProfile profile, double teraflops, int windowBlocks) {
+    public PrefillNode(BlockStore store, RpcClient decode, ModelProfile profile, double teraflops) {
         this.store = store;
         this.decode = decode;
         this.profile = profile;
         this.flopsPerNano = teraflops * 1e3;
-        this.staging = Slab.allocate(windowBlocks * profile.blockBytes());
     }
 
     /** Prefills one request and hands it to decode; failures come back in the result's error. */
@@ -65,8 +63,7 @@ public final class PrefillNode implements AutoCloseable {
             hits = store.lookupPrefix(keys);
             long uncached = Math.max(1, request.inputTokens() - (long) hits * profile.blockTokens());
             compute = (long) (profile.prefillFlops(uncached) / flopsPerNano);
-            put = store.put(Arrays.copyOfRange(keys, hits, keys.length), profile.blockBytes(), staging.memory(),
-                    BlockContent::fill);
+            put = store.put(Arrays.copyOfRange(keys, hits, keys.length), profile.blockBytes(), BlockContent::fill);
         } catch (RuntimeException e) {
             return failed(0, "prefill: " + e.getMessage());
         } finally {
@@ -103,6 +100,6 @@ public final class PrefillNode implements AutoCloseable {
 
     @Override
     public void close() {
-        staging.close();
+        store.close();
     }
 }

@@ -76,6 +76,11 @@ final class ClusterCommand implements Callable<Integer> {
             + "only) (default ${DEFAULT-VALUE}).")
     String transport;
 
+    @Option(names = "--sidecar", description = "Prefill and decode each reach the store through a sidecar of their "
+            + "own (Unix socket, shared memory), the two sidecars being the store nodes: the path of an inference "
+            + "engine. Needs --store-nodes 2, --replicas 1, no SSD tier, --transport tcp or shm.")
+    boolean sidecar;
+
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the generated trace (default ${DEFAULT-VALUE}).")
     long seed;
 
@@ -96,23 +101,28 @@ final class ClusterCommand implements Callable<Integer> {
         if (!List.of("tcp", "shm", "aeron").contains(transport)) {
             throw new IllegalArgumentException("unknown transport '" + transport + "'; known: tcp, shm, aeron");
         }
+        Path dir = out != null ? out : Path.of("ferry-out",
+                LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        // Checks the combination of settings before any process starts.
+        LocalCluster.Config config = new LocalCluster.Config(profile, capacityBlocks, storeNodes, links, transport,
+                policy, masterPort, replicas, ssdBlocks, dir.resolve("logs"), sidecar);
         List<TraceRequest> requestsToReplay = trace == null
                 ? TraceGenerator.generate(seed, requests == 0 ? 1000 : requests)
                 : TraceReader.read(trace, requests);
         String source = trace == null ? "generated (seed " + seed + ", not a real trace)" : trace.toString();
         checkCapacity(profile, requestsToReplay);
-        Path dir = out != null ? out : Path.of("ferry-out",
-                LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         List<String> header = List.of(
                 "Ferry local cluster replay",
                 "  trace              " + source,
                 "  model              " + profile.name() + " (" + profile.blockBytes() / 1024 + " KiB per block of "
                         + profile.blockTokens() + " tokens)",
                 "  store              " + capacityBlocks + " blocks (" + String.format("%.2f GB", capacityBlocks
-                        * profile.blockBytes() / 1e9) + ") over " + storeNodes + " store nodes, " + policy
+                        * profile.blockBytes() / 1e9) + ") over " + (sidecar ? 2 : storeNodes) + " store nodes, " + policy
                         + (replicas > 1 ? ", " + replicas + " replicas per block" : "")
                         + (ssdBlocks > 0 ? ", SSD tier of " + ssdBlocks + " blocks (RocksDB BlobDB)" : ""),
-                "  cluster            master, " + storeNodes + " store nodes, 1 prefill, 1 decode (separate JVMs, "
+                "  cluster            master, " + (sidecar ? "2 sidecars (the store nodes; prefill and decode reach "
+                        + "the store only through their own, over a Unix socket and shared memory)" : storeNodes
+                        + " store nodes") + ", 1 prefill, 1 decode (separate JVMs, "
                         + switch (transport) {
                             case "shm" -> "shared-memory transport";
                             case "aeron" -> "Aeron UDP transport, TCP as the fallback";
@@ -125,8 +135,7 @@ final class ClusterCommand implements Callable<Integer> {
         List<RequestResult> results;
         long wall;
         MasterStats store;
-        try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Config(profile, capacityBlocks, storeNodes,
-                links, transport, policy, masterPort, replicas, ssdBlocks, dir.resolve("logs")))) {
+        try (LocalCluster cluster = LocalCluster.start(config)) {
             System.out.println("  started            master at " + cluster.master() + ", prefill at "
                     + cluster.prefill() + "; logs in " + dir.resolve("logs"));
             long start = System.nanoTime();

@@ -78,6 +78,11 @@ final class SidecarCommand implements Callable<Integer> {
     @Option(names = "--lease-ms", defaultValue = "10000", description = "Lease TTL of reads, ms (default ${DEFAULT-VALUE}).")
     long leaseMillis;
 
+    @Option(names = "--lease-cache-ms", defaultValue = "-1", description = "How long the lease of a read of blocks "
+            + "on this sidecar's own node serves further reads of them with no call to the master, ms (default: "
+            + "1000, at most half of --lease-ms); 0 turns the lease cache off.")
+    long leaseCacheMillis;
+
     @Option(names = "--drain-ms", defaultValue = "10000", description = "Longest wait for requests in flight at shutdown, ms (default ${DEFAULT-VALUE}).")
     long drainMillis;
 
@@ -115,7 +120,7 @@ final class SidecarCommand implements Callable<Integer> {
                 .capacityBytes(ByteSizes.parse(capacity)).shmDir(shmDir).bufferDir(bufferDir)
                 .data(host(data), port(data))
                 .maxFrameBytes((int) maxFrameBytes).maxInFlight(maxInFlight).quotaBytes(ByteSizes.parse(quota))
-                .leaseMillis(leaseMillis).drainMillis(drainMillis).policy(policy).sharedMemory(sharedMemory)
+                .leaseMillis(leaseMillis).leaseCacheMillis(leaseCacheMillis).drainMillis(drainMillis).policy(policy).sharedMemory(sharedMemory)
                 .dataDir(dataDir).ssd(ssdDir, ssdCapacity == null ? 0 : ByteSizes.parse(ssdCapacity));
         if (nodeId != null) {
             ctx.nodeId(nodeId);

@@ -2,7 +2,7 @@ package dev.ferry.store.client;
 
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.master.Lease;
-import dev.ferry.store.master.MasterClient;
+import dev.ferry.store.master.MasterApi;
 import dev.ferry.store.master.Placement;
 import dev.ferry.store.master.Replica;
 import dev.ferry.store.rpc.RpcException;
@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.LongSupplier;
 
 /**
  * The store read and written straight from the caller's memory, with no staging copy: the
@@ -31,6 +32,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * too small, {@link StoreException} for no space, a failed transfer, a CRC mismatch or an
  * expired lease; a failed put aborts what it allocated, so nothing half-written is visible.
  *
+ * <p>With a {@link LocalSegment} (the process's own store node, as in the sidecar) and a
+ * lease cache, a read of blocks that all live in that segment keeps its lease for a while
+ * ({@link LeaseCache}) instead of releasing it, and {@link #readCached} then serves reads of
+ * the same blocks with a copy from the segment's memory and no call to the master: no
+ * blocking, no allocation of its own, so it may run on an event loop.
+ *
  * <p>Thread-safe; the caller must not let concurrent calls write the same memory.
  */
 public final class DirectStoreClient implements AutoCloseable {
@@ -39,28 +46,59 @@ public final class DirectStoreClient implements AutoCloseable {
     /** Per-key result of {@link #put} and {@link #reserve}: the block was already there (nothing written). */
     public static final byte EXISTED = 1;
 
-    private final MasterClient master;
+    private final MasterApi master;
     private final TransferEngine engine;
     private final long leaseMillis;
     private final AtomicInteger leasesHeld = new AtomicInteger();
     private final java.util.Map<Long, Long> askedAtByLease = new java.util.concurrent.ConcurrentHashMap<>();
     private final ReplicaLoader loader = new ReplicaLoader();
     private final String preferredSegment;
+    private final LocalSegment local;
+    private final LeaseCache cache;
+
+    /**
+     * The store node of this process: its segment's name and memory, and its registration
+     * count ({@link dev.ferry.store.node.StoreNode#registrations()}).
+     */
+    public record LocalSegment(String name, MemorySegment memory, LongSupplier registrations) {
+    }
 
     /** @param leaseMillis lease TTL taken by reads, ms */
-    public DirectStoreClient(MasterClient master, TransferEngine engine, long leaseMillis) {
-        this(master, engine, leaseMillis, null);
+    public DirectStoreClient(MasterApi master, TransferEngine engine, long leaseMillis) {
+        this(master, engine, leaseMillis, null, 0, 0);
     }
 
     /**
-     * @param preferredSegment segment that new blocks go to when it has room (this process's
-     *                         own store node), or null
+     * @param master           the master: over RPC, or in this process when it is embedded
+     * @param leaseMillis      lease TTL taken by reads, ms
+     * @param local            this process's store node: new blocks go to its segment when it
+     *                         has room, and its blocks' leases may be cached; null for none
+     * @param leaseCacheMillis how long a lease of local blocks serves further reads after it
+     *                         was asked for, ms (at most half of {@code leaseMillis}); 0 for no cache
+     * @param leaseCacheBytes  most bytes of blocks the cached leases pin at once
+     * @throws IllegalArgumentException when the cache settings are out of range
      */
-    public DirectStoreClient(MasterClient master, TransferEngine engine, long leaseMillis, String preferredSegment) {
+    public DirectStoreClient(MasterApi master, TransferEngine engine, long leaseMillis, LocalSegment local,
+                             long leaseCacheMillis, long leaseCacheBytes) {
         this.master = master;
         this.engine = engine;
         this.leaseMillis = leaseMillis;
-        this.preferredSegment = preferredSegment;
+        this.local = local;
+        this.preferredSegment = local == null ? null : local.name();
+        this.cache = local == null || leaseCacheMillis <= 0 ? null : new LeaseCache(local.name(), leaseCacheMillis,
+                leaseMillis, leaseCacheBytes, local.registrations(), master::releaseLater);
+    }
+
+    /** The lease cache, or null when there is none. */
+    public LeaseCache leaseCache() {
+        return cache;
+    }
+
+    /** Returns the leases the cache no longer needs (stale or unused); call now and then. */
+    public void sweepLeases() {
+        if (cache != null) {
+            cache.sweep();
+        }
     }
 
     /** Leases this client holds now (reads in progress). */
@@ -80,6 +118,10 @@ public final class DirectStoreClient implements AutoCloseable {
 
     /** @see dev.ferry.store.master.Master#remove */
     public byte[] remove(long[] keys) {
+        if (cache != null) {
+            cache.invalidate(keys);
+            cache.flush(); // the releases reach the master before the remove (in order on one connection)
+        }
         return call(() -> master.remove(keys));
     }
 
@@ -147,6 +189,11 @@ public final class DirectStoreClient implements AutoCloseable {
      * @throws StoreException when a transfer fails, a CRC differs or the lease expired
      */
     public long[] get(long[] keys, Destinations destinations) {
+        long registrations = local == null ? 0 : local.registrations().getAsLong();
+        if (cache != null) {
+            cache.miss();
+        }
+        long askedAt = System.nanoTime();
         Lease lease = lease(keys);
         long[] lengths = new long[keys.length];
         try {
@@ -176,10 +223,115 @@ public final class DirectStoreClient implements AutoCloseable {
             release(lease);
             throw e;
         }
+        if (cache != null && cache.offer(lease, askedAt, registrations)) {
+            leasesHeld.decrementAndGet();
+            askedAtByLease.remove(lease.id());
+            return lengths;
+        }
         if (!release(lease)) {
             throw new StoreException("lease " + lease.id() + " expired during the read: bytes discarded");
         }
         return lengths;
+    }
+
+    /**
+     * A reusable request of {@link #readCached}: fill {@link #keys} and {@link #destinations}
+     * for {@code count} blocks; the lengths come back in {@link #lengths}. Not thread-safe:
+     * one per thread.
+     */
+    public static final class CachedRead {
+        /** Block keys to read. */
+        public final long[] keys;
+        /** Where each block goes (at least its length). */
+        public final MemorySegment[] destinations;
+        /** Out: each block's length, bytes. */
+        public final long[] lengths;
+        private final LeaseCache.Entry[] held;
+        private int count;
+
+        /** @param capacity most keys one read may have */
+        public CachedRead(int capacity) {
+            keys = new long[capacity];
+            destinations = new MemorySegment[capacity];
+            lengths = new long[capacity];
+            held = new LeaseCache.Entry[capacity];
+        }
+
+        /** Most keys one read may have. */
+        public int capacity() {
+            return keys.length;
+        }
+
+        /** Sets how many of the arrays' entries the next read uses. */
+        public void count(int n) {
+            if (n < 0 || n > keys.length) {
+                throw new IllegalArgumentException("count " + n + " outside [0, " + keys.length + "]");
+            }
+            count = n;
+        }
+
+        /** Keys the next read uses. */
+        public int count() {
+            return count;
+        }
+    }
+
+    /**
+     * Reads whole blocks whose leases the cache holds, straight from this process's segment:
+     * no call to the master, no transfer, no blocking. Every block is checked against its
+     * CRC32C, and the leases' validity again after the copy.
+     *
+     * @param maxBytes most bytes to copy; a read of more is left to {@link #get}
+     * @return true when every block was read into its destination and checked (lengths in
+     *         {@link CachedRead#lengths}); false when a key is not cached, a destination is
+     *         smaller than its block, the read exceeds {@code maxBytes} or a lease may have
+     *         lapsed meanwhile: then the caller must use {@link #get} (destinations may have
+     *         been written, with nothing to rely on)
+     */
+    public boolean readCached(CachedRead r, long maxBytes) {
+        if (cache == null || r.count == 0) {
+            return false;
+        }
+        long now = System.nanoTime();
+        int held = 0;
+        try {
+            long total = 0;
+            for (int i = 0; i < r.count; i++) {
+                LeaseCache.Entry e = cache.acquire(r.keys[i], now);
+                if (e == null) {
+                    return false;
+                }
+                r.held[held++] = e;
+                total += e.length;
+                if (total > maxBytes || r.destinations[i].byteSize() < e.length) {
+                    return false;
+                }
+            }
+            MemorySegment memory = local.memory();
+            for (int i = 0; i < r.count; i++) {
+                LeaseCache.Entry e = r.held[i];
+                MemorySegment.copy(memory, e.offset, r.destinations[i], 0, e.length);
+            }
+            long after = System.nanoTime();
+            for (int i = 0; i < r.count; i++) {
+                LeaseCache.Entry e = r.held[i];
+                if (!cache.stillValid(e, after)) {
+                    return false;
+                }
+                if (BlockContent.crc32c(r.destinations[i].asSlice(0, e.length)) != e.crc32c) {
+                    cache.invalidate(new long[] {e.key});
+                    return false;
+                }
+                r.lengths[i] = e.length;
+            }
+            cache.hit();
+            return true;
+        } finally {
+            for (int i = 0; i < held; i++) {
+                cache.release(r.held[i]);
+                r.held[i] = null;
+            }
+        }
     }
 
     /**
@@ -353,9 +505,12 @@ public final class DirectStoreClient implements AutoCloseable {
         }
     }
 
-    /** Closes the connections to store nodes opened for promotions from SSD. */
+    /** Returns the cached leases and closes the connections to store nodes opened for promotions from SSD. */
     @Override
     public void close() {
+        if (cache != null) {
+            cache.clear();
+        }
         loader.close();
     }
 }

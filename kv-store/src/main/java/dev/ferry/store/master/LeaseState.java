@@ -2,13 +2,17 @@ package dev.ferry.store.master;
 
 import java.util.List;
 
-/** A granted lease: its keys and deadline (ns). Guarded by the master's lock. */
+/**
+ * A granted lease: the blocks it pins and its deadline (ns). It holds the block records
+ * themselves, not their keys: when a leased block is dropped (its node died) and a new block
+ * later takes its key, ending the lease must not unpin the new one. Guarded by the master's lock.
+ */
 final class LeaseState {
-    final List<Long> keys;
+    final List<BlockState> blocks;
     long deadline;
 
-    LeaseState(List<Long> keys, long deadline) {
-        this.keys = keys;
+    LeaseState(List<BlockState> blocks, long deadline) {
+        this.blocks = blocks;
         this.deadline = deadline;
     }
 }

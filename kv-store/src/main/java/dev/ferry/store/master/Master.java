@@ -42,7 +42,7 @@ import java.util.function.LongSupplier;
  * <p>Write stall: when a put finds DRAM full on nodes with an SSD tier, the master starts
  * demoting there (if it has not already) and answers {@link RpcException#BUSY} instead of
  * evicting, so blocks move to SSD rather than being dropped; the writer retries shortly
- * ({@link MasterClient#putStart} does). Like RocksDB's write stall, this trades put latency
+ * ({@link WriteStall}, behind {@link MasterApi#putStart}). Like RocksDB's write stall, this trades put latency
  * for data kept. When demotion makes no progress for {@link #DEMOTION_STALL_NANOS}, or
  * nothing more can be demoted, the put evicts as on a node without SSD.
  *
@@ -649,7 +649,7 @@ public final class Master {
      */
     public synchronized Lease get(long[] keys, long ttlMillis) {
         List<List<Replica>> replicas = new ArrayList<>(keys.length);
-        List<Long> leased = new ArrayList<>(keys.length);
+        List<BlockState> leased = new ArrayList<>(keys.length);
         for (long key : keys) {
             BlockState b = blocks.get(key);
             if (b == null || !b.committed) {
@@ -657,7 +657,7 @@ public final class Master {
                 continue;
             }
             b.leases++;
-            leased.add(key);
+            leased.add(b);
             List<Replica> copies = new ArrayList<>(b.copies.size());
             for (CopyState c : b.copies) {
                 if (c.inDram() && !c.loading) {
@@ -844,9 +844,8 @@ public final class Master {
     }
 
     private void unlease(LeaseState lease) {
-        for (long key : lease.keys) {
-            BlockState b = blocks.get(key);
-            if (b != null && b.leases > 0) {
+        for (BlockState b : lease.blocks) {
+            if (b.leases > 0) {
                 b.leases--;
             }
         }

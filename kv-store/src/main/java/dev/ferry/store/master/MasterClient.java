@@ -10,7 +10,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * Typed calls to a remote master ({@link MasterProtocol}). Also resolves segments for the
@@ -18,10 +17,7 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Thread-safe. Owns a connection: close it.
  */
-public final class MasterClient implements SegmentResolver, AutoCloseable {
-    /** Longest a put waits for room being made by demotion before it fails BUSY, ns. */
-    public static final long PUT_STALL_LIMIT_NANOS = 30_000_000_000L;
-
+public final class MasterClient implements MasterApi, SegmentResolver, AutoCloseable {
     private final RpcClient rpc;
     private final Map<String, SegmentDescriptor> segments = new ConcurrentHashMap<>();
 
@@ -76,11 +72,13 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
     }
 
     /** @see Master#lookupPrefix */
+    @Override
     public int lookupPrefix(long[] keys) {
         return rpc.call(MasterProtocol.LOOKUP_PREFIX, b -> Wire.writeLongs(b, keys), Wire::readInt);
     }
 
     /** @see Master#exists */
+    @Override
     public boolean[] exists(long[] keys) {
         return rpc.call(MasterProtocol.EXISTS, b -> Wire.writeLongs(b, keys), Wire::readBooleans);
     }
@@ -106,26 +104,14 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
 
     /**
      * Allocates, as {@link Master#putStart(long[], long, int, String)} does, waiting out the
-     * master's write stall: a BUSY answer (DRAM full while blocks are demoted to SSD) is
-     * retried after 1 ms, doubling up to 16 ms, for at most {@link #PUT_STALL_LIMIT_NANOS}.
-     * Blocks the calling thread while it waits.
+     * master's write stall ({@link WriteStall}).
      *
-     * @throws RpcException NO_SPACE when there is no room; BUSY when the stall outlasted the limit
+     * @throws RpcException NO_SPACE when there is no room; BUSY when the stall outlasted
+     *                      {@link WriteStall#LIMIT_NANOS}
      */
+    @Override
     public List<Placement> putStart(long[] keys, long blockBytes, int replicas, String preferredSegment) {
-        long deadline = System.nanoTime() + PUT_STALL_LIMIT_NANOS;
-        long backoff = 1_000_000L;
-        while (true) {
-            try {
-                return putStartOnce(keys, blockBytes, replicas, preferredSegment);
-            } catch (RpcException e) {
-                if (e.status() != RpcException.BUSY || System.nanoTime() + backoff > deadline) {
-                    throw e;
-                }
-                LockSupport.parkNanos(backoff);
-                backoff = Math.min(backoff * 2, 16_000_000L);
-            }
-        }
+        return WriteStall.retry(() -> putStartOnce(keys, blockBytes, replicas, preferredSegment));
     }
 
     private List<Placement> putStartOnce(long[] keys, long blockBytes, int replicas, String preferredSegment) {
@@ -147,6 +133,7 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
         });
     }
 
+    @Override
     public void putCommit(long[] keys, int[] crcs) {
         rpc.call(MasterProtocol.PUT_COMMIT, b -> {
             Wire.writeLongs(b, keys);
@@ -154,11 +141,13 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
         }, b -> null);
     }
 
+    @Override
     public void putAbort(long[] keys) {
         rpc.call(MasterProtocol.PUT_ABORT, b -> Wire.writeLongs(b, keys), b -> null);
     }
 
     /** @see Master#get */
+    @Override
     public Lease get(long[] keys, long ttlMillis) {
         return rpc.call(MasterProtocol.GET, b -> {
             Wire.writeLongs(b, keys);
@@ -190,6 +179,7 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
      * less than its TTL has passed since it was asked for). If the release is lost, the
      * lease simply runs out.
      */
+    @Override
     public void releaseLater(long leaseId) {
         try {
             rpc.send(MasterProtocol.RELEASE, b -> b.writeLong(leaseId));
@@ -207,6 +197,7 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
     }
 
     /** @see Master#release */
+    @Override
     public boolean release(long leaseId) {
         return rpc.call(MasterProtocol.RELEASE, b -> b.writeLong(leaseId), Wire::readBoolean);
     }
@@ -216,12 +207,14 @@ public final class MasterClient implements SegmentResolver, AutoCloseable {
      *
      * @return whether the segment is gone (its node declared dead, or already unknown)
      */
+    @Override
     public boolean suspect(String segment) {
         forgetSegment(segment);
         return rpc.call(MasterProtocol.SUSPECT, b -> Wire.writeString(b, segment), Wire::readBoolean);
     }
 
     /** @see Master#remove */
+    @Override
     public byte[] remove(long[] keys) {
         return rpc.call(MasterProtocol.REMOVE, b -> Wire.writeLongs(b, keys), b -> {
             byte[] out = new byte[Wire.readCount(b, 1)];

@@ -69,8 +69,10 @@ public final class MasterService implements AutoCloseable {
      * Probes the node of a segment a client could not reach (a TCP connect to its data
      * endpoint, 500 ms at most); declares it dead when the probe fails too. A client alone
      * never gets a live node dropped.
+     *
+     * @return whether the segment is gone (its node declared dead now, or unknown already)
      */
-    private boolean suspect(String segment) {
+    public boolean suspect(String segment) {
         SegmentDescriptor d = master.segment(segment);
         if (d == null) {
             return true;

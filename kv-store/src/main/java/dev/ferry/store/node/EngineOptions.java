@@ -1,18 +1,31 @@
 package dev.ferry.store.node;
 
+import dev.ferry.store.client.BlockStore;
+import dev.ferry.store.client.EngineBlockStore;
 import dev.ferry.store.master.MasterClient;
+import dev.ferry.store.sidecar.SidecarBlockStore;
+import java.nio.file.Path;
 import dev.ferry.store.model.ModelProfile;
 import dev.ferry.transfer.TransferEngine;
 import picocli.CommandLine.Option;
 
 /**
- * The command-line options that prefill and decode nodes share (a picocli mixin): where the
- * master is, the model profile, the RPC address, and how the transfer engine reaches the
- * store nodes. Not thread-safe; read once at start.
+ * The command-line options that prefill and decode nodes share (a picocli mixin): how they
+ * reach the store (a master and their own transfer engine, or a sidecar on this host), the
+ * model profile, the RPC address, and how the transfer engine reaches the store nodes. Not
+ * thread-safe; read once at start.
  */
 public final class EngineOptions {
-    @Option(names = "--master", required = true, description = "Master RPC address, host:port.")
+    @Option(names = "--master", description = "Master RPC address, host:port (or --sidecar).")
     String master;
+
+    @Option(names = "--sidecar", description = "Reach the store through the sidecar on this Unix socket (block "
+            + "bytes through shared memory) instead of a master and an own transfer engine.")
+    Path sidecar;
+
+    @Option(names = "--buffer-dir", defaultValue = "/dev/shm", description = "The sidecar's buffer directory, where "
+            + "the shared buffers are created (default ${DEFAULT-VALUE}).")
+    Path bufferDir;
 
     @Option(names = "--model", defaultValue = "qwen2.5-0.5b", description = "Model profile (default ${DEFAULT-VALUE}).")
     String model;
@@ -41,15 +54,37 @@ public final class EngineOptions {
         return ModelProfile.byName(model);
     }
 
-    /** A client of the master (10 s timeout). */
-    public MasterClient masterClient() {
+    /**
+     * The store, with {@code lanes} staging buffers of {@code --window-blocks} blocks each:
+     * through the sidecar when {@code --sidecar} is given, else over the master and a transfer
+     * engine of this process (10 s leases, 10 s master timeout).
+     *
+     * @param replicas copies a put writes per block (the sidecar writes one)
+     * @throws IllegalArgumentException when neither or both of --master and --sidecar are
+     *                                  given, or replicas other than 1 go through a sidecar
+     */
+    public BlockStore blockStore(int lanes, int replicas) {
+        if ((master == null) == (sidecar == null)) {
+            throw new IllegalArgumentException("give exactly one of --master and --sidecar");
+        }
+        long stagingBytes = (long) windowBlocks * profile().blockBytes();
+        if (sidecar != null) {
+            if (replicas != 1) {
+                throw new IllegalArgumentException("a sidecar writes one copy per block: --replicas " + replicas
+                        + " needs --master");
+            }
+            return SidecarBlockStore.connect(sidecar, bufferDir, stagingBytes, lanes);
+        }
         HostPort m = HostPort.parse(master);
-        return new MasterClient(m.host(), m.port(), 10_000);
-    }
-
-    /** A transfer engine that resolves segments through {@code master}. */
-    public TransferEngine engine(MasterClient master) {
-        return new TransferEngine(new TransferEngine.Context().bindHost(host).linksPerPeer(links)
-                .sharedMemory(sharedMemory).aeron(aeron).resolver(master));
+        MasterClient client = new MasterClient(m.host(), m.port(), 10_000);
+        TransferEngine engine;
+        try {
+            engine = new TransferEngine(new TransferEngine.Context().bindHost(host).linksPerPeer(links)
+                    .sharedMemory(sharedMemory).aeron(aeron).resolver(client));
+        } catch (RuntimeException e) {
+            client.close();
+            throw e;
+        }
+        return new EngineBlockStore(client, engine, 10_000, replicas, null, stagingBytes, lanes);
     }
 }

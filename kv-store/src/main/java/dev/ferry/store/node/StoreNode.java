@@ -92,6 +92,8 @@ public final class StoreNode implements AutoCloseable {
     private final int dropped;
     private volatile boolean registered = true;
     private final AtomicBoolean extraBeat = new AtomicBoolean();
+    /** Bumped before every registration after the first: see {@link #registrations()}. */
+    private final AtomicLong registrations = new AtomicLong();
 
     private StoreNode(Config config, Slab slab, NodeTiers tiers, TransferEngine engine, MasterClient master,
                       ExecutorService rpcExecutor, RpcServer rpc) {
@@ -224,6 +226,9 @@ public final class StoreNode implements AutoCloseable {
     }
 
     private void reregister() {
+        // Before the master knows the segment again (and may allocate in it), so that a reader
+        // comparing this count around a read of the slab sees any re-registration it raced with.
+        registrations.incrementAndGet();
         try {
             tiers.reset();
             List<IndexedBlock> kept = tiers.kept(new AtomicLong());
@@ -239,6 +244,24 @@ public final class StoreNode implements AutoCloseable {
     /** Whether the last heartbeat (or registration) reached the master. */
     public boolean registered() {
         return registered;
+    }
+
+    /**
+     * How many times this node registered again after its first registration (a restarted
+     * master, or the node was declared dead). A lease granted before a change no longer pins
+     * anything in this segment: the master forgot the node, and the blocks it takes back
+     * start unleased. The count goes up before the new registration is sent.
+     */
+    public long registrations() {
+        return registrations.get();
+    }
+
+    /**
+     * The slab's memory: this node's segment, for readers in this process that hold a lease
+     * on the blocks they read (a copy with no transfer). Valid until {@link #close()}.
+     */
+    public java.lang.foreign.MemorySegment memory() {
+        return slab.memory();
     }
 
     /** The segment this node serves. */

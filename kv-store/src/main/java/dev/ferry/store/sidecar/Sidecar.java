@@ -1,7 +1,10 @@
 package dev.ferry.store.sidecar;
 
 import dev.ferry.store.client.DirectStoreClient;
+import dev.ferry.store.client.LeaseCache;
 import dev.ferry.store.eviction.EvictionPolicy;
+import dev.ferry.store.master.InProcessMaster;
+import dev.ferry.store.master.MasterApi;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.MasterService;
 import dev.ferry.store.master.MasterStats;
@@ -18,6 +21,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * sidecar protocol (docs/protocol.md) on a Unix domain socket and optionally TCP. Local
  * clients register shared-memory files and name (buffer, offset, length) in their requests:
  * the transfer engine moves block bytes straight between those files and the store, never
- * through the socket. With no master address it embeds a master too (a single-host store).
+ * through the socket. With no master address it embeds a master too (a single-host store),
+ * which its store client then calls directly.
  *
  * <p>Start it with a {@link Context}; {@link #close()} drains requests in flight, closes
  * the connections (aborting their uncommitted puts), then the node, engine and master.
@@ -45,6 +51,7 @@ public final class Sidecar implements AutoCloseable {
     private StoreNode node;
     private DirectStoreClient store;
     private ExecutorService executor;
+    private ScheduledExecutorService sweeper;
     private SidecarServer server;
     private HealthServer http;
     private String masterAddress;
@@ -77,9 +84,32 @@ public final class Sidecar implements AutoCloseable {
                     ctx.dataDir, ctx.ssdDir, ctx.ssdCapacityBytes > 0 ? ctx.ssdCapacityBytes : 8 * ctx.capacityBytes,
                     ctx.policy, ctx.heartbeatMillis));
             engine = node.engine();
-            store = new DirectStoreClient(masterClient, engine, ctx.leaseMillis, node.segment().name());
+            store = new DirectStoreClient(storeMaster(), engine, ctx.leaseMillis, new DirectStoreClient.LocalSegment(
+                    node.segment().name(), node.memory(), node::registrations), ctx.leaseCacheMillis,
+                    ctx.leaseCacheBytes);
             SidecarMetrics metrics = new SidecarMetrics(registry);
             metrics.gauge("ferry.sidecar.leases", "leases held by reads in progress", store::leasesHeld);
+            if (store.leaseCache() != null) {
+                LeaseCache cache = store.leaseCache();
+                metrics.gauge("ferry.sidecar.lease.cache.blocks", "blocks whose leases the sidecar keeps", cache::size);
+                metrics.gauge("ferry.sidecar.lease.cache.hits", "gets served from the lease cache", cache::hits);
+                metrics.gauge("ferry.sidecar.lease.cache.misses", "gets that asked the master for a lease",
+                        cache::misses);
+                sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
+                    Thread t = new Thread(r, "ferry-lease-sweep");
+                    t.setDaemon(true);
+                    return t;
+                });
+                long period = Math.max(1, ctx.leaseCacheMillis / 4);
+                DirectStoreClient cached = store;
+                sweeper.scheduleWithFixedDelay(() -> {
+                    try {
+                        cached.sweepLeases();
+                    } catch (RuntimeException e) { // a task that throws is never run again
+                        LOG.warn("lease cache sweep failed: {}", e.toString());
+                    }
+                }, period, period, TimeUnit.MILLISECONDS);
+            }
             storeGauges(metrics);
             executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ferry-sidecar-", 0).factory());
             AtomicInteger bufferIds = new AtomicInteger();
@@ -96,6 +126,22 @@ public final class Sidecar implements AutoCloseable {
         LOG.info("sidecar {} serves {} (tcp port {}, http port {}), {} bytes of DRAM, master {}{}", ctx.nodeId,
                 ctx.socketPath, tcpPort(), httpPort(), ctx.capacityBytes, masterAddress,
                 masterService == null ? "" : " (embedded)");
+    }
+
+    /**
+     * The master the store client calls: the embedded one directly (no loopback round trip
+     * per call), else the remote one over RPC.
+     */
+    private MasterApi storeMaster() {
+        MasterService embedded = masterService;
+        if (embedded == null) {
+            return masterClient;
+        }
+        MasterClient resolver = masterClient;
+        return new InProcessMaster(embedded.master(), segment -> {
+            resolver.forgetSegment(segment); // as MasterClient.suspect does
+            return embedded.suspect(segment);
+        });
     }
 
     /** The store's counts (from the master, one call a second at most): hits per tier, moves, evictions. */
@@ -198,7 +244,10 @@ public final class Sidecar implements AutoCloseable {
         if (executor != null) {
             executor.close(); // waits for the aborts of closed sessions
         }
-        closeQuietly(store);
+        if (sweeper != null) {
+            sweeper.shutdownNow();
+        }
+        closeQuietly(store); // returns the cached leases
         closeQuietly(node); // and its engine
         closeQuietly(masterClient);
         closeQuietly(masterService);
@@ -241,6 +290,8 @@ public final class Sidecar implements AutoCloseable {
         private int maxInFlight = 64;
         private long quotaBytes = 16L << 30;
         private long leaseMillis = 10_000;
+        private long leaseCacheMillis = -1;
+        private long leaseCacheBytes = -1;
         private long drainMillis = 10_000;
         private String httpHost = "127.0.0.1";
         private int httpPort = -1;
@@ -338,6 +389,22 @@ public final class Sidecar implements AutoCloseable {
             return this;
         }
 
+        /**
+         * How long the lease of a read of blocks in the sidecar's own segment keeps serving
+         * further reads of them with no call to the master, ms (default 1 s, and at most half
+         * the lease TTL); 0 turns the lease cache off. See {@link LeaseCache}.
+         */
+        public Context leaseCacheMillis(long millis) {
+            this.leaseCacheMillis = millis;
+            return this;
+        }
+
+        /** Most bytes of blocks the lease cache keeps pinned at once (default: an eighth of the capacity). */
+        public Context leaseCacheBytes(long bytes) {
+            this.leaseCacheBytes = bytes;
+            return this;
+        }
+
         /** Longest wait for requests in flight at shutdown, ms (default 10 s). */
         public Context drainMillis(long millis) {
             this.drainMillis = millis;
@@ -366,7 +433,6 @@ public final class Sidecar implements AutoCloseable {
             return this;
         }
 
-        /** Heartbeat period of the node, ms (default 300). */
         /**
          * Keeps the DRAM slab and the block index in {@code dir} (on /dev/shm), so that a
          * sidecar started again, after SIGKILL too, serves the blocks it held; null (default)
@@ -387,6 +453,7 @@ public final class Sidecar implements AutoCloseable {
             return this;
         }
 
+        /** Heartbeat period of the node, ms (default 300). */
         public Context heartbeatMillis(long millis) {
             this.heartbeatMillis = millis;
             return this;
@@ -447,6 +514,17 @@ public final class Sidecar implements AutoCloseable {
             if (maxInFlight < 1 || quotaBytes < 0 || capacityBytes < 4096 || leaseMillis < 1 || drainMillis < 0) {
                 throw new IllegalArgumentException("max in flight, lease must be >= 1; quota, drain >= 0; capacity "
                         + ">= 4096 bytes");
+            }
+            if (leaseCacheMillis < 0) {
+                leaseCacheMillis = Math.min(1_000, leaseMillis / 2);
+            } else if (leaseCacheMillis > leaseMillis / 2) {
+                throw new IllegalArgumentException("lease cache time " + leaseCacheMillis + " ms exceeds half the "
+                        + "lease TTL (" + leaseMillis / 2 + " ms)");
+            }
+            if (leaseCacheBytes < 0) {
+                leaseCacheBytes = Math.max(1, capacityBytes / 8);
+            } else if (leaseCacheBytes == 0) {
+                leaseCacheMillis = 0;
             }
             if (bufferDir == null) {
                 bufferDir = shmDir;

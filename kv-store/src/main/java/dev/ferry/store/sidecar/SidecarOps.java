@@ -165,16 +165,68 @@ final class SidecarOps {
                 body.skipBytes(4);
                 dest[i] = held.slice(buffer, body.readLongLE(), body.readLongLE());
             }
+            // Too large for the event loop but maybe cached: a copy with no master call then.
+            DirectStoreClient.CachedRead cached = new DirectStoreClient.CachedRead(n);
+            System.arraycopy(keys, 0, cached.keys, 0, n);
+            System.arraycopy(dest, 0, cached.destinations, 0, n);
+            cached.count(n);
+            if (store.readCached(cached, Long.MAX_VALUE)) {
+                writeLengths(cached.lengths, n, out);
+                return;
+            }
             long[] lengths = store.get(keys, replicas -> dest);
-            writeLengths(lengths, out);
+            writeLengths(lengths, lengths.length, out);
         }
     }
 
-    private void writeLengths(long[] lengths, ByteBuf out) {
+    /**
+     * Serves a GET on the calling thread (the connection's event loop) when the store can
+     * without blocking: every key's lease is in the lease cache and the blocks, at most
+     * {@code maxBytes} in all, live in this sidecar's own segment
+     * ({@link DirectStoreClient#readCached}). Anything else (a key not cached, a malformed
+     * body, a bad buffer or range) is left to {@link #serve}, which answers it in full.
+     *
+     * @param read scratch of the calling thread; its capacity bounds the keys served here
+     * @param held scratch of the calling thread, empty on entry and on return
+     * @return true when the answer body was written to {@code out}; false when nothing was
+     *         (the body's reader index may have moved: the caller resets it)
+     */
+    boolean getCached(ClientSession session, ByteBuf body, ByteBuf out, DirectStoreClient.CachedRead read,
+                      ClientSession.Held held, long maxBytes) {
+        if (body.readableBytes() < 4) {
+            return false;
+        }
+        long n = body.readUnsignedIntLE();
+        if (n == 0 || n > read.capacity() || n * GET_ENTRY != body.readableBytes()) {
+            return false;
+        }
+        try {
+            for (int i = 0; i < n; i++) {
+                read.keys[i] = body.readLongLE();
+                int buffer = body.readIntLE();
+                body.skipBytes(4);
+                read.destinations[i] = held.slice(buffer, body.readLongLE(), body.readLongLE());
+            }
+            read.count((int) n);
+            if (!store.readCached(read, maxBytes)) {
+                return false;
+            }
+            writeLengths(read.lengths, (int) n, out);
+            return true;
+        } catch (SidecarException e) {
+            return false; // the full path answers it with its status
+        } finally {
+            held.close();
+            java.util.Arrays.fill(read.destinations, 0, (int) n, null);
+        }
+    }
+
+    private void writeLengths(long[] lengths, int n, ByteBuf out) {
         int found = 0;
         long bytes = 0;
-        out.writeIntLE(lengths.length);
-        for (long length : lengths) {
+        out.writeIntLE(n);
+        for (int i = 0; i < n; i++) {
+            long length = lengths[i];
             out.writeLongLE(length);
             if (length >= 0) {
                 found++;
@@ -369,7 +421,7 @@ final class SidecarOps {
         for (long l : lengths) {
             total += Math.max(l, 0);
         }
-        writeLengths(lengths, out);
+        writeLengths(lengths, lengths.length, out);
         out.writerIndex((int) (bytesAt + total));
     }
 

@@ -64,6 +64,20 @@ class MasterTest {
     }
 
     @Test
+    void endingALeaseOfALostBlockLeavesTheNewBlockOfThatKeyLeased() {
+        master.putStart(new long[] {1}, BLOCK, 1, "a/dram");
+        master.putCommit(new long[] {1}, new int[] {11});
+        Lease old = master.get(new long[] {1}, 10_000);
+        master.declareDead("a/dram"); // block 1 is lost with its only copy
+        put(1); // a new block takes the key, on b
+        Lease reader = master.get(new long[] {1}, 10_000);
+        assertThat(master.release(old.id())).isTrue();
+        assertThat(master.remove(new long[] {1})).containsExactly(Master.LEASED); // still pinned by reader
+        assertThat(master.release(reader.id())).isTrue();
+        assertThat(master.remove(new long[] {1})).containsExactly(Master.REMOVED);
+    }
+
+    @Test
     void fullStoreWithNothingEvictableRefusesAndReleasesWhatItTook() {
         master.putStart(new long[] {1, 2, 3}, BLOCK); // pending, not evictable
         assertThatThrownBy(() -> master.putStart(new long[] {4, 5}, BLOCK))

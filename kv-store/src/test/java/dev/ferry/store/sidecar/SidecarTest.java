@@ -89,6 +89,59 @@ class SidecarTest {
     }
 
     @Test
+    void aHotBlockIsServedFromTheLeaseCacheAndStaysRemovable() {
+        BlockContent.fill(301, shm.slice(0, BLOCK));
+        client.put(new long[] {301}, buffer, new long[] {0}, new long[] {BLOCK});
+        for (int i = 0; i < 3; i++) {
+            shm.slice(BLOCK, BLOCK).fill((byte) 0);
+            assertThat(client.get(301, buffer, BLOCK, BLOCK)).isEqualTo(BLOCK);
+            assertThat(BlockContent.firstMismatch(301, shm.slice(BLOCK, BLOCK))).isEqualTo(-1);
+        }
+        assertThat(fx.meter("ferry.sidecar.lease.cache.misses")).isEqualTo(1);
+        assertThat(fx.meter("ferry.sidecar.lease.cache.hits")).isEqualTo(2); // on the event loop
+        assertThat(fx.masterStats().leases()).isEqualTo(1); // the cached one, for all three gets
+
+        // Too large a GET for the event loop (5 x 64 KiB > 256 KiB) is served from the cache too.
+        long[] keys = {311, 312, 313, 314, 315};
+        long[] offsets = new long[5];
+        long[] lengths = new long[5];
+        for (int i = 0; i < 5; i++) {
+            offsets[i] = (i + 2) * BLOCK;
+            lengths[i] = BLOCK;
+            BlockContent.fill(keys[i], shm.slice(offsets[i], BLOCK));
+        }
+        client.put(keys, buffer, offsets, lengths);
+        for (int round = 0; round < 2; round++) {
+            shm.slice(2 * BLOCK, 5 * BLOCK).fill((byte) 0);
+            assertThat(client.get(keys, buffer, offsets, lengths)).containsOnly(BLOCK);
+            for (int i = 0; i < 5; i++) {
+                assertThat(BlockContent.firstMismatch(keys[i], shm.slice(offsets[i], BLOCK))).isEqualTo(-1);
+            }
+        }
+        assertThat(fx.meter("ferry.sidecar.lease.cache.misses")).isEqualTo(2);
+        assertThat(fx.meter("ferry.sidecar.lease.cache.hits")).isEqualTo(3);
+        assertThat(client.remove(301)).containsExactly(0); // the cache lets go of a block removed through it
+        assertThat(client.get(301, buffer, BLOCK, BLOCK)).isEqualTo(-1);
+        await().atMost(Duration.ofSeconds(5)).until(() -> fx.masterStats().leases() == 0);
+    }
+
+    @Test
+    void aCachedLocationDiesWithTheNodesRegistrationAndNeverServesReusedBytes() {
+        BlockContent.fill(401, shm.slice(0, BLOCK));
+        client.put(new long[] {401}, buffer, new long[] {0}, new long[] {BLOCK});
+        assertThat(client.get(401, buffer, BLOCK, BLOCK)).isEqualTo(BLOCK); // its lease is cached now
+        String segment = "sc-" + fx.dir.getFileName() + "/dram";
+        assertThat(fx.sidecar.embeddedMaster().master().declareDead(segment)).isNotNull(); // 401 is lost
+        // The node registers again (empty: no data directory); from then on the cache has nothing.
+        await().atMost(Duration.ofSeconds(5)).until(() -> client.get(401, buffer, BLOCK, BLOCK) == -1);
+        BlockContent.fill(402, shm.slice(0, BLOCK));
+        client.put(new long[] {402}, buffer, new long[] {0}, new long[] {BLOCK}); // may take 401's old range
+        assertThat(client.get(401, buffer, BLOCK, BLOCK)).isEqualTo(-1);
+        assertThat(client.get(402, buffer, BLOCK, BLOCK)).isEqualTo(BLOCK);
+        assertThat(BlockContent.firstMismatch(402, shm.slice(BLOCK, BLOCK))).isEqualTo(-1);
+    }
+
+    @Test
     void blockWrittenLayerByLayerIsVisibleOnlyAfterItsCommit() {
         long key = 77;
         MemorySegment layers = shm.slice(0, BLOCK);

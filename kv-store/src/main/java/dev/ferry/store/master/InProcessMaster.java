@@ -1,0 +1,76 @@
+package dev.ferry.store.master;
+
+import java.util.List;
+import java.util.function.Predicate;
+
+/**
+ * {@link MasterApi} as direct calls on a {@link Master} of this process (the one a
+ * {@link MasterService} serves to the others): no socket, no thread hand-off. The sidecar
+ * that embeds its master uses it.
+ *
+ * <p>Thread-safe (the master is).
+ */
+public final class InProcessMaster implements MasterApi {
+    private final Master master;
+    private final Predicate<String> suspect;
+
+    /**
+     * @param master  the master
+     * @param suspect probes the node of a segment a client could not reach and says whether
+     *                it is gone ({@link MasterService#suspect})
+     */
+    public InProcessMaster(Master master, Predicate<String> suspect) {
+        this.master = master;
+        this.suspect = suspect;
+    }
+
+    @Override
+    public int lookupPrefix(long[] keys) {
+        return master.lookupPrefix(keys);
+    }
+
+    @Override
+    public boolean[] exists(long[] keys) {
+        return master.exists(keys);
+    }
+
+    @Override
+    public byte[] remove(long[] keys) {
+        return master.remove(keys);
+    }
+
+    @Override
+    public List<Placement> putStart(long[] keys, long blockBytes, int replicas, String preferredSegment) {
+        return WriteStall.retry(() -> master.putStart(keys, blockBytes, replicas, preferredSegment));
+    }
+
+    @Override
+    public void putCommit(long[] keys, int[] crcs) {
+        master.putCommit(keys, crcs);
+    }
+
+    @Override
+    public void putAbort(long[] keys) {
+        master.putAbort(keys);
+    }
+
+    @Override
+    public Lease get(long[] keys, long ttlMillis) {
+        return master.get(keys, ttlMillis);
+    }
+
+    @Override
+    public boolean release(long leaseId) {
+        return master.release(leaseId);
+    }
+
+    @Override
+    public void releaseLater(long leaseId) {
+        master.release(leaseId); // as cheap as a send would be
+    }
+
+    @Override
+    public boolean suspect(String segment) {
+        return suspect.test(segment);
+    }
+}

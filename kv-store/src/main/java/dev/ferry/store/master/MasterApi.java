@@ -1,0 +1,55 @@
+package dev.ferry.store.master;
+
+import java.util.List;
+
+/**
+ * The master's calls a store client makes, whether the master is another process
+ * ({@link MasterClient}, over RPC) or in this one ({@link InProcessMaster}, a direct call:
+ * a sidecar that embeds its master saves a loopback round trip per call). Every method
+ * means what the {@link Master} method of the same name does.
+ *
+ * <p>Implementations are thread-safe. Errors: {@link dev.ferry.store.rpc.RpcException} with
+ * the master's status (NO_SPACE, REFUSED), or UNAVAILABLE / TIMEOUT for a remote master.
+ */
+public interface MasterApi {
+    /** @see Master#lookupPrefix */
+    int lookupPrefix(long[] keys);
+
+    /** @see Master#exists */
+    boolean[] exists(long[] keys);
+
+    /** @see Master#remove */
+    byte[] remove(long[] keys);
+
+    /**
+     * Allocates as {@link Master#putStart(long[], long, int, String)} does, waiting out the
+     * master's write stall ({@link WriteStall}): the calling thread may block up to
+     * {@link WriteStall#LIMIT_NANOS} while a full DRAM is being demoted to SSD.
+     */
+    List<Placement> putStart(long[] keys, long blockBytes, int replicas, String preferredSegment);
+
+    /** @see Master#putCommit */
+    void putCommit(long[] keys, int[] crcs);
+
+    /** @see Master#putAbort */
+    void putAbort(long[] keys);
+
+    /** @see Master#get */
+    Lease get(long[] keys, long ttlMillis);
+
+    /** @see Master#release */
+    boolean release(long leaseId);
+
+    /**
+     * Releases a lease without waiting for the outcome, for a reader that knows it cannot
+     * have expired; if the release is lost, the lease runs out. Never throws.
+     */
+    void releaseLater(long leaseId);
+
+    /**
+     * Reports that {@code segment} could not be reached; the master probes its node.
+     *
+     * @return whether the segment is gone (its node declared dead, or already unknown)
+     */
+    boolean suspect(String segment);
+}

@@ -1,0 +1,185 @@
+package dev.ferry.store.sidecar;
+
+import dev.ferry.nativemem.Slab;
+import dev.ferry.store.block.BlockContent;
+import dev.ferry.store.client.BlockSink;
+import dev.ferry.store.client.BlockSource;
+import dev.ferry.store.client.BlockStore;
+import dev.ferry.store.client.GetResult;
+import dev.ferry.store.client.Lanes;
+import dev.ferry.store.client.PutResult;
+import dev.ferry.store.client.StoreException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * {@link BlockStore} through a sidecar on this host: every lane is one connection on the
+ * sidecar's Unix socket with one shared buffer registered on it (a file in the sidecar's
+ * buffer directory, unlinked right after registration, so nothing outlives this process).
+ * A put fills a window of blocks into the buffer and sends one {@code PUT}; a get sends one
+ * {@code GET} per window and hands the blocks to the sink from the buffer. Block bytes never
+ * cross the socket: the sidecar's transfer engine reads and writes the buffer directly.
+ *
+ * <p>Differences from {@link dev.ferry.store.client.EngineBlockStore}: the sidecar writes one
+ * copy per block (on its own node when it has room); a get leases one window at a time, not
+ * the whole request; the sidecar checks each block against its committed CRC32C, and the
+ * sink receives the CRC32C of the bytes it got, which is then that one; the transfer times
+ * reported are the times of the sidecar requests (they include the master's calls).
+ *
+ * <p>Thread-safe (up to {@code lanes} calls at once). Owns connections and buffers: close it.
+ */
+public final class SidecarBlockStore implements BlockStore {
+    private record Lane(SidecarClient client, Slab buffer, int id) implements AutoCloseable {
+        @Override
+        public void close() {
+            client.close();
+            buffer.close();
+        }
+    }
+
+    private final Lanes<Lane> lanes;
+    private final long bufferBytes;
+
+    private SidecarBlockStore(List<Lane> lanes, long bufferBytes) {
+        this.lanes = new Lanes<>(lanes);
+        this.bufferBytes = bufferBytes;
+    }
+
+    /**
+     * Connects {@code lanes} times to the sidecar at {@code socket} and registers a shared
+     * buffer of {@code bufferBytes} on each connection.
+     *
+     * @param bufferDir the sidecar's buffer directory (its {@code --buffer-dir}, by default /dev/shm)
+     * @throws UncheckedIOException when the sidecar cannot be reached or a buffer not created
+     * @throws SidecarException     when the sidecar refuses a buffer (quota, directory)
+     */
+    public static SidecarBlockStore connect(Path socket, Path bufferDir, long bufferBytes, int lanes) {
+        List<Lane> open = new ArrayList<>(lanes);
+        try {
+            for (int i = 0; i < lanes; i++) {
+                open.add(lane(socket, bufferDir, bufferBytes));
+            }
+        } catch (RuntimeException e) {
+            open.forEach(Lane::close);
+            throw e;
+        }
+        return new SidecarBlockStore(open, bufferBytes);
+    }
+
+    private static Lane lane(Path socket, Path bufferDir, long bytes) {
+        Path file = bufferDir.resolve("ferry-client-" + ProcessHandle.current().pid() + "-"
+                + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".buf");
+        Slab buffer = Slab.mapShared(file, bytes, true);
+        SidecarClient client = null;
+        try {
+            client = SidecarClient.connect(socket);
+            int id = client.registerBuffer(file, bytes);
+            Files.deleteIfExists(file); // both mappings stay; a crash leaves nothing behind
+            return new Lane(client, buffer, id);
+        } catch (IOException e) {
+            throw closing(client, buffer, new UncheckedIOException("cannot unlink " + file, e));
+        } catch (RuntimeException e) {
+            throw closing(client, buffer, e);
+        }
+    }
+
+    private static RuntimeException closing(SidecarClient client, Slab buffer, RuntimeException e) {
+        if (client != null) {
+            client.close();
+        }
+        buffer.close();
+        return e;
+    }
+
+    @Override
+    public int lookupPrefix(long[] keys) {
+        return lanes.with(lane -> call(() -> lane.client().lookupPrefix(keys)));
+    }
+
+    @Override
+    public PutResult put(long[] keys, long blockBytes, BlockSource source) {
+        int window = window(blockBytes);
+        return lanes.with(lane -> {
+            int written = 0;
+            long nanos = 0;
+            for (int done = 0; done < keys.length; done += window) {
+                Window w = Window.of(keys, done, Math.min(window, keys.length - done), blockBytes);
+                for (int i = 0; i < w.keys.length; i++) {
+                    source.fill(w.keys[i], lane.buffer().memory().asSlice(w.offsets[i], blockBytes));
+                }
+                long start = System.nanoTime();
+                byte[] results = call(() -> lane.client().put(w.keys, lane.id(), w.offsets, w.sizes));
+                nanos += System.nanoTime() - start;
+                for (byte r : results) {
+                    written += r == 0 ? 1 : 0;
+                }
+            }
+            return new PutResult(written, keys.length - written, written * blockBytes, nanos);
+        });
+    }
+
+    @Override
+    public GetResult get(long[] keys, long blockBytes, BlockSink sink) {
+        int window = window(blockBytes);
+        return lanes.with(lane -> {
+            long bytes = 0;
+            long nanos = 0;
+            for (int done = 0; done < keys.length; done += window) {
+                Window w = Window.of(keys, done, Math.min(window, keys.length - done), blockBytes);
+                long start = System.nanoTime();
+                long[] lengths = call(() -> lane.client().get(w.keys, lane.id(), w.offsets, w.sizes));
+                nanos += System.nanoTime() - start;
+                for (int i = 0; i < w.keys.length; i++) {
+                    if (lengths[i] < 0) {
+                        throw new StoreException("block key " + w.keys[i] + " is not in the store");
+                    }
+                    MemorySegment block = lane.buffer().memory().asSlice(w.offsets[i], lengths[i]);
+                    sink.accept(w.keys[i], block, BlockContent.crc32c(block));
+                    bytes += lengths[i];
+                }
+            }
+            return new GetResult(keys.length, bytes, nanos);
+        });
+    }
+
+    /** One request's blocks: {@code keys[i]} in the buffer slot at {@code offsets[i]}, of {@code sizes[i]} bytes. */
+    private record Window(long[] keys, long[] offsets, long[] sizes) {
+        static Window of(long[] all, int from, int n, long blockBytes) {
+            long[] offsets = new long[n];
+            long[] sizes = new long[n];
+            for (int i = 0; i < n; i++) {
+                offsets[i] = i * blockBytes;
+                sizes[i] = blockBytes;
+            }
+            return new Window(Arrays.copyOfRange(all, from, from + n), offsets, sizes);
+        }
+    }
+
+    private int window(long blockBytes) {
+        if (blockBytes < 1 || blockBytes > bufferBytes) {
+            throw new IllegalArgumentException("a shared buffer of " + bufferBytes + " bytes cannot hold a block of "
+                    + blockBytes + " bytes");
+        }
+        return (int) Math.min(bufferBytes / blockBytes, 1024);
+    }
+
+    private static <T> T call(java.util.function.Supplier<T> request) {
+        try {
+            return request.get();
+        } catch (SidecarException | UncheckedIOException e) {
+            throw new StoreException("sidecar: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void close() {
+        lanes.close();
+    }
+}
