@@ -112,8 +112,6 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
                 timers.shutdownNow();
                 throw e;
             }
-            long stall = TimeUnit.MILLISECONDS.toNanos(ctx.stallTimeoutMillis);
-            timers.scheduleWithFixedDelay(() -> aeron.checkStalls(stall), stall / 4, stall / 4, TimeUnit.NANOSECONDS);
         } else {
             this.aeron = null;
         }

@@ -7,35 +7,36 @@ import dev.ferry.transfer.segment.LocalSegments;
 import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.transport.SliceListener;
 import dev.ferry.transfer.transport.frame.FrameHeader;
-import dev.ferry.transfer.transport.frame.MalformedFrameException;
 import dev.ferry.transfer.transport.frame.RangeCheck;
 import dev.ferry.transfer.transport.frame.SliceFrame;
 import dev.ferry.transfer.transport.tcp.NotificationListener;
 import io.aeron.Aeron;
 import io.aeron.CommonContext;
-import io.aeron.FragmentAssembler;
+import io.aeron.logbuffer.FragmentHandler;
+import io.aeron.logbuffer.FrameDescriptor;
 import io.aeron.Publication;
 import io.aeron.Subscription;
 import io.aeron.driver.MediaDriver;
 import io.aeron.driver.ThreadingMode;
 import io.aeron.logbuffer.Header;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.buffer.UnpooledByteBufAllocator;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import java.util.zip.CRC32C;
 import org.agrona.DirectBuffer;
+import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -45,12 +46,19 @@ import org.agrona.concurrent.UnsafeBuffer;
  * threading, its own directory), subscribes on {@code aeron:udp?endpoint=HOST:PORT}, and
  * polls that subscription on one thread ({@code ferry-aeron-poll}) for requests (served
  * against this node's segments, answered on a publication to the sender's endpoint) and for
- * answers (matched to the slices this engine sent).
+ * answers (matched to the slices this engine sent). The poller also fails the slices that
+ * got no answer within the stall timeout.
  *
  * <p>A message is {@code [i32 reply-endpoint length][reply endpoint, ASCII][slice frame]}
  * (the frame as in {@link SliceFrame}, length field included); answers carry no reply
  * endpoint. Slices must fit one Aeron message (an eighth of the term length: 2 MiB with
  * the default 16 MiB terms; slices are at most 1 MiB).
+ *
+ * <p>Hot path: a message's head is written into a buffer reused per link (requests) or by
+ * the poller (answers) and offered beside the payload where it lies; received bodies are
+ * streamed fragment by fragment into their destination ({@link InboundMessage}); a
+ * back-pressured offer spins, then yields and parks, rather than spin on a core the media
+ * drivers need.
  *
  * <p>Thread-safe. Owns the driver, the client and the poller: close it.
  */
@@ -61,6 +69,10 @@ public final class AeronTransport implements AutoCloseable {
     /** Channel parameters of every publication: the largest MTU Aeron takes. */
     private static final String PUBLICATION_PARAMS = "|mtu=65504";
     private static final AtomicInteger INSTANCES = new AtomicInteger();
+    /** Back-pressured offers spin this many times before they yield. */
+    private static final int BACKOFF_SPINS = 20;
+    /** ... and yield this many times before they park. */
+    private static final int BACKOFF_YIELDS = 10;
 
     private final LocalSegments segments;
     private final SliceListener listener;
@@ -74,21 +86,28 @@ public final class AeronTransport implements AutoCloseable {
     private final Map<String, Publication> answers = new ConcurrentHashMap<>();
     private final Map<List<Endpoint>, List<AeronLink>> peers = new ConcurrentHashMap<>();
     private final Map<Long, Object[]> outstanding = new ConcurrentHashMap<>();
+    private final long stallNanos;
     private final Thread poller;
+    // Poller-only state: messages in progress per image, the answer being built, the CRC of READ answers.
+    private final Int2ObjectHashMap<InboundMessage> inbound = new Int2ObjectHashMap<>();
+    private final MessageHead answerHead = new MessageHead(new byte[0]);
+    private final UnsafeBuffer answerPayload = new UnsafeBuffer(new byte[0]);
     private final CRC32C pollCrc = new CRC32C();
     private volatile boolean running = true;
 
     /**
      * @param bindHost         address of the subscription (and of this node's replies)
-     * @param offerTimeoutMillis longest wait on a back-pressured publication before a slice fails, ms
+     * @param stallTimeoutMillis a slice with no answer for this long fails (retryable), and
+     *                           the longest wait on a back-pressured publication, ms
      * @throws IllegalStateException if the media driver or the subscription cannot start
      */
     public AeronTransport(LocalSegments segments, SliceListener listener, NotificationListener notifications,
-                          String bindHost, long offerTimeoutMillis) {
+                          String bindHost, long stallTimeoutMillis) {
         this.segments = segments;
         this.listener = listener;
         this.notifications = notifications;
-        this.offerTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(offerTimeoutMillis);
+        this.offerTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(stallTimeoutMillis);
+        this.stallNanos = TimeUnit.MILLISECONDS.toNanos(stallTimeoutMillis);
         String dir = CommonContext.getAeronDirectoryName() + "-ferry-" + ProcessHandle.current().pid() + "-"
                 + INSTANCES.incrementAndGet();
         // Settings measured on this project's machine: SHARED threading, 64 KiB MTU and 8 MiB
@@ -129,7 +148,7 @@ public final class AeronTransport implements AutoCloseable {
      */
     public List<AeronLink> links(List<Endpoint> endpoints, long connectMillis) {
         return peers.computeIfAbsent(List.copyOf(endpoints), list -> {
-            List<AeronLink> links = list.stream().map(e -> new AeronLink(this, e.toString(),
+            List<AeronLink> links = list.stream().map(e -> new AeronLink(this, e.toString(), replyTo,
                     aeron.addPublication("aeron:udp?endpoint=" + e + PUBLICATION_PARAMS, STREAM_ID))).toList();
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(connectMillis);
             while (links.stream().anyMatch(l -> !l.publication.isConnected()) && System.nanoTime() < deadline) {
@@ -154,22 +173,29 @@ public final class AeronTransport implements AutoCloseable {
         return up;
     }
 
+    /** Sends a slice on {@code link}; one sender at a time per link (its head, payload view and CRC are reused). */
     void send(AeronLink link, Slice slice) {
         byte type = switch (slice.opcode()) {
             case WRITE -> SliceFrame.WRITE;
             case READ -> SliceFrame.READ;
             case NOTIFY -> SliceFrame.NOTIFY;
         };
-        boolean carries = slice.opcode() != Opcode.READ;
-        UnsafeBuffer payload = carries ? new UnsafeBuffer(slice.localBytes().asByteBuffer()) : null;
-        int crc = carries ? SliceFrame.crc(new CRC32C(), slice.localBytes().asByteBuffer()) : 0;
-        ByteBuf header = SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, type, slice.id(), slice.targetOffset(),
-                slice.length(), crc, SliceFrame.Status.OK, SliceFrame.name(slice.target()));
-        UnsafeBuffer head = message(replyTo, header);
+        slice.markSent(System.nanoTime()); // before the poller's stall check can see it
         outstanding.put(slice.id(), new Object[] {link, slice});
         link.inFlight.addAndGet(slice.length());
-        slice.markSent(System.nanoTime());
-        String failure = offer(link.publication, head, payload, false);
+        String failure;
+        synchronized (link) {
+            UnsafeBuffer payload = null;
+            int crc = 0;
+            if (slice.opcode() != Opcode.READ) {
+                MemorySegment bytes = slice.localBytes();
+                crc = SliceFrame.crc(link.crc, bytes.asByteBuffer());
+                payload = wrap(link.payload, bytes);
+            }
+            DirectBuffer head = link.head.write(type, slice.id(), slice.targetOffset(), slice.length(), crc,
+                    SliceFrame.Status.OK, link.name(slice.target()));
+            failure = offer(link.publication, head, payload, false);
+        }
         if (failure != null) {
             Object[] pending = outstanding.remove(slice.id());
             if (pending != null) {
@@ -181,6 +207,17 @@ public final class AeronTransport implements AutoCloseable {
         }
     }
 
+    /** Points {@code view} at {@code bytes}: native memory in place, heap memory (notifications) copied. */
+    private static UnsafeBuffer wrap(UnsafeBuffer view, MemorySegment bytes) {
+        if (bytes.isNative()) {
+            view.wrap(bytes.address(), (int) bytes.byteSize());
+        } else {
+            view.wrap(bytes.toArray(ValueLayout.JAVA_BYTE));
+        }
+        return view;
+    }
+
+    /** A whole message (a complete frame after {@code replyTo}), for the rare error answers. */
     private static UnsafeBuffer message(byte[] replyTo, ByteBuf frame) {
         byte[] bytes = new byte[4 + replyTo.length + frame.readableBytes()];
         UnsafeBuffer buffer = new UnsafeBuffer(bytes);
@@ -192,14 +229,16 @@ public final class AeronTransport implements AutoCloseable {
     }
 
     /**
-     * Offers until accepted; returns why it failed, or null.
+     * Offers until accepted; returns why it failed, or null. While the publication is
+     * back-pressured it spins briefly, then yields and parks, so that the media drivers and
+     * pollers this process shares its cores with can drain it.
      *
      * @param awaitConnect whether a publication not connected yet (the first answer to a new
      *                     peer) is waited for, like back pressure, rather than failed at once
      */
-    private String offer(Publication publication, UnsafeBuffer head, UnsafeBuffer payload, boolean awaitConnect) {
-        long deadline = System.nanoTime() + offerTimeoutNanos;
-        while (true) {
+    private String offer(Publication publication, DirectBuffer head, DirectBuffer payload, boolean awaitConnect) {
+        long deadline = 0;
+        for (int idles = 0; ; idles++) {
             long result = payload == null ? publication.offer(head, 0, head.capacity())
                     : publication.offer(head, 0, head.capacity(), payload, 0, payload.capacity(), null);
             if (result > 0) {
@@ -209,20 +248,41 @@ public final class AeronTransport implements AutoCloseable {
                     || result == Publication.MAX_POSITION_EXCEEDED) {
                 return "publication not connected (" + result + ")";
             }
-            if (System.nanoTime() > deadline) {
+            long now = System.nanoTime();
+            if (deadline == 0) {
+                deadline = now + offerTimeoutNanos;
+            } else if (now > deadline) {
                 return "back-pressured for longer than " + TimeUnit.NANOSECONDS.toMillis(offerTimeoutNanos) + " ms";
             }
+            backOff(idles);
+        }
+    }
+
+    /** Waits a little longer with each attempt: spins, then yields, then parks up to 50 us. */
+    private static void backOff(int idles) {
+        if (idles < BACKOFF_SPINS) {
             Thread.onSpinWait();
+        } else if (idles < BACKOFF_SPINS + BACKOFF_YIELDS) {
+            Thread.yield();
+        } else {
+            LockSupport.parkNanos(Math.min(1_000L << Math.min(idles - BACKOFF_SPINS - BACKOFF_YIELDS, 6), 50_000L));
         }
     }
 
     private void poll() {
-        FragmentAssembler assembler = new FragmentAssembler(this::onMessage);
+        FragmentHandler handler = this::onFragment;
         IdleStrategy idle = new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
                 TimeUnit.MILLISECONDS.toNanos(1));
+        long nextStallCheck = System.nanoTime() + stallNanos / 4;
         while (running) {
             try {
-                idle.idle(subscription.poll(assembler, 64));
+                int work = subscription.poll(handler, 64);
+                long now = System.nanoTime();
+                if (now - nextStallCheck >= 0) {
+                    checkStalls(now);
+                    nextStallCheck = now + stallNanos / 4;
+                }
+                idle.idle(work);
             } catch (RuntimeException e) {
                 if (!running) {
                     return;
@@ -231,108 +291,148 @@ public final class AeronTransport implements AutoCloseable {
         }
     }
 
-    private void onMessage(DirectBuffer buffer, int offset, int length, Header aeronHeader) {
-        if (length < 4) {
-            return;
+    private void onFragment(DirectBuffer buffer, int offset, int length, Header aeronHeader) {
+        int session = aeronHeader.sessionId();
+        InboundMessage in = inbound.get(session);
+        if (in == null) {
+            in = new InboundMessage();
+            inbound.put(session, in);
         }
-        int replyLength = buffer.getInt(offset);
-        if (replyLength < 0 || replyLength > 256 || length < 4 + replyLength + 4 + SliceFrame.HEADER_BYTES) {
-            return; // not ours, or cut short: dropped
-        }
-        String reply = replyLength == 0 ? null : buffer.getStringWithoutLengthAscii(offset + 4, replyLength);
-        int frameAt = offset + 4 + replyLength;
-        int frameLength = length - 4 - replyLength - 4;
-        int headLength = Math.min(frameLength, SliceFrame.HEADER_BYTES + SliceFrame.MAX_NAME_BYTES);
-        byte[] headBytes = new byte[headLength];
-        buffer.getBytes(frameAt + 4, headBytes);
-        FrameHeader header = new FrameHeader();
-        try {
-            header.wrap(Unpooled.wrappedBuffer(headBytes), frameLength);
-        } catch (MalformedFrameException e) {
-            return;
-        }
-        int bodyAt = frameAt + 4 + SliceFrame.HEADER_BYTES + header.nameLength();
-        if (reply != null) {
-            serve(reply, header, buffer, bodyAt);
-        } else {
-            answer(header, buffer, bodyAt);
-        }
-    }
-
-    private void serve(String reply, FrameHeader header, DirectBuffer buffer, int bodyAt) {
-        byte type = header.type();
-        int length = header.bodyLength();
-        ByteBuf answer;
-        UnsafeBuffer payload = null;
-        if (type == SliceFrame.NOTIFY) {
-            byte[] message = new byte[length];
-            buffer.getBytes(bodyAt, message);
-            notifications.onNotification(header.name(), message);
-            answer = SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, SliceFrame.NOTIFY_ACK, header.sliceId(), 0, 0,
-                    0, SliceFrame.Status.OK, null);
-        } else {
-            long offset = header.offset();
-            RangeCheck.Refusal refusal = RangeCheck.refusal(segments, header.name(), offset, length);
-            MemorySegment target = refusal == null ? segments.find(header.name()) : null;
-            if (refusal != null) {
-                answer = SliceFrame.error(UnpooledByteBufAllocator.DEFAULT, type, header.sliceId(), offset,
-                        refusal.status(), refusal.message());
-            } else if (type == SliceFrame.WRITE) {
-                buffer.getBytes(bodyAt, target.asSlice(offset, length).asByteBuffer(), length);
-                answer = SliceFrame.crc(pollCrc, target.asSlice(offset, length).asByteBuffer()) == header.crc()
-                        ? SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, SliceFrame.WRITE_ACK, header.sliceId(),
-                                offset, 0, 0, SliceFrame.Status.OK, null)
-                        : SliceFrame.error(UnpooledByteBufAllocator.DEFAULT, type, header.sliceId(), offset,
-                                SliceFrame.Status.CRC_MISMATCH, "payload CRC32C mismatch");
+        byte flags = aeronHeader.flags();
+        if ((flags & FrameDescriptor.BEGIN_FRAG_FLAG) != 0) {
+            int bodyAt = in.begin(buffer, offset, length);
+            if (bodyAt < 0) {
+                return;
+            }
+            if (in.isRequest()) {
+                if (in.replyTo == null) {
+                    in.replyTo = answers.computeIfAbsent(InboundMessage.replyEndpoint(buffer, offset),
+                            r -> aeron.addPublication("aeron:udp?endpoint=" + r + PUBLICATION_PARAMS, STREAM_ID));
+                }
+                requestHead(in);
             } else {
-                ByteBuffer bytes = target.asSlice(offset, length).asByteBuffer();
-                answer = SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, SliceFrame.READ_DATA, header.sliceId(),
-                        offset, length, SliceFrame.crc(pollCrc, bytes), SliceFrame.Status.OK, null);
-                payload = new UnsafeBuffer(bytes);
+                answerHead(in);
+            }
+            in.append(buffer, bodyAt, offset + length - bodyAt);
+        } else if (in.active()) {
+            in.append(buffer, offset, length);
+        }
+        if ((flags & FrameDescriptor.END_FRAG_FLAG) != 0 && in.active()) {
+            in.end();
+            if (in.isRequest()) {
+                serve(in);
+            } else {
+                answer(in);
             }
         }
-        Publication publication = answers.computeIfAbsent(reply,
-                r -> aeron.addPublication("aeron:udp?endpoint=" + r + PUBLICATION_PARAMS, STREAM_ID));
-        // An answer that cannot go out is dropped; the initiator's link then stalls and resends elsewhere.
-        offer(publication, message(new byte[0], answer), payload, true);
     }
 
-    private void answer(FrameHeader header, DirectBuffer buffer, int bodyAt) {
+    /** A request's head is in: names where its body goes. */
+    private void requestHead(InboundMessage in) {
+        FrameHeader header = in.header;
+        if (header.type() == SliceFrame.NOTIFY) {
+            in.receiveIntoScratch();
+        } else if (header.type() == SliceFrame.WRITE) {
+            String name = in.segmentName();
+            if (RangeCheck.refusal(segments, name, header.offset(), header.bodyLength()) == null) {
+                in.receiveInto(segments.find(name).asSlice(header.offset(), header.bodyLength()));
+            }
+        }
+    }
+
+    /** A request is in whole: serves it and answers on the sender's reply publication. */
+    private void serve(InboundMessage in) {
+        FrameHeader header = in.header;
+        byte type = header.type();
+        long offset = header.offset();
+        int length = header.bodyLength();
+        DirectBuffer head;
+        UnsafeBuffer payload = null;
+        if (!in.complete()) {
+            head = message(new byte[0], SliceFrame.error(UnpooledByteBufAllocator.DEFAULT, type, header.sliceId(),
+                    offset, SliceFrame.Status.MALFORMED, "message of the wrong length"));
+        } else if (type == SliceFrame.NOTIFY) {
+            if (in.crc() != header.crc()) {
+                head = message(new byte[0], SliceFrame.error(UnpooledByteBufAllocator.DEFAULT, type,
+                        header.sliceId(), offset, SliceFrame.Status.CRC_MISMATCH, "notification CRC32C mismatch"));
+            } else {
+                notifications.onNotification(in.segmentName(), in.scratchBytes());
+                head = answerHead.write(SliceFrame.NOTIFY_ACK, header.sliceId(), 0, 0, 0, SliceFrame.Status.OK, null);
+            }
+        } else {
+            String name = in.segmentName();
+            RangeCheck.Refusal refusal = RangeCheck.refusal(segments, name, offset, length);
+            if (refusal != null) {
+                head = message(new byte[0], SliceFrame.error(UnpooledByteBufAllocator.DEFAULT, type,
+                        header.sliceId(), offset, refusal.status(), refusal.message()));
+            } else if (type == SliceFrame.WRITE) {
+                head = in.crc() == header.crc()
+                        ? answerHead.write(SliceFrame.WRITE_ACK, header.sliceId(), offset, 0, 0, SliceFrame.Status.OK,
+                                null)
+                        : message(new byte[0], SliceFrame.error(UnpooledByteBufAllocator.DEFAULT, type,
+                                header.sliceId(), offset, SliceFrame.Status.CRC_MISMATCH, "payload CRC32C mismatch"));
+            } else {
+                MemorySegment bytes = segments.find(name).asSlice(offset, length);
+                payload = wrap(answerPayload, bytes);
+                head = answerHead.write(SliceFrame.READ_DATA, header.sliceId(), offset, length,
+                        SliceFrame.crc(pollCrc, bytes.asByteBuffer()), SliceFrame.Status.OK, null);
+            }
+        }
+        // An answer that cannot go out is dropped; the initiator's link then stalls and resends elsewhere.
+        offer(in.replyTo, head, payload, true);
+    }
+
+    /** An answer's head is in: a READ's payload goes straight into the slice's local bytes. */
+    private void answerHead(InboundMessage in) {
+        FrameHeader header = in.header;
+        if (header.status() != SliceFrame.Status.OK) {
+            in.receiveIntoScratch();
+            return;
+        }
+        if (header.type() == SliceFrame.READ_DATA) {
+            Object[] pending = outstanding.get(header.sliceId());
+            Slice slice = pending == null ? null : (Slice) pending[1];
+            if (slice != null && slice.length() == header.bodyLength()) {
+                in.context = slice;
+                in.receiveInto(slice.localBytes());
+            }
+        }
+    }
+
+    /** An answer is in whole: completes or fails its slice. */
+    private void answer(InboundMessage in) {
+        FrameHeader header = in.header;
         Object[] pending = outstanding.remove(header.sliceId());
         if (pending == null) {
-            return;
+            return; // a late answer: the slice failed here already
         }
         AeronLink link = (AeronLink) pending[0];
         Slice slice = (Slice) pending[1];
         link.inFlight.addAndGet(-slice.length());
         SliceFrame.Status status = header.status();
         if (status != SliceFrame.Status.OK) {
-            byte[] text = new byte[Math.max(0, header.bodyLength())];
-            buffer.getBytes(bodyAt, text);
             link.estimator.onFailed();
             listener.onFailed(slice, link, new TransferException(status + " from " + link.endpoint + ": "
-                    + new String(text, StandardCharsets.UTF_8), status.retryable()));
+                    + new String(in.scratchBytes(), StandardCharsets.UTF_8), status.retryable()));
             return;
         }
-        if (header.type() == SliceFrame.READ_DATA) {
-            if (header.bodyLength() != slice.length()) {
-                listener.onFailed(slice, link, new TransferException("READ answer of the wrong length", true));
-                return;
-            }
-            buffer.getBytes(bodyAt, slice.localBytes().asByteBuffer(), slice.length());
-            if (SliceFrame.crc(pollCrc, slice.localBytes().asByteBuffer()) != header.crc()) {
-                link.estimator.onFailed();
-                listener.onFailed(slice, link, new TransferException("READ payload failed its CRC32C", true));
-                return;
-            }
+        if (header.type() == SliceFrame.READ_DATA && (in.context != slice || !in.complete() || !in.kept()
+                || in.crc() != header.crc())) {
+            link.estimator.onFailed();
+            listener.onFailed(slice, link, new TransferException("READ payload from " + link.endpoint
+                    + " failed its CRC32C or length", true));
+            return;
         }
         link.estimator.onCompleted(slice.length(), slice.sentNanos(), System.nanoTime());
         listener.onCompleted(slice, link);
     }
 
-    /** Fails every slice outstanding on {@code link} for longer than {@code stallNanos}, marking it down. */
-    public void checkStalls(long stallNanos) {
-        long now = System.nanoTime();
+    /**
+     * Fails every slice outstanding for longer than the stall timeout, marking its link down.
+     * Runs on the poller, which also streams READ answers into slices: a slice is never
+     * failed (and its buffer handed back) while its answer is being written into it.
+     */
+    private void checkStalls(long now) {
         for (Map.Entry<Long, Object[]> e : outstanding.entrySet()) {
             AeronLink link = (AeronLink) e.getValue()[0];
             Slice slice = (Slice) e.getValue()[1];
