@@ -7,7 +7,7 @@ import picocli.CommandLine;
 @Command(name = "ferry", mixinStandardHelpOptions = true, version = "ferry 0.1.0",
         description = "Ferry: a disaggregated KV-cache store and transfer engine for LLM inference.",
         subcommands = {ClusterCommand.class, SidecarCommand.class, BenchCommand.class, TraceCommand.class,
-            ProfilesCommand.class})
+            ProfilesCommand.class, AeronDriverCommand.class})
 public final class FerryCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

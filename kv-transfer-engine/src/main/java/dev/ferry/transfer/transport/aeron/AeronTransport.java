@@ -2,7 +2,9 @@ package dev.ferry.transfer.transport.aeron;
 
 import dev.ferry.transfer.Opcode;
 import dev.ferry.transfer.TransferException;
+import dev.ferry.transfer.segment.AeronIpc;
 import dev.ferry.transfer.segment.Endpoint;
+import dev.ferry.transfer.segment.HostIdentity;
 import dev.ferry.transfer.segment.LocalSegments;
 import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.transport.SliceListener;
@@ -17,7 +19,6 @@ import io.aeron.logbuffer.FrameDescriptor;
 import io.aeron.Publication;
 import io.aeron.Subscription;
 import io.aeron.driver.MediaDriver;
-import io.aeron.driver.ThreadingMode;
 import io.aeron.logbuffer.Header;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.UnpooledByteBufAllocator;
@@ -28,9 +29,11 @@ import java.lang.foreign.ValueLayout;
 import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.LockSupport;
@@ -49,9 +52,16 @@ import org.agrona.concurrent.UnsafeBuffer;
  * answers (matched to the slices this engine sent). The poller also fails the slices that
  * got no answer within the stall timeout.
  *
+ * <p>Given the directory of a media driver that runs already ({@link MediaDrivers#launch}
+ * in one process of the host, or Aeron's own driver), it shares that driver instead, and
+ * also subscribes to a stream of its own on {@code aeron:ipc} ({@link #ipcAddress()}):
+ * engines on the same driver, in this process or another, reach each other there, through
+ * the driver's shared memory rather than sockets. Each such channel is one link, as each
+ * UDP endpoint (interface and port) is.
+ *
  * <p>A message is {@code [i32 reply-endpoint length][reply endpoint, ASCII][slice frame]}
  * (the frame as in {@link SliceFrame}, length field included); answers carry no reply
- * endpoint. Slices must fit one Aeron message (an eighth of the term length: 2 MiB with
+ * endpoint. The reply endpoint is {@code HOST:PORT} (UDP) or {@code ipc:STREAM}. Slices must fit one Aeron message (an eighth of the term length: 2 MiB with
  * the default 16 MiB terms; slices are at most 1 MiB).
  *
  * <p>Hot path: a message's head is written into a buffer reused per link (requests) or by
@@ -64,10 +74,12 @@ import org.agrona.concurrent.UnsafeBuffer;
  */
 public final class AeronTransport implements AutoCloseable {
     private static final int STREAM_ID = 1001;
-    /** Socket buffers and receiver window, bytes (8 MiB). */
-    private static final int SOCKET_BUFFER = 8 << 20;
-    /** Channel parameters of every publication: the largest MTU Aeron takes. */
+    /** Channel parameters of every UDP publication: the largest MTU Aeron takes. */
     private static final String PUBLICATION_PARAMS = "|mtu=65504";
+    /** The IPC channel of publications: the largest MTU, and terms as large as UDP's (16 MiB). */
+    private static final String IPC_CHANNEL = "aeron:ipc?mtu=65504|term-length=16m";
+    /** Reply endpoints of requests that came over IPC start with this, then the stream id. */
+    private static final String IPC_REPLY = "ipc:";
     private static final AtomicInteger INSTANCES = new AtomicInteger();
     /** Back-pressured offers spin this many times before they yield. */
     private static final int BACKOFF_SPINS = 20;
@@ -80,16 +92,20 @@ public final class AeronTransport implements AutoCloseable {
     private final MediaDriver driver;
     private final Aeron aeron;
     private final Subscription subscription;
+    private final Subscription ipcSubscription;
+    private final AeronIpc ipcAddress;
     private final Endpoint localEndpoint;
     private final byte[] replyTo;
     private final long offerTimeoutNanos;
     private final Map<String, Publication> answers = new ConcurrentHashMap<>();
-    private final Map<List<Endpoint>, List<AeronLink>> peers = new ConcurrentHashMap<>();
+    /** Links by peer: a list of UDP endpoints, or an {@link AeronIpc} address. */
+    private final Map<Object, List<AeronLink>> peers = new ConcurrentHashMap<>();
     private final Map<Long, Object[]> outstanding = new ConcurrentHashMap<>();
     private final long stallNanos;
     private final Thread poller;
     // Poller-only state: messages in progress per image, the answer being built, the CRC of READ answers.
     private final Int2ObjectHashMap<InboundMessage> inbound = new Int2ObjectHashMap<>();
+    private final Int2ObjectHashMap<InboundMessage> ipcInbound = new Int2ObjectHashMap<>();
     private final MessageHead answerHead = new MessageHead(new byte[0]);
     private final UnsafeBuffer answerPayload = new UnsafeBuffer(new byte[0]);
     private final CRC32C pollCrc = new CRC32C();
@@ -99,32 +115,48 @@ public final class AeronTransport implements AutoCloseable {
      * @param bindHost         address of the subscription (and of this node's replies)
      * @param stallTimeoutMillis a slice with no answer for this long fails (retryable), and
      *                           the longest wait on a back-pressured publication, ms
-     * @throws IllegalStateException if the media driver or the subscription cannot start
+     * @param sharedDirectory  the directory of a media driver already running on this host,
+     *                         shared with other engines, which are then reached over Aeron
+     *                         IPC too; null launches an embedded driver of this engine's own
+     * @throws IllegalStateException if the media driver or the subscription cannot start, or
+     *                               no driver answers in {@code sharedDirectory}
      */
     public AeronTransport(LocalSegments segments, SliceListener listener, NotificationListener notifications,
-                          String bindHost, long stallTimeoutMillis) {
+                          String bindHost, long stallTimeoutMillis, String sharedDirectory) {
         this.segments = segments;
         this.listener = listener;
         this.notifications = notifications;
         this.offerTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(stallTimeoutMillis);
         this.stallNanos = TimeUnit.MILLISECONDS.toNanos(stallTimeoutMillis);
-        String dir = CommonContext.getAeronDirectoryName() + "-ferry-" + ProcessHandle.current().pid() + "-"
-                + INSTANCES.incrementAndGet();
-        // Settings measured on this project's machine: SHARED threading, 64 KiB MTU and 8 MiB
-        // socket buffers and receiver window reached about 1.2 GB/s over UDP loopback where the
-        // defaults gave 0.13 GB/s (the buffers need net.core.rmem_max/wmem_max raised to match).
-        this.driver = MediaDriver.launchEmbedded(new MediaDriver.Context().aeronDirectoryName(dir)
-                .threadingMode(ThreadingMode.SHARED).dirDeleteOnStart(true).dirDeleteOnShutdown(true)
-                .warnIfDirectoryExists(false).socketRcvbufLength(SOCKET_BUFFER).socketSndbufLength(SOCKET_BUFFER)
-                .initialWindowLength(SOCKET_BUFFER));
+        this.driver = sharedDirectory != null ? null : MediaDrivers.launch(CommonContext.getAeronDirectoryName()
+                + "-ferry-" + ProcessHandle.current().pid() + "-" + INSTANCES.incrementAndGet());
+        String dir = sharedDirectory != null ? sharedDirectory : driver.aeronDirectoryName();
+        Aeron client = null;
         try {
-            this.aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));
+            client = Aeron.connect(new Aeron.Context().aeronDirectoryName(dir));
             this.localEndpoint = new Endpoint(bindHost, freeUdpPort(bindHost));
-            this.subscription = aeron.addSubscription("aeron:udp?endpoint=" + localEndpoint, STREAM_ID);
+            this.subscription = client.addSubscription("aeron:udp?endpoint=" + localEndpoint, STREAM_ID);
+            if (sharedDirectory != null) {
+                int stream = ThreadLocalRandom.current().nextInt(1 << 16, Integer.MAX_VALUE);
+                this.ipcSubscription = client.addSubscription(IPC_CHANNEL, stream);
+                this.ipcAddress = new AeronIpc(HostIdentity.id() + ":" + Path.of(dir).toAbsolutePath().normalize(),
+                        stream);
+            } else {
+                this.ipcSubscription = null;
+                this.ipcAddress = null;
+            }
         } catch (RuntimeException e) {
-            driver.close();
-            throw new IllegalStateException("cannot start the Aeron transport on " + bindHost + ": " + e.getMessage(), e);
+            if (client != null) {
+                client.close();
+            }
+            if (driver != null) {
+                driver.close();
+            }
+            throw new IllegalStateException("cannot start the Aeron transport on " + bindHost
+                    + (sharedDirectory != null ? " with the media driver in " + sharedDirectory : "") + ": "
+                    + e.getMessage(), e);
         }
+        this.aeron = client;
         this.replyTo = localEndpoint.toString().getBytes(StandardCharsets.US_ASCII);
         this.poller = Thread.ofPlatform().name("ferry-aeron-poll").daemon().start(this::poll);
     }
@@ -147,21 +179,57 @@ public final class AeronTransport implements AutoCloseable {
      * up to {@code connectMillis} for them to connect. Must not run on the poller.
      */
     public List<AeronLink> links(List<Endpoint> endpoints, long connectMillis) {
-        return peers.computeIfAbsent(List.copyOf(endpoints), list -> {
-            List<AeronLink> links = list.stream().map(e -> new AeronLink(this, e.toString(), replyTo,
+        List<Endpoint> peer = List.copyOf(endpoints);
+        return peers.computeIfAbsent(peer, key -> {
+            List<AeronLink> links = peer.stream().map(e -> new AeronLink(this, e.toString(), replyTo,
                     aeron.addPublication("aeron:udp?endpoint=" + e + PUBLICATION_PARAMS, STREAM_ID))).toList();
-            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(connectMillis);
-            while (links.stream().anyMatch(l -> !l.publication.isConnected()) && System.nanoTime() < deadline) {
-                Thread.onSpinWait();
-                Thread.yield();
-            }
+            awaitConnected(links, connectMillis);
             return links;
         });
     }
 
-    /** Whether every link to the peer is down (used to fail over to another transport). */
-    public boolean reconnect(List<Endpoint> endpoints) {
-        List<AeronLink> links = peers.get(List.copyOf(endpoints));
+    /**
+     * Where this engine receives over Aeron IPC, or null when its driver is its own (no other
+     * process can share it).
+     */
+    public AeronIpc ipcAddress() {
+        return ipcAddress;
+    }
+
+    /** Whether a peer at {@code address} runs on this engine's media driver, so IPC reaches it. */
+    public boolean reachesByIpc(AeronIpc address) {
+        return ipcAddress != null && address != null && address.driver().equals(ipcAddress.driver());
+    }
+
+    /**
+     * The link to a peer on this engine's media driver: one IPC publication to its stream,
+     * made on first use; waits up to {@code connectMillis} for it to connect. Must not run
+     * on the poller.
+     */
+    public List<AeronLink> ipcLinks(AeronIpc address, long connectMillis) {
+        return peers.computeIfAbsent(address, key -> {
+            byte[] reply = (IPC_REPLY + ipcAddress.streamId()).getBytes(StandardCharsets.US_ASCII);
+            List<AeronLink> links = List.of(new AeronLink(this, "ipc:" + address.streamId(), reply,
+                    aeron.addPublication(IPC_CHANNEL, address.streamId())));
+            awaitConnected(links, connectMillis);
+            return links;
+        });
+    }
+
+    private static void awaitConnected(List<AeronLink> links, long connectMillis) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(connectMillis);
+        while (links.stream().anyMatch(l -> !l.publication.isConnected()) && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+            Thread.yield();
+        }
+    }
+
+    /**
+     * Readmits the links to a peer (its UDP endpoints, or its {@link AeronIpc} address);
+     * returns whether any of them is up (false: fail over to another transport).
+     */
+    public boolean reconnect(Object peer) {
+        List<AeronLink> links = peers.get(peer instanceof List<?> list ? List.copyOf(list) : peer);
         if (links == null) {
             return false;
         }
@@ -171,6 +239,13 @@ public final class AeronTransport implements AutoCloseable {
             up |= link.isUp();
         }
         return up;
+    }
+
+    /** The publication that answers go on, for a request's reply endpoint: a UDP endpoint or {@code ipc:STREAM}. */
+    private Publication answerPublication(String reply) {
+        return answers.computeIfAbsent(reply, r -> r.startsWith(IPC_REPLY)
+                ? aeron.addPublication(IPC_CHANNEL, Integer.parseInt(r.substring(IPC_REPLY.length())))
+                : aeron.addPublication("aeron:udp?endpoint=" + r + PUBLICATION_PARAMS, STREAM_ID));
     }
 
     /** Sends a slice on {@code link}; one sender at a time per link (its head, payload view and CRC are reused). */
@@ -270,13 +345,15 @@ public final class AeronTransport implements AutoCloseable {
     }
 
     private void poll() {
-        FragmentHandler handler = this::onFragment;
+        FragmentHandler udp = (buffer, offset, length, header) -> onFragment(inbound, buffer, offset, length, header);
+        FragmentHandler ipc = (buffer, offset, length, header) -> onFragment(ipcInbound, buffer, offset, length,
+                header);
         IdleStrategy idle = new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
                 TimeUnit.MILLISECONDS.toNanos(1));
         long nextStallCheck = System.nanoTime() + stallNanos / 4;
         while (running) {
             try {
-                int work = subscription.poll(handler, 64);
+                int work = subscription.poll(udp, 64) + (ipcSubscription == null ? 0 : ipcSubscription.poll(ipc, 64));
                 long now = System.nanoTime();
                 if (now - nextStallCheck >= 0) {
                     checkStalls(now);
@@ -291,7 +368,9 @@ public final class AeronTransport implements AutoCloseable {
         }
     }
 
-    private void onFragment(DirectBuffer buffer, int offset, int length, Header aeronHeader) {
+    /** One fragment from an image of a subscription whose messages in progress are {@code inbound}. */
+    private void onFragment(Int2ObjectHashMap<InboundMessage> inbound, DirectBuffer buffer, int offset, int length,
+                            Header aeronHeader) {
         int session = aeronHeader.sessionId();
         InboundMessage in = inbound.get(session);
         if (in == null) {
@@ -305,9 +384,8 @@ public final class AeronTransport implements AutoCloseable {
                 return;
             }
             if (in.isRequest()) {
-                if (in.replyTo == null) {
-                    in.replyTo = answers.computeIfAbsent(InboundMessage.replyEndpoint(buffer, offset),
-                            r -> aeron.addPublication("aeron:udp?endpoint=" + r + PUBLICATION_PARAMS, STREAM_ID));
+                if (!in.sameReplyAsBefore(buffer, offset)) {
+                    in.replyTo = answerPublication(in.rememberReply(buffer, offset));
                 }
                 requestHead(in);
             } else {
@@ -454,7 +532,9 @@ public final class AeronTransport implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         aeron.close();
-        driver.close();
+        if (driver != null) {
+            driver.close();
+        }
     }
 
 }

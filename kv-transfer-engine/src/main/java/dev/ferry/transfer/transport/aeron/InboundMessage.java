@@ -48,8 +48,9 @@ final class InboundMessage {
     private boolean request;
     private byte[] nameBytes = new byte[0];
     private String name = "";
-    /** Where answers to this image's requests go, once known. */
+    /** Where answers to the request in progress go (kept while requests name the same endpoint). */
     Publication replyTo;
+    private byte[] replyBytes = new byte[0];
     /** What the transport attached to the message in progress (the slice it answers). */
     Object context;
 
@@ -94,9 +95,29 @@ final class InboundMessage {
         return bodyAt;
     }
 
-    /** The reply endpoint of a request's first fragment (allocates: call once per image). */
-    static String replyEndpoint(DirectBuffer buffer, int offset) {
-        return buffer.getStringWithoutLengthAscii(offset + 4, buffer.getInt(offset));
+    /**
+     * Whether the request begun from {@code buffer} names the same reply endpoint as the one
+     * before it on this image ({@link #replyTo} then still holds), without allocating. Several
+     * engines on one media driver may publish on one image, so each request names its own.
+     */
+    boolean sameReplyAsBefore(DirectBuffer buffer, int offset) {
+        int n = buffer.getInt(offset);
+        if (replyTo == null || n != replyBytes.length) {
+            return false;
+        }
+        for (int i = 0; i < n; i++) {
+            if (buffer.getByte(offset + 4 + i) != replyBytes[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Records the reply endpoint of the request begun from {@code buffer}; returns it (allocates). */
+    String rememberReply(DirectBuffer buffer, int offset) {
+        replyBytes = new byte[buffer.getInt(offset)];
+        buffer.getBytes(offset + 4, replyBytes);
+        return new String(replyBytes, StandardCharsets.US_ASCII);
     }
 
     /** Whether a message is in progress (begun, not ended). */
