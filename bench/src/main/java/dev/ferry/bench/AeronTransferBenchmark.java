@@ -4,13 +4,13 @@ import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.TransferRequest;
 import dev.ferry.transfer.segment.SegmentDescriptor;
+import dev.ferry.transfer.transport.aeron.MediaDrivers;
 import io.aeron.Aeron;
 import io.aeron.CommonContext;
 import io.aeron.FragmentAssembler;
 import io.aeron.Publication;
 import io.aeron.Subscription;
 import io.aeron.driver.MediaDriver;
-import io.aeron.driver.ThreadingMode;
 import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -35,11 +35,13 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * WRITE throughput of the Aeron UDP transport on loopback against its physical baseline: a
- * raw Aeron publication and subscription with the same settings (embedded media driver,
- * SHARED threading, 64 KiB MTU, 8 MiB socket buffers and window), the subscriber copying
- * each message into memory as the engine's target does. One operation moves 64 MiB in
- * messages (engine: requests) of {@code chunkBytes}.
+ * WRITE throughput of the Aeron transport against its physical baseline: a raw Aeron
+ * publication and subscription with the same settings (embedded media driver, SHARED
+ * threading, 64 KiB MTU, 8 MiB socket buffers and window), the subscriber copying each
+ * message into memory as the engine's target does. One operation moves 64 MiB in messages
+ * (engine: requests) of {@code chunkBytes}. Over UDP on loopback ({@code channel=udp}: an
+ * embedded driver per engine, as two nodes have) and over IPC ({@code channel=ipc}: both
+ * engines on one shared driver, {@code TransferEngine.Context#aeronDirectory}).
  *
  * <p>Each benchmark starts only its own side ({@link Engines} or {@link RawAeron}): the raw
  * subscriber spins on its own core while it runs, and on a 2-core machine an idle spinner
@@ -60,11 +62,19 @@ public class AeronTransferBenchmark {
         public int chunkBytes;
     }
 
-    /** Two engines in this process, each with its own embedded media driver, as two nodes would have. */
+    /**
+     * Two engines in this process: each with its own embedded media driver, reaching each
+     * other over UDP ({@code udp}), or both on one shared driver, over IPC ({@code ipc}).
+     */
     @State(Scope.Benchmark)
     public static class Engines {
+        /** {@code udp} or {@code ipc}. */
+        @Param({"udp", "ipc"})
+        public String channel;
+
         private Slab source;
         private Slab sink;
+        private MediaDriver shared;
         private TransferEngine target;
         private TransferEngine initiator;
         private List<TransferRequest> batch;
@@ -74,9 +84,20 @@ public class AeronTransferBenchmark {
             source = Slab.allocate(TOTAL_BYTES);
             sink = Slab.allocate(TOTAL_BYTES);
             source.memory().fill((byte) 1);
-            target = new TransferEngine(new TransferEngine.Context().aeron(true).ioThreads(1));
+            String dir = null;
+            if (channel.equals("ipc")) {
+                shared = MediaDrivers.launch(CommonContext.getAeronDirectoryName() + "-ferry-bench-shared-"
+                        + ProcessHandle.current().pid());
+                dir = shared.aeronDirectoryName();
+            }
+            target = new TransferEngine(new TransferEngine.Context().aeron(true).aeronDirectory(dir).ioThreads(1));
             SegmentDescriptor d = target.registerSegment("sink", sink.memory());
-            initiator = new TransferEngine(new TransferEngine.Context().aeron(true).ioThreads(1).resolver(name -> d));
+            initiator = new TransferEngine(new TransferEngine.Context().aeron(true).aeronDirectory(dir).ioThreads(1)
+                    .resolver(name -> d));
+            String expected = channel.equals("ipc") ? "aeron:ipc:" : "aeron:127.0.0.1:";
+            if (!initiator.aeronLinks(d).getFirst().name().startsWith(expected)) {
+                throw new IllegalStateException("the engines do not talk over " + channel);
+            }
             batch = new ArrayList<>();
             for (long at = 0; at < TOTAL_BYTES; at += chunk.chunkBytes) {
                 batch.add(TransferRequest.write(source.memory(), at, "sink", at, chunk.chunkBytes));
@@ -87,24 +108,28 @@ public class AeronTransferBenchmark {
         public void tearDown() {
             initiator.close();
             target.close();
+            if (shared != null) {
+                shared.close();
+            }
             source.close();
             sink.close();
         }
     }
 
     /**
-     * A raw publication and subscription, the subscriber on its own thread: on one embedded
-     * media driver ({@code drivers=1}), or the publication on one and the subscription on
-     * another ({@code drivers=2}), as two nodes would have, and as the engine pair runs.
+     * A raw publication and subscription, the subscriber on its own thread: over UDP on one
+     * embedded media driver ({@code udp}), over UDP with the publication on one driver and
+     * the subscription on another ({@code udp-2-drivers}), as two nodes would have and as the
+     * engine pair runs, or over IPC on one driver ({@code ipc}).
      * Publisher and subscriber back off when idle or back-pressured (Agrona's
      * {@link BackoffIdleStrategy}), as the engine does: on two cores, spinning threads
      * starve the drivers (busy-spinning halved this baseline).
      */
     @State(Scope.Benchmark)
     public static class RawAeron {
-        /** Media drivers: 1 (both ends on one) or 2 (one per end). */
-        @Param({"1", "2"})
-        public int drivers;
+        /** {@code udp}, {@code udp-2-drivers} or {@code ipc}. */
+        @Param({"udp", "udp-2-drivers", "ipc"})
+        public String path;
 
         private Slab source;
         private Slab sink;
@@ -119,11 +144,8 @@ public class AeronTransferBenchmark {
         private UnsafeBuffer all;
 
         private Aeron launch() {
-            MediaDriver driver = MediaDriver.launchEmbedded(new MediaDriver.Context()
-                    .aeronDirectoryName(CommonContext.getAeronDirectoryName() + "-ferry-bench-"
-                            + ProcessHandle.current().pid() + "-" + driverList.size())
-                    .threadingMode(ThreadingMode.SHARED).dirDeleteOnStart(true).dirDeleteOnShutdown(true)
-                    .socketRcvbufLength(8 << 20).socketSndbufLength(8 << 20).initialWindowLength(8 << 20));
+            MediaDriver driver = MediaDrivers.launch(CommonContext.getAeronDirectoryName() + "-ferry-bench-"
+                    + ProcessHandle.current().pid() + "-" + driverList.size());
             driverList.add(driver);
             Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));
             clients.add(aeron);
@@ -137,12 +159,13 @@ public class AeronTransferBenchmark {
             source.memory().fill((byte) 1);
             all = new UnsafeBuffer(source.memory().asByteBuffer());
             Aeron publisherSide = launch();
-            Aeron subscriberSide = drivers == 2 ? launch() : publisherSide;
+            Aeron subscriberSide = path.equals("udp-2-drivers") ? launch() : publisherSide;
             int port;
             try (DatagramSocket probe = new DatagramSocket(new InetSocketAddress("127.0.0.1", 0))) {
                 port = probe.getLocalPort();
             }
-            String channel = "aeron:udp?endpoint=127.0.0.1:" + port + "|mtu=65504";
+            String channel = path.equals("ipc") ? "aeron:ipc?mtu=65504|term-length=16m"
+                    : "aeron:udp?endpoint=127.0.0.1:" + port + "|mtu=65504";
             subscription = subscriberSide.addSubscription(channel, 7);
             publication = publisherSide.addPublication(channel, 7);
             while (!publication.isConnected()) {

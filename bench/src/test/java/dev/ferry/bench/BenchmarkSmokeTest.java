@@ -27,7 +27,7 @@ class BenchmarkSmokeTest {
                 .forks(0).warmupIterations(0).measurementIterations(1)
                 .measurementTime(TimeValue.milliseconds(300)).shouldFailOnError(true).build();
         Collection<RunResult> results = new Runner(options).run();
-        assertThat(results).hasSize(8);
+        assertThat(results).hasSize(11); // TCP 2, shared memory 2, Aeron 5 (engine over UDP and IPC, raw over 3 paths), sidecar 2
         assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
     }
 
