@@ -9,19 +9,16 @@ import dev.ferry.transfer.segment.LocalSegments;
 import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.transport.SliceListener;
 import dev.ferry.transfer.transport.frame.FrameHeader;
-import dev.ferry.transfer.transport.frame.RangeCheck;
 import dev.ferry.transfer.transport.frame.SliceFrame;
 import dev.ferry.transfer.transport.tcp.NotificationListener;
 import io.aeron.Aeron;
 import io.aeron.CommonContext;
+import io.aeron.Image;
 import io.aeron.logbuffer.FragmentHandler;
 import io.aeron.logbuffer.FrameDescriptor;
-import io.aeron.Publication;
 import io.aeron.Subscription;
 import io.aeron.driver.MediaDriver;
 import io.aeron.logbuffer.Header;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.UnpooledByteBufAllocator;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
@@ -32,11 +29,12 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.LockSupport;
 import java.util.zip.CRC32C;
 import org.agrona.DirectBuffer;
 import org.agrona.collections.Int2ObjectHashMap;
@@ -73,22 +71,16 @@ import org.agrona.concurrent.UnsafeBuffer;
  * <p>Thread-safe. Owns the driver, the client and the poller: close it.
  */
 public final class AeronTransport implements AutoCloseable {
-    private static final int STREAM_ID = 1001;
+    static final int STREAM_ID = 1001;
     /** Channel parameters of every UDP publication: the largest MTU Aeron takes. */
-    private static final String PUBLICATION_PARAMS = "|mtu=65504";
+    static final String PUBLICATION_PARAMS = "|mtu=65504";
     /** The IPC channel of publications: the largest MTU, and terms as large as UDP's (16 MiB). */
-    private static final String IPC_CHANNEL = "aeron:ipc?mtu=65504|term-length=16m";
+    static final String IPC_CHANNEL = "aeron:ipc?mtu=65504|term-length=16m";
     /** Reply endpoints of requests that came over IPC start with this, then the stream id. */
-    private static final String IPC_REPLY = "ipc:";
+    static final String IPC_REPLY = "ipc:";
     private static final AtomicInteger INSTANCES = new AtomicInteger();
-    /** Back-pressured offers spin this many times before they yield. */
-    private static final int BACKOFF_SPINS = 20;
-    /** ... and yield this many times before they park. */
-    private static final int BACKOFF_YIELDS = 10;
 
-    private final LocalSegments segments;
     private final SliceListener listener;
-    private final NotificationListener notifications;
     private final MediaDriver driver;
     private final Aeron aeron;
     private final Subscription subscription;
@@ -96,19 +88,18 @@ public final class AeronTransport implements AutoCloseable {
     private final AeronIpc ipcAddress;
     private final Endpoint localEndpoint;
     private final byte[] replyTo;
-    private final long offerTimeoutNanos;
-    private final Map<String, Publication> answers = new ConcurrentHashMap<>();
+    private final Offers offers;
     /** Links by peer: a list of UDP endpoints, or an {@link AeronIpc} address. */
     private final Map<Object, List<AeronLink>> peers = new ConcurrentHashMap<>();
     private final Map<Long, Object[]> outstanding = new ConcurrentHashMap<>();
     private final long stallNanos;
     private final Thread poller;
-    // Poller-only state: messages in progress per image, the answer being built, the CRC of READ answers.
+    // Poller-only state: messages in progress per image.
     private final Int2ObjectHashMap<InboundMessage> inbound = new Int2ObjectHashMap<>();
     private final Int2ObjectHashMap<InboundMessage> ipcInbound = new Int2ObjectHashMap<>();
-    private final MessageHead answerHead = new MessageHead(new byte[0]);
-    private final UnsafeBuffer answerPayload = new UnsafeBuffer(new byte[0]);
-    private final CRC32C pollCrc = new CRC32C();
+    /** Images that went away (a peer closed or died), handed from Aeron's conductor to the poller. */
+    private final Queue<Image> goneImages = new ConcurrentLinkedQueue<>();
+    private final RequestServer server;
     private volatile boolean running = true;
 
     /**
@@ -123,10 +114,8 @@ public final class AeronTransport implements AutoCloseable {
      */
     public AeronTransport(LocalSegments segments, SliceListener listener, NotificationListener notifications,
                           String bindHost, long stallTimeoutMillis, String sharedDirectory) {
-        this.segments = segments;
         this.listener = listener;
-        this.notifications = notifications;
-        this.offerTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(stallTimeoutMillis);
+        this.offers = new Offers(TimeUnit.MILLISECONDS.toNanos(stallTimeoutMillis));
         this.stallNanos = TimeUnit.MILLISECONDS.toNanos(stallTimeoutMillis);
         this.driver = sharedDirectory != null ? null : MediaDrivers.launch(CommonContext.getAeronDirectoryName()
                 + "-ferry-" + ProcessHandle.current().pid() + "-" + INSTANCES.incrementAndGet());
@@ -135,10 +124,11 @@ public final class AeronTransport implements AutoCloseable {
         try {
             client = Aeron.connect(new Aeron.Context().aeronDirectoryName(dir));
             this.localEndpoint = new Endpoint(bindHost, freeUdpPort(bindHost));
-            this.subscription = client.addSubscription("aeron:udp?endpoint=" + localEndpoint, STREAM_ID);
+            this.subscription = client.addSubscription("aeron:udp?endpoint=" + localEndpoint, STREAM_ID,
+                    image -> { }, goneImages::add);
             if (sharedDirectory != null) {
                 int stream = ThreadLocalRandom.current().nextInt(1 << 16, Integer.MAX_VALUE);
-                this.ipcSubscription = client.addSubscription(IPC_CHANNEL, stream);
+                this.ipcSubscription = client.addSubscription(IPC_CHANNEL, stream, image -> { }, goneImages::add);
                 this.ipcAddress = new AeronIpc(HostIdentity.id() + ":" + Path.of(dir).toAbsolutePath().normalize(),
                         stream);
             } else {
@@ -157,6 +147,7 @@ public final class AeronTransport implements AutoCloseable {
                     + e.getMessage(), e);
         }
         this.aeron = client;
+        this.server = new RequestServer(segments, notifications, client, offers);
         this.replyTo = localEndpoint.toString().getBytes(StandardCharsets.US_ASCII);
         this.poller = Thread.ofPlatform().name("ferry-aeron-poll").daemon().start(this::poll);
     }
@@ -241,13 +232,6 @@ public final class AeronTransport implements AutoCloseable {
         return up;
     }
 
-    /** The publication that answers go on, for a request's reply endpoint: a UDP endpoint or {@code ipc:STREAM}. */
-    private Publication answerPublication(String reply) {
-        return answers.computeIfAbsent(reply, r -> r.startsWith(IPC_REPLY)
-                ? aeron.addPublication(IPC_CHANNEL, Integer.parseInt(r.substring(IPC_REPLY.length())))
-                : aeron.addPublication("aeron:udp?endpoint=" + r + PUBLICATION_PARAMS, STREAM_ID));
-    }
-
     /** Sends a slice on {@code link}; one sender at a time per link (its head, payload view and CRC are reused). */
     void send(AeronLink link, Slice slice) {
         byte type = switch (slice.opcode()) {
@@ -269,7 +253,7 @@ public final class AeronTransport implements AutoCloseable {
             }
             DirectBuffer head = link.head.write(type, slice.id(), slice.targetOffset(), slice.length(), crc,
                     SliceFrame.Status.OK, link.name(slice.target()));
-            failure = offer(link.publication, head, payload, false);
+            failure = offers.offer(link.publication, head, payload, false);
         }
         if (failure != null) {
             Object[] pending = outstanding.remove(slice.id());
@@ -283,65 +267,13 @@ public final class AeronTransport implements AutoCloseable {
     }
 
     /** Points {@code view} at {@code bytes}: native memory in place, heap memory (notifications) copied. */
-    private static UnsafeBuffer wrap(UnsafeBuffer view, MemorySegment bytes) {
+    static UnsafeBuffer wrap(UnsafeBuffer view, MemorySegment bytes) {
         if (bytes.isNative()) {
             view.wrap(bytes.address(), (int) bytes.byteSize());
         } else {
             view.wrap(bytes.toArray(ValueLayout.JAVA_BYTE));
         }
         return view;
-    }
-
-    /** A whole message (a complete frame after {@code replyTo}), for the rare error answers. */
-    private static UnsafeBuffer message(byte[] replyTo, ByteBuf frame) {
-        byte[] bytes = new byte[4 + replyTo.length + frame.readableBytes()];
-        UnsafeBuffer buffer = new UnsafeBuffer(bytes);
-        buffer.putInt(0, replyTo.length);
-        buffer.putBytes(4, replyTo);
-        frame.getBytes(frame.readerIndex(), bytes, 4 + replyTo.length, frame.readableBytes());
-        frame.release();
-        return buffer;
-    }
-
-    /**
-     * Offers until accepted; returns why it failed, or null. While the publication is
-     * back-pressured it spins briefly, then yields and parks, so that the media drivers and
-     * pollers this process shares its cores with can drain it.
-     *
-     * @param awaitConnect whether a publication not connected yet (the first answer to a new
-     *                     peer) is waited for, like back pressure, rather than failed at once
-     */
-    private String offer(Publication publication, DirectBuffer head, DirectBuffer payload, boolean awaitConnect) {
-        long deadline = 0;
-        for (int idles = 0; ; idles++) {
-            long result = payload == null ? publication.offer(head, 0, head.capacity())
-                    : publication.offer(head, 0, head.capacity(), payload, 0, payload.capacity(), null);
-            if (result > 0) {
-                return null;
-            }
-            if ((result == Publication.NOT_CONNECTED && !awaitConnect) || result == Publication.CLOSED
-                    || result == Publication.MAX_POSITION_EXCEEDED) {
-                return "publication not connected (" + result + ")";
-            }
-            long now = System.nanoTime();
-            if (deadline == 0) {
-                deadline = now + offerTimeoutNanos;
-            } else if (now > deadline) {
-                return "back-pressured for longer than " + TimeUnit.NANOSECONDS.toMillis(offerTimeoutNanos) + " ms";
-            }
-            backOff(idles);
-        }
-    }
-
-    /** Waits a little longer with each attempt: spins, then yields, then parks up to 50 us. */
-    private static void backOff(int idles) {
-        if (idles < BACKOFF_SPINS) {
-            Thread.onSpinWait();
-        } else if (idles < BACKOFF_SPINS + BACKOFF_YIELDS) {
-            Thread.yield();
-        } else {
-            LockSupport.parkNanos(Math.min(1_000L << Math.min(idles - BACKOFF_SPINS - BACKOFF_YIELDS, 6), 50_000L));
-        }
     }
 
     private void poll() {
@@ -354,6 +286,7 @@ public final class AeronTransport implements AutoCloseable {
         while (running) {
             try {
                 int work = subscription.poll(udp, 64) + (ipcSubscription == null ? 0 : ipcSubscription.poll(ipc, 64));
+                forgetGoneImages();
                 long now = System.nanoTime();
                 if (now - nextStallCheck >= 0) {
                     checkStalls(now);
@@ -365,6 +298,14 @@ public final class AeronTransport implements AutoCloseable {
                     return;
                 }
             }
+        }
+    }
+
+    /** Drops the messages in progress of images that went away, so that peers coming and going leave nothing. */
+    private void forgetGoneImages() {
+        Image image;
+        while ((image = goneImages.poll()) != null) {
+            (image.subscription() == ipcSubscription ? ipcInbound : inbound).remove(image.sessionId());
         }
     }
 
@@ -385,9 +326,9 @@ public final class AeronTransport implements AutoCloseable {
             }
             if (in.isRequest()) {
                 if (!in.sameReplyAsBefore(buffer, offset)) {
-                    in.replyTo = answerPublication(in.rememberReply(buffer, offset));
+                    in.replyTo = server.answerPublication(in.rememberReply(buffer, offset));
                 }
-                requestHead(in);
+                server.head(in);
             } else {
                 answerHead(in);
             }
@@ -398,66 +339,11 @@ public final class AeronTransport implements AutoCloseable {
         if ((flags & FrameDescriptor.END_FRAG_FLAG) != 0 && in.active()) {
             in.end();
             if (in.isRequest()) {
-                serve(in);
+                server.serve(in);
             } else {
                 answer(in);
             }
         }
-    }
-
-    /** A request's head is in: names where its body goes. */
-    private void requestHead(InboundMessage in) {
-        FrameHeader header = in.header;
-        if (header.type() == SliceFrame.NOTIFY) {
-            in.receiveIntoScratch();
-        } else if (header.type() == SliceFrame.WRITE) {
-            String name = in.segmentName();
-            if (RangeCheck.refusal(segments, name, header.offset(), header.bodyLength()) == null) {
-                in.receiveInto(segments.find(name).asSlice(header.offset(), header.bodyLength()));
-            }
-        }
-    }
-
-    /** A request is in whole: serves it and answers on the sender's reply publication. */
-    private void serve(InboundMessage in) {
-        FrameHeader header = in.header;
-        byte type = header.type();
-        long offset = header.offset();
-        int length = header.bodyLength();
-        DirectBuffer head;
-        UnsafeBuffer payload = null;
-        if (!in.complete()) {
-            head = message(new byte[0], SliceFrame.error(UnpooledByteBufAllocator.DEFAULT, type, header.sliceId(),
-                    offset, SliceFrame.Status.MALFORMED, "message of the wrong length"));
-        } else if (type == SliceFrame.NOTIFY) {
-            if (in.crc() != header.crc()) {
-                head = message(new byte[0], SliceFrame.error(UnpooledByteBufAllocator.DEFAULT, type,
-                        header.sliceId(), offset, SliceFrame.Status.CRC_MISMATCH, "notification CRC32C mismatch"));
-            } else {
-                notifications.onNotification(in.segmentName(), in.scratchBytes());
-                head = answerHead.write(SliceFrame.NOTIFY_ACK, header.sliceId(), 0, 0, 0, SliceFrame.Status.OK, null);
-            }
-        } else {
-            String name = in.segmentName();
-            RangeCheck.Refusal refusal = RangeCheck.refusal(segments, name, offset, length);
-            if (refusal != null) {
-                head = message(new byte[0], SliceFrame.error(UnpooledByteBufAllocator.DEFAULT, type,
-                        header.sliceId(), offset, refusal.status(), refusal.message()));
-            } else if (type == SliceFrame.WRITE) {
-                head = in.crc() == header.crc()
-                        ? answerHead.write(SliceFrame.WRITE_ACK, header.sliceId(), offset, 0, 0, SliceFrame.Status.OK,
-                                null)
-                        : message(new byte[0], SliceFrame.error(UnpooledByteBufAllocator.DEFAULT, type,
-                                header.sliceId(), offset, SliceFrame.Status.CRC_MISMATCH, "payload CRC32C mismatch"));
-            } else {
-                MemorySegment bytes = segments.find(name).asSlice(offset, length);
-                payload = wrap(answerPayload, bytes);
-                head = answerHead.write(SliceFrame.READ_DATA, header.sliceId(), offset, length,
-                        SliceFrame.crc(pollCrc, bytes.asByteBuffer()), SliceFrame.Status.OK, null);
-            }
-        }
-        // An answer that cannot go out is dropped; the initiator's link then stalls and resends elsewhere.
-        offer(in.replyTo, head, payload, true);
     }
 
     /** An answer's head is in: a READ's payload goes straight into the slice's local bytes. */
