@@ -2,7 +2,9 @@ package dev.ferry.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.ferry.cluster.netns.NetnsTestBed;
 import java.util.Collection;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.openjdk.jmh.results.RunResult;
 import org.openjdk.jmh.runner.Runner;
@@ -25,7 +27,25 @@ class BenchmarkSmokeTest {
                 .forks(0).warmupIterations(0).measurementIterations(1)
                 .measurementTime(TimeValue.milliseconds(300)).shouldFailOnError(true).build();
         Collection<RunResult> results = new Runner(options).run();
-        assertThat(results).hasSize(10); // the sidecar one twice: with and without its lease cache
+        assertThat(results).hasSize(13); // TCP 2, shared memory 2, Aeron 5 (engine over UDP and IPC, raw over 3 paths), sidecar 2 x 2 (with and without its lease cache)
         assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
+    }
+
+    @Test
+    void sprayingRunsBesideItsBaselineOverShapedLinks() throws Exception {
+        var reason = NetnsTestBed.unavailableReason();
+        Assumptions.assumeTrue(reason.isEmpty(), () -> SprayingBenchmark.UNAVAILABLE + ": " + reason.orElse(""));
+        System.setProperty("jmh.ignoreLock", "true");
+        Options options = new OptionsBuilder()
+                .include(SprayingBenchmark.class.getSimpleName())
+                .param("ratesMbits", "800/400").param("totalMiB", "16").param("requestMiB", "16")
+                .forks(0).warmupIterations(0).measurementIterations(1)
+                .measurementTime(TimeValue.milliseconds(300)).shouldFailOnError(true).build();
+        Collection<RunResult> results = new Runner(options).run();
+        assertThat(results).hasSize(3); // spraying, round-robin, raw TCP
+        assertThat(results).allSatisfy(r -> {
+            assertThat(r.getPrimaryResult().getScore()).isPositive();
+            assertThat(r.getSecondaryResults().get("megabits").getScore()).isPositive();
+        });
     }
 }

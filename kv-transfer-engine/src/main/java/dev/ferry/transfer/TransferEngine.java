@@ -2,6 +2,7 @@ package dev.ferry.transfer;
 
 import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.metrics.TransferMetrics;
+import dev.ferry.transfer.segment.AeronIpc;
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.HostIdentity;
 import dev.ferry.transfer.segment.LocalSegments;
@@ -65,7 +66,8 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     });
     private final AtomicLong sliceIds = new AtomicLong();
     private final Map<List<Endpoint>, SliceDispatcher> dispatchers = new ConcurrentHashMap<>();
-    private final Map<List<Endpoint>, SliceDispatcher> aeronDispatchers = new ConcurrentHashMap<>();
+    /** Aeron dispatchers by peer: its UDP endpoints, or its {@link AeronIpc} address when it shares our driver. */
+    private final Map<Object, SliceDispatcher> aeronDispatchers = new ConcurrentHashMap<>();
     private final LongAdder transportFailovers = new LongAdder();
     private final AeronTransport aeron;
     private final LongAdder slicesSent = new LongAdder();
@@ -105,15 +107,13 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         if (ctx.aeron) {
             try {
                 this.aeron = new AeronTransport(segments, this, ctx.notifications, ctx.bindHost.equals("0.0.0.0")
-                        ? ctx.advertise.getFirst() : ctx.bindHost, ctx.stallTimeoutMillis);
+                        ? ctx.advertise.getFirst() : ctx.bindHost, ctx.stallTimeoutMillis, ctx.aeronDirectory);
             } catch (RuntimeException e) {
                 tcp.close();
                 healer.shutdownNow();
                 timers.shutdownNow();
                 throw e;
             }
-            long stall = TimeUnit.MILLISECONDS.toNanos(ctx.stallTimeoutMillis);
-            timers.scheduleWithFixedDelay(() -> aeron.checkStalls(stall), stall / 4, stall / 4, TimeUnit.NANOSECONDS);
         } else {
             this.aeron = null;
         }
@@ -127,7 +127,8 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
      */
     public SegmentDescriptor registerSegment(String name, MemorySegment memory) {
         segments.register(name, memory);
-        return new SegmentDescriptor(name, memory.byteSize(), advertised(), HostIdentity.id(), "", aeronAdvertised());
+        return new SegmentDescriptor(name, memory.byteSize(), advertised(), HostIdentity.id(), "", aeronAdvertised(),
+                aeron == null ? null : aeron.ipcAddress());
     }
 
     /**
@@ -139,7 +140,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     public SegmentDescriptor registerSegment(String name, Slab slab) {
         segments.register(name, slab.memory());
         return new SegmentDescriptor(name, slab.bytes(), advertised(), HostIdentity.id(),
-                slab.file().map(Object::toString).orElse(""), aeronAdvertised());
+                slab.file().map(Object::toString).orElse(""), aeronAdvertised(), aeron == null ? null : aeron.ipcAddress());
     }
 
     private List<Endpoint> aeronAdvertised() {
@@ -186,7 +187,8 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
                 SegmentDescriptor target = ctx.resolver.resolve(request.targetSegment());
                 checkRange(request, target.bytes());
                 boolean viaShm = ctx.sharedMemory && shm.reaches(target);
-                boolean viaAeron = aeron != null && !target.aeronEndpoints().isEmpty();
+                boolean viaAeron = aeron != null && (!target.aeronEndpoints().isEmpty()
+                        || aeron.reachesByIpc(target.aeronIpc()));
                 Transport t = switch (request.transport()) {
                     case SHARED_MEMORY -> viaShm ? Transport.SHARED_MEMORY : auto(viaShm, viaAeron);
                     case AERON -> viaAeron ? Transport.AERON : auto(viaShm, viaAeron);
@@ -254,16 +256,20 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     }
 
     /**
-     * The Aeron links of a peer; when none of them is up, its waiting slices fail over to the
-     * peer's TCP links instead of failing.
+     * The Aeron links of a peer: its IPC link when it runs on our media driver, else one link
+     * per UDP endpoint; when none of them is up, its waiting slices fail over to the peer's
+     * TCP links instead of failing.
      */
     private SliceDispatcher aeronDispatcher(SegmentDescriptor target) {
-        return aeronDispatchers.computeIfAbsent(target.aeronEndpoints(), endpoints -> {
-            List<? extends Link> links = aeron.links(endpoints, ctx.connectTimeoutMillis);
+        boolean ipc = aeron.reachesByIpc(target.aeronIpc());
+        Object peer = ipc ? target.aeronIpc() : target.aeronEndpoints();
+        return aeronDispatchers.computeIfAbsent(peer, key -> {
+            List<? extends Link> links = ipc ? aeron.ipcLinks(target.aeronIpc(), ctx.connectTimeoutMillis)
+                    : aeron.links(target.aeronEndpoints(), ctx.connectTimeoutMillis);
             if (metrics != null) {
-                links.forEach(link -> metrics.link(link, "aeron"));
+                links.forEach(link -> metrics.link(link, ipc ? "aeron-ipc" : "aeron"));
             }
-            return new SliceDispatcher(links, ctx.sprayPolicy, healer, () -> aeron.reconnect(endpoints),
+            return new SliceDispatcher(links, ctx.sprayPolicy, healer, () -> aeron.reconnect(peer),
                     (slice, cause) -> {
                         RequestState state = (RequestState) slice.owner();
                         SliceDispatcher tcpLinks = dispatcher(target);
@@ -388,8 +394,14 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         return transportFailovers.sum();
     }
 
-    /** Links to the peer serving {@code target} over Aeron (connecting them if needed); empty without Aeron. */
+    /**
+     * Links to the peer serving {@code target} over Aeron (connecting them if needed): its IPC
+     * link when it shares this engine's media driver, else its UDP links; empty without Aeron.
+     */
     public List<? extends Link> aeronLinks(SegmentDescriptor target) {
+        if (aeron != null && aeron.reachesByIpc(target.aeronIpc())) {
+            return aeron.ipcLinks(target.aeronIpc(), ctx.connectTimeoutMillis);
+        }
         return aeron == null || target.aeronEndpoints().isEmpty() ? List.of()
                 : aeron.links(target.aeronEndpoints(), ctx.connectTimeoutMillis);
     }
@@ -454,6 +466,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         private NotificationListener notifications;
         private io.micrometer.core.instrument.MeterRegistry registry;
         private boolean aeron;
+        private String aeronDirectory;
         private String name = "ferry";
 
         /** Address the TCP server binds (default 127.0.0.1). */
@@ -544,6 +557,22 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
          */
         public Context aeron(boolean enabled) {
             this.aeron = enabled;
+            return this;
+        }
+
+        /**
+         * Shares the Aeron media driver already running in {@code directory} instead of
+         * launching one of this engine's own (implies {@link #aeron(boolean) aeron(true)}):
+         * engines on the same driver, in this process or another process of the host, then
+         * reach each other over Aeron IPC ({@code aeron:ipc}, through the driver's shared
+         * memory), and everyone else over UDP as before. Start the driver with
+         * {@code MediaDrivers.launch(directory)} (or {@code ferry aeron-driver}) before the
+         * engines; an engine whose driver is gone fails its Aeron links over to TCP. Default:
+         * none (an embedded driver per engine).
+         */
+        public Context aeronDirectory(String directory) {
+            this.aeronDirectory = directory;
+            this.aeron = directory != null || aeron;
             return this;
         }
 

@@ -1,13 +1,11 @@
 package dev.ferry.cluster.cli;
 
-import dev.ferry.cluster.ChildProcess;
 import dev.ferry.cluster.netns.NetnsTestBed;
-import dev.ferry.cluster.netns.SegmentServerMain;
+import dev.ferry.cluster.netns.ShapedTarget;
 import dev.ferry.cluster.report.ArrowFiles;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.TransferRequest;
-import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import dev.ferry.transfer.transport.Link;
 import java.nio.file.Files;
@@ -72,24 +70,11 @@ final class BenchFailoverCommand implements Callable<Integer> {
         Path dir = out != null ? out : Path.of("ferry-out", "failover-"
                 + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         Files.createDirectories(dir);
-        try (NetnsTestBed bed = NetnsTestBed.create("f" + ProcessHandle.current().pid() % 10000,
-                rates.stream().mapToInt(Integer::intValue).toArray());
-             Slab source = Slab.allocate(segment)) {
-            ChildProcess target = ChildProcess.start("target", bed.inNamespaceCommand(List.of()),
-                    SegmentServerMain.class.getName(), List.of("--bytes", Long.toString(segment), "--advertise",
-                            String.join(",", bed.peerAddresses())), dir.resolve("target.log"));
-            try {
-                int port = Integer.parseInt(target.field("port"));
-                SegmentDescriptor d = new SegmentDescriptor("target/dram", segment,
-                        bed.peerAddresses().stream().map(a -> new Endpoint(a, port)).toList(), "", "");
-                try (TransferEngine engine = new TransferEngine(new TransferEngine.Context().linksPerPeer(1)
-                        .stallTimeoutMillis(500).resolver(name -> d))) {
-                    return run(bed, engine, d, source, total, dir);
-                }
-            } finally {
-                target.stop();
-                target.awaitExit();
-            }
+        try (ShapedTarget target = ShapedTarget.start("f" + ProcessHandle.current().pid() % 10000, segment,
+                dir.resolve("target.log"), rates.stream().mapToInt(Integer::intValue).toArray());
+             Slab source = Slab.allocate(segment);
+             TransferEngine engine = new TransferEngine(target.initiatorContext())) {
+            return run(target.bed(), engine, target.descriptor(), source, total, dir);
         }
     }
 

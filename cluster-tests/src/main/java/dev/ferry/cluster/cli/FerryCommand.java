@@ -7,12 +7,12 @@ import picocli.CommandLine;
 
 /**
  * The {@code ferry} command line: {@code ferry cluster}, {@code ferry sidecar}, {@code ferry master},
- * {@code ferry store-node}, {@code ferry bench}, {@code ferry trace}, {@code ferry profiles}.
+ * {@code ferry store-node}, {@code ferry aeron-driver}, {@code ferry bench}, {@code ferry trace}, {@code ferry profiles}.
  */
 @Command(name = "ferry", mixinStandardHelpOptions = true, version = "ferry 0.1.0",
         description = "Ferry: a disaggregated KV-cache store and transfer engine for LLM inference.",
         subcommands = {ClusterCommand.class, SidecarCommand.class, BenchCommand.class, TraceCommand.class,
-            ProfilesCommand.class})
+            ProfilesCommand.class, AeronDriverCommand.class})
 public final class FerryCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

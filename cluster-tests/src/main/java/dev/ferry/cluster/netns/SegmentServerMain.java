@@ -12,7 +12,8 @@ import picocli.CommandLine.Option;
 /**
  * A bare transfer-engine target for link tests and {@code ferry bench transfer}: one DRAM
  * segment served on every interface. Prints {@code FERRY-READY port=P bytes=N file=F
- * host-id=H} and runs until stdin closes or SIGTERM.
+ * host-id=H aeron-port=A} (and {@code aeron-ipc-driver=D aeron-ipc-stream=S} on a shared
+ * media driver) and runs until stdin closes or SIGTERM.
  */
 @Command(name = "ferry-segment-server", mixinStandardHelpOptions = true)
 public final class SegmentServerMain implements Callable<Integer> {
@@ -32,17 +33,23 @@ public final class SegmentServerMain implements Callable<Integer> {
     @Option(names = "--aeron", description = "Also serve the segment over Aeron UDP.")
     boolean aeron;
 
+    @Option(names = "--aeron-dir", description = "Share the Aeron media driver running in this directory (implies "
+            + "--aeron): engines on the same driver reach this one over Aeron IPC.")
+    String aeronDir;
+
     @Override
     public Integer call() {
         Slab slab = shm ? Slab.mapShared(java.nio.file.Path.of("/dev/shm", "ferry-segment-"
                 + ProcessHandle.current().pid() + ".slab"), bytes, true) : Slab.allocate(bytes);
         TransferEngine engine = new TransferEngine(new TransferEngine.Context().bindHost("0.0.0.0").advertise(advertise)
-                .aeron(aeron));
+                .aeron(aeron).aeronDirectory(aeronDir));
         var descriptor = engine.registerSegment(name, slab);
         ProcessSupport.announceReady("role=segment-server port=" + engine.endpoint().port() + " bytes=" + bytes
                 + " file=" + (descriptor.file().isEmpty() ? "-" : descriptor.file()) + " host-id="
                 + (descriptor.hostId().isEmpty() ? "-" : descriptor.hostId()) + " aeron-port="
-                + (descriptor.aeronEndpoints().isEmpty() ? "-" : descriptor.aeronEndpoints().getFirst().port()));
+                + (descriptor.aeronEndpoints().isEmpty() ? "-" : descriptor.aeronEndpoints().getFirst().port())
+                + (descriptor.aeronIpc() == null ? "" : " aeron-ipc-driver=" + descriptor.aeronIpc().driver()
+                        + " aeron-ipc-stream=" + descriptor.aeronIpc().streamId()));
         ProcessSupport.runUntilStopped(slab, engine);
         return 0;
     }

@@ -2,16 +2,12 @@ package dev.ferry.cluster.netns;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.ferry.cluster.ChildProcess;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.BatchHandle;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.TransferRequest;
-import dev.ferry.transfer.segment.Endpoint;
-import dev.ferry.transfer.segment.SegmentDescriptor;
 import dev.ferry.transfer.spray.EarliestFinishPolicy;
 import dev.ferry.transfer.spray.RoundRobinPolicy;
-import dev.ferry.transfer.spray.SprayPolicy;
 import dev.ferry.transfer.transport.Link;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -39,35 +35,6 @@ class ShapedLinksTest {
         Assumptions.assumeTrue(reason.isEmpty(), () -> "no network namespaces here: " + reason.orElse(""));
     }
 
-    private record Target(NetnsTestBed bed, ChildProcess process, SegmentDescriptor descriptor) implements AutoCloseable {
-        static Target start(String tag, Path logs, int... rates) {
-            NetnsTestBed bed = NetnsTestBed.create(tag, rates);
-            try {
-                ChildProcess p = ChildProcess.start("target", bed.inNamespaceCommand(List.of()),
-                        SegmentServerMain.class.getName(), List.of("--bytes", Long.toString(SEGMENT), "--advertise",
-                                String.join(",", bed.peerAddresses())), logs.resolve(tag + ".log"));
-                int port = Integer.parseInt(p.field("port"));
-                List<Endpoint> endpoints = bed.peerAddresses().stream().map(a -> new Endpoint(a, port)).toList();
-                return new Target(bed, p, new SegmentDescriptor("target/dram", SEGMENT, endpoints, "", ""));
-            } catch (RuntimeException e) {
-                bed.close();
-                throw e;
-            }
-        }
-
-        TransferEngine initiator(SprayPolicy policy) {
-            return new TransferEngine(new TransferEngine.Context().linksPerPeer(1).sprayPolicy(policy)
-                    .stallTimeoutMillis(500).resolver(name -> descriptor));
-        }
-
-        @Override
-        public void close() {
-            process.stop();
-            process.awaitExit();
-            bed.close();
-        }
-    }
-
     private static double[] shares(List<? extends Link> links) {
         double total = links.stream().mapToLong(l -> l.estimator().bytes()).sum();
         return links.stream().mapToDouble(l -> l.estimator().bytes() / total).toArray();
@@ -82,12 +49,13 @@ class ShapedLinksTest {
     @Test
     void sprayingSharesBytesByMeasuredRateWhereRoundRobinSplitsEvenly(@TempDir Path dir) throws Exception {
         int[] rates = {800, 400, 200, 100};
-        try (Target target = Target.start("s" + ProcessHandle.current().pid() % 1000, dir, rates);
+        try (ShapedTarget target = ShapedTarget.start("s" + ProcessHandle.current().pid() % 1000, SEGMENT,
+                     dir.resolve("target.log"), rates);
              Slab src = Slab.allocate(SEGMENT)) {
             fill(src.memory(), SEGMENT);
             double sprayMbits;
             double[] spray;
-            try (TransferEngine engine = target.initiator(new EarliestFinishPolicy())) {
+            try (TransferEngine engine = new TransferEngine(target.initiatorContext().sprayPolicy(new EarliestFinishPolicy()))) {
                 write(engine, src.memory(), 16L << 20); // warm up: every link measured once
                 engine.links(target.descriptor()).forEach(l -> assertThat(l.isUp()).isTrue());
                 long before = engine.links(target.descriptor()).stream().mapToLong(l -> l.estimator().bytes()).sum();
@@ -98,11 +66,15 @@ class ShapedLinksTest {
             }
             double rrMbits;
             double[] rr;
-            try (TransferEngine engine = target.initiator(new RoundRobinPolicy())) {
+            try (TransferEngine engine = new TransferEngine(target.initiatorContext().sprayPolicy(new RoundRobinPolicy()))) {
                 rrMbits = write(engine, src.memory(), 64L << 20);
                 rr = shares(engine.links(target.descriptor()));
             }
-            double rawMbits = rawBaselineMbits(target.bed(), dir, rates, 256L << 20);
+            double rawMbits;
+            try (RawSplitBaseline raw = new RawSplitBaseline(target.bed(), rates, dir.resolve("raw-sink.log"))) {
+                long bytes = 256L << 20;
+                rawMbits = bytes * 8 / (raw.write(bytes) / 1e9) / 1e6;
+            }
             System.out.printf("shaped links %s Mbit/s (sum 1500): raw TCP, one stream per link with the ideal split, "
                     + "%.0f Mbit/s; spraying %.0f Mbit/s (%.0f%% of the sum, %.0f%% of raw TCP), round-robin %.0f Mbit/s; "
                     + "spraying shares %s%n", java.util.Arrays.toString(rates), rawMbits, sprayMbits, sprayMbits / 15,
@@ -118,10 +90,11 @@ class ShapedLinksTest {
 
     @Test
     void aLinkCutMidTransferStallsItBrieflyAndIsUsedAgainWhenItComesBack(@TempDir Path dir) throws Exception {
-        try (Target target = Target.start("h" + ProcessHandle.current().pid() % 1000, dir, 200, 200, 200, 200);
+        try (ShapedTarget target = ShapedTarget.start("h" + ProcessHandle.current().pid() % 1000, SEGMENT,
+                     dir.resolve("target.log"), 200, 200, 200, 200);
              Slab src = Slab.allocate(SEGMENT)) {
             fill(src.memory(), SEGMENT);
-            try (TransferEngine engine = target.initiator(new EarliestFinishPolicy())) {
+            try (TransferEngine engine = new TransferEngine(target.initiatorContext().sprayPolicy(new EarliestFinishPolicy()))) {
                 List<? extends Link> links = engine.links(target.descriptor());
                 ProgressMonitor monitor = new ProgressMonitor(links);
                 long length = 256L << 20;
@@ -149,46 +122,6 @@ class ShapedLinksTest {
                 write(engine, src.memory(), 64L << 20);
                 assertThat(links.get(1).estimator().bytes()).isGreaterThan(before);
             }
-        }
-    }
-
-    /**
-     * The physical baseline: one raw TCP stream per link to a sink in the namespace, each
-     * carrying its link's ideal share of {@code bytes} at once; the rate of the whole.
-     */
-    private static double rawBaselineMbits(NetnsTestBed bed, Path dir, int[] rates, long bytes) throws Exception {
-        ChildProcess sink = ChildProcess.start("raw-sink", bed.inNamespaceCommand(List.of()),
-                RawSinkMain.class.getName(), List.of(), dir.resolve("raw-sink.log"));
-        try {
-            int port = Integer.parseInt(sink.field("port"));
-            double sum = java.util.Arrays.stream(rates).sum();
-            List<Thread> writers = new java.util.ArrayList<>();
-            long start = System.nanoTime();
-            for (int i = 0; i < rates.length; i++) {
-                long share = (long) (bytes * rates[i] / sum);
-                String address = bed.peerAddresses().get(i);
-                writers.add(Thread.ofPlatform().start(() -> {
-                    try (java.nio.channels.SocketChannel c = java.nio.channels.SocketChannel.open(
-                            new java.net.InetSocketAddress(address, port))) {
-                        java.nio.ByteBuffer chunk = java.nio.ByteBuffer.allocateDirect(1 << 20);
-                        for (long sent = 0; sent < share; ) {
-                            chunk.clear().limit((int) Math.min(chunk.capacity(), share - sent));
-                            while (chunk.hasRemaining()) {
-                                sent += c.write(chunk);
-                            }
-                        }
-                    } catch (java.io.IOException e) {
-                        throw new java.io.UncheckedIOException(e);
-                    }
-                }));
-            }
-            for (Thread w : writers) {
-                w.join();
-            }
-            return bytes * 8 / ((System.nanoTime() - start) / 1e9) / 1e6;
-        } finally {
-            sink.stop();
-            sink.awaitExit();
         }
     }
 

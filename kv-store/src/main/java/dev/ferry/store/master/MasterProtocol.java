@@ -76,6 +76,8 @@ public final class MasterProtocol {
             Wire.writeString(buf, e.host());
             buf.writeInt(e.port());
         }
+        Wire.writeString(buf, d.aeronIpc() == null ? "" : d.aeronIpc().driver());
+        buf.writeInt(d.aeronIpc() == null ? 0 : d.aeronIpc().streamId());
     }
 
     static void writeBlock(ByteBuf buf, IndexedBlock b) {
@@ -102,7 +104,10 @@ public final class MasterProtocol {
             for (int i = 0; i < aeronCount; i++) {
                 aeron.add(new Endpoint(Wire.readString(buf), Wire.readInt(buf)));
             }
-            return new SegmentDescriptor(name, bytes, endpoints, hostId, file, aeron);
+            String ipcDriver = Wire.readString(buf);
+            int ipcStream = Wire.readInt(buf);
+            return new SegmentDescriptor(name, bytes, endpoints, hostId, file, aeron,
+                    ipcDriver.isEmpty() ? null : new dev.ferry.transfer.segment.AeronIpc(ipcDriver, ipcStream));
         } catch (IllegalArgumentException e) {
             throw new dev.ferry.store.rpc.RpcException(dev.ferry.store.rpc.RpcException.MALFORMED, e.getMessage());
         }

@@ -15,9 +15,11 @@ import java.util.List;
  * @param file      the backing file (e.g. under {@code /dev/shm}), or empty when the memory
  *                  cannot be mapped by another process
  * @param aeronEndpoints where the node's Aeron transport subscribes, or empty when it runs none
+ * @param aeronIpc  where the node receives over Aeron IPC, or null when its Aeron transport
+ *                  shares no media driver with other processes
  */
 public record SegmentDescriptor(String name, long bytes, List<Endpoint> endpoints, String hostId, String file,
-                                List<Endpoint> aeronEndpoints) {
+                                List<Endpoint> aeronEndpoints, AeronIpc aeronIpc) {
     public SegmentDescriptor {
         endpoints = List.copyOf(endpoints);
         aeronEndpoints = aeronEndpoints == null ? List.of() : List.copyOf(aeronEndpoints);
@@ -26,6 +28,12 @@ public record SegmentDescriptor(String name, long bytes, List<Endpoint> endpoint
         }
         hostId = hostId == null ? "" : hostId;
         file = file == null ? "" : file;
+    }
+
+    /** Without Aeron IPC. */
+    public SegmentDescriptor(String name, long bytes, List<Endpoint> endpoints, String hostId, String file,
+                             List<Endpoint> aeronEndpoints) {
+        this(name, bytes, endpoints, hostId, file, aeronEndpoints, null);
     }
 
     /** Without Aeron. */

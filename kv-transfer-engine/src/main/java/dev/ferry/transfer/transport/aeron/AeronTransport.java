@@ -2,40 +2,42 @@ package dev.ferry.transfer.transport.aeron;
 
 import dev.ferry.transfer.Opcode;
 import dev.ferry.transfer.TransferException;
+import dev.ferry.transfer.segment.AeronIpc;
 import dev.ferry.transfer.segment.Endpoint;
+import dev.ferry.transfer.segment.HostIdentity;
 import dev.ferry.transfer.segment.LocalSegments;
 import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.transport.SliceListener;
 import dev.ferry.transfer.transport.frame.FrameHeader;
-import dev.ferry.transfer.transport.frame.MalformedFrameException;
-import dev.ferry.transfer.transport.frame.RangeCheck;
 import dev.ferry.transfer.transport.frame.SliceFrame;
 import dev.ferry.transfer.transport.tcp.NotificationListener;
 import io.aeron.Aeron;
 import io.aeron.CommonContext;
-import io.aeron.FragmentAssembler;
-import io.aeron.Publication;
+import io.aeron.Image;
+import io.aeron.logbuffer.FragmentHandler;
+import io.aeron.logbuffer.FrameDescriptor;
 import io.aeron.Subscription;
 import io.aeron.driver.MediaDriver;
-import io.aeron.driver.ThreadingMode;
 import io.aeron.logbuffer.Header;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
-import io.netty.buffer.UnpooledByteBufAllocator;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.zip.CRC32C;
 import org.agrona.DirectBuffer;
+import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -45,67 +47,107 @@ import org.agrona.concurrent.UnsafeBuffer;
  * threading, its own directory), subscribes on {@code aeron:udp?endpoint=HOST:PORT}, and
  * polls that subscription on one thread ({@code ferry-aeron-poll}) for requests (served
  * against this node's segments, answered on a publication to the sender's endpoint) and for
- * answers (matched to the slices this engine sent).
+ * answers (matched to the slices this engine sent). The poller also fails the slices that
+ * got no answer within the stall timeout.
+ *
+ * <p>Given the directory of a media driver that runs already ({@link MediaDrivers#launch}
+ * in one process of the host, or Aeron's own driver), it shares that driver instead, and
+ * also subscribes to a stream of its own on {@code aeron:ipc} ({@link #ipcAddress()}):
+ * engines on the same driver, in this process or another, reach each other there, through
+ * the driver's shared memory rather than sockets. Each such channel is one link, as each
+ * UDP endpoint (interface and port) is.
  *
  * <p>A message is {@code [i32 reply-endpoint length][reply endpoint, ASCII][slice frame]}
  * (the frame as in {@link SliceFrame}, length field included); answers carry no reply
- * endpoint. Slices must fit one Aeron message (an eighth of the term length: 2 MiB with
+ * endpoint. The reply endpoint is {@code HOST:PORT} (UDP) or {@code ipc:STREAM}. Slices must fit one Aeron message (an eighth of the term length: 2 MiB with
  * the default 16 MiB terms; slices are at most 1 MiB).
+ *
+ * <p>Hot path: a message's head is written into a buffer reused per link (requests) or by
+ * the poller (answers) and offered beside the payload where it lies; received bodies are
+ * streamed fragment by fragment into their destination ({@link InboundMessage}); a
+ * back-pressured offer spins, then yields and parks, rather than spin on a core the media
+ * drivers need.
  *
  * <p>Thread-safe. Owns the driver, the client and the poller: close it.
  */
 public final class AeronTransport implements AutoCloseable {
-    private static final int STREAM_ID = 1001;
-    /** Socket buffers and receiver window, bytes (8 MiB). */
-    private static final int SOCKET_BUFFER = 8 << 20;
-    /** Channel parameters of every publication: the largest MTU Aeron takes. */
-    private static final String PUBLICATION_PARAMS = "|mtu=65504";
+    static final int STREAM_ID = 1001;
+    /** Channel parameters of every UDP publication: the largest MTU Aeron takes. */
+    static final String PUBLICATION_PARAMS = "|mtu=65504";
+    /** The IPC channel of publications: the largest MTU, and terms as large as UDP's (16 MiB). */
+    static final String IPC_CHANNEL = "aeron:ipc?mtu=65504|term-length=16m";
+    /** Reply endpoints of requests that came over IPC start with this, then the stream id. */
+    static final String IPC_REPLY = "ipc:";
     private static final AtomicInteger INSTANCES = new AtomicInteger();
 
-    private final LocalSegments segments;
     private final SliceListener listener;
-    private final NotificationListener notifications;
     private final MediaDriver driver;
     private final Aeron aeron;
     private final Subscription subscription;
+    private final Subscription ipcSubscription;
+    private final AeronIpc ipcAddress;
     private final Endpoint localEndpoint;
     private final byte[] replyTo;
-    private final long offerTimeoutNanos;
-    private final Map<String, Publication> answers = new ConcurrentHashMap<>();
-    private final Map<List<Endpoint>, List<AeronLink>> peers = new ConcurrentHashMap<>();
+    private final Offers offers;
+    /** Links by peer: a list of UDP endpoints, or an {@link AeronIpc} address. */
+    private final Map<Object, List<AeronLink>> peers = new ConcurrentHashMap<>();
     private final Map<Long, Object[]> outstanding = new ConcurrentHashMap<>();
+    private final long stallNanos;
     private final Thread poller;
-    private final CRC32C pollCrc = new CRC32C();
+    // Poller-only state: messages in progress per image.
+    private final Int2ObjectHashMap<InboundMessage> inbound = new Int2ObjectHashMap<>();
+    private final Int2ObjectHashMap<InboundMessage> ipcInbound = new Int2ObjectHashMap<>();
+    /** Images that went away (a peer closed or died), handed from Aeron's conductor to the poller. */
+    private final Queue<Image> goneImages = new ConcurrentLinkedQueue<>();
+    private final RequestServer server;
     private volatile boolean running = true;
 
     /**
      * @param bindHost         address of the subscription (and of this node's replies)
-     * @param offerTimeoutMillis longest wait on a back-pressured publication before a slice fails, ms
-     * @throws IllegalStateException if the media driver or the subscription cannot start
+     * @param stallTimeoutMillis a slice with no answer for this long fails (retryable), and
+     *                           the longest wait on a back-pressured publication, ms
+     * @param sharedDirectory  the directory of a media driver already running on this host,
+     *                         shared with other engines, which are then reached over Aeron
+     *                         IPC too; null launches an embedded driver of this engine's own
+     * @throws IllegalStateException if the media driver or the subscription cannot start, or
+     *                               no driver answers in {@code sharedDirectory}
      */
     public AeronTransport(LocalSegments segments, SliceListener listener, NotificationListener notifications,
-                          String bindHost, long offerTimeoutMillis) {
-        this.segments = segments;
+                          String bindHost, long stallTimeoutMillis, String sharedDirectory) {
         this.listener = listener;
-        this.notifications = notifications;
-        this.offerTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(offerTimeoutMillis);
-        String dir = CommonContext.getAeronDirectoryName() + "-ferry-" + ProcessHandle.current().pid() + "-"
-                + INSTANCES.incrementAndGet();
-        // Settings measured on this project's machine: SHARED threading, 64 KiB MTU and 8 MiB
-        // socket buffers and receiver window reached about 1.2 GB/s over UDP loopback where the
-        // defaults gave 0.13 GB/s (the buffers need net.core.rmem_max/wmem_max raised to match).
-        this.driver = MediaDriver.launchEmbedded(new MediaDriver.Context().aeronDirectoryName(dir)
-                .threadingMode(ThreadingMode.SHARED).dirDeleteOnStart(true).dirDeleteOnShutdown(true)
-                .warnIfDirectoryExists(false).socketRcvbufLength(SOCKET_BUFFER).socketSndbufLength(SOCKET_BUFFER)
-                .initialWindowLength(SOCKET_BUFFER));
+        this.offers = new Offers(TimeUnit.MILLISECONDS.toNanos(stallTimeoutMillis));
+        this.stallNanos = TimeUnit.MILLISECONDS.toNanos(stallTimeoutMillis);
+        this.driver = sharedDirectory != null ? null : MediaDrivers.launch(CommonContext.getAeronDirectoryName()
+                + "-ferry-" + ProcessHandle.current().pid() + "-" + INSTANCES.incrementAndGet());
+        String dir = sharedDirectory != null ? sharedDirectory : driver.aeronDirectoryName();
+        Aeron client = null;
         try {
-            this.aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName()));
+            client = Aeron.connect(new Aeron.Context().aeronDirectoryName(dir));
             this.localEndpoint = new Endpoint(bindHost, freeUdpPort(bindHost));
-            this.subscription = aeron.addSubscription("aeron:udp?endpoint=" + localEndpoint, STREAM_ID);
+            this.subscription = client.addSubscription("aeron:udp?endpoint=" + localEndpoint, STREAM_ID,
+                    image -> { }, goneImages::add);
+            if (sharedDirectory != null) {
+                int stream = ThreadLocalRandom.current().nextInt(1 << 16, Integer.MAX_VALUE);
+                this.ipcSubscription = client.addSubscription(IPC_CHANNEL, stream, image -> { }, goneImages::add);
+                this.ipcAddress = new AeronIpc(HostIdentity.id() + ":" + Path.of(dir).toAbsolutePath().normalize(),
+                        stream);
+            } else {
+                this.ipcSubscription = null;
+                this.ipcAddress = null;
+            }
         } catch (RuntimeException e) {
-            driver.close();
-            throw new IllegalStateException("cannot start the Aeron transport on " + bindHost + ": " + e.getMessage(), e);
+            if (client != null) {
+                client.close();
+            }
+            if (driver != null) {
+                driver.close();
+            }
+            throw new IllegalStateException("cannot start the Aeron transport on " + bindHost
+                    + (sharedDirectory != null ? " with the media driver in " + sharedDirectory : "") + ": "
+                    + e.getMessage(), e);
         }
+        this.aeron = client;
+        this.server = new RequestServer(segments, notifications, client, offers);
         this.replyTo = localEndpoint.toString().getBytes(StandardCharsets.US_ASCII);
         this.poller = Thread.ofPlatform().name("ferry-aeron-poll").daemon().start(this::poll);
     }
@@ -128,21 +170,57 @@ public final class AeronTransport implements AutoCloseable {
      * up to {@code connectMillis} for them to connect. Must not run on the poller.
      */
     public List<AeronLink> links(List<Endpoint> endpoints, long connectMillis) {
-        return peers.computeIfAbsent(List.copyOf(endpoints), list -> {
-            List<AeronLink> links = list.stream().map(e -> new AeronLink(this, e.toString(),
+        List<Endpoint> peer = List.copyOf(endpoints);
+        return peers.computeIfAbsent(peer, key -> {
+            List<AeronLink> links = peer.stream().map(e -> new AeronLink(this, e.toString(), replyTo,
                     aeron.addPublication("aeron:udp?endpoint=" + e + PUBLICATION_PARAMS, STREAM_ID))).toList();
-            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(connectMillis);
-            while (links.stream().anyMatch(l -> !l.publication.isConnected()) && System.nanoTime() < deadline) {
-                Thread.onSpinWait();
-                Thread.yield();
-            }
+            awaitConnected(links, connectMillis);
             return links;
         });
     }
 
-    /** Whether every link to the peer is down (used to fail over to another transport). */
-    public boolean reconnect(List<Endpoint> endpoints) {
-        List<AeronLink> links = peers.get(List.copyOf(endpoints));
+    /**
+     * Where this engine receives over Aeron IPC, or null when its driver is its own (no other
+     * process can share it).
+     */
+    public AeronIpc ipcAddress() {
+        return ipcAddress;
+    }
+
+    /** Whether a peer at {@code address} runs on this engine's media driver, so IPC reaches it. */
+    public boolean reachesByIpc(AeronIpc address) {
+        return ipcAddress != null && address != null && address.driver().equals(ipcAddress.driver());
+    }
+
+    /**
+     * The link to a peer on this engine's media driver: one IPC publication to its stream,
+     * made on first use; waits up to {@code connectMillis} for it to connect. Must not run
+     * on the poller.
+     */
+    public List<AeronLink> ipcLinks(AeronIpc address, long connectMillis) {
+        return peers.computeIfAbsent(address, key -> {
+            byte[] reply = (IPC_REPLY + ipcAddress.streamId()).getBytes(StandardCharsets.US_ASCII);
+            List<AeronLink> links = List.of(new AeronLink(this, "ipc:" + address.streamId(), reply,
+                    aeron.addPublication(IPC_CHANNEL, address.streamId())));
+            awaitConnected(links, connectMillis);
+            return links;
+        });
+    }
+
+    private static void awaitConnected(List<AeronLink> links, long connectMillis) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(connectMillis);
+        while (links.stream().anyMatch(l -> !l.publication.isConnected()) && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+            Thread.yield();
+        }
+    }
+
+    /**
+     * Readmits the links to a peer (its UDP endpoints, or its {@link AeronIpc} address);
+     * returns whether any of them is up (false: fail over to another transport).
+     */
+    public boolean reconnect(Object peer) {
+        List<AeronLink> links = peers.get(peer instanceof List<?> list ? List.copyOf(list) : peer);
         if (links == null) {
             return false;
         }
@@ -154,22 +232,29 @@ public final class AeronTransport implements AutoCloseable {
         return up;
     }
 
+    /** Sends a slice on {@code link}; one sender at a time per link (its head, payload view and CRC are reused). */
     void send(AeronLink link, Slice slice) {
         byte type = switch (slice.opcode()) {
             case WRITE -> SliceFrame.WRITE;
             case READ -> SliceFrame.READ;
             case NOTIFY -> SliceFrame.NOTIFY;
         };
-        boolean carries = slice.opcode() != Opcode.READ;
-        UnsafeBuffer payload = carries ? new UnsafeBuffer(slice.localBytes().asByteBuffer()) : null;
-        int crc = carries ? SliceFrame.crc(new CRC32C(), slice.localBytes().asByteBuffer()) : 0;
-        ByteBuf header = SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, type, slice.id(), slice.targetOffset(),
-                slice.length(), crc, SliceFrame.Status.OK, SliceFrame.name(slice.target()));
-        UnsafeBuffer head = message(replyTo, header);
+        slice.markSent(System.nanoTime()); // before the poller's stall check can see it
         outstanding.put(slice.id(), new Object[] {link, slice});
         link.inFlight.addAndGet(slice.length());
-        slice.markSent(System.nanoTime());
-        String failure = offer(link.publication, head, payload, false);
+        String failure;
+        synchronized (link) {
+            UnsafeBuffer payload = null;
+            int crc = 0;
+            if (slice.opcode() != Opcode.READ) {
+                MemorySegment bytes = slice.localBytes();
+                crc = SliceFrame.crc(link.crc, bytes.asByteBuffer());
+                payload = wrap(link.payload, bytes);
+            }
+            DirectBuffer head = link.head.write(type, slice.id(), slice.targetOffset(), slice.length(), crc,
+                    SliceFrame.Status.OK, link.name(slice.target()));
+            failure = offers.offer(link.publication, head, payload, false);
+        }
         if (failure != null) {
             Object[] pending = outstanding.remove(slice.id());
             if (pending != null) {
@@ -181,48 +266,33 @@ public final class AeronTransport implements AutoCloseable {
         }
     }
 
-    private static UnsafeBuffer message(byte[] replyTo, ByteBuf frame) {
-        byte[] bytes = new byte[4 + replyTo.length + frame.readableBytes()];
-        UnsafeBuffer buffer = new UnsafeBuffer(bytes);
-        buffer.putInt(0, replyTo.length);
-        buffer.putBytes(4, replyTo);
-        frame.getBytes(frame.readerIndex(), bytes, 4 + replyTo.length, frame.readableBytes());
-        frame.release();
-        return buffer;
-    }
-
-    /**
-     * Offers until accepted; returns why it failed, or null.
-     *
-     * @param awaitConnect whether a publication not connected yet (the first answer to a new
-     *                     peer) is waited for, like back pressure, rather than failed at once
-     */
-    private String offer(Publication publication, UnsafeBuffer head, UnsafeBuffer payload, boolean awaitConnect) {
-        long deadline = System.nanoTime() + offerTimeoutNanos;
-        while (true) {
-            long result = payload == null ? publication.offer(head, 0, head.capacity())
-                    : publication.offer(head, 0, head.capacity(), payload, 0, payload.capacity(), null);
-            if (result > 0) {
-                return null;
-            }
-            if ((result == Publication.NOT_CONNECTED && !awaitConnect) || result == Publication.CLOSED
-                    || result == Publication.MAX_POSITION_EXCEEDED) {
-                return "publication not connected (" + result + ")";
-            }
-            if (System.nanoTime() > deadline) {
-                return "back-pressured for longer than " + TimeUnit.NANOSECONDS.toMillis(offerTimeoutNanos) + " ms";
-            }
-            Thread.onSpinWait();
+    /** Points {@code view} at {@code bytes}: native memory in place, heap memory (notifications) copied. */
+    static UnsafeBuffer wrap(UnsafeBuffer view, MemorySegment bytes) {
+        if (bytes.isNative()) {
+            view.wrap(bytes.address(), (int) bytes.byteSize());
+        } else {
+            view.wrap(bytes.toArray(ValueLayout.JAVA_BYTE));
         }
+        return view;
     }
 
     private void poll() {
-        FragmentAssembler assembler = new FragmentAssembler(this::onMessage);
+        FragmentHandler udp = (buffer, offset, length, header) -> onFragment(inbound, buffer, offset, length, header);
+        FragmentHandler ipc = (buffer, offset, length, header) -> onFragment(ipcInbound, buffer, offset, length,
+                header);
         IdleStrategy idle = new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
                 TimeUnit.MILLISECONDS.toNanos(1));
+        long nextStallCheck = System.nanoTime() + stallNanos / 4;
         while (running) {
             try {
-                idle.idle(subscription.poll(assembler, 64));
+                int work = subscription.poll(udp, 64) + (ipcSubscription == null ? 0 : ipcSubscription.poll(ipc, 64));
+                forgetGoneImages();
+                long now = System.nanoTime();
+                if (now - nextStallCheck >= 0) {
+                    checkStalls(now);
+                    nextStallCheck = now + stallNanos / 4;
+                }
+                idle.idle(work);
             } catch (RuntimeException e) {
                 if (!running) {
                     return;
@@ -231,108 +301,102 @@ public final class AeronTransport implements AutoCloseable {
         }
     }
 
-    private void onMessage(DirectBuffer buffer, int offset, int length, Header aeronHeader) {
-        if (length < 4) {
-            return;
-        }
-        int replyLength = buffer.getInt(offset);
-        if (replyLength < 0 || replyLength > 256 || length < 4 + replyLength + 4 + SliceFrame.HEADER_BYTES) {
-            return; // not ours, or cut short: dropped
-        }
-        String reply = replyLength == 0 ? null : buffer.getStringWithoutLengthAscii(offset + 4, replyLength);
-        int frameAt = offset + 4 + replyLength;
-        int frameLength = length - 4 - replyLength - 4;
-        int headLength = Math.min(frameLength, SliceFrame.HEADER_BYTES + SliceFrame.MAX_NAME_BYTES);
-        byte[] headBytes = new byte[headLength];
-        buffer.getBytes(frameAt + 4, headBytes);
-        FrameHeader header = new FrameHeader();
-        try {
-            header.wrap(Unpooled.wrappedBuffer(headBytes), frameLength);
-        } catch (MalformedFrameException e) {
-            return;
-        }
-        int bodyAt = frameAt + 4 + SliceFrame.HEADER_BYTES + header.nameLength();
-        if (reply != null) {
-            serve(reply, header, buffer, bodyAt);
-        } else {
-            answer(header, buffer, bodyAt);
+    /** Drops the messages in progress of images that went away, so that peers coming and going leave nothing. */
+    private void forgetGoneImages() {
+        Image image;
+        while ((image = goneImages.poll()) != null) {
+            (image.subscription() == ipcSubscription ? ipcInbound : inbound).remove(image.sessionId());
         }
     }
 
-    private void serve(String reply, FrameHeader header, DirectBuffer buffer, int bodyAt) {
-        byte type = header.type();
-        int length = header.bodyLength();
-        ByteBuf answer;
-        UnsafeBuffer payload = null;
-        if (type == SliceFrame.NOTIFY) {
-            byte[] message = new byte[length];
-            buffer.getBytes(bodyAt, message);
-            notifications.onNotification(header.name(), message);
-            answer = SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, SliceFrame.NOTIFY_ACK, header.sliceId(), 0, 0,
-                    0, SliceFrame.Status.OK, null);
-        } else {
-            long offset = header.offset();
-            RangeCheck.Refusal refusal = RangeCheck.refusal(segments, header.name(), offset, length);
-            MemorySegment target = refusal == null ? segments.find(header.name()) : null;
-            if (refusal != null) {
-                answer = SliceFrame.error(UnpooledByteBufAllocator.DEFAULT, type, header.sliceId(), offset,
-                        refusal.status(), refusal.message());
-            } else if (type == SliceFrame.WRITE) {
-                buffer.getBytes(bodyAt, target.asSlice(offset, length).asByteBuffer(), length);
-                answer = SliceFrame.crc(pollCrc, target.asSlice(offset, length).asByteBuffer()) == header.crc()
-                        ? SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, SliceFrame.WRITE_ACK, header.sliceId(),
-                                offset, 0, 0, SliceFrame.Status.OK, null)
-                        : SliceFrame.error(UnpooledByteBufAllocator.DEFAULT, type, header.sliceId(), offset,
-                                SliceFrame.Status.CRC_MISMATCH, "payload CRC32C mismatch");
+    /** One fragment from an image of a subscription whose messages in progress are {@code inbound}. */
+    private void onFragment(Int2ObjectHashMap<InboundMessage> inbound, DirectBuffer buffer, int offset, int length,
+                            Header aeronHeader) {
+        int session = aeronHeader.sessionId();
+        InboundMessage in = inbound.get(session);
+        if (in == null) {
+            in = new InboundMessage();
+            inbound.put(session, in);
+        }
+        byte flags = aeronHeader.flags();
+        if ((flags & FrameDescriptor.BEGIN_FRAG_FLAG) != 0) {
+            int bodyAt = in.begin(buffer, offset, length);
+            if (bodyAt < 0) {
+                return;
+            }
+            if (in.isRequest()) {
+                if (!in.sameReplyAsBefore(buffer, offset)) {
+                    in.replyTo = server.answerPublication(in.rememberReply(buffer, offset));
+                }
+                server.head(in);
             } else {
-                ByteBuffer bytes = target.asSlice(offset, length).asByteBuffer();
-                answer = SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, SliceFrame.READ_DATA, header.sliceId(),
-                        offset, length, SliceFrame.crc(pollCrc, bytes), SliceFrame.Status.OK, null);
-                payload = new UnsafeBuffer(bytes);
+                answerHead(in);
+            }
+            in.append(buffer, bodyAt, offset + length - bodyAt);
+        } else if (in.active()) {
+            in.append(buffer, offset, length);
+        }
+        if ((flags & FrameDescriptor.END_FRAG_FLAG) != 0 && in.active()) {
+            in.end();
+            if (in.isRequest()) {
+                server.serve(in);
+            } else {
+                answer(in);
             }
         }
-        Publication publication = answers.computeIfAbsent(reply,
-                r -> aeron.addPublication("aeron:udp?endpoint=" + r + PUBLICATION_PARAMS, STREAM_ID));
-        // An answer that cannot go out is dropped; the initiator's link then stalls and resends elsewhere.
-        offer(publication, message(new byte[0], answer), payload, true);
     }
 
-    private void answer(FrameHeader header, DirectBuffer buffer, int bodyAt) {
+    /** An answer's head is in: a READ's payload goes straight into the slice's local bytes. */
+    private void answerHead(InboundMessage in) {
+        FrameHeader header = in.header;
+        if (header.status() != SliceFrame.Status.OK) {
+            in.receiveIntoScratch();
+            return;
+        }
+        if (header.type() == SliceFrame.READ_DATA) {
+            Object[] pending = outstanding.get(header.sliceId());
+            Slice slice = pending == null ? null : (Slice) pending[1];
+            if (slice != null && slice.length() == header.bodyLength()) {
+                in.context = slice;
+                in.receiveInto(slice.localBytes());
+            }
+        }
+    }
+
+    /** An answer is in whole: completes or fails its slice. */
+    private void answer(InboundMessage in) {
+        FrameHeader header = in.header;
         Object[] pending = outstanding.remove(header.sliceId());
         if (pending == null) {
-            return;
+            return; // a late answer: the slice failed here already
         }
         AeronLink link = (AeronLink) pending[0];
         Slice slice = (Slice) pending[1];
         link.inFlight.addAndGet(-slice.length());
         SliceFrame.Status status = header.status();
         if (status != SliceFrame.Status.OK) {
-            byte[] text = new byte[Math.max(0, header.bodyLength())];
-            buffer.getBytes(bodyAt, text);
             link.estimator.onFailed();
             listener.onFailed(slice, link, new TransferException(status + " from " + link.endpoint + ": "
-                    + new String(text, StandardCharsets.UTF_8), status.retryable()));
+                    + new String(in.scratchBytes(), StandardCharsets.UTF_8), status.retryable()));
             return;
         }
-        if (header.type() == SliceFrame.READ_DATA) {
-            if (header.bodyLength() != slice.length()) {
-                listener.onFailed(slice, link, new TransferException("READ answer of the wrong length", true));
-                return;
-            }
-            buffer.getBytes(bodyAt, slice.localBytes().asByteBuffer(), slice.length());
-            if (SliceFrame.crc(pollCrc, slice.localBytes().asByteBuffer()) != header.crc()) {
-                link.estimator.onFailed();
-                listener.onFailed(slice, link, new TransferException("READ payload failed its CRC32C", true));
-                return;
-            }
+        if (header.type() == SliceFrame.READ_DATA && (in.context != slice || !in.complete() || !in.kept()
+                || in.crc() != header.crc())) {
+            link.estimator.onFailed();
+            listener.onFailed(slice, link, new TransferException("READ payload from " + link.endpoint
+                    + " failed its CRC32C or length", true));
+            return;
         }
         link.estimator.onCompleted(slice.length(), slice.sentNanos(), System.nanoTime());
         listener.onCompleted(slice, link);
     }
 
-    /** Fails every slice outstanding on {@code link} for longer than {@code stallNanos}, marking it down. */
-    public void checkStalls(long stallNanos) {
-        long now = System.nanoTime();
+    /**
+     * Fails every slice outstanding for longer than the stall timeout, marking its link down.
+     * Runs on the poller, which also streams READ answers into slices: a slice is never
+     * failed (and its buffer handed back) while its answer is being written into it.
+     */
+    private void checkStalls(long now) {
         for (Map.Entry<Long, Object[]> e : outstanding.entrySet()) {
             AeronLink link = (AeronLink) e.getValue()[0];
             Slice slice = (Slice) e.getValue()[1];
@@ -354,7 +418,9 @@ public final class AeronTransport implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         aeron.close();
-        driver.close();
+        if (driver != null) {
+            driver.close();
+        }
     }
 
 }

@@ -92,7 +92,19 @@ public final class SliceFrame {
     public static ByteBuf header(ByteBufAllocator alloc, byte type, long sliceId, long offset, int bodyLength, int crc,
                           Status status, byte[] name) {
         int nameLength = name == null ? 0 : name.length;
-        ByteBuf buf = alloc.directBuffer(4 + HEADER_BYTES + nameLength);
+        return writeHeader(alloc.directBuffer(4 + HEADER_BYTES + nameLength), type, sliceId, offset, bodyLength, crc,
+                status, name);
+    }
+
+    /**
+     * Writes the length field and header of a frame at {@code buf}'s writer index, as
+     * {@link #header} does, into a buffer the caller reuses.
+     *
+     * @return {@code buf}
+     */
+    public static ByteBuf writeHeader(ByteBuf buf, byte type, long sliceId, long offset, int bodyLength, int crc,
+                                      Status status, byte[] name) {
+        int nameLength = name == null ? 0 : name.length;
         int carried = type == READ ? 0 : bodyLength; // a READ asks for bodyLength bytes, carries none
         buf.writeInt(HEADER_BYTES + nameLength + carried);
         buf.writeShort(MAGIC).writeByte(VERSION).writeByte(type);

@@ -73,4 +73,94 @@ class AeronTransportTest {
             }
         }
     }
+
+    @Test
+    void twoInitiatorsWritingAtOnceHaveTheirFragmentsKeptApart() throws Exception {
+        int each = 16 << 20;
+        try (Slab remote = Slab.allocate(2L * each); Slab a = Slab.allocate(each); Slab b = Slab.allocate(each);
+             TransferEngine target = new TransferEngine(new TransferEngine.Context().aeron(true))) {
+            SegmentDescriptor d = target.registerSegment("t", remote.memory());
+            fill(a.memory(), 11);
+            fill(b.memory(), 29);
+            try (TransferEngine one = new TransferEngine(new TransferEngine.Context().aeron(true).resolver(n -> d));
+                 TransferEngine two = new TransferEngine(new TransferEngine.Context().aeron(true).resolver(n -> d))) {
+                var first = one.submit(List.of(TransferRequest.write(a.memory(), 0, "t", 0, each)));
+                var second = two.submit(List.of(TransferRequest.write(b.memory(), 0, "t", each, each)));
+                first.await();
+                second.await();
+                assertThat(remote.memory().asSlice(0, each).mismatch(a.memory())).isEqualTo(-1);
+                assertThat(remote.memory().asSlice(each, each).mismatch(b.memory())).isEqualTo(-1);
+                assertThat(target.tcpCounters().bytesWritten()).isZero();
+            }
+        }
+    }
+
+    @Test
+    void aWriteTheTargetRefusesFailsWithTheTargetsReasonAndIsNotRetried() {
+        try (Slab remote = Slab.allocate(1 << 20); Slab local = Slab.allocate(4 << 20);
+             TransferEngine target = new TransferEngine(new TransferEngine.Context().aeron(true))) {
+            SegmentDescriptor real = target.registerSegment("t", remote.memory());
+            // The initiator believes the segment is larger than it is: the target checks the range itself.
+            SegmentDescriptor stale = new SegmentDescriptor("t", 4 << 20, real.endpoints(), "", "",
+                    real.aeronEndpoints());
+            try (TransferEngine initiator = new TransferEngine(new TransferEngine.Context().aeron(true)
+                    .resolver(n -> stale))) {
+                assertThatThrownBy(() -> initiator.submit(List.of(TransferRequest.write(local.memory(), 0, "t",
+                        2 << 20, 1 << 20))).await())
+                        .hasStackTraceContaining("OUT_OF_BOUNDS");
+                assertThat(initiator.sliceRetries()).isZero();
+            }
+        }
+    }
+
+    @Test
+    void aPayloadThatFailsItsCrcIsRefusedAndTheSameSliceWithTheRightCrcIsTaken() throws Exception {
+        try (Slab remote = Slab.allocate(1 << 20);
+             TransferEngine target = new TransferEngine(new TransferEngine.Context().aeron(true));
+             RawAeronPeer peer = new RawAeronPeer()) {
+            SegmentDescriptor d = target.registerSegment("t", remote.memory());
+            var publication = peer.publicationTo(d.aeronEndpoints().getFirst());
+            byte[] payload = new byte[200_000]; // several Aeron fragments
+            for (int i = 0; i < payload.length; i++) {
+                payload[i] = (byte) (i * 7 + 1);
+            }
+            java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+            crc.update(payload);
+            int right = (int) crc.getValue();
+
+            peer.sendWrite(publication, 1, "t", 4096, payload, right + 1);
+            assertThat(peer.awaitAnswerStatus()).isEqualTo(3); // CRC_MISMATCH
+
+            peer.sendWrite(publication, 2, "t", 4096, payload, right);
+            assertThat(peer.awaitAnswerStatus()).isZero();
+            assertThat(remote.memory().asSlice(4096, payload.length).mismatch(MemorySegment.ofArray(payload)))
+                    .isEqualTo(-1);
+        }
+    }
+
+    @Test
+    void slicesToAPeerThatNeverAnswersFailAfterTheStallTimeout() throws Exception {
+        try (Slab local = Slab.allocate(1 << 20); Slab remote = Slab.allocate(1 << 20);
+             RawAeronPeer silent = new RawAeronPeer();
+             TransferEngine tcpTarget = new TransferEngine(new TransferEngine.Context())) {
+            SegmentDescriptor tcp = tcpTarget.registerSegment("t", remote.memory());
+            // Its Aeron publication connects (someone subscribes there), but nobody answers.
+            SegmentDescriptor d = new SegmentDescriptor("t", 1 << 20, tcp.endpoints(), "", "",
+                    List.of(silent.endpoint));
+            try (TransferEngine initiator = new TransferEngine(new TransferEngine.Context().aeron(true)
+                    .stallTimeoutMillis(200).maxAttempts(2).resolver(n -> d))) {
+                long start = System.nanoTime();
+                assertThatThrownBy(() -> initiator.submit(List.of(TransferRequest.write(local.memory(), 0, "t", 0,
+                        256 << 10))).await()).hasStackTraceContaining("gave no answer");
+                assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isGreaterThanOrEqualTo(400);
+                assertThat(initiator.sliceRetries()).isEqualTo(1);
+            }
+        }
+    }
+
+    private static void fill(MemorySegment m, long seed) {
+        for (long i = 0; i < m.byteSize(); i += 8) {
+            m.set(ValueLayout.JAVA_LONG_UNALIGNED, i, i * seed + 7);
+        }
+    }
 }
