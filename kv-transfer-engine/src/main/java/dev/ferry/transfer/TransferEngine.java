@@ -42,8 +42,10 @@ import java.util.concurrent.atomic.LongAdder;
  * <p>A request to a segment of this process is a direct copy. A request to a segment of
  * another process on this host whose memory is a file is a copy through a shared mapping
  * ({@link ShmTransport}), unless {@link Context#sharedMemory(boolean)} turns that off. Any
- * other request is cut into slices ({@link SliceSizer}), each sprayed on one of the peer's TCP links by the
- * {@link SprayPolicy}; a slice that fails on a link for a retryable reason (connection
+ * other request is cut into slices ({@link SliceSizer}), each sprayed on one of the peer's
+ * links by the {@link SprayPolicy}: its Aeron links when both engines run Aeron (IPC when
+ * they share a media driver, {@link Context#aeronDirectory(String)}, else UDP), its TCP
+ * links otherwise or when no Aeron link is up; a slice that fails on a link for a retryable reason (connection
  * lost, stalled, CRC mismatch) is sent again at once on another link, up to
  * {@link Context#maxAttempts(int)} times in all. A request outside its target segment is
  * refused at submit with an {@link IllegalArgumentException}.
