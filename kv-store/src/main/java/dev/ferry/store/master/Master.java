@@ -778,6 +778,9 @@ public final class Master {
     /**
      * Asks the node of {@code s} to write its coldest evictable DRAM blocks to SSD while its
      * DRAM is fuller than the high watermark, until what stays is under the low watermark.
+     * Room on the SSD tier is made first, by evicting its coldest SSD-only blocks in the
+     * policy's order: the master's recency decides what leaves the SSD, not the tier's own
+     * (which never sees prefix lookups), so DRAM and SSD together act as one store.
      */
     private void demote(SegmentState s) {
         long capacity = s.allocator().capacity();
@@ -786,11 +789,16 @@ public final class Master {
             return;
         }
         String name = s.descriptor().name();
+        long ssdCapacity = nodes.get(s.nodeId()).features.ssdBytes();
         long staying = used;
+        long onSsd = 0;
         for (BlockState b : blocks.values()) {
             CopyState c = b.copyIn(name);
             if (c != null && c.demoting) {
                 staying -= OffsetAllocator.aligned(b.length);
+            }
+            if (c != null && (c.onSsd || c.demoting)) {
+                onSsd += b.length;
             }
         }
         while (staying > capacity * LOW_WATERMARK) {
@@ -800,11 +808,40 @@ public final class Master {
             }
             BlockState b = blocks.get(victim);
             CopyState c = b.copyIn(name);
+            if (!c.onSsd) {
+                while (onSsd + b.length > ssdCapacity) {
+                    long cold = policy.victim(k -> evictable(k) && onlyOnSsd(k, name));
+                    if (cold == EvictionPolicy.NONE) {
+                        return; // the SSD is full of blocks that cannot leave now
+                    }
+                    onSsd -= dropSsdCopy(cold, name);
+                }
+                onSsd += b.length;
+            }
             c.demoting = true;
             s.demotionProgressNanos = clock.getAsLong();
             index(name, IndexUpdate.Kind.DEMOTE, b, c);
             staying -= OffsetAllocator.aligned(b.length);
         }
+    }
+
+    private boolean onlyOnSsd(long key, String segment) {
+        CopyState c = copyOf(key, segment);
+        return c != null && c.onSsd && !c.inDram() && !c.demoting && !c.loading;
+    }
+
+    /** Evicts a block's SSD-only copy in {@code segment} (the block, when it was its last); returns its length. */
+    private long dropSsdCopy(long key, String segment) {
+        BlockState b = blocks.get(key);
+        CopyState c = b.copyIn(segment);
+        index(segment, IndexUpdate.Kind.REMOVE, b, c);
+        b.copies.remove(c);
+        if (b.copies.isEmpty()) {
+            blocks.remove(key);
+            policy.onRemove(key);
+            evictions++;
+        }
+        return b.length;
     }
 
     private boolean demotable(long key, String segment) {

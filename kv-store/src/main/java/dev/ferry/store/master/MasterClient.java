@@ -36,7 +36,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
         return rpc.call(MasterProtocol.REGISTER, b -> {
             Wire.writeString(b, nodeId);
             MasterProtocol.writeDescriptor(b, segment);
-            b.writeBoolean(features.indexed()).writeBoolean(features.ssd());
+            b.writeBoolean(features.indexed()).writeLong(features.ssdBytes());
             Wire.writeString(b, features.loadEndpoint());
             b.writeInt(kept.size());
             kept.forEach(k -> MasterProtocol.writeBlock(b, k));

@@ -92,7 +92,7 @@ public final class MasterService implements AutoCloseable {
             case MasterProtocol.REGISTER -> {
                 String node = Wire.readString(in);
                 SegmentDescriptor d = MasterProtocol.readDescriptor(in);
-                NodeFeatures features = new NodeFeatures(Wire.readBoolean(in), Wire.readBoolean(in), Wire.readString(in));
+                NodeFeatures features = new NodeFeatures(Wire.readBoolean(in), Wire.readLong(in), Wire.readString(in));
                 int n = Wire.readCount(in, 28);
                 List<IndexedBlock> kept = new java.util.ArrayList<>(n);
                 for (int i = 0; i < n; i++) {

@@ -67,8 +67,9 @@ final class NodeTiers implements AutoCloseable {
         this.demotionsWritten = action;
     }
 
-    boolean hasSsd() {
-        return ssd != null;
+    /** Capacity of the SSD tier, bytes; 0 without one. */
+    long ssdBytes() {
+        return ssd == null ? 0 : ssd.capacityBytes();
     }
 
     boolean indexed() {

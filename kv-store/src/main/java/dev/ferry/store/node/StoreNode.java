@@ -105,7 +105,7 @@ public final class StoreNode implements AutoCloseable {
         this.rpcExecutor = rpcExecutor;
         this.rpc = rpc;
         this.segment = engine.registerSegment(config.nodeId() + "/dram", slab);
-        this.features = new NodeFeatures(tiers.indexed(), tiers.hasSsd(),
+        this.features = new NodeFeatures(tiers.indexed(), tiers.ssdBytes(),
                 rpc == null ? "" : segment.endpoint().host() + ":" + rpc.port());
         AtomicLong bad = new AtomicLong();
         List<IndexedBlock> kept = tiers.kept(bad);

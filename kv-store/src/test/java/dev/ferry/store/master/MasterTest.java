@@ -183,7 +183,7 @@ class MasterTest {
     @Test
     void indexedNodeReceivesCommitsAndRemovalsUntilItAcknowledgesThem() {
         master.registerNode("c", new SegmentDescriptor("c/dram", 4 * BLOCK, new Endpoint("127.0.0.1", 3)),
-                new NodeFeatures(true, false, ""), List.of());
+                new NodeFeatures(true, 0, ""), List.of());
         List<Placement> placements = master.putStart(new long[] {1}, BLOCK, 1, "c/dram");
         assertThat(master.heartbeat("c", 0)).isEmpty(); // nothing until the commit
         master.putCommit(new long[] {1}, new int[] {11});
@@ -203,7 +203,7 @@ class MasterTest {
     void restartedNodeGetsItsKeptBlocksBackButNothingThatOverlapsOrConflicts() {
         put(1); // committed on a or b with CRC 0
         SegmentDescriptor c = new SegmentDescriptor("c/dram", 4 * BLOCK, new Endpoint("127.0.0.1", 3));
-        int taken = master.registerNode("c", c, new NodeFeatures(true, false, ""), List.of(
+        int taken = master.registerNode("c", c, new NodeFeatures(true, 0, ""), List.of(
                 new IndexedBlock(10, 0, BLOCK, 5),          // new key: taken
                 new IndexedBlock(11, 0, BLOCK, 6),          // overlaps key 10: refused
                 new IndexedBlock(1, BLOCK, BLOCK, 0),       // same key, same CRC: one more replica
@@ -241,15 +241,21 @@ class MasterTest {
         assertThat(master.stats().evictions()).isZero();
     }
 
-    @Test
-    void fullDramDemotesTheColdestBlocksToSsdAndAHitPromotesThemBack() {
-        Master tiered = new Master(new LruPolicy(), now::get, 1_000_000_000L, 5_000_000_000L);
+    /** A master with one node of 4 DRAM slots and an SSD tier of {@code ssdBytes}, blocks 1-4 committed (CRC = key). */
+    private Master fullTieredMaster(long ssdBytes) {
+        Master tiered = new Master(new LruPolicy(), now::get, 10_000_000_000L, 50_000_000_000L);
         tiered.registerNode("s", new SegmentDescriptor("s/dram", 4 * BLOCK, new Endpoint("127.0.0.1", 1)),
-                new NodeFeatures(false, true, "127.0.0.1:9"), List.of());
+                new NodeFeatures(false, ssdBytes, "127.0.0.1:9"), List.of());
         for (long k = 1; k <= 4; k++) {
-            List<Placement> p = tiered.putStart(new long[] {k}, BLOCK);
+            tiered.putStart(new long[] {k}, BLOCK);
             tiered.putCommit(new long[] {k}, new int[] {(int) k});
         }
+        return tiered;
+    }
+
+    @Test
+    void fullDramDemotesTheColdestBlocksToSsdAndAHitPromotesThemBack() {
+        Master tiered = fullTieredMaster(1000 * BLOCK);
         // DRAM is at 100% > 85%: the reaper pass demotes down to 70%, the coldest first.
         tiered.expire();
         tiered.expire(); // already demoting: nothing more asked
@@ -283,7 +289,7 @@ class MasterTest {
     void aBlockTheSsdLostIsGoneWhenDramNoLongerHoldsIt() {
         Master tiered = new Master(new LruPolicy(), now::get, 1_000_000_000L, 5_000_000_000L);
         tiered.registerNode("s", new SegmentDescriptor("s/dram", 4 * BLOCK, new Endpoint("127.0.0.1", 1)),
-                new NodeFeatures(false, true, "127.0.0.1:9"), List.of(new IndexedBlock(7, IndexedBlock.ON_SSD, BLOCK, 3)));
+                new NodeFeatures(false, 1000 * BLOCK, "127.0.0.1:9"), List.of(new IndexedBlock(7, IndexedBlock.ON_SSD, BLOCK, 3)));
         assertThat(tiered.exists(new long[] {7})).containsExactly(true);
         tiered.heartbeat("s", new NodeReport(0, new long[0], new long[0], new long[] {7}));
         assertThat(tiered.exists(new long[] {7})).containsExactly(false);
@@ -292,13 +298,7 @@ class MasterTest {
 
     @Test
     void putIntoFullDramWaitsForDemotionInsteadOfEvictingUntilDemotionStalls() {
-        Master tiered = new Master(new LruPolicy(), now::get, 10_000_000_000L, 50_000_000_000L);
-        tiered.registerNode("s", new SegmentDescriptor("s/dram", 4 * BLOCK, new Endpoint("127.0.0.1", 1)),
-                new NodeFeatures(false, true, "127.0.0.1:9"), List.of());
-        for (long k = 1; k <= 4; k++) {
-            tiered.putStart(new long[] {k}, BLOCK);
-            tiered.putCommit(new long[] {k}, new int[] {(int) k});
-        }
+        Master tiered = fullTieredMaster(1000 * BLOCK);
         assertThatThrownBy(() -> tiered.putStart(new long[] {5, 6}, BLOCK))
                 .isInstanceOf(RpcException.class).extracting(e -> ((RpcException) e).status()).isEqualTo(RpcException.BUSY);
         assertThat(tiered.stats().evictions()).isZero();
@@ -320,5 +320,25 @@ class MasterTest {
         assertThat(tiered.putStart(new long[] {7}, BLOCK)).hasSize(1);
         assertThat(tiered.stats().evictions()).isEqualTo(1);
         assertThat(tiered.stats().demotionWaits()).isEqualTo(2);
+    }
+
+    @Test
+    void aFullSsdTierLosesItsColdestBlockByTheMastersRecencyBeforeMoreIsDemoted() {
+        Master tiered = fullTieredMaster(3 * BLOCK);
+        tiered.expire();
+        assertThat(tiered.heartbeat("s", 0)).extracting(u -> u.block().key()).containsExactly(1L, 2L);
+        tiered.heartbeat("s", new NodeReport(2, new long[] {1, 2}, new long[0], new long[0]));
+        assertThat(tiered.lookupPrefix(new long[] {1})).isEqualTo(1); // 1 is now more recent than 2
+
+        tiered.putStart(new long[] {5, 6}, BLOCK);
+        tiered.putCommit(new long[] {5, 6}, new int[] {5, 6});
+        tiered.expire();
+        List<IndexUpdate> next = tiered.heartbeat("s", 2);
+        // Block 3 fits the SSD's third slot; block 4 needs 2's (the coldest SSD-only block) first.
+        assertThat(next).extracting(IndexUpdate::kind).containsExactly(IndexUpdate.Kind.DEMOTE,
+                IndexUpdate.Kind.REMOVE, IndexUpdate.Kind.DEMOTE);
+        assertThat(next).extracting(u -> u.block().key()).containsExactly(3L, 2L, 4L);
+        assertThat(tiered.exists(new long[] {1, 2, 3, 4, 5, 6})).containsExactly(true, false, true, true, true, true);
+        assertThat(tiered.stats().evictions()).isEqualTo(1);
     }
 }
