@@ -2,11 +2,13 @@ package dev.ferry.transfer;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -64,6 +66,36 @@ class NotificationAndMetricsTest {
                         .anySatisfy(g -> assertThat(g.value()).isPositive());
                 assertThat(registry.get("ferry.transfer.slices.sent").functionCounter().count()).isPositive();
                 assertThat(registry.get("ferry.transfer.requests.failed").functionCounter().count()).isZero();
+            }
+        }
+    }
+
+    @Test
+    void eachLinkReportsItsStateUpThenQuarantinedWhenItsPeerIsGone() {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        try (Slab remote = Slab.allocate(1 << 20); Slab local = Slab.allocate(1 << 20)) {
+            TransferEngine target = new TransferEngine(new TransferEngine.Context());
+            boolean targetOpen = true;
+            SegmentDescriptor d = target.registerSegment("t", remote.memory());
+            try (TransferEngine initiator = new TransferEngine(new TransferEngine.Context().linksPerPeer(2)
+                    .metrics(registry, "decode").resolver(n -> d))) {
+                initiator.submit(List.of(TransferRequest.write(local.memory(), 0, "t", 0, 1 << 20))).await();
+                assertThat(registry.find("ferry.link.state").tag("state", "up").gauges()).hasSize(2)
+                        .allSatisfy(g -> assertThat(g.value()).isEqualTo(1.0));
+                assertThat(registry.find("ferry.link.state").tag("state", "quarantined").gauges())
+                        .allSatisfy(g -> assertThat(g.value()).isZero());
+
+                target.close();
+                targetOpen = false;
+                await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+                        assertThat(registry.find("ferry.link.state").tag("state", "quarantined").gauges()).hasSize(2)
+                                .allSatisfy(g -> assertThat(g.value()).isEqualTo(1.0)));
+                assertThat(registry.find("ferry.link.state").tag("state", "up").gauges())
+                        .allSatisfy(g -> assertThat(g.value()).isZero());
+            } finally {
+                if (targetOpen) {
+                    target.close();
+                }
             }
         }
     }

@@ -1,10 +1,12 @@
 package dev.ferry.transfer.metrics;
 
 import dev.ferry.transfer.transport.Link;
+import dev.ferry.transfer.transport.LinkState;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
+import java.util.Locale;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -18,7 +20,9 @@ import java.util.function.ToDoubleFunction;
  *   <li>per link, tagged {@code link} and {@code transport}: {@code ferry.link.bytes},
  *       {@code ferry.link.slices}, {@code ferry.link.failures} (counters),
  *       {@code ferry.link.inflight.bytes}, {@code ferry.link.bandwidth} (EWMA, bytes/s)
- *       and {@code ferry.link.up} (1 up, 0 down or quarantined) (gauges).</li>
+ *       {@code ferry.link.up} (1 up, 0 down or quarantined) and {@code ferry.link.state}
+ *       (one gauge per {@link LinkState}, tagged {@code state}: 1 for the current one)
+ *       (gauges).</li>
  * </ul>
  * Thread-safe.
  */
@@ -54,5 +58,11 @@ public final class TransferMetrics {
         }).tags(t).baseUnit("bytes/s").description("EWMA of the measured service rate").register(registry);
         Gauge.builder("ferry.link.up", link, l -> l.isUp() ? 1 : 0).tags(t)
                 .description("1 when the link takes slices, 0 when down or quarantined").register(registry);
+        for (LinkState state : LinkState.values()) {
+            Gauge.builder("ferry.link.state", link, l -> l.state() == state ? 1 : 0).tags(t.and("state",
+                    state.name().toLowerCase(Locale.ROOT)))
+                    .description("1 for the link's current state (up, quarantined, probing), 0 for the others")
+                    .register(registry);
+        }
     }
 }

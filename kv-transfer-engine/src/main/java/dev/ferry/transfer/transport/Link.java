@@ -16,6 +16,11 @@ public interface Link {
     /** Whether the link may take slices now (connected and not quarantined). */
     boolean isUp();
 
+    /** Where the link stands: up, quarantined, or being probed. */
+    default LinkState state() {
+        return isUp() ? LinkState.UP : LinkState.QUARANTINED;
+    }
+
     /** Bytes sent on this link whose outcome is not known yet. */
     long inFlightBytes();
 

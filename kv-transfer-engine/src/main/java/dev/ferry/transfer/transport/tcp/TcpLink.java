@@ -6,6 +6,7 @@ import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.transport.Link;
 import dev.ferry.transfer.transport.LinkEstimator;
+import dev.ferry.transfer.transport.LinkState;
 import dev.ferry.transfer.transport.SliceListener;
 import dev.ferry.transfer.transport.frame.FrameHeader;
 import dev.ferry.transfer.transport.frame.MalformedFrameException;
@@ -48,6 +49,7 @@ final class TcpLink implements Link {
     private volatile long lastProgressNanos;
     private volatile long lastConnectFailureNanos = Long.MIN_VALUE / 2;
     private volatile int connectFailures;
+    private volatile boolean probing;
 
     TcpLink(String name, Endpoint endpoint, Bootstrap bootstrap, SliceListener listener, long stallTimeoutNanos) {
         this.name = name;
@@ -66,6 +68,11 @@ final class TcpLink implements Link {
     public boolean isUp() {
         Channel c = channel;
         return c != null && c.isActive();
+    }
+
+    @Override
+    public LinkState state() {
+        return isUp() ? LinkState.UP : probing ? LinkState.PROBING : LinkState.QUARANTINED;
     }
 
     @Override
@@ -102,6 +109,15 @@ final class TcpLink implements Link {
         if (isUp()) {
             return true;
         }
+        probing = true;
+        try {
+            return connectNow(timeoutMillis);
+        } finally {
+            probing = false;
+        }
+    }
+
+    private boolean connectNow(long timeoutMillis) {
         ChannelFuture future = bootstrap.connect(endpoint.host(), endpoint.port());
         if (!future.awaitUninterruptibly(timeoutMillis) || !future.isSuccess()) {
             future.cancel(false);
