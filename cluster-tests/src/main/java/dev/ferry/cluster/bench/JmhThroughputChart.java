@@ -15,8 +15,9 @@ import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.style.Styler;
 
 /**
- * Draws throughput against request size, one line per benchmark method (each transport
- * beside its baseline), from a JMH JSON result file ({@code ./ferry jmh -rf json}). Bytes
+ * Draws throughput against request size, one line per benchmark method and setting of its
+ * other parameters (each transport beside its baseline; e.g. Aeron over {@code udp} and
+ * {@code ipc} apart), from a JMH JSON result file ({@code ./ferry jmh -rf json}). Bytes
  * per operation follow the benchmarks' convention: {@code requestBytes} when that parameter
  * exists (one request per operation), else 64 MiB (a batch of {@code chunkBytes} requests).
  * Stateless; thread-safe.
@@ -37,8 +38,9 @@ public final class JmhThroughputChart {
             List<Point> points = new ArrayList<>();
             for (JsonNode run : new ObjectMapper().readTree(jmhJson.toFile())) {
                 String[] name = run.get("benchmark").asText().split("\\.");
-                String series = name[name.length - 2].replace("Benchmark", "") + "." + name[name.length - 1];
                 JsonNode params = run.get("params");
+                String series = name[name.length - 2].replace("Benchmark", "") + "." + name[name.length - 1]
+                        + settings(params);
                 double score = run.get("primaryMetric").get("score").asDouble();
                 String unit = run.get("primaryMetric").get("scoreUnit").asText();
                 if (params == null || !unit.equals("ops/s")) {
@@ -61,6 +63,20 @@ public final class JmhThroughputChart {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read JMH results " + jmhJson, e);
         }
+    }
+
+    /** The parameters other than the size, as {@code " (key=value, ...)"}, or empty. */
+    private static String settings(JsonNode params) {
+        if (params == null) {
+            return "";
+        }
+        List<String> settings = new ArrayList<>();
+        params.properties().forEach(p -> {
+            if (!p.getKey().equals("requestBytes") && !p.getKey().equals("chunkBytes")) {
+                settings.add(p.getKey() + "=" + p.getValue().asText());
+            }
+        });
+        return settings.isEmpty() ? "" : " (" + String.join(", ", settings) + ")";
     }
 
     /** Writes the chart as a PNG. */

@@ -139,14 +139,18 @@ class FerryCommandTest {
                 [{"benchmark": "dev.ferry.bench.TcpTransferBenchmark.engineWrite", "params": {"chunkBytes": "1048576"},
                   "primaryMetric": {"score": 10.0, "scoreUnit": "ops/s"}},
                  {"benchmark": "dev.ferry.bench.ShmTransferBenchmark.memcpyBaseline", "params": {"requestBytes": "65536"},
-                  "primaryMetric": {"score": 1000.0, "scoreUnit": "ops/s"}}]
+                  "primaryMetric": {"score": 1000.0, "scoreUnit": "ops/s"}},
+                 {"benchmark": "dev.ferry.bench.AeronTransferBenchmark.engineWrite",
+                  "params": {"channel": "ipc", "chunkBytes": "1048576"}, "primaryMetric": {"score": 20.0, "scoreUnit": "ops/s"}}]
                 """);
         Path png = dir.resolve("chart.png");
         assertThat(ferry("bench", "chart", "--jmh", json.toString(), "--out", png.toString())).isZero();
         assertThat(Files.readAllBytes(png)).startsWith(0x89, 'P', 'N', 'G');
         var points = dev.ferry.cluster.bench.JmhThroughputChart.read(json);
         assertThat(points).extracting(p -> p.gbps())
-                .containsExactly(10.0 * 64 * 1024 * 1024 / 1e9, 1000.0 * 65536 / 1e9);
+                .containsExactly(10.0 * 64 * 1024 * 1024 / 1e9, 1000.0 * 65536 / 1e9, 20.0 * 64 * 1024 * 1024 / 1e9);
+        assertThat(points).extracting(p -> p.series()).containsExactly("TcpTransfer.engineWrite",
+                "ShmTransfer.memcpyBaseline", "AeronTransfer.engineWrite (channel=ipc)");
     }
 
     @Test
