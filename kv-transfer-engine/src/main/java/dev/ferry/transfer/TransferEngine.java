@@ -289,8 +289,12 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         for (long at = 0; at < r.length() && !state.isDone(); at += sliceBytes) {
             int length = (int) Math.min(sliceBytes, r.length() - at);
             slicesSent.increment();
-            peer.enqueue(new Slice(sliceIds.incrementAndGet(), r.opcode(), r.local(), r.localOffset() + at,
-                    r.targetSegment(), r.targetOffset() + at, length, r.priority(), state));
+            Slice slice = new Slice(sliceIds.incrementAndGet(), r.opcode(), r.local(), r.localOffset() + at,
+                    r.targetSegment(), r.targetOffset() + at, length, r.priority(), state);
+            if (r.opcode() == Opcode.WRITE) {
+                slice.payloadCrc(); // here, on the caller's thread, while the I/O threads send the slices before it
+            }
+            peer.enqueue(slice);
         }
         if (r.deadlineNanos() != 0 && !future.isDone()) {
             long delay = r.deadlineNanos() - System.nanoTime();

@@ -2,6 +2,7 @@ package dev.ferry.transfer.slice;
 
 import dev.ferry.transfer.Opcode;
 import java.lang.foreign.MemorySegment;
+import java.util.zip.CRC32C;
 
 /**
  * One contiguous piece of a transfer request, sent on one link at a time. Slices are
@@ -12,6 +13,8 @@ import java.lang.foreign.MemorySegment;
  * owns the slice.
  */
 public final class Slice {
+    private static final ThreadLocal<CRC32C> CRC = ThreadLocal.withInitial(CRC32C::new);
+
     private final long id;
     private final Opcode opcode;
     private final MemorySegment local;
@@ -24,6 +27,9 @@ public final class Slice {
     private int attempts;
     private long sentNanos;
     private Object avoid;
+    /** CRC32C of the local bytes, valid once {@link #crcKnown} is set; written before it, so a reader that sees the flag sees the value. */
+    private int payloadCrc;
+    private volatile boolean crcKnown;
 
     public Slice(long id, Opcode opcode, MemorySegment local, long localOffset, String target, long targetOffset,
                  int length, int priority, SliceOwner owner) {
@@ -94,6 +100,23 @@ public final class Slice {
     /** Records the link (or other path) this slice failed on. */
     public void avoid(Object link) {
         this.avoid = link;
+    }
+
+    /**
+     * CRC32C of the local bytes, computed on the first call and kept for resends (the bytes of
+     * a request must not change until it completes). The engine computes it on the submitting
+     * thread, so that the I/O threads that send the slice only copy. Thread-safe: racing first
+     * calls compute the same value.
+     */
+    public int payloadCrc() {
+        if (!crcKnown) {
+            CRC32C crc = CRC.get();
+            crc.reset();
+            crc.update(localBytes().asByteBuffer());
+            payloadCrc = (int) crc.getValue();
+            crcKnown = true;
+        }
+        return payloadCrc;
     }
 
     /** {@link System#nanoTime()} of the latest send. */

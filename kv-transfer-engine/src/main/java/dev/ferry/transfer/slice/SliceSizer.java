@@ -7,12 +7,18 @@ package dev.ferry.transfer.slice;
  *
  * <p>The shape follows TENT's adaptive slicing (kvcache-ai/Mooncake,
  * docs/source/design/tent): about four slices per link per request, rounded to a power
- * of two, and never below 256 KiB unless the request itself is smaller. Stateless and
+ * of two, and never below 512 KiB unless the request itself is smaller. Stateless and
  * thread-safe.
  */
 public final class SliceSizer {
-    /** Smallest slice of a larger request, bytes (256 KiB): below that, per-slice costs dominate on TCP. */
-    public static final int MIN_SLICE_BYTES = 256 * 1024;
+    /**
+     * Smallest slice of a larger request, bytes (512 KiB). Each slice costs a frame, an answer
+     * and their system calls; over loopback TCP on the development machine, 1 MiB requests cut
+     * into 256 KiB slices moved 32.5 ops/s of 64 MiB at 51.7 ms of CPU per op, and cut into
+     * 512 KiB or 1 MiB slices 39-42 ops/s at 39-43 ms (JMH {@code TcpTransferBenchmark},
+     * interleaved forks; docs/benchmarks.md).
+     */
+    public static final int MIN_SLICE_BYTES = 512 * 1024;
     /**
      * Largest slice, bytes (1 MiB): larger slices left the slow links of a sprayed transfer
      * finishing last (4 MiB: 86% of raw TCP over shaped links, 1 MiB: 98%; docs/benchmarks.md).

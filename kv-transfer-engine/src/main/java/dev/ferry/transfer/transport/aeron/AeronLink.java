@@ -6,7 +6,6 @@ import dev.ferry.transfer.transport.LinkEstimator;
 import dev.ferry.transfer.transport.frame.SliceFrame;
 import io.aeron.Publication;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.zip.CRC32C;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
@@ -22,7 +21,6 @@ final class AeronLink implements Link {
     // Reused by one sender at a time, under the link's lock (AeronTransport.send).
     final MessageHead head;
     final UnsafeBuffer payload = new UnsafeBuffer(new byte[0]);
-    final CRC32C crc = new CRC32C();
     private final AeronTransport transport;
     private String lastTarget = "";
     private byte[] lastTargetBytes = new byte[0];

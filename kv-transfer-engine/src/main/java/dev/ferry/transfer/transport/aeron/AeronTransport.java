@@ -35,7 +35,6 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.zip.CRC32C;
 import org.agrona.DirectBuffer;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.concurrent.BackoffIdleStrategy;
@@ -232,7 +231,7 @@ public final class AeronTransport implements AutoCloseable {
         return up;
     }
 
-    /** Sends a slice on {@code link}; one sender at a time per link (its head, payload view and CRC are reused). */
+    /** Sends a slice on {@code link}; one sender at a time per link (its head and payload view are reused). */
     void send(AeronLink link, Slice slice) {
         byte type = switch (slice.opcode()) {
             case WRITE -> SliceFrame.WRITE;
@@ -248,7 +247,7 @@ public final class AeronTransport implements AutoCloseable {
             int crc = 0;
             if (slice.opcode() != Opcode.READ) {
                 MemorySegment bytes = slice.localBytes();
-                crc = SliceFrame.crc(link.crc, bytes.asByteBuffer());
+                crc = slice.payloadCrc();
                 payload = wrap(link.payload, bytes);
             }
             DirectBuffer head = link.head.write(type, slice.id(), slice.targetOffset(), slice.length(), crc,

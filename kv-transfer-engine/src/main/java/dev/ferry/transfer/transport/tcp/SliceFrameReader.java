@@ -6,6 +6,9 @@ import dev.ferry.transfer.transport.frame.SliceFrame;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.unix.FileDescriptor;
+import io.netty.channel.unix.UnixChannel;
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -13,8 +16,12 @@ import java.util.zip.CRC32C;
 
 /**
  * Reads slice frames ({@link SliceFrame}) off a connection and streams each payload
- * straight into its destination memory as the bytes arrive: every chunk the socket delivers
- * is checksummed and copied while it is still in cache, with no frame assembled in between.
+ * straight into its destination memory as the bytes arrive, with no frame assembled in
+ * between. On the epoll transport, once a frame's header is in, the rest of its payload is
+ * read from the socket directly into the destination (native memory) and checksummed while
+ * it is still in cache: the kernel's copy is the only one, as with a raw socket read. Bytes
+ * that Netty has already read into its own buffer, and every payload on other transports, are
+ * checksummed and copied chunk by chunk.
  * The subclass names the destination once the header is in ({@link #onHeader}) and judges
  * the frame once its body is ({@link #onFrame}); the destination thus holds the payload
  * before its CRC32C is known, so a destination must be memory that nobody reads until the
@@ -27,6 +34,8 @@ import java.util.zip.CRC32C;
  */
 abstract class SliceFrameReader extends ChannelInboundHandlerAdapter {
     private static final int MAX_TEXT = 64 * 1024;
+    /** Most bytes read from the socket in one call, so that each is checksummed while in cache (256 KiB). */
+    private static final int MAX_DIRECT_READ = 256 * 1024;
 
     private final FrameHeader header = new FrameHeader();
     private final CRC32C crc = new CRC32C();
@@ -35,6 +44,10 @@ abstract class SliceFrameReader extends ChannelInboundHandlerAdapter {
     private long bodyLeft;
     private MemorySegment destination;
     private long written;
+    /** The socket, on the epoll transport; null elsewhere. */
+    private FileDescriptor socket;
+    /** The destination as a buffer, for direct reads into native memory; null when a frame is not read directly. */
+    private ByteBuffer direct;
     private ByteBuf text;
     private boolean closed;
 
@@ -55,6 +68,9 @@ abstract class SliceFrameReader extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         head = ctx.alloc().directBuffer(4 + SliceFrame.HEADER_BYTES + SliceFrame.MAX_NAME_BYTES);
+        if (ctx.channel() instanceof UnixChannel unix) {
+            socket = unix.fd();
+        }
     }
 
     @Override
@@ -77,11 +93,15 @@ abstract class SliceFrameReader extends ChannelInboundHandlerAdapter {
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         ByteBuf in = (ByteBuf) msg;
         try {
-            while (in.isReadable() && !closed) {
-                if (bodyLeft > 0) {
-                    consumeBody(in);
-                } else {
-                    readHeader(ctx, in);
+            while (!closed) {
+                if (in.isReadable()) {
+                    if (bodyLeft > 0) {
+                        consumeBody(in);
+                    } else {
+                        readHeader(ctx, in);
+                    }
+                } else if (bodyLeft == 0 || direct == null || !readDirect(ctx)) {
+                    break; // the rest comes with the next read
                 }
                 if (frameLength >= 0 && bodyLeft == 0 && !closed && head.readableBytes() >= headBytes()) {
                     finishFrame(ctx);
@@ -94,6 +114,31 @@ abstract class SliceFrameReader extends ChannelInboundHandlerAdapter {
         } finally {
             in.release();
         }
+    }
+
+    /**
+     * Reads the next part of the payload from the socket straight into the destination.
+     *
+     * @return whether bytes arrived; false when the socket has none now (the event loop calls
+     *         again when it has), is at its end, or failed (the connection is then closed)
+     */
+    private boolean readDirect(ChannelHandlerContext ctx) {
+        int from = (int) written;
+        int n;
+        try {
+            n = socket.readAddress(destination.address(), from, from + (int) Math.min(bodyLeft, MAX_DIRECT_READ));
+        } catch (IOException e) {
+            closed = true;
+            ctx.close();
+            return false;
+        }
+        if (n <= 0) {
+            return false; // 0: nothing to read now; -1: end of stream, which the event loop's next read reports
+        }
+        crc.update(direct.limit(from + n).position(from));
+        written += n;
+        bodyLeft -= n;
+        return true;
     }
 
     /** Bytes of the length field, fixed header and name. */
@@ -128,12 +173,14 @@ abstract class SliceFrameReader extends ChannelInboundHandlerAdapter {
         written = 0;
         if (header.status() != SliceFrame.Status.OK) {
             destination = null;
+            direct = null;
             text = ctx.alloc().heapBuffer((int) Math.min(bodyLeft, MAX_TEXT));
         } else {
             destination = onHeader(ctx, header);
             if (bodyLeft == 0) {
                 destination = null;
             }
+            direct = destination != null && socket != null && destination.isNative() ? destination.asByteBuffer() : null;
         }
     }
 
@@ -170,6 +217,7 @@ abstract class SliceFrameReader extends ChannelInboundHandlerAdapter {
         }
         int payloadCrc = destination == null ? 0 : (int) crc.getValue();
         destination = null;
+        direct = null;
         frameLength = -1;
         try {
             onFrame(ctx, header, payloadCrc, errorText);

@@ -23,7 +23,6 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.zip.CRC32C;
 
 /**
  * One TCP connection to a peer, used as one link. Keeps the slices it has sent until
@@ -44,7 +43,6 @@ final class TcpLink implements Link {
     private final LinkEstimator estimator = new LinkEstimator();
     private final Map<Long, Slice> outstanding = new ConcurrentHashMap<>();
     private final AtomicLong inFlightBytes = new AtomicLong();
-    private final CRC32C sendCrc = new CRC32C();
     private volatile Channel channel;
     private volatile long lastProgressNanos;
     private volatile long lastConnectFailureNanos = Long.MIN_VALUE / 2;
@@ -155,10 +153,7 @@ final class TcpLink implements Link {
         slice.markSent(System.nanoTime());
         if (slice.opcode() == Opcode.WRITE || slice.opcode() == Opcode.NOTIFY) {
             ByteBuffer payload = slice.localBytes().asByteBuffer();
-            int crc;
-            synchronized (sendCrc) {
-                crc = SliceFrame.crc(sendCrc, payload);
-            }
+            int crc = slice.payloadCrc();
             byte type = slice.opcode() == Opcode.WRITE ? SliceFrame.WRITE : SliceFrame.NOTIFY;
             ByteBuf header = SliceFrame.header(c.alloc(), type, slice.id(), slice.targetOffset(),
                     slice.length(), crc, SliceFrame.Status.OK, segmentName);

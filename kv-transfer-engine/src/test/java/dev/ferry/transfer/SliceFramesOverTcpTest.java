@@ -1,0 +1,171 @@
+package dev.ferry.transfer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ferry.nativemem.Slab;
+import dev.ferry.transfer.transport.frame.SliceFrame;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.UnpooledByteBufAllocator;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.lang.foreign.MemorySegment;
+import java.net.Socket;
+import java.nio.ByteBuffer;
+import java.util.zip.CRC32C;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Slice frames written by hand onto a real socket to a serving engine: payloads that fail
+ * their CRC32C, arrive in pieces or stop short. The server reads payloads straight from the
+ * socket into the segment, so these are the cases where a careless reader would accept bad
+ * bytes, mistake the next frame's header for payload, or wait for ever.
+ */
+class SliceFramesOverTcpTest {
+    private static final String SEGMENT = "t/dram";
+    private static final int ANSWER_HEADER = 4 + SliceFrame.HEADER_BYTES;
+
+    private Slab slab;
+    private TransferEngine target;
+
+    @BeforeEach
+    void start() {
+        slab = Slab.allocate(8L << 20);
+        target = new TransferEngine(new TransferEngine.Context());
+        target.registerSegment(SEGMENT, slab.memory());
+    }
+
+    @AfterEach
+    void stop() {
+        target.close();
+        slab.close();
+    }
+
+    @Test
+    void aPayloadThatFailsItsCrcIsRefusedAndTheConnectionServesOn() throws IOException {
+        byte[] good = payload(64 * 1024, 1);
+        try (Socket socket = connect()) {
+            OutputStream out = socket.getOutputStream();
+            out.write(header(7, 0, good.length, crc(good) ^ 1));
+            out.write(good);
+            Answer refused = Answer.read(socket);
+            assertThat(refused.sliceId()).isEqualTo(7);
+            assertThat(refused.status()).isEqualTo(SliceFrame.Status.CRC_MISMATCH.ordinal());
+
+            out.write(header(8, 0, good.length, crc(good)));
+            out.write(good);
+            Answer accepted = Answer.read(socket);
+            assertThat(accepted.sliceId()).isEqualTo(8);
+            assertThat(accepted.status()).isZero();
+        }
+        assertThat(target.tcpCounters().crcMismatches()).isEqualTo(1);
+        assertThat(landed(0, good.length)).isEqualTo(good);
+    }
+
+    @Test
+    void aFrameThatArrivesInPiecesLandsWholeAndTheNextFrameIsReadAsAFrame() throws Exception {
+        byte[] first = payload(1 << 20, 2);
+        byte[] second = payload(100_000, 3);
+        try (Socket socket = connect()) {
+            OutputStream out = socket.getOutputStream();
+            byte[] head = header(1, 4096 + 3, first.length, crc(first));
+            out.write(head, 0, 10); // the header itself split
+            out.flush();
+            Thread.sleep(30);
+            out.write(head, 10, head.length - 10);
+            for (int at = 0; at < first.length; at += first.length / 3 + 1) {
+                out.write(first, at, Math.min(first.length / 3 + 1, first.length - at));
+                out.flush();
+                Thread.sleep(30); // the server finds the socket empty in the middle of the payload
+            }
+            // The second frame follows the first in the same write: its header must not be taken for payload.
+            ByteBuffer both = ByteBuffer.allocate(ANSWER_HEADER + SEGMENT.length() + second.length);
+            both.put(header(2, 2 << 20, second.length, crc(second))).put(second);
+            out.write(both.array());
+            assertThat(Answer.read(socket).sliceId()).isEqualTo(1);
+            Answer answer = Answer.read(socket);
+            assertThat(answer.sliceId()).isEqualTo(2);
+            assertThat(answer.status()).isZero();
+        }
+        assertThat(landed(4096 + 3, first.length)).isEqualTo(first);
+        assertThat(landed(2 << 20, second.length)).isEqualTo(second);
+        assertThat(target.tcpCounters().crcMismatches()).isZero();
+    }
+
+    @Test
+    void aFrameCutShortIsNeverAnsweredAndLosesNothingElse() throws IOException {
+        byte[] kept = payload(64 * 1024, 4);
+        try (Socket socket = connect()) {
+            socket.getOutputStream().write(header(1, 0, kept.length, crc(kept)));
+            socket.getOutputStream().write(kept);
+            assertThat(Answer.read(socket).status()).isZero();
+        }
+        byte[] cut = payload(64 * 1024, 5);
+        try (Socket socket = connect()) {
+            OutputStream out = socket.getOutputStream();
+            out.write(header(2, 1 << 20, cut.length, crc(cut)));
+            out.write(cut, 0, 1000);
+            socket.shutdownOutput(); // the peer goes away mid-payload
+            assertThat(socket.getInputStream().read()).as("no answer, then end of stream").isEqualTo(-1);
+        }
+        assertThat(landed(0, kept.length)).isEqualTo(kept);
+        assertThat(target.tcpCounters().bytesWritten()).isEqualTo(kept.length);
+
+        // The engine still serves new connections.
+        try (Socket socket = connect()) {
+            socket.getOutputStream().write(header(3, 1 << 20, cut.length, crc(cut)));
+            socket.getOutputStream().write(cut);
+            assertThat(Answer.read(socket).status()).isZero();
+        }
+        assertThat(landed(1 << 20, cut.length)).isEqualTo(cut);
+    }
+
+    private Socket connect() throws IOException {
+        Socket socket = new Socket(target.endpoint().host(), target.endpoint().port());
+        socket.setSoTimeout(10_000);
+        socket.setTcpNoDelay(true);
+        return socket;
+    }
+
+    private byte[] landed(long offset, int length) {
+        return slab.memory().asSlice(offset, length).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+    }
+
+    private static byte[] header(long sliceId, long offset, int length, int crc) {
+        ByteBuf buf = SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, SliceFrame.WRITE, sliceId, offset, length, crc,
+                SliceFrame.Status.OK, SliceFrame.name(SEGMENT));
+        try {
+            byte[] bytes = new byte[buf.readableBytes()];
+            buf.readBytes(bytes);
+            return bytes;
+        } finally {
+            buf.release();
+        }
+    }
+
+    private static byte[] payload(int length, long seed) {
+        byte[] bytes = new byte[length];
+        TcpTransferTest.fill(MemorySegment.ofArray(bytes), 0, seed, length);
+        return bytes;
+    }
+
+    private static int crc(byte[] bytes) {
+        CRC32C crc = new CRC32C();
+        crc.update(bytes);
+        return (int) crc.getValue();
+    }
+
+    /** An answer frame: its slice id and status code. */
+    private record Answer(long sliceId, int status) {
+        static Answer read(Socket socket) throws IOException {
+            DataInputStream in = new DataInputStream(socket.getInputStream());
+            byte[] frame = new byte[in.readInt()];
+            in.readFully(frame);
+            ByteBuffer b = ByteBuffer.wrap(frame);
+            assertThat(b.get(SliceFrame.TYPE)).isEqualTo(SliceFrame.WRITE_ACK);
+            return new Answer(b.getLong(SliceFrame.SLICE_ID), b.getShort(SliceFrame.STATUS));
+        }
+    }
+}
