@@ -7,6 +7,10 @@ import dev.ferry.cluster.netns.SegmentServerMain;
 import dev.ferry.store.node.HostPort;
 import dev.ferry.transfer.Opcode;
 import dev.ferry.transfer.TransferEngine;
+import dev.ferry.transfer.transport.aeron.MediaDrivers;
+import io.aeron.CommonContext;
+import io.aeron.driver.MediaDriver;
+import dev.ferry.transfer.segment.AeronIpc;
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import java.nio.file.Path;
@@ -49,8 +53,8 @@ final class BenchTransferCommand implements Callable<Integer> {
     @Option(names = "--duration", defaultValue = "10", description = "Seconds to run (default ${DEFAULT-VALUE}).")
     int duration;
 
-    @Option(names = "--transport", defaultValue = "tcp", description = "tcp, or shm or aeron (local target only) "
-            + "(default ${DEFAULT-VALUE}).")
+    @Option(names = "--transport", defaultValue = "tcp", description = "tcp, or shm, aeron (UDP) or aeron-ipc (both "
+            + "engines on one media driver that this command starts; local target only) (default ${DEFAULT-VALUE}).")
     String transport;
 
     @Option(names = "--links", defaultValue = "2", description = "TCP links to the target (default ${DEFAULT-VALUE}).")
@@ -70,8 +74,8 @@ final class BenchTransferCommand implements Callable<Integer> {
             case "write" -> Opcode.WRITE;
             default -> throw new IllegalArgumentException("--operation must be read or write, not '" + operation + "'");
         };
-        if (!List.of("tcp", "shm", "aeron").contains(transport)) {
-            throw new IllegalArgumentException("unknown transport '" + transport + "'; known: tcp, shm, aeron");
+        if (!List.of("tcp", "shm", "aeron", "aeron-ipc").contains(transport)) {
+            throw new IllegalArgumentException("unknown transport '" + transport + "'; known: tcp, shm, aeron, aeron-ipc");
         }
         if (!transport.equals("tcp") && target != null) {
             throw new IllegalArgumentException("--transport " + transport + " needs the local target (drop --target)");
@@ -83,6 +87,17 @@ final class BenchTransferCommand implements Callable<Integer> {
         long segment = ByteSizes.parse(segmentBytes);
         Path dir = out != null ? out : Path.of("ferry-out", "bench-"
                 + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        boolean ipc = transport.equals("aeron-ipc");
+        String driverDir = ipc ? CommonContext.getAeronDirectoryName() + "-ferry-bench-" + ProcessHandle.current().pid()
+                : null;
+        try (MediaDriver driver = ipc ? MediaDrivers.launch(driverDir) : null) {
+            return run(op, block, segment, dir, driverDir);
+        }
+    }
+
+    /** Starts the local target (unless {@code --target}), measures, writes the results. */
+    private int run(Opcode op, long block, long segment, Path dir, String driverDir) throws Exception {
+        boolean ipc = driverDir != null;
         ChildProcess local = null;
         SegmentDescriptor descriptor;
         if (target == null) {
@@ -93,15 +108,22 @@ final class BenchTransferCommand implements Callable<Integer> {
             if (transport.equals("aeron")) {
                 args.add("--aeron");
             }
+            if (ipc) {
+                args.addAll(List.of("--aeron-dir", driverDir));
+            }
             local = ChildProcess.start("bench-target", List.of(), SegmentServerMain.class.getName(), args,
                     dir.resolve("target.log"));
             String file = local.field("file");
             String hostId = local.field("host-id");
             String aeronPort = local.field("aeron-port");
+            // Over IPC the descriptor names only the target's IPC stream, so Aeron can only go that way.
             descriptor = new SegmentDescriptor("target/dram", segment,
                     List.of(new Endpoint("127.0.0.1", Integer.parseInt(local.field("port")))),
-                    hostId.equals("-") ? "" : hostId, file.equals("-") ? "" : file, aeronPort.equals("-") ? List.of()
-                            : List.of(new Endpoint("127.0.0.1", Integer.parseInt(aeronPort))));
+                    hostId.equals("-") ? "" : hostId, file.equals("-") ? "" : file,
+                    aeronPort.equals("-") || ipc ? List.of()
+                            : List.of(new Endpoint("127.0.0.1", Integer.parseInt(aeronPort))),
+                    ipc ? new AeronIpc(local.field("aeron-ipc-driver"),
+                            Integer.parseInt(local.field("aeron-ipc-stream"))) : null);
         } else {
             HostPort hp = HostPort.parse(target);
             descriptor = new SegmentDescriptor("target/dram", segment, new Endpoint(hp.host(), hp.port()));
@@ -119,7 +141,11 @@ final class BenchTransferCommand implements Callable<Integer> {
         TransferBench.Totals totals;
         SegmentDescriptor d = descriptor;
         try (TransferEngine engine = new TransferEngine(new TransferEngine.Context().linksPerPeer(links)
-                .sharedMemory(transport.equals("shm")).aeron(transport.equals("aeron")).resolver(name -> d))) {
+                .sharedMemory(transport.equals("shm")).aeron(transport.equals("aeron")).aeronDirectory(driverDir)
+                .resolver(name -> d))) {
+            if (ipc && engine.aeronLinks(d).isEmpty()) {
+                throw new IllegalStateException("the target is not reachable over Aeron IPC on driver " + driverDir);
+            }
             totals = new TransferBench(engine, descriptor, op, block, batchSize, threads).run(duration,
                     s -> System.out.printf("%5.1fs %10.2f %12.0f %10.3f %10.3f %10.3f%n", s.second(), s.gbps(),
                             s.requestsPerSecond(), s.p50Millis(), s.p99Millis(), s.p999Millis()));

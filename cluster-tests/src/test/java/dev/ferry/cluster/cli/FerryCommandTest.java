@@ -100,6 +100,16 @@ class FerryCommandTest {
     }
 
     @Test
+    void benchTransferOverAeronIpcSharesOneMediaDriverWithItsTarget(@TempDir Path dir) throws IOException {
+        int code = ferry("bench", "transfer", "--duration", "1", "--block-size", "256KiB", "--batch-size", "4",
+                "--threads", "1", "--segment-bytes", "16MiB", "--transport", "aeron-ipc", "--out", dir.toString());
+        assertThat(code).as(err.toString()).isEqualTo(ExitCodes.OK);
+        assertThat(Files.readString(dir.resolve("transfer.json"))).contains("\"transport\" : \"aeron-ipc\"")
+                .contains("\"gbps\"");
+        assertThat(Files.readString(dir.resolve("target.log"))).contains("aeron-ipc-driver=");
+    }
+
+    @Test
     void benchTransferRefusesBadSettings() {
         assertThat(ferry("bench", "transfer", "--operation", "copy")).isEqualTo(ExitCodes.BAD_INPUT);
         assertThat(err.toString()).contains("--operation must be read or write, not 'copy'");
