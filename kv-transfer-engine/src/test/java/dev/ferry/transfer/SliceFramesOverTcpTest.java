@@ -3,15 +3,23 @@ package dev.ferry.transfer;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ferry.nativemem.Slab;
+import dev.ferry.transfer.segment.Endpoint;
+import dev.ferry.transfer.segment.SegmentDescriptor;
 import dev.ferry.transfer.transport.frame.SliceFrame;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.UnpooledByteBufAllocator;
 import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.zip.CRC32C;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -122,6 +130,57 @@ class SliceFramesOverTcpTest {
         assertThat(landed(1 << 20, cut.length)).isEqualTo(cut);
     }
 
+    @Test
+    void aReadAnswerForARequestGivenUpOnIsDroppedNotWrittenIntoFreedMemory() throws Exception {
+        byte[] data = payload(64 * 1024, 6);
+        try (ServerSocket server = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+             TransferEngine initiator = new TransferEngine(new TransferEngine.Context().linksPerPeer(1)
+                     .resolver(name -> new SegmentDescriptor(name, 1 << 20,
+                             new Endpoint("127.0.0.1", server.getLocalPort()))))) {
+            Arena freed = Arena.ofShared();
+            BatchHandle given = initiator.submit(List.of(TransferRequest.read(freed.allocate(data.length), 0, "peer",
+                    0, data.length)));
+            try (Socket peer = server.accept()) {
+                peer.setSoTimeout(10_000);
+                DataInputStream in = new DataInputStream(peer.getInputStream());
+                long first = readRequest(in);
+                assertThat(given.cancel()).isEqualTo(1);
+                freed.close(); // the caller frees its buffer once the request is cancelled
+
+                MemorySegment live = Arena.ofAuto().allocate(data.length);
+                BatchHandle next = initiator.submit(List.of(TransferRequest.read(live, 0, "peer", 0, data.length)));
+                long second = readRequest(in);
+                OutputStream out = peer.getOutputStream();
+                out.write(answer(first, data));
+                out.write(answer(second, data));
+                next.completion().get(10, TimeUnit.SECONDS);
+                assertThat(live.toArray(ValueLayout.JAVA_BYTE)).isEqualTo(data);
+            }
+        }
+    }
+
+    /** Reads one READ request frame off the hand-written peer's socket; returns its slice id. */
+    private static long readRequest(DataInputStream in) throws IOException {
+        byte[] frame = new byte[in.readInt()];
+        in.readFully(frame);
+        ByteBuffer b = ByteBuffer.wrap(frame);
+        assertThat(b.get(SliceFrame.TYPE)).isEqualTo(SliceFrame.READ);
+        return b.getLong(SliceFrame.SLICE_ID);
+    }
+
+    private static byte[] answer(long sliceId, byte[] data) {
+        ByteBuf buf = SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, SliceFrame.READ_DATA, sliceId, 0, data.length,
+                crc(data), SliceFrame.Status.OK, null);
+        try {
+            byte[] bytes = new byte[buf.readableBytes() + data.length];
+            buf.readBytes(bytes, 0, buf.readableBytes());
+            System.arraycopy(data, 0, bytes, bytes.length - data.length, data.length);
+            return bytes;
+        } finally {
+            buf.release();
+        }
+    }
+
     private Socket connect() throws IOException {
         Socket socket = new Socket(target.endpoint().host(), target.endpoint().port());
         socket.setSoTimeout(10_000);
@@ -130,7 +189,7 @@ class SliceFramesOverTcpTest {
     }
 
     private byte[] landed(long offset, int length) {
-        return slab.memory().asSlice(offset, length).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        return slab.memory().asSlice(offset, length).toArray(ValueLayout.JAVA_BYTE);
     }
 
     private static byte[] header(long sliceId, long offset, int length, int crc) {

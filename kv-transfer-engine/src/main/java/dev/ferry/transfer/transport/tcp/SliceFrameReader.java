@@ -123,6 +123,12 @@ abstract class SliceFrameReader extends ChannelInboundHandlerAdapter {
      *         again when it has), is at its end, or failed (the connection is then closed)
      */
     private boolean readDirect(ChannelHandlerContext ctx) {
+        if (!destination.scope().isAlive()) {
+            // Its memory was freed (a request given up on, a segment closed): the rest is read and dropped.
+            destination = null;
+            direct = null;
+            return true;
+        }
         int from = (int) written;
         int n;
         try {

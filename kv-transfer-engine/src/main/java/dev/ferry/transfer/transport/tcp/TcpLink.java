@@ -219,8 +219,8 @@ final class TcpLink implements Link {
                 return null;
             }
             Slice slice = outstanding.get(header.sliceId());
-            if (slice == null || slice.length() != header.bodyLength()) {
-                return null; // a late answer (the slice timed out here) or a wrong length: dropped
+            if (slice == null || slice.owner().isDone() || slice.length() != header.bodyLength()) {
+                return null; // a late answer (the slice or its request gave up) or a wrong length: dropped
             }
             reading = slice;
             return slice.localBytes();
@@ -240,7 +240,9 @@ final class TcpLink implements Link {
                 return;
             }
             if (header.type() == SliceFrame.READ_DATA && (reading != slice || payloadCrc != header.crc())) {
-                estimator.onFailed();
+                if (!slice.owner().isDone()) {
+                    estimator.onFailed(); // an answer dropped because its request gave up is not the link's fault
+                }
                 listener.onFailed(slice, TcpLink.this,
                         new TransferException("READ payload from " + endpoint + " failed its CRC32C", true));
                 return;
