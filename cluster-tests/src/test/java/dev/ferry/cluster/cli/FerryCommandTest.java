@@ -13,6 +13,8 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
@@ -90,9 +92,7 @@ class FerryCommandTest {
 
     @Test
     void benchTransferRunsAgainstALocalTargetAndWritesItsResults(@TempDir Path dir) throws IOException {
-        int code = ferry("bench", "transfer", "--duration", "1", "--block-size", "256KiB", "--batch-size", "4",
-                "--threads", "1", "--segment-bytes", "16MiB", "--operation", "read", "--out", dir.toString());
-        assertThat(code).as(err.toString()).isEqualTo(ExitCodes.OK);
+        assertThat(shortBenchTransfer(dir, "--operation", "read")).as(err.toString()).isEqualTo(ExitCodes.OK);
         assertThat(Files.readString(dir.resolve("transfer.json"))).contains("\"operation\" : \"read\"")
                 .contains("\"gbps\"");
         assertThat(dir.resolve("transfer.arrow")).exists();
@@ -101,12 +101,18 @@ class FerryCommandTest {
 
     @Test
     void benchTransferOverAeronIpcSharesOneMediaDriverWithItsTarget(@TempDir Path dir) throws IOException {
-        int code = ferry("bench", "transfer", "--duration", "1", "--block-size", "256KiB", "--batch-size", "4",
-                "--threads", "1", "--segment-bytes", "16MiB", "--transport", "aeron-ipc", "--out", dir.toString());
-        assertThat(code).as(err.toString()).isEqualTo(ExitCodes.OK);
+        assertThat(shortBenchTransfer(dir, "--transport", "aeron-ipc")).as(err.toString()).isEqualTo(ExitCodes.OK);
         assertThat(Files.readString(dir.resolve("transfer.json"))).contains("\"transport\" : \"aeron-ipc\"")
                 .contains("\"gbps\"");
         assertThat(Files.readString(dir.resolve("target.log"))).contains("aeron-ipc-driver=");
+    }
+
+    /** A one-second {@code ferry bench transfer} of small batches against a local 16 MiB target. */
+    private int shortBenchTransfer(Path dir, String... more) {
+        List<String> args = new ArrayList<>(List.of("bench", "transfer", "--duration", "1", "--block-size", "256KiB",
+                "--batch-size", "4", "--threads", "1", "--segment-bytes", "16MiB", "--out", dir.toString()));
+        args.addAll(List.of(more));
+        return ferry(args.toArray(String[]::new));
     }
 
     @Test
