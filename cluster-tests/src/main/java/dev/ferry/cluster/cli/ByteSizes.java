@@ -3,12 +3,12 @@ package dev.ferry.cluster.cli;
 import java.util.Locale;
 
 /** Parses sizes written as {@code 4096}, {@code 64KiB}, {@code 4MiB}, {@code 1GiB} (also KB, MB, GB as powers of 1024). */
-final class ByteSizes {
+public final class ByteSizes {
     private ByteSizes() {
     }
 
     /** @throws IllegalArgumentException naming the text when it is not a positive size */
-    static long parse(String text) {
+    public static long parse(String text) {
         String t = text.trim().toLowerCase(Locale.ROOT).replace("ib", "").replace("b", "");
         long unit = 1;
         if (t.endsWith("k")) {

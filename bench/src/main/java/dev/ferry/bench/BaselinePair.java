@@ -1,0 +1,64 @@
+package dev.ferry.bench;
+
+import java.util.Arrays;
+import java.util.Map;
+
+/**
+ * A transport benchmark and its physical baseline, as {@link PairedRuns} measures them: the
+ * JMH methods, the parameters that put each on the path compared, the parameter that sets
+ * the size, the bytes one operation moves, and the issue's target ratio (engine / baseline).
+ *
+ * @param name          how the pair is named on the command line
+ * @param engine        JMH include pattern of the engine's benchmark
+ * @param baseline      JMH include pattern of the baseline's benchmark
+ * @param engineParams  JMH parameters of the engine run, besides the size
+ * @param baselineParams JMH parameters of the baseline run, besides the size
+ * @param sizeParam     the JMH parameter that sets the request (and raw chunk) size, bytes
+ * @param bytesPerOp    bytes one operation moves; 0 when an operation moves one request of the size
+ * @param target        the throughput ratio engine / baseline that the transport must reach
+ */
+public record BaselinePair(String name, String engine, String baseline, Map<String, String> engineParams,
+                           Map<String, String> baselineParams, String sizeParam, long bytesPerOp, double target) {
+    /** TCP on Netty vs a raw blocking NIO socket pair, loopback: one connection and one I/O thread a side. */
+    public static final BaselinePair TCP = new BaselinePair("tcp", exact(TcpTransferBenchmark.class, "engineWrite"),
+            exact(TcpTransferBenchmark.class, "rawNioBaseline"), Map.of(), Map.of(), "chunkBytes",
+            TcpTransferBenchmark.TOTAL_BYTES, 0.9);
+    /** Aeron over UDP loopback, a media driver per engine, vs a raw publication and subscription on two drivers. */
+    public static final BaselinePair AERON_UDP = new BaselinePair("aeron-udp",
+            exact(AeronTransferBenchmark.class, "engineWrite"), exact(AeronTransferBenchmark.class, "rawAeronBaseline"),
+            Map.of("channel", "udp"), Map.of("path", "udp-2-drivers"), "chunkBytes",
+            AeronTransferBenchmark.TOTAL_BYTES, 0.9);
+    /** Aeron IPC, both engines on one shared media driver, vs a raw IPC publication and subscription. */
+    public static final BaselinePair AERON_IPC = new BaselinePair("aeron-ipc",
+            exact(AeronTransferBenchmark.class, "engineWrite"), exact(AeronTransferBenchmark.class, "rawAeronBaseline"),
+            Map.of("channel", "ipc"), Map.of("path", "ipc"), "chunkBytes", AeronTransferBenchmark.TOTAL_BYTES, 0.9);
+    /** The shared-memory transport vs {@code MemorySegment.copy} into a mapping of the same file. */
+    public static final BaselinePair SHM = new BaselinePair("shm", exact(ShmTransferBenchmark.class, "engineWrite"),
+            exact(ShmTransferBenchmark.class, "memcpyBaseline"), Map.of(), Map.of(), "requestBytes", 0, 0.8);
+
+    private static final BaselinePair[] ALL = {TCP, AERON_UDP, AERON_IPC, SHM};
+
+    private static String exact(Class<?> benchmark, String method) {
+        return "^" + benchmark.getName().replace(".", "\\.") + "\\." + method + "$";
+    }
+
+    /**
+     * The pair named {@code name}.
+     *
+     * @throws IllegalArgumentException if no pair has that name (the message lists them)
+     */
+    public static BaselinePair named(String name) {
+        return Arrays.stream(ALL).filter(p -> p.name.equals(name)).findFirst().orElseThrow(() ->
+                new IllegalArgumentException("no benchmark pair '" + name + "'; pairs: " + String.join(", ", names())));
+    }
+
+    /** The names of every pair. */
+    public static String[] names() {
+        return Arrays.stream(ALL).map(BaselinePair::name).toArray(String[]::new);
+    }
+
+    /** Bytes one operation moves at {@code sizeBytes}. */
+    public long bytesPerOp(long sizeBytes) {
+        return bytesPerOp == 0 ? sizeBytes : bytesPerOp;
+    }
+}
