@@ -3,6 +3,7 @@ package dev.ferry.bench;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.ferry.cluster.cli.ByteSizes;
+import dev.ferry.cluster.cli.ExitCodes;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -92,8 +93,18 @@ public final class PairedRuns implements Callable<Integer> {
         }
     }
 
+    /** The command line printing to {@code out}: a failure is one line on standard error and exit code {@link ExitCodes#BAD_INPUT}. */
+    static CommandLine commandLine(PrintStream out) {
+        CommandLine cli = new CommandLine(new PairedRuns(out));
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            cmd.getErr().println("ferry jmh-pairs: " + (e.getMessage() == null ? e.toString() : e.getMessage()));
+            return ExitCodes.BAD_INPUT;
+        });
+        return cli;
+    }
+
     public static void main(String[] args) {
-        System.exit(new CommandLine(new PairedRuns(System.out)).execute(args));
+        System.exit(commandLine(System.out).execute(args));
     }
 
     @Override
@@ -124,7 +135,7 @@ public final class PairedRuns implements Callable<Integer> {
             write(json, results);
             out.println("wrote " + json);
         }
-        return 0;
+        return ExitCodes.OK;
     }
 
     /** Throughput of one fork of one side, GB/s (10^9 bytes per second). */

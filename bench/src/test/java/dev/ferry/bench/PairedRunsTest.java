@@ -1,12 +1,13 @@
 package dev.ferry.bench;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -25,7 +26,7 @@ class PairedRunsTest {
         System.setProperty("jmh.ignoreLock", "true"); // measures nothing: need not wait for other JMH runs here
         ByteArrayOutputStream printed = new ByteArrayOutputStream();
         Path json = dir.resolve("pairs.json");
-        int exit = new CommandLine(new PairedRuns(new PrintStream(printed, true, StandardCharsets.UTF_8))).execute(
+        int exit = PairedRuns.commandLine(new PrintStream(printed, true, StandardCharsets.UTF_8)).execute(
                 "--pair", "shm", "--sizes", "64KiB", "--rounds", "3", "--warmup", "0", "--iterations", "1",
                 "--time", "100ms", "--forks", "0", "--json", json.toString());
 
@@ -57,10 +58,26 @@ class PairedRunsTest {
     }
 
     @Test
-    void anUnknownPairIsRefusedWithTheNamesOfThePairs() {
-        assertThatThrownBy(() -> BaselinePair.named("rdma"))
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("'rdma'").hasMessageContaining("tcp, aeron-udp, aeron-ipc, shm");
+    void anUnknownPairIsRefusedInOneLineNamingThePairs() {
+        StringWriter err = new StringWriter();
+        CommandLine cli = PairedRuns.commandLine(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+        cli.setErr(new PrintWriter(err));
+
+        int exit = cli.execute("--pair", "rdma", "--forks", "0");
+
+        assertThat(exit).isEqualTo(1);
+        assertThat(err.toString()).isEqualTo("ferry jmh-pairs: no benchmark pair 'rdma'; pairs: tcp, aeron-udp, aeron-ipc, shm"
+                + System.lineSeparator());
+    }
+
+    @Test
+    void aSizeThatIsNoSizeIsRefused() {
+        StringWriter err = new StringWriter();
+        CommandLine cli = PairedRuns.commandLine(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+        cli.setErr(new PrintWriter(err));
+
+        assertThat(cli.execute("--pair", "tcp", "--sizes", "lots", "--forks", "0")).isEqualTo(1);
+        assertThat(err.toString()).contains("expected a size such as 65536, 64KiB or 4MiB, got 'lots'");
     }
 
     @Test
