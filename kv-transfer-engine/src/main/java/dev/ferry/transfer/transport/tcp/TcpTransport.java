@@ -20,11 +20,11 @@ import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.epoll.Epoll;
-import io.netty.channel.group.ChannelGroup;
-import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
@@ -69,8 +69,8 @@ public final class TcpTransport implements AutoCloseable {
      * There a slice's payload is read from the socket straight into its destination once its
      * header is in ({@link SliceFrameReader}); what Netty's read takes beyond the header is
      * copied once more, so its reads stay short: with Netty's default of up to 64 KiB, that
-     * second copy was 2.6% of both engines' CPU samples moving 1 MiB requests
-     * (perf record, TcpTransferBenchmark).
+     * second copy was 2.75% of both engines' CPU samples moving 1 MiB requests, and with
+     * 8 KiB 0.43% (perf record, TcpTransferBenchmark, docs/benchmarks.md).
      */
     static final int EPOLL_MAX_READ_BYTES = 8 * 1024;
 
