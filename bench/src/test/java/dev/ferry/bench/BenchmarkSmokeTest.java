@@ -23,11 +23,14 @@ class BenchmarkSmokeTest {
                 .include(ShmTransferBenchmark.class.getSimpleName())
                 .include(AeronTransferBenchmark.class.getSimpleName())
                 .include(SidecarBenchmark.class.getSimpleName())
+                .include(ChecksumBenchmark.class.getSimpleName())
                 .param("chunkBytes", "1048576").param("requestBytes", "1048576")
                 .forks(0).warmupIterations(0).measurementIterations(1)
                 .measurementTime(TimeValue.milliseconds(300)).shouldFailOnError(true).build();
         Collection<RunResult> results = new Runner(options).run();
-        assertThat(results).hasSize(13); // TCP 2, shared memory 2, Aeron 5 (engine over UDP and IPC, raw over 3 paths), sidecar 2 x 2 (with and without its lease cache)
+        // TCP 2, shared memory 2, Aeron 5 (engine over UDP and IPC, raw over 3 paths), sidecar 2 x 2
+        // (with and without its lease cache), checksum and copy 2 x 2 (from DRAM and from cache)
+        assertThat(results).hasSize(17);
         assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
     }
 
