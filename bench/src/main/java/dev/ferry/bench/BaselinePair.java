@@ -23,6 +23,13 @@ public record BaselinePair(String name, String engine, String baseline, Map<Stri
     public static final BaselinePair TCP = new BaselinePair("tcp", exact(TcpTransferBenchmark.class, "engineWrite"),
             exact(TcpTransferBenchmark.class, "rawNioBaseline"), Map.of(), Map.of(), "chunkBytes",
             TcpTransferBenchmark.TOTAL_BYTES, 0.9);
+    /**
+     * TCP on Netty vs the raw NIO pair taking the engine's checksums (CRC32C of each payload
+     * on both sides): the engine's own overhead, without the price of checksumming.
+     */
+    public static final BaselinePair TCP_CRC = new BaselinePair("tcp-crc",
+            exact(TcpTransferBenchmark.class, "engineWrite"), exact(TcpTransferBenchmark.class, "rawNioCrcBaseline"),
+            Map.of(), Map.of(), "chunkBytes", TcpTransferBenchmark.TOTAL_BYTES, 0.9);
     /** Aeron over UDP loopback, a media driver per engine, vs a raw publication and subscription on two drivers. */
     public static final BaselinePair AERON_UDP = new BaselinePair("aeron-udp",
             exact(AeronTransferBenchmark.class, "engineWrite"), exact(AeronTransferBenchmark.class, "rawAeronBaseline"),
@@ -36,7 +43,7 @@ public record BaselinePair(String name, String engine, String baseline, Map<Stri
     public static final BaselinePair SHM = new BaselinePair("shm", exact(ShmTransferBenchmark.class, "engineWrite"),
             exact(ShmTransferBenchmark.class, "memcpyBaseline"), Map.of(), Map.of(), "requestBytes", 0, 0.8);
 
-    private static final BaselinePair[] ALL = {TCP, AERON_UDP, AERON_IPC, SHM};
+    private static final BaselinePair[] ALL = {TCP, TCP_CRC, AERON_UDP, AERON_IPC, SHM};
 
     private static String exact(Class<?> benchmark, String method) {
         return "^" + benchmark.getName().replace(".", "\\.") + "\\." + method + "$";

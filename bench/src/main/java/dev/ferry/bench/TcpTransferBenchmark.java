@@ -12,6 +12,7 @@ import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.zip.CRC32C;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -25,13 +26,21 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.BenchmarkParams;
 
 /**
  * WRITE throughput of the TCP transport over loopback against its physical baseline: a raw
  * NIO socket pair moving the same bytes in the same chunk size, the reader copying them
  * into memory as the engine's target does. Like for like: the engines use one connection
- * and one I/O thread each, as the raw pair has one socket and one thread per side. One operation moves {@link #TOTAL_BYTES}; JMH
- * reports operations per second, so GB/s = ops/s x 64 MiB.
+ * and one I/O thread each, as the raw pair has one socket and one thread per side. One
+ * operation moves {@link #TOTAL_BYTES}; JMH reports operations per second, so GB/s =
+ * ops/s x 64 MiB.
+ *
+ * <p>{@link #rawNioCrcBaseline} is the same raw pair taking the checksums that the engine
+ * must take: the writer a CRC32C of each chunk before writing it (from DRAM, as the engine's
+ * submitting thread does), the reader one of each piece of at most 256 KiB just after
+ * reading it (in cache, as the engine's receiver does). It tells the engine's own overhead
+ * apart from the price of checksumming on this machine.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -42,6 +51,8 @@ import org.openjdk.jmh.annotations.Warmup;
 public class TcpTransferBenchmark {
     /** Bytes moved by one operation (64 MiB). */
     public static final long TOTAL_BYTES = 64L << 20;
+    /** Most bytes the checksumming raw reader takes per read, as the engine's receiver (256 KiB). */
+    static final int READ_PIECE_BYTES = 256 * 1024;
 
     /** Bytes per request (engine) or per write call (raw), 64 KiB to 4 MiB. */
     @Param({"65536", "262144", "1048576", "4194304"})
@@ -57,9 +68,13 @@ public class TcpTransferBenchmark {
     private SocketChannel writer;
     private Thread reader;
     private final java.util.concurrent.Semaphore received = new java.util.concurrent.Semaphore(0);
+    /** Whether the raw pair checksums (the trial of {@link #rawNioCrcBaseline}). */
+    private boolean checksum;
+    private final CRC32C writerCrc = new CRC32C();
 
     @Setup(Level.Trial)
-    public void setUp() throws IOException {
+    public void setUp(BenchmarkParams params) throws IOException {
+        checksum = params.getBenchmark().endsWith(".rawNioCrcBaseline");
         source = Slab.allocate(TOTAL_BYTES);
         sink = Slab.allocate(TOTAL_BYTES);
         source.memory().fill((byte) 1);
@@ -80,13 +95,23 @@ public class TcpTransferBenchmark {
     /** The raw receiver: reads into the sink slab, one release per {@link #TOTAL_BYTES}. */
     private void drain(SocketChannel channel) {
         ByteBuffer into = sink.memory().asByteBuffer();
+        CRC32C crc = new CRC32C();
         long got = 0;
         try {
             while (true) {
                 if (!into.hasRemaining()) {
                     into.clear();
                 }
-                got += channel.read(into);
+                int from = into.position();
+                if (checksum) {
+                    into.limit(Math.min(into.capacity(), from + READ_PIECE_BYTES));
+                }
+                int n = channel.read(into);
+                if (checksum && n > 0) {
+                    crc.update(into.duplicate().position(from).limit(from + n));
+                    into.limit(into.capacity());
+                }
+                got += n;
                 if (got >= TOTAL_BYTES) {
                     got -= TOTAL_BYTES;
                     received.release();
@@ -112,6 +137,22 @@ public class TcpTransferBenchmark {
             }
         }
         received.acquire();
+    }
+
+    /** The raw pair with the engine's checksums: CRC32C of each chunk before it is written, of each piece read after it is read. */
+    @Benchmark
+    public long rawNioCrcBaseline() throws Exception {
+        ByteBuffer all = source.memory().asByteBuffer();
+        for (long at = 0; at < TOTAL_BYTES; at += chunkBytes) {
+            ByteBuffer chunk = all.slice((int) at, chunkBytes);
+            writerCrc.reset();
+            writerCrc.update(chunk.duplicate());
+            while (chunk.hasRemaining()) {
+                writer.write(chunk);
+            }
+        }
+        received.acquire();
+        return writerCrc.getValue();
     }
 
     @TearDown(Level.Trial)

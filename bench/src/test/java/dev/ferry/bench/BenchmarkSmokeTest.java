@@ -28,9 +28,9 @@ class BenchmarkSmokeTest {
                 .forks(0).warmupIterations(0).measurementIterations(1)
                 .measurementTime(TimeValue.milliseconds(300)).shouldFailOnError(true).build();
         Collection<RunResult> results = new Runner(options).run();
-        // TCP 2, shared memory 2, Aeron 5 (engine over UDP and IPC, raw over 3 paths), sidecar 2 x 2
+        // TCP 3 (engine, raw, raw with checksums), shared memory 2, Aeron 5 (engine over UDP and IPC, raw over 3 paths), sidecar 2 x 2
         // (with and without its lease cache), checksum and copy 2 x 2 (from DRAM and from cache)
-        assertThat(results).hasSize(17);
+        assertThat(results).hasSize(18);
         assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
     }
 
