@@ -199,8 +199,8 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
                 };
                 sends.add(switch (t) {
                     case SHARED_MEMORY -> () -> copyShared(request, target, future);
-                    case AERON -> () -> sendRemote(request, aeronDispatcher(target), future);
-                    default -> () -> sendRemote(request, dispatcher(target), future);
+                    case AERON -> () -> sendRemote(request, aeronDispatcher(target), future, true);
+                    default -> () -> sendRemote(request, dispatcher(target), future, false);
                 });
             }
         }
@@ -239,7 +239,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         } catch (RuntimeException e) {
             // The file went away or cannot be mapped: the network path still works.
             shm.forget(target);
-            sendRemote(r, dispatcher(target), future);
+            sendRemote(r, dispatcher(target), future, false);
         }
     }
 
@@ -282,7 +282,15 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         });
     }
 
-    private void sendRemote(TransferRequest r, SliceDispatcher peer, CompletableFuture<Void> future) {
+    /**
+     * Cuts a request into slices and queues them on the peer's links.
+     *
+     * @param checksumFirst whether the transport wants each WRITE slice's CRC32C before it sends
+     *                      the slice (Aeron: it is in the message head); TCP takes it while
+     *                      sending, as a trailer
+     */
+    private void sendRemote(TransferRequest r, SliceDispatcher peer, CompletableFuture<Void> future,
+                            boolean checksumFirst) {
         int sliceBytes = SliceSizer.sliceBytes(r.length(), peer.links().size());
         int count = (int) ((r.length() + sliceBytes - 1) / sliceBytes);
         RequestState state = new RequestState(peer, future, count);
@@ -291,7 +299,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
             slicesSent.increment();
             Slice slice = new Slice(sliceIds.incrementAndGet(), r.opcode(), r.local(), r.localOffset() + at,
                     r.targetSegment(), r.targetOffset() + at, length, r.priority(), state);
-            if (r.opcode() == Opcode.WRITE) {
+            if (checksumFirst && r.opcode() == Opcode.WRITE) {
                 slice.payloadCrc(); // here, on the caller's thread, while the I/O threads send the slices before it
             }
             peer.enqueue(slice);

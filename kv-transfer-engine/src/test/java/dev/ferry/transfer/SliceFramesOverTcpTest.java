@@ -103,6 +103,40 @@ class SliceFramesOverTcpTest {
     }
 
     @Test
+    void aTrailerCrcIsCheckedEvenWhenItArrivesAByteAtATime() throws Exception {
+        byte[] good = payload(300_000, 7);
+        try (Socket socket = connect()) {
+            OutputStream out = socket.getOutputStream();
+            out.write(trailerHeader(SliceFrame.WRITE, 1, 0, good.length));
+            out.write(good);
+            out.write(trailer(crc(good) ^ 0x100)); // one bit off
+            assertThat(Answer.read(socket)).isEqualTo(new Answer(1, SliceFrame.Status.CRC_MISMATCH.ordinal()));
+
+            out.write(trailerHeader(SliceFrame.WRITE, 2, 4096, good.length));
+            out.write(good);
+            for (byte b : trailer(crc(good))) {
+                out.write(b);
+                out.flush();
+                Thread.sleep(20); // the server finds the socket empty inside the trailer
+            }
+            assertThat(Answer.read(socket)).isEqualTo(new Answer(2, 0));
+        }
+        assertThat(target.tcpCounters().crcMismatches()).isEqualTo(1);
+        assertThat(landed(4096, good.length)).isEqualTo(good);
+    }
+
+    @Test
+    void aTrailerOnAFrameWithoutPayloadIsMalformedAndClosesTheConnection() throws IOException {
+        try (Socket socket = connect()) {
+            socket.getOutputStream().write(trailerHeader(SliceFrame.READ, 9, 0, 4096));
+            Answer refused = Answer.read(socket);
+            assertThat(refused.status()).isEqualTo(SliceFrame.Status.MALFORMED.ordinal());
+            assertThat(socket.getInputStream().read()).as("closed after the answer").isEqualTo(-1);
+        }
+        assertThat(target.tcpCounters().malformedFrames()).isEqualTo(1);
+    }
+
+    @Test
     void aFrameCutShortIsNeverAnsweredAndLosesNothingElse() throws IOException {
         byte[] kept = payload(64 * 1024, 4);
         try (Socket socket = connect()) {
@@ -193,7 +227,16 @@ class SliceFramesOverTcpTest {
     }
 
     private static byte[] header(long sliceId, long offset, int length, int crc) {
-        ByteBuf buf = SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, SliceFrame.WRITE, sliceId, offset, length, crc,
+        return header(SliceFrame.WRITE, sliceId, offset, length, crc);
+    }
+
+    /** A frame header whose CRC32C follows the payload ({@link SliceFrame#CRC_TRAILER}). */
+    private static byte[] trailerHeader(byte type, long sliceId, long offset, int length) {
+        return header((byte) (type | SliceFrame.CRC_TRAILER), sliceId, offset, length, 0);
+    }
+
+    private static byte[] header(byte type, long sliceId, long offset, int length, int crc) {
+        ByteBuf buf = SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, type, sliceId, offset, length, crc,
                 SliceFrame.Status.OK, SliceFrame.name(SEGMENT));
         try {
             byte[] bytes = new byte[buf.readableBytes()];
@@ -202,6 +245,10 @@ class SliceFramesOverTcpTest {
         } finally {
             buf.release();
         }
+    }
+
+    private static byte[] trailer(int crc) {
+        return ByteBuffer.allocate(SliceFrame.TRAILER_BYTES).putInt(crc).array();
     }
 
     private static byte[] payload(int length, long seed) {

@@ -104,9 +104,10 @@ public final class Slice {
 
     /**
      * CRC32C of the local bytes, computed on the first call and kept for resends (the bytes of
-     * a request must not change until it completes). The engine computes it on the submitting
-     * thread, so that the I/O threads that send the slice only copy. Thread-safe: racing first
-     * calls compute the same value.
+     * a request must not change until it completes). For Aeron, whose message head carries it,
+     * the engine computes it on the submitting thread, so that the thread that sends the slice
+     * only copies; TCP checksums while it sends instead. Thread-safe: racing first calls compute
+     * the same value.
      */
     public int payloadCrc() {
         if (!crcKnown) {

@@ -85,6 +85,9 @@ final class InboundMessage {
         } catch (MalformedFrameException e) {
             return -1;
         }
+        if (header.crcTrailer()) {
+            return -1; // a TCP frame's layout: Aeron messages carry the CRC32C in the head
+        }
         int bodyAt = frameAt + 4 + SliceFrame.HEADER_BYTES + header.nameLength();
         if (bodyAt > offset + length) {
             return -1; // the name does not fit the first fragment

@@ -37,17 +37,22 @@ public final class FrameHeader {
         if (type < SliceFrame.WRITE || type > SliceFrame.NOTIFY_ACK) {
             throw new MalformedFrameException("unknown frame type " + type);
         }
+        if (crcTrailer() && (status() != SliceFrame.Status.OK
+                || type != SliceFrame.WRITE && type != SliceFrame.READ_DATA && type != SliceFrame.NOTIFY)) {
+            throw new MalformedFrameException("a CRC32C trailer on frame type " + type + " with status " + status());
+        }
         if (bodyLength() < 0 || nameLength() > SliceFrame.MAX_NAME_BYTES) {
             throw new MalformedFrameException("negative body length or over-long name");
         }
-        long expected = (long) SliceFrame.HEADER_BYTES + nameLength() + bodyBytes();
+        long expected = (long) SliceFrame.HEADER_BYTES + nameLength() + bodyBytes()
+                + (crcTrailer() ? SliceFrame.TRAILER_BYTES : 0);
         if (expected != frameLength) {
             throw new MalformedFrameException("frame holds " + frameLength + " bytes, header says " + expected);
         }
         return this;
     }
 
-    /** Bytes of body that follow the name: payload, error text, or none (a READ asks without carrying). */
+    /** Bytes of body that follow the name: payload, error text, or none (a READ asks without carrying); a CRC32C trailer is not counted. */
     public long bodyBytes() {
         return carriesBody() ? bodyLength() : 0;
     }
@@ -56,8 +61,14 @@ public final class FrameHeader {
         return frame.readerIndex() + field;
     }
 
+    /** The frame type, without the {@link SliceFrame#CRC_TRAILER} flag. */
     public byte type() {
-        return frame.getByte(at(SliceFrame.TYPE));
+        return (byte) (frame.getByte(at(SliceFrame.TYPE)) & ~SliceFrame.CRC_TRAILER);
+    }
+
+    /** Whether the payload's CRC32C follows the payload ({@link SliceFrame#CRC_TRAILER}) rather than sits in the header. */
+    public boolean crcTrailer() {
+        return (frame.getByte(at(SliceFrame.TYPE)) & SliceFrame.CRC_TRAILER) != 0;
     }
 
     public long sliceId() {

@@ -14,17 +14,24 @@ import java.util.zip.CRC32C;
  *  0     4    frame length: bytes after this field (header rest + name + body)
  *  4     2    magic 0x4659 ("FY")
  *  6     1    version (1)
- *  7     1    type: 1 WRITE, 2 WRITE_ACK, 3 READ, 4 READ_DATA, 5 NOTIFY, 6 NOTIFY_ACK
+ *  7     1    type: 1 WRITE, 2 WRITE_ACK, 3 READ, 4 READ_DATA, 5 NOTIFY, 6 NOTIFY_ACK;
+ *             plus 0x80 ({@link #CRC_TRAILER}) on a payload frame whose CRC32C follows the payload
  *  8     8    slice id, chosen by the initiator, echoed in the answer
  * 16     8    target offset, bytes
  * 24     4    body length: payload bytes (WRITE, READ_DATA, NOTIFY), bytes asked for (READ),
  *             or the error text's length when status != 0
- * 28     4    CRC32C of the payload (WRITE, READ_DATA, NOTIFY), else 0
+ * 28     4    CRC32C of the payload (WRITE, READ_DATA, NOTIFY) without {@link #CRC_TRAILER}, else 0
  * 32     2    status: 0 OK, else a {@link Status} code
  * 34     2    segment name length N (requests; for NOTIFY the segment the message is about), 0 in answers
  * 36     N    segment name, UTF-8
  * 36+N   ...  payload (WRITE, READ_DATA with OK) or UTF-8 error text (status != 0)
+ * then   4    with {@link #CRC_TRAILER} only: CRC32C of the payload
  * </pre>
+ *
+ * <p>The TCP transport sends its payloads with the trailer: the sender checksums each piece
+ * of the payload just before the kernel copies it out ({@code ChecksummedPayload}), so the
+ * source is read from memory once, and the CRC32C is only known after the last piece. Aeron
+ * messages carry the CRC32C in the header.
  *
  * Stateless helpers; thread-safe.
  */
@@ -37,6 +44,10 @@ public final class SliceFrame {
     public static final byte READ_DATA = 4;
     public static final byte NOTIFY = 5;
     public static final byte NOTIFY_ACK = 6;
+    /** Flag on the type byte of a payload frame: its CRC32C is the 4 bytes after the payload, the header's field is 0. */
+    public static final byte CRC_TRAILER = (byte) 0x80;
+    /** Bytes of the CRC32C trailer. */
+    public static final int TRAILER_BYTES = 4;
     /** Header bytes after the length field, before the name. */
     public static final int HEADER_BYTES = 32;
     /** Longest segment name, bytes. */
@@ -105,7 +116,10 @@ public final class SliceFrame {
     public static ByteBuf writeHeader(ByteBuf buf, byte type, long sliceId, long offset, int bodyLength, int crc,
                                       Status status, byte[] name) {
         int nameLength = name == null ? 0 : name.length;
-        int carried = type == READ ? 0 : bodyLength; // a READ asks for bodyLength bytes, carries none
+        int carried = (type & ~CRC_TRAILER) == READ ? 0 : bodyLength; // a READ asks for bodyLength bytes, carries none
+        if ((type & CRC_TRAILER) != 0) {
+            carried += TRAILER_BYTES;
+        }
         buf.writeInt(HEADER_BYTES + nameLength + carried);
         buf.writeShort(MAGIC).writeByte(VERSION).writeByte(type);
         buf.writeLong(sliceId).writeLong(offset).writeInt(bodyLength).writeInt(crc);

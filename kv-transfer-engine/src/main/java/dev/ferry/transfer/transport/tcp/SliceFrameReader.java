@@ -42,6 +42,9 @@ abstract class SliceFrameReader extends ChannelInboundHandlerAdapter {
     private ByteBuf head;
     private long frameLength = -1;
     private long bodyLeft;
+    /** Bytes of the CRC32C trailer still to come; they gather in {@link #trailer}. */
+    private int trailerLeft;
+    private int trailer;
     private MemorySegment destination;
     private long written;
     /** The socket, on the epoll transport; null elsewhere. */
@@ -97,13 +100,16 @@ abstract class SliceFrameReader extends ChannelInboundHandlerAdapter {
                 if (in.isReadable()) {
                     if (bodyLeft > 0) {
                         consumeBody(in);
+                    } else if (trailerLeft > 0) {
+                        readTrailer(in);
                     } else {
                         readHeader(ctx, in);
                     }
                 } else if (bodyLeft == 0 || direct == null || !readDirect(ctx)) {
                     break; // the rest comes with the next read
                 }
-                if (frameLength >= 0 && bodyLeft == 0 && !closed && head.readableBytes() >= headBytes()) {
+                if (frameLength >= 0 && bodyLeft == 0 && trailerLeft == 0 && !closed
+                        && head.readableBytes() >= headBytes()) {
                     finishFrame(ctx);
                 }
             }
@@ -175,6 +181,8 @@ abstract class SliceFrameReader extends ChannelInboundHandlerAdapter {
         }
         header.wrap(head.slice(head.readerIndex() + 4, head.readableBytes() - 4), frameLength);
         bodyLeft = header.bodyBytes();
+        trailerLeft = header.crcTrailer() ? SliceFrame.TRAILER_BYTES : 0;
+        trailer = 0;
         crc.reset();
         written = 0;
         if (header.status() != SliceFrame.Status.OK) {
@@ -206,6 +214,17 @@ abstract class SliceFrameReader extends ChannelInboundHandlerAdapter {
         }
         in.skipBytes(n);
         bodyLeft -= n;
+    }
+
+    /** Gathers the big-endian CRC32C trailer, which may arrive split across reads. */
+    private void readTrailer(ByteBuf in) {
+        while (trailerLeft > 0 && in.isReadable()) {
+            trailer = trailer << 8 | in.readUnsignedByte();
+            trailerLeft--;
+        }
+        if (trailerLeft == 0) {
+            head.setInt(head.readerIndex() + 4 + SliceFrame.CRC, trailer); // so that the header reports it
+        }
     }
 
     private void copy(ByteBuffer part) {

@@ -6,11 +6,9 @@ import dev.ferry.transfer.transport.frame.RangeCheck;
 import dev.ferry.transfer.transport.frame.SliceFrame;
 import dev.ferry.transfer.segment.LocalSegments;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
-import java.util.zip.CRC32C;
 
 /**
  * Serves WRITE and READ frames against this node's {@link LocalSegments}: one-sided, the
@@ -27,7 +25,6 @@ final class SliceServerHandler extends SliceFrameReader {
     private final TcpCounters counters;
     private final NotificationListener notifications;
     private byte[] message;
-    private final CRC32C readCrc = new CRC32C();
     private SliceFrame.Status refused;
     private String refusal;
 
@@ -98,12 +95,11 @@ final class SliceServerHandler extends SliceFrameReader {
         }
         int length = header.bodyLength();
         ByteBuffer bytes = segments.find(header.name()).asSlice(header.offset(), length).asByteBuffer();
-        int checksum = SliceFrame.crc(readCrc, bytes);
-        ByteBuf head = SliceFrame.header(ctx.alloc(), SliceFrame.READ_DATA, header.sliceId(), header.offset(), length,
-                checksum, SliceFrame.Status.OK, null);
+        ByteBuf head = SliceFrame.header(ctx.alloc(), (byte) (SliceFrame.READ_DATA | SliceFrame.CRC_TRAILER),
+                header.sliceId(), header.offset(), length, 0, SliceFrame.Status.OK, null);
         counters.bytesRead.add(length); // counted before the answer, which a waiting caller may act on at once
-        // The payload goes out straight from the segment: no copy in user space.
-        reply(ctx, Unpooled.wrappedBuffer(head, Unpooled.wrappedBuffer(bytes)));
+        // The payload goes out straight from the segment, checksummed piece by piece: no copy in user space.
+        ctx.writeAndFlush(new ChecksummedPayload(head, bytes), ctx.voidPromise());
     }
 
     @Override

@@ -13,12 +13,11 @@ import dev.ferry.transfer.transport.frame.MalformedFrameException;
 import dev.ferry.transfer.transport.frame.SliceFrame;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.stream.ChunkedWriteHandler;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -127,7 +126,7 @@ final class TcpLink implements Link {
             return false;
         }
         Channel c = future.channel();
-        c.pipeline().addLast("link", new AnswerHandler());
+        c.pipeline().addLast("chunks", new ChunkedWriteHandler()).addLast("link", new AnswerHandler());
         lastProgressNanos = System.nanoTime();
         var stallCheck = c.eventLoop().scheduleAtFixedRate(this::checkStall, stallTimeoutNanos / 4,
                 stallTimeoutNanos / 4, TimeUnit.NANOSECONDS);
@@ -152,13 +151,11 @@ final class TcpLink implements Link {
         inFlightBytes.addAndGet(slice.length());
         slice.markSent(System.nanoTime());
         if (slice.opcode() == Opcode.WRITE || slice.opcode() == Opcode.NOTIFY) {
-            ByteBuffer payload = slice.localBytes().asByteBuffer();
-            int crc = slice.payloadCrc();
             byte type = slice.opcode() == Opcode.WRITE ? SliceFrame.WRITE : SliceFrame.NOTIFY;
-            ByteBuf header = SliceFrame.header(c.alloc(), type, slice.id(), slice.targetOffset(),
-                    slice.length(), crc, SliceFrame.Status.OK, segmentName);
+            ByteBuf header = SliceFrame.header(c.alloc(), (byte) (type | SliceFrame.CRC_TRAILER), slice.id(),
+                    slice.targetOffset(), slice.length(), 0, SliceFrame.Status.OK, segmentName);
             // One write per frame: writes from several threads must not interleave header and payload.
-            c.writeAndFlush(Unpooled.wrappedBuffer(header, Unpooled.wrappedBuffer(payload)), c.voidPromise());
+            c.writeAndFlush(new ChecksummedPayload(header, slice.localBytes().asByteBuffer()), c.voidPromise());
         } else {
             c.writeAndFlush(SliceFrame.header(c.alloc(), SliceFrame.READ, slice.id(), slice.targetOffset(),
                     slice.length(), 0, SliceFrame.Status.OK, segmentName), c.voidPromise());

@@ -19,6 +19,7 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.WriteBufferWaterMark;
+import io.netty.handler.stream.ChunkedWriteHandler;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
@@ -105,7 +106,10 @@ public final class TcpTransport implements AutoCloseable {
         Class<? extends ServerChannel> serverClass = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         Class<? extends SocketChannel> clientClass = epoll ? EpollSocketChannel.class : NioSocketChannel.class;
         this.group = new MultiThreadIoEventLoopGroup(ioThreads, io);
-        WriteBufferWaterMark waterMark = new WriteBufferWaterMark(8 << 20, 32 << 20);
+        // Low, so that Netty takes the next piece of a payload only once the kernel has (nearly) all
+        // of the one before: a piece is then checksummed while the kernel's copy left it in cache.
+        WriteBufferWaterMark waterMark = new WriteBufferWaterMark(ChecksummedPayload.PIECE_BYTES,
+                2 * ChecksummedPayload.PIECE_BYTES);
         RecvByteBufAllocator reads = epoll ? new AdaptiveRecvByteBufAllocator(64, 1024, EPOLL_MAX_READ_BYTES)
                 : new AdaptiveRecvByteBufAllocator();
         try {
@@ -117,7 +121,8 @@ public final class TcpTransport implements AutoCloseable {
                         @Override
                         protected void initChannel(SocketChannel ch) {
                             accepted.add(ch);
-                            ch.pipeline().addLast("slices", new SliceServerHandler(segments, counters, notifications));
+                            ch.pipeline().addLast("chunks", new ChunkedWriteHandler())
+                                    .addLast("slices", new SliceServerHandler(segments, counters, notifications));
                         }
                     })
                     .bind(bindHost, port).syncUninterruptibly().channel();
