@@ -37,10 +37,10 @@ import org.openjdk.jmh.infra.BenchmarkParams;
  * ops/s x 64 MiB.
  *
  * <p>{@link #rawNioCrcBaseline} is the same raw pair taking the checksums that the engine
- * must take: the writer a CRC32C of each chunk before writing it (from DRAM, as the engine's
- * submitting thread does), the reader one of each piece of at most 256 KiB just after
- * reading it (in cache, as the engine's receiver does). It tells the engine's own overhead
- * apart from the price of checksumming on this machine.
+ * must take, the way the engine takes them: the writer a CRC32C of each piece of at most
+ * 512 KiB just after writing it, the reader one of each piece of at most 256 KiB just after
+ * reading it (both in cache, as the engine's sender and receiver do). It tells the engine's
+ * own overhead apart from the price of checksumming on this machine.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -53,6 +53,8 @@ public class TcpTransferBenchmark {
     public static final long TOTAL_BYTES = 64L << 20;
     /** Most bytes the checksumming raw reader takes per read, as the engine's receiver (256 KiB). */
     static final int READ_PIECE_BYTES = 256 * 1024;
+    /** Most bytes the checksumming raw writer writes before checksumming them, as the engine's sender (512 KiB). */
+    static final int WRITE_PIECE_BYTES = 512 * 1024;
 
     /** Bytes per request (engine) or per write call (raw), 64 KiB to 4 MiB. */
     @Param({"65536", "262144", "1048576", "4194304"})
@@ -139,16 +141,18 @@ public class TcpTransferBenchmark {
         received.acquire();
     }
 
-    /** The raw pair with the engine's checksums: CRC32C of each chunk before it is written, of each piece read after it is read. */
+    /** The raw pair with the engine's checksums: CRC32C of each piece just after it is written, and just after it is read. */
     @Benchmark
     public long rawNioCrcBaseline() throws Exception {
         ByteBuffer all = source.memory().asByteBuffer();
         for (long at = 0; at < TOTAL_BYTES; at += chunkBytes) {
-            ByteBuffer chunk = all.slice((int) at, chunkBytes);
             writerCrc.reset();
-            writerCrc.update(chunk.duplicate());
-            while (chunk.hasRemaining()) {
-                writer.write(chunk);
+            for (int piece = 0; piece < chunkBytes; piece += WRITE_PIECE_BYTES) {
+                ByteBuffer bytes = all.slice((int) at + piece, Math.min(WRITE_PIECE_BYTES, chunkBytes - piece));
+                while (bytes.hasRemaining()) {
+                    writer.write(bytes);
+                }
+                writerCrc.update(bytes.flip());
             }
         }
         received.acquire();
