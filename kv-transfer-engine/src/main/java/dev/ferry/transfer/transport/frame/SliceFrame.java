@@ -28,10 +28,11 @@ import java.util.zip.CRC32C;
  * then   4    with {@link #CRC_TRAILER} only: CRC32C of the payload
  * </pre>
  *
- * <p>The TCP transport sends its payloads with the trailer: the sender checksums each piece
- * of the payload just before the kernel copies it out ({@code ChecksummedPayload}), so the
- * source is read from memory once, and the CRC32C is only known after the last piece. Aeron
- * messages carry the CRC32C in the header.
+ * <p>The TCP transport sends payloads queued behind others with the trailer: the sender
+ * checksums each piece of the payload just after the kernel has copied it out
+ * ({@code ChecksummedPayload}), so the source is read from memory once, and the CRC32C is
+ * only known after the last piece. A slice sent on an idle TCP link, and every Aeron message,
+ * carries the CRC32C in the header.
  *
  * Stateless helpers; thread-safe.
  */
