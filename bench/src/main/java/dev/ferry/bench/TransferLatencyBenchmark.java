@@ -155,10 +155,11 @@ public class TransferLatencyBenchmark {
         }
 
         @TearDown(Level.Trial)
-        public void tearDown() throws IOException {
+        public void tearDown() throws IOException, InterruptedException {
             writer.close();
             server.close();
             reader.interrupt();
+            reader.join(2_000); // it reads into the sink, which must not be freed under it
             source.close();
             sink.close();
         }

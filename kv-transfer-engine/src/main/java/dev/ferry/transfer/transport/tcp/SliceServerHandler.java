@@ -6,9 +6,12 @@ import dev.ferry.transfer.transport.frame.RangeCheck;
 import dev.ferry.transfer.transport.frame.SliceFrame;
 import dev.ferry.transfer.segment.LocalSegments;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
+import java.util.zip.CRC32C;
 
 /**
  * Serves WRITE and READ frames against this node's {@link LocalSegments}: one-sided, the
@@ -26,6 +29,15 @@ final class SliceServerHandler extends SliceFrameReader {
     private final NotificationListener notifications;
     private byte[] message;
     private SliceFrame.Status refused;
+    private final CRC32C readCrc = new CRC32C();
+    /** READ answers handed to Netty and not yet written out; event loop only. */
+    private int answering;
+    private final ChannelFutureListener answered = f -> {
+        answering--;
+        if (!f.isSuccess()) {
+            f.channel().pipeline().fireExceptionCaught(f.cause()); // counted and closed, as any connection error
+        }
+    };
     private String refusal;
 
     SliceServerHandler(LocalSegments segments, TcpCounters counters, NotificationListener notifications) {
@@ -95,11 +107,22 @@ final class SliceServerHandler extends SliceFrameReader {
         }
         int length = header.bodyLength();
         ByteBuffer bytes = segments.find(header.name()).asSlice(header.offset(), length).asByteBuffer();
-        ByteBuf head = SliceFrame.header(ctx.alloc(), (byte) (SliceFrame.READ_DATA | SliceFrame.CRC_TRAILER),
-                header.sliceId(), header.offset(), length, 0, SliceFrame.Status.OK, null);
         counters.bytesRead.add(length); // counted before the answer, which a waiting caller may act on at once
-        // The payload goes out straight from the segment, checksummed piece by piece: no copy in user space.
-        ctx.writeAndFlush(new ChecksummedPayload(head, bytes), ctx.voidPromise());
+        // The payload goes out straight from the segment: no copy in user space. As on the initiator's
+        // links (TcpLink.send): a lone answer is checksummed first and leaves in one write (latency),
+        // answers behind others are checksummed piece by piece after the kernel's copy (throughput).
+        Object answer;
+        if (answering == 0) {
+            ByteBuf head = SliceFrame.header(ctx.alloc(), SliceFrame.READ_DATA, header.sliceId(), header.offset(),
+                    length, SliceFrame.crc(readCrc, bytes), SliceFrame.Status.OK, null);
+            answer = Unpooled.wrappedBuffer(head, Unpooled.wrappedBuffer(bytes));
+        } else {
+            answer = new ChecksummedPayload(SliceFrame.header(ctx.alloc(),
+                    (byte) (SliceFrame.READ_DATA | SliceFrame.CRC_TRAILER), header.sliceId(), header.offset(), length,
+                    0, SliceFrame.Status.OK, null), bytes);
+        }
+        answering++;
+        ctx.writeAndFlush(answer).addListener(answered);
     }
 
     @Override
