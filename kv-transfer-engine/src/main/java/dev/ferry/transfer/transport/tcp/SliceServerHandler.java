@@ -6,7 +6,6 @@ import dev.ferry.transfer.transport.frame.RangeCheck;
 import dev.ferry.transfer.transport.frame.SliceFrame;
 import dev.ferry.transfer.segment.LocalSegments;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import java.lang.foreign.MemorySegment;
@@ -108,21 +107,11 @@ final class SliceServerHandler extends SliceFrameReader {
         int length = header.bodyLength();
         ByteBuffer bytes = segments.find(header.name()).asSlice(header.offset(), length).asByteBuffer();
         counters.bytesRead.add(length); // counted before the answer, which a waiting caller may act on at once
-        // The payload goes out straight from the segment: no copy in user space. As on the initiator's
-        // links (TcpLink.send): a lone answer is checksummed first and leaves in one write (latency),
-        // answers behind others are checksummed piece by piece after the kernel's copy (throughput).
-        Object answer;
-        if (answering == 0) {
-            ByteBuf head = SliceFrame.header(ctx.alloc(), SliceFrame.READ_DATA, header.sliceId(), header.offset(),
-                    length, SliceFrame.crc(readCrc, bytes), SliceFrame.Status.OK, null);
-            answer = Unpooled.wrappedBuffer(head, Unpooled.wrappedBuffer(bytes));
-        } else {
-            answer = new ChecksummedPayload(SliceFrame.header(ctx.alloc(),
-                    (byte) (SliceFrame.READ_DATA | SliceFrame.CRC_TRAILER), header.sliceId(), header.offset(), length,
-                    0, SliceFrame.Status.OK, null), bytes);
-        }
+        // The payload goes out straight from the segment: no copy in user space.
+        boolean alone = answering == 0;
         answering++;
-        ctx.writeAndFlush(answer).addListener(answered);
+        ctx.writeAndFlush(ChecksummedPayload.frame(ctx.alloc(), SliceFrame.READ_DATA, header.sliceId(), header.offset(),
+                null, bytes, alone, alone ? SliceFrame.crc(readCrc, bytes) : 0)).addListener(answered);
     }
 
     @Override

@@ -12,14 +12,11 @@ import dev.ferry.transfer.transport.frame.FrameHeader;
 import dev.ferry.transfer.transport.frame.MalformedFrameException;
 import dev.ferry.transfer.transport.frame.SliceFrame;
 import io.netty.bootstrap.Bootstrap;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.stream.ChunkedWriteHandler;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -155,19 +152,9 @@ final class TcpLink implements Link {
         slice.markSent(System.nanoTime());
         if (slice.opcode() == Opcode.WRITE || slice.opcode() == Opcode.NOTIFY) {
             byte type = slice.opcode() == Opcode.WRITE ? SliceFrame.WRITE : SliceFrame.NOTIFY;
-            ByteBuffer payload = slice.localBytes().asByteBuffer();
             // One write per frame: writes from several threads must not interleave header and payload.
-            if (idle) {
-                // Alone on the link, so latency counts: checksummed here, sent in one write, answered at once.
-                ByteBuf header = SliceFrame.header(c.alloc(), type, slice.id(), slice.targetOffset(), slice.length(),
-                        slice.payloadCrc(), SliceFrame.Status.OK, segmentName);
-                c.writeAndFlush(Unpooled.wrappedBuffer(header, Unpooled.wrappedBuffer(payload)), c.voidPromise());
-            } else {
-                // Behind others, so throughput counts: checksummed piece by piece after the kernel's copy.
-                ByteBuf header = SliceFrame.header(c.alloc(), (byte) (type | SliceFrame.CRC_TRAILER), slice.id(),
-                        slice.targetOffset(), slice.length(), 0, SliceFrame.Status.OK, segmentName);
-                c.writeAndFlush(new ChecksummedPayload(header, payload), c.voidPromise());
-            }
+            c.writeAndFlush(ChecksummedPayload.frame(c.alloc(), type, slice.id(), slice.targetOffset(), segmentName,
+                    slice.localBytes().asByteBuffer(), idle, idle ? slice.payloadCrc() : 0), c.voidPromise());
         } else {
             c.writeAndFlush(SliceFrame.header(c.alloc(), SliceFrame.READ, slice.id(), slice.targetOffset(),
                     slice.length(), 0, SliceFrame.Status.OK, segmentName), c.voidPromise());

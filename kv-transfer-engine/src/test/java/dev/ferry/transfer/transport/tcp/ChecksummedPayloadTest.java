@@ -11,6 +11,7 @@ import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.zip.CRC32C;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -60,6 +61,26 @@ class ChecksummedPayloadTest {
         assertThat(frame.readInt()).isEqualTo((int) crc.getValue());
         assertThat(frame.isReadable()).isFalse();
         assertThat(payload.position()).as("the caller's view is left as it was").isEqualTo(8);
+    }
+
+    @Test
+    void aPayloadSentAloneCarriesItsCrcInTheHeaderAndOneQueuedBehindOthersATrailer() {
+        ByteBuffer payload = ByteBuffer.allocateDirect(1000);
+        Object alone = ChecksummedPayload.frame(UnpooledByteBufAllocator.DEFAULT, SliceFrame.WRITE, 5, 0,
+                SliceFrame.name("seg"), payload, true, 0x1234);
+        assertThat(alone).isInstanceOf(ByteBuf.class);
+        ByteBuf frame = (ByteBuf) alone;
+        FrameHeader parsed = new FrameHeader().wrap(frame.slice(4, frame.readableBytes() - 4), frame.getUnsignedInt(0));
+        assertThat(parsed.crcTrailer()).isFalse();
+        assertThat(parsed.crc()).isEqualTo(0x1234);
+        assertThat(frame.readableBytes()).isEqualTo(4 + SliceFrame.HEADER_BYTES + 3 + 1000);
+        frame.release();
+
+        Object queued = ChecksummedPayload.frame(UnpooledByteBufAllocator.DEFAULT, SliceFrame.WRITE, 6, 0,
+                SliceFrame.name("seg"), payload, false, 0x1234);
+        assertThat(queued).isInstanceOf(ChecksummedPayload.class);
+        assertThat(((ChecksummedPayload) queued).length()).isEqualTo(4 + SliceFrame.HEADER_BYTES + 3 + 1000 + 4);
+        ((ChecksummedPayload) queued).close();
     }
 
     @ParameterizedTest
