@@ -30,6 +30,10 @@ public record BaselinePair(String name, String engine, String baseline, Map<Stri
     public static final BaselinePair TCP_CRC = new BaselinePair("tcp-crc",
             exact(TcpTransferBenchmark.class, "engineWrite"), exact(TcpTransferBenchmark.class, "rawNioCrcBaseline"),
             Map.of(), Map.of(), "chunkBytes", TcpTransferBenchmark.TOTAL_BYTES, 0.9);
+    /** TCP READ (the target's I/O thread sends, the initiator's receives) vs the same raw NIO pair. */
+    public static final BaselinePair TCP_READ = new BaselinePair("tcp-read",
+            exact(TcpTransferBenchmark.class, "engineRead"), exact(TcpTransferBenchmark.class, "rawNioBaseline"),
+            Map.of(), Map.of(), "chunkBytes", TcpTransferBenchmark.TOTAL_BYTES, 0.9);
     /** Aeron over UDP loopback, a media driver per engine, vs a raw publication and subscription on two drivers. */
     public static final BaselinePair AERON_UDP = new BaselinePair("aeron-udp",
             exact(AeronTransferBenchmark.class, "engineWrite"), exact(AeronTransferBenchmark.class, "rawAeronBaseline"),
@@ -43,7 +47,7 @@ public record BaselinePair(String name, String engine, String baseline, Map<Stri
     public static final BaselinePair SHM = new BaselinePair("shm", exact(ShmTransferBenchmark.class, "engineWrite"),
             exact(ShmTransferBenchmark.class, "memcpyBaseline"), Map.of(), Map.of(), "requestBytes", 0, 0.8);
 
-    private static final BaselinePair[] ALL = {TCP, TCP_CRC, AERON_UDP, AERON_IPC, SHM};
+    private static final BaselinePair[] ALL = {TCP, TCP_CRC, TCP_READ, AERON_UDP, AERON_IPC, SHM};
 
     private static String exact(Class<?> benchmark, String method) {
         return "^" + benchmark.getName().replace(".", "\\.") + "\\." + method + "$";

@@ -29,7 +29,7 @@ import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.BenchmarkParams;
 
 /**
- * WRITE throughput of the TCP transport over loopback against its physical baseline: a raw
+ * WRITE (and READ) throughput of the TCP transport over loopback against its physical baseline: a raw
  * NIO socket pair moving the same bytes in the same chunk size, the reader copying them
  * into memory as the engine's target does. Like for like: the engines use one connection
  * and one I/O thread each, as the raw pair has one socket and one thread per side. One
@@ -65,6 +65,7 @@ public class TcpTransferBenchmark {
     private TransferEngine target;
     private TransferEngine initiator;
     private List<TransferRequest> batch;
+    private List<TransferRequest> readBatch;
 
     private ServerSocketChannel server;
     private SocketChannel writer;
@@ -85,8 +86,10 @@ public class TcpTransferBenchmark {
         initiator = new TransferEngine(new TransferEngine.Context().ioThreads(1).linksPerPeer(1).sharedMemory(false)
                 .resolver(name -> d));
         batch = new ArrayList<>();
+        readBatch = new ArrayList<>();
         for (long at = 0; at < TOTAL_BYTES; at += chunkBytes) {
             batch.add(TransferRequest.write(source.memory(), at, "sink", at, chunkBytes));
+            readBatch.add(TransferRequest.read(source.memory(), at, "sink", at, chunkBytes));
         }
         server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
         writer = SocketChannel.open(server.getLocalAddress());
@@ -127,6 +130,12 @@ public class TcpTransferBenchmark {
     @Benchmark
     public void engineWrite() {
         initiator.submit(batch).await();
+    }
+
+    /** The same bytes pulled the other way, as a decode node reads KV blocks: the target's I/O thread sends them. */
+    @Benchmark
+    public void engineRead() {
+        initiator.submit(readBatch).await();
     }
 
     @Benchmark

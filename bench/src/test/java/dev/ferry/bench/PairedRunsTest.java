@@ -66,7 +66,7 @@ class PairedRunsTest {
         int exit = cli.execute("--pair", "rdma", "--forks", "0");
 
         assertThat(exit).isEqualTo(1);
-        assertThat(err.toString()).isEqualTo("ferry jmh-pairs: no benchmark pair 'rdma'; pairs: tcp, tcp-crc, aeron-udp, aeron-ipc, shm"
+        assertThat(err.toString()).isEqualTo("ferry jmh-pairs: no benchmark pair 'rdma'; pairs: tcp, tcp-crc, tcp-read, aeron-udp, aeron-ipc, shm"
                 + System.lineSeparator());
     }
 
