@@ -13,10 +13,12 @@ import io.aeron.Subscription;
 import io.aeron.driver.MediaDriver;
 import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
+import java.util.zip.CRC32C;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -33,6 +35,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.BenchmarkParams;
 
 /**
  * WRITE throughput of the Aeron transport against its physical baseline: a raw Aeron
@@ -42,6 +45,13 @@ import org.openjdk.jmh.annotations.Warmup;
  * (engine: requests) of {@code chunkBytes}. Over UDP on loopback ({@code channel=udp}: an
  * embedded driver per engine, as two nodes have) and over IPC ({@code channel=ipc}: both
  * engines on one shared driver, {@code TransferEngine.Context#aeronDirectory}).
+ *
+ * <p>{@link #rawAeronCrcBaseline} is the same raw pair taking the checksums that the engine
+ * must take, the way the engine takes them: the publisher a CRC32C of each message from
+ * DRAM just before offering it (an Aeron message's head carries its CRC32C, so it is known
+ * before the first fragment leaves), the subscriber one of each fragment's bytes just after
+ * copying them into place. It tells the engine's own overhead apart from the price of
+ * checksumming on this machine.
  *
  * <p>Each benchmark starts only its own side ({@link Engines} or {@link RawAeron}): the raw
  * subscriber spins on its own core while it runs, and on a 2-core machine an idle spinner
@@ -54,6 +64,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(1)
 public class AeronTransferBenchmark {
     public static final long TOTAL_BYTES = 64L << 20;
+    /** Payload bytes of one fragment at the 65504-byte MTU (less Aeron's 32-byte data header). */
+    static final int FRAGMENT_BYTES = 65504 - 32;
 
     /** Bytes per request (engine) or per message (raw). */
     @State(Scope.Benchmark)
@@ -141,7 +153,10 @@ public class AeronTransferBenchmark {
         private volatile boolean running = true;
         private final Semaphore received = new Semaphore(0);
         private final IdleStrategy idle = new BackoffIdleStrategy();
+        private final CRC32C publisherCrc = new CRC32C();
         private UnsafeBuffer all;
+        /** Whether the pair checksums (the trial of {@link #rawAeronCrcBaseline}). */
+        private boolean checksum;
 
         private Aeron launch() {
             MediaDriver driver = MediaDrivers.launch(CommonContext.getAeronDirectoryName() + "-ferry-bench-"
@@ -153,7 +168,8 @@ public class AeronTransferBenchmark {
         }
 
         @Setup(Level.Trial)
-        public void setUp() throws Exception {
+        public void setUp(BenchmarkParams params) throws Exception {
+            checksum = params.getBenchmark().endsWith(".rawAeronCrcBaseline");
             source = Slab.allocate(TOTAL_BYTES);
             sink = Slab.allocate(TOTAL_BYTES);
             source.memory().fill((byte) 1);
@@ -172,10 +188,22 @@ public class AeronTransferBenchmark {
                 Thread.onSpinWait();
             }
             UnsafeBuffer into = new UnsafeBuffer(sink.memory().asByteBuffer());
+            ByteBuffer sinkBytes = sink.memory().asByteBuffer();
+            CRC32C subscriberCrc = new CRC32C();
             subscriber = Thread.ofPlatform().daemon().start(() -> {
                 long[] got = {0};
                 FragmentAssembler assembler = new FragmentAssembler((buffer, offset, length, header) -> {
-                    into.putBytes((int) (got[0] % (TOTAL_BYTES - length + 1)), buffer, offset, length);
+                    int at = (int) (got[0] % (TOTAL_BYTES - length + 1));
+                    if (checksum) {
+                        // fragment by fragment, as the engine's receiver copies and checksums them
+                        for (int piece = 0; piece < length; piece += FRAGMENT_BYTES) {
+                            int n = Math.min(FRAGMENT_BYTES, length - piece);
+                            into.putBytes(at + piece, buffer, offset + piece, n);
+                            subscriberCrc.update(sinkBytes.limit(at + piece + n).position(at + piece));
+                        }
+                    } else {
+                        into.putBytes(at, buffer, offset, length);
+                    }
                     got[0] += length;
                     if (got[0] >= TOTAL_BYTES) {
                         got[0] -= TOTAL_BYTES;
@@ -216,5 +244,23 @@ public class AeronTransferBenchmark {
             }
         }
         raw.received.acquire();
+    }
+
+    /** The raw pair with the engine's checksums: CRC32C of each message before it is offered, and of each fragment once in place. */
+    @Benchmark
+    public long rawAeronCrcBaseline(Chunk chunk, RawAeron raw) throws InterruptedException {
+        UnsafeBuffer all = raw.all;
+        ByteBuffer bytes = raw.source.memory().asByteBuffer();
+        IdleStrategy idle = raw.idle;
+        for (long at = 0; at < TOTAL_BYTES; at += chunk.chunkBytes) {
+            raw.publisherCrc.reset();
+            raw.publisherCrc.update(bytes.limit((int) at + chunk.chunkBytes).position((int) at));
+            idle.reset();
+            while (raw.publication.offer(all, (int) at, chunk.chunkBytes) < 0) {
+                idle.idle();
+            }
+        }
+        raw.received.acquire();
+        return raw.publisherCrc.getValue();
     }
 }

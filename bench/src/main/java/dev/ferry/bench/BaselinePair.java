@@ -34,10 +34,32 @@ public record BaselinePair(String name, String engine, String baseline, Map<Stri
     public static final BaselinePair TCP_READ = new BaselinePair("tcp-read",
             exact(TcpTransferBenchmark.class, "engineRead"), exact(TcpTransferBenchmark.class, "rawNioBaseline"),
             Map.of(), Map.of(), "chunkBytes", TcpTransferBenchmark.TOTAL_BYTES, 0.9);
+    /** TCP READ vs the raw NIO pair taking the engine's checksums. */
+    public static final BaselinePair TCP_READ_CRC = new BaselinePair("tcp-read-crc",
+            exact(TcpTransferBenchmark.class, "engineRead"), exact(TcpTransferBenchmark.class, "rawNioCrcBaseline"),
+            Map.of(), Map.of(), "chunkBytes", TcpTransferBenchmark.TOTAL_BYTES, 0.9);
+    /**
+     * The raw NIO pair taking the engine's checksums vs the same pair without them: what the
+     * checksums alone cost on this machine, so the most that any transfer checksumming every
+     * payload, the engine's included, can reach of {@link #TCP}'s baseline.
+     */
+    public static final BaselinePair TCP_CRC_COST = new BaselinePair("tcp-crc-cost",
+            exact(TcpTransferBenchmark.class, "rawNioCrcBaseline"), exact(TcpTransferBenchmark.class, "rawNioBaseline"),
+            Map.of(), Map.of(), "chunkBytes", TcpTransferBenchmark.TOTAL_BYTES, 0.9);
     /** Aeron over UDP loopback, a media driver per engine, vs a raw publication and subscription on two drivers. */
     public static final BaselinePair AERON_UDP = new BaselinePair("aeron-udp",
             exact(AeronTransferBenchmark.class, "engineWrite"), exact(AeronTransferBenchmark.class, "rawAeronBaseline"),
             Map.of("channel", "udp"), Map.of("path", "udp-2-drivers"), "chunkBytes",
+            AeronTransferBenchmark.TOTAL_BYTES, 0.9);
+    /** Aeron over UDP vs the raw pair on two drivers taking the engine's checksums. */
+    public static final BaselinePair AERON_UDP_CRC = new BaselinePair("aeron-udp-crc",
+            exact(AeronTransferBenchmark.class, "engineWrite"), exact(AeronTransferBenchmark.class, "rawAeronCrcBaseline"),
+            Map.of("channel", "udp"), Map.of("path", "udp-2-drivers"), "chunkBytes",
+            AeronTransferBenchmark.TOTAL_BYTES, 0.9);
+    /** The raw Aeron UDP pair taking the engine's checksums vs the same pair without them: what the checksums alone cost. */
+    public static final BaselinePair AERON_UDP_CRC_COST = new BaselinePair("aeron-udp-crc-cost",
+            exact(AeronTransferBenchmark.class, "rawAeronCrcBaseline"), exact(AeronTransferBenchmark.class, "rawAeronBaseline"),
+            Map.of("path", "udp-2-drivers"), Map.of("path", "udp-2-drivers"), "chunkBytes",
             AeronTransferBenchmark.TOTAL_BYTES, 0.9);
     /** Aeron IPC, both engines on one shared media driver, vs a raw IPC publication and subscription. */
     public static final BaselinePair AERON_IPC = new BaselinePair("aeron-ipc",
@@ -47,7 +69,8 @@ public record BaselinePair(String name, String engine, String baseline, Map<Stri
     public static final BaselinePair SHM = new BaselinePair("shm", exact(ShmTransferBenchmark.class, "engineWrite"),
             exact(ShmTransferBenchmark.class, "memcpyBaseline"), Map.of(), Map.of(), "requestBytes", 0, 0.8);
 
-    private static final BaselinePair[] ALL = {TCP, TCP_CRC, TCP_READ, AERON_UDP, AERON_IPC, SHM};
+    private static final BaselinePair[] ALL = {TCP, TCP_CRC, TCP_READ, TCP_READ_CRC, TCP_CRC_COST, AERON_UDP,
+        AERON_UDP_CRC, AERON_UDP_CRC_COST, AERON_IPC, SHM};
 
     private static String exact(Class<?> benchmark, String method) {
         return "^" + benchmark.getName().replace(".", "\\.") + "\\." + method + "$";

@@ -42,7 +42,8 @@ import picocli.CommandLine.Option;
 @Command(name = "jmh-pairs", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Run a transport benchmark and its baseline in alternating JMH forks; print the ratio per round.")
 public final class PairedRuns implements Callable<Integer> {
-    @Option(names = "--pair", required = true, description = "tcp, aeron-udp, aeron-ipc or shm.")
+    @Option(names = "--pair", required = true, completionCandidates = PairNames.class,
+            description = "The pair: ${COMPLETION-CANDIDATES}.")
     String pair;
 
     @Option(names = "--sizes", split = ",", defaultValue = "1MiB",
@@ -69,6 +70,14 @@ public final class PairedRuns implements Callable<Integer> {
     Path json;
 
     private final PrintStream out;
+
+    /** The names of {@link BaselinePair}'s pairs, for the help text. */
+    static final class PairNames implements Iterable<String> {
+        @Override
+        public java.util.Iterator<String> iterator() {
+            return List.of(BaselinePair.names()).iterator();
+        }
+    }
 
     PairedRuns(PrintStream out) {
         this.out = out;

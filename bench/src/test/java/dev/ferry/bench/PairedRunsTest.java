@@ -66,8 +66,19 @@ class PairedRunsTest {
         int exit = cli.execute("--pair", "rdma", "--forks", "0");
 
         assertThat(exit).isEqualTo(1);
-        assertThat(err.toString()).isEqualTo("ferry jmh-pairs: no benchmark pair 'rdma'; pairs: tcp, tcp-crc, tcp-read, aeron-udp, aeron-ipc, shm"
+        assertThat(err.toString()).isEqualTo("ferry jmh-pairs: no benchmark pair 'rdma'; pairs: tcp, tcp-crc, tcp-read, tcp-read-crc, tcp-crc-cost, aeron-udp, aeron-udp-crc, aeron-udp-crc-cost, aeron-ipc, shm"
                 + System.lineSeparator());
+    }
+
+    @Test
+    void theHelpNamesEveryPair() {
+        StringWriter help = new StringWriter();
+        CommandLine cli = PairedRuns.commandLine(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
+        cli.setOut(new PrintWriter(help));
+
+        assertThat(cli.execute("--help")).isEqualTo(0);
+
+        assertThat(help.toString().replaceAll("\\s+", " ")).contains("The pair: " + String.join(", ", BaselinePair.names()) + ".");
     }
 
     @Test
