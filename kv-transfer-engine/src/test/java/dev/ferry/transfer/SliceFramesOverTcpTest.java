@@ -126,9 +126,34 @@ class SliceFramesOverTcpTest {
     }
 
     @Test
-    void aTrailerOnAFrameWithoutPayloadIsMalformedAndClosesTheConnection() throws IOException {
+    void aReadWithTheTrailerFlagIsAnsweredWithATrailerAndOneWithoutWithTheCrcInTheHeader() throws IOException {
+        byte[] data = payload(700_000, 8); // more than one piece of ChecksummedPayload
+        MemorySegment.copy(MemorySegment.ofArray(data), 0, slab.memory(), 12345, data.length);
         try (Socket socket = connect()) {
-            socket.getOutputStream().write(trailerHeader(SliceFrame.READ, 9, 0, 4096));
+            DataInputStream in = new DataInputStream(socket.getInputStream());
+            socket.getOutputStream().write(header(SliceFrame.READ, 1, 12345, data.length, 0));
+            ByteBuffer alone = readFrame(in);
+            assertThat(alone.get(SliceFrame.TYPE)).isEqualTo(SliceFrame.READ_DATA);
+            assertThat(alone.getInt(SliceFrame.CRC)).isEqualTo(crc(data));
+            assertThat(alone.remaining()).isEqualTo(SliceFrame.HEADER_BYTES + data.length);
+            assertThat(body(alone, data.length)).isEqualTo(data);
+
+            socket.getOutputStream().write(trailerHeader(SliceFrame.READ, 2, 12345, data.length));
+            ByteBuffer queued = readFrame(in);
+            assertThat(queued.get(SliceFrame.TYPE)).isEqualTo((byte) (SliceFrame.READ_DATA | SliceFrame.CRC_TRAILER));
+            assertThat(queued.getLong(SliceFrame.SLICE_ID)).isEqualTo(2);
+            assertThat(queued.getInt(SliceFrame.CRC)).isZero();
+            assertThat(queued.remaining()).isEqualTo(SliceFrame.HEADER_BYTES + data.length + SliceFrame.TRAILER_BYTES);
+            assertThat(body(queued, data.length)).isEqualTo(data);
+            assertThat(queued.getInt(SliceFrame.HEADER_BYTES + data.length)).isEqualTo(crc(data));
+        }
+        assertThat(target.tcpCounters().malformedFrames()).isZero();
+    }
+
+    @Test
+    void aTrailerFlagOnAnAnswerIsMalformedAndClosesTheConnection() throws IOException {
+        try (Socket socket = connect()) {
+            socket.getOutputStream().write(trailerHeader(SliceFrame.WRITE_ACK, 9, 0, 0));
             Answer refused = Answer.read(socket);
             assertThat(refused.status()).isEqualTo(SliceFrame.Status.MALFORMED.ordinal());
             assertThat(socket.getInputStream().read()).as("closed after the answer").isEqualTo(-1);
@@ -198,8 +223,22 @@ class SliceFramesOverTcpTest {
         byte[] frame = new byte[in.readInt()];
         in.readFully(frame);
         ByteBuffer b = ByteBuffer.wrap(frame);
-        assertThat(b.get(SliceFrame.TYPE)).isEqualTo(SliceFrame.READ);
+        assertThat((byte) (b.get(SliceFrame.TYPE) & ~SliceFrame.CRC_TRAILER)).isEqualTo(SliceFrame.READ);
         return b.getLong(SliceFrame.SLICE_ID);
+    }
+
+    /** Reads one frame after its length field. */
+    private static ByteBuffer readFrame(DataInputStream in) throws IOException {
+        byte[] frame = new byte[in.readInt()];
+        in.readFully(frame);
+        return ByteBuffer.wrap(frame);
+    }
+
+    /** The {@code length} payload bytes of an answer frame (no segment name) read by {@link #readFrame}. */
+    private static byte[] body(ByteBuffer frame, int length) {
+        byte[] bytes = new byte[length];
+        frame.get(SliceFrame.HEADER_BYTES, bytes);
+        return bytes;
     }
 
     private static byte[] answer(long sliceId, byte[] data) {

@@ -38,14 +38,13 @@ public final class FrameHeader {
             throw new MalformedFrameException("unknown frame type " + type);
         }
         if (crcTrailer() && (status() != SliceFrame.Status.OK
-                || type != SliceFrame.WRITE && type != SliceFrame.READ_DATA && type != SliceFrame.NOTIFY)) {
+                || type == SliceFrame.WRITE_ACK || type == SliceFrame.NOTIFY_ACK)) {
             throw new MalformedFrameException("a CRC32C trailer on frame type " + type + " with status " + status());
         }
         if (bodyLength() < 0 || nameLength() > SliceFrame.MAX_NAME_BYTES) {
             throw new MalformedFrameException("negative body length or over-long name");
         }
-        long expected = (long) SliceFrame.HEADER_BYTES + nameLength() + bodyBytes()
-                + (crcTrailer() ? SliceFrame.TRAILER_BYTES : 0);
+        long expected = (long) SliceFrame.HEADER_BYTES + nameLength() + bodyBytes() + trailerBytes();
         if (expected != frameLength) {
             throw new MalformedFrameException("frame holds " + frameLength + " bytes, header says " + expected);
         }
@@ -66,9 +65,17 @@ public final class FrameHeader {
         return (byte) (frame.getByte(at(SliceFrame.TYPE)) & ~SliceFrame.CRC_TRAILER);
     }
 
-    /** Whether the payload's CRC32C follows the payload ({@link SliceFrame#CRC_TRAILER}) rather than sits in the header. */
+    /**
+     * Whether the frame has {@link SliceFrame#CRC_TRAILER}: a payload frame's CRC32C follows its
+     * payload rather than sits in the header; a READ asks for its answer to be sent so.
+     */
     public boolean crcTrailer() {
         return (frame.getByte(at(SliceFrame.TYPE)) & SliceFrame.CRC_TRAILER) != 0;
+    }
+
+    /** Bytes of CRC32C trailer after the body: {@link SliceFrame#TRAILER_BYTES} on a payload frame with the flag, else 0. */
+    public int trailerBytes() {
+        return crcTrailer() && type() != SliceFrame.READ ? SliceFrame.TRAILER_BYTES : 0;
     }
 
     public long sliceId() {

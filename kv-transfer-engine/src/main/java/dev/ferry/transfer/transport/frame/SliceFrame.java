@@ -15,7 +15,8 @@ import java.util.zip.CRC32C;
  *  4     2    magic 0x4659 ("FY")
  *  6     1    version (1)
  *  7     1    type: 1 WRITE, 2 WRITE_ACK, 3 READ, 4 READ_DATA, 5 NOTIFY, 6 NOTIFY_ACK;
- *             plus 0x80 ({@link #CRC_TRAILER}) on a payload frame whose CRC32C follows the payload
+ *             plus 0x80 ({@link #CRC_TRAILER}) on a payload frame whose CRC32C follows the payload,
+ *             or on a READ whose answer is to carry it so
  *  8     8    slice id, chosen by the initiator, echoed in the answer
  * 16     8    target offset, bytes
  * 24     4    body length: payload bytes (WRITE, READ_DATA, NOTIFY), bytes asked for (READ),
@@ -25,14 +26,17 @@ import java.util.zip.CRC32C;
  * 34     2    segment name length N (requests; for NOTIFY the segment the message is about), 0 in answers
  * 36     N    segment name, UTF-8
  * 36+N   ...  payload (WRITE, READ_DATA with OK) or UTF-8 error text (status != 0)
- * then   4    with {@link #CRC_TRAILER} only: CRC32C of the payload
+ * then   4    on a payload frame with {@link #CRC_TRAILER} only: CRC32C of the payload
  * </pre>
  *
  * <p>The TCP transport sends payloads queued behind others with the trailer: the sender
  * checksums each piece of the payload just after the kernel has copied it out
  * ({@code ChecksummedPayload}), so the source is read from memory once, and the CRC32C is
  * only known after the last piece. A slice sent on an idle TCP link, and every Aeron message,
- * carries the CRC32C in the header.
+ * carries the CRC32C in the header. The initiator, which alone knows whether a link is idle
+ * (whether it awaits other answers on it), decides for READ answers too: it sets
+ * {@link #CRC_TRAILER} on a READ sent behind others, and the target answers that READ with a
+ * trailer, and a READ without the flag with the CRC32C in the header.
  *
  * Stateless helpers; thread-safe.
  */
@@ -45,7 +49,11 @@ public final class SliceFrame {
     public static final byte READ_DATA = 4;
     public static final byte NOTIFY = 5;
     public static final byte NOTIFY_ACK = 6;
-    /** Flag on the type byte of a payload frame: its CRC32C is the 4 bytes after the payload, the header's field is 0. */
+    /**
+     * Flag on the type byte. On a payload frame (WRITE, READ_DATA, NOTIFY): its CRC32C is the 4
+     * bytes after the payload, the header's field is 0. On a READ, which carries no payload: the
+     * READ_DATA answer is to be sent so.
+     */
     public static final byte CRC_TRAILER = (byte) 0x80;
     /** Bytes of the CRC32C trailer. */
     public static final int TRAILER_BYTES = 4;
@@ -118,7 +126,7 @@ public final class SliceFrame {
                                       Status status, byte[] name) {
         int nameLength = name == null ? 0 : name.length;
         int carried = (type & ~CRC_TRAILER) == READ ? 0 : bodyLength; // a READ asks for bodyLength bytes, carries none
-        if ((type & CRC_TRAILER) != 0) {
+        if ((type & CRC_TRAILER) != 0 && (type & ~CRC_TRAILER) != READ) {
             carried += TRAILER_BYTES;
         }
         buf.writeInt(HEADER_BYTES + nameLength + carried);

@@ -51,9 +51,11 @@ final class ChecksummedPayload implements ChunkedInput<ByteBuf> {
 
     /**
      * The frame that carries a payload, by the rule both ends of a connection follow: a payload
-     * sent {@code alone} (nothing ahead of it on the connection) has its CRC32C in the header and
-     * leaves in one write, for the lowest latency (one write, one wake-up of the receiver); a
-     * payload queued behind others is a {@link ChecksummedPayload}, for the least CPU.
+     * sent {@code alone} (the initiator awaits no other answer on the connection) has its CRC32C
+     * in the header and leaves in one write, for the lowest latency (one write, one wake-up of
+     * the receiver); a payload queued behind others is a {@link ChecksummedPayload}, for the
+     * least CPU. The initiator decides, for its WRITEs and for the answers to its READs (it
+     * sets {@link SliceFrame#CRC_TRAILER} on a READ sent behind others).
      *
      * @param type      WRITE, NOTIFY or READ_DATA, without {@link SliceFrame#CRC_TRAILER}
      * @param name      the segment name (requests), or null (answers)

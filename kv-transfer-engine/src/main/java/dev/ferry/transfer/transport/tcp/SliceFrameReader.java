@@ -181,7 +181,7 @@ abstract class SliceFrameReader extends ChannelInboundHandlerAdapter {
         }
         header.wrap(head.slice(head.readerIndex() + 4, head.readableBytes() - 4), frameLength);
         bodyLeft = header.bodyBytes();
-        trailerLeft = header.crcTrailer() ? SliceFrame.TRAILER_BYTES : 0;
+        trailerLeft = header.trailerBytes();
         trailer = 0;
         crc.reset();
         written = 0;

@@ -6,7 +6,6 @@ import dev.ferry.transfer.transport.frame.RangeCheck;
 import dev.ferry.transfer.transport.frame.SliceFrame;
 import dev.ferry.transfer.segment.LocalSegments;
 import io.netty.buffer.ByteBuf;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -29,14 +28,6 @@ final class SliceServerHandler extends SliceFrameReader {
     private byte[] message;
     private SliceFrame.Status refused;
     private final CRC32C readCrc = new CRC32C();
-    /** READ answers handed to Netty and not yet written out; event loop only. */
-    private int answering;
-    private final ChannelFutureListener answered = f -> {
-        answering--;
-        if (!f.isSuccess()) {
-            f.channel().pipeline().fireExceptionCaught(f.cause()); // counted and closed, as any connection error
-        }
-    };
     private String refusal;
 
     SliceServerHandler(LocalSegments segments, TcpCounters counters, NotificationListener notifications) {
@@ -107,11 +98,11 @@ final class SliceServerHandler extends SliceFrameReader {
         int length = header.bodyLength();
         ByteBuffer bytes = segments.find(header.name()).asSlice(header.offset(), length).asByteBuffer();
         counters.bytesRead.add(length); // counted before the answer, which a waiting caller may act on at once
-        // The payload goes out straight from the segment: no copy in user space.
-        boolean alone = answering == 0;
-        answering++;
+        // The payload goes out straight from the segment: no copy in user space. The initiator,
+        // which knows whether it awaits other answers, says which frame it wants (CRC_TRAILER).
+        boolean alone = !header.crcTrailer();
         ctx.writeAndFlush(ChecksummedPayload.frame(ctx.alloc(), SliceFrame.READ_DATA, header.sliceId(), header.offset(),
-                null, bytes, alone, alone ? SliceFrame.crc(readCrc, bytes) : 0)).addListener(answered);
+                null, bytes, alone, alone ? SliceFrame.crc(readCrc, bytes) : 0), ctx.voidPromise());
     }
 
     @Override

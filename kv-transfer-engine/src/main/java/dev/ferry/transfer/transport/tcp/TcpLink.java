@@ -156,7 +156,9 @@ final class TcpLink implements Link {
             c.writeAndFlush(ChecksummedPayload.frame(c.alloc(), type, slice.id(), slice.targetOffset(), segmentName,
                     slice.localBytes().asByteBuffer(), idle, idle ? slice.payloadCrc() : 0), c.voidPromise());
         } else {
-            c.writeAndFlush(SliceFrame.header(c.alloc(), SliceFrame.READ, slice.id(), slice.targetOffset(),
+            // A READ behind others asks for its answer with a trailer, as a WRITE behind others is sent.
+            byte type = idle ? SliceFrame.READ : (byte) (SliceFrame.READ | SliceFrame.CRC_TRAILER);
+            c.writeAndFlush(SliceFrame.header(c.alloc(), type, slice.id(), slice.targetOffset(),
                     slice.length(), 0, SliceFrame.Status.OK, segmentName), c.voidPromise());
         }
     }
