@@ -40,7 +40,7 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Latency of one WRITE request, from submit until its completion is seen, over TCP and Aeron
+ * Latency of one WRITE (or READ) request, from submit until its completion is seen, over TCP and Aeron
  * UDP, against a raw round trip of the same bytes with the same settings: a raw NIO socket
  * pair, or a raw Aeron publication and subscription on two embedded media drivers (64 KiB
  * MTU, as the engine's), where the receiving side copies the bytes into memory and then
@@ -82,6 +82,7 @@ public class TransferLatencyBenchmark {
         private TransferEngine target;
         private TransferEngine initiator;
         private List<TransferRequest> request;
+        private List<TransferRequest> readRequest;
 
         @Setup(Level.Trial)
         public void setUp(Chunk chunk) {
@@ -101,6 +102,7 @@ public class TransferLatencyBenchmark {
                 throw new IllegalStateException("the engines do not talk over Aeron UDP");
             }
             request = List.of(TransferRequest.write(source.memory(), 0, "sink", 0, chunk.chunkBytes));
+            readRequest = List.of(TransferRequest.read(source.memory(), 0, "sink", 0, chunk.chunkBytes));
         }
 
         @TearDown(Level.Trial)
@@ -250,6 +252,16 @@ public class TransferLatencyBenchmark {
     @Benchmark
     public void engineWrite(Engines engines) {
         engines.initiator.submit(engines.request).await();
+    }
+
+    /**
+     * One READ, as a decode node pulls a KV block: the same bytes the other way, the target
+     * answering with the payload. Its baselines are the same round trips (one side sends the
+     * bytes, the other a byte back, two wake-ups), the order of the two messages reversed.
+     */
+    @Benchmark
+    public void engineRead(Engines engines) {
+        engines.initiator.submit(engines.readRequest).await();
     }
 
     @Benchmark
