@@ -73,9 +73,9 @@ public final class FrameHeader {
         return (frame.getByte(at(SliceFrame.TYPE)) & SliceFrame.CRC_TRAILER) != 0;
     }
 
-    /** Bytes of CRC32C trailer after the body: {@link SliceFrame#TRAILER_BYTES} on a payload frame with the flag, else 0. */
+    /** Bytes of CRC32C trailer after the body ({@link SliceFrame#trailerBytes}). */
     public int trailerBytes() {
-        return crcTrailer() && type() != SliceFrame.READ ? SliceFrame.TRAILER_BYTES : 0;
+        return SliceFrame.trailerBytes(frame.getByte(at(SliceFrame.TYPE)));
     }
 
     public long sliceId() {

@@ -57,6 +57,15 @@ public final class SliceFrame {
     public static final byte CRC_TRAILER = (byte) 0x80;
     /** Bytes of the CRC32C trailer. */
     public static final int TRAILER_BYTES = 4;
+
+    /**
+     * Bytes of CRC32C trailer that a frame of this type byte carries after its body:
+     * {@link #TRAILER_BYTES} on a payload frame with {@link #CRC_TRAILER}, 0 otherwise (a READ
+     * with the flag asks for a trailer on its answer and carries none itself).
+     */
+    public static int trailerBytes(byte type) {
+        return (type & CRC_TRAILER) != 0 && (type & ~CRC_TRAILER) != READ ? TRAILER_BYTES : 0;
+    }
     /** Header bytes after the length field, before the name. */
     public static final int HEADER_BYTES = 32;
     /** Longest segment name, bytes. */
@@ -126,9 +135,7 @@ public final class SliceFrame {
                                       Status status, byte[] name) {
         int nameLength = name == null ? 0 : name.length;
         int carried = (type & ~CRC_TRAILER) == READ ? 0 : bodyLength; // a READ asks for bodyLength bytes, carries none
-        if ((type & CRC_TRAILER) != 0 && (type & ~CRC_TRAILER) != READ) {
-            carried += TRAILER_BYTES;
-        }
+        carried += trailerBytes(type);
         buf.writeInt(HEADER_BYTES + nameLength + carried);
         buf.writeShort(MAGIC).writeByte(VERSION).writeByte(type);
         buf.writeLong(sliceId).writeLong(offset).writeInt(bodyLength).writeInt(crc);
