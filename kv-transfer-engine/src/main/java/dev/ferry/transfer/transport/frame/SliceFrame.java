@@ -13,7 +13,7 @@ import java.util.zip.CRC32C;
  * offset size field
  *  0     4    frame length: bytes after this field (header rest + name + body)
  *  4     2    magic 0x4659 ("FY")
- *  6     1    version (1)
+ *  6     1    version (2: version 1 had no {@link #CRC_TRAILER}; a peer of either refuses the other's frames)
  *  7     1    type: 1 WRITE, 2 WRITE_ACK, 3 READ, 4 READ_DATA, 5 NOTIFY, 6 NOTIFY_ACK;
  *             plus 0x80 ({@link #CRC_TRAILER}) on a payload frame whose CRC32C follows the payload,
  *             or on a READ whose answer is to carry it so
@@ -42,7 +42,12 @@ import java.util.zip.CRC32C;
  */
 public final class SliceFrame {
     public static final short MAGIC = 0x4659;
-    public static final byte VERSION = 1;
+    /**
+     * Version of this layout: 2 since the CRC32C trailer ({@link #CRC_TRAILER}); a frame of
+     * another version is malformed, so that peers of two versions fail at once with a clear
+     * error rather than on the first trailer.
+     */
+    public static final byte VERSION = 2;
     public static final byte WRITE = 1;
     public static final byte WRITE_ACK = 2;
     public static final byte READ = 3;

@@ -7,7 +7,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.UnpooledByteBufAllocator;
 import org.junit.jupiter.api.Test;
 
-/** The {@link SliceFrame#CRC_TRAILER} flag as {@link FrameHeader#wrap} reads it, per frame type. */
+/** The {@link SliceFrame#CRC_TRAILER} flag as {@link FrameHeader#wrap} reads it, per frame type, and the version check. */
 class FrameHeaderTest {
     private static final byte[] NAME = SliceFrame.name("n/dram");
 
@@ -62,6 +62,18 @@ class FrameHeaderTest {
                     .isInstanceOf(MalformedFrameException.class).hasMessageContaining("with status OUT_OF_BOUNDS");
         } finally {
             error.release();
+        }
+    }
+
+    @Test
+    void aFrameOfAnotherVersionIsMalformedAndNamesItsVersion() {
+        ByteBuf frame = frame(SliceFrame.WRITE, 10, SliceFrame.Status.OK, NAME);
+        try {
+            frame.setByte(4 + 2, 1); // version 1: a peer from before the trailer
+            assertThatThrownBy(() -> wrap(frame, frame.getUnsignedInt(0)))
+                    .isInstanceOf(MalformedFrameException.class).hasMessage("unsupported frame version 1");
+        } finally {
+            frame.release();
         }
     }
 
