@@ -1,6 +1,7 @@
 package dev.ferry.transfer;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.segment.Endpoint;
@@ -215,6 +216,36 @@ class SliceFramesOverTcpTest {
                 next.completion().get(10, TimeUnit.SECONDS);
                 assertThat(live.toArray(ValueLayout.JAVA_BYTE)).isEqualTo(data);
             }
+        }
+    }
+
+    @Test
+    void anAnswerOfAnotherFrameVersionFailsTheRequestNamingTheVersion() throws Exception {
+        byte[] data = payload(4096, 9);
+        try (ServerSocket server = new ServerSocket(0, 4, InetAddress.getLoopbackAddress());
+             TransferEngine initiator = new TransferEngine(new TransferEngine.Context().linksPerPeer(1).maxAttempts(2)
+                     .sharedMemory(false).resolver(name -> new SegmentDescriptor(name, 1 << 20,
+                             new Endpoint("127.0.0.1", server.getLocalPort()))))) {
+            // A peer from before the CRC32C trailer: it answers every READ with a version-1 frame.
+            Thread peer = Thread.ofPlatform().daemon().start(() -> {
+                try {
+                    while (true) {
+                        Socket s = server.accept();
+                        DataInputStream in = new DataInputStream(s.getInputStream());
+                        byte[] old = answer(readRequest(in), data);
+                        old[4 + 2] = 1; // the version byte
+                        s.getOutputStream().write(old);
+                    }
+                } catch (IOException closed) {
+                    // the test is over
+                }
+            });
+            MemorySegment into = Arena.ofAuto().allocate(data.length);
+            BatchHandle handle = initiator.submit(List.of(TransferRequest.read(into, 0, "peer", 0, data.length)));
+
+            assertThatThrownBy(() -> handle.completion().get(10, TimeUnit.SECONDS))
+                    .hasMessageContaining("unsupported frame version 1");
+            peer.interrupt();
         }
     }
 

@@ -251,7 +251,8 @@ final class TcpLink implements Link {
 
         @Override
         void onMalformed(ChannelHandlerContext ctx, long sliceId, String why) {
-            ctx.close();
+            ctx.close(); // first, so that no retry goes out on this connection
+            failOutstanding("malformed answer from " + endpoint + ": " + why); // with the reason, not just "closed"
         }
 
         @Override
