@@ -155,6 +155,7 @@ public class AeronTransferBenchmark {
         private final IdleStrategy idle = new BackoffIdleStrategy();
         private final CRC32C publisherCrc = new CRC32C();
         private UnsafeBuffer all;
+        private ByteBuffer sourceBytes;
         /** Whether the pair checksums (the trial of {@link #rawAeronCrcBaseline}). */
         private boolean checksum;
 
@@ -174,6 +175,7 @@ public class AeronTransferBenchmark {
             sink = Slab.allocate(TOTAL_BYTES);
             source.memory().fill((byte) 1);
             all = new UnsafeBuffer(source.memory().asByteBuffer());
+            sourceBytes = source.memory().asByteBuffer();
             Aeron publisherSide = launch();
             Aeron subscriberSide = path.equals("udp-2-drivers") ? launch() : publisherSide;
             int port;
@@ -234,29 +236,26 @@ public class AeronTransferBenchmark {
     }
 
     @Benchmark
-    public void rawAeronBaseline(Chunk chunk, RawAeron raw) throws InterruptedException {
-        UnsafeBuffer all = raw.all;
-        IdleStrategy idle = raw.idle;
-        for (long at = 0; at < TOTAL_BYTES; at += chunk.chunkBytes) {
-            idle.reset();
-            while (raw.publication.offer(all, (int) at, chunk.chunkBytes) < 0) {
-                idle.idle();
-            }
-        }
-        raw.received.acquire();
+    public long rawAeronBaseline(Chunk chunk, RawAeron raw) throws InterruptedException {
+        return publishAll(chunk, raw);
     }
 
     /** The raw pair with the engine's checksums: CRC32C of each message before it is offered, and of each fragment once in place. */
     @Benchmark
     public long rawAeronCrcBaseline(Chunk chunk, RawAeron raw) throws InterruptedException {
-        UnsafeBuffer all = raw.all;
-        ByteBuffer bytes = raw.source.memory().asByteBuffer();
+        return publishAll(chunk, raw);
+    }
+
+    /** Offers the 64 MiB as messages of {@code chunkBytes}, each checksummed first in the trial of {@link #rawAeronCrcBaseline}, and waits until all are in. */
+    private static long publishAll(Chunk chunk, RawAeron raw) throws InterruptedException {
         IdleStrategy idle = raw.idle;
         for (long at = 0; at < TOTAL_BYTES; at += chunk.chunkBytes) {
-            raw.publisherCrc.reset();
-            raw.publisherCrc.update(bytes.limit((int) at + chunk.chunkBytes).position((int) at));
+            if (raw.checksum) {
+                raw.publisherCrc.reset();
+                raw.publisherCrc.update(raw.sourceBytes.limit((int) at + chunk.chunkBytes).position((int) at));
+            }
             idle.reset();
-            while (raw.publication.offer(all, (int) at, chunk.chunkBytes) < 0) {
+            while (raw.publication.offer(raw.all, (int) at, chunk.chunkBytes) < 0) {
                 idle.idle();
             }
         }
