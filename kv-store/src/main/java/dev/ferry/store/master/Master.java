@@ -3,6 +3,7 @@ package dev.ferry.store.master;
 import dev.ferry.store.alloc.OffsetAllocator;
 import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.rpc.RpcException;
+import dev.ferry.store.tier.SsdHealth;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -11,6 +12,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.LongSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The metadata service: store nodes and their segments, block key to replicas, allocation,
@@ -37,14 +40,18 @@ import java.util.function.LongSupplier;
  * until it is down to {@link #LOW_WATERMARK}: the node is told to write them to SSD, and
  * their DRAM is freed once it reports them written. A get of a block that is only on SSD
  * allocates DRAM for it on that node and hands the reader a replica to load first
- * ({@link Replica#needsLoad()}): the promotion on hit.
+ * ({@link Replica#needsLoad()}): the promotion on hit. A node whose SSD tier reports itself
+ * full or failing ({@link NodeReport#ssd()}) is treated as a node without SSD for demotion
+ * and the write stall until it reports {@link SsdHealth#OK} again: nothing is demoted there,
+ * and a put that finds its DRAM full evicts at once.
  *
  * <p>Write stall: when a put finds DRAM full on nodes with an SSD tier, the master starts
  * demoting there (if it has not already) and answers {@link RpcException#BUSY} instead of
  * evicting, so blocks move to SSD rather than being dropped; the writer retries shortly
  * ({@link WriteStall}, behind {@link MasterApi#putStart}). Like RocksDB's write stall, this trades put latency
  * for data kept. When demotion makes no progress for {@link #DEMOTION_STALL_NANOS}, or
- * nothing more can be demoted, the put evicts as on a node without SSD.
+ * nothing more can be demoted, the put evicts as on a node without SSD. Progress is a block
+ * reported written; asking for a block again after a failed demotion is none.
  *
  * <p>Recency: a prefix lookup touches the hit blocks in key order and a put touches or
  * inserts every key in order, so with one request at a time the hit ratio equals the
@@ -54,6 +61,7 @@ import java.util.function.LongSupplier;
  * Times come from the supplied clock, in nanoseconds.
  */
 public final class Master {
+    private static final Logger LOG = LoggerFactory.getLogger(Master.class);
     /** Most index updates one heartbeat answer carries. */
     public static final int MAX_UPDATES_PER_HEARTBEAT = 16_384;
     /** Most unacknowledged index updates kept per node; older ones are dropped (and counted). */
@@ -211,6 +219,7 @@ public final class Master {
         }
         node.lastHeartbeat = clock.getAsLong();
         String segment = node.segments.getFirst();
+        ssdHealth(node, report.ssd());
         for (long key : report.demoted()) {
             demoted(segment, key);
         }
@@ -226,6 +235,38 @@ public final class Master {
         return node.updatesAfter(report.ackedSeq(), MAX_UPDATES_PER_HEARTBEAT);
     }
 
+    private void ssdHealth(NodeState node, SsdHealth now) {
+        if (node.ssdHealth == now || !node.features.ssd()) {
+            return;
+        }
+        if (now == SsdHealth.OK) {
+            LOG.info("store node {}: SSD tier takes writes again; demotion resumes", node.id);
+        } else {
+            LOG.warn("store node {}: SSD tier {}; no demotion there, full DRAM evicts instead", node.id,
+                    now == SsdHealth.FULL ? "full" : "failing");
+        }
+        node.ssdHealth = now;
+    }
+
+    /** Whether the master may demote blocks to the node's SSD tier now. */
+    private static boolean demotesTo(NodeState node) {
+        return node != null && node.features.ssd() && node.ssdHealth == SsdHealth.OK;
+    }
+
+    /**
+     * What the node of {@code nodeId} last reported of its SSD tier ({@link SsdHealth#OK} for
+     * a node without one).
+     *
+     * @throws RpcException REFUSED when the node is unknown
+     */
+    public synchronized SsdHealth ssdHealth(String nodeId) {
+        NodeState node = nodes.get(nodeId);
+        if (node == null) {
+            throw new RpcException(RpcException.REFUSED, "unknown node '" + nodeId + "'");
+        }
+        return node.ssdHealth;
+    }
+
     /** The node wrote a block to SSD: its DRAM is freed unless a reader holds it now. */
     private void demoted(String segment, long key) {
         BlockState b = blocks.get(key);
@@ -237,7 +278,9 @@ public final class Master {
         if (c.demoting) {
             c.demoting = false;
             demotions++;
-            segments.get(segment).demotionProgressNanos = clock.getAsLong();
+            SegmentState s = segments.get(segment);
+            s.demotionProgressNanos = clock.getAsLong();
+            s.demotionFailed = false;
             if (b.leases == 0 && c.inDram()) {
                 freeDram(b, c);
             }
@@ -252,7 +295,10 @@ public final class Master {
             return;
         }
         c.onSsd = false;
-        c.demoting = false;
+        if (c.demoting) {
+            c.demoting = false;
+            segments.get(segment).demotionFailed = true; // the write failed: no progress
+        }
         if (c.loading) {
             freeDram(b, c);
             c.loading = false;
@@ -494,7 +540,7 @@ public final class Master {
         for (SegmentState s : segments.values()) {
             NodeState node = nodes.get(s.nodeId());
             String name = s.descriptor().name();
-            if (node != null && node.features.ssd() && where.test(name)) {
+            if (demotesTo(node) && where.test(name)) {
                 demote(s);
                 if (now - s.demotionProgressNanos < DEMOTION_STALL_NANOS) {
                     moving.add(name);
@@ -768,8 +814,7 @@ public final class Master {
 
     private void demoteWhereNeeded() {
         for (SegmentState s : segments.values()) {
-            NodeState node = nodes.get(s.nodeId());
-            if (node != null && node.features.ssd()) {
+            if (demotesTo(nodes.get(s.nodeId()))) {
                 demote(s);
             }
         }
@@ -819,7 +864,9 @@ public final class Master {
                 onSsd += b.length;
             }
             c.demoting = true;
-            s.demotionProgressNanos = clock.getAsLong();
+            if (!s.demotionFailed) {
+                s.demotionProgressNanos = clock.getAsLong();
+            }
             index(name, IndexUpdate.Kind.DEMOTE, b, c);
             staying -= OffsetAllocator.aligned(b.length);
         }

@@ -51,10 +51,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     public List<IndexUpdate> heartbeat(String nodeId, NodeReport report) {
         return rpc.call(MasterProtocol.HEARTBEAT, b -> {
             Wire.writeString(b, nodeId);
-            b.writeLong(report.ackedSeq());
-            Wire.writeLongs(b, report.demoted());
-            Wire.writeLongs(b, report.loaded());
-            Wire.writeLongs(b, report.ssdGone());
+            MasterProtocol.writeReport(b, report);
         }, b -> {
             int n = Wire.readCount(b, 37);
             IndexUpdate.Kind[] kinds = IndexUpdate.Kind.values();

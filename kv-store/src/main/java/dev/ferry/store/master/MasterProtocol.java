@@ -3,6 +3,8 @@ package dev.ferry.store.master;
 import dev.ferry.store.rpc.Wire;
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.SegmentDescriptor;
+import dev.ferry.store.rpc.RpcException;
+import dev.ferry.store.tier.SsdHealth;
 import io.netty.buffer.ByteBuf;
 
 /**
@@ -13,7 +15,8 @@ import io.netty.buffer.ByteBuf;
  *       endpoint (string, {@code host:port} or empty), kept block count (i32) and per block
  *       key, offset (-1 for a block on SSD), length (i64) and crc (i32) -> blocks taken back (i32)</li>
  *   <li>2 HEARTBEAT: node id, acked index update (i64), demoted keys, loaded keys, SSD-gone
- *       keys (long[] each) -> update count (i32) and per update seq (i64), kind (u8: 0 ADD,
+ *       keys (long[] each), SSD health (u8: 0 OK, 1 FULL, 2 FAILING; absent from nodes that
+ *       predate it, read as OK) -> update count (i32) and per update seq (i64), kind (u8: 0 ADD,
  *       1 REMOVE, 2 DEMOTE, 3 DRAM_FREED), key, offset, length (i64), crc (i32)</li>
  *   <li>3 LOOKUP_PREFIX: keys (long[]) -> hits (i32)</li>
  *   <li>4 PUT_START: keys, block bytes (i64), replicas (i32), preferred segment (string,
@@ -78,6 +81,37 @@ public final class MasterProtocol {
         }
         Wire.writeString(buf, d.aeronIpc() == null ? "" : d.aeronIpc().driver());
         buf.writeInt(d.aeronIpc() == null ? 0 : d.aeronIpc().streamId());
+    }
+
+    /** Writes a heartbeat's report (after the node id). */
+    static void writeReport(ByteBuf buf, NodeReport r) {
+        buf.writeLong(r.ackedSeq());
+        Wire.writeLongs(buf, r.demoted());
+        Wire.writeLongs(buf, r.loaded());
+        Wire.writeLongs(buf, r.ssdGone());
+        buf.writeByte(r.ssd().code());
+    }
+
+    /**
+     * Reads a heartbeat's report; a report without the SSD health byte (a node from before it)
+     * reads as {@link SsdHealth#OK}.
+     *
+     * @throws RpcException MALFORMED when it is cut short or names an unknown SSD health
+     */
+    static NodeReport readReport(ByteBuf buf) {
+        long acked = Wire.readLong(buf);
+        long[] demoted = Wire.readLongs(buf);
+        long[] loaded = Wire.readLongs(buf);
+        long[] gone = Wire.readLongs(buf);
+        SsdHealth ssd = SsdHealth.OK;
+        if (buf.isReadable()) {
+            try {
+                ssd = SsdHealth.ofCode(Wire.readByte(buf));
+            } catch (IllegalArgumentException e) {
+                throw new RpcException(RpcException.MALFORMED, e.getMessage());
+            }
+        }
+        return new NodeReport(acked, demoted, loaded, gone, ssd);
     }
 
     static void writeBlock(ByteBuf buf, IndexedBlock b) {

@@ -105,8 +105,7 @@ public final class MasterService implements AutoCloseable {
             }
             case MasterProtocol.HEARTBEAT -> {
                 String node = Wire.readString(in);
-                NodeReport report = new NodeReport(Wire.readLong(in), Wire.readLongs(in), Wire.readLongs(in),
-                        Wire.readLongs(in));
+                NodeReport report = MasterProtocol.readReport(in);
                 List<IndexUpdate> updates = master.heartbeat(node, report);
                 out.writeInt(updates.size());
                 for (IndexUpdate u : updates) {

@@ -1,5 +1,8 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.tier.SsdHealth;
+import java.util.Objects;
+
 /**
  * What a store node tells the master in a heartbeat.
  *
@@ -8,12 +11,29 @@ package dev.ferry.store.master;
  * @param loaded   keys the node loaded from SSD into the DRAM range a reader was given
  * @param ssdGone  keys its SSD tier no longer holds (its own eviction, a failed write or a
  *                 corrupt read)
+ * @param ssd      whether its SSD tier takes writes now ({@link SsdHealth#OK} for a node
+ *                 without one): outside {@link SsdHealth#OK} the master demotes nothing there
+ *                 and evicts instead
  */
-public record NodeReport(long ackedSeq, long[] demoted, long[] loaded, long[] ssdGone) {
+public record NodeReport(long ackedSeq, long[] demoted, long[] loaded, long[] ssdGone, SsdHealth ssd) {
     private static final long[] NONE = new long[0];
+
+    public NodeReport {
+        Objects.requireNonNull(ssd, "ssd");
+    }
+
+    /** A report of a node whose SSD tier (if any) takes writes. */
+    public NodeReport(long ackedSeq, long[] demoted, long[] loaded, long[] ssdGone) {
+        this(ackedSeq, demoted, loaded, ssdGone, SsdHealth.OK);
+    }
 
     /** Only an acknowledgement. */
     public static NodeReport ack(long ackedSeq) {
         return new NodeReport(ackedSeq, NONE, NONE, NONE);
+    }
+
+    /** The same report with the SSD tier's state of now. */
+    public NodeReport withSsd(SsdHealth now) {
+        return now == ssd ? this : new NodeReport(ackedSeq, demoted, loaded, ssdGone, now);
     }
 }

@@ -1,5 +1,6 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.tier.SsdHealth;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,6 +15,8 @@ final class NodeState {
     final List<String> segments = new ArrayList<>(1);
     private final ArrayDeque<IndexUpdate> updates = new ArrayDeque<>();
     long lastHeartbeat;
+    /** Whether its SSD tier takes writes, as of its last heartbeat. */
+    SsdHealth ssdHealth = SsdHealth.OK;
     private long lastSeq;
 
     NodeState(String id, long now, NodeFeatures features) {

@@ -13,6 +13,11 @@ final class SegmentState {
      * written, ns on the master's clock.
      */
     long demotionProgressNanos;
+    /**
+     * A demotion failed since the last one that succeeded: asking for more is then no
+     * progress, so that a put stops waiting on a node that cannot write.
+     */
+    boolean demotionFailed;
 
     SegmentState(String nodeId, SegmentDescriptor descriptor, OffsetAllocator allocator) {
         this.nodeId = nodeId;

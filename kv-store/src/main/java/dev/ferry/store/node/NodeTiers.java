@@ -7,7 +7,9 @@ import dev.ferry.store.master.IndexUpdate;
 import dev.ferry.store.master.IndexedBlock;
 import dev.ferry.store.master.NodeReport;
 import dev.ferry.store.rpc.RpcException;
+import dev.ferry.store.tier.SsdHealth;
 import dev.ferry.store.tier.SsdTier;
+import dev.ferry.store.tier.SsdUnwritableException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletionException;
@@ -29,7 +31,10 @@ import org.slf4j.LoggerFactory;
  * slab to the SSD tier), so a heartbeat never waits for a disk. An update counts as
  * acknowledged only once applied. {@link #load} serves a reader's promotion: it copies a
  * block from the SSD tier into the DRAM range the master allocated. What happened is
- * reported to the master in the next heartbeat ({@link #report()}).
+ * reported to the master in the next heartbeat ({@link #report()}), with the SSD tier's
+ * {@link SsdHealth}: a full or failing disk refuses writes at once (a DEMOTE then reports the
+ * block as not on SSD, a REMOVE leaves it there), the master stops demoting to it, and
+ * the tier retries on its own ({@link SsdTier#health()}).
  *
  * <p>Thread-safe: updates come from the heartbeat thread, loads from RPC threads.
  */
@@ -48,6 +53,7 @@ final class NodeTiers implements AutoCloseable {
     private NodeReport unsent;
     private volatile Runnable demotionsWritten = () -> { };
     private final AtomicLong queued = new AtomicLong();
+    private final AtomicLong refusedWrites = new AtomicLong();
 
     /**
      * @param index the persisted index, or null for a node that keeps none
@@ -144,6 +150,8 @@ final class NodeTiers implements AutoCloseable {
                     }
                 }
             }
+        } catch (SsdUnwritableException e) {
+            refusedWrites.incrementAndGet(); // the tier logged its state once; no log per block
         } catch (RuntimeException e) {
             LOG.warn("update {} of block {} failed: {}", u.kind(), b.key(), e.toString());
         }
@@ -162,7 +170,11 @@ final class NodeTiers implements AutoCloseable {
             }
             demoted.add(b.key());
         } catch (CompletionException | IllegalArgumentException e) {
-            // The DRAM range was reused meanwhile (CRC mismatch) or the tier is full of busy blocks.
+            // The DRAM range was reused meanwhile (CRC mismatch), the tier is full of busy blocks,
+            // or the disk refuses writes (then reported by the state in the next heartbeat).
+            if (e.getCause() instanceof SsdUnwritableException) {
+                refusedWrites.incrementAndGet();
+            }
             ssdGone.add(b.key());
         }
     }
@@ -200,6 +212,16 @@ final class NodeTiers implements AutoCloseable {
         loaded.add(key);
     }
 
+    /** Writes (demotions, removals) the SSD tier refused because its disk was full or failing, since start. */
+    long refusedSsdWrites() {
+        return refusedWrites.get();
+    }
+
+    /** The SSD tier's state now ({@link SsdHealth#OK} without one); starts a retry when one is due. */
+    SsdHealth ssdHealth() {
+        return ssd == null ? SsdHealth.OK : ssd.health();
+    }
+
     /** The SSD tier evicted a block on its own. */
     void ssdEvicted(long key) {
         ssdGone.add(key);
@@ -213,6 +235,7 @@ final class NodeTiers implements AutoCloseable {
         if (unsent == null) {
             unsent = new NodeReport(applied.get(), drain(demoted), drain(loaded), drain(ssdGone));
         }
+        unsent = unsent.withSsd(ssdHealth());
         return unsent;
     }
 

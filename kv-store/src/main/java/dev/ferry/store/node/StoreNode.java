@@ -169,7 +169,7 @@ public final class StoreNode implements AutoCloseable {
             NodeTiers[] self = new NodeTiers[1];
             if (config.ssdDir() != null) {
                 ssd = SsdTier.open(new SsdTier.Context().directory(config.ssdDir())
-                        .capacityBytes(config.ssdCapacityBytes()).policy(EvictionPolicy.byName(config.ssdPolicy()))
+                        .diskBytes(config.ssdCapacityBytes()).policy(EvictionPolicy.byName(config.ssdPolicy()))
                         .ioThreads(2).evictionListener((key, bytes) -> self[0].ssdEvicted(key)));
             }
             tiers = new NodeTiers(slab, index, ssd);
@@ -272,6 +272,16 @@ public final class StoreNode implements AutoCloseable {
     /** The slab file. */
     public Path slabFile() {
         return slab.file().orElseThrow();
+    }
+
+    /** Whether the SSD tier takes writes now ({@code OK} without one); starts a retry when one is due. */
+    public dev.ferry.store.tier.SsdHealth ssdHealth() {
+        return tiers.ssdHealth();
+    }
+
+    /** Writes the SSD tier refused because its disk was full or failing, since start. */
+    public long refusedSsdWrites() {
+        return tiers.refusedSsdWrites();
     }
 
     /** Blocks found again (in DRAM and on SSD) and taken back by the master at start. */

@@ -36,13 +36,17 @@ import org.rocksdb.WriteOptions;
  *     evicted, compactions relocate the live blobs of the oldest quarter of blob files, and
  *     a compaction is forced when half of those files is garbage, so disk use follows the
  *     tier's capacity instead of growing with every eviction.
- * <li>Write buffer (memtable) of the {@code writeBufferBytes} given, 3 at most per column
- *     family: a buffer holds a few blocks (64 MiB holds four 16 MiB blocks); flushes write
- *     them to blob files sequentially.
+ * <li>Write buffer (memtable) of the {@code writeBufferBytes} given, 2 at most for blocks
+ *     (one filling, one flushing), and all memtables together capped at two write buffers
+ *     ({@code db_write_buffer_size}): a buffer holds a few blocks (64 MiB holds four 16 MiB
+ *     blocks); flushes write them to blob files sequentially.
  * <li>WAL on, not synced per write ({@link #writeOptions()}): a put that completed survives
  *     the death of the process (its bytes are in the OS page cache), not a power cut, which
  *     a cache tier may lose. Recovery is point-in-time: a torn WAL tail is dropped, never
- *     half-applied. The WAL is capped at four write buffers; older ones force a flush.
+ *     half-applied. The WAL is capped at one write buffer ({@code max_total_wal_size}); past
+ *     that, the column families that keep old WAL files alive are flushed. WAL and the
+ *     memtable being flushed are what RocksDB writes on top of the blocks:
+ *     {@link #reserveBytes} counts them in the tier's disk size.
  * <li>Buffered I/O with writeback every 1 MiB ({@code bytes_per_sync}), so flushes do not
  *     stall on a burst of dirty pages.
  * </ul>
@@ -56,6 +60,8 @@ public final class SsdRocksDb implements AutoCloseable {
     public static final long BLOB_FILE_BYTES = 256L << 20;
     /** Default write buffer of the blocks column family, bytes. */
     public static final long DEFAULT_WRITE_BUFFER_BYTES = 64L << 20;
+
+    private static final byte[] PROBE_KEY = "ferry-probe".getBytes(StandardCharsets.UTF_8);
 
     static final String BLOCKS = "blocks";
     static final String META = "meta";
@@ -107,13 +113,14 @@ public final class SsdRocksDb implements AutoCloseable {
                 .setMaxBackgroundJobs(Math.max(2, Runtime.getRuntime().availableProcessors() / 2))
                 .setBytesPerSync(1 << 20)
                 .setWalBytesPerSync(1 << 20)
-                .setMaxTotalWalSize(4 * writeBufferBytes)
+                .setMaxTotalWalSize(writeBufferBytes)
+                .setDbWriteBufferSize(2 * writeBufferBytes)
                 .setWalRecoveryMode(WALRecoveryMode.PointInTimeRecovery)
                 .setInfoLogLevel(InfoLogLevel.WARN_LEVEL)
                 .setKeepLogFileNum(2);
         ColumnFamilyOptions blockOptions = new ColumnFamilyOptions()
                 .setWriteBufferSize(writeBufferBytes)
-                .setMaxWriteBufferNumber(3)
+                .setMaxWriteBufferNumber(2)
                 .setCompressionType(CompressionType.NO_COMPRESSION)
                 .setEnableBlobFiles(true)
                 .setMinBlobSize(MIN_BLOB_BYTES)
@@ -123,7 +130,7 @@ public final class SsdRocksDb implements AutoCloseable {
                 .setBlobGarbageCollectionAgeCutoff(0.25)
                 .setBlobGarbageCollectionForceThreshold(0.5);
         ColumnFamilyOptions metaOptions = new ColumnFamilyOptions()
-                .setWriteBufferSize(8L << 20)
+                .setWriteBufferSize(Math.min(8L << 20, writeBufferBytes))
                 .setMaxWriteBufferNumber(2);
         WriteOptions writeOptions = new WriteOptions().setSync(false).setDisableWAL(false);
         ReadOptions readOptions = new ReadOptions();
@@ -144,6 +151,26 @@ public final class SsdRocksDb implements AutoCloseable {
             dbOptions.close();
             throw new TierException("cannot open the SSD tier's RocksDB in " + dir + ": " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Bytes of disk RocksDB uses on top of the blocks with a write buffer of
+     * {@code writeBufferBytes}: the WAL (one write buffer) and the memtable being flushed
+     * (one more).
+     */
+    public static long reserveBytes(long writeBufferBytes) {
+        return 2 * writeBufferBytes;
+    }
+
+    /**
+     * Writes and deletes a small record in the default column family (which holds no
+     * blocks): whether the database takes writes.
+     *
+     * @throws RocksDBException when it does not
+     */
+    public void probe() throws RocksDBException {
+        db.put(handles.get(0), writeOptions, PROBE_KEY, PROBE_KEY);
+        db.delete(handles.get(0), writeOptions, PROBE_KEY);
     }
 
     /** The database. */

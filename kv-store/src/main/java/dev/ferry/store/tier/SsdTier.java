@@ -18,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
 import org.rocksdb.RocksDB;
 import org.rocksdb.RocksDBException;
@@ -63,9 +64,16 @@ public final class SsdTier implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(SsdTier.class);
     private static final AtomicInteger TIERS = new AtomicInteger();
 
+    /** Least time between two retries of a tier that refuses writes, ns. */
+    public static final long RETRY_NANOS = 1_000_000_000L;
+
     private final Path directory;
     private final long capacityBytes;
-    private final SsdRocksDb rocks;
+    private final long writeBufferBytes;
+    /** Replaced only when the tier reopens after a disk fault, under the write lock of {@link #dbLock}. */
+    private SsdRocksDb rocks;
+    private final ReentrantReadWriteLock dbLock = new ReentrantReadWriteLock();
+    private final TierHealth health;
     private final TierIndex index;
     private final EvictionListener listener;
     private final ExecutorService io;
@@ -80,7 +88,9 @@ public final class SsdTier implements AutoCloseable {
 
     private SsdTier(Context ctx, SsdRocksDb rocks, TierIndex index) {
         this.directory = ctx.directory;
-        this.capacityBytes = ctx.capacityBytes;
+        this.capacityBytes = ctx.blockCapacityBytes();
+        this.writeBufferBytes = ctx.writeBufferBytes;
+        this.health = new TierHealth(ctx.directory, RETRY_NANOS, System::nanoTime);
         this.rocks = rocks;
         this.index = index;
         this.listener = ctx.listener;
@@ -117,8 +127,9 @@ public final class SsdTier implements AutoCloseable {
         SsdRocksDb rocks = SsdRocksDb.open(ctx.directory, ctx.writeBufferBytes);
         SsdTier tier = null;
         try {
-            tier = new SsdTier(ctx, rocks, new TierIndex(ctx.policy, ctx.capacityBytes));
+            tier = new SsdTier(ctx, rocks, new TierIndex(ctx.policy, ctx.blockCapacityBytes()));
             tier.recover();
+            tier.warnIfDiskSmaller(ctx);
             return tier;
         } catch (RuntimeException e) {
             if (tier != null) {
@@ -209,6 +220,7 @@ public final class SsdTier implements AutoCloseable {
     }
 
     private void store(long key, MemorySegment bytes, int crc32c) {
+        checkWritable("put of block key " + key);
         IoBuffers b = buffers.get();
         ByteBuffer value = bytes.asByteBuffer();
         int actual = b.crc32c(value);
@@ -227,21 +239,27 @@ public final class SsdTier implements AutoCloseable {
             return;
         }
         WriteBatch batch = b.batch;
+        dbLock.readLock().lock();
         try {
+            SsdRocksDb r = openDb("put of block key " + key);
             batch.clear();
             for (StoredBlock victim : plan.victims()) {
-                batch.delete(rocks.blocks(), MetaRecord.key(b.victimKey, victim.key()));
-                batch.delete(rocks.meta(), MetaRecord.key(b.victimKey, victim.key()));
+                batch.delete(r.blocks(), MetaRecord.key(b.victimKey, victim.key()));
+                batch.delete(r.meta(), MetaRecord.key(b.victimKey, victim.key()));
             }
-            batch.put(rocks.blocks(), MetaRecord.key(b.key, key), value);
-            batch.put(rocks.meta(), MetaRecord.key(b.key, key),
+            batch.put(r.blocks(), MetaRecord.key(b.key, key), value);
+            batch.put(r.meta(), MetaRecord.key(b.key, key),
                     MetaRecord.encode(b.meta, value.capacity(), crc32c, plan.entry().lastAccessMicros));
-            rocks.db().write(rocks.writeOptions(), batch);
-        } catch (RocksDBException | RuntimeException e) {
+            r.db().write(r.writeOptions(), batch);
+        } catch (RocksDBException e) {
+            index.abortPut(plan);
+            throw writeFailed("put of block key " + key, e);
+        } catch (RuntimeException e) {
             index.abortPut(plan);
             throw new TierException("put of block key " + key + " failed: " + e.getMessage(), e);
         } finally {
             batch.clear();
+            dbLock.readLock().unlock();
         }
         index.commitPut(plan);
         for (StoredBlock victim : plan.victims()) {
@@ -318,14 +336,18 @@ public final class SsdTier implements AutoCloseable {
     private String readChecked(long key, ByteBuffer out, int crc32c) {
         IoBuffers b = buffers.get();
         int n;
+        dbLock.readLock().lock();
         try {
-            n = rocks.db().get(rocks.blocks(), rocks.readOptions(), MetaRecord.key(b.key, key), out);
+            SsdRocksDb r = openDb("get of block key " + key);
+            n = r.db().get(r.blocks(), r.readOptions(), MetaRecord.key(b.key, key), out);
         } catch (RocksDBException e) {
             Status status = e.getStatus();
             if (status != null && status.getCode() == Status.Code.Corruption) {
                 return "RocksDB: " + e.getMessage();
             }
             throw new TierException("get of block key " + key + " failed: " + e.getMessage(), e);
+        } finally {
+            dbLock.readLock().unlock();
         }
         if (n == RocksDB.NOT_FOUND) {
             return "its bytes are missing";
@@ -352,6 +374,10 @@ public final class SsdTier implements AutoCloseable {
      */
     public boolean remove(long key) {
         checkOpen();
+        if (!index.contains(key)) {
+            return false;
+        }
+        checkWritable("removal of block key " + key);
         StoredBlock block;
         try {
             block = index.beginRemove(key);
@@ -366,7 +392,7 @@ public final class SsdTier implements AutoCloseable {
             delete(key);
         } catch (RocksDBException e) {
             index.abortRemove(block);
-            throw new TierException("removal of block key " + key + " failed: " + e.getMessage(), e);
+            throw writeFailed("removal of block key " + key, e);
         }
         index.removed(key);
         return true;
@@ -374,10 +400,111 @@ public final class SsdTier implements AutoCloseable {
 
     private void delete(long key) throws RocksDBException {
         byte[] k = MetaRecord.key(key);
+        dbLock.readLock().lock();
         try (WriteBatch batch = new WriteBatch()) {
-            batch.delete(rocks.blocks(), k);
-            batch.delete(rocks.meta(), k);
-            rocks.db().write(rocks.writeOptions(), batch);
+            SsdRocksDb r = openDb("removal of block key " + key);
+            batch.delete(r.blocks(), k);
+            batch.delete(r.meta(), k);
+            r.db().write(r.writeOptions(), batch);
+        } finally {
+            dbLock.readLock().unlock();
+        }
+    }
+
+    /** The database, or a {@link TierException} while a reopen after a disk fault has not succeeded. Call under the read lock. */
+    private SsdRocksDb openDb(String what) {
+        SsdRocksDb r = rocks;
+        if (r == null) {
+            throw new TierException(what + " failed: the SSD tier " + directory + " is reopening after a disk fault");
+        }
+        return r;
+    }
+
+    /**
+     * Fails at once with {@link SsdUnwritableException} while the tier refuses writes; when
+     * a retry is due, tries first to make the tier writable again.
+     */
+    private void checkWritable(String what) {
+        if (health.state() == SsdHealth.OK) {
+            return;
+        }
+        retryIfDue();
+        if (health.state() != SsdHealth.OK) {
+            throw health.refusal(what);
+        }
+    }
+
+    private TierException writeFailed(String what, RocksDBException e) {
+        SsdHealth h = health.failed(e);
+        if (h != SsdHealth.OK) {
+            return health.refusal(what);
+        }
+        return new TierException(what + " failed: " + e.getMessage(), e);
+    }
+
+    /**
+     * Whether the tier takes writes now. While it does not ({@link SsdHealth#FULL},
+     * {@link SsdHealth#FAILING}), a call at least {@link #RETRY_NANOS} after the last retry
+     * starts another on an I/O thread: when the file system has room again (for
+     * {@link SsdHealth#FULL}), the tier reopens its database (RocksDB stops writing after a
+     * failed flush until it is reopened) and writes a probe record; if that works, it is
+     * {@link SsdHealth#OK} again. Reads keep working meanwhile. Thread-safe, never blocks.
+     */
+    public SsdHealth health() {
+        if (health.state() != SsdHealth.OK && !closed.get()) {
+            try {
+                io.execute(this::retryIfDue);
+            } catch (RejectedExecutionException closing) {
+                // closed meanwhile: nothing to retry
+            }
+        }
+        return health.state();
+    }
+
+    private void retryIfDue() {
+        if (!health.retryDue()) {
+            return;
+        }
+        long free = usableDiskBytes();
+        long needed = SsdRocksDb.reserveBytes(writeBufferBytes);
+        if (health.state() == SsdHealth.FULL && free < needed) {
+            return; // reopening would replay the WAL into a flush that cannot be written
+        }
+        dbLock.writeLock().lock();
+        try {
+            if (rocks != null) {
+                rocks.close();
+                rocks = null;
+            }
+            rocks = SsdRocksDb.open(directory, writeBufferBytes);
+            rocks.probe();
+            health.recovered();
+        } catch (RocksDBException e) {
+            health.failed(e);
+        } catch (TierException e) {
+            if (e.getCause() instanceof RocksDBException r) {
+                health.failed(r);
+            }
+        } finally {
+            dbLock.writeLock().unlock();
+        }
+    }
+
+    private long usableDiskBytes() {
+        try {
+            return java.nio.file.Files.getFileStore(directory).getUsableSpace();
+        } catch (java.io.IOException e) {
+            return 0;
+        }
+    }
+
+    private void warnIfDiskSmaller(Context ctx) {
+        long free = usableDiskBytes();
+        long wanted = ctx.blockCapacityBytes() - index.usedBytes() + SsdRocksDb.reserveBytes(writeBufferBytes);
+        if (free > 0 && free < wanted) {
+            LOG.warn("SSD tier {}: its file system has {} bytes free, less than the {} bytes the tier may still"
+                    + " write (capacity {} bytes); when the disk fills the tier reports itself full and the master"
+                    + " evicts instead of demoting", directory, free, wanted, ctx.diskBytes());
         }
     }
 
@@ -458,17 +585,24 @@ public final class SsdTier implements AutoCloseable {
                 interrupted = true; // RocksDB must not close under a running read or write
             }
         }
+        dbLock.writeLock().lock();
         try (WriteBatch batch = new WriteBatch()) {
-            for (StoredBlock block : index.takeDirtyAccesses()) {
-                batch.put(rocks.meta(), MetaRecord.key(block.key()), MetaRecord.encode(block));
+            if (rocks != null && health.state() == SsdHealth.OK) {
+                for (StoredBlock block : index.takeDirtyAccesses()) {
+                    batch.put(rocks.meta(), MetaRecord.key(block.key()), MetaRecord.encode(block));
+                }
+                rocks.db().write(rocks.writeOptions(), batch);
+                rocks.flush();
             }
-            rocks.db().write(rocks.writeOptions(), batch);
-            rocks.flush();
         } catch (RocksDBException e) {
             LOG.warn("SSD tier {}: access times not saved or memtables not flushed: {}", directory, e.getMessage());
         } finally {
             allBuffers.forEach(IoBuffers::close);
-            rocks.close();
+            if (rocks != null) {
+                rocks.close();
+                rocks = null;
+            }
+            dbLock.writeLock().unlock();
         }
         if (interrupted) {
             Thread.currentThread().interrupt();
@@ -482,9 +616,10 @@ public final class SsdTier implements AutoCloseable {
     public static final class Context {
         private Path directory;
         private long capacityBytes = -1;
+        private long diskBytes = -1;
         private EvictionPolicy policy;
         private int ioThreads = 2;
-        private long writeBufferBytes = SsdRocksDb.DEFAULT_WRITE_BUFFER_BYTES;
+        private long writeBufferBytes = -1;
         private EvictionListener listener = EvictionListener.NONE;
 
         /** The directory of the tier's RocksDB files; created when missing. */
@@ -493,10 +628,32 @@ public final class SsdTier implements AutoCloseable {
             return this;
         }
 
-        /** The most bytes of blocks to hold, at least 1. */
+        /**
+         * The most bytes of blocks to hold, at least 1, on top of which RocksDB writes up to
+         * {@link SsdRocksDb#reserveBytes} of WAL and memtable flushes. Set this or
+         * {@link #diskBytes}.
+         */
         public Context capacityBytes(long capacityBytes) {
             this.capacityBytes = capacityBytes;
             return this;
+        }
+
+        /**
+         * The most bytes the tier puts on its disk, everything counted: blocks get what is left
+         * after RocksDB's reserve ({@link SsdRocksDb#reserveBytes} of the write buffer), and the
+         * write buffer, unless set, is 1/16 of it (1 to 64 MiB). Set this or {@link #capacityBytes}.
+         */
+        public Context diskBytes(long diskBytes) {
+            this.diskBytes = diskBytes;
+            return this;
+        }
+
+        long diskBytes() {
+            return diskBytes > 0 ? diskBytes : capacityBytes + SsdRocksDb.reserveBytes(writeBufferBytes);
+        }
+
+        long blockCapacityBytes() {
+            return capacityBytes > 0 ? capacityBytes : diskBytes - SsdRocksDb.reserveBytes(writeBufferBytes);
         }
 
         /** The eviction policy, fresh: the tier owns and drives it (e.g. {@link EvictionPolicy#byName}). */
@@ -511,7 +668,10 @@ public final class SsdTier implements AutoCloseable {
             return this;
         }
 
-        /** Memtable of the blocks column family, bytes, at least 1 MiB (default 64 MiB). */
+        /**
+         * Memtable of the blocks column family, bytes, at least 1 MiB (default 64 MiB, or 1/16
+         * of {@link #diskBytes} between 1 and 64 MiB).
+         */
         public Context writeBufferBytes(long writeBufferBytes) {
             this.writeBufferBytes = writeBufferBytes;
             return this;
@@ -530,8 +690,19 @@ public final class SsdTier implements AutoCloseable {
             if (directory == null) {
                 throw new IllegalArgumentException("SSD tier: no directory given");
             }
-            if (capacityBytes < 1) {
-                throw new IllegalArgumentException("SSD tier: capacity must be at least 1 byte, was " + capacityBytes);
+            if ((capacityBytes > 0) == (diskBytes > 0)) {
+                throw new IllegalArgumentException("SSD tier: capacity must be at least 1 byte, given as either a block"
+                        + " capacity or a disk size, was " + capacityBytes + " and " + diskBytes + " bytes");
+            }
+            if (writeBufferBytes < 0) {
+                writeBufferBytes = diskBytes > 0
+                        ? Math.clamp(diskBytes / 16, 1L << 20, SsdRocksDb.DEFAULT_WRITE_BUFFER_BYTES)
+                        : SsdRocksDb.DEFAULT_WRITE_BUFFER_BYTES;
+            }
+            if (diskBytes > 0 && blockCapacityBytes() < 1) {
+                throw new IllegalArgumentException("SSD tier: a disk size of " + diskBytes + " bytes leaves no room for"
+                        + " blocks after RocksDB's reserve of " + SsdRocksDb.reserveBytes(writeBufferBytes)
+                        + " bytes (WAL and memtable flushes, 2 write buffers)");
             }
             if (policy == null) {
                 throw new IllegalArgumentException("SSD tier: no eviction policy given");
