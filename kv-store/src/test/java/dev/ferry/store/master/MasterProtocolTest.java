@@ -1,7 +1,11 @@
 package dev.ferry.store.master;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.ferry.store.rpc.RpcException;
+import dev.ferry.store.rpc.Wire;
+import dev.ferry.store.tier.SsdHealth;
 import dev.ferry.transfer.segment.AeronIpc;
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.SegmentDescriptor;
@@ -10,7 +14,10 @@ import io.netty.buffer.Unpooled;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** Segment descriptors survive the master's wire format, with and without Aeron. */
+/**
+ * Segment descriptors survive the master's wire format, with and without Aeron; heartbeat
+ * reports carry the SSD tier's state, and read those of nodes from before it as OK.
+ */
 class MasterProtocolTest {
     private static SegmentDescriptor roundTrip(SegmentDescriptor d) {
         ByteBuf buf = Unpooled.buffer();
@@ -37,5 +44,43 @@ class MasterProtocolTest {
         SegmentDescriptor d = new SegmentDescriptor("s", 4096, new Endpoint("127.0.0.1", 1));
         assertThat(roundTrip(d)).isEqualTo(d);
         assertThat(roundTrip(d).aeronIpc()).isNull();
+    }
+
+    @Test
+    void aReportWithAFullSsdReadsBackEqual() {
+        ByteBuf buf = Unpooled.buffer();
+        try {
+            NodeReport r = new NodeReport(7, new long[] {1, 2}, new long[] {3}, new long[] {4, 5}, SsdHealth.FULL);
+            MasterProtocol.writeReport(buf, r);
+            NodeReport back = MasterProtocol.readReport(buf);
+            assertThat(buf.isReadable()).isFalse();
+            assertThat(back.ackedSeq()).isEqualTo(7);
+            assertThat(back.demoted()).containsExactly(1, 2);
+            assertThat(back.loaded()).containsExactly(3);
+            assertThat(back.ssdGone()).containsExactly(4, 5);
+            assertThat(back.ssd()).isEqualTo(SsdHealth.FULL);
+        } finally {
+            buf.release();
+        }
+    }
+
+    @Test
+    void aReportWithoutTheSsdStateReadsAsOkAndAnUnknownStateIsMalformed() {
+        ByteBuf buf = Unpooled.buffer();
+        try {
+            buf.writeLong(3);
+            Wire.writeLongs(buf, new long[] {9});
+            Wire.writeLongs(buf, new long[0]);
+            Wire.writeLongs(buf, new long[0]);
+            NodeReport old = MasterProtocol.readReport(buf.duplicate());
+            assertThat(old.ackedSeq()).isEqualTo(3);
+            assertThat(old.demoted()).containsExactly(9);
+            assertThat(old.ssd()).isEqualTo(SsdHealth.OK);
+            buf.writeByte(9);
+            assertThatThrownBy(() -> MasterProtocol.readReport(buf)).isInstanceOf(RpcException.class)
+                    .hasMessageContaining("unknown SSD health code 9");
+        } finally {
+            buf.release();
+        }
     }
 }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ferry.store.eviction.LruPolicy;
 import dev.ferry.store.rpc.RpcException;
+import dev.ferry.store.tier.SsdHealth;
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import java.util.List;
@@ -320,6 +321,41 @@ class MasterTest {
         assertThat(tiered.putStart(new long[] {7}, BLOCK)).hasSize(1);
         assertThat(tiered.stats().evictions()).isEqualTo(1);
         assertThat(tiered.stats().demotionWaits()).isEqualTo(2);
+    }
+
+    @Test
+    void aNodeWhoseSsdIsFullGetsNoDemotionAndAPutEvictsAtOnceUntilItIsWritableAgain() {
+        Master tiered = fullTieredMaster(1000 * BLOCK);
+        NodeReport full = new NodeReport(0, new long[0], new long[0], new long[0], SsdHealth.FULL);
+        tiered.heartbeat("s", full);
+        assertThat(tiered.ssdHealth("s")).isEqualTo(SsdHealth.FULL);
+        tiered.expire();
+        assertThat(tiered.heartbeat("s", full)).isEmpty();
+        assertThat(tiered.putStart(new long[] {5}, BLOCK)).hasSize(1);
+        assertThat(tiered.stats().evictions()).isEqualTo(1);
+        assertThat(tiered.stats().demotionWaits()).isZero();
+        assertThat(tiered.stats().demotions()).isZero();
+
+        tiered.heartbeat("s", NodeReport.ack(0));
+        assertThat(tiered.ssdHealth("s")).isEqualTo(SsdHealth.OK);
+        tiered.putCommit(new long[] {5}, new int[] {5});
+        tiered.expire();
+        assertThat(tiered.heartbeat("s", 0)).extracting(IndexUpdate::kind).contains(IndexUpdate.Kind.DEMOTE);
+    }
+
+    @Test
+    void aFailedDemotionIsNoProgressSoAPutStopsWaitingAfterTheStallLimit() {
+        Master tiered = fullTieredMaster(1000 * BLOCK);
+        assertThatThrownBy(() -> tiered.putStart(new long[] {5}, BLOCK)).isInstanceOf(RpcException.class);
+        assertThat(tiered.heartbeat("s", 0)).extracting(u -> u.block().key()).containsExactly(1L, 2L);
+        // The node could not write them (a disk error before it knew its state).
+        tiered.heartbeat("s", new NodeReport(2, new long[0], new long[0], new long[] {1, 2}));
+        now.addAndGet(Master.DEMOTION_STALL_NANOS / 2);
+        // The same blocks are asked again; that is no progress.
+        assertThatThrownBy(() -> tiered.putStart(new long[] {5}, BLOCK)).isInstanceOf(RpcException.class);
+        now.addAndGet(Master.DEMOTION_STALL_NANOS / 2 + 1);
+        assertThat(tiered.putStart(new long[] {5}, BLOCK)).hasSize(1);
+        assertThat(tiered.stats().evictions()).isEqualTo(1);
     }
 
     @Test
