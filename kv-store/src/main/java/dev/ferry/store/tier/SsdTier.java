@@ -45,8 +45,17 @@ import org.slf4j.LoggerFactory;
  * <p>Capacity: the sum of stored block lengths never exceeds {@link #capacityBytes()}. A put
  * that would exceed it first evicts the policy's victims (blocks nobody is reading), in the
  * same batch as its own write, and reports them to the {@link EvictionListener}. Disk use is
- * higher by RocksDB's own overhead: WAL, SST metadata, and evicted bytes in blob files until
- * blob garbage collection relocates them.
+ * higher by RocksDB's own overhead: WAL and the memtable being flushed (bounded, see
+ * {@link SsdRocksDb#reserveBytes}; opened with {@link Context#diskBytes} the capacity counts
+ * them), SST metadata, and evicted bytes in blob files until blob garbage collection
+ * relocates them.
+ *
+ * <p>Disk faults: a write that fails with {@code ENOSPC} makes the tier
+ * {@link SsdHealth#FULL}, one that fails with another I/O error {@link SsdHealth#FAILING}
+ * (logged once per change of state). Outside {@link SsdHealth#OK} puts and removals fail at
+ * once with {@link SsdUnwritableException} (its message names the state and the OS error),
+ * while gets keep working; {@link #health()} retries at most once per {@link #RETRY_NANOS}
+ * and brings the tier back when the disk takes writes again.
  *
  * <p>Threads: puts and gets run on the tier's own I/O threads, never on the caller's, and
  * complete a {@link CompletableFuture}; each I/O thread reuses its key, metadata and write
@@ -194,7 +203,8 @@ public final class SsdTier implements AutoCloseable {
      *         death of this process). Fails with {@link IllegalArgumentException} when
      *         {@code crc32c} does not match the bytes (nothing stored), with
      *         {@link TierException} when no room can be made now (every other block is being
-     *         read or written) or RocksDB fails; nothing changes then
+     *         read or written) or RocksDB fails, with {@link SsdUnwritableException} (at once,
+     *         without writing) while the disk is full or failing; nothing changes then
      * @throws IllegalArgumentException (at once) for on-heap or empty bytes, or a block longer
      *                                  than {@link #MAX_BLOCK_BYTES} or the capacity
      * @throws IllegalStateException    when the tier is closed
@@ -370,12 +380,13 @@ public final class SsdTier implements AutoCloseable {
      * Not reported to the {@link EvictionListener}.
      *
      * @return whether the block was in the tier
+     * @throws SsdUnwritableException when the disk is full or failing (the block stays)
      * @throws TierException when RocksDB fails (the block stays) or the wait is interrupted
      */
     public boolean remove(long key) {
         checkOpen();
-        if (!index.contains(key)) {
-            return false;
+        if (health.state() != SsdHealth.OK && !index.contains(key)) {
+            return false; // nothing to remove: no need for a disk that refuses writes
         }
         checkWritable("removal of block key " + key);
         StoredBlock block;
@@ -481,7 +492,8 @@ public final class SsdTier implements AutoCloseable {
             health.recovered();
         } catch (RocksDBException e) {
             health.failed(e);
-        } catch (TierException e) {
+        } catch (RuntimeException e) {
+            // Not open again (or not writable): the state stays, and the next retry tries again.
             if (e.getCause() instanceof RocksDBException r) {
                 health.failed(r);
             }
