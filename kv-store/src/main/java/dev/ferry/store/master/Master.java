@@ -241,6 +241,9 @@ public final class Master {
         }
         if (now == SsdHealth.OK) {
             LOG.info("store node {}: SSD tier takes writes again; demotion resumes", node.id);
+            for (String name : node.segments) {
+                segments.get(name).demotionFailed = false; // its failures were the disk's, now over
+            }
         } else {
             LOG.warn("store node {}: SSD tier {}; no demotion there, full DRAM evicts instead", node.id,
                     now == SsdHealth.FULL ? "full" : "failing");

@@ -344,6 +344,20 @@ class MasterTest {
     }
 
     @Test
+    void demotionsRefusedByAFullSsdDoNotCutShortTheWriteStallOnceItIsWritableAgain() {
+        Master tiered = fullTieredMaster(1000 * BLOCK);
+        tiered.expire();
+        assertThat(tiered.heartbeat("s", 0)).extracting(u -> u.block().key()).containsExactly(1L, 2L);
+        tiered.heartbeat("s", new NodeReport(2, new long[0], new long[0], new long[] {1, 2}, SsdHealth.FULL));
+        now.addAndGet(2 * Master.DEMOTION_STALL_NANOS);
+        tiered.heartbeat("s", NodeReport.ack(2));
+        // Writable again: a put into full DRAM waits for the demotion it starts, as before the fault.
+        assertThatThrownBy(() -> tiered.putStart(new long[] {5}, BLOCK)).isInstanceOf(RpcException.class)
+                .extracting(e -> ((RpcException) e).status()).isEqualTo(RpcException.BUSY);
+        assertThat(tiered.stats().evictions()).isZero();
+    }
+
+    @Test
     void aFailedDemotionIsNoProgressSoAPutStopsWaitingAfterTheStallLimit() {
         Master tiered = fullTieredMaster(1000 * BLOCK);
         assertThatThrownBy(() -> tiered.putStart(new long[] {5}, BLOCK)).isInstanceOf(RpcException.class);
