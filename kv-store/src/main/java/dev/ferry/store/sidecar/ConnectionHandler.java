@@ -10,6 +10,8 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.unix.DomainSocketReadMode;
 import io.netty.channel.unix.FileDescriptor;
+import io.netty.channel.unix.PeerCredentials;
+import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.handler.codec.CorruptedFrameException;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.TooLongFrameException;
@@ -42,6 +44,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     static final int EVENT_LOOP_GET_KEYS = 16;
 
     private final SidecarServer server;
+    private final SidecarFrames.Decoder decoder;
     private final DirectStoreClient.CachedRead cachedRead = new DirectStoreClient.CachedRead(EVENT_LOOP_GET_KEYS);
     private final Executor executor;
     private final ArrayDeque<Request> waiting = new ArrayDeque<>();
@@ -54,31 +57,66 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private boolean awaitingFd;
     private long memfdRequestId;
     private long memfdBytes;
+    /**
+     * Bytes this connection holds besides its unsent answers: request frames read and not
+     * finished, plus {@code maxFrameBytes} for each GET_INLINE running (its answer's bound).
+     */
+    private long heldBytes;
+    /** Frames (and descriptors) received so far: a stall is no frame for a whole timeout. */
+    private long received;
+    private long receivedAtArm;
+    private ScheduledFuture<?> stallTimer;
+    private ChannelFutureListener resumeAfterWrite;
 
-    ConnectionHandler(SidecarServer server, Executor executor) {
+    ConnectionHandler(SidecarServer server, Executor executor, SidecarFrames.Decoder decoder) {
         this.server = server;
         this.executor = executor;
+        this.decoder = decoder;
     }
 
-    private record Request(ByteBuf frame, int opcode, long id) {
+    private record Request(ByteBuf frame, int opcode, long id, long bytes) {
+        /** Bytes the request holds while it waits or runs: its frame, and for GET_INLINE its answer's bound. */
+        static long bytes(ByteBuf frame, int opcode, int maxFrameBytes) {
+            return frame.capacity() + (opcode == GET_INLINE ? maxFrameBytes : 0);
+        }
     }
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         tcp = ctx.channel().remoteAddress() instanceof InetSocketAddress;
-        boolean local = !tcp || ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().isLoopbackAddress();
-        session = server.openSession(local);
+        boolean local = false;
+        long pid = -1;
+        if (ctx.channel() instanceof EpollDomainSocketChannel ch) {
+            try {
+                PeerCredentials peer = ch.peerCredentials();
+                pid = peer.pid();
+                local = server.uid() >= 0 && peer.uid() == server.uid();
+            } catch (java.io.IOException e) {
+                local = false; // unknown peer: no shared memory
+            }
+        }
+        session = server.openSession(local, pid);
         held = new ClientSession.Held(session);
+        resumeAfterWrite = f -> ctx.executor().execute(() -> resume(ctx));
         ctx.fireChannelActive();
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        received++;
         if (msg instanceof FileDescriptor fd) {
             receiveMemfd(ctx, fd);
             return;
         }
         ByteBuf frame = (ByteBuf) msg;
+        if (awaitingFd) {
+            frame.release();
+            awaitingFd = false;
+            server.metrics().malformedFrame();
+            refuse(ctx, REGISTER_MEMFD, memfdRequestId, MALFORMED, "REGISTER_MEMFD: expected one byte carrying "
+                    + "the memfd (SCM_RIGHTS), got a frame", true);
+            return;
+        }
         if (frame.readableBytes() < HEADER_BYTES) {
             int length = frame.readableBytes() - 4;
             frame.release();
@@ -91,7 +129,11 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         int opcode = frame.readUnsignedShortLE();
         frame.skipBytes(2);
         long id = frame.readLongLE();
-        if (server.draining()) {
+        if (id == 0) {
+            frame.release();
+            refuse(ctx, opcode, 0, MALFORMED, "request id 0 is reserved for errors of the connection itself: "
+                    + "number requests from 1", false);
+        } else if (server.draining()) {
             frame.release();
             refuse(ctx, opcode, id, SHUTTING_DOWN, "the sidecar is shutting down", false);
         } else if (opcode == HELLO) {
@@ -112,8 +154,46 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         } else if (opcode == GET && getCached(ctx, frame, id)) {
             frame.release(); // answered here, on the event loop
         } else {
-            dispatch(ctx, new Request(frame, opcode, id));
+            Request request = new Request(frame, opcode, id, Request.bytes(frame, opcode, server.maxFrameBytes()));
+            heldBytes += request.bytes();
+            dispatch(ctx, request);
         }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        armStallTimer(ctx);
+        ctx.fireChannelReadComplete();
+    }
+
+    /**
+     * Starts the stall timer when a frame is half received or a memfd is awaited: a client
+     * that sends part of a frame (or announces a memfd and sends no descriptor) and then
+     * nothing is closed with a reason once the timeout passes with no frame received.
+     */
+    private void armStallTimer(ChannelHandlerContext ctx) {
+        if (stallTimer != null || !(awaitingFd || decoder.partialBytes() > 0)) {
+            return;
+        }
+        receivedAtArm = received;
+        stallTimer = ctx.executor().schedule(() -> stallTimerFired(ctx), server.frameTimeoutMillis(),
+                java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    private void stallTimerFired(ChannelHandlerContext ctx) {
+        stallTimer = null;
+        if (!ctx.channel().isActive() || !(awaitingFd || decoder.partialBytes() > 0)) {
+            return;
+        }
+        if (received != receivedAtArm || !ctx.channel().config().isAutoRead()) {
+            armStallTimer(ctx); // progress, or the sidecar itself stopped reading: not the client's stall
+            return;
+        }
+        server.metrics().malformedFrame();
+        String what = awaitingFd ? "REGISTER_MEMFD announced a memfd, none came" : "a frame was started ("
+                + decoder.partialBytes() + " bytes came), not finished";
+        awaitingFd = false;
+        refuse(ctx, 0, 0, MALFORMED, what + " within " + server.frameTimeoutMillis() + " ms: closing", true);
     }
 
     /**
@@ -136,6 +216,11 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void hello(ChannelHandlerContext ctx, ByteBuf body, long id) {
+        if (session.greeted()) {
+            refuse(ctx, HELLO, id, BAD_STATE, "HELLO was answered already: one per connection (reconnect to "
+                    + "start over)", false);
+            return;
+        }
         if (body.readableBytes() < 6) {
             refuse(ctx, HELLO, id, MALFORMED, "HELLO body is min version u16, max version u16, token length u16, "
                     + "token", false);
@@ -151,6 +236,11 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         }
         byte[] token = new byte[tokenLength];
         body.readBytes(token);
+        if (tokenLength > 0 && !(tcp && server.token() != null)) {
+            refuse(ctx, HELLO, id, MALFORMED, tcp ? "this sidecar has no token: send none" : "the Unix socket takes "
+                    + "no token (its file mode admits the sidecar's user only): send none", false);
+            return;
+        }
         if (tcp && server.token() != null && !MessageDigest.isEqual(token,
                 server.token().getBytes(StandardCharsets.UTF_8))) {
             refuse(ctx, HELLO, id, UNAUTHORIZED, "wrong or missing token", true);
@@ -162,7 +252,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         session.greet();
-        ByteBuf out = SidecarFrames.start(ctx.alloc(), HELLO, id, 28);
+        ByteBuf out = SidecarFrames.start(ctx.alloc(), HELLO, id, HELLO_ANSWER_BYTES);
         out.writeShortLE(VERSION).writeShortLE(session.local() ? 1 : 0).writeIntLE(server.maxFrameBytes())
                 .writeIntLE(server.maxInFlight()).writeIntLE(0).writeLongLE(server.quotaBytes())
                 .writeLongLE(session.id());
@@ -177,7 +267,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private void memfd(ChannelHandlerContext ctx, ByteBuf body, long id) {
         if (!(ctx.channel() instanceof EpollDomainSocketChannel ch)) {
             refuse(ctx, REGISTER_MEMFD, id, NOT_LOCAL, "memfd buffers need the sidecar's Unix socket served with "
-                    + "epoll; register a file of the buffer directory instead", false);
+                    + "epoll; over TCP, send bytes inline (PUT_INLINE, GET_INLINE)", false);
             return;
         }
         if (body.readableBytes() != 8) {
@@ -198,14 +288,28 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         ctx.writeAndFlush(SidecarFrames.finish(SidecarFrames.start(ctx.alloc(), REGISTER_MEMFD, id, 0)));
     }
 
-    /** REGISTER_MEMFD, second step: maps the received memfd and answers its buffer id. */
+    /**
+     * REGISTER_MEMFD, second step: maps the received memfd and answers its buffer id. The
+     * descriptor must come with exactly one byte and nothing after it (the client sends no
+     * other request before the answer): more bytes waiting mean the framing is lost, and the
+     * connection is closed with the reason.
+     */
     private void receiveMemfd(ChannelHandlerContext ctx, FileDescriptor fd) {
-        ((EpollDomainSocketChannel) ctx.channel()).config().setReadMode(DomainSocketReadMode.BYTES);
+        EpollDomainSocketChannel ch = (EpollDomainSocketChannel) ctx.channel();
+        ch.config().setReadMode(DomainSocketReadMode.BYTES);
         try {
             if (!awaitingFd) {
                 return; // not asked for: closing it is all
             }
             awaitingFd = false;
+            int extra = PosixFiles.readable(ch.fd().intValue());
+            if (extra != 0) {
+                server.metrics().malformedFrame();
+                refuse(ctx, REGISTER_MEMFD, memfdRequestId, MALFORMED, "REGISTER_MEMFD: the memfd must come with "
+                        + "exactly one byte and nothing more before the answer; " + (extra < 0 ? "unknown" : extra)
+                        + " more bytes followed it: closing", true);
+                return;
+            }
             SharedBuffer buffer = server.ops().registerMemfd(session, fd.intValue(), memfdBytes);
             ByteBuf out = SidecarFrames.start(ctx.alloc(), REGISTER_MEMFD, memfdRequestId, 4);
             out.writeIntLE(buffer.id());
@@ -224,11 +328,40 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void dispatch(ChannelHandlerContext ctx, Request request) {
-        if (inFlight >= server.maxInFlight()) {
+        if (!waiting.isEmpty() || !mayStart(ctx, request)) {
             waiting.addLast(request);
             ctx.channel().config().setAutoRead(false);
             return;
         }
+        start(ctx, request);
+        if (overBudget(ctx)) {
+            ctx.channel().config().setAutoRead(false);
+        }
+    }
+
+    /**
+     * Whether a request may start now: fewer than max_in_flight run, and the connection's
+     * bytes (held ones and unsent answers) stay within its budget; the first request always
+     * may when nothing else is held, so that one larger than the budget still runs.
+     */
+    private boolean mayStart(ChannelHandlerContext ctx, Request request) {
+        if (inFlight >= server.maxInFlight()) {
+            return false;
+        }
+        long unsent = unsentBytes(ctx);
+        return inFlight == 0 && unsent == 0 || heldBytes + unsent <= server.connectionBytes();
+    }
+
+    private boolean overBudget(ChannelHandlerContext ctx) {
+        return heldBytes + unsentBytes(ctx) > server.connectionBytes();
+    }
+
+    private static long unsentBytes(ChannelHandlerContext ctx) {
+        var out = ctx.channel().unsafe().outboundBuffer();
+        return out == null ? 0 : out.totalPendingWriteBytes();
+    }
+
+    private void start(ChannelHandlerContext ctx, Request request) {
         inFlight++;
         server.requestStarted();
         try {
@@ -237,7 +370,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         } catch (RejectedExecutionException e) {
             request.frame().release();
             refuse(ctx, request.opcode(), request.id(), SHUTTING_DOWN, "the sidecar is shutting down", false);
-            done(ctx);
+            done(ctx, request);
         }
     }
 
@@ -261,8 +394,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         try {
             // One hop to the event loop for both the write and the bookkeeping.
             ctx.executor().execute(() -> {
-                ctx.writeAndFlush(reply);
-                done(ctx);
+                ctx.writeAndFlush(reply).addListener(resumeAfterWrite);
+                done(ctx, request);
             });
         } catch (RejectedExecutionException e) {
             reply.release();
@@ -271,18 +404,34 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     /** On the event loop: one request finished; start waiting ones, read again when none wait. */
-    private void done(ChannelHandlerContext ctx) {
+    private void done(ChannelHandlerContext ctx, Request request) {
         inFlight--;
+        heldBytes -= request.bytes();
         server.requestEnded();
-        while (inFlight < server.maxInFlight() && !waiting.isEmpty()) {
-            dispatch(ctx, waiting.pollFirst());
-        }
-        if (waiting.isEmpty() && ctx.channel().isActive()) {
-            ctx.channel().config().setAutoRead(true);
-        }
+        resume(ctx);
         if (inactive && inFlight == 0) {
             closeSession();
         }
+    }
+
+    /**
+     * On the event loop: starts the waiting requests that fit now, and reads the socket again
+     * when none waits and the connection is within its budget (back pressure on answers the
+     * client does not read, as on requests beyond max_in_flight).
+     */
+    private void resume(ChannelHandlerContext ctx) {
+        while (!waiting.isEmpty() && mayStart(ctx, waiting.peekFirst())) {
+            start(ctx, waiting.pollFirst());
+        }
+        if (waiting.isEmpty() && ctx.channel().isActive() && !overBudget(ctx)) {
+            ctx.channel().config().setAutoRead(true);
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        resume(ctx);
+        ctx.fireChannelWritabilityChanged();
     }
 
     /** Answers a request refused before it ran, and counts it. */
@@ -313,8 +462,13 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        if (stallTimer != null) {
+            stallTimer.cancel(false);
+            stallTimer = null;
+        }
         Request r;
         while ((r = waiting.pollFirst()) != null) {
+            heldBytes -= r.bytes();
             r.frame().release();
         }
         inactive = true;

@@ -21,8 +21,20 @@ final class SidecarFrames {
      * A decoder of frames of at most {@code maxFrameBytes} bytes (length field included);
      * a longer one fails at once with a {@link io.netty.handler.codec.TooLongFrameException}.
      */
-    static LengthFieldBasedFrameDecoder decoder(int maxFrameBytes) {
-        return new LengthFieldBasedFrameDecoder(ByteOrder.LITTLE_ENDIAN, maxFrameBytes, 0, 4, 0, 0, true);
+    static Decoder decoder(int maxFrameBytes) {
+        return new Decoder(maxFrameBytes);
+    }
+
+    /** The frame decoder, which also tells how many bytes of an unfinished frame it holds. Event loop only. */
+    static final class Decoder extends LengthFieldBasedFrameDecoder {
+        Decoder(int maxFrameBytes) {
+            super(ByteOrder.LITTLE_ENDIAN, maxFrameBytes, 0, 4, 0, 0, true);
+        }
+
+        /** Bytes received of a frame not complete yet (0 between frames). */
+        int partialBytes() {
+            return actualReadableBytes();
+        }
     }
 
     /** An answer with its header written; the caller appends the body and calls {@link #finish}. */

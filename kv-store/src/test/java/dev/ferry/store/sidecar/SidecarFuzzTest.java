@@ -77,7 +77,7 @@ class SidecarFuzzTest {
     void malformedFramesGetAClearErrorAndTheConnectionStillServes() {
         Random random = new Random(SEED);
         try (SidecarClient c = fx.client()) {
-            int buffer = c.registerBuffer(shm.path, shm.memory().byteSize());
+            int buffer = c.registerBuffer(shm.path, shm.bytes);
             BlockContent.fill(42, shm.slice(0, 8192));
             c.put(new long[] {42}, buffer, new long[] {0}, new long[] {8192});
             int[] statuses = new int[INTERNAL + 1];
