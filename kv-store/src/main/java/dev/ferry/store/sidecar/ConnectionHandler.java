@@ -24,10 +24,16 @@ import java.util.concurrent.RejectedExecutionException;
 
 /**
  * One client connection: answers HELLO (version and, for TCP when the sidecar has a token,
- * the token) on the event loop, refuses everything before it, and runs the other requests
- * on the request executor, at most {@code maxInFlight} at a time: beyond that, frames wait
- * here and the socket is not read (back pressure), so a client cannot make the sidecar
- * buffer without bound. A GET that the lease cache can serve without blocking is answered
+ * the token; one per connection) on the event loop, refuses everything before it, and runs
+ * the other requests on the request executor, at most {@code maxInFlight} at a time and
+ * within the connection's byte budget ({@link SidecarServer#connectionBytes()}: request
+ * frames held, the bound of each running GET_INLINE answer, answers the socket has not
+ * taken): beyond either, frames wait here and the socket is not read (back pressure), so
+ * a client that pipelines, or does not read its answers, cannot make the sidecar buffer
+ * without bound. Only a peer on the Unix socket whose user is the sidecar's
+ * ({@code SO_PEERCRED}) may share memory. A frame left half received, or a memfd announced
+ * and not passed, for the frame timeout closes the connection with the reason
+ * (request id 0). A GET that the lease cache can serve without blocking is answered
  * on the event loop at once ({@link SidecarOps#getCached}). When the connection closes and
  * its last request has finished, its session is closed: its buffers are unmapped and its
  * uncommitted puts aborted.

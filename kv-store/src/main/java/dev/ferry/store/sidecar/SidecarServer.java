@@ -43,7 +43,8 @@ import java.util.function.Consumer;
  *
  * <p>{@link #close()} drains: it stops accepting and removes the socket file, answers new
  * requests with SHUTTING_DOWN, waits (up to the drain timeout) for requests in flight to
- * finish, then closes the connections (their sessions abort what they left uncommitted).
+ * finish, then tells every connection why (SHUTTING_DOWN, request id 0) and closes it
+ * (their sessions abort what they left uncommitted).
  *
  * <p>Thread-safe. Owns sockets and an event loop: close it.
  */
