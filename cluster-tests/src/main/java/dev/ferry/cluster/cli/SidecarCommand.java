@@ -80,8 +80,8 @@ final class SidecarCommand implements Callable<Integer> {
             + "1000, at most half of --lease-ms); 0 turns the lease cache off.")
     long leaseCacheMillis;
 
-    @Option(names = "--frame-timeout-ms", defaultValue = "10000", description = "Longest a client may take to "
-            + "finish sending a frame it started, ms (default ${DEFAULT-VALUE}); then its connection is closed.")
+    @Option(names = "--frame-timeout-ms", defaultValue = "10000", description = "Longest a client may stay "
+            + "silent with a frame half sent, ms (default ${DEFAULT-VALUE}); then its connection is closed.")
     long frameTimeoutMillis;
 
     @Option(names = "--drain-ms", defaultValue = "10000", description = "Longest wait for requests in flight at shutdown, ms (default ${DEFAULT-VALUE}).")

@@ -68,9 +68,9 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
      * finished, plus {@code maxFrameBytes} for each GET_INLINE running (its answer's bound).
      */
     private long heldBytes;
-    /** Frames (and descriptors) received so far: a stall is no frame for a whole timeout. */
+    /** Descriptors received so far; with the decoder's bytes, the progress a stall lacks. */
     private long received;
-    private long receivedAtArm;
+    private long progressAtArm;
     private ScheduledFuture<?> stallTimer;
     private ChannelFutureListener resumeAfterWrite;
 
@@ -175,15 +175,19 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     /**
      * Starts the stall timer when a frame is half received or a memfd is awaited: a client
      * that sends part of a frame (or announces a memfd and sends no descriptor) and then
-     * nothing is closed with a reason once the timeout passes with no frame received.
+     * nothing is closed with a reason once a whole timeout passes with no byte received.
      */
     private void armStallTimer(ChannelHandlerContext ctx) {
         if (stallTimer != null || !(awaitingFd || decoder.partialBytes() > 0)) {
             return;
         }
-        receivedAtArm = received;
+        progressAtArm = progress();
         stallTimer = ctx.executor().schedule(() -> stallTimerFired(ctx), server.frameTimeoutMillis(),
                 java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    private long progress() {
+        return decoder.receivedBytes() + received;
     }
 
     private void stallTimerFired(ChannelHandlerContext ctx) {
@@ -191,13 +195,13 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         if (!ctx.channel().isActive() || !(awaitingFd || decoder.partialBytes() > 0)) {
             return;
         }
-        if (received != receivedAtArm || !ctx.channel().config().isAutoRead()) {
+        if (progress() != progressAtArm || !ctx.channel().config().isAutoRead()) {
             armStallTimer(ctx); // progress, or the sidecar itself stopped reading: not the client's stall
             return;
         }
         server.metrics().malformedFrame();
         String what = awaitingFd ? "REGISTER_MEMFD announced a memfd, none came" : "a frame was started ("
-                + decoder.partialBytes() + " bytes came), not finished";
+                + decoder.partialBytes() + " bytes came), and no byte followed";
         awaitingFd = false;
         refuse(ctx, 0, 0, MALFORMED, what + " within " + server.frameTimeoutMillis() + " ms: closing", true);
     }

@@ -389,7 +389,7 @@ public final class Sidecar implements AutoCloseable {
         }
 
         /**
-         * Longest a connection may take to complete a frame it started, or to pass the
+         * Longest a connection may stay silent with a frame half sent, or without passing the
          * descriptor REGISTER_MEMFD announced, ms (default 10 s): past it the connection is
          * answered MALFORMED (request id 0) and closed. Time the sidecar itself stops reading
          * (back pressure) does not count.

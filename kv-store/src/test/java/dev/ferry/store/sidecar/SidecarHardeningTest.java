@@ -225,7 +225,7 @@ class SidecarHardeningTest {
                 SidecarClient.Answer a = raw.call(half);
                 assertThat(a.status()).isEqualTo(MALFORMED);
                 assertThat(a.requestId()).isEqualTo(CONNECTION_ID);
-                assertThat(message(a)).contains("not finished within 300 ms");
+                assertThat(message(a)).contains("10 bytes came), and no byte followed within 300 ms");
                 assertThat(raw.closedByPeer()).isTrue();
             }
             try (RawConnection raw = new RawConnection(fx.sidecar.socketPath())) {
@@ -237,6 +237,24 @@ class SidecarHardeningTest {
                 assertThat(a.status()).isEqualTo(MALFORMED);
                 assertThat(message(a)).contains("announced a memfd, none came");
                 assertThat(raw.closedByPeer()).isTrue();
+            }
+        });
+    }
+
+    @Test
+    void aFrameThatKeepsComingSlowlyIsServedHoweverLongItTakes() {
+        fx = new SidecarFixture(c -> c.frameTimeoutMillis(1000));
+        assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
+            try (RawConnection raw = new RawConnection(fx.sidecar.socketPath())) {
+                assertThat(raw.call(hello(1, "")).status()).isEqualTo(OK);
+                byte[] whole = getInline(2, 5);
+                for (int i = 0; i < 8; i++) { // 8 pauses of 200 ms: the frame takes longer than the timeout
+                    raw.send(java.util.Arrays.copyOfRange(whole, i * whole.length / 8, (i + 1) * whole.length / 8));
+                    Thread.sleep(200);
+                }
+                SidecarClient.Answer a = raw.read();
+                assertThat(a.status()).isEqualTo(OK);
+                assertThat(a.requestId()).isEqualTo(2);
             }
         });
     }
@@ -268,8 +286,15 @@ class SidecarHardeningTest {
         }
 
         SidecarClient.Answer call(byte[] frame) throws IOException {
-            ch.write(ByteBuffer.wrap(frame));
+            send(frame);
             return read();
+        }
+
+        void send(byte[] bytes) throws IOException {
+            ByteBuffer b = ByteBuffer.wrap(bytes);
+            while (b.hasRemaining()) {
+                ch.write(b);
+            }
         }
 
         SidecarClient.Answer read() throws IOException {
