@@ -11,10 +11,10 @@ import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.unix.DomainSocketReadMode;
 import io.netty.channel.unix.FileDescriptor;
 import io.netty.channel.unix.PeerCredentials;
-import io.netty.util.concurrent.ScheduledFuture;
 import io.netty.handler.codec.CorruptedFrameException;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.TooLongFrameException;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -338,7 +338,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void dispatch(ChannelHandlerContext ctx, Request request) {
-        if (!waiting.isEmpty() || !mayStart(ctx, request)) {
+        if (!waiting.isEmpty() || !mayStart(ctx)) {
             waiting.addLast(request);
             ctx.channel().config().setAutoRead(false);
             return;
@@ -354,12 +354,12 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
      * bytes (held ones and unsent answers) stay within its budget; the first request always
      * may when nothing else is held, so that one larger than the budget still runs.
      */
-    private boolean mayStart(ChannelHandlerContext ctx, Request request) {
+    private boolean mayStart(ChannelHandlerContext ctx) {
         if (inFlight >= server.maxInFlight()) {
             return false;
         }
         long unsent = unsentBytes(ctx);
-        return inFlight == 0 && unsent == 0 || heldBytes + unsent <= server.connectionBytes();
+        return (inFlight == 0 && unsent == 0) || heldBytes + unsent <= server.connectionBytes();
     }
 
     private boolean overBudget(ChannelHandlerContext ctx) {
@@ -430,7 +430,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
      * client does not read, as on requests beyond max_in_flight).
      */
     private void resume(ChannelHandlerContext ctx) {
-        while (!waiting.isEmpty() && mayStart(ctx, waiting.peekFirst())) {
+        while (!waiting.isEmpty() && mayStart(ctx)) {
             start(ctx, waiting.pollFirst());
         }
         if (waiting.isEmpty() && ctx.channel().isActive() && !overBudget(ctx)) {

@@ -28,6 +28,8 @@ final class PosixFiles {
     static final int SEAL_SEAL = 0x0001;
     private static final int O_RDWR = 02;
     private static final int O_CLOEXEC = 02000000;
+    private static final int O_NOCTTY = 0400;
+    private static final int O_NONBLOCK = 04000;
     private static final int MFD_CLOEXEC = 1;
     private static final int MFD_ALLOW_SEALING = 2;
     private static final int F_ADD_SEALS = 1033;
@@ -63,11 +65,14 @@ final class PosixFiles {
         return LINKER.downcallHandle(LINKER.defaultLookup().find(name).orElseThrow(), descriptor, all);
     }
 
-    /** Opens {@code path} read-write (following links, as {@code /proc/PID/fd/N} needs); returns the descriptor. */
+    /**
+     * Opens {@code path} read-write (following links, as {@code /proc/PID/fd/N} needs), never
+     * blocking and never taking a terminal as the process's own; returns the descriptor.
+     */
     static int openReadWrite(String path) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CALL_STATE);
-            int fd = (int) OPEN.invokeExact(state, arena.allocateFrom(path), O_RDWR | O_CLOEXEC);
+            int fd = (int) OPEN.invokeExact(state, arena.allocateFrom(path), O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
             return check(fd, state, "open " + path);
         } catch (java.io.UncheckedIOException e) {
             throw e;
