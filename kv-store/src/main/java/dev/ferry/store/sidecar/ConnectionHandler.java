@@ -384,18 +384,26 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * On a request thread: serves the request and hands its answer to the event loop. Whatever
+     * fails (the store, or memory for the answer itself), the frame is released and the
+     * request ends on the event loop; an answer that cannot even be allocated closes the
+     * connection rather than leave its client waiting.
+     */
     private void run(ChannelHandlerContext ctx, ClientSession owner, Request request) {
         long start = System.nanoTime();
         int status = OK;
-        ByteBuf answer = SidecarFrames.start(ctx.alloc(), request.opcode(), request.id(), 64);
+        ByteBuf answer = null;
         try {
+            answer = SidecarFrames.start(ctx.alloc(), request.opcode(), request.id(), 64);
             server.ops().serve(owner, request.opcode(), request.frame(), answer);
             SidecarFrames.finish(answer);
         } catch (Throwable e) {
-            answer.release();
+            if (answer != null) {
+                answer.release();
+            }
             status = SidecarOps.status(e);
-            String message = e instanceof SidecarException s ? s.reason() : String.valueOf(e.getMessage());
-            answer = SidecarFrames.error(ctx.alloc(), request.opcode(), request.id(), status, message);
+            answer = errorAnswer(ctx, request, status, e);
         } finally {
             request.frame().release();
             server.metrics().request(request.opcode(), status, System.nanoTime() - start);
@@ -404,12 +412,28 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         try {
             // One hop to the event loop for both the write and the bookkeeping.
             ctx.executor().execute(() -> {
-                ctx.writeAndFlush(reply).addListener(resumeAfterWrite);
+                if (reply != null) {
+                    ctx.writeAndFlush(reply).addListener(resumeAfterWrite);
+                } else {
+                    ctx.close();
+                }
                 done(ctx, request);
             });
         } catch (RejectedExecutionException e) {
-            reply.release();
+            if (reply != null) {
+                reply.release();
+            }
             server.requestEnded(); // the event loop is gone (shutdown past the drain time)
+        }
+    }
+
+    /** The error answer for a failed request, or null when there is no memory even for that. */
+    private static ByteBuf errorAnswer(ChannelHandlerContext ctx, Request request, int status, Throwable e) {
+        String message = e instanceof SidecarException s ? s.reason() : String.valueOf(e.getMessage());
+        try {
+            return SidecarFrames.error(ctx.alloc(), request.opcode(), request.id(), status, message);
+        } catch (OutOfMemoryError again) {
+            return null;
         }
     }
 
