@@ -135,7 +135,9 @@ final class SidecarCommand implements Callable<Integer> {
         Sidecar sidecar = new Sidecar(ctx);
         ProcessSupport.announceReady("role=sidecar socket=" + sidecar.socketPath() + " tcp=" + sidecar.tcpPort()
                 + " http=" + sidecar.httpPort() + " master=" + sidecar.masterAddress());
-        ProcessSupport.runUntilStopped(exitOnStdinClose, () -> {
+        // The drain waits twice at most (requests in flight, then the aborts of closed sessions).
+        long graceMillis = 2 * drainMillis + ProcessSupport.STOP_GRACE_SECONDS * 1000L;
+        ProcessSupport.runUntilStopped(exitOnStdinClose, graceMillis, () -> {
             LOG.info("stopping: draining {} requests in flight", sidecar.inFlight());
             sidecar.close();
         });
