@@ -260,6 +260,29 @@ class SidecarHardeningTest {
     }
 
     @Test
+    void aTokenToATcpSidecarWithoutOneIsRefusedAndNoTokenIsServed() {
+        fx = new SidecarFixture(c -> c.tcp("127.0.0.1", 0));
+        assertStatus(() -> SidecarClient.connectTcp("127.0.0.1", fx.sidecar.tcpPort(), "stray"), MALFORMED,
+                "this sidecar has no token");
+        try (SidecarClient remote = SidecarClient.connectTcp("127.0.0.1", fx.sidecar.tcpPort(), null)) {
+            assertThat(remote.sharedBuffers()).isFalse();
+            assertThat(remote.lookupPrefix(1)).isZero();
+        }
+    }
+
+    @Test
+    void aPutOfAKeyThatExistsWithAnotherLengthAnswersExistedAndKeepsTheStoredBlock() {
+        fx = new SidecarFixture(c -> c);
+        byte[] first = new byte[4096];
+        BlockContent.fill(9, MemorySegment.ofArray(first));
+        try (SidecarClient c = fx.client()) {
+            assertThat(c.putInline(new long[] {9}, new byte[][] {first})).containsExactly(0);
+            assertThat(c.putInline(new long[] {9}, new byte[][] {new byte[8192]})).containsExactly(1);
+            assertThat(c.getInline(9)[0]).isEqualTo(first);
+        }
+    }
+
+    @Test
     void atShutdownAnIdleConnectionIsToldWhyItCloses() throws Exception {
         fx = new SidecarFixture(c -> c);
         try (RawConnection raw = new RawConnection(fx.sidecar.socketPath())) {
