@@ -1,22 +1,26 @@
-"""Python client of the Ferry sidecar (standard library only: socket, mmap, struct).
+"""Python client of the Ferry sidecar (standard library only: socket, mmap, struct, fcntl).
 
 The sidecar serves the protocol of docs/protocol.md on a Unix domain socket. Block bytes
-never cross the socket: the client creates a shared buffer (a sealed memfd passed over the
-socket, MemfdBuffer, or a file under /dev/shm, SharedBuffer), registers it, and names
-(buffer id, offset, length) in its requests; the sidecar's transfer engine reads and
-writes that memory directly.
+never cross the socket: the client creates a shared buffer (MemfdBuffer: a memfd sealed
+against shrinking, so that the sidecar's accesses to it can never fault), registers it
+(the descriptor travels over the socket), and names (buffer id, offset, length) in its
+requests; the sidecar's transfer engine reads and writes that memory directly.
 
-    from ferry_client import FerryClient, SharedBuffer
+    from ferry_client import FerryClient, MemfdBuffer
 
-    with FerryClient("/tmp/ferry-sidecar.sock") as ferry, SharedBuffer(1 << 20) as buf:
+    with FerryClient("/tmp/ferry-sidecar.sock") as ferry, MemfdBuffer(1 << 20) as buf:
         buf_id = ferry.register_buffer(buf)
         buf.view[0:4096] = block_bytes
         ferry.put([key], buf_id, [0], [4096])              # [0]: stored (1: was there)
         ferry.get([key], buf_id, [8192], [4096])           # [4096]: length (-1: missing)
 
+Shared buffers need the Unix socket, as the sidecar's user; over TCP (remote clients, and
+loopback ones too) blocks travel in the frames: put_inline, get_inline.
+
 Keys are unsigned 64-bit integers (any 64-bit value; negative Python ints are taken
 modulo 2**64). A client object is not thread-safe: use one per thread, or a lock.
-Errors answered by the sidecar raise FerryError with its status.
+Errors answered by the sidecar raise FerryError with its status, errors of the whole
+connection (request id 0: a frame too large, a stall, shutdown) included.
 """
 
 import fcntl
@@ -24,7 +28,6 @@ import mmap
 import os
 import socket
 import struct
-import uuid
 
 VERSION = 1
 
@@ -52,6 +55,8 @@ STATUS_NAMES = [
     "BAD_STATE", "NOT_LOCAL", "STORE_ERROR", "SHUTTING_DOWN", "INTERNAL",
 ]
 
+CONNECTION_ID = 0  # request id of answers about the whole connection; requests are numbered from 1
+
 _HEADER = struct.Struct("<IHHQ")  # length (bytes after this field), opcode, status, request id
 _U32 = struct.Struct("<I")
 _MASK = (1 << 64) - 1
@@ -66,55 +71,13 @@ class FerryError(Exception):
         super().__init__("%s: %s" % (self.name, message))
 
 
-class SharedBuffer:
-    """A shared-memory buffer: a file of `size` bytes under `directory`, mapped read-write.
-
-    `view` is a writable memoryview of its bytes. close() unmaps it and removes the file.
-    """
-
-    def __init__(self, size, directory="/dev/shm"):
-        self.size = size
-        self.path = os.path.join(directory, "ferry-py-%d-%s.buf" % (os.getpid(), uuid.uuid4().hex[:12]))
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.ftruncate(fd, size)
-            self._map = mmap.mmap(fd, size, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
-        except BaseException:
-            os.close(fd)
-            os.unlink(self.path)
-            raise
-        os.close(fd)
-        self.view = memoryview(self._map)
-
-    def unlink(self):
-        """Removes the file but keeps the mapping: once the sidecar has mapped the buffer
-        (after register_buffer), nothing is left behind even if this process is killed."""
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
-
-    def close(self):
-        if self._map is None:
-            return
-        self.view.release()
-        self._map.close()
-        self._map = None
-        self.unlink()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
 class MemfdBuffer:
     """A shared-memory buffer that is a memfd (Linux), sealed against shrinking and growing.
 
     Nothing is left behind when the process dies, and the sealing guarantees the sidecar
-    that the memory it maps stays there. Register it with FerryClient.register_memfd (the
-    descriptor travels over the Unix socket with SCM_RIGHTS). `view` is a writable
+    that the memory it maps stays there. Register it with FerryClient.register_buffer (the
+    descriptor travels over the Unix socket with SCM_RIGHTS). The sidecar accepts no other
+    kind of buffer: a file could be shrunk under it. `view` is a writable
     memoryview of its bytes; close() unmaps it and closes the descriptor.
     """
 
@@ -176,10 +139,8 @@ class FerryClient:
     # --- shared buffers -------------------------------------------------------------
 
     def register_buffer(self, buffer):
-        """Registers a SharedBuffer (or any object with .path and .size); returns its id."""
-        path = buffer.path.encode("utf-8")
-        body = self._call(REGISTER_BUFFER, struct.pack("<QH", buffer.size, len(path)) + path)
-        return _U32.unpack_from(body)[0]
+        """Registers a MemfdBuffer; returns its id (the same as register_memfd)."""
+        return self.register_memfd(buffer)
 
     def register_memfd(self, buffer):
         """Registers a MemfdBuffer (or any object with .fd, a sealed memfd, and .size); returns its id.
@@ -314,7 +275,8 @@ class FerryClient:
     def _receive(self, request_id):
         length, _, status, answer_id = _HEADER.unpack(self._read(16))
         answer = self._read(length - 12)
-        if answer_id != request_id:
+        # Request id 0 is the connection's: an error about it (frame too large, stall, shutdown).
+        if answer_id != request_id and not (answer_id == CONNECTION_ID and status != 0):
             raise FerryError(1, "answer for request %d, expected %d" % (answer_id, request_id))
         if status != 0:
             n = struct.unpack_from("<H", answer)[0]

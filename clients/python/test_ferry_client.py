@@ -4,13 +4,17 @@ The socket comes from FERRY_SIDECAR_SOCKET; without it every test is skipped. Ru
     FERRY_SIDECAR_SOCKET=/tmp/ferry-sidecar.sock python3 -m unittest -v test_ferry_client
 """
 
+import glob
 import os
+import socket
+import struct
 import subprocess
 import sys
 import time
 import unittest
 
-from ferry_client import FerryClient, FerryError, MemfdBuffer, SharedBuffer
+import ferry_client
+from ferry_client import FerryClient, FerryError, MemfdBuffer
 
 SOCKET = os.environ.get("FERRY_SIDECAR_SOCKET")
 TCP = os.environ.get("FERRY_SIDECAR_TCP")  # host:port of the sidecar's TCP listener, if any
@@ -30,7 +34,7 @@ def fresh_keys(n):
 class FerryClientTest(unittest.TestCase):
     def setUp(self):
         self.ferry = FerryClient(SOCKET)
-        self.buf = SharedBuffer(1 << 20)
+        self.buf = MemfdBuffer(1 << 20)
         self.buf_id = self.ferry.register_buffer(self.buf)
 
     def tearDown(self):
@@ -100,7 +104,89 @@ class FerryClientTest(unittest.TestCase):
         with FerryClient(SOCKET) as other:
             self.assertStatus("UNKNOWN_BUFFER", other.put, [1], self.buf_id, [0], [16])
             self.assertStatus("UNKNOWN_BUFFER", other.unregister_buffer, self.buf_id)
-        self.assertStatus("OUT_OF_RANGE", self.ferry.register_buffer, type("F", (), {"path": "/etc/hostname", "size": 4})())
+        error = self.assertStatus("OUT_OF_RANGE", register_path, self.ferry, "/etc/hostname", 4)
+        self.assertIn("plain files are refused", str(error))
+
+    def test_a_file_buffer_is_refused_so_shrinking_it_cannot_crash_the_sidecar(self):
+        # A user's reproduction: a 1 MiB file registered, truncated to 4 KiB, then a PUT from 512 KiB
+        # killed the sidecar with SIGBUS. No file is mapped any more, by name or by descriptor.
+        path = "/dev/shm/ferry-py-test-%d.buf" % os.getpid()
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.ftruncate(fd, 1 << 20)
+            error = self.assertStatus("OUT_OF_RANGE", register_path, self.ferry, path, 1 << 20)
+            self.assertIn("plain files are refused", str(error))
+            by_fd = "/proc/%d/fd/%d" % (os.getpid(), fd)
+            error = self.assertStatus("OUT_OF_RANGE", register_path, self.ferry, by_fd, 1 << 20)
+            self.assertIn("sealed against shrinking", str(error))
+            error = self.assertStatus("OUT_OF_RANGE", self.ferry.register_memfd,
+                                      type("F", (), {"fd": fd, "size": 1 << 20})())
+            self.assertIn("sealed against shrinking", str(error))
+        finally:
+            os.close(fd)
+            os.unlink(path)
+        # A sealed memfd cannot shrink: the kernel refuses, and the sidecar serves on.
+        with self.assertRaises(OSError):
+            os.ftruncate(self.buf.fd, 4096)
+        (key,) = fresh_keys(1)
+        self.buf.view[512 * 1024:576 * 1024] = os.urandom(64 * 1024)
+        self.assertEqual(self.ferry.put([key], self.buf_id, [512 * 1024], [64 * 1024]), [0])
+
+    def test_a_buffer_never_aliases_store_memory_or_another_clients_buffer(self):
+        with FerryClient(SOCKET) as other:
+            # This connection's memfd, by descriptor or by its /proc path, on another connection.
+            error = self.assertStatus("OUT_OF_RANGE", other.register_memfd, self.buf)
+            self.assertIn("mapped by the sidecar", str(error))
+            by_fd = "/proc/%d/fd/%d" % (os.getpid(), self.buf.fd)
+            self.assertStatus("OUT_OF_RANGE", register_path, other, by_fd, self.buf.size)
+            # Someone else's descriptor path.
+            error = self.assertStatus("OUT_OF_RANGE", register_path, other, "/proc/1/fd/0", 4096)
+            self.assertIn("/proc/%d/fd/" % os.getpid(), str(error))
+            # Store memory: every slab file this user can open (the sidecar's among them).
+            for slab in glob.glob("/dev/shm/ferry-*.slab"):
+                try:
+                    fd = os.open(slab, os.O_RDWR)
+                except OSError:
+                    continue
+                try:
+                    self.assertStatus("OUT_OF_RANGE", other.register_memfd,
+                                      type("S", (), {"fd": fd, "size": os.fstat(fd).st_size})())
+                finally:
+                    os.close(fd)
+            self.assertEqual(other.exists([1]), [False])  # refused, and still serving
+
+    def test_memfd_framing_abuse_closes_the_connection_with_a_reason(self):
+        # Two bytes with the descriptor: the framing is lost, the connection is closed.
+        with FerryClient(SOCKET) as ferry, MemfdBuffer(4096) as memfd:
+            request_id = ferry._send(ferry_client.REGISTER_MEMFD, struct.pack("<Q", 4096))
+            ferry._receive(request_id)
+            socket.send_fds(ferry._sock, [b"\0\0"], [memfd.fd])
+            error = self.assertStatus("MALFORMED", ferry._receive, request_id)
+            self.assertIn("exactly one byte", str(error))
+            assert_closed(self, ferry._sock)
+        # One byte and no descriptor: answered with the reason once the frame timeout passes.
+        with FerryClient(SOCKET) as ferry:
+            request_id = ferry._send(ferry_client.REGISTER_MEMFD, struct.pack("<Q", 4096))
+            ferry._receive(request_id)
+            ferry._sock.sendall(b"\0")
+            error = self.assertStatus("MALFORMED", ferry._receive, request_id)
+            self.assertIn("announced a memfd, none came", str(error))
+            assert_closed(self, ferry._sock)
+
+    def test_a_second_hello_and_a_token_on_the_unix_socket_are_refused(self):
+        hello = struct.pack("<HHH", 1, 1, 0)
+        error = self.assertStatus("BAD_STATE", self.ferry._call, ferry_client.HELLO, hello)
+        self.assertIn("one per connection", str(error))
+        self.assertEqual(self.ferry.exists([1]), [False])
+        error = self.assertStatus("MALFORMED", FerryClient, SOCKET, None, None, "s3cret")
+        self.assertIn("takes no token", str(error))
+
+    def test_a_frame_too_large_is_reported_by_its_status(self):
+        with FerryClient(SOCKET) as ferry:
+            request_id = 77
+            ferry._sock.sendall(struct.pack("<IHHQ", ferry.max_frame_bytes + 1, ferry_client.EXISTS, 0, request_id))
+            error = self.assertStatus("FRAME_TOO_LARGE", ferry._receive, request_id)
+            self.assertIn(str(ferry.max_frame_bytes), str(error))
 
     def test_layer_by_layer_put_is_visible_only_after_commit(self):
         (key,) = fresh_keys(1)
@@ -140,7 +226,7 @@ class FerryClientTest(unittest.TestCase):
             self.assertEqual(ferry.put(keys, memfd_id, [0, BLOCK], [BLOCK, BLOCK]), [0, 0])
             self.assertEqual(ferry.get(keys, memfd_id, [2 * BLOCK, 3 * BLOCK], [BLOCK, BLOCK]), [BLOCK, BLOCK])
             self.assertEqual(bytes(memfd.view[2 * BLOCK:4 * BLOCK]), blocks[0] + blocks[1])
-            # The same blocks through this test's /dev/shm buffer: one store, two kinds of buffer.
+            # The same blocks inline, on another connection.
             self.assertEqual(self.ferry.get_inline(keys), blocks)
 
     def test_unsealed_memfd_is_refused(self):
@@ -185,7 +271,11 @@ class FerryTcpClientTest(unittest.TestCase):
 
     def test_bytes_travel_inline_with_the_token(self):
         with FerryClient(token=TOKEN, **self.address) as ferry:
-            self.assertTrue(ferry.shared_buffers)  # loopback: this host's memory is shared
+            self.assertFalse(ferry.shared_buffers)  # TCP, loopback too: bytes inline only
+            with MemfdBuffer(4096) as memfd:
+                with self.assertRaises(FerryError) as caught:
+                    register_path(ferry, "/proc/%d/fd/%d" % (os.getpid(), memfd.fd), 4096)
+                self.assertEqual(caught.exception.name, "NOT_LOCAL")
             keys = fresh_keys(2)
             blocks = [os.urandom(3000), os.urandom(BLOCK)]
             self.assertEqual(ferry.put_inline(keys, blocks), [0, 0])
@@ -193,13 +283,26 @@ class FerryTcpClientTest(unittest.TestCase):
             self.assertEqual(ferry.lookup_prefix(keys), 2)
 
 
+def assert_closed(test, sock):
+    """The sidecar closed the connection: end of stream, or a reset when bytes it never read were left."""
+    try:
+        test.assertEqual(sock.recv(1), b"")
+    except ConnectionResetError:
+        pass
+
+
+def register_path(ferry, path, size):
+    """REGISTER_BUFFER by path (what the Java client does with /proc/<pid>/fd/<n> of a memfd)."""
+    data = path.encode("utf-8")
+    return ferry._call(ferry_client.REGISTER_BUFFER, struct.pack("<QH", size, len(data)) + data)
+
+
 _HALF_PUT = """
 import sys, os
-from ferry_client import FerryClient, SharedBuffer
+from ferry_client import FerryClient, MemfdBuffer
 ferry = FerryClient(sys.argv[1])
-buf = SharedBuffer(65536)
+buf = MemfdBuffer(65536)
 buf_id = ferry.register_buffer(buf)
-buf.unlink()  # the sidecar holds the mapping: a kill leaves no file behind
 key = int(sys.argv[2])
 ferry.put_start([key], [65536])
 ferry.write_range(key, 0, buf_id, 0, 32768)

@@ -5,6 +5,7 @@ import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.client.BlockSink;
 import dev.ferry.store.client.StoreClient;
 import dev.ferry.store.sidecar.Sidecar;
+import dev.ferry.store.sidecar.Memfd;
 import dev.ferry.store.sidecar.SidecarClient;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -54,7 +55,7 @@ public class SidecarBenchmark {
     private Path dir;
     private Sidecar sidecar;
     private SidecarClient client;
-    private Slab clientBuffer;
+    private Memfd clientBuffer;
     private int bufferId;
     private StoreClient store;
     private Slab staging;
@@ -68,9 +69,8 @@ public class SidecarBenchmark {
                 .nodeId("bench-" + ProcessHandle.current().pid());
         sidecar = new Sidecar(leaseCache ? context : context.leaseCacheMillis(0));
         client = SidecarClient.connect(sidecar.socketPath());
-        Path file = Path.of("/dev/shm", "ferry-bench-client-" + ProcessHandle.current().pid() + ".buf");
-        clientBuffer = Slab.mapShared(file, 2 * BLOCK, true);
-        bufferId = client.registerBuffer(file, 2 * BLOCK);
+        clientBuffer = new Memfd(2 * BLOCK);
+        bufferId = client.registerBuffer(clientBuffer.path(), 2 * BLOCK); // before mapping: the sidecar is in-process
         BlockContent.fill(KEY, clientBuffer.memory().asSlice(0, BLOCK));
         client.put(keys, bufferId, new long[] {0}, new long[] {BLOCK});
         store = sidecar.storeClient();

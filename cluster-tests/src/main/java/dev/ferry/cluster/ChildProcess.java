@@ -157,6 +157,20 @@ public final class ChildProcess {
         process.destroy();
     }
 
+    /** Sends SIGTERM only (stdin stays open). */
+    public void terminate() {
+        process.destroy();
+    }
+
+    /**
+     * The exit status, once exited.
+     *
+     * @throws IllegalThreadStateException while the process runs
+     */
+    public int exitValue() {
+        return process.exitValue();
+    }
+
     /** Waits up to 10 s for the exit, then kills. */
     public void awaitExit() {
         try {

@@ -57,9 +57,6 @@ final class SidecarCommand implements Callable<Integer> {
     @Option(names = "--shm-dir", defaultValue = "/dev/shm", description = "Directory of the slab file (default ${DEFAULT-VALUE}).")
     Path shmDir;
 
-    @Option(names = "--buffer-dir", description = "Only directory clients' buffer files may be in (default: --shm-dir).")
-    Path bufferDir;
-
     @Option(names = "--data", defaultValue = "127.0.0.1:0", description = "Transfer engine address host:port (default ${DEFAULT-VALUE}).")
     String data;
 
@@ -82,6 +79,10 @@ final class SidecarCommand implements Callable<Integer> {
             + "on this sidecar's own node serves further reads of them with no call to the master, ms (default: "
             + "1000, at most half of --lease-ms); 0 turns the lease cache off.")
     long leaseCacheMillis;
+
+    @Option(names = "--frame-timeout-ms", defaultValue = "10000", description = "Longest a client may stay "
+            + "silent with a frame half sent, ms (default ${DEFAULT-VALUE}); then its connection is closed.")
+    long frameTimeoutMillis;
 
     @Option(names = "--drain-ms", defaultValue = "10000", description = "Longest wait for requests in flight at shutdown, ms (default ${DEFAULT-VALUE}).")
     long drainMillis;
@@ -117,10 +118,10 @@ final class SidecarCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--max-frame must be below 2 GiB");
         }
         Sidecar.Context ctx = new Sidecar.Context().socketPath(socket).token(token).master(master).masterPort(masterPort)
-                .capacityBytes(ByteSizes.parse(capacity)).shmDir(shmDir).bufferDir(bufferDir)
+                .capacityBytes(ByteSizes.parse(capacity)).shmDir(shmDir)
                 .data(host(data), port(data))
                 .maxFrameBytes((int) maxFrameBytes).maxInFlight(maxInFlight).quotaBytes(ByteSizes.parse(quota))
-                .leaseMillis(leaseMillis).leaseCacheMillis(leaseCacheMillis).drainMillis(drainMillis).policy(policy).sharedMemory(sharedMemory)
+                .leaseMillis(leaseMillis).leaseCacheMillis(leaseCacheMillis).drainMillis(drainMillis).frameTimeoutMillis(frameTimeoutMillis).policy(policy).sharedMemory(sharedMemory)
                 .dataDir(dataDir).ssd(ssdDir, ssdCapacity == null ? 0 : ByteSizes.parse(ssdCapacity));
         if (nodeId != null) {
             ctx.nodeId(nodeId);
@@ -134,7 +135,9 @@ final class SidecarCommand implements Callable<Integer> {
         Sidecar sidecar = new Sidecar(ctx);
         ProcessSupport.announceReady("role=sidecar socket=" + sidecar.socketPath() + " tcp=" + sidecar.tcpPort()
                 + " http=" + sidecar.httpPort() + " master=" + sidecar.masterAddress());
-        ProcessSupport.runUntilStopped(exitOnStdinClose, () -> {
+        // The drain waits twice at most (requests in flight, then the aborts of closed sessions).
+        long graceMillis = 2 * drainMillis + ProcessSupport.STOP_GRACE_SECONDS * 1000L;
+        ProcessSupport.runUntilStopped(exitOnStdinClose, graceMillis, () -> {
             LOG.info("stopping: draining {} requests in flight", sidecar.inFlight());
             sidecar.close();
         });

@@ -31,7 +31,7 @@ class PythonClientTest {
         ChildProcess sidecar = ChildProcess.start("sidecar", List.of(), "dev.ferry.cluster.cli.FerryCommand",
                 List.of("sidecar", "--socket", socket.toString(), "--capacity", "64MiB", "--node-id",
                         "py-" + ProcessHandle.current().pid(), "--tcp", "127.0.0.1:0", "--token", TOKEN,
-                        "--exit-on-stdin-close"), dir.resolve("sidecar.log"));
+                        "--frame-timeout-ms", "1000", "--exit-on-stdin-close"), dir.resolve("sidecar.log"));
         try {
             assertThat(sidecar.field("socket")).isEqualTo(socket.toString());
             ProcessBuilder pb = new ProcessBuilder("python3", "-m", "unittest", "-v", "test_ferry_client")

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.ferry.cluster.ChildProcess;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.master.MasterClient;
+import dev.ferry.store.sidecar.Memfd;
 import dev.ferry.store.sidecar.SidecarClient;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -30,18 +31,12 @@ class SidecarWarmRestartTest {
     void blocksPutBeforeASigkillAreServedByTheRestartedSidecar(@TempDir Path dir) throws Exception {
         Path data = Files.createTempDirectory(Path.of("/dev/shm"), "ferry-sidecar-warm-");
         Path socket = dir.resolve("sidecar.sock");
-        Path buffer = Files.createTempFile(Path.of("/dev/shm"), "ferry-warm-client-", ".buf");
         try {
-            try (var file = java.nio.channels.FileChannel.open(buffer, java.nio.file.StandardOpenOption.READ,
-                    java.nio.file.StandardOpenOption.WRITE);
-                 var arena = java.lang.foreign.Arena.ofConfined()) {
-                file.truncate(0);
-                file.write(java.nio.ByteBuffer.allocate(1), KEYS.length * BLOCK - 1);
-                MemorySegment mem = file.map(java.nio.channels.FileChannel.MapMode.READ_WRITE, 0, KEYS.length * BLOCK,
-                        arena);
+            try (Memfd buffer = new Memfd(KEYS.length * BLOCK)) {
+                MemorySegment mem = buffer.memory(); // the sidecar is another process: mapping first is fine
                 ChildProcess first = start(dir, socket, data, "first");
                 try (SidecarClient client = SidecarClient.connect(socket)) {
-                    int id = client.registerBuffer(buffer, KEYS.length * BLOCK);
+                    int id = client.registerBuffer(buffer.path(), KEYS.length * BLOCK);
                     long[] offsets = new long[KEYS.length];
                     long[] lengths = new long[KEYS.length];
                     for (int i = 0; i < KEYS.length; i++) {
@@ -63,7 +58,7 @@ class SidecarWarmRestartTest {
                 mem.fill((byte) 0);
                 ChildProcess second = start(dir, socket, data, "second");
                 try (SidecarClient client = SidecarClient.connect(socket)) {
-                    int id = client.registerBuffer(buffer, KEYS.length * BLOCK);
+                    int id = client.registerBuffer(buffer.path(), KEYS.length * BLOCK);
                     assertThat(client.exists(KEYS)).containsOnly(true);
                     for (int i = 0; i < KEYS.length; i++) {
                         assertThat(client.get(KEYS[i], id, i * BLOCK, BLOCK)).isEqualTo(BLOCK);
@@ -75,7 +70,6 @@ class SidecarWarmRestartTest {
                 }
             }
         } finally {
-            Files.deleteIfExists(buffer);
             try (Stream<Path> files = Files.walk(data)) {
                 for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
                     Files.deleteIfExists(p);

@@ -164,6 +164,9 @@ public final class DirectStoreClient implements AutoCloseable {
             } catch (RuntimeException e) {
                 abort(writtenKeys);
                 throw e instanceof StoreException se ? se : new StoreException("put failed: " + e.getMessage(), e);
+            } catch (Error e) { // OutOfMemoryError and the like: nothing uncommitted may stay allocated
+                abort(writtenKeys);
+                throw e;
             }
         }
         return out;
@@ -219,7 +222,7 @@ public final class DirectStoreClient implements AutoCloseable {
                     throw new StoreException("block key " + r.key() + " failed its CRC32C check");
                 }
             }
-        } catch (RuntimeException e) {
+        } catch (Throwable e) { // errors too (OutOfMemoryError from a destination): the lease must go back
             release(lease);
             throw e;
         }
@@ -357,7 +360,7 @@ public final class DirectStoreClient implements AutoCloseable {
                         destinations[i].byteSize()));
             }
             run(batch);
-        } catch (RuntimeException e) {
+        } catch (Throwable e) { // errors too: the lease must go back
             release(lease);
             throw e;
         }

@@ -23,10 +23,6 @@ public final class EngineOptions {
             + "bytes through shared memory) instead of a master and an own transfer engine.")
     Path sidecar;
 
-    @Option(names = "--buffer-dir", defaultValue = "/dev/shm", description = "The sidecar's buffer directory, where "
-            + "the shared buffers are created (default ${DEFAULT-VALUE}).")
-    Path bufferDir;
-
     @Option(names = "--model", defaultValue = "qwen2.5-0.5b", description = "Model profile (default ${DEFAULT-VALUE}).")
     String model;
 
@@ -73,7 +69,7 @@ public final class EngineOptions {
                 throw new IllegalArgumentException("a sidecar writes one copy per block: --replicas " + replicas
                         + " needs --master");
             }
-            return SidecarBlockStore.connect(sidecar, bufferDir, stagingBytes, lanes);
+            return SidecarBlockStore.connect(sidecar, stagingBytes, lanes);
         }
         HostPort m = HostPort.parse(master);
         MasterClient client = new MasterClient(m.host(), m.port(), 10_000);

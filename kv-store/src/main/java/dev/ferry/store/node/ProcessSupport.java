@@ -9,13 +9,18 @@ import java.util.concurrent.CountDownLatch;
  * SIGTERM/SIGINT, or, for a process started by a parent (a local cluster) that set
  * {@value #EXIT_ON_STDIN_CLOSE}, until stdin closes (the parent died or let go); close
  * resources in reverse order of opening. A process started by hand or by a service manager
- * (stdin at /dev/null) runs until it is signalled.
+ * (stdin at /dev/null) runs until it is signalled. SIGTERM and SIGINT are handled (not left
+ * to the JVM's default, which exits 143 or 130): once the resources are closed the command
+ * returns and the process exits 0; a close that takes longer than its grace (by default
+ * {@value #STOP_GRACE_SECONDS} s) is cut short with exit status 128 + the signal's number.
  */
 public final class ProcessSupport {
     /** Prefix of the line a process prints once it serves; a parent waits for it. */
     public static final String READY = "FERRY-READY";
     /** System property a parent sets on its children: end of stdin then stops the child. */
     public static final String EXIT_ON_STDIN_CLOSE = "ferry.exitOnStdinClose";
+    /** Longest a stop may take once asked for, by default, seconds. */
+    public static final int STOP_GRACE_SECONDS = 10;
 
     private ProcessSupport() {
     }
@@ -40,18 +45,48 @@ public final class ProcessSupport {
      * @param watchStdin whether end of stdin also stops the process
      */
     public static void runUntilStopped(boolean watchStdin, AutoCloseable... resources) {
+        runUntilStopped(watchStdin, STOP_GRACE_SECONDS * 1000L, resources);
+    }
+
+    /**
+     * Blocks until the process is asked to stop, then closes {@code resources} last to first,
+     * allowing them {@code graceMillis} ms (a drain) before the process exits anyway.
+     *
+     * @param watchStdin whether end of stdin also stops the process
+     */
+    public static void runUntilStopped(boolean watchStdin, long graceMillis, AutoCloseable... resources) {
         CountDownLatch stop = new CountDownLatch(1);
         CountDownLatch closed = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
             stop.countDown();
             try {
                 // Keep the JVM alive until the resources are closed (slab files removed).
-                closed.await(10, java.util.concurrent.TimeUnit.SECONDS);
+                closed.await(graceMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
             } catch (InterruptedException ignored) {
                 Thread.currentThread().interrupt();
             }
         }, "ferry-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
+        for (String name : new String[] {"TERM", "INT"}) {
+            try {
+                sun.misc.Signal.handle(new sun.misc.Signal(name), signal -> {
+                    stop.countDown();
+                    Thread watchdog = new Thread(() -> {
+                        try {
+                            if (!closed.await(graceMillis, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                                Runtime.getRuntime().halt(128 + signal.getNumber());
+                            }
+                        } catch (InterruptedException ignored) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }, "ferry-stop-watchdog");
+                    watchdog.setDaemon(true);
+                    watchdog.start();
+                });
+            } catch (IllegalArgumentException unavailable) {
+                // the JVM keeps this signal (-Xrs): its default applies, the shutdown hook still closes
+            }
+        }
         if (watchStdin) {
             Thread watcher = new Thread(() -> {
                 try (InputStream in = System.in) {

@@ -1,11 +1,6 @@
 package dev.ferry.store.sidecar;
 
 import dev.ferry.nativemem.Slab;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -23,6 +18,7 @@ import java.util.function.IntSupplier;
 final class ClientSession {
     private final long id;
     private final boolean local;
+    private final long peerPid;
     private final long quotaBytes;
     private final Map<Integer, SharedBuffer> buffers = new HashMap<>();
     private final Map<Long, PendingBlock> pending = new HashMap<>();
@@ -31,12 +27,14 @@ final class ClientSession {
     private volatile boolean greeted;
 
     /**
-     * @param local      whether the peer shares this host's memory (Unix socket or loopback TCP)
+     * @param local      whether the peer may share memory: on the Unix socket, as the sidecar's user
+     * @param peerPid    the peer's process id (SO_PEERCRED), or -1 when unknown (TCP)
      * @param quotaBytes most bytes of shared buffers the connection may register at once
      */
-    ClientSession(long id, boolean local, long quotaBytes) {
+    ClientSession(long id, boolean local, long peerPid, long quotaBytes) {
         this.id = id;
         this.local = local;
+        this.peerPid = peerPid;
         this.quotaBytes = quotaBytes;
     }
 
@@ -46,6 +44,11 @@ final class ClientSession {
 
     boolean local() {
         return local;
+    }
+
+    /** The peer's process id (SO_PEERCRED), or -1 when unknown. */
+    long peerPid() {
+        return peerPid;
     }
 
     boolean greeted() {
@@ -61,29 +64,20 @@ final class ClientSession {
     }
 
     /**
-     * Maps the client's file and registers it.
+     * Registers a buffer: checks the quota, then maps it with {@code map} (which applies
+     * {@link BufferAdmission}'s rule), atomically for this connection.
      *
-     * @param dir allowed directory of buffer files (real path)
-     * @throws SidecarException NOT_LOCAL, OUT_OF_RANGE (bad path or size), QUOTA_EXCEEDED, BAD_STATE (closed)
+     * @param bytes the size the client announced, bytes
+     * @param map   maps the client's file of exactly {@code bytes} bytes
+     * @throws SidecarException NOT_LOCAL, OUT_OF_RANGE (refused file or size), QUOTA_EXCEEDED, BAD_STATE (closed)
      */
-    synchronized SharedBuffer register(Path dir, String pathText, long bytes, IntSupplier ids) {
-        if (!local) {
-            throw new SidecarException(SidecarProtocol.NOT_LOCAL, "shared buffers need a client on this host; "
-                    + "remote clients send bytes inline (PUT_INLINE, GET_INLINE)");
-        }
+    synchronized SharedBuffer register(long bytes, java.util.function.Supplier<Slab> map, IntSupplier ids) {
         checkQuota(bytes);
-        return add(checkedPath(dir, pathText), bytes, ids);
-    }
-
-    /**
-     * Maps a file this process opened for the client (its memfd, at {@code /proc/self/fd/N})
-     * and registers it.
-     *
-     * @throws SidecarException NOT_LOCAL, OUT_OF_RANGE (size), QUOTA_EXCEEDED, BAD_STATE (closed)
-     */
-    synchronized SharedBuffer registerOpen(Path procFd, long bytes, IntSupplier ids) {
-        checkQuota(bytes);
-        return add(procFd, bytes, ids);
+        Slab slab = map.get();
+        SharedBuffer buffer = new SharedBuffer(ids.getAsInt(), slab);
+        buffers.put(buffer.id(), buffer);
+        registeredBytes += bytes;
+        return buffer;
     }
 
     /**
@@ -93,7 +87,9 @@ final class ClientSession {
      */
     synchronized void checkQuota(long bytes) {
         if (!local) {
-            throw new SidecarException(SidecarProtocol.NOT_LOCAL, "shared buffers need a client on this host");
+            throw new SidecarException(SidecarProtocol.NOT_LOCAL, "shared buffers need a client on this host, "
+                    + "connected to the Unix socket as the sidecar's user; over TCP, send bytes inline "
+                    + "(PUT_INLINE, GET_INLINE)");
         }
         if (closed) {
             throw new SidecarException(SidecarProtocol.BAD_STATE, "connection is closing");
@@ -105,44 +101,6 @@ final class ClientSession {
             throw new SidecarException(SidecarProtocol.QUOTA_EXCEEDED, "buffer of " + bytes + " bytes exceeds the "
                     + "connection's quota: " + registeredBytes + " of " + quotaBytes + " bytes registered");
         }
-    }
-
-    private SharedBuffer add(Path path, long bytes, IntSupplier ids) {
-        Slab slab;
-        try {
-            slab = Slab.mapExisting(path, bytes);
-        } catch (UncheckedIOException e) {
-            throw new SidecarException(SidecarProtocol.OUT_OF_RANGE, e.getMessage());
-        }
-        SharedBuffer buffer = new SharedBuffer(ids.getAsInt(), path, slab);
-        buffers.put(buffer.id(), buffer);
-        registeredBytes += bytes;
-        return buffer;
-    }
-
-    private static Path checkedPath(Path dir, String pathText) {
-        Path path;
-        try {
-            path = Path.of(pathText).toAbsolutePath().normalize();
-        } catch (java.nio.file.InvalidPathException e) {
-            throw new SidecarException(SidecarProtocol.OUT_OF_RANGE, "invalid buffer path: " + e.getMessage());
-        }
-        if (!dir.equals(path.getParent())) {
-            throw new SidecarException(SidecarProtocol.OUT_OF_RANGE, "buffer file " + path + " is not directly in "
-                    + dir);
-        }
-        if (!Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS)) {
-            throw new SidecarException(SidecarProtocol.OUT_OF_RANGE, "buffer file " + path
-                    + " is missing or not a regular file");
-        }
-        try {
-            if (!path.toRealPath(LinkOption.NOFOLLOW_LINKS).getParent().equals(dir)) {
-                throw new SidecarException(SidecarProtocol.OUT_OF_RANGE, "buffer file " + path + " escapes " + dir);
-            }
-        } catch (IOException e) {
-            throw new SidecarException(SidecarProtocol.OUT_OF_RANGE, "buffer file " + path + ": " + e.getMessage());
-        }
-        return path;
     }
 
     /**

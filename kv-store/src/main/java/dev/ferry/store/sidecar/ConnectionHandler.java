@@ -10,9 +10,11 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.unix.DomainSocketReadMode;
 import io.netty.channel.unix.FileDescriptor;
+import io.netty.channel.unix.PeerCredentials;
 import io.netty.handler.codec.CorruptedFrameException;
 import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.TooLongFrameException;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -22,10 +24,16 @@ import java.util.concurrent.RejectedExecutionException;
 
 /**
  * One client connection: answers HELLO (version and, for TCP when the sidecar has a token,
- * the token) on the event loop, refuses everything before it, and runs the other requests
- * on the request executor, at most {@code maxInFlight} at a time: beyond that, frames wait
- * here and the socket is not read (back pressure), so a client cannot make the sidecar
- * buffer without bound. A GET that the lease cache can serve without blocking is answered
+ * the token; one per connection) on the event loop, refuses everything before it, and runs
+ * the other requests on the request executor, at most {@code maxInFlight} at a time and
+ * within the connection's byte budget ({@link SidecarServer#connectionBytes()}: request
+ * frames held, the bound of each running GET_INLINE answer, answers the socket has not
+ * taken): beyond either, frames wait here and the socket is not read (back pressure), so
+ * a client that pipelines, or does not read its answers, cannot make the sidecar buffer
+ * without bound. Only a peer on the Unix socket whose user is the sidecar's
+ * ({@code SO_PEERCRED}) may share memory. A frame left half received, or a memfd announced
+ * and not passed, for the frame timeout closes the connection with the reason
+ * (request id 0). A GET that the lease cache can serve without blocking is answered
  * on the event loop at once ({@link SidecarOps#getCached}). When the connection closes and
  * its last request has finished, its session is closed: its buffers are unmapped and its
  * uncommitted puts aborted.
@@ -42,6 +50,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     static final int EVENT_LOOP_GET_KEYS = 16;
 
     private final SidecarServer server;
+    private final SidecarFrames.Decoder decoder;
     private final DirectStoreClient.CachedRead cachedRead = new DirectStoreClient.CachedRead(EVENT_LOOP_GET_KEYS);
     private final Executor executor;
     private final ArrayDeque<Request> waiting = new ArrayDeque<>();
@@ -54,31 +63,66 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private boolean awaitingFd;
     private long memfdRequestId;
     private long memfdBytes;
+    /**
+     * Bytes this connection holds besides its unsent answers: request frames read and not
+     * finished, plus {@code maxFrameBytes} for each GET_INLINE running (its answer's bound).
+     */
+    private long heldBytes;
+    /** Descriptors received so far; with the decoder's bytes, the progress a stall lacks. */
+    private long received;
+    private long progressAtArm;
+    private ScheduledFuture<?> stallTimer;
+    private ChannelFutureListener resumeAfterWrite;
 
-    ConnectionHandler(SidecarServer server, Executor executor) {
+    ConnectionHandler(SidecarServer server, Executor executor, SidecarFrames.Decoder decoder) {
         this.server = server;
         this.executor = executor;
+        this.decoder = decoder;
     }
 
-    private record Request(ByteBuf frame, int opcode, long id) {
+    private record Request(ByteBuf frame, int opcode, long id, long bytes) {
+        /** Bytes the request holds while it waits or runs: its frame, and for GET_INLINE its answer's bound. */
+        static long bytes(ByteBuf frame, int opcode, int maxFrameBytes) {
+            return frame.capacity() + (opcode == GET_INLINE ? maxFrameBytes : 0);
+        }
     }
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
         tcp = ctx.channel().remoteAddress() instanceof InetSocketAddress;
-        boolean local = !tcp || ((InetSocketAddress) ctx.channel().remoteAddress()).getAddress().isLoopbackAddress();
-        session = server.openSession(local);
+        boolean local = false;
+        long pid = -1;
+        if (ctx.channel() instanceof EpollDomainSocketChannel ch) {
+            try {
+                PeerCredentials peer = ch.peerCredentials();
+                pid = peer.pid();
+                local = server.uid() >= 0 && peer.uid() == server.uid();
+            } catch (java.io.IOException e) {
+                local = false; // unknown peer: no shared memory
+            }
+        }
+        session = server.openSession(local, pid);
         held = new ClientSession.Held(session);
+        resumeAfterWrite = f -> ctx.executor().execute(() -> resume(ctx));
         ctx.fireChannelActive();
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        received++;
         if (msg instanceof FileDescriptor fd) {
             receiveMemfd(ctx, fd);
             return;
         }
         ByteBuf frame = (ByteBuf) msg;
+        if (awaitingFd) {
+            frame.release();
+            awaitingFd = false;
+            server.metrics().malformedFrame();
+            refuse(ctx, REGISTER_MEMFD, memfdRequestId, MALFORMED, "REGISTER_MEMFD: expected one byte carrying "
+                    + "the memfd (SCM_RIGHTS), got a frame", true);
+            return;
+        }
         if (frame.readableBytes() < HEADER_BYTES) {
             int length = frame.readableBytes() - 4;
             frame.release();
@@ -91,7 +135,11 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         int opcode = frame.readUnsignedShortLE();
         frame.skipBytes(2);
         long id = frame.readLongLE();
-        if (server.draining()) {
+        if (id == 0) {
+            frame.release();
+            refuse(ctx, opcode, 0, MALFORMED, "request id 0 is reserved for errors of the connection itself: "
+                    + "number requests from 1", false);
+        } else if (server.draining()) {
             frame.release();
             refuse(ctx, opcode, id, SHUTTING_DOWN, "the sidecar is shutting down", false);
         } else if (opcode == HELLO) {
@@ -112,8 +160,50 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         } else if (opcode == GET && getCached(ctx, frame, id)) {
             frame.release(); // answered here, on the event loop
         } else {
-            dispatch(ctx, new Request(frame, opcode, id));
+            Request request = new Request(frame, opcode, id, Request.bytes(frame, opcode, server.maxFrameBytes()));
+            heldBytes += request.bytes();
+            dispatch(ctx, request);
         }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        armStallTimer(ctx);
+        ctx.fireChannelReadComplete();
+    }
+
+    /**
+     * Starts the stall timer when a frame is half received or a memfd is awaited: a client
+     * that sends part of a frame (or announces a memfd and sends no descriptor) and then
+     * nothing is closed with a reason once a whole timeout passes with no byte received.
+     */
+    private void armStallTimer(ChannelHandlerContext ctx) {
+        if (stallTimer != null || !(awaitingFd || decoder.partialBytes() > 0)) {
+            return;
+        }
+        progressAtArm = progress();
+        stallTimer = ctx.executor().schedule(() -> stallTimerFired(ctx), server.frameTimeoutMillis(),
+                java.util.concurrent.TimeUnit.MILLISECONDS);
+    }
+
+    private long progress() {
+        return decoder.receivedBytes() + received;
+    }
+
+    private void stallTimerFired(ChannelHandlerContext ctx) {
+        stallTimer = null;
+        if (!ctx.channel().isActive() || !(awaitingFd || decoder.partialBytes() > 0)) {
+            return;
+        }
+        if (progress() != progressAtArm || !ctx.channel().config().isAutoRead()) {
+            armStallTimer(ctx); // progress, or the sidecar itself stopped reading: not the client's stall
+            return;
+        }
+        server.metrics().malformedFrame();
+        String what = awaitingFd ? "REGISTER_MEMFD announced a memfd, none came" : "a frame was started ("
+                + decoder.partialBytes() + " bytes came), and no byte followed";
+        awaitingFd = false;
+        refuse(ctx, 0, 0, MALFORMED, what + " within " + server.frameTimeoutMillis() + " ms: closing", true);
     }
 
     /**
@@ -136,6 +226,11 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void hello(ChannelHandlerContext ctx, ByteBuf body, long id) {
+        if (session.greeted()) {
+            refuse(ctx, HELLO, id, BAD_STATE, "HELLO was answered already: one per connection (reconnect to "
+                    + "start over)", false);
+            return;
+        }
         if (body.readableBytes() < 6) {
             refuse(ctx, HELLO, id, MALFORMED, "HELLO body is min version u16, max version u16, token length u16, "
                     + "token", false);
@@ -151,6 +246,11 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         }
         byte[] token = new byte[tokenLength];
         body.readBytes(token);
+        if (tokenLength > 0 && !(tcp && server.token() != null)) {
+            refuse(ctx, HELLO, id, MALFORMED, tcp ? "this sidecar has no token: send none" : "the Unix socket takes "
+                    + "no token (its file mode admits the sidecar's user only): send none", false);
+            return;
+        }
         if (tcp && server.token() != null && !MessageDigest.isEqual(token,
                 server.token().getBytes(StandardCharsets.UTF_8))) {
             refuse(ctx, HELLO, id, UNAUTHORIZED, "wrong or missing token", true);
@@ -162,7 +262,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             return;
         }
         session.greet();
-        ByteBuf out = SidecarFrames.start(ctx.alloc(), HELLO, id, 28);
+        ByteBuf out = SidecarFrames.start(ctx.alloc(), HELLO, id, HELLO_ANSWER_BYTES);
         out.writeShortLE(VERSION).writeShortLE(session.local() ? 1 : 0).writeIntLE(server.maxFrameBytes())
                 .writeIntLE(server.maxInFlight()).writeIntLE(0).writeLongLE(server.quotaBytes())
                 .writeLongLE(session.id());
@@ -177,7 +277,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     private void memfd(ChannelHandlerContext ctx, ByteBuf body, long id) {
         if (!(ctx.channel() instanceof EpollDomainSocketChannel ch)) {
             refuse(ctx, REGISTER_MEMFD, id, NOT_LOCAL, "memfd buffers need the sidecar's Unix socket served with "
-                    + "epoll; register a file of the buffer directory instead", false);
+                    + "epoll; over TCP, send bytes inline (PUT_INLINE, GET_INLINE)", false);
             return;
         }
         if (body.readableBytes() != 8) {
@@ -198,14 +298,28 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         ctx.writeAndFlush(SidecarFrames.finish(SidecarFrames.start(ctx.alloc(), REGISTER_MEMFD, id, 0)));
     }
 
-    /** REGISTER_MEMFD, second step: maps the received memfd and answers its buffer id. */
+    /**
+     * REGISTER_MEMFD, second step: maps the received memfd and answers its buffer id. The
+     * descriptor must come with exactly one byte and nothing after it (the client sends no
+     * other request before the answer): more bytes waiting mean the framing is lost, and the
+     * connection is closed with the reason.
+     */
     private void receiveMemfd(ChannelHandlerContext ctx, FileDescriptor fd) {
-        ((EpollDomainSocketChannel) ctx.channel()).config().setReadMode(DomainSocketReadMode.BYTES);
+        EpollDomainSocketChannel ch = (EpollDomainSocketChannel) ctx.channel();
+        ch.config().setReadMode(DomainSocketReadMode.BYTES);
         try {
             if (!awaitingFd) {
                 return; // not asked for: closing it is all
             }
             awaitingFd = false;
+            int extra = PosixFiles.readable(ch.fd().intValue());
+            if (extra != 0) {
+                server.metrics().malformedFrame();
+                refuse(ctx, REGISTER_MEMFD, memfdRequestId, MALFORMED, "REGISTER_MEMFD: the memfd must come with "
+                        + "exactly one byte and nothing more before the answer; " + (extra < 0 ? "unknown" : extra)
+                        + " more bytes followed it: closing", true);
+                return;
+            }
             SharedBuffer buffer = server.ops().registerMemfd(session, fd.intValue(), memfdBytes);
             ByteBuf out = SidecarFrames.start(ctx.alloc(), REGISTER_MEMFD, memfdRequestId, 4);
             out.writeIntLE(buffer.id());
@@ -224,11 +338,40 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void dispatch(ChannelHandlerContext ctx, Request request) {
-        if (inFlight >= server.maxInFlight()) {
+        if (!waiting.isEmpty() || !mayStart(ctx)) {
             waiting.addLast(request);
             ctx.channel().config().setAutoRead(false);
             return;
         }
+        start(ctx, request);
+        if (overBudget(ctx)) {
+            ctx.channel().config().setAutoRead(false);
+        }
+    }
+
+    /**
+     * Whether a request may start now: fewer than max_in_flight run, and the connection's
+     * bytes (held ones and unsent answers) stay within its budget; the first request always
+     * may when nothing else is held, so that one larger than the budget still runs.
+     */
+    private boolean mayStart(ChannelHandlerContext ctx) {
+        if (inFlight >= server.maxInFlight()) {
+            return false;
+        }
+        long unsent = unsentBytes(ctx);
+        return (inFlight == 0 && unsent == 0) || heldBytes + unsent <= server.connectionBytes();
+    }
+
+    private boolean overBudget(ChannelHandlerContext ctx) {
+        return heldBytes + unsentBytes(ctx) > server.connectionBytes();
+    }
+
+    private static long unsentBytes(ChannelHandlerContext ctx) {
+        var out = ctx.channel().unsafe().outboundBuffer();
+        return out == null ? 0 : out.totalPendingWriteBytes();
+    }
+
+    private void start(ChannelHandlerContext ctx, Request request) {
         inFlight++;
         server.requestStarted();
         try {
@@ -237,22 +380,30 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         } catch (RejectedExecutionException e) {
             request.frame().release();
             refuse(ctx, request.opcode(), request.id(), SHUTTING_DOWN, "the sidecar is shutting down", false);
-            done(ctx);
+            done(ctx, request);
         }
     }
 
+    /**
+     * On a request thread: serves the request and hands its answer to the event loop. Whatever
+     * fails (the store, or memory for the answer itself), the frame is released and the
+     * request ends on the event loop; an answer that cannot even be allocated closes the
+     * connection rather than leave its client waiting.
+     */
     private void run(ChannelHandlerContext ctx, ClientSession owner, Request request) {
         long start = System.nanoTime();
         int status = OK;
-        ByteBuf answer = SidecarFrames.start(ctx.alloc(), request.opcode(), request.id(), 64);
+        ByteBuf answer = null;
         try {
+            answer = SidecarFrames.start(ctx.alloc(), request.opcode(), request.id(), 64);
             server.ops().serve(owner, request.opcode(), request.frame(), answer);
             SidecarFrames.finish(answer);
         } catch (Throwable e) {
-            answer.release();
+            if (answer != null) {
+                answer.release();
+            }
             status = SidecarOps.status(e);
-            String message = e instanceof SidecarException s ? s.reason() : String.valueOf(e.getMessage());
-            answer = SidecarFrames.error(ctx.alloc(), request.opcode(), request.id(), status, message);
+            answer = errorAnswer(ctx, request, status, e);
         } finally {
             request.frame().release();
             server.metrics().request(request.opcode(), status, System.nanoTime() - start);
@@ -261,28 +412,60 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         try {
             // One hop to the event loop for both the write and the bookkeeping.
             ctx.executor().execute(() -> {
-                ctx.writeAndFlush(reply);
-                done(ctx);
+                if (reply != null) {
+                    ctx.writeAndFlush(reply).addListener(resumeAfterWrite);
+                } else {
+                    ctx.close();
+                }
+                done(ctx, request);
             });
         } catch (RejectedExecutionException e) {
-            reply.release();
+            if (reply != null) {
+                reply.release();
+            }
             server.requestEnded(); // the event loop is gone (shutdown past the drain time)
         }
     }
 
+    /** The error answer for a failed request, or null when there is no memory even for that. */
+    private static ByteBuf errorAnswer(ChannelHandlerContext ctx, Request request, int status, Throwable e) {
+        String message = e instanceof SidecarException s ? s.reason() : String.valueOf(e.getMessage());
+        try {
+            return SidecarFrames.error(ctx.alloc(), request.opcode(), request.id(), status, message);
+        } catch (OutOfMemoryError again) {
+            return null;
+        }
+    }
+
     /** On the event loop: one request finished; start waiting ones, read again when none wait. */
-    private void done(ChannelHandlerContext ctx) {
+    private void done(ChannelHandlerContext ctx, Request request) {
         inFlight--;
+        heldBytes -= request.bytes();
         server.requestEnded();
-        while (inFlight < server.maxInFlight() && !waiting.isEmpty()) {
-            dispatch(ctx, waiting.pollFirst());
-        }
-        if (waiting.isEmpty() && ctx.channel().isActive()) {
-            ctx.channel().config().setAutoRead(true);
-        }
+        resume(ctx);
         if (inactive && inFlight == 0) {
             closeSession();
         }
+    }
+
+    /**
+     * On the event loop: starts the waiting requests that fit now, and reads the socket again
+     * when none waits and the connection is within its budget (back pressure on answers the
+     * client does not read, as on requests beyond max_in_flight).
+     */
+    private void resume(ChannelHandlerContext ctx) {
+        while (!waiting.isEmpty() && mayStart(ctx)) {
+            start(ctx, waiting.pollFirst());
+        }
+        if (waiting.isEmpty() && ctx.channel().isActive() && !overBudget(ctx)) {
+            ctx.channel().config().setAutoRead(true);
+        }
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        resume(ctx);
+        ctx.fireChannelWritabilityChanged();
     }
 
     /** Answers a request refused before it ran, and counts it. */
@@ -313,8 +496,13 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        if (stallTimer != null) {
+            stallTimer.cancel(false);
+            stallTimer = null;
+        }
         Request r;
         while ((r = waiting.pollFirst()) != null) {
+            heldBytes -= r.bytes();
             r.frame().release();
         }
         inactive = true;

@@ -2,13 +2,12 @@ package dev.ferry.store.sidecar;
 
 import dev.ferry.nativemem.Slab;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Path;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A client's shared-memory buffer as the sidecar maps it: a file under the shared-memory
- * directory that the client created and registered, used directly as the source of puts
- * and the destination of gets. Reference-counted (Netty style): registration holds one
+ * A client's shared-memory buffer as the sidecar maps it: a sealed memfd that the client
+ * created and registered ({@link BufferAdmission}), used directly as the source of puts and
+ * the destination of gets. Reference-counted (Netty style): registration holds one
  * reference and each request using it one more; the mapping is unmapped when the last is
  * released, so unregistering a buffer, or a client disconnecting, while a transfer still
  * uses it cannot pull memory from under the transfer.
@@ -17,22 +16,16 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class SharedBuffer {
     private final int id;
-    private final Path path;
     private final Slab slab;
     private final AtomicInteger refs = new AtomicInteger(1);
 
-    SharedBuffer(int id, Path path, Slab slab) {
+    SharedBuffer(int id, Slab slab) {
         this.id = id;
-        this.path = path;
         this.slab = slab;
     }
 
     int id() {
         return id;
-    }
-
-    Path path() {
-        return path;
     }
 
     /** Size, bytes. */

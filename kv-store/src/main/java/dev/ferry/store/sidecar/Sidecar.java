@@ -13,8 +13,6 @@ import dev.ferry.store.node.StoreNode;
 import dev.ferry.transfer.TransferEngine;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Files;
@@ -113,8 +111,7 @@ public final class Sidecar implements AutoCloseable {
             storeGauges(metrics);
             executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ferry-sidecar-", 0).factory());
             AtomicInteger bufferIds = new AtomicInteger();
-            SidecarOps ops = new SidecarOps(store, realPath(ctx.bufferDir), bufferIds::incrementAndGet, metrics,
-                    ctx.maxFrameBytes);
+            SidecarOps ops = new SidecarOps(store, bufferIds::incrementAndGet, metrics, ctx.maxFrameBytes);
             server = new SidecarServer(ctx, ops, metrics, executor, store::abort);
             if (ctx.httpPort >= 0) {
                 http = new HealthServer(ctx.httpHost, ctx.httpPort, registry, this::ready);
@@ -169,14 +166,6 @@ public final class Sidecar implements AutoCloseable {
             statsAt = now;
         }
         return cached;
-    }
-
-    private static Path realPath(Path dir) {
-        try {
-            return dir.toRealPath();
-        } catch (IOException e) {
-            throw new UncheckedIOException("buffer directory " + dir + " is not usable", e);
-        }
     }
 
     /** Whether it serves: started, not closing, and its node registered with a reachable master. */
@@ -283,7 +272,6 @@ public final class Sidecar implements AutoCloseable {
         private String nodeId = "sidecar-" + ProcessHandle.current().pid();
         private long capacityBytes = 1L << 30;
         private Path shmDir = Path.of("/dev/shm");
-        private Path bufferDir;
         private String dataHost = "127.0.0.1";
         private int dataPort;
         private int maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
@@ -293,6 +281,7 @@ public final class Sidecar implements AutoCloseable {
         private long leaseCacheMillis = -1;
         private long leaseCacheBytes = -1;
         private long drainMillis = 10_000;
+        private long frameTimeoutMillis = 10_000;
         private String httpHost = "127.0.0.1";
         private int httpPort = -1;
         private String policy = "lru";
@@ -346,15 +335,9 @@ public final class Sidecar implements AutoCloseable {
             return this;
         }
 
-        /** Where the slab file lives (default /dev/shm); also the default buffer directory. */
+        /** Where the slab file lives (default /dev/shm). */
         public Context shmDir(Path dir) {
             this.shmDir = dir;
-            return this;
-        }
-
-        /** The only directory clients' buffer files may be in (default: the shm directory). */
-        public Context bufferDir(Path dir) {
-            this.bufferDir = dir;
             return this;
         }
 
@@ -402,6 +385,17 @@ public final class Sidecar implements AutoCloseable {
         /** Most bytes of blocks the lease cache keeps pinned at once (default: an eighth of the capacity). */
         public Context leaseCacheBytes(long bytes) {
             this.leaseCacheBytes = bytes;
+            return this;
+        }
+
+        /**
+         * Longest a connection may stay silent with a frame half sent, or without passing the
+         * descriptor REGISTER_MEMFD announced, ms (default 10 s): past it the connection is
+         * answered MALFORMED (request id 0) and closed. Time the sidecar itself stops reading
+         * (back pressure) does not count.
+         */
+        public Context frameTimeoutMillis(long millis) {
+            this.frameTimeoutMillis = millis;
             return this;
         }
 
@@ -483,6 +477,10 @@ public final class Sidecar implements AutoCloseable {
             return quotaBytes;
         }
 
+        long frameTimeoutMillis() {
+            return frameTimeoutMillis;
+        }
+
         long drainMillis() {
             return drainMillis;
         }
@@ -511,8 +509,9 @@ public final class Sidecar implements AutoCloseable {
             if (maxFrameBytes < 4096) {
                 throw new IllegalArgumentException("max frame must be at least 4096 bytes, was " + maxFrameBytes);
             }
-            if (maxInFlight < 1 || quotaBytes < 0 || capacityBytes < 4096 || leaseMillis < 1 || drainMillis < 0) {
-                throw new IllegalArgumentException("max in flight, lease must be >= 1; quota, drain >= 0; capacity "
+            if (maxInFlight < 1 || quotaBytes < 0 || capacityBytes < 4096 || leaseMillis < 1 || drainMillis < 0
+                    || frameTimeoutMillis < 1) {
+                throw new IllegalArgumentException("max in flight, lease, frame timeout must be >= 1; quota, drain >= 0; capacity "
                         + ">= 4096 bytes");
             }
             if (leaseCacheMillis < 0) {
@@ -526,12 +525,8 @@ public final class Sidecar implements AutoCloseable {
             } else if (leaseCacheBytes == 0) {
                 leaseCacheMillis = 0;
             }
-            if (bufferDir == null) {
-                bufferDir = shmDir;
-            }
-            if (!Files.isDirectory(shmDir) || !Files.isDirectory(bufferDir)) {
-                throw new IllegalArgumentException("shared-memory directory " + shmDir + " or buffer directory "
-                        + bufferDir + " does not exist");
+            if (!Files.isDirectory(shmDir)) {
+                throw new IllegalArgumentException("shared-memory directory " + shmDir + " does not exist");
             }
             EvictionPolicy.byName(policy);
             return this;

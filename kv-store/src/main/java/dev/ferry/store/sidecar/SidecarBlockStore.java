@@ -1,6 +1,5 @@
 package dev.ferry.store.sidecar;
 
-import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.client.BlockSink;
 import dev.ferry.store.client.BlockSource;
@@ -9,20 +8,17 @@ import dev.ferry.store.client.GetResult;
 import dev.ferry.store.client.Lanes;
 import dev.ferry.store.client.PutResult;
 import dev.ferry.store.client.StoreException;
-import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * {@link BlockStore} through a sidecar on this host: every lane is one connection on the
- * sidecar's Unix socket with one shared buffer registered on it (a file in the sidecar's
- * buffer directory, unlinked right after registration, so nothing outlives this process).
+ * sidecar's Unix socket with one shared buffer registered on it (a sealed {@link Memfd}, so
+ * nothing outlives this process).
  * A put fills a window of blocks into the buffer and sends one {@code PUT}; a get sends one
  * {@code GET} per window and hands the blocks to the sink from the buffer. Block bytes never
  * cross the socket: the sidecar's transfer engine reads and writes the buffer directly.
@@ -36,7 +32,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * <p>Thread-safe (up to {@code lanes} calls at once). Owns connections and buffers: close it.
  */
 public final class SidecarBlockStore implements BlockStore {
-    private record Lane(SidecarClient client, Slab buffer, int id) implements AutoCloseable {
+    private record Lane(SidecarClient client, Memfd buffer, int id) implements AutoCloseable {
         @Override
         public void close() {
             client.close();
@@ -56,15 +52,14 @@ public final class SidecarBlockStore implements BlockStore {
      * Connects {@code lanes} times to the sidecar at {@code socket} and registers a shared
      * buffer of {@code bufferBytes} on each connection.
      *
-     * @param bufferDir the sidecar's buffer directory (its {@code --buffer-dir}, by default /dev/shm)
      * @throws UncheckedIOException when the sidecar cannot be reached or a buffer not created
-     * @throws SidecarException     when the sidecar refuses a buffer (quota, directory)
+     * @throws SidecarException     when the sidecar refuses a buffer (quota)
      */
-    public static SidecarBlockStore connect(Path socket, Path bufferDir, long bufferBytes, int lanes) {
+    public static SidecarBlockStore connect(Path socket, long bufferBytes, int lanes) {
         List<Lane> open = new ArrayList<>(lanes);
         try {
             for (int i = 0; i < lanes; i++) {
-                open.add(lane(socket, bufferDir, bufferBytes));
+                open.add(lane(socket, bufferBytes));
             }
         } catch (RuntimeException e) {
             open.forEach(Lane::close);
@@ -73,29 +68,21 @@ public final class SidecarBlockStore implements BlockStore {
         return new SidecarBlockStore(open, bufferBytes);
     }
 
-    private static Lane lane(Path socket, Path bufferDir, long bytes) {
-        Path file = bufferDir.resolve("ferry-client-" + ProcessHandle.current().pid() + "-"
-                + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".buf");
-        Slab buffer = Slab.mapShared(file, bytes, true);
+    private static Lane lane(Path socket, long bytes) {
+        Memfd buffer = new Memfd(bytes);
         SidecarClient client = null;
         try {
             client = SidecarClient.connect(socket);
-            int id = client.registerBuffer(file, bytes);
-            Files.deleteIfExists(file); // both mappings stay; a crash leaves nothing behind
+            int id = client.registerBuffer(buffer.path(), bytes);
+            buffer.memory(); // mapped after registering: a sidecar in this process refuses what it maps already
             return new Lane(client, buffer, id);
-        } catch (IOException e) {
-            throw closing(client, buffer, new UncheckedIOException("cannot unlink " + file, e));
         } catch (RuntimeException e) {
-            throw closing(client, buffer, e);
+            if (client != null) {
+                client.close();
+            }
+            buffer.close();
+            throw e;
         }
-    }
-
-    private static RuntimeException closing(SidecarClient client, Slab buffer, RuntimeException e) {
-        if (client != null) {
-            client.close();
-        }
-        buffer.close();
-        return e;
     }
 
     @Override

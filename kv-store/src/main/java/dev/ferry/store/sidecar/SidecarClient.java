@@ -17,7 +17,7 @@ import java.nio.file.Path;
  * A blocking Java client of the sidecar protocol, one request at a time per connection
  * (what the Python client does too): the reference for docs/protocol.md, and what tests and
  * benchmarks use. Block bytes go through shared buffers the caller registers
- * ({@link #registerBuffer}); {@link #putInline} and {@link #getInline} carry them in the
+ * ({@link #registerBuffer} of a {@link Memfd}); {@link #putInline} and {@link #getInline} carry them in the
  * frame for remote clients.
  *
  * <p>Thread-safe (calls are serialized). Reuses its frame buffers: steady-state calls
@@ -95,7 +95,12 @@ public final class SidecarClient implements AutoCloseable {
         return sessionId;
     }
 
-    /** Registers the file at {@code path} (exactly {@code bytes} long) as a shared buffer; returns its id. */
+    /**
+     * Registers a shared buffer by path; returns its id. The sidecar accepts only a memfd
+     * sealed against shrinking, named {@code /proc/<this pid>/fd/<n>}: use {@link Memfd#path()}.
+     *
+     * @throws SidecarException OUT_OF_RANGE for any other file (or another size), NOT_LOCAL over TCP
+     */
     public synchronized int registerBuffer(Path path, long bytes) {
         byte[] p = path.toString().getBytes(StandardCharsets.UTF_8);
         begin(REGISTER_BUFFER, 10 + p.length).putLong(bytes).putShort((short) p.length).put(p);
@@ -306,11 +311,12 @@ public final class SidecarClient implements AutoCloseable {
             throw new UncheckedIOException("sidecar connection lost: " + e.getMessage(), e);
         }
         int status = in.getShort(6) & 0xFFFF;
-        if (in.getLong(8) != id) {
-            throw new IllegalStateException("answer for request " + in.getLong(8) + ", expected " + id);
+        long answered = in.getLong(8);
+        if (answered != id && !(answered == CONNECTION_ID && status != OK)) {
+            throw new IllegalStateException("answer for request " + answered + ", expected " + id);
         }
         in.position(HEADER_BYTES);
-        if (status != OK) {
+        if (status != OK) { // an error of this request, or of the whole connection (request id 0)
             int n = in.getShort() & 0xFFFF;
             byte[] text = new byte[n];
             in.get(text);

@@ -21,8 +21,38 @@ final class SidecarFrames {
      * A decoder of frames of at most {@code maxFrameBytes} bytes (length field included);
      * a longer one fails at once with a {@link io.netty.handler.codec.TooLongFrameException}.
      */
-    static LengthFieldBasedFrameDecoder decoder(int maxFrameBytes) {
-        return new LengthFieldBasedFrameDecoder(ByteOrder.LITTLE_ENDIAN, maxFrameBytes, 0, 4, 0, 0, true);
+    static Decoder decoder(int maxFrameBytes) {
+        return new Decoder(maxFrameBytes);
+    }
+
+    /**
+     * The frame decoder, which also tells how many bytes of an unfinished frame it holds and
+     * how many bytes it received in all (progress, for the frame timeout). Event loop only.
+     */
+    static final class Decoder extends LengthFieldBasedFrameDecoder {
+        private long receivedBytes;
+
+        Decoder(int maxFrameBytes) {
+            super(ByteOrder.LITTLE_ENDIAN, maxFrameBytes, 0, 4, 0, 0, true);
+        }
+
+        @Override
+        public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) throws Exception {
+            if (msg instanceof ByteBuf b) {
+                receivedBytes += b.readableBytes();
+            }
+            super.channelRead(ctx, msg);
+        }
+
+        /** Bytes received from the socket so far. */
+        long receivedBytes() {
+            return receivedBytes;
+        }
+
+        /** Bytes received of a frame not complete yet (0 between frames). */
+        int partialBytes() {
+            return actualReadableBytes();
+        }
     }
 
     /** An answer with its header written; the caller appends the body and calls {@link #finish}. */

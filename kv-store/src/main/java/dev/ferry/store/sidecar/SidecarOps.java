@@ -11,7 +11,6 @@ import dev.ferry.store.rpc.RpcException;
 import io.netty.buffer.ByteBuf;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,20 +28,16 @@ import java.util.function.IntSupplier;
  */
 final class SidecarOps {
     private final DirectStoreClient store;
-    private final Path bufferDir;
     private final IntSupplier bufferIds;
     private final SidecarMetrics metrics;
     private final int maxFrameBytes;
 
     /**
-     * @param bufferDir     the only directory clients' buffer files may live in (real path)
      * @param bufferIds     source of buffer ids, unique across connections
      * @param maxFrameBytes largest frame, bytes (bounds GET_INLINE answers)
      */
-    SidecarOps(DirectStoreClient store, Path bufferDir, IntSupplier bufferIds, SidecarMetrics metrics,
-               int maxFrameBytes) {
+    SidecarOps(DirectStoreClient store, IntSupplier bufferIds, SidecarMetrics metrics, int maxFrameBytes) {
         this.store = store;
-        this.bufferDir = bufferDir;
         this.bufferIds = bufferIds;
         this.metrics = metrics;
         this.maxFrameBytes = maxFrameBytes;
@@ -88,20 +83,14 @@ final class SidecarOps {
     }
 
     /**
-     * Registers a client's memfd, received over the socket: it must be sealed against
-     * shrinking, so that the client cannot make the sidecar's accesses fault.
+     * Registers a client's memfd, received over the socket ({@link BufferAdmission}'s rule).
      *
      * @param fd    the descriptor as received (the caller closes it; the mapping stays)
      * @param bytes the size the client announced; the memfd must be exactly that long
-     * @throws SidecarException OUT_OF_RANGE (unsealed, or another size), QUOTA_EXCEEDED, NOT_LOCAL
+     * @throws SidecarException OUT_OF_RANGE (unsealed, another size, mapped already), QUOTA_EXCEEDED, NOT_LOCAL
      */
     SharedBuffer registerMemfd(ClientSession session, int fd, long bytes) {
-        int seals = MemfdSeals.of(fd);
-        if (seals < 0 || (seals & MemfdSeals.SEAL_SHRINK) == 0) {
-            throw new SidecarException(OUT_OF_RANGE, "the descriptor must be a memfd sealed against shrinking "
-                    + "(memfd_create with MFD_ALLOW_SEALING, then F_ADD_SEALS F_SEAL_SHRINK)");
-        }
-        return session.registerOpen(Path.of("/proc/self/fd/" + fd), bytes, bufferIds);
+        return session.register(bytes, () -> BufferAdmission.map(fd, bytes), bufferIds);
     }
 
     /** The status code that answers a failure. */
@@ -124,7 +113,8 @@ final class SidecarOps {
         need(body, n);
         String path = body.readCharSequence(n, StandardCharsets.UTF_8).toString();
         end(body);
-        out.writeIntLE(session.register(bufferDir, path, bytes, bufferIds).id());
+        out.writeIntLE(session.register(bytes, () -> BufferAdmission.mapPath(path, bytes, session.peerPid()),
+                bufferIds).id());
     }
 
     private void put(ClientSession session, ByteBuf body, ByteBuf out) {
@@ -279,7 +269,7 @@ final class SidecarOps {
                     }
                 }
             }
-        } catch (RuntimeException e) {
+        } catch (Throwable e) { // errors too: no pending block may outlive a failed request
             long[] undo = started.stream().mapToLong(Long::longValue).toArray();
             for (long key : undo) {
                 session.removePending(key);

@@ -20,6 +20,13 @@ public final class SidecarProtocol {
     public static final int HEADER_BYTES = 16;
     /** Bytes of the header after the length field. */
     public static final int HEADER_AFTER_LENGTH = 12;
+    /** Bytes of HELLO's answer body. */
+    public static final int HELLO_ANSWER_BYTES = 32;
+    /**
+     * The request id of answers about the connection rather than one request (a frame too
+     * large or cut short, a stall, shutdown); clients number their requests from 1.
+     */
+    public static final long CONNECTION_ID = 0;
 
     // Opcodes.
     public static final int HELLO = 1;

@@ -43,11 +43,20 @@ import java.util.function.Consumer;
  *
  * <p>{@link #close()} drains: it stops accepting and removes the socket file, answers new
  * requests with SHUTTING_DOWN, waits (up to the drain timeout) for requests in flight to
- * finish, then closes the connections (their sessions abort what they left uncommitted).
+ * finish, then tells every connection why (SHUTTING_DOWN, request id 0) and closes it
+ * (their sessions abort what they left uncommitted).
  *
  * <p>Thread-safe. Owns sockets and an event loop: close it.
  */
 final class SidecarServer implements AutoCloseable {
+    /**
+     * Bytes one connection may hold, in units of the largest frame: its requests read and
+     * not finished, the answers GET_INLINE may build, its answers not yet taken by the socket.
+     * Past it the sidecar stops reading the connection (back pressure), so that a client that
+     * does not read its answers cannot exhaust the memory of all.
+     */
+    static final int CONNECTION_FRAMES = 4;
+
     private final SidecarOps ops;
     private final SidecarMetrics metrics;
     private final Executor executor;
@@ -57,6 +66,10 @@ final class SidecarServer implements AutoCloseable {
     private final int maxInFlight;
     private final long quotaBytes;
     private final long drainMillis;
+    private final long frameTimeoutMillis;
+    private final long connectionBytes;
+    /** The sidecar's user id: only a peer of this user may share memory. */
+    private final int uid;
     private final Path socketPath;
     /** Epoll where present: its Unix sockets can receive file descriptors (memfd buffers). */
     private final boolean epoll = Epoll.isAvailable();
@@ -86,6 +99,9 @@ final class SidecarServer implements AutoCloseable {
         this.maxInFlight = ctx.maxInFlight();
         this.quotaBytes = ctx.quotaBytes();
         this.drainMillis = ctx.drainMillis();
+        this.frameTimeoutMillis = ctx.frameTimeoutMillis();
+        this.connectionBytes = CONNECTION_FRAMES * (long) maxFrameBytes;
+        this.uid = ownUid();
         this.socketPath = ctx.socketPath();
         Channel uds = null;
         try {
@@ -112,12 +128,16 @@ final class SidecarServer implements AutoCloseable {
 
     private ServerBootstrap bind(Class<? extends ServerChannel> type) {
         return new ServerBootstrap().group(group).channel(type)
+                .childOption(io.netty.channel.ChannelOption.WRITE_BUFFER_WATER_MARK,
+                        new io.netty.channel.WriteBufferWaterMark((int) Math.min(Integer.MAX_VALUE, connectionBytes / 2),
+                                (int) Math.min(Integer.MAX_VALUE, connectionBytes)))
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
                         channels.add(ch);
-                        ch.pipeline().addLast(SidecarFrames.decoder(maxFrameBytes))
-                                .addLast(new ConnectionHandler(SidecarServer.this, executor));
+                        SidecarFrames.Decoder decoder = SidecarFrames.decoder(maxFrameBytes);
+                        ch.pipeline().addLast(decoder)
+                                .addLast(new ConnectionHandler(SidecarServer.this, executor, decoder));
                     }
                 });
     }
@@ -176,8 +196,35 @@ final class SidecarServer implements AutoCloseable {
         return tcpChannel == null ? -1 : ((InetSocketAddress) tcpChannel.localAddress()).getPort();
     }
 
-    ClientSession openSession(boolean local) {
-        ClientSession s = new ClientSession(sessionIds.incrementAndGet(), local, quotaBytes);
+    private static int ownUid() {
+        try {
+            return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        } catch (IOException | UnsupportedOperationException e) {
+            return -1; // no peer is then of this user: no shared buffers
+        }
+    }
+
+    /** The sidecar's user id, or -1 when unknown. */
+    int uid() {
+        return uid;
+    }
+
+    /** Most bytes a connection may hold before its socket is no longer read ({@link #CONNECTION_FRAMES}). */
+    long connectionBytes() {
+        return connectionBytes;
+    }
+
+    /** Longest a started frame (or an announced memfd) may take to arrive, ms. */
+    long frameTimeoutMillis() {
+        return frameTimeoutMillis;
+    }
+
+    /**
+     * @param local   whether the peer may share memory (Unix socket, the sidecar's user)
+     * @param peerPid the peer's process id, -1 when unknown
+     */
+    ClientSession openSession(boolean local, long peerPid) {
+        ClientSession s = new ClientSession(sessionIds.incrementAndGet(), local, peerPid, quotaBytes);
         sessions.add(s);
         return s;
     }
@@ -274,6 +321,11 @@ final class SidecarServer implements AutoCloseable {
             tcpChannel.close().awaitUninterruptibly();
         }
         awaitIdle(drainMillis);
+        // Every connection learns why it closes, idle ones too: request id 0 is the connection's.
+        for (Channel ch : channels) {
+            ch.writeAndFlush(SidecarFrames.error(ch.alloc(), 0, 0, SidecarProtocol.SHUTTING_DOWN,
+                    "the sidecar is shutting down; reconnect to its successor"));
+        }
         channels.close().awaitUninterruptibly();
         awaitIdle(drainMillis); // aborts of the sessions just closed
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();

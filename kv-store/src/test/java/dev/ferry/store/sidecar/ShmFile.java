@@ -1,30 +1,34 @@
 package dev.ferry.store.sidecar;
 
-import dev.ferry.nativemem.Slab;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
-import java.util.UUID;
 
-/** A client's shared buffer for tests: a file under /dev/shm, mapped, removed on close. */
+/**
+ * A client's shared buffer for tests: a sealed {@link Memfd}, named by {@link #path} for
+ * REGISTER_BUFFER. The sidecar of a test runs in the test's process and refuses a file it
+ * maps already, so register before the first {@link #memory()} (which maps it).
+ */
 final class ShmFile implements AutoCloseable {
+    final Memfd memfd;
     final Path path;
-    final Slab slab;
+    final long bytes;
 
     ShmFile(long bytes) {
-        this.path = Path.of("/dev/shm", "ferry-test-" + UUID.randomUUID() + ".buf");
-        this.slab = Slab.mapShared(path, bytes, true);
+        this.memfd = new Memfd(bytes);
+        this.path = memfd.path();
+        this.bytes = bytes;
     }
 
     MemorySegment memory() {
-        return slab.memory();
+        return memfd.memory();
     }
 
     MemorySegment slice(long offset, long length) {
-        return slab.memory().asSlice(offset, length);
+        return memory().asSlice(offset, length);
     }
 
     @Override
     public void close() {
-        slab.close();
+        memfd.close();
     }
 }

@@ -25,7 +25,7 @@ class SidecarBlockStoreTest {
     @Test
     void putsAndGetsWholeRequestsWindowByWindowAndSaysWhatIsMissing() throws Exception {
         try (SidecarFixture fx = new SidecarFixture(c -> c);
-             SidecarBlockStore store = SidecarBlockStore.connect(fx.sidecar.socketPath(), Path.of("/dev/shm"),
+             SidecarBlockStore store = SidecarBlockStore.connect(fx.sidecar.socketPath(),
                      3 * BLOCK, 2)) {
             try (var files = Files.list(Path.of("/dev/shm"))) { // unlinked once registered: a crash leaves nothing
                 assertThat(files.map(Path::toString)).noneMatch(p -> p.contains("ferry-client-"
@@ -69,7 +69,7 @@ class SidecarBlockStoreTest {
     void anUnreachableSidecarIsAClearError() throws IOException {
         Path dir = Files.createTempDirectory("ferry-nosc");
         try {
-            assertThatThrownBy(() -> SidecarBlockStore.connect(dir.resolve("none.sock"), Path.of("/dev/shm"), BLOCK, 1))
+            assertThatThrownBy(() -> SidecarBlockStore.connect(dir.resolve("none.sock"), BLOCK, 1))
                     .hasMessageContaining("cannot connect to the sidecar");
         } finally {
             Files.deleteIfExists(dir);

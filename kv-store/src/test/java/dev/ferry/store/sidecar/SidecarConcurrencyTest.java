@@ -57,7 +57,7 @@ class SidecarConcurrencyTest {
     private static void run(SidecarFixture fx, Random random, AtomicInteger hits, AtomicInteger stored)
             throws IOException {
         try (SidecarClient c = fx.client(); ShmFile shm = new ShmFile(8 * BLOCK)) {
-            int buffer = c.registerBuffer(shm.path, shm.memory().byteSize());
+            int buffer = c.registerBuffer(shm.path, shm.bytes);
             for (int i = 0; i < OPS; i++) {
                 long key = random.nextInt(40);
                 int slot = random.nextInt(4);

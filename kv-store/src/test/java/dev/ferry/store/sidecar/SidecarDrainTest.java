@@ -59,7 +59,7 @@ class SidecarDrainTest {
         DirectStoreClient store = new DirectStoreClient(master, engine, 10_000);
         SidecarMetrics metrics = new SidecarMetrics(registry);
         ctx = new Sidecar.Context().socketPath(dir.resolve("s.sock")).drainMillis(60_000).conclude();
-        server = new SidecarServer(ctx, new SidecarOps(store, Path.of("/dev/shm").toRealPath(), () -> 1, metrics,
+        server = new SidecarServer(ctx, new SidecarOps(store, () -> 1, metrics,
                 ctx.maxFrameBytes()), metrics, requests, store::abort);
     }
 

@@ -25,10 +25,16 @@ import org.junit.jupiter.api.Test;
  * frames (random opcodes, counts, offsets, lengths, truncated and padded bodies) against a
  * live sidecar. Each bad frame gets exactly one answer with a precise error status (never
  * INTERNAL), the connection keeps serving good requests, and nothing leaks: no lease, no
- * pending block, no buffer of a closed connection.
+ * pending block, no buffer of a closed connection. Then the paths that end a connection or
+ * a session's setup, on fresh connections, for a bounded time: HELLO with random tokens
+ * (Unix socket, TCP), a second HELLO, REGISTER_MEMFD followed by anything but its
+ * descriptor, frames left half sent; each gets its one answer with a precise status and
+ * either keeps serving or is closed, as docs/protocol.md says.
  */
 class SidecarFuzzTest {
     private static final long SEED = 20_251_125L;
+    private static final long FRAME_TIMEOUT_MS = 200;
+    private static final String TOKEN = "fuzz-token";
     private static final Set<Integer> EXPECTED_ERRORS = Set.of(MALFORMED, UNKNOWN_OPCODE, NOT_FOUND, UNKNOWN_BUFFER,
             OUT_OF_RANGE, QUOTA_EXCEEDED, NO_SPACE, BAD_STATE, UNSUPPORTED_VERSION);
     private SidecarFixture fx;
@@ -36,7 +42,8 @@ class SidecarFuzzTest {
 
     @BeforeEach
     void start() {
-        fx = new SidecarFixture(c -> c.maxFrameBytes(1 << 20).quotaBytes(1 << 20));
+        fx = new SidecarFixture(c -> c.maxFrameBytes(1 << 20).quotaBytes(1 << 20).frameTimeoutMillis(FRAME_TIMEOUT_MS)
+                .tcp("127.0.0.1", 0).token(TOKEN));
         shm = new ShmFile(256 * 1024);
     }
 
@@ -77,18 +84,20 @@ class SidecarFuzzTest {
     void malformedFramesGetAClearErrorAndTheConnectionStillServes() {
         Random random = new Random(SEED);
         try (SidecarClient c = fx.client()) {
-            int buffer = c.registerBuffer(shm.path, shm.memory().byteSize());
+            int buffer = c.registerBuffer(shm.path, shm.bytes);
             BlockContent.fill(42, shm.slice(0, 8192));
             c.put(new long[] {42}, buffer, new long[] {0}, new long[] {8192});
             int[] statuses = new int[INTERNAL + 1];
             for (int i = 0; i < 2_000; i++) {
                 long id = 1_000_000L + i;
-                int opcode = random.nextInt(4) == 0 ? random.nextInt(40) : 2 + random.nextInt(MAX_OPCODE - 1);
-                if (opcode == REGISTER_MEMFD) {
-                    // Two steps (an answer, then a descriptor from the client): tested by the Python suite.
-                    opcode = GET_INLINE;
-                }
-                SidecarClient.Answer a = c.raw(frame(opcode, id, badBody(random, opcode, buffer)), true);
+                int opcode = random.nextInt(4) == 0 ? random.nextInt(40) : 1 + random.nextInt(MAX_OPCODE);
+                byte[] body = switch (opcode) {
+                    case HELLO -> helloBody(random); // a second HELLO, whatever it carries
+                    case REGISTER_BUFFER -> registerBody(random, shm);
+                    case REGISTER_MEMFD -> memfdBody(random); // never "send the descriptor": see below
+                    default -> badBody(random, opcode, buffer);
+                };
+                SidecarClient.Answer a = c.raw(frame(opcode, id, body), true);
                 assertThat(a.requestId()).isEqualTo(id);
                 assertThat(a.opcode()).isEqualTo(opcode & 0xFFFF);
                 assertThat(a.status()).as("frame %d, opcode %d", i, opcode).isNotEqualTo(INTERNAL);
@@ -144,6 +153,137 @@ class SidecarFuzzTest {
         try (SidecarClient c = fx.client()) {
             assertThat(c.lookupPrefix(1, 2)).isZero();
         }
+    }
+
+    @Test
+    void helloTokensAndMemfdFramingOnFreshConnectionsGetTheirAnswerThenServeOrClose() throws IOException {
+        Random random = new Random(SEED + 2);
+        long deadline = System.nanoTime() + Duration.ofSeconds(8).toNanos();
+        int[] cases = new int[6];
+        for (int i = 0; i < 60 && System.nanoTime() < deadline; i++) {
+            int kind = random.nextInt(cases.length);
+            cases[kind]++;
+            boolean tcp = kind == 1;
+            try (SidecarHardeningTest.RawConnection raw = tcp
+                    ? null : new SidecarHardeningTest.RawConnection(fx.sidecar.socketPath())) {
+                switch (kind) {
+                    case 0 -> { // HELLO on the Unix socket, with or without a random token
+                        byte[] token = random.nextBoolean() ? new byte[0] : randomBytes(random, 1 + random.nextInt(40));
+                        SidecarClient.Answer a = raw.call(frame(HELLO, 1, hello(1, 1, token)));
+                        assertThat(a.status()).isEqualTo(token.length == 0 ? OK : MALFORMED);
+                        assertServes(raw, token.length == 0);
+                    }
+                    case 1 -> { // HELLO over TCP with a random, the right or no token
+                        int pick = random.nextInt(3);
+                        String token = pick == 0 ? TOKEN : pick == 1 ? "" : new String(randomBytes(random, 8),
+                                java.nio.charset.StandardCharsets.ISO_8859_1);
+                        if (pick == 0) {
+                            try (SidecarClient c = SidecarClient.connectTcp("127.0.0.1", fx.sidecar.tcpPort(), token)) {
+                                assertThat(c.sharedBuffers()).isFalse();
+                                assertThat(c.lookupPrefix(1)).isZero();
+                            }
+                        } else {
+                            org.assertj.core.api.Assertions.assertThatThrownBy(() -> SidecarClient.connectTcp(
+                                    "127.0.0.1", fx.sidecar.tcpPort(), token)).isInstanceOfSatisfying(
+                                    SidecarException.class, e -> assertThat(e.status()).isEqualTo(UNAUTHORIZED));
+                        }
+                    }
+                    case 2 -> { // a second HELLO
+                        assertThat(raw.call(frame(HELLO, 1, hello(1, 1, new byte[0]))).status()).isEqualTo(OK);
+                        SidecarClient.Answer a = raw.call(frame(HELLO, 2, helloBody(random)));
+                        assertThat(a.status()).isEqualTo(BAD_STATE);
+                        assertServes(raw, true);
+                    }
+                    case 3 -> { // REGISTER_MEMFD answered "ready", then a frame instead of the descriptor
+                        assertThat(raw.call(frame(HELLO, 1, hello(1, 1, new byte[0]))).status()).isEqualTo(OK);
+                        assertThat(raw.call(memfd(2, 1 + random.nextInt(4096))).status()).isEqualTo(OK);
+                        SidecarClient.Answer a = raw.call(frame(LOOKUP_PREFIX, 3, keysBody(1)));
+                        assertThat(a.status()).isEqualTo(MALFORMED);
+                        assertThat(a.requestId()).isIn(2L, CONNECTION_ID); // at once, or after the frame timeout
+                        assertThat(raw.closedByPeer()).isTrue();
+                    }
+                    case 4 -> { // REGISTER_MEMFD answered "ready", then bytes without a descriptor
+                        assertThat(raw.call(frame(HELLO, 1, hello(1, 1, new byte[0]))).status()).isEqualTo(OK);
+                        assertThat(raw.call(memfd(2, 1 + random.nextInt(4096))).status()).isEqualTo(OK);
+                        SidecarClient.Answer a = raw.call(randomBytes(random, 1 + random.nextInt(3)));
+                        assertThat(a.status()).isEqualTo(MALFORMED);
+                        assertThat(raw.closedByPeer()).isTrue();
+                    }
+                    default -> { // a frame cut short, never finished
+                        assertThat(raw.call(frame(HELLO, 1, hello(1, 1, new byte[0]))).status()).isEqualTo(OK);
+                        byte[] whole = frame(LOOKUP_PREFIX, 2, keysBody(1 + random.nextInt(8)));
+                        SidecarClient.Answer a = raw.call(java.util.Arrays.copyOf(whole, 1 + random.nextInt(
+                                whole.length - 1)));
+                        assertThat(a.status()).isEqualTo(MALFORMED);
+                        assertThat(a.requestId()).isEqualTo(CONNECTION_ID);
+                        assertThat(raw.closedByPeer()).isTrue();
+                    }
+                }
+            }
+        }
+        assertThat(cases).doesNotContain(0);
+        await().atMost(Duration.ofSeconds(10)).until(() -> fx.meter("ferry.sidecar.connections") == 0);
+        assertThat(fx.meter("ferry.sidecar.buffers.bytes")).isZero();
+        assertThat(fx.masterStats().leases()).isZero();
+        try (SidecarClient c = fx.client()) {
+            assertThat(c.lookupPrefix(1, 2)).isZero();
+        }
+    }
+
+    /** The connection answers a request (after a HELLO when {@code greeted}, else HELLO_REQUIRED). */
+    private static void assertServes(SidecarHardeningTest.RawConnection raw, boolean greeted) throws IOException {
+        SidecarClient.Answer a = raw.call(frame(LOOKUP_PREFIX, 99, keysBody(1)));
+        assertThat(a.requestId()).isEqualTo(99);
+        assertThat(a.status()).isEqualTo(greeted ? OK : HELLO_REQUIRED);
+    }
+
+    private static byte[] hello(int min, int max, byte[] token) {
+        return ByteBuffer.allocate(6 + token.length).order(ByteOrder.LITTLE_ENDIAN).putShort((short) min)
+                .putShort((short) max).putShort((short) token.length).put(token).array();
+    }
+
+    private static byte[] helloBody(Random random) {
+        return random.nextBoolean() ? hello(random.nextInt(3), random.nextInt(3), randomBytes(random, random.nextInt(9)))
+                : randomBytes(random, random.nextInt(12));
+    }
+
+    private static byte[] memfd(long id, long size) {
+        return frame(REGISTER_MEMFD, id, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(size).array());
+    }
+
+    /** A REGISTER_MEMFD body the sidecar refuses at once: a wrong length, or a size outside 1..quota. */
+    private static byte[] memfdBody(Random random) {
+        if (random.nextBoolean()) {
+            int n = random.nextInt(16);
+            return randomBytes(random, n == 8 ? 9 : n);
+        }
+        long size = random.nextBoolean() ? -random.nextInt(1000) : (1 << 20) + 1 + random.nextInt(1 << 20);
+        return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(size).array();
+    }
+
+    /** A REGISTER_BUFFER body naming a file the sidecar must refuse (or random bytes). */
+    private static byte[] registerBody(Random random, ShmFile registered) {
+        long pid = ProcessHandle.current().pid();
+        String path = switch (random.nextInt(5)) {
+            case 0 -> registered.path.toString(); // mapped already: aliasing
+            case 1 -> "/proc/" + pid + "/fd/" + (100_000 + random.nextInt(100_000)); // no such descriptor
+            case 2 -> "/proc/" + (pid + 1 + random.nextInt(1000)) + "/fd/" + random.nextInt(10); // not the peer's
+            case 3 -> "/dev/shm/" + Long.toHexString(random.nextLong());
+            default -> new String(randomBytes(random, random.nextInt(40)), java.nio.charset.StandardCharsets.ISO_8859_1);
+        };
+        byte[] p = path.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        long size = random.nextBoolean() ? registered.bytes : random.nextInt(1 << 21) - 10;
+        ByteBuffer b = ByteBuffer.allocate(10 + p.length).order(ByteOrder.LITTLE_ENDIAN).putLong(size)
+                .putShort((short) p.length).put(p);
+        return random.nextInt(6) == 0 ? java.util.Arrays.copyOf(b.array(), random.nextInt(b.capacity())) : b.array();
+    }
+
+    private static byte[] keysBody(int n) {
+        ByteBuffer b = ByteBuffer.allocate(4 + 8 * n).order(ByteOrder.LITTLE_ENDIAN).putInt(n);
+        for (int i = 0; i < n; i++) {
+            b.putLong(7_000_000 + i);
+        }
+        return b.array();
     }
 
     private static byte[] frame(int opcode, long id, byte[] body) {

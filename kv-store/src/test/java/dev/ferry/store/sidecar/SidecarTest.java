@@ -34,7 +34,7 @@ class SidecarTest {
         fx = new SidecarFixture(c -> c.http("127.0.0.1", 0).tcp("127.0.0.1", 0).token("s3cret").quotaBytes(4 << 20));
         client = fx.client();
         shm = new ShmFile(2 << 20);
-        buffer = client.registerBuffer(shm.path, shm.memory().byteSize());
+        buffer = client.registerBuffer(shm.path, shm.bytes);
     }
 
     @AfterEach
@@ -190,8 +190,10 @@ class SidecarTest {
         assertStatus(() -> client.put(new long[] {1}, buffer, new long[] {-1}, new long[] {4096}), OUT_OF_RANGE, "outside");
         assertStatus(() -> client.get(new long[] {1}, buffer, new long[] {Long.MAX_VALUE}, new long[] {8}), OUT_OF_RANGE,
                 "outside");
-        assertStatus(() -> client.registerBuffer(Path.of("/etc/passwd"), 10), OUT_OF_RANGE, "is not directly in");
-        assertStatus(() -> client.registerBuffer(shm.path, 4096), OUT_OF_RANGE, "expected 4096");
+        assertStatus(() -> client.registerBuffer(Path.of("/etc/passwd"), 10), OUT_OF_RANGE, "is not /proc/");
+        try (ShmFile other = new ShmFile(8192)) {
+            assertStatus(() -> client.registerBuffer(other.path, 4096), OUT_OF_RANGE, "expected 4096");
+        }
         try (ShmFile big = new ShmFile(3 << 20)) {
             assertStatus(() -> client.registerBuffer(big.path, 3 << 20), QUOTA_EXCEEDED, "quota");
         }
@@ -243,11 +245,14 @@ class SidecarTest {
     @Test
     void clientDisconnectedMidPutLeavesNothingHalfVisible() {
         SidecarClient doomed = fx.client();
-        int b = doomed.registerBuffer(shm.path, shm.memory().byteSize());
+        ShmFile doomedShm = new ShmFile(shm.bytes);
+        int b = doomed.registerBuffer(doomedShm.path, doomedShm.bytes);
+        BlockContent.fill(31, doomedShm.slice(0, BLOCK));
         doomed.putStart(new long[] {31, 32}, new long[] {BLOCK, BLOCK});
         doomed.writeRange(31, 0, b, 0, BLOCK);
         assertThat(fx.masterStats().pendingBlocks()).isEqualTo(2);
         doomed.close();
+        doomedShm.close();
         await().atMost(Duration.ofSeconds(10)).until(() -> fx.masterStats().pendingBlocks() == 0);
         assertThat(client.exists(31, 32)).containsExactly(false, false);
         await().atMost(Duration.ofSeconds(10)).until(() -> fx.meter("ferry.sidecar.connections") == 1);
