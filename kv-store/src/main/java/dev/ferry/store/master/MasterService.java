@@ -165,6 +165,8 @@ public final class MasterService implements AutoCloseable {
                         .writeLong(s.promotions()).writeLong(s.demotionWaits());
             }
             case MasterProtocol.SUSPECT -> out.writeBoolean(suspect(Wire.readString(in)));
+            case MasterProtocol.DROP_CORRUPT -> out.writeBoolean(master.dropCorrupt(Wire.readLong(in),
+                    Wire.readString(in), Wire.readLong(in), Wire.readInt(in)));
             case MasterProtocol.REMOVE -> {
                 byte[] results = master.remove(Wire.readLongs(in));
                 out.writeInt(results.length).writeBytes(results);
