@@ -67,10 +67,34 @@ public final class StoreNode implements AutoCloseable {
      * @param ssdCapacityBytes SSD tier capacity, bytes
      * @param ssdPolicy        the SSD tier's eviction policy ({@code lru}, {@code s3fifo})
      * @param heartbeatMillis  heartbeat period, ms
+     * @param lazySlab         leave the slab's pages to be faulted in by the first write of
+     *                         each (a faster start; slower first writes) instead of populating
+     *                         the whole slab at start
+     * @param scrubBytesPerSecond most bytes per second the background scrub re-checks; 0 for no scrub
      */
     public record Config(String nodeId, HostPort master, long capacityBytes, TransferEngine.Context engine,
                          Path shmDir, Path dataDir, Path ssdDir, long ssdCapacityBytes, String ssdPolicy,
-                         long heartbeatMillis) {
+                         long heartbeatMillis, boolean lazySlab, long scrubBytesPerSecond) {
+        /** The scrub's default rate: 64 MiB/s. */
+        public static final long DEFAULT_SCRUB_BYTES_PER_SECOND = 64L << 20;
+
+        /**
+         * @throws IllegalArgumentException when {@code scrubBytesPerSecond} is negative
+         */
+        public Config {
+            if (scrubBytesPerSecond < 0) {
+                throw new IllegalArgumentException("scrub rate must be >= 0 bytes/s (0: off), was "
+                        + scrubBytesPerSecond);
+            }
+        }
+
+        /** A populated slab and the default scrub. */
+        public Config(String nodeId, HostPort master, long capacityBytes, TransferEngine.Context engine, Path shmDir,
+                      Path dataDir, Path ssdDir, long ssdCapacityBytes, String ssdPolicy, long heartbeatMillis) {
+            this(nodeId, master, capacityBytes, engine, shmDir, dataDir, ssdDir, ssdCapacityBytes, ssdPolicy,
+                    heartbeatMillis, false, DEFAULT_SCRUB_BYTES_PER_SECOND);
+        }
+
         /** Without an SSD tier. */
         public Config(String nodeId, HostPort master, long capacityBytes, TransferEngine.Context engine, Path shmDir,
                       Path dataDir, long heartbeatMillis) {
@@ -90,14 +114,17 @@ public final class StoreNode implements AutoCloseable {
     private final ScheduledExecutorService heartbeats;
     private final int recovered;
     private final int dropped;
+    private final long populateNanos;
+    private final Scrubber scrubber;
     private volatile boolean registered = true;
     private final AtomicBoolean extraBeat = new AtomicBoolean();
     /** Bumped before every registration after the first: see {@link #registrations()}. */
     private final AtomicLong registrations = new AtomicLong();
 
-    private StoreNode(Config config, Slab slab, NodeTiers tiers, TransferEngine engine, MasterClient master,
-                      ExecutorService rpcExecutor, RpcServer rpc) {
+    private StoreNode(Config config, Slab slab, long populateNanos, NodeTiers tiers, TransferEngine engine,
+                      MasterClient master, ExecutorService rpcExecutor, RpcServer rpc) {
         this.config = config;
+        this.populateNanos = populateNanos;
         this.slab = slab;
         this.tiers = tiers;
         this.engine = engine;
@@ -105,7 +132,8 @@ public final class StoreNode implements AutoCloseable {
         this.rpcExecutor = rpcExecutor;
         this.rpc = rpc;
         this.segment = engine.registerSegment(config.nodeId() + "/dram", slab);
-        this.features = new NodeFeatures(tiers.indexed(), tiers.ssdBytes(),
+        // A scrubbing node wants the master's index updates: they say which blocks to check.
+        this.features = new NodeFeatures(tiers.indexed() || config.scrubBytesPerSecond() > 0, tiers.ssdBytes(),
                 rpc == null ? "" : segment.endpoint().host() + ":" + rpc.port());
         AtomicLong bad = new AtomicLong();
         List<IndexedBlock> kept = tiers.kept(bad);
@@ -115,6 +143,8 @@ public final class StoreNode implements AutoCloseable {
                     dropped);
         }
         this.recovered = master.register(config.nodeId(), segment, features, kept);
+        this.scrubber = config.scrubBytesPerSecond() == 0 ? null : new Scrubber(config.nodeId(), segment.name(),
+                slab.memory(), tiers.resident(), master, config.scrubBytesPerSecond());
         this.heartbeats = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "ferry-heartbeat"));
         heartbeats.scheduleWithFixedDelay(this::beat, config.heartbeatMillis(), config.heartbeatMillis(),
                 TimeUnit.MILLISECONDS);
@@ -152,6 +182,7 @@ public final class StoreNode implements AutoCloseable {
         ExecutorService rpcExecutor = null;
         RpcServer rpc = null;
         try {
+            long populateNanos = 0;
             if (config.dataDir() != null) {
                 Files.createDirectories(config.dataDir());
                 Path file = config.dataDir().resolve("dram.slab");
@@ -163,8 +194,16 @@ public final class StoreNode implements AutoCloseable {
                     index.clear();
                 }
             } else {
+                for (Path stale : Slab.removeStale(config.shmDir())) {
+                    LOG.info("removed the slab file {} of a process that is gone", stale);
+                }
                 slab = Slab.mapShared(config.shmDir().resolve("ferry-" + config.nodeId() + "-"
                         + ProcessHandle.current().pid() + ".slab"), config.capacityBytes(), true);
+            }
+            if (!config.lazySlab()) {
+                long start = System.nanoTime();
+                slab.populate();
+                populateNanos = System.nanoTime() - start;
             }
             NodeTiers[] self = new NodeTiers[1];
             if (config.ssdDir() != null) {
@@ -182,7 +221,7 @@ public final class StoreNode implements AutoCloseable {
                 rpc = new RpcServer(config.engine().bindHost(), 0, (method, in, out) -> serve(t, method, in),
                         rpcExecutor);
             }
-            return new StoreNode(config, slab, tiers, engine, master, rpcExecutor, rpc);
+            return new StoreNode(config, slab, populateNanos, tiers, engine, master, rpcExecutor, rpc);
         } catch (IOException e) {
             closeAll(slab, index, ssd, tiers, engine, master, rpcExecutor, rpc);
             throw new UncheckedIOException("cannot prepare the data directory " + config.dataDir(), e);
@@ -284,6 +323,26 @@ public final class StoreNode implements AutoCloseable {
         return dropped;
     }
 
+    /** Time spent populating the slab at start, ns (0 for a lazy slab). */
+    public long populateNanos() {
+        return populateNanos;
+    }
+
+    /** Blocks the scrub has checked since start (0 without a scrub). */
+    public long scrubbedBlocks() {
+        return scrubber == null ? 0 : scrubber.blocksChecked();
+    }
+
+    /** Bytes the scrub has checked since start (0 without a scrub). */
+    public long scrubbedBytes() {
+        return scrubber == null ? 0 : scrubber.bytesChecked();
+    }
+
+    /** Corrupt copies the scrub found (and the master dropped) since start. */
+    public long scrubCorrupt() {
+        return scrubber == null ? 0 : scrubber.corruptFound();
+    }
+
     /** The node's transfer engine. */
     public TransferEngine engine() {
         return engine;
@@ -291,6 +350,9 @@ public final class StoreNode implements AutoCloseable {
 
     @Override
     public void close() {
+        if (scrubber != null) {
+            scrubber.close(); // before the slab: it reads it
+        }
         heartbeats.shutdownNow();
         try {
             heartbeats.awaitTermination(5, TimeUnit.SECONDS);
