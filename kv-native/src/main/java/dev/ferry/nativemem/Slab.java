@@ -133,16 +133,31 @@ public final class Slab implements AutoCloseable {
         return Optional.ofNullable(file);
     }
 
-    /** Unmaps or frees the memory; removes the backing file when asked to at creation. */
-    @Override
-    public void close() {
-        arena.close();
+    /**
+     * Removes the backing file now when it was created to be removed on close (otherwise does
+     * nothing); the memory stays mapped, here and in processes that mapped the file already,
+     * until they unmap it. For a process that is stopping: the file goes first, before slower
+     * parts of the shutdown that a kill could cut short. Idempotent.
+     *
+     * @throws UncheckedIOException when the file exists but cannot be removed
+     */
+    public void removeFile() {
         if (file != null && deleteOnClose) {
             try {
                 Files.deleteIfExists(file);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot delete slab file " + file, e);
             }
+        }
+    }
+
+    /** Unmaps or frees the memory; removes the backing file when asked to at creation. */
+    @Override
+    public void close() {
+        try {
+            arena.close();
+        } finally {
+            removeFile();
         }
     }
 

@@ -870,7 +870,8 @@ public final class Master {
         long backlog = nodes.values().stream().mapToLong(NodeState::backlog).sum();
         long onSsd = blocks.values().stream().filter(b -> b.copies.stream().anyMatch(c -> c.onSsd)).count();
         return new MasterStats(nodes.size(), blocks.size() - pending, pending, capacityBytes(), usedBytes(), evictions,
-                lostBlocks, leases.size(), under, pinned, backlog, onSsd, dramHits, ssdHits, demotions, promotions, demotionWaits);
+                lostBlocks, leases.size(), under, pinned, backlog, onSsd, dramHits, ssdHits, demotions, promotions, demotionWaits,
+                corruptCopies);
     }
 
     private long capacityBytes() {

@@ -237,7 +237,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
         return rpc.call(MasterProtocol.STATS, b -> { }, b -> new MasterStats(Wire.readInt(b), Wire.readLong(b),
                 Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readInt(b),
                 Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b),
-                Wire.readLong(b), Wire.readLong(b), Wire.readLong(b)));
+                Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b)));
     }
 
     @Override

@@ -350,6 +350,11 @@ public final class StoreNode implements AutoCloseable {
 
     @Override
     public void close() {
+        try {
+            slab.removeFile(); // first: the rest of the shutdown may be cut short
+        } catch (UncheckedIOException e) {
+            LOG.warn("store node {}: {}", config.nodeId(), e.getMessage());
+        }
         if (scrubber != null) {
             scrubber.close(); // before the slab: it reads it
         }

@@ -162,6 +162,8 @@ public final class Sidecar implements AutoCloseable {
         metrics.gauge("ferry.store.demotions", "blocks demoted from DRAM to SSD", () -> storeStats().demotions());
         metrics.gauge("ferry.store.promotions", "blocks promoted from SSD to DRAM", () -> storeStats().promotions());
         metrics.gauge("ferry.store.leases", "leases held in the whole store", () -> storeStats().leases());
+        metrics.gauge("ferry.store.corrupt.copies", "copies dropped in the whole store because their bytes failed "
+                + "their CRC32C", () -> storeStats().corruptCopies());
     }
 
     private MasterStats storeStats() {
@@ -172,7 +174,7 @@ public final class Sidecar implements AutoCloseable {
                 cached = masterClient.stats();
             } catch (RuntimeException e) {
                 cached = cached != null ? cached
-                        : new MasterStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+                        : new MasterStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
             }
             stats = cached;
             statsAt = now;
