@@ -30,7 +30,8 @@ import java.util.function.LongSupplier;
  * is dropped and read from another replica (or is a miss); ranged reads cannot check
  * (the CRC covers the whole block). Errors: {@link KeyNotFoundException} for a missing key a
  * call needs, {@link IllegalArgumentException} for a range outside a block or a destination
- * too small, {@link StoreException} for no space, a failed transfer or an expired lease; a failed put aborts what it allocated, so nothing half-written is visible.
+ * too small, {@link StoreException} for no space, a failed transfer or an expired lease; a
+ * failed put aborts what it allocated, so nothing half-written is visible.
  *
  * <p>With a {@link LocalSegment} (the process's own store node, as in the sidecar) and a
  * lease cache, a read of blocks that all live in that segment keeps its lease for a while

@@ -181,6 +181,7 @@ public final class StoreNode implements AutoCloseable {
         MasterClient master = null;
         ExecutorService rpcExecutor = null;
         RpcServer rpc = null;
+        boolean started = false;
         try {
             long populateNanos = 0;
             if (config.dataDir() != null) {
@@ -221,13 +222,15 @@ public final class StoreNode implements AutoCloseable {
                 rpc = new RpcServer(config.engine().bindHost(), 0, (method, in, out) -> serve(t, method, in),
                         rpcExecutor);
             }
-            return new StoreNode(config, slab, populateNanos, tiers, engine, master, rpcExecutor, rpc);
+            StoreNode node = new StoreNode(config, slab, populateNanos, tiers, engine, master, rpcExecutor, rpc);
+            started = true;
+            return node;
         } catch (IOException e) {
-            closeAll(slab, index, ssd, tiers, engine, master, rpcExecutor, rpc);
             throw new UncheckedIOException("cannot prepare the data directory " + config.dataDir(), e);
-        } catch (RuntimeException e) {
-            closeAll(slab, index, ssd, tiers, engine, master, rpcExecutor, rpc);
-            throw e;
+        } finally {
+            if (!started) { // whatever failed (an Error too): the slab file goes with the rest
+                closeAll(slab, index, ssd, tiers, engine, master, rpcExecutor, rpc);
+            }
         }
     }
 
