@@ -111,7 +111,8 @@ class CorruptBlockTest {
             assertThat(replicas(2)).extracting(Replica::segment).containsExactly(second.segment().name());
             assertThat(replicas(1)).hasSize(2);
             assertThat(master.master().corruptCopies()).isEqualTo(1);
-            assertThat(master.master().stats().leases()).isZero();
+            // Releases that need no answer may still be on their way.
+            await().atMost(Duration.ofSeconds(5)).until(() -> master.master().stats().leases() == 0);
         }
     }
 
@@ -134,7 +135,8 @@ class CorruptBlockTest {
             assertThat(store.put(new long[] {8}, BLOCK, staging.memory(), BlockContent::fill).written()).isEqualTo(1);
             store.get(new long[] {8}, BLOCK, staging.memory(),
                     (key, bytes, crc) -> assertThat(BlockContent.firstMismatch(key, bytes)).isEqualTo(-1));
-            assertThat(master.master().stats().leases()).isZero();
+            // Releases that need no answer may still be on their way.
+            await().atMost(Duration.ofSeconds(5)).until(() -> master.master().stats().leases() == 0);
         }
     }
 
@@ -143,12 +145,12 @@ class CorruptBlockTest {
         StoreNode first = node("n1", 0);
         StoreNode second = node("n2", 0);
         try (StoreClient writer = new StoreClient(masterClient, clientEngine, 10_000, 2, first.segment().name());
+             DirectStoreClient direct = new DirectStoreClient(masterClient, clientEngine, 10_000);
              Slab dest = Slab.allocate(2 * BLOCK)) {
             writer.put(new long[] {11, 12}, BLOCK, staging.memory(), BlockContent::fill);
             corrupt(first, 11);
             corrupt(first, 12);
             corrupt(second, 12);
-            DirectStoreClient direct = new DirectStoreClient(masterClient, clientEngine, 10_000);
 
             long[] lengths = direct.get(new long[] {11, 12},
                     replicas -> new MemorySegment[] {dest.memory().asSlice(0, BLOCK), dest.memory().asSlice(BLOCK, BLOCK)});
@@ -158,8 +160,8 @@ class CorruptBlockTest {
             assertThat(direct.corruptCopies()).isEqualTo(3);
             assertThat(replicas(11)).extracting(Replica::segment).containsExactly(second.segment().name());
             assertThat(direct.exists(new long[] {11, 12})).containsExactly(true, false);
-            assertThat(master.master().stats().leases()).isZero();
-            direct.close();
+            // Releases that need no answer may still be on their way.
+            await().atMost(Duration.ofSeconds(5)).until(() -> master.master().stats().leases() == 0);
         }
     }
 
