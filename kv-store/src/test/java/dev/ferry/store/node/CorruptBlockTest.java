@@ -21,6 +21,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.LongStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -180,6 +181,22 @@ class CorruptBlockTest {
             assertThat(master.master().corruptCopies()).isEqualTo(1);
             assertThat(node.scrubCorrupt()).isEqualTo(1);
             assertThat(store.corruptCopies()).isZero();
+        }
+    }
+
+    @Test
+    void scrubKeepsToItsRate() {
+        long rate = 512 * 1024; // 8 blocks a second
+        long started = System.nanoTime();
+        StoreNode node = node("n1", rate);
+        try (StoreClient store = new StoreClient(masterClient, clientEngine, 10_000)) {
+            store.put(LongStream.rangeClosed(1, 8).toArray(), BLOCK, staging.memory(), BlockContent::fill);
+            await().atMost(Duration.ofSeconds(20)).until(() -> node.scrubbedBlocks() >= 12);
+            long bytes = node.scrubbedBytes();
+            double seconds = (System.nanoTime() - started) / 1e9;
+            // Read after the count: the bound holds however long the wait took.
+            assertThat(bytes).isLessThanOrEqualTo((long) (rate * seconds) + 2 * BLOCK);
+            assertThat(node.scrubCorrupt()).isZero();
         }
     }
 }
