@@ -143,7 +143,8 @@ final class SidecarCommand implements Callable<Integer> {
         }
         Sidecar sidecar = new Sidecar(ctx);
         ProcessSupport.announceReady("role=sidecar socket=" + sidecar.socketPath() + " tcp=" + sidecar.tcpPort()
-                + " http=" + sidecar.httpPort() + " master=" + sidecar.masterAddress());
+                + " http=" + sidecar.httpPort() + " master=" + sidecar.masterAddress() + " file=" + sidecar.slabFile()
+                + " populate_ms=" + sidecar.populateNanos() / 1_000_000);
         ProcessSupport.runUntilStopped(exitOnStdinClose, () -> {
             LOG.info("stopping: draining {} requests in flight", sidecar.inFlight());
             sidecar.close();

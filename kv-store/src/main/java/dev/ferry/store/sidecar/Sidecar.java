@@ -195,6 +195,16 @@ public final class Sidecar implements AutoCloseable {
         return !closed && server != null && node != null && node.registered();
     }
 
+    /** The store node's slab file. */
+    public Path slabFile() {
+        return node.slabFile();
+    }
+
+    /** Time spent populating the slab at start, ns (0 for a lazy slab). */
+    public long populateNanos() {
+        return node.populateNanos();
+    }
+
     /** The Unix socket's path. */
     public Path socketPath() {
         return ctx.socketPath;
