@@ -80,13 +80,15 @@ final class Scrubber implements AutoCloseable {
                     return;
                 }
                 long now = System.nanoTime();
-                if (next > now) {
+                if (now - next > MAX_CATCH_UP_NANOS) {
+                    next = now - MAX_CATCH_UP_NANOS;
+                }
+                while (now < next) { // parkNanos may return early
                     LockSupport.parkNanos(next - now);
                     if (closed) {
                         return;
                     }
-                } else if (now - next > MAX_CATCH_UP_NANOS) {
-                    next = now - MAX_CATCH_UP_NANOS;
+                    now = System.nanoTime();
                 }
                 next += (long) (b.length() * 1e9 / bytesPerSecond);
                 try {
@@ -109,7 +111,7 @@ final class Scrubber implements AutoCloseable {
         if (BlockContent.crc32c(bytes) == b.crc32c()) {
             return;
         }
-        // Twice: a range freed and being rewritten at this moment fails once, then differs again.
+        // Once more before reporting: a block (re)written into this range at this moment may match now.
         if (BlockContent.crc32c(bytes) == b.crc32c()) {
             return;
         }
