@@ -47,6 +47,12 @@ import org.slf4j.LoggerFactory;
  * they are lost, never served wrong. Without a data directory the slab file is private to
  * the process and removed on close.
  *
+ * <p>The slab is populated at start (every page faulted in once, so that writes into it take
+ * no page fault) unless the configuration asks for a lazy one. A non-persistent slab file is
+ * named for the node and its pid; slab files of pids no longer alive in the same directory
+ * (nodes that were killed) are removed at start. A {@link Scrubber} re-checks the blocks in
+ * the slab against their CRC32C at a bounded rate and has the master drop corrupt copies.
+ *
  * <p>With an SSD directory the node has an {@link SsdTier}: the master demotes cold blocks
  * to it and readers promote them back through the node's RPC server ({@link NodeProtocol}).
  *
@@ -143,12 +149,12 @@ public final class StoreNode implements AutoCloseable {
                     dropped);
         }
         this.recovered = master.register(config.nodeId(), segment, features, kept);
-        this.scrubber = config.scrubBytesPerSecond() == 0 ? null : new Scrubber(config.nodeId(), segment.name(),
-                slab.memory(), tiers.resident(), master, config.scrubBytesPerSecond());
         this.heartbeats = Executors.newSingleThreadScheduledExecutor(r -> new Thread(r, "ferry-heartbeat"));
         heartbeats.scheduleWithFixedDelay(this::beat, config.heartbeatMillis(), config.heartbeatMillis(),
                 TimeUnit.MILLISECONDS);
         tiers.onDemotionsWritten(this::beatSoon);
+        this.scrubber = config.scrubBytesPerSecond() == 0 ? null : new Scrubber(config.nodeId(), segment.name(),
+                slab.memory(), tiers.resident(), master, config.scrubBytesPerSecond());
     }
 
     /** An extra heartbeat now (coalesced): demoted blocks are reported without waiting a period. */
