@@ -171,6 +171,7 @@ public final class LocalCluster implements AutoCloseable {
             sidecars.add(launchAsync("sidecar-" + sides.get(i), "dev.ferry.cluster.cli.FerryCommand", args));
         }
         sidecars.forEach(ChildProcess::awaitReady);
+        sidecars.forEach(sidecar -> slabFiles.add(Path.of(sidecar.field("file"))));
         ChildProcess decode = launch("decode", "dev.ferry.decode.DecodeMain", nodeArgs(List.of("--sidecar",
                 socket("decode").toString())));
         startPrefill(decode, List.of("--sidecar", socket("prefill").toString()));

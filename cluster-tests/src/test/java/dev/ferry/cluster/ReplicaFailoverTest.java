@@ -43,13 +43,14 @@ class ReplicaFailoverTest {
     }
 
     @Test
+    // The slab files live in the test's own directory: nodes killed with SIGKILL cannot remove them.
     void everyBlockIsReadFromTheSurvivingReplicaAfterANodeIsKilled(@TempDir Path logs) {
         String port = start(logs, "master", MasterMain.class, "--node-timeout-ms", "60000").field("port");
         String master = "127.0.0.1:" + port;
         ChildProcess first = start(logs, "store-1", StoreNodeMain.class, "--node-id", "store-1", "--master", master,
-                "--capacity-bytes", Long.toString(64 * BLOCK));
+                "--capacity-bytes", Long.toString(64 * BLOCK), "--shm-dir", logs.toString());
         start(logs, "store-2", StoreNodeMain.class, "--node-id", "store-2", "--master", master,
-                "--capacity-bytes", Long.toString(64 * BLOCK));
+                "--capacity-bytes", Long.toString(64 * BLOCK), "--shm-dir", logs.toString());
         long[] keys = LongStream.rangeClosed(1, 40).toArray();
         try (MasterClient masterClient = new MasterClient("127.0.0.1", Integer.parseInt(port), 5_000);
              // Over TCP: through shared memory a killed node's slab file would still be readable.

@@ -3,12 +3,23 @@ package dev.ferry.nativemem;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * A contiguous, page-aligned region of off-heap memory that Ferry registers with the
@@ -26,6 +37,11 @@ import java.util.Optional;
 public final class Slab implements AutoCloseable {
     /** Alignment of every slab, in bytes: one small page. */
     public static final long PAGE_BYTES = 4096;
+    /** {@code madvise} advice that faults every page of a range in, writable (Linux 5.14 and later). */
+    static final int MADV_POPULATE_WRITE = 23;
+    private static final int EINVAL = 22;
+    /** Slab files named for their owner's pid: {@code ferry-<name>-<pid>.slab}. */
+    private static final Pattern OWNED_FILE = Pattern.compile("ferry-.*-(\\d+)\\.slab");
 
     private final Arena arena;
     private final MemorySegment memory;
@@ -117,15 +133,135 @@ public final class Slab implements AutoCloseable {
         return Optional.ofNullable(file);
     }
 
-    /** Unmaps or frees the memory; removes the backing file when asked to at creation. */
-    @Override
-    public void close() {
-        arena.close();
+    /**
+     * Removes the backing file now when it was created to be removed on close (otherwise does
+     * nothing); the memory stays mapped, here and in processes that mapped the file already,
+     * until they unmap it. For a process that is stopping: the file goes first, before slower
+     * parts of the shutdown that a kill could cut short. Idempotent.
+     *
+     * @throws UncheckedIOException when the file exists but cannot be removed
+     */
+    public void removeFile() {
         if (file != null && deleteOnClose) {
             try {
                 Files.deleteIfExists(file);
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot delete slab file " + file, e);
+            }
+        }
+    }
+
+    /** Unmaps or frees the memory; removes the backing file when asked to at creation. */
+    @Override
+    public void close() {
+        try {
+            arena.close();
+        } finally {
+            removeFile();
+        }
+    }
+
+    /** How {@link #populate()} faulted the pages in. */
+    public enum Population {
+        /** One {@code madvise(MADV_POPULATE_WRITE)} call. */
+        MADVISE,
+        /** A write of one byte (its own value) per page: the kernel has no MADV_POPULATE_WRITE. */
+        TOUCH
+    }
+
+    /**
+     * Faults every page of the slab in, writable, now, so that the first write of each page
+     * later (a transfer into a store node's slab) takes no page fault. Contents are kept.
+     * Uses {@code madvise(MADV_POPULATE_WRITE)} (Linux 5.14 and later); where the kernel
+     * refuses it ({@code EINVAL}), or there is no {@code madvise}, it writes one byte of each
+     * page with the value it holds. Commits the slab's memory (tmpfs pages for a shared slab).
+     * Call it before other threads or processes write the slab.
+     *
+     * @return how the pages were faulted in
+     * @throws IllegalStateException when {@code madvise} fails for another reason than EINVAL
+     *                               (e.g. ENOMEM: the memory cannot be committed)
+     */
+    public Population populate() {
+        if (Madvise.populate(memory)) {
+            return Population.MADVISE;
+        }
+        for (long at = 0; at < memory.byteSize(); at += PAGE_BYTES) {
+            memory.set(ValueLayout.JAVA_BYTE, at, memory.get(ValueLayout.JAVA_BYTE, at));
+        }
+        return Population.TOUCH;
+    }
+
+    /**
+     * Removes the slab files in {@code dir} named {@code ferry-<name>-<pid>.slab} whose pid
+     * is no longer alive: files left by a process that was killed without running its
+     * cleanup. Files of live processes (this one included) are kept, and so is every other
+     * file. A pid reused by an unrelated live process keeps its stale file until that
+     * process ends (the safe direction).
+     *
+     * @return the files removed
+     * @throws UncheckedIOException when {@code dir} cannot be listed or a stale file cannot be removed
+     */
+    public static List<Path> removeStale(Path dir) {
+        List<Path> removed = new ArrayList<>();
+        try (Stream<Path> files = Files.list(dir)) {
+            for (Path file : (Iterable<Path>) files::iterator) {
+                Matcher m = OWNED_FILE.matcher(file.getFileName().toString());
+                if (!m.matches() || !Files.isRegularFile(file)) {
+                    continue;
+                }
+                long pid;
+                try {
+                    pid = Long.parseLong(m.group(1));
+                } catch (NumberFormatException tooLong) {
+                    continue;
+                }
+                if (ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)) {
+                    continue;
+                }
+                if (Files.deleteIfExists(file)) {
+                    removed.add(file);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot remove stale slab files in " + dir, e);
+        }
+        return removed;
+    }
+
+    /** {@code madvise(2)} through java.lang.foreign, with errno captured. */
+    private static final class Madvise {
+        private static final MethodHandle MADVISE;
+        private static final MemoryLayout STATE = Linker.Option.captureStateLayout();
+        private static final VarHandle ERRNO = STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+
+        static {
+            Linker linker = Linker.nativeLinker();
+            MADVISE = linker.defaultLookup().find("madvise").map(address -> linker.downcallHandle(address,
+                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                            ValueLayout.JAVA_INT), Linker.Option.captureCallState("errno"))).orElse(null);
+        }
+
+        /** @return true when the kernel populated the range, false when it does not know the advice */
+        static boolean populate(MemorySegment memory) {
+            if (MADVISE == null) {
+                return false;
+            }
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment state = arena.allocate(STATE);
+                int rc = (int) MADVISE.invokeExact(state, memory, memory.byteSize(), MADV_POPULATE_WRITE);
+                if (rc == 0) {
+                    return true;
+                }
+                int errno = (int) ERRNO.get(state, 0L);
+                if (errno == EINVAL) {
+                    return false;
+                }
+                throw new IllegalStateException("madvise(MADV_POPULATE_WRITE) of " + memory.byteSize()
+                        + " bytes failed with errno " + errno);
+            } catch (RuntimeException | Error e) {
+                throw e;
+            } catch (Throwable e) {
+                throw new IllegalStateException("madvise call failed", e);
             }
         }
     }

@@ -49,4 +49,40 @@ class SlabTest {
         assertThat(info.cpus()).isPositive();
         assertThat(info.describe()).contains("cpus");
     }
+
+    @Test
+    void populateFaultsPagesInAndKeepsContents(@TempDir Path dir) {
+        Path file = dir.resolve("p.slab");
+        try (Slab slab = Slab.mapShared(file, 64 * Slab.PAGE_BYTES, true)) {
+            slab.memory().set(ValueLayout.JAVA_LONG_UNALIGNED, 5 * Slab.PAGE_BYTES + 8, 0x1234_5678_9ABCL);
+            Slab.Population how = slab.populate();
+            // Linux 5.14 and later know MADV_POPULATE_WRITE; older kernels get the touch loop.
+            assertThat(how).isIn(Slab.Population.MADVISE, Slab.Population.TOUCH);
+            assertThat(slab.memory().get(ValueLayout.JAVA_LONG_UNALIGNED, 5 * Slab.PAGE_BYTES + 8))
+                    .isEqualTo(0x1234_5678_9ABCL);
+            assertThat(slab.memory().get(ValueLayout.JAVA_BYTE, slab.bytes() - 1)).isZero();
+        }
+        try (Slab anonymous = Slab.allocate(3 * Slab.PAGE_BYTES + 5)) {
+            anonymous.populate();
+            assertThat(anonymous.memory().get(ValueLayout.JAVA_BYTE, 3 * Slab.PAGE_BYTES)).isZero();
+        }
+    }
+
+    @Test
+    void removeStaleDeletesOnlyFilesOfDeadOwners(@TempDir Path dir) throws Exception {
+        Process gone = new ProcessBuilder("true").start();
+        gone.waitFor();
+        long deadPid = gone.pid();
+        Path stale = Files.createFile(dir.resolve("ferry-store-1-" + deadPid + ".slab"));
+        Path live = Files.createFile(dir.resolve("ferry-store-2-" + ProcessHandle.current().pid() + ".slab"));
+        Path other = Files.createFile(dir.resolve("ferry-buffer-" + deadPid + ".bin"));
+        Path unnumbered = Files.createFile(dir.resolve("ferry-store-x.slab"));
+
+        assertThat(Slab.removeStale(dir)).containsExactly(stale);
+
+        assertThat(stale).doesNotExist();
+        assertThat(live).exists();
+        assertThat(other).exists();
+        assertThat(unnumbered).exists();
+    }
 }

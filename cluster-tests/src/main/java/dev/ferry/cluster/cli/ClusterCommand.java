@@ -154,6 +154,10 @@ final class ClusterCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "  %-18s %d puts waited for demotion (DRAM full)%n", "write stalls",
                     store.demotionWaits());
         }
+        if (store.corruptCopies() > 0) {
+            System.out.printf(Locale.ROOT, "  %-18s %d copies failed their CRC32C in a slab: dropped, never served%n",
+                    "corrupt copies", store.corruptCopies());
+        }
         List<Path> files = ReportFiles.write(dir, results, summary, "TTFT: " + profile.name() + ", "
                 + results.size() + " requests, capacity " + capacityBlocks + " blocks");
         files.forEach(f -> System.out.println("  wrote              " + f));

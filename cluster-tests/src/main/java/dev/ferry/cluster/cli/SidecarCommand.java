@@ -105,6 +105,15 @@ final class SidecarCommand implements Callable<Integer> {
     @Option(names = "--ssd-capacity", description = "SSD tier size, e.g. 64GiB (default: 8 x --capacity).")
     String ssdCapacity;
 
+    @Option(names = "--lazy-slab", defaultValue = "${env:FERRY_LAZY_SLAB:-false}", fallbackValue = "true",
+            description = "Do not populate the DRAM slab at start: each page is faulted in by its first write. "
+            + "Default: $FERRY_LAZY_SLAB, else false.")
+    boolean lazySlab;
+
+    @Option(names = "--scrub-rate", defaultValue = "64MiB", description = "Most bytes per second the background "
+            + "scrub re-checks against their CRC32C; 0 turns it off (default ${DEFAULT-VALUE}).")
+    String scrubRate;
+
     @Option(names = "--exit-on-stdin-close", description = "Also stop when stdin closes (for a parent process).")
     boolean exitOnStdinClose;
 
@@ -122,7 +131,8 @@ final class SidecarCommand implements Callable<Integer> {
                 .data(host(data), port(data))
                 .maxFrameBytes((int) maxFrameBytes).maxInFlight(maxInFlight).quotaBytes(ByteSizes.parse(quota))
                 .leaseMillis(leaseMillis).leaseCacheMillis(leaseCacheMillis).drainMillis(drainMillis).frameTimeoutMillis(frameTimeoutMillis).policy(policy).sharedMemory(sharedMemory)
-                .dataDir(dataDir).ssd(ssdDir, ssdCapacity == null ? 0 : ByteSizes.parse(ssdCapacity));
+                .dataDir(dataDir).ssd(ssdDir, ssdCapacity == null ? 0 : ByteSizes.parse(ssdCapacity))
+                .lazySlab(lazySlab).scrubBytesPerSecond("0".equals(scrubRate.trim()) ? 0 : ByteSizes.parse(scrubRate));
         if (nodeId != null) {
             ctx.nodeId(nodeId);
         }
@@ -134,7 +144,8 @@ final class SidecarCommand implements Callable<Integer> {
         }
         Sidecar sidecar = new Sidecar(ctx);
         ProcessSupport.announceReady("role=sidecar socket=" + sidecar.socketPath() + " tcp=" + sidecar.tcpPort()
-                + " http=" + sidecar.httpPort() + " master=" + sidecar.masterAddress());
+                + " http=" + sidecar.httpPort() + " master=" + sidecar.masterAddress() + " file=" + sidecar.slabFile()
+                + " populate_ms=" + sidecar.populateNanos() / 1_000_000);
         // The drain waits twice at most (requests in flight, then the aborts of closed sessions).
         long graceMillis = 2 * drainMillis + ProcessSupport.STOP_GRACE_SECONDS * 1000L;
         ProcessSupport.runUntilStopped(exitOnStdinClose, graceMillis, () -> {

@@ -39,6 +39,9 @@ public final class SegmentServerMain implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (shm) {
+            Slab.removeStale(java.nio.file.Path.of("/dev/shm")); // left by targets that were killed
+        }
         Slab slab = shm ? Slab.mapShared(java.nio.file.Path.of("/dev/shm", "ferry-segment-"
                 + ProcessHandle.current().pid() + ".slab"), bytes, true) : Slab.allocate(bytes);
         TransferEngine engine = new TransferEngine(new TransferEngine.Context().bindHost("0.0.0.0").advertise(advertise)

@@ -190,4 +190,28 @@ class FerryCommandTest {
         assertThat(out).exists();
         assertThat(ferry("profiles")).isZero();
     }
+
+    @Test
+    void everySubcommandsHelpNamesItselfAndPrintsNoWarning() {
+        for (String sub : List.of("store-node", "master", "sidecar", "cluster")) {
+            PrintStream saved = System.err;
+            ByteArrayOutputStream warnings = new ByteArrayOutputStream();
+            StringWriter out = new StringWriter();
+            System.setErr(new PrintStream(warnings, true, StandardCharsets.UTF_8));
+            try {
+                CommandLine cli = FerryCommand.commandLine();
+                cli.setOut(new PrintWriter(out, true));
+                assertThat(cli.execute(sub, "--help")).isZero();
+            } finally {
+                System.setErr(saved);
+            }
+            assertThat(out.toString()).as(sub).startsWith("Usage: ferry " + sub + " ");
+            assertThat(warnings.toString(StandardCharsets.UTF_8)).as(sub).doesNotContain("WARN").isEmpty();
+        }
+        StringWriter out = new StringWriter();
+        CommandLine cli = FerryCommand.commandLine();
+        cli.setOut(new PrintWriter(out, true));
+        cli.execute("store-node", "--help");
+        assertThat(out.toString()).contains("85% full").contains("--lazy-slab").contains("--scrub-bytes-per-second");
+    }
 }

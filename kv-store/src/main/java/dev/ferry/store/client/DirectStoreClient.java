@@ -26,11 +26,12 @@ import java.util.function.LongSupplier;
  * {@link #commit}, {@link #abort}) for writers that produce a block in parts (layer by layer),
  * and ranged reads inside a block.
  *
- * <p>Whole-block gets check every block against its committed CRC32C; ranged reads cannot
+ * <p>Whole-block gets check every block against its committed CRC32C, and a copy that fails
+ * is dropped and read from another replica (or is a miss); ranged reads cannot check
  * (the CRC covers the whole block). Errors: {@link KeyNotFoundException} for a missing key a
  * call needs, {@link IllegalArgumentException} for a range outside a block or a destination
- * too small, {@link StoreException} for no space, a failed transfer, a CRC mismatch or an
- * expired lease; a failed put aborts what it allocated, so nothing half-written is visible.
+ * too small, {@link StoreException} for no space, a failed transfer or an expired lease; a
+ * failed put aborts what it allocated, so nothing half-written is visible.
  *
  * <p>With a {@link LocalSegment} (the process's own store node, as in the sidecar) and a
  * lease cache, a read of blocks that all live in that segment keeps its lease for a while
@@ -55,6 +56,7 @@ public final class DirectStoreClient implements AutoCloseable {
     private final String preferredSegment;
     private final LocalSegment local;
     private final LeaseCache cache;
+    private final java.util.concurrent.atomic.LongAdder corruptCopies = new java.util.concurrent.atomic.LongAdder();
 
     /**
      * The store node of this process: its segment's name and memory, and its registration
@@ -185,11 +187,14 @@ public final class DirectStoreClient implements AutoCloseable {
 
     /**
      * Reads whole blocks into the memory {@code destinations} chooses and checks each
-     * against its CRC32C; keys not in the store are skipped.
+     * against its CRC32C; keys not in the store are skipped. A copy whose bytes differ from
+     * its CRC32C is never handed over: it is reported to the master (which drops it) and
+     * counted ({@link #corruptCopies()}), and the block is read from its next copy; when no
+     * copy is intact the key is a miss (its destination then holds nothing to rely on).
      *
      * @return per key the block's length in bytes, or -1 when it is not in the store
      * @throws IllegalArgumentException when a destination is smaller than its block
-     * @throws StoreException when a transfer fails, a CRC differs or the lease expired
+     * @throws StoreException when a transfer fails or the lease expired
      */
     public long[] get(long[] keys, Destinations destinations) {
         long registrations = local == null ? 0 : local.registrations().getAsLong();
@@ -217,9 +222,9 @@ public final class DirectStoreClient implements AutoCloseable {
             }
             run(batch);
             for (int i = 0; i < keys.length; i++) {
-                Replica r = chosen.get(i);
-                if (r != null && dest[i] != null && BlockContent.crc32c(dest[i].asSlice(0, r.length())) != r.crc32c()) {
-                    throw new StoreException("block key " + r.key() + " failed its CRC32C check");
+                if (chosen.get(i) != null && dest[i] != null && !verified(lease.replicas().get(i), chosen.get(i),
+                        dest[i])) {
+                    lengths[i] = -1; // every copy was corrupt, and is dropped now: a miss
                 }
             }
         } catch (Throwable e) { // errors too (OutOfMemoryError from a destination): the lease must go back
@@ -235,6 +240,43 @@ public final class DirectStoreClient implements AutoCloseable {
             throw new StoreException("lease " + lease.id() + " expired during the read: bytes discarded");
         }
         return lengths;
+    }
+
+    /**
+     * Checks the block read into {@code dest} from {@code read} against its CRC32C; when it
+     * differs, reports the copy to the master (which drops it), counts it, and reads the
+     * block again from the key's next copy, until one is intact.
+     *
+     * @param copies every copy of the key, as leased
+     * @return false when no copy was intact (each was reported): the key is a miss
+     * @throws StoreException when a transfer of another copy fails
+     */
+    private boolean verified(List<Replica> copies, Replica read, MemorySegment dest) {
+        Replica r = read;
+        int next = copies.indexOf(read) + 1;
+        while (BlockContent.crc32c(dest.asSlice(0, r.length())) != r.crc32c()) {
+            corruptCopies.increment();
+            CorruptCopies.report(master, r);
+            if (next >= copies.size()) {
+                return false;
+            }
+            r = copies.get(next++);
+            try {
+                loader.load(r);
+            } catch (RpcException e) {
+                throw new StoreException("block key " + r.key() + " could not be loaded from SSD: " + e.getMessage(), e);
+            }
+            run(List.of(TransferRequest.read(dest, 0, r.segment(), r.offset(), r.length())));
+        }
+        return true;
+    }
+
+    /**
+     * Copies whose bytes did not match their committed CRC32C when read, since start: each
+     * was reported to the master and dropped, and never handed over.
+     */
+    public long corruptCopies() {
+        return corruptCopies.sum();
     }
 
     /**

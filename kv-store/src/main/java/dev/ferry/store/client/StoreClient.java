@@ -26,7 +26,9 @@ import java.util.Set;
  * <p>Put: allocate all keys (each on {@code replicas} nodes, the preferred segment first),
  * then per window fill once, WRITE every replica as one batch, commit; on a failure the
  * uncommitted keys are aborted so nothing half-written becomes visible. Get: lease all keys,
- * READ per window from each key's first replica not known to have failed, hand each block
+ * READ per window from each key's first replica not known to have failed, check each block
+ * against its committed CRC32C (a corrupt copy is reported to the master, which drops it, and
+ * the block is read from its next copy; with none left the key is a miss), hand each block
  * to the sink, release (without waiting when less than half the TTL has passed: the lease
  * cannot have expired); when a replica's node cannot be reached the window is read again
  * from the other replicas. The lease is renewed while a long get goes on; a lease that
@@ -45,6 +47,7 @@ public final class StoreClient implements AutoCloseable {
     private final int replicas;
     private final String preferredSegment;
     private final ReplicaLoader loader = new ReplicaLoader();
+    private final java.util.concurrent.atomic.LongAdder corruptCopies = new java.util.concurrent.atomic.LongAdder();
 
     /** One replica per block, no preferred segment. */
     public StoreClient(MasterClient master, TransferEngine engine, long leaseMillis) {
@@ -221,8 +224,8 @@ public final class StoreClient implements AutoCloseable {
     /**
      * Reads every block of {@code keys} and hands each to {@code sink}, in key order.
      *
-     * @throws StoreException when a key is not in the store, no replica of a block can be
-     *                        read, or the lease expired
+     * @throws StoreException when a key is not in the store (or no copy of it is intact), no
+     *                        replica of a block can be read, or the lease expired
      */
     public GetResult get(long[] keys, long blockBytes, MemorySegment staging, BlockSink sink) {
         int window = window(staging, blockBytes);
@@ -280,13 +283,25 @@ public final class StoreClient implements AutoCloseable {
         return new GetResult(keys.length, bytes, nanos);
     }
 
-    /** Reads blocks {@code [from, from + n)} of the lease, falling back to other replicas. */
+    /**
+     * Reads blocks {@code [from, from + n)} of the lease, falling back to other replicas when
+     * a node cannot be reached, and checks each block against its CRC32C: a corrupt copy is
+     * reported (the master drops it), counted, and the block read again from its next copy.
+     *
+     * @throws StoreException when no replica of a block can be read, or none is intact (a miss)
+     */
     private void readWindow(Lease lease, int from, int n, long blockBytes, MemorySegment staging, Replica[] chosen,
                             Set<String> failed) {
+        Set<Replica> corrupt = new HashSet<>();
+        boolean[] pending = new boolean[n];
+        Arrays.fill(pending, true);
         while (true) {
             List<TransferRequest> batch = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
-                Replica r = firstLive(lease.replicas().get(from + i), failed);
+                if (!pending[i]) {
+                    continue;
+                }
+                Replica r = firstLive(lease.replicas().get(from + i), failed, corrupt);
                 if (r.length() > blockBytes) {
                     throw new StoreException("block key " + r.key() + " holds " + r.length()
                             + " bytes, more than the " + blockBytes + " asked for");
@@ -295,19 +310,49 @@ public final class StoreClient implements AutoCloseable {
                 batch.add(TransferRequest.read(staging, i * blockBytes, r.segment(), r.offset(), r.length()));
             }
             try {
-                load(chosen, n);
+                load(chosen, n, pending);
                 await(batch);
-                return;
             } catch (UnreachableSegments e) {
                 failed.addAll(e.segments);
                 for (int i = 0; i < n; i++) {
-                    if (liveCount(lease.replicas().get(from + i), failed) == 0) {
+                    if (pending[i] && liveCount(lease.replicas().get(from + i), failed, corrupt) == 0) {
                         throw new StoreException("no replica of block key " + chosen[i].key() + " could be read: "
                                 + e.getMessage(), e);
                     }
                 }
+                continue;
+            }
+            boolean again = false;
+            for (int i = 0; i < n; i++) {
+                if (!pending[i]) {
+                    continue;
+                }
+                Replica r = chosen[i];
+                if (BlockContent.crc32c(staging.asSlice(i * blockBytes, r.length())) == r.crc32c()) {
+                    pending[i] = false;
+                    continue;
+                }
+                corruptCopies.increment();
+                CorruptCopies.report(master, r);
+                corrupt.add(r);
+                if (liveCount(lease.replicas().get(from + i), failed, corrupt) == 0) {
+                    throw new StoreException("block key " + r.key() + " is not in the store: the copies left "
+                            + "failed their CRC32C check and were dropped");
+                }
+                again = true;
+            }
+            if (!again) {
+                return;
             }
         }
+    }
+
+    /**
+     * Copies whose bytes did not match their committed CRC32C when read, since start: each
+     * was reported to the master and dropped, and never handed to a sink.
+     */
+    public long corruptCopies() {
+        return corruptCopies.sum();
     }
 
     /**
@@ -315,10 +360,10 @@ public final class StoreClient implements AutoCloseable {
      * gave them (the promotion); a node that refuses or cannot be reached makes that replica
      * unreachable, like a failed transfer.
      */
-    private void load(Replica[] chosen, int n) {
+    private void load(Replica[] chosen, int n, boolean[] pending) {
         for (int i = 0; i < n; i++) {
             Replica r = chosen[i];
-            if (!r.needsLoad()) {
+            if (!pending[i] || !r.needsLoad()) {
                 continue;
             }
             try {
@@ -336,19 +381,19 @@ public final class StoreClient implements AutoCloseable {
         loader.close();
     }
 
-    private static Replica firstLive(List<Replica> replicas, Set<String> failed) {
+    private static Replica firstLive(List<Replica> replicas, Set<String> failed, Set<Replica> corrupt) {
         for (Replica r : replicas) {
-            if (!failed.contains(r.segment())) {
+            if (!failed.contains(r.segment()) && !corrupt.contains(r)) {
                 return r;
             }
         }
         throw new StoreException("no replica of block key " + replicas.getFirst().key() + " is reachable");
     }
 
-    private static int liveCount(List<Replica> replicas, Set<String> failed) {
+    private static int liveCount(List<Replica> replicas, Set<String> failed, Set<Replica> corrupt) {
         int n = 0;
         for (Replica r : replicas) {
-            if (!failed.contains(r.segment())) {
+            if (!failed.contains(r.segment()) && !corrupt.contains(r)) {
                 n++;
             }
         }

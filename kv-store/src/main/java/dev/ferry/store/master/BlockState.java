@@ -18,6 +18,15 @@ final class BlockState {
     int leases;
     boolean hardPin;
     long softPinUntil = Long.MIN_VALUE;
+    /**
+     * DRAM ranges of copies dropped as corrupt while the block was leased: freed when the
+     * last lease ends (a reader may still be moving bytes from them). Null when none.
+     */
+    List<DroppedRange> dropped;
+
+    /** A DRAM range of a dropped copy, in the segment registration it belonged to. */
+    record DroppedRange(SegmentState segment, long offset) {
+    }
 
     BlockState(long key, long length, long createdNanos, int wantedReplicas) {
         this.key = key;

@@ -73,4 +73,9 @@ public final class InProcessMaster implements MasterApi {
     public boolean suspect(String segment) {
         return suspect.test(segment);
     }
+
+    @Override
+    public boolean dropCorrupt(long key, String segment, long offset, int crc32c) {
+        return master.dropCorrupt(key, segment, offset, crc32c);
+    }
 }

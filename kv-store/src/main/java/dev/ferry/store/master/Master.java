@@ -94,6 +94,7 @@ public final class Master {
     private long nextLease = 1;
     private long evictions;
     private long lostBlocks;
+    private long corruptCopies;
     private long dramHits;
     private long ssdHits;
     private long demotions;
@@ -919,7 +920,8 @@ public final class Master {
         long backlog = nodes.values().stream().mapToLong(NodeState::backlog).sum();
         long onSsd = blocks.values().stream().filter(b -> b.copies.stream().anyMatch(c -> c.onSsd)).count();
         return new MasterStats(nodes.size(), blocks.size() - pending, pending, capacityBytes(), usedBytes(), evictions,
-                lostBlocks, leases.size(), under, pinned, backlog, onSsd, dramHits, ssdHits, demotions, promotions, demotionWaits);
+                lostBlocks, leases.size(), under, pinned, backlog, onSsd, dramHits, ssdHits, demotions, promotions, demotionWaits,
+                corruptCopies);
     }
 
     private long capacityBytes() {
@@ -935,7 +937,62 @@ public final class Master {
             if (b.leases > 0) {
                 b.leases--;
             }
+            if (b.leases == 0 && b.dropped != null) {
+                freeDropped(b);
+            }
         }
+    }
+
+    /**
+     * Drops the copy of block {@code key} in {@code segment} at {@code offset}: a reader (or
+     * the node's scrub) found its bytes not matching the committed CRC32C {@code crc32c}. New
+     * leases no longer offer the copy, and the node is told to forget it (a REMOVE update);
+     * when it was the block's last copy the key is gone (a miss: a writer may put it again).
+     * The copy's DRAM range is freed at once, or, while the block is leased (the reporter's own
+     * lease, other readers'), when its last lease ends. A report that matches no committed
+     * copy (removed, moved or dropped since, or another CRC) changes nothing.
+     *
+     * @return whether a copy was dropped
+     */
+    public synchronized boolean dropCorrupt(long key, String segment, long offset, int crc32c) {
+        BlockState b = blocks.get(key);
+        CopyState c = b == null ? null : b.copyIn(segment);
+        if (c == null || !b.committed || b.crc != crc32c || c.offset != offset || !c.inDram()) {
+            return false;
+        }
+        index(segment, IndexUpdate.Kind.REMOVE, b, c);
+        b.copies.remove(c);
+        corruptCopies++;
+        SegmentState s = segments.get(segment);
+        if (s != null) {
+            if (b.dropped == null) {
+                b.dropped = new ArrayList<>(1);
+            }
+            b.dropped.add(new BlockState.DroppedRange(s, c.offset));
+            if (b.leases == 0) {
+                freeDropped(b);
+            }
+        }
+        if (b.copies.isEmpty()) {
+            blocks.remove(key);
+            policy.onRemove(key);
+        }
+        return true;
+    }
+
+    /** Copies dropped by {@link #dropCorrupt} since start. */
+    public synchronized long corruptCopies() {
+        return corruptCopies;
+    }
+
+    private void freeDropped(BlockState b) {
+        for (BlockState.DroppedRange r : b.dropped) {
+            // Only in the registration it came from: a node that registered again has a new allocator.
+            if (segments.get(r.segment().descriptor().name()) == r.segment()) {
+                r.segment().allocator().free(r.offset(), b.length);
+            }
+        }
+        b.dropped = null;
     }
 
     private void dropNode(NodeState node) {

@@ -52,4 +52,7 @@ public interface MasterApi {
      * @return whether the segment is gone (its node declared dead, or already unknown)
      */
     boolean suspect(String segment);
+
+    /** @see Master#dropCorrupt */
+    boolean dropCorrupt(long key, String segment, long offset, int crc32c);
 }

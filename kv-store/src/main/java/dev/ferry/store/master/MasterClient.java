@@ -210,6 +210,16 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
         return rpc.call(MasterProtocol.SUSPECT, b -> Wire.writeString(b, segment), Wire::readBoolean);
     }
 
+    /** @see Master#dropCorrupt */
+    @Override
+    public boolean dropCorrupt(long key, String segment, long offset, int crc32c) {
+        return rpc.call(MasterProtocol.DROP_CORRUPT, b -> {
+            b.writeLong(key);
+            Wire.writeString(b, segment);
+            b.writeLong(offset).writeInt(crc32c);
+        }, Wire::readBoolean);
+    }
+
     /** @see Master#remove */
     @Override
     public byte[] remove(long[] keys) {
@@ -224,7 +234,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
         return rpc.call(MasterProtocol.STATS, b -> { }, b -> new MasterStats(Wire.readInt(b), Wire.readLong(b),
                 Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readInt(b),
                 Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b),
-                Wire.readLong(b), Wire.readLong(b), Wire.readLong(b)));
+                Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b)));
     }
 
     @Override

@@ -38,6 +38,8 @@ import io.netty.buffer.ByteBuf;
  *   <li>14 PIN: keys, hard (bool), ttl ms (i64) -> pinned (i32)</li>
  *   <li>15 UNPIN: keys -> empty</li>
  *   <li>16 RENEW: lease id, ttl ms -> still valid (bool)</li>
+ *   <li>17 DROP_CORRUPT: key (i64), segment (string), offset (i64), crc (i32) -> dropped
+ *       (bool): a reader or the node's scrub found the copy's bytes not matching the CRC</li>
  * </ul>
  * A segment descriptor is name (string), bytes (i64), endpoint count (i32) and per endpoint
  * host (string) and port (i32), host id (string), backing file (string, empty for none),
@@ -60,6 +62,7 @@ public final class MasterProtocol {
     public static final int PIN = 14;
     public static final int UNPIN = 15;
     public static final int RENEW = 16;
+    public static final int DROP_CORRUPT = 17;
 
     private MasterProtocol() {
     }

@@ -161,9 +161,11 @@ public final class MasterService implements AutoCloseable {
                         .writeLong(s.usedBytes()).writeLong(s.evictions()).writeLong(s.lostBlocks()).writeInt(s.leases())
                         .writeLong(s.underReplicated()).writeLong(s.pinnedBlocks()).writeLong(s.indexBacklog())
                         .writeLong(s.ssdBlocks()).writeLong(s.dramHits()).writeLong(s.ssdHits()).writeLong(s.demotions())
-                        .writeLong(s.promotions()).writeLong(s.demotionWaits());
+                        .writeLong(s.promotions()).writeLong(s.demotionWaits()).writeLong(s.corruptCopies());
             }
             case MasterProtocol.SUSPECT -> out.writeBoolean(suspect(Wire.readString(in)));
+            case MasterProtocol.DROP_CORRUPT -> out.writeBoolean(master.dropCorrupt(Wire.readLong(in),
+                    Wire.readString(in), Wire.readLong(in), Wire.readInt(in)));
             case MasterProtocol.REMOVE -> {
                 byte[] results = master.remove(Wire.readLongs(in));
                 out.writeInt(results.length).writeBytes(results);

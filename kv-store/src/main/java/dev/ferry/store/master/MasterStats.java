@@ -21,9 +21,11 @@ package dev.ferry.store.master;
  * @param promotions      blocks given a DRAM range to be loaded into from SSD, since start
  * @param demotionWaits   puts answered BUSY because DRAM was full while blocks were being
  *                        demoted to SSD (the write stall), since start
+ * @param corruptCopies   copies dropped because a reader or the node's scrub found their
+ *                        bytes not matching their CRC32C, since start
  */
 public record MasterStats(int nodes, long blocks, long pendingBlocks, long capacityBytes, long usedBytes,
                           long evictions, long lostBlocks, int leases, long underReplicated, long pinnedBlocks,
                           long indexBacklog, long ssdBlocks, long dramHits, long ssdHits, long demotions,
-                          long promotions, long demotionWaits) {
+                          long promotions, long demotionWaits, long corruptCopies) {
 }

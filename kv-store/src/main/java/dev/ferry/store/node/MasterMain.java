@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /** The master as a process: {@code java dev.ferry.store.node.MasterMain --port 0}. */
-@Command(name = "ferry-master", mixinStandardHelpOptions = true, description = "Runs the Ferry master.")
+@Command(name = "master", mixinStandardHelpOptions = true, description = "Runs the Ferry master.")
 public final class MasterMain implements Callable<Integer> {
     @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to bind (default ${DEFAULT-VALUE}).")
     String host;

@@ -54,6 +54,7 @@ final class NodeTiers implements AutoCloseable {
     private volatile Runnable demotionsWritten = () -> { };
     private final AtomicLong queued = new AtomicLong();
     private final AtomicLong refusedWrites = new AtomicLong();
+    private final ResidentBlocks resident = new ResidentBlocks();
 
     /**
      * @param index the persisted index, or null for a node that keeps none
@@ -82,6 +83,11 @@ final class NodeTiers implements AutoCloseable {
         return index != null;
     }
 
+    /** The committed blocks in the slab, as the updates applied so far say (for the scrub). */
+    ResidentBlocks resident() {
+        return resident;
+    }
+
     /**
      * The blocks this node still holds, for registering: the indexed DRAM blocks whose bytes
      * still match their CRC32C (the others are dropped from the index), then every block of
@@ -96,6 +102,7 @@ final class NodeTiers implements AutoCloseable {
                 boolean inRange = b.offset() >= 0 && b.length() > 0 && b.offset() + b.length() <= slab.bytes();
                 if (inRange && BlockContent.crc32c(slab.memory().asSlice(b.offset(), b.length())) == b.crc32c()) {
                     kept.add(b);
+                    resident.add(b);
                 } else {
                     index.remove(b.key());
                     dropped.incrementAndGet();
@@ -131,11 +138,13 @@ final class NodeTiers implements AutoCloseable {
         try {
             switch (u.kind()) {
                 case ADD -> {
+                    resident.add(b);
                     if (index != null) {
                         index.put(b);
                     }
                 }
                 case REMOVE -> {
+                    resident.remove(b.key());
                     if (index != null) {
                         index.remove(b.key());
                     }
@@ -145,6 +154,7 @@ final class NodeTiers implements AutoCloseable {
                 }
                 case DEMOTE -> demote(b);
                 case DRAM_FREED -> {
+                    resident.remove(b.key());
                     if (index != null) {
                         index.remove(b.key());
                     }
@@ -165,6 +175,7 @@ final class NodeTiers implements AutoCloseable {
             if (!ssd.contains(b.key())) {
                 ssd.put(b.key(), slab.memory().asSlice(b.offset(), b.length()), b.crc32c()).join();
             }
+            resident.remove(b.key());
             if (index != null) {
                 index.remove(b.key());
             }
@@ -206,8 +217,10 @@ final class NodeTiers implements AutoCloseable {
             throw new RpcException(RpcException.REFUSED, "block key " + key + " cannot be loaded from SSD: "
                     + cause.getMessage());
         }
+        IndexedBlock b = new IndexedBlock(key, offset, length, crc32c);
+        resident.add(b);
         if (index != null) {
-            index.put(new IndexedBlock(key, offset, length, crc32c));
+            index.put(b);
         }
         loaded.add(key);
     }
@@ -259,6 +272,7 @@ final class NodeTiers implements AutoCloseable {
         submitted = 0;
         applied.set(0);
         unsent = null;
+        resident.clear();
     }
 
     private static long[] drain(ConcurrentLinkedQueue<Long> queue) {

@@ -47,6 +47,12 @@ import org.slf4j.LoggerFactory;
  * they are lost, never served wrong. Without a data directory the slab file is private to
  * the process and removed on close.
  *
+ * <p>The slab is populated at start (every page faulted in once, so that writes into it take
+ * no page fault) unless the configuration asks for a lazy one. A non-persistent slab file is
+ * named for the node and its pid; slab files of pids no longer alive in the same directory
+ * (nodes that were killed) are removed at start. A {@link Scrubber} re-checks the blocks in
+ * the slab against their CRC32C at a bounded rate and has the master drop corrupt copies.
+ *
  * <p>With an SSD directory the node has an {@link SsdTier}: the master demotes cold blocks
  * to it and readers promote them back through the node's RPC server ({@link NodeProtocol}).
  *
@@ -67,10 +73,34 @@ public final class StoreNode implements AutoCloseable {
      * @param ssdCapacityBytes SSD tier capacity, bytes
      * @param ssdPolicy        the SSD tier's eviction policy ({@code lru}, {@code s3fifo})
      * @param heartbeatMillis  heartbeat period, ms
+     * @param lazySlab         leave the slab's pages to be faulted in by the first write of
+     *                         each (a faster start; slower first writes) instead of populating
+     *                         the whole slab at start
+     * @param scrubBytesPerSecond most bytes per second the background scrub re-checks; 0 for no scrub
      */
     public record Config(String nodeId, HostPort master, long capacityBytes, TransferEngine.Context engine,
                          Path shmDir, Path dataDir, Path ssdDir, long ssdCapacityBytes, String ssdPolicy,
-                         long heartbeatMillis) {
+                         long heartbeatMillis, boolean lazySlab, long scrubBytesPerSecond) {
+        /** The scrub's default rate: 64 MiB/s. */
+        public static final long DEFAULT_SCRUB_BYTES_PER_SECOND = 64L << 20;
+
+        /**
+         * @throws IllegalArgumentException when {@code scrubBytesPerSecond} is negative
+         */
+        public Config {
+            if (scrubBytesPerSecond < 0) {
+                throw new IllegalArgumentException("scrub rate must be >= 0 bytes/s (0: off), was "
+                        + scrubBytesPerSecond);
+            }
+        }
+
+        /** A populated slab and the default scrub. */
+        public Config(String nodeId, HostPort master, long capacityBytes, TransferEngine.Context engine, Path shmDir,
+                      Path dataDir, Path ssdDir, long ssdCapacityBytes, String ssdPolicy, long heartbeatMillis) {
+            this(nodeId, master, capacityBytes, engine, shmDir, dataDir, ssdDir, ssdCapacityBytes, ssdPolicy,
+                    heartbeatMillis, false, DEFAULT_SCRUB_BYTES_PER_SECOND);
+        }
+
         /** Without an SSD tier. */
         public Config(String nodeId, HostPort master, long capacityBytes, TransferEngine.Context engine, Path shmDir,
                       Path dataDir, long heartbeatMillis) {
@@ -90,14 +120,17 @@ public final class StoreNode implements AutoCloseable {
     private final ScheduledExecutorService heartbeats;
     private final int recovered;
     private final int dropped;
+    private final long populateNanos;
+    private final Scrubber scrubber;
     private volatile boolean registered = true;
     private final AtomicBoolean extraBeat = new AtomicBoolean();
     /** Bumped before every registration after the first: see {@link #registrations()}. */
     private final AtomicLong registrations = new AtomicLong();
 
-    private StoreNode(Config config, Slab slab, NodeTiers tiers, TransferEngine engine, MasterClient master,
-                      ExecutorService rpcExecutor, RpcServer rpc) {
+    private StoreNode(Config config, Slab slab, long populateNanos, NodeTiers tiers, TransferEngine engine,
+                      MasterClient master, ExecutorService rpcExecutor, RpcServer rpc) {
         this.config = config;
+        this.populateNanos = populateNanos;
         this.slab = slab;
         this.tiers = tiers;
         this.engine = engine;
@@ -105,7 +138,8 @@ public final class StoreNode implements AutoCloseable {
         this.rpcExecutor = rpcExecutor;
         this.rpc = rpc;
         this.segment = engine.registerSegment(config.nodeId() + "/dram", slab);
-        this.features = new NodeFeatures(tiers.indexed(), tiers.ssdBytes(),
+        // A scrubbing node wants the master's index updates: they say which blocks to check.
+        this.features = new NodeFeatures(tiers.indexed() || config.scrubBytesPerSecond() > 0, tiers.ssdBytes(),
                 rpc == null ? "" : segment.endpoint().host() + ":" + rpc.port());
         AtomicLong bad = new AtomicLong();
         List<IndexedBlock> kept = tiers.kept(bad);
@@ -119,6 +153,8 @@ public final class StoreNode implements AutoCloseable {
         heartbeats.scheduleWithFixedDelay(this::beat, config.heartbeatMillis(), config.heartbeatMillis(),
                 TimeUnit.MILLISECONDS);
         tiers.onDemotionsWritten(this::beatSoon);
+        this.scrubber = config.scrubBytesPerSecond() == 0 ? null : new Scrubber(config.nodeId(), segment.name(),
+                slab.memory(), tiers.resident(), master, config.scrubBytesPerSecond());
     }
 
     /** An extra heartbeat now (coalesced): demoted blocks are reported without waiting a period. */
@@ -151,7 +187,9 @@ public final class StoreNode implements AutoCloseable {
         MasterClient master = null;
         ExecutorService rpcExecutor = null;
         RpcServer rpc = null;
+        boolean started = false;
         try {
+            long populateNanos = 0;
             if (config.dataDir() != null) {
                 Files.createDirectories(config.dataDir());
                 Path file = config.dataDir().resolve("dram.slab");
@@ -163,8 +201,16 @@ public final class StoreNode implements AutoCloseable {
                     index.clear();
                 }
             } else {
+                for (Path stale : Slab.removeStale(config.shmDir())) {
+                    LOG.info("removed the slab file {} of a process that is gone", stale);
+                }
                 slab = Slab.mapShared(config.shmDir().resolve("ferry-" + config.nodeId() + "-"
                         + ProcessHandle.current().pid() + ".slab"), config.capacityBytes(), true);
+            }
+            if (!config.lazySlab()) {
+                long start = System.nanoTime();
+                slab.populate();
+                populateNanos = System.nanoTime() - start;
             }
             NodeTiers[] self = new NodeTiers[1];
             if (config.ssdDir() != null) {
@@ -182,13 +228,15 @@ public final class StoreNode implements AutoCloseable {
                 rpc = new RpcServer(config.engine().bindHost(), 0, (method, in, out) -> serve(t, method, in),
                         rpcExecutor);
             }
-            return new StoreNode(config, slab, tiers, engine, master, rpcExecutor, rpc);
+            StoreNode node = new StoreNode(config, slab, populateNanos, tiers, engine, master, rpcExecutor, rpc);
+            started = true;
+            return node;
         } catch (IOException e) {
-            closeAll(slab, index, ssd, tiers, engine, master, rpcExecutor, rpc);
             throw new UncheckedIOException("cannot prepare the data directory " + config.dataDir(), e);
-        } catch (RuntimeException e) {
-            closeAll(slab, index, ssd, tiers, engine, master, rpcExecutor, rpc);
-            throw e;
+        } finally {
+            if (!started) { // whatever failed (an Error too): the slab file goes with the rest
+                closeAll(slab, index, ssd, tiers, engine, master, rpcExecutor, rpc);
+            }
         }
     }
 
@@ -294,6 +342,26 @@ public final class StoreNode implements AutoCloseable {
         return dropped;
     }
 
+    /** Time spent populating the slab at start, ns (0 for a lazy slab). */
+    public long populateNanos() {
+        return populateNanos;
+    }
+
+    /** Blocks the scrub has checked since start (0 without a scrub). */
+    public long scrubbedBlocks() {
+        return scrubber == null ? 0 : scrubber.blocksChecked();
+    }
+
+    /** Bytes the scrub has checked since start (0 without a scrub). */
+    public long scrubbedBytes() {
+        return scrubber == null ? 0 : scrubber.bytesChecked();
+    }
+
+    /** Corrupt copies the scrub found (and the master dropped) since start. */
+    public long scrubCorrupt() {
+        return scrubber == null ? 0 : scrubber.corruptFound();
+    }
+
     /** The node's transfer engine. */
     public TransferEngine engine() {
         return engine;
@@ -301,6 +369,14 @@ public final class StoreNode implements AutoCloseable {
 
     @Override
     public void close() {
+        try {
+            slab.removeFile(); // first: the rest of the shutdown may be cut short
+        } catch (UncheckedIOException e) {
+            LOG.warn("store node {}: {}", config.nodeId(), e.getMessage());
+        }
+        if (scrubber != null) {
+            scrubber.close(); // before the slab: it reads it
+        }
         heartbeats.shutdownNow();
         try {
             heartbeats.awaitTermination(5, TimeUnit.SECONDS);

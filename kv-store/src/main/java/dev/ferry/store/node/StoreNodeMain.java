@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
  * as one segment, heartbeats to the master, and, with {@code --data-dir}, a persistent slab
  * and block index that a restarted node finds again.
  */
-@Command(name = "ferry-store-node", mixinStandardHelpOptions = true, description = "Runs a Ferry store node.")
+@Command(name = "store-node", mixinStandardHelpOptions = true, description = "Runs a Ferry store node.")
 public final class StoreNodeMain implements Callable<Integer> {
     @Option(names = "--node-id", required = true, description = "Unique node name.")
     String nodeId;
@@ -46,7 +46,7 @@ public final class StoreNodeMain implements Callable<Integer> {
     Path dataDir;
 
     @Option(names = "--ssd-dir", description = "Directory of the SSD tier (RocksDB with BlobDB); without it the node "
-            + "has DRAM only. Cold blocks are demoted to it when DRAM is over 85% full and promoted back on a hit.")
+            + "has DRAM only. Cold blocks are demoted to it when DRAM is over 85%% full and promoted back on a hit.")
     Path ssdDir;
 
     @Option(names = "--ssd-capacity-bytes", defaultValue = "0", description = "SSD tier capacity, bytes "
@@ -60,17 +60,27 @@ public final class StoreNodeMain implements Callable<Integer> {
     @Option(names = "--heartbeat-ms", defaultValue = "300", description = "Heartbeat period, ms.")
     long heartbeatMillis;
 
+    @Option(names = "--lazy-slab", defaultValue = "${env:FERRY_LAZY_SLAB:-false}", fallbackValue = "true",
+            description = "Do not populate the DRAM slab at start: each page is faulted in by its first write (a "
+            + "faster start, slower first writes). Default: $FERRY_LAZY_SLAB, else false.")
+    boolean lazySlab;
+
+    @Option(names = "--scrub-bytes-per-second", defaultValue = "67108864", description = "Most bytes per second the "
+            + "background scrub re-checks against their CRC32C; 0 turns it off (default ${DEFAULT-VALUE}: 64 MiB/s).")
+    long scrubBytesPerSecond;
+
     @Override
     public Integer call() {
         TransferEngine.Context engine = new TransferEngine.Context().bindHost(host).port(dataPort)
                 .advertise(advertise == null ? List.of() : advertise).aeron(aeron);
         StoreNode node = StoreNode.start(new StoreNode.Config(nodeId, HostPort.parse(master), capacityBytes, engine,
                 shmDir, dataDir, ssdDir, ssdCapacityBytes > 0 ? ssdCapacityBytes : 8 * capacityBytes, ssdPolicy,
-                heartbeatMillis));
+                heartbeatMillis, lazySlab, scrubBytesPerSecond));
         SegmentDescriptor segment = node.segment();
         ProcessSupport.announceReady("role=store node=" + nodeId + " data=" + segment.endpoints().getFirst()
                 + " file=" + node.slabFile() + " segment=" + segment.name() + " bytes=" + capacityBytes
-                + " recovered=" + node.recovered() + " dropped=" + node.dropped());
+                + " recovered=" + node.recovered() + " dropped=" + node.dropped()
+                + " populate_ms=" + node.populateNanos() / 1_000_000);
         ProcessSupport.runUntilStopped(node);
         return 0;
     }

@@ -80,7 +80,7 @@ public final class Sidecar implements AutoCloseable {
                     .metrics(registry, ctx.nodeId);
             node = StoreNode.start(new StoreNode.Config(ctx.nodeId, m, ctx.capacityBytes, engineContext, ctx.shmDir,
                     ctx.dataDir, ctx.ssdDir, ctx.ssdCapacityBytes > 0 ? ctx.ssdCapacityBytes : 8 * ctx.capacityBytes,
-                    ctx.policy, ctx.heartbeatMillis));
+                    ctx.policy, ctx.heartbeatMillis, ctx.lazySlab, ctx.scrubBytesPerSecond));
             engine = node.engine();
             store = new DirectStoreClient(storeMaster(), engine, ctx.leaseMillis, new DirectStoreClient.LocalSegment(
                     node.segment().name(), node.memory(), node::registrations), ctx.leaseCacheMillis,
@@ -109,6 +109,15 @@ public final class Sidecar implements AutoCloseable {
                 }, period, period, TimeUnit.MILLISECONDS);
             }
             storeGauges(metrics);
+            StoreNode own = node;
+            DirectStoreClient reader = store;
+            metrics.gauge("ferry.sidecar.corrupt.copies", "block copies read whose bytes failed their CRC32C: "
+                    + "dropped, never served", reader::corruptCopies);
+            metrics.gauge("ferry.store.scrub.bytes", "bytes the node's scrub has re-checked", own::scrubbedBytes);
+            metrics.gauge("ferry.store.scrub.corrupt", "corrupt copies the node's scrub found and dropped",
+                    own::scrubCorrupt);
+            metrics.gauge("ferry.store.slab.populate.seconds", "time spent populating the slab at start",
+                    () -> own.populateNanos() / 1e9);
             executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ferry-sidecar-", 0).factory());
             AtomicInteger bufferIds = new AtomicInteger();
             SidecarOps ops = new SidecarOps(store, bufferIds::incrementAndGet, metrics, ctx.maxFrameBytes);
@@ -150,6 +159,8 @@ public final class Sidecar implements AutoCloseable {
         metrics.gauge("ferry.store.demotions", "blocks demoted from DRAM to SSD", () -> storeStats().demotions());
         metrics.gauge("ferry.store.promotions", "blocks promoted from SSD to DRAM", () -> storeStats().promotions());
         metrics.gauge("ferry.store.leases", "leases held in the whole store", () -> storeStats().leases());
+        metrics.gauge("ferry.store.corrupt.copies", "copies dropped in the whole store because their bytes failed "
+                + "their CRC32C", () -> storeStats().corruptCopies());
     }
 
     private MasterStats storeStats() {
@@ -160,7 +171,7 @@ public final class Sidecar implements AutoCloseable {
                 cached = masterClient.stats();
             } catch (RuntimeException e) {
                 cached = cached != null ? cached
-                        : new MasterStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+                        : new MasterStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
             }
             stats = cached;
             statsAt = now;
@@ -171,6 +182,16 @@ public final class Sidecar implements AutoCloseable {
     /** Whether it serves: started, not closing, and its node registered with a reachable master. */
     public boolean ready() {
         return !closed && server != null && node != null && node.registered();
+    }
+
+    /** The store node's slab file. */
+    public Path slabFile() {
+        return node.slabFile();
+    }
+
+    /** Time spent populating the slab at start, ns (0 for a lazy slab). */
+    public long populateNanos() {
+        return node.populateNanos();
     }
 
     /** The Unix socket's path. */
@@ -287,6 +308,23 @@ public final class Sidecar implements AutoCloseable {
         private String policy = "lru";
         private long heartbeatMillis = 300;
         private Path dataDir;
+        private boolean lazySlab;
+        private long scrubBytesPerSecond = StoreNode.Config.DEFAULT_SCRUB_BYTES_PER_SECOND;
+
+        /**
+         * Leaves the slab's pages to be faulted in by their first writes instead of populating
+         * the slab at start (default false: populated).
+         */
+        public Context lazySlab(boolean lazy) {
+            this.lazySlab = lazy;
+            return this;
+        }
+
+        /** Most bytes per second the node's scrub re-checks; 0 for none (default 64 MiB/s). */
+        public Context scrubBytesPerSecond(long bytesPerSecond) {
+            this.scrubBytesPerSecond = bytesPerSecond;
+            return this;
+        }
         private Path ssdDir;
         private long ssdCapacityBytes;
         private long nodeTimeoutMillis = 2_000;

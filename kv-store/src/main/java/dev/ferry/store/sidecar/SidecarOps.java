@@ -386,6 +386,7 @@ final class SidecarOps {
         long[] keys = keys(body);
         int lengthsAt = out.writerIndex() + 4;
         int bytesAt = lengthsAt + 8 * keys.length;
+        MemorySegment[][] laidOut = new MemorySegment[1][];
         long[] lengths = store.get(keys, replicas -> {
             long total = 0;
             for (var r : replicas) {
@@ -405,11 +406,25 @@ final class SidecarOps {
                     at += length;
                 }
             }
+            laidOut[0] = dest;
             return dest;
         });
+        // A block laid out but found corrupt in every copy is a miss now: close its gap.
         long total = 0;
-        for (long l : lengths) {
-            total += Math.max(l, 0);
+        long placedAt = 0;
+        for (int i = 0; i < keys.length; i++) {
+            MemorySegment placed = laidOut[0] == null ? null : laidOut[0][i];
+            if (placed == null) {
+                continue;
+            }
+            if (lengths[i] >= 0) {
+                if (placedAt != total) {
+                    MemorySegment.copy(placed, 0, MemorySegment.ofBuffer(out.nioBuffer((int) (bytesAt + total),
+                            (int) lengths[i])), 0, lengths[i]);
+                }
+                total += lengths[i];
+            }
+            placedAt += placed.byteSize();
         }
         writeLengths(lengths, lengths.length, out);
         out.writerIndex((int) (bytesAt + total));

@@ -391,4 +391,40 @@ class MasterTest {
         assertThat(tiered.exists(new long[] {1, 2, 3, 4, 5, 6})).containsExactly(true, false, true, true, true, true);
         assertThat(tiered.stats().evictions()).isEqualTo(1);
     }
+
+    @Test
+    void corruptCopyIsDroppedAndItsRangeFreedOnlyWhenTheLastLeaseEnds() {
+        master.putCommit(master.putStart(new long[] {1}, BLOCK, 2, "a/dram").stream().mapToLong(Placement::key)
+                .distinct().toArray(), new int[] {77});
+        Lease reader = master.get(new long[] {1}, 10_000);
+        Replica onA = reader.replicas().getFirst().getFirst();
+        assertThat(onA.segment()).isEqualTo("a/dram");
+        long used = master.stats().usedBytes();
+
+        // Stale reports change nothing: another offset, another CRC, an unknown key or segment.
+        assertThat(master.dropCorrupt(1, "a/dram", onA.offset() + BLOCK, 77)).isFalse();
+        assertThat(master.dropCorrupt(1, "a/dram", onA.offset(), 78)).isFalse();
+        assertThat(master.dropCorrupt(2, "a/dram", onA.offset(), 77)).isFalse();
+        assertThat(master.dropCorrupt(1, "c/dram", onA.offset(), 77)).isFalse();
+
+        assertThat(master.dropCorrupt(1, "a/dram", onA.offset(), 77)).isTrue();
+        assertThat(master.dropCorrupt(1, "a/dram", onA.offset(), 77)).isFalse();
+        assertThat(master.corruptCopies()).isEqualTo(1);
+        Lease later = master.get(new long[] {1}, 10_000);
+        assertThat(later.replicas().getFirst()).extracting(Replica::segment).containsExactly("b/dram");
+        assertThat(master.stats().usedBytes()).as("leased: the reader may still be moving bytes").isEqualTo(used);
+        master.release(reader.id());
+        assertThat(master.stats().usedBytes()).isEqualTo(used);
+        master.release(later.id());
+        assertThat(master.stats().usedBytes()).isEqualTo(used - BLOCK);
+
+        // The last copy: the key is gone, its range free once unleased.
+        Lease last = master.get(new long[] {1}, 10_000);
+        Replica onB = last.replicas().getFirst().getFirst();
+        assertThat(master.dropCorrupt(1, "b/dram", onB.offset(), 77)).isTrue();
+        assertThat(master.exists(new long[] {1})).containsExactly(false);
+        master.release(last.id());
+        assertThat(master.stats().usedBytes()).isZero();
+        assertThat(master.stats().lostBlocks()).isZero();
+    }
 }
