@@ -6,7 +6,7 @@ import java.util.Map;
 /**
  * A transport benchmark and its physical baseline, as {@link PairedRuns} measures them: the
  * JMH methods, the parameters that put each on the path compared, the parameter that sets
- * the size, the bytes one operation moves, and the issue's target ratio (engine / baseline).
+ * the size, the bytes one operation moves, and the target ratio (engine / baseline).
  *
  * @param name          how the pair is named on the command line
  * @param engine        JMH include pattern of the engine's benchmark

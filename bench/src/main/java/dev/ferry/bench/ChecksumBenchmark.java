@@ -30,7 +30,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * <p>A transport's engine pays what its raw baseline pays (the kernel's or Aeron's copies)
  * plus a CRC32C of every payload on each side: the sender's reads the source from DRAM, the
  * receiver's reads what it has just written. Where CRC32C from DRAM is about as slow as a
- * copy, as on the development machine on 2026-12-02 (docs/benchmarks.md), the sender's
+ * copy, as on the development machine on 2026-12-02 (docs/benchmarks-log.md), the sender's
  * checksum alone costs the engine nearly one more pass over every byte.
  */
 @State(Scope.Benchmark)

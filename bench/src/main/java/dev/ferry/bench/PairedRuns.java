@@ -31,7 +31,7 @@ import picocli.CommandLine.Option;
  * of the per-round ratios; their range says how far one round can be trusted.
  *
  * <p>Why: on the 2-core development machine a raw socket pair runs 30% faster in some forks
- * than in others (docs/benchmarks.md), so a ratio of two separate JMH runs, or of all engine
+ * than in others (docs/benchmarks-log.md), so a ratio of two separate JMH runs, or of all engine
  * forks against all baseline forks minutes apart, says more about the minute than about the
  * engine.
  *

@@ -16,12 +16,12 @@ public final class SliceSizer {
      * and their system calls; over loopback TCP on the development machine, 1 MiB requests cut
      * into 256 KiB slices moved 32.5 ops/s of 64 MiB at 51.7 ms of CPU per op, and cut into
      * 512 KiB or 1 MiB slices 39-42 ops/s at 39-43 ms (JMH {@code TcpTransferBenchmark},
-     * interleaved forks; docs/benchmarks.md).
+     * interleaved forks; docs/benchmarks-log.md).
      */
     public static final int MIN_SLICE_BYTES = 512 * 1024;
     /**
      * Largest slice, bytes (1 MiB): larger slices left the slow links of a sprayed transfer
-     * finishing last (4 MiB: 86% of raw TCP over shaped links, 1 MiB: 98%; docs/benchmarks.md).
+     * finishing last (4 MiB: 86% of raw TCP over shaped links, 1 MiB: 98%; docs/benchmarks-log.md).
      */
     public static final int MAX_SLICE_BYTES = 1024 * 1024;
 

@@ -10,7 +10,7 @@ import org.agrona.DirectBuffer;
  * offer spins briefly, then yields, then parks (1 to 50 us): on a machine with few cores, a
  * spinning sender would take the core that the media driver needs to drain the very
  * publication it waits on (measured: the pollers' spinning in offer was 37% of an engine's
- * profile; backing off took the engine from 21-23 to 28-34 ops/s, docs/benchmarks.md).
+ * profile; backing off took the engine from 21-23 to 28-34 ops/s, docs/benchmarks-log.md).
  *
  * <p>Thread-safe (no state but the timeout).
  */

@@ -25,7 +25,7 @@ final class ChecksummedPayload implements ChunkedInput<ByteBuf> {
     /**
      * Bytes per piece (512 KiB): the L2 cache of one core on the development machine (AMD EPYC),
      * which the kernel's copy of a piece leaves it in for the checksum. 256 KiB pieces cost more
-     * CPU per byte (more, smaller writes), 1 MiB pieces outgrow the cache (docs/benchmarks.md).
+     * CPU per byte (more, smaller writes), 1 MiB pieces outgrow the cache (docs/benchmarks-log.md).
      */
     static final int PIECE_BYTES = 512 * 1024;
 

@@ -71,7 +71,7 @@ public final class TcpTransport implements AutoCloseable {
      * header is in ({@link SliceFrameReader}); what Netty's read takes beyond the header is
      * copied once more, so its reads stay short: with Netty's default of up to 64 KiB, that
      * second copy was 2.75% of both engines' CPU samples moving 1 MiB requests, and with
-     * 8 KiB 0.43% (perf record, TcpTransferBenchmark, docs/benchmarks.md).
+     * 8 KiB 0.43% (perf record, TcpTransferBenchmark, docs/benchmarks-log.md).
      */
     static final int EPOLL_MAX_READ_BYTES = 8 * 1024;
 
