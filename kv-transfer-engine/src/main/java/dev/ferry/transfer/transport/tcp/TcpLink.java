@@ -183,12 +183,16 @@ final class TcpLink implements Link {
     }
 
     private void failOutstanding(String reason) {
+        failOutstanding(reason, true);
+    }
+
+    private void failOutstanding(String reason, boolean retryable) {
         for (Long id : outstanding.keySet()) {
             Slice slice = outstanding.remove(id);
             if (slice != null) {
                 inFlightBytes.addAndGet(-slice.length());
                 estimator.onFailed();
-                listener.onFailed(slice, this, new TransferException(reason, true));
+                listener.onFailed(slice, this, new TransferException(reason, retryable));
             }
         }
     }
@@ -252,7 +256,9 @@ final class TcpLink implements Link {
         @Override
         void onMalformed(ChannelHandlerContext ctx, long sliceId, String why) {
             ctx.close(); // first, so that no retry goes out on this connection
-            failOutstanding("malformed answer from " + endpoint + ": " + why); // with the reason, not just "closed"
+            // With the reason, not just "closed"; not retried: a peer that speaks another frame version
+            // (or garbles its frames) answers the next attempt the same way, and the caller needs this reason.
+            failOutstanding("malformed answer from " + endpoint + ": " + why, false);
         }
 
         @Override
