@@ -33,7 +33,8 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The master's operations against how many blocks it holds: a prefix lookup, a put into a
- * full store (so that every block put evicts one), a get with its release, a heartbeat and
+ * full store (so that every block put evicts one; also with the oldest blocks pinned, which
+ * the LRU victim search walks past), a get with its release, a heartbeat and
  * the expiry sweep, on {@link OneThread one thread} and {@link TwoThreads two}, and a get
  * beside a thread that sweeps without pause ({@link BesideTheReaper}).
  *
@@ -180,6 +181,28 @@ public abstract class MasterBenchmark {
         }
     }
 
+    /**
+     * The oldest {@value #PINNED_PERCENT}% of the blocks hard-pinned (blocks that are kept but
+     * seldom read, such as a pinned system prompt): a put's LRU victim search walks past them.
+     */
+    @State(Scope.Benchmark)
+    public static class Pins {
+        /** Share of the blocks pinned, percent. */
+        public static final int PINNED_PERCENT = 1;
+
+        @Setup(Level.Trial)
+        public void pin(Store store) {
+            int pinned = store.blocks / 100 * PINNED_PERCENT;
+            long[] keys = new long[pinned];
+            for (int i = 0; i < pinned; i++) {
+                keys[i] = key(i); // filled first, so the least recently used
+            }
+            if (store.master.pin(keys, true, 0) != pinned) {
+                throw new IllegalStateException("pinned fewer than " + pinned + " blocks");
+            }
+        }
+    }
+
     static String node(int n) {
         return "store-" + n;
     }
@@ -214,6 +237,15 @@ public abstract class MasterBenchmark {
     /** putStart and putCommit of 16 new blocks into the full store: each evicts the LRU block. */
     @Benchmark
     public int putEvicting(Store store, Requests requests) {
+        return store.put(requests.fresh());
+    }
+
+    /**
+     * {@link #putEvicting} with the oldest blocks hard-pinned ({@link Pins}): each eviction
+     * walks the LRU order past them.
+     */
+    @Benchmark
+    public int putPastPinned(Store store, Pins pins, Requests requests) {
         return store.put(requests.fresh());
     }
 
