@@ -37,6 +37,21 @@ class BenchmarkSmokeTest {
     }
 
     @Test
+    void everyMasterOperationRunsOnTheSmallestStore() throws Exception {
+        System.setProperty("jmh.ignoreLock", "true");
+        Options options = new OptionsBuilder()
+                .include(MasterBenchmark.class.getSimpleName())
+                .param("blocks", "10000")
+                .forks(0).warmupIterations(0).measurementIterations(1)
+                .measurementTime(TimeValue.milliseconds(200)).shouldFailOnError(true).build();
+        Collection<RunResult> results = new Runner(options).run();
+        // one and two threads: lookup, its HashMap baseline, put (plain and past pinned blocks), get, heartbeat,
+        // expire; a get beside the reaper
+        assertThat(results).hasSize(15);
+        assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
+    }
+
+    @Test
     void sprayingRunsBesideItsBaselineOverShapedLinks() throws Exception {
         var reason = NetnsTestBed.unavailableReason();
         Assumptions.assumeTrue(reason.isEmpty(), () -> SprayingBenchmark.UNAVAILABLE + ": " + reason.orElse(""));
