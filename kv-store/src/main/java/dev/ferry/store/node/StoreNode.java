@@ -36,16 +36,20 @@ import org.slf4j.LoggerFactory;
  * tier, and a heartbeat that registers the node again whenever the master has forgotten
  * it (a master restart, or the node was declared dead).
  *
- * <p>With a data directory the node is persistent: the slab file ({@code dram.slab}) and a
- * {@link BlockIndex} ({@code index.cmap}) live there and outlive the process. The index
- * follows the master's commits and removals in this segment ({@link IndexUpdate}s in the
- * heartbeat answers, applied in order and acknowledged in the next heartbeat). When the
- * node starts again, after a clean stop or a SIGKILL, it checks every indexed block's
- * CRC32C against the slab, drops (and counts) the ones that do not match, and registers
- * the rest, with every block of its SSD tier, with the master, which serves them again.
- * Blocks committed less than one heartbeat before a crash may be missing from the index:
- * they are lost, never served wrong. Without a data directory the slab file is private to
- * the process and removed on close.
+ * <p>The node keeps a {@link BlockIndex} of the blocks committed in its segment: it follows
+ * the master's commits and removals ({@link IndexUpdate}s, taken by an index poll that the
+ * master answers as soon as there are some, and in the heartbeat answers; applied in order
+ * and acknowledged in the next poll). The master acknowledges a commit to its writer only
+ * once the node has it in its index. When the master restarts, the node registers again
+ * with every indexed block whose CRC32C still matches the slab (and every block of its SSD
+ * tier), and the master serves them again.
+ *
+ * <p>With a data directory the node is persistent: the slab file ({@code dram.slab}) and the
+ * index ({@code index.cmap}) live there and outlive the process. When the node starts again,
+ * after a clean stop or a SIGKILL, it checks every indexed block's CRC32C against the slab,
+ * drops (and counts) the ones that do not match, and registers the rest: every block whose
+ * commit was acknowledged before the kill comes back. Without a data directory the index is
+ * in memory and the slab file is private to the process and removed on close.
  *
  * <p>With an SSD directory the node has an {@link SsdTier}: the master demotes cold blocks
  * to it and readers promote them back through the node's RPC server ({@link NodeProtocol}).
@@ -67,10 +71,20 @@ public final class StoreNode implements AutoCloseable {
      * @param ssdCapacityBytes SSD tier capacity, bytes
      * @param ssdPolicy        the SSD tier's eviction policy ({@code lru}, {@code s3fifo})
      * @param heartbeatMillis  heartbeat period, ms
+     * @param masterReconnectMillis how long a call to the master keeps trying to reach a master
+     *                         that went away, ms ({@link MasterClient#DEFAULT_RECONNECT_MILLIS})
      */
     public record Config(String nodeId, HostPort master, long capacityBytes, TransferEngine.Context engine,
                          Path shmDir, Path dataDir, Path ssdDir, long ssdCapacityBytes, String ssdPolicy,
-                         long heartbeatMillis) {
+                         long heartbeatMillis, long masterReconnectMillis) {
+        /** With the default reconnect deadline. */
+        public Config(String nodeId, HostPort master, long capacityBytes, TransferEngine.Context engine,
+                      Path shmDir, Path dataDir, Path ssdDir, long ssdCapacityBytes, String ssdPolicy,
+                      long heartbeatMillis) {
+            this(nodeId, master, capacityBytes, engine, shmDir, dataDir, ssdDir, ssdCapacityBytes, ssdPolicy,
+                    heartbeatMillis, MasterClient.DEFAULT_RECONNECT_MILLIS);
+        }
+
         /** Without an SSD tier. */
         public Config(String nodeId, HostPort master, long capacityBytes, TransferEngine.Context engine, Path shmDir,
                       Path dataDir, long heartbeatMillis) {
@@ -92,6 +106,10 @@ public final class StoreNode implements AutoCloseable {
     private final int dropped;
     private volatile boolean registered = true;
     private final AtomicBoolean extraBeat = new AtomicBoolean();
+    /** Longest wait of one index poll, ms. */
+    private static final long POLL_MILLIS = 1_000;
+    private final Thread indexPoll;
+    private volatile boolean closing;
     /** Bumped before every registration after the first: see {@link #registrations()}. */
     private final AtomicLong registrations = new AtomicLong();
 
@@ -119,6 +137,33 @@ public final class StoreNode implements AutoCloseable {
         heartbeats.scheduleWithFixedDelay(this::beat, config.heartbeatMillis(), config.heartbeatMillis(),
                 TimeUnit.MILLISECONDS);
         tiers.onDemotionsWritten(this::beatSoon);
+        this.indexPoll = new Thread(this::pollIndex, "ferry-index-poll");
+        indexPoll.setDaemon(true);
+        indexPoll.start();
+    }
+
+    /**
+     * Takes the master's index updates as soon as they are queued (one round trip per
+     * commit), so that a commit is in this node's index before the writer hears it is done.
+     * Heartbeat answers carry the same updates; whichever comes first is applied.
+     */
+    private void pollIndex() {
+        while (!closing) {
+            long generation = registrations.get();
+            try {
+                List<IndexUpdate> updates = master.pollIndex(config.nodeId(), tiers.applied(), POLL_MILLIS);
+                if (registrations.get() == generation) {
+                    tiers.submit(updates);
+                }
+            } catch (RuntimeException e) {
+                // a master that forgot this node (the heartbeat registers it again) or is away
+                try {
+                    Thread.sleep(config.heartbeatMillis());
+                } catch (InterruptedException interrupted) {
+                    return;
+                }
+            }
+        }
     }
 
     /** An extra heartbeat now (coalesced): demoted blocks are reported without waiting a period. */
@@ -165,6 +210,7 @@ public final class StoreNode implements AutoCloseable {
             } else {
                 slab = Slab.mapShared(config.shmDir().resolve("ferry-" + config.nodeId() + "-"
                         + ProcessHandle.current().pid() + ".slab"), config.capacityBytes(), true);
+                index = BlockIndex.inMemory(config.capacityBytes() / OffsetAllocator.ALIGNMENT);
             }
             NodeTiers[] self = new NodeTiers[1];
             if (config.ssdDir() != null) {
@@ -175,7 +221,8 @@ public final class StoreNode implements AutoCloseable {
             tiers = new NodeTiers(slab, index, ssd);
             self[0] = tiers;
             engine = new TransferEngine(config.engine());
-            master = new MasterClient(config.master().host(), config.master().port(), 5_000);
+            master = new MasterClient(config.master().host(), config.master().port(), 5_000,
+                    config.masterReconnectMillis());
             if (ssd != null) {
                 rpcExecutor = Executors.newFixedThreadPool(4, r -> new Thread(r, "ferry-node-rpc"));
                 NodeTiers t = tiers;
@@ -291,12 +338,20 @@ public final class StoreNode implements AutoCloseable {
 
     @Override
     public void close() {
+        closing = true;
+        indexPoll.interrupt();
         heartbeats.shutdownNow();
         try {
             heartbeats.awaitTermination(5, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        ProcessSupport.closeQuietly(slab, tiers, engine, master, rpc, rpcExecutor == null ? null : rpcExecutor::shutdownNow);
+        ProcessSupport.closeQuietly(master);
+        try {
+            indexPoll.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        ProcessSupport.closeQuietly(slab, tiers, engine, rpc, rpcExecutor == null ? null : rpcExecutor::shutdownNow);
     }
 }

@@ -60,13 +60,17 @@ public final class StoreNodeMain implements Callable<Integer> {
     @Option(names = "--heartbeat-ms", defaultValue = "300", description = "Heartbeat period, ms.")
     long heartbeatMillis;
 
+    @Option(names = "--master-reconnect-ms", defaultValue = "5000", description = "How long a call to the master "
+            + "keeps trying to reach a master that went away (a restart), ms (default ${DEFAULT-VALUE}).")
+    long masterReconnectMillis;
+
     @Override
     public Integer call() {
         TransferEngine.Context engine = new TransferEngine.Context().bindHost(host).port(dataPort)
                 .advertise(advertise == null ? List.of() : advertise).aeron(aeron);
         StoreNode node = StoreNode.start(new StoreNode.Config(nodeId, HostPort.parse(master), capacityBytes, engine,
                 shmDir, dataDir, ssdDir, ssdCapacityBytes > 0 ? ssdCapacityBytes : 8 * capacityBytes, ssdPolicy,
-                heartbeatMillis));
+                heartbeatMillis, masterReconnectMillis));
         SegmentDescriptor segment = node.segment();
         ProcessSupport.announceReady("role=store node=" + nodeId + " data=" + segment.endpoints().getFirst()
                 + " file=" + node.slabFile() + " segment=" + segment.name() + " bytes=" + capacityBytes

@@ -14,6 +14,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import java.net.BindException;
 import java.net.InetSocketAddress;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -121,19 +122,42 @@ public final class RpcServer implements AutoCloseable {
 
         private void serve(ChannelHandlerContext ctx, ByteBuf request, long callId, int method) {
             ByteBuf answer = RpcFrames.start(ctx.alloc(), RpcFrames.ANSWER, callId, method);
+            CompletionStage<?> later;
             try {
-                handler.handle(method, request, answer);
-                ctx.writeAndFlush(RpcFrames.finish(answer));
-            } catch (RpcException e) {
-                answer.release();
-                ctx.writeAndFlush(RpcFrames.error(ctx.alloc(), callId, method, e));
+                later = handler.handleLater(method, request, answer);
             } catch (RuntimeException | Error e) {
                 answer.release();
-                ctx.writeAndFlush(RpcFrames.error(ctx.alloc(), callId, method,
-                        new RpcException(RpcException.INTERNAL, "internal error: " + e)));
+                ctx.writeAndFlush(RpcFrames.error(ctx.alloc(), callId, method, asRpc(e)));
+                return;
             } finally {
                 request.release();
             }
+            if (later == null) {
+                ctx.writeAndFlush(RpcFrames.finish(answer));
+                return;
+            }
+            later.whenComplete((ignored, failure) -> {
+                try {
+                    ctx.executor().execute(() -> answer(ctx, answer, callId, method, failure));
+                } catch (RejectedExecutionException closing) {
+                    answer.release();
+                }
+            });
+        }
+
+        private void answer(ChannelHandlerContext ctx, ByteBuf answer, long callId, int method, Throwable failure) {
+            if (failure == null) {
+                ctx.writeAndFlush(RpcFrames.finish(answer));
+                return;
+            }
+            answer.release();
+            Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                    ? failure.getCause() : failure;
+            ctx.writeAndFlush(RpcFrames.error(ctx.alloc(), callId, method, asRpc(cause)));
+        }
+
+        private static RpcException asRpc(Throwable e) {
+            return e instanceof RpcException r ? r : new RpcException(RpcException.INTERNAL, "internal error: " + e);
         }
 
         @Override
