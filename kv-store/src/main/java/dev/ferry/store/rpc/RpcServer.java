@@ -24,8 +24,10 @@ import java.util.function.IntPredicate;
 /**
  * Accepts RPC connections and runs each request on the given executor (so handlers may
  * block without stalling I/O), or, for the methods the caller names as inline, on the I/O
- * thread itself. A malformed frame closes its connection; a handler that
- * throws sends an error answer; nothing a client sends can stop the server.
+ * thread itself. A handler may also answer later ({@link RpcHandler#handleLater}): the answer
+ * is written on the connection's I/O thread when its stage completes. A malformed frame
+ * closes its connection; a handler that throws sends an error answer; nothing a client
+ * sends can stop the server (checked by {@code MasterFrameFuzzTest}).
  *
  * <p>Thread-safe. Owns a socket and an event loop: close it. The executor stays the
  * caller's.
