@@ -550,7 +550,7 @@ public final class Master {
     }
 
     /**
-     * Publishes written blocks. Keys not pending (already committed, or reclaimed) are ignored.
+     * Publishes written blocks. Keys already committed are ignored (a commit sent twice).
      * Each node that keeps a local index gets one update per copy it holds; the returned
      * stage completes once every such node has acknowledged them (the commit is in its index,
      * persisted with a data directory), or has left. Acknowledge the commit to the writer only
@@ -559,14 +559,23 @@ public final class Master {
      *
      * @param crcs CRC32C of each block's bytes, in key order
      * @return completes when the holding nodes have the commit in their indexes
+     * @throws RpcException CONFLICT naming the first of the keys this master knows nothing of
+     *                      (the put was reclaimed after the put timeout, its node died, or the
+     *                      master restarted since the put started): those blocks are not
+     *                      published and must be put again; the other keys are committed
      */
     public synchronized CompletableFuture<Void> putCommit(long[] keys, int[] crcs) {
         if (crcs.length != keys.length) {
             throw new RpcException(RpcException.REFUSED, "commit has " + keys.length + " keys but " + crcs.length + " CRCs");
         }
         List<NodeState> holders = new ArrayList<>(2);
+        int unknown = 0;
+        long firstUnknown = 0;
         for (int i = 0; i < keys.length; i++) {
             BlockState b = blocks.get(keys[i]);
+            if (b == null && unknown++ == 0) {
+                firstUnknown = keys[i];
+            }
             if (b != null && !b.committed) {
                 b.committed = true;
                 b.crc = crcs[i];
@@ -590,6 +599,11 @@ public final class Master {
         if (now - lastCommitDemotion >= 10_000_000L) {
             lastCommitDemotion = now;
             demoteWhereNeeded();
+        }
+        if (unknown > 0) {
+            throw new RpcException(RpcException.CONFLICT, unknown + " of " + keys.length + " committed keys (first: "
+                    + firstUnknown + ") are not being written: the put was reclaimed after "
+                    + putTimeoutNanos / 1_000_000 + " ms, its node died, or the master restarted; put them again");
         }
         return fence;
     }

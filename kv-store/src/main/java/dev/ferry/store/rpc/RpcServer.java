@@ -36,6 +36,9 @@ public final class RpcServer implements AutoCloseable {
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final Channel channel;
     private final LongAdder malformed = new LongAdder();
+    /** The accepted connections, closed with the server (its event loop's end alone may not close them). */
+    private final io.netty.channel.group.ChannelGroup connections =
+            new io.netty.channel.group.DefaultChannelGroup(io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
 
     /**
      * @param host     address to bind, e.g. 127.0.0.1
@@ -60,6 +63,7 @@ public final class RpcServer implements AutoCloseable {
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel ch) {
+                            connections.add(ch);
                             ch.pipeline().addLast(RpcFrames.decoder()).addLast(new Dispatch(handler, executor, inline));
                         }
                     }).bind(host, port).syncUninterruptibly().channel();
@@ -83,6 +87,7 @@ public final class RpcServer implements AutoCloseable {
     @Override
     public void close() {
         channel.close().awaitUninterruptibly();
+        connections.close().awaitUninterruptibly();
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
     }
 

@@ -135,4 +135,22 @@ class MasterRestartTest {
         }
         assertThat(masterClient.stats().blocks()).isEqualTo(32);
     }
+
+    @Test
+    void aCommitReachingARestartedMasterThatNeverSawThePutFailsInsteadOfVanishing() {
+        MasterService first = master(0);
+        int port = first.port();
+        MasterClient client = own(new MasterClient("127.0.0.1", port, 5_000, 20_000));
+        dev.ferry.transfer.segment.SegmentDescriptor segment = new dev.ferry.transfer.segment.SegmentDescriptor("s",
+                16 * BLOCK, new dev.ferry.transfer.segment.Endpoint("127.0.0.1", 1));
+        client.register("n1", segment);
+        assertThat(client.putStart(new long[] {1, 2}, BLOCK)).hasSize(2);
+        first.close();
+        MasterService second = own(master(port));
+        second.master().registerNode("n1", segment);
+        assertThatThrownBy(() -> client.putCommit(new long[] {1, 2}, new int[] {11, 22}))
+                .isInstanceOfSatisfying(RpcException.class, e -> assertThat(e.status()).isEqualTo(RpcException.CONFLICT))
+                .hasMessageContaining("2 of 2 committed keys (first: 1) are not being written");
+        assertThat(client.exists(new long[] {1, 2})).containsExactly(false, false);
+    }
 }
