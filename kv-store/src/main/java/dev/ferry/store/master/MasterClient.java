@@ -28,8 +28,8 @@ import java.util.function.Supplier;
  * resent after a connection lost mid-call, or one that stopped answering (a timeout), too; calls that change state once (put start,
  * commit and abort, get, remove) only when they were never sent, so a master never acts on
  * one twice. A master restarted without state knows none of the earlier puts and leases:
- * a commit of a put it never started is ignored, a release of a lease it never granted
- * answers "expired".
+ * a commit of a put it never started fails with CONFLICT, a release of a lease it never
+ * granted answers "expired".
  *
  * <p>Thread-safe. Owns a connection: close it.
  */
