@@ -92,8 +92,9 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
                 }
                 long left = reconnectMillis - TimeUnit.NANOSECONDS.toMillis(now - firstFailure);
                 if (left <= 0) {
-                    throw new RpcException(RpcException.UNAVAILABLE, "master at " + rpc.target() + " unreachable for "
-                            + reconnectMillis + " ms (the reconnect deadline): " + e.getMessage(), e);
+                    throw new RpcException(RpcException.UNAVAILABLE, "master at " + rpc.target() + " unreachable"
+                            + (reconnectMillis > 0 ? " for " + reconnectMillis + " ms (the reconnect deadline)" : "")
+                            + ": " + e.getMessage(), e);
                 }
                 try {
                     Thread.sleep(Math.min(pause, left));

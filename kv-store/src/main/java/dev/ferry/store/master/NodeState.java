@@ -81,7 +81,9 @@ final class NodeState {
      * that waited for them), forgets those updates and returns the next ones, at most {@code max}.
      */
     List<IndexUpdate> updatesAfter(long ackedSeq, int max) {
-        if (ackedSeq > this.ackedSeq && ackedSeq <= lastSeq) {
+        if (ackedSeq > lastSeq) {
+            ackedSeq = this.ackedSeq; // numbered for an earlier registration of the node: acknowledges nothing
+        } else if (ackedSeq > this.ackedSeq) {
             this.ackedSeq = ackedSeq;
             while (!waiters.isEmpty() && waiters.peekFirst().seq() <= ackedSeq) {
                 waiters.pollFirst().done().complete(null);

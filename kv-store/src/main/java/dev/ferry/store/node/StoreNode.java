@@ -109,6 +109,9 @@ public final class StoreNode implements AutoCloseable {
     /** Longest wait of one index poll, ms. */
     private static final long POLL_MILLIS = 1_000;
     private final Thread indexPoll;
+    /** Held to register again (write) and to poll the index (read): see {@link #pollIndex()}. */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock registering =
+            new java.util.concurrent.locks.ReentrantReadWriteLock();
     private volatile boolean closing;
     /** Bumped before every registration after the first: see {@link #registrations()}. */
     private final AtomicLong registrations = new AtomicLong();
@@ -149,14 +152,18 @@ public final class StoreNode implements AutoCloseable {
      */
     private void pollIndex() {
         while (!closing) {
-            long generation = registrations.get();
+            boolean failed = false;
+            // Under the read lock: a registration (write lock) never races a poll, so the master
+            // never takes an acknowledgement numbered for the node's previous registration.
+            registering.readLock().lock();
             try {
-                List<IndexUpdate> updates = master.pollIndex(config.nodeId(), tiers.applied(), POLL_MILLIS);
-                if (registrations.get() == generation) {
-                    tiers.submit(updates);
-                }
+                tiers.submit(master.pollIndex(config.nodeId(), tiers.applied(), POLL_MILLIS));
             } catch (RuntimeException e) {
-                // a master that forgot this node (the heartbeat registers it again) or is away
+                failed = true; // a master that forgot this node (the heartbeat registers it again) or is away
+            } finally {
+                registering.readLock().unlock();
+            }
+            if (failed) {
                 try {
                     Thread.sleep(config.heartbeatMillis());
                 } catch (InterruptedException interrupted) {
@@ -275,6 +282,7 @@ public final class StoreNode implements AutoCloseable {
     private void reregister() {
         // Before the master knows the segment again (and may allocate in it), so that a reader
         // comparing this count around a read of the slab sees any re-registration it raced with.
+        registering.writeLock().lock();
         registrations.incrementAndGet();
         try {
             tiers.reset();
@@ -285,6 +293,8 @@ public final class StoreNode implements AutoCloseable {
                     taken, kept.size());
         } catch (RpcException ignored) {
             // try again at the next beat
+        } finally {
+            registering.writeLock().unlock();
         }
     }
 
