@@ -32,6 +32,8 @@ public final class ChildProcess {
     private final Process process;
     private final CompletableFuture<String> ready = new CompletableFuture<>();
     private final Deque<String> tail = new ArrayDeque<>();
+    /** Set once this side asked the process to end ({@link #stop()}, {@link #kill()}). */
+    private volatile boolean ended;
 
     private ChildProcess(String name, Process process, Path log) {
         this.name = name;
@@ -75,7 +77,44 @@ public final class ChildProcess {
 
     /** SIGKILL, as a crash. */
     public void kill() {
+        ended = true;
         process.destroyForcibly();
+    }
+
+    /** The process id. */
+    public long pid() {
+        return process.pid();
+    }
+
+    /**
+     * Runs {@code action} with this process once it exits without having been asked to
+     * ({@link #stop()}, {@link #kill()}): a crash, an error, a kill from outside. Runs on a
+     * thread of the JDK's; at most once.
+     */
+    public void onUnexpectedExit(java.util.function.Consumer<ChildProcess> action) {
+        process.onExit().thenRun(() -> {
+            if (!ended) {
+                action.accept(this);
+            }
+        });
+    }
+
+    /**
+     * How the process ended, for a report: {@code "exit code N"}, with the signal when it
+     * was killed by one (a JVM reports 128 + the signal number); "still running" before.
+     */
+    public String describeExit() {
+        if (process.isAlive()) {
+            return "still running";
+        }
+        int code = process.exitValue();
+        return switch (code) {
+            case 137 -> "exit code 137, killed by SIGKILL";
+            case 143 -> "exit code 143, ended by SIGTERM";
+            case 134 -> "exit code 134, aborted (SIGABRT)";
+            case 139 -> "exit code 139, crashed (SIGSEGV)";
+            default -> "exit code " + code;
+        };
     }
 
     private void pump(Path log) {
@@ -149,6 +188,7 @@ public final class ChildProcess {
 
     /** Asks the process to stop: closes its stdin and sends SIGTERM. */
     public void stop() {
+        ended = true;
         try {
             process.getOutputStream().close();
         } catch (IOException ignored) {

@@ -20,7 +20,9 @@ import java.util.List;
  * and decode's sidecar pulls them over its transfer engine. Ports are chosen free by each process and read from its
  * {@code FERRY-READY} line; each process's output goes to {@code <role>.log} in the work
  * directory. Processes stop when the cluster is closed, when the parent JVM exits (their
- * stdin closes), and on Ctrl-C (a shutdown hook closes the cluster).
+ * stdin closes), and on Ctrl-C (a shutdown hook closes the cluster). A process that exits
+ * on its own (a crash, a kill from outside) is recorded ({@link #deaths()}); the master,
+ * prefill or decode among them means the cluster can no longer serve ({@link #broken()}).
  *
  * <p>Thread-safe for {@link #close()}; start and use it from one thread.
  */
@@ -34,6 +36,9 @@ public final class LocalCluster implements AutoCloseable {
     private HostPort master;
     private HostPort prefill;
     private volatile boolean closed;
+    /** Roles that exited without being asked, in the order they did: "the master (pid N, exit code 137...)". */
+    private final List<String> deaths = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private volatile boolean coreRoleDied;
 
     /**
      * What to start.
@@ -209,9 +214,13 @@ public final class LocalCluster implements AutoCloseable {
         return master;
     }
 
-    /** The master's counts now (blocks, hits per tier, demotions, evictions). */
+    /**
+     * The master's counts now (blocks, hits per tier, demotions, evictions).
+     *
+     * @throws dev.ferry.store.rpc.RpcException UNAVAILABLE at once when the master cannot be reached
+     */
     public dev.ferry.store.master.MasterStats masterStats() {
-        try (var client = new dev.ferry.store.master.MasterClient(master.host(), master.port(), 5_000)) {
+        try (var client = new dev.ferry.store.master.MasterClient(master.host(), master.port(), 5_000, 0)) {
             return client.stats();
         }
     }
@@ -282,7 +291,40 @@ public final class LocalCluster implements AutoCloseable {
     private ChildProcess launchAsync(String name, String mainClass, List<String> args) {
         ChildProcess role = ChildProcess.start(name, List.of(), mainClass, args, config.workDir().resolve(name + ".log"));
         roles.add(role);
+        role.onUnexpectedExit(this::died);
         return role;
+    }
+
+    private void died(ChildProcess role) {
+        if (closed) {
+            return;
+        }
+        String name = switch (role.name()) {
+            case "master", "prefill", "decode" -> "the " + role.name();
+            default -> role.name();
+        };
+        deaths.add(name + " (pid " + role.pid() + ", " + role.describeExit() + ", log "
+                + config.workDir().resolve(role.name() + ".log") + ")");
+        if (List.of("master", "prefill", "decode").contains(role.name())) {
+            coreRoleDied = true;
+        }
+    }
+
+    /**
+     * The processes that exited without being asked to (a crash, a kill from outside), in
+     * order, each as one phrase: its role, pid, how it ended and its log. Empty while all
+     * run. Thread-safe.
+     */
+    public List<String> deaths() {
+        return List.copyOf(deaths);
+    }
+
+    /**
+     * Whether the master, prefill or decode process exited on its own: no request can be
+     * served any more (a store node that dies costs only its blocks). Thread-safe.
+     */
+    public boolean broken() {
+        return coreRoleDied;
     }
 
     /** The flags this JVM was started with that every Ferry process needs (from jvm.properties). */

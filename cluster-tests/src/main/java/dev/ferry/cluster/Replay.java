@@ -9,7 +9,6 @@ import dev.ferry.store.node.HostPort;
 import dev.ferry.store.rpc.RpcClient;
 import dev.ferry.store.rpc.RpcException;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -49,6 +48,18 @@ public final class Replay {
      */
     public List<RequestResult> run(List<TraceRequest> trace, Consumer<RequestResult> onResult)
             throws InterruptedException {
+        return run(trace, onResult, () -> false);
+    }
+
+    /**
+     * As {@link #run(List, Consumer)}, submitting no more requests once {@code stop} says so
+     * (the cluster lost a process it cannot serve without); the requests in flight then are
+     * waited for.
+     *
+     * @return one result per request that was submitted, in trace order
+     */
+    public List<RequestResult> run(List<TraceRequest> trace, Consumer<RequestResult> onResult,
+                                   java.util.function.BooleanSupplier stop) throws InterruptedException {
         RequestResult[] results = new RequestResult[trace.size()];
         Semaphore inFlight = new Semaphore(concurrency);
         ExecutorService workers = Executors.newFixedThreadPool(concurrency, r -> new Thread(r, "ferry-replay"));
@@ -65,6 +76,10 @@ public final class Replay {
                     }
                 }
                 inFlight.acquire();
+                if (stop.getAsBoolean()) {
+                    inFlight.release();
+                    break;
+                }
                 int slot = i;
                 workers.execute(() -> {
                     try {
@@ -80,7 +95,11 @@ public final class Replay {
             workers.shutdownNow();
         }
         List<RequestResult> out = new ArrayList<>(results.length);
-        Collections.addAll(out, results);
+        for (RequestResult r : results) {
+            if (r != null) {
+                out.add(r);
+            }
+        }
         return out;
     }
 

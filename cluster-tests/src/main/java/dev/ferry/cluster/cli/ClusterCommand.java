@@ -12,6 +12,7 @@ import dev.ferry.prefill.trace.TraceReader;
 import dev.ferry.prefill.trace.TraceRequest;
 import dev.ferry.store.master.MasterStats;
 import dev.ferry.store.model.ModelProfile;
+import dev.ferry.store.rpc.RpcException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,6 +28,10 @@ import picocli.CommandLine.Option;
  * The main job: starts a local prefill/decode cluster (master, store nodes, prefill,
  * decode: one JVM each, on loopback), replays a trace through it, and reports hit ratio,
  * transfer throughput and TTFT, with per-request results as Arrow IPC and CSV and a PNG chart.
+ * When a process of the cluster dies (a crash, a kill), the replay submits no more requests
+ * once the cluster cannot serve them, and the report of the requests that ran is printed and
+ * written all the same, the dead process named, and the exit code is
+ * {@link ExitCodes#REQUESTS_FAILED}.
  */
 @Command(name = "cluster", mixinStandardHelpOptions = true,
         description = "Start a local prefill/decode cluster and replay a trace through it.")
@@ -134,18 +139,50 @@ final class ClusterCommand implements Callable<Integer> {
         header.forEach(System.out::println);
         List<RequestResult> results;
         long wall;
-        MasterStats store;
+        MasterStats store = null;
+        String storeMissing = null;
+        List<String> deaths;
         try (LocalCluster cluster = LocalCluster.start(config)) {
             System.out.println("  started            master at " + cluster.master() + ", prefill at "
                     + cluster.prefill() + "; logs in " + dir.resolve("logs"));
             long start = System.nanoTime();
             results = replay(cluster, requestsToReplay);
             wall = System.nanoTime() - start;
-            store = cluster.masterStats();
+            try {
+                store = cluster.masterStats();
+            } catch (RpcException e) {
+                storeMissing = e.getMessage();
+            }
+            deaths = cluster.deaths();
         }
         ReplaySummary summary = ReplaySummary.of(results, wall);
         System.out.println();
         System.out.print(summary.format(List.of("Results")));
+        if (store != null) {
+            printStore(store);
+        } else {
+            System.out.printf(Locale.ROOT, "  %-18s unavailable: %s%n", "store counts", storeMissing);
+        }
+        // Written whatever happened: every result the replay got is kept.
+        List<Path> files = ReportFiles.write(dir, results, summary, "TTFT: " + profile.name() + ", "
+                + results.size() + " requests, capacity " + capacityBlocks + " blocks");
+        files.forEach(f -> System.out.println("  wrote              " + f));
+        results.stream().filter(RequestResult::failed).limit(5)
+                .forEach(r -> System.out.println("  failed request " + r.index() + ": " + r.error()));
+        if (!deaths.isEmpty()) {
+            System.err.println("ferry: " + String.join("; ", deaths) + " died during the replay; " + results.size()
+                    + " of " + requestsToReplay.size() + " requests ran (" + summary.failed()
+                    + " failed), the report covers them");
+            return ExitCodes.REQUESTS_FAILED;
+        }
+        if (summary.verifyFailures() > 0) {
+            System.err.println("ferry: " + summary.verifyFailures() + " blocks failed verification");
+            return ExitCodes.VERIFY_FAILED;
+        }
+        return summary.failed() > 0 ? ExitCodes.REQUESTS_FAILED : ExitCodes.OK;
+    }
+
+    private static void printStore(MasterStats store) {
         System.out.printf(Locale.ROOT, "  %-18s DRAM %d, SSD %d%s%n", "hits per tier", store.dramHits(), store.ssdHits(),
                 MachineInfo.probe().cudaDriver() ? "" : " (no GPU tier: no CUDA driver)");
         System.out.printf(Locale.ROOT, "  %-18s %d demoted to SSD, %d promoted to DRAM, %d evicted%n", "tier moves",
@@ -158,25 +195,15 @@ final class ClusterCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "  %-18s %d copies failed their CRC32C in a slab: dropped, never served%n",
                     "corrupt copies", store.corruptCopies());
         }
-        List<Path> files = ReportFiles.write(dir, results, summary, "TTFT: " + profile.name() + ", "
-                + results.size() + " requests, capacity " + capacityBlocks + " blocks");
-        files.forEach(f -> System.out.println("  wrote              " + f));
-        results.stream().filter(RequestResult::failed).limit(5)
-                .forEach(r -> System.out.println("  failed request " + r.index() + ": " + r.error()));
-        if (summary.verifyFailures() > 0) {
-            System.err.println("ferry: " + summary.verifyFailures() + " blocks failed verification");
-            return ExitCodes.VERIFY_FAILED;
-        }
-        return summary.failed() > 0 ? ExitCodes.REQUESTS_FAILED : ExitCodes.OK;
     }
 
     private List<RequestResult> replay(LocalCluster cluster, List<TraceRequest> trace) throws InterruptedException {
         Replay replay = new Replay(cluster.prefill(), timeScale, concurrency, 120_000);
         if (noProgress) {
-            return replay.run(trace, r -> { });
+            return replay.run(trace, r -> { }, cluster::broken);
         }
         try (ProgressReporter progress = new ProgressReporter("replay", trace.size())) {
-            return replay.run(trace, progress::step);
+            return replay.run(trace, progress::step, cluster::broken);
         }
     }
 

@@ -21,35 +21,52 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code ferry sidecar --data-dir} killed with SIGKILL and started again: the blocks a
- * client put before the kill come back through the new sidecar, byte for byte.
+ * client put before the kill come back through the new sidecar, byte for byte, including
+ * those of a put acknowledged just before the kill.
  */
 class SidecarWarmRestartTest {
     private static final long BLOCK = 256 * 1024;
-    private static final long[] KEYS = {11, 12, 13, 14, 15, 16};
 
     @Test
     void blocksPutBeforeASigkillAreServedByTheRestartedSidecar(@TempDir Path dir) throws Exception {
+        putKillRestart(dir, new long[] {11, 12, 13, 14, 15, 16}, true);
+    }
+
+    @Test
+    void blocksOfAPutAcknowledgedRightBeforeASigkillAreServedByTheRestartedSidecar(@TempDir Path dir)
+            throws Exception {
+        putKillRestart(dir, java.util.stream.LongStream.rangeClosed(101, 132).toArray(), false);
+    }
+
+    /**
+     * Puts {@code keys}, SIGKILLs the sidecar (once the master has nothing unacknowledged,
+     * when {@code settle}; else right after the put's acknowledgement), starts it again and
+     * reads every block back.
+     */
+    private static void putKillRestart(Path dir, long[] keys, boolean settle) throws Exception {
         Path data = Files.createTempDirectory(Path.of("/dev/shm"), "ferry-sidecar-warm-");
         Path socket = dir.resolve("sidecar.sock");
         try {
-            try (Memfd buffer = new Memfd(KEYS.length * BLOCK)) {
+            try (Memfd buffer = new Memfd(keys.length * BLOCK)) {
                 MemorySegment mem = buffer.memory(); // the sidecar is another process: mapping first is fine
                 ChildProcess first = start(dir, socket, data, "first");
                 try (SidecarClient client = SidecarClient.connect(socket)) {
-                    int id = client.registerBuffer(buffer.path(), KEYS.length * BLOCK);
-                    long[] offsets = new long[KEYS.length];
-                    long[] lengths = new long[KEYS.length];
-                    for (int i = 0; i < KEYS.length; i++) {
+                    int id = client.registerBuffer(buffer.path(), keys.length * BLOCK);
+                    long[] offsets = new long[keys.length];
+                    long[] lengths = new long[keys.length];
+                    for (int i = 0; i < keys.length; i++) {
                         offsets[i] = i * BLOCK;
                         lengths[i] = BLOCK;
-                        BlockContent.fill(KEYS[i], mem.asSlice(offsets[i], BLOCK));
+                        BlockContent.fill(keys[i], mem.asSlice(offsets[i], BLOCK));
                     }
-                    client.put(KEYS, id, offsets, lengths);
+                    client.put(keys, id, offsets, lengths);
                 }
-                // The node's index has applied every commit once the master has nothing unacknowledged.
-                String[] master = first.field("master").split(":");
-                try (MasterClient m = new MasterClient(master[0], Integer.parseInt(master[1]), 5_000)) {
-                    await().atMost(Duration.ofSeconds(20)).until(() -> m.stats().indexBacklog() == 0);
+                if (settle) {
+                    // The node's index has applied every commit once the master has nothing unacknowledged.
+                    String[] master = first.field("master").split(":");
+                    try (MasterClient m = new MasterClient(master[0], Integer.parseInt(master[1]), 5_000)) {
+                        await().atMost(Duration.ofSeconds(20)).until(() -> m.stats().indexBacklog() == 0);
+                    }
                 }
                 first.kill();
                 first.awaitExit();
@@ -58,11 +75,11 @@ class SidecarWarmRestartTest {
                 mem.fill((byte) 0);
                 ChildProcess second = start(dir, socket, data, "second");
                 try (SidecarClient client = SidecarClient.connect(socket)) {
-                    int id = client.registerBuffer(buffer.path(), KEYS.length * BLOCK);
-                    assertThat(client.exists(KEYS)).containsOnly(true);
-                    for (int i = 0; i < KEYS.length; i++) {
-                        assertThat(client.get(KEYS[i], id, i * BLOCK, BLOCK)).isEqualTo(BLOCK);
-                        assertThat(BlockContent.firstMismatch(KEYS[i], mem.asSlice(i * BLOCK, BLOCK))).isEqualTo(-1);
+                    int id = client.registerBuffer(buffer.path(), keys.length * BLOCK);
+                    assertThat(client.exists(keys)).containsOnly(true);
+                    for (int i = 0; i < keys.length; i++) {
+                        assertThat(client.get(keys[i], id, i * BLOCK, BLOCK)).isEqualTo(BLOCK);
+                        assertThat(BlockContent.firstMismatch(keys[i], mem.asSlice(i * BLOCK, BLOCK))).isEqualTo(-1);
                     }
                 } finally {
                     second.stop();

@@ -56,6 +56,21 @@ public final class BlockIndex implements AutoCloseable {
         }
     }
 
+    /**
+     * An index in memory only, for a node without a data directory: it outlives a restart of
+     * the master (the node registers again with what it holds), not one of the process.
+     *
+     * @param maxEntries most blocks the node can hold
+     */
+    public static BlockIndex inMemory(long maxEntries) {
+        ChronicleMap<Long, byte[]> map = ChronicleMap.of(Long.class, byte[].class)
+                .name("ferry-block-index")
+                .entries(Math.max(1024, maxEntries))
+                .constantValueSizeBySample(new byte[VALUE_BYTES])
+                .create();
+        return new BlockIndex(map, null);
+    }
+
     /** Records a committed block (replacing any entry of its key). */
     public void put(IndexedBlock block) {
         ByteBuffer value = ByteBuffer.allocate(VALUE_BYTES).order(ByteOrder.LITTLE_ENDIAN);
@@ -66,6 +81,15 @@ public final class BlockIndex implements AutoCloseable {
     /** Forgets a block; unknown keys are ignored. */
     public void remove(long key) {
         map.remove(key);
+    }
+
+    /**
+     * Forgets a block only while its entry still says it is at {@code offset} (a later commit
+     * of the key elsewhere is kept).
+     */
+    public void remove(long key, long offset) {
+        map.computeIfPresent(key, (k, v) ->
+                ByteBuffer.wrap(v).order(ByteOrder.LITTLE_ENDIAN).getLong(0) == offset ? null : v);
     }
 
     /** Every entry, in no particular order. */
@@ -88,7 +112,7 @@ public final class BlockIndex implements AutoCloseable {
         map.clear();
     }
 
-    /** The backing file. */
+    /** The backing file, or null for an index in memory. */
     public Path file() {
         return file;
     }

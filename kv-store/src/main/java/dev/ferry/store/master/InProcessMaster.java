@@ -1,6 +1,10 @@
 package dev.ferry.store.master;
 
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Predicate;
 
 /**
@@ -46,7 +50,14 @@ public final class InProcessMaster implements MasterApi {
 
     @Override
     public void putCommit(long[] keys, int[] crcs) {
-        master.putCommit(keys, crcs);
+        CompletableFuture<Void> indexed = master.putCommit(keys, crcs);
+        try {
+            indexed.get(Master.INDEX_ACK_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (TimeoutException | ExecutionException stalled) {
+            // committed all the same: a stalled node's index learns it later
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     @Override

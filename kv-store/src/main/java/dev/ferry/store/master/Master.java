@@ -11,6 +11,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.LongSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,10 +31,12 @@ import org.slf4j.LoggerFactory;
  * <p>Eviction never takes a block that is being written, leased, hard-pinned, or soft-pinned
  * before its deadline (Mooncake Store's hard and soft pins).
  *
- * <p>Local indexes: a node that registers as {@code indexed} receives, in its heartbeat
- * answers, every commit and removal in its segment ({@link IndexUpdate}) and acknowledges
- * them in its next heartbeat, so that a restarted node can re-register the blocks it kept
- * ({@link #registerNode(String, SegmentDescriptor, NodeFeatures, List)}).
+ * <p>Local indexes: a node that registers as {@code indexed} receives every commit and
+ * removal in its segment ({@link IndexUpdate}), from an index poll ({@link #pollIndex}) that
+ * waits for them and in its heartbeat answers, and acknowledges them in its next poll or
+ * heartbeat, so that a restarted node (or a node meeting a restarted master) can register
+ * the blocks it kept again ({@link #registerNode(String, SegmentDescriptor, NodeFeatures, List)}).
+ * A commit completes only once the holding nodes acknowledged it ({@link #putCommit}).
  *
  * <p>Tiers: on a node with an SSD tier, {@link #expire} demotes the coldest evictable
  * blocks (in the policy's order) when the node's DRAM is fuller than {@link #HIGH_WATERMARK},
@@ -79,6 +82,12 @@ public final class Master {
      * segment moved within this long, ns; after that it evicts.
      */
     public static final long DEMOTION_STALL_NANOS = 1_000_000_000L;
+    /**
+     * Longest wait, ms, for the nodes holding a commit's blocks to acknowledge it into their
+     * indexes before the commit is acknowledged anyway (a node that stalls keeps no writer
+     * waiting longer; one that is gone is not waited for at all).
+     */
+    public static final long INDEX_ACK_TIMEOUT_MILLIS = 1_000;
 
     /** What {@link #makeRoom} achieved. */
     private enum Room { FREED, WAIT_FOR_DEMOTION, NONE }
@@ -591,24 +600,49 @@ public final class Master {
     }
 
     /**
-     * Publishes written blocks. Keys not pending (already committed, or reclaimed) are ignored.
+     * Publishes written blocks. Keys already committed are ignored (a commit sent twice).
+     * Each node that keeps a local index gets one update per copy it holds; the returned
+     * stage completes once every such node has acknowledged them (the commit is in its index,
+     * persisted with a data directory), or has left. Acknowledge the commit to the writer only
+     * then, waiting at most {@link #INDEX_ACK_TIMEOUT_MILLIS}, so that a node killed after
+     * the acknowledgement keeps the block.
      *
      * @param crcs CRC32C of each block's bytes, in key order
+     * @return completes when the holding nodes have the commit in their indexes
+     * @throws RpcException CONFLICT naming the first of the keys this master knows nothing of
+     *                      (the put was reclaimed after the put timeout, its node died, or the
+     *                      master restarted since the put started): those blocks are not
+     *                      published and must be put again; the other keys are committed
      */
-    public synchronized void putCommit(long[] keys, int[] crcs) {
+    public synchronized CompletableFuture<Void> putCommit(long[] keys, int[] crcs) {
         if (crcs.length != keys.length) {
             throw new RpcException(RpcException.REFUSED, "commit has " + keys.length + " keys but " + crcs.length + " CRCs");
         }
+        List<NodeState> holders = new ArrayList<>(2);
+        int unknown = 0;
+        long firstUnknown = 0;
         for (int i = 0; i < keys.length; i++) {
             BlockState b = blocks.get(keys[i]);
+            if (b == null && unknown++ == 0) {
+                firstUnknown = keys[i];
+            }
             if (b != null && !b.committed) {
                 b.committed = true;
                 b.crc = crcs[i];
                 for (CopyState c : b.copies) {
-                    index(c.segment, IndexUpdate.Kind.ADD, b, c);
+                    NodeState holder = index(c.segment, IndexUpdate.Kind.ADD, b, c);
+                    if (holder != null && !holders.contains(holder)) {
+                        holders.add(holder);
+                    }
                 }
             }
         }
+        CompletableFuture<Void> fence = switch (holders.size()) {
+            case 0 -> CompletableFuture.completedFuture(null);
+            case 1 -> holders.getFirst().acknowledged(holders.getFirst().lastSeq());
+            default -> CompletableFuture.allOf(holders.stream().map(n -> n.acknowledged(n.lastSeq()))
+                    .toArray(CompletableFuture[]::new));
+        };
         // At once rather than at the next reaper pass (puts come in bursts), but one pass per
         // 10 ms at most: a pass walks the blocks of a full node.
         long now = clock.getAsLong();
@@ -616,6 +650,37 @@ public final class Master {
             lastCommitDemotion = now;
             demoteWhereNeeded();
         }
+        if (unknown > 0) {
+            throw new RpcException(RpcException.CONFLICT, unknown + " of " + keys.length + " committed keys (first: "
+                    + firstUnknown + ") are not being written: the put was reclaimed after "
+                    + putTimeoutNanos / 1_000_000 + " ms, its node died, or the master restarted; put them again");
+        }
+        return fence;
+    }
+
+    /**
+     * An index poll: records that the node applied the updates up to {@code ackedSeq} and
+     * hands out the next ones, or, when there are none yet, a stage that completes when one
+     * is queued (then poll again) or the node is dropped.
+     *
+     * @throws RpcException REFUSED when the node is unknown (declared dead): it must register again
+     */
+    public synchronized IndexPoll pollIndex(String nodeId, long ackedSeq) {
+        NodeState node = nodes.get(nodeId);
+        if (node == null) {
+            throw new RpcException(RpcException.REFUSED, "unknown node '" + nodeId + "': register again");
+        }
+        List<IndexUpdate> updates = node.updatesAfter(ackedSeq, MAX_UPDATES_PER_HEARTBEAT);
+        return new IndexPoll(updates, updates.isEmpty() ? node.news() : CompletableFuture.completedFuture(null));
+    }
+
+    /**
+     * What {@link #pollIndex} found.
+     *
+     * @param updates the node's next updates, oldest first (empty when none is queued)
+     * @param news    completes when there may be updates to poll for (at once when {@code updates} has some)
+     */
+    public record IndexPoll(List<IndexUpdate> updates, CompletableFuture<Void> news) {
     }
 
     /** Releases the space of uncommitted keys (a writer that failed). Committed keys are kept. */
@@ -997,6 +1062,7 @@ public final class Master {
 
     private void dropNode(NodeState node) {
         nodes.remove(node.id);
+        node.abandon();
         for (String name : node.segments) {
             segments.remove(name);
             List<Long> lost = new ArrayList<>();
@@ -1036,8 +1102,12 @@ public final class Master {
         }
     }
 
-    /** Queues an update for the node of {@code segment}, when the node has a use for it. */
-    private void index(String segment, IndexUpdate.Kind kind, BlockState b, CopyState c) {
+    /**
+     * Queues an update for the node of {@code segment}, when the node has a use for it.
+     *
+     * @return the node it was queued for, or null
+     */
+    private NodeState index(String segment, IndexUpdate.Kind kind, BlockState b, CopyState c) {
         SegmentState s = segments.get(segment);
         NodeState node = s == null ? null : nodes.get(s.nodeId());
         boolean wanted = node != null && switch (kind) {
@@ -1047,8 +1117,9 @@ public final class Master {
             case DEMOTE -> node.features.ssd();
         };
         if (!wanted) {
-            return;
+            return null;
         }
         node.queue(kind, new IndexedBlock(b.key, c.offset, b.length, b.crc), MAX_INDEX_BACKLOG);
+        return node;
     }
 }

@@ -28,7 +28,10 @@ public interface MasterApi {
      */
     List<Placement> putStart(long[] keys, long blockBytes, int replicas, String preferredSegment);
 
-    /** @see Master#putCommit */
+    /**
+     * Commits as {@link Master#putCommit} does and returns once the nodes holding the blocks
+     * have them in their indexes (at most {@link Master#INDEX_ACK_TIMEOUT_MILLIS} later).
+     */
     void putCommit(long[] keys, int[] crcs);
 
     /** @see Master#putAbort */

@@ -6,24 +6,110 @@ import dev.ferry.store.rpc.Wire;
 import dev.ferry.transfer.TransferException;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import dev.ferry.transfer.segment.SegmentResolver;
+import io.netty.buffer.ByteBuf;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * Typed calls to a remote master ({@link MasterProtocol}). Also resolves segments for the
  * transfer engine, caching descriptors until {@link #forgetSegment} is called.
  *
+ * <p>A master that goes away (a crash, a restart) is waited for: a call that cannot reach
+ * it reconnects and is sent again, with a growing pause (50 ms up to 500 ms), until the
+ * reconnect deadline ({@link #DEFAULT_RECONNECT_MILLIS} unless given) has passed since its
+ * first failure; then it fails with {@link RpcException#UNAVAILABLE} naming the master.
+ * Calls that are safe to repeat (lookups, heartbeats, registration, releases, stats) are
+ * resent after a connection lost mid-call, or one that stopped answering (a timeout), too; calls that change state once (put start,
+ * commit and abort, get, remove) only when they were never sent, so a master never acts on
+ * one twice. A master restarted without state knows none of the earlier puts and leases:
+ * a commit of a put it never started fails with CONFLICT, a release of a lease it never
+ * granted answers "expired".
+ *
  * <p>Thread-safe. Owns a connection: close it.
  */
 public final class MasterClient implements MasterApi, SegmentResolver, AutoCloseable {
+    /** How long a call keeps trying to reach a master that went away, ms, by default. */
+    public static final long DEFAULT_RECONNECT_MILLIS = 5_000;
+    private static final long FIRST_PAUSE_MILLIS = 50;
+    private static final long MAX_PAUSE_MILLIS = 500;
+
     private final RpcClient rpc;
+    private final long reconnectMillis;
     private final Map<String, SegmentDescriptor> segments = new ConcurrentHashMap<>();
 
     /** @param timeoutMillis longest wait for an answer, ms */
     public MasterClient(String host, int port, long timeoutMillis) {
+        this(host, port, timeoutMillis, DEFAULT_RECONNECT_MILLIS);
+    }
+
+    /**
+     * @param timeoutMillis   longest wait for an answer, ms
+     * @param reconnectMillis how long a call keeps trying to reach a master that went away, ms
+     *                        (0: fail at the first lost connection)
+     */
+    public MasterClient(String host, int port, long timeoutMillis, long reconnectMillis) {
+        if (reconnectMillis < 0) {
+            throw new IllegalArgumentException("reconnect deadline must be >= 0 ms, not " + reconnectMillis);
+        }
         this.rpc = new RpcClient(host, port, timeoutMillis);
+        this.reconnectMillis = reconnectMillis;
+    }
+
+    /** A call that may be sent again after a lost connection. */
+    private <T> T idempotent(int method, Consumer<ByteBuf> request, Function<ByteBuf, T> answer) {
+        return retrying(true, () -> rpc.call(method, request, answer));
+    }
+
+    /** A call that is sent again only when it never left (no connection could be made). */
+    private <T> T once(int method, Consumer<ByteBuf> request, Function<ByteBuf, T> answer) {
+        return retrying(false, () -> rpc.call(method, request, answer));
+    }
+
+    private <T> T retrying(boolean idempotent, Supplier<T> call) {
+        long firstFailure = 0;
+        long pause = FIRST_PAUSE_MILLIS;
+        while (true) {
+            try {
+                return call.get();
+            } catch (RpcException e) {
+                boolean lost = e.status() == RpcException.UNAVAILABLE && (idempotent || e.notSent())
+                        || e.status() == RpcException.TIMEOUT && idempotent;
+                if (!lost || Thread.currentThread().isInterrupted()) {
+                    throw e;
+                }
+                if (e.status() == RpcException.TIMEOUT) {
+                    rpc.disconnect(); // a connection the master no longer answers on
+                }
+                long now = System.nanoTime();
+                if (firstFailure == 0) {
+                    firstFailure = now;
+                }
+                long left = reconnectMillis - TimeUnit.NANOSECONDS.toMillis(now - firstFailure);
+                if (left <= 0) {
+                    throw new RpcException(RpcException.UNAVAILABLE, "master at " + rpc.target() + " unreachable"
+                            + (reconnectMillis > 0 ? " for " + reconnectMillis + " ms (the reconnect deadline)" : "")
+                            + ": " + e.getMessage(), e);
+                }
+                try {
+                    Thread.sleep(Math.min(pause, left));
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+                pause = Math.min(pause * 2, MAX_PAUSE_MILLIS);
+            }
+        }
+    }
+
+    /** The master's address, {@code host:port}. */
+    public String target() {
+        return rpc.target();
     }
 
     /** Registers a plain node: no local index, no SSD tier. */
@@ -33,7 +119,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
 
     /** @see Master#registerNode(String, SegmentDescriptor, NodeFeatures, List) */
     public int register(String nodeId, SegmentDescriptor segment, NodeFeatures features, List<IndexedBlock> kept) {
-        return rpc.call(MasterProtocol.REGISTER, b -> {
+        return idempotent(MasterProtocol.REGISTER, b -> {
             Wire.writeString(b, nodeId);
             MasterProtocol.writeDescriptor(b, segment);
             b.writeBoolean(features.indexed()).writeLong(features.ssdBytes());
@@ -49,40 +135,42 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
 
     /** @see Master#heartbeat(String, NodeReport) */
     public List<IndexUpdate> heartbeat(String nodeId, NodeReport report) {
-        return rpc.call(MasterProtocol.HEARTBEAT, b -> {
+        return idempotent(MasterProtocol.HEARTBEAT, b -> {
             Wire.writeString(b, nodeId);
             MasterProtocol.writeReport(b, report);
-        }, b -> {
-            int n = Wire.readCount(b, 37);
-            IndexUpdate.Kind[] kinds = IndexUpdate.Kind.values();
-            List<IndexUpdate> out = new ArrayList<>(n);
-            for (int i = 0; i < n; i++) {
-                long seq = Wire.readLong(b);
-                int kind = Wire.readByte(b);
-                if (kind >= kinds.length) {
-                    throw new RpcException(RpcException.MALFORMED, "unknown index update kind " + kind);
-                }
-                out.add(new IndexUpdate(seq, kinds[kind], MasterProtocol.readBlock(b)));
-            }
-            return out;
-        });
+        }, MasterProtocol::readUpdates);
+    }
+
+    /**
+     * Acknowledges the index updates up to {@code ackedSeq} and waits, at most
+     * {@code waitMillis}, for the next ones (a node's index poll).
+     *
+     * @return the next updates, oldest first; empty when none came within the wait
+     * @see Master#pollIndex
+     */
+    public List<IndexUpdate> pollIndex(String nodeId, long ackedSeq, long waitMillis) {
+        return retrying(true, () -> rpc.call(MasterProtocol.INDEX_POLL, b -> {
+            Wire.writeString(b, nodeId);
+            b.writeLong(ackedSeq);
+            b.writeLong(waitMillis);
+        }, MasterProtocol::readUpdates, waitMillis + rpc.timeoutMillis()));
     }
 
     /** @see Master#lookupPrefix */
     @Override
     public int lookupPrefix(long[] keys) {
-        return rpc.call(MasterProtocol.LOOKUP_PREFIX, b -> Wire.writeLongs(b, keys), Wire::readInt);
+        return idempotent(MasterProtocol.LOOKUP_PREFIX, b -> Wire.writeLongs(b, keys), Wire::readInt);
     }
 
     /** @see Master#exists */
     @Override
     public boolean[] exists(long[] keys) {
-        return rpc.call(MasterProtocol.EXISTS, b -> Wire.writeLongs(b, keys), Wire::readBooleans);
+        return idempotent(MasterProtocol.EXISTS, b -> Wire.writeLongs(b, keys), Wire::readBooleans);
     }
 
     /** @see Master#pin */
     public int pin(long[] keys, boolean hard, long ttlMillis) {
-        return rpc.call(MasterProtocol.PIN, b -> {
+        return idempotent(MasterProtocol.PIN, b -> {
             Wire.writeLongs(b, keys);
             b.writeBoolean(hard);
             b.writeLong(ttlMillis);
@@ -91,7 +179,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
 
     /** @see Master#unpin */
     public void unpin(long[] keys) {
-        rpc.call(MasterProtocol.UNPIN, b -> Wire.writeLongs(b, keys), b -> null);
+        idempotent(MasterProtocol.UNPIN, b -> Wire.writeLongs(b, keys), b -> null);
     }
 
     /** One replica, no preferred segment. */
@@ -112,7 +200,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     }
 
     private List<Placement> putStartOnce(long[] keys, long blockBytes, int replicas, String preferredSegment) {
-        return rpc.call(MasterProtocol.PUT_START, b -> {
+        return once(MasterProtocol.PUT_START, b -> {
             Wire.writeLongs(b, keys);
             b.writeLong(blockBytes);
             b.writeInt(replicas);
@@ -132,7 +220,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
 
     @Override
     public void putCommit(long[] keys, int[] crcs) {
-        rpc.call(MasterProtocol.PUT_COMMIT, b -> {
+        once(MasterProtocol.PUT_COMMIT, b -> {
             Wire.writeLongs(b, keys);
             Wire.writeInts(b, crcs);
         }, b -> null);
@@ -140,13 +228,13 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
 
     @Override
     public void putAbort(long[] keys) {
-        rpc.call(MasterProtocol.PUT_ABORT, b -> Wire.writeLongs(b, keys), b -> null);
+        once(MasterProtocol.PUT_ABORT, b -> Wire.writeLongs(b, keys), b -> null);
     }
 
     /** @see Master#get */
     @Override
     public Lease get(long[] keys, long ttlMillis) {
-        return rpc.call(MasterProtocol.GET, b -> {
+        return once(MasterProtocol.GET, b -> {
             Wire.writeLongs(b, keys);
             b.writeLong(ttlMillis);
         }, b -> {
@@ -187,7 +275,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
 
     /** @see Master#renew */
     public boolean renew(long leaseId, long ttlMillis) {
-        return rpc.call(MasterProtocol.RENEW, b -> {
+        return idempotent(MasterProtocol.RENEW, b -> {
             b.writeLong(leaseId);
             b.writeLong(ttlMillis);
         }, Wire::readBoolean);
@@ -196,7 +284,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     /** @see Master#release */
     @Override
     public boolean release(long leaseId) {
-        return rpc.call(MasterProtocol.RELEASE, b -> b.writeLong(leaseId), Wire::readBoolean);
+        return idempotent(MasterProtocol.RELEASE, b -> b.writeLong(leaseId), Wire::readBoolean);
     }
 
     /**
@@ -207,7 +295,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     @Override
     public boolean suspect(String segment) {
         forgetSegment(segment);
-        return rpc.call(MasterProtocol.SUSPECT, b -> Wire.writeString(b, segment), Wire::readBoolean);
+        return idempotent(MasterProtocol.SUSPECT, b -> Wire.writeString(b, segment), Wire::readBoolean);
     }
 
     /** @see Master#dropCorrupt */
@@ -223,7 +311,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     /** @see Master#remove */
     @Override
     public byte[] remove(long[] keys) {
-        return rpc.call(MasterProtocol.REMOVE, b -> Wire.writeLongs(b, keys), b -> {
+        return once(MasterProtocol.REMOVE, b -> Wire.writeLongs(b, keys), b -> {
             byte[] out = new byte[Wire.readCount(b, 1)];
             b.readBytes(out);
             return out;
@@ -231,7 +319,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     }
 
     public MasterStats stats() {
-        return rpc.call(MasterProtocol.STATS, b -> { }, b -> new MasterStats(Wire.readInt(b), Wire.readLong(b),
+        return idempotent(MasterProtocol.STATS, b -> { }, b -> new MasterStats(Wire.readInt(b), Wire.readLong(b),
                 Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readInt(b),
                 Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b),
                 Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b)));
@@ -245,7 +333,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
         }
         SegmentDescriptor d;
         try {
-            d = rpc.call(MasterProtocol.SEGMENT, b -> Wire.writeString(b, name),
+            d = idempotent(MasterProtocol.SEGMENT, b -> Wire.writeString(b, name),
                     b -> Wire.readBoolean(b) ? MasterProtocol.readDescriptor(b) : null);
         } catch (RpcException e) {
             throw new TransferException("cannot resolve segment '" + name + "': " + e.getMessage(), false, e);

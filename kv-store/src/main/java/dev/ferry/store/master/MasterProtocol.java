@@ -22,7 +22,9 @@ import io.netty.buffer.ByteBuf;
  *   <li>4 PUT_START: keys, block bytes (i64), replicas (i32), preferred segment (string,
  *       empty for none) -> count, then per placement: key (i64), exists (bool), segment
  *       (string), offset (i64), length (i64)</li>
- *   <li>5 PUT_COMMIT: keys, crcs (int[]) -> empty</li>
+ *   <li>5 PUT_COMMIT: keys, crcs (int[]) -> empty, once the nodes holding the blocks have
+ *       them in their indexes (at most {@link Master#INDEX_ACK_TIMEOUT_MILLIS} later); CONFLICT
+ *       when a key is not being written (its put reclaimed, or started with another master)</li>
  *   <li>6 PUT_ABORT: keys -> empty</li>
  *   <li>7 GET: keys, ttl ms (i64) -> lease id, ttl, count, then per key a replica count
  *       (i32, 0 when missing) and per replica segment, offset, length, crc (i32), load
@@ -40,6 +42,9 @@ import io.netty.buffer.ByteBuf;
  *   <li>16 RENEW: lease id, ttl ms -> still valid (bool)</li>
  *   <li>17 DROP_CORRUPT: key (i64), segment (string), offset (i64), crc (i32) -> dropped
  *       (bool): a reader or the node's scrub found the copy's bytes not matching the CRC</li>
+ *   <li>18 INDEX_POLL: node id, acked index update (i64), longest wait ms (i64) -> the
+ *       updates as in a HEARTBEAT answer, as soon as there is one (an empty list when the
+ *       wait ran out)</li>
  * </ul>
  * A segment descriptor is name (string), bytes (i64), endpoint count (i32) and per endpoint
  * host (string) and port (i32), host id (string), backing file (string, empty for none),
@@ -63,6 +68,9 @@ public final class MasterProtocol {
     public static final int UNPIN = 15;
     public static final int RENEW = 16;
     public static final int DROP_CORRUPT = 17;
+    public static final int INDEX_POLL = 18;
+    /** Longest wait of one INDEX_POLL, ms. */
+    public static final long MAX_POLL_MILLIS = 10_000;
 
     private MasterProtocol() {
     }
@@ -119,6 +127,30 @@ public final class MasterProtocol {
 
     static void writeBlock(ByteBuf buf, IndexedBlock b) {
         buf.writeLong(b.key()).writeLong(b.offset()).writeLong(b.length()).writeInt(b.crc32c());
+    }
+
+    static void writeUpdates(ByteBuf out, java.util.List<IndexUpdate> updates) {
+        out.writeInt(updates.size());
+        for (IndexUpdate u : updates) {
+            out.writeLong(u.seq()).writeByte(u.kind().ordinal());
+            writeBlock(out, u.block());
+        }
+    }
+
+    static java.util.List<IndexUpdate> readUpdates(ByteBuf b) {
+        int n = Wire.readCount(b, 37);
+        IndexUpdate.Kind[] kinds = IndexUpdate.Kind.values();
+        java.util.List<IndexUpdate> out = new java.util.ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            long seq = Wire.readLong(b);
+            int kind = Wire.readByte(b);
+            if (kind >= kinds.length) {
+                throw new dev.ferry.store.rpc.RpcException(dev.ferry.store.rpc.RpcException.MALFORMED,
+                        "unknown index update kind " + kind);
+            }
+            out.add(new IndexUpdate(seq, kinds[kind], readBlock(b)));
+        }
+        return out;
     }
 
     static IndexedBlock readBlock(ByteBuf buf) {

@@ -2,11 +2,14 @@ package dev.ferry.store.master;
 
 import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.rpc.RpcException;
+import dev.ferry.store.rpc.RpcHandler;
 import dev.ferry.store.rpc.RpcServer;
 import dev.ferry.store.rpc.Wire;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import io.netty.buffer.ByteBuf;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -30,6 +33,12 @@ public final class MasterService implements AutoCloseable {
         t.setDaemon(true);
         return t;
     });
+    /** Writes index poll answers, out of the master's lock (a wake-up comes from inside it). */
+    private final ExecutorService indexAnswers = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "ferry-master-index");
+        t.setDaemon(true);
+        return t;
+    });
     private final RpcServer server;
 
     /**
@@ -44,7 +53,17 @@ public final class MasterService implements AutoCloseable {
                 TimeUnit.SECONDS.toNanos(30));
         // Every method but SUSPECT (a probe of up to 500 ms) is a short synchronized call on
         // the master: served on the I/O thread, without a hand-off per call.
-        this.server = new RpcServer(host, port, this::handle, executor, method -> method != MasterProtocol.SUSPECT);
+        this.server = new RpcServer(host, port, new RpcHandler() {
+            @Override
+            public void handle(int method, ByteBuf request, ByteBuf answer) {
+                MasterService.this.handle(method, request, answer);
+            }
+
+            @Override
+            public CompletionStage<?> handleLater(int method, ByteBuf request, ByteBuf answer) {
+                return MasterService.this.handleLater(method, request, answer);
+            }
+        }, executor, method -> method != MasterProtocol.SUSPECT);
         reaper.scheduleWithFixedDelay(this::expire, 200, 200, TimeUnit.MILLISECONDS);
     }
 
@@ -87,6 +106,38 @@ public final class MasterService implements AutoCloseable {
         }
     }
 
+    /**
+     * The methods answered later: a commit once the holding nodes have it in their indexes
+     * ({@link Master#putCommit}), an index poll once there are updates. The waits complete
+     * under the master's lock; the answers are written on a thread of their own, after it.
+     */
+    private CompletionStage<?> handleLater(int method, ByteBuf in, ByteBuf out) {
+        switch (method) {
+            case MasterProtocol.PUT_COMMIT -> {
+                CompletableFuture<Void> fence = master.putCommit(Wire.readLongs(in), Wire.readInts(in));
+                return fence.isDone() ? null
+                        : fence.completeOnTimeout(null, Master.INDEX_ACK_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
+            }
+            case MasterProtocol.INDEX_POLL -> {
+                String node = Wire.readString(in);
+                long acked = Wire.readLong(in);
+                long waitMillis = Math.clamp(Wire.readLong(in), 0, MasterProtocol.MAX_POLL_MILLIS);
+                Master.IndexPoll poll = master.pollIndex(node, acked);
+                if (!poll.updates().isEmpty() || waitMillis == 0) {
+                    MasterProtocol.writeUpdates(out, poll.updates());
+                    return null;
+                }
+                return poll.news().completeOnTimeout(null, waitMillis, TimeUnit.MILLISECONDS)
+                        .thenRunAsync(() -> MasterProtocol.writeUpdates(out, master.pollIndex(node, acked).updates()),
+                                indexAnswers);
+            }
+            default -> {
+                handle(method, in, out);
+                return null;
+            }
+        }
+    }
+
     private void handle(int method, ByteBuf in, ByteBuf out) {
         switch (method) {
             case MasterProtocol.REGISTER -> {
@@ -106,12 +157,7 @@ public final class MasterService implements AutoCloseable {
             case MasterProtocol.HEARTBEAT -> {
                 String node = Wire.readString(in);
                 NodeReport report = MasterProtocol.readReport(in);
-                List<IndexUpdate> updates = master.heartbeat(node, report);
-                out.writeInt(updates.size());
-                for (IndexUpdate u : updates) {
-                    out.writeLong(u.seq()).writeByte(u.kind().ordinal());
-                    MasterProtocol.writeBlock(out, u.block());
-                }
+                MasterProtocol.writeUpdates(out, master.heartbeat(node, report));
             }
             case MasterProtocol.LOOKUP_PREFIX -> out.writeInt(master.lookupPrefix(Wire.readLongs(in)));
             case MasterProtocol.PUT_START -> {
@@ -128,7 +174,6 @@ public final class MasterService implements AutoCloseable {
                     out.writeLong(p.offset()).writeLong(p.length());
                 }
             }
-            case MasterProtocol.PUT_COMMIT -> master.putCommit(Wire.readLongs(in), Wire.readInts(in));
             case MasterProtocol.PUT_ABORT -> master.putAbort(Wire.readLongs(in));
             case MasterProtocol.GET -> {
                 long[] keys = Wire.readLongs(in);
@@ -179,5 +224,6 @@ public final class MasterService implements AutoCloseable {
         reaper.shutdownNow();
         server.close();
         executor.shutdownNow();
+        indexAnswers.shutdownNow();
     }
 }

@@ -4,10 +4,13 @@ import dev.ferry.store.tier.SsdHealth;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 
 /**
- * The master's view of one store node: its segments, what it offers, its last heartbeat, and
- * the queue of {@link IndexUpdate}s it has not acknowledged yet. Guarded by the master's lock.
+ * The master's view of one store node: its segments, what it offers, its last heartbeat, the
+ * queue of {@link IndexUpdate}s it has not acknowledged yet, the commits waiting for the
+ * node to acknowledge their updates, and the node's parked index poll. Guarded by the
+ * master's lock.
  */
 final class NodeState {
     final String id;
@@ -18,6 +21,14 @@ final class NodeState {
     /** Whether its SSD tier takes writes, as of its last heartbeat. */
     SsdHealth ssdHealth = SsdHealth.OK;
     private long lastSeq;
+    private long ackedSeq;
+    /** Commits waiting for an acknowledgement, by the update sequence they need, ascending. */
+    private final ArrayDeque<SeqWaiter> waiters = new ArrayDeque<>();
+    /** Completed when an update is queued or the node is dropped: wakes a parked index poll. */
+    private CompletableFuture<Void> news = new CompletableFuture<>();
+
+    private record SeqWaiter(long seq, CompletableFuture<Void> done) {
+    }
 
     NodeState(String id, long now, NodeFeatures features) {
         this.id = id;
@@ -31,10 +42,56 @@ final class NodeState {
             updates.pollFirst();
         }
         updates.addLast(new IndexUpdate(++lastSeq, kind, block));
+        news.complete(null);
     }
 
-    /** Forgets the updates up to {@code ackedSeq} and returns the next ones, at most {@code max}. */
+    /** Sequence of the newest queued update (0 before the first). */
+    long lastSeq() {
+        return lastSeq;
+    }
+
+    /**
+     * A stage that completes once the node has acknowledged every update up to {@code seq}
+     * (at once when it has), or when the node is dropped.
+     */
+    CompletableFuture<Void> acknowledged(long seq) {
+        if (seq <= ackedSeq) {
+            return CompletableFuture.completedFuture(null);
+        }
+        SeqWaiter w = new SeqWaiter(seq, new CompletableFuture<>());
+        waiters.addLast(w);
+        return w.done();
+    }
+
+    /** A stage that completes when an update is queued for the node (a fresh one once it has). */
+    CompletableFuture<Void> news() {
+        if (news.isDone()) {
+            news = new CompletableFuture<>();
+        }
+        return news;
+    }
+
+    /** The node is gone: nothing more will be acknowledged or queued, so nobody waits on it. */
+    void abandon() {
+        for (SeqWaiter w; (w = waiters.pollFirst()) != null; ) {
+            w.done().complete(null);
+        }
+        news.complete(null);
+    }
+
+    /**
+     * Records that the node applied the updates up to {@code ackedSeq} (releasing the commits
+     * that waited for them), forgets those updates and returns the next ones, at most {@code max}.
+     */
     List<IndexUpdate> updatesAfter(long ackedSeq, int max) {
+        if (ackedSeq > lastSeq) {
+            ackedSeq = this.ackedSeq; // numbered for an earlier registration of the node: acknowledges nothing
+        } else if (ackedSeq > this.ackedSeq) {
+            this.ackedSeq = ackedSeq;
+            while (!waiters.isEmpty() && waiters.peekFirst().seq() <= ackedSeq) {
+                waiters.pollFirst().done().complete(null);
+            }
+        }
         while (!updates.isEmpty() && updates.peekFirst().seq() <= ackedSeq) {
             updates.pollFirst();
         }

@@ -45,6 +45,10 @@ public final class EngineOptions {
     @Option(names = "--links", defaultValue = "2", description = "TCP links per store node.")
     int links;
 
+    @Option(names = "--master-reconnect-ms", defaultValue = "5000", description = "How long a call to the master "
+            + "keeps trying to reach a master that went away (a restart), ms (default ${DEFAULT-VALUE}).")
+    long masterReconnectMillis;
+
     /** @throws IllegalArgumentException for an unknown profile */
     public ModelProfile profile() {
         return ModelProfile.byName(model);
@@ -53,7 +57,8 @@ public final class EngineOptions {
     /**
      * The store, with {@code lanes} staging buffers of {@code --window-blocks} blocks each:
      * through the sidecar when {@code --sidecar} is given, else over the master and a transfer
-     * engine of this process (10 s leases, 10 s master timeout).
+     * engine of this process (10 s leases, 10 s master timeout, {@code --master-reconnect-ms}
+     * to wait for a master that went away).
      *
      * @param replicas copies a put writes per block (the sidecar writes one)
      * @throws IllegalArgumentException when neither or both of --master and --sidecar are
@@ -72,7 +77,7 @@ public final class EngineOptions {
             return SidecarBlockStore.connect(sidecar, stagingBytes, lanes);
         }
         HostPort m = HostPort.parse(master);
-        MasterClient client = new MasterClient(m.host(), m.port(), 10_000);
+        MasterClient client = new MasterClient(m.host(), m.port(), 10_000, masterReconnectMillis);
         TransferEngine engine;
         try {
             engine = new TransferEngine(new TransferEngine.Context().bindHost(host).linksPerPeer(links)

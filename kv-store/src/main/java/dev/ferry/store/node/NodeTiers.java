@@ -26,17 +26,18 @@ import org.slf4j.LoggerFactory;
  * The tiers of one store node as the master drives them: the DRAM slab, its persisted
  * {@link BlockIndex} (optional) and the {@link SsdTier} (optional).
  *
- * <p>The master's {@link IndexUpdate}s are applied in order on one thread of their own
- * (ADD and REMOVE touch the index, REMOVE also the SSD tier, DEMOTE copies a block from the
- * slab to the SSD tier), so a heartbeat never waits for a disk. An update counts as
- * acknowledged only once applied. {@link #load} serves a reader's promotion: it copies a
+ * <p>The master's {@link IndexUpdate}s are taken in order: their index changes at once (ADD,
+ * REMOVE, DRAM_FREED), so that a commit is in the index before the master acknowledges it to
+ * the writer; their tier moves on one thread of their own (REMOVE also removes from the SSD
+ * tier, DEMOTE copies a block from the slab to the SSD tier), so a poll or heartbeat never
+ * waits for a disk. {@link #load} serves a reader's promotion: it copies a
  * block from the SSD tier into the DRAM range the master allocated. What happened is
  * reported to the master in the next heartbeat ({@link #report()}), with the SSD tier's
  * {@link SsdHealth}: a full or failing disk refuses writes at once (a DEMOTE then reports the
  * block as not on SSD, a REMOVE leaves it there), the master stops demoting to it, and
  * the tier retries on its own ({@link SsdTier#health()}).
  *
- * <p>Thread-safe: updates come from the heartbeat thread, loads from RPC threads.
+ * <p>Thread-safe: updates come from the heartbeat and index poll threads, loads from RPC threads.
  */
 final class NodeTiers implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(NodeTiers.class);
@@ -57,7 +58,7 @@ final class NodeTiers implements AutoCloseable {
     private final ResidentBlocks resident = new ResidentBlocks();
 
     /**
-     * @param index the persisted index, or null for a node that keeps none
+     * @param index the index (persisted, or in memory), or null for a node that keeps none
      * @param ssd   the SSD tier, or null; its eviction listener must call {@link #ssdEvicted}
      */
     NodeTiers(Slab slab, BlockIndex index, SsdTier ssd) {
@@ -115,50 +116,66 @@ final class NodeTiers implements AutoCloseable {
         return kept;
     }
 
-    /** Queues the updates not queued yet (a heartbeat answer repeats those not acknowledged). */
+    /**
+     * Takes the updates not taken yet (a poll or heartbeat answer repeats those not
+     * acknowledged): their index changes are made at once, in order, on the calling thread
+     * (persisted, with a data directory, when this returns); their tier moves (SSD writes
+     * and removals) are queued, in order, for the mover thread. An update counts as
+     * acknowledged once taken: the index has it and the move is queued.
+     */
     synchronized void submit(List<IndexUpdate> updates) {
         for (IndexUpdate u : updates) {
             if (u.seq() <= submitted) {
                 continue;
             }
             submitted = u.seq();
-            queued.incrementAndGet();
-            mover.execute(() -> {
-                apply(u);
-                applied.set(u.seq());
-                if (queued.decrementAndGet() == 0 && !demoted.isEmpty()) {
-                    demotionsWritten.run();
-                }
-            });
+            applyIndex(u);
+            if (u.kind() == IndexUpdate.Kind.DEMOTE && ssd != null || u.kind() == IndexUpdate.Kind.REMOVE && ssd != null) {
+                queued.incrementAndGet();
+                mover.execute(() -> {
+                    applyTier(u);
+                    if (queued.decrementAndGet() == 0 && !demoted.isEmpty()) {
+                        demotionsWritten.run();
+                    }
+                });
+            }
+            applied.set(u.seq());
         }
     }
 
-    private void apply(IndexUpdate u) {
+    /** The newest update taken (0 before the first, and after {@link #reset()}). */
+    long applied() {
+        return applied.get();
+    }
+
+    private void applyIndex(IndexUpdate u) {
+        IndexedBlock b = u.block();
+        switch (u.kind()) { // what the scrub reads
+            case ADD -> resident.add(b);
+            case REMOVE, DRAM_FREED -> resident.remove(b.key());
+            case DEMOTE -> { } // until the block is on SSD
+        }
+        if (index == null) {
+            return;
+        }
+        try {
+            switch (u.kind()) {
+                case ADD -> index.put(b);
+                case REMOVE, DRAM_FREED -> index.remove(b.key());
+                case DEMOTE -> { } // the entry goes once the block is on SSD
+            }
+        } catch (RuntimeException e) {
+            LOG.warn("update {} of block {} failed: {}", u.kind(), b.key(), e.toString());
+        }
+    }
+
+    private void applyTier(IndexUpdate u) {
         IndexedBlock b = u.block();
         try {
             switch (u.kind()) {
-                case ADD -> {
-                    resident.add(b);
-                    if (index != null) {
-                        index.put(b);
-                    }
-                }
-                case REMOVE -> {
-                    resident.remove(b.key());
-                    if (index != null) {
-                        index.remove(b.key());
-                    }
-                    if (ssd != null) {
-                        ssd.remove(b.key());
-                    }
-                }
+                case REMOVE -> ssd.remove(b.key());
                 case DEMOTE -> demote(b);
-                case DRAM_FREED -> {
-                    resident.remove(b.key());
-                    if (index != null) {
-                        index.remove(b.key());
-                    }
-                }
+                default -> { }
             }
         } catch (SsdUnwritableException e) {
             refusedWrites.incrementAndGet(); // the tier logged its state once; no log per block
@@ -177,7 +194,7 @@ final class NodeTiers implements AutoCloseable {
             }
             resident.remove(b.key());
             if (index != null) {
-                index.remove(b.key());
+                index.remove(b.key(), b.offset()); // unless the key was committed again elsewhere meanwhile
             }
             demoted.add(b.key());
         } catch (CompletionException | IllegalArgumentException e) {

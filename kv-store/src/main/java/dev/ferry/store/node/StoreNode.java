@@ -36,16 +36,20 @@ import org.slf4j.LoggerFactory;
  * tier, and a heartbeat that registers the node again whenever the master has forgotten
  * it (a master restart, or the node was declared dead).
  *
- * <p>With a data directory the node is persistent: the slab file ({@code dram.slab}) and a
- * {@link BlockIndex} ({@code index.cmap}) live there and outlive the process. The index
- * follows the master's commits and removals in this segment ({@link IndexUpdate}s in the
- * heartbeat answers, applied in order and acknowledged in the next heartbeat). When the
- * node starts again, after a clean stop or a SIGKILL, it checks every indexed block's
- * CRC32C against the slab, drops (and counts) the ones that do not match, and registers
- * the rest, with every block of its SSD tier, with the master, which serves them again.
- * Blocks committed less than one heartbeat before a crash may be missing from the index:
- * they are lost, never served wrong. Without a data directory the slab file is private to
- * the process and removed on close.
+ * <p>The node keeps a {@link BlockIndex} of the blocks committed in its segment: it follows
+ * the master's commits and removals ({@link IndexUpdate}s, taken by an index poll that the
+ * master answers as soon as there are some, and in the heartbeat answers; applied in order
+ * and acknowledged in the next poll). The master acknowledges a commit to its writer only
+ * once the node has it in its index. When the master restarts, the node registers again
+ * with every indexed block whose CRC32C still matches the slab (and every block of its SSD
+ * tier), and the master serves them again.
+ *
+ * <p>With a data directory the node is persistent: the slab file ({@code dram.slab}) and the
+ * index ({@code index.cmap}) live there and outlive the process. When the node starts again,
+ * after a clean stop or a SIGKILL, it checks every indexed block's CRC32C against the slab,
+ * drops (and counts) the ones that do not match, and registers the rest: every block whose
+ * commit was acknowledged before the kill comes back. Without a data directory the index is
+ * in memory and the slab file is private to the process and removed on close.
  *
  * <p>The slab is populated at start (every page faulted in once, so that writes into it take
  * no page fault) unless the configuration asks for a lazy one. A non-persistent slab file is
@@ -77,10 +81,12 @@ public final class StoreNode implements AutoCloseable {
      *                         each (a faster start; slower first writes) instead of populating
      *                         the whole slab at start
      * @param scrubBytesPerSecond most bytes per second the background scrub re-checks; 0 for no scrub
+     * @param masterReconnectMillis how long a call to the master keeps trying to reach a master
+     *                         that went away, ms ({@link MasterClient#DEFAULT_RECONNECT_MILLIS})
      */
     public record Config(String nodeId, HostPort master, long capacityBytes, TransferEngine.Context engine,
                          Path shmDir, Path dataDir, Path ssdDir, long ssdCapacityBytes, String ssdPolicy,
-                         long heartbeatMillis, boolean lazySlab, long scrubBytesPerSecond) {
+                         long heartbeatMillis, boolean lazySlab, long scrubBytesPerSecond, long masterReconnectMillis) {
         /** The scrub's default rate: 64 MiB/s. */
         public static final long DEFAULT_SCRUB_BYTES_PER_SECOND = 64L << 20;
 
@@ -94,11 +100,19 @@ public final class StoreNode implements AutoCloseable {
             }
         }
 
-        /** A populated slab and the default scrub. */
+        /** With the default reconnect deadline. */
+        public Config(String nodeId, HostPort master, long capacityBytes, TransferEngine.Context engine, Path shmDir,
+                      Path dataDir, Path ssdDir, long ssdCapacityBytes, String ssdPolicy, long heartbeatMillis,
+                      boolean lazySlab, long scrubBytesPerSecond) {
+            this(nodeId, master, capacityBytes, engine, shmDir, dataDir, ssdDir, ssdCapacityBytes, ssdPolicy,
+                    heartbeatMillis, lazySlab, scrubBytesPerSecond, MasterClient.DEFAULT_RECONNECT_MILLIS);
+        }
+
+        /** A populated slab, the default scrub and the default reconnect deadline. */
         public Config(String nodeId, HostPort master, long capacityBytes, TransferEngine.Context engine, Path shmDir,
                       Path dataDir, Path ssdDir, long ssdCapacityBytes, String ssdPolicy, long heartbeatMillis) {
             this(nodeId, master, capacityBytes, engine, shmDir, dataDir, ssdDir, ssdCapacityBytes, ssdPolicy,
-                    heartbeatMillis, false, DEFAULT_SCRUB_BYTES_PER_SECOND);
+                    heartbeatMillis, false, DEFAULT_SCRUB_BYTES_PER_SECOND, MasterClient.DEFAULT_RECONNECT_MILLIS);
         }
 
         /** Without an SSD tier. */
@@ -124,6 +138,13 @@ public final class StoreNode implements AutoCloseable {
     private final Scrubber scrubber;
     private volatile boolean registered = true;
     private final AtomicBoolean extraBeat = new AtomicBoolean();
+    /** Longest wait of one index poll, ms. */
+    private static final long POLL_MILLIS = 1_000;
+    private final Thread indexPoll;
+    /** Held to register again (write) and to poll the index (read): see {@link #pollIndex()}. */
+    private final java.util.concurrent.locks.ReentrantReadWriteLock registering =
+            new java.util.concurrent.locks.ReentrantReadWriteLock();
+    private volatile boolean closing;
     /** Bumped before every registration after the first: see {@link #registrations()}. */
     private final AtomicLong registrations = new AtomicLong();
 
@@ -155,6 +176,37 @@ public final class StoreNode implements AutoCloseable {
         tiers.onDemotionsWritten(this::beatSoon);
         this.scrubber = config.scrubBytesPerSecond() == 0 ? null : new Scrubber(config.nodeId(), segment.name(),
                 slab.memory(), tiers.resident(), master, config.scrubBytesPerSecond());
+        this.indexPoll = new Thread(this::pollIndex, "ferry-index-poll");
+        indexPoll.setDaemon(true);
+        indexPoll.start();
+    }
+
+    /**
+     * Takes the master's index updates as soon as they are queued (one round trip per
+     * commit), so that a commit is in this node's index before the writer hears it is done.
+     * Heartbeat answers carry the same updates; whichever comes first is applied.
+     */
+    private void pollIndex() {
+        while (!closing) {
+            boolean failed = false;
+            // Under the read lock: a registration (write lock) never races a poll, so the master
+            // never takes an acknowledgement numbered for the node's previous registration.
+            registering.readLock().lock();
+            try {
+                tiers.submit(master.pollIndex(config.nodeId(), tiers.applied(), POLL_MILLIS));
+            } catch (RuntimeException e) {
+                failed = true; // a master that forgot this node (the heartbeat registers it again) or is away
+            } finally {
+                registering.readLock().unlock();
+            }
+            if (failed) {
+                try {
+                    Thread.sleep(config.heartbeatMillis());
+                } catch (InterruptedException interrupted) {
+                    return;
+                }
+            }
+        }
     }
 
     /** An extra heartbeat now (coalesced): demoted blocks are reported without waiting a period. */
@@ -206,6 +258,7 @@ public final class StoreNode implements AutoCloseable {
                 }
                 slab = Slab.mapShared(config.shmDir().resolve("ferry-" + config.nodeId() + "-"
                         + ProcessHandle.current().pid() + ".slab"), config.capacityBytes(), true);
+                index = BlockIndex.inMemory(config.capacityBytes() / OffsetAllocator.ALIGNMENT);
             }
             if (!config.lazySlab()) {
                 long start = System.nanoTime();
@@ -221,7 +274,8 @@ public final class StoreNode implements AutoCloseable {
             tiers = new NodeTiers(slab, index, ssd);
             self[0] = tiers;
             engine = new TransferEngine(config.engine());
-            master = new MasterClient(config.master().host(), config.master().port(), 5_000);
+            master = new MasterClient(config.master().host(), config.master().port(), 5_000,
+                    config.masterReconnectMillis());
             if (ssd != null) {
                 rpcExecutor = Executors.newFixedThreadPool(4, r -> new Thread(r, "ferry-node-rpc"));
                 NodeTiers t = tiers;
@@ -276,6 +330,7 @@ public final class StoreNode implements AutoCloseable {
     private void reregister() {
         // Before the master knows the segment again (and may allocate in it), so that a reader
         // comparing this count around a read of the slab sees any re-registration it raced with.
+        registering.writeLock().lock();
         registrations.incrementAndGet();
         try {
             tiers.reset();
@@ -286,6 +341,8 @@ public final class StoreNode implements AutoCloseable {
                     taken, kept.size());
         } catch (RpcException ignored) {
             // try again at the next beat
+        } finally {
+            registering.writeLock().unlock();
         }
     }
 
@@ -369,6 +426,8 @@ public final class StoreNode implements AutoCloseable {
 
     @Override
     public void close() {
+        closing = true;
+        indexPoll.interrupt();
         try {
             slab.removeFile(); // first: the rest of the shutdown may be cut short
         } catch (UncheckedIOException e) {
@@ -383,6 +442,12 @@ public final class StoreNode implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        ProcessSupport.closeQuietly(slab, tiers, engine, master, rpc, rpcExecutor == null ? null : rpcExecutor::shutdownNow);
+        ProcessSupport.closeQuietly(master);
+        try {
+            indexPoll.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        ProcessSupport.closeQuietly(slab, tiers, engine, rpc, rpcExecutor == null ? null : rpcExecutor::shutdownNow);
     }
 }

@@ -69,13 +69,17 @@ public final class StoreNodeMain implements Callable<Integer> {
             + "background scrub re-checks against their CRC32C; 0 turns it off (default ${DEFAULT-VALUE}: 64 MiB/s).")
     long scrubBytesPerSecond;
 
+    @Option(names = "--master-reconnect-ms", defaultValue = "5000", description = "How long a call to the master "
+            + "keeps trying to reach a master that went away (a restart), ms (default ${DEFAULT-VALUE}).")
+    long masterReconnectMillis;
+
     @Override
     public Integer call() {
         TransferEngine.Context engine = new TransferEngine.Context().bindHost(host).port(dataPort)
                 .advertise(advertise == null ? List.of() : advertise).aeron(aeron);
         StoreNode node = StoreNode.start(new StoreNode.Config(nodeId, HostPort.parse(master), capacityBytes, engine,
                 shmDir, dataDir, ssdDir, ssdCapacityBytes > 0 ? ssdCapacityBytes : 8 * capacityBytes, ssdPolicy,
-                heartbeatMillis, lazySlab, scrubBytesPerSecond));
+                heartbeatMillis, lazySlab, scrubBytesPerSecond, masterReconnectMillis));
         SegmentDescriptor segment = node.segment();
         ProcessSupport.announceReady("role=store node=" + nodeId + " data=" + segment.endpoints().getFirst()
                 + " file=" + node.slabFile() + " segment=" + segment.name() + " bytes=" + capacityBytes

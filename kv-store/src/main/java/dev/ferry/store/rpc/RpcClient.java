@@ -61,6 +61,11 @@ public final class RpcClient implements AutoCloseable {
                 });
     }
 
+    /** Longest wait for a connect or an answer, ms, unless a call names its own. */
+    public long timeoutMillis() {
+        return timeoutMillis;
+    }
+
     /** Where this client connects, {@code host:port}. */
     public String target() {
         return host + ":" + port;
@@ -143,11 +148,22 @@ public final class RpcClient implements AutoCloseable {
         ChannelFuture f = bootstrap.connect(host, port);
         if (!f.awaitUninterruptibly(timeoutMillis) || !f.isSuccess()) {
             f.cancel(false);
-            throw new RpcException(RpcException.UNAVAILABLE, "cannot connect to " + target()
+            throw RpcException.notSent("cannot connect to " + target()
                     + (f.cause() == null ? " (timed out)" : " (" + f.cause().getMessage() + ")"));
         }
         channel = f.channel();
         return channel;
+    }
+
+    /**
+     * Closes the connection (a peer that stopped answering): calls still waiting on it fail
+     * with UNAVAILABLE, and the next call connects again.
+     */
+    public void disconnect() {
+        Channel c = channel;
+        if (c != null) {
+            c.close();
+        }
     }
 
     private void fail(long callId, String why) {

@@ -23,15 +23,35 @@ public final class RpcException extends RuntimeException {
     public static final int BUSY = 8;
 
     private final int status;
+    private final boolean notSent;
 
     public RpcException(int status, String message) {
+        this(status, message, false);
+    }
+
+    private RpcException(int status, String message, boolean notSent) {
         super(message);
         this.status = status;
+        this.notSent = notSent;
+    }
+
+    /**
+     * An {@link #UNAVAILABLE} failure of a request that never left this process (no
+     * connection could be made): resending it cannot make the server act on it twice.
+     */
+    public static RpcException notSent(String message) {
+        return new RpcException(UNAVAILABLE, message, true);
     }
 
     public RpcException(int status, String message, Throwable cause) {
         super(message, cause);
         this.status = status;
+        this.notSent = false;
+    }
+
+    /** Whether the request is known not to have reached the server ({@link #notSent(String)}). */
+    public boolean notSent() {
+        return notSent;
     }
 
     /** One of the status constants of this class. */

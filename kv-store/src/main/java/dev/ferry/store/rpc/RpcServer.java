@@ -14,6 +14,7 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import java.net.BindException;
 import java.net.InetSocketAddress;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -23,8 +24,10 @@ import java.util.function.IntPredicate;
 /**
  * Accepts RPC connections and runs each request on the given executor (so handlers may
  * block without stalling I/O), or, for the methods the caller names as inline, on the I/O
- * thread itself. A malformed frame closes its connection; a handler that
- * throws sends an error answer; nothing a client sends can stop the server.
+ * thread itself. A handler may also answer later ({@link RpcHandler#handleLater}): the answer
+ * is written on the connection's I/O thread when its stage completes. A malformed frame
+ * closes its connection; a handler that throws sends an error answer; nothing a client
+ * sends can stop the server (checked by {@code MasterFrameFuzzTest}).
  *
  * <p>Thread-safe. Owns a socket and an event loop: close it. The executor stays the
  * caller's.
@@ -33,6 +36,9 @@ public final class RpcServer implements AutoCloseable {
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final Channel channel;
     private final LongAdder malformed = new LongAdder();
+    /** The accepted connections, closed with the server (its event loop's end alone may not close them). */
+    private final io.netty.channel.group.ChannelGroup connections =
+            new io.netty.channel.group.DefaultChannelGroup(io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
 
     /**
      * @param host     address to bind, e.g. 127.0.0.1
@@ -57,6 +63,7 @@ public final class RpcServer implements AutoCloseable {
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel ch) {
+                            connections.add(ch);
                             ch.pipeline().addLast(RpcFrames.decoder()).addLast(new Dispatch(handler, executor, inline));
                         }
                     }).bind(host, port).syncUninterruptibly().channel();
@@ -80,6 +87,7 @@ public final class RpcServer implements AutoCloseable {
     @Override
     public void close() {
         channel.close().awaitUninterruptibly();
+        connections.close().awaitUninterruptibly();
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
     }
 
@@ -121,19 +129,42 @@ public final class RpcServer implements AutoCloseable {
 
         private void serve(ChannelHandlerContext ctx, ByteBuf request, long callId, int method) {
             ByteBuf answer = RpcFrames.start(ctx.alloc(), RpcFrames.ANSWER, callId, method);
+            CompletionStage<?> later;
             try {
-                handler.handle(method, request, answer);
-                ctx.writeAndFlush(RpcFrames.finish(answer));
-            } catch (RpcException e) {
-                answer.release();
-                ctx.writeAndFlush(RpcFrames.error(ctx.alloc(), callId, method, e));
+                later = handler.handleLater(method, request, answer);
             } catch (RuntimeException | Error e) {
                 answer.release();
-                ctx.writeAndFlush(RpcFrames.error(ctx.alloc(), callId, method,
-                        new RpcException(RpcException.INTERNAL, "internal error: " + e)));
+                ctx.writeAndFlush(RpcFrames.error(ctx.alloc(), callId, method, asRpc(e)));
+                return;
             } finally {
                 request.release();
             }
+            if (later == null) {
+                ctx.writeAndFlush(RpcFrames.finish(answer));
+                return;
+            }
+            later.whenComplete((ignored, failure) -> {
+                try {
+                    ctx.executor().execute(() -> answer(ctx, answer, callId, method, failure));
+                } catch (RejectedExecutionException closing) {
+                    answer.release();
+                }
+            });
+        }
+
+        private void answer(ChannelHandlerContext ctx, ByteBuf answer, long callId, int method, Throwable failure) {
+            if (failure == null) {
+                ctx.writeAndFlush(RpcFrames.finish(answer));
+                return;
+            }
+            answer.release();
+            Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                    ? failure.getCause() : failure;
+            ctx.writeAndFlush(RpcFrames.error(ctx.alloc(), callId, method, asRpc(cause)));
+        }
+
+        private static RpcException asRpc(Throwable e) {
+            return e instanceof RpcException r ? r : new RpcException(RpcException.INTERNAL, "internal error: " + e);
         }
 
         @Override

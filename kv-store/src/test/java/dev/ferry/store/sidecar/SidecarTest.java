@@ -131,9 +131,20 @@ class SidecarTest {
         client.put(new long[] {401}, buffer, new long[] {0}, new long[] {BLOCK});
         assertThat(client.get(401, buffer, BLOCK, BLOCK)).isEqualTo(BLOCK); // its lease is cached now
         String segment = "sc-" + fx.dir.getFileName() + "/dram";
-        assertThat(fx.sidecar.embeddedMaster().master().declareDead(segment)).isNotNull(); // 401 is lost
-        // The node registers again (empty: no data directory); from then on the cache has nothing.
-        await().atMost(Duration.ofSeconds(5)).until(() -> client.get(401, buffer, BLOCK, BLOCK) == -1);
+        // A node registers again with the blocks whose bytes still match: spoil 401's so that it is lost.
+        var master = fx.sidecar.embeddedMaster().master();
+        var lease = master.get(new long[] {401}, 1_000);
+        master.release(lease.id());
+        Path slab = Path.of("/dev/shm", "ferry-sc-" + fx.dir.getFileName() + "-" + ProcessHandle.current().pid() + ".slab");
+        try (var file = java.nio.channels.FileChannel.open(slab, java.nio.file.StandardOpenOption.WRITE)) {
+            file.write(java.nio.ByteBuffer.wrap(new byte[] {1, 2, 3, 4, 5, 6, 7, 8}), lease.replicas().getFirst().getFirst().offset());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        assertThat(master.declareDead(segment)).isNotNull(); // 401 is lost
+        // The node registers again (without 401); from then on the cache has nothing.
+        await().atMost(Duration.ofSeconds(5)).until(() -> client.get(401, buffer, BLOCK, BLOCK) == -1
+                && master.segment(segment) != null);
         BlockContent.fill(402, shm.slice(0, BLOCK));
         client.put(new long[] {402}, buffer, new long[] {0}, new long[] {BLOCK}); // may take 401's old range
         assertThat(client.get(401, buffer, BLOCK, BLOCK)).isEqualTo(-1);

@@ -1,0 +1,83 @@
+package dev.ferry.store.master;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.ferry.store.eviction.LruPolicy;
+import dev.ferry.transfer.segment.Endpoint;
+import dev.ferry.transfer.segment.SegmentDescriptor;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A commit completes only once every node holding one of its blocks has acknowledged the
+ * commit into its index, or has left; an acknowledgement numbered for an earlier
+ * registration of the node acknowledges nothing.
+ */
+class CommitFenceTest {
+    private static final long BLOCK = 4096;
+    private final Master master = new Master(new LruPolicy(), System::nanoTime, Long.MAX_VALUE, Long.MAX_VALUE);
+
+    private void register(String node) {
+        master.registerNode(node, new SegmentDescriptor(node, 64 * BLOCK, new Endpoint("127.0.0.1", 1)),
+                new NodeFeatures(true, 0, ""), List.of());
+    }
+
+    @Test
+    void aCommitCompletesOnceEveryHoldingNodeAcknowledgedItsUpdates() {
+        register("a");
+        register("b");
+        master.putStart(new long[] {1, 2}, BLOCK, 2, "a");
+        CompletableFuture<Void> commit = master.putCommit(new long[] {1, 2}, new int[] {11, 22});
+        assertThat(commit).isNotDone();
+
+        Master.IndexPoll a = master.pollIndex("a", 0);
+        assertThat(a.updates()).extracting(IndexUpdate::kind).containsExactly(IndexUpdate.Kind.ADD, IndexUpdate.Kind.ADD);
+        assertThat(a.news()).isDone();
+        master.pollIndex("a", a.updates().getLast().seq());
+        assertThat(commit).as("b has not acknowledged").isNotDone();
+
+        List<IndexUpdate> b = master.pollIndex("b", 0).updates();
+        assertThat(master.pollIndex("b", b.getLast().seq()).updates()).isEmpty();
+        assertThat(commit).isDone();
+    }
+
+    @Test
+    void aNodeThatLeavesReleasesTheCommitsAndThePollWaitingForIt() {
+        register("a");
+        register("b");
+        master.putStart(new long[] {1}, BLOCK, 1, "a");
+        CompletableFuture<Void> commit = master.putCommit(new long[] {1}, new int[] {11});
+        assertThat(master.pollIndex("a", 0).updates()).hasSize(1); // taken, never acknowledged
+        CompletableFuture<Void> parked = master.pollIndex("b", 0).news();
+        assertThat(commit).isNotDone();
+        assertThat(parked).isNotDone();
+
+        assertThat(master.declareDead("a")).isEqualTo("a");
+        assertThat(commit).isDone();
+        assertThat(master.declareDead("b")).isEqualTo("b");
+        assertThat(parked).isDone();
+    }
+
+    @Test
+    void aParkedPollWakesWhenAnUpdateIsQueued() {
+        register("a");
+        CompletableFuture<Void> parked = master.pollIndex("a", 0).news();
+        assertThat(parked).isNotDone();
+        master.putStart(new long[] {1}, BLOCK);
+        master.putCommit(new long[] {1}, new int[] {11});
+        assertThat(parked).isDone();
+        assertThat(master.pollIndex("a", 0).updates()).hasSize(1);
+    }
+
+    @Test
+    void anAcknowledgementFromAnEarlierRegistrationAcknowledgesNothing() {
+        register("a");
+        master.putStart(new long[] {1}, BLOCK);
+        CompletableFuture<Void> commit = master.putCommit(new long[] {1}, new int[] {11});
+        assertThat(master.pollIndex("a", 500).updates()).hasSize(1); // from before a restart: not trimmed
+        assertThat(commit).isNotDone();
+        assertThat(master.pollIndex("a", 1).updates()).isEmpty();
+        assertThat(commit).isDone();
+    }
+}
