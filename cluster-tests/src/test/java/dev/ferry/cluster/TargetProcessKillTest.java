@@ -6,7 +6,7 @@ import dev.ferry.cluster.netns.SegmentServerMain;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.BatchHandle;
 import dev.ferry.transfer.TransferEngine;
-import dev.ferry.transfer.TransferException;
+import dev.ferry.transfer.slice.TransferException;
 import dev.ferry.transfer.TransferRequest;
 import dev.ferry.transfer.TransferStatus;
 import dev.ferry.transfer.segment.Endpoint;

@@ -1,5 +1,6 @@
 package dev.ferry.transfer;
 
+import dev.ferry.transfer.slice.TransferException;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

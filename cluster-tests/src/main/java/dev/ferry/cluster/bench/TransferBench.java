@@ -1,7 +1,7 @@
 package dev.ferry.cluster.bench;
 
 import dev.ferry.nativemem.Slab;
-import dev.ferry.transfer.Opcode;
+import dev.ferry.transfer.slice.Opcode;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.TransferRequest;
 import dev.ferry.transfer.segment.SegmentDescriptor;

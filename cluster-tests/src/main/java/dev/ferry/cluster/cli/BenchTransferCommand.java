@@ -5,7 +5,7 @@ import dev.ferry.cluster.bench.TransferBench;
 import dev.ferry.cluster.bench.TransferBenchReport;
 import dev.ferry.cluster.netns.SegmentServerMain;
 import dev.ferry.store.node.HostPort;
-import dev.ferry.transfer.Opcode;
+import dev.ferry.transfer.slice.Opcode;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.segment.AeronIpc;
 import dev.ferry.transfer.segment.Endpoint;

@@ -3,7 +3,7 @@ package dev.ferry.store.master;
 import dev.ferry.store.rpc.RpcClient;
 import dev.ferry.store.rpc.RpcException;
 import dev.ferry.store.rpc.Wire;
-import dev.ferry.transfer.TransferException;
+import dev.ferry.transfer.slice.TransferException;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import dev.ferry.transfer.segment.SegmentResolver;
 import java.util.ArrayList;

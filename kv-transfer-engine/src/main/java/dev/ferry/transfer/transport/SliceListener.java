@@ -1,6 +1,6 @@
 package dev.ferry.transfer.transport;
 
-import dev.ferry.transfer.TransferException;
+import dev.ferry.transfer.slice.TransferException;
 import dev.ferry.transfer.slice.Slice;
 
 /** Receives the outcome of every slice a link sent. Called on I/O threads: must not block. */

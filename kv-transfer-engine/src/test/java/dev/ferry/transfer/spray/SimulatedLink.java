@@ -1,6 +1,6 @@
 package dev.ferry.transfer.spray;
 
-import dev.ferry.transfer.TransferException;
+import dev.ferry.transfer.slice.TransferException;
 import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.transport.Link;
 import dev.ferry.transfer.transport.LinkEstimator;

@@ -2,8 +2,8 @@ package dev.ferry.transfer.spray;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.ferry.transfer.Opcode;
-import dev.ferry.transfer.TransferException;
+import dev.ferry.transfer.slice.Opcode;
+import dev.ferry.transfer.slice.TransferException;
 import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.slice.SliceOwner;
 import dev.ferry.transfer.transport.Link;

@@ -1,7 +1,7 @@
 package dev.ferry.transfer.transport.aeron;
 
-import dev.ferry.transfer.Opcode;
-import dev.ferry.transfer.TransferException;
+import dev.ferry.transfer.slice.Opcode;
+import dev.ferry.transfer.slice.TransferException;
 import dev.ferry.transfer.segment.AeronIpc;
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.HostIdentity;
@@ -10,7 +10,7 @@ import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.transport.SliceListener;
 import dev.ferry.transfer.transport.frame.FrameHeader;
 import dev.ferry.transfer.transport.frame.SliceFrame;
-import dev.ferry.transfer.transport.tcp.NotificationListener;
+import dev.ferry.transfer.transport.NotificationListener;
 import io.aeron.Aeron;
 import io.aeron.CommonContext;
 import io.aeron.Image;
@@ -89,7 +89,7 @@ public final class AeronTransport implements AutoCloseable {
     private final byte[] replyTo;
     private final Offers offers;
     /** Links by peer: a list of UDP endpoints, or an {@link AeronIpc} address. */
-    private final Map<Object, List<AeronLink>> peers = new ConcurrentHashMap<>();
+    private final Map<AeronPeer, List<AeronLink>> peers = new ConcurrentHashMap<>();
     private final Map<Long, Object[]> outstanding = new ConcurrentHashMap<>();
     private final long stallNanos;
     private final Thread poller;
@@ -169,9 +169,9 @@ public final class AeronTransport implements AutoCloseable {
      * up to {@code connectMillis} for them to connect. Must not run on the poller.
      */
     public List<AeronLink> links(List<Endpoint> endpoints, long connectMillis) {
-        List<Endpoint> peer = List.copyOf(endpoints);
+        AeronPeer.Udp peer = new AeronPeer.Udp(endpoints);
         return peers.computeIfAbsent(peer, key -> {
-            List<AeronLink> links = peer.stream().map(e -> new AeronLink(this, e.toString(), replyTo,
+            List<AeronLink> links = peer.endpoints().stream().map(e -> new AeronLink(this, e.toString(), replyTo,
                     aeron.addPublication("aeron:udp?endpoint=" + e + PUBLICATION_PARAMS, STREAM_ID))).toList();
             awaitConnected(links, connectMillis);
             return links;
@@ -197,7 +197,7 @@ public final class AeronTransport implements AutoCloseable {
      * on the poller.
      */
     public List<AeronLink> ipcLinks(AeronIpc address, long connectMillis) {
-        return peers.computeIfAbsent(address, key -> {
+        return peers.computeIfAbsent(new AeronPeer.Ipc(address), key -> {
             byte[] reply = (IPC_REPLY + ipcAddress.streamId()).getBytes(StandardCharsets.US_ASCII);
             List<AeronLink> links = List.of(new AeronLink(this, "ipc:" + address.streamId(), reply,
                     aeron.addPublication(IPC_CHANNEL, address.streamId())));
@@ -218,8 +218,8 @@ public final class AeronTransport implements AutoCloseable {
      * Readmits the links to a peer (its UDP endpoints, or its {@link AeronIpc} address);
      * returns whether any of them is up (false: fail over to another transport).
      */
-    public boolean reconnect(Object peer) {
-        List<AeronLink> links = peers.get(peer instanceof List<?> list ? List.copyOf(list) : peer);
+    public boolean reconnect(AeronPeer peer) {
+        List<AeronLink> links = peers.get(peer);
         if (links == null) {
             return false;
         }

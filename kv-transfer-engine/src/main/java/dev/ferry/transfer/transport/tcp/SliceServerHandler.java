@@ -1,5 +1,6 @@
 package dev.ferry.transfer.transport.tcp;
 
+import dev.ferry.transfer.transport.NotificationListener;
 import dev.ferry.transfer.transport.frame.FrameHeader;
 import dev.ferry.transfer.transport.frame.MalformedFrameException;
 import dev.ferry.transfer.transport.frame.RangeCheck;

@@ -1,5 +1,6 @@
 package dev.ferry.transfer.transport.tcp;
 
+import dev.ferry.transfer.transport.NotificationListener;
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.LocalSegments;
 import dev.ferry.transfer.transport.Link;
