@@ -1,16 +1,15 @@
 package dev.ferry.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
-
 import dev.ferry.cluster.netns.SegmentServerMain;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.BatchHandle;
 import dev.ferry.transfer.TransferEngine;
-import dev.ferry.transfer.slice.TransferException;
 import dev.ferry.transfer.TransferRequest;
 import dev.ferry.transfer.TransferStatus;
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.SegmentDescriptor;
+import dev.ferry.transfer.slice.TransferException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.ExecutionException;

@@ -1,12 +1,11 @@
 package dev.ferry.transfer;
 
-import dev.ferry.transfer.slice.TransferException;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
-
 import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.segment.SegmentDescriptor;
+import dev.ferry.transfer.slice.TransferException;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;

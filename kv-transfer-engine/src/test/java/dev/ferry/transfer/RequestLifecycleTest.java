@@ -1,13 +1,12 @@
 package dev.ferry.transfer;
 
-import dev.ferry.transfer.slice.TransferException;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import dev.ferry.transfer.segment.SegmentResolver;
+import dev.ferry.transfer.slice.TransferException;
 import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.List;

@@ -2,7 +2,8 @@ package dev.ferry.store.master;
 
 import dev.ferry.store.alloc.OffsetAllocator;
 import dev.ferry.store.eviction.EvictionPolicy;
-import dev.ferry.store.rpc.RpcException;
+import dev.ferry.store.index.IndexedBlock;
+import dev.ferry.store.master.MasterException.Reason;
 import dev.ferry.store.tier.SsdHealth;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import java.util.ArrayList;
@@ -46,7 +47,7 @@ import org.slf4j.LoggerFactory;
  * and a put that finds its DRAM full evicts at once.
  *
  * <p>Write stall: when a put finds DRAM full on nodes with an SSD tier, the master starts
- * demoting there (if it has not already) and answers {@link RpcException#BUSY} instead of
+ * demoting there (if it has not already) and answers {@link Reason#BUSY} instead of
  * evicting, so blocks move to SSD rather than being dropped; the writer retries shortly
  * ({@link WriteStall}, behind {@link MasterApi#putStart}). Like RocksDB's write stall, this trades put latency
  * for data kept. When demotion makes no progress for {@link #DEMOTION_STALL_NANOS}, or
@@ -75,7 +76,7 @@ public final class Master {
     /** DRAM use that demotion brings a node back down to. */
     public static final double LOW_WATERMARK = 0.70;
     /**
-     * A put waits for demotion (answered {@link RpcException#BUSY}) only while demotion in the
+     * A put waits for demotion (answered {@link Reason#BUSY}) only while demotion in the
      * segment moved within this long, ns; after that it evicts.
      */
     public static final long DEMOTION_STALL_NANOS = 1_000_000_000L;
@@ -132,7 +133,7 @@ public final class Master {
      * @param features what the node offers besides its segment
      * @param kept     blocks the node still holds (their bytes verified by the node)
      * @return how many of {@code kept} were taken back
-     * @throws RpcException REFUSED when another node owns the segment name
+     * @throws MasterException REFUSED when another node owns the segment name
      */
     public synchronized int registerNode(String nodeId, SegmentDescriptor segment, NodeFeatures features,
                                          List<IndexedBlock> kept) {
@@ -142,7 +143,7 @@ public final class Master {
         }
         SegmentState previous = segments.get(segment.name());
         if (previous != null) {
-            throw new RpcException(RpcException.REFUSED, "segment '" + segment.name() + "' is already registered by node '"
+            throw new MasterException(Reason.REFUSED, "segment '" + segment.name() + "' is already registered by node '"
                     + previous.nodeId() + "'");
         }
         NodeState node = new NodeState(nodeId, clock.getAsLong(), features);
@@ -194,7 +195,7 @@ public final class Master {
     }
 
     /**
-     * @throws RpcException REFUSED when the node is unknown (declared dead): it must register again
+     * @throws MasterException REFUSED when the node is unknown (declared dead): it must register again
      */
     public synchronized void heartbeat(String nodeId) {
         heartbeat(nodeId, 0);
@@ -211,12 +212,12 @@ public final class Master {
      *
      * @return the updates after {@code report.ackedSeq()}, oldest first, at most
      *         {@link #MAX_UPDATES_PER_HEARTBEAT}
-     * @throws RpcException REFUSED when the node is unknown (declared dead): it must register again
+     * @throws MasterException REFUSED when the node is unknown (declared dead): it must register again
      */
     public synchronized List<IndexUpdate> heartbeat(String nodeId, NodeReport report) {
         NodeState node = nodes.get(nodeId);
         if (node == null) {
-            throw new RpcException(RpcException.REFUSED, "unknown node '" + nodeId + "': register again");
+            throw new MasterException(Reason.REFUSED, "unknown node '" + nodeId + "': register again");
         }
         node.lastHeartbeat = clock.getAsLong();
         String segment = node.segments.getFirst();
@@ -261,12 +262,12 @@ public final class Master {
      * What the node of {@code nodeId} last reported of its SSD tier ({@link SsdHealth#OK} for
      * a node without one).
      *
-     * @throws RpcException REFUSED when the node is unknown
+     * @throws MasterException REFUSED when the node is unknown
      */
     public synchronized SsdHealth ssdHealth(String nodeId) {
         NodeState node = nodes.get(nodeId);
         if (node == null) {
-            throw new RpcException(RpcException.REFUSED, "unknown node '" + nodeId + "'");
+            throw new MasterException(Reason.REFUSED, "unknown node '" + nodeId + "'");
         }
         return node.ssdHealth;
     }
@@ -404,25 +405,25 @@ public final class Master {
      *                         node), or null
      * @return per key in order: one placement with {@link Placement#exists()} when the key is
      *         present, else one placement per copy
-     * @throws RpcException NO_SPACE when a block fits no segment even after evicting every
+     * @throws MasterException NO_SPACE when a block fits no segment even after evicting every
      *                      evictable block; BUSY when DRAM is full but blocks are being
      *                      demoted to SSD (retry shortly). Either way, what this call
      *                      allocated is released
      */
     public synchronized List<Placement> putStart(long[] keys, long blockBytes, int replicas, String preferredSegment) {
         if (blockBytes < 1) {
-            throw new RpcException(RpcException.REFUSED, "block size must be at least 1 byte");
+            throw new MasterException(Reason.REFUSED, "block size must be at least 1 byte");
         }
         if (replicas < 1) {
-            throw new RpcException(RpcException.REFUSED, "replica count must be at least 1, not " + replicas);
+            throw new MasterException(Reason.REFUSED, "replica count must be at least 1, not " + replicas);
         }
         long largest = segments.values().stream().mapToLong(s -> s.allocator().capacity()).max().orElse(0);
         if (segments.isEmpty()) {
-            throw new RpcException(RpcException.NO_SPACE, "no room for a block of " + blockBytes
+            throw new MasterException(Reason.NO_SPACE, "no room for a block of " + blockBytes
                     + " bytes: no store node is registered");
         }
         if (OffsetAllocator.aligned(blockBytes) > largest) {
-            throw new RpcException(RpcException.NO_SPACE, "no room for a block of " + blockBytes + " bytes: it is "
+            throw new MasterException(Reason.NO_SPACE, "no room for a block of " + blockBytes + " bytes: it is "
                     + "larger than any segment (the largest holds " + largest + " bytes); nothing was evicted");
         }
         List<Placement> placements = new ArrayList<>(keys.length * replicas);
@@ -438,14 +439,14 @@ public final class Master {
             BlockState block;
             try {
                 block = allocate(key, blockBytes, replicas, preferredSegment, now);
-            } catch (RpcException busy) {
+            } catch (MasterException busy) {
                 allocated.forEach(this::remove);
                 demotionWaits++;
                 throw busy;
             }
             if (block == null) {
                 allocated.forEach(this::remove);
-                throw new RpcException(RpcException.NO_SPACE, "no room for a block of " + blockBytes
+                throw new MasterException(Reason.NO_SPACE, "no room for a block of " + blockBytes
                         + " bytes: store holds " + usedBytes() + " of " + capacityBytes()
                         + " bytes and nothing more is evictable (leased, pinned or being written)");
             }
@@ -473,7 +474,7 @@ public final class Master {
                 if (room == Room.WAIT_FOR_DEMOTION && block.copies.isEmpty()) {
                     blocks.remove(key);
                     policy.onRemove(key);
-                    throw new RpcException(RpcException.BUSY, "DRAM is full and blocks are being demoted to SSD: retry");
+                    throw new MasterException(Reason.BUSY, "DRAM is full and blocks are being demoted to SSD: retry");
                 }
                 break;
             }
@@ -597,7 +598,7 @@ public final class Master {
      */
     public synchronized void putCommit(long[] keys, int[] crcs) {
         if (crcs.length != keys.length) {
-            throw new RpcException(RpcException.REFUSED, "commit has " + keys.length + " keys but " + crcs.length + " CRCs");
+            throw new MasterException(Reason.REFUSED, "commit has " + keys.length + " keys but " + crcs.length + " CRCs");
         }
         for (int i = 0; i < keys.length; i++) {
             BlockState b = blocks.get(keys[i]);

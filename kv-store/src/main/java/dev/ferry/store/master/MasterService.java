@@ -1,6 +1,7 @@
 package dev.ferry.store.master;
 
 import dev.ferry.store.eviction.EvictionPolicy;
+import dev.ferry.store.index.IndexedBlock;
 import dev.ferry.store.rpc.RpcException;
 import dev.ferry.store.rpc.RpcServer;
 import dev.ferry.store.rpc.Wire;
@@ -88,6 +89,14 @@ public final class MasterService implements AutoCloseable {
     }
 
     private void handle(int method, ByteBuf in, ByteBuf out) {
+        try {
+            dispatch(method, in, out);
+        } catch (MasterException e) {
+            throw MasterErrors.toRpc(e);
+        }
+    }
+
+    private void dispatch(int method, ByteBuf in, ByteBuf out) {
         switch (method) {
             case MasterProtocol.REGISTER -> {
                 String node = Wire.readString(in);

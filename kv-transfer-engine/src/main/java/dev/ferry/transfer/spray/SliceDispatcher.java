@@ -1,8 +1,8 @@
 package dev.ferry.transfer.spray;
 
-import dev.ferry.transfer.slice.TransferException;
 import dev.ferry.transfer.slice.LinkId;
 import dev.ferry.transfer.slice.Slice;
+import dev.ferry.transfer.slice.TransferException;
 import dev.ferry.transfer.transport.Link;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedDeque;

@@ -1,11 +1,10 @@
 package dev.ferry.transfer.spray;
 
 import static org.assertj.core.api.Assertions.assertThat;
-
 import dev.ferry.transfer.slice.Opcode;
-import dev.ferry.transfer.slice.TransferException;
 import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.slice.SliceOwner;
+import dev.ferry.transfer.slice.TransferException;
 import dev.ferry.transfer.transport.Link;
 import dev.ferry.transfer.transport.SliceListener;
 import java.lang.foreign.MemorySegment;

@@ -1,9 +1,9 @@
 package dev.ferry.transfer.transport.shm;
 
 import dev.ferry.nativemem.Slab;
-import dev.ferry.transfer.slice.Opcode;
 import dev.ferry.transfer.segment.HostIdentity;
 import dev.ferry.transfer.segment.SegmentDescriptor;
+import dev.ferry.transfer.slice.Opcode;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
