@@ -1,6 +1,7 @@
 package dev.ferry.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.ferry.cluster.netns.SegmentServerMain;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.BatchHandle;

@@ -3,6 +3,7 @@ package dev.ferry.transfer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
+
 import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import dev.ferry.transfer.slice.TransferException;

@@ -1,6 +1,7 @@
 package dev.ferry.store.index;
 
 import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.ferry.store.index.IndexedBlock;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

@@ -2,6 +2,7 @@ package dev.ferry.store.master;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.ferry.store.eviction.LruPolicy;
 import dev.ferry.store.index.IndexedBlock;
 import dev.ferry.store.tier.SsdHealth;

@@ -1,6 +1,7 @@
 package dev.ferry.transfer.spray;
 
 import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.ferry.transfer.slice.Opcode;
 import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.slice.SliceOwner;

@@ -2,6 +2,7 @@ package dev.ferry.transfer.transport.aeron;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.TransferRequest;
