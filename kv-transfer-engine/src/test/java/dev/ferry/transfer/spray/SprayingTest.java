@@ -125,6 +125,22 @@ class SprayingTest {
     }
 
     @Test
+    void aSliceThatFailedOverFromAnotherPeersLinksIsNeverSentBackOnThem() {
+        Simulation sim = new Simulation();
+        SimulatedLink aeron = new SimulatedLink(sim, "aeron", 1.0);
+        SimulatedLink tcp = new SimulatedLink(sim, "tcp", 1.0);
+        tcp.up = false;
+        List<TransferException> causes = new ArrayList<>();
+        SliceDispatcher tcpLinks = new SliceDispatcher(List.of(tcp), new EarliestFinishPolicy(), Runnable::run,
+                () -> false, (s, e) -> causes.add(e));
+        Slice slice = new Slice(1, Opcode.WRITE, LOCAL, 0, "t", 0, SLICE, 1, new Owner());
+        slice.avoid(aeron); // it failed on the Aeron links, which handed it over to the TCP ones
+        tcpLinks.enqueue(slice);
+        assertThat(aeron.sent).isEmpty();
+        assertThat(causes).singleElement().extracting(Throwable::getMessage).asString().contains("no link");
+    }
+
+    @Test
     void slicesFailWhenNoLinkComesBack() {
         Simulation sim = new Simulation();
         SimulatedLink link = new SimulatedLink(sim, "a", 1.0);
