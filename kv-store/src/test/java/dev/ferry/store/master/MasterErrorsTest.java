@@ -29,25 +29,24 @@ class MasterErrorsTest {
     @Test
     void aMasterInTheCallersProcessAnswersRpcStatuses() {
         Master master = new Master(new LruPolicy(), System::nanoTime, 1_000_000_000L, 5_000_000_000L);
-        InProcessMaster api = new InProcessMaster(master, segment -> true);
-        assertThatThrownBy(() -> api.putStart(new long[] {1}, BLOCK, 1, null)).isInstanceOf(RpcException.class)
-                .hasMessageContaining("no store node is registered")
-                .extracting(e -> ((RpcException) e).status()).isEqualTo(RpcException.NO_SPACE);
-        assertThatThrownBy(() -> api.putStart(new long[] {1}, 0, 1, null)).isInstanceOf(RpcException.class)
-                .hasMessageContaining("block size")
-                .extracting(e -> ((RpcException) e).status()).isEqualTo(RpcException.REFUSED);
+        answersNoSpaceAndRefused(new InProcessMaster(master, segment -> true));
     }
 
     @Test
     void aRemoteMasterAnswersTheSameStatusesOverRpc() {
         try (MasterService service = new MasterService("127.0.0.1", 0, new LruPolicy(), 10_000);
              MasterClient client = new MasterClient("127.0.0.1", service.port(), 5_000)) {
-            assertThatThrownBy(() -> client.putStart(new long[] {1}, BLOCK, 1, null)).isInstanceOf(RpcException.class)
-                    .hasMessageContaining("no store node is registered")
-                    .extracting(e -> ((RpcException) e).status()).isEqualTo(RpcException.NO_SPACE);
-            assertThatThrownBy(() -> client.putStart(new long[] {1}, 0, 1, null)).isInstanceOf(RpcException.class)
-                    .hasMessageContaining("block size")
-                    .extracting(e -> ((RpcException) e).status()).isEqualTo(RpcException.REFUSED);
+            answersNoSpaceAndRefused(client);
         }
+    }
+
+    /** A master without nodes has no room for a block, and refuses a block of 0 bytes. */
+    private static void answersNoSpaceAndRefused(MasterApi api) {
+        assertThatThrownBy(() -> api.putStart(new long[] {1}, BLOCK, 1, null)).isInstanceOf(RpcException.class)
+                .hasMessageContaining("no store node is registered")
+                .extracting(e -> ((RpcException) e).status()).isEqualTo(RpcException.NO_SPACE);
+        assertThatThrownBy(() -> api.putStart(new long[] {1}, 0, 1, null)).isInstanceOf(RpcException.class)
+                .hasMessageContaining("block size")
+                .extracting(e -> ((RpcException) e).status()).isEqualTo(RpcException.REFUSED);
     }
 }
