@@ -1,6 +1,6 @@
 package dev.ferry.decode;
 
-import dev.ferry.store.node.EngineOptions;
+import dev.ferry.store.engine.EngineOptions;
 import dev.ferry.store.node.NodeCommandLine;
 import dev.ferry.store.node.ProcessSupport;
 import dev.ferry.store.rpc.RpcServer;

@@ -1,5 +1,6 @@
 package dev.ferry.transfer;
 
+import dev.ferry.transfer.slice.TransferException;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 

@@ -8,17 +8,20 @@ import dev.ferry.transfer.segment.HostIdentity;
 import dev.ferry.transfer.segment.LocalSegments;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import dev.ferry.transfer.segment.SegmentResolver;
+import dev.ferry.transfer.slice.Opcode;
 import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.slice.SliceOwner;
 import dev.ferry.transfer.slice.SliceSizer;
+import dev.ferry.transfer.slice.TransferException;
 import dev.ferry.transfer.spray.EarliestFinishPolicy;
 import dev.ferry.transfer.spray.SliceDispatcher;
 import dev.ferry.transfer.spray.SprayPolicy;
 import dev.ferry.transfer.transport.Link;
+import dev.ferry.transfer.transport.NotificationListener;
 import dev.ferry.transfer.transport.SliceListener;
+import dev.ferry.transfer.transport.aeron.AeronPeer;
 import dev.ferry.transfer.transport.aeron.AeronTransport;
 import dev.ferry.transfer.transport.shm.ShmTransport;
-import dev.ferry.transfer.transport.tcp.NotificationListener;
 import dev.ferry.transfer.transport.tcp.TcpCounters;
 import dev.ferry.transfer.transport.tcp.TcpTransport;
 import java.lang.foreign.MemorySegment;
@@ -69,7 +72,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     private final AtomicLong sliceIds = new AtomicLong();
     private final Map<List<Endpoint>, SliceDispatcher> dispatchers = new ConcurrentHashMap<>();
     /** Aeron dispatchers by peer: its UDP endpoints, or its {@link AeronIpc} address when it shares our driver. */
-    private final Map<Object, SliceDispatcher> aeronDispatchers = new ConcurrentHashMap<>();
+    private final Map<AeronPeer, SliceDispatcher> aeronDispatchers = new ConcurrentHashMap<>();
     private final LongAdder transportFailovers = new LongAdder();
     private final AeronTransport aeron;
     private final LongAdder slicesSent = new LongAdder();
@@ -234,7 +237,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
 
     private void copyShared(TransferRequest r, SegmentDescriptor target, CompletableFuture<Void> future) {
         try {
-            shm.copy(r, target);
+            shm.copy(r.opcode(), r.local(), r.localOffset(), target, r.targetOffset(), r.length());
             future.complete(null);
         } catch (RuntimeException e) {
             // The file went away or cannot be mapped: the network path still works.
@@ -264,7 +267,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
      */
     private SliceDispatcher aeronDispatcher(SegmentDescriptor target) {
         boolean ipc = aeron.reachesByIpc(target.aeronIpc());
-        Object peer = ipc ? target.aeronIpc() : target.aeronEndpoints();
+        AeronPeer peer = ipc ? new AeronPeer.Ipc(target.aeronIpc()) : new AeronPeer.Udp(target.aeronEndpoints());
         return aeronDispatchers.computeIfAbsent(peer, key -> {
             List<? extends Link> links = ipc ? aeron.ipcLinks(target.aeronIpc(), ctx.connectTimeoutMillis)
                     : aeron.links(target.aeronEndpoints(), ctx.connectTimeoutMillis);

@@ -1,5 +1,6 @@
 package dev.ferry.transfer;
 
+import dev.ferry.transfer.slice.Opcode;
 import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.Objects;

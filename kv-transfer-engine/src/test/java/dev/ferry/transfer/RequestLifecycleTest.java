@@ -7,6 +7,7 @@ import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import dev.ferry.transfer.segment.SegmentResolver;
+import dev.ferry.transfer.slice.TransferException;
 import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.List;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.segment.SegmentDescriptor;
+import dev.ferry.transfer.slice.TransferException;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.lang.foreign.MemorySegment;

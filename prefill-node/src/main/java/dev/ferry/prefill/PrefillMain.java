@@ -1,7 +1,7 @@
 package dev.ferry.prefill;
 
 import dev.ferry.store.client.BlockStore;
-import dev.ferry.store.node.EngineOptions;
+import dev.ferry.store.engine.EngineOptions;
 import dev.ferry.store.node.HostPort;
 import dev.ferry.store.node.NodeCommandLine;
 import dev.ferry.store.node.ProcessSupport;

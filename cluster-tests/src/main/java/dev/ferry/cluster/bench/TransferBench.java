@@ -1,10 +1,10 @@
 package dev.ferry.cluster.bench;
 
 import dev.ferry.nativemem.Slab;
-import dev.ferry.transfer.Opcode;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.TransferRequest;
 import dev.ferry.transfer.segment.SegmentDescriptor;
+import dev.ferry.transfer.slice.Opcode;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;

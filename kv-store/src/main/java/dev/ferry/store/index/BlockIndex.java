@@ -1,6 +1,5 @@
 package dev.ferry.store.index;
 
-import dev.ferry.store.master.IndexedBlock;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;

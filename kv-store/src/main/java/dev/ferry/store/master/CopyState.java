@@ -1,5 +1,7 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.index.IndexedBlock;
+
 /** One replica of a block, on one node: in its DRAM segment, on its SSD tier, or both. */
 final class CopyState {
     final String segment;

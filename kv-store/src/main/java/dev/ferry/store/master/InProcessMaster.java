@@ -12,6 +12,9 @@ import java.util.function.Predicate;
  * {@link MasterService} serves to the others): no socket, no thread hand-off. The sidecar
  * that embeds its master uses it.
  *
+ * The master's refusals come out as {@link dev.ferry.store.rpc.RpcException}, as from a
+ * remote master.
+ *
  * <p>Thread-safe (the master is).
  */
 public final class InProcessMaster implements MasterApi {
@@ -30,27 +33,28 @@ public final class InProcessMaster implements MasterApi {
 
     @Override
     public int lookupPrefix(long[] keys) {
-        return master.lookupPrefix(keys);
+        return MasterErrors.call(() -> master.lookupPrefix(keys));
     }
 
     @Override
     public boolean[] exists(long[] keys) {
-        return master.exists(keys);
+        return MasterErrors.call(() -> master.exists(keys));
     }
 
     @Override
     public byte[] remove(long[] keys) {
-        return master.remove(keys);
+        return MasterErrors.call(() -> master.remove(keys));
     }
 
     @Override
     public List<Placement> putStart(long[] keys, long blockBytes, int replicas, String preferredSegment) {
-        return WriteStall.retry(() -> master.putStart(keys, blockBytes, replicas, preferredSegment));
+        return WriteStall.retry(() -> MasterErrors.call(
+                () -> master.putStart(keys, blockBytes, replicas, preferredSegment)));
     }
 
     @Override
     public void putCommit(long[] keys, int[] crcs) {
-        CompletableFuture<Void> indexed = master.putCommit(keys, crcs);
+        CompletableFuture<Void> indexed = MasterErrors.call(() -> master.putCommit(keys, crcs));
         try {
             indexed.get(Master.INDEX_ACK_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
         } catch (TimeoutException | ExecutionException stalled) {
@@ -62,22 +66,22 @@ public final class InProcessMaster implements MasterApi {
 
     @Override
     public void putAbort(long[] keys) {
-        master.putAbort(keys);
+        MasterErrors.run(() -> master.putAbort(keys));
     }
 
     @Override
     public Lease get(long[] keys, long ttlMillis) {
-        return master.get(keys, ttlMillis);
+        return MasterErrors.call(() -> master.get(keys, ttlMillis));
     }
 
     @Override
     public boolean release(long leaseId) {
-        return master.release(leaseId);
+        return MasterErrors.call(() -> master.release(leaseId));
     }
 
     @Override
     public void releaseLater(long leaseId) {
-        master.release(leaseId); // as cheap as a send would be
+        MasterErrors.call(() -> master.release(leaseId)); // as cheap as a send would be
     }
 
     @Override
@@ -87,6 +91,6 @@ public final class InProcessMaster implements MasterApi {
 
     @Override
     public boolean dropCorrupt(long key, String segment, long offset, int crc32c) {
-        return master.dropCorrupt(key, segment, offset, crc32c);
+        return MasterErrors.call(() -> master.dropCorrupt(key, segment, offset, crc32c));
     }
 }

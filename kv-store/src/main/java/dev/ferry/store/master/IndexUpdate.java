@@ -1,5 +1,7 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.index.IndexedBlock;
+
 /**
  * An instruction about one block of a node, which the master sends the node in its
  * heartbeat answers so that the node's local index and SSD tier follow the master.

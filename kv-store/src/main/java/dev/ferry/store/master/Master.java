@@ -2,7 +2,8 @@ package dev.ferry.store.master;
 
 import dev.ferry.store.alloc.OffsetAllocator;
 import dev.ferry.store.eviction.EvictionPolicy;
-import dev.ferry.store.rpc.RpcException;
+import dev.ferry.store.index.IndexedBlock;
+import dev.ferry.store.master.MasterException.Reason;
 import dev.ferry.store.tier.SsdHealth;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import java.util.ArrayList;
@@ -49,7 +50,7 @@ import org.slf4j.LoggerFactory;
  * and a put that finds its DRAM full evicts at once.
  *
  * <p>Write stall: when a put finds DRAM full on nodes with an SSD tier, the master starts
- * demoting there (if it has not already) and answers {@link RpcException#BUSY} instead of
+ * demoting there (if it has not already) and answers {@link Reason#BUSY} instead of
  * evicting, so blocks move to SSD rather than being dropped; the writer retries shortly
  * ({@link WriteStall}, behind {@link MasterApi#putStart}). Like RocksDB's write stall, this trades put latency
  * for data kept. When demotion makes no progress for {@link #DEMOTION_STALL_NANOS}, or
@@ -78,7 +79,7 @@ public final class Master {
     /** DRAM use that demotion brings a node back down to. */
     public static final double LOW_WATERMARK = 0.70;
     /**
-     * A put waits for demotion (answered {@link RpcException#BUSY}) only while demotion in the
+     * A put waits for demotion (answered {@link Reason#BUSY}) only while demotion in the
      * segment moved within this long, ns; after that it evicts.
      */
     public static final long DEMOTION_STALL_NANOS = 1_000_000_000L;
@@ -141,7 +142,7 @@ public final class Master {
      * @param features what the node offers besides its segment
      * @param kept     blocks the node still holds (their bytes verified by the node)
      * @return how many of {@code kept} were taken back
-     * @throws RpcException REFUSED when another node owns the segment name
+     * @throws MasterException REFUSED when another node owns the segment name
      */
     public synchronized int registerNode(String nodeId, SegmentDescriptor segment, NodeFeatures features,
                                          List<IndexedBlock> kept) {
@@ -151,7 +152,7 @@ public final class Master {
         }
         SegmentState previous = segments.get(segment.name());
         if (previous != null) {
-            throw new RpcException(RpcException.REFUSED, "segment '" + segment.name() + "' is already registered by node '"
+            throw new MasterException(Reason.REFUSED, "segment '" + segment.name() + "' is already registered by node '"
                     + previous.nodeId() + "'");
         }
         NodeState node = new NodeState(nodeId, clock.getAsLong(), features);
@@ -203,7 +204,7 @@ public final class Master {
     }
 
     /**
-     * @throws RpcException REFUSED when the node is unknown (declared dead): it must register again
+     * @throws MasterException REFUSED when the node is unknown (declared dead): it must register again
      */
     public synchronized void heartbeat(String nodeId) {
         heartbeat(nodeId, 0);
@@ -220,12 +221,12 @@ public final class Master {
      *
      * @return the updates after {@code report.ackedSeq()}, oldest first, at most
      *         {@link #MAX_UPDATES_PER_HEARTBEAT}
-     * @throws RpcException REFUSED when the node is unknown (declared dead): it must register again
+     * @throws MasterException REFUSED when the node is unknown (declared dead): it must register again
      */
     public synchronized List<IndexUpdate> heartbeat(String nodeId, NodeReport report) {
         NodeState node = nodes.get(nodeId);
         if (node == null) {
-            throw new RpcException(RpcException.REFUSED, "unknown node '" + nodeId + "': register again");
+            throw new MasterException(Reason.REFUSED, "unknown node '" + nodeId + "': register again");
         }
         node.lastHeartbeat = clock.getAsLong();
         String segment = node.segments.getFirst();
@@ -270,12 +271,12 @@ public final class Master {
      * What the node of {@code nodeId} last reported of its SSD tier ({@link SsdHealth#OK} for
      * a node without one).
      *
-     * @throws RpcException REFUSED when the node is unknown
+     * @throws MasterException REFUSED when the node is unknown
      */
     public synchronized SsdHealth ssdHealth(String nodeId) {
         NodeState node = nodes.get(nodeId);
         if (node == null) {
-            throw new RpcException(RpcException.REFUSED, "unknown node '" + nodeId + "'");
+            throw new MasterException(Reason.REFUSED, "unknown node '" + nodeId + "'");
         }
         return node.ssdHealth;
     }
@@ -413,25 +414,25 @@ public final class Master {
      *                         node), or null
      * @return per key in order: one placement with {@link Placement#exists()} when the key is
      *         present, else one placement per copy
-     * @throws RpcException NO_SPACE when a block fits no segment even after evicting every
+     * @throws MasterException NO_SPACE when a block fits no segment even after evicting every
      *                      evictable block; BUSY when DRAM is full but blocks are being
      *                      demoted to SSD (retry shortly). Either way, what this call
      *                      allocated is released
      */
     public synchronized List<Placement> putStart(long[] keys, long blockBytes, int replicas, String preferredSegment) {
         if (blockBytes < 1) {
-            throw new RpcException(RpcException.REFUSED, "block size must be at least 1 byte");
+            throw new MasterException(Reason.REFUSED, "block size must be at least 1 byte");
         }
         if (replicas < 1) {
-            throw new RpcException(RpcException.REFUSED, "replica count must be at least 1, not " + replicas);
+            throw new MasterException(Reason.REFUSED, "replica count must be at least 1, not " + replicas);
         }
         long largest = segments.values().stream().mapToLong(s -> s.allocator().capacity()).max().orElse(0);
         if (segments.isEmpty()) {
-            throw new RpcException(RpcException.NO_SPACE, "no room for a block of " + blockBytes
+            throw new MasterException(Reason.NO_SPACE, "no room for a block of " + blockBytes
                     + " bytes: no store node is registered");
         }
         if (OffsetAllocator.aligned(blockBytes) > largest) {
-            throw new RpcException(RpcException.NO_SPACE, "no room for a block of " + blockBytes + " bytes: it is "
+            throw new MasterException(Reason.NO_SPACE, "no room for a block of " + blockBytes + " bytes: it is "
                     + "larger than any segment (the largest holds " + largest + " bytes); nothing was evicted");
         }
         List<Placement> placements = new ArrayList<>(keys.length * replicas);
@@ -447,14 +448,14 @@ public final class Master {
             BlockState block;
             try {
                 block = allocate(key, blockBytes, replicas, preferredSegment, now);
-            } catch (RpcException busy) {
+            } catch (MasterException busy) {
                 allocated.forEach(this::remove);
                 demotionWaits++;
                 throw busy;
             }
             if (block == null) {
                 allocated.forEach(this::remove);
-                throw new RpcException(RpcException.NO_SPACE, "no room for a block of " + blockBytes
+                throw new MasterException(Reason.NO_SPACE, "no room for a block of " + blockBytes
                         + " bytes: store holds " + usedBytes() + " of " + capacityBytes()
                         + " bytes and nothing more is evictable (leased, pinned or being written)");
             }
@@ -482,7 +483,7 @@ public final class Master {
                 if (room == Room.WAIT_FOR_DEMOTION && block.copies.isEmpty()) {
                     blocks.remove(key);
                     policy.onRemove(key);
-                    throw new RpcException(RpcException.BUSY, "DRAM is full and blocks are being demoted to SSD: retry");
+                    throw new MasterException(Reason.BUSY, "DRAM is full and blocks are being demoted to SSD: retry");
                 }
                 break;
             }
@@ -609,14 +610,14 @@ public final class Master {
      *
      * @param crcs CRC32C of each block's bytes, in key order
      * @return completes when the holding nodes have the commit in their indexes
-     * @throws RpcException CONFLICT naming the first of the keys this master knows nothing of
+     * @throws MasterException CONFLICT naming the first of the keys this master knows nothing of
      *                      (the put was reclaimed after the put timeout, its node died, or the
      *                      master restarted since the put started): those blocks are not
      *                      published and must be put again; the other keys are committed
      */
     public synchronized CompletableFuture<Void> putCommit(long[] keys, int[] crcs) {
         if (crcs.length != keys.length) {
-            throw new RpcException(RpcException.REFUSED, "commit has " + keys.length + " keys but " + crcs.length + " CRCs");
+            throw new MasterException(Reason.REFUSED, "commit has " + keys.length + " keys but " + crcs.length + " CRCs");
         }
         List<NodeState> holders = new ArrayList<>(2);
         int unknown = 0;
@@ -651,7 +652,7 @@ public final class Master {
             demoteWhereNeeded();
         }
         if (unknown > 0) {
-            throw new RpcException(RpcException.CONFLICT, unknown + " of " + keys.length + " committed keys (first: "
+            throw new MasterException(MasterException.Reason.CONFLICT, unknown + " of " + keys.length + " committed keys (first: "
                     + firstUnknown + ") are not being written: the put was reclaimed after "
                     + putTimeoutNanos / 1_000_000 + " ms, its node died, or the master restarted; put them again");
         }
@@ -663,12 +664,12 @@ public final class Master {
      * hands out the next ones, or, when there are none yet, a stage that completes when one
      * is queued (then poll again) or the node is dropped.
      *
-     * @throws RpcException REFUSED when the node is unknown (declared dead): it must register again
+     * @throws MasterException REFUSED when the node is unknown (declared dead): it must register again
      */
     public synchronized IndexPoll pollIndex(String nodeId, long ackedSeq) {
         NodeState node = nodes.get(nodeId);
         if (node == null) {
-            throw new RpcException(RpcException.REFUSED, "unknown node '" + nodeId + "': register again");
+            throw new MasterException(MasterException.Reason.REFUSED, "unknown node '" + nodeId + "': register again");
         }
         List<IndexUpdate> updates = node.updatesAfter(ackedSeq, MAX_UPDATES_PER_HEARTBEAT);
         return new IndexPoll(updates, updates.isEmpty() ? node.news() : CompletableFuture.completedFuture(null));

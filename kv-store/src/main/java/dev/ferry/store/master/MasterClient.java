@@ -1,11 +1,12 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.index.IndexedBlock;
 import dev.ferry.store.rpc.RpcClient;
 import dev.ferry.store.rpc.RpcException;
 import dev.ferry.store.rpc.Wire;
-import dev.ferry.transfer.TransferException;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import dev.ferry.transfer.segment.SegmentResolver;
+import dev.ferry.transfer.slice.TransferException;
 import io.netty.buffer.ByteBuf;
 import java.util.ArrayList;
 import java.util.List;

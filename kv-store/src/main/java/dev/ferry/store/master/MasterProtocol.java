@@ -1,10 +1,11 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.index.IndexedBlock;
+import dev.ferry.store.rpc.RpcException;
 import dev.ferry.store.rpc.Wire;
+import dev.ferry.store.tier.SsdHealth;
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.SegmentDescriptor;
-import dev.ferry.store.rpc.RpcException;
-import dev.ferry.store.tier.SsdHealth;
 import io.netty.buffer.ByteBuf;
 
 /**

@@ -1,6 +1,7 @@
 package dev.ferry.store.master;
 
 import dev.ferry.store.eviction.EvictionPolicy;
+import dev.ferry.store.index.IndexedBlock;
 import dev.ferry.store.rpc.RpcException;
 import dev.ferry.store.rpc.RpcHandler;
 import dev.ferry.store.rpc.RpcServer;
@@ -112,6 +113,14 @@ public final class MasterService implements AutoCloseable {
      * under the master's lock; the answers are written on a thread of their own, after it.
      */
     private CompletionStage<?> handleLater(int method, ByteBuf in, ByteBuf out) {
+        try {
+            return dispatchLater(method, in, out);
+        } catch (MasterException e) {
+            throw MasterErrors.toRpc(e);
+        }
+    }
+
+    private CompletionStage<?> dispatchLater(int method, ByteBuf in, ByteBuf out) {
         switch (method) {
             case MasterProtocol.PUT_COMMIT -> {
                 CompletableFuture<Void> fence = master.putCommit(Wire.readLongs(in), Wire.readInts(in));
@@ -132,13 +141,21 @@ public final class MasterService implements AutoCloseable {
                                 indexAnswers);
             }
             default -> {
-                handle(method, in, out);
+                dispatch(method, in, out);
                 return null;
             }
         }
     }
 
     private void handle(int method, ByteBuf in, ByteBuf out) {
+        try {
+            dispatch(method, in, out);
+        } catch (MasterException e) {
+            throw MasterErrors.toRpc(e);
+        }
+    }
+
+    private void dispatch(int method, ByteBuf in, ByteBuf out) {
         switch (method) {
             case MasterProtocol.REGISTER -> {
                 String node = Wire.readString(in);

@@ -1,5 +1,6 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.index.IndexedBlock;
 import dev.ferry.store.tier.SsdHealth;
 import java.util.ArrayDeque;
 import java.util.ArrayList;

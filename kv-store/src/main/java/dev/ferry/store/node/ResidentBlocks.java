@@ -1,6 +1,6 @@
 package dev.ferry.store.node;
 
-import dev.ferry.store.master.IndexedBlock;
+import dev.ferry.store.index.IndexedBlock;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;

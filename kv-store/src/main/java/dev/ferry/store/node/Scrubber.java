@@ -1,7 +1,7 @@
 package dev.ferry.store.node;
 
 import dev.ferry.store.block.BlockContent;
-import dev.ferry.store.master.IndexedBlock;
+import dev.ferry.store.index.IndexedBlock;
 import dev.ferry.store.master.MasterApi;
 import dev.ferry.store.rpc.RpcException;
 import java.lang.foreign.MemorySegment;

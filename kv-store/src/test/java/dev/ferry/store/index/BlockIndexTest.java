@@ -2,7 +2,7 @@ package dev.ferry.store.index;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.ferry.store.master.IndexedBlock;
+import dev.ferry.store.index.IndexedBlock;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ferry.store.eviction.LruPolicy;
-import dev.ferry.store.rpc.RpcException;
+import dev.ferry.store.index.IndexedBlock;
 import dev.ferry.store.tier.SsdHealth;
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.SegmentDescriptor;
@@ -82,8 +82,8 @@ class MasterTest {
     void fullStoreWithNothingEvictableRefusesAndReleasesWhatItTook() {
         master.putStart(new long[] {1, 2, 3}, BLOCK); // pending, not evictable
         assertThatThrownBy(() -> master.putStart(new long[] {4, 5}, BLOCK))
-                .isInstanceOf(RpcException.class).hasMessageContaining("no room")
-                .extracting(e -> ((RpcException) e).status()).isEqualTo(RpcException.NO_SPACE);
+                .isInstanceOf(MasterException.class).hasMessageContaining("no room")
+                .extracting(e -> ((MasterException) e).reason()).isEqualTo(MasterException.Reason.NO_SPACE);
         assertThat(master.stats().pendingBlocks()).isEqualTo(3);
     }
 
@@ -301,7 +301,7 @@ class MasterTest {
     void putIntoFullDramWaitsForDemotionInsteadOfEvictingUntilDemotionStalls() {
         Master tiered = fullTieredMaster(1000 * BLOCK);
         assertThatThrownBy(() -> tiered.putStart(new long[] {5, 6}, BLOCK))
-                .isInstanceOf(RpcException.class).extracting(e -> ((RpcException) e).status()).isEqualTo(RpcException.BUSY);
+                .isInstanceOf(MasterException.class).extracting(e -> ((MasterException) e).reason()).isEqualTo(MasterException.Reason.BUSY);
         assertThat(tiered.stats().evictions()).isZero();
         assertThat(tiered.stats().pendingBlocks()).isZero();
         assertThat(tiered.stats().demotionWaits()).isEqualTo(1);
@@ -316,7 +316,7 @@ class MasterTest {
         assertThat(tiered.stats().evictions()).isZero();
 
         // Blocks 3 and 4 are asked to go to SSD, but the node never reports them written.
-        assertThatThrownBy(() -> tiered.putStart(new long[] {7}, BLOCK)).isInstanceOf(RpcException.class);
+        assertThatThrownBy(() -> tiered.putStart(new long[] {7}, BLOCK)).isInstanceOf(MasterException.class);
         now.addAndGet(Master.DEMOTION_STALL_NANOS + 1);
         assertThat(tiered.putStart(new long[] {7}, BLOCK)).hasSize(1);
         assertThat(tiered.stats().evictions()).isEqualTo(1);
@@ -352,21 +352,21 @@ class MasterTest {
         now.addAndGet(2 * Master.DEMOTION_STALL_NANOS);
         tiered.heartbeat("s", NodeReport.ack(2));
         // Writable again: a put into full DRAM waits for the demotion it starts, as before the fault.
-        assertThatThrownBy(() -> tiered.putStart(new long[] {5}, BLOCK)).isInstanceOf(RpcException.class)
-                .extracting(e -> ((RpcException) e).status()).isEqualTo(RpcException.BUSY);
+        assertThatThrownBy(() -> tiered.putStart(new long[] {5}, BLOCK)).isInstanceOf(MasterException.class)
+                .extracting(e -> ((MasterException) e).reason()).isEqualTo(MasterException.Reason.BUSY);
         assertThat(tiered.stats().evictions()).isZero();
     }
 
     @Test
     void aFailedDemotionIsNoProgressSoAPutStopsWaitingAfterTheStallLimit() {
         Master tiered = fullTieredMaster(1000 * BLOCK);
-        assertThatThrownBy(() -> tiered.putStart(new long[] {5}, BLOCK)).isInstanceOf(RpcException.class);
+        assertThatThrownBy(() -> tiered.putStart(new long[] {5}, BLOCK)).isInstanceOf(MasterException.class);
         assertThat(tiered.heartbeat("s", 0)).extracting(u -> u.block().key()).containsExactly(1L, 2L);
         // The node could not write them (a disk error before it knew its state).
         tiered.heartbeat("s", new NodeReport(2, new long[0], new long[0], new long[] {1, 2}));
         now.addAndGet(Master.DEMOTION_STALL_NANOS / 2);
         // The same blocks are asked again; that is no progress.
-        assertThatThrownBy(() -> tiered.putStart(new long[] {5}, BLOCK)).isInstanceOf(RpcException.class);
+        assertThatThrownBy(() -> tiered.putStart(new long[] {5}, BLOCK)).isInstanceOf(MasterException.class);
         now.addAndGet(Master.DEMOTION_STALL_NANOS / 2 + 1);
         assertThat(tiered.putStart(new long[] {5}, BLOCK)).hasSize(1);
         assertThat(tiered.stats().evictions()).isEqualTo(1);

@@ -1,6 +1,5 @@
 package dev.ferry.transfer.slice;
 
-import dev.ferry.transfer.Opcode;
 import java.lang.foreign.MemorySegment;
 import java.util.zip.CRC32C;
 
@@ -26,7 +25,7 @@ public final class Slice {
     private final int priority;
     private int attempts;
     private long sentNanos;
-    private Object avoid;
+    private LinkId avoid;
     /** CRC32C of the local bytes, valid once {@link #crcKnown} is set; written before it, so a reader that sees the flag sees the value. */
     private int payloadCrc;
     private volatile boolean crcKnown;
@@ -93,12 +92,12 @@ public final class Slice {
     }
 
     /** The link this slice last failed on, to be avoided by its resend; null at first. */
-    public Object avoid() {
+    public LinkId avoid() {
         return avoid;
     }
 
-    /** Records the link (or other path) this slice failed on. */
-    public void avoid(Object link) {
+    /** Records the link this slice failed on, for its resend to avoid. */
+    public void avoid(LinkId link) {
         this.avoid = link;
     }
 

@@ -1,7 +1,8 @@
 package dev.ferry.transfer.spray;
 
-import dev.ferry.transfer.TransferException;
+import dev.ferry.transfer.slice.LinkId;
 import dev.ferry.transfer.slice.Slice;
+import dev.ferry.transfer.slice.TransferException;
 import dev.ferry.transfer.transport.Link;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedDeque;
@@ -113,7 +114,7 @@ public final class SliceDispatcher {
                 queue.pollFirst();
                 continue;
             }
-            Link link = policy.select(links, slice.length(), (Link) slice.avoid());
+            Link link = policy.select(links, slice.length(), failedOn(slice));
             if (link == null) {
                 if (noneUp()) {
                     scheduleReconnect();
@@ -123,6 +124,20 @@ public final class SliceDispatcher {
             queue.pollFirst();
             link.send(slice);
         }
+    }
+
+    /** The link of this dispatcher that {@code slice} last failed on, or null. */
+    private Link failedOn(Slice slice) {
+        LinkId avoid = slice.avoid();
+        if (avoid == null) {
+            return null;
+        }
+        for (int i = 0, n = links.size(); i < n; i++) {
+            if (links.get(i) == avoid) {
+                return links.get(i);
+            }
+        }
+        return null; // it failed on another peer's links (a transport failover): any of ours will do
     }
 
     private boolean noneUp() {

@@ -1,5 +1,6 @@
 package dev.ferry.transfer.transport;
 
+import dev.ferry.transfer.slice.LinkId;
 import dev.ferry.transfer.slice.Slice;
 
 /**
@@ -9,8 +10,9 @@ import dev.ferry.transfer.slice.Slice;
  *
  * <p>Implementations are thread-safe: {@link #send} may be called from any thread.
  */
-public interface Link {
+public interface Link extends LinkId {
     /** A short stable name for metrics and logs, e.g. {@code tcp:127.0.0.1:7001#0}. */
+    @Override
     String name();
 
     /** Whether the link may take slices now (connected and not quarantined). */

@@ -1,7 +1,7 @@
 package dev.ferry.transfer.transport;
 
-import dev.ferry.transfer.TransferException;
 import dev.ferry.transfer.slice.Slice;
+import dev.ferry.transfer.slice.TransferException;
 
 /** Receives the outcome of every slice a link sent. Called on I/O threads: must not block. */
 public interface SliceListener {

@@ -1,7 +1,7 @@
 package dev.ferry.transfer.spray;
 
-import dev.ferry.transfer.TransferException;
 import dev.ferry.transfer.slice.Slice;
+import dev.ferry.transfer.slice.TransferException;
 import dev.ferry.transfer.transport.Link;
 import dev.ferry.transfer.transport.LinkEstimator;
 import java.util.ArrayDeque;

@@ -2,10 +2,10 @@ package dev.ferry.transfer.spray;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.ferry.transfer.Opcode;
-import dev.ferry.transfer.TransferException;
+import dev.ferry.transfer.slice.Opcode;
 import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.slice.SliceOwner;
+import dev.ferry.transfer.slice.TransferException;
 import dev.ferry.transfer.transport.Link;
 import dev.ferry.transfer.transport.SliceListener;
 import java.lang.foreign.MemorySegment;
@@ -122,6 +122,22 @@ class SprayingTest {
         sim.run();
         // Two slices filled the window before the high-priority one arrived; it went next.
         assertThat(link.sent.stream().map(Slice::id).toList()).startsWith(0L, 1L, 99L);
+    }
+
+    @Test
+    void aSliceThatFailedOverFromAnotherPeersLinksIsNeverSentBackOnThem() {
+        Simulation sim = new Simulation();
+        SimulatedLink aeron = new SimulatedLink(sim, "aeron", 1.0);
+        SimulatedLink tcp = new SimulatedLink(sim, "tcp", 1.0);
+        tcp.up = false;
+        List<TransferException> causes = new ArrayList<>();
+        SliceDispatcher tcpLinks = new SliceDispatcher(List.of(tcp), new EarliestFinishPolicy(), Runnable::run,
+                () -> false, (s, e) -> causes.add(e));
+        Slice slice = new Slice(1, Opcode.WRITE, LOCAL, 0, "t", 0, SLICE, 1, new Owner());
+        slice.avoid(aeron); // it failed on the Aeron links, which handed it over to the TCP ones
+        tcpLinks.enqueue(slice);
+        assertThat(aeron.sent).isEmpty();
+        assertThat(causes).singleElement().extracting(Throwable::getMessage).asString().contains("no link");
     }
 
     @Test

@@ -1,23 +1,23 @@
 package dev.ferry.transfer.transport.aeron;
 
-import dev.ferry.transfer.Opcode;
-import dev.ferry.transfer.TransferException;
 import dev.ferry.transfer.segment.AeronIpc;
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.HostIdentity;
 import dev.ferry.transfer.segment.LocalSegments;
+import dev.ferry.transfer.slice.Opcode;
 import dev.ferry.transfer.slice.Slice;
+import dev.ferry.transfer.slice.TransferException;
+import dev.ferry.transfer.transport.NotificationListener;
 import dev.ferry.transfer.transport.SliceListener;
 import dev.ferry.transfer.transport.frame.FrameHeader;
 import dev.ferry.transfer.transport.frame.SliceFrame;
-import dev.ferry.transfer.transport.tcp.NotificationListener;
 import io.aeron.Aeron;
 import io.aeron.CommonContext;
 import io.aeron.Image;
-import io.aeron.logbuffer.FragmentHandler;
-import io.aeron.logbuffer.FrameDescriptor;
 import io.aeron.Subscription;
 import io.aeron.driver.MediaDriver;
+import io.aeron.logbuffer.FragmentHandler;
+import io.aeron.logbuffer.FrameDescriptor;
 import io.aeron.logbuffer.Header;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -89,8 +89,8 @@ public final class AeronTransport implements AutoCloseable {
     private final byte[] replyTo;
     private final Offers offers;
     /** Links by peer: a list of UDP endpoints, or an {@link AeronIpc} address. */
-    private final Map<Object, List<AeronLink>> peers = new ConcurrentHashMap<>();
-    private final Map<Long, Object[]> outstanding = new ConcurrentHashMap<>();
+    private final Map<AeronPeer, List<AeronLink>> peers = new ConcurrentHashMap<>();
+    private final Map<Long, Outstanding> outstanding = new ConcurrentHashMap<>();
     private final long stallNanos;
     private final Thread poller;
     // Poller-only state: messages in progress per image.
@@ -169,9 +169,9 @@ public final class AeronTransport implements AutoCloseable {
      * up to {@code connectMillis} for them to connect. Must not run on the poller.
      */
     public List<AeronLink> links(List<Endpoint> endpoints, long connectMillis) {
-        List<Endpoint> peer = List.copyOf(endpoints);
+        AeronPeer.Udp peer = new AeronPeer.Udp(endpoints);
         return peers.computeIfAbsent(peer, key -> {
-            List<AeronLink> links = peer.stream().map(e -> new AeronLink(this, e.toString(), replyTo,
+            List<AeronLink> links = peer.endpoints().stream().map(e -> new AeronLink(this, e.toString(), replyTo,
                     aeron.addPublication("aeron:udp?endpoint=" + e + PUBLICATION_PARAMS, STREAM_ID))).toList();
             awaitConnected(links, connectMillis);
             return links;
@@ -197,7 +197,7 @@ public final class AeronTransport implements AutoCloseable {
      * on the poller.
      */
     public List<AeronLink> ipcLinks(AeronIpc address, long connectMillis) {
-        return peers.computeIfAbsent(address, key -> {
+        return peers.computeIfAbsent(new AeronPeer.Ipc(address), key -> {
             byte[] reply = (IPC_REPLY + ipcAddress.streamId()).getBytes(StandardCharsets.US_ASCII);
             List<AeronLink> links = List.of(new AeronLink(this, "ipc:" + address.streamId(), reply,
                     aeron.addPublication(IPC_CHANNEL, address.streamId())));
@@ -218,8 +218,8 @@ public final class AeronTransport implements AutoCloseable {
      * Readmits the links to a peer (its UDP endpoints, or its {@link AeronIpc} address);
      * returns whether any of them is up (false: fail over to another transport).
      */
-    public boolean reconnect(Object peer) {
-        List<AeronLink> links = peers.get(peer instanceof List<?> list ? List.copyOf(list) : peer);
+    public boolean reconnect(AeronPeer peer) {
+        List<AeronLink> links = peers.get(peer);
         if (links == null) {
             return false;
         }
@@ -239,7 +239,7 @@ public final class AeronTransport implements AutoCloseable {
             case NOTIFY -> SliceFrame.NOTIFY;
         };
         slice.markSent(System.nanoTime()); // before the poller's stall check can see it
-        outstanding.put(slice.id(), new Object[] {link, slice});
+        outstanding.put(slice.id(), new Outstanding(link, slice));
         link.inFlight.addAndGet(slice.length());
         String failure;
         synchronized (link) {
@@ -255,8 +255,7 @@ public final class AeronTransport implements AutoCloseable {
             failure = offers.offer(link.publication, head, payload, false);
         }
         if (failure != null) {
-            Object[] pending = outstanding.remove(slice.id());
-            if (pending != null) {
+            if (outstanding.remove(slice.id()) != null) {
                 link.inFlight.addAndGet(-slice.length());
                 link.estimator.onFailed();
                 link.down = true;
@@ -353,10 +352,10 @@ public final class AeronTransport implements AutoCloseable {
             return;
         }
         if (header.type() == SliceFrame.READ_DATA) {
-            Object[] pending = outstanding.get(header.sliceId());
-            Slice slice = pending == null ? null : (Slice) pending[1];
+            Outstanding pending = outstanding.get(header.sliceId());
+            Slice slice = pending == null ? null : pending.slice();
             if (slice != null && slice.length() == header.bodyLength()) {
-                in.context = slice;
+                in.readSlice = slice;
                 in.receiveInto(slice.localBytes());
             }
         }
@@ -365,12 +364,12 @@ public final class AeronTransport implements AutoCloseable {
     /** An answer is in whole: completes or fails its slice. */
     private void answer(InboundMessage in) {
         FrameHeader header = in.header;
-        Object[] pending = outstanding.remove(header.sliceId());
+        Outstanding pending = outstanding.remove(header.sliceId());
         if (pending == null) {
             return; // a late answer: the slice failed here already
         }
-        AeronLink link = (AeronLink) pending[0];
-        Slice slice = (Slice) pending[1];
+        AeronLink link = pending.link();
+        Slice slice = pending.slice();
         link.inFlight.addAndGet(-slice.length());
         SliceFrame.Status status = header.status();
         if (status != SliceFrame.Status.OK) {
@@ -379,7 +378,7 @@ public final class AeronTransport implements AutoCloseable {
                     + new String(in.scratchBytes(), StandardCharsets.UTF_8), status.retryable()));
             return;
         }
-        if (header.type() == SliceFrame.READ_DATA && (in.context != slice || !in.complete() || !in.kept()
+        if (header.type() == SliceFrame.READ_DATA && (in.readSlice != slice || !in.complete() || !in.kept()
                 || in.crc() != header.crc())) {
             link.estimator.onFailed();
             listener.onFailed(slice, link, new TransferException("READ payload from " + link.endpoint
@@ -396,9 +395,9 @@ public final class AeronTransport implements AutoCloseable {
      * failed (and its buffer handed back) while its answer is being written into it.
      */
     private void checkStalls(long now) {
-        for (Map.Entry<Long, Object[]> e : outstanding.entrySet()) {
-            AeronLink link = (AeronLink) e.getValue()[0];
-            Slice slice = (Slice) e.getValue()[1];
+        for (Map.Entry<Long, Outstanding> e : outstanding.entrySet()) {
+            AeronLink link = e.getValue().link();
+            Slice slice = e.getValue().slice();
             if (now - slice.sentNanos() > stallNanos && outstanding.remove(e.getKey()) != null) {
                 link.inFlight.addAndGet(-slice.length());
                 link.estimator.onFailed();
@@ -422,4 +421,7 @@ public final class AeronTransport implements AutoCloseable {
         }
     }
 
+    /** A slice sent and not answered yet, with the link it went on. */
+    private record Outstanding(AeronLink link, Slice slice) {
+    }
 }

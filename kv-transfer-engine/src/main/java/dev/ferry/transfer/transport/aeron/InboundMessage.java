@@ -1,5 +1,6 @@
 package dev.ferry.transfer.transport.aeron;
 
+import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.transport.frame.FrameHeader;
 import dev.ferry.transfer.transport.frame.MalformedFrameException;
 import dev.ferry.transfer.transport.frame.SliceFrame;
@@ -51,8 +52,8 @@ final class InboundMessage {
     /** Where answers to the request in progress go (kept while requests name the same endpoint). */
     Publication replyTo;
     private byte[] replyBytes = new byte[0];
-    /** What the transport attached to the message in progress (the slice it answers). */
-    Object context;
+    /** The READ slice whose data the message in progress carries, or null. */
+    Slice readSlice;
 
     /**
      * Starts a message at its first fragment.
@@ -62,7 +63,7 @@ final class InboundMessage {
      */
     int begin(DirectBuffer buffer, int offset, int length) {
         active = false;
-        context = null;
+        readSlice = null;
         destination = null;
         received = 0;
         overflow = false;

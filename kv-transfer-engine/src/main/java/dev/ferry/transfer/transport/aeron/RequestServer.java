@@ -1,10 +1,10 @@
 package dev.ferry.transfer.transport.aeron;
 
 import dev.ferry.transfer.segment.LocalSegments;
+import dev.ferry.transfer.transport.NotificationListener;
 import dev.ferry.transfer.transport.frame.FrameHeader;
 import dev.ferry.transfer.transport.frame.RangeCheck;
 import dev.ferry.transfer.transport.frame.SliceFrame;
-import dev.ferry.transfer.transport.tcp.NotificationListener;
 import io.aeron.Aeron;
 import io.aeron.Publication;
 import io.netty.buffer.ByteBuf;

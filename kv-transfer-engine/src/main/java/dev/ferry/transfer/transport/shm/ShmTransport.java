@@ -1,10 +1,9 @@
 package dev.ferry.transfer.transport.shm;
 
 import dev.ferry.nativemem.Slab;
-import dev.ferry.transfer.Opcode;
-import dev.ferry.transfer.TransferRequest;
 import dev.ferry.transfer.segment.HostIdentity;
 import dev.ferry.transfer.segment.SegmentDescriptor;
+import dev.ferry.transfer.slice.Opcode;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -35,23 +34,26 @@ public final class ShmTransport implements AutoCloseable {
     }
 
     /**
-     * Performs {@code request} against {@code target} with one copy, on the calling thread.
+     * Copies {@code length} bytes between {@code local} at {@code localOffset} and {@code target}
+     * at {@code targetOffset} (offsets in bytes), in the direction of {@code opcode}, with one
+     * copy, on the calling thread.
      *
      * @throws java.io.UncheckedIOException if the file cannot be mapped
      */
-    public void copy(TransferRequest request, SegmentDescriptor target) {
+    public void copy(Opcode opcode, MemorySegment local, long localOffset, SegmentDescriptor target, long targetOffset,
+                     long length) {
         Slab mapped = mappings.get(target.file());
         if (mapped != null && mapped.bytes() != target.bytes()) {
             forget(target); // the owner came back with another size
         }
         MemorySegment remote = mappings.computeIfAbsent(target.file(),
                 f -> Slab.mapExisting(Path.of(f), target.bytes())).memory();
-        if (request.opcode() == Opcode.WRITE) {
-            MemorySegment.copy(request.local(), request.localOffset(), remote, request.targetOffset(), request.length());
+        if (opcode == Opcode.WRITE) {
+            MemorySegment.copy(local, localOffset, remote, targetOffset, length);
         } else {
-            MemorySegment.copy(remote, request.targetOffset(), request.local(), request.localOffset(), request.length());
+            MemorySegment.copy(remote, targetOffset, local, localOffset, length);
         }
-        bytes.add(request.length());
+        bytes.add(length);
     }
 
     /** Drops the mapping of a segment's file (its owner restarted or died). */

@@ -1,10 +1,11 @@
 package dev.ferry.transfer.transport.tcp;
 
+import dev.ferry.transfer.segment.LocalSegments;
+import dev.ferry.transfer.transport.NotificationListener;
 import dev.ferry.transfer.transport.frame.FrameHeader;
 import dev.ferry.transfer.transport.frame.MalformedFrameException;
 import dev.ferry.transfer.transport.frame.RangeCheck;
 import dev.ferry.transfer.transport.frame.SliceFrame;
-import dev.ferry.transfer.segment.LocalSegments;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import java.lang.foreign.MemorySegment;

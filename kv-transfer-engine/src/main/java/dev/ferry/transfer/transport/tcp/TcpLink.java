@@ -1,9 +1,9 @@
 package dev.ferry.transfer.transport.tcp;
 
-import dev.ferry.transfer.Opcode;
-import dev.ferry.transfer.TransferException;
 import dev.ferry.transfer.segment.Endpoint;
+import dev.ferry.transfer.slice.Opcode;
 import dev.ferry.transfer.slice.Slice;
+import dev.ferry.transfer.slice.TransferException;
 import dev.ferry.transfer.transport.Link;
 import dev.ferry.transfer.transport.LinkEstimator;
 import dev.ferry.transfer.transport.LinkState;

@@ -1,4 +1,4 @@
-package dev.ferry.transfer;
+package dev.ferry.transfer.slice;
 
 /** Direction of a transfer, seen from the initiator. */
 public enum Opcode {
@@ -7,9 +7,9 @@ public enum Opcode {
     /** Copy from the local buffer into the target segment. */
     WRITE,
     /**
-     * Deliver a small message (at most {@link TransferEngine#MAX_NOTIFICATION_BYTES}) to the
+     * Deliver a small message (at most {@code TransferEngine.MAX_NOTIFICATION_BYTES}) to the
      * target node's notification listener, after the slices sent before it on the same link
-     * (used through {@link TransferEngine#notify}).
+     * (used through {@code TransferEngine.notify}).
      */
     NOTIFY
 }

@@ -1,12 +1,13 @@
-package dev.ferry.store.node;
+package dev.ferry.store.engine;
 
 import dev.ferry.store.client.BlockStore;
 import dev.ferry.store.client.EngineBlockStore;
 import dev.ferry.store.master.MasterClient;
-import dev.ferry.store.sidecar.SidecarBlockStore;
-import java.nio.file.Path;
 import dev.ferry.store.model.ModelProfile;
+import dev.ferry.store.node.HostPort;
+import dev.ferry.store.sidecar.SidecarBlockStore;
 import dev.ferry.transfer.TransferEngine;
+import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
 /**

@@ -1,4 +1,4 @@
-package dev.ferry.transfer.transport.tcp;
+package dev.ferry.transfer.transport;
 
 /**
  * Receives the notifications peers send to this node ({@code TransferEngine.notify}). Called

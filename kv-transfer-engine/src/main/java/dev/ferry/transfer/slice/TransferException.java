@@ -1,4 +1,4 @@
-package dev.ferry.transfer;
+package dev.ferry.transfer.slice;
 
 /**
  * Why a transfer request failed. {@link #retryable()} says whether sending the same slice

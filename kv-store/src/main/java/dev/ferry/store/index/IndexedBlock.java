@@ -1,4 +1,4 @@
-package dev.ferry.store.master;
+package dev.ferry.store.index;
 
 /**
  * A committed block as a store node holds it: where it lies in the node's DRAM segment (or
