@@ -164,8 +164,9 @@ public final class DirectStoreClient implements AutoCloseable {
      * copy is intact the key is a miss (its destination then holds nothing to rely on).
      *
      * @return per key the block's length in bytes, or -1 when it is not in the store
-     * @throws IllegalArgumentException when a destination is smaller than its block
-     * @throws StoreException when a transfer fails or the lease expired
+     * @throws IllegalArgumentException when a destination is smaller than its block (nothing is read)
+     * @throws StoreException           when no copy of a block can be read (each was tried), or the
+     *                                  lease expired
      */
     public long[] get(long[] keys, Destinations destinations) {
         long registrations = local == null ? 0 : local.registrations().getAsLong();
@@ -319,7 +320,8 @@ public final class DirectStoreClient implements AutoCloseable {
      *
      * @throws KeyNotFoundException     when a key is not in the store (nothing is read)
      * @throws IllegalArgumentException when a range crosses the end of its block
-     * @throws StoreException           when a transfer fails or the lease expired
+     * @throws StoreException           when no copy of a block can be read (each was tried), or the
+     *                                  lease expired
      */
     public void readRanges(long[] keys, long[] blockOffsets, MemorySegment[] destinations) {
         StoreCore.HeldLease held = core.lease(keys);
