@@ -201,7 +201,7 @@ public final class DirectStoreClient implements AutoCloseable {
             return lengths;
         } finally { // errors too (OutOfMemoryError from a destination): the lease must go back
             if (!released) {
-                core.release(held);
+                core.releaseAfterFailure(held);
             }
         }
     }
@@ -341,7 +341,7 @@ public final class DirectStoreClient implements AutoCloseable {
             }
         } finally { // errors too: the lease must go back
             if (!released) {
-                core.release(held);
+                core.releaseAfterFailure(held);
             }
         }
     }

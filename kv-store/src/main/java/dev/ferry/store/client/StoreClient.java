@@ -191,7 +191,7 @@ public final class StoreClient implements AutoCloseable {
             throw e instanceof StoreException se ? se : new StoreException("get failed: " + e.getMessage(), e);
         } finally { // errors too: the lease must go back
             if (!released) {
-                core.release(held);
+                core.releaseAfterFailure(held);
             }
         }
         return new GetResult(keys.length, bytes, nanos);

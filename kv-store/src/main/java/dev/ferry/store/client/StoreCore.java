@@ -389,6 +389,20 @@ final class StoreCore implements AutoCloseable {
     }
 
     /**
+     * Ends a lease on a failed read's path, waiting for the master, so that the blocks are
+     * free again when the caller sees the failure; best effort (an unreachable master lets
+     * the lease run out).
+     */
+    void releaseAfterFailure(HeldLease held) {
+        leasesHeld.decrementAndGet();
+        try {
+            master.release(held.lease.id());
+        } catch (RpcException ignored) {
+            // the lease runs out after its TTL
+        }
+    }
+
+    /**
      * Reads keys {@code [from, from + n)} of a lease: key {@code from + i} into {@code dest[i]}
      * (null: skip it; a key with no copy is skipped too), the whole block when
      * {@code blockOffsets} is null, else {@code dest[i].byteSize()} bytes from
