@@ -442,21 +442,23 @@ final class StoreCore implements AutoCloseable {
                 if (!pending[i]) {
                     continue;
                 }
-                Replica r = firstLive(copies.get(from + i), failed, corrupt);
-                if (r == null) {
-                    throw new StoreException("no replica of block key " + copies.get(from + i).getFirst().key()
-                            + " could be read" + (loadFailure == null ? "" : ": " + loadFailure.getMessage()),
-                            loadFailure);
+                Replica r;
+                while (true) {
+                    r = firstLive(copies.get(from + i), failed, corrupt);
+                    if (r == null) {
+                        throw new StoreException("no replica of block key " + copies.get(from + i).getFirst().key()
+                                + " could be read" + (loadFailure == null ? "" : ": " + loadFailure.getMessage()),
+                                loadFailure);
+                    }
+                    try {
+                        loader.load(r);
+                        break;
+                    } catch (RpcException e) {
+                        failed.add(r.segment()); // no suspect: the node answered, or will be found by the read
+                        loadFailure = e;
+                    }
                 }
                 chosen[i] = r;
-                try {
-                    loader.load(r);
-                } catch (RpcException e) {
-                    failed.add(r.segment()); // no suspect: the node answered, or will be found by the read
-                    loadFailure = e;
-                    i--; // choose again for this key
-                    continue;
-                }
                 slots[batch.size()] = i;
                 batch.add(blockOffsets == null
                         ? TransferRequest.read(dest[i], 0, r.segment(), r.offset(), r.length())

@@ -33,7 +33,7 @@ class SidecarCorruptBlockTest {
         fx = new SidecarFixture(c -> c.scrubBytesPerSecond(0));
         client = fx.client();
         shm = new ShmFile(2 << 20);
-        buffer = client.registerBuffer(shm.path, shm.memory().byteSize());
+        buffer = client.registerBuffer(shm.path, shm.bytes);
     }
 
     @AfterEach
