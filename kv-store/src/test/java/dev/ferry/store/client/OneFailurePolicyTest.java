@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -25,7 +26,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  * {@link DirectStoreClient} straight from the caller's memory) follow one failure policy:
  * when one replica's node dies, a batch that reads from it and from a live node reports only
  * the dead node's segment to the master and reads the failed blocks from their other copies;
- * a put whose node died is placed again on the nodes still alive. A master, two store nodes'
+ * a put whose node died is placed again on the nodes still alive; a ranged read fails over
+ * like a whole-block one. A master, two store nodes'
  * engines and slabs, and a client engine, in one JVM over loopback.
  */
 class OneFailurePolicyTest {
@@ -195,6 +197,27 @@ class OneFailurePolicyTest {
         assertThat(master.master().stats().nodes()).isEqualTo(1);
         assertThat(master.master().stats().pendingBlocks()).isZero();
         assertThat(master.master().stats().blocks()).isEqualTo(3);
+    }
+
+    @Test
+    void aRangedReadWhoseReplicaNodeDiedIsReadFromTheOtherCopy() {
+        try (StoreClient writer = new StoreClient(rpc, clientEngine, 10_000, 2, "n2/dram");
+             Slab staging = Slab.allocate(BLOCK);
+             Slab dest = Slab.allocate(2 * 4096);
+             DirectStoreClient direct = new DirectStoreClient(recording, clientEngine, 10_000)) {
+            writer.put(new long[] {60, 61}, BLOCK, staging.memory(), BlockContent::fill);
+            node2.close(); // n2 held the first copy of both
+
+            direct.readRanges(new long[] {60, 61}, new long[] {4096, BLOCK - 4096},
+                    new MemorySegment[] {dest.memory().asSlice(0, 4096), dest.memory().asSlice(4096, 4096)});
+            MemorySegment whole = staging.memory();
+            BlockContent.fill(60, whole);
+            assertThat(dest.memory().asSlice(0, 4096).mismatch(whole.asSlice(4096, 4096))).isEqualTo(-1);
+            BlockContent.fill(61, whole);
+            assertThat(dest.memory().asSlice(4096, 4096).mismatch(whole.asSlice(BLOCK - 4096, 4096))).isEqualTo(-1);
+            assertThat(direct.leasesHeld()).isZero();
+        }
+        assertThat(suspected).containsOnly("n2/dram").isNotEmpty();
     }
 
     /** The master over RPC, with a note of every segment a client reports. */
