@@ -161,7 +161,9 @@ class FerryClient:
     def put(self, keys, buffer_id, offsets, lengths):
         """Stores block keys[i] from lengths[i] bytes at offsets[i] of the buffer.
 
-        Returns per key 0 (stored) or 1 (already in the store: nothing written).
+        Returns per key 0 (stored) or 1 (already in the store with this length: nothing written).
+        Raises FerryError BAD_STATE when a key is in the store with another length (nothing of
+        the call is written; remove the key first to store other bytes under it).
         """
         entries = b"".join(struct.pack("<QIIQQ", k & _MASK, buffer_id, 0, o, n)
                            for k, o, n in zip(keys, offsets, lengths))
@@ -195,7 +197,10 @@ class FerryClient:
     # --- blocks in ranges (layer by layer) --------------------------------------------
 
     def put_start(self, keys, lengths):
-        """Allocates blocks to write in ranges; per key 0 (write its ranges, then commit) or 1 (already there)."""
+        """Allocates blocks to write in ranges; per key 0 (write its ranges, then commit) or 1 (already there).
+
+        Raises FerryError BAD_STATE when a key is there with another length (nothing is allocated).
+        """
         entries = b"".join(struct.pack("<QQ", k & _MASK, n) for k, n in zip(keys, lengths))
         return list(self._bytes(self._call(PUT_START, _U32.pack(len(keys)) + entries)))
 
@@ -224,7 +229,10 @@ class FerryClient:
     # --- bytes in the frame (remote clients) ------------------------------------------
 
     def put_inline(self, keys, blocks):
-        """Stores blocks carried in the frame (bytes-like each); per key 0 stored, 1 already there."""
+        """Stores blocks carried in the frame (bytes-like each); per key 0 stored, 1 already there.
+
+        Raises FerryError BAD_STATE when a key is there with another length, as put does.
+        """
         entries = b"".join(struct.pack("<QQ", k & _MASK, len(b)) for k, b in zip(keys, blocks))
         return list(self._bytes(self._call(PUT_INLINE, _U32.pack(len(keys)) + entries + b"".join(blocks))))
 

@@ -216,6 +216,17 @@ class FerryClientTest(unittest.TestCase):
         self.assertEqual(self.ferry.put_inline(keys, blocks), [0, 0])
         self.assertEqual(self.ferry.get_inline(keys), blocks)
 
+    def test_a_put_of_a_key_stored_with_another_length_is_refused(self):
+        key, other = fresh_keys(2)
+        block = os.urandom(1000)
+        self.assertEqual(self.ferry.put_inline([key], [block]), [0])
+        self.assertEqual(self.ferry.put_inline([key], [block]), [1])
+        error = self.assertStatus("BAD_STATE", self.ferry.put_inline, [other, key], [block, os.urandom(2000)])
+        self.assertIn("with 1000 bytes, not the 2000", str(error))
+        self.assertStatus("BAD_STATE", self.ferry.put_start, [key], [2000])
+        self.assertEqual(self.ferry.get_inline([key]), [block])
+        self.assertEqual(self.ferry.exists([other]), [False])
+
     def test_sealed_memfd_buffer_round_trip(self):
         keys = fresh_keys(2)
         with FerryClient(SOCKET) as ferry, MemfdBuffer(4 * BLOCK) as memfd:

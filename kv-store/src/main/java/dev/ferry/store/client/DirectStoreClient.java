@@ -1,7 +1,6 @@
 package dev.ferry.store.client;
 
 import dev.ferry.store.block.BlockContent;
-import dev.ferry.store.master.Lease;
 import dev.ferry.store.master.MasterApi;
 import dev.ferry.store.master.Placement;
 import dev.ferry.store.master.Replica;
@@ -11,11 +10,7 @@ import dev.ferry.transfer.TransferRequest;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.LongSupplier;
 
 /**
@@ -26,12 +21,17 @@ import java.util.function.LongSupplier;
  * {@link #commit}, {@link #abort}) for writers that produce a block in parts (layer by layer),
  * and ranged reads inside a block.
  *
- * <p>Whole-block gets check every block against its committed CRC32C, and a copy that fails
- * is dropped and read from another replica (or is a miss); ranged reads cannot check
- * (the CRC covers the whole block). Errors: {@link KeyNotFoundException} for a missing key a
- * call needs, {@link IllegalArgumentException} for a range outside a block or a destination
- * too small, {@link StoreException} for no space, a failed transfer or an expired lease; a
- * failed put aborts what it allocated, so nothing half-written is visible.
+ * <p>A thin shape over the one client core ({@link StoreCore}), which {@link StoreClient}
+ * shares: when a read's transfer fails, only the failed segments are reported to the master
+ * and the blocks are read again from their next copy; a failed put aborts what it allocated
+ * (nothing half-written is visible) and, when the master declared a target node dead, is
+ * placed and written once more on the nodes still alive. Whole-block gets check every block
+ * against its committed CRC32C, and a copy that fails is dropped and read from another
+ * replica (or is a miss); ranged reads cannot check (the CRC covers the whole block).
+ * Errors: {@link KeyNotFoundException} for a missing key a call needs,
+ * {@link IllegalArgumentException} for a range outside a block or a destination too small,
+ * {@link LengthConflictException} for a put of a key stored with another length,
+ * {@link StoreException} for no space, a transfer that failed on every copy or an expired lease.
  *
  * <p>With a {@link LocalSegment} (the process's own store node, as in the sidecar) and a
  * lease cache, a read of blocks that all live in that segment keeps its lease for a while
@@ -48,15 +48,10 @@ public final class DirectStoreClient implements AutoCloseable {
     public static final byte EXISTED = 1;
 
     private final MasterApi master;
-    private final TransferEngine engine;
-    private final long leaseMillis;
-    private final AtomicInteger leasesHeld = new AtomicInteger();
-    private final java.util.Map<Long, Long> askedAtByLease = new java.util.concurrent.ConcurrentHashMap<>();
-    private final ReplicaLoader loader = new ReplicaLoader();
+    private final StoreCore core;
     private final String preferredSegment;
     private final LocalSegment local;
     private final LeaseCache cache;
-    private final java.util.concurrent.atomic.LongAdder corruptCopies = new java.util.concurrent.atomic.LongAdder();
 
     /**
      * The store node of this process: its segment's name and memory, and its registration
@@ -83,8 +78,7 @@ public final class DirectStoreClient implements AutoCloseable {
     public DirectStoreClient(MasterApi master, TransferEngine engine, long leaseMillis, LocalSegment local,
                              long leaseCacheMillis, long leaseCacheBytes) {
         this.master = master;
-        this.engine = engine;
-        this.leaseMillis = leaseMillis;
+        this.core = new StoreCore(master, engine, leaseMillis);
         this.local = local;
         this.preferredSegment = local == null ? null : local.name();
         this.cache = local == null || leaseCacheMillis <= 0 ? null : new LeaseCache(local.name(), leaseCacheMillis,
@@ -105,7 +99,7 @@ public final class DirectStoreClient implements AutoCloseable {
 
     /** Leases this client holds now (reads in progress). */
     public int leasesHeld() {
-        return leasesHeld.get();
+        return core.leasesHeld();
     }
 
     /** How many leading keys are committed blocks; touches them. */
@@ -132,46 +126,23 @@ public final class DirectStoreClient implements AutoCloseable {
      * block of {@code keys[i]} (its size is the block's size, bytes).
      *
      * @return per key {@link #STORED} or {@link #EXISTED}
-     * @throws StoreException when there is no room or a transfer fails (this call's
-     *                        uncommitted blocks are aborted)
+     * @throws LengthConflictException when a key is in the store (or being written) with
+     *                                 another length: nothing of this call is written
+     * @throws StoreException          when there is no room or a transfer fails (this call's
+     *                                 uncommitted blocks are aborted)
      */
     public byte[] put(long[] keys, MemorySegment[] blocks) {
-        byte[] out = new byte[keys.length];
-        // The master allocates one size per call: group the keys by block size (usually one group).
-        Map<Long, List<Integer>> bySize = new LinkedHashMap<>();
+        long[] lengths = new long[keys.length];
         for (int i = 0; i < keys.length; i++) {
-            bySize.computeIfAbsent(blocks[i].byteSize(), s -> new ArrayList<>()).add(i);
+            lengths[i] = blocks[i].byteSize();
         }
-        for (Map.Entry<Long, List<Integer>> group : bySize.entrySet()) {
-            List<Integer> idx = group.getValue();
-            long[] groupKeys = idx.stream().mapToLong(i -> keys[i]).toArray();
-            List<Placement> placements = reserve(groupKeys, group.getKey());
-            List<TransferRequest> batch = new ArrayList<>(idx.size());
-            List<Long> written = new ArrayList<>(idx.size());
-            List<Integer> crcs = new ArrayList<>(idx.size());
-            for (int j = 0; j < idx.size(); j++) {
-                Placement p = placements.get(j);
-                out[idx.get(j)] = p.exists() ? EXISTED : STORED;
-                if (!p.exists()) {
-                    MemorySegment block = blocks[idx.get(j)];
-                    crcs.add(BlockContent.crc32c(block));
-                    written.add(p.key());
-                    batch.add(TransferRequest.write(block, 0, p.segment(), p.offset(), block.byteSize()));
-                }
+        return core.put(keys, lengths, 1, preferredSegment, Integer.MAX_VALUE, (index, slot, copies, batch) -> {
+            MemorySegment block = blocks[index];
+            for (Placement p : copies) {
+                batch.add(TransferRequest.write(block, 0, p.segment(), p.offset(), block.byteSize()));
             }
-            long[] writtenKeys = written.stream().mapToLong(Long::longValue).toArray();
-            try {
-                run(batch);
-                commit(writtenKeys, crcs.stream().mapToInt(Integer::intValue).toArray());
-            } catch (RuntimeException e) {
-                abort(writtenKeys);
-                throw e instanceof StoreException se ? se : new StoreException("put failed: " + e.getMessage(), e);
-            } catch (Error e) { // OutOfMemoryError and the like: nothing uncommitted may stay allocated
-                abort(writtenKeys);
-                throw e;
-            }
-        }
-        return out;
+            return BlockContent.crc32c(block);
+        }).results();
     }
 
     /** Chooses where each leased block is read to. */
@@ -193,82 +164,46 @@ public final class DirectStoreClient implements AutoCloseable {
      * copy is intact the key is a miss (its destination then holds nothing to rely on).
      *
      * @return per key the block's length in bytes, or -1 when it is not in the store
-     * @throws IllegalArgumentException when a destination is smaller than its block
-     * @throws StoreException when a transfer fails or the lease expired
+     * @throws IllegalArgumentException when a destination is smaller than its block (nothing is read)
+     * @throws StoreException           when no copy of a block can be read (each was tried), or the
+     *                                  lease expired
      */
     public long[] get(long[] keys, Destinations destinations) {
         long registrations = local == null ? 0 : local.registrations().getAsLong();
         if (cache != null) {
             cache.miss();
         }
-        long askedAt = System.nanoTime();
-        Lease lease = lease(keys);
+        StoreCore.HeldLease held = core.lease(keys);
         long[] lengths = new long[keys.length];
+        boolean released = false;
         try {
-            List<Replica> chosen = chosen(lease);
-            MemorySegment[] dest = destinations.choose(chosen);
-            List<TransferRequest> batch = new ArrayList<>(keys.length);
-            for (int i = 0; i < keys.length; i++) {
-                Replica r = chosen.get(i);
-                lengths[i] = r == null ? -1 : r.length();
-                if (r == null || dest[i] == null) {
-                    continue;
-                }
-                if (dest[i].byteSize() < r.length()) {
-                    throw new IllegalArgumentException("block key " + r.key() + " holds " + r.length()
-                            + " bytes, its destination only " + dest[i].byteSize());
-                }
-                batch.add(TransferRequest.read(dest[i], 0, r.segment(), r.offset(), r.length()));
+            List<Replica> first = new ArrayList<>(keys.length);
+            for (List<Replica> copies : held.lease.replicas()) {
+                first.add(copies.isEmpty() ? null : copies.getFirst());
             }
-            run(batch);
+            MemorySegment[] dest = destinations.choose(first);
+            Replica[] chosen = new Replica[keys.length];
+            core.read(held, 0, keys.length, dest, null, chosen, new HashSet<>());
             for (int i = 0; i < keys.length; i++) {
-                if (chosen.get(i) != null && dest[i] != null && !verified(lease.replicas().get(i), chosen.get(i),
-                        dest[i])) {
-                    lengths[i] = -1; // every copy was corrupt, and is dropped now: a miss
-                }
+                Replica r = first.get(i);
+                // every copy corrupt (and dropped now): a miss
+                lengths[i] = r == null || (dest[i] != null && chosen[i] == null) ? -1 : r.length();
             }
-        } catch (Throwable e) { // errors too (OutOfMemoryError from a destination): the lease must go back
-            release(lease);
-            throw e;
-        }
-        if (cache != null && cache.offer(lease, askedAt, registrations)) {
-            leasesHeld.decrementAndGet();
-            askedAtByLease.remove(lease.id());
+            boolean cached = cache != null && cache.offer(held.lease, held.askedAt, registrations);
+            released = true;
+            if (cached) {
+                core.handedOver(held);
+                return lengths;
+            }
+            if (!core.release(held)) {
+                throw new StoreException("lease " + held.lease.id() + " expired during the read: bytes discarded");
+            }
             return lengths;
-        }
-        if (!release(lease)) {
-            throw new StoreException("lease " + lease.id() + " expired during the read: bytes discarded");
-        }
-        return lengths;
-    }
-
-    /**
-     * Checks the block read into {@code dest} from {@code read} against its CRC32C; when it
-     * differs, reports the copy to the master (which drops it), counts it, and reads the
-     * block again from the key's next copy, until one is intact.
-     *
-     * @param copies every copy of the key, as leased
-     * @return false when no copy was intact (each was reported): the key is a miss
-     * @throws StoreException when a transfer of another copy fails
-     */
-    private boolean verified(List<Replica> copies, Replica read, MemorySegment dest) {
-        Replica r = read;
-        int next = copies.indexOf(read) + 1;
-        while (BlockContent.crc32c(dest.asSlice(0, r.length())) != r.crc32c()) {
-            corruptCopies.increment();
-            CorruptCopies.report(master, r);
-            if (next >= copies.size()) {
-                return false;
+        } finally { // errors too (OutOfMemoryError from a destination): the lease must go back
+            if (!released) {
+                core.releaseAfterFailure(held);
             }
-            r = copies.get(next++);
-            try {
-                loader.load(r);
-            } catch (RpcException e) {
-                throw new StoreException("block key " + r.key() + " could not be loaded from SSD: " + e.getMessage(), e);
-            }
-            run(List.of(TransferRequest.read(dest, 0, r.segment(), r.offset(), r.length())));
         }
-        return true;
     }
 
     /**
@@ -276,7 +211,7 @@ public final class DirectStoreClient implements AutoCloseable {
      * was reported to the master and dropped, and never handed over.
      */
     public long corruptCopies() {
-        return corruptCopies.sum();
+        return core.corruptCopies();
     }
 
     /**
@@ -385,66 +320,42 @@ public final class DirectStoreClient implements AutoCloseable {
      *
      * @throws KeyNotFoundException     when a key is not in the store (nothing is read)
      * @throws IllegalArgumentException when a range crosses the end of its block
-     * @throws StoreException           when a transfer fails or the lease expired
+     * @throws StoreException           when no copy of a block can be read (each was tried), or the
+     *                                  lease expired
      */
     public void readRanges(long[] keys, long[] blockOffsets, MemorySegment[] destinations) {
-        Lease lease = lease(keys);
+        StoreCore.HeldLease held = core.lease(keys);
+        boolean released = false;
         try {
-            List<Replica> chosen = chosen(lease);
-            List<TransferRequest> batch = new ArrayList<>(keys.length);
             for (int i = 0; i < keys.length; i++) {
-                Replica r = chosen.get(i);
-                if (r == null) {
+                List<Replica> copies = held.lease.replicas().get(i);
+                if (copies.isEmpty()) {
                     throw new KeyNotFoundException(keys[i]);
                 }
-                checkRange(keys[i], blockOffsets[i], destinations[i].byteSize(), r.length());
-                batch.add(TransferRequest.read(destinations[i], 0, r.segment(), r.offset() + blockOffsets[i],
-                        destinations[i].byteSize()));
+                checkRange(keys[i], blockOffsets[i], destinations[i].byteSize(), copies.getFirst().length());
             }
-            run(batch);
-        } catch (Throwable e) { // errors too: the lease must go back
-            release(lease);
-            throw e;
-        }
-        if (!release(lease)) {
-            throw new StoreException("lease " + lease.id() + " expired during the read: bytes discarded");
-        }
-    }
-
-    /**
-     * The replica to read of each key (the master's first choice, loaded from SSD when it is
-     * there), or null for a key not in the store.
-     *
-     * @throws StoreException when the node of an SSD-resident replica cannot load it
-     */
-    private List<Replica> chosen(Lease lease) {
-        List<Replica> out = new ArrayList<>(lease.replicas().size());
-        for (List<Replica> copies : lease.replicas()) {
-            Replica r = copies.isEmpty() ? null : copies.getFirst();
-            if (r != null) {
-                try {
-                    loader.load(r);
-                } catch (RpcException e) {
-                    throw new StoreException("block key " + r.key() + " could not be loaded from SSD: " + e.getMessage(), e);
-                }
+            core.read(held, 0, keys.length, destinations, blockOffsets, new Replica[keys.length], new HashSet<>());
+            released = true;
+            if (!core.release(held)) {
+                throw new StoreException("lease " + held.lease.id() + " expired during the read: bytes discarded");
             }
-            out.add(r);
+        } finally { // errors too: the lease must go back
+            if (!released) {
+                core.releaseAfterFailure(held);
+            }
         }
-        return out;
     }
 
     /**
      * First phase of a put: allocates the keys not in the store ({@code blockBytes} each).
      *
      * @return one placement per key; {@link Placement#exists()} for keys already there
-     * @throws StoreException when there is no room (nothing stays allocated)
+     * @throws LengthConflictException when a key is in the store (or being written) with
+     *                                 another length (nothing stays allocated)
+     * @throws StoreException          when there is no room (nothing stays allocated)
      */
     public List<Placement> reserve(long[] keys, long blockBytes) {
-        try {
-            return master.putStart(keys, blockBytes, 1, preferredSegment);
-        } catch (RpcException e) {
-            throw new StoreException("put of " + keys.length + " blocks refused: " + e.getMessage(), e);
-        }
+        return core.reserve(keys, blockBytes, 1, preferredSegment);
     }
 
     /**
@@ -452,7 +363,7 @@ public final class DirectStoreClient implements AutoCloseable {
      * into the block of {@code targets[i]}.
      *
      * @throws IllegalArgumentException when a range crosses the end of its block
-     * @throws StoreException           when a transfer fails
+     * @throws StoreException           when a transfer fails (the failed segments are reported to the master)
      */
     public void writeRanges(List<Placement> targets, long[] blockOffsets, MemorySegment[] sources) {
         List<TransferRequest> batch = new ArrayList<>(targets.size());
@@ -462,7 +373,11 @@ public final class DirectStoreClient implements AutoCloseable {
             batch.add(TransferRequest.write(sources[i], 0, p.segment(), p.offset() + blockOffsets[i],
                     sources[i].byteSize()));
         }
-        run(batch);
+        try {
+            core.transfer(batch);
+        } catch (StoreCore.TransferFailed e) {
+            throw new StoreException(e.getMessage(), e);
+        }
     }
 
     /** Publishes reserved blocks; {@code crcs[i]} is the CRC32C of block {@code keys[i]}. */
@@ -477,68 +392,13 @@ public final class DirectStoreClient implements AutoCloseable {
 
     /** Frees reserved, uncommitted blocks; best effort (the master reclaims them after its put timeout anyway). */
     public void abort(long[] keys) {
-        if (keys.length == 0) {
-            return;
-        }
-        try {
-            master.putAbort(keys);
-        } catch (RpcException ignored) {
-            // reclaimed by the master's put timeout
-        }
+        core.abort(keys);
     }
 
     private static void checkRange(long key, long offset, long length, long blockBytes) {
         if (offset < 0 || length < 1 || offset > blockBytes - length) {
             throw new IllegalArgumentException("range [" + offset + ", +" + length + ") lies outside block key "
                     + key + " of " + blockBytes + " bytes");
-        }
-    }
-
-    private Lease lease(long[] keys) {
-        long askedAt = System.nanoTime();
-        Lease lease = call(() -> master.get(keys, leaseMillis));
-        leasesHeld.incrementAndGet();
-        askedAtByLease.put(lease.id(), askedAt);
-        return lease;
-    }
-
-    /**
-     * Ends a lease: without waiting for the master when less than half its TTL has passed
-     * since it was asked for (it cannot have expired), else with a check.
-     *
-     * @return false when the lease had expired (the bytes read may have been reused)
-     */
-    private boolean release(Lease lease) {
-        leasesHeld.decrementAndGet();
-        Long askedAt = askedAtByLease.remove(lease.id());
-        if (askedAt != null && System.nanoTime() - askedAt < leaseMillis * 500_000L) {
-            master.releaseLater(lease.id());
-            return true;
-        }
-        try {
-            return master.release(lease.id());
-        } catch (RpcException e) {
-            return false;
-        }
-    }
-
-    private void run(List<TransferRequest> batch) {
-        if (batch.isEmpty()) {
-            return;
-        }
-        try {
-            engine.submit(batch).await();
-        } catch (RuntimeException e) {
-            Set<String> segments = new HashSet<>();
-            batch.forEach(r -> segments.add(r.targetSegment()));
-            for (String segment : segments) {
-                try {
-                    master.suspect(segment); // the master probes the node and drops it when it is dead
-                } catch (RpcException ignored) {
-                    // the master is unreachable too: report the transfer failure itself
-                }
-            }
-            throw new StoreException("transfer failed: " + e.getMessage(), e);
         }
     }
 
@@ -556,6 +416,6 @@ public final class DirectStoreClient implements AutoCloseable {
         if (cache != null) {
             cache.clear();
         }
-        loader.close();
+        core.close();
     }
 }

@@ -112,7 +112,7 @@ public final class LeaseCache {
         }
         this.segment = segment;
         this.lifetimeNanos = lifetimeMillis * 1_000_000L;
-        this.safeNanos = ttlMillis * 500_000L;
+        this.safeNanos = LeaseRenewal.halfTtlNanos(ttlMillis);
         this.maxBytes = maxBytes;
         this.registrations = registrations;
         this.releaser = releaser;

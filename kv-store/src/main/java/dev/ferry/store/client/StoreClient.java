@@ -2,52 +2,52 @@ package dev.ferry.store.client;
 
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.master.Lease;
+import dev.ferry.store.master.MasterApi;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.Placement;
 import dev.ferry.store.master.Replica;
-import dev.ferry.store.rpc.RpcException;
-import dev.ferry.transfer.BatchHandle;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.TransferRequest;
 import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /**
- * The store as prefill and decode nodes use it: prefix lookup, put and get of KV blocks.
- * Metadata goes to the master; bytes go through the transfer engine in batches, through a
- * staging buffer of the caller's, a window of blocks at a time.
+ * The store as prefill and decode nodes use it: prefix lookup, put and get of KV blocks
+ * through a staging buffer of the caller's, a window of blocks at a time. A thin shape over
+ * the one client core ({@link StoreCore}), which {@link DirectStoreClient} shares: the same
+ * failure policy, lease rule and corrupt-copy handling.
  *
  * <p>Put: allocate all keys (each on {@code replicas} nodes, the preferred segment first),
  * then per window fill once, WRITE every replica as one batch, commit; on a failure the
- * uncommitted keys are aborted so nothing half-written becomes visible. Get: lease all keys,
- * READ per window from each key's first replica not known to have failed, check each block
- * against its committed CRC32C (a corrupt copy is reported to the master, which drops it, and
- * the block is read from its next copy; with none left the key is a miss), hand each block
- * to the sink, release (without waiting when less than half the TTL has passed: the lease
- * cannot have expired); when a replica's node cannot be reached the window is read again
- * from the other replicas. The lease is renewed while a long get goes on; a lease that
- * expired anyway fails the get, since the bytes may have been reused.
- *
- * <p>When a transfer fails, the target segments are reported to the master, which probes
- * their nodes and drops the dead ones at once (instead of after missed heartbeats); a put
- * then places the rest of its blocks on the nodes still alive, once.
+ * uncommitted keys are aborted so nothing half-written becomes visible, and when the master
+ * declared a target node dead the rest is placed on the nodes still alive, once. A key in the
+ * store with another length fails the put ({@link LengthConflictException}). Get: lease all
+ * keys, READ per window from each key's first copy not known to have failed; the blocks whose
+ * reads failed are read again from their next copy (only the failed segments are reported to
+ * the master); each block is checked against its committed CRC32C (a corrupt copy is reported
+ * to the master, which drops it, and the block is read from its next copy; with none left the
+ * key is a miss); each block goes to the sink; the lease is renewed while a long get goes on
+ * and released at the end ({@link LeaseRenewal}); a lease that expired anyway fails the get,
+ * since the bytes may have been reused.
  *
  * <p>Thread-safe if the staging buffers of concurrent calls differ.
  */
 public final class StoreClient implements AutoCloseable {
-    private final MasterClient master;
-    private final TransferEngine engine;
+    /** Extends a lease ({@link MasterClient#renew}). */
+    @FunctionalInterface
+    interface Renewal {
+        /** @return false when the lease had expired already */
+        boolean renew(long leaseId, long ttlMillis);
+    }
+
+    private final MasterApi master;
+    private final Renewal renewal;
+    private final StoreCore core;
     private final long leaseMillis;
     private final int replicas;
     private final String preferredSegment;
-    private final ReplicaLoader loader = new ReplicaLoader();
-    private final java.util.concurrent.atomic.LongAdder corruptCopies = new java.util.concurrent.atomic.LongAdder();
 
     /** One replica per block, no preferred segment. */
     public StoreClient(MasterClient master, TransferEngine engine, long leaseMillis) {
@@ -62,11 +62,18 @@ public final class StoreClient implements AutoCloseable {
      */
     public StoreClient(MasterClient master, TransferEngine engine, long leaseMillis, int replicas,
                        String preferredSegment) {
+        this(master, master::renew, engine, leaseMillis, replicas, preferredSegment);
+    }
+
+    /** Over any master: a remote one, or one in this process (with the lease renewal it offers). */
+    StoreClient(MasterApi master, Renewal renewal, TransferEngine engine, long leaseMillis, int replicas,
+                String preferredSegment) {
         if (replicas < 1) {
             throw new IllegalArgumentException("replicas must be at least 1, not " + replicas);
         }
         this.master = master;
-        this.engine = engine;
+        this.renewal = renewal;
+        this.core = new StoreCore(master, engine, leaseMillis);
         this.leaseMillis = leaseMillis;
         this.replicas = replicas;
         this.preferredSegment = preferredSegment;
@@ -97,128 +104,24 @@ public final class StoreClient implements AutoCloseable {
      *
      * @param blockBytes bytes of each block
      * @param staging    local memory holding at least one block; its size sets the window
-     * @throws StoreException when there is no room, or a transfer fails (nothing uncommitted stays visible)
+     * @throws LengthConflictException when a key is in the store with another length (nothing is written)
+     * @throws StoreException          when there is no room, or a transfer fails (nothing uncommitted stays visible)
      */
     public PutResult put(long[] keys, long blockBytes, MemorySegment staging, BlockSource source) {
-        return put(keys, blockBytes, staging, source, true);
-    }
-
-    private PutResult put(long[] keys, long blockBytes, MemorySegment staging, BlockSource source, boolean retry) {
         int window = window(staging, blockBytes);
-        List<Placement> placements;
-        try {
-            placements = master.putStart(keys, blockBytes, replicas, preferredSegment);
-        } catch (RpcException e) {
-            throw new StoreException("put of " + keys.length + " blocks refused: " + e.getMessage(), e);
-        }
-        Map<Long, List<Placement>> byKey = new LinkedHashMap<>();
-        int existed = 0;
-        for (Placement p : placements) {
-            if (p.exists()) {
-                existed++;
-            } else {
-                byKey.computeIfAbsent(p.key(), k -> new ArrayList<>(replicas)).add(p);
-            }
-        }
-        List<List<Placement>> toWrite = new ArrayList<>(byKey.values());
-        long nanos = 0;
-        int done = 0;
-        try {
-            while (done < toWrite.size()) {
-                int n = Math.min(window, toWrite.size() - done);
-                long[] batchKeys = new long[n];
-                int[] crcs = new int[n];
-                List<TransferRequest> batch = new ArrayList<>(n * replicas);
-                for (int i = 0; i < n; i++) {
-                    List<Placement> copies = toWrite.get(done + i);
-                    long key = copies.getFirst().key();
-                    MemorySegment slot = staging.asSlice(i * blockBytes, blockBytes);
-                    source.fill(key, slot);
-                    batchKeys[i] = key;
-                    crcs[i] = BlockContent.crc32c(slot);
+        long[] lengths = new long[keys.length];
+        Arrays.fill(lengths, blockBytes);
+        StoreCore.PutOutcome out = core.put(keys, lengths, replicas, preferredSegment, window,
+                (index, slot, copies, batch) -> {
+                    MemorySegment block = staging.asSlice(slot * blockBytes, blockBytes);
+                    source.fill(keys[index], block);
                     for (Placement p : copies) {
-                        batch.add(TransferRequest.write(staging, i * blockBytes, p.segment(), p.offset(), blockBytes));
+                        batch.add(TransferRequest.write(staging, slot * blockBytes, p.segment(), p.offset(), blockBytes));
                     }
-                }
-                long start = System.nanoTime();
-                await(batch);
-                nanos += System.nanoTime() - start;
-                master.putCommit(batchKeys, crcs);
-                done += n;
-            }
-        } catch (RuntimeException e) {
-            long[] rest = toWrite.subList(done, toWrite.size()).stream().mapToLong(c -> c.getFirst().key()).toArray();
-            abort(rest);
-            if (retry && e instanceof UnreachableSegments u && u.gone) {
-                // The master dropped the dead node: the rest goes to the nodes still alive.
-                PutResult again = put(rest, blockBytes, staging, source, false);
-                return new PutResult(done + again.written(), existed + again.existed(),
-                        (done + again.written()) * blockBytes, nanos + again.transferNanos());
-            }
-            throw new StoreException("put failed after " + done + " of " + toWrite.size() + " blocks: "
-                    + e.getMessage(), e);
-        }
-        return new PutResult(toWrite.size(), existed, (long) toWrite.size() * blockBytes, nanos);
-    }
-
-    /**
-     * Runs a batch; when requests fail, reports their segments to the master (which probes
-     * their nodes) and throws {@link UnreachableSegments}.
-     */
-    private void await(List<TransferRequest> batch) {
-        BatchHandle handle;
-        try {
-            handle = engine.submit(batch);
-        } catch (RuntimeException e) {
-            Set<String> segments = new HashSet<>();
-            batch.forEach(r -> segments.add(r.targetSegment()));
-            throw unreachable(segments, e);
-        }
-        try {
-            handle.completion().join();
-        } catch (RuntimeException e) {
-            Set<String> segments = new HashSet<>();
-            for (int i = 0; i < batch.size(); i++) {
-                if (handle.requests().get(i).isCompletedExceptionally()) {
-                    segments.add(batch.get(i).targetSegment());
-                }
-            }
-            throw unreachable(segments, e);
-        }
-    }
-
-    private UnreachableSegments unreachable(Set<String> segments, RuntimeException cause) {
-        boolean gone = false;
-        for (String segment : segments) {
-            try {
-                gone |= master.suspect(segment);
-            } catch (RpcException ignored) {
-                // the master is unreachable too: report the transfer failure itself
-            }
-        }
-        Throwable root = cause instanceof java.util.concurrent.CompletionException && cause.getCause() != null
-                ? cause.getCause() : cause;
-        return new UnreachableSegments(root.getMessage(), gone, segments, root);
-    }
-
-    /** A batch failed; {@code gone} says whether the master declared a target node dead. */
-    private static final class UnreachableSegments extends RuntimeException {
-        final boolean gone;
-        final Set<String> segments;
-
-        UnreachableSegments(String message, boolean gone, Set<String> segments, Throwable cause) {
-            super(message, cause);
-            this.gone = gone;
-            this.segments = segments;
-        }
-    }
-
-    private void abort(long[] keys) {
-        try {
-            master.putAbort(keys);
-        } catch (RpcException ignored) {
-            // The master reclaims uncommitted puts after its put timeout anyway.
-        }
+                    return BlockContent.crc32c(block);
+                });
+        int written = out.written();
+        return new PutResult(written, keys.length - written, written * blockBytes, out.transferNanos());
     }
 
     /**
@@ -229,17 +132,11 @@ public final class StoreClient implements AutoCloseable {
      */
     public GetResult get(long[] keys, long blockBytes, MemorySegment staging, BlockSink sink) {
         int window = window(staging, blockBytes);
-        // Taken before each request for the lease, so never later than the master's grant.
-        long leasedAt = System.nanoTime();
-        Lease lease;
-        try {
-            lease = master.get(keys, leaseMillis);
-        } catch (RpcException e) {
-            throw new StoreException("get of " + keys.length + " blocks refused: " + e.getMessage(), e);
-        }
+        StoreCore.HeldLease held = core.lease(keys);
+        Lease lease = held.lease;
         long nanos = 0;
         long bytes = 0;
-        Set<String> failed = new HashSet<>();
+        boolean released = false;
         try {
             for (int i = 0; i < keys.length; i++) {
                 if (lease.replicas().get(i).isEmpty()) {
@@ -248,103 +145,56 @@ public final class StoreClient implements AutoCloseable {
                             ? " in DRAM, and no DRAM can be freed to load it from SSD now (every block is being read)"
                             : ""));
                 }
+                if (lease.replicas().get(i).getFirst().length() > blockBytes) {
+                    throw new StoreException("block key " + keys[i] + " holds " + lease.replicas().get(i).getFirst()
+                            .length() + " bytes, more than the " + blockBytes + " asked for");
+                }
             }
             Replica[] chosen = new Replica[window];
+            MemorySegment[] dest = new MemorySegment[window];
+            Set<String> failed = new HashSet<>();
             for (int done = 0; done < keys.length; done += window) {
                 int n = Math.min(window, keys.length - done);
+                for (int i = 0; i < n; i++) {
+                    dest[i] = staging.asSlice(i * blockBytes, blockBytes);
+                }
                 long start = System.nanoTime();
-                readWindow(lease, done, n, blockBytes, staging, chosen, failed);
+                core.read(held, done, n, dest, null, chosen, failed);
                 nanos += System.nanoTime() - start;
+                for (int i = 0; i < n; i++) {
+                    if (chosen[i] == null) {
+                        throw new StoreException("block key " + keys[done + i] + " is not in the store: the copies "
+                                + "left failed their CRC32C check and were dropped");
+                    }
+                }
                 for (int i = 0; i < n; i++) {
                     Replica r = chosen[i];
                     sink.accept(r.key(), staging.asSlice(i * blockBytes, r.length()), r.crc32c());
                     bytes += r.length();
                 }
-                if (System.nanoTime() - leasedAt > leaseMillis * 500_000L && done + n < keys.length) {
+                if (!LeaseRenewal.stillHolds(held.askedAt, System.nanoTime(), leaseMillis)
+                        && done + n < keys.length) {
                     long renewAt = System.nanoTime();
-                    if (!master.renew(lease.id(), leaseMillis)) {
+                    if (!renewal.renew(lease.id(), leaseMillis)) {
                         throw new StoreException("lease " + lease.id() + " expired during a get of " + keys.length
                                 + " blocks: bytes discarded");
                     }
-                    leasedAt = renewAt;
+                    held.askedAt = renewAt;
                 }
+            }
+            released = true;
+            if (!core.release(held)) {
+                throw new StoreException("lease " + lease.id() + " expired during the read of " + Arrays.toString(
+                        Arrays.copyOf(keys, Math.min(keys.length, 4))) + "...: bytes discarded");
             }
         } catch (RuntimeException e) {
-            release(lease);
             throw e instanceof StoreException se ? se : new StoreException("get failed: " + e.getMessage(), e);
-        }
-        if (System.nanoTime() - leasedAt < leaseMillis * 500_000L) {
-            // Granted (or renewed) after leasedAt, so it cannot have expired: no need to wait.
-            master.releaseLater(lease.id());
-        } else if (!release(lease)) {
-            throw new StoreException("lease " + lease.id() + " expired during the read of " + Arrays.toString(
-                    Arrays.copyOf(keys, Math.min(keys.length, 4))) + "...: bytes discarded");
+        } finally { // errors too: the lease must go back
+            if (!released) {
+                core.releaseAfterFailure(held);
+            }
         }
         return new GetResult(keys.length, bytes, nanos);
-    }
-
-    /**
-     * Reads blocks {@code [from, from + n)} of the lease, falling back to other replicas when
-     * a node cannot be reached, and checks each block against its CRC32C: a corrupt copy is
-     * reported (the master drops it), counted, and the block read again from its next copy.
-     *
-     * @throws StoreException when no replica of a block can be read, or none is intact (a miss)
-     */
-    private void readWindow(Lease lease, int from, int n, long blockBytes, MemorySegment staging, Replica[] chosen,
-                            Set<String> failed) {
-        Set<Replica> corrupt = new HashSet<>();
-        boolean[] pending = new boolean[n];
-        Arrays.fill(pending, true);
-        while (true) {
-            List<TransferRequest> batch = new ArrayList<>(n);
-            for (int i = 0; i < n; i++) {
-                if (!pending[i]) {
-                    continue;
-                }
-                Replica r = firstLive(lease.replicas().get(from + i), failed, corrupt);
-                if (r.length() > blockBytes) {
-                    throw new StoreException("block key " + r.key() + " holds " + r.length()
-                            + " bytes, more than the " + blockBytes + " asked for");
-                }
-                chosen[i] = r;
-                batch.add(TransferRequest.read(staging, i * blockBytes, r.segment(), r.offset(), r.length()));
-            }
-            try {
-                load(chosen, n, pending);
-                await(batch);
-            } catch (UnreachableSegments e) {
-                failed.addAll(e.segments);
-                for (int i = 0; i < n; i++) {
-                    if (pending[i] && liveCount(lease.replicas().get(from + i), failed, corrupt) == 0) {
-                        throw new StoreException("no replica of block key " + chosen[i].key() + " could be read: "
-                                + e.getMessage(), e);
-                    }
-                }
-                continue;
-            }
-            boolean again = false;
-            for (int i = 0; i < n; i++) {
-                if (!pending[i]) {
-                    continue;
-                }
-                Replica r = chosen[i];
-                if (BlockContent.crc32c(staging.asSlice(i * blockBytes, r.length())) == r.crc32c()) {
-                    pending[i] = false;
-                    continue;
-                }
-                corruptCopies.increment();
-                CorruptCopies.report(master, r);
-                corrupt.add(r);
-                if (liveCount(lease.replicas().get(from + i), failed, corrupt) == 0) {
-                    throw new StoreException("block key " + r.key() + " is not in the store: the copies left "
-                            + "failed their CRC32C check and were dropped");
-                }
-                again = true;
-            }
-            if (!again) {
-                return;
-            }
-        }
     }
 
     /**
@@ -352,60 +202,13 @@ public final class StoreClient implements AutoCloseable {
      * was reported to the master and dropped, and never handed to a sink.
      */
     public long corruptCopies() {
-        return corruptCopies.sum();
-    }
-
-    /**
-     * Asks the nodes of SSD-resident replicas to load them into the DRAM ranges the master
-     * gave them (the promotion); a node that refuses or cannot be reached makes that replica
-     * unreachable, like a failed transfer.
-     */
-    private void load(Replica[] chosen, int n, boolean[] pending) {
-        for (int i = 0; i < n; i++) {
-            Replica r = chosen[i];
-            if (!pending[i] || !r.needsLoad()) {
-                continue;
-            }
-            try {
-                loader.load(r);
-            } catch (RpcException e) {
-                throw new UnreachableSegments("loading block key " + r.key() + " from SSD at " + r.loadEndpoint()
-                        + " failed: " + e.getMessage(), false, Set.of(r.segment()), e);
-            }
-        }
+        return core.corruptCopies();
     }
 
     /** Closes the connections to store nodes opened for promotions. */
     @Override
     public void close() {
-        loader.close();
-    }
-
-    private static Replica firstLive(List<Replica> replicas, Set<String> failed, Set<Replica> corrupt) {
-        for (Replica r : replicas) {
-            if (!failed.contains(r.segment()) && !corrupt.contains(r)) {
-                return r;
-            }
-        }
-        throw new StoreException("no replica of block key " + replicas.getFirst().key() + " is reachable");
-    }
-
-    private static int liveCount(List<Replica> replicas, Set<String> failed, Set<Replica> corrupt) {
-        int n = 0;
-        for (Replica r : replicas) {
-            if (!failed.contains(r.segment()) && !corrupt.contains(r)) {
-                n++;
-            }
-        }
-        return n;
-    }
-
-    private boolean release(Lease lease) {
-        try {
-            return master.release(lease.id());
-        } catch (RpcException e) {
-            return false;
-        }
+        core.close();
     }
 
     private static int window(MemorySegment staging, long blockBytes) {

@@ -5,6 +5,7 @@ import static dev.ferry.store.sidecar.SidecarProtocol.*;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.client.DirectStoreClient;
 import dev.ferry.store.client.KeyNotFoundException;
+import dev.ferry.store.client.LengthConflictException;
 import dev.ferry.store.client.StoreException;
 import dev.ferry.store.master.Placement;
 import dev.ferry.store.rpc.RpcException;
@@ -99,6 +100,7 @@ final class SidecarOps {
             case SidecarException s -> s.status();
             case KeyNotFoundException k -> NOT_FOUND;
             case IllegalArgumentException i -> OUT_OF_RANGE;
+            case LengthConflictException c -> BAD_STATE;
             case StoreException s when s.getCause() instanceof RpcException r && r.status() == RpcException.NO_SPACE ->
                     NO_SPACE;
             case StoreException s -> STORE_ERROR;

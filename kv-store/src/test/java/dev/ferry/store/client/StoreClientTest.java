@@ -2,6 +2,7 @@ package dev.ferry.store.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.alloc.OffsetAllocator;
@@ -11,6 +12,7 @@ import dev.ferry.store.master.Master;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.MasterService;
 import dev.ferry.transfer.TransferEngine;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -120,6 +122,38 @@ class StoreClientTest {
             assertThat(master.master().stats().underReplicated()).isEqualTo(4);
             assertThat(master.master().stats().lostBlocks()).isZero();
         }
+    }
+
+    @Test
+    void aGetWhoseSinkFailsWithAnErrorGivesItsLeaseBack() {
+        store.put(new long[] {3, 4}, BLOCK, staging.memory(), BlockContent::fill);
+        assertThatThrownBy(() -> store.get(new long[] {3, 4}, BLOCK, staging.memory(), (k, b, c) -> {
+            throw new OutOfMemoryError("Cannot reserve direct buffer memory");
+        })).isInstanceOf(OutOfMemoryError.class);
+        // Well within the lease's TTL (10 s): only a release ends it this soon.
+        await().atMost(Duration.ofSeconds(3)).until(() -> master.master().stats().leases() == 0);
+        assertThat(store.remove(new long[] {3, 4})).containsExactly(Master.REMOVED, Master.REMOVED);
+    }
+
+    @Test
+    void aPutWhoseSourceFailsWithAnErrorLeavesNothingPending() {
+        assertThatThrownBy(() -> store.put(new long[] {5, 6}, BLOCK, staging.memory(), (k, slot) -> {
+            throw new OutOfMemoryError("Java heap space");
+        })).isInstanceOf(OutOfMemoryError.class);
+        assertThat(master.master().stats().pendingBlocks()).isZero();
+        assertThat(store.exists(new long[] {5, 6})).containsExactly(false, false);
+    }
+
+    @Test
+    void aPutOfAKeyStoredWithAnotherLengthIsRefusedAndWritesNothing() {
+        store.put(new long[] {20}, BLOCK, staging.memory(), BlockContent::fill);
+        assertThatThrownBy(() -> store.put(new long[] {21, 20}, BLOCK - 8, staging.memory(), BlockContent::fill))
+                .isInstanceOf(LengthConflictException.class)
+                .hasMessageContaining("block key 20 is already in the store (or being written) with " + BLOCK
+                        + " bytes, not the " + (BLOCK - 8));
+        assertThat(store.exists(new long[] {20, 21})).containsExactly(true, false);
+        assertThat(master.master().stats().pendingBlocks()).isZero();
+        assertThat(store.put(new long[] {20}, BLOCK, staging.memory(), BlockContent::fill).existed()).isEqualTo(1);
     }
 
     @Test

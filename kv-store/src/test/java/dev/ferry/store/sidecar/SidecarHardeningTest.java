@@ -271,14 +271,26 @@ class SidecarHardeningTest {
     }
 
     @Test
-    void aPutOfAKeyThatExistsWithAnotherLengthAnswersExistedAndKeepsTheStoredBlock() {
+    void aPutOfAKeyThatExistsWithAnotherLengthIsRefusedWritesNothingAndKeepsTheStoredBlock() {
         fx = new SidecarFixture(c -> c);
         byte[] first = new byte[4096];
         BlockContent.fill(9, MemorySegment.ofArray(first));
+        byte[] other = new byte[4096];
+        BlockContent.fill(10, MemorySegment.ofArray(other));
         try (SidecarClient c = fx.client()) {
             assertThat(c.putInline(new long[] {9}, new byte[][] {first})).containsExactly(0);
-            assertThat(c.putInline(new long[] {9}, new byte[][] {new byte[8192]})).containsExactly(1);
+            // The same length is "already there"; another length is an error, for the whole request.
+            assertThat(c.putInline(new long[] {9}, new byte[][] {first.clone()})).containsExactly(1);
+            assertStatus(() -> c.putInline(new long[] {10, 9}, new byte[][] {other, new byte[8192]}), BAD_STATE,
+                    "block key 9 is already in the store (or being written) with 4096 bytes, not the 8192");
+            assertStatus(() -> c.putStart(new long[] {11, 9}, new long[] {8192, 8192}), BAD_STATE,
+                    "block key 9 is already in the store");
             assertThat(c.getInline(9)[0]).isEqualTo(first);
+            assertThat(c.exists(10, 11)).containsExactly(false, false);
+            assertThat(fx.masterStats().pendingBlocks()).isZero();
+            // Nothing of the refused requests is left pending on the connection either.
+            assertThat(c.putStart(new long[] {11}, new long[] {4096})).containsExactly(0);
+            c.putAbort(11);
         }
     }
 
