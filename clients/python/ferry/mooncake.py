@@ -1,0 +1,789 @@
+"""Mooncake Store's Python API (``mooncake.store``) served by a Ferry sidecar.
+
+    from ferry.mooncake import MooncakeDistributedStore   # instead of: from mooncake.store import ...
+
+    store = MooncakeDistributedStore()
+    store.setup("localhost", "P2PHANDSHAKE", 512 * 1024 * 1024, 128 * 1024 * 1024, "tcp", "",
+                "localhost:50051")             # a Ferry master: ./ferry master --port 50051
+    store.put("hello_key", b"Hello, Ferry!")
+    assert store.get("hello_key") == b"Hello, Ferry!"
+    store.close()
+
+Method names, argument order, defaults, return values and error codes are Mooncake Store's
+(0 or a byte count on success, a negative Mooncake error code on failure; ``get`` answers
+empty bytes for a missing key). See docs/integration.md for what each setup argument means
+to Ferry, how string keys are stored (module ferry.keys), and where bytes are copied.
+
+Thread-safety: one store may be used from many threads; each call takes a connection of a
+small pool (one sidecar connection and one staging buffer each, ``max_connections``, 8 by
+default) and gives it back when done.
+"""
+
+import ctypes
+import itertools
+import mmap
+import os
+import queue
+import shutil
+import socket
+import struct
+import tempfile
+import threading
+
+from ferry_client import FerryClient, FerryError, MemfdBuffer
+
+from . import keys as _keys
+from .launcher import FerryNotInstalled, SidecarProcess
+from .sizes import parse_size
+
+__all__ = ["MooncakeDistributedStore", "ReplicateConfig", "MooncakeHostMemAllocator", "BufferHandle",
+           "FerryNotInstalled", "OK", "INTERNAL_ERROR", "BUFFER_OVERFLOW", "NO_AVAILABLE_HANDLE",
+           "INVALID_PARAMS", "OBJECT_NOT_FOUND", "OBJECT_ALREADY_EXISTS", "OBJECT_HAS_LEASE",
+           "TRANSFER_FAIL", "RPC_FAIL", "UNAVAILABLE_IN_CURRENT_STATUS"]
+
+# Mooncake Store's error codes (mooncake-store/include/types.h), the ones this module answers.
+OK = 0
+INTERNAL_ERROR = -1
+BUFFER_OVERFLOW = -10
+NO_AVAILABLE_HANDLE = -200
+INVALID_PARAMS = -600
+OBJECT_NOT_FOUND = -704
+OBJECT_ALREADY_EXISTS = -705
+OBJECT_HAS_LEASE = -706
+TRANSFER_FAIL = -800
+RPC_FAIL = -900
+UNAVAILABLE_IN_CURRENT_STATUS = -1010
+
+# Ferry sidecar status (docs/protocol.md) -> Mooncake error code.
+_STATUS_CODES = {6: OBJECT_NOT_FOUND, 7: INVALID_PARAMS, 8: INVALID_PARAMS, 9: BUFFER_OVERFLOW,
+                 10: INVALID_PARAMS, 11: NO_AVAILABLE_HANDLE, 14: TRANSFER_FAIL,
+                 15: UNAVAILABLE_IN_CURRENT_STATUS}
+_NOT_FOUND = 6
+_OUT_OF_RANGE = 8
+_MISMATCH = object()  # a block of another string key under the same 64-bit key
+
+
+class _Failed(Exception):
+    """A call that ends with a Mooncake error code."""
+
+    def __init__(self, code):
+        super().__init__(code)
+        self.code = code
+
+
+class ReplicateConfig:
+    """Mooncake's replication settings of a put.
+
+    Accepted and checked (``replica_num`` at least 1); Ferry's sidecar protocol has no
+    per-put replica count or pin yet, so the store's own replication and eviction apply.
+    """
+
+    def __init__(self):
+        self.replica_num = 1
+        self.with_soft_pin = False
+        self.with_hard_pin = False
+        self.preferred_segment = ""
+        self.preferred_segments = []
+        self.prefer_alloc_in_same_node = False
+
+    def __repr__(self):
+        return "ReplicateConfig(replica_num=%d, with_soft_pin=%s, with_hard_pin=%s, preferred_segment=%r)" % (
+            self.replica_num, self.with_soft_pin, self.with_hard_pin, self.preferred_segment)
+
+
+def _check_config(config):
+    if config is not None and (not isinstance(getattr(config, "replica_num", 1), int)
+                               or getattr(config, "replica_num", 1) < 1):
+        raise _Failed(INVALID_PARAMS)
+
+
+def _address(view):
+    """(address, anchor) of a writable bytes-like object; keep the anchor alive while using the address."""
+    anchor = (ctypes.c_char * len(view)).from_buffer(view)
+    return ctypes.addressof(anchor), anchor
+
+
+class _Allocation:
+    _serials = itertools.count(1)
+
+    def __init__(self, size):
+        self.buffer = MemfdBuffer(size, "ferry-host-mem")
+        self.address, self._anchor = _address(self.buffer.view)
+        self.size = size
+        self.serial = next(self._serials)  # addresses are reused after free; serials are not
+        self.freed = False
+
+    def close(self):
+        self.freed = True
+        self._anchor = None
+        self.buffer.close()
+
+
+_allocations = {}  # address -> _Allocation, of every MooncakeHostMemAllocator of this process
+_allocations_lock = threading.Lock()
+
+
+def _allocation_of(ptr, size):
+    with _allocations_lock:
+        for a in _allocations.values():
+            if a.address <= ptr and ptr + size <= a.address + a.size:
+                return a
+    return None
+
+
+class MooncakeHostMemAllocator:
+    """Host memory that the sidecar maps: each allocation is a sealed memfd of this process.
+
+    ``alloc(size)`` answers its address (an int, as Mooncake's), ``free(ptr)`` releases it
+    (0, or INVALID_PARAMS for an address alloc did not give). put_from / batch_put_from of
+    this memory reach the store with no copy in Python. Thread-safe.
+    """
+
+    def alloc(self, size):
+        if not isinstance(size, int) or size <= 0:
+            raise ValueError("size must be a positive int, got %r" % (size,))
+        a = _Allocation(size)
+        with _allocations_lock:
+            _allocations[a.address] = a
+        return a.address
+
+    def free(self, ptr):
+        with _allocations_lock:
+            a = _allocations.pop(ptr, None)
+        if a is None:
+            return INVALID_PARAMS
+        a.close()
+        return OK
+
+
+class BufferHandle(mmap.mmap):
+    """A value read by get_buffer: private memory with ``ptr()``, ``size()``, ``len()`` and the
+    buffer protocol (``memoryview(handle)``, ``bytes(handle)``)."""
+
+    def __new__(cls, data):
+        handle = super().__new__(cls, -1, len(data))
+        handle[:] = data
+        return handle
+
+    def ptr(self):
+        view = (ctypes.c_char * 1).from_buffer(self)
+        try:
+            return ctypes.addressof(view)
+        finally:
+            del view
+
+    def size(self):
+        return len(self)
+
+
+class _Connection:
+    """One sidecar connection and its staging buffer (none over TCP: bytes travel in the frames)."""
+
+    def __init__(self, path, host, port, token, timeout, staging_size):
+        self.client = FerryClient(path=path, host=host, port=port, token=token, timeout=timeout)
+        self.staging = None
+        try:
+            if path is not None:
+                self.staging = MemfdBuffer(staging_size, "ferry-staging")
+                self.staging_id = self.client.register_buffer(self.staging)
+        except BaseException:
+            self.close()
+            raise
+        self.memfd_ids = {}  # _Allocation serial -> (allocation, buffer id on this connection)
+
+    def close(self):
+        try:
+            self.client.close()
+        finally:
+            if self.staging is not None:
+                self.staging.close()
+
+    def buffer_id(self, allocation):
+        """This connection's id of an allocation's memfd (registered on first use); lets go of freed ones."""
+        for serial, (a, freed_id) in list(self.memfd_ids.items()):
+            if a.freed:
+                del self.memfd_ids[serial]
+                self.client.unregister_buffer(freed_id)
+        entry = self.memfd_ids.get(allocation.serial)
+        if entry is None:
+            entry = (allocation, self.client.register_buffer(allocation.buffer))
+            self.memfd_ids[allocation.serial] = entry
+        return entry[1]
+
+    # --- blocks ------------------------------------------------------------------------
+
+    def put_block(self, k64, header, parts):
+        """Stores header + parts as one block; 0 stored, 1 a block of that key was there."""
+        total = len(header) + sum(len(p) for p in parts)
+        if self.staging is None:
+            return self.client.put_inline([k64], [b"".join([header] + [bytes(p) for p in parts])])[0]
+        if total <= self.staging.size:
+            return self._put_through(self.staging, self.staging_id, k64, header, parts, total)
+        with MemfdBuffer(total, "ferry-large-put") as big:
+            big_id = self.client.register_buffer(big)
+            try:
+                return self._put_through(big, big_id, k64, header, parts, total)
+            finally:
+                self.client.unregister_buffer(big_id)
+
+    def _put_through(self, buf, buf_id, k64, header, parts, total):
+        at = len(header)
+        buf.view[0:at] = header
+        for p in parts:
+            buf.view[at:at + len(p)] = p
+            at += len(p)
+        return self.client.put([k64], buf_id, [0], [total])[0]
+
+    def put_block_from(self, k64, header, allocation, offset, size):
+        """Stores header + `size` bytes at `offset` of a host-memory allocation, with no copy of them."""
+        total = len(header) + size
+        if self.client.put_start([k64], [total])[0] == 1:
+            return 1
+        try:
+            self.staging.view[0:len(header)] = header
+            self.client.write_ranges([(k64, 0, self.staging_id, 0, len(header)),
+                                      (k64, len(header), self.buffer_id(allocation), offset, size)])
+            self.client.put_commit([k64])
+        except BaseException:
+            try:
+                self.client.put_abort([k64])
+            except (FerryError, OSError):
+                pass
+            raise
+        return 0
+
+    def read_block(self, k64, consume):
+        """Reads a whole block (CRC-checked) and answers consume(view of its bytes), or None when missing.
+
+        The view is valid only inside consume.
+        """
+        if self.staging is None:
+            block = self.client.get_inline([k64])[0]
+            return None if block is None else consume(memoryview(block))
+        try:
+            length = self.client.get([k64], self.staging_id, [0], [self.staging.size])[0]
+        except FerryError as e:
+            if e.status != _OUT_OF_RANGE:
+                raise
+            length = -2  # longer than the staging buffer
+        if length == -1:
+            return None
+        if length >= 0:
+            return consume(self.staging.view[0:length])
+        for _ in range(3):  # the block may be replaced by one of another size between the two calls
+            try:
+                self.client.read_range(k64, 0, self.staging_id, 0, _keys.FIXED)
+            except FerryError as e:
+                if e.status == _NOT_FOUND:
+                    return None
+                raise
+            _, key_len, value_len = struct.unpack_from("<4sIQ", self.staging.view)
+            with MemfdBuffer(_keys.FIXED + key_len + value_len, "ferry-large-get") as big:
+                big_id = self.client.register_buffer(big)
+                try:
+                    length = self.client.get([k64], big_id, [0], [big.size])[0]
+                except FerryError as e:
+                    if e.status != _OUT_OF_RANGE:
+                        raise
+                    continue
+                finally:
+                    self.client.unregister_buffer(big_id)
+                return None if length < 0 else consume(big.view[0:length])
+        raise _Failed(TRANSFER_FAIL)
+
+    def read_header(self, k64, key_bytes):
+        """The value length of the block of this string key, None when missing, _MISMATCH for another key's."""
+        if self.staging is None:
+            return self.read_block(k64, lambda v: _or_mismatch(_keys.value_length(v, key_bytes, len(v))))
+        n = _keys.header_length(key_bytes)
+        if n > self.staging.size:
+            raise _Failed(INVALID_PARAMS)
+        try:
+            self.client.read_range(k64, 0, self.staging_id, 0, n)
+        except FerryError as e:
+            if e.status == _NOT_FOUND:
+                return None
+            if e.status == _OUT_OF_RANGE:  # shorter than this key's header: not this key's block
+                return _MISMATCH
+            raise
+        return _or_mismatch(_keys.value_length(self.staging.view[0:n], key_bytes))
+
+
+def _or_mismatch(value_length):
+    return _MISMATCH if value_length is None else value_length
+
+
+class MooncakeDistributedStore:
+    """Mooncake Store's client, served by a Ferry sidecar. Thread-safe; see the module's doc.
+
+    Every method answers Mooncake's return values and error codes; none raises for a store
+    error. TypeError is raised for a key that is not a str (as Mooncake's binding does).
+    ``key_mismatches`` counts hits on a block of another string key with the same 64-bit
+    block key (served as misses).
+    """
+
+    def __init__(self, block_key=_keys.block_key):
+        self._block_key = block_key  # the string -> 64-bit derivation (ferry.keys); injectable for tests
+        self._lock = threading.Lock()
+        self._sidecar = None
+        self._workdir = None
+        self._address = None
+        self._hostname = ""
+        self._pool = queue.LifoQueue()
+        self._open = 0
+        self._max = 8
+        self._timeout = 30.0
+        self._staging_size = 16 << 20
+        self._regions = {}  # address -> size, of register_buffer
+        self.key_mismatches = 0
+
+    # --- setup ---------------------------------------------------------------------------
+
+    def setup(self, local_hostname, metadata_server=None, global_segment_size=16 << 20,
+              local_buffer_size=16 << 20, protocol="tcp", rdma_devices="", master_server_addr="127.0.0.1:50051",
+              engine=None, **kwargs):
+        """Starts a sidecar that contributes ``global_segment_size`` bytes to the master at
+        ``master_server_addr`` and connects to it; 0, or a negative code.
+
+        ``setup(config)`` with a dict takes the same names as keys (sizes may be strings such
+        as "16MB"). ``metadata_server``, ``protocol``, ``rdma_devices`` and ``engine`` are
+        accepted and not used (docs/integration.md). Keyword extras: ``timeout`` (s, per
+        call), ``max_connections``, ``ready_timeout`` (s), ``shm_dir``, ``sidecar_args``.
+        Raises FerryNotInstalled when no Ferry distribution or JDK 25 is found.
+        """
+        if isinstance(local_hostname, dict):
+            config = dict(local_hostname)
+            config.update(kwargs)
+            local_hostname = config.pop("local_hostname", "localhost")
+            global_segment_size = config.pop("global_segment_size", global_segment_size)
+            local_buffer_size = config.pop("local_buffer_size", local_buffer_size)
+            master_server_addr = config.pop("master_server_address", config.pop("master_server_addr",
+                                                                                master_server_addr))
+            for ignored in ("metadata_server", "protocol", "rdma_devices", "device_name", "engine"):
+                config.pop(ignored, None)
+            kwargs = config
+        with self._lock:
+            if self._address is not None:
+                return UNAVAILABLE_IN_CURRENT_STATUS
+            try:
+                segment = parse_size(global_segment_size)
+                self._staging_size = max(parse_size(local_buffer_size), 1 << 20)
+                self._configure(kwargs, ("timeout", "max_connections", "ready_timeout", "shm_dir", "sidecar_args"))
+            except (ValueError, TypeError):
+                return INVALID_PARAMS
+            if segment <= 0 or not isinstance(master_server_addr, str) or ":" not in master_server_addr:
+                return INVALID_PARAMS
+            host = str(local_hostname or "127.0.0.1")
+            data = host if _has_port(host) else host + ":0"
+            self._workdir = tempfile.mkdtemp(prefix="ferry-mooncake-")
+            path = os.path.join(self._workdir, "sidecar.sock")
+            args = ["--socket", path, "--master", master_server_addr, "--capacity", str(segment),
+                    "--data", data, "--node-id", "mooncake-%s-%d-%s" % (socket.gethostname(), os.getpid(),
+                                                                         os.path.basename(self._workdir))]
+            if kwargs.get("shm_dir"):
+                args += ["--shm-dir", str(kwargs["shm_dir"])]
+            args += [str(a) for a in kwargs.get("sidecar_args", ())]
+            try:
+                self._sidecar = SidecarProcess(args, float(kwargs.get("ready_timeout", 120.0)))
+            except FerryNotInstalled:
+                self._remove_workdir()
+                raise
+            except (RuntimeError, OSError):
+                self._remove_workdir()
+                return INTERNAL_ERROR
+            self._address = (path, None, None, None)
+            self._hostname = host
+        return self._first_connection()
+
+    def setup_dummy(self, mem_pool_size, local_buffer_size, server_address, **kwargs):
+        """Joins a sidecar that already runs; 0, or a negative code.
+
+        ``server_address`` is the sidecar's Unix socket path (an absolute path, or any text
+        with a '/'; blocks move through shared memory) or ``host:port`` of its TCP listener
+        (blocks travel in the frames; ``token=`` or $FERRY_SIDECAR_TOKEN gives its token).
+        ``mem_pool_size`` is accepted and not used (the sidecar's capacity is its own).
+        """
+        with self._lock:
+            if self._address is not None:
+                return UNAVAILABLE_IN_CURRENT_STATUS
+            try:
+                parse_size(mem_pool_size)
+                self._staging_size = max(parse_size(local_buffer_size), 1 << 20)
+                self._configure(kwargs, ("timeout", "max_connections", "token"))
+            except (ValueError, TypeError):
+                return INVALID_PARAMS
+            if not isinstance(server_address, str) or not server_address:
+                return INVALID_PARAMS
+            if "/" in server_address or not _has_port(server_address):
+                self._address = (server_address, None, None, None)
+            else:
+                host, port = server_address.rsplit(":", 1)
+                self._address = (None, host.strip("[]"), int(port),
+                                 kwargs.get("token", os.environ.get("FERRY_SIDECAR_TOKEN")))
+            self._hostname = socket.gethostname()
+        return self._first_connection()
+
+    def _configure(self, kwargs, known):
+        unknown = set(kwargs) - set(known)
+        if unknown:
+            raise ValueError("unknown settings: %s" % sorted(unknown))
+        self._timeout = float(kwargs.get("timeout", self._timeout))
+        self._max = int(kwargs.get("max_connections", self._max))
+        if self._max < 1 or self._timeout <= 0:
+            raise ValueError("max_connections and timeout must be positive")
+
+    def _first_connection(self):
+        try:
+            self._pool.put(self._connect())
+            return OK
+        except (FerryError, OSError):
+            self.close()
+            return RPC_FAIL
+
+    def _connect(self):
+        path, host, port, token = self._address
+        return _Connection(path, host, port, token, self._timeout, self._staging_size)
+
+    def close(self):
+        """Closes every connection and stops the sidecar that setup() started; 0. Idempotent."""
+        with self._lock:
+            self._address = None
+            while True:
+                try:
+                    self._pool.get_nowait().close()
+                except queue.Empty:
+                    break
+            self._open = 0
+            sidecar, self._sidecar = self._sidecar, None
+        try:
+            if sidecar is not None:
+                sidecar.close()
+        finally:
+            self._remove_workdir()
+        return OK
+
+    def _remove_workdir(self):
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def health_check(self):
+        """0 when the sidecar answers (and, for setup(), its process runs); a negative code otherwise."""
+        if self._sidecar is not None and not self._sidecar.alive():
+            return RPC_FAIL
+        def ping(c):
+            c.client.exists([])
+            return OK
+        return self._run(ping)
+
+    def get_hostname(self):
+        """The local_hostname given to setup() (this host's name after setup_dummy); "" before."""
+        return self._hostname
+
+    # --- the pool ------------------------------------------------------------------------
+
+    def _run(self, op):
+        """Runs op(connection) on a pooled connection; answers its result, or the error code it ended with."""
+        if self._address is None:
+            return UNAVAILABLE_IN_CURRENT_STATUS
+        conn = None
+        try:
+            conn = self._take()
+            result = op(conn)
+        except _Failed as e:
+            result = e.code
+        except FerryError as e:
+            result = _STATUS_CODES.get(e.status, INTERNAL_ERROR)
+            if e.status == 1:  # an answer out of step: the stream cannot be trusted any more
+                self._drop(conn)
+                conn = None
+        except (OSError, EOFError, struct.error):  # the sidecar went away or the stream broke
+            self._drop(conn)
+            conn = None
+            result = RPC_FAIL
+        except BaseException:
+            self._drop(conn)
+            conn = None
+            raise
+        if conn is not None:
+            self._pool.put(conn)
+        return result
+
+    def _take(self):
+        try:
+            return self._pool.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if self._address is None:
+                raise _Failed(UNAVAILABLE_IN_CURRENT_STATUS)
+            grow = self._open < self._max
+            if grow:
+                self._open += 1
+        if grow:
+            try:
+                return self._connect()
+            except BaseException:
+                with self._lock:
+                    self._open -= 1
+                raise
+        try:
+            return self._pool.get(timeout=self._timeout)
+        except queue.Empty:
+            raise _Failed(RPC_FAIL) from None
+
+    def _drop(self, conn):
+        if conn is None:
+            return
+        with self._lock:
+            self._open -= 1
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+    def _key(self, key):
+        if not isinstance(key, str):
+            raise TypeError("a key is a str, got %s" % type(key).__name__)
+        if not key:
+            raise _Failed(INVALID_PARAMS)
+        key_bytes = key.encode("utf-8")
+        return self._block_key(key_bytes) & ((1 << 64) - 1), key_bytes
+
+    def _mismatch(self):
+        with self._lock:
+            self.key_mismatches += 1
+
+    # --- put ---------------------------------------------------------------------------
+
+    def put(self, key, value, config=None):
+        """Stores value (bytes-like, not empty) under key; 0, or a negative code.
+
+        A key already stored keeps its value and answers 0 (as Mooncake's put); upsert replaces it.
+        """
+        return self._put(key, [value], config)
+
+    def put_parts(self, key, *parts, config=None):
+        """Stores the concatenation of parts (bytes-like) under key, as put."""
+        return self._put(key, list(parts), config)
+
+    def put_batch(self, keys, values, config=None):
+        """Stores values[i] under keys[i]; 0 when all are stored, else the first error code."""
+        if len(keys) != len(values):
+            return INVALID_PARAMS
+        for k, v in zip(keys, values):
+            code = self._put(k, [v], config)
+            if code != OK:
+                return code
+        return OK
+
+    def upsert(self, key, value, config=None):
+        """Stores value under key, replacing a value stored before; 0, or a negative code.
+
+        Not atomic: a reader may miss the key while it is replaced. OBJECT_HAS_LEASE when a
+        reader holds the old value.
+        """
+        return self._put(key, [value], config, replace=True)
+
+    def upsert_batch(self, keys, values, config=None):
+        """upsert of each pair; 0 when all are stored, else the first error code."""
+        if len(keys) != len(values):
+            return INVALID_PARAMS
+        for k, v in zip(keys, values):
+            code = self._put(k, [v], config, replace=True)
+            if code != OK:
+                return code
+        return OK
+
+    def _put(self, key, parts, config, replace=False):
+        def op(c):
+            k64, kb = self._key(key)
+            _check_config(config)
+            views = [memoryview(p).cast("B") for p in parts]
+            size = sum(len(v) for v in views)
+            if size == 0:
+                raise _Failed(INVALID_PARAMS)
+            header = _keys.header(kb, size)
+            return self._store(c, k64, kb, replace, lambda: c.put_block(k64, header, views))
+        try:
+            return self._run(op)
+        except TypeError:
+            if isinstance(key, str):
+                return INVALID_PARAMS  # a value that is not bytes-like
+            raise
+
+    def _store(self, c, k64, kb, replace, write):
+        for _ in range(3):
+            if replace:
+                existing = c.read_header(k64, kb)
+                if existing is _MISMATCH:
+                    self._mismatch()
+                    raise _Failed(OBJECT_ALREADY_EXISTS)
+                if existing is not None:
+                    removed = c.client.remove([k64])[0]
+                    if removed == 2:
+                        raise _Failed(OBJECT_HAS_LEASE)
+            if write() == 0:
+                return OK
+            existing = c.read_header(k64, kb)
+            if existing is _MISMATCH:  # the 64-bit key holds another string's value: ours cannot go there
+                self._mismatch()
+                raise _Failed(OBJECT_ALREADY_EXISTS)
+            if existing is not None and not replace:
+                return OK
+            # gone again, or replaced by another writer meanwhile: try again
+        raise _Failed(OBJECT_ALREADY_EXISTS)
+
+    # --- get ---------------------------------------------------------------------------
+
+    def get(self, key):
+        """The value of key as bytes; empty bytes when it is missing or on an error."""
+        result = self._run(lambda c: self._read(c, key, bytes))
+        return result if isinstance(result, bytes) else b""
+
+    def get_batch(self, keys):
+        """get of each key: a list of bytes (empty for a missing key)."""
+        return [self.get(k) for k in keys]
+
+    def get_buffer(self, key):
+        """The value of key in a BufferHandle, or None when it is missing or on an error."""
+        result = self._run(lambda c: self._read(c, key, BufferHandle))
+        return result if isinstance(result, BufferHandle) else None
+
+    def batch_get_buffer(self, keys):
+        return [self.get_buffer(k) for k in keys]
+
+    def _read(self, c, key, make):
+        """make(view of the value) of key, or raises _Failed(OBJECT_NOT_FOUND)."""
+        k64, kb = self._key(key)
+        n = _keys.header_length(kb)
+
+        def consume(block):
+            if _keys.value_length(block, kb, len(block)) is None:
+                return _MISMATCH
+            return make(block[n:])
+        result = c.read_block(k64, consume)
+        if result is _MISMATCH:
+            self._mismatch()
+            result = None
+        if result is None:
+            raise _Failed(OBJECT_NOT_FOUND)
+        return result
+
+    def get_size(self, key):
+        """The value's length in bytes, or a negative code (OBJECT_NOT_FOUND when missing)."""
+        return self._run(lambda c: self._value_length(c, key))
+
+    def _value_length(self, c, key):
+        k64, kb = self._key(key)
+        length = c.read_header(k64, kb)
+        if length is _MISMATCH:
+            self._mismatch()
+            length = None
+        if length is None:
+            raise _Failed(OBJECT_NOT_FOUND)
+        return length
+
+    def is_exist(self, key):
+        """1 when key is stored, 0 when not, a negative code on an error."""
+        result = self.get_size(key)
+        return 1 if result >= 0 else 0 if result == OBJECT_NOT_FOUND else result
+
+    def batch_is_exist(self, keys):
+        return [self.is_exist(k) for k in keys]
+
+    # --- remove ------------------------------------------------------------------------
+
+    def remove(self, key, force=False):
+        """Removes key; 0, OBJECT_NOT_FOUND, or OBJECT_HAS_LEASE while a reader holds it
+        (``force`` does not override a lease in Ferry)."""
+        def op(c):
+            k64, _ = self._key(key)
+            self._value_length(c, key)  # never removes a block of another string key
+            answer = c.client.remove([k64])[0]
+            return OK if answer == 0 else OBJECT_HAS_LEASE if answer == 2 else OBJECT_NOT_FOUND
+        return self._run(op)
+
+    def batch_remove(self, keys, force=False):
+        """remove of each key: a list of codes."""
+        return [self.remove(k, force) for k in keys]
+
+    # --- registered memory -------------------------------------------------------------
+
+    def register_buffer(self, buffer_ptr, size):
+        """Registers memory for put_from / get_into; 0, or INVALID_PARAMS (bad or overlapping range).
+
+        Memory of MooncakeHostMemAllocator reaches the sidecar directly; other memory is
+        copied through the connection's staging buffer (one copy, ctypes.memmove).
+        """
+        if not isinstance(buffer_ptr, int) or not isinstance(size, int) or buffer_ptr <= 0 or size <= 0:
+            return INVALID_PARAMS
+        with self._lock:
+            for ptr, n in self._regions.items():
+                if buffer_ptr < ptr + n and ptr < buffer_ptr + size:
+                    return INVALID_PARAMS
+            self._regions[buffer_ptr] = size
+        return OK
+
+    def unregister_buffer(self, buffer_ptr):
+        with self._lock:
+            return OK if self._regions.pop(buffer_ptr, None) is not None else INVALID_PARAMS
+
+    def _registered(self, ptr, size):
+        if not isinstance(ptr, int) or not isinstance(size, int) or size < 0:
+            raise _Failed(INVALID_PARAMS)
+        with self._lock:
+            if any(p <= ptr and ptr + size <= p + n for p, n in self._regions.items()):
+                return
+        if _allocation_of(ptr, size) is None:
+            raise _Failed(INVALID_PARAMS)
+
+    def put_from(self, key, buffer_ptr, size, config=None):
+        """Stores `size` bytes at buffer_ptr (registered memory) under key; 0, or a negative code."""
+        def op(c):
+            k64, kb = self._key(key)
+            _check_config(config)
+            self._registered(buffer_ptr, size)
+            if size == 0:
+                raise _Failed(INVALID_PARAMS)
+            header = _keys.header(kb, size)
+            allocation = _allocation_of(buffer_ptr, size)
+            if allocation is not None and c.staging is not None:
+                write = lambda: c.put_block_from(k64, header, allocation, buffer_ptr - allocation.address, size)
+            else:
+                source = memoryview((ctypes.c_char * size).from_address(buffer_ptr)).cast("B")
+                write = lambda: c.put_block(k64, header, [source])
+            return self._store(c, k64, kb, False, write)
+        return self._run(op)
+
+    def get_into(self, key, buffer_ptr, size):
+        """Copies the value of key to buffer_ptr (registered memory, `size` bytes free); the
+        value's length, or a negative code (BUFFER_OVERFLOW when it does not fit)."""
+        def op(c):
+            self._registered(buffer_ptr, size)
+
+            def copy(value):
+                if len(value) > size:
+                    return BUFFER_OVERFLOW
+                if len(value):  # the one copy out of the staging buffer
+                    memoryview((ctypes.c_char * len(value)).from_address(buffer_ptr)).cast("B")[:] = value
+                return len(value)
+            return self._read(c, key, copy)
+        return self._run(op)
+
+    def batch_put_from(self, keys, buffer_ptrs, sizes, config=None):
+        """put_from of each triple: a list of codes."""
+        if not len(keys) == len(buffer_ptrs) == len(sizes):
+            return [INVALID_PARAMS] * len(keys)
+        return [self.put_from(k, p, n, config) for k, p, n in zip(keys, buffer_ptrs, sizes)]
+
+    def batch_get_into(self, keys, buffer_ptrs, sizes):
+        """get_into of each triple: a list of lengths or codes."""
+        if not len(keys) == len(buffer_ptrs) == len(sizes):
+            return [INVALID_PARAMS] * len(keys)
+        return [self.get_into(k, p, n) for k, p, n in zip(keys, buffer_ptrs, sizes)]
+
+
+def _has_port(address):
+    head, sep, port = address.rpartition(":")
+    return bool(sep) and bool(head) and port.isdigit()
