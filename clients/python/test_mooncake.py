@@ -7,6 +7,7 @@ without them every test is skipped. Run:
 
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,6 +55,27 @@ class SizesTest(unittest.TestCase):
         self.assertIsNone(keys.value_length(block, "é/kez".encode("utf-8"), len(block)))
         self.assertIsNone(keys.value_length(block, kb, len(block) + 1))
         self.assertIsNone(keys.value_length(b"\0" * 64, kb))
+
+
+class InstallTest(unittest.TestCase):
+    def test_the_package_installs_offline_into_a_venv(self):
+        here = os.path.dirname(os.path.abspath(__file__))
+        with tempfile.TemporaryDirectory() as tmp:
+            source = os.path.join(tmp, "src")
+            shutil.copytree(os.path.join(here, "ferry"), os.path.join(source, "ferry"),
+                            ignore=shutil.ignore_patterns("__pycache__"))
+            for name in ("pyproject.toml", "ferry_client.py"):
+                shutil.copy(os.path.join(here, name), source)
+            venv = os.path.join(tmp, "venv")
+            subprocess.run(["/usr/bin/python3", "-m", "venv", "--system-site-packages", venv], check=True)
+            pip = subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q", "--no-index",
+                                  "--no-build-isolation", source], capture_output=True, text=True)
+            self.assertEqual(pip.returncode, 0, pip.stdout + pip.stderr)
+            probe = subprocess.run([os.path.join(venv, "bin", "python"), "-c",
+                                    "import ferry.mooncake, ferry_client; print(ferry.mooncake.__file__)"],
+                                   cwd=tmp, capture_output=True, text=True)
+            self.assertEqual(probe.returncode, 0, probe.stderr)
+            self.assertIn(os.path.join(venv, "lib"), probe.stdout)
 
 
 @unittest.skipUnless(MASTER and HOME, "FERRY_MASTER and FERRY_HOME are not set: no cluster to test against")
