@@ -200,6 +200,33 @@ class MooncakeStoreTest(unittest.TestCase):
         self.assertEqual(self.store.get_batch(ks[1:3]), [b"one", b"two"])
         self.assertEqual(self.store.upsert_batch(ks[1:3], [b"one"]), INVALID_PARAMS)
 
+    def test_batches_larger_than_the_staging_buffer_and_mixed_sizes(self):
+        big = os.urandom(700 * 1024)  # more than a third of the 1 MiB staging buffer: read one by one
+        ks = [key("mixed-small"), key("mixed-big"), key("mixed-none")]
+        self.assertEqual(self.store.put_batch(ks[:2], [b"small", big]), OK)
+        self.assertEqual(self.store.get_batch(ks), [b"small", big, b""])
+        handles = self.store.batch_get_buffer(ks)
+        self.assertEqual([bytes(h) if h is not None else None for h in handles], [b"small", big, None])
+        huge = [os.urandom(600 * 1024), os.urandom(600 * 1024)]  # together more than the staging buffer
+        self.assertEqual(self.store.put_batch([key("huge-0"), key("huge-1")], huge), OK)
+        self.assertEqual(self.store.get_batch([key("huge-1"), key("huge-0")]), huge[::-1])
+        self.assertEqual(self.store.put_batch([key("bad-0"), key("bad-1")], [b"x", b""]), INVALID_PARAMS)
+        self.assertEqual(self.store.is_exist(key("bad-0")), 0)  # a refused batch stores nothing
+
+    def test_batch_get_into_answers_per_key(self):
+        allocator = MooncakeHostMemAllocator()
+        ptr = allocator.alloc(1 << 20)
+        try:
+            self.assertEqual(self.store.put_batch([key("into-0"), key("into-1")], [b"zero", b"one!"]), OK)
+            private = ctypes.create_string_buffer(16)  # not registered
+            self.assertEqual(self.store.batch_get_into(
+                [key("into-0"), key("into-1"), key("into-1"), key("into-none"), key("into-0")],
+                [ptr, ptr + 100, ctypes.addressof(private), ptr + 200, ptr + 300], [100, 100, 16, 100, 3]),
+                [4, 4, INVALID_PARAMS, OBJECT_NOT_FOUND, BUFFER_OVERFLOW])
+            self.assertEqual(ctypes.string_at(ptr, 4) + ctypes.string_at(ptr + 100, 4), b"zeroone!")
+        finally:
+            allocator.free(ptr)
+
     def test_remove_and_sizes(self):
         k = key("removed")
         self.assertEqual(self.store.put(k, b"12345"), OK)
@@ -238,6 +265,11 @@ class MooncakeStoreTest(unittest.TestCase):
             self.assertEqual(colliding.remove(b), OBJECT_NOT_FOUND)
             self.assertEqual(colliding.get(a), b"bytes of a")  # b's remove left a alone
             self.assertEqual(colliding.key_mismatches, 7)
+            self.assertEqual(colliding.get_batch([a, b]), [b"bytes of a", b""])
+            self.assertEqual(colliding.batch_is_exist([a, b]), [1, 0])
+            self.assertEqual(colliding.put_batch([a, b], [b"again a", b"bytes of b"]), OBJECT_ALREADY_EXISTS)
+            self.assertEqual(colliding.get(a), b"bytes of a")
+            self.assertEqual(colliding.key_mismatches, 10)
             self.assertEqual(colliding.remove(a), OK)
             self.assertEqual(colliding.put(b, b"bytes of b"), OK)
             self.assertEqual(colliding.get(a), b"")

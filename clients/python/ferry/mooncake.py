@@ -291,6 +291,40 @@ class _Connection:
                 return None if length < 0 else consume(big.view[0:length])
         raise _Failed(TRANSFER_FAIL)
 
+    def put_blocks(self, entries):
+        """put_block of each (k64, header, parts), in one request when they fit the staging buffer; 0/1 each."""
+        totals = [len(h) + sum(len(p) for p in parts) for _, h, parts in entries]
+        if self.staging is None or len(entries) < 2 or sum(totals) > self.staging.size:
+            return [self.put_block(k64, h, parts) for k64, h, parts in entries]
+        offsets, at = [], 0
+        for (_, header, parts), total in zip(entries, totals):
+            offsets.append(at)
+            self.staging.view[at:at + len(header)] = header
+            at += len(header)
+            for p in parts:
+                self.staging.view[at:at + len(p)] = p
+                at += len(p)
+        return self.client.put([k64 for k64, _, _ in entries], self.staging_id, offsets, totals)
+
+    def read_blocks(self, k64s, consume):
+        """[consume(i, view of block i) or None when missing], in one request when the blocks fit an
+        equal share of the staging buffer each. Each view is valid only inside its consume."""
+        if self.staging is None or len(k64s) < 2:
+            return self._read_one_by_one(k64s, consume)
+        share = self.staging.size // len(k64s)
+        try:
+            lengths = self.client.get(k64s, self.staging_id, [i * share for i in range(len(k64s))],
+                                      [share] * len(k64s))
+        except FerryError as e:
+            if e.status != _OUT_OF_RANGE:  # a block larger than its share: one by one
+                raise
+            return self._read_one_by_one(k64s, consume)
+        return [None if n < 0 else consume(i, self.staging.view[i * share:i * share + n])
+                for i, n in enumerate(lengths)]
+
+    def _read_one_by_one(self, k64s, consume):
+        return [self.read_block(k64, lambda view, i=i: consume(i, view)) for i, k64 in enumerate(k64s)]
+
     def read_header(self, k64, key_bytes):
         """The value length of the block of this string key, None when missing, _MISMATCH for another key's."""
         if self.staging is None:
@@ -307,6 +341,14 @@ class _Connection:
                 return _MISMATCH
             raise
         return _or_mismatch(_keys.value_length(self.staging.view[0:n], key_bytes))
+
+
+def _bytes_view(value):
+    """A flat byte view of a bytes-like value; INVALID_PARAMS for anything else."""
+    try:
+        return memoryview(value).cast("B")
+    except TypeError:
+        raise _Failed(INVALID_PARAMS) from None
 
 
 def _or_mismatch(value_length):
@@ -568,14 +610,28 @@ class MooncakeDistributedStore:
         return self._put(key, list(parts), config)
 
     def put_batch(self, keys, values, config=None):
-        """Stores values[i] under keys[i]; 0 when all are stored, else the first error code."""
+        """Stores values[i] under keys[i]; 0 when all are stored, else the first error code.
+
+        One request to the sidecar when the batch fits the staging buffer.
+        """
         if len(keys) != len(values):
             return INVALID_PARAMS
-        for k, v in zip(keys, values):
-            code = self._put(k, [v], config)
-            if code != OK:
-                return code
-        return OK
+
+        def op(c):
+            _check_config(config)
+            entries, names = [], []
+            for key, value in zip(keys, values):
+                k64, kb = self._key(key)
+                view = _bytes_view(value)
+                if len(view) == 0:
+                    raise _Failed(INVALID_PARAMS)
+                entries.append((k64, _keys.header(kb, len(view)), [view]))
+                names.append((k64, kb))
+            for (k64, kb), stored, entry in zip(names, c.put_blocks(entries), entries):
+                if stored != 0:  # already there: this string's value, or another string's block
+                    self._store(c, k64, kb, False, lambda: c.put_block(*entry))
+            return OK
+        return self._run(op)
 
     def upsert(self, key, value, config=None):
         """Stores value under key, replacing a value stored before; 0, or a negative code.
@@ -599,18 +655,13 @@ class MooncakeDistributedStore:
         def op(c):
             k64, kb = self._key(key)
             _check_config(config)
-            views = [memoryview(p).cast("B") for p in parts]
+            views = [_bytes_view(p) for p in parts]
             size = sum(len(v) for v in views)
             if size == 0:
                 raise _Failed(INVALID_PARAMS)
             header = _keys.header(kb, size)
             return self._store(c, k64, kb, replace, lambda: c.put_block(k64, header, views))
-        try:
-            return self._run(op)
-        except TypeError:
-            if isinstance(key, str):
-                return INVALID_PARAMS  # a value that is not bytes-like
-            raise
+        return self._run(op)
 
     def _store(self, c, k64, kb, replace, write):
         for _ in range(3):
@@ -642,8 +693,11 @@ class MooncakeDistributedStore:
         return result if isinstance(result, bytes) else b""
 
     def get_batch(self, keys):
-        """get of each key: a list of bytes (empty for a missing key)."""
-        return [self.get(k) for k in keys]
+        """get of each key: a list of bytes (empty for a missing key or on an error)."""
+        results = self._run(lambda c: self._read_many(c, keys, lambda i, value: bytes(value)))
+        if not isinstance(results, list):
+            return [b""] * len(keys)
+        return [r if isinstance(r, bytes) else b"" for r in results]
 
     def get_buffer(self, key):
         """The value of key in a BufferHandle, or None when it is missing or on an error."""
@@ -651,7 +705,24 @@ class MooncakeDistributedStore:
         return result if isinstance(result, BufferHandle) else None
 
     def batch_get_buffer(self, keys):
-        return [self.get_buffer(k) for k in keys]
+        """get_buffer of each key: a list of BufferHandle or None."""
+        results = self._run(lambda c: self._read_many(c, keys, lambda i, value: BufferHandle(value)))
+        if not isinstance(results, list):
+            return [None] * len(keys)
+        return [r if isinstance(r, BufferHandle) else None for r in results]
+
+    def _read_many(self, c, keys, make):
+        """make(i, view of value i) of each key (one request when they fit), or OBJECT_NOT_FOUND."""
+        names = [self._key(k) for k in keys]
+
+        def consume(i, block):
+            kb = names[i][1]
+            if _keys.value_length(block, kb, len(block)) is None:
+                self._mismatch()
+                return OBJECT_NOT_FOUND
+            return make(i, block[_keys.header_length(kb):])
+        results = c.read_blocks([k64 for k64, _ in names], consume)
+        return [OBJECT_NOT_FOUND if r is None else r for r in results]
 
     def _read(self, c, key, make):
         """make(view of the value) of key, or raises _Failed(OBJECT_NOT_FOUND)."""
@@ -761,14 +832,7 @@ class MooncakeDistributedStore:
         value's length, or a negative code (BUFFER_OVERFLOW when it does not fit)."""
         def op(c):
             self._registered(buffer_ptr, size)
-
-            def copy(value):
-                if len(value) > size:
-                    return BUFFER_OVERFLOW
-                if len(value):  # the one copy out of the staging buffer
-                    memoryview((ctypes.c_char * len(value)).from_address(buffer_ptr)).cast("B")[:] = value
-                return len(value)
-            return self._read(c, key, copy)
+            return self._read(c, key, lambda value: _copy_out(value, buffer_ptr, size))
         return self._run(op)
 
     def batch_put_from(self, keys, buffer_ptrs, sizes, config=None):
@@ -781,7 +845,32 @@ class MooncakeDistributedStore:
         """get_into of each triple: a list of lengths or codes."""
         if not len(keys) == len(buffer_ptrs) == len(sizes):
             return [INVALID_PARAMS] * len(keys)
-        return [self.get_into(k, p, n) for k, p, n in zip(keys, buffer_ptrs, sizes)]
+        checked = []
+        for p, n in zip(buffer_ptrs, sizes):
+            try:
+                self._registered(p, n)
+                checked.append(True)
+            except _Failed:
+                checked.append(False)
+        wanted = [i for i, ok in enumerate(checked) if ok]
+
+        def op(c):
+            return self._read_many(c, [keys[i] for i in wanted],
+                                   lambda j, value: _copy_out(value, buffer_ptrs[wanted[j]], sizes[wanted[j]]))
+        results = self._run(op) if wanted else []
+        out = [INVALID_PARAMS] * len(keys)
+        for j, i in enumerate(wanted):
+            out[i] = results[j] if isinstance(results, list) else results
+        return out
+
+
+def _copy_out(value, buffer_ptr, size):
+    """Copies a value (out of the staging buffer: the one copy) to memory at buffer_ptr; its length or BUFFER_OVERFLOW."""
+    if len(value) > size:
+        return BUFFER_OVERFLOW
+    if len(value):
+        memoryview((ctypes.c_char * len(value)).from_address(buffer_ptr)).cast("B")[:] = value
+    return len(value)
 
 
 def _has_port(address):
