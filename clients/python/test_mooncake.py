@@ -377,24 +377,36 @@ class MooncakeStoreTest(unittest.TestCase):
             try:
                 values = {key("victim-%d" % i): os.urandom(10000 + i) for i in range(20)}
                 self.assertEqual(victim.put_batch(list(values), list(values.values())), OK)
-                results, stop = [], threading.Event()
+                results, codes, stop = [], [], threading.Event()
 
                 def reader():
                     while not stop.is_set():
                         for k, v in values.items():
                             got = victim.get(k)
-                            results.append((got == v) or got == b"")
+                            results.append(got == v or got == b"")
                             if got == b"":
                                 return
-                t = threading.Thread(target=reader)
-                t.start()
-                time.sleep(0.2)
+
+                def writer():
+                    i = 0
+                    while not stop.is_set():
+                        code = victim.put(key("victim-new-%d" % i), os.urandom(5000))
+                        codes.append(code)
+                        i += 1
+                        if code != OK:
+                            return
+                threads = [threading.Thread(target=reader), threading.Thread(target=writer)]
+                for t in threads:
+                    t.start()
+                time.sleep(0.3)
                 victim._sidecar.process.send_signal(signal.SIGKILL)
-                t.join(DEADLINE_S)
+                for t in threads:
+                    t.join(DEADLINE_S)
                 stop.set()
-                self.assertFalse(t.is_alive(), "a call hung after the sidecar died")
-                self.assertTrue(all(results))
-                self.assertEqual(results[-1:], [True])
+                self.assertFalse(any(t.is_alive() for t in threads), "a call hung after the sidecar died")
+                self.assertTrue(all(results))  # every answer was the value or empty, never other bytes
+                self.assertLess(codes[-1], 0)
+                self.assertTrue(all(c == OK for c in codes[:-1]), codes)
                 self.assertLess(victim.put(key("after"), b"x"), 0)
                 self.assertEqual(victim.get(key("victim-0")), b"")
                 self.assertLess(victim.health_check(), 0)

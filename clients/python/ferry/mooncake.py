@@ -21,6 +21,7 @@ default) and gives it back when done.
 
 import ctypes
 import itertools
+import logging
 import mmap
 import os
 import queue
@@ -59,6 +60,7 @@ _STATUS_CODES = {6: OBJECT_NOT_FOUND, 7: INVALID_PARAMS, 8: INVALID_PARAMS, 9: B
                  10: INVALID_PARAMS, 11: NO_AVAILABLE_HANDLE, 14: TRANSFER_FAIL,
                  15: UNAVAILABLE_IN_CURRENT_STATUS}
 _NOT_FOUND = 6
+_LOG = logging.getLogger("ferry.mooncake")
 _OUT_OF_RANGE = 8
 _MISMATCH = object()  # a block of another string key under the same 64-bit key
 
@@ -430,7 +432,8 @@ class MooncakeDistributedStore:
             except FerryNotInstalled:
                 self._remove_workdir()
                 raise
-            except (RuntimeError, OSError):
+            except (RuntimeError, OSError) as e:
+                _LOG.error("setup: %s", e)
                 self._remove_workdir()
                 return INTERNAL_ERROR
             self._address = (path, None, None, None)
@@ -478,7 +481,8 @@ class MooncakeDistributedStore:
         try:
             self._pool.put(self._connect())
             return OK
-        except (FerryError, OSError):
+        except (FerryError, OSError) as e:
+            _LOG.error("cannot connect to the sidecar at %s: %s", self._address[0] or self._address[1:3], e)
             self.close()
             return RPC_FAIL
 
@@ -548,7 +552,12 @@ class MooncakeDistributedStore:
             conn = None
             raise
         if conn is not None:
-            self._pool.put(conn)
+            with self._lock:
+                closed = self._address is None
+            if closed:  # close() ran meanwhile: this connection must not outlive it
+                conn.close()
+            else:
+                self._pool.put(conn)
         return result
 
     def _take(self):
