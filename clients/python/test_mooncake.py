@@ -153,6 +153,9 @@ class MooncakeStoreTest(unittest.TestCase):
                 self.assertEqual(self.store.get(key("dummy-big-" + address)), value)
                 self.assertEqual(dummy.get_size(key("dummy")), 11)
                 self.assertEqual(dummy.is_exist(key("nothing")), 0)
+                if extra:  # over TCP a value travels in one frame (--max-frame, 16 MiB by default)
+                    self.assertEqual(dummy.put(key("too-big"), bytes(17 << 20)), INVALID_PARAMS)
+                    self.assertEqual(dummy.get(key("dummy")), b"seen by all")
             finally:
                 dummy.close()
         self.assertNotEqual(MooncakeDistributedStore().setup_dummy(1 << 20, 1 << 20, "/nonexistent/sock"), OK)

@@ -218,6 +218,8 @@ class _Connection:
         """Stores header + parts as one block; 0 stored, 1 a block of that key was there."""
         total = len(header) + sum(len(p) for p in parts)
         if self.staging is None:
+            if total + 64 > self.client.max_frame_bytes:  # over TCP a block travels in one frame
+                raise _Failed(INVALID_PARAMS)
             return self.client.put_inline([k64], [b"".join([header] + [bytes(p) for p in parts])])[0]
         if total <= self.staging.size:
             return self._put_through(self.staging, self.staging_id, k64, header, parts, total)
@@ -540,7 +542,7 @@ class MooncakeDistributedStore:
             result = e.code
         except FerryError as e:
             result = _STATUS_CODES.get(e.status, INTERNAL_ERROR)
-            if e.status == 1:  # an answer out of step: the stream cannot be trusted any more
+            if e.status in (1, 10):  # an answer out of step, a frame too large: the connection is done
                 self._drop(conn)
                 conn = None
         except (OSError, EOFError, struct.error):  # the sidecar went away or the stream broke
