@@ -20,7 +20,7 @@ from ferry import keys
 from ferry.launcher import FerryNotInstalled
 from ferry.mooncake import (BUFFER_OVERFLOW, INVALID_PARAMS, OBJECT_ALREADY_EXISTS, OBJECT_NOT_FOUND, OK,
                             UNAVAILABLE_IN_CURRENT_STATUS, BufferHandle, MooncakeDistributedStore,
-                            MooncakeHostMemAllocator, ReplicateConfig)
+                            MooncakeHostMemAllocator, ReplicateConfig, SoftPinAction)
 from ferry.sizes import parse_size
 
 MASTER = os.environ.get("FERRY_MASTER")
@@ -178,7 +178,12 @@ class MooncakeStoreTest(unittest.TestCase):
         config.replica_num = 0
         self.assertEqual(self.store.put(key("cfg"), b"x", config), INVALID_PARAMS)
         config.replica_num = 1
+        config.soft_pin_action = 7
+        self.assertEqual(self.store.put(key("cfg"), b"x", config), INVALID_PARAMS)
+        config.soft_pin_action = SoftPinAction.ENABLE
+        config.with_soft_pin = True
         self.assertEqual(self.store.put(key("cfg"), b"x", config), OK)
+        self.assertEqual(self.store.get(key("cfg")), b"x")
 
     def test_values_of_any_length(self):
         for n in (1, 4095, 1 << 20, (3 << 20) + 7):

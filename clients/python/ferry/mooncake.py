@@ -20,6 +20,7 @@ default) and gives it back when done.
 """
 
 import ctypes
+import enum
 import itertools
 import logging
 import mmap
@@ -37,7 +38,7 @@ from . import keys as _keys
 from .launcher import FerryNotInstalled, SidecarProcess
 from .sizes import parse_size
 
-__all__ = ["MooncakeDistributedStore", "ReplicateConfig", "MooncakeHostMemAllocator", "BufferHandle",
+__all__ = ["MooncakeDistributedStore", "ReplicateConfig", "SoftPinAction", "MooncakeHostMemAllocator", "BufferHandle",
            "FerryNotInstalled", "OK", "INTERNAL_ERROR", "BUFFER_OVERFLOW", "NO_AVAILABLE_HANDLE",
            "INVALID_PARAMS", "OBJECT_NOT_FOUND", "OBJECT_ALREADY_EXISTS", "OBJECT_HAS_LEASE",
            "TRANSFER_FAIL", "RPC_FAIL", "UNAVAILABLE_IN_CURRENT_STATUS"]
@@ -73,16 +74,26 @@ class _Failed(Exception):
         self.code = code
 
 
+class SoftPinAction(enum.IntEnum):
+    """Mooncake's soft-pin request of a put (ReplicateConfig.soft_pin_action)."""
+    PRESERVE = 0
+    ENABLE = 1
+    DISABLE = 2
+
+
 class ReplicateConfig:
     """Mooncake's replication settings of a put.
 
-    Accepted and checked (``replica_num`` at least 1); Ferry's sidecar protocol has no
-    per-put replica count or pin yet, so the store's own replication and eviction apply.
+    Accepted and checked (``replica_num`` at least 1, ``soft_pin_action`` a SoftPinAction);
+    Ferry's sidecar protocol has no per-put replica count or pin yet, so the store's own
+    replication and eviction apply.
     """
 
     def __init__(self):
         self.replica_num = 1
         self.with_soft_pin = False
+        self.soft_pin_action = SoftPinAction.PRESERVE
+        self.soft_pin_ttl_ms = None
         self.with_hard_pin = False
         self.preferred_segment = ""
         self.preferred_segments = []
@@ -94,8 +105,12 @@ class ReplicateConfig:
 
 
 def _check_config(config):
-    if config is not None and (not isinstance(getattr(config, "replica_num", 1), int)
-                               or getattr(config, "replica_num", 1) < 1):
+    if config is None:
+        return
+    replicas = getattr(config, "replica_num", 1)
+    if not isinstance(replicas, int) or replicas < 1:
+        raise _Failed(INVALID_PARAMS)
+    if getattr(config, "soft_pin_action", SoftPinAction.PRESERVE) not in tuple(SoftPinAction):
         raise _Failed(INVALID_PARAMS)
 
 
