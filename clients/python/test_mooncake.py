@@ -339,6 +339,24 @@ class MooncakeStoreTest(unittest.TestCase):
             self.assertEqual(self.store.unregister_buffer(dst_ptr), OK)
         self.assertEqual(self.store.unregister_buffer(src_ptr), INVALID_PARAMS)
 
+    def test_memory_this_process_cannot_write_is_refused(self):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mmap.restype = ctypes.c_void_p
+        libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                              ctypes.c_long]
+        libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        reserved = libc.mmap(None, 1 << 20, 0, 0x22, -1, 0)  # PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS
+        self.assertNotEqual(reserved, ctypes.c_void_p(-1).value)
+        try:  # as CUDA reserves its unified address range: no access from this process
+            self.assertEqual(self.store.register_buffer(reserved, 4096), INVALID_PARAMS)
+        finally:
+            libc.munmap(reserved, 1 << 20)
+        self.assertEqual(self.store.register_buffer(reserved, 4096), INVALID_PARAMS)  # unmapped now
+        self.assertEqual(self.store.register_buffer(16, 4096), INVALID_PARAMS)
+        page = ctypes.create_string_buffer(8192)
+        self.assertEqual(self.store.register_buffer(ctypes.addressof(page), 8192), OK)
+        self.assertEqual(self.store.unregister_buffer(ctypes.addressof(page)), OK)
+
     def test_get_buffer_handles(self):
         value = os.urandom(70000)
         self.assertEqual(self.store.put(key("handle"), value), OK)

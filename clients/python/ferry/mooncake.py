@@ -808,12 +808,15 @@ class MooncakeDistributedStore:
     # --- registered memory -------------------------------------------------------------
 
     def register_buffer(self, buffer_ptr, size):
-        """Registers memory for put_from / get_into; 0, or INVALID_PARAMS (bad or overlapping range).
+        """Registers memory for put_from / get_into; 0, or INVALID_PARAMS (a bad or overlapping
+        range, or memory this process cannot read and write, such as GPU memory).
 
         Memory of MooncakeHostMemAllocator reaches the sidecar directly; other memory is
         copied through the connection's staging buffer (one copy, ctypes.memmove).
         """
         if not isinstance(buffer_ptr, int) or not isinstance(size, int) or buffer_ptr <= 0 or size <= 0:
+            return INVALID_PARAMS
+        if not _host_memory(buffer_ptr, size):
             return INVALID_PARAMS
         with self._lock:
             for ptr, n in self._regions.items():
@@ -888,6 +891,29 @@ class MooncakeDistributedStore:
         for j, i in enumerate(wanted):
             out[i] = results[j] if isinstance(results, list) else results
         return out
+
+
+def _host_memory(ptr, size):
+    """Whether [ptr, ptr + size) is mapped readable and writable in this process (/proc/self/maps).
+
+    Device memory (CUDA's unified address ranges are reserved without access) and unmapped
+    addresses fail, so that a copy never faults.
+    """
+    end, at = ptr + size, ptr
+    with open("/proc/self/maps") as maps:
+        ranges = []
+        for line in maps:
+            fields = line.split()
+            lo, hi = (int(x, 16) for x in fields[0].split("-"))
+            if hi > ptr and lo < end:
+                ranges.append((lo, hi, fields[1]))
+    for lo, hi, perms in sorted(ranges):
+        if lo > at or not perms.startswith("rw"):
+            return False
+        at = max(at, hi)
+        if at >= end:
+            return True
+    return at >= end
 
 
 def _copy_out(value, buffer_ptr, size):
