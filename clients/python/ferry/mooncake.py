@@ -344,6 +344,35 @@ class _Connection:
     def _read_one_by_one(self, k64s, consume):
         return [self.read_block(k64, lambda view, i=i: consume(i, view)) for i, k64 in enumerate(k64s)]
 
+    def read_headers(self, k64s, key_bytes_list):
+        """read_header of each key: one EXISTS, then one READ_RANGE of the present keys' headers
+        when they fit the staging buffer (one by one otherwise)."""
+        def one_by_one():
+            return [self.read_header(k64, kb) for k64, kb in zip(k64s, key_bytes_list)]
+        if self.staging is None or len(k64s) < 2:
+            return one_by_one()
+        present = [i for i, there in enumerate(self.client.exists(k64s)) if there]
+        lengths = [_keys.header_length(kb) for kb in key_bytes_list]
+        if sum(lengths[i] for i in present) > self.staging.size:
+            return one_by_one()
+        ranges, offsets, at = [], {}, 0
+        for i in present:
+            ranges.append((k64s[i], 0, self.staging_id, at, lengths[i]))
+            offsets[i] = at
+            at += lengths[i]
+        try:
+            if ranges:
+                self.client.read_ranges(ranges)
+        except FerryError as e:
+            if e.status not in (_NOT_FOUND, _OUT_OF_RANGE):  # removed meanwhile, or a short block
+                raise
+            return one_by_one()
+        out = [None] * len(k64s)
+        for i in present:
+            view = self.staging.view[offsets[i]:offsets[i] + lengths[i]]
+            out[i] = _or_mismatch(_keys.value_length(view, key_bytes_list[i]))
+        return out
+
     def read_header(self, k64, key_bytes):
         """The value length of the block of this string key, None when missing, _MISMATCH for another key's."""
         if self.staging is None:
@@ -787,7 +816,17 @@ class MooncakeDistributedStore:
         return 1 if result >= 0 else 0 if result == OBJECT_NOT_FOUND else result
 
     def batch_is_exist(self, keys):
-        return [self.is_exist(k) for k in keys]
+        """is_exist of each key (1, 0, or a negative code for all on an error), in two requests at most."""
+        def op(c):
+            names = [self._key(k) for k in keys]
+            out = []
+            for length in c.read_headers([k64 for k64, _ in names], [kb for _, kb in names]):
+                if length is _MISMATCH:
+                    self._mismatch()
+                out.append(0 if length is None or length is _MISMATCH else 1)
+            return out
+        result = self._run(op)
+        return result if isinstance(result, list) else [result] * len(keys)
 
     # --- remove ------------------------------------------------------------------------
 
