@@ -129,7 +129,7 @@ class MooncakeStoreTest(unittest.TestCase):
         other = MooncakeDistributedStore()
         self.assertEqual(other.setup({"local_hostname": "127.0.0.1", "metadata_server": "P2PHANDSHAKE",
                                       "global_segment_size": "16 MB", "local_buffer_size": "1MiB",
-                                      "protocol": "rdma", "rdma_devices": "mlx5_0",
+                                      "protocol": "rdma", "rdma_devices": "mlx5_0", "mooncake_only": 1,
                                       "master_server_address": MASTER}), OK)
         try:
             self.assertEqual(other.put(key("from-other"), b"other bytes"), OK)
@@ -397,6 +397,7 @@ class MooncakeStoreTest(unittest.TestCase):
         for th in threads:
             th.join()
         self.assertEqual(errors, [])
+        self.assertLessEqual(self.store._open, 8)  # the pool stays within max_connections
 
     def test_a_killed_sidecar_gives_error_codes_never_wrong_bytes(self):
         with tempfile.TemporaryDirectory() as shm:

@@ -451,6 +451,10 @@ class MooncakeDistributedStore:
                                                                                 master_server_addr))
             for ignored in ("metadata_server", "protocol", "rdma_devices", "device_name", "engine"):
                 config.pop(ignored, None)
+            ours = ("timeout", "max_connections", "ready_timeout", "shm_dir", "sidecar_args")
+            for other in sorted(set(config) - set(ours)):  # Mooncake settings Ferry has no use for
+                _LOG.warning("setup: setting %r is not used by Ferry", other)
+                config.pop(other)
             kwargs = config
         with self._lock:
             if self._address is not None:
@@ -459,6 +463,8 @@ class MooncakeDistributedStore:
                 segment = parse_size(global_segment_size)
                 self._staging_size = max(parse_size(local_buffer_size), 1 << 20)
                 self._configure(kwargs, ("timeout", "max_connections", "ready_timeout", "shm_dir", "sidecar_args"))
+                ready_timeout = float(kwargs.get("ready_timeout", 120.0))
+                extra_args = [str(a) for a in kwargs.get("sidecar_args", ())]
             except (ValueError, TypeError):
                 return INVALID_PARAMS
             if segment <= 0 or not isinstance(master_server_addr, str) or ":" not in master_server_addr:
@@ -472,9 +478,8 @@ class MooncakeDistributedStore:
                                                                          os.path.basename(self._workdir))]
             if kwargs.get("shm_dir"):
                 args += ["--shm-dir", str(kwargs["shm_dir"])]
-            args += [str(a) for a in kwargs.get("sidecar_args", ())]
             try:
-                self._sidecar = SidecarProcess(args, float(kwargs.get("ready_timeout", 120.0)))
+                self._sidecar = SidecarProcess(args + extra_args, ready_timeout)
             except FerryNotInstalled:
                 self._remove_workdir()
                 raise
@@ -526,6 +531,8 @@ class MooncakeDistributedStore:
     def _first_connection(self):
         try:
             self._pool.put(self._connect())
+            with self._lock:
+                self._open = 1
             return OK
         except (FerryError, OSError) as e:
             _LOG.error("cannot connect to the sidecar at %s: %s", self._address[0] or self._address[1:3], e)
