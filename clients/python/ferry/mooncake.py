@@ -795,13 +795,7 @@ class MooncakeDistributedStore:
             if _keys.value_length(block, kb, len(block)) is None:
                 return _MISMATCH
             return make(block[n:])
-        result = c.read_block(k64, consume)
-        if result is _MISMATCH:
-            self._mismatch()
-            result = None
-        if result is None:
-            raise _Failed(OBJECT_NOT_FOUND)
-        return result
+        return self._found(c.read_block(k64, consume))
 
     def get_size(self, key):
         """The value's length in bytes, or a negative code (OBJECT_NOT_FOUND when missing)."""
@@ -809,13 +803,15 @@ class MooncakeDistributedStore:
 
     def _value_length(self, c, key):
         k64, kb = self._key(key)
-        length = c.read_header(k64, kb)
-        if length is _MISMATCH:
+        return self._found(c.read_header(k64, kb))
+
+    def _found(self, result):
+        """result, unless it is None (missing) or _MISMATCH (another string's block, counted): then OBJECT_NOT_FOUND."""
+        if result is _MISMATCH:
             self._mismatch()
-            length = None
-        if length is None:
+        if result is None or result is _MISMATCH:
             raise _Failed(OBJECT_NOT_FOUND)
-        return length
+        return result
 
     def is_exist(self, key):
         """1 when key is stored, 0 when not, a negative code on an error."""
