@@ -1,17 +1,15 @@
 package dev.ferry.cluster.sidecar;
 
-import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.ferry.cluster.ChildProcess;
 import dev.ferry.cluster.LocalCluster;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,29 +20,16 @@ import org.junit.jupiter.api.io.TempDir;
  * running this build's classes. Skipped, saying why, only when python3 is not installed.
  */
 class MooncakePythonTest {
-    private static final Path CLIENT_DIR = Path.of(System.getProperty("user.dir")).resolve("../clients/python")
-            .normalize();
-
     @Test
     void mooncakeStoreSuitePassesAgainstARealMaster(@TempDir Path dir) throws Exception {
-        assumeTrue(python3Works(), "python3 is not installed (.ci/run installs it): Python package not tested");
-        assertThat(CLIENT_DIR.resolve("test_mooncake.py")).exists();
+        assumeTrue(PythonSuite.python3Works(), "python3 is not installed (.ci/run installs it): Python package not tested");
         Path home = distribution(dir.resolve("ferry-home"));
         ChildProcess master = ChildProcess.start("master", List.of(), "dev.ferry.cluster.cli.FerryCommand",
                 List.of("master", "--port", "0"), dir.resolve("master.log"));
         try {
-            ProcessBuilder pb = new ProcessBuilder("python3", "-m", "unittest", "-v", "test_mooncake")
-                    .directory(CLIENT_DIR.toFile()).redirectErrorStream(true);
-            pb.environment().put("FERRY_HOME", home.toString());
-            pb.environment().put("FERRY_MASTER", "127.0.0.1:" + master.field("port"));
-            pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
-            pb.environment().put("PYTHONDONTWRITEBYTECODE", "1");
-            Process python = pb.start();
-            String output = new String(python.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertThat(python.waitFor(300, TimeUnit.SECONDS)).isTrue();
-            System.out.println(output);
-            assertThat(python.exitValue()).as(output).isZero();
-            assertThat(output).contains("OK").doesNotContain("skipped");
+            PythonSuite.passes("test_mooncake", Map.of("FERRY_HOME", home.toString(),
+                    "FERRY_MASTER", "127.0.0.1:" + master.field("port"), "JAVA_HOME", System.getProperty("java.home")),
+                    300);
         } finally {
             master.stop();
             master.awaitExit();
@@ -65,18 +50,5 @@ class MooncakePythonTest {
         Files.writeString(launcher, script);
         Files.setPosixFilePermissions(launcher, PosixFilePermissions.fromString("rwxr-xr-x"));
         return home;
-    }
-
-    private static boolean python3Works() {
-        try {
-            Process p = new ProcessBuilder("python3", "--version").redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            return p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
-        } catch (IOException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
     }
 }
