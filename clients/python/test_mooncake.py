@@ -375,12 +375,15 @@ class MooncakeStoreTest(unittest.TestCase):
     # --- concurrency and failures ---------------------------------------------------------
 
     def test_eight_threads_put_get_remove_concurrently(self):
-        shared = key("shared")
+        shared, contended, replaced = key("shared"), key("contended"), key("replaced")
         self.assertEqual(self.store.put(shared, b"shared value"), OK)
         errors = []
 
         def work(t):
             try:
+                assert self.store.put(contended, b"same value") == OK  # one stores it, the others find it
+                assert self.store.get(contended) == b"same value"
+                assert self.store.upsert(replaced, b"upsert %d" % t) == OK
                 for i in range(40):
                     k = key("thread-%d-%d" % (t, i))
                     value = ("%d/%d" % (t, i)).encode() * (1 + i * 50)
@@ -398,6 +401,7 @@ class MooncakeStoreTest(unittest.TestCase):
             th.join()
         self.assertEqual(errors, [])
         self.assertLessEqual(self.store._open, 8)  # the pool stays within max_connections
+        self.assertIn(self.store.get(replaced), [b"upsert %d" % t for t in range(8)])
 
     def test_a_killed_sidecar_gives_error_codes_never_wrong_bytes(self):
         with tempfile.TemporaryDirectory() as shm:

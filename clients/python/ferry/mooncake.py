@@ -31,6 +31,7 @@ import socket
 import struct
 import tempfile
 import threading
+import time
 
 from ferry_client import FerryClient, FerryError, MemfdBuffer
 
@@ -391,6 +392,21 @@ class _Connection:
         return _or_mismatch(_keys.value_length(self.staging.view[0:n], key_bytes))
 
 
+_UPSERT_LEASE_WAIT_S = 1.0  # how long upsert waits for readers of the old value (a lease cache period)
+
+
+def _remove_block(c, k64, wait_s):
+    """REMOVE of one block, asked again while a reader's lease keeps it, for up to wait_s; the last answer."""
+    deadline = time.monotonic() + wait_s
+    pause = 0.001
+    while True:
+        answer = c.client.remove([k64])[0]
+        if answer != 2 or time.monotonic() + pause > deadline:
+            return answer
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
 def _bytes_view(value):
     """A flat byte view of a bytes-like value; INVALID_PARAMS for anything else."""
     try:
@@ -726,16 +742,21 @@ class MooncakeDistributedStore:
         return self._run(op)
 
     def _store(self, c, k64, kb, replace, write):
-        for _ in range(3):
+        """Runs write() (0 stored, 1 the block key was taken) with Mooncake's put / upsert semantics.
+
+        A taken block key holding this string is success for a put and is replaced by an
+        upsert; holding another string it is OBJECT_ALREADY_EXISTS. A block that is taken but
+        not readable yet is another writer's put in progress: as for Mooncake's put of an
+        existing object, the call succeeds (a reader will see one whole value of this string).
+        """
+        for attempt in range(3):
             if replace:
                 existing = c.read_header(k64, kb)
                 if existing is _MISMATCH:
                     self._mismatch()
                     raise _Failed(OBJECT_ALREADY_EXISTS)
-                if existing is not None:
-                    removed = c.client.remove([k64])[0]
-                    if removed == 2:
-                        raise _Failed(OBJECT_HAS_LEASE)
+                if existing is not None and _remove_block(c, k64, _UPSERT_LEASE_WAIT_S) == 2:
+                    raise _Failed(OBJECT_HAS_LEASE)
             if write() == 0:
                 return OK
             existing = c.read_header(k64, kb)
@@ -744,8 +765,8 @@ class MooncakeDistributedStore:
                 raise _Failed(OBJECT_ALREADY_EXISTS)
             if existing is not None and not replace:
                 return OK
-            # gone again, or replaced by another writer meanwhile: try again
-        raise _Failed(OBJECT_ALREADY_EXISTS)
+            time.sleep(0.001 * (attempt + 1))  # a put in progress, or another upsert came first: again
+        return OK
 
     # --- get ---------------------------------------------------------------------------
 
@@ -834,12 +855,15 @@ class MooncakeDistributedStore:
     # --- remove ------------------------------------------------------------------------
 
     def remove(self, key, force=False):
-        """Removes key; 0, OBJECT_NOT_FOUND, or OBJECT_HAS_LEASE while a reader holds it
-        (``force`` does not override a lease in Ferry)."""
+        """Removes key; 0, OBJECT_NOT_FOUND, or OBJECT_HAS_LEASE while a reader holds it.
+
+        Ferry cannot break a reader's lease: ``force=True`` waits for the leases to end (up
+        to the call's ``timeout``) instead.
+        """
         def op(c):
             k64, _ = self._key(key)
             self._value_length(c, key)  # never removes a block of another string key
-            answer = c.client.remove([k64])[0]
+            answer = _remove_block(c, k64, self._timeout if force else 0)
             return OK if answer == 0 else OBJECT_HAS_LEASE if answer == 2 else OBJECT_NOT_FOUND
         return self._run(op)
 
