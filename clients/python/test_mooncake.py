@@ -336,6 +336,12 @@ class MooncakeStoreTest(unittest.TestCase):
             self.assertEqual(self.store.put_from(key("private"), src_ptr, 5000), OK)
             self.assertEqual(self.store.get_into(key("private"), dst_ptr, 8000), 5000)
             self.assertEqual(dst.raw[:5000], src.raw)
+            self.assertEqual(self.store.batch_put_from([key("priv-0"), key("priv-1"), key("priv-2"), key("private")],
+                                                       [src_ptr, src_ptr + 1000, dst_ptr + 7999, src_ptr],
+                                                       [1000, 4000, 2, 5000]),
+                             [OK, OK, INVALID_PARAMS, OK])  # the third runs past its region
+            self.assertEqual(self.store.get(key("priv-1")), src.raw[1000:5000])
+            self.assertEqual(self.store.get(key("priv-0")), src.raw[:1000])
             self.assertEqual(self.store.get_into(key("private"), dst_ptr, 8001), INVALID_PARAMS)  # past the region
         finally:
             self.assertEqual(self.store.unregister_buffer(src_ptr), OK)

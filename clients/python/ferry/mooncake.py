@@ -407,6 +407,17 @@ def _remove_block(c, k64, wait_s):
         pause = min(pause * 2, 0.05)
 
 
+class _Staged:
+    """A put of bytes copied through the staging buffer: callable as a write of _store, and
+    batchable (Connection.put_blocks) by its fields."""
+
+    def __init__(self, c, k64, header, parts):
+        self.c, self.k64, self.header, self.parts = c, k64, header, parts
+
+    def __call__(self):
+        return self.c.put_block(self.k64, self.header, self.parts)
+
+
 def _bytes_view(value):
     """A flat byte view of a bytes-like value; INVALID_PARAMS for anything else."""
     try:
@@ -907,20 +918,24 @@ class MooncakeDistributedStore:
     def put_from(self, key, buffer_ptr, size, config=None):
         """Stores `size` bytes at buffer_ptr (registered memory) under key; 0, or a negative code."""
         def op(c):
-            k64, kb = self._key(key)
             _check_config(config)
-            self._registered(buffer_ptr, size)
-            if size == 0:
-                raise _Failed(INVALID_PARAMS)
-            header = _keys.header(kb, size)
-            allocation = _allocation_of(buffer_ptr, size)
-            if allocation is not None and c.staging is not None:
-                write = lambda: c.put_block_from(k64, header, allocation, buffer_ptr - allocation.address, size)
-            else:
-                source = memoryview((ctypes.c_char * size).from_address(buffer_ptr)).cast("B")
-                write = lambda: c.put_block(k64, header, [source])
+            k64, kb, write = self._source(c, key, buffer_ptr, size)
             return self._store(c, k64, kb, False, write)
         return self._run(op)
+
+    def _source(self, c, key, buffer_ptr, size):
+        """(k64, key bytes, write) of a put from registered memory: with no copy from host memory
+        of the allocator, else through the staging buffer; raises _Failed(INVALID_PARAMS)."""
+        k64, kb = self._key(key)
+        self._registered(buffer_ptr, size)
+        if size == 0:
+            raise _Failed(INVALID_PARAMS)
+        header = _keys.header(kb, size)
+        allocation = _allocation_of(buffer_ptr, size)
+        if allocation is not None and c.staging is not None:
+            return k64, kb, lambda: c.put_block_from(k64, header, allocation, buffer_ptr - allocation.address, size)
+        source = memoryview((ctypes.c_char * size).from_address(buffer_ptr)).cast("B")
+        return k64, kb, _Staged(c, k64, header, [source])
 
     def get_into(self, key, buffer_ptr, size):
         """Copies the value of key to buffer_ptr (registered memory, `size` bytes free); the
@@ -931,10 +946,33 @@ class MooncakeDistributedStore:
         return self._run(op)
 
     def batch_put_from(self, keys, buffer_ptrs, sizes, config=None):
-        """put_from of each triple: a list of codes."""
+        """put_from of each triple: a list of codes. Copies through the staging buffer go in
+        one request when they fit it."""
         if not len(keys) == len(buffer_ptrs) == len(sizes):
             return [INVALID_PARAMS] * len(keys)
-        return [self.put_from(k, p, n, config) for k, p, n in zip(keys, buffer_ptrs, sizes)]
+        out = [INVALID_PARAMS] * len(keys)
+
+        def op(c):
+            _check_config(config)
+            staged = []
+            for i, (key, ptr, size) in enumerate(zip(keys, buffer_ptrs, sizes)):
+                try:
+                    k64, kb, write = self._source(c, key, ptr, size)
+                    if isinstance(write, _Staged):
+                        staged.append((i, k64, kb, write))
+                    else:
+                        out[i] = self._store(c, k64, kb, False, write)
+                except _Failed as e:
+                    out[i] = e.code
+            answers = c.put_blocks([(w.k64, w.header, w.parts) for _, _, _, w in staged])
+            for (i, k64, kb, write), stored in zip(staged, answers):
+                try:
+                    out[i] = OK if stored == 0 else self._store(c, k64, kb, False, write)
+                except _Failed as e:
+                    out[i] = e.code
+            return out
+        result = self._run(op)
+        return result if isinstance(result, list) else [result] * len(keys)
 
     def batch_get_into(self, keys, buffer_ptrs, sizes):
         """get_into of each triple: a list of lengths or codes."""
