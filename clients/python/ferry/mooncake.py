@@ -21,9 +21,7 @@ default) and gives it back when done.
 
 import ctypes
 import enum
-import itertools
 import logging
-import mmap
 import os
 import queue
 import shutil
@@ -33,10 +31,15 @@ import tempfile
 import threading
 import time
 
-from ferry_client import FerryClient, FerryError, MemfdBuffer
+from ferry_client import FerryError
 
 from . import keys as _keys
+from .codes import (BUFFER_OVERFLOW, INTERNAL_ERROR, INVALID_PARAMS, NO_AVAILABLE_HANDLE, OBJECT_ALREADY_EXISTS,
+                    OBJECT_HAS_LEASE, OBJECT_NOT_FOUND, OK, RPC_FAIL, STATUS_CODES, TRANSFER_FAIL,
+                    UNAVAILABLE_IN_CURRENT_STATUS, Failed)
+from .connection import MISMATCH, UPSERT_LEASE_WAIT_S, Connection, Staged, bytes_view, remove_block
 from .launcher import FerryNotInstalled, SidecarProcess
+from .memory import BufferHandle, MooncakeHostMemAllocator, allocation_of, copy_out, host_memory
 from .sizes import parse_size
 
 __all__ = ["MooncakeDistributedStore", "ReplicateConfig", "SoftPinAction", "MooncakeHostMemAllocator", "BufferHandle",
@@ -44,35 +47,7 @@ __all__ = ["MooncakeDistributedStore", "ReplicateConfig", "SoftPinAction", "Moon
            "INVALID_PARAMS", "OBJECT_NOT_FOUND", "OBJECT_ALREADY_EXISTS", "OBJECT_HAS_LEASE",
            "TRANSFER_FAIL", "RPC_FAIL", "UNAVAILABLE_IN_CURRENT_STATUS"]
 
-# Mooncake Store's error codes (mooncake-store/include/types.h), the ones this module answers.
-OK = 0
-INTERNAL_ERROR = -1
-BUFFER_OVERFLOW = -10
-NO_AVAILABLE_HANDLE = -200
-INVALID_PARAMS = -600
-OBJECT_NOT_FOUND = -704
-OBJECT_ALREADY_EXISTS = -705
-OBJECT_HAS_LEASE = -706
-TRANSFER_FAIL = -800
-RPC_FAIL = -900
-UNAVAILABLE_IN_CURRENT_STATUS = -1010
-
-# Ferry sidecar status (docs/protocol.md) -> Mooncake error code.
-_STATUS_CODES = {6: OBJECT_NOT_FOUND, 7: INVALID_PARAMS, 8: INVALID_PARAMS, 9: BUFFER_OVERFLOW,
-                 10: INVALID_PARAMS, 11: NO_AVAILABLE_HANDLE, 14: TRANSFER_FAIL,
-                 15: UNAVAILABLE_IN_CURRENT_STATUS}
-_NOT_FOUND = 6
 _LOG = logging.getLogger("ferry.mooncake")
-_OUT_OF_RANGE = 8
-_MISMATCH = object()  # a block of another string key under the same 64-bit key
-
-
-class _Failed(Exception):
-    """A call that ends with a Mooncake error code."""
-
-    def __init__(self, code):
-        super().__init__(code)
-        self.code = code
 
 
 class SoftPinAction(enum.IntEnum):
@@ -110,324 +85,9 @@ def _check_config(config):
         return
     replicas = getattr(config, "replica_num", 1)
     if not isinstance(replicas, int) or replicas < 1:
-        raise _Failed(INVALID_PARAMS)
+        raise Failed(INVALID_PARAMS)
     if getattr(config, "soft_pin_action", SoftPinAction.PRESERVE) not in tuple(SoftPinAction):
-        raise _Failed(INVALID_PARAMS)
-
-
-def _address(view):
-    """(address, anchor) of a writable bytes-like object; keep the anchor alive while using the address."""
-    anchor = (ctypes.c_char * len(view)).from_buffer(view)
-    return ctypes.addressof(anchor), anchor
-
-
-class _Allocation:
-    _serials = itertools.count(1)
-
-    def __init__(self, size):
-        self.buffer = MemfdBuffer(size, "ferry-host-mem")
-        self.address, self._anchor = _address(self.buffer.view)
-        self.size = size
-        self.serial = next(self._serials)  # addresses are reused after free; serials are not
-        self.freed = False
-
-    def close(self):
-        self.freed = True
-        self._anchor = None
-        self.buffer.close()
-
-
-_allocations = {}  # address -> _Allocation, of every MooncakeHostMemAllocator of this process
-_allocations_lock = threading.Lock()
-
-
-def _allocation_of(ptr, size):
-    with _allocations_lock:
-        for a in _allocations.values():
-            if a.address <= ptr and ptr + size <= a.address + a.size:
-                return a
-    return None
-
-
-class MooncakeHostMemAllocator:
-    """Host memory that the sidecar maps: each allocation is a sealed memfd of this process.
-
-    ``alloc(size)`` answers its address (an int, as Mooncake's), ``free(ptr)`` releases it
-    (0, or INVALID_PARAMS for an address alloc did not give). put_from / batch_put_from of
-    this memory reach the store with no copy in Python. Thread-safe.
-    """
-
-    def alloc(self, size):
-        if not isinstance(size, int) or size <= 0:
-            raise ValueError("size must be a positive int, got %r" % (size,))
-        a = _Allocation(size)
-        with _allocations_lock:
-            _allocations[a.address] = a
-        return a.address
-
-    def free(self, ptr):
-        with _allocations_lock:
-            a = _allocations.pop(ptr, None)
-        if a is None:
-            return INVALID_PARAMS
-        a.close()
-        return OK
-
-
-class BufferHandle(mmap.mmap):
-    """A value read by get_buffer: private memory with ``ptr()``, ``size()``, ``len()`` and the
-    buffer protocol (``memoryview(handle)``, ``bytes(handle)``)."""
-
-    def __new__(cls, data):
-        handle = super().__new__(cls, -1, len(data))
-        handle[:] = data
-        return handle
-
-    def ptr(self):
-        view = (ctypes.c_char * 1).from_buffer(self)
-        try:
-            return ctypes.addressof(view)
-        finally:
-            del view
-
-    def size(self):
-        return len(self)
-
-
-class _Connection:
-    """One sidecar connection and its staging buffer (none over TCP: bytes travel in the frames)."""
-
-    def __init__(self, path, host, port, token, timeout, staging_size):
-        self.client = FerryClient(path=path, host=host, port=port, token=token, timeout=timeout)
-        self.staging = None
-        try:
-            if path is not None:
-                self.staging = MemfdBuffer(staging_size, "ferry-staging")
-                self.staging_id = self.client.register_buffer(self.staging)
-        except BaseException:
-            self.close()
-            raise
-        self.memfd_ids = {}  # _Allocation serial -> (allocation, buffer id on this connection)
-
-    def close(self):
-        try:
-            self.client.close()
-        finally:
-            if self.staging is not None:
-                self.staging.close()
-
-    def buffer_id(self, allocation):
-        """This connection's id of an allocation's memfd (registered on first use); lets go of freed ones."""
-        for serial, (a, freed_id) in list(self.memfd_ids.items()):
-            if a.freed:
-                del self.memfd_ids[serial]
-                self.client.unregister_buffer(freed_id)
-        entry = self.memfd_ids.get(allocation.serial)
-        if entry is None:
-            entry = (allocation, self.client.register_buffer(allocation.buffer))
-            self.memfd_ids[allocation.serial] = entry
-        return entry[1]
-
-    # --- blocks ------------------------------------------------------------------------
-
-    def put_block(self, k64, header, parts):
-        """Stores header + parts as one block; 0 stored, 1 a block of that key was there."""
-        total = len(header) + sum(len(p) for p in parts)
-        if self.staging is None:
-            if total + 64 > self.client.max_frame_bytes:  # over TCP a block travels in one frame
-                raise _Failed(INVALID_PARAMS)
-            return self.client.put_inline([k64], [b"".join([header] + [bytes(p) for p in parts])])[0]
-        if total <= self.staging.size:
-            return self._put_through(self.staging, self.staging_id, k64, header, parts, total)
-        with MemfdBuffer(total, "ferry-large-put") as big:
-            big_id = self.client.register_buffer(big)
-            try:
-                return self._put_through(big, big_id, k64, header, parts, total)
-            finally:
-                self.client.unregister_buffer(big_id)
-
-    def _put_through(self, buf, buf_id, k64, header, parts, total):
-        at = len(header)
-        buf.view[0:at] = header
-        for p in parts:
-            buf.view[at:at + len(p)] = p
-            at += len(p)
-        return self.client.put([k64], buf_id, [0], [total])[0]
-
-    def put_block_from(self, k64, header, allocation, offset, size):
-        """Stores header + `size` bytes at `offset` of a host-memory allocation, with no copy of them."""
-        total = len(header) + size
-        if self.client.put_start([k64], [total])[0] == 1:
-            return 1
-        try:
-            self.staging.view[0:len(header)] = header
-            self.client.write_ranges([(k64, 0, self.staging_id, 0, len(header)),
-                                      (k64, len(header), self.buffer_id(allocation), offset, size)])
-            self.client.put_commit([k64])
-        except BaseException:
-            try:
-                self.client.put_abort([k64])
-            except (FerryError, OSError):
-                pass
-            raise
-        return 0
-
-    def read_block(self, k64, consume):
-        """Reads a whole block (CRC-checked) and answers consume(view of its bytes), or None when missing.
-
-        The view is valid only inside consume.
-        """
-        if self.staging is None:
-            block = self.client.get_inline([k64])[0]
-            return None if block is None else consume(memoryview(block))
-        try:
-            length = self.client.get([k64], self.staging_id, [0], [self.staging.size])[0]
-        except FerryError as e:
-            if e.status != _OUT_OF_RANGE:
-                raise
-            length = -2  # longer than the staging buffer
-        if length == -1:
-            return None
-        if length >= 0:
-            return consume(self.staging.view[0:length])
-        for _ in range(3):  # the block may be replaced by one of another size between the two calls
-            try:
-                self.client.read_range(k64, 0, self.staging_id, 0, _keys.FIXED)
-            except FerryError as e:
-                if e.status == _NOT_FOUND:
-                    return None
-                raise
-            _, key_len, value_len = struct.unpack_from("<4sIQ", self.staging.view)
-            with MemfdBuffer(_keys.FIXED + key_len + value_len, "ferry-large-get") as big:
-                big_id = self.client.register_buffer(big)
-                try:
-                    length = self.client.get([k64], big_id, [0], [big.size])[0]
-                except FerryError as e:
-                    if e.status != _OUT_OF_RANGE:
-                        raise
-                    continue
-                finally:
-                    self.client.unregister_buffer(big_id)
-                return None if length < 0 else consume(big.view[0:length])
-        raise _Failed(TRANSFER_FAIL)
-
-    def put_blocks(self, entries):
-        """put_block of each (k64, header, parts), in one request when they fit the staging buffer; 0/1 each."""
-        totals = [len(h) + sum(len(p) for p in parts) for _, h, parts in entries]
-        if self.staging is None or len(entries) < 2 or sum(totals) > self.staging.size:
-            return [self.put_block(k64, h, parts) for k64, h, parts in entries]
-        offsets, at = [], 0
-        for (_, header, parts), total in zip(entries, totals):
-            offsets.append(at)
-            self.staging.view[at:at + len(header)] = header
-            at += len(header)
-            for p in parts:
-                self.staging.view[at:at + len(p)] = p
-                at += len(p)
-        return self.client.put([k64 for k64, _, _ in entries], self.staging_id, offsets, totals)
-
-    def read_blocks(self, k64s, consume):
-        """[consume(i, view of block i) or None when missing], in one request when the blocks fit an
-        equal share of the staging buffer each. Each view is valid only inside its consume."""
-        if self.staging is None or len(k64s) < 2:
-            return self._read_one_by_one(k64s, consume)
-        share = self.staging.size // len(k64s)
-        try:
-            lengths = self.client.get(k64s, self.staging_id, [i * share for i in range(len(k64s))],
-                                      [share] * len(k64s))
-        except FerryError as e:
-            if e.status != _OUT_OF_RANGE:  # a block larger than its share: one by one
-                raise
-            return self._read_one_by_one(k64s, consume)
-        return [None if n < 0 else consume(i, self.staging.view[i * share:i * share + n])
-                for i, n in enumerate(lengths)]
-
-    def _read_one_by_one(self, k64s, consume):
-        return [self.read_block(k64, lambda view, i=i: consume(i, view)) for i, k64 in enumerate(k64s)]
-
-    def read_headers(self, k64s, key_bytes_list):
-        """read_header of each key: one EXISTS, then one READ_RANGE of the present keys' headers
-        when they fit the staging buffer (one by one otherwise)."""
-        def one_by_one():
-            return [self.read_header(k64, kb) for k64, kb in zip(k64s, key_bytes_list)]
-        if self.staging is None or len(k64s) < 2:
-            return one_by_one()
-        present = [i for i, there in enumerate(self.client.exists(k64s)) if there]
-        lengths = [_keys.header_length(kb) for kb in key_bytes_list]
-        if sum(lengths[i] for i in present) > self.staging.size:
-            return one_by_one()
-        ranges, offsets, at = [], {}, 0
-        for i in present:
-            ranges.append((k64s[i], 0, self.staging_id, at, lengths[i]))
-            offsets[i] = at
-            at += lengths[i]
-        try:
-            if ranges:
-                self.client.read_ranges(ranges)
-        except FerryError as e:
-            if e.status not in (_NOT_FOUND, _OUT_OF_RANGE):  # removed meanwhile, or a short block
-                raise
-            return one_by_one()
-        out = [None] * len(k64s)
-        for i in present:
-            view = self.staging.view[offsets[i]:offsets[i] + lengths[i]]
-            out[i] = _or_mismatch(_keys.value_length(view, key_bytes_list[i]))
-        return out
-
-    def read_header(self, k64, key_bytes):
-        """The value length of the block of this string key, None when missing, _MISMATCH for another key's."""
-        if self.staging is None:
-            return self.read_block(k64, lambda v: _or_mismatch(_keys.value_length(v, key_bytes, len(v))))
-        n = _keys.header_length(key_bytes)
-        if n > self.staging.size:
-            raise _Failed(INVALID_PARAMS)
-        try:
-            self.client.read_range(k64, 0, self.staging_id, 0, n)
-        except FerryError as e:
-            if e.status == _NOT_FOUND:
-                return None
-            if e.status == _OUT_OF_RANGE:  # shorter than this key's header: not this key's block
-                return _MISMATCH
-            raise
-        return _or_mismatch(_keys.value_length(self.staging.view[0:n], key_bytes))
-
-
-_UPSERT_LEASE_WAIT_S = 1.0  # how long upsert waits for readers of the old value (a lease cache period)
-
-
-def _remove_block(c, k64, wait_s):
-    """REMOVE of one block, asked again while a reader's lease keeps it, for up to wait_s; the last answer."""
-    deadline = time.monotonic() + wait_s
-    pause = 0.001
-    while True:
-        answer = c.client.remove([k64])[0]
-        if answer != 2 or time.monotonic() + pause > deadline:
-            return answer
-        time.sleep(pause)
-        pause = min(pause * 2, 0.05)
-
-
-class _Staged:
-    """A put of bytes copied through the staging buffer: callable as a write of _store, and
-    batchable (Connection.put_blocks) by its fields."""
-
-    def __init__(self, c, k64, header, parts):
-        self.c, self.k64, self.header, self.parts = c, k64, header, parts
-
-    def __call__(self):
-        return self.c.put_block(self.k64, self.header, self.parts)
-
-
-def _bytes_view(value):
-    """A flat byte view of a bytes-like value; INVALID_PARAMS for anything else."""
-    try:
-        return memoryview(value).cast("B")
-    except TypeError:
-        raise _Failed(INVALID_PARAMS) from None
-
-
-def _or_mismatch(value_length):
-    return _MISMATCH if value_length is None else value_length
+        raise Failed(INVALID_PARAMS)
 
 
 class MooncakeDistributedStore:
@@ -568,7 +228,7 @@ class MooncakeDistributedStore:
 
     def _connect(self):
         path, host, port, token = self._address
-        return _Connection(path, host, port, token, self._timeout, self._staging_size)
+        return Connection(path, host, port, token, self._timeout, self._staging_size)
 
     def close(self):
         """Closes every connection and stops the sidecar that setup() started; 0. Idempotent."""
@@ -616,10 +276,10 @@ class MooncakeDistributedStore:
         try:
             conn = self._take()
             result = op(conn)
-        except _Failed as e:
+        except Failed as e:
             result = e.code
         except FerryError as e:
-            result = _STATUS_CODES.get(e.status, INTERNAL_ERROR)
+            result = STATUS_CODES.get(e.status, INTERNAL_ERROR)
             if e.status in (1, 10):  # an answer out of step, a frame too large: the connection is done
                 self._drop(conn)
                 conn = None
@@ -647,7 +307,7 @@ class MooncakeDistributedStore:
             pass
         with self._lock:
             if self._address is None:
-                raise _Failed(UNAVAILABLE_IN_CURRENT_STATUS)
+                raise Failed(UNAVAILABLE_IN_CURRENT_STATUS)
             grow = self._open < self._max
             if grow:
                 self._open += 1
@@ -661,7 +321,7 @@ class MooncakeDistributedStore:
         try:
             return self._pool.get(timeout=self._timeout)
         except queue.Empty:
-            raise _Failed(RPC_FAIL) from None
+            raise Failed(RPC_FAIL) from None
 
     def _drop(self, conn):
         if conn is None:
@@ -677,7 +337,7 @@ class MooncakeDistributedStore:
         if not isinstance(key, str):
             raise TypeError("a key is a str, got %s" % type(key).__name__)
         if not key:
-            raise _Failed(INVALID_PARAMS)
+            raise Failed(INVALID_PARAMS)
         key_bytes = key.encode("utf-8")
         return self._block_key(key_bytes) & ((1 << 64) - 1), key_bytes
 
@@ -711,9 +371,9 @@ class MooncakeDistributedStore:
             entries, names = [], []
             for key, value in zip(keys, values):
                 k64, kb = self._key(key)
-                view = _bytes_view(value)
+                view = bytes_view(value)
                 if len(view) == 0:
-                    raise _Failed(INVALID_PARAMS)
+                    raise Failed(INVALID_PARAMS)
                 entries.append((k64, _keys.header(kb, len(view)), [view]))
                 names.append((k64, kb))
             for (k64, kb), stored, entry in zip(names, c.put_blocks(entries), entries):
@@ -744,10 +404,10 @@ class MooncakeDistributedStore:
         def op(c):
             k64, kb = self._key(key)
             _check_config(config)
-            views = [_bytes_view(p) for p in parts]
+            views = [bytes_view(p) for p in parts]
             size = sum(len(v) for v in views)
             if size == 0:
-                raise _Failed(INVALID_PARAMS)
+                raise Failed(INVALID_PARAMS)
             header = _keys.header(kb, size)
             return self._store(c, k64, kb, replace, lambda: c.put_block(k64, header, views))
         return self._run(op)
@@ -763,17 +423,17 @@ class MooncakeDistributedStore:
         for attempt in range(3):
             if replace:
                 existing = c.read_header(k64, kb)
-                if existing is _MISMATCH:
+                if existing is MISMATCH:
                     self._mismatch()
-                    raise _Failed(OBJECT_ALREADY_EXISTS)
-                if existing is not None and _remove_block(c, k64, _UPSERT_LEASE_WAIT_S) == 2:
-                    raise _Failed(OBJECT_HAS_LEASE)
+                    raise Failed(OBJECT_ALREADY_EXISTS)
+                if existing is not None and remove_block(c, k64, UPSERT_LEASE_WAIT_S) == 2:
+                    raise Failed(OBJECT_HAS_LEASE)
             if write() == 0:
                 return OK
             existing = c.read_header(k64, kb)
-            if existing is _MISMATCH:  # the 64-bit key holds another string's value: ours cannot go there
+            if existing is MISMATCH:  # the 64-bit key holds another string's value: ours cannot go there
                 self._mismatch()
-                raise _Failed(OBJECT_ALREADY_EXISTS)
+                raise Failed(OBJECT_ALREADY_EXISTS)
             if existing is not None and not replace:
                 return OK
             time.sleep(0.001 * (attempt + 1))  # a put in progress, or another upsert came first: again
@@ -819,13 +479,13 @@ class MooncakeDistributedStore:
         return [OBJECT_NOT_FOUND if r is None else r for r in results]
 
     def _read(self, c, key, make):
-        """make(view of the value) of key, or raises _Failed(OBJECT_NOT_FOUND)."""
+        """make(view of the value) of key, or raises Failed(OBJECT_NOT_FOUND)."""
         k64, kb = self._key(key)
         n = _keys.header_length(kb)
 
         def consume(block):
             if _keys.value_length(block, kb, len(block)) is None:
-                return _MISMATCH
+                return MISMATCH
             return make(block[n:])
         return self._found(c.read_block(k64, consume))
 
@@ -838,11 +498,11 @@ class MooncakeDistributedStore:
         return self._found(c.read_header(k64, kb))
 
     def _found(self, result):
-        """result, unless it is None (missing) or _MISMATCH (another string's block, counted): then OBJECT_NOT_FOUND."""
-        if result is _MISMATCH:
+        """result, unless it is None (missing) or MISMATCH (another string's block, counted): then OBJECT_NOT_FOUND."""
+        if result is MISMATCH:
             self._mismatch()
-        if result is None or result is _MISMATCH:
-            raise _Failed(OBJECT_NOT_FOUND)
+        if result is None or result is MISMATCH:
+            raise Failed(OBJECT_NOT_FOUND)
         return result
 
     def is_exist(self, key):
@@ -856,9 +516,9 @@ class MooncakeDistributedStore:
             names = [self._key(k) for k in keys]
             out = []
             for length in c.read_headers([k64 for k64, _ in names], [kb for _, kb in names]):
-                if length is _MISMATCH:
+                if length is MISMATCH:
                     self._mismatch()
-                out.append(0 if length is None or length is _MISMATCH else 1)
+                out.append(0 if length is None or length is MISMATCH else 1)
             return out
         result = self._run(op)
         return result if isinstance(result, list) else [result] * len(keys)
@@ -874,7 +534,7 @@ class MooncakeDistributedStore:
         def op(c):
             k64, _ = self._key(key)
             self._value_length(c, key)  # never removes a block of another string key
-            answer = _remove_block(c, k64, self._timeout if force else 0)
+            answer = remove_block(c, k64, self._timeout if force else 0)
             return OK if answer == 0 else OBJECT_HAS_LEASE if answer == 2 else OBJECT_NOT_FOUND
         return self._run(op)
 
@@ -893,7 +553,7 @@ class MooncakeDistributedStore:
         """
         if not isinstance(buffer_ptr, int) or not isinstance(size, int) or buffer_ptr <= 0 or size <= 0:
             return INVALID_PARAMS
-        if not _host_memory(buffer_ptr, size):
+        if not host_memory(buffer_ptr, size):
             return INVALID_PARAMS
         with self._lock:
             for ptr, n in self._regions.items():
@@ -908,12 +568,12 @@ class MooncakeDistributedStore:
 
     def _registered(self, ptr, size):
         if not isinstance(ptr, int) or not isinstance(size, int) or size < 0:
-            raise _Failed(INVALID_PARAMS)
+            raise Failed(INVALID_PARAMS)
         with self._lock:
             if any(p <= ptr and ptr + size <= p + n for p, n in self._regions.items()):
                 return
-        if _allocation_of(ptr, size) is None:
-            raise _Failed(INVALID_PARAMS)
+        if allocation_of(ptr, size) is None:
+            raise Failed(INVALID_PARAMS)
 
     def put_from(self, key, buffer_ptr, size, config=None):
         """Stores `size` bytes at buffer_ptr (registered memory) under key; 0, or a negative code."""
@@ -925,24 +585,24 @@ class MooncakeDistributedStore:
 
     def _source(self, c, key, buffer_ptr, size):
         """(k64, key bytes, write) of a put from registered memory: with no copy from host memory
-        of the allocator, else through the staging buffer; raises _Failed(INVALID_PARAMS)."""
+        of the allocator, else through the staging buffer; raises Failed(INVALID_PARAMS)."""
         k64, kb = self._key(key)
         self._registered(buffer_ptr, size)
         if size == 0:
-            raise _Failed(INVALID_PARAMS)
+            raise Failed(INVALID_PARAMS)
         header = _keys.header(kb, size)
-        allocation = _allocation_of(buffer_ptr, size)
+        allocation = allocation_of(buffer_ptr, size)
         if allocation is not None and c.staging is not None:
             return k64, kb, lambda: c.put_block_from(k64, header, allocation, buffer_ptr - allocation.address, size)
         source = memoryview((ctypes.c_char * size).from_address(buffer_ptr)).cast("B")
-        return k64, kb, _Staged(c, k64, header, [source])
+        return k64, kb, Staged(c, k64, header, [source])
 
     def get_into(self, key, buffer_ptr, size):
         """Copies the value of key to buffer_ptr (registered memory, `size` bytes free); the
         value's length, or a negative code (BUFFER_OVERFLOW when it does not fit)."""
         def op(c):
             self._registered(buffer_ptr, size)
-            return self._read(c, key, lambda value: _copy_out(value, buffer_ptr, size))
+            return self._read(c, key, lambda value: copy_out(value, buffer_ptr, size))
         return self._run(op)
 
     def batch_put_from(self, keys, buffer_ptrs, sizes, config=None):
@@ -958,17 +618,17 @@ class MooncakeDistributedStore:
             for i, (key, ptr, size) in enumerate(zip(keys, buffer_ptrs, sizes)):
                 try:
                     k64, kb, write = self._source(c, key, ptr, size)
-                    if isinstance(write, _Staged):
+                    if isinstance(write, Staged):
                         staged.append((i, k64, kb, write))
                     else:
                         out[i] = self._store(c, k64, kb, False, write)
-                except _Failed as e:
+                except Failed as e:
                     out[i] = e.code
             answers = c.put_blocks([(w.k64, w.header, w.parts) for _, _, _, w in staged])
             for (i, k64, kb, write), stored in zip(staged, answers):
                 try:
                     out[i] = OK if stored == 0 else self._store(c, k64, kb, False, write)
-                except _Failed as e:
+                except Failed as e:
                     out[i] = e.code
             return out
         result = self._run(op)
@@ -983,50 +643,18 @@ class MooncakeDistributedStore:
             try:
                 self._registered(p, n)
                 checked.append(True)
-            except _Failed:
+            except Failed:
                 checked.append(False)
         wanted = [i for i, ok in enumerate(checked) if ok]
 
         def op(c):
             return self._read_many(c, [keys[i] for i in wanted],
-                                   lambda j, value: _copy_out(value, buffer_ptrs[wanted[j]], sizes[wanted[j]]))
+                                   lambda j, value: copy_out(value, buffer_ptrs[wanted[j]], sizes[wanted[j]]))
         results = self._run(op) if wanted else []
         out = [INVALID_PARAMS] * len(keys)
         for j, i in enumerate(wanted):
             out[i] = results[j] if isinstance(results, list) else results
         return out
-
-
-def _host_memory(ptr, size):
-    """Whether [ptr, ptr + size) is mapped readable and writable in this process (/proc/self/maps).
-
-    Device memory (CUDA's unified address ranges are reserved without access) and unmapped
-    addresses fail, so that a copy never faults.
-    """
-    end, at = ptr + size, ptr
-    with open("/proc/self/maps") as maps:
-        ranges = []
-        for line in maps:
-            fields = line.split()
-            lo, hi = (int(x, 16) for x in fields[0].split("-"))
-            if hi > ptr and lo < end:
-                ranges.append((lo, hi, fields[1]))
-    for lo, hi, perms in sorted(ranges):
-        if lo > at or not perms.startswith("rw"):
-            return False
-        at = max(at, hi)
-        if at >= end:
-            return True
-    return at >= end
-
-
-def _copy_out(value, buffer_ptr, size):
-    """Copies a value (out of the staging buffer: the one copy) to memory at buffer_ptr; its length or BUFFER_OVERFLOW."""
-    if len(value) > size:
-        return BUFFER_OVERFLOW
-    if len(value):
-        memoryview((ctypes.c_char * len(value)).from_address(buffer_ptr)).cast("B")[:] = value
-    return len(value)
 
 
 def _has_port(address):
