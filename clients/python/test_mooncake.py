@@ -258,6 +258,10 @@ class MooncakeStoreTest(unittest.TestCase):
         for k in (key("x" * 10000), key("ключ/模型/🚀"), key("a\0b"), key("a\0c")):
             self.assertEqual(self.store.get(k), k.encode("utf-8")[-50:], k[:40])
         self.assertEqual(self.store.get(key("x" * 9999)), b"")
+        too_long = "k" * (1 << 20)  # its header does not fit the 1 MiB staging buffer
+        self.assertEqual(self.store.put(too_long, b"x"), INVALID_PARAMS)
+        self.assertEqual(self.store.get(too_long), b"")
+        self.assertEqual(self.store.get_size(too_long), INVALID_PARAMS)
 
     def test_a_forced_64_bit_collision_is_a_miss_never_the_other_keys_bytes(self):
         forced = int.from_bytes(os.urandom(8), "little")

@@ -336,9 +336,9 @@ class MooncakeDistributedStore:
     def _key(self, key):
         if not isinstance(key, str):
             raise TypeError("a key is a str, got %s" % type(key).__name__)
-        if not key:
-            raise Failed(INVALID_PARAMS)
         key_bytes = key.encode("utf-8")
+        if not key_bytes or _keys.header_length(key_bytes) > self._staging_size:
+            raise Failed(INVALID_PARAMS)  # empty, or a key whose header the staging buffer cannot hold
         return self._block_key(key_bytes) & ((1 << 64) - 1), key_bytes
 
     def _mismatch(self):
