@@ -18,9 +18,9 @@ import unittest
 
 from ferry import keys
 from ferry.launcher import FerryNotInstalled
-from ferry.mooncake import (BUFFER_OVERFLOW, INVALID_PARAMS, OBJECT_ALREADY_EXISTS, OBJECT_NOT_FOUND, OK,
-                            UNAVAILABLE_IN_CURRENT_STATUS, BufferHandle, MooncakeDistributedStore,
-                            MooncakeHostMemAllocator, ReplicateConfig, SoftPinAction)
+from ferry.mooncake import (BUFFER_OVERFLOW, INVALID_PARAMS, OBJECT_ALREADY_EXISTS, OBJECT_HAS_LEASE,
+                            OBJECT_NOT_FOUND, OK, UNAVAILABLE_IN_CURRENT_STATUS, BufferHandle,
+                            MooncakeDistributedStore, MooncakeHostMemAllocator, ReplicateConfig, SoftPinAction)
 from ferry.sizes import parse_size
 
 MASTER = os.environ.get("FERRY_MASTER")
@@ -136,6 +136,17 @@ class MooncakeStoreTest(unittest.TestCase):
             self.assertEqual(self.store.get(key("from-other")), b"other bytes")
             self.assertEqual(self.store.put(key("from-main"), b"main bytes"), OK)
             self.assertEqual(other.get(key("from-main")), b"main bytes")
+            # A block read through the sidecar of its node stays leased a while (the lease cache):
+            # a remove through another sidecar answers OBJECT_HAS_LEASE, and with force waits it out.
+            leased = [key("leased-%d" % i) for i in range(4)]
+            self.assertEqual(other.put_batch(leased, [b"held"] * 4), OK)
+            self.assertEqual(other.get_batch(leased) + self.store.get_batch(leased), [b"held"] * 8)
+            codes = [self.store.remove(k) for k in leased]
+            self.assertTrue(set(codes) <= {OK, OBJECT_HAS_LEASE}, codes)
+            self.assertIn(OBJECT_HAS_LEASE, codes)
+            self.assertEqual([self.store.remove(k, force=True) for k, c in zip(leased, codes) if c != OK],
+                             [OK] * codes.count(OBJECT_HAS_LEASE))
+            self.assertEqual(other.get_batch(leased), [b""] * 4)
         finally:
             self.assertEqual(other.close(), OK)
         self.assertEqual(other.health_check(), UNAVAILABLE_IN_CURRENT_STATUS)
