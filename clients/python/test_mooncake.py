@@ -16,7 +16,7 @@ import threading
 import time
 import unittest
 
-from ferry import keys
+from ferry import keys, mooncake
 from ferry.launcher import FerryNotInstalled
 from ferry.mooncake import (BUFFER_OVERFLOW, INVALID_PARAMS, OBJECT_ALREADY_EXISTS, OBJECT_HAS_LEASE,
                             OBJECT_NOT_FOUND, OK, UNAVAILABLE_IN_CURRENT_STATUS, BufferHandle,
@@ -473,13 +473,14 @@ class MooncakeStoreTest(unittest.TestCase):
                 "from ferry.mooncake import MooncakeDistributedStore\n"
                 "s = MooncakeDistributedStore()\n"
                 "assert s.setup('127.0.0.1', '', 16 << 20, 1 << 20, 'tcp', '', sys.argv[1], shm_dir=sys.argv[2]) == 0\n"
-                "print(s._sidecar.process.pid, flush=True)\n"
+                "print(s._sidecar.process.pid, s._workdir, flush=True)\n"
                 "time.sleep(600)\n")
         with tempfile.TemporaryDirectory() as shm:
             child = subprocess.Popen([sys.executable, "-c", code, MASTER, shm], stdout=subprocess.PIPE,
                                      cwd=os.path.dirname(os.path.abspath(__file__)))
             try:
-                pid = int(child.stdout.readline())
+                pid, workdir = child.stdout.readline().split()
+                pid = int(pid)
             finally:
                 child.kill()
                 child.wait()
@@ -488,6 +489,10 @@ class MooncakeStoreTest(unittest.TestCase):
             while _alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.1)
             self.assertFalse(_alive(pid), "the sidecar outlived its Python process")
+        self.assertTrue(os.path.isdir(workdir))  # its owner was killed before close()
+        mooncake._sweep_workdirs()  # as the next setup() of this user does
+        self.assertFalse(os.path.exists(workdir))
+        self.assertTrue(os.path.isdir(self.store._workdir))  # a live owner's folder stays
 
 
 def _alive(pid):

@@ -21,6 +21,7 @@ default) and gives it back when done.
 
 import ctypes
 import enum
+import glob
 import logging
 import os
 import queue
@@ -158,7 +159,8 @@ class MooncakeDistributedStore:
                 return INVALID_PARAMS
             host = str(local_hostname or "127.0.0.1")
             data = host if _has_port(host) else host + ":0"
-            self._workdir = tempfile.mkdtemp(prefix="ferry-mooncake-")
+            _sweep_workdirs()
+            self._workdir = tempfile.mkdtemp(prefix="%s%d-" % (_WORKDIR_PREFIX, os.getpid()))
             path = os.path.join(self._workdir, "sidecar.sock")
             args = ["--socket", path, "--master", master_server_addr, "--capacity", str(segment),
                     "--data", data, "--node-id", "mooncake-%s-%d-%s" % (socket.gethostname(), os.getpid(),
@@ -655,6 +657,23 @@ class MooncakeDistributedStore:
         for j, i in enumerate(wanted):
             out[i] = results[j] if isinstance(results, list) else results
         return out
+
+
+_WORKDIR_PREFIX = "ferry-mooncake-"  # + owner pid + "-" + random: a private folder of the sidecar's socket
+
+
+def _sweep_workdirs():
+    """Removes this user's socket folders of processes that are gone (killed before their close())."""
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), _WORKDIR_PREFIX + "*-*")):
+        pid = os.path.basename(path)[len(_WORKDIR_PREFIX):].split("-", 1)[0]
+        try:
+            if not pid.isdigit() or os.stat(path).st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)  # raises when no such process: its folder is stale
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # gone meanwhile, or a process of another user (PermissionError): leave it
+            continue
 
 
 def _has_port(address):
