@@ -4,11 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.ferry.cluster.ChildProcess;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,13 +18,10 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PythonClientTest {
     private static final String TOKEN = "py-test-token";
-    private static final Path CLIENT_DIR = Path.of(System.getProperty("user.dir")).resolve("../clients/python")
-            .normalize();
 
     @Test
     void pythonClientSuitePassesAgainstARealSidecar(@TempDir Path dir) throws Exception {
-        assumeTrue(python3Version() != null, "python3 is not installed (.ci/run installs it): Python client not tested");
-        assertThat(CLIENT_DIR.resolve("test_ferry_client.py")).exists();
+        assumeTrue(PythonSuite.python3Works(), "python3 is not installed (.ci/run installs it): Python client not tested");
         Path socket = dir.resolve("sidecar.sock");
         ChildProcess sidecar = ChildProcess.start("sidecar", List.of(), "dev.ferry.cluster.cli.FerryCommand",
                 List.of("sidecar", "--socket", socket.toString(), "--capacity", "64MiB", "--node-id",
@@ -34,35 +29,12 @@ class PythonClientTest {
                         "--frame-timeout-ms", "1000", "--exit-on-stdin-close"), dir.resolve("sidecar.log"));
         try {
             assertThat(sidecar.field("socket")).isEqualTo(socket.toString());
-            ProcessBuilder pb = new ProcessBuilder("python3", "-m", "unittest", "-v", "test_ferry_client")
-                    .directory(CLIENT_DIR.toFile()).redirectErrorStream(true);
-            pb.environment().put("FERRY_SIDECAR_SOCKET", socket.toString());
-            pb.environment().put("FERRY_SIDECAR_TCP", "127.0.0.1:" + sidecar.field("tcp"));
-            pb.environment().put("FERRY_SIDECAR_TOKEN", TOKEN);
-            pb.environment().put("PYTHONDONTWRITEBYTECODE", "1");
-            Process python = pb.start();
-            String output = new String(python.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertThat(python.waitFor(120, TimeUnit.SECONDS)).isTrue();
-            System.out.println(output);
-            assertThat(python.exitValue()).as(output).isZero();
-            assertThat(output).contains("OK").doesNotContain("skipped");
+            PythonSuite.passes("test_ferry_client", Map.of("FERRY_SIDECAR_SOCKET", socket.toString(),
+                    "FERRY_SIDECAR_TCP", "127.0.0.1:" + sidecar.field("tcp"), "FERRY_SIDECAR_TOKEN", TOKEN), 120);
         } finally {
             sidecar.stop();
             sidecar.awaitExit();
         }
         assertThat(socket).as("socket removed by the clean shutdown on SIGTERM").doesNotExist();
-    }
-
-    private static String python3Version() {
-        try {
-            Process p = new ProcessBuilder("python3", "--version").redirectErrorStream(true).start();
-            String v = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-            return p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0 ? v : null;
-        } catch (IOException e) {
-            return null;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return null;
-        }
     }
 }

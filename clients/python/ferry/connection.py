@@ -1,0 +1,250 @@
+"""One sidecar connection as ferry.mooncake uses it: whole blocks (header + value, ferry.keys)
+in and out through a staging buffer, batched when they fit, or in the frames over TCP."""
+
+import struct
+import time
+
+from ferry_client import FerryClient, FerryError, MemfdBuffer
+
+from . import keys as _keys
+from .codes import INVALID_PARAMS, TRANSFER_FAIL, Failed
+
+NOT_FOUND_STATUS = 6  # sidecar statuses (docs/protocol.md)
+OUT_OF_RANGE_STATUS = 8
+MISMATCH = object()  # read_header's answer for a block of another string key under the same 64-bit key
+
+
+class Connection:
+    """One sidecar connection and its staging buffer (none over TCP: bytes travel in the frames)."""
+
+    def __init__(self, path, host, port, token, timeout, staging_size):
+        self.client = FerryClient(path=path, host=host, port=port, token=token, timeout=timeout)
+        self.staging = None
+        try:
+            if path is not None:
+                self.staging = MemfdBuffer(staging_size, "ferry-staging")
+                self.staging_id = self.client.register_buffer(self.staging)
+        except BaseException:
+            self.close()
+            raise
+        self.memfd_ids = {}  # _Allocation serial -> (allocation, buffer id on this connection)
+
+    def close(self):
+        try:
+            self.client.close()
+        finally:
+            if self.staging is not None:
+                self.staging.close()
+
+    def buffer_id(self, allocation):
+        """This connection's id of an allocation's memfd (registered on first use); lets go of freed ones."""
+        for serial, (a, freed_id) in list(self.memfd_ids.items()):
+            if a.freed:
+                del self.memfd_ids[serial]
+                self.client.unregister_buffer(freed_id)
+        entry = self.memfd_ids.get(allocation.serial)
+        if entry is None:
+            entry = (allocation, self.client.register_buffer(allocation.buffer))
+            self.memfd_ids[allocation.serial] = entry
+        return entry[1]
+
+    # --- blocks ------------------------------------------------------------------------
+
+    def put_block(self, k64, header, parts):
+        """Stores header + parts as one block; 0 stored, 1 a block of that key was there."""
+        total = len(header) + sum(len(p) for p in parts)
+        if self.staging is None:
+            if total + 64 > self.client.max_frame_bytes:  # over TCP a block travels in one frame
+                raise Failed(INVALID_PARAMS)
+            return self.client.put_inline([k64], [b"".join([header] + [bytes(p) for p in parts])])[0]
+        if total <= self.staging.size:
+            return self._put_through(self.staging, self.staging_id, k64, header, parts, total)
+        with MemfdBuffer(total, "ferry-large-put") as big:
+            big_id = self.client.register_buffer(big)
+            try:
+                return self._put_through(big, big_id, k64, header, parts, total)
+            finally:
+                self.client.unregister_buffer(big_id)
+
+    def _put_through(self, buf, buf_id, k64, header, parts, total):
+        at = len(header)
+        buf.view[0:at] = header
+        for p in parts:
+            buf.view[at:at + len(p)] = p
+            at += len(p)
+        return self.client.put([k64], buf_id, [0], [total])[0]
+
+    def put_block_from(self, k64, header, allocation, offset, size):
+        """Stores header + `size` bytes at `offset` of a host-memory allocation, with no copy of them."""
+        total = len(header) + size
+        if self.client.put_start([k64], [total])[0] == 1:
+            return 1
+        try:
+            self.staging.view[0:len(header)] = header
+            self.client.write_ranges([(k64, 0, self.staging_id, 0, len(header)),
+                                      (k64, len(header), self.buffer_id(allocation), offset, size)])
+            self.client.put_commit([k64])
+        except BaseException:
+            try:
+                self.client.put_abort([k64])
+            except (FerryError, OSError):
+                pass
+            raise
+        return 0
+
+    def read_block(self, k64, consume):
+        """Reads a whole block (CRC-checked) and answers consume(view of its bytes), or None when missing.
+
+        The view is valid only inside consume.
+        """
+        if self.staging is None:
+            block = self.client.get_inline([k64])[0]
+            return None if block is None else consume(memoryview(block))
+        try:
+            length = self.client.get([k64], self.staging_id, [0], [self.staging.size])[0]
+        except FerryError as e:
+            if e.status != OUT_OF_RANGE_STATUS:
+                raise
+            length = -2  # longer than the staging buffer
+        if length == -1:
+            return None
+        if length >= 0:
+            return consume(self.staging.view[0:length])
+        for _ in range(3):  # the block may be replaced by one of another size between the two calls
+            try:
+                self.client.read_range(k64, 0, self.staging_id, 0, _keys.FIXED)
+            except FerryError as e:
+                if e.status == NOT_FOUND_STATUS:
+                    return None
+                raise
+            _, key_len, value_len = struct.unpack_from("<4sIQ", self.staging.view)
+            with MemfdBuffer(_keys.FIXED + key_len + value_len, "ferry-large-get") as big:
+                big_id = self.client.register_buffer(big)
+                try:
+                    length = self.client.get([k64], big_id, [0], [big.size])[0]
+                except FerryError as e:
+                    if e.status != OUT_OF_RANGE_STATUS:
+                        raise
+                    continue
+                finally:
+                    self.client.unregister_buffer(big_id)
+                return None if length < 0 else consume(big.view[0:length])
+        raise Failed(TRANSFER_FAIL)
+
+    def put_blocks(self, entries):
+        """put_block of each (k64, header, parts), in one request when they fit the staging buffer; 0/1 each."""
+        totals = [len(h) + sum(len(p) for p in parts) for _, h, parts in entries]
+        if self.staging is None or len(entries) < 2 or sum(totals) > self.staging.size:
+            return [self.put_block(k64, h, parts) for k64, h, parts in entries]
+        offsets, at = [], 0
+        for (_, header, parts), total in zip(entries, totals):
+            offsets.append(at)
+            self.staging.view[at:at + len(header)] = header
+            at += len(header)
+            for p in parts:
+                self.staging.view[at:at + len(p)] = p
+                at += len(p)
+        return self.client.put([k64 for k64, _, _ in entries], self.staging_id, offsets, totals)
+
+    def read_blocks(self, k64s, consume):
+        """[consume(i, view of block i) or None when missing], in one request when the blocks fit an
+        equal share of the staging buffer each. Each view is valid only inside its consume."""
+        if self.staging is None or len(k64s) < 2:
+            return self._read_one_by_one(k64s, consume)
+        share = self.staging.size // len(k64s)
+        try:
+            lengths = self.client.get(k64s, self.staging_id, [i * share for i in range(len(k64s))],
+                                      [share] * len(k64s))
+        except FerryError as e:
+            if e.status != OUT_OF_RANGE_STATUS:  # a block larger than its share: one by one
+                raise
+            return self._read_one_by_one(k64s, consume)
+        return [None if n < 0 else consume(i, self.staging.view[i * share:i * share + n])
+                for i, n in enumerate(lengths)]
+
+    def _read_one_by_one(self, k64s, consume):
+        return [self.read_block(k64, lambda view, i=i: consume(i, view)) for i, k64 in enumerate(k64s)]
+
+    def read_headers(self, k64s, key_bytes_list):
+        """read_header of each key: one EXISTS, then one READ_RANGE of the present keys' headers
+        when they fit the staging buffer (one by one otherwise)."""
+        def one_by_one():
+            return [self.read_header(k64, kb) for k64, kb in zip(k64s, key_bytes_list)]
+        if self.staging is None or len(k64s) < 2:
+            return one_by_one()
+        present = [i for i, there in enumerate(self.client.exists(k64s)) if there]
+        lengths = [_keys.header_length(kb) for kb in key_bytes_list]
+        if sum(lengths[i] for i in present) > self.staging.size:
+            return one_by_one()
+        ranges, offsets, at = [], {}, 0
+        for i in present:
+            ranges.append((k64s[i], 0, self.staging_id, at, lengths[i]))
+            offsets[i] = at
+            at += lengths[i]
+        try:
+            if ranges:
+                self.client.read_ranges(ranges)
+        except FerryError as e:
+            if e.status not in (NOT_FOUND_STATUS, OUT_OF_RANGE_STATUS):  # removed meanwhile, or a short block
+                raise
+            return one_by_one()
+        out = [None] * len(k64s)
+        for i in present:
+            view = self.staging.view[offsets[i]:offsets[i] + lengths[i]]
+            out[i] = or_mismatch(_keys.value_length(view, key_bytes_list[i]))
+        return out
+
+    def read_header(self, k64, key_bytes):
+        """The value length of the block of this string key, None when missing, MISMATCH for another key's."""
+        if self.staging is None:
+            return self.read_block(k64, lambda v: or_mismatch(_keys.value_length(v, key_bytes, len(v))))
+        n = _keys.header_length(key_bytes)
+        if n > self.staging.size:
+            raise Failed(INVALID_PARAMS)
+        try:
+            self.client.read_range(k64, 0, self.staging_id, 0, n)
+        except FerryError as e:
+            if e.status == NOT_FOUND_STATUS:
+                return None
+            if e.status == OUT_OF_RANGE_STATUS:  # shorter than this key's header: not this key's block
+                return MISMATCH
+            raise
+        return or_mismatch(_keys.value_length(self.staging.view[0:n], key_bytes))
+
+
+UPSERT_LEASE_WAIT_S = 1.0  # how long upsert waits for readers of the old value (a lease cache period)
+
+
+def remove_block(c, k64, wait_s):
+    """REMOVE of one block, asked again while a reader's lease keeps it, for up to wait_s; the last answer."""
+    deadline = time.monotonic() + wait_s
+    pause = 0.001
+    while True:
+        answer = c.client.remove([k64])[0]
+        if answer != 2 or time.monotonic() + pause > deadline:
+            return answer
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
+
+
+class Staged:
+    """A put of bytes copied through the staging buffer: callable as a write of _store, and
+    batchable (Connection.put_blocks) by its fields."""
+
+    def __init__(self, c, k64, header, parts):
+        self.c, self.k64, self.header, self.parts = c, k64, header, parts
+
+    def __call__(self):
+        return self.c.put_block(self.k64, self.header, self.parts)
+
+
+def bytes_view(value):
+    """A flat byte view of a bytes-like value; INVALID_PARAMS for anything else."""
+    try:
+        return memoryview(value).cast("B")
+    except TypeError:
+        raise Failed(INVALID_PARAMS) from None
+
+
+def or_mismatch(value_length):
+    return MISMATCH if value_length is None else value_length

@@ -1,0 +1,54 @@
+"""How a Mooncake string key becomes a Ferry block, the one place of that rule.
+
+Ferry's block keys are 64 bits on the wire. A string key maps to
+``int.from_bytes(blake2b(key.encode("utf-8"), digest_size=16).digest()[:8], "little")``, and
+the stored block carries the full string so that a reader can tell two strings of the same
+64-bit key apart. A block is:
+
+    offset 0   4 bytes   magic b"FRK1"
+    offset 4   u32 LE    key length in bytes (UTF-8)
+    offset 8   u64 LE    value length in bytes
+    offset 16  key bytes
+    then       value bytes
+
+A reader compares magic, key and lengths on every hit; a block of another key (or not of this
+format) is a miss to it, never its bytes.
+"""
+
+import hashlib
+import struct
+
+MAGIC = b"FRK1"
+_HEADER = struct.Struct("<4sIQ")
+FIXED = _HEADER.size  # 16
+
+
+def block_key(key_bytes):
+    """The 64-bit Ferry block key of a UTF-8 encoded string key."""
+    return int.from_bytes(hashlib.blake2b(key_bytes, digest_size=16).digest()[:8], "little")
+
+
+def header(key_bytes, value_length):
+    """The bytes that precede the value in the stored block."""
+    return _HEADER.pack(MAGIC, len(key_bytes), value_length) + key_bytes
+
+
+def header_length(key_bytes):
+    return FIXED + len(key_bytes)
+
+
+def value_length(block_prefix, key_bytes, block_length=None):
+    """The value length a block holding `key_bytes` declares, or None when the block is another key's.
+
+    `block_prefix` holds at least the header's bytes; `block_length`, when known, must match
+    the header's lengths exactly.
+    """
+    n = header_length(key_bytes)
+    if len(block_prefix) < n:
+        return None
+    magic, key_len, value_len = _HEADER.unpack_from(block_prefix)
+    if magic != MAGIC or key_len != len(key_bytes) or bytes(block_prefix[FIXED:n]) != key_bytes:
+        return None
+    if block_length is not None and block_length != n + value_len:
+        return None
+    return value_len

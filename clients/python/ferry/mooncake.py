@@ -1,0 +1,681 @@
+"""Mooncake Store's Python API (``mooncake.store``) served by a Ferry sidecar.
+
+    from ferry.mooncake import MooncakeDistributedStore   # instead of: from mooncake.store import ...
+
+    store = MooncakeDistributedStore()
+    store.setup("localhost", "P2PHANDSHAKE", 512 * 1024 * 1024, 128 * 1024 * 1024, "tcp", "",
+                "localhost:50051")             # a Ferry master: ./ferry master --port 50051
+    store.put("hello_key", b"Hello, Ferry!")
+    assert store.get("hello_key") == b"Hello, Ferry!"
+    store.close()
+
+Method names, argument order, defaults, return values and error codes are Mooncake Store's
+(0 or a byte count on success, a negative Mooncake error code on failure; ``get`` answers
+empty bytes for a missing key). See docs/integration.md for what each setup argument means
+to Ferry, how string keys are stored (module ferry.keys), and where bytes are copied.
+
+Thread-safety: one store may be used from many threads; each call takes a connection of a
+small pool (one sidecar connection and one staging buffer each, ``max_connections``, 8 by
+default) and gives it back when done.
+"""
+
+import ctypes
+import enum
+import glob
+import logging
+import os
+import queue
+import shutil
+import socket
+import struct
+import tempfile
+import threading
+import time
+
+from ferry_client import FerryError
+
+from . import keys as _keys
+from .codes import (BUFFER_OVERFLOW, INTERNAL_ERROR, INVALID_PARAMS, NO_AVAILABLE_HANDLE, OBJECT_ALREADY_EXISTS,
+                    OBJECT_HAS_LEASE, OBJECT_NOT_FOUND, OK, RPC_FAIL, STATUS_CODES, TRANSFER_FAIL,
+                    UNAVAILABLE_IN_CURRENT_STATUS, Failed)
+from .connection import MISMATCH, UPSERT_LEASE_WAIT_S, Connection, Staged, bytes_view, remove_block
+from .launcher import FerryNotInstalled, SidecarProcess
+from .memory import BufferHandle, MooncakeHostMemAllocator, allocation_of, copy_out, host_memory
+from .sizes import parse_size
+
+__all__ = ["MooncakeDistributedStore", "ReplicateConfig", "SoftPinAction", "MooncakeHostMemAllocator", "BufferHandle",
+           "FerryNotInstalled", "OK", "INTERNAL_ERROR", "BUFFER_OVERFLOW", "NO_AVAILABLE_HANDLE",
+           "INVALID_PARAMS", "OBJECT_NOT_FOUND", "OBJECT_ALREADY_EXISTS", "OBJECT_HAS_LEASE",
+           "TRANSFER_FAIL", "RPC_FAIL", "UNAVAILABLE_IN_CURRENT_STATUS"]
+
+_LOG = logging.getLogger("ferry.mooncake")
+
+
+class SoftPinAction(enum.IntEnum):
+    """Mooncake's soft-pin request of a put (ReplicateConfig.soft_pin_action)."""
+    PRESERVE = 0
+    ENABLE = 1
+    DISABLE = 2
+
+
+class ReplicateConfig:
+    """Mooncake's replication settings of a put.
+
+    Accepted and checked (``replica_num`` at least 1, ``soft_pin_action`` a SoftPinAction);
+    Ferry's sidecar protocol has no per-put replica count or pin yet, so the store's own
+    replication and eviction apply.
+    """
+
+    def __init__(self):
+        self.replica_num = 1
+        self.with_soft_pin = False
+        self.soft_pin_action = SoftPinAction.PRESERVE
+        self.soft_pin_ttl_ms = None
+        self.with_hard_pin = False
+        self.preferred_segment = ""
+        self.preferred_segments = []
+        self.prefer_alloc_in_same_node = False
+
+    def __repr__(self):
+        return "ReplicateConfig(replica_num=%d, with_soft_pin=%s, with_hard_pin=%s, preferred_segment=%r)" % (
+            self.replica_num, self.with_soft_pin, self.with_hard_pin, self.preferred_segment)
+
+
+def _check_config(config):
+    if config is None:
+        return
+    replicas = getattr(config, "replica_num", 1)
+    if not isinstance(replicas, int) or replicas < 1:
+        raise Failed(INVALID_PARAMS)
+    if getattr(config, "soft_pin_action", SoftPinAction.PRESERVE) not in tuple(SoftPinAction):
+        raise Failed(INVALID_PARAMS)
+
+
+class MooncakeDistributedStore:
+    """Mooncake Store's client, served by a Ferry sidecar. Thread-safe; see the module's doc.
+
+    Every method answers Mooncake's return values and error codes; none raises for a store
+    error. TypeError is raised for a key that is not a str (as Mooncake's binding does).
+    ``key_mismatches`` counts hits on a block of another string key with the same 64-bit
+    block key (served as misses).
+    """
+
+    def __init__(self, block_key=_keys.block_key):
+        self._block_key = block_key  # the string -> 64-bit derivation (ferry.keys); injectable for tests
+        self._lock = threading.Lock()
+        self._sidecar = None
+        self._workdir = None
+        self._address = None
+        self._hostname = ""
+        self._pool = queue.LifoQueue()
+        self._open = 0
+        self._max = 8
+        self._timeout = 30.0
+        self._staging_size = 16 << 20
+        self._regions = {}  # address -> size, of register_buffer
+        self.key_mismatches = 0
+
+    # --- setup ---------------------------------------------------------------------------
+
+    def setup(self, local_hostname, metadata_server=None, global_segment_size=16 << 20,
+              local_buffer_size=16 << 20, protocol="tcp", rdma_devices="", master_server_addr="127.0.0.1:50051",
+              engine=None, **kwargs):
+        """Starts a sidecar that contributes ``global_segment_size`` bytes to the master at
+        ``master_server_addr`` and connects to it; 0, or a negative code.
+
+        ``setup(config)`` with a dict takes the same names as keys (sizes may be strings such
+        as "16MB"). ``metadata_server``, ``protocol``, ``rdma_devices`` and ``engine`` are
+        accepted and not used (docs/integration.md). Keyword extras: ``timeout`` (s, per
+        call), ``max_connections``, ``ready_timeout`` (s), ``shm_dir``, ``sidecar_args``.
+        Raises FerryNotInstalled when no Ferry distribution or JDK 25 is found.
+        """
+        if isinstance(local_hostname, dict):
+            config = dict(local_hostname)
+            config.update(kwargs)
+            local_hostname = config.pop("local_hostname", "localhost")
+            global_segment_size = config.pop("global_segment_size", global_segment_size)
+            local_buffer_size = config.pop("local_buffer_size", local_buffer_size)
+            master_server_addr = config.pop("master_server_address", config.pop("master_server_addr",
+                                                                                master_server_addr))
+            for ignored in ("metadata_server", "protocol", "rdma_devices", "device_name", "engine"):
+                config.pop(ignored, None)
+            ours = ("timeout", "max_connections", "ready_timeout", "shm_dir", "sidecar_args")
+            for other in sorted(set(config) - set(ours)):  # Mooncake settings Ferry has no use for
+                _LOG.warning("setup: setting %r is not used by Ferry", other)
+                config.pop(other)
+            kwargs = config
+        with self._lock:
+            if self._address is not None:
+                return UNAVAILABLE_IN_CURRENT_STATUS
+            try:
+                segment = parse_size(global_segment_size)
+                self._staging_size = max(parse_size(local_buffer_size), 1 << 20)
+                self._configure(kwargs, ("timeout", "max_connections", "ready_timeout", "shm_dir", "sidecar_args"))
+                ready_timeout = float(kwargs.get("ready_timeout", 120.0))
+                extra_args = [str(a) for a in kwargs.get("sidecar_args", ())]
+            except (ValueError, TypeError):
+                return INVALID_PARAMS
+            if segment <= 0 or not isinstance(master_server_addr, str) or ":" not in master_server_addr:
+                return INVALID_PARAMS
+            host = str(local_hostname or "127.0.0.1")
+            data = host if _has_port(host) else host + ":0"
+            _sweep_workdirs()
+            self._workdir = tempfile.mkdtemp(prefix="%s%d-" % (_WORKDIR_PREFIX, os.getpid()))
+            path = os.path.join(self._workdir, "sidecar.sock")
+            args = ["--socket", path, "--master", master_server_addr, "--capacity", str(segment),
+                    "--data", data, "--node-id", "mooncake-%s-%d-%s" % (socket.gethostname(), os.getpid(),
+                                                                         os.path.basename(self._workdir))]
+            if kwargs.get("shm_dir"):
+                args += ["--shm-dir", str(kwargs["shm_dir"])]
+            try:
+                self._sidecar = SidecarProcess(args + extra_args, ready_timeout)
+            except FerryNotInstalled:
+                self._remove_workdir()
+                raise
+            except (RuntimeError, OSError) as e:
+                _LOG.error("setup: %s", e)
+                self._remove_workdir()
+                return INTERNAL_ERROR
+            self._address = (path, None, None, None)
+            self._hostname = host
+        return self._first_connection()
+
+    def setup_dummy(self, mem_pool_size, local_buffer_size, server_address, **kwargs):
+        """Joins a sidecar that already runs; 0, or a negative code.
+
+        ``server_address`` is the sidecar's Unix socket path (an absolute path, or any text
+        with a '/'; blocks move through shared memory) or ``host:port`` of its TCP listener
+        (blocks travel in the frames; ``token=`` or $FERRY_SIDECAR_TOKEN gives its token).
+        ``mem_pool_size`` is accepted and not used (the sidecar's capacity is its own).
+        """
+        with self._lock:
+            if self._address is not None:
+                return UNAVAILABLE_IN_CURRENT_STATUS
+            try:
+                parse_size(mem_pool_size)
+                self._staging_size = max(parse_size(local_buffer_size), 1 << 20)
+                self._configure(kwargs, ("timeout", "max_connections", "token"))
+            except (ValueError, TypeError):
+                return INVALID_PARAMS
+            if not isinstance(server_address, str) or not server_address:
+                return INVALID_PARAMS
+            if "/" in server_address or not _has_port(server_address):
+                self._address = (server_address, None, None, None)
+            else:
+                host, port = server_address.rsplit(":", 1)
+                self._address = (None, host.strip("[]"), int(port),
+                                 kwargs.get("token", os.environ.get("FERRY_SIDECAR_TOKEN")))
+            self._hostname = socket.gethostname()
+        return self._first_connection()
+
+    def _configure(self, kwargs, known):
+        unknown = set(kwargs) - set(known)
+        if unknown:
+            raise ValueError("unknown settings: %s" % sorted(unknown))
+        self._timeout = float(kwargs.get("timeout", self._timeout))
+        self._max = int(kwargs.get("max_connections", self._max))
+        if self._max < 1 or self._timeout <= 0:
+            raise ValueError("max_connections and timeout must be positive")
+
+    def _first_connection(self):
+        try:
+            self._pool.put(self._connect())
+            with self._lock:
+                self._open = 1
+            return OK
+        except (FerryError, OSError) as e:
+            _LOG.error("cannot connect to the sidecar at %s: %s", self._address[0] or self._address[1:3], e)
+            self.close()
+            return RPC_FAIL
+
+    def _connect(self):
+        path, host, port, token = self._address
+        return Connection(path, host, port, token, self._timeout, self._staging_size)
+
+    def close(self):
+        """Closes every connection and stops the sidecar that setup() started; 0. Idempotent."""
+        with self._lock:
+            self._address = None
+            while True:
+                try:
+                    self._pool.get_nowait().close()
+                except queue.Empty:
+                    break
+            self._open = 0
+            sidecar, self._sidecar = self._sidecar, None
+        try:
+            if sidecar is not None:
+                sidecar.close()
+        finally:
+            self._remove_workdir()
+        return OK
+
+    def _remove_workdir(self):
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def health_check(self):
+        """0 when the sidecar answers (and, for setup(), its process runs); a negative code otherwise."""
+        if self._sidecar is not None and not self._sidecar.alive():
+            return RPC_FAIL
+        def ping(c):
+            c.client.exists([])
+            return OK
+        return self._run(ping)
+
+    def get_hostname(self):
+        """The local_hostname given to setup() (this host's name after setup_dummy); "" before."""
+        return self._hostname
+
+    # --- the pool ------------------------------------------------------------------------
+
+    def _run(self, op):
+        """Runs op(connection) on a pooled connection; answers its result, or the error code it ended with."""
+        if self._address is None:
+            return UNAVAILABLE_IN_CURRENT_STATUS
+        conn = None
+        try:
+            conn = self._take()
+            result = op(conn)
+        except Failed as e:
+            result = e.code
+        except FerryError as e:
+            result = STATUS_CODES.get(e.status, INTERNAL_ERROR)
+            if e.status in (1, 10):  # an answer out of step, a frame too large: the connection is done
+                self._drop(conn)
+                conn = None
+        except (OSError, EOFError, struct.error):  # the sidecar went away or the stream broke
+            self._drop(conn)
+            conn = None
+            result = RPC_FAIL
+        except BaseException:
+            self._drop(conn)
+            conn = None
+            raise
+        if conn is not None:
+            with self._lock:
+                closed = self._address is None
+            if closed:  # close() ran meanwhile: this connection must not outlive it
+                conn.close()
+            else:
+                self._pool.put(conn)
+        return result
+
+    def _take(self):
+        try:
+            return self._pool.get_nowait()
+        except queue.Empty:
+            pass
+        with self._lock:
+            if self._address is None:
+                raise Failed(UNAVAILABLE_IN_CURRENT_STATUS)
+            grow = self._open < self._max
+            if grow:
+                self._open += 1
+        if grow:
+            try:
+                return self._connect()
+            except BaseException:
+                with self._lock:
+                    self._open -= 1
+                raise
+        try:
+            return self._pool.get(timeout=self._timeout)
+        except queue.Empty:
+            raise Failed(RPC_FAIL) from None
+
+    def _drop(self, conn):
+        if conn is None:
+            return
+        with self._lock:
+            self._open -= 1
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+    def _key(self, key):
+        if not isinstance(key, str):
+            raise TypeError("a key is a str, got %s" % type(key).__name__)
+        key_bytes = key.encode("utf-8")
+        if not key_bytes or _keys.header_length(key_bytes) > self._staging_size:
+            raise Failed(INVALID_PARAMS)  # empty, or a key whose header the staging buffer cannot hold
+        return self._block_key(key_bytes) & ((1 << 64) - 1), key_bytes
+
+    def _mismatch(self):
+        with self._lock:
+            self.key_mismatches += 1
+
+    # --- put ---------------------------------------------------------------------------
+
+    def put(self, key, value, config=None):
+        """Stores value (bytes-like, not empty) under key; 0, or a negative code.
+
+        A key already stored keeps its value and answers 0 (as Mooncake's put); upsert replaces it.
+        """
+        return self._put(key, [value], config)
+
+    def put_parts(self, key, *parts, config=None):
+        """Stores the concatenation of parts (bytes-like) under key, as put."""
+        return self._put(key, list(parts), config)
+
+    def put_batch(self, keys, values, config=None):
+        """Stores values[i] under keys[i]; 0 when all are stored, else the first error code.
+
+        One request to the sidecar when the batch fits the staging buffer.
+        """
+        if len(keys) != len(values):
+            return INVALID_PARAMS
+
+        def op(c):
+            _check_config(config)
+            entries, names = [], []
+            for key, value in zip(keys, values):
+                k64, kb = self._key(key)
+                view = bytes_view(value)
+                if len(view) == 0:
+                    raise Failed(INVALID_PARAMS)
+                entries.append((k64, _keys.header(kb, len(view)), [view]))
+                names.append((k64, kb))
+            for (k64, kb), stored, entry in zip(names, c.put_blocks(entries), entries):
+                if stored != 0:  # already there: this string's value, or another string's block
+                    self._store(c, k64, kb, False, lambda: c.put_block(*entry))
+            return OK
+        return self._run(op)
+
+    def upsert(self, key, value, config=None):
+        """Stores value under key, replacing a value stored before; 0, or a negative code.
+
+        Not atomic: a reader may miss the key while it is replaced. OBJECT_HAS_LEASE when a
+        reader holds the old value.
+        """
+        return self._put(key, [value], config, replace=True)
+
+    def upsert_batch(self, keys, values, config=None):
+        """upsert of each pair; 0 when all are stored, else the first error code."""
+        if len(keys) != len(values):
+            return INVALID_PARAMS
+        for k, v in zip(keys, values):
+            code = self._put(k, [v], config, replace=True)
+            if code != OK:
+                return code
+        return OK
+
+    def _put(self, key, parts, config, replace=False):
+        def op(c):
+            k64, kb = self._key(key)
+            _check_config(config)
+            views = [bytes_view(p) for p in parts]
+            size = sum(len(v) for v in views)
+            if size == 0:
+                raise Failed(INVALID_PARAMS)
+            header = _keys.header(kb, size)
+            return self._store(c, k64, kb, replace, lambda: c.put_block(k64, header, views))
+        return self._run(op)
+
+    def _store(self, c, k64, kb, replace, write):
+        """Runs write() (0 stored, 1 the block key was taken) with Mooncake's put / upsert semantics.
+
+        A taken block key holding this string is success for a put and is replaced by an
+        upsert; holding another string it is OBJECT_ALREADY_EXISTS. A block that is taken but
+        not readable yet is another writer's put in progress: as for Mooncake's put of an
+        existing object, the call succeeds (a reader will see one whole value of this string).
+        """
+        for attempt in range(3):
+            if replace:
+                existing = c.read_header(k64, kb)
+                if existing is MISMATCH:
+                    self._mismatch()
+                    raise Failed(OBJECT_ALREADY_EXISTS)
+                if existing is not None and remove_block(c, k64, UPSERT_LEASE_WAIT_S) == 2:
+                    raise Failed(OBJECT_HAS_LEASE)
+            if write() == 0:
+                return OK
+            existing = c.read_header(k64, kb)
+            if existing is MISMATCH:  # the 64-bit key holds another string's value: ours cannot go there
+                self._mismatch()
+                raise Failed(OBJECT_ALREADY_EXISTS)
+            if existing is not None and not replace:
+                return OK
+            time.sleep(0.001 * (attempt + 1))  # a put in progress, or another upsert came first: again
+        return OK
+
+    # --- get ---------------------------------------------------------------------------
+
+    def get(self, key):
+        """The value of key as bytes; empty bytes when it is missing or on an error."""
+        result = self._run(lambda c: self._read(c, key, bytes))
+        return result if isinstance(result, bytes) else b""
+
+    def get_batch(self, keys):
+        """get of each key: a list of bytes (empty for a missing key or on an error)."""
+        results = self._run(lambda c: self._read_many(c, keys, lambda i, value: bytes(value)))
+        if not isinstance(results, list):
+            return [b""] * len(keys)
+        return [r if isinstance(r, bytes) else b"" for r in results]
+
+    def get_buffer(self, key):
+        """The value of key in a BufferHandle, or None when it is missing or on an error."""
+        result = self._run(lambda c: self._read(c, key, BufferHandle))
+        return result if isinstance(result, BufferHandle) else None
+
+    def batch_get_buffer(self, keys):
+        """get_buffer of each key: a list of BufferHandle or None."""
+        results = self._run(lambda c: self._read_many(c, keys, lambda i, value: BufferHandle(value)))
+        if not isinstance(results, list):
+            return [None] * len(keys)
+        return [r if isinstance(r, BufferHandle) else None for r in results]
+
+    def _read_many(self, c, keys, make):
+        """make(i, view of value i) of each key (one request when they fit), or OBJECT_NOT_FOUND."""
+        names = [self._key(k) for k in keys]
+
+        def consume(i, block):
+            kb = names[i][1]
+            if _keys.value_length(block, kb, len(block)) is None:
+                self._mismatch()
+                return OBJECT_NOT_FOUND
+            return make(i, block[_keys.header_length(kb):])
+        results = c.read_blocks([k64 for k64, _ in names], consume)
+        return [OBJECT_NOT_FOUND if r is None else r for r in results]
+
+    def _read(self, c, key, make):
+        """make(view of the value) of key, or raises Failed(OBJECT_NOT_FOUND)."""
+        k64, kb = self._key(key)
+        n = _keys.header_length(kb)
+
+        def consume(block):
+            if _keys.value_length(block, kb, len(block)) is None:
+                return MISMATCH
+            return make(block[n:])
+        return self._found(c.read_block(k64, consume))
+
+    def get_size(self, key):
+        """The value's length in bytes, or a negative code (OBJECT_NOT_FOUND when missing)."""
+        return self._run(lambda c: self._value_length(c, key))
+
+    def _value_length(self, c, key):
+        k64, kb = self._key(key)
+        return self._found(c.read_header(k64, kb))
+
+    def _found(self, result):
+        """result, unless it is None (missing) or MISMATCH (another string's block, counted): then OBJECT_NOT_FOUND."""
+        if result is MISMATCH:
+            self._mismatch()
+        if result is None or result is MISMATCH:
+            raise Failed(OBJECT_NOT_FOUND)
+        return result
+
+    def is_exist(self, key):
+        """1 when key is stored, 0 when not, a negative code on an error."""
+        result = self.get_size(key)
+        return 1 if result >= 0 else 0 if result == OBJECT_NOT_FOUND else result
+
+    def batch_is_exist(self, keys):
+        """is_exist of each key (1, 0, or a negative code for all on an error), in two requests at most."""
+        def op(c):
+            names = [self._key(k) for k in keys]
+            out = []
+            for length in c.read_headers([k64 for k64, _ in names], [kb for _, kb in names]):
+                if length is MISMATCH:
+                    self._mismatch()
+                out.append(0 if length is None or length is MISMATCH else 1)
+            return out
+        result = self._run(op)
+        return result if isinstance(result, list) else [result] * len(keys)
+
+    # --- remove ------------------------------------------------------------------------
+
+    def remove(self, key, force=False):
+        """Removes key; 0, OBJECT_NOT_FOUND, or OBJECT_HAS_LEASE while a reader holds it.
+
+        Ferry cannot break a reader's lease: ``force=True`` waits for the leases to end (up
+        to the call's ``timeout``) instead.
+        """
+        def op(c):
+            k64, _ = self._key(key)
+            self._value_length(c, key)  # never removes a block of another string key
+            answer = remove_block(c, k64, self._timeout if force else 0)
+            return OK if answer == 0 else OBJECT_HAS_LEASE if answer == 2 else OBJECT_NOT_FOUND
+        return self._run(op)
+
+    def batch_remove(self, keys, force=False):
+        """remove of each key: a list of codes."""
+        return [self.remove(k, force) for k in keys]
+
+    # --- registered memory -------------------------------------------------------------
+
+    def register_buffer(self, buffer_ptr, size):
+        """Registers memory for put_from / get_into; 0, or INVALID_PARAMS (a bad or overlapping
+        range, or memory this process cannot read and write, such as GPU memory).
+
+        Memory of MooncakeHostMemAllocator reaches the sidecar directly; other memory is
+        copied through the connection's staging buffer (one copy, ctypes.memmove).
+        """
+        if not isinstance(buffer_ptr, int) or not isinstance(size, int) or buffer_ptr <= 0 or size <= 0:
+            return INVALID_PARAMS
+        if not host_memory(buffer_ptr, size):
+            return INVALID_PARAMS
+        with self._lock:
+            for ptr, n in self._regions.items():
+                if buffer_ptr < ptr + n and ptr < buffer_ptr + size:
+                    return INVALID_PARAMS
+            self._regions[buffer_ptr] = size
+        return OK
+
+    def unregister_buffer(self, buffer_ptr):
+        with self._lock:
+            return OK if self._regions.pop(buffer_ptr, None) is not None else INVALID_PARAMS
+
+    def _registered(self, ptr, size):
+        if not isinstance(ptr, int) or not isinstance(size, int) or size < 0:
+            raise Failed(INVALID_PARAMS)
+        with self._lock:
+            if any(p <= ptr and ptr + size <= p + n for p, n in self._regions.items()):
+                return
+        if allocation_of(ptr, size) is None:
+            raise Failed(INVALID_PARAMS)
+
+    def put_from(self, key, buffer_ptr, size, config=None):
+        """Stores `size` bytes at buffer_ptr (registered memory) under key; 0, or a negative code."""
+        def op(c):
+            _check_config(config)
+            k64, kb, write = self._source(c, key, buffer_ptr, size)
+            return self._store(c, k64, kb, False, write)
+        return self._run(op)
+
+    def _source(self, c, key, buffer_ptr, size):
+        """(k64, key bytes, write) of a put from registered memory: with no copy from host memory
+        of the allocator, else through the staging buffer; raises Failed(INVALID_PARAMS)."""
+        k64, kb = self._key(key)
+        self._registered(buffer_ptr, size)
+        if size == 0:
+            raise Failed(INVALID_PARAMS)
+        header = _keys.header(kb, size)
+        allocation = allocation_of(buffer_ptr, size)
+        if allocation is not None and c.staging is not None:
+            return k64, kb, lambda: c.put_block_from(k64, header, allocation, buffer_ptr - allocation.address, size)
+        source = memoryview((ctypes.c_char * size).from_address(buffer_ptr)).cast("B")
+        return k64, kb, Staged(c, k64, header, [source])
+
+    def get_into(self, key, buffer_ptr, size):
+        """Copies the value of key to buffer_ptr (registered memory, `size` bytes free); the
+        value's length, or a negative code (BUFFER_OVERFLOW when it does not fit)."""
+        def op(c):
+            self._registered(buffer_ptr, size)
+            return self._read(c, key, lambda value: copy_out(value, buffer_ptr, size))
+        return self._run(op)
+
+    def batch_put_from(self, keys, buffer_ptrs, sizes, config=None):
+        """put_from of each triple: a list of codes. Copies through the staging buffer go in
+        one request when they fit it."""
+        if not len(keys) == len(buffer_ptrs) == len(sizes):
+            return [INVALID_PARAMS] * len(keys)
+        out = [INVALID_PARAMS] * len(keys)
+
+        def op(c):
+            _check_config(config)
+            staged = []
+            for i, (key, ptr, size) in enumerate(zip(keys, buffer_ptrs, sizes)):
+                try:
+                    k64, kb, write = self._source(c, key, ptr, size)
+                    if isinstance(write, Staged):
+                        staged.append((i, k64, kb, write))
+                    else:
+                        out[i] = self._store(c, k64, kb, False, write)
+                except Failed as e:
+                    out[i] = e.code
+            answers = c.put_blocks([(w.k64, w.header, w.parts) for _, _, _, w in staged])
+            for (i, k64, kb, write), stored in zip(staged, answers):
+                try:
+                    out[i] = OK if stored == 0 else self._store(c, k64, kb, False, write)
+                except Failed as e:
+                    out[i] = e.code
+            return out
+        result = self._run(op)
+        return result if isinstance(result, list) else [result] * len(keys)
+
+    def batch_get_into(self, keys, buffer_ptrs, sizes):
+        """get_into of each triple: a list of lengths or codes."""
+        if not len(keys) == len(buffer_ptrs) == len(sizes):
+            return [INVALID_PARAMS] * len(keys)
+        checked = []
+        for p, n in zip(buffer_ptrs, sizes):
+            try:
+                self._registered(p, n)
+                checked.append(True)
+            except Failed:
+                checked.append(False)
+        wanted = [i for i, ok in enumerate(checked) if ok]
+
+        def op(c):
+            return self._read_many(c, [keys[i] for i in wanted],
+                                   lambda j, value: copy_out(value, buffer_ptrs[wanted[j]], sizes[wanted[j]]))
+        results = self._run(op) if wanted else []
+        out = [INVALID_PARAMS] * len(keys)
+        for j, i in enumerate(wanted):
+            out[i] = results[j] if isinstance(results, list) else results
+        return out
+
+
+_WORKDIR_PREFIX = "ferry-mooncake-"  # + owner pid + "-" + random: a private folder of the sidecar's socket
+
+
+def _sweep_workdirs():
+    """Removes this user's socket folders of processes that are gone (killed before their close())."""
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), _WORKDIR_PREFIX + "*-*")):
+        pid = os.path.basename(path)[len(_WORKDIR_PREFIX):].split("-", 1)[0]
+        try:
+            if not pid.isdigit() or os.stat(path).st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)  # raises when no such process: its folder is stale
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # gone meanwhile, or a process of another user (PermissionError): leave it
+            continue
+
+
+def _has_port(address):
+    head, sep, port = address.rpartition(":")
+    return bool(sep) and bool(head) and port.isdigit()

@@ -1,0 +1,507 @@
+"""Tests of ferry.mooncake (Mooncake Store's Python API) against a real master and real sidecars.
+
+FERRY_MASTER is the master's host:port and FERRY_HOME a Ferry distribution (./ferry dist);
+without them every test is skipped. Run:
+    FERRY_HOME=target/ferry-dist FERRY_MASTER=127.0.0.1:50051 python3 -m unittest -v test_mooncake
+"""
+
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+from ferry import keys, mooncake
+from ferry.launcher import FerryNotInstalled
+from ferry.mooncake import (BUFFER_OVERFLOW, INVALID_PARAMS, OBJECT_ALREADY_EXISTS, OBJECT_HAS_LEASE,
+                            OBJECT_NOT_FOUND, OK, UNAVAILABLE_IN_CURRENT_STATUS, BufferHandle,
+                            MooncakeDistributedStore, MooncakeHostMemAllocator, ReplicateConfig, SoftPinAction)
+from ferry.sizes import parse_size
+
+MASTER = os.environ.get("FERRY_MASTER")
+HOME = os.environ.get("FERRY_HOME")
+TOKEN = "mooncake-test-token"
+RUN = os.urandom(4).hex()  # keys of this run: a sidecar may have served earlier runs
+DEADLINE_S = 30
+
+
+def key(name):
+    return "%s/%s" % (RUN, name)
+
+
+class SizesTest(unittest.TestCase):
+    def test_human_readable_sizes(self):
+        self.assertEqual(parse_size("16MB"), 16 << 20)
+        self.assertEqual(parse_size("16 MB"), 16 << 20)
+        self.assertEqual(parse_size("1GiB"), 1 << 30)
+        self.assertEqual(parse_size("1024"), 1024)
+        self.assertEqual(parse_size(4096), 4096)
+        for bad in ("50%", "-1", "16 XB", "", True, 1.5):
+            with self.assertRaises(ValueError, msg=repr(bad)):
+                parse_size(bad)
+
+    def test_key_derivation_is_blake2b_and_the_header_names_the_key(self):
+        import hashlib
+        kb = "é/key".encode("utf-8")
+        self.assertEqual(keys.block_key(kb),
+                         int.from_bytes(hashlib.blake2b(kb, digest_size=16).digest()[:8], "little"))
+        block = keys.header(kb, 3) + b"abc"
+        self.assertEqual(keys.value_length(block, kb, len(block)), 3)
+        self.assertIsNone(keys.value_length(block, "é/kez".encode("utf-8"), len(block)))
+        self.assertIsNone(keys.value_length(block, kb, len(block) + 1))
+        self.assertIsNone(keys.value_length(b"\0" * 64, kb))
+
+
+class InstallTest(unittest.TestCase):
+    def test_the_package_installs_offline_into_a_venv(self):
+        here = os.path.dirname(os.path.abspath(__file__))
+        with tempfile.TemporaryDirectory() as tmp:
+            source = os.path.join(tmp, "src")
+            shutil.copytree(os.path.join(here, "ferry"), os.path.join(source, "ferry"),
+                            ignore=shutil.ignore_patterns("__pycache__"))
+            for name in ("pyproject.toml", "ferry_client.py"):
+                shutil.copy(os.path.join(here, name), source)
+            venv = os.path.join(tmp, "venv")
+            subprocess.run(["/usr/bin/python3", "-m", "venv", "--system-site-packages", venv], check=True)
+            pip = subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q", "--no-index",
+                                  "--no-build-isolation", source], capture_output=True, text=True)
+            self.assertEqual(pip.returncode, 0, pip.stdout + pip.stderr)
+            probe = subprocess.run([os.path.join(venv, "bin", "python"), "-c",
+                                    "import ferry.mooncake, ferry_client; print(ferry.mooncake.__file__)"],
+                                   cwd=tmp, capture_output=True, text=True)
+            self.assertEqual(probe.returncode, 0, probe.stderr)
+            self.assertIn(os.path.join(venv, "lib"), probe.stdout)
+
+
+@unittest.skipUnless(MASTER and HOME, "FERRY_MASTER and FERRY_HOME are not set: no cluster to test against")
+class MooncakeStoreTest(unittest.TestCase):
+    store = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.store = MooncakeDistributedStore()
+        code = cls.store.setup("127.0.0.1", "P2PHANDSHAKE", 64 << 20, 1 << 20, "tcp", "", MASTER,
+                               sidecar_args=["--tcp", "127.0.0.1:0", "--token", TOKEN])
+        assert code == OK, code
+        fields = cls.store._sidecar.fields
+        cls.socket, cls.tcp = fields["socket"], "127.0.0.1:" + fields["tcp"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.store.close()
+
+    # --- setup ------------------------------------------------------------------------
+
+    def test_setup_twice_is_refused_and_health_and_hostname_answer(self):
+        self.assertEqual(self.store.setup("127.0.0.1", "", 1 << 20, 1 << 20, "tcp", "", MASTER),
+                         UNAVAILABLE_IN_CURRENT_STATUS)
+        self.assertEqual(self.store.health_check(), OK)
+        self.assertEqual(self.store.get_hostname(), "127.0.0.1")
+
+    def test_setup_refuses_bad_sizes_and_addresses_without_starting_anything(self):
+        store = MooncakeDistributedStore()
+        self.assertEqual(store.setup({"local_hostname": "127.0.0.1", "global_segment_size": "50%",
+                                      "master_server_address": MASTER}), INVALID_PARAMS)
+        self.assertEqual(store.setup("127.0.0.1", "", 0, 1 << 20, "tcp", "", MASTER), INVALID_PARAMS)
+        self.assertEqual(store.setup("127.0.0.1", "", 1 << 20, 1 << 20, "tcp", "", "no-port"), INVALID_PARAMS)
+        self.assertEqual(store.setup("127.0.0.1", "", 1 << 20, 1 << 20, "tcp", "", MASTER, bogus=1),
+                         INVALID_PARAMS)
+        self.assertEqual(store.put(key("x"), b"x"), UNAVAILABLE_IN_CURRENT_STATUS)
+        self.assertEqual(store.get(key("x")), b"")
+
+    def test_a_missing_distribution_is_named(self):
+        saved = os.environ.get("FERRY_HOME")
+        with tempfile.TemporaryDirectory() as empty:
+            os.environ["FERRY_HOME"] = empty
+            try:
+                with self.assertRaises(FerryNotInstalled) as caught:
+                    MooncakeDistributedStore().setup("127.0.0.1", "", 1 << 20, 1 << 20, "tcp", "", MASTER)
+                self.assertIn("./ferry dist", str(caught.exception))
+            finally:
+                os.environ["FERRY_HOME"] = saved
+
+    def test_setup_with_a_config_dict_contributes_its_segment_and_shares_the_cluster(self):
+        other = MooncakeDistributedStore()
+        self.assertEqual(other.setup({"local_hostname": "127.0.0.1", "metadata_server": "P2PHANDSHAKE",
+                                      "global_segment_size": "16 MB", "local_buffer_size": "1MiB",
+                                      "protocol": "rdma", "rdma_devices": "mlx5_0", "mooncake_only": 1,
+                                      "master_server_address": MASTER}), OK)
+        try:
+            self.assertEqual(other.put(key("from-other"), b"other bytes"), OK)
+            self.assertEqual(self.store.get(key("from-other")), b"other bytes")
+            self.assertEqual(self.store.put(key("from-main"), b"main bytes"), OK)
+            self.assertEqual(other.get(key("from-main")), b"main bytes")
+            # A block read through the sidecar of its node stays leased a while (the lease cache):
+            # a remove through another sidecar answers OBJECT_HAS_LEASE, and with force waits it out.
+            leased = [key("leased-%d" % i) for i in range(4)]
+            self.assertEqual(other.put_batch(leased, [b"held"] * 4), OK)
+            self.assertEqual(other.get_batch(leased) + self.store.get_batch(leased), [b"held"] * 8)
+            codes = [self.store.remove(k) for k in leased]
+            self.assertTrue(set(codes) <= {OK, OBJECT_HAS_LEASE}, codes)
+            self.assertIn(OBJECT_HAS_LEASE, codes)
+            self.assertEqual([self.store.remove(k, force=True) for k, c in zip(leased, codes) if c != OK],
+                             [OK] * codes.count(OBJECT_HAS_LEASE))
+            self.assertEqual(other.get_batch(leased), [b""] * 4)
+        finally:
+            self.assertEqual(other.close(), OK)
+        self.assertEqual(other.health_check(), UNAVAILABLE_IN_CURRENT_STATUS)
+        self.assertEqual(other.close(), OK)
+
+    def test_setup_dummy_joins_a_running_sidecar_by_socket_and_by_tcp(self):
+        self.assertEqual(self.store.put(key("dummy"), b"seen by all"), OK)
+        for address, extra in ((self.socket, {}), (self.tcp, {"token": TOKEN})):
+            dummy = MooncakeDistributedStore()
+            self.assertEqual(dummy.setup_dummy(1 << 20, 1 << 20, address, **extra), OK, address)
+            try:
+                self.assertEqual(dummy.get(key("dummy")), b"seen by all")
+                value = os.urandom(3 << 20)  # larger than the staging buffer
+                self.assertEqual(dummy.put(key("dummy-big-" + address), value), OK)
+                self.assertEqual(self.store.get(key("dummy-big-" + address)), value)
+                self.assertEqual(dummy.get_size(key("dummy")), 11)
+                self.assertEqual(dummy.is_exist(key("nothing")), 0)
+                if extra:  # over TCP a value travels in one frame (--max-frame, 16 MiB by default)
+                    self.assertEqual(dummy.put(key("too-big"), bytes(17 << 20)), INVALID_PARAMS)
+                    self.assertEqual(dummy.get(key("dummy")), b"seen by all")
+            finally:
+                dummy.close()
+        self.assertNotEqual(MooncakeDistributedStore().setup_dummy(1 << 20, 1 << 20, "/nonexistent/sock"), OK)
+
+    # --- bytes --------------------------------------------------------------------------
+
+    def test_put_get_and_their_codes(self):
+        k = key("plain")
+        self.assertEqual(self.store.put(k, b"value one"), OK)
+        self.assertEqual(self.store.get(k), b"value one")
+        self.assertEqual(self.store.put(k, b"value two"), OK)  # Mooncake's put keeps the first value
+        self.assertEqual(self.store.get(k), b"value one")
+        self.assertEqual(self.store.get(key("missing")), b"")
+        self.assertEqual(self.store.put(k, b""), INVALID_PARAMS)
+        self.assertEqual(self.store.put("", b"x"), INVALID_PARAMS)
+        self.assertEqual(self.store.put(k, "not bytes"), INVALID_PARAMS)
+        with self.assertRaises(TypeError):
+            self.store.put(b"bytes key", b"x")
+        config = ReplicateConfig()
+        config.replica_num = 0
+        self.assertEqual(self.store.put(key("cfg"), b"x", config), INVALID_PARAMS)
+        config.replica_num = 1
+        config.soft_pin_action = 7
+        self.assertEqual(self.store.put(key("cfg"), b"x", config), INVALID_PARAMS)
+        config.soft_pin_action = SoftPinAction.ENABLE
+        config.with_soft_pin = True
+        self.assertEqual(self.store.put(key("cfg"), b"x", config), OK)
+        self.assertEqual(self.store.get(key("cfg")), b"x")
+
+    def test_values_of_any_length(self):
+        for n in (1, 4095, 1 << 20, (3 << 20) + 7):
+            value = os.urandom(n)
+            self.assertEqual(self.store.put(key("len-%d" % n), value), OK)
+            self.assertEqual(self.store.get(key("len-%d" % n)), value)
+            self.assertEqual(self.store.get_size(key("len-%d" % n)), n)
+
+    def test_batches_parts_and_upsert(self):
+        ks = [key("batch-%d" % i) for i in range(5)]
+        values = [os.urandom(100 + i) for i in range(5)]
+        self.assertEqual(self.store.put_batch(ks, values), OK)
+        self.assertEqual(self.store.get_batch(ks + [key("none")]), values + [b""])
+        self.assertEqual(self.store.put_batch(ks, values[:2]), INVALID_PARAMS)
+        self.assertEqual(self.store.batch_is_exist(ks[:2] + [key("none")]), [1, 1, 0])
+        self.assertEqual(self.store.batch_is_exist([key("none"), ks[0], ks[0]]), [0, 1, 1])
+        self.assertEqual(self.store.batch_is_exist([]), [])
+        self.assertEqual(self.store.batch_is_exist([key("x" * 600000), ks[1]]), [0, 1])
+        self.assertEqual(self.store.put_parts(key("parts"), b"ab", memoryview(b"cd"), bytearray(b"ef")), OK)
+        self.assertEqual(self.store.get(key("parts")), b"abcdef")
+        self.assertEqual(self.store.upsert(ks[0], b"replaced"), OK)
+        self.assertEqual(self.store.get(ks[0]), b"replaced")
+        self.assertEqual(self.store.upsert(key("fresh-upsert"), b"new"), OK)
+        self.assertEqual(self.store.upsert_batch(ks[1:3], [b"one", b"two"]), OK)
+        self.assertEqual(self.store.get_batch(ks[1:3]), [b"one", b"two"])
+        self.assertEqual(self.store.upsert_batch(ks[1:3], [b"one"]), INVALID_PARAMS)
+
+    def test_batches_larger_than_the_staging_buffer_and_mixed_sizes(self):
+        big = os.urandom(700 * 1024)  # more than a third of the 1 MiB staging buffer: read one by one
+        ks = [key("mixed-small"), key("mixed-big"), key("mixed-none")]
+        self.assertEqual(self.store.put_batch(ks[:2], [b"small", big]), OK)
+        self.assertEqual(self.store.get_batch(ks), [b"small", big, b""])
+        handles = self.store.batch_get_buffer(ks)
+        self.assertEqual([bytes(h) if h is not None else None for h in handles], [b"small", big, None])
+        huge = [os.urandom(600 * 1024), os.urandom(600 * 1024)]  # together more than the staging buffer
+        self.assertEqual(self.store.put_batch([key("huge-0"), key("huge-1")], huge), OK)
+        self.assertEqual(self.store.get_batch([key("huge-1"), key("huge-0")]), huge[::-1])
+        self.assertEqual(self.store.put_batch([key("bad-0"), key("bad-1")], [b"x", b""]), INVALID_PARAMS)
+        self.assertEqual(self.store.is_exist(key("bad-0")), 0)  # a refused batch stores nothing
+
+    def test_batch_get_into_answers_per_key(self):
+        allocator = MooncakeHostMemAllocator()
+        ptr = allocator.alloc(1 << 20)
+        try:
+            self.assertEqual(self.store.put_batch([key("into-0"), key("into-1")], [b"zero", b"one!"]), OK)
+            private = ctypes.create_string_buffer(16)  # not registered
+            self.assertEqual(self.store.batch_get_into(
+                [key("into-0"), key("into-1"), key("into-1"), key("into-none"), key("into-0")],
+                [ptr, ptr + 100, ctypes.addressof(private), ptr + 200, ptr + 300], [100, 100, 16, 100, 3]),
+                [4, 4, INVALID_PARAMS, OBJECT_NOT_FOUND, BUFFER_OVERFLOW])
+            self.assertEqual(ctypes.string_at(ptr, 4) + ctypes.string_at(ptr + 100, 4), b"zeroone!")
+        finally:
+            allocator.free(ptr)
+
+    def test_remove_and_sizes(self):
+        k = key("removed")
+        self.assertEqual(self.store.put(k, b"12345"), OK)
+        self.assertEqual(self.store.get_size(k), 5)
+        self.assertEqual(self.store.is_exist(k), 1)
+        self.assertEqual(self.store.remove(k), OK)
+        self.assertEqual(self.store.remove(k), OBJECT_NOT_FOUND)
+        self.assertEqual(self.store.get_size(k), OBJECT_NOT_FOUND)
+        self.assertEqual(self.store.is_exist(k), 0)
+        self.assertEqual(self.store.get(k), b"")
+        self.assertEqual(self.store.put_batch([key("r1"), key("r2")], [b"1", b"2"]), OK)
+        self.assertEqual(self.store.batch_remove([key("r1"), key("r2"), key("r3")], force=True),
+                         [OK, OK, OBJECT_NOT_FOUND])
+
+    def test_string_keys_long_unicode_and_with_nul(self):
+        for k in (key("x" * 10000), key("ключ/模型/🚀"), key("a\0b"), key("a\0c")):
+            self.assertEqual(self.store.put(k, k.encode("utf-8")[-50:]), OK, k[:40])
+        for k in (key("x" * 10000), key("ключ/模型/🚀"), key("a\0b"), key("a\0c")):
+            self.assertEqual(self.store.get(k), k.encode("utf-8")[-50:], k[:40])
+        self.assertEqual(self.store.get(key("x" * 9999)), b"")
+        too_long = "k" * (1 << 20)  # its header does not fit the 1 MiB staging buffer
+        self.assertEqual(self.store.put(too_long, b"x"), INVALID_PARAMS)
+        self.assertEqual(self.store.get(too_long), b"")
+        self.assertEqual(self.store.get_size(too_long), INVALID_PARAMS)
+
+    def test_a_forced_64_bit_collision_is_a_miss_never_the_other_keys_bytes(self):
+        forced = int.from_bytes(os.urandom(8), "little")
+        colliding = MooncakeDistributedStore(block_key=lambda key_bytes: forced)
+        self.assertEqual(colliding.setup_dummy(1 << 20, 1 << 20, self.socket), OK)
+        try:
+            a, b = key("collide-a"), key("collide-b")
+            self.assertEqual(colliding.put(a, b"bytes of a"), OK)
+            self.assertEqual(colliding.get(a), b"bytes of a")
+            self.assertEqual(colliding.get(b), b"")
+            self.assertIsNone(colliding.get_buffer(b))
+            self.assertEqual(colliding.is_exist(b), 0)
+            self.assertEqual(colliding.get_size(b), OBJECT_NOT_FOUND)
+            self.assertEqual(colliding.put(b, b"bytes of b"), OBJECT_ALREADY_EXISTS)
+            self.assertEqual(colliding.upsert(b, b"bytes of b"), OBJECT_ALREADY_EXISTS)
+            self.assertEqual(colliding.remove(b), OBJECT_NOT_FOUND)
+            self.assertEqual(colliding.get(a), b"bytes of a")  # b's remove left a alone
+            self.assertEqual(colliding.key_mismatches, 7)
+            self.assertEqual(colliding.get_batch([a, b]), [b"bytes of a", b""])
+            self.assertEqual(colliding.batch_is_exist([a, b]), [1, 0])
+            self.assertEqual(colliding.put_batch([a, b], [b"again a", b"bytes of b"]), OBJECT_ALREADY_EXISTS)
+            self.assertEqual(colliding.get(a), b"bytes of a")
+            self.assertEqual(colliding.key_mismatches, 10)
+            self.assertEqual(colliding.remove(a), OK)
+            self.assertEqual(colliding.put(b, b"bytes of b"), OK)
+            self.assertEqual(colliding.get(a), b"")
+            self.assertEqual(colliding.remove(b), OK)
+        finally:
+            colliding.close()
+
+    # --- registered memory --------------------------------------------------------------
+
+    def test_put_from_and_get_into_host_memory_of_the_allocator(self):
+        allocator = MooncakeHostMemAllocator()
+        ptr = allocator.alloc(8 << 20)
+        try:
+            self.assertEqual(self.store.register_buffer(ptr, 8 << 20), OK)
+            value = os.urandom((2 << 20) + 3)
+            ctypes.memmove(ptr, value, len(value))
+            self.assertEqual(self.store.put_from(key("alloc"), ptr, len(value)), OK)
+            self.assertEqual(self.store.get(key("alloc")), value)
+            dst = ptr + (2 << 20) + 4096
+            self.assertEqual(self.store.get_into(key("alloc"), dst, len(value)), len(value))
+            self.assertEqual(ctypes.string_at(dst, len(value)), value)
+            self.assertEqual(self.store.get_into(key("alloc"), dst, len(value) - 1), BUFFER_OVERFLOW)
+            self.assertEqual(self.store.get_into(key("none"), dst, 100), OBJECT_NOT_FOUND)
+            ctypes.memmove(ptr, b"A" * 10 + b"B" * 20, 30)
+            self.assertEqual(self.store.batch_put_from([key("p1"), key("p2")], [ptr, ptr + 10], [10, 20]), [OK, OK])
+            self.assertEqual(self.store.batch_get_into([key("p2"), key("p1"), key("none")],
+                                                       [dst, dst + 100, dst + 200], [100, 100, 100]),
+                             [20, 10, OBJECT_NOT_FOUND])
+            self.assertEqual(ctypes.string_at(dst, 20), b"B" * 20)
+            self.assertEqual(ctypes.string_at(dst + 100, 10), b"A" * 10)
+            self.assertEqual(self.store.unregister_buffer(ptr), OK)
+        finally:
+            self.assertEqual(allocator.free(ptr), OK)
+        self.assertEqual(allocator.free(ptr), INVALID_PARAMS)
+        # The address may come back for another allocation: its bytes, never the freed memfd's, are stored.
+        ptr2 = allocator.alloc(4 << 20)
+        try:
+            ctypes.memmove(ptr2, b"C" * 64, 64)
+            self.assertEqual(self.store.put_from(key("alloc-again"), ptr2, 64), OK)
+            self.assertEqual(self.store.get(key("alloc-again")), b"C" * 64)
+        finally:
+            allocator.free(ptr2)
+
+    def test_private_memory_goes_through_the_staging_buffer(self):
+        src = ctypes.create_string_buffer(os.urandom(5000), 5000)
+        dst = ctypes.create_string_buffer(8000)
+        src_ptr, dst_ptr = ctypes.addressof(src), ctypes.addressof(dst)
+        self.assertEqual(self.store.put_from(key("private"), src_ptr, 5000), INVALID_PARAMS)  # not registered
+        self.assertEqual(self.store.register_buffer(src_ptr, 5000), OK)
+        self.assertEqual(self.store.register_buffer(src_ptr + 100, 10), INVALID_PARAMS)  # overlaps
+        self.assertEqual(self.store.register_buffer(dst_ptr, 8000), OK)
+        try:
+            self.assertEqual(self.store.put_from(key("private"), src_ptr, 5000), OK)
+            self.assertEqual(self.store.get_into(key("private"), dst_ptr, 8000), 5000)
+            self.assertEqual(dst.raw[:5000], src.raw)
+            self.assertEqual(self.store.batch_put_from([key("priv-0"), key("priv-1"), key("priv-2"), key("private")],
+                                                       [src_ptr, src_ptr + 1000, dst_ptr + 7999, src_ptr],
+                                                       [1000, 4000, 2, 5000]),
+                             [OK, OK, INVALID_PARAMS, OK])  # the third runs past its region
+            self.assertEqual(self.store.get(key("priv-1")), src.raw[1000:5000])
+            self.assertEqual(self.store.get(key("priv-0")), src.raw[:1000])
+            self.assertEqual(self.store.get_into(key("private"), dst_ptr, 8001), INVALID_PARAMS)  # past the region
+        finally:
+            self.assertEqual(self.store.unregister_buffer(src_ptr), OK)
+            self.assertEqual(self.store.unregister_buffer(dst_ptr), OK)
+        self.assertEqual(self.store.unregister_buffer(src_ptr), INVALID_PARAMS)
+
+    def test_memory_this_process_cannot_write_is_refused(self):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.mmap.restype = ctypes.c_void_p
+        libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                              ctypes.c_long]
+        libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+        reserved = libc.mmap(None, 1 << 20, 0, 0x22, -1, 0)  # PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS
+        self.assertNotEqual(reserved, ctypes.c_void_p(-1).value)
+        try:  # as CUDA reserves its unified address range: no access from this process
+            self.assertEqual(self.store.register_buffer(reserved, 4096), INVALID_PARAMS)
+        finally:
+            libc.munmap(reserved, 1 << 20)
+        self.assertEqual(self.store.register_buffer(reserved, 4096), INVALID_PARAMS)  # unmapped now
+        self.assertEqual(self.store.register_buffer(16, 4096), INVALID_PARAMS)
+        page = ctypes.create_string_buffer(8192)
+        self.assertEqual(self.store.register_buffer(ctypes.addressof(page), 8192), OK)
+        self.assertEqual(self.store.unregister_buffer(ctypes.addressof(page)), OK)
+
+    def test_get_buffer_handles(self):
+        value = os.urandom(70000)
+        self.assertEqual(self.store.put(key("handle"), value), OK)
+        handle = self.store.get_buffer(key("handle"))
+        self.assertIsInstance(handle, BufferHandle)
+        self.assertEqual((handle.size(), len(handle)), (70000, 70000))
+        self.assertEqual(bytes(memoryview(handle)), value)
+        self.assertEqual(ctypes.string_at(handle.ptr(), 70000), value)
+        handles = self.store.batch_get_buffer([key("handle"), key("none")])
+        self.assertEqual(bytes(handles[0]), value)
+        self.assertIsNone(handles[1])
+
+    # --- concurrency and failures ---------------------------------------------------------
+
+    def test_eight_threads_put_get_remove_concurrently(self):
+        shared, contended, replaced = key("shared"), key("contended"), key("replaced")
+        self.assertEqual(self.store.put(shared, b"shared value"), OK)
+        errors = []
+
+        def work(t):
+            try:
+                assert self.store.put(contended, b"same value") == OK  # one stores it, the others find it
+                assert self.store.get(contended) == b"same value"
+                assert self.store.upsert(replaced, b"upsert %d" % t) == OK
+                for i in range(40):
+                    k = key("thread-%d-%d" % (t, i))
+                    value = ("%d/%d" % (t, i)).encode() * (1 + i * 50)
+                    assert self.store.put(k, value) == OK
+                    assert self.store.get(k) == value, k
+                    assert self.store.get(shared) == b"shared value"
+                    assert self.store.remove(k) == OK, k
+                    assert self.store.get(k) == b"", k
+            except BaseException as e:  # reported below
+                errors.append(e)
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        self.assertEqual(errors, [])
+        self.assertLessEqual(self.store._open, 8)  # the pool stays within max_connections
+        self.assertIn(self.store.get(replaced), [b"upsert %d" % t for t in range(8)])
+
+    def test_a_killed_sidecar_gives_error_codes_never_wrong_bytes(self):
+        with tempfile.TemporaryDirectory() as shm:
+            victim = MooncakeDistributedStore()
+            self.assertEqual(victim.setup("127.0.0.1", "", 16 << 20, 1 << 20, "tcp", "", MASTER, shm_dir=shm,
+                                          timeout=DEADLINE_S), OK)
+            try:
+                values = {key("victim-%d" % i): os.urandom(10000 + i) for i in range(20)}
+                self.assertEqual(victim.put_batch(list(values), list(values.values())), OK)
+                results, codes, stop = [], [], threading.Event()
+
+                def reader():
+                    while not stop.is_set():
+                        for k, v in values.items():
+                            got = victim.get(k)
+                            results.append(got == v or got == b"")
+                            if got == b"":
+                                return
+
+                def writer():
+                    i = 0
+                    while not stop.is_set():
+                        code = victim.put(key("victim-new-%d" % i), os.urandom(5000))
+                        codes.append(code)
+                        i += 1
+                        if code != OK:
+                            return
+                threads = [threading.Thread(target=reader), threading.Thread(target=writer)]
+                for t in threads:
+                    t.start()
+                time.sleep(0.3)
+                victim._sidecar.process.send_signal(signal.SIGKILL)
+                for t in threads:
+                    t.join(DEADLINE_S)
+                stop.set()
+                self.assertFalse(any(t.is_alive() for t in threads), "a call hung after the sidecar died")
+                self.assertTrue(all(results))  # every answer was the value or empty, never other bytes
+                self.assertLess(codes[-1], 0)
+                self.assertTrue(all(c == OK for c in codes[:-1]), codes)
+                self.assertLess(victim.put(key("after"), b"x"), 0)
+                self.assertEqual(victim.get(key("victim-0")), b"")
+                self.assertLess(victim.health_check(), 0)
+            finally:
+                victim.close()
+
+    def test_the_sidecar_stops_when_the_python_process_dies(self):
+        code = ("import sys, time\n"
+                "from ferry.mooncake import MooncakeDistributedStore\n"
+                "s = MooncakeDistributedStore()\n"
+                "assert s.setup('127.0.0.1', '', 16 << 20, 1 << 20, 'tcp', '', sys.argv[1], shm_dir=sys.argv[2]) == 0\n"
+                "print(s._sidecar.process.pid, s._workdir, flush=True)\n"
+                "time.sleep(600)\n")
+        with tempfile.TemporaryDirectory() as shm:
+            child = subprocess.Popen([sys.executable, "-c", code, MASTER, shm], stdout=subprocess.PIPE,
+                                     cwd=os.path.dirname(os.path.abspath(__file__)))
+            try:
+                pid, workdir = child.stdout.readline().split()
+                pid = int(pid)
+            finally:
+                child.kill()
+                child.wait()
+                child.stdout.close()
+            deadline = time.monotonic() + DEADLINE_S
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            self.assertFalse(_alive(pid), "the sidecar outlived its Python process")
+        self.assertTrue(os.path.isdir(workdir))  # its owner was killed before close()
+        mooncake._sweep_workdirs()  # as the next setup() of this user does
+        self.assertFalse(os.path.exists(workdir))
+        self.assertTrue(os.path.isdir(self.store._workdir))  # a live owner's folder stays
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+if __name__ == "__main__":
+    unittest.main()

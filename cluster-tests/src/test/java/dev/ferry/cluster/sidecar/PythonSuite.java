@@ -1,0 +1,53 @@
+package dev.ferry.cluster.sidecar;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/** Runs a unittest module of clients/python with python3 and asserts that all of it passed, none skipped. */
+final class PythonSuite {
+    static final Path CLIENT_DIR = Path.of(System.getProperty("user.dir")).resolve("../clients/python").normalize();
+
+    private PythonSuite() {
+    }
+
+    /** Whether python3 runs here. */
+    static boolean python3Works() {
+        try {
+            Process p = new ProcessBuilder("python3", "--version").redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            return p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /**
+     * Runs {@code python3 -m unittest -v module} in clients/python with these environment
+     * variables; fails unless it exits 0 within {@code timeoutSeconds} with no test skipped.
+     */
+    static void passes(String module, Map<String, String> env, int timeoutSeconds) throws Exception {
+        assertThat(CLIENT_DIR.resolve(module + ".py")).exists();
+        ProcessBuilder pb = new ProcessBuilder("python3", "-m", "unittest", "-v", module)
+                .directory(CLIENT_DIR.toFile()).redirectErrorStream(true);
+        pb.environment().putAll(env);
+        pb.environment().put("PYTHONDONTWRITEBYTECODE", "1");
+        Process python = pb.start();
+        try {
+            String output = new String(python.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(python.waitFor(timeoutSeconds, TimeUnit.SECONDS)).isTrue();
+            System.out.println(output);
+            assertThat(python.exitValue()).as(output).isZero();
+            assertThat(output).contains("OK").doesNotContain("skipped");
+        } finally {
+            python.destroyForcibly();
+        }
+    }
+}
