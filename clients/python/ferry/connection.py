@@ -11,6 +11,7 @@ from .codes import INVALID_PARAMS, TRANSFER_FAIL, Failed
 
 NOT_FOUND_STATUS = 6  # sidecar statuses (docs/protocol.md)
 OUT_OF_RANGE_STATUS = 8
+BAD_STATE_STATUS = 12  # among others: a block of that key is stored with another length
 MISMATCH = object()  # read_header's answer for a block of another string key under the same 64-bit key
 
 
@@ -52,6 +53,14 @@ class Connection:
 
     def put_block(self, k64, header, parts):
         """Stores header + parts as one block; 0 stored, 1 a block of that key was there."""
+        try:
+            return self._put_block(k64, header, parts)
+        except FerryError as e:
+            if e.status != BAD_STATE_STATUS:
+                raise
+            return 1  # there with another length: taken, as when it has this one
+
+    def _put_block(self, k64, header, parts):
         total = len(header) + sum(len(p) for p in parts)
         if self.staging is None:
             if total + 64 > self.client.max_frame_bytes:  # over TCP a block travels in one frame
@@ -77,8 +86,13 @@ class Connection:
     def put_block_from(self, k64, header, allocation, offset, size):
         """Stores header + `size` bytes at `offset` of a host-memory allocation, with no copy of them."""
         total = len(header) + size
-        if self.client.put_start([k64], [total])[0] == 1:
-            return 1
+        try:
+            if self.client.put_start([k64], [total])[0] == 1:
+                return 1
+        except FerryError as e:
+            if e.status != BAD_STATE_STATUS:
+                raise
+            return 1  # there with another length
         try:
             self.staging.view[0:len(header)] = header
             self.client.write_ranges([(k64, 0, self.staging_id, 0, len(header)),
@@ -144,7 +158,14 @@ class Connection:
             for p in parts:
                 self.staging.view[at:at + len(p)] = p
                 at += len(p)
-        return self.client.put([k64 for k64, _, _ in entries], self.staging_id, offsets, totals)
+        try:
+            return self.client.put([k64 for k64, _, _ in entries], self.staging_id, offsets, totals)
+        except FerryError as e:
+            if e.status != BAD_STATE_STATUS:
+                raise
+            # A key there with another length refuses the whole request (nothing was stored):
+            # one by one, so that each key gets its own answer.
+            return [self.put_block(k64, h, parts) for k64, h, parts in entries]
 
     def read_blocks(self, k64s, consume):
         """[consume(i, view of block i) or None when missing], in one request when the blocks fit an
