@@ -1,13 +1,14 @@
 package dev.ferry.cluster.report;
 
+import java.awt.Color;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
  * Draws the TTFT of successful requests as 900x500 PNG charts with XChart: a scatter of TTFT
@@ -58,8 +59,15 @@ final class TtftCharts {
     static XYChart cdf(List<RequestResult> results, String title) {
         double[] ttftMs = orZero(results.stream().filter(r -> !r.failed()).mapToDouble(r -> r.ttftNanos() / 1e6)
                 .sorted().toArray());
-        double[] fraction = new double[ttftMs.length];
-        Arrays.setAll(fraction, i -> (i + 1) / (double) fraction.length);
+        // A step per request: up at each TTFT from i/n to (i+1)/n.
+        double[] x = new double[2 * ttftMs.length];
+        double[] fraction = new double[x.length];
+        for (int i = 0; i < ttftMs.length; i++) {
+            x[2 * i] = ttftMs[i];
+            x[2 * i + 1] = ttftMs[i];
+            fraction[2 * i] = i / (double) ttftMs.length;
+            fraction[2 * i + 1] = (i + 1) / (double) ttftMs.length;
+        }
         XYChart chart = chart(title, "TTFT (ms, log scale)", "fraction of requests");
         chart.getStyler().setMarkerSize(0);
         chart.getStyler().setYAxisMin(0.0).setYAxisMax(1.0);
@@ -70,7 +78,15 @@ final class TtftCharts {
             chart.getStyler().setXAxisMin(Math.pow(10, Math.floor(Math.log10(ttftMs[0]))));
             chart.getStyler().setXAxisMax(Math.pow(10, Math.ceil(Math.log10(ttftMs[ttftMs.length - 1]) + 1e-9)));
         }
-        XYSeries series = chart.addSeries("TTFT", ttftMs, fraction);
+        // XChart puts the ticks of an axis whose distinct values, in insertion order, are equally
+        // spaced on those values (0.9804658...) instead of round steps; an invisible series
+        // whose values come first, 1 then 0, keeps the fractions from looking equally spaced.
+        XYSeries bounds = chart.addSeries("bounds", new double[] {ttftMs[0], ttftMs[0]}, new double[] {1, 0});
+        bounds.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
+        bounds.setMarker(SeriesMarkers.NONE);
+        bounds.setLineColor(new Color(0, 0, 0, 0));
+        XYSeries series = chart.addSeries("TTFT", x, fraction);
+        series.setMarker(SeriesMarkers.NONE);
         series.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
         return chart;
     }

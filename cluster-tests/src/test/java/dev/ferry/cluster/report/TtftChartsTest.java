@@ -36,6 +36,34 @@ class TtftChartsTest {
     }
 
     @Test
+    void theCdfIsDrawnWithRoundFractionTicks() throws ReflectiveOperationException {
+        // 300 successful requests: equally spaced fractions, which XChart would label as they are.
+        List<RequestResult> many = new java.util.ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            many.add(new RequestResult(i, i * 1_000_000L, 1, 0, 0, 0, 0, 0, 0, 0, (i % 37 + 1) * 700_000L, 1, 0, null));
+        }
+        List<String> labels = yTickLabels(TtftCharts.cdf(many, "t"));
+        assertThat(labels).isNotEmpty().contains("0.00", "0.50", "1.00")
+                .allSatisfy(label -> assertThat(label).matches("-?\\d\\.\\d0"));
+    }
+
+    /** The Y axis's tick labels as drawn: XChart computes them while painting. */
+    private static List<String> yTickLabels(XYChart chart) throws ReflectiveOperationException {
+        java.awt.image.BufferedImage image = new java.awt.image.BufferedImage(TtftCharts.WIDTH, TtftCharts.HEIGHT,
+                java.awt.image.BufferedImage.TYPE_INT_RGB);
+        java.awt.Graphics2D g = image.createGraphics();
+        try {
+            chart.paint(g, TtftCharts.WIDTH, TtftCharts.HEIGHT);
+        } finally {
+            g.dispose();
+        }
+        var getYAxis = org.knowm.xchart.internal.chartpart.Chart.class.getDeclaredMethod("getYAxis");
+        getYAxis.setAccessible(true);
+        var axis = (org.knowm.xchart.internal.chartpart.Axis<?, ?>) getYAxis.invoke(chart);
+        return axis.getAxisTickCalculator().getTickLabels();
+    }
+
+    @Test
     void theScatterHasRoundTicks() {
         XYChart chart = TtftCharts.scatter(RESULTS, "t");
         assertThat(format(chart.getStyler().getXAxisDecimalPattern(), 4.2000001)).isEqualTo("4.2");
