@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
 /**
  * The main job: starts a local prefill/decode cluster (master, store nodes, prefill,
  * decode: one JVM each, on loopback), replays a trace through it, and reports hit ratio,
- * transfer throughput and TTFT, with per-request results as Arrow IPC and CSV and a PNG chart.
+ * transfer throughput, TTFT and the bytes each transport carried, with per-request results as Arrow IPC and CSV and a PNG chart.
  * When a process of the cluster dies (a crash, a kill), the replay submits no more requests
  * once the cluster cannot serve them, and the report of the requests that ran is printed and
  * written all the same, the dead process named, and the exit code is

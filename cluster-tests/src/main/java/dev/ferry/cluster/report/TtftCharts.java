@@ -8,6 +8,7 @@ import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import org.knowm.xchart.XYSeries;
+import org.knowm.xchart.style.colors.XChartSeriesColors;
 import org.knowm.xchart.style.markers.SeriesMarkers;
 
 /**
@@ -87,6 +88,7 @@ final class TtftCharts {
         bounds.setLineColor(new Color(0, 0, 0, 0));
         XYSeries series = chart.addSeries("TTFT", x, fraction);
         series.setMarker(SeriesMarkers.NONE);
+        series.setLineColor(XChartSeriesColors.BLUE);
         series.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
         return chart;
     }
