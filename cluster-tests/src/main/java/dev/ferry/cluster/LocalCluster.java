@@ -1,14 +1,20 @@
 package dev.ferry.cluster;
 
+import dev.ferry.cluster.report.TrafficReport;
+import dev.ferry.store.handoff.TrafficProtocol;
 import dev.ferry.store.model.ModelProfile;
 import dev.ferry.store.node.HostPort;
+import dev.ferry.store.rpc.RpcClient;
+import dev.ferry.transfer.metrics.LinkTraffic;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * A prefill/decode cluster on loopback, one JVM process per role: a master, store nodes
@@ -35,6 +41,7 @@ public final class LocalCluster implements AutoCloseable {
     private final Thread shutdownHook = new Thread(this::close, "ferry-cluster-shutdown");
     private HostPort master;
     private HostPort prefill;
+    private HostPort decode;
     private volatile boolean closed;
     /** Roles that exited without being asked, in the order they did: "the master (pid N, exit code 137...)". */
     private final List<String> deaths = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -196,7 +203,8 @@ public final class LocalCluster implements AutoCloseable {
 
     private void startPrefill(ChildProcess decode, List<String> store) {
         List<String> args = new ArrayList<>(nodeArgs(store));
-        args.addAll(List.of("--decode", "127.0.0.1:" + decode.field("port")));
+        this.decode = new HostPort("127.0.0.1", Integer.parseInt(decode.field("port")));
+        args.addAll(List.of("--decode", this.decode.toString()));
         ChildProcess p = launch("prefill", "dev.ferry.prefill.PrefillMain", args);
         prefill = new HostPort("127.0.0.1", Integer.parseInt(p.field("port")));
     }
@@ -228,6 +236,25 @@ public final class LocalCluster implements AutoCloseable {
     /** The prefill node's RPC address, where requests are submitted. */
     public HostPort prefill() {
         return prefill;
+    }
+
+    /**
+     * What the prefill and decode nodes' transfer engines carried so far, per link (empty for
+     * a node that reaches the store through a sidecar: the sidecar's engine moves its bytes).
+     *
+     * @throws dev.ferry.store.rpc.RpcException when either node cannot be reached within 5 s
+     */
+    public TrafficReport traffic() {
+        Map<String, List<LinkTraffic>> nodes = new LinkedHashMap<>();
+        nodes.put("prefill", traffic(prefill));
+        nodes.put("decode", traffic(decode));
+        return TrafficReport.of(nodes);
+    }
+
+    private static List<LinkTraffic> traffic(HostPort node) {
+        try (RpcClient client = new RpcClient(node.host(), node.port(), 5_000)) {
+            return client.call(TrafficProtocol.TRAFFIC, b -> { }, TrafficProtocol::read);
+        }
     }
 
     /** Kills store node {@code index} (0-based) with SIGKILL, as a crash would. */

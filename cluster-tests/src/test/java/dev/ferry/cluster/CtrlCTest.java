@@ -1,12 +1,14 @@
 package dev.ferry.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.ferry.cluster.cli.FerryCommand;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -54,11 +56,8 @@ class CtrlCTest {
             new ProcessBuilder("kill", "-INT", Long.toString(ferry.pid())).start().waitFor();
             Thread.ofPlatform().daemon().start(() -> out.lines().forEach(l -> { }));
             assertThat(ferry.waitFor(30, TimeUnit.SECONDS)).as("ferry exits").isTrue();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-            while (children.stream().anyMatch(ProcessHandle::isAlive) && System.nanoTime() < deadline) {
-                TimeUnit.MILLISECONDS.sleep(100);
-            }
-            assertThat(children).noneMatch(ProcessHandle::isAlive);
+            await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(100))
+                    .untilAsserted(() -> assertThat(children).noneMatch(ProcessHandle::isAlive));
         } finally {
             ferry.destroyForcibly();
         }

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.ferry.cluster.report.ReplaySummary;
 import dev.ferry.cluster.report.ReportFiles;
 import dev.ferry.cluster.report.RequestResult;
+import dev.ferry.cluster.report.TrafficReport;
 import dev.ferry.prefill.trace.TraceRequest;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.model.ModelProfile;
@@ -32,10 +33,12 @@ class LocalClusterTest {
         long capacity = 1000;
         List<RequestResult> results;
         long wall;
+        TrafficReport traffic;
         try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Config(TINY, capacity, 2, 2, dir))) {
             long start = System.nanoTime();
             results = new Replay(cluster.prefill(), 0, 1, 60_000).run(trace, r -> { });
             wall = System.nanoTime() - start;
+            traffic = cluster.traffic();
             try (MasterClient master = new MasterClient(cluster.master().host(), cluster.master().port(), 5_000)) {
                 var stats = master.stats();
                 assertThat(stats.nodes()).isEqualTo(2);
@@ -54,11 +57,23 @@ class LocalClusterTest {
         assertThat(summary.hitRatio()).isEqualTo(ReferenceLru.hitRatio(trace, capacity));
         assertThat(summary.bytesRead()).isEqualTo(blocks * TINY.blockBytes());
         assertThat(summary.bytesWritten()).isEqualTo(summary.blocksWritten() * TINY.blockBytes());
+        // Over TCP (the default transport) every byte went over the nodes' TCP links.
+        assertThat(traffic.totalBytes()).isGreaterThanOrEqualTo(summary.bytesWritten() + summary.bytesRead());
+        assertThat(traffic.bytesByTransport()).containsEntry("tcp", traffic.totalBytes());
+        assertThat(traffic.links()).extracting(TrafficReport.NodeLink::node).contains("prefill", "decode");
         assertThat(summary.ttftP99Ms()).isGreaterThanOrEqualTo(summary.ttftP50Ms()).isPositive();
-        assertThat(results).allSatisfy(r -> assertThat(r.ttftNanos())
-                .isEqualTo(r.queueNanos() + r.computeNanos() + r.writeNanos() + r.readNanos()
-                        + (r.ttftNanos() - r.queueNanos() - r.computeNanos() - r.writeNanos() - r.readNanos()))
-                .isGreaterThanOrEqualTo(r.computeNanos() + r.writeNanos() + r.readNanos()));
+        // TTFT = queueing + compute + WRITE + READ + the first decode step, modeled by decode as
+        // the step's bytes over its memory bandwidth (3,350 GB/s by default).
+        var byIndex = trace.stream().collect(java.util.stream.Collectors.toMap(TraceRequest::index, t -> t));
+        assertThat(results).allSatisfy(r -> {
+            assertThat(List.of(r.queueNanos(), r.computeNanos(), r.writeNanos(), r.readNanos()))
+                    .allSatisfy(part -> assertThat(part).isNotNegative());
+            assertThat(r.computeNanos()).isPositive();
+            assertThat(r.writeNanos() + r.readNanos()).isPositive();
+            long firstStep = (long) (TINY.decodeStepBytes(byIndex.get(r.index()).inputTokens()) / 3350.0);
+            assertThat(r.ttftNanos() - r.queueNanos() - r.computeNanos() - r.writeNanos() - r.readNanos())
+                    .as("request %d: the first decode step", r.index()).isEqualTo(firstStep).isPositive();
+        });
 
         List<Path> files = ReportFiles.write(dir.resolve("report"), results, "test");
         assertThat(files).allSatisfy(f -> assertThat(Files.size(f)).isPositive());

@@ -6,6 +6,7 @@ import dev.ferry.store.client.BlockStore;
 import dev.ferry.store.handoff.DecodeProtocol;
 import dev.ferry.store.handoff.DecodeProtocol.DecodeRequest;
 import dev.ferry.store.handoff.DecodeProtocol.DecodeResult;
+import dev.ferry.store.handoff.TrafficProtocol;
 import dev.ferry.store.model.ModelProfile;
 import dev.ferry.store.rpc.RpcException;
 import io.netty.buffer.ByteBuf;
@@ -69,8 +70,12 @@ public final class DecodeNode implements AutoCloseable {
         return BlockContent.crc32c(bytes) == expectedCrc && BlockContent.firstMismatch(key, bytes) < 0;
     }
 
-    /** RPC entry point ({@link DecodeProtocol}). */
+    /** RPC entry point ({@link DecodeProtocol}, and {@link TrafficProtocol} for this node's engine). */
     public void handle(int method, ByteBuf in, ByteBuf out) {
+        if (method == TrafficProtocol.TRAFFIC) {
+            TrafficProtocol.write(out, store.traffic());
+            return;
+        }
         if (method != DecodeProtocol.DECODE) {
             throw new RpcException(RpcException.REFUSED, "unknown decode method " + method);
         }

@@ -1,6 +1,7 @@
 package dev.ferry.transfer;
 
 import dev.ferry.nativemem.Slab;
+import dev.ferry.transfer.metrics.LinkTraffic;
 import dev.ferry.transfer.metrics.TransferMetrics;
 import dev.ferry.transfer.segment.AeronIpc;
 import dev.ferry.transfer.segment.Endpoint;
@@ -250,7 +251,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         return dispatchers.computeIfAbsent(target.endpoints(), endpoints -> {
             List<? extends Link> links = tcp.links(endpoints);
             if (metrics != null) {
-                links.forEach(link -> metrics.link(link, "tcp"));
+                links.forEach(link -> metrics.link(link, LinkTraffic.TCP));
             }
             return new SliceDispatcher(links, ctx.sprayPolicy, healer, () -> tcp.reconnect(endpoints),
                     (slice, cause) -> {
@@ -272,7 +273,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
             List<? extends Link> links = ipc ? aeron.ipcLinks(target.aeronIpc(), ctx.connectTimeoutMillis)
                     : aeron.links(target.aeronEndpoints(), ctx.connectTimeoutMillis);
             if (metrics != null) {
-                links.forEach(link -> metrics.link(link, ipc ? "aeron-ipc" : "aeron"));
+                links.forEach(link -> metrics.link(link, ipc ? LinkTraffic.AERON_IPC : LinkTraffic.AERON));
             }
             return new SliceDispatcher(links, ctx.sprayPolicy, healer, () -> aeron.reconnect(peer),
                     (slice, cause) -> {
@@ -404,6 +405,26 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     /** Bytes moved through shared memory. */
     public long sharedMemoryBytes() {
         return shm.bytes();
+    }
+
+    /**
+     * What each link this engine has opened carried so far, TCP links first, then Aeron's,
+     * then one entry for shared memory (present even when it carried nothing). Reads the
+     * links' own counters; safe to call at any time from any thread.
+     */
+    public List<LinkTraffic> traffic() {
+        List<LinkTraffic> out = new ArrayList<>();
+        dispatchers.values().forEach(d -> add(out, LinkTraffic.TCP, d));
+        aeronDispatchers.forEach((peer, d) -> add(out, peer instanceof AeronPeer.Ipc ? LinkTraffic.AERON_IPC
+                : LinkTraffic.AERON, d));
+        out.add(new LinkTraffic(LinkTraffic.SHARED_MEMORY, "shared-memory", shm.bytes(), shm.copies()));
+        return out;
+    }
+
+    private static void add(List<LinkTraffic> out, String transport, SliceDispatcher dispatcher) {
+        for (Link link : dispatcher.links()) {
+            out.add(new LinkTraffic(transport, link.name(), link.estimator().bytes(), link.estimator().slices()));
+        }
     }
 
     /** Slices moved to TCP because none of a peer's Aeron links was up. */

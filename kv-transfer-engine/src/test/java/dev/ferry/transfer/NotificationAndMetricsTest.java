@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.ferry.nativemem.Slab;
+import dev.ferry.transfer.metrics.LinkTraffic;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import dev.ferry.transfer.slice.TransferException;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -67,6 +68,26 @@ class NotificationAndMetricsTest {
                         .anySatisfy(g -> assertThat(g.value()).isPositive());
                 assertThat(registry.get("ferry.transfer.slices.sent").functionCounter().count()).isPositive();
                 assertThat(registry.get("ferry.transfer.requests.failed").functionCounter().count()).isZero();
+            }
+        }
+    }
+
+    @Test
+    void trafficSnapshotsWhatEachLinkCarriedWithoutARegistry() {
+        try (Slab remote = Slab.allocate(16 << 20); Slab local = Slab.allocate(16 << 20);
+             TransferEngine target = new TransferEngine(new TransferEngine.Context())) {
+            SegmentDescriptor d = target.registerSegment("t", remote.memory());
+            try (TransferEngine initiator = new TransferEngine(new TransferEngine.Context().linksPerPeer(2)
+                    .resolver(n -> d))) {
+                assertThat(initiator.traffic()).containsExactly(new LinkTraffic("shm", "shared-memory", 0, 0));
+                initiator.submit(List.of(TransferRequest.write(local.memory(), 0, "t", 0, 16 << 20))).await();
+                initiator.submit(List.of(TransferRequest.read(local.memory(), 0, "t", 0, 4 << 20))).await();
+                List<LinkTraffic> traffic = initiator.traffic();
+                assertThat(traffic).filteredOn(l -> l.transport().equals(LinkTraffic.TCP)).hasSize(2)
+                        .allSatisfy(l -> assertThat(l.slices()).isPositive());
+                assertThat(traffic.stream().filter(l -> l.transport().equals(LinkTraffic.TCP))
+                        .mapToLong(LinkTraffic::bytes).sum()).isEqualTo(20 << 20);
+                assertThat(traffic).last().isEqualTo(new LinkTraffic("shm", "shared-memory", 0, 0));
             }
         }
     }

@@ -8,6 +8,7 @@ import dev.ferry.store.client.BlockStore;
 import dev.ferry.store.handoff.DecodeProtocol;
 import dev.ferry.store.handoff.DecodeProtocol.DecodeRequest;
 import dev.ferry.store.handoff.DecodeProtocol.DecodeResult;
+import dev.ferry.store.handoff.TrafficProtocol;
 import dev.ferry.store.model.ModelProfile;
 import dev.ferry.store.rpc.RpcClient;
 import dev.ferry.store.rpc.RpcException;
@@ -86,8 +87,12 @@ public final class PrefillNode implements AutoCloseable {
         return new PrefillResult(hits, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, error);
     }
 
-    /** RPC entry point ({@link PrefillProtocol}). */
+    /** RPC entry point ({@link PrefillProtocol}, and {@link TrafficProtocol} for this node's engine). */
     public void handle(int method, ByteBuf in, ByteBuf out) {
+        if (method == TrafficProtocol.TRAFFIC) {
+            TrafficProtocol.write(out, store.traffic());
+            return;
+        }
         if (method != PrefillProtocol.SUBMIT) {
             throw new RpcException(RpcException.REFUSED, "unknown prefill method " + method);
         }

@@ -7,7 +7,8 @@ import io.netty.buffer.ByteBuf;
  * How a driver (a trace replay, an inference engine's scheduler) submits requests to a
  * prefill node. Method 1 SUBMIT: request id (i32), input tokens (i32), output tokens
  * (i32), keys (long[]); answer: the fields of {@link PrefillResult} in order, the error
- * as a string (empty when the request succeeded).
+ * as a string (empty when the request succeeded). A prefill node also answers
+ * {@link dev.ferry.store.handoff.TrafficProtocol#TRAFFIC}.
  */
 public final class PrefillProtocol {
     public static final int SUBMIT = 1;

@@ -6,6 +6,7 @@ import dev.ferry.cluster.report.ProgressReporter;
 import dev.ferry.cluster.report.ReplaySummary;
 import dev.ferry.cluster.report.ReportFiles;
 import dev.ferry.cluster.report.RequestResult;
+import dev.ferry.cluster.report.TrafficReport;
 import dev.ferry.nativemem.MachineInfo;
 import dev.ferry.prefill.trace.TraceGenerator;
 import dev.ferry.prefill.trace.TraceReader;
@@ -27,7 +28,7 @@ import picocli.CommandLine.Option;
 /**
  * The main job: starts a local prefill/decode cluster (master, store nodes, prefill,
  * decode: one JVM each, on loopback), replays a trace through it, and reports hit ratio,
- * transfer throughput and TTFT, with per-request results as Arrow IPC and CSV and a PNG chart.
+ * transfer throughput, TTFT and the bytes each transport carried, with per-request results as Arrow IPC and CSV and a PNG chart.
  * When a process of the cluster dies (a crash, a kill), the replay submits no more requests
  * once the cluster cannot serve them, and the report of the requests that ran is printed and
  * written all the same, the dead process named, and the exit code is
@@ -141,6 +142,8 @@ final class ClusterCommand implements Callable<Integer> {
         long wall;
         MasterStats store = null;
         String storeMissing = null;
+        TrafficReport traffic = null;
+        String trafficMissing = null;
         List<String> deaths;
         try (LocalCluster cluster = LocalCluster.start(config)) {
             System.out.println("  started            master at " + cluster.master() + ", prefill at "
@@ -153,18 +156,26 @@ final class ClusterCommand implements Callable<Integer> {
             } catch (RpcException e) {
                 storeMissing = e.getMessage();
             }
+            try {
+                traffic = cluster.traffic();
+            } catch (RpcException e) {
+                trafficMissing = e.getMessage();
+            }
             deaths = cluster.deaths();
         }
         ReplaySummary summary = ReplaySummary.of(results, wall);
         System.out.println();
         System.out.print(summary.format(List.of("Results")));
+        System.out.printf(Locale.ROOT, "  %-18s %s%n", "bytes by transport", sidecar
+                ? "not counted: the sidecars' engines move the bytes" : traffic != null
+                ? traffic.formatBytesByTransport() : "unavailable: " + trafficMissing);
         if (store != null) {
             printStore(store);
         } else {
             System.out.printf(Locale.ROOT, "  %-18s unavailable: %s%n", "store counts", storeMissing);
         }
         // Written whatever happened: every result the replay got is kept.
-        List<Path> files = ReportFiles.write(dir, results, summary, "TTFT: " + profile.name() + ", "
+        List<Path> files = ReportFiles.write(dir, results, summary, traffic, "TTFT: " + profile.name() + ", "
                 + results.size() + " requests, capacity " + capacityBlocks + " blocks");
         files.forEach(f -> System.out.println("  wrote              " + f));
         results.stream().filter(RequestResult::failed).limit(5)

@@ -14,7 +14,8 @@ import java.util.List;
  *       {@link RequestResult} field (snake_case, times in ns, {@code error} nullable); open it
  *       with pandas, Polars or DuckDB;</li>
  *   <li>{@code requests.csv}: the same rows as CSV (RFC 4180 quoting of {@code error});</li>
- *   <li>{@code summary.json}: the {@link ReplaySummary} and the title;</li>
+ *   <li>{@code summary.json}: the {@link ReplaySummary}, the title and, when given, the
+ *       {@link TrafficReport} (bytes per transport and per link);</li>
  *   <li>{@code ttft.png}: TTFT (ms) over arrival time (s), a scatter, 900x500;</li>
  *   <li>{@code ttft-cdf.png}: the CDF of TTFT, 900x500.</li>
  * </ul>
@@ -32,7 +33,19 @@ public final class ReportFiles {
      * @throws UncheckedIOException naming {@code dir} when a file cannot be written
      */
     public static List<Path> write(Path dir, List<RequestResult> results, ReplaySummary summary, String title) {
-        return write(dir, results, title, summary);
+        return write(dir, results, title, summary, null);
+    }
+
+    /**
+     * Writes all five files, {@code summary.json} with the bytes per transport and per link.
+     *
+     * @param traffic what the nodes' transfer engines carried, or null when it could not be read
+     * @return the files written, in the order listed above
+     * @throws UncheckedIOException naming {@code dir} when a file cannot be written
+     */
+    public static List<Path> write(Path dir, List<RequestResult> results, ReplaySummary summary,
+                                   TrafficReport traffic, String title) {
+        return write(dir, results, title, summary, traffic);
     }
 
     /**
@@ -43,17 +56,18 @@ public final class ReportFiles {
      * @throws UncheckedIOException naming {@code dir} when a file cannot be written
      */
     public static List<Path> write(Path dir, List<RequestResult> results, String title) {
-        return write(dir, results, title, null);
+        return write(dir, results, title, null, null);
     }
 
-    private static List<Path> write(Path dir, List<RequestResult> results, String title, ReplaySummary summary) {
+    private static List<Path> write(Path dir, List<RequestResult> results, String title, ReplaySummary summary,
+                                    TrafficReport traffic) {
         try {
             Files.createDirectories(dir);
             List<Path> out = new ArrayList<>();
             out.add(ArrowResults.write(dir.resolve("requests.arrow"), results, title));
             out.add(CsvResults.write(dir.resolve("requests.csv"), results));
             if (summary != null) {
-                out.add(SummaryJson.write(dir.resolve("summary.json"), summary, title));
+                out.add(SummaryJson.write(dir.resolve("summary.json"), summary, traffic, title));
             }
             out.add(TtftCharts.writeScatter(dir.resolve("ttft.png"), results, title));
             out.add(TtftCharts.writeCdf(dir.resolve("ttft-cdf.png"), results, title));

@@ -9,8 +9,10 @@ import java.util.Map;
 
 /**
  * Writes a {@link ReplaySummary} as one pretty-printed JSON object: {@code title}, then every
- * summary field under its record name (units as documented there: ms, GB/s, s). Jackson
- * serialises the record. Stateless; thread-safe.
+ * summary field under its record name (units as documented there: ms, GB/s, s), then, when
+ * the engines' counters were read, {@code bytesByTransport} and {@code slicesByTransport}
+ * (objects keyed by transport) and {@code links} (one object per link: node, transport,
+ * link, bytes, slices). Jackson serialises the records. Stateless; thread-safe.
  */
 final class SummaryJson {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -18,8 +20,8 @@ final class SummaryJson {
     private SummaryJson() {
     }
 
-    /** Writes {@code file}, replacing it. */
-    static Path write(Path file, ReplaySummary summary, String title) throws IOException {
+    /** Writes {@code file}, replacing it; {@code traffic} may be null (left out). */
+    static Path write(Path file, ReplaySummary summary, TrafficReport traffic, String title) throws IOException {
         Map<String, Object> object = new LinkedHashMap<>();
         object.put("title", title);
         for (var component : ReplaySummary.class.getRecordComponents()) {
@@ -28,6 +30,11 @@ final class SummaryJson {
             } catch (ReflectiveOperationException e) {
                 throw new IllegalStateException("cannot read ReplaySummary." + component.getName(), e);
             }
+        }
+        if (traffic != null) {
+            object.put("bytesByTransport", traffic.bytesByTransport());
+            object.put("slicesByTransport", traffic.slicesByTransport());
+            object.put("links", traffic.links());
         }
         JSON.writeValue(file.toFile(), object);
         return file;

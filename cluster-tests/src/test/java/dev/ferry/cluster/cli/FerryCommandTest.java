@@ -145,7 +145,34 @@ class FerryCommandTest {
             assertThat(code).as(transport + ": " + err).isEqualTo(ExitCodes.OK);
             assertThat(Files.readString(out.resolve("summary.json"))).contains("\"failed\" : 0")
                     .contains("\"verifyFailures\" : 0");
+            assertTheTransportCarriedTheBytes(out.resolve("summary.json"), transport);
         }
+    }
+
+    /**
+     * The engines of prefill and decode counted at least every byte the requests moved, and the
+     * chosen transport (Aeron: over UDP or IPC) carried nearly all of them, not the TCP fallback.
+     */
+    private static void assertTheTransportCarriedTheBytes(Path summaryJson, String transport) throws IOException {
+        var summary = new com.fasterxml.jackson.databind.ObjectMapper().readTree(summaryJson.toFile());
+        var byTransport = summary.get("bytesByTransport");
+        long total = 0;
+        for (String t : List.of("tcp", "aeron", "aeron-ipc", "shm")) {
+            total += byTransport.get(t).asLong();
+        }
+        long chosen = transport.equals("aeron") ? byTransport.get("aeron").asLong()
+                + byTransport.get("aeron-ipc").asLong() : byTransport.get(transport).asLong();
+        long moved = summary.get("bytesWritten").asLong() + summary.get("bytesRead").asLong();
+        assertThat(moved).isPositive();
+        assertThat(total).as(transport + ": bytes by transport " + byTransport).isGreaterThanOrEqualTo(moved);
+        assertThat((double) chosen / total).as(transport + ": bytes by transport " + byTransport)
+                .isGreaterThanOrEqualTo(0.99);
+        assertThat(summary.get("links")).as("links").isNotEmpty();
+        long perLink = 0;
+        for (var link : summary.get("links")) {
+            perLink += link.get("bytes").asLong();
+        }
+        assertThat(perLink).isEqualTo(total);
     }
 
     @Test

@@ -1,6 +1,7 @@
 package dev.ferry.cluster.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.ferry.cluster.LocalCluster;
 import dev.ferry.store.master.MasterClient;
@@ -12,6 +13,7 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -75,9 +77,8 @@ class StandaloneProcessTest {
         assertThat(slab).exists();
 
         // End of stdin does not stop them; they keep serving.
-        Thread.sleep(500);
-        assertThat(master.isAlive()).isTrue();
-        assertThat(node.isAlive()).isTrue();
+        await().during(Duration.ofMillis(500)).atMost(Duration.ofSeconds(5))
+                .until(() -> master.isAlive() && node.isAlive());
         try (MasterClient client = new MasterClient("127.0.0.1", Integer.parseInt(field(masterReady, "port")), 5_000)) {
             assertThat(client.stats().nodes()).isEqualTo(1);
             assertThat(client.stats().capacityBytes()).isEqualTo(8L << 20);

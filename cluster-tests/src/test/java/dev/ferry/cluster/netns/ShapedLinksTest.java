@@ -1,6 +1,7 @@
 package dev.ferry.cluster.netns;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.BatchHandle;
@@ -12,6 +13,7 @@ import dev.ferry.transfer.transport.Link;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -113,11 +115,8 @@ class ShapedLinksTest {
                 verifyRead(engine, src.memory(), length);
 
                 target.bed().setLinkUp(1, true);
-                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-                while (!links.get(1).isUp() && System.nanoTime() < deadline) {
-                    TimeUnit.MILLISECONDS.sleep(50);
-                }
-                assertThat(links.get(1).isUp()).as("the link is probed and readmitted").isTrue();
+                await("the link is probed and readmitted").atMost(Duration.ofSeconds(15))
+                        .pollInterval(Duration.ofMillis(50)).until(() -> links.get(1).isUp());
                 long before = links.get(1).estimator().bytes();
                 write(engine, src.memory(), 64L << 20);
                 assertThat(links.get(1).estimator().bytes()).isGreaterThan(before);

@@ -37,6 +37,13 @@ public interface BlockStore extends AutoCloseable {
      */
     GetResult get(long[] keys, long blockBytes, BlockSink sink);
 
+    /**
+     * What this process's transfer engine carried so far, per link (see
+     * {@link dev.ferry.transfer.TransferEngine#traffic()}); empty when another process's
+     * engine moves the bytes (a sidecar's). Any thread, at any time.
+     */
+    java.util.List<dev.ferry.transfer.metrics.LinkTraffic> traffic();
+
     /** Closes connections and frees the staging memory. */
     @Override
     void close();

@@ -56,6 +56,11 @@ public final class EngineBlockStore implements BlockStore {
     }
 
     @Override
+    public List<dev.ferry.transfer.metrics.LinkTraffic> traffic() {
+        return engine.traffic();
+    }
+
+    @Override
     public void close() {
         store.close();
         engine.close();

@@ -8,7 +8,7 @@ import io.netty.buffer.ByteBuf;
  * tokens (i32), output tokens (i32), block bytes (i64), keys (long[]); answer: blocks
  * (i32), bytes (i64), read ns (i64), verify failures (i32), modeled TBT ns (i64), modeled
  * first decode step ns (i64). Both nodes import this from kv-store; they never import each
- * other.
+ * other. A decode node also answers {@link TrafficProtocol#TRAFFIC}.
  */
 public final class DecodeProtocol {
     public static final int DECODE = 1;

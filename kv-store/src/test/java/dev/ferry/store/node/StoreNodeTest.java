@@ -1,6 +1,7 @@
 package dev.ferry.store.node;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
@@ -12,9 +13,9 @@ import dev.ferry.store.master.MasterService;
 import dev.ferry.store.master.MasterStats;
 import dev.ferry.transfer.TransferEngine;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.LongStream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -94,14 +95,15 @@ class StoreNodeTest {
         }
     }
 
-    private void awaitDramBelowHighWatermark() throws InterruptedException {
-        for (int i = 0; i < 200; i++) {
-            MasterStats s = masterClient.stats();
-            if (s.usedBytes() <= s.capacityBytes() * Master.HIGH_WATERMARK && s.indexBacklog() == 0) {
-                return;
-            }
-            TimeUnit.MILLISECONDS.sleep(20);
-        }
+    /** Fails when DRAM stays above the high watermark or the index backlog stays for 10 s. */
+    private void awaitDramBelowHighWatermark() {
+        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20))
+                .untilAsserted(() -> {
+                    MasterStats s = masterClient.stats();
+                    assertThat(s.usedBytes()).as("DRAM bytes used").isLessThanOrEqualTo(
+                            (long) (s.capacityBytes() * Master.HIGH_WATERMARK));
+                    assertThat(s.indexBacklog()).as("index backlog").isZero();
+                });
     }
 
     private void assertEveryByte(long[] keys) {

@@ -22,6 +22,7 @@ import java.util.concurrent.atomic.LongAdder;
 public final class ShmTransport implements AutoCloseable {
     private final Map<String, Slab> mappings = new ConcurrentHashMap<>();
     private final LongAdder bytes = new LongAdder();
+    private final LongAdder copies = new LongAdder();
 
     /** Whether {@code target} can be reached through shared memory from this process. */
     public boolean reaches(SegmentDescriptor target) {
@@ -54,6 +55,7 @@ public final class ShmTransport implements AutoCloseable {
             MemorySegment.copy(remote, targetOffset, local, localOffset, length);
         }
         bytes.add(length);
+        copies.increment();
     }
 
     /** Drops the mapping of a segment's file (its owner restarted or died). */
@@ -67,6 +69,11 @@ public final class ShmTransport implements AutoCloseable {
     /** Bytes copied through shared memory. */
     public long bytes() {
         return bytes.sum();
+    }
+
+    /** Copies made through shared memory (one per request it carried). */
+    public long copies() {
+        return copies.sum();
     }
 
     @Override

@@ -1,5 +1,7 @@
 package dev.ferry.transfer.transport.aeron;
 
+import static org.awaitility.Awaitility.await;
+
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.transport.frame.SliceFrame;
 import io.aeron.Aeron;
@@ -15,6 +17,7 @@ import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -45,10 +48,8 @@ final class RawAeronPeer implements AutoCloseable {
     /** A connected publication to {@code to}. */
     Publication publicationTo(Endpoint to) {
         Publication p = aeron.addPublication("aeron:udp?endpoint=" + to + "|mtu=65504", STREAM_ID);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-        while (!p.isConnected() && System.nanoTime() < deadline) {
-            Thread.onSpinWait();
-        }
+        await("a publication to " + to + " connects").atMost(Duration.ofSeconds(5))
+                .pollInterval(Duration.ofMillis(1)).until(p::isConnected);
         return p;
     }
 

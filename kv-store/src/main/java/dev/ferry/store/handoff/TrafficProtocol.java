@@ -1,0 +1,44 @@
+package dev.ferry.store.handoff;
+
+import dev.ferry.store.rpc.Wire;
+import dev.ferry.transfer.metrics.LinkTraffic;
+import io.netty.buffer.ByteBuf;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * How prefill and decode nodes tell a driver (the cluster replay) what their transfer engine
+ * carried. Method {@value #TRAFFIC} on either node's RPC port, with no arguments; answer: a
+ * count (i32), then per link its transport (string), name (string), bytes (i64) and slices
+ * (i64), as {@link LinkTraffic}. Stateless; thread-safe.
+ */
+public final class TrafficProtocol {
+    /** The method number, the same on prefill and decode nodes (their own methods start at 1). */
+    public static final int TRAFFIC = 100;
+
+    private TrafficProtocol() {
+    }
+
+    public static void write(ByteBuf b, List<LinkTraffic> links) {
+        b.writeInt(links.size());
+        for (LinkTraffic l : links) {
+            Wire.writeString(b, l.transport());
+            Wire.writeString(b, l.link());
+            b.writeLong(l.bytes()).writeLong(l.slices());
+        }
+    }
+
+    /** @throws dev.ferry.store.rpc.RpcException when the answer is short or its count is out of range */
+    public static List<LinkTraffic> read(ByteBuf b) {
+        int n = Wire.readInt(b);
+        if (n < 0 || n > Wire.MAX_ARRAY) {
+            throw new dev.ferry.store.rpc.RpcException(dev.ferry.store.rpc.RpcException.REFUSED,
+                    "traffic answer with " + n + " links");
+        }
+        List<LinkTraffic> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            out.add(new LinkTraffic(Wire.readString(b), Wire.readString(b), Wire.readLong(b), Wire.readLong(b)));
+        }
+        return out;
+    }
+}

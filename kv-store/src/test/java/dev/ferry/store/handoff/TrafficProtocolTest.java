@@ -1,0 +1,44 @@
+package dev.ferry.store.handoff;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.ferry.store.rpc.RpcException;
+import dev.ferry.transfer.metrics.LinkTraffic;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class TrafficProtocolTest {
+    @Test
+    void everyLinkComesBackAsWritten() {
+        List<LinkTraffic> links = List.of(new LinkTraffic("tcp", "tcp:127.0.0.1:7000#0", 5_600_000_000L, 21_000),
+                new LinkTraffic("aeron", "udp:127.0.0.1:40123", 0, 0),
+                new LinkTraffic("shm", "shared-memory", 1 << 20, 4));
+        ByteBuf b = Unpooled.buffer();
+        try {
+            TrafficProtocol.write(b, links);
+            assertThat(TrafficProtocol.read(b)).isEqualTo(links);
+            assertThat(b.readableBytes()).isZero();
+        } finally {
+            b.release();
+        }
+    }
+
+    @Test
+    void aShortAnswerIsRefusedNotMisread() {
+        ByteBuf b = Unpooled.buffer();
+        try {
+            TrafficProtocol.write(b, List.of(new LinkTraffic("tcp", "l", 1, 1)));
+            ByteBuf cut = b.slice(0, b.readableBytes() - 3);
+            assertThatThrownBy(() -> TrafficProtocol.read(cut)).isInstanceOf(RpcException.class);
+            ByteBuf negative = Unpooled.buffer().writeInt(-1);
+            assertThatThrownBy(() -> TrafficProtocol.read(negative)).isInstanceOf(RpcException.class)
+                    .hasMessageContaining("-1 links");
+            negative.release();
+        } finally {
+            b.release();
+        }
+    }
+}
