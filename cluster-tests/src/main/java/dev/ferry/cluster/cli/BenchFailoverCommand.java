@@ -1,5 +1,6 @@
 package dev.ferry.cluster.cli;
 
+import dev.ferry.store.cli.ByteSizes;
 import dev.ferry.cluster.netns.NetnsTestBed;
 import dev.ferry.cluster.netns.ShapedTarget;
 import dev.ferry.cluster.report.ArrowFiles;

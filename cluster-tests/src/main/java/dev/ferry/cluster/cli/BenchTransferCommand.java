@@ -1,5 +1,6 @@
 package dev.ferry.cluster.cli;
 
+import dev.ferry.store.cli.ByteSizes;
 import dev.ferry.cluster.ChildProcess;
 import dev.ferry.cluster.bench.TransferBench;
 import dev.ferry.cluster.bench.TransferBenchReport;

@@ -2,8 +2,8 @@ package dev.ferry.cluster.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.ferry.store.node.MasterMain;
-import dev.ferry.store.node.NodeCommandLine;
+import dev.ferry.store.server.MasterMain;
+import dev.ferry.store.cli.NodeCommandLine;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -46,7 +46,7 @@ class FerryCommandTest {
 
     @Test
     void capacitySmallerThanOneRequest() {
-        assertThat(ferry("cluster", "--capacity", "3", "--requests", "50", "--no-progress"))
+        assertThat(ferry("cluster", "--capacity-blocks", "3", "--requests", "50", "--no-progress"))
                 .isEqualTo(ExitCodes.BAD_INPUT);
         assertThat(err.toString()).contains("capacity of 3 blocks is smaller than request");
     }
@@ -81,7 +81,7 @@ class FerryCommandTest {
 
     @Test
     void generatedTraceRunsEndToEndAndWritesTheReport(@TempDir Path dir) {
-        int code = ferry("cluster", "--model", "tiny", "--requests", "40", "--capacity", "400", "--concurrency", "2",
+        int code = ferry("cluster", "--model", "tiny", "--requests", "40", "--capacity-blocks", "400", "--concurrency", "2",
                 "--out", dir.toString(), "--no-progress");
         assertThat(code).as(err.toString()).isEqualTo(ExitCodes.OK);
         assertThat(dir.resolve("requests.arrow")).exists();
@@ -140,7 +140,7 @@ class FerryCommandTest {
     void theClusterRunsOverAeronAndOverSharedMemory(@TempDir Path dir) throws IOException {
         for (String transport : new String[] {"aeron", "shm"}) {
             Path out = dir.resolve(transport);
-            int code = ferry("cluster", "--model", "tiny", "--requests", "30", "--capacity", "400", "--transport",
+            int code = ferry("cluster", "--model", "tiny", "--requests", "30", "--capacity-blocks", "400", "--transport",
                     transport, "--out", out.toString(), "--no-progress");
             assertThat(code).as(transport + ": " + err).isEqualTo(ExitCodes.OK);
             assertThat(Files.readString(out.resolve("summary.json"))).contains("\"failed\" : 0")
@@ -212,6 +212,6 @@ class FerryCommandTest {
         CommandLine cli = FerryCommand.commandLine();
         cli.setOut(new PrintWriter(out, true));
         cli.execute("store-node", "--help");
-        assertThat(out.toString()).contains("85% full").contains("--lazy-slab").contains("--scrub-bytes-per-second");
+        assertThat(out.toString()).contains("85% full").contains("--lazy-slab").contains("--scrub-rate").doesNotContain("--scrub-bytes-per-second");
     }
 }

@@ -1,5 +1,6 @@
 package dev.ferry.store.node;
 
+import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.alloc.OffsetAllocator;
 import dev.ferry.store.eviction.EvictionPolicy;

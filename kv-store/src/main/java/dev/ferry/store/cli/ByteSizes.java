@@ -1,13 +1,24 @@
-package dev.ferry.cluster.cli;
+package dev.ferry.store.cli;
 
 import java.util.Locale;
 
-/** Parses sizes written as {@code 4096}, {@code 64KiB}, {@code 4MiB}, {@code 1GiB} (also KB, MB, GB as powers of 1024). */
+/**
+ * Parses sizes written as {@code 4096}, {@code 64KiB}, {@code 4MiB}, {@code 1GiB} (also KB, MB, GB as powers of
+ * 1024): the one parser of every size a Ferry command takes. Stateless, thread-safe.
+ */
 public final class ByteSizes {
     private ByteSizes() {
     }
 
-    /** @throws IllegalArgumentException naming the text when it is not a positive size */
+    /**
+     * @return a rate in bytes per second: a size as {@link #parse(String)} reads it, or {@code 0} (off)
+     * @throws IllegalArgumentException naming the text when it is neither 0 nor a positive size
+     */
+    public static long parseRate(String text) {
+        return "0".equals(text.trim()) ? 0 : parse(text);
+    }
+
+    /** @return the size in bytes, at least 1 @throws IllegalArgumentException naming the text when it is not a positive size */
     public static long parse(String text) {
         String t = text.trim().toLowerCase(Locale.ROOT).replace("ib", "").replace("b", "");
         long unit = 1;
