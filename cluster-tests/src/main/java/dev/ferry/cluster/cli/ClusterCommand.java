@@ -62,8 +62,12 @@ final class ClusterCommand implements Callable<Integer> {
     void capacity(long blocks) {
         Deprecation.warn(spec, "--capacity", "--capacity-blocks N (a count of KV blocks; --capacity is a size in "
                 + "bytes in store-node and sidecar)");
-        capacityBlocks = blocks;
+        deprecatedCapacity = blocks;
     }
+
+    /** What the deprecated --capacity gave; picocli applies --capacity-blocks' default on its own. */
+    private Long deprecatedCapacity;
+    private Long deprecatedSsdCapacity;
 
     @Option(names = "--master-port", defaultValue = "0", description = "The master's RPC port; 0 picks a free one "
             + "(default ${DEFAULT-VALUE}). The other processes always pick free ports.")
@@ -85,7 +89,7 @@ final class ClusterCommand implements Callable<Integer> {
             + "--ssd-capacity-blocks.")
     void ssdCapacity(long blocks) {
         Deprecation.warn(spec, "--ssd-capacity", "--ssd-capacity-blocks N (a count of KV blocks)");
-        ssdBlocks = blocks;
+        deprecatedSsdCapacity = blocks;
     }
 
     @Option(names = "--store-nodes", defaultValue = "2", description = "Store node processes (default ${DEFAULT-VALUE}).")
@@ -118,6 +122,13 @@ final class ClusterCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
+        if (deprecatedCapacity != null && !parsed.hasMatchedOption("--capacity-blocks")) {
+            capacityBlocks = deprecatedCapacity;
+        }
+        if (deprecatedSsdCapacity != null && !parsed.hasMatchedOption("--ssd-capacity-blocks")) {
+            ssdBlocks = deprecatedSsdCapacity;
+        }
         ModelProfile profile = ModelProfile.byName(model);
         dev.ferry.store.eviction.EvictionPolicy.byName(policy); // a bad name fails here, before any process starts
         if (requests < 0 || concurrency < 1 || storeNodes < 1 || links < 1 || timeScale < 0) {

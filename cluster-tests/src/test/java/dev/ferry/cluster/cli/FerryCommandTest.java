@@ -52,6 +52,29 @@ class FerryCommandTest {
     }
 
     @Test
+    void clusterCapacityCountsBlocksAndItsOldNameStillWorksWithOneWarning() {
+        assertThat(ferry("cluster", "--capacity", "3", "--requests", "50", "--no-progress"))
+                .isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString().lines().filter(l -> l.contains("deprecated")).toList()).containsExactly(
+                "ferry cluster: --capacity is deprecated: use --capacity-blocks N (a count of KV blocks; --capacity "
+                        + "is a size in bytes in store-node and sidecar)");
+        assertThat(err.toString()).contains("capacity of 3 blocks is smaller than request");
+    }
+
+    @Test
+    void aSizeIsCheckedAlikeInStoreNodeAndSidecar() {
+        for (String command : List.of("store-node", "sidecar")) {
+            StringWriter sizeErr = new StringWriter();
+            CommandLine cli = FerryCommand.commandLine();
+            cli.setErr(new PrintWriter(sizeErr, true));
+            assertThat(cli.execute(command, "--node-id", "n", "--capacity", "4 GB!")).as(command)
+                    .isEqualTo(ExitCodes.USAGE);
+            assertThat(sizeErr.toString()).as(command).contains("Invalid value for option '--capacity'")
+                    .contains("expected a size such as 65536, 64KiB or 4MiB, got '4 GB!'");
+        }
+    }
+
+    @Test
     void portInUseIsNamed() throws IOException {
         try (ServerSocket taken = new ServerSocket(0)) {
             PrintStream saved = System.err;

@@ -3,8 +3,8 @@ package dev.ferry.store.cli;
 import java.util.Locale;
 
 /**
- * Parses sizes written as {@code 4096}, {@code 64KiB}, {@code 4MiB}, {@code 1GiB} (also KB, MB, GB as powers of
- * 1024): the one parser of every size a Ferry command takes. Stateless, thread-safe.
+ * Parses sizes written as {@code 4096}, {@code 64KiB}, {@code 4MiB}, {@code 1GiB}, {@code 1TiB} (also KB, MB, GB, TB as
+ * powers of 1024): the one parser of every size a Ferry command takes. Stateless, thread-safe.
  */
 public final class ByteSizes {
     private ByteSizes() {
@@ -28,15 +28,17 @@ public final class ByteSizes {
             unit = 1L << 20;
         } else if (t.endsWith("g")) {
             unit = 1L << 30;
+        } else if (t.endsWith("t")) {
+            unit = 1L << 40;
         }
         String digits = unit == 1 ? t : t.substring(0, t.length() - 1);
         try {
-            long value = Long.parseLong(digits.trim()) * unit;
+            long value = Math.multiplyExact(Long.parseLong(digits.trim()), unit);
             if (value < 1) {
                 throw new NumberFormatException();
             }
             return value;
-        } catch (NumberFormatException e) {
+        } catch (NumberFormatException | ArithmeticException e) {
             throw new IllegalArgumentException("expected a size such as 65536, 64KiB or 4MiB, got '" + text + "'");
         }
     }
