@@ -70,7 +70,7 @@ class StandaloneProcessTest {
         String address = "127.0.0.1:" + field(masterReady, "port");
         List<String> nodeReady = new ArrayList<>();
         Process node = ferry(nodeReady, "store-node", "--node-id", "ops-1", "--master", address,
-                "--capacity", Long.toString(8L << 20), "--heartbeat-ms", "50");
+                "--capacity", "8MiB", "--heartbeat-ms", "50");
         Path slab = Path.of(field(nodeReady, "file"));
         assertThat(slab).exists();
 
