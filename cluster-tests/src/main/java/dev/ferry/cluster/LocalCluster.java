@@ -1,10 +1,10 @@
 package dev.ferry.cluster;
 
-import dev.ferry.store.server.StoreNodeMain;
-import dev.ferry.store.server.MasterMain;
-import dev.ferry.store.server.SidecarMain;
 import dev.ferry.store.model.ModelProfile;
 import dev.ferry.store.node.HostPort;
+import dev.ferry.store.server.MasterMain;
+import dev.ferry.store.server.SidecarMain;
+import dev.ferry.store.server.StoreNodeMain;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;

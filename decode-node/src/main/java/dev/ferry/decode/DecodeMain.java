@@ -1,8 +1,8 @@
 package dev.ferry.decode;
 
-import dev.ferry.store.engine.EngineOptions;
 import dev.ferry.store.cli.NodeCommandLine;
 import dev.ferry.store.cli.ProcessSupport;
+import dev.ferry.store.engine.EngineOptions;
 import dev.ferry.store.rpc.RpcServer;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;

@@ -1,10 +1,10 @@
 package dev.ferry.prefill;
 
+import dev.ferry.store.cli.NodeCommandLine;
+import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.store.client.BlockStore;
 import dev.ferry.store.engine.EngineOptions;
 import dev.ferry.store.node.HostPort;
-import dev.ferry.store.cli.NodeCommandLine;
-import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.store.rpc.RpcClient;
 import dev.ferry.store.rpc.RpcServer;
 import java.util.concurrent.Callable;

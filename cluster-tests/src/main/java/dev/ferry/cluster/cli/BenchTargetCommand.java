@@ -1,7 +1,7 @@
 package dev.ferry.cluster.cli;
 
-import dev.ferry.store.cli.ByteSizes;
 import dev.ferry.cluster.netns.SegmentServerMain;
+import dev.ferry.store.cli.ByteSizes;
 import dev.ferry.store.cli.NodeCommandLine;
 import java.util.ArrayList;
 import java.util.List;

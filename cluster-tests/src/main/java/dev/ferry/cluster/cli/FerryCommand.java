@@ -3,8 +3,8 @@ package dev.ferry.cluster.cli;
 import dev.ferry.store.server.MasterMain;
 import dev.ferry.store.server.SidecarMain;
 import dev.ferry.store.server.StoreNodeMain;
-import picocli.CommandLine.Command;
 import picocli.CommandLine;
+import picocli.CommandLine.Command;
 
 /**
  * The {@code ferry} command line: {@code ferry cluster}, {@code ferry sidecar}, {@code ferry master},

@@ -2,8 +2,8 @@ package dev.ferry.cluster.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.ferry.store.server.MasterMain;
 import dev.ferry.store.cli.NodeCommandLine;
+import dev.ferry.store.server.MasterMain;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;

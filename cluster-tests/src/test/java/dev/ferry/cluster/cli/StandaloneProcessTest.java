@@ -3,8 +3,8 @@ package dev.ferry.cluster.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ferry.cluster.LocalCluster;
-import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.cli.ProcessSupport;
+import dev.ferry.store.master.MasterClient;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;

@@ -1,8 +1,8 @@
 package dev.ferry.store.server;
 
-import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.cli.NodeCommandLine;
 import dev.ferry.store.cli.ProcessSupport;
+import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.master.MasterService;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
