@@ -30,7 +30,7 @@ public final class DecodeMain implements Callable<Integer> {
         ExecutorService executor = Executors.newFixedThreadPool(concurrency, r -> new Thread(r, "ferry-decode"));
         RpcServer server;
         try {
-            server = new RpcServer(options.host, options.port, node::handle, executor);
+            server = new RpcServer(options.listen.host(), options.listen.port(), node::handle, executor);
         } catch (RuntimeException e) {
             ProcessSupport.closeQuietly(node, executor::shutdownNow);
             throw e;

@@ -40,7 +40,7 @@ public final class PrefillMain implements Callable<Integer> {
         ExecutorService executor = Executors.newCachedThreadPool(r -> new Thread(r, "ferry-prefill"));
         RpcServer server;
         try {
-            server = new RpcServer(options.host, options.port, node::handle, executor);
+            server = new RpcServer(options.listen.host(), options.listen.port(), node::handle, executor);
         } catch (RuntimeException e) {
             ProcessSupport.closeQuietly(decodeClient, node, executor::shutdownNow);
             throw e;

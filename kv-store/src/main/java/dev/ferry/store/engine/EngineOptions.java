@@ -1,5 +1,6 @@
 package dev.ferry.store.engine;
 
+import dev.ferry.store.cli.ListenOptions;
 import dev.ferry.store.cli.MasterOptions;
 import dev.ferry.store.client.BlockStore;
 import dev.ferry.store.client.EngineBlockStore;
@@ -29,11 +30,9 @@ public final class EngineOptions {
     @Option(names = "--model", defaultValue = "qwen2.5-0.5b", description = "Model profile (default ${DEFAULT-VALUE}).")
     String model;
 
-    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to bind (default ${DEFAULT-VALUE}).")
-    public String host;
-
-    @Option(names = "--port", defaultValue = "0", description = "RPC port; 0 picks a free one.")
-    public int port;
+    /** Where this node serves its RPC: {@code --host}, {@code --port}. */
+    @Mixin
+    public ListenOptions listen;
 
     @Option(names = "--window-blocks", defaultValue = "8", description = "Blocks per transfer batch.")
     public int windowBlocks;
@@ -79,7 +78,7 @@ public final class EngineOptions {
         MasterClient client = new MasterClient(m.host(), m.port(), 10_000, master.reconnectMillis());
         TransferEngine engine;
         try {
-            engine = new TransferEngine(new TransferEngine.Context().bindHost(host).linksPerPeer(links)
+            engine = new TransferEngine(new TransferEngine.Context().bindHost(listen.host()).linksPerPeer(links)
                     .sharedMemory(sharedMemory).aeron(aeron).resolver(client));
         } catch (RuntimeException e) {
             client.close();

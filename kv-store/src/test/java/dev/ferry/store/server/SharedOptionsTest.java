@@ -52,6 +52,25 @@ class SharedOptionsTest {
     }
 
     @Test
+    void hostAndPortMeanTheSameInTheMasterAndInPrefillAndDecode() {
+        MasterMain master = new MasterMain();
+        EngineNode engineNode = new EngineNode();
+        parse(master, "--host", "10.0.0.7", "--port", "7400");
+        parse(engineNode, "--host", "10.0.0.7", "--port", "7400");
+        for (dev.ferry.store.cli.ListenOptions listen : List.of(master.listen, engineNode.options.listen)) {
+            assertThat(listen.host()).isEqualTo("10.0.0.7");
+            assertThat(listen.port()).isEqualTo(7400);
+        }
+    }
+
+    /** A command that takes the options of prefill and decode nodes, as theirs do. */
+    @CommandLine.Command(name = "engine-node")
+    static final class EngineNode {
+        @CommandLine.Mixin
+        dev.ferry.store.engine.EngineOptions options;
+    }
+
+    @Test
     void aNumberAloneIsBytesAndZeroTurnsTheScrubOff() {
         for (Callable<Integer> process : processes()) {
             parse(process, "--node-id", "n", "--capacity", "8388608", "--scrub-rate", "0");
