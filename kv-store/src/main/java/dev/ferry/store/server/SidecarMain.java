@@ -1,7 +1,9 @@
 package dev.ferry.store.server;
 
+import dev.ferry.store.cli.BindAddress;
 import dev.ferry.store.cli.ByteSizes;
 import dev.ferry.store.cli.CapacityOption;
+import dev.ferry.store.cli.DataOption;
 import dev.ferry.store.cli.MasterOptions;
 import dev.ferry.store.cli.NodeCommandLine;
 import dev.ferry.store.cli.ProcessSupport;
@@ -69,8 +71,8 @@ public final class SidecarMain implements Callable<Integer> {
     @Option(names = "--node-id", description = "Store node name (default sidecar-<pid>).")
     String nodeId;
 
-    @Option(names = "--data", defaultValue = "127.0.0.1:0", description = "Transfer engine address host:port (default ${DEFAULT-VALUE}).")
-    String data;
+    @Mixin
+    DataOption data;
 
     @Option(names = "--http", description = "Serve /health, /ready and /metrics on host:port, e.g. 127.0.0.1:9464.")
     String http;
@@ -121,7 +123,7 @@ public final class SidecarMain implements Callable<Integer> {
         Sidecar.Context ctx = new Sidecar.Context().socketPath(socket).token(token).master(master.address())
                 .masterPort(masterPort).masterReconnectMillis(master.reconnectMillis())
                 .capacityBytes(capacity.bytesOr(DEFAULT_CAPACITY)).shmDir(slab.shmDir())
-                .data(host(data), port(data))
+                .data(data.address().host(), data.address().port())
                 .maxFrameBytes((int) maxFrameBytes).maxInFlight(maxInFlight).quotaBytes(ByteSizes.parse(quota))
                 .leaseMillis(leaseMillis).leaseCacheMillis(leaseCacheMillis).drainMillis(drainMillis).frameTimeoutMillis(frameTimeoutMillis).policy(policy).sharedMemory(sharedMemory)
                 .dataDir(slab.dataDir()).ssd(ssd.dir(), ssd.bytes())
@@ -130,10 +132,12 @@ public final class SidecarMain implements Callable<Integer> {
             ctx.nodeId(nodeId);
         }
         if (tcp != null) {
-            ctx.tcp(host(tcp), port(tcp));
+            BindAddress address = BindAddress.parse(tcp);
+            ctx.tcp(address.host(), address.port());
         }
         if (http != null) {
-            ctx.http(host(http), port(http));
+            BindAddress address = BindAddress.parse(http);
+            ctx.http(address.host(), address.port());
         }
         Sidecar sidecar = new Sidecar(ctx);
         ProcessSupport.announceReady("role=sidecar socket=" + sidecar.socketPath() + " tcp=" + sidecar.tcpPort()
@@ -181,22 +185,6 @@ public final class SidecarMain implements Callable<Integer> {
             } catch (Exception e) {
                 throw new IllegalArgumentException(file + ": setting '" + key + "': " + e.getMessage(), e);
             }
-        }
-    }
-
-    private static String host(String hostPort) {
-        return hostPort.substring(0, Math.max(hostPort.lastIndexOf(':'), 0));
-    }
-
-    private static int port(String hostPort) {
-        try {
-            int port = Integer.parseInt(hostPort.substring(hostPort.lastIndexOf(':') + 1));
-            if (port < 0 || port > 65535 || hostPort.lastIndexOf(':') < 1) {
-                throw new NumberFormatException();
-            }
-            return port;
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("expected host:port (port 0 picks one), got '" + hostPort + "'");
         }
     }
 }

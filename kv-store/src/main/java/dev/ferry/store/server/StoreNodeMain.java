@@ -1,6 +1,8 @@
 package dev.ferry.store.server;
 
 import dev.ferry.store.cli.CapacityOption;
+import dev.ferry.store.cli.DataOption;
+import dev.ferry.store.cli.Deprecation;
 import dev.ferry.store.cli.MasterOptions;
 import dev.ferry.store.cli.NodeCommandLine;
 import dev.ferry.store.cli.ProcessSupport;
@@ -42,14 +44,23 @@ public final class StoreNodeMain implements Callable<Integer> {
     @Mixin
     SsdOptions ssd;
 
-    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address for data links (default ${DEFAULT-VALUE}).")
-    String host;
+    @Mixin
+    DataOption data;
 
-    @Option(names = "--data-port", defaultValue = "0", description = "Transfer engine TCP port; 0 picks a free one.")
-    int dataPort;
+    @Option(names = "--host", paramLabel = "ADDR", hidden = true, description = "Deprecated: the host of --data.")
+    void host(String host) {
+        Deprecation.warn(spec, "--host", "--data HOST:PORT");
+        data.host(host);
+    }
+
+    @Option(names = "--data-port", paramLabel = "N", hidden = true, description = "Deprecated: the port of --data.")
+    void dataPort(int port) {
+        Deprecation.warn(spec, "--data-port", "--data HOST:PORT");
+        data.port(port);
+    }
 
     @Option(names = "--advertise", split = ",", description = "Addresses peers use to reach this node, one per "
-            + "interface (default: --host).")
+            + "interface (default: the host of --data).")
     List<String> advertise;
 
     @Option(names = "--aeron", description = "Also serve the segment over Aeron UDP (embedded media driver).")
@@ -69,7 +80,8 @@ public final class StoreNodeMain implements Callable<Integer> {
                     + "'--master=HOST:PORT'");
         }
         long capacityBytes = capacity.required();
-        TransferEngine.Context engine = new TransferEngine.Context().bindHost(host).port(dataPort)
+        TransferEngine.Context engine = new TransferEngine.Context().bindHost(data.address().host())
+                .port(data.address().port())
                 .advertise(advertise == null ? List.of() : advertise).aeron(aeron);
         StoreNode node = StoreNode.start(new StoreNode.Config(nodeId, HostPort.parse(master.address()), capacityBytes,
                 engine, slab.shmDir(), slab.dataDir(), ssd.dir(), ssd.bytes() > 0 ? ssd.bytes() : 8 * capacityBytes,

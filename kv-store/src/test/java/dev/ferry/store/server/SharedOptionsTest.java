@@ -37,7 +37,7 @@ class SharedOptionsTest {
         for (Callable<Integer> process : processes()) {
             parse(process, "--node-id", "n", "--capacity", "4GiB", "--ssd-dir", "/tmp/ssd", "--ssd-capacity", "64GiB",
                     "--scrub-rate", "32MiB", "--master", "127.0.0.1:7400", "--master-reconnect-ms", "750",
-                    "--data-dir", "/dev/shm/d", "--lazy-slab");
+                    "--data-dir", "/dev/shm/d", "--lazy-slab", "--data", "10.0.0.5:7500");
             Parts parts = Parts.of(process);
             assertThat(parts.capacity.bytesOr(0)).as(process.getClass().getSimpleName()).isEqualTo(4 * GIB);
             assertThat(parts.ssd.bytes()).isEqualTo(64 * GIB);
@@ -47,6 +47,7 @@ class SharedOptionsTest {
             assertThat(parts.slab.lazySlab()).isTrue();
             assertThat(parts.master.address()).isEqualTo("127.0.0.1:7400");
             assertThat(parts.master.reconnectMillis()).isEqualTo(750);
+            assertThat(parts.data.address()).isEqualTo(new dev.ferry.store.cli.BindAddress("10.0.0.5", 7500));
         }
         assertThat(err.toString()).isEmpty();
     }
@@ -90,20 +91,25 @@ class SharedOptionsTest {
         assertThat(sidecar.ssd.bytes()).isZero();
         assertThat(sidecar.master.address()).isNull();
         assertThat(sidecar.master.reconnectMillis()).isEqualTo(5000);
+        assertThat(sidecar.data.address()).isEqualTo(new dev.ferry.store.cli.BindAddress("127.0.0.1", 0));
     }
 
     @Test
     void deprecatedAliasesStillWorkAndWarnOnce() {
         StoreNodeMain node = new StoreNodeMain();
         parse(node, "--node-id", "n", "--master", "127.0.0.1:1", "--capacity-bytes", "16777216",
-                "--ssd-capacity-bytes", "1GiB", "--scrub-bytes-per-second", "1048576");
+                "--ssd-capacity-bytes", "1GiB", "--scrub-bytes-per-second", "1048576", "--host", "10.0.0.9",
+                "--data-port", "7501");
         assertThat(node.capacity.bytesOr(0)).isEqualTo(16L << 20);
         assertThat(node.ssd.bytes()).isEqualTo(GIB);
         assertThat(node.slab.scrubRate()).isEqualTo(1L << 20);
+        assertThat(node.data.address()).isEqualTo(new dev.ferry.store.cli.BindAddress("10.0.0.9", 7501));
         assertThat(err.toString().lines().toList()).containsExactly(
                 "store-node: --capacity-bytes is deprecated: use --capacity SIZE",
                 "store-node: --ssd-capacity-bytes is deprecated: use --ssd-capacity SIZE",
-                "store-node: --scrub-bytes-per-second is deprecated: use --scrub-rate RATE");
+                "store-node: --scrub-bytes-per-second is deprecated: use --scrub-rate RATE",
+                "store-node: --host is deprecated: use --data HOST:PORT",
+                "store-node: --data-port is deprecated: use --data HOST:PORT");
     }
 
     @Test
@@ -112,6 +118,9 @@ class SharedOptionsTest {
             assertThatThrownBy(() -> parse(process, "--capacity", "4XB"))
                     .isInstanceOf(CommandLine.ParameterException.class)
                     .hasMessageContaining("--capacity").hasMessageContaining("'4XB'");
+            assertThatThrownBy(() -> parse(process, "--data", "7500"))
+                    .isInstanceOf(CommandLine.ParameterException.class)
+                    .hasMessageContaining("expected host:port (port 0 picks one), got '7500'");
         }
     }
 
@@ -134,18 +143,20 @@ class SharedOptionsTest {
             cli.setErr(new PrintWriter(err, true));
             assertThat(cli.execute("--help")).isZero();
             assertThat(out.toString()).contains("--capacity=SIZE", "--ssd-capacity=SIZE", "--scrub-rate=RATE",
-                    "--master=HOST:PORT").doesNotContain("-bytes", "--scrub-bytes-per-second");
+                    "--master=HOST:PORT", "--data=HOST:PORT").doesNotContain("-bytes", "--scrub-bytes-per-second",
+                    "--data-port", "--host");
         }
         assertThat(err.toString()).isEmpty();
     }
 
     /** The mixins of a process, read through its fields. */
     private record Parts(dev.ferry.store.cli.CapacityOption capacity, dev.ferry.store.cli.SsdOptions ssd,
-                         dev.ferry.store.cli.SlabOptions slab, dev.ferry.store.cli.MasterOptions master) {
+                         dev.ferry.store.cli.SlabOptions slab, dev.ferry.store.cli.MasterOptions master,
+                         dev.ferry.store.cli.DataOption data) {
         static Parts of(Callable<Integer> process) {
             return switch (process) {
-                case StoreNodeMain n -> new Parts(n.capacity, n.ssd, n.slab, n.master);
-                case SidecarMain s -> new Parts(s.capacity, s.ssd, s.slab, s.master);
+                case StoreNodeMain n -> new Parts(n.capacity, n.ssd, n.slab, n.master, n.data);
+                case SidecarMain s -> new Parts(s.capacity, s.ssd, s.slab, s.master, s.data);
                 default -> throw new IllegalArgumentException(process.toString());
             };
         }
