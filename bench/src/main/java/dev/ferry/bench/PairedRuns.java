@@ -2,8 +2,8 @@ package dev.ferry.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.ferry.cluster.cli.ByteSizes;
 import dev.ferry.cluster.cli.ExitCodes;
+import dev.ferry.store.cli.ByteSizes;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;

@@ -1,6 +1,6 @@
 package dev.ferry.cluster;
 
-import dev.ferry.store.node.ProcessSupport;
+import dev.ferry.store.cli.ProcessSupport;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

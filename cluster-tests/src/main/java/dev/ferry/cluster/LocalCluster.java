@@ -6,6 +6,9 @@ import dev.ferry.store.model.ModelProfile;
 import dev.ferry.store.node.HostPort;
 import dev.ferry.store.rpc.RpcClient;
 import dev.ferry.transfer.metrics.LinkTraffic;
+import dev.ferry.store.server.MasterMain;
+import dev.ferry.store.server.SidecarMain;
+import dev.ferry.store.server.StoreNodeMain;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
@@ -120,7 +123,7 @@ public final class LocalCluster implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create " + config.workDir(), e);
         }
-        ChildProcess m = launch("master", "dev.ferry.store.node.MasterMain", List.of("--port",
+        ChildProcess m = launch("master", MasterMain.class.getName(), List.of("--port",
                 Integer.toString(config.masterPort()), "--policy", config.policy()));
         master = new HostPort("127.0.0.1", Integer.parseInt(m.field("port")));
         if (config.sidecar()) {
@@ -131,16 +134,16 @@ public final class LocalCluster implements AutoCloseable {
         long blockBytes = config.profile().blockBytes();
         for (int i = 0; i < config.storeNodes(); i++) {
             List<String> args = new ArrayList<>(List.of("--node-id", "store-" + (i + 1), "--master", master.toString(),
-                    "--capacity-bytes", Long.toString(share(config.capacityBlocks(), i) * blockBytes)));
+                    "--capacity", Long.toString(share(config.capacityBlocks(), i) * blockBytes)));
             if (config.transport().equals("aeron")) {
                 args.add("--aeron");
             }
             if (config.ssdBlocks() > 0) {
                 args.addAll(List.of("--ssd-dir", config.workDir().resolve("store-" + (i + 1) + "-ssd").toString(),
-                        "--ssd-capacity-bytes", Long.toString(share(config.ssdBlocks(), i) * blockBytes),
+                        "--ssd-capacity", Long.toString(share(config.ssdBlocks(), i) * blockBytes),
                         "--ssd-policy", config.policy(), "--heartbeat-ms", "50"));
             }
-            stores.add(launchAsync("store-" + (i + 1), "dev.ferry.store.node.StoreNodeMain", args));
+            stores.add(launchAsync("store-" + (i + 1), StoreNodeMain.class.getName(), args));
         }
         stores.forEach(ChildProcess::awaitReady);
         stores.forEach(store -> slabFiles.add(Path.of(store.field("file"))));
@@ -173,14 +176,14 @@ public final class LocalCluster implements AutoCloseable {
         List<String> sides = List.of("prefill", "decode");
         List<ChildProcess> sidecars = new ArrayList<>();
         for (int i = 0; i < sides.size(); i++) {
-            List<String> args = new ArrayList<>(List.of("sidecar", "--socket", socket(sides.get(i)).toString(),
+            List<String> args = new ArrayList<>(List.of("--socket", socket(sides.get(i)).toString(),
                     "--master", master.toString(), "--node-id", "sidecar-" + sides.get(i), "--capacity",
                     Long.toString(share(config.capacityBlocks(), i) * config.profile().blockBytes()),
                     "--lease-cache-ms", "0", "--exit-on-stdin-close"));
             if (!config.transport().equals("shm")) {
                 args.add("--no-shared-memory");
             }
-            sidecars.add(launchAsync("sidecar-" + sides.get(i), "dev.ferry.cluster.cli.FerryCommand", args));
+            sidecars.add(launchAsync("sidecar-" + sides.get(i), SidecarMain.class.getName(), args));
         }
         sidecars.forEach(ChildProcess::awaitReady);
         sidecars.forEach(sidecar -> slabFiles.add(Path.of(sidecar.field("file"))));

@@ -40,7 +40,7 @@ class CtrlCTest {
         command.add(ProcessHandle.current().info().command().orElseThrow());
         command.addAll(LocalCluster.childJvmFlags());
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), FerryCommand.class.getName(), "cluster",
-                "--model", "qwen2.5-0.5b", "--requests", "500", "--capacity", "300", "--no-progress",
+                "--model", "qwen2.5-0.5b", "--requests", "500", "--capacity-blocks", "300", "--no-progress",
                 "--out", dir.toString()));
         Process ferry = new ProcessBuilder(command).redirectErrorStream(true).start();
         try (BufferedReader out = new BufferedReader(new InputStreamReader(ferry.getInputStream(),

@@ -6,7 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.ferry.cluster.cli.ExitCodes;
 import dev.ferry.cluster.cli.FerryCommand;
 import dev.ferry.store.master.MasterClient;
-import dev.ferry.store.node.MasterMain;
+import dev.ferry.store.server.MasterMain;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.net.ServerSocket;
@@ -39,7 +39,7 @@ class MasterKillReportTest {
         command.add(ProcessHandle.current().info().command().orElseThrow());
         command.addAll(LocalCluster.childJvmFlags());
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), FerryCommand.class.getName(), "cluster",
-                "--model", "tiny", "--requests", Integer.toString(REQUESTS), "--capacity", "400", "--no-progress",
+                "--model", "tiny", "--requests", Integer.toString(REQUESTS), "--capacity-blocks", "400", "--no-progress",
                 "--master-port", Integer.toString(masterPort), "--out", dir.toString()));
         Process ferry = new ProcessBuilder(command).redirectErrorStream(true).start();
         try {

@@ -8,8 +8,8 @@ import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.client.StoreClient;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.MasterStats;
-import dev.ferry.store.node.MasterMain;
-import dev.ferry.store.node.StoreNodeMain;
+import dev.ferry.store.server.MasterMain;
+import dev.ferry.store.server.StoreNodeMain;
 import dev.ferry.transfer.TransferEngine;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -48,9 +48,9 @@ class ReplicaFailoverTest {
         String port = start(logs, "master", MasterMain.class, "--node-timeout-ms", "60000").field("port");
         String master = "127.0.0.1:" + port;
         ChildProcess first = start(logs, "store-1", StoreNodeMain.class, "--node-id", "store-1", "--master", master,
-                "--capacity-bytes", Long.toString(64 * BLOCK), "--shm-dir", logs.toString());
+                "--capacity", Long.toString(64 * BLOCK), "--shm-dir", logs.toString());
         start(logs, "store-2", StoreNodeMain.class, "--node-id", "store-2", "--master", master,
-                "--capacity-bytes", Long.toString(64 * BLOCK), "--shm-dir", logs.toString());
+                "--capacity", Long.toString(64 * BLOCK), "--shm-dir", logs.toString());
         long[] keys = LongStream.rangeClosed(1, 40).toArray();
         try (MasterClient masterClient = new MasterClient("127.0.0.1", Integer.parseInt(port), 5_000);
              // Over TCP: through shared memory a killed node's slab file would still be readable.

@@ -9,8 +9,8 @@ import dev.ferry.store.client.StoreClient;
 import dev.ferry.store.master.Lease;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.Replica;
-import dev.ferry.store.node.MasterMain;
-import dev.ferry.store.node.StoreNodeMain;
+import dev.ferry.store.server.MasterMain;
+import dev.ferry.store.server.StoreNodeMain;
 import dev.ferry.transfer.TransferEngine;
 import java.io.IOException;
 import java.net.ServerSocket;
@@ -76,7 +76,7 @@ class WarmRestartTest {
 
     private ChildProcess node() {
         ChildProcess n = ChildProcess.start("store", List.of(), StoreNodeMain.class.getName(), List.of("--node-id", "n1",
-                "--master", "127.0.0.1:" + masterPort, "--capacity-bytes", Long.toString(64 * 69_632),
+                "--master", "127.0.0.1:" + masterPort, "--capacity", Long.toString(64 * 69_632),
                 "--data-dir", dataDir.toString(), "--heartbeat-ms", "100"), logs.resolve("store.log"));
         processes.add(n);
         n.awaitReady();

@@ -1,8 +1,8 @@
 package dev.ferry.decode;
 
+import dev.ferry.store.cli.NodeCommandLine;
+import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.store.engine.EngineOptions;
-import dev.ferry.store.node.NodeCommandLine;
-import dev.ferry.store.node.ProcessSupport;
 import dev.ferry.store.rpc.RpcServer;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
@@ -30,7 +30,7 @@ public final class DecodeMain implements Callable<Integer> {
         ExecutorService executor = Executors.newFixedThreadPool(concurrency, r -> new Thread(r, "ferry-decode"));
         RpcServer server;
         try {
-            server = new RpcServer(options.host, options.port, node::handle, executor);
+            server = new RpcServer(options.listen.host(), options.listen.port(), node::handle, executor);
         } catch (RuntimeException e) {
             ProcessSupport.closeQuietly(node, executor::shutdownNow);
             throw e;

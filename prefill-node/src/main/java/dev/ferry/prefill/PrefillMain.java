@@ -1,10 +1,10 @@
 package dev.ferry.prefill;
 
+import dev.ferry.store.cli.NodeCommandLine;
+import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.store.client.BlockStore;
 import dev.ferry.store.engine.EngineOptions;
 import dev.ferry.store.node.HostPort;
-import dev.ferry.store.node.NodeCommandLine;
-import dev.ferry.store.node.ProcessSupport;
 import dev.ferry.store.rpc.RpcClient;
 import dev.ferry.store.rpc.RpcServer;
 import java.util.concurrent.Callable;
@@ -40,7 +40,7 @@ public final class PrefillMain implements Callable<Integer> {
         ExecutorService executor = Executors.newCachedThreadPool(r -> new Thread(r, "ferry-prefill"));
         RpcServer server;
         try {
-            server = new RpcServer(options.host, options.port, node::handle, executor);
+            server = new RpcServer(options.listen.host(), options.listen.port(), node::handle, executor);
         } catch (RuntimeException e) {
             ProcessSupport.closeQuietly(decodeClient, node, executor::shutdownNow);
             throw e;

@@ -40,6 +40,7 @@ class LayeringTest {
 
     /** kv-store's packages, bottom first; the packages of one level may use each other (without a cycle). */
     static final List<List<String>> STORE = List.of(
+            List.of("dev.ferry.store.cli.."),
             List.of("dev.ferry.store.rpc..", "dev.ferry.store.alloc..", "dev.ferry.store.block..",
                     "dev.ferry.store.eviction..", "dev.ferry.store.model..", "dev.ferry.store.index..",
                     "dev.ferry.store.tier..", "dev.ferry.store.handoff.."),
@@ -47,7 +48,8 @@ class LayeringTest {
             List.of("dev.ferry.store.node.."),
             List.of("dev.ferry.store.client.."),
             List.of("dev.ferry.store.sidecar.."),
-            List.of("dev.ferry.store.engine.."));
+            List.of("dev.ferry.store.engine.."),
+            List.of("dev.ferry.store.server.."));
 
     /** The master's classes that speak RPC for it; the rest of the master knows nothing of RPC. */
     static final Set<String> MASTER_RPC_ADAPTERS = Set.of("MasterService", "MasterClient", "MasterProtocol",
@@ -69,8 +71,8 @@ class LayeringTest {
 
     @ArchTest
     static final ArchRule storePackagesUseOnlyPackagesBelow = Layers.layered(STORE, true)
-            .as("kv-store: rpc, alloc, block, eviction, model, index, tier, handoff <- master <- node <- client"
-                    + " <- sidecar <- engine");
+            .as("kv-store: cli <- rpc, alloc, block, eviction, model, index, tier, handoff <- master <- node <- client"
+                    + " <- sidecar <- engine <- server");
 
     @ArchTest
     static final ArchRule everyPackageHasItsPlace = classes().that().resideInAnyPackage("dev.ferry.transfer..",

@@ -1,6 +1,6 @@
 package dev.ferry.cluster.cli;
 
-import dev.ferry.store.node.ProcessSupport;
+import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.transfer.transport.aeron.MediaDrivers;
 import io.aeron.CommonContext;
 import io.aeron.driver.MediaDriver;

@@ -4,6 +4,7 @@ import dev.ferry.cluster.netns.NetnsTestBed;
 import dev.ferry.cluster.netns.ShapedTarget;
 import dev.ferry.cluster.report.ArrowFiles;
 import dev.ferry.nativemem.Slab;
+import dev.ferry.store.cli.ByteSizes;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.TransferRequest;
 import dev.ferry.transfer.segment.SegmentDescriptor;

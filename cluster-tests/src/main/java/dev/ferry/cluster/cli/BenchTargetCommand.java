@@ -1,7 +1,8 @@
 package dev.ferry.cluster.cli;
 
 import dev.ferry.cluster.netns.SegmentServerMain;
-import dev.ferry.store.node.NodeCommandLine;
+import dev.ferry.store.cli.ByteSizes;
+import dev.ferry.store.cli.NodeCommandLine;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;

@@ -4,6 +4,7 @@ import dev.ferry.cluster.ChildProcess;
 import dev.ferry.cluster.bench.TransferBench;
 import dev.ferry.cluster.bench.TransferBenchReport;
 import dev.ferry.cluster.netns.SegmentServerMain;
+import dev.ferry.store.cli.ByteSizes;
 import dev.ferry.store.node.HostPort;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.segment.AeronIpc;

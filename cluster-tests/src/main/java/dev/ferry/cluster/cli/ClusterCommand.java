@@ -11,6 +11,7 @@ import dev.ferry.nativemem.MachineInfo;
 import dev.ferry.prefill.trace.TraceGenerator;
 import dev.ferry.prefill.trace.TraceReader;
 import dev.ferry.prefill.trace.TraceRequest;
+import dev.ferry.store.cli.Deprecation;
 import dev.ferry.store.master.MasterStats;
 import dev.ferry.store.model.ModelProfile;
 import dev.ferry.store.rpc.RpcException;
@@ -22,6 +23,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -50,8 +52,23 @@ final class ClusterCommand implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "qwen2.5-0.5b", description = "Model profile (default ${DEFAULT-VALUE}); see 'ferry profiles'.")
     String model;
 
-    @Option(names = "--capacity", defaultValue = "1000", description = "Store capacity in KV blocks, over all store nodes (default ${DEFAULT-VALUE}).")
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--capacity-blocks", paramLabel = "N", defaultValue = "1000", description = "Store capacity in KV "
+            + "blocks, over all store nodes (default ${DEFAULT-VALUE}).")
     long capacityBlocks;
+
+    @Option(names = "--capacity", paramLabel = "N", hidden = true, description = "Deprecated alias of --capacity-blocks.")
+    void capacity(long blocks) {
+        Deprecation.warn(spec, "--capacity", "--capacity-blocks N (a count of KV blocks; --capacity is a size in "
+                + "bytes in store-node and sidecar)");
+        deprecatedCapacity = blocks;
+    }
+
+    /** What the deprecated --capacity gave; picocli applies --capacity-blocks' default on its own. */
+    private Long deprecatedCapacity;
+    private Long deprecatedSsdCapacity;
 
     @Option(names = "--master-port", defaultValue = "0", description = "The master's RPC port; 0 picks a free one "
             + "(default ${DEFAULT-VALUE}). The other processes always pick free ports.")
@@ -64,9 +81,17 @@ final class ClusterCommand implements Callable<Integer> {
             + "each copy takes room (default ${DEFAULT-VALUE}).")
     int replicas;
 
-    @Option(names = "--ssd-capacity", defaultValue = "0", description = "SSD tier capacity in KV blocks over all "
-            + "store nodes (RocksDB under the report directory); 0 for DRAM only (default ${DEFAULT-VALUE}).")
+    @Option(names = "--ssd-capacity-blocks", paramLabel = "N", defaultValue = "0", description = "SSD tier capacity "
+            + "in KV blocks over all store nodes (RocksDB under the report directory); 0 for DRAM only (default "
+            + "${DEFAULT-VALUE}).")
     long ssdBlocks;
+
+    @Option(names = "--ssd-capacity", paramLabel = "N", hidden = true, description = "Deprecated alias of "
+            + "--ssd-capacity-blocks.")
+    void ssdCapacity(long blocks) {
+        Deprecation.warn(spec, "--ssd-capacity", "--ssd-capacity-blocks N (a count of KV blocks)");
+        deprecatedSsdCapacity = blocks;
+    }
 
     @Option(names = "--store-nodes", defaultValue = "2", description = "Store node processes (default ${DEFAULT-VALUE}).")
     int storeNodes;
@@ -98,6 +123,13 @@ final class ClusterCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        CommandLine.ParseResult parsed = spec.commandLine().getParseResult();
+        if (deprecatedCapacity != null && !parsed.hasMatchedOption("--capacity-blocks")) {
+            capacityBlocks = deprecatedCapacity;
+        }
+        if (deprecatedSsdCapacity != null && !parsed.hasMatchedOption("--ssd-capacity-blocks")) {
+            ssdBlocks = deprecatedSsdCapacity;
+        }
         ModelProfile profile = ModelProfile.byName(model);
         dev.ferry.store.eviction.EvictionPolicy.byName(policy); // a bad name fails here, before any process starts
         if (requests < 0 || concurrency < 1 || storeNodes < 1 || links < 1 || timeScale < 0) {
@@ -229,7 +261,7 @@ final class ClusterCommand implements Callable<Integer> {
         Path shm = Path.of("/dev/shm");
         if (Files.isDirectory(shm) && Files.getFileStore(shm).getUsableSpace() < bytes) {
             throw new IllegalArgumentException(String.format("capacity of %d blocks needs %.2f GB in /dev/shm, which "
-                    + "has %.2f GB free: lower --capacity or pick a smaller --model", capacityBlocks, bytes / 1e9,
+                    + "has %.2f GB free: lower --capacity-blocks or pick a smaller --model", capacityBlocks, bytes / 1e9,
                     Files.getFileStore(shm).getUsableSpace() / 1e9));
         }
     }

@@ -1,6 +1,6 @@
 package dev.ferry.cluster.netns;
 
-import dev.ferry.store.node.ProcessSupport;
+import dev.ferry.store.cli.ProcessSupport;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;

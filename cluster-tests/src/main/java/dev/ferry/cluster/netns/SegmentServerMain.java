@@ -1,8 +1,8 @@
 package dev.ferry.cluster.netns;
 
 import dev.ferry.nativemem.Slab;
-import dev.ferry.store.node.NodeCommandLine;
-import dev.ferry.store.node.ProcessSupport;
+import dev.ferry.store.cli.NodeCommandLine;
+import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.transfer.TransferEngine;
 import java.util.List;
 import java.util.concurrent.Callable;

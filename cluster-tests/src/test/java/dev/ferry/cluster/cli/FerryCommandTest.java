@@ -2,8 +2,8 @@ package dev.ferry.cluster.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.ferry.store.node.MasterMain;
-import dev.ferry.store.node.NodeCommandLine;
+import dev.ferry.store.cli.NodeCommandLine;
+import dev.ferry.store.server.MasterMain;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -46,9 +46,32 @@ class FerryCommandTest {
 
     @Test
     void capacitySmallerThanOneRequest() {
-        assertThat(ferry("cluster", "--capacity", "3", "--requests", "50", "--no-progress"))
+        assertThat(ferry("cluster", "--capacity-blocks", "3", "--requests", "50", "--no-progress"))
                 .isEqualTo(ExitCodes.BAD_INPUT);
         assertThat(err.toString()).contains("capacity of 3 blocks is smaller than request");
+    }
+
+    @Test
+    void clusterCapacityCountsBlocksAndItsOldNameStillWorksWithOneWarning() {
+        assertThat(ferry("cluster", "--capacity", "3", "--requests", "50", "--no-progress"))
+                .isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString().lines().filter(l -> l.contains("deprecated")).toList()).containsExactly(
+                "ferry cluster: --capacity is deprecated: use --capacity-blocks N (a count of KV blocks; --capacity "
+                        + "is a size in bytes in store-node and sidecar)");
+        assertThat(err.toString()).contains("capacity of 3 blocks is smaller than request");
+    }
+
+    @Test
+    void aSizeIsCheckedAlikeInStoreNodeAndSidecar() {
+        for (String command : List.of("store-node", "sidecar")) {
+            StringWriter sizeErr = new StringWriter();
+            CommandLine cli = FerryCommand.commandLine();
+            cli.setErr(new PrintWriter(sizeErr, true));
+            assertThat(cli.execute(command, "--node-id", "n", "--capacity", "4 GB!")).as(command)
+                    .isEqualTo(ExitCodes.USAGE);
+            assertThat(sizeErr.toString()).as(command).contains("Invalid value for option '--capacity'")
+                    .contains("expected a size such as 65536, 64KiB or 4MiB, got '4 GB!'");
+        }
     }
 
     @Test
@@ -81,7 +104,7 @@ class FerryCommandTest {
 
     @Test
     void generatedTraceRunsEndToEndAndWritesTheReport(@TempDir Path dir) {
-        int code = ferry("cluster", "--model", "tiny", "--requests", "40", "--capacity", "400", "--concurrency", "2",
+        int code = ferry("cluster", "--model", "tiny", "--requests", "40", "--capacity-blocks", "400", "--concurrency", "2",
                 "--out", dir.toString(), "--no-progress");
         assertThat(code).as(err.toString()).isEqualTo(ExitCodes.OK);
         assertThat(dir.resolve("requests.arrow")).exists();
@@ -140,7 +163,7 @@ class FerryCommandTest {
     void theClusterRunsOverAeronAndOverSharedMemory(@TempDir Path dir) throws IOException {
         for (String transport : new String[] {"aeron", "shm"}) {
             Path out = dir.resolve(transport);
-            int code = ferry("cluster", "--model", "tiny", "--requests", "30", "--capacity", "400", "--transport",
+            int code = ferry("cluster", "--model", "tiny", "--requests", "30", "--capacity-blocks", "400", "--transport",
                     transport, "--out", out.toString(), "--no-progress");
             assertThat(code).as(transport + ": " + err).isEqualTo(ExitCodes.OK);
             assertThat(Files.readString(out.resolve("summary.json"))).contains("\"failed\" : 0")
@@ -239,6 +262,6 @@ class FerryCommandTest {
         CommandLine cli = FerryCommand.commandLine();
         cli.setOut(new PrintWriter(out, true));
         cli.execute("store-node", "--help");
-        assertThat(out.toString()).contains("85% full").contains("--lazy-slab").contains("--scrub-bytes-per-second");
+        assertThat(out.toString()).contains("85% full").contains("--lazy-slab").contains("--scrub-rate").doesNotContain("--scrub-bytes-per-second");
     }
 }

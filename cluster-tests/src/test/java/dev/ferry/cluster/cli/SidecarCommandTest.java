@@ -39,6 +39,16 @@ class SidecarCommandTest {
     }
 
     @Test
+    void configSizesAreReadLikeFlags(@TempDir Path dir) throws IOException {
+        Path config = dir.resolve("sidecar.properties");
+        Files.writeString(config, "capacity=lots\n");
+        assertThat(ferry("sidecar", "--config", config.toString(), "--socket", dir.resolve("s.sock").toString()))
+                .isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains("setting 'capacity': expected a size such as 65536, 64KiB or 4MiB, "
+                + "got 'lots'");
+    }
+
+    @Test
     void tcpOnANonLoopbackAddressNeedsAToken(@TempDir Path dir) {
         assertThat(ferry("sidecar", "--socket", dir.resolve("s.sock").toString(), "--tcp", "0.0.0.0:0",
                 "--token", "")).isEqualTo(ExitCodes.BAD_INPUT);

@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.ferry.cluster.LocalCluster;
+import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.store.master.MasterClient;
-import dev.ferry.store.node.ProcessSupport;
 import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
@@ -72,7 +72,7 @@ class StandaloneProcessTest {
         String address = "127.0.0.1:" + field(masterReady, "port");
         List<String> nodeReady = new ArrayList<>();
         Process node = ferry(nodeReady, "store-node", "--node-id", "ops-1", "--master", address,
-                "--capacity-bytes", Long.toString(8L << 20), "--heartbeat-ms", "50");
+                "--capacity", "8MiB", "--heartbeat-ms", "50");
         Path slab = Path.of(field(nodeReady, "file"));
         assertThat(slab).exists();
 

@@ -1,5 +1,7 @@
 package dev.ferry.store.engine;
 
+import dev.ferry.store.cli.ListenOptions;
+import dev.ferry.store.cli.MasterOptions;
 import dev.ferry.store.client.BlockStore;
 import dev.ferry.store.client.EngineBlockStore;
 import dev.ferry.store.master.MasterClient;
@@ -8,6 +10,7 @@ import dev.ferry.store.node.HostPort;
 import dev.ferry.store.sidecar.SidecarBlockStore;
 import dev.ferry.transfer.TransferEngine;
 import java.nio.file.Path;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -17,8 +20,8 @@ import picocli.CommandLine.Option;
  * thread-safe; read once at start.
  */
 public final class EngineOptions {
-    @Option(names = "--master", description = "Master RPC address, host:port (or --sidecar).")
-    String master;
+    @Mixin
+    MasterOptions master;
 
     @Option(names = "--sidecar", description = "Reach the store through the sidecar on this Unix socket (block "
             + "bytes through shared memory) instead of a master and an own transfer engine.")
@@ -27,11 +30,9 @@ public final class EngineOptions {
     @Option(names = "--model", defaultValue = "qwen2.5-0.5b", description = "Model profile (default ${DEFAULT-VALUE}).")
     String model;
 
-    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to bind (default ${DEFAULT-VALUE}).")
-    public String host;
-
-    @Option(names = "--port", defaultValue = "0", description = "RPC port; 0 picks a free one.")
-    public int port;
+    /** Where this node serves its RPC: {@code --host}, {@code --port}. */
+    @Mixin
+    public ListenOptions listen;
 
     @Option(names = "--window-blocks", defaultValue = "8", description = "Blocks per transfer batch.")
     public int windowBlocks;
@@ -45,10 +46,6 @@ public final class EngineOptions {
 
     @Option(names = "--links", defaultValue = "2", description = "TCP links per store node.")
     int links;
-
-    @Option(names = "--master-reconnect-ms", defaultValue = "5000", description = "How long a call to the master "
-            + "keeps trying to reach a master that went away (a restart), ms (default ${DEFAULT-VALUE}).")
-    long masterReconnectMillis;
 
     /** @throws IllegalArgumentException for an unknown profile */
     public ModelProfile profile() {
@@ -66,7 +63,7 @@ public final class EngineOptions {
      *                                  given, or replicas other than 1 go through a sidecar
      */
     public BlockStore blockStore(int lanes, int replicas) {
-        if ((master == null) == (sidecar == null)) {
+        if ((master.address() == null) == (sidecar == null)) {
             throw new IllegalArgumentException("give exactly one of --master and --sidecar");
         }
         long stagingBytes = (long) windowBlocks * profile().blockBytes();
@@ -77,11 +74,11 @@ public final class EngineOptions {
             }
             return SidecarBlockStore.connect(sidecar, stagingBytes, lanes);
         }
-        HostPort m = HostPort.parse(master);
-        MasterClient client = new MasterClient(m.host(), m.port(), 10_000, masterReconnectMillis);
+        HostPort m = HostPort.parse(master.address());
+        MasterClient client = new MasterClient(m.host(), m.port(), 10_000, master.reconnectMillis());
         TransferEngine engine;
         try {
-            engine = new TransferEngine(new TransferEngine.Context().bindHost(host).linksPerPeer(links)
+            engine = new TransferEngine(new TransferEngine.Context().bindHost(listen.host()).linksPerPeer(links)
                     .sharedMemory(sharedMemory).aeron(aeron).resolver(client));
         } catch (RuntimeException e) {
             client.close();

@@ -2,6 +2,7 @@ package dev.ferry.store.node;
 
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.alloc.OffsetAllocator;
+import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.index.BlockIndex;
 import dev.ferry.store.index.IndexedBlock;

@@ -74,13 +74,13 @@ public final class Sidecar implements AutoCloseable {
                 masterAddress = ctx.master;
             }
             HostPort m = HostPort.parse(masterAddress);
-            masterClient = new MasterClient(m.host(), m.port(), 10_000);
+            masterClient = new MasterClient(m.host(), m.port(), 10_000, ctx.masterReconnectMillis);
             TransferEngine.Context engineContext = new TransferEngine.Context().bindHost(ctx.dataHost)
                     .port(ctx.dataPort).resolver(masterClient).sharedMemory(ctx.sharedMemory)
                     .metrics(registry, ctx.nodeId);
             node = StoreNode.start(new StoreNode.Config(ctx.nodeId, m, ctx.capacityBytes, engineContext, ctx.shmDir,
                     ctx.dataDir, ctx.ssdDir, ctx.ssdCapacityBytes > 0 ? ctx.ssdCapacityBytes : 8 * ctx.capacityBytes,
-                    ctx.policy, ctx.heartbeatMillis, ctx.lazySlab, ctx.scrubBytesPerSecond));
+                    ctx.policy, ctx.heartbeatMillis, ctx.lazySlab, ctx.scrubBytesPerSecond, ctx.masterReconnectMillis));
             engine = node.engine();
             store = new DirectStoreClient(storeMaster(), engine, ctx.leaseMillis, new DirectStoreClient.LocalSegment(
                     node.segment().name(), node.memory(), node::registrations), ctx.leaseCacheMillis,
@@ -307,6 +307,7 @@ public final class Sidecar implements AutoCloseable {
         private int httpPort = -1;
         private String policy = "lru";
         private long heartbeatMillis = 300;
+        private long masterReconnectMillis = MasterClient.DEFAULT_RECONNECT_MILLIS;
         private Path dataDir;
         private boolean lazySlab;
         private long scrubBytesPerSecond = StoreNode.Config.DEFAULT_SCRUB_BYTES_PER_SECOND;
@@ -352,6 +353,15 @@ public final class Sidecar implements AutoCloseable {
         /** A remote master, {@code host:port}; null (the default) embeds one. */
         public Context master(String address) {
             this.master = address;
+            return this;
+        }
+
+        /**
+         * How long a call to the master keeps trying to reach a master that went away (a
+         * restart), ms (default {@link MasterClient#DEFAULT_RECONNECT_MILLIS}).
+         */
+        public Context masterReconnectMillis(long millis) {
+            this.masterReconnectMillis = millis;
             return this;
         }
 

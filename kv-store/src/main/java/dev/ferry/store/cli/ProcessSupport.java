@@ -1,4 +1,4 @@
-package dev.ferry.store.node;
+package dev.ferry.store.cli;
 
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,6 +1,14 @@
-package dev.ferry.cluster.cli;
+package dev.ferry.store.server;
 
-import dev.ferry.store.node.ProcessSupport;
+import dev.ferry.store.cli.BindAddress;
+import dev.ferry.store.cli.ByteSizes;
+import dev.ferry.store.cli.CapacityOption;
+import dev.ferry.store.cli.DataOption;
+import dev.ferry.store.cli.MasterOptions;
+import dev.ferry.store.cli.NodeCommandLine;
+import dev.ferry.store.cli.ProcessSupport;
+import dev.ferry.store.cli.SlabOptions;
+import dev.ferry.store.cli.SsdOptions;
 import dev.ferry.store.sidecar.Sidecar;
 import java.io.IOException;
 import java.io.Reader;
@@ -10,10 +18,11 @@ import java.util.Properties;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine;
 
 /**
  * {@code ferry sidecar}: a store node and store client next to an inference engine, serving
@@ -24,8 +33,10 @@ import picocli.CommandLine;
  */
 @Command(name = "sidecar", mixinStandardHelpOptions = true,
         description = "Run a store node and client that an inference engine reaches over a Unix socket.")
-final class SidecarCommand implements Callable<Integer> {
-    private static final Logger LOG = LoggerFactory.getLogger(SidecarCommand.class);
+public final class SidecarMain implements Callable<Integer> {
+    /** The DRAM slab's size without --capacity: 1 GiB. */
+    public static final long DEFAULT_CAPACITY = 1L << 30;
+    private static final Logger LOG = LoggerFactory.getLogger(SidecarMain.class);
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -42,8 +53,17 @@ final class SidecarCommand implements Callable<Integer> {
     @Option(names = "--token", defaultValue = "${env:FERRY_SIDECAR_TOKEN}", description = "Token TCP clients must send in HELLO (default: $FERRY_SIDECAR_TOKEN).")
     String token;
 
-    @Option(names = "--master", description = "Master address host:port; default: an embedded master.")
-    String master;
+    @Mixin
+    MasterOptions master;
+
+    @Mixin
+    CapacityOption capacity;
+
+    @Mixin
+    SlabOptions slab;
+
+    @Mixin
+    SsdOptions ssd;
 
     @Option(names = "--master-port", defaultValue = "0", description = "Port of the embedded master (default: a free one).")
     int masterPort;
@@ -51,14 +71,8 @@ final class SidecarCommand implements Callable<Integer> {
     @Option(names = "--node-id", description = "Store node name (default sidecar-<pid>).")
     String nodeId;
 
-    @Option(names = "--capacity", defaultValue = "1GiB", description = "DRAM slab size (default ${DEFAULT-VALUE}).")
-    String capacity;
-
-    @Option(names = "--shm-dir", defaultValue = "/dev/shm", description = "Directory of the slab file (default ${DEFAULT-VALUE}).")
-    Path shmDir;
-
-    @Option(names = "--data", defaultValue = "127.0.0.1:0", description = "Transfer engine address host:port (default ${DEFAULT-VALUE}).")
-    String data;
+    @Mixin
+    DataOption data;
 
     @Option(names = "--http", description = "Serve /health, /ready and /metrics on host:port, e.g. 127.0.0.1:9464.")
     String http;
@@ -94,26 +108,6 @@ final class SidecarCommand implements Callable<Integer> {
             description = "Reach store nodes of this host through their slab files (default); --no-shared-memory: TCP.")
     boolean sharedMemory;
 
-    @Option(names = "--data-dir", description = "Keep the DRAM slab and the block index here (on /dev/shm): a sidecar "
-            + "started again, after SIGKILL too, serves the blocks it held. Give a fixed --node-id with it.")
-    Path dataDir;
-
-    @Option(names = "--ssd-dir", description = "SSD tier directory (RocksDB with BlobDB): cold blocks are demoted "
-            + "to it and promoted back on a hit; default: DRAM only.")
-    Path ssdDir;
-
-    @Option(names = "--ssd-capacity", description = "SSD tier size, e.g. 64GiB (default: 8 x --capacity).")
-    String ssdCapacity;
-
-    @Option(names = "--lazy-slab", defaultValue = "${env:FERRY_LAZY_SLAB:-false}", fallbackValue = "true",
-            description = "Do not populate the DRAM slab at start: each page is faulted in by its first write. "
-            + "Default: $FERRY_LAZY_SLAB, else false.")
-    boolean lazySlab;
-
-    @Option(names = "--scrub-rate", defaultValue = "64MiB", description = "Most bytes per second the background "
-            + "scrub re-checks against their CRC32C; 0 turns it off (default ${DEFAULT-VALUE}).")
-    String scrubRate;
-
     @Option(names = "--exit-on-stdin-close", description = "Also stop when stdin closes (for a parent process).")
     boolean exitOnStdinClose;
 
@@ -126,21 +120,24 @@ final class SidecarCommand implements Callable<Integer> {
         if (maxFrameBytes > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("--max-frame must be below 2 GiB");
         }
-        Sidecar.Context ctx = new Sidecar.Context().socketPath(socket).token(token).master(master).masterPort(masterPort)
-                .capacityBytes(ByteSizes.parse(capacity)).shmDir(shmDir)
-                .data(host(data), port(data))
+        Sidecar.Context ctx = new Sidecar.Context().socketPath(socket).token(token).master(master.address())
+                .masterPort(masterPort).masterReconnectMillis(master.reconnectMillis())
+                .capacityBytes(capacity.bytesOr(DEFAULT_CAPACITY)).shmDir(slab.shmDir())
+                .data(data.address().host(), data.address().port())
                 .maxFrameBytes((int) maxFrameBytes).maxInFlight(maxInFlight).quotaBytes(ByteSizes.parse(quota))
                 .leaseMillis(leaseMillis).leaseCacheMillis(leaseCacheMillis).drainMillis(drainMillis).frameTimeoutMillis(frameTimeoutMillis).policy(policy).sharedMemory(sharedMemory)
-                .dataDir(dataDir).ssd(ssdDir, ssdCapacity == null ? 0 : ByteSizes.parse(ssdCapacity))
-                .lazySlab(lazySlab).scrubBytesPerSecond("0".equals(scrubRate.trim()) ? 0 : ByteSizes.parse(scrubRate));
+                .dataDir(slab.dataDir()).ssd(ssd.dir(), ssd.bytes())
+                .lazySlab(slab.lazySlab()).scrubBytesPerSecond(slab.scrubRate());
         if (nodeId != null) {
             ctx.nodeId(nodeId);
         }
         if (tcp != null) {
-            ctx.tcp(host(tcp), port(tcp));
+            BindAddress address = BindAddress.parse(tcp);
+            ctx.tcp(address.host(), address.port());
         }
         if (http != null) {
-            ctx.http(host(http), port(http));
+            BindAddress address = BindAddress.parse(http);
+            ctx.http(address.host(), address.port());
         }
         Sidecar sidecar = new Sidecar(ctx);
         ProcessSupport.announceReady("role=sidecar socket=" + sidecar.socketPath() + " tcp=" + sidecar.tcpPort()
@@ -152,7 +149,11 @@ final class SidecarCommand implements Callable<Integer> {
             LOG.info("stopping: draining {} requests in flight", sidecar.inFlight());
             sidecar.close();
         });
-        return ExitCodes.OK;
+        return 0;
+    }
+
+    public static void main(String[] args) {
+        System.exit(NodeCommandLine.run(new SidecarMain(), args));
     }
 
     /** Sets, from the file, every option not given on the command line. */
@@ -173,27 +174,17 @@ final class SidecarCommand implements Callable<Integer> {
             String value = props.getProperty(key).trim();
             Class<?> type = option.type();
             try {
+                if (option.converters().length > 0) {
+                    option.setValue(option.converters()[0].convert(value));
+                    continue;
+                }
                 option.setValue(type == int.class ? Integer.valueOf(value) : type == long.class ? Long.valueOf(value)
                         : type == boolean.class ? Boolean.valueOf(value) : type == Path.class ? Path.of(value) : value);
             } catch (NumberFormatException e) {
                 throw new IllegalArgumentException(file + ": setting '" + key + "' expects a number, got '" + value + "'");
+            } catch (Exception e) {
+                throw new IllegalArgumentException(file + ": setting '" + key + "': " + e.getMessage(), e);
             }
-        }
-    }
-
-    private static String host(String hostPort) {
-        return hostPort.substring(0, Math.max(hostPort.lastIndexOf(':'), 0));
-    }
-
-    private static int port(String hostPort) {
-        try {
-            int port = Integer.parseInt(hostPort.substring(hostPort.lastIndexOf(':') + 1));
-            if (port < 0 || port > 65535 || hostPort.lastIndexOf(':') < 1) {
-                throw new NumberFormatException();
-            }
-            return port;
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("expected host:port (port 0 picks one), got '" + hostPort + "'");
         }
     }
 }

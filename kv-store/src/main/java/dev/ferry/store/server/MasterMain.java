@@ -1,20 +1,20 @@
-package dev.ferry.store.node;
+package dev.ferry.store.server;
 
+import dev.ferry.store.cli.ListenOptions;
+import dev.ferry.store.cli.NodeCommandLine;
+import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.master.MasterService;
 import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** The master as a process: {@code java dev.ferry.store.node.MasterMain --port 0}. */
+/** The master as a process: {@code ferry master}, or {@code java dev.ferry.store.server.MasterMain --port 0}. */
 @Command(name = "master", mixinStandardHelpOptions = true, description = "Runs the Ferry master.")
 public final class MasterMain implements Callable<Integer> {
-    @Option(names = "--host", defaultValue = "127.0.0.1", description = "Address to bind (default ${DEFAULT-VALUE}).")
-    String host;
-
-    @Option(names = "--port", defaultValue = "0", description = "RPC port; 0 picks a free one.")
-    int port;
+    @Mixin
+    ListenOptions listen;
 
     @Option(names = "--policy", defaultValue = "lru", description = "Eviction policy (default ${DEFAULT-VALUE}).")
     String policy;
@@ -24,7 +24,7 @@ public final class MasterMain implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        MasterService service = new MasterService(host, port, EvictionPolicy.byName(policy), nodeTimeoutMillis);
+        MasterService service = new MasterService(listen.host(), listen.port(), EvictionPolicy.byName(policy), nodeTimeoutMillis);
         ProcessSupport.announceReady("role=master port=" + service.port());
         ProcessSupport.runUntilStopped(service);
         return 0;
