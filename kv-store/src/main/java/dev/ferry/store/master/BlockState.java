@@ -14,6 +14,8 @@ final class BlockState {
     final int wantedReplicas;
     final List<CopyState> copies = new ArrayList<>(1);
     boolean committed;
+    /** Its place among the pending puts while uncommitted, else null. */
+    ExpiryQueue.Ticket pending;
     int crc;
     int leases;
     boolean hardPin;
@@ -44,10 +46,16 @@ final class BlockState {
         return null;
     }
 
+    /** Removes a copy from the block and from its segment's counters. */
+    void removeCopy(CopyState c) {
+        copies.remove(c);
+        c.detach();
+    }
+
     /** Whether some copy can be read from DRAM now. */
     boolean inDram() {
         for (CopyState c : copies) {
-            if (c.inDram() && !c.loading) {
+            if (c.dram().readable()) {
                 return true;
             }
         }

@@ -100,8 +100,9 @@ public final class Master {
     private final Map<String, NodeState> nodes = new HashMap<>();
     private final Map<String, SegmentState> segments = new LinkedHashMap<>();
     private final Map<Long, BlockState> blocks = new HashMap<>();
-    private final Map<Long, LeaseState> leases = new HashMap<>();
-    private long nextLease = 1;
+    private final LeaseTable leases = new LeaseTable();
+    /** Uncommitted blocks by the time their put started, for the put timeout. */
+    private final ExpiryQueue<BlockState> pending = new ExpiryQueue<>();
     private long evictions;
     private long lostBlocks;
     private long corruptCopies;
@@ -178,7 +179,7 @@ public final class Master {
             return false;
         }
         CopyState copy = b == null ? null : b.copyIn(name);
-        if (copy != null && (k.onSsd() ? copy.onSsd : copy.inDram())) {
+        if (copy != null && (k.onSsd() ? copy.ssd() == CopyState.Ssd.STORED : copy.inDram())) {
             return false;
         }
         if (!k.onSsd() && !state.allocator().reserve(k.offset(), k.length())) {
@@ -192,13 +193,13 @@ public final class Master {
             policy.onInsert(k.key());
         }
         if (copy == null) {
-            copy = new CopyState(name, IndexedBlock.ON_SSD);
+            copy = new CopyState(state, IndexedBlock.ON_SSD, b.length);
             b.copies.add(copy);
         }
         if (k.onSsd()) {
-            copy.onSsd = true;
+            copy.ssd(CopyState.Ssd.STORED);
         } else {
-            copy.offset = k.offset();
+            copy.dram(CopyState.Dram.RESIDENT, k.offset());
         }
         return true;
     }
@@ -236,8 +237,8 @@ public final class Master {
         }
         for (long key : report.loaded()) {
             CopyState c = copyOf(key, segment);
-            if (c != null) {
-                c.loading = false;
+            if (c != null && c.dram() == CopyState.Dram.LOADING) {
+                c.dram(CopyState.Dram.RESIDENT);
             }
         }
         for (long key : report.ssdGone()) {
@@ -288,14 +289,14 @@ public final class Master {
         if (c == null) {
             return; // removed meanwhile: the REMOVE update that followed the DEMOTE clears the SSD
         }
-        c.onSsd = true;
-        if (c.demoting) {
-            c.demoting = false;
+        c.ssd(CopyState.Ssd.STORED);
+        if (c.dram() == CopyState.Dram.DEMOTING) {
+            c.dram(CopyState.Dram.RESIDENT);
             demotions++;
             SegmentState s = segments.get(segment);
             s.demotionProgressNanos = clock.getAsLong();
             s.demotionFailed = false;
-            if (b.leases == 0 && c.inDram()) {
+            if (b.leases == 0) {
                 freeDram(b, c);
             }
         }
@@ -308,20 +309,18 @@ public final class Master {
         if (c == null) {
             return;
         }
-        c.onSsd = false;
-        if (c.demoting) {
-            c.demoting = false;
+        c.ssd(CopyState.Ssd.NONE);
+        if (c.dram() == CopyState.Dram.DEMOTING) {
+            c.dram(CopyState.Dram.RESIDENT);
             segments.get(segment).demotionFailed = true; // the write failed: no progress
         }
-        if (c.loading) {
+        if (c.dram() == CopyState.Dram.LOADING) {
             freeDram(b, c);
-            c.loading = false;
         }
         if (!c.inDram()) {
-            b.copies.remove(c);
+            b.removeCopy(c);
             if (b.copies.isEmpty()) {
-                blocks.remove(key);
-                policy.onRemove(key);
+                forget(key);
                 lostBlocks++;
             }
         }
@@ -335,9 +334,9 @@ public final class Master {
     private void freeDram(BlockState b, CopyState c) {
         SegmentState s = segments.get(c.segment);
         if (s != null) {
-            s.allocator().free(c.offset, b.length);
+            s.allocator().free(c.offset(), b.length);
         }
-        c.offset = IndexedBlock.ON_SSD;
+        c.dram(CopyState.Dram.NONE, IndexedBlock.ON_SSD);
     }
 
     /**
@@ -461,7 +460,7 @@ public final class Master {
             }
             allocated.add(key);
             for (CopyState c : block.copies) {
-                placements.add(new Placement(key, c.segment, c.offset, block.length));
+                placements.add(new Placement(key, c.segment, c.offset(), block.length));
             }
         }
         return placements;
@@ -471,6 +470,7 @@ public final class Master {
         BlockState block = new BlockState(key, bytes, now, replicas);
         blocks.put(key, block);
         policy.onInsert(key);
+        block.pending = pending.add(now, block);
         List<String> usedNodes = new ArrayList<>(replicas);
         while (block.copies.size() < replicas) {
             SegmentState target = choose(bytes, preferredSegment, usedNodes);
@@ -481,18 +481,16 @@ public final class Master {
                     continue;
                 }
                 if (room == Room.WAIT_FOR_DEMOTION && block.copies.isEmpty()) {
-                    blocks.remove(key);
-                    policy.onRemove(key);
+                    forget(key);
                     throw new MasterException(Reason.BUSY, "DRAM is full and blocks are being demoted to SSD: retry");
                 }
                 break;
             }
-            block.copies.add(new CopyState(target.descriptor().name(), target.allocator().allocate(bytes)));
+            block.copies.add(new CopyState(target, target.allocator().allocate(bytes), bytes));
             usedNodes.add(target.nodeId());
         }
         if (block.copies.isEmpty()) {
-            blocks.remove(key);
-            policy.onRemove(key);
+            forget(key);
             return null;
         }
         return block;
@@ -550,28 +548,15 @@ public final class Master {
      */
     private boolean demotionUnderWay(java.util.function.Predicate<String> where) {
         long now = clock.getAsLong();
-        List<String> moving = new ArrayList<>();
+        boolean underWay = false;
         for (SegmentState s : segments.values()) {
             NodeState node = nodes.get(s.nodeId());
-            String name = s.descriptor().name();
-            if (demotesTo(node) && where.test(name)) {
+            if (demotesTo(node) && where.test(s.descriptor().name())) {
                 demote(s);
-                if (now - s.demotionProgressNanos < DEMOTION_STALL_NANOS) {
-                    moving.add(name);
-                }
+                underWay |= now - s.demotionProgressNanos < DEMOTION_STALL_NANOS && s.demoting() > 0;
             }
         }
-        if (moving.isEmpty()) {
-            return false;
-        }
-        for (BlockState b : blocks.values()) {
-            for (CopyState c : b.copies) {
-                if (c.demoting && moving.contains(c.segment)) {
-                    return true;
-                }
-            }
-        }
-        return false;
+        return underWay;
     }
 
     private int ssdNodes() {
@@ -587,7 +572,7 @@ public final class Master {
     /** A readable DRAM copy of the block in a segment {@code where} accepts (also on SSD, if asked), or null. */
     private CopyState dramCopy(long key, java.util.function.Predicate<String> where, boolean onSsd) {
         for (CopyState c : blocks.get(key).copies) {
-            if (c.inDram() && !c.loading && (!onSsd || c.onSsd) && segments.containsKey(c.segment)
+            if (c.dram().readable() && (!onSsd || c.ssd() == CopyState.Ssd.STORED) && segments.containsKey(c.segment)
                     && where.test(c.segment)) {
                 return c;
             }
@@ -629,6 +614,8 @@ public final class Master {
             }
             if (b != null && !b.committed) {
                 b.committed = true;
+                pending.remove(b.pending);
+                b.pending = null;
                 b.crc = crcs[i];
                 for (CopyState c : b.copies) {
                     NodeState holder = index(c.segment, IndexUpdate.Kind.ADD, b, c);
@@ -738,6 +725,9 @@ public final class Master {
                 continue;
             }
             if (hard) {
+                if (!b.hardPin && b.leases == 0) {
+                    policy.onHeld(key);
+                }
                 b.hardPin = true;
             } else {
                 b.softPinUntil = Math.max(b.softPinUntil, until);
@@ -752,6 +742,9 @@ public final class Master {
         for (long key : keys) {
             BlockState b = blocks.get(key);
             if (b != null) {
+                if (b.hardPin && b.leases == 0) {
+                    policy.onEvictable(key);
+                }
                 b.hardPin = false;
                 b.softPinUntil = Long.MIN_VALUE;
             }
@@ -772,12 +765,14 @@ public final class Master {
                 replicas.add(List.of());
                 continue;
             }
-            b.leases++;
+            if (b.leases++ == 0 && !b.hardPin) {
+                policy.onHeld(key);
+            }
             leased.add(b);
             List<Replica> copies = new ArrayList<>(b.copies.size());
             for (CopyState c : b.copies) {
-                if (c.inDram() && !c.loading) {
-                    copies.add(new Replica(key, c.segment, c.offset, b.length, b.crc));
+                if (c.dram().readable()) {
+                    copies.add(new Replica(key, c.segment, c.offset(), b.length, b.crc));
                 }
             }
             if (copies.isEmpty()) {
@@ -790,16 +785,15 @@ public final class Master {
             }
             replicas.add(copies);
         }
-        long id = nextLease++;
-        leases.put(id, new LeaseState(leased, clock.getAsLong() + ttlMillis * 1_000_000L));
-        return new Lease(id, ttlMillis, replicas);
+        LeaseState lease = leases.grant(leased, clock.getAsLong() + ttlMillis * 1_000_000L);
+        return new Lease(lease.id, ttlMillis, replicas);
     }
 
     /** A replica to load from the SSD of the copy's node into DRAM, or null when there is no room. */
     private Replica promotion(BlockState b, CopyState c) {
         SegmentState s = segments.get(c.segment);
         NodeState node = s == null ? null : nodes.get(s.nodeId());
-        if (node == null || !c.onSsd || node.features.loadEndpoint().isEmpty()) {
+        if (node == null || c.ssd() != CopyState.Ssd.STORED || node.features.loadEndpoint().isEmpty()) {
             return null;
         }
         if (!c.inDram()) {
@@ -809,11 +803,10 @@ public final class Master {
                     return null;
                 }
             }
-            c.offset = s.allocator().allocate(b.length);
-            c.loading = true;
+            c.dram(CopyState.Dram.LOADING, s.allocator().allocate(b.length));
             promotions++;
         }
-        return new Replica(b.key, c.segment, c.offset, b.length, b.crc, node.features.loadEndpoint());
+        return new Replica(b.key, c.segment, c.offset(), b.length, b.crc, node.features.loadEndpoint());
     }
 
     /**
@@ -822,12 +815,7 @@ public final class Master {
      * @return false when it had already expired
      */
     public synchronized boolean renew(long leaseId, long ttlMillis) {
-        LeaseState lease = leases.get(leaseId);
-        if (lease == null) {
-            return false;
-        }
-        lease.deadline = clock.getAsLong() + ttlMillis * 1_000_000L;
-        return true;
+        return leases.renew(leaseId, clock.getAsLong() + ttlMillis * 1_000_000L);
     }
 
     /**
@@ -837,7 +825,7 @@ public final class Master {
      *         reader must then discard what it read)
      */
     public synchronized boolean release(long leaseId) {
-        LeaseState lease = leases.remove(leaseId);
+        LeaseState lease = leases.release(leaseId);
         if (lease == null) {
             return false;
         }
@@ -864,20 +852,13 @@ public final class Master {
             dropNode(node);
             dead.add(node.id);
         }
-        for (Iterator<LeaseState> it = leases.values().iterator(); it.hasNext(); ) {
-            LeaseState lease = it.next();
-            if (now > lease.deadline) {
-                it.remove();
-                unlease(lease);
-            }
+        for (LeaseState lease : leases.expire(now)) {
+            unlease(lease);
         }
-        List<Long> stale = new ArrayList<>();
-        for (BlockState b : blocks.values()) {
-            if (!b.committed && now - b.createdNanos > putTimeoutNanos) {
-                stale.add(b.key);
-            }
+        for (BlockState stale : pending.pollDue(created -> now - created > putTimeoutNanos)) {
+            stale.pending = null;
+            remove(stale.key);
         }
-        stale.forEach(this::remove);
         demoteWhereNeeded();
         return dead;
     }
@@ -905,65 +886,50 @@ public final class Master {
         }
         String name = s.descriptor().name();
         long ssdCapacity = nodes.get(s.nodeId()).features.ssdBytes();
-        long staying = used;
-        long onSsd = 0;
-        for (BlockState b : blocks.values()) {
-            CopyState c = b.copyIn(name);
-            if (c != null && c.demoting) {
-                staying -= OffsetAllocator.aligned(b.length);
-            }
-            if (c != null && (c.onSsd || c.demoting)) {
-                onSsd += b.length;
-            }
-        }
-        while (staying > capacity * LOW_WATERMARK) {
+        while (used - s.demotingBytes() > capacity * LOW_WATERMARK) {
             long victim = policy.victim(k -> evictable(k) && demotable(k, name));
             if (victim == EvictionPolicy.NONE) {
                 return;
             }
             BlockState b = blocks.get(victim);
             CopyState c = b.copyIn(name);
-            if (!c.onSsd) {
-                while (onSsd + b.length > ssdCapacity) {
+            if (c.ssd() != CopyState.Ssd.STORED) {
+                while (s.ssdBytes() + b.length > ssdCapacity) {
                     long cold = policy.victim(k -> evictable(k) && onlyOnSsd(k, name));
                     if (cold == EvictionPolicy.NONE) {
                         return; // the SSD is full of blocks that cannot leave now
                     }
-                    onSsd -= dropSsdCopy(cold, name);
+                    dropSsdCopy(cold, name);
                 }
-                onSsd += b.length;
             }
-            c.demoting = true;
+            c.dram(CopyState.Dram.DEMOTING);
             if (!s.demotionFailed) {
                 s.demotionProgressNanos = clock.getAsLong();
             }
             index(name, IndexUpdate.Kind.DEMOTE, b, c);
-            staying -= OffsetAllocator.aligned(b.length);
         }
     }
 
     private boolean onlyOnSsd(long key, String segment) {
         CopyState c = copyOf(key, segment);
-        return c != null && c.onSsd && !c.inDram() && !c.demoting && !c.loading;
+        return c != null && c.ssd() == CopyState.Ssd.STORED && c.dram() == CopyState.Dram.NONE;
     }
 
-    /** Evicts a block's SSD-only copy in {@code segment} (the block, when it was its last); returns its length. */
-    private long dropSsdCopy(long key, String segment) {
+    /** Evicts a block's SSD-only copy in {@code segment} (the block, when it was its last). */
+    private void dropSsdCopy(long key, String segment) {
         BlockState b = blocks.get(key);
         CopyState c = b.copyIn(segment);
         index(segment, IndexUpdate.Kind.REMOVE, b, c);
-        b.copies.remove(c);
+        b.removeCopy(c);
         if (b.copies.isEmpty()) {
-            blocks.remove(key);
-            policy.onRemove(key);
+            forget(key);
             evictions++;
         }
-        return b.length;
     }
 
     private boolean demotable(long key, String segment) {
         CopyState c = copyOf(key, segment);
-        return c != null && c.inDram() && !c.demoting && !c.loading;
+        return c != null && c.dram() == CopyState.Dram.RESIDENT;
     }
 
     public synchronized MasterStats stats() {
@@ -984,7 +950,7 @@ public final class Master {
             }
         }
         long backlog = nodes.values().stream().mapToLong(NodeState::backlog).sum();
-        long onSsd = blocks.values().stream().filter(b -> b.copies.stream().anyMatch(c -> c.onSsd)).count();
+        long onSsd = blocks.values().stream().filter(b -> b.copies.stream().anyMatch(c -> c.ssd() == CopyState.Ssd.STORED)).count();
         return new MasterStats(nodes.size(), blocks.size() - pending, pending, capacityBytes(), usedBytes(), evictions,
                 lostBlocks, leases.size(), under, pinned, backlog, onSsd, dramHits, ssdHits, demotions, promotions, demotionWaits,
                 corruptCopies);
@@ -1000,8 +966,8 @@ public final class Master {
 
     private void unlease(LeaseState lease) {
         for (BlockState b : lease.blocks) {
-            if (b.leases > 0) {
-                b.leases--;
+            if (b.leases > 0 && --b.leases == 0 && !b.hardPin && blocks.get(b.key) == b) {
+                policy.onEvictable(b.key);
             }
             if (b.leases == 0 && b.dropped != null) {
                 freeDropped(b);
@@ -1023,25 +989,24 @@ public final class Master {
     public synchronized boolean dropCorrupt(long key, String segment, long offset, int crc32c) {
         BlockState b = blocks.get(key);
         CopyState c = b == null ? null : b.copyIn(segment);
-        if (c == null || !b.committed || b.crc != crc32c || c.offset != offset || !c.inDram()) {
+        if (c == null || !b.committed || b.crc != crc32c || c.offset() != offset || !c.inDram()) {
             return false;
         }
         index(segment, IndexUpdate.Kind.REMOVE, b, c);
-        b.copies.remove(c);
+        b.removeCopy(c);
         corruptCopies++;
         SegmentState s = segments.get(segment);
         if (s != null) {
             if (b.dropped == null) {
                 b.dropped = new ArrayList<>(1);
             }
-            b.dropped.add(new BlockState.DroppedRange(s, c.offset));
+            b.dropped.add(new BlockState.DroppedRange(s, c.offset()));
             if (b.leases == 0) {
                 freeDropped(b);
             }
         }
         if (b.copies.isEmpty()) {
-            blocks.remove(key);
-            policy.onRemove(key);
+            forget(key);
         }
         return true;
     }
@@ -1070,15 +1035,14 @@ public final class Master {
             for (BlockState b : blocks.values()) {
                 CopyState c = b.copyIn(name);
                 if (c != null) {
-                    b.copies.remove(c);
+                    b.removeCopy(c);
                     if (b.copies.isEmpty()) {
                         lost.add(b.key);
                     }
                 }
             }
             for (long key : lost) {
-                BlockState b = blocks.remove(key);
-                policy.onRemove(key);
+                BlockState b = forget(key);
                 if (b.committed) {
                     lostBlocks++;
                 }
@@ -1086,17 +1050,28 @@ public final class Master {
         }
     }
 
-    private void remove(long key) {
+    /** Takes the block out of the map, the pending puts and the policy; returns it, or null. */
+    private BlockState forget(long key) {
         BlockState b = blocks.remove(key);
+        if (b != null) {
+            pending.remove(b.pending);
+            b.pending = null;
+            policy.onRemove(key);
+        }
+        return b;
+    }
+
+    private void remove(long key) {
+        BlockState b = forget(key);
         if (b == null) {
             return;
         }
-        policy.onRemove(key);
         for (CopyState c : b.copies) {
             SegmentState s = segments.get(c.segment);
             if (s != null && c.inDram()) {
-                s.allocator().free(c.offset, b.length);
+                s.allocator().free(c.offset(), b.length);
             }
+            c.detach();
             if (b.committed) {
                 index(c.segment, IndexUpdate.Kind.REMOVE, b, c);
             }
@@ -1120,7 +1095,7 @@ public final class Master {
         if (!wanted) {
             return null;
         }
-        node.queue(kind, new IndexedBlock(b.key, c.offset, b.length, b.crc), MAX_INDEX_BACKLOG);
+        node.queue(kind, new IndexedBlock(b.key, c.offset(), b.length, b.crc), MAX_INDEX_BACKLOG);
         return node;
     }
 }
