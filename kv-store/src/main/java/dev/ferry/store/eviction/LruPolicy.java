@@ -1,29 +1,34 @@
 package dev.ferry.store.eviction;
 
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.LongPredicate;
 
 /**
  * Least recently used: the victim is the block whose last insert or access is oldest,
  * skipping blocks that may not be evicted now. Each insert and access stamps the block with a
- * counter; the blocks are kept in stamp order. Blocks {@link #onHeld held} (leased, pinned)
- * leave that order, so that a victim search does not walk past them, and come back into it at
- * their stamp: the order is exactly the LRU order of every insert and access. O(1) per insert
- * and access; O(log h) to hold or release one of h held blocks behind the most recent one; a
- * victim search walks from the oldest block past the unevictable blocks that are not held
- * (soft-pinned, or not in the tier asked for).
+ * counter, and the blocks are kept in stamp order. A block {@link #onHeld held} (leased,
+ * pinned) that a victim search meets is parked out of that order, so that later searches do
+ * not walk past it again, and comes back into it at its stamp when it is
+ * {@link #onEvictable evictable} again: the order is exactly the LRU order of every insert and
+ * access. O(1) per insert, access and hold; O(log r) to put a parked block back behind the most
+ * recent one (r such blocks); a victim search walks from the oldest block past the
+ * unevictable blocks that are not held (soft-pinned, or not in the tier asked for).
  */
 public final class LruPolicy implements EvictionPolicy {
     private long clock;
-    /** Blocks not held, oldest stamp first (access order: an access moves a block to the end): key to stamp. */
+    /** Blocks in the order, oldest stamp first (access order: an access moves a block to the end): key to stamp. */
     private final LinkedHashMap<Long, Long> order = new LinkedHashMap<>(1024, 0.75f, true);
-    /** Held blocks: key to stamp. */
-    private final Map<Long, Long> held = new HashMap<>();
-    /** Blocks released from hold whose stamp is older than the end of {@link #order}: stamp to key. */
+    /** Held blocks (in the order, or parked). */
+    private final Set<Long> held = new HashSet<>();
+    /** Held blocks a search took out of the order: key to stamp. */
+    private final Map<Long, Long> parked = new HashMap<>();
+    /** Parked blocks back from hold whose stamp is older than the end of {@link #order}: stamp to key. */
     private final TreeMap<Long, Long> returned = new TreeMap<>();
     /** The stamps of {@link #returned}: key to stamp. */
     private final Map<Long, Long> returnedStamps = new HashMap<>();
@@ -37,8 +42,8 @@ public final class LruPolicy implements EvictionPolicy {
     public void onAccess(long key) {
         if (order.containsKey(key)) {
             order.put(key, ++clock); // an access: to the end
-        } else if (held.containsKey(key)) {
-            held.put(key, ++clock);
+        } else if (parked.containsKey(key)) {
+            parked.put(key, ++clock);
         } else {
             Long stamp = returnedStamps.remove(key);
             if (stamp != null) {
@@ -50,7 +55,8 @@ public final class LruPolicy implements EvictionPolicy {
 
     @Override
     public void onRemove(long key) {
-        if (order.remove(key) == null && held.remove(key) == null) {
+        held.remove(key);
+        if (order.remove(key) == null && parked.remove(key) == null) {
             Long stamp = returnedStamps.remove(key);
             if (stamp != null) {
                 returned.remove(stamp);
@@ -60,22 +66,19 @@ public final class LruPolicy implements EvictionPolicy {
 
     @Override
     public void onHeld(long key) {
-        Long stamp = order.remove(key);
-        if (stamp == null) {
-            stamp = returnedStamps.remove(key);
-            if (stamp == null) {
-                return; // unknown or held already
-            }
-            returned.remove(stamp);
+        if (order.containsKey(key) || returnedStamps.containsKey(key)) {
+            held.add(key); // parked when a search meets it
         }
-        held.put(key, stamp);
     }
 
     @Override
     public void onEvictable(long key) {
-        Long stamp = held.remove(key);
-        if (stamp == null) {
+        if (!held.remove(key)) {
             return;
+        }
+        Long stamp = parked.remove(key);
+        if (stamp == null) {
+            return; // never parked: still in its place
         }
         Map.Entry<Long, Long> last = order.lastEntry();
         if (last == null || last.getValue() < stamp) {
@@ -94,14 +97,26 @@ public final class LruPolicy implements EvictionPolicy {
         Map.Entry<Long, Long> nextB = b.hasNext() ? b.next() : null; // stamp, key
         while (nextA != null || nextB != null) {
             long key;
+            long stamp;
             if (nextB == null || nextA != null && nextA.getValue() < nextB.getKey()) {
                 key = nextA.getKey();
+                stamp = nextA.getValue();
+                if (held.contains(key)) {
+                    a.remove();
+                }
                 nextA = a.hasNext() ? a.next() : null;
             } else {
                 key = nextB.getValue();
+                stamp = nextB.getKey();
+                if (held.contains(key)) {
+                    b.remove();
+                    returnedStamps.remove(key);
+                }
                 nextB = b.hasNext() ? b.next() : null;
             }
-            if (evictable.test(key)) {
+            if (held.contains(key)) {
+                parked.put(key, stamp);
+            } else if (evictable.test(key)) {
                 return key;
             }
         }
