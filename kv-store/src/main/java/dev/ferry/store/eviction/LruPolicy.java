@@ -66,9 +66,7 @@ public final class LruPolicy implements EvictionPolicy {
 
     @Override
     public void onHeld(long key) {
-        if (order.containsKey(key) || returnedStamps.containsKey(key)) {
-            held.add(key); // parked when a search meets it
-        }
+        held.add(key); // parked when a search meets it; the caller holds only blocks it inserted
     }
 
     @Override

@@ -14,8 +14,6 @@ final class BlockState {
     final int wantedReplicas;
     final List<CopyState> copies = new ArrayList<>(1);
     boolean committed;
-    /** Its place among the pending puts while uncommitted, else null. */
-    ExpiryQueue.Ticket pending;
     int crc;
     int leases;
     boolean hardPin;

@@ -2,6 +2,7 @@ package dev.ferry.store.master;
 
 import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.index.IndexedBlock;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -11,8 +12,8 @@ import java.util.function.LongPredicate;
 
 /**
  * The blocks: key to {@link BlockState}, the uncommitted ones in the order their puts started
- * (so that the put timeout touches only the expired ones), and the eviction policy, told of
- * every block that comes and goes. Removing a block frees its DRAM and queues its removal to
+ * (so that the put timeout touches only the expired ones: the master's clock does not go
+ * back), and the eviction policy, told of every block that comes and goes. Removing a block frees its DRAM and queues its removal to
  * the holding nodes. Not thread-safe: guarded by the master's lock.
  */
 final class BlockTable {
@@ -20,8 +21,11 @@ final class BlockTable {
     private final Membership members;
     private final IndexLog log;
     private final Map<Long, BlockState> blocks = new HashMap<>();
-    /** Uncommitted blocks by the time their put started. */
-    private final ExpiryQueue<BlockState> pending = new ExpiryQueue<>();
+    /**
+     * Blocks in the order their puts started; those committed or removed since are dropped
+     * when they reach the front.
+     */
+    private final ArrayDeque<BlockState> pending = new ArrayDeque<>();
     /** Committed blocks whose last copy was lost (its node died, its SSD lost it). */
     long lost;
 
@@ -49,10 +53,6 @@ final class BlockTable {
         return blocks.size();
     }
 
-    int pendingCount() {
-        return pending.size();
-    }
-
     /** Whether {@code b} is the block of its key now (not dropped, its key not taken by another). */
     boolean current(BlockState b) {
         return blocks.get(b.key) == b;
@@ -63,7 +63,8 @@ final class BlockTable {
         BlockState b = new BlockState(key, bytes, now, replicas);
         blocks.put(key, b);
         policy.onInsert(key);
-        b.pending = pending.add(now, b);
+        skipDone();
+        pending.addLast(b);
         return b;
     }
 
@@ -71,15 +72,25 @@ final class BlockTable {
     void commit(BlockState b, int crc) {
         b.committed = true;
         b.crc = crc;
-        pending.remove(b.pending);
-        b.pending = null;
     }
 
     /** Takes out, earliest first, the uncommitted blocks whose start {@code expired} accepts. */
     List<BlockState> expiredPuts(LongPredicate expired) {
-        List<BlockState> out = pending.pollDue(expired);
-        out.forEach(b -> b.pending = null);
+        List<BlockState> out = new ArrayList<>(0);
+        for (BlockState b; skipDone() && expired.test((b = pending.peekFirst()).createdNanos); ) {
+            out.add(pending.pollFirst());
+        }
         return out;
+    }
+
+    /** Drops the blocks at the front that are no longer pending; returns whether one is left. */
+    private boolean skipDone() {
+        for (BlockState b; (b = pending.peekFirst()) != null; pending.pollFirst()) {
+            if (!b.committed && blocks.get(b.key) == b) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -121,12 +132,10 @@ final class BlockTable {
         return true;
     }
 
-    /** Takes the block out of the map, the pending puts and the policy; returns it, or null. */
+    /** Takes the block out of the map and the policy (and so out of the pending puts); returns it, or null. */
     BlockState forget(long key) {
         BlockState b = blocks.remove(key);
         if (b != null) {
-            pending.remove(b.pending);
-            b.pending = null;
             policy.onRemove(key);
         }
         return b;
