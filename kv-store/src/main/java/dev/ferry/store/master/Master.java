@@ -55,6 +55,12 @@ import java.util.function.LongSupplier;
  * inserts every key in order, so with one request at a time the hit ratio equals the
  * reference LRU replay of ../shared/traces/README.md. Gets take leases without touching.
  *
+ * <p>Each concern is a package-private class of its own, composed here: {@link Membership},
+ * {@link BlockTable}, {@link Allocation}, {@link Eviction} (eviction and the tiers),
+ * {@link LeaseTable} (leases and pins) and {@link IndexLog}. None walks every block on a
+ * request's path: expiry takes what is due from queues ordered by time, demotion reads its
+ * segment's counters.
+ *
  * <p>Thread-safe: every method is synchronized (the master is one small state machine).
  * Times come from the supplied clock, in nanoseconds.
  */
