@@ -22,7 +22,22 @@ public interface EvictionPolicy {
     /** A block left the store (evicted, removed, its node died). */
     void onRemove(long key);
 
-    /** The block to evict, among those {@code evictable} accepts, or {@link #NONE}. Does not remove it. */
+    /**
+     * The block may not be evicted until {@link #onEvictable} (it is leased or hard-pinned): a
+     * policy may leave it out of its victim searches, so that they do not walk past it. Its
+     * recency still changes with {@link #onAccess}. The default keeps it in the searches.
+     */
+    default void onHeld(long key) {
+    }
+
+    /** A block {@link #onHeld held} may be evicted again, in its place by recency. */
+    default void onEvictable(long key) {
+    }
+
+    /**
+     * The block to evict, among those {@code evictable} accepts, or {@link #NONE}. Does not
+     * remove it. Blocks {@link #onHeld held} may be left out without asking {@code evictable}.
+     */
     long victim(LongPredicate evictable);
 
     /**

@@ -1,38 +1,120 @@
 package dev.ferry.store.eviction;
 
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.function.LongPredicate;
 
 /**
  * Least recently used: the victim is the block whose last insert or access is oldest,
- * skipping blocks that may not be evicted now. O(1) per update; a victim search walks from
- * the oldest block past the unevictable ones.
+ * skipping blocks that may not be evicted now. Each insert and access stamps the block with a
+ * counter, and the blocks are kept in stamp order. A block {@link #onHeld held} (leased,
+ * pinned) that a victim search meets is parked out of that order, so that later searches do
+ * not walk past it again, and comes back into it at its stamp when it is
+ * {@link #onEvictable evictable} again: the order is exactly the LRU order of every insert and
+ * access. O(1) per insert, access and hold; O(log r) to put a parked block back behind the most
+ * recent one (r such blocks); a victim search walks from the oldest block past the
+ * unevictable blocks that are not held (soft-pinned, or not in the tier asked for).
  */
 public final class LruPolicy implements EvictionPolicy {
-    private final LinkedHashMap<Long, Boolean> order = new LinkedHashMap<>(1024, 0.75f, true);
+    private long clock;
+    /** Blocks in the order, oldest stamp first (access order: an access moves a block to the end): key to stamp. */
+    private final LinkedHashMap<Long, Long> order = new LinkedHashMap<>(1024, 0.75f, true);
+    /** Held blocks (in the order, or parked). */
+    private final Set<Long> held = new HashSet<>();
+    /** Held blocks a search took out of the order: key to stamp. */
+    private final Map<Long, Long> parked = new HashMap<>();
+    /** Parked blocks back from hold whose stamp is older than the end of {@link #order}: stamp to key. */
+    private final TreeMap<Long, Long> returned = new TreeMap<>();
+    /** The stamps of {@link #returned}: key to stamp. */
+    private final Map<Long, Long> returnedStamps = new HashMap<>();
 
     @Override
     public void onInsert(long key) {
-        order.put(key, Boolean.TRUE);
+        order.put(key, ++clock);
     }
 
     @Override
     public void onAccess(long key) {
-        order.get(key);
+        if (order.containsKey(key)) {
+            order.put(key, ++clock); // an access: to the end
+        } else if (parked.containsKey(key)) {
+            parked.put(key, ++clock);
+        } else {
+            Long stamp = returnedStamps.remove(key);
+            if (stamp != null) {
+                returned.remove(stamp);
+                order.put(key, ++clock);
+            }
+        }
     }
 
     @Override
     public void onRemove(long key) {
-        order.remove(key);
+        held.remove(key);
+        if (order.remove(key) == null && parked.remove(key) == null) {
+            Long stamp = returnedStamps.remove(key);
+            if (stamp != null) {
+                returned.remove(stamp);
+            }
+        }
+    }
+
+    @Override
+    public void onHeld(long key) {
+        held.add(key); // parked when a search meets it; the caller holds only blocks it inserted
+    }
+
+    @Override
+    public void onEvictable(long key) {
+        if (!held.remove(key)) {
+            return;
+        }
+        Long stamp = parked.remove(key);
+        if (stamp == null) {
+            return; // never parked: still in its place
+        }
+        Map.Entry<Long, Long> last = order.lastEntry();
+        if (last == null || last.getValue() < stamp) {
+            order.put(key, stamp); // newer than every block in the order: its place is the end
+        } else {
+            returned.put(stamp, key);
+            returnedStamps.put(key, stamp);
+        }
     }
 
     @Override
     public long victim(LongPredicate evictable) {
-        Iterator<Long> it = order.keySet().iterator();
-        while (it.hasNext()) {
-            long key = it.next();
-            if (evictable.test(key)) {
+        Iterator<Map.Entry<Long, Long>> a = order.entrySet().iterator();
+        Iterator<Map.Entry<Long, Long>> b = returned.entrySet().iterator();
+        Map.Entry<Long, Long> nextA = a.hasNext() ? a.next() : null; // key, stamp
+        Map.Entry<Long, Long> nextB = b.hasNext() ? b.next() : null; // stamp, key
+        while (nextA != null || nextB != null) {
+            long key;
+            long stamp;
+            if (nextB == null || nextA != null && nextA.getValue() < nextB.getKey()) {
+                key = nextA.getKey();
+                stamp = nextA.getValue();
+                if (held.contains(key)) {
+                    a.remove();
+                }
+                nextA = a.hasNext() ? a.next() : null;
+            } else {
+                key = nextB.getValue();
+                stamp = nextB.getKey();
+                if (held.contains(key)) {
+                    b.remove();
+                    returnedStamps.remove(key);
+                }
+                nextB = b.hasNext() ? b.next() : null;
+            }
+            if (held.contains(key)) {
+                parked.put(key, stamp);
+            } else if (evictable.test(key)) {
                 return key;
             }
         }

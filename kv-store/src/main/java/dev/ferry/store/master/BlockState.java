@@ -44,10 +44,16 @@ final class BlockState {
         return null;
     }
 
+    /** Removes a copy from the block and from its segment's counters. */
+    void removeCopy(CopyState c) {
+        copies.remove(c);
+        c.detach();
+    }
+
     /** Whether some copy can be read from DRAM now. */
     boolean inDram() {
         for (CopyState c : copies) {
-            if (c.inDram() && !c.loading) {
+            if (c.dram().readable()) {
                 return true;
             }
         }

@@ -8,10 +8,14 @@ import java.util.List;
  * later takes its key, ending the lease must not unpin the new one. Guarded by the master's lock.
  */
 final class LeaseState {
+    final long id;
     final List<BlockState> blocks;
     long deadline;
+    /** Its place in the {@link LeaseTable}'s deadline order. */
+    ExpiryQueue.Ticket ticket;
 
-    LeaseState(List<BlockState> blocks, long deadline) {
+    LeaseState(long id, List<BlockState> blocks, long deadline) {
+        this.id = id;
         this.blocks = blocks;
         this.deadline = deadline;
     }

@@ -7,15 +7,9 @@ import dev.ferry.store.master.MasterException.Reason;
 import dev.ferry.store.tier.SsdHealth;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import java.util.ArrayList;
-import java.util.HashMap;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.LongSupplier;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The metadata service: store nodes and their segments, block key to replicas, allocation,
@@ -61,11 +55,16 @@ import org.slf4j.LoggerFactory;
  * inserts every key in order, so with one request at a time the hit ratio equals the
  * reference LRU replay of ../shared/traces/README.md. Gets take leases without touching.
  *
+ * <p>Each concern is a package-private class of its own, composed here: {@link Membership},
+ * {@link BlockTable}, {@link Allocation}, {@link Eviction} (eviction and the tiers),
+ * {@link LeaseTable} (leases and pins) and {@link IndexLog}. None walks every block on a
+ * request's path: expiry takes what is due from queues ordered by time, demotion reads its
+ * segment's counters.
+ *
  * <p>Thread-safe: every method is synchronized (the master is one small state machine).
  * Times come from the supplied clock, in nanoseconds.
  */
 public final class Master {
-    private static final Logger LOG = LoggerFactory.getLogger(Master.class);
     /** Most index updates one heartbeat answer carries. */
     public static final int MAX_UPDATES_PER_HEARTBEAT = 16_384;
     /** Most unacknowledged index updates kept per node; older ones are dropped (and counted). */
@@ -90,25 +89,18 @@ public final class Master {
      */
     public static final long INDEX_ACK_TIMEOUT_MILLIS = 1_000;
 
-    /** What {@link #makeRoom} achieved. */
-    private enum Room { FREED, WAIT_FOR_DEMOTION, NONE }
-
-    private final EvictionPolicy policy;
     private final LongSupplier clock;
     private final long nodeTimeoutNanos;
     private final long putTimeoutNanos;
-    private final Map<String, NodeState> nodes = new HashMap<>();
-    private final Map<String, SegmentState> segments = new LinkedHashMap<>();
-    private final Map<Long, BlockState> blocks = new HashMap<>();
-    private final Map<Long, LeaseState> leases = new HashMap<>();
-    private long nextLease = 1;
-    private long evictions;
-    private long lostBlocks;
+    private final Membership members = new Membership();
+    private final IndexLog log = new IndexLog(members, MAX_INDEX_BACKLOG);
+    private final BlockTable blocks;
+    private final LeaseTable leases;
+    private final Eviction eviction;
+    private final Allocation allocation;
     private long corruptCopies;
     private long dramHits;
     private long ssdHits;
-    private long demotions;
-    private long promotions;
     private long demotionWaits;
     private long lastCommitDemotion = Long.MIN_VALUE / 2;
 
@@ -119,10 +111,13 @@ public final class Master {
      * @param putTimeoutNanos  an uncommitted put older than this is reclaimed, ns
      */
     public Master(EvictionPolicy policy, LongSupplier clock, long nodeTimeoutNanos, long putTimeoutNanos) {
-        this.policy = policy;
         this.clock = clock;
         this.nodeTimeoutNanos = nodeTimeoutNanos;
         this.putTimeoutNanos = putTimeoutNanos;
+        this.blocks = new BlockTable(policy, members, log);
+        this.leases = new LeaseTable(policy, blocks::current);
+        this.eviction = new Eviction(blocks, members, log, clock);
+        this.allocation = new Allocation(blocks, members, eviction);
     }
 
     /** Registers a plain node's segment: no local index, no SSD tier. */
@@ -146,61 +141,18 @@ public final class Master {
      */
     public synchronized int registerNode(String nodeId, SegmentDescriptor segment, NodeFeatures features,
                                          List<IndexedBlock> kept) {
-        NodeState old = nodes.get(nodeId);
+        NodeState old = members.node(nodeId);
         if (old != null) {
             dropNode(old);
         }
-        SegmentState previous = segments.get(segment.name());
-        if (previous != null) {
-            throw new MasterException(Reason.REFUSED, "segment '" + segment.name() + "' is already registered by node '"
-                    + previous.nodeId() + "'");
-        }
-        NodeState node = new NodeState(nodeId, clock.getAsLong(), features);
-        node.segments.add(segment.name());
-        nodes.put(nodeId, node);
-        SegmentState state = new SegmentState(nodeId, segment, new OffsetAllocator(segment.bytes()));
-        segments.put(segment.name(), state);
+        SegmentState state = members.add(nodeId, segment, features, clock.getAsLong());
         int taken = 0;
         for (IndexedBlock k : kept) {
-            if (takeBack(state, features, k)) {
+            if (blocks.takeBack(state, features, k, clock.getAsLong())) {
                 taken++;
             }
         }
         return taken;
-    }
-
-    private boolean takeBack(SegmentState state, NodeFeatures features, IndexedBlock k) {
-        String name = state.descriptor().name();
-        boolean valid = k.length() >= 1 && (k.onSsd() ? features.ssd()
-                : k.offset() >= 0 && k.offset() + k.length() <= state.descriptor().bytes());
-        BlockState b = blocks.get(k.key());
-        if (!valid || b != null && (!b.committed || b.length != k.length() || b.crc != k.crc32c())) {
-            return false;
-        }
-        CopyState copy = b == null ? null : b.copyIn(name);
-        if (copy != null && (k.onSsd() ? copy.onSsd : copy.inDram())) {
-            return false;
-        }
-        if (!k.onSsd() && !state.allocator().reserve(k.offset(), k.length())) {
-            return false;
-        }
-        if (b == null) {
-            b = new BlockState(k.key(), k.length(), clock.getAsLong(), 1);
-            b.committed = true;
-            b.crc = k.crc32c();
-            blocks.put(k.key(), b);
-            policy.onInsert(k.key());
-        }
-        if (copy == null) {
-            copy = new CopyState(name, IndexedBlock.ON_SSD);
-            b.copies.add(copy);
-        }
-        if (k.onSsd()) {
-            copy.onSsd = true;
-        } else {
-            copy.offset = k.offset();
-        }
-        return true;
     }
 
     /**
@@ -224,47 +176,20 @@ public final class Master {
      * @throws MasterException REFUSED when the node is unknown (declared dead): it must register again
      */
     public synchronized List<IndexUpdate> heartbeat(String nodeId, NodeReport report) {
-        NodeState node = nodes.get(nodeId);
-        if (node == null) {
-            throw new MasterException(Reason.REFUSED, "unknown node '" + nodeId + "': register again");
-        }
+        NodeState node = members.known(nodeId, ": register again");
         node.lastHeartbeat = clock.getAsLong();
         String segment = node.segments.getFirst();
-        ssdHealth(node, report.ssd());
+        members.ssdHealth(node, report.ssd());
         for (long key : report.demoted()) {
-            demoted(segment, key);
+            eviction.demoted(segment, key);
         }
         for (long key : report.loaded()) {
-            CopyState c = copyOf(key, segment);
-            if (c != null) {
-                c.loading = false;
-            }
+            eviction.loaded(segment, key);
         }
         for (long key : report.ssdGone()) {
-            ssdGone(segment, key);
+            eviction.ssdGone(segment, key);
         }
         return node.updatesAfter(report.ackedSeq(), MAX_UPDATES_PER_HEARTBEAT);
-    }
-
-    private void ssdHealth(NodeState node, SsdHealth now) {
-        if (node.ssdHealth == now || !node.features.ssd()) {
-            return;
-        }
-        if (now == SsdHealth.OK) {
-            LOG.info("store node {}: SSD tier takes writes again; demotion resumes", node.id);
-            for (String name : node.segments) {
-                segments.get(name).demotionFailed = false; // its failures were the disk's, now over
-            }
-        } else {
-            LOG.warn("store node {}: SSD tier {}; no demotion there, full DRAM evicts instead", node.id,
-                    now == SsdHealth.FULL ? "full" : "failing");
-        }
-        node.ssdHealth = now;
-    }
-
-    /** Whether the master may demote blocks to the node's SSD tier now. */
-    private static boolean demotesTo(NodeState node) {
-        return node != null && node.features.ssd() && node.ssdHealth == SsdHealth.OK;
     }
 
     /**
@@ -274,70 +199,7 @@ public final class Master {
      * @throws MasterException REFUSED when the node is unknown
      */
     public synchronized SsdHealth ssdHealth(String nodeId) {
-        NodeState node = nodes.get(nodeId);
-        if (node == null) {
-            throw new MasterException(Reason.REFUSED, "unknown node '" + nodeId + "'");
-        }
-        return node.ssdHealth;
-    }
-
-    /** The node wrote a block to SSD: its DRAM is freed unless a reader holds it now. */
-    private void demoted(String segment, long key) {
-        BlockState b = blocks.get(key);
-        CopyState c = b == null ? null : b.copyIn(segment);
-        if (c == null) {
-            return; // removed meanwhile: the REMOVE update that followed the DEMOTE clears the SSD
-        }
-        c.onSsd = true;
-        if (c.demoting) {
-            c.demoting = false;
-            demotions++;
-            SegmentState s = segments.get(segment);
-            s.demotionProgressNanos = clock.getAsLong();
-            s.demotionFailed = false;
-            if (b.leases == 0 && c.inDram()) {
-                freeDram(b, c);
-            }
-        }
-    }
-
-    /** The node's SSD tier lost a block: a copy left with neither DRAM nor SSD goes. */
-    private void ssdGone(String segment, long key) {
-        BlockState b = blocks.get(key);
-        CopyState c = b == null ? null : b.copyIn(segment);
-        if (c == null) {
-            return;
-        }
-        c.onSsd = false;
-        if (c.demoting) {
-            c.demoting = false;
-            segments.get(segment).demotionFailed = true; // the write failed: no progress
-        }
-        if (c.loading) {
-            freeDram(b, c);
-            c.loading = false;
-        }
-        if (!c.inDram()) {
-            b.copies.remove(c);
-            if (b.copies.isEmpty()) {
-                blocks.remove(key);
-                policy.onRemove(key);
-                lostBlocks++;
-            }
-        }
-    }
-
-    private CopyState copyOf(long key, String segment) {
-        BlockState b = blocks.get(key);
-        return b == null ? null : b.copyIn(segment);
-    }
-
-    private void freeDram(BlockState b, CopyState c) {
-        SegmentState s = segments.get(c.segment);
-        if (s != null) {
-            s.allocator().free(c.offset, b.length);
-        }
-        c.offset = IndexedBlock.ON_SSD;
+        return members.known(nodeId, "").ssdHealth;
     }
 
     /**
@@ -347,11 +209,11 @@ public final class Master {
      * @return the node's id, or null when no node owns the segment any more
      */
     public synchronized String declareDead(String segment) {
-        SegmentState s = segments.get(segment);
+        SegmentState s = members.segment(segment);
         if (s == null) {
             return null;
         }
-        NodeState node = nodes.get(s.nodeId());
+        NodeState node = members.node(s.nodeId());
         if (node != null) {
             dropNode(node);
         }
@@ -360,7 +222,7 @@ public final class Master {
 
     /** The descriptor of a segment, or null. */
     public synchronized SegmentDescriptor segment(String name) {
-        SegmentState s = segments.get(name);
+        SegmentState s = members.segment(name);
         return s == null ? null : s.descriptor();
     }
 
@@ -377,7 +239,7 @@ public final class Master {
             hits++;
         }
         for (int i = 0; i < hits; i++) {
-            policy.onAccess(keys[i]);
+            blocks.policy.onAccess(keys[i]);
             if (blocks.get(keys[i]).inDram()) {
                 dramHits++;
             } else {
@@ -426,8 +288,8 @@ public final class Master {
         if (replicas < 1) {
             throw new MasterException(Reason.REFUSED, "replica count must be at least 1, not " + replicas);
         }
-        long largest = segments.values().stream().mapToLong(s -> s.allocator().capacity()).max().orElse(0);
-        if (segments.isEmpty()) {
+        long largest = members.largestSegment();
+        if (members.segments().isEmpty()) {
             throw new MasterException(Reason.NO_SPACE, "no room for a block of " + blockBytes
                     + " bytes: no store node is registered");
         }
@@ -441,163 +303,30 @@ public final class Master {
         for (long key : keys) {
             BlockState existing = blocks.get(key);
             if (existing != null) {
-                policy.onAccess(key);
+                blocks.policy.onAccess(key);
                 placements.add(new Placement(key, null, 0, existing.length));
                 continue;
             }
             BlockState block;
             try {
-                block = allocate(key, blockBytes, replicas, preferredSegment, now);
+                block = allocation.allocate(key, blockBytes, replicas, preferredSegment, now);
             } catch (MasterException busy) {
-                allocated.forEach(this::remove);
+                allocated.forEach(blocks::remove);
                 demotionWaits++;
                 throw busy;
             }
             if (block == null) {
-                allocated.forEach(this::remove);
+                allocated.forEach(blocks::remove);
                 throw new MasterException(Reason.NO_SPACE, "no room for a block of " + blockBytes
-                        + " bytes: store holds " + usedBytes() + " of " + capacityBytes()
+                        + " bytes: store holds " + members.usedBytes() + " of " + members.capacityBytes()
                         + " bytes and nothing more is evictable (leased, pinned or being written)");
             }
             allocated.add(key);
             for (CopyState c : block.copies) {
-                placements.add(new Placement(key, c.segment, c.offset, block.length));
+                placements.add(new Placement(key, c.segment, c.offset(), block.length));
             }
         }
         return placements;
-    }
-
-    private BlockState allocate(long key, long bytes, int replicas, String preferredSegment, long now) {
-        BlockState block = new BlockState(key, bytes, now, replicas);
-        blocks.put(key, block);
-        policy.onInsert(key);
-        List<String> usedNodes = new ArrayList<>(replicas);
-        while (block.copies.size() < replicas) {
-            SegmentState target = choose(bytes, preferredSegment, usedNodes);
-            if (target == null) {
-                // Only room on a node this block does not use yet helps.
-                Room room = makeRoom(k -> true, segment -> !usedNodes.contains(segments.get(segment).nodeId()), true);
-                if (room == Room.FREED) {
-                    continue;
-                }
-                if (room == Room.WAIT_FOR_DEMOTION && block.copies.isEmpty()) {
-                    blocks.remove(key);
-                    policy.onRemove(key);
-                    throw new MasterException(Reason.BUSY, "DRAM is full and blocks are being demoted to SSD: retry");
-                }
-                break;
-            }
-            block.copies.add(new CopyState(target.descriptor().name(), target.allocator().allocate(bytes)));
-            usedNodes.add(target.nodeId());
-        }
-        if (block.copies.isEmpty()) {
-            blocks.remove(key);
-            policy.onRemove(key);
-            return null;
-        }
-        return block;
-    }
-
-    /** The segment for the next copy: the preferred one, else the one with the most free bytes. */
-    private SegmentState choose(long bytes, String preferredSegment, List<String> usedNodes) {
-        long size = OffsetAllocator.aligned(bytes);
-        SegmentState preferred = preferredSegment == null ? null : segments.get(preferredSegment);
-        if (preferred != null && !usedNodes.contains(preferred.nodeId()) && preferred.allocator().largestFree() >= size) {
-            return preferred;
-        }
-        SegmentState best = null;
-        for (SegmentState s : segments.values()) {
-            if (!usedNodes.contains(s.nodeId()) && s.allocator().largestFree() >= size
-                    && (best == null || s.allocator().freeBytes() > best.allocator().freeBytes())) {
-                best = s;
-            }
-        }
-        return best;
-    }
-
-    /**
-     * Frees DRAM in a segment {@code where} accepts, in the policy's order among evictable
-     * blocks: first by dropping a DRAM copy that the node's SSD tier also holds (nothing is
-     * lost); else, when {@code mayWait}, by demoting to SSD (nothing freed yet: the caller
-     * is to retry); else by evicting a block.
-     */
-    private Room makeRoom(java.util.function.LongPredicate candidate, java.util.function.Predicate<String> where,
-                          boolean mayWait) {
-        long cheap = ssdNodes() == 0 ? EvictionPolicy.NONE
-                : policy.victim(k -> candidate.test(k) && evictable(k) && dramCopy(k, where, true) != null);
-        if (cheap != EvictionPolicy.NONE) {
-            BlockState b = blocks.get(cheap);
-            CopyState c = dramCopy(cheap, where, true);
-            index(c.segment, IndexUpdate.Kind.DRAM_FREED, b, c);
-            freeDram(b, c);
-            return Room.FREED;
-        }
-        if (mayWait && demotionUnderWay(where)) {
-            return Room.WAIT_FOR_DEMOTION;
-        }
-        long victim = policy.victim(k -> candidate.test(k) && evictable(k) && dramCopy(k, where, false) != null);
-        if (victim == EvictionPolicy.NONE) {
-            return Room.NONE;
-        }
-        remove(victim);
-        evictions++;
-        return Room.FREED;
-    }
-
-    /**
-     * Starts demotion in the full SSD-backed segments {@code where} accepts, and says whether
-     * any of them has blocks on their way to SSD whose demotion moved lately.
-     */
-    private boolean demotionUnderWay(java.util.function.Predicate<String> where) {
-        long now = clock.getAsLong();
-        List<String> moving = new ArrayList<>();
-        for (SegmentState s : segments.values()) {
-            NodeState node = nodes.get(s.nodeId());
-            String name = s.descriptor().name();
-            if (demotesTo(node) && where.test(name)) {
-                demote(s);
-                if (now - s.demotionProgressNanos < DEMOTION_STALL_NANOS) {
-                    moving.add(name);
-                }
-            }
-        }
-        if (moving.isEmpty()) {
-            return false;
-        }
-        for (BlockState b : blocks.values()) {
-            for (CopyState c : b.copies) {
-                if (c.demoting && moving.contains(c.segment)) {
-                    return true;
-                }
-            }
-        }
-        return false;
-    }
-
-    private int ssdNodes() {
-        int n = 0;
-        for (NodeState node : nodes.values()) {
-            if (node.features.ssd()) {
-                n++;
-            }
-        }
-        return n;
-    }
-
-    /** A readable DRAM copy of the block in a segment {@code where} accepts (also on SSD, if asked), or null. */
-    private CopyState dramCopy(long key, java.util.function.Predicate<String> where, boolean onSsd) {
-        for (CopyState c : blocks.get(key).copies) {
-            if (c.inDram() && !c.loading && (!onSsd || c.onSsd) && segments.containsKey(c.segment)
-                    && where.test(c.segment)) {
-                return c;
-            }
-        }
-        return null;
-    }
-
-    private boolean evictable(long key) {
-        BlockState b = blocks.get(key);
-        return b != null && b.committed && b.leases == 0 && !b.hardPin && b.softPinUntil <= clock.getAsLong();
     }
 
     /**
@@ -628,28 +357,22 @@ public final class Master {
                 firstUnknown = keys[i];
             }
             if (b != null && !b.committed) {
-                b.committed = true;
-                b.crc = crcs[i];
+                blocks.commit(b, crcs[i]);
                 for (CopyState c : b.copies) {
-                    NodeState holder = index(c.segment, IndexUpdate.Kind.ADD, b, c);
+                    NodeState holder = log.queue(c.segment, IndexUpdate.Kind.ADD, b, c);
                     if (holder != null && !holders.contains(holder)) {
                         holders.add(holder);
                     }
                 }
             }
         }
-        CompletableFuture<Void> fence = switch (holders.size()) {
-            case 0 -> CompletableFuture.completedFuture(null);
-            case 1 -> holders.getFirst().acknowledged(holders.getFirst().lastSeq());
-            default -> CompletableFuture.allOf(holders.stream().map(n -> n.acknowledged(n.lastSeq()))
-                    .toArray(CompletableFuture[]::new));
-        };
+        CompletableFuture<Void> fence = IndexLog.fence(holders);
         // At once rather than at the next reaper pass (puts come in bursts), but one pass per
-        // 10 ms at most: a pass walks the blocks of a full node.
+        // 10 ms at most.
         long now = clock.getAsLong();
         if (now - lastCommitDemotion >= 10_000_000L) {
             lastCommitDemotion = now;
-            demoteWhereNeeded();
+            eviction.demoteWhereNeeded();
         }
         if (unknown > 0) {
             throw new MasterException(MasterException.Reason.CONFLICT, unknown + " of " + keys.length + " committed keys (first: "
@@ -667,12 +390,7 @@ public final class Master {
      * @throws MasterException REFUSED when the node is unknown (declared dead): it must register again
      */
     public synchronized IndexPoll pollIndex(String nodeId, long ackedSeq) {
-        NodeState node = nodes.get(nodeId);
-        if (node == null) {
-            throw new MasterException(MasterException.Reason.REFUSED, "unknown node '" + nodeId + "': register again");
-        }
-        List<IndexUpdate> updates = node.updatesAfter(ackedSeq, MAX_UPDATES_PER_HEARTBEAT);
-        return new IndexPoll(updates, updates.isEmpty() ? node.news() : CompletableFuture.completedFuture(null));
+        return IndexLog.poll(members.known(nodeId, ": register again"), ackedSeq, MAX_UPDATES_PER_HEARTBEAT);
     }
 
     /**
@@ -689,7 +407,7 @@ public final class Master {
         for (long key : keys) {
             BlockState b = blocks.get(key);
             if (b != null && !b.committed) {
-                remove(key);
+                blocks.remove(key);
             }
         }
     }
@@ -716,7 +434,7 @@ public final class Master {
             } else if (b.leases > 0) {
                 out[i] = LEASED;
             } else {
-                remove(keys[i]);
+                blocks.remove(keys[i]);
                 out[i] = REMOVED;
             }
         }
@@ -737,11 +455,7 @@ public final class Master {
             if (b == null || !b.committed) {
                 continue;
             }
-            if (hard) {
-                b.hardPin = true;
-            } else {
-                b.softPinUntil = Math.max(b.softPinUntil, until);
-            }
+            leases.pin(b, hard, until);
             pinned++;
         }
         return pinned;
@@ -752,8 +466,7 @@ public final class Master {
         for (long key : keys) {
             BlockState b = blocks.get(key);
             if (b != null) {
-                b.hardPin = false;
-                b.softPinUntil = Long.MIN_VALUE;
+                leases.unpin(b);
             }
         }
     }
@@ -772,17 +485,17 @@ public final class Master {
                 replicas.add(List.of());
                 continue;
             }
-            b.leases++;
+            leases.lease(b);
             leased.add(b);
             List<Replica> copies = new ArrayList<>(b.copies.size());
             for (CopyState c : b.copies) {
-                if (c.inDram() && !c.loading) {
-                    copies.add(new Replica(key, c.segment, c.offset, b.length, b.crc));
+                if (c.dram().readable()) {
+                    copies.add(new Replica(key, c.segment, c.offset(), b.length, b.crc));
                 }
             }
             if (copies.isEmpty()) {
                 for (CopyState c : List.copyOf(b.copies)) {
-                    Replica r = promotion(b, c);
+                    Replica r = eviction.promotion(b, c);
                     if (r != null) {
                         copies.add(r);
                     }
@@ -790,30 +503,8 @@ public final class Master {
             }
             replicas.add(copies);
         }
-        long id = nextLease++;
-        leases.put(id, new LeaseState(leased, clock.getAsLong() + ttlMillis * 1_000_000L));
-        return new Lease(id, ttlMillis, replicas);
-    }
-
-    /** A replica to load from the SSD of the copy's node into DRAM, or null when there is no room. */
-    private Replica promotion(BlockState b, CopyState c) {
-        SegmentState s = segments.get(c.segment);
-        NodeState node = s == null ? null : nodes.get(s.nodeId());
-        if (node == null || !c.onSsd || node.features.loadEndpoint().isEmpty()) {
-            return null;
-        }
-        if (!c.inDram()) {
-            long size = OffsetAllocator.aligned(b.length);
-            while (s.allocator().largestFree() < size) {
-                if (makeRoom(k -> k != b.key, c.segment::equals, false) != Room.FREED) {
-                    return null;
-                }
-            }
-            c.offset = s.allocator().allocate(b.length);
-            c.loading = true;
-            promotions++;
-        }
-        return new Replica(b.key, c.segment, c.offset, b.length, b.crc, node.features.loadEndpoint());
+        LeaseState lease = leases.grant(leased, clock.getAsLong() + ttlMillis * 1_000_000L);
+        return new Lease(lease.id, ttlMillis, replicas);
     }
 
     /**
@@ -822,12 +513,7 @@ public final class Master {
      * @return false when it had already expired
      */
     public synchronized boolean renew(long leaseId, long ttlMillis) {
-        LeaseState lease = leases.get(leaseId);
-        if (lease == null) {
-            return false;
-        }
-        lease.deadline = clock.getAsLong() + ttlMillis * 1_000_000L;
-        return true;
+        return leases.renew(leaseId, clock.getAsLong() + ttlMillis * 1_000_000L);
     }
 
     /**
@@ -837,7 +523,7 @@ public final class Master {
      *         reader must then discard what it read)
      */
     public synchronized boolean release(long leaseId) {
-        LeaseState lease = leases.remove(leaseId);
+        LeaseState lease = leases.release(leaseId);
         if (lease == null) {
             return false;
         }
@@ -853,117 +539,20 @@ public final class Master {
      */
     public synchronized List<String> expire() {
         long now = clock.getAsLong();
-        List<NodeState> silent = new ArrayList<>();
-        for (NodeState node : nodes.values()) {
-            if (now - node.lastHeartbeat > nodeTimeoutNanos) {
-                silent.add(node);
-            }
-        }
+        List<NodeState> silent = members.silent(now, nodeTimeoutNanos);
         List<String> dead = new ArrayList<>(silent.size());
         for (NodeState node : silent) {
             dropNode(node);
             dead.add(node.id);
         }
-        for (Iterator<LeaseState> it = leases.values().iterator(); it.hasNext(); ) {
-            LeaseState lease = it.next();
-            if (now > lease.deadline) {
-                it.remove();
-                unlease(lease);
-            }
+        for (LeaseState lease : leases.expire(now)) {
+            unlease(lease);
         }
-        List<Long> stale = new ArrayList<>();
-        for (BlockState b : blocks.values()) {
-            if (!b.committed && now - b.createdNanos > putTimeoutNanos) {
-                stale.add(b.key);
-            }
+        for (BlockState stale : blocks.expiredPuts(created -> now - created > putTimeoutNanos)) {
+            blocks.remove(stale.key);
         }
-        stale.forEach(this::remove);
-        demoteWhereNeeded();
+        eviction.demoteWhereNeeded();
         return dead;
-    }
-
-    private void demoteWhereNeeded() {
-        for (SegmentState s : segments.values()) {
-            if (demotesTo(nodes.get(s.nodeId()))) {
-                demote(s);
-            }
-        }
-    }
-
-    /**
-     * Asks the node of {@code s} to write its coldest evictable DRAM blocks to SSD while its
-     * DRAM is fuller than the high watermark, until what stays is under the low watermark.
-     * Room on the SSD tier is made first, by evicting its coldest SSD-only blocks in the
-     * policy's order: the master's recency decides what leaves the SSD, not the tier's own
-     * (which never sees prefix lookups), so DRAM and SSD together act as one store.
-     */
-    private void demote(SegmentState s) {
-        long capacity = s.allocator().capacity();
-        long used = capacity - s.allocator().freeBytes();
-        if (used <= capacity * HIGH_WATERMARK) {
-            return;
-        }
-        String name = s.descriptor().name();
-        long ssdCapacity = nodes.get(s.nodeId()).features.ssdBytes();
-        long staying = used;
-        long onSsd = 0;
-        for (BlockState b : blocks.values()) {
-            CopyState c = b.copyIn(name);
-            if (c != null && c.demoting) {
-                staying -= OffsetAllocator.aligned(b.length);
-            }
-            if (c != null && (c.onSsd || c.demoting)) {
-                onSsd += b.length;
-            }
-        }
-        while (staying > capacity * LOW_WATERMARK) {
-            long victim = policy.victim(k -> evictable(k) && demotable(k, name));
-            if (victim == EvictionPolicy.NONE) {
-                return;
-            }
-            BlockState b = blocks.get(victim);
-            CopyState c = b.copyIn(name);
-            if (!c.onSsd) {
-                while (onSsd + b.length > ssdCapacity) {
-                    long cold = policy.victim(k -> evictable(k) && onlyOnSsd(k, name));
-                    if (cold == EvictionPolicy.NONE) {
-                        return; // the SSD is full of blocks that cannot leave now
-                    }
-                    onSsd -= dropSsdCopy(cold, name);
-                }
-                onSsd += b.length;
-            }
-            c.demoting = true;
-            if (!s.demotionFailed) {
-                s.demotionProgressNanos = clock.getAsLong();
-            }
-            index(name, IndexUpdate.Kind.DEMOTE, b, c);
-            staying -= OffsetAllocator.aligned(b.length);
-        }
-    }
-
-    private boolean onlyOnSsd(long key, String segment) {
-        CopyState c = copyOf(key, segment);
-        return c != null && c.onSsd && !c.inDram() && !c.demoting && !c.loading;
-    }
-
-    /** Evicts a block's SSD-only copy in {@code segment} (the block, when it was its last); returns its length. */
-    private long dropSsdCopy(long key, String segment) {
-        BlockState b = blocks.get(key);
-        CopyState c = b.copyIn(segment);
-        index(segment, IndexUpdate.Kind.REMOVE, b, c);
-        b.copies.remove(c);
-        if (b.copies.isEmpty()) {
-            blocks.remove(key);
-            policy.onRemove(key);
-            evictions++;
-        }
-        return b.length;
-    }
-
-    private boolean demotable(long key, String segment) {
-        CopyState c = copyOf(key, segment);
-        return c != null && c.inDram() && !c.demoting && !c.loading;
     }
 
     public synchronized MasterStats stats() {
@@ -971,7 +560,7 @@ public final class Master {
         long under = 0;
         long pinned = 0;
         long now = clock.getAsLong();
-        for (BlockState b : blocks.values()) {
+        for (BlockState b : blocks.all()) {
             if (!b.committed) {
                 pending++;
                 continue;
@@ -983,30 +572,12 @@ public final class Master {
                 pinned++;
             }
         }
-        long backlog = nodes.values().stream().mapToLong(NodeState::backlog).sum();
-        long onSsd = blocks.values().stream().filter(b -> b.copies.stream().anyMatch(c -> c.onSsd)).count();
-        return new MasterStats(nodes.size(), blocks.size() - pending, pending, capacityBytes(), usedBytes(), evictions,
-                lostBlocks, leases.size(), under, pinned, backlog, onSsd, dramHits, ssdHits, demotions, promotions, demotionWaits,
+        long backlog = members.backlog();
+        long onSsd = blocks.all().stream().filter(b -> b.copies.stream().anyMatch(c -> c.ssd() == CopyState.Ssd.STORED)).count();
+        return new MasterStats(members.nodes().size(), blocks.size() - pending, pending, members.capacityBytes(),
+                members.usedBytes(), eviction.evictions, blocks.lost, leases.size(), under, pinned, backlog, onSsd, dramHits,
+                ssdHits, eviction.demotions, eviction.promotions, demotionWaits,
                 corruptCopies);
-    }
-
-    private long capacityBytes() {
-        return segments.values().stream().mapToLong(s -> s.allocator().capacity()).sum();
-    }
-
-    private long usedBytes() {
-        return segments.values().stream().mapToLong(s -> s.allocator().capacity() - s.allocator().freeBytes()).sum();
-    }
-
-    private void unlease(LeaseState lease) {
-        for (BlockState b : lease.blocks) {
-            if (b.leases > 0) {
-                b.leases--;
-            }
-            if (b.leases == 0 && b.dropped != null) {
-                freeDropped(b);
-            }
-        }
     }
 
     /**
@@ -1023,25 +594,24 @@ public final class Master {
     public synchronized boolean dropCorrupt(long key, String segment, long offset, int crc32c) {
         BlockState b = blocks.get(key);
         CopyState c = b == null ? null : b.copyIn(segment);
-        if (c == null || !b.committed || b.crc != crc32c || c.offset != offset || !c.inDram()) {
+        if (c == null || !b.committed || b.crc != crc32c || c.offset() != offset || !c.inDram()) {
             return false;
         }
-        index(segment, IndexUpdate.Kind.REMOVE, b, c);
-        b.copies.remove(c);
+        log.queue(segment, IndexUpdate.Kind.REMOVE, b, c);
+        b.removeCopy(c);
         corruptCopies++;
-        SegmentState s = segments.get(segment);
+        SegmentState s = members.segment(segment);
         if (s != null) {
             if (b.dropped == null) {
                 b.dropped = new ArrayList<>(1);
             }
-            b.dropped.add(new BlockState.DroppedRange(s, c.offset));
+            b.dropped.add(new BlockState.DroppedRange(s, c.offset()));
             if (b.leases == 0) {
-                freeDropped(b);
+                blocks.freeDropped(b);
             }
         }
         if (b.copies.isEmpty()) {
-            blocks.remove(key);
-            policy.onRemove(key);
+            blocks.forget(key);
         }
         return true;
     }
@@ -1051,76 +621,18 @@ public final class Master {
         return corruptCopies;
     }
 
-    private void freeDropped(BlockState b) {
-        for (BlockState.DroppedRange r : b.dropped) {
-            // Only in the registration it came from: a node that registered again has a new allocator.
-            if (segments.get(r.segment().descriptor().name()) == r.segment()) {
-                r.segment().allocator().free(r.offset(), b.length);
+    private void unlease(LeaseState lease) {
+        leases.unlease(lease, b -> {
+            if (b.dropped != null) {
+                blocks.freeDropped(b);
             }
-        }
-        b.dropped = null;
+        });
     }
 
     private void dropNode(NodeState node) {
-        nodes.remove(node.id);
-        node.abandon();
+        members.remove(node);
         for (String name : node.segments) {
-            segments.remove(name);
-            List<Long> lost = new ArrayList<>();
-            for (BlockState b : blocks.values()) {
-                CopyState c = b.copyIn(name);
-                if (c != null) {
-                    b.copies.remove(c);
-                    if (b.copies.isEmpty()) {
-                        lost.add(b.key);
-                    }
-                }
-            }
-            for (long key : lost) {
-                BlockState b = blocks.remove(key);
-                policy.onRemove(key);
-                if (b.committed) {
-                    lostBlocks++;
-                }
-            }
+            blocks.dropSegment(name);
         }
-    }
-
-    private void remove(long key) {
-        BlockState b = blocks.remove(key);
-        if (b == null) {
-            return;
-        }
-        policy.onRemove(key);
-        for (CopyState c : b.copies) {
-            SegmentState s = segments.get(c.segment);
-            if (s != null && c.inDram()) {
-                s.allocator().free(c.offset, b.length);
-            }
-            if (b.committed) {
-                index(c.segment, IndexUpdate.Kind.REMOVE, b, c);
-            }
-        }
-    }
-
-    /**
-     * Queues an update for the node of {@code segment}, when the node has a use for it.
-     *
-     * @return the node it was queued for, or null
-     */
-    private NodeState index(String segment, IndexUpdate.Kind kind, BlockState b, CopyState c) {
-        SegmentState s = segments.get(segment);
-        NodeState node = s == null ? null : nodes.get(s.nodeId());
-        boolean wanted = node != null && switch (kind) {
-            case ADD -> node.features.indexed();
-            case REMOVE -> node.features.indexed() || node.features.ssd();
-            case DRAM_FREED -> node.features.indexed();
-            case DEMOTE -> node.features.ssd();
-        };
-        if (!wanted) {
-            return null;
-        }
-        node.queue(kind, new IndexedBlock(b.key, c.offset, b.length, b.crc), MAX_INDEX_BACKLOG);
-        return node;
     }
 }

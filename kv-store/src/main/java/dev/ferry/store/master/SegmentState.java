@@ -18,11 +18,50 @@ final class SegmentState {
      * progress, so that a put stops waiting on a node that cannot write.
      */
     boolean demotionFailed;
+    /** Copies here in {@link CopyState.Dram#DEMOTING}. */
+    private int demoting;
+    /** Aligned DRAM bytes of those copies. */
+    private long demotingBytes;
+    /** Bytes of copies here that are on SSD or on their way there ({@link CopyState#claimsSsd()}). */
+    private long ssdBytes;
 
     SegmentState(String nodeId, SegmentDescriptor descriptor, OffsetAllocator allocator) {
         this.nodeId = nodeId;
         this.descriptor = descriptor;
         this.allocator = allocator;
+    }
+
+    /** Copies here being demoted. */
+    int demoting() {
+        return demoting;
+    }
+
+    /** Aligned DRAM bytes of the copies being demoted. */
+    long demotingBytes() {
+        return demotingBytes;
+    }
+
+    /** Bytes of copies on the node's SSD or on their way there. */
+    long ssdBytes() {
+        return ssdBytes;
+    }
+
+    void count(CopyState c) {
+        add(c, 1);
+    }
+
+    void uncount(CopyState c) {
+        add(c, -1);
+    }
+
+    private void add(CopyState c, int sign) {
+        if (c.dram() == CopyState.Dram.DEMOTING) {
+            demoting += sign;
+            demotingBytes += sign * c.alignedLength();
+        }
+        if (c.claimsSsd()) {
+            ssdBytes += sign * c.length();
+        }
     }
 
     String nodeId() {

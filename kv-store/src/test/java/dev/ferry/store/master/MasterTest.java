@@ -65,6 +65,23 @@ class MasterTest {
     }
 
     @Test
+    void leasedAndPinnedBlocksKeepTheirPlaceInTheLruOrderOnceTheyAreEvictableAgain() {
+        put(1, 2, 3, 4); // 1 is the least recently used
+        Lease lease = master.get(new long[] {1}, 1_000);
+        master.pin(new long[] {2}, true, 0);
+        put(5);
+        assertThat(master.exists(new long[] {1, 2, 3, 4, 5})).containsExactly(true, true, false, true, true);
+        assertThat(master.release(lease.id())).isTrue();
+        master.unpin(new long[] {2});
+        put(6);
+        assertThat(master.exists(new long[] {1})).containsExactly(false); // back at the oldest end
+        put(7);
+        assertThat(master.exists(new long[] {2})).containsExactly(false);
+        put(8);
+        assertThat(master.exists(new long[] {4, 5, 6, 7, 8})).containsExactly(false, true, true, true, true);
+    }
+
+    @Test
     void endingALeaseOfALostBlockLeavesTheNewBlockOfThatKeyLeased() {
         master.putStart(new long[] {1}, BLOCK, 1, "a/dram");
         master.putCommit(new long[] {1}, new int[] {11});
