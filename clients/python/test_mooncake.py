@@ -5,7 +5,9 @@ without them every test is skipped. Run:
     FERRY_HOME=target/ferry-dist FERRY_MASTER=127.0.0.1:50051 python3 -m unittest -v test_mooncake
 """
 
+import contextlib
 import ctypes
+import io
 import os
 import shutil
 import signal
@@ -157,6 +159,43 @@ class AsMooncakeTest(unittest.TestCase):
             self.assertEqual(by_variable.stdout.split(), ["False", "True"])
             self.assertIn(os.path.join(real, "mooncake", "store.py"), by_variable.stderr)
             self.assertIn("a real mooncake package is installed", by_variable.stderr)
+
+
+class BenchPercentileTest(unittest.TestCase):
+    def test_nearest_rank(self):
+        from ferry.bench import percentile
+        self.assertEqual(percentile([3.0], 0.99), 3.0)
+        self.assertEqual(percentile([4.0, 1.0], 0.5), 1.0)
+        self.assertEqual(percentile(list(range(1, 101)), 0.5), 50)
+        self.assertEqual(percentile(list(range(1, 101)), 0.99), 99)
+        self.assertEqual(percentile(list(range(1, 101)), 1.0), 100)
+
+
+@unittest.skipUnless(MASTER and HOME, "FERRY_MASTER and FERRY_HOME are not set: no cluster to test against")
+class BenchTest(unittest.TestCase):
+    def test_the_benchmark_runs_and_checks_its_bytes(self):
+        from ferry import bench
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = bench.main(["--master", MASTER, "--sizes", "4KiB,64KiB", "--batch", "2", "--iterations", "1",
+                               "--segment", "16MiB", "--local-buffer", "1MiB"])
+        self.assertEqual(code, 0, out.getvalue())
+        lines = out.getvalue().splitlines()
+        self.assertIn("load average", lines[0])
+        for op, memory in (("batch_put_from", "allocator"), ("batch_get_into", "allocator"),
+                           ("batch_put_from", "private"), ("batch_get_into", "private"),
+                           ("ctypes.memmove", "-"), ("zlib.crc32", "-")):
+            for size in ("4KiB", "64KiB"):
+                self.assertEqual(sum(1 for ln in lines if ln.split()[:3] == [op, memory, size]), 1,
+                                 "%s %s %s in:\n%s" % (op, memory, size, out.getvalue()))
+        self.assertNotIn("FAILED", out.getvalue())
+
+    def test_bad_arguments_are_refused_before_anything_starts(self):
+        from ferry import bench
+        for argv in (["--master", MASTER, "--sizes", "50%"], ["--master", MASTER, "--batch", "0"]):
+            with self.assertRaises(SystemExit) as raised, contextlib.redirect_stderr(io.StringIO()):
+                bench.main(argv)
+            self.assertEqual(raised.exception.code, 2, argv)
 
 
 @unittest.skipUnless(MASTER and HOME, "FERRY_MASTER and FERRY_HOME are not set: no cluster to test against")
