@@ -261,9 +261,10 @@ class FerryClientTest(unittest.TestCase):
         child.stdout.close()
         self.assertEqual(self.ferry.exists([key]), [False])
         self.assertEqual(self.ferry.lookup_prefix([key]), 0)
-        # The sidecar aborted the dead client's put: the key can be written afresh.
+        # The sidecar aborts the dead client's put: the key can then be written afresh. Until then
+        # a put_start of the same length answers 1 (being written); another length would be BAD_STATE.
         deadline = time.monotonic() + 10
-        while self.ferry.put_start([key], [4096]) != [0]:
+        while self.ferry.put_start([key], [65536]) != [0]:
             self.assertLess(time.monotonic(), deadline, "the killed client's put was never aborted")
             time.sleep(0.05)
         self.ferry.put_abort([key])

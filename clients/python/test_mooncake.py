@@ -5,7 +5,9 @@ without them every test is skipped. Run:
     FERRY_HOME=target/ferry-dist FERRY_MASTER=127.0.0.1:50051 python3 -m unittest -v test_mooncake
 """
 
+import contextlib
 import ctypes
+import io
 import os
 import shutil
 import signal
@@ -64,7 +66,7 @@ class InstallTest(unittest.TestCase):
             source = os.path.join(tmp, "src")
             shutil.copytree(os.path.join(here, "ferry"), os.path.join(source, "ferry"),
                             ignore=shutil.ignore_patterns("__pycache__"))
-            for name in ("pyproject.toml", "ferry_client.py"):
+            for name in ("pyproject.toml", "setup.py", "ferry-mooncake.pth", "ferry_client.py"):
                 shutil.copy(os.path.join(here, name), source)
             venv = os.path.join(tmp, "venv")
             subprocess.run(["/usr/bin/python3", "-m", "venv", "--system-site-packages", venv], check=True)
@@ -76,6 +78,124 @@ class InstallTest(unittest.TestCase):
                                    cwd=tmp, capture_output=True, text=True)
             self.assertEqual(probe.returncode, 0, probe.stderr)
             self.assertIn(os.path.join(venv, "lib"), probe.stdout)
+            python = os.path.join(venv, "bin", "python")
+            self.assertTrue(os.path.isfile(os.path.join(os.path.dirname(probe.stdout.strip()), "..", PTH)))
+            aliased = _python(AS_FERRY, {"FERRY_AS_MOONCAKE": "1"}, python=python, cwd=tmp)
+            self.assertEqual(aliased.returncode, 0, aliased.stderr)
+            self.assertEqual(aliased.stdout.split(), ["True", "True"])
+            self.assertIn(os.path.join(venv, "lib"), aliased.stderr)
+            plain = _python(AS_FERRY, {}, python=python, cwd=tmp)
+            self.assertNotEqual(plain.returncode, 0)
+            self.assertIn("No module named 'mooncake'", plain.stderr)
+
+
+PTH = "ferry-mooncake.pth"
+HERE = os.path.dirname(os.path.abspath(__file__))
+# Imports mooncake.store the way engines do; prints whether it is Ferry's and whether the
+# import of ferry waited for it (the .pth must not load ferry.mooncake at start), and on
+# stderr the file of the class's module.
+AS_FERRY = """
+import sys
+lazy = "ferry.mooncake" not in sys.modules
+from mooncake.store import MooncakeDistributedStore
+import ferry.mooncake
+print(MooncakeDistributedStore is ferry.mooncake.MooncakeDistributedStore, lazy)
+print(sys.modules[MooncakeDistributedStore.__module__].__file__, file=sys.stderr)
+"""
+
+
+def _python(code, env, python=sys.executable, cwd=None, site_dir=None):
+    """Runs code in a fresh interpreter with FERRY_AS_MOONCAKE only as env says; site_dir's .pth files run first."""
+    environ = {k: v for k, v in os.environ.items() if k not in ("FERRY_AS_MOONCAKE", "PYTHONPATH")}
+    environ.update(env)
+    if site_dir is not None:
+        code = "import site; site.addsitedir(%r)\n%s" % (site_dir, code)
+    return subprocess.run([python, "-c", code], env=environ, cwd=cwd or tempfile.gettempdir(),
+                          capture_output=True, text=True, timeout=60)
+
+
+class AsMooncakeTest(unittest.TestCase):
+    """import mooncake.store served by Ferry: install(), FERRY_AS_MOONCAKE and the .pth file (this tree's)."""
+
+    def test_the_variable_makes_mooncake_store_ferrys_through_the_pth_file(self):
+        on = _python(AS_FERRY, {"FERRY_AS_MOONCAKE": "1"}, site_dir=HERE)
+        self.assertEqual(on.returncode, 0, on.stderr)
+        self.assertEqual(on.stdout.split(), ["True", "True"])
+        self.assertIn(os.path.join(HERE, "ferry", "mooncake.py"), on.stderr)
+
+    def test_without_the_variable_mooncake_stays_missing_and_ferry_unloaded(self):
+        for env in ({}, {"FERRY_AS_MOONCAKE": ""}, {"FERRY_AS_MOONCAKE": "0"}, {"FERRY_AS_MOONCAKE": "false"}):
+            off = _python("import sys\nprint('ferry.mooncake' in sys.modules)\n" + AS_FERRY, env, site_dir=HERE)
+            self.assertNotEqual(off.returncode, 0, env)
+            self.assertEqual(off.stdout.split(), ["False"], env)
+            self.assertIn("ModuleNotFoundError: No module named 'mooncake'", off.stderr, env)
+
+    def test_install_answers_true_and_only_store_is_provided(self):
+        code = ("import ferry.mooncake, sys\n"
+                "first, again = ferry.mooncake.install(), ferry.mooncake.install()\n"
+                "import mooncake.store, mooncake\n"
+                "print(first, again, mooncake.store is ferry.mooncake, sys.meta_path[-1].__class__.__name__,\n"
+                "      sum(type(f) is type(sys.meta_path[-1]) for f in sys.meta_path))\n"
+                "import mooncake.engine\n")
+        run = _python(code, {"PYTHONPATH": HERE})
+        self.assertEqual(run.stdout.split(), ["True", "True", "True", "_FerryMooncakeFinder", "1"], run.stderr)
+        self.assertIn("No module named 'mooncake.engine'", run.stderr)
+
+    def test_a_real_mooncake_is_never_shadowed(self):
+        with tempfile.TemporaryDirectory() as real:
+            os.makedirs(os.path.join(real, "mooncake"))
+            with open(os.path.join(real, "mooncake", "__init__.py"), "w") as f:
+                f.write("")
+            with open(os.path.join(real, "mooncake", "store.py"), "w") as f:
+                f.write("class MooncakeDistributedStore:\n    pass\n")
+            path = os.pathsep.join([HERE, real])
+            code = ("import ferry.mooncake\nprint(ferry.mooncake.install(), ferry.alias.installed())\n"
+                    "from mooncake.store import MooncakeDistributedStore\n"
+                    "print(MooncakeDistributedStore is ferry.mooncake.MooncakeDistributedStore)\n")
+            called = _python(code, {"PYTHONPATH": path})
+            self.assertEqual(called.stdout.split(), ["False", "False", "False"], called.stderr)
+            by_variable = _python(AS_FERRY, {"FERRY_AS_MOONCAKE": "1", "PYTHONPATH": path}, site_dir=HERE)
+            self.assertEqual(by_variable.returncode, 0, by_variable.stderr)
+            self.assertEqual(by_variable.stdout.split(), ["False", "True"])
+            self.assertIn(os.path.join(real, "mooncake", "store.py"), by_variable.stderr)
+            self.assertIn("a real mooncake package is installed", by_variable.stderr)
+
+
+class BenchPercentileTest(unittest.TestCase):
+    def test_nearest_rank(self):
+        from ferry.bench import percentile
+        self.assertEqual(percentile([3.0], 0.99), 3.0)
+        self.assertEqual(percentile([4.0, 1.0], 0.5), 1.0)
+        self.assertEqual(percentile(list(range(1, 101)), 0.5), 50)
+        self.assertEqual(percentile(list(range(1, 101)), 0.99), 99)
+        self.assertEqual(percentile(list(range(1, 101)), 1.0), 100)
+
+
+@unittest.skipUnless(MASTER and HOME, "FERRY_MASTER and FERRY_HOME are not set: no cluster to test against")
+class BenchTest(unittest.TestCase):
+    def test_the_benchmark_runs_and_checks_its_bytes(self):
+        from ferry import bench
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = bench.main(["--master", MASTER, "--sizes", "4KiB,64KiB", "--batch", "2", "--iterations", "1",
+                               "--segment", "16MiB", "--local-buffer", "1MiB"])
+        self.assertEqual(code, 0, out.getvalue())
+        lines = out.getvalue().splitlines()
+        self.assertIn("load average", lines[0])
+        for op, memory in (("batch_put_from", "allocator"), ("batch_get_into", "allocator"),
+                           ("batch_put_from", "private"), ("batch_get_into", "private"),
+                           ("ctypes.memmove", "-"), ("zlib.crc32", "-")):
+            for size in ("4KiB", "64KiB"):
+                self.assertEqual(sum(1 for ln in lines if ln.split()[:3] == [op, memory, size]), 1,
+                                 "%s %s %s in:\n%s" % (op, memory, size, out.getvalue()))
+        self.assertNotIn("FAILED", out.getvalue())
+
+    def test_bad_arguments_are_refused_before_anything_starts(self):
+        from ferry import bench
+        for argv in (["--master", MASTER, "--sizes", "50%"], ["--master", MASTER, "--batch", "0"]):
+            with self.assertRaises(SystemExit) as raised, contextlib.redirect_stderr(io.StringIO()):
+                bench.main(argv)
+            self.assertEqual(raised.exception.code, 2, argv)
 
 
 @unittest.skipUnless(MASTER and HOME, "FERRY_MASTER and FERRY_HOME are not set: no cluster to test against")

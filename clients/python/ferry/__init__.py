@@ -2,6 +2,9 @@
 
 - ferry.mooncake: Mooncake Store's Python API (MooncakeDistributedStore and friends) served by a
   Ferry sidecar, so that an engine written for ``mooncake.store`` uses Ferry by changing one import.
+- ferry.alias: ``ferry.mooncake.install()`` or FERRY_AS_MOONCAKE=1 make ``import mooncake.store``
+  give ferry.mooncake where no real ``mooncake`` package is installed (no import to change).
+- ferry.bench: ``python3 -m ferry.bench --master host:port``, batch_put_from / batch_get_into throughput.
 - FerryClient, MemfdBuffer, FerryError: the sidecar protocol client (module ferry_client).
 """
 

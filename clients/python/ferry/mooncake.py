@@ -9,6 +9,11 @@
     assert store.get("hello_key") == b"Hello, Ferry!"
     store.close()
 
+Engines that import ``mooncake.store`` need no change: ``ferry.mooncake.install()`` (or the
+environment variable ``FERRY_AS_MOONCAKE=1``, which reaches the processes they spawn) makes
+``from mooncake.store import MooncakeDistributedStore`` give this module's class where no real
+``mooncake`` package is installed (module ferry.alias).
+
 Method names, argument order, defaults, return values and error codes are Mooncake Store's
 (0 or a byte count on success, a negative Mooncake error code on failure; ``get`` answers
 empty bytes for a missing key). See docs/integration.md for what each setup argument means
@@ -35,6 +40,7 @@ import time
 from ferry_client import FerryError
 
 from . import keys as _keys
+from .alias import install  # noqa: F401 (ferry.mooncake.install(): import mooncake.store gives this module)
 from .codes import (BUFFER_OVERFLOW, INTERNAL_ERROR, INVALID_PARAMS, NO_AVAILABLE_HANDLE, OBJECT_ALREADY_EXISTS,
                     OBJECT_HAS_LEASE, OBJECT_NOT_FOUND, OK, RPC_FAIL, STATUS_CODES, TRANSFER_FAIL,
                     UNAVAILABLE_IN_CURRENT_STATUS, Failed)
