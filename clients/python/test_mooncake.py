@@ -459,6 +459,63 @@ class MooncakeStoreTest(unittest.TestCase):
         finally:
             allocator.free(ptr2)
 
+    def test_batch_put_from_allocator_memory_new_stored_and_colliding_keys_in_one_batch(self):
+        forced = int.from_bytes(os.urandom(8), "little")
+        colliding = MooncakeDistributedStore(
+            block_key=lambda kb: forced if kb.endswith(b"/collide") else keys.block_key(kb))
+        self.assertEqual(colliding.setup_dummy(1 << 20, 1 << 20, self.socket), OK)
+        allocator = MooncakeHostMemAllocator()
+        ptr = allocator.alloc(4 << 20)
+        try:
+            values = [os.urandom(n) for n in (1 << 20, 5, 3000, 10, 64 << 10, 7)]
+            at, ptrs = ptr, []
+            for v in values:
+                ctypes.memmove(at, v, len(v))
+                ptrs.append(at)
+                at += len(v)
+            names = [key("bf-new1"), key("bf-there"), key("bf-new2"), key("b/collide")]
+            self.assertEqual(colliding.put(names[1], b"first"), OK)  # same length: PUT_START answers 1
+            self.assertEqual(colliding.put(key("a/collide"), b"value of a"), OK)
+            self.assertEqual(colliding.batch_put_from(names, ptrs[:4], [len(v) for v in values[:4]]),
+                             [OK, OK, OK, OBJECT_ALREADY_EXISTS])
+            self.assertEqual([colliding.get(n) for n in names],
+                             [values[0], b"first", values[2], b""])
+            self.assertEqual(colliding.get(key("a/collide")), b"value of a")
+            # A key stored with another length refuses the whole PUT_START: key by key instead.
+            more = [key("bf-new3"), names[1], key("bf-new4")]
+            self.assertEqual(colliding.batch_put_from(more, ptrs[3:], [len(v) for v in values[3:]]), [OK, OK, OK])
+            self.assertEqual([colliding.get(n) for n in more], [values[3], b"first", values[5]])
+            self.assertEqual(self.store.get(names[0]), values[0])  # visible to other connections
+        finally:
+            colliding.close()
+            allocator.free(ptr)
+
+    def test_an_error_mid_batch_put_from_aborts_what_it_started_and_keeps_what_was_there(self):
+        single = MooncakeDistributedStore()  # one connection: the test can reach its buffer ids
+        self.assertEqual(single.setup_dummy(1 << 20, 1 << 20, self.socket), OK)
+        allocator = MooncakeHostMemAllocator()
+        ptr = allocator.alloc(1 << 20)
+        try:
+            ctypes.memmove(ptr, b"x" * 300, 300)
+            there, fresh = key("mid-there"), [key("mid-new1"), key("mid-new2")]
+            self.assertEqual(single.put_from(there, ptr, 100), OK)  # registers the allocation's memfd
+            conn = single._pool.queue[0]
+            (serial, (_, buffer_id)), = conn.memfd_ids.items()
+            conn.client.unregister_buffer(buffer_id)  # the sidecar no longer knows the id: WRITE_RANGE fails
+            ctypes.memmove(ptr, b"y" * 300, 300)
+            codes = single.batch_put_from([fresh[0], there, fresh[1]], [ptr, ptr + 100, ptr + 200], [100, 100, 100])
+            self.assertEqual(len(set(codes)), 1)
+            self.assertLess(codes[0], 0)
+            self.assertEqual(single.batch_is_exist(fresh + [there]), [0, 0, 1])
+            self.assertEqual(single.get(there), b"x" * 100)
+            del conn.memfd_ids[serial]  # registered again on next use
+            # The started blocks were aborted, not left pending: the same keys are stored now.
+            self.assertEqual(single.batch_put_from(fresh, [ptr, ptr + 200], [100, 100]), [OK, OK])
+            self.assertEqual([self.store.get(k) for k in fresh], [b"y" * 100, b"y" * 100])
+        finally:
+            single.close()
+            allocator.free(ptr)
+
     def test_private_memory_goes_through_the_staging_buffer(self):
         src = ctypes.create_string_buffer(os.urandom(5000), 5000)
         dst = ctypes.create_string_buffer(8000)

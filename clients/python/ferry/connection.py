@@ -106,6 +106,45 @@ class Connection:
             raise
         return 0
 
+    def put_blocks_from(self, entries):
+        """put_block_from of each (k64, header, allocation, offset, size); 0/1 each.
+
+        One PUT_START, one WRITE_RANGE (each header from the staging buffer, each value in place)
+        and one PUT_COMMIT for the whole batch when its headers fit the staging buffer and its
+        keys are distinct; key by key otherwise, and when a key is stored with another length
+        (the sidecar then refuses the whole PUT_START). On an error, the blocks this call started
+        are aborted (none is visible) and the error is raised.
+        """
+        k64s = [e[0] for e in entries]
+        if (len(entries) < 2 or len(set(k64s)) != len(k64s)
+                or sum(len(e[1]) for e in entries) > self.staging.size):
+            return [self.put_block_from(*e) for e in entries]
+        try:
+            answers = self.client.put_start(k64s, [len(header) + size for _, header, _, _, size in entries])
+        except FerryError as e:
+            if e.status != BAD_STATE_STATUS:
+                raise
+            return [self.put_block_from(*e) for e in entries]
+        started = [e for e, answer in zip(entries, answers) if answer == 0]
+        if not started:
+            return answers
+        try:
+            ranges, at = [], 0
+            for k64, header, allocation, offset, size in started:
+                self.staging.view[at:at + len(header)] = header
+                ranges.append((k64, 0, self.staging_id, at, len(header)))
+                ranges.append((k64, len(header), self.buffer_id(allocation), offset, size))
+                at += len(header)
+            self.client.write_ranges(ranges)
+            self.client.put_commit([e[0] for e in started])
+        except BaseException:
+            try:
+                self.client.put_abort([e[0] for e in started])
+            except (FerryError, OSError):
+                pass
+            raise
+        return answers
+
     def read_block(self, k64, consume):
         """Reads a whole block (CRC-checked) and answers consume(view of its bytes), or None when missing.
 
@@ -257,6 +296,18 @@ class Staged:
 
     def __call__(self):
         return self.c.put_block(self.k64, self.header, self.parts)
+
+
+class InPlace:
+    """A put of host memory of the allocator, written by the sidecar where it lies: callable as
+    a write of _store, and batchable (Connection.put_blocks_from) by its fields."""
+
+    def __init__(self, c, k64, header, allocation, offset, size):
+        self.c, self.k64, self.header = c, k64, header
+        self.allocation, self.offset, self.size = allocation, offset, size
+
+    def __call__(self):
+        return self.c.put_block_from(self.k64, self.header, self.allocation, self.offset, self.size)
 
 
 def bytes_view(value):

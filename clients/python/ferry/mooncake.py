@@ -44,7 +44,7 @@ from .alias import install  # noqa: F401 (ferry.mooncake.install(): import moonc
 from .codes import (BUFFER_OVERFLOW, INTERNAL_ERROR, INVALID_PARAMS, NO_AVAILABLE_HANDLE, OBJECT_ALREADY_EXISTS,
                     OBJECT_HAS_LEASE, OBJECT_NOT_FOUND, OK, RPC_FAIL, STATUS_CODES, TRANSFER_FAIL,
                     UNAVAILABLE_IN_CURRENT_STATUS, Failed)
-from .connection import MISMATCH, UPSERT_LEASE_WAIT_S, Connection, Staged, bytes_view, remove_block
+from .connection import MISMATCH, UPSERT_LEASE_WAIT_S, Connection, InPlace, Staged, bytes_view, remove_block
 from .launcher import FerryNotInstalled, SidecarProcess
 from .memory import BufferHandle, MooncakeHostMemAllocator, allocation_of, copy_out, host_memory
 from .sizes import parse_size
@@ -601,7 +601,7 @@ class MooncakeDistributedStore:
         header = _keys.header(kb, size)
         allocation = allocation_of(buffer_ptr, size)
         if allocation is not None and c.staging is not None:
-            return k64, kb, lambda: c.put_block_from(k64, header, allocation, buffer_ptr - allocation.address, size)
+            return k64, kb, InPlace(c, k64, header, allocation, buffer_ptr - allocation.address, size)
         source = memoryview((ctypes.c_char * size).from_address(buffer_ptr)).cast("B")
         return k64, kb, Staged(c, k64, header, [source])
 
@@ -615,25 +615,25 @@ class MooncakeDistributedStore:
 
     def batch_put_from(self, keys, buffer_ptrs, sizes, config=None):
         """put_from of each triple: a list of codes. Copies through the staging buffer go in
-        one request when they fit it."""
+        one request when they fit it; values in host memory of the allocator go in three
+        (start, write in place, commit) for the whole batch when their headers fit it."""
         if not len(keys) == len(buffer_ptrs) == len(sizes):
             return [INVALID_PARAMS] * len(keys)
         out = [INVALID_PARAMS] * len(keys)
 
         def op(c):
             _check_config(config)
-            staged = []
+            staged, in_place = [], []
             for i, (key, ptr, size) in enumerate(zip(keys, buffer_ptrs, sizes)):
                 try:
                     k64, kb, write = self._source(c, key, ptr, size)
-                    if isinstance(write, Staged):
-                        staged.append((i, k64, kb, write))
-                    else:
-                        out[i] = self._store(c, k64, kb, False, write)
+                    (staged if isinstance(write, Staged) else in_place).append((i, k64, kb, write))
                 except Failed as e:
                     out[i] = e.code
-            answers = c.put_blocks([(w.k64, w.header, w.parts) for _, _, _, w in staged])
-            for (i, k64, kb, write), stored in zip(staged, answers):
+            answers = c.put_blocks_from([(w.k64, w.header, w.allocation, w.offset, w.size)
+                                         for _, _, _, w in in_place])
+            answers += c.put_blocks([(w.k64, w.header, w.parts) for _, _, _, w in staged])
+            for (i, k64, kb, write), stored in zip(in_place + staged, answers):
                 try:
                     out[i] = OK if stored == 0 else self._store(c, k64, kb, False, write)
                 except Failed as e:
