@@ -49,6 +49,11 @@ from .launcher import FerryNotInstalled, SidecarProcess
 from .memory import BufferHandle, MooncakeHostMemAllocator, allocation_of, copy_out, host_memory
 from .sizes import parse_size
 
+# A read's lease is given back to the master after its answer (the sidecar does not wait for
+# that round trip), so a remove right after this process's own read can find the lease still
+# held: a remove without force waits that long for it before answering OBJECT_HAS_LEASE.
+RELEASE_GRACE_S = 0.1
+
 __all__ = ["MooncakeDistributedStore", "ReplicateConfig", "SoftPinAction", "MooncakeHostMemAllocator", "BufferHandle",
            "FerryNotInstalled", "OK", "INTERNAL_ERROR", "BUFFER_OVERFLOW", "NO_AVAILABLE_HANDLE",
            "INVALID_PARAMS", "OBJECT_NOT_FOUND", "OBJECT_ALREADY_EXISTS", "OBJECT_HAS_LEASE",
@@ -542,7 +547,7 @@ class MooncakeDistributedStore:
         def op(c):
             k64, _ = self._key(key)
             self._value_length(c, key)  # never removes a block of another string key
-            answer = remove_block(c, k64, self._timeout if force else 0)
+            answer = remove_block(c, k64, self._timeout if force else RELEASE_GRACE_S)
             return OK if answer == 0 else OBJECT_HAS_LEASE if answer == 2 else OBJECT_NOT_FOUND
         return self._run(op)
 
