@@ -17,6 +17,7 @@ import java.util.ArrayDeque;
 import java.util.Queue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,6 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
  * hand, so that what is in flight and what waits is decided by the test.
  */
 class ConnectionHandlerTest {
+    private static final long FRAME_TIMEOUT_MS = 5_000;
+
     @TempDir
     Path dir;
 
@@ -71,7 +74,7 @@ class ConnectionHandlerTest {
         DirectStoreClient store = new DirectStoreClient(masterClient, engine, 10_000);
         SidecarMetrics metrics = new SidecarMetrics(new SimpleMeterRegistry());
         Sidecar.Context ctx = new Sidecar.Context().socketPath(dir.resolve("s.sock")).maxInFlight(maxInFlight)
-                .drainMillis(1_000).conclude();
+                .drainMillis(1_000).frameTimeoutMillis(FRAME_TIMEOUT_MS).conclude();
         server = new SidecarServer(ctx, new SidecarOps(store, () -> 1, metrics, ctx.maxFrameBytes()), metrics,
                 requests::add, store::abort);
         SidecarFrames.Decoder decoder = SidecarFrames.decoder(ctx.maxFrameBytes());
@@ -269,5 +272,60 @@ class ConnectionHandlerTest {
             assertThat(answer().status()).isEqualTo(MALFORMED);
         }
         assertThat(answer()).isNull();
+    }
+
+    /** Half of a LOOKUP_PREFIX frame: its length field announces 12 bytes, 4 of them follow. */
+    private static ByteBuf halfFrame() {
+        return Unpooled.buffer().writeIntLE(HEADER_AFTER_LENGTH).writeShortLE(LOOKUP_PREFIX).writeShortLE(0);
+    }
+
+    /** Moves the event loop's (frozen) clock on and runs the timers due. */
+    private void advance(long millis) {
+        channel.advanceTimeBy(millis, TimeUnit.MILLISECONDS);
+        channel.runScheduledPendingTasks();
+        channel.runPendingTasks();
+    }
+
+    @Test
+    void aFrameLeftHalfReceivedForTheFrameTimeoutClosesTheConnectionWithTheReasonOnIdZero() throws Exception {
+        connect(64);
+        channel.freezeTime();
+        greet();
+
+        channel.writeInbound(halfFrame());
+        advance(FRAME_TIMEOUT_MS - 1);
+        assertThat(answer()).as("within the timeout").isNull();
+        assertThat(channel.isOpen()).isTrue();
+
+        advance(1);
+        Answer a = answer();
+        assertThat(a.status()).isEqualTo(MALFORMED);
+        assertThat(a.id()).isZero();
+        assertThat(a.message()).contains("no byte followed");
+        assertThat(channel.isOpen()).isFalse();
+    }
+
+    @Test
+    void aFrameThatKeepsArrivingIsNotCutByTheFrameTimeout() throws Exception {
+        connect(64);
+        channel.freezeTime();
+        greet();
+
+        channel.writeInbound(halfFrame());
+        advance(FRAME_TIMEOUT_MS / 2);
+        channel.writeInbound(Unpooled.buffer().writeIntLE(9)); // the low half of the request id
+        advance(FRAME_TIMEOUT_MS / 2 + 1); // the first timer fires: progress since, so it waits again
+        assertThat(answer()).isNull();
+        assertThat(channel.isOpen()).isTrue();
+
+        channel.writeInbound(Unpooled.buffer().writeIntLE(0)); // the high half: the frame is whole
+        runRequests();
+        Answer a = answer();
+        assertThat(a.id()).isEqualTo(9);
+        assertThat(a.opcode()).isEqualTo(LOOKUP_PREFIX);
+        assertThat(a.status()).as("served: its empty body lacks the key count").isEqualTo(MALFORMED);
+        advance(FRAME_TIMEOUT_MS * 2);
+        assertThat(answer()).isNull();
+        assertThat(channel.isOpen()).isTrue();
     }
 }
