@@ -93,6 +93,14 @@ class NodeTiersTest {
         return r;
     }
 
+    /** Commits {@code b} (seq 1), demotes it (seq 2) and waits until the mover wrote it to the SSD tier. */
+    private void committedAndDemoted(IndexedBlock b) throws InterruptedException {
+        CountDownLatch written = new CountDownLatch(1);
+        tiers.onDemotionsWritten(written::countDown);
+        tiers.submit(updates(1L, Kind.ADD, b, 2L, Kind.DEMOTE, b));
+        assertThat(written.await(10, TimeUnit.SECONDS)).as("demotions-written callback ran").isTrue();
+    }
+
     private IndexedBlock indexed(long key) {
         return index.entries().stream().filter(b -> b.key() == key).findFirst().orElse(null);
     }
@@ -133,13 +141,10 @@ class NodeTiersTest {
     @Test
     void demoteWritesTheBlockToSsdDropsItsEntryAndReportsItOnce() throws Exception {
         withSsd(1L << 20);
-        CountDownLatch written = new CountDownLatch(1);
-        tiers.onDemotionsWritten(written::countDown);
         IndexedBlock b = written(7, BLOCK);
 
-        tiers.submit(updates(1L, Kind.ADD, b, 2L, Kind.DEMOTE, b));
+        committedAndDemoted(b);
 
-        assertThat(written.await(10, TimeUnit.SECONDS)).as("demotions-written callback ran").isTrue();
         assertThat(ssd.contains(7)).isTrue();
         try (Arena arena = Arena.ofShared()) {
             MemorySegment back = arena.allocate(BLOCK, 4096);
@@ -211,11 +216,8 @@ class NodeTiersTest {
     @Test
     void removeTakesTheBlockOffTheSsdTier() throws Exception {
         withSsd(1L << 20);
-        CountDownLatch written = new CountDownLatch(1);
-        tiers.onDemotionsWritten(written::countDown);
         IndexedBlock b = written(7, 0);
-        tiers.submit(updates(1L, Kind.ADD, b, 2L, Kind.DEMOTE, b));
-        assertThat(written.await(10, TimeUnit.SECONDS)).isTrue();
+        committedAndDemoted(b);
         assertThat(ssd.contains(7)).isTrue();
 
         tiers.submit(updates(3L, Kind.REMOVE, new IndexedBlock(7, IndexedBlock.ON_SSD, BLOCK, b.crc32c())));
@@ -228,11 +230,8 @@ class NodeTiersTest {
     @Test
     void loadCopiesTheBlockFromSsdIntoTheGivenRangeAndIndexesIt() throws Exception {
         withSsd(1L << 20);
-        CountDownLatch written = new CountDownLatch(1);
-        tiers.onDemotionsWritten(written::countDown);
         IndexedBlock b = written(7, 0);
-        tiers.submit(updates(1L, Kind.ADD, b, 2L, Kind.DEMOTE, b));
-        assertThat(written.await(10, TimeUnit.SECONDS)).isTrue();
+        committedAndDemoted(b);
         takeReport();
         slab.memory().asSlice(0, BLOCK).fill((byte) 0); // the range was freed and reused meanwhile
 
