@@ -25,7 +25,9 @@ public record ModelProfile(String name, int layers, int kvHeads, int headDim, in
             new ModelProfile("qwen2.5-7b", 28, 4, 128, 2, 7.62, 512),
             new ModelProfile("qwen2.5-0.5b", 24, 2, 64, 2, 0.49, 512),
             // A test profile: small blocks so that tests move little data.
-            new ModelProfile("tiny", 2, 1, 64, 2, 0.01, 512));
+            new ModelProfile("tiny", 2, 1, 64, 2, 0.01, 512),
+            // A test profile of 16 KiB blocks: a whole trace at 100 thousand blocks fits in 1.6 GB.
+            new ModelProfile("micro", 1, 1, 8, 2, 0.01, 512));
 
     /** KV bytes per token: {@code layers * 2 * kvHeads * headDim * dtypeBytes}. */
     public long bytesPerToken() {

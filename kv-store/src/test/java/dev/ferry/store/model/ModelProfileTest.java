@@ -27,12 +27,16 @@ class ModelProfileTest {
         ModelProfile tiny = ModelProfile.byName("tiny");
         assertThat(tiny.bytesPerToken()).isEqualTo(512); // 2 * 2 * 1 * 64 * 2
         assertThat(tiny.blockBytes()).isEqualTo(256 * KIB);
+
+        ModelProfile micro = ModelProfile.byName("micro");
+        assertThat(micro.bytesPerToken()).isEqualTo(32); // 1 * 2 * 1 * 8 * 2
+        assertThat(micro.blockBytes()).isEqualTo(16 * KIB);
     }
 
     @Test
     void knownProfilesAreBf16With512TokenBlocks() {
         assertThat(ModelProfile.known()).extracting(ModelProfile::name)
-                .containsExactly("llama-3.1-8b", "qwen2.5-7b", "qwen2.5-0.5b", "tiny");
+                .containsExactly("llama-3.1-8b", "qwen2.5-7b", "qwen2.5-0.5b", "tiny", "micro");
         assertThat(ModelProfile.known()).allSatisfy(p -> {
             assertThat(p.dtypeBytes()).isEqualTo(2);
             assertThat(p.blockTokens()).isEqualTo(512);
