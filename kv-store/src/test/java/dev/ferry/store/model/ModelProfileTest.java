@@ -55,6 +55,6 @@ class ModelProfileTest {
     void byNameIgnoresCaseAndNamesTheKnownProfiles() {
         assertThat(ModelProfile.byName("Llama-3.1-8B").name()).isEqualTo("llama-3.1-8b");
         assertThatThrownBy(() -> ModelProfile.byName("gpt-5")).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage("unknown model profile 'gpt-5'; known: llama-3.1-8b, qwen2.5-7b, qwen2.5-0.5b, tiny");
+                .hasMessage("unknown model profile 'gpt-5'; known: llama-3.1-8b, qwen2.5-7b, qwen2.5-0.5b, tiny, micro");
     }
 }
