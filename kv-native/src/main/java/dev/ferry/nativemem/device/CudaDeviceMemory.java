@@ -131,7 +131,7 @@ public final class CudaDeviceMemory implements DeviceMemory {
                     + ": CUDA_ERROR_OUT_OF_MEMORY");
         }
         check(rc, "cuMemAlloc(" + bytes + ")");
-        return adopt(new CudaPool(base, bytes));
+        return owned.adopt(new CudaPool(base, bytes));
     }
 
     @Override
@@ -140,7 +140,7 @@ public final class CudaDeviceMemory implements DeviceMemory {
         bind();
         CUstream stream = new CUstream();
         check(JCudaDriver.cuStreamCreate(stream, CUstream_flags.CU_STREAM_NON_BLOCKING), "cuStreamCreate");
-        return adopt(new CudaStream(stream));
+        return owned.adopt(new CudaStream(stream));
     }
 
     @Override
@@ -154,7 +154,7 @@ public final class CudaDeviceMemory implements DeviceMemory {
         // PORTABLE: page-locked for every context, not only the primary one of this device.
         check(JCudaDriver.cuMemHostRegister(pointer, range.byteSize(), JCudaDriver.CU_MEMHOSTREGISTER_PORTABLE),
                 "cuMemHostRegister(" + range.byteSize() + " bytes)");
-        return adopt(new Registration(range, pointer));
+        return owned.adopt(new Registration(range, pointer));
     }
 
     @Override
@@ -171,23 +171,6 @@ public final class CudaDeviceMemory implements DeviceMemory {
 
     private void bind() {
         check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
-    }
-
-    private <T extends AutoCloseable> T adopt(T child) {
-        boolean added = false;
-        try {
-            owned.add(child);
-            added = true;
-            return child;
-        } finally {
-            if (!added) {
-                try {
-                    child.close();
-                } catch (Exception ignored) {
-                    // closing what could not be adopted; the IllegalStateException says why
-                }
-            }
-        }
     }
 
     private CudaStream own(DeviceStream stream) {

@@ -82,13 +82,13 @@ public final class HostDeviceMemory implements DeviceMemory {
             allocated.addAndGet(-bytes);
             throw e;
         }
-        return adopt(pool);
+        return owned.adopt(pool);
     }
 
     @Override
     public DeviceStream openStream() {
         owned.requireOpen();
-        return adopt(new HostStream());
+        return owned.adopt(new HostStream());
     }
 
     @Override
@@ -96,29 +96,12 @@ public final class HostDeviceMemory implements DeviceMemory {
         if (!range.isNative() || range.byteSize() == 0) {
             throw new IllegalArgumentException("only a non-empty native range can be registered, was " + range);
         }
-        return adopt(new Registration(range));
+        return owned.adopt(new Registration(range));
     }
 
     @Override
     public void close() {
         owned.closeAll();
-    }
-
-    private <T extends AutoCloseable> T adopt(T child) {
-        boolean added = false;
-        try {
-            owned.add(child);
-            added = true;
-            return child;
-        } finally {
-            if (!added) {
-                try {
-                    child.close();
-                } catch (Exception ignored) {
-                    // closing what could not be adopted; the IllegalStateException says why
-                }
-            }
-        }
     }
 
     private HostStream own(DeviceStream stream) {

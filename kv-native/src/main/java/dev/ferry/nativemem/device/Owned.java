@@ -28,11 +28,24 @@ final class Owned {
         return closed;
     }
 
-    /** Adds {@code child}; @throws IllegalStateException when the owner is closed (the caller then closes the child). */
-    synchronized <T extends AutoCloseable> T add(T child) {
-        requireOpen();
-        open.add(child);
-        return child;
+    /**
+     * Adds {@code child}; when the owner was closed meanwhile, closes the child instead.
+     *
+     * @throws IllegalStateException when the owner is closed
+     */
+    <T extends AutoCloseable> T adopt(T child) {
+        synchronized (this) {
+            if (!closed) {
+                open.add(child);
+                return child;
+            }
+        }
+        try {
+            child.close();
+        } catch (Exception ignored) {
+            // closing what could not be adopted; the IllegalStateException below says why
+        }
+        throw new IllegalStateException(owner + " is closed");
     }
 
     synchronized void remove(AutoCloseable child) {
