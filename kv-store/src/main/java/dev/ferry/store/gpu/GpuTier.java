@@ -159,6 +159,30 @@ public final class GpuTier<K> implements AutoCloseable {
     }
 
     /**
+     * Queues a copy of the block into {@code target} at {@code targetOffset} on the same device:
+     * a hit for the engine this tier sits next to, whose KV buffers are device memory too, so the
+     * bytes never cross to the host.
+     *
+     * @param target a pool of the same device memory (the engine's buffers)
+     * @return the completion, or empty when the tier does not hold a readable copy of {@code key}
+     * @throws IndexOutOfBoundsException when the block does not fit in {@code target} at {@code targetOffset}
+     * @throws IllegalArgumentException  when {@code target} belongs to another device memory
+     */
+    public synchronized Optional<CopyCompletion> readToDevice(K key, DevicePool target, long targetOffset) {
+        requireOpen();
+        settle();
+        GpuCopy copy = blocks.get(key);
+        if (copy == null || copy.residency != GpuCopy.Residency.RESIDENT) {
+            return Optional.empty();
+        }
+        CopyCompletion completion = pool.copyToAsync(copy.offset, target, targetOffset, copy.length, stream);
+        copy.lastUse = ++tick;
+        track(key, copy, GpuCopy.Kind.READ, completion);
+        reads++;
+        return Optional.of(completion);
+    }
+
+    /**
      * Queues a copy of the block down to {@code dramRange} (a range of a DRAM slab); once it
      * completes the block counts as copied down. Copying a block down twice is allowed (the second
      * copy goes to the new range).

@@ -7,6 +7,7 @@ import dev.ferry.nativemem.device.CopyCompletion;
 import dev.ferry.nativemem.device.DeviceException;
 import dev.ferry.nativemem.device.DeviceMemory;
 import dev.ferry.nativemem.device.DeviceOutOfMemoryException;
+import dev.ferry.nativemem.device.DevicePool;
 import dev.ferry.nativemem.device.HostDeviceMemory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -92,6 +93,23 @@ class GpuTierTest {
             assertThat(out.mismatch(in)).isEqualTo(-1);
             assertThat(tier.evict("a")).isEqualTo(GpuTier.Eviction.EVICTED);
             assertThat(tier.freeBytes()).isEqualTo(4 * BLOCK);
+        }
+    }
+
+    @Test
+    void aHitForTheEngineIsACopyWithinTheDevice() {
+        try (DeviceMemory memory = new HostDeviceMemory(1 << 20); GpuTier<String> tier = new GpuTier<>(memory, 4 * BLOCK);
+             DevicePool engine = memory.allocate(2 * BLOCK)) {
+            MemorySegment in = block(6);
+            tier.put("a", in).await();
+            tier.readToDevice("a", engine, BLOCK).orElseThrow().await();
+            MemorySegment out = arena.allocate(BLOCK, 4096);
+            engine.copyOut(BLOCK, out);
+            assertThat(out.mismatch(in)).isEqualTo(-1);
+            assertThat(tier.readToDevice("missing", engine, 0)).isEmpty();
+            assertThatThrownBy(() -> tier.readToDevice("a", engine, BLOCK + 1))
+                    .isInstanceOf(IndexOutOfBoundsException.class);
+            assertThat(tier.counters().reads()).isEqualTo(1);
         }
     }
 
