@@ -21,7 +21,9 @@ import jcuda.driver.JCudaDriver;
  * GPU memory of one CUDA device through JCuda's driver API: pools are {@code cuMemAlloc}
  * ranges, streams are non-blocking {@code CUstream}s, each asynchronous copy records an event
  * that its {@link CopyCompletion} queries, and {@link #register} is {@code cuMemHostRegister}.
- * It uses the device's primary context, made current on each calling thread before each call.
+ * It uses the device's primary context, made current on a calling thread before its first call
+ * there (and again after a call through another {@code CudaDeviceMemory}); code that switches a
+ * thread's current CUDA context behind its back must switch it back.
  *
  * <p>Loading is lazy: this class loads on any machine; {@link #open(int)} first checks that
  * {@code libcuda.so.1} loads ({@link MachineInfo}), and only then touches JCuda, whose native
@@ -30,6 +32,9 @@ import jcuda.driver.JCudaDriver;
  * {@code CUresult} name. Thread-safe.
  */
 public final class CudaDeviceMemory implements DeviceMemory {
+    /** The context this class last made current on each thread. */
+    private static final ThreadLocal<CUcontext> BOUND = new ThreadLocal<>();
+
     private final int ordinal;
     private final CUdevice device;
     private final CUcontext context;
@@ -166,11 +171,18 @@ public final class CudaDeviceMemory implements DeviceMemory {
             owned.closeAll();
         } finally {
             JCudaDriver.cuDevicePrimaryCtxRelease(device);
+            if (BOUND.get() == context) {
+                BOUND.remove();
+            }
         }
     }
 
     private void bind() {
-        check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+        // A JNI call per copy saved: Ferry's threads run no other CUDA code between its calls.
+        if (BOUND.get() != context) {
+            check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+            BOUND.set(context);
+        }
     }
 
     private CudaStream own(DeviceStream stream) {
