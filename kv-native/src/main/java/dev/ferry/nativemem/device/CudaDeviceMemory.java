@@ -187,6 +187,7 @@ public final class CudaDeviceMemory implements DeviceMemory {
 
     private CudaStream own(DeviceStream stream) {
         if (stream instanceof CudaStream cuda && cuda.owner() == this) {
+            cuda.checkOpen(); // before a copy is queued on it
             return cuda;
         }
         throw new IllegalArgumentException("stream belongs to another device memory: " + stream);
@@ -312,6 +313,14 @@ public final class CudaDeviceMemory implements DeviceMemory {
             }
         }
 
+        synchronized void checkOpen() {
+            requireOpen();
+        }
+
+        synchronized boolean isClosed() {
+            return closed;
+        }
+
         @Override
         public void synchronize() {
             synchronized (this) {
@@ -363,7 +372,7 @@ public final class CudaDeviceMemory implements DeviceMemory {
                 return true;
             }
             synchronized (this) {
-                if (done) {
+                if (done || settledByClose()) {
                     return true;
                 }
                 bind();
@@ -383,7 +392,7 @@ public final class CudaDeviceMemory implements DeviceMemory {
                 return;
             }
             synchronized (this) {
-                if (done) {
+                if (done || settledByClose()) {
                     return;
                 }
                 bind();
@@ -395,6 +404,14 @@ public final class CudaDeviceMemory implements DeviceMemory {
         private void finish() {
             done = true;
             stream.recycle(event);
+        }
+
+        /** A closed stream waited for its copies and destroyed its events: this one is done. */
+        private boolean settledByClose() {
+            if (stream.isClosed()) {
+                done = true;
+            }
+            return done;
         }
     }
 

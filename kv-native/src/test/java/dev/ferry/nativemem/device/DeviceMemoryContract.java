@@ -173,6 +173,10 @@ abstract class DeviceMemoryContract {
         DevicePool pool = memory.allocate(64 * KIB);
         DeviceStream stream = memory.openStream();
         MemorySegment host = arena.allocate(KIB, 4096);
+        CopyCompletion queued = pool.copyInAsync(0, host, stream);
+        stream.close(); // waits for what was queued
+        assertThat(queued.isDone()).as("a copy its closed stream waited for").isTrue();
+        queued.await();
         pool.close();
         pool.close();
         assertThatThrownBy(() -> pool.copyIn(0, host)).isInstanceOf(IllegalStateException.class)
