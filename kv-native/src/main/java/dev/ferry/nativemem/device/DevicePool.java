@@ -1,0 +1,208 @@
+package dev.ferry.nativemem.device;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Objects;
+
+/**
+ * A contiguous range of device memory, {@link #bytes()} long, addressed by offsets from 0,
+ * and the copies into it, out of it and within the device. Its user carves it into blocks.
+ *
+ * <p>Every copy is checked here, in one place, before it reaches the device: the device range
+ * must lie inside the pool ({@link IndexOutOfBoundsException} otherwise), the host side must be
+ * native memory, the stream must belong to the same device memory, and the pool must be open
+ * ({@link IllegalStateException} otherwise). A copy without a stream is synchronous; one on a
+ * stream is queued behind the stream's earlier copies and returns its {@link CopyCompletion}.
+ * Host memory of an asynchronous copy must stay valid and unchanged until its completion.
+ *
+ * <p>Thread-safety: copies may be issued from any thread; copies to overlapping ranges are
+ * ordered only within one stream. Close the pool once, after its copies are awaited.
+ */
+public abstract class DevicePool implements AutoCloseable {
+    private final DeviceMemory memory;
+    private final long bytes;
+    private volatile boolean closed;
+
+    /** @param memory the device memory that allocated it; @param bytes its size */
+    protected DevicePool(DeviceMemory memory, long bytes) {
+        this.memory = memory;
+        this.bytes = bytes;
+    }
+
+    /** Size in bytes. */
+    public final long bytes() {
+        return bytes;
+    }
+
+    /** The device memory this pool lives in. */
+    public final DeviceMemory memory() {
+        return memory;
+    }
+
+    /**
+     * Copies all of {@code src} (host) to the pool at {@code offset}, synchronously.
+     *
+     * @throws IndexOutOfBoundsException when {@code [offset, offset + src.byteSize())} leaves the pool
+     */
+    public final void copyIn(long offset, MemorySegment src) {
+        checkDevice(offset, requireHost(src).byteSize());
+        hostToDevice(offset, src, null);
+    }
+
+    /** Queues a copy of all of {@code src} (host) to the pool at {@code offset} on {@code stream}. */
+    public final CopyCompletion copyInAsync(long offset, MemorySegment src, DeviceStream stream) {
+        checkDevice(offset, requireHost(src).byteSize());
+        return hostToDevice(offset, src, requireStream(stream));
+    }
+
+    /**
+     * Copies {@code dst.byteSize()} bytes from the pool at {@code offset} to {@code dst} (host), synchronously.
+     *
+     * @throws IndexOutOfBoundsException when the device range leaves the pool
+     */
+    public final void copyOut(long offset, MemorySegment dst) {
+        checkDevice(offset, requireHost(dst).byteSize());
+        deviceToHost(offset, dst, null);
+    }
+
+    /** Queues a copy of {@code dst.byteSize()} bytes from the pool at {@code offset} to {@code dst} (host) on {@code stream}. */
+    public final CopyCompletion copyOutAsync(long offset, MemorySegment dst, DeviceStream stream) {
+        checkDevice(offset, requireHost(dst).byteSize());
+        return deviceToHost(offset, dst, requireStream(stream));
+    }
+
+    /**
+     * Copies {@code length} bytes from this pool at {@code offset} to {@code target} at
+     * {@code targetOffset}, on the device, synchronously. Overlapping ranges of one pool are an error of the caller.
+     *
+     * @throws IllegalArgumentException when {@code target} belongs to another device memory
+     */
+    public final void copyTo(long offset, DevicePool target, long targetOffset, long length) {
+        checkDeviceToDevice(offset, target, targetOffset, length);
+        deviceToDevice(offset, target, targetOffset, length, null);
+    }
+
+    /** Queues a device-to-device copy on {@code stream}; see {@link #copyTo}. */
+    public final CopyCompletion copyToAsync(long offset, DevicePool target, long targetOffset, long length,
+                                            DeviceStream stream) {
+        checkDeviceToDevice(offset, target, targetOffset, length);
+        return deviceToDevice(offset, target, targetOffset, length, requireStream(stream));
+    }
+
+    /**
+     * Queues copies of many blocks of the pool, {@code offsets[i]} and {@code lengths[i]} each,
+     * to {@code dst} (host) one after another in that order, on one stream, with one completion
+     * for them all (a gather). Every range is checked before any copy is queued.
+     *
+     * @throws IllegalArgumentException when the arrays differ in length or {@code dst} is not
+     *                                  exactly the sum of the lengths
+     */
+    public final CopyCompletion gatherOutAsync(long[] offsets, long[] lengths, MemorySegment dst, DeviceStream stream) {
+        long total = checkBlocks(offsets, lengths, requireHost(dst));
+        requireStream(stream);
+        CopyCompletion last = CopyCompletion.DONE;
+        long at = 0;
+        for (int i = 0; i < offsets.length; i++) {
+            last = deviceToHost(offsets[i], dst.asSlice(at, lengths[i]), stream);
+            at += lengths[i];
+        }
+        assert at == total;
+        return last;
+    }
+
+    /**
+     * Queues copies of consecutive parts of {@code src} (host), {@code lengths[i]} bytes each,
+     * into the pool at {@code offsets[i]}, on one stream, with one completion (a scatter).
+     *
+     * @throws IllegalArgumentException as {@link #gatherOutAsync}
+     */
+    public final CopyCompletion scatterInAsync(MemorySegment src, long[] offsets, long[] lengths, DeviceStream stream) {
+        checkBlocks(offsets, lengths, requireHost(src));
+        requireStream(stream);
+        CopyCompletion last = CopyCompletion.DONE;
+        long at = 0;
+        for (int i = 0; i < offsets.length; i++) {
+            last = hostToDevice(offsets[i], src.asSlice(at, lengths[i]), stream);
+            at += lengths[i];
+        }
+        return last;
+    }
+
+    /** Whether {@link #close()} was called (or the device memory was closed). */
+    public final boolean isClosed() {
+        return closed;
+    }
+
+    /** Frees the device memory. Idempotent. */
+    @Override
+    public final void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        free();
+    }
+
+    /** Host to device: {@code stream} null means synchronous (return {@link CopyCompletion#DONE}). Arguments are checked. */
+    protected abstract CopyCompletion hostToDevice(long offset, MemorySegment src, DeviceStream stream);
+
+    /** Device to host: {@code stream} null means synchronous. Arguments are checked. */
+    protected abstract CopyCompletion deviceToHost(long offset, MemorySegment dst, DeviceStream stream);
+
+    /** Device to device: {@code stream} null means synchronous. Arguments are checked; target is of the same implementation. */
+    protected abstract CopyCompletion deviceToDevice(long offset, DevicePool target, long targetOffset, long length,
+                                                     DeviceStream stream);
+
+    /** Frees the memory; called once. */
+    protected abstract void free();
+
+    private void checkDevice(long offset, long length) {
+        requireOpen();
+        if (offset < 0 || length < 0 || offset > bytes - length) {
+            throw new IndexOutOfBoundsException("device range [" + offset + ", " + (offset + length)
+                    + ") leaves the pool of " + bytes + " bytes");
+        }
+    }
+
+    private void checkDeviceToDevice(long offset, DevicePool target, long targetOffset, long length) {
+        Objects.requireNonNull(target, "target");
+        if (target.memory != memory) {
+            throw new IllegalArgumentException("target pool belongs to another device memory");
+        }
+        checkDevice(offset, length);
+        target.checkDevice(targetOffset, length);
+    }
+
+    private long checkBlocks(long[] offsets, long[] lengths, MemorySegment host) {
+        if (offsets.length != lengths.length) {
+            throw new IllegalArgumentException(offsets.length + " offsets but " + lengths.length + " lengths");
+        }
+        long total = 0;
+        for (int i = 0; i < offsets.length; i++) {
+            checkDevice(offsets[i], lengths[i]);
+            total += lengths[i];
+        }
+        if (total != host.byteSize()) {
+            throw new IllegalArgumentException("blocks hold " + total + " bytes, host range " + host.byteSize());
+        }
+        return total;
+    }
+
+    private void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException("device pool of " + bytes + " bytes is closed");
+        }
+    }
+
+    private static MemorySegment requireHost(MemorySegment host) {
+        Objects.requireNonNull(host, "host range");
+        if (!host.isNative()) {
+            throw new IllegalArgumentException("host range must be native (off-heap) memory, was " + host);
+        }
+        return host;
+    }
+
+    private DeviceStream requireStream(DeviceStream stream) {
+        Objects.requireNonNull(stream, "stream");
+        return stream;
+    }
+}

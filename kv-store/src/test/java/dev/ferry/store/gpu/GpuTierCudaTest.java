@@ -1,0 +1,56 @@
+package dev.ferry.store.gpu;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.ferry.nativemem.MachineInfo;
+import dev.ferry.nativemem.device.CudaDeviceMemory;
+import dev.ferry.nativemem.device.DeviceMemory;
+import dev.ferry.nativemem.device.DevicePool;
+import dev.ferry.nativemem.device.DeviceUnavailableException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/** {@link GpuTier} on a real GPU, from a registered DRAM slab; skipped where CUDA is absent. */
+@Tag("gpu")
+class GpuTierCudaTest {
+    private static final long BLOCK = 1 << 20;
+
+    @Test
+    void putReadCopyDownAndHitOnTheDeviceKeepEveryByte() {
+        assumeTrue(MachineInfo.probe().cudaDriver(), "no CUDA driver on this machine");
+        DeviceMemory memory;
+        try {
+            memory = CudaDeviceMemory.open(0);
+        } catch (DeviceUnavailableException e) {
+            assumeTrue(false, e.getMessage());
+            return;
+        }
+        try (Arena arena = Arena.ofShared(); memory; GpuTier<Long> tier = new GpuTier<>(memory, 8 * BLOCK);
+             DevicePool engine = memory.allocate(BLOCK)) {
+            MemorySegment slab = arena.allocate(4 * BLOCK, 4096);
+            tier.registerDram(slab);
+            MemorySegment in = slab.asSlice(0, BLOCK);
+            for (long i = 0; i < BLOCK; i++) {
+                in.set(ValueLayout.JAVA_BYTE, i, (byte) (i * 13 + 1));
+            }
+            tier.put(1L, in).await();
+            tier.read(1L, slab.asSlice(BLOCK, BLOCK)).orElseThrow().await();
+            assertThat(slab.asSlice(BLOCK, BLOCK).mismatch(in)).isEqualTo(-1);
+
+            tier.copyDown(1L, slab.asSlice(2 * BLOCK, BLOCK)).await();
+            tier.await(1L);
+            assertThat(slab.asSlice(2 * BLOCK, BLOCK).mismatch(in)).isEqualTo(-1);
+            assertThat(tier.block(1L).orElseThrow().copiedDown()).isTrue();
+
+            tier.readToDevice(1L, engine, 0).orElseThrow().await();
+            engine.copyOut(0, slab.asSlice(3 * BLOCK, BLOCK));
+            assertThat(slab.asSlice(3 * BLOCK, BLOCK).mismatch(in)).isEqualTo(-1);
+            assertThat(tier.evict(1L)).isEqualTo(GpuTier.Eviction.EVICTED);
+            assertThat(tier.counters().failedCopies()).isZero();
+        }
+    }
+}
