@@ -143,7 +143,7 @@ class SharedOptionsTest {
             cli.setErr(new PrintWriter(err, true));
             assertThat(cli.execute("--help")).isZero();
             assertThat(out.toString()).contains("--capacity=SIZE", "--ssd-capacity=SIZE", "--scrub-rate=RATE",
-                    "--master=HOST:PORT", "--data=HOST:PORT").doesNotContain("-bytes", "--scrub-bytes-per-second",
+                    "--master=ADDRESS", "--cluster-id=ID", "--data=HOST:PORT").doesNotContain("-bytes", "--scrub-bytes-per-second",
                     "--data-port", "--host");
         }
         assertThat(err.toString()).isEmpty();

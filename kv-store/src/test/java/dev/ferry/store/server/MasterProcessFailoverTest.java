@@ -1,0 +1,98 @@
+package dev.ferry.store.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.ferry.store.coord.EtcdProcess;
+import dev.ferry.store.coord.MasterAddress;
+import dev.ferry.store.master.MasterClient;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code ferry master --etcd} as real processes: three masters, the leader SIGKILLed (its lease
+ * is not revoked; it runs out), a standby takes over with a higher epoch and a client follows.
+ */
+class MasterProcessFailoverTest {
+    private static final Pattern PORT = Pattern.compile("FERRY-READY role=master port=(\\d+) cluster=c1");
+    private static final int TTL_SECONDS = 2;
+
+    @TempDir
+    Path dir;
+    private EtcdProcess etcd;
+    private final List<Process> masters = new ArrayList<>();
+
+    @BeforeEach
+    void startEtcd() throws Exception {
+        etcd = EtcdProcess.start(dir);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        for (Process p : masters) {
+            p.destroyForcibly();
+            p.waitFor(10, TimeUnit.SECONDS);
+        }
+        etcd.close();
+    }
+
+    private record Master(Process process, int port) {
+    }
+
+    private Master startMaster(int index) throws IOException {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Path log = dir.resolve("master-" + index + ".log");
+        Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"), MasterMain.class.getName(),
+                "--etcd", etcd.address(), "--cluster-id", "c1", "--lease-ttl", TTL_SECONDS + "s")
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        masters.add(p);
+        int[] port = new int[1];
+        await("master " + index + " ready (" + log + ")").atMost(Duration.ofSeconds(30)).until(() -> {
+            assertThat(p.isAlive()).as("master %d alive: %s", index, Files.readString(log)).isTrue();
+            Matcher m = PORT.matcher(Files.readString(log));
+            if (m.find()) {
+                port[0] = Integer.parseInt(m.group(1));
+                return true;
+            }
+            return false;
+        });
+        return new Master(p, port[0]);
+    }
+
+    @Test
+    void aStandbyProcessTakesOverFromAKilledLeaderWithAHigherEpochAndTheClientFollows() throws Exception {
+        List<Master> all = List.of(startMaster(0), startMaster(1), startMaster(2));
+        try (MasterClient client = new MasterClient(MasterAddress.parse("etcd://" + etcd.address() + "/c1"), 2_000,
+                30_000)) {
+            assertThat(client.stats().nodes()).isZero();
+            long firstEpoch = client.epoch();
+            assertThat(firstEpoch).isPositive();
+            String leaderAddress = client.target();
+            Master leader = all.stream().filter(m -> leaderAddress.endsWith(":" + m.port())).findFirst().orElseThrow();
+
+            long killed = System.nanoTime();
+            leader.process().destroyForcibly(); // SIGKILL: its lease runs out, nobody revokes it
+            assertThat(leader.process().waitFor(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(client.stats().nodes()).isZero(); // waits for the new leader, within the deadline
+            long takeoverMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killed);
+            System.out.println("takeover after SIGKILL of the leader: " + takeoverMillis + " ms (lease TTL "
+                    + TTL_SECONDS + " s)");
+
+            assertThat(client.epoch()).isGreaterThan(firstEpoch);
+            assertThat(client.target()).isNotEqualTo(leaderAddress);
+            // Within the TTL, the watch's reaction and a client retry (2 cores shared by 5 JVMs and etcd).
+            assertThat(takeoverMillis).isLessThan(TimeUnit.SECONDS.toMillis(TTL_SECONDS) + 5_000);
+        }
+    }
+}
