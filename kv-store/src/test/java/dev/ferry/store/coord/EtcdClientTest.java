@@ -17,11 +17,11 @@ import org.junit.jupiter.api.io.TempDir;
 class EtcdClientTest {
     @TempDir
     static Path dir;
-    static EtcdProcess etcd;
+    static LocalEtcd etcd;
 
     @BeforeAll
     static void startEtcd() throws Exception {
-        etcd = EtcdProcess.start(dir);
+        etcd = LocalEtcd.start(dir);
     }
 
     @AfterAll

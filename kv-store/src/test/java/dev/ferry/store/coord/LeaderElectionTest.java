@@ -19,12 +19,12 @@ class LeaderElectionTest {
 
     @TempDir
     Path dir;
-    private EtcdProcess etcd;
+    private LocalEtcd etcd;
     private final List<AutoCloseable> open = new ArrayList<>();
 
     @BeforeEach
     void startEtcd() throws Exception {
-        etcd = EtcdProcess.start(dir);
+        etcd = LocalEtcd.start(dir);
     }
 
     @AfterEach

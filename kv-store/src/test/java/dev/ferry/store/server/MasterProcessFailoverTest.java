@@ -6,7 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.client.StoreClient;
-import dev.ferry.store.coord.EtcdProcess;
+import dev.ferry.store.coord.LocalEtcd;
 import dev.ferry.store.coord.MasterAddress;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.node.StoreNode;
@@ -37,12 +37,12 @@ class MasterProcessFailoverTest {
 
     @TempDir
     Path dir;
-    private EtcdProcess etcd;
+    private LocalEtcd etcd;
     private final List<Process> masters = new ArrayList<>();
 
     @BeforeEach
     void startEtcd() throws Exception {
-        etcd = EtcdProcess.start(dir);
+        etcd = LocalEtcd.start(dir);
     }
 
     @AfterEach

@@ -9,31 +9,35 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.awaitility.Awaitility;
 
 /**
- * A real etcd server for a test: one member on loopback, on free ports, with its data in a
- * directory of the test's own. Stopping and starting it again keeps the data (an outage).
- * The binary is Debian's {@code etcd-server} (installed by {@code .ci/run}); without it the
- * test fails, naming the package. Not thread-safe; close it.
+ * A single-member etcd server on loopback for tests and benchmarks: free ports, its data in a
+ * directory of the caller's, its output in a log file beside it. Stopping and starting it
+ * again keeps the data (an outage). The binary is Debian's {@code etcd-server} (installed by
+ * {@code .ci/run}); without it {@link #start} fails, naming the package. Not for production:
+ * run etcd as its own service there. Not thread-safe; close it (its data directory goes).
  */
-public final class EtcdProcess implements AutoCloseable {
+public final class LocalEtcd implements AutoCloseable {
     private final Path dataDir;
     private final int clientPort;
     private final int peerPort;
     private final Path log;
     private Process process;
 
-    private EtcdProcess(Path dataDir) throws IOException {
+    private LocalEtcd(Path dataDir) throws IOException {
         this.dataDir = dataDir;
         this.clientPort = freePort();
         this.peerPort = freePort();
         this.log = dataDir.resolveSibling(dataDir.getFileName() + ".log");
     }
 
-    /** Starts etcd with its data under {@code dir} and waits until it serves. */
-    public static EtcdProcess start(Path dir) throws IOException {
-        EtcdProcess etcd = new EtcdProcess(dir.resolve("etcd-" + System.nanoTime()));
+    /**
+     * Starts etcd with its data under {@code dir} and waits until it serves.
+     *
+     * @throws IllegalStateException when there is no etcd binary, or it does not serve within 30 s
+     */
+    public static LocalEtcd start(Path dir) throws IOException {
+        LocalEtcd etcd = new LocalEtcd(dir.resolve("etcd-" + System.nanoTime()));
         etcd.start();
         return etcd;
     }
@@ -49,7 +53,11 @@ public final class EtcdProcess implements AutoCloseable {
                 + "(apt-get install etcd-server; .ci/run does)");
     }
 
-    /** Starts (again) and waits until it answers, 30 s at most. */
+    /**
+     * Starts (again) and waits until it answers, 30 s at most.
+     *
+     * @throws IllegalStateException when it exits or does not answer in time
+     */
     public void start() throws IOException {
         if (process != null && process.isAlive()) {
             return;
@@ -61,23 +69,40 @@ public final class EtcdProcess implements AutoCloseable {
                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                 "--initial-cluster", "test=" + peer, "--log-level", "warn")
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         try (EtcdClient probe = new EtcdClient(List.of(uri()), Duration.ofSeconds(1))) {
-            Awaitility.await("etcd on " + uri() + " (log " + log + ")").atMost(Duration.ofSeconds(30))
-                    .pollInterval(Duration.ofMillis(100)).ignoreExceptions().until(() -> {
-                        if (!process.isAlive()) {
-                            throw new AssertionError("etcd exited: " + Files.readString(log));
-                        }
-                        probe.get("/probe");
-                        return true;
-                    });
+            while (true) {
+                if (!process.isAlive()) {
+                    throw new IllegalStateException("etcd exited: " + Files.readString(log));
+                }
+                try {
+                    probe.get("/probe");
+                    return;
+                } catch (EtcdException notYet) {
+                    if (System.nanoTime() - deadline >= 0) {
+                        throw new IllegalStateException("etcd on " + uri() + " does not answer after 30 s (log " + log
+                                + ")", notYet);
+                    }
+                }
+                try {
+                    Thread.sleep(100);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while starting etcd");
+                }
+            }
         }
     }
 
     /** Stops it (SIGKILL), keeping its data. */
-    public void stop() throws InterruptedException {
+    public void stop() {
         if (process != null) {
             process.destroyForcibly();
-            process.waitFor(10, TimeUnit.SECONDS);
+            try {
+                process.waitFor(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
@@ -98,7 +123,7 @@ public final class EtcdProcess implements AutoCloseable {
     }
 
     @Override
-    public void close() throws InterruptedException {
+    public void close() {
         stop();
         deleteTree(dataDir.toFile());
     }
