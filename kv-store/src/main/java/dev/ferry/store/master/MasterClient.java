@@ -58,7 +58,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     private final EpochFence fence = new EpochFence();
     /** The master called now; replaced when the leader changes ({@link #follow}). */
     private volatile RpcClient rpc;
-    /** Clients of masters left behind, closed with this one (a call may still be on one). */
+    /** The client of the master left behind last (a call may still be on it), closed at the next change. */
     private final List<RpcClient> retired = new ArrayList<>();
     private final Map<String, SegmentDescriptor> segments = new ConcurrentHashMap<>();
 
@@ -147,6 +147,9 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
         }
         rpc = new RpcClient(leader.get().host(), leader.get().port(), timeoutMillis, fence);
         current.disconnect();
+        // The one left behind before has had a whole term to see its last calls off.
+        retired.forEach(RpcClient::close);
+        retired.clear();
         retired.add(current);
         return true;
     }
