@@ -42,9 +42,20 @@ public final class LocalEtcd implements AutoCloseable {
         return etcd;
     }
 
-    /** The path of the etcd binary. */
+    /**
+     * The path of the etcd binary: the first {@code etcd} on the PATH, else Debian's.
+     *
+     * @throws IllegalStateException naming the package to install when there is none
+     */
     public static String binary() {
-        for (String candidate : List.of("/usr/bin/etcd", "/usr/local/bin/etcd")) {
+        List<String> candidates = new java.util.ArrayList<>();
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(File.pathSeparator)) {
+            if (!dir.isEmpty()) {
+                candidates.add(Path.of(dir, "etcd").toString());
+            }
+        }
+        candidates.add("/usr/bin/etcd");
+        for (String candidate : candidates) {
             if (Files.isExecutable(Path.of(candidate))) {
                 return candidate;
             }
