@@ -41,7 +41,7 @@ class LayeringTest {
     /** kv-store's packages, bottom first; the packages of one level may use each other (without a cycle). */
     static final List<List<String>> STORE = List.of(
             List.of("dev.ferry.store.cli.."),
-            List.of("dev.ferry.store.rpc..", "dev.ferry.store.alloc..", "dev.ferry.store.block..",
+            List.of("dev.ferry.store.rpc..", "dev.ferry.store.coord..", "dev.ferry.store.alloc..", "dev.ferry.store.block..",
                     "dev.ferry.store.eviction..", "dev.ferry.store.model..", "dev.ferry.store.index..",
                     "dev.ferry.store.tier..", "dev.ferry.store.handoff..", "dev.ferry.store.gpu.."),
             List.of("dev.ferry.store.master.."),
@@ -71,7 +71,7 @@ class LayeringTest {
 
     @ArchTest
     static final ArchRule storePackagesUseOnlyPackagesBelow = Layers.layered(STORE, true)
-            .as("kv-store: cli <- rpc, alloc, block, eviction, model, index, tier, handoff, gpu <- master <- node <- client"
+            .as("kv-store: cli <- rpc, coord, alloc, block, eviction, model, index, tier, handoff, gpu <- master <- node <- client"
                     + " <- sidecar <- engine <- server");
 
     @ArchTest

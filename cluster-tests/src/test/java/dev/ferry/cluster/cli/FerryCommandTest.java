@@ -234,6 +234,24 @@ class FerryCommandTest {
     }
 
     @Test
+    void benchTakeoverKillsTheLeaderAndTheNextCommitsWithNoBlockLost(@TempDir Path dir) throws IOException {
+        int code = ferry("bench", "takeover", "--masters", "2", "--runs", "2", "--lease-ttl", "1s", "--blocks", "8",
+                "--out", dir.toString());
+        assertThat(code).as(err.toString()).isEqualTo(ExitCodes.OK);
+        List<String> rows = Files.readAllLines(dir.resolve("takeover.csv"));
+        assertThat(rows).hasSize(3).first().isEqualTo("run,epoch,blocks_before,takeover_ms,lost_blocks");
+        long previousEpoch = 0;
+        for (String row : rows.subList(1, rows.size())) {
+            String[] f = row.split(",");
+            assertThat(Long.parseLong(f[1])).as("epoch rises: %s", row).isGreaterThan(previousEpoch);
+            previousEpoch = Long.parseLong(f[1]);
+            assertThat(Long.parseLong(f[3])).as("takeover ms: %s", row).isPositive();
+            assertThat(f[4]).as("lost blocks: %s", row).isEqualTo("0");
+        }
+        assertThat(ferry("bench", "takeover", "--masters", "1")).isEqualTo(ExitCodes.BAD_INPUT);
+    }
+
+    @Test
     void traceCommandWritesAReadableTrace(@TempDir Path dir) {
         Path out = dir.resolve("t.jsonl");
         assertThat(ferry("trace", "--requests", "20", "--out", out.toString())).isZero();

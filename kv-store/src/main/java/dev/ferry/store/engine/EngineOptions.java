@@ -3,10 +3,10 @@ package dev.ferry.store.engine;
 import dev.ferry.store.cli.ListenOptions;
 import dev.ferry.store.cli.MasterOptions;
 import dev.ferry.store.client.BlockStore;
+import dev.ferry.store.coord.MasterAddress;
 import dev.ferry.store.client.EngineBlockStore;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.model.ModelProfile;
-import dev.ferry.store.node.HostPort;
 import dev.ferry.store.sidecar.SidecarBlockStore;
 import dev.ferry.transfer.TransferEngine;
 import java.nio.file.Path;
@@ -74,8 +74,8 @@ public final class EngineOptions {
             }
             return SidecarBlockStore.connect(sidecar, stagingBytes, lanes);
         }
-        HostPort m = HostPort.parse(master.address());
-        MasterClient client = new MasterClient(m.host(), m.port(), 10_000, master.reconnectMillis());
+        MasterClient client = new MasterClient(MasterAddress.parse(master.address(), master.clusterId()), 10_000,
+                master.reconnectMillis());
         TransferEngine engine;
         try {
             engine = new TransferEngine(new TransferEngine.Context().bindHost(listen.host()).linksPerPeer(links)

@@ -1,6 +1,10 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.coord.EtcdException;
+import dev.ferry.store.coord.LeaderLocator;
+import dev.ferry.store.coord.MasterAddress;
 import dev.ferry.store.index.IndexedBlock;
+import dev.ferry.store.rpc.EpochFence;
 import dev.ferry.store.rpc.RpcClient;
 import dev.ferry.store.rpc.RpcException;
 import dev.ferry.store.rpc.Wire;
@@ -32,6 +36,14 @@ import java.util.function.Supplier;
  * a commit of a put it never started fails with CONFLICT, a release of a lease it never
  * granted answers "expired".
  *
+ * <p>Given an etcd address ({@link MasterAddress}), it calls the leader that etcd names and
+ * follows it: a call refused with {@link RpcException#NOT_LEADER} (a standby, a deposed
+ * leader, or an answer from an epoch older than one seen) or one that lost its connection
+ * looks the leader up again and is sent to the new one, within the same reconnect deadline.
+ * A NOT_LEADER refusal is resent whatever the call: no leader whose state survives acted on
+ * it. Answers from an epoch older than the highest seen are refused (one {@link EpochFence}
+ * for all the masters this client calls).
+ *
  * <p>Thread-safe. Owns a connection: close it.
  */
 public final class MasterClient implements MasterApi, SegmentResolver, AutoCloseable {
@@ -40,8 +52,14 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     private static final long FIRST_PAUSE_MILLIS = 50;
     private static final long MAX_PAUSE_MILLIS = 500;
 
-    private final RpcClient rpc;
     private final long reconnectMillis;
+    private final long timeoutMillis;
+    private final LeaderLocator locator;
+    private final EpochFence fence = new EpochFence();
+    /** The master called now; replaced when the leader changes ({@link #follow}). */
+    private volatile RpcClient rpc;
+    /** The client of the master left behind last (a call may still be on it), closed at the next change. */
+    private final List<RpcClient> retired = new ArrayList<>();
     private final Map<String, SegmentDescriptor> segments = new ConcurrentHashMap<>();
 
     /** @param timeoutMillis longest wait for an answer, ms */
@@ -55,11 +73,85 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
      *                        (0: fail at the first lost connection)
      */
     public MasterClient(String host, int port, long timeoutMillis, long reconnectMillis) {
+        this(MasterAddress.of(host, port), timeoutMillis, reconnectMillis);
+    }
+
+    /**
+     * A client of a fixed master or of the leader of a cluster in etcd. For etcd, waits for a
+     * leader up to the reconnect deadline (at least one answer timeout).
+     *
+     * @param timeoutMillis   longest wait for an answer, ms
+     * @param reconnectMillis how long a call keeps trying to reach a master that went away, or
+     *                        the new leader, ms (0: fail at the first lost connection)
+     * @throws RpcException UNAVAILABLE when etcd names no leader within that time
+     */
+    public MasterClient(MasterAddress address, long timeoutMillis, long reconnectMillis) {
         if (reconnectMillis < 0) {
             throw new IllegalArgumentException("reconnect deadline must be >= 0 ms, not " + reconnectMillis);
         }
-        this.rpc = new RpcClient(host, port, timeoutMillis);
         this.reconnectMillis = reconnectMillis;
+        this.timeoutMillis = timeoutMillis;
+        this.locator = new LeaderLocator(address, java.time.Duration.ofMillis(Math.clamp(timeoutMillis, 100, 2_000)));
+        try {
+            LeaderLocator.Leader leader = firstLeader(Math.max(reconnectMillis, timeoutMillis));
+            this.rpc = new RpcClient(leader.host(), leader.port(), timeoutMillis, fence);
+        } catch (RuntimeException | Error e) {
+            locator.close();
+            throw e;
+        }
+    }
+
+    private LeaderLocator.Leader firstLeader(long waitMillis) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(waitMillis);
+        String why = "etcd names none";
+        while (true) {
+            try {
+                java.util.Optional<LeaderLocator.Leader> leader = locator.find();
+                if (leader.isPresent()) {
+                    return leader.get();
+                }
+            } catch (EtcdException | IllegalStateException e) {
+                why = e.getMessage();
+            }
+            if (System.nanoTime() - deadline >= 0 || Thread.currentThread().isInterrupted()) {
+                throw new RpcException(RpcException.UNAVAILABLE, "no master leads " + locator.address() + " within "
+                        + waitMillis + " ms: " + why);
+            }
+            try {
+                Thread.sleep(FIRST_PAUSE_MILLIS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /**
+     * Looks the leader up again and, when it moved, sends the next calls there. Calls still
+     * waiting on the old one fail (and are resent when they may be).
+     *
+     * @return whether the master to call changed
+     */
+    private synchronized boolean follow() {
+        if (!locator.follows()) {
+            return false;
+        }
+        java.util.Optional<LeaderLocator.Leader> leader;
+        try {
+            leader = locator.find();
+        } catch (EtcdException | IllegalStateException e) {
+            return false; // etcd away: keep calling the one known
+        }
+        RpcClient current = rpc;
+        if (leader.isEmpty() || leader.get().address().equals(current.target())) {
+            return false;
+        }
+        rpc = new RpcClient(leader.get().host(), leader.get().port(), timeoutMillis, fence);
+        current.disconnect();
+        // The one left behind before has had a whole term to see its last calls off.
+        retired.forEach(RpcClient::close);
+        retired.clear();
+        retired.add(current);
+        return true;
     }
 
     /** A call that may be sent again after a lost connection. */
@@ -79,13 +171,17 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
             try {
                 return call.get();
             } catch (RpcException e) {
+                boolean notLeader = e.status() == RpcException.NOT_LEADER;
                 boolean lost = e.status() == RpcException.UNAVAILABLE && (idempotent || e.notSent())
-                        || e.status() == RpcException.TIMEOUT && idempotent;
+                        || e.status() == RpcException.TIMEOUT && idempotent || notLeader;
                 if (!lost || Thread.currentThread().isInterrupted()) {
                     throw e;
                 }
                 if (e.status() == RpcException.TIMEOUT) {
                     rpc.disconnect(); // a connection the master no longer answers on
+                }
+                if (follow() && notLeader) {
+                    continue; // the new leader, at once
                 }
                 long now = System.nanoTime();
                 if (firstFailure == 0) {
@@ -93,7 +189,8 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
                 }
                 long left = reconnectMillis - TimeUnit.NANOSECONDS.toMillis(now - firstFailure);
                 if (left <= 0) {
-                    throw new RpcException(RpcException.UNAVAILABLE, "master at " + rpc.target() + " unreachable"
+                    throw new RpcException(notLeader ? RpcException.NOT_LEADER : RpcException.UNAVAILABLE,
+                            "master at " + rpc.target() + (notLeader ? " not the leader" : " unreachable")
                             + (reconnectMillis > 0 ? " for " + reconnectMillis + " ms (the reconnect deadline)" : "")
                             + ": " + e.getMessage(), e);
                 }
@@ -106,6 +203,11 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
                 pause = Math.min(pause * 2, MAX_PAUSE_MILLIS);
             }
         }
+    }
+
+    /** The highest epoch of the masters' answers so far (0 for masters without etcd). */
+    public long epoch() {
+        return fence.highest();
     }
 
     /** The master's address, {@code host:port}. */
@@ -358,6 +460,14 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
 
     @Override
     public void close() {
-        rpc.close();
+        try {
+            synchronized (this) {
+                retired.forEach(RpcClient::close);
+                retired.clear();
+            }
+            rpc.close();
+        } finally {
+            locator.close();
+        }
     }
 }

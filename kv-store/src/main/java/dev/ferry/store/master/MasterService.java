@@ -5,6 +5,7 @@ import dev.ferry.store.index.IndexedBlock;
 import dev.ferry.store.rpc.RpcException;
 import dev.ferry.store.rpc.RpcHandler;
 import dev.ferry.store.rpc.RpcServer;
+import dev.ferry.store.rpc.ServerEpoch;
 import dev.ferry.store.rpc.Wire;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import io.netty.buffer.ByteBuf;
@@ -27,7 +28,10 @@ import org.slf4j.LoggerFactory;
 public final class MasterService implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(MasterService.class);
 
-    private final Master master;
+    private final EvictionPolicy policy;
+    private final long nodeTimeoutMillis;
+    /** Replaced by a fresh one when this master starts a term as leader ({@link #resetState}). */
+    private volatile Master master;
     private final ExecutorService executor = Executors.newSingleThreadExecutor(r -> new Thread(r, "ferry-master"));
     private final ScheduledExecutorService reaper = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "ferry-master-reaper");
@@ -50,8 +54,19 @@ public final class MasterService implements AutoCloseable {
      * @throws IllegalStateException when the port cannot be bound
      */
     public MasterService(String host, int port, EvictionPolicy policy, long nodeTimeoutMillis) {
-        this.master = new Master(policy, System::nanoTime, TimeUnit.MILLISECONDS.toNanos(nodeTimeoutMillis),
-                TimeUnit.SECONDS.toNanos(30));
+        this(host, port, policy, nodeTimeoutMillis, ServerEpoch.NONE);
+    }
+
+    /**
+     * A master that answers only while {@code epoch} lets it (one of several masters elected
+     * through etcd), stamping its answers with that epoch.
+     *
+     * @see #MasterService(String, int, EvictionPolicy, long)
+     */
+    public MasterService(String host, int port, EvictionPolicy policy, long nodeTimeoutMillis, ServerEpoch epoch) {
+        this.policy = policy;
+        this.nodeTimeoutMillis = nodeTimeoutMillis;
+        this.master = newMaster();
         // Every method but SUSPECT (a probe of up to 500 ms) is a short synchronized call on
         // the master: served on the I/O thread, without a hand-off per call.
         this.server = new RpcServer(host, port, new RpcHandler() {
@@ -64,8 +79,22 @@ public final class MasterService implements AutoCloseable {
             public CompletionStage<?> handleLater(int method, ByteBuf request, ByteBuf answer) {
                 return MasterService.this.handleLater(method, request, answer);
             }
-        }, executor, method -> method != MasterProtocol.SUSPECT);
+        }, executor, method -> method != MasterProtocol.SUSPECT, epoch);
         reaper.scheduleWithFixedDelay(this::expire, 200, 200, TimeUnit.MILLISECONDS);
+    }
+
+    private Master newMaster() {
+        return new Master(policy, System::nanoTime, TimeUnit.MILLISECONDS.toNanos(nodeTimeoutMillis),
+                TimeUnit.SECONDS.toNanos(30));
+    }
+
+    /**
+     * Forgets every node, block, put and lease: a master elected leader starts from nothing,
+     * as a restarted one does, and store nodes register again with the blocks they hold.
+     * Call it only while the service refuses calls (its {@link ServerEpoch} says so).
+     */
+    public void resetState() {
+        master = newMaster();
     }
 
     /** The RPC port. */

@@ -6,6 +6,7 @@ import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.index.BlockIndex;
 import dev.ferry.store.index.IndexedBlock;
+import dev.ferry.store.coord.MasterAddress;
 import dev.ferry.store.master.IndexUpdate;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.NodeFeatures;
@@ -69,7 +70,7 @@ public final class StoreNode implements AutoCloseable {
 
     /**
      * @param nodeId           unique node name
-     * @param master           master RPC address
+     * @param master           master RPC address, fixed or through etcd
      * @param capacityBytes    DRAM slab size, bytes
      * @param engine           transfer engine settings (bind host, port, Aeron, advertised addresses)
      * @param shmDir           where a non-persistent slab file lives
@@ -85,7 +86,7 @@ public final class StoreNode implements AutoCloseable {
      * @param masterReconnectMillis how long a call to the master keeps trying to reach a master
      *                         that went away, ms ({@link MasterClient#DEFAULT_RECONNECT_MILLIS})
      */
-    public record Config(String nodeId, HostPort master, long capacityBytes, TransferEngine.Context engine,
+    public record Config(String nodeId, MasterAddress master, long capacityBytes, TransferEngine.Context engine,
                          Path shmDir, Path dataDir, Path ssdDir, long ssdCapacityBytes, String ssdPolicy,
                          long heartbeatMillis, boolean lazySlab, long scrubBytesPerSecond, long masterReconnectMillis) {
         /** The scrub's default rate: 64 MiB/s. */
@@ -99,6 +100,14 @@ public final class StoreNode implements AutoCloseable {
                 throw new IllegalArgumentException("scrub rate must be >= 0 bytes/s (0: off), was "
                         + scrubBytesPerSecond);
             }
+        }
+
+        /** A fixed master. */
+        public Config(String nodeId, HostPort master, long capacityBytes, TransferEngine.Context engine, Path shmDir,
+                      Path dataDir, Path ssdDir, long ssdCapacityBytes, String ssdPolicy, long heartbeatMillis,
+                      boolean lazySlab, long scrubBytesPerSecond, long masterReconnectMillis) {
+            this(nodeId, MasterAddress.of(master.host(), master.port()), capacityBytes, engine, shmDir, dataDir, ssdDir,
+                    ssdCapacityBytes, ssdPolicy, heartbeatMillis, lazySlab, scrubBytesPerSecond, masterReconnectMillis);
         }
 
         /** With the default reconnect deadline. */
@@ -275,7 +284,7 @@ public final class StoreNode implements AutoCloseable {
             tiers = new NodeTiers(slab, index, ssd);
             self[0] = tiers;
             engine = new TransferEngine(config.engine());
-            master = new MasterClient(config.master().host(), config.master().port(), 5_000,
+            master = new MasterClient(config.master(), 5_000,
                     config.masterReconnectMillis());
             if (ssd != null) {
                 rpcExecutor = Executors.newFixedThreadPool(4, r -> new Thread(r, "ferry-node-rpc"));

@@ -29,6 +29,9 @@ import java.util.function.Function;
  * every pending call fails with {@link RpcException#UNAVAILABLE} and the next call
  * reconnects.
  *
+ * <p>Requests carry the highest server epoch its {@link EpochFence} has seen; an answer from
+ * a lower epoch (a deposed master) fails its call with {@link RpcException#NOT_LEADER}.
+ *
  * <p>Thread-safe. Owns a socket and an event loop: close it.
  */
 public final class RpcClient implements AutoCloseable {
@@ -39,6 +42,7 @@ public final class RpcClient implements AutoCloseable {
     private final Bootstrap bootstrap;
     private final Map<Long, CompletableFuture<ByteBuf>> pending = new ConcurrentHashMap<>();
     private final AtomicLong callIds = new AtomicLong();
+    private final EpochFence fence;
     private volatile Channel channel;
 
     /**
@@ -47,6 +51,15 @@ public final class RpcClient implements AutoCloseable {
      * @param timeoutMillis longest wait for a connect or an answer, ms
      */
     public RpcClient(String host, int port, long timeoutMillis) {
+        this(host, port, timeoutMillis, new EpochFence());
+    }
+
+    /**
+     * @param fence the highest epoch seen, shared with the clients that came before this one
+     * @see #RpcClient(String, int, long)
+     */
+    public RpcClient(String host, int port, long timeoutMillis, EpochFence fence) {
+        this.fence = fence;
         this.host = host;
         this.port = port;
         this.timeoutMillis = timeoutMillis;
@@ -64,6 +77,11 @@ public final class RpcClient implements AutoCloseable {
     /** Longest wait for a connect or an answer, ms, unless a call names its own. */
     public long timeoutMillis() {
         return timeoutMillis;
+    }
+
+    /** The highest server epoch seen, shared with the other clients of its fence. */
+    public EpochFence fence() {
+        return fence;
     }
 
     /** Where this client connects, {@code host:port}. */
@@ -95,7 +113,7 @@ public final class RpcClient implements AutoCloseable {
             frame.release();
             throw e;
         }
-        c.writeAndFlush(RpcFrames.finish(frame)).addListener(f -> {
+        c.writeAndFlush(RpcFrames.finish(frame, fence.highest())).addListener(f -> {
             if (!f.isSuccess()) {
                 fail(callId, "cannot send to " + target() + ": " + f.cause());
             }
@@ -137,7 +155,7 @@ public final class RpcClient implements AutoCloseable {
             frame.release();
             throw e;
         }
-        c.writeAndFlush(RpcFrames.finish(frame));
+        c.writeAndFlush(RpcFrames.finish(frame, fence.highest()));
     }
 
     private synchronized Channel connected() {
@@ -194,9 +212,17 @@ public final class RpcClient implements AutoCloseable {
             byte kind = frame.readByte();
             long callId = frame.readLong();
             frame.readUnsignedShort();
+            long epoch = frame.readLong();
             CompletableFuture<ByteBuf> f = pending.remove(callId);
             if (f == null) {
                 frame.release(); // a late answer after a timeout
+                return;
+            }
+            if (!fence.admit(epoch) && !isNotLeader(kind, frame)) {
+                frame.release();
+                f.completeExceptionally(new RpcException(RpcException.NOT_LEADER, "answer from " + target()
+                        + " refused: its epoch " + epoch + " is older than epoch " + fence.highest()
+                        + " already seen (a deposed master)"));
                 return;
             }
             if (kind == RpcFrames.ANSWER) {
@@ -211,6 +237,12 @@ public final class RpcClient implements AutoCloseable {
             } finally {
                 frame.release();
             }
+        }
+
+        /** A refusal is passed on as it is: it says more than "stale" would. */
+        private static boolean isNotLeader(byte kind, ByteBuf frame) {
+            return kind == RpcFrames.ERROR && frame.readableBytes() >= 2
+                    && frame.getUnsignedShort(frame.readerIndex()) == RpcException.NOT_LEADER;
         }
 
         @Override

@@ -21,6 +21,12 @@ public final class RpcException extends RuntimeException {
     public static final int CONFLICT = 7;
     /** The handler cannot serve the request yet (room is being made): retry shortly. */
     public static final int BUSY = 8;
+    /**
+     * The server is not (or no longer) the master's leader, or its answer came from an epoch
+     * older than one already seen: call the current leader. The call was not acted on by a
+     * leader whose state survives.
+     */
+    public static final int NOT_LEADER = 9;
 
     private final int status;
     private final boolean notSent;

@@ -29,6 +29,12 @@ import java.util.function.IntPredicate;
  * closes its connection; a handler that throws sends an error answer; nothing a client
  * sends can stop the server (checked by {@code MasterFrameFuzzTest}).
  *
+ * <p>Every answer carries the server's epoch ({@link ServerEpoch}), read when the request
+ * arrives and again when its answer is sent: a server that may not answer (a master that is
+ * not, or no longer, the leader) refuses with {@link RpcException#NOT_LEADER} instead, even a
+ * call it already served; so does one whose epoch is older than the request's (a client has
+ * seen a newer leader).
+ *
  * <p>Thread-safe. Owns a socket and an event loop: close it. The executor stays the
  * caller's.
  */
@@ -36,6 +42,7 @@ public final class RpcServer implements AutoCloseable {
     private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     private final Channel channel;
     private final LongAdder malformed = new LongAdder();
+    private final ServerEpoch epoch;
     /** The accepted connections, closed with the server (its event loop's end alone may not close them). */
     private final io.netty.channel.group.ChannelGroup connections =
             new io.netty.channel.group.DefaultChannelGroup(io.netty.util.concurrent.GlobalEventExecutor.INSTANCE);
@@ -57,6 +64,16 @@ public final class RpcServer implements AutoCloseable {
      * @see #RpcServer(String, int, RpcHandler, ExecutorService)
      */
     public RpcServer(String host, int port, RpcHandler handler, ExecutorService executor, IntPredicate inline) {
+        this(host, port, handler, executor, inline, ServerEpoch.NONE);
+    }
+
+    /**
+     * @param epoch the epoch of answers, and whether to answer at all
+     * @see #RpcServer(String, int, RpcHandler, ExecutorService, IntPredicate)
+     */
+    public RpcServer(String host, int port, RpcHandler handler, ExecutorService executor, IntPredicate inline,
+                     ServerEpoch epoch) {
+        this.epoch = epoch;
         try {
             channel = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
                     .childOption(ChannelOption.TCP_NODELAY, true)
@@ -114,53 +131,82 @@ public final class RpcServer implements AutoCloseable {
             frame.skipBytes(1);
             long callId = frame.readLong();
             int method = frame.readUnsignedShort();
+            long clientEpoch = frame.readLong();
             if (inline.test(method)) {
-                serve(ctx, frame, callId, method);
+                serve(ctx, frame, callId, method, clientEpoch);
                 return;
             }
             try {
-                executor.execute(() -> serve(ctx, frame, callId, method));
+                executor.execute(() -> serve(ctx, frame, callId, method, clientEpoch));
             } catch (RejectedExecutionException e) {
                 frame.release();
-                ctx.writeAndFlush(RpcFrames.error(ctx.alloc(), callId, method,
+                ctx.writeAndFlush(RpcFrames.error(ctx.alloc(), callId, method, 0,
                         new RpcException(RpcException.UNAVAILABLE, "server is shutting down")));
             }
         }
 
-        private void serve(ChannelHandlerContext ctx, ByteBuf request, long callId, int method) {
+        private void serve(ChannelHandlerContext ctx, ByteBuf request, long callId, int method, long clientEpoch) {
+            long term;
+            try {
+                term = epoch.current();
+                if (clientEpoch > term) {
+                    throw new RpcException(RpcException.NOT_LEADER, "not the leader: this server's epoch " + term
+                            + " is older than epoch " + clientEpoch + " that its client has seen");
+                }
+            } catch (RpcException e) {
+                request.release();
+                ctx.writeAndFlush(RpcFrames.error(ctx.alloc(), callId, method, 0, e));
+                return;
+            }
             ByteBuf answer = RpcFrames.start(ctx.alloc(), RpcFrames.ANSWER, callId, method);
             CompletionStage<?> later;
             try {
                 later = handler.handleLater(method, request, answer);
             } catch (RuntimeException | Error e) {
                 answer.release();
-                ctx.writeAndFlush(RpcFrames.error(ctx.alloc(), callId, method, asRpc(e)));
+                ctx.writeAndFlush(RpcFrames.error(ctx.alloc(), callId, method, term, asRpc(e)));
                 return;
             } finally {
                 request.release();
             }
             if (later == null) {
-                ctx.writeAndFlush(RpcFrames.finish(answer));
+                answer(ctx, answer, callId, method, term, null);
                 return;
             }
             later.whenComplete((ignored, failure) -> {
                 try {
-                    ctx.executor().execute(() -> answer(ctx, answer, callId, method, failure));
+                    ctx.executor().execute(() -> answer(ctx, answer, callId, method, term, failure));
                 } catch (RejectedExecutionException closing) {
                     answer.release();
                 }
             });
         }
 
-        private void answer(ChannelHandlerContext ctx, ByteBuf answer, long callId, int method, Throwable failure) {
+        private void answer(ChannelHandlerContext ctx, ByteBuf answer, long callId, int method, long term,
+                            Throwable failure) {
+            RpcException refusal = null;
+            try {
+                long now = epoch.current();
+                if (now != term) {
+                    refusal = new RpcException(RpcException.NOT_LEADER, "not the leader: the term of epoch " + term
+                            + " ended while the call was served");
+                }
+            } catch (RpcException e) {
+                refusal = e;
+            }
+            if (refusal != null) {
+                answer.release();
+                ctx.writeAndFlush(RpcFrames.error(ctx.alloc(), callId, method, 0, refusal));
+                return;
+            }
             if (failure == null) {
-                ctx.writeAndFlush(RpcFrames.finish(answer));
+                ctx.writeAndFlush(RpcFrames.finish(answer, term));
                 return;
             }
             answer.release();
             Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
                     ? failure.getCause() : failure;
-            ctx.writeAndFlush(RpcFrames.error(ctx.alloc(), callId, method, asRpc(cause)));
+            ctx.writeAndFlush(RpcFrames.error(ctx.alloc(), callId, method, term, asRpc(cause)));
         }
 
         private static RpcException asRpc(Throwable e) {

@@ -9,7 +9,9 @@
  *  4     1    kind: 0 request, 1 answer, 2 error answer
  *  5     8    call id, echoed in the answer
  * 13     2    method
- * 15     ...  payload (error answers: status code u16, then UTF-8 text u16-length-prefixed)
+ * 15     8    epoch: in an answer, the server's (0 but for a master elected through etcd);
+ *             in a request, the highest its client has seen
+ * 23     ...  payload (error answers: status code u16, then UTF-8 text u16-length-prefixed)
  * </pre>
  */
 package dev.ferry.store.rpc;

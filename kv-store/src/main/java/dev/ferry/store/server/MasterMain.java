@@ -3,16 +3,26 @@ package dev.ferry.store.server;
 import dev.ferry.store.cli.ListenOptions;
 import dev.ferry.store.cli.NodeCommandLine;
 import dev.ferry.store.cli.ProcessSupport;
+import dev.ferry.store.coord.EtcdClient;
 import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.master.MasterService;
+import java.time.Duration;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** The master as a process: {@code ferry master}, or {@code java dev.ferry.store.server.MasterMain --port 0}. */
+/**
+ * The master as a process: {@code ferry master}, or {@code java dev.ferry.store.server.MasterMain --port 0}.
+ * With {@code --etcd} and {@code --cluster-id} it is one of several candidates that elect a
+ * leader in etcd ({@link ElectedMaster}); without, the one master.
+ */
 @Command(name = "master", mixinStandardHelpOptions = true, description = "Runs the Ferry master.")
 public final class MasterMain implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
     @Mixin
     ListenOptions listen;
 
@@ -22,12 +32,70 @@ public final class MasterMain implements Callable<Integer> {
     @Option(names = "--node-timeout-ms", defaultValue = "2000", description = "A node silent this long is dead, ms.")
     long nodeTimeoutMillis;
 
+    @Option(names = "--etcd", paramLabel = "URL[,URL...]", description = "Elect a leader among the masters of "
+            + "--cluster-id in this etcd (client URLs or host:port, comma separated); only the leader answers.")
+    String etcd;
+
+    @Option(names = "--cluster-id", paramLabel = "ID", description = "The cluster's name in etcd (with --etcd).")
+    String clusterId;
+
+    @Option(names = "--lease-ttl", paramLabel = "DURATION", defaultValue = "5s", description = "TTL of the "
+            + "leader's etcd lease, whole seconds, e.g. 5s (default ${DEFAULT-VALUE}): a leader that cannot "
+            + "renew it stops answering within this time, and a standby takes over.")
+    String leaseTtl;
+
+    @Option(names = "--advertise", paramLabel = "HOST", description = "The host clients reach this master at, "
+            + "published in etcd (default: the host of --host).")
+    String advertise;
+
     @Override
     public Integer call() {
-        MasterService service = new MasterService(listen.host(), listen.port(), EvictionPolicy.byName(policy), nodeTimeoutMillis);
-        ProcessSupport.announceReady("role=master port=" + service.port());
-        ProcessSupport.runUntilStopped(service);
+        EvictionPolicy evictionPolicy = EvictionPolicy.byName(policy);
+        if (etcd == null) {
+            if (clusterId != null) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--cluster-id needs --etcd");
+            }
+            MasterService service = new MasterService(listen.host(), listen.port(), evictionPolicy, nodeTimeoutMillis);
+            ProcessSupport.announceReady("role=master port=" + service.port());
+            ProcessSupport.runUntilStopped(service);
+            return 0;
+        }
+        if (clusterId == null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--etcd needs --cluster-id");
+        }
+        String host = advertise != null ? advertise : listen.host();
+        if (host.equals("0.0.0.0") || host.equals("::")) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--host " + host + " is no address a client "
+                    + "can reach: give --advertise HOST");
+        }
+        Duration ttl;
+        java.util.List<java.net.URI> endpoints;
+        try {
+            ttl = seconds(leaseTtl);
+            endpoints = EtcdClient.endpoints(etcd);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+        ElectedMaster master = new ElectedMaster(listen.host(), listen.port(), host, evictionPolicy, nodeTimeoutMillis,
+                endpoints, clusterId, ttl);
+        ProcessSupport.announceReady("role=master port=" + master.port() + " cluster=" + clusterId
+                + " address=" + master.address());
+        ProcessSupport.runUntilStopped(master);
         return 0;
+    }
+
+    /** "5s" or "5": whole seconds, at least 1. */
+    static Duration seconds(String text) {
+        String digits = text.endsWith("s") ? text.substring(0, text.length() - 1) : text;
+        try {
+            long s = Long.parseLong(digits.strip());
+            if (s >= 1) {
+                return Duration.ofSeconds(s);
+            }
+        } catch (NumberFormatException ignored) {
+            // below
+        }
+        throw new IllegalArgumentException("--lease-ttl '" + text + "': expected whole seconds >= 1, e.g. 5s");
     }
 
     public static void main(String[] args) {

@@ -120,7 +120,7 @@ public final class SidecarMain implements Callable<Integer> {
         if (maxFrameBytes > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("--max-frame must be below 2 GiB");
         }
-        Sidecar.Context ctx = new Sidecar.Context().socketPath(socket).token(token).master(master.address())
+        Sidecar.Context ctx = new Sidecar.Context().socketPath(socket).token(token).master(master.address()).masterClusterId(master.clusterId())
                 .masterPort(masterPort).masterReconnectMillis(master.reconnectMillis())
                 .capacityBytes(capacity.bytesOr(DEFAULT_CAPACITY)).shmDir(slab.shmDir())
                 .data(data.address().host(), data.address().port())

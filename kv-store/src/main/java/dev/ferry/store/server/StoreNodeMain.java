@@ -8,7 +8,7 @@ import dev.ferry.store.cli.NodeCommandLine;
 import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.store.cli.SlabOptions;
 import dev.ferry.store.cli.SsdOptions;
-import dev.ferry.store.node.HostPort;
+import dev.ferry.store.coord.MasterAddress;
 import dev.ferry.store.node.StoreNode;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.segment.SegmentDescriptor;
@@ -77,13 +77,19 @@ public final class StoreNodeMain implements Callable<Integer> {
     public Integer call() {
         if (master.address() == null) {
             throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: "
-                    + "'--master=HOST:PORT'");
+                    + "'--master=ADDRESS'");
         }
         long capacityBytes = capacity.required();
         TransferEngine.Context engine = new TransferEngine.Context().bindHost(data.address().host())
                 .port(data.address().port())
                 .advertise(advertise == null ? List.of() : advertise).aeron(aeron);
-        StoreNode node = StoreNode.start(new StoreNode.Config(nodeId, HostPort.parse(master.address()), capacityBytes,
+        MasterAddress masterAddress;
+        try {
+            masterAddress = MasterAddress.parse(master.address(), master.clusterId());
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
+        }
+        StoreNode node = StoreNode.start(new StoreNode.Config(nodeId, masterAddress, capacityBytes,
                 engine, slab.shmDir(), slab.dataDir(), ssd.dir(), ssd.bytes() > 0 ? ssd.bytes() : 8 * capacityBytes,
                 ssdPolicy, heartbeatMillis, slab.lazySlab(), slab.scrubRate(), master.reconnectMillis()));
         SegmentDescriptor segment = node.segment();

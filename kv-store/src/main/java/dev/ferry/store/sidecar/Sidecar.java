@@ -8,7 +8,7 @@ import dev.ferry.store.master.MasterApi;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.MasterService;
 import dev.ferry.store.master.MasterStats;
-import dev.ferry.store.node.HostPort;
+import dev.ferry.store.coord.MasterAddress;
 import dev.ferry.store.node.StoreNode;
 import dev.ferry.transfer.TransferEngine;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
@@ -69,12 +69,11 @@ public final class Sidecar implements AutoCloseable {
             if (ctx.master == null) {
                 masterService = new MasterService("127.0.0.1", ctx.masterPort, EvictionPolicy.byName(ctx.policy),
                         ctx.nodeTimeoutMillis);
-                masterAddress = "127.0.0.1:" + masterService.port();
-            } else {
-                masterAddress = ctx.master;
             }
-            HostPort m = HostPort.parse(masterAddress);
-            masterClient = new MasterClient(m.host(), m.port(), 10_000, ctx.masterReconnectMillis);
+            MasterAddress m = ctx.master == null ? MasterAddress.of("127.0.0.1", masterService.port())
+                    : MasterAddress.parse(ctx.master, ctx.masterClusterId);
+            masterAddress = m.toString();
+            masterClient = new MasterClient(m, 10_000, ctx.masterReconnectMillis);
             TransferEngine.Context engineContext = new TransferEngine.Context().bindHost(ctx.dataHost)
                     .port(ctx.dataPort).resolver(masterClient).sharedMemory(ctx.sharedMemory)
                     .metrics(registry, ctx.nodeId);
@@ -209,7 +208,7 @@ public final class Sidecar implements AutoCloseable {
         return http == null ? -1 : http.port();
     }
 
-    /** The master's address, {@code host:port} (the embedded one's when none was given). */
+    /** The master's address, {@code host:port} or {@code etcd://...} (the embedded one's when none was given). */
     public String masterAddress() {
         return masterAddress;
     }
@@ -289,6 +288,7 @@ public final class Sidecar implements AutoCloseable {
         private int tcpPort = -1;
         private String token;
         private String master;
+        private String masterClusterId;
         private int masterPort;
         private String nodeId = "sidecar-" + ProcessHandle.current().pid();
         private long capacityBytes = 1L << 30;
@@ -350,9 +350,18 @@ public final class Sidecar implements AutoCloseable {
             return this;
         }
 
-        /** A remote master, {@code host:port}; null (the default) embeds one. */
+        /**
+         * A remote master, {@code host:port} or {@code etcd://HOST:PORT[,HOST:PORT...]/CLUSTER-ID};
+         * null (the default) embeds one.
+         */
         public Context master(String address) {
             this.master = address;
+            return this;
+        }
+
+        /** The masters' cluster id in etcd, for an etcd address that names none (default null). */
+        public Context masterClusterId(String clusterId) {
+            this.masterClusterId = clusterId;
             return this;
         }
 

@@ -89,6 +89,7 @@ class MasterFrameFuzzTest {
                 byte kind = b.get();
                 assertThat(b.getLong()).isEqualTo(callId);
                 assertThat(b.getShort() & 0xFFFF).isEqualTo(f.method);
+                assertThat(b.getLong()).as("epoch of a master without etcd").isZero();
                 if (kind == 2) {
                     int status = b.getShort() & 0xFFFF;
                     int n = b.getShort() & 0xFFFF;
@@ -123,7 +124,7 @@ class MasterFrameFuzzTest {
         byte[] payload = payload(random, method);
         int shape = random.nextInt(10);
         byte kind = 0;
-        int declared = 11 + payload.length;
+        int declared = 19 + payload.length;
         boolean answerable = true;
         String what = "method " + method + ", " + payload.length + " payload bytes";
         switch (shape) {
@@ -133,7 +134,7 @@ class MasterFrameFuzzTest {
                 what += ", kind " + kind;
             }
             case 1 -> {
-                declared = random.nextInt(11);
+                declared = random.nextInt(19);
                 answerable = false;
                 what += ", length " + declared;
             }
@@ -149,8 +150,8 @@ class MasterFrameFuzzTest {
             }
             default -> { }
         }
-        ByteBuffer b = ByteBuffer.allocate(4 + 11 + payload.length);
-        b.putInt(declared).put(kind).putLong(callId).putShort((short) method).put(payload);
+        ByteBuffer b = ByteBuffer.allocate(4 + 19 + payload.length);
+        b.putInt(declared).put(kind).putLong(callId).putShort((short) method).putLong(0).put(payload);
         byte[] bytes = b.array();
         if (shape == 1) {
             // A frame shorter than a header: only that many bytes follow the length.

@@ -73,7 +73,7 @@ class SlabFileTest {
             }
             StoreNode.Config c = config("l", master.port());
             try (StoreNode lazy = StoreNode.start(new StoreNode.Config(c.nodeId(), c.master(), c.capacityBytes(),
-                    c.engine(), shm, null, null, 0, "lru", 300, true, 0))) {
+                    c.engine(), shm, null, null, 0, "lru", 300, true, 0, c.masterReconnectMillis()))) {
                 assertThat(lazy.populateNanos()).isZero();
             }
         }

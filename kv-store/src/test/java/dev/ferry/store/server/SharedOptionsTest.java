@@ -135,6 +135,25 @@ class SharedOptionsTest {
     }
 
     @Test
+    void badMasterAndEtcdOptionsAreUsageErrorsNamingTheProblem() {
+        CommandLine node = new CommandLine(new StoreNodeMain());
+        node.setErr(new PrintWriter(err, true));
+        assertThat(node.execute("--node-id", "n", "--capacity", "1MiB", "--master", "etcd://127.0.0.1:1;127.0.0.1:2"))
+                .isEqualTo(2);
+        assertThat(err.toString()).contains("names no cluster", "--cluster-id");
+        CommandLine master = new CommandLine(new MasterMain());
+        master.setErr(new PrintWriter(err, true));
+        assertThat(master.execute("--etcd", "127.0.0.1:1")).isEqualTo(2);
+        assertThat(err.toString()).contains("--etcd needs --cluster-id");
+        assertThat(master.execute("--cluster-id", "c")).isEqualTo(2);
+        assertThat(err.toString()).contains("--cluster-id needs --etcd");
+        assertThat(master.execute("--etcd", "127.0.0.1:1", "--cluster-id", "c", "--lease-ttl", "500ms")).isEqualTo(2);
+        assertThat(err.toString()).contains("--lease-ttl '500ms': expected whole seconds >= 1");
+        assertThat(master.execute("--etcd", "127.0.0.1:1", "--cluster-id", "c", "--host", "0.0.0.0")).isEqualTo(2);
+        assertThat(err.toString()).contains("give --advertise HOST");
+    }
+
+    @Test
     void helpShowsTheNewNamesOnly() {
         for (Callable<Integer> process : processes()) {
             StringWriter out = new StringWriter();
@@ -143,7 +162,7 @@ class SharedOptionsTest {
             cli.setErr(new PrintWriter(err, true));
             assertThat(cli.execute("--help")).isZero();
             assertThat(out.toString()).contains("--capacity=SIZE", "--ssd-capacity=SIZE", "--scrub-rate=RATE",
-                    "--master=HOST:PORT", "--data=HOST:PORT").doesNotContain("-bytes", "--scrub-bytes-per-second",
+                    "--master=ADDRESS", "--cluster-id=ID", "--data=HOST:PORT").doesNotContain("-bytes", "--scrub-bytes-per-second",
                     "--data-port", "--host");
         }
         assertThat(err.toString()).isEmpty();

@@ -1,0 +1,180 @@
+package dev.ferry.store.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.ferry.nativemem.Slab;
+import dev.ferry.store.block.BlockContent;
+import dev.ferry.store.client.StoreClient;
+import dev.ferry.store.coord.LocalEtcd;
+import dev.ferry.store.coord.MasterAddress;
+import dev.ferry.store.eviction.LruPolicy;
+import dev.ferry.store.master.MasterClient;
+import dev.ferry.store.node.StoreNode;
+import dev.ferry.store.rpc.RpcException;
+import dev.ferry.transfer.TransferEngine;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.LongStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Masters elected in a real etcd, serving real RPC: one answers, the others refuse; clients,
+ * store nodes and the blocks they hold follow the leader to the next one.
+ */
+class ElectedMasterTest {
+    private static final Duration TTL = Duration.ofSeconds(2);
+    private static final long BLOCK = 64 * 1024;
+
+    @TempDir
+    Path dir;
+    private LocalEtcd etcd;
+    private final List<AutoCloseable> open = new ArrayList<>();
+
+    @BeforeEach
+    void startEtcd() throws Exception {
+        etcd = LocalEtcd.start(dir);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        for (int i = open.size() - 1; i >= 0; i--) {
+            open.get(i).close();
+        }
+        etcd.close();
+    }
+
+    private <T extends AutoCloseable> T own(T resource) {
+        open.add(resource);
+        return resource;
+    }
+
+    private ElectedMaster master() {
+        return own(new ElectedMaster("127.0.0.1", 0, "127.0.0.1", new LruPolicy(), 60_000, List.of(etcd.uri()), "c1",
+                TTL));
+    }
+
+    private MasterAddress viaEtcd() {
+        return MasterAddress.parse("etcd://" + etcd.address() + "/c1");
+    }
+
+    private static List<ElectedMaster> leaders(List<ElectedMaster> all) {
+        return all.stream().filter(ElectedMaster::leading).toList();
+    }
+
+    @Test
+    void oneOfThreeMastersAnswersAndTheStandbysRefuseNamingTheLeader() {
+        List<ElectedMaster> all = List.of(master(), master(), master());
+        await().atMost(Duration.ofSeconds(10)).until(() -> leaders(all).size() == 1);
+        ElectedMaster leader = leaders(all).getFirst();
+        try (MasterClient toLeader = new MasterClient("127.0.0.1", leader.port(), 2_000, 0)) {
+            assertThat(toLeader.stats().nodes()).isZero();
+            assertThat(toLeader.epoch()).isEqualTo(leader.epoch()).isPositive();
+        }
+        for (ElectedMaster standby : all) {
+            if (standby == leader) {
+                continue;
+            }
+            try (MasterClient toStandby = new MasterClient("127.0.0.1", standby.port(), 2_000, 0)) {
+                assertThatThrownBy(toStandby::stats).isInstanceOfSatisfying(RpcException.class,
+                                e -> assertThat(e.status()).isEqualTo(RpcException.NOT_LEADER))
+                        .hasMessageContaining("is not the leader of cluster c1")
+                        .hasMessageContaining("the leader is at " + leader.address());
+            }
+        }
+    }
+
+    @Test
+    void aClientFollowsTheLeaderAcrossAHandoverWithoutAFailedCall() throws Exception {
+        List<ElectedMaster> all = List.of(master(), master());
+        await().atMost(Duration.ofSeconds(10)).until(() -> leaders(all).size() == 1);
+        ElectedMaster first = leaders(all).getFirst();
+        long firstEpoch = first.epoch();
+        MasterClient client = own(new MasterClient(viaEtcd(), 2_000, 20_000));
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicInteger calls = new AtomicInteger();
+        CompletableFuture<Void> caller = CompletableFuture.runAsync(() -> {
+            while (!stop.get()) {
+                client.lookupPrefix(new long[] {1, 2});
+                calls.incrementAndGet();
+            }
+        });
+        try {
+            await().atMost(Duration.ofSeconds(10)).until(() -> calls.get() > 10);
+            assertThat(client.epoch()).isEqualTo(firstEpoch);
+            first.close();
+            ElectedMaster second = all.stream().filter(m -> m != first).findFirst().orElseThrow();
+            await().atMost(TTL.plusSeconds(5)).until(second::leading);
+            int before = calls.get();
+            await().atMost(Duration.ofSeconds(10)).until(() -> calls.get() > before + 10);
+            assertThat(client.epoch()).isEqualTo(second.epoch()).isGreaterThan(firstEpoch);
+            assertThat(client.target()).isEqualTo(second.address());
+        } finally {
+            stop.set(true);
+        }
+        caller.get(); // no call failed
+    }
+
+    @Test
+    void aStoreNodeFollowsTheLeaderAndTheNewLeaderServesEveryCommittedBlock() throws Exception {
+        List<ElectedMaster> all = List.of(master(), master());
+        await().atMost(Duration.ofSeconds(10)).until(() -> leaders(all).size() == 1);
+        ElectedMaster first = leaders(all).getFirst();
+        MasterClient masterClient = own(new MasterClient(viaEtcd(), 5_000, 20_000));
+        TransferEngine engine = own(new TransferEngine(new TransferEngine.Context().resolver(masterClient)));
+        Slab staging = own(Slab.allocate(4 * BLOCK));
+        StoreClient store = own(new StoreClient(masterClient, engine, 10_000));
+        StoreNode node = own(StoreNode.start(new StoreNode.Config("n1", viaEtcd(), 16 * BLOCK,
+                new TransferEngine.Context(), dir, null, null, 0, "lru", 50, false, 0, 20_000)));
+        long[] keys = LongStream.rangeClosed(1, 8).toArray();
+        store.put(keys, BLOCK, staging.memory(), BlockContent::fill);
+        assertThat(first.service().master().stats().blocks()).isEqualTo(keys.length);
+
+        first.close();
+        ElectedMaster second = all.stream().filter(m -> m != first).findFirst().orElseThrow();
+        await().atMost(TTL.plusSeconds(5)).until(second::leading);
+        // The new leader starts empty; the node registers with what it holds.
+        await().atMost(Duration.ofSeconds(20)).until(() -> second.service().master().stats().blocks() == keys.length);
+        assertThat(node.registrations()).as("registrations again").isPositive();
+        List<Long> seen = new ArrayList<>();
+        store.get(keys, BLOCK, staging.memory(), (key, bytes, crc) -> {
+            assertThat(BlockContent.firstMismatch(key, bytes)).as("block %d", key).isEqualTo(-1);
+            seen.add(key);
+        });
+        assertThat(seen).containsExactlyInAnyOrderElementsOf(LongStream.of(keys).boxed().toList());
+        assertThat(masterClient.epoch()).isEqualTo(second.epoch());
+    }
+
+    @Test
+    void theLeaderStopsAnsweringWithinTheTtlWhenEtcdStops() throws Exception {
+        ElectedMaster only = master();
+        await().atMost(Duration.ofSeconds(10)).until(only::leading);
+        try (MasterClient direct = new MasterClient("127.0.0.1", only.port(), 2_000, 0)) {
+            assertThat(direct.stats().nodes()).isZero();
+            long stopped = System.nanoTime();
+            etcd.stop();
+            await().atMost(TTL.plusMillis(500)).ignoreExceptionsMatching(e -> false).until(() -> {
+                try {
+                    direct.stats();
+                    return false;
+                } catch (RpcException e) {
+                    assertThat(e.status()).isEqualTo(RpcException.NOT_LEADER);
+                    return true;
+                }
+            });
+            assertThat(Duration.ofNanos(System.nanoTime() - stopped)).isLessThanOrEqualTo(TTL.plusMillis(500));
+            etcd.start();
+            await().atMost(Duration.ofSeconds(20)).until(only::leading);
+            assertThat(direct.stats().nodes()).isZero();
+        }
+    }
+}
