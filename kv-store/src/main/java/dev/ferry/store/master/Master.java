@@ -413,11 +413,11 @@ public final class Master {
         }
     }
 
-    /** {@link #remove(long[])}: the block was removed. */
+    /** {@link #remove(BlockKey[])}: the block was removed. */
     public static final byte REMOVED = 0;
-    /** {@link #remove(long[])}: no committed block has the key. */
+    /** {@link #remove(BlockKey[])}: no committed block has the key. */
     public static final byte NOT_FOUND = 1;
-    /** {@link #remove(long[])}: the block is leased by a reader and was kept. */
+    /** {@link #remove(BlockKey[])}: the block is leased by a reader and was kept. */
     public static final byte LEASED = 2;
 
     /**

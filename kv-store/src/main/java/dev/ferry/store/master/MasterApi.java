@@ -23,7 +23,7 @@ public interface MasterApi {
     byte[] remove(BlockKey[] keys);
 
     /**
-     * Allocates as {@link Master#putStart(long[], long, int, String)} does, waiting out the
+     * Allocates as {@link Master#putStart(BlockKey[], long, int, String)} does, waiting out the
      * master's write stall ({@link WriteStall}): the calling thread may block up to
      * {@link WriteStall#LIMIT_NANOS} while a full DRAM is being demoted to SSD.
      */

@@ -192,7 +192,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     }
 
     /**
-     * Allocates, as {@link Master#putStart(long[], long, int, String)} does, waiting out the
+     * Allocates, as {@link Master#putStart(BlockKey[], long, int, String)} does, waiting out the
      * master's write stall ({@link WriteStall}).
      *
      * @throws RpcException NO_SPACE when there is no room; BUSY when the stall outlasted
