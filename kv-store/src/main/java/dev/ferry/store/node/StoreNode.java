@@ -304,7 +304,8 @@ public final class StoreNode implements AutoCloseable {
         }
     }
 
-    private static void serve(NodeTiers tiers, int method, ByteBuf in) {
+    /** Serves a call of {@link NodeProtocol}; the version check comes before {@code tiers} is used. */
+    static void serve(NodeTiers tiers, int method, ByteBuf in) {
         if (method == NodeProtocol.LEGACY_LOAD) {
             throw new RpcException(RpcException.REFUSED, "store node protocol mismatch: LOAD with an 8-byte block key "
                     + "comes from an earlier build; this node takes 16-byte keys: run every Ferry process from one build");
