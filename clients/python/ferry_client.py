@@ -17,8 +17,12 @@ requests; the sidecar's transfer engine reads and writes that memory directly.
 Shared buffers need the Unix socket, as the sidecar's user; over TCP (remote clients, and
 loopback ones too) blocks travel in the frames: put_inline, get_inline.
 
-Keys are unsigned 64-bit integers (any 64-bit value; negative Python ints are taken
-modulo 2**64). A client object is not thread-safe: use one per thread, or a lock.
+A block key is an int, a 64-bit key (any 64-bit value; negative Python ints are taken
+modulo 2**64), or, on a connection of protocol version 2, a 128-bit key given as its 16
+bytes (bytes of a digest, big-endian: the int k is the 16 bytes k.to_bytes(16, "big")).
+The client offers versions 1 and 2 and speaks what the sidecar answers (`version`); a
+16-byte key on a version-1 connection raises ValueError before anything is sent.
+A client object is not thread-safe: use one per thread, or a lock.
 Errors answered by the sidecar raise FerryError with its status, errors of the whole
 connection (request id 0: a frame too large, a stall, shutdown) included.
 """
@@ -29,7 +33,8 @@ import os
 import socket
 import struct
 
-VERSION = 1
+VERSION = 2  # highest protocol version this client speaks: 16-byte keys
+MIN_VERSION = 1  # 8-byte keys (sidecars of earlier builds)
 
 # Opcodes.
 HELLO = 1
@@ -59,6 +64,7 @@ CONNECTION_ID = 0  # request id of answers about the whole connection; requests 
 
 _HEADER = struct.Struct("<IHHQ")  # length (bytes after this field), opcode, status, request id
 _U32 = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
 _MASK = (1 << 64) - 1
 
 
@@ -111,11 +117,13 @@ class MemfdBuffer:
 class FerryClient:
     """A connection to a sidecar, over its Unix socket (`path`) or TCP (`host`, `port`, `token`).
 
-    Says HELLO on connect; `max_frame_bytes` and `shared_buffers` (whether this connection
-    may register buffers) come from the answer. One request at a time.
+    Says HELLO on connect, offering protocol versions `min_version`..`max_version`;
+    `version` (the one the sidecar chose), `max_frame_bytes` and `shared_buffers` (whether
+    this connection may register buffers) come from the answer. One request at a time.
     """
 
-    def __init__(self, path=None, host=None, port=None, token=None, timeout=30.0):
+    def __init__(self, path=None, host=None, port=None, token=None, timeout=30.0,
+                 min_version=MIN_VERSION, max_version=VERSION):
         if path is not None:
             self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             address = path
@@ -128,8 +136,8 @@ class FerryClient:
         try:
             self._sock.connect(address)
             token_bytes = (token or "").encode("utf-8")
-            body = self._call(HELLO, struct.pack("<HHH", VERSION, VERSION, len(token_bytes)) + token_bytes)
-            version, flags, self.max_frame_bytes, self.max_in_flight, _, self.quota_bytes, self.session_id = \
+            body = self._call(HELLO, struct.pack("<HHH", min_version, max_version, len(token_bytes)) + token_bytes)
+            self.version, flags, self.max_frame_bytes, self.max_in_flight, _, self.quota_bytes, self.session_id = \
                 struct.unpack_from("<HHIIIQQ", body)
             self.shared_buffers = bool(flags & 1)
         except BaseException:
@@ -165,7 +173,7 @@ class FerryClient:
         Raises FerryError BAD_STATE when a key is in the store with another length (nothing of
         the call is written; remove the key first to store other bytes under it).
         """
-        entries = b"".join(struct.pack("<QIIQQ", k & _MASK, buffer_id, 0, o, n)
+        entries = b"".join(self._key(k) + struct.pack("<IIQQ", buffer_id, 0, o, n)
                            for k, o, n in zip(keys, offsets, lengths))
         return list(self._bytes(self._call(PUT, _U32.pack(len(keys)) + entries)))
 
@@ -174,7 +182,7 @@ class FerryClient:
 
         Returns per key the block's length in bytes, or -1 when it is not in the store.
         """
-        entries = b"".join(struct.pack("<QIIQQ", k & _MASK, buffer_id, 0, o, c)
+        entries = b"".join(self._key(k) + struct.pack("<IIQQ", buffer_id, 0, o, c)
                            for k, o, c in zip(keys, offsets, capacities))
         body = self._call(GET, _U32.pack(len(keys)) + entries)
         n = _U32.unpack_from(body)[0]
@@ -184,15 +192,15 @@ class FerryClient:
 
     def exists(self, keys):
         """Per key, whether the block is in the store (SGLang batch_exists)."""
-        return [b != 0 for b in self._bytes(self._call(EXISTS, _keys(keys)))]
+        return [b != 0 for b in self._bytes(self._call(EXISTS, self._keys(keys)))]
 
     def remove(self, keys):
         """Per key 0 (removed), 1 (not found) or 2 (leased by a reader: kept)."""
-        return list(self._bytes(self._call(REMOVE, _keys(keys))))
+        return list(self._bytes(self._call(REMOVE, self._keys(keys))))
 
     def lookup_prefix(self, keys):
         """How many leading keys are in the store (vLLM get_num_new_matched_tokens)."""
-        return _U32.unpack_from(self._call(LOOKUP_PREFIX, _keys(keys)))[0]
+        return _U32.unpack_from(self._call(LOOKUP_PREFIX, self._keys(keys)))[0]
 
     # --- blocks in ranges (layer by layer) --------------------------------------------
 
@@ -201,7 +209,7 @@ class FerryClient:
 
         Raises FerryError BAD_STATE when a key is there with another length (nothing is allocated).
         """
-        entries = b"".join(struct.pack("<QQ", k & _MASK, n) for k, n in zip(keys, lengths))
+        entries = b"".join(self._key(k) + struct.pack("<Q", n) for k, n in zip(keys, lengths))
         return list(self._bytes(self._call(PUT_START, _U32.pack(len(keys)) + entries)))
 
     def write_range(self, key, block_offset, buffer_id, buffer_offset, length):
@@ -214,10 +222,10 @@ class FerryClient:
 
     def put_commit(self, keys):
         """Publishes started blocks; their ranges must cover each block exactly."""
-        self._call(PUT_COMMIT, _keys(keys))
+        self._call(PUT_COMMIT, self._keys(keys))
 
     def put_abort(self, keys):
-        self._call(PUT_ABORT, _keys(keys))
+        self._call(PUT_ABORT, self._keys(keys))
 
     def read_range(self, key, block_offset, buffer_id, buffer_offset, length):
         """Reads `length` bytes at block_offset of a block to buffer_offset of the buffer."""
@@ -233,12 +241,12 @@ class FerryClient:
 
         Raises FerryError BAD_STATE when a key is there with another length, as put does.
         """
-        entries = b"".join(struct.pack("<QQ", k & _MASK, len(b)) for k, b in zip(keys, blocks))
+        entries = b"".join(self._key(k) + struct.pack("<Q", len(b)) for k, b in zip(keys, blocks))
         return list(self._bytes(self._call(PUT_INLINE, _U32.pack(len(keys)) + entries + b"".join(blocks))))
 
     def get_inline(self, keys):
         """Blocks carried back in the frame: bytes per key, or None when it is not in the store."""
-        body = self._call(GET_INLINE, _keys(keys))
+        body = self._call(GET_INLINE, self._keys(keys))
         n = _U32.unpack_from(body)[0]
         lengths = struct.unpack_from("<%dq" % n, body, 4)
         at = 4 + 8 * n
@@ -263,8 +271,22 @@ class FerryClient:
         self.close()
 
     def _range(self, opcode, ranges):
-        entries = b"".join(struct.pack("<QQIIQQ", k & _MASK, bo, b, 0, o, n) for k, bo, b, o, n in ranges)
+        entries = b"".join(self._key(k) + struct.pack("<QIIQQ", bo, b, 0, o, n) for k, bo, b, o, n in ranges)
         self._call(opcode, _U32.pack(len(ranges)) + entries)
+
+    def _key(self, key):
+        """A block key as this connection's version carries it: u64 LE (1) or 16 bytes big-endian (2)."""
+        if isinstance(key, (bytes, bytearray, memoryview)):
+            if len(key) != 16:
+                raise ValueError("a block key given as bytes is 16 bytes, not %d" % len(key))
+            if self.version < 2:
+                raise ValueError("this sidecar speaks protocol version %d: 64-bit block keys only" % self.version)
+            return bytes(key)
+        k = key & _MASK
+        return k.to_bytes(16, "big") if self.version >= 2 else _U64.pack(k)
+
+    def _keys(self, keys):
+        return _U32.pack(len(keys)) + b"".join(self._key(k) for k in keys)
 
     @staticmethod
     def _bytes(body):
@@ -302,6 +324,3 @@ class FerryClient:
             got += k
         return view
 
-
-def _keys(keys):
-    return _U32.pack(len(keys)) + struct.pack("<%dQ" % len(keys), *(k & _MASK for k in keys))

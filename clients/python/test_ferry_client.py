@@ -86,7 +86,7 @@ class FerryClientTest(unittest.TestCase):
         self.assertEqual(self.ferry.get([missing], self.buf_id, [0], [BLOCK]), [-1])
         self.assertEqual(self.ferry.get_inline([missing]), [None])
         error = self.assertStatus("NOT_FOUND", self.ferry.read_range, missing, 0, self.buf_id, 0, 16)
-        self.assertIn(str(missing if missing < 2 ** 63 else missing - 2 ** 64), str(error))
+        self.assertIn("%032x" % missing, str(error))  # a block key is named by its 32 hex digits
 
     def test_out_of_range_offsets_are_refused_and_change_nothing(self):
         (key,) = fresh_keys(1)
@@ -180,6 +180,29 @@ class FerryClientTest(unittest.TestCase):
         self.assertEqual(self.ferry.exists([1]), [False])
         error = self.assertStatus("MALFORMED", FerryClient, SOCKET, None, None, "s3cret")
         self.assertIn("takes no token", str(error))
+
+    def test_version_two_carries_128_bit_keys_and_version_one_clients_share_the_64_bit_ones(self):
+        self.assertEqual(self.ferry.version, 2)
+        narrow = fresh_keys(1)[0]
+        wide = os.urandom(8) + narrow.to_bytes(8, "big")  # same low half as the 64-bit key
+        with FerryClient(SOCKET, max_version=1) as old:
+            self.assertEqual(old.version, 1)
+            self.assertEqual(old.put_inline([narrow], [b"narrow bytes"]), [0])
+            # The 64-bit key k of version 1 is the 128-bit key k of version 2, as an int or as 16 bytes.
+            self.assertEqual(self.ferry.get_inline([narrow, narrow.to_bytes(16, "big")]),
+                             [b"narrow bytes", b"narrow bytes"])
+            self.assertEqual(self.ferry.exists([wide]), [False])
+            self.assertEqual(self.ferry.put_inline([wide], [b"wide bytes"]), [0])
+            self.assertEqual(self.ferry.get_inline([wide]), [b"wide bytes"])
+            self.assertEqual(old.get_inline([narrow]), [b"narrow bytes"])
+            with self.assertRaises(ValueError):
+                old.exists([wide])  # version 1 cannot carry it: refused before anything is sent
+            self.assertEqual(old.exists([narrow]), [True])
+            with self.assertRaises(ValueError):
+                self.ferry.exists([wide[:8]])
+            self.assertEqual(self.ferry.remove([wide, narrow]), [0, 0])
+        error = self.assertStatus("UNSUPPORTED_VERSION", FerryClient, SOCKET, None, None, None, 30.0, 3, 4)
+        self.assertIn("speaks versions 1..2", str(error))
 
     def test_a_frame_too_large_is_reported_by_its_status(self):
         with FerryClient(SOCKET) as ferry:

@@ -52,6 +52,9 @@ class SizesTest(unittest.TestCase):
         kb = "é/key".encode("utf-8")
         self.assertEqual(keys.block_key(kb),
                          int.from_bytes(hashlib.blake2b(kb, digest_size=16).digest()[:8], "little"))
+        # A sidecar of protocol version 2 takes the whole 128-bit digest.
+        self.assertEqual(keys.block_key(kb, 2), hashlib.blake2b(kb, digest_size=16).digest())
+        self.assertEqual(keys.block_key(kb, 1), keys.block_key(kb))
         block = keys.header(kb, 3) + b"abc"
         self.assertEqual(keys.value_length(block, kb, len(block)), 3)
         self.assertIsNone(keys.value_length(block, "é/kez".encode("utf-8"), len(block)))
@@ -394,6 +397,19 @@ class MooncakeStoreTest(unittest.TestCase):
         self.assertEqual(self.store.get(too_long), b"")
         self.assertEqual(self.store.get_size(too_long), INVALID_PARAMS)
 
+    def test_a_string_key_is_stored_under_its_whole_128_bit_digest(self):
+        from ferry_client import FerryClient
+        k = key("wide-digest")
+        kb = k.encode("utf-8")
+        self.assertEqual(self.store.put(k, b"value"), OK)
+        with FerryClient(self.socket) as ferry, FerryClient(self.socket, max_version=1) as old:
+            self.assertEqual(ferry.version, 2)
+            self.assertEqual(ferry.exists([keys.block_key(kb, 2)]), [True])
+            # Its 64-bit derivation (what a sidecar of version 1 took) names no block here.
+            self.assertEqual(old.version, 1)
+            self.assertEqual(old.exists([keys.block_key(kb, 1)]), [False])
+        self.assertEqual(self.store.get(k), b"value")
+
     def test_a_forced_64_bit_collision_is_a_miss_never_the_other_keys_bytes(self):
         forced = int.from_bytes(os.urandom(8), "little")
         colliding = MooncakeDistributedStore(block_key=lambda key_bytes: forced)
@@ -462,7 +478,7 @@ class MooncakeStoreTest(unittest.TestCase):
     def test_batch_put_from_allocator_memory_new_stored_and_colliding_keys_in_one_batch(self):
         forced = int.from_bytes(os.urandom(8), "little")
         colliding = MooncakeDistributedStore(
-            block_key=lambda kb: forced if kb.endswith(b"/collide") else keys.block_key(kb))
+            block_key=lambda kb: forced if kb.endswith(b"/collide") else keys.block_key(kb, 2))  # this build's sidecar: 2
         self.assertEqual(colliding.setup_dummy(1 << 20, 1 << 20, self.socket), OK)
         allocator = MooncakeHostMemAllocator()
         ptr = allocator.alloc(4 << 20)

@@ -51,43 +51,43 @@ class Connection:
 
     # --- blocks ------------------------------------------------------------------------
 
-    def put_block(self, k64, header, parts):
+    def put_block(self, bkey, header, parts):
         """Stores header + parts as one block; 0 stored, 1 a block of that key was there."""
         try:
-            return self._put_block(k64, header, parts)
+            return self._put_block(bkey, header, parts)
         except FerryError as e:
             if e.status != BAD_STATE_STATUS:
                 raise
             return 1  # there with another length: taken, as when it has this one
 
-    def _put_block(self, k64, header, parts):
+    def _put_block(self, bkey, header, parts):
         total = len(header) + sum(len(p) for p in parts)
         if self.staging is None:
             if total + 64 > self.client.max_frame_bytes:  # over TCP a block travels in one frame
                 raise Failed(INVALID_PARAMS)
-            return self.client.put_inline([k64], [b"".join([header] + [bytes(p) for p in parts])])[0]
+            return self.client.put_inline([bkey], [b"".join([header] + [bytes(p) for p in parts])])[0]
         if total <= self.staging.size:
-            return self._put_through(self.staging, self.staging_id, k64, header, parts, total)
+            return self._put_through(self.staging, self.staging_id, bkey, header, parts, total)
         with MemfdBuffer(total, "ferry-large-put") as big:
             big_id = self.client.register_buffer(big)
             try:
-                return self._put_through(big, big_id, k64, header, parts, total)
+                return self._put_through(big, big_id, bkey, header, parts, total)
             finally:
                 self.client.unregister_buffer(big_id)
 
-    def _put_through(self, buf, buf_id, k64, header, parts, total):
+    def _put_through(self, buf, buf_id, bkey, header, parts, total):
         at = len(header)
         buf.view[0:at] = header
         for p in parts:
             buf.view[at:at + len(p)] = p
             at += len(p)
-        return self.client.put([k64], buf_id, [0], [total])[0]
+        return self.client.put([bkey], buf_id, [0], [total])[0]
 
-    def put_block_from(self, k64, header, allocation, offset, size):
+    def put_block_from(self, bkey, header, allocation, offset, size):
         """Stores header + `size` bytes at `offset` of a host-memory allocation, with no copy of them."""
         total = len(header) + size
         try:
-            if self.client.put_start([k64], [total])[0] == 1:
+            if self.client.put_start([bkey], [total])[0] == 1:
                 return 1
         except FerryError as e:
             if e.status != BAD_STATE_STATUS:
@@ -95,19 +95,19 @@ class Connection:
             return 1  # there with another length
         try:
             self.staging.view[0:len(header)] = header
-            self.client.write_ranges([(k64, 0, self.staging_id, 0, len(header)),
-                                      (k64, len(header), self.buffer_id(allocation), offset, size)])
-            self.client.put_commit([k64])
+            self.client.write_ranges([(bkey, 0, self.staging_id, 0, len(header)),
+                                      (bkey, len(header), self.buffer_id(allocation), offset, size)])
+            self.client.put_commit([bkey])
         except BaseException:
             try:
-                self.client.put_abort([k64])
+                self.client.put_abort([bkey])
             except (FerryError, OSError):
                 pass
             raise
         return 0
 
     def put_blocks_from(self, entries):
-        """put_block_from of each (k64, header, allocation, offset, size); 0/1 each.
+        """put_block_from of each (bkey, header, allocation, offset, size); 0/1 each.
 
         One PUT_START, one WRITE_RANGE (each header from the staging buffer, each value in place)
         and one PUT_COMMIT for the whole batch when its headers fit the staging buffer and its
@@ -115,12 +115,12 @@ class Connection:
         (the sidecar then refuses the whole PUT_START). On an error, the blocks this call started
         are aborted (none is visible) and the error is raised.
         """
-        k64s = [e[0] for e in entries]
-        if (len(entries) < 2 or len(set(k64s)) != len(k64s)
+        bkeys = [e[0] for e in entries]
+        if (len(entries) < 2 or len(set(bkeys)) != len(bkeys)
                 or sum(len(e[1]) for e in entries) > self.staging.size):
             return [self.put_block_from(*e) for e in entries]
         try:
-            answers = self.client.put_start(k64s, [len(header) + size for _, header, _, _, size in entries])
+            answers = self.client.put_start(bkeys, [len(header) + size for _, header, _, _, size in entries])
         except FerryError as e:
             if e.status != BAD_STATE_STATUS:
                 raise
@@ -130,10 +130,10 @@ class Connection:
             return answers
         try:
             ranges, at = [], 0
-            for k64, header, allocation, offset, size in started:
+            for bkey, header, allocation, offset, size in started:
                 self.staging.view[at:at + len(header)] = header
-                ranges.append((k64, 0, self.staging_id, at, len(header)))
-                ranges.append((k64, len(header), self.buffer_id(allocation), offset, size))
+                ranges.append((bkey, 0, self.staging_id, at, len(header)))
+                ranges.append((bkey, len(header), self.buffer_id(allocation), offset, size))
                 at += len(header)
             self.client.write_ranges(ranges)
             self.client.put_commit([e[0] for e in started])
@@ -145,16 +145,16 @@ class Connection:
             raise
         return answers
 
-    def read_block(self, k64, consume):
+    def read_block(self, bkey, consume):
         """Reads a whole block (CRC-checked) and answers consume(view of its bytes), or None when missing.
 
         The view is valid only inside consume.
         """
         if self.staging is None:
-            block = self.client.get_inline([k64])[0]
+            block = self.client.get_inline([bkey])[0]
             return None if block is None else consume(memoryview(block))
         try:
-            length = self.client.get([k64], self.staging_id, [0], [self.staging.size])[0]
+            length = self.client.get([bkey], self.staging_id, [0], [self.staging.size])[0]
         except FerryError as e:
             if e.status != OUT_OF_RANGE_STATUS:
                 raise
@@ -165,7 +165,7 @@ class Connection:
             return consume(self.staging.view[0:length])
         for _ in range(3):  # the block may be replaced by one of another size between the two calls
             try:
-                self.client.read_range(k64, 0, self.staging_id, 0, _keys.FIXED)
+                self.client.read_range(bkey, 0, self.staging_id, 0, _keys.FIXED)
             except FerryError as e:
                 if e.status == NOT_FOUND_STATUS:
                     return None
@@ -174,7 +174,7 @@ class Connection:
             with MemfdBuffer(_keys.FIXED + key_len + value_len, "ferry-large-get") as big:
                 big_id = self.client.register_buffer(big)
                 try:
-                    length = self.client.get([k64], big_id, [0], [big.size])[0]
+                    length = self.client.get([bkey], big_id, [0], [big.size])[0]
                 except FerryError as e:
                     if e.status != OUT_OF_RANGE_STATUS:
                         raise
@@ -185,10 +185,10 @@ class Connection:
         raise Failed(TRANSFER_FAIL)
 
     def put_blocks(self, entries):
-        """put_block of each (k64, header, parts), in one request when they fit the staging buffer; 0/1 each."""
+        """put_block of each (bkey, header, parts), in one request when they fit the staging buffer; 0/1 each."""
         totals = [len(h) + sum(len(p) for p in parts) for _, h, parts in entries]
         if self.staging is None or len(entries) < 2 or sum(totals) > self.staging.size:
-            return [self.put_block(k64, h, parts) for k64, h, parts in entries]
+            return [self.put_block(bkey, h, parts) for bkey, h, parts in entries]
         offsets, at = [], 0
         for (_, header, parts), total in zip(entries, totals):
             offsets.append(at)
@@ -198,47 +198,47 @@ class Connection:
                 self.staging.view[at:at + len(p)] = p
                 at += len(p)
         try:
-            return self.client.put([k64 for k64, _, _ in entries], self.staging_id, offsets, totals)
+            return self.client.put([bkey for bkey, _, _ in entries], self.staging_id, offsets, totals)
         except FerryError as e:
             if e.status != BAD_STATE_STATUS:
                 raise
             # A key there with another length refuses the whole request (nothing was stored):
             # one by one, so that each key gets its own answer.
-            return [self.put_block(k64, h, parts) for k64, h, parts in entries]
+            return [self.put_block(bkey, h, parts) for bkey, h, parts in entries]
 
-    def read_blocks(self, k64s, consume):
+    def read_blocks(self, bkeys, consume):
         """[consume(i, view of block i) or None when missing], in one request when the blocks fit an
         equal share of the staging buffer each. Each view is valid only inside its consume."""
-        if self.staging is None or len(k64s) < 2:
-            return self._read_one_by_one(k64s, consume)
-        share = self.staging.size // len(k64s)
+        if self.staging is None or len(bkeys) < 2:
+            return self._read_one_by_one(bkeys, consume)
+        share = self.staging.size // len(bkeys)
         try:
-            lengths = self.client.get(k64s, self.staging_id, [i * share for i in range(len(k64s))],
-                                      [share] * len(k64s))
+            lengths = self.client.get(bkeys, self.staging_id, [i * share for i in range(len(bkeys))],
+                                      [share] * len(bkeys))
         except FerryError as e:
             if e.status != OUT_OF_RANGE_STATUS:  # a block larger than its share: one by one
                 raise
-            return self._read_one_by_one(k64s, consume)
+            return self._read_one_by_one(bkeys, consume)
         return [None if n < 0 else consume(i, self.staging.view[i * share:i * share + n])
                 for i, n in enumerate(lengths)]
 
-    def _read_one_by_one(self, k64s, consume):
-        return [self.read_block(k64, lambda view, i=i: consume(i, view)) for i, k64 in enumerate(k64s)]
+    def _read_one_by_one(self, bkeys, consume):
+        return [self.read_block(bkey, lambda view, i=i: consume(i, view)) for i, bkey in enumerate(bkeys)]
 
-    def read_headers(self, k64s, key_bytes_list):
+    def read_headers(self, bkeys, key_bytes_list):
         """read_header of each key: one EXISTS, then one READ_RANGE of the present keys' headers
         when they fit the staging buffer (one by one otherwise)."""
         def one_by_one():
-            return [self.read_header(k64, kb) for k64, kb in zip(k64s, key_bytes_list)]
-        if self.staging is None or len(k64s) < 2:
+            return [self.read_header(bkey, kb) for bkey, kb in zip(bkeys, key_bytes_list)]
+        if self.staging is None or len(bkeys) < 2:
             return one_by_one()
-        present = [i for i, there in enumerate(self.client.exists(k64s)) if there]
+        present = [i for i, there in enumerate(self.client.exists(bkeys)) if there]
         lengths = [_keys.header_length(kb) for kb in key_bytes_list]
         if sum(lengths[i] for i in present) > self.staging.size:
             return one_by_one()
         ranges, offsets, at = [], {}, 0
         for i in present:
-            ranges.append((k64s[i], 0, self.staging_id, at, lengths[i]))
+            ranges.append((bkeys[i], 0, self.staging_id, at, lengths[i]))
             offsets[i] = at
             at += lengths[i]
         try:
@@ -248,21 +248,21 @@ class Connection:
             if e.status not in (NOT_FOUND_STATUS, OUT_OF_RANGE_STATUS):  # removed meanwhile, or a short block
                 raise
             return one_by_one()
-        out = [None] * len(k64s)
+        out = [None] * len(bkeys)
         for i in present:
             view = self.staging.view[offsets[i]:offsets[i] + lengths[i]]
             out[i] = or_mismatch(_keys.value_length(view, key_bytes_list[i]))
         return out
 
-    def read_header(self, k64, key_bytes):
+    def read_header(self, bkey, key_bytes):
         """The value length of the block of this string key, None when missing, MISMATCH for another key's."""
         if self.staging is None:
-            return self.read_block(k64, lambda v: or_mismatch(_keys.value_length(v, key_bytes, len(v))))
+            return self.read_block(bkey, lambda v: or_mismatch(_keys.value_length(v, key_bytes, len(v))))
         n = _keys.header_length(key_bytes)
         if n > self.staging.size:
             raise Failed(INVALID_PARAMS)
         try:
-            self.client.read_range(k64, 0, self.staging_id, 0, n)
+            self.client.read_range(bkey, 0, self.staging_id, 0, n)
         except FerryError as e:
             if e.status == NOT_FOUND_STATUS:
                 return None
@@ -275,12 +275,12 @@ class Connection:
 UPSERT_LEASE_WAIT_S = 1.0  # how long upsert waits for readers of the old value (a lease cache period)
 
 
-def remove_block(c, k64, wait_s):
+def remove_block(c, bkey, wait_s):
     """REMOVE of one block, asked again while a reader's lease keeps it, for up to wait_s; the last answer."""
     deadline = time.monotonic() + wait_s
     pause = 0.001
     while True:
-        answer = c.client.remove([k64])[0]
+        answer = c.client.remove([bkey])[0]
         if answer != 2 or time.monotonic() + pause > deadline:
             return answer
         time.sleep(pause)
@@ -291,23 +291,23 @@ class Staged:
     """A put of bytes copied through the staging buffer: callable as a write of _store, and
     batchable (Connection.put_blocks) by its fields."""
 
-    def __init__(self, c, k64, header, parts):
-        self.c, self.k64, self.header, self.parts = c, k64, header, parts
+    def __init__(self, c, bkey, header, parts):
+        self.c, self.bkey, self.header, self.parts = c, bkey, header, parts
 
     def __call__(self):
-        return self.c.put_block(self.k64, self.header, self.parts)
+        return self.c.put_block(self.bkey, self.header, self.parts)
 
 
 class InPlace:
     """A put of host memory of the allocator, written by the sidecar where it lies: callable as
     a write of _store, and batchable (Connection.put_blocks_from) by its fields."""
 
-    def __init__(self, c, k64, header, allocation, offset, size):
-        self.c, self.k64, self.header = c, k64, header
+    def __init__(self, c, bkey, header, allocation, offset, size):
+        self.c, self.bkey, self.header = c, bkey, header
         self.allocation, self.offset, self.size = allocation, offset, size
 
     def __call__(self):
-        return self.c.put_block_from(self.k64, self.header, self.allocation, self.offset, self.size)
+        return self.c.put_block_from(self.bkey, self.header, self.allocation, self.offset, self.size)
 
 
 def bytes_view(value):

@@ -1,9 +1,11 @@
 """How a Mooncake string key becomes a Ferry block, the one place of that rule.
 
-Ferry's block keys are 64 bits on the wire. A string key maps to
-``int.from_bytes(blake2b(key.encode("utf-8"), digest_size=16).digest()[:8], "little")``, and
-the stored block carries the full string so that a reader can tell two strings of the same
-64-bit key apart. A block is:
+A string key maps to the 128-bit digest ``blake2b(key.encode("utf-8"), digest_size=16)``:
+on a sidecar of protocol version 2 the block key is the digest's 16 bytes, whole; a sidecar
+of version 1 (64-bit keys, earlier builds) gets
+``int.from_bytes(digest[:8], "little")``. The stored block carries the full string as well,
+so that a reader tells two strings of one block key apart (a guard: with 128 bits a
+collision is not expected). A block is:
 
     offset 0   4 bytes   magic b"FRK1"
     offset 4   u32 LE    key length in bytes (UTF-8)
@@ -23,9 +25,16 @@ _HEADER = struct.Struct("<4sIQ")
 FIXED = _HEADER.size  # 16
 
 
-def block_key(key_bytes):
-    """The 64-bit Ferry block key of a UTF-8 encoded string key."""
-    return int.from_bytes(hashlib.blake2b(key_bytes, digest_size=16).digest()[:8], "little")
+def block_key(key_bytes, version=1):
+    """The Ferry block key of a UTF-8 encoded string key, for a sidecar of protocol `version`.
+
+    Version 2 and later: the 16 bytes of the digest (a 128-bit key, as FerryClient takes it);
+    version 1: the 64-bit int of its first 8 bytes, little-endian.
+    """
+    digest = hashlib.blake2b(key_bytes, digest_size=16).digest()
+    if version >= 2:
+        return digest
+    return int.from_bytes(digest[:8], "little")
 
 
 def header(key_bytes, value_length):

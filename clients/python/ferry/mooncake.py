@@ -107,12 +107,15 @@ class MooncakeDistributedStore:
 
     Every method answers Mooncake's return values and error codes; none raises for a store
     error. TypeError is raised for a key that is not a str (as Mooncake's binding does).
-    ``key_mismatches`` counts hits on a block of another string key with the same 64-bit
-    block key (served as misses).
+    ``key_mismatches`` counts hits on a block of another string key with the same block key
+    (served as misses).
     """
 
-    def __init__(self, block_key=_keys.block_key):
-        self._block_key = block_key  # the string -> 64-bit derivation (ferry.keys); injectable for tests
+    def __init__(self, block_key=None):
+        # The string -> block key derivation: ferry.keys for the sidecar's protocol version
+        # unless one is given (tests force collisions with one).
+        self._block_key = block_key
+        self._version = None  # the sidecar's protocol version, from the first connection
         self._lock = threading.Lock()
         self._sidecar = None
         self._workdir = None
@@ -241,12 +244,23 @@ class MooncakeDistributedStore:
 
     def _connect(self):
         path, host, port, token = self._address
-        return Connection(path, host, port, token, self._timeout, self._staging_size)
+        conn = Connection(path, host, port, token, self._timeout, self._staging_size)
+        version = conn.client.version
+        with self._lock:
+            if self._version is None:
+                self._version = version
+            same = self._version == version
+        if not same:  # the sidecar was replaced by one of another build: its keys are not ours
+            conn.close()
+            raise FerryError(2, "the sidecar now speaks protocol version %d, not %d: set up again" % (
+                version, self._version))
+        return conn
 
     def close(self):
         """Closes every connection and stops the sidecar that setup() started; 0. Idempotent."""
         with self._lock:
             self._address = None
+            self._version = None
             while True:
                 try:
                     self._pool.get_nowait().close()
@@ -352,7 +366,12 @@ class MooncakeDistributedStore:
         key_bytes = key.encode("utf-8")
         if not key_bytes or _keys.header_length(key_bytes) > self._staging_size:
             raise Failed(INVALID_PARAMS)  # empty, or a key whose header the staging buffer cannot hold
-        return self._block_key(key_bytes) & ((1 << 64) - 1), key_bytes
+        if self._block_key is not None:
+            return self._block_key(key_bytes), key_bytes
+        version = self._version
+        if version is None:
+            raise Failed(UNAVAILABLE_IN_CURRENT_STATUS)  # not set up: no sidecar, no version
+        return _keys.block_key(key_bytes, version), key_bytes
 
     def _mismatch(self):
         with self._lock:
@@ -383,15 +402,15 @@ class MooncakeDistributedStore:
             _check_config(config)
             entries, names = [], []
             for key, value in zip(keys, values):
-                k64, kb = self._key(key)
+                bkey, kb = self._key(key)
                 view = bytes_view(value)
                 if len(view) == 0:
                     raise Failed(INVALID_PARAMS)
-                entries.append((k64, _keys.header(kb, len(view)), [view]))
-                names.append((k64, kb))
-            for (k64, kb), stored, entry in zip(names, c.put_blocks(entries), entries):
+                entries.append((bkey, _keys.header(kb, len(view)), [view]))
+                names.append((bkey, kb))
+            for (bkey, kb), stored, entry in zip(names, c.put_blocks(entries), entries):
                 if stored != 0:  # already there: this string's value, or another string's block
-                    self._store(c, k64, kb, False, lambda: c.put_block(*entry))
+                    self._store(c, bkey, kb, False, lambda: c.put_block(*entry))
             return OK
         return self._run(op)
 
@@ -415,17 +434,17 @@ class MooncakeDistributedStore:
 
     def _put(self, key, parts, config, replace=False):
         def op(c):
-            k64, kb = self._key(key)
+            bkey, kb = self._key(key)
             _check_config(config)
             views = [bytes_view(p) for p in parts]
             size = sum(len(v) for v in views)
             if size == 0:
                 raise Failed(INVALID_PARAMS)
             header = _keys.header(kb, size)
-            return self._store(c, k64, kb, replace, lambda: c.put_block(k64, header, views))
+            return self._store(c, bkey, kb, replace, lambda: c.put_block(bkey, header, views))
         return self._run(op)
 
-    def _store(self, c, k64, kb, replace, write):
+    def _store(self, c, bkey, kb, replace, write):
         """Runs write() (0 stored, 1 the block key was taken) with Mooncake's put / upsert semantics.
 
         A taken block key holding this string is success for a put and is replaced by an
@@ -435,16 +454,16 @@ class MooncakeDistributedStore:
         """
         for attempt in range(3):
             if replace:
-                existing = c.read_header(k64, kb)
+                existing = c.read_header(bkey, kb)
                 if existing is MISMATCH:
                     self._mismatch()
                     raise Failed(OBJECT_ALREADY_EXISTS)
-                if existing is not None and remove_block(c, k64, UPSERT_LEASE_WAIT_S) == 2:
+                if existing is not None and remove_block(c, bkey, UPSERT_LEASE_WAIT_S) == 2:
                     raise Failed(OBJECT_HAS_LEASE)
             if write() == 0:
                 return OK
-            existing = c.read_header(k64, kb)
-            if existing is MISMATCH:  # the 64-bit key holds another string's value: ours cannot go there
+            existing = c.read_header(bkey, kb)
+            if existing is MISMATCH:  # the block key holds another string's value: ours cannot go there
                 self._mismatch()
                 raise Failed(OBJECT_ALREADY_EXISTS)
             if existing is not None and not replace:
@@ -488,27 +507,27 @@ class MooncakeDistributedStore:
                 self._mismatch()
                 return OBJECT_NOT_FOUND
             return make(i, block[_keys.header_length(kb):])
-        results = c.read_blocks([k64 for k64, _ in names], consume)
+        results = c.read_blocks([bkey for bkey, _ in names], consume)
         return [OBJECT_NOT_FOUND if r is None else r for r in results]
 
     def _read(self, c, key, make):
         """make(view of the value) of key, or raises Failed(OBJECT_NOT_FOUND)."""
-        k64, kb = self._key(key)
+        bkey, kb = self._key(key)
         n = _keys.header_length(kb)
 
         def consume(block):
             if _keys.value_length(block, kb, len(block)) is None:
                 return MISMATCH
             return make(block[n:])
-        return self._found(c.read_block(k64, consume))
+        return self._found(c.read_block(bkey, consume))
 
     def get_size(self, key):
         """The value's length in bytes, or a negative code (OBJECT_NOT_FOUND when missing)."""
         return self._run(lambda c: self._value_length(c, key))
 
     def _value_length(self, c, key):
-        k64, kb = self._key(key)
-        return self._found(c.read_header(k64, kb))
+        bkey, kb = self._key(key)
+        return self._found(c.read_header(bkey, kb))
 
     def _found(self, result):
         """result, unless it is None (missing) or MISMATCH (another string's block, counted): then OBJECT_NOT_FOUND."""
@@ -528,7 +547,7 @@ class MooncakeDistributedStore:
         def op(c):
             names = [self._key(k) for k in keys]
             out = []
-            for length in c.read_headers([k64 for k64, _ in names], [kb for _, kb in names]):
+            for length in c.read_headers([bkey for bkey, _ in names], [kb for _, kb in names]):
                 if length is MISMATCH:
                     self._mismatch()
                 out.append(0 if length is None or length is MISMATCH else 1)
@@ -545,9 +564,9 @@ class MooncakeDistributedStore:
         to the call's ``timeout``) instead.
         """
         def op(c):
-            k64, _ = self._key(key)
+            bkey, _ = self._key(key)
             self._value_length(c, key)  # never removes a block of another string key
-            answer = remove_block(c, k64, self._timeout if force else RELEASE_GRACE_S)
+            answer = remove_block(c, bkey, self._timeout if force else RELEASE_GRACE_S)
             return OK if answer == 0 else OBJECT_HAS_LEASE if answer == 2 else OBJECT_NOT_FOUND
         return self._run(op)
 
@@ -592,23 +611,23 @@ class MooncakeDistributedStore:
         """Stores `size` bytes at buffer_ptr (registered memory) under key; 0, or a negative code."""
         def op(c):
             _check_config(config)
-            k64, kb, write = self._source(c, key, buffer_ptr, size)
-            return self._store(c, k64, kb, False, write)
+            bkey, kb, write = self._source(c, key, buffer_ptr, size)
+            return self._store(c, bkey, kb, False, write)
         return self._run(op)
 
     def _source(self, c, key, buffer_ptr, size):
-        """(k64, key bytes, write) of a put from registered memory: with no copy from host memory
+        """(bkey, key bytes, write) of a put from registered memory: with no copy from host memory
         of the allocator, else through the staging buffer; raises Failed(INVALID_PARAMS)."""
-        k64, kb = self._key(key)
+        bkey, kb = self._key(key)
         self._registered(buffer_ptr, size)
         if size == 0:
             raise Failed(INVALID_PARAMS)
         header = _keys.header(kb, size)
         allocation = allocation_of(buffer_ptr, size)
         if allocation is not None and c.staging is not None:
-            return k64, kb, InPlace(c, k64, header, allocation, buffer_ptr - allocation.address, size)
+            return bkey, kb, InPlace(c, bkey, header, allocation, buffer_ptr - allocation.address, size)
         source = memoryview((ctypes.c_char * size).from_address(buffer_ptr)).cast("B")
-        return k64, kb, Staged(c, k64, header, [source])
+        return bkey, kb, Staged(c, bkey, header, [source])
 
     def get_into(self, key, buffer_ptr, size):
         """Copies the value of key to buffer_ptr (registered memory, `size` bytes free); the
@@ -631,16 +650,16 @@ class MooncakeDistributedStore:
             staged, in_place = [], []
             for i, (key, ptr, size) in enumerate(zip(keys, buffer_ptrs, sizes)):
                 try:
-                    k64, kb, write = self._source(c, key, ptr, size)
-                    (staged if isinstance(write, Staged) else in_place).append((i, k64, kb, write))
+                    bkey, kb, write = self._source(c, key, ptr, size)
+                    (staged if isinstance(write, Staged) else in_place).append((i, bkey, kb, write))
                 except Failed as e:
                     out[i] = e.code
-            answers = c.put_blocks_from([(w.k64, w.header, w.allocation, w.offset, w.size)
+            answers = c.put_blocks_from([(w.bkey, w.header, w.allocation, w.offset, w.size)
                                          for _, _, _, w in in_place])
-            answers += c.put_blocks([(w.k64, w.header, w.parts) for _, _, _, w in staged])
-            for (i, k64, kb, write), stored in zip(in_place + staged, answers):
+            answers += c.put_blocks([(w.bkey, w.header, w.parts) for _, _, _, w in staged])
+            for (i, bkey, kb, write), stored in zip(in_place + staged, answers):
                 try:
-                    out[i] = OK if stored == 0 else self._store(c, k64, kb, False, write)
+                    out[i] = OK if stored == 0 else self._store(c, bkey, kb, False, write)
                 except Failed as e:
                     out[i] = e.code
             return out

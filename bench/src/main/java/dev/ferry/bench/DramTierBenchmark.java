@@ -1,6 +1,7 @@
 package dev.ferry.bench;
 
 import dev.ferry.nativemem.Slab;
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.client.GetResult;
 import dev.ferry.store.client.StoreClient;
@@ -64,14 +65,14 @@ public class DramTierBenchmark {
     private TransferEngine clientEngine;
     private StoreClient store;
     private Slab staging;
-    private long[] keys;
+    private BlockKey[] keys;
     private long[] offsets;
     private long nextKey = 1L << 40;
 
     @Setup(Level.Trial)
     public void setUp() {
         int blocks = (int) Math.max(1, getBytes / blockBytes);
-        keys = LongStream.range(1, blocks + 1).toArray();
+        keys = BlockKey.ofAll(LongStream.range(1, blocks + 1).toArray());
         Path dir = Files.isDirectory(Path.of("/dev/shm")) ? Path.of("/dev/shm") : Path.of(System.getProperty("java.io.tmpdir"));
         master = new MasterService("127.0.0.1", 0, new LruPolicy(), 30_000);
         slab = Slab.mapShared(dir.resolve("ferry-bench-dram-" + ProcessHandle.current().pid() + ".slab"),
@@ -108,9 +109,9 @@ public class DramTierBenchmark {
      */
     @Benchmark
     public long storePut() {
-        long[] fresh = new long[keys.length];
+        BlockKey[] fresh = new BlockKey[keys.length];
         for (int i = 0; i < fresh.length; i++) {
-            fresh[i] = nextKey++;
+            fresh[i] = BlockKey.of(nextKey++);
         }
         return store.put(fresh, blockBytes, staging.memory(), (key, slot) -> { }).bytes();
     }

@@ -1,5 +1,6 @@
 package dev.ferry.bench;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.eviction.LruPolicy;
 import dev.ferry.store.master.Lease;
 import dev.ferry.store.master.Master;
@@ -79,7 +80,7 @@ public abstract class MasterBenchmark {
         public int blocks;
 
         Master master;
-        Map<Long, Long> baseline;
+        Map<BlockKey, Long> baseline;
         final NodeReport heartbeat = NodeReport.ack(0);
         private final AtomicInteger threads = new AtomicInteger();
 
@@ -97,10 +98,10 @@ public abstract class MasterBenchmark {
             }
             baseline = new HashMap<>();
             for (int from = 0; from < blocks; from += FILL_BATCH) {
-                long[] keys = new long[Math.min(FILL_BATCH, blocks - from)];
+                BlockKey[] keys = new BlockKey[Math.min(FILL_BATCH, blocks - from)];
                 for (int i = 0; i < keys.length; i++) {
                     keys[i] = key(from + i);
-                    baseline.put(keys[i], keys[i]);
+                    baseline.put(keys[i], keys[i].lo());
                 }
                 put(keys);
             }
@@ -120,7 +121,7 @@ public abstract class MasterBenchmark {
         }
 
         /** Puts and commits new keys; returns how many. */
-        int put(long[] keys) {
+        int put(BlockKey[] keys) {
             List<Placement> placements = master.putStart(keys, BLOCK_BYTES);
             if (placements.size() != keys.length || placements.stream().anyMatch(Placement::exists)) {
                 throw new IllegalStateException("a put of " + keys.length + " new keys placed " + placements);
@@ -130,7 +131,7 @@ public abstract class MasterBenchmark {
         }
 
         /** A get (lease) of the keys and its release; false when the lease had expired. */
-        boolean getRelease(long[] keys) {
+        boolean getRelease(BlockKey[] keys) {
             Lease lease = master.get(keys, LEASE_MILLIS);
             return master.release(lease.id());
         }
@@ -143,7 +144,7 @@ public abstract class MasterBenchmark {
     /** One thread's requests: random resident windows, and fresh keys for puts. */
     @State(Scope.Thread)
     public static class Requests {
-        final long[] keys = new long[REQUEST_BLOCKS];
+        final BlockKey[] keys = new BlockKey[REQUEST_BLOCKS];
         private SplittableRandom random;
         private int blocks;
         private long nextFresh;
@@ -159,7 +160,7 @@ public abstract class MasterBenchmark {
         }
 
         /** {@link #REQUEST_BLOCKS} consecutive resident blocks from a random position. */
-        long[] resident() {
+        BlockKey[] resident() {
             int from = random.nextInt(blocks - REQUEST_BLOCKS + 1);
             for (int i = 0; i < keys.length; i++) {
                 keys[i] = key(from + i);
@@ -168,7 +169,7 @@ public abstract class MasterBenchmark {
         }
 
         /** {@link #REQUEST_BLOCKS} keys never put before. */
-        long[] fresh() {
+        BlockKey[] fresh() {
             for (int i = 0; i < keys.length; i++) {
                 keys[i] = key(nextFresh++);
             }
@@ -193,7 +194,7 @@ public abstract class MasterBenchmark {
         @Setup(Level.Trial)
         public void pin(Store store) {
             int pinned = store.blocks / 100 * PINNED_PERCENT;
-            long[] keys = new long[pinned];
+            BlockKey[] keys = new BlockKey[pinned];
             for (int i = 0; i < pinned; i++) {
                 keys[i] = key(i); // filled first, so the least recently used
             }
@@ -207,9 +208,16 @@ public abstract class MasterBenchmark {
         return "store-" + n;
     }
 
-    /** The block key of counter {@code i}: MurmurHash3's 64-bit finalizer, a bijection. */
-    static long key(long i) {
-        long h = i + 1;
+    /**
+     * The block key of counter {@code i}, 128 bits as a digest's: both halves from MurmurHash3's
+     * 64-bit finalizer (a bijection, so distinct counters give distinct keys).
+     */
+    static BlockKey key(long i) {
+        long hi = murmur(i + 1);
+        return new BlockKey(hi, murmur(hi));
+    }
+
+    private static long murmur(long h) {
         h ^= h >>> 33;
         h *= 0xff51afd7ed558ccdL;
         h ^= h >>> 33;
@@ -228,7 +236,7 @@ public abstract class MasterBenchmark {
     @Benchmark
     public long hashMapBaseline(Store store, Requests requests) {
         long sum = 0;
-        for (long key : requests.resident()) {
+        for (BlockKey key : requests.resident()) {
             sum += store.baseline.get(key);
         }
         return sum;

@@ -1,6 +1,7 @@
 package dev.ferry.bench;
 
 import dev.ferry.nativemem.Slab;
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.client.BlockSink;
 import dev.ferry.store.client.StoreClient;
@@ -59,7 +60,7 @@ public class SidecarBenchmark {
     private int bufferId;
     private StoreClient store;
     private Slab staging;
-    private final long[] keys = {KEY};
+    private final BlockKey[] keys = {BlockKey.of(KEY)};
     private final BlockSink sink = (key, bytes, crc) -> { };
 
     @Setup(Level.Trial)

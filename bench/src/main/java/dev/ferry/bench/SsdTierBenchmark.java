@@ -1,5 +1,6 @@
 package dev.ferry.bench;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.eviction.LruPolicy;
 import dev.ferry.store.tier.SsdRocksDb;
@@ -82,11 +83,11 @@ public class SsdTierBenchmark {
         BlockContent.fill(7, block);
         crc32c = BlockContent.crc32c(block);
         dst = arena.allocate(blockBytes, 4096);
-        rawKey = ByteBuffer.allocateDirect(Long.BYTES);
+        rawKey = ByteBuffer.allocateDirect(BlockKey.BYTES);
         tier = SsdTier.open(root.resolve("tier"), blocks * blockBytes, new LruPolicy(), 2);
         raw = SsdRocksDb.open(root.resolve("raw"), SsdRocksDb.DEFAULT_WRITE_BUFFER_BYTES);
         for (long key = 0; key < blocks; key++) {
-            tier.put(key, block, crc32c).join();
+            tier.put(BlockKey.of(key), block, crc32c).join();
             raw.db().put(raw.blocks(), raw.writeOptions(), key(rawKey, key), block.asByteBuffer());
         }
         // Both closed (the tier flushes on close) and reopened: both read from blob files, and
@@ -99,13 +100,14 @@ public class SsdTierBenchmark {
         nextPut = blocks;
     }
 
+    /** The baseline's RocksDB key: the tier's own 16-byte form, so both look up keys of one size. */
     private static ByteBuffer key(ByteBuffer buffer, long key) {
-        return buffer.clear().putLong(0, key).limit(Long.BYTES);
+        return BlockKey.of(key).write(buffer.clear()).flip();
     }
 
     @Benchmark
     public long tierGet() {
-        return tier.get(nextGet++ % blocks, dst).join();
+        return tier.get(BlockKey.of(nextGet++ % blocks), dst).join();
     }
 
     @Benchmark
@@ -115,7 +117,7 @@ public class SsdTierBenchmark {
 
     @Benchmark
     public void tierPut() {
-        tier.put(nextPut++, block, crc32c).join();
+        tier.put(BlockKey.of(nextPut++), block, crc32c).join();
     }
 
     @Benchmark

@@ -3,6 +3,7 @@ package dev.ferry.cluster;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.cluster.report.ReplaySummary;
 import dev.ferry.cluster.report.RequestResult;
 import dev.ferry.nativemem.Slab;
@@ -54,7 +55,7 @@ class CorruptSlabTest {
                 // requests: key 0 starts every request, so the next one reads it at once.
                 long[] keys = trace.subList(0, 60).stream().flatMapToLong(r -> LongStream.of(r.blockKeys()))
                         .distinct().limit(40).toArray();
-                Lease lease = master.get(keys, 10_000);
+                Lease lease = master.get(BlockKey.ofAll(keys), 10_000);
                 List<long[]> keepIntact = new ArrayList<>(); // store-1 copies whose twin on store-2 is hit
                 for (List<Replica> copies : lease.replicas()) {
                     if (copies.size() != 2) {
@@ -101,7 +102,7 @@ class CorruptSlabTest {
     }
 
     private static boolean stillListedAndCorrupt(MasterClient master, MemorySegment slab, Replica corrupted) {
-        Lease lease = master.get(new long[] {corrupted.key()}, 10_000);
+        Lease lease = master.get(new BlockKey[] {corrupted.key()}, 10_000);
         try {
             return lease.replicas().getFirst().stream().anyMatch(r -> r.segment().equals(corrupted.segment())
                     && r.offset() == corrupted.offset()

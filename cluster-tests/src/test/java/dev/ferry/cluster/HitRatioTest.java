@@ -3,6 +3,7 @@ package dev.ferry.cluster;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.prefill.trace.TraceReader;
 import dev.ferry.prefill.trace.TraceRequest;
 import dev.ferry.store.eviction.LruPolicy;
@@ -50,10 +51,10 @@ class HitRatioTest {
         long hits = 0;
         long blocks = 0;
         for (TraceRequest r : trace) {
-            long[] keys = r.blockKeys();
+            BlockKey[] keys = BlockKey.ofAll(r.blockKeys());
             int hit = master.lookupPrefix(keys);
             List<Placement> placements = master.putStart(Arrays.copyOfRange(keys, hit, keys.length), BLOCK);
-            long[] written = placements.stream().filter(p -> !p.exists()).mapToLong(Placement::key).toArray();
+            BlockKey[] written = placements.stream().filter(p -> !p.exists()).map(Placement::key).toArray(BlockKey[]::new);
             master.putCommit(written, new int[written.length]);
             hits += hit;
             blocks += keys.length;

@@ -3,6 +3,7 @@ package dev.ferry.cluster;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.client.StoreClient;
@@ -58,7 +59,7 @@ class ReplicaFailoverTest {
                      .resolver(masterClient));
              Slab staging = Slab.allocate(8 * BLOCK);
              StoreClient store = new StoreClient(masterClient, engine, 10_000, 2, "store-1/dram")) {
-            store.put(keys, BLOCK, staging.memory(), BlockContent::fill);
+            store.put(BlockKey.ofAll(keys), BLOCK, staging.memory(), BlockContent::fill);
             MasterStats written = masterClient.stats();
             assertThat(written.usedBytes()).isEqualTo(2 * keys.length * BLOCK);
             assertThat(written.underReplicated()).isZero();
@@ -66,9 +67,9 @@ class ReplicaFailoverTest {
             first.kill(); // holds the first replica of every block; the master's node timeout is a minute
             first.awaitExit();
             List<Long> seen = new ArrayList<>();
-            store.get(keys, BLOCK, staging.memory(), (key, bytes, crc) -> {
-                assertThat(BlockContent.firstMismatch(key, bytes)).as("block %d", key).isEqualTo(-1);
-                seen.add(key);
+            store.get(BlockKey.ofAll(keys), BLOCK, staging.memory(), (key, bytes, crc) -> {
+                assertThat(BlockContent.firstMismatch(key, bytes)).as("block %s", key).isEqualTo(-1);
+                seen.add(key.narrow());
             });
             assertThat(seen).hasSize(keys.length);
             // The failed read made the master probe store-1 and drop it at once.

@@ -3,6 +3,7 @@ package dev.ferry.cluster;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.client.StoreClient;
@@ -89,8 +90,8 @@ class WarmRestartTest {
         ChildProcess node = node();
         assertThat(node.field("recovered")).isEqualTo("0");
         try (Client client = new Client(masterPort)) {
-            client.store.put(KEYS, BLOCK, client.staging.memory(), BlockContent::fill);
-            client.master.putStart(new long[] {99}, BLOCK); // never committed
+            client.store.put(BlockKey.ofAll(KEYS), BLOCK, client.staging.memory(), BlockContent::fill);
+            client.master.putStart(BlockKey.ofAll(99), BLOCK); // never committed
             await().atMost(Duration.ofSeconds(10)).until(() -> client.master.stats().indexBacklog() == 0);
             Replica damaged = leaseOf(client.master, 5);
 
@@ -104,7 +105,7 @@ class WarmRestartTest {
             assertThat(again.field("recovered")).isEqualTo("19");
             assertThat(again.field("dropped")).isEqualTo("1");
             long[] intact = LongStream.of(KEYS).filter(k -> k != 5).toArray();
-            assertThat(client.master.exists(new long[] {5, 99})).containsExactly(false, false);
+            assertThat(client.master.exists(BlockKey.ofAll(5, 99))).containsExactly(false, false);
             assertEveryByte(client, intact);
         }
     }
@@ -114,32 +115,32 @@ class WarmRestartTest {
         ChildProcess master = master();
         node();
         try (Client client = new Client(masterPort)) {
-            client.store.put(KEYS, BLOCK, client.staging.memory(), BlockContent::fill);
-            client.master.putStart(new long[] {99}, BLOCK); // never committed
+            client.store.put(BlockKey.ofAll(KEYS), BLOCK, client.staging.memory(), BlockContent::fill);
+            client.master.putStart(BlockKey.ofAll(99), BLOCK); // never committed
             await().atMost(Duration.ofSeconds(10)).until(() -> client.master.stats().indexBacklog() == 0);
 
             master.kill();
             master.awaitExit();
             master();
             await().atMost(Duration.ofSeconds(10)).until(() -> client.master.stats().blocks() == KEYS.length);
-            assertThat(client.master.exists(new long[] {99})).containsExactly(false);
+            assertThat(client.master.exists(BlockKey.ofAll(99))).containsExactly(false);
             assertThat(client.master.stats().pendingBlocks()).isZero();
             assertEveryByte(client, KEYS);
         }
     }
 
     private static Replica leaseOf(MasterClient master, long key) {
-        Lease lease = master.get(new long[] {key}, 1_000);
+        Lease lease = master.get(BlockKey.ofAll(key), 1_000);
         master.release(lease.id());
         return lease.replicas().getFirst().getFirst();
     }
 
     private static void assertEveryByte(Client client, long[] keys) {
         List<Long> seen = new ArrayList<>();
-        client.store.get(keys, BLOCK, client.staging.memory(), (key, bytes, crc) -> {
-            assertThat(BlockContent.firstMismatch(key, bytes)).as("block %d", key).isEqualTo(-1);
+        client.store.get(BlockKey.ofAll(keys), BLOCK, client.staging.memory(), (key, bytes, crc) -> {
+            assertThat(BlockContent.firstMismatch(key, bytes)).as("block %s", key).isEqualTo(-1);
             assertThat(BlockContent.crc32c(bytes)).isEqualTo(crc);
-            seen.add(key);
+            seen.add(key.narrow());
         });
         assertThat(seen).containsExactly(LongStream.of(keys).boxed().toArray(Long[]::new));
     }

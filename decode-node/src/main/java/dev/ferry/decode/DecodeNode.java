@@ -1,5 +1,6 @@
 package dev.ferry.decode;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.client.GetResult;
 import dev.ferry.store.client.BlockStore;
@@ -66,7 +67,7 @@ public final class DecodeNode implements AutoCloseable {
     }
 
     /** Whether the block's CRC32C and every byte match what its key says. */
-    static boolean verify(long key, MemorySegment bytes, int expectedCrc) {
+    static boolean verify(BlockKey key, MemorySegment bytes, int expectedCrc) {
         return BlockContent.crc32c(bytes) == expectedCrc && BlockContent.firstMismatch(key, bytes) < 0;
     }
 
@@ -75,6 +76,10 @@ public final class DecodeNode implements AutoCloseable {
         if (method == TrafficProtocol.TRAFFIC) {
             TrafficProtocol.write(out, store.traffic());
             return;
+        }
+        if (method == DecodeProtocol.LEGACY_DECODE) {
+            throw new RpcException(RpcException.REFUSED, "decode protocol mismatch: DECODE with 8-byte block keys comes "
+                    + "from an earlier build; this decode node takes 16-byte keys: run every Ferry process from one build");
         }
         if (method != DecodeProtocol.DECODE) {
             throw new RpcException(RpcException.REFUSED, "unknown decode method " + method);

@@ -1,5 +1,6 @@
 package dev.ferry.prefill;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.prefill.PrefillProtocol.PrefillRequest;
 import dev.ferry.prefill.PrefillProtocol.PrefillResult;
 import dev.ferry.store.block.BlockContent;
@@ -53,7 +54,7 @@ public final class PrefillNode implements AutoCloseable {
     /** Prefills one request and hands it to decode; failures come back in the result's error. */
     public PrefillResult submit(PrefillRequest request) {
         long received = System.nanoTime();
-        long[] keys = request.keys();
+        BlockKey[] keys = BlockKey.ofAll(request.keys()); // trace keys are 64-bit
         int hits;
         long queue;
         long compute;

@@ -3,6 +3,7 @@ package dev.ferry.cluster.cli;
 import dev.ferry.cluster.ChildProcess;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.client.StoreClient;
 import dev.ferry.store.coord.LocalEtcd;
 import dev.ferry.store.coord.MasterAddress;
@@ -82,7 +83,7 @@ final class BenchTakeoverCommand implements Callable<Integer> {
                 for (int run = 0; run < runs; run++) {
                     long[] keys = LongStream.range(next, next + blocks).toArray();
                     next += blocks + 1;
-                    store.put(keys, BLOCK, staging.memory(), BlockContent::fill);
+                    store.put(BlockKey.ofAll(keys), BLOCK, staging.memory(), BlockContent::fill);
                     long committed = masterClient.stats().blocks();
                     ChildProcess leader = leaderOf(running, masterClient.target());
                     long killed = System.nanoTime();
@@ -131,7 +132,7 @@ final class BenchTakeoverCommand implements Callable<Integer> {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(LONGEST_TAKEOVER_MILLIS);
         while (true) {
             try {
-                if (store.put(new long[] {key}, BLOCK, staging.memory(), BlockContent::fill).written() == 1) {
+                if (store.put(BlockKey.ofAll(key), BLOCK, staging.memory(), BlockContent::fill).written() == 1) {
                     return;
                 }
             } catch (RuntimeException notYet) {

@@ -20,6 +20,24 @@ public final class BlockContent {
     private BlockContent() {
     }
 
+    /**
+     * Fills {@code out} with the bytes of block {@code key}: those of the 64-bit key
+     * {@link #seed(BlockKey)}, so a narrow key {@code BlockKey.of(k)} has the bytes of {@code k}.
+     */
+    public static void fill(BlockKey key, MemorySegment out) {
+        fill(seed(key), out);
+    }
+
+    /** {@link #firstMismatch(long, MemorySegment)} for the bytes of {@link #fill(BlockKey, MemorySegment)}. */
+    public static long firstMismatch(BlockKey key, MemorySegment in) {
+        return firstMismatch(seed(key), in);
+    }
+
+    /** The 64-bit key whose bytes block {@code key} has: {@code lo} for a narrow key, else {@code lo} mixed with {@code hi}. */
+    static long seed(BlockKey key) {
+        return key.isNarrow() ? key.lo() : key.lo() ^ mix(key.hi());
+    }
+
     /** Fills {@code out} (its whole length) with the bytes of block {@code key}. */
     public static void fill(long key, MemorySegment out) {
         long seed = key * 0x9E3779B97F4A7C15L;

@@ -1,5 +1,6 @@
 package dev.ferry.store.client;
 
+import dev.ferry.store.block.BlockKey;
 import java.lang.foreign.MemorySegment;
 
 /** Receives each block a get has read; the bytes are valid only during the call. */
@@ -10,5 +11,5 @@ public interface BlockSink {
      * @param bytes       the block's bytes in the reader's staging memory
      * @param expectedCrc CRC32C recorded when the block was committed
      */
-    void accept(long key, MemorySegment bytes, int expectedCrc);
+    void accept(BlockKey key, MemorySegment bytes, int expectedCrc);
 }

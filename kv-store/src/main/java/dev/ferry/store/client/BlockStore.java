@@ -1,5 +1,7 @@
 package dev.ferry.store.client;
 
+import dev.ferry.store.block.BlockKey;
+
 /**
  * The store as prefill and decode nodes use it: how many leading blocks of a request are
  * stored, put the missing blocks, get a request's blocks. Two implementations, so that the
@@ -16,7 +18,7 @@ package dev.ferry.store.client;
  */
 public interface BlockStore extends AutoCloseable {
     /** How many leading keys are stored blocks; touches them (most recently used). */
-    int lookupPrefix(long[] keys);
+    int lookupPrefix(BlockKey[] keys);
 
     /**
      * Writes the blocks of {@code keys} that are not in the store yet, each filled by
@@ -26,7 +28,7 @@ public interface BlockStore extends AutoCloseable {
      * @throws StoreException when there is no room or a transfer fails (nothing half-written
      *                        becomes visible)
      */
-    PutResult put(long[] keys, long blockBytes, BlockSource source);
+    PutResult put(BlockKey[] keys, long blockBytes, BlockSource source);
 
     /**
      * Reads every block of {@code keys}, each checked against its committed CRC32C, and hands
@@ -35,7 +37,7 @@ public interface BlockStore extends AutoCloseable {
      * @param blockBytes bytes of each block (at most)
      * @throws StoreException when a key is not in the store, a transfer fails or a CRC differs
      */
-    GetResult get(long[] keys, long blockBytes, BlockSink sink);
+    GetResult get(BlockKey[] keys, long blockBytes, BlockSink sink);
 
     /**
      * What this process's transfer engine carried so far, per link (see

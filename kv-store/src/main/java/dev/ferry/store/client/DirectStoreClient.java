@@ -1,5 +1,6 @@
 package dev.ferry.store.client;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.master.MasterApi;
 import dev.ferry.store.master.Placement;
@@ -103,17 +104,17 @@ public final class DirectStoreClient implements AutoCloseable {
     }
 
     /** How many leading keys are committed blocks; touches them. */
-    public int lookupPrefix(long[] keys) {
+    public int lookupPrefix(BlockKey[] keys) {
         return call(() -> master.lookupPrefix(keys));
     }
 
     /** Whether each key is a committed block, without touching it. */
-    public boolean[] exists(long[] keys) {
+    public boolean[] exists(BlockKey[] keys) {
         return call(() -> master.exists(keys));
     }
 
     /** @see dev.ferry.store.master.Master#remove */
-    public byte[] remove(long[] keys) {
+    public byte[] remove(BlockKey[] keys) {
         if (cache != null) {
             cache.invalidate(keys);
             cache.flush(); // the releases reach the master before the remove (in order on one connection)
@@ -131,7 +132,7 @@ public final class DirectStoreClient implements AutoCloseable {
      * @throws StoreException          when there is no room or a transfer fails (this call's
      *                                 uncommitted blocks are aborted)
      */
-    public byte[] put(long[] keys, MemorySegment[] blocks) {
+    public byte[] put(BlockKey[] keys, MemorySegment[] blocks) {
         long[] lengths = new long[keys.length];
         for (int i = 0; i < keys.length; i++) {
             lengths[i] = blocks[i].byteSize();
@@ -168,7 +169,7 @@ public final class DirectStoreClient implements AutoCloseable {
      * @throws StoreException           when no copy of a block can be read (each was tried), or the
      *                                  lease expired
      */
-    public long[] get(long[] keys, Destinations destinations) {
+    public long[] get(BlockKey[] keys, Destinations destinations) {
         long registrations = local == null ? 0 : local.registrations().getAsLong();
         if (cache != null) {
             cache.miss();
@@ -221,7 +222,7 @@ public final class DirectStoreClient implements AutoCloseable {
      */
     public static final class CachedRead {
         /** Block keys to read. */
-        public final long[] keys;
+        public final BlockKey[] keys;
         /** Where each block goes (at least its length). */
         public final MemorySegment[] destinations;
         /** Out: each block's length, bytes. */
@@ -231,7 +232,7 @@ public final class DirectStoreClient implements AutoCloseable {
 
         /** @param capacity most keys one read may have */
         public CachedRead(int capacity) {
-            keys = new long[capacity];
+            keys = new BlockKey[capacity];
             destinations = new MemorySegment[capacity];
             lengths = new long[capacity];
             held = new LeaseCache.Entry[capacity];
@@ -299,7 +300,7 @@ public final class DirectStoreClient implements AutoCloseable {
                     return false;
                 }
                 if (BlockContent.crc32c(r.destinations[i].asSlice(0, e.length)) != e.crc32c) {
-                    cache.invalidate(new long[] {e.key});
+                    cache.invalidate(new BlockKey[] {e.key});
                     return false;
                 }
                 r.lengths[i] = e.length;
@@ -323,7 +324,7 @@ public final class DirectStoreClient implements AutoCloseable {
      * @throws StoreException           when no copy of a block can be read (each was tried), or the
      *                                  lease expired
      */
-    public void readRanges(long[] keys, long[] blockOffsets, MemorySegment[] destinations) {
+    public void readRanges(BlockKey[] keys, long[] blockOffsets, MemorySegment[] destinations) {
         StoreCore.HeldLease held = core.lease(keys);
         boolean released = false;
         try {
@@ -354,7 +355,7 @@ public final class DirectStoreClient implements AutoCloseable {
      *                                 another length (nothing stays allocated)
      * @throws StoreException          when there is no room (nothing stays allocated)
      */
-    public List<Placement> reserve(long[] keys, long blockBytes) {
+    public List<Placement> reserve(BlockKey[] keys, long blockBytes) {
         return core.reserve(keys, blockBytes, 1, preferredSegment);
     }
 
@@ -381,7 +382,7 @@ public final class DirectStoreClient implements AutoCloseable {
     }
 
     /** Publishes reserved blocks; {@code crcs[i]} is the CRC32C of block {@code keys[i]}. */
-    public void commit(long[] keys, int[] crcs) {
+    public void commit(BlockKey[] keys, int[] crcs) {
         if (keys.length > 0) {
             call(() -> {
                 master.putCommit(keys, crcs);
@@ -391,11 +392,11 @@ public final class DirectStoreClient implements AutoCloseable {
     }
 
     /** Frees reserved, uncommitted blocks; best effort (the master reclaims them after its put timeout anyway). */
-    public void abort(long[] keys) {
+    public void abort(BlockKey[] keys) {
         core.abort(keys);
     }
 
-    private static void checkRange(long key, long offset, long length, long blockBytes) {
+    private static void checkRange(BlockKey key, long offset, long length, long blockBytes) {
         if (offset < 0 || length < 1 || offset > blockBytes - length) {
             throw new IllegalArgumentException("range [" + offset + ", +" + length + ") lies outside block key "
                     + key + " of " + blockBytes + " bytes");

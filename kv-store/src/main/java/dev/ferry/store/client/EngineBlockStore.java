@@ -1,5 +1,6 @@
 package dev.ferry.store.client;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.transfer.TransferEngine;
@@ -41,17 +42,17 @@ public final class EngineBlockStore implements BlockStore {
     }
 
     @Override
-    public int lookupPrefix(long[] keys) {
+    public int lookupPrefix(BlockKey[] keys) {
         return store.lookupPrefix(keys);
     }
 
     @Override
-    public PutResult put(long[] keys, long blockBytes, BlockSource source) {
+    public PutResult put(BlockKey[] keys, long blockBytes, BlockSource source) {
         return staging.with(buffer -> store.put(keys, blockBytes, buffer.memory(), source));
     }
 
     @Override
-    public GetResult get(long[] keys, long blockBytes, BlockSink sink) {
+    public GetResult get(BlockKey[] keys, long blockBytes, BlockSink sink) {
         return staging.with(buffer -> store.get(keys, blockBytes, buffer.memory(), sink));
     }
 

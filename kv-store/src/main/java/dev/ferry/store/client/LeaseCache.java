@@ -1,5 +1,6 @@
 package dev.ferry.store.client;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.master.Lease;
 import dev.ferry.store.master.Replica;
 import java.util.ArrayDeque;
@@ -42,7 +43,7 @@ import java.util.function.LongSupplier;
 public final class LeaseCache {
     /** One cached block: its place in the local segment and the lease that pins it. */
     public static final class Entry {
-        final long key;
+        final BlockKey key;
         final long offset;
         final long length;
         final int crc32c;
@@ -68,7 +69,7 @@ public final class LeaseCache {
         final long askedAt;
         final long registrations;
         /** The keys of its entries (some may have been replaced since by another lease's). */
-        long[] keys;
+        BlockKey[] keys;
         int entries;
         int readers;
         boolean released;
@@ -86,7 +87,7 @@ public final class LeaseCache {
     private final long maxBytes;
     private final LongSupplier registrations;
     private final LongConsumer releaser;
-    private final Map<Long, Entry> entries = new HashMap<>();
+    private final Map<BlockKey, Entry> entries = new HashMap<>();
     /** Leases no entry or reader needs any more, to return at the next {@link #flush}. */
     private final ArrayDeque<Long> retired = new ArrayDeque<>();
     private long bytes;
@@ -130,7 +131,7 @@ public final class LeaseCache {
      *
      * @param now {@link System#nanoTime()}
      */
-    public synchronized Entry acquire(long key, long now) {
+    public synchronized Entry acquire(BlockKey key, long now) {
         Entry e = entries.get(key);
         if (e != null && !fresh(e.lease, now)) {
             entries.remove(key);
@@ -203,7 +204,7 @@ public final class LeaseCache {
             return false;
         }
         CachedLease held = new CachedLease(lease.id(), askedAt, registrations);
-        held.keys = new long[found];
+        held.keys = new BlockKey[found];
         int k = 0;
         for (List<Replica> copies : lease.replicas()) {
             if (copies.isEmpty()) {
@@ -226,13 +227,13 @@ public final class LeaseCache {
      * all its blocks). Their leases go back at the next {@link #flush} once no reader holds
      * them; before a remove, flush first.
      */
-    public synchronized void invalidate(long[] keys) {
-        for (long key : keys) {
+    public synchronized void invalidate(BlockKey[] keys) {
+        for (BlockKey key : keys) {
             Entry e = entries.get(key);
             if (e == null) {
                 continue;
             }
-            for (long k : e.lease.keys) {
+            for (BlockKey k : e.lease.keys) {
                 Entry sibling = entries.get(k);
                 if (sibling != null && sibling.lease == e.lease) {
                     entries.remove(k);

@@ -1,12 +1,14 @@
 package dev.ferry.store.client;
 
+import dev.ferry.store.block.BlockKey;
+
 /**
  * A put of a key that is already in the store (or being written) with another length: keys
  * name contents, so the put is refused instead of reported as "already there", and the
  * stored block stays as it is. Nothing of the refused call stays allocated.
  */
 public final class LengthConflictException extends StoreException {
-    private final long key;
+    private final BlockKey key;
     private final long storedBytes;
     private final long askedBytes;
 
@@ -15,7 +17,7 @@ public final class LengthConflictException extends StoreException {
      * @param storedBytes the length of the block in the store, bytes
      * @param askedBytes  the length the put asked for, bytes
      */
-    public LengthConflictException(long key, long storedBytes, long askedBytes) {
+    public LengthConflictException(BlockKey key, long storedBytes, long askedBytes) {
         super("block key " + key + " is already in the store (or being written) with " + storedBytes
                 + " bytes, not the " + askedBytes + " of this put: remove it first to store other bytes under it");
         this.key = key;
@@ -24,7 +26,7 @@ public final class LengthConflictException extends StoreException {
     }
 
     /** The block key. */
-    public long key() {
+    public BlockKey key() {
         return key;
     }
 

@@ -28,7 +28,7 @@ final class ReplicaLoader implements AutoCloseable {
             return;
         }
         node(r.loadEndpoint()).call(NodeProtocol.LOAD, b -> {
-            b.writeLong(r.key()).writeLong(r.offset()).writeLong(r.length());
+            r.key().write(b).writeLong(r.offset()).writeLong(r.length());
             b.writeInt(r.crc32c());
         }, b -> null);
     }

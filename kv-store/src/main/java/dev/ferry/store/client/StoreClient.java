@@ -1,5 +1,6 @@
 package dev.ferry.store.client;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.master.Lease;
 import dev.ferry.store.master.MasterApi;
@@ -80,12 +81,12 @@ public final class StoreClient implements AutoCloseable {
     }
 
     /** How many leading keys are in the store; touches them. */
-    public int lookupPrefix(long[] keys) {
+    public int lookupPrefix(BlockKey[] keys) {
         return master.lookupPrefix(keys);
     }
 
     /** Whether each key is in the store; touches nothing. */
-    public boolean[] exists(long[] keys) {
+    public boolean[] exists(BlockKey[] keys) {
         return master.exists(keys);
     }
 
@@ -95,7 +96,7 @@ public final class StoreClient implements AutoCloseable {
      * @return per key: {@link dev.ferry.store.master.Master#REMOVED}, {@code NOT_FOUND} (unknown or
      *         still being written) or {@code LEASED} (being read: kept)
      */
-    public byte[] remove(long[] keys) {
+    public byte[] remove(BlockKey[] keys) {
         return master.remove(keys);
     }
 
@@ -107,7 +108,7 @@ public final class StoreClient implements AutoCloseable {
      * @throws LengthConflictException when a key is in the store with another length (nothing is written)
      * @throws StoreException          when there is no room, or a transfer fails (nothing uncommitted stays visible)
      */
-    public PutResult put(long[] keys, long blockBytes, MemorySegment staging, BlockSource source) {
+    public PutResult put(BlockKey[] keys, long blockBytes, MemorySegment staging, BlockSource source) {
         int window = window(staging, blockBytes);
         long[] lengths = new long[keys.length];
         Arrays.fill(lengths, blockBytes);
@@ -130,7 +131,7 @@ public final class StoreClient implements AutoCloseable {
      * @throws StoreException when a key is not in the store (or no copy of it is intact), no
      *                        replica of a block can be read, or the lease expired
      */
-    public GetResult get(long[] keys, long blockBytes, MemorySegment staging, BlockSink sink) {
+    public GetResult get(BlockKey[] keys, long blockBytes, MemorySegment staging, BlockSink sink) {
         int window = window(staging, blockBytes);
         StoreCore.HeldLease held = core.lease(keys);
         Lease lease = held.lease;
@@ -141,7 +142,7 @@ public final class StoreClient implements AutoCloseable {
             for (int i = 0; i < keys.length; i++) {
                 if (lease.replicas().get(i).isEmpty()) {
                     throw new StoreException("block key " + keys[i] + " is not in the store"
-                            + (master.exists(new long[] {keys[i]})[0]
+                            + (master.exists(new BlockKey[] {keys[i]})[0]
                             ? " in DRAM, and no DRAM can be freed to load it from SSD now (every block is being read)"
                             : ""));
                 }

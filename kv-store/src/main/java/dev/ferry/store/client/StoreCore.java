@@ -1,5 +1,6 @@
 package dev.ferry.store.client;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.master.Lease;
 import dev.ferry.store.master.MasterApi;
@@ -179,7 +180,7 @@ final class StoreCore implements AutoCloseable {
      * @throws StoreException          when there is no room or a transfer fails (this call's
      *                                 uncommitted blocks are aborted)
      */
-    PutOutcome put(long[] keys, long[] lengths, int replicas, String preferredSegment, int window,
+    PutOutcome put(BlockKey[] keys, long[] lengths, int replicas, String preferredSegment, int window,
                    BlockWrites writes) {
         byte[] results = new byte[keys.length];
         long nanos = put(keys, lengths, indexes(keys.length), replicas, preferredSegment, window, writes, results,
@@ -187,7 +188,7 @@ final class StoreCore implements AutoCloseable {
         return new PutOutcome(results, nanos);
     }
 
-    private long put(long[] keys, long[] lengths, int[] which, int replicas, String preferredSegment, int window,
+    private long put(BlockKey[] keys, long[] lengths, int[] which, int replicas, String preferredSegment, int window,
                      BlockWrites writes, byte[] results, boolean retry) {
         // One putStart per distinct length (the master allocates one size per call), all before any write.
         Map<Long, List<Integer>> byLength = new LinkedHashMap<>();
@@ -196,14 +197,14 @@ final class StoreCore implements AutoCloseable {
         }
         List<List<Placement>> toWrite = new ArrayList<>();
         List<Integer> toWriteIndex = new ArrayList<>();
-        List<Long> allocated = new ArrayList<>();
+        List<BlockKey> allocated = new ArrayList<>();
         boolean reserved = false;
         try {
             for (Map.Entry<Long, List<Integer>> group : byLength.entrySet()) {
                 List<Integer> idx = group.getValue();
-                long[] groupKeys = idx.stream().mapToLong(i -> keys[i]).toArray();
+                BlockKey[] groupKeys = idx.stream().map(i -> keys[i]).toArray(BlockKey[]::new);
                 List<Placement> placements = putStart(groupKeys, group.getKey(), replicas, preferredSegment);
-                Map<Long, List<Placement>> copiesByKey = new LinkedHashMap<>();
+                Map<BlockKey, List<Placement>> copiesByKey = new LinkedHashMap<>();
                 for (Placement p : placements) {
                     if (!p.exists()) {
                         copiesByKey.computeIfAbsent(p.key(), k -> new ArrayList<>(replicas)).add(p);
@@ -225,7 +226,7 @@ final class StoreCore implements AutoCloseable {
             reserved = true;
         } finally {
             if (!reserved) {
-                abort(allocated.stream().mapToLong(Long::longValue).toArray());
+                abort(allocated.toArray(BlockKey[]::new));
             }
         }
 
@@ -235,7 +236,7 @@ final class StoreCore implements AutoCloseable {
         try {
             while (done < toWrite.size()) {
                 int n = Math.min(window, toWrite.size() - done);
-                long[] batchKeys = new long[n];
+                BlockKey[] batchKeys = new BlockKey[n];
                 int[] crcs = new int[n];
                 List<TransferRequest> batch = new ArrayList<>(n * replicas);
                 for (int slot = 0; slot < n; slot++) {
@@ -253,7 +254,7 @@ final class StoreCore implements AutoCloseable {
             failure = e;
         } finally { // errors too (OutOfMemoryError): nothing uncommitted may stay allocated
             if (done < toWrite.size()) {
-                abort(toWrite.subList(done, toWrite.size()).stream().mapToLong(c -> c.getFirst().key()).toArray());
+                abort(toWrite.subList(done, toWrite.size()).stream().map(c -> c.getFirst().key()).toArray(BlockKey[]::new));
             }
         }
         if (failure == null) {
@@ -276,7 +277,7 @@ final class StoreCore implements AutoCloseable {
      *                                 allocated is freed again)
      * @throws StoreException          when there is no room (nothing stays allocated)
      */
-    List<Placement> reserve(long[] keys, long blockBytes, int replicas, String preferredSegment) {
+    List<Placement> reserve(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment) {
         List<Placement> placements = putStart(keys, blockBytes, replicas, preferredSegment);
         boolean checked = false;
         try {
@@ -284,13 +285,13 @@ final class StoreCore implements AutoCloseable {
             checked = true;
         } finally {
             if (!checked) {
-                abort(placements.stream().filter(p -> !p.exists()).mapToLong(Placement::key).distinct().toArray());
+                abort(placements.stream().filter(p -> !p.exists()).map(Placement::key).distinct().toArray(BlockKey[]::new));
             }
         }
         return placements;
     }
 
-    private List<Placement> putStart(long[] keys, long blockBytes, int replicas, String preferredSegment) {
+    private List<Placement> putStart(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment) {
         try {
             return master.putStart(keys, blockBytes, replicas, preferredSegment);
         } catch (RpcException e) {
@@ -308,7 +309,7 @@ final class StoreCore implements AutoCloseable {
     }
 
     /** Frees reserved, uncommitted blocks; best effort (the master reclaims them after its put timeout anyway). */
-    void abort(long[] keys) {
+    void abort(BlockKey[] keys) {
         if (keys.length == 0) {
             return;
         }
@@ -348,7 +349,7 @@ final class StoreCore implements AutoCloseable {
      *
      * @throws StoreException when the master refuses or cannot be reached
      */
-    HeldLease lease(long[] keys) {
+    HeldLease lease(BlockKey[] keys) {
         long askedAt = System.nanoTime();
         Lease lease;
         try {

@@ -1,6 +1,7 @@
 package dev.ferry.store.eviction;
 
-import java.util.function.LongPredicate;
+import dev.ferry.store.block.BlockKey;
+import java.util.function.Predicate;
 
 /**
  * Chooses which block to evict when the store is full. The master tells the policy of
@@ -11,34 +12,34 @@ import java.util.function.LongPredicate;
  */
 public interface EvictionPolicy {
     /** Returned by {@link #victim} when no block may be evicted. */
-    long NONE = Long.MIN_VALUE;
+    BlockKey NONE = null;
 
     /** A block was inserted. */
-    void onInsert(long key);
+    void onInsert(BlockKey key);
 
     /** A block was hit (a prefix lookup or a get). */
-    void onAccess(long key);
+    void onAccess(BlockKey key);
 
     /** A block left the store (evicted, removed, its node died). */
-    void onRemove(long key);
+    void onRemove(BlockKey key);
 
     /**
      * The block may not be evicted until {@link #onEvictable} (it is leased or hard-pinned): a
      * policy may leave it out of its victim searches, so that they do not walk past it. Its
      * recency still changes with {@link #onAccess}. The default keeps it in the searches.
      */
-    default void onHeld(long key) {
+    default void onHeld(BlockKey key) {
     }
 
     /** A block {@link #onHeld held} may be evicted again, in its place by recency. */
-    default void onEvictable(long key) {
+    default void onEvictable(BlockKey key) {
     }
 
     /**
-     * The block to evict, among those {@code evictable} accepts, or {@link #NONE}. Does not
+     * The block to evict, among those {@code evictable} accepts, or {@link #NONE} (null). Does not
      * remove it. Blocks {@link #onHeld held} may be left out without asking {@code evictable}.
      */
-    long victim(LongPredicate evictable);
+    BlockKey victim(Predicate<BlockKey> evictable);
 
     /**
      * @param name {@code lru} or {@code s3fifo}

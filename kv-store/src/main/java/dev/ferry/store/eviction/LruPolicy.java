@@ -1,5 +1,6 @@
 package dev.ferry.store.eviction;
 
+import dev.ferry.store.block.BlockKey;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.Iterator;
@@ -7,7 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.function.LongPredicate;
+import java.util.function.Predicate;
 
 /**
  * Least recently used: the victim is the block whose last insert or access is oldest,
@@ -23,23 +24,23 @@ import java.util.function.LongPredicate;
 public final class LruPolicy implements EvictionPolicy {
     private long clock;
     /** Blocks in the order, oldest stamp first (access order: an access moves a block to the end): key to stamp. */
-    private final LinkedHashMap<Long, Long> order = new LinkedHashMap<>(1024, 0.75f, true);
+    private final LinkedHashMap<BlockKey, Long> order = new LinkedHashMap<>(1024, 0.75f, true);
     /** Held blocks (in the order, or parked). */
-    private final Set<Long> held = new HashSet<>();
+    private final Set<BlockKey> held = new HashSet<>();
     /** Held blocks a search took out of the order: key to stamp. */
-    private final Map<Long, Long> parked = new HashMap<>();
+    private final Map<BlockKey, Long> parked = new HashMap<>();
     /** Parked blocks back from hold whose stamp is older than the end of {@link #order}: stamp to key. */
-    private final TreeMap<Long, Long> returned = new TreeMap<>();
+    private final TreeMap<Long, BlockKey> returned = new TreeMap<>();
     /** The stamps of {@link #returned}: key to stamp. */
-    private final Map<Long, Long> returnedStamps = new HashMap<>();
+    private final Map<BlockKey, Long> returnedStamps = new HashMap<>();
 
     @Override
-    public void onInsert(long key) {
+    public void onInsert(BlockKey key) {
         order.put(key, ++clock);
     }
 
     @Override
-    public void onAccess(long key) {
+    public void onAccess(BlockKey key) {
         if (order.containsKey(key)) {
             order.put(key, ++clock); // an access: to the end
         } else if (parked.containsKey(key)) {
@@ -54,7 +55,7 @@ public final class LruPolicy implements EvictionPolicy {
     }
 
     @Override
-    public void onRemove(long key) {
+    public void onRemove(BlockKey key) {
         held.remove(key);
         if (order.remove(key) == null && parked.remove(key) == null) {
             Long stamp = returnedStamps.remove(key);
@@ -65,12 +66,12 @@ public final class LruPolicy implements EvictionPolicy {
     }
 
     @Override
-    public void onHeld(long key) {
+    public void onHeld(BlockKey key) {
         held.add(key); // parked when a search meets it; the caller holds only blocks it inserted
     }
 
     @Override
-    public void onEvictable(long key) {
+    public void onEvictable(BlockKey key) {
         if (!held.remove(key)) {
             return;
         }
@@ -78,7 +79,7 @@ public final class LruPolicy implements EvictionPolicy {
         if (stamp == null) {
             return; // never parked: still in its place
         }
-        Map.Entry<Long, Long> last = order.lastEntry();
+        Map.Entry<BlockKey, Long> last = order.lastEntry();
         if (last == null || last.getValue() < stamp) {
             order.put(key, stamp); // newer than every block in the order: its place is the end
         } else {
@@ -88,13 +89,13 @@ public final class LruPolicy implements EvictionPolicy {
     }
 
     @Override
-    public long victim(LongPredicate evictable) {
-        Iterator<Map.Entry<Long, Long>> a = order.entrySet().iterator();
-        Iterator<Map.Entry<Long, Long>> b = returned.entrySet().iterator();
-        Map.Entry<Long, Long> nextA = a.hasNext() ? a.next() : null; // key, stamp
-        Map.Entry<Long, Long> nextB = b.hasNext() ? b.next() : null; // stamp, key
+    public BlockKey victim(Predicate<BlockKey> evictable) {
+        Iterator<Map.Entry<BlockKey, Long>> a = order.entrySet().iterator();
+        Iterator<Map.Entry<Long, BlockKey>> b = returned.entrySet().iterator();
+        Map.Entry<BlockKey, Long> nextA = a.hasNext() ? a.next() : null; // key, stamp
+        Map.Entry<Long, BlockKey> nextB = b.hasNext() ? b.next() : null; // stamp, key
         while (nextA != null || nextB != null) {
-            long key;
+            BlockKey key;
             long stamp;
             if (nextB == null || nextA != null && nextA.getValue() < nextB.getKey()) {
                 key = nextA.getKey();

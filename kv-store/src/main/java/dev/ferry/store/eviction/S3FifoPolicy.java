@@ -1,11 +1,12 @@
 package dev.ferry.store.eviction;
 
+import dev.ferry.store.block.BlockKey;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.Map;
-import java.util.function.LongPredicate;
+import java.util.function.Predicate;
 
 /**
  * S3-FIFO (Yang et al., "FIFO queues are all you need for cache eviction", SOSP 2023): a
@@ -24,14 +25,14 @@ import java.util.function.LongPredicate;
 public final class S3FifoPolicy implements EvictionPolicy {
     private static final int MAX_FREQUENCY = 3;
 
-    private final LinkedHashMap<Long, Boolean> small = new LinkedHashMap<>();
-    private final LinkedHashMap<Long, Boolean> main = new LinkedHashMap<>();
-    private final LinkedHashSet<Long> ghost = new LinkedHashSet<>();
-    private final Map<Long, Integer> frequency = new HashMap<>();
-    private long victimFromSmall = NONE;
+    private final LinkedHashMap<BlockKey, Boolean> small = new LinkedHashMap<>();
+    private final LinkedHashMap<BlockKey, Boolean> main = new LinkedHashMap<>();
+    private final LinkedHashSet<BlockKey> ghost = new LinkedHashSet<>();
+    private final Map<BlockKey, Integer> frequency = new HashMap<>();
+    private BlockKey victimFromSmall = NONE;
 
     @Override
-    public void onInsert(long key) {
+    public void onInsert(BlockKey key) {
         frequency.put(key, 0);
         if (ghost.remove(key)) {
             main.put(key, Boolean.TRUE);
@@ -41,19 +42,19 @@ public final class S3FifoPolicy implements EvictionPolicy {
     }
 
     @Override
-    public void onAccess(long key) {
+    public void onAccess(BlockKey key) {
         frequency.computeIfPresent(key, (k, f) -> Math.min(f + 1, MAX_FREQUENCY));
     }
 
     @Override
-    public void onRemove(long key) {
+    public void onRemove(BlockKey key) {
         frequency.remove(key);
         boolean wasSmall = small.remove(key) != null;
         main.remove(key);
-        if (wasSmall && key == victimFromSmall) {
+        if (wasSmall && key.equals(victimFromSmall)) {
             ghost.add(key);
             while (ghost.size() > Math.max(1, main.size())) {
-                Iterator<Long> oldest = ghost.iterator();
+                Iterator<BlockKey> oldest = ghost.iterator();
                 oldest.next();
                 oldest.remove();
             }
@@ -62,13 +63,13 @@ public final class S3FifoPolicy implements EvictionPolicy {
     }
 
     @Override
-    public long victim(LongPredicate evictable) {
+    public BlockKey victim(Predicate<BlockKey> evictable) {
         int total = small.size() + main.size();
         boolean fromSmall = !small.isEmpty() && (small.size() * 10 >= total || main.isEmpty());
         // The preferred queue first; when all its blocks are pinned or hot, the other, then the
         // preferred one again (walking the small queue may have promoted blocks into main).
         for (int attempt = 0; attempt < 3; attempt++, fromSmall = !fromSmall) {
-            long key = fromSmall ? fromSmall(evictable) : fromMain(evictable);
+            BlockKey key = fromSmall ? fromSmall(evictable) : fromMain(evictable);
             if (key != NONE) {
                 victimFromSmall = fromSmall ? key : NONE;
                 return key;
@@ -78,10 +79,10 @@ public final class S3FifoPolicy implements EvictionPolicy {
     }
 
     /** Walks the small queue once: hit blocks move to main, the first cold evictable one is the victim. */
-    private long fromSmall(LongPredicate evictable) {
+    private BlockKey fromSmall(Predicate<BlockKey> evictable) {
         int n = small.size();
         for (int i = 0; i < n && !small.isEmpty(); i++) {
-            long key = small.keySet().iterator().next();
+            BlockKey key = small.keySet().iterator().next();
             small.remove(key);
             if (frequency.getOrDefault(key, 0) > 0) {
                 frequency.put(key, 0);
@@ -97,10 +98,10 @@ public final class S3FifoPolicy implements EvictionPolicy {
     }
 
     /** Walks the main queue: hit blocks get another round, the first cold evictable one is the victim. */
-    private long fromMain(LongPredicate evictable) {
+    private BlockKey fromMain(Predicate<BlockKey> evictable) {
         int n = main.size();
         for (int i = 0; i < 4 * n && !main.isEmpty(); i++) {
-            long key = main.keySet().iterator().next();
+            BlockKey key = main.keySet().iterator().next();
             int f = frequency.getOrDefault(key, 0);
             if (f == 0 && evictable.test(key)) {
                 return key;

@@ -1,17 +1,22 @@
 package dev.ferry.store.handoff;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.rpc.Wire;
 import io.netty.buffer.ByteBuf;
 
 /**
- * The prefill -> decode hand-off over RPC. Method 1 DECODE: request id (i32), input
- * tokens (i32), output tokens (i32), block bytes (i64), keys (long[]); answer: blocks
+ * The prefill -> decode hand-off over RPC. Method 2 DECODE: request id (i32), input
+ * tokens (i32), output tokens (i32), block bytes (i64), keys (i32 count, then 16 bytes
+ * each, {@link BlockKey}'s form); answer: blocks
  * (i32), bytes (i64), read ns (i64), verify failures (i32), modeled TBT ns (i64), modeled
  * first decode step ns (i64). Both nodes import this from kv-store; they never import each
- * other. A decode node also answers {@link TrafficProtocol#TRAFFIC}.
+ * other. A decode node also answers {@link TrafficProtocol#TRAFFIC}. Method 1 was DECODE
+ * with 8-byte keys (earlier builds): a decode node refuses it ({@link #LEGACY_DECODE}).
  */
 public final class DecodeProtocol {
-    public static final int DECODE = 1;
+    public static final int DECODE = 2;
+    /** DECODE of earlier builds (8-byte keys), refused with a version mismatch. */
+    public static final int LEGACY_DECODE = 1;
 
     private DecodeProtocol() {
     }
@@ -25,15 +30,15 @@ public final class DecodeProtocol {
      * @param blockBytes   bytes per KV block
      * @param keys         block keys of the whole prompt, in order
      */
-    public record DecodeRequest(int requestId, int inputTokens, int outputTokens, long blockBytes, long[] keys) {
+    public record DecodeRequest(int requestId, int inputTokens, int outputTokens, long blockBytes, BlockKey[] keys) {
         public void write(ByteBuf b) {
             b.writeInt(requestId).writeInt(inputTokens).writeInt(outputTokens).writeLong(blockBytes);
-            Wire.writeLongs(b, keys);
+            Wire.writeKeys(b, keys);
         }
 
         public static DecodeRequest read(ByteBuf b) {
             return new DecodeRequest(Wire.readInt(b), Wire.readInt(b), Wire.readInt(b), Wire.readLong(b),
-                    Wire.readLongs(b));
+                    Wire.readKeys(b));
         }
     }
 

@@ -1,5 +1,7 @@
 package dev.ferry.store.index;
 
+import dev.ferry.store.block.BlockKey;
+
 /**
  * A committed block as a store node holds it: where it lies in the node's DRAM segment (or
  * {@link #ON_SSD} for a block on the node's SSD tier) and the CRC32C its writer committed.
@@ -10,7 +12,7 @@ package dev.ferry.store.index;
  * @param length block length, bytes
  * @param crc32c CRC32C of the block's bytes
  */
-public record IndexedBlock(long key, long offset, long length, int crc32c) {
+public record IndexedBlock(BlockKey key, long offset, long length, int crc32c) {
     /** The offset of a block held on the SSD tier. */
     public static final long ON_SSD = -1;
 

@@ -1,5 +1,6 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.alloc.OffsetAllocator;
 import dev.ferry.store.master.MasterException.Reason;
 import java.util.ArrayList;
@@ -28,9 +29,10 @@ final class Allocation {
      * @return the block with at least one copy, or null when none could be placed (nothing is left behind)
      * @throws MasterException BUSY when DRAM is full and demotion is under way (nothing is left behind)
      */
-    BlockState allocate(long key, long bytes, int replicas, String preferredSegment, long now) {
+    BlockState allocate(BlockKey key, long bytes, int replicas, String preferredSegment, long now) {
         BlockState block = blocks.start(key, bytes, now, replicas);
-        List<String> usedNodes = new ArrayList<>(replicas);
+        // At most one copy per node: the count a client asks for bounds nothing allocated here.
+        List<String> usedNodes = new ArrayList<>(Math.min(replicas, members.segments().size()));
         while (block.copies.size() < replicas) {
             SegmentState target = choose(bytes, preferredSegment, usedNodes);
             if (target == null) {

@@ -1,5 +1,6 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.block.BlockKey;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -8,7 +9,7 @@ import java.util.List;
  * by the master's lock.
  */
 final class BlockState {
-    final long key;
+    final BlockKey key;
     final long length;
     final long createdNanos;
     final int wantedReplicas;
@@ -28,7 +29,7 @@ final class BlockState {
     record DroppedRange(SegmentState segment, long offset) {
     }
 
-    BlockState(long key, long length, long createdNanos, int wantedReplicas) {
+    BlockState(BlockKey key, long length, long createdNanos, int wantedReplicas) {
         this.key = key;
         this.length = length;
         this.createdNanos = createdNanos;

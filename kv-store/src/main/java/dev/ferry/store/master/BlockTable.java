@@ -1,5 +1,6 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.index.IndexedBlock;
 import java.util.ArrayDeque;
@@ -20,7 +21,7 @@ final class BlockTable {
     final EvictionPolicy policy;
     private final Membership members;
     private final IndexLog log;
-    private final Map<Long, BlockState> blocks = new HashMap<>();
+    private final Map<BlockKey, BlockState> blocks = new HashMap<>();
     /**
      * Blocks in the order their puts started; those committed or removed since are dropped
      * when they reach the front.
@@ -35,12 +36,12 @@ final class BlockTable {
         this.log = log;
     }
 
-    BlockState get(long key) {
+    BlockState get(BlockKey key) {
         return blocks.get(key);
     }
 
     /** The copy of block {@code key} in {@code segment}, or null. */
-    CopyState copy(long key, String segment) {
+    CopyState copy(BlockKey key, String segment) {
         BlockState b = blocks.get(key);
         return b == null ? null : b.copyIn(segment);
     }
@@ -59,7 +60,7 @@ final class BlockTable {
     }
 
     /** A new block being written (no copies yet), at the policy's most recent end. */
-    BlockState start(long key, long bytes, long now, int replicas) {
+    BlockState start(BlockKey key, long bytes, long now, int replicas) {
         BlockState b = new BlockState(key, bytes, now, replicas);
         blocks.put(key, b);
         policy.onInsert(key);
@@ -133,7 +134,7 @@ final class BlockTable {
     }
 
     /** Takes the block out of the map and the policy (and so out of the pending puts); returns it, or null. */
-    BlockState forget(long key) {
+    BlockState forget(BlockKey key) {
         BlockState b = blocks.remove(key);
         if (b != null) {
             policy.onRemove(key);
@@ -142,7 +143,7 @@ final class BlockTable {
     }
 
     /** Removes a block: frees its DRAM and, when it was committed, tells its nodes. */
-    void remove(long key) {
+    void remove(BlockKey key) {
         BlockState b = forget(key);
         if (b == null) {
             return;
@@ -170,7 +171,7 @@ final class BlockTable {
 
     /** Drops every copy in {@code segment} (its node is gone); blocks left with none are lost. */
     void dropSegment(String segment) {
-        List<Long> lostKeys = new ArrayList<>();
+        List<BlockKey> lostKeys = new ArrayList<>();
         for (BlockState b : blocks.values()) {
             CopyState c = b.copyIn(segment);
             if (c != null) {
@@ -180,7 +181,7 @@ final class BlockTable {
                 }
             }
         }
-        for (long key : lostKeys) {
+        for (BlockKey key : lostKeys) {
             BlockState b = forget(key);
             if (b.committed) {
                 lost++;

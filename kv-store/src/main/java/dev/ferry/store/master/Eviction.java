@@ -1,8 +1,8 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.alloc.OffsetAllocator;
 import dev.ferry.store.eviction.EvictionPolicy;
-import java.util.function.LongPredicate;
 import java.util.function.LongSupplier;
 import java.util.function.Predicate;
 
@@ -41,8 +41,8 @@ final class Eviction {
      * lost); else, when {@code mayWait}, by demoting to SSD (nothing freed yet: the caller
      * is to retry); else by evicting a block.
      */
-    Room makeRoom(LongPredicate candidate, Predicate<String> where, boolean mayWait) {
-        long cheap = members.ssdNodes() == 0 ? EvictionPolicy.NONE
+    Room makeRoom(Predicate<BlockKey> candidate, Predicate<String> where, boolean mayWait) {
+        BlockKey cheap = members.ssdNodes() == 0 ? EvictionPolicy.NONE
                 : policy.victim(k -> candidate.test(k) && evictable(k) && dramCopy(k, where, true) != null);
         if (cheap != EvictionPolicy.NONE) {
             BlockState b = blocks.get(cheap);
@@ -54,7 +54,7 @@ final class Eviction {
         if (mayWait && demotionUnderWay(where)) {
             return Room.WAIT_FOR_DEMOTION;
         }
-        long victim = policy.victim(k -> candidate.test(k) && evictable(k) && dramCopy(k, where, false) != null);
+        BlockKey victim = policy.victim(k -> candidate.test(k) && evictable(k) && dramCopy(k, where, false) != null);
         if (victim == EvictionPolicy.NONE) {
             return Room.NONE;
         }
@@ -80,7 +80,7 @@ final class Eviction {
     }
 
     /** A readable DRAM copy of the block in a segment {@code where} accepts (also on SSD, if asked), or null. */
-    private CopyState dramCopy(long key, Predicate<String> where, boolean onSsd) {
+    private CopyState dramCopy(BlockKey key, Predicate<String> where, boolean onSsd) {
         for (CopyState c : blocks.get(key).copies) {
             if (c.dram().readable() && (!onSsd || c.ssd() == CopyState.Ssd.STORED)
                     && members.segment(c.segment) != null && where.test(c.segment)) {
@@ -91,7 +91,7 @@ final class Eviction {
     }
 
     /** Whether the block may leave now: committed, not leased, not pinned. */
-    boolean evictable(long key) {
+    boolean evictable(BlockKey key) {
         BlockState b = blocks.get(key);
         return b != null && b.committed && b.leases == 0 && !b.hardPin && b.softPinUntil <= clock.getAsLong();
     }
@@ -121,7 +121,7 @@ final class Eviction {
         String name = s.descriptor().name();
         long ssdCapacity = members.node(s.nodeId()).features.ssdBytes();
         while (used - s.demotingBytes() > capacity * Master.LOW_WATERMARK) {
-            long victim = policy.victim(k -> evictable(k) && demotable(k, name));
+            BlockKey victim = policy.victim(k -> evictable(k) && demotable(k, name));
             if (victim == EvictionPolicy.NONE) {
                 return;
             }
@@ -129,7 +129,7 @@ final class Eviction {
             CopyState c = b.copyIn(name);
             if (c.ssd() != CopyState.Ssd.STORED) {
                 while (s.ssdBytes() + b.length > ssdCapacity) {
-                    long cold = policy.victim(k -> evictable(k) && onlyOnSsd(k, name));
+                    BlockKey cold = policy.victim(k -> evictable(k) && onlyOnSsd(k, name));
                     if (cold == EvictionPolicy.NONE) {
                         return; // the SSD is full of blocks that cannot leave now
                     }
@@ -144,18 +144,18 @@ final class Eviction {
         }
     }
 
-    private boolean demotable(long key, String segment) {
+    private boolean demotable(BlockKey key, String segment) {
         CopyState c = blocks.copy(key, segment);
         return c != null && c.dram() == CopyState.Dram.RESIDENT;
     }
 
-    private boolean onlyOnSsd(long key, String segment) {
+    private boolean onlyOnSsd(BlockKey key, String segment) {
         CopyState c = blocks.copy(key, segment);
         return c != null && c.ssd() == CopyState.Ssd.STORED && c.dram() == CopyState.Dram.NONE;
     }
 
     /** Evicts a block's SSD-only copy in {@code segment} (the block, when it was its last). */
-    private void dropSsdCopy(long key, String segment) {
+    private void dropSsdCopy(BlockKey key, String segment) {
         BlockState b = blocks.get(key);
         CopyState c = b.copyIn(segment);
         log.queue(segment, IndexUpdate.Kind.REMOVE, b, c);
@@ -167,7 +167,7 @@ final class Eviction {
     }
 
     /** The node wrote a block to SSD: its DRAM is freed unless a reader holds it now. */
-    void demoted(String segment, long key) {
+    void demoted(String segment, BlockKey key) {
         BlockState b = blocks.get(key);
         CopyState c = b == null ? null : b.copyIn(segment);
         if (c == null) {
@@ -187,7 +187,7 @@ final class Eviction {
     }
 
     /** The node loaded a promoted block into DRAM: it is readable there. */
-    void loaded(String segment, long key) {
+    void loaded(String segment, BlockKey key) {
         CopyState c = blocks.copy(key, segment);
         if (c != null && c.dram() == CopyState.Dram.LOADING) {
             c.dram(CopyState.Dram.RESIDENT);
@@ -195,7 +195,7 @@ final class Eviction {
     }
 
     /** The node's SSD tier lost a block: a copy left with neither DRAM nor SSD goes. */
-    void ssdGone(String segment, long key) {
+    void ssdGone(String segment, BlockKey key) {
         BlockState b = blocks.get(key);
         CopyState c = b == null ? null : b.copyIn(segment);
         if (c == null) {
@@ -228,7 +228,7 @@ final class Eviction {
         if (!c.inDram()) {
             long size = OffsetAllocator.aligned(b.length);
             while (s.allocator().largestFree() < size) {
-                if (makeRoom(k -> k != b.key, c.segment::equals, false) != Room.FREED) {
+                if (makeRoom(k -> !k.equals(b.key), c.segment::equals, false) != Room.FREED) {
                     return null;
                 }
             }

@@ -1,5 +1,6 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.block.BlockKey;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -32,28 +33,28 @@ public final class InProcessMaster implements MasterApi {
     }
 
     @Override
-    public int lookupPrefix(long[] keys) {
+    public int lookupPrefix(BlockKey[] keys) {
         return MasterErrors.call(() -> master.lookupPrefix(keys));
     }
 
     @Override
-    public boolean[] exists(long[] keys) {
+    public boolean[] exists(BlockKey[] keys) {
         return MasterErrors.call(() -> master.exists(keys));
     }
 
     @Override
-    public byte[] remove(long[] keys) {
+    public byte[] remove(BlockKey[] keys) {
         return MasterErrors.call(() -> master.remove(keys));
     }
 
     @Override
-    public List<Placement> putStart(long[] keys, long blockBytes, int replicas, String preferredSegment) {
+    public List<Placement> putStart(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment) {
         return WriteStall.retry(() -> MasterErrors.call(
                 () -> master.putStart(keys, blockBytes, replicas, preferredSegment)));
     }
 
     @Override
-    public void putCommit(long[] keys, int[] crcs) {
+    public void putCommit(BlockKey[] keys, int[] crcs) {
         CompletableFuture<Void> indexed = MasterErrors.call(() -> master.putCommit(keys, crcs));
         try {
             indexed.get(Master.INDEX_ACK_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
@@ -65,12 +66,12 @@ public final class InProcessMaster implements MasterApi {
     }
 
     @Override
-    public void putAbort(long[] keys) {
+    public void putAbort(BlockKey[] keys) {
         MasterErrors.run(() -> master.putAbort(keys));
     }
 
     @Override
-    public Lease get(long[] keys, long ttlMillis) {
+    public Lease get(BlockKey[] keys, long ttlMillis) {
         return MasterErrors.call(() -> master.get(keys, ttlMillis));
     }
 
@@ -90,7 +91,7 @@ public final class InProcessMaster implements MasterApi {
     }
 
     @Override
-    public boolean dropCorrupt(long key, String segment, long offset, int crc32c) {
+    public boolean dropCorrupt(BlockKey key, String segment, long offset, int crc32c) {
         return MasterErrors.call(() -> master.dropCorrupt(key, segment, offset, crc32c));
     }
 }

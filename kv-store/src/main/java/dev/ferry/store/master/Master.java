@@ -1,5 +1,6 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.alloc.OffsetAllocator;
 import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.index.IndexedBlock;
@@ -180,13 +181,13 @@ public final class Master {
         node.lastHeartbeat = clock.getAsLong();
         String segment = node.segments.getFirst();
         members.ssdHealth(node, report.ssd());
-        for (long key : report.demoted()) {
+        for (BlockKey key : report.demoted()) {
             eviction.demoted(segment, key);
         }
-        for (long key : report.loaded()) {
+        for (BlockKey key : report.loaded()) {
             eviction.loaded(segment, key);
         }
-        for (long key : report.ssdGone()) {
+        for (BlockKey key : report.ssdGone()) {
             eviction.ssdGone(segment, key);
         }
         return node.updatesAfter(report.ackedSeq(), MAX_UPDATES_PER_HEARTBEAT);
@@ -229,7 +230,7 @@ public final class Master {
     /**
      * @return how many leading keys are committed blocks (the prefix hit), touching them in order
      */
-    public synchronized int lookupPrefix(long[] keys) {
+    public synchronized int lookupPrefix(BlockKey[] keys) {
         int hits = 0;
         while (hits < keys.length) {
             BlockState b = blocks.get(keys[hits]);
@@ -250,7 +251,7 @@ public final class Master {
     }
 
     /** Whether each key is a committed block; touches nothing. */
-    public synchronized boolean[] exists(long[] keys) {
+    public synchronized boolean[] exists(BlockKey[] keys) {
         boolean[] out = new boolean[keys.length];
         for (int i = 0; i < keys.length; i++) {
             BlockState b = blocks.get(keys[i]);
@@ -260,7 +261,7 @@ public final class Master {
     }
 
     /** One replica per key, no preferred segment. */
-    public synchronized List<Placement> putStart(long[] keys, long blockBytes) {
+    public synchronized List<Placement> putStart(BlockKey[] keys, long blockBytes) {
         return putStart(keys, blockBytes, 1, null);
     }
 
@@ -281,7 +282,7 @@ public final class Master {
      *                      demoted to SSD (retry shortly). Either way, what this call
      *                      allocated is released
      */
-    public synchronized List<Placement> putStart(long[] keys, long blockBytes, int replicas, String preferredSegment) {
+    public synchronized List<Placement> putStart(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment) {
         if (blockBytes < 1) {
             throw new MasterException(Reason.REFUSED, "block size must be at least 1 byte");
         }
@@ -297,10 +298,10 @@ public final class Master {
             throw new MasterException(Reason.NO_SPACE, "no room for a block of " + blockBytes + " bytes: it is "
                     + "larger than any segment (the largest holds " + largest + " bytes); nothing was evicted");
         }
-        List<Placement> placements = new ArrayList<>(keys.length * replicas);
-        List<Long> allocated = new ArrayList<>(keys.length);
+        List<Placement> placements = new ArrayList<>(keys.length);
+        List<BlockKey> allocated = new ArrayList<>(keys.length);
         long now = clock.getAsLong();
-        for (long key : keys) {
+        for (BlockKey key : keys) {
             BlockState existing = blocks.get(key);
             if (existing != null) {
                 blocks.policy.onAccess(key);
@@ -344,13 +345,13 @@ public final class Master {
      *                      master restarted since the put started): those blocks are not
      *                      published and must be put again; the other keys are committed
      */
-    public synchronized CompletableFuture<Void> putCommit(long[] keys, int[] crcs) {
+    public synchronized CompletableFuture<Void> putCommit(BlockKey[] keys, int[] crcs) {
         if (crcs.length != keys.length) {
             throw new MasterException(Reason.REFUSED, "commit has " + keys.length + " keys but " + crcs.length + " CRCs");
         }
         List<NodeState> holders = new ArrayList<>(2);
         int unknown = 0;
-        long firstUnknown = 0;
+        BlockKey firstUnknown = null;
         for (int i = 0; i < keys.length; i++) {
             BlockState b = blocks.get(keys[i]);
             if (b == null && unknown++ == 0) {
@@ -403,8 +404,8 @@ public final class Master {
     }
 
     /** Releases the space of uncommitted keys (a writer that failed). Committed keys are kept. */
-    public synchronized void putAbort(long[] keys) {
-        for (long key : keys) {
+    public synchronized void putAbort(BlockKey[] keys) {
+        for (BlockKey key : keys) {
             BlockState b = blocks.get(key);
             if (b != null && !b.committed) {
                 blocks.remove(key);
@@ -412,11 +413,11 @@ public final class Master {
         }
     }
 
-    /** {@link #remove(long[])}: the block was removed. */
+    /** {@link #remove(BlockKey[])}: the block was removed. */
     public static final byte REMOVED = 0;
-    /** {@link #remove(long[])}: no committed block has the key. */
+    /** {@link #remove(BlockKey[])}: no committed block has the key. */
     public static final byte NOT_FOUND = 1;
-    /** {@link #remove(long[])}: the block is leased by a reader and was kept. */
+    /** {@link #remove(BlockKey[])}: the block is leased by a reader and was kept. */
     public static final byte LEASED = 2;
 
     /**
@@ -425,7 +426,7 @@ public final class Master {
      *
      * @return per key, in order: {@link #REMOVED}, {@link #NOT_FOUND} or {@link #LEASED}
      */
-    public synchronized byte[] remove(long[] keys) {
+    public synchronized byte[] remove(BlockKey[] keys) {
         byte[] out = new byte[keys.length];
         for (int i = 0; i < keys.length; i++) {
             BlockState b = blocks.get(keys[i]);
@@ -447,10 +448,10 @@ public final class Master {
      *
      * @return how many keys were pinned (unknown and uncommitted keys are skipped)
      */
-    public synchronized int pin(long[] keys, boolean hard, long ttlMillis) {
+    public synchronized int pin(BlockKey[] keys, boolean hard, long ttlMillis) {
         long until = clock.getAsLong() + ttlMillis * 1_000_000L;
         int pinned = 0;
-        for (long key : keys) {
+        for (BlockKey key : keys) {
             BlockState b = blocks.get(key);
             if (b == null || !b.committed) {
                 continue;
@@ -462,8 +463,8 @@ public final class Master {
     }
 
     /** Drops the hard and soft pins of the keys. */
-    public synchronized void unpin(long[] keys) {
-        for (long key : keys) {
+    public synchronized void unpin(BlockKey[] keys) {
+        for (BlockKey key : keys) {
             BlockState b = blocks.get(key);
             if (b != null) {
                 leases.unpin(b);
@@ -476,10 +477,10 @@ public final class Master {
      * no replicas. Replicas in DRAM come first; a replica only on SSD gets a DRAM range on its
      * node to be loaded into (when none can be made, that replica is left out).
      */
-    public synchronized Lease get(long[] keys, long ttlMillis) {
+    public synchronized Lease get(BlockKey[] keys, long ttlMillis) {
         List<List<Replica>> replicas = new ArrayList<>(keys.length);
         List<BlockState> leased = new ArrayList<>(keys.length);
-        for (long key : keys) {
+        for (BlockKey key : keys) {
             BlockState b = blocks.get(key);
             if (b == null || !b.committed) {
                 replicas.add(List.of());
@@ -591,7 +592,7 @@ public final class Master {
      *
      * @return whether a copy was dropped
      */
-    public synchronized boolean dropCorrupt(long key, String segment, long offset, int crc32c) {
+    public synchronized boolean dropCorrupt(BlockKey key, String segment, long offset, int crc32c) {
         BlockState b = blocks.get(key);
         CopyState c = b == null ? null : b.copyIn(segment);
         if (c == null || !b.committed || b.crc != crc32c || c.offset() != offset || !c.inDram()) {

@@ -1,5 +1,6 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.block.BlockKey;
 import java.util.List;
 
 /**
@@ -13,32 +14,32 @@ import java.util.List;
  */
 public interface MasterApi {
     /** @see Master#lookupPrefix */
-    int lookupPrefix(long[] keys);
+    int lookupPrefix(BlockKey[] keys);
 
     /** @see Master#exists */
-    boolean[] exists(long[] keys);
+    boolean[] exists(BlockKey[] keys);
 
     /** @see Master#remove */
-    byte[] remove(long[] keys);
+    byte[] remove(BlockKey[] keys);
 
     /**
-     * Allocates as {@link Master#putStart(long[], long, int, String)} does, waiting out the
+     * Allocates as {@link Master#putStart(BlockKey[], long, int, String)} does, waiting out the
      * master's write stall ({@link WriteStall}): the calling thread may block up to
      * {@link WriteStall#LIMIT_NANOS} while a full DRAM is being demoted to SSD.
      */
-    List<Placement> putStart(long[] keys, long blockBytes, int replicas, String preferredSegment);
+    List<Placement> putStart(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment);
 
     /**
      * Commits as {@link Master#putCommit} does and returns once the nodes holding the blocks
      * have them in their indexes (at most {@link Master#INDEX_ACK_TIMEOUT_MILLIS} later).
      */
-    void putCommit(long[] keys, int[] crcs);
+    void putCommit(BlockKey[] keys, int[] crcs);
 
     /** @see Master#putAbort */
-    void putAbort(long[] keys);
+    void putAbort(BlockKey[] keys);
 
     /** @see Master#get */
-    Lease get(long[] keys, long ttlMillis);
+    Lease get(BlockKey[] keys, long ttlMillis);
 
     /** @see Master#release */
     boolean release(long leaseId);
@@ -57,5 +58,5 @@ public interface MasterApi {
     boolean suspect(String segment);
 
     /** @see Master#dropCorrupt */
-    boolean dropCorrupt(long key, String segment, long offset, int crc32c);
+    boolean dropCorrupt(BlockKey key, String segment, long offset, int crc32c);
 }

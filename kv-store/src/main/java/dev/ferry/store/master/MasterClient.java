@@ -1,5 +1,6 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.coord.EtcdException;
 import dev.ferry.store.coord.LeaderLocator;
 import dev.ferry.store.coord.MasterAddress;
@@ -171,6 +172,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
             try {
                 return call.get();
             } catch (RpcException e) {
+                MasterProtocol.checkVersion(e, rpc.target());
                 boolean notLeader = e.status() == RpcException.NOT_LEADER;
                 boolean lost = e.status() == RpcException.UNAVAILABLE && (idempotent || e.notSent())
                         || e.status() == RpcException.TIMEOUT && idempotent || notLeader;
@@ -223,6 +225,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     /** @see Master#registerNode(String, SegmentDescriptor, NodeFeatures, List) */
     public int register(String nodeId, SegmentDescriptor segment, NodeFeatures features, List<IndexedBlock> kept) {
         return idempotent(MasterProtocol.REGISTER, b -> {
+            b.writeInt(MasterProtocol.VERSION);
             Wire.writeString(b, nodeId);
             MasterProtocol.writeDescriptor(b, segment);
             b.writeBoolean(features.indexed()).writeLong(features.ssdBytes());
@@ -261,50 +264,50 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
 
     /** @see Master#lookupPrefix */
     @Override
-    public int lookupPrefix(long[] keys) {
-        return idempotent(MasterProtocol.LOOKUP_PREFIX, b -> Wire.writeLongs(b, keys), Wire::readInt);
+    public int lookupPrefix(BlockKey[] keys) {
+        return idempotent(MasterProtocol.LOOKUP_PREFIX, b -> Wire.writeKeys(b, keys), Wire::readInt);
     }
 
     /** @see Master#exists */
     @Override
-    public boolean[] exists(long[] keys) {
-        return idempotent(MasterProtocol.EXISTS, b -> Wire.writeLongs(b, keys), Wire::readBooleans);
+    public boolean[] exists(BlockKey[] keys) {
+        return idempotent(MasterProtocol.EXISTS, b -> Wire.writeKeys(b, keys), Wire::readBooleans);
     }
 
     /** @see Master#pin */
-    public int pin(long[] keys, boolean hard, long ttlMillis) {
+    public int pin(BlockKey[] keys, boolean hard, long ttlMillis) {
         return idempotent(MasterProtocol.PIN, b -> {
-            Wire.writeLongs(b, keys);
+            Wire.writeKeys(b, keys);
             b.writeBoolean(hard);
             b.writeLong(ttlMillis);
         }, Wire::readInt);
     }
 
     /** @see Master#unpin */
-    public void unpin(long[] keys) {
-        idempotent(MasterProtocol.UNPIN, b -> Wire.writeLongs(b, keys), b -> null);
+    public void unpin(BlockKey[] keys) {
+        idempotent(MasterProtocol.UNPIN, b -> Wire.writeKeys(b, keys), b -> null);
     }
 
     /** One replica, no preferred segment. */
-    public List<Placement> putStart(long[] keys, long blockBytes) {
+    public List<Placement> putStart(BlockKey[] keys, long blockBytes) {
         return putStart(keys, blockBytes, 1, null);
     }
 
     /**
-     * Allocates, as {@link Master#putStart(long[], long, int, String)} does, waiting out the
+     * Allocates, as {@link Master#putStart(BlockKey[], long, int, String)} does, waiting out the
      * master's write stall ({@link WriteStall}).
      *
      * @throws RpcException NO_SPACE when there is no room; BUSY when the stall outlasted
      *                      {@link WriteStall#LIMIT_NANOS}
      */
     @Override
-    public List<Placement> putStart(long[] keys, long blockBytes, int replicas, String preferredSegment) {
+    public List<Placement> putStart(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment) {
         return WriteStall.retry(() -> putStartOnce(keys, blockBytes, replicas, preferredSegment));
     }
 
-    private List<Placement> putStartOnce(long[] keys, long blockBytes, int replicas, String preferredSegment) {
+    private List<Placement> putStartOnce(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment) {
         return once(MasterProtocol.PUT_START, b -> {
-            Wire.writeLongs(b, keys);
+            Wire.writeKeys(b, keys);
             b.writeLong(blockBytes);
             b.writeInt(replicas);
             Wire.writeString(b, preferredSegment == null ? "" : preferredSegment);
@@ -312,7 +315,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
             int n = Wire.readCount(b, 1);
             List<Placement> out = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
-                long key = Wire.readLong(b);
+                BlockKey key = Wire.readKey(b);
                 boolean exists = Wire.readBoolean(b);
                 String segment = Wire.readString(b);
                 out.add(new Placement(key, exists ? null : segment, Wire.readLong(b), Wire.readLong(b)));
@@ -322,23 +325,23 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     }
 
     @Override
-    public void putCommit(long[] keys, int[] crcs) {
+    public void putCommit(BlockKey[] keys, int[] crcs) {
         once(MasterProtocol.PUT_COMMIT, b -> {
-            Wire.writeLongs(b, keys);
+            Wire.writeKeys(b, keys);
             Wire.writeInts(b, crcs);
         }, b -> null);
     }
 
     @Override
-    public void putAbort(long[] keys) {
-        once(MasterProtocol.PUT_ABORT, b -> Wire.writeLongs(b, keys), b -> null);
+    public void putAbort(BlockKey[] keys) {
+        once(MasterProtocol.PUT_ABORT, b -> Wire.writeKeys(b, keys), b -> null);
     }
 
     /** @see Master#get */
     @Override
-    public Lease get(long[] keys, long ttlMillis) {
+    public Lease get(BlockKey[] keys, long ttlMillis) {
         return once(MasterProtocol.GET, b -> {
-            Wire.writeLongs(b, keys);
+            Wire.writeKeys(b, keys);
             b.writeLong(ttlMillis);
         }, b -> {
             long id = Wire.readLong(b);
@@ -403,9 +406,9 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
 
     /** @see Master#dropCorrupt */
     @Override
-    public boolean dropCorrupt(long key, String segment, long offset, int crc32c) {
+    public boolean dropCorrupt(BlockKey key, String segment, long offset, int crc32c) {
         return rpc.call(MasterProtocol.DROP_CORRUPT, b -> {
-            b.writeLong(key);
+            key.write(b);
             Wire.writeString(b, segment);
             b.writeLong(offset).writeInt(crc32c);
         }, Wire::readBoolean);
@@ -413,8 +416,8 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
 
     /** @see Master#remove */
     @Override
-    public byte[] remove(long[] keys) {
-        return once(MasterProtocol.REMOVE, b -> Wire.writeLongs(b, keys), b -> {
+    public byte[] remove(BlockKey[] keys) {
+        return once(MasterProtocol.REMOVE, b -> Wire.writeKeys(b, keys), b -> {
             byte[] out = new byte[Wire.readCount(b, 1)];
             b.readBytes(out);
             return out;

@@ -1,5 +1,6 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.index.IndexedBlock;
 import dev.ferry.store.rpc.RpcException;
 import dev.ferry.store.rpc.Wire;
@@ -9,25 +10,28 @@ import dev.ferry.transfer.segment.SegmentDescriptor;
 import io.netty.buffer.ByteBuf;
 
 /**
- * Method numbers and payload codecs of the master's RPC. Requests and answers, field by
- * field (types from {@link Wire}; {@code bool[]} is a count and one byte per value):
+ * Method numbers and payload codecs of the master's RPC, protocol version {@value #VERSION}.
+ * Requests and answers, field by field (types from {@link Wire}; {@code bool[]} is a count and
+ * one byte per value; a {@code key} is a block key, 16 bytes, {@link BlockKey}'s form:
+ * big-endian, high half first; {@code key[]} is a count (i32) and the keys):
  * <ul>
- *   <li>1 REGISTER: node id (string), segment descriptor, indexed (bool), ssd (bool), load
- *       endpoint (string, {@code host:port} or empty), kept block count (i32) and per block
- *       key, offset (-1 for a block on SSD), length (i64) and crc (i32) -> blocks taken back (i32)</li>
- *   <li>2 HEARTBEAT: node id, acked index update (i64), demoted keys, loaded keys, SSD-gone
- *       keys (long[] each), SSD health (u8: 0 OK, 1 FULL, 2 FAILING; absent from nodes that
+ *   <li>21 REGISTER: protocol version (i32, {@value #VERSION}), node id (string), segment
+ *       descriptor, indexed (bool), ssd bytes (i64), load endpoint (string, {@code host:port}
+ *       or empty), kept block count (i32) and per block key, offset (-1 for a block on SSD),
+ *       length (i64) and crc (i32) -> blocks taken back (i32)</li>
+ *   <li>22 HEARTBEAT: node id, acked index update (i64), demoted keys, loaded keys, SSD-gone
+ *       keys (key[] each), SSD health (u8: 0 OK, 1 FULL, 2 FAILING; absent from nodes that
  *       predate it, read as OK) -> update count (i32) and per update seq (i64), kind (u8: 0 ADD,
  *       1 REMOVE, 2 DEMOTE, 3 DRAM_FREED), key, offset, length (i64), crc (i32)</li>
- *   <li>3 LOOKUP_PREFIX: keys (long[]) -> hits (i32)</li>
- *   <li>4 PUT_START: keys, block bytes (i64), replicas (i32), preferred segment (string,
- *       empty for none) -> count, then per placement: key (i64), exists (bool), segment
+ *   <li>23 LOOKUP_PREFIX: keys (key[]) -> hits (i32)</li>
+ *   <li>24 PUT_START: keys, block bytes (i64), replicas (i32), preferred segment (string,
+ *       empty for none) -> count, then per placement: key, exists (bool), segment
  *       (string), offset (i64), length (i64)</li>
- *   <li>5 PUT_COMMIT: keys, crcs (int[]) -> empty, once the nodes holding the blocks have
+ *   <li>25 PUT_COMMIT: keys, crcs (int[]) -> empty, once the nodes holding the blocks have
  *       them in their indexes (at most {@link Master#INDEX_ACK_TIMEOUT_MILLIS} later); CONFLICT
  *       when a key is not being written (its put reclaimed, or started with another master)</li>
- *   <li>6 PUT_ABORT: keys -> empty</li>
- *   <li>7 GET: keys, ttl ms (i64) -> lease id, ttl, count, then per key a replica count
+ *   <li>26 PUT_ABORT: keys -> empty</li>
+ *   <li>27 GET: keys, ttl ms (i64) -> lease id, ttl, count, then per key a replica count
  *       (i32, 0 when missing) and per replica segment, offset, length, crc (i32), load
  *       endpoint (string: empty when the bytes are in the segment, else the node to ask to
  *       load the block from SSD first)</li>
@@ -36,44 +40,100 @@ import io.netty.buffer.ByteBuf;
  *   <li>10 STATS: empty -> the {@link MasterStats} fields in order</li>
  *   <li>11 SUSPECT: segment name -> gone (bool): a client could not reach the segment; the
  *       master probes its node and, when it is unreachable too, declares it dead at once</li>
- *   <li>12 EXISTS: keys -> bool[]</li>
- *   <li>13 REMOVE: keys -> count, then per key one byte: 0 removed, 1 not found, 2 leased (kept)</li>
- *   <li>14 PIN: keys, hard (bool), ttl ms (i64) -> pinned (i32)</li>
- *   <li>15 UNPIN: keys -> empty</li>
+ *   <li>32 EXISTS: keys -> bool[]</li>
+ *   <li>33 REMOVE: keys -> count, then per key one byte: 0 removed, 1 not found, 2 leased (kept)</li>
+ *   <li>34 PIN: keys, hard (bool), ttl ms (i64) -> pinned (i32)</li>
+ *   <li>35 UNPIN: keys -> empty</li>
  *   <li>16 RENEW: lease id, ttl ms -> still valid (bool)</li>
- *   <li>17 DROP_CORRUPT: key (i64), segment (string), offset (i64), crc (i32) -> dropped
+ *   <li>37 DROP_CORRUPT: key, segment (string), offset (i64), crc (i32) -> dropped
  *       (bool): a reader or the node's scrub found the copy's bytes not matching the CRC</li>
- *   <li>18 INDEX_POLL: node id, acked index update (i64), longest wait ms (i64) -> the
+ *   <li>38 INDEX_POLL: node id, acked index update (i64), longest wait ms (i64) -> the
  *       updates as in a HEARTBEAT answer, as soon as there is one (an empty list when the
  *       wait ran out)</li>
  * </ul>
  * A segment descriptor is name (string), bytes (i64), endpoint count (i32) and per endpoint
  * host (string) and port (i32), host id (string), backing file (string, empty for none),
  * Aeron endpoint count (i32) and per endpoint host and port.
+ *
+ * <p>Versions: version 1 carried 8-byte keys under method numbers 1 to 7, 12 to 15, 17 and
+ * 18. Version 2 carries 16-byte keys under new numbers (the old number plus 20), so that a
+ * process of another build is told, never misread: this master answers a version-1 method
+ * with REFUSED naming both versions ({@link #unknownMethod}), and a client maps a master's
+ * "unknown method" answer to the same advice ({@link #checkVersion}). Methods without keys
+ * kept their numbers and encodings.
  */
 public final class MasterProtocol {
-    public static final int REGISTER = 1;
-    public static final int HEARTBEAT = 2;
-    public static final int LOOKUP_PREFIX = 3;
-    public static final int PUT_START = 4;
-    public static final int PUT_COMMIT = 5;
-    public static final int PUT_ABORT = 6;
-    public static final int GET = 7;
+    /** The master protocol version this build speaks: 16-byte block keys. */
+    public static final int VERSION = 2;
+    public static final int REGISTER = 21;
+    public static final int HEARTBEAT = 22;
+    public static final int LOOKUP_PREFIX = 23;
+    public static final int PUT_START = 24;
+    public static final int PUT_COMMIT = 25;
+    public static final int PUT_ABORT = 26;
+    public static final int GET = 27;
     public static final int RELEASE = 8;
     public static final int SEGMENT = 9;
     public static final int STATS = 10;
     public static final int SUSPECT = 11;
-    public static final int EXISTS = 12;
-    public static final int REMOVE = 13;
-    public static final int PIN = 14;
-    public static final int UNPIN = 15;
+    public static final int EXISTS = 32;
+    public static final int REMOVE = 33;
+    public static final int PIN = 34;
+    public static final int UNPIN = 35;
     public static final int RENEW = 16;
-    public static final int DROP_CORRUPT = 17;
-    public static final int INDEX_POLL = 18;
+    public static final int DROP_CORRUPT = 37;
+    public static final int INDEX_POLL = 38;
     /** Longest wait of one INDEX_POLL, ms. */
     public static final long MAX_POLL_MILLIS = 10_000;
+    /** Bytes of one block record (key, offset, length, crc). */
+    static final int BLOCK_BYTES = BlockKey.BYTES + 20;
+    /** Start of the message a master gives for a method it does not know. */
+    private static final String UNKNOWN_METHOD = "unknown master method ";
+    /** The method numbers of version 1 that carried 8-byte keys. */
+    private static final java.util.Set<Integer> VERSION_1_KEYED = java.util.Set.of(1, 2, 3, 4, 5, 6, 7, 12, 13, 14,
+            15, 17, 18);
 
     private MasterProtocol() {
+    }
+
+    /**
+     * The refusal of a method this master does not know; a method of master protocol
+     * version 1 (8-byte keys) is named as such, with what to do.
+     */
+    static RpcException unknownMethod(int method) {
+        if (VERSION_1_KEYED.contains(method)) {
+            return new RpcException(RpcException.REFUSED, "master protocol version mismatch: method " + method
+                    + " is a version 1 call (8-byte block keys); this master speaks version " + VERSION
+                    + " (16-byte block keys): run every Ferry process (master, store nodes, sidecars, clients)"
+                    + " from one build");
+        }
+        return new RpcException(RpcException.REFUSED, UNKNOWN_METHOD + method);
+    }
+
+    /**
+     * Refuses a REGISTER of another protocol version.
+     *
+     * @throws RpcException REFUSED naming both versions
+     */
+    static void requireVersion(int version) {
+        if (version != VERSION) {
+            throw new RpcException(RpcException.REFUSED, "master protocol version mismatch: the node speaks version "
+                    + version + ", this master version " + VERSION + ": run every Ferry process from one build");
+        }
+    }
+
+    /**
+     * Rethrows a master's "unknown method" refusal of a call of this version as a version
+     * mismatch (the master is of an older build); any other error is left alone.
+     *
+     * @throws RpcException REFUSED naming the master and both versions
+     */
+    static void checkVersion(RpcException e, String master) {
+        if (e.status() == RpcException.REFUSED && e.getMessage() != null && e.getMessage().contains(UNKNOWN_METHOD)) {
+            throw new RpcException(RpcException.REFUSED, "master protocol version mismatch: the master at " + master
+                    + " does not know this build's calls (" + e.getMessage() + "); this process speaks version "
+                    + VERSION + " (16-byte block keys): run every Ferry process from one build", e);
+        }
     }
 
     static void writeDescriptor(ByteBuf buf, SegmentDescriptor d) {
@@ -98,9 +158,9 @@ public final class MasterProtocol {
     /** Writes a heartbeat's report (after the node id). */
     static void writeReport(ByteBuf buf, NodeReport r) {
         buf.writeLong(r.ackedSeq());
-        Wire.writeLongs(buf, r.demoted());
-        Wire.writeLongs(buf, r.loaded());
-        Wire.writeLongs(buf, r.ssdGone());
+        Wire.writeKeys(buf, r.demoted());
+        Wire.writeKeys(buf, r.loaded());
+        Wire.writeKeys(buf, r.ssdGone());
         buf.writeByte(r.ssd().code());
     }
 
@@ -112,9 +172,9 @@ public final class MasterProtocol {
      */
     static NodeReport readReport(ByteBuf buf) {
         long acked = Wire.readLong(buf);
-        long[] demoted = Wire.readLongs(buf);
-        long[] loaded = Wire.readLongs(buf);
-        long[] gone = Wire.readLongs(buf);
+        BlockKey[] demoted = Wire.readKeys(buf);
+        BlockKey[] loaded = Wire.readKeys(buf);
+        BlockKey[] gone = Wire.readKeys(buf);
         SsdHealth ssd = SsdHealth.OK;
         if (buf.isReadable()) {
             try {
@@ -127,7 +187,7 @@ public final class MasterProtocol {
     }
 
     static void writeBlock(ByteBuf buf, IndexedBlock b) {
-        buf.writeLong(b.key()).writeLong(b.offset()).writeLong(b.length()).writeInt(b.crc32c());
+        b.key().write(buf).writeLong(b.offset()).writeLong(b.length()).writeInt(b.crc32c());
     }
 
     static void writeUpdates(ByteBuf out, java.util.List<IndexUpdate> updates) {
@@ -139,7 +199,7 @@ public final class MasterProtocol {
     }
 
     static java.util.List<IndexUpdate> readUpdates(ByteBuf b) {
-        int n = Wire.readCount(b, 37);
+        int n = Wire.readCount(b, 9 + BLOCK_BYTES);
         IndexUpdate.Kind[] kinds = IndexUpdate.Kind.values();
         java.util.List<IndexUpdate> out = new java.util.ArrayList<>(n);
         for (int i = 0; i < n; i++) {
@@ -155,7 +215,7 @@ public final class MasterProtocol {
     }
 
     static IndexedBlock readBlock(ByteBuf buf) {
-        return new IndexedBlock(Wire.readLong(buf), Wire.readLong(buf), Wire.readLong(buf), Wire.readInt(buf));
+        return new IndexedBlock(Wire.readKey(buf), Wire.readLong(buf), Wire.readLong(buf), Wire.readInt(buf));
     }
 
     static SegmentDescriptor readDescriptor(ByteBuf buf) {

@@ -1,5 +1,6 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.index.IndexedBlock;
 import dev.ferry.store.rpc.RpcException;
@@ -152,7 +153,7 @@ public final class MasterService implements AutoCloseable {
     private CompletionStage<?> dispatchLater(int method, ByteBuf in, ByteBuf out) {
         switch (method) {
             case MasterProtocol.PUT_COMMIT -> {
-                CompletableFuture<Void> fence = master.putCommit(Wire.readLongs(in), Wire.readInts(in));
+                CompletableFuture<Void> fence = master.putCommit(Wire.readKeys(in), Wire.readInts(in));
                 return fence.isDone() ? null
                         : fence.completeOnTimeout(null, Master.INDEX_ACK_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
             }
@@ -187,10 +188,11 @@ public final class MasterService implements AutoCloseable {
     private void dispatch(int method, ByteBuf in, ByteBuf out) {
         switch (method) {
             case MasterProtocol.REGISTER -> {
+                MasterProtocol.requireVersion(Wire.readInt(in));
                 String node = Wire.readString(in);
                 SegmentDescriptor d = MasterProtocol.readDescriptor(in);
                 NodeFeatures features = new NodeFeatures(Wire.readBoolean(in), Wire.readLong(in), Wire.readString(in));
-                int n = Wire.readCount(in, 28);
+                int n = Wire.readCount(in, MasterProtocol.BLOCK_BYTES);
                 List<IndexedBlock> kept = new java.util.ArrayList<>(n);
                 for (int i = 0; i < n; i++) {
                     kept.add(MasterProtocol.readBlock(in));
@@ -205,9 +207,9 @@ public final class MasterService implements AutoCloseable {
                 NodeReport report = MasterProtocol.readReport(in);
                 MasterProtocol.writeUpdates(out, master.heartbeat(node, report));
             }
-            case MasterProtocol.LOOKUP_PREFIX -> out.writeInt(master.lookupPrefix(Wire.readLongs(in)));
+            case MasterProtocol.LOOKUP_PREFIX -> out.writeInt(master.lookupPrefix(Wire.readKeys(in)));
             case MasterProtocol.PUT_START -> {
-                long[] keys = Wire.readLongs(in);
+                BlockKey[] keys = Wire.readKeys(in);
                 long blockBytes = Wire.readLong(in);
                 int replicas = Wire.readInt(in);
                 String preferred = Wire.readString(in);
@@ -215,14 +217,14 @@ public final class MasterService implements AutoCloseable {
                         preferred.isEmpty() ? null : preferred);
                 out.writeInt(placements.size());
                 for (Placement p : placements) {
-                    out.writeLong(p.key()).writeBoolean(p.exists());
+                    p.key().write(out).writeBoolean(p.exists());
                     Wire.writeString(out, p.exists() ? "" : p.segment());
                     out.writeLong(p.offset()).writeLong(p.length());
                 }
             }
-            case MasterProtocol.PUT_ABORT -> master.putAbort(Wire.readLongs(in));
+            case MasterProtocol.PUT_ABORT -> master.putAbort(Wire.readKeys(in));
             case MasterProtocol.GET -> {
-                long[] keys = Wire.readLongs(in);
+                BlockKey[] keys = Wire.readKeys(in);
                 Lease lease = master.get(keys, Wire.readLong(in));
                 out.writeLong(lease.id()).writeLong(lease.ttlMillis()).writeInt(lease.replicas().size());
                 for (List<Replica> copies : lease.replicas()) {
@@ -236,9 +238,9 @@ public final class MasterService implements AutoCloseable {
             }
             case MasterProtocol.RELEASE -> out.writeBoolean(master.release(Wire.readLong(in)));
             case MasterProtocol.RENEW -> out.writeBoolean(master.renew(Wire.readLong(in), Wire.readLong(in)));
-            case MasterProtocol.EXISTS -> Wire.writeBooleans(out, master.exists(Wire.readLongs(in)));
-            case MasterProtocol.PIN -> out.writeInt(master.pin(Wire.readLongs(in), Wire.readBoolean(in), Wire.readLong(in)));
-            case MasterProtocol.UNPIN -> master.unpin(Wire.readLongs(in));
+            case MasterProtocol.EXISTS -> Wire.writeBooleans(out, master.exists(Wire.readKeys(in)));
+            case MasterProtocol.PIN -> out.writeInt(master.pin(Wire.readKeys(in), Wire.readBoolean(in), Wire.readLong(in)));
+            case MasterProtocol.UNPIN -> master.unpin(Wire.readKeys(in));
             case MasterProtocol.SEGMENT -> {
                 SegmentDescriptor d = master.segment(Wire.readString(in));
                 out.writeBoolean(d != null);
@@ -255,13 +257,13 @@ public final class MasterService implements AutoCloseable {
                         .writeLong(s.promotions()).writeLong(s.demotionWaits()).writeLong(s.corruptCopies());
             }
             case MasterProtocol.SUSPECT -> out.writeBoolean(suspect(Wire.readString(in)));
-            case MasterProtocol.DROP_CORRUPT -> out.writeBoolean(master.dropCorrupt(Wire.readLong(in),
+            case MasterProtocol.DROP_CORRUPT -> out.writeBoolean(master.dropCorrupt(Wire.readKey(in),
                     Wire.readString(in), Wire.readLong(in), Wire.readInt(in)));
             case MasterProtocol.REMOVE -> {
-                byte[] results = master.remove(Wire.readLongs(in));
+                byte[] results = master.remove(Wire.readKeys(in));
                 out.writeInt(results.length).writeBytes(results);
             }
-            default -> throw new RpcException(RpcException.REFUSED, "unknown master method " + method);
+            default -> throw MasterProtocol.unknownMethod(method);
         }
     }
 

@@ -1,5 +1,6 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.tier.SsdHealth;
 import java.util.Objects;
 
@@ -15,15 +16,15 @@ import java.util.Objects;
  *                 without one): outside {@link SsdHealth#OK} the master demotes nothing there
  *                 and evicts instead
  */
-public record NodeReport(long ackedSeq, long[] demoted, long[] loaded, long[] ssdGone, SsdHealth ssd) {
-    private static final long[] NONE = new long[0];
+public record NodeReport(long ackedSeq, BlockKey[] demoted, BlockKey[] loaded, BlockKey[] ssdGone, SsdHealth ssd) {
+    private static final BlockKey[] NONE = new BlockKey[0];
 
     public NodeReport {
         Objects.requireNonNull(ssd, "ssd");
     }
 
     /** A report of a node whose SSD tier (if any) takes writes. */
-    public NodeReport(long ackedSeq, long[] demoted, long[] loaded, long[] ssdGone) {
+    public NodeReport(long ackedSeq, BlockKey[] demoted, BlockKey[] loaded, BlockKey[] ssdGone) {
         this(ackedSeq, demoted, loaded, ssdGone, SsdHealth.OK);
     }
 

@@ -1,5 +1,7 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.block.BlockKey;
+
 /**
  * The answer to a put for one key: either the block exists already ({@code segment} null:
  * nothing to write), or space was allocated at {@code (segment, offset)} and the writer
@@ -10,7 +12,7 @@ package dev.ferry.store.master;
  * @param offset  offset in the segment, bytes
  * @param length  bytes to write
  */
-public record Placement(long key, String segment, long offset, long length) {
+public record Placement(BlockKey key, String segment, long offset, long length) {
     /** Whether the block already exists, so nothing is to be written. */
     public boolean exists() {
         return segment == null;

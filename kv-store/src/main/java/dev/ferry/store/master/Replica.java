@@ -1,5 +1,7 @@
 package dev.ferry.store.master;
 
+import dev.ferry.store.block.BlockKey;
+
 /**
  * Where a committed block lives, for a reader.
  *
@@ -12,9 +14,9 @@ package dev.ferry.store.master;
  *                     node's SSD tier and the reader first asks the node at this
  *                     {@code host:port} to load it into {@code (segment, offset)}
  */
-public record Replica(long key, String segment, long offset, long length, int crc32c, String loadEndpoint) {
+public record Replica(BlockKey key, String segment, long offset, long length, int crc32c, String loadEndpoint) {
     /** A replica whose bytes are in the segment. */
-    public Replica(long key, String segment, long offset, long length, int crc32c) {
+    public Replica(BlockKey key, String segment, long offset, long length, int crc32c) {
         this(key, segment, offset, length, crc32c, null);
     }
 

@@ -1,5 +1,6 @@
 package dev.ferry.store.node;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.index.BlockIndex;
@@ -46,9 +47,9 @@ final class NodeTiers implements AutoCloseable {
     private final BlockIndex index;
     private final SsdTier ssd;
     private final ExecutorService mover = Executors.newSingleThreadExecutor(r -> new Thread(r, "ferry-tier-mover"));
-    private final ConcurrentLinkedQueue<Long> demoted = new ConcurrentLinkedQueue<>();
-    private final ConcurrentLinkedQueue<Long> loaded = new ConcurrentLinkedQueue<>();
-    private final ConcurrentLinkedQueue<Long> ssdGone = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<BlockKey> demoted = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<BlockKey> loaded = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<BlockKey> ssdGone = new ConcurrentLinkedQueue<>();
     private final AtomicLong applied = new AtomicLong();
     private long submitted;
     private NodeReport unsent;
@@ -215,7 +216,7 @@ final class NodeTiers implements AutoCloseable {
      *                      slab, or the SSD tier no longer holds an intact copy (reported
      *                      to the master as gone)
      */
-    void load(long key, long offset, long length, int crc32c) {
+    void load(BlockKey key, long offset, long length, int crc32c) {
         if (ssd == null) {
             throw new RpcException(RpcException.REFUSED, "this store node has no SSD tier");
         }
@@ -253,7 +254,7 @@ final class NodeTiers implements AutoCloseable {
     }
 
     /** The SSD tier evicted a block on its own. */
-    void ssdEvicted(long key) {
+    void ssdEvicted(BlockKey key) {
         ssdGone.add(key);
     }
 
@@ -292,12 +293,12 @@ final class NodeTiers implements AutoCloseable {
         resident.clear();
     }
 
-    private static long[] drain(ConcurrentLinkedQueue<Long> queue) {
-        List<Long> keys = new ArrayList<>();
-        for (Long k; (k = queue.poll()) != null; ) {
+    private static BlockKey[] drain(ConcurrentLinkedQueue<BlockKey> queue) {
+        List<BlockKey> keys = new ArrayList<>();
+        for (BlockKey k; (k = queue.poll()) != null; ) {
             keys.add(k);
         }
-        return keys.stream().mapToLong(Long::longValue).toArray();
+        return keys.toArray(BlockKey[]::new);
     }
 
     @Override

@@ -1,5 +1,6 @@
 package dev.ferry.store.node;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.index.IndexedBlock;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,7 +15,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>Thread-safe.
  */
 final class ResidentBlocks {
-    private final ConcurrentHashMap<Long, IndexedBlock> blocks = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<BlockKey, IndexedBlock> blocks = new ConcurrentHashMap<>();
 
     /** A committed block now lies at {@code b.offset()}; a block on SSD only is ignored. */
     void add(IndexedBlock b) {
@@ -24,7 +25,7 @@ final class ResidentBlocks {
     }
 
     /** The block's DRAM range is gone (removed, freed, demoted). */
-    void remove(long key) {
+    void remove(BlockKey key) {
         blocks.remove(key);
     }
 

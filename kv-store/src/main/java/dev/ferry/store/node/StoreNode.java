@@ -47,7 +47,7 @@ import org.slf4j.LoggerFactory;
  * tier), and the master serves them again.
  *
  * <p>With a data directory the node is persistent: the slab file ({@code dram.slab}) and the
- * index ({@code index.cmap}) live there and outlive the process. When the node starts again,
+ * index ({@code index-v2.cmap}) live there and outlive the process. When the node starts again,
  * after a clean stop or a SIGKILL, it checks every indexed block's CRC32C against the slab,
  * drops (and counts) the ones that do not match, and registers the rest: every block whose
  * commit was acknowledged before the kill comes back. Without a data directory the index is
@@ -257,7 +257,7 @@ public final class StoreNode implements AutoCloseable {
                 Path file = config.dataDir().resolve("dram.slab");
                 boolean fresh = !Files.exists(file) || Files.size(file) != config.capacityBytes();
                 slab = Slab.mapShared(file, config.capacityBytes(), false);
-                index = BlockIndex.open(config.dataDir().resolve("index.cmap"),
+                index = BlockIndex.openIn(config.dataDir(),
                         config.capacityBytes() / OffsetAllocator.ALIGNMENT);
                 if (fresh) {
                     index.clear();
@@ -313,11 +313,16 @@ public final class StoreNode implements AutoCloseable {
         }
     }
 
-    private static void serve(NodeTiers tiers, int method, ByteBuf in) {
+    /** Serves a call of {@link NodeProtocol}; the version check comes before {@code tiers} is used. */
+    static void serve(NodeTiers tiers, int method, ByteBuf in) {
+        if (method == NodeProtocol.LEGACY_LOAD) {
+            throw new RpcException(RpcException.REFUSED, "store node protocol mismatch: LOAD with an 8-byte block key "
+                    + "comes from an earlier build; this node takes 16-byte keys: run every Ferry process from one build");
+        }
         if (method != NodeProtocol.LOAD) {
             throw new RpcException(RpcException.REFUSED, "unknown store node method " + method);
         }
-        tiers.load(Wire.readLong(in), Wire.readLong(in), Wire.readLong(in), Wire.readInt(in));
+        tiers.load(Wire.readKey(in), Wire.readLong(in), Wire.readLong(in), Wire.readInt(in));
     }
 
     private void beat() {

@@ -1,11 +1,12 @@
 package dev.ferry.store.rpc;
 
+import dev.ferry.store.block.BlockKey;
 import io.netty.buffer.ByteBuf;
 import java.nio.charset.StandardCharsets;
 
 /**
  * Encoding helpers for RPC payloads: strings as u16 length + UTF-8, arrays as i32 count +
- * elements. Decoders check every length against what is readable, so a short or corrupt
+ * elements, block keys in {@link BlockKey}'s 16-byte form. Decoders check every length against what is readable, so a short or corrupt
  * payload gives a {@link RpcException} rather than an index error. Stateless; thread-safe.
  */
 public final class Wire {
@@ -48,6 +49,28 @@ public final class Wire {
             values[i] = buf.readLong();
         }
         return values;
+    }
+
+    /** Writes a count (i32), then each key's {@value BlockKey#BYTES} bytes. */
+    public static void writeKeys(ByteBuf buf, BlockKey[] keys) {
+        buf.writeInt(keys.length);
+        for (BlockKey k : keys) {
+            k.write(buf);
+        }
+    }
+
+    public static BlockKey[] readKeys(ByteBuf buf) {
+        int n = readCount(buf, BlockKey.BYTES);
+        BlockKey[] keys = new BlockKey[n];
+        for (int i = 0; i < n; i++) {
+            keys[i] = BlockKey.read(buf);
+        }
+        return keys;
+    }
+
+    public static BlockKey readKey(ByteBuf buf) {
+        need(buf, BlockKey.BYTES);
+        return BlockKey.read(buf);
     }
 
     public static void writeInts(ByteBuf buf, int[] values) {

@@ -1,5 +1,6 @@
 package dev.ferry.store.sidecar;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.nativemem.Slab;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -21,10 +22,11 @@ final class ClientSession {
     private final long peerPid;
     private final long quotaBytes;
     private final Map<Integer, SharedBuffer> buffers = new HashMap<>();
-    private final Map<Long, PendingBlock> pending = new HashMap<>();
+    private final Map<BlockKey, PendingBlock> pending = new HashMap<>();
     private long registeredBytes;
     private boolean closed;
     private volatile boolean greeted;
+    private volatile int version;
 
     /**
      * @param local      whether the peer may share memory: on the Unix socket, as the sidecar's user
@@ -55,8 +57,15 @@ final class ClientSession {
         return greeted;
     }
 
-    void greet() {
+    /** HELLO was answered with {@code version}. */
+    void greet(int version) {
+        this.version = version;
         greeted = true;
+    }
+
+    /** The protocol version HELLO agreed on (0 before it). */
+    int version() {
+        return version;
     }
 
     synchronized long registeredBytes() {
@@ -147,7 +156,7 @@ final class ClientSession {
     /**
      * @throws SidecarException BAD_STATE when this connection has no put in progress for the key
      */
-    synchronized PendingBlock pending(long key) {
+    synchronized PendingBlock pending(BlockKey key) {
         PendingBlock b = pending.get(key);
         if (b == null) {
             throw new SidecarException(SidecarProtocol.BAD_STATE, "block key " + key
@@ -157,7 +166,7 @@ final class ClientSession {
     }
 
     /** Forgets a pending block (committed or aborted); null when there was none. */
-    synchronized PendingBlock removePending(long key) {
+    synchronized PendingBlock removePending(BlockKey key) {
         return pending.remove(key);
     }
 
@@ -169,12 +178,12 @@ final class ClientSession {
      * Marks the session closed, drops every buffer (unmapped once unused) and returns the
      * keys of puts still in progress, for the caller to abort.
      */
-    synchronized long[] close() {
+    synchronized BlockKey[] close() {
         closed = true;
         buffers.values().forEach(SharedBuffer::release);
         buffers.clear();
         registeredBytes = 0;
-        long[] keys = pending.keySet().stream().mapToLong(Long::longValue).toArray();
+        BlockKey[] keys = pending.keySet().toArray(BlockKey[]::new);
         pending.clear();
         return keys;
     }

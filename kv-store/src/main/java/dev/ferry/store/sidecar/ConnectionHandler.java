@@ -256,14 +256,15 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             refuse(ctx, HELLO, id, UNAUTHORIZED, "wrong or missing token", true);
             return;
         }
-        if (VERSION < min || VERSION > max) {
-            refuse(ctx, HELLO, id, UNSUPPORTED_VERSION, "this sidecar speaks version " + VERSION + " only, the "
-                    + "client asked for " + min + ".." + max, false);
+        int version = Math.min(VERSION, max);
+        if (version < min || version < MIN_VERSION) {
+            refuse(ctx, HELLO, id, UNSUPPORTED_VERSION, "this sidecar speaks versions " + MIN_VERSION + ".." + VERSION
+                    + ", the client asked for " + min + ".." + max, false);
             return;
         }
-        session.greet();
+        session.greet(version);
         ByteBuf out = SidecarFrames.start(ctx.alloc(), HELLO, id, HELLO_ANSWER_BYTES);
-        out.writeShortLE(VERSION).writeShortLE(session.local() ? 1 : 0).writeIntLE(server.maxFrameBytes())
+        out.writeShortLE(version).writeShortLE(session.local() ? 1 : 0).writeIntLE(server.maxFrameBytes())
                 .writeIntLE(server.maxInFlight()).writeIntLE(0).writeLongLE(server.quotaBytes())
                 .writeLongLE(session.id());
         ctx.writeAndFlush(SidecarFrames.finish(out));

@@ -1,5 +1,6 @@
 package dev.ferry.store.sidecar;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.master.Placement;
 import java.util.Map;
 import java.util.TreeMap;
@@ -25,7 +26,7 @@ final class PendingBlock {
         return placement;
     }
 
-    long key() {
+    BlockKey key() {
         return placement.key();
     }
 

@@ -1,5 +1,6 @@
 package dev.ferry.store.sidecar;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.client.BlockSink;
 import dev.ferry.store.client.BlockSource;
@@ -86,12 +87,12 @@ public final class SidecarBlockStore implements BlockStore {
     }
 
     @Override
-    public int lookupPrefix(long[] keys) {
+    public int lookupPrefix(BlockKey[] keys) {
         return lanes.with(lane -> call(() -> lane.client().lookupPrefix(keys)));
     }
 
     @Override
-    public PutResult put(long[] keys, long blockBytes, BlockSource source) {
+    public PutResult put(BlockKey[] keys, long blockBytes, BlockSource source) {
         int window = window(blockBytes);
         return lanes.with(lane -> {
             int written = 0;
@@ -113,7 +114,7 @@ public final class SidecarBlockStore implements BlockStore {
     }
 
     @Override
-    public GetResult get(long[] keys, long blockBytes, BlockSink sink) {
+    public GetResult get(BlockKey[] keys, long blockBytes, BlockSink sink) {
         int window = window(blockBytes);
         return lanes.with(lane -> {
             long bytes = 0;
@@ -137,8 +138,8 @@ public final class SidecarBlockStore implements BlockStore {
     }
 
     /** One request's blocks: {@code keys[i]} in the buffer slot at {@code offsets[i]}, of {@code sizes[i]} bytes. */
-    private record Window(long[] keys, long[] offsets, long[] sizes) {
-        static Window of(long[] all, int from, int n, long blockBytes) {
+    private record Window(BlockKey[] keys, long[] offsets, long[] sizes) {
+        static Window of(BlockKey[] all, int from, int n, long blockBytes) {
             long[] offsets = new long[n];
             long[] sizes = new long[n];
             for (int i = 0; i < n; i++) {

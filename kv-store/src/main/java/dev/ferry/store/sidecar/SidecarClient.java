@@ -2,6 +2,7 @@ package dev.ferry.store.sidecar;
 
 import static dev.ferry.store.sidecar.SidecarProtocol.*;
 
+import dev.ferry.store.block.BlockKey;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -20,6 +21,10 @@ import java.nio.file.Path;
  * ({@link #registerBuffer} of a {@link Memfd}); {@link #putInline} and {@link #getInline} carry them in the
  * frame for remote clients.
  *
+ * <p>Speaks protocol version {@value SidecarProtocol#VERSION} (16-byte keys) unless connected
+ * for another ({@link #connect(Path, int)}); methods taking {@code long} keys send
+ * {@link BlockKey#of(long)}.
+ *
  * <p>Thread-safe (calls are serialized). Reuses its frame buffers: steady-state calls
  * allocate only their results. Errors answered by the sidecar throw
  * {@link SidecarException} with its status; a lost connection throws
@@ -33,6 +38,7 @@ public final class SidecarClient implements AutoCloseable {
     private int maxFrameBytes;
     private boolean sharedBuffers;
     private long sessionId;
+    private int version;
 
     private SidecarClient(SocketChannel channel) {
         this.channel = channel;
@@ -40,15 +46,26 @@ public final class SidecarClient implements AutoCloseable {
 
     /** Connects to the Unix socket at {@code path} and says HELLO. */
     public static SidecarClient connect(Path path) {
-        return open(StandardProtocolFamily.UNIX, UnixDomainSocketAddress.of(path), null);
+        return connect(path, VERSION);
+    }
+
+    /**
+     * Connects to the Unix socket at {@code path} and says HELLO for {@code version} only
+     * (1: 8-byte keys, as clients of earlier builds; 2: 16-byte keys).
+     *
+     * @throws SidecarException UNSUPPORTED_VERSION when the sidecar does not speak it
+     */
+    public static SidecarClient connect(Path path, int version) {
+        return open(StandardProtocolFamily.UNIX, UnixDomainSocketAddress.of(path), null, version);
     }
 
     /** Connects over TCP and says HELLO with {@code token} (null for none). */
     public static SidecarClient connectTcp(String host, int port, String token) {
-        return open(StandardProtocolFamily.INET, new InetSocketAddress(host, port), token);
+        return open(StandardProtocolFamily.INET, new InetSocketAddress(host, port), token, VERSION);
     }
 
-    private static SidecarClient open(StandardProtocolFamily family, java.net.SocketAddress address, String token) {
+    private static SidecarClient open(StandardProtocolFamily family, java.net.SocketAddress address, String token,
+                                      int version) {
         SocketChannel ch;
         try {
             ch = SocketChannel.open(family);
@@ -58,7 +75,7 @@ public final class SidecarClient implements AutoCloseable {
         }
         SidecarClient c = new SidecarClient(ch);
         try {
-            c.hello(token);
+            c.hello(token, version);
         } catch (RuntimeException e) {
             c.close();
             throw e;
@@ -66,18 +83,23 @@ public final class SidecarClient implements AutoCloseable {
         return c;
     }
 
-    private void hello(String token) {
+    private void hello(String token, int asked) {
         byte[] t = token == null ? new byte[0] : token.getBytes(StandardCharsets.UTF_8);
         ByteBuffer b = begin(HELLO, 6 + t.length);
-        b.putShort((short) VERSION).putShort((short) VERSION).putShort((short) t.length).put(t);
+        b.putShort((short) asked).putShort((short) asked).putShort((short) t.length).put(t);
         ByteBuffer r = call();
-        r.getShort();
+        version = r.getShort() & 0xFFFF;
         sharedBuffers = (r.getShort() & 1) != 0;
         maxFrameBytes = r.getInt();
         r.getInt();
         r.getInt();
         r.getLong();
         sessionId = r.getLong();
+    }
+
+    /** The protocol version of this connection. */
+    public int version() {
+        return version;
     }
 
     /** Largest frame the sidecar accepts, bytes. */
@@ -118,10 +140,10 @@ public final class SidecarClient implements AutoCloseable {
      *
      * @return per key 0 (stored) or 1 (already there)
      */
-    public synchronized byte[] put(long[] keys, int bufferId, long[] offsets, long[] lengths) {
-        ByteBuffer b = begin(PUT, 4 + PUT_ENTRY * keys.length).putInt(keys.length);
+    public synchronized byte[] put(BlockKey[] keys, int bufferId, long[] offsets, long[] lengths) {
+        ByteBuffer b = begin(PUT, 4 + entryBytes(PUT_ENTRY, version) * keys.length).putInt(keys.length);
         for (int i = 0; i < keys.length; i++) {
-            b.putLong(keys[i]).putInt(bufferId).putInt(0).putLong(offsets[i]).putLong(lengths[i]);
+            key(b, keys[i]).putInt(bufferId).putInt(0).putLong(offsets[i]).putLong(lengths[i]);
         }
         return bytes(call());
     }
@@ -132,10 +154,10 @@ public final class SidecarClient implements AutoCloseable {
      *
      * @return per key the block's length, bytes, or -1 when it is not in the store
      */
-    public synchronized long[] get(long[] keys, int bufferId, long[] offsets, long[] capacities) {
-        ByteBuffer b = begin(GET, 4 + GET_ENTRY * keys.length).putInt(keys.length);
+    public synchronized long[] get(BlockKey[] keys, int bufferId, long[] offsets, long[] capacities) {
+        ByteBuffer b = begin(GET, 4 + entryBytes(GET_ENTRY, version) * keys.length).putInt(keys.length);
         for (int i = 0; i < keys.length; i++) {
-            b.putLong(keys[i]).putInt(bufferId).putInt(0).putLong(offsets[i]).putLong(capacities[i]);
+            key(b, keys[i]).putInt(bufferId).putInt(0).putLong(offsets[i]).putLong(capacities[i]);
         }
         ByteBuffer r = call();
         long[] lengths = new long[r.getInt()];
@@ -146,14 +168,14 @@ public final class SidecarClient implements AutoCloseable {
     }
 
     /** One block into a shared buffer; returns its length or -1 when missing. Allocation-free. */
-    public synchronized long get(long key, int bufferId, long offset, long capacity) {
-        begin(GET, 4 + GET_ENTRY).putInt(1).putLong(key).putInt(bufferId).putInt(0).putLong(offset).putLong(capacity);
+    public synchronized long get(BlockKey key, int bufferId, long offset, long capacity) {
+        key(begin(GET, 4 + entryBytes(GET_ENTRY, version)).putInt(1), key).putInt(bufferId).putInt(0).putLong(offset).putLong(capacity);
         ByteBuffer r = call();
         r.getInt();
         return r.getLong();
     }
 
-    public synchronized boolean[] exists(long... keys) {
+    public synchronized boolean[] exists(BlockKey... keys) {
         keys(EXISTS, keys);
         byte[] b = bytes(call());
         boolean[] out = new boolean[b.length];
@@ -164,63 +186,64 @@ public final class SidecarClient implements AutoCloseable {
     }
 
     /** @return per key 0 removed, 1 not found, 2 leased (kept) */
-    public synchronized byte[] remove(long... keys) {
+    public synchronized byte[] remove(BlockKey... keys) {
         keys(REMOVE, keys);
         return bytes(call());
     }
 
     /** How many leading keys are in the store. */
-    public synchronized int lookupPrefix(long... keys) {
+    public synchronized int lookupPrefix(BlockKey... keys) {
         keys(LOOKUP_PREFIX, keys);
         return call().getInt();
     }
 
     /** First phase of a ranged put; per key 0 (allocated: write its ranges, then commit) or 1 (already there). */
-    public synchronized byte[] putStart(long[] keys, long[] lengths) {
-        ByteBuffer b = begin(PUT_START, 4 + SIZED_KEY_ENTRY * keys.length).putInt(keys.length);
+    public synchronized byte[] putStart(BlockKey[] keys, long[] lengths) {
+        ByteBuffer b = begin(PUT_START, 4 + entryBytes(SIZED_KEY_ENTRY, version) * keys.length).putInt(keys.length);
         for (int i = 0; i < keys.length; i++) {
-            b.putLong(keys[i]).putLong(lengths[i]);
+            key(b, keys[i]).putLong(lengths[i]);
         }
         return bytes(call());
     }
 
     /** Writes {@code length} bytes at {@code bufferOffset} of the buffer to {@code blockOffset} of a started block. */
-    public synchronized void writeRange(long key, long blockOffset, int bufferId, long bufferOffset, long length) {
+    public synchronized void writeRange(BlockKey key, long blockOffset, int bufferId, long bufferOffset, long length) {
         range(WRITE_RANGE, key, blockOffset, bufferId, bufferOffset, length);
         call();
     }
 
     /** Reads {@code length} bytes at {@code blockOffset} of a block to {@code bufferOffset} of the buffer. */
-    public synchronized void readRange(long key, long blockOffset, int bufferId, long bufferOffset, long length) {
+    public synchronized void readRange(BlockKey key, long blockOffset, int bufferId, long bufferOffset, long length) {
         range(READ_RANGE, key, blockOffset, bufferId, bufferOffset, length);
         call();
     }
 
-    private void range(int opcode, long key, long blockOffset, int bufferId, long bufferOffset, long length) {
-        begin(opcode, 4 + RANGE_ENTRY).putInt(1).putLong(key).putLong(blockOffset).putInt(bufferId).putInt(0)
+    private void range(int opcode, BlockKey key, long blockOffset, int bufferId, long bufferOffset, long length) {
+        key(begin(opcode, 4 + entryBytes(RANGE_ENTRY, version)).putInt(1), key).putLong(blockOffset).putInt(bufferId).putInt(0)
                 .putLong(bufferOffset).putLong(length);
     }
 
     /** Publishes started blocks whose ranges cover them. */
-    public synchronized void putCommit(long... keys) {
+    public synchronized void putCommit(BlockKey... keys) {
         keys(PUT_COMMIT, keys);
         call();
     }
 
-    public synchronized void putAbort(long... keys) {
+    public synchronized void putAbort(BlockKey... keys) {
         keys(PUT_ABORT, keys);
         call();
     }
 
     /** Stores blocks carried in the frame (remote clients); per key 0 stored or 1 already there. */
-    public synchronized byte[] putInline(long[] keys, byte[][] blocks) {
+    public synchronized byte[] putInline(BlockKey[] keys, byte[][] blocks) {
         int total = 0;
         for (byte[] block : blocks) {
             total += block.length;
         }
-        ByteBuffer b = begin(PUT_INLINE, 4 + SIZED_KEY_ENTRY * keys.length + total).putInt(keys.length);
+        ByteBuffer b = begin(PUT_INLINE, 4 + entryBytes(SIZED_KEY_ENTRY, version) * keys.length + total)
+                .putInt(keys.length);
         for (int i = 0; i < keys.length; i++) {
-            b.putLong(keys[i]).putLong(blocks[i].length);
+            key(b, keys[i]).putLong(blocks[i].length);
         }
         for (byte[] block : blocks) {
             b.put(block);
@@ -229,7 +252,7 @@ public final class SidecarClient implements AutoCloseable {
     }
 
     /** Reads blocks carried back in the frame; null for a key not in the store. */
-    public synchronized byte[][] getInline(long... keys) {
+    public synchronized byte[][] getInline(BlockKey... keys) {
         keys(GET_INLINE, keys);
         ByteBuffer r = call();
         long[] lengths = new long[r.getInt()];
@@ -274,11 +297,69 @@ public final class SidecarClient implements AutoCloseable {
         return new Answer(in.getShort(4) & 0xFFFF, in.getShort(6) & 0xFFFF, in.getLong(8), body);
     }
 
-    private void keys(int opcode, long[] keys) {
-        ByteBuffer b = begin(opcode, 4 + 8 * keys.length).putInt(keys.length);
-        for (long k : keys) {
-            b.putLong(k);
+    private void keys(int opcode, BlockKey[] keys) {
+        ByteBuffer b = begin(opcode, 4 + keyBytes(version) * keys.length).putInt(keys.length);
+        for (BlockKey k : keys) {
+            key(b, k);
         }
+    }
+
+    private ByteBuffer key(ByteBuffer b, BlockKey key) {
+        return writeKey(b, key, version);
+    }
+
+    // The same calls with 64-bit keys, each sent as BlockKey.of(k).
+
+    public byte[] put(long[] keys, int bufferId, long[] offsets, long[] lengths) {
+        return put(BlockKey.ofAll(keys), bufferId, offsets, lengths);
+    }
+
+    public long[] get(long[] keys, int bufferId, long[] offsets, long[] capacities) {
+        return get(BlockKey.ofAll(keys), bufferId, offsets, capacities);
+    }
+
+    public long get(long key, int bufferId, long offset, long capacity) {
+        return get(BlockKey.of(key), bufferId, offset, capacity);
+    }
+
+    public boolean[] exists(long... keys) {
+        return exists(BlockKey.ofAll(keys));
+    }
+
+    public byte[] remove(long... keys) {
+        return remove(BlockKey.ofAll(keys));
+    }
+
+    public int lookupPrefix(long... keys) {
+        return lookupPrefix(BlockKey.ofAll(keys));
+    }
+
+    public byte[] putStart(long[] keys, long[] lengths) {
+        return putStart(BlockKey.ofAll(keys), lengths);
+    }
+
+    public void writeRange(long key, long blockOffset, int bufferId, long bufferOffset, long length) {
+        writeRange(BlockKey.of(key), blockOffset, bufferId, bufferOffset, length);
+    }
+
+    public void readRange(long key, long blockOffset, int bufferId, long bufferOffset, long length) {
+        readRange(BlockKey.of(key), blockOffset, bufferId, bufferOffset, length);
+    }
+
+    public void putCommit(long... keys) {
+        putCommit(BlockKey.ofAll(keys));
+    }
+
+    public void putAbort(long... keys) {
+        putAbort(BlockKey.ofAll(keys));
+    }
+
+    public byte[] putInline(long[] keys, byte[][] blocks) {
+        return putInline(BlockKey.ofAll(keys), blocks);
+    }
+
+    public byte[][] getInline(long... keys) {
+        return getInline(BlockKey.ofAll(keys));
     }
 
     private static byte[] bytes(ByteBuffer r) {

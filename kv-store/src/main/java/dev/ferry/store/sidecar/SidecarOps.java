@@ -3,6 +3,7 @@ package dev.ferry.store.sidecar;
 import static dev.ferry.store.sidecar.SidecarProtocol.*;
 
 import dev.ferry.store.block.BlockContent;
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.client.DirectStoreClient;
 import dev.ferry.store.client.KeyNotFoundException;
 import dev.ferry.store.client.LengthConflictException;
@@ -61,13 +62,13 @@ final class SidecarOps {
             }
             case PUT -> put(session, body, out);
             case GET -> get(session, body, out);
-            case EXISTS -> exists(body, out);
+            case EXISTS -> exists(session, body, out);
             case REMOVE -> {
-                byte[] results = store.remove(keys(body));
+                byte[] results = store.remove(keys(session, body));
                 out.writeIntLE(results.length).writeBytes(results);
             }
             case LOOKUP_PREFIX -> {
-                long[] keys = keys(body);
+                BlockKey[] keys = keys(session, body);
                 int hits = store.lookupPrefix(keys);
                 metrics.hits(hits, keys.length - hits);
                 out.writeIntLE(hits);
@@ -77,8 +78,8 @@ final class SidecarOps {
             case PUT_COMMIT -> putCommit(session, body);
             case PUT_ABORT -> putAbort(session, body);
             case READ_RANGE -> readRange(session, body);
-            case PUT_INLINE -> putInline(body, out);
-            case GET_INLINE -> getInline(body, out);
+            case PUT_INLINE -> putInline(session, body, out);
+            case GET_INLINE -> getInline(session, body, out);
             default -> throw new SidecarException(UNKNOWN_OPCODE, "unknown opcode " + opcode);
         }
     }
@@ -120,12 +121,13 @@ final class SidecarOps {
     }
 
     private void put(ClientSession session, ByteBuf body, ByteBuf out) {
-        int n = count(body, PUT_ENTRY, true);
-        long[] keys = new long[n];
+        int version = session.version();
+        int n = count(body, entryBytes(PUT_ENTRY, version), true);
+        BlockKey[] keys = new BlockKey[n];
         MemorySegment[] blocks = new MemorySegment[n];
         try (ClientSession.Held held = new ClientSession.Held(session)) {
             for (int i = 0; i < n; i++) {
-                keys[i] = body.readLongLE();
+                keys[i] = readKey(body, version);
                 int buffer = body.readIntLE();
                 body.skipBytes(4);
                 blocks[i] = held.slice(buffer, body.readLongLE(), body.readLongLE());
@@ -147,12 +149,13 @@ final class SidecarOps {
     }
 
     private void get(ClientSession session, ByteBuf body, ByteBuf out) {
-        int n = count(body, GET_ENTRY, true);
-        long[] keys = new long[n];
+        int version = session.version();
+        int n = count(body, entryBytes(GET_ENTRY, version), true);
+        BlockKey[] keys = new BlockKey[n];
         MemorySegment[] dest = new MemorySegment[n];
         try (ClientSession.Held held = new ClientSession.Held(session)) {
             for (int i = 0; i < n; i++) {
-                keys[i] = body.readLongLE();
+                keys[i] = readKey(body, version);
                 int buffer = body.readIntLE();
                 body.skipBytes(4);
                 dest[i] = held.slice(buffer, body.readLongLE(), body.readLongLE());
@@ -188,13 +191,14 @@ final class SidecarOps {
         if (body.readableBytes() < 4) {
             return false;
         }
+        int version = session.version();
         long n = body.readUnsignedIntLE();
-        if (n == 0 || n > read.capacity() || n * GET_ENTRY != body.readableBytes()) {
+        if (n == 0 || n > read.capacity() || n * entryBytes(GET_ENTRY, version) != body.readableBytes()) {
             return false;
         }
         try {
             for (int i = 0; i < n; i++) {
-                read.keys[i] = body.readLongLE();
+                read.keys[i] = readKey(body, version);
                 int buffer = body.readIntLE();
                 body.skipBytes(4);
                 read.destinations[i] = held.slice(buffer, body.readLongLE(), body.readLongLE());
@@ -229,8 +233,8 @@ final class SidecarOps {
         metrics.bytesOut(bytes);
     }
 
-    private void exists(ByteBuf body, ByteBuf out) {
-        long[] keys = keys(body);
+    private void exists(ClientSession session, ByteBuf body, ByteBuf out) {
+        BlockKey[] keys = keys(session, body);
         boolean[] present = store.exists(keys);
         int found = 0;
         out.writeIntLE(keys.length);
@@ -242,12 +246,13 @@ final class SidecarOps {
     }
 
     private void putStart(ClientSession session, ByteBuf body, ByteBuf out) {
-        int n = count(body, SIZED_KEY_ENTRY, true);
+        int version = session.version();
+        int n = count(body, entryBytes(SIZED_KEY_ENTRY, version), true);
         // The master allocates one size per call: one call per distinct size, in order of first use.
         Map<Long, List<Integer>> bySize = new LinkedHashMap<>();
-        long[] keys = new long[n];
+        BlockKey[] keys = new BlockKey[n];
         for (int i = 0; i < n; i++) {
-            keys[i] = body.readLongLE();
+            keys[i] = readKey(body, version);
             long length = body.readLongLE();
             if (length < 1) {
                 throw new SidecarException(OUT_OF_RANGE, "block key " + keys[i] + ": length must be at least 1 byte");
@@ -255,10 +260,10 @@ final class SidecarOps {
             bySize.computeIfAbsent(length, l -> new ArrayList<>()).add(i);
         }
         byte[] results = new byte[n];
-        List<Long> started = new ArrayList<>();
+        List<BlockKey> started = new ArrayList<>();
         try {
             for (Map.Entry<Long, List<Integer>> group : bySize.entrySet()) {
-                long[] groupKeys = group.getValue().stream().mapToLong(i -> keys[i]).toArray();
+                BlockKey[] groupKeys = group.getValue().stream().map(i -> keys[i]).toArray(BlockKey[]::new);
                 List<Placement> placements = store.reserve(groupKeys, group.getKey());
                 for (int j = 0; j < placements.size(); j++) {
                     Placement p = placements.get(j);
@@ -272,8 +277,8 @@ final class SidecarOps {
                 }
             }
         } catch (Throwable e) { // errors too: no pending block may outlive a failed request
-            long[] undo = started.stream().mapToLong(Long::longValue).toArray();
-            for (long key : undo) {
+            BlockKey[] undo = started.toArray(BlockKey[]::new);
+            for (BlockKey key : undo) {
                 session.removePending(key);
             }
             store.abort(undo);
@@ -283,14 +288,15 @@ final class SidecarOps {
     }
 
     private void writeRange(ClientSession session, ByteBuf body) {
-        int n = count(body, RANGE_ENTRY, true);
+        int version = session.version();
+        int n = count(body, entryBytes(RANGE_ENTRY, version), true);
         List<Placement> targets = new ArrayList<>(n);
         PendingBlock[] blocks = new PendingBlock[n];
         long[] offsets = new long[n];
         MemorySegment[] sources = new MemorySegment[n];
         try (ClientSession.Held held = new ClientSession.Held(session)) {
             for (int i = 0; i < n; i++) {
-                blocks[i] = session.pending(body.readLongLE());
+                blocks[i] = session.pending(readKey(body, version));
                 offsets[i] = body.readLongLE();
                 int buffer = body.readIntLE();
                 body.skipBytes(4);
@@ -313,37 +319,38 @@ final class SidecarOps {
     }
 
     private void putCommit(ClientSession session, ByteBuf body) {
-        long[] keys = keys(body);
+        BlockKey[] keys = keys(session, body);
         int[] crcs = new int[keys.length];
         for (int i = 0; i < keys.length; i++) {
             crcs[i] = session.pending(keys[i]).crcOfWholeBlock();
         }
         store.commit(keys, crcs);
-        for (long key : keys) {
+        for (BlockKey key : keys) {
             session.removePending(key);
         }
     }
 
     private void putAbort(ClientSession session, ByteBuf body) {
-        long[] keys = keys(body);
-        for (long key : keys) {
+        BlockKey[] keys = keys(session, body);
+        for (BlockKey key : keys) {
             session.pending(key);
         }
-        for (long key : keys) {
+        for (BlockKey key : keys) {
             session.removePending(key);
         }
         store.abort(keys);
     }
 
     private void readRange(ClientSession session, ByteBuf body) {
-        int n = count(body, RANGE_ENTRY, true);
-        long[] keys = new long[n];
+        int version = session.version();
+        int n = count(body, entryBytes(RANGE_ENTRY, version), true);
+        BlockKey[] keys = new BlockKey[n];
         long[] offsets = new long[n];
         MemorySegment[] dest = new MemorySegment[n];
         try (ClientSession.Held held = new ClientSession.Held(session)) {
             long bytes = 0;
             for (int i = 0; i < n; i++) {
-                keys[i] = body.readLongLE();
+                keys[i] = readKey(body, version);
                 offsets[i] = body.readLongLE();
                 int buffer = body.readIntLE();
                 body.skipBytes(4);
@@ -355,13 +362,14 @@ final class SidecarOps {
         }
     }
 
-    private void putInline(ByteBuf body, ByteBuf out) {
-        int n = count(body, SIZED_KEY_ENTRY, false);
-        long[] keys = new long[n];
+    private void putInline(ClientSession session, ByteBuf body, ByteBuf out) {
+        int version = session.version();
+        int n = count(body, entryBytes(SIZED_KEY_ENTRY, version), false);
+        BlockKey[] keys = new BlockKey[n];
         long[] lengths = new long[n];
         long total = 0;
         for (int i = 0; i < n; i++) {
-            keys[i] = body.readLongLE();
+            keys[i] = readKey(body, version);
             lengths[i] = body.readLongLE();
             if (lengths[i] < 1 || lengths[i] > body.readableBytes()) {
                 throw new SidecarException(MALFORMED, "block key " + keys[i] + ": length " + lengths[i]
@@ -384,8 +392,8 @@ final class SidecarOps {
         out.writeIntLE(n).writeBytes(results);
     }
 
-    private void getInline(ByteBuf body, ByteBuf out) {
-        long[] keys = keys(body);
+    private void getInline(ClientSession session, ByteBuf body, ByteBuf out) {
+        BlockKey[] keys = keys(session, body);
         int lengthsAt = out.writerIndex() + 4;
         int bytesAt = lengthsAt + 8 * keys.length;
         MemorySegment[][] laidOut = new MemorySegment[1][];
@@ -432,11 +440,13 @@ final class SidecarOps {
         out.writerIndex((int) (bytesAt + total));
     }
 
-    private static long[] keys(ByteBuf body) {
-        int n = count(body, 8, true);
-        long[] keys = new long[n];
+    /** A body of keys only: a u32 count, then the keys as the session's version carries them. */
+    private static BlockKey[] keys(ClientSession session, ByteBuf body) {
+        int version = session.version();
+        int n = count(body, keyBytes(version), true);
+        BlockKey[] keys = new BlockKey[n];
         for (int i = 0; i < n; i++) {
-            keys[i] = body.readLongLE();
+            keys[i] = readKey(body, version);
         }
         return keys;
     }

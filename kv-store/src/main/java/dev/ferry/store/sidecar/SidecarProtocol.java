@@ -1,5 +1,8 @@
 package dev.ferry.store.sidecar;
 
+import dev.ferry.store.block.BlockKey;
+import io.netty.buffer.ByteBuf;
+
 /**
  * Constants of the sidecar's binary protocol (docs/protocol.md is the full description).
  * Every integer is little-endian. A frame is a 16-byte header and a body:
@@ -12,10 +15,18 @@ package dev.ferry.store.sidecar;
  * </pre>
  * A connection starts with {@link #HELLO}; answers to pipelined requests may come back in
  * any order, matched by request id.
+ *
+ * <p>Versions: the client offers a range in HELLO and the sidecar answers the highest
+ * version in it that it speaks. They differ only in how a block key is carried: version 1
+ * as a u64, little-endian (key {@code k} is {@link BlockKey#of(long) BlockKey.of(k)});
+ * version 2 as 16 bytes, {@link BlockKey}'s form (big-endian, high half first). Every
+ * entry with a key is 8 bytes longer in version 2 ({@link #entryBytes}).
  */
 public final class SidecarProtocol {
-    /** Protocol version this build speaks (the only one so far). */
-    public static final int VERSION = 1;
+    /** Highest protocol version this build speaks: 16-byte block keys. */
+    public static final int VERSION = 2;
+    /** Lowest protocol version this build speaks: 8-byte block keys. */
+    public static final int MIN_VERSION = 1;
     /** Bytes of the frame header, length field included. */
     public static final int HEADER_BYTES = 16;
     /** Bytes of the header after the length field. */
@@ -68,14 +79,14 @@ public final class SidecarProtocol {
     public static final int SHUTTING_DOWN = 15;
     public static final int INTERNAL = 16;
 
-    // Entry sizes of batch bodies, bytes.
-    /** PUT entry: key u64, buffer u32, pad u32, offset u64, length u64. */
+    // Entry sizes of batch bodies in version 1 (8-byte keys), bytes; see entryBytes for version 2.
+    /** PUT entry: key, buffer u32, pad u32, offset u64, length u64. */
     public static final int PUT_ENTRY = 32;
-    /** GET entry: key u64, buffer u32, pad u32, offset u64, capacity u64. */
+    /** GET entry: key, buffer u32, pad u32, offset u64, capacity u64. */
     public static final int GET_ENTRY = 32;
-    /** PUT_START and PUT_INLINE entry: key u64, length u64. */
+    /** PUT_START and PUT_INLINE entry: key, length u64. */
     public static final int SIZED_KEY_ENTRY = 16;
-    /** WRITE_RANGE and READ_RANGE entry: key u64, block offset u64, buffer u32, pad u32, buffer offset u64, length u64. */
+    /** WRITE_RANGE and READ_RANGE entry: key, block offset u64, buffer u32, pad u32, buffer offset u64, length u64. */
     public static final int RANGE_ENTRY = 40;
 
     private static final String[] OPCODE_NAMES = {"?", "hello", "register_buffer", "unregister_buffer", "put", "get",
@@ -86,6 +97,39 @@ public final class SidecarProtocol {
         "FRAME_TOO_LARGE", "NO_SPACE", "BAD_STATE", "NOT_LOCAL", "STORE_ERROR", "SHUTTING_DOWN", "INTERNAL"};
 
     private SidecarProtocol() {
+    }
+
+    /** Bytes of a block key in {@code version}: 8 in version 1, 16 from version 2. */
+    public static int keyBytes(int version) {
+        return version >= 2 ? BlockKey.BYTES : Long.BYTES;
+    }
+
+    /** Bytes of an entry in {@code version}, given its size in version 1 (e.g. {@link #PUT_ENTRY}). */
+    public static int entryBytes(int version1Entry, int version) {
+        return version1Entry - Long.BYTES + keyBytes(version);
+    }
+
+    /**
+     * Reads a block key as {@code version} carries it; the caller has checked the bytes are there.
+     */
+    public static BlockKey readKey(ByteBuf buf, int version) {
+        return version >= 2 ? BlockKey.read(buf) : BlockKey.of(buf.readLongLE());
+    }
+
+    /**
+     * Writes a block key as {@code version} carries it, at the position of {@code buf} (a
+     * little-endian buffer, as every frame is).
+     *
+     * @throws IllegalArgumentException when version 1 is asked to carry a key wider than 64 bits
+     */
+    public static java.nio.ByteBuffer writeKey(java.nio.ByteBuffer buf, BlockKey key, int version) {
+        if (version >= 2) {
+            return key.write(buf);
+        }
+        if (!key.isNarrow()) {
+            throw new IllegalArgumentException("sidecar protocol version 1 carries 64-bit block keys only, not " + key);
+        }
+        return buf.putLong(key.lo());
     }
 
     /** Lower-case name of an opcode ("put"), or "unknown". */

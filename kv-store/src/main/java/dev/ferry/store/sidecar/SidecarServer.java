@@ -1,5 +1,6 @@
 package dev.ferry.store.sidecar;
 
+import dev.ferry.store.block.BlockKey;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
@@ -60,7 +61,7 @@ final class SidecarServer implements AutoCloseable {
     private final SidecarOps ops;
     private final SidecarMetrics metrics;
     private final Executor executor;
-    private final Consumer<long[]> abandon;
+    private final Consumer<BlockKey[]> abandon;
     private final String token;
     private final int maxFrameBytes;
     private final int maxInFlight;
@@ -89,7 +90,7 @@ final class SidecarServer implements AutoCloseable {
      * @throws IllegalStateException when a socket cannot be bound (path or port in use)
      */
     SidecarServer(Sidecar.Context ctx, SidecarOps ops, SidecarMetrics metrics, Executor executor,
-                  Consumer<long[]> abandon) {
+                  Consumer<BlockKey[]> abandon) {
         this.ops = ops;
         this.metrics = metrics;
         this.executor = executor;
@@ -232,7 +233,7 @@ final class SidecarServer implements AutoCloseable {
     /** The connection closed: unmap its buffers once unused, abort its uncommitted puts. */
     void closeSession(ClientSession s) {
         sessions.remove(s);
-        long[] pending = s.close();
+        BlockKey[] pending = s.close();
         if (pending.length > 0) {
             requestStarted();
             try {

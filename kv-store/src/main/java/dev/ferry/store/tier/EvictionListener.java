@@ -1,5 +1,7 @@
 package dev.ferry.store.tier;
 
+import dev.ferry.store.block.BlockKey;
+
 /**
  * Told of every block the tier evicts on its own to make room for a put, once the deletion
  * is written. Not told of {@link SsdTier#remove explicit removals} nor of corrupt blocks
@@ -16,5 +18,5 @@ public interface EvictionListener {
      * @param key   the evicted block key
      * @param bytes its length, bytes
      */
-    void onEvicted(long key, long bytes);
+    void onEvicted(BlockKey key, long bytes);
 }

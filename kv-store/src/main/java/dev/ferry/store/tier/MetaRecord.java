@@ -1,11 +1,14 @@
 package dev.ferry.store.tier;
 
+import dev.ferry.store.block.BlockKey;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * The byte layouts of the SSD tier's RocksDB entries. Keys are the block key as 8 bytes
- * big-endian (so RocksDB's byte order is the keys' unsigned order). A metadata value is
+ * The byte layouts of the SSD tier's RocksDB entries. Keys are the block key as 16 bytes
+ * ({@link BlockKey}'s form: big-endian, so RocksDB's byte order is the keys' unsigned order);
+ * earlier builds wrote 8-byte keys (the 64-bit key big-endian), read as
+ * {@link BlockKey#of(long)} ({@link #key(byte[])} tells them by length). A metadata value is
  * 16 bytes, little-endian:
  *
  * <pre>
@@ -19,31 +22,39 @@ import java.nio.ByteOrder;
  */
 final class MetaRecord {
     /** Bytes of a key. */
-    static final int KEY_BYTES = Long.BYTES;
+    static final int KEY_BYTES = BlockKey.BYTES;
+    /** Bytes of a key written by earlier builds. */
+    static final int LEGACY_KEY_BYTES = Long.BYTES;
     /** Bytes of a metadata value. */
     static final int BYTES = 16;
 
     private MetaRecord() {
     }
 
-    /** Writes {@code key} into {@code out} (position 0, limit 8), ready to read. */
-    static ByteBuffer key(ByteBuffer out, long key) {
+    /** Writes {@code key} into {@code out} (position 0, limit 16), ready to read. */
+    static ByteBuffer key(ByteBuffer out, BlockKey key) {
         out.clear();
-        out.order(ByteOrder.BIG_ENDIAN).putLong(0, key);
-        return out.limit(KEY_BYTES);
+        key.write(out);
+        return out.flip();
     }
 
-    /** The 8-byte key of {@code key}. */
-    static byte[] key(long key) {
-        return ByteBuffer.allocate(KEY_BYTES).order(ByteOrder.BIG_ENDIAN).putLong(0, key).array();
+    /** The 16-byte key of {@code key}. */
+    static byte[] key(BlockKey key) {
+        return key.toBytes();
     }
 
-    /** Reads a key written by {@link #key(long)}. */
-    static long key(byte[] bytes) {
-        if (bytes.length != KEY_BYTES) {
-            throw new IllegalArgumentException("an SSD tier key has 8 bytes, this one " + bytes.length);
-        }
-        return ByteBuffer.wrap(bytes).order(ByteOrder.BIG_ENDIAN).getLong(0);
+    /**
+     * Reads a key written by {@link #key(BlockKey)}, or the 8-byte key of an earlier build.
+     *
+     * @throws IllegalArgumentException for any other length
+     */
+    static BlockKey key(byte[] bytes) {
+        return switch (bytes.length) {
+            case KEY_BYTES -> BlockKey.fromBytes(bytes, 0);
+            case LEGACY_KEY_BYTES -> BlockKey.of(ByteBuffer.wrap(bytes).order(ByteOrder.BIG_ENDIAN).getLong(0));
+            default -> throw new IllegalArgumentException("an SSD tier key has " + KEY_BYTES + " bytes (or "
+                    + LEGACY_KEY_BYTES + " from an earlier build), this one " + bytes.length);
+        };
     }
 
     /** Writes the metadata of a block into {@code out} (position 0, limit 16), ready to read. */
@@ -64,7 +75,7 @@ final class MetaRecord {
     /**
      * @throws IllegalArgumentException when {@code value} is not a metadata record
      */
-    static StoredBlock decode(long key, byte[] value) {
+    static StoredBlock decode(BlockKey key, byte[] value) {
         if (value.length != BYTES) {
             throw new IllegalArgumentException("metadata of block key " + key + " has " + value.length
                     + " bytes, expected " + BYTES);

@@ -1,5 +1,6 @@
 package dev.ferry.store.tier;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.eviction.EvictionPolicy;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
@@ -152,11 +153,15 @@ public final class SsdTier implements AutoCloseable {
     private void recover() {
         List<StoredBlock> found = new ArrayList<>();
         List<byte[]> malformed = new ArrayList<>();
+        List<byte[]> legacy = new ArrayList<>();
         try (RocksIterator it = rocks.db().newIterator(rocks.meta(), rocks.readOptions())) {
             for (it.seekToFirst(); it.isValid(); it.next()) {
                 byte[] key = it.key();
                 try {
                     found.add(MetaRecord.decode(MetaRecord.key(key), it.value()));
+                    if (key.length == MetaRecord.LEGACY_KEY_BYTES) {
+                        legacy.add(key);
+                    }
                 } catch (IllegalArgumentException e) {
                     LOG.warn("SSD tier {}: dropping a malformed entry: {}", directory, e.getMessage());
                     malformed.add(key);
@@ -165,6 +170,9 @@ public final class SsdTier implements AutoCloseable {
             it.status();
         } catch (RocksDBException e) {
             throw new TierException("cannot read the SSD tier's metadata in " + directory + ": " + e.getMessage(), e);
+        }
+        if (!legacy.isEmpty()) {
+            migrateKeys(legacy);
         }
         found.sort(Comparator.comparingLong(StoredBlock::lastAccessMicros));
         found.forEach(index::load);
@@ -185,6 +193,35 @@ public final class SsdTier implements AutoCloseable {
         over.forEach(b -> index.removed(b.key()));
         corrupt.add(malformed.size());
         LOG.info("SSD tier {}: {} blocks, {} of {} bytes", directory, index.blocks(), index.usedBytes(), capacityBytes);
+    }
+
+    /**
+     * Rewrites the entries of an earlier build (8-byte keys) under their 16-byte keys
+     * ({@link MetaRecord#key(byte[])}), one block per batch, so that a process killed on the
+     * way leaves every block under one key or the other, never both lost.
+     */
+    private void migrateKeys(List<byte[]> legacy) {
+        try {
+            for (byte[] old : legacy) {
+                byte[] key = MetaRecord.key(MetaRecord.key(old));
+                try (WriteBatch batch = new WriteBatch()) {
+                    byte[] bytes = rocks.db().get(rocks.blocks(), old);
+                    byte[] meta = rocks.db().get(rocks.meta(), old);
+                    if (bytes != null && meta != null) {
+                        batch.put(rocks.blocks(), key, bytes);
+                        batch.put(rocks.meta(), key, meta);
+                    }
+                    batch.delete(rocks.blocks(), old);
+                    batch.delete(rocks.meta(), old);
+                    rocks.db().write(rocks.writeOptions(), batch);
+                }
+            }
+        } catch (RocksDBException e) {
+            throw new TierException("cannot migrate the SSD tier in " + directory + " from an earlier build's 8-byte "
+                    + "keys to 16-byte keys: " + e.getMessage(), e);
+        }
+        LOG.info("SSD tier {}: migrated {} blocks of an earlier build (8-byte keys) to 16-byte keys", directory,
+                legacy.size());
     }
 
     /**
@@ -209,7 +246,7 @@ public final class SsdTier implements AutoCloseable {
      *                                  than {@link #MAX_BLOCK_BYTES} or the capacity
      * @throws IllegalStateException    when the tier is closed
      */
-    public CompletableFuture<Void> put(long key, MemorySegment bytes, int crc32c) {
+    public CompletableFuture<Void> put(BlockKey key, MemorySegment bytes, int crc32c) {
         long length = bytes.byteSize();
         if (!bytes.isNative()) {
             throw new IllegalArgumentException("block key " + key + ": the SSD tier takes off-heap memory only");
@@ -229,13 +266,13 @@ public final class SsdTier implements AutoCloseable {
         }
     }
 
-    private void store(long key, MemorySegment bytes, int crc32c) {
+    private void store(BlockKey key, MemorySegment bytes, int crc32c) {
         checkWritable("put of block key " + key);
         IoBuffers b = buffers.get();
         ByteBuffer value = bytes.asByteBuffer();
         int actual = b.crc32c(value);
         if (actual != crc32c) {
-            throw new IllegalArgumentException(String.format("block key %d: CRC32C given 0x%08x, its bytes have 0x%08x;"
+            throw new IllegalArgumentException(String.format("block key %s: CRC32C given 0x%08x, its bytes have 0x%08x;"
                     + " nothing stored", key, crc32c, actual));
         }
         TierIndex.PutPlan plan;
@@ -296,7 +333,7 @@ public final class SsdTier implements AutoCloseable {
      * @throws IllegalArgumentException (at once) when {@code dst} is on-heap or read-only
      * @throws IllegalStateException    when the tier is closed
      */
-    public CompletableFuture<Long> get(long key, MemorySegment dst) {
+    public CompletableFuture<Long> get(BlockKey key, MemorySegment dst) {
         if (!dst.isNative() || dst.isReadOnly()) {
             throw new IllegalArgumentException("block key " + key + ": the destination must be writable off-heap memory");
         }
@@ -307,7 +344,7 @@ public final class SsdTier implements AutoCloseable {
         }
     }
 
-    private long load(long key, MemorySegment dst) {
+    private long load(BlockKey key, MemorySegment dst) {
         TierIndex.Entry entry = index.beginRead(key, dst.byteSize());
         long length = entry.length;
         String problem;
@@ -343,7 +380,7 @@ public final class SsdTier implements AutoCloseable {
      * @return null when the bytes are whole and match {@code crc32c}, else what is wrong
      * @throws TierException when RocksDB fails for another reason than corruption
      */
-    private String readChecked(long key, ByteBuffer out, int crc32c) {
+    private String readChecked(BlockKey key, ByteBuffer out, int crc32c) {
         IoBuffers b = buffers.get();
         int n;
         dbLock.readLock().lock();
@@ -371,7 +408,7 @@ public final class SsdTier implements AutoCloseable {
     }
 
     /** Whether the block is stored and readable now. Does not count as an access. */
-    public boolean contains(long key) {
+    public boolean contains(BlockKey key) {
         return index.contains(key);
     }
 
@@ -383,7 +420,7 @@ public final class SsdTier implements AutoCloseable {
      * @throws SsdUnwritableException when the disk is full or failing (the block stays)
      * @throws TierException when RocksDB fails (the block stays) or the wait is interrupted
      */
-    public boolean remove(long key) {
+    public boolean remove(BlockKey key) {
         checkOpen();
         if (health.state() != SsdHealth.OK && !index.contains(key)) {
             return false; // nothing to remove: no need for a disk that refuses writes
@@ -409,7 +446,7 @@ public final class SsdTier implements AutoCloseable {
         return true;
     }
 
-    private void delete(long key) throws RocksDBException {
+    private void delete(BlockKey key) throws RocksDBException {
         byte[] k = MetaRecord.key(key);
         dbLock.readLock().lock();
         try (WriteBatch batch = new WriteBatch()) {
@@ -530,8 +567,8 @@ public final class SsdTier implements AutoCloseable {
     }
 
     /** The keys of the stored blocks, oldest access first (a snapshot). */
-    public long[] keys() {
-        return index.snapshot().stream().mapToLong(StoredBlock::key).toArray();
+    public BlockKey[] keys() {
+        return index.snapshot().stream().map(StoredBlock::key).toArray(BlockKey[]::new);
     }
 
     /** Bytes of the stored blocks plus those of puts in flight; at most {@link #capacityBytes()}. */

@@ -1,5 +1,7 @@
 package dev.ferry.store.tier;
 
+import dev.ferry.store.block.BlockKey;
+
 /**
  * What the SSD tier knows of one stored block: the metadata record kept beside its bytes.
  *
@@ -10,5 +12,5 @@ package dev.ferry.store.tier;
  *                         strictly increasing within one tier so that it also orders
  *                         accesses (gets since the last clean close are lost by a crash)
  */
-public record StoredBlock(long key, long length, int crc32c, long lastAccessMicros) {
+public record StoredBlock(BlockKey key, long length, int crc32c, long lastAccessMicros) {
 }

@@ -1,5 +1,6 @@
 package dev.ferry.store.tier;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.eviction.EvictionPolicy;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -26,7 +27,7 @@ final class TierIndex {
 
     /** One block; fields guarded by the index's monitor. */
     static final class Entry {
-        final long key;
+        final BlockKey key;
         long length;
         int crc32c;
         long lastAccessMicros;
@@ -34,7 +35,7 @@ final class TierIndex {
         int readers;
         boolean accessDirty;
 
-        Entry(long key) {
+        Entry(BlockKey key) {
             this.key = key;
         }
 
@@ -53,7 +54,7 @@ final class TierIndex {
         static final PutPlan ALREADY_STORED = new PutPlan(null, List.of(), null, true);
     }
 
-    private final Map<Long, Entry> entries = new HashMap<>();
+    private final Map<BlockKey, Entry> entries = new HashMap<>();
     private final EvictionPolicy policy;
     private final long capacityBytes;
     private long usedBytes;
@@ -86,7 +87,7 @@ final class TierIndex {
     synchronized List<StoredBlock> overCapacity() {
         List<StoredBlock> victims = new ArrayList<>();
         while (usedBytes > capacityBytes) {
-            long key = policy.victim(this::evictable);
+            BlockKey key = policy.victim(this::evictable);
             if (key == EvictionPolicy.NONE) {
                 break;
             }
@@ -104,7 +105,7 @@ final class TierIndex {
      *                       being read or written); nothing is changed then
      * @throws InterruptedException when interrupted while waiting
      */
-    synchronized PutPlan beginPut(long key, long length, int crc32c) throws InterruptedException {
+    synchronized PutPlan beginPut(BlockKey key, long length, int crc32c) throws InterruptedException {
         Entry e = entries.get(key);
         while (e != null && (e.state != State.READY || e.readers > 0)) {
             if (e.state == State.READY && e.length == length && e.crc32c == crc32c) {
@@ -120,7 +121,7 @@ final class TierIndex {
         long freed = e == null ? 0 : e.length;
         List<StoredBlock> victims = List.of();
         while (usedBytes - freed + length > capacityBytes) {
-            long victim = policy.victim(k -> k != key && evictable(k));
+            BlockKey victim = policy.victim(k -> !k.equals(key) && evictable(k));
             if (victim == EvictionPolicy.NONE) {
                 long missing = usedBytes - freed + length - capacityBytes;
                 victims.forEach(this::restore);
@@ -187,7 +188,7 @@ final class TierIndex {
      * @throws UnknownBlockException when the block is not READY
      * @throws IllegalArgumentException when it is longer than {@code dstBytes}
      */
-    synchronized Entry beginRead(long key, long dstBytes) {
+    synchronized Entry beginRead(BlockKey key, long dstBytes) {
         Entry e = entries.get(key);
         if (e == null || e.state != State.READY) {
             throw new UnknownBlockException(key);
@@ -227,7 +228,7 @@ final class TierIndex {
      *
      * @return the block to delete, or null when the key is not (or no longer) in the tier
      */
-    synchronized StoredBlock beginRemove(long key) throws InterruptedException {
+    synchronized StoredBlock beginRemove(BlockKey key) throws InterruptedException {
         Entry e = entries.get(key);
         while (e != null && (e.state == State.WRITING || e.readers > 0)) {
             wait();
@@ -240,7 +241,7 @@ final class TierIndex {
     }
 
     /** The deletion of a REMOVING block is written. */
-    synchronized void removed(long key) {
+    synchronized void removed(BlockKey key) {
         Entry e = entries.get(key);
         if (e != null && e.state == State.REMOVING) {
             entries.remove(key);
@@ -254,7 +255,7 @@ final class TierIndex {
         notifyAll();
     }
 
-    synchronized boolean contains(long key) {
+    synchronized boolean contains(BlockKey key) {
         Entry e = entries.get(key);
         return e != null && e.state == State.READY;
     }
@@ -292,7 +293,7 @@ final class TierIndex {
         return out;
     }
 
-    private boolean evictable(long key) {
+    private boolean evictable(BlockKey key) {
         Entry e = entries.get(key);
         return e != null && e.state == State.READY && e.readers == 0;
     }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.eviction.LruPolicy;
@@ -54,25 +55,25 @@ class DirectStoreClientReleaseTest {
     void aReadThatRunsOutOfDirectMemoryGivesItsLeaseBack() {
         MemorySegment block = MemorySegment.ofArray(new byte[(int) BLOCK]);
         BlockContent.fill(7, block);
-        store.put(new long[] {7}, new MemorySegment[] {block});
+        store.put(BlockKey.ofAll(7), new MemorySegment[] {block});
         for (int i = 0; i < 5; i++) {
-            assertThatThrownBy(() -> store.get(new long[] {7}, replicas -> {
+            assertThatThrownBy(() -> store.get(BlockKey.ofAll(7), replicas -> {
                 throw new OutOfMemoryError("Cannot reserve " + BLOCK + " bytes of direct buffer memory");
             })).isInstanceOf(OutOfMemoryError.class);
         }
         assertThat(store.leasesHeld()).isZero();
         await().atMost(Duration.ofSeconds(10)).until(() -> master.master().stats().leases() == 0);
         // The block is not pinned by a lost lease: it can be removed.
-        assertThat(store.remove(new long[] {7})).containsExactly(0);
+        assertThat(store.remove(BlockKey.ofAll(7))).containsExactly(0);
     }
 
     @Test
     void aRangedReadThatFailsWithAnErrorGivesItsLeaseBack() {
         MemorySegment block = MemorySegment.ofArray(new byte[(int) BLOCK]);
         BlockContent.fill(8, block);
-        store.put(new long[] {8}, new MemorySegment[] {block});
+        store.put(BlockKey.ofAll(8), new MemorySegment[] {block});
         MemorySegment tooFar = MemorySegment.ofArray(new byte[16]);
-        assertThatThrownBy(() -> store.readRanges(new long[] {8}, new long[] {BLOCK - 8},
+        assertThatThrownBy(() -> store.readRanges(BlockKey.ofAll(8), new long[] {BLOCK - 8},
                 new MemorySegment[] {tooFar})).isInstanceOf(IllegalArgumentException.class);
         assertThat(store.leasesHeld()).isZero();
         await().atMost(Duration.ofSeconds(10)).until(() -> master.master().stats().leases() == 0);

@@ -3,6 +3,7 @@ package dev.ferry.store.client;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.master.Lease;
 import dev.ferry.store.master.Replica;
 import java.util.ArrayList;
@@ -19,7 +20,7 @@ class LeaseCacheTest {
     private static Lease lease(long id, String segment, long... keys) {
         List<List<Replica>> replicas = new ArrayList<>();
         for (long key : keys) {
-            replicas.add(key < 0 ? List.of() : List.of(new Replica(key, segment, key * 4096, 4096, (int) key)));
+            replicas.add(key < 0 ? List.of() : List.of(new Replica(BlockKey.of(key), segment, key * 4096, 4096, (int) key)));
         }
         return new Lease(id, 10_000, replicas);
     }
@@ -28,16 +29,16 @@ class LeaseCacheTest {
     void keepsOnlyLeasesWhoseBlocksAreAllLocalAndInDram() {
         long askedAt = System.nanoTime(); // just now: only where the blocks are decides here
         assertThat(cache.offer(lease(1, "other/dram", 1), askedAt, 0)).isFalse();
-        Lease mixed = new Lease(2, 10_000, List.of(List.of(new Replica(1, "me/dram", 0, 4096, 1)),
-                List.of(new Replica(2, "other/dram", 0, 4096, 2))));
+        Lease mixed = new Lease(2, 10_000, List.of(List.of(new Replica(BlockKey.of(1), "me/dram", 0, 4096, 1)),
+                List.of(new Replica(BlockKey.of(2), "other/dram", 0, 4096, 2))));
         assertThat(cache.offer(mixed, askedAt, 0)).isFalse();
-        Lease loading = new Lease(3, 10_000, List.of(List.of(new Replica(1, "me/dram", 0, 4096, 1, "127.0.0.1:1"))));
+        Lease loading = new Lease(3, 10_000, List.of(List.of(new Replica(BlockKey.of(1), "me/dram", 0, 4096, 1, "127.0.0.1:1"))));
         assertThat(cache.offer(loading, askedAt, 0)).isFalse();
         assertThat(cache.offer(lease(4, "me/dram", 1, -1, 2), System.nanoTime(), 0)).isTrue();
         assertThat(cache.size()).isEqualTo(2);
-        LeaseCache.Entry e = cache.acquire(2, System.nanoTime());
+        LeaseCache.Entry e = cache.acquire(BlockKey.of(2), System.nanoTime());
         assertThat(e.length()).isEqualTo(4096);
-        assertThat(cache.acquire(7, System.nanoTime())).isNull();
+        assertThat(cache.acquire(BlockKey.of(7), System.nanoTime())).isNull();
         cache.release(e);
         assertThat(released).isEmpty();
     }
@@ -45,8 +46,8 @@ class LeaseCacheTest {
     @Test
     void aLeaseGoesBackOnceNoEntryAndNoReaderNeedsIt() {
         cache.offer(lease(1, "me/dram", 1, 2), System.nanoTime(), 0);
-        LeaseCache.Entry held = cache.acquire(1, System.nanoTime());
-        cache.invalidate(new long[] {2}); // drops 1 as well: the lease pins both
+        LeaseCache.Entry held = cache.acquire(BlockKey.of(1), System.nanoTime());
+        cache.invalidate(BlockKey.ofAll(2)); // drops 1 as well: the lease pins both
         assertThat(cache.size()).isZero();
         cache.flush();
         assertThat(released).isEmpty(); // a reader still copies from block 1
@@ -66,13 +67,13 @@ class LeaseCacheTest {
         long longAgo = System.nanoTime() - 6_000_000_000L;
         assertThat(cache.offer(lease(1, "me/dram", 1), longAgo, 0)).isFalse(); // asked for too long ago
         cache.offer(lease(2, "me/dram", 2), System.nanoTime(), 0);
-        LeaseCache.Entry e = cache.acquire(2, System.nanoTime());
+        LeaseCache.Entry e = cache.acquire(BlockKey.of(2), System.nanoTime());
         assertThat(cache.stillValid(e, System.nanoTime())).isTrue();
         assertThat(cache.stillValid(e, System.nanoTime() + 5_000_000_000L)).isFalse(); // half the TTL
         registrations.incrementAndGet(); // the master forgot the node: nothing cached still holds
         assertThat(cache.stillValid(e, System.nanoTime())).isFalse();
         cache.release(e);
-        assertThat(cache.acquire(2, System.nanoTime())).isNull();
+        assertThat(cache.acquire(BlockKey.of(2), System.nanoTime())).isNull();
         cache.flush();
         assertThat(released).containsExactly(2L);
         assertThat(cache.offer(lease(3, "me/dram", 3), System.nanoTime(), 0)).isFalse(); // asked before the change

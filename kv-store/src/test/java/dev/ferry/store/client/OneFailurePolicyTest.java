@@ -3,6 +3,7 @@ package dev.ferry.store.client;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.eviction.LruPolicy;
@@ -46,13 +47,13 @@ class OneFailurePolicyTest {
                     final Slab staging = Slab.allocate(8 * BLOCK);
 
                     @Override
-                    public void put(long[] keys) {
+                    public void put(BlockKey[] keys) {
                         store.put(keys, BLOCK, staging.memory(), BlockContent::fill);
                     }
 
                     @Override
-                    public List<Long> getVerified(long[] keys) {
-                        List<Long> good = new ArrayList<>();
+                    public List<BlockKey> getVerified(BlockKey[] keys) {
+                        List<BlockKey> good = new ArrayList<>();
                         store.get(keys, BLOCK, staging.memory(), (key, bytes, crc) -> {
                             if (BlockContent.firstMismatch(key, bytes) == -1) {
                                 good.add(key);
@@ -72,7 +73,7 @@ class OneFailurePolicyTest {
                     final Slab memory = Slab.allocate(8 * BLOCK);
 
                     @Override
-                    public void put(long[] keys) {
+                    public void put(BlockKey[] keys) {
                         MemorySegment[] blocks = new MemorySegment[keys.length];
                         for (int i = 0; i < keys.length; i++) {
                             blocks[i] = memory.memory().asSlice(i * BLOCK, BLOCK);
@@ -82,14 +83,14 @@ class OneFailurePolicyTest {
                     }
 
                     @Override
-                    public List<Long> getVerified(long[] keys) {
+                    public List<BlockKey> getVerified(BlockKey[] keys) {
                         MemorySegment[] dest = new MemorySegment[keys.length];
                         for (int i = 0; i < keys.length; i++) {
                             dest[i] = memory.memory().asSlice(i * BLOCK, BLOCK);
                             dest[i].fill((byte) 0);
                         }
                         long[] lengths = store.get(keys, replicas -> dest);
-                        List<Long> good = new ArrayList<>();
+                        List<BlockKey> good = new ArrayList<>();
                         for (int i = 0; i < keys.length; i++) {
                             if (lengths[i] == BLOCK && BlockContent.firstMismatch(keys[i], dest[i]) == -1) {
                                 good.add(keys[i]);
@@ -110,10 +111,10 @@ class OneFailurePolicyTest {
     }
 
     interface Client extends AutoCloseable {
-        void put(long[] keys);
+        void put(BlockKey[] keys);
 
         /** Reads the blocks; returns the keys whose bytes came back right. */
-        List<Long> getVerified(long[] keys);
+        List<BlockKey> getVerified(BlockKey[] keys);
 
         @Override
         void close();
@@ -161,10 +162,10 @@ class OneFailurePolicyTest {
         try (StoreClient writer = new StoreClient(rpc, clientEngine, 10_000, 2, "n2/dram");
              StoreClient single = new StoreClient(rpc, clientEngine, 10_000, 1, "n1/dram");
              Slab staging = Slab.allocate(4 * BLOCK)) {
-            writer.put(new long[] {30, 31, 32, 33}, BLOCK, staging.memory(), BlockContent::fill);
-            single.put(new long[] {40, 41}, BLOCK, staging.memory(), BlockContent::fill);
+            writer.put(BlockKey.ofAll(30, 31, 32, 33), BLOCK, staging.memory(), BlockContent::fill);
+            single.put(BlockKey.ofAll(40, 41), BLOCK, staging.memory(), BlockContent::fill);
         }
-        Lease lease = rpc.get(new long[] {30, 40}, 1_000);
+        Lease lease = rpc.get(BlockKey.ofAll(30, 40), 1_000);
         assertThat(lease.replicas().get(0).getFirst().segment()).isEqualTo("n2/dram");
         assertThat(lease.replicas().get(1)).extracting(r -> r.segment()).containsExactly("n1/dram");
         rpc.release(lease.id());
@@ -173,8 +174,8 @@ class OneFailurePolicyTest {
 
         try (Client client = shape.open(recording, rpc, clientEngine)) {
             // One batch: reads from the dead n2 fail, reads from the live n1 succeed.
-            assertThat(client.getVerified(new long[] {30, 40, 31, 41, 32, 33}))
-                    .containsExactly(30L, 40L, 31L, 41L, 32L, 33L);
+            assertThat(client.getVerified(BlockKey.ofAll(30, 40, 31, 41, 32, 33)))
+                    .containsExactly(BlockKey.ofAll(30, 40, 31, 41, 32, 33));
         }
         assertThat(suspected).containsOnly("n2/dram").isNotEmpty();
         assertThat(master.master().stats().nodes()).isEqualTo(1);
@@ -187,14 +188,14 @@ class OneFailurePolicyTest {
     @EnumSource(Shape.class)
     void aPutWhoseNodeDiedIsPlacedAgainOnTheNodesStillAlive(Shape shape) {
         // The master would place on n2 (the most free bytes), whose node is dead and not yet known to be.
-        List<Placement> probe = rpc.putStart(new long[] {99}, BLOCK, 1, null);
+        List<Placement> probe = rpc.putStart(BlockKey.ofAll(99), BLOCK, 1, null);
         assertThat(probe.getFirst().segment()).isEqualTo("n2/dram");
-        rpc.putAbort(new long[] {99});
+        rpc.putAbort(BlockKey.ofAll(99));
         node2.close();
 
         try (Client client = shape.open(recording, rpc, clientEngine)) {
-            client.put(new long[] {50, 51, 52});
-            assertThat(client.getVerified(new long[] {50, 51, 52})).containsExactly(50L, 51L, 52L);
+            client.put(BlockKey.ofAll(50, 51, 52));
+            assertThat(client.getVerified(BlockKey.ofAll(50, 51, 52))).containsExactly(BlockKey.ofAll(50, 51, 52));
         }
         assertThat(suspected).containsOnly("n2/dram").isNotEmpty();
         assertThat(master.master().stats().nodes()).isEqualTo(1);
@@ -208,10 +209,10 @@ class OneFailurePolicyTest {
              Slab staging = Slab.allocate(BLOCK);
              Slab dest = Slab.allocate(2 * 4096);
              DirectStoreClient direct = new DirectStoreClient(recording, clientEngine, 10_000)) {
-            writer.put(new long[] {60, 61}, BLOCK, staging.memory(), BlockContent::fill);
+            writer.put(BlockKey.ofAll(60, 61), BLOCK, staging.memory(), BlockContent::fill);
             node2.close(); // n2 held the first copy of both
 
-            direct.readRanges(new long[] {60, 61}, new long[] {4096, BLOCK - 4096},
+            direct.readRanges(BlockKey.ofAll(60, 61), new long[] {4096, BLOCK - 4096},
                     new MemorySegment[] {dest.memory().asSlice(0, 4096), dest.memory().asSlice(4096, 4096)});
             MemorySegment whole = staging.memory();
             BlockContent.fill(60, whole);
@@ -226,37 +227,37 @@ class OneFailurePolicyTest {
     /** The master over RPC, with a note of every segment a client reports. */
     private record SuspectRecorder(MasterClient rpc, List<String> suspected) implements MasterApi {
         @Override
-        public int lookupPrefix(long[] keys) {
+        public int lookupPrefix(BlockKey[] keys) {
             return rpc.lookupPrefix(keys);
         }
 
         @Override
-        public boolean[] exists(long[] keys) {
+        public boolean[] exists(BlockKey[] keys) {
             return rpc.exists(keys);
         }
 
         @Override
-        public byte[] remove(long[] keys) {
+        public byte[] remove(BlockKey[] keys) {
             return rpc.remove(keys);
         }
 
         @Override
-        public List<Placement> putStart(long[] keys, long blockBytes, int replicas, String preferredSegment) {
+        public List<Placement> putStart(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment) {
             return rpc.putStart(keys, blockBytes, replicas, preferredSegment);
         }
 
         @Override
-        public void putCommit(long[] keys, int[] crcs) {
+        public void putCommit(BlockKey[] keys, int[] crcs) {
             rpc.putCommit(keys, crcs);
         }
 
         @Override
-        public void putAbort(long[] keys) {
+        public void putAbort(BlockKey[] keys) {
             rpc.putAbort(keys);
         }
 
         @Override
-        public Lease get(long[] keys, long ttlMillis) {
+        public Lease get(BlockKey[] keys, long ttlMillis) {
             return rpc.get(keys, ttlMillis);
         }
 
@@ -277,7 +278,7 @@ class OneFailurePolicyTest {
         }
 
         @Override
-        public boolean dropCorrupt(long key, String segment, long offset, int crc32c) {
+        public boolean dropCorrupt(BlockKey key, String segment, long offset, int crc32c) {
             return rpc.dropCorrupt(key, segment, offset, crc32c);
         }
     }

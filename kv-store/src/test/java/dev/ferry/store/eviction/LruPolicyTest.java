@@ -8,7 +8,7 @@ import org.junit.jupiter.api.Test;
 class LruPolicyTest {
     @Test
     void evictsTheLeastRecentlyUsedEvictableBlock() {
-        EvictionPolicy lru = EvictionPolicy.byName("LRU");
+        NarrowKeys lru = new NarrowKeys(EvictionPolicy.byName("LRU"));
         lru.onInsert(1);
         lru.onInsert(2);
         lru.onInsert(3);
@@ -17,7 +17,7 @@ class LruPolicyTest {
         assertThat(lru.victim(k -> k != 2)).isEqualTo(3);
         lru.onRemove(3);
         assertThat(lru.victim(k -> k != 2)).isEqualTo(1);
-        assertThat(lru.victim(k -> false)).isEqualTo(EvictionPolicy.NONE);
+        assertThat(lru.victim(k -> false)).isEqualTo(NarrowKeys.NONE);
     }
 
     @Test
@@ -27,7 +27,7 @@ class LruPolicyTest {
 
     @Test
     void aHeldBlockIsLeftOutOfTheSearchAndComesBackInItsPlace() {
-        LruPolicy lru = new LruPolicy();
+        NarrowKeys lru = new NarrowKeys(new LruPolicy());
         for (long k = 1; k <= 5; k++) {
             lru.onInsert(k);
         }
@@ -52,7 +52,7 @@ class LruPolicyTest {
 
     @Test
     void aHeldBlockThatIsTouchedComesBackAsTheMostRecent() {
-        LruPolicy lru = new LruPolicy();
+        NarrowKeys lru = new NarrowKeys(new LruPolicy());
         lru.onInsert(1);
         lru.onInsert(2);
         lru.onHeld(1);
@@ -62,14 +62,14 @@ class LruPolicyTest {
         lru.onRemove(2);
         assertThat(lru.victim(k -> true)).isEqualTo(1);
         lru.onRemove(1);
-        assertThat(lru.victim(k -> true)).isEqualTo(EvictionPolicy.NONE);
+        assertThat(lru.victim(k -> true)).isEqualTo(NarrowKeys.NONE);
     }
 
     @Test
     void theOrderWithHoldsIsTheOrderWithoutThem() {
         java.util.SplittableRandom random = new java.util.SplittableRandom(7);
-        LruPolicy plain = new LruPolicy();
-        LruPolicy holding = new LruPolicy();
+        NarrowKeys plain = new NarrowKeys(new LruPolicy());
+        NarrowKeys holding = new NarrowKeys(new LruPolicy());
         java.util.Set<Long> held = new java.util.HashSet<>();
         java.util.Set<Long> present = new java.util.HashSet<>();
         for (int step = 0; step < 20_000; step++) {

@@ -2,6 +2,7 @@ package dev.ferry.store.master;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.eviction.LruPolicy;
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.SegmentDescriptor;
@@ -27,8 +28,8 @@ class CommitFenceTest {
     void aCommitCompletesOnceEveryHoldingNodeAcknowledgedItsUpdates() {
         register("a");
         register("b");
-        master.putStart(new long[] {1, 2}, BLOCK, 2, "a");
-        CompletableFuture<Void> commit = master.putCommit(new long[] {1, 2}, new int[] {11, 22});
+        master.putStart(BlockKey.ofAll(1, 2), BLOCK, 2, "a");
+        CompletableFuture<Void> commit = master.putCommit(BlockKey.ofAll(1, 2), new int[] {11, 22});
         assertThat(commit).isNotDone();
 
         Master.IndexPoll a = master.pollIndex("a", 0);
@@ -46,8 +47,8 @@ class CommitFenceTest {
     void aNodeThatLeavesReleasesTheCommitsAndThePollWaitingForIt() {
         register("a");
         register("b");
-        master.putStart(new long[] {1}, BLOCK, 1, "a");
-        CompletableFuture<Void> commit = master.putCommit(new long[] {1}, new int[] {11});
+        master.putStart(BlockKey.ofAll(1), BLOCK, 1, "a");
+        CompletableFuture<Void> commit = master.putCommit(BlockKey.ofAll(1), new int[] {11});
         assertThat(master.pollIndex("a", 0).updates()).hasSize(1); // taken, never acknowledged
         CompletableFuture<Void> parked = master.pollIndex("b", 0).news();
         assertThat(commit).isNotDone();
@@ -64,8 +65,8 @@ class CommitFenceTest {
         register("a");
         CompletableFuture<Void> parked = master.pollIndex("a", 0).news();
         assertThat(parked).isNotDone();
-        master.putStart(new long[] {1}, BLOCK);
-        master.putCommit(new long[] {1}, new int[] {11});
+        master.putStart(BlockKey.ofAll(1), BLOCK);
+        master.putCommit(BlockKey.ofAll(1), new int[] {11});
         assertThat(parked).isDone();
         assertThat(master.pollIndex("a", 0).updates()).hasSize(1);
     }
@@ -73,8 +74,8 @@ class CommitFenceTest {
     @Test
     void anAcknowledgementFromAnEarlierRegistrationAcknowledgesNothing() {
         register("a");
-        master.putStart(new long[] {1}, BLOCK);
-        CompletableFuture<Void> commit = master.putCommit(new long[] {1}, new int[] {11});
+        master.putStart(BlockKey.ofAll(1), BLOCK);
+        CompletableFuture<Void> commit = master.putCommit(BlockKey.ofAll(1), new int[] {11});
         assertThat(master.pollIndex("a", 500).updates()).hasSize(1); // from before a restart: not trimmed
         assertThat(commit).isNotDone();
         assertThat(master.pollIndex("a", 1).updates()).isEmpty();

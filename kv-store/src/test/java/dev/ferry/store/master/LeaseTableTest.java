@@ -2,6 +2,7 @@ package dev.ferry.store.master;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.eviction.LruPolicy;
 import java.util.ArrayList;
@@ -59,26 +60,26 @@ class LeaseTableTest {
     void aLeasedOrHardPinnedBlockIsHeldOutOfTheVictimSearchUntilBothEnd() {
         LruPolicy lru = new LruPolicy();
         LeaseTable pins = new LeaseTable(lru, b -> true);
-        BlockState old = new BlockState(1, 10, 0, 1);
-        BlockState young = new BlockState(2, 10, 0, 1);
-        lru.onInsert(1);
-        lru.onInsert(2);
+        BlockState old = new BlockState(BlockKey.of(1), 10, 0, 1);
+        BlockState young = new BlockState(BlockKey.of(2), 10, 0, 1);
+        lru.onInsert(BlockKey.of(1));
+        lru.onInsert(BlockKey.of(2));
         LeaseState lease = pins.grant(List.of(old), 100);
         pins.lease(old);
         pins.pin(old, true, 0);
-        List<Long> asked = new ArrayList<>();
-        assertThat(lru.victim(k -> asked.add(k))).isEqualTo(2);
-        assertThat(asked).containsExactly(2L);
+        List<BlockKey> asked = new ArrayList<>();
+        assertThat(lru.victim(k -> asked.add(k))).isEqualTo(BlockKey.of(2));
+        assertThat(asked).containsExactly(BlockKey.of(2));
         List<BlockState> ended = new ArrayList<>();
         pins.unlease(lease, ended::add);
         assertThat(ended).containsExactly(old);
-        assertThat(lru.victim(k -> true)).isEqualTo(2); // still hard-pinned
+        assertThat(lru.victim(k -> true)).isEqualTo(BlockKey.of(2)); // still hard-pinned
         pins.unpin(old);
-        assertThat(lru.victim(k -> true)).isEqualTo(1); // back in its place: the oldest
+        assertThat(lru.victim(k -> true)).isEqualTo(BlockKey.of(1)); // back in its place: the oldest
         pins.pin(young, false, 50);
         assertThat(young.softPinUntil).isEqualTo(50);
         pins.pin(young, false, 20);
         assertThat(young.softPinUntil).isEqualTo(50); // a soft pin is never shortened
-        assertThat(lru.victim(k -> k == 2)).isNotEqualTo(EvictionPolicy.NONE); // soft pins stay in the search
+        assertThat(lru.victim(k -> k.equals(BlockKey.of(2)))).isNotEqualTo(EvictionPolicy.NONE); // soft pins stay in the search
     }
 }

@@ -3,6 +3,7 @@ package dev.ferry.store.master;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.eviction.LruPolicy;
 import dev.ferry.store.rpc.RpcException;
 import org.junit.jupiter.api.Test;
@@ -43,10 +44,10 @@ class MasterErrorsTest {
 
     /** A master without nodes has no room for a block, and refuses a block of 0 bytes. */
     private static void answersNoSpaceAndRefused(MasterApi api) {
-        assertThatThrownBy(() -> api.putStart(new long[] {1}, BLOCK, 1, null)).isInstanceOf(RpcException.class)
+        assertThatThrownBy(() -> api.putStart(BlockKey.ofAll(1), BLOCK, 1, null)).isInstanceOf(RpcException.class)
                 .hasMessageContaining("no store node is registered")
                 .extracting(e -> ((RpcException) e).status()).isEqualTo(RpcException.NO_SPACE);
-        assertThatThrownBy(() -> api.putStart(new long[] {1}, 0, 1, null)).isInstanceOf(RpcException.class)
+        assertThatThrownBy(() -> api.putStart(BlockKey.ofAll(1), 0, 1, null)).isInstanceOf(RpcException.class)
                 .hasMessageContaining("block size")
                 .extracting(e -> ((RpcException) e).status()).isEqualTo(RpcException.REFUSED);
     }

@@ -3,6 +3,7 @@ package dev.ferry.store.master;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.fail;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.eviction.LruPolicy;
 import dev.ferry.store.rpc.RpcException;
 import java.io.DataInputStream;
@@ -40,7 +41,7 @@ class MasterFrameFuzzTest {
             MasterProtocol.LOOKUP_PREFIX, MasterProtocol.PUT_START, MasterProtocol.PUT_COMMIT, MasterProtocol.PUT_ABORT,
             MasterProtocol.GET, MasterProtocol.RELEASE, MasterProtocol.SEGMENT, MasterProtocol.STATS,
             MasterProtocol.EXISTS, MasterProtocol.REMOVE, MasterProtocol.PIN, MasterProtocol.UNPIN,
-            MasterProtocol.RENEW, MasterProtocol.DROP_CORRUPT, MasterProtocol.INDEX_POLL, 0, 19, 999, 65_535};
+            MasterProtocol.RENEW, MasterProtocol.DROP_CORRUPT, MasterProtocol.INDEX_POLL, 0, 3, 7, 19, 999, 65_535};
 
     private MasterService service;
     private MasterClient good;
@@ -64,7 +65,8 @@ class MasterFrameFuzzTest {
         int answered = 0;
         int closed = 0;
         int[] statuses = new int[16];
-        long[] goodKeys = {7, 8};
+        // Wide keys no fuzzed frame carries (theirs are narrow, or wide with a low half under 20).
+        BlockKey[] goodKeys = {new BlockKey(0x600D_600D_600DL, 7_000), new BlockKey(0x600D_600D_600DL, 8_000)};
         for (int i = 0; i < FRAMES && System.nanoTime() < deadline; i++) {
             long callId = 1_000_000L + i;
             Frame f = frame(random, callId);
@@ -172,6 +174,7 @@ class MasterFrameFuzzTest {
         ByteBuffer b = ByteBuffer.allocate(4096);
         switch (method) {
             case MasterProtocol.REGISTER -> {
+                b.putInt(random.nextInt(5) == 0 ? random.nextInt(4) : MasterProtocol.VERSION);
                 string(b, random, "node-" + random.nextInt(4));
                 string(b, random, "seg-" + random.nextInt(4));
                 b.putLong(random.nextInt(3) == 0 ? random.nextLong() : 1 << 20);
@@ -191,24 +194,24 @@ class MasterFrameFuzzTest {
                 int kept = smallCount(random);
                 b.putInt(kept);
                 for (int i = 0; i < Math.min(kept, 8); i++) {
-                    b.putLong(random.nextInt(100)).putLong(random.nextInt(3) == 0 ? random.nextLong() : 4096L * i)
+                    b.putLong(0).putLong(random.nextInt(100)).putLong(random.nextInt(3) == 0 ? random.nextLong() : 4096L * i)
                             .putLong(random.nextInt(3) == 0 ? random.nextLong() : 4096).putInt(random.nextInt());
                 }
             }
             case MasterProtocol.HEARTBEAT -> {
                 string(b, random, "node-" + random.nextInt(4));
                 b.putLong(random.nextLong());
-                longs(b, random);
-                longs(b, random);
-                longs(b, random);
+                keys(b, random);
+                keys(b, random);
+                keys(b, random);
             }
             case MasterProtocol.PUT_START -> {
-                longs(b, random);
+                keys(b, random);
                 b.putLong(random.nextInt(3) == 0 ? random.nextLong() : 4096).putInt(random.nextInt(5) - 1);
                 string(b, random, random.nextBoolean() ? "" : "seg-" + random.nextInt(4));
             }
             case MasterProtocol.PUT_COMMIT -> {
-                longs(b, random);
+                keys(b, random);
                 int n = smallCount(random);
                 b.putInt(n);
                 for (int i = 0; i < Math.min(n, 16); i++) {
@@ -216,7 +219,7 @@ class MasterFrameFuzzTest {
                 }
             }
             case MasterProtocol.GET, MasterProtocol.PIN -> {
-                longs(b, random);
+                keys(b, random);
                 if (method == MasterProtocol.PIN) {
                     b.put((byte) random.nextInt(3));
                 }
@@ -226,7 +229,7 @@ class MasterFrameFuzzTest {
             case MasterProtocol.RENEW -> b.putLong(random.nextInt(10)).putLong(random.nextLong());
             case MasterProtocol.SEGMENT -> string(b, random, "seg-" + random.nextInt(4));
             case MasterProtocol.DROP_CORRUPT -> {
-                b.putLong(random.nextInt(10));
+                b.putLong(random.nextInt(3) == 0 ? random.nextLong() : 0).putLong(random.nextInt(10));
                 string(b, random, "seg-" + random.nextInt(4));
                 b.putLong(random.nextInt(3) == 0 ? random.nextLong() : 0).putInt(random.nextInt());
             }
@@ -234,7 +237,7 @@ class MasterFrameFuzzTest {
                 string(b, random, "node-" + random.nextInt(4));
                 b.putLong(random.nextLong()).putLong(random.nextInt(3) == 0 ? random.nextLong() : 0);
             }
-            default -> longs(b, random);
+            default -> keys(b, random);
         }
         byte[] out = new byte[b.position()];
         b.flip().get(out);
@@ -265,11 +268,12 @@ class MasterFrameFuzzTest {
         b.putShort((short) n).put(bytes);
     }
 
-    private static void longs(ByteBuffer b, Random random) {
+    /** A key array: a count, then 16-byte keys (mostly narrow, some wide). */
+    private static void keys(ByteBuffer b, Random random) {
         int n = smallCount(random);
         b.putInt(n);
         for (int i = 0; i < Math.min(n, 16); i++) {
-            b.putLong(random.nextInt(20));
+            b.putLong(random.nextInt(4) == 0 ? random.nextLong() : 0).putLong(random.nextInt(20));
         }
     }
 }

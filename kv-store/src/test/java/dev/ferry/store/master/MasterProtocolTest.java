@@ -3,6 +3,7 @@ package dev.ferry.store.master;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.rpc.RpcException;
 import dev.ferry.store.rpc.Wire;
 import dev.ferry.store.tier.SsdHealth;
@@ -50,14 +51,14 @@ class MasterProtocolTest {
     void aReportWithAFullSsdReadsBackEqual() {
         ByteBuf buf = Unpooled.buffer();
         try {
-            NodeReport r = new NodeReport(7, new long[] {1, 2}, new long[] {3}, new long[] {4, 5}, SsdHealth.FULL);
+            NodeReport r = new NodeReport(7, BlockKey.ofAll(1, 2), BlockKey.ofAll(3), BlockKey.ofAll(4, 5), SsdHealth.FULL);
             MasterProtocol.writeReport(buf, r);
             NodeReport back = MasterProtocol.readReport(buf);
             assertThat(buf.isReadable()).isFalse();
             assertThat(back.ackedSeq()).isEqualTo(7);
-            assertThat(back.demoted()).containsExactly(1, 2);
-            assertThat(back.loaded()).containsExactly(3);
-            assertThat(back.ssdGone()).containsExactly(4, 5);
+            assertThat(back.demoted()).containsExactly(BlockKey.ofAll(1, 2));
+            assertThat(back.loaded()).containsExactly(BlockKey.ofAll(3));
+            assertThat(back.ssdGone()).containsExactly(BlockKey.ofAll(4, 5));
             assertThat(back.ssd()).isEqualTo(SsdHealth.FULL);
         } finally {
             buf.release();
@@ -69,12 +70,12 @@ class MasterProtocolTest {
         ByteBuf buf = Unpooled.buffer();
         try {
             buf.writeLong(3);
-            Wire.writeLongs(buf, new long[] {9});
-            Wire.writeLongs(buf, new long[0]);
-            Wire.writeLongs(buf, new long[0]);
+            Wire.writeKeys(buf, BlockKey.ofAll(9));
+            Wire.writeKeys(buf, new BlockKey[0]);
+            Wire.writeKeys(buf, new BlockKey[0]);
             NodeReport old = MasterProtocol.readReport(buf.duplicate());
             assertThat(old.ackedSeq()).isEqualTo(3);
-            assertThat(old.demoted()).containsExactly(9);
+            assertThat(old.demoted()).containsExactly(BlockKey.ofAll(9));
             assertThat(old.ssd()).isEqualTo(SsdHealth.OK);
             buf.writeByte(9);
             assertThatThrownBy(() -> MasterProtocol.readReport(buf)).isInstanceOf(RpcException.class)

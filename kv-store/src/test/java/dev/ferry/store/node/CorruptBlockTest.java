@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.client.DirectStoreClient;
@@ -85,7 +86,7 @@ class CorruptBlockTest {
 
     /** The master's replicas of {@code key} now (a lease taken and given back). */
     private List<Replica> replicas(long key) {
-        Lease lease = masterClient.get(new long[] {key}, 10_000);
+        Lease lease = masterClient.get(BlockKey.ofAll(key), 10_000);
         masterClient.release(lease.id());
         return lease.replicas().getFirst();
     }
@@ -94,7 +95,7 @@ class CorruptBlockTest {
     void storeClientReadsTheOtherReplicaAndTheMasterDropsTheCorruptOne() {
         StoreNode first = node("n1", 0);
         StoreNode second = node("n2", 0);
-        long[] keys = {1, 2, 3};
+        BlockKey[] keys = BlockKey.ofAll(1, 2, 3);
         try (StoreClient store = new StoreClient(masterClient, clientEngine, 10_000, 2, first.segment().name())) {
             store.put(keys, BLOCK, staging.memory(), BlockContent::fill);
             assertThat(replicas(2).getFirst().segment()).isEqualTo(first.segment().name());
@@ -102,9 +103,9 @@ class CorruptBlockTest {
 
             List<Long> handed = new ArrayList<>();
             store.get(keys, BLOCK, staging.memory(), (key, bytes, crc) -> {
-                assertThat(BlockContent.firstMismatch(key, bytes)).as("block %d", key).isEqualTo(-1);
+                assertThat(BlockContent.firstMismatch(key, bytes)).as("block %s", key).isEqualTo(-1);
                 assertThat(BlockContent.crc32c(bytes)).isEqualTo(crc);
-                handed.add(key);
+                handed.add(key.narrow());
             });
 
             assertThat(handed).containsExactly(1L, 2L, 3L);
@@ -121,20 +122,20 @@ class CorruptBlockTest {
     void storeClientAnswersAMissWhenTheOnlyCopyIsCorrupt() {
         StoreNode only = node("n1", 0);
         try (StoreClient store = new StoreClient(masterClient, clientEngine, 10_000)) {
-            store.put(new long[] {7, 8}, BLOCK, staging.memory(), BlockContent::fill);
+            store.put(BlockKey.ofAll(7, 8), BLOCK, staging.memory(), BlockContent::fill);
             corrupt(only, 8);
 
             List<Long> handed = new ArrayList<>();
-            assertThatThrownBy(() -> store.get(new long[] {7, 8}, BLOCK, staging.memory(),
-                    (key, bytes, crc) -> handed.add(key)))
-                    .isInstanceOf(StoreException.class).hasMessageContaining("block key 8 is not in the store");
+            assertThatThrownBy(() -> store.get(BlockKey.ofAll(7, 8), BLOCK, staging.memory(),
+                    (key, bytes, crc) -> handed.add(key.narrow())))
+                    .isInstanceOf(StoreException.class).hasMessageContaining("block key " + BlockKey.of(8) + " is not in the store");
 
             assertThat(handed).doesNotContain(8L);
             assertThat(store.corruptCopies()).isEqualTo(1);
-            assertThat(store.exists(new long[] {7, 8})).containsExactly(true, false);
+            assertThat(store.exists(BlockKey.ofAll(7, 8))).containsExactly(true, false);
             // The key is free to be written again, and then reads back intact.
-            assertThat(store.put(new long[] {8}, BLOCK, staging.memory(), BlockContent::fill).written()).isEqualTo(1);
-            store.get(new long[] {8}, BLOCK, staging.memory(),
+            assertThat(store.put(BlockKey.ofAll(8), BLOCK, staging.memory(), BlockContent::fill).written()).isEqualTo(1);
+            store.get(BlockKey.ofAll(8), BLOCK, staging.memory(),
                     (key, bytes, crc) -> assertThat(BlockContent.firstMismatch(key, bytes)).isEqualTo(-1));
             // Releases that need no answer may still be on their way.
             await().atMost(Duration.ofSeconds(5)).until(() -> master.master().stats().leases() == 0);
@@ -148,19 +149,19 @@ class CorruptBlockTest {
         try (StoreClient writer = new StoreClient(masterClient, clientEngine, 10_000, 2, first.segment().name());
              DirectStoreClient direct = new DirectStoreClient(masterClient, clientEngine, 10_000);
              Slab dest = Slab.allocate(2 * BLOCK)) {
-            writer.put(new long[] {11, 12}, BLOCK, staging.memory(), BlockContent::fill);
+            writer.put(BlockKey.ofAll(11, 12), BLOCK, staging.memory(), BlockContent::fill);
             corrupt(first, 11);
             corrupt(first, 12);
             corrupt(second, 12);
 
-            long[] lengths = direct.get(new long[] {11, 12},
+            long[] lengths = direct.get(BlockKey.ofAll(11, 12),
                     replicas -> new MemorySegment[] {dest.memory().asSlice(0, BLOCK), dest.memory().asSlice(BLOCK, BLOCK)});
 
             assertThat(lengths).containsExactly(BLOCK, -1);
             assertThat(BlockContent.firstMismatch(11, dest.memory().asSlice(0, BLOCK))).isEqualTo(-1);
             assertThat(direct.corruptCopies()).isEqualTo(3);
             assertThat(replicas(11)).extracting(Replica::segment).containsExactly(second.segment().name());
-            assertThat(direct.exists(new long[] {11, 12})).containsExactly(true, false);
+            assertThat(direct.exists(BlockKey.ofAll(11, 12))).containsExactly(true, false);
             // Releases that need no answer may still be on their way.
             await().atMost(Duration.ofSeconds(5)).until(() -> master.master().stats().leases() == 0);
         }
@@ -170,14 +171,14 @@ class CorruptBlockTest {
     void scrubFindsACorruptBlockNobodyReads() {
         StoreNode node = node("n1", 256L << 20);
         try (StoreClient store = new StoreClient(masterClient, clientEngine, 10_000)) {
-            store.put(new long[] {21, 22, 23}, BLOCK, staging.memory(), BlockContent::fill);
+            store.put(BlockKey.ofAll(21, 22, 23), BLOCK, staging.memory(), BlockContent::fill);
             // The node learns its blocks from the master's updates; wait until it has checked them.
             await().atMost(Duration.ofSeconds(20)).until(() -> node.scrubbedBlocks() >= 3);
             corrupt(node, 22);
 
             await().atMost(Duration.ofSeconds(20)).until(() -> node.scrubCorrupt() == 1);
 
-            assertThat(store.exists(new long[] {21, 22, 23})).containsExactly(true, false, true);
+            assertThat(store.exists(BlockKey.ofAll(21, 22, 23))).containsExactly(true, false, true);
             assertThat(master.master().corruptCopies()).isEqualTo(1);
             assertThat(node.scrubCorrupt()).isEqualTo(1);
             assertThat(store.corruptCopies()).isZero();
@@ -190,7 +191,7 @@ class CorruptBlockTest {
         long started = System.nanoTime();
         StoreNode node = node("n1", rate);
         try (StoreClient store = new StoreClient(masterClient, clientEngine, 10_000)) {
-            store.put(LongStream.rangeClosed(1, 8).toArray(), BLOCK, staging.memory(), BlockContent::fill);
+            store.put(BlockKey.ofAll(LongStream.rangeClosed(1, 8).toArray()), BLOCK, staging.memory(), BlockContent::fill);
             await().atMost(Duration.ofSeconds(20)).until(() -> node.scrubbedBlocks() >= 12);
             long bytes = node.scrubbedBytes();
             double seconds = (System.nanoTime() - started) / 1e9;

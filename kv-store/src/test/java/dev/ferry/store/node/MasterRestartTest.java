@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.client.StoreClient;
@@ -87,7 +88,7 @@ class MasterRestartTest {
         MasterClient client = own(new MasterClient("127.0.0.1", port, 2_000, 300));
         client.stats();
         gone.close();
-        assertThatThrownBy(() -> client.lookupPrefix(new long[] {1, 2}))
+        assertThatThrownBy(() -> client.lookupPrefix(BlockKey.ofAll(1, 2)))
                 .isInstanceOfSatisfying(RpcException.class, e -> assertThat(e.status()).isEqualTo(RpcException.UNAVAILABLE))
                 .hasMessageContaining("master at 127.0.0.1:" + port)
                 .hasMessageContaining("unreachable for 300 ms");
@@ -104,16 +105,16 @@ class MasterRestartTest {
         StoreNode node = own(StoreNode.start(new StoreNode.Config("n1", new HostPort("127.0.0.1", port), 16 * BLOCK,
                 new TransferEngine.Context(), dir, null, 50)));
         long[] keys = LongStream.rangeClosed(1, 8).toArray();
-        store.put(keys, BLOCK, staging.memory(), BlockContent::fill);
+        store.put(BlockKey.ofAll(keys), BLOCK, staging.memory(), BlockContent::fill);
         first.close();
 
         MasterService second = own(master(port));
         await().atMost(Duration.ofSeconds(20)).until(() -> second.master().stats().blocks() == keys.length);
         assertThat(node.registrations()).isPositive();
         List<Long> seen = new ArrayList<>();
-        store.get(keys, BLOCK, staging.memory(), (key, bytes, crc) -> {
-            assertThat(BlockContent.firstMismatch(key, bytes)).as("block %d", key).isEqualTo(-1);
-            seen.add(key);
+        store.get(BlockKey.ofAll(keys), BLOCK, staging.memory(), (key, bytes, crc) -> {
+            assertThat(BlockContent.firstMismatch(key, bytes)).as("block %s", key).isEqualTo(-1);
+            seen.add(key.narrow());
         });
         assertThat(seen).containsExactlyInAnyOrderElementsOf(LongStream.of(keys).boxed().toList());
     }
@@ -129,7 +130,7 @@ class MasterRestartTest {
         own(StoreNode.start(new StoreNode.Config("n1", new HostPort("127.0.0.1", master.port()), 64 * BLOCK,
                 new TransferEngine.Context(), dir, dir.resolve("data"), 60_000)));
         for (long k = 1; k <= 32; k += 4) {
-            store.put(new long[] {k, k + 1, k + 2, k + 3}, BLOCK, staging.memory(), BlockContent::fill);
+            store.put(BlockKey.ofAll(k, k + 1, k + 2, k + 3), BLOCK, staging.memory(), BlockContent::fill);
             // No update of the commit is left unacknowledged by the node once the put returns.
             assertThat(masterClient.stats().indexBacklog()).isZero();
         }
@@ -144,13 +145,13 @@ class MasterRestartTest {
         dev.ferry.transfer.segment.SegmentDescriptor segment = new dev.ferry.transfer.segment.SegmentDescriptor("s",
                 16 * BLOCK, new dev.ferry.transfer.segment.Endpoint("127.0.0.1", 1));
         client.register("n1", segment);
-        assertThat(client.putStart(new long[] {1, 2}, BLOCK)).hasSize(2);
+        assertThat(client.putStart(BlockKey.ofAll(1, 2), BLOCK)).hasSize(2);
         first.close();
         MasterService second = own(master(port));
         second.master().registerNode("n1", segment);
-        assertThatThrownBy(() -> client.putCommit(new long[] {1, 2}, new int[] {11, 22}))
+        assertThatThrownBy(() -> client.putCommit(BlockKey.ofAll(1, 2), new int[] {11, 22}))
                 .isInstanceOfSatisfying(RpcException.class, e -> assertThat(e.status()).isEqualTo(RpcException.CONFLICT))
-                .hasMessageContaining("2 of 2 committed keys (first: 1) are not being written");
-        assertThat(client.exists(new long[] {1, 2})).containsExactly(false, false);
+                .hasMessageContaining("2 of 2 committed keys (first: " + BlockKey.of(1) + ") are not being written");
+        assertThat(client.exists(BlockKey.ofAll(1, 2))).containsExactly(false, false);
     }
 }

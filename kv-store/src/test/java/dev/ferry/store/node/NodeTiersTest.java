@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.eviction.EvictionPolicy;
@@ -72,7 +73,7 @@ class NodeTiersTest {
     private IndexedBlock written(long key, long offset) {
         MemorySegment range = slab.memory().asSlice(offset, BLOCK);
         BlockContent.fill(key, range);
-        return new IndexedBlock(key, offset, BLOCK, BlockContent.crc32c(range));
+        return new IndexedBlock(BlockKey.of(key), offset, BLOCK, BlockContent.crc32c(range));
     }
 
     private static List<IndexUpdate> updates(Object... seqKindBlock) {
@@ -87,9 +88,9 @@ class NodeTiersTest {
     private NodeReport takeReport() {
         NodeReport r = tiers.report();
         tiers.reported();
-        Arrays.stream(r.demoted()).forEach(demoted::add);
-        Arrays.stream(r.loaded()).forEach(loaded::add);
-        Arrays.stream(r.ssdGone()).forEach(gone::add);
+        Arrays.stream(r.demoted()).forEach(k -> demoted.add(k.narrow()));
+        Arrays.stream(r.loaded()).forEach(k -> loaded.add(k.narrow()));
+        Arrays.stream(r.ssdGone()).forEach(k -> gone.add(k.narrow()));
         return r;
     }
 
@@ -102,7 +103,7 @@ class NodeTiersTest {
     }
 
     private IndexedBlock indexed(long key) {
-        return index.entries().stream().filter(b -> b.key() == key).findFirst().orElse(null);
+        return index.entries().stream().filter(b -> b.key().equals(BlockKey.of(key))).findFirst().orElse(null);
     }
 
     @Test
@@ -145,10 +146,10 @@ class NodeTiersTest {
 
         committedAndDemoted(b);
 
-        assertThat(ssd.contains(7)).isTrue();
+        assertThat(ssd.contains(BlockKey.of(7))).isTrue();
         try (Arena arena = Arena.ofShared()) {
             MemorySegment back = arena.allocate(BLOCK, 4096);
-            assertThat(ssd.get(7, back).join()).isEqualTo(BLOCK);
+            assertThat(ssd.get(BlockKey.of(7), back).join()).isEqualTo(BLOCK);
             assertThat(BlockContent.firstMismatch(7, back)).isEqualTo(-1);
             assertThat(BlockContent.crc32c(back)).isEqualTo(b.crc32c());
         }
@@ -158,8 +159,8 @@ class NodeTiersTest {
 
         NodeReport first = tiers.report();
         assertThat(first.ackedSeq()).isEqualTo(2);
-        assertThat(first.demoted()).containsExactly(7L);
-        assertThat(tiers.report().demoted()).as("repeated until acknowledged").containsExactly(7L);
+        assertThat(first.demoted()).containsExactly(BlockKey.ofAll(7));
+        assertThat(tiers.report().demoted()).as("repeated until acknowledged").containsExactly(BlockKey.ofAll(7));
         tiers.reported();
         assertThat(tiers.report().demoted()).as("not reported twice").isEmpty();
     }
@@ -176,7 +177,7 @@ class NodeTiersTest {
         tiers.submit(updates(1L, Kind.ADD, old, 2L, Kind.ADD, again, 3L, Kind.DEMOTE, old));
 
         assertThat(written.await(10, TimeUnit.SECONDS)).isTrue();
-        assertThat(ssd.contains(7)).isTrue();
+        assertThat(ssd.contains(BlockKey.of(7))).isTrue();
         assertThat(indexed(7)).as("the entry of the newer copy stays").isEqualTo(again);
     }
 
@@ -184,7 +185,7 @@ class NodeTiersTest {
     void aDemoteOfAReusedDramRangeIsReportedAsNotOnSsd() {
         withSsd(1L << 20);
         IndexedBlock b = written(7, 0);
-        IndexedBlock reused = new IndexedBlock(7, 0, BLOCK, b.crc32c() ^ 1); // the DRAM range holds other bytes now
+        IndexedBlock reused = new IndexedBlock(BlockKey.of(7), 0, BLOCK, b.crc32c() ^ 1); // the DRAM range holds other bytes now
         tiers.submit(updates(1L, Kind.ADD, b, 2L, Kind.DEMOTE, reused));
 
         await().atMost(Duration.ofSeconds(10)).until(() -> {
@@ -192,7 +193,7 @@ class NodeTiersTest {
             return gone.contains(7L);
         });
         assertThat(demoted).doesNotContain(7L);
-        assertThat(ssd.contains(7)).isFalse();
+        assertThat(ssd.contains(BlockKey.of(7))).isFalse();
         assertThat(indexed(7)).as("the DRAM copy stays indexed").isEqualTo(b);
     }
 
@@ -201,7 +202,7 @@ class NodeTiersTest {
         withSsd(2 * BLOCK);
         MemorySegment range = slab.memory().asSlice(0, 3 * BLOCK);
         BlockContent.fill(9, range);
-        IndexedBlock big = new IndexedBlock(9, 0, 3 * BLOCK, BlockContent.crc32c(range));
+        IndexedBlock big = new IndexedBlock(BlockKey.of(9), 0, 3 * BLOCK, BlockContent.crc32c(range));
         tiers.submit(updates(1L, Kind.ADD, big, 2L, Kind.DEMOTE, big));
 
         await().atMost(Duration.ofSeconds(10)).until(() -> {
@@ -209,7 +210,7 @@ class NodeTiersTest {
             return gone.contains(9L);
         });
         assertThat(demoted).doesNotContain(9L);
-        assertThat(ssd.contains(9)).isFalse();
+        assertThat(ssd.contains(BlockKey.of(9))).isFalse();
         assertThat(indexed(9)).isEqualTo(big);
     }
 
@@ -218,11 +219,11 @@ class NodeTiersTest {
         withSsd(1L << 20);
         IndexedBlock b = written(7, 0);
         committedAndDemoted(b);
-        assertThat(ssd.contains(7)).isTrue();
+        assertThat(ssd.contains(BlockKey.of(7))).isTrue();
 
-        tiers.submit(updates(3L, Kind.REMOVE, new IndexedBlock(7, IndexedBlock.ON_SSD, BLOCK, b.crc32c())));
+        tiers.submit(updates(3L, Kind.REMOVE, new IndexedBlock(BlockKey.of(7), IndexedBlock.ON_SSD, BLOCK, b.crc32c())));
 
-        await().atMost(Duration.ofSeconds(10)).until(() -> !ssd.contains(7));
+        await().atMost(Duration.ofSeconds(10)).until(() -> !ssd.contains(BlockKey.of(7)));
         assertThat(indexed(7)).isNull();
         assertThat(tiers.applied()).isEqualTo(3);
     }
@@ -235,37 +236,37 @@ class NodeTiersTest {
         takeReport();
         slab.memory().asSlice(0, BLOCK).fill((byte) 0); // the range was freed and reused meanwhile
 
-        tiers.load(7, 3 * BLOCK, BLOCK, b.crc32c());
+        tiers.load(BlockKey.of(7), 3 * BLOCK, BLOCK, b.crc32c());
 
         assertThat(BlockContent.firstMismatch(7, slab.memory().asSlice(3 * BLOCK, BLOCK))).isEqualTo(-1);
-        IndexedBlock promoted = new IndexedBlock(7, 3 * BLOCK, BLOCK, b.crc32c());
+        IndexedBlock promoted = new IndexedBlock(BlockKey.of(7), 3 * BLOCK, BLOCK, b.crc32c());
         assertThat(indexed(7)).isEqualTo(promoted);
         assertThat(tiers.resident().holds(promoted)).isTrue();
-        assertThat(takeReport().loaded()).containsExactly(7L);
+        assertThat(takeReport().loaded()).containsExactly(BlockKey.ofAll(7));
     }
 
     @Test
     void loadRefusesABlockTheSsdDoesNotHoldAndReportsItGone() {
         withSsd(1L << 20);
 
-        assertThatThrownBy(() -> tiers.load(42, 0, BLOCK, 0)).isInstanceOf(RpcException.class)
+        assertThatThrownBy(() -> tiers.load(BlockKey.of(42), 0, BLOCK, 0)).isInstanceOf(RpcException.class)
                 .extracting(e -> ((RpcException) e).status()).isEqualTo(RpcException.REFUSED);
 
-        assertThat(takeReport().ssdGone()).containsExactly(42L);
+        assertThat(takeReport().ssdGone()).containsExactly(BlockKey.ofAll(42));
         assertThat(indexed(42)).isNull();
     }
 
     @Test
     void loadRefusesARangeOutsideTheSlabOrANodeWithoutSsd() {
         withSsd(1L << 20);
-        assertThatThrownBy(() -> tiers.load(7, 3 * BLOCK + 1, BLOCK, 0)).isInstanceOf(RpcException.class)
+        assertThatThrownBy(() -> tiers.load(BlockKey.of(7), 3 * BLOCK + 1, BLOCK, 0)).isInstanceOf(RpcException.class)
                 .hasMessageContaining("outside the slab");
-        assertThatThrownBy(() -> tiers.load(7, -1, BLOCK, 0)).isInstanceOf(RpcException.class)
+        assertThatThrownBy(() -> tiers.load(BlockKey.of(7), -1, BLOCK, 0)).isInstanceOf(RpcException.class)
                 .hasMessageContaining("outside the slab");
         assertThat(takeReport().ssdGone()).as("a bad range says nothing about the SSD copy").isEmpty();
 
         try (NodeTiers none = new NodeTiers(slab, null, null)) {
-            assertThatThrownBy(() -> none.load(7, 0, BLOCK, 0)).isInstanceOf(RpcException.class)
+            assertThatThrownBy(() -> none.load(BlockKey.of(7), 0, BLOCK, 0)).isInstanceOf(RpcException.class)
                     .hasMessageContaining("no SSD tier");
         }
     }

@@ -3,6 +3,7 @@ package dev.ferry.store.node;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.client.StoreClient;
@@ -75,7 +76,7 @@ class StoreNodeFullSsdTest {
                 long key = 1;
                 // A stream of puts larger than DRAM and the free disk together (20 MiB).
                 for (; key <= 320; key += 2) {
-                    store.put(new long[] {key, key + 1}, BLOCK, staging.memory(), BlockContent::fill);
+                    store.put(BlockKey.ofAll(key, key + 1), BLOCK, staging.memory(), BlockContent::fill);
                 }
                 await().atMost(Duration.ofSeconds(10))
                         .until(() -> master.master().ssdHealth("n1") == SsdHealth.FULL);
@@ -87,7 +88,7 @@ class StoreNodeFullSsdTest {
                         .isLessThan(ONE_STALL);
 
                 for (long end = key + 40; key < end; key += 2) {
-                    store.put(new long[] {key, key + 1}, BLOCK, staging.memory(), BlockContent::fill);
+                    store.put(BlockKey.ofAll(key, key + 1), BLOCK, staging.memory(), BlockContent::fill);
                 }
                 MasterStats later = masterClient.stats();
                 assertThat(later.demotions()).as("demotions while the SSD is full").isEqualTo(full.demotions());
@@ -98,7 +99,7 @@ class StoreNodeFullSsdTest {
                 await().atMost(Duration.ofSeconds(20))
                         .until(() -> master.master().ssdHealth("n1") == SsdHealth.OK);
                 for (long end = key + 8; key < end; key += 2) {
-                    store.put(new long[] {key, key + 1}, BLOCK, staging.memory(), BlockContent::fill);
+                    store.put(BlockKey.ofAll(key, key + 1), BLOCK, staging.memory(), BlockContent::fill);
                 }
                 await().atMost(Duration.ofSeconds(20)).until(() -> masterClient.stats().demotions() > later.demotions());
             }

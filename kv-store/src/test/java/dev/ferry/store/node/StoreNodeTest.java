@@ -3,6 +3,7 @@ package dev.ferry.store.node;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.client.StoreClient;
@@ -65,10 +66,10 @@ class StoreNodeTest {
 
     @Test
     void blocksBeyondDramGoToSsdAndComeBackByteForByte() throws Exception {
-        long[] keys = LongStream.rangeClosed(1, 24).toArray();
+        BlockKey[] keys = BlockKey.ofAll(LongStream.rangeClosed(1, 24).toArray());
         try (StoreNode node = node()) {
             for (int i = 0; i < keys.length; i += 2) {
-                store.put(new long[] {keys[i], keys[i + 1]}, BLOCK, staging.memory(), BlockContent::fill);
+                store.put(new BlockKey[] {keys[i], keys[i + 1]}, BLOCK, staging.memory(), BlockContent::fill);
                 awaitDramBelowHighWatermark();
             }
             MasterStats afterPuts = masterClient.stats();
@@ -79,7 +80,7 @@ class StoreNodeTest {
             assertThat(store.lookupPrefix(keys)).isEqualTo(24);
             assertThat(masterClient.stats().ssdHits()).isGreaterThanOrEqualTo(24 - DRAM_BLOCKS);
             for (int i = 0; i < keys.length; i += 2) {
-                assertEveryByte(new long[] {keys[i], keys[i + 1]});
+                assertEveryByte(new BlockKey[] {keys[i], keys[i + 1]});
                 awaitDramBelowHighWatermark();
             }
             assertThat(masterClient.stats().evictions()).isZero();
@@ -89,7 +90,7 @@ class StoreNodeTest {
             assertThat(again.recovered()).isGreaterThanOrEqualTo(24);
             assertThat(masterClient.stats().blocks()).isEqualTo(24);
             for (int i = 0; i < keys.length; i += 2) {
-                assertEveryByte(new long[] {keys[i], keys[i + 1]});
+                assertEveryByte(new BlockKey[] {keys[i], keys[i + 1]});
                 awaitDramBelowHighWatermark();
             }
         }
@@ -106,11 +107,11 @@ class StoreNodeTest {
                 });
     }
 
-    private void assertEveryByte(long[] keys) {
+    private void assertEveryByte(BlockKey[] keys) {
         List<Long> seen = new ArrayList<>();
         store.get(keys, BLOCK, staging.memory(), (key, bytes, crc) -> {
-            assertThat(BlockContent.firstMismatch(key, bytes)).as("block %d", key).isEqualTo(-1);
-            seen.add(key);
+            assertThat(BlockContent.firstMismatch(key, bytes)).as("block %s", key).isEqualTo(-1);
+            seen.add(key.narrow());
         });
         assertThat(seen).hasSize(keys.length);
     }

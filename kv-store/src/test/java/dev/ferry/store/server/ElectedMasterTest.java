@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.client.StoreClient;
 import dev.ferry.store.coord.LocalEtcd;
 import dev.ferry.store.coord.MasterAddress;
@@ -104,7 +105,7 @@ class ElectedMasterTest {
         AtomicInteger calls = new AtomicInteger();
         CompletableFuture<Void> caller = CompletableFuture.runAsync(() -> {
             while (!stop.get()) {
-                client.lookupPrefix(new long[] {1, 2});
+                client.lookupPrefix(BlockKey.ofAll(1, 2));
                 calls.incrementAndGet();
             }
         });
@@ -135,7 +136,7 @@ class ElectedMasterTest {
         StoreClient store = own(new StoreClient(masterClient, engine, 10_000));
         StoreNode node = own(StoreNode.start(new StoreNode.Config("n1", viaEtcd(), 16 * BLOCK,
                 new TransferEngine.Context(), dir, null, null, 0, "lru", 50, false, 0, 20_000)));
-        long[] keys = LongStream.rangeClosed(1, 8).toArray();
+        BlockKey[] keys = BlockKey.ofAll(LongStream.rangeClosed(1, 8).toArray());
         store.put(keys, BLOCK, staging.memory(), BlockContent::fill);
         assertThat(first.service().master().stats().blocks()).isEqualTo(keys.length);
 
@@ -145,12 +146,12 @@ class ElectedMasterTest {
         // The new leader starts empty; the node registers with what it holds.
         await().atMost(Duration.ofSeconds(20)).until(() -> second.service().master().stats().blocks() == keys.length);
         assertThat(node.registrations()).as("registrations again").isPositive();
-        List<Long> seen = new ArrayList<>();
+        List<BlockKey> seen = new ArrayList<>();
         store.get(keys, BLOCK, staging.memory(), (key, bytes, crc) -> {
-            assertThat(BlockContent.firstMismatch(key, bytes)).as("block %d", key).isEqualTo(-1);
+            assertThat(BlockContent.firstMismatch(key, bytes)).as("block %s", key).isEqualTo(-1);
             seen.add(key);
         });
-        assertThat(seen).containsExactlyInAnyOrderElementsOf(LongStream.of(keys).boxed().toList());
+        assertThat(seen).containsExactlyInAnyOrder(keys);
         assertThat(masterClient.epoch()).isEqualTo(second.epoch());
     }
 

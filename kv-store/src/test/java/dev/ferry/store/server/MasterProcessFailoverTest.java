@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.client.StoreClient;
 import dev.ferry.store.coord.LocalEtcd;
 import dev.ferry.store.coord.MasterAddress;
@@ -113,7 +114,7 @@ class MasterProcessFailoverTest {
              StoreClient store = new StoreClient(masterClient, engine, 10_000);
              StoreNode node = StoreNode.start(new StoreNode.Config("n1", viaEtcd, 64 * BLOCK,
                      new TransferEngine.Context(), dir, null, null, 0, "lru", 100, false, 0, 30_000))) {
-            long[] keys = LongStream.rangeClosed(1, 16).toArray();
+            BlockKey[] keys = BlockKey.ofAll(LongStream.rangeClosed(1, 16).toArray());
             store.put(keys, BLOCK, staging.memory(), BlockContent::fill);
             assertThat(masterClient.stats().blocks()).isEqualTo(keys.length);
             long firstEpoch = masterClient.epoch();
@@ -125,19 +126,19 @@ class MasterProcessFailoverTest {
             // The first commit on the new leader (it needs the node registered again: a put
             // before that finds no room and is tried again).
             await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20)).ignoreExceptions()
-                    .until(() -> store.put(new long[] {100}, BLOCK, staging.memory(), BlockContent::fill).written() == 1);
+                    .until(() -> store.put(BlockKey.ofAll(100), BLOCK, staging.memory(), BlockContent::fill).written() == 1);
             long takeoverMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killed);
             System.out.println("first commit on the new leader after SIGKILL of the leader: " + takeoverMillis
                     + " ms (lease TTL " + TTL_SECONDS + " s)");
 
             assertThat(masterClient.epoch()).isGreaterThan(firstEpoch);
             assertThat(masterClient.stats().blocks()).as("no committed block lost").isEqualTo(keys.length + 1);
-            List<Long> seen = new ArrayList<>();
+            List<BlockKey> seen = new ArrayList<>();
             store.get(keys, BLOCK, staging.memory(), (key, bytes, crc) -> {
-                assertThat(BlockContent.firstMismatch(key, bytes)).as("block %d", key).isEqualTo(-1);
+                assertThat(BlockContent.firstMismatch(key, bytes)).as("block %s", key).isEqualTo(-1);
                 seen.add(key);
             });
-            assertThat(seen).containsExactlyInAnyOrderElementsOf(LongStream.of(keys).boxed().toList());
+            assertThat(seen).containsExactlyInAnyOrder(keys);
         }
     }
 }

@@ -2,6 +2,7 @@ package dev.ferry.store.sidecar;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.ferry.store.block.BlockKey;
 import java.util.Random;
 import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Test;
@@ -30,7 +31,7 @@ class Crc32cCombineTest {
         Random random = new Random(11);
         byte[] block = new byte[4096 * 3 + 100];
         random.nextBytes(block);
-        PendingBlock pending = new PendingBlock(new dev.ferry.store.master.Placement(1, "s", 0, block.length));
+        PendingBlock pending = new PendingBlock(new dev.ferry.store.master.Placement(BlockKey.of(1), "s", 0, block.length));
         int[][] ranges = {{4096, 8192}, {0, 4096}, {8192, block.length}};
         for (int[] r : ranges) {
             pending.written(r[0], r[1] - r[0], crc(block, r[0], r[1]));

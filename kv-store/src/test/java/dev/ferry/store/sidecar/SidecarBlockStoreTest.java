@@ -3,6 +3,7 @@ package dev.ferry.store.sidecar;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.client.GetResult;
 import dev.ferry.store.client.PutResult;
@@ -31,12 +32,12 @@ class SidecarBlockStoreTest {
                 assertThat(files.map(Path::toString)).noneMatch(p -> p.contains("ferry-client-"
                         + ProcessHandle.current().pid()));
             }
-            long[] keys = LongStream.rangeClosed(1, 7).toArray(); // three windows: 3 + 3 + 1
+            BlockKey[] keys = BlockKey.ofAll(LongStream.rangeClosed(1, 7).toArray()); // three windows: 3 + 3 + 1
             PutResult put = store.put(keys, BLOCK, BlockContent::fill);
             assertThat(put.written()).isEqualTo(7);
             assertThat(put.bytes()).isEqualTo(7 * BLOCK);
-            assertThat(store.put(new long[] {7, 8}, BLOCK, BlockContent::fill).existed()).isEqualTo(1);
-            assertThat(store.lookupPrefix(new long[] {1, 2, 3, 99, 4})).isEqualTo(3);
+            assertThat(store.put(BlockKey.ofAll(7, 8), BLOCK, BlockContent::fill).existed()).isEqualTo(1);
+            assertThat(store.lookupPrefix(BlockKey.ofAll(1, 2, 3, 99, 4))).isEqualTo(3);
 
             // Two requests at once, one per lane; every byte arrives.
             ExecutorService pool = Executors.newFixedThreadPool(2);
@@ -44,9 +45,9 @@ class SidecarBlockStoreTest {
             for (int r = 0; r < 2; r++) {
                 reads.add(pool.submit(() -> {
                     List<Long> bad = new ArrayList<>();
-                    GetResult got = store.get(LongStream.rangeClosed(1, 8).toArray(), BLOCK, (key, bytes, crc) -> {
+                    GetResult got = store.get(BlockKey.ofAll(LongStream.rangeClosed(1, 8).toArray()), BLOCK, (key, bytes, crc) -> {
                         if (BlockContent.firstMismatch(key, bytes) >= 0 || crc != BlockContent.crc32c(bytes)) {
-                            bad.add(key);
+                            bad.add(key.narrow());
                         }
                     });
                     assertThat(got.blocks()).isEqualTo(8);
@@ -58,9 +59,9 @@ class SidecarBlockStoreTest {
                 assertThat(read.get()).isEmpty();
             }
             pool.shutdown();
-            assertThatThrownBy(() -> store.get(new long[] {1, 42}, BLOCK, (k, b, c) -> { }))
-                    .isInstanceOf(StoreException.class).hasMessageContaining("block key 42 is not in the store");
-            assertThatThrownBy(() -> store.put(new long[] {50}, 4 * BLOCK, BlockContent::fill))
+            assertThatThrownBy(() -> store.get(BlockKey.ofAll(1, 42), BLOCK, (k, b, c) -> { }))
+                    .isInstanceOf(StoreException.class).hasMessageContaining("block key " + BlockKey.of(42) + " is not in the store");
+            assertThatThrownBy(() -> store.put(BlockKey.ofAll(50), 4 * BLOCK, BlockContent::fill))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("cannot hold a block");
         }
     }

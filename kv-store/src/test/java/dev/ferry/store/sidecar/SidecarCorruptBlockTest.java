@@ -2,6 +2,7 @@ package dev.ferry.store.sidecar;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.master.Lease;
@@ -45,7 +46,7 @@ class SidecarCorruptBlockTest {
 
     private void corrupt(long key) {
         Master master = fx.sidecar.embeddedMaster().master();
-        Lease lease = master.get(new long[] {key}, 10_000);
+        Lease lease = master.get(BlockKey.ofAll(key), 10_000);
         long offset = lease.replicas().getFirst().getFirst().offset();
         master.release(lease.id());
         Path slab = Path.of("/dev/shm", "ferry-sc-" + fx.dir.getFileName() + "-" + ProcessHandle.current().pid() + ".slab");

@@ -80,8 +80,8 @@ class SidecarDrainTest {
 
     @Test
     void closeWaitsForRequestsInFlightAndRefusesNewOnes() throws Exception {
-        try (SidecarClient busy = SidecarClient.connect(ctx.socketPath());
-             SidecarClient late = SidecarClient.connect(ctx.socketPath())) {
+        try (SidecarClient busy = SidecarClient.connect(ctx.socketPath(), 1);
+             SidecarClient late = SidecarClient.connect(ctx.socketPath(), 1)) {
             busy.raw(lookup(1), false);
             assertThat(entered.await(30, TimeUnit.SECONDS)).isTrue();
             assertThat(server.inFlight()).isEqualTo(1);
@@ -105,7 +105,7 @@ class SidecarDrainTest {
     @Test
     void disconnectedClientKeepsItsBuffersUntilItsLastRequestFinished() throws Exception {
         try (ShmFile shm = new ShmFile(64 * 1024)) {
-            SidecarClient gone = SidecarClient.connect(ctx.socketPath());
+            SidecarClient gone = SidecarClient.connect(ctx.socketPath(), 1);
             gone.registerBuffer(shm.path, 64 * 1024);
             gone.raw(lookup(1), false);
             assertThat(entered.await(30, TimeUnit.SECONDS)).isTrue();

@@ -23,6 +23,11 @@ final class SidecarFixture implements AutoCloseable {
         return SidecarClient.connect(sidecar.socketPath());
     }
 
+    /** A client of protocol {@code version} (1: 8-byte keys, as the raw frames of some tests carry). */
+    SidecarClient client(int version) {
+        return SidecarClient.connect(sidecar.socketPath(), version);
+    }
+
     dev.ferry.store.master.MasterStats masterStats() {
         return sidecar.embeddedMaster().master().stats();
     }

@@ -4,6 +4,7 @@ import static dev.ferry.store.sidecar.SidecarProtocol.*;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.block.BlockContent;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -19,6 +20,8 @@ import java.util.Set;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Seeded fuzzing of the sidecar's decoding: frames cut at random points, then malformed
@@ -80,10 +83,12 @@ class SidecarFuzzTest {
         }
     }
 
-    @Test
-    void malformedFramesGetAClearErrorAndTheConnectionStillServes() {
+    /** Both protocol versions: 8-byte keys (1) and 16-byte keys (2). */
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2})
+    void malformedFramesGetAClearErrorAndTheConnectionStillServes(int version) {
         Random random = new Random(SEED);
-        try (SidecarClient c = fx.client()) {
+        try (SidecarClient c = fx.client(version)) {
             int buffer = c.registerBuffer(shm.path, shm.bytes);
             BlockContent.fill(42, shm.slice(0, 8192));
             c.put(new long[] {42}, buffer, new long[] {0}, new long[] {8192});
@@ -95,7 +100,7 @@ class SidecarFuzzTest {
                     case HELLO -> helloBody(random); // a second HELLO, whatever it carries
                     case REGISTER_BUFFER -> registerBody(random, shm);
                     case REGISTER_MEMFD -> memfdBody(random); // never "send the descriptor": see below
-                    default -> badBody(random, opcode, buffer);
+                    default -> badBody(random, opcode, buffer, version);
                 };
                 SidecarClient.Answer a = c.raw(frame(opcode, id, body), true);
                 assertThat(a.requestId()).isEqualTo(id);
@@ -299,7 +304,7 @@ class SidecarFuzzTest {
     }
 
     /** A body that is plausible for {@code opcode} but wrong in one random way (or random bytes). */
-    private static byte[] badBody(Random random, int opcode, int buffer) {
+    private static byte[] badBody(Random random, int opcode, int buffer, int version) {
         int kind = random.nextInt(6);
         if (kind == 0) {
             return randomBytes(random, random.nextInt(100));
@@ -311,18 +316,18 @@ class SidecarFuzzTest {
             default -> 8;
         };
         int count = 1 + random.nextInt(4);
-        ByteBuffer b = ByteBuffer.allocate(4 + count * entry + 64).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocate(4 + count * entryBytes(entry, version) + 64).order(ByteOrder.LITTLE_ENDIAN);
         b.putInt(kind == 1 ? count + 1 + random.nextInt(1000) : kind == 2 ? -1 - random.nextInt(10) : count);
         for (int i = 0; i < count; i++) {
             long key = random.nextInt(8) == 0 && opcode != REMOVE ? 42 : random.nextInt(100_000) + 1_000;
             switch (entry) {
-                case PUT_ENTRY -> b.putLong(key).putInt(kind == 3 ? buffer + 1 + random.nextInt(5) : buffer).putInt(0)
+                case PUT_ENTRY -> writeKey(b, BlockKey.of(key), version).putInt(kind == 3 ? buffer + 1 + random.nextInt(5) : buffer).putInt(0)
                         .putLong(kind == 4 ? random.nextLong() : random.nextInt(300_000)).putLong(random.nextInt(70_000) - 100);
-                case SIZED_KEY_ENTRY -> b.putLong(key).putLong(kind == 4 ? random.nextLong() : random.nextInt(70_000) - 100);
-                case RANGE_ENTRY -> b.putLong(key).putLong(random.nextInt(10_000) - 10)
+                case SIZED_KEY_ENTRY -> writeKey(b, BlockKey.of(key), version).putLong(kind == 4 ? random.nextLong() : random.nextInt(70_000) - 100);
+                case RANGE_ENTRY -> writeKey(b, BlockKey.of(key), version).putLong(random.nextInt(10_000) - 10)
                         .putInt(kind == 3 ? buffer + 1 : buffer).putInt(0).putLong(random.nextInt(300_000))
                         .putLong(kind == 4 ? random.nextLong() : random.nextInt(10_000));
-                default -> b.putLong(key);
+                default -> writeKey(b, BlockKey.of(key), version);
             }
         }
         if (kind == 5) {

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
 import io.netty.buffer.ByteBufAllocator;
@@ -121,7 +122,8 @@ class SidecarHardeningTest {
         byte[] block = new byte[(int) MIB];
         BlockContent.fill(5, MemorySegment.ofArray(block));
         int perConnection = 80;
-        try (SidecarClient writer = fx.client(); SidecarClient c1 = fx.client(); SidecarClient c2 = fx.client()) {
+        // c1 and c2 send frames with 8-byte keys: protocol version 1.
+        try (SidecarClient writer = fx.client(); SidecarClient c1 = fx.client(1); SidecarClient c2 = fx.client(1)) {
             writer.putInline(new long[] {5}, new byte[][] {block});
             double leasesBefore = fx.meter("ferry.sidecar.leases");
             long directBefore = usedDirectMemory(); // the allocator is the JVM's: other tests' chunks count too
@@ -192,7 +194,7 @@ class SidecarHardeningTest {
     @Test
     void aSecondHelloATokenOnTheUnixSocketAndRequestIdZeroAreRefusedAndTheConnectionServes() throws IOException {
         fx = new SidecarFixture(c -> c);
-        try (SidecarClient c = fx.client()) {
+        try (SidecarClient c = fx.client(1)) { // its GET_INLINE frame carries an 8-byte key
             SidecarClient.Answer again = c.raw(hello(7, ""), true);
             assertThat(again.status()).isEqualTo(BAD_STATE);
             assertThat(message(again)).contains("one per connection");
@@ -282,9 +284,9 @@ class SidecarHardeningTest {
             // The same length is "already there"; another length is an error, for the whole request.
             assertThat(c.putInline(new long[] {9}, new byte[][] {first.clone()})).containsExactly(1);
             assertStatus(() -> c.putInline(new long[] {10, 9}, new byte[][] {other, new byte[8192]}), BAD_STATE,
-                    "block key 9 is already in the store (or being written) with 4096 bytes, not the 8192");
+                    "block key " + BlockKey.of(9) + " is already in the store (or being written) with 4096 bytes, not the 8192");
             assertStatus(() -> c.putStart(new long[] {11, 9}, new long[] {8192, 8192}), BAD_STATE,
-                    "block key 9 is already in the store");
+                    "block key " + BlockKey.of(9) + " is already in the store");
             assertThat(c.getInline(9)[0]).isEqualTo(first);
             assertThat(c.exists(10, 11)).containsExactly(false, false);
             assertThat(fx.masterStats().pendingBlocks()).isZero();

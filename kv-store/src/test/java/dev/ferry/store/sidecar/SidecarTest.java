@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.block.BlockContent;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -133,7 +134,7 @@ class SidecarTest {
         String segment = "sc-" + fx.dir.getFileName() + "/dram";
         // A node registers again with the blocks whose bytes still match: spoil 401's so that it is lost.
         var master = fx.sidecar.embeddedMaster().master();
-        var lease = master.get(new long[] {401}, 1_000);
+        var lease = master.get(BlockKey.ofAll(401), 1_000);
         master.release(lease.id());
         Path slab = Path.of("/dev/shm", "ferry-sc-" + fx.dir.getFileName() + "-" + ProcessHandle.current().pid() + ".slab");
         try (var file = java.nio.channels.FileChannel.open(slab, java.nio.file.StandardOpenOption.WRITE)) {
@@ -173,7 +174,7 @@ class SidecarTest {
         client.readRange(key, layer, buffer, 1 << 20, layer);
         assertThat(shm.slice(1 << 20, layer).mismatch(layers.asSlice(layer, layer))).isEqualTo(-1);
         assertStatus(() -> client.readRange(key, BLOCK - 8, buffer, 0, 16), OUT_OF_RANGE, "outside block");
-        assertStatus(() -> client.readRange(4242, 0, buffer, 0, 16), NOT_FOUND, "4242");
+        assertStatus(() -> client.readRange(4242, 0, buffer, 0, 16), NOT_FOUND, BlockKey.of(4242).toString());
         assertStatus(() -> client.writeRange(4243, 0, buffer, 0, 16), BAD_STATE, "PUT_START first");
     }
 
@@ -310,7 +311,7 @@ class SidecarTest {
     void pipelinedRequestsBeyondTheInFlightLimitAreAllAnswered() throws IOException {
         fx.close();
         fx = new SidecarFixture(c -> c.maxInFlight(2));
-        try (SidecarClient c = fx.client()) {
+        try (SidecarClient c = fx.client(1)) { // its frames carry 8-byte keys
             int n = 300;
             for (int i = 0; i < n; i++) {
                 var f = java.nio.ByteBuffer.allocate(28).order(java.nio.ByteOrder.LITTLE_ENDIAN);

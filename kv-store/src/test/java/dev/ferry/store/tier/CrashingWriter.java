@@ -1,5 +1,6 @@
 package dev.ferry.store.tier;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.eviction.LruPolicy;
 import java.lang.foreign.Arena;
@@ -28,7 +29,7 @@ public final class CrashingWriter {
         for (long key = 0; key < count; key++) {
             MemorySegment block = arena.allocate(bytes);
             BlockContent.fill(key, block);
-            tier.put(key, block, BlockContent.crc32c(block)).join();
+            tier.put(BlockKey.of(key), block, BlockContent.crc32c(block)).join();
         }
         System.out.println(DONE);
         System.out.flush();

@@ -3,6 +3,7 @@ package dev.ferry.store.tier;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.eviction.EvictionPolicy;
 import java.lang.foreign.Arena;
@@ -39,7 +40,7 @@ class SsdTierFullDiskTest {
                 for (long key = 1; refused == null && key <= 1000; key++) {
                     BlockContent.fill(key, bytes);
                     try {
-                        tier.put(key, bytes, BlockContent.crc32c(bytes)).join();
+                        tier.put(BlockKey.of(key), bytes, BlockContent.crc32c(bytes)).join();
                         stored = key;
                     } catch (CompletionException e) {
                         refused = e.getCause();
@@ -52,20 +53,20 @@ class SsdTierFullDiskTest {
                 assertThat(tier.health()).isEqualTo(SsdHealth.FULL);
 
                 BlockContent.fill(5000, bytes);
-                assertThat(cause(tier.put(5000, bytes, BlockContent.crc32c(bytes))))
+                assertThat(cause(tier.put(BlockKey.of(5000), bytes, BlockContent.crc32c(bytes))))
                         .isInstanceOf(SsdUnwritableException.class).hasMessageContaining("SSD full");
-                assertThat(tier.contains(5000)).isFalse();
+                assertThat(tier.contains(BlockKey.of(5000))).isFalse();
                 MemorySegment dst = arena.allocate(BLOCK);
-                assertThat(tier.get(1, dst).join()).isEqualTo(BLOCK);
+                assertThat(tier.get(BlockKey.of(1), dst).join()).isEqualTo(BLOCK);
                 assertThat(BlockContent.firstMismatch(1, dst)).isEqualTo(-1);
 
                 Files.delete(filler);
                 await().atMost(Duration.ofSeconds(20)).until(() -> tier.health() == SsdHealth.OK);
                 BlockContent.fill(5001, bytes);
-                tier.put(5001, bytes, BlockContent.crc32c(bytes)).join();
-                assertThat(tier.get(5001, dst).join()).isEqualTo(BLOCK);
+                tier.put(BlockKey.of(5001), bytes, BlockContent.crc32c(bytes)).join();
+                assertThat(tier.get(BlockKey.of(5001), dst).join()).isEqualTo(BLOCK);
                 assertThat(BlockContent.firstMismatch(5001, dst)).isEqualTo(-1);
-                assertThat(tier.get(stored, dst).join()).isEqualTo(BLOCK);
+                assertThat(tier.get(BlockKey.of(stored), dst).join()).isEqualTo(BLOCK);
                 assertThat(BlockContent.firstMismatch(stored, dst)).isEqualTo(-1);
             }
         }

@@ -3,6 +3,7 @@ package dev.ferry.store.tier;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.eviction.EvictionPolicy;
 import java.io.BufferedReader;
@@ -49,7 +50,7 @@ class SsdTierTest {
                 .policy(EvictionPolicy.byName(policy)).ioThreads(2).writeBufferBytes(4L << 20)
                 .evictionListener((key, bytes) -> {
                     synchronized (evicted) {
-                        evicted.add(key);
+                        evicted.add(key.narrow());
                     }
                 }));
     }
@@ -61,12 +62,12 @@ class SsdTierTest {
     }
 
     private static void put(SsdTier tier, long key, MemorySegment bytes) {
-        tier.put(key, bytes, BlockContent.crc32c(bytes)).join();
+        tier.put(BlockKey.of(key), bytes, BlockContent.crc32c(bytes)).join();
     }
 
     private void assertReadsBack(SsdTier tier, long key, long bytes) {
         MemorySegment dst = arena.allocate(bytes + 100);
-        assertThat(tier.get(key, dst).join()).isEqualTo(bytes);
+        assertThat(tier.get(BlockKey.of(key), dst).join()).isEqualTo(bytes);
         assertThat(BlockContent.firstMismatch(key, dst.asSlice(0, bytes))).isEqualTo(-1);
     }
 
@@ -84,7 +85,7 @@ class SsdTierTest {
     void putThenGetReturnsEveryByte(long bytes) {
         try (SsdTier tier = open(1L << 30, "lru")) {
             put(tier, 42, block(42, bytes));
-            assertThat(tier.contains(42)).isTrue();
+            assertThat(tier.contains(BlockKey.of(42))).isTrue();
             assertThat(tier.blocks()).isEqualTo(1);
             assertThat(tier.usedBytes()).isEqualTo(bytes);
             assertReadsBack(tier, 42, bytes);
@@ -95,8 +96,8 @@ class SsdTierTest {
     @Test
     void unknownKeyFailsClearly() {
         try (SsdTier tier = open(1L << 20, "lru")) {
-            assertThat(cause(tier.get(7, arena.allocate(16))))
-                    .isInstanceOf(UnknownBlockException.class).hasMessageContaining("block key 7 is not in the SSD tier");
+            assertThat(cause(tier.get(BlockKey.of(7), arena.allocate(16))))
+                    .isInstanceOf(UnknownBlockException.class).hasMessageContaining("block key " + BlockKey.of(7) + " is not in the SSD tier");
         }
     }
 
@@ -104,9 +105,9 @@ class SsdTierTest {
     void shortDestinationIsRefusedAndTheBlockStays() {
         try (SsdTier tier = open(1L << 20, "lru")) {
             put(tier, 1, block(1, KIB64));
-            assertThat(cause(tier.get(1, arena.allocate(KIB64 - 1))))
+            assertThat(cause(tier.get(BlockKey.of(1), arena.allocate(KIB64 - 1))))
                     .isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("destination of 65535 bytes cannot hold block key 1 of 65536 bytes");
+                    .hasMessageContaining("destination of 65535 bytes cannot hold block key " + BlockKey.of(1) + " of 65536 bytes");
             assertReadsBack(tier, 1, KIB64);
         }
     }
@@ -114,16 +115,16 @@ class SsdTierTest {
     @Test
     void badInputIsRefusedAndNothingIsStored() {
         try (SsdTier tier = open(4 * KIB64, "lru")) {
-            assertThatThrownBy(() -> tier.put(1, block(1, 4 * KIB64 + 1), 0))
+            assertThatThrownBy(() -> tier.put(BlockKey.of(1), block(1, 4 * KIB64 + 1), 0))
                     .isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining("larger than the SSD tier's capacity of 262144 bytes");
-            assertThatThrownBy(() -> tier.put(1, MemorySegment.ofArray(new byte[10]), 0))
+            assertThatThrownBy(() -> tier.put(BlockKey.of(1), MemorySegment.ofArray(new byte[10]), 0))
                     .hasMessageContaining("off-heap memory only");
-            assertThatThrownBy(() -> tier.put(1, arena.allocate(0), 0)).hasMessageContaining("a block has 1 to");
+            assertThatThrownBy(() -> tier.put(BlockKey.of(1), arena.allocate(0), 0)).hasMessageContaining("a block has 1 to");
             MemorySegment bytes = block(1, KIB64);
-            assertThat(cause(tier.put(1, bytes, BlockContent.crc32c(bytes) + 1)))
+            assertThat(cause(tier.put(BlockKey.of(1), bytes, BlockContent.crc32c(bytes) + 1)))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("nothing stored");
-            assertThat(tier.contains(1)).isFalse();
+            assertThat(tier.contains(BlockKey.of(1))).isFalse();
             assertThat(tier.usedBytes()).isZero();
         }
     }
@@ -144,17 +145,17 @@ class SsdTierTest {
             for (long key = 0; key < 2; key++) {
                 put(tier, key, block(key, KIB64));
             }
-            tier.get(0, arena.allocate(KIB64)).join();
-            tier.get(1, arena.allocate(KIB64)).join();
+            tier.get(BlockKey.of(0), arena.allocate(KIB64)).join();
+            tier.get(BlockKey.of(1), arena.allocate(KIB64)).join();
             for (long key = 2; key <= 6; key++) {
                 put(tier, key, block(key, KIB64));
                 assertThat(tier.usedBytes()).isLessThanOrEqualTo(tier.capacityBytes());
             }
             assertThat(tier.blocks()).isEqualTo(4);
-            for (long key : tier.keys()) {
-                assertReadsBack(tier, key, KIB64);
+            for (BlockKey key : tier.keys()) {
+                assertReadsBack(tier, key.narrow(), KIB64);
             }
-            evicted.forEach(key -> assertThat(tier.contains(key)).isFalse());
+            evicted.forEach(key -> assertThat(tier.contains(BlockKey.of(key))).isFalse());
             return List.copyOf(evicted);
         }
     }
@@ -168,7 +169,7 @@ class SsdTierTest {
             MemorySegment other = block(6, 2 * KIB64);
             put(tier, 5, other);
             MemorySegment dst = arena.allocate(2 * KIB64);
-            assertThat(tier.get(5, dst).join()).isEqualTo(2 * KIB64);
+            assertThat(tier.get(BlockKey.of(5), dst).join()).isEqualTo(2 * KIB64);
             assertThat(dst.mismatch(other)).isEqualTo(-1);
             assertThat(tier.usedBytes()).isEqualTo(2 * KIB64);
         }
@@ -178,10 +179,10 @@ class SsdTierTest {
     void removeDeletesWithoutTellingTheListener() {
         try (SsdTier tier = open(1L << 20, "lru")) {
             put(tier, 3, block(3, KIB64));
-            assertThat(tier.remove(3)).isTrue();
-            assertThat(tier.remove(3)).isFalse();
+            assertThat(tier.remove(BlockKey.of(3))).isTrue();
+            assertThat(tier.remove(BlockKey.of(3))).isFalse();
             assertThat(tier.usedBytes()).isZero();
-            assertThat(cause(tier.get(3, arena.allocate(KIB64)))).isInstanceOf(UnknownBlockException.class);
+            assertThat(cause(tier.get(BlockKey.of(3), arena.allocate(KIB64)))).isInstanceOf(UnknownBlockException.class);
             assertThat(evicted).isEmpty();
         }
         try (SsdTier tier = open(1L << 20, "lru")) {
@@ -196,7 +197,7 @@ class SsdTierTest {
             for (int key = 0; key < sizes.length; key++) {
                 put(tier, key, block(key, sizes[key]));
             }
-            tier.get(0, arena.allocate(1)).join();
+            tier.get(BlockKey.of(0), arena.allocate(1)).join();
         }
         try (SsdTier tier = open(4L << 20, "lru")) {
             assertThat(tier.blocks()).isEqualTo(4);
@@ -204,11 +205,11 @@ class SsdTierTest {
             List<StoredBlock> found = new ArrayList<>();
             tier.forEach(found::add);
             // Oldest access first: block 0 was read last.
-            assertThat(found).extracting(StoredBlock::key).containsExactly(1L, 2L, 3L, 0L);
+            assertThat(found).extracting(StoredBlock::key).containsExactly(BlockKey.ofAll(1, 2, 3, 0));
             for (StoredBlock b : found) {
-                assertThat(b.length()).isEqualTo(sizes[(int) b.key()]);
-                assertThat(b.crc32c()).isEqualTo(BlockContent.crc32c(block(b.key(), b.length())));
-                assertReadsBack(tier, b.key(), b.length());
+                assertThat(b.length()).isEqualTo(sizes[(int) b.key().narrow()]);
+                assertThat(b.crc32c()).isEqualTo(BlockContent.crc32c(block(b.key().narrow(), b.length())));
+                assertReadsBack(tier, b.key().narrow(), b.length());
             }
         }
     }
@@ -238,7 +239,7 @@ class SsdTierTest {
             }
         }
         try (SsdTier tier = open(2 * KIB64, "lru")) {
-            assertThat(tier.keys()).containsExactly(2L, 3L);
+            assertThat(tier.keys()).containsExactly(BlockKey.ofAll(2, 3));
             assertThat(tier.usedBytes()).isEqualTo(2 * KIB64);
         }
     }
@@ -279,21 +280,21 @@ class SsdTierTest {
             put(tier, 2, block(2, KIB64));
         }
         try (SsdRocksDb raw = SsdRocksDb.open(dir, 4L << 20)) {
-            byte[] value = raw.db().get(raw.blocks(), MetaRecord.key(1));
+            byte[] value = raw.db().get(raw.blocks(), MetaRecord.key(BlockKey.of(1)));
             value[1000] ^= 0x10;
-            raw.db().put(raw.blocks(), MetaRecord.key(1), value);
+            raw.db().put(raw.blocks(), MetaRecord.key(BlockKey.of(1)), value);
         }
         try (SsdTier tier = open(1L << 20, "lru")) {
-            assertThat(cause(tier.get(1, arena.allocate(KIB64)))).isInstanceOf(CorruptBlockException.class)
-                    .hasMessageContaining("block key 1 is corrupt").hasMessageContaining("CRC32C");
+            assertThat(cause(tier.get(BlockKey.of(1), arena.allocate(KIB64)))).isInstanceOf(CorruptBlockException.class)
+                    .hasMessageContaining("block key " + BlockKey.of(1) + " is corrupt").hasMessageContaining("CRC32C");
             assertThat(tier.corruptBlocks()).isEqualTo(1);
-            assertThat(tier.contains(1)).isFalse();
+            assertThat(tier.contains(BlockKey.of(1))).isFalse();
             assertThat(tier.usedBytes()).isEqualTo(KIB64);
-            assertThat(cause(tier.get(1, arena.allocate(KIB64)))).isInstanceOf(UnknownBlockException.class);
+            assertThat(cause(tier.get(BlockKey.of(1), arena.allocate(KIB64)))).isInstanceOf(UnknownBlockException.class);
             assertReadsBack(tier, 2, KIB64);
         }
         try (SsdTier tier = open(1L << 20, "lru")) {
-            assertThat(tier.keys()).containsExactly(2L);
+            assertThat(tier.keys()).containsExactly(BlockKey.ofAll(2));
         }
     }
 
@@ -305,17 +306,17 @@ class SsdTierTest {
             put(tier, 3, block(3, KIB64));
         }
         try (SsdRocksDb raw = SsdRocksDb.open(dir, 4L << 20)) {
-            StoredBlock one = MetaRecord.decode(1, raw.db().get(raw.meta(), MetaRecord.key(1)));
-            raw.db().put(raw.meta(), MetaRecord.key(1), MetaRecord.encode(
-                    new StoredBlock(1, one.length(), one.crc32c() ^ 1, one.lastAccessMicros())));
-            raw.db().put(raw.meta(), MetaRecord.key(2), new byte[3]);
+            StoredBlock one = MetaRecord.decode(BlockKey.of(1), raw.db().get(raw.meta(), MetaRecord.key(BlockKey.of(1))));
+            raw.db().put(raw.meta(), MetaRecord.key(BlockKey.of(1)), MetaRecord.encode(
+                    new StoredBlock(BlockKey.of(1), one.length(), one.crc32c() ^ 1, one.lastAccessMicros())));
+            raw.db().put(raw.meta(), MetaRecord.key(BlockKey.of(2)), new byte[3]);
         }
         try (SsdTier tier = open(1L << 20, "lru")) {
             assertThat(tier.corruptBlocks()).isEqualTo(1); // block 2's record, at open
-            assertThat(tier.keys()).containsExactlyInAnyOrder(1L, 3L);
-            assertThat(cause(tier.get(1, arena.allocate(KIB64)))).isInstanceOf(CorruptBlockException.class);
+            assertThat(tier.keys()).containsExactlyInAnyOrder(BlockKey.ofAll(1, 3));
+            assertThat(cause(tier.get(BlockKey.of(1), arena.allocate(KIB64)))).isInstanceOf(CorruptBlockException.class);
             assertThat(tier.corruptBlocks()).isEqualTo(2);
-            assertThat(tier.keys()).containsExactly(3L);
+            assertThat(tier.keys()).containsExactly(BlockKey.ofAll(3));
             assertReadsBack(tier, 3, KIB64);
         }
     }
@@ -340,7 +341,7 @@ class SsdTierTest {
                         put(tier, key, block(key, bytes));
                         for (long other = key; other > key - 5 && other >= thread * 1000L; other--) {
                             try {
-                                tier.get(other, dst).join();
+                                tier.get(BlockKey.of(other), dst).join();
                                 if (BlockContent.firstMismatch(other, dst) != -1) {
                                     errors.add("block " + other + " read back wrong");
                                 }
@@ -363,9 +364,9 @@ class SsdTierTest {
             assertThat(tier.usedBytes()).isLessThanOrEqualTo(capacity);
             assertThat(tier.blocks()).isEqualTo(40);
             Set<Long> all = new HashSet<>();
-            for (long key : tier.keys()) {
-                assertReadsBack(tier, key, bytes);
-                all.add(key);
+            for (BlockKey key : tier.keys()) {
+                assertReadsBack(tier, key.narrow(), bytes);
+                all.add(key.narrow());
             }
             synchronized (evicted) {
                 assertThat(evicted).doesNotHaveDuplicates().doesNotContainAnyElementsOf(all);
@@ -383,7 +384,7 @@ class SsdTierTest {
         SsdTier tier = open(1L << 20, "lru");
         tier.close();
         tier.close();
-        assertThatThrownBy(() -> tier.get(1, arena.allocate(8))).isInstanceOf(IllegalStateException.class)
+        assertThatThrownBy(() -> tier.get(BlockKey.of(1), arena.allocate(8))).isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("closed");
         assertThatThrownBy(() -> SsdTier.open(dir, 0, EvictionPolicy.byName("lru"), 1))
                 .hasMessageContaining("capacity must be at least 1 byte");

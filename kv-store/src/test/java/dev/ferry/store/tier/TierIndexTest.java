@@ -3,6 +3,7 @@ package dev.ferry.store.tier;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.eviction.LruPolicy;
 import org.junit.jupiter.api.Test;
 
@@ -11,25 +12,25 @@ class TierIndexTest {
     private final TierIndex index = new TierIndex(new LruPolicy(), 200);
 
     private void store(long key, long length, int crc) throws InterruptedException {
-        index.commitPut(index.beginPut(key, length, crc));
+        index.commitPut(index.beginPut(BlockKey.of(key), length, crc));
     }
 
     @Test
     void aBlockBeingReadIsNeverEvictedAndAPutThatCannotFitChangesNothing() throws Exception {
         store(1, 100, 11);
         store(2, 100, 22);
-        TierIndex.Entry reading = index.beginRead(1, 100);
-        assertThatThrownBy(() -> index.beginPut(3, 200, 33)).isInstanceOf(TierException.class)
-                .hasMessageContaining("no room for block key 3 of 200 bytes: 100 bytes more are held");
-        assertThat(index.contains(1)).isTrue();
-        assertThat(index.contains(2)).isTrue();
+        TierIndex.Entry reading = index.beginRead(BlockKey.of(1), 100);
+        assertThatThrownBy(() -> index.beginPut(BlockKey.of(3), 200, 33)).isInstanceOf(TierException.class)
+                .hasMessageContaining("no room for block key " + BlockKey.of(3) + " of 200 bytes: 100 bytes more are held");
+        assertThat(index.contains(BlockKey.of(1))).isTrue();
+        assertThat(index.contains(BlockKey.of(2))).isTrue();
         assertThat(index.usedBytes()).isEqualTo(200);
         assertThat(index.blocks()).isEqualTo(2);
         index.endRead(reading);
 
-        TierIndex.PutPlan plan = index.beginPut(3, 200, 33);
-        assertThat(plan.victims()).extracting(StoredBlock::key).containsExactlyInAnyOrder(1L, 2L);
-        assertThat(index.contains(1)).isFalse();
+        TierIndex.PutPlan plan = index.beginPut(BlockKey.of(3), 200, 33);
+        assertThat(plan.victims()).extracting(StoredBlock::key).containsExactlyInAnyOrder(BlockKey.ofAll(1, 2));
+        assertThat(index.contains(BlockKey.of(1))).isFalse();
         index.commitPut(plan);
         assertThat(index.blocks()).isEqualTo(1);
         assertThat(index.usedBytes()).isEqualTo(200);
@@ -39,14 +40,14 @@ class TierIndexTest {
     void aFailedReplacementRestoresTheOldBlockAndItsVictims() throws Exception {
         store(1, 100, 11);
         store(2, 100, 22);
-        TierIndex.PutPlan plan = index.beginPut(1, 150, 99);
+        TierIndex.PutPlan plan = index.beginPut(BlockKey.of(1), 150, 99);
         assertThat(plan.replaced().crc32c()).isEqualTo(11);
-        assertThat(plan.victims()).extracting(StoredBlock::key).containsExactly(2L);
-        assertThat(index.contains(1)).isFalse(); // invisible while it is written
+        assertThat(plan.victims()).extracting(StoredBlock::key).containsExactly(BlockKey.ofAll(2));
+        assertThat(index.contains(BlockKey.of(1))).isFalse(); // invisible while it is written
         index.abortPut(plan);
         assertThat(index.snapshot()).extracting(StoredBlock::key, StoredBlock::length, StoredBlock::crc32c)
-                .containsExactlyInAnyOrder(org.assertj.core.groups.Tuple.tuple(1L, 100L, 11),
-                        org.assertj.core.groups.Tuple.tuple(2L, 100L, 22));
+                .containsExactlyInAnyOrder(org.assertj.core.groups.Tuple.tuple(BlockKey.of(1), 100L, 11),
+                        org.assertj.core.groups.Tuple.tuple(BlockKey.of(2), 100L, 22));
         assertThat(index.usedBytes()).isEqualTo(200);
     }
 
@@ -54,8 +55,8 @@ class TierIndexTest {
     void theSameBlockAgainIsOnlyAnAccess() throws Exception {
         store(1, 100, 11);
         store(2, 100, 22);
-        assertThat(index.beginPut(1, 100, 11).alreadyStored()).isTrue();
+        assertThat(index.beginPut(BlockKey.of(1), 100, 11).alreadyStored()).isTrue();
         // 1 was touched last: 2 is the least recently used now.
-        assertThat(index.beginPut(3, 100, 33).victims()).extracting(StoredBlock::key).containsExactly(2L);
+        assertThat(index.beginPut(BlockKey.of(3), 100, 33).victims()).extracting(StoredBlock::key).containsExactly(BlockKey.ofAll(2));
     }
 }
