@@ -20,6 +20,7 @@ import dev.ferry.transfer.spray.SprayPolicy;
 import dev.ferry.transfer.transport.Link;
 import dev.ferry.transfer.transport.NotificationListener;
 import dev.ferry.transfer.transport.SliceListener;
+import dev.ferry.transfer.transport.aeron.AeronCounters;
 import dev.ferry.transfer.transport.aeron.AeronPeer;
 import dev.ferry.transfer.transport.aeron.AeronTransport;
 import dev.ferry.transfer.transport.shm.ShmTransport;
@@ -97,11 +98,9 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
             metrics.counter("ferry.transfer.requests.failed", "requests that failed", failedRequests, LongAdder::sum);
             metrics.counter("ferry.transfer.shm.bytes", "bytes moved through shared memory", shm, ShmTransport::bytes);
         }
-        this.healer = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "ferry-heal");
-            t.setDaemon(true);
-            return t;
-        });
+        // A virtual thread per connect or probe: a peer that does not answer its connect holds
+        // only its own, so the first submit to another peer is never queued behind it.
+        this.healer = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ferry-heal-", 0).factory());
         try {
             this.tcp = new TcpTransport(segments, this, ctx.notifications, ctx.bindHost, ctx.port, ctx.ioThreads, ctx.linksPerPeer,
                     ctx.connectTimeoutMillis, TimeUnit.MILLISECONDS.toNanos(ctx.stallTimeoutMillis));
@@ -248,8 +247,10 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     }
 
     private SliceDispatcher dispatcher(SegmentDescriptor target) {
+        // Only makes the links: they connect on the healer when the first slice finds none up,
+        // so no caller waits here on another's connect.
         return dispatchers.computeIfAbsent(target.endpoints(), endpoints -> {
-            List<? extends Link> links = tcp.links(endpoints);
+            List<? extends Link> links = tcp.unconnectedLinks(endpoints);
             if (metrics != null) {
                 links.forEach(link -> metrics.link(link, LinkTraffic.TCP));
             }
@@ -270,12 +271,11 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         boolean ipc = aeron.reachesByIpc(target.aeronIpc());
         AeronPeer peer = ipc ? new AeronPeer.Ipc(target.aeronIpc()) : new AeronPeer.Udp(target.aeronEndpoints());
         return aeronDispatchers.computeIfAbsent(peer, key -> {
-            List<? extends Link> links = ipc ? aeron.ipcLinks(target.aeronIpc(), ctx.connectTimeoutMillis)
-                    : aeron.links(target.aeronEndpoints(), ctx.connectTimeoutMillis);
+            List<? extends Link> links = ipc ? aeron.ipcLinks(target.aeronIpc()) : aeron.links(target.aeronEndpoints());
             if (metrics != null) {
                 links.forEach(link -> metrics.link(link, ipc ? LinkTraffic.AERON_IPC : LinkTraffic.AERON));
             }
-            return new SliceDispatcher(links, ctx.sprayPolicy, healer, () -> aeron.reconnect(peer),
+            return new SliceDispatcher(links, ctx.sprayPolicy, healer, () -> aeron.connect(peer, ctx.connectTimeoutMillis),
                     (slice, cause) -> {
                         RequestState state = (RequestState) slice.owner();
                         SliceDispatcher tcpLinks = dispatcher(target);
@@ -437,11 +437,18 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
      * link when it shares this engine's media driver, else its UDP links; empty without Aeron.
      */
     public List<? extends Link> aeronLinks(SegmentDescriptor target) {
-        if (aeron != null && aeron.reachesByIpc(target.aeronIpc())) {
-            return aeron.ipcLinks(target.aeronIpc(), ctx.connectTimeoutMillis);
+        if (aeron == null || (target.aeronEndpoints().isEmpty() && !aeron.reachesByIpc(target.aeronIpc()))) {
+            return List.of();
         }
-        return aeron == null || target.aeronEndpoints().isEmpty() ? List.of()
-                : aeron.links(target.aeronEndpoints(), ctx.connectTimeoutMillis);
+        AeronPeer peer = aeron.reachesByIpc(target.aeronIpc()) ? new AeronPeer.Ipc(target.aeronIpc())
+                : new AeronPeer.Udp(target.aeronEndpoints());
+        aeron.connect(peer, ctx.connectTimeoutMillis);
+        return peer instanceof AeronPeer.Ipc ? aeron.ipcLinks(target.aeronIpc()) : aeron.links(target.aeronEndpoints());
+    }
+
+    /** Counters of the Aeron transport (serving side and duty cycles), or null without Aeron. */
+    public AeronCounters aeronCounters() {
+        return aeron == null ? null : aeron.counters();
     }
 
     @Override
