@@ -74,6 +74,27 @@ class SliceFramesOverTcpTest {
     }
 
     @Test
+    void writesOutsideTheSegmentOrToAnUnknownSegmentAreRefusedByTheSharedCoreAndTheConnectionServesOn()
+            throws IOException {
+        byte[] good = payload(4096, 4);
+        try (Socket socket = connect()) {
+            OutputStream out = socket.getOutputStream();
+            out.write(header(SliceFrame.WRITE, 1, (8L << 20) - 100, good.length, crc(good), SEGMENT));
+            out.write(good);
+            assertThat(Answer.read(socket).status()).isEqualTo(SliceFrame.Status.OUT_OF_BOUNDS.ordinal());
+            out.write(header(SliceFrame.WRITE, 2, 0, good.length, crc(good), "no/such"));
+            out.write(good);
+            assertThat(Answer.read(socket).status()).isEqualTo(SliceFrame.Status.UNKNOWN_SEGMENT.ordinal());
+            out.write(header(3, 0, good.length, crc(good)));
+            out.write(good);
+            assertThat(Answer.read(socket).status()).isZero();
+        }
+        assertThat(target.tcpCounters().refusals()).isEqualTo(2);
+        assertThat(target.tcpCounters().serving().bytesWritten()).isEqualTo(good.length);
+        assertThat(landed(0, good.length)).isEqualTo(good);
+    }
+
+    @Test
     void aFrameThatArrivesInPiecesLandsWholeAndTheNextFrameIsReadAsAFrame() throws Exception {
         byte[] first = payload(1 << 20, 2);
         byte[] second = payload(100_000, 3);
@@ -306,8 +327,12 @@ class SliceFramesOverTcpTest {
     }
 
     private static byte[] header(byte type, long sliceId, long offset, int length, int crc) {
+        return header(type, sliceId, offset, length, crc, SEGMENT);
+    }
+
+    private static byte[] header(byte type, long sliceId, long offset, int length, int crc, String segment) {
         ByteBuf buf = SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, type, sliceId, offset, length, crc,
-                SliceFrame.Status.OK, SliceFrame.name(SEGMENT));
+                SliceFrame.Status.OK, SliceFrame.name(segment));
         try {
             byte[] bytes = new byte[buf.readableBytes()];
             buf.readBytes(bytes);

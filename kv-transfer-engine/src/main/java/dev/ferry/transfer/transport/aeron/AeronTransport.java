@@ -99,6 +99,7 @@ public final class AeronTransport implements AutoCloseable {
     private final AeronSender sender;
     private final AgentRunner senderRunner;
     private final AgentRunner receiverRunner;
+    private volatile boolean closed;
 
     /**
      * @param bindHost         address of the subscription (and of this node's replies)
@@ -265,7 +266,8 @@ public final class AeronTransport implements AutoCloseable {
                 link.down = false;
             }
         }
-        while (System.nanoTime() < deadline && !allConnected(links)) {
+        while (System.nanoTime() < deadline && !allConnected(links) && !closed
+                && !Thread.currentThread().isInterrupted()) {
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
         }
         boolean up = false;
@@ -306,6 +308,7 @@ public final class AeronTransport implements AutoCloseable {
     /** Stops the agents (sender first, then receiver), then closes the client and the driver. */
     @Override
     public void close() {
+        closed = true;
         CloseHelper.closeAll(senderRunner, receiverRunner, aeron, driver);
     }
 

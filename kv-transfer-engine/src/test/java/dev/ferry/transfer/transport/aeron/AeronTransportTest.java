@@ -2,6 +2,7 @@ package dev.ferry.transfer.transport.aeron;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.TransferEngine;
@@ -11,6 +12,8 @@ import dev.ferry.transfer.segment.SegmentDescriptor;
 import dev.ferry.transfer.slice.TransferException;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import dev.ferry.transfer.transport.frame.SliceFrame;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -135,6 +138,80 @@ class AeronTransportTest {
             assertThat(peer.awaitAnswerStatus()).isZero();
             assertThat(remote.memory().asSlice(4096, payload.length).mismatch(MemorySegment.ofArray(payload)))
                     .isEqualTo(-1);
+            assertThat(target.aeronCounters().serving().crcMismatches()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void writesOutsideTheSegmentOrToAnUnknownSegmentAreRefusedByTheSharedCore() throws Exception {
+        try (Slab remote = Slab.allocate(1 << 20);
+             TransferEngine target = new TransferEngine(new TransferEngine.Context().aeron(true));
+             RawAeronPeer peer = new RawAeronPeer()) {
+            SegmentDescriptor d = target.registerSegment("t", remote.memory());
+            var publication = peer.publicationTo(d.aeronEndpoints().getFirst());
+            byte[] payload = new byte[100_000];
+            java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+            crc.update(payload);
+            peer.sendWrite(publication, 1, "t", (1 << 20) - 10, payload, (int) crc.getValue());
+            assertThat(peer.awaitAnswerStatus()).isEqualTo(SliceFrame.Status.OUT_OF_BOUNDS.ordinal());
+            peer.sendWrite(publication, 2, "no/such", 0, payload, (int) crc.getValue());
+            assertThat(peer.awaitAnswerStatus()).isEqualTo(SliceFrame.Status.UNKNOWN_SEGMENT.ordinal());
+            peer.sendWrite(publication, 3, "t", 0, payload, (int) crc.getValue());
+            assertThat(peer.awaitAnswerStatus()).isZero();
+            assertThat(target.aeronCounters().serving().refusals()).isEqualTo(2);
+            assertThat(target.aeronCounters().serving().bytesWritten()).isEqualTo(payload.length);
+        }
+    }
+
+    @Test
+    void aPeerThatDoesNotTakeItsAnswersNeverStopsReceipt() throws Exception {
+        try (Slab remote = Slab.allocate(4 << 20); Slab local = Slab.allocate(4 << 20);
+             // Answers to the greedy peer stay back-pressured for as long as this: far beyond the initiator's patience.
+             TransferEngine target = new TransferEngine(new TransferEngine.Context().aeron(true)
+                     .stallTimeoutMillis(60_000));
+             RawAeronPeer greedy = new RawAeronPeer()) {
+            SegmentDescriptor d = target.registerSegment("t", remote.memory());
+            var publication = greedy.publicationTo(d.aeronEndpoints().getFirst());
+            for (int i = 1; i <= 32; i++) {
+                greedy.sendRead(publication, i, "t", 0, 1 << 20); // 32 MiB of answers it never polls
+            }
+            await("the answers to the greedy peer are back-pressured").atMost(Duration.ofSeconds(30))
+                    .until(() -> target.aeronCounters().answersBackPressured() > 0);
+            try (TransferEngine initiator = new TransferEngine(new TransferEngine.Context().aeron(true)
+                    .stallTimeoutMillis(1_000).maxAttempts(2).resolver(n -> d))) {
+                fill(local.memory(), 13);
+                initiator.submit(List.of(TransferRequest.write(local.memory(), 0, "t", 0, 4 << 20))).await();
+                MemorySegment back = Slab.allocate(4 << 20).memory();
+                initiator.submit(List.of(TransferRequest.read(back, 0, "t", 0, 4 << 20))).await();
+                assertThat(back.mismatch(local.memory())).isEqualTo(-1);
+                assertThat(target.tcpCounters().bytesWritten()).isZero();
+                assertThat(initiator.sliceRetries()).isZero();
+            }
+        }
+    }
+
+    @Test
+    void theFirstSubmitToAPeerWhoseLinksDoNotConnectHoldsUpNeitherItsCallerNorASubmitToAnotherPeer() {
+        try (Slab nearMemory = Slab.allocate(1 << 20); Slab farMemory = Slab.allocate(1 << 20);
+             Slab local = Slab.allocate(1 << 20);
+             TransferEngine near = new TransferEngine(new TransferEngine.Context().aeron(true));
+             TransferEngine farTcp = new TransferEngine(new TransferEngine.Context())) {
+            SegmentDescriptor nearD = near.registerSegment("near", nearMemory.memory());
+            SegmentDescriptor farReal = farTcp.registerSegment("far", farMemory.memory());
+            // Its Aeron endpoint has nobody behind it: the publication waits the whole connect timeout.
+            SegmentDescriptor farD = new SegmentDescriptor("far", 1 << 20, farReal.endpoints(), "", "",
+                    List.of(new Endpoint("127.0.0.1", 9)));
+            try (TransferEngine initiator = new TransferEngine(new TransferEngine.Context().aeron(true)
+                    .connectTimeoutMillis(120_000).resolver(n -> n.equals("near") ? nearD : farD))) {
+                fill(local.memory(), 3);
+                var far = initiator.submit(List.of(TransferRequest.write(local.memory(), 0, "far", 0, 1 << 20)));
+                var toNear = initiator.submit(List.of(TransferRequest.write(local.memory(), 0, "near", 0, 1 << 20)));
+                await("the write to the reachable peer completes").atMost(Duration.ofSeconds(60))
+                        .until(() -> toNear.completion().isDone());
+                toNear.await();
+                assertThat(nearMemory.memory().mismatch(local.memory())).isEqualTo(-1);
+                assertThat(far.completion()).isNotDone(); // its connect still waits, on a healer thread of its own
+            }
         }
     }
 
@@ -154,6 +231,9 @@ class AeronTransportTest {
                         256 << 10))).await()).hasStackTraceContaining("gave no answer");
                 assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isGreaterThanOrEqualTo(400);
                 assertThat(initiator.sliceRetries()).isEqualTo(1);
+                assertThat(initiator.aeronCounters().stalledSlices()).isEqualTo(2);
+                assertThat(initiator.aeronCounters().linksMarkedDown()).isEqualTo(2);
+                assertThat(initiator.aeronLinks(d).getFirst().estimator().failures()).isEqualTo(2);
             }
         }
     }

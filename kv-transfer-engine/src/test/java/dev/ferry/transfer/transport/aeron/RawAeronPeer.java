@@ -55,8 +55,18 @@ final class RawAeronPeer implements AutoCloseable {
 
     /** Sends a WRITE request of {@code payload} to {@code offset} of {@code segment}, carrying {@code crc}. */
     void sendWrite(Publication p, long sliceId, String segment, long offset, byte[] payload, int crc) {
+        send(p, SliceFrame.WRITE, sliceId, segment, offset, payload.length, payload, crc);
+    }
+
+    /** Sends a READ request of {@code length} bytes at {@code offset} of {@code segment}. */
+    void sendRead(Publication p, long sliceId, String segment, long offset, int length) {
+        send(p, SliceFrame.READ, sliceId, segment, offset, length, new byte[0], 0);
+    }
+
+    private void send(Publication p, byte type, long sliceId, String segment, long offset, int length, byte[] payload,
+                      int crc) {
         byte[] reply = endpoint.toString().getBytes(StandardCharsets.US_ASCII);
-        ByteBuf frame = SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, SliceFrame.WRITE, sliceId, offset, payload.length,
+        ByteBuf frame = SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, type, sliceId, offset, length,
                 crc, SliceFrame.Status.OK, SliceFrame.name(segment));
         UnsafeBuffer message = new UnsafeBuffer(new byte[4 + reply.length + frame.readableBytes() + payload.length]);
         message.putInt(0, reply.length);
