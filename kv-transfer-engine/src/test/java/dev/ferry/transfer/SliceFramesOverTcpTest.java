@@ -241,6 +241,33 @@ class SliceFramesOverTcpTest {
     }
 
     @Test
+    void aReadWhoseAnswerFailsItsCrcIsResentAndLandsByteForByte() throws Exception {
+        byte[] data = payload(64 * 1024, 8);
+        try (ServerSocket server = new ServerSocket(0, 4, InetAddress.getLoopbackAddress());
+             TransferEngine initiator = new TransferEngine(new TransferEngine.Context().linksPerPeer(1)
+                     .sharedMemory(false).resolver(name -> new SegmentDescriptor(name, 1 << 20,
+                             new Endpoint("127.0.0.1", server.getLocalPort()))))) {
+            MemorySegment into = Arena.ofAuto().allocate(data.length);
+            BatchHandle handle = initiator.submit(List.of(TransferRequest.read(into, 0, "peer", 0, data.length)));
+            // A target that corrupts its first answer: one byte flipped, the CRC32C of the right bytes kept.
+            try (Socket peer = server.accept()) {
+                peer.setSoTimeout(10_000);
+                DataInputStream in = new DataInputStream(peer.getInputStream());
+                OutputStream out = peer.getOutputStream();
+                byte[] corrupted = answer(readRequest(in), data);
+                corrupted[corrupted.length - 100] ^= 0x01;
+                out.write(corrupted);
+                out.write(answer(readRequest(in), data));
+                handle.completion().get(10, TimeUnit.SECONDS);
+            }
+            assertThat(into.toArray(ValueLayout.JAVA_BYTE)).isEqualTo(data);
+            assertThat(initiator.sliceRetries()).isEqualTo(1);
+            assertThat(initiator.links(new Endpoint("127.0.0.1", server.getLocalPort())).getFirst().estimator()
+                    .failures()).isEqualTo(1);
+        }
+    }
+
+    @Test
     void anAnswerOfAnotherFrameVersionFailsTheRequestNamingTheVersion() throws Exception {
         byte[] data = payload(4096, 9);
         try (ServerSocket server = new ServerSocket(0, 4, InetAddress.getLoopbackAddress());

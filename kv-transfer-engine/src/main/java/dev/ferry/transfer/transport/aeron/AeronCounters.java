@@ -18,6 +18,9 @@ public final class AeronCounters {
     final LongAdder answersDropped = new LongAdder();
     final LongAdder malformedMessages = new LongAdder();
     final LongAdder lateAnswers = new LongAdder();
+    final LongAdder probesSent = new LongAdder();
+    final LongAdder probesUnanswered = new LongAdder();
+    final LongAdder readmissions = new LongAdder();
     private final AeronErrors errors;
 
     AeronCounters(ServingCounters serving, AeronErrors errors) {
@@ -68,6 +71,21 @@ public final class AeronCounters {
     /** Answers that came after their slice had failed here (stalled) and were ignored. */
     public long lateAnswers() {
         return lateAnswers.sum();
+    }
+
+    /** Probes sent on quarantined links. */
+    public long probesSent() {
+        return probesSent.sum();
+    }
+
+    /** Probes that got no answer in time (or could not be sent): their link stayed quarantined. */
+    public long probesUnanswered() {
+        return probesUnanswered.sum();
+    }
+
+    /** Quarantined links readmitted after their peer answered a probe. */
+    public long readmissions() {
+        return readmissions.sum();
     }
 
     /** Exceptions thrown in the duty cycles, counted by the error handler (the cycle goes on). */

@@ -19,8 +19,10 @@ import org.agrona.concurrent.UnsafeBuffer;
  * arrive on the transport's subscription.
  *
  * <p>The publication is added on the first connect ({@link AeronTransport#connect}), never
- * on a caller's thread. A link is marked down when one of its slices stalls or its offer
- * fails; it takes no slices until it is readmitted.
+ * on a caller's thread. A link is marked down (quarantined) when one of its slices stalls or
+ * its offer fails; it takes no slices until a probe ({@link AeronProbe}) is answered. Probes
+ * wait longer after each one that fails: {@code base * 2^(n-1)} after {@code n} failures in
+ * a row, at most 32 times {@code base} (exponential backoff, as TCP links reconnect).
  *
  * <p>Thread-safe: {@link #send} from any thread.
  */
@@ -39,7 +41,14 @@ final class AeronLink implements Link {
     private final SliceListener listener;
     volatile Publication publication;
     volatile boolean down;
-    volatile boolean probing;
+    /** The segment the link last carried a slice for: what a probe reads a byte of. */
+    volatile String probeSegment;
+    /** The probe in flight, or null. */
+    volatile AeronProbe probe;
+    /** A probe for the sender to offer although the link is down, or null. */
+    volatile AeronProbe probeToSend;
+    private volatile int probeFailures;
+    private volatile long lastProbeFailureNanos;
 
     // The sender agent's alone: the message head, the payload view, the slice at the head of
     // the queue while back pressure holds it, and the segment name last sent.
@@ -84,7 +93,7 @@ final class AeronLink implements Link {
 
     @Override
     public LinkState state() {
-        return isUp() ? LinkState.UP : probing ? LinkState.PROBING : LinkState.QUARANTINED;
+        return isUp() ? LinkState.UP : probe != null ? LinkState.PROBING : LinkState.QUARANTINED;
     }
 
     @Override
@@ -104,6 +113,10 @@ final class AeronLink implements Link {
             listener.onFailed(slice, this, new TransferException("link " + name + " is down", true));
             return;
         }
+        String segment = slice.target();
+        if (probeSegment != segment) {
+            probeSegment = segment;
+        }
         inFlight.addAndGet(slice.length());
         if (!queue.offer(slice)) {
             inFlight.addAndGet(-slice.length());
@@ -121,5 +134,26 @@ final class AeronLink implements Link {
         }
         down = true;
         return true;
+    }
+
+    /** A probe was answered: the link takes slices again. */
+    void readmit() {
+        probeFailures = 0;
+        probe = null;
+        down = false;
+    }
+
+    /** A probe got no answer: the link stays quarantined, and the next probe waits longer. */
+    void probeFailed(long nowNanos) {
+        lastProbeFailureNanos = nowNanos;
+        probeFailures++;
+        probe = null;
+    }
+
+    /** Whether a probe may go out now: none in flight, and past the backoff of the failures before. */
+    boolean mayProbe(long nowNanos, long baseBackoffNanos) {
+        int n = probeFailures;
+        long backoff = n == 0 ? 0 : baseBackoffNanos << Math.min(n - 1, 5);
+        return probe == null && (n == 0 || nowNanos - lastProbeFailureNanos >= backoff);
     }
 }

@@ -247,6 +247,10 @@ final class AeronReceiver implements Agent, Answers {
             counters.lateAnswers.increment(); // the slice failed here already (stalled)
             return;
         }
+        if (slice.owner() instanceof AeronProbe probe) {
+            probe.answered(); // any answer, a refusal too: the peer's serving core takes requests again
+            return;
+        }
         link.inFlight.addAndGet(-slice.length());
         SliceFrame.Status status = header.status();
         if (status != SliceFrame.Status.OK) {
@@ -287,6 +291,10 @@ final class AeronReceiver implements Agent, Answers {
             Slice slice = entry.slice();
             AeronLink link = entry.link();
             if (slice == null || link == null || now - slice.sentNanos() <= stallNanos || !outstanding.take(entry, key)) {
+                continue;
+            }
+            if (slice.owner() instanceof AeronProbe probe) {
+                probe.failed(now); // its link stays quarantined
                 continue;
             }
             stalled++;

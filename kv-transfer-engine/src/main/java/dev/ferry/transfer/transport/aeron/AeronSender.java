@@ -90,7 +90,14 @@ final class AeronSender implements Agent {
     private int sendQueued(AeronLink link) {
         Publication publication = link.publication;
         if (link.down || publication == null) {
-            return failQueued(link, "link " + link.name + " is down");
+            int failed = failQueued(link, "link " + link.name + " is down");
+            AeronProbe probe = link.probeToSend;
+            if (probe != null && publication != null) {
+                link.probeToSend = null;
+                sendProbe(publication, link, probe);
+                failed++;
+            }
+            return failed;
         }
         int sent = 0;
         Slice slice;
@@ -147,6 +154,21 @@ final class AeronSender implements Agent {
             return sent + 1;
         }
         return sent;
+    }
+
+    /** Offers a probe on a quarantined link; one that cannot go out at once fails (the next waits its backoff). */
+    private void sendProbe(Publication publication, AeronLink link, AeronProbe probe) {
+        long now = System.nanoTime();
+        OutstandingSlices.Entry entry = outstanding.claim();
+        if (entry == null) {
+            probe.failed(now);
+            return;
+        }
+        probe.slice.markSent(now);
+        long key = outstanding.arm(entry, probe.slice, link);
+        if (offer(publication, link, probe.slice, key) <= 0 && outstanding.take(entry, key)) {
+            probe.failed(now);
+        }
     }
 
     /** Fails the slices queued on a link that is down, so that they go to another link. */

@@ -28,6 +28,8 @@ import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -55,6 +57,14 @@ import org.agrona.concurrent.UnsafeBuffer;
  *       never stops receipt, and no caller is held across back pressure.</li>
  * </ul>
  * What goes wrong in the cycles is counted ({@link #counters()}), not logged per event.
+ *
+ * <p>Healing, as TCP links heal: a link whose slice stalls or whose offer fails is
+ * quarantined (down); its waiting slices go to the peer's other links, or over to TCP when
+ * none is up. A quarantined link is probed ({@link AeronProbe}: a one-byte READ that the
+ * peer's serving core must answer) every {@value #PROBE_INTERVAL_MILLIS} ms past its
+ * backoff ({@link #PROBE_BACKOFF_NANOS}, doubling after each unanswered probe, at most 32
+ * times), and when a dispatcher finds none of a peer's links up ({@link #connect}); an
+ * answered probe readmits it.
  *
  * <p>Given the directory of a media driver that runs already ({@link MediaDrivers#launch}
  * in one process of the host, or Aeron's own driver), it shares that driver instead, and
@@ -100,6 +110,16 @@ public final class AeronTransport implements AutoCloseable {
     private final AgentRunner senderRunner;
     private final AgentRunner receiverRunner;
     private volatile boolean closed;
+    private final long stallNanos;
+    private final ScheduledExecutorService prober = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "ferry-aeron-probe");
+        t.setDaemon(true);
+        return t;
+    });
+    /** Probes of a quarantined link start this long after its first failed probe, doubling up to 32 times it. */
+    static final long PROBE_BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
+    /** How often quarantined links are looked at for a probe, ms. */
+    static final long PROBE_INTERVAL_MILLIS = 250;
 
     /**
      * @param bindHost         address of the subscription (and of this node's replies)
@@ -115,7 +135,7 @@ public final class AeronTransport implements AutoCloseable {
     public AeronTransport(LocalSegments segments, SliceListener listener, NotificationListener notifications,
                           String bindHost, long stallTimeoutMillis, String sharedDirectory) {
         this.listener = listener;
-        long stallNanos = TimeUnit.MILLISECONDS.toNanos(stallTimeoutMillis);
+        this.stallNanos = TimeUnit.MILLISECONDS.toNanos(stallTimeoutMillis);
         this.driver = sharedDirectory != null ? null : MediaDrivers.launch(CommonContext.getAeronDirectoryName()
                 + "-ferry-" + ProcessHandle.current().pid() + "-" + INSTANCES.incrementAndGet());
         String dir = sharedDirectory != null ? sharedDirectory : driver.aeronDirectoryName();
@@ -162,6 +182,8 @@ public final class AeronTransport implements AutoCloseable {
                 TimeUnit.MILLISECONDS.toNanos(1)), errors, null, receiver);
         AgentRunner.startOnThread(receiverRunner, AeronTransport::daemon);
         AgentRunner.startOnThread(senderRunner, AeronTransport::daemon);
+        prober.scheduleWithFixedDelay(this::probeQuarantined, PROBE_INTERVAL_MILLIS, PROBE_INTERVAL_MILLIS,
+                TimeUnit.MILLISECONDS);
     }
 
     private static Thread daemon(Runnable runnable) {
@@ -243,38 +265,88 @@ public final class AeronTransport implements AutoCloseable {
     }
 
     /**
-     * Connects the links to a peer and readmits those marked down: adds the publications not
-     * made yet and waits up to {@code connectMillis} for them to connect. Blocks: call it on a
-     * healer thread, never on an agent or an I/O thread.
+     * Connects the links to a peer: adds the publications not made yet and waits up to
+     * {@code connectMillis} for them to connect; probes the links that are quarantined (past
+     * their backoff) and waits for the probes' outcome, up to the connect timeout plus twice
+     * the stall timeout. Blocks: call it on a healer thread, never on an agent or an I/O thread.
      *
      * @return whether any of the peer's links is up
      */
     public boolean connect(AeronPeer peer, long connectMillis) {
-        List<AeronLink> links = peer instanceof AeronPeer.Ipc ipc ? ipcLinks(ipc.address())
-                : links(((AeronPeer.Udp) peer).endpoints());
+        List<AeronLink> links = linksOf(peer);
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(connectMillis);
         synchronized (links) {
             for (AeronLink link : links) {
-                link.probing = true;
-                try {
-                    if (link.publication == null) {
-                        link.publication = aeron.addPublication(link.channel, link.streamId);
-                    }
-                } finally {
-                    link.probing = false;
+                if (link.publication == null) {
+                    link.publication = aeron.addPublication(link.channel, link.streamId);
                 }
-                link.down = false;
             }
         }
         while (System.nanoTime() < deadline && !allConnected(links) && !closed
                 && !Thread.currentThread().isInterrupted()) {
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
         }
+        long probeWait = TimeUnit.MILLISECONDS.toNanos(connectMillis) + 2 * stallNanos;
+        for (AeronLink link : links) {
+            AeronProbe probe = link.down ? probe(link, System.nanoTime()) : null;
+            if (probe != null) {
+                try {
+                    probe.outcome.get(probeWait, TimeUnit.NANOSECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                    // still quarantined: the prober tries again after the backoff
+                }
+            }
+        }
         boolean up = false;
         for (AeronLink link : links) {
             up |= link.isUp();
         }
         return up;
+    }
+
+    /**
+     * Starts a probe of a quarantined link, unless one is in flight or its backoff holds;
+     * returns the probe in flight, or null. A link that never carried a slice has no segment
+     * to probe: it is readmitted once its publication is connected. Never blocks.
+     */
+    private AeronProbe probe(AeronLink link, long nowNanos) {
+        synchronized (link) {
+            AeronProbe current = link.probe;
+            if (current != null || !link.down || !link.mayProbe(nowNanos, PROBE_BACKOFF_NANOS)) {
+                return current;
+            }
+            String segment = link.probeSegment;
+            Publication publication = link.publication;
+            if (segment == null) {
+                if (publication != null && publication.isConnected()) {
+                    link.readmit();
+                }
+                return null;
+            }
+            AeronProbe probe = new AeronProbe(link, -1, segment);
+            link.probe = probe;
+            link.probeToSend = probe;
+            counters.probesSent.increment();
+            probe.outcome.thenAccept(answered -> (answered ? counters.readmissions : counters.probesUnanswered)
+                    .increment());
+            wakeSender();
+            return probe;
+        }
+    }
+
+    /** Probes the quarantined links of every peer, each past its backoff, so that a link that recovers is used again. */
+    private void probeQuarantined() {
+        long now = System.nanoTime();
+        for (List<AeronLink> links : peers.values()) {
+            for (AeronLink link : links) {
+                if (link.down && link.publication != null) {
+                    probe(link, now);
+                }
+            }
+        }
     }
 
     private static boolean allConnected(List<AeronLink> links) {
@@ -309,6 +381,7 @@ public final class AeronTransport implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
+        prober.shutdownNow();
         CloseHelper.closeAll(senderRunner, receiverRunner, aeron, driver);
     }
 
