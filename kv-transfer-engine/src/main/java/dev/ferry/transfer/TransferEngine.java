@@ -21,6 +21,7 @@ import dev.ferry.transfer.transport.Link;
 import dev.ferry.transfer.transport.NotificationListener;
 import dev.ferry.transfer.transport.SliceListener;
 import dev.ferry.transfer.transport.aeron.AeronCounters;
+import dev.ferry.transfer.transport.serve.ServingCounters;
 import dev.ferry.transfer.transport.aeron.AeronPeer;
 import dev.ferry.transfer.transport.aeron.AeronTransport;
 import dev.ferry.transfer.transport.shm.ShmTransport;
@@ -122,6 +123,50 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         } else {
             this.aeron = null;
         }
+        if (metrics != null) {
+            registerServing("tcp", tcp.counters().serving());
+            if (aeron != null) {
+                registerServing("aeron", aeron.counters().serving());
+                registerAeron(aeron.counters());
+            }
+        }
+    }
+
+    private void registerServing(String transport, ServingCounters c) {
+        metrics.counter("ferry.transfer.served.bytes.written", "bytes peers wrote into this node's segments", transport,
+                c, ServingCounters::bytesWritten);
+        metrics.counter("ferry.transfer.served.bytes.read", "bytes peers read out of this node's segments", transport,
+                c, ServingCounters::bytesRead);
+        metrics.counter("ferry.transfer.served.crc.mismatches", "WRITE payloads and notifications refused for a "
+                + "CRC32C mismatch", transport, c, ServingCounters::crcMismatches);
+        metrics.counter("ferry.transfer.served.refusals", "requests refused: unknown segment, range outside it, "
+                + "over-long notification, cut-short message", transport, c, ServingCounters::refusals);
+    }
+
+    private void registerAeron(AeronCounters c) {
+        metrics.counter("ferry.transfer.aeron.slices.stalled", "slices with no answer within the stall timeout", c,
+                AeronCounters::stalledSlices);
+        metrics.counter("ferry.transfer.aeron.links.down", "times an Aeron link was quarantined", c,
+                AeronCounters::linksMarkedDown);
+        metrics.counter("ferry.transfer.aeron.probes.sent", "probes sent on quarantined Aeron links", c,
+                AeronCounters::probesSent);
+        metrics.counter("ferry.transfer.aeron.probes.unanswered", "probes that got no answer in time", c,
+                AeronCounters::probesUnanswered);
+        metrics.counter("ferry.transfer.aeron.readmissions", "quarantined Aeron links readmitted after a probe", c,
+                AeronCounters::readmissions);
+        metrics.counter("ferry.transfer.aeron.sends.backpressured", "slice offers that met back pressure", c,
+                AeronCounters::sendsBackPressured);
+        metrics.counter("ferry.transfer.aeron.sends.failed", "slice offers that failed", c, AeronCounters::sendsFailed);
+        metrics.counter("ferry.transfer.aeron.answers.backpressured", "answers whose offer met back pressure", c,
+                AeronCounters::answersBackPressured);
+        metrics.counter("ferry.transfer.aeron.answers.dropped", "answers not sent within the stall timeout", c,
+                AeronCounters::answersDropped);
+        metrics.counter("ferry.transfer.aeron.answers.late", "answers that came after their slice had failed", c,
+                AeronCounters::lateAnswers);
+        metrics.counter("ferry.transfer.aeron.messages.malformed", "messages dropped for a malformed head", c,
+                AeronCounters::malformedMessages);
+        metrics.counter("ferry.transfer.aeron.errors", "exceptions in the Aeron duty cycles", c,
+                AeronCounters::errors);
     }
 
     /**
