@@ -90,7 +90,7 @@ final class AeronSender implements Agent {
     private int sendQueued(AeronLink link) {
         Publication publication = link.publication;
         if (link.down || publication == null) {
-            int failed = failQueued(link, "link " + link.name + " is down");
+            int failed = link.current == null && link.queue.isEmpty() ? 0 : failQueued(link);
             AeronProbe probe = link.probeToSend;
             if (probe != null && publication != null) {
                 link.probeToSend = null;
@@ -172,7 +172,8 @@ final class AeronSender implements Agent {
     }
 
     /** Fails the slices queued on a link that is down, so that they go to another link. */
-    private int failQueued(AeronLink link, String why) {
+    private int failQueued(AeronLink link) {
+        String why = "link " + link.name + " is down";
         int failed = 0;
         if (link.current != null) {
             OutstandingSlices.Entry entry = link.current;
