@@ -437,12 +437,12 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         return tcp.counters();
     }
 
-    /** Links to the peer at {@code endpoint} (connecting them if needed), for metrics and tests. */
+    /** Links to the peer at {@code endpoint} (connected on first use; links that went down later are left to the prober), for metrics and tests. */
     public List<? extends Link> links(Endpoint endpoint) {
         return tcp.links(List.of(endpoint));
     }
 
-    /** Links to the peer serving {@code target} over TCP (connecting them if needed). */
+    /** Links to the peer serving {@code target} over TCP (connected on first use). */
     public List<? extends Link> links(SegmentDescriptor target) {
         return tcp.links(target.endpoints());
     }
@@ -478,7 +478,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     }
 
     /**
-     * Links to the peer serving {@code target} over Aeron (connecting them if needed): its IPC
+     * Links to the peer serving {@code target} over Aeron (connected on first use): its IPC
      * link when it shares this engine's media driver, else its UDP links; empty without Aeron.
      */
     public List<? extends Link> aeronLinks(SegmentDescriptor target) {
@@ -487,7 +487,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         }
         AeronPeer peer = aeron.reachesByIpc(target.aeronIpc()) ? new AeronPeer.Ipc(target.aeronIpc())
                 : new AeronPeer.Udp(target.aeronEndpoints());
-        aeron.connect(peer, ctx.connectTimeoutMillis);
+        aeron.connectFirst(peer, ctx.connectTimeoutMillis);
         return peer instanceof AeronPeer.Ipc ? aeron.ipcLinks(target.aeronIpc()) : aeron.links(target.aeronEndpoints());
     }
 

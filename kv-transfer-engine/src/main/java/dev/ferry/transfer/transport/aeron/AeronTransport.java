@@ -308,6 +308,27 @@ public final class AeronTransport implements AutoCloseable {
     }
 
     /**
+     * Connects the links to a peer as {@link #connect} does, unless they were connected
+     * before (then returns at once, whatever their state: quarantined links wait for the prober).
+     *
+     * @return whether any of the peer's links is up
+     */
+    public boolean connectFirst(AeronPeer peer, long connectMillis) {
+        List<AeronLink> links = linksOf(peer);
+        for (AeronLink link : links) {
+            if (link.publication == null) {
+                return connect(peer, connectMillis);
+            }
+        }
+        for (AeronLink link : links) {
+            if (link.isUp()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
      * Starts a probe of a quarantined link, unless one is in flight or its backoff holds;
      * returns the probe in flight, or null. A link that never carried a slice has no segment
      * to probe: it is readmitted once its publication is connected. Never blocks.

@@ -162,12 +162,12 @@ public final class TcpTransport implements AutoCloseable {
 
     /**
      * Links of the peer at {@code endpoints} ({@code linksPerPeer} connections to each),
-     * made on first use, and connects those that are down (past their backoff). Blocks up to
-     * the connect timeout: must not run on an event loop.
+     * made and connected on first use (outside the map's update). Blocks up to the connect
+     * timeout then: must not run on an event loop.
      */
     public List<? extends Link> links(List<Endpoint> endpoints) {
         TcpPeer peer = peer(endpoints);
-        peer.reconnectDown();
+        peer.connectFirst();
         return peer.links();
     }
 
