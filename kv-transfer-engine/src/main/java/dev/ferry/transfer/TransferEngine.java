@@ -21,9 +21,9 @@ import dev.ferry.transfer.transport.Link;
 import dev.ferry.transfer.transport.NotificationListener;
 import dev.ferry.transfer.transport.SliceListener;
 import dev.ferry.transfer.transport.aeron.AeronCounters;
-import dev.ferry.transfer.transport.serve.ServingCounters;
 import dev.ferry.transfer.transport.aeron.AeronPeer;
 import dev.ferry.transfer.transport.aeron.AeronTransport;
+import dev.ferry.transfer.transport.serve.ServingCounters;
 import dev.ferry.transfer.transport.shm.ShmTransport;
 import dev.ferry.transfer.transport.tcp.TcpCounters;
 import dev.ferry.transfer.transport.tcp.TcpTransport;
@@ -320,7 +320,8 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
             if (metrics != null) {
                 links.forEach(link -> metrics.link(link, ipc ? LinkTraffic.AERON_IPC : LinkTraffic.AERON));
             }
-            return new SliceDispatcher(links, ctx.sprayPolicy, healer, () -> aeron.connect(peer, ctx.connectTimeoutMillis),
+            return new SliceDispatcher(links, ctx.sprayPolicy, healer,
+                    () -> aeron.connect(peer, ctx.connectTimeoutMillis),
                     (slice, cause) -> {
                         RequestState state = (RequestState) slice.owner();
                         SliceDispatcher tcpLinks = dispatcher(target);
@@ -437,7 +438,10 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         return tcp.counters();
     }
 
-    /** Links to the peer at {@code endpoint} (connected on first use; links that went down later are left to the prober), for metrics and tests. */
+    /**
+     * Links to the peer at {@code endpoint}, for metrics and tests: connected on first use;
+     * links that went down later are left to the prober.
+     */
     public List<? extends Link> links(Endpoint endpoint) {
         return tcp.links(List.of(endpoint));
     }

@@ -290,7 +290,8 @@ final class AeronReceiver implements Agent, Answers {
             }
             Slice slice = entry.slice();
             AeronLink link = entry.link();
-            if (slice == null || link == null || now - slice.sentNanos() <= stallNanos || !outstanding.take(entry, key)) {
+            if (slice == null || link == null || now - slice.sentNanos() <= stallNanos
+                    || !outstanding.take(entry, key)) {
                 continue;
             }
             if (slice.owner() instanceof AeronProbe probe) {

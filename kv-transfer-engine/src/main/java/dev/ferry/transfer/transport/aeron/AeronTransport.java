@@ -358,7 +358,7 @@ public final class AeronTransport implements AutoCloseable {
         }
     }
 
-    /** Probes the quarantined links of every peer, each past its backoff, so that a link that recovers is used again. */
+    /** Probes the quarantined links of every peer, so that a link that recovers is used again. */
     private void probeQuarantined() {
         long now = System.nanoTime();
         for (List<AeronLink> links : peers.values()) {
