@@ -126,7 +126,7 @@ final class AeronReceiver implements Agent, Answers {
                 return;
             }
             if (in.isRequest()) {
-                if (!in.sameReplyAsBefore(buffer, offset)) {
+                if (!in.sameReplyAsBefore(buffer, offset) || in.replyTo.failed) {
                     in.replyTo = answerChannel(in.rememberReply(buffer, offset));
                 }
                 MemorySegment destination = server.begin(in.request, in.header);
@@ -150,15 +150,20 @@ final class AeronReceiver implements Agent, Answers {
         }
     }
 
-    /** The channel that answers to {@code reply} go on ({@code HOST:PORT} over UDP, {@code ipc:STREAM}), made once. */
+    /**
+     * The channel that answers to {@code reply} go on ({@code HOST:PORT} over UDP,
+     * {@code ipc:STREAM}), made once; its publication is asked of the media driver without
+     * waiting, so a new peer never holds up receipt.
+     */
     private AnswerChannel answerChannel(String reply) {
         AnswerChannel channel = answerChannels.get(reply);
-        if (channel == null) {
-            channel = new AnswerChannel(reply, reply.startsWith(AeronTransport.IPC_REPLY)
-                    ? aeron.addPublication(AeronTransport.IPC_CHANNEL, Integer.parseInt(reply.substring(
+        if (channel == null || channel.failed) {
+            long registration = reply.startsWith(AeronTransport.IPC_REPLY)
+                    ? aeron.asyncAddPublication(AeronTransport.IPC_CHANNEL, Integer.parseInt(reply.substring(
                             AeronTransport.IPC_REPLY.length())))
-                    : aeron.addPublication("aeron:udp?endpoint=" + reply + AeronTransport.PUBLICATION_PARAMS,
-                            AeronTransport.STREAM_ID));
+                    : aeron.asyncAddPublication("aeron:udp?endpoint=" + reply + AeronTransport.PUBLICATION_PARAMS,
+                            AeronTransport.STREAM_ID);
+            channel = new AnswerChannel(reply, registration);
             answerChannels.put(reply, channel);
         }
         return channel;

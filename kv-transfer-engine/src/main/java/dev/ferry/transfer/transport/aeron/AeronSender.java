@@ -5,6 +5,7 @@ import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.slice.TransferException;
 import dev.ferry.transfer.transport.SliceListener;
 import dev.ferry.transfer.transport.frame.SliceFrame;
+import io.aeron.Aeron;
 import io.aeron.Publication;
 import java.util.ArrayList;
 import java.util.concurrent.TimeUnit;
@@ -31,6 +32,7 @@ final class AeronSender implements Agent {
     /** Slices offered per link per duty cycle at most, so that one busy link cannot starve the others. */
     private static final int BURST = 16;
 
+    private final Aeron aeron;
     private final OutstandingSlices outstanding;
     private final SliceListener listener;
     private final AeronCounters counters;
@@ -45,9 +47,10 @@ final class AeronSender implements Agent {
      * @param ready answers from the receiver, to offer
      * @param free  where offered (or dropped) answers go back to the receiver
      */
-    AeronSender(OutstandingSlices outstanding, SliceListener listener, AeronCounters counters,
+    AeronSender(Aeron aeron, OutstandingSlices outstanding, SliceListener listener, AeronCounters counters,
                 long offerTimeoutNanos, OneToOneConcurrentArrayQueue<PendingAnswer> ready,
                 OneToOneConcurrentArrayQueue<PendingAnswer> free) {
+        this.aeron = aeron;
         this.outstanding = outstanding;
         this.listener = listener;
         this.counters = counters;
@@ -235,14 +238,24 @@ final class AeronSender implements Agent {
     private int sendAnswers(AnswerChannel channel) {
         int sent = 0;
         PendingAnswer answer;
+        Publication publication = channel.queue.isEmpty() ? null : channel.publication(aeron);
         while ((answer = channel.queue.peekFirst()) != null) {
+            if (publication == null) {
+                // The media driver is still making the publication (a new peer), or refused it.
+                if (channel.failed || System.nanoTime() - answer.queuedNanos > offerTimeoutNanos) {
+                    drop(channel);
+                    continue;
+                }
+                backPressured = true;
+                break;
+            }
             if (answer.payload != null && !answer.payload.scope().isAlive()) {
                 drop(channel); // its segment's memory was freed while it waited
                 continue;
             }
             DirectBuffer message = answer.message;
-            long result = answer.payload == null ? channel.publication.offer(message, 0, message.capacity())
-                    : channel.publication.offer(message, 0, message.capacity(), answer.payloadView, 0,
+            long result = answer.payload == null ? publication.offer(message, 0, message.capacity())
+                    : publication.offer(message, 0, message.capacity(), answer.payloadView, 0,
                             answer.payloadView.capacity(), null);
             if (result > 0) {
                 recycle(channel.queue.pollFirst());

@@ -174,7 +174,7 @@ public final class AeronTransport implements AutoCloseable {
         for (int i = 0; i < AeronReceiver.ANSWERS; i++) {
             free.offer(new PendingAnswer());
         }
-        this.sender = new AeronSender(outstanding, listener, counters, stallNanos, ready, free);
+        this.sender = new AeronSender(client, outstanding, listener, counters, stallNanos, ready, free);
         AeronReceiver receiver = new AeronReceiver(this, subscription, ipcSubscription, client, server, outstanding,
                 listener, counters, stallNanos, ready, free, goneImages);
         this.senderRunner = new AgentRunner(new SenderIdleStrategy(sender), errors, null, sender);
