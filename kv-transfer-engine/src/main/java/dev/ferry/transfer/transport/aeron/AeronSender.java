@@ -211,7 +211,13 @@ final class AeronSender implements Agent {
         int crc = 0;
         if (slice.opcode() != Opcode.READ) {
             crc = slice.payloadCrc();
-            payload = AeronTransport.wrap(link.payload, slice.localBytes());
+            long address = slice.localAddress();
+            if (address != 0) {
+                link.payload.wrap(address, slice.length()); // no segment made per offer
+                payload = link.payload;
+            } else {
+                payload = AeronTransport.wrap(link.payload, slice.localBytes());
+            }
         }
         DirectBuffer head = link.head.write(type, key, slice.targetOffset(), slice.length(), crc,
                 SliceFrame.Status.OK, link.name(slice.target()));
