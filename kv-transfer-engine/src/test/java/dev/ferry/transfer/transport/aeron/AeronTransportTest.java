@@ -164,6 +164,31 @@ class AeronTransportTest {
     }
 
     @Test
+    void anExceptionInADutyCycleIsCountedByTheErrorHandlerAndReceiptGoesOn() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger calls = new java.util.concurrent.atomic.AtomicInteger();
+        LinkedBlockingQueue<String> notes = new LinkedBlockingQueue<>();
+        try (Slab remote = Slab.allocate(1 << 20);
+             TransferEngine target = new TransferEngine(new TransferEngine.Context().aeron(true)
+                     .notificationListener((segment, message) -> {
+                         if (calls.incrementAndGet() == 1) {
+                             throw new IllegalStateException("a listener that fails once");
+                         }
+                         notes.add(new String(message));
+                     }));
+             RawAeronPeer peer = new RawAeronPeer()) {
+            SegmentDescriptor d = target.registerSegment("t", remote.memory());
+            var publication = peer.publicationTo(d.aeronEndpoints().getFirst());
+            peer.sendNotify(publication, 1, "t", "first".getBytes());
+            await("the error handler counts the listener's exception").atMost(Duration.ofSeconds(30))
+                    .until(() -> target.aeronCounters().errors() == 1);
+            peer.sendNotify(publication, 2, "t", "second".getBytes());
+            assertThat(peer.awaitAnswerStatus()).isZero();
+            assertThat(notes.poll(10, TimeUnit.SECONDS)).isIn("first", "second");
+            assertThat(target.aeronCounters().distinctErrors()).isEqualTo(1);
+        }
+    }
+
+    @Test
     void aPeerThatDoesNotTakeItsAnswersNeverStopsReceipt() throws Exception {
         try (Slab remote = Slab.allocate(4 << 20); Slab local = Slab.allocate(4 << 20);
              // Answers to the greedy peer stay back-pressured for as long as this: far beyond the initiator's patience.

@@ -70,6 +70,13 @@ final class RawAeronPeer implements AutoCloseable {
         send(p, SliceFrame.READ, sliceId, segment, offset, length, new byte[0], 0);
     }
 
+    /** Sends a notification about {@code segment}. */
+    void sendNotify(Publication p, long sliceId, String segment, byte[] message) {
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(message);
+        send(p, SliceFrame.NOTIFY, sliceId, segment, 0, message.length, message, (int) crc.getValue());
+    }
+
     private void send(Publication p, byte type, long sliceId, String segment, long offset, int length, byte[] payload,
                       int crc) {
         byte[] reply = endpoint.toString().getBytes(StandardCharsets.US_ASCII);
