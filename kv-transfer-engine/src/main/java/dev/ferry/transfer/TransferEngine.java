@@ -20,8 +20,10 @@ import dev.ferry.transfer.spray.SprayPolicy;
 import dev.ferry.transfer.transport.Link;
 import dev.ferry.transfer.transport.NotificationListener;
 import dev.ferry.transfer.transport.SliceListener;
+import dev.ferry.transfer.transport.aeron.AeronCounters;
 import dev.ferry.transfer.transport.aeron.AeronPeer;
 import dev.ferry.transfer.transport.aeron.AeronTransport;
+import dev.ferry.transfer.transport.serve.ServingCounters;
 import dev.ferry.transfer.transport.shm.ShmTransport;
 import dev.ferry.transfer.transport.tcp.TcpCounters;
 import dev.ferry.transfer.transport.tcp.TcpTransport;
@@ -97,11 +99,9 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
             metrics.counter("ferry.transfer.requests.failed", "requests that failed", failedRequests, LongAdder::sum);
             metrics.counter("ferry.transfer.shm.bytes", "bytes moved through shared memory", shm, ShmTransport::bytes);
         }
-        this.healer = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "ferry-heal");
-            t.setDaemon(true);
-            return t;
-        });
+        // A virtual thread per connect or probe: a peer that does not answer its connect holds
+        // only its own, so the first submit to another peer is never queued behind it.
+        this.healer = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ferry-heal-", 0).factory());
         try {
             this.tcp = new TcpTransport(segments, this, ctx.notifications, ctx.bindHost, ctx.port, ctx.ioThreads, ctx.linksPerPeer,
                     ctx.connectTimeoutMillis, TimeUnit.MILLISECONDS.toNanos(ctx.stallTimeoutMillis));
@@ -123,6 +123,50 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         } else {
             this.aeron = null;
         }
+        if (metrics != null) {
+            registerServing("tcp", tcp.counters().serving());
+            if (aeron != null) {
+                registerServing("aeron", aeron.counters().serving());
+                registerAeron(aeron.counters());
+            }
+        }
+    }
+
+    private void registerServing(String transport, ServingCounters c) {
+        metrics.counter("ferry.transfer.served.bytes.written", "bytes peers wrote into this node's segments", transport,
+                c, ServingCounters::bytesWritten);
+        metrics.counter("ferry.transfer.served.bytes.read", "bytes peers read out of this node's segments", transport,
+                c, ServingCounters::bytesRead);
+        metrics.counter("ferry.transfer.served.crc.mismatches", "WRITE payloads and notifications refused for a "
+                + "CRC32C mismatch", transport, c, ServingCounters::crcMismatches);
+        metrics.counter("ferry.transfer.served.refusals", "requests refused: unknown segment, range outside it, "
+                + "over-long notification, cut-short message", transport, c, ServingCounters::refusals);
+    }
+
+    private void registerAeron(AeronCounters c) {
+        metrics.counter("ferry.transfer.aeron.slices.stalled", "slices with no answer within the stall timeout", c,
+                AeronCounters::stalledSlices);
+        metrics.counter("ferry.transfer.aeron.links.down", "times an Aeron link was quarantined", c,
+                AeronCounters::linksMarkedDown);
+        metrics.counter("ferry.transfer.aeron.probes.sent", "probes sent on quarantined Aeron links", c,
+                AeronCounters::probesSent);
+        metrics.counter("ferry.transfer.aeron.probes.unanswered", "probes that got no answer in time", c,
+                AeronCounters::probesUnanswered);
+        metrics.counter("ferry.transfer.aeron.readmissions", "quarantined Aeron links readmitted after a probe", c,
+                AeronCounters::readmissions);
+        metrics.counter("ferry.transfer.aeron.sends.backpressured", "slice offers that met back pressure", c,
+                AeronCounters::sendsBackPressured);
+        metrics.counter("ferry.transfer.aeron.sends.failed", "slice offers that failed", c, AeronCounters::sendsFailed);
+        metrics.counter("ferry.transfer.aeron.answers.backpressured", "answers whose offer met back pressure", c,
+                AeronCounters::answersBackPressured);
+        metrics.counter("ferry.transfer.aeron.answers.dropped", "answers not sent within the stall timeout", c,
+                AeronCounters::answersDropped);
+        metrics.counter("ferry.transfer.aeron.answers.late", "answers that came after their slice had failed", c,
+                AeronCounters::lateAnswers);
+        metrics.counter("ferry.transfer.aeron.messages.malformed", "messages dropped for a malformed head", c,
+                AeronCounters::malformedMessages);
+        metrics.counter("ferry.transfer.aeron.errors", "exceptions in the Aeron duty cycles", c,
+                AeronCounters::errors);
     }
 
     /**
@@ -248,8 +292,10 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     }
 
     private SliceDispatcher dispatcher(SegmentDescriptor target) {
+        // Only makes the links: they connect on the healer when the first slice finds none up,
+        // so no caller waits here on another's connect.
         return dispatchers.computeIfAbsent(target.endpoints(), endpoints -> {
-            List<? extends Link> links = tcp.links(endpoints);
+            List<? extends Link> links = tcp.unconnectedLinks(endpoints);
             if (metrics != null) {
                 links.forEach(link -> metrics.link(link, LinkTraffic.TCP));
             }
@@ -270,12 +316,12 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         boolean ipc = aeron.reachesByIpc(target.aeronIpc());
         AeronPeer peer = ipc ? new AeronPeer.Ipc(target.aeronIpc()) : new AeronPeer.Udp(target.aeronEndpoints());
         return aeronDispatchers.computeIfAbsent(peer, key -> {
-            List<? extends Link> links = ipc ? aeron.ipcLinks(target.aeronIpc(), ctx.connectTimeoutMillis)
-                    : aeron.links(target.aeronEndpoints(), ctx.connectTimeoutMillis);
+            List<? extends Link> links = ipc ? aeron.ipcLinks(target.aeronIpc()) : aeron.links(target.aeronEndpoints());
             if (metrics != null) {
                 links.forEach(link -> metrics.link(link, ipc ? LinkTraffic.AERON_IPC : LinkTraffic.AERON));
             }
-            return new SliceDispatcher(links, ctx.sprayPolicy, healer, () -> aeron.reconnect(peer),
+            return new SliceDispatcher(links, ctx.sprayPolicy, healer,
+                    () -> aeron.connect(peer, ctx.connectTimeoutMillis),
                     (slice, cause) -> {
                         RequestState state = (RequestState) slice.owner();
                         SliceDispatcher tcpLinks = dispatcher(target);
@@ -392,12 +438,15 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         return tcp.counters();
     }
 
-    /** Links to the peer at {@code endpoint} (connecting them if needed), for metrics and tests. */
+    /**
+     * Links to the peer at {@code endpoint}, for metrics and tests: connected on first use;
+     * links that went down later are left to the prober.
+     */
     public List<? extends Link> links(Endpoint endpoint) {
         return tcp.links(List.of(endpoint));
     }
 
-    /** Links to the peer serving {@code target} over TCP (connecting them if needed). */
+    /** Links to the peer serving {@code target} over TCP (connected on first use). */
     public List<? extends Link> links(SegmentDescriptor target) {
         return tcp.links(target.endpoints());
     }
@@ -433,15 +482,22 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     }
 
     /**
-     * Links to the peer serving {@code target} over Aeron (connecting them if needed): its IPC
+     * Links to the peer serving {@code target} over Aeron (connected on first use): its IPC
      * link when it shares this engine's media driver, else its UDP links; empty without Aeron.
      */
     public List<? extends Link> aeronLinks(SegmentDescriptor target) {
-        if (aeron != null && aeron.reachesByIpc(target.aeronIpc())) {
-            return aeron.ipcLinks(target.aeronIpc(), ctx.connectTimeoutMillis);
+        if (aeron == null || (target.aeronEndpoints().isEmpty() && !aeron.reachesByIpc(target.aeronIpc()))) {
+            return List.of();
         }
-        return aeron == null || target.aeronEndpoints().isEmpty() ? List.of()
-                : aeron.links(target.aeronEndpoints(), ctx.connectTimeoutMillis);
+        AeronPeer peer = aeron.reachesByIpc(target.aeronIpc()) ? new AeronPeer.Ipc(target.aeronIpc())
+                : new AeronPeer.Udp(target.aeronEndpoints());
+        aeron.connectFirst(peer, ctx.connectTimeoutMillis);
+        return peer instanceof AeronPeer.Ipc ? aeron.ipcLinks(target.aeronIpc()) : aeron.links(target.aeronEndpoints());
+    }
+
+    /** Counters of the Aeron transport (serving side and duty cycles), or null without Aeron. */
+    public AeronCounters aeronCounters() {
+        return aeron == null ? null : aeron.counters();
     }
 
     @Override

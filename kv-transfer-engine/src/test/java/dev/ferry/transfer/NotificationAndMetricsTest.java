@@ -68,6 +68,28 @@ class NotificationAndMetricsTest {
                         .anySatisfy(g -> assertThat(g.value()).isPositive());
                 assertThat(registry.get("ferry.transfer.slices.sent").functionCounter().count()).isPositive();
                 assertThat(registry.get("ferry.transfer.requests.failed").functionCounter().count()).isZero();
+                assertThat(registry.get("ferry.transfer.served.refusals").tag("transport", "tcp").functionCounter()
+                        .count()).isZero();
+            }
+        }
+    }
+
+    @Test
+    void theAeronTransportPublishesWhatItServedAndWhatWentWrongInItsDutyCycles() {
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        try (Slab remote = Slab.allocate(4 << 20); Slab local = Slab.allocate(4 << 20);
+             TransferEngine target = new TransferEngine(new TransferEngine.Context().aeron(true)
+                     .metrics(registry, "decode"))) {
+            SegmentDescriptor d = target.registerSegment("t", remote.memory());
+            try (TransferEngine initiator = new TransferEngine(new TransferEngine.Context().aeron(true)
+                    .resolver(n -> d))) {
+                initiator.submit(List.of(TransferRequest.write(local.memory(), 0, "t", 0, 4 << 20))).await();
+                assertThat(registry.get("ferry.transfer.served.bytes.written").tag("transport", "aeron")
+                        .functionCounter().count()).isEqualTo(4 << 20);
+                assertThat(registry.get("ferry.transfer.served.bytes.written").tag("transport", "tcp")
+                        .functionCounter().count()).isZero();
+                assertThat(registry.get("ferry.transfer.aeron.errors").functionCounter().count()).isZero();
+                assertThat(registry.get("ferry.transfer.aeron.answers.dropped").functionCounter().count()).isZero();
             }
         }
     }

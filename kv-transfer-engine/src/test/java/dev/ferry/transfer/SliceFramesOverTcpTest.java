@@ -74,6 +74,27 @@ class SliceFramesOverTcpTest {
     }
 
     @Test
+    void writesOutsideTheSegmentOrToAnUnknownSegmentAreRefusedByTheSharedCoreAndTheConnectionServesOn()
+            throws IOException {
+        byte[] good = payload(4096, 4);
+        try (Socket socket = connect()) {
+            OutputStream out = socket.getOutputStream();
+            out.write(header(SliceFrame.WRITE, 1, (8L << 20) - 100, good.length, crc(good), SEGMENT));
+            out.write(good);
+            assertThat(Answer.read(socket).status()).isEqualTo(SliceFrame.Status.OUT_OF_BOUNDS.ordinal());
+            out.write(header(SliceFrame.WRITE, 2, 0, good.length, crc(good), "no/such"));
+            out.write(good);
+            assertThat(Answer.read(socket).status()).isEqualTo(SliceFrame.Status.UNKNOWN_SEGMENT.ordinal());
+            out.write(header(3, 0, good.length, crc(good)));
+            out.write(good);
+            assertThat(Answer.read(socket).status()).isZero();
+        }
+        assertThat(target.tcpCounters().refusals()).isEqualTo(2);
+        assertThat(target.tcpCounters().serving().bytesWritten()).isEqualTo(good.length);
+        assertThat(landed(0, good.length)).isEqualTo(good);
+    }
+
+    @Test
     void aFrameThatArrivesInPiecesLandsWholeAndTheNextFrameIsReadAsAFrame() throws Exception {
         byte[] first = payload(1 << 20, 2);
         byte[] second = payload(100_000, 3);
@@ -220,6 +241,33 @@ class SliceFramesOverTcpTest {
     }
 
     @Test
+    void aReadWhoseAnswerFailsItsCrcIsResentAndLandsByteForByte() throws Exception {
+        byte[] data = payload(64 * 1024, 8);
+        try (ServerSocket server = new ServerSocket(0, 4, InetAddress.getLoopbackAddress());
+             TransferEngine initiator = new TransferEngine(new TransferEngine.Context().linksPerPeer(1)
+                     .sharedMemory(false).resolver(name -> new SegmentDescriptor(name, 1 << 20,
+                             new Endpoint("127.0.0.1", server.getLocalPort()))))) {
+            MemorySegment into = Arena.ofAuto().allocate(data.length);
+            BatchHandle handle = initiator.submit(List.of(TransferRequest.read(into, 0, "peer", 0, data.length)));
+            // A target that corrupts its first answer: one byte flipped, the CRC32C of the right bytes kept.
+            try (Socket peer = server.accept()) {
+                peer.setSoTimeout(10_000);
+                DataInputStream in = new DataInputStream(peer.getInputStream());
+                OutputStream out = peer.getOutputStream();
+                byte[] corrupted = answer(readRequest(in), data);
+                corrupted[corrupted.length - 100] ^= 0x01;
+                out.write(corrupted);
+                out.write(answer(readRequest(in), data));
+                handle.completion().get(10, TimeUnit.SECONDS);
+            }
+            assertThat(into.toArray(ValueLayout.JAVA_BYTE)).isEqualTo(data);
+            assertThat(initiator.sliceRetries()).isEqualTo(1);
+            assertThat(initiator.links(new Endpoint("127.0.0.1", server.getLocalPort())).getFirst().estimator()
+                    .failures()).isEqualTo(1);
+        }
+    }
+
+    @Test
     void anAnswerOfAnotherFrameVersionFailsTheRequestNamingTheVersion() throws Exception {
         byte[] data = payload(4096, 9);
         try (ServerSocket server = new ServerSocket(0, 4, InetAddress.getLoopbackAddress());
@@ -306,8 +354,12 @@ class SliceFramesOverTcpTest {
     }
 
     private static byte[] header(byte type, long sliceId, long offset, int length, int crc) {
+        return header(type, sliceId, offset, length, crc, SEGMENT);
+    }
+
+    private static byte[] header(byte type, long sliceId, long offset, int length, int crc, String segment) {
         ByteBuf buf = SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, type, sliceId, offset, length, crc,
-                SliceFrame.Status.OK, SliceFrame.name(SEGMENT));
+                SliceFrame.Status.OK, SliceFrame.name(segment));
         try {
             byte[] bytes = new byte[buf.readableBytes()];
             buf.readBytes(bytes);

@@ -34,6 +34,7 @@ class LayeringTest {
             List.of("dev.ferry.transfer.segment.."),
             List.of("dev.ferry.transfer.slice.."),
             List.of("dev.ferry.transfer.transport", "dev.ferry.transfer.transport.frame.."),
+            List.of("dev.ferry.transfer.transport.serve.."),
             List.of("dev.ferry.transfer.transport.tcp..", "dev.ferry.transfer.transport.aeron..",
                     "dev.ferry.transfer.transport.shm..", "dev.ferry.transfer.spray..", "dev.ferry.transfer.metrics.."),
             List.of("dev.ferry.transfer"));
@@ -66,7 +67,7 @@ class LayeringTest {
 
     @ArchTest
     static final ArchRule transferPackagesUseOnlyPackagesBelow = Layers.layered(TRANSFER, false)
-            .as("kv-transfer-engine: segment <- slice <- transport, transport.frame"
+            .as("kv-transfer-engine: segment <- slice <- transport, transport.frame <- transport.serve"
                     + " <- transport.tcp, transport.aeron, transport.shm, spray, metrics <- dev.ferry.transfer");
 
     @ArchTest

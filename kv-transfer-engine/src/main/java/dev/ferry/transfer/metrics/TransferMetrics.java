@@ -17,6 +17,11 @@ import java.util.function.ToDoubleFunction;
  *   <li>{@code ferry.transfer.slices.sent}, {@code ferry.transfer.slices.retried},
  *       {@code ferry.transfer.requests.failed} (counters);</li>
  *   <li>{@code ferry.transfer.shm.bytes} (counter): bytes moved through shared memory;</li>
+ *   <li>per network transport, tagged {@code transport} ({@code tcp}, {@code aeron}), what its
+ *       serving side did: {@code ferry.transfer.served.bytes.written},
+ *       {@code ferry.transfer.served.bytes.read}, {@code ferry.transfer.served.crc.mismatches},
+ *       {@code ferry.transfer.served.refusals} (counters);</li>
+ *   <li>with Aeron, its duty cycles' counters {@code ferry.transfer.aeron.*} (see the engine);</li>
  *   <li>per link, tagged {@code link} and {@code transport}: {@code ferry.link.bytes},
  *       {@code ferry.link.slices}, {@code ferry.link.failures} (counters),
  *       {@code ferry.link.inflight.bytes}, {@code ferry.link.bandwidth} (EWMA, bytes/s)
@@ -39,6 +44,12 @@ public final class TransferMetrics {
     /** Registers an engine-wide counter read from {@code source}. */
     public <T> void counter(String name, String description, T source, ToDoubleFunction<T> value) {
         FunctionCounter.builder(name, source, value).tags(tags).description(description).register(registry);
+    }
+
+    /** Registers a counter of one transport, tagged {@code transport}, read from {@code source}. */
+    public <T> void counter(String name, String description, String transport, T source, ToDoubleFunction<T> value) {
+        FunctionCounter.builder(name, source, value).tags(tags.and("transport", transport)).description(description)
+                .register(registry);
     }
 
     /** Registers the meters of one link. */

@@ -57,6 +57,14 @@ public final class Slice {
         return local.asSlice(localOffset, length);
     }
 
+    /**
+     * Address of the local bytes when they are native memory, else 0 (heap memory: use
+     * {@link #localBytes()}). Lets a hot path point a view at them without making a segment.
+     */
+    public long localAddress() {
+        return local.isNative() ? local.address() + localOffset : 0;
+    }
+
     public String target() {
         return target;
     }

@@ -4,21 +4,16 @@ import dev.ferry.transfer.segment.AeronIpc;
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.HostIdentity;
 import dev.ferry.transfer.segment.LocalSegments;
-import dev.ferry.transfer.slice.Opcode;
-import dev.ferry.transfer.slice.Slice;
-import dev.ferry.transfer.slice.TransferException;
 import dev.ferry.transfer.transport.NotificationListener;
 import dev.ferry.transfer.transport.SliceListener;
-import dev.ferry.transfer.transport.frame.FrameHeader;
 import dev.ferry.transfer.transport.frame.SliceFrame;
+import dev.ferry.transfer.transport.serve.SliceServer;
 import io.aeron.Aeron;
 import io.aeron.CommonContext;
 import io.aeron.Image;
+import io.aeron.Publication;
 import io.aeron.Subscription;
 import io.aeron.driver.MediaDriver;
-import io.aeron.logbuffer.FragmentHandler;
-import io.aeron.logbuffer.FrameDescriptor;
-import io.aeron.logbuffer.Header;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.foreign.MemorySegment;
@@ -27,27 +22,49 @@ import java.net.DatagramSocket;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.agrona.DirectBuffer;
-import org.agrona.collections.Int2ObjectHashMap;
+import java.util.concurrent.locks.LockSupport;
+import org.agrona.CloseHelper;
+import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.IdleStrategy;
+import org.agrona.concurrent.OneToOneConcurrentArrayQueue;
 import org.agrona.concurrent.UnsafeBuffer;
 
 /**
  * The Aeron UDP transport of one engine. It launches an embedded media driver (SHARED
  * threading, its own directory), subscribes on {@code aeron:udp?endpoint=HOST:PORT}, and
- * polls that subscription on one thread ({@code ferry-aeron-poll}) for requests (served
- * against this node's segments, answered on a publication to the sender's endpoint) and for
- * answers (matched to the slices this engine sent). The poller also fails the slices that
- * got no answer within the stall timeout.
+ * runs two Agrona agents, each on its own thread under an {@link AgentRunner} with one
+ * {@link AeronErrors error handler}:
+ * <ul>
+ *   <li>the {@link AeronReceiver} ({@code ferry-aeron-receiver}) polls the subscription for
+ *       requests (served by the shared {@link SliceServer} against this node's segments) and
+ *       for answers (matched to the slices this engine sent, {@link OutstandingSlices}), and
+ *       fails the slices that got no answer within the stall timeout, marking their links down;</li>
+ *   <li>the {@link AeronSender} ({@code ferry-aeron-sender}) is the one writer of every
+ *       publication: it offers the slices queued on the links and the answers the receiver
+ *       queued, and never waits on back pressure, so a peer that does not drain its answers
+ *       never stops receipt, and no caller is held across back pressure.</li>
+ * </ul>
+ * What goes wrong in the cycles is counted ({@link #counters()}), not logged per event.
+ *
+ * <p>Healing, as TCP links heal: a link whose slice stalls or whose offer fails is
+ * quarantined (down); its waiting slices go to the peer's other links, or over to TCP when
+ * none is up. A quarantined link is probed ({@link AeronProbe}: a one-byte READ that the
+ * peer's serving core must answer) every {@value #PROBE_INTERVAL_MILLIS} ms past its
+ * backoff ({@link #PROBE_BACKOFF_NANOS}, doubling after each unanswered probe, at most 32
+ * times), and when a dispatcher finds none of a peer's links up ({@link #connect}); an
+ * answered probe readmits it.
  *
  * <p>Given the directory of a media driver that runs already ({@link MediaDrivers#launch}
  * in one process of the host, or Aeron's own driver), it shares that driver instead, and
@@ -58,16 +75,16 @@ import org.agrona.concurrent.UnsafeBuffer;
  *
  * <p>A message is {@code [i32 reply-endpoint length][reply endpoint, ASCII][slice frame]}
  * (the frame as in {@link SliceFrame}, length field included); answers carry no reply
- * endpoint. The reply endpoint is {@code HOST:PORT} (UDP) or {@code ipc:STREAM}. Slices must fit one Aeron message (an eighth of the term length: 2 MiB with
- * the default 16 MiB terms; slices are at most 1 MiB).
+ * endpoint. The reply endpoint is {@code HOST:PORT} (UDP) or {@code ipc:STREAM}. A request's
+ * slice id is the key of its entry in {@link OutstandingSlices}. Slices must fit one Aeron
+ * message (an eighth of the term length: 2 MiB with the default 16 MiB terms; slices are at
+ * most 1 MiB).
  *
- * <p>Hot path: a message's head is written into a buffer reused per link (requests) or by
- * the poller (answers) and offered beside the payload where it lies; received bodies are
- * streamed fragment by fragment into their destination ({@link InboundMessage}); a
- * back-pressured offer spins, then yields and parks, rather than spin on a core the media
- * drivers need.
+ * <p>Links to a peer are made without connecting ({@link #links}, {@link #ipcLinks}); the
+ * connect, which adds the publications and waits for them, runs in {@link #connect} on the
+ * caller's healer thread, never inside a map's update.
  *
- * <p>Thread-safe. Owns the driver, the client and the poller: close it.
+ * <p>Thread-safe. Owns the driver, the client and the agents: close it.
  */
 public final class AeronTransport implements AutoCloseable {
     static final int STREAM_ID = 1001;
@@ -82,29 +99,33 @@ public final class AeronTransport implements AutoCloseable {
     private final SliceListener listener;
     private final MediaDriver driver;
     private final Aeron aeron;
-    private final Subscription subscription;
-    private final Subscription ipcSubscription;
     private final AeronIpc ipcAddress;
     private final Endpoint localEndpoint;
     private final byte[] replyTo;
-    private final Offers offers;
+    private final AeronErrors errors = new AeronErrors();
+    private final AeronCounters counters;
     /** Links by peer: a list of UDP endpoints, or an {@link AeronIpc} address. */
     private final Map<AeronPeer, List<AeronLink>> peers = new ConcurrentHashMap<>();
-    private final Map<Long, Outstanding> outstanding = new ConcurrentHashMap<>();
+    private final AeronSender sender;
+    private final AgentRunner senderRunner;
+    private final AgentRunner receiverRunner;
+    private volatile boolean closed;
     private final long stallNanos;
-    private final Thread poller;
-    // Poller-only state: messages in progress per image.
-    private final Int2ObjectHashMap<InboundMessage> inbound = new Int2ObjectHashMap<>();
-    private final Int2ObjectHashMap<InboundMessage> ipcInbound = new Int2ObjectHashMap<>();
-    /** Images that went away (a peer closed or died), handed from Aeron's conductor to the poller. */
-    private final Queue<Image> goneImages = new ConcurrentLinkedQueue<>();
-    private final RequestServer server;
-    private volatile boolean running = true;
+    private final ScheduledExecutorService prober = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "ferry-aeron-probe");
+        t.setDaemon(true);
+        return t;
+    });
+    /** Probes of a quarantined link start this long after its first failed probe, doubling up to 32 times it. */
+    static final long PROBE_BACKOFF_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
+    /** How often quarantined links are looked at for a probe, ms. */
+    static final long PROBE_INTERVAL_MILLIS = 250;
 
     /**
      * @param bindHost         address of the subscription (and of this node's replies)
-     * @param stallTimeoutMillis a slice with no answer for this long fails (retryable), and
-     *                           the longest wait on a back-pressured publication, ms
+     * @param stallTimeoutMillis a slice with no answer for this long fails (retryable) and
+     *                           marks its link down; also the longest an offer stays
+     *                           back-pressured, ms
      * @param sharedDirectory  the directory of a media driver already running on this host,
      *                         shared with other engines, which are then reached over Aeron
      *                         IPC too; null launches an embedded driver of this engine's own
@@ -114,41 +135,61 @@ public final class AeronTransport implements AutoCloseable {
     public AeronTransport(LocalSegments segments, SliceListener listener, NotificationListener notifications,
                           String bindHost, long stallTimeoutMillis, String sharedDirectory) {
         this.listener = listener;
-        this.offers = new Offers(TimeUnit.MILLISECONDS.toNanos(stallTimeoutMillis));
         this.stallNanos = TimeUnit.MILLISECONDS.toNanos(stallTimeoutMillis);
         this.driver = sharedDirectory != null ? null : MediaDrivers.launch(CommonContext.getAeronDirectoryName()
                 + "-ferry-" + ProcessHandle.current().pid() + "-" + INSTANCES.incrementAndGet());
         String dir = sharedDirectory != null ? sharedDirectory : driver.aeronDirectoryName();
+        Queue<Image> goneImages = new ConcurrentLinkedQueue<>();
         Aeron client = null;
+        Subscription subscription;
+        Subscription ipcSubscription;
         try {
-            client = Aeron.connect(new Aeron.Context().aeronDirectoryName(dir));
+            client = Aeron.connect(new Aeron.Context().aeronDirectoryName(dir).errorHandler(errors));
             this.localEndpoint = new Endpoint(bindHost, freeUdpPort(bindHost));
-            this.subscription = client.addSubscription("aeron:udp?endpoint=" + localEndpoint, STREAM_ID,
+            subscription = client.addSubscription("aeron:udp?endpoint=" + localEndpoint, STREAM_ID,
                     image -> { }, goneImages::add);
             if (sharedDirectory != null) {
                 int stream = ThreadLocalRandom.current().nextInt(1 << 16, Integer.MAX_VALUE);
-                this.ipcSubscription = client.addSubscription(IPC_CHANNEL, stream, image -> { }, goneImages::add);
+                ipcSubscription = client.addSubscription(IPC_CHANNEL, stream, image -> { }, goneImages::add);
                 this.ipcAddress = new AeronIpc(HostIdentity.id() + ":" + Path.of(dir).toAbsolutePath().normalize(),
                         stream);
             } else {
-                this.ipcSubscription = null;
+                ipcSubscription = null;
                 this.ipcAddress = null;
             }
         } catch (RuntimeException e) {
-            if (client != null) {
-                client.close();
-            }
-            if (driver != null) {
-                driver.close();
-            }
+            CloseHelper.quietClose(client);
+            CloseHelper.quietClose(driver);
             throw new IllegalStateException("cannot start the Aeron transport on " + bindHost
                     + (sharedDirectory != null ? " with the media driver in " + sharedDirectory : "") + ": "
                     + e.getMessage(), e);
         }
         this.aeron = client;
-        this.server = new RequestServer(segments, notifications, client, offers);
         this.replyTo = localEndpoint.toString().getBytes(StandardCharsets.US_ASCII);
-        this.poller = Thread.ofPlatform().name("ferry-aeron-poll").daemon().start(this::poll);
+        SliceServer server = new SliceServer(segments, notifications);
+        this.counters = new AeronCounters(server.counters(), errors);
+        OutstandingSlices outstanding = new OutstandingSlices();
+        OneToOneConcurrentArrayQueue<PendingAnswer> ready = new OneToOneConcurrentArrayQueue<>(AeronReceiver.ANSWERS);
+        OneToOneConcurrentArrayQueue<PendingAnswer> free = new OneToOneConcurrentArrayQueue<>(AeronReceiver.ANSWERS);
+        for (int i = 0; i < AeronReceiver.ANSWERS; i++) {
+            free.offer(new PendingAnswer());
+        }
+        this.sender = new AeronSender(client, outstanding, listener, counters, stallNanos, ready, free);
+        AeronReceiver receiver = new AeronReceiver(this, subscription, ipcSubscription, client, server, outstanding,
+                listener, counters, stallNanos, ready, free, goneImages);
+        this.senderRunner = new AgentRunner(new SenderIdleStrategy(sender), errors, null, sender);
+        this.receiverRunner = new AgentRunner(new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
+                TimeUnit.MILLISECONDS.toNanos(1)), errors, null, receiver);
+        AgentRunner.startOnThread(receiverRunner, AeronTransport::daemon);
+        AgentRunner.startOnThread(senderRunner, AeronTransport::daemon);
+        prober.scheduleWithFixedDelay(this::probeQuarantined, PROBE_INTERVAL_MILLIS, PROBE_INTERVAL_MILLIS,
+                TimeUnit.MILLISECONDS);
+    }
+
+    private static Thread daemon(Runnable runnable) {
+        Thread thread = new Thread(runnable);
+        thread.setDaemon(true);
+        return thread;
     }
 
     private static int freeUdpPort(String host) {
@@ -164,18 +205,50 @@ public final class AeronTransport implements AutoCloseable {
         return localEndpoint;
     }
 
+    /** What this transport served, and what went wrong in its duty cycles. */
+    public AeronCounters counters() {
+        return counters;
+    }
+
     /**
-     * The links to a peer's Aeron endpoints (one publication each), made on first use; waits
-     * up to {@code connectMillis} for them to connect. Must not run on the poller.
+     * The links to a peer's Aeron endpoints (one publication each), made on first use without
+     * connecting: they are down until {@link #connect} brings them up. Never blocks.
      */
-    public List<AeronLink> links(List<Endpoint> endpoints, long connectMillis) {
-        AeronPeer.Udp peer = new AeronPeer.Udp(endpoints);
-        return peers.computeIfAbsent(peer, key -> {
-            List<AeronLink> links = peer.endpoints().stream().map(e -> new AeronLink(this, e.toString(), replyTo,
-                    aeron.addPublication("aeron:udp?endpoint=" + e + PUBLICATION_PARAMS, STREAM_ID))).toList();
-            awaitConnected(links, connectMillis);
+    public List<AeronLink> links(List<Endpoint> endpoints) {
+        return linksOf(new AeronPeer.Udp(endpoints));
+    }
+
+    /**
+     * The link to a peer on this engine's media driver (one IPC publication to its stream),
+     * made on first use without connecting, as {@link #links}. Never blocks.
+     */
+    public List<AeronLink> ipcLinks(AeronIpc address) {
+        return linksOf(new AeronPeer.Ipc(address));
+    }
+
+    private List<AeronLink> linksOf(AeronPeer peer) {
+        List<AeronLink> links = peers.get(peer);
+        if (links != null) {
             return links;
-        });
+        }
+        List<AeronLink> made = new ArrayList<>();
+        if (peer instanceof AeronPeer.Ipc ipc) {
+            byte[] reply = (IPC_REPLY + ipcAddress.streamId()).getBytes(StandardCharsets.US_ASCII);
+            made.add(new AeronLink(this, listener, "aeron:ipc:" + ipc.address().streamId(), IPC_CHANNEL,
+                    ipc.address().streamId(), reply));
+        } else {
+            for (Endpoint e : ((AeronPeer.Udp) peer).endpoints()) {
+                made.add(new AeronLink(this, listener, "aeron:" + e, "aeron:udp?endpoint=" + e + PUBLICATION_PARAMS,
+                        STREAM_ID, replyTo));
+            }
+        }
+        List<AeronLink> raced = peers.putIfAbsent(peer, List.copyOf(made));
+        if (raced != null) {
+            return raced;
+        }
+        links = peers.get(peer);
+        sender.add(links);
+        return links;
     }
 
     /**
@@ -192,75 +265,126 @@ public final class AeronTransport implements AutoCloseable {
     }
 
     /**
-     * The link to a peer on this engine's media driver: one IPC publication to its stream,
-     * made on first use; waits up to {@code connectMillis} for it to connect. Must not run
-     * on the poller.
+     * Connects the links to a peer: adds the publications not made yet and waits up to
+     * {@code connectMillis} for them to connect; probes the links that are quarantined (past
+     * their backoff) and waits for the probes' outcome, up to the connect timeout plus twice
+     * the stall timeout. Blocks: call it on a healer thread, never on an agent or an I/O thread.
+     *
+     * @return whether any of the peer's links is up
      */
-    public List<AeronLink> ipcLinks(AeronIpc address, long connectMillis) {
-        return peers.computeIfAbsent(new AeronPeer.Ipc(address), key -> {
-            byte[] reply = (IPC_REPLY + ipcAddress.streamId()).getBytes(StandardCharsets.US_ASCII);
-            List<AeronLink> links = List.of(new AeronLink(this, "ipc:" + address.streamId(), reply,
-                    aeron.addPublication(IPC_CHANNEL, address.streamId())));
-            awaitConnected(links, connectMillis);
-            return links;
-        });
-    }
-
-    private static void awaitConnected(List<AeronLink> links, long connectMillis) {
+    public boolean connect(AeronPeer peer, long connectMillis) {
+        List<AeronLink> links = linksOf(peer);
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(connectMillis);
-        while (links.stream().anyMatch(l -> !l.publication.isConnected()) && System.nanoTime() < deadline) {
-            Thread.onSpinWait();
-            Thread.yield();
+        synchronized (links) {
+            for (AeronLink link : links) {
+                if (link.publication == null) {
+                    link.publication = aeron.addPublication(link.channel, link.streamId);
+                }
+            }
         }
-    }
-
-    /**
-     * Readmits the links to a peer (its UDP endpoints, or its {@link AeronIpc} address);
-     * returns whether any of them is up (false: fail over to another transport).
-     */
-    public boolean reconnect(AeronPeer peer) {
-        List<AeronLink> links = peers.get(peer);
-        if (links == null) {
-            return false;
+        while (System.nanoTime() < deadline && !allConnected(links) && !closed
+                && !Thread.currentThread().isInterrupted()) {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1));
+        }
+        long probeWait = TimeUnit.MILLISECONDS.toNanos(connectMillis) + 2 * stallNanos;
+        for (AeronLink link : links) {
+            AeronProbe probe = link.down ? probe(link, System.nanoTime()) : null;
+            if (probe != null) {
+                try {
+                    probe.outcome.get(probeWait, TimeUnit.NANOSECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+                    // still quarantined: the prober tries again after the backoff
+                }
+            }
         }
         boolean up = false;
         for (AeronLink link : links) {
-            link.down = false;
             up |= link.isUp();
         }
         return up;
     }
 
-    /** Sends a slice on {@code link}; one sender at a time per link (its head and payload view are reused). */
-    void send(AeronLink link, Slice slice) {
-        byte type = switch (slice.opcode()) {
-            case WRITE -> SliceFrame.WRITE;
-            case READ -> SliceFrame.READ;
-            case NOTIFY -> SliceFrame.NOTIFY;
-        };
-        slice.markSent(System.nanoTime()); // before the poller's stall check can see it
-        outstanding.put(slice.id(), new Outstanding(link, slice));
-        link.inFlight.addAndGet(slice.length());
-        String failure;
-        synchronized (link) {
-            UnsafeBuffer payload = null;
-            int crc = 0;
-            if (slice.opcode() != Opcode.READ) {
-                MemorySegment bytes = slice.localBytes();
-                crc = slice.payloadCrc();
-                payload = wrap(link.payload, bytes);
+    /**
+     * Connects the links to a peer as {@link #connect} does, unless they were connected
+     * before (then returns at once, whatever their state: quarantined links wait for the prober).
+     *
+     * @return whether any of the peer's links is up
+     */
+    public boolean connectFirst(AeronPeer peer, long connectMillis) {
+        List<AeronLink> links = linksOf(peer);
+        for (AeronLink link : links) {
+            if (link.publication == null) {
+                return connect(peer, connectMillis);
             }
-            DirectBuffer head = link.head.write(type, slice.id(), slice.targetOffset(), slice.length(), crc,
-                    SliceFrame.Status.OK, link.name(slice.target()));
-            failure = offers.offer(link.publication, head, payload, false);
         }
-        if (failure != null) {
-            if (outstanding.remove(slice.id()) != null) {
-                link.inFlight.addAndGet(-slice.length());
-                link.estimator.onFailed();
-                link.down = true;
-                listener.onFailed(slice, link, new TransferException(link.name + ": " + failure, true));
+        for (AeronLink link : links) {
+            if (link.isUp()) {
+                return true;
             }
+        }
+        return false;
+    }
+
+    /**
+     * Starts a probe of a quarantined link, unless one is in flight or its backoff holds;
+     * returns the probe in flight, or null. A link that never carried a slice has no segment
+     * to probe: it is readmitted once its publication is connected. Never blocks.
+     */
+    private AeronProbe probe(AeronLink link, long nowNanos) {
+        synchronized (link) {
+            AeronProbe current = link.probe;
+            if (current != null || !link.down || !link.mayProbe(nowNanos, PROBE_BACKOFF_NANOS)) {
+                return current;
+            }
+            String segment = link.probeSegment;
+            Publication publication = link.publication;
+            if (segment == null) {
+                if (publication != null && publication.isConnected()) {
+                    link.readmit();
+                }
+                return null;
+            }
+            AeronProbe probe = new AeronProbe(link, -1, segment);
+            link.probe = probe;
+            link.probeToSend = probe;
+            counters.probesSent.increment();
+            probe.outcome.thenAccept(answered -> (answered ? counters.readmissions : counters.probesUnanswered)
+                    .increment());
+            wakeSender();
+            return probe;
+        }
+    }
+
+    /** Probes the quarantined links of every peer, so that a link that recovers is used again. */
+    private void probeQuarantined() {
+        long now = System.nanoTime();
+        for (List<AeronLink> links : peers.values()) {
+            for (AeronLink link : links) {
+                if (link.down && link.publication != null) {
+                    probe(link, now);
+                }
+            }
+        }
+    }
+
+    private static boolean allConnected(List<AeronLink> links) {
+        for (AeronLink link : links) {
+            Publication p = link.publication;
+            if (p == null || !p.isConnected()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Wakes the sender agent when it parks idle: work was queued for it. Any thread. */
+    void wakeSender() {
+        Thread thread = senderRunner.thread(); // null until its thread runs; a tombstone once closed
+        if (thread != null) {
+            LockSupport.unpark(thread);
         }
     }
 
@@ -274,154 +398,49 @@ public final class AeronTransport implements AutoCloseable {
         return view;
     }
 
-    private void poll() {
-        FragmentHandler udp = (buffer, offset, length, header) -> onFragment(inbound, buffer, offset, length, header);
-        FragmentHandler ipc = (buffer, offset, length, header) -> onFragment(ipcInbound, buffer, offset, length,
-                header);
-        IdleStrategy idle = new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
-                TimeUnit.MILLISECONDS.toNanos(1));
-        long nextStallCheck = System.nanoTime() + stallNanos / 4;
-        while (running) {
-            try {
-                int work = subscription.poll(udp, 64) + (ipcSubscription == null ? 0 : ipcSubscription.poll(ipc, 64));
-                forgetGoneImages();
-                long now = System.nanoTime();
-                if (now - nextStallCheck >= 0) {
-                    checkStalls(now);
-                    nextStallCheck = now + stallNanos / 4;
-                }
-                idle.idle(work);
-            } catch (RuntimeException e) {
-                if (!running) {
-                    return;
-                }
-            }
-        }
-    }
-
-    /** Drops the messages in progress of images that went away, so that peers coming and going leave nothing. */
-    private void forgetGoneImages() {
-        Image image;
-        while ((image = goneImages.poll()) != null) {
-            (image.subscription() == ipcSubscription ? ipcInbound : inbound).remove(image.sessionId());
-        }
-    }
-
-    /** One fragment from an image of a subscription whose messages in progress are {@code inbound}. */
-    private void onFragment(Int2ObjectHashMap<InboundMessage> inbound, DirectBuffer buffer, int offset, int length,
-                            Header aeronHeader) {
-        int session = aeronHeader.sessionId();
-        InboundMessage in = inbound.get(session);
-        if (in == null) {
-            in = new InboundMessage();
-            inbound.put(session, in);
-        }
-        byte flags = aeronHeader.flags();
-        if ((flags & FrameDescriptor.BEGIN_FRAG_FLAG) != 0) {
-            int bodyAt = in.begin(buffer, offset, length);
-            if (bodyAt < 0) {
-                return;
-            }
-            if (in.isRequest()) {
-                if (!in.sameReplyAsBefore(buffer, offset)) {
-                    in.replyTo = server.answerPublication(in.rememberReply(buffer, offset));
-                }
-                server.head(in);
-            } else {
-                answerHead(in);
-            }
-            in.append(buffer, bodyAt, offset + length - bodyAt);
-        } else if (in.active()) {
-            in.append(buffer, offset, length);
-        }
-        if ((flags & FrameDescriptor.END_FRAG_FLAG) != 0 && in.active()) {
-            in.end();
-            if (in.isRequest()) {
-                server.serve(in);
-            } else {
-                answer(in);
-            }
-        }
-    }
-
-    /** An answer's head is in: a READ's payload goes straight into the slice's local bytes. */
-    private void answerHead(InboundMessage in) {
-        FrameHeader header = in.header;
-        if (header.status() != SliceFrame.Status.OK) {
-            in.receiveIntoScratch();
-            return;
-        }
-        if (header.type() == SliceFrame.READ_DATA) {
-            Outstanding pending = outstanding.get(header.sliceId());
-            Slice slice = pending == null ? null : pending.slice();
-            if (slice != null && slice.length() == header.bodyLength()) {
-                in.readSlice = slice;
-                in.receiveInto(slice.localBytes());
-            }
-        }
-    }
-
-    /** An answer is in whole: completes or fails its slice. */
-    private void answer(InboundMessage in) {
-        FrameHeader header = in.header;
-        Outstanding pending = outstanding.remove(header.sliceId());
-        if (pending == null) {
-            return; // a late answer: the slice failed here already
-        }
-        AeronLink link = pending.link();
-        Slice slice = pending.slice();
-        link.inFlight.addAndGet(-slice.length());
-        SliceFrame.Status status = header.status();
-        if (status != SliceFrame.Status.OK) {
-            link.estimator.onFailed();
-            listener.onFailed(slice, link, new TransferException(status + " from " + link.endpoint + ": "
-                    + new String(in.scratchBytes(), StandardCharsets.UTF_8), status.retryable()));
-            return;
-        }
-        if (header.type() == SliceFrame.READ_DATA && (in.readSlice != slice || !in.complete() || !in.kept()
-                || in.crc() != header.crc())) {
-            link.estimator.onFailed();
-            listener.onFailed(slice, link, new TransferException("READ payload from " + link.endpoint
-                    + " failed its CRC32C or length", true));
-            return;
-        }
-        link.estimator.onCompleted(slice.length(), slice.sentNanos(), System.nanoTime());
-        listener.onCompleted(slice, link);
+    /** Stops the agents (sender first, then receiver), then closes the client and the driver. */
+    @Override
+    public void close() {
+        closed = true;
+        prober.shutdownNow();
+        CloseHelper.closeAll(senderRunner, receiverRunner, aeron, driver);
     }
 
     /**
-     * Fails every slice outstanding for longer than the stall timeout, marking its link down.
-     * Runs on the poller, which also streams READ answers into slices: a slice is never
-     * failed (and its buffer handed back) while its answer is being written into it.
+     * The sender's idle strategy: while an offer is back-pressured it retries soon (spins,
+     * yields, then parks 1 to 50 us, leaving the core to the media driver that drains the
+     * publication); when it has nothing to do it backs off to parks of up to 1 ms, cut short
+     * by {@link #wakeSender} when work is queued.
      */
-    private void checkStalls(long now) {
-        for (Map.Entry<Long, Outstanding> e : outstanding.entrySet()) {
-            AeronLink link = e.getValue().link();
-            Slice slice = e.getValue().slice();
-            if (now - slice.sentNanos() > stallNanos && outstanding.remove(e.getKey()) != null) {
-                link.inFlight.addAndGet(-slice.length());
-                link.estimator.onFailed();
-                listener.onFailed(slice, link, new TransferException(link.name + " gave no answer for "
-                        + TimeUnit.NANOSECONDS.toMillis(stallNanos) + " ms", true));
+    private static final class SenderIdleStrategy implements IdleStrategy {
+        private final AeronSender sender;
+        private final BackoffIdleStrategy pressured = new BackoffIdleStrategy(20, 10,
+                TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MICROSECONDS.toNanos(50));
+        private final BackoffIdleStrategy quiet = new BackoffIdleStrategy(100, 10,
+                TimeUnit.MICROSECONDS.toNanos(1), TimeUnit.MILLISECONDS.toNanos(1));
+
+        SenderIdleStrategy(AeronSender sender) {
+            this.sender = sender;
+        }
+
+        @Override
+        public void idle(int workCount) {
+            if (workCount > 0) {
+                reset();
+            } else {
+                idle();
             }
         }
-    }
 
-    @Override
-    public void close() {
-        running = false;
-        try {
-            poller.join(2_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        @Override
+        public void idle() {
+            (sender.backPressured() ? pressured : quiet).idle();
         }
-        aeron.close();
-        if (driver != null) {
-            driver.close();
-        }
-    }
 
-    /** A slice sent and not answered yet, with the link it went on. */
-    private record Outstanding(AeronLink link, Slice slice) {
+        @Override
+        public void reset() {
+            pressured.reset();
+            quiet.reset();
+        }
     }
 }

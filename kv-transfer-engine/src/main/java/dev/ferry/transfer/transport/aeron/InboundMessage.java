@@ -4,14 +4,13 @@ import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.transport.frame.FrameHeader;
 import dev.ferry.transfer.transport.frame.MalformedFrameException;
 import dev.ferry.transfer.transport.frame.SliceFrame;
-import io.aeron.Publication;
+import dev.ferry.transfer.transport.serve.ServedRequest;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import java.util.zip.CRC32C;
 import org.agrona.DirectBuffer;
 
@@ -28,7 +27,7 @@ import org.agrona.DirectBuffer;
  * pending READ), as with TCP's {@code SliceFrameReader}. Short bodies (notifications and
  * error texts, at most {@link #SCRATCH_BYTES}) are taken into a scratch buffer instead.
  *
- * <p>One per image; used by the poller thread only; not thread-safe.
+ * <p>One per image; used by the receiver agent only; not thread-safe.
  */
 final class InboundMessage {
     /** Longest body taken into the scratch buffer, bytes (notifications and error texts). */
@@ -46,11 +45,11 @@ final class InboundMessage {
     private long received;
     private boolean overflow;
     private boolean active;
-    private boolean request;
-    private byte[] nameBytes = new byte[0];
-    private String name = "";
+    private boolean isRequest;
+    /** The request in progress, as the shared serving core sees it. */
+    final ServedRequest request = new ServedRequest();
     /** Where answers to the request in progress go (kept while requests name the same endpoint). */
-    Publication replyTo;
+    AnswerChannel replyTo;
     private byte[] replyBytes = new byte[0];
     /** The READ slice whose data the message in progress carries, or null. */
     Slice readSlice;
@@ -93,7 +92,7 @@ final class InboundMessage {
         if (bodyAt > offset + length) {
             return -1; // the name does not fit the first fragment
         }
-        request = replyLength > 0;
+        isRequest = replyLength > 0;
         expected = header.bodyBytes();
         active = true;
         return bodyAt;
@@ -136,7 +135,7 @@ final class InboundMessage {
 
     /** Whether the message is a request (it names a reply endpoint) rather than an answer. */
     boolean isRequest() {
-        return request;
+        return isRequest;
     }
 
     /** The body goes into {@code memory} (exactly the body's length). */
@@ -194,16 +193,5 @@ final class InboundMessage {
             scratch.get(0, out);
         }
         return out;
-    }
-
-    /** The request's segment name; the last one is reused while requests name the same segment. */
-    String segmentName() {
-        int n = header.nameLength();
-        int from = SliceFrame.HEADER_BYTES;
-        if (!Arrays.equals(headBytes, from, from + n, nameBytes, 0, nameBytes.length)) {
-            nameBytes = Arrays.copyOfRange(headBytes, from, from + n);
-            name = new String(nameBytes, StandardCharsets.UTF_8);
-        }
-        return name;
     }
 }

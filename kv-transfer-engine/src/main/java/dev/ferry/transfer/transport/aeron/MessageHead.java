@@ -12,7 +12,7 @@ import org.agrona.concurrent.UnsafeBuffer;
  * length, header and segment name]} (the frame as in {@link SliceFrame}). The payload, if
  * any, is offered beside it from where it lies, so nothing is allocated per message.
  *
- * <p>Not thread-safe: one owner at a time (a link under its lock, or the poller).
+ * <p>Not thread-safe: one owner at a time (the sender, for a link; an answer in its queue).
  */
 final class MessageHead {
     private final byte[] bytes;
@@ -22,8 +22,16 @@ final class MessageHead {
 
     /** @param replyTo the sender's reply endpoint (requests), or empty (answers) */
     MessageHead(byte[] replyTo) {
+        this(replyTo, 0);
+    }
+
+    /**
+     * @param replyTo   the sender's reply endpoint (requests), or empty (answers)
+     * @param textBytes room for an error text after the header, bytes (answers)
+     */
+    MessageHead(byte[] replyTo, int textBytes) {
         this.prefix = 4 + replyTo.length;
-        this.bytes = new byte[prefix + 4 + SliceFrame.HEADER_BYTES + SliceFrame.MAX_NAME_BYTES];
+        this.bytes = new byte[prefix + 4 + SliceFrame.HEADER_BYTES + SliceFrame.MAX_NAME_BYTES + textBytes];
         this.view = new UnsafeBuffer(bytes);
         view.putInt(0, replyTo.length);
         view.putBytes(4, replyTo);
@@ -39,6 +47,25 @@ final class MessageHead {
                        byte[] name) {
         frame.setIndex(0, prefix);
         SliceFrame.writeHeader(frame, type, sliceId, offset, bodyLength, crc, status, name);
+        view.wrap(bytes, 0, frame.writerIndex());
+        return view;
+    }
+
+    /**
+     * Writes a whole error answer to a request of {@code requestType}: header and text, the
+     * text cut to the room this head has.
+     *
+     * @return the whole message, valid until the next call
+     */
+    DirectBuffer writeError(byte requestType, long sliceId, long offset, SliceFrame.Status status, String text) {
+        byte[] utf8 = text.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        int room = bytes.length - prefix - 4 - SliceFrame.HEADER_BYTES;
+        int n = Math.min(utf8.length, room);
+        byte answer = requestType == SliceFrame.READ ? SliceFrame.READ_DATA
+                : requestType == SliceFrame.NOTIFY ? SliceFrame.NOTIFY_ACK : SliceFrame.WRITE_ACK;
+        frame.setIndex(0, prefix);
+        SliceFrame.writeHeader(frame, answer, sliceId, offset, n, 0, status, null);
+        frame.writeBytes(utf8, 0, n);
         view.wrap(bytes, 0, frame.writerIndex());
         return view;
     }

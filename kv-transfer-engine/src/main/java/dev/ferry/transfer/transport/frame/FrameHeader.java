@@ -106,6 +106,28 @@ public final class FrameHeader {
         return frame.toString(at(SliceFrame.HEADER_BYTES), nameLength(), StandardCharsets.UTF_8);
     }
 
+    /** Whether the segment name is exactly {@code name} (UTF-8 bytes); allocates nothing. */
+    public boolean nameEquals(byte[] name) {
+        int n = nameLength();
+        if (name == null || n != name.length) {
+            return false;
+        }
+        int from = at(SliceFrame.HEADER_BYTES);
+        for (int i = 0; i < n; i++) {
+            if (frame.getByte(from + i) != name[i]) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** A copy of the segment name's UTF-8 bytes. */
+    public byte[] nameBytes() {
+        byte[] bytes = new byte[nameLength()];
+        frame.getBytes(at(SliceFrame.HEADER_BYTES), bytes);
+        return bytes;
+    }
+
     private boolean carriesBody() {
         byte type = type();
         return type == SliceFrame.WRITE || type == SliceFrame.READ_DATA || type == SliceFrame.NOTIFY

@@ -1,23 +1,26 @@
 package dev.ferry.transfer.transport.tcp;
 
+import dev.ferry.transfer.transport.serve.ServingCounters;
 import java.util.concurrent.atomic.LongAdder;
 
 /** Counters of the TCP transport's serving side. Thread-safe. */
 public final class TcpCounters {
-    final LongAdder bytesWritten = new LongAdder();
-    final LongAdder bytesRead = new LongAdder();
+    private final ServingCounters serving;
     final LongAdder malformedFrames = new LongAdder();
-    final LongAdder crcMismatches = new LongAdder();
     final LongAdder connectionErrors = new LongAdder();
+
+    TcpCounters(ServingCounters serving) {
+        this.serving = serving;
+    }
 
     /** Bytes written into local segments by peers. */
     public long bytesWritten() {
-        return bytesWritten.sum();
+        return serving.bytesWritten();
     }
 
     /** Bytes read out of local segments by peers. */
     public long bytesRead() {
-        return bytesRead.sum();
+        return serving.bytesRead();
     }
 
     /** Frames refused as malformed (each closed its connection). */
@@ -25,13 +28,23 @@ public final class TcpCounters {
         return malformedFrames.sum();
     }
 
-    /** WRITE payloads refused for a CRC32C mismatch. */
+    /** WRITE payloads (and notifications) refused for a CRC32C mismatch. */
     public long crcMismatches() {
-        return crcMismatches.sum();
+        return serving.crcMismatches();
+    }
+
+    /** Requests refused: unknown segment, range outside it, over-long notification. */
+    public long refusals() {
+        return serving.refusals();
     }
 
     /** Connections closed after an I/O error. */
     public long connectionErrors() {
         return connectionErrors.sum();
+    }
+
+    /** The counters of the serving core this transport shares with the others. */
+    public ServingCounters serving() {
+        return serving;
     }
 }

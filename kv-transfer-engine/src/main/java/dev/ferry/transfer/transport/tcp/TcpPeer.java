@@ -13,6 +13,7 @@ final class TcpPeer {
     private final List<TcpLink> links;
     private final long connectTimeoutMillis;
     private final long reconnectBackoffNanos;
+    private boolean attempted;
 
     TcpPeer(List<TcpLink> links, long connectTimeoutMillis, long reconnectBackoffNanos) {
         this.links = List.copyOf(links);
@@ -26,6 +27,7 @@ final class TcpPeer {
 
     /** Reconnects the links that are down and past their backoff; returns whether any link is up. */
     synchronized boolean reconnectDown() {
+        attempted = true;
         long now = System.nanoTime();
         boolean up = false;
         for (TcpLink link : links) {
@@ -37,8 +39,16 @@ final class TcpPeer {
         return up;
     }
 
+    /** Connects every link unless a connect was tried before (links that went down since wait for the prober). */
+    synchronized void connectFirst() {
+        if (!attempted) {
+            connectAll();
+        }
+    }
+
     /** Connects every link now; returns how many are up. */
     synchronized int connectAll() {
+        attempted = true;
         int up = 0;
         for (TcpLink link : links) {
             if (link.connect(connectTimeoutMillis)) {

@@ -8,6 +8,7 @@ import dev.ferry.transfer.transport.SliceListener;
 import dev.ferry.transfer.transport.frame.FrameHeader;
 import dev.ferry.transfer.transport.frame.MalformedFrameException;
 import dev.ferry.transfer.transport.frame.SliceFrame;
+import dev.ferry.transfer.transport.serve.SliceServer;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
@@ -57,7 +58,7 @@ public final class TcpTransport implements AutoCloseable {
     private final Bootstrap client;
     private final Endpoint localEndpoint;
     private final SliceListener listener;
-    private final TcpCounters counters = new TcpCounters();
+    private final TcpCounters counters;
     private final Map<List<Endpoint>, TcpPeer> peers = new ConcurrentHashMap<>();
     private final ScheduledExecutorService prober = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "ferry-tcp-probe");
@@ -97,6 +98,8 @@ public final class TcpTransport implements AutoCloseable {
                         String bindHost, int port, int ioThreads, int linksPerPeer, long connectTimeoutMillis,
                         long stallTimeoutNanos) {
         this.listener = listener;
+        SliceServer slices = new SliceServer(segments, notifications);
+        this.counters = new TcpCounters(slices.counters());
         this.linksPerPeer = linksPerPeer;
         this.connectTimeoutMillis = connectTimeoutMillis;
         this.stallTimeoutNanos = stallTimeoutNanos;
@@ -123,7 +126,7 @@ public final class TcpTransport implements AutoCloseable {
                         protected void initChannel(SocketChannel ch) {
                             accepted.add(ch);
                             ch.pipeline().addLast("chunks", new ChunkedWriteHandler())
-                                    .addLast("slices", new SliceServerHandler(segments, counters, notifications));
+                                    .addLast("slices", new SliceServerHandler(slices, counters));
                         }
                     })
                     .bind(bindHost, port).syncUninterruptibly().channel();
@@ -159,10 +162,25 @@ public final class TcpTransport implements AutoCloseable {
 
     /**
      * Links of the peer at {@code endpoints} ({@code linksPerPeer} connections to each),
-     * connected on first use. Must not run on an event loop.
+     * made and connected on first use (outside the map's update). Blocks up to the connect
+     * timeout then: must not run on an event loop.
      */
     public List<? extends Link> links(List<Endpoint> endpoints) {
-        return peers.computeIfAbsent(List.copyOf(endpoints), this::newPeer).links();
+        TcpPeer peer = peer(endpoints);
+        peer.connectFirst();
+        return peer.links();
+    }
+
+    /**
+     * Links of the peer at {@code endpoints}, made on first use without connecting: they
+     * stay down until {@link #reconnect} (or the prober) connects them. Never blocks.
+     */
+    public List<? extends Link> unconnectedLinks(List<Endpoint> endpoints) {
+        return peer(endpoints).links();
+    }
+
+    private TcpPeer peer(List<Endpoint> endpoints) {
+        return peers.computeIfAbsent(List.copyOf(endpoints), this::newPeer); // makes links only: connects run outside
     }
 
     /**
@@ -182,9 +200,7 @@ public final class TcpTransport implements AutoCloseable {
                 links.add(new TcpLink("tcp:" + endpoint + "#" + i, endpoint, client, listener, stallTimeoutNanos));
             }
         }
-        TcpPeer peer = new TcpPeer(links, connectTimeoutMillis, reconnectBackoffNanos);
-        peer.connectAll();
-        return peer;
+        return new TcpPeer(links, connectTimeoutMillis, reconnectBackoffNanos);
     }
 
     /** Probes the links that are down, so that a link that comes back is used again. */

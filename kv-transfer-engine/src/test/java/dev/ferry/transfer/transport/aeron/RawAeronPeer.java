@@ -33,6 +33,13 @@ final class RawAeronPeer implements AutoCloseable {
     private final Aeron aeron;
     final Endpoint endpoint;
     final Subscription subscription;
+    /** Whether the serving thread answers ({@link #serve}). */
+    volatile boolean answering = true;
+    final java.util.concurrent.atomic.AtomicInteger writes = new java.util.concurrent.atomic.AtomicInteger();
+    final java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicInteger flipsLeft = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.Map<String, Publication> answers = new java.util.HashMap<>();
+    private Thread server;
 
     RawAeronPeer() throws Exception {
         driver = MediaDriver.launchEmbedded(new MediaDriver.Context()
@@ -55,8 +62,25 @@ final class RawAeronPeer implements AutoCloseable {
 
     /** Sends a WRITE request of {@code payload} to {@code offset} of {@code segment}, carrying {@code crc}. */
     void sendWrite(Publication p, long sliceId, String segment, long offset, byte[] payload, int crc) {
+        send(p, SliceFrame.WRITE, sliceId, segment, offset, payload.length, payload, crc);
+    }
+
+    /** Sends a READ request of {@code length} bytes at {@code offset} of {@code segment}. */
+    void sendRead(Publication p, long sliceId, String segment, long offset, int length) {
+        send(p, SliceFrame.READ, sliceId, segment, offset, length, new byte[0], 0);
+    }
+
+    /** Sends a notification about {@code segment}. */
+    void sendNotify(Publication p, long sliceId, String segment, byte[] message) {
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(message);
+        send(p, SliceFrame.NOTIFY, sliceId, segment, 0, message.length, message, (int) crc.getValue());
+    }
+
+    private void send(Publication p, byte type, long sliceId, String segment, long offset, int length, byte[] payload,
+                      int crc) {
         byte[] reply = endpoint.toString().getBytes(StandardCharsets.US_ASCII);
-        ByteBuf frame = SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, SliceFrame.WRITE, sliceId, offset, payload.length,
+        ByteBuf frame = SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, type, sliceId, offset, length,
                 crc, SliceFrame.Status.OK, SliceFrame.name(segment));
         UnsafeBuffer message = new UnsafeBuffer(new byte[4 + reply.length + frame.readableBytes() + payload.length]);
         message.putInt(0, reply.length);
@@ -86,8 +110,81 @@ final class RawAeronPeer implements AutoCloseable {
         return status[0];
     }
 
+    /**
+     * Starts serving on a thread of its own, as a target that a test controls: while
+     * {@link #answering} is false it takes requests and answers none (a connected but silent
+     * peer); while true it acknowledges WRITEs (counting them, storing nothing) and answers
+     * READs from {@code data}, with one byte flipped in the first {@code flips} READ answers
+     * while their CRC32C is that of the right bytes (a target that corrupts answers).
+     */
+    void serve(byte[] data, int flips) {
+        flipsLeft.set(flips);
+        FragmentAssembler assembler = new FragmentAssembler((buffer, offset, length, header) -> {
+            if (!answering) {
+                return;
+            }
+            int replyLength = buffer.getInt(offset);
+            String reply = buffer.getStringWithoutLengthAscii(offset + 4, replyLength);
+            int frame = offset + 4 + replyLength + 4; // after the frame's length field
+            byte type = (byte) (buffer.getByte(frame + SliceFrame.TYPE) & ~SliceFrame.CRC_TRAILER);
+            long sliceId = buffer.getLong(frame + SliceFrame.SLICE_ID, ByteOrder.BIG_ENDIAN);
+            long at = buffer.getLong(frame + SliceFrame.OFFSET, ByteOrder.BIG_ENDIAN);
+            int bodyLength = buffer.getInt(frame + SliceFrame.BODY_LENGTH, ByteOrder.BIG_ENDIAN);
+            Publication to = answers.computeIfAbsent(reply, this::publicationToReply);
+            if (type == SliceFrame.WRITE) {
+                writes.incrementAndGet();
+                answer(to, SliceFrame.WRITE_ACK, sliceId, at, new byte[0], 0);
+            } else if (type == SliceFrame.READ) {
+                byte[] bytes = java.util.Arrays.copyOfRange(data, (int) at, (int) at + bodyLength);
+                java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+                crc.update(bytes);
+                if (flipsLeft.getAndDecrement() > 0) {
+                    bytes[bytes.length / 2] ^= 0x40;
+                }
+                reads.incrementAndGet();
+                answer(to, SliceFrame.READ_DATA, sliceId, at, bytes, (int) crc.getValue());
+            }
+        });
+        server = Thread.ofPlatform().daemon().name("raw-aeron-peer").start(() -> {
+            while (!Thread.currentThread().isInterrupted()) {
+                if (subscription.poll(assembler, 10) == 0) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(10_000);
+                }
+            }
+        });
+    }
+
+    private Publication publicationToReply(String reply) {
+        int colon = reply.lastIndexOf(':');
+        return publicationTo(new Endpoint(reply.substring(0, colon), Integer.parseInt(reply.substring(colon + 1))));
+    }
+
+    private static void answer(Publication to, byte type, long sliceId, long offset, byte[] body, int crc) {
+        ByteBuf frame = SliceFrame.header(UnpooledByteBufAllocator.DEFAULT, type, sliceId, offset, body.length, crc,
+                SliceFrame.Status.OK, null);
+        UnsafeBuffer message = new UnsafeBuffer(new byte[4 + frame.readableBytes() + body.length]);
+        message.putInt(0, 0);
+        byte[] head = new byte[frame.readableBytes()];
+        frame.getBytes(frame.readerIndex(), head);
+        frame.release();
+        message.putBytes(4, head);
+        message.putBytes(4 + head.length, body);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        while (to.offer(message) < 0 && System.nanoTime() < deadline) {
+            Thread.onSpinWait();
+        }
+    }
+
     @Override
     public void close() {
+        if (server != null) {
+            server.interrupt();
+            try {
+                server.join(5_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         aeron.close();
         driver.close();
     }
