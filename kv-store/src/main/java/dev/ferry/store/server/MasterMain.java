@@ -4,7 +4,11 @@ import dev.ferry.store.cli.ListenOptions;
 import dev.ferry.store.cli.NodeCommandLine;
 import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.store.eviction.EvictionPolicy;
+import dev.ferry.store.master.MasterRole;
 import dev.ferry.store.master.MasterService;
+import dev.ferry.store.cli.MetricsOptions;
+import dev.ferry.store.metrics.HealthServer;
+import java.util.function.Supplier;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -22,11 +26,25 @@ public final class MasterMain implements Callable<Integer> {
     @Option(names = "--node-timeout-ms", defaultValue = "2000", description = "A node silent this long is dead, ms.")
     long nodeTimeoutMillis;
 
+    @Mixin
+    MetricsOptions metrics;
+
     @Override
     public Integer call() {
         MasterService service = new MasterService(listen.host(), listen.port(), EvictionPolicy.byName(policy), nodeTimeoutMillis);
-        ProcessSupport.announceReady("role=master port=" + service.port());
-        ProcessSupport.runUntilStopped(service);
+        // This master's role for /metrics and /ready; leader election supplies the live one here.
+        Supplier<MasterRole> role = () -> MasterRole.SOLE;
+        HealthServer http = null;
+        if (metrics.enabled()) {
+            try {
+                http = MetricsServers.master(metrics.host(listen.host()), metrics.port(), service.master(), role);
+            } catch (RuntimeException e) {
+                service.close();
+                throw e;
+            }
+        }
+        ProcessSupport.announceReady("role=master port=" + service.port() + (http != null ? " metrics=" + http.port() : ""));
+        ProcessSupport.runUntilStopped(service, http);
         return 0;
     }
 

@@ -4,6 +4,10 @@ import dev.ferry.store.cli.CapacityOption;
 import dev.ferry.store.cli.DataOption;
 import dev.ferry.store.cli.Deprecation;
 import dev.ferry.store.cli.MasterOptions;
+import dev.ferry.store.cli.MetricsOptions;
+import dev.ferry.store.metrics.HealthServer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import dev.ferry.store.cli.NodeCommandLine;
 import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.store.cli.SlabOptions;
@@ -73,6 +77,9 @@ public final class StoreNodeMain implements Callable<Integer> {
     @Option(names = "--heartbeat-ms", defaultValue = "300", description = "Heartbeat period, ms.")
     long heartbeatMillis;
 
+    @Mixin
+    MetricsOptions metrics;
+
     @Override
     public Integer call() {
         if (master.address() == null) {
@@ -83,15 +90,29 @@ public final class StoreNodeMain implements Callable<Integer> {
         TransferEngine.Context engine = new TransferEngine.Context().bindHost(data.address().host())
                 .port(data.address().port())
                 .advertise(advertise == null ? List.of() : advertise).aeron(aeron);
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        if (metrics.enabled()) {
+            metrics.port(); // a bad port fails before the node starts
+            engine.metrics(registry, nodeId);
+        }
         StoreNode node = StoreNode.start(new StoreNode.Config(nodeId, HostPort.parse(master.address()), capacityBytes,
                 engine, slab.shmDir(), slab.dataDir(), ssd.dir(), ssd.bytes() > 0 ? ssd.bytes() : 8 * capacityBytes,
                 ssdPolicy, heartbeatMillis, slab.lazySlab(), slab.scrubRate(), master.reconnectMillis()));
+        HealthServer http = null;
+        if (metrics.enabled()) {
+            try {
+                http = MetricsServers.storeNode(metrics.host(data.address().host()), metrics.port(), node, registry);
+            } catch (RuntimeException e) {
+                node.close();
+                throw e;
+            }
+        }
         SegmentDescriptor segment = node.segment();
         ProcessSupport.announceReady("role=store node=" + nodeId + " data=" + segment.endpoints().getFirst()
                 + " file=" + node.slabFile() + " segment=" + segment.name() + " bytes=" + capacityBytes
                 + " recovered=" + node.recovered() + " dropped=" + node.dropped()
-                + " populate_ms=" + node.populateNanos() / 1_000_000);
-        ProcessSupport.runUntilStopped(node);
+                + " populate_ms=" + node.populateNanos() / 1_000_000 + (http != null ? " metrics=" + http.port() : ""));
+        ProcessSupport.runUntilStopped(node, http);
         return 0;
     }
 
