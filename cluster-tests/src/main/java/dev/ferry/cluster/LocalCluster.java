@@ -48,6 +48,8 @@ public final class LocalCluster implements AutoCloseable {
     private HostPort master;
     private HostPort prefill;
     private HostPort decode;
+    /** Where the master and each store node serve /metrics, by role, in start order. */
+    private final Map<String, HostPort> metrics = new java.util.concurrent.ConcurrentSkipListMap<>();
     private volatile boolean closed;
     /** Roles that exited without being asked, in the order they did: "the master (pid N, exit code 137...)". */
     private final List<String> deaths = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -146,8 +148,9 @@ public final class LocalCluster implements AutoCloseable {
             throw new UncheckedIOException("cannot create " + config.workDir(), e);
         }
         ChildProcess m = launch("master", MasterMain.class.getName(), List.of("--host", hosts.address("master"),
-                "--port", Integer.toString(config.masterPort()), "--policy", config.policy()));
+                "--port", Integer.toString(config.masterPort()), "--policy", config.policy(), "--metrics-port", "0"));
         master = new HostPort(hosts.address("master"), Integer.parseInt(m.field("port")));
+        metrics.put("master", new HostPort(hosts.address("master"), Integer.parseInt(m.field("metrics"))));
         if (config.sidecar()) {
             startWithSidecars();
             return;
@@ -158,7 +161,7 @@ public final class LocalCluster implements AutoCloseable {
             String role = "store-" + (i + 1);
             List<String> args = new ArrayList<>(List.of("--node-id", role, "--master", master.toString(),
                     "--capacity", Long.toString(share(config.capacityBlocks(), i) * blockBytes),
-                    "--data", hosts.address(role) + ":0"));
+                    "--data", hosts.address(role) + ":0", "--metrics-port", "0"));
             if (config.transport().equals("aeron")) {
                 args.add("--aeron");
             }
@@ -171,6 +174,8 @@ public final class LocalCluster implements AutoCloseable {
         }
         stores.forEach(ChildProcess::awaitReady);
         stores.forEach(store -> slabFiles.add(Path.of(store.field("file"))));
+        stores.forEach(store -> metrics.put(store.name(), new HostPort(hosts.address(store.name()),
+                Integer.parseInt(store.field("metrics")))));
         ChildProcess decode = launch("decode", "dev.ferry.decode.DecodeMain", nodeArgs("decode", List.of("--master",
                 master.toString())));
         startPrefill(decode, List.of("--master", master.toString(), "--replicas", Integer.toString(config.replicas())));
@@ -246,6 +251,14 @@ public final class LocalCluster implements AutoCloseable {
             case "aeron" -> List.of("--aeron");
             default -> List.of();
         };
+    }
+
+    /**
+     * Where the master and the store nodes (not sidecars) serve {@code /metrics},
+     * {@code /health} and {@code /ready} over HTTP, by role ({@code master}, {@code store-N}).
+     */
+    public Map<String, HostPort> metricsEndpoints() {
+        return Map.copyOf(metrics);
     }
 
     /** The master's RPC address. */

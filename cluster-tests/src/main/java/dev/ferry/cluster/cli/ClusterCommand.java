@@ -204,6 +204,10 @@ final class ClusterCommand implements Callable<Integer> {
             if (netns) {
                 System.out.println("  network            " + cluster.hosts().describe());
             }
+            if (!cluster.metricsEndpoints().isEmpty()) {
+                System.out.println("  metrics            " + String.join(", ", cluster.metricsEndpoints().entrySet().stream()
+                        .map(e -> e.getKey() + " http://" + e.getValue() + "/metrics").toList()));
+            }
             long start = System.nanoTime();
             results = replay(cluster, requestsToReplay);
             wall = System.nanoTime() - start;
