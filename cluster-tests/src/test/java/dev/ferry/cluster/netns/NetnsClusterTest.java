@@ -103,6 +103,25 @@ class NetnsClusterTest {
         }
     }
 
+    /** Run by an unprivileged user (that may still read the class path), --netns says it needs root. */
+    @Test
+    void withoutRootItSaysSoAndStartsNothing(@TempDir Path dir) throws Exception {
+        Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs setpriv (util-linux)");
+        List<String> command = new ArrayList<>(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                "--clear-groups", "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"));
+        command.add(ProcessHandle.current().info().command().orElseThrow());
+        command.addAll(LocalCluster.childJvmFlags());
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), FerryCommand.class.getName(), "cluster",
+                "--netns", "--model", "tiny", "--requests", "5", "--no-progress", "--out", dir.resolve("out").toString()));
+        Process ferry = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(ferry.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(ferry.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(ferry.exitValue()).as(output).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(output).contains("ferry: --netns: network namespaces, veths and a bridge need root")
+                .doesNotContain("started");
+        assertThat(leftBehind(ferry.pid())).isEmpty();
+    }
+
     /** A {@code ferry cluster --netns} process with a long replay, once its cluster runs. */
     private static Process startNetnsCluster(Path out) throws IOException {
         List<String> command = new ArrayList<>();
