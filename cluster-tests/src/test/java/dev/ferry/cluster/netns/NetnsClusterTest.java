@@ -48,7 +48,7 @@ class NetnsClusterTest {
 
     private JsonNode run(Path out, String... more) throws IOException {
         List<String> args = new ArrayList<>(List.of("cluster", "--model", "tiny", "--requests", "40",
-                "--capacity-blocks", "300", "--transport", "shm", "--out", out.toString(), "--no-progress"));
+                "--capacity-blocks", "120", "--transport", "shm", "--out", out.toString(), "--no-progress"));
         args.addAll(List.of(more));
         assertThat(ferry(args.toArray(String[]::new))).as(err.toString()).isEqualTo(ExitCodes.OK);
         return new ObjectMapper().readTree(out.resolve("summary.json").toFile());
@@ -57,7 +57,8 @@ class NetnsClusterTest {
     /**
      * Asked for shared memory, the loopback run uses it; across namespaces, which share
      * /dev/shm and the boot id, the host identities keep it from ever being chosen and TCP
-     * carries every byte, with the same hits as on loopback.
+     * carries every byte, with the same hits as on loopback (the store fills up and evicts:
+     * one request at a time, the hits are those of the same LRU order).
      */
     @Test
     void theMainJobAcrossNamespacesHitsAsOnLoopbackWithNoSharedMemoryBetweenHosts(@TempDir Path dir) throws IOException {
