@@ -181,7 +181,8 @@ final class ClusterCommand implements Callable<Integer> {
                         + "the store only through their own, over a Unix socket and shared memory)" : storeNodes
                         + " store nodes") + ", 1 prefill, 1 decode (separate JVMs, "
                         + switch (transport) {
-                            case "shm" -> "shared-memory transport";
+                            case "shm" -> netns ? "shared memory asked for, none between hosts: TCP"
+                                    : "shared-memory transport";
                             case "aeron" -> "Aeron UDP transport, TCP as the fallback";
                             default -> "TCP transport on Netty, " + links + " links per peer";
                         } + ")",
