@@ -7,7 +7,13 @@ import dev.ferry.cluster.report.RequestResult;
 import dev.ferry.prefill.trace.TraceRequest;
 import dev.ferry.store.model.ModelProfile;
 import dev.ferry.store.node.HostPort;
+import dev.ferry.cluster.cli.ExitCodes;
+import dev.ferry.cluster.cli.FerryCommand;
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -19,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
 
 /**
  * The {@code /metrics} endpoints of a real master and real store node processes, scraped
@@ -62,6 +69,20 @@ class MetricsProcessesTest {
                 }
                 assertThat(blocks).isEqualTo((double) stats.blocks());
             });
+        }
+    }
+
+    @Test
+    void aBadOrTakenMetricsPortIsNamedAndNothingKeepsRunning() throws IOException {
+        StringWriter err = new StringWriter();
+        CommandLine cli = FerryCommand.commandLine();
+        cli.setErr(new PrintWriter(err, true));
+        assertThat(cli.execute("master", "--metrics-port", "70000")).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains("--metrics-port must be 0..65535, got 70000");
+        try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            assertThat(cli.execute("master", "--metrics-port", Integer.toString(taken.getLocalPort())))
+                    .isEqualTo(ExitCodes.BAD_INPUT);
+            assertThat(err.toString()).contains("cannot serve HTTP on 127.0.0.1:" + taken.getLocalPort());
         }
     }
 

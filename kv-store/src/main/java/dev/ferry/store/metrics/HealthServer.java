@@ -64,6 +64,7 @@ public final class HealthServer implements AutoCloseable {
      */
     public HealthServer(String host, int port, PrometheusMeterRegistry registry, BooleanSupplier ready,
                         Runnable beforeScrape) {
+        boolean bound = false;
         try {
             channel = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
                     .childHandler(new ChannelInitializer<SocketChannel>() {
@@ -73,9 +74,13 @@ public final class HealthServer implements AutoCloseable {
                                     .addLast(new Handler(registry, ready, beforeScrape));
                         }
                     }).bind(host, port).syncUninterruptibly().channel();
-        } catch (RuntimeException e) {
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            bound = true;
+        } catch (Exception e) { // Netty rethrows the bind's checked exception (port in use) unchecked
             throw new IllegalStateException("cannot serve HTTP on " + host + ":" + port + " (" + e.getMessage() + ")", e);
+        } finally {
+            if (!bound) {
+                group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            }
         }
     }
 

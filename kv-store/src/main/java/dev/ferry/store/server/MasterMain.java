@@ -1,15 +1,15 @@
 package dev.ferry.store.server;
 
 import dev.ferry.store.cli.ListenOptions;
+import dev.ferry.store.cli.MetricsOptions;
 import dev.ferry.store.cli.NodeCommandLine;
 import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.master.MasterRole;
 import dev.ferry.store.master.MasterService;
-import dev.ferry.store.cli.MetricsOptions;
 import dev.ferry.store.metrics.HealthServer;
-import java.util.function.Supplier;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -35,12 +35,15 @@ public final class MasterMain implements Callable<Integer> {
         // This master's role for /metrics and /ready; leader election supplies the live one here.
         Supplier<MasterRole> role = () -> MasterRole.SOLE;
         HealthServer http = null;
-        if (metrics.enabled()) {
-            try {
+        boolean serving = false;
+        try {
+            if (metrics.enabled()) {
                 http = MetricsServers.master(metrics.host(listen.host()), metrics.port(), service.master(), role);
-            } catch (RuntimeException e) {
+            }
+            serving = true;
+        } finally {
+            if (!serving) {
                 service.close();
-                throw e;
             }
         }
         ProcessSupport.announceReady("role=master port=" + service.port() + (http != null ? " metrics=" + http.port() : ""));

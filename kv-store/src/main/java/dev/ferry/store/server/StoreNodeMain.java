@@ -5,17 +5,17 @@ import dev.ferry.store.cli.DataOption;
 import dev.ferry.store.cli.Deprecation;
 import dev.ferry.store.cli.MasterOptions;
 import dev.ferry.store.cli.MetricsOptions;
-import dev.ferry.store.metrics.HealthServer;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import dev.ferry.store.cli.NodeCommandLine;
 import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.store.cli.SlabOptions;
 import dev.ferry.store.cli.SsdOptions;
+import dev.ferry.store.metrics.HealthServer;
 import dev.ferry.store.node.HostPort;
 import dev.ferry.store.node.StoreNode;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.segment.SegmentDescriptor;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -99,12 +99,15 @@ public final class StoreNodeMain implements Callable<Integer> {
                 engine, slab.shmDir(), slab.dataDir(), ssd.dir(), ssd.bytes() > 0 ? ssd.bytes() : 8 * capacityBytes,
                 ssdPolicy, heartbeatMillis, slab.lazySlab(), slab.scrubRate(), master.reconnectMillis()));
         HealthServer http = null;
-        if (metrics.enabled()) {
-            try {
+        boolean serving = false;
+        try {
+            if (metrics.enabled()) {
                 http = MetricsServers.storeNode(metrics.host(data.address().host()), metrics.port(), node, registry);
-            } catch (RuntimeException e) {
+            }
+            serving = true;
+        } finally {
+            if (!serving) {
                 node.close();
-                throw e;
             }
         }
         SegmentDescriptor segment = node.segment();
