@@ -79,6 +79,15 @@ class NetnsClusterTest {
     }
 
     @Test
+    void aClusterThatFailsToStartRemovesItsNamespaces(@TempDir Path dir) {
+        int code = ferry("cluster", "--netns", "--model", "tiny", "--requests", "5", "--master-port", "70000",
+                "--no-progress", "--out", dir.toString());
+        assertThat(code).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains("master exited").contains("cannot listen on 10.234.");
+        assertThat(leftBehind(ProcessHandle.current().pid())).isEmpty();
+    }
+
+    @Test
     void ctrlCRemovesTheNamespacesAndABedLeftByAKilledRunGoesAtTheNextStart(@TempDir Path dir) throws Exception {
         Process killed = startNetnsCluster(dir.resolve("killed"));
         try {
