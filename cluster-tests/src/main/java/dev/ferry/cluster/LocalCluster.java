@@ -20,7 +20,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A prefill/decode cluster on loopback, one JVM process per role: a master, store nodes
+ * A prefill/decode cluster, one JVM process per role, on loopback or each role on a host of
+ * its own ({@link ClusterHosts}: network namespaces on a bridge, where every process binds
+ * and advertises its own address): a master, store nodes
  * (each maps a DRAM slab under {@code /dev/shm} and registers it as a segment), a decode
  * node and a prefill node. With {@link Config#sidecar()} the store nodes are two sidecars
  * ({@code ferry sidecar}), one next to prefill and one next to decode, and those two nodes
@@ -37,6 +39,7 @@ import java.util.Map;
  */
 public final class LocalCluster implements AutoCloseable {
     private final Config config;
+    private final ClusterHosts hosts;
     private final List<ChildProcess> roles = new ArrayList<>();
     private final List<Path> slabFiles = new ArrayList<>();
     /** Where the sidecars' sockets are: a short path, as a Unix socket's must be. */
@@ -45,6 +48,8 @@ public final class LocalCluster implements AutoCloseable {
     private HostPort master;
     private HostPort prefill;
     private HostPort decode;
+    /** Where the master and each store node serve /metrics, by role, in start order. */
+    private final Map<String, HostPort> metrics = new java.util.concurrent.ConcurrentSkipListMap<>();
     private volatile boolean closed;
     /** Roles that exited without being asked, in the order they did: "the master (pid N, exit code 137...)". */
     private final List<String> deaths = new java.util.concurrent.CopyOnWriteArrayList<>();
@@ -95,8 +100,9 @@ public final class LocalCluster implements AutoCloseable {
         }
     }
 
-    private LocalCluster(Config config) {
+    private LocalCluster(Config config, ClusterHosts hosts) {
         this.config = config;
+        this.hosts = hosts;
     }
 
     /**
@@ -106,7 +112,25 @@ public final class LocalCluster implements AutoCloseable {
      *                               fails to start; what was started is stopped
      */
     public static LocalCluster start(Config config) {
-        LocalCluster cluster = new LocalCluster(config);
+        return start(config, ClusterHosts.loopback());
+    }
+
+    /**
+     * Starts every process on its host and waits until each is ready. The cluster owns
+     * {@code hosts} and closes them after its processes have stopped (also when the start
+     * fails).
+     *
+     * @throws IllegalArgumentException for sidecars on hosts of their own (a sidecar serves
+     *                                  an engine on its host through a Unix socket)
+     * @throws IllegalStateException    naming the role and the tail of its log when a process
+     *                                  fails to start; what was started is stopped
+     */
+    public static LocalCluster start(Config config, ClusterHosts hosts) {
+        if (config.sidecar() && !hosts.oneHost()) {
+            hosts.close();
+            throw new IllegalArgumentException("sidecars run only with every role on one host");
+        }
+        LocalCluster cluster = new LocalCluster(config, hosts);
         Runtime.getRuntime().addShutdownHook(cluster.shutdownHook);
         try {
             cluster.startAll();
@@ -123,9 +147,10 @@ public final class LocalCluster implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create " + config.workDir(), e);
         }
-        ChildProcess m = launch("master", MasterMain.class.getName(), List.of("--port",
-                Integer.toString(config.masterPort()), "--policy", config.policy()));
-        master = new HostPort("127.0.0.1", Integer.parseInt(m.field("port")));
+        ChildProcess m = launch("master", MasterMain.class.getName(), List.of("--host", hosts.address("master"),
+                "--port", Integer.toString(config.masterPort()), "--policy", config.policy(), "--metrics-port", "0"));
+        master = new HostPort(hosts.address("master"), Integer.parseInt(m.field("port")));
+        metrics.put("master", new HostPort(hosts.address("master"), Integer.parseInt(m.field("metrics"))));
         if (config.sidecar()) {
             startWithSidecars();
             return;
@@ -133,8 +158,10 @@ public final class LocalCluster implements AutoCloseable {
         List<ChildProcess> stores = new ArrayList<>();
         long blockBytes = config.profile().blockBytes();
         for (int i = 0; i < config.storeNodes(); i++) {
-            List<String> args = new ArrayList<>(List.of("--node-id", "store-" + (i + 1), "--master", master.toString(),
-                    "--capacity", Long.toString(share(config.capacityBlocks(), i) * blockBytes)));
+            String role = "store-" + (i + 1);
+            List<String> args = new ArrayList<>(List.of("--node-id", role, "--master", master.toString(),
+                    "--capacity", Long.toString(share(config.capacityBlocks(), i) * blockBytes),
+                    "--data", hosts.address(role) + ":0", "--metrics-port", "0"));
             if (config.transport().equals("aeron")) {
                 args.add("--aeron");
             }
@@ -143,11 +170,13 @@ public final class LocalCluster implements AutoCloseable {
                         "--ssd-capacity", Long.toString(share(config.ssdBlocks(), i) * blockBytes),
                         "--ssd-policy", config.policy(), "--heartbeat-ms", "50"));
             }
-            stores.add(launchAsync("store-" + (i + 1), StoreNodeMain.class.getName(), args));
+            stores.add(launchAsync(role, StoreNodeMain.class.getName(), args));
         }
         stores.forEach(ChildProcess::awaitReady);
         stores.forEach(store -> slabFiles.add(Path.of(store.field("file"))));
-        ChildProcess decode = launch("decode", "dev.ferry.decode.DecodeMain", nodeArgs(List.of("--master",
+        stores.forEach(store -> metrics.put(store.name(), new HostPort(hosts.address(store.name()),
+                Integer.parseInt(store.field("metrics")))));
+        ChildProcess decode = launch("decode", "dev.ferry.decode.DecodeMain", nodeArgs("decode", List.of("--master",
                 master.toString())));
         startPrefill(decode, List.of("--master", master.toString(), "--replicas", Integer.toString(config.replicas())));
     }
@@ -187,7 +216,7 @@ public final class LocalCluster implements AutoCloseable {
         }
         sidecars.forEach(ChildProcess::awaitReady);
         sidecars.forEach(sidecar -> slabFiles.add(Path.of(sidecar.field("file"))));
-        ChildProcess decode = launch("decode", "dev.ferry.decode.DecodeMain", nodeArgs(List.of("--sidecar",
+        ChildProcess decode = launch("decode", "dev.ferry.decode.DecodeMain", nodeArgs("decode", List.of("--sidecar",
                 socket("decode").toString())));
         startPrefill(decode, List.of("--sidecar", socket("prefill").toString()));
     }
@@ -196,20 +225,24 @@ public final class LocalCluster implements AutoCloseable {
         return socketDir.resolve(side + ".sock");
     }
 
-    /** The arguments of prefill and decode: how they reach the store, then the model, links and transport. */
-    private List<String> nodeArgs(List<String> store) {
+    /**
+     * The arguments of prefill and decode: how they reach the store, then the model, links,
+     * transport and the address they bind.
+     */
+    private List<String> nodeArgs(String role, List<String> store) {
         List<String> args = new ArrayList<>(store);
-        args.addAll(List.of("--model", config.profile().name(), "--links", Integer.toString(config.links())));
+        args.addAll(List.of("--model", config.profile().name(), "--links", Integer.toString(config.links()),
+                "--host", hosts.address(role)));
         args.addAll(transportFlag());
         return args;
     }
 
     private void startPrefill(ChildProcess decode, List<String> store) {
-        List<String> args = new ArrayList<>(nodeArgs(store));
-        this.decode = new HostPort("127.0.0.1", Integer.parseInt(decode.field("port")));
+        List<String> args = new ArrayList<>(nodeArgs("prefill", store));
+        this.decode = new HostPort(hosts.address("decode"), Integer.parseInt(decode.field("port")));
         args.addAll(List.of("--decode", this.decode.toString()));
         ChildProcess p = launch("prefill", "dev.ferry.prefill.PrefillMain", args);
-        prefill = new HostPort("127.0.0.1", Integer.parseInt(p.field("port")));
+        prefill = new HostPort(hosts.address("prefill"), Integer.parseInt(p.field("port")));
     }
 
     private List<String> transportFlag() {
@@ -218,6 +251,14 @@ public final class LocalCluster implements AutoCloseable {
             case "aeron" -> List.of("--aeron");
             default -> List.of();
         };
+    }
+
+    /**
+     * Where the master and the store nodes (not sidecars) serve {@code /metrics},
+     * {@code /health} and {@code /ready} over HTTP, by role ({@code master}, {@code store-N}).
+     */
+    public Map<String, HostPort> metricsEndpoints() {
+        return Map.copyOf(metrics);
     }
 
     /** The master's RPC address. */
@@ -310,6 +351,12 @@ public final class LocalCluster implements AutoCloseable {
                 // a temporary directory: nothing more to do at shutdown
             }
         }
+        hosts.close();
+    }
+
+    /** Where the roles run. */
+    public ClusterHosts hosts() {
+        return hosts;
     }
 
     private ChildProcess launch(String name, String mainClass, List<String> args) {
@@ -319,7 +366,8 @@ public final class LocalCluster implements AutoCloseable {
     }
 
     private ChildProcess launchAsync(String name, String mainClass, List<String> args) {
-        ChildProcess role = ChildProcess.start(name, List.of(), mainClass, args, config.workDir().resolve(name + ".log"));
+        ChildProcess role = ChildProcess.start(name, hosts.prefix(name), mainClass, args,
+                config.workDir().resolve(name + ".log"));
         roles.add(role);
         role.onUnexpectedExit(this::died);
         return role;

@@ -75,6 +75,8 @@ class TcpTransferTest {
     void manyConcurrentBatchesLandAtTheirOffsets() throws Exception {
         MemorySegment local = localSlab.memory();
         fill(local, 0, 42, 32L << 20);
+        // Links connect on first use; connected before the batches, every one of them carries slices.
+        assertThat(initiator.links(target.endpoint())).allSatisfy(l -> assertThat(l.isUp()).isTrue());
         List<Thread> threads = new ArrayList<>();
         for (int t = 0; t < 4; t++) {
             long base = t * (8L << 20);

@@ -44,7 +44,8 @@ class LayeringTest {
             List.of("dev.ferry.store.cli.."),
             List.of("dev.ferry.store.rpc..", "dev.ferry.store.coord..", "dev.ferry.store.alloc..", "dev.ferry.store.block..",
                     "dev.ferry.store.eviction..", "dev.ferry.store.model..", "dev.ferry.store.index..",
-                    "dev.ferry.store.tier..", "dev.ferry.store.handoff..", "dev.ferry.store.gpu.."),
+                    "dev.ferry.store.tier..", "dev.ferry.store.handoff..", "dev.ferry.store.gpu..",
+                    "dev.ferry.store.metrics.."),
             List.of("dev.ferry.store.master.."),
             List.of("dev.ferry.store.node.."),
             List.of("dev.ferry.store.client.."),
@@ -72,7 +73,7 @@ class LayeringTest {
 
     @ArchTest
     static final ArchRule storePackagesUseOnlyPackagesBelow = Layers.layered(STORE, true)
-            .as("kv-store: cli <- rpc, coord, alloc, block, eviction, model, index, tier, handoff, gpu <- master <- node <- client"
+            .as("kv-store: cli <- rpc, coord, alloc, block, eviction, model, index, tier, handoff, gpu, metrics <- master <- node <- client"
                     + " <- sidecar <- engine <- server");
 
     @ArchTest

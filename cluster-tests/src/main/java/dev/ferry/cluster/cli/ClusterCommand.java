@@ -1,7 +1,9 @@
 package dev.ferry.cluster.cli;
 
+import dev.ferry.cluster.ClusterHosts;
 import dev.ferry.cluster.LocalCluster;
 import dev.ferry.cluster.Replay;
+import dev.ferry.cluster.netns.NetnsHosts;
 import dev.ferry.cluster.report.ProgressReporter;
 import dev.ferry.cluster.report.ReplaySummary;
 import dev.ferry.cluster.report.ReportFiles;
@@ -29,7 +31,8 @@ import picocli.CommandLine.Option;
 
 /**
  * The main job: starts a local prefill/decode cluster (master, store nodes, prefill,
- * decode: one JVM each, on loopback), replays a trace through it, and reports hit ratio,
+ * decode: one JVM each, on loopback, or with {@code --netns} each in a network namespace of
+ * its own), replays a trace through it, and reports hit ratio,
  * transfer throughput, TTFT and the bytes each transport carried, with per-request results as Arrow IPC and CSV and a PNG chart.
  * When a process of the cluster dies (a crash, a kill), the replay submits no more requests
  * once the cluster cannot serve them, and the report of the requests that ran is printed and
@@ -112,6 +115,12 @@ final class ClusterCommand implements Callable<Integer> {
             + "engine. Needs --store-nodes 2, --replicas 1, no SSD tier, --transport tcp or shm.")
     boolean sidecar;
 
+    @Option(names = "--netns", description = "Each role (master, every store node, prefill, decode) on a host of "
+            + "its own: a network namespace with its own address on a Linux bridge and its own host identity, so "
+            + "nothing moves over loopback or shared memory between them (shm then falls back to TCP). Needs root; "
+            + "the namespaces, veths and bridge are removed when the run ends. Not with --sidecar.")
+    boolean netns;
+
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the generated trace (default ${DEFAULT-VALUE}).")
     long seed;
 
@@ -139,6 +148,16 @@ final class ClusterCommand implements Callable<Integer> {
         if (!List.of("tcp", "shm", "aeron").contains(transport)) {
             throw new IllegalArgumentException("unknown transport '" + transport + "'; known: tcp, shm, aeron");
         }
+        if (netns && sidecar) {
+            throw new IllegalArgumentException("--netns puts every role on a host of its own; a sidecar serves an engine "
+                    + "on its own host through a Unix socket: leave out --sidecar");
+        }
+        if (netns) {
+            var reason = NetnsHosts.unavailableReason();
+            if (reason.isPresent()) {
+                throw new IllegalArgumentException("--netns: " + reason.get());
+            }
+        }
         Path dir = out != null ? out : Path.of("ferry-out",
                 LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         // Checks the combination of settings before any process starts.
@@ -162,10 +181,13 @@ final class ClusterCommand implements Callable<Integer> {
                         + "the store only through their own, over a Unix socket and shared memory)" : storeNodes
                         + " store nodes") + ", 1 prefill, 1 decode (separate JVMs, "
                         + switch (transport) {
-                            case "shm" -> "shared-memory transport";
+                            case "shm" -> netns ? "shared memory asked for, none between hosts: TCP"
+                                    : "shared-memory transport";
                             case "aeron" -> "Aeron UDP transport, TCP as the fallback";
                             default -> "TCP transport on Netty, " + links + " links per peer";
                         } + ")",
+                "  hosts              " + (netns ? "one network namespace per role on a bridge, each with its own "
+                        + "address and host identity (no loopback, no shared memory between roles)" : "one host, on loopback"),
                 "  machine            " + MachineInfo.probe().describe(),
                 "  TTFT               queueing + prefill compute (modeled: 2*params*tokens at 400 TFLOP/s) + "
                         + "measured WRITE and READ transfers + first decode step (modeled)");
@@ -177,9 +199,16 @@ final class ClusterCommand implements Callable<Integer> {
         TrafficReport traffic = null;
         String trafficMissing = null;
         List<String> deaths;
-        try (LocalCluster cluster = LocalCluster.start(config)) {
+        try (LocalCluster cluster = LocalCluster.start(config, netns ? NetnsHosts.create(roles()) : ClusterHosts.loopback())) {
             System.out.println("  started            master at " + cluster.master() + ", prefill at "
                     + cluster.prefill() + "; logs in " + dir.resolve("logs"));
+            if (netns) {
+                System.out.println("  network            " + cluster.hosts().describe());
+            }
+            if (!cluster.metricsEndpoints().isEmpty()) {
+                System.out.println("  metrics            " + String.join(", ", cluster.metricsEndpoints().entrySet().stream()
+                        .map(e -> e.getKey() + " http://" + e.getValue() + "/metrics").toList()));
+            }
             long start = System.nanoTime();
             results = replay(cluster, requestsToReplay);
             wall = System.nanoTime() - start;
@@ -223,6 +252,16 @@ final class ClusterCommand implements Callable<Integer> {
             return ExitCodes.VERIFY_FAILED;
         }
         return summary.failed() > 0 ? ExitCodes.REQUESTS_FAILED : ExitCodes.OK;
+    }
+
+    /** The roles of a cluster without sidecars, in start order. */
+    private List<String> roles() {
+        List<String> roles = new java.util.ArrayList<>(List.of("master"));
+        for (int i = 1; i <= storeNodes; i++) {
+            roles.add("store-" + i);
+        }
+        roles.addAll(List.of("decode", "prefill"));
+        return roles;
     }
 
     private static void printStore(MasterStats store) {

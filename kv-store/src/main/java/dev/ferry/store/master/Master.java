@@ -581,6 +581,34 @@ public final class Master {
                 corruptCopies);
     }
 
+    /** The committed blocks and their copies' bytes per tier now (walks every block: for metrics, not requests). */
+    public synchronized TierUsage tierUsage() {
+        long dramBlocks = 0;
+        long dramBytes = 0;
+        long ssdBlocks = 0;
+        long ssdBytes = 0;
+        for (BlockState b : blocks.all()) {
+            if (!b.committed) {
+                continue;
+            }
+            boolean inDram = false;
+            boolean onSsd = false;
+            for (CopyState c : b.copies) {
+                if (c.dram().readable()) {
+                    inDram = true;
+                    dramBytes += c.length();
+                }
+                if (c.ssd() == CopyState.Ssd.STORED) {
+                    onSsd = true;
+                    ssdBytes += c.length();
+                }
+            }
+            dramBlocks += inDram ? 1 : 0;
+            ssdBlocks += onSsd ? 1 : 0;
+        }
+        return new TierUsage(dramBlocks, dramBytes, ssdBlocks, ssdBytes);
+    }
+
     /**
      * Drops the copy of block {@code key} in {@code segment} at {@code offset}: a reader (or
      * the node's scrub) found its bytes not matching the committed CRC32C {@code crc32c}. New

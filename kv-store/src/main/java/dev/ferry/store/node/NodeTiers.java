@@ -244,6 +244,17 @@ final class NodeTiers implements AutoCloseable {
     }
 
     /** Writes (demotions, removals) the SSD tier refused because its disk was full or failing, since start. */
+    /** What this node holds per tier now (walks the resident blocks: for metrics). */
+    NodeUsage usage() {
+        long dramBytes = 0;
+        List<IndexedBlock> inDram = resident.snapshot();
+        for (IndexedBlock b : inDram) {
+            dramBytes += b.length();
+        }
+        return new NodeUsage(slab.bytes(), inDram.size(), dramBytes, ssd == null ? 0 : ssd.capacityBytes(),
+                ssd == null ? 0 : ssd.blocks(), ssd == null ? 0 : ssd.usedBytes());
+    }
+
     long refusedSsdWrites() {
         return refusedWrites.get();
     }

@@ -399,6 +399,11 @@ public final class StoreNode implements AutoCloseable {
         return tiers.ssdHealth();
     }
 
+    /** What this node holds per tier now (walks its resident blocks: for metrics). Thread-safe. */
+    public NodeUsage usage() {
+        return tiers.usage();
+    }
+
     /** Writes the SSD tier refused because its disk was full or failing, since start. */
     public long refusedSsdWrites() {
         return tiers.refusedSsdWrites();

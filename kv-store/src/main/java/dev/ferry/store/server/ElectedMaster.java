@@ -3,11 +3,13 @@ package dev.ferry.store.server;
 import dev.ferry.store.coord.EtcdClient;
 import dev.ferry.store.coord.LeaderElection;
 import dev.ferry.store.eviction.EvictionPolicy;
+import dev.ferry.store.master.MasterRole;
 import dev.ferry.store.master.MasterService;
 import dev.ferry.store.rpc.RpcException;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,6 +32,7 @@ public final class ElectedMaster implements AutoCloseable {
     private final LeaderElection election;
     private final String address;
     private final String clusterId;
+    private final AtomicLong terms = new AtomicLong();
 
     /**
      * Binds the RPC port and starts campaigning.
@@ -60,6 +63,7 @@ public final class ElectedMaster implements AutoCloseable {
                 @Override
                 public void elected(long epoch) {
                     service.resetState();
+                    terms.incrementAndGet();
                     LOG.info("master {} leads cluster {} with epoch {}", address, clusterId, epoch);
                 }
 
@@ -97,6 +101,15 @@ public final class ElectedMaster implements AutoCloseable {
     /** Whether this master leads now. */
     public boolean leading() {
         return election.epoch() != 0;
+    }
+
+    /**
+     * This master's role for its metrics and {@code /ready}: leading or not, the epoch while
+     * leading (0 as a standby), and the terms it has led since it started.
+     */
+    public MasterRole role() {
+        long epoch = election.epoch();
+        return new MasterRole(epoch != 0, epoch, terms.get());
     }
 
     /** The address published when leading, {@code host:port}. */

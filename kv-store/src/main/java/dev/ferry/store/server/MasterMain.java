@@ -1,13 +1,18 @@
 package dev.ferry.store.server;
 
 import dev.ferry.store.cli.ListenOptions;
+import dev.ferry.store.cli.MetricsOptions;
 import dev.ferry.store.cli.NodeCommandLine;
 import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.store.coord.EtcdClient;
 import dev.ferry.store.eviction.EvictionPolicy;
+import dev.ferry.store.master.Master;
+import dev.ferry.store.master.MasterRole;
 import dev.ferry.store.master.MasterService;
+import dev.ferry.store.metrics.HealthServer;
 import java.time.Duration;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -48,6 +53,9 @@ public final class MasterMain implements Callable<Integer> {
             + "published in etcd (default: the host of --host).")
     String advertise;
 
+    @Mixin
+    MetricsOptions metrics;
+
     @Override
     public Integer call() {
         EvictionPolicy evictionPolicy = EvictionPolicy.byName(policy);
@@ -56,8 +64,9 @@ public final class MasterMain implements Callable<Integer> {
                 throw new CommandLine.ParameterException(spec.commandLine(), "--cluster-id needs --etcd");
             }
             MasterService service = new MasterService(listen.host(), listen.port(), evictionPolicy, nodeTimeoutMillis);
-            ProcessSupport.announceReady("role=master port=" + service.port());
-            ProcessSupport.runUntilStopped(service);
+            HealthServer http = serveMetrics(service, service::master, () -> MasterRole.SOLE);
+            ProcessSupport.announceReady("role=master port=" + service.port() + metricsPort(http));
+            ProcessSupport.runUntilStopped(service, http);
             return 0;
         }
         if (clusterId == null) {
@@ -78,13 +87,38 @@ public final class MasterMain implements Callable<Integer> {
         }
         ElectedMaster master = new ElectedMaster(listen.host(), listen.port(), host, evictionPolicy, nodeTimeoutMillis,
                 endpoints, clusterId, ttl);
+        HealthServer http = serveMetrics(master, () -> master.service().master(), master::role);
         ProcessSupport.announceReady("role=master port=" + master.port() + " cluster=" + clusterId
-                + " address=" + master.address());
-        ProcessSupport.runUntilStopped(master);
+                + " address=" + master.address() + metricsPort(http));
+        ProcessSupport.runUntilStopped(master, http);
         return 0;
     }
 
     /** "5s" or "5": whole seconds, at least 1. */
+    /**
+     * This master's /metrics and /ready when {@code --metrics-port} is given, else null;
+     * closes {@code process} when the port cannot be served.
+     */
+    private HealthServer serveMetrics(AutoCloseable process, Supplier<Master> state, Supplier<MasterRole> role) {
+        if (!metrics.enabled()) {
+            return null;
+        }
+        boolean serving = false;
+        try {
+            HealthServer http = MetricsServers.master(metrics.host(listen.host()), metrics.port(), state, role);
+            serving = true;
+            return http;
+        } finally {
+            if (!serving) {
+                ProcessSupport.closeQuietly(process);
+            }
+        }
+    }
+
+    private static String metricsPort(HealthServer http) {
+        return http == null ? "" : " metrics=" + http.port();
+    }
+
     static Duration seconds(String text) {
         String digits = text.endsWith("s") ? text.substring(0, text.length() - 1) : text;
         try {

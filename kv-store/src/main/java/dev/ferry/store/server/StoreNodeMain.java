@@ -4,14 +4,19 @@ import dev.ferry.store.cli.CapacityOption;
 import dev.ferry.store.cli.DataOption;
 import dev.ferry.store.cli.Deprecation;
 import dev.ferry.store.cli.MasterOptions;
+import dev.ferry.store.cli.MetricsOptions;
 import dev.ferry.store.cli.NodeCommandLine;
 import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.store.cli.SlabOptions;
 import dev.ferry.store.cli.SsdOptions;
 import dev.ferry.store.coord.MasterAddress;
+import dev.ferry.store.metrics.HealthServer;
+import dev.ferry.store.node.HostPort;
 import dev.ferry.store.node.StoreNode;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.segment.SegmentDescriptor;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -73,6 +78,9 @@ public final class StoreNodeMain implements Callable<Integer> {
     @Option(names = "--heartbeat-ms", defaultValue = "300", description = "Heartbeat period, ms.")
     long heartbeatMillis;
 
+    @Mixin
+    MetricsOptions metrics;
+
     @Override
     public Integer call() {
         if (master.address() == null) {
@@ -89,15 +97,32 @@ public final class StoreNodeMain implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        if (metrics.enabled()) {
+            metrics.port(); // a bad port fails before the node starts
+            engine.metrics(registry, nodeId);
+        }
         StoreNode node = StoreNode.start(new StoreNode.Config(nodeId, masterAddress, capacityBytes,
                 engine, slab.shmDir(), slab.dataDir(), ssd.dir(), ssd.bytes() > 0 ? ssd.bytes() : 8 * capacityBytes,
                 ssdPolicy, heartbeatMillis, slab.lazySlab(), slab.scrubRate(), master.reconnectMillis()));
+        HealthServer http = null;
+        boolean serving = false;
+        try {
+            if (metrics.enabled()) {
+                http = MetricsServers.storeNode(metrics.host(data.address().host()), metrics.port(), node, registry);
+            }
+            serving = true;
+        } finally {
+            if (!serving) {
+                node.close();
+            }
+        }
         SegmentDescriptor segment = node.segment();
         ProcessSupport.announceReady("role=store node=" + nodeId + " data=" + segment.endpoints().getFirst()
                 + " file=" + node.slabFile() + " segment=" + segment.name() + " bytes=" + capacityBytes
                 + " recovered=" + node.recovered() + " dropped=" + node.dropped()
-                + " populate_ms=" + node.populateNanos() / 1_000_000);
-        ProcessSupport.runUntilStopped(node);
+                + " populate_ms=" + node.populateNanos() / 1_000_000 + (http != null ? " metrics=" + http.port() : ""));
+        ProcessSupport.runUntilStopped(node, http);
         return 0;
     }
 

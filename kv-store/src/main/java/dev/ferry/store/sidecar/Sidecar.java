@@ -9,6 +9,8 @@ import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.MasterService;
 import dev.ferry.store.master.MasterStats;
 import dev.ferry.store.coord.MasterAddress;
+import dev.ferry.store.metrics.HealthServer;
+import dev.ferry.store.node.HostPort;
 import dev.ferry.store.node.StoreNode;
 import dev.ferry.transfer.TransferEngine;
 import io.micrometer.prometheusmetrics.PrometheusConfig;

@@ -1,4 +1,4 @@
-package dev.ferry.store.sidecar;
+package dev.ferry.store.metrics;
 
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.netty.bootstrap.ServerBootstrap;
@@ -31,10 +31,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 /**
- * Health and metrics over HTTP/1.1 (Netty): {@code GET /health} is 200 while the process
- * runs; {@code GET /ready} is 200 when the sidecar serves (its store node registered with a
- * reachable master), 503 otherwise; {@code GET /metrics} is every meter in the Prometheus
- * text format (version 0.0.4). Anything else is 404, a method other than GET or HEAD 405.
+ * Health and metrics over HTTP/1.1 (Netty), for every long-running process (sidecar, master,
+ * store node): {@code GET /health} is 200 while the process runs; {@code GET /ready} is 200
+ * when the process serves (what that means is the process's {@code ready} test: a sidecar
+ * or store node registered with a reachable master, a master that leads), 503 otherwise;
+ * {@code GET /metrics} is every meter in the Prometheus text format (version 0.0.4), after
+ * the process's {@code beforeScrape} action (one read of the state the gauges show, so that
+ * they agree with each other). Anything else is 404, a method other than GET or HEAD 405.
  *
  * <p>Thread-safe. Owns a socket and an event loop: close it.
  */
@@ -45,22 +48,39 @@ public final class HealthServer implements AutoCloseable {
     /**
      * @param host  address to bind (loopback by default)
      * @param port  port, 0 for a free one
-     * @param ready whether the sidecar serves
+     * @param ready whether the process serves
      * @throws IllegalStateException when the port cannot be bound
      */
     public HealthServer(String host, int port, PrometheusMeterRegistry registry, BooleanSupplier ready) {
+        this(host, port, registry, ready, () -> { });
+    }
+
+    /**
+     * @param host         address to bind (loopback by default)
+     * @param port         port, 0 for a free one
+     * @param ready        whether the process serves
+     * @param beforeScrape runs on the HTTP thread before each {@code /metrics} answer
+     * @throws IllegalStateException when the port cannot be bound
+     */
+    public HealthServer(String host, int port, PrometheusMeterRegistry registry, BooleanSupplier ready,
+                        Runnable beforeScrape) {
+        boolean bound = false;
         try {
             channel = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel ch) {
                             ch.pipeline().addLast(new HttpServerCodec()).addLast(new HttpObjectAggregator(8192))
-                                    .addLast(new Handler(registry, ready));
+                                    .addLast(new Handler(registry, ready, beforeScrape));
                         }
                     }).bind(host, port).syncUninterruptibly().channel();
-        } catch (RuntimeException e) {
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            bound = true;
+        } catch (Exception e) { // Netty rethrows the bind's checked exception (port in use) unchecked
             throw new IllegalStateException("cannot serve HTTP on " + host + ":" + port + " (" + e.getMessage() + ")", e);
+        } finally {
+            if (!bound) {
+                group.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+            }
         }
     }
 
@@ -78,10 +98,12 @@ public final class HealthServer implements AutoCloseable {
     private static final class Handler extends SimpleChannelInboundHandler<FullHttpRequest> {
         private final PrometheusMeterRegistry registry;
         private final BooleanSupplier ready;
+        private final Runnable beforeScrape;
 
-        Handler(PrometheusMeterRegistry registry, BooleanSupplier ready) {
+        Handler(PrometheusMeterRegistry registry, BooleanSupplier ready, Runnable beforeScrape) {
             this.registry = registry;
             this.ready = ready;
+            this.beforeScrape = beforeScrape;
         }
 
         @Override
@@ -95,8 +117,10 @@ public final class HealthServer implements AutoCloseable {
                     case "/health" -> text(HttpResponseStatus.OK, "ok\n", "text/plain");
                     case "/ready" -> ready.getAsBoolean() ? text(HttpResponseStatus.OK, "ready\n", "text/plain")
                             : text(HttpResponseStatus.SERVICE_UNAVAILABLE, "not ready\n", "text/plain");
-                    case "/metrics" -> text(HttpResponseStatus.OK, registry.scrape(),
-                            "text/plain; version=0.0.4; charset=utf-8");
+                    case "/metrics" -> {
+                        beforeScrape.run();
+                        yield text(HttpResponseStatus.OK, registry.scrape(), "text/plain; version=0.0.4; charset=utf-8");
+                    }
                     default -> text(HttpResponseStatus.NOT_FOUND, "unknown path; try /health, /ready, /metrics\n",
                             "text/plain");
                 };
