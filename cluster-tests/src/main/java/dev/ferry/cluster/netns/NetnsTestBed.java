@@ -62,17 +62,14 @@ public final class NetnsTestBed implements AutoCloseable {
             bed.inNamespace("ip", "link", "set", "lo", "up");
             for (int i = 0; i < rateMbits.length; i++) {
                 String a = bed.rootDevice(i);
-                String b = "fy" + tag + "b" + i;
+                String b = bed.nsDevice(i);
                 bed.must("ip", "link", "add", a, "type", "veth", "peer", "name", b);
                 bed.must("ip", "link", "set", b, "netns", bed.namespace);
                 bed.must("ip", "addr", "add", "10.231." + i + ".1/24", "dev", a);
                 bed.inNamespace("ip", "addr", "add", "10.231." + i + ".2/24", "dev", b);
                 bed.must("ip", "link", "set", a, "up");
                 bed.inNamespace("ip", "link", "set", b, "up");
-                String rate = rateMbits[i] + "mbit";
-                bed.must("tc", "qdisc", "add", "dev", a, "root", "tbf", "rate", rate, "burst", "256kb", "latency", "100ms");
-                bed.inNamespace("tc", "qdisc", "add", "dev", b, "root", "tbf", "rate", rate, "burst", "256kb",
-                        "latency", "100ms");
+                bed.shape("add", i, rateMbits[i]);
             }
             return bed;
         } catch (RuntimeException e) {
@@ -100,6 +97,25 @@ public final class NetnsTestBed implements AutoCloseable {
         must("ip", "link", "set", rootDevice(i), up ? "up" : "down");
     }
 
+    /**
+     * Changes the rate of link {@code i}, both directions, while it carries traffic
+     * ({@code tc qdisc change}); bytes already queued in its tbf leave at the new rate.
+     *
+     * @param rateMbits the new rate, Mbit/s
+     * @throws IllegalStateException naming the command that failed
+     */
+    public void setRate(int i, int rateMbits) {
+        shape("change", i, rateMbits);
+    }
+
+    /** {@code tc qdisc add} or {@code change}: a tbf of {@code rateMbits} on both ends of link {@code i}. */
+    private void shape(String verb, int i, int rateMbits) {
+        String rate = rateMbits + "mbit";
+        must("tc", "qdisc", verb, "dev", rootDevice(i), "root", "tbf", "rate", rate, "burst", "256kb", "latency", "100ms");
+        inNamespace("tc", "qdisc", verb, "dev", nsDevice(i), "root", "tbf", "rate", rate, "burst", "256kb",
+                "latency", "100ms");
+    }
+
     /** A command line that runs {@code command} inside the namespace. */
     public List<String> inNamespaceCommand(List<String> command) {
         List<String> out = new ArrayList<>(List.of("ip", "netns", "exec", namespace));
@@ -109,6 +125,10 @@ public final class NetnsTestBed implements AutoCloseable {
 
     private String rootDevice(int i) {
         return "fy" + tag + "a" + i;
+    }
+
+    private String nsDevice(int i) {
+        return "fy" + tag + "b" + i;
     }
 
     private void inNamespace(String... command) {
