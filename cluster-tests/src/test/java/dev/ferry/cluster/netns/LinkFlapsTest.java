@@ -61,6 +61,7 @@ class LinkFlapsTest {
             engine.submit(List.of(TransferRequest.write(src.memory(), 0, ShapedTarget.SEGMENT_NAME, 0, SEGMENT)))
                     .await();
             ProgressMonitor monitor = new ProgressMonitor(links);
+            ProgressMonitor resends = new ProgressMonitor(engine::sliceRetries);
             long start = System.nanoTime();
             List<Thread> clients = new ArrayList<>();
             java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
@@ -102,21 +103,37 @@ class LinkFlapsTest {
                     t.join();
                 }
                 monitor.close();
+                resends.close();
             }
             double seconds = (System.nanoTime() - start) / 1e9;
             long bytes = links.stream().mapToLong(l -> l.estimator().bytes()).sum();
-            List<Double> pauses = new ArrayList<>();
+            List<String> pauses = new ArrayList<>();
+            List<String> detections = new ArrayList<>();
+            List<String> beyond = new ArrayList<>();
             for (long[] cut : cuts) {
-                pauses.add(monitor.longestPause(cut[0], cut[1] + TimeUnit.MILLISECONDS.toNanos(UP_MILLIS)) / 1e6);
+                long end = cut[1] + TimeUnit.MILLISECONDS.toNanos(UP_MILLIS);
+                pauses.add(String.format("%.0f", monitor.longestPause(cut[0], end) / 1e6));
+                // Detection: the cut link's slices failed and were resent (the first resend after the cut).
+                long detected = resends.firstMoveAfter(cut[0]);
+                if (detected < 0 || detected > end) {
+                    detections.add("-");
+                    beyond.add("-");
+                    continue;
+                }
+                detections.add(String.format("%.0f", (detected - cut[0]) / 1e6));
+                // Beyond detection: from then until bytes complete again.
+                long resumed = monitor.firstMoveAfter(detected);
+                beyond.add(resumed < 0 ? "never" : String.format("%.1f", (resumed - detected) / 1e6));
             }
             long quiet = monitor.longestPause(start + TimeUnit.MILLISECONDS.toNanos(500), cuts.get(0)[0]);
             System.out.printf("link flaps: 2 x %d Mbit/s, %d clients writing and reading back %d MiB blocks; link 1 "
                             + "down %d ms and up %d ms, %d times; %d requests in %.1f s (%.0f Mbit/s), %d failed, %d "
-                            + "wrong bytes, %d slices resent; longest pause of all progress per flap %s ms (before "
-                            + "the first flap %.1f ms; stall timeout %d ms)%n", RATE_MBITS, CLIENTS, BLOCK >> 20,
+                            + "wrong bytes, %d slices resent; per flap: longest pause of all progress %s ms (before "
+                            + "the first flap %.0f ms), detection (first resend after the cut; stall timeout %d ms) "
+                            + "%s ms, bytes completing again %s ms after detection%n", RATE_MBITS, CLIENTS, BLOCK >> 20,
                     DOWN_MILLIS, UP_MILLIS, FLAPS, requests.get(), seconds, bytes * 8 / seconds / 1e6, failed.size(),
-                    wrongBytes.get(), engine.sliceRetries(), pauses.stream().map(p -> String.format("%.1f", p)).toList(),
-                    quiet / 1e6, ShapedTarget.STALL_TIMEOUT_MILLIS);
+                    wrongBytes.get(), engine.sliceRetries(), pauses, quiet / 1e6, ShapedTarget.STALL_TIMEOUT_MILLIS,
+                    detections, beyond);
             assertThat(failed).isEmpty();
             assertThat(wrongBytes.get()).isZero();
             assertThat(cuts).hasSize(FLAPS);

@@ -4,12 +4,13 @@ import dev.ferry.transfer.transport.Link;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 
 /**
- * Watches the bytes completed on a set of links (every millisecond) and keeps the times at
- * which the total moved, so that a test can ask afterwards for the longest pause of all
- * progress within a window (after a link was cut, for instance). Test support; the sampling
- * thread is its only writer until {@link #close}.
+ * Watches a counter (every millisecond), such as the bytes completed on a set of links, and
+ * keeps the times at which it moved, so that a test can ask afterwards for the longest pause
+ * within a window (after a link was cut, for instance) or when it first moved after a moment.
+ * Test support; the sampling thread is its only writer until {@link #close}.
  */
 final class ProgressMonitor implements AutoCloseable {
     private final Thread thread;
@@ -17,11 +18,17 @@ final class ProgressMonitor implements AutoCloseable {
     private long[] changes = new long[4096];
     private int count;
 
+    /** Watches the bytes completed on {@code links}, all together. */
     ProgressMonitor(List<? extends Link> links) {
+        this(() -> links.stream().mapToLong(l -> l.estimator().bytes()).sum());
+    }
+
+    /** Watches {@code counter}. */
+    ProgressMonitor(LongSupplier counter) {
         thread = Thread.ofPlatform().daemon().name("progress-monitor").start(() -> {
-            long last = -1;
+            long last = counter.getAsLong();
             while (running) {
-                long bytes = links.stream().mapToLong(l -> l.estimator().bytes()).sum();
+                long bytes = counter.getAsLong();
                 if (bytes != last) {
                     record(System.nanoTime());
                     last = bytes;
@@ -47,6 +54,19 @@ final class ProgressMonitor implements AutoCloseable {
     public void close() throws InterruptedException {
         running = false;
         thread.join();
+    }
+
+    /**
+     * The first time the counter moved after {@code from} ({@link System#nanoTime()}), or -1 if
+     * it never did. Only after {@link #close}.
+     */
+    long firstMoveAfter(long from) {
+        for (int i = 0; i < count; i++) {
+            if (changes[i] > from) {
+                return changes[i];
+            }
+        }
+        return -1;
     }
 
     /**

@@ -5,7 +5,7 @@ import java.util.concurrent.atomic.LongAdder;
 /**
  * Measurements of one link, all taken at the initiator from its completions (WRITE acks and
  * READ answers alike, so both directions count): an exponentially weighted moving average
- * (EWMA) of its bandwidth, an EWMA of its latency, and counters of bytes, slices and failures.
+ * (EWMA) of its bandwidth (kept as time per byte), an EWMA of its latency, and counters of bytes, slices and failures.
  * With the link's bytes in flight ({@link Link#inFlightBytes()}) they predict when a new slice
  * would finish: {@code latency + (inFlight + slice) / bandwidth} ({@link #predictFinishNanos}).
  *
@@ -15,11 +15,11 @@ import java.util.concurrent.atomic.LongAdder;
  * <ul>
  *   <li>queued: the previous completion came more than L after this slice was sent, so this
  *       slice waited for the one before it and the gap between the two completions is its
- *       transmission alone: a bandwidth sample, {@code len / (now - previous completion)};
+ *       transmission alone: a bandwidth sample, {@code (now - previous completion) / len} per byte;
  *   <li>idle: the link had nothing ahead of it, so its round trip is {@code L + len / B}: a
  *       latency sample, {@code elapsed - len / B} (at least 0). Where the round trip is
  *       shorter than the current bandwidth predicts, the bandwidth was underestimated and the
- *       round trip is a bandwidth sample instead ({@code len / elapsed}).
+ *       round trip is a bandwidth sample instead ({@code elapsed / len} per byte).
  * </ul>
  * A link kept busy thus measures its rate (its latency hides behind the slices in flight, as
  * the prediction assumes); one used for small slices at a time measures its round trip. The
@@ -37,7 +37,8 @@ public final class LinkEstimator {
     /** Weight of a new sample in each EWMA. */
     public static final double ALPHA = 0.2;
 
-    private volatile double bytesPerNano = Double.NaN;
+    /** EWMA of the transmission time per byte: averaged in time, not in rate (see {@link #onCompleted}). */
+    private volatile double nanosPerByte = Double.NaN;
     private volatile double latencyNanos = Double.NaN;
     private long lastCompletionNanos = Long.MIN_VALUE;
     private final LongAdder bytes = new LongAdder();
@@ -53,23 +54,24 @@ public final class LinkEstimator {
         lastCompletionNanos = Math.max(previous, nowNanos);
         bytes.add(length);
         slices.increment();
-        double bw = bytesPerNano;
+        double perByte = nanosPerByte;
         double latency = latencyNanos;
         long elapsed = Math.max(1, nowNanos - sentNanos);
-        if (Double.isNaN(bw)) {
-            bytesPerNano = length / (double) elapsed;
+        if (Double.isNaN(perByte)) {
+            nanosPerByte = elapsed / (double) length;
             latencyNanos = 0;
             return;
         }
         if (previous != Long.MIN_VALUE && previous - sentNanos > latency) {
-            if (nowNanos > previous) { // not an answer overtaking another (no gap to measure)
-                bytesPerNano = ewma(bw, length / (double) (nowNanos - previous));
-            }
+            // Time per byte, not bytes per time: answers read in one batch come a few microseconds
+            // apart after a long gap, and an average of rates would count that burst as a huge
+            // rate; averaged in time the gap and the burst sum to the true pace.
+            nanosPerByte = ewma(perByte, Math.max(0, nowNanos - previous) / (double) length);
             return;
         }
-        double transmit = length / bw;
+        double transmit = length * perByte;
         if (transmit >= elapsed) {
-            bytesPerNano = ewma(bw, length / (double) elapsed);
+            nanosPerByte = ewma(perByte, elapsed / (double) length);
             latencyNanos = ewma(latency, 0);
         } else {
             latencyNanos = ewma(latency, elapsed - transmit);
@@ -85,9 +87,12 @@ public final class LinkEstimator {
         failures.increment();
     }
 
-    /** EWMA bandwidth in bytes per nanosecond (= GB/s), or NaN before the first sample. */
+    /**
+     * Bandwidth in bytes per nanosecond (= GB/s), the inverse of the EWMA of transmission time
+     * per byte; NaN before the first sample, infinite while answers come faster than measurable.
+     */
     public double bytesPerNano() {
-        return bytesPerNano;
+        return 1 / nanosPerByte;
     }
 
     /** EWMA latency in nanoseconds (round trip less transmission), or NaN before the first sample. */
@@ -105,10 +110,10 @@ public final class LinkEstimator {
      * @param priorBytesPerNano bandwidth to assume before the first measurement, bytes/ns (> 0)
      */
     public double predictFinishNanos(long inFlightBytes, int sliceBytes, double priorBytesPerNano) {
-        double bw = bytesPerNano;
+        double perByte = nanosPerByte;
         double latency = latencyNanos;
         return (Double.isNaN(latency) ? 0 : latency)
-                + (inFlightBytes + sliceBytes) / (Double.isNaN(bw) ? priorBytesPerNano : bw);
+                + (inFlightBytes + sliceBytes) * (Double.isNaN(perByte) ? 1 / priorBytesPerNano : perByte);
     }
 
     /** Bytes completed on this link. */
