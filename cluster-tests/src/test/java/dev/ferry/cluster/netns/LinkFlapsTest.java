@@ -134,6 +134,9 @@ class LinkFlapsTest {
                     DOWN_MILLIS, UP_MILLIS, FLAPS, requests.get(), seconds, bytes * 8 / seconds / 1e6, failed.size(),
                     wrongBytes.get(), engine.sliceRetries(), pauses, quiet / 1e6, ShapedTarget.STALL_TIMEOUT_MILLIS,
                     detections, beyond);
+            System.out.printf("  slices failed per link %s; failures %s%n",
+                    links.stream().map(l -> l.name() + "=" + l.estimator().failures()).toList(),
+                    failed.stream().limit(3).map(Throwable::toString).toList());
             assertThat(failed).isEmpty();
             assertThat(wrongBytes.get()).isZero();
             assertThat(cuts).hasSize(FLAPS);
