@@ -34,15 +34,8 @@ import java.util.concurrent.atomic.LongAdder;
  * thread); reads from other threads see a recent value (volatile). Allocation-free.
  */
 public final class LinkEstimator {
-    /** Weight of a new sample in each EWMA, at least. */
+    /** Weight of a new sample in each EWMA. */
     public static final double ALPHA = 0.2;
-
-    /**
-     * Time constant of the bandwidth EWMA, ns: a bandwidth sample that spans {@code dt} weighs
-     * {@code max(ALPHA, 1 - exp(-dt / TAU))}, so that a slow link, whose completions are far
-     * apart, follows a change in as little wall-clock time as a fast one (100 ms).
-     */
-    public static final double TAU_NANOS = 100e6;
 
     /** EWMA of the transmission time per byte: averaged in time, not in rate (see {@link #onCompleted}). */
     private volatile double nanosPerByte = Double.NaN;
@@ -73,9 +66,7 @@ public final class LinkEstimator {
             // Time per byte, not bytes per time: answers read in one batch come a few microseconds
             // apart after a long gap, and an average of rates would count that burst as a huge
             // rate; averaged in time the gap and the burst sum to the true pace.
-            long gap = Math.max(0, nowNanos - previous);
-            double weight = Math.max(ALPHA, 1 - Math.exp(-gap / TAU_NANOS));
-            nanosPerByte = perByte + weight * (gap / (double) length - perByte);
+            nanosPerByte = ewma(perByte, Math.max(0, nowNanos - previous) / (double) length);
             return;
         }
         double transmit = length * perByte;

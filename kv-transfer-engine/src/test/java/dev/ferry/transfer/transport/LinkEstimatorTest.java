@@ -48,25 +48,6 @@ class LinkEstimatorTest {
     }
 
     @Test
-    void aSlowLinkFollowsARateDropWithinAFewOfItsCompletions() {
-        LinkEstimator e = new LinkEstimator();
-        long now = 0;
-        // 200 Mbit/s: a queued 1 MiB slice completes every 42 ms ...
-        for (int i = 0; i < 20; i++) {
-            now += 42_000_000;
-            e.onCompleted(MIB, 0, now);
-        }
-        // ... then 50 Mbit/s: every 168 ms. Three completions (half a second) later the estimate
-        // is within 10% of the new rate (an EWMA of weight 0.2 per sample would still be 60% over).
-        for (int i = 0; i < 3; i++) {
-            now += 168_000_000;
-            e.onCompleted(MIB, 0, now);
-        }
-        double newRate = MIB / 168e6;
-        assertThat(e.bytesPerNano()).isCloseTo(newRate, within(newRate * 0.1));
-    }
-
-    @Test
     void anUnmeasuredLinkIsPredictedFromThePriorWithNoLatency() {
         LinkEstimator e = new LinkEstimator();
         assertThat(e.bytesPerNano()).isNaN();
