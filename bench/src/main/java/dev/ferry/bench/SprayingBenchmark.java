@@ -15,6 +15,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Deque;
 import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -159,8 +162,8 @@ public class SprayingBenchmark {
      */
     @State(Scope.Benchmark)
     public static class RateDrop {
-        private java.util.concurrent.ScheduledExecutorService timer;
-        private java.util.concurrent.ScheduledFuture<?> pending;
+        private ScheduledExecutorService timer;
+        private ScheduledFuture<?> pending;
         private volatile boolean dropped;
 
         @Setup(Level.Trial)
@@ -169,10 +172,11 @@ public class SprayingBenchmark {
                 throw new IllegalArgumentException("dropLink " + links.dropLink + " names none of the "
                         + links.rates.length + " links");
             }
-            timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
+            timer = Executors.newSingleThreadScheduledExecutor(
                     Thread.ofPlatform().daemon().name("rate-drop").factory());
             links.own(timer::shutdownNow);
-            System.out.printf("links %s Mbit/s, link %d dropping to a quarter halfway: the summed rates allow %.0f Mbit/s%n",
+            System.out.printf("links %s Mbit/s, link %d dropping to a quarter halfway: "
+                            + "the summed rates allow %.0f Mbit/s%n",
                     links.ratesMbits, links.dropLink,
                     links.totalBytes * 8 / 1e6 / idealSeconds(links.totalBytes, links.rates, links.dropLink));
         }

@@ -14,6 +14,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
@@ -64,7 +65,7 @@ class LinkFlapsTest {
             ProgressMonitor resends = new ProgressMonitor(engine::sliceRetries);
             long start = System.nanoTime();
             List<Thread> clients = new ArrayList<>();
-            java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            AtomicBoolean stop = new AtomicBoolean();
             for (int c = 0; c < CLIENTS; c++) {
                 int client = c;
                 clients.add(Thread.ofPlatform().name("client-" + c).start(() -> {

@@ -5,9 +5,10 @@ import java.util.concurrent.atomic.LongAdder;
 /**
  * Measurements of one link, all taken at the initiator from its completions (WRITE acks and
  * READ answers alike, so both directions count): an exponentially weighted moving average
- * (EWMA) of its bandwidth (kept as time per byte), an EWMA of its latency, and counters of bytes, slices and failures.
- * With the link's bytes in flight ({@link Link#inFlightBytes()}) they predict when a new slice
- * would finish: {@code latency + (inFlight + slice) / bandwidth} ({@link #predictFinishNanos}).
+ * (EWMA) of its bandwidth (kept as time per byte), an EWMA of its latency, and counters of
+ * bytes, slices and failures. With the link's bytes in flight ({@link Link#inFlightBytes()})
+ * they predict when a new slice would finish: {@code latency + (inFlight + slice) / bandwidth}
+ * ({@link #predictFinishNanos}).
  *
  * <p>The link is modelled as a FIFO server of rate B behind a delay L: a slice sent at
  * {@code s} leaves the sender once the slices before it have, takes {@code len / B} to
