@@ -15,6 +15,9 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Deque;
 import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -42,6 +45,13 @@ import org.openjdk.jmh.annotations.Warmup;
  * writes the same bytes as one raw TCP stream per link, each given its link's share in
  * proportion to the configured rates ({@link RawSplitBaseline}): the best any split can do.
  *
+ * <p>With {@code dropLink} set to a link's index, that link's rate drops to a quarter halfway
+ * through each {@code engineWrite} (at half the time the summed rates would take, as a
+ * network path that degrades mid-transfer) and is restored before the next ({@link RateDrop};
+ * the rate changes are not timed). The operation then cannot beat its ideal time: the first
+ * half of the bytes at the summed rates, the rest at the summed rates after the drop
+ * ({@link RateDrop#idealSeconds}). The raw baseline never drops.
+ *
  * <p>Each benchmark also reports {@code megabits} (secondary result, Mbit/s): read the
  * ratios spraying / raw and spraying / round-robin from those rows of one run.
  *
@@ -67,6 +77,10 @@ public class SprayingBenchmark {
         /** Bytes written per operation, MiB. */
         @Param({"256"})
         public int totalMiB;
+
+        /** Index of the link whose rate drops to a quarter mid-operation, or -1 for none. */
+        @Param({"-1"})
+        public int dropLink;
 
         int[] rates;
         long totalBytes;
@@ -142,6 +156,65 @@ public class SprayingBenchmark {
         }
     }
 
+    /**
+     * Drops link {@code dropLink} to a quarter of its rate halfway through each engine
+     * operation, and restores it before the next (per invocation, untimed).
+     */
+    @State(Scope.Benchmark)
+    public static class RateDrop {
+        private ScheduledExecutorService timer;
+        private ScheduledFuture<?> pending;
+        private volatile boolean dropped;
+
+        @Setup(Level.Trial)
+        public void setUp(Links links) {
+            if (links.dropLink >= links.rates.length) {
+                throw new IllegalArgumentException("dropLink " + links.dropLink + " names none of the "
+                        + links.rates.length + " links");
+            }
+            timer = Executors.newSingleThreadScheduledExecutor(
+                    Thread.ofPlatform().daemon().name("rate-drop").factory());
+            links.own(timer::shutdownNow);
+            System.out.printf("links %s Mbit/s, link %d dropping to a quarter halfway: "
+                            + "the summed rates allow %.0f Mbit/s%n",
+                    links.ratesMbits, links.dropLink,
+                    links.totalBytes * 8 / 1e6 / idealSeconds(links.totalBytes, links.rates, links.dropLink));
+        }
+
+        /** Restores the link, then schedules its drop for half the ideal undisturbed time from now. */
+        @Setup(Level.Invocation)
+        public void arm(Links links) throws Exception {
+            if (links.dropLink < 0) {
+                return;
+            }
+            if (pending != null) {
+                pending.get(); // a drop still running finishes before its restore
+            }
+            if (dropped) {
+                links.target.bed().setRate(links.dropLink, links.rates[links.dropLink]);
+                dropped = false;
+            }
+            long halfNanos = (long) (links.totalBytes * 8 / 2.0 / (Arrays.stream(links.rates).sum() * 1e6) * 1e9);
+            pending = timer.schedule(() -> {
+                links.target.bed().setRate(links.dropLink, Math.max(1, links.rates[links.dropLink] / 4));
+                dropped = true;
+            }, halfNanos, TimeUnit.NANOSECONDS);
+        }
+
+        /**
+         * The least time one operation can take, seconds: half the bytes at the summed rates, the
+         * other half at the summed rates with link {@code drop} at a quarter.
+         */
+        static double idealSeconds(long bytes, int[] ratesMbits, int drop) {
+            double sum = Arrays.stream(ratesMbits).sum() * 1e6;
+            if (drop < 0) {
+                return bytes * 8 / sum;
+            }
+            double after = sum - ratesMbits[drop] * 1e6 * 3 / 4;
+            return bytes * 8 / 2 / sum + bytes * 8 / 2 / after;
+        }
+    }
+
     /** The physical baseline's sink and streams. */
     @State(Scope.Benchmark)
     public static class Raw {
@@ -175,7 +248,7 @@ public class SprayingBenchmark {
     }
 
     @Benchmark
-    public void engineWrite(Links links, Engine engine, Megabits counter) {
+    public void engineWrite(Links links, Engine engine, RateDrop drop, Megabits counter) {
         engine.engine.submit(engine.batch).await();
         counter.add(links.totalBytes);
     }

@@ -59,10 +59,11 @@ class BenchmarkSmokeTest {
         Options options = new OptionsBuilder()
                 .include(SprayingBenchmark.class.getSimpleName())
                 .param("ratesMbits", "800/400").param("totalMiB", "16").param("requestMiB", "16")
+                .param("dropLink", "-1", "0")
                 .forks(0).warmupIterations(0).measurementIterations(1)
                 .measurementTime(TimeValue.milliseconds(300)).shouldFailOnError(true).build();
         Collection<RunResult> results = new Runner(options).run();
-        assertThat(results).hasSize(3); // spraying, round-robin, raw TCP
+        assertThat(results).hasSize(6); // spraying, round-robin, raw TCP; each without and with link 0's drop
         assertThat(results).allSatisfy(r -> {
             assertThat(r.getPrimaryResult().getScore()).isPositive();
             assertThat(r.getSecondaryResults().get("megabits").getScore()).isPositive();

@@ -66,6 +66,8 @@ class NotificationAndMetricsTest {
                         .allSatisfy(g -> assertThat(g.value()).isEqualTo(1.0));
                 assertThat(registry.find("ferry.link.bandwidth").gauges())
                         .anySatisfy(g -> assertThat(g.value()).isPositive());
+                assertThat(registry.find("ferry.link.latency").gauges()).hasSize(2)
+                        .allSatisfy(g -> assertThat(g.value()).isGreaterThanOrEqualTo(0.0).isLessThan(1.0));
                 assertThat(registry.get("ferry.transfer.slices.sent").functionCounter().count()).isPositive();
                 assertThat(registry.get("ferry.transfer.requests.failed").functionCounter().count()).isZero();
                 assertThat(registry.get("ferry.transfer.served.refusals").tag("transport", "tcp").functionCounter()

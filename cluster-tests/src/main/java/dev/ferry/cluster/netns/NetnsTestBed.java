@@ -10,7 +10,10 @@ import java.util.concurrent.TimeUnit;
 /**
  * A test bed of real links: a network namespace joined to the root namespace by one veth
  * pair per link, each shaped in both directions with {@code tc qdisc tbf} to its own rate.
- * Link {@code i} is {@code 10.231.i.1} (root side) to {@code 10.231.i.2} (namespace side).
+ * Link {@code i} is {@code 10.231.(s+i).1} (root side) to {@code 10.231.(s+i).2} (namespace
+ * side), where {@code s} is the first block of eight subnets that no address of the root
+ * namespace is in yet, so that beds of tests running side by side (other processes included)
+ * do not route into each other.
  * {@link #setLinkUp(int, boolean)} takes a link down as a real failure would ({@code ip link
  * set DEV down}). Needs root and iproute2; {@link #unavailableReason()} says why not where
  * they are missing. ({@code netem} does not exist on every kernel; tbf does.)
@@ -21,11 +24,14 @@ public final class NetnsTestBed implements AutoCloseable {
     private final String namespace;
     private final String tag;
     private final int links;
+    /** Third octet of link 0's subnet. */
+    private final int subnet;
 
-    private NetnsTestBed(String tag, int links) {
+    private NetnsTestBed(String tag, int links, int subnet) {
         this.tag = tag;
         this.namespace = "ferry-" + tag;
         this.links = links;
+        this.subnet = subnet;
     }
 
     /**
@@ -56,23 +62,20 @@ public final class NetnsTestBed implements AutoCloseable {
      * @throws IllegalStateException naming the command that failed
      */
     public static NetnsTestBed create(String tag, int... rateMbits) {
-        NetnsTestBed bed = new NetnsTestBed(tag, rateMbits.length);
+        NetnsTestBed bed = new NetnsTestBed(tag, rateMbits.length, freeSubnet(tag, rateMbits.length));
         try {
             bed.must("ip", "netns", "add", bed.namespace);
             bed.inNamespace("ip", "link", "set", "lo", "up");
             for (int i = 0; i < rateMbits.length; i++) {
                 String a = bed.rootDevice(i);
-                String b = "fy" + tag + "b" + i;
+                String b = bed.nsDevice(i);
                 bed.must("ip", "link", "add", a, "type", "veth", "peer", "name", b);
                 bed.must("ip", "link", "set", b, "netns", bed.namespace);
-                bed.must("ip", "addr", "add", "10.231." + i + ".1/24", "dev", a);
-                bed.inNamespace("ip", "addr", "add", "10.231." + i + ".2/24", "dev", b);
+                bed.must("ip", "addr", "add", bed.address(i, 1) + "/24", "dev", a);
+                bed.inNamespace("ip", "addr", "add", bed.address(i, 2) + "/24", "dev", b);
                 bed.must("ip", "link", "set", a, "up");
                 bed.inNamespace("ip", "link", "set", b, "up");
-                String rate = rateMbits[i] + "mbit";
-                bed.must("tc", "qdisc", "add", "dev", a, "root", "tbf", "rate", rate, "burst", "256kb", "latency", "100ms");
-                bed.inNamespace("tc", "qdisc", "add", "dev", b, "root", "tbf", "rate", rate, "burst", "256kb",
-                        "latency", "100ms");
+                bed.shape("add", i, rateMbits[i]);
             }
             return bed;
         } catch (RuntimeException e) {
@@ -90,7 +93,7 @@ public final class NetnsTestBed implements AutoCloseable {
     public List<String> peerAddresses() {
         List<String> out = new ArrayList<>();
         for (int i = 0; i < links; i++) {
-            out.add("10.231." + i + ".2");
+            out.add(address(i, 2));
         }
         return out;
     }
@@ -100,6 +103,25 @@ public final class NetnsTestBed implements AutoCloseable {
         must("ip", "link", "set", rootDevice(i), up ? "up" : "down");
     }
 
+    /**
+     * Changes the rate of link {@code i}, both directions, while it carries traffic
+     * ({@code tc qdisc change}); bytes already queued in its tbf leave at the new rate.
+     *
+     * @param rateMbits the new rate, Mbit/s
+     * @throws IllegalStateException naming the command that failed
+     */
+    public void setRate(int i, int rateMbits) {
+        shape("change", i, rateMbits);
+    }
+
+    /** {@code tc qdisc add} or {@code change}: a tbf of {@code rateMbits} on both ends of link {@code i}. */
+    private void shape(String verb, int i, int rateMbits) {
+        String rate = rateMbits + "mbit";
+        must("tc", "qdisc", verb, "dev", rootDevice(i), "root", "tbf", "rate", rate, "burst", "256kb", "latency", "100ms");
+        inNamespace("tc", "qdisc", verb, "dev", nsDevice(i), "root", "tbf", "rate", rate, "burst", "256kb",
+                "latency", "100ms");
+    }
+
     /** A command line that runs {@code command} inside the namespace. */
     public List<String> inNamespaceCommand(List<String> command) {
         List<String> out = new ArrayList<>(List.of("ip", "netns", "exec", namespace));
@@ -107,8 +129,50 @@ public final class NetnsTestBed implements AutoCloseable {
         return out;
     }
 
+    private String address(int link, int host) {
+        return "10.231." + (subnet + link) + "." + host;
+    }
+
+    /**
+     * The first third octet, from a block of eight per tag, whose {@code links} subnets
+     * {@code 10.231.x.0/24} hold no address of the root namespace.
+     *
+     * @throws IllegalStateException if all are taken or the addresses cannot be listed
+     */
+    private static int freeSubnet(String tag, int links) {
+        int block = Math.max(8, Integer.highestOneBit(Math.max(1, links - 1)) << 1);
+        String taken;
+        try {
+            Process p = new ProcessBuilder("ip", "-o", "-4", "addr", "show").redirectErrorStream(true).start();
+            taken = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            p.waitFor(10, TimeUnit.SECONDS);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot list addresses ('ip -o -4 addr show'): " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while listing addresses", e);
+        }
+        int blocks = 256 / block;
+        int first = Math.floorMod(tag.hashCode(), blocks);
+        for (int k = 0; k < blocks; k++) {
+            int start = ((first + k) % blocks) * block;
+            boolean free = true;
+            for (int i = 0; i < links && free; i++) {
+                free = !taken.contains(" 10.231." + (start + i) + ".");
+            }
+            if (free) {
+                return start;
+            }
+        }
+        throw new IllegalStateException("no free block of " + links + " subnets in 10.231.0.0/16");
+    }
+
     private String rootDevice(int i) {
         return "fy" + tag + "a" + i;
+    }
+
+    private String nsDevice(int i) {
+        return "fy" + tag + "b" + i;
     }
 
     private void inNamespace(String... command) {

@@ -16,7 +16,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -103,10 +102,12 @@ class ShapedLinksTest {
                 BatchHandle handle = engine.submit(List.of(TransferRequest.write(src.memory(), 0, "target/dram", 0,
                         length)));
                 TimeUnit.MILLISECONDS.sleep(800);
-                monitor.cutAt(System.nanoTime());
+                long cut = System.nanoTime();
                 target.bed().setLinkUp(1, false);
                 handle.completion().get(60, TimeUnit.SECONDS);
-                long stall = monitor.stop();
+                long end = System.nanoTime();
+                monitor.close();
+                long stall = monitor.longestPause(cut, end);
                 System.out.printf("link cut mid-transfer (256 MiB over 4 x 200 Mbit/s): longest stall of all progress "
                         + "after the cut %.1f ms, detection timeout 500 ms; %d slices resent%n", stall / 1e6,
                         engine.sliceRetries());
@@ -121,47 +122,6 @@ class ShapedLinksTest {
                 write(engine, src.memory(), 64L << 20);
                 assertThat(links.get(1).estimator().bytes()).isGreaterThan(before);
             }
-        }
-    }
-
-    /** Samples the bytes completed on all links every millisecond; reports the longest gap. */
-    private static final class ProgressMonitor {
-        private final Thread thread;
-        private final AtomicLong longestGapAfter = new AtomicLong();
-        private volatile long from = Long.MAX_VALUE;
-        private volatile boolean running = true;
-
-        ProgressMonitor(List<? extends Link> links) {
-            thread = Thread.ofPlatform().daemon().start(() -> {
-                long last = -1;
-                long lastChange = System.nanoTime();
-                while (running) {
-                    long bytes = links.stream().mapToLong(l -> l.estimator().bytes()).sum();
-                    long now = System.nanoTime();
-                    if (bytes != last) {
-                        if (now >= from) {
-                            longestGapAfter.accumulateAndGet(now - Math.max(lastChange, from), Math::max);
-                        }
-                        last = bytes;
-                        lastChange = now;
-                    }
-                    try {
-                        TimeUnit.MILLISECONDS.sleep(1);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-            });
-        }
-
-        void cutAt(long nanoTime) {
-            from = nanoTime;
-        }
-
-        long stop() throws InterruptedException {
-            running = false;
-            thread.join();
-            return longestGapAfter.get();
         }
     }
 

@@ -24,7 +24,8 @@ import java.util.function.ToDoubleFunction;
  *   <li>with Aeron, its duty cycles' counters {@code ferry.transfer.aeron.*} (see the engine);</li>
  *   <li>per link, tagged {@code link} and {@code transport}: {@code ferry.link.bytes},
  *       {@code ferry.link.slices}, {@code ferry.link.failures} (counters),
- *       {@code ferry.link.inflight.bytes}, {@code ferry.link.bandwidth} (EWMA, bytes/s)
+ *       {@code ferry.link.inflight.bytes}, {@code ferry.link.bandwidth} (EWMA, bytes/s),
+ *       {@code ferry.link.latency} (EWMA of round trip less transmission, seconds),
  *       {@code ferry.link.up} (1 up, 0 down or quarantined) and {@code ferry.link.state}
  *       (one gauge per {@link LinkState}, tagged {@code state}: 1 for the current one)
  *       (gauges).</li>
@@ -67,6 +68,11 @@ public final class TransferMetrics {
             double bytesPerNano = l.estimator().bytesPerNano();
             return Double.isNaN(bytesPerNano) ? 0 : bytesPerNano * 1e9;
         }).tags(t).baseUnit("bytes/s").description("EWMA of the measured service rate").register(registry);
+        Gauge.builder("ferry.link.latency", link, l -> {
+            double nanos = l.estimator().latencyNanos();
+            return Double.isNaN(nanos) ? 0 : nanos / 1e9;
+        }).tags(t).baseUnit("seconds").description("EWMA of the measured round trip less transmission")
+                .register(registry);
         Gauge.builder("ferry.link.up", link, l -> l.isUp() ? 1 : 0).tags(t)
                 .description("1 when the link takes slices, 0 when down or quarantined").register(registry);
         for (LinkState state : LinkState.values()) {

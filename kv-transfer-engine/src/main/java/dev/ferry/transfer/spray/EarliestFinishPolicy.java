@@ -1,13 +1,16 @@
 package dev.ferry.transfer.spray;
 
 import dev.ferry.transfer.transport.Link;
+import dev.ferry.transfer.transport.LinkEstimator;
 import java.util.List;
 
 /**
  * Sends each slice to the link where it is predicted to finish first,
- * {@code (inFlightBytes + sliceBytes) / bandwidth}, with the bandwidth from the link's own
- * measurements ({@link dev.ferry.transfer.transport.LinkEstimator}); a link not measured
- * yet is assumed as fast as the mean of those that are (all equal when none is). Paces:
+ * {@code latency + (inFlightBytes + sliceBytes) / bandwidth}, with the latency and bandwidth
+ * from the link's own measurements ({@link LinkEstimator#predictFinishNanos}); a link not
+ * measured yet is assumed as fast as the mean of those that are (all equal when none is),
+ * with no latency. Small slices thus go where the round trip is shortest, large ones where
+ * the bytes drain soonest. Paces:
  * when that link already has {@code windowBytes} in flight, the slice waits for a
  * completion instead of going to a link where it would finish later. A healthy but slower
  * link thus gets a smaller share, in proportion to what it delivers, without being
@@ -17,7 +20,8 @@ import java.util.List;
  * of a link that fell out of favour is measured again.
  *
  * <p>After TENT's slice spraying (kvcache-ai/Mooncake, docs/source/design/tent), with
- * estimates from measurements only, never a configured line rate. Thread-safe.
+ * estimates from measurements only, never a configured line rate. Thread-safe, lock-free
+ * and allocation-free.
  */
 public final class EarliestFinishPolicy implements SprayPolicy {
     /** Default bytes in flight per link before it must wait for a completion (16 MiB). */
@@ -57,8 +61,7 @@ public final class EarliestFinishPolicy implements SprayPolicy {
             if (!link.isUp() || link == avoid) {
                 continue;
             }
-            double bw = link.estimator().bytesPerNano();
-            double finish = (link.inFlightBytes() + sliceBytes) / (Double.isNaN(bw) ? prior : bw);
+            double finish = link.estimator().predictFinishNanos(link.inFlightBytes(), sliceBytes, prior);
             if (finish < bestFinish) {
                 best = link;
                 bestFinish = finish;

@@ -9,21 +9,24 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * An in-memory link for unit tests (named as such): a FIFO server of a fixed rate on a
- * simulated clock, driven by {@link Simulation}. Not thread-safe; tests drive it from one thread.
+ * An in-memory link for unit tests (named as such): a FIFO server on a {@link FakeClock}
+ * that transmits at {@link #bytesPerNano} and completes each slice {@link #latencyNanos}
+ * after its transmission ends. Rate and latency may change mid-run; a change applies to
+ * slices sent afterwards. Not thread-safe; tests drive it from one thread.
  */
 final class SimulatedLink implements Link {
     final String name;
-    final double bytesPerNano;
+    double bytesPerNano;
+    long latencyNanos;
     final LinkEstimator estimator = new LinkEstimator();
     final ArrayDeque<Slice> queue = new ArrayDeque<>();
     final List<Slice> sent = new ArrayList<>();
     boolean up = true;
     long busyUntil;
     long inFlight;
-    private final Simulation sim;
+    private final FakeClock sim;
 
-    SimulatedLink(Simulation sim, String name, double bytesPerNano) {
+    SimulatedLink(FakeClock sim, String name, double bytesPerNano) {
         this.sim = sim;
         this.name = name;
         this.bytesPerNano = bytesPerNano;
@@ -60,7 +63,7 @@ final class SimulatedLink implements Link {
         inFlight += slice.length();
         long start = Math.max(sim.now, busyUntil);
         busyUntil = start + (long) (slice.length() / bytesPerNano);
-        sim.schedule(busyUntil, () -> {
+        sim.schedule(busyUntil + latencyNanos, () -> {
             inFlight -= slice.length();
             estimator.onCompleted(slice.length(), slice.sentNanos(), sim.now);
             sim.listener.onCompleted(slice, this);

@@ -3,8 +3,11 @@ package dev.ferry.transfer.spray;
 import dev.ferry.transfer.transport.SliceListener;
 import java.util.PriorityQueue;
 
-/** A discrete-event clock for {@link SimulatedLink}s (unit tests only). */
-final class Simulation {
+/**
+ * A fake clock for unit tests: discrete events in simulated nanoseconds, run in time order,
+ * for {@link SimulatedLink}s. Nothing sleeps; one thread.
+ */
+final class FakeClock {
     private record Event(long at, long seq, Runnable action) {
     }
 
