@@ -47,7 +47,11 @@ class LateWriteFenceTest {
     }
 
     private static TransferEngine.Context initiatorContext(SegmentDescriptor d) {
-        return new TransferEngine.Context().linksPerPeer(2).stallTimeoutMillis(300).sharedMemory(false)
+        return initiatorContext(d, 2);
+    }
+
+    private static TransferEngine.Context initiatorContext(SegmentDescriptor d, int links) {
+        return new TransferEngine.Context().linksPerPeer(links).stallTimeoutMillis(300).sharedMemory(false)
                 .sprayPolicy(new RoundRobin()).resolver(name -> d);
     }
 
@@ -111,6 +115,33 @@ class LateWriteFenceTest {
                     assertThat(remote.memory().asSlice(0, BLOCK).mismatch(b.memory())).isEqualTo(-1);
                     assertThat(target.tcpCounters().fencedConnections()).isEqualTo(1);
                 }
+            }
+        }
+    }
+
+    @Test
+    void withOneLinkTheFenceGoesOverItsNewConnectionBeforeTheResend() throws Exception {
+        try (Slab remote = Slab.allocate(RANGE); Slab a = Slab.allocate(BLOCK); Slab b = Slab.allocate(BLOCK);
+             TransferEngine target = new TransferEngine(new TransferEngine.Context())) {
+            SegmentDescriptor direct = target.registerSegment("t", remote.memory());
+            try (DelayingTcpProxy proxy = new DelayingTcpProxy(direct.endpoint());
+                 TransferEngine initiator = new TransferEngine(initiatorContext(through(direct, proxy), 1))) {
+                fill(a.memory(), (byte) 0xAA);
+                fill(b.memory(), (byte) 0xBB);
+                initiator.submit(List.of(TransferRequest.write(a.memory(), 0, "t", BLOCK, BLOCK))).await();
+
+                proxy.holdNextBytes();
+                // The only link stalls; the prober reconnects it, and the resend follows the fence on it.
+                initiator.submit(List.of(TransferRequest.write(a.memory(), 0, "t", 0, BLOCK))).await();
+                assertThat(proxy.heldBytes()).isGreaterThanOrEqualTo(BLOCK);
+                initiator.submit(List.of(TransferRequest.write(b.memory(), 0, "t", 0, BLOCK))).await();
+
+                await().atMost(Duration.ofSeconds(10)).until(proxy::heldInitiatorClosed);
+                proxy.release();
+                await().atMost(Duration.ofSeconds(10)).until(() -> proxy.heldDelivered() && proxy.heldTargetClosed());
+
+                assertThat(remote.memory().asSlice(0, BLOCK).mismatch(b.memory())).isEqualTo(-1);
+                assertThat(initiator.fencedSlices()).isEqualTo(1);
             }
         }
     }
