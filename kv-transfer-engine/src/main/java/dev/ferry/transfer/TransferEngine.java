@@ -129,6 +129,10 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         }
         if (metrics != null) {
             registerServing("tcp", tcp.counters().serving());
+            metrics.counter("ferry.transfer.tcp.fences.served", "lost connections of initiators closed here on their "
+                    + "FENCE", tcp.counters(), TcpCounters::fencesServed);
+            metrics.counter("ferry.transfer.tcp.connections.fenced", "connections refused on arrival: fenced before "
+                    + "their first frame came", tcp.counters(), TcpCounters::fencedConnections);
             if (aeron != null) {
                 registerServing("aeron", aeron.counters().serving());
                 registerAeron(aeron.counters());
