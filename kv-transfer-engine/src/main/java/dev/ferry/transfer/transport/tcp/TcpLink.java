@@ -20,6 +20,7 @@ import io.netty.handler.stream.ChunkedWriteHandler;
 import java.lang.foreign.MemorySegment;
 import java.security.SecureRandom;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -231,17 +232,7 @@ final class TcpLink implements Link {
      * and is unanswered, so each failure carries one shared fence of that connection.
      */
     private void failOutstanding(String reason, boolean retryable, long connectionToken) {
-        CompletableFuture<Void>[] fence = new CompletableFuture[1];
-        java.util.function.Supplier<CompletableFuture<Void>> once = () -> {
-            synchronized (fence) {
-                if (fence[0] == null) {
-                    TcpPeer owner = peer;
-                    fence[0] = owner == null ? CompletableFuture.failedFuture(new TransferException("link " + name
-                            + " belongs to no peer", false)) : owner.fence(connectionToken);
-                }
-                return fence[0];
-            }
-        };
+        LostConnection once = new LostConnection(connectionToken);
         for (Long id : outstanding.keySet()) {
             Slice slice = outstanding.remove(id);
             if (slice != null) {
@@ -249,6 +240,26 @@ final class TcpLink implements Link {
                 estimator.onFailed();
                 listener.onFailed(slice, this, new UnsettledSliceException(reason, retryable, once));
             }
+        }
+    }
+
+    /** The fence of one lost connection, asked for once however many of its slices wait on it. */
+    private final class LostConnection implements Supplier<CompletableFuture<Void>> {
+        private final long connectionToken;
+        private CompletableFuture<Void> fence;
+
+        LostConnection(long connectionToken) {
+            this.connectionToken = connectionToken;
+        }
+
+        @Override
+        public synchronized CompletableFuture<Void> get() {
+            if (fence == null) {
+                TcpPeer owner = peer;
+                fence = owner == null ? CompletableFuture.failedFuture(new TransferException("link " + name
+                        + " belongs to no peer", false)) : owner.fence(connectionToken);
+            }
+            return fence;
         }
     }
 
