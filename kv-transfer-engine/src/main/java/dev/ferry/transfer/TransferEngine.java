@@ -14,6 +14,7 @@ import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.slice.SliceOwner;
 import dev.ferry.transfer.slice.SliceSizer;
 import dev.ferry.transfer.slice.TransferException;
+import dev.ferry.transfer.slice.UnsettledSliceException;
 import dev.ferry.transfer.spray.EarliestFinishPolicy;
 import dev.ferry.transfer.spray.SliceDispatcher;
 import dev.ferry.transfer.spray.SprayPolicy;
@@ -81,6 +82,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     private final LongAdder slicesSent = new LongAdder();
     private final LongAdder sliceRetries = new LongAdder();
     private final LongAdder failedRequests = new LongAdder();
+    private final LongAdder fencesAwaited = new LongAdder();
     private final TransferMetrics metrics;
 
     /**
@@ -96,6 +98,8 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
                     LongAdder::sum);
             metrics.counter("ferry.transfer.slices.retried", "slices resent after a retryable failure", sliceRetries,
                     LongAdder::sum);
+            metrics.counter("ferry.transfer.slices.fenced", "WRITE slices lost in flight whose resend waited for the "
+                    + "target to fence the lost link", fencesAwaited, LongAdder::sum);
             metrics.counter("ferry.transfer.requests.failed", "requests that failed", failedRequests, LongAdder::sum);
             metrics.counter("ferry.transfer.shm.bytes", "bytes moved through shared memory", shm, ShmTransport::bytes);
         }
@@ -125,6 +129,10 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         }
         if (metrics != null) {
             registerServing("tcp", tcp.counters().serving());
+            metrics.counter("ferry.transfer.tcp.fences.served", "lost connections of initiators closed here on their "
+                    + "FENCE", tcp.counters(), TcpCounters::fencesServed);
+            metrics.counter("ferry.transfer.tcp.connections.fenced", "connections refused on arrival: fenced before "
+                    + "their first frame came", tcp.counters(), TcpCounters::fencedConnections);
             if (aeron != null) {
                 registerServing("aeron", aeron.counters().serving());
                 registerAeron(aeron.counters());
@@ -377,6 +385,30 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
             state.peer.drain();
             return;
         }
+        if (cause instanceof UnsettledSliceException unsettled && slice.opcode() == Opcode.WRITE) {
+            // Its bytes may still be on their way: resend (or fail) only once the target confirms
+            // that nothing more from the lost link can land, so no late copy overwrites the resend,
+            // nor whatever the range holds after the request completes or fails.
+            fencesAwaited.increment();
+            unsettled.fence().whenComplete((v, e) -> {
+                if (e != null) {
+                    state.fail(new TransferException("a WRITE to '" + slice.target() + "' was lost in flight and the "
+                            + "target did not confirm it can no longer land: " + e.getMessage(), false, e));
+                    state.peer.drain();
+                } else {
+                    afterFailure(slice, link, cause, state);
+                }
+            });
+            return;
+        }
+        afterFailure(slice, link, cause, state);
+    }
+
+    private void afterFailure(Slice slice, Link link, TransferException cause, RequestState state) {
+        if (state.isDone()) {
+            state.peer.drain();
+            return;
+        }
         if (!cause.retryable() || slice.attempts() >= ctx.maxAttempts) {
             // The node may have restarted elsewhere or died: resolve the segment afresh next time.
             ctx.resolver.invalidate(slice.target());
@@ -426,6 +458,14 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     /** Slices sent again after a retryable failure. */
     public long sliceRetries() {
         return sliceRetries.sum();
+    }
+
+    /**
+     * WRITE slices lost in flight (their link closed or stalled before their answer) whose
+     * resend or failure waited for the target to confirm that the lost link can no longer write.
+     */
+    public long fencedSlices() {
+        return fencesAwaited.sum();
     }
 
     /** Requests that failed. */

@@ -297,11 +297,17 @@ class SliceFramesOverTcpTest {
         }
     }
 
-    /** Reads one READ request frame off the hand-written peer's socket; returns its slice id. */
+    /**
+     * Reads one READ request frame off the hand-written peer's socket, past the HELLO that opens
+     * a connection; returns its slice id.
+     */
     private static long readRequest(DataInputStream in) throws IOException {
-        byte[] frame = new byte[in.readInt()];
-        in.readFully(frame);
-        ByteBuffer b = ByteBuffer.wrap(frame);
+        ByteBuffer b;
+        do {
+            byte[] frame = new byte[in.readInt()];
+            in.readFully(frame);
+            b = ByteBuffer.wrap(frame);
+        } while (b.get(SliceFrame.TYPE) == SliceFrame.HELLO);
         assertThat((byte) (b.get(SliceFrame.TYPE) & ~SliceFrame.CRC_TRAILER)).isEqualTo(SliceFrame.READ);
         return b.getLong(SliceFrame.SLICE_ID);
     }

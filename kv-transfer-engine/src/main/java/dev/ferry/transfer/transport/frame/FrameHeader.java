@@ -34,11 +34,11 @@ public final class FrameHeader {
             throw new MalformedFrameException("unsupported frame version " + version);
         }
         byte type = type();
-        if (type < SliceFrame.WRITE || type > SliceFrame.NOTIFY_ACK) {
+        if (type < SliceFrame.WRITE || type > SliceFrame.FENCE_ACK) {
             throw new MalformedFrameException("unknown frame type " + type);
         }
         if (crcTrailer() && (status() != SliceFrame.Status.OK
-                || type == SliceFrame.WRITE_ACK || type == SliceFrame.NOTIFY_ACK)) {
+                || type == SliceFrame.WRITE_ACK || type == SliceFrame.NOTIFY_ACK || type >= SliceFrame.HELLO)) {
             throw new MalformedFrameException("a CRC32C trailer on frame type " + type + " with status " + status());
         }
         if (bodyLength() < 0 || nameLength() > SliceFrame.MAX_NAME_BYTES) {

@@ -14,7 +14,8 @@ import java.util.zip.CRC32C;
  *  0     4    frame length: bytes after this field (header rest + name + body)
  *  4     2    magic 0x4659 ("FY")
  *  6     1    version (2: version 1 had no {@link #CRC_TRAILER}; a peer of either refuses the other's frames)
- *  7     1    type: 1 WRITE, 2 WRITE_ACK, 3 READ, 4 READ_DATA, 5 NOTIFY, 6 NOTIFY_ACK;
+ *  7     1    type: 1 WRITE, 2 WRITE_ACK, 3 READ, 4 READ_DATA, 5 NOTIFY, 6 NOTIFY_ACK,
+ *             7 HELLO, 8 FENCE, 9 FENCE_ACK (TCP only, no name, no body: see {@link #HELLO});
  *             plus 0x80 ({@link #CRC_TRAILER}) on a payload frame whose CRC32C follows the payload,
  *             or on a READ whose answer is to carry it so
  *  8     8    slice id, chosen by the initiator, echoed in the answer
@@ -54,6 +55,22 @@ public final class SliceFrame {
     public static final byte READ_DATA = 4;
     public static final byte NOTIFY = 5;
     public static final byte NOTIFY_ACK = 6;
+    /**
+     * First frame on a TCP connection, initiator to target: the offset field carries the
+     * connection's token, 64 random bits that name it in a later {@link #FENCE}. A target
+     * closes a connection whose token was fenced before its HELLO arrived.
+     */
+    public static final byte HELLO = 7;
+    /**
+     * Initiator to target on any live connection: the offset field carries the token of a
+     * connection the initiator lost (stalled or closed) with WRITEs unanswered on it. The
+     * target closes that connection if it still serves it, remembers the token as fenced if
+     * it has not seen it, and answers {@link #FENCE_ACK} (same slice id) only once nothing
+     * more read from that connection can reach its segments.
+     */
+    public static final byte FENCE = 8;
+    /** Answer to a {@link #FENCE}: the fenced connection can no longer write. */
+    public static final byte FENCE_ACK = 9;
     /**
      * Flag on the type byte. On a payload frame (WRITE, READ_DATA, NOTIFY): its CRC32C is the 4
      * bytes after the payload, the header's field is 0. On a READ, which carries no payload: the

@@ -68,6 +68,15 @@ abstract class SliceFrameReader extends ChannelInboundHandlerAdapter {
     /** A malformed frame; the connection is closed after this returns. */
     abstract void onMalformed(ChannelHandlerContext ctx, long sliceId, String why);
 
+    /**
+     * Closes the connection and reads nothing more from it, not even the rest of the bytes
+     * already read: what follows in them must not be acted on.
+     */
+    void closeNow(ChannelHandlerContext ctx) {
+        closed = true;
+        ctx.close();
+    }
+
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         head = ctx.alloc().directBuffer(4 + SliceFrame.HEADER_BYTES + SliceFrame.MAX_NAME_BYTES);

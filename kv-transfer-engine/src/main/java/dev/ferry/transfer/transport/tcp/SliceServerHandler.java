@@ -15,20 +15,26 @@ import java.util.zip.CRC32C;
  * The TCP side of the {@link SliceServer}: reads request frames off one connection (payloads
  * streamed into place by {@link SliceFrameReader}) and writes the answers the server chooses
  * as frames on it. A malformed frame gets an error answer when its slice id is readable and
- * the connection is closed.
+ * the connection is closed. A HELLO registers the connection's token with the
+ * {@link ConnectionFences}; a FENCE closes the connection of the token it names and is answered
+ * once that connection is closed.
  *
  * <p>One instance per connection; runs on that connection's event loop.
  */
 final class SliceServerHandler extends SliceFrameReader implements Answers {
     private final SliceServer server;
     private final TcpCounters counters;
+    private final ConnectionFences fences;
+    private long token;
+    private boolean helloSeen;
     private final ServedRequest request = new ServedRequest();
     private final CRC32C readCrc = new CRC32C();
     private ChannelHandlerContext ctx;
 
-    SliceServerHandler(SliceServer server, TcpCounters counters) {
+    SliceServerHandler(SliceServer server, TcpCounters counters, ConnectionFences fences) {
         this.server = server;
         this.counters = counters;
+        this.fences = fences;
     }
 
     @Override
@@ -40,6 +46,9 @@ final class SliceServerHandler extends SliceFrameReader implements Answers {
     @Override
     MemorySegment onHeader(ChannelHandlerContext ctx, FrameHeader header) {
         byte type = header.type();
+        if (type == SliceFrame.HELLO || type == SliceFrame.FENCE) {
+            return null; // no body: handled in onFrame
+        }
         if (type != SliceFrame.WRITE && type != SliceFrame.READ && type != SliceFrame.NOTIFY) {
             throw new MalformedFrameException("a server does not accept frame type " + type);
         }
@@ -48,6 +57,23 @@ final class SliceServerHandler extends SliceFrameReader implements Answers {
 
     @Override
     void onFrame(ChannelHandlerContext ctx, FrameHeader header, int payloadCrc, String errorText) {
+        if (header.type() == SliceFrame.HELLO) {
+            if (helloSeen || !fences.hello(header.offset(), ctx.channel())) {
+                counters.fencedConnections.increment();
+                closeNow(ctx); // fenced before its bytes arrived (or a second HELLO): nothing more is read
+                return;
+            }
+            helloSeen = true;
+            token = header.offset();
+            return;
+        }
+        if (header.type() == SliceFrame.FENCE) {
+            long sliceId = header.sliceId();
+            long fencedToken = header.offset();
+            counters.fencesServed.increment();
+            fences.fence(fencedToken).whenComplete((v, e) -> ack(SliceFrame.FENCE_ACK, sliceId, fencedToken));
+            return;
+        }
         server.finish(request, payloadCrc, header.crc(), this);
     }
 
@@ -76,6 +102,14 @@ final class SliceServerHandler extends SliceFrameReader implements Answers {
         counters.malformedFrames.increment();
         ctx.writeAndFlush(SliceFrame.error(ctx.alloc(), SliceFrame.WRITE, sliceId, 0, SliceFrame.Status.MALFORMED, why))
                 .addListener(f -> ctx.close());
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        if (helloSeen) {
+            fences.gone(token, ctx.channel());
+        }
+        super.channelInactive(ctx);
     }
 
     @Override

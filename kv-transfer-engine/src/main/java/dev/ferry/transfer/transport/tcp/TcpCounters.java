@@ -8,6 +8,8 @@ public final class TcpCounters {
     private final ServingCounters serving;
     final LongAdder malformedFrames = new LongAdder();
     final LongAdder connectionErrors = new LongAdder();
+    final LongAdder fencesServed = new LongAdder();
+    final LongAdder fencedConnections = new LongAdder();
 
     TcpCounters(ServingCounters serving) {
         this.serving = serving;
@@ -41,6 +43,16 @@ public final class TcpCounters {
     /** Connections closed after an I/O error. */
     public long connectionErrors() {
         return connectionErrors.sum();
+    }
+
+    /** FENCE frames answered: connections an initiator lost with WRITEs unanswered, closed here. */
+    public long fencesServed() {
+        return fencesServed.sum();
+    }
+
+    /** Connections closed on their HELLO because their token had been fenced before they arrived. */
+    public long fencedConnections() {
+        return fencedConnections.sum();
     }
 
     /** The counters of the serving core this transport shares with the others. */

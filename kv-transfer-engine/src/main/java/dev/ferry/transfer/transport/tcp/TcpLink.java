@@ -4,6 +4,7 @@ import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.slice.Opcode;
 import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.slice.TransferException;
+import dev.ferry.transfer.slice.UnsettledSliceException;
 import dev.ferry.transfer.transport.Link;
 import dev.ferry.transfer.transport.LinkEstimator;
 import dev.ferry.transfer.transport.LinkState;
@@ -17,6 +18,9 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.stream.ChunkedWriteHandler;
 import java.lang.foreign.MemorySegment;
+import java.security.SecureRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
@@ -27,7 +31,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * their answer arrives; when the connection drops, or makes no progress for the stall
  * timeout while slices are outstanding (a cut cable sends no RST), every outstanding slice
  * is reported as a retryable failure and the link goes down until {@link #connect} works
- * again.
+ * again. Each connection opens with a HELLO that carries its token, 64 random bits; the
+ * slices that fail unanswered carry an {@link UnsettledSliceException} whose fence asks the
+ * target, over another connection, to close the lost one ({@link TcpPeer#fence}).
  *
  * <p>Thread-safe: {@link #send} from any thread; answers are handled on the connection's
  * event loop.
@@ -41,6 +47,12 @@ final class TcpLink implements Link {
     private final LinkEstimator estimator = new LinkEstimator();
     private final Map<Long, Slice> outstanding = new ConcurrentHashMap<>();
     private final AtomicLong inFlightBytes = new AtomicLong();
+    private static final SecureRandom TOKENS = new SecureRandom();
+    private final Map<Long, CompletableFuture<Void>> pendingFences = new ConcurrentHashMap<>();
+    private final AtomicLong fenceIds = new AtomicLong();
+    private volatile TcpPeer peer;
+    /** Token of the current connection (see {@link SliceFrame#HELLO}). */
+    private volatile long token;
     private volatile Channel channel;
     private volatile long lastProgressNanos;
     private volatile long lastConnectFailureNanos = Long.MIN_VALUE / 2;
@@ -79,6 +91,34 @@ final class TcpLink implements Link {
     @Override
     public LinkEstimator estimator() {
         return estimator;
+    }
+
+    /** Called once by the peer that owns this link: lost connections are fenced through it. */
+    void attach(TcpPeer owner) {
+        this.peer = owner;
+    }
+
+    /**
+     * Sends a FENCE for {@code lostToken} on this link's connection, unless this link is down
+     * or that connection is the lost one.
+     *
+     * @return completes on the target's FENCE_ACK, exceptionally if this connection closes
+     *         first; null if nothing was sent
+     */
+    CompletableFuture<Void> sendFence(long lostToken) {
+        Channel c = channel;
+        if (c == null || !c.isActive() || token == lostToken) {
+            return null;
+        }
+        long id = fenceIds.incrementAndGet();
+        CompletableFuture<Void> acked = new CompletableFuture<>();
+        pendingFences.put(id, acked);
+        c.writeAndFlush(SliceFrame.header(c.alloc(), SliceFrame.FENCE, id, lostToken, 0, 0, SliceFrame.Status.OK,
+                null), c.voidPromise());
+        if (!c.isActive() && pendingFences.remove(id) != null) {
+            acked.completeExceptionally(new TransferException("link " + name + " closed before its FENCE", true));
+        }
+        return acked;
     }
 
     /** {@link System#nanoTime()} of the latest failed connect attempt. */
@@ -125,9 +165,14 @@ final class TcpLink implements Link {
             return false;
         }
         Channel c = future.channel();
-        c.pipeline().addLast("chunks", new ChunkedWriteHandler()).addLast("link", new AnswerHandler());
+        long connectionToken = TOKENS.nextLong();
+        c.pipeline().addLast("chunks", new ChunkedWriteHandler()).addLast("link", new AnswerHandler(connectionToken));
+        // First on the connection, before any WRITE: the target learns the token it may be fenced by.
+        c.writeAndFlush(SliceFrame.header(c.alloc(), SliceFrame.HELLO, 0, connectionToken, 0, 0, SliceFrame.Status.OK,
+                null), c.voidPromise());
+        token = connectionToken;
         lastProgressNanos = System.nanoTime();
-        var stallCheck = c.eventLoop().scheduleAtFixedRate(this::checkStall, stallTimeoutNanos / 4,
+        var stallCheck = c.eventLoop().scheduleAtFixedRate(() -> checkStall(connectionToken), stallTimeoutNanos / 4,
                 stallTimeoutNanos / 4, TimeUnit.NANOSECONDS);
         c.closeFuture().addListener(f -> stallCheck.cancel(false));
         channel = c;
@@ -171,28 +216,58 @@ final class TcpLink implements Link {
         }
     }
 
-    private void checkStall() {
+    private void checkStall(long connectionToken) {
         if (!outstanding.isEmpty() && System.nanoTime() - lastProgressNanos > stallTimeoutNanos) {
             Channel c = channel;
             failOutstanding("link " + name + " made no progress for "
-                    + TimeUnit.NANOSECONDS.toMillis(stallTimeoutNanos) + " ms");
+                    + TimeUnit.NANOSECONDS.toMillis(stallTimeoutNanos) + " ms", true, connectionToken);
             if (c != null) {
                 c.close();
             }
         }
     }
 
-    private void failOutstanding(String reason) {
-        failOutstanding(reason, true);
-    }
-
-    private void failOutstanding(String reason, boolean retryable) {
+    /**
+     * Fails every outstanding slice: each was sent on the connection of {@code connectionToken}
+     * and is unanswered, so each failure carries one shared fence of that connection.
+     */
+    private void failOutstanding(String reason, boolean retryable, long connectionToken) {
+        LostConnection once = new LostConnection(connectionToken);
         for (Long id : outstanding.keySet()) {
             Slice slice = outstanding.remove(id);
             if (slice != null) {
                 inFlightBytes.addAndGet(-slice.length());
                 estimator.onFailed();
-                listener.onFailed(slice, this, new TransferException(reason, retryable));
+                listener.onFailed(slice, this, new UnsettledSliceException(reason, retryable, once));
+            }
+        }
+    }
+
+    /** The fence of one lost connection, asked for once however many of its slices wait on it. */
+    private final class LostConnection implements Supplier<CompletableFuture<Void>> {
+        private final long connectionToken;
+        private CompletableFuture<Void> fence;
+
+        LostConnection(long connectionToken) {
+            this.connectionToken = connectionToken;
+        }
+
+        @Override
+        public synchronized CompletableFuture<Void> get() {
+            if (fence == null) {
+                TcpPeer owner = peer;
+                fence = owner == null ? CompletableFuture.failedFuture(new TransferException("link " + name
+                        + " belongs to no peer", false)) : owner.fence(connectionToken);
+            }
+            return fence;
+        }
+    }
+
+    private void failFences(String reason) {
+        for (Long id : pendingFences.keySet()) {
+            CompletableFuture<Void> acked = pendingFences.remove(id);
+            if (acked != null) {
+                acked.completeExceptionally(new TransferException(reason, true));
             }
         }
     }
@@ -208,13 +283,19 @@ final class TcpLink implements Link {
 
     /** Handles WRITE_ACK and READ_DATA frames on the event loop, READ payloads streamed into place. */
     private final class AnswerHandler extends SliceFrameReader {
+        private final long connectionToken;
         private Slice reading;
+
+        AnswerHandler(long connectionToken) {
+            this.connectionToken = connectionToken;
+        }
 
         @Override
         MemorySegment onHeader(ChannelHandlerContext ctx, FrameHeader header) {
             reading = null;
             byte type = header.type();
-            if (type != SliceFrame.READ_DATA && type != SliceFrame.WRITE_ACK && type != SliceFrame.NOTIFY_ACK) {
+            if (type != SliceFrame.READ_DATA && type != SliceFrame.WRITE_ACK && type != SliceFrame.NOTIFY_ACK
+                    && type != SliceFrame.FENCE_ACK) {
                 throw new MalformedFrameException("a link does not accept frame type " + header.type());
             }
             if (header.type() != SliceFrame.READ_DATA) {
@@ -230,6 +311,13 @@ final class TcpLink implements Link {
 
         @Override
         void onFrame(ChannelHandlerContext ctx, FrameHeader header, int payloadCrc, String errorText) {
+            if (header.type() == SliceFrame.FENCE_ACK) {
+                CompletableFuture<Void> acked = pendingFences.remove(header.sliceId());
+                if (acked != null) {
+                    acked.complete(null);
+                }
+                return;
+            }
             Slice slice = take(header.sliceId());
             if (slice == null) {
                 return;
@@ -258,12 +346,14 @@ final class TcpLink implements Link {
             ctx.close(); // first, so that no retry goes out on this connection
             // With the reason, not just "closed"; not retried: a peer that speaks another frame version
             // (or garbles its frames) answers the next attempt the same way, and the caller needs this reason.
-            failOutstanding("malformed answer from " + endpoint + ": " + why, false);
+            failOutstanding("malformed answer from " + endpoint + ": " + why, false, connectionToken);
+            failFences("malformed answer from " + endpoint);
         }
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            failOutstanding("connection " + name + " closed");
+            failOutstanding("connection " + name + " closed", true, connectionToken);
+            failFences("connection " + name + " closed");
         }
 
         @Override

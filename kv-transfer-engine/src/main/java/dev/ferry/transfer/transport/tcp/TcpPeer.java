@@ -1,11 +1,17 @@
 package dev.ferry.transfer.transport.tcp;
 
+import dev.ferry.transfer.slice.TransferException;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The links to one peer (over one or more of its endpoints). A link that is down is
  * quarantined: probed by reconnects with exponential backoff from
- * {@code reconnectBackoffNanos}, and readmitted when a connect succeeds.
+ * {@code reconnectBackoffNanos}, and readmitted when a connect succeeds. A connection lost
+ * with slices unanswered is fenced through the others ({@link #fence}).
  *
  * <p>Thread-safe. Connecting blocks: never call it on an event loop.
  */
@@ -13,12 +19,71 @@ final class TcpPeer {
     private final List<TcpLink> links;
     private final long connectTimeoutMillis;
     private final long reconnectBackoffNanos;
+    private final ScheduledExecutorService timers;
+    private final long fenceTimeoutNanos;
     private boolean attempted;
 
-    TcpPeer(List<TcpLink> links, long connectTimeoutMillis, long reconnectBackoffNanos) {
+    /** Pause between tries of a FENCE while no other link is up, ms. */
+    static final long FENCE_RETRY_MILLIS = 50;
+
+    /**
+     * @param timers            runs the retries of fences
+     * @param fenceTimeoutNanos longest time a fence is tried before it fails, ns
+     */
+    TcpPeer(List<TcpLink> links, long connectTimeoutMillis, long reconnectBackoffNanos,
+            ScheduledExecutorService timers, long fenceTimeoutNanos) {
         this.links = List.copyOf(links);
         this.connectTimeoutMillis = connectTimeoutMillis;
         this.reconnectBackoffNanos = reconnectBackoffNanos;
+        this.timers = timers;
+        this.fenceTimeoutNanos = fenceTimeoutNanos;
+        this.links.forEach(link -> link.attach(this));
+    }
+
+    /**
+     * Asks the peer to close the connection of {@code lostToken} (or to refuse it should it
+     * still arrive), on any other link that is up, again every {@value #FENCE_RETRY_MILLIS} ms
+     * while none is or the one used closes first. Never blocks.
+     *
+     * @return completes on the peer's FENCE_ACK: no byte of the lost connection can land after
+     *         it; completes exceptionally with a non-retryable {@link TransferException} when
+     *         that is not confirmed within the fence timeout
+     */
+    CompletableFuture<Void> fence(long lostToken) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        tryFence(lostToken, done, System.nanoTime() + fenceTimeoutNanos);
+        return done;
+    }
+
+    private void tryFence(long lostToken, CompletableFuture<Void> done, long deadlineNanos) {
+        for (TcpLink link : links) {
+            CompletableFuture<Void> acked = link.sendFence(lostToken);
+            if (acked != null) {
+                acked.whenComplete((v, e) -> {
+                    if (e == null) {
+                        done.complete(null);
+                    } else {
+                        fenceLater(lostToken, done, deadlineNanos);
+                    }
+                });
+                return;
+            }
+        }
+        fenceLater(lostToken, done, deadlineNanos);
+    }
+
+    private void fenceLater(long lostToken, CompletableFuture<Void> done, long deadlineNanos) {
+        if (System.nanoTime() - deadlineNanos > 0) {
+            done.completeExceptionally(new TransferException("the target did not confirm within "
+                    + TimeUnit.NANOSECONDS.toMillis(fenceTimeoutNanos) + " ms that a lost connection's WRITEs can no "
+                    + "longer land", false));
+            return;
+        }
+        try {
+            timers.schedule(() -> tryFence(lostToken, done, deadlineNanos), FENCE_RETRY_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            done.completeExceptionally(new TransferException("transport closed before a fence was confirmed", false, e));
+        }
     }
 
     List<TcpLink> links() {

@@ -99,6 +99,7 @@ public final class TcpTransport implements AutoCloseable {
                         long stallTimeoutNanos) {
         this.listener = listener;
         SliceServer slices = new SliceServer(segments, notifications);
+        ConnectionFences fences = new ConnectionFences();
         this.counters = new TcpCounters(slices.counters());
         this.linksPerPeer = linksPerPeer;
         this.connectTimeoutMillis = connectTimeoutMillis;
@@ -126,7 +127,7 @@ public final class TcpTransport implements AutoCloseable {
                         protected void initChannel(SocketChannel ch) {
                             accepted.add(ch);
                             ch.pipeline().addLast("chunks", new ChunkedWriteHandler())
-                                    .addLast("slices", new SliceServerHandler(slices, counters));
+                                    .addLast("slices", new SliceServerHandler(slices, counters, fences));
                         }
                     })
                     .bind(bindHost, port).syncUninterruptibly().channel();
@@ -200,7 +201,9 @@ public final class TcpTransport implements AutoCloseable {
                 links.add(new TcpLink("tcp:" + endpoint + "#" + i, endpoint, client, listener, stallTimeoutNanos));
             }
         }
-        return new TcpPeer(links, connectTimeoutMillis, reconnectBackoffNanos);
+        // A fence is tried for as long as a reconnect and a stalled answer may take, twice over.
+        long fenceTimeoutNanos = 2 * (TimeUnit.MILLISECONDS.toNanos(connectTimeoutMillis) + stallTimeoutNanos);
+        return new TcpPeer(links, connectTimeoutMillis, reconnectBackoffNanos, prober, fenceTimeoutNanos);
     }
 
     /** Probes the links that are down, so that a link that comes back is used again. */
