@@ -688,6 +688,141 @@ class MooncakeDistributedStore:
             out[i] = results[j] if isinstance(results, list) else results
         return out
 
+    def batch_put_from_multi_buffers(self, keys, all_buffer_ptrs, all_sizes, config=None):
+        """Stores, under keys[i], the concatenation of all_sizes[i][j] bytes at all_buffer_ptrs[i][j]
+        (registered memory) in order: a list of codes (0, or a negative code per key).
+
+        The parts are copied through the staging buffer (one copy), the whole batch in one
+        request when it fits; a key whose parts are not all in registered memory, or whose
+        lists differ in length or hold nothing, answers INVALID_PARAMS and the others go on.
+        """
+        if not len(keys) == len(all_buffer_ptrs) == len(all_sizes):
+            return [INVALID_PARAMS] * len(keys)
+        out = [INVALID_PARAMS] * len(keys)
+
+        def op(c):
+            _check_config(config)
+            entries, names, where = [], [], []
+            for i, (key, ptrs, sizes) in enumerate(zip(keys, all_buffer_ptrs, all_sizes)):
+                try:
+                    bkey, kb = self._key(key)
+                    views = self._parts(ptrs, sizes)
+                except Failed as e:
+                    out[i] = e.code
+                    continue
+                entries.append((bkey, _keys.header(kb, sum(len(v) for v in views)), views))
+                names.append((bkey, kb))
+                where.append(i)
+            for i, (bkey, kb), entry, stored in zip(where, names, entries, c.put_blocks(entries)):
+                try:
+                    out[i] = OK if stored == 0 else self._store(c, bkey, kb, False, lambda e=entry: c.put_block(*e))
+                except Failed as e:
+                    out[i] = e.code
+            return out
+        result = self._run(op)
+        return result if isinstance(result, list) else [result] * len(keys)
+
+    def _parts(self, ptrs, sizes):
+        """Views of the registered memory of one key's parts; raises Failed(INVALID_PARAMS)."""
+        if not isinstance(ptrs, (list, tuple)) or not isinstance(sizes, (list, tuple)) or len(ptrs) != len(sizes):
+            raise Failed(INVALID_PARAMS)
+        views = []
+        for ptr, size in zip(ptrs, sizes):
+            self._registered(ptr, size)
+            if size > 0:
+                views.append(memoryview((ctypes.c_char * size).from_address(ptr)).cast("B"))
+        if not views:
+            raise Failed(INVALID_PARAMS)
+        return views
+
+    def batch_get_into_multi_buffers(self, keys, all_buffer_ptrs, all_sizes, prefer_alloc_in_same_node=False):
+        """Copies the value of keys[i] into the buffers all_buffer_ptrs[i] (registered memory,
+        all_sizes[i][j] bytes each), filling them in order: a list of the values' lengths, or
+        negative codes (BUFFER_OVERFLOW when a value is longer than its buffers together,
+        OBJECT_NOT_FOUND, INVALID_PARAMS). ``prefer_alloc_in_same_node`` is accepted and not used.
+        """
+        if not len(keys) == len(all_buffer_ptrs) == len(all_sizes):
+            return [INVALID_PARAMS] * len(keys)
+        out = [INVALID_PARAMS] * len(keys)
+        wanted = []
+        for i, (ptrs, sizes) in enumerate(zip(all_buffer_ptrs, all_sizes)):
+            try:
+                self._parts(ptrs, sizes)
+                wanted.append(i)
+            except Failed as e:
+                out[i] = e.code
+
+        def scatter(i, value):
+            if len(value) > sum(all_sizes[i]):
+                return BUFFER_OVERFLOW
+            at = 0
+            for ptr, size in zip(all_buffer_ptrs[i], all_sizes[i]):
+                n = min(size, len(value) - at)
+                if n <= 0:
+                    break
+                copy_out(value[at:at + n], ptr, n)
+                at += n
+            return len(value)
+        results = self._run(lambda c: self._read_many(c, [keys[i] for i in wanted],
+                                                      lambda j, value: scatter(wanted[j], value))) if wanted else []
+        for j, i in enumerate(wanted):
+            out[i] = results[j] if isinstance(results, list) else results
+        return out
+
+    def get_into_ranges(self, buffer_ptrs, all_keys, all_dst_offsets, all_src_offsets, all_sizes):
+        """Mooncake's ranged read: for each buffer i, key j and fragment k, copies all_sizes[i][j][k]
+        bytes at all_src_offsets[i][j][k] of the value of all_keys[i][j] to
+        buffer_ptrs[i] + all_dst_offsets[i][j][k]. Answers results[i][j][k]: the bytes copied,
+        or a negative code (INVALID_PARAMS for mismatched shapes, a source range past the value's
+        end, or a buffer not registered; BUFFER_OVERFLOW for a destination past the registered
+        region; OBJECT_NOT_FOUND). Each key is read whole (CRC32C-checked) once per buffer.
+        """
+        lists = (buffer_ptrs, all_keys, all_dst_offsets, all_src_offsets, all_sizes)
+        if any(not isinstance(x, (list, tuple)) for x in lists) or len({len(x) for x in lists}) != 1:
+            return [[[INVALID_PARAMS]] for _ in buffer_ptrs] if isinstance(buffer_ptrs, (list, tuple)) else []
+        return [self._ranges_of_buffer(*plan) for plan in zip(*lists)]
+
+    def _ranges_of_buffer(self, ptr, keys, dsts, srcs, sizes):
+        lists = (keys, dsts, srcs, sizes)
+        if any(not isinstance(x, (list, tuple)) for x in lists) or len({len(x) for x in lists}) != 1:
+            return [[INVALID_PARAMS] for _ in (keys if isinstance(keys, (list, tuple)) else ())]
+        region = self._region_of(ptr)
+        out = []
+        for key, d, s, n in zip(keys, dsts, srcs, sizes):
+            if (any(not isinstance(x, (list, tuple)) for x in (d, s, n)) or not len(d) == len(s) == len(n)
+                    or any(not isinstance(v, int) or v < 0 for v in list(d) + list(s) + list(n))):
+                out.append([INVALID_PARAMS] * (len(d) if isinstance(d, (list, tuple)) else 1))
+                continue
+            if region is None:
+                out.append([INVALID_PARAMS] * len(d))
+                continue
+
+            def copy(value, d=d, s=s, n=n):
+                answers = []
+                for dst, src, size in zip(d, s, n):
+                    if src + size > len(value):
+                        answers.append(INVALID_PARAMS)
+                    elif ptr + dst + size > region[0] + region[1]:
+                        answers.append(BUFFER_OVERFLOW)
+                    else:
+                        copy_out(value[src:src + size], ptr + dst, size)
+                        answers.append(size)
+                return answers
+            result = self._run(lambda c, key=key, copy=copy: self._read(c, key, copy))
+            out.append(result if isinstance(result, list) else [result] * len(d))
+        return out
+
+    def _region_of(self, ptr):
+        """(address, size) of the registered region or allocation holding ptr, or None."""
+        if not isinstance(ptr, int):
+            return None
+        with self._lock:
+            for p, n in self._regions.items():
+                if p <= ptr < p + n:
+                    return p, n
+        allocation = allocation_of(ptr, 1)
+        return None if allocation is None else (allocation.address, allocation.size)
+
 
 _WORKDIR_PREFIX = "ferry-mooncake-"  # + owner pid + "-" + random: a private folder of the sidecar's socket
 
