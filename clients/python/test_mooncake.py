@@ -386,6 +386,18 @@ class MooncakeStoreTest(unittest.TestCase):
         self.assertEqual(self.store.batch_remove([key("r1"), key("r2"), key("r3")], force=True),
                          [OK, OK, OBJECT_NOT_FOUND])
 
+    def test_remove_all_empties_the_shared_store_and_counts(self):
+        names = [key("all-%d" % i) for i in range(3)]
+        self.assertEqual(self.store.put_batch(names, [b"a", b"bb", b"ccc"]), OK)
+        self.assertEqual(self.store.get(names[1]), b"bb")  # held a while by the sidecar's lease cache
+        removed = self.store.remove_all()
+        self.assertGreaterEqual(removed, 3)  # every client's objects: other tests' too
+        self.assertEqual(self.store.batch_is_exist(names), [0, 0, 0])
+        self.assertEqual(self.store.remove_all(force=True), 0)
+        self.assertEqual(self.store.put(names[0], b"again"), OK)
+        self.assertEqual(self.store.remove_all(True), 1)
+        self.assertEqual(MooncakeDistributedStore().remove_all(), UNAVAILABLE_IN_CURRENT_STATUS)
+
     def test_string_keys_long_unicode_and_with_nul(self):
         for k in (key("x" * 10000), key("ключ/模型/🚀"), key("a\0b"), key("a\0c")):
             self.assertEqual(self.store.put(k, k.encode("utf-8")[-50:]), OK, k[:40])

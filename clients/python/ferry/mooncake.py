@@ -574,6 +574,14 @@ class MooncakeDistributedStore:
         """remove of each key: a list of codes."""
         return [self.remove(k, force) for k in keys]
 
+    def remove_all(self, force=False):
+        """Removes every object of the store (every client's: the store is shared) that no
+        reader holds; the number removed, or a negative code. Hard-pinned objects
+        (ReplicateConfig.with_hard_pin) stay unless ``force``; objects a reader is moving and
+        objects being written always stay.
+        """
+        return self._run(lambda c: c.client.remove_all(bool(force)))
+
     # --- registered memory -------------------------------------------------------------
 
     def register_buffer(self, buffer_ptr, size):

@@ -123,6 +123,20 @@ public final class DirectStoreClient implements AutoCloseable {
     }
 
     /**
+     * Removes every block of the store that no reader leases (with {@code force}, hard-pinned
+     * ones too), after giving back this client's cached leases.
+     *
+     * @return how many blocks were removed
+     * @see dev.ferry.store.master.Master#removeAll
+     */
+    public long removeAll(boolean force) {
+        if (cache != null) {
+            cache.clear();
+        }
+        return call(() -> master.removeAll(force));
+    }
+
+    /**
      * Writes and commits the blocks not in the store yet; {@code blocks[i]} holds the whole
      * block of {@code keys[i]} (its size is the block's size, bytes).
      *

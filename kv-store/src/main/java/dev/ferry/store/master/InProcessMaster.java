@@ -48,6 +48,11 @@ public final class InProcessMaster implements MasterApi {
     }
 
     @Override
+    public long removeAll(boolean force) {
+        return MasterErrors.call(() -> master.removeAll(force));
+    }
+
+    @Override
     public List<Placement> putStart(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment) {
         return WriteStall.retry(() -> MasterErrors.call(
                 () -> master.putStart(keys, blockBytes, replicas, preferredSegment)));

@@ -22,6 +22,9 @@ public interface MasterApi {
     /** @see Master#remove */
     byte[] remove(BlockKey[] keys);
 
+    /** @see Master#removeAll */
+    long removeAll(boolean force);
+
     /**
      * Allocates as {@link Master#putStart(BlockKey[], long, int, String)} does, waiting out the
      * master's write stall ({@link WriteStall}): the calling thread may block up to

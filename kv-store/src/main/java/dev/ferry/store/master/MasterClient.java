@@ -424,6 +424,12 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
         });
     }
 
+    /** @see Master#removeAll */
+    @Override
+    public long removeAll(boolean force) {
+        return once(MasterProtocol.REMOVE_ALL, b -> b.writeBoolean(force), Wire::readLong);
+    }
+
     public MasterStats stats() {
         return idempotent(MasterProtocol.STATS, b -> { }, b -> new MasterStats(Wire.readInt(b), Wire.readLong(b),
                 Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readInt(b),

@@ -191,6 +191,17 @@ public final class SidecarClient implements AutoCloseable {
         return bytes(call());
     }
 
+    /**
+     * Removes every block of the store that no reader leases; with {@code force}, hard-pinned
+     * blocks too.
+     *
+     * @return how many blocks were removed
+     */
+    public synchronized long removeAll(boolean force) {
+        begin(REMOVE_ALL, 1).put((byte) (force ? 1 : 0));
+        return call().getLong();
+    }
+
     /** How many leading keys are in the store. */
     public synchronized int lookupPrefix(BlockKey... keys) {
         keys(LOOKUP_PREFIX, keys);

@@ -67,6 +67,15 @@ final class SidecarOps {
                 byte[] results = store.remove(keys(session, body));
                 out.writeIntLE(results.length).writeBytes(results);
             }
+            case REMOVE_ALL -> {
+                need(body, 1);
+                int force = body.readUnsignedByte();
+                end(body);
+                if (force > 1) {
+                    throw new SidecarException(MALFORMED, "REMOVE_ALL: force is 0 or 1, not " + force);
+                }
+                out.writeLongLE(store.removeAll(force == 1));
+            }
             case LOOKUP_PREFIX -> {
                 BlockKey[] keys = keys(session, body);
                 int hits = store.lookupPrefix(keys);

@@ -242,6 +242,11 @@ class OneFailurePolicyTest {
         }
 
         @Override
+        public long removeAll(boolean force) {
+            return rpc.removeAll(force);
+        }
+
+        @Override
         public List<Placement> putStart(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment) {
             return rpc.putStart(keys, blockBytes, replicas, preferredSegment);
         }

@@ -127,6 +127,25 @@ class SidecarTest {
     }
 
     @Test
+    void removeAllRemovesEveryBlockTheLeaseCacheHeldIncludedAndCountsThem() {
+        long[] keys = {401, 402, 403};
+        long[] offsets = {0, BLOCK, 2 * BLOCK};
+        long[] lengths = {BLOCK, BLOCK, BLOCK};
+        for (int i = 0; i < 3; i++) {
+            BlockContent.fill(keys[i], shm.slice(offsets[i], BLOCK));
+        }
+        assertThat(client.put(keys, buffer, offsets, lengths)).containsExactly(0, 0, 0);
+        assertThat(client.get(402, buffer, 4 * BLOCK, BLOCK)).isEqualTo(BLOCK); // now held by the lease cache
+        assertThat(fx.masterStats().leases()).isEqualTo(1);
+        assertThat(client.removeAll(false)).isEqualTo(3);
+        assertThat(client.exists(keys)).containsExactly(false, false, false);
+        assertThat(client.get(402, buffer, 4 * BLOCK, BLOCK)).isEqualTo(-1);
+        assertThat(client.removeAll(true)).isZero();
+        assertThat(client.put(keys, buffer, offsets, lengths)).containsExactly(0, 0, 0); // the space is free again
+        assertThat(client.removeAll(true)).isEqualTo(3);
+    }
+
+    @Test
     void aCachedLocationDiesWithTheNodesRegistrationAndNeverServesReusedBytes() {
         BlockContent.fill(401, shm.slice(0, BLOCK));
         client.put(new long[] {401}, buffer, new long[] {0}, new long[] {BLOCK});
