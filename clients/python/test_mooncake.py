@@ -202,6 +202,43 @@ class BenchTest(unittest.TestCase):
 
 
 @unittest.skipUnless(MASTER and HOME, "FERRY_MASTER and FERRY_HOME are not set: no cluster to test against")
+@unittest.skipUnless(MASTER and HOME, "FERRY_MASTER and FERRY_HOME are not set: no cluster to test against")
+class HardPinTest(unittest.TestCase):
+    """A store of its own master and one small sidecar, so that puts evict."""
+
+    def test_a_hard_pinned_value_survives_the_eviction_of_unpinned_ones(self):
+        master = subprocess.Popen([os.path.join(HOME, "bin", "ferry"), "master", "--port", "0"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        store = MooncakeDistributedStore()
+        try:
+            port = None
+            for line in master.stdout:  # ends when the master exits: then the assertion below fails
+                if "FERRY-READY" in line:
+                    port = dict(w.split("=", 1) for w in line.split() if "=" in w)["port"]
+                    break
+            self.assertIsNotNone(port, "the master did not start")
+            self.assertEqual(store.setup("127.0.0.1", "P2PHANDSHAKE", 4 << 20, 1 << 20, "tcp", "",
+                                         "127.0.0.1:" + port), OK)
+            pin = ReplicateConfig()
+            pin.with_hard_pin = True
+            pinned, first = os.urandom(256 << 10), os.urandom(256 << 10)
+            self.assertEqual(store.put(key("pinned"), pinned, pin), OK)
+            self.assertEqual(store.put(key("first"), first), OK)
+            for i in range(40):  # 10 MiB through a 4 MiB store
+                self.assertEqual(store.put(key("filler-%d" % i), bytes([i]) * (256 << 10)), OK, i)
+            self.assertEqual(store.get(key("first")), b"")  # evicted
+            self.assertEqual(store.get(key("pinned")), pinned)
+            self.assertGreater(store.remove_all(), 0)  # the fillers that fit
+            self.assertEqual(store.is_exist(key("pinned")), 1)
+            self.assertEqual(store.remove_all(force=True), 1)
+            self.assertEqual(store.is_exist(key("pinned")), 0)
+        finally:
+            store.close()
+            master.terminate()
+            master.wait(30)
+            master.stdout.close()
+
+
 class MooncakeStoreTest(unittest.TestCase):
     store = None
 
@@ -397,6 +434,29 @@ class MooncakeStoreTest(unittest.TestCase):
         self.assertEqual(self.store.put(names[0], b"again"), OK)
         self.assertEqual(self.store.remove_all(True), 1)
         self.assertEqual(MooncakeDistributedStore().remove_all(), UNAVAILABLE_IN_CURRENT_STATUS)
+
+    def test_replica_num_2_puts_a_copy_on_each_of_two_sidecars(self):
+        other = MooncakeDistributedStore()
+        self.assertEqual(other.setup("127.0.0.1", "P2PHANDSHAKE", 16 << 20, 1 << 20, "tcp", "", MASTER), OK)
+        two = ReplicateConfig()
+        two.replica_num = 2
+        values = {name: os.urandom(100_000) for name in ("rep-2", "rep-2-from", "rep-1")}
+        src = MooncakeHostMemAllocator()
+        ptr = src.alloc(100_000)
+        try:
+            ctypes.memmove(ptr, values["rep-2-from"], 100_000)
+            self.assertEqual(other.put(key("rep-2"), values["rep-2"], two), OK)
+            self.assertEqual(other.put_from(key("rep-2-from"), ptr, 100_000, two), OK)
+            self.assertEqual(other.put(key("rep-1"), values["rep-1"]), OK)  # one copy, on its own node
+            bad = ReplicateConfig()
+            bad.replica_num = 0
+            self.assertEqual(other.put(key("rep-0"), b"x", bad), INVALID_PARAMS)
+        finally:
+            src.free(ptr)
+            other.close()  # its sidecar and the copies in its segment are gone
+        self.assertEqual(self.store.get(key("rep-2")), values["rep-2"])  # the copy on this sidecar's node
+        self.assertEqual(self.store.get(key("rep-2-from")), values["rep-2-from"])
+        self.assertEqual(self.store.get(key("rep-1")), b"")  # its only copy went with the other sidecar
 
     def test_string_keys_long_unicode_and_with_nul(self):
         for k in (key("x" * 10000), key("ключ/模型/🚀"), key("a\0b"), key("a\0c")):

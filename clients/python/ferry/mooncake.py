@@ -72,9 +72,11 @@ class SoftPinAction(enum.IntEnum):
 class ReplicateConfig:
     """Mooncake's replication settings of a put.
 
-    Accepted and checked (``replica_num`` at least 1, ``soft_pin_action`` a SoftPinAction);
-    Ferry's sidecar protocol has no per-put replica count or pin yet, so the store's own
-    replication and eviction apply.
+    ``replica_num`` (1 to 64): copies of each new value, each on a different store node (the
+    first on the sidecar's own node when it has room; fewer when fewer nodes have room).
+    ``with_hard_pin``: the value is never evicted (remove and ``remove_all(force=True)``
+    still take it). ``soft_pin_action`` is checked (a SoftPinAction); the soft-pin settings
+    and ``preferred_segment`` are accepted and not used (docs/integration.md).
     """
 
     def __init__(self):
@@ -92,14 +94,19 @@ class ReplicateConfig:
             self.replica_num, self.with_soft_pin, self.with_hard_pin, self.preferred_segment)
 
 
-def _check_config(config):
+MAX_REPLICAS = 64  # the sidecar's bound (PUT_OPTIONS)
+
+
+def _options(config):
+    """(replicas, hard pin) of a put's ReplicateConfig ((1, False) for None); raises Failed(INVALID_PARAMS)."""
     if config is None:
-        return
+        return 1, False
     replicas = getattr(config, "replica_num", 1)
-    if not isinstance(replicas, int) or replicas < 1:
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or not 1 <= replicas <= MAX_REPLICAS:
         raise Failed(INVALID_PARAMS)
     if getattr(config, "soft_pin_action", SoftPinAction.PRESERVE) not in tuple(SoftPinAction):
         raise Failed(INVALID_PARAMS)
+    return replicas, bool(getattr(config, "with_hard_pin", False))
 
 
 class MooncakeDistributedStore:
@@ -399,7 +406,7 @@ class MooncakeDistributedStore:
             return INVALID_PARAMS
 
         def op(c):
-            _check_config(config)
+            c.use_options(_options(config))
             entries, names = [], []
             for key, value in zip(keys, values):
                 bkey, kb = self._key(key)
@@ -435,7 +442,7 @@ class MooncakeDistributedStore:
     def _put(self, key, parts, config, replace=False):
         def op(c):
             bkey, kb = self._key(key)
-            _check_config(config)
+            c.use_options(_options(config))
             views = [bytes_view(p) for p in parts]
             size = sum(len(v) for v in views)
             if size == 0:
@@ -618,7 +625,7 @@ class MooncakeDistributedStore:
     def put_from(self, key, buffer_ptr, size, config=None):
         """Stores `size` bytes at buffer_ptr (registered memory) under key; 0, or a negative code."""
         def op(c):
-            _check_config(config)
+            c.use_options(_options(config))
             bkey, kb, write = self._source(c, key, buffer_ptr, size)
             return self._store(c, bkey, kb, False, write)
         return self._run(op)
@@ -632,7 +639,7 @@ class MooncakeDistributedStore:
             raise Failed(INVALID_PARAMS)
         header = _keys.header(kb, size)
         allocation = allocation_of(buffer_ptr, size)
-        if allocation is not None and c.staging is not None:
+        if allocation is not None and c.staging is not None and c.put_options[0] == 1:  # PUT_START places one copy
             return bkey, kb, InPlace(c, bkey, header, allocation, buffer_ptr - allocation.address, size)
         source = memoryview((ctypes.c_char * size).from_address(buffer_ptr)).cast("B")
         return bkey, kb, Staged(c, bkey, header, [source])
@@ -654,7 +661,7 @@ class MooncakeDistributedStore:
         out = [INVALID_PARAMS] * len(keys)
 
         def op(c):
-            _check_config(config)
+            c.use_options(_options(config))
             staged, in_place = [], []
             for i, (key, ptr, size) in enumerate(zip(keys, buffer_ptrs, sizes)):
                 try:
@@ -709,7 +716,7 @@ class MooncakeDistributedStore:
         out = [INVALID_PARAMS] * len(keys)
 
         def op(c):
-            _check_config(config)
+            c.use_options(_options(config))
             entries, names, where = [], [], []
             for i, (key, ptrs, sizes) in enumerate(zip(keys, all_buffer_ptrs, all_sizes)):
                 try:

@@ -48,6 +48,11 @@ public final class InProcessMaster implements MasterApi {
     }
 
     @Override
+    public int pin(BlockKey[] keys, boolean hard, long ttlMillis) {
+        return MasterErrors.call(() -> master.pin(keys, hard, ttlMillis));
+    }
+
+    @Override
     public long removeAll(boolean force) {
         return MasterErrors.call(() -> master.removeAll(force));
     }

@@ -275,6 +275,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     }
 
     /** @see Master#pin */
+    @Override
     public int pin(BlockKey[] keys, boolean hard, long ttlMillis) {
         return idempotent(MasterProtocol.PIN, b -> {
             Wire.writeKeys(b, keys);

@@ -202,6 +202,16 @@ public final class SidecarClient implements AutoCloseable {
         return call().getLong();
     }
 
+    /**
+     * Sets how this connection's later PUT, PUT_INLINE and PUT_COMMIT place and keep their
+     * blocks: {@code replicas} copies per new block (PUT and PUT_INLINE; PUT_START places one),
+     * and, with {@code hardPin}, a pin against eviction of every key put or committed.
+     */
+    public synchronized void putOptions(int replicas, boolean hardPin) {
+        begin(PUT_OPTIONS, 5).putInt(replicas).put((byte) (hardPin ? 1 : 0));
+        call();
+    }
+
     /** How many leading keys are in the store. */
     public synchronized int lookupPrefix(BlockKey... keys) {
         keys(LOOKUP_PREFIX, keys);
