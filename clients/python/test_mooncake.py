@@ -187,11 +187,14 @@ class BenchTest(unittest.TestCase):
         self.assertIn("load average", lines[0])
         for op, memory in (("batch_put_from", "allocator"), ("batch_get_into", "allocator"),
                            ("batch_put_from", "private"), ("batch_get_into", "private"),
-                           ("ctypes.memmove", "-"), ("zlib.crc32", "-")):
+                           ("ctypes.memmove", "-"), ("zlib.crc32", "-"), ("copy+crc32c", "java")):
             for size in ("4KiB", "64KiB"):
                 self.assertEqual(sum(1 for ln in lines if ln.split()[:3] == [op, memory, size]), 1,
                                  "%s %s %s in:\n%s" % (op, memory, size, out.getvalue()))
         self.assertNotIn("FAILED", out.getvalue())
+        for ln in lines:  # the batch calls are set beside the Java baseline of the same run
+            if ln.startswith("batch_"):
+                self.assertRegex(ln, r" [0-9.]+x copy\+crc32c$")
 
     def test_bad_arguments_are_refused_before_anything_starts(self):
         from ferry import bench
