@@ -53,6 +53,8 @@ READ_RANGE = 13
 PUT_INLINE = 14
 GET_INLINE = 15
 REGISTER_MEMFD = 16
+REMOVE_ALL = 17
+PUT_OPTIONS = 18
 
 STATUS_NAMES = [
     "OK", "MALFORMED", "UNSUPPORTED_VERSION", "UNAUTHORIZED", "HELLO_REQUIRED", "UNKNOWN_OPCODE",
@@ -197,6 +199,17 @@ class FerryClient:
     def remove(self, keys):
         """Per key 0 (removed), 1 (not found) or 2 (leased by a reader: kept)."""
         return list(self._bytes(self._call(REMOVE, self._keys(keys))))
+
+    def remove_all(self, force=False):
+        """Removes every block of the store that no reader leases (with force, hard-pinned
+        ones too); how many were removed. Sidecars of earlier builds answer UNKNOWN_OPCODE."""
+        return struct.unpack_from("<q", self._call(REMOVE_ALL, b"\x01" if force else b"\x00"))[0]
+
+    def put_options(self, replicas=1, hard_pin=False):
+        """Sets how this connection's later put, put_inline and put_commit place and keep their
+        blocks: replicas copies per new block (put and put_inline; put_start places one), and
+        with hard_pin a pin against eviction of every key put or committed."""
+        self._call(PUT_OPTIONS, struct.pack("<IB", replicas, 1 if hard_pin else 0))
 
     def lookup_prefix(self, keys):
         """How many leading keys are in the store (vLLM get_num_new_matched_tokens)."""

@@ -81,6 +81,20 @@ class FerryClientTest(unittest.TestCase):
         self.assertEqual(self.ferry.exists([a]), [False])
         self.assertEqual(self.ferry.get([a], self.buf_id, [0], [4096]), [-1])
 
+    def test_put_options_pin_this_connections_puts_and_remove_all_keeps_them_unless_forced(self):
+        pinned, plain = fresh_keys(2)
+        self.buf.view[0:4096] = os.urandom(4096)
+        self.ferry.put_options(1, hard_pin=True)
+        self.assertEqual(self.ferry.put([pinned], self.buf_id, [0], [4096]), [0])
+        self.ferry.put_options()
+        self.assertEqual(self.ferry.put([plain], self.buf_id, [0], [4096]), [0])
+        self.assertGreaterEqual(self.ferry.remove_all(), 1)  # the whole store: other tests' blocks too
+        self.assertEqual(self.ferry.exists([pinned, plain]), [True, False])
+        self.assertGreaterEqual(self.ferry.remove_all(force=True), 1)
+        self.assertEqual(self.ferry.exists([pinned]), [False])
+        self.assertStatus("OUT_OF_RANGE", self.ferry.put_options, 0)
+        self.assertStatus("OUT_OF_RANGE", self.ferry.put_options, 65, True)
+
     def test_unknown_key_is_reported(self):
         (missing,) = fresh_keys(1)
         self.assertEqual(self.ferry.get([missing], self.buf_id, [0], [BLOCK]), [-1])

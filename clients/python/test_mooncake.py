@@ -187,11 +187,14 @@ class BenchTest(unittest.TestCase):
         self.assertIn("load average", lines[0])
         for op, memory in (("batch_put_from", "allocator"), ("batch_get_into", "allocator"),
                            ("batch_put_from", "private"), ("batch_get_into", "private"),
-                           ("ctypes.memmove", "-"), ("zlib.crc32", "-")):
+                           ("ctypes.memmove", "-"), ("zlib.crc32", "-"), ("copy+crc32c", "java")):
             for size in ("4KiB", "64KiB"):
                 self.assertEqual(sum(1 for ln in lines if ln.split()[:3] == [op, memory, size]), 1,
                                  "%s %s %s in:\n%s" % (op, memory, size, out.getvalue()))
         self.assertNotIn("FAILED", out.getvalue())
+        for ln in lines:  # the batch calls are set beside the Java baseline of the same run
+            if ln.startswith("batch_"):
+                self.assertRegex(ln, r" [0-9.]+x copy\+crc32c$")
 
     def test_bad_arguments_are_refused_before_anything_starts(self):
         from ferry import bench
@@ -202,6 +205,43 @@ class BenchTest(unittest.TestCase):
 
 
 @unittest.skipUnless(MASTER and HOME, "FERRY_MASTER and FERRY_HOME are not set: no cluster to test against")
+@unittest.skipUnless(MASTER and HOME, "FERRY_MASTER and FERRY_HOME are not set: no cluster to test against")
+class HardPinTest(unittest.TestCase):
+    """A store of its own master and one small sidecar, so that puts evict."""
+
+    def test_a_hard_pinned_value_survives_the_eviction_of_unpinned_ones(self):
+        master = subprocess.Popen([os.path.join(HOME, "bin", "ferry"), "master", "--port", "0"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        store = MooncakeDistributedStore()
+        try:
+            port = None
+            for line in master.stdout:  # ends when the master exits: then the assertion below fails
+                if "FERRY-READY" in line:
+                    port = dict(w.split("=", 1) for w in line.split() if "=" in w)["port"]
+                    break
+            self.assertIsNotNone(port, "the master did not start")
+            self.assertEqual(store.setup("127.0.0.1", "P2PHANDSHAKE", 4 << 20, 1 << 20, "tcp", "",
+                                         "127.0.0.1:" + port), OK)
+            pin = ReplicateConfig()
+            pin.with_hard_pin = True
+            pinned, first = os.urandom(256 << 10), os.urandom(256 << 10)
+            self.assertEqual(store.put(key("pinned"), pinned, pin), OK)
+            self.assertEqual(store.put(key("first"), first), OK)
+            for i in range(40):  # 10 MiB through a 4 MiB store
+                self.assertEqual(store.put(key("filler-%d" % i), bytes([i]) * (256 << 10)), OK, i)
+            self.assertEqual(store.get(key("first")), b"")  # evicted
+            self.assertEqual(store.get(key("pinned")), pinned)
+            self.assertGreater(store.remove_all(), 0)  # the fillers that fit
+            self.assertEqual(store.is_exist(key("pinned")), 1)
+            self.assertEqual(store.remove_all(force=True), 1)
+            self.assertEqual(store.is_exist(key("pinned")), 0)
+        finally:
+            store.close()
+            master.terminate()
+            master.wait(30)
+            master.stdout.close()
+
+
 class MooncakeStoreTest(unittest.TestCase):
     store = None
 
@@ -386,6 +426,41 @@ class MooncakeStoreTest(unittest.TestCase):
         self.assertEqual(self.store.batch_remove([key("r1"), key("r2"), key("r3")], force=True),
                          [OK, OK, OBJECT_NOT_FOUND])
 
+    def test_remove_all_empties_the_shared_store_and_counts(self):
+        names = [key("all-%d" % i) for i in range(3)]
+        self.assertEqual(self.store.put_batch(names, [b"a", b"bb", b"ccc"]), OK)
+        self.assertEqual(self.store.get(names[1]), b"bb")  # held a while by the sidecar's lease cache
+        removed = self.store.remove_all()
+        self.assertGreaterEqual(removed, 3)  # every client's objects: other tests' too
+        self.assertEqual(self.store.batch_is_exist(names), [0, 0, 0])
+        self.assertEqual(self.store.remove_all(force=True), 0)
+        self.assertEqual(self.store.put(names[0], b"again"), OK)
+        self.assertEqual(self.store.remove_all(True), 1)
+        self.assertEqual(MooncakeDistributedStore().remove_all(), UNAVAILABLE_IN_CURRENT_STATUS)
+
+    def test_replica_num_2_puts_a_copy_on_each_of_two_sidecars(self):
+        other = MooncakeDistributedStore()
+        self.assertEqual(other.setup("127.0.0.1", "P2PHANDSHAKE", 16 << 20, 1 << 20, "tcp", "", MASTER), OK)
+        two = ReplicateConfig()
+        two.replica_num = 2
+        values = {name: os.urandom(100_000) for name in ("rep-2", "rep-2-from", "rep-1")}
+        src = MooncakeHostMemAllocator()
+        ptr = src.alloc(100_000)
+        try:
+            ctypes.memmove(ptr, values["rep-2-from"], 100_000)
+            self.assertEqual(other.put(key("rep-2"), values["rep-2"], two), OK)
+            self.assertEqual(other.put_from(key("rep-2-from"), ptr, 100_000, two), OK)
+            self.assertEqual(other.put(key("rep-1"), values["rep-1"]), OK)  # one copy, on its own node
+            bad = ReplicateConfig()
+            bad.replica_num = 0
+            self.assertEqual(other.put(key("rep-0"), b"x", bad), INVALID_PARAMS)
+        finally:
+            src.free(ptr)
+            other.close()  # its sidecar and the copies in its segment are gone
+        self.assertEqual(self.store.get(key("rep-2")), values["rep-2"])  # the copy on this sidecar's node
+        self.assertEqual(self.store.get(key("rep-2-from")), values["rep-2-from"])
+        self.assertEqual(self.store.get(key("rep-1")), b"")  # its only copy went with the other sidecar
+
     def test_string_keys_long_unicode_and_with_nul(self):
         for k in (key("x" * 10000), key("ключ/模型/🚀"), key("a\0b"), key("a\0c")):
             self.assertEqual(self.store.put(k, k.encode("utf-8")[-50:]), OK, k[:40])
@@ -555,6 +630,109 @@ class MooncakeStoreTest(unittest.TestCase):
             self.assertEqual(self.store.unregister_buffer(src_ptr), OK)
             self.assertEqual(self.store.unregister_buffer(dst_ptr), OK)
         self.assertEqual(self.store.unregister_buffer(src_ptr), INVALID_PARAMS)
+
+    def test_multi_buffers_gather_on_put_and_scatter_on_get(self):
+        src = [ctypes.create_string_buffer(os.urandom(n), n) for n in (3000, 1, 5000)]
+        dst = [ctypes.create_string_buffer(n) for n in (4000, 4001)]
+        regions = [(ctypes.addressof(b), len(b)) for b in src + dst]
+        for ptr, n in regions:
+            self.assertEqual(self.store.register_buffer(ptr, n), OK)
+        (a, na), (b, nb), (c, nc), (d, nd), (e, ne) = regions
+        whole = src[0].raw + src[1].raw + src[2].raw
+        try:
+            self.assertEqual(self.store.batch_put_from_multi_buffers(
+                [key("multi-0"), key("multi-1"), key("multi-2"), key("multi-3")],
+                [[a, b, c], [c + 10], [a, e + ne - 1], [a, b]],
+                [[na, nb, nc], [100], [10, 2], [na]]),
+                [OK, OK, INVALID_PARAMS, INVALID_PARAMS])  # past a region; lists of different lengths
+            self.assertEqual(self.store.get(key("multi-0")), whole)
+            self.assertEqual(self.store.get(key("multi-1")), src[2].raw[10:110])
+            self.assertEqual(self.store.is_exist(key("multi-2")), 0)
+            self.assertEqual(self.store.batch_get_into_multi_buffers(
+                [key("multi-0"), key("multi-1"), key("nothing"), key("multi-0")],
+                [[d, e], [d], [d], [d]], [[nd, ne], [200], [10], [nd]]),
+                [len(whole), 100, OBJECT_NOT_FOUND, BUFFER_OVERFLOW])
+            # filled in order; multi-1, read after multi-0, took the first 100 bytes of d
+            self.assertEqual(dst[0].raw[:100], src[2].raw[10:110])
+            self.assertEqual(dst[0].raw[100:] + dst[1].raw[:len(whole) - nd], whole[100:])
+            self.assertEqual(self.store.batch_get_into_multi_buffers([key("multi-1")], [[d, e]], [[nd + 1, 10]]),
+                             [INVALID_PARAMS])  # past the region
+        finally:
+            for ptr, _ in regions:
+                self.assertEqual(self.store.unregister_buffer(ptr), OK)
+
+    def test_get_into_ranges_gathers_fragments_of_several_keys(self):
+        self.assertEqual(self.store.put(key("r1"), bytes(range(40))), OK)
+        self.assertEqual(self.store.put(key("r2"), bytes(range(100, 140))), OK)
+        b0, b1 = ctypes.create_string_buffer(32), ctypes.create_string_buffer(32)
+        p0, p1 = ctypes.addressof(b0), ctypes.addressof(b1)
+        self.assertEqual(self.store.register_buffer(p0, 32), OK)
+        self.assertEqual(self.store.register_buffer(p1, 32), OK)
+        try:
+            results = self.store.get_into_ranges(
+                [p0, p1], [[key("r1"), key("r2")], [key("r2"), key("r1"), key("none")]],
+                [[[0, 20], [8]], [[4], [16, 30], [0]]],
+                [[[1, 30], [2]], [[0], [10, 0], [0]]],
+                [[[4, 3], [5]], [[6], [4, 8], [1]]])
+            self.assertEqual(results, [[[4, 3], [5]], [[6], [4, BUFFER_OVERFLOW], [OBJECT_NOT_FOUND]]])
+            self.assertEqual(b0.raw[0:4], bytes(range(1, 5)))
+            self.assertEqual(b0.raw[20:23], bytes(range(30, 33)))
+            self.assertEqual(b0.raw[8:13], bytes(range(102, 107)))
+            self.assertEqual(b1.raw[4:10], bytes(range(100, 106)))
+            self.assertEqual(b1.raw[16:20], bytes(range(10, 14)))
+            self.assertEqual(self.store.get_into_ranges([p0], [[key("r1")]], [[[0]]], [[[39]]], [[[2]]]),
+                             [[[INVALID_PARAMS]]])  # past the value's end
+            self.assertEqual(self.store.get_into_ranges([p0], [[key("r1")]], [[[0, 1]]], [[[0]]], [[[1]]]),
+                             [[[INVALID_PARAMS, INVALID_PARAMS]]])  # fragment lists of different lengths
+        finally:
+            self.store.unregister_buffer(p0)
+            self.store.unregister_buffer(p1)
+
+    def test_numpy_arrays_as_private_buffers(self):
+        try:
+            import numpy
+        except ImportError:
+            self.skipTest("numpy is not installed (Debian: python3-numpy): numpy buffers not tested")
+        src = numpy.frombuffer(os.urandom(1 << 20), dtype=numpy.uint8).copy()
+        dst = numpy.zeros(1 << 20, dtype=numpy.uint8)
+        self.assertEqual(self.store.register_buffer(src.ctypes.data, src.nbytes), OK)
+        self.assertEqual(self.store.register_buffer(dst.ctypes.data, dst.nbytes), OK)
+        try:
+            self.assertEqual(self.store.put_from(key("np"), src.ctypes.data, src.nbytes), OK)
+            self.assertEqual(self.store.get_into(key("np"), dst.ctypes.data, dst.nbytes), src.nbytes)
+            self.assertTrue(numpy.array_equal(src, dst))
+            half = src.nbytes // 2
+            self.assertEqual(self.store.batch_put_from([key("np-a"), key("np-b")],
+                                                       [src.ctypes.data, src.ctypes.data + half], [half, half]),
+                             [OK, OK])
+            dst[:] = 0
+            self.assertEqual(self.store.batch_get_into([key("np-b"), key("np-a")],
+                                                       [dst.ctypes.data, dst.ctypes.data + half], [half, half]),
+                             [half, half])
+            self.assertTrue(numpy.array_equal(dst[:half], src[half:]))
+            self.assertTrue(numpy.array_equal(dst[half:], src[:half]))
+            self.assertEqual(self.store.get_into(key("np"), dst.ctypes.data, half), BUFFER_OVERFLOW)
+        finally:
+            self.assertEqual(self.store.unregister_buffer(src.ctypes.data), OK)
+            self.assertEqual(self.store.unregister_buffer(dst.ctypes.data), OK)
+
+    def test_torch_cpu_tensors_as_private_buffers(self):
+        try:
+            import torch
+        except ImportError:
+            self.skipTest("torch is not installed (Debian: python3-torch): torch CPU tensors not tested")
+        src = torch.randint(0, 256, (1 << 20,), dtype=torch.uint8)
+        dst = torch.zeros(1 << 20, dtype=torch.uint8)
+        n = src.numel()
+        self.assertEqual(self.store.register_buffer(src.data_ptr(), n), OK)
+        self.assertEqual(self.store.register_buffer(dst.data_ptr(), n), OK)
+        try:
+            self.assertEqual(self.store.put_from(key("torch"), src.data_ptr(), n), OK)
+            self.assertEqual(self.store.get_into(key("torch"), dst.data_ptr(), n), n)
+            self.assertTrue(torch.equal(src, dst))
+        finally:
+            self.assertEqual(self.store.unregister_buffer(src.data_ptr()), OK)
+            self.assertEqual(self.store.unregister_buffer(dst.data_ptr()), OK)
 
     def test_memory_this_process_cannot_write_is_refused(self):
         libc = ctypes.CDLL(None, use_errno=True)

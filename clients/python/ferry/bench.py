@@ -7,23 +7,28 @@ memory (``allocator``: MooncakeHostMemAllocator, which the sidecar maps; ``priva
 ctypes buffer given to register_buffer, copied through the staging buffer) times
 ``--iterations`` calls of batch_put_from and of batch_get_into, each of ``--batch`` values
 under fresh keys (removed after each iteration, untimed), after one untimed warm-up call. Beside them, in the same run:
-``ctypes.memmove`` of the same bytes, and ``zlib.crc32`` over them (CRC-32: the standard
-library has no CRC32C, the checksum the sidecar computes; it is shown for scale only).
+``ctypes.memmove`` of the same bytes, ``zlib.crc32`` over them (CRC-32, for scale: the
+standard library has no CRC32C), and the baseline of the issue's goals: ``ferry bench
+copy-crc`` of the distribution, a one-thread off-heap copy plus CRC32C (the checksum the
+store computes for every block) of the same number of bytes, run before the measurements.
 
 Prints one line per (operation, memory, size): GB/s (10^9 bytes per second of the calls'
-summed time) and the p50 / p99 of one call in microseconds (nearest rank: with few
-iterations p99 is the slowest call). Every value read is checked against what was written;
-a wrong byte or a failed call exits 1.
+summed time), the p50 / p99 of one call in microseconds (nearest rank: with few
+iterations p99 is the slowest call), and the ratio to the copy+crc32c baseline of that
+size. Every value read is checked against what was written; a wrong byte or a failed call
+exits 1.
 """
 
 import argparse
 import ctypes
 import math
 import os
+import subprocess
 import sys
 import time
 import zlib
 
+from .launcher import find_jdk25, find_launcher
 from .memory import MooncakeHostMemAllocator
 from .mooncake import OK, MooncakeDistributedStore
 from .sizes import parse_size
@@ -35,12 +40,40 @@ def percentile(samples, fraction):
     return ordered[min(len(ordered), max(1, math.ceil(fraction * len(ordered)))) - 1]
 
 
-def line(op, memory, size, nbytes, times):
-    """One result line: bytes moved per call, the calls' durations in seconds."""
+def line(op, memory, size, nbytes, times, baseline=None):
+    """One result line: bytes moved per call, the calls' durations in seconds, and the ratio to
+    baseline (GB/s of copy+crc32c of the same bytes) when there is one."""
     total = sum(times)
     gbps = nbytes * len(times) / total / 1e9 if total > 0 else float("inf")
-    return "%-15s %-9s %8s %8.2f GB/s  p50 %9.1f us  p99 %9.1f us" % (
+    text = "%-15s %-9s %8s %8.2f GB/s  p50 %9.1f us  p99 %9.1f us" % (
         op, memory, _human(size), gbps, percentile(times, 0.50) * 1e6, percentile(times, 0.99) * 1e6)
+    if baseline:
+        text += "  %.2fx copy+crc32c" % (gbps / baseline)
+    return text
+
+
+def copy_crc_baseline(sizes, batch, iterations):
+    """{size: {"copy_gbps", "crc32c_gbps", "copy_crc32c_gbps"}} from ``ferry bench copy-crc`` of
+    the Ferry distribution (one thread, the same bytes per call as the measurements).
+
+    Raises RuntimeError (with the command's output) when it fails, FerryNotInstalled when no
+    distribution or JDK 25 is found.
+    """
+    command = [find_launcher(), "bench", "copy-crc", "--sizes", ",".join(str(s) for s in sizes),
+               "--batch", str(batch), "--iterations", str(iterations)]
+    done = subprocess.run(command, env=dict(os.environ, JAVA_HOME=find_jdk25()), capture_output=True,
+                          text=True, timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError("%s exited %d:\n%s%s" % (" ".join(command), done.returncode, done.stdout, done.stderr))
+    out = {}
+    for text in done.stdout.splitlines():
+        fields = dict(w.split("=", 1) for w in text.split()[1:] if "=" in w)
+        if text.startswith("copy-crc ") and "size" in fields:
+            out[int(fields["size"])] = {k: float(v) for k, v in fields.items() if k.endswith("_gbps")}
+    missing = [s for s in sizes if s not in out]
+    if missing:
+        raise RuntimeError("%s gave no figure for %s:\n%s" % (" ".join(command), missing, done.stdout))
+    return out
 
 
 def _human(n):
@@ -74,9 +107,13 @@ class _Memory:
             self._store.unregister_buffer(ctypes.addressof(buf))
 
 
-def run(store, sizes, batch, iterations, out=None):
-    """Runs every measurement and writes its lines to out (sys.stdout); answers the number of failures."""
+def run(store, sizes, batch, iterations, out=None, baseline=None):
+    """Runs every measurement and writes its lines to out (sys.stdout); answers the number of failures.
+
+    baseline: copy_crc_baseline's answer (ratios are printed against it), or None.
+    """
     out = out or sys.stdout
+    baseline = baseline or {}
     failures = 0
     run_id = os.urandom(4).hex()
     for size in sizes:
@@ -105,8 +142,9 @@ def run(store, sizes, batch, iterations, out=None):
                         print("FAILED %s %s iteration %d: put %s get %s" % (kind, _human(size), it, put, got),
                               file=out)
                         failures += 1
-                print(line("batch_put_from", kind, size, nbytes, puts), file=out)
-                print(line("batch_get_into", kind, size, nbytes, gets), file=out)
+                reference = baseline.get(size, {}).get("copy_crc32c_gbps")
+                print(line("batch_put_from", kind, size, nbytes, puts, reference), file=out)
+                print(line("batch_get_into", kind, size, nbytes, gets, reference), file=out)
             finally:
                 memory.close()
         copies, crcs = [], []
@@ -123,6 +161,11 @@ def run(store, sizes, batch, iterations, out=None):
             crcs.append(t2 - t1)
         print(line("ctypes.memmove", "-", size, nbytes, copies), file=out)
         print(line("zlib.crc32", "-", size, nbytes, crcs), file=out)
+        if size in baseline:
+            b = baseline[size]
+            print("%-15s %-9s %8s %8.2f GB/s  (copy %.2f GB/s, crc32c %.2f GB/s; ferry bench copy-crc, one thread)" % (
+                "copy+crc32c", "java", _human(size), b["copy_crc32c_gbps"], b["copy_gbps"], b["crc32c_gbps"]),
+                file=out)
     return failures
 
 
@@ -144,6 +187,7 @@ def main(argv=None):
         parser.error(str(e))
     if args.batch < 1 or args.iterations < 1 or min(sizes) < 1:
         parser.error("--batch, --iterations and every size must be at least 1")
+    baseline = copy_crc_baseline(sizes, args.batch, args.iterations)  # first: nothing else runs meanwhile
     store = MooncakeDistributedStore()
     code = store.setup("127.0.0.1", "P2PHANDSHAKE", args.segment, args.local_buffer, "tcp", "", args.master)
     if code != OK:
@@ -152,7 +196,7 @@ def main(argv=None):
     try:
         print("batch %d, %d iterations, load average %s" % (
             args.batch, args.iterations, " ".join("%.2f" % x for x in os.getloadavg())))
-        failures = run(store, sizes, args.batch, args.iterations)
+        failures = run(store, sizes, args.batch, args.iterations, baseline=baseline)
     finally:
         store.close()
     return 1 if failures else 0

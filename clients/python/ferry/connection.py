@@ -29,6 +29,13 @@ class Connection:
             self.close()
             raise
         self.memfd_ids = {}  # _Allocation serial -> (allocation, buffer id on this connection)
+        self.put_options = (1, False)  # (replicas, hard pin) of this connection's puts (PUT_OPTIONS)
+
+    def use_options(self, options):
+        """Makes this connection's later puts use options (replicas, hard pin): one PUT_OPTIONS when they change."""
+        if options != self.put_options:
+            self.client.put_options(*options)
+            self.put_options = options
 
     def close(self):
         try:

@@ -72,9 +72,11 @@ class SoftPinAction(enum.IntEnum):
 class ReplicateConfig:
     """Mooncake's replication settings of a put.
 
-    Accepted and checked (``replica_num`` at least 1, ``soft_pin_action`` a SoftPinAction);
-    Ferry's sidecar protocol has no per-put replica count or pin yet, so the store's own
-    replication and eviction apply.
+    ``replica_num`` (1 to 64): copies of each new value, each on a different store node (the
+    first on the sidecar's own node when it has room; fewer when fewer nodes have room).
+    ``with_hard_pin``: the value is never evicted (remove and ``remove_all(force=True)``
+    still take it). ``soft_pin_action`` is checked (a SoftPinAction); the soft-pin settings
+    and ``preferred_segment`` are accepted and not used (docs/integration.md).
     """
 
     def __init__(self):
@@ -92,14 +94,19 @@ class ReplicateConfig:
             self.replica_num, self.with_soft_pin, self.with_hard_pin, self.preferred_segment)
 
 
-def _check_config(config):
+MAX_REPLICAS = 64  # the sidecar's bound (PUT_OPTIONS)
+
+
+def _options(config):
+    """(replicas, hard pin) of a put's ReplicateConfig ((1, False) for None); raises Failed(INVALID_PARAMS)."""
     if config is None:
-        return
+        return 1, False
     replicas = getattr(config, "replica_num", 1)
-    if not isinstance(replicas, int) or replicas < 1:
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or not 1 <= replicas <= MAX_REPLICAS:
         raise Failed(INVALID_PARAMS)
     if getattr(config, "soft_pin_action", SoftPinAction.PRESERVE) not in tuple(SoftPinAction):
         raise Failed(INVALID_PARAMS)
+    return replicas, bool(getattr(config, "with_hard_pin", False))
 
 
 class MooncakeDistributedStore:
@@ -399,7 +406,7 @@ class MooncakeDistributedStore:
             return INVALID_PARAMS
 
         def op(c):
-            _check_config(config)
+            c.use_options(_options(config))
             entries, names = [], []
             for key, value in zip(keys, values):
                 bkey, kb = self._key(key)
@@ -435,7 +442,7 @@ class MooncakeDistributedStore:
     def _put(self, key, parts, config, replace=False):
         def op(c):
             bkey, kb = self._key(key)
-            _check_config(config)
+            c.use_options(_options(config))
             views = [bytes_view(p) for p in parts]
             size = sum(len(v) for v in views)
             if size == 0:
@@ -574,6 +581,14 @@ class MooncakeDistributedStore:
         """remove of each key: a list of codes."""
         return [self.remove(k, force) for k in keys]
 
+    def remove_all(self, force=False):
+        """Removes every object of the store (every client's: the store is shared) that no
+        reader holds; the number removed, or a negative code. Hard-pinned objects
+        (ReplicateConfig.with_hard_pin) stay unless ``force``; objects a reader is moving and
+        objects being written always stay.
+        """
+        return self._run(lambda c: c.client.remove_all(bool(force)))
+
     # --- registered memory -------------------------------------------------------------
 
     def register_buffer(self, buffer_ptr, size):
@@ -610,7 +625,7 @@ class MooncakeDistributedStore:
     def put_from(self, key, buffer_ptr, size, config=None):
         """Stores `size` bytes at buffer_ptr (registered memory) under key; 0, or a negative code."""
         def op(c):
-            _check_config(config)
+            c.use_options(_options(config))
             bkey, kb, write = self._source(c, key, buffer_ptr, size)
             return self._store(c, bkey, kb, False, write)
         return self._run(op)
@@ -624,7 +639,7 @@ class MooncakeDistributedStore:
             raise Failed(INVALID_PARAMS)
         header = _keys.header(kb, size)
         allocation = allocation_of(buffer_ptr, size)
-        if allocation is not None and c.staging is not None:
+        if allocation is not None and c.staging is not None and c.put_options[0] == 1:  # PUT_START places one copy
             return bkey, kb, InPlace(c, bkey, header, allocation, buffer_ptr - allocation.address, size)
         source = memoryview((ctypes.c_char * size).from_address(buffer_ptr)).cast("B")
         return bkey, kb, Staged(c, bkey, header, [source])
@@ -646,7 +661,7 @@ class MooncakeDistributedStore:
         out = [INVALID_PARAMS] * len(keys)
 
         def op(c):
-            _check_config(config)
+            c.use_options(_options(config))
             staged, in_place = [], []
             for i, (key, ptr, size) in enumerate(zip(keys, buffer_ptrs, sizes)):
                 try:
@@ -687,6 +702,141 @@ class MooncakeDistributedStore:
         for j, i in enumerate(wanted):
             out[i] = results[j] if isinstance(results, list) else results
         return out
+
+    def batch_put_from_multi_buffers(self, keys, all_buffer_ptrs, all_sizes, config=None):
+        """Stores, under keys[i], the concatenation of all_sizes[i][j] bytes at all_buffer_ptrs[i][j]
+        (registered memory) in order: a list of codes (0, or a negative code per key).
+
+        The parts are copied through the staging buffer (one copy), the whole batch in one
+        request when it fits; a key whose parts are not all in registered memory, or whose
+        lists differ in length or hold nothing, answers INVALID_PARAMS and the others go on.
+        """
+        if not len(keys) == len(all_buffer_ptrs) == len(all_sizes):
+            return [INVALID_PARAMS] * len(keys)
+        out = [INVALID_PARAMS] * len(keys)
+
+        def op(c):
+            c.use_options(_options(config))
+            entries, names, where = [], [], []
+            for i, (key, ptrs, sizes) in enumerate(zip(keys, all_buffer_ptrs, all_sizes)):
+                try:
+                    bkey, kb = self._key(key)
+                    views = self._parts(ptrs, sizes)
+                except Failed as e:
+                    out[i] = e.code
+                    continue
+                entries.append((bkey, _keys.header(kb, sum(len(v) for v in views)), views))
+                names.append((bkey, kb))
+                where.append(i)
+            for i, (bkey, kb), entry, stored in zip(where, names, entries, c.put_blocks(entries)):
+                try:
+                    out[i] = OK if stored == 0 else self._store(c, bkey, kb, False, lambda e=entry: c.put_block(*e))
+                except Failed as e:
+                    out[i] = e.code
+            return out
+        result = self._run(op)
+        return result if isinstance(result, list) else [result] * len(keys)
+
+    def _parts(self, ptrs, sizes):
+        """Views of the registered memory of one key's parts; raises Failed(INVALID_PARAMS)."""
+        if not isinstance(ptrs, (list, tuple)) or not isinstance(sizes, (list, tuple)) or len(ptrs) != len(sizes):
+            raise Failed(INVALID_PARAMS)
+        views = []
+        for ptr, size in zip(ptrs, sizes):
+            self._registered(ptr, size)
+            if size > 0:
+                views.append(memoryview((ctypes.c_char * size).from_address(ptr)).cast("B"))
+        if not views:
+            raise Failed(INVALID_PARAMS)
+        return views
+
+    def batch_get_into_multi_buffers(self, keys, all_buffer_ptrs, all_sizes, prefer_alloc_in_same_node=False):
+        """Copies the value of keys[i] into the buffers all_buffer_ptrs[i] (registered memory,
+        all_sizes[i][j] bytes each), filling them in order: a list of the values' lengths, or
+        negative codes (BUFFER_OVERFLOW when a value is longer than its buffers together,
+        OBJECT_NOT_FOUND, INVALID_PARAMS). ``prefer_alloc_in_same_node`` is accepted and not used.
+        """
+        if not len(keys) == len(all_buffer_ptrs) == len(all_sizes):
+            return [INVALID_PARAMS] * len(keys)
+        out = [INVALID_PARAMS] * len(keys)
+        wanted = []
+        for i, (ptrs, sizes) in enumerate(zip(all_buffer_ptrs, all_sizes)):
+            try:
+                self._parts(ptrs, sizes)
+                wanted.append(i)
+            except Failed as e:
+                out[i] = e.code
+
+        def scatter(i, value):
+            if len(value) > sum(all_sizes[i]):
+                return BUFFER_OVERFLOW
+            at = 0
+            for ptr, size in zip(all_buffer_ptrs[i], all_sizes[i]):
+                n = min(size, len(value) - at)
+                if n <= 0:
+                    break
+                copy_out(value[at:at + n], ptr, n)
+                at += n
+            return len(value)
+        results = self._run(lambda c: self._read_many(c, [keys[i] for i in wanted],
+                                                      lambda j, value: scatter(wanted[j], value))) if wanted else []
+        for j, i in enumerate(wanted):
+            out[i] = results[j] if isinstance(results, list) else results
+        return out
+
+    def get_into_ranges(self, buffer_ptrs, all_keys, all_dst_offsets, all_src_offsets, all_sizes):
+        """Mooncake's ranged read: for each buffer i, key j and fragment k, copies all_sizes[i][j][k]
+        bytes at all_src_offsets[i][j][k] of the value of all_keys[i][j] to
+        buffer_ptrs[i] + all_dst_offsets[i][j][k]. Answers results[i][j][k]: the bytes copied,
+        or a negative code (INVALID_PARAMS for mismatched shapes, a source range past the value's
+        end, or a buffer not registered; BUFFER_OVERFLOW for a destination past the registered
+        region; OBJECT_NOT_FOUND). Each key is read whole (CRC32C-checked) once per buffer.
+        """
+        lists = (buffer_ptrs, all_keys, all_dst_offsets, all_src_offsets, all_sizes)
+        if any(not isinstance(x, (list, tuple)) for x in lists) or len({len(x) for x in lists}) != 1:
+            return [[[INVALID_PARAMS]] for _ in buffer_ptrs] if isinstance(buffer_ptrs, (list, tuple)) else []
+        return [self._ranges_of_buffer(*plan) for plan in zip(*lists)]
+
+    def _ranges_of_buffer(self, ptr, keys, dsts, srcs, sizes):
+        lists = (keys, dsts, srcs, sizes)
+        if any(not isinstance(x, (list, tuple)) for x in lists) or len({len(x) for x in lists}) != 1:
+            return [[INVALID_PARAMS] for _ in (keys if isinstance(keys, (list, tuple)) else ())]
+        region = self._region_of(ptr)
+        out = []
+        for key, d, s, n in zip(keys, dsts, srcs, sizes):
+            if (any(not isinstance(x, (list, tuple)) for x in (d, s, n)) or not len(d) == len(s) == len(n)
+                    or any(not isinstance(v, int) or v < 0 for v in list(d) + list(s) + list(n))):
+                out.append([INVALID_PARAMS] * (len(d) if isinstance(d, (list, tuple)) else 1))
+                continue
+            if region is None:
+                out.append([INVALID_PARAMS] * len(d))
+                continue
+
+            def copy(value, d=d, s=s, n=n):
+                answers = []
+                for dst, src, size in zip(d, s, n):
+                    if src + size > len(value):
+                        answers.append(INVALID_PARAMS)
+                    elif ptr + dst + size > region[0] + region[1]:
+                        answers.append(BUFFER_OVERFLOW)
+                    else:
+                        copy_out(value[src:src + size], ptr + dst, size)
+                        answers.append(size)
+                return answers
+            result = self._run(lambda c, key=key, copy=copy: self._read(c, key, copy))
+            out.append(result if isinstance(result, list) else [result] * len(d))
+        return out
+
+    def _region_of(self, ptr):
+        """(address, size) of the registered region or allocation holding ptr, or None."""
+        if not isinstance(ptr, int):
+            return None
+        with self._lock:
+            for p, n in self._regions.items():
+                if p <= ptr < p + n:
+                    return p, n
+        allocation = allocation_of(ptr, 1)
+        return None if allocation is None else (allocation.address, allocation.size)
 
 
 _WORKDIR_PREFIX = "ferry-mooncake-"  # + owner pid + "-" + random: a private folder of the sidecar's socket

@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** {@code ferry bench}: benchmarks people run by hand. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks: transfer throughput and latency, trace replay by capacity and policy.",
         subcommands = {BenchTransferCommand.class, BenchTargetCommand.class, BenchReplayCommand.class,
-            BenchChartCommand.class, BenchFailoverCommand.class, BenchTakeoverCommand.class})
+            BenchChartCommand.class, BenchFailoverCommand.class, BenchTakeoverCommand.class, BenchCopyCrcCommand.class})
 final class BenchCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

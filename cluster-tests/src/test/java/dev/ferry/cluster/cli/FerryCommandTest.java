@@ -30,6 +30,24 @@ class FerryCommandTest {
     }
 
     @Test
+    void benchCopyCrcPrintsOneFigureLinePerSizeAndRefusesBadSizes() {
+        StringWriter out = new StringWriter();
+        CommandLine cli = FerryCommand.commandLine();
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        assertThat(cli.execute("bench", "copy-crc", "--sizes", "4KiB,64KiB", "--batch", "2", "--iterations", "2"))
+                .isZero();
+        List<String> lines = out.toString().lines().toList();
+        assertThat(lines).hasSize(3);
+        assertThat(lines.get(0)).matches("copy-crc size=4096 bytes=8192 copy_gbps=[0-9.]+ crc32c_gbps=[0-9.]+ "
+                + "copy_crc32c_gbps=[0-9.]+");
+        assertThat(lines.get(1)).startsWith("copy-crc size=65536 bytes=131072 ");
+        assertThat(lines.get(2)).startsWith("copy-crc done check=");
+        assertThat(ferry("bench", "copy-crc", "--sizes", "64KiB", "--iterations", "0")).isEqualTo(ExitCodes.USAGE);
+        assertThat(err.toString()).contains("iterations at least 1");
+    }
+
+    @Test
     void unknownModelProfile() {
         assertThat(ferry("cluster", "--model", "gpt-9", "--no-progress")).isEqualTo(ExitCodes.BAD_INPUT);
         assertThat(err.toString()).contains("unknown model profile 'gpt-9'; known: llama-3.1-8b, qwen2.5-7b");

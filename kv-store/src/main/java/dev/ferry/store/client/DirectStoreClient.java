@@ -123,6 +123,20 @@ public final class DirectStoreClient implements AutoCloseable {
     }
 
     /**
+     * Removes every block of the store that no reader leases (with {@code force}, hard-pinned
+     * ones too), after giving back this client's cached leases.
+     *
+     * @return how many blocks were removed
+     * @see dev.ferry.store.master.Master#removeAll
+     */
+    public long removeAll(boolean force) {
+        if (cache != null) {
+            cache.clear();
+        }
+        return call(() -> master.removeAll(force));
+    }
+
+    /**
      * Writes and commits the blocks not in the store yet; {@code blocks[i]} holds the whole
      * block of {@code keys[i]} (its size is the block's size, bytes).
      *
@@ -133,17 +147,38 @@ public final class DirectStoreClient implements AutoCloseable {
      *                                 uncommitted blocks are aborted)
      */
     public byte[] put(BlockKey[] keys, MemorySegment[] blocks) {
+        return put(keys, blocks, PutOptions.DEFAULT);
+    }
+
+    /**
+     * {@link #put(BlockKey[], MemorySegment[])} with {@code options.replicas()} copies per new
+     * block (the first on this client's own node when it has room); with
+     * {@code options.hardPin()}, every key of the call, new or already stored, is then pinned.
+     */
+    public byte[] put(BlockKey[] keys, MemorySegment[] blocks, PutOptions options) {
         long[] lengths = new long[keys.length];
         for (int i = 0; i < keys.length; i++) {
             lengths[i] = blocks[i].byteSize();
         }
-        return core.put(keys, lengths, 1, preferredSegment, Integer.MAX_VALUE, (index, slot, copies, batch) -> {
-            MemorySegment block = blocks[index];
-            for (Placement p : copies) {
-                batch.add(TransferRequest.write(block, 0, p.segment(), p.offset(), block.byteSize()));
-            }
-            return BlockContent.crc32c(block);
-        }).results();
+        byte[] results = core.put(keys, lengths, options.replicas(), preferredSegment, Integer.MAX_VALUE,
+                (index, slot, copies, batch) -> {
+                    MemorySegment block = blocks[index];
+                    for (Placement p : copies) {
+                        batch.add(TransferRequest.write(block, 0, p.segment(), p.offset(), block.byteSize()));
+                    }
+                    return BlockContent.crc32c(block);
+                }).results();
+        if (options.hardPin()) {
+            pin(keys);
+        }
+        return results;
+    }
+
+    /** Pins committed blocks against eviction until they are removed (a hard pin); unknown keys are skipped. */
+    public void pin(BlockKey[] keys) {
+        if (keys.length > 0) {
+            call(() -> master.pin(keys, true, 0));
+        }
     }
 
     /** Chooses where each leased block is read to. */
@@ -383,11 +418,19 @@ public final class DirectStoreClient implements AutoCloseable {
 
     /** Publishes reserved blocks; {@code crcs[i]} is the CRC32C of block {@code keys[i]}. */
     public void commit(BlockKey[] keys, int[] crcs) {
+        commit(keys, crcs, false);
+    }
+
+    /** {@link #commit(BlockKey[], int[])}, then, when {@code hardPin}, {@link #pin} of the keys. */
+    public void commit(BlockKey[] keys, int[] crcs, boolean hardPin) {
         if (keys.length > 0) {
             call(() -> {
                 master.putCommit(keys, crcs);
                 return null;
             });
+            if (hardPin) {
+                pin(keys);
+            }
         }
     }
 

@@ -48,6 +48,16 @@ public final class InProcessMaster implements MasterApi {
     }
 
     @Override
+    public int pin(BlockKey[] keys, boolean hard, long ttlMillis) {
+        return MasterErrors.call(() -> master.pin(keys, hard, ttlMillis));
+    }
+
+    @Override
+    public long removeAll(boolean force) {
+        return MasterErrors.call(() -> master.removeAll(force));
+    }
+
+    @Override
     public List<Placement> putStart(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment) {
         return WriteStall.retry(() -> MasterErrors.call(
                 () -> master.putStart(keys, blockBytes, replicas, preferredSegment)));

@@ -443,6 +443,25 @@ public final class Master {
     }
 
     /**
+     * Removes every committed block that no reader leases and frees its space; without
+     * {@code force}, hard-pinned blocks stay too. Blocks being written and leased blocks always
+     * stay (a writer or a reader is moving their bytes).
+     *
+     * @param force whether hard-pinned blocks are removed as well
+     * @return how many blocks were removed
+     */
+    public synchronized long removeAll(boolean force) {
+        List<BlockKey> removed = new ArrayList<>();
+        for (BlockState b : blocks.all()) {
+            if (b.committed && b.leases == 0 && (force || !b.hardPin)) {
+                removed.add(b.key);
+            }
+        }
+        removed.forEach(blocks::remove);
+        return removed.size();
+    }
+
+    /**
      * Pins committed blocks against eviction: a hard pin until {@link #unpin}, a soft pin
      * until {@code ttlMillis} from now (a later soft pin extends, never shortens, it).
      *

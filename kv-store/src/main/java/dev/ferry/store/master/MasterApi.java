@@ -22,6 +22,12 @@ public interface MasterApi {
     /** @see Master#remove */
     byte[] remove(BlockKey[] keys);
 
+    /** @see Master#removeAll */
+    long removeAll(boolean force);
+
+    /** @see Master#pin */
+    int pin(BlockKey[] keys, boolean hard, long ttlMillis);
+
     /**
      * Allocates as {@link Master#putStart(BlockKey[], long, int, String)} does, waiting out the
      * master's write stall ({@link WriteStall}): the calling thread may block up to

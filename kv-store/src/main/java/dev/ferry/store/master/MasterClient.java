@@ -275,6 +275,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     }
 
     /** @see Master#pin */
+    @Override
     public int pin(BlockKey[] keys, boolean hard, long ttlMillis) {
         return idempotent(MasterProtocol.PIN, b -> {
             Wire.writeKeys(b, keys);
@@ -422,6 +423,12 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
             b.readBytes(out);
             return out;
         });
+    }
+
+    /** @see Master#removeAll */
+    @Override
+    public long removeAll(boolean force) {
+        return once(MasterProtocol.REMOVE_ALL, b -> b.writeBoolean(force), Wire::readLong);
     }
 
     public MasterStats stats() {

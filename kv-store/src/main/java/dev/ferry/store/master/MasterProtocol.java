@@ -50,6 +50,7 @@ import io.netty.buffer.ByteBuf;
  *   <li>38 INDEX_POLL: node id, acked index update (i64), longest wait ms (i64) -> the
  *       updates as in a HEARTBEAT answer, as soon as there is one (an empty list when the
  *       wait ran out)</li>
+ *   <li>39 REMOVE_ALL: force (bool) -> removed (i64)</li>
  * </ul>
  * A segment descriptor is name (string), bytes (i64), endpoint count (i32) and per endpoint
  * host (string) and port (i32), host id (string), backing file (string, empty for none),
@@ -83,6 +84,8 @@ public final class MasterProtocol {
     public static final int RENEW = 16;
     public static final int DROP_CORRUPT = 37;
     public static final int INDEX_POLL = 38;
+    /** Removes every unleased block (with force, hard-pinned ones too); see {@link Master#removeAll}. */
+    public static final int REMOVE_ALL = 39;
     /** Longest wait of one INDEX_POLL, ms. */
     public static final long MAX_POLL_MILLIS = 10_000;
     /** Bytes of one block record (key, offset, length, crc). */

@@ -259,6 +259,7 @@ public final class MasterService implements AutoCloseable {
             case MasterProtocol.SUSPECT -> out.writeBoolean(suspect(Wire.readString(in)));
             case MasterProtocol.DROP_CORRUPT -> out.writeBoolean(master.dropCorrupt(Wire.readKey(in),
                     Wire.readString(in), Wire.readLong(in), Wire.readInt(in)));
+            case MasterProtocol.REMOVE_ALL -> out.writeLong(master.removeAll(Wire.readBoolean(in)));
             case MasterProtocol.REMOVE -> {
                 byte[] results = master.remove(Wire.readKeys(in));
                 out.writeInt(results.length).writeBytes(results);

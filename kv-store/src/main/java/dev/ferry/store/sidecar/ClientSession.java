@@ -1,7 +1,8 @@
 package dev.ferry.store.sidecar;
 
-import dev.ferry.store.block.BlockKey;
 import dev.ferry.nativemem.Slab;
+import dev.ferry.store.block.BlockKey;
+import dev.ferry.store.client.PutOptions;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -27,6 +28,7 @@ final class ClientSession {
     private boolean closed;
     private volatile boolean greeted;
     private volatile int version;
+    private volatile PutOptions putOptions = PutOptions.DEFAULT;
 
     /**
      * @param local      whether the peer may share memory: on the Unix socket, as the sidecar's user
@@ -66,6 +68,15 @@ final class ClientSession {
     /** The protocol version HELLO agreed on (0 before it). */
     int version() {
         return version;
+    }
+
+    /** How this connection's puts place and keep their blocks (PUT_OPTIONS); {@link PutOptions#DEFAULT} until set. */
+    PutOptions putOptions() {
+        return putOptions;
+    }
+
+    void putOptions(PutOptions options) {
+        this.putOptions = options;
     }
 
     synchronized long registeredBytes() {

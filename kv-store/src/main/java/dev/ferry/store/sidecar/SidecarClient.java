@@ -191,6 +191,27 @@ public final class SidecarClient implements AutoCloseable {
         return bytes(call());
     }
 
+    /**
+     * Removes every block of the store that no reader leases; with {@code force}, hard-pinned
+     * blocks too.
+     *
+     * @return how many blocks were removed
+     */
+    public synchronized long removeAll(boolean force) {
+        begin(REMOVE_ALL, 1).put((byte) (force ? 1 : 0));
+        return call().getLong();
+    }
+
+    /**
+     * Sets how this connection's later PUT, PUT_INLINE and PUT_COMMIT place and keep their
+     * blocks: {@code replicas} copies per new block (PUT and PUT_INLINE; PUT_START places one),
+     * and, with {@code hardPin}, a pin against eviction of every key put or committed.
+     */
+    public synchronized void putOptions(int replicas, boolean hardPin) {
+        begin(PUT_OPTIONS, 5).putInt(replicas).put((byte) (hardPin ? 1 : 0));
+        call();
+    }
+
     /** How many leading keys are in the store. */
     public synchronized int lookupPrefix(BlockKey... keys) {
         keys(LOOKUP_PREFIX, keys);

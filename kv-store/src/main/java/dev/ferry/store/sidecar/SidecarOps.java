@@ -7,6 +7,7 @@ import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.client.DirectStoreClient;
 import dev.ferry.store.client.KeyNotFoundException;
 import dev.ferry.store.client.LengthConflictException;
+import dev.ferry.store.client.PutOptions;
 import dev.ferry.store.client.StoreException;
 import dev.ferry.store.master.Placement;
 import dev.ferry.store.rpc.RpcException;
@@ -67,6 +68,16 @@ final class SidecarOps {
                 byte[] results = store.remove(keys(session, body));
                 out.writeIntLE(results.length).writeBytes(results);
             }
+            case REMOVE_ALL -> {
+                need(body, 1);
+                int force = body.readUnsignedByte();
+                end(body);
+                if (force > 1) {
+                    throw new SidecarException(MALFORMED, "REMOVE_ALL: force is 0 or 1, not " + force);
+                }
+                out.writeLongLE(store.removeAll(force == 1));
+            }
+            case PUT_OPTIONS -> putOptions(session, body);
             case LOOKUP_PREFIX -> {
                 BlockKey[] keys = keys(session, body);
                 int hits = store.lookupPrefix(keys);
@@ -132,10 +143,25 @@ final class SidecarOps {
                 body.skipBytes(4);
                 blocks[i] = held.slice(buffer, body.readLongLE(), body.readLongLE());
             }
-            byte[] results = store.put(keys, blocks);
+            byte[] results = store.put(keys, blocks, session.putOptions());
             countWritten(results, blocks);
             out.writeIntLE(n).writeBytes(results);
         }
+    }
+
+    private static void putOptions(ClientSession session, ByteBuf body) {
+        need(body, 5);
+        long replicas = body.readUnsignedIntLE();
+        int flags = body.readUnsignedByte();
+        end(body);
+        if ((flags & ~1) != 0) {
+            throw new SidecarException(MALFORMED, "PUT_OPTIONS: flags other than bit 0 (hard pin) must be 0, got " + flags);
+        }
+        if (replicas < 1 || replicas > PutOptions.MAX_REPLICAS) {
+            throw new SidecarException(OUT_OF_RANGE, "PUT_OPTIONS: replicas must be 1 to " + PutOptions.MAX_REPLICAS
+                    + ", not " + replicas);
+        }
+        session.putOptions(new PutOptions((int) replicas, flags == 1));
     }
 
     private void countWritten(byte[] results, MemorySegment[] blocks) {
@@ -324,7 +350,7 @@ final class SidecarOps {
         for (int i = 0; i < keys.length; i++) {
             crcs[i] = session.pending(keys[i]).crcOfWholeBlock();
         }
-        store.commit(keys, crcs);
+        store.commit(keys, crcs, session.putOptions().hardPin());
         for (BlockKey key : keys) {
             session.removePending(key);
         }
@@ -387,7 +413,7 @@ final class SidecarOps {
             blocks[i] = MemorySegment.ofBuffer(body.nioBuffer(at, (int) lengths[i]));
             at += (int) lengths[i];
         }
-        byte[] results = store.put(keys, blocks);
+        byte[] results = store.put(keys, blocks, session.putOptions());
         countWritten(results, blocks);
         out.writeIntLE(n).writeBytes(results);
     }

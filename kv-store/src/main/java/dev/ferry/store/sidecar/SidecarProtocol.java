@@ -57,8 +57,12 @@ public final class SidecarProtocol {
     public static final int GET_INLINE = 15;
     /** Register a memfd passed with SCM_RIGHTS; answered twice (ready, then the buffer id). */
     public static final int REGISTER_MEMFD = 16;
+    /** Remove every block no reader leases (with force, hard-pinned ones too); answers the count. */
+    public static final int REMOVE_ALL = 17;
+    /** Set how this connection's later puts place and keep their blocks: replicas, hard pin. */
+    public static final int PUT_OPTIONS = 18;
     /** Highest opcode. */
-    public static final int MAX_OPCODE = REGISTER_MEMFD;
+    public static final int MAX_OPCODE = PUT_OPTIONS;
 
     // Status codes.
     public static final int OK = 0;
@@ -91,7 +95,7 @@ public final class SidecarProtocol {
 
     private static final String[] OPCODE_NAMES = {"?", "hello", "register_buffer", "unregister_buffer", "put", "get",
         "exists", "remove", "lookup_prefix", "put_start", "write_range", "put_commit", "put_abort", "read_range",
-        "put_inline", "get_inline", "register_memfd"};
+        "put_inline", "get_inline", "register_memfd", "remove_all", "put_options"};
     private static final String[] STATUS_NAMES = {"OK", "MALFORMED", "UNSUPPORTED_VERSION", "UNAUTHORIZED",
         "HELLO_REQUIRED", "UNKNOWN_OPCODE", "NOT_FOUND", "UNKNOWN_BUFFER", "OUT_OF_RANGE", "QUOTA_EXCEEDED",
         "FRAME_TOO_LARGE", "NO_SPACE", "BAD_STATE", "NOT_LOCAL", "STORE_ERROR", "SHUTTING_DOWN", "INTERNAL"};

@@ -242,6 +242,16 @@ class OneFailurePolicyTest {
         }
 
         @Override
+        public long removeAll(boolean force) {
+            return rpc.removeAll(force);
+        }
+
+        @Override
+        public int pin(BlockKey[] keys, boolean hard, long ttlMillis) {
+            return rpc.pin(keys, hard, ttlMillis);
+        }
+
+        @Override
         public List<Placement> putStart(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment) {
             return rpc.putStart(keys, blockBytes, replicas, preferredSegment);
         }

@@ -252,6 +252,24 @@ class MasterTest {
     }
 
     @Test
+    void removeAllKeepsLeasedPendingAndHardPinnedBlocksUnlessForced() {
+        put(1, 2, 3);
+        master.putStart(BlockKey.ofAll(4), BLOCK);
+        Lease lease = master.get(BlockKey.ofAll(2), 10_000);
+        assertThat(master.pin(BlockKey.ofAll(3), true, 0)).isEqualTo(1);
+        assertThat(master.pin(BlockKey.ofAll(1), false, 60_000)).isEqualTo(1);
+        assertThat(master.removeAll(false)).isEqualTo(1); // 1: a soft pin is an eviction hint only
+        assertThat(master.exists(BlockKey.ofAll(1, 2, 3))).containsExactly(false, true, true);
+        assertThat(master.removeAll(true)).isEqualTo(1); // the hard-pinned 3; the leased 2 stays
+        assertThat(master.exists(BlockKey.ofAll(2, 3))).containsExactly(true, false);
+        master.release(lease.id());
+        assertThat(master.removeAll(false)).isEqualTo(1);
+        master.putCommit(BlockKey.ofAll(4), new int[] {4}); // the put in progress was untouched
+        assertThat(master.exists(BlockKey.ofAll(4))).containsExactly(true);
+        assertThat(master.stats().usedBytes()).isEqualTo(BLOCK);
+    }
+
+    @Test
     void blockLargerThanEverySegmentIsRefusedWithoutEvictingAnything() {
         put(1, 2);
         assertThatThrownBy(() -> master.putStart(BlockKey.ofAll(3), 3 * BLOCK))

@@ -100,6 +100,7 @@ class SidecarFuzzTest {
                     case HELLO -> helloBody(random); // a second HELLO, whatever it carries
                     case REGISTER_BUFFER -> registerBody(random, shm);
                     case REGISTER_MEMFD -> memfdBody(random); // never "send the descriptor": see below
+                    case REMOVE_ALL -> removeAllBody(random); // never a valid one: block 42 must stay
                     default -> badBody(random, opcode, buffer, version);
                 };
                 SidecarClient.Answer a = c.raw(frame(opcode, id, body), true);
@@ -257,6 +258,15 @@ class SidecarFuzzTest {
     }
 
     /** A REGISTER_MEMFD body the sidecar refuses at once: a wrong length, or a size outside 1..quota. */
+    /** A REMOVE_ALL body that is refused: not one byte, or a byte other than 0 and 1. */
+    private static byte[] removeAllBody(Random random) {
+        if (random.nextBoolean()) {
+            return new byte[] {(byte) (2 + random.nextInt(254))};
+        }
+        int n = random.nextInt(16);
+        return randomBytes(random, n == 1 ? 2 : n);
+    }
+
     private static byte[] memfdBody(Random random) {
         if (random.nextBoolean()) {
             int n = random.nextInt(16);

@@ -127,6 +127,43 @@ class SidecarTest {
     }
 
     @Test
+    void removeAllRemovesEveryBlockTheLeaseCacheHeldIncludedAndCountsThem() {
+        long[] keys = {401, 402, 403};
+        long[] offsets = {0, BLOCK, 2 * BLOCK};
+        long[] lengths = {BLOCK, BLOCK, BLOCK};
+        for (int i = 0; i < 3; i++) {
+            BlockContent.fill(keys[i], shm.slice(offsets[i], BLOCK));
+        }
+        assertThat(client.put(keys, buffer, offsets, lengths)).containsExactly(0, 0, 0);
+        assertThat(client.get(402, buffer, 4 * BLOCK, BLOCK)).isEqualTo(BLOCK); // now held by the lease cache
+        assertThat(fx.masterStats().leases()).isEqualTo(1);
+        assertThat(client.removeAll(false)).isEqualTo(3);
+        assertThat(client.exists(keys)).containsExactly(false, false, false);
+        assertThat(client.get(402, buffer, 4 * BLOCK, BLOCK)).isEqualTo(-1);
+        assertThat(client.removeAll(true)).isZero();
+        assertThat(client.put(keys, buffer, offsets, lengths)).containsExactly(0, 0, 0); // the space is free again
+        assertThat(client.removeAll(true)).isEqualTo(3);
+    }
+
+    @Test
+    void putOptionsHardPinWhatTheConnectionPutsAndRemoveAllKeepsItUnlessForced() {
+        BlockContent.fill(501, shm.slice(0, BLOCK));
+        BlockContent.fill(502, shm.slice(BLOCK, BLOCK));
+        client.putOptions(1, true);
+        assertThat(client.put(new long[] {501}, buffer, new long[] {0}, new long[] {BLOCK})).containsExactly(0);
+        client.putOptions(1, false);
+        assertThat(client.put(new long[] {502}, buffer, new long[] {BLOCK}, new long[] {BLOCK})).containsExactly(0);
+        assertThat(fx.masterStats().pinnedBlocks()).isEqualTo(1);
+        assertThat(client.removeAll(false)).isEqualTo(1);
+        assertThat(client.exists(501, 502)).containsExactly(true, false);
+        assertThat(client.removeAll(true)).isEqualTo(1);
+        assertThat(client.exists(501)).containsExactly(false);
+
+        assertStatus(() -> client.putOptions(0, false), SidecarProtocol.OUT_OF_RANGE, "replicas must be 1 to 64");
+        assertStatus(() -> client.putOptions(65, true), SidecarProtocol.OUT_OF_RANGE, "not 65");
+    }
+
+    @Test
     void aCachedLocationDiesWithTheNodesRegistrationAndNeverServesReusedBytes() {
         BlockContent.fill(401, shm.slice(0, BLOCK));
         client.put(new long[] {401}, buffer, new long[] {0}, new long[] {BLOCK});
