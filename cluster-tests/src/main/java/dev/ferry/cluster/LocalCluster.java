@@ -36,7 +36,15 @@ import java.util.Map;
  * <p>Thread-safe for {@link #close()}; start and use it from one thread.
  */
 public final class LocalCluster implements AutoCloseable {
+    /** The cluster id of the masters in etcd, with several masters. */
+    public static final String CLUSTER_ID = "ferry";
     private final Config config;
+    /** Master processes: 1 (no etcd), or several electing a leader in a local etcd. */
+    private final int masters;
+    private final List<ChildProcess> masterRoles = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private dev.ferry.store.coord.LocalEtcd etcd;
+    /** What the other processes are given as {@code --master}: {@code host:port} or {@code etcd://...}. */
+    private String masterAddress;
     private final List<ChildProcess> roles = new ArrayList<>();
     private final List<Path> slabFiles = new ArrayList<>();
     /** Where the sidecars' sockets are: a short path, as a Unix socket's must be. */
@@ -95,8 +103,9 @@ public final class LocalCluster implements AutoCloseable {
         }
     }
 
-    private LocalCluster(Config config) {
+    private LocalCluster(Config config, int masters) {
         this.config = config;
+        this.masters = masters;
     }
 
     /**
@@ -106,7 +115,26 @@ public final class LocalCluster implements AutoCloseable {
      *                               fails to start; what was started is stopped
      */
     public static LocalCluster start(Config config) {
-        LocalCluster cluster = new LocalCluster(config);
+        return start(config, 1);
+    }
+
+    /**
+     * Starts every process, with {@code masters} master processes: with more than one, a
+     * local etcd ({@link dev.ferry.store.coord.LocalEtcd}, Debian's {@code etcd-server})
+     * first, the masters electing a leader in it under {@link #CLUSTER_ID} (lease TTL 5 s),
+     * and every other process given {@code --master etcd://HOST:PORT/ferry}, so that it
+     * follows the leader across failovers.
+     *
+     * @throws IllegalArgumentException when {@code masters} is below 1
+     * @throws IllegalStateException    naming the role and the tail of its log when a process
+     *                                  fails to start, or when etcd is missing; what was
+     *                                  started is stopped
+     */
+    public static LocalCluster start(Config config, int masters) {
+        if (masters < 1) {
+            throw new IllegalArgumentException("masters must be at least 1, not " + masters);
+        }
+        LocalCluster cluster = new LocalCluster(config, masters);
         Runtime.getRuntime().addShutdownHook(cluster.shutdownHook);
         try {
             cluster.startAll();
@@ -123,9 +151,7 @@ public final class LocalCluster implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create " + config.workDir(), e);
         }
-        ChildProcess m = launch("master", MasterMain.class.getName(), List.of("--port",
-                Integer.toString(config.masterPort()), "--policy", config.policy()));
-        master = new HostPort("127.0.0.1", Integer.parseInt(m.field("port")));
+        startMasters();
         if (config.sidecar()) {
             startWithSidecars();
             return;
@@ -133,7 +159,7 @@ public final class LocalCluster implements AutoCloseable {
         List<ChildProcess> stores = new ArrayList<>();
         long blockBytes = config.profile().blockBytes();
         for (int i = 0; i < config.storeNodes(); i++) {
-            List<String> args = new ArrayList<>(List.of("--node-id", "store-" + (i + 1), "--master", master.toString(),
+            List<String> args = new ArrayList<>(List.of("--node-id", "store-" + (i + 1), "--master", masterAddress,
                     "--capacity", Long.toString(share(config.capacityBlocks(), i) * blockBytes)));
             if (config.transport().equals("aeron")) {
                 args.add("--aeron");
@@ -148,8 +174,38 @@ public final class LocalCluster implements AutoCloseable {
         stores.forEach(ChildProcess::awaitReady);
         stores.forEach(store -> slabFiles.add(Path.of(store.field("file"))));
         ChildProcess decode = launch("decode", "dev.ferry.decode.DecodeMain", nodeArgs(List.of("--master",
-                master.toString())));
-        startPrefill(decode, List.of("--master", master.toString(), "--replicas", Integer.toString(config.replicas())));
+                masterAddress)));
+        startPrefill(decode, List.of("--master", masterAddress, "--replicas", Integer.toString(config.replicas())));
+    }
+
+    /**
+     * One master, or a local etcd and {@link #masters} masters electing a leader in it (each
+     * on a free port; {@link Config#masterPort()} is the first one's).
+     */
+    private void startMasters() {
+        if (masters == 1) {
+            ChildProcess m = launch("master", MasterMain.class.getName(), List.of("--port",
+                    Integer.toString(config.masterPort()), "--policy", config.policy()));
+            masterRoles.add(m);
+            master = new HostPort("127.0.0.1", Integer.parseInt(m.field("port")));
+            masterAddress = master.toString();
+            return;
+        }
+        try {
+            etcd = dev.ferry.store.coord.LocalEtcd.start(config.workDir());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start etcd under " + config.workDir(), e);
+        }
+        List<ChildProcess> started = new ArrayList<>();
+        for (int i = 0; i < masters; i++) {
+            started.add(launchAsync("master-" + (i + 1), MasterMain.class.getName(), List.of("--port",
+                    Integer.toString(i == 0 ? config.masterPort() : 0), "--policy", config.policy(), "--etcd",
+                    etcd.address(), "--cluster-id", CLUSTER_ID)));
+        }
+        started.forEach(ChildProcess::awaitReady);
+        masterRoles.addAll(started);
+        masterAddress = "etcd://" + etcd.address() + "/" + CLUSTER_ID;
+        master = leader();
     }
 
     /**
@@ -177,7 +233,7 @@ public final class LocalCluster implements AutoCloseable {
         List<ChildProcess> sidecars = new ArrayList<>();
         for (int i = 0; i < sides.size(); i++) {
             List<String> args = new ArrayList<>(List.of("--socket", socket(sides.get(i)).toString(),
-                    "--master", master.toString(), "--node-id", "sidecar-" + sides.get(i), "--capacity",
+                    "--master", masterAddress, "--node-id", "sidecar-" + sides.get(i), "--capacity",
                     Long.toString(share(config.capacityBlocks(), i) * config.profile().blockBytes()),
                     "--lease-cache-ms", "0", "--exit-on-stdin-close"));
             if (!config.transport().equals("shm")) {
@@ -220,20 +276,75 @@ public final class LocalCluster implements AutoCloseable {
         };
     }
 
-    /** The master's RPC address. */
+    /** The master's RPC address (with several masters: the leader's when the cluster started). */
     public HostPort master() {
         return master;
     }
 
+    /** What the processes were given as {@code --master}: {@code host:port}, or {@code etcd://HOST:PORT/ferry}. */
+    public String masterAddress() {
+        return masterAddress;
+    }
+
     /**
-     * The master's counts now (blocks, hits per tier, demotions, evictions).
+     * The master's counts now (blocks, hits per tier, demotions, evictions): the leader's
+     * with several masters.
      *
-     * @throws dev.ferry.store.rpc.RpcException UNAVAILABLE at once when the master cannot be reached
+     * @throws dev.ferry.store.rpc.RpcException UNAVAILABLE at once when the master cannot be
+     *                                          reached (with several: when no leader answers within 5 s)
      */
     public dev.ferry.store.master.MasterStats masterStats() {
-        try (var client = new dev.ferry.store.master.MasterClient(master.host(), master.port(), 5_000, 0)) {
+        try (var client = new dev.ferry.store.master.MasterClient(
+                dev.ferry.store.coord.MasterAddress.parse(masterAddress), 5_000, 0)) {
             return client.stats();
         }
+    }
+
+    /**
+     * The leading master's RPC address now, as etcd names it (the one master without etcd).
+     *
+     * @throws IllegalStateException when etcd names no leader within 30 s
+     */
+    public HostPort leader() {
+        if (etcd == null) {
+            return master;
+        }
+        try (var locator = new dev.ferry.store.coord.LeaderLocator(
+                dev.ferry.store.coord.MasterAddress.parse(masterAddress), java.time.Duration.ofSeconds(2))) {
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+            while (true) {
+                try {
+                    var leader = locator.find();
+                    if (leader.isPresent()) {
+                        return new HostPort(leader.get().host(), leader.get().port());
+                    }
+                } catch (dev.ferry.store.coord.EtcdException e) {
+                    // etcd is starting or busy: ask again
+                }
+                if (System.nanoTime() - deadline >= 0) {
+                    throw new IllegalStateException("etcd at " + etcd.address() + " names no leader of the masters");
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(20_000_000L);
+            }
+        }
+    }
+
+    /**
+     * Kills the leading master with SIGKILL, as a crash would; a standby takes over once the
+     * lease runs out.
+     *
+     * @return the killed master's process id
+     * @throws IllegalStateException with a single master (nothing would take over)
+     */
+    public long killLeader() {
+        if (etcd == null) {
+            throw new IllegalStateException("one master: start the cluster with several to kill the leader");
+        }
+        String address = leader().toString();
+        ChildProcess leader = masterRoles.stream().filter(m -> address.equals(m.field("address"))).findFirst()
+                .orElseThrow(() -> new IllegalStateException("no running master is the leader at " + address));
+        leader.kill();
+        return leader.pid();
     }
 
     /** The prefill node's RPC address, where requests are submitted. */
@@ -292,6 +403,9 @@ public final class LocalCluster implements AutoCloseable {
         for (int i = roles.size() - 1; i >= 0; i--) {
             roles.get(i).awaitExit();
         }
+        if (etcd != null) {
+            etcd.close();
+        }
         // A store node that was killed (a crash, a test) could not remove its slab file.
         for (Path file : slabFiles) {
             try {
@@ -335,7 +449,8 @@ public final class LocalCluster implements AutoCloseable {
         };
         deaths.add(name + " (pid " + role.pid() + ", " + role.describeExit() + ", log "
                 + config.workDir().resolve(role.name() + ".log") + ")");
-        if (List.of("master", "prefill", "decode").contains(role.name())) {
+        if (List.of("master", "prefill", "decode").contains(role.name())
+                || role.name().startsWith("master-") && masterRoles.stream().noneMatch(ChildProcess::isAlive)) {
             coreRoleDied = true;
         }
     }

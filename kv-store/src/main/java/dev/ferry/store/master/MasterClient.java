@@ -49,10 +49,20 @@ import java.util.function.Supplier;
 public final class MasterClient implements MasterApi, SegmentResolver, AutoCloseable {
     /** How long a call keeps trying to reach a master that went away, ms, by default. */
     public static final long DEFAULT_RECONNECT_MILLIS = 5_000;
+    /**
+     * A reconnect deadline that follows the masters' lease TTL: for an etcd address, twice the
+     * TTL the leader's lease was granted with plus {@link #DEFAULT_RECONNECT_MILLIS} (15 s with
+     * the default 5 s TTL), read from etcd when the client starts, so that a failover, which
+     * takes up to one TTL plus the new leader's campaign, is ridden through; for a fixed
+     * master, {@link #DEFAULT_RECONNECT_MILLIS}.
+     */
+    public static final long FOLLOW_LEASE_TTL = -1;
     private static final long FIRST_PAUSE_MILLIS = 50;
     private static final long MAX_PAUSE_MILLIS = 500;
 
     private final long reconnectMillis;
+    /** What the reconnect deadline would be without a TTL read from etcd, for {@link #FOLLOW_LEASE_TTL}, ms. */
+    private static final long ETCD_FALLBACK_RECONNECT_MILLIS = 3 * DEFAULT_RECONNECT_MILLIS;
     private final long timeoutMillis;
     private final LeaderLocator locator;
     private final EpochFence fence = new EpochFence();
@@ -82,23 +92,45 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
      *
      * @param timeoutMillis   longest wait for an answer, ms
      * @param reconnectMillis how long a call keeps trying to reach a master that went away, or
-     *                        the new leader, ms (0: fail at the first lost connection)
+     *                        the new leader, ms (0: fail at the first lost connection;
+     *                        {@link #FOLLOW_LEASE_TTL}: from the leader's lease TTL)
      * @throws RpcException UNAVAILABLE when etcd names no leader within that time
      */
     public MasterClient(MasterAddress address, long timeoutMillis, long reconnectMillis) {
-        if (reconnectMillis < 0) {
+        if (reconnectMillis < 0 && reconnectMillis != FOLLOW_LEASE_TTL) {
             throw new IllegalArgumentException("reconnect deadline must be >= 0 ms, not " + reconnectMillis);
         }
-        this.reconnectMillis = reconnectMillis;
         this.timeoutMillis = timeoutMillis;
         this.locator = new LeaderLocator(address, java.time.Duration.ofMillis(Math.clamp(timeoutMillis, 100, 2_000)));
         try {
-            LeaderLocator.Leader leader = firstLeader(Math.max(reconnectMillis, timeoutMillis));
+            boolean followTtl = reconnectMillis == FOLLOW_LEASE_TTL;
+            long firstWait = followTtl ? (address.viaEtcd() ? ETCD_FALLBACK_RECONNECT_MILLIS : DEFAULT_RECONNECT_MILLIS)
+                    : reconnectMillis;
+            LeaderLocator.Leader leader = firstLeader(Math.max(firstWait, timeoutMillis));
+            this.reconnectMillis = followTtl ? reconnectFollowingTtl(leader) : reconnectMillis;
             this.rpc = new RpcClient(leader.host(), leader.port(), timeoutMillis, fence);
         } catch (RuntimeException | Error e) {
             locator.close();
             throw e;
         }
+    }
+
+    private long reconnectFollowingTtl(LeaderLocator.Leader leader) {
+        if (!locator.follows()) {
+            return DEFAULT_RECONNECT_MILLIS;
+        }
+        long ttl;
+        try {
+            ttl = locator.leaseTtlSeconds(leader);
+        } catch (EtcdException e) {
+            ttl = 0;
+        }
+        return ttl > 0 ? 2 * TimeUnit.SECONDS.toMillis(ttl) + DEFAULT_RECONNECT_MILLIS : ETCD_FALLBACK_RECONNECT_MILLIS;
+    }
+
+    /** How long a call keeps trying to reach a master that went away, or the new leader, ms. */
+    public long reconnectMillis() {
+        return reconnectMillis;
     }
 
     private LeaderLocator.Leader firstLeader(long waitMillis) {
