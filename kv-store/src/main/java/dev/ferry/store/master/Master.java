@@ -90,6 +90,10 @@ public final class Master {
     public static final long INDEX_ACK_TIMEOUT_MILLIS = 1_000;
 
     private final LongSupplier clock;
+    /** The epoch of the term this state belongs to (0: a master without etcd). */
+    private final long term;
+    /** When this state began, ns of the clock. */
+    private final long termStart;
     private final long nodeTimeoutNanos;
     private final long putTimeoutNanos;
     private final Membership members = new Membership();
@@ -111,7 +115,20 @@ public final class Master {
      * @param putTimeoutNanos  an uncommitted put older than this is reclaimed, ns
      */
     public Master(EvictionPolicy policy, LongSupplier clock, long nodeTimeoutNanos, long putTimeoutNanos) {
+        this(policy, clock, nodeTimeoutNanos, putTimeoutNanos, 0);
+    }
+
+    /**
+     * The state of one term of a master elected through etcd: commits of puts started in
+     * another term are refused ({@link #putCommit(long[], int[], long)}).
+     *
+     * @param term the term's epoch, >= 0 (0 for a master without etcd)
+     * @see #Master(EvictionPolicy, LongSupplier, long, long)
+     */
+    public Master(EvictionPolicy policy, LongSupplier clock, long nodeTimeoutNanos, long putTimeoutNanos, long term) {
+        this.term = term;
         this.clock = clock;
+        this.termStart = clock.getAsLong();
         this.nodeTimeoutNanos = nodeTimeoutNanos;
         this.putTimeoutNanos = putTimeoutNanos;
         this.blocks = new BlockTable(policy, members, log);
@@ -278,7 +295,9 @@ public final class Master {
      *         present, else one placement per copy
      * @throws MasterException NO_SPACE when a block fits no segment even after evicting every
      *                      evictable block; BUSY when DRAM is full but blocks are being
-     *                      demoted to SSD (retry shortly). Either way, what this call
+     *                      demoted to SSD, or when this is a new leader's term (of an epoch
+     *                      above 0) younger than the node timeout and no store node has
+     *                      registered with it yet (retry shortly). Either way, what this call
      *                      allocated is released
      */
     public synchronized List<Placement> putStart(long[] keys, long blockBytes, int replicas, String preferredSegment) {
@@ -289,6 +308,11 @@ public final class Master {
             throw new MasterException(Reason.REFUSED, "replica count must be at least 1, not " + replicas);
         }
         long largest = members.largestSegment();
+        if (members.segments().isEmpty() && term != 0 && clock.getAsLong() - termStart < nodeTimeoutNanos) {
+            // A new leader: the store nodes are registering again; the writer waits (WriteStall).
+            throw new MasterException(Reason.BUSY, "no store node has registered with this leader yet (epoch "
+                    + term + ", elected " + (clock.getAsLong() - termStart) / 1_000_000 + " ms ago)");
+        }
         if (members.segments().isEmpty()) {
             throw new MasterException(Reason.NO_SPACE, "no room for a block of " + blockBytes
                     + " bytes: no store node is registered");
@@ -345,6 +369,24 @@ public final class Master {
      *                      published and must be put again; the other keys are committed
      */
     public synchronized CompletableFuture<Void> putCommit(long[] keys, int[] crcs) {
+        return putCommit(keys, crcs, term);
+    }
+
+    /**
+     * As {@link #putCommit(long[], int[])}, for a put started under epoch {@code putEpoch}.
+     *
+     * @param putEpoch the epoch of the master that answered the put's start
+     * @throws MasterException STALE_PUT when {@code putEpoch} is not this term's (a former
+     *                         leader started the put): no key is touched; the writer puts the
+     *                         blocks again
+     */
+    public synchronized CompletableFuture<Void> putCommit(long[] keys, int[] crcs, long putEpoch) {
+        if (putEpoch != term) {
+            throw new MasterException(Reason.STALE_PUT, "commit of " + keys.length + " keys (first: "
+                    + (keys.length == 0 ? "none" : Long.toString(keys[0])) + ") for a put started under epoch "
+                    + putEpoch + ", by a former leader: this leader (epoch " + term + ") never started it and "
+                    + "published nothing; put them again");
+        }
         if (crcs.length != keys.length) {
             throw new MasterException(Reason.REFUSED, "commit has " + keys.length + " keys but " + crcs.length + " CRCs");
         }

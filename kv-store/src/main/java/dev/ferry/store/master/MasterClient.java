@@ -71,6 +71,11 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     /** The client of the master left behind last (a call may still be on it), closed at the next change. */
     private final List<RpcClient> retired = new ArrayList<>();
     private final Map<String, SegmentDescriptor> segments = new ConcurrentHashMap<>();
+    /**
+     * The epoch of the master that started each put of this client not committed or aborted
+     * yet, by key: its commit names it, so that a later leader refuses it (STALE_PUT).
+     */
+    private final Map<Long, Long> putEpochs = new ConcurrentHashMap<>();
 
     /** @param timeoutMillis longest wait for an answer, ms */
     public MasterClient(String host, int port, long timeoutMillis) {
@@ -206,6 +211,16 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
                 boolean notLeader = e.status() == RpcException.NOT_LEADER;
                 boolean lost = e.status() == RpcException.UNAVAILABLE && (idempotent || e.notSent())
                         || e.status() == RpcException.TIMEOUT && idempotent || notLeader;
+                if (!lost && !idempotent && locator.follows() && !Thread.currentThread().isInterrupted()
+                        && (e.status() == RpcException.UNAVAILABLE || e.status() == RpcException.TIMEOUT)) {
+                    if (e.status() == RpcException.TIMEOUT) {
+                        rpc.disconnect();
+                    }
+                    if (awaitNewLeader()) {
+                        continue; // the master that may have acted on it is gone with its state
+                    }
+                    throw e;
+                }
                 if (!lost || Thread.currentThread().isInterrupted()) {
                     throw e;
                 }
@@ -235,6 +250,38 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
                 pause = Math.min(pause * 2, MAX_PAUSE_MILLIS);
             }
         }
+    }
+
+    /**
+     * After a call that changes state lost its connection to a leader: waits, up to the
+     * reconnect deadline, for etcd to name another leader (the old one's term, and whatever it
+     * did with the call, is then gone: the call may be sent to the new one), or for the old
+     * leader to answer again (it lives, and may have acted on the call: it is not resent).
+     *
+     * @return whether a new leader took over
+     */
+    private boolean awaitNewLeader() {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(reconnectMillis);
+        long pause = FIRST_PAUSE_MILLIS;
+        while (System.nanoTime() - deadline < 0) {
+            if (follow()) {
+                return true;
+            }
+            try {
+                rpc.call(MasterProtocol.LOOKUP_PREFIX, b -> Wire.writeLongs(b, new long[0]), Wire::readInt);
+                return follow(); // the old leader answers: unless it was replaced just now
+            } catch (RpcException probe) {
+                // away (dead, or deposed): wait for the next leader
+            }
+            try {
+                Thread.sleep(pause);
+            } catch (InterruptedException interrupted) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+            pause = Math.min(pause * 2, MAX_PAUSE_MILLIS);
+        }
+        return false;
     }
 
     /** The highest epoch of the masters' answers so far (0 for masters without etcd). */
@@ -341,6 +388,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
             b.writeInt(replicas);
             Wire.writeString(b, preferredSegment == null ? "" : preferredSegment);
         }, b -> {
+            long epoch = RpcClient.answerEpoch(b);
             int n = Wire.readCount(b, 1);
             List<Placement> out = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
@@ -348,22 +396,54 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
                 boolean exists = Wire.readBoolean(b);
                 String segment = Wire.readString(b);
                 out.add(new Placement(key, exists ? null : segment, Wire.readLong(b), Wire.readLong(b)));
+                if (!exists) {
+                    putEpochs.put(key, epoch);
+                }
             }
             return out;
         });
     }
 
+    /**
+     * Commits, naming the epoch of the master that started the put of these keys (their
+     * first key's put, when they came from several): a later leader never started it and
+     * refuses it with {@link RpcException#STALE_PUT}.
+     *
+     * @throws RpcException STALE_PUT: put the blocks again; CONFLICT: keys not being written
+     */
     @Override
     public void putCommit(long[] keys, int[] crcs) {
-        once(MasterProtocol.PUT_COMMIT, b -> {
-            Wire.writeLongs(b, keys);
-            Wire.writeInts(b, crcs);
-        }, b -> null);
+        Long epoch = null;
+        for (int i = 0; i < keys.length && epoch == null; i++) {
+            epoch = putEpochs.get(keys[i]);
+        }
+        Long putEpoch = epoch;
+        try {
+            once(MasterProtocol.PUT_COMMIT, b -> {
+                Wire.writeLongs(b, keys);
+                Wire.writeInts(b, crcs);
+                if (putEpoch != null) {
+                    b.writeLong(putEpoch);
+                }
+            }, b -> null);
+        } finally {
+            forgetPuts(keys);
+        }
     }
 
     @Override
     public void putAbort(long[] keys) {
-        once(MasterProtocol.PUT_ABORT, b -> Wire.writeLongs(b, keys), b -> null);
+        try {
+            once(MasterProtocol.PUT_ABORT, b -> Wire.writeLongs(b, keys), b -> null);
+        } finally {
+            forgetPuts(keys);
+        }
+    }
+
+    private void forgetPuts(long[] keys) {
+        for (long key : keys) {
+            putEpochs.remove(key);
+        }
     }
 
     /** @see Master#get */
