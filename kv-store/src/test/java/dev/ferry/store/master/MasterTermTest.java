@@ -1,0 +1,61 @@
+package dev.ferry.store.master;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.ferry.store.eviction.LruPolicy;
+import dev.ferry.transfer.segment.Endpoint;
+import dev.ferry.transfer.segment.SegmentDescriptor;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/** The state of one leader's term: commits of other terms' puts, and puts before any node registered. */
+class MasterTermTest {
+    private static final long BLOCK = 4096;
+    private static final long NODE_TIMEOUT = 2_000_000_000L;
+    private final AtomicLong now = new AtomicLong(1_000_000_000L);
+
+    private Master term(long epoch) {
+        return new Master(new LruPolicy(), now::get, NODE_TIMEOUT, 30_000_000_000L, epoch);
+    }
+
+    private static void register(Master m) {
+        m.registerNode("a", new SegmentDescriptor("a/dram", 8 * BLOCK, new Endpoint("127.0.0.1", 1)));
+    }
+
+    @Test
+    void aCommitOfAPutStartedInAnotherTermIsRefusedAsStaleAndTouchesNothing() {
+        Master m = term(7);
+        register(m);
+        long[] keys = {1, 2};
+        m.putStart(keys, BLOCK);
+        assertThatThrownBy(() -> m.putCommit(keys, new int[] {5, 6}, 6))
+                .isInstanceOfSatisfying(MasterException.class,
+                        e -> assertThat(e.reason()).isEqualTo(MasterException.Reason.STALE_PUT))
+                .hasMessageContaining("epoch 6").hasMessageContaining("epoch 7");
+        assertThat(m.exists(keys)).containsOnly(false);
+        assertThat(m.stats().pendingBlocks()).isEqualTo(2);
+        m.putCommit(keys, new int[] {5, 6}, 7);
+        assertThat(m.exists(keys)).containsOnly(true);
+    }
+
+    @Test
+    void aNewLeaderAsksWritersToWaitForTheStoreNodesUntilTheNodeTimeout() {
+        Master m = term(7);
+        assertThatThrownBy(() -> m.putStart(new long[] {1}, BLOCK))
+                .isInstanceOfSatisfying(MasterException.class,
+                        e -> assertThat(e.reason()).isEqualTo(MasterException.Reason.BUSY))
+                .hasMessageContaining("no store node has registered with this leader yet");
+        now.addAndGet(NODE_TIMEOUT);
+        assertThatThrownBy(() -> m.putStart(new long[] {1}, BLOCK))
+                .isInstanceOfSatisfying(MasterException.class,
+                        e -> assertThat(e.reason()).isEqualTo(MasterException.Reason.NO_SPACE));
+    }
+
+    @Test
+    void aMasterWithoutEtcdRefusesAPutAtOnceWhenNoNodeIsRegistered() {
+        assertThatThrownBy(() -> term(0).putStart(new long[] {1}, BLOCK))
+                .isInstanceOfSatisfying(MasterException.class,
+                        e -> assertThat(e.reason()).isEqualTo(MasterException.Reason.NO_SPACE));
+    }
+}
