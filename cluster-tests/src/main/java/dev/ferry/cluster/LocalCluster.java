@@ -57,6 +57,8 @@ public final class LocalCluster implements AutoCloseable {
     /** Roles that exited without being asked, in the order they did: "the master (pid N, exit code 137...)". */
     private final List<String> deaths = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile boolean coreRoleDied;
+    /** Masters of several that exited without being asked while another lived: "master-2 (pid N, ...)". */
+    private final List<String> failovers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /**
      * What to start.
@@ -443,6 +445,11 @@ public final class LocalCluster implements AutoCloseable {
         if (closed) {
             return;
         }
+        if (role.name().startsWith("master-") && masterRoles.stream().anyMatch(ChildProcess::isAlive)) {
+            failovers.add(role.name() + " (pid " + role.pid() + ", " + role.describeExit() + ", log "
+                    + config.workDir().resolve(role.name() + ".log") + ")");
+            return;
+        }
         String name = switch (role.name()) {
             case "master", "prefill", "decode" -> "the " + role.name();
             default -> role.name();
@@ -462,6 +469,15 @@ public final class LocalCluster implements AutoCloseable {
      */
     public List<String> deaths() {
         return List.copyOf(deaths);
+    }
+
+    /**
+     * The masters of several that exited without being asked to while another master lived
+     * (a standby takes over: the cluster serves on), each as in {@link #deaths()}, which does
+     * not list them. Thread-safe.
+     */
+    public List<String> failovers() {
+        return List.copyOf(failovers);
     }
 
     /**

@@ -183,6 +183,7 @@ final class ClusterCommand implements Callable<Integer> {
         TrafficReport traffic = null;
         String trafficMissing = null;
         List<String> deaths;
+        List<String> failovers;
         try (LocalCluster cluster = LocalCluster.start(config, masters)) {
             System.out.println("  started            master at " + (masters > 1 ? cluster.masterAddress() + " (leader "
                     + cluster.master() + ")" : cluster.master()) + ", prefill at "
@@ -201,6 +202,7 @@ final class ClusterCommand implements Callable<Integer> {
                 trafficMissing = e.getMessage();
             }
             deaths = cluster.deaths();
+            failovers = cluster.failovers();
         }
         ReplaySummary summary = ReplaySummary.of(results, wall);
         System.out.println();
@@ -219,6 +221,10 @@ final class ClusterCommand implements Callable<Integer> {
         files.forEach(f -> System.out.println("  wrote              " + f));
         results.stream().filter(RequestResult::failed).limit(5)
                 .forEach(r -> System.out.println("  failed request " + r.index() + ": " + r.error()));
+        if (!failovers.isEmpty()) {
+            System.out.println("  masters lost       " + String.join("; ", failovers) + " died during the replay; "
+                    + "a standby took over");
+        }
         if (!deaths.isEmpty()) {
             System.err.println("ferry: " + String.join("; ", deaths) + " died during the replay; " + results.size()
                     + " of " + requestsToReplay.size() + " requests ran (" + summary.failed()

@@ -155,6 +155,17 @@ class ElectedMasterTest {
     }
 
     @Test
+    void mastersStoppedCleanlyLeaveNothingOfTheirClusterInEtcd() {
+        List<ElectedMaster> all = List.of(master(), master(), master());
+        await().atMost(Duration.ofSeconds(10)).until(() -> leaders(all).size() == 1);
+        all.forEach(ElectedMaster::close);
+        try (var client = new dev.ferry.store.coord.EtcdClient(List.of(etcd.uri()), Duration.ofSeconds(2))) {
+            // At once, not after the lease's TTL: each leader revoked its lease as it stopped.
+            assertThat(client.get(dev.ferry.store.coord.LeaderElection.leaderKey("c1"))).isEmpty();
+        }
+    }
+
+    @Test
     void theLeaderStopsAnsweringWithinTheTtlWhenEtcdStops() throws Exception {
         ElectedMaster only = master();
         await().atMost(Duration.ofSeconds(10)).until(only::leading);
