@@ -308,7 +308,7 @@ public final class Master {
             throw new MasterException(Reason.REFUSED, "replica count must be at least 1, not " + replicas);
         }
         long largest = members.largestSegment();
-        if (members.segments().isEmpty() && term != 0 && clock.getAsLong() - termStart < nodeTimeoutNanos) {
+        if (members.segments().isEmpty() && rebuilding()) {
             // A new leader: the store nodes are registering again; the writer waits (WriteStall).
             throw new MasterException(Reason.BUSY, "no store node has registered with this leader yet (epoch "
                     + term + ", elected " + (clock.getAsLong() - termStart) / 1_000_000 + " ms ago)");
@@ -444,6 +444,14 @@ public final class Master {
     public record IndexPoll(List<IndexUpdate> updates, CompletableFuture<Void> news) {
     }
 
+    /**
+     * Whether this is a new leader's term (an epoch above 0) younger than the node timeout:
+     * the store nodes may still be registering again with the blocks they hold.
+     */
+    private boolean rebuilding() {
+        return term != 0 && clock.getAsLong() - termStart < nodeTimeoutNanos;
+    }
+
     /** Releases the space of uncommitted keys (a writer that failed). Committed keys are kept. */
     public synchronized void putAbort(long[] keys) {
         for (long key : keys) {
@@ -515,10 +523,21 @@ public final class Master {
 
     /**
      * Leases the committed blocks among {@code keys} for {@code ttlMillis}; missing keys get
-     * no replicas. Replicas in DRAM come first; a replica only on SSD gets a DRAM range on its
+     * no replicas, except in a new leader's term younger than the node timeout, where an
+     * unknown key is answered {@link Reason#BUSY} (its node may not have registered again
+     * yet: ask again) and nothing is leased. Replicas in DRAM come first; a replica only on SSD gets a DRAM range on its
      * node to be loaded into (when none can be made, that replica is left out).
      */
     public synchronized Lease get(long[] keys, long ttlMillis) {
+        if (rebuilding()) {
+            for (long key : keys) {
+                if (blocks.get(key) == null) {
+                    throw new MasterException(Reason.BUSY, "block " + key + " is unknown to this leader elected "
+                            + (clock.getAsLong() - termStart) / 1_000_000 + " ms ago (epoch " + term + "): the "
+                            + "store nodes are registering again with their blocks; ask again");
+                }
+            }
+        }
         List<List<Replica>> replicas = new ArrayList<>(keys.length);
         List<BlockState> leased = new ArrayList<>(keys.length);
         for (long key : keys) {

@@ -449,6 +449,11 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     /** @see Master#get */
     @Override
     public Lease get(long[] keys, long ttlMillis) {
+        // BUSY from a new leader whose store nodes are registering again: ask again (WriteStall).
+        return WriteStall.retry(() -> getOnce(keys, ttlMillis));
+    }
+
+    private Lease getOnce(long[] keys, long ttlMillis) {
         return once(MasterProtocol.GET, b -> {
             Wire.writeLongs(b, keys);
             b.writeLong(ttlMillis);

@@ -53,6 +53,23 @@ class MasterTermTest {
     }
 
     @Test
+    void aNewLeaderAsksReadersOfUnknownBlocksToWaitUntilTheNodeTimeout() {
+        Master m = term(7);
+        register(m);
+        m.putStart(new long[] {1}, BLOCK);
+        m.putCommit(new long[] {1}, new int[] {9}, 7);
+        assertThat(m.get(new long[] {1}, 1_000).replicas().getFirst()).hasSize(1);
+        assertThatThrownBy(() -> m.get(new long[] {1, 2}, 1_000))
+                .isInstanceOfSatisfying(MasterException.class,
+                        e -> assertThat(e.reason()).isEqualTo(MasterException.Reason.BUSY))
+                .hasMessageContaining("block 2 is unknown to this leader");
+        assertThat(m.stats().leases()).as("the refused get leased nothing").isEqualTo(1);
+        now.addAndGet(NODE_TIMEOUT);
+        assertThat(m.get(new long[] {2}, 1_000).replicas().getFirst()).isEmpty();
+        assertThat(term(0).get(new long[] {2}, 1_000).replicas().getFirst()).isEmpty();
+    }
+
+    @Test
     void aMasterWithoutEtcdRefusesAPutAtOnceWhenNoNodeIsRegistered() {
         assertThatThrownBy(() -> term(0).putStart(new long[] {1}, BLOCK))
                 .isInstanceOfSatisfying(MasterException.class,
