@@ -63,7 +63,7 @@ class MastersCliFailoverTest {
                 leaderPort = locator.find().orElseThrow().port();
             }
             ProcessHandle leader = ferry.descendants()
-                    .filter(p -> commandLine(p).contains(MasterMain.class.getName()) && listensOn(p, leaderPort))
+                    .filter(p -> MasterKillReportTest.commandLine(p).contains(MasterMain.class.getName()) && listensOn(p, leaderPort))
                     .findFirst().orElseThrow();
             assertThat(leader.destroyForcibly()).isTrue();
             assertThat(ferry.waitFor(240, TimeUnit.SECONDS)).as("ferry exits").isTrue();
@@ -80,14 +80,6 @@ class MastersCliFailoverTest {
         } finally {
             ferry.destroyForcibly();
             ferry.waitFor(10, TimeUnit.SECONDS);
-        }
-    }
-
-    private static String commandLine(ProcessHandle p) {
-        try {
-            return Files.readString(Path.of("/proc", Long.toString(p.pid()), "cmdline"), StandardCharsets.ISO_8859_1);
-        } catch (IOException gone) {
-            return "";
         }
     }
 
