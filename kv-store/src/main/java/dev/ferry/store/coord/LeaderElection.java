@@ -125,6 +125,7 @@ public final class LeaderElection implements AutoCloseable {
                 lease = myLease;
                 EtcdClient.Creation creation = etcd.createIfAbsent(key, address, myLease);
                 if (!creation.created()) {
+                    creation.existing().ifPresent(kv -> leaderSeen = kv.value());
                     lease = 0;
                     revokeQuietly(myLease);
                     continue;
