@@ -19,7 +19,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Function;
-import java.util.function.Supplier;
 
 /**
  * Typed calls to a remote master ({@link MasterProtocol}). Also resolves segments for the
@@ -193,20 +192,22 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
 
     /** A call that may be sent again after a lost connection. */
     private <T> T idempotent(int method, Consumer<ByteBuf> request, Function<ByteBuf, T> answer) {
-        return retrying(true, () -> rpc.call(method, request, answer));
+        return retrying(true, r -> r.call(method, request, answer));
     }
 
     /** A call that is sent again only when it never left (no connection could be made). */
     private <T> T once(int method, Consumer<ByteBuf> request, Function<ByteBuf, T> answer) {
-        return retrying(false, () -> rpc.call(method, request, answer));
+        return retrying(false, r -> r.call(method, request, answer));
     }
 
-    private <T> T retrying(boolean idempotent, Supplier<T> call) {
+    /** Calls the master to call now, {@code call} given its client, as the retry rules above say. */
+    private <T> T retrying(boolean idempotent, Function<RpcClient, T> call) {
         long firstFailure = 0;
         long pause = FIRST_PAUSE_MILLIS;
         while (true) {
+            RpcClient used = rpc;
             try {
-                return call.get();
+                return call.apply(used);
             } catch (RpcException e) {
                 boolean notLeader = e.status() == RpcException.NOT_LEADER;
                 boolean lost = e.status() == RpcException.UNAVAILABLE && (idempotent || e.notSent())
@@ -214,9 +215,9 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
                 if (!lost && !idempotent && locator.follows() && !Thread.currentThread().isInterrupted()
                         && (e.status() == RpcException.UNAVAILABLE || e.status() == RpcException.TIMEOUT)) {
                     if (e.status() == RpcException.TIMEOUT) {
-                        rpc.disconnect();
+                        used.disconnect();
                     }
-                    if (awaitNewLeader()) {
+                    if (awaitNewLeader(used.target())) {
                         continue; // the master that may have acted on it is gone with its state
                     }
                     throw e;
@@ -225,7 +226,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
                     throw e;
                 }
                 if (e.status() == RpcException.TIMEOUT) {
-                    rpc.disconnect(); // a connection the master no longer answers on
+                    used.disconnect(); // a connection the master no longer answers on
                 }
                 if (follow() && notLeader) {
                     continue; // the new leader, at once
@@ -237,7 +238,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
                 long left = reconnectMillis - TimeUnit.NANOSECONDS.toMillis(now - firstFailure);
                 if (left <= 0) {
                     throw new RpcException(notLeader ? RpcException.NOT_LEADER : RpcException.UNAVAILABLE,
-                            "master at " + rpc.target() + (notLeader ? " not the leader" : " unreachable")
+                            "master at " + used.target() + (notLeader ? " not the leader" : " unreachable")
                             + (reconnectMillis > 0 ? " for " + reconnectMillis + " ms (the reconnect deadline)" : "")
                             + ": " + e.getMessage(), e);
                 }
@@ -260,16 +261,19 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
      *
      * @return whether a new leader took over
      */
-    private boolean awaitNewLeader() {
+    private boolean awaitNewLeader(String lost) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(reconnectMillis);
         long pause = FIRST_PAUSE_MILLIS;
         while (System.nanoTime() - deadline < 0) {
-            if (follow()) {
-                return true;
+            follow();
+            RpcClient current = rpc;
+            if (!current.target().equals(lost)) {
+                return true; // this thread or another followed the leader elsewhere
             }
             try {
-                rpc.call(MasterProtocol.LOOKUP_PREFIX, b -> Wire.writeLongs(b, new long[0]), Wire::readInt);
-                return follow(); // the old leader answers: unless it was replaced just now
+                current.call(MasterProtocol.LOOKUP_PREFIX, b -> Wire.writeLongs(b, new long[0]), Wire::readInt);
+                follow();
+                return !rpc.target().equals(lost); // the old leader answers: unless it was replaced just now
             } catch (RpcException probe) {
                 // away (dead, or deposed): wait for the next leader
             }
@@ -331,11 +335,11 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
      * @see Master#pollIndex
      */
     public List<IndexUpdate> pollIndex(String nodeId, long ackedSeq, long waitMillis) {
-        return retrying(true, () -> rpc.call(MasterProtocol.INDEX_POLL, b -> {
+        return retrying(true, r -> r.call(MasterProtocol.INDEX_POLL, b -> {
             Wire.writeString(b, nodeId);
             b.writeLong(ackedSeq);
             b.writeLong(waitMillis);
-        }, MasterProtocol::readUpdates, waitMillis + rpc.timeoutMillis()));
+        }, MasterProtocol::readUpdates, waitMillis + r.timeoutMillis()));
     }
 
     /** @see Master#lookupPrefix */
