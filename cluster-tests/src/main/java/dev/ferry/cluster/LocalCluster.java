@@ -38,8 +38,16 @@ import java.util.Map;
  * <p>Thread-safe for {@link #close()}; start and use it from one thread.
  */
 public final class LocalCluster implements AutoCloseable {
+    /** The cluster id of the masters in etcd, with several masters. */
+    public static final String CLUSTER_ID = "ferry";
     private final Config config;
     private final ClusterHosts hosts;
+    /** Master processes: 1 (no etcd), or several electing a leader in a local etcd. */
+    private final int masters;
+    private final List<ChildProcess> masterRoles = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private dev.ferry.store.coord.LocalEtcd etcd;
+    /** What the other processes are given as {@code --master}: {@code host:port} or {@code etcd://...}. */
+    private String masterAddress;
     private final List<ChildProcess> roles = new ArrayList<>();
     private final List<Path> slabFiles = new ArrayList<>();
     /** Where the sidecars' sockets are: a short path, as a Unix socket's must be. */
@@ -54,6 +62,8 @@ public final class LocalCluster implements AutoCloseable {
     /** Roles that exited without being asked, in the order they did: "the master (pid N, exit code 137...)". */
     private final List<String> deaths = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile boolean coreRoleDied;
+    /** Masters of several that exited without being asked while another lived: "master-2 (pid N, ...)". */
+    private final List<String> failovers = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /**
      * What to start.
@@ -100,9 +110,10 @@ public final class LocalCluster implements AutoCloseable {
         }
     }
 
-    private LocalCluster(Config config, ClusterHosts hosts) {
+    private LocalCluster(Config config, ClusterHosts hosts, int masters) {
         this.config = config;
         this.hosts = hosts;
+        this.masters = masters;
     }
 
     /**
@@ -112,25 +123,54 @@ public final class LocalCluster implements AutoCloseable {
      *                               fails to start; what was started is stopped
      */
     public static LocalCluster start(Config config) {
-        return start(config, ClusterHosts.loopback());
+        return start(config, ClusterHosts.loopback(), 1);
     }
 
     /**
-     * Starts every process on its host and waits until each is ready. The cluster owns
-     * {@code hosts} and closes them after its processes have stopped (also when the start
-     * fails).
+     * Starts every process on its host, with one master, and waits until each is ready.
      *
-     * @throws IllegalArgumentException for sidecars on hosts of their own (a sidecar serves
-     *                                  an engine on its host through a Unix socket)
-     * @throws IllegalStateException    naming the role and the tail of its log when a process
-     *                                  fails to start; what was started is stopped
+     * @see #start(Config, ClusterHosts, int)
      */
     public static LocalCluster start(Config config, ClusterHosts hosts) {
-        if (config.sidecar() && !hosts.oneHost()) {
+        return start(config, hosts, 1);
+    }
+
+    /**
+     * Starts every process on loopback, with {@code masters} master processes.
+     *
+     * @see #start(Config, ClusterHosts, int)
+     */
+    public static LocalCluster start(Config config, int masters) {
+        return start(config, ClusterHosts.loopback(), masters);
+    }
+
+    /**
+     * Starts every process on its host and waits until each is ready, with {@code masters}
+     * master processes: with more than one, a local etcd ({@link dev.ferry.store.coord.LocalEtcd},
+     * Debian's {@code etcd-server}) first, the masters electing a leader in it under
+     * {@link #CLUSTER_ID} (lease TTL 5 s), and every other process given
+     * {@code --master etcd://HOST:PORT/ferry}, so that it follows the leader across failovers.
+     * The cluster owns {@code hosts} and closes them after its processes have stopped (also
+     * when the start fails).
+     *
+     * @throws IllegalArgumentException when {@code masters} is below 1, for sidecars on hosts
+     *                                  of their own (a sidecar serves an engine on its host
+     *                                  through a Unix socket), or for several masters on hosts
+     *                                  of their own (the local etcd serves loopback only)
+     * @throws IllegalStateException    naming the role and the tail of its log when a process
+     *                                  fails to start, or when etcd is missing; what was
+     *                                  started is stopped
+     */
+    public static LocalCluster start(Config config, ClusterHosts hosts, int masters) {
+        String refused = masters < 1 ? "masters must be at least 1, not " + masters
+                : config.sidecar() && !hosts.oneHost() ? "sidecars run only with every role on one host"
+                : masters > 1 && !hosts.oneHost() ? "several masters run only with every role on one host (the local "
+                        + "etcd serves loopback)" : null;
+        if (refused != null) {
             hosts.close();
-            throw new IllegalArgumentException("sidecars run only with every role on one host");
+            throw new IllegalArgumentException(refused);
         }
-        LocalCluster cluster = new LocalCluster(config, hosts);
+        LocalCluster cluster = new LocalCluster(config, hosts, masters);
         Runtime.getRuntime().addShutdownHook(cluster.shutdownHook);
         try {
             cluster.startAll();
@@ -147,10 +187,7 @@ public final class LocalCluster implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create " + config.workDir(), e);
         }
-        ChildProcess m = launch("master", MasterMain.class.getName(), List.of("--host", hosts.address("master"),
-                "--port", Integer.toString(config.masterPort()), "--policy", config.policy(), "--metrics-port", "0"));
-        master = new HostPort(hosts.address("master"), Integer.parseInt(m.field("port")));
-        metrics.put("master", new HostPort(hosts.address("master"), Integer.parseInt(m.field("metrics"))));
+        startMasters();
         if (config.sidecar()) {
             startWithSidecars();
             return;
@@ -159,7 +196,7 @@ public final class LocalCluster implements AutoCloseable {
         long blockBytes = config.profile().blockBytes();
         for (int i = 0; i < config.storeNodes(); i++) {
             String role = "store-" + (i + 1);
-            List<String> args = new ArrayList<>(List.of("--node-id", role, "--master", master.toString(),
+            List<String> args = new ArrayList<>(List.of("--node-id", role, "--master", masterAddress,
                     "--capacity", Long.toString(share(config.capacityBlocks(), i) * blockBytes),
                     "--data", hosts.address(role) + ":0", "--metrics-port", "0"));
             if (config.transport().equals("aeron")) {
@@ -177,8 +214,40 @@ public final class LocalCluster implements AutoCloseable {
         stores.forEach(store -> metrics.put(store.name(), new HostPort(hosts.address(store.name()),
                 Integer.parseInt(store.field("metrics")))));
         ChildProcess decode = launch("decode", "dev.ferry.decode.DecodeMain", nodeArgs("decode", List.of("--master",
-                master.toString())));
-        startPrefill(decode, List.of("--master", master.toString(), "--replicas", Integer.toString(config.replicas())));
+                masterAddress)));
+        startPrefill(decode, List.of("--master", masterAddress, "--replicas", Integer.toString(config.replicas())));
+    }
+
+    /**
+     * One master, or a local etcd and {@link #masters} masters electing a leader in it (each
+     * on a free port; {@link Config#masterPort()} is the first one's).
+     */
+    private void startMasters() {
+        if (masters == 1) {
+            ChildProcess m = launch("master", MasterMain.class.getName(), List.of("--host", hosts.address("master"),
+                    "--port", Integer.toString(config.masterPort()), "--policy", config.policy(), "--metrics-port", "0"));
+            masterRoles.add(m);
+            master = new HostPort(hosts.address("master"), Integer.parseInt(m.field("port")));
+            metrics.put("master", new HostPort(hosts.address("master"), Integer.parseInt(m.field("metrics"))));
+            masterAddress = master.toString();
+            return;
+        }
+        try {
+            etcd = dev.ferry.store.coord.LocalEtcd.start(config.workDir());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start etcd under " + config.workDir(), e);
+        }
+        List<ChildProcess> started = new ArrayList<>();
+        for (int i = 0; i < masters; i++) {
+            started.add(launchAsync("master-" + (i + 1), MasterMain.class.getName(), List.of("--port",
+                    Integer.toString(i == 0 ? config.masterPort() : 0), "--policy", config.policy(), "--etcd",
+                    etcd.address(), "--cluster-id", CLUSTER_ID, "--metrics-port", "0")));
+        }
+        started.forEach(ChildProcess::awaitReady);
+        masterRoles.addAll(started);
+        started.forEach(m -> metrics.put(m.name(), new HostPort("127.0.0.1", Integer.parseInt(m.field("metrics")))));
+        masterAddress = "etcd://" + etcd.address() + "/" + CLUSTER_ID;
+        master = leader();
     }
 
     /**
@@ -206,7 +275,7 @@ public final class LocalCluster implements AutoCloseable {
         List<ChildProcess> sidecars = new ArrayList<>();
         for (int i = 0; i < sides.size(); i++) {
             List<String> args = new ArrayList<>(List.of("--socket", socket(sides.get(i)).toString(),
-                    "--master", master.toString(), "--node-id", "sidecar-" + sides.get(i), "--capacity",
+                    "--master", masterAddress, "--node-id", "sidecar-" + sides.get(i), "--capacity",
                     Long.toString(share(config.capacityBlocks(), i) * config.profile().blockBytes()),
                     "--lease-cache-ms", "0", "--exit-on-stdin-close"));
             if (!config.transport().equals("shm")) {
@@ -254,27 +323,83 @@ public final class LocalCluster implements AutoCloseable {
     }
 
     /**
-     * Where the master and the store nodes (not sidecars) serve {@code /metrics},
-     * {@code /health} and {@code /ready} over HTTP, by role ({@code master}, {@code store-N}).
+     * Where the masters and the store nodes (not sidecars) serve {@code /metrics},
+     * {@code /health} and {@code /ready} over HTTP, by role ({@code master} or
+     * {@code master-N}, {@code store-N}).
      */
     public Map<String, HostPort> metricsEndpoints() {
         return Map.copyOf(metrics);
     }
 
-    /** The master's RPC address. */
+    /** The master's RPC address (with several masters: the leader's when the cluster started). */
     public HostPort master() {
         return master;
     }
 
+    /** What the processes were given as {@code --master}: {@code host:port}, or {@code etcd://HOST:PORT/ferry}. */
+    public String masterAddress() {
+        return masterAddress;
+    }
+
     /**
-     * The master's counts now (blocks, hits per tier, demotions, evictions).
+     * The master's counts now (blocks, hits per tier, demotions, evictions): the leader's
+     * with several masters.
      *
-     * @throws dev.ferry.store.rpc.RpcException UNAVAILABLE at once when the master cannot be reached
+     * @throws dev.ferry.store.rpc.RpcException UNAVAILABLE at once when the master cannot be
+     *                                          reached (with several: when no leader answers within 5 s)
      */
     public dev.ferry.store.master.MasterStats masterStats() {
-        try (var client = new dev.ferry.store.master.MasterClient(master.host(), master.port(), 5_000, 0)) {
+        try (var client = new dev.ferry.store.master.MasterClient(
+                dev.ferry.store.coord.MasterAddress.parse(masterAddress), 5_000, 0)) {
             return client.stats();
         }
+    }
+
+    /**
+     * The leading master's RPC address now, as etcd names it (the one master without etcd).
+     *
+     * @throws IllegalStateException when etcd names no leader within 30 s
+     */
+    public HostPort leader() {
+        if (etcd == null) {
+            return master;
+        }
+        try (var locator = new dev.ferry.store.coord.LeaderLocator(
+                dev.ferry.store.coord.MasterAddress.parse(masterAddress), java.time.Duration.ofSeconds(2))) {
+            long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+            while (true) {
+                try {
+                    var leader = locator.find();
+                    if (leader.isPresent()) {
+                        return new HostPort(leader.get().host(), leader.get().port());
+                    }
+                } catch (dev.ferry.store.coord.EtcdException e) {
+                    // etcd is starting or busy: ask again
+                }
+                if (System.nanoTime() - deadline >= 0) {
+                    throw new IllegalStateException("etcd at " + etcd.address() + " names no leader of the masters");
+                }
+                java.util.concurrent.locks.LockSupport.parkNanos(20_000_000L);
+            }
+        }
+    }
+
+    /**
+     * Kills the leading master with SIGKILL, as a crash would; a standby takes over once the
+     * lease runs out.
+     *
+     * @return the killed master's process id
+     * @throws IllegalStateException with a single master (nothing would take over)
+     */
+    public long killLeader() {
+        if (etcd == null) {
+            throw new IllegalStateException("one master: start the cluster with several to kill the leader");
+        }
+        String address = leader().toString();
+        ChildProcess leader = masterRoles.stream().filter(m -> address.equals(m.field("address"))).findFirst()
+                .orElseThrow(() -> new IllegalStateException("no running master is the leader at " + address));
+        leader.kill();
+        return leader.pid();
     }
 
     /** The prefill node's RPC address, where requests are submitted. */
@@ -333,6 +458,9 @@ public final class LocalCluster implements AutoCloseable {
         for (int i = roles.size() - 1; i >= 0; i--) {
             roles.get(i).awaitExit();
         }
+        if (etcd != null) {
+            etcd.close();
+        }
         // A store node that was killed (a crash, a test) could not remove its slab file.
         for (Path file : slabFiles) {
             try {
@@ -377,13 +505,19 @@ public final class LocalCluster implements AutoCloseable {
         if (closed) {
             return;
         }
+        if (role.name().startsWith("master-") && masterRoles.stream().anyMatch(ChildProcess::isAlive)) {
+            failovers.add(role.name() + " (pid " + role.pid() + ", " + role.describeExit() + ", log "
+                    + config.workDir().resolve(role.name() + ".log") + ")");
+            return;
+        }
         String name = switch (role.name()) {
             case "master", "prefill", "decode" -> "the " + role.name();
             default -> role.name();
         };
         deaths.add(name + " (pid " + role.pid() + ", " + role.describeExit() + ", log "
                 + config.workDir().resolve(role.name() + ".log") + ")");
-        if (List.of("master", "prefill", "decode").contains(role.name())) {
+        if (List.of("master", "prefill", "decode").contains(role.name())
+                || role.name().startsWith("master-") && masterRoles.stream().noneMatch(ChildProcess::isAlive)) {
             coreRoleDied = true;
         }
     }
@@ -395,6 +529,15 @@ public final class LocalCluster implements AutoCloseable {
      */
     public List<String> deaths() {
         return List.copyOf(deaths);
+    }
+
+    /**
+     * The masters of several that exited without being asked to while another master lived
+     * (a standby takes over: the cluster serves on), each as in {@link #deaths()}, which does
+     * not list them. Thread-safe.
+     */
+    public List<String> failovers() {
+        return List.copyOf(failovers);
     }
 
     /**

@@ -74,7 +74,8 @@ class MasterKillReportTest {
         }
     }
 
-    private static String commandLine(ProcessHandle p) {
+    /** The command line of process {@code p} (NUL-separated), or "" once it is gone. */
+    static String commandLine(ProcessHandle p) {
         try {
             return Files.readString(Path.of("/proc", Long.toString(p.pid()), "cmdline"), StandardCharsets.ISO_8859_1);
         } catch (java.io.IOException gone) {

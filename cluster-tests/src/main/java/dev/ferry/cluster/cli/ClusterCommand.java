@@ -77,6 +77,11 @@ final class ClusterCommand implements Callable<Integer> {
             + "(default ${DEFAULT-VALUE}). The other processes always pick free ports.")
     int masterPort;
 
+    @Option(names = "--masters", defaultValue = "1", description = "Master processes (default ${DEFAULT-VALUE}); "
+            + "more than one elect a leader in a local etcd (needs etcd-server) and the other processes follow it "
+            + "across failovers.")
+    int masters;
+
     @Option(names = "--policy", defaultValue = "lru", description = "Eviction policy: lru or s3fifo (default ${DEFAULT-VALUE}).")
     String policy;
 
@@ -141,9 +146,9 @@ final class ClusterCommand implements Callable<Integer> {
         }
         ModelProfile profile = ModelProfile.byName(model);
         dev.ferry.store.eviction.EvictionPolicy.byName(policy); // a bad name fails here, before any process starts
-        if (requests < 0 || concurrency < 1 || storeNodes < 1 || links < 1 || timeScale < 0) {
+        if (requests < 0 || concurrency < 1 || storeNodes < 1 || links < 1 || timeScale < 0 || masters < 1) {
             throw new IllegalArgumentException("--requests, --time-scale must be >= 0; --concurrency, --store-nodes, "
-                    + "--links >= 1");
+                    + "--links, --masters >= 1");
         }
         if (!List.of("tcp", "shm", "aeron").contains(transport)) {
             throw new IllegalArgumentException("unknown transport '" + transport + "'; known: tcp, shm, aeron");
@@ -151,6 +156,10 @@ final class ClusterCommand implements Callable<Integer> {
         if (netns && sidecar) {
             throw new IllegalArgumentException("--netns puts every role on a host of its own; a sidecar serves an engine "
                     + "on its own host through a Unix socket: leave out --sidecar");
+        }
+        if (netns && masters > 1) {
+            throw new IllegalArgumentException("--masters above 1 runs its etcd on loopback, which other network "
+                    + "namespaces cannot reach: leave out --netns");
         }
         if (netns) {
             var reason = NetnsHosts.unavailableReason();
@@ -177,7 +186,8 @@ final class ClusterCommand implements Callable<Integer> {
                         * profile.blockBytes() / 1e9) + ") over " + (sidecar ? 2 : storeNodes) + " store nodes, " + policy
                         + (replicas > 1 ? ", " + replicas + " replicas per block" : "")
                         + (ssdBlocks > 0 ? ", SSD tier of " + ssdBlocks + " blocks (RocksDB BlobDB)" : ""),
-                "  cluster            master, " + (sidecar ? "2 sidecars (the store nodes; prefill and decode reach "
+                "  cluster            " + (masters > 1 ? masters + " masters (leader elected in a local etcd)"
+                        : "master") + ", " + (sidecar ? "2 sidecars (the store nodes; prefill and decode reach "
                         + "the store only through their own, over a Unix socket and shared memory)" : storeNodes
                         + " store nodes") + ", 1 prefill, 1 decode (separate JVMs, "
                         + switch (transport) {
@@ -199,8 +209,11 @@ final class ClusterCommand implements Callable<Integer> {
         TrafficReport traffic = null;
         String trafficMissing = null;
         List<String> deaths;
-        try (LocalCluster cluster = LocalCluster.start(config, netns ? NetnsHosts.create(roles()) : ClusterHosts.loopback())) {
-            System.out.println("  started            master at " + cluster.master() + ", prefill at "
+        List<String> failovers;
+        try (LocalCluster cluster = LocalCluster.start(config, netns ? NetnsHosts.create(roles()) : ClusterHosts.loopback(),
+                masters)) {
+            System.out.println("  started            master at " + (masters > 1 ? cluster.masterAddress() + " (leader "
+                    + cluster.master() + ")" : cluster.master()) + ", prefill at "
                     + cluster.prefill() + "; logs in " + dir.resolve("logs"));
             if (netns) {
                 System.out.println("  network            " + cluster.hosts().describe());
@@ -223,6 +236,7 @@ final class ClusterCommand implements Callable<Integer> {
                 trafficMissing = e.getMessage();
             }
             deaths = cluster.deaths();
+            failovers = cluster.failovers();
         }
         ReplaySummary summary = ReplaySummary.of(results, wall);
         System.out.println();
@@ -241,6 +255,10 @@ final class ClusterCommand implements Callable<Integer> {
         files.forEach(f -> System.out.println("  wrote              " + f));
         results.stream().filter(RequestResult::failed).limit(5)
                 .forEach(r -> System.out.println("  failed request " + r.index() + ": " + r.error()));
+        if (!failovers.isEmpty()) {
+            System.out.println("  masters lost       " + String.join("; ", failovers) + " died during the replay; "
+                    + "a standby took over");
+        }
         if (!deaths.isEmpty()) {
             System.err.println("ferry: " + String.join("; ", deaths) + " died during the replay; " + results.size()
                     + " of " + requestsToReplay.size() + " requests ran (" + summary.failed()

@@ -18,10 +18,11 @@ public final class MasterOptions {
             + "etcd:// --master address that names none (Mooncake's etcd://h1:2379;h2:2379).")
     String clusterId;
 
-    @Option(names = "--master-reconnect-ms", paramLabel = "MS", defaultValue = "5000", description = "How long a "
-            + "call to the master keeps trying to reach a master that went away (a restart), ms (default "
-            + "${DEFAULT-VALUE}).")
-    long reconnectMillis;
+    @Option(names = "--master-reconnect-ms", paramLabel = "MS", description = "How long a call to the master keeps "
+            + "trying to reach a master that went away (a restart), or the new leader after a failover, ms (default "
+            + "5000 for a HOST:PORT master; for an etcd:// one, twice the leader's lease TTL plus 5000: 15000 with "
+            + "a 5 s TTL).")
+    Long reconnectMillis;
 
     /** @return the masters' cluster id in etcd as given apart from the address, or null */
     public String clusterId() {
@@ -33,8 +34,12 @@ public final class MasterOptions {
         return address;
     }
 
-    /** @return how long a call keeps trying to reach a master that went away, ms */
+    /**
+     * @return how long a call keeps trying to reach a master that went away, ms; when not
+     *         given, {@link dev.ferry.store.master.MasterClient#FOLLOW_LEASE_TTL} (the client
+     *         picks it from the address and the leader's lease)
+     */
     public long reconnectMillis() {
-        return reconnectMillis;
+        return reconnectMillis != null ? reconnectMillis : dev.ferry.store.master.MasterClient.FOLLOW_LEASE_TTL;
     }
 }

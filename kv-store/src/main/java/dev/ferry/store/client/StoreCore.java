@@ -34,7 +34,9 @@ import java.util.concurrent.atomic.LongAdder;
  * lease lasts: the lease's TTL is the request's deadline, and each retry moves to another
  * copy, so a read tries each copy at most once. A put aborts its uncommitted blocks and, when
  * the master declared a target node dead, places and writes them once more on the nodes
- * still alive. A read also checks every whole block against its committed CRC32C: a copy that
+ * still alive; when a new leader of the masters refused its commit as started by a former
+ * one ({@link RpcException#STALE_PUT}), it places, writes and commits the uncommitted blocks
+ * once more with the new leader. A read also checks every whole block against its committed CRC32C: a copy that
  * differs is reported ({@link CorruptCopies}), counted, and the block is read from its next
  * copy, or is a miss when none is intact.
  *
@@ -263,6 +265,12 @@ final class StoreCore implements AutoCloseable {
         int[] rest = toWriteIndex.subList(done, toWriteIndex.size()).stream().mapToInt(Integer::intValue).toArray();
         if (retry && failure instanceof TransferFailed f && f.gone) {
             // The master dropped the dead node: the rest goes to the nodes still alive, once.
+            return nanos + put(keys, lengths, rest, replicas, preferredSegment, window, writes, results, false);
+        }
+        if (retry && failure instanceof RpcException r && r.status() == RpcException.STALE_PUT) {
+            // A new leader took over mid-put and published nothing of it: the rest is put again
+            // with it, once (the blocks committed before the switch are on their nodes, which
+            // registered them with the new leader).
             return nanos + put(keys, lengths, rest, replicas, preferredSegment, window, writes, results, false);
         }
         throw failure instanceof StoreException se ? se : new StoreException("put failed after " + done + " of "

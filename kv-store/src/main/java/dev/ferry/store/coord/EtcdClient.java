@@ -116,6 +116,17 @@ public final class EtcdClient implements AutoCloseable {
     }
 
     /**
+     * The TTL a lease was granted with.
+     *
+     * @return its granted time to live, s; 0 when the lease is gone (expired or revoked)
+     * @throws EtcdException when etcd cannot be reached
+     */
+    public long grantedTtl(long leaseId) {
+        JsonNode answer = post("/v3/lease/timetolive", JSON.createObjectNode().put("ID", Long.toString(leaseId)));
+        return answer.path("TTL").asLong(-1) < 0 ? 0 : Math.max(0, answer.path("grantedTTL").asLong(0));
+    }
+
+    /**
      * Revokes a lease: the keys bound to it are deleted now.
      *
      * @throws EtcdException when etcd cannot be reached

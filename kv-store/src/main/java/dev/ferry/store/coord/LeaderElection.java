@@ -120,12 +120,16 @@ public final class LeaderElection implements AutoCloseable {
                 }
                 long granted = System.nanoTime();
                 long myLease = etcd.grantLease(ttlSeconds);
+                // Held from now: a close while the creation is in flight revokes it, so a key
+                // created anyway does not outlive this candidate.
+                lease = myLease;
                 EtcdClient.Creation creation = etcd.createIfAbsent(key, address, myLease);
                 if (!creation.created()) {
+                    creation.existing().ifPresent(kv -> leaderSeen = kv.value());
+                    lease = 0;
                     revokeQuietly(myLease);
                     continue;
                 }
-                lease = myLease;
                 lead(creation.revision(), granted, myLease);
             } catch (EtcdException e) {
                 if (!closed) {

@@ -16,8 +16,9 @@ public final class LeaderLocator implements AutoCloseable {
      * @param host  its host
      * @param port  its RPC port
      * @param epoch its epoch as etcd says (0 for a fixed master)
+     * @param lease the etcd lease its leadership is bound to (0 for a fixed master)
      */
-    public record Leader(String host, int port, long epoch) {
+    public record Leader(String host, int port, long epoch, long lease) {
         /** {@code host:port}. */
         public String address() {
             return host + ":" + port;
@@ -52,7 +53,7 @@ public final class LeaderLocator implements AutoCloseable {
      */
     public Optional<Leader> find() {
         if (etcd == null) {
-            return Optional.of(new Leader(address.host(), address.port(), 0));
+            return Optional.of(new Leader(address.host(), address.port(), 0, 0));
         }
         Optional<KeyValue> kv = etcd.get(LeaderElection.leaderKey(address.clusterId()));
         if (kv.isEmpty()) {
@@ -62,11 +63,22 @@ public final class LeaderLocator implements AutoCloseable {
         int colon = value.lastIndexOf(':');
         try {
             return Optional.of(new Leader(value.substring(0, colon), Integer.parseInt(value.substring(colon + 1)),
-                    kv.get().createRevision()));
+                    kv.get().createRevision(), kv.get().lease()));
         } catch (NumberFormatException | IndexOutOfBoundsException e) {
             throw new IllegalStateException("the leader key of cluster " + address.clusterId() + " holds '" + value
                     + "', not host:port");
         }
+    }
+
+    /**
+     * The TTL the leader's lease was granted with: how long the cluster may be without a
+     * leader after this one dies.
+     *
+     * @return the TTL, s; 0 for a fixed master, or when the lease is gone
+     * @throws EtcdException when etcd cannot be reached
+     */
+    public long leaseTtlSeconds(Leader leader) {
+        return etcd == null || leader.lease() == 0 ? 0 : etcd.grantedTtl(leader.lease());
     }
 
     @Override

@@ -91,6 +91,10 @@ public final class Master {
     public static final long INDEX_ACK_TIMEOUT_MILLIS = 1_000;
 
     private final LongSupplier clock;
+    /** The epoch of the term this state belongs to (0: a master without etcd). */
+    private final long term;
+    /** When this state began, ns of the clock. */
+    private final long termStart;
     private final long nodeTimeoutNanos;
     private final long putTimeoutNanos;
     private final Membership members = new Membership();
@@ -112,7 +116,20 @@ public final class Master {
      * @param putTimeoutNanos  an uncommitted put older than this is reclaimed, ns
      */
     public Master(EvictionPolicy policy, LongSupplier clock, long nodeTimeoutNanos, long putTimeoutNanos) {
+        this(policy, clock, nodeTimeoutNanos, putTimeoutNanos, 0);
+    }
+
+    /**
+     * The state of one term of a master elected through etcd: commits of puts started in
+     * another term are refused ({@link #putCommit(long[], int[], long)}).
+     *
+     * @param term the term's epoch, >= 0 (0 for a master without etcd)
+     * @see #Master(EvictionPolicy, LongSupplier, long, long)
+     */
+    public Master(EvictionPolicy policy, LongSupplier clock, long nodeTimeoutNanos, long putTimeoutNanos, long term) {
+        this.term = term;
         this.clock = clock;
+        this.termStart = clock.getAsLong();
         this.nodeTimeoutNanos = nodeTimeoutNanos;
         this.putTimeoutNanos = putTimeoutNanos;
         this.blocks = new BlockTable(policy, members, log);
@@ -279,7 +296,9 @@ public final class Master {
      *         present, else one placement per copy
      * @throws MasterException NO_SPACE when a block fits no segment even after evicting every
      *                      evictable block; BUSY when DRAM is full but blocks are being
-     *                      demoted to SSD (retry shortly). Either way, what this call
+     *                      demoted to SSD, or when this is a new leader's term (of an epoch
+     *                      above 0) younger than the node timeout and no store node has
+     *                      registered with it yet (retry shortly). Either way, what this call
      *                      allocated is released
      */
     public synchronized List<Placement> putStart(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment) {
@@ -290,6 +309,11 @@ public final class Master {
             throw new MasterException(Reason.REFUSED, "replica count must be at least 1, not " + replicas);
         }
         long largest = members.largestSegment();
+        if (members.segments().isEmpty() && rebuilding()) {
+            // A new leader: the store nodes are registering again; the writer waits (WriteStall).
+            throw new MasterException(Reason.BUSY, "no store node has registered with this leader yet (epoch "
+                    + term + ", elected " + (clock.getAsLong() - termStart) / 1_000_000 + " ms ago)");
+        }
         if (members.segments().isEmpty()) {
             throw new MasterException(Reason.NO_SPACE, "no room for a block of " + blockBytes
                     + " bytes: no store node is registered");
@@ -346,6 +370,24 @@ public final class Master {
      *                      published and must be put again; the other keys are committed
      */
     public synchronized CompletableFuture<Void> putCommit(BlockKey[] keys, int[] crcs) {
+        return putCommit(keys, crcs, term);
+    }
+
+    /**
+     * As {@link #putCommit(BlockKey[], int[])}, for a put started under epoch {@code putEpoch}.
+     *
+     * @param putEpoch the epoch of the master that answered the put's start
+     * @throws MasterException STALE_PUT when {@code putEpoch} is not this term's (a former
+     *                         leader started the put): no key is touched; the writer puts the
+     *                         blocks again
+     */
+    public synchronized CompletableFuture<Void> putCommit(BlockKey[] keys, int[] crcs, long putEpoch) {
+        if (putEpoch != term) {
+            throw new MasterException(Reason.STALE_PUT, "commit of " + keys.length + " keys (first: "
+                    + (keys.length == 0 ? "none" : keys[0].toString()) + ") for a put started under epoch "
+                    + putEpoch + ", by a former leader: this leader (epoch " + term + ") never started it and "
+                    + "published nothing; put them again");
+        }
         if (crcs.length != keys.length) {
             throw new MasterException(Reason.REFUSED, "commit has " + keys.length + " keys but " + crcs.length + " CRCs");
         }
@@ -401,6 +443,14 @@ public final class Master {
      * @param news    completes when there may be updates to poll for (at once when {@code updates} has some)
      */
     public record IndexPoll(List<IndexUpdate> updates, CompletableFuture<Void> news) {
+    }
+
+    /**
+     * Whether this is a new leader's term (an epoch above 0) younger than the node timeout:
+     * the store nodes may still be registering again with the blocks they hold.
+     */
+    private boolean rebuilding() {
+        return term != 0 && clock.getAsLong() - termStart < nodeTimeoutNanos;
     }
 
     /** Releases the space of uncommitted keys (a writer that failed). Committed keys are kept. */
@@ -493,10 +543,21 @@ public final class Master {
 
     /**
      * Leases the committed blocks among {@code keys} for {@code ttlMillis}; missing keys get
-     * no replicas. Replicas in DRAM come first; a replica only on SSD gets a DRAM range on its
+     * no replicas, except in a new leader's term younger than the node timeout, where an
+     * unknown key is answered {@link Reason#BUSY} (its node may not have registered again
+     * yet: ask again) and nothing is leased. Replicas in DRAM come first; a replica only on SSD gets a DRAM range on its
      * node to be loaded into (when none can be made, that replica is left out).
      */
     public synchronized Lease get(BlockKey[] keys, long ttlMillis) {
+        if (rebuilding()) {
+            for (BlockKey key : keys) {
+                if (blocks.get(key) == null) {
+                    throw new MasterException(Reason.BUSY, "block " + key + " is unknown to this leader elected "
+                            + (clock.getAsLong() - termStart) / 1_000_000 + " ms ago (epoch " + term + "): the "
+                            + "store nodes are registering again with their blocks; ask again");
+                }
+            }
+        }
         List<List<Replica>> replicas = new ArrayList<>(keys.length);
         List<BlockState> leased = new ArrayList<>(keys.length);
         for (BlockKey key : keys) {

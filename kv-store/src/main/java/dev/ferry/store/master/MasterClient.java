@@ -20,7 +20,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import java.util.function.Function;
-import java.util.function.Supplier;
 
 /**
  * Typed calls to a remote master ({@link MasterProtocol}). Also resolves segments for the
@@ -50,10 +49,20 @@ import java.util.function.Supplier;
 public final class MasterClient implements MasterApi, SegmentResolver, AutoCloseable {
     /** How long a call keeps trying to reach a master that went away, ms, by default. */
     public static final long DEFAULT_RECONNECT_MILLIS = 5_000;
+    /**
+     * A reconnect deadline that follows the masters' lease TTL: for an etcd address, twice the
+     * TTL the leader's lease was granted with plus {@link #DEFAULT_RECONNECT_MILLIS} (15 s with
+     * the default 5 s TTL), read from etcd when the client starts, so that a failover, which
+     * takes up to one TTL plus the new leader's campaign, is ridden through; for a fixed
+     * master, {@link #DEFAULT_RECONNECT_MILLIS}.
+     */
+    public static final long FOLLOW_LEASE_TTL = -1;
     private static final long FIRST_PAUSE_MILLIS = 50;
     private static final long MAX_PAUSE_MILLIS = 500;
 
     private final long reconnectMillis;
+    /** What the reconnect deadline would be without a TTL read from etcd, for {@link #FOLLOW_LEASE_TTL}, ms. */
+    private static final long ETCD_FALLBACK_RECONNECT_MILLIS = 3 * DEFAULT_RECONNECT_MILLIS;
     private final long timeoutMillis;
     private final LeaderLocator locator;
     private final EpochFence fence = new EpochFence();
@@ -62,6 +71,11 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     /** The client of the master left behind last (a call may still be on it), closed at the next change. */
     private final List<RpcClient> retired = new ArrayList<>();
     private final Map<String, SegmentDescriptor> segments = new ConcurrentHashMap<>();
+    /**
+     * The epoch of the master that started each put of this client not committed or aborted
+     * yet, by key: its commit names it, so that a later leader refuses it (STALE_PUT).
+     */
+    private final Map<BlockKey, Long> putEpochs = new ConcurrentHashMap<>();
 
     /** @param timeoutMillis longest wait for an answer, ms */
     public MasterClient(String host, int port, long timeoutMillis) {
@@ -83,23 +97,45 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
      *
      * @param timeoutMillis   longest wait for an answer, ms
      * @param reconnectMillis how long a call keeps trying to reach a master that went away, or
-     *                        the new leader, ms (0: fail at the first lost connection)
+     *                        the new leader, ms (0: fail at the first lost connection;
+     *                        {@link #FOLLOW_LEASE_TTL}: from the leader's lease TTL)
      * @throws RpcException UNAVAILABLE when etcd names no leader within that time
      */
     public MasterClient(MasterAddress address, long timeoutMillis, long reconnectMillis) {
-        if (reconnectMillis < 0) {
+        if (reconnectMillis < 0 && reconnectMillis != FOLLOW_LEASE_TTL) {
             throw new IllegalArgumentException("reconnect deadline must be >= 0 ms, not " + reconnectMillis);
         }
-        this.reconnectMillis = reconnectMillis;
         this.timeoutMillis = timeoutMillis;
         this.locator = new LeaderLocator(address, java.time.Duration.ofMillis(Math.clamp(timeoutMillis, 100, 2_000)));
         try {
-            LeaderLocator.Leader leader = firstLeader(Math.max(reconnectMillis, timeoutMillis));
+            boolean followTtl = reconnectMillis == FOLLOW_LEASE_TTL;
+            long firstWait = followTtl ? (address.viaEtcd() ? ETCD_FALLBACK_RECONNECT_MILLIS : DEFAULT_RECONNECT_MILLIS)
+                    : reconnectMillis;
+            LeaderLocator.Leader leader = firstLeader(Math.max(firstWait, timeoutMillis));
+            this.reconnectMillis = followTtl ? reconnectFollowingTtl(leader) : reconnectMillis;
             this.rpc = new RpcClient(leader.host(), leader.port(), timeoutMillis, fence);
         } catch (RuntimeException | Error e) {
             locator.close();
             throw e;
         }
+    }
+
+    private long reconnectFollowingTtl(LeaderLocator.Leader leader) {
+        if (!locator.follows()) {
+            return DEFAULT_RECONNECT_MILLIS;
+        }
+        long ttl;
+        try {
+            ttl = locator.leaseTtlSeconds(leader);
+        } catch (EtcdException e) {
+            ttl = 0;
+        }
+        return ttl > 0 ? 2 * TimeUnit.SECONDS.toMillis(ttl) + DEFAULT_RECONNECT_MILLIS : ETCD_FALLBACK_RECONNECT_MILLIS;
+    }
+
+    /** How long a call keeps trying to reach a master that went away, or the new leader, ms. */
+    public long reconnectMillis() {
+        return reconnectMillis;
     }
 
     private LeaderLocator.Leader firstLeader(long waitMillis) {
@@ -157,30 +193,42 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
 
     /** A call that may be sent again after a lost connection. */
     private <T> T idempotent(int method, Consumer<ByteBuf> request, Function<ByteBuf, T> answer) {
-        return retrying(true, () -> rpc.call(method, request, answer));
+        return retrying(true, r -> r.call(method, request, answer));
     }
 
     /** A call that is sent again only when it never left (no connection could be made). */
     private <T> T once(int method, Consumer<ByteBuf> request, Function<ByteBuf, T> answer) {
-        return retrying(false, () -> rpc.call(method, request, answer));
+        return retrying(false, r -> r.call(method, request, answer));
     }
 
-    private <T> T retrying(boolean idempotent, Supplier<T> call) {
+    /** Calls the master to call now, {@code call} given its client, as the retry rules above say. */
+    private <T> T retrying(boolean idempotent, Function<RpcClient, T> call) {
         long firstFailure = 0;
         long pause = FIRST_PAUSE_MILLIS;
         while (true) {
+            RpcClient used = rpc;
             try {
-                return call.get();
+                return call.apply(used);
             } catch (RpcException e) {
                 MasterProtocol.checkVersion(e, rpc.target());
                 boolean notLeader = e.status() == RpcException.NOT_LEADER;
                 boolean lost = e.status() == RpcException.UNAVAILABLE && (idempotent || e.notSent())
                         || e.status() == RpcException.TIMEOUT && idempotent || notLeader;
+                if (!lost && !idempotent && locator.follows() && !Thread.currentThread().isInterrupted()
+                        && (e.status() == RpcException.UNAVAILABLE || e.status() == RpcException.TIMEOUT)) {
+                    if (e.status() == RpcException.TIMEOUT) {
+                        used.disconnect();
+                    }
+                    if (awaitNewLeader(used.target())) {
+                        continue; // the master that may have acted on it is gone with its state
+                    }
+                    throw e;
+                }
                 if (!lost || Thread.currentThread().isInterrupted()) {
                     throw e;
                 }
                 if (e.status() == RpcException.TIMEOUT) {
-                    rpc.disconnect(); // a connection the master no longer answers on
+                    used.disconnect(); // a connection the master no longer answers on
                 }
                 if (follow() && notLeader) {
                     continue; // the new leader, at once
@@ -192,7 +240,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
                 long left = reconnectMillis - TimeUnit.NANOSECONDS.toMillis(now - firstFailure);
                 if (left <= 0) {
                     throw new RpcException(notLeader ? RpcException.NOT_LEADER : RpcException.UNAVAILABLE,
-                            "master at " + rpc.target() + (notLeader ? " not the leader" : " unreachable")
+                            "master at " + used.target() + (notLeader ? " not the leader" : " unreachable")
                             + (reconnectMillis > 0 ? " for " + reconnectMillis + " ms (the reconnect deadline)" : "")
                             + ": " + e.getMessage(), e);
                 }
@@ -205,6 +253,41 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
                 pause = Math.min(pause * 2, MAX_PAUSE_MILLIS);
             }
         }
+    }
+
+    /**
+     * After a call that changes state lost its connection to a leader: waits, up to the
+     * reconnect deadline, for etcd to name another leader (the old one's term, and whatever it
+     * did with the call, is then gone: the call may be sent to the new one), or for the old
+     * leader to answer again (it lives, and may have acted on the call: it is not resent).
+     *
+     * @return whether a new leader took over
+     */
+    private boolean awaitNewLeader(String lost) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(reconnectMillis);
+        long pause = FIRST_PAUSE_MILLIS;
+        while (System.nanoTime() - deadline < 0) {
+            follow();
+            RpcClient current = rpc;
+            if (!current.target().equals(lost)) {
+                return true; // this thread or another followed the leader elsewhere
+            }
+            try {
+                current.call(MasterProtocol.LOOKUP_PREFIX, b -> Wire.writeLongs(b, new long[0]), Wire::readInt);
+                follow();
+                return !rpc.target().equals(lost); // the old leader answers: unless it was replaced just now
+            } catch (RpcException probe) {
+                // away (dead, or deposed): wait for the next leader
+            }
+            try {
+                Thread.sleep(pause);
+            } catch (InterruptedException interrupted) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+            pause = Math.min(pause * 2, MAX_PAUSE_MILLIS);
+        }
+        return false;
     }
 
     /** The highest epoch of the masters' answers so far (0 for masters without etcd). */
@@ -255,11 +338,11 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
      * @see Master#pollIndex
      */
     public List<IndexUpdate> pollIndex(String nodeId, long ackedSeq, long waitMillis) {
-        return retrying(true, () -> rpc.call(MasterProtocol.INDEX_POLL, b -> {
+        return retrying(true, r -> r.call(MasterProtocol.INDEX_POLL, b -> {
             Wire.writeString(b, nodeId);
             b.writeLong(ackedSeq);
             b.writeLong(waitMillis);
-        }, MasterProtocol::readUpdates, waitMillis + rpc.timeoutMillis()));
+        }, MasterProtocol::readUpdates, waitMillis + r.timeoutMillis()));
     }
 
     /** @see Master#lookupPrefix */
@@ -313,6 +396,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
             b.writeInt(replicas);
             Wire.writeString(b, preferredSegment == null ? "" : preferredSegment);
         }, b -> {
+            long epoch = RpcClient.answerEpoch(b);
             int n = Wire.readCount(b, 1);
             List<Placement> out = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
@@ -320,27 +404,64 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
                 boolean exists = Wire.readBoolean(b);
                 String segment = Wire.readString(b);
                 out.add(new Placement(key, exists ? null : segment, Wire.readLong(b), Wire.readLong(b)));
+                if (!exists) {
+                    putEpochs.put(key, epoch);
+                }
             }
             return out;
         });
     }
 
+    /**
+     * Commits, naming the epoch of the master that started the put of these keys (their
+     * first key's put, when they came from several): a later leader never started it and
+     * refuses it with {@link RpcException#STALE_PUT}.
+     *
+     * @throws RpcException STALE_PUT: put the blocks again; CONFLICT: keys not being written
+     */
     @Override
     public void putCommit(BlockKey[] keys, int[] crcs) {
-        once(MasterProtocol.PUT_COMMIT, b -> {
-            Wire.writeKeys(b, keys);
-            Wire.writeInts(b, crcs);
-        }, b -> null);
+        Long epoch = null;
+        for (int i = 0; i < keys.length && epoch == null; i++) {
+            epoch = putEpochs.get(keys[i]);
+        }
+        Long putEpoch = epoch;
+        try {
+            once(MasterProtocol.PUT_COMMIT, b -> {
+                Wire.writeKeys(b, keys);
+                Wire.writeInts(b, crcs);
+                if (putEpoch != null) {
+                    b.writeLong(putEpoch);
+                }
+            }, b -> null);
+        } finally {
+            forgetPuts(keys);
+        }
     }
 
     @Override
     public void putAbort(BlockKey[] keys) {
-        once(MasterProtocol.PUT_ABORT, b -> Wire.writeKeys(b, keys), b -> null);
+        try {
+            once(MasterProtocol.PUT_ABORT, b -> Wire.writeKeys(b, keys), b -> null);
+        } finally {
+            forgetPuts(keys);
+        }
+    }
+
+    private void forgetPuts(BlockKey[] keys) {
+        for (BlockKey key : keys) {
+            putEpochs.remove(key);
+        }
     }
 
     /** @see Master#get */
     @Override
     public Lease get(BlockKey[] keys, long ttlMillis) {
+        // BUSY from a new leader whose store nodes are registering again: ask again (WriteStall).
+        return WriteStall.retry(() -> getOnce(keys, ttlMillis));
+    }
+
+    private Lease getOnce(BlockKey[] keys, long ttlMillis) {
         return once(MasterProtocol.GET, b -> {
             Wire.writeKeys(b, keys);
             b.writeLong(ttlMillis);

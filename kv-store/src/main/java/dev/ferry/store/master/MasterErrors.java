@@ -6,7 +6,7 @@ import java.util.function.Supplier;
 /**
  * The one place where a {@link MasterException} becomes the {@link RpcException} that the
  * master's callers see (a remote one through {@link MasterService}, a local one through
- * {@link InProcessMaster}): REFUSED, NO_SPACE, BUSY and CONFLICT keep their names and the message.
+ * {@link InProcessMaster}): REFUSED, NO_SPACE, BUSY, CONFLICT and STALE_PUT keep their names and the message.
  */
 final class MasterErrors {
     private MasterErrors() {
@@ -19,6 +19,7 @@ final class MasterErrors {
             case NO_SPACE -> RpcException.NO_SPACE;
             case BUSY -> RpcException.BUSY;
             case CONFLICT -> RpcException.CONFLICT;
+            case STALE_PUT -> RpcException.STALE_PUT;
         };
         return new RpcException(status, e.getMessage(), e);
     }

@@ -16,7 +16,9 @@ public final class MasterException extends RuntimeException {
         /** DRAM is full while blocks are being demoted to SSD: ask again shortly. */
         BUSY,
         /** The call names state this master does not hold (a commit for a put it never started). */
-        CONFLICT
+        CONFLICT,
+        /** A commit for a put that a former leader started (an older epoch): nothing is published. */
+        STALE_PUT
     }
 
     private final Reason reason;

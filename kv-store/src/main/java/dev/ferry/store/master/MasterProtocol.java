@@ -27,9 +27,11 @@ import io.netty.buffer.ByteBuf;
  *   <li>24 PUT_START: keys, block bytes (i64), replicas (i32), preferred segment (string,
  *       empty for none) -> count, then per placement: key, exists (bool), segment
  *       (string), offset (i64), length (i64)</li>
- *   <li>25 PUT_COMMIT: keys, crcs (int[]) -> empty, once the nodes holding the blocks have
- *       them in their indexes (at most {@link Master#INDEX_ACK_TIMEOUT_MILLIS} later); CONFLICT
- *       when a key is not being written (its put reclaimed, or started with another master)</li>
+ *   <li>25 PUT_COMMIT: keys, crcs (int[]), the put's epoch (i64: that of the PUT_START answer;
+ *       absent from older clients) -> empty, once the nodes holding the blocks have them in
+ *       their indexes (at most {@link Master#INDEX_ACK_TIMEOUT_MILLIS} later); STALE_PUT when
+ *       the put's epoch is not the master's (a former leader started it: nothing is
+ *       published); CONFLICT when a key is not being written (its put reclaimed)</li>
  *   <li>26 PUT_ABORT: keys -> empty</li>
  *   <li>27 GET: keys, ttl ms (i64) -> lease id, ttl, count, then per key a replica count
  *       (i32, 0 when missing) and per replica segment, offset, length, crc (i32), load

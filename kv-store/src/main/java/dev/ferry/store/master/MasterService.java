@@ -85,8 +85,12 @@ public final class MasterService implements AutoCloseable {
     }
 
     private Master newMaster() {
+        return newMaster(0);
+    }
+
+    private Master newMaster(long term) {
         return new Master(policy, System::nanoTime, TimeUnit.MILLISECONDS.toNanos(nodeTimeoutMillis),
-                TimeUnit.SECONDS.toNanos(30));
+                TimeUnit.SECONDS.toNanos(30), term);
     }
 
     /**
@@ -96,6 +100,14 @@ public final class MasterService implements AutoCloseable {
      */
     public void resetState() {
         master = newMaster();
+    }
+
+    /**
+     * {@link #resetState()} for the term of epoch {@code term}: commits of puts started in
+     * another term are refused with {@link RpcException#STALE_PUT}.
+     */
+    public void resetState(long term) {
+        master = newMaster(term);
     }
 
     /** The RPC port. */
@@ -153,7 +165,12 @@ public final class MasterService implements AutoCloseable {
     private CompletionStage<?> dispatchLater(int method, ByteBuf in, ByteBuf out) {
         switch (method) {
             case MasterProtocol.PUT_COMMIT -> {
-                CompletableFuture<Void> fence = master.putCommit(Wire.readKeys(in), Wire.readInts(in));
+                BlockKey[] keys = Wire.readKeys(in);
+                int[] crcs = Wire.readInts(in);
+                // The put's epoch is absent from the commits of clients that predate it.
+                Master m = master;
+                CompletableFuture<Void> fence = in.readableBytes() >= Long.BYTES ? m.putCommit(keys, crcs, in.readLong())
+                        : m.putCommit(keys, crcs);
                 return fence.isDone() ? null
                         : fence.completeOnTimeout(null, Master.INDEX_ACK_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
             }

@@ -84,7 +84,7 @@ public final class StoreNode implements AutoCloseable {
      *                         the whole slab at start
      * @param scrubBytesPerSecond most bytes per second the background scrub re-checks; 0 for no scrub
      * @param masterReconnectMillis how long a call to the master keeps trying to reach a master
-     *                         that went away, ms ({@link MasterClient#DEFAULT_RECONNECT_MILLIS})
+     *                         that went away, ms ({@link MasterClient#FOLLOW_LEASE_TTL} by default)
      */
     public record Config(String nodeId, MasterAddress master, long capacityBytes, TransferEngine.Context engine,
                          Path shmDir, Path dataDir, Path ssdDir, long ssdCapacityBytes, String ssdPolicy,
@@ -115,14 +115,14 @@ public final class StoreNode implements AutoCloseable {
                       Path dataDir, Path ssdDir, long ssdCapacityBytes, String ssdPolicy, long heartbeatMillis,
                       boolean lazySlab, long scrubBytesPerSecond) {
             this(nodeId, master, capacityBytes, engine, shmDir, dataDir, ssdDir, ssdCapacityBytes, ssdPolicy,
-                    heartbeatMillis, lazySlab, scrubBytesPerSecond, MasterClient.DEFAULT_RECONNECT_MILLIS);
+                    heartbeatMillis, lazySlab, scrubBytesPerSecond, MasterClient.FOLLOW_LEASE_TTL);
         }
 
         /** A populated slab, the default scrub and the default reconnect deadline. */
         public Config(String nodeId, HostPort master, long capacityBytes, TransferEngine.Context engine, Path shmDir,
                       Path dataDir, Path ssdDir, long ssdCapacityBytes, String ssdPolicy, long heartbeatMillis) {
             this(nodeId, master, capacityBytes, engine, shmDir, dataDir, ssdDir, ssdCapacityBytes, ssdPolicy,
-                    heartbeatMillis, false, DEFAULT_SCRUB_BYTES_PER_SECOND, MasterClient.DEFAULT_RECONNECT_MILLIS);
+                    heartbeatMillis, false, DEFAULT_SCRUB_BYTES_PER_SECOND, MasterClient.FOLLOW_LEASE_TTL);
         }
 
         /** Without an SSD tier. */

@@ -140,6 +140,15 @@ public final class RpcClient implements AutoCloseable {
     }
 
     /**
+     * The epoch of the server that sent an answer: for an answer decoder of
+     * {@link #call(int, Consumer, Function)}, given the buffer it was handed (a master's
+     * epoch when it answered, 0 from servers without one).
+     */
+    public static long answerEpoch(ByteBuf answer) {
+        return answer.getLong(RpcFrames.RECEIVED_EPOCH_OFFSET);
+    }
+
+    /**
      * Sends a request without waiting for its answer, which is dropped when it arrives. For
      * calls whose outcome the caller does not need (a lease release that cannot have
      * expired); a request that cannot be sent is lost, so the server must tolerate that.

@@ -27,6 +27,11 @@ public final class RpcException extends RuntimeException {
      * leader whose state survives.
      */
     public static final int NOT_LEADER = 9;
+    /**
+     * A commit for a put that a former leader started: the leader that answers never started
+     * it (its term began from an empty directory) and published nothing; put the blocks again.
+     */
+    public static final int STALE_PUT = 10;
 
     private final int status;
     private final boolean notSent;

@@ -15,6 +15,8 @@ final class RpcFrames {
     static final byte ANSWER = 1;
     static final byte ERROR = 2;
     static final int HEADER_BYTES = 19;
+    /** Where the epoch sits in a received frame (its length field stripped). */
+    static final int RECEIVED_EPOCH_OFFSET = 1 + 8 + 2;
     /** Where the epoch sits in a frame, counting the length field. */
     private static final int EPOCH_OFFSET = 4 + 1 + 8 + 2;
     static final int MAX_FRAME_BYTES = 64 << 20;

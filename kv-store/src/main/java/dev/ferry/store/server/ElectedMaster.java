@@ -62,7 +62,7 @@ public final class ElectedMaster implements AutoCloseable {
             this.election = new LeaderElection(etcd, clusterId, address, leaseTtl, new LeaderElection.Listener() {
                 @Override
                 public void elected(long epoch) {
-                    service.resetState();
+                    service.resetState(epoch);
                     terms.incrementAndGet();
                     LOG.info("master {} leads cluster {} with epoch {}", address, clusterId, epoch);
                 }

@@ -309,7 +309,7 @@ public final class Sidecar implements AutoCloseable {
         private int httpPort = -1;
         private String policy = "lru";
         private long heartbeatMillis = 300;
-        private long masterReconnectMillis = MasterClient.DEFAULT_RECONNECT_MILLIS;
+        private long masterReconnectMillis = MasterClient.FOLLOW_LEASE_TTL;
         private Path dataDir;
         private boolean lazySlab;
         private long scrubBytesPerSecond = StoreNode.Config.DEFAULT_SCRUB_BYTES_PER_SECOND;
@@ -369,7 +369,7 @@ public final class Sidecar implements AutoCloseable {
 
         /**
          * How long a call to the master keeps trying to reach a master that went away (a
-         * restart), ms (default {@link MasterClient#DEFAULT_RECONNECT_MILLIS}).
+         * restart), ms (default {@link MasterClient#FOLLOW_LEASE_TTL}).
          */
         public Context masterReconnectMillis(long millis) {
             this.masterReconnectMillis = millis;

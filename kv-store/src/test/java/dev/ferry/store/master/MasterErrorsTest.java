@@ -22,6 +22,7 @@ class MasterErrorsTest {
                 case NO_SPACE -> RpcException.NO_SPACE;
                 case BUSY -> RpcException.BUSY;
                 case CONFLICT -> RpcException.CONFLICT;
+                case STALE_PUT -> RpcException.STALE_PUT;
             };
             assertThat(answer.status()).isEqualTo(expected);
             assertThat(answer).hasMessage("why: " + reason).hasCause(refusal);

@@ -88,8 +88,10 @@ class ElectedMasterTest {
             try (MasterClient toStandby = new MasterClient("127.0.0.1", standby.port(), 2_000, 0)) {
                 assertThatThrownBy(toStandby::stats).isInstanceOfSatisfying(RpcException.class,
                                 e -> assertThat(e.status()).isEqualTo(RpcException.NOT_LEADER))
-                        .hasMessageContaining("is not the leader of cluster c1")
-                        .hasMessageContaining("the leader is at " + leader.address());
+                        .hasMessageContaining("is not the leader of cluster c1");
+                // Named once the standby has read the leader's key (right after its own campaign lost).
+                await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThatThrownBy(toStandby::stats)
+                        .hasMessageContaining("the leader is at " + leader.address()));
             }
         }
     }
@@ -153,6 +155,17 @@ class ElectedMasterTest {
         });
         assertThat(seen).containsExactlyInAnyOrder(keys);
         assertThat(masterClient.epoch()).isEqualTo(second.epoch());
+    }
+
+    @Test
+    void mastersStoppedCleanlyLeaveNothingOfTheirClusterInEtcd() {
+        List<ElectedMaster> all = List.of(master(), master(), master());
+        await().atMost(Duration.ofSeconds(10)).until(() -> leaders(all).size() == 1);
+        all.forEach(ElectedMaster::close);
+        try (var client = new dev.ferry.store.coord.EtcdClient(List.of(etcd.uri()), Duration.ofSeconds(2))) {
+            // At once, not after the lease's TTL: each leader revoked its lease as it stopped.
+            assertThat(client.get(dev.ferry.store.coord.LeaderElection.leaderKey("c1"))).isEmpty();
+        }
     }
 
     @Test

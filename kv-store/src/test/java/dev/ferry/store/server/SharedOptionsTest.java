@@ -90,7 +90,7 @@ class SharedOptionsTest {
         assertThat(sidecar.slab.shmDir()).isEqualTo(Path.of("/dev/shm"));
         assertThat(sidecar.ssd.bytes()).isZero();
         assertThat(sidecar.master.address()).isNull();
-        assertThat(sidecar.master.reconnectMillis()).isEqualTo(5000);
+        assertThat(sidecar.master.reconnectMillis()).isEqualTo(dev.ferry.store.master.MasterClient.FOLLOW_LEASE_TTL);
         assertThat(sidecar.data.address()).isEqualTo(new dev.ferry.store.cli.BindAddress("127.0.0.1", 0));
     }
 
