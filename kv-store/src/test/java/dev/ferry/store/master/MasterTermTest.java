@@ -63,7 +63,7 @@ class MasterTermTest {
         assertThatThrownBy(() -> m.get(BlockKey.ofAll(1, 2), 1_000))
                 .isInstanceOfSatisfying(MasterException.class,
                         e -> assertThat(e.reason()).isEqualTo(MasterException.Reason.BUSY))
-                .hasMessageContaining("block 2 is unknown to this leader");
+                .hasMessageContaining("block " + BlockKey.of(2) + " is unknown to this leader");
         assertThat(m.stats().leases()).as("the refused get leased nothing").isEqualTo(1);
         now.addAndGet(NODE_TIMEOUT);
         assertThat(m.get(BlockKey.ofAll(2), 1_000).replicas().getFirst()).isEmpty();
