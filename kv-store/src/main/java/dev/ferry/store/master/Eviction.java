@@ -22,7 +22,7 @@ final class Eviction {
     private final Membership members;
     private final IndexLog log;
     private final LongSupplier clock;
-    private final EvictionPolicy policy;
+    private final TierQueues policy;
     long evictions;
     long demotions;
     long promotions;
@@ -129,7 +129,7 @@ final class Eviction {
             CopyState c = b.copyIn(name);
             if (c.ssd() != CopyState.Ssd.STORED) {
                 while (s.ssdBytes() + b.length > ssdCapacity) {
-                    BlockKey cold = policy.victim(k -> evictable(k) && onlyOnSsd(k, name));
+                    BlockKey cold = policy.ssdVictim(k -> evictable(k) && onlyOnSsd(k, name));
                     if (cold == EvictionPolicy.NONE) {
                         return; // the SSD is full of blocks that cannot leave now
                     }
@@ -163,6 +163,8 @@ final class Eviction {
         if (b.copies.isEmpty()) {
             blocks.forget(key);
             evictions++;
+        } else {
+            blocks.retier(b);
         }
     }
 
@@ -214,6 +216,8 @@ final class Eviction {
             if (b.copies.isEmpty()) {
                 blocks.forget(key);
                 blocks.lost++;
+            } else {
+                blocks.retier(b);
             }
         }
     }
@@ -233,6 +237,7 @@ final class Eviction {
                 }
             }
             c.dram(CopyState.Dram.LOADING, s.allocator().allocate(b.length));
+            blocks.retier(b); // back in the DRAM queue before the next search
             promotions++;
         }
         return new Replica(b.key, c.segment, c.offset(), b.length, b.crc, node.features.loadEndpoint());
