@@ -42,7 +42,7 @@ final class Eviction {
      * is to retry); else by evicting a block.
      */
     Room makeRoom(Predicate<BlockKey> candidate, Predicate<String> where, boolean mayWait) {
-        BlockKey cheap = members.ssdNodes() == 0 ? EvictionPolicy.NONE
+        BlockKey cheap = !inBothTiers(where) ? EvictionPolicy.NONE
                 : policy.victim(k -> candidate.test(k) && evictable(k) && dramCopy(k, where, true) != null);
         if (cheap != EvictionPolicy.NONE) {
             BlockState b = blocks.get(cheap);
@@ -61,6 +61,16 @@ final class Eviction {
         blocks.remove(victim);
         evictions++;
         return Room.FREED;
+    }
+
+    /** Whether a segment {@code where} accepts has a DRAM copy that its node's SSD also holds. */
+    private boolean inBothTiers(Predicate<String> where) {
+        for (SegmentState s : members.segments()) {
+            if (s.inBothTiers() > 0 && where.test(s.descriptor().name())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
