@@ -39,7 +39,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * The master's operations against how many blocks it holds: a prefix lookup, a put into a
  * full store (so that every block put evicts one; also with the oldest blocks pinned, which
- * the LRU victim search walks past), a get with its release, a heartbeat and
+ * the LRU victim search walks past; also into the full DRAM of a node whose SSD tier holds
+ * many colder blocks, {@link SsdStore}), a get with its release, a heartbeat and
  * the expiry sweep, on {@link OneThread one thread} and {@link TwoThreads two}, and a get
  * beside a thread that sweeps without pause ({@link BesideTheReaper}).
  *
