@@ -108,4 +108,39 @@ class MasterSsdOnlySearchTest {
         assertThat(master.lookupPrefix(BlockKey.ofAll(1))).as("the coldest DRAM block was evicted").isZero();
         assertThat(master.stats().ssdBlocks()).isEqualTo(SSD_ONLY_BLOCKS);
     }
+
+    @Test
+    void aPromotedBlockIsBackAmongTheDramVictimsAndLeavesThemWhenItsDramIsFreed() {
+        Master master = new Master(new LruPolicy(), () -> 0, 10_000_000_000L, 50_000_000_000L);
+        master.registerNode("s", new SegmentDescriptor("s/dram", DRAM_BLOCKS * BLOCK, new Endpoint("127.0.0.1", 1)),
+                new NodeFeatures(false, 1000 * BLOCK, "127.0.0.1:9"), List.of());
+        for (long k = 1; k <= DRAM_BLOCKS; k++) {
+            master.putStart(BlockKey.ofAll(k), BLOCK);
+            master.putCommit(BlockKey.ofAll(k), new int[] {(int) k});
+        }
+        master.expire(); // DRAM full: 1 and 2, the coldest, are demoted
+        assertThat(master.heartbeat("s", 0)).extracting(u -> u.block().key()).containsExactly(BlockKey.ofAll(1, 2));
+        master.heartbeat("s", new NodeReport(2, BlockKey.ofAll(1, 2), new BlockKey[0], new BlockKey[0]));
+        Lease lease = master.get(BlockKey.ofAll(1), 1_000); // promoted: a DRAM copy again, also on SSD
+        master.heartbeat("s", new NodeReport(2, new BlockKey[0], BlockKey.ofAll(1), new BlockKey[0]));
+        master.release(lease.id());
+        master.heartbeat("s", NodeReport.ack(2).withSsd(SsdHealth.FULL)); // no more demotion
+        master.putStart(BlockKey.ofAll(5), BLOCK);
+        master.putCommit(BlockKey.ofAll(5), new int[] {5});
+
+        // DRAM is full: the DRAM copy that is also on SSD goes first, though 3 is colder.
+        master.putStart(BlockKey.ofAll(6), BLOCK);
+        master.putCommit(BlockKey.ofAll(6), new int[] {6});
+        assertThat(master.stats().evictions()).isZero();
+        assertThat(master.stats().ssdBlocks()).isEqualTo(2);
+        assertThat(master.lookupPrefix(BlockKey.ofAll(3, 4))).isEqualTo(2);
+        assertThat(master.stats().ssdHits()).isZero();
+
+        // Now only on SSD again, 1 is no DRAM victim: the coldest DRAM block, 5, is evicted.
+        master.putStart(BlockKey.ofAll(7), BLOCK);
+        assertThat(master.stats().evictions()).isEqualTo(1);
+        assertThat(master.lookupPrefix(BlockKey.ofAll(5))).isZero();
+        assertThat(master.lookupPrefix(BlockKey.ofAll(1))).isEqualTo(1);
+        assertThat(master.stats().ssdHits()).isEqualTo(1);
+    }
 }
