@@ -11,7 +11,8 @@ import java.util.function.Predicate;
  * coldest blocks of a full SSD-backed node to its SSD ({@link #demote}), follows the node's
  * reports of demotions written, promotions loaded and SSD blocks lost, and promotes a block
  * found only on SSD on a get ({@link #promotion}). What a segment has on its way to SSD is
- * counted in its {@link SegmentState}, so no step walks the blocks. Not thread-safe: guarded
+ * counted in its {@link SegmentState}, so no step walks the blocks. The searches for DRAM victims
+ * and for SSD-only ones each walk their own tier's queue ({@link TierQueues}). Not thread-safe: guarded
  * by the master's lock.
  */
 final class Eviction {
