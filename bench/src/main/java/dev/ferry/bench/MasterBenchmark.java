@@ -3,12 +3,16 @@ package dev.ferry.bench;
 import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.eviction.LruPolicy;
 import dev.ferry.store.master.Lease;
+import dev.ferry.store.index.IndexedBlock;
 import dev.ferry.store.master.Master;
 import dev.ferry.store.master.MasterStats;
+import dev.ferry.store.master.NodeFeatures;
 import dev.ferry.store.master.NodeReport;
 import dev.ferry.store.master.Placement;
 import dev.ferry.transfer.segment.Endpoint;
+import dev.ferry.store.tier.SsdHealth;
 import dev.ferry.transfer.segment.SegmentDescriptor;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -35,7 +39,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * The master's operations against how many blocks it holds: a prefix lookup, a put into a
  * full store (so that every block put evicts one; also with the oldest blocks pinned, which
- * the LRU victim search walks past), a get with its release, a heartbeat and
+ * the LRU victim search walks past; also into the full DRAM of a node whose SSD tier holds
+ * many colder blocks, {@link SsdStore}), a get with its release, a heartbeat and
  * the expiry sweep, on {@link OneThread one thread} and {@link TwoThreads two}, and a get
  * beside a thread that sweeps without pause ({@link BesideTheReaper}).
  *
@@ -204,6 +209,76 @@ public abstract class MasterBenchmark {
         }
     }
 
+    /**
+     * A master with one SSD-backed node: {@value #SSD_STORE_DRAM_BLOCKS} blocks fill its DRAM
+     * and {@code ssdBlocks} more are only on its SSD (the node kept them when it registered, so
+     * they are the least recently used). Its SSD reports itself full, so the master asks for
+     * no demotion and a put evicts from DRAM at once: each eviction searches for a DRAM victim
+     * (and first for a DRAM copy also on SSD) while the SSD-only blocks are colder.
+     */
+    @State(Scope.Benchmark)
+    public static class SsdStore {
+        /** Blocks in the node's DRAM. */
+        public static final int SSD_STORE_DRAM_BLOCKS = 4096;
+
+        /** Blocks only on the node's SSD. */
+        @Param({"10000", "1000000"})
+        public int ssdBlocks;
+
+        Store store;
+        private final java.util.concurrent.atomic.AtomicLong nextFresh = new java.util.concurrent.atomic.AtomicLong(1L << 40);
+
+        /** {@link #REQUEST_BLOCKS} keys never put before. */
+        BlockKey[] fresh() {
+            BlockKey[] keys = new BlockKey[REQUEST_BLOCKS];
+            long from = nextFresh.getAndAdd(REQUEST_BLOCKS);
+            for (int i = 0; i < keys.length; i++) {
+                keys[i] = key(from + i);
+            }
+            return keys;
+        }
+
+        @Setup(Level.Trial)
+        public void setUp() {
+            long now = 1_000_000_000_000L;
+            Master master = new Master(new LruPolicy(), () -> now, Long.MAX_VALUE / 4, Long.MAX_VALUE / 4);
+            List<IndexedBlock> kept = new ArrayList<>(ssdBlocks);
+            for (int i = 0; i < ssdBlocks; i++) {
+                kept.add(new IndexedBlock(key(-1L - i), IndexedBlock.ON_SSD, BLOCK_BYTES, 0));
+            }
+            if (master.registerNode(node(0), new SegmentDescriptor("store-0/dram",
+                    SSD_STORE_DRAM_BLOCKS * BLOCK_BYTES, new Endpoint("127.0.0.1", 10_000)),
+                    new NodeFeatures(false, 2L * ssdBlocks * BLOCK_BYTES, "127.0.0.1:9"), kept) != ssdBlocks) {
+                throw new IllegalStateException("the master took back fewer than " + ssdBlocks + " SSD blocks");
+            }
+            master.heartbeat(node(0), NodeReport.ack(0).withSsd(SsdHealth.FULL));
+            store = new Store();
+            store.master = master;
+            store.blocks = SSD_STORE_DRAM_BLOCKS + ssdBlocks;
+            for (int from = 0; from < SSD_STORE_DRAM_BLOCKS; from += FILL_BATCH) {
+                BlockKey[] keys = new BlockKey[FILL_BATCH];
+                for (int i = 0; i < keys.length; i++) {
+                    keys[i] = key(from + i);
+                }
+                store.put(keys);
+            }
+            MasterStats stats = master.stats();
+            if (stats.blocks() != store.blocks || stats.usedBytes() != stats.capacityBytes() || stats.evictions() != 0) {
+                throw new IllegalStateException("setup left " + stats + ", not a full DRAM and " + ssdBlocks
+                        + " SSD-only blocks");
+            }
+        }
+
+        /** Every put left the store as full as it found it, and evicted only from DRAM. */
+        @TearDown(Level.Trial)
+        public void check() {
+            MasterStats stats = store.master.stats();
+            if (stats.blocks() != store.blocks || stats.pendingBlocks() != 0 || stats.ssdBlocks() != ssdBlocks) {
+                throw new IllegalStateException("the run left " + stats + ", not " + store.blocks + " blocks");
+            }
+        }
+    }
+
     static String node(int n) {
         return "store-" + n;
     }
@@ -255,6 +330,15 @@ public abstract class MasterBenchmark {
     @Benchmark
     public int putPastPinned(Store store, Pins pins, Requests requests) {
         return store.put(requests.fresh());
+    }
+
+    /**
+     * {@link #putEvicting} into the full DRAM of a node whose SSD tier holds {@code ssdBlocks}
+     * colder blocks ({@link SsdStore}): the victim searches meet only DRAM blocks.
+     */
+    @Benchmark
+    public int putEvictingWithSsd(SsdStore ssd) {
+        return ssd.store.put(ssd.fresh());
     }
 
     /** A get (lease) of 16 resident blocks and its release. */

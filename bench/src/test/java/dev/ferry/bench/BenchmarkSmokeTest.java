@@ -42,12 +42,13 @@ class BenchmarkSmokeTest {
         Options options = new OptionsBuilder()
                 .include(MasterBenchmark.class.getSimpleName())
                 .param("blocks", "10000")
+                .param("ssdBlocks", "10000")
                 .forks(0).warmupIterations(0).measurementIterations(1)
                 .measurementTime(TimeValue.milliseconds(200)).shouldFailOnError(true).build();
         Collection<RunResult> results = new Runner(options).run();
-        // one and two threads: lookup, its HashMap baseline, put (plain and past pinned blocks), get, heartbeat,
-        // expire; a get beside the reaper
-        assertThat(results).hasSize(15);
+        // one and two threads: lookup, its HashMap baseline, put (plain, past pinned blocks, beside SSD-only
+        // blocks), get, heartbeat, expire; a get beside the reaper
+        assertThat(results).hasSize(17);
         assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
     }
 

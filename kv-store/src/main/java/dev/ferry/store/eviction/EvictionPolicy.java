@@ -42,6 +42,29 @@ public interface EvictionPolicy {
     BlockKey victim(Predicate<BlockKey> evictable);
 
     /**
+     * A second, empty queue of the same kind whose recency order interleaves with this one's,
+     * so that a block {@link #moveTo moved} between them keeps its place: the master keeps one
+     * queue per tier this way, so that a search for a victim of one tier does not walk past the
+     * blocks of the other. The default returns this policy itself (one queue for both tiers).
+     */
+    default EvictionPolicy sibling() {
+        return this;
+    }
+
+    /**
+     * Moves a block from this queue to {@code to} (this policy or one of its {@link #sibling
+     * siblings}), keeping its recency and whether it is {@link #onHeld held}. Does nothing for a
+     * block not here. The default supports only {@code to == this}, where nothing moves.
+     *
+     * @throws IllegalArgumentException when {@code to} is not a queue this policy can move to
+     */
+    default void moveTo(BlockKey key, EvictionPolicy to) {
+        if (to != this) {
+            throw new IllegalArgumentException("this policy keeps a single queue");
+        }
+    }
+
+    /**
      * @param name {@code lru} or {@code s3fifo}
      * @throws IllegalArgumentException for an unknown name
      */

@@ -22,7 +22,8 @@ import java.util.function.Predicate;
  * unevictable blocks that are not held (soft-pinned, or not in the tier asked for).
  */
 public final class LruPolicy implements EvictionPolicy {
-    private long clock;
+    /** The stamp counter, shared with the {@link #sibling siblings}: [0] is the last stamp given. */
+    private final long[] clock;
     /** Blocks in the order, oldest stamp first (access order: an access moves a block to the end): key to stamp. */
     private final LinkedHashMap<BlockKey, Long> order = new LinkedHashMap<>(1024, 0.75f, true);
     /** Held blocks (in the order, or parked). */
@@ -34,22 +35,31 @@ public final class LruPolicy implements EvictionPolicy {
     /** The stamps of {@link #returned}: key to stamp. */
     private final Map<BlockKey, Long> returnedStamps = new HashMap<>();
 
+    /** An empty LRU order. */
+    public LruPolicy() {
+        this(new long[1]);
+    }
+
+    private LruPolicy(long[] clock) {
+        this.clock = clock;
+    }
+
     @Override
     public void onInsert(BlockKey key) {
-        order.put(key, ++clock);
+        order.put(key, ++clock[0]);
     }
 
     @Override
     public void onAccess(BlockKey key) {
         if (order.containsKey(key)) {
-            order.put(key, ++clock); // an access: to the end
+            order.put(key, ++clock[0]); // an access: to the end
         } else if (parked.containsKey(key)) {
-            parked.put(key, ++clock);
+            parked.put(key, ++clock[0]);
         } else {
             Long stamp = returnedStamps.remove(key);
             if (stamp != null) {
                 returned.remove(stamp);
-                order.put(key, ++clock);
+                order.put(key, ++clock[0]);
             }
         }
     }
@@ -79,12 +89,58 @@ public final class LruPolicy implements EvictionPolicy {
         if (stamp == null) {
             return; // never parked: still in its place
         }
+        putBack(key, stamp);
+    }
+
+    /** Puts a block not held into the order at {@code stamp}. */
+    private void putBack(BlockKey key, long stamp) {
         Map.Entry<BlockKey, Long> last = order.lastEntry();
         if (last == null || last.getValue() < stamp) {
             order.put(key, stamp); // newer than every block in the order: its place is the end
         } else {
             returned.put(stamp, key);
             returnedStamps.put(key, stamp);
+        }
+    }
+
+    /** An empty LRU order sharing this one's stamps: a block {@link #moveTo moved} keeps its place. */
+    @Override
+    public EvictionPolicy sibling() {
+        return new LruPolicy(clock);
+    }
+
+    /**
+     * O(1), or O(log r) when the block lands behind the most recent one of {@code to}.
+     *
+     * @throws IllegalArgumentException when {@code to} is neither this policy nor a {@link #sibling} of it
+     */
+    @Override
+    public void moveTo(BlockKey key, EvictionPolicy to) {
+        if (!(to instanceof LruPolicy other) || other.clock != clock) {
+            throw new IllegalArgumentException("not a sibling of this LRU order");
+        }
+        if (other == this) {
+            return;
+        }
+        boolean wasHeld = held.remove(key);
+        Long stamp = order.remove(key);
+        if (stamp == null) {
+            stamp = parked.remove(key);
+        }
+        if (stamp == null) {
+            stamp = returnedStamps.remove(key);
+            if (stamp != null) {
+                returned.remove(stamp);
+            }
+        }
+        if (stamp == null) {
+            return;
+        }
+        if (wasHeld) {
+            other.held.add(key);
+            other.parked.put(key, stamp); // out of the searches until evictable, as if a search had met it
+        } else {
+            other.putBack(key, stamp);
         }
     }
 

@@ -18,7 +18,8 @@ import java.util.function.LongPredicate;
  * the holding nodes. Not thread-safe: guarded by the master's lock.
  */
 final class BlockTable {
-    final EvictionPolicy policy;
+    /** The policy's order, one queue per tier. */
+    final TierQueues policy;
     private final Membership members;
     private final IndexLog log;
     private final Map<BlockKey, BlockState> blocks = new HashMap<>();
@@ -31,7 +32,7 @@ final class BlockTable {
     long lost;
 
     BlockTable(EvictionPolicy policy, Membership members, IndexLog log) {
-        this.policy = policy;
+        this.policy = new TierQueues(policy);
         this.members = members;
         this.log = log;
     }
@@ -130,6 +131,7 @@ final class BlockTable {
         } else {
             copy.dram(CopyState.Dram.RESIDENT, k.offset());
         }
+        policy.place(b);
         return true;
     }
 
@@ -167,6 +169,17 @@ final class BlockTable {
             s.allocator().free(c.offset(), b.length);
         }
         c.dram(CopyState.Dram.NONE, IndexedBlock.ON_SSD);
+        retier(b);
+    }
+
+    /**
+     * Puts a current block in the eviction queue of its tier after its copies changed: a block
+     * that gains a DRAM copy must be placed before the next victim search.
+     */
+    void retier(BlockState b) {
+        if (current(b)) {
+            policy.place(b);
+        }
     }
 
     /** Drops every copy in {@code segment} (its node is gone); blocks left with none are lost. */
@@ -178,6 +191,8 @@ final class BlockTable {
                 b.removeCopy(c);
                 if (b.copies.isEmpty()) {
                     lostKeys.add(b.key);
+                } else {
+                    retier(b);
                 }
             }
         }

@@ -11,7 +11,8 @@ import java.util.function.Predicate;
  * coldest blocks of a full SSD-backed node to its SSD ({@link #demote}), follows the node's
  * reports of demotions written, promotions loaded and SSD blocks lost, and promotes a block
  * found only on SSD on a get ({@link #promotion}). What a segment has on its way to SSD is
- * counted in its {@link SegmentState}, so no step walks the blocks. Not thread-safe: guarded
+ * counted in its {@link SegmentState}, so no step walks the blocks. The searches for DRAM victims
+ * and for SSD-only ones each walk their own tier's queue ({@link TierQueues}). Not thread-safe: guarded
  * by the master's lock.
  */
 final class Eviction {
@@ -22,7 +23,7 @@ final class Eviction {
     private final Membership members;
     private final IndexLog log;
     private final LongSupplier clock;
-    private final EvictionPolicy policy;
+    private final TierQueues policy;
     long evictions;
     long demotions;
     long promotions;
@@ -42,7 +43,7 @@ final class Eviction {
      * is to retry); else by evicting a block.
      */
     Room makeRoom(Predicate<BlockKey> candidate, Predicate<String> where, boolean mayWait) {
-        BlockKey cheap = members.ssdNodes() == 0 ? EvictionPolicy.NONE
+        BlockKey cheap = !inBothTiers(where) ? EvictionPolicy.NONE
                 : policy.victim(k -> candidate.test(k) && evictable(k) && dramCopy(k, where, true) != null);
         if (cheap != EvictionPolicy.NONE) {
             BlockState b = blocks.get(cheap);
@@ -61,6 +62,16 @@ final class Eviction {
         blocks.remove(victim);
         evictions++;
         return Room.FREED;
+    }
+
+    /** Whether a segment {@code where} accepts has a DRAM copy that its node's SSD also holds. */
+    private boolean inBothTiers(Predicate<String> where) {
+        for (SegmentState s : members.segments()) {
+            if (s.inBothTiers() > 0 && where.test(s.descriptor().name())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
@@ -129,7 +140,7 @@ final class Eviction {
             CopyState c = b.copyIn(name);
             if (c.ssd() != CopyState.Ssd.STORED) {
                 while (s.ssdBytes() + b.length > ssdCapacity) {
-                    BlockKey cold = policy.victim(k -> evictable(k) && onlyOnSsd(k, name));
+                    BlockKey cold = policy.ssdVictim(k -> evictable(k) && onlyOnSsd(k, name));
                     if (cold == EvictionPolicy.NONE) {
                         return; // the SSD is full of blocks that cannot leave now
                     }
@@ -163,6 +174,8 @@ final class Eviction {
         if (b.copies.isEmpty()) {
             blocks.forget(key);
             evictions++;
+        } else {
+            blocks.retier(b);
         }
     }
 
@@ -214,6 +227,8 @@ final class Eviction {
             if (b.copies.isEmpty()) {
                 blocks.forget(key);
                 blocks.lost++;
+            } else {
+                blocks.retier(b);
             }
         }
     }
@@ -233,6 +248,7 @@ final class Eviction {
                 }
             }
             c.dram(CopyState.Dram.LOADING, s.allocator().allocate(b.length));
+            blocks.retier(b); // back in the DRAM queue before the next search
             promotions++;
         }
         return new Replica(b.key, c.segment, c.offset(), b.length, b.crc, node.features.loadEndpoint());

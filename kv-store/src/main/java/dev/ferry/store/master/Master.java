@@ -133,7 +133,7 @@ public final class Master {
         this.nodeTimeoutNanos = nodeTimeoutNanos;
         this.putTimeoutNanos = putTimeoutNanos;
         this.blocks = new BlockTable(policy, members, log);
-        this.leases = new LeaseTable(policy, blocks::current);
+        this.leases = new LeaseTable(blocks.policy, blocks::current);
         this.eviction = new Eviction(blocks, members, log, clock);
         this.allocation = new Allocation(blocks, members, eviction);
     }
@@ -721,6 +721,8 @@ public final class Master {
         }
         if (b.copies.isEmpty()) {
             blocks.forget(key);
+        } else {
+            blocks.retier(b);
         }
         return true;
     }

@@ -24,6 +24,8 @@ final class SegmentState {
     private long demotingBytes;
     /** Bytes of copies here that are on SSD or on their way there ({@link CopyState#claimsSsd()}). */
     private long ssdBytes;
+    /** Copies here readable from DRAM that the node's SSD also holds. */
+    private int inBothTiers;
 
     SegmentState(String nodeId, SegmentDescriptor descriptor, OffsetAllocator allocator) {
         this.nodeId = nodeId;
@@ -46,6 +48,11 @@ final class SegmentState {
         return ssdBytes;
     }
 
+    /** Copies here readable from DRAM that the node's SSD also holds (whose DRAM is free to drop). */
+    int inBothTiers() {
+        return inBothTiers;
+    }
+
     void count(CopyState c) {
         add(c, 1);
     }
@@ -61,6 +68,9 @@ final class SegmentState {
         }
         if (c.claimsSsd()) {
             ssdBytes += sign * c.length();
+        }
+        if (c.dram().readable() && c.ssd() == CopyState.Ssd.STORED) {
+            inBothTiers += sign;
         }
     }
 

@@ -20,6 +20,40 @@ class LruPolicyTest {
         assertThat(lru.victim(k -> false)).isEqualTo(NarrowKeys.NONE);
     }
 
+    private static dev.ferry.store.block.BlockKey key(long k) {
+        return dev.ferry.store.block.BlockKey.ofAll(k)[0];
+    }
+
+    @Test
+    void aBlockMovedToASiblingKeepsItsPlaceByRecencyAndItsHold() {
+        LruPolicy dram = new LruPolicy();
+        EvictionPolicy ssd = dram.sibling();
+        for (long k = 1; k <= 6; k++) {
+            dram.onInsert(key(k));
+        }
+        dram.moveTo(key(4), ssd);
+        dram.onAccess(key(3));
+        dram.moveTo(key(3), ssd); // the most recent now
+        dram.moveTo(key(2), ssd); // older than both: before them
+        assertThat(dram.victim(k -> true)).isEqualTo(key(1));
+        java.util.List<dev.ferry.store.block.BlockKey> asked = new java.util.ArrayList<>();
+        assertThat(ssd.victim(k -> {
+            asked.add(k);
+            return false;
+        })).isNull();
+        assertThat(asked).containsExactly(key(2), key(4), key(3));
+        ssd.moveTo(key(2), dram); // back between 1 and 5
+        assertThat(dram.victim(k -> !k.equals(key(1)))).isEqualTo(key(2));
+        dram.onHeld(key(5));
+        dram.moveTo(key(5), ssd);
+        assertThat(ssd.victim(k -> k.equals(key(5)))).as("still held").isNull();
+        ssd.onEvictable(key(5));
+        assertThat(ssd.victim(k -> !k.equals(key(4)))).as("5 is older than 3").isEqualTo(key(5));
+        ssd.moveTo(key(99), dram); // not there: nothing
+        assertThat(dram.victim(k -> k.equals(key(99)))).isNull();
+        assertThatThrownBy(() -> dram.moveTo(key(1), new LruPolicy())).isInstanceOf(IllegalArgumentException.class);
+    }
+
     @Test
     void unknownPolicyIsAClearError() {
         assertThatThrownBy(() -> EvictionPolicy.byName("mru")).hasMessageContaining("unknown eviction policy 'mru'");
