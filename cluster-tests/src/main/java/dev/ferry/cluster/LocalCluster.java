@@ -9,6 +9,7 @@ import dev.ferry.transfer.metrics.LinkTraffic;
 import dev.ferry.store.server.MasterMain;
 import dev.ferry.store.server.SidecarMain;
 import dev.ferry.store.server.StoreNodeMain;
+import dev.ferry.store.tier.SsdTier;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
@@ -204,7 +205,8 @@ public final class LocalCluster implements AutoCloseable {
             }
             if (config.ssdBlocks() > 0) {
                 args.addAll(List.of("--ssd-dir", config.workDir().resolve("store-" + (i + 1) + "-ssd").toString(),
-                        "--ssd-capacity", Long.toString(share(config.ssdBlocks(), i) * blockBytes),
+                        // Room for that many blocks on top of RocksDB's own reserve.
+                        "--ssd-capacity", Long.toString(SsdTier.diskBytesFor(share(config.ssdBlocks(), i) * blockBytes)),
                         "--ssd-policy", config.policy(), "--heartbeat-ms", "50"));
             }
             stores.add(launchAsync(role, StoreNodeMain.class.getName(), args));

@@ -558,6 +558,34 @@ public final class SsdTier implements AutoCloseable {
     }
 
     /**
+     * The smallest disk size ({@link Context#diskBytes}) that leaves at least
+     * {@code blockBytes} for blocks after RocksDB's reserve, with the write buffer derived
+     * from the disk size as {@link Context#diskBytes} does: what to give a tier that must hold
+     * that many bytes of blocks.
+     *
+     * @param blockBytes bytes of blocks the tier must hold, at least 1
+     * @return disk bytes, at most {@code blockBytes} plus twice the largest write buffer
+     * @throws IllegalArgumentException when {@code blockBytes} is below 1
+     */
+    public static long diskBytesFor(long blockBytes) {
+        if (blockBytes < 1) {
+            throw new IllegalArgumentException("an SSD tier holds at least 1 byte of blocks, not " + blockBytes);
+        }
+        long low = blockBytes;
+        long high = blockBytes + SsdRocksDb.reserveBytes(SsdRocksDb.DEFAULT_WRITE_BUFFER_BYTES);
+        while (low < high) { // the block capacity grows with the disk size
+            long mid = low + (high - low) / 2;
+            if (mid - SsdRocksDb.reserveBytes(Math.clamp(mid / 16, 1L << 20, SsdRocksDb.DEFAULT_WRITE_BUFFER_BYTES))
+                    >= blockBytes) {
+                high = mid;
+            } else {
+                low = mid + 1;
+            }
+        }
+        return low;
+    }
+
+    /**
      * Calls {@code action} for every stored block, oldest access first, from a snapshot taken
      * at the call (blocks put or removed meanwhile may or may not appear), on the caller's
      * thread.

@@ -93,6 +93,26 @@ class SsdTierTest {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(longs = {1, 5L << 20, 655_360_000L, 3L << 30})
+    void diskBytesForIsTheSmallestDiskThatHoldsThatManyBytesOfBlocks(long blockBytes) {
+        long disk = SsdTier.diskBytesFor(blockBytes);
+        assertThat(disk).isGreaterThan(blockBytes);
+        try (SsdTier tier = SsdTier.open(new SsdTier.Context().directory(dir.resolve("fits")).diskBytes(disk)
+                .policy(EvictionPolicy.byName("lru")))) {
+            assertThat(tier.capacityBytes()).isGreaterThanOrEqualTo(blockBytes);
+        }
+        SsdTier.Context shorter = new SsdTier.Context().directory(dir.resolve("short")).diskBytes(disk - 1)
+                .policy(EvictionPolicy.byName("lru"));
+        if (blockBytes == 1) {
+            assertThatThrownBy(() -> SsdTier.open(shorter)).hasMessageContaining("leaves no room for blocks");
+            return;
+        }
+        try (SsdTier tier = SsdTier.open(shorter)) {
+            assertThat(tier.capacityBytes()).isLessThan(blockBytes);
+        }
+    }
+
     @Test
     void unknownKeyFailsClearly() {
         try (SsdTier tier = open(1L << 20, "lru")) {
