@@ -8,9 +8,6 @@ import dev.ferry.nativemem.Slab;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.client.StoreClient;
-import dev.ferry.store.coord.LocalEtcd;
-import dev.ferry.store.coord.MasterAddress;
-import dev.ferry.store.eviction.LruPolicy;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.node.StoreNode;
 import dev.ferry.store.rpc.RpcException;
@@ -38,34 +35,16 @@ class ElectedMasterTest {
 
     @TempDir
     Path dir;
-    private LocalEtcd etcd;
-    private final List<AutoCloseable> open = new ArrayList<>();
+    private EtcdMasters bed;
 
     @BeforeEach
     void startEtcd() throws Exception {
-        etcd = LocalEtcd.start(dir);
+        bed = EtcdMasters.start(dir, TTL);
     }
 
     @AfterEach
     void stop() throws Exception {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
-        }
-        etcd.close();
-    }
-
-    private <T extends AutoCloseable> T own(T resource) {
-        open.add(resource);
-        return resource;
-    }
-
-    private ElectedMaster master() {
-        return own(new ElectedMaster("127.0.0.1", 0, "127.0.0.1", new LruPolicy(), 60_000, List.of(etcd.uri()), "c1",
-                TTL));
-    }
-
-    private MasterAddress viaEtcd() {
-        return MasterAddress.parse("etcd://" + etcd.address() + "/c1");
+        bed.close();
     }
 
     private static List<ElectedMaster> leaders(List<ElectedMaster> all) {
@@ -74,7 +53,7 @@ class ElectedMasterTest {
 
     @Test
     void oneOfThreeMastersAnswersAndTheStandbysRefuseNamingTheLeader() {
-        List<ElectedMaster> all = List.of(master(), master(), master());
+        List<ElectedMaster> all = List.of(bed.master(), bed.master(), bed.master());
         await().atMost(Duration.ofSeconds(10)).until(() -> leaders(all).size() == 1);
         ElectedMaster leader = leaders(all).getFirst();
         try (MasterClient toLeader = new MasterClient("127.0.0.1", leader.port(), 2_000, 0)) {
@@ -98,11 +77,11 @@ class ElectedMasterTest {
 
     @Test
     void aClientFollowsTheLeaderAcrossAHandoverWithoutAFailedCall() throws Exception {
-        List<ElectedMaster> all = List.of(master(), master());
+        List<ElectedMaster> all = List.of(bed.master(), bed.master());
         await().atMost(Duration.ofSeconds(10)).until(() -> leaders(all).size() == 1);
         ElectedMaster first = leaders(all).getFirst();
         long firstEpoch = first.epoch();
-        MasterClient client = own(new MasterClient(viaEtcd(), 2_000, 20_000));
+        MasterClient client = bed.own(new MasterClient(bed.viaEtcd(), 2_000, 20_000));
         AtomicBoolean stop = new AtomicBoolean();
         AtomicInteger calls = new AtomicInteger();
         CompletableFuture<Void> caller = CompletableFuture.runAsync(() -> {
@@ -129,14 +108,14 @@ class ElectedMasterTest {
 
     @Test
     void aStoreNodeFollowsTheLeaderAndTheNewLeaderServesEveryCommittedBlock() throws Exception {
-        List<ElectedMaster> all = List.of(master(), master());
+        List<ElectedMaster> all = List.of(bed.master(), bed.master());
         await().atMost(Duration.ofSeconds(10)).until(() -> leaders(all).size() == 1);
         ElectedMaster first = leaders(all).getFirst();
-        MasterClient masterClient = own(new MasterClient(viaEtcd(), 5_000, 20_000));
-        TransferEngine engine = own(new TransferEngine(new TransferEngine.Context().resolver(masterClient)));
-        Slab staging = own(Slab.allocate(4 * BLOCK));
-        StoreClient store = own(new StoreClient(masterClient, engine, 10_000));
-        StoreNode node = own(StoreNode.start(new StoreNode.Config("n1", viaEtcd(), 16 * BLOCK,
+        MasterClient masterClient = bed.own(new MasterClient(bed.viaEtcd(), 5_000, 20_000));
+        TransferEngine engine = bed.own(new TransferEngine(new TransferEngine.Context().resolver(masterClient)));
+        Slab staging = bed.own(Slab.allocate(4 * BLOCK));
+        StoreClient store = bed.own(new StoreClient(masterClient, engine, 10_000));
+        StoreNode node = bed.own(StoreNode.start(new StoreNode.Config("n1", bed.viaEtcd(), 16 * BLOCK,
                 new TransferEngine.Context(), dir, null, null, 0, "lru", 50, false, 0, 20_000)));
         BlockKey[] keys = BlockKey.ofAll(LongStream.rangeClosed(1, 8).toArray());
         store.put(keys, BLOCK, staging.memory(), BlockContent::fill);
@@ -159,10 +138,10 @@ class ElectedMasterTest {
 
     @Test
     void mastersStoppedCleanlyLeaveNothingOfTheirClusterInEtcd() {
-        List<ElectedMaster> all = List.of(master(), master(), master());
+        List<ElectedMaster> all = List.of(bed.master(), bed.master(), bed.master());
         await().atMost(Duration.ofSeconds(10)).until(() -> leaders(all).size() == 1);
         all.forEach(ElectedMaster::close);
-        try (var client = new dev.ferry.store.coord.EtcdClient(List.of(etcd.uri()), Duration.ofSeconds(2))) {
+        try (var client = new dev.ferry.store.coord.EtcdClient(List.of(bed.etcd().uri()), Duration.ofSeconds(2))) {
             // At once, not after the lease's TTL: each leader revoked its lease as it stopped.
             assertThat(client.get(dev.ferry.store.coord.LeaderElection.leaderKey("c1"))).isEmpty();
         }
@@ -170,12 +149,12 @@ class ElectedMasterTest {
 
     @Test
     void theLeaderStopsAnsweringWithinTheTtlWhenEtcdStops() throws Exception {
-        ElectedMaster only = master();
+        ElectedMaster only = bed.master();
         await().atMost(Duration.ofSeconds(10)).until(only::leading);
         try (MasterClient direct = new MasterClient("127.0.0.1", only.port(), 2_000, 0)) {
             assertThat(direct.stats().nodes()).isZero();
             long stopped = System.nanoTime();
-            etcd.stop();
+            bed.etcd().stop();
             await().atMost(TTL.plusMillis(500)).ignoreExceptionsMatching(e -> false).until(() -> {
                 try {
                     direct.stats();
@@ -186,7 +165,7 @@ class ElectedMasterTest {
                 }
             });
             assertThat(Duration.ofNanos(System.nanoTime() - stopped)).isLessThanOrEqualTo(TTL.plusMillis(500));
-            etcd.start();
+            bed.etcd().start();
             await().atMost(Duration.ofSeconds(20)).until(only::leading);
             assertThat(direct.stats().nodes()).isZero();
         }

@@ -9,9 +9,6 @@ import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.client.PutResult;
 import dev.ferry.store.client.StoreClient;
-import dev.ferry.store.coord.LocalEtcd;
-import dev.ferry.store.coord.MasterAddress;
-import dev.ferry.store.eviction.LruPolicy;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.Placement;
 import dev.ferry.store.node.StoreNode;
@@ -40,34 +37,16 @@ class PutAcrossFailoverTest {
 
     @TempDir
     Path dir;
-    private LocalEtcd etcd;
-    private final List<AutoCloseable> open = new ArrayList<>();
+    private EtcdMasters bed;
 
     @BeforeEach
     void startEtcd() throws Exception {
-        etcd = LocalEtcd.start(dir);
+        bed = EtcdMasters.start(dir, TTL);
     }
 
     @AfterEach
     void stop() throws Exception {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
-        }
-        etcd.close();
-    }
-
-    private <T extends AutoCloseable> T own(T resource) {
-        open.add(resource);
-        return resource;
-    }
-
-    private ElectedMaster master() {
-        return own(new ElectedMaster("127.0.0.1", 0, "127.0.0.1", new LruPolicy(), 60_000, List.of(etcd.uri()), "c1",
-                TTL));
-    }
-
-    private MasterAddress viaEtcd() {
-        return MasterAddress.parse("etcd://" + etcd.address() + "/c1");
+        bed.close();
     }
 
     private ElectedMaster leaderOf(List<ElectedMaster> all) {
@@ -85,17 +64,17 @@ class PutAcrossFailoverTest {
     }
 
     private StoreNode node() {
-        return own(StoreNode.start(new StoreNode.Config("n1", viaEtcd(), 64 * BLOCK, new TransferEngine.Context(), dir,
-                null, null, 0, "lru", 50, false, 0, 20_000)));
+        return bed.own(StoreNode.start(new StoreNode.Config("n1", bed.viaEtcd(), 64 * BLOCK,
+                new TransferEngine.Context(), dir, null, null, 0, "lru", 50, false, 0, 20_000)));
     }
 
     @Test
     void aCommitOfAPutThatAFormerLeaderStartedFailsAsStaleAndPublishesNothing() {
-        List<ElectedMaster> all = List.of(master(), master());
+        List<ElectedMaster> all = List.of(bed.master(), bed.master());
         ElectedMaster first = leaderOf(all);
         node();
         await().atMost(Duration.ofSeconds(10)).until(() -> first.service().master().stats().nodes() == 1);
-        MasterClient writer = own(new MasterClient(viaEtcd(), 2_000, 20_000));
+        MasterClient writer = bed.own(new MasterClient(bed.viaEtcd(), 2_000, 20_000));
         BlockKey[] keys = BlockKey.ofAll(11, 12, 13);
         int[] crcs = {1, 2, 3};
         List<Placement> placements = writer.putStart(keys, BLOCK);
@@ -104,7 +83,7 @@ class PutAcrossFailoverTest {
 
         ElectedMaster second = failOver(all, first);
         // Another writer puts the same keys with the new leader, and is still writing them.
-        MasterClient other = own(new MasterClient(viaEtcd(), 2_000, 20_000));
+        MasterClient other = bed.own(new MasterClient(bed.viaEtcd(), 2_000, 20_000));
         other.putStart(keys, BLOCK);
 
         assertThatThrownBy(() -> writer.putCommit(keys, crcs))
@@ -119,14 +98,14 @@ class PutAcrossFailoverTest {
 
     @Test
     void aPutThatAFailoverInterruptsIsPutAgainWithTheNewLeaderAndReadsBackIntact() {
-        List<ElectedMaster> all = List.of(master(), master());
+        List<ElectedMaster> all = List.of(bed.master(), bed.master());
         ElectedMaster first = leaderOf(all);
         node();
         await().atMost(Duration.ofSeconds(10)).until(() -> first.service().master().stats().nodes() == 1);
-        MasterClient masterClient = own(new MasterClient(viaEtcd(), 2_000, 20_000));
-        TransferEngine engine = own(new TransferEngine(new TransferEngine.Context().resolver(masterClient)));
-        Slab staging = own(Slab.allocate(8 * BLOCK));
-        StoreClient store = own(new StoreClient(masterClient, engine, 10_000));
+        MasterClient masterClient = bed.own(new MasterClient(bed.viaEtcd(), 2_000, 20_000));
+        TransferEngine engine = bed.own(new TransferEngine(new TransferEngine.Context().resolver(masterClient)));
+        Slab staging = bed.own(Slab.allocate(8 * BLOCK));
+        StoreClient store = bed.own(new StoreClient(masterClient, engine, 10_000));
         BlockKey[] keys = BlockKey.ofAll(LongStream.rangeClosed(1, 6).toArray());
         AtomicInteger fills = new AtomicInteger();
         ElectedMaster[] next = new ElectedMaster[1];
