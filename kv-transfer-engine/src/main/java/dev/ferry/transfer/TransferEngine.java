@@ -512,7 +512,8 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
 
     private static void add(List<LinkTraffic> out, String transport, SliceDispatcher dispatcher) {
         for (Link link : dispatcher.links()) {
-            out.add(new LinkTraffic(transport, link.name(), link.estimator().bytes(), link.estimator().slices()));
+            out.add(new LinkTraffic(transport, link.name(), link.estimator().bytes(), link.estimator().slices(),
+                    link.estimator().failures()));
         }
     }
 
