@@ -54,6 +54,20 @@ class FerryCommandTest {
     }
 
     @Test
+    void linkFlapsNeedASecondLinkPerHostAndADurationThatFits() {
+        assertThat(ferry("cluster", "--flap-every", "3s", "--no-progress")).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains("--flap-every cuts one of two TCP links");
+        assertThat(ferry("cluster", "--links-per-host", "2", "--no-progress")).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains("above 1 with --netns only");
+        assertThat(ferry("cluster", "--netns", "--links-per-host", "2", "--flap-every", "soon", "--no-progress"))
+                .isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains("--flap-every takes a duration such as 3s or 500ms");
+        assertThat(ferry("cluster", "--netns", "--links-per-host", "2", "--flap-every", "1s", "--flap-down", "1500ms",
+                "--no-progress")).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains("--flap-down (1500 ms) must be shorter than --flap-every (1000 ms)");
+    }
+
+    @Test
     void malformedTraceLineIsNamed(@TempDir Path dir) throws IOException {
         Path trace = dir.resolve("bad.jsonl");
         Files.writeString(trace, "{\"timestamp\": 0, \"input_length\": 9, \"output_length\": 1, \"hash_ids\": [1]}\n"
