@@ -468,6 +468,15 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         return fencesAwaited.sum();
     }
 
+    /**
+     * Lost TCP connections taken as fenced without the target's FENCE_ACK because the target
+     * is gone: it ended the connection itself, then refused connects on every endpoint
+     * (docs/protocol.md, FENCE).
+     */
+    public long fencesOfPeersGone() {
+        return tcp.fencesOfPeersGone();
+    }
+
     /** Requests that failed. */
     public long failedRequests() {
         return failedRequests.sum();
