@@ -12,7 +12,8 @@ import java.util.Map;
  * summary field under its record name (units as documented there: ms, GB/s, s), then, when
  * the engines' counters were read, {@code bytesByTransport} and {@code slicesByTransport}
  * (objects keyed by transport) and {@code links} (one object per link: node, transport,
- * link, bytes, slices), then any further sections the caller gives. Jackson serialises the records. Stateless; thread-safe.
+ * link, bytes, slices, failures), then any further sections the caller gives. Jackson
+ * serialises the records. Stateless; thread-safe.
  */
 final class SummaryJson {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);

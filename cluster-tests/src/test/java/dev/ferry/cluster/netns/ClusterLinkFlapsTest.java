@@ -56,23 +56,28 @@ class ClusterLinkFlapsTest {
         JsonNode flaps = summary.get("linkFlaps");
         assertThat(flaps.get("flaps").asInt()).as("cuts made during the replay").isPositive();
         assertThat(flaps.get("perFlap")).hasSize(flaps.get("flaps").asInt());
+        assertThat(flaps.get("detected").asInt()).as("cuts that caught slices in flight, detected and healed")
+                .isPositive();
         assertThat(out).contains("link flaps").contains(flaps.get("flaps").asInt() + " flaps of store-1 eth1");
         String cut = flaps.get("device").asText().replaceAll(".*\\((.*)\\)", "$1"); // store-1 eth1's address
         String octet = cut.substring(cut.lastIndexOf('.')); // store-1's on every subnet
         String port = portOf(summary, cut);
         long viaCut = 0;
         long viaOther = 0;
+        long failedOnCut = 0;
         for (JsonNode link : summary.get("links")) {
             String[] parts = link.get("link").asText().split("[:#]"); // tcp, host, port, index
             if (parts.length == 4 && parts[2].equals(port) && parts[1].endsWith(octet)) {
                 if (parts[1].equals(cut)) {
                     viaCut += link.get("bytes").asLong();
+                    failedOnCut += link.get("failures").asLong();
                 } else {
                     viaOther += link.get("bytes").asLong();
                 }
             }
         }
         assertThat(viaCut).as("bytes over store-1's flapping link").isPositive();
+        assertThat(failedOnCut).as("slices failed on the flapping link (and resent)").isPositive();
         assertThat(viaOther).as("bytes over store-1's other link").isPositive();
     }
 
