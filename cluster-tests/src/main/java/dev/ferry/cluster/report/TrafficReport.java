@@ -26,10 +26,6 @@ public record TrafficReport(List<NodeLink> links) {
      *                  or failed their request
      */
     public record NodeLink(String node, String transport, String link, long bytes, long slices, long failures) {
-        /** A link with no failures counted. */
-        public NodeLink(String node, String transport, String link, long bytes, long slices) {
-            this(node, transport, link, bytes, slices, 0);
-        }
     }
 
     public TrafficReport {
