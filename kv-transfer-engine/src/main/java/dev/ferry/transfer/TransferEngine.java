@@ -133,6 +133,9 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
                     + "FENCE", tcp.counters(), TcpCounters::fencesServed);
             metrics.counter("ferry.transfer.tcp.connections.fenced", "connections refused on arrival: fenced before "
                     + "their first frame came", tcp.counters(), TcpCounters::fencedConnections);
+            metrics.counter("ferry.transfer.tcp.fences.peer.gone", "lost connections taken as fenced without an "
+                    + "answer: the target ended them and then refused connects on every endpoint", tcp,
+                    TcpTransport::fencesOfPeersGone);
             if (aeron != null) {
                 registerServing("aeron", aeron.counters().serving());
                 registerAeron(aeron.counters());
