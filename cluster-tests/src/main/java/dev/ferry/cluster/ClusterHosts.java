@@ -28,6 +28,16 @@ public interface ClusterHosts extends AutoCloseable {
      */
     String address(String role);
 
+    /**
+     * Every address of {@code role}, one per link of its host, {@link #address} first: a store
+     * node advertises them all, and its peers open links to each.
+     *
+     * @throws IllegalArgumentException for a role that has no host here
+     */
+    default List<String> addresses(String role) {
+        return List.of(address(role));
+    }
+
     /** Whether all roles share one host (its loopback, its shared memory, its Unix sockets). */
     boolean oneHost();
 

@@ -86,9 +86,13 @@ public final class LocalCluster implements AutoCloseable {
      *                       of their own, the two sidecars being the store nodes (then
      *                       {@code storeNodes} must be 2, {@code replicas} 1, no SSD tier,
      *                       and the transport tcp or shm)
+     * @param stallTimeoutMillis how long prefill's and decode's transfer engines wait for
+     *                       progress on a link before they cut it and resend its slices, ms;
+     *                       0 for the engine's default
      */
     public record Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, String transport,
-                         String policy, int masterPort, int replicas, long ssdBlocks, Path workDir, boolean sidecar) {
+                         String policy, int masterPort, int replicas, long ssdBlocks, Path workDir, boolean sidecar,
+                         long stallTimeoutMillis) {
         /**
          * @throws IllegalArgumentException for a sidecar cluster the sidecars cannot run
          */
@@ -97,6 +101,17 @@ public final class LocalCluster implements AutoCloseable {
                 throw new IllegalArgumentException("with sidecars the store nodes are the two sidecars, each block has "
                         + "one copy, there is no SSD tier and the transport is tcp or shm");
             }
+            if (stallTimeoutMillis != 0 && stallTimeoutMillis < 4) {
+                throw new IllegalArgumentException("the stall timeout is at least 4 ms (0 for the default): "
+                        + stallTimeoutMillis);
+            }
+        }
+
+        /** With the engines' default stall timeout. */
+        public Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, String transport,
+                      String policy, int masterPort, int replicas, long ssdBlocks, Path workDir, boolean sidecar) {
+            this(profile, capacityBlocks, storeNodes, links, transport, policy, masterPort, replicas, ssdBlocks, workDir,
+                    sidecar, 0);
         }
 
         /** With a free master port, one replica, no SSD tier, no sidecars. */
@@ -199,7 +214,13 @@ public final class LocalCluster implements AutoCloseable {
             String role = "store-" + (i + 1);
             List<String> args = new ArrayList<>(List.of("--node-id", role, "--master", masterAddress,
                     "--capacity", Long.toString(share(config.capacityBlocks(), i) * blockBytes),
-                    "--data", hosts.address(role) + ":0", "--metrics-port", "0"));
+                    "--metrics-port", "0"));
+            List<String> addresses = hosts.addresses(role);
+            if (addresses.size() == 1) {
+                args.addAll(List.of("--data", addresses.getFirst() + ":0"));
+            } else { // one endpoint per link of its host: peers open links to each
+                args.addAll(List.of("--data", "0.0.0.0:0", "--advertise", String.join(",", addresses)));
+            }
             if (config.transport().equals("aeron")) {
                 args.add("--aeron");
             }
@@ -304,6 +325,9 @@ public final class LocalCluster implements AutoCloseable {
         List<String> args = new ArrayList<>(store);
         args.addAll(List.of("--model", config.profile().name(), "--links", Integer.toString(config.links()),
                 "--host", hosts.address(role)));
+        if (config.stallTimeoutMillis() > 0) {
+            args.addAll(List.of("--stall-timeout-ms", Long.toString(config.stallTimeoutMillis())));
+        }
         args.addAll(transportFlag());
         return args;
     }
@@ -402,6 +426,11 @@ public final class LocalCluster implements AutoCloseable {
                 .orElseThrow(() -> new IllegalStateException("no running master is the leader at " + address));
         leader.kill();
         return leader.pid();
+    }
+
+    /** The decode node's RPC address. */
+    public HostPort decode() {
+        return decode;
     }
 
     /** The prefill node's RPC address, where requests are submitted. */

@@ -1,6 +1,7 @@
 package dev.ferry.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.ferry.cluster.netns.SegmentServerMain;
 import dev.ferry.nativemem.Slab;
@@ -12,6 +13,7 @@ import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import dev.ferry.transfer.slice.TransferException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -34,13 +36,14 @@ class TargetProcessKillTest {
                         TransferRequest.write(local.memory(), 0, "target/dram", 0, bytes)));
                 TimeUnit.MILLISECONDS.sleep(100);
                 target.kill();
+                // A WRITE lost in flight does not wait out the fence (8 s here): the dead target ended its
+                // connections and refuses connects, so nothing of them can land any more.
+                await().atMost(Duration.ofSeconds(4)).until(() -> handle.completion().isDone());
                 try {
                     handle.completion().get(30, TimeUnit.SECONDS);
                 } catch (ExecutionException e) {
-                    // No link comes back up; or, for WRITEs lost in flight, the dead target never
-                    // confirms the fence of their connection (a resend must not race them).
                     assertThat(e.getCause()).isInstanceOf(TransferException.class)
-                            .hasMessageMatching("(?s).*(no link to the peer is up|the target did not confirm within \\d+ ms).*");
+                            .hasMessageContaining("no link to the peer is up");
                 }
                 assertThat(handle.status(0)).isEqualTo(TransferStatus.FAILED);
             }

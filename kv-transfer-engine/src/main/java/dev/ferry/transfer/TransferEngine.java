@@ -133,6 +133,9 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
                     + "FENCE", tcp.counters(), TcpCounters::fencesServed);
             metrics.counter("ferry.transfer.tcp.connections.fenced", "connections refused on arrival: fenced before "
                     + "their first frame came", tcp.counters(), TcpCounters::fencedConnections);
+            metrics.counter("ferry.transfer.tcp.fences.peer.gone", "lost connections taken as fenced without an "
+                    + "answer: the target ended them and then refused connects on every endpoint", tcp,
+                    TcpTransport::fencesOfPeersGone);
             if (aeron != null) {
                 registerServing("aeron", aeron.counters().serving());
                 registerAeron(aeron.counters());
@@ -468,6 +471,15 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         return fencesAwaited.sum();
     }
 
+    /**
+     * Lost TCP connections taken as fenced without the target's FENCE_ACK because the target
+     * is gone: it ended the connection itself, then refused connects on every endpoint
+     * (docs/protocol.md, FENCE).
+     */
+    public long fencesOfPeersGone() {
+        return tcp.fencesOfPeersGone();
+    }
+
     /** Requests that failed. */
     public long failedRequests() {
         return failedRequests.sum();
@@ -512,7 +524,8 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
 
     private static void add(List<LinkTraffic> out, String transport, SliceDispatcher dispatcher) {
         for (Link link : dispatcher.links()) {
-            out.add(new LinkTraffic(transport, link.name(), link.estimator().bytes(), link.estimator().slices()));
+            out.add(new LinkTraffic(transport, link.name(), link.estimator().bytes(), link.estimator().slices(),
+                    link.estimator().failures()));
         }
     }
 

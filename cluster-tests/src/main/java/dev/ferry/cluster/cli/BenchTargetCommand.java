@@ -23,10 +23,14 @@ final class BenchTargetCommand implements Callable<Integer> {
     @Option(names = "--shm", description = "Back the segment with /dev/shm (initiators on this host may map it).")
     boolean shm;
 
+    @Option(names = "--warm-up-ms", defaultValue = "1000", description = "Before serving, move bytes over loopback "
+            + "for this long so that the serving path is compiled; 0 for none (default ${DEFAULT-VALUE}).")
+    long warmUpMillis;
+
     @Override
     public Integer call() {
         List<String> args = new ArrayList<>(List.of("--bytes", Long.toString(ByteSizes.parse(segmentBytes)),
-                "--advertise", String.join(",", advertise)));
+                "--advertise", String.join(",", advertise), "--warm-up-ms", Long.toString(warmUpMillis)));
         if (shm) {
             args.add("--shm");
         }

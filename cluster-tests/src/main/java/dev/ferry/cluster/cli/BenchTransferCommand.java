@@ -7,6 +7,7 @@ import dev.ferry.cluster.netns.SegmentServerMain;
 import dev.ferry.store.cli.ByteSizes;
 import dev.ferry.store.node.HostPort;
 import dev.ferry.transfer.TransferEngine;
+import dev.ferry.transfer.TransferWarmUp;
 import dev.ferry.transfer.segment.AeronIpc;
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.SegmentDescriptor;
@@ -65,6 +66,11 @@ final class BenchTransferCommand implements Callable<Integer> {
             + "target's (default ${DEFAULT-VALUE}).")
     String segmentBytes;
 
+    @Option(names = "--warm-up-ms", defaultValue = "1000", description = "Before measuring, move bytes over loopback "
+            + "between two throwaway engines for this long, here and in the local target, so that the first second "
+            + "runs compiled code; 0 for none (default ${DEFAULT-VALUE}).")
+    long warmUpMillis;
+
     @Option(names = "--out", description = "Results directory (default ferry-out/bench-<time>).")
     Path out;
 
@@ -81,8 +87,9 @@ final class BenchTransferCommand implements Callable<Integer> {
         if (!transport.equals("tcp") && target != null) {
             throw new IllegalArgumentException("--transport " + transport + " needs the local target (drop --target)");
         }
-        if (batchSize < 1 || threads < 1 || duration < 1 || links < 1) {
-            throw new IllegalArgumentException("--batch-size, --threads, --duration and --links must be at least 1");
+        if (batchSize < 1 || threads < 1 || duration < 1 || links < 1 || warmUpMillis < 0) {
+            throw new IllegalArgumentException("--batch-size, --threads, --duration and --links must be at least 1, "
+                    + "--warm-up-ms at least 0");
         }
         long block = ByteSizes.parse(blockSize);
         long segment = ByteSizes.parse(segmentBytes);
@@ -102,7 +109,8 @@ final class BenchTransferCommand implements Callable<Integer> {
         ChildProcess local = null;
         SegmentDescriptor descriptor;
         if (target == null) {
-            List<String> args = new ArrayList<>(List.of("--bytes", Long.toString(segment), "--advertise", "127.0.0.1"));
+            List<String> args = new ArrayList<>(List.of("--bytes", Long.toString(segment), "--advertise", "127.0.0.1",
+                    "--warm-up-ms", Long.toString(warmUpMillis)));
             if (transport.equals("shm")) {
                 args.add("--shm");
             }
@@ -137,6 +145,12 @@ final class BenchTransferCommand implements Callable<Integer> {
         settings.put("transport", transport);
         settings.put("links", links);
         settings.put("target", target == null ? "local process" : target);
+        settings.put("warmUpMillis", warmUpMillis);
+        if (warmUpMillis > 0) {
+            long started = System.nanoTime();
+            long moved = TransferWarmUp.run(warmUpMillis);
+            System.out.printf("warm-up: %d requests over loopback in %.0f ms%n", moved, (System.nanoTime() - started) / 1e6);
+        }
         System.out.println("ferry bench transfer " + settings);
         System.out.printf("%6s %10s %12s %10s %10s %10s%n", "time", "GB/s", "requests/s", "p50 ms", "p99 ms", "p999 ms");
         TransferBench.Totals totals;

@@ -3,6 +3,8 @@ package dev.ferry.cluster.cli;
 import dev.ferry.cluster.ClusterHosts;
 import dev.ferry.cluster.LocalCluster;
 import dev.ferry.cluster.Replay;
+import dev.ferry.cluster.flap.FlapReport;
+import dev.ferry.cluster.flap.FlapRun;
 import dev.ferry.cluster.netns.NetnsHosts;
 import dev.ferry.cluster.report.ProgressReporter;
 import dev.ferry.cluster.report.ReplaySummary;
@@ -126,6 +128,26 @@ final class ClusterCommand implements Callable<Integer> {
             + "the namespaces, veths and bridge are removed when the run ends. Not with --sidecar.")
     boolean netns;
 
+    @Option(names = "--links-per-host", paramLabel = "N", defaultValue = "1", description = "With --netns: links "
+            + "(interfaces) per host, each on a bridge and subnet of its own; store nodes advertise an address on "
+            + "each, and prefill and decode open --links connections to each (default ${DEFAULT-VALUE}, at most 4).")
+    int linksPerHost;
+
+    @Option(names = "--flap-every", paramLabel = "DURATION", description = "With --netns and --links-per-host 2 or "
+            + "more: take the last link of store-1 down and up again this often during the replay (e.g. 3s, 1500ms), "
+            + "and report per flap the detection time and the stall after it.")
+    String flapEvery;
+
+    @Option(names = "--flap-down", paramLabel = "DURATION", description = "How long each flap keeps the link down "
+            + "(default: half of --flap-every).")
+    String flapDown;
+
+    @Option(names = "--stall-timeout-ms", paramLabel = "MS", defaultValue = "0", description = "How long prefill's and "
+            + "decode's transfer engines wait for progress on a link before they cut it and resend its slices on "
+            + "another: the detection time of a link that dies silently; 0 for the engines' default, 2000, or 500 "
+            + "with --flap-every (default ${DEFAULT-VALUE}).")
+    long stallTimeoutMillis;
+
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the generated trace (default ${DEFAULT-VALUE}).")
     long seed;
 
@@ -161,6 +183,26 @@ final class ClusterCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--masters above 1 runs its etcd on loopback, which other network "
                     + "namespaces cannot reach: leave out --netns");
         }
+        if (linksPerHost < 1 || linksPerHost > NetnsHosts.MAX_LINKS_PER_HOST || (linksPerHost > 1 && !netns)) {
+            throw new IllegalArgumentException("--links-per-host is 1 to " + NetnsHosts.MAX_LINKS_PER_HOST
+                    + ", above 1 with --netns only (loopback is one link)");
+        }
+        long flapEveryMillis = flapEvery == null ? 0 : durationMillis("--flap-every", flapEvery);
+        long flapDownMillis = flapDown == null ? flapEveryMillis / 2 : durationMillis("--flap-down", flapDown);
+        if (flapEvery == null && flapDown != null) {
+            throw new IllegalArgumentException("--flap-down needs --flap-every");
+        }
+        if (flapEvery != null && (linksPerHost < 2 || transport.equals("aeron"))) {
+            throw new IllegalArgumentException("--flap-every cuts one of two TCP links: give --netns --links-per-host 2 "
+                    + "(or more) and --transport tcp");
+        }
+        if (flapEvery != null && (flapDownMillis < 1 || flapDownMillis >= flapEveryMillis)) {
+            throw new IllegalArgumentException("--flap-down (" + flapDownMillis + " ms) must be shorter than "
+                    + "--flap-every (" + flapEveryMillis + " ms)");
+        }
+        if (stallTimeoutMillis == 0 && flapEvery != null) {
+            stallTimeoutMillis = 500;
+        }
         if (netns) {
             var reason = NetnsHosts.unavailableReason();
             if (reason.isPresent()) {
@@ -171,7 +213,7 @@ final class ClusterCommand implements Callable<Integer> {
                 LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         // Checks the combination of settings before any process starts.
         LocalCluster.Config config = new LocalCluster.Config(profile, capacityBlocks, storeNodes, links, transport,
-                policy, masterPort, replicas, ssdBlocks, dir.resolve("logs"), sidecar);
+                policy, masterPort, replicas, ssdBlocks, dir.resolve("logs"), sidecar, stallTimeoutMillis);
         List<TraceRequest> requestsToReplay = trace == null
                 ? TraceGenerator.generate(seed, requests == 0 ? 1000 : requests)
                 : TraceReader.read(trace, requests);
@@ -194,11 +236,15 @@ final class ClusterCommand implements Callable<Integer> {
                             case "shm" -> netns ? "shared memory asked for, none between hosts: TCP"
                                     : "shared-memory transport";
                             case "aeron" -> "Aeron UDP transport, TCP as the fallback";
-                            default -> "TCP transport on Netty, " + links + " links per peer";
+                            default -> "TCP transport on Netty, " + (linksPerHost > 1 ? links + " links to each of "
+                                    + "a peer's " + linksPerHost + " addresses" : links + " links per peer");
                         } + ")",
                 "  hosts              " + (netns ? "one network namespace per role on a bridge, each with its own "
                         + "address and host identity (no loopback, no shared memory between roles)" : "one host, on loopback"),
                 "  machine            " + MachineInfo.probe().describe(),
+                "  link faults        " + (flapEvery == null ? "none" : "store-1's link " + (linksPerHost - 1) + " down "
+                        + flapDownMillis + " ms every " + flapEveryMillis + " ms; engines' stall timeout "
+                        + stallTimeoutMillis + " ms"),
                 "  TTFT               queueing + prefill compute (modeled: 2*params*tokens at 400 TFLOP/s) + "
                         + "measured WRITE and READ transfers + first decode step (modeled)");
         header.forEach(System.out::println);
@@ -210,8 +256,9 @@ final class ClusterCommand implements Callable<Integer> {
         String trafficMissing = null;
         List<String> deaths;
         List<String> failovers;
-        try (LocalCluster cluster = LocalCluster.start(config, netns ? NetnsHosts.create(roles()) : ClusterHosts.loopback(),
-                masters)) {
+        FlapReport flaps = null;
+        NetnsHosts bed = netns ? NetnsHosts.create(roles(), linksPerHost) : null;
+        try (LocalCluster cluster = LocalCluster.start(config, bed != null ? bed : ClusterHosts.loopback(), masters)) {
             System.out.println("  started            master at " + (masters > 1 ? cluster.masterAddress() + " (leader "
                     + cluster.master() + ")" : cluster.master()) + ", prefill at "
                     + cluster.prefill() + "; logs in " + dir.resolve("logs"));
@@ -223,7 +270,16 @@ final class ClusterCommand implements Callable<Integer> {
                         .map(e -> e.getKey() + " http://" + e.getValue() + "/metrics").toList()));
             }
             long start = System.nanoTime();
-            results = replay(cluster, requestsToReplay);
+            if (flapEvery != null) {
+                FlapRun run = FlapRun.start(cluster, bed, "store-1", linksPerHost - 1, flapEveryMillis, flapDownMillis);
+                try {
+                    results = replay(cluster, requestsToReplay);
+                } finally {
+                    flaps = run.finish(stallTimeoutMillis);
+                }
+            } else {
+                results = replay(cluster, requestsToReplay);
+            }
             wall = System.nanoTime() - start;
             try {
                 store = cluster.masterStats();
@@ -244,6 +300,11 @@ final class ClusterCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "  %-18s %s%n", "bytes by transport", sidecar
                 ? "not counted: the sidecars' engines move the bytes" : traffic != null
                 ? traffic.formatBytesByTransport() : "unavailable: " + trafficMissing);
+        if (flaps != null) {
+            for (String line : flaps.format()) {
+                System.out.printf(Locale.ROOT, "  %-18s %s%n", "link flaps", line);
+            }
+        }
         if (store != null) {
             printStore(store);
         } else {
@@ -251,7 +312,8 @@ final class ClusterCommand implements Callable<Integer> {
         }
         // Written whatever happened: every result the replay got is kept.
         List<Path> files = ReportFiles.write(dir, results, summary, traffic, "TTFT: " + profile.name() + ", "
-                + results.size() + " requests, capacity " + capacityBlocks + " blocks");
+                + results.size() + " requests, capacity " + capacityBlocks + " blocks",
+                flaps == null ? java.util.Map.of() : java.util.Map.of("linkFlaps", flaps.toJson()));
         files.forEach(f -> System.out.println("  wrote              " + f));
         results.stream().filter(RequestResult::failed).limit(5)
                 .forEach(r -> System.out.println("  failed request " + r.index() + ": " + r.error()));
@@ -270,6 +332,23 @@ final class ClusterCommand implements Callable<Integer> {
             return ExitCodes.VERIFY_FAILED;
         }
         return summary.failed() > 0 ? ExitCodes.REQUESTS_FAILED : ExitCodes.OK;
+    }
+
+    /** {@code 3s}, {@code 1.5s}, {@code 500ms} or a bare number of seconds, in ms. */
+    static long durationMillis(String option, String text) {
+        String t = text.trim().toLowerCase(Locale.ROOT);
+        try {
+            double ms = t.endsWith("ms") ? Double.parseDouble(t.substring(0, t.length() - 2))
+                    : t.endsWith("s") ? Double.parseDouble(t.substring(0, t.length() - 1)) * 1000
+                    : Double.parseDouble(t) * 1000;
+            if (ms >= 1 && ms <= 3_600_000) {
+                return Math.round(ms);
+            }
+        } catch (NumberFormatException e) {
+            // said below
+        }
+        throw new IllegalArgumentException(option + " takes a duration such as 3s or 500ms (1 ms to 1 h), not '"
+                + text + "'");
     }
 
     /** The roles of a cluster without sidecars, in start order. */

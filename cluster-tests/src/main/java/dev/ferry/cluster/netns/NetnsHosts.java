@@ -20,13 +20,17 @@ import java.util.regex.Pattern;
  * this (the root) namespace by a veth pair: role {@code i} is {@code 10.234.N.(i+1)} on the
  * namespace's {@code eth0}, the bridge is {@code 10.234.N.254} (this process, the operator's
  * host), and {@code N} is the first {@code 10.234.N.0/24} no address of this namespace uses.
+ * With several links per host ({@link #create(List, int)}), link {@code k} of each role is
+ * {@code eth<k>} on a bridge and subnet of its own, so that the links are separate paths
+ * (two NICs on two networks): {@link #setLinkUp} takes one down and up again.
  * Between the roles there is no loopback: each binds and advertises its own address. The
  * namespaces still share {@code /dev/shm} and the kernel's boot id, so each role also gets
  * a host identity of its own ({@code FERRY_HOST_ID}, {@link HostIdentity}), which keeps the
  * shared-memory transport and Aeron IPC from ever being chosen between them.
  *
  * <p>Names carry the pid of the process that made them ({@code ferryh-PID-ROLE}, bridge
- * {@code fybPID}, veths {@code fyvPIDxI}): {@link #create} first removes the beds of processes
+ * {@code fybPID}, {@code fybPIDxK} for link K above 0, veths {@code fyvPIDxI}, {@code fywPIDxI}, ... for
+ * links 0, 1, ...): {@link #create} first removes the beds of processes
  * that no longer run (a run killed before it could clean up). {@link #close()} removes the
  * namespaces, veths and bridge; so does a shutdown hook (Ctrl-C, an exit without close).
  *
@@ -35,20 +39,25 @@ import java.util.regex.Pattern;
 public final class NetnsHosts implements ClusterHosts {
     private static final String NAMESPACE_PREFIX = "ferryh-";
     private static final Pattern STALE_NAMESPACE = Pattern.compile("^ferryh-(\\d+)-\\S+$");
-    private static final Pattern STALE_LINK = Pattern.compile("^fy[bv](\\d+)(x\\d+)?$");
+    private static final Pattern STALE_LINK = Pattern.compile("^fy[bvwxy](\\d+)(x\\d+)?$");
+    /** Most links per host: veths {@code fyv}, {@code fyw}, {@code fyx}, {@code fyy}. */
+    public static final int MAX_LINKS_PER_HOST = 4;
     private static final Pattern ROLE = Pattern.compile("[a-z0-9-]{1,24}");
 
     private final long pid = ProcessHandle.current().pid();
     private final String subnet;
+    /** One subnet per link, link 0's being {@link #subnet}. */
+    private final List<String> subnets;
     private final Map<String, Integer> roles = new LinkedHashMap<>();
     private final List<String> namespaces = new ArrayList<>();
     private final List<String> veths = new ArrayList<>();
-    private boolean bridgeMade;
+    private final List<String> bridgesMade = new ArrayList<>();
     private boolean closed;
     private final Thread shutdownHook = new Thread(this::close, "ferry-netns-cleanup");
 
-    private NetnsHosts(String subnet) {
-        this.subnet = subnet;
+    private NetnsHosts(List<String> subnets) {
+        this.subnet = subnets.getFirst();
+        this.subnets = List.copyOf(subnets);
     }
 
     /**
@@ -77,6 +86,21 @@ public final class NetnsHosts implements ClusterHosts {
      * @throws IllegalArgumentException for a bad or repeated role name
      */
     public static NetnsHosts create(List<String> roles) {
+        return create(roles, 1);
+    }
+
+    /**
+     * As {@link #create(List)}, with {@code linksPerHost} links per role: link {@code k} is
+     * the namespace's {@code eth<k>} on bridge {@link #bridge(int) bridge(k)}, in a subnet of
+     * its own.
+     *
+     * @throws IllegalArgumentException for a bad or repeated role name, or links per host
+     *                                  outside 1 to {@value #MAX_LINKS_PER_HOST}
+     */
+    public static NetnsHosts create(List<String> roles, int linksPerHost) {
+        if (linksPerHost < 1 || linksPerHost > MAX_LINKS_PER_HOST) {
+            throw new IllegalArgumentException("links per host must be 1 to " + MAX_LINKS_PER_HOST + ": " + linksPerHost);
+        }
         unavailableReason().ifPresent(reason -> {
             throw new IllegalStateException(reason);
         });
@@ -85,7 +109,7 @@ public final class NetnsHosts implements ClusterHosts {
             throw new IllegalArgumentException("1 to 200 distinct roles of lower-case letters, digits and '-': " + roles);
         }
         removeStale();
-        NetnsHosts hosts = new NetnsHosts(freeSubnet());
+        NetnsHosts hosts = new NetnsHosts(freeSubnets(linksPerHost));
         Runtime.getRuntime().addShutdownHook(hosts.shutdownHook);
         boolean made = false;
         try {
@@ -100,29 +124,59 @@ public final class NetnsHosts implements ClusterHosts {
     }
 
     private synchronized void make(List<String> names) {
-        String bridge = bridge();
-        bridgeMade = true;
-        IpCommand.must(List.of("ip", "link", "add", bridge, "type", "bridge"));
-        IpCommand.must(List.of("ip", "addr", "add", subnet + ".254/24", "dev", bridge));
-        IpCommand.must(List.of("ip", "link", "set", bridge, "up"));
+        for (int k = 0; k < subnets.size(); k++) {
+            String bridge = bridge(k);
+            bridgesMade.add(bridge);
+            IpCommand.must(List.of("ip", "link", "add", bridge, "type", "bridge"));
+            IpCommand.must(List.of("ip", "addr", "add", subnets.get(k) + ".254/24", "dev", bridge));
+            IpCommand.must(List.of("ip", "link", "set", bridge, "up"));
+        }
         for (int i = 0; i < names.size(); i++) {
             String role = names.get(i);
             String ns = namespace(role);
-            String outside = "fyv" + pid + "x" + i;
-            String inside = "fyp" + pid + "x" + i;
             IpCommand.must(List.of("ip", "netns", "add", ns));
             namespaces.add(ns);
             IpCommand.must(List.of("ip", "-n", ns, "link", "set", "lo", "up"));
-            IpCommand.must(List.of("ip", "link", "add", outside, "type", "veth", "peer", "name", inside));
-            veths.add(outside);
-            IpCommand.must(List.of("ip", "link", "set", inside, "netns", ns));
-            IpCommand.must(List.of("ip", "-n", ns, "link", "set", inside, "name", "eth0"));
-            IpCommand.must(List.of("ip", "-n", ns, "addr", "add", subnet + "." + (i + 1) + "/24", "dev", "eth0"));
-            IpCommand.must(List.of("ip", "-n", ns, "link", "set", "eth0", "up"));
-            IpCommand.must(List.of("ip", "link", "set", outside, "master", bridge));
-            IpCommand.must(List.of("ip", "link", "set", outside, "up"));
+            for (int k = 0; k < subnets.size(); k++) {
+                String outside = device(i, k);
+                String inside = "fy" + (char) ('p' + k) + pid + "x" + i;
+                String eth = "eth" + k;
+                IpCommand.must(List.of("ip", "link", "add", outside, "type", "veth", "peer", "name", inside));
+                veths.add(outside);
+                IpCommand.must(List.of("ip", "link", "set", inside, "netns", ns));
+                IpCommand.must(List.of("ip", "-n", ns, "link", "set", inside, "name", eth));
+                IpCommand.must(List.of("ip", "-n", ns, "addr", "add", subnets.get(k) + "." + (i + 1) + "/24", "dev", eth));
+                IpCommand.must(List.of("ip", "-n", ns, "link", "set", eth, "up"));
+                IpCommand.must(List.of("ip", "link", "set", outside, "master", bridge(k)));
+                IpCommand.must(List.of("ip", "link", "set", outside, "up"));
+            }
             roles.put(role, i);
         }
+    }
+
+    /** The veth end in this namespace of link {@code k} of the role at index {@code i}. */
+    private String device(int i, int k) {
+        return "fy" + (char) ('v' + k) + pid + "x" + i;
+    }
+
+    /**
+     * Takes link {@code link} of {@code role} down or up again, as a cut cable would: its veth
+     * end on the bridge ({@code ip link set DEV down}); the namespace's end loses its carrier
+     * and what is sent meanwhile is lost.
+     *
+     * @throws IllegalArgumentException for a role or link this bed does not have
+     * @throws IllegalStateException naming the command that failed
+     */
+    public synchronized void setLinkUp(String role, int link, boolean up) {
+        if (link < 0 || link >= subnets.size()) {
+            throw new IllegalArgumentException("no link " + link + "; links per host: " + subnets.size());
+        }
+        IpCommand.must(List.of("ip", "link", "set", device(roles.get(known(role)), link), up ? "up" : "down"));
+    }
+
+    /** Links (interfaces, each on a subnet of its own) per role. */
+    public int linksPerHost() {
+        return subnets.size();
     }
 
     @Override
@@ -135,6 +189,13 @@ public final class NetnsHosts implements ClusterHosts {
         return subnet + "." + (roles.get(known(role)) + 1);
     }
 
+    /** Every address of {@code role}: link 0's ({@link #address}) first. */
+    @Override
+    public synchronized List<String> addresses(String role) {
+        int i = roles.get(known(role)) + 1;
+        return subnets.stream().map(s -> s + "." + i).toList();
+    }
+
     @Override
     public boolean oneHost() {
         return false;
@@ -142,8 +203,15 @@ public final class NetnsHosts implements ClusterHosts {
 
     @Override
     public String describe() {
-        return "one network namespace per role on bridge " + bridge() + " (" + subnet + ".0/24, this host "
-                + subnet + ".254)";
+        if (subnets.size() == 1) {
+            return "one network namespace per role on bridge " + bridge() + " (" + subnet + ".0/24, this host "
+                    + subnet + ".254)";
+        }
+        List<String> links = new ArrayList<>();
+        for (int k = 0; k < subnets.size(); k++) {
+            links.add("eth" + k + " on bridge " + bridge(k) + " (" + subnets.get(k) + ".0/24)");
+        }
+        return "one network namespace per role, " + subnets.size() + " links each: " + String.join(", ", links);
     }
 
     /** The namespace of {@code role}. */
@@ -151,9 +219,14 @@ public final class NetnsHosts implements ClusterHosts {
         return NAMESPACE_PREFIX + pid + "-" + role;
     }
 
-    /** The bridge's name. */
+    /** The bridge's name (link 0's). */
     public String bridge() {
-        return "fyb" + pid;
+        return bridge(0);
+    }
+
+    /** The bridge of link {@code k}. */
+    public String bridge(int k) {
+        return k == 0 ? "fyb" + pid : "fyb" + pid + "x" + k;
     }
 
     /** The namespaces made, in role order. */
@@ -191,8 +264,8 @@ public final class NetnsHosts implements ClusterHosts {
         for (String ns : namespaces) {
             IpCommand.run(List.of("ip", "netns", "del", ns));
         }
-        if (bridgeMade) {
-            IpCommand.run(List.of("ip", "link", "del", bridge()));
+        for (String bridge : bridgesMade) {
+            IpCommand.run(List.of("ip", "link", "del", bridge));
         }
     }
 
@@ -233,20 +306,24 @@ public final class NetnsHosts implements ClusterHosts {
         }
     }
 
-    /** The first {@code 10.234.N} that no address of this namespace is in. */
-    private static String freeSubnet() {
+    /** The first {@code count} subnets {@code 10.234.N} that no address of this namespace is in. */
+    private static List<String> freeSubnets(int count) {
         Set<String> used = new TreeSet<>();
         Matcher m = Pattern.compile("inet (10\\.234\\.\\d+)\\.\\d+/").matcher(
                 IpCommand.must(List.of("ip", "-o", "-4", "addr", "show")));
         while (m.find()) {
             used.add(m.group(1));
         }
-        for (int n = 0; n < 256; n++) {
+        List<String> free = new ArrayList<>();
+        for (int n = 0; n < 256 && free.size() < count; n++) {
             if (!used.contains("10.234." + n)) {
-                return "10.234." + n;
+                free.add("10.234." + n);
             }
         }
-        throw new IllegalStateException("every subnet 10.234.N.0/24 is in use on this host");
+        if (free.size() < count) {
+            throw new IllegalStateException("fewer than " + count + " subnets 10.234.N.0/24 are free on this host");
+        }
+        return free;
     }
 
     private static boolean isRoot() {

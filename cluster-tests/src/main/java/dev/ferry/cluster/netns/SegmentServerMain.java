@@ -37,8 +37,14 @@ public final class SegmentServerMain implements Callable<Integer> {
             + "--aeron): engines on the same driver reach this one over Aeron IPC.")
     String aeronDir;
 
+    @Option(names = "--warm-up-ms", defaultValue = "0", description = "Before serving, move bytes over loopback "
+            + "between two throwaway engines for this long, so that the serving path is compiled (default "
+            + "${DEFAULT-VALUE}).")
+    long warmUpMillis;
+
     @Override
     public Integer call() {
+        dev.ferry.transfer.TransferWarmUp.run(warmUpMillis); // before the slab: its memory is not held meanwhile
         if (shm) {
             Slab.removeStale(java.nio.file.Path.of("/dev/shm")); // left by targets that were killed
         }

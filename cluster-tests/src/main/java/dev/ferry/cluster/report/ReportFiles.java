@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Writes the report of a replay into one directory, replacing files of the same names:
@@ -33,7 +34,7 @@ public final class ReportFiles {
      * @throws UncheckedIOException naming {@code dir} when a file cannot be written
      */
     public static List<Path> write(Path dir, List<RequestResult> results, ReplaySummary summary, String title) {
-        return write(dir, results, title, summary, null);
+        return write(dir, results, title, summary, null, Map.of());
     }
 
     /**
@@ -45,7 +46,19 @@ public final class ReportFiles {
      */
     public static List<Path> write(Path dir, List<RequestResult> results, ReplaySummary summary,
                                    TrafficReport traffic, String title) {
-        return write(dir, results, title, summary, traffic);
+        return write(dir, results, title, summary, traffic, Map.of());
+    }
+
+    /**
+     * As {@link #write(Path, List, ReplaySummary, TrafficReport, String)}, with more sections
+     * of {@code summary.json} after the others (such as {@code linkFlaps}).
+     *
+     * @param more top-level keys and their values (Jackson serialises them), in order
+     * @throws UncheckedIOException naming {@code dir} when a file cannot be written
+     */
+    public static List<Path> write(Path dir, List<RequestResult> results, ReplaySummary summary,
+                                   TrafficReport traffic, String title, Map<String, Object> more) {
+        return write(dir, results, title, summary, traffic, more);
     }
 
     /**
@@ -56,18 +69,18 @@ public final class ReportFiles {
      * @throws UncheckedIOException naming {@code dir} when a file cannot be written
      */
     public static List<Path> write(Path dir, List<RequestResult> results, String title) {
-        return write(dir, results, title, null, null);
+        return write(dir, results, title, null, null, Map.of());
     }
 
     private static List<Path> write(Path dir, List<RequestResult> results, String title, ReplaySummary summary,
-                                    TrafficReport traffic) {
+                                    TrafficReport traffic, Map<String, Object> more) {
         try {
             Files.createDirectories(dir);
             List<Path> out = new ArrayList<>();
             out.add(ArrowResults.write(dir.resolve("requests.arrow"), results, title));
             out.add(CsvResults.write(dir.resolve("requests.csv"), results));
             if (summary != null) {
-                out.add(SummaryJson.write(dir.resolve("summary.json"), summary, traffic, title));
+                out.add(SummaryJson.write(dir.resolve("summary.json"), summary, traffic, title, more));
             }
             out.add(TtftCharts.writeScatter(dir.resolve("ttft.png"), results, title));
             out.add(TtftCharts.writeCdf(dir.resolve("ttft-cdf.png"), results, title));

@@ -12,7 +12,8 @@ import java.util.Map;
  * summary field under its record name (units as documented there: ms, GB/s, s), then, when
  * the engines' counters were read, {@code bytesByTransport} and {@code slicesByTransport}
  * (objects keyed by transport) and {@code links} (one object per link: node, transport,
- * link, bytes, slices). Jackson serialises the records. Stateless; thread-safe.
+ * link, bytes, slices, failures), then any further sections the caller gives. Jackson
+ * serialises the records. Stateless; thread-safe.
  */
 final class SummaryJson {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -21,7 +22,8 @@ final class SummaryJson {
     }
 
     /** Writes {@code file}, replacing it; {@code traffic} may be null (left out). */
-    static Path write(Path file, ReplaySummary summary, TrafficReport traffic, String title) throws IOException {
+    static Path write(Path file, ReplaySummary summary, TrafficReport traffic, String title, Map<String, Object> more)
+            throws IOException {
         Map<String, Object> object = new LinkedHashMap<>();
         object.put("title", title);
         for (var component : ReplaySummary.class.getRecordComponents()) {
@@ -36,6 +38,7 @@ final class SummaryJson {
             object.put("slicesByTransport", traffic.slicesByTransport());
             object.put("links", traffic.links());
         }
+        object.putAll(more);
         JSON.writeValue(file.toFile(), object);
         return file;
     }

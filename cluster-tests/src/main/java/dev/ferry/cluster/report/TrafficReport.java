@@ -22,8 +22,10 @@ public record TrafficReport(List<NodeLink> links) {
      * @param link      the link's name
      * @param bytes     bytes completed on it
      * @param slices    slices completed on it (shared memory: copies)
+     * @param failures  slices that failed on it (a cut, a stall, a garbled frame) and were resent
+     *                  or failed their request
      */
-    public record NodeLink(String node, String transport, String link, long bytes, long slices) {
+    public record NodeLink(String node, String transport, String link, long bytes, long slices, long failures) {
     }
 
     public TrafficReport {
@@ -34,7 +36,7 @@ public record TrafficReport(List<NodeLink> links) {
     public static TrafficReport of(Map<String, List<LinkTraffic>> nodes) {
         List<NodeLink> out = new ArrayList<>();
         nodes.forEach((node, links) -> links.forEach(l -> out.add(new NodeLink(node, l.transport(), l.link(),
-                l.bytes(), l.slices()))));
+                l.bytes(), l.slices(), l.failures()))));
         return new TrafficReport(out);
     }
 

@@ -54,6 +54,20 @@ class FerryCommandTest {
     }
 
     @Test
+    void linkFlapsNeedASecondLinkPerHostAndADurationThatFits() {
+        assertThat(ferry("cluster", "--flap-every", "3s", "--no-progress")).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains("--flap-every cuts one of two TCP links");
+        assertThat(ferry("cluster", "--links-per-host", "2", "--no-progress")).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains("above 1 with --netns only");
+        assertThat(ferry("cluster", "--netns", "--links-per-host", "2", "--flap-every", "soon", "--no-progress"))
+                .isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains("--flap-every takes a duration such as 3s or 500ms");
+        assertThat(ferry("cluster", "--netns", "--links-per-host", "2", "--flap-every", "1s", "--flap-down", "1500ms",
+                "--no-progress")).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains("--flap-down (1500 ms) must be shorter than --flap-every (1000 ms)");
+    }
+
+    @Test
     void malformedTraceLineIsNamed(@TempDir Path dir) throws IOException {
         Path trace = dir.resolve("bad.jsonl");
         Files.writeString(trace, "{\"timestamp\": 0, \"input_length\": 9, \"output_length\": 1, \"hash_ids\": [1]}\n"
@@ -148,10 +162,35 @@ class FerryCommandTest {
         assertThat(Files.readString(dir.resolve("target.log"))).contains("aeron-ipc-driver=");
     }
 
-    /** A one-second {@code ferry bench transfer} of small batches against a local 16 MiB target. */
+    @Test
+    void benchTransferWarmsUpOverLoopbackBeforeItMeasures(@TempDir Path dir) throws IOException {
+        java.io.ByteArrayOutputStream console = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream stdout = System.out;
+        System.setOut(new java.io.PrintStream(console, true, java.nio.charset.StandardCharsets.UTF_8));
+        int code;
+        try {
+            code = shortBenchTransfer(dir, "--warm-up-ms", "300");
+        } finally {
+            System.setOut(stdout);
+        }
+        assertThat(code).as(err.toString()).isEqualTo(ExitCodes.OK);
+        assertThat(console.toString(java.nio.charset.StandardCharsets.UTF_8))
+                .containsPattern("warm-up: [1-9]\\d* requests over loopback in \\d+ ms");
+        assertThat(Files.readString(dir.resolve("transfer.json"))).contains("\"warmUpMillis\" : 300");
+        assertThat(ferry("bench", "transfer", "--warm-up-ms", "-1")).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains("--warm-up-ms at least 0");
+    }
+
+    /**
+     * A one-second {@code ferry bench transfer} of small batches against a local 16 MiB target
+     * (without a warm-up unless {@code more} asks for one).
+     */
     private int shortBenchTransfer(Path dir, String... more) {
         List<String> args = new ArrayList<>(List.of("bench", "transfer", "--duration", "1", "--block-size", "256KiB",
                 "--batch-size", "4", "--threads", "1", "--segment-bytes", "16MiB", "--out", dir.toString()));
+        if (!List.of(more).contains("--warm-up-ms")) {
+            args.addAll(List.of("--warm-up-ms", "0"));
+        }
         args.addAll(List.of(more));
         return ferry(args.toArray(String[]::new));
     }

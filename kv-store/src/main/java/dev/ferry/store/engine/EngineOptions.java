@@ -47,6 +47,11 @@ public final class EngineOptions {
     @Option(names = "--links", defaultValue = "2", description = "TCP links per store node.")
     int links;
 
+    @Option(names = "--stall-timeout-ms", paramLabel = "MS", defaultValue = "2000", description = "A link with "
+            + "slices outstanding and no progress for this long is cut and its slices resent on another "
+            + "(default ${DEFAULT-VALUE}; at least 4).")
+    long stallTimeoutMillis;
+
     /** @throws IllegalArgumentException for an unknown profile */
     public ModelProfile profile() {
         return ModelProfile.byName(model);
@@ -79,7 +84,7 @@ public final class EngineOptions {
         TransferEngine engine;
         try {
             engine = new TransferEngine(new TransferEngine.Context().bindHost(listen.host()).linksPerPeer(links)
-                    .sharedMemory(sharedMemory).aeron(aeron).resolver(client));
+                    .stallTimeoutMillis(stallTimeoutMillis).sharedMemory(sharedMemory).aeron(aeron).resolver(client));
         } catch (RuntimeException e) {
             client.close();
             throw e;

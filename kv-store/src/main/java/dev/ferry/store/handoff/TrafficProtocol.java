@@ -10,7 +10,8 @@ import java.util.List;
  * How prefill and decode nodes tell a driver (the cluster replay) what their transfer engine
  * carried. Method {@value #TRAFFIC} on either node's RPC port, with no arguments; answer: a
  * count (i32), then per link its transport (string), name (string), bytes (i64) and slices
- * (i64), as {@link LinkTraffic}. Stateless; thread-safe.
+ * (i64), as {@link LinkTraffic}; then, in the same order, each link's failures (i64), which a
+ * reader of an older node's answer (that ends before them) takes as 0. Stateless; thread-safe.
  */
 public final class TrafficProtocol {
     /** The method number, the same on prefill and decode nodes (their own methods start at 1). */
@@ -26,6 +27,9 @@ public final class TrafficProtocol {
             Wire.writeString(b, l.link());
             b.writeLong(l.bytes()).writeLong(l.slices());
         }
+        for (LinkTraffic l : links) {
+            b.writeLong(l.failures());
+        }
     }
 
     /** @throws dev.ferry.store.rpc.RpcException when the answer is short or its count is out of range */
@@ -38,6 +42,12 @@ public final class TrafficProtocol {
         List<LinkTraffic> out = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             out.add(new LinkTraffic(Wire.readString(b), Wire.readString(b), Wire.readLong(b), Wire.readLong(b)));
+        }
+        if (b.readableBytes() >= 8L * n) {
+            for (int i = 0; i < n; i++) {
+                LinkTraffic l = out.get(i);
+                out.set(i, new LinkTraffic(l.transport(), l.link(), l.bytes(), l.slices(), b.readLong()));
+            }
         }
         return out;
     }

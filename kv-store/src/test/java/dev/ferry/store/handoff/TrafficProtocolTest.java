@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 class TrafficProtocolTest {
     @Test
     void everyLinkComesBackAsWritten() {
-        List<LinkTraffic> links = List.of(new LinkTraffic("tcp", "tcp:127.0.0.1:7000#0", 5_600_000_000L, 21_000),
+        List<LinkTraffic> links = List.of(new LinkTraffic("tcp", "tcp:127.0.0.1:7000#0", 5_600_000_000L, 21_000, 7),
                 new LinkTraffic("aeron", "udp:127.0.0.1:40123", 0, 0),
                 new LinkTraffic("shm", "shared-memory", 1 << 20, 4));
         ByteBuf b = Unpooled.buffer();
@@ -26,12 +26,25 @@ class TrafficProtocolTest {
         }
     }
 
+    /** A node of the version before failures were counted ends its answer after the slices. */
+    @Test
+    void anAnswerWithoutFailuresReadsAsNone() {
+        ByteBuf b = Unpooled.buffer();
+        try {
+            TrafficProtocol.write(b, List.of(new LinkTraffic("tcp", "l", 1, 2, 3)));
+            ByteBuf older = b.slice(0, b.readableBytes() - Long.BYTES);
+            assertThat(TrafficProtocol.read(older)).containsExactly(new LinkTraffic("tcp", "l", 1, 2, 0));
+        } finally {
+            b.release();
+        }
+    }
+
     @Test
     void aShortAnswerIsRefusedNotMisread() {
         ByteBuf b = Unpooled.buffer();
         try {
             TrafficProtocol.write(b, List.of(new LinkTraffic("tcp", "l", 1, 1)));
-            ByteBuf cut = b.slice(0, b.readableBytes() - 3);
+            ByteBuf cut = b.slice(0, b.readableBytes() - Long.BYTES - 3); // into the link, before its failures
             assertThatThrownBy(() -> TrafficProtocol.read(cut)).isInstanceOf(RpcException.class);
             ByteBuf negative = Unpooled.buffer().writeInt(-1);
             assertThatThrownBy(() -> TrafficProtocol.read(negative)).isInstanceOf(RpcException.class)

@@ -10,8 +10,10 @@ package dev.ferry.transfer.metrics;
  * @param link      the link's name (its peer and index), or {@code shared-memory}
  * @param bytes     bytes completed on the link, both directions (WRITE and READ payloads)
  * @param slices    slices completed on the link (for shared memory: copies)
+ * @param failures  slices that failed on the link (lost with its connection, stalled, garbled) and
+ *                  were resent or failed their request; 0 for shared memory
  */
-public record LinkTraffic(String transport, String link, long bytes, long slices) {
+public record LinkTraffic(String transport, String link, long bytes, long slices, long failures) {
     public static final String TCP = "tcp";
     public static final String AERON = "aeron";
     public static final String AERON_IPC = "aeron-ipc";
@@ -19,4 +21,9 @@ public record LinkTraffic(String transport, String link, long bytes, long slices
 
     /** Every transport name, in the order reports list them. */
     public static final java.util.List<String> TRANSPORTS = java.util.List.of(TCP, AERON, AERON_IPC, SHARED_MEMORY);
+
+    /** A link with no failures counted. */
+    public LinkTraffic(String transport, String link, long bytes, long slices) {
+        this(transport, link, bytes, slices, 0);
+    }
 }

@@ -68,6 +68,10 @@ abstract class SliceFrameReader extends ChannelInboundHandlerAdapter {
     /** A malformed frame; the connection is closed after this returns. */
     abstract void onMalformed(ChannelHandlerContext ctx, long sliceId, String why);
 
+    /** A read of a payload straight from the socket failed; the connection is closed after this returns. */
+    void onReadFailed(ChannelHandlerContext ctx, IOException cause) {
+    }
+
     /**
      * Closes the connection and reads nothing more from it, not even the rest of the bytes
      * already read: what follows in them must not be acted on.
@@ -150,6 +154,7 @@ abstract class SliceFrameReader extends ChannelInboundHandlerAdapter {
             n = socket.readAddress(destination.address(), from, from + (int) Math.min(bodyLeft, MAX_DIRECT_READ));
         } catch (IOException e) {
             closed = true;
+            onReadFailed(ctx, e);
             ctx.close();
             return false;
         }

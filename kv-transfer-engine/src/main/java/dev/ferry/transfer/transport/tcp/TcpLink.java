@@ -16,6 +16,7 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.stream.ChunkedWriteHandler;
 import java.lang.foreign.MemorySegment;
 import java.security.SecureRandom;
@@ -57,6 +58,8 @@ final class TcpLink implements Link {
     private volatile long lastProgressNanos;
     private volatile long lastConnectFailureNanos = Long.MIN_VALUE / 2;
     private volatile int connectFailures;
+    /** Connects refused in a row (RST to the SYN: nothing listens there), 0 after any other outcome. */
+    private volatile int refusedInARow;
     private volatile boolean probing;
 
     TcpLink(String name, Endpoint endpoint, Bootstrap bootstrap, SliceListener listener, long stallTimeoutNanos) {
@@ -121,6 +124,14 @@ final class TcpLink implements Link {
         return acked;
     }
 
+    /**
+     * Connects to this link's endpoint refused in a row since the last that worked or failed
+     * otherwise (timed out, unreachable): nothing listens there.
+     */
+    int refusedInARow() {
+        return refusedInARow;
+    }
+
     /** {@link System#nanoTime()} of the latest failed connect attempt. */
     long lastConnectFailureNanos() {
         return lastConnectFailureNanos;
@@ -162,6 +173,7 @@ final class TcpLink implements Link {
             }
             lastConnectFailureNanos = System.nanoTime();
             connectFailures++;
+            refusedInARow = refused(future.cause()) ? refusedInARow + 1 : 0;
             return false;
         }
         Channel c = future.channel();
@@ -177,7 +189,23 @@ final class TcpLink implements Link {
         c.closeFuture().addListener(f -> stallCheck.cancel(false));
         channel = c;
         connectFailures = 0;
+        refusedInARow = 0;
         return true;
+    }
+
+    /** Whether a connect failed on the peer's RST (ECONNREFUSED), not on a timeout or a route. */
+    private static boolean refused(Throwable cause) {
+        return cause instanceof java.net.ConnectException && cause.getMessage() != null
+                && cause.getMessage().contains("refused");
+    }
+
+    /**
+     * Whether a read or write failed because the peer reset the connection (its socket is
+     * closed: ECONNRESET, or EPIPE after its RST).
+     */
+    static boolean resetByPeer(Throwable cause) {
+        String m = cause instanceof java.io.IOException ? cause.getMessage() : null;
+        return m != null && (m.contains("reset by peer") || m.contains("Connection reset") || m.contains("Broken pipe"));
     }
 
     @Override
@@ -220,7 +248,7 @@ final class TcpLink implements Link {
         if (!outstanding.isEmpty() && System.nanoTime() - lastProgressNanos > stallTimeoutNanos) {
             Channel c = channel;
             failOutstanding("link " + name + " made no progress for "
-                    + TimeUnit.NANOSECONDS.toMillis(stallTimeoutNanos) + " ms", true, connectionToken);
+                    + TimeUnit.NANOSECONDS.toMillis(stallTimeoutNanos) + " ms", true, connectionToken, false);
             if (c != null) {
                 c.close();
             }
@@ -230,9 +258,12 @@ final class TcpLink implements Link {
     /**
      * Fails every outstanding slice: each was sent on the connection of {@code connectionToken}
      * and is unanswered, so each failure carries one shared fence of that connection.
+     *
+     * @param closedByPeer whether the peer ended the connection (its FIN or RST came in), as
+     *                     opposed to this side closing it (a stall, a malformed answer)
      */
-    private void failOutstanding(String reason, boolean retryable, long connectionToken) {
-        LostConnection once = new LostConnection(connectionToken);
+    private void failOutstanding(String reason, boolean retryable, long connectionToken, boolean closedByPeer) {
+        LostConnection once = new LostConnection(connectionToken, closedByPeer);
         for (Long id : outstanding.keySet()) {
             Slice slice = outstanding.remove(id);
             if (slice != null) {
@@ -246,10 +277,12 @@ final class TcpLink implements Link {
     /** The fence of one lost connection, asked for once however many of its slices wait on it. */
     private final class LostConnection implements Supplier<CompletableFuture<Void>> {
         private final long connectionToken;
+        private final boolean closedByPeer;
         private CompletableFuture<Void> fence;
 
-        LostConnection(long connectionToken) {
+        LostConnection(long connectionToken, boolean closedByPeer) {
             this.connectionToken = connectionToken;
+            this.closedByPeer = closedByPeer;
         }
 
         @Override
@@ -257,7 +290,7 @@ final class TcpLink implements Link {
             if (fence == null) {
                 TcpPeer owner = peer;
                 fence = owner == null ? CompletableFuture.failedFuture(new TransferException("link " + name
-                        + " belongs to no peer", false)) : owner.fence(connectionToken);
+                        + " belongs to no peer", false)) : owner.fence(connectionToken, closedByPeer);
             }
             return fence;
         }
@@ -285,6 +318,8 @@ final class TcpLink implements Link {
     private final class AnswerHandler extends SliceFrameReader {
         private final long connectionToken;
         private Slice reading;
+        /** The peer ended the connection: its FIN (end of input) or RST came in. */
+        private boolean closedByPeer;
 
         AnswerHandler(long connectionToken) {
             this.connectionToken = connectionToken;
@@ -346,18 +381,33 @@ final class TcpLink implements Link {
             ctx.close(); // first, so that no retry goes out on this connection
             // With the reason, not just "closed"; not retried: a peer that speaks another frame version
             // (or garbles its frames) answers the next attempt the same way, and the caller needs this reason.
-            failOutstanding("malformed answer from " + endpoint + ": " + why, false, connectionToken);
+            failOutstanding("malformed answer from " + endpoint + ": " + why, false, connectionToken, false);
             failFences("malformed answer from " + endpoint);
         }
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            failOutstanding("connection " + name + " closed", true, connectionToken);
+            failOutstanding("connection " + name + (closedByPeer ? " closed by the peer" : " closed"), true,
+                    connectionToken, closedByPeer);
             failFences("connection " + name + " closed");
         }
 
         @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
+            if (event instanceof ChannelInputShutdownEvent) {
+                closedByPeer = true; // its FIN: links allow half closure only to see this
+                ctx.close();
+            }
+        }
+
+        @Override
+        void onReadFailed(ChannelHandlerContext ctx, java.io.IOException cause) {
+            closedByPeer |= resetByPeer(cause);
+        }
+
+        @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            closedByPeer |= resetByPeer(cause);
             ctx.close();
         }
     }

@@ -79,6 +79,7 @@ public final class TcpTransport implements AutoCloseable {
 
     private final long stallTimeoutNanos;
     private final long reconnectBackoffNanos;
+    private final java.util.concurrent.atomic.LongAdder peersGone = new java.util.concurrent.atomic.LongAdder();
 
     /**
      * Binds the server socket and starts the event loops.
@@ -143,6 +144,9 @@ public final class TcpTransport implements AutoCloseable {
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeoutMillis)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark)
                 .option(ChannelOption.RECVBUF_ALLOCATOR, reads)
+                // So that a link sees the peer's FIN as such (TcpLink closes then): a lost connection the
+                // peer ended needs no wait for a fence once the peer also refuses connects (TcpPeer#fence).
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
@@ -154,6 +158,15 @@ public final class TcpTransport implements AutoCloseable {
     /** Where this node's server listens. */
     public Endpoint localEndpoint() {
         return localEndpoint;
+    }
+
+    /**
+     * Lost connections taken as fenced without a FENCE_ACK because their peer is gone: it
+     * ended the connection itself, and then refused {@value TcpPeer#REFUSALS_FOR_GONE}
+     * connects in a row on every endpoint.
+     */
+    public long fencesOfPeersGone() {
+        return peersGone.sum();
     }
 
     /** Counters of the serving side. */
@@ -203,7 +216,7 @@ public final class TcpTransport implements AutoCloseable {
         }
         // A fence is tried for as long as a reconnect and a stalled answer may take, twice over.
         long fenceTimeoutNanos = 2 * (TimeUnit.MILLISECONDS.toNanos(connectTimeoutMillis) + stallTimeoutNanos);
-        return new TcpPeer(links, connectTimeoutMillis, reconnectBackoffNanos, prober, fenceTimeoutNanos);
+        return new TcpPeer(links, connectTimeoutMillis, reconnectBackoffNanos, prober, fenceTimeoutNanos, peersGone);
     }
 
     /** Probes the links that are down, so that a link that comes back is used again. */
