@@ -86,17 +86,33 @@ public final class LocalCluster implements AutoCloseable {
      *                       of their own, the two sidecars being the store nodes (then
      *                       {@code storeNodes} must be 2, {@code replicas} 1, no SSD tier,
      *                       and the transport tcp or shm)
+     * @param gpuBytes       the GPU tier of prefill and decode each (their engines' GPU memory in
+     *                       front of the store: CUDA when present, else host memory standing in),
+     *                       bytes; 0 for none
      */
     public record Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, String transport,
-                         String policy, int masterPort, int replicas, long ssdBlocks, Path workDir, boolean sidecar) {
+                         String policy, int masterPort, int replicas, long ssdBlocks, Path workDir, boolean sidecar,
+                         long gpuBytes) {
         /**
-         * @throws IllegalArgumentException for a sidecar cluster the sidecars cannot run
+         * @throws IllegalArgumentException for a sidecar cluster the sidecars cannot run, or a GPU
+         *                                  tier with sidecars or of a negative size
          */
         public Config {
             if (sidecar && (storeNodes != 2 || replicas != 1 || ssdBlocks > 0 || transport.equals("aeron"))) {
                 throw new IllegalArgumentException("with sidecars the store nodes are the two sidecars, each block has "
                         + "one copy, there is no SSD tier and the transport is tcp or shm");
             }
+            if (gpuBytes < 0 || (sidecar && gpuBytes > 0)) {
+                throw new IllegalArgumentException("the GPU tier is 0 (none) or a size, and not with sidecars (the "
+                        + "engine behind a sidecar keeps its GPU memory itself), was " + gpuBytes + " bytes");
+            }
+        }
+
+        /** Without a GPU tier. */
+        public Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, String transport,
+                      String policy, int masterPort, int replicas, long ssdBlocks, Path workDir, boolean sidecar) {
+            this(profile, capacityBlocks, storeNodes, links, transport, policy, masterPort, replicas, ssdBlocks, workDir,
+                    sidecar, 0);
         }
 
         /** With a free master port, one replica, no SSD tier, no sidecars. */
@@ -304,6 +320,9 @@ public final class LocalCluster implements AutoCloseable {
         List<String> args = new ArrayList<>(store);
         args.addAll(List.of("--model", config.profile().name(), "--links", Integer.toString(config.links()),
                 "--host", hosts.address(role)));
+        if (config.gpuBytes() > 0) {
+            args.addAll(List.of("--gpu-capacity", Long.toString(config.gpuBytes())));
+        }
         args.addAll(transportFlag());
         return args;
     }

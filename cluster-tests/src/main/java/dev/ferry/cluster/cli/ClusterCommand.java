@@ -10,6 +10,10 @@ import dev.ferry.cluster.report.ReportFiles;
 import dev.ferry.cluster.report.RequestResult;
 import dev.ferry.cluster.report.TrafficReport;
 import dev.ferry.nativemem.MachineInfo;
+import dev.ferry.nativemem.device.DeviceChoice;
+import dev.ferry.nativemem.device.DeviceMemories;
+import dev.ferry.nativemem.device.DeviceMemory;
+import dev.ferry.store.cli.SizeConverter;
 import dev.ferry.prefill.trace.TraceGenerator;
 import dev.ferry.prefill.trace.TraceReader;
 import dev.ferry.prefill.trace.TraceRequest;
@@ -101,6 +105,12 @@ final class ClusterCommand implements Callable<Integer> {
         deprecatedSsdCapacity = blocks;
     }
 
+    @Option(names = "--gpu-capacity", paramLabel = "SIZE", converter = SizeConverter.class, defaultValue = "0",
+            description = "GPU tier of prefill and decode each, e.g. 512MiB: their engines' GPU memory in front of "
+                    + "the store (CUDA when present, else host memory standing in); 0 for none (default "
+                    + "${DEFAULT-VALUE}). Not with --sidecar.")
+    long gpuCapacity;
+
     @Option(names = "--store-nodes", defaultValue = "2", description = "Store node processes (default ${DEFAULT-VALUE}).")
     int storeNodes;
 
@@ -171,7 +181,7 @@ final class ClusterCommand implements Callable<Integer> {
                 LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         // Checks the combination of settings before any process starts.
         LocalCluster.Config config = new LocalCluster.Config(profile, capacityBlocks, storeNodes, links, transport,
-                policy, masterPort, replicas, ssdBlocks, dir.resolve("logs"), sidecar);
+                policy, masterPort, replicas, ssdBlocks, dir.resolve("logs"), sidecar, gpuCapacity);
         List<TraceRequest> requestsToReplay = trace == null
                 ? TraceGenerator.generate(seed, requests == 0 ? 1000 : requests)
                 : TraceReader.read(trace, requests);
@@ -198,6 +208,9 @@ final class ClusterCommand implements Callable<Integer> {
                         } + ")",
                 "  hosts              " + (netns ? "one network namespace per role on a bridge, each with its own "
                         + "address and host identity (no loopback, no shared memory between roles)" : "one host, on loopback"),
+                "  GPU tier           " + (gpuCapacity > 0 ? gpuCapacity + " bytes (" + gpuCapacity / profile.blockBytes()
+                        + " blocks) in prefill and in decode each, on " + gpuDevice()
+                        : "none (--gpu-capacity 0): decode reads every block from the store"),
                 "  machine            " + MachineInfo.probe().describe(),
                 "  TTFT               queueing + prefill compute (modeled: 2*params*tokens at 400 TFLOP/s) + "
                         + "measured WRITE and READ transfers + first decode step (modeled)");
@@ -245,7 +258,7 @@ final class ClusterCommand implements Callable<Integer> {
                 ? "not counted: the sidecars' engines move the bytes" : traffic != null
                 ? traffic.formatBytesByTransport() : "unavailable: " + trafficMissing);
         if (store != null) {
-            printStore(store);
+            printStore(store, gpuCapacity > 0 ? summary.tiers().gpu().blocksRead() : -1);
         } else {
             System.out.printf(Locale.ROOT, "  %-18s unavailable: %s%n", "store counts", storeMissing);
         }
@@ -282,9 +295,23 @@ final class ClusterCommand implements Callable<Integer> {
         return roles;
     }
 
-    private static void printStore(MasterStats store) {
-        System.out.printf(Locale.ROOT, "  %-18s DRAM %d, SSD %d%s%n", "hits per tier", store.dramHits(), store.ssdHits(),
-                MachineInfo.probe().cudaDriver() ? "" : " (no GPU tier: no CUDA driver)");
+    /** What the engines' GPU tiers run on: the device memory that {@code auto} opens on this machine. */
+    private static String gpuDevice() {
+        try (DeviceMemory memory = DeviceMemories.open(DeviceChoice.AUTO, 0, 1)) {
+            return memory.describe().replaceFirst(", 1 bytes", "");
+        }
+    }
+
+    /** @param gpuHits blocks served by decode's GPU tier, or -1 when there is none */
+    private static void printStore(MasterStats store, long gpuHits) {
+        if (gpuHits < 0) {
+            System.out.printf(Locale.ROOT, "  %-18s DRAM %d, SSD %d (no GPU tier: --gpu-capacity 0)%n", "hits per tier",
+                    store.dramHits(), store.ssdHits());
+        } else {
+            System.out.printf(Locale.ROOT, "  %-18s GPU %d (decode's GPU tier, no transfer), DRAM %d, SSD %d (leases "
+                    + "the master granted: a GPU hit is leased too, which checks that the block is still committed)%n",
+                    "hits per tier", gpuHits, store.dramHits(), store.ssdHits());
+        }
         System.out.printf(Locale.ROOT, "  %-18s %d demoted to SSD, %d promoted to DRAM, %d evicted%n", "tier moves",
                 store.demotions(), store.promotions(), store.evictions());
         if (store.demotionWaits() > 0) {

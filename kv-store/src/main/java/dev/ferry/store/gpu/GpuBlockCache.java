@@ -1,0 +1,217 @@
+package dev.ferry.store.gpu;
+
+import dev.ferry.nativemem.device.DeviceChoice;
+import dev.ferry.nativemem.device.DeviceMemories;
+import dev.ferry.nativemem.device.DeviceMemory;
+import dev.ferry.store.alloc.OffsetAllocator;
+import dev.ferry.store.block.BlockKey;
+import dev.ferry.store.client.EngineTier;
+import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The GPU tier of the engine a prefill or decode node sits next to, as the store client sees it
+ * ({@link EngineTier}): the policy over one {@link GpuTier}. A new block lands here first and is
+ * copied back down into the put's staging range (registered with the device,
+ * {@link #registerStaging}), which the put then writes to DRAM; a block read from the store is
+ * promoted here; a block whose copy here matches the committed CRC32C and length is served from
+ * here without a transfer. Room is made by evicting blocks in {@link GpuTier#evictable()} order:
+ * those whose bytes DRAM holds first, least recently used first. Every block held here has a DRAM
+ * copy once its put commits (it is copied down before), so an eviction loses nothing, and neither
+ * does a restart: the GPU tier of a new process is empty and its reads go to DRAM.
+ *
+ * <p>Validation, not notification: the master does not know the copies held here. A get holds a
+ * lease on every key it reads, which gives the committed CRC32C; a copy here with another CRC32C
+ * or length (the key was removed and written again) is dropped and the block read from the store,
+ * and a key the store no longer holds is {@linkplain #forget forgotten}.
+ *
+ * <p>A full tier never fails a put or a get: the block is then simply not held here
+ * ({@link GpuCacheCounters#full()}). Thread-safe: one lock; copies are awaited under it, so every
+ * block is idle between calls (the device has one stream for the tier anyway). Owns the
+ * {@link GpuTier}, not the {@link DeviceMemory}.
+ */
+public final class GpuBlockCache implements EngineTier, AutoCloseable {
+    private final GpuTier<BlockKey> tier;
+    /** The device memory when this cache opened it (and closes it), else null. */
+    private final DeviceMemory owned;
+    private final Map<BlockKey, Integer> crcs = new HashMap<>();
+    private long landed;
+    private long promoted;
+    private long hits;
+    private long misses;
+    private long stale;
+    private long evicted;
+    private long full;
+
+    /**
+     * @param memory        the device memory (CUDA, or host memory standing in); not owned
+     * @param capacityBytes the tier's pool, bytes, at least {@link OffsetAllocator#ALIGNMENT}
+     * @throws IllegalArgumentException when the capacity is below one aligned block
+     * @throws dev.ferry.nativemem.device.DeviceOutOfMemoryException when the device cannot hold the pool
+     */
+    public GpuBlockCache(DeviceMemory memory, long capacityBytes) {
+        this(memory, capacityBytes, null);
+    }
+
+    private GpuBlockCache(DeviceMemory memory, long capacityBytes, DeviceMemory owned) {
+        this.tier = new GpuTier<>(Objects.requireNonNull(memory, "memory"), capacityBytes);
+        this.owned = owned;
+    }
+
+    /**
+     * Opens the device memory {@code choice} asks for ({@link DeviceMemories}: CUDA device 0, or
+     * host memory of {@code capacityBytes} standing in) and a cache of {@code capacityBytes} on it;
+     * the cache owns the device memory and closes it.
+     *
+     * @throws dev.ferry.nativemem.device.DeviceUnavailableException when CUDA is asked for and absent
+     * @throws dev.ferry.nativemem.device.DeviceOutOfMemoryException when the device cannot hold the pool
+     * @throws IllegalArgumentException when the capacity is below one aligned block
+     */
+    public static GpuBlockCache open(DeviceChoice choice, long capacityBytes) {
+        if (capacityBytes < OffsetAllocator.ALIGNMENT) {
+            throw new IllegalArgumentException("GPU tier capacity must be at least " + OffsetAllocator.ALIGNMENT
+                    + " bytes, was " + capacityBytes);
+        }
+        DeviceMemory memory = DeviceMemories.open(choice, 0, capacityBytes);
+        GpuBlockCache cache = null;
+        try {
+            cache = new GpuBlockCache(memory, capacityBytes, memory);
+            return cache;
+        } finally {
+            if (cache == null) {
+                memory.close();
+            }
+        }
+    }
+
+    /** @throws dev.ferry.nativemem.device.DeviceException when the driver refuses */
+    @Override
+    public synchronized void registerStaging(MemorySegment staging) {
+        tier.registerDram(staging);
+    }
+
+    @Override
+    public synchronized void land(BlockKey key, MemorySegment block, int crc32c) {
+        if (!place(key, block, crc32c)) {
+            return;
+        }
+        tier.copyDown(key, block);
+        tier.await(key);
+        landed++;
+    }
+
+    @Override
+    public synchronized boolean read(BlockKey key, long length, int crc32c, MemorySegment dst) {
+        Integer crc = crcs.get(key);
+        var block = tier.block(key);
+        if (crc == null || block.isEmpty() || !block.get().readable()) {
+            misses++;
+            return false;
+        }
+        if (crc != crc32c || block.get().length() != length) {
+            drop(key);
+            stale++;
+            misses++;
+            return false;
+        }
+        tier.read(key, dst.asSlice(0, length)).orElseThrow();
+        tier.await(key);
+        hits++;
+        return true;
+    }
+
+    @Override
+    public synchronized void promote(BlockKey key, MemorySegment bytes, int crc32c) {
+        if (!place(key, bytes, crc32c)) {
+            return;
+        }
+        tier.markCopiedDown(key);
+        promoted++;
+    }
+
+    @Override
+    public synchronized void forget(BlockKey key) {
+        if (crcs.containsKey(key)) {
+            drop(key);
+            stale++;
+        }
+    }
+
+    /** Whether a copy of {@code key} is held (readable or not). */
+    public synchronized boolean holds(BlockKey key) {
+        return tier.block(key).isPresent();
+    }
+
+    /** Counts since this cache opened; a snapshot. */
+    public synchronized GpuCacheCounters counters() {
+        return new GpuCacheCounters(landed, promoted, hits, misses, stale, evicted, full, tier.size(),
+                tier.capacityBytes() - tier.freeBytes());
+    }
+
+    /** The device memory the tier lives in (its kind and description for reports). */
+    public DeviceMemory memory() {
+        return tier.memory();
+    }
+
+    /** Frees the tier's pool and its registrations, then the device memory when {@link #open} opened it. Idempotent. */
+    @Override
+    public synchronized void close() {
+        try {
+            tier.close();
+        } finally {
+            if (owned != null) {
+                owned.close();
+            }
+        }
+    }
+
+    /**
+     * Puts {@code bytes} (whose CRC32C is {@code crc32c}) under {@code key}, replacing a copy held already, after making room.
+     *
+     * @return false when no room could be made (nothing is held)
+     */
+    private boolean place(BlockKey key, MemorySegment bytes, int crc32c) {
+        drop(key);
+        if (!makeRoom(bytes.byteSize())) {
+            full++;
+            return false;
+        }
+        tier.put(key, bytes);
+        tier.await(key);
+        if (tier.block(key).isEmpty()) { // the device failed the copy: nothing held
+            return false;
+        }
+        crcs.put(key, crc32c);
+        return true;
+    }
+
+    /** Evicts in {@link GpuTier#evictable()} order until a range of {@code bytes} fits. */
+    private boolean makeRoom(long bytes) {
+        if (OffsetAllocator.aligned(bytes) > tier.capacityBytes()) {
+            return false;
+        }
+        while (tier.largestFree() < OffsetAllocator.aligned(bytes)) {
+            List<BlockKey> victims = tier.evictable();
+            if (victims.isEmpty()) {
+                return false;
+            }
+            BlockKey victim = victims.getFirst();
+            if (tier.evict(victim) != GpuTier.Eviction.EVICTED) {
+                return false;
+            }
+            crcs.remove(victim);
+            evicted++;
+        }
+        return true;
+    }
+
+    private void drop(BlockKey key) {
+        if (tier.evict(key) == GpuTier.Eviction.EVICTED) {
+            evicted++;
+        }
+        crcs.remove(key);
+    }
+}
