@@ -1,5 +1,6 @@
 package dev.ferry.store.client;
 
+import dev.ferry.store.gpu.EngineTier;
 import dev.ferry.store.block.BlockKey;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.master.MasterClient;

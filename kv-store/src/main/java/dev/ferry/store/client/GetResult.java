@@ -2,9 +2,9 @@ package dev.ferry.store.client;
 
 /**
  * @param blocks        blocks read
- * @param bytes         bytes moved by the transfer engine (blocks served by an {@link EngineTier} move none)
+ * @param bytes         bytes moved by the transfer engine (blocks served by an {@link dev.ferry.store.gpu.EngineTier} move none)
  * @param transferNanos time spent in READ transfers, ns
- * @param gpuBlocks     blocks served by the engine's own GPU tier ({@link EngineTier}), no transfer
+ * @param gpuBlocks     blocks served by the engine's own GPU tier ({@link dev.ferry.store.gpu.EngineTier}), no transfer
  * @param ssdBlocks     blocks read from a store node's SSD tier (loaded into its DRAM first)
  * @param gpuNanos      time spent copying blocks out of the GPU tier, ns
  */

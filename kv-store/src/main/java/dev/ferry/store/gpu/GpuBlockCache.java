@@ -5,7 +5,6 @@ import dev.ferry.nativemem.device.DeviceMemories;
 import dev.ferry.nativemem.device.DeviceMemory;
 import dev.ferry.store.alloc.OffsetAllocator;
 import dev.ferry.store.block.BlockKey;
-import dev.ferry.store.client.EngineTier;
 import java.lang.foreign.MemorySegment;
 import java.util.HashMap;
 import java.util.List;

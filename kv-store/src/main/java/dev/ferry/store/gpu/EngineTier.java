@@ -1,12 +1,12 @@
-package dev.ferry.store.client;
+package dev.ferry.store.gpu;
 
 import dev.ferry.store.block.BlockKey;
 import java.lang.foreign.MemorySegment;
 
 /**
  * A tier that lives with the engine, in front of the store: the GPU memory of the inference
- * engine a prefill or decode node sits next to ({@link dev.ferry.store.gpu.GpuBlockCache}).
- * The store client calls it on its own paths: a put lands each new block here first and
+ * engine a prefill or decode node sits next to ({@link GpuBlockCache}).
+ * The store client ({@link dev.ferry.store.client.StoreClient}) calls it on its own paths: a put lands each new block here first and
  * writes the bytes copied back down to DRAM; a get serves a block from here when the copy
  * here has the committed length and CRC32C of the lease the get holds (no transfer), and
  * offers every block it read from the store for promotion.
