@@ -50,7 +50,8 @@ class ReportFilesTest {
             assertThat(reader.loadNextBatch()).isTrue();
             VectorSchemaRoot root = reader.getVectorSchemaRoot();
             assertThat(root.getRowCount()).isEqualTo(50);
-            assertThat(root.getSchema().getFields()).hasSize(14);
+            assertThat(root.getSchema().getFields()).hasSize(17);
+            assertThat(((IntVector) root.getVector("gpu_read_blocks")).get(42)).isZero();
             assertThat(root.getSchema().getCustomMetadata()).containsEntry("title", "TTFT: tiny, 50 requests");
             assertThat(((IntVector) root.getVector("index")).get(42)).isEqualTo(42);
             assertThat(((IntVector) root.getVector("hit_blocks")).get(42)).isEqualTo(2);
