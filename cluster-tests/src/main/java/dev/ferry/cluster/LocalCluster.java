@@ -321,7 +321,8 @@ public final class LocalCluster implements AutoCloseable {
         args.addAll(List.of("--model", config.profile().name(), "--links", Integer.toString(config.links()),
                 "--host", hosts.address(role)));
         if (config.gpuBytes() > 0) {
-            args.addAll(List.of("--gpu-capacity", Long.toString(config.gpuBytes())));
+            args.addAll(List.of("--gpu-capacity", Long.toString(config.gpuBytes()), "--gpu-index",
+                    config.workDir().resolve(role + "-gpu.index").toString()));
         }
         args.addAll(transportFlag());
         return args;

@@ -1,7 +1,10 @@
 package dev.ferry.store.engine;
 
 import dev.ferry.nativemem.device.DeviceChoice;
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.cli.ListenOptions;
+import dev.ferry.store.rpc.RpcException;
+import org.slf4j.LoggerFactory;
 import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.store.cli.SizeConverter;
 import dev.ferry.store.gpu.GpuBlockCache;
@@ -62,6 +65,11 @@ public final class EngineOptions {
             + "standing in for a GPU) or auto (CUDA when present, else host) (default ${DEFAULT-VALUE}).")
     DeviceChoice gpuMemory;
 
+    @Option(names = "--gpu-index", paramLabel = "FILE", description = "Local index of the GPU tier's blocks: a "
+            + "restarted node reads from it which blocks its GPU tier lost with the previous process and tells the "
+            + "master. Default: none.")
+    Path gpuIndex;
+
     /** @throws IllegalArgumentException for an unknown profile */
     public ModelProfile profile() {
         return ModelProfile.byName(model);
@@ -87,6 +95,9 @@ public final class EngineOptions {
             throw new IllegalArgumentException("give exactly one of --master and --sidecar");
         }
         long stagingBytes = (long) windowBlocks * profile().blockBytes();
+        if (gpuIndex != null && gpuCapacity == 0) {
+            throw new IllegalArgumentException("--gpu-index needs --gpu-capacity");
+        }
         if (gpuCapacity < 0) {
             throw new IllegalArgumentException("--gpu-capacity must be 0 (none) or a size, was " + gpuCapacity);
         }
@@ -108,12 +119,29 @@ public final class EngineOptions {
         try {
             engine = new TransferEngine(new TransferEngine.Context().bindHost(listen.host()).linksPerPeer(links)
                     .sharedMemory(sharedMemory).aeron(aeron).resolver(client));
-            gpu = gpuCapacity > 0 ? GpuBlockCache.open(gpuMemory, gpuCapacity) : null;
+            gpu = gpuCapacity > 0 ? GpuBlockCache.open(gpuMemory, gpuCapacity, gpuIndex) : null;
+            if (gpu != null && !gpu.lostAtStart().isEmpty()) {
+                reportLost(client, gpu);
+            }
             return new EngineBlockStore(client, engine, 10_000, replicas, null, stagingBytes, lanes, gpu);
         } catch (RuntimeException | Error e) {
             ProcessSupport.closeQuietly(gpu, engine, client);
             throw e;
         }
+    }
+
+    /** Tells the master which blocks the GPU tier lost with the previous process, and logs it. */
+    private void reportLost(MasterClient client, GpuBlockCache gpu) {
+        var lost = gpu.lostAtStart();
+        String engine = listen.host() + " " + gpuIndex;
+        String inStore;
+        try {
+            inStore = client.gpuCopiesLost(engine, lost.toArray(BlockKey[]::new)) + " of them still in the store";
+        } catch (RpcException e) {
+            inStore = "the master was not told: " + e.getMessage();
+        }
+        LoggerFactory.getLogger(EngineOptions.class).info("GPU tier: {} blocks lost with the previous process "
+                + "(index {}); {}", lost.size(), gpuIndex, inStore);
     }
 
     /** Parses {@code --gpu-memory}. */

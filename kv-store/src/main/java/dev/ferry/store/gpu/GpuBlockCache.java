@@ -20,7 +20,9 @@ import java.util.Objects;
  * here without a transfer. Room is made by evicting blocks in {@link GpuTier#evictable()} order:
  * those whose bytes DRAM holds first, least recently used first. Every block held here has a DRAM
  * copy once its put commits (it is copied down before), so an eviction loses nothing, and neither
- * does a restart: the GPU tier of a new process is empty and its reads go to DRAM.
+ * does a restart: the GPU tier of a new process is empty and its reads go to DRAM. With a
+ * {@link GpuTierIndex}, the new process learns which blocks the old one held
+ * ({@link #lostAtStart()}), to tell the master.
  *
  * <p>Validation, not notification: the master does not know the copies held here. A get holds a
  * lease on every key it reads, which gives the committed CRC32C; a copy here with another CRC32C
@@ -36,6 +38,8 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
     private final GpuTier<BlockKey> tier;
     /** The device memory when this cache opened it (and closes it), else null. */
     private final DeviceMemory owned;
+    /** The local index of the blocks held, or null for none. */
+    private final GpuTierIndex index;
     private final Map<BlockKey, Integer> crcs = new HashMap<>();
     private long landed;
     private long promoted;
@@ -52,12 +56,22 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
      * @throws dev.ferry.nativemem.device.DeviceOutOfMemoryException when the device cannot hold the pool
      */
     public GpuBlockCache(DeviceMemory memory, long capacityBytes) {
-        this(memory, capacityBytes, null);
+        this(memory, capacityBytes, null, null);
     }
 
-    private GpuBlockCache(DeviceMemory memory, long capacityBytes, DeviceMemory owned) {
+    /**
+     * With a local index of the blocks held, which tells the next process what this one lost.
+     *
+     * @param index the index (owned from now on), or null for none
+     */
+    public GpuBlockCache(DeviceMemory memory, long capacityBytes, GpuTierIndex index) {
+        this(memory, capacityBytes, null, index);
+    }
+
+    private GpuBlockCache(DeviceMemory memory, long capacityBytes, DeviceMemory owned, GpuTierIndex index) {
         this.tier = new GpuTier<>(Objects.requireNonNull(memory, "memory"), capacityBytes);
         this.owned = owned;
+        this.index = index;
     }
 
     /**
@@ -70,18 +84,36 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
      * @throws IllegalArgumentException when the capacity is below one aligned block
      */
     public static GpuBlockCache open(DeviceChoice choice, long capacityBytes) {
+        return open(choice, capacityBytes, null);
+    }
+
+    /**
+     * As {@link #open(DeviceChoice, long)}, with a local index at {@code indexFile} (null for none):
+     * {@link #lostAtStart()} then lists what the previous process's GPU tier held.
+     *
+     * @throws java.io.UncheckedIOException when the index cannot be read or written
+     */
+    public static GpuBlockCache open(DeviceChoice choice, long capacityBytes, java.nio.file.Path indexFile) {
         if (capacityBytes < OffsetAllocator.ALIGNMENT) {
             throw new IllegalArgumentException("GPU tier capacity must be at least " + OffsetAllocator.ALIGNMENT
                     + " bytes, was " + capacityBytes);
         }
         DeviceMemory memory = DeviceMemories.open(choice, 0, capacityBytes);
+        GpuTierIndex index = null;
         GpuBlockCache cache = null;
         try {
-            cache = new GpuBlockCache(memory, capacityBytes, memory);
+            index = indexFile == null ? null : new GpuTierIndex(indexFile);
+            cache = new GpuBlockCache(memory, capacityBytes, memory, index);
             return cache;
         } finally {
             if (cache == null) {
-                memory.close();
+                try {
+                    if (index != null) {
+                        index.close();
+                    }
+                } finally {
+                    memory.close();
+                }
             }
         }
     }
@@ -139,6 +171,14 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
         }
     }
 
+    /**
+     * The blocks that the previous process's GPU tier held when it ended, lost with it (GPU
+     * contents do not survive a process); empty without an index.
+     */
+    public List<BlockKey> lostAtStart() {
+        return index == null ? List.of() : index.lost();
+    }
+
     /** Whether a copy of {@code key} is held (readable or not). */
     public synchronized boolean holds(BlockKey key) {
         return tier.block(key).isPresent();
@@ -161,8 +201,14 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
         try {
             tier.close();
         } finally {
-            if (owned != null) {
-                owned.close();
+            try {
+                if (index != null) {
+                    index.close();
+                }
+            } finally {
+                if (owned != null) {
+                    owned.close();
+                }
             }
         }
     }
@@ -184,6 +230,9 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
             return false;
         }
         crcs.put(key, crc32c);
+        if (index != null) {
+            index.held(key);
+        }
         return true;
     }
 
@@ -202,6 +251,9 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
                 return false;
             }
             crcs.remove(victim);
+            if (index != null) {
+                index.dropped(victim);
+            }
             evicted++;
         }
         return true;
@@ -212,5 +264,8 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
             evicted++;
         }
         crcs.remove(key);
+        if (index != null) {
+            index.dropped(key);
+        }
     }
 }

@@ -14,12 +14,13 @@ import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.MasterService;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.metrics.LinkTraffic;
-import java.lang.foreign.MemorySegment;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The engine's GPU tier in front of the store, on host memory standing in for a GPU: a master,
@@ -195,6 +196,31 @@ class StoreClientGpuTierTest {
             assertThat(got.gpuBlocks()).isZero();
             assertThat(got.dramBlocks()).isEqualTo(2);
             assertThat(tiny.gpu.counters().full()).isEqualTo(4);
+        }
+    }
+
+    @Test
+    void aRestartedEngineLearnsFromItsIndexWhatItsGpuTierLostAndTellsTheMaster(@TempDir Path dir) {
+        Path indexFile = dir.resolve("decode-gpu.index");
+        BlockKey[] keys = BlockKey.ofAll(1, 2, 3);
+        prefill.put(keys);
+        GpuBlockCache before = GpuBlockCache.open(DeviceChoice.HOST, 4 * 266_240, indexFile);
+        try (Slab staging = Slab.allocate(3 * BLOCK)) {
+            new StoreClient(masterClient, decode.engine, 10_000, 1, null, before).get(keys, BLOCK, staging.memory(),
+                    (k, b, c) -> { });
+        }
+        // The process dies: its GPU memory goes, the index file stays.
+        GpuBlockCache after = GpuBlockCache.open(DeviceChoice.HOST, 4 * 266_240, indexFile);
+        try {
+            assertThat(after.lostAtStart()).containsExactlyInAnyOrder(keys);
+            assertThat(after.counters().blocks()).isZero();
+            assertThat(masterClient.remove(BlockKey.ofAll(3))).containsExactly(Master.REMOVED);
+            assertThat(masterClient.gpuCopiesLost("decode", after.lostAtStart().toArray(BlockKey[]::new)))
+                    .isEqualTo(2);
+            assertThat(master.master().gpuCopiesLost()).isEqualTo(3);
+        } finally {
+            after.close();
+            before.close();
         }
     }
 
