@@ -208,7 +208,8 @@ final class ClusterCommand implements Callable<Integer> {
                         } + ")",
                 "  hosts              " + (netns ? "one network namespace per role on a bridge, each with its own "
                         + "address and host identity (no loopback, no shared memory between roles)" : "one host, on loopback"),
-                "  GPU tier           " + (gpuCapacity > 0 ? gpuCapacity + " bytes (" + gpuCapacity / profile.blockBytes()
+                "  GPU tier           " + (gpuCapacity > 0 ? String.format(Locale.ROOT, "%.1f MiB", gpuCapacity / 1048576.0)
+                        + " (" + gpuCapacity / profile.blockBytes()
                         + " blocks) in prefill and in decode each, on " + gpuDevice()
                         : "none (--gpu-capacity 0): decode reads every block from the store"),
                 "  machine            " + MachineInfo.probe().describe(),
