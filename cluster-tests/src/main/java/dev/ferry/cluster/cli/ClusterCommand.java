@@ -13,7 +13,7 @@ import dev.ferry.nativemem.MachineInfo;
 import dev.ferry.nativemem.device.DeviceChoice;
 import dev.ferry.nativemem.device.DeviceMemories;
 import dev.ferry.nativemem.device.DeviceMemory;
-import dev.ferry.store.cli.SizeConverter;
+import dev.ferry.store.cli.SizeOrZeroConverter;
 import dev.ferry.prefill.trace.TraceGenerator;
 import dev.ferry.prefill.trace.TraceReader;
 import dev.ferry.prefill.trace.TraceRequest;
@@ -105,10 +105,9 @@ final class ClusterCommand implements Callable<Integer> {
         deprecatedSsdCapacity = blocks;
     }
 
-    @Option(names = "--gpu-capacity", paramLabel = "SIZE", converter = SizeConverter.class, defaultValue = "0",
+    @Option(names = "--gpu-capacity", paramLabel = "SIZE", converter = SizeOrZeroConverter.class,
             description = "GPU tier of prefill and decode each, e.g. 512MiB: their engines' GPU memory in front of "
-                    + "the store (CUDA when present, else host memory standing in); 0 for none (default "
-                    + "${DEFAULT-VALUE}). Not with --sidecar.")
+                    + "the store (CUDA when present, else host memory standing in); 0 or absent for none. Not with --sidecar.")
     long gpuCapacity;
 
     @Option(names = "--store-nodes", defaultValue = "2", description = "Store node processes (default ${DEFAULT-VALUE}).")

@@ -187,20 +187,29 @@ public final class StoreClient implements AutoCloseable {
             Replica[] chosen = new Replica[window];
             MemorySegment[] dest = new MemorySegment[window];
             boolean[] local = new boolean[window];
+            BlockKey[] windowKeys = new BlockKey[window];
+            long[] lengths = new long[window];
+            int[] crcs = new int[window];
             Set<String> failed = new HashSet<>();
             for (int done = 0; done < keys.length; done += window) {
                 int n = Math.min(window, keys.length - done);
-                long gpuStart = System.nanoTime();
                 for (int i = 0; i < n; i++) {
                     dest[i] = staging.asSlice(i * blockBytes, blockBytes);
                     Replica committed = lease.replicas().get(done + i).getFirst();
-                    local[i] = tier != null && tier.read(keys[done + i], committed.length(), committed.crc32c(), dest[i]);
-                    if (local[i]) {
-                        dest[i] = null; // served: the store read skips it
-                        gpuBlocks++;
+                    windowKeys[i] = keys[done + i];
+                    lengths[i] = committed.length();
+                    crcs[i] = committed.crc32c();
+                }
+                if (tier != null) {
+                    long gpuStart = System.nanoTime();
+                    gpuBlocks += tier.readAll(windowKeys, lengths, crcs, dest, local, n);
+                    gpuNanos += System.nanoTime() - gpuStart;
+                    for (int i = 0; i < n; i++) {
+                        if (local[i]) {
+                            dest[i] = null; // served: the store read skips it
+                        }
                     }
                 }
-                gpuNanos += System.nanoTime() - gpuStart;
                 long start = System.nanoTime();
                 core.read(held, done, n, dest, null, chosen, failed);
                 nanos += System.nanoTime() - start;

@@ -6,7 +6,7 @@ import dev.ferry.store.cli.ListenOptions;
 import dev.ferry.store.rpc.RpcException;
 import org.slf4j.LoggerFactory;
 import dev.ferry.store.cli.ProcessSupport;
-import dev.ferry.store.cli.SizeConverter;
+import dev.ferry.store.cli.SizeOrZeroConverter;
 import dev.ferry.store.gpu.GpuBlockCache;
 import dev.ferry.store.cli.MasterOptions;
 import dev.ferry.store.client.BlockStore;
@@ -54,9 +54,8 @@ public final class EngineOptions {
     @Option(names = "--links", defaultValue = "2", description = "TCP links per store node.")
     int links;
 
-    @Option(names = "--gpu-capacity", paramLabel = "SIZE", converter = SizeConverter.class, defaultValue = "0",
-            description = "GPU tier of this engine in front of the store, e.g. 512MiB; 0 for none (default "
-                    + "${DEFAULT-VALUE}). New blocks land there first and are copied down to DRAM; blocks read from "
+    @Option(names = "--gpu-capacity", paramLabel = "SIZE", converter = SizeOrZeroConverter.class,
+            description = "GPU tier of this engine in front of the store, e.g. 512MiB; 0 or absent for none. New blocks land there first and are copied down to DRAM; blocks read from "
                     + "the store are promoted there; a block held there is read without a transfer.")
     long gpuCapacity;
 

@@ -1,5 +1,6 @@
 package dev.ferry.store.gpu;
 
+import dev.ferry.nativemem.device.CopyCompletion;
 import dev.ferry.nativemem.device.DeviceChoice;
 import dev.ferry.nativemem.device.DeviceMemories;
 import dev.ferry.nativemem.device.DeviceMemory;
@@ -152,6 +153,47 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
         tier.await(key);
         hits++;
         return true;
+    }
+
+    /**
+     * Queues the copies of every block held (and valid) and waits for them once: one wait per
+     * window instead of one per block ({@code GpuCopyBenchmark.tierReadBatch} against
+     * {@code tierReadEach}).
+     */
+    @Override
+    public synchronized int readAll(BlockKey[] keys, long[] lengths, int[] committed, MemorySegment[] dst,
+                                    boolean[] served, int n) {
+        CopyCompletion last = null;
+        int count = 0;
+        for (int i = 0; i < n; i++) {
+            served[i] = false;
+            Integer crc = crcs.get(keys[i]);
+            var block = tier.block(keys[i]);
+            if (crc == null || block.isEmpty() || !block.get().readable()) {
+                misses++;
+                continue;
+            }
+            if (crc != committed[i] || block.get().length() != lengths[i]) {
+                drop(keys[i]);
+                stale++;
+                misses++;
+                continue;
+            }
+            last = tier.read(keys[i], dst[i].asSlice(0, lengths[i])).orElseThrow();
+            served[i] = true;
+            count++;
+        }
+        if (last != null) {
+            // One stream runs the copies in order: the last one done means all are; await settles each block.
+            last.await();
+            for (int i = 0; i < n; i++) {
+                if (served[i]) {
+                    tier.await(keys[i]);
+                }
+            }
+        }
+        hits += count;
+        return count;
     }
 
     @Override

@@ -80,6 +80,27 @@ class GpuBlockCacheTest {
     }
 
     @Test
+    void aWindowOfReadsServesTheValidCopiesAndDropsTheStaleOnes() {
+        try (GpuBlockCache cache = new GpuBlockCache(memory, 4 * BLOCK)) {
+            MemorySegment one = block(1);
+            MemorySegment two = block(2);
+            cache.promote(BlockKey.of(1), one, crc(one));
+            cache.promote(BlockKey.of(2), two, crc(two));
+            BlockKey[] keys = BlockKey.ofAll(1, 2, 3);
+            MemorySegment[] dst = {arena.allocate(BLOCK, 4096), arena.allocate(BLOCK, 4096), arena.allocate(BLOCK, 4096)};
+            boolean[] served = new boolean[3];
+            int count = cache.readAll(keys, new long[] {BLOCK, BLOCK, BLOCK}, new int[] {crc(one), crc(two) ^ 1, 0},
+                    dst, served, 3);
+            assertThat(count).isEqualTo(1);
+            assertThat(served).containsExactly(true, false, false);
+            assertThat(dst[0].mismatch(one)).isEqualTo(-1);
+            assertThat(cache.holds(BlockKey.of(2))).isFalse();
+            assertThat(cache.counters().hits()).isEqualTo(1);
+            assertThat(cache.counters().misses()).isEqualTo(2);
+        }
+    }
+
+    @Test
     void underPressureTheLeastRecentlyUsedBlockIsEvictedFirst() {
         try (GpuBlockCache cache = new GpuBlockCache(memory, 3 * BLOCK)) {
             for (long k = 1; k <= 3; k++) {
