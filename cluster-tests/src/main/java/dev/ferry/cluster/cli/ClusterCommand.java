@@ -305,12 +305,12 @@ final class ClusterCommand implements Callable<Integer> {
     /** @param gpuHits blocks served by decode's GPU tier, or -1 when there is none */
     private static void printStore(MasterStats store, long gpuHits) {
         if (gpuHits < 0) {
-            System.out.printf(Locale.ROOT, "  %-18s DRAM %d, SSD %d (no GPU tier: --gpu-capacity 0)%n", "hits per tier",
-                    store.dramHits(), store.ssdHits());
+            System.out.printf(Locale.ROOT, "  %-18s DRAM %d, SSD %d (prefix lookups; no GPU tier: --gpu-capacity 0)%n",
+                    "hits per tier", store.dramHits(), store.ssdHits());
         } else {
-            System.out.printf(Locale.ROOT, "  %-18s GPU %d (decode's GPU tier, no transfer), DRAM %d, SSD %d (leases "
-                    + "the master granted: a GPU hit is leased too, which checks that the block is still committed)%n",
-                    "hits per tier", gpuHits, store.dramHits(), store.ssdHits());
+            System.out.printf(Locale.ROOT, "  %-18s GPU %d (blocks decode's GPU tier served, no transfer); DRAM %d, "
+                    + "SSD %d (prefix lookups, as the master counts them)%n", "hits per tier", gpuHits, store.dramHits(),
+                    store.ssdHits());
         }
         System.out.printf(Locale.ROOT, "  %-18s %d demoted to SSD, %d promoted to DRAM, %d evicted%n", "tier moves",
                 store.demotions(), store.promotions(), store.evictions());
