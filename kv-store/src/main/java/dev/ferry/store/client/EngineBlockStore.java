@@ -47,10 +47,18 @@ public final class EngineBlockStore implements BlockStore {
         this.tier = tier;
         this.store = new StoreClient(master, engine, leaseMillis, replicas, preferredSegment, tier);
         List<Slab> buffers = new ArrayList<>(lanes);
-        for (int i = 0; i < lanes; i++) {
-            buffers.add(Slab.allocate(stagingBytes));
-            if (tier != null) {
-                tier.registerStaging(buffers.getLast().memory());
+        boolean done = false;
+        try {
+            for (int i = 0; i < lanes; i++) {
+                buffers.add(Slab.allocate(stagingBytes));
+                if (tier != null) {
+                    tier.registerStaging(buffers.getLast().memory());
+                }
+            }
+            done = true;
+        } finally {
+            if (!done) { // the caller closes what it gave; the buffers are this constructor's
+                buffers.forEach(Slab::close);
             }
         }
         this.staging = new Lanes<>(buffers);

@@ -137,22 +137,8 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
 
     @Override
     public synchronized boolean read(BlockKey key, long length, int crc32c, MemorySegment dst) {
-        Integer crc = crcs.get(key);
-        var block = tier.block(key);
-        if (crc == null || block.isEmpty() || !block.get().readable()) {
-            misses++;
-            return false;
-        }
-        if (crc != crc32c || block.get().length() != length) {
-            drop(key);
-            stale++;
-            misses++;
-            return false;
-        }
-        tier.read(key, dst.asSlice(0, length)).orElseThrow();
-        tier.await(key);
-        hits++;
-        return true;
+        return readAll(new BlockKey[] {key}, new long[] {length}, new int[] {crc32c}, new MemorySegment[] {dst},
+                new boolean[1], 1) == 1;
     }
 
     /**
