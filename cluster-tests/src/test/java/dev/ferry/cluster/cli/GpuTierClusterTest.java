@@ -5,8 +5,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -31,5 +34,17 @@ class GpuTierClusterTest {
                 .isEqualTo(summary.get("blocksRead").asLong());
         // A GPU hit moves nothing over the transfer engine: decode read fewer bytes than its blocks hold.
         assertThat(summary.get("bytesRead").asLong()).isEqualTo(dram * 256 * 1024);
+    }
+
+    @Test
+    void aGpuTierBehindASidecarOrOfAnUnknownSizeIsRefusedBeforeAnythingStarts() {
+        StringWriter err = new StringWriter();
+        CommandLine cli = FerryCommand.commandLine();
+        cli.setErr(new PrintWriter(err, true));
+        assertThat(cli.execute("cluster", "--sidecar", "--gpu-capacity", "4MiB", "--no-progress"))
+                .isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains("not with sidecars");
+        assertThat(cli.execute("cluster", "--gpu-capacity", "lots", "--no-progress")).isEqualTo(ExitCodes.USAGE);
+        assertThat(err.toString()).contains("Invalid value for option '--gpu-capacity'");
     }
 }
