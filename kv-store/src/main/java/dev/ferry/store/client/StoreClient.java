@@ -196,7 +196,9 @@ public final class StoreClient implements AutoCloseable {
                 for (int i = 0; i < n; i++) {
                     dest[i] = staging.asSlice(i * blockBytes, blockBytes);
                     Replica committed = lease.replicas().get(done + i).getFirst();
-                    windowKeys[i] = keys[done + i];
+                    // A copy on SSD only was given a DRAM range to be loaded into with the lease: the
+                    // store read loads it, so that the master's promotion completes (the GPU copy is refreshed).
+                    windowKeys[i] = committed.needsLoad() ? null : keys[done + i];
                     lengths[i] = committed.length();
                     crcs[i] = committed.crc32c();
                 }

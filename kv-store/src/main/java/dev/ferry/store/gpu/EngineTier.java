@@ -45,14 +45,15 @@ public interface EngineTier extends AutoCloseable {
     /**
      * {@link #read} of {@code n} blocks at once: block {@code keys[i]}, committed with
      * {@code lengths[i]} and {@code crcs[i]}, into {@code dst[i]}; {@code served[i]} says whether
-     * it was. Implementations may queue the copies together and wait once.
+     * it was; a null key is skipped (not served). Implementations may queue the copies together
+     * and wait once.
      *
      * @return how many were served
      */
     default int readAll(BlockKey[] keys, long[] lengths, int[] crcs, MemorySegment[] dst, boolean[] served, int n) {
         int count = 0;
         for (int i = 0; i < n; i++) {
-            served[i] = read(keys[i], lengths[i], crcs[i], dst[i]);
+            served[i] = keys[i] != null && read(keys[i], lengths[i], crcs[i], dst[i]);
             count += served[i] ? 1 : 0;
         }
         return count;

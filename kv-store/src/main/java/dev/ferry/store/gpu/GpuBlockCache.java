@@ -153,6 +153,9 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
         int count = 0;
         for (int i = 0; i < n; i++) {
             served[i] = false;
+            if (keys[i] == null) {
+                continue;
+            }
             Integer crc = crcs.get(keys[i]);
             var block = tier.block(keys[i]);
             if (crc == null || block.isEmpty() || !block.get().readable()) {
