@@ -89,12 +89,16 @@ public final class LocalCluster implements AutoCloseable {
      * @param stallTimeoutMillis how long prefill's and decode's transfer engines wait for
      *                       progress on a link before they cut it and resend its slices, ms;
      *                       0 for the engine's default
+     * @param gpuBytes       the GPU tier of prefill and decode each (their engines' GPU memory in
+     *                       front of the store: CUDA when present, else host memory standing in),
+     *                       bytes; 0 for none
      */
     public record Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, String transport,
                          String policy, int masterPort, int replicas, long ssdBlocks, Path workDir, boolean sidecar,
-                         long stallTimeoutMillis) {
+                         long stallTimeoutMillis, long gpuBytes) {
         /**
-         * @throws IllegalArgumentException for a sidecar cluster the sidecars cannot run
+         * @throws IllegalArgumentException for a sidecar cluster the sidecars cannot run, or a GPU
+         *                                  tier with sidecars or of a negative size
          */
         public Config {
             if (sidecar && (storeNodes != 2 || replicas != 1 || ssdBlocks > 0 || transport.equals("aeron"))) {
@@ -105,13 +109,17 @@ public final class LocalCluster implements AutoCloseable {
                 throw new IllegalArgumentException("the stall timeout is at least 4 ms (0 for the default): "
                         + stallTimeoutMillis);
             }
+            if (gpuBytes < 0 || (sidecar && gpuBytes > 0)) {
+                throw new IllegalArgumentException("the GPU tier is 0 (none) or a size, and not with sidecars (the "
+                        + "engine behind a sidecar keeps its GPU memory itself), was " + gpuBytes + " bytes");
+            }
         }
 
-        /** With the engines' default stall timeout. */
+        /** With the engines' default stall timeout and no GPU tier. */
         public Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, String transport,
                       String policy, int masterPort, int replicas, long ssdBlocks, Path workDir, boolean sidecar) {
             this(profile, capacityBlocks, storeNodes, links, transport, policy, masterPort, replicas, ssdBlocks, workDir,
-                    sidecar, 0);
+                    sidecar, 0, 0);
         }
 
         /** With a free master port, one replica, no SSD tier, no sidecars. */
@@ -327,6 +335,10 @@ public final class LocalCluster implements AutoCloseable {
                 "--host", hosts.address(role)));
         if (config.stallTimeoutMillis() > 0) {
             args.addAll(List.of("--stall-timeout-ms", Long.toString(config.stallTimeoutMillis())));
+        }
+        if (config.gpuBytes() > 0) {
+            args.addAll(List.of("--gpu-capacity", Long.toString(config.gpuBytes()), "--gpu-index",
+                    config.workDir().resolve(role + "-gpu.index").toString()));
         }
         args.addAll(transportFlag());
         return args;

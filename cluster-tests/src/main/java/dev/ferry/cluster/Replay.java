@@ -110,7 +110,8 @@ public final class Replay {
             PrefillResult p = client.call(PrefillProtocol.SUBMIT, request::write, PrefillResult::read);
             return new RequestResult(r.index(), arrival, blocks, p.hitBlocks(), p.bytesWritten(), p.bytesRead(),
                     p.queueNanos(), p.computeNanos(), p.writeNanos(), p.readNanos(), p.ttftNanos(), p.tbtNanos(),
-                    p.verifyFailures(), p.failed() ? p.error() : null);
+                    p.verifyFailures(), p.failed() ? p.error() : null, p.gpuReadBlocks(), p.ssdReadBlocks(),
+                    p.gpuReadNanos());
         } catch (RpcException e) {
             return new RequestResult(r.index(), arrival, blocks, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                     "prefill node: " + e.getMessage());

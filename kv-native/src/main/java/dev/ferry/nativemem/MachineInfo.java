@@ -38,6 +38,6 @@ public record MachineInfo(int cpus, long maxHeapBytes, boolean devShm, boolean c
     /** One line for logs and reports, e.g. {@code "2 cpus, /dev/shm, no CUDA driver"}. */
     public String describe() {
         return cpus + " cpus, " + (devShm ? "/dev/shm" : "no /dev/shm") + ", "
-                + (cudaDriver ? "CUDA driver present" : "no CUDA driver (GPU tier absent)");
+                + (cudaDriver ? "CUDA driver present" : "no CUDA driver (a GPU tier runs on host memory standing in)");
     }
 }

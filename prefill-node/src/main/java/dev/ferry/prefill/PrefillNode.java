@@ -81,7 +81,8 @@ public final class PrefillNode implements AutoCloseable {
                     0, 0, "decode: " + e.getMessage());
         }
         return new PrefillResult(hits, put.written(), put.bytes(), queue, compute, put.transferNanos(), d.blocks(),
-                d.bytes(), d.readNanos(), d.verifyFailures(), d.tbtNanos(), d.firstStepNanos(), "");
+                d.bytes(), d.readNanos(), d.verifyFailures(), d.tbtNanos(), d.firstStepNanos(), "", d.gpuBlocks(),
+                d.ssdBlocks(), d.gpuNanos());
     }
 
     private static PrefillResult failed(int hits, String error) {

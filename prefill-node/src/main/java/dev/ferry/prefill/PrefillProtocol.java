@@ -49,10 +49,22 @@ public final class PrefillProtocol {
      * @param tbtNanos       time between tokens (modeled)
      * @param firstStepNanos first decode step (modeled)
      * @param error          why the request failed, or empty
+     * @param gpuReadBlocks  of {@code readBlocks}, those decode's own GPU tier served (no transfer)
+     * @param ssdReadBlocks  of {@code readBlocks}, those read from a store node's SSD tier
+     * @param gpuReadNanos   of {@code readNanos}, the time copying blocks out of decode's GPU tier
      */
     public record PrefillResult(int hitBlocks, int writtenBlocks, long bytesWritten, long queueNanos, long computeNanos,
                                 long writeNanos, int readBlocks, long bytesRead, long readNanos, int verifyFailures,
-                                long tbtNanos, long firstStepNanos, String error) {
+                                long tbtNanos, long firstStepNanos, String error, int gpuReadBlocks,
+                                int ssdReadBlocks, long gpuReadNanos) {
+        /** A result without tier counts (a failure before decode). */
+        public PrefillResult(int hitBlocks, int writtenBlocks, long bytesWritten, long queueNanos, long computeNanos,
+                             long writeNanos, int readBlocks, long bytesRead, long readNanos, int verifyFailures,
+                             long tbtNanos, long firstStepNanos, String error) {
+            this(hitBlocks, writtenBlocks, bytesWritten, queueNanos, computeNanos, writeNanos, readBlocks, bytesRead,
+                    readNanos, verifyFailures, tbtNanos, firstStepNanos, error, 0, 0, 0);
+        }
+
         /** TTFT: queueing + modeled compute + measured transfers + modeled first decode step, ns. */
         public long ttftNanos() {
             return queueNanos + computeNanos + writeNanos + readNanos + firstStepNanos;
@@ -67,12 +79,14 @@ public final class PrefillProtocol {
                     .writeLong(computeNanos).writeLong(writeNanos).writeInt(readBlocks).writeLong(bytesRead)
                     .writeLong(readNanos).writeInt(verifyFailures).writeLong(tbtNanos).writeLong(firstStepNanos);
             Wire.writeString(b, error);
+            b.writeInt(gpuReadBlocks).writeInt(ssdReadBlocks).writeLong(gpuReadNanos);
         }
 
         public static PrefillResult read(ByteBuf b) {
             return new PrefillResult(Wire.readInt(b), Wire.readInt(b), Wire.readLong(b), Wire.readLong(b),
                     Wire.readLong(b), Wire.readLong(b), Wire.readInt(b), Wire.readLong(b), Wire.readLong(b),
-                    Wire.readInt(b), Wire.readLong(b), Wire.readLong(b), Wire.readString(b));
+                    Wire.readInt(b), Wire.readLong(b), Wire.readLong(b), Wire.readString(b), Wire.readInt(b),
+                    Wire.readInt(b), Wire.readLong(b));
         }
     }
 }

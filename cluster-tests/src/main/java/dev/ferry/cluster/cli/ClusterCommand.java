@@ -12,6 +12,10 @@ import dev.ferry.cluster.report.ReportFiles;
 import dev.ferry.cluster.report.RequestResult;
 import dev.ferry.cluster.report.TrafficReport;
 import dev.ferry.nativemem.MachineInfo;
+import dev.ferry.nativemem.device.DeviceChoice;
+import dev.ferry.nativemem.device.DeviceMemories;
+import dev.ferry.nativemem.device.DeviceMemory;
+import dev.ferry.store.cli.SizeOrZeroConverter;
 import dev.ferry.prefill.trace.TraceGenerator;
 import dev.ferry.prefill.trace.TraceReader;
 import dev.ferry.prefill.trace.TraceRequest;
@@ -102,6 +106,11 @@ final class ClusterCommand implements Callable<Integer> {
         Deprecation.warn(spec, "--ssd-capacity", "--ssd-capacity-blocks N (a count of KV blocks)");
         deprecatedSsdCapacity = blocks;
     }
+
+    @Option(names = "--gpu-capacity", paramLabel = "SIZE", converter = SizeOrZeroConverter.class,
+            description = "GPU tier of prefill and decode each, e.g. 512MiB: their engines' GPU memory in front of "
+                    + "the store (CUDA when present, else host memory standing in); 0 or absent for none. Not with --sidecar.")
+    long gpuCapacity;
 
     @Option(names = "--store-nodes", defaultValue = "2", description = "Store node processes (default ${DEFAULT-VALUE}).")
     int storeNodes;
@@ -213,7 +222,8 @@ final class ClusterCommand implements Callable<Integer> {
                 LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         // Checks the combination of settings before any process starts.
         LocalCluster.Config config = new LocalCluster.Config(profile, capacityBlocks, storeNodes, links, transport,
-                policy, masterPort, replicas, ssdBlocks, dir.resolve("logs"), sidecar, stallTimeoutMillis);
+                policy, masterPort, replicas, ssdBlocks, dir.resolve("logs"), sidecar, stallTimeoutMillis,
+                gpuCapacity);
         List<TraceRequest> requestsToReplay = trace == null
                 ? TraceGenerator.generate(seed, requests == 0 ? 1000 : requests)
                 : TraceReader.read(trace, requests);
@@ -241,6 +251,10 @@ final class ClusterCommand implements Callable<Integer> {
                         } + ")",
                 "  hosts              " + (netns ? "one network namespace per role on a bridge, each with its own "
                         + "address and host identity (no loopback, no shared memory between roles)" : "one host, on loopback"),
+                "  GPU tier           " + (gpuCapacity > 0 ? String.format(Locale.ROOT, "%.1f MiB", gpuCapacity / 1048576.0)
+                        + " (" + gpuCapacity / profile.blockBytes()
+                        + " blocks) in prefill and in decode each, on " + gpuDevice()
+                        : "none (--gpu-capacity 0): decode reads every block from the store"),
                 "  machine            " + MachineInfo.probe().describe(),
                 "  link faults        " + (flapEvery == null ? "none" : "store-1's link " + (linksPerHost - 1) + " down "
                         + flapDownMillis + " ms every " + flapEveryMillis + " ms; engines' stall timeout "
@@ -306,7 +320,7 @@ final class ClusterCommand implements Callable<Integer> {
             }
         }
         if (store != null) {
-            printStore(store);
+            printStore(store, gpuCapacity > 0 ? summary.tiers().gpu().blocksRead() : -1);
         } else {
             System.out.printf(Locale.ROOT, "  %-18s unavailable: %s%n", "store counts", storeMissing);
         }
@@ -361,9 +375,23 @@ final class ClusterCommand implements Callable<Integer> {
         return roles;
     }
 
-    private static void printStore(MasterStats store) {
-        System.out.printf(Locale.ROOT, "  %-18s DRAM %d, SSD %d%s%n", "hits per tier", store.dramHits(), store.ssdHits(),
-                MachineInfo.probe().cudaDriver() ? "" : " (no GPU tier: no CUDA driver)");
+    /** What the engines' GPU tiers run on: the device memory that {@code auto} opens on this machine. */
+    private static String gpuDevice() {
+        try (DeviceMemory memory = DeviceMemories.open(DeviceChoice.AUTO, 0, 1)) {
+            return memory.describe().replaceFirst(", 1 bytes", "");
+        }
+    }
+
+    /** @param gpuHits blocks served by decode's GPU tier, or -1 when there is none */
+    private static void printStore(MasterStats store, long gpuHits) {
+        if (gpuHits < 0) {
+            System.out.printf(Locale.ROOT, "  %-18s DRAM %d, SSD %d (prefix lookups; no GPU tier: --gpu-capacity 0)%n",
+                    "hits per tier", store.dramHits(), store.ssdHits());
+        } else {
+            System.out.printf(Locale.ROOT, "  %-18s GPU %d (blocks decode's GPU tier served, no transfer); DRAM %d, "
+                    + "SSD %d (prefix lookups, as the master counts them)%n", "hits per tier", gpuHits, store.dramHits(),
+                    store.ssdHits());
+        }
         System.out.printf(Locale.ROOT, "  %-18s %d demoted to SSD, %d promoted to DRAM, %d evicted%n", "tier moves",
                 store.demotions(), store.promotions(), store.evictions());
         if (store.demotionWaits() > 0) {

@@ -23,11 +23,13 @@ import org.HdrHistogram.Histogram;
  * @param tbtP50Ms       TBT median, ms
  * @param verifyFailures blocks that failed verification (must be 0)
  * @param wallSeconds    replay wall time, s
+ * @param tiers          per tier (decode's GPU tier, DRAM, SSD): blocks read, time per block, and
+ *                       TTFT of the requests each served most blocks of
  */
 public record ReplaySummary(int requests, int failed, long blocks, long blocksWritten, long blocksRead,
                             double hitRatio, long bytesWritten, long bytesRead, double transferGBps, double wallGBps,
                             double ttftP50Ms, double ttftP90Ms, double ttftP99Ms, double tbtP50Ms,
-                            long verifyFailures, double wallSeconds) {
+                            long verifyFailures, double wallSeconds, TierFigures tiers) {
 
     /**
      * Summarises results. Percentiles come from HdrHistogram (3 significant digits, recorded in
@@ -61,7 +63,7 @@ public record ReplaySummary(int requests, int failed, long blocks, long blocksWr
         return new ReplaySummary(results.size(), failed, blocks, written, read,
                 blocks == 0 ? 0 : (double) hits / blocks, bytesW, bytesR, nanos <= 0 ? 0 : moved / nanos,
                 wallNanos <= 0 ? 0 : moved / wallNanos, ms(ttft, 50), ms(ttft, 90), ms(ttft, 99), ms(tbt, 50),
-                verify, wallNanos / 1e9);
+                verify, wallNanos / 1e9, TierFigures.of(results));
     }
 
     private static double ms(Histogram h, double percentile) {
@@ -84,6 +86,10 @@ public record ReplaySummary(int requests, int failed, long blocks, long blocksWr
         row(b, "transfer GB/s", String.format(Locale.ROOT, "%.2f in transfers, %.2f over wall time", transferGBps, wallGBps));
         row(b, "TTFT p50/p90/p99", String.format(Locale.ROOT, "%.2f / %.2f / %.2f ms", ttftP50Ms, ttftP90Ms, ttftP99Ms));
         row(b, "TBT p50", String.format(Locale.ROOT, "%.2f ms (modeled)", tbtP50Ms));
+        List<String> perTier = tiers.lines();
+        for (int i = 0; i < perTier.size(); i++) {
+            row(b, i == 0 ? "reads per tier" : "", perTier.get(i));
+        }
         row(b, "verify failures", Long.toString(verifyFailures));
         row(b, "wall time", String.format(Locale.ROOT, "%.1f s", wallSeconds));
         return b.toString();

@@ -1,5 +1,6 @@
 package dev.ferry.store.client;
 
+import dev.ferry.store.gpu.EngineTier;
 import dev.ferry.store.block.BlockKey;
 import dev.ferry.nativemem.Slab;
 import dev.ferry.store.master.MasterClient;
@@ -19,6 +20,7 @@ public final class EngineBlockStore implements BlockStore {
     private final TransferEngine engine;
     private final StoreClient store;
     private final Lanes<Slab> staging;
+    private final EngineTier tier;
 
     /**
      * @param master           master connection (owned from now on)
@@ -31,12 +33,33 @@ public final class EngineBlockStore implements BlockStore {
      */
     public EngineBlockStore(MasterClient master, TransferEngine engine, long leaseMillis, int replicas,
                             String preferredSegment, long stagingBytes, int lanes) {
+        this(master, engine, leaseMillis, replicas, preferredSegment, stagingBytes, lanes, null);
+    }
+
+    /**
+     * @param tier the engine's GPU tier in front of the store (owned from now on; each staging
+     *             buffer is registered with it), or null for none
+     */
+    public EngineBlockStore(MasterClient master, TransferEngine engine, long leaseMillis, int replicas,
+                            String preferredSegment, long stagingBytes, int lanes, EngineTier tier) {
         this.master = master;
         this.engine = engine;
-        this.store = new StoreClient(master, engine, leaseMillis, replicas, preferredSegment);
+        this.tier = tier;
+        this.store = new StoreClient(master, engine, leaseMillis, replicas, preferredSegment, tier);
         List<Slab> buffers = new ArrayList<>(lanes);
-        for (int i = 0; i < lanes; i++) {
-            buffers.add(Slab.allocate(stagingBytes));
+        boolean done = false;
+        try {
+            for (int i = 0; i < lanes; i++) {
+                buffers.add(Slab.allocate(stagingBytes));
+                if (tier != null) {
+                    tier.registerStaging(buffers.getLast().memory());
+                }
+            }
+            done = true;
+        } finally {
+            if (!done) { // the caller closes what it gave; the buffers are this constructor's
+                buffers.forEach(Slab::close);
+            }
         }
         this.staging = new Lanes<>(buffers);
     }
@@ -66,6 +89,12 @@ public final class EngineBlockStore implements BlockStore {
         store.close();
         engine.close();
         master.close();
-        staging.close();
+        try {
+            if (tier != null) {
+                tier.close(); // first: it unregisters the staging buffers
+            }
+        } finally {
+            staging.close();
+        }
     }
 }

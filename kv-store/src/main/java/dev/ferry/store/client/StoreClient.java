@@ -1,5 +1,6 @@
 package dev.ferry.store.client;
 
+import dev.ferry.store.gpu.EngineTier;
 import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.master.Lease;
@@ -33,6 +34,12 @@ import java.util.Set;
  * and released at the end ({@link LeaseRenewal}); a lease that expired anyway fails the get,
  * since the bytes may have been reused.
  *
+ * <p>With an {@link EngineTier} (the engine's GPU tier), a put lands each new block there first
+ * and writes the bytes copied back down from it; a get serves each leased block whose copy
+ * there has the committed length and CRC32C without a transfer, reads the others from the
+ * store, and offers those for promotion. The lease is taken for every key all the same: it is
+ * what says that the block is still committed, and it holds the DRAM copy while the get runs.
+ *
  * <p>Thread-safe if the staging buffers of concurrent calls differ.
  */
 public final class StoreClient implements AutoCloseable {
@@ -49,6 +56,7 @@ public final class StoreClient implements AutoCloseable {
     private final long leaseMillis;
     private final int replicas;
     private final String preferredSegment;
+    private final EngineTier tier;
 
     /** One replica per block, no preferred segment. */
     public StoreClient(MasterClient master, TransferEngine engine, long leaseMillis) {
@@ -63,12 +71,26 @@ public final class StoreClient implements AutoCloseable {
      */
     public StoreClient(MasterClient master, TransferEngine engine, long leaseMillis, int replicas,
                        String preferredSegment) {
-        this(master, master::renew, engine, leaseMillis, replicas, preferredSegment);
+        this(master, master::renew, engine, leaseMillis, replicas, preferredSegment, null);
+    }
+
+    /**
+     * @param tier the engine's own tier in front of the store (its GPU tier), or null for none;
+     *             not owned
+     */
+    public StoreClient(MasterClient master, TransferEngine engine, long leaseMillis, int replicas,
+                       String preferredSegment, EngineTier tier) {
+        this(master, master::renew, engine, leaseMillis, replicas, preferredSegment, tier);
     }
 
     /** Over any master: a remote one, or one in this process (with the lease renewal it offers). */
     StoreClient(MasterApi master, Renewal renewal, TransferEngine engine, long leaseMillis, int replicas,
                 String preferredSegment) {
+        this(master, renewal, engine, leaseMillis, replicas, preferredSegment, null);
+    }
+
+    private StoreClient(MasterApi master, Renewal renewal, TransferEngine engine, long leaseMillis, int replicas,
+                        String preferredSegment, EngineTier tier) {
         if (replicas < 1) {
             throw new IllegalArgumentException("replicas must be at least 1, not " + replicas);
         }
@@ -78,6 +100,7 @@ public final class StoreClient implements AutoCloseable {
         this.leaseMillis = leaseMillis;
         this.replicas = replicas;
         this.preferredSegment = preferredSegment;
+        this.tier = tier;
     }
 
     /** How many leading keys are in the store; touches them. */
@@ -116,10 +139,14 @@ public final class StoreClient implements AutoCloseable {
                 (index, slot, copies, batch) -> {
                     MemorySegment block = staging.asSlice(slot * blockBytes, blockBytes);
                     source.fill(keys[index], block);
+                    int crc = BlockContent.crc32c(block);
+                    if (tier != null) {
+                        tier.land(keys[index], block, crc);
+                    }
                     for (Placement p : copies) {
                         batch.add(TransferRequest.write(staging, slot * blockBytes, p.segment(), p.offset(), blockBytes));
                     }
-                    return BlockContent.crc32c(block);
+                    return crc;
                 });
         int written = out.written();
         return new PutResult(written, keys.length - written, written * blockBytes, out.transferNanos());
@@ -137,10 +164,16 @@ public final class StoreClient implements AutoCloseable {
         Lease lease = held.lease;
         long nanos = 0;
         long bytes = 0;
+        long gpuNanos = 0;
+        int gpuBlocks = 0;
+        int ssdBlocks = 0;
         boolean released = false;
         try {
             for (int i = 0; i < keys.length; i++) {
                 if (lease.replicas().get(i).isEmpty()) {
+                    if (tier != null) {
+                        tier.forget(keys[i]);
+                    }
                     throw new StoreException("block key " + keys[i] + " is not in the store"
                             + (master.exists(new BlockKey[] {keys[i]})[0]
                             ? " in DRAM, and no DRAM can be freed to load it from SSD now (every block is being read)"
@@ -153,25 +186,54 @@ public final class StoreClient implements AutoCloseable {
             }
             Replica[] chosen = new Replica[window];
             MemorySegment[] dest = new MemorySegment[window];
+            boolean[] local = new boolean[window];
+            BlockKey[] windowKeys = new BlockKey[window];
+            long[] lengths = new long[window];
+            int[] crcs = new int[window];
             Set<String> failed = new HashSet<>();
             for (int done = 0; done < keys.length; done += window) {
                 int n = Math.min(window, keys.length - done);
                 for (int i = 0; i < n; i++) {
                     dest[i] = staging.asSlice(i * blockBytes, blockBytes);
+                    Replica committed = lease.replicas().get(done + i).getFirst();
+                    // A copy on SSD only was given a DRAM range to be loaded into with the lease: the
+                    // store read loads it, so that the master's promotion completes (the GPU copy is refreshed).
+                    windowKeys[i] = committed.needsLoad() ? null : keys[done + i];
+                    lengths[i] = committed.length();
+                    crcs[i] = committed.crc32c();
+                }
+                if (tier != null) {
+                    long gpuStart = System.nanoTime();
+                    gpuBlocks += tier.readAll(windowKeys, lengths, crcs, dest, local, n);
+                    gpuNanos += System.nanoTime() - gpuStart;
+                    for (int i = 0; i < n; i++) {
+                        if (local[i]) {
+                            dest[i] = null; // served: the store read skips it
+                        }
+                    }
                 }
                 long start = System.nanoTime();
                 core.read(held, done, n, dest, null, chosen, failed);
                 nanos += System.nanoTime() - start;
                 for (int i = 0; i < n; i++) {
-                    if (chosen[i] == null) {
+                    if (local[i]) {
+                        chosen[i] = lease.replicas().get(done + i).getFirst();
+                    } else if (chosen[i] == null) {
                         throw new StoreException("block key " + keys[done + i] + " is not in the store: the copies "
                                 + "left failed their CRC32C check and were dropped");
                     }
                 }
                 for (int i = 0; i < n; i++) {
                     Replica r = chosen[i];
-                    sink.accept(r.key(), staging.asSlice(i * blockBytes, r.length()), r.crc32c());
-                    bytes += r.length();
+                    MemorySegment block = staging.asSlice(i * blockBytes, r.length());
+                    if (!local[i]) {
+                        bytes += r.length();
+                        ssdBlocks += r.needsLoad() ? 1 : 0;
+                        if (tier != null) {
+                            tier.promote(r.key(), block, r.crc32c());
+                        }
+                    }
+                    sink.accept(r.key(), block, r.crc32c());
                 }
                 if (!LeaseRenewal.stillHolds(held.askedAt, System.nanoTime(), leaseMillis)
                         && done + n < keys.length) {
@@ -195,7 +257,7 @@ public final class StoreClient implements AutoCloseable {
                 core.releaseAfterFailure(held);
             }
         }
-        return new GetResult(keys.length, bytes, nanos);
+        return new GetResult(keys.length, bytes, nanos, gpuBlocks, ssdBlocks, gpuNanos);
     }
 
     /**

@@ -1,6 +1,13 @@
 package dev.ferry.store.engine;
 
+import dev.ferry.nativemem.device.DeviceChoice;
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.cli.ListenOptions;
+import dev.ferry.store.rpc.RpcException;
+import org.slf4j.LoggerFactory;
+import dev.ferry.store.cli.ProcessSupport;
+import dev.ferry.store.cli.SizeOrZeroConverter;
+import dev.ferry.store.gpu.GpuBlockCache;
 import dev.ferry.store.cli.MasterOptions;
 import dev.ferry.store.client.BlockStore;
 import dev.ferry.store.coord.MasterAddress;
@@ -52,6 +59,21 @@ public final class EngineOptions {
             + "(default ${DEFAULT-VALUE}; at least 4).")
     long stallTimeoutMillis;
 
+    @Option(names = "--gpu-capacity", paramLabel = "SIZE", converter = SizeOrZeroConverter.class,
+            description = "GPU tier of this engine in front of the store, e.g. 512MiB; 0 or absent for none. New blocks land there first and are copied down to DRAM; blocks read from "
+                    + "the store are promoted there; a block held there is read without a transfer.")
+    long gpuCapacity;
+
+    @Option(names = "--gpu-memory", paramLabel = "host|cuda|auto", defaultValue = "auto",
+            converter = DeviceChoiceConverter.class, description = "Memory of the GPU tier: cuda, host (host memory "
+            + "standing in for a GPU) or auto (CUDA when present, else host) (default ${DEFAULT-VALUE}).")
+    DeviceChoice gpuMemory;
+
+    @Option(names = "--gpu-index", paramLabel = "FILE", description = "Local index of the GPU tier's blocks: a "
+            + "restarted node reads from it which blocks its GPU tier lost with the previous process and tells the "
+            + "master. Default: none.")
+    Path gpuIndex;
+
     /** @throws IllegalArgumentException for an unknown profile */
     public ModelProfile profile() {
         return ModelProfile.byName(model);
@@ -64,15 +86,30 @@ public final class EngineOptions {
      * to wait for a master that went away).
      *
      * @param replicas copies a put writes per block (the sidecar writes one)
+     * With {@code --gpu-capacity}, the store client has the engine's GPU tier in front of the
+     * store ({@link GpuBlockCache} on the memory {@code --gpu-memory} picks).
+     *
      * @throws IllegalArgumentException when neither or both of --master and --sidecar are
-     *                                  given, or replicas other than 1 go through a sidecar
+     *                                  given, replicas other than 1 go through a sidecar, or a
+     *                                  GPU tier is asked for with --sidecar
+     * @throws dev.ferry.nativemem.device.DeviceException when the GPU tier's memory cannot be opened
      */
     public BlockStore blockStore(int lanes, int replicas) {
         if ((master.address() == null) == (sidecar == null)) {
             throw new IllegalArgumentException("give exactly one of --master and --sidecar");
         }
         long stagingBytes = (long) windowBlocks * profile().blockBytes();
+        if (gpuIndex != null && gpuCapacity == 0) {
+            throw new IllegalArgumentException("--gpu-index needs --gpu-capacity");
+        }
+        if (gpuCapacity < 0) {
+            throw new IllegalArgumentException("--gpu-capacity must be 0 (none) or a size, was " + gpuCapacity);
+        }
         if (sidecar != null) {
+            if (gpuCapacity > 0) {
+                throw new IllegalArgumentException("--gpu-capacity needs --master: through a sidecar the engine's "
+                        + "GPU tier is the engine's own (the sidecar serves DRAM and SSD)");
+            }
             if (replicas != 1) {
                 throw new IllegalArgumentException("a sidecar writes one copy per block: --replicas " + replicas
                         + " needs --master");
@@ -81,14 +118,46 @@ public final class EngineOptions {
         }
         MasterClient client = new MasterClient(MasterAddress.parse(master.address(), master.clusterId()), 10_000,
                 master.reconnectMillis());
-        TransferEngine engine;
+        TransferEngine engine = null;
+        GpuBlockCache gpu = null;
         try {
             engine = new TransferEngine(new TransferEngine.Context().bindHost(listen.host()).linksPerPeer(links)
                     .stallTimeoutMillis(stallTimeoutMillis).sharedMemory(sharedMemory).aeron(aeron).resolver(client));
-        } catch (RuntimeException e) {
-            client.close();
+            gpu = gpuCapacity > 0 ? GpuBlockCache.open(gpuMemory, gpuCapacity, gpuIndex) : null;
+            if (gpu != null && !gpu.lostAtStart().isEmpty()) {
+                reportLost(client, gpu);
+            }
+            return new EngineBlockStore(client, engine, 10_000, replicas, null, stagingBytes, lanes, gpu);
+        } catch (RuntimeException | Error e) {
+            ProcessSupport.closeQuietly(gpu, engine, client);
             throw e;
         }
-        return new EngineBlockStore(client, engine, 10_000, replicas, null, stagingBytes, lanes);
+    }
+
+    /** Tells the master which blocks the GPU tier lost with the previous process, and logs it. */
+    private void reportLost(MasterClient client, GpuBlockCache gpu) {
+        var lost = gpu.lostAtStart();
+        String engine = listen.host() + " " + gpuIndex;
+        String inStore;
+        try {
+            inStore = client.gpuCopiesLost(engine, lost.toArray(BlockKey[]::new)) + " of them still in the store";
+        } catch (RpcException e) {
+            inStore = "the master was not told: " + e.getMessage();
+        }
+        LoggerFactory.getLogger(EngineOptions.class).info("GPU tier: {} blocks lost with the previous process "
+                + "(index {}); {}", lost.size(), gpuIndex, inStore);
+    }
+
+    /** Parses {@code --gpu-memory}. */
+    static final class DeviceChoiceConverter implements picocli.CommandLine.ITypeConverter<DeviceChoice> {
+        @Override
+        public DeviceChoice convert(String value) {
+            return DeviceChoice.parse(value);
+        }
+    }
+
+    /** The GPU tier's size asked for, bytes; 0 for none. */
+    public long gpuCapacity() {
+        return gpuCapacity;
     }
 }

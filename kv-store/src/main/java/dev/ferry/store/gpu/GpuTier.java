@@ -205,6 +205,23 @@ public final class GpuTier<K> implements AutoCloseable {
     }
 
     /**
+     * Records that the tier below holds the block's bytes already (the block was promoted from
+     * there), so that an eviction loses nothing and {@link #evictable()} orders it accordingly.
+     *
+     * @return false when the tier does not hold {@code key}
+     */
+    public synchronized boolean markCopiedDown(K key) {
+        requireOpen();
+        settle();
+        GpuCopy copy = blocks.get(key);
+        if (copy == null) {
+            return false;
+        }
+        copy.down = GpuCopy.Down.COPIED;
+        return true;
+    }
+
+    /**
      * Frees the block's range, unless a copy in flight uses it.
      *
      * @return {@link Eviction#EVICTED}, {@link Eviction#BUSY} (nothing changed) or {@link Eviction#ABSENT}

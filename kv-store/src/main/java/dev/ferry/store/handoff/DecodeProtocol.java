@@ -46,22 +46,25 @@ public final class DecodeProtocol {
      * What decode did with a request.
      *
      * @param blocks          blocks pulled
-     * @param bytes           bytes pulled
-     * @param readNanos       time in READ transfers, ns
+     * @param bytes           bytes pulled (by transfers: blocks served by decode's GPU tier move none)
+     * @param readNanos       time in READ transfers and in copies out of decode's GPU tier, ns
      * @param verifyFailures  blocks whose bytes or CRC32C did not match
      * @param tbtNanos        modeled time between tokens, ns
      * @param firstStepNanos  modeled first decode step, ns (part of TTFT)
+     * @param gpuBlocks       of {@code blocks}, those served by decode's own GPU tier (no transfer)
+     * @param ssdBlocks       of {@code blocks}, those read from a store node's SSD tier
+     * @param gpuNanos        of {@code readNanos}, the time copying blocks out of decode's GPU tier, ns
      */
     public record DecodeResult(int blocks, long bytes, long readNanos, int verifyFailures, long tbtNanos,
-                               long firstStepNanos) {
+                               long firstStepNanos, int gpuBlocks, int ssdBlocks, long gpuNanos) {
         public void write(ByteBuf b) {
             b.writeInt(blocks).writeLong(bytes).writeLong(readNanos).writeInt(verifyFailures).writeLong(tbtNanos)
-                    .writeLong(firstStepNanos);
+                    .writeLong(firstStepNanos).writeInt(gpuBlocks).writeInt(ssdBlocks).writeLong(gpuNanos);
         }
 
         public static DecodeResult read(ByteBuf b) {
             return new DecodeResult(Wire.readInt(b), Wire.readLong(b), Wire.readLong(b), Wire.readInt(b),
-                    Wire.readLong(b), Wire.readLong(b));
+                    Wire.readLong(b), Wire.readLong(b), Wire.readInt(b), Wire.readInt(b), Wire.readLong(b));
         }
     }
 }

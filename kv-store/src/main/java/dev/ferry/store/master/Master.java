@@ -104,6 +104,8 @@ public final class Master {
     private final Eviction eviction;
     private final Allocation allocation;
     private long corruptCopies;
+    /** GPU copies that engines reported lost with a process (GPU contents do not survive one). */
+    private long gpuCopiesLost;
     private long dramHits;
     private long ssdHits;
     private long demotionWaits;
@@ -275,6 +277,29 @@ public final class Master {
             out[i] = b != null && b.committed;
         }
         return out;
+    }
+
+    /**
+     * An engine's GPU tier lost these blocks with its previous process (a restart: GPU contents
+     * do not survive one). The master keeps no GPU replicas in its table (an engine's GPU tier
+     * checks every hit against the committed CRC32C of a lease), so it counts them
+     * ({@link #gpuCopiesLost()}) and says how many are still readable from DRAM or SSD.
+     *
+     * @param engine the engine that reports (for diagnostics; not kept)
+     * @return how many of {@code keys} are committed blocks (the rest were gone from the store already)
+     */
+    public synchronized long gpuCopiesLost(String engine, BlockKey[] keys) {
+        gpuCopiesLost += keys.length;
+        long committed = 0;
+        for (boolean e : exists(keys)) {
+            committed += e ? 1 : 0;
+        }
+        return committed;
+    }
+
+    /** GPU copies that engines reported lost since this master started. */
+    public synchronized long gpuCopiesLost() {
+        return gpuCopiesLost;
     }
 
     /** One replica per key, no preferred segment. */

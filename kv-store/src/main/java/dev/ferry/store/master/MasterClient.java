@@ -552,6 +552,21 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
         return once(MasterProtocol.REMOVE_ALL, b -> b.writeBoolean(force), Wire::readLong);
     }
 
+    /**
+     * Tells the master that this engine's GPU tier lost {@code keys} with its previous process.
+     *
+     * @return how many of them are still committed blocks
+     * @throws dev.ferry.store.rpc.RpcException when the master cannot be reached, or is older
+     *                                          and does not know the method
+     * @see Master#gpuCopiesLost(String, BlockKey[])
+     */
+    public long gpuCopiesLost(String engine, BlockKey[] keys) {
+        return once(MasterProtocol.GPU_LOST, b -> {
+            Wire.writeString(b, engine);
+            Wire.writeKeys(b, keys);
+        }, Wire::readLong);
+    }
+
     public MasterStats stats() {
         return idempotent(MasterProtocol.STATS, b -> { }, b -> new MasterStats(Wire.readInt(b), Wire.readLong(b),
                 Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readInt(b),

@@ -53,6 +53,8 @@ import io.netty.buffer.ByteBuf;
  *       updates as in a HEARTBEAT answer, as soon as there is one (an empty list when the
  *       wait ran out)</li>
  *   <li>39 REMOVE_ALL: force (bool) -> removed (i64)</li>
+ *   <li>45 GPU_LOST: engine (string), keys -> how many of them are committed (i64): an engine's
+ *       GPU tier lost these blocks with its previous process</li>
  * </ul>
  * A segment descriptor is name (string), bytes (i64), endpoint count (i32) and per endpoint
  * host (string) and port (i32), host id (string), backing file (string, empty for none),
@@ -88,6 +90,7 @@ public final class MasterProtocol {
     public static final int INDEX_POLL = 38;
     /** Removes every unleased block (with force, hard-pinned ones too); see {@link Master#removeAll}. */
     public static final int REMOVE_ALL = 39;
+    public static final int GPU_LOST = 45;
     /** Longest wait of one INDEX_POLL, ms. */
     public static final long MAX_POLL_MILLIS = 10_000;
     /** Bytes of one block record (key, offset, length, crc). */

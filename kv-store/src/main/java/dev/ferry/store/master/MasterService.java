@@ -277,6 +277,7 @@ public final class MasterService implements AutoCloseable {
             case MasterProtocol.DROP_CORRUPT -> out.writeBoolean(master.dropCorrupt(Wire.readKey(in),
                     Wire.readString(in), Wire.readLong(in), Wire.readInt(in)));
             case MasterProtocol.REMOVE_ALL -> out.writeLong(master.removeAll(Wire.readBoolean(in)));
+            case MasterProtocol.GPU_LOST -> out.writeLong(master.gpuCopiesLost(Wire.readString(in), Wire.readKeys(in)));
             case MasterProtocol.REMOVE -> {
                 byte[] results = master.remove(Wire.readKeys(in));
                 out.writeInt(results.length).writeBytes(results);

@@ -1,0 +1,71 @@
+package dev.ferry.cluster.report;
+
+import java.util.List;
+import java.util.Locale;
+import org.HdrHistogram.Histogram;
+
+/**
+ * What each tier served decode in a replay: blocks read from it, the time to read one block from
+ * it, and the TTFT of the requests that it served most blocks of ({@link RequestResult#mainTier()}).
+ * The time per block is the clean comparison of the tiers; a request's TTFT also holds its
+ * prefill compute, which a long cached prefix (the GPU tier's case) shortens as well. Immutable; thread-safe.
+ *
+ * @param gpu  decode's own GPU tier (no transfer)
+ * @param dram a store node's DRAM (a READ transfer)
+ * @param ssd  a store node's SSD tier (loaded into its DRAM, then a READ transfer)
+ */
+public record TierFigures(Tier gpu, Tier dram, Tier ssd) {
+    /**
+     * @param blocksRead    blocks decode read from this tier
+     * @param usPerBlock    mean time to read one block from this tier, µs; 0 when none was read
+     *                      (for DRAM and SSD together: the READ time of the blocks that were not GPU hits)
+     * @param requests      successful requests that this tier served most blocks of
+     * @param ttftP50Ms     their TTFT median, ms; 0 when there are none
+     * @param ttftP99Ms     their TTFT 99th percentile, ms
+     */
+    public record Tier(long blocksRead, double usPerBlock, int requests, double ttftP50Ms, double ttftP99Ms) {
+    }
+
+    /** Figures of the successful requests among {@code results}. */
+    public static TierFigures of(List<RequestResult> results) {
+        long gpuBlocks = 0, dramBlocks = 0, ssdBlocks = 0, gpuNanos = 0, storeNanos = 0;
+        Histogram gpu = new Histogram(3), dram = new Histogram(3), ssd = new Histogram(3);
+        for (RequestResult r : results) {
+            if (r.failed()) {
+                continue;
+            }
+            gpuBlocks += r.gpuReadBlocks();
+            ssdBlocks += r.ssdReadBlocks();
+            dramBlocks += r.dramReadBlocks();
+            gpuNanos += r.gpuReadNanos();
+            storeNanos += r.readNanos() - r.gpuReadNanos();
+            Histogram h = switch (r.mainTier()) {
+                case "gpu" -> gpu;
+                case "ssd" -> ssd;
+                default -> dram;
+            };
+            h.recordValue(Math.max(1, r.ttftNanos() / 1000));
+        }
+        double storeUs = dramBlocks + ssdBlocks == 0 ? 0 : storeNanos / 1e3 / (dramBlocks + ssdBlocks);
+        return new TierFigures(tier(gpuBlocks, gpuBlocks == 0 ? 0 : gpuNanos / 1e3 / gpuBlocks, gpu),
+                tier(dramBlocks, dramBlocks == 0 ? 0 : storeUs, dram), tier(ssdBlocks, ssdBlocks == 0 ? 0 : storeUs, ssd));
+    }
+
+    private static Tier tier(long blocks, double usPerBlock, Histogram ttft) {
+        return new Tier(blocks, usPerBlock, (int) ttft.getTotalCount(), ms(ttft, 50), ms(ttft, 99));
+    }
+
+    private static double ms(Histogram h, double percentile) {
+        return h.getTotalCount() == 0 ? 0 : h.getValueAtPercentile(percentile) / 1000.0;
+    }
+
+    /** One line per tier for the terminal report, e.g. {@code "  gpu   120 blocks  310.2 µs/block  ..."}. */
+    List<String> lines() {
+        return List.of(line("gpu", gpu), line("dram", dram), line("ssd", ssd));
+    }
+
+    private static String line(String name, Tier t) {
+        return String.format(Locale.ROOT, "%-4s %6d blocks read (%.1f us/block); %d requests with TTFT p50/p99 "
+                + "%.2f / %.2f ms", name, t.blocksRead(), t.usPerBlock(), t.requests(), t.ttftP50Ms(), t.ttftP99Ms());
+    }
+}

@@ -1,0 +1,302 @@
+package dev.ferry.store.gpu;
+
+import dev.ferry.nativemem.device.CopyCompletion;
+import dev.ferry.nativemem.device.DeviceChoice;
+import dev.ferry.nativemem.device.DeviceMemories;
+import dev.ferry.nativemem.device.DeviceMemory;
+import dev.ferry.store.alloc.OffsetAllocator;
+import dev.ferry.store.block.BlockKey;
+import java.lang.foreign.MemorySegment;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The GPU tier of the engine a prefill or decode node sits next to, as the store client sees it
+ * ({@link EngineTier}): the policy over one {@link GpuTier}. A new block lands here first and is
+ * copied back down into the put's staging range (registered with the device,
+ * {@link #registerStaging}), which the put then writes to DRAM; a block read from the store is
+ * promoted here; a block whose copy here matches the committed CRC32C and length is served from
+ * here without a transfer. Room is made by evicting blocks in {@link GpuTier#evictable()} order:
+ * those whose bytes DRAM holds first, least recently used first. Every block held here has a DRAM
+ * copy once its put commits (it is copied down before), so an eviction loses nothing, and neither
+ * does a restart: the GPU tier of a new process is empty and its reads go to DRAM. With a
+ * {@link GpuTierIndex}, the new process learns which blocks the old one held
+ * ({@link #lostAtStart()}), to tell the master.
+ *
+ * <p>Validation, not notification: the master does not know the copies held here. A get holds a
+ * lease on every key it reads, which gives the committed CRC32C; a copy here with another CRC32C
+ * or length (the key was removed and written again) is dropped and the block read from the store,
+ * and a key the store no longer holds is {@linkplain #forget forgotten}.
+ *
+ * <p>A full tier never fails a put or a get: the block is then simply not held here
+ * ({@link GpuCacheCounters#full()}). Thread-safe: one lock; copies are awaited under it, so every
+ * block is idle between calls (the device has one stream for the tier anyway). Owns the
+ * {@link GpuTier}, not the {@link DeviceMemory}.
+ */
+public final class GpuBlockCache implements EngineTier, AutoCloseable {
+    private final GpuTier<BlockKey> tier;
+    /** The device memory when this cache opened it (and closes it), else null. */
+    private final DeviceMemory owned;
+    /** The local index of the blocks held, or null for none. */
+    private final GpuTierIndex index;
+    private final Map<BlockKey, Integer> crcs = new HashMap<>();
+    private long landed;
+    private long promoted;
+    private long hits;
+    private long misses;
+    private long stale;
+    private long evicted;
+    private long full;
+
+    /**
+     * @param memory        the device memory (CUDA, or host memory standing in); not owned
+     * @param capacityBytes the tier's pool, bytes, at least {@link OffsetAllocator#ALIGNMENT}
+     * @throws IllegalArgumentException when the capacity is below one aligned block
+     * @throws dev.ferry.nativemem.device.DeviceOutOfMemoryException when the device cannot hold the pool
+     */
+    public GpuBlockCache(DeviceMemory memory, long capacityBytes) {
+        this(memory, capacityBytes, null, null);
+    }
+
+    /**
+     * With a local index of the blocks held, which tells the next process what this one lost.
+     *
+     * @param index the index (owned from now on), or null for none
+     */
+    public GpuBlockCache(DeviceMemory memory, long capacityBytes, GpuTierIndex index) {
+        this(memory, capacityBytes, null, index);
+    }
+
+    private GpuBlockCache(DeviceMemory memory, long capacityBytes, DeviceMemory owned, GpuTierIndex index) {
+        this.tier = new GpuTier<>(Objects.requireNonNull(memory, "memory"), capacityBytes);
+        this.owned = owned;
+        this.index = index;
+    }
+
+    /**
+     * Opens the device memory {@code choice} asks for ({@link DeviceMemories}: CUDA device 0, or
+     * host memory of {@code capacityBytes} standing in) and a cache of {@code capacityBytes} on it;
+     * the cache owns the device memory and closes it.
+     *
+     * @throws dev.ferry.nativemem.device.DeviceUnavailableException when CUDA is asked for and absent
+     * @throws dev.ferry.nativemem.device.DeviceOutOfMemoryException when the device cannot hold the pool
+     * @throws IllegalArgumentException when the capacity is below one aligned block
+     */
+    public static GpuBlockCache open(DeviceChoice choice, long capacityBytes) {
+        return open(choice, capacityBytes, null);
+    }
+
+    /**
+     * As {@link #open(DeviceChoice, long)}, with a local index at {@code indexFile} (null for none):
+     * {@link #lostAtStart()} then lists what the previous process's GPU tier held.
+     *
+     * @throws java.io.UncheckedIOException when the index cannot be read or written
+     */
+    public static GpuBlockCache open(DeviceChoice choice, long capacityBytes, java.nio.file.Path indexFile) {
+        if (capacityBytes < OffsetAllocator.ALIGNMENT) {
+            throw new IllegalArgumentException("GPU tier capacity must be at least " + OffsetAllocator.ALIGNMENT
+                    + " bytes, was " + capacityBytes);
+        }
+        DeviceMemory memory = DeviceMemories.open(choice, 0, capacityBytes);
+        GpuTierIndex index = null;
+        GpuBlockCache cache = null;
+        try {
+            index = indexFile == null ? null : new GpuTierIndex(indexFile);
+            cache = new GpuBlockCache(memory, capacityBytes, memory, index);
+            return cache;
+        } finally {
+            if (cache == null) {
+                try {
+                    if (index != null) {
+                        index.close();
+                    }
+                } finally {
+                    memory.close();
+                }
+            }
+        }
+    }
+
+    /** @throws dev.ferry.nativemem.device.DeviceException when the driver refuses */
+    @Override
+    public synchronized void registerStaging(MemorySegment staging) {
+        tier.registerDram(staging);
+    }
+
+    @Override
+    public synchronized void land(BlockKey key, MemorySegment block, int crc32c) {
+        if (!place(key, block, crc32c)) {
+            return;
+        }
+        tier.copyDown(key, block);
+        tier.await(key);
+        landed++;
+    }
+
+    @Override
+    public synchronized boolean read(BlockKey key, long length, int crc32c, MemorySegment dst) {
+        return readAll(new BlockKey[] {key}, new long[] {length}, new int[] {crc32c}, new MemorySegment[] {dst},
+                new boolean[1], 1) == 1;
+    }
+
+    /**
+     * Queues the copies of every block held (and valid) and waits for them once: one wait per
+     * window instead of one per block ({@code GpuCopyBenchmark.tierReadBatch} against
+     * {@code tierReadEach}).
+     */
+    @Override
+    public synchronized int readAll(BlockKey[] keys, long[] lengths, int[] committed, MemorySegment[] dst,
+                                    boolean[] served, int n) {
+        CopyCompletion last = null;
+        int count = 0;
+        for (int i = 0; i < n; i++) {
+            served[i] = false;
+            if (keys[i] == null) {
+                continue;
+            }
+            Integer crc = crcs.get(keys[i]);
+            var block = tier.block(keys[i]);
+            if (crc == null || block.isEmpty() || !block.get().readable()) {
+                misses++;
+                continue;
+            }
+            if (crc != committed[i] || block.get().length() != lengths[i]) {
+                drop(keys[i]);
+                stale++;
+                misses++;
+                continue;
+            }
+            last = tier.read(keys[i], dst[i].asSlice(0, lengths[i])).orElseThrow();
+            served[i] = true;
+            count++;
+        }
+        if (last != null) {
+            // One stream runs the copies in order: the last one done means all are; await settles each block.
+            last.await();
+            for (int i = 0; i < n; i++) {
+                if (served[i]) {
+                    tier.await(keys[i]);
+                }
+            }
+        }
+        hits += count;
+        return count;
+    }
+
+    @Override
+    public synchronized void promote(BlockKey key, MemorySegment bytes, int crc32c) {
+        if (!place(key, bytes, crc32c)) {
+            return;
+        }
+        tier.markCopiedDown(key);
+        promoted++;
+    }
+
+    @Override
+    public synchronized void forget(BlockKey key) {
+        if (crcs.containsKey(key)) {
+            drop(key);
+            stale++;
+        }
+    }
+
+    /**
+     * The blocks that the previous process's GPU tier held when it ended, lost with it (GPU
+     * contents do not survive a process); empty without an index.
+     */
+    public List<BlockKey> lostAtStart() {
+        return index == null ? List.of() : index.lost();
+    }
+
+    /** Whether a copy of {@code key} is held (readable or not). */
+    public synchronized boolean holds(BlockKey key) {
+        return tier.block(key).isPresent();
+    }
+
+    /** Counts since this cache opened; a snapshot. */
+    public synchronized GpuCacheCounters counters() {
+        return new GpuCacheCounters(landed, promoted, hits, misses, stale, evicted, full, tier.size(),
+                tier.capacityBytes() - tier.freeBytes());
+    }
+
+    /** The device memory the tier lives in (its kind and description for reports). */
+    public DeviceMemory memory() {
+        return tier.memory();
+    }
+
+    /** Frees the tier's pool and its registrations, then the device memory when {@link #open} opened it. Idempotent. */
+    @Override
+    public synchronized void close() {
+        try {
+            tier.close();
+        } finally {
+            try {
+                if (index != null) {
+                    index.close();
+                }
+            } finally {
+                if (owned != null) {
+                    owned.close();
+                }
+            }
+        }
+    }
+
+    /**
+     * Puts {@code bytes} (whose CRC32C is {@code crc32c}) under {@code key}, replacing a copy held already, after making room.
+     *
+     * @return false when no room could be made (nothing is held)
+     */
+    private boolean place(BlockKey key, MemorySegment bytes, int crc32c) {
+        drop(key);
+        if (!makeRoom(bytes.byteSize())) {
+            full++;
+            return false;
+        }
+        tier.put(key, bytes);
+        tier.await(key);
+        if (tier.block(key).isEmpty()) { // the device failed the copy: nothing held
+            return false;
+        }
+        crcs.put(key, crc32c);
+        if (index != null) {
+            index.held(key);
+        }
+        return true;
+    }
+
+    /** Evicts in {@link GpuTier#evictable()} order until a range of {@code bytes} fits. */
+    private boolean makeRoom(long bytes) {
+        if (OffsetAllocator.aligned(bytes) > tier.capacityBytes()) {
+            return false;
+        }
+        while (tier.largestFree() < OffsetAllocator.aligned(bytes)) {
+            List<BlockKey> victims = tier.evictable();
+            if (victims.isEmpty()) {
+                return false;
+            }
+            BlockKey victim = victims.getFirst();
+            if (tier.evict(victim) != GpuTier.Eviction.EVICTED) {
+                return false;
+            }
+            crcs.remove(victim);
+            if (index != null) {
+                index.dropped(victim);
+            }
+            evicted++;
+        }
+        return true;
+    }
+
+    private void drop(BlockKey key) {
+        if (tier.evict(key) == GpuTier.Eviction.EVICTED) {
+            evicted++;
+        }
+        crcs.remove(key);
+        if (index != null) {
+            index.dropped(key);
+        }
+    }
+}
