@@ -267,6 +267,12 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         out.writeShortLE(version).writeShortLE(session.local() ? 1 : 0).writeIntLE(server.maxFrameBytes())
                 .writeIntLE(server.maxInFlight()).writeIntLE(0).writeLongLE(server.quotaBytes())
                 .writeLongLE(session.id());
+        if (version >= NAMED_VERSION) { // the sidecar's segment name and data address follow
+            for (String s : server.ops().identity()) {
+                byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
+                out.writeShortLE(bytes.length).writeBytes(bytes);
+            }
+        }
         ctx.writeAndFlush(SidecarFrames.finish(out));
         server.metrics().request(HELLO, OK, 0);
     }
