@@ -196,7 +196,7 @@ class FerryClientTest(unittest.TestCase):
         self.assertIn("takes no token", str(error))
 
     def test_version_two_carries_128_bit_keys_and_version_one_clients_share_the_64_bit_ones(self):
-        self.assertEqual(self.ferry.version, 2)
+        self.assertEqual(self.ferry.version, 3)
         narrow = fresh_keys(1)[0]
         wide = os.urandom(8) + narrow.to_bytes(8, "big")  # same low half as the 64-bit key
         with FerryClient(SOCKET, max_version=1) as old:

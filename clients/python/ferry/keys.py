@@ -25,6 +25,15 @@ _HEADER = struct.Struct("<4sIQ")
 FIXED = _HEADER.size  # 16
 
 
+def namespace(tenant_id):
+    """The bytes that precede the keys of a tenant (Mooncake's setup(tenant_id=...)): none for
+    "default" (and ""), else 0xFF, the tenant's UTF-8 bytes, 0xFF. No UTF-8 text holds a 0xFF
+    byte, so a tenant's keys never equal another tenant's, nor the default one's."""
+    if tenant_id in ("", "default"):
+        return b""
+    return b"\xff" + tenant_id.encode("utf-8") + b"\xff"
+
+
 def block_key(key_bytes, version=1):
     """The Ferry block key of a UTF-8 encoded string key, for a sidecar of protocol `version`.
 

@@ -140,6 +140,18 @@ class SidecarNamedTest {
             assertThat(fx.masterStats().pinnedBlocks()).isEqualTo(1);
             assertThatThrownBy(() -> c.putOptions(1, false, -1, null)).isInstanceOfSatisfying(SidecarException.class,
                     e -> assertThat(e.status()).isEqualTo(OUT_OF_RANGE));
+
+            // The other way, through a sidecar whose master is remote (RPC): to the first one's segment.
+            try (ShmFile otherShm = new ShmFile(1 << 16)) {
+                int otherBuf = other.registerBuffer(otherShm.path, otherShm.bytes);
+                other.putOptions(1, false, 0, c.dataAddress());
+                BlockKey back = new BlockKey(3, 3);
+                assertThat(other.putNamed(one(back), new String[] {"back"}, otherBuf, new long[1], new long[] {3}))
+                        .containsExactly(0);
+                Lease l2 = master.get(one(back), 1_000);
+                assertThat(l2.replicas().getFirst()).extracting(Replica::segment).containsExactly(c.segmentName());
+                master.release(l2.id());
+            }
         }
     }
 }
