@@ -220,6 +220,67 @@ final class NamedOps {
     }
 
     /**
+     * GET_NAMED on the calling thread (the event loop) when the lease cache can serve it
+     * without blocking: every entry names a shared buffer, the blocks, at most
+     * {@code maxBytes} in all, are cached and lie in this sidecar's own segment. Anything else
+     * (an inline entry, a malformed body, a key not cached) is left to {@link #get}.
+     *
+     * @param read scratch of the calling thread; its capacity bounds the keys served here
+     * @param held scratch of the calling thread, empty on entry and on return
+     * @return true when the answer was written to {@code out}; false when nothing was (the
+     *         body's reader index may have moved: the caller resets it)
+     */
+    boolean getCached(ByteBuf body, ByteBuf out, DirectStoreClient.CachedRead read, ClientSession.Held held,
+                      long maxBytes) {
+        if (body.readableBytes() < 4) {
+            return false;
+        }
+        long n = body.getUnsignedIntLE(body.readerIndex());
+        if (n == 0 || n > read.capacity() || n * NAMED_ENTRY > body.readableBytes() - 4) {
+            return false;
+        }
+        List<Entry> entries;
+        try {
+            entries = entries(body);
+            if (body.isReadable()) {
+                return false;
+            }
+            for (int i = 0; i < n; i++) {
+                Entry e = entries.get(i);
+                if (e.buffer == INLINE) {
+                    return false;
+                }
+                read.keys[i] = e.key;
+                read.destinations[i] = held.slice(e.buffer, e.offset, e.length);
+            }
+            read.count((int) n);
+            if (!store.readCached(read, maxBytes)) {
+                return false;
+            }
+            int found = 0;
+            long bytes = 0;
+            out.writeIntLE((int) n);
+            for (int i = 0; i < n; i++) {
+                long answer = read.lengths[i] < 0 ? read.lengths[i]
+                        : check(read.destinations[i], entries.get(i).name, read.lengths[i]);
+                out.writeLongLE(answer);
+                if (answer >= 0) {
+                    found++;
+                    bytes += answer;
+                }
+            }
+            metrics.hits(found, (int) n - found);
+            metrics.bytesOut(bytes);
+            return true;
+        } catch (SidecarException e) {
+            return false; // the full path answers it with its status
+        } finally {
+            held.close();
+            java.util.Arrays.fill(read.destinations, 0, (int) n, null);
+        }
+    }
+
+    /**
      * Reads the blocks: through the lease cache when it holds them all, else with leases; an
      * inline entry gets memory of {@code arena} of its block's length. Per key the block's
      * length, MISSING, or TOO_LONG (its destination is too small: nothing read).

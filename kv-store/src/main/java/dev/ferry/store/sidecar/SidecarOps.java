@@ -285,6 +285,16 @@ final class SidecarOps {
         }
     }
 
+    /**
+     * {@link #getCached} of a GET_NAMED of a connection of version 3: every entry names a
+     * shared buffer and the lease cache holds every block ({@link NamedOps#getCached}).
+     */
+    boolean getNamedCached(ClientSession session, ByteBuf body, ByteBuf out, DirectStoreClient.CachedRead read,
+                           ClientSession.Held held, long maxBytes) {
+        return session.version() >= NAMED_VERSION
+                && new NamedOps(store, metrics, session, maxFrameBytes).getCached(body, out, read, held, maxBytes);
+    }
+
     private void writeLengths(long[] lengths, int n, ByteBuf out) {
         int found = 0;
         long bytes = 0;

@@ -80,6 +80,15 @@ class SidecarNamedTest {
             assertThat(c.getNamed(one(shared), new String[] {"key-a"}, buf, new long[] {0}, new long[] {8}))
                     .containsExactly(TOO_LONG);
             assertThat(mismatches()).isEqualTo(3); // the put, the get and the stat of key-b
+
+            // Read again: served from the lease cache on the event loop, compared all the same.
+            double hits = fx.meter("ferry.sidecar.lease.cache.hits");
+            write(65536, new byte[] {1, 2, 3, 4});
+            assertThat(c.getNamed(new BlockKey[] {shared, shared}, new String[] {"key-b", "key-a"}, buf,
+                    new long[] {65536, 131072}, new long[] {4096, 4096})).containsExactly(MISMATCH, a.length);
+            assertThat(read(65536, 4096)).containsOnly(0);
+            assertThat(fx.meter("ferry.sidecar.lease.cache.hits")).isGreaterThan(hits);
+            assertThat(mismatches()).isEqualTo(4);
         }
     }
 
