@@ -21,9 +21,10 @@ import java.nio.file.Path;
  * ({@link #registerBuffer} of a {@link Memfd}); {@link #putInline} and {@link #getInline} carry them in the
  * frame for remote clients.
  *
- * <p>Speaks protocol version {@value SidecarProtocol#VERSION} (16-byte keys) unless connected
- * for another ({@link #connect(Path, int)}); methods taking {@code long} keys send
- * {@link BlockKey#of(long)}.
+ * <p>Speaks protocol version {@value SidecarProtocol#VERSION} (16-byte keys, named blocks)
+ * unless connected for another ({@link #connect(Path, int)}); methods taking {@code long}
+ * keys send {@link BlockKey#of(long)}; the named requests ({@link #putNamed},
+ * {@link #getNamed}, {@link #statNamed}, {@link #removeByRegex}) need version 3.
  *
  * <p>Thread-safe (calls are serialized). Reuses its frame buffers: steady-state calls
  * allocate only their results. Errors answered by the sidecar throw
@@ -53,7 +54,7 @@ public final class SidecarClient implements AutoCloseable {
 
     /**
      * Connects to the Unix socket at {@code path} and says HELLO for {@code version} only
-     * (1: 8-byte keys, as clients of earlier builds; 2: 16-byte keys).
+     * (1: 8-byte keys, as clients of earlier builds; 2: 16-byte keys; 3: named blocks too).
      *
      * @throws SidecarException UNSUPPORTED_VERSION when the sidecar does not speak it
      */
