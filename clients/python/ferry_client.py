@@ -275,12 +275,30 @@ class FerryClient:
                 values.append(None)
         return lengths, values
 
-    def stat_named(self, keys, names):
-        """Per (block key, key bytes) the value's length, MISSING or MISMATCH; only headers are read."""
+    def stat_named(self, keys, names, replicas=False):
+        """Per (block key, key bytes) the value's length, MISSING or MISMATCH; only headers are read.
+
+        With replicas, answers (lengths, copies): per key a list of (segment, offset, block
+        length, on_ssd) of its block's copies now (empty unless its length was found)."""
         fixed = b"".join(self._key(k) + _U32.pack(len(name)) for k, name in zip(keys, names))
-        body = self._call(STAT_NAMED, _U32.pack(len(keys)) + fixed + b"".join(names))
+        body = self._call(STAT_NAMED, _U32.pack(len(keys)) + fixed + b"".join(names) + (b"\x01" if replicas else b""))
         n = _U32.unpack_from(body)[0]
-        return list(struct.unpack_from("<%dq" % n, body, 4))
+        lengths = list(struct.unpack_from("<%dq" % n, body, 4))
+        if not replicas:
+            return lengths
+        at, copies = 4 + 8 * n, []
+        for _ in range(n):
+            count = struct.unpack_from("<H", body, at)[0]
+            at += 2
+            here = []
+            for _ in range(count):
+                size = struct.unpack_from("<H", body, at)[0]
+                segment = bytes(body[at + 2:at + 2 + size]).decode("utf-8")
+                offset, length, tier = struct.unpack_from("<qqB", body, at + 2 + size)
+                here.append((segment, offset, length, tier == 1))
+                at += 2 + size + 17
+            copies.append(here)
+        return lengths, copies
 
     def remove_by_regex(self, pattern, force=False):
         """Removes every block whose string key matches the pattern (a Java regular expression,

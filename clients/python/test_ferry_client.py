@@ -238,6 +238,12 @@ class FerryClientTest(unittest.TestCase):
         at = 4096 + 16 + len(name_a)  # the value follows the stored key's header
         self.assertEqual(bytes(self.buf.view[at:at + 5]), b"hello")
         self.assertEqual(self.ferry.stat_named([shared, shared], [name_a, name_b]), [5, ferry_client.MISMATCH])
+        lengths, copies = self.ferry.stat_named([shared, shared], [name_a, name_b], replicas=True)
+        self.assertEqual(lengths, [5, ferry_client.MISMATCH])
+        self.assertEqual(len(copies[0]), 1)
+        segment, offset, length, on_ssd = copies[0][0]
+        self.assertEqual((segment, length, on_ssd), (self.ferry.segment_name, 16 + len(name_a) + 5, False))
+        self.assertEqual(copies[1], [])  # another key's block: where it lies is not told
         self.assertEqual(self.ferry.remove_by_regex("^%d/b$" % shared), 0)
         self.assertEqual(self.ferry.remove_by_regex("^%d/a$" % shared), 1)
         self.assertEqual(self.ferry.stat_named([shared], [name_a]), [ferry_client.MISSING])

@@ -262,8 +262,6 @@ class ApiSemanticsTest(unittest.TestCase):
         self.assertEqual(s.unmount_segment(["x"]), UNAVAILABLE_IN_CURRENT_MODE)
         self.assertEqual(s.unmount_and_free_segment(["x"], grace_period_seconds=1), UNAVAILABLE_IN_CURRENT_MODE)
         self.assertEqual(s.init_all("tcp", "", 1 << 20), UNAVAILABLE_IN_CURRENT_MODE)
-        with self.assertLogs("ferry.mooncake", logging.WARNING):
-            self.assertEqual(s.get_replica_desc(key("x")), [])
         with self.assertRaises(TypeError):
             s.get_replica_desc(7)
 
@@ -338,10 +336,32 @@ class ApiSemanticsTest(unittest.TestCase):
         self.assertEqual(other.setup("127.0.0.1", "P2PHANDSHAKE", 4 << 20, 1 << 20, "tcp", "", MASTER), OK)
         there = ReplicateConfig()
         there.preferred_segment = other.get_hostname()  # Mooncake's idiom: a store's host:port
+        two = ReplicateConfig()
+        two.replica_num = 2
         try:
             self.assertEqual(self.store.put(key("on-other"), b"placed there", there), OK)
             self.assertEqual(self.store.put(key("on-own"), b"placed here"), OK)
             self.assertEqual(other.get(key("on-other")), b"placed there")
+            # get_replica_desc tells where the copies lie: one on each store for replica_num 2.
+            self.assertEqual(self.store.put(key("on-both"), b"both", two), OK)
+            own = self.store._pool.get()
+            try:
+                own_segment = own.client.segment_name
+            finally:
+                self.store._pool.put(own)
+            [on_other] = self.store.get_replica_desc(key("on-other"))
+            [on_own] = self.store.get_replica_desc(key("on-own"))
+            self.assertEqual(on_other.status, ReplicaStatus.COMPLETE)
+            self.assertTrue(on_other.is_memory_replica())
+            self.assertFalse(on_other.is_disk_replica())
+            self.assertNotEqual(on_other.get_memory_descriptor().buffer_descriptor.transport_endpoint, own_segment)
+            self.assertEqual(on_own.get_memory_descriptor().buffer_descriptor.transport_endpoint, own_segment)
+            self.assertEqual(on_own.get_memory_descriptor().buffer_descriptor.size, len(b"placed here"))
+            both = self.store.batch_get_replica_desc([key("on-both"), key("nowhere")])
+            self.assertEqual(list(both), [key("on-both")])
+            self.assertEqual({d.get_memory_descriptor().buffer_descriptor.transport_endpoint for d in both[key("on-both")]},
+                             {own_segment, on_other.get_memory_descriptor().buffer_descriptor.transport_endpoint})
+            self.assertEqual(self.store.get_replica_desc(key("nowhere")), [])
         finally:
             other.close()  # its sidecar, and the copies in its segment, are gone
         # Once the master has let the closed sidecar's node go, its copy is gone; this store's stays.

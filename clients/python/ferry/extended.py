@@ -50,6 +50,64 @@ class TaskStatus(enum.IntEnum):
 NO_TASK = uuid.UUID(int=0)  # the task id Mooncake answers with an error code
 
 
+class Descriptor:
+    """Mooncake's buffer descriptor of a memory replica: ``size`` (the value's bytes),
+    ``buffer_address`` (the block's offset in its segment) and ``transport_endpoint`` (the
+    Ferry segment that holds it)."""
+
+    def __init__(self, size=0, buffer_address=0, transport_endpoint=""):
+        self.size, self.buffer_address, self.transport_endpoint = size, buffer_address, transport_endpoint
+
+    def __repr__(self):
+        return "<Descriptor size=%d buffer_address=%d transport_endpoint=%s>" % (
+            self.size, self.buffer_address, self.transport_endpoint)
+
+
+class MemoryDescriptor:
+    """A memory replica's descriptor: ``buffer_descriptor``."""
+
+    def __init__(self, buffer_descriptor):
+        self.buffer_descriptor = buffer_descriptor
+
+
+class DiskDescriptor:
+    """A disk replica's descriptor: ``file_path`` (the segment whose node's SSD tier holds it)
+    and ``object_size`` (the value's bytes)."""
+
+    def __init__(self, file_path, object_size):
+        self.file_path, self.object_size = file_path, object_size
+
+
+class ReplicaDescriptor:
+    """One copy of a value, as Mooncake's get_replica_desc answers it."""
+
+    def __init__(self, segment, offset, size, on_ssd):
+        self.status = ReplicaStatus.COMPLETE
+        self._on_ssd = on_ssd
+        self._memory = MemoryDescriptor(Descriptor(size, offset, segment))
+        self._disk = DiskDescriptor(segment, size)
+
+    def is_memory_replica(self):
+        return not self._on_ssd
+
+    def is_disk_replica(self):
+        return self._on_ssd
+
+    def get_memory_descriptor(self):
+        if self._on_ssd:
+            raise RuntimeError("not a memory replica")
+        return self._memory
+
+    def get_disk_descriptor(self):
+        if not self._on_ssd:
+            raise RuntimeError("not a disk replica")
+        return self._disk
+
+    def __repr__(self):
+        return "ReplicaDescriptor(%s, %s)" % ("disk" if self._on_ssd else "memory",
+                                              self._disk.file_path)
+
+
 class ExtendedMethods:
     """Methods of MooncakeDistributedStore beyond the core (module doc)."""
 
@@ -135,16 +193,29 @@ class ExtendedMethods:
     # --- what Ferry does not offer: told, never a missing attribute ---------------------
 
     def get_replica_desc(self, key):
-        """Not offered (Ferry's sidecar does not expose replica placement): an empty list, and
-        a warning. See docs/integration.md."""
+        """Where the value's copies lie now: a list of ReplicaDescriptor (COMPLETE, in DRAM, or
+        on a node's SSD only: a disk replica), empty when the key is missing or on an error.
+        Needs a sidecar of protocol version 3 (earlier ones: empty, and a warning)."""
         self._key(key)  # a non-str key raises TypeError, as Mooncake's binding does
-        _LOG.warning("get_replica_desc: Ferry does not expose replica descriptors")
-        return []
+        return self.batch_get_replica_desc([key]).get(key, [])
 
     def batch_get_replica_desc(self, keys):
-        """Not offered: an empty dict, and a warning (get_replica_desc)."""
-        _LOG.warning("batch_get_replica_desc: Ferry does not expose replica descriptors")
-        return {}
+        """get_replica_desc of each key: a dict from each key found to its descriptors (keys
+        missing, or on an error, are left out)."""
+        def op(c):
+            if not c.named:
+                _LOG.warning("get_replica_desc: the sidecar (protocol version %d) does not tell replicas",
+                             c.client.version)
+                return {}
+            names = [self._key(k) for k in keys]
+            lengths, copies = c.client.stat_named([b for b, _ in names], [kb for _, kb in names], replicas=True)
+            out = {}
+            for k, length, here in zip(keys, lengths, copies):
+                if length >= 0:
+                    out[k] = [ReplicaDescriptor(segment, offset, length, on_ssd) for segment, offset, _, on_ssd in here]
+            return out
+        result = self._run(op) if keys else {}
+        return result if isinstance(result, dict) else {}
 
     def create_copy_task(self, key, targets):
         """Not offered (replicas are placed at put time): (UUID 0, UNAVAILABLE_IN_CURRENT_MODE)."""

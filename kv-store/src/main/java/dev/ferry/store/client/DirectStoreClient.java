@@ -416,6 +416,31 @@ public final class DirectStoreClient implements AutoCloseable {
     }
 
     /**
+     * Where each block's copies lie now, read under a lease given back at once (a copy listed
+     * may be evicted right after): per key its replicas, DRAM ones first (a replica with a
+     * load endpoint is on its node's SSD only), empty for a key not in the store.
+     *
+     * @throws StoreException when the master cannot be reached
+     */
+    public List<List<Replica>> replicas(BlockKey[] keys) {
+        if (keys.length == 0) {
+            return List.of();
+        }
+        StoreCore.HeldLease held = core.lease(keys);
+        boolean released = false;
+        try {
+            List<List<Replica>> out = List.copyOf(held.lease.replicas());
+            released = true;
+            core.release(held);
+            return out;
+        } finally {
+            if (!released) {
+                core.releaseAfterFailure(held);
+            }
+        }
+    }
+
+    /**
      * Reads ranges inside blocks: {@code blockOffsets[i]} bytes into the block of
      * {@code keys[i]}, as many bytes as {@code destinations[i]} holds.
      *

@@ -343,7 +343,11 @@ final class NamedOps {
 
     /**
      * STAT_NAMED: per key the value length of its string key's block (its header is read, not
-     * the value), {@link SidecarProtocol#MISSING} or {@link SidecarProtocol#MISMATCH}.
+     * the value), {@link SidecarProtocol#MISSING} or {@link SidecarProtocol#MISMATCH}. With
+     * flag bit 0 (an optional u8 after the names) the answer goes on, per key, with where its
+     * copies lie: a u16 count (0 unless the key's block was found), then per copy the segment
+     * (u16 length, UTF-8), the block's offset in it (i64), its length (i64) and its tier (u8:
+     * 0 DRAM, 1 only on its node's SSD).
      */
     void stat(ByteBuf body, ByteBuf out) {
         int n = SidecarOps.count(body, STAT_ENTRY, false);
@@ -357,7 +361,12 @@ final class NamedOps {
         for (int i = 0; i < n; i++) {
             names[i] = name(body, keys[i], nameBytes[i]);
         }
+        int flags = body.isReadable() ? body.readUnsignedByte() : 0;
         SidecarOps.end(body);
+        if ((flags & ~1) != 0) {
+            throw new SidecarException(MALFORMED, "STAT_NAMED: flags other than bit 0 (replicas) must be 0, got "
+                    + flags);
+        }
         long[] answers = new long[n];
         boolean[] present = n == 0 ? new boolean[0] : store.exists(keys);
         List<Integer> there = new ArrayList<>(n);
@@ -383,6 +392,29 @@ final class NamedOps {
             found += a >= 0 ? 1 : 0;
         }
         metrics.hits(found, n - found);
+        if ((flags & 1) != 0) {
+            writeReplicas(keys, answers, out);
+        }
+    }
+
+    private void writeReplicas(BlockKey[] keys, long[] answers, ByteBuf out) {
+        List<BlockKey> ours = new ArrayList<>();
+        for (int i = 0; i < keys.length; i++) {
+            if (answers[i] >= 0) {
+                ours.add(keys[i]);
+            }
+        }
+        List<List<dev.ferry.store.master.Replica>> where = store.replicas(ours.toArray(BlockKey[]::new));
+        int j = 0;
+        for (int i = 0; i < keys.length; i++) {
+            List<dev.ferry.store.master.Replica> copies = answers[i] >= 0 ? where.get(j++) : List.of();
+            out.writeShortLE(copies.size());
+            for (var r : copies) {
+                byte[] segment = r.segment().getBytes(StandardCharsets.UTF_8);
+                out.writeShortLE(segment.length).writeBytes(segment).writeLongLE(r.offset()).writeLongLE(r.length())
+                        .writeByte(r.needsLoad() ? 1 : 0);
+            }
+        }
     }
 
     /** Reads the headers of the present keys in one request; false when one of them is gone or short. */
