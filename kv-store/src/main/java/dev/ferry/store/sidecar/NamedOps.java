@@ -95,7 +95,8 @@ final class NamedOps {
         long inlineBytes = body.readableBytes();
         BlockKey[] keys = new BlockKey[n];
         byte[] results = new byte[n];
-        try (Arena arena = Arena.ofShared(); ClientSession.Held held = new ClientSession.Held(session)) {
+        Arena arena = Arena.ofAuto(); // headers and inline values: small, freed by the GC (closing a shared arena is slow)
+        try (ClientSession.Held held = new ClientSession.Held(session)) {
             MemorySegment[][] parts = new MemorySegment[n][];
             String[] names = new String[n];
             for (int i = 0; i < n; i++) {
@@ -180,7 +181,8 @@ final class NamedOps {
         int n = entries.size();
         BlockKey[] keys = new BlockKey[n];
         long[] answers = new long[n];
-        try (Arena arena = Arena.ofShared(); ClientSession.Held held = new ClientSession.Held(session)) {
+        Arena arena = Arena.ofAuto(); // headers and inline values: small, freed by the GC (closing a shared arena is slow)
+        try (ClientSession.Held held = new ClientSession.Held(session)) {
             MemorySegment[] dest = new MemorySegment[n];
             long inline = 0;
             for (int i = 0; i < n; i++) {
@@ -419,29 +421,28 @@ final class NamedOps {
 
     /** Reads the headers of the present keys in one request; false when one of them is gone or short. */
     private boolean statTogether(BlockKey[] keys, byte[][] names, List<Integer> there, long[] answers) {
-        try (Arena arena = Arena.ofShared()) {
-            BlockKey[] k = new BlockKey[there.size()];
-            MemorySegment[] heads = new MemorySegment[there.size()];
-            for (int j = 0; j < k.length; j++) {
-                int i = there.get(j);
-                k[j] = keys[i];
-                heads[j] = arena.allocate(NamedBlock.headerLength(names[i].length));
-            }
-            try {
-                store.readRanges(k, new long[k.length], heads);
-            } catch (KeyNotFoundException | IllegalArgumentException e) {
-                return false; // removed meanwhile, or a block shorter than a header: one by one
-            }
-            for (int j = 0; j < k.length; j++) {
-                int i = there.get(j);
-                answers[i] = NamedBlock.valueLength(heads[j], names[i], -1);
-                if (answers[i] < 0) {
-                    answers[i] = MISMATCH;
-                    metrics.keyMismatch();
-                }
-            }
-            return true;
+        Arena arena = Arena.ofAuto(); // small, freed by the GC (closing a shared arena is slow)
+        BlockKey[] k = new BlockKey[there.size()];
+        MemorySegment[] heads = new MemorySegment[there.size()];
+        for (int j = 0; j < k.length; j++) {
+            int i = there.get(j);
+            k[j] = keys[i];
+            heads[j] = arena.allocate(NamedBlock.headerLength(names[i].length));
         }
+        try {
+            store.readRanges(k, new long[k.length], heads);
+        } catch (KeyNotFoundException | IllegalArgumentException e) {
+            return false; // removed meanwhile, or a block shorter than a header: one by one
+        }
+        for (int j = 0; j < k.length; j++) {
+            int i = there.get(j);
+            answers[i] = NamedBlock.valueLength(heads[j], names[i], -1);
+            if (answers[i] < 0) {
+                answers[i] = MISMATCH;
+                metrics.keyMismatch();
+            }
+        }
+        return true;
     }
 
     /**
@@ -451,21 +452,20 @@ final class NamedOps {
      * @throws KeyNotFoundException when the block key is not in the store (or not committed)
      */
     private long valueLength(BlockKey key, byte[] name) {
-        try (Arena arena = Arena.ofShared()) {
-            MemorySegment head = arena.allocate(NamedBlock.headerLength(name.length));
-            try {
-                store.readRanges(new BlockKey[] {key}, new long[1], new MemorySegment[] {head});
-            } catch (IllegalArgumentException shorter) {
-                metrics.keyMismatch();
-                return MISMATCH;
-            }
-            long value = NamedBlock.valueLength(head, name, -1);
-            if (value < 0) {
-                metrics.keyMismatch();
-                return MISMATCH;
-            }
-            return value;
+        Arena arena = Arena.ofAuto(); // small, freed by the GC (closing a shared arena is slow)
+        MemorySegment head = arena.allocate(NamedBlock.headerLength(name.length));
+        try {
+            store.readRanges(new BlockKey[] {key}, new long[1], new MemorySegment[] {head});
+        } catch (IllegalArgumentException shorter) {
+            metrics.keyMismatch();
+            return MISMATCH;
         }
+        long value = NamedBlock.valueLength(head, name, -1);
+        if (value < 0) {
+            metrics.keyMismatch();
+            return MISMATCH;
+        }
+        return value;
     }
 
     /**
