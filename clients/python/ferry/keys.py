@@ -14,7 +14,9 @@ collision is not expected). A block is:
     then       value bytes
 
 A reader compares magic, key and lengths on every hit; a block of another key (or not of this
-format) is a miss to it, never its bytes.
+format) is a miss to it, never its bytes. A sidecar of protocol version 3 writes this header
+itself and compares it before answering (named blocks, module ferry.named); on earlier ones
+ferry.mooncake writes and compares it.
 """
 
 import hashlib
