@@ -18,10 +18,13 @@ Shared buffers need the Unix socket, as the sidecar's user; over TCP (remote cli
 loopback ones too) blocks travel in the frames: put_inline, get_inline.
 
 A block key is an int, a 64-bit key (any 64-bit value; negative Python ints are taken
-modulo 2**64), or, on a connection of protocol version 2, a 128-bit key given as its 16
+modulo 2**64), or, on a connection of protocol version 2 or later, a 128-bit key given as its 16
 bytes (bytes of a digest, big-endian: the int k is the 16 bytes k.to_bytes(16, "big")).
-The client offers versions 1 and 2 and speaks what the sidecar answers (`version`); a
-16-byte key on a version-1 connection raises ValueError before anything is sent.
+The client offers versions 1 to 3 and speaks what the sidecar answers (`version`); a
+16-byte key on a version-1 connection raises ValueError before anything is sent. Version 3
+adds named blocks (put_named, get_named, stat_named, remove_by_regex: the sidecar stores a
+string key with each value and compares it on every hit), a soft pin and a preferred
+segment in put_options, and the sidecar's `segment_name` and `data_address`.
 A client object is not thread-safe: use one per thread, or a lock.
 Errors answered by the sidecar raise FerryError with its status, errors of the whole
 connection (request id 0: a frame too large, a stall, shutdown) included.
@@ -33,7 +36,7 @@ import os
 import socket
 import struct
 
-VERSION = 2  # highest protocol version this client speaks: 16-byte keys
+VERSION = 3  # highest protocol version this client speaks: 16-byte keys, named blocks
 MIN_VERSION = 1  # 8-byte keys (sidecars of earlier builds)
 
 # Opcodes.
@@ -55,6 +58,15 @@ GET_INLINE = 15
 REGISTER_MEMFD = 16
 REMOVE_ALL = 17
 PUT_OPTIONS = 18
+# Version 3: named blocks.
+PUT_NAMED = 22
+GET_NAMED = 23
+STAT_NAMED = 24
+REMOVE_BY_REGEX = 25
+NAMED_VERSION = 3
+INLINE = 0xFFFFFFFF  # buffer id of a put_named / get_named entry whose value travels in the frame
+OTHER_KEY = 2  # put_named: the block key holds another string key's value
+MISSING, MISMATCH, TOO_LONG = -1, -2, -3  # get_named / stat_named answers besides a value length
 
 STATUS_NAMES = [
     "OK", "MALFORMED", "UNSUPPORTED_VERSION", "UNAUTHORIZED", "HELLO_REQUIRED", "UNKNOWN_OPCODE",
@@ -142,6 +154,13 @@ class FerryClient:
             self.version, flags, self.max_frame_bytes, self.max_in_flight, _, self.quota_bytes, self.session_id = \
                 struct.unpack_from("<HHIIIQQ", body)
             self.shared_buffers = bool(flags & 1)
+            self.segment_name = self.data_address = ""  # told by sidecars of version 3
+            if self.version >= NAMED_VERSION:
+                at = 32
+                for field in ("segment_name", "data_address"):
+                    n = struct.unpack_from("<H", body, at)[0]
+                    setattr(self, field, bytes(body[at + 2:at + 2 + n]).decode("utf-8"))
+                    at += 2 + n
         except BaseException:
             self._sock.close()
             raise
@@ -205,11 +224,89 @@ class FerryClient:
         ones too); how many were removed. Sidecars of earlier builds answer UNKNOWN_OPCODE."""
         return struct.unpack_from("<q", self._call(REMOVE_ALL, b"\x01" if force else b"\x00"))[0]
 
-    def put_options(self, replicas=1, hard_pin=False):
-        """Sets how this connection's later put, put_inline and put_commit place and keep their
-        blocks: replicas copies per new block (put and put_inline; put_start places one), and
-        with hard_pin a pin against eviction of every key put or committed."""
-        self._call(PUT_OPTIONS, struct.pack("<IB", replicas, 1 if hard_pin else 0))
+    def put_options(self, replicas=1, hard_pin=False, soft_pin_ms=0, preferred_segment=None):
+        """Sets how this connection's later put, put_inline, put_named and put_commit place and
+        keep their blocks: replicas copies per new block (put_start places one), and with
+        hard_pin a pin against eviction of every key put or committed. Version 3 only:
+        soft_pin_ms (a soft pin of that many ms: such blocks are evicted only when no unpinned
+        one can be) and preferred_segment (the segment of the first copy when it has room: a
+        segment name, node id or data address host:port; None for the sidecar's own)."""
+        body = struct.pack("<IB", replicas, 1 if hard_pin else 0)
+        if soft_pin_ms or preferred_segment:
+            if self.version < NAMED_VERSION:
+                raise ValueError("soft pins and preferred segments need protocol version 3, this sidecar speaks %d"
+                                 % self.version)
+            segment = (preferred_segment or "").encode("utf-8")
+            body += struct.pack("<QH", soft_pin_ms, len(segment)) + segment
+        self._call(PUT_OPTIONS, body)
+
+    # --- named blocks (version 3) -----------------------------------------------------
+
+    def put_named(self, entries, inline=b""):
+        """Stores values under string keys: entries of (block key, key bytes, buffer id, offset,
+        length), the value being `length` bytes at `offset` of the buffer, or, with buffer id
+        INLINE, of `inline` (carried in the frame). The sidecar writes the key before the value.
+        Per key 0 stored, 1 already stored under this string key (nothing written), OTHER_KEY
+        when the block key holds another string key's value (nothing written)."""
+        fixed = b"".join(self._key(k) + struct.pack("<IIQQ", b, len(name), o, n) for k, name, b, o, n in entries)
+        names = b"".join(name for _, name, _, _, _ in entries)
+        return list(self._bytes(self._call(PUT_NAMED, _U32.pack(len(entries)) + fixed + names + bytes(inline))))
+
+    def get_named(self, entries):
+        """Reads values of string keys: entries of (block key, key bytes, buffer id, offset,
+        capacity). The sidecar reads the whole block (the key's header, then the value) to
+        `offset` of the buffer and compares the key. Answers (lengths, values): per key the
+        value's length (it lies 16 + len(key bytes) bytes after `offset`), MISSING, MISMATCH
+        (another key's block: the bytes read were zeroed) or TOO_LONG (the block is longer
+        than `capacity`: nothing read); for INLINE entries (capacity bounds the value) `values`
+        holds the value's bytes, None otherwise."""
+        fixed = b"".join(self._key(k) + struct.pack("<IIQQ", b, len(name), o, c) for k, name, b, o, c in entries)
+        names = b"".join(name for _, name, _, _, _ in entries)
+        body = self._call(GET_NAMED, _U32.pack(len(entries)) + fixed + names)
+        n = _U32.unpack_from(body)[0]
+        lengths = list(struct.unpack_from("<%dq" % n, body, 4))
+        at = 4 + 8 * n
+        values = []
+        for (_, _, buffer_id, _, _), length in zip(entries, lengths):
+            if buffer_id == INLINE and length >= 0:
+                values.append(bytes(body[at:at + length]))
+                at += length
+            else:
+                values.append(None)
+        return lengths, values
+
+    def stat_named(self, keys, names, replicas=False):
+        """Per (block key, key bytes) the value's length, MISSING or MISMATCH; only headers are read.
+
+        With replicas, answers (lengths, copies): per key a list of (segment, offset, block
+        length, on_ssd) of its block's copies now (empty unless its length was found)."""
+        fixed = b"".join(self._key(k) + _U32.pack(len(name)) for k, name in zip(keys, names))
+        body = self._call(STAT_NAMED, _U32.pack(len(keys)) + fixed + b"".join(names) + (b"\x01" if replicas else b""))
+        n = _U32.unpack_from(body)[0]
+        lengths = list(struct.unpack_from("<%dq" % n, body, 4))
+        if not replicas:
+            return lengths
+        at, copies = 4 + 8 * n, []
+        for _ in range(n):
+            count = struct.unpack_from("<H", body, at)[0]
+            at += 2
+            here = []
+            for _ in range(count):
+                size = struct.unpack_from("<H", body, at)[0]
+                segment = bytes(body[at + 2:at + 2 + size]).decode("utf-8")
+                offset, length, tier = struct.unpack_from("<qqB", body, at + 2 + size)
+                here.append((segment, offset, length, tier == 1))
+                at += 2 + size + 17
+            copies.append(here)
+        return lengths, copies
+
+    def remove_by_regex(self, pattern, force=False):
+        """Removes every block whose string key matches the pattern (a Java regular expression,
+        found anywhere in the key) and that no reader leases (with force, hard-pinned ones too);
+        how many were removed. OUT_OF_RANGE for a pattern that does not compile."""
+        p = pattern.encode("utf-8")
+        return struct.unpack_from("<q", self._call(REMOVE_BY_REGEX, struct.pack("<BI", 1 if force else 0, len(p))
+                                                   + p))[0]
 
     def lookup_prefix(self, keys):
         """How many leading keys are in the store (vLLM get_num_new_matched_tokens)."""

@@ -196,7 +196,7 @@ class FerryClientTest(unittest.TestCase):
         self.assertIn("takes no token", str(error))
 
     def test_version_two_carries_128_bit_keys_and_version_one_clients_share_the_64_bit_ones(self):
-        self.assertEqual(self.ferry.version, 2)
+        self.assertEqual(self.ferry.version, 3)
         narrow = fresh_keys(1)[0]
         wide = os.urandom(8) + narrow.to_bytes(8, "big")  # same low half as the 64-bit key
         with FerryClient(SOCKET, max_version=1) as old:
@@ -215,8 +215,44 @@ class FerryClientTest(unittest.TestCase):
             with self.assertRaises(ValueError):
                 self.ferry.exists([wide[:8]])
             self.assertEqual(self.ferry.remove([wide, narrow]), [0, 0])
-        error = self.assertStatus("UNSUPPORTED_VERSION", FerryClient, SOCKET, None, None, None, 30.0, 3, 4)
-        self.assertIn("speaks versions 1..2", str(error))
+        error = self.assertStatus("UNSUPPORTED_VERSION", FerryClient, SOCKET, None, None, None, 30.0, 4, 5)
+        self.assertIn("speaks versions 1..3", str(error))
+
+    def test_version_three_stores_string_keys_with_values_and_compares_them(self):
+        self.assertEqual(self.ferry.version, 3)
+        self.assertTrue(self.ferry.segment_name.endswith("/dram"))
+        self.assertRegex(self.ferry.data_address, r"^[^:]+:\d+$")
+        shared = fresh_keys(1)[0]  # one block key for two string keys, as a digest collision would give
+        name_a, name_b = ("%d/a" % shared).encode(), ("%d/b" % shared).encode()
+        self.buf.view[0:5] = b"hello"
+        self.assertEqual(self.ferry.put_named([(shared, name_a, self.buf_id, 0, 5)]), [0])
+        self.assertEqual(self.ferry.put_named([(shared, name_b, ferry_client.INLINE, 0, 3)], b"bbb"),
+                         [ferry_client.OTHER_KEY])
+        self.assertEqual(self.ferry.put_named([(shared, name_a, ferry_client.INLINE, 0, 3)], b"new"), [1])
+        lengths, values = self.ferry.get_named([(shared, name_a, ferry_client.INLINE, 0, 100),
+                                                (shared, name_b, ferry_client.INLINE, 0, 100),
+                                                (shared, name_a, self.buf_id, 4096, 4096),
+                                                (shared, name_a, self.buf_id, 8192, 8)])
+        self.assertEqual(lengths, [5, ferry_client.MISMATCH, 5, ferry_client.TOO_LONG])
+        self.assertEqual(values, [b"hello", None, None, None])
+        at = 4096 + 16 + len(name_a)  # the value follows the stored key's header
+        self.assertEqual(bytes(self.buf.view[at:at + 5]), b"hello")
+        self.assertEqual(self.ferry.stat_named([shared, shared], [name_a, name_b]), [5, ferry_client.MISMATCH])
+        lengths, copies = self.ferry.stat_named([shared, shared], [name_a, name_b], replicas=True)
+        self.assertEqual(lengths, [5, ferry_client.MISMATCH])
+        self.assertEqual(len(copies[0]), 1)
+        segment, offset, length, on_ssd = copies[0][0]
+        self.assertEqual((segment, length, on_ssd), (self.ferry.segment_name, 16 + len(name_a) + 5, False))
+        self.assertEqual(copies[1], [])  # another key's block: where it lies is not told
+        self.assertEqual(self.ferry.remove_by_regex("^%d/b$" % shared), 0)
+        self.assertEqual(self.ferry.remove_by_regex("^%d/a$" % shared), 1)
+        self.assertEqual(self.ferry.stat_named([shared], [name_a]), [ferry_client.MISSING])
+        self.assertStatus("OUT_OF_RANGE", self.ferry.remove_by_regex, "(")
+        with FerryClient(SOCKET, max_version=2) as v2:
+            self.assertEqual(v2.segment_name, "")
+            self.assertStatus("UNKNOWN_OPCODE", v2.stat_named, [shared], [name_a])
+            with self.assertRaises(ValueError):  # a soft pin needs version 3: refused before anything is sent
+                v2.put_options(1, False, 1000)
 
     def test_a_frame_too_large_is_reported_by_its_status(self):
         with FerryClient(SOCKET) as ferry:

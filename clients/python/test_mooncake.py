@@ -264,7 +264,10 @@ class MooncakeStoreTest(unittest.TestCase):
         self.assertEqual(self.store.setup("127.0.0.1", "", 1 << 20, 1 << 20, "tcp", "", MASTER),
                          UNAVAILABLE_IN_CURRENT_STATUS)
         self.assertEqual(self.store.health_check(), OK)
-        self.assertEqual(self.store.get_hostname(), "127.0.0.1")
+        # Mooncake's form, host:port: the sidecar's data address, what preferred_segment takes.
+        host, _, port = self.store.get_hostname().rpartition(":")
+        self.assertEqual(host, "127.0.0.1")
+        self.assertTrue(port.isdigit(), self.store.get_hostname())
 
     def test_setup_refuses_bad_sizes_and_addresses_without_starting_anything(self):
         store = MooncakeDistributedStore()
@@ -345,9 +348,11 @@ class MooncakeStoreTest(unittest.TestCase):
         self.assertEqual(self.store.get(key("missing")), b"")
         self.assertEqual(self.store.put(k, b""), INVALID_PARAMS)
         self.assertEqual(self.store.put("", b"x"), INVALID_PARAMS)
-        self.assertEqual(self.store.put(k, "not bytes"), INVALID_PARAMS)
-        with self.assertRaises(TypeError):
-            self.store.put(b"bytes key", b"x")
+        for call in (lambda: self.store.put(b"bytes key", b"x"), lambda: self.store.put(k, "not bytes"),
+                     lambda: self.store.put_parts(k, b"x", 7), lambda: self.store.put_batch([k], ["str"])):
+            with self.assertRaises(TypeError):  # as Mooncake's binding: a key is a str, a value a buffer
+                call()
+        self.assertEqual(self.store.get(k), b"value one")
         config = ReplicateConfig()
         config.replica_num = 0
         self.assertEqual(self.store.put(key("cfg"), b"x", config), INVALID_PARAMS)
@@ -478,19 +483,28 @@ class MooncakeStoreTest(unittest.TestCase):
         kb = k.encode("utf-8")
         self.assertEqual(self.store.put(k, b"value"), OK)
         with FerryClient(self.socket) as ferry, FerryClient(self.socket, max_version=1) as old:
-            self.assertEqual(ferry.version, 2)
+            self.assertEqual(ferry.version, 3)
             self.assertEqual(ferry.exists([keys.block_key(kb, 2)]), [True])
             # Its 64-bit derivation (what a sidecar of version 1 took) names no block here.
             self.assertEqual(old.version, 1)
             self.assertEqual(old.exists([keys.block_key(kb, 1)]), [False])
         self.assertEqual(self.store.get(k), b"value")
 
-    def test_a_forced_64_bit_collision_is_a_miss_never_the_other_keys_bytes(self):
-        forced = int.from_bytes(os.urandom(8), "little")
+    def test_a_forced_collision_is_a_miss_never_the_other_keys_bytes_in_every_protocol_version(self):
+        # Version 3: the sidecar stores each string key with its value and compares it on every
+        # hit; versions 1 and 2 (sidecars of earlier builds): this client does.
+        for version in (3, 2, 1):
+            with self.subTest(version=version):
+                self._forced_collision(version)
+
+    def _forced_collision(self, version):
+        forced = int.from_bytes(os.urandom(8), "little")  # the digest hook: every key on one block key
         colliding = MooncakeDistributedStore(block_key=lambda key_bytes: forced)
-        self.assertEqual(colliding.setup_dummy(1 << 20, 1 << 20, self.socket), OK)
+        self.assertEqual(colliding.setup_dummy(1 << 20, 1 << 20, self.socket, protocol_version=version), OK)
+        allocator = MooncakeHostMemAllocator()
+        ptr = allocator.alloc(4096)
         try:
-            a, b = key("collide-a"), key("collide-b")
+            a, b = key("collide-a-%d" % version), key("collide-b-%d" % version)
             self.assertEqual(colliding.put(a, b"bytes of a"), OK)
             self.assertEqual(colliding.get(a), b"bytes of a")
             self.assertEqual(colliding.get(b), b"")
@@ -507,11 +521,26 @@ class MooncakeStoreTest(unittest.TestCase):
             self.assertEqual(colliding.put_batch([a, b], [b"again a", b"bytes of b"]), OBJECT_ALREADY_EXISTS)
             self.assertEqual(colliding.get(a), b"bytes of a")
             self.assertEqual(colliding.key_mismatches, 10)
+            # In place from the allocator's memory, and into it: b never lands on a's block.
+            ctypes.memmove(ptr, b"in place b", 10)
+            self.assertEqual(colliding.put_from(b, ptr, 10), OBJECT_ALREADY_EXISTS)
+            self.assertEqual(colliding.get_into(b, ptr + 1024, 1024), OBJECT_NOT_FOUND)
+            self.assertEqual(ctypes.string_at(ptr + 1024, 16), bytes(16))
+            self.assertEqual(colliding.key_mismatches, 12)
+            if version >= 3:  # the sidecar itself refuses b's bytes for a's block, and zeroes what it read
+                from ferry_client import MISMATCH as SIDECAR_MISMATCH, FerryClient, MemfdBuffer
+                with FerryClient(self.socket) as ferry, MemfdBuffer(4096) as buf:
+                    buf_id = ferry.register_buffer(buf)
+                    lengths, _ = ferry.get_named([(forced, b.encode("utf-8"), buf_id, 0, 4096)])
+                    self.assertEqual(lengths, [SIDECAR_MISMATCH])
+                    self.assertEqual(bytes(buf.view[0:64]), bytes(64))
+                    self.assertEqual(ferry.put_named([(forced, b.encode("utf-8"), buf_id, 0, 5)]), [2])
             self.assertEqual(colliding.remove(a), OK)
             self.assertEqual(colliding.put(b, b"bytes of b"), OK)
             self.assertEqual(colliding.get(a), b"")
             self.assertEqual(colliding.remove(b), OK)
         finally:
+            allocator.free(ptr)
             colliding.close()
 
     # --- registered memory --------------------------------------------------------------

@@ -1,9 +1,14 @@
 """One sidecar connection as ferry.mooncake uses it: whole blocks (header + value, ferry.keys)
-in and out through a staging buffer, batched when they fit, or in the frames over TCP."""
+in and out through a staging buffer, batched when they fit, or in the frames over TCP.
+
+On a sidecar of protocol version 3 the blocks are named (module ferry.named): the sidecar
+writes each string key's header itself and compares the key on every hit; on earlier ones
+this client writes the header and compares it on reads."""
 
 import struct
 import time
 
+import ferry_client
 from ferry_client import FerryClient, FerryError, MemfdBuffer
 
 from . import keys as _keys
@@ -18,8 +23,9 @@ MISMATCH = object()  # read_header's answer for a block of another string key un
 class Connection:
     """One sidecar connection and its staging buffer (none over TCP: bytes travel in the frames)."""
 
-    def __init__(self, path, host, port, token, timeout, staging_size):
-        self.client = FerryClient(path=path, host=host, port=port, token=token, timeout=timeout)
+    def __init__(self, path, host, port, token, timeout, staging_size, max_version=ferry_client.VERSION):
+        self.client = FerryClient(path=path, host=host, port=port, token=token, timeout=timeout,
+                                  max_version=max_version)
         self.staging = None
         try:
             if path is not None:
@@ -29,10 +35,16 @@ class Connection:
             self.close()
             raise
         self.memfd_ids = {}  # _Allocation serial -> (allocation, buffer id on this connection)
-        self.put_options = (1, False)  # (replicas, hard pin) of this connection's puts (PUT_OPTIONS)
+        # (replicas, hard pin, soft pin ms, preferred segment) of this connection's puts (PUT_OPTIONS)
+        self.put_options = (1, False, 0, None)
+        self.named = self.client.version >= ferry_client.NAMED_VERSION  # the sidecar compares string keys
 
     def use_options(self, options):
-        """Makes this connection's later puts use options (replicas, hard pin): one PUT_OPTIONS when they change."""
+        """Makes this connection's later puts use options (replicas, hard pin, soft pin ms,
+        preferred segment): one PUT_OPTIONS when they change."""
+        options = tuple(options) + (0, None)[len(options) - 2:]
+        if not self.named:  # soft pins and preferred segments need version 3: accepted, not used
+            options = options[:2] + (0, None)
         if options != self.put_options:
             self.client.put_options(*options)
             self.put_options = options
@@ -60,6 +72,8 @@ class Connection:
 
     def put_block(self, bkey, header, parts):
         """Stores header + parts as one block; 0 stored, 1 a block of that key was there."""
+        if self.named:
+            return _named.put_block(self, bkey, header, parts)
         try:
             return self._put_block(bkey, header, parts)
         except FerryError as e:
@@ -92,6 +106,8 @@ class Connection:
 
     def put_block_from(self, bkey, header, allocation, offset, size):
         """Stores header + `size` bytes at `offset` of a host-memory allocation, with no copy of them."""
+        if self.named:
+            return _named.put_blocks_from(self, [(bkey, header, allocation, offset, size)])[0]
         total = len(header) + size
         try:
             if self.client.put_start([bkey], [total])[0] == 1:
@@ -122,6 +138,8 @@ class Connection:
         (the sidecar then refuses the whole PUT_START). On an error, the blocks this call started
         are aborted (none is visible) and the error is raised.
         """
+        if self.named:
+            return _named.put_blocks_from(self, entries)
         bkeys = [e[0] for e in entries]
         if (len(entries) < 2 or len(set(bkeys)) != len(bkeys)
                 or sum(len(e[1]) for e in entries) > self.staging.size):
@@ -152,11 +170,14 @@ class Connection:
             raise
         return answers
 
-    def read_block(self, bkey, consume):
+    def read_block(self, bkey, consume, key_bytes=None):
         """Reads a whole block (CRC-checked) and answers consume(view of its bytes), or None when missing.
 
-        The view is valid only inside consume.
+        The view is valid only inside consume. Given the string key's bytes, a sidecar of
+        version 3 compares them first: another key's block answers MISMATCH (consume is not called).
         """
+        if self.named and key_bytes is not None:
+            return _named.read_block(self, bkey, key_bytes, consume)
         if self.staging is None:
             block = self.client.get_inline([bkey])[0]
             return None if block is None else consume(memoryview(block))
@@ -193,6 +214,8 @@ class Connection:
 
     def put_blocks(self, entries):
         """put_block of each (bkey, header, parts), in one request when they fit the staging buffer; 0/1 each."""
+        if self.named:
+            return _named.put_blocks(self, entries)
         totals = [len(h) + sum(len(p) for p in parts) for _, h, parts in entries]
         if self.staging is None or len(entries) < 2 or sum(totals) > self.staging.size:
             return [self.put_block(bkey, h, parts) for bkey, h, parts in entries]
@@ -213,9 +236,12 @@ class Connection:
             # one by one, so that each key gets its own answer.
             return [self.put_block(bkey, h, parts) for bkey, h, parts in entries]
 
-    def read_blocks(self, bkeys, consume):
+    def read_blocks(self, bkeys, consume, key_bytes_list=None):
         """[consume(i, view of block i) or None when missing], in one request when the blocks fit an
-        equal share of the staging buffer each. Each view is valid only inside its consume."""
+        equal share of the staging buffer each. Each view is valid only inside its consume.
+        Given the string keys' bytes, a sidecar of version 3 compares them (MISMATCH for another key's)."""
+        if self.named and key_bytes_list is not None:
+            return _named.read_blocks(self, bkeys, key_bytes_list, consume)
         if self.staging is None or len(bkeys) < 2:
             return self._read_one_by_one(bkeys, consume)
         share = self.staging.size // len(bkeys)
@@ -235,6 +261,9 @@ class Connection:
     def read_headers(self, bkeys, key_bytes_list):
         """read_header of each key: one EXISTS, then one READ_RANGE of the present keys' headers
         when they fit the staging buffer (one by one otherwise)."""
+        if self.named:
+            return _named.read_headers(self, bkeys, key_bytes_list)
+
         def one_by_one():
             return [self.read_header(bkey, kb) for bkey, kb in zip(bkeys, key_bytes_list)]
         if self.staging is None or len(bkeys) < 2:
@@ -263,6 +292,8 @@ class Connection:
 
     def read_header(self, bkey, key_bytes):
         """The value length of the block of this string key, None when missing, MISMATCH for another key's."""
+        if self.named:
+            return _named.read_headers(self, [bkey], [key_bytes])[0]
         if self.staging is None:
             return self.read_block(bkey, lambda v: or_mismatch(_keys.value_length(v, key_bytes, len(v))))
         n = _keys.header_length(key_bytes)
@@ -318,12 +349,21 @@ class InPlace:
 
 
 def bytes_view(value):
-    """A flat byte view of a bytes-like value; INVALID_PARAMS for anything else."""
+    """A flat byte view of a bytes-like value; TypeError for anything else (as Mooncake's binding,
+    whose values are buffers), INVALID_PARAMS for a buffer that is not contiguous."""
     try:
-        return memoryview(value).cast("B")
+        view = memoryview(value)
+    except TypeError:
+        raise TypeError("a value is a bytes-like object (the buffer protocol), got %s"
+                        % type(value).__name__) from None
+    try:
+        return view.cast("B")
     except TypeError:
         raise Failed(INVALID_PARAMS) from None
 
 
 def or_mismatch(value_length):
     return MISMATCH if value_length is None else value_length
+
+
+from . import named as _named  # noqa: E402 (it uses MISMATCH and the helpers above)

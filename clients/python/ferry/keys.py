@@ -14,7 +14,9 @@ collision is not expected). A block is:
     then       value bytes
 
 A reader compares magic, key and lengths on every hit; a block of another key (or not of this
-format) is a miss to it, never its bytes.
+format) is a miss to it, never its bytes. A sidecar of protocol version 3 writes this header
+itself and compares it before answering (named blocks, module ferry.named); on earlier ones
+ferry.mooncake writes and compares it.
 """
 
 import hashlib
@@ -23,6 +25,15 @@ import struct
 MAGIC = b"FRK1"
 _HEADER = struct.Struct("<4sIQ")
 FIXED = _HEADER.size  # 16
+
+
+def namespace(tenant_id):
+    """The bytes that precede the keys of a tenant (Mooncake's setup(tenant_id=...)): none for
+    "default" (and ""), else 0xFF, the tenant's UTF-8 bytes, 0xFF. No UTF-8 text holds a 0xFF
+    byte, so a tenant's keys never equal another tenant's, nor the default one's."""
+    if tenant_id in ("", "default"):
+        return b""
+    return b"\xff" + tenant_id.encode("utf-8") + b"\xff"
 
 
 def block_key(key_bytes, version=1):

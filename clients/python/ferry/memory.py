@@ -48,15 +48,19 @@ def allocation_of(ptr, size):
 class MooncakeHostMemAllocator:
     """Host memory that the sidecar maps: each allocation is a sealed memfd of this process.
 
-    ``alloc(size)`` answers its address (an int, as Mooncake's), ``free(ptr)`` releases it
-    (0, or INVALID_PARAMS for an address alloc did not give). put_from / batch_put_from of
-    this memory reach the store with no copy in Python. Thread-safe.
+    ``alloc(size)`` answers its address (an int, as Mooncake's; 0 when it fails: a size that
+    is not a positive int, or no memory), ``free(ptr)`` releases it (0, or INVALID_PARAMS for
+    an address alloc did not give). put_from / batch_put_from of this memory reach the store
+    with no copy in Python. Thread-safe.
     """
 
     def alloc(self, size):
-        if not isinstance(size, int) or size <= 0:
-            raise ValueError("size must be a positive int, got %r" % (size,))
-        a = _Allocation(size)
+        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
+            return 0
+        try:
+            a = _Allocation(size)
+        except OSError:
+            return 0
         with _allocations_lock:
             _allocations[a.address] = a
         return a.address

@@ -37,14 +37,17 @@ import tempfile
 import threading
 import time
 
+import ferry_client
 from ferry_client import FerryError
 
 from . import keys as _keys
 from .alias import install  # noqa: F401 (ferry.mooncake.install(): import mooncake.store gives this module)
 from .codes import (BUFFER_OVERFLOW, INTERNAL_ERROR, INVALID_PARAMS, NO_AVAILABLE_HANDLE, OBJECT_ALREADY_EXISTS,
                     OBJECT_HAS_LEASE, OBJECT_NOT_FOUND, OK, RPC_FAIL, STATUS_CODES, TRANSFER_FAIL,
-                    UNAVAILABLE_IN_CURRENT_STATUS, Failed)
+                    UNAVAILABLE_IN_CURRENT_MODE, UNAVAILABLE_IN_CURRENT_STATUS, Failed)
 from .connection import MISMATCH, UPSERT_LEASE_WAIT_S, Connection, InPlace, Staged, bytes_view, remove_block
+from .extended import ExtendedMethods, ReplicaStatus, TaskStatus, TaskType, bind_to_numa_node  # noqa: F401
+from .tensors import TensorMethods
 from .launcher import FerryNotInstalled, SidecarProcess
 from .memory import BufferHandle, MooncakeHostMemAllocator, allocation_of, copy_out, host_memory
 from .sizes import parse_size
@@ -57,7 +60,8 @@ RELEASE_GRACE_S = 0.1
 __all__ = ["MooncakeDistributedStore", "ReplicateConfig", "SoftPinAction", "MooncakeHostMemAllocator", "BufferHandle",
            "FerryNotInstalled", "OK", "INTERNAL_ERROR", "BUFFER_OVERFLOW", "NO_AVAILABLE_HANDLE",
            "INVALID_PARAMS", "OBJECT_NOT_FOUND", "OBJECT_ALREADY_EXISTS", "OBJECT_HAS_LEASE",
-           "TRANSFER_FAIL", "RPC_FAIL", "UNAVAILABLE_IN_CURRENT_STATUS"]
+           "TRANSFER_FAIL", "RPC_FAIL", "UNAVAILABLE_IN_CURRENT_STATUS", "UNAVAILABLE_IN_CURRENT_MODE",
+           "ReplicaStatus", "TaskType", "TaskStatus", "bind_to_numa_node"]
 
 _LOG = logging.getLogger("ferry.mooncake")
 
@@ -73,10 +77,17 @@ class ReplicateConfig:
     """Mooncake's replication settings of a put.
 
     ``replica_num`` (1 to 64): copies of each new value, each on a different store node (the
-    first on the sidecar's own node when it has room; fewer when fewer nodes have room).
-    ``with_hard_pin``: the value is never evicted (remove and ``remove_all(force=True)``
-    still take it). ``soft_pin_action`` is checked (a SoftPinAction); the soft-pin settings
-    and ``preferred_segment`` are accepted and not used (docs/integration.md).
+    first on ``preferred_segment`` when it names a segment with room, else on the sidecar's
+    own node when it has room; fewer when fewer nodes have room). ``preferred_segment``: a
+    segment as ``get_hostname()`` names it (``host:port``), a Ferry segment name or node id;
+    ``preferred_segments``, when given, must hold ``replica_num`` names (its first is used
+    when ``preferred_segment`` is empty). ``with_hard_pin``: the value is never evicted
+    (remove and ``remove_all(force=True)`` still take it). ``with_soft_pin`` (or
+    ``soft_pin_action=SoftPinAction.ENABLE``; ``DISABLE`` turns it off): the value is evicted
+    only when no unpinned one can be, for ``soft_pin_ttl_ms`` (30 minutes when None). Soft pins
+    and preferred segments need a sidecar of protocol version 3 (earlier ones ignore them).
+    ``prefer_alloc_in_same_node`` and ``group_ids`` are accepted and not used
+    (docs/integration.md).
     """
 
     def __init__(self):
@@ -88,28 +99,47 @@ class ReplicateConfig:
         self.preferred_segment = ""
         self.preferred_segments = []
         self.prefer_alloc_in_same_node = False
+        self.group_ids = None
 
     def __repr__(self):
         return "ReplicateConfig(replica_num=%d, with_soft_pin=%s, with_hard_pin=%s, preferred_segment=%r)" % (
             self.replica_num, self.with_soft_pin, self.with_hard_pin, self.preferred_segment)
 
+    __str__ = __repr__
+
 
 MAX_REPLICAS = 64  # the sidecar's bound (PUT_OPTIONS)
+DEFAULT_SOFT_PIN_TTL_MS = 30 * 60 * 1000  # a soft pin's length when soft_pin_ttl_ms is None (Mooncake's default)
 
 
 def _options(config):
-    """(replicas, hard pin) of a put's ReplicateConfig ((1, False) for None); raises Failed(INVALID_PARAMS)."""
+    """(replicas, hard pin, soft pin ms, preferred segment) of a put's ReplicateConfig
+    ((1, False, 0, None) for None); raises Failed(INVALID_PARAMS)."""
     if config is None:
-        return 1, False
+        return 1, False, 0, None
     replicas = getattr(config, "replica_num", 1)
     if not isinstance(replicas, int) or isinstance(replicas, bool) or not 1 <= replicas <= MAX_REPLICAS:
         raise Failed(INVALID_PARAMS)
-    if getattr(config, "soft_pin_action", SoftPinAction.PRESERVE) not in tuple(SoftPinAction):
+    action = getattr(config, "soft_pin_action", SoftPinAction.PRESERVE)
+    if action not in tuple(SoftPinAction):
         raise Failed(INVALID_PARAMS)
-    return replicas, bool(getattr(config, "with_hard_pin", False))
+    ttl = getattr(config, "soft_pin_ttl_ms", None)
+    if ttl is not None and (not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 0):
+        raise Failed(INVALID_PARAMS)
+    soft = action == SoftPinAction.ENABLE or (action == SoftPinAction.PRESERVE
+                                               and bool(getattr(config, "with_soft_pin", False)))
+    preferred = getattr(config, "preferred_segment", "") or ""
+    segments = list(getattr(config, "preferred_segments", None) or [])
+    if not isinstance(preferred, str) or any(not isinstance(x, str) for x in segments):
+        raise Failed(INVALID_PARAMS)
+    if segments and len(segments) != replicas:  # Mooncake: one preferred segment per replica
+        raise Failed(INVALID_PARAMS)
+    preferred = preferred or (segments[0] if segments else "")
+    soft_ms = (DEFAULT_SOFT_PIN_TTL_MS if ttl is None else ttl) if soft else 0
+    return replicas, bool(getattr(config, "with_hard_pin", False)), soft_ms, preferred or None
 
 
-class MooncakeDistributedStore:
+class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
     """Mooncake Store's client, served by a Ferry sidecar. Thread-safe; see the module's doc.
 
     Every method answers Mooncake's return values and error codes; none raises for a store
@@ -134,31 +164,39 @@ class MooncakeDistributedStore:
         self._timeout = 30.0
         self._staging_size = 16 << 20
         self._regions = {}  # address -> size, of register_buffer
+        self._data_address = ""  # the sidecar's host:port (protocol version 3)
+        self._namespace = b""  # of the tenant (ferry.keys.namespace)
+        self._max_version = ferry_client.VERSION  # highest sidecar protocol version to speak
         self.key_mismatches = 0
 
     # --- setup ---------------------------------------------------------------------------
 
     def setup(self, local_hostname, metadata_server=None, global_segment_size=16 << 20,
               local_buffer_size=16 << 20, protocol="tcp", rdma_devices="", master_server_addr="127.0.0.1:50051",
-              engine=None, **kwargs):
+              engine=None, enable_ssd_offload=False, ssd_offload_path="", tenant_id="default", **kwargs):
         """Starts a sidecar that contributes ``global_segment_size`` bytes to the master at
         ``master_server_addr`` and connects to it; 0, or a negative code.
 
         ``setup(config)`` with a dict takes the same names as keys (sizes may be strings such
-        as "16MB"). ``metadata_server``, ``protocol``, ``rdma_devices`` and ``engine`` are
-        accepted and not used (docs/integration.md). Keyword extras: ``timeout`` (s, per
-        call), ``max_connections``, ``ready_timeout`` (s), ``shm_dir``, ``sidecar_args``.
-        Raises FerryNotInstalled when no Ferry distribution or JDK 25 is found.
+        as "16MB"). ``metadata_server``, ``protocol``, ``rdma_devices``, ``engine``,
+        ``enable_ssd_offload`` and ``ssd_offload_path`` are accepted and not used
+        (docs/integration.md). ``tenant_id``: a namespace of keys (keys of other tenants are
+        never seen; "default" is the namespace of stores set up without one). Keyword
+        extras: ``timeout`` (s, per call), ``max_connections``, ``ready_timeout`` (s),
+        ``shm_dir``, ``sidecar_args``. Raises FerryNotInstalled when no Ferry distribution or
+        JDK 25 is found.
         """
         if isinstance(local_hostname, dict):
             config = dict(local_hostname)
             config.update(kwargs)
+            tenant_id = config.pop("tenant_id", tenant_id)
             local_hostname = config.pop("local_hostname", "localhost")
             global_segment_size = config.pop("global_segment_size", global_segment_size)
             local_buffer_size = config.pop("local_buffer_size", local_buffer_size)
             master_server_addr = config.pop("master_server_address", config.pop("master_server_addr",
                                                                                 master_server_addr))
-            for ignored in ("metadata_server", "protocol", "rdma_devices", "device_name", "engine"):
+            for ignored in ("metadata_server", "protocol", "rdma_devices", "device_name", "engine",
+                            "enable_ssd_offload", "ssd_offload_path"):
                 config.pop(ignored, None)
             ours = ("timeout", "max_connections", "ready_timeout", "shm_dir", "sidecar_args")
             for other in sorted(set(config) - set(ours)):  # Mooncake settings Ferry has no use for
@@ -172,12 +210,16 @@ class MooncakeDistributedStore:
                 segment = parse_size(global_segment_size)
                 self._staging_size = max(parse_size(local_buffer_size), 1 << 20)
                 self._configure(kwargs, ("timeout", "max_connections", "ready_timeout", "shm_dir", "sidecar_args"))
+                self._max_version = ferry_client.VERSION
                 ready_timeout = float(kwargs.get("ready_timeout", 120.0))
                 extra_args = [str(a) for a in kwargs.get("sidecar_args", ())]
             except (ValueError, TypeError):
                 return INVALID_PARAMS
             if segment <= 0 or not isinstance(master_server_addr, str) or ":" not in master_server_addr:
                 return INVALID_PARAMS
+            if not isinstance(tenant_id, str):
+                return INVALID_PARAMS
+            self._namespace = _keys.namespace(tenant_id)
             host = str(local_hostname or "127.0.0.1")
             data = host if _has_port(host) else host + ":0"
             _sweep_workdirs()
@@ -208,6 +250,8 @@ class MooncakeDistributedStore:
         with a '/'; blocks move through shared memory) or ``host:port`` of its TCP listener
         (blocks travel in the frames; ``token=`` or $FERRY_SIDECAR_TOKEN gives its token).
         ``mem_pool_size`` is accepted and not used (the sidecar's capacity is its own).
+        ``protocol_version=N`` speaks at most that sidecar protocol version (1 to 3; the
+        highest both speak by default).
         """
         with self._lock:
             if self._address is not None:
@@ -215,7 +259,8 @@ class MooncakeDistributedStore:
             try:
                 parse_size(mem_pool_size)
                 self._staging_size = max(parse_size(local_buffer_size), 1 << 20)
-                self._configure(kwargs, ("timeout", "max_connections", "token"))
+                self._configure(kwargs, ("timeout", "max_connections", "token", "protocol_version"))
+                self._max_version = int(kwargs.get("protocol_version", ferry_client.VERSION))
             except (ValueError, TypeError):
                 return INVALID_PARAMS
             if not isinstance(server_address, str) or not server_address:
@@ -227,6 +272,7 @@ class MooncakeDistributedStore:
                 self._address = (None, host.strip("[]"), int(port),
                                  kwargs.get("token", os.environ.get("FERRY_SIDECAR_TOKEN")))
             self._hostname = socket.gethostname()
+            self._namespace = b""
         return self._first_connection()
 
     def _configure(self, kwargs, known):
@@ -251,11 +297,12 @@ class MooncakeDistributedStore:
 
     def _connect(self):
         path, host, port, token = self._address
-        conn = Connection(path, host, port, token, self._timeout, self._staging_size)
+        conn = Connection(path, host, port, token, self._timeout, self._staging_size, self._max_version)
         version = conn.client.version
         with self._lock:
             if self._version is None:
                 self._version = version
+                self._data_address = conn.client.data_address  # version 3 sidecars tell theirs
             same = self._version == version
         if not same:  # the sidecar was replaced by one of another build: its keys are not ours
             conn.close()
@@ -268,6 +315,7 @@ class MooncakeDistributedStore:
         with self._lock:
             self._address = None
             self._version = None
+            self._data_address = ""
             while True:
                 try:
                     self._pool.get_nowait().close()
@@ -297,8 +345,11 @@ class MooncakeDistributedStore:
         return self._run(ping)
 
     def get_hostname(self):
-        """The local_hostname given to setup() (this host's name after setup_dummy); "" before."""
-        return self._hostname
+        """This store's segment as Mooncake names it, ``host:port``: the sidecar's data address
+        (what ``ReplicateConfig.preferred_segment`` takes); the local_hostname given to setup()
+        (this host's name after setup_dummy) from a sidecar of protocol version 2 or earlier;
+        "" before setup."""
+        return self._data_address or self._hostname
 
     # --- the pool ------------------------------------------------------------------------
 
@@ -370,8 +421,8 @@ class MooncakeDistributedStore:
     def _key(self, key):
         if not isinstance(key, str):
             raise TypeError("a key is a str, got %s" % type(key).__name__)
-        key_bytes = key.encode("utf-8")
-        if not key_bytes or _keys.header_length(key_bytes) > self._staging_size:
+        key_bytes = self._namespace + key.encode("utf-8")
+        if not key or _keys.header_length(key_bytes) > self._staging_size:
             raise Failed(INVALID_PARAMS)  # empty, or a key whose header the staging buffer cannot hold
         if self._block_key is not None:
             return self._block_key(key_bytes), key_bytes
@@ -514,8 +565,11 @@ class MooncakeDistributedStore:
                 self._mismatch()
                 return OBJECT_NOT_FOUND
             return make(i, block[_keys.header_length(kb):])
-        results = c.read_blocks([bkey for bkey, _ in names], consume)
-        return [OBJECT_NOT_FOUND if r is None else r for r in results]
+        results = c.read_blocks([bkey for bkey, _ in names], consume, [kb for _, kb in names])
+        for r in results:
+            if r is MISMATCH:  # the sidecar (version 3) found another string's block
+                self._mismatch()
+        return [OBJECT_NOT_FOUND if r is None or r is MISMATCH else r for r in results]
 
     def _read(self, c, key, make):
         """make(view of the value) of key, or raises Failed(OBJECT_NOT_FOUND)."""
@@ -526,7 +580,7 @@ class MooncakeDistributedStore:
             if _keys.value_length(block, kb, len(block)) is None:
                 return MISMATCH
             return make(block[n:])
-        return self._found(c.read_block(bkey, consume))
+        return self._found(c.read_block(bkey, consume, kb))
 
     def get_size(self, key):
         """The value's length in bytes, or a negative code (OBJECT_NOT_FOUND when missing)."""
@@ -639,7 +693,8 @@ class MooncakeDistributedStore:
             raise Failed(INVALID_PARAMS)
         header = _keys.header(kb, size)
         allocation = allocation_of(buffer_ptr, size)
-        if allocation is not None and c.staging is not None and c.put_options[0] == 1:  # PUT_START places one copy
+        # PUT_START places one copy; PUT_NAMED (version 3) places them all
+        if allocation is not None and c.staging is not None and (c.named or c.put_options[0] == 1):
             return bkey, kb, InPlace(c, bkey, header, allocation, buffer_ptr - allocation.address, size)
         source = memoryview((ctypes.c_char * size).from_address(buffer_ptr)).cast("B")
         return bkey, kb, Staged(c, bkey, header, [source])

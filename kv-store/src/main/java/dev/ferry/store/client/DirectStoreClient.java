@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.function.LongSupplier;
+import java.util.zip.CRC32C;
 
 /**
  * The store read and written straight from the caller's memory, with no staging copy: the
@@ -137,6 +138,22 @@ public final class DirectStoreClient implements AutoCloseable {
     }
 
     /**
+     * Removes every block put under a string key that matches {@code pattern} (a Java regular
+     * expression, found anywhere in the key), after giving back this client's cached leases;
+     * leased blocks stay, hard-pinned ones unless {@code force}.
+     *
+     * @return how many blocks were removed
+     * @throws StoreException when the pattern does not compile, or the master does not record string keys
+     * @see dev.ferry.store.master.Master#removeByRegex
+     */
+    public long removeByRegex(String pattern, boolean force) {
+        if (cache != null) {
+            cache.clear();
+        }
+        return call(() -> master.removeByRegex(pattern, force));
+    }
+
+    /**
      * Writes and commits the blocks not in the store yet; {@code blocks[i]} holds the whole
      * block of {@code keys[i]} (its size is the block's size, bytes).
      *
@@ -152,25 +169,60 @@ public final class DirectStoreClient implements AutoCloseable {
 
     /**
      * {@link #put(BlockKey[], MemorySegment[])} with {@code options.replicas()} copies per new
-     * block (the first on this client's own node when it has room); with
-     * {@code options.hardPin()}, every key of the call, new or already stored, is then pinned.
+     * block (the first on {@code options.preferredSegment()} when it has room, else on this
+     * client's own node when it has); with a pin in {@code options}, every key of the call,
+     * new or already stored, is then pinned ({@link #pin(BlockKey[], PutOptions)}).
      */
     public byte[] put(BlockKey[] keys, MemorySegment[] blocks, PutOptions options) {
+        MemorySegment[][] parts = new MemorySegment[blocks.length][];
+        for (int i = 0; i < blocks.length; i++) {
+            parts[i] = new MemorySegment[] {blocks[i]};
+        }
+        return put(keys, parts, options);
+    }
+
+    /**
+     * {@link #put(BlockKey[], MemorySegment[], PutOptions)} of blocks gathered from parts: the
+     * block of {@code keys[i]} is the concatenation of {@code parts[i]}, in order (each part
+     * goes straight to the block's copies: nothing is joined in memory first).
+     *
+     * @throws LengthConflictException as {@link #put(BlockKey[], MemorySegment[])}
+     * @throws StoreException          as {@link #put(BlockKey[], MemorySegment[])}
+     */
+    public byte[] put(BlockKey[] keys, MemorySegment[][] parts, PutOptions options) {
+        return put(keys, parts, options, null);
+    }
+
+    /**
+     * {@link #put(BlockKey[], MemorySegment[][], PutOptions)} recording with each new block the
+     * string key it is put under ({@code names[i]} of {@code keys[i]}; null for none), which
+     * {@link #removeByRegex} matches.
+     */
+    public byte[] put(BlockKey[] keys, MemorySegment[][] parts, PutOptions options, String[] names) {
         long[] lengths = new long[keys.length];
         for (int i = 0; i < keys.length; i++) {
-            lengths[i] = blocks[i].byteSize();
+            for (MemorySegment part : parts[i]) {
+                lengths[i] += part.byteSize();
+            }
         }
-        byte[] results = core.put(keys, lengths, options.replicas(), preferredSegment, Integer.MAX_VALUE,
+        String preferred = options.preferredSegment() != null ? options.preferredSegment() : preferredSegment;
+        byte[] results = core.put(keys, lengths, names, options.replicas(), preferred, Integer.MAX_VALUE,
                 (index, slot, copies, batch) -> {
-                    MemorySegment block = blocks[index];
-                    for (Placement p : copies) {
-                        batch.add(TransferRequest.write(block, 0, p.segment(), p.offset(), block.byteSize()));
+                    CRC32C crc = new CRC32C();
+                    long at = 0;
+                    for (MemorySegment part : parts[index]) {
+                        if (part.byteSize() == 0) {
+                            continue;
+                        }
+                        for (Placement p : copies) {
+                            batch.add(TransferRequest.write(part, 0, p.segment(), p.offset() + at, part.byteSize()));
+                        }
+                        crc.update(part.asByteBuffer());
+                        at += part.byteSize();
                     }
-                    return BlockContent.crc32c(block);
+                    return (int) crc.getValue();
                 }).results();
-        if (options.hardPin()) {
-            pin(keys);
-        }
+        pin(keys, options);
         return results;
     }
 
@@ -178,6 +230,19 @@ public final class DirectStoreClient implements AutoCloseable {
     public void pin(BlockKey[] keys) {
         if (keys.length > 0) {
             call(() -> master.pin(keys, true, 0));
+        }
+    }
+
+    /**
+     * The pins {@code options} asks for, of committed blocks (unknown keys are skipped): a hard
+     * pin when {@code options.hardPin()}, else a soft pin of {@code options.softPinMillis()}
+     * when that is positive; nothing otherwise.
+     */
+    public void pin(BlockKey[] keys, PutOptions options) {
+        if (options.hardPin()) {
+            pin(keys);
+        } else if (options.softPinMillis() > 0 && keys.length > 0) {
+            call(() -> master.pin(keys, false, options.softPinMillis()));
         }
     }
 
@@ -351,6 +416,31 @@ public final class DirectStoreClient implements AutoCloseable {
     }
 
     /**
+     * Where each block's copies lie now, read under a lease given back at once (a copy listed
+     * may be evicted right after): per key its replicas, DRAM ones first (a replica with a
+     * load endpoint is on its node's SSD only), empty for a key not in the store.
+     *
+     * @throws StoreException when the master cannot be reached
+     */
+    public List<List<Replica>> replicas(BlockKey[] keys) {
+        if (keys.length == 0) {
+            return List.of();
+        }
+        StoreCore.HeldLease held = core.lease(keys);
+        boolean released = false;
+        try {
+            List<List<Replica>> out = List.copyOf(held.lease.replicas());
+            released = true;
+            core.release(held);
+            return out;
+        } finally {
+            if (!released) {
+                core.releaseAfterFailure(held);
+            }
+        }
+    }
+
+    /**
      * Reads ranges inside blocks: {@code blockOffsets[i]} bytes into the block of
      * {@code keys[i]}, as many bytes as {@code destinations[i]} holds.
      *
@@ -423,14 +513,17 @@ public final class DirectStoreClient implements AutoCloseable {
 
     /** {@link #commit(BlockKey[], int[])}, then, when {@code hardPin}, {@link #pin} of the keys. */
     public void commit(BlockKey[] keys, int[] crcs, boolean hardPin) {
+        commit(keys, crcs, new PutOptions(1, hardPin));
+    }
+
+    /** {@link #commit(BlockKey[], int[])}, then the pins {@code options} asks for ({@link #pin(BlockKey[], PutOptions)}). */
+    public void commit(BlockKey[] keys, int[] crcs, PutOptions options) {
         if (keys.length > 0) {
             call(() -> {
                 master.putCommit(keys, crcs);
                 return null;
             });
-            if (hardPin) {
-                pin(keys);
-            }
+            pin(keys, options);
         }
     }
 

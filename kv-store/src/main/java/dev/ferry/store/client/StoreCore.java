@@ -184,14 +184,23 @@ final class StoreCore implements AutoCloseable {
      */
     PutOutcome put(BlockKey[] keys, long[] lengths, int replicas, String preferredSegment, int window,
                    BlockWrites writes) {
+        return put(keys, lengths, null, replicas, preferredSegment, window, writes);
+    }
+
+    /**
+     * {@link #put(BlockKey[], long[], int, String, int, BlockWrites)} recording with each new
+     * block the string key it is put under ({@code names[i]} of {@code keys[i]}; null for none).
+     */
+    PutOutcome put(BlockKey[] keys, long[] lengths, String[] names, int replicas, String preferredSegment, int window,
+                   BlockWrites writes) {
         byte[] results = new byte[keys.length];
-        long nanos = put(keys, lengths, indexes(keys.length), replicas, preferredSegment, window, writes, results,
+        long nanos = put(keys, lengths, names, indexes(keys.length), replicas, preferredSegment, window, writes, results,
                 true);
         return new PutOutcome(results, nanos);
     }
 
-    private long put(BlockKey[] keys, long[] lengths, int[] which, int replicas, String preferredSegment, int window,
-                     BlockWrites writes, byte[] results, boolean retry) {
+    private long put(BlockKey[] keys, long[] lengths, String[] names, int[] which, int replicas, String preferredSegment,
+                     int window, BlockWrites writes, byte[] results, boolean retry) {
         // One putStart per distinct length (the master allocates one size per call), all before any write.
         Map<Long, List<Integer>> byLength = new LinkedHashMap<>();
         for (int i : which) {
@@ -205,7 +214,9 @@ final class StoreCore implements AutoCloseable {
             for (Map.Entry<Long, List<Integer>> group : byLength.entrySet()) {
                 List<Integer> idx = group.getValue();
                 BlockKey[] groupKeys = idx.stream().map(i -> keys[i]).toArray(BlockKey[]::new);
-                List<Placement> placements = putStart(groupKeys, group.getKey(), replicas, preferredSegment);
+                String[] groupNames = names == null ? null : idx.stream().map(i -> names[i]).toArray(String[]::new);
+                List<Placement> placements = putStart(groupKeys, group.getKey(), replicas, preferredSegment,
+                        groupNames);
                 Map<BlockKey, List<Placement>> copiesByKey = new LinkedHashMap<>();
                 for (Placement p : placements) {
                     if (!p.exists()) {
@@ -265,13 +276,13 @@ final class StoreCore implements AutoCloseable {
         int[] rest = toWriteIndex.subList(done, toWriteIndex.size()).stream().mapToInt(Integer::intValue).toArray();
         if (retry && failure instanceof TransferFailed f && f.gone) {
             // The master dropped the dead node: the rest goes to the nodes still alive, once.
-            return nanos + put(keys, lengths, rest, replicas, preferredSegment, window, writes, results, false);
+            return nanos + put(keys, lengths, names, rest, replicas, preferredSegment, window, writes, results, false);
         }
         if (retry && failure instanceof RpcException r && r.status() == RpcException.STALE_PUT) {
             // A new leader took over mid-put and published nothing of it: the rest is put again
             // with it, once (the blocks committed before the switch are on their nodes, which
             // registered them with the new leader).
-            return nanos + put(keys, lengths, rest, replicas, preferredSegment, window, writes, results, false);
+            return nanos + put(keys, lengths, names, rest, replicas, preferredSegment, window, writes, results, false);
         }
         throw failure instanceof StoreException se ? se : new StoreException("put failed after " + done + " of "
                 + toWrite.size() + " blocks: " + failure.getMessage(), failure);
@@ -300,8 +311,14 @@ final class StoreCore implements AutoCloseable {
     }
 
     private List<Placement> putStart(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment) {
+        return putStart(keys, blockBytes, replicas, preferredSegment, null);
+    }
+
+    private List<Placement> putStart(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment,
+                                     String[] names) {
         try {
-            return master.putStart(keys, blockBytes, replicas, preferredSegment);
+            return names == null ? master.putStart(keys, blockBytes, replicas, preferredSegment)
+                    : master.putStart(keys, blockBytes, replicas, preferredSegment, names);
         } catch (RpcException e) {
             throw new StoreException("put of " + keys.length + " blocks refused: " + e.getMessage(), e);
         }

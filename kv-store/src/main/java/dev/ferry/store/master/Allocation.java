@@ -61,7 +61,7 @@ final class Allocation {
     /** The segment for the next copy: the preferred one, else the one with the most free bytes. */
     private SegmentState choose(long bytes, String preferredSegment, List<String> usedNodes) {
         long size = OffsetAllocator.aligned(bytes);
-        SegmentState preferred = preferredSegment == null ? null : members.segment(preferredSegment);
+        SegmentState preferred = preferredSegment == null ? null : members.preferred(preferredSegment);
         if (preferred != null && !usedNodes.contains(preferred.nodeId()) && preferred.allocator().largestFree() >= size) {
             return preferred;
         }

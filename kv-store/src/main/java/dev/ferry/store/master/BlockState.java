@@ -19,6 +19,8 @@ final class BlockState {
     int leases;
     boolean hardPin;
     long softPinUntil = Long.MIN_VALUE;
+    /** The string key the block was put under (Mooncake's key), or null when its writer named none. */
+    String name;
     /**
      * DRAM ranges of copies dropped as corrupt while the block was leased: freed when the
      * last lease ends (a reader may still be moving bytes from them). Null when none.

@@ -7,7 +7,8 @@ import java.util.function.LongSupplier;
 import java.util.function.Predicate;
 
 /**
- * Eviction and the tiers: frees DRAM in the policy's order ({@link #makeRoom}), demotes the
+ * Eviction and the tiers: frees DRAM in the policy's order ({@link #makeRoom}; blocks under an
+ * unexpired soft pin only when no unpinned block can go), demotes the
  * coldest blocks of a full SSD-backed node to its SSD ({@link #demote}), follows the node's
  * reports of demotions written, promotions loaded and SSD blocks lost, and promotes a block
  * found only on SSD on a get ({@link #promotion}). What a segment has on its way to SSD is
@@ -57,6 +58,10 @@ final class Eviction {
         }
         BlockKey victim = policy.victim(k -> candidate.test(k) && evictable(k) && dramCopy(k, where, false) != null);
         if (victim == EvictionPolicy.NONE) {
+            // Soft pins only order eviction: when no unpinned block can go, a soft-pinned one does.
+            victim = policy.victim(k -> candidate.test(k) && softPinned(k) && dramCopy(k, where, false) != null);
+        }
+        if (victim == EvictionPolicy.NONE) {
             return Room.NONE;
         }
         blocks.remove(victim);
@@ -105,6 +110,12 @@ final class Eviction {
     boolean evictable(BlockKey key) {
         BlockState b = blocks.get(key);
         return b != null && b.committed && b.leases == 0 && !b.hardPin && b.softPinUntil <= clock.getAsLong();
+    }
+
+    /** Whether the block may leave only once no unpinned one can: committed, not leased, not hard-pinned, soft-pinned. */
+    private boolean softPinned(BlockKey key) {
+        BlockState b = blocks.get(key);
+        return b != null && b.committed && b.leases == 0 && !b.hardPin && b.softPinUntil > clock.getAsLong();
     }
 
     /** Demotes in every full segment whose node takes demotions now. */

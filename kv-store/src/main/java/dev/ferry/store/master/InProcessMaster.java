@@ -64,6 +64,18 @@ public final class InProcessMaster implements MasterApi {
     }
 
     @Override
+    public List<Placement> putStart(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment,
+                                    String[] names) {
+        return WriteStall.retry(() -> MasterErrors.call(
+                () -> master.putStart(keys, blockBytes, replicas, preferredSegment, names)));
+    }
+
+    @Override
+    public long removeByRegex(String pattern, boolean force) {
+        return MasterErrors.call(() -> master.removeByRegex(pattern, force));
+    }
+
+    @Override
     public void putCommit(BlockKey[] keys, int[] crcs) {
         CompletableFuture<Void> indexed = MasterErrors.call(() -> master.putCommit(keys, crcs));
         try {

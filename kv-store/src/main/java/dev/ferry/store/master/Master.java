@@ -24,8 +24,9 @@ import java.util.function.LongSupplier;
  * dies takes only its copies along; a block whose last copy is gone is lost. Blocks with
  * fewer copies than asked for are counted in {@link MasterStats#underReplicated()}.
  *
- * <p>Eviction never takes a block that is being written, leased, hard-pinned, or soft-pinned
- * before its deadline (Mooncake Store's hard and soft pins).
+ * <p>Eviction never takes a block that is being written, leased or hard-pinned; a block
+ * soft-pinned before its deadline goes only when no unpinned block can (Mooncake Store's
+ * hard and soft pins).
  *
  * <p>Local indexes: a node that registers as {@code indexed} receives every commit and
  * removal in its segment ({@link IndexUpdate}), from an index poll ({@link #pollIndex}) that
@@ -316,7 +317,8 @@ public final class Master {
      * @param replicas         copies wanted per block, each on a different node (at least 1);
      *                         fewer are placed when fewer nodes have room
      * @param preferredSegment segment for the first copy when it has room (the writer's own
-     *                         node), or null
+     *                         node, or the one its caller names), by segment name, node id or
+     *                         an endpoint's {@code host:port}; or null
      * @return per key in order: one placement with {@link Placement#exists()} when the key is
      *         present, else one placement per copy
      * @throws MasterException NO_SPACE when a block fits no segment even after evicting every
@@ -327,6 +329,21 @@ public final class Master {
      *                      allocated is released
      */
     public synchronized List<Placement> putStart(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment) {
+        return putStart(keys, blockBytes, replicas, preferredSegment, null);
+    }
+
+    /**
+     * {@link #putStart(BlockKey[], long, int, String)} that records, with each new block, the
+     * string key it was put under ({@code names[i]} for {@code keys[i]}; a null entry, or null
+     * for all, records none), for {@link #removeByRegex}. Names live in this master's memory
+     * only: a new leader rebuilt from the store nodes' indexes knows none of them.
+     */
+    public synchronized List<Placement> putStart(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment,
+                                                 String[] names) {
+        if (names != null && names.length != keys.length) {
+            throw new MasterException(Reason.REFUSED, keys.length + " keys and " + names.length + " names: one name "
+                    + "per key");
+        }
         if (blockBytes < 1) {
             throw new MasterException(Reason.REFUSED, "block size must be at least 1 byte");
         }
@@ -350,7 +367,8 @@ public final class Master {
         List<Placement> placements = new ArrayList<>(keys.length);
         List<BlockKey> allocated = new ArrayList<>(keys.length);
         long now = clock.getAsLong();
-        for (BlockKey key : keys) {
+        for (int k = 0; k < keys.length; k++) {
+            BlockKey key = keys[k];
             BlockState existing = blocks.get(key);
             if (existing != null) {
                 blocks.policy.onAccess(key);
@@ -372,6 +390,7 @@ public final class Master {
                         + " bytes and nothing more is evictable (leased, pinned or being written)");
             }
             allocated.add(key);
+            block.name = names == null ? null : names[k];
             for (CopyState c : block.copies) {
                 placements.add(new Placement(key, c.segment, c.offset(), block.length));
             }
@@ -537,8 +556,38 @@ public final class Master {
     }
 
     /**
+     * Removes every committed block whose recorded string key ({@link #putStart(BlockKey[],
+     * long, int, String, String[])}) matches {@code pattern} somewhere in it (as
+     * {@link java.util.regex.Matcher#find()} does), sparing, as {@link #removeAll} does, the
+     * leased ones and, unless {@code force}, the hard-pinned ones. Blocks put without a name are
+     * never matched.
+     *
+     * @param pattern a {@link java.util.regex.Pattern} regular expression
+     * @return how many blocks were removed
+     * @throws MasterException REFUSED when the pattern is not a valid regular expression
+     */
+    public synchronized long removeByRegex(String pattern, boolean force) {
+        java.util.regex.Pattern compiled;
+        try {
+            compiled = java.util.regex.Pattern.compile(pattern);
+        } catch (java.util.regex.PatternSyntaxException e) {
+            throw new MasterException(Reason.REFUSED, "not a regular expression: " + e.getMessage());
+        }
+        List<BlockKey> removed = new ArrayList<>();
+        for (BlockState b : blocks.all()) {
+            if (b.committed && b.leases == 0 && (force || !b.hardPin) && b.name != null
+                    && compiled.matcher(b.name).find()) {
+                removed.add(b.key);
+            }
+        }
+        removed.forEach(blocks::remove);
+        return removed.size();
+    }
+
+    /**
      * Pins committed blocks against eviction: a hard pin until {@link #unpin}, a soft pin
-     * until {@code ttlMillis} from now (a later soft pin extends, never shortens, it).
+     * until {@code ttlMillis} from now (a later soft pin extends, never shortens, it; until
+     * then the block is evicted only when no unpinned block can be).
      *
      * @return how many keys were pinned (unknown and uncommitted keys are skipped)
      */

@@ -36,6 +36,26 @@ public interface MasterApi {
     List<Placement> putStart(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment);
 
     /**
+     * {@link #putStart(BlockKey[], long, int, String)} recording the string key of each new
+     * block ({@link Master#putStart(BlockKey[], long, int, String, String[])}); an
+     * implementation that cannot record them puts the blocks without their names.
+     */
+    default List<Placement> putStart(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment,
+                                     String[] names) {
+        return putStart(keys, blockBytes, replicas, preferredSegment);
+    }
+
+    /**
+     * @see Master#removeByRegex
+     * @throws dev.ferry.store.rpc.RpcException REFUSED when the pattern does not compile, or the
+     *                                          master does not record string keys
+     */
+    default long removeByRegex(String pattern, boolean force) {
+        throw new dev.ferry.store.rpc.RpcException(dev.ferry.store.rpc.RpcException.REFUSED,
+                "this master does not record string keys: remove by pattern is not supported");
+    }
+
+    /**
      * Commits as {@link Master#putCommit} does and returns once the nodes holding the blocks
      * have them in their indexes (at most {@link Master#INDEX_ACK_TIMEOUT_MILLIS} later).
      */

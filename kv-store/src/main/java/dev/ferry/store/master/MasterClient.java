@@ -60,6 +60,8 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     private static final long FIRST_PAUSE_MILLIS = 50;
     private static final long MAX_PAUSE_MILLIS = 500;
 
+    /** Whether the master may know PUT_START_NAMED (false once it answered that it does not). */
+    private volatile boolean namesKnown = true;
     private final long reconnectMillis;
     /** What the reconnect deadline would be without a TTL read from etcd, for {@link #FOLLOW_LEASE_TTL}, ms. */
     private static final long ETCD_FALLBACK_RECONNECT_MILLIS = 3 * DEFAULT_RECONNECT_MILLIS;
@@ -389,12 +391,60 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
         return WriteStall.retry(() -> putStartOnce(keys, blockBytes, replicas, preferredSegment));
     }
 
+    /**
+     * {@link #putStart(BlockKey[], long, int, String)} recording the blocks' string keys
+     * (PUT_START_NAMED); a master of an earlier build, which does not know that call, gets
+     * PUT_START without them (and this client asks it no more).
+     */
+    @Override
+    public List<Placement> putStart(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment,
+                                    String[] names) {
+        if (names == null || !namesKnown) {
+            return putStart(keys, blockBytes, replicas, preferredSegment);
+        }
+        try {
+            return WriteStall.retry(() -> putStartOnce(keys, blockBytes, replicas, preferredSegment, names));
+        } catch (RpcException e) {
+            if (!MasterProtocol.unknown(e, MasterProtocol.PUT_START_NAMED)) {
+                throw e;
+            }
+            namesKnown = false;
+            return putStart(keys, blockBytes, replicas, preferredSegment);
+        }
+    }
+
+    /**
+     * @see Master#removeByRegex
+     * @throws RpcException REFUSED for a pattern that does not compile, or from a master of an
+     *                      earlier build ("unknown master method 43")
+     */
+    @Override
+    public long removeByRegex(String pattern, boolean force) {
+        return once(MasterProtocol.REMOVE_BY_REGEX, b -> {
+            Wire.writeString(b, pattern);
+            b.writeBoolean(force);
+        }, Wire::readLong);
+    }
+
     private List<Placement> putStartOnce(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment) {
-        return once(MasterProtocol.PUT_START, b -> {
+        return putStartOnce(keys, blockBytes, replicas, preferredSegment, null);
+    }
+
+    private List<Placement> putStartOnce(BlockKey[] keys, long blockBytes, int replicas, String preferredSegment,
+                                         String[] names) {
+        return once(names == null ? MasterProtocol.PUT_START : MasterProtocol.PUT_START_NAMED, b -> {
             Wire.writeKeys(b, keys);
             b.writeLong(blockBytes);
             b.writeInt(replicas);
             Wire.writeString(b, preferredSegment == null ? "" : preferredSegment);
+            if (names != null) {
+                for (String name : names) {
+                    // A name longer than a wire string is recorded as none (such a key is never matched).
+                    boolean fits = name != null && name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+                            <= Wire.MAX_STRING;
+                    Wire.writeString(b, fits ? name : "");
+                }
+            }
         }, b -> {
             long epoch = RpcClient.answerEpoch(b);
             int n = Wire.readCount(b, 1);

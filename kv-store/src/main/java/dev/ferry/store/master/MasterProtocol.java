@@ -53,6 +53,13 @@ import io.netty.buffer.ByteBuf;
  *       updates as in a HEARTBEAT answer, as soon as there is one (an empty list when the
  *       wait ran out)</li>
  *   <li>39 REMOVE_ALL: force (bool) -> removed (i64)</li>
+ *   <li>42 PUT_START_NAMED: as PUT_START, followed by one string per key: the string key
+ *       each new block is put under (empty for none), kept for REMOVE_BY_REGEX -> as
+ *       PUT_START. A master of an earlier build answers "unknown master method 42": the client
+ *       then sends PUT_START, without the names</li>
+ *   <li>43 REMOVE_BY_REGEX: pattern (string, a Java regular expression), force (bool) ->
+ *       removed (i64): the unleased blocks whose string key matches (hard-pinned ones with
+ *       force only); REFUSED for a pattern that does not compile</li>
  *   <li>45 GPU_LOST: engine (string), keys -> how many of them are committed (i64): an engine's
  *       GPU tier lost these blocks with its previous process</li>
  * </ul>
@@ -90,6 +97,10 @@ public final class MasterProtocol {
     public static final int INDEX_POLL = 38;
     /** Removes every unleased block (with force, hard-pinned ones too); see {@link Master#removeAll}. */
     public static final int REMOVE_ALL = 39;
+    /** PUT_START with the string key of each block (for REMOVE_BY_REGEX); see {@link Master#putStart(BlockKey[], long, int, String, String[])}. */
+    public static final int PUT_START_NAMED = 42;
+    /** Removes the unleased blocks whose string key matches a pattern; see {@link Master#removeByRegex}. */
+    public static final int REMOVE_BY_REGEX = 43;
     public static final int GPU_LOST = 45;
     /** Longest wait of one INDEX_POLL, ms. */
     public static final long MAX_POLL_MILLIS = 10_000;
@@ -136,6 +147,12 @@ public final class MasterProtocol {
      *
      * @throws RpcException REFUSED naming the master and both versions
      */
+    /** Whether {@code e} is a master's answer that it does not know {@code method} (a master of an earlier build). */
+    static boolean unknown(RpcException e, int method) {
+        return e.status() == RpcException.REFUSED && e.getMessage() != null
+                && e.getMessage().contains(UNKNOWN_METHOD + method);
+    }
+
     static void checkVersion(RpcException e, String master) {
         if (e.status() == RpcException.REFUSED && e.getMessage() != null && e.getMessage().contains(UNKNOWN_METHOD)) {
             throw new RpcException(RpcException.REFUSED, "master protocol version mismatch: the master at " + master

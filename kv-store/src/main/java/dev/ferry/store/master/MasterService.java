@@ -225,13 +225,21 @@ public final class MasterService implements AutoCloseable {
                 MasterProtocol.writeUpdates(out, master.heartbeat(node, report));
             }
             case MasterProtocol.LOOKUP_PREFIX -> out.writeInt(master.lookupPrefix(Wire.readKeys(in)));
-            case MasterProtocol.PUT_START -> {
+            case MasterProtocol.PUT_START, MasterProtocol.PUT_START_NAMED -> {
                 BlockKey[] keys = Wire.readKeys(in);
                 long blockBytes = Wire.readLong(in);
                 int replicas = Wire.readInt(in);
                 String preferred = Wire.readString(in);
+                String[] names = null;
+                if (method == MasterProtocol.PUT_START_NAMED) {
+                    names = new String[keys.length];
+                    for (int i = 0; i < names.length; i++) {
+                        String name = Wire.readString(in);
+                        names[i] = name.isEmpty() ? null : name;
+                    }
+                }
                 List<Placement> placements = master.putStart(keys, blockBytes, replicas,
-                        preferred.isEmpty() ? null : preferred);
+                        preferred.isEmpty() ? null : preferred, names);
                 out.writeInt(placements.size());
                 for (Placement p : placements) {
                     p.key().write(out).writeBoolean(p.exists());
@@ -278,6 +286,10 @@ public final class MasterService implements AutoCloseable {
                     Wire.readString(in), Wire.readLong(in), Wire.readInt(in)));
             case MasterProtocol.REMOVE_ALL -> out.writeLong(master.removeAll(Wire.readBoolean(in)));
             case MasterProtocol.GPU_LOST -> out.writeLong(master.gpuCopiesLost(Wire.readString(in), Wire.readKeys(in)));
+            case MasterProtocol.REMOVE_BY_REGEX -> {
+                String pattern = Wire.readString(in);
+                out.writeLong(master.removeByRegex(pattern, Wire.readBoolean(in)));
+            }
             case MasterProtocol.REMOVE -> {
                 byte[] results = master.remove(Wire.readKeys(in));
                 out.writeInt(results.length).writeBytes(results);

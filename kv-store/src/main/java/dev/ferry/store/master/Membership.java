@@ -43,6 +43,31 @@ final class Membership {
         return segments.get(name);
     }
 
+    /**
+     * The segment a writer names as its preferred one: by segment name, else the segment of
+     * the node of that id, else the segment one of whose endpoints is {@code host:port}
+     * (Mooncake names segments by address); null when none matches.
+     */
+    SegmentState preferred(String name) {
+        SegmentState s = segments.get(name);
+        if (s != null) {
+            return s;
+        }
+        for (SegmentState c : segments.values()) {
+            if (c.nodeId().equals(name)) {
+                return c;
+            }
+        }
+        for (SegmentState c : segments.values()) {
+            for (var e : c.descriptor().endpoints()) {
+                if (e.toString().equals(name)) {
+                    return c;
+                }
+            }
+        }
+        return null;
+    }
+
     /** The node that owns the segment, or null. */
     NodeState ownerOf(String segment) {
         SegmentState s = segments.get(segment);

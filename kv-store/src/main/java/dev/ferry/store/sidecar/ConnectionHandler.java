@@ -33,8 +33,8 @@ import java.util.concurrent.RejectedExecutionException;
  * without bound. Only a peer on the Unix socket whose user is the sidecar's
  * ({@code SO_PEERCRED}) may share memory. A frame left half received, or a memfd announced
  * and not passed, for the frame timeout closes the connection with the reason
- * (request id 0). A GET that the lease cache can serve without blocking is answered
- * on the event loop at once ({@link SidecarOps#getCached}). When the connection closes and
+ * (request id 0). A GET (or GET_NAMED) that the lease cache can serve without blocking is
+ * answered on the event loop at once ({@link SidecarOps#getCached}). When the connection closes and
  * its last request has finished, its session is closed: its buffers are unmapped and its
  * uncommitted puts aborted.
  *
@@ -157,7 +157,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             } finally {
                 frame.release();
             }
-        } else if (opcode == GET && getCached(ctx, frame, id)) {
+        } else if ((opcode == GET || opcode == GET_NAMED) && getCached(ctx, frame, opcode, id)) {
             frame.release(); // answered here, on the event loop
         } else {
             Request request = new Request(frame, opcode, id, Request.bytes(frame, opcode, server.maxFrameBytes()));
@@ -211,17 +211,20 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
      * (one hand-off to a request thread and one back saved); false leaves the frame, its
      * reader index where it was, for the request executor.
      */
-    private boolean getCached(ChannelHandlerContext ctx, ByteBuf frame, long id) {
+    private boolean getCached(ChannelHandlerContext ctx, ByteBuf frame, int opcode, long id) {
         long start = System.nanoTime();
         int body = frame.readerIndex();
-        ByteBuf answer = SidecarFrames.start(ctx.alloc(), GET, id, 4 + 8 * 4);
-        if (!server.ops().getCached(session, frame, answer, cachedRead, held, EVENT_LOOP_GET_BYTES)) {
+        ByteBuf answer = SidecarFrames.start(ctx.alloc(), opcode, id, 4 + 8 * 4);
+        boolean served = opcode == GET
+                ? server.ops().getCached(session, frame, answer, cachedRead, held, EVENT_LOOP_GET_BYTES)
+                : server.ops().getNamedCached(session, frame, answer, cachedRead, held, EVENT_LOOP_GET_BYTES);
+        if (!served) {
             answer.release();
             frame.readerIndex(body);
             return false;
         }
         ctx.writeAndFlush(SidecarFrames.finish(answer));
-        server.metrics().request(GET, OK, System.nanoTime() - start);
+        server.metrics().request(opcode, OK, System.nanoTime() - start);
         return true;
     }
 
@@ -267,6 +270,12 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         out.writeShortLE(version).writeShortLE(session.local() ? 1 : 0).writeIntLE(server.maxFrameBytes())
                 .writeIntLE(server.maxInFlight()).writeIntLE(0).writeLongLE(server.quotaBytes())
                 .writeLongLE(session.id());
+        if (version >= NAMED_VERSION) { // the sidecar's segment name and data address follow
+            for (String s : server.ops().identity()) {
+                byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
+                out.writeShortLE(bytes.length).writeBytes(bytes);
+            }
+        }
         ctx.writeAndFlush(SidecarFrames.finish(out));
         server.metrics().request(HELLO, OK, 0);
     }

@@ -122,6 +122,7 @@ public final class Sidecar implements AutoCloseable {
             executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ferry-sidecar-", 0).factory());
             AtomicInteger bufferIds = new AtomicInteger();
             SidecarOps ops = new SidecarOps(store, bufferIds::incrementAndGet, metrics, ctx.maxFrameBytes);
+            ops.identify(node.segment().name(), node.segment().endpoint().toString());
             server = new SidecarServer(ctx, ops, metrics, executor, store::abort);
             if (ctx.httpPort >= 0) {
                 http = new HealthServer(ctx.httpHost, ctx.httpPort, registry, this::ready);

@@ -21,9 +21,10 @@ import java.nio.file.Path;
  * ({@link #registerBuffer} of a {@link Memfd}); {@link #putInline} and {@link #getInline} carry them in the
  * frame for remote clients.
  *
- * <p>Speaks protocol version {@value SidecarProtocol#VERSION} (16-byte keys) unless connected
- * for another ({@link #connect(Path, int)}); methods taking {@code long} keys send
- * {@link BlockKey#of(long)}.
+ * <p>Speaks protocol version {@value SidecarProtocol#VERSION} (16-byte keys, named blocks)
+ * unless connected for another ({@link #connect(Path, int)}); methods taking {@code long}
+ * keys send {@link BlockKey#of(long)}; the named requests ({@link #putNamed},
+ * {@link #getNamed}, {@link #statNamed}, {@link #removeByRegex}) need version 3.
  *
  * <p>Thread-safe (calls are serialized). Reuses its frame buffers: steady-state calls
  * allocate only their results. Errors answered by the sidecar throw
@@ -39,6 +40,8 @@ public final class SidecarClient implements AutoCloseable {
     private boolean sharedBuffers;
     private long sessionId;
     private int version;
+    private String segmentName = "";
+    private String dataAddress = "";
 
     private SidecarClient(SocketChannel channel) {
         this.channel = channel;
@@ -51,7 +54,7 @@ public final class SidecarClient implements AutoCloseable {
 
     /**
      * Connects to the Unix socket at {@code path} and says HELLO for {@code version} only
-     * (1: 8-byte keys, as clients of earlier builds; 2: 16-byte keys).
+     * (1: 8-byte keys, as clients of earlier builds; 2: 16-byte keys; 3: named blocks too).
      *
      * @throws SidecarException UNSUPPORTED_VERSION when the sidecar does not speak it
      */
@@ -95,6 +98,26 @@ public final class SidecarClient implements AutoCloseable {
         r.getInt();
         r.getLong();
         sessionId = r.getLong();
+        if (version >= NAMED_VERSION) {
+            segmentName = string(r);
+            dataAddress = string(r);
+        }
+    }
+
+    private static String string(ByteBuffer r) {
+        byte[] b = new byte[r.getShort() & 0xFFFF];
+        r.get(b);
+        return new String(b, StandardCharsets.UTF_8);
+    }
+
+    /** The sidecar's segment name (version 3; empty before). */
+    public String segmentName() {
+        return segmentName;
+    }
+
+    /** The sidecar's data address, {@code host:port} (version 3; empty before). */
+    public String dataAddress() {
+        return dataAddress;
     }
 
     /** The protocol version of this connection. */
@@ -210,6 +233,101 @@ public final class SidecarClient implements AutoCloseable {
     public synchronized void putOptions(int replicas, boolean hardPin) {
         begin(PUT_OPTIONS, 5).putInt(replicas).put((byte) (hardPin ? 1 : 0));
         call();
+    }
+
+    /**
+     * PUT_OPTIONS of version 3: {@link #putOptions(int, boolean)}, plus a soft pin of
+     * {@code softPinMillis} (0 for none) and the segment for the first copy (null for the
+     * sidecar's own): a segment name, node id or data address {@code host:port}.
+     */
+    public synchronized void putOptions(int replicas, boolean hardPin, long softPinMillis, String preferredSegment) {
+        byte[] p = preferredSegment == null ? new byte[0] : preferredSegment.getBytes(StandardCharsets.UTF_8);
+        begin(PUT_OPTIONS, 15 + p.length).putInt(replicas).put((byte) (hardPin ? 1 : 0)).putLong(softPinMillis)
+                .putShort((short) p.length).put(p);
+        call();
+    }
+
+    /**
+     * PUT_NAMED (version 3): stores the value of {@code names[i]}, {@code lengths[i]} bytes at
+     * {@code offsets[i]} of the buffer, under block key {@code keys[i]}.
+     *
+     * @return per key 0 stored, 1 there under this name (nothing written), 2 ({@link SidecarProtocol#OTHER_KEY})
+     *         the block key holds another name's value
+     */
+    public synchronized byte[] putNamed(BlockKey[] keys, String[] names, int bufferId, long[] offsets, long[] lengths) {
+        byte[][] n = utf8(names);
+        ByteBuffer b = begin(PUT_NAMED, 4 + NAMED_ENTRY * keys.length + total(n)).putInt(keys.length);
+        for (int i = 0; i < keys.length; i++) {
+            key(b, keys[i]).putInt(bufferId).putInt(n[i].length).putLong(offsets[i]).putLong(lengths[i]);
+        }
+        for (byte[] name : n) {
+            b.put(name);
+        }
+        return bytes(call());
+    }
+
+    /**
+     * GET_NAMED (version 3): reads the block of {@code keys[i]} to {@code offsets[i]} of the
+     * buffer ({@code capacities[i]} bytes free) and compares its name with {@code names[i]}.
+     *
+     * @return per key the value's length (the value lies {@code 16 + name bytes} after the
+     *         offset), -1 missing, -2 another name's block (zeroed), -3 longer than the capacity
+     */
+    public synchronized long[] getNamed(BlockKey[] keys, String[] names, int bufferId, long[] offsets,
+                                        long[] capacities) {
+        byte[][] n = utf8(names);
+        ByteBuffer b = begin(GET_NAMED, 4 + NAMED_ENTRY * keys.length + total(n)).putInt(keys.length);
+        for (int i = 0; i < keys.length; i++) {
+            key(b, keys[i]).putInt(bufferId).putInt(n[i].length).putLong(offsets[i]).putLong(capacities[i]);
+        }
+        for (byte[] name : n) {
+            b.put(name);
+        }
+        return longs(call());
+    }
+
+    /** STAT_NAMED (version 3): per key the value's length, -1 missing, -2 another name's block. */
+    public synchronized long[] statNamed(BlockKey[] keys, String[] names) {
+        byte[][] n = utf8(names);
+        ByteBuffer b = begin(STAT_NAMED, 4 + STAT_ENTRY * keys.length + total(n)).putInt(keys.length);
+        for (int i = 0; i < keys.length; i++) {
+            key(b, keys[i]).putInt(n[i].length);
+        }
+        for (byte[] name : n) {
+            b.put(name);
+        }
+        return longs(call());
+    }
+
+    /** REMOVE_BY_REGEX (version 3): removes the unleased blocks whose name matches; how many were removed. */
+    public synchronized long removeByRegex(String pattern, boolean force) {
+        byte[] p = pattern.getBytes(StandardCharsets.UTF_8);
+        begin(REMOVE_BY_REGEX, 5 + p.length).put((byte) (force ? 1 : 0)).putInt(p.length).put(p);
+        return call().getLong();
+    }
+
+    private static byte[][] utf8(String[] names) {
+        byte[][] out = new byte[names.length][];
+        for (int i = 0; i < names.length; i++) {
+            out[i] = names[i].getBytes(StandardCharsets.UTF_8);
+        }
+        return out;
+    }
+
+    private static int total(byte[][] parts) {
+        int n = 0;
+        for (byte[] p : parts) {
+            n += p.length;
+        }
+        return n;
+    }
+
+    private static long[] longs(ByteBuffer r) {
+        long[] out = new long[r.getInt()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = r.getLong();
+        }
+        return out;
     }
 
     /** How many leading keys are in the store. */

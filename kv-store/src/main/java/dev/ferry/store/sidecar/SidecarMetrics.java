@@ -11,7 +11,7 @@ import java.util.function.Supplier;
 /**
  * The sidecar's meters (Micrometer; exported in Prometheus text format by
  * {@link HealthServer}): requests and their latency per operation (a histogram), errors per
- * status, block hits and misses, bytes in and out. Meters are created up front, so recording
+ * status, block hits and misses, bytes in and out, string-key mismatches of named requests. Meters are created up front, so recording
  * does not allocate.
  *
  * <p>Thread-safe.
@@ -25,6 +25,7 @@ public final class SidecarMetrics {
     private final Counter bytesIn;
     private final Counter bytesOut;
     private final Counter malformed;
+    private final Counter keyMismatches;
 
     public SidecarMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -48,6 +49,8 @@ public final class SidecarMetrics {
                 .description("block bytes read from the store").register(registry);
         malformed = Counter.builder("ferry.sidecar.frames.malformed").description("frames that could not be decoded "
                 + "(connection closed)").register(registry);
+        keyMismatches = Counter.builder("ferry.sidecar.key.mismatches").description("hits of named requests on a "
+                + "block holding another string key (answered as misses, never with its bytes)").register(registry);
     }
 
     /** Publishes a gauge of {@code value} under {@code name}. */
@@ -79,6 +82,11 @@ public final class SidecarMetrics {
 
     void malformedFrame() {
         malformed.increment();
+    }
+
+    /** A named request found its block key holding another string key's value. */
+    void keyMismatch() {
+        keyMismatches.increment();
     }
 
     /** The registry the meters live in. */

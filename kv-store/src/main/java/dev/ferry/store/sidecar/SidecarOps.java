@@ -34,6 +34,8 @@ final class SidecarOps {
     private final IntSupplier bufferIds;
     private final SidecarMetrics metrics;
     private final int maxFrameBytes;
+    /** The sidecar's segment name and data address ({@code host:port}), told to version-3 clients in HELLO. */
+    private volatile String[] identity = {"", ""};
 
     /**
      * @param bufferIds     source of buffer ids, unique across connections
@@ -44,6 +46,16 @@ final class SidecarOps {
         this.bufferIds = bufferIds;
         this.metrics = metrics;
         this.maxFrameBytes = maxFrameBytes;
+    }
+
+    /** Names the sidecar's segment and its data address ({@code host:port}) for HELLO's answer of version 3. */
+    void identify(String segment, String address) {
+        identity = new String[] {segment, address};
+    }
+
+    /** The segment name and data address of {@link #identify}; empty strings until then. */
+    String[] identity() {
+        return identity.clone();
     }
 
     /**
@@ -91,6 +103,10 @@ final class SidecarOps {
             case READ_RANGE -> readRange(session, body);
             case PUT_INLINE -> putInline(session, body, out);
             case GET_INLINE -> getInline(session, body, out);
+            case PUT_NAMED -> named(session, opcode).put(body, out);
+            case GET_NAMED -> named(session, opcode).get(body, out);
+            case STAT_NAMED -> named(session, opcode).stat(body, out);
+            case REMOVE_BY_REGEX -> named(session, opcode).removeByRegex(body, out);
             default -> throw new SidecarException(UNKNOWN_OPCODE, "unknown opcode " + opcode);
         }
     }
@@ -149,10 +165,23 @@ final class SidecarOps {
         }
     }
 
+    /**
+     * PUT_OPTIONS: replicas u32, flags u8 (bit 0: hard pin); from version 3 optionally
+     * followed by a soft pin u64 (ms, 0 for none) and a preferred segment (u16 length, UTF-8).
+     */
     private static void putOptions(ClientSession session, ByteBuf body) {
         need(body, 5);
         long replicas = body.readUnsignedIntLE();
         int flags = body.readUnsignedByte();
+        long softPinMillis = 0;
+        String preferred = null;
+        if (body.isReadable() && session.version() >= NAMED_VERSION) {
+            need(body, 10);
+            softPinMillis = body.readLongLE();
+            int n = body.readUnsignedShortLE();
+            need(body, n);
+            preferred = body.readCharSequence(n, StandardCharsets.UTF_8).toString();
+        }
         end(body);
         if ((flags & ~1) != 0) {
             throw new SidecarException(MALFORMED, "PUT_OPTIONS: flags other than bit 0 (hard pin) must be 0, got " + flags);
@@ -161,7 +190,20 @@ final class SidecarOps {
             throw new SidecarException(OUT_OF_RANGE, "PUT_OPTIONS: replicas must be 1 to " + PutOptions.MAX_REPLICAS
                     + ", not " + replicas);
         }
-        session.putOptions(new PutOptions((int) replicas, flags == 1));
+        if (softPinMillis < 0) {
+            throw new SidecarException(OUT_OF_RANGE, "PUT_OPTIONS: the soft pin is 0 (none) or more ms, not "
+                    + softPinMillis);
+        }
+        session.putOptions(new PutOptions((int) replicas, flags == 1, softPinMillis, preferred));
+    }
+
+    /** The named requests of {@code session}, which must have agreed on version 3 or later. */
+    private NamedOps named(ClientSession session, int opcode) {
+        if (session.version() < NAMED_VERSION) {
+            throw new SidecarException(UNKNOWN_OPCODE, opcodeName(opcode) + " (" + opcode + ") is a request of "
+                    + "protocol version " + NAMED_VERSION + "; this connection agreed on version " + session.version());
+        }
+        return new NamedOps(store, metrics, session, maxFrameBytes);
     }
 
     private void countWritten(byte[] results, MemorySegment[] blocks) {
@@ -241,6 +283,16 @@ final class SidecarOps {
             held.close();
             java.util.Arrays.fill(read.destinations, 0, (int) n, null);
         }
+    }
+
+    /**
+     * {@link #getCached} of a GET_NAMED of a connection of version 3: every entry names a
+     * shared buffer and the lease cache holds every block ({@link NamedOps#getCached}).
+     */
+    boolean getNamedCached(ClientSession session, ByteBuf body, ByteBuf out, DirectStoreClient.CachedRead read,
+                           ClientSession.Held held, long maxBytes) {
+        return session.version() >= NAMED_VERSION
+                && new NamedOps(store, metrics, session, maxFrameBytes).getCached(body, out, read, held, maxBytes);
     }
 
     private void writeLengths(long[] lengths, int n, ByteBuf out) {
@@ -350,7 +402,7 @@ final class SidecarOps {
         for (int i = 0; i < keys.length; i++) {
             crcs[i] = session.pending(keys[i]).crcOfWholeBlock();
         }
-        store.commit(keys, crcs, session.putOptions().hardPin());
+        store.commit(keys, crcs, session.putOptions());
         for (BlockKey key : keys) {
             session.removePending(key);
         }
@@ -478,7 +530,7 @@ final class SidecarOps {
     }
 
     /** Reads a u32 entry count; {@code exact}: the entries must be all that is left. */
-    private static int count(ByteBuf body, int entryBytes, boolean exact) {
+    static int count(ByteBuf body, int entryBytes, boolean exact) {
         long n = u32(body) & 0xFFFF_FFFFL;
         long bytes = n * entryBytes;
         if (exact ? bytes != body.readableBytes() : bytes > body.readableBytes()) {
@@ -498,14 +550,14 @@ final class SidecarOps {
         return body.readLongLE();
     }
 
-    private static void need(ByteBuf body, int bytes) {
+    static void need(ByteBuf body, int bytes) {
         if (body.readableBytes() < bytes) {
             throw new SidecarException(MALFORMED, "body too short: need " + bytes + " more bytes, have "
                     + body.readableBytes());
         }
     }
 
-    private static void end(ByteBuf body) {
+    static void end(ByteBuf body) {
         if (body.isReadable()) {
             throw new SidecarException(MALFORMED, body.readableBytes() + " unexpected bytes at the end of the body");
         }

@@ -17,14 +17,21 @@ import io.netty.buffer.ByteBuf;
  * any order, matched by request id.
  *
  * <p>Versions: the client offers a range in HELLO and the sidecar answers the highest
- * version in it that it speaks. They differ only in how a block key is carried: version 1
- * as a u64, little-endian (key {@code k} is {@link BlockKey#of(long) BlockKey.of(k)});
+ * version in it that it speaks. Versions 1 and 2 differ only in how a block key is carried:
+ * version 1 as a u64, little-endian (key {@code k} is {@link BlockKey#of(long) BlockKey.of(k)});
  * version 2 as 16 bytes, {@link BlockKey}'s form (big-endian, high half first). Every
- * entry with a key is 8 bytes longer in version 2 ({@link #entryBytes}).
+ * entry with a key is 8 bytes longer in version 2 ({@link #entryBytes}). Version 3 carries
+ * keys as version 2 does and adds named blocks: {@link #PUT_NAMED}, {@link #GET_NAMED},
+ * {@link #STAT_NAMED} and {@link #REMOVE_BY_REGEX} carry a string key with each block key,
+ * the sidecar stores it with the value ({@link NamedBlock}) and compares it on every hit;
+ * PUT_OPTIONS takes a soft pin and a preferred segment; HELLO's answer names the sidecar's
+ * segment and data address.
  */
 public final class SidecarProtocol {
-    /** Highest protocol version this build speaks: 16-byte block keys. */
-    public static final int VERSION = 2;
+    /** Highest protocol version this build speaks: 16-byte block keys and named blocks. */
+    public static final int VERSION = 3;
+    /** The first version with named blocks (PUT_NAMED, GET_NAMED, STAT_NAMED, REMOVE_BY_REGEX). */
+    public static final int NAMED_VERSION = 3;
     /** Lowest protocol version this build speaks: 8-byte block keys. */
     public static final int MIN_VERSION = 1;
     /** Bytes of the frame header, length field included. */
@@ -61,8 +68,25 @@ public final class SidecarProtocol {
     public static final int REMOVE_ALL = 17;
     /** Set how this connection's later puts place and keep their blocks: replicas, hard pin. */
     public static final int PUT_OPTIONS = 18;
+    /** Version 3: stores blocks built from a string key and a value in a buffer; per key stored, there, or another key's. */
+    public static final int PUT_NAMED = 22;
+    /** Version 3: reads values of string keys into buffers, after comparing the stored key; per key the value's length. */
+    public static final int GET_NAMED = 23;
+    /** Version 3: the value length of string keys (compared), without reading the values. */
+    public static final int STAT_NAMED = 24;
+    /** Version 3: removes every block whose string key matches a regular expression; answers the count. */
+    public static final int REMOVE_BY_REGEX = 25;
     /** Highest opcode. */
-    public static final int MAX_OPCODE = PUT_OPTIONS;
+    public static final int MAX_OPCODE = REMOVE_BY_REGEX;
+
+    /** Per-key answer of PUT_NAMED: the block key holds another string key's value (nothing written). */
+    public static final byte OTHER_KEY = 2;
+    /** Per-key answer of GET_NAMED and STAT_NAMED: missing. */
+    public static final long MISSING = -1;
+    /** Per-key answer of GET_NAMED and STAT_NAMED: the block key holds another string key's value (a miss). */
+    public static final long MISMATCH = -2;
+    /** Per-key answer of GET_NAMED: the block does not fit the capacity given (STAT_NAMED tells its length). */
+    public static final long TOO_LONG = -3;
 
     // Status codes.
     public static final int OK = 0;
@@ -92,6 +116,10 @@ public final class SidecarProtocol {
     public static final int SIZED_KEY_ENTRY = 16;
     /** WRITE_RANGE and READ_RANGE entry: key, block offset u64, buffer u32, pad u32, buffer offset u64, length u64. */
     public static final int RANGE_ENTRY = 40;
+    /** PUT_NAMED and GET_NAMED entry (version 3): key (16), buffer u32, name length u32, offset u64, length u64. */
+    public static final int NAMED_ENTRY = 40;
+    /** STAT_NAMED entry (version 3): key (16), name length u32. */
+    public static final int STAT_ENTRY = 20;
 
     private static final String[] OPCODE_NAMES = {"?", "hello", "register_buffer", "unregister_buffer", "put", "get",
         "exists", "remove", "lookup_prefix", "put_start", "write_range", "put_commit", "put_abort", "read_range",
@@ -138,7 +166,13 @@ public final class SidecarProtocol {
 
     /** Lower-case name of an opcode ("put"), or "unknown". */
     public static String opcodeName(int opcode) {
-        return opcode > 0 && opcode < OPCODE_NAMES.length ? OPCODE_NAMES[opcode] : "unknown";
+        return switch (opcode) {
+            case PUT_NAMED -> "put_named";
+            case GET_NAMED -> "get_named";
+            case STAT_NAMED -> "stat_named";
+            case REMOVE_BY_REGEX -> "remove_by_regex";
+            default -> opcode > 0 && opcode < OPCODE_NAMES.length ? OPCODE_NAMES[opcode] : "unknown";
+        };
     }
 
     /** Name of a status code ("NOT_FOUND"), or "STATUS_n". */

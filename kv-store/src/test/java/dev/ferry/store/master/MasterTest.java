@@ -178,6 +178,49 @@ class MasterTest {
     }
 
     @Test
+    void softPinnedBlocksAreEvictedOnlyWhenNoUnpinnedOneCanBe() {
+        put(1, 2, 3, 4); // full
+        assertThat(master.pin(BlockKey.ofAll(1, 2, 3), false, 60_000)).isEqualTo(3);
+        put(5); // 4, the only unpinned block, goes although 1 is older
+        assertThat(master.exists(BlockKey.ofAll(1, 2, 3, 4))).containsExactly(true, true, true, false);
+        master.pin(BlockKey.ofAll(5), false, 60_000);
+        put(6); // every block is soft-pinned: the least recent of them goes rather than refuse the put
+        assertThat(master.exists(BlockKey.ofAll(1, 2, 3, 5, 6))).containsExactly(false, true, true, true, true);
+        master.pin(BlockKey.ofAll(2, 3, 5, 6), true, 0);
+        assertThatThrownBy(() -> put(7)).isInstanceOfSatisfying(MasterException.class,
+                e -> assertThat(e.reason()).isEqualTo(MasterException.Reason.NO_SPACE)); // hard pins never go
+    }
+
+    @Test
+    void aPreferredSegmentIsFoundByNameNodeIdOrDataAddress() {
+        for (String name : new String[] {"b/dram", "b", "127.0.0.1:2"}) {
+            BlockKey key = BlockKey.of(name.hashCode());
+            assertThat(master.putStart(new BlockKey[] {key}, BLOCK, 1, name)).extracting(Placement::segment)
+                    .as(name).containsExactly("b/dram");
+            master.putAbort(new BlockKey[] {key});
+        }
+        assertThat(master.putStart(BlockKey.ofAll(9), BLOCK, 1, "no-such:1")).hasSize(1); // placed anyway
+    }
+
+    @Test
+    void removeByRegexTakesTheNamedBlocksWhoseNameMatchesAndSparesLeasedAndPinnedOnes() {
+        BlockKey[] keys = BlockKey.ofAll(1, 2, 3, 4);
+        master.putStart(keys, BLOCK, 1, null, new String[] {"user_session_1", "user_session_2", "sys/prompt", null});
+        master.putCommit(keys, new int[4]);
+        assertThatThrownBy(() -> master.removeByRegex("(", false)).isInstanceOfSatisfying(MasterException.class,
+                e -> assertThat(e.reason()).isEqualTo(MasterException.Reason.REFUSED));
+        Lease lease = master.get(BlockKey.ofAll(2), 10_000);
+        assertThat(master.removeByRegex("^user_session_", false)).isEqualTo(1); // 2 is leased
+        assertThat(master.exists(keys)).containsExactly(false, true, true, true);
+        master.release(lease.id());
+        master.pin(BlockKey.ofAll(2), true, 0);
+        assertThat(master.removeByRegex("session", false)).isZero(); // hard-pinned
+        assertThat(master.removeByRegex("session", true)).isEqualTo(1);
+        assertThat(master.removeByRegex(".*", false)).isEqualTo(1); // 4 has no name: never matched
+        assertThat(master.exists(keys)).containsExactly(false, false, false, true);
+    }
+
+    @Test
     void renewKeepsALeaseAliveAndFailsOnceItExpired() {
         put(1);
         Lease lease = master.get(BlockKey.ofAll(1), 100);

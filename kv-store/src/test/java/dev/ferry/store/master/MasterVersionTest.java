@@ -70,6 +70,45 @@ class MasterVersionTest {
     }
 
     @Test
+    void aMasterThatKeepsNoNamesGetsPutStartWithoutThem() {
+        // A master of a build before PUT_START_NAMED (42) and REMOVE_BY_REGEX (43): it serves PUT_START.
+        Master master = new Master(new LruPolicy(), System::nanoTime, 10_000, 10_000);
+        master.registerNode("n1", SEGMENT);
+        java.util.concurrent.atomic.AtomicInteger putStarts = new java.util.concurrent.atomic.AtomicInteger();
+        ExecutorService executor = Executors.newSingleThreadExecutor();
+        RpcHandler older = new RpcHandler() {
+            @Override
+            public void handle(int method, ByteBuf request, ByteBuf answer) {
+                if (method != MasterProtocol.PUT_START) {
+                    throw new RpcException(RpcException.REFUSED, "unknown master method " + method);
+                }
+                putStarts.incrementAndGet();
+                BlockKey[] keys = Wire.readKeys(request);
+                long bytes = Wire.readLong(request);
+                int replicas = Wire.readInt(request);
+                Wire.readString(request);
+                var placements = master.putStart(keys, bytes, replicas, null);
+                answer.writeInt(placements.size());
+                for (Placement p : placements) {
+                    p.key().write(answer).writeBoolean(p.exists());
+                    Wire.writeString(answer, p.exists() ? "" : p.segment());
+                    answer.writeLong(p.offset()).writeLong(p.length());
+                }
+            }
+        };
+        try (RpcServer server = new RpcServer("127.0.0.1", 0, older, executor);
+             MasterClient client = new MasterClient("127.0.0.1", server.port(), 5_000)) {
+            assertThat(client.putStart(BlockKey.ofAll(1), 4096, 1, null, new String[] {"k1"})).hasSize(1);
+            assertThat(client.putStart(BlockKey.ofAll(2), 4096, 1, null, new String[] {"k2"})).hasSize(1);
+            assertThat(putStarts).hasValue(2); // the second put asked for PUT_START at once
+            assertThatThrownBy(() -> client.removeByRegex("k.*", false))
+                    .hasMessageContaining("unknown master method " + MasterProtocol.REMOVE_BY_REGEX);
+        } finally {
+            executor.shutdownNow();
+        }
+    }
+
+    @Test
     void aMasterOfAnOlderBuildIsNamedAsSuchToTheClient() {
         // A master of the earlier build knows none of version 2's method numbers.
         ExecutorService executor = Executors.newSingleThreadExecutor();

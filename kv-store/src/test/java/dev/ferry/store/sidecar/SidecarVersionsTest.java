@@ -86,14 +86,16 @@ class SidecarVersionsTest {
     @Test
     void helloAgreesOnTheHighestVersionBothSpeakAndRefusesNone() throws IOException {
         assertThat(hello(1, 2).getShort(HEADER_BYTES)).isEqualTo((short) 2);
-        assertThat(hello(1, 9).getShort(HEADER_BYTES)).isEqualTo((short) 2);
+        assertThat(hello(1, 3).getShort(HEADER_BYTES)).isEqualTo((short) 3);
+        assertThat(hello(1, 9).getShort(HEADER_BYTES)).isEqualTo((short) 3);
         assertThat(hello(1, 1).getShort(HEADER_BYTES)).isEqualTo((short) 1);
-        ByteBuffer refused = hello(3, 4);
+        assertThat(hello(1, 2).getInt(0)).isEqualTo(HEADER_AFTER_LENGTH + HELLO_ANSWER_BYTES); // as before version 3
+        ByteBuffer refused = hello(4, 5);
         assertThat(refused.getShort(6)).isEqualTo((short) UNSUPPORTED_VERSION);
         int n = refused.getShort(HEADER_BYTES) & 0xFFFF;
         assertThat(new String(refused.array(), HEADER_BYTES + 2, n, StandardCharsets.UTF_8))
-                .contains("this sidecar speaks versions 1..2, the client asked for 3..4");
-        assertThatThrownBy(() -> fx.client(3)).isInstanceOfSatisfying(SidecarException.class,
+                .contains("this sidecar speaks versions 1..3, the client asked for 4..5");
+        assertThatThrownBy(() -> fx.client(4)).isInstanceOfSatisfying(SidecarException.class,
                 e -> assertThat(e.status()).isEqualTo(UNSUPPORTED_VERSION));
     }
 

@@ -1,0 +1,289 @@
+"""Mooncake Store's tensor methods (put_tensor, get_tensor and their batch, tensor-parallel,
+pub, upsert, _into and _from forms), in Mooncake's stored layout, so that tensors written
+through either store read back through the other:
+
+    offset 0   i32 LE    dtype (DTYPES: float32 0, float64 1, int8 2, uint8 3, int16 4,
+                         uint16 5, int32 6, uint32 7, int64 8, uint64 9, bool 10, float16 11,
+                         bfloat16 12, float8_e4m3fn 13, float8_e5m2 14)
+    offset 4   i32 LE    ndim (0 to 4)
+    offset 8   4 x i64   shape, -1 past ndim
+    offset 40  the tensor's bytes, C order
+
+The layout (METADATA, encode_metadata, decode_metadata) needs nothing but the standard
+library; the methods need torch (``import torch`` raises ModuleNotFoundError where it is
+not installed, as Mooncake's do). A tensor is stored from host memory: one on a GPU is
+copied to the host first (``.cpu()``), a non-contiguous one made contiguous. The
+tensor-parallel forms store shard ``r`` of ``tensor.chunk(tp_size, split_dim)`` under
+``key + "_tp_" + str(r)``. A mixin of ferry.mooncake.MooncakeDistributedStore.
+"""
+
+import ctypes
+import struct
+
+from .codes import INVALID_PARAMS, OK, Failed
+
+METADATA = struct.Struct("<ii4q")  # dtype, ndim, shape[4]: 40 bytes
+DTYPES = ("float32", "float64", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "bool",
+          "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2")
+MAX_DIMS = 4
+
+
+def encode_metadata(dtype_name, shape):
+    """The 40 bytes that precede a tensor's bytes; ValueError for an unknown dtype or more than 4 dims."""
+    if dtype_name not in DTYPES:
+        raise ValueError("dtype %r is not one Mooncake stores (%s)" % (dtype_name, ", ".join(DTYPES)))
+    shape = [int(d) for d in shape]
+    if len(shape) > MAX_DIMS:
+        raise ValueError("a stored tensor has at most %d dimensions, not %d" % (MAX_DIMS, len(shape)))
+    return METADATA.pack(DTYPES.index(dtype_name), len(shape), *(shape + [-1] * (MAX_DIMS - len(shape))))
+
+
+def decode_metadata(stored):
+    """(dtype name, shape) of a stored tensor (its first 40 bytes and more), or None when the
+    bytes are not one: too short, no bytes after the metadata, an unknown dtype, a bad ndim."""
+    if len(stored) <= METADATA.size:
+        return None
+    dtype, ndim, *shape = METADATA.unpack_from(stored)
+    if not 0 <= dtype < len(DTYPES) or not 0 <= ndim <= MAX_DIMS or any(d < 0 for d in shape[:ndim]):
+        return None
+    return DTYPES[dtype], tuple(shape[:ndim])
+
+
+def tp_key(key, rank):
+    """The key of shard ``rank`` of a tensor stored with tensor parallelism."""
+    return "%s_tp_%d" % (key, rank)
+
+
+def _torch():
+    import torch  # noqa: PLC0415 (optional: only the tensor methods need it)
+    return torch
+
+
+def _parts(tensor):
+    """(metadata, data view) of a torch tensor; raises Failed(INVALID_PARAMS) for anything else."""
+    torch = _torch()
+    if not isinstance(tensor, torch.Tensor):
+        raise Failed(INVALID_PARAMS)
+    name = str(tensor.dtype).rpartition(".")[2]
+    if name not in DTYPES or tensor.dim() > MAX_DIMS or tensor.numel() == 0:
+        raise Failed(INVALID_PARAMS)
+    host = tensor.detach().cpu().contiguous()
+    nbytes = host.numel() * host.element_size()
+    data = memoryview((ctypes.c_char * nbytes).from_address(host.data_ptr())).cast("B")
+    return encode_metadata(name, host.shape), data, host  # keep host alive while data is used
+
+
+def _tensor(stored, copy=True):
+    """The tensor of stored bytes (bytes-like), or None when they are not a stored tensor."""
+    decoded = decode_metadata(stored)
+    if decoded is None:
+        return None
+    torch = _torch()
+    name, shape = decoded
+    dtype = getattr(torch, name)
+    data = memoryview(stored)[METADATA.size:]
+    item = torch.empty((), dtype=dtype).element_size()
+    count = 1
+    for d in shape:
+        count *= d
+    if len(data) != count * item:
+        return None
+    buffer = bytearray(data) if copy else data
+    return torch.frombuffer(buffer, dtype=dtype).reshape(shape)
+
+
+class TensorMethods:
+    """Mooncake's tensor methods (module doc)."""
+
+    # --- put ----------------------------------------------------------------------------
+
+    def _put_tensor(self, key, tensor, config, replace=False):
+        try:
+            metadata, data, host = _parts(tensor)
+        except Failed as e:
+            return e.code
+        code = self._put(key, [metadata, data], config, replace=replace)
+        del host
+        return code
+
+    def put_tensor(self, key, tensor):
+        """Stores a torch tensor under key; 0, or a negative code (INVALID_PARAMS for an object
+        that is not a tensor of a stored dtype with 1 to 4 dimensions and some elements)."""
+        return self._put_tensor(key, tensor, None)
+
+    def pub_tensor(self, key, tensor, config=None):
+        """put_tensor with a ReplicateConfig."""
+        return self._put_tensor(key, tensor, config)
+
+    def upsert_tensor(self, key, tensor):
+        """put_tensor replacing a value stored before."""
+        return self._put_tensor(key, tensor, None, replace=True)
+
+    def upsert_pub_tensor(self, key, tensor, config=None):
+        """pub_tensor replacing a value stored before."""
+        return self._put_tensor(key, tensor, config, replace=True)
+
+    def _batch(self, keys, tensors_list, one):
+        if len(keys) != len(tensors_list) or not keys:
+            return [INVALID_PARAMS] * len(keys)
+        return [one(k, t) for k, t in zip(keys, tensors_list)]
+
+    def batch_put_tensor(self, keys, tensors_list):
+        """put_tensor of each pair: a list of codes (all INVALID_PARAMS when the lists differ in length)."""
+        return self._batch(keys, tensors_list, self.put_tensor)
+
+    def batch_pub_tensor(self, keys, tensors_list, config=None):
+        """pub_tensor of each pair: a list of codes."""
+        return self._batch(keys, tensors_list, lambda k, t: self.pub_tensor(k, t, config))
+
+    def batch_upsert_tensor(self, keys, tensors_list):
+        """upsert_tensor of each pair: a list of codes."""
+        return self._batch(keys, tensors_list, self.upsert_tensor)
+
+    def batch_upsert_pub_tensor(self, keys, tensors_list, config=None):
+        """upsert_pub_tensor of each pair: a list of codes."""
+        return self._batch(keys, tensors_list, lambda k, t: self.upsert_pub_tensor(k, t, config))
+
+    # --- tensor parallelism -------------------------------------------------------------
+
+    def _put_shards(self, key, tensor, config, tp_size, split_dim):
+        try:
+            chunks = tensor.chunk(tp_size, split_dim)
+        except (AttributeError, RuntimeError, IndexError, TypeError):
+            return INVALID_PARAMS
+        if len(chunks) != tp_size:
+            return INVALID_PARAMS
+        for rank, chunk in enumerate(chunks):
+            code = self._put_tensor(tp_key(key, rank), chunk, config)
+            if code != OK:
+                return code
+        return OK
+
+    def put_tensor_with_tp(self, key, tensor, tp_rank=0, tp_size=1, split_dim=0):
+        """Stores every shard of ``tensor.chunk(tp_size, split_dim)`` under key_tp_<rank>
+        (``tp_rank`` is not used: all shards are stored); put_tensor when tp_size <= 1."""
+        if tp_size <= 1:
+            return self.put_tensor(key, tensor)
+        return self._put_shards(key, tensor, None, tp_size, split_dim)
+
+    def pub_tensor_with_tp(self, key, tensor, config=None, tp_rank=0, tp_size=1, split_dim=0):
+        """put_tensor_with_tp with a ReplicateConfig."""
+        if tp_size <= 1:
+            return self.pub_tensor(key, tensor, config)
+        return self._put_shards(key, tensor, config, tp_size, split_dim)
+
+    def batch_put_tensor_with_tp(self, base_keys, tensors_list, tp_rank=0, tp_size=1, split_dim=0):
+        """put_tensor_with_tp of each pair: a list of codes (each key's first error)."""
+        return self._batch(base_keys, tensors_list,
+                           lambda k, t: self.put_tensor_with_tp(k, t, tp_rank, tp_size, split_dim))
+
+    def batch_pub_tensor_with_tp(self, base_keys, tensors_list, config=None, tp_rank=0, tp_size=1, split_dim=0):
+        """pub_tensor_with_tp of each pair: a list of codes."""
+        return self._batch(base_keys, tensors_list,
+                           lambda k, t: self.pub_tensor_with_tp(k, t, config, tp_rank, tp_size, split_dim))
+
+    # --- get ----------------------------------------------------------------------------
+
+    def get_tensor(self, key):
+        """The torch tensor stored under key, or None when it is missing or not a stored tensor."""
+        handle = self.get_buffer(key)
+        return None if handle is None else _tensor(memoryview(handle))
+
+    def batch_get_tensor(self, keys):
+        """get_tensor of each key: a list of tensors or None."""
+        return [None if h is None else _tensor(memoryview(h)) for h in self.batch_get_buffer(keys)]
+
+    def get_tensor_with_tp(self, key, tp_rank=0, tp_size=1, split_dim=0):
+        """Shard ``tp_rank`` (key_tp_<rank>), or get_tensor(key) when tp_size <= 1."""
+        return self.get_tensor(key if tp_size <= 1 else tp_key(key, tp_rank))
+
+    def batch_get_tensor_with_tp(self, base_keys, tp_rank=0, tp_size=1):
+        """get_tensor_with_tp of each key."""
+        return self.batch_get_tensor(base_keys if tp_size <= 1 else [tp_key(k, tp_rank) for k in base_keys])
+
+    def get_tensor_into(self, key, buffer_ptr, size):
+        """Reads the stored tensor (metadata and bytes) into registered memory at buffer_ptr and
+        answers a tensor over that memory (no copy: it lives as long as the buffer does), or None."""
+        n = self.get_into(key, buffer_ptr, size)
+        return _over(buffer_ptr, n)
+
+    def batch_get_tensor_into(self, keys, buffer_ptrs, sizes):
+        """get_tensor_into of each triple: a list of tensors or None (all INVALID_PARAMS when
+        the lists differ in length)."""
+        if not len(keys) == len(buffer_ptrs) == len(sizes):
+            return [INVALID_PARAMS] * len(keys)
+        return [_over(p, n) for p, n in zip(buffer_ptrs, self.batch_get_into(keys, buffer_ptrs, sizes))]
+
+    def get_tensor_with_tp_into(self, key, buffer_ptr, size, tp_rank=0, tp_size=1, split_dim=0):
+        """get_tensor_into of shard ``tp_rank`` (of key itself when tp_size <= 1)."""
+        return self.get_tensor_into(key if tp_size <= 1 else tp_key(key, tp_rank), buffer_ptr, size)
+
+    def batch_get_tensor_with_tp_into(self, base_keys, buffer_ptrs, sizes, tp_rank=0, tp_size=1):
+        """batch_get_tensor_into of shard ``tp_rank`` of each key."""
+        keys = base_keys if tp_size <= 1 else [tp_key(k, tp_rank) for k in base_keys]
+        return self.batch_get_tensor_into(keys, buffer_ptrs, sizes)
+
+    # --- serialized tensors in registered memory (no torch needed) -----------------------
+
+    def put_tensor_from(self, key, buffer_ptr, size):
+        """Stores ``size`` bytes at buffer_ptr (registered memory) that hold a tensor in the
+        stored layout (metadata, then bytes: what get_tensor_into reads); 0, or a negative code
+        (INVALID_PARAMS when the bytes are not a stored tensor)."""
+        return self._put_serialized(key, buffer_ptr, size, replace=False)
+
+    def upsert_tensor_from(self, key, buffer_ptr, size):
+        """put_tensor_from replacing a value stored before."""
+        return self._put_serialized(key, buffer_ptr, size, replace=True)
+
+    def batch_put_tensor_from(self, keys, buffer_ptrs, sizes):
+        """put_tensor_from of each triple: a list of codes."""
+        if not len(keys) == len(buffer_ptrs) == len(sizes):
+            return [INVALID_PARAMS] * len(keys)
+        return [self.put_tensor_from(k, p, n) for k, p, n in zip(keys, buffer_ptrs, sizes)]
+
+    def batch_upsert_tensor_from(self, keys, buffer_ptrs, sizes):
+        """upsert_tensor_from of each triple: a list of codes."""
+        if not len(keys) == len(buffer_ptrs) == len(sizes):
+            return [INVALID_PARAMS] * len(keys)
+        return [self.upsert_tensor_from(k, p, n) for k, p, n in zip(keys, buffer_ptrs, sizes)]
+
+    def _put_serialized(self, key, buffer_ptr, size, replace):
+        try:
+            self._registered(buffer_ptr, size)
+        except Failed as e:
+            return e.code
+        stored = memoryview((ctypes.c_char * size).from_address(buffer_ptr)).cast("B") if size > 0 else b""
+        if decode_metadata(stored) is None:
+            return INVALID_PARAMS
+        if replace:
+            return self._put(key, [stored], None, replace=True)
+        return self.put_from(key, buffer_ptr, size)
+
+    def put_tensor_with_tp_from(self, key, buffer_ptr, size, tp_rank=0, tp_size=1, split_dim=0):
+        """Stores every shard of the full tensor serialized at buffer_ptr, as put_tensor_with_tp
+        does (torch splits it); put_tensor_from when tp_size <= 1."""
+        if tp_size <= 1:
+            return self.put_tensor_from(key, buffer_ptr, size)
+        try:
+            self._registered(buffer_ptr, size)
+        except Failed as e:
+            return e.code
+        tensor = _tensor(memoryview((ctypes.c_char * size).from_address(buffer_ptr)).cast("B"), copy=False) \
+            if size > 0 else None
+        if tensor is None:
+            return INVALID_PARAMS
+        return self._put_shards(key, tensor, None, tp_size, split_dim)
+
+    def batch_put_tensor_with_tp_from(self, base_keys, buffer_ptrs, sizes, tp_rank=0, tp_size=1, split_dim=0):
+        """put_tensor_with_tp_from of each triple: a list of codes."""
+        if not len(base_keys) == len(buffer_ptrs) == len(sizes):
+            return [INVALID_PARAMS] * len(base_keys)
+        return [self.put_tensor_with_tp_from(k, p, n, tp_rank, tp_size, split_dim)
+                for k, p, n in zip(base_keys, buffer_ptrs, sizes)]
+
+
+def _over(ptr, length):
+    """A tensor over the stored tensor of ``length`` bytes at ptr (no copy), or None (length < 0, not a tensor)."""
+    if not isinstance(length, int) or length <= METADATA.size:
+        return None
+    return _tensor(memoryview((ctypes.c_char * length).from_address(ptr)).cast("B"), copy=False)
