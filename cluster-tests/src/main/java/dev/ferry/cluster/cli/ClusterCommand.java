@@ -126,6 +126,11 @@ final class ClusterCommand implements Callable<Integer> {
             + "the namespaces, veths and bridge are removed when the run ends. Not with --sidecar.")
     boolean netns;
 
+    @Option(names = "--insecure-no-tls", description = "With --netns, the roles talk plain TCP (and may use Aeron "
+            + "UDP) on the bridge, which is private to this host, instead of mutual TLS with a CA made in the run's "
+            + "logs/tls directory (the default).")
+    boolean insecure;
+
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the generated trace (default ${DEFAULT-VALUE}).")
     long seed;
 
@@ -160,6 +165,11 @@ final class ClusterCommand implements Callable<Integer> {
         if (netns && masters > 1) {
             throw new IllegalArgumentException("--masters above 1 runs its etcd on loopback, which other network "
                     + "namespaces cannot reach: leave out --netns");
+        }
+        if (netns && transport.equals("aeron") && !insecure) {
+            throw new IllegalArgumentException("--netns --transport aeron: Aeron UDP carries no authentication, so it "
+                    + "does not leave loopback unless the roles trust the network: add --insecure-no-tls (the bridge "
+                    + "is private to this host), or use --transport tcp (mutual TLS)");
         }
         if (netns) {
             var reason = NetnsHosts.unavailableReason();
@@ -197,7 +207,9 @@ final class ClusterCommand implements Callable<Integer> {
                             default -> "TCP transport on Netty, " + links + " links per peer";
                         } + ")",
                 "  hosts              " + (netns ? "one network namespace per role on a bridge, each with its own "
-                        + "address and host identity (no loopback, no shared memory between roles)" : "one host, on loopback"),
+                        + "address and host identity (no loopback, no shared memory between roles), "
+                        + (insecure ? "plain TCP (--insecure-no-tls)" : "mutual TLS 1.3 (a CA made in "
+                        + dir.resolve("logs").resolve("tls") + ")") : "one host, on loopback"),
                 "  machine            " + MachineInfo.probe().describe(),
                 "  TTFT               queueing + prefill compute (modeled: 2*params*tokens at 400 TFLOP/s) + "
                         + "measured WRITE and READ transfers + first decode step (modeled)");
@@ -211,7 +223,7 @@ final class ClusterCommand implements Callable<Integer> {
         List<String> deaths;
         List<String> failovers;
         try (LocalCluster cluster = LocalCluster.start(config, netns ? NetnsHosts.create(roles()) : ClusterHosts.loopback(),
-                masters)) {
+                masters, insecure)) {
             System.out.println("  started            master at " + (masters > 1 ? cluster.masterAddress() + " (leader "
                     + cluster.master() + ")" : cluster.master()) + ", prefill at "
                     + cluster.prefill() + "; logs in " + dir.resolve("logs"));
@@ -298,7 +310,7 @@ final class ClusterCommand implements Callable<Integer> {
     }
 
     private List<RequestResult> replay(LocalCluster cluster, List<TraceRequest> trace) throws InterruptedException {
-        Replay replay = new Replay(cluster.prefill(), timeScale, concurrency, 120_000);
+        Replay replay = new Replay(cluster.prefill(), timeScale, concurrency, 120_000, cluster.clientSecurity());
         if (noProgress) {
             return replay.run(trace, r -> { }, cluster::broken);
         }
