@@ -65,6 +65,10 @@ final class BenchTransferCommand implements Callable<Integer> {
             + "target's (default ${DEFAULT-VALUE}).")
     String segmentBytes;
 
+    @Option(names = "--tls", description = "Mutual TLS 1.3 on the TCP links, with a CA made in the results "
+            + "directory (tls/): the cost of authenticated ports. Local target only.")
+    boolean tls;
+
     @Option(names = "--out", description = "Results directory (default ferry-out/bench-<time>).")
     Path out;
 
@@ -80,6 +84,10 @@ final class BenchTransferCommand implements Callable<Integer> {
         }
         if (!transport.equals("tcp") && target != null) {
             throw new IllegalArgumentException("--transport " + transport + " needs the local target (drop --target)");
+        }
+        if (tls && (target != null || !transport.equals("tcp"))) {
+            throw new IllegalArgumentException("--tls measures TCP links to the local target: drop --target, use "
+                    + "--transport tcp");
         }
         if (batchSize < 1 || threads < 1 || duration < 1 || links < 1) {
             throw new IllegalArgumentException("--batch-size, --threads, --duration and --links must be at least 1");
@@ -112,6 +120,10 @@ final class BenchTransferCommand implements Callable<Integer> {
             if (ipc) {
                 args.addAll(List.of("--aeron-dir", driverDir));
             }
+            if (tls) {
+                args.addAll(List.of("--tls-dir", dev.ferry.transfer.tls.ClusterCa.openOrCreate(dir.resolve("tls"),
+                        "ferry-bench-ca").issue(dir.resolve("tls").resolve("target"), "target", List.of()).toString()));
+            }
             local = ChildProcess.start("bench-target", List.of(), SegmentServerMain.class.getName(), args,
                     dir.resolve("target.log"));
             String file = local.field("file");
@@ -136,12 +148,17 @@ final class BenchTransferCommand implements Callable<Integer> {
         settings.put("threads", threads);
         settings.put("transport", transport);
         settings.put("links", links);
+        settings.put("tls", tls);
         settings.put("target", target == null ? "local process" : target);
         System.out.println("ferry bench transfer " + settings);
         System.out.printf("%6s %10s %12s %10s %10s %10s%n", "time", "GB/s", "requests/s", "p50 ms", "p99 ms", "p999 ms");
         TransferBench.Totals totals;
         SegmentDescriptor d = descriptor;
-        try (TransferEngine engine = new TransferEngine(new TransferEngine.Context().linksPerPeer(links)
+        dev.ferry.transfer.tls.PortSecurity security = tls ? dev.ferry.transfer.tls.PortSecurity.tls(
+                dev.ferry.transfer.tls.TlsConfig.fromDir(dev.ferry.transfer.tls.ClusterCa.load(dir.resolve("tls"))
+                        .issue(dir.resolve("tls").resolve("initiator"), "initiator", List.of())))
+                : dev.ferry.transfer.tls.PortSecurity.process();
+        try (TransferEngine engine = new TransferEngine(new TransferEngine.Context().linksPerPeer(links).security(security)
                 .sharedMemory(transport.equals("shm")).aeron(transport.equals("aeron")).aeronDirectory(driverDir)
                 .resolver(name -> d))) {
             if (ipc && engine.aeronLinks(d).isEmpty()) {

@@ -37,14 +37,21 @@ public final class SegmentServerMain implements Callable<Integer> {
             + "--aeron): engines on the same driver reach this one over Aeron IPC.")
     String aeronDir;
 
+    @picocli.CommandLine.Mixin
+    dev.ferry.store.cli.TlsOptions tls;
+
     @Override
     public Integer call() {
+        tls.install();
+        // Every interface when it serves beyond loopback (then with TLS, or insecure), else loopback only.
+        String bindHost = advertise.stream().allMatch(dev.ferry.transfer.tls.PortSecurity::isLoopback) ? "127.0.0.1"
+                : "0.0.0.0";
         if (shm) {
             Slab.removeStale(java.nio.file.Path.of("/dev/shm")); // left by targets that were killed
         }
         Slab slab = shm ? Slab.mapShared(java.nio.file.Path.of("/dev/shm", "ferry-segment-"
                 + ProcessHandle.current().pid() + ".slab"), bytes, true) : Slab.allocate(bytes);
-        TransferEngine engine = new TransferEngine(new TransferEngine.Context().bindHost("0.0.0.0").advertise(advertise)
+        TransferEngine engine = new TransferEngine(new TransferEngine.Context().bindHost(bindHost).advertise(advertise)
                 .aeron(aeron).aeronDirectory(aeronDir));
         var descriptor = engine.registerSegment(name, slab);
         ProcessSupport.announceReady("role=segment-server port=" + engine.endpoint().port() + " bytes=" + bytes
