@@ -23,6 +23,9 @@ final class BenchTargetCommand implements Callable<Integer> {
     @Option(names = "--shm", description = "Back the segment with /dev/shm (initiators on this host may map it).")
     boolean shm;
 
+    @picocli.CommandLine.Mixin
+    dev.ferry.store.cli.TlsOptions tls;
+
     @Override
     public Integer call() {
         List<String> args = new ArrayList<>(List.of("--bytes", Long.toString(ByteSizes.parse(segmentBytes)),
@@ -30,6 +33,7 @@ final class BenchTargetCommand implements Callable<Integer> {
         if (shm) {
             args.add("--shm");
         }
+        args.addAll(tls.arguments());
         return NodeCommandLine.run(new SegmentServerMain(), args.toArray(String[]::new));
     }
 }

@@ -69,6 +69,10 @@ final class BenchTransferCommand implements Callable<Integer> {
             + "directory (tls/): the cost of authenticated ports. Local target only.")
     boolean tls;
 
+    /** For a remote target that serves TLS: this initiator's --tls-dir of the target's cluster CA. */
+    @picocli.CommandLine.Mixin
+    dev.ferry.store.cli.TlsOptions tlsOptions;
+
     @Option(names = "--out", description = "Results directory (default ferry-out/bench-<time>).")
     Path out;
 
@@ -157,7 +161,7 @@ final class BenchTransferCommand implements Callable<Integer> {
         dev.ferry.transfer.tls.PortSecurity security = tls ? dev.ferry.transfer.tls.PortSecurity.tls(
                 dev.ferry.transfer.tls.TlsConfig.fromDir(dev.ferry.transfer.tls.ClusterCa.load(dir.resolve("tls"))
                         .issue(dir.resolve("tls").resolve("initiator"), "initiator", List.of())))
-                : dev.ferry.transfer.tls.PortSecurity.process();
+                : tlsOptions.security();
         try (TransferEngine engine = new TransferEngine(new TransferEngine.Context().linksPerPeer(links).security(security)
                 .sharedMemory(transport.equals("shm")).aeron(transport.equals("aeron")).aeronDirectory(driverDir)
                 .resolver(name -> d))) {
