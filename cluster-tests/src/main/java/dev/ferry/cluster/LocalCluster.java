@@ -152,6 +152,12 @@ public final class LocalCluster implements AutoCloseable {
 
     private void startSecurity() {
         if (hosts.oneHost()) {
+            // The roles inherit $FERRY_TLS_DIR (their --tls-dir default): then this process speaks TLS to them too.
+            String inherited = System.getenv("FERRY_TLS_DIR");
+            if (inherited != null && !inherited.isBlank()) {
+                security = dev.ferry.transfer.tls.PortSecurity.tls(dev.ferry.transfer.tls.TlsConfig.fromDir(
+                        Path.of(inherited)));
+            }
             return;
         }
         if (insecure) {
