@@ -20,7 +20,7 @@ import java.nio.file.Path;
  * (what the Python client does too): the reference for docs/protocol.md, and what tests and
  * benchmarks use. Block bytes go through shared buffers the caller registers
  * ({@link #registerBuffer} of a {@link Memfd}); {@link #putInline} and {@link #getInline} carry them in the
- * frame for remote clients.
+ * frame for remote clients, over TCP or, to a sidecar serving TLS, {@link #connectTls}.
  *
  * <p>Speaks protocol version {@value SidecarProtocol#VERSION} (16-byte keys) unless connected
  * for another ({@link #connect(Path, int)}); methods taking {@code long} keys send

@@ -38,7 +38,8 @@ import java.util.function.Consumer;
 
 /**
  * Serves the sidecar protocol on a Unix domain socket (created owner-only, 0600) and,
- * optionally, on TCP, over Netty (epoll where present, so that the Unix socket can receive
+ * optionally, on TCP (mutual TLS when its {@code PortSecurity} says so: required beyond
+ * loopback), over Netty (epoll where present, so that the Unix socket can receive
  * memfds with SCM_RIGHTS; NIO otherwise). Each connection gets a {@link ConnectionHandler} and a
  * {@link ClientSession}; requests run on the given executor.
  *
