@@ -34,6 +34,7 @@ import fcntl
 import mmap
 import os
 import socket
+import ssl
 import struct
 
 VERSION = 3  # highest protocol version this client speaks: 16-byte keys, named blocks
@@ -128,8 +129,24 @@ class MemfdBuffer:
         self.close()
 
 
+def tls_context(tls_dir):
+    """A client SSLContext for a sidecar's TCP port with mutual TLS 1.3: `tls_dir` holds ca.pem (the
+    cluster CA), cert.pem and key.pem (this client's certificate and key), as `ferry ca` writes them.
+    Host names are not checked: the cluster CA vouches for its members (docs/operations.md)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.load_verify_locations(cafile=os.path.join(tls_dir, "ca.pem"))
+    context.load_cert_chain(os.path.join(tls_dir, "cert.pem"), os.path.join(tls_dir, "key.pem"))
+    return context
+
+
 class FerryClient:
     """A connection to a sidecar, over its Unix socket (`path`) or TCP (`host`, `port`, `token`).
+
+    Over TCP, `tls_dir` (default $FERRY_TLS_DIR) turns on mutual TLS 1.3 (see `tls_context`), which a
+    sidecar serving TCP beyond loopback requires.
 
     Says HELLO on connect, offering protocol versions `min_version`..`max_version`;
     `version` (the one the sidecar chose), `max_frame_bytes` and `shared_buffers` (whether
@@ -137,7 +154,7 @@ class FerryClient:
     """
 
     def __init__(self, path=None, host=None, port=None, token=None, timeout=30.0,
-                 min_version=MIN_VERSION, max_version=VERSION):
+                 min_version=MIN_VERSION, max_version=VERSION, tls_dir=None):
         if path is not None:
             self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             address = path
@@ -149,6 +166,9 @@ class FerryClient:
         self._next_id = 1
         try:
             self._sock.connect(address)
+            tls_dir = tls_dir if tls_dir is not None else os.environ.get("FERRY_TLS_DIR")
+            if path is None and tls_dir:
+                self._sock = tls_context(tls_dir).wrap_socket(self._sock, server_hostname=host)
             token_bytes = (token or "").encode("utf-8")
             body = self._call(HELLO, struct.pack("<HHH", min_version, max_version, len(token_bytes)) + token_bytes)
             self.version, flags, self.max_frame_bytes, self.max_in_flight, _, self.quota_bytes, self.session_id = \

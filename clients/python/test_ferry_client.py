@@ -367,6 +367,12 @@ class FerryTcpClientTest(unittest.TestCase):
             self.assertEqual(ferry.get_inline(list(reversed(keys))), list(reversed(blocks)))
             self.assertEqual(ferry.lookup_prefix(keys), 2)
 
+    @unittest.skipUnless(os.environ.get("FERRY_TLS_DIR"), "FERRY_TLS_DIR is not set: the TCP port is plain")
+    def test_a_client_without_tls_gets_nothing_from_a_tls_port(self):
+        # The port speaks mutual TLS (the other tests of this class pass through it with $FERRY_TLS_DIR).
+        with self.assertRaises((ConnectionError, OSError)):
+            FerryClient(token=TOKEN, tls_dir="", **self.address)
+
 
 def assert_closed(test, sock):
     """The sidecar closed the connection: end of stream, or a reset when bytes it never read were left."""

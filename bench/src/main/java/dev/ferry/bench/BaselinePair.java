@@ -46,6 +46,14 @@ public record BaselinePair(String name, String engine, String baseline, Map<Stri
     public static final BaselinePair TCP_CRC_COST = new BaselinePair("tcp-crc-cost",
             exact(TcpTransferBenchmark.class, "rawNioCrcBaseline"), exact(TcpTransferBenchmark.class, "rawNioBaseline"),
             Map.of(), Map.of(), "chunkBytes", TcpTransferBenchmark.TOTAL_BYTES, 0.9);
+    /**
+     * The engine's TCP WRITE over mutual TLS 1.3 vs the same without TLS: what authenticated
+     * ports cost (AES-128-GCM on the JDK's provider, and the payload no longer read from the
+     * socket straight into place).
+     */
+    public static final BaselinePair TCP_TLS_COST = new BaselinePair("tcp-tls-cost",
+            exact(TcpTransferBenchmark.class, "engineWrite"), exact(TcpTransferBenchmark.class, "engineWrite"),
+            Map.of("tls", "true"), Map.of("tls", "false"), "chunkBytes", TcpTransferBenchmark.TOTAL_BYTES, 0.3);
     /** Aeron over UDP loopback, a media driver per engine, vs a raw publication and subscription on two drivers. */
     public static final BaselinePair AERON_UDP = new BaselinePair("aeron-udp",
             exact(AeronTransferBenchmark.class, "engineWrite"), exact(AeronTransferBenchmark.class, "rawAeronBaseline"),
@@ -69,7 +77,7 @@ public record BaselinePair(String name, String engine, String baseline, Map<Stri
     public static final BaselinePair SHM = new BaselinePair("shm", exact(ShmTransferBenchmark.class, "engineWrite"),
             exact(ShmTransferBenchmark.class, "memcpyBaseline"), Map.of(), Map.of(), "requestBytes", 0, 0.8);
 
-    private static final BaselinePair[] ALL = {TCP, TCP_CRC, TCP_READ, TCP_READ_CRC, TCP_CRC_COST, AERON_UDP,
+    private static final BaselinePair[] ALL = {TCP, TCP_CRC, TCP_READ, TCP_READ_CRC, TCP_CRC_COST, TCP_TLS_COST, AERON_UDP,
         AERON_UDP_CRC, AERON_UDP_CRC_COST, AERON_IPC, SHM};
 
     private static String exact(Class<?> benchmark, String method) {

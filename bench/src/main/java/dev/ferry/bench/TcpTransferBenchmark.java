@@ -60,6 +60,11 @@ public class TcpTransferBenchmark {
     @Param({"65536", "262144", "1048576", "4194304"})
     public int chunkBytes;
 
+    /** Whether the engines' connection is mutual TLS 1.3 (certificates of a CA made in a temporary directory). */
+    @Param({"false"})
+    public boolean tls;
+    private java.nio.file.Path tlsDir;
+
     private Slab source;
     private Slab sink;
     private TransferEngine target;
@@ -81,10 +86,20 @@ public class TcpTransferBenchmark {
         source = Slab.allocate(TOTAL_BYTES);
         sink = Slab.allocate(TOTAL_BYTES);
         source.memory().fill((byte) 1);
-        target = new TransferEngine(new TransferEngine.Context().ioThreads(1));
+        dev.ferry.transfer.tls.PortSecurity targetSecurity = dev.ferry.transfer.tls.PortSecurity.loopbackOnly();
+        dev.ferry.transfer.tls.PortSecurity initiatorSecurity = targetSecurity;
+        if (tls) {
+            tlsDir = java.nio.file.Files.createTempDirectory("ferry-bench-tls");
+            var ca = dev.ferry.transfer.tls.ClusterCa.create("ferry-bench-ca");
+            targetSecurity = dev.ferry.transfer.tls.PortSecurity.tls(dev.ferry.transfer.tls.TlsConfig.fromDir(
+                    ca.issue(tlsDir.resolve("target"), "target", List.of())));
+            initiatorSecurity = dev.ferry.transfer.tls.PortSecurity.tls(dev.ferry.transfer.tls.TlsConfig.fromDir(
+                    ca.issue(tlsDir.resolve("initiator"), "initiator", List.of())));
+        }
+        target = new TransferEngine(new TransferEngine.Context().ioThreads(1).security(targetSecurity));
         SegmentDescriptor d = target.registerSegment("sink", sink.memory());
         initiator = new TransferEngine(new TransferEngine.Context().ioThreads(1).linksPerPeer(1).sharedMemory(false)
-                .resolver(name -> d));
+                .security(initiatorSecurity).resolver(name -> d));
         batch = new ArrayList<>();
         readBatch = new ArrayList<>();
         for (long at = 0; at < TOTAL_BYTES; at += chunkBytes) {
@@ -177,5 +192,12 @@ public class TcpTransferBenchmark {
         target.close();
         source.close();
         sink.close();
+        if (tlsDir != null) {
+            try (var files = java.nio.file.Files.walk(tlsDir)) {
+                for (java.nio.file.Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    java.nio.file.Files.deleteIfExists(f);
+                }
+            }
+        }
     }
 }

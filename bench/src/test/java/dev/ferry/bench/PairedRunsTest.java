@@ -66,7 +66,7 @@ class PairedRunsTest {
         int exit = cli.execute("--pair", "rdma", "--forks", "0");
 
         assertThat(exit).isEqualTo(1);
-        assertThat(err.toString()).isEqualTo("ferry jmh-pairs: no benchmark pair 'rdma'; pairs: tcp, tcp-crc, tcp-read, tcp-read-crc, tcp-crc-cost, aeron-udp, aeron-udp-crc, aeron-udp-crc-cost, aeron-ipc, shm"
+        assertThat(err.toString()).isEqualTo("ferry jmh-pairs: no benchmark pair 'rdma'; pairs: tcp, tcp-crc, tcp-read, tcp-read-crc, tcp-crc-cost, tcp-tls-cost, aeron-udp, aeron-udp-crc, aeron-udp-crc-cost, aeron-ipc, shm"
                 + System.lineSeparator());
     }
 

@@ -134,10 +134,63 @@ public final class LocalCluster implements AutoCloseable {
         }
     }
 
-    private LocalCluster(Config config, ClusterHosts hosts, int masters) {
+    private LocalCluster(Config config, ClusterHosts hosts, int masters, boolean insecure) {
         this.config = config;
         this.hosts = hosts;
         this.masters = masters;
+        this.insecure = insecure;
+    }
+
+    /** Whether its roles talk plain TCP beyond loopback ({@code --insecure-no-tls}) rather than mutual TLS. */
+    private final boolean insecure;
+    /** How this process reaches the roles: mutual TLS when they are on hosts of their own, unless insecure. */
+    private dev.ferry.transfer.tls.PortSecurity security = dev.ferry.transfer.tls.PortSecurity.loopbackOnly();
+
+    /**
+     * How a client of this process reaches the cluster's roles (its own certificate of the
+     * cluster's CA when they run on hosts of their own): for {@link Replay}.
+     */
+    public dev.ferry.transfer.tls.PortSecurity clientSecurity() {
+        return security;
+    }
+
+    /**
+     * With the roles on hosts of their own, each gets its TLS flags: {@code --tls-dir} of a
+     * certificate of a CA made in the work directory ({@code tls/}), or {@code --insecure-no-tls}.
+     */
+    private List<String> withSecurity(String role, List<String> args) {
+        if (hosts.oneHost()) {
+            return args;
+        }
+        List<String> all = new ArrayList<>(args);
+        if (insecure) {
+            all.add("--insecure-no-tls");
+        } else {
+            Path dir = config.workDir().resolve("tls");
+            all.addAll(List.of("--tls-dir", dev.ferry.transfer.tls.ClusterCa.openOrCreate(dir, "ferry-cluster-ca")
+                    .issue(dir.resolve(role), role, List.of(hosts.address(role))).toString()));
+        }
+        return all;
+    }
+
+    private void startSecurity() {
+        if (hosts.oneHost()) {
+            // The roles inherit $FERRY_TLS_DIR (their --tls-dir default): then this process speaks TLS to them too.
+            String inherited = System.getenv("FERRY_TLS_DIR");
+            if (inherited != null && !inherited.isBlank()) {
+                security = dev.ferry.transfer.tls.PortSecurity.tls(dev.ferry.transfer.tls.TlsConfig.fromDir(
+                        Path.of(inherited)));
+            }
+            return;
+        }
+        if (insecure) {
+            security = dev.ferry.transfer.tls.PortSecurity.insecure();
+            return;
+        }
+        Path dir = config.workDir().resolve("tls");
+        security = dev.ferry.transfer.tls.PortSecurity.tls(dev.ferry.transfer.tls.TlsConfig.fromDir(
+                dev.ferry.transfer.tls.ClusterCa.openOrCreate(dir, "ferry-cluster-ca").issue(dir.resolve("client"),
+                        "client", List.of())));
     }
 
     /**
@@ -186,6 +239,15 @@ public final class LocalCluster implements AutoCloseable {
      *                                  started is stopped
      */
     public static LocalCluster start(Config config, ClusterHosts hosts, int masters) {
+        return start(config, hosts, masters, false);
+    }
+
+    /**
+     * As {@link #start(Config, ClusterHosts, int)}; roles on hosts of their own authenticate
+     * each other with mutual TLS (a CA made in the work directory), or, when {@code insecure},
+     * talk plain TCP and may use Aeron UDP.
+     */
+    public static LocalCluster start(Config config, ClusterHosts hosts, int masters, boolean insecure) {
         String refused = masters < 1 ? "masters must be at least 1, not " + masters
                 : config.sidecar() && !hosts.oneHost() ? "sidecars run only with every role on one host"
                 : masters > 1 && !hosts.oneHost() ? "several masters run only with every role on one host (the local "
@@ -194,7 +256,7 @@ public final class LocalCluster implements AutoCloseable {
             hosts.close();
             throw new IllegalArgumentException(refused);
         }
-        LocalCluster cluster = new LocalCluster(config, hosts, masters);
+        LocalCluster cluster = new LocalCluster(config, hosts, masters, insecure);
         Runtime.getRuntime().addShutdownHook(cluster.shutdownHook);
         try {
             cluster.startAll();
@@ -211,6 +273,7 @@ public final class LocalCluster implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create " + config.workDir(), e);
         }
+        startSecurity();
         startMasters();
         if (config.sidecar()) {
             startWithSidecars();
@@ -388,7 +451,7 @@ public final class LocalCluster implements AutoCloseable {
      */
     public dev.ferry.store.master.MasterStats masterStats() {
         try (var client = new dev.ferry.store.master.MasterClient(
-                dev.ferry.store.coord.MasterAddress.parse(masterAddress), 5_000, 0)) {
+                dev.ferry.store.coord.MasterAddress.parse(masterAddress), 5_000, 0, security)) {
             return client.stats();
         }
     }
@@ -463,8 +526,9 @@ public final class LocalCluster implements AutoCloseable {
         return TrafficReport.of(nodes);
     }
 
-    private static List<LinkTraffic> traffic(HostPort node) {
-        try (RpcClient client = new RpcClient(node.host(), node.port(), 5_000)) {
+    private List<LinkTraffic> traffic(HostPort node) {
+        try (RpcClient client = new RpcClient(node.host(), node.port(), 5_000, new dev.ferry.store.rpc.EpochFence(),
+                security)) {
             return client.call(TrafficProtocol.TRAFFIC, b -> { }, TrafficProtocol::read);
         }
     }
@@ -537,7 +601,7 @@ public final class LocalCluster implements AutoCloseable {
     }
 
     private ChildProcess launchAsync(String name, String mainClass, List<String> args) {
-        ChildProcess role = ChildProcess.start(name, hosts.prefix(name), mainClass, args,
+        ChildProcess role = ChildProcess.start(name, hosts.prefix(name), mainClass, withSecurity(name, args),
                 config.workDir().resolve(name + ".log"));
         roles.add(role);
         role.onUnexpectedExit(this::died);

@@ -28,6 +28,7 @@ public final class Replay {
     private final double timeScale;
     private final int concurrency;
     private final long requestTimeoutMillis;
+    private final dev.ferry.transfer.tls.PortSecurity security;
 
     /**
      * @param prefill              the prefill node's RPC address
@@ -36,6 +37,16 @@ public final class Replay {
      * @param requestTimeoutMillis longest wait for one request, ms
      */
     public Replay(HostPort prefill, double timeScale, int concurrency, long requestTimeoutMillis) {
+        this(prefill, timeScale, concurrency, requestTimeoutMillis, dev.ferry.transfer.tls.PortSecurity.process());
+    }
+
+    /**
+     * @param security how to reach the prefill node ({@link LocalCluster#clientSecurity()})
+     * @see #Replay(HostPort, double, int, long)
+     */
+    public Replay(HostPort prefill, double timeScale, int concurrency, long requestTimeoutMillis,
+                  dev.ferry.transfer.tls.PortSecurity security) {
+        this.security = security;
         this.prefill = prefill;
         this.timeScale = timeScale;
         this.concurrency = concurrency;
@@ -65,7 +76,8 @@ public final class Replay {
         ExecutorService workers = Executors.newFixedThreadPool(concurrency, r -> new Thread(r, "ferry-replay"));
         long start = System.nanoTime();
         long firstMs = trace.getFirst().timestampMs();
-        try (RpcClient client = new RpcClient(prefill.host(), prefill.port(), requestTimeoutMillis)) {
+        try (RpcClient client = new RpcClient(prefill.host(), prefill.port(), requestTimeoutMillis,
+                new dev.ferry.store.rpc.EpochFence(), security)) {
             for (int i = 0; i < trace.size(); i++) {
                 TraceRequest request = trace.get(i);
                 if (timeScale > 0) {

@@ -25,6 +25,7 @@ public final class DecodeMain implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        options.tls.install();
         var profile = options.profile();
         DecodeNode node = new DecodeNode(options.blockStore(concurrency, 1), profile, memoryGBps);
         ExecutorService executor = Executors.newFixedThreadPool(concurrency, r -> new Thread(r, "ferry-decode"));

@@ -108,7 +108,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         this.healer = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ferry-heal-", 0).factory());
         try {
             this.tcp = new TcpTransport(segments, this, ctx.notifications, ctx.bindHost, ctx.port, ctx.ioThreads, ctx.linksPerPeer,
-                    ctx.connectTimeoutMillis, TimeUnit.MILLISECONDS.toNanos(ctx.stallTimeoutMillis));
+                    ctx.connectTimeoutMillis, TimeUnit.MILLISECONDS.toNanos(ctx.stallTimeoutMillis), ctx.security);
         } catch (RuntimeException e) {
             healer.shutdownNow();
             timers.shutdownNow();
@@ -615,6 +615,17 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         private boolean aeron;
         private String aeronDirectory;
         private String name = "ferry";
+        private dev.ferry.transfer.tls.PortSecurity security;
+
+        /**
+         * The security of the TCP links, served and made (default: the process's,
+         * {@link dev.ferry.transfer.tls.PortSecurity#process()}); without TLS the engine binds
+         * loopback only, unless insecure, and Aeron UDP leaves loopback only when insecure.
+         */
+        public Context security(dev.ferry.transfer.tls.PortSecurity security) {
+            this.security = security;
+            return this;
+        }
 
         /** Address the TCP server binds (default 127.0.0.1). */
         public Context bindHost(String host) {
@@ -750,6 +761,12 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
                     throw new IllegalStateException("an engine bound to 0.0.0.0 must be told which addresses to advertise");
                 }
                 advertise = List.of(bindHost);
+            }
+            if (security == null) {
+                security = dev.ferry.transfer.tls.PortSecurity.process();
+            }
+            if (aeron) {
+                security.checkAeron(bindHost);
             }
             if (notifications == null) {
                 notifications = (segment, message) -> { };

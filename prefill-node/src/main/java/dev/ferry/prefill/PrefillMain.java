@@ -32,6 +32,7 @@ public final class PrefillMain implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        options.tls.install();
         var profile = options.profile();
         HostPort d = HostPort.parse(decode);
         BlockStore store = options.blockStore(1, replicas);

@@ -31,7 +31,7 @@ class LayeringTest {
 
     /** kv-transfer-engine's packages, bottom first: the engine facade on top, the transports side by side. */
     static final List<List<String>> TRANSFER = List.of(
-            List.of("dev.ferry.transfer.segment.."),
+            List.of("dev.ferry.transfer.segment..", "dev.ferry.transfer.tls.."),
             List.of("dev.ferry.transfer.slice.."),
             List.of("dev.ferry.transfer.transport", "dev.ferry.transfer.transport.frame.."),
             List.of("dev.ferry.transfer.transport.serve.."),
@@ -68,7 +68,7 @@ class LayeringTest {
 
     @ArchTest
     static final ArchRule transferPackagesUseOnlyPackagesBelow = Layers.layered(TRANSFER, false)
-            .as("kv-transfer-engine: segment <- slice <- transport, transport.frame <- transport.serve"
+            .as("kv-transfer-engine: segment, tls <- slice <- transport, transport.frame <- transport.serve"
                     + " <- transport.tcp, transport.aeron, transport.shm, spray, metrics <- dev.ferry.transfer");
 
     @ArchTest

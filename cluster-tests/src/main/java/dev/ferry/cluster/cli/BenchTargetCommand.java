@@ -27,6 +27,9 @@ final class BenchTargetCommand implements Callable<Integer> {
             + "for this long so that the serving path is compiled; 0 for none (default ${DEFAULT-VALUE}).")
     long warmUpMillis;
 
+    @picocli.CommandLine.Mixin
+    dev.ferry.store.cli.TlsOptions tls;
+
     @Override
     public Integer call() {
         List<String> args = new ArrayList<>(List.of("--bytes", Long.toString(ByteSizes.parse(segmentBytes)),
@@ -34,6 +37,7 @@ final class BenchTargetCommand implements Callable<Integer> {
         if (shm) {
             args.add("--shm");
         }
+        args.addAll(tls.arguments());
         return NodeCommandLine.run(new SegmentServerMain(), args.toArray(String[]::new));
     }
 }

@@ -71,6 +71,14 @@ final class BenchTransferCommand implements Callable<Integer> {
             + "runs compiled code; 0 for none (default ${DEFAULT-VALUE}).")
     long warmUpMillis;
 
+    @Option(names = "--tls", description = "Mutual TLS 1.3 on the TCP links, with a CA made in the results "
+            + "directory (tls/): the cost of authenticated ports. Local target only.")
+    boolean tls;
+
+    /** For a remote target that serves TLS: this initiator's --tls-dir of the target's cluster CA. */
+    @picocli.CommandLine.Mixin
+    dev.ferry.store.cli.TlsOptions tlsOptions;
+
     @Option(names = "--out", description = "Results directory (default ferry-out/bench-<time>).")
     Path out;
 
@@ -86,6 +94,10 @@ final class BenchTransferCommand implements Callable<Integer> {
         }
         if (!transport.equals("tcp") && target != null) {
             throw new IllegalArgumentException("--transport " + transport + " needs the local target (drop --target)");
+        }
+        if (tls && (target != null || !transport.equals("tcp"))) {
+            throw new IllegalArgumentException("--tls measures TCP links to the local target: drop --target, use "
+                    + "--transport tcp");
         }
         if (batchSize < 1 || threads < 1 || duration < 1 || links < 1 || warmUpMillis < 0) {
             throw new IllegalArgumentException("--batch-size, --threads, --duration and --links must be at least 1, "
@@ -120,6 +132,10 @@ final class BenchTransferCommand implements Callable<Integer> {
             if (ipc) {
                 args.addAll(List.of("--aeron-dir", driverDir));
             }
+            if (tls) {
+                args.addAll(List.of("--tls-dir", dev.ferry.transfer.tls.ClusterCa.openOrCreate(dir.resolve("tls"),
+                        "ferry-bench-ca").issue(dir.resolve("tls").resolve("target"), "target", List.of()).toString()));
+            }
             local = ChildProcess.start("bench-target", List.of(), SegmentServerMain.class.getName(), args,
                     dir.resolve("target.log"));
             String file = local.field("file");
@@ -144,6 +160,7 @@ final class BenchTransferCommand implements Callable<Integer> {
         settings.put("threads", threads);
         settings.put("transport", transport);
         settings.put("links", links);
+        settings.put("tls", tls);
         settings.put("target", target == null ? "local process" : target);
         settings.put("warmUpMillis", warmUpMillis);
         if (warmUpMillis > 0) {
@@ -155,7 +172,11 @@ final class BenchTransferCommand implements Callable<Integer> {
         System.out.printf("%6s %10s %12s %10s %10s %10s%n", "time", "GB/s", "requests/s", "p50 ms", "p99 ms", "p999 ms");
         TransferBench.Totals totals;
         SegmentDescriptor d = descriptor;
-        try (TransferEngine engine = new TransferEngine(new TransferEngine.Context().linksPerPeer(links)
+        dev.ferry.transfer.tls.PortSecurity security = tls ? dev.ferry.transfer.tls.PortSecurity.tls(
+                dev.ferry.transfer.tls.TlsConfig.fromDir(dev.ferry.transfer.tls.ClusterCa.load(dir.resolve("tls"))
+                        .issue(dir.resolve("tls").resolve("initiator"), "initiator", List.of())))
+                : tlsOptions.security();
+        try (TransferEngine engine = new TransferEngine(new TransferEngine.Context().linksPerPeer(links).security(security)
                 .sharedMemory(transport.equals("shm")).aeron(transport.equals("aeron")).aeronDirectory(driverDir)
                 .resolver(name -> d))) {
             if (ipc && engine.aeronLinks(d).isEmpty()) {

@@ -157,6 +157,11 @@ final class ClusterCommand implements Callable<Integer> {
             + "with --flap-every (default ${DEFAULT-VALUE}).")
     long stallTimeoutMillis;
 
+    @Option(names = "--insecure-no-tls", description = "With --netns, the roles talk plain TCP (and may use Aeron "
+            + "UDP) on the bridge, which is private to this host, instead of mutual TLS with a CA made in the run's "
+            + "logs/tls directory (the default).")
+    boolean insecure;
+
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the generated trace (default ${DEFAULT-VALUE}).")
     long seed;
 
@@ -191,6 +196,11 @@ final class ClusterCommand implements Callable<Integer> {
         if (netns && masters > 1) {
             throw new IllegalArgumentException("--masters above 1 runs its etcd on loopback, which other network "
                     + "namespaces cannot reach: leave out --netns");
+        }
+        if (netns && transport.equals("aeron") && !insecure) {
+            throw new IllegalArgumentException("--netns --transport aeron: Aeron UDP carries no authentication, so it "
+                    + "does not leave loopback unless the roles trust the network: add --insecure-no-tls (the bridge "
+                    + "is private to this host), or use --transport tcp (mutual TLS)");
         }
         if (linksPerHost < 1 || linksPerHost > NetnsHosts.MAX_LINKS_PER_HOST || (linksPerHost > 1 && !netns)) {
             throw new IllegalArgumentException("--links-per-host is 1 to " + NetnsHosts.MAX_LINKS_PER_HOST
@@ -250,7 +260,9 @@ final class ClusterCommand implements Callable<Integer> {
                                     + "a peer's " + linksPerHost + " addresses" : links + " links per peer");
                         } + ")",
                 "  hosts              " + (netns ? "one network namespace per role on a bridge, each with its own "
-                        + "address and host identity (no loopback, no shared memory between roles)" : "one host, on loopback"),
+                        + "address and host identity (no loopback, no shared memory between roles), "
+                        + (insecure ? "plain TCP (--insecure-no-tls)" : "mutual TLS 1.3 (a CA made in "
+                        + dir.resolve("logs").resolve("tls") + ")") : "one host, on loopback"),
                 "  GPU tier           " + (gpuCapacity > 0 ? String.format(Locale.ROOT, "%.1f MiB", gpuCapacity / 1048576.0)
                         + " (" + gpuCapacity / profile.blockBytes()
                         + " blocks) in prefill and in decode each, on " + gpuDevice()
@@ -272,7 +284,8 @@ final class ClusterCommand implements Callable<Integer> {
         List<String> failovers;
         FlapReport flaps = null;
         NetnsHosts bed = netns ? NetnsHosts.create(roles(), linksPerHost) : null;
-        try (LocalCluster cluster = LocalCluster.start(config, bed != null ? bed : ClusterHosts.loopback(), masters)) {
+        try (LocalCluster cluster = LocalCluster.start(config, bed != null ? bed : ClusterHosts.loopback(), masters,
+                insecure)) {
             System.out.println("  started            master at " + (masters > 1 ? cluster.masterAddress() + " (leader "
                     + cluster.master() + ")" : cluster.master()) + ", prefill at "
                     + cluster.prefill() + "; logs in " + dir.resolve("logs"));
@@ -405,7 +418,7 @@ final class ClusterCommand implements Callable<Integer> {
     }
 
     private List<RequestResult> replay(LocalCluster cluster, List<TraceRequest> trace) throws InterruptedException {
-        Replay replay = new Replay(cluster.prefill(), timeScale, concurrency, 120_000);
+        Replay replay = new Replay(cluster.prefill(), timeScale, concurrency, 120_000, cluster.clientSecurity());
         if (noProgress) {
             return replay.run(trace, r -> { }, cluster::broken);
         }

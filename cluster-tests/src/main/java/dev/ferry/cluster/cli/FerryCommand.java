@@ -8,14 +8,15 @@ import picocli.CommandLine.Command;
 
 /**
  * The {@code ferry} command line: {@code ferry cluster}, {@code ferry sidecar}, {@code ferry master},
- * {@code ferry store-node}, {@code ferry aeron-driver}, {@code ferry bench}, {@code ferry trace}, {@code ferry profiles}.
+ * {@code ferry store-node}, {@code ferry aeron-driver}, {@code ferry bench}, {@code ferry trace}, {@code ferry profiles},
+ * {@code ferry ca}.
  * The long-running store processes (master, store node, sidecar) and their options live in
  * {@code dev.ferry.store.server}; this command only gathers them.
  */
 @Command(name = "ferry", mixinStandardHelpOptions = true, version = "ferry 0.1.0",
         description = "Ferry: a disaggregated KV-cache store and transfer engine for LLM inference.",
         subcommands = {ClusterCommand.class, SidecarMain.class, MasterMain.class, StoreNodeMain.class,
-            BenchCommand.class, TraceCommand.class, ProfilesCommand.class, AeronDriverCommand.class})
+            BenchCommand.class, TraceCommand.class, ProfilesCommand.class, AeronDriverCommand.class, CaCommand.class})
 public final class FerryCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

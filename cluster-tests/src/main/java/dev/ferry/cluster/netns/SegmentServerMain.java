@@ -42,15 +42,23 @@ public final class SegmentServerMain implements Callable<Integer> {
             + "${DEFAULT-VALUE}).")
     long warmUpMillis;
 
+    @picocli.CommandLine.Mixin
+    dev.ferry.store.cli.TlsOptions tls;
+
     @Override
     public Integer call() {
-        dev.ferry.transfer.TransferWarmUp.run(warmUpMillis); // before the slab: its memory is not held meanwhile
+        tls.install();
+        // Before the slab (its memory is not held meanwhile), and through TLS when the process serves it.
+        dev.ferry.transfer.TransferWarmUp.run(warmUpMillis);
+        // Every interface when it serves beyond loopback (then with TLS, or insecure), else loopback only.
+        String bindHost = advertise.stream().allMatch(dev.ferry.transfer.tls.PortSecurity::isLoopback) ? "127.0.0.1"
+                : "0.0.0.0";
         if (shm) {
             Slab.removeStale(java.nio.file.Path.of("/dev/shm")); // left by targets that were killed
         }
         Slab slab = shm ? Slab.mapShared(java.nio.file.Path.of("/dev/shm", "ferry-segment-"
                 + ProcessHandle.current().pid() + ".slab"), bytes, true) : Slab.allocate(bytes);
-        TransferEngine engine = new TransferEngine(new TransferEngine.Context().bindHost("0.0.0.0").advertise(advertise)
+        TransferEngine engine = new TransferEngine(new TransferEngine.Context().bindHost(bindHost).advertise(advertise)
                 .aeron(aeron).aeronDirectory(aeronDir));
         var descriptor = engine.registerSegment(name, slab);
         ProcessSupport.announceReady("role=segment-server port=" + engine.endpoint().port() + " bytes=" + bytes

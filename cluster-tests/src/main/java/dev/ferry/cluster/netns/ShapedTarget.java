@@ -45,7 +45,8 @@ public final class ShapedTarget implements AutoCloseable {
         try {
             ChildProcess p = ChildProcess.start("target", bed.inNamespaceCommand(List.of()),
                     SegmentServerMain.class.getName(), List.of("--bytes", Long.toString(segmentBytes), "--advertise",
-                            String.join(",", bed.peerAddresses())), log);
+                            // A test bed of the engine's links on a bridge private to this host: plain TCP.
+                            String.join(",", bed.peerAddresses()), "--insecure-no-tls"), log);
             try {
                 int port = Integer.parseInt(p.field("port"));
                 List<Endpoint> endpoints = bed.peerAddresses().stream().map(a -> new Endpoint(a, port)).toList();

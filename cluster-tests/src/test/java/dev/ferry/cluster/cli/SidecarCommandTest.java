@@ -49,10 +49,10 @@ class SidecarCommandTest {
     }
 
     @Test
-    void tcpOnANonLoopbackAddressNeedsAToken(@TempDir Path dir) {
+    void tcpOnANonLoopbackAddressNeedsTls(@TempDir Path dir) {
         assertThat(ferry("sidecar", "--socket", dir.resolve("s.sock").toString(), "--tcp", "0.0.0.0:0",
                 "--token", "")).isEqualTo(ExitCodes.BAD_INPUT);
-        assertThat(err.toString()).contains("needs a token");
+        assertThat(err.toString()).contains("beyond loopback").contains("--tls-dir");
     }
 
     @Test

@@ -75,6 +75,8 @@ class NetnsClusterTest {
         assertThat(netns.get("bytesByTransport").get("tcp").asLong()).isPositive();
         String store = Files.readString(dir.resolve("netns/logs/store-1.log"));
         assertThat(store).as("a store node serves on its bridge address").containsPattern("data=10\\.234\\.\\d+\\.2:");
+        assertThat(dir.resolve("netns/logs/tls/store-1/cert.pem")).as("the roles authenticate each other with mutual "
+                + "TLS, by default, across namespaces").exists();
         assertThat(leftBehind(ProcessHandle.current().pid())).isEmpty();
     }
 
@@ -139,7 +141,7 @@ class NetnsClusterTest {
         command.addAll(LocalCluster.childJvmFlags());
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), FerryCommand.class.getName(), "cluster",
                 "--netns", "--model", "tiny", "--requests", "100000", "--capacity-blocks", "300", "--no-progress",
-                "--store-nodes", "1", "--out", out.toString()));
+                "--store-nodes", "1", "--out", out.toString(), "--insecure-no-tls")); // what is cleaned up, not TLS
         Process ferry = new ProcessBuilder(command).redirectErrorStream(true).start();
         BufferedReader lines = new BufferedReader(new InputStreamReader(ferry.getInputStream(), StandardCharsets.UTF_8));
         String line;

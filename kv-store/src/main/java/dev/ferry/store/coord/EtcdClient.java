@@ -47,35 +47,67 @@ public final class EtcdClient implements AutoCloseable {
      * @throws IllegalArgumentException when no endpoint is given
      */
     public EtcdClient(List<URI> endpoints, Duration requestTimeout) {
+        this(endpoints, requestTimeout, dev.ferry.transfer.tls.PortSecurity.process());
+    }
+
+    /**
+     * @param security for {@code https://} endpoints: its TLS identity is the client certificate
+     *                 shown to etcd, its CA the one etcd's certificate must chain to (whose
+     *                 name must match the endpoint's host: the JDK's HttpClient checks it)
+     * @throws IllegalArgumentException when no endpoint is given, or an https one without TLS
+     * @see #EtcdClient(List, Duration)
+     */
+    public EtcdClient(List<URI> endpoints, Duration requestTimeout, dev.ferry.transfer.tls.PortSecurity security) {
         if (endpoints.isEmpty()) {
             throw new IllegalArgumentException("no etcd endpoint given");
         }
         this.endpoints = List.copyOf(endpoints);
         this.requestTimeout = requestTimeout;
-        this.http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(requestTimeout).build();
+        HttpClient.Builder builder = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(requestTimeout);
+        if (endpoints.stream().anyMatch(e -> "https".equals(e.getScheme()))) {
+            if (!security.isTls()) {
+                throw new IllegalArgumentException("etcd endpoint " + endpoints.getFirst() + " is https: give "
+                        + "--tls-dir (the client certificate etcd checks, and the CA that signed etcd's)");
+            }
+            builder.sslContext(security.tlsConfig().clientContext());
+        }
+        this.http = builder.build();
     }
 
     /**
-     * Parses a list of etcd endpoints: {@code host:port} or {@code http://host:port}, separated
-     * by commas or semicolons (Mooncake's form).
+     * Parses a list of etcd endpoints: {@code host:port}, {@code http://host:port} or
+     * {@code https://host:port} (TLS), separated by commas or semicolons (Mooncake's form).
+     * Endpoints without a scheme are http.
      *
      * @throws IllegalArgumentException naming a bad entry, or when the list is empty
      */
     public static List<URI> endpoints(String text) {
+        return endpoints(text, "http");
+    }
+
+    /**
+     * As {@link #endpoints(String)}, with {@code scheme} (http or https) for endpoints written without one.
+     *
+     * @throws IllegalArgumentException naming a bad entry, or when the list is empty
+     */
+    public static List<URI> endpoints(String text, String scheme) {
         List<URI> out = new ArrayList<>();
         for (String part : text.split("[,;]")) {
             String s = part.strip();
             if (s.isEmpty()) {
                 continue;
             }
-            if (s.startsWith("https://")) {
-                throw new IllegalArgumentException("etcd endpoint '" + s + "': TLS to etcd is not supported yet");
+            URI uri;
+            try {
+                uri = URI.create(s.startsWith("http://") || s.startsWith("https://") ? s : scheme + "://" + s);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("etcd endpoint '" + s + "': expected host:port");
             }
-            URI uri = URI.create(s.startsWith("http://") ? s : "http://" + s);
             if (uri.getHost() == null || uri.getPort() < 1) {
                 throw new IllegalArgumentException("etcd endpoint '" + s + "': expected host:port");
             }
-            out.add(URI.create("http://" + uri.getHost() + ":" + uri.getPort()));
+            out.add(URI.create(uri.getScheme() + "://" + uri.getHost() + ":" + uri.getPort()));
         }
         if (out.isEmpty()) {
             throw new IllegalArgumentException("no etcd endpoint in '" + text + "'");

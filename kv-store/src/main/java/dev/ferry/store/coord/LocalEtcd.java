@@ -22,10 +22,13 @@ public final class LocalEtcd implements AutoCloseable {
     private final int clientPort;
     private final int peerPort;
     private final Path log;
+    /** A TLS directory (ca.pem, cert.pem, key.pem) of etcd's own certificate, or null for plain http. */
+    private final Path tlsDir;
     private Process process;
 
-    private LocalEtcd(Path dataDir) throws IOException {
+    private LocalEtcd(Path dataDir, Path tlsDir) throws IOException {
         this.dataDir = dataDir;
+        this.tlsDir = tlsDir;
         this.clientPort = freePort();
         this.peerPort = freePort();
         this.log = dataDir.resolveSibling(dataDir.getFileName() + ".log");
@@ -37,7 +40,20 @@ public final class LocalEtcd implements AutoCloseable {
      * @throws IllegalStateException when there is no etcd binary, or it does not serve within 30 s
      */
     public static LocalEtcd start(Path dir) throws IOException {
-        LocalEtcd etcd = new LocalEtcd(dir.resolve("etcd-" + System.nanoTime()));
+        LocalEtcd etcd = new LocalEtcd(dir.resolve("etcd-" + System.nanoTime()), null);
+        etcd.start();
+        return etcd;
+    }
+
+    /**
+     * Starts etcd serving https with mutual TLS: its certificate and key from {@code tlsDir}
+     * ({@code --cert-file}, {@code --key-file}), and clients must show a certificate of the CA
+     * there ({@code --trusted-ca-file}, {@code --client-cert-auth}).
+     *
+     * @throws IllegalStateException when there is no etcd binary, or it does not serve within 30 s
+     */
+    public static LocalEtcd startTls(Path dir, Path tlsDir) throws IOException {
+        LocalEtcd etcd = new LocalEtcd(dir.resolve("etcd-" + System.nanoTime()), tlsDir);
         etcd.start();
         return etcd;
     }
@@ -74,14 +90,22 @@ public final class LocalEtcd implements AutoCloseable {
             return;
         }
         String peer = "http://127.0.0.1:" + peerPort;
-        String client = "http://127.0.0.1:" + clientPort;
-        process = new ProcessBuilder(binary(), "--name", "test", "--data-dir", dataDir.toString(),
-                "--listen-client-urls", client, "--advertise-client-urls", client,
+        String client = uri().toString();
+        List<String> command = new java.util.ArrayList<>(List.of(binary(), "--name", "test", "--data-dir",
+                dataDir.toString(), "--listen-client-urls", client, "--advertise-client-urls", client,
                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-                "--initial-cluster", "test=" + peer, "--log-level", "warn")
+                "--initial-cluster", "test=" + peer, "--log-level", "warn"));
+        dev.ferry.transfer.tls.PortSecurity security = dev.ferry.transfer.tls.PortSecurity.loopbackOnly();
+        if (tlsDir != null) {
+            command.addAll(List.of("--cert-file", tlsDir.resolve("cert.pem").toString(), "--key-file",
+                    tlsDir.resolve("key.pem").toString(), "--trusted-ca-file", tlsDir.resolve("ca.pem").toString(),
+                    "--client-cert-auth"));
+            security = dev.ferry.transfer.tls.PortSecurity.tls(dev.ferry.transfer.tls.TlsConfig.fromDir(tlsDir));
+        }
+        process = new ProcessBuilder(command)
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        try (EtcdClient probe = new EtcdClient(List.of(uri()), Duration.ofSeconds(1))) {
+        try (EtcdClient probe = new EtcdClient(List.of(uri()), Duration.ofSeconds(1), security)) {
             while (true) {
                 if (!process.isAlive()) {
                     throw new IllegalStateException("etcd exited: " + Files.readString(log));
@@ -119,7 +143,7 @@ public final class LocalEtcd implements AutoCloseable {
 
     /** Its client URL. */
     public URI uri() {
-        return URI.create("http://127.0.0.1:" + clientPort);
+        return URI.create((tlsDir == null ? "http" : "https") + "://127.0.0.1:" + clientPort);
     }
 
     /** Its client address, {@code 127.0.0.1:port}. */

@@ -7,10 +7,13 @@ import java.util.List;
  * Where a process finds the master, as given with {@code --master}: a fixed {@code host:port},
  * or the leader of a cluster of masters in etcd, {@code etcd://h1:2379,h2:2379/ID}. Mooncake's
  * form, {@code etcd://h1:2379;h2:2379} with the cluster id given apart ({@code --cluster-id}),
- * is accepted too. Immutable.
+ * is accepted too; {@code etcd+https://h1:2379/ID} reaches etcd over TLS (with the process's
+ * {@code --tls-dir}). Immutable.
  */
 public final class MasterAddress {
     private static final String SCHEME = "etcd://";
+    /** etcd's client URLs over TLS ({@code https://}). */
+    private static final String TLS_SCHEME = "etcd+https://";
 
     private final String host;
     private final int port;
@@ -47,7 +50,8 @@ public final class MasterAddress {
         if (text == null) {
             throw new IllegalArgumentException("no master address given");
         }
-        if (!text.startsWith(SCHEME)) {
+        boolean tls = text.startsWith(TLS_SCHEME);
+        if (!text.startsWith(SCHEME) && !tls) {
             if (clusterId != null) {
                 throw new IllegalArgumentException("--cluster-id '" + clusterId + "' needs an etcd:// master address, "
                         + "not '" + text + "'");
@@ -63,7 +67,7 @@ public final class MasterAddress {
                         + "got '" + text + "'");
             }
         }
-        String rest = text.substring(SCHEME.length());
+        String rest = text.substring(tls ? TLS_SCHEME.length() : SCHEME.length());
         int slash = rest.indexOf('/');
         String hosts = slash < 0 ? rest : rest.substring(0, slash);
         String id = slash < 0 || slash == rest.length() - 1 ? null : rest.substring(slash + 1);
@@ -77,7 +81,7 @@ public final class MasterAddress {
                     + SCHEME + hosts + "/CLUSTER-ID or give --cluster-id");
         }
         LeaderElection.leaderKey(cluster); // checks the id
-        return new MasterAddress(null, 0, EtcdClient.endpoints(hosts), cluster);
+        return new MasterAddress(null, 0, EtcdClient.endpoints(hosts, tls ? "https" : "http"), cluster);
     }
 
     /** Whether the master is the leader found in etcd. */
@@ -110,7 +114,7 @@ public final class MasterAddress {
         if (!viaEtcd()) {
             return host + ":" + port;
         }
-        StringBuilder b = new StringBuilder(SCHEME);
+        StringBuilder b = new StringBuilder("https".equals(etcd.getFirst().getScheme()) ? TLS_SCHEME : SCHEME);
         for (int i = 0; i < etcd.size(); i++) {
             b.append(i == 0 ? "" : ",").append(etcd.get(i).getHost()).append(':').append(etcd.get(i).getPort());
         }

@@ -41,6 +41,10 @@ public final class EngineOptions {
     @Mixin
     public ListenOptions listen;
 
+    /** TLS of this process's ports and connections: install it first ({@link TlsOptions#install()}). */
+    @Mixin
+    public dev.ferry.store.cli.TlsOptions tls;
+
     @Option(names = "--window-blocks", defaultValue = "8", description = "Blocks per transfer batch.")
     public int windowBlocks;
 

@@ -68,6 +68,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     private final long timeoutMillis;
     private final LeaderLocator locator;
     private final EpochFence fence = new EpochFence();
+    private final dev.ferry.transfer.tls.PortSecurity security;
     /** The master called now; replaced when the leader changes ({@link #follow}). */
     private volatile RpcClient rpc;
     /** The client of the master left behind last (a call may still be on it), closed at the next change. */
@@ -104,6 +105,16 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
      * @throws RpcException UNAVAILABLE when etcd names no leader within that time
      */
     public MasterClient(MasterAddress address, long timeoutMillis, long reconnectMillis) {
+        this(address, timeoutMillis, reconnectMillis, dev.ferry.transfer.tls.PortSecurity.process());
+    }
+
+    /**
+     * @param security TLS to the masters, or plain TCP
+     * @see #MasterClient(MasterAddress, long, long)
+     */
+    public MasterClient(MasterAddress address, long timeoutMillis, long reconnectMillis,
+                        dev.ferry.transfer.tls.PortSecurity security) {
+        this.security = security;
         if (reconnectMillis < 0 && reconnectMillis != FOLLOW_LEASE_TTL) {
             throw new IllegalArgumentException("reconnect deadline must be >= 0 ms, not " + reconnectMillis);
         }
@@ -115,7 +126,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
                     : reconnectMillis;
             LeaderLocator.Leader leader = firstLeader(Math.max(firstWait, timeoutMillis));
             this.reconnectMillis = followTtl ? reconnectFollowingTtl(leader) : reconnectMillis;
-            this.rpc = new RpcClient(leader.host(), leader.port(), timeoutMillis, fence);
+            this.rpc = new RpcClient(leader.host(), leader.port(), timeoutMillis, fence, security);
         } catch (RuntimeException | Error e) {
             locator.close();
             throw e;
@@ -184,7 +195,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
         if (leader.isEmpty() || leader.get().address().equals(current.target())) {
             return false;
         }
-        rpc = new RpcClient(leader.get().host(), leader.get().port(), timeoutMillis, fence);
+        rpc = new RpcClient(leader.get().host(), leader.get().port(), timeoutMillis, fence, security);
         current.disconnect();
         // The one left behind before has had a whole term to see its last calls off.
         retired.forEach(RpcClient::close);

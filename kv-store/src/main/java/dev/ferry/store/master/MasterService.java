@@ -65,6 +65,16 @@ public final class MasterService implements AutoCloseable {
      * @see #MasterService(String, int, EvictionPolicy, long)
      */
     public MasterService(String host, int port, EvictionPolicy policy, long nodeTimeoutMillis, ServerEpoch epoch) {
+        this(host, port, policy, nodeTimeoutMillis, epoch, dev.ferry.transfer.tls.PortSecurity.process());
+    }
+
+    /**
+     * @param security TLS on its port, or plain TCP (then on loopback only, unless insecure)
+     * @throws IllegalStateException also when {@code host} is beyond loopback without TLS
+     * @see #MasterService(String, int, EvictionPolicy, long, ServerEpoch)
+     */
+    public MasterService(String host, int port, EvictionPolicy policy, long nodeTimeoutMillis, ServerEpoch epoch,
+                         dev.ferry.transfer.tls.PortSecurity security) {
         this.policy = policy;
         this.nodeTimeoutMillis = nodeTimeoutMillis;
         this.master = newMaster();
@@ -80,7 +90,7 @@ public final class MasterService implements AutoCloseable {
             public CompletionStage<?> handleLater(int method, ByteBuf request, ByteBuf answer) {
                 return MasterService.this.handleLater(method, request, answer);
             }
-        }, executor, method -> method != MasterProtocol.SUSPECT, epoch);
+        }, executor, method -> method != MasterProtocol.SUSPECT, epoch, security);
         reaper.scheduleWithFixedDelay(this::expire, 200, 200, TimeUnit.MILLISECONDS);
     }
 

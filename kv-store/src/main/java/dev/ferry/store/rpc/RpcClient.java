@@ -13,6 +13,8 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
+import dev.ferry.transfer.tls.PortSecurity;
+import io.netty.handler.ssl.SslHandler;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -43,6 +45,7 @@ public final class RpcClient implements AutoCloseable {
     private final Map<Long, CompletableFuture<ByteBuf>> pending = new ConcurrentHashMap<>();
     private final AtomicLong callIds = new AtomicLong();
     private final EpochFence fence;
+    private final PortSecurity security;
     private volatile Channel channel;
 
     /**
@@ -59,6 +62,15 @@ public final class RpcClient implements AutoCloseable {
      * @see #RpcClient(String, int, long)
      */
     public RpcClient(String host, int port, long timeoutMillis, EpochFence fence) {
+        this(host, port, timeoutMillis, fence, PortSecurity.process());
+    }
+
+    /**
+     * @param security TLS (a call connects only once the server has proven its certificate), or plain TCP
+     * @see #RpcClient(String, int, long, EpochFence)
+     */
+    public RpcClient(String host, int port, long timeoutMillis, EpochFence fence, PortSecurity security) {
+        this.security = security;
         this.fence = fence;
         this.host = host;
         this.port = port;
@@ -69,6 +81,7 @@ public final class RpcClient implements AutoCloseable {
                 .handler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        security.connect(ch, host, port);
                         ch.pipeline().addLast(RpcFrames.decoder()).addLast(new Answers());
                     }
                 });
@@ -172,11 +185,24 @@ public final class RpcClient implements AutoCloseable {
         if (c != null && c.isActive()) {
             return c;
         }
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         ChannelFuture f = bootstrap.connect(host, port);
         if (!f.awaitUninterruptibly(timeoutMillis) || !f.isSuccess()) {
             f.cancel(false);
             throw RpcException.notSent("cannot connect to " + target()
                     + (f.cause() == null ? " (timed out)" : " (" + f.cause().getMessage() + ")"));
+        }
+        SslHandler tls = f.channel().pipeline().get(SslHandler.class);
+        if (tls != null) {
+            // No request goes out before the server has proven its certificate (and accepted ours).
+            var handshake = tls.handshakeFuture();
+            long left = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
+            if (!handshake.awaitUninterruptibly(left) || !handshake.isSuccess()) {
+                f.channel().close();
+                throw RpcException.notSent("cannot connect to " + target() + " ("
+                        + (handshake.cause() == null ? "TLS handshake timed out" : PortSecurity.handshakeFailure(
+                        handshake.cause())) + ")");
+            }
         }
         channel = f.channel();
         return channel;

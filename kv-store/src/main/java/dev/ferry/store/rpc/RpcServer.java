@@ -12,6 +12,7 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import dev.ferry.transfer.tls.PortSecurity;
 import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.util.concurrent.CompletionStage;
@@ -73,6 +74,17 @@ public final class RpcServer implements AutoCloseable {
      */
     public RpcServer(String host, int port, RpcHandler handler, ExecutorService executor, IntPredicate inline,
                      ServerEpoch epoch) {
+        this(host, port, handler, executor, inline, epoch, PortSecurity.process());
+    }
+
+    /**
+     * @param security TLS on every connection, or plain TCP (then on loopback only, unless insecure)
+     * @throws IllegalStateException also when {@code host} is beyond loopback without TLS
+     * @see #RpcServer(String, int, RpcHandler, ExecutorService, IntPredicate, ServerEpoch)
+     */
+    public RpcServer(String host, int port, RpcHandler handler, ExecutorService executor, IntPredicate inline,
+                     ServerEpoch epoch, PortSecurity security) {
+        security.checkListen("the RPC port", host, port);
         this.epoch = epoch;
         try {
             channel = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
@@ -81,6 +93,7 @@ public final class RpcServer implements AutoCloseable {
                         @Override
                         protected void initChannel(SocketChannel ch) {
                             connections.add(ch);
+                            security.serve(ch);
                             ch.pipeline().addLast(RpcFrames.decoder()).addLast(new Dispatch(handler, executor, inline));
                         }
                     }).bind(host, port).syncUninterruptibly().channel();

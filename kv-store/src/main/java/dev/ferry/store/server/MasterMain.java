@@ -4,6 +4,7 @@ import dev.ferry.store.cli.ListenOptions;
 import dev.ferry.store.cli.MetricsOptions;
 import dev.ferry.store.cli.NodeCommandLine;
 import dev.ferry.store.cli.ProcessSupport;
+import dev.ferry.store.cli.TlsOptions;
 import dev.ferry.store.coord.EtcdClient;
 import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.master.Master;
@@ -56,8 +57,12 @@ public final class MasterMain implements Callable<Integer> {
     @Mixin
     MetricsOptions metrics;
 
+    @Mixin
+    TlsOptions tls;
+
     @Override
     public Integer call() {
+        tls.install();
         EvictionPolicy evictionPolicy = EvictionPolicy.byName(policy);
         if (etcd == null) {
             if (clusterId != null) {

@@ -47,7 +47,7 @@ public final class SidecarMain implements Callable<Integer> {
     @Option(names = "--socket", defaultValue = "/tmp/ferry-sidecar.sock", description = "Unix socket path (default ${DEFAULT-VALUE}).")
     Path socket;
 
-    @Option(names = "--tcp", description = "Also serve TCP on host:port (port 0 picks one); a non-loopback host needs --token.")
+    @Option(names = "--tcp", description = "Also serve TCP on host:port (port 0 picks one); a non-loopback host needs TLS (--tls-dir) or --insecure-no-tls.")
     String tcp;
 
     @Option(names = "--token", defaultValue = "${env:FERRY_SIDECAR_TOKEN}", description = "Token TCP clients must send in HELLO (default: $FERRY_SIDECAR_TOKEN).")
@@ -108,6 +108,9 @@ public final class SidecarMain implements Callable<Integer> {
             description = "Reach store nodes of this host through their slab files (default); --no-shared-memory: TCP.")
     boolean sharedMemory;
 
+    @Mixin
+    dev.ferry.store.cli.TlsOptions tls;
+
     @Option(names = "--exit-on-stdin-close", description = "Also stop when stdin closes (for a parent process).")
     boolean exitOnStdinClose;
 
@@ -116,6 +119,7 @@ public final class SidecarMain implements Callable<Integer> {
         if (config != null) {
             applyConfig(config);
         }
+        tls.install();
         long maxFrameBytes = ByteSizes.parse(maxFrame);
         if (maxFrameBytes > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("--max-frame must be below 2 GiB");

@@ -9,6 +9,7 @@ import dev.ferry.store.cli.NodeCommandLine;
 import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.store.cli.SlabOptions;
 import dev.ferry.store.cli.SsdOptions;
+import dev.ferry.store.cli.TlsOptions;
 import dev.ferry.store.coord.MasterAddress;
 import dev.ferry.store.metrics.HealthServer;
 import dev.ferry.store.node.HostPort;
@@ -81,12 +82,16 @@ public final class StoreNodeMain implements Callable<Integer> {
     @Mixin
     MetricsOptions metrics;
 
+    @Mixin
+    TlsOptions tls;
+
     @Override
     public Integer call() {
         if (master.address() == null) {
             throw new CommandLine.ParameterException(spec.commandLine(), "Missing required option: "
                     + "'--master=ADDRESS'");
         }
+        tls.install();
         long capacityBytes = capacity.required();
         TransferEngine.Context engine = new TransferEngine.Context().bindHost(data.address().host())
                 .port(data.address().port())

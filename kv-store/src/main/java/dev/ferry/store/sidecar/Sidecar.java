@@ -290,6 +290,7 @@ public final class Sidecar implements AutoCloseable {
         private String tcpHost = "127.0.0.1";
         private int tcpPort = -1;
         private String token;
+        private dev.ferry.transfer.tls.PortSecurity security;
         private String master;
         private String masterClusterId;
         private int masterPort;
@@ -347,7 +348,17 @@ public final class Sidecar implements AutoCloseable {
             return this;
         }
 
-        /** Token TCP clients must send in HELLO; required when TCP binds a non-loopback address. */
+        /**
+         * The security of the TCP port (default the process's,
+         * {@link dev.ferry.transfer.tls.PortSecurity#process()}, which the embedded master and
+         * store node follow): a TCP port beyond loopback needs TLS, or insecure.
+         */
+        public Context security(dev.ferry.transfer.tls.PortSecurity security) {
+            this.security = security;
+            return this;
+        }
+
+        /** Token TCP clients must send in HELLO (none by default): a check at connect, on top of TLS. */
         public Context token(String token) {
             this.token = token;
             return this;
@@ -517,6 +528,10 @@ public final class Sidecar implements AutoCloseable {
             return token;
         }
 
+        dev.ferry.transfer.tls.PortSecurity security() {
+            return security;
+        }
+
         int tcpPort() {
             return tcpPort;
         }
@@ -563,8 +578,17 @@ public final class Sidecar implements AutoCloseable {
                 throw new IllegalArgumentException("socket path " + socketPath + " is longer than a Unix socket "
                         + "allows (about 100 bytes)");
             }
-            if (tcpPort >= 0 && !isLoopback(tcpHost) && (token == null || token.isEmpty())) {
-                throw new IllegalArgumentException("TCP on " + tcpHost + " (not loopback) needs a token (--token)");
+            if (security == null) {
+                security = dev.ferry.transfer.tls.PortSecurity.process();
+            }
+            if (tcpPort >= 0) {
+                isLoopback(tcpHost); // an unknown host is a bad setting
+                try {
+                    // A token is checked at connect only; every frame after it needs TLS to be the peer's.
+                    security.checkListen("the sidecar's TCP port", tcpHost, tcpPort);
+                } catch (IllegalStateException e) {
+                    throw new IllegalArgumentException(e.getMessage(), e);
+                }
             }
             if (maxFrameBytes < 4096) {
                 throw new IllegalArgumentException("max frame must be at least 4096 bytes, was " + maxFrameBytes);

@@ -10,6 +10,7 @@ import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.ByteChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -19,7 +20,7 @@ import java.nio.file.Path;
  * (what the Python client does too): the reference for docs/protocol.md, and what tests and
  * benchmarks use. Block bytes go through shared buffers the caller registers
  * ({@link #registerBuffer} of a {@link Memfd}); {@link #putInline} and {@link #getInline} carry them in the
- * frame for remote clients.
+ * frame for remote clients, over TCP or, to a sidecar serving TLS, {@link #connectTls}.
  *
  * <p>Speaks protocol version {@value SidecarProtocol#VERSION} (16-byte keys, named blocks)
  * unless connected for another ({@link #connect(Path, int)}); methods taking {@code long}
@@ -32,7 +33,7 @@ import java.nio.file.Path;
  * {@link UncheckedIOException}. Owns a socket: close it.
  */
 public final class SidecarClient implements AutoCloseable {
-    private final SocketChannel channel;
+    private final ByteChannel channel;
     private ByteBuffer out = ByteBuffer.allocateDirect(64 * 1024).order(ByteOrder.LITTLE_ENDIAN);
     private ByteBuffer in = ByteBuffer.allocateDirect(64 * 1024).order(ByteOrder.LITTLE_ENDIAN);
     private long nextId = 1;
@@ -43,7 +44,7 @@ public final class SidecarClient implements AutoCloseable {
     private String segmentName = "";
     private String dataAddress = "";
 
-    private SidecarClient(SocketChannel channel) {
+    private SidecarClient(ByteChannel channel) {
         this.channel = channel;
     }
 
@@ -65,6 +66,24 @@ public final class SidecarClient implements AutoCloseable {
     /** Connects over TCP and says HELLO with {@code token} (null for none). */
     public static SidecarClient connectTcp(String host, int port, String token) {
         return open(StandardProtocolFamily.INET, new InetSocketAddress(host, port), token, VERSION);
+    }
+
+    /**
+     * Connects over TCP with mutual TLS ({@code tls}: this client's certificate and the
+     * cluster CA) and says HELLO with {@code token} (null for none).
+     *
+     * @throws UncheckedIOException when the connection or its TLS handshake fails, with the reason
+     */
+    public static SidecarClient connectTls(String host, int port, String token, dev.ferry.transfer.tls.TlsConfig tls) {
+        TlsSocketChannel ch = TlsSocketChannel.connect(host, port, tls);
+        SidecarClient c = new SidecarClient(ch);
+        try {
+            c.hello(token, VERSION);
+        } catch (RuntimeException e) {
+            c.close();
+            throw e;
+        }
+        return c;
     }
 
     private static SidecarClient open(StandardProtocolFamily family, java.net.SocketAddress address, String token,

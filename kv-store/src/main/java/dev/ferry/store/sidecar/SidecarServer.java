@@ -38,7 +38,8 @@ import java.util.function.Consumer;
 
 /**
  * Serves the sidecar protocol on a Unix domain socket (created owner-only, 0600) and,
- * optionally, on TCP, over Netty (epoll where present, so that the Unix socket can receive
+ * optionally, on TCP (mutual TLS when its {@code PortSecurity} says so: required beyond
+ * loopback), over Netty (epoll where present, so that the Unix socket can receive
  * memfds with SCM_RIGHTS; NIO otherwise). Each connection gets a {@link ConnectionHandler} and a
  * {@link ClientSession}; requests run on the given executor.
  *
@@ -109,7 +110,7 @@ final class SidecarServer implements AutoCloseable {
             uds = bindUnix(socketPath);
             this.udsChannel = uds;
             this.tcpChannel = ctx.tcpPort() < 0 ? null
-                    : bind(epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class)
+                    : bind(epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class, ctx.security())
                     .bind(ctx.tcpHost(), ctx.tcpPort()).syncUninterruptibly().channel();
         } catch (RuntimeException e) {
             if (uds != null) {
@@ -128,6 +129,11 @@ final class SidecarServer implements AutoCloseable {
     }
 
     private ServerBootstrap bind(Class<? extends ServerChannel> type) {
+        return bind(type, dev.ferry.transfer.tls.PortSecurity.loopbackOnly()); // a Unix socket: its file mode guards it
+    }
+
+    /** @param security TLS on each accepted connection, or none */
+    private ServerBootstrap bind(Class<? extends ServerChannel> type, dev.ferry.transfer.tls.PortSecurity security) {
         return new ServerBootstrap().group(group).channel(type)
                 .childOption(io.netty.channel.ChannelOption.WRITE_BUFFER_WATER_MARK,
                         new io.netty.channel.WriteBufferWaterMark((int) Math.min(Integer.MAX_VALUE, connectionBytes / 2),
@@ -136,6 +142,7 @@ final class SidecarServer implements AutoCloseable {
                     @Override
                     protected void initChannel(Channel ch) {
                         channels.add(ch);
+                        security.serve(ch);
                         SidecarFrames.Decoder decoder = SidecarFrames.decoder(maxFrameBytes);
                         ch.pipeline().addLast(decoder)
                                 .addLast(new ConnectionHandler(SidecarServer.this, executor, decoder));

@@ -149,6 +149,17 @@ public final class SliceDispatcher {
         return true;
     }
 
+    /** The reason a link gave for being down, else the usual ones. */
+    private String downReason() {
+        for (int i = 0, n = links.size(); i < n; i++) {
+            String why = links.get(i).downReason();
+            if (why != null) {
+                return why;
+            }
+        }
+        return "connect refused or timed out";
+    }
+
     private void scheduleReconnect() {
         if (!reconnecting.compareAndSet(false, true)) {
             return;
@@ -164,8 +175,7 @@ public final class SliceDispatcher {
                 drain();
                 return;
             }
-            TransferException cause = new TransferException("no link to the peer is up (connect refused or timed out)",
-                    false);
+            TransferException cause = new TransferException("no link to the peer is up (" + downReason() + ")", false);
             for (ConcurrentLinkedDeque<Slice> queue : waiting) {
                 Slice slice;
                 while ((slice = queue.pollFirst()) != null) {

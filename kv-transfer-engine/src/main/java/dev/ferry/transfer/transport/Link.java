@@ -23,6 +23,14 @@ public interface Link extends LinkId {
         return isUp() ? LinkState.UP : LinkState.QUARANTINED;
     }
 
+    /**
+     * Why the latest attempt to bring this link up failed (e.g. a refused TLS handshake), for
+     * error messages; null when it is up or no reason is known.
+     */
+    default String downReason() {
+        return null;
+    }
+
     /** Bytes sent on this link whose outcome is not known yet. */
     long inFlightBytes();
 

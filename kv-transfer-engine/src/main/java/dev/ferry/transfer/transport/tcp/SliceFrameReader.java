@@ -84,7 +84,8 @@ abstract class SliceFrameReader extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         head = ctx.alloc().directBuffer(4 + SliceFrame.HEADER_BYTES + SliceFrame.MAX_NAME_BYTES);
-        if (ctx.channel() instanceof UnixChannel unix) {
+        // Over TLS the socket holds ciphertext: the payload comes decrypted through the pipeline.
+        if (ctx.channel() instanceof UnixChannel unix && ctx.pipeline().get(io.netty.handler.ssl.SslHandler.class) == null) {
             socket = unix.fd();
         }
     }

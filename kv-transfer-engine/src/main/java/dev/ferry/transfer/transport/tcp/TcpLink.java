@@ -12,11 +12,14 @@ import dev.ferry.transfer.transport.SliceListener;
 import dev.ferry.transfer.transport.frame.FrameHeader;
 import dev.ferry.transfer.transport.frame.MalformedFrameException;
 import dev.ferry.transfer.transport.frame.SliceFrame;
+import dev.ferry.transfer.tls.PortSecurity;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.stream.ChunkedWriteHandler;
 import java.lang.foreign.MemorySegment;
 import java.security.SecureRandom;
@@ -40,6 +43,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * event loop.
  */
 final class TcpLink implements Link {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(TcpLink.class);
     private final String name;
     private final Endpoint endpoint;
     private final Bootstrap bootstrap;
@@ -61,8 +65,13 @@ final class TcpLink implements Link {
     /** Connects refused in a row (RST to the SYN: nothing listens there), 0 after any other outcome. */
     private volatile int refusedInARow;
     private volatile boolean probing;
+    private final PortSecurity security;
+    /** Why the latest connect failed, for the message of a slice sent while down; null once connected. */
+    private volatile String connectFailure;
 
-    TcpLink(String name, Endpoint endpoint, Bootstrap bootstrap, SliceListener listener, long stallTimeoutNanos) {
+    TcpLink(String name, Endpoint endpoint, Bootstrap bootstrap, SliceListener listener, long stallTimeoutNanos,
+            PortSecurity security) {
+        this.security = security;
         this.name = name;
         this.endpoint = endpoint;
         this.bootstrap = bootstrap;
@@ -84,6 +93,11 @@ final class TcpLink implements Link {
     @Override
     public LinkState state() {
         return isUp() ? LinkState.UP : probing ? LinkState.PROBING : LinkState.QUARANTINED;
+    }
+
+    @Override
+    public String downReason() {
+        return isUp() ? null : connectFailure;
     }
 
     @Override
@@ -165,18 +179,29 @@ final class TcpLink implements Link {
     }
 
     private boolean connectNow(long timeoutMillis) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
         ChannelFuture future = bootstrap.connect(endpoint.host(), endpoint.port());
         if (!future.awaitUninterruptibly(timeoutMillis) || !future.isSuccess()) {
             future.cancel(false);
             if (future.channel() != null) {
                 future.channel().close();
             }
-            lastConnectFailureNanos = System.nanoTime();
-            connectFailures++;
             refusedInARow = refused(future.cause()) ? refusedInARow + 1 : 0;
-            return false;
+            return connectFailed(future.cause() == null ? "connect timed out" : String.valueOf(future.cause().getMessage()));
         }
         Channel c = future.channel();
+        if (security.isTls()) {
+            // Nothing is sent before the peer has proven its certificate, nor does the link count as up.
+            c.config().setRecvByteBufAllocator(new AdaptiveRecvByteBufAllocator());
+            SslHandler tls = security.connect(c, endpoint.host(), endpoint.port());
+            long leftMillis = Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
+            if (!tls.handshakeFuture().awaitUninterruptibly(leftMillis) || !tls.handshakeFuture().isSuccess()) {
+                c.close();
+                refusedInARow = 0; // something listens there: the peer is not gone
+                Throwable cause = tls.handshakeFuture().cause();
+                return connectFailed(cause == null ? "TLS handshake timed out" : PortSecurity.handshakeFailure(cause));
+            }
+        }
         long connectionToken = TOKENS.nextLong();
         c.pipeline().addLast("chunks", new ChunkedWriteHandler()).addLast("link", new AnswerHandler(connectionToken));
         // First on the connection, before any WRITE: the target learns the token it may be fenced by.
@@ -190,7 +215,18 @@ final class TcpLink implements Link {
         channel = c;
         connectFailures = 0;
         refusedInARow = 0;
+        connectFailure = null;
         return true;
+    }
+
+    private boolean connectFailed(String why) {
+        if (!why.equals(connectFailure) && why.startsWith("TLS")) {
+            LOG.warn("link {} to {}: {}", name, endpoint, why); // once per distinct reason, not per probe
+        }
+        connectFailure = why;
+        lastConnectFailureNanos = System.nanoTime();
+        connectFailures++;
+        return false;
     }
 
     /** Whether a connect failed on the peer's RST (ECONNREFUSED), not on a timeout or a route. */
@@ -212,7 +248,9 @@ final class TcpLink implements Link {
     public void send(Slice slice) {
         Channel c = channel;
         if (c == null || !c.isActive()) {
-            listener.onFailed(slice, this, new TransferException("link " + name + " is down", true));
+            String why = connectFailure;
+            listener.onFailed(slice, this, new TransferException("link " + name + " is down"
+                    + (why == null ? "" : " (" + why + ")"), true));
             return;
         }
         boolean idle = outstanding.isEmpty();

@@ -9,6 +9,7 @@ import dev.ferry.transfer.transport.frame.FrameHeader;
 import dev.ferry.transfer.transport.frame.MalformedFrameException;
 import dev.ferry.transfer.transport.frame.SliceFrame;
 import dev.ferry.transfer.transport.serve.SliceServer;
+import dev.ferry.transfer.tls.PortSecurity;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
@@ -80,6 +81,7 @@ public final class TcpTransport implements AutoCloseable {
     private final long stallTimeoutNanos;
     private final long reconnectBackoffNanos;
     private final java.util.concurrent.atomic.LongAdder peersGone = new java.util.concurrent.atomic.LongAdder();
+    private final PortSecurity security;
 
     /**
      * Binds the server socket and starts the event loops.
@@ -98,6 +100,22 @@ public final class TcpTransport implements AutoCloseable {
     public TcpTransport(LocalSegments segments, SliceListener listener, NotificationListener notifications,
                         String bindHost, int port, int ioThreads, int linksPerPeer, long connectTimeoutMillis,
                         long stallTimeoutNanos) {
+        this(segments, listener, notifications, bindHost, port, ioThreads, linksPerPeer, connectTimeoutMillis,
+                stallTimeoutNanos, PortSecurity.process());
+    }
+
+    /**
+     * As {@link #TcpTransport(LocalSegments, SliceListener, NotificationListener, String, int, int, int, long, long)},
+     * with the security of its connections, served and made.
+     *
+     * @param security TLS on every connection, or plain TCP (then only on loopback, unless insecure)
+     * @throws IllegalStateException also when {@code bindHost} is beyond loopback without TLS
+     */
+    public TcpTransport(LocalSegments segments, SliceListener listener, NotificationListener notifications,
+                        String bindHost, int port, int ioThreads, int linksPerPeer, long connectTimeoutMillis,
+                        long stallTimeoutNanos, PortSecurity security) {
+        security.checkListen("the slice data port", bindHost, port);
+        this.security = security;
         this.listener = listener;
         SliceServer slices = new SliceServer(segments, notifications);
         ConnectionFences fences = new ConnectionFences();
@@ -127,6 +145,11 @@ public final class TcpTransport implements AutoCloseable {
                         @Override
                         protected void initChannel(SocketChannel ch) {
                             accepted.add(ch);
+                            if (security.isTls()) {
+                                // Ciphertext cannot be read into place: full-size reads feed whole TLS records.
+                                ch.config().setRecvByteBufAllocator(new AdaptiveRecvByteBufAllocator());
+                                security.serve(ch);
+                            }
                             ch.pipeline().addLast("chunks", new ChunkedWriteHandler())
                                     .addLast("slices", new SliceServerHandler(slices, counters, fences));
                         }
@@ -211,7 +234,8 @@ public final class TcpTransport implements AutoCloseable {
         List<TcpLink> links = new ArrayList<>(linksPerPeer * endpoints.size());
         for (Endpoint endpoint : endpoints) {
             for (int i = 0; i < linksPerPeer; i++) {
-                links.add(new TcpLink("tcp:" + endpoint + "#" + i, endpoint, client, listener, stallTimeoutNanos));
+                links.add(new TcpLink("tcp:" + endpoint + "#" + i, endpoint, client, listener, stallTimeoutNanos,
+                        security));
             }
         }
         // A fence is tried for as long as a reconnect and a stalled answer may take, twice over.
