@@ -43,7 +43,7 @@ class ClusterLinkFlapsTest {
         try {
             code = cli.execute("cluster", "--netns", "--links-per-host", "2", "--links", "1", "--flap-every", "2s",
                     "--flap-down", "1s", "--requests", "60", "--concurrency", "4", "--capacity-blocks", "400",
-                    "--no-progress", "--out", dir.toString());
+                    "--no-progress", "--insecure-no-tls", "--out", dir.toString());
         } finally {
             System.setOut(stdout);
         }
