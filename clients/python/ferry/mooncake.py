@@ -183,7 +183,10 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
         (docs/integration.md). ``tenant_id``: a namespace of keys (keys of other tenants are
         never seen; "default" is the namespace of stores set up without one). Keyword
         extras: ``timeout`` (s, per call), ``max_connections``, ``ready_timeout`` (s),
-        ``shm_dir``, ``sidecar_args``. Raises FerryNotInstalled when no Ferry distribution or
+        ``shm_dir``, ``sidecar_args``, ``cluster_id`` (default $FERRY_CLUSTER_ID). A master
+        elected in etcd is ``master_server_addr="etcd://h1:2379,h2:2379/ID"``, or Mooncake's
+        ``"etcd://h1:2379;h2:2379"`` with ``cluster_id="ID"``; the sidecar follows the leader
+        (docs/integration.md). Raises FerryNotInstalled when no Ferry distribution or
         JDK 25 is found.
         """
         if isinstance(local_hostname, dict):
@@ -198,7 +201,7 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
             for ignored in ("metadata_server", "protocol", "rdma_devices", "device_name", "engine",
                             "enable_ssd_offload", "ssd_offload_path"):
                 config.pop(ignored, None)
-            ours = ("timeout", "max_connections", "ready_timeout", "shm_dir", "sidecar_args")
+            ours = ("timeout", "max_connections", "ready_timeout", "shm_dir", "sidecar_args", "cluster_id")
             for other in sorted(set(config) - set(ours)):  # Mooncake settings Ferry has no use for
                 _LOG.warning("setup: setting %r is not used by Ferry", other)
                 config.pop(other)
@@ -209,7 +212,9 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
             try:
                 segment = parse_size(global_segment_size)
                 self._staging_size = max(parse_size(local_buffer_size), 1 << 20)
-                self._configure(kwargs, ("timeout", "max_connections", "ready_timeout", "shm_dir", "sidecar_args"))
+                self._configure(kwargs, ("timeout", "max_connections", "ready_timeout", "shm_dir", "sidecar_args",
+                                         "cluster_id"))
+                cluster_id = kwargs.get("cluster_id", os.environ.get("FERRY_CLUSTER_ID"))
                 self._max_version = ferry_client.VERSION
                 ready_timeout = float(kwargs.get("ready_timeout", 120.0))
                 extra_args = [str(a) for a in kwargs.get("sidecar_args", ())]
@@ -230,6 +235,8 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
                                                                          os.path.basename(self._workdir))]
             if kwargs.get("shm_dir"):
                 args += ["--shm-dir", str(kwargs["shm_dir"])]
+            if cluster_id:
+                args += ["--cluster-id", str(cluster_id)]
             try:
                 self._sidecar = SidecarProcess(args + extra_args, ready_timeout)
             except FerryNotInstalled:

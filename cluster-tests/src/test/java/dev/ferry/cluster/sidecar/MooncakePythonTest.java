@@ -39,7 +39,7 @@ class MooncakePythonTest {
     }
 
     /** A distribution whose bin/ferry runs this build's classes (what ./ferry dist packs into lib/). */
-    private static Path distribution(Path home) throws IOException {
+    static Path distribution(Path home) throws IOException {
         Path bin = Files.createDirectories(home.resolve("bin"));
         StringBuilder script = new StringBuilder("#!/usr/bin/env bash\nexec '")
                 .append(Path.of(System.getProperty("java.home"), "bin", "java")).append("'");
