@@ -44,7 +44,8 @@ from .alias import install  # noqa: F401 (ferry.mooncake.install(): import moonc
 from .codes import (BUFFER_OVERFLOW, INTERNAL_ERROR, INVALID_PARAMS, NO_AVAILABLE_HANDLE, OBJECT_ALREADY_EXISTS,
                     OBJECT_HAS_LEASE, OBJECT_NOT_FOUND, OK, RPC_FAIL, STATUS_CODES, TRANSFER_FAIL,
                     UNAVAILABLE_IN_CURRENT_STATUS, Failed)
-from .connection import MISMATCH, UPSERT_LEASE_WAIT_S, Connection, InPlace, Staged, bytes_view, remove_block
+from .connection import (MISMATCH, UNREADABLE, UPSERT_LEASE_WAIT_S, Connection, CopyPaths, InPlace, Staged, bytes_view,
+                         remove_block)
 from .launcher import FerryNotInstalled, SidecarProcess
 from .memory import BufferHandle, MooncakeHostMemAllocator, allocation_of, copy_out, host_memory
 from .sizes import parse_size
@@ -134,6 +135,7 @@ class MooncakeDistributedStore:
         self._timeout = 30.0
         self._staging_size = 16 << 20
         self._regions = {}  # address -> size, of register_buffer
+        self._paths = CopyPaths()
         self.key_mismatches = 0
 
     # --- setup ---------------------------------------------------------------------------
@@ -251,7 +253,7 @@ class MooncakeDistributedStore:
 
     def _connect(self):
         path, host, port, token = self._address
-        conn = Connection(path, host, port, token, self._timeout, self._staging_size)
+        conn = Connection(path, host, port, token, self._timeout, self._staging_size, self._paths)
         version = conn.client.version
         with self._lock:
             if self._version is None:
@@ -295,6 +297,14 @@ class MooncakeDistributedStore:
             c.client.exists([])
             return OK
         return self._run(ping)
+
+    def debug_info(self):
+        """Which copy path served this store's values of registered memory (docs/integration.md):
+        ``copy_paths`` counts values per path (``process_memory``: private memory copied once by
+        the sidecar; ``shared_memory``: allocator memory copied once by the sidecar;
+        ``staging``: through a staging buffer, one copy more), ``process_memory_refusal`` the
+        sidecar's reason once it refused private memory (None before)."""
+        return {"copy_paths": self._paths.snapshot(), "process_memory_refusal": self._paths.process_memory_refusal}
 
     def get_hostname(self):
         """The local_hostname given to setup() (this host's name after setup_dummy); "" before."""
@@ -631,31 +641,62 @@ class MooncakeDistributedStore:
         return self._run(op)
 
     def _source(self, c, key, buffer_ptr, size):
-        """(bkey, key bytes, write) of a put from registered memory: with no copy from host memory
-        of the allocator, else through the staging buffer; raises Failed(INVALID_PARAMS)."""
+        """(bkey, key bytes, write) of a put from registered memory: copied once by the sidecar
+        from host memory of the allocator, or from private memory (when the sidecar may reach
+        it), else through the staging buffer; raises Failed(INVALID_PARAMS)."""
         bkey, kb = self._key(key)
         self._registered(buffer_ptr, size)
         if size == 0:
             raise Failed(INVALID_PARAMS)
         header = _keys.header(kb, size)
         allocation = allocation_of(buffer_ptr, size)
-        if allocation is not None and c.staging is not None and c.put_options[0] == 1:  # PUT_START places one copy
-            return bkey, kb, InPlace(c, bkey, header, allocation, buffer_ptr - allocation.address, size)
+        if c.staging is not None and c.put_options[0] == 1:  # PUT_FROM and PUT_START place one copy
+            if allocation is not None:
+                return bkey, kb, InPlace(c, bkey, header, allocation, buffer_ptr - allocation.address, size)
+            if c.process_memory:
+                return bkey, kb, InPlace(c, bkey, header, None, buffer_ptr, size)
         source = memoryview((ctypes.c_char * size).from_address(buffer_ptr)).cast("B")
         return bkey, kb, Staged(c, bkey, header, [source])
+
+    def _read_into(self, c, keys, ptrs, sizes):
+        """Values of keys read straight into registered memory (GET_INTO: one copy, by the
+        sidecar): per key its length or a negative code; None when the connection cannot
+        (then the caller copies through the staging buffer)."""
+        names = [self._key(k) for k in keys]
+        entries = []
+        for (bkey, kb), ptr, size in zip(names, ptrs, sizes):
+            allocation = allocation_of(ptr, size)
+            if allocation is not None:
+                entries.append((bkey, kb, allocation, ptr - allocation.address, size))
+            else:
+                entries.append((bkey, kb, None, ptr, size))
+        results = c.read_blocks_into(entries)
+        if results is None:
+            return None
+        out = []
+        for r in results:
+            if r is MISMATCH:
+                self._mismatch()
+            out.append(OBJECT_NOT_FOUND if r is None or r is MISMATCH else r)
+        return out
 
     def get_into(self, key, buffer_ptr, size):
         """Copies the value of key to buffer_ptr (registered memory, `size` bytes free); the
         value's length, or a negative code (BUFFER_OVERFLOW when it does not fit)."""
         def op(c):
             self._registered(buffer_ptr, size)
+            direct = self._read_into(c, [key], [buffer_ptr], [size])
+            if direct is not None:
+                return direct[0]
+            self._paths.add("staging")
             return self._read(c, key, lambda value: copy_out(value, buffer_ptr, size))
         return self._run(op)
 
     def batch_put_from(self, keys, buffer_ptrs, sizes, config=None):
-        """put_from of each triple: a list of codes. Copies through the staging buffer go in
-        one request when they fit it; values in host memory of the allocator go in three
-        (start, write in place, commit) for the whole batch when their headers fit it."""
+        """put_from of each triple: a list of codes. Values the sidecar copies itself (host
+        memory of the allocator; private memory where it may reach it) go in one request
+        (PUT_FROM) when their headers fit the staging buffer; copies through the staging
+        buffer go in one request when they fit it (docs/integration.md: copy paths)."""
         if not len(keys) == len(buffer_ptrs) == len(sizes):
             return [INVALID_PARAMS] * len(keys)
         out = [INVALID_PARAMS] * len(keys)
@@ -669,12 +710,13 @@ class MooncakeDistributedStore:
                     (staged if isinstance(write, Staged) else in_place).append((i, bkey, kb, write))
                 except Failed as e:
                     out[i] = e.code
-            answers = c.put_blocks_from([(w.bkey, w.header, w.allocation, w.offset, w.size)
-                                         for _, _, _, w in in_place])
+            answers = c.put_blocks_from([w.entry() for _, _, _, w in in_place]) if in_place else []
             answers += c.put_blocks([(w.bkey, w.header, w.parts) for _, _, _, w in staged])
+            self._paths.add("staging", len(staged))
             for (i, bkey, kb, write), stored in zip(in_place + staged, answers):
                 try:
-                    out[i] = OK if stored == 0 else self._store(c, bkey, kb, False, write)
+                    out[i] = (OK if stored == 0 else INVALID_PARAMS if stored == UNREADABLE
+                              else self._store(c, bkey, kb, False, write))
                 except Failed as e:
                     out[i] = e.code
             return out
@@ -695,6 +737,11 @@ class MooncakeDistributedStore:
         wanted = [i for i, ok in enumerate(checked) if ok]
 
         def op(c):
+            direct = self._read_into(c, [keys[i] for i in wanted], [buffer_ptrs[i] for i in wanted],
+                                     [sizes[i] for i in wanted])
+            if direct is not None:
+                return direct
+            self._paths.add("staging", len(wanted))
             return self._read_many(c, [keys[i] for i in wanted],
                                    lambda j, value: copy_out(value, buffer_ptrs[wanted[j]], sizes[wanted[j]]))
         results = self._run(op) if wanted else []

@@ -108,6 +108,11 @@ public final class SidecarMain implements Callable<Integer> {
             description = "Reach store nodes of this host through their slab files (default); --no-shared-memory: TCP.")
     boolean sharedMemory;
 
+    @Option(names = "--process-memory", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Copy straight from and to local clients' private memory (process_vm_readv/writev) "
+                    + "when they ask (default); --no-process-memory: they copy through shared buffers.")
+    boolean processMemory;
+
     @Option(names = "--exit-on-stdin-close", description = "Also stop when stdin closes (for a parent process).")
     boolean exitOnStdinClose;
 
@@ -127,7 +132,7 @@ public final class SidecarMain implements Callable<Integer> {
                 .maxFrameBytes((int) maxFrameBytes).maxInFlight(maxInFlight).quotaBytes(ByteSizes.parse(quota))
                 .leaseMillis(leaseMillis).leaseCacheMillis(leaseCacheMillis).drainMillis(drainMillis).frameTimeoutMillis(frameTimeoutMillis).policy(policy).sharedMemory(sharedMemory)
                 .dataDir(slab.dataDir()).ssd(ssd.dir(), ssd.bytes())
-                .lazySlab(slab.lazySlab()).scrubBytesPerSecond(slab.scrubRate());
+                .lazySlab(slab.lazySlab()).scrubBytesPerSecond(slab.scrubRate()).processMemory(processMemory);
         if (nodeId != null) {
             ctx.nodeId(nodeId);
         }

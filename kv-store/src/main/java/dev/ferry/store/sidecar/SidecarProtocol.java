@@ -61,8 +61,24 @@ public final class SidecarProtocol {
     public static final int REMOVE_ALL = 17;
     /** Set how this connection's later puts place and keep their blocks: replicas, hard pin. */
     public static final int PUT_OPTIONS = 18;
+    /**
+     * Store whole blocks gathered from two parts each (a header in a shared buffer, the value
+     * in a shared buffer or in the client's private memory, {@link #PROCESS_MEMORY}): one
+     * request, the bytes copied once into the store and checksummed there.
+     */
+    public static final int PUT_FROM = 19;
+    /**
+     * Read whole blocks, CRC32C-checked, scattered in two parts each (the first bytes to a
+     * shared buffer, the rest to a shared buffer or the client's private memory).
+     */
+    public static final int GET_INTO = 20;
     /** Highest opcode. */
-    public static final int MAX_OPCODE = PUT_OPTIONS;
+    public static final int MAX_OPCODE = GET_INTO;
+    /**
+     * The buffer id of PUT_FROM and GET_INTO that names the client's own private memory: the
+     * offset is then an address in the client's process, reached with process_vm_readv / writev.
+     */
+    public static final int PROCESS_MEMORY = 0xFFFF_FFFF;
 
     // Status codes.
     public static final int OK = 0;
@@ -82,6 +98,14 @@ public final class SidecarProtocol {
     public static final int STORE_ERROR = 14;
     public static final int SHUTTING_DOWN = 15;
     public static final int INTERNAL = 16;
+    /**
+     * The sidecar may not reach the client's private memory (the kernel refused
+     * process_vm_readv / writev, the client is not on the Unix socket, or the sidecar was
+     * started with {@code --no-process-memory}): nothing was done; use shared buffers.
+     */
+    public static final int NO_PROCESS_ACCESS = 17;
+    /** Highest status code. */
+    public static final int MAX_STATUS = NO_PROCESS_ACCESS;
 
     // Entry sizes of batch bodies in version 1 (8-byte keys), bytes; see entryBytes for version 2.
     /** PUT entry: key, buffer u32, pad u32, offset u64, length u64. */
@@ -92,13 +116,17 @@ public final class SidecarProtocol {
     public static final int SIZED_KEY_ENTRY = 16;
     /** WRITE_RANGE and READ_RANGE entry: key, block offset u64, buffer u32, pad u32, buffer offset u64, length u64. */
     public static final int RANGE_ENTRY = 40;
-
+    /**
+     * PUT_FROM and GET_INTO entry: key, header buffer u32, value buffer u32, header offset u64,
+     * header length u64, value offset (or address) u64, value length (or capacity) u64.
+     */
+    public static final int TWO_PART_ENTRY = 48;
     private static final String[] OPCODE_NAMES = {"?", "hello", "register_buffer", "unregister_buffer", "put", "get",
         "exists", "remove", "lookup_prefix", "put_start", "write_range", "put_commit", "put_abort", "read_range",
-        "put_inline", "get_inline", "register_memfd", "remove_all", "put_options"};
+        "put_inline", "get_inline", "register_memfd", "remove_all", "put_options", "put_from", "get_into"};
     private static final String[] STATUS_NAMES = {"OK", "MALFORMED", "UNSUPPORTED_VERSION", "UNAUTHORIZED",
         "HELLO_REQUIRED", "UNKNOWN_OPCODE", "NOT_FOUND", "UNKNOWN_BUFFER", "OUT_OF_RANGE", "QUOTA_EXCEEDED",
-        "FRAME_TOO_LARGE", "NO_SPACE", "BAD_STATE", "NOT_LOCAL", "STORE_ERROR", "SHUTTING_DOWN", "INTERNAL"};
+        "FRAME_TOO_LARGE", "NO_SPACE", "BAD_STATE", "NOT_LOCAL", "STORE_ERROR", "SHUTTING_DOWN", "INTERNAL", "NO_PROCESS_ACCESS"};
 
     private SidecarProtocol() {
     }
