@@ -14,7 +14,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The Python package's Mooncake Store API suite (clients/python/test_mooncake.py) against a
+ * The Python package's Mooncake Store API suites (clients/python/test_mooncake.py, and
+ * test_copy_paths.py for the copy paths of registered memory) against a
  * real master started with {@code ferry master}; the suite starts its own sidecars through a
  * Ferry distribution laid out as {@code ./ferry dist} lays it out ({@code bin/ferry}), here
  * running this build's classes. Skipped, saying why, only when python3 is not installed.
@@ -28,6 +29,22 @@ class MooncakePythonTest {
                 List.of("master", "--port", "0"), dir.resolve("master.log"));
         try {
             PythonSuite.passes("test_mooncake", Map.of("FERRY_HOME", home.toString(),
+                    "FERRY_MASTER", "127.0.0.1:" + master.field("port"), "JAVA_HOME", System.getProperty("java.home")),
+                    300);
+        } finally {
+            master.stop();
+            master.awaitExit();
+        }
+    }
+
+    @Test
+    void copyPathsSuitePassesAgainstARealMaster(@TempDir Path dir) throws Exception {
+        assumeTrue(PythonSuite.python3Works(), "python3 is not installed (.ci/run installs it): Python package not tested");
+        Path home = distribution(dir.resolve("ferry-home"));
+        ChildProcess master = ChildProcess.start("master", List.of(), "dev.ferry.cluster.cli.FerryCommand",
+                List.of("master", "--port", "0"), dir.resolve("master.log"));
+        try {
+            PythonSuite.passes("test_copy_paths", Map.of("FERRY_HOME", home.toString(),
                     "FERRY_MASTER", "127.0.0.1:" + master.field("port"), "JAVA_HOME", System.getProperty("java.home")),
                     300);
         } finally {
