@@ -450,13 +450,14 @@ final class SidecarOps {
                     }
                     MemorySegment here = store.localBlock(placed[i]);
                     MemorySegment block = here != null ? here : scratch.allocate(lengths[i], 64);
-                    if (!fill(pid, parts[i], block)) {
+                    // Over the bytes where they now lie: what a reader will check is what was stored.
+                    Integer crc = fill(pid, parts[i], block);
+                    if (crc == null) {
                         results[i] = UNREADABLE;
                         unreadable.add(keys[i]);
                         continue;
                     }
-                    // Over the bytes where they now lie: what a reader will check is what was stored.
-                    crcs[filled.size()] = BlockContent.crc32c(block);
+                    crcs[filled.size()] = crc;
                     if (here == null) {
                         store.writeRanges(List.of(placed[i]), new long[] {0}, new MemorySegment[] {block});
                     }
@@ -478,20 +479,37 @@ final class SidecarOps {
         }
     }
 
-    /** Copies an entry's two parts into {@code block}; false when its value is not mapped in the client. */
-    private static boolean fill(long pid, TwoParts p, MemorySegment block) {
+    /**
+     * Bytes copied and then checksummed at a time by PUT_FROM (256 KiB): the CRC32C reads each
+     * piece while it is still in the cache, not the whole block again from memory.
+     */
+    static final long FILL_CHUNK = 256 * 1024;
+
+    /**
+     * Copies an entry's two parts into {@code block} and takes the CRC32C of the bytes as they
+     * lie there, piece by piece.
+     *
+     * @return the CRC32C of the block, or null when its value is not mapped in the client
+     */
+    private static Integer fill(long pid, TwoParts p, MemorySegment block) {
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
         if (p.head() != null) {
             MemorySegment.copy(p.head(), 0, block, 0, p.headBytes());
+            crc.update(block.asSlice(0, p.headBytes()).asByteBuffer());
         }
-        if (p.valueBytes() == 0) {
-            return true;
+        for (long at = 0; at < p.valueBytes(); at += FILL_CHUNK) {
+            long n = Math.min(FILL_CHUNK, p.valueBytes() - at);
+            MemorySegment piece = block.asSlice(p.headBytes() + at, n);
+            if (p.inProcess()) {
+                if (!ProcessMemory.read(pid, p.address() + at, piece)) {
+                    return null;
+                }
+            } else {
+                MemorySegment.copy(p.value(), at, piece, 0, n);
+            }
+            crc.update(piece.asByteBuffer());
         }
-        MemorySegment rest = block.asSlice(p.headBytes(), p.valueBytes());
-        if (p.inProcess()) {
-            return ProcessMemory.read(pid, p.address(), rest);
-        }
-        MemorySegment.copy(p.value(), 0, rest, 0, p.valueBytes());
-        return true;
+        return (int) crc.getValue();
     }
 
     /** GET_INTO answer of a key whose rest is longer than its second part's capacity (only the first part copied). */
