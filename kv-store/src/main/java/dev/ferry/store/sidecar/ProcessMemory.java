@@ -53,49 +53,69 @@ final class ProcessMemory {
      * @throws SidecarException NO_PROCESS_ACCESS when the kernel refuses access to that process
      */
     static boolean read(long pid, long address, MemorySegment into) {
-        return copy(READV, pid, address, into);
+        try (Calls calls = new Calls()) {
+            return calls.read(pid, address, into);
+        }
     }
 
     /**
-     * Copies {@code from} to {@code address} of process {@code pid}.
-     *
-     * @return false when the range is not all mapped writable in that process (a part may have been written)
-     * @throws SidecarException NO_PROCESS_ACCESS when the kernel refuses access to that process
+     * The memory one thread's calls need (the errno capture and two iovecs), allocated once
+     * for many copies. Not thread-safe: one per request; close it.
      */
-    static boolean write(long pid, long address, MemorySegment from) {
-        return copy(WRITEV, pid, address, from);
-    }
+    static final class Calls implements AutoCloseable {
+        private final Arena arena = Arena.ofConfined();
+        private final MemorySegment state = arena.allocate(CALL_STATE);
+        private final MemorySegment localIov = arena.allocate(IOVEC);
+        private final MemorySegment remoteIov = arena.allocate(IOVEC);
 
-    private static boolean copy(MethodHandle call, long pid, long address, MemorySegment local) {
-        long total = local.byteSize();
-        long done = 0;
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment state = arena.allocate(CALL_STATE);
-            MemorySegment localIov = arena.allocate(IOVEC);
-            MemorySegment remoteIov = arena.allocate(IOVEC);
-            while (done < total) {
-                localIov.set(ValueLayout.ADDRESS, 0, local.asSlice(done));
-                localIov.set(ValueLayout.JAVA_LONG, 8, total - done);
-                remoteIov.set(ValueLayout.ADDRESS, 0, MemorySegment.ofAddress(address + done));
-                remoteIov.set(ValueLayout.JAVA_LONG, 8, total - done);
-                long n = (long) call.invokeExact(state, (int) pid, localIov, 1L, remoteIov, 1L, 0L);
-                if (n < 0) {
-                    int errno = (int) ERRNO.get(state, 0L);
-                    if (errno == EFAULT || errno == ENOMEM) {
-                        return false; // the client's range is not (all) mapped
+        /** As {@link ProcessMemory#read}. */
+        boolean read(long pid, long address, MemorySegment into) {
+            return copy(READV, pid, address, into);
+        }
+
+        /**
+         * Copies {@code from} to {@code address} of process {@code pid}.
+         *
+         * @return false when the range is not all mapped writable in that process (a part may have been written)
+         * @throws SidecarException NO_PROCESS_ACCESS when the kernel refuses access to that process
+         */
+        boolean write(long pid, long address, MemorySegment from) {
+            return copy(WRITEV, pid, address, from);
+        }
+
+        private boolean copy(MethodHandle call, long pid, long address, MemorySegment local) {
+            long total = local.byteSize();
+            long done = 0;
+            try {
+                while (done < total) {
+                    localIov.set(ValueLayout.ADDRESS, 0, local.asSlice(done));
+                    localIov.set(ValueLayout.JAVA_LONG, 8, total - done);
+                    remoteIov.set(ValueLayout.ADDRESS, 0, MemorySegment.ofAddress(address + done));
+                    remoteIov.set(ValueLayout.JAVA_LONG, 8, total - done);
+                    long n = (long) call.invokeExact(state, (int) pid, localIov, 1L, remoteIov, 1L, 0L);
+                    if (n < 0) {
+                        int errno = (int) ERRNO.get(state, 0L);
+                        if (errno == EFAULT || errno == ENOMEM) {
+                            return false; // the client's range is not (all) mapped
+                        }
+                        throw refused(pid, errno);
                     }
-                    throw refused(pid, errno);
+                    if (n == 0) {
+                        return false; // the first page of what is left is not mapped
+                    }
+                    done += n;
                 }
-                if (n == 0) {
-                    return false; // the first page of what is left is not mapped
-                }
-                done += n;
+                return true;
+            } catch (SidecarException e) {
+                throw e;
+            } catch (Throwable e) {
+                throw new IllegalStateException("process_vm call failed: " + e, e);
             }
-            return true;
-        } catch (SidecarException e) {
-            throw e;
-        } catch (Throwable e) {
-            throw new IllegalStateException("process_vm call failed: " + e, e);
+        }
+
+        @Override
+        public void close() {
+            arena.close();
         }
     }
 

@@ -426,7 +426,8 @@ final class SidecarOps {
 
     private void putFrom(ClientSession session, ByteBuf body, ByteBuf out) {
         int n = count(body, entryBytes(TWO_PART_ENTRY, session.version()), true);
-        try (ClientSession.Held held = new ClientSession.Held(session); Arena scratch = Arena.ofConfined()) {
+        try (ClientSession.Held held = new ClientSession.Held(session); Arena scratch = Arena.ofConfined();
+             ProcessMemory.Calls calls = new ProcessMemory.Calls()) {
             TwoParts[] parts = twoParts(session, body, n, held);
             long pid = processOf(session, parts);
             BlockKey[] keys = new BlockKey[n];
@@ -451,7 +452,7 @@ final class SidecarOps {
                     MemorySegment here = store.localBlock(placed[i]);
                     MemorySegment block = here != null ? here : scratch.allocate(lengths[i], 64);
                     // Over the bytes where they now lie: what a reader will check is what was stored.
-                    Integer crc = fill(pid, parts[i], block);
+                    Integer crc = fill(calls, pid, parts[i], block);
                     if (crc == null) {
                         results[i] = UNREADABLE;
                         unreadable.add(keys[i]);
@@ -491,7 +492,7 @@ final class SidecarOps {
      *
      * @return the CRC32C of the block, or null when its value is not mapped in the client
      */
-    private static Integer fill(long pid, TwoParts p, MemorySegment block) {
+    private static Integer fill(ProcessMemory.Calls calls, long pid, TwoParts p, MemorySegment block) {
         java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
         if (p.head() != null) {
             MemorySegment.copy(p.head(), 0, block, 0, p.headBytes());
@@ -501,7 +502,7 @@ final class SidecarOps {
             long n = Math.min(FILL_CHUNK, p.valueBytes() - at);
             MemorySegment piece = block.asSlice(p.headBytes() + at, n);
             if (p.inProcess()) {
-                if (!ProcessMemory.read(pid, p.address() + at, piece)) {
+                if (!calls.read(pid, p.address() + at, piece)) {
                     return null;
                 }
             } else {
@@ -519,20 +520,21 @@ final class SidecarOps {
 
     private void getInto(ClientSession session, ByteBuf body, ByteBuf out) {
         int n = count(body, entryBytes(TWO_PART_ENTRY, session.version()), true);
-        try (ClientSession.Held held = new ClientSession.Held(session)) {
+        try (ClientSession.Held held = new ClientSession.Held(session);
+             ProcessMemory.Calls calls = new ProcessMemory.Calls()) {
             TwoParts[] parts = twoParts(session, body, n, held);
             long pid = processOf(session, parts);
             BlockKey[] keys = new BlockKey[n];
             for (int i = 0; i < n; i++) {
                 keys[i] = parts[i].key();
             }
-            long[] lengths = store.getInPlace(keys, (i, block) -> scatter(pid, parts[i], block));
+            long[] lengths = store.getInPlace(keys, (i, block) -> scatter(calls, pid, parts[i], block));
             writeLengths(lengths, n, out);
         }
     }
 
     /** Copies a checked block to an entry's two parts; its length, TOO_LONG or UNWRITABLE. */
-    private long scatter(long pid, TwoParts p, MemorySegment block) {
+    private long scatter(ProcessMemory.Calls calls, long pid, TwoParts p, MemorySegment block) {
         long head = Math.min(p.headBytes(), block.byteSize());
         long rest = block.byteSize() - head;
         if (head > 0) { // also when the rest does not fit: the client tells its own block from another's by it
@@ -543,7 +545,7 @@ final class SidecarOps {
         }
         if (rest > 0) {
             if (p.inProcess()) {
-                if (!ProcessMemory.write(pid, p.address(), block.asSlice(head, rest))) {
+                if (!calls.write(pid, p.address(), block.asSlice(head, rest))) {
                     return UNWRITABLE;
                 }
             } else {
