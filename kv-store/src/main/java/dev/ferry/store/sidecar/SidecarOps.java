@@ -481,14 +481,17 @@ final class SidecarOps {
     }
 
     /**
-     * Bytes copied and then checksummed at a time by PUT_FROM (256 KiB): the CRC32C reads each
-     * piece while it is still in the cache, not the whole block again from memory.
+     * Bytes copied from a shared buffer and then checksummed at a time by PUT_FROM (256 KiB):
+     * the CRC32C reads each piece while it is still in the cache, not the whole block again
+     * from memory. Private memory is read in one call per value instead: each
+     * process_vm_readv call costs far more than a memcpy of 256 KiB does (measured: 256 KiB
+     * calls move 2 to 3 GB/s, 4 MiB calls 4 to 6).
      */
     static final long FILL_CHUNK = 256 * 1024;
 
     /**
      * Copies an entry's two parts into {@code block} and takes the CRC32C of the bytes as they
-     * lie there, piece by piece.
+     * lie there.
      *
      * @return the CRC32C of the block, or null when its value is not mapped in the client
      */
@@ -498,16 +501,18 @@ final class SidecarOps {
             MemorySegment.copy(p.head(), 0, block, 0, p.headBytes());
             crc.update(block.asSlice(0, p.headBytes()).asByteBuffer());
         }
+        if (p.inProcess()) {
+            MemorySegment rest = block.asSlice(p.headBytes(), p.valueBytes());
+            if (!calls.read(pid, p.address(), rest)) {
+                return null;
+            }
+            crc.update(rest.asByteBuffer());
+            return (int) crc.getValue();
+        }
         for (long at = 0; at < p.valueBytes(); at += FILL_CHUNK) {
             long n = Math.min(FILL_CHUNK, p.valueBytes() - at);
             MemorySegment piece = block.asSlice(p.headBytes() + at, n);
-            if (p.inProcess()) {
-                if (!calls.read(pid, p.address() + at, piece)) {
-                    return null;
-                }
-            } else {
-                MemorySegment.copy(p.value(), at, piece, 0, n);
-            }
+            MemorySegment.copy(p.value(), at, piece, 0, n);
             crc.update(piece.asByteBuffer());
         }
         return (int) crc.getValue();
