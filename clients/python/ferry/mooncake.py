@@ -605,8 +605,10 @@ class MooncakeDistributedStore:
         """Registers memory for put_from / get_into; 0, or INVALID_PARAMS (a bad or overlapping
         range, or memory this process cannot read and write, such as GPU memory).
 
-        Memory of MooncakeHostMemAllocator reaches the sidecar directly; other memory is
-        copied through the connection's staging buffer (one copy, ctypes.memmove).
+        Memory of MooncakeHostMemAllocator reaches the sidecar directly (it maps it); other
+        memory the sidecar reads and writes with process_vm_readv / writev where the kernel
+        lets it, else it is copied through the connection's staging buffer (one copy more):
+        debug_info() says which path served (docs/integration.md, Copies).
         """
         if not isinstance(buffer_ptr, int) or not isinstance(size, int) or buffer_ptr <= 0 or size <= 0:
             return INVALID_PARAMS
