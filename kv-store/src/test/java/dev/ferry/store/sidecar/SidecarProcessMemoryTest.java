@@ -160,6 +160,24 @@ class SidecarProcessMemoryTest {
     }
 
     @Test
+    void aTcpClientCannotNameProcessMemoryAndIsToldWhy() {
+        start(c -> c.tcp("127.0.0.1", 0));
+        MemorySegment a = privateValue(40, 1000);
+        try (SidecarClient remote = SidecarClient.connectTcp("127.0.0.1", fx.sidecar.tcpPort(), null)) {
+            assertThatThrownBy(() -> remote.putFrom(new SidecarClient.TwoParts(key(40), 0, 0, 0, PROCESS_MEMORY,
+                    a.address(), a.byteSize())))
+                    .isInstanceOfSatisfying(SidecarException.class, e -> {
+                        assertThat(e.status()).isEqualTo(SidecarProtocol.NO_PROCESS_ACCESS);
+                        assertThat(e.reason()).contains("Unix socket");
+                    });
+        }
+        assertThat(client.exists(key(40))).containsExactly(false);
+        // The same bytes from a local client: stored.
+        assertThat(client.putFrom(new SidecarClient.TwoParts(key(40), 0, 0, 0, PROCESS_MEMORY, a.address(),
+                a.byteSize()))).containsExactly(0);
+    }
+
+    @Test
     void aCorruptBlockInTheSlabIsNeverCopiedToTheClient() {
         start(c -> c);
         MemorySegment a = privateValue(30, 64 * 1024);
