@@ -28,11 +28,10 @@ class CopyPaths:
 
     ``process_memory``: private memory, copied once by the sidecar (process_vm_readv / writev);
     ``shared_memory``: memory of MooncakeHostMemAllocator, copied once by the sidecar;
-    ``staging``: through the connection's staging buffer, one copy more (in this process);
-    ``inline``: in the frames, over TCP.
+    ``staging``: through the connection's staging buffer, one copy more (in this process).
     """
 
-    NAMES = ("process_memory", "shared_memory", "staging", "inline")
+    NAMES = ("process_memory", "shared_memory", "staging")
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -61,7 +60,8 @@ def allow_sidecar_ptrace(sock):
             if int(f.read()) != 1:
                 return
         pid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PTRACER, ctypes.c_ulong(pid), 0, 0, 0)
+        zero = ctypes.c_ulong(0)
+        ctypes.CDLL(None, use_errno=True).prctl(ctypes.c_int(PR_SET_PTRACER), ctypes.c_ulong(pid), zero, zero, zero)
     except (OSError, ValueError, AttributeError):
         pass
 
