@@ -403,8 +403,7 @@ public final class Master {
                 blocks.commit(b, crcs[i]);
                 for (CopyState c : b.copies) {
                     NodeState holder = log.queue(c.segment, IndexUpdate.Kind.ADD, b, c);
-                    // Only a persisted index must have the commit before the writer hears of it.
-                    if (holder != null && holder.features.persisted() && !holders.contains(holder)) {
+                    if (holder != null && !holders.contains(holder)) {
                         holders.add(holder);
                     }
                 }

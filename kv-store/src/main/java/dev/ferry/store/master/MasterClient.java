@@ -315,7 +315,6 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
             Wire.writeString(b, features.loadEndpoint());
             b.writeInt(kept.size());
             kept.forEach(k -> MasterProtocol.writeBlock(b, k));
-            b.writeBoolean(features.persisted()); // after the blocks: masters of earlier builds ignore it
         }, Wire::readInt);
     }
 

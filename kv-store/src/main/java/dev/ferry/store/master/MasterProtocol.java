@@ -18,8 +18,7 @@ import io.netty.buffer.ByteBuf;
  *   <li>21 REGISTER: protocol version (i32, {@value #VERSION}), node id (string), segment
  *       descriptor, indexed (bool), ssd bytes (i64), load endpoint (string, {@code host:port}
  *       or empty), kept block count (i32) and per block key, offset (-1 for a block on SSD),
- *       length (i64) and crc (i32), then persisted (bool: commits wait for this node's
- *       acknowledgement; absent from earlier builds, then as indexed) -> blocks taken back (i32)</li>
+ *       length (i64) and crc (i32) -> blocks taken back (i32)</li>
  *   <li>22 HEARTBEAT: node id, acked index update (i64), demoted keys, loaded keys, SSD-gone
  *       keys (key[] each), SSD health (u8: 0 OK, 1 FULL, 2 FAILING; absent from nodes that
  *       predate it, read as OK) -> update count (i32) and per update seq (i64), kind (u8: 0 ADD,

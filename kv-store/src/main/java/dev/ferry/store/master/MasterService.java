@@ -208,17 +208,12 @@ public final class MasterService implements AutoCloseable {
                 MasterProtocol.requireVersion(Wire.readInt(in));
                 String node = Wire.readString(in);
                 SegmentDescriptor d = MasterProtocol.readDescriptor(in);
-                boolean indexed = Wire.readBoolean(in);
-                long ssdBytes = Wire.readLong(in);
-                String loadEndpoint = Wire.readString(in);
+                NodeFeatures features = new NodeFeatures(Wire.readBoolean(in), Wire.readLong(in), Wire.readString(in));
                 int n = Wire.readCount(in, MasterProtocol.BLOCK_BYTES);
                 List<IndexedBlock> kept = new java.util.ArrayList<>(n);
                 for (int i = 0; i < n; i++) {
                     kept.add(MasterProtocol.readBlock(in));
                 }
-                // Absent from nodes of earlier builds: their index, if any, counts as persisted.
-                boolean persisted = in.isReadable() ? Wire.readBoolean(in) : indexed;
-                NodeFeatures features = new NodeFeatures(indexed, ssdBytes, loadEndpoint, indexed && persisted);
                 int taken = master.registerNode(node, d, features, kept);
                 out.writeInt(taken);
                 LOG.info("store node {} registered segment {} ({} bytes at {}{}), {} of {} kept blocks taken back", node,

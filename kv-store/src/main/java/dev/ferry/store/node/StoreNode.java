@@ -170,9 +170,8 @@ public final class StoreNode implements AutoCloseable {
         this.rpc = rpc;
         this.segment = engine.registerSegment(config.nodeId() + "/dram", slab);
         // A scrubbing node wants the master's index updates: they say which blocks to check.
-        // Commits wait for its acknowledgement only when its index is persisted (a data directory).
         this.features = new NodeFeatures(tiers.indexed() || config.scrubBytesPerSecond() > 0, tiers.ssdBytes(),
-                rpc == null ? "" : segment.endpoint().host() + ":" + rpc.port(), config.dataDir() != null);
+                rpc == null ? "" : segment.endpoint().host() + ":" + rpc.port());
         AtomicLong bad = new AtomicLong();
         List<IndexedBlock> kept = tiers.kept(bad);
         this.dropped = (int) bad.get();

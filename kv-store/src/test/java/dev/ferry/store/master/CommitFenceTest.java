@@ -81,25 +81,4 @@ class CommitFenceTest {
         assertThat(master.pollIndex("a", 1).updates()).isEmpty();
         assertThat(commit).isDone();
     }
-    @Test
-    void aCommitDoesNotWaitForANodeWhoseIndexIsNotPersistedButItStillGetsTheUpdates() {
-        master.registerNode("scrub-only", new SegmentDescriptor("scrub-only", 64 * BLOCK, new Endpoint("127.0.0.1", 1)),
-                new NodeFeatures(true, 0, "", false), List.of());
-        register("persisted");
-        master.putStart(BlockKey.ofAll(1), BLOCK, 1, "scrub-only");
-        CompletableFuture<Void> commit = master.putCommit(BlockKey.ofAll(1), new int[] {11});
-        assertThat(commit).isDone();
-        assertThat(master.pollIndex("scrub-only", 0).updates()).extracting(IndexUpdate::kind)
-                .containsExactly(IndexUpdate.Kind.ADD);
-
-        master.putStart(BlockKey.ofAll(2), BLOCK, 1, "persisted");
-        assertThat(master.putCommit(BlockKey.ofAll(2), new int[] {22})).isNotDone();
-    }
-
-    @Test
-    void aPersistedIndexIsAnIndex() {
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new NodeFeatures(false, 0, "", true))
-                .isInstanceOf(IllegalArgumentException.class);
-        assertThat(new NodeFeatures(true, 0, "").persisted()).as("nodes of earlier builds").isTrue();
-    }
 }
