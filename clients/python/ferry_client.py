@@ -68,11 +68,15 @@ NAMED_VERSION = 3
 INLINE = 0xFFFFFFFF  # buffer id of a put_named / get_named entry whose value travels in the frame
 OTHER_KEY = 2  # put_named: the block key holds another string key's value
 MISSING, MISMATCH, TOO_LONG = -1, -2, -3  # get_named / stat_named answers besides a value length
+PUT_FROM = 19
+GET_INTO = 20
+PROCESS_MEMORY = 0xFFFFFFFF  # the buffer id of PUT_FROM / GET_INTO that names this process's own memory
+NO_PROCESS_ACCESS = 17  # the sidecar may not reach this process's private memory
 
 STATUS_NAMES = [
     "OK", "MALFORMED", "UNSUPPORTED_VERSION", "UNAUTHORIZED", "HELLO_REQUIRED", "UNKNOWN_OPCODE",
     "NOT_FOUND", "UNKNOWN_BUFFER", "OUT_OF_RANGE", "QUOTA_EXCEEDED", "FRAME_TOO_LARGE", "NO_SPACE",
-    "BAD_STATE", "NOT_LOCAL", "STORE_ERROR", "SHUTTING_DOWN", "INTERNAL",
+    "BAD_STATE", "NOT_LOCAL", "STORE_ERROR", "SHUTTING_DOWN", "INTERNAL", "NO_PROCESS_ACCESS",
 ]
 
 CONNECTION_ID = 0  # request id of answers about the whole connection; requests are numbered from 1
@@ -363,6 +367,42 @@ class FerryClient:
 
     def read_ranges(self, ranges):
         self._range(READ_RANGE, list(ranges))
+
+    # --- whole blocks in two parts (header, value) -------------------------------------
+
+    def put_from(self, entries):
+        """Stores blocks gathered from two parts each, in one request: an iterable of (key,
+        header buffer id, header offset, header length, value buffer id, value offset, value
+        length). A value buffer id of PROCESS_MEMORY names this process's own memory (the
+        value offset is then its address: the sidecar reads it with process_vm_readv).
+
+        Returns per key 0 (stored), 1 (already there) or 2 (the value's memory is not mapped
+        readable: nothing stored). Raises FerryError NO_PROCESS_ACCESS when the sidecar may not
+        reach this process's memory, BAD_STATE when a key is there with another length, and
+        UNKNOWN_OPCODE from sidecars of earlier builds (nothing stored in each case).
+        """
+        entries = list(entries)
+        body = b"".join(self._key(k) + struct.pack("<IIQQQQ", hb, vb, ho, hn, vo, vn)
+                        for k, hb, ho, hn, vb, vo, vn in entries)
+        return list(self._bytes(self._call(PUT_FROM, _U32.pack(len(entries)) + body)))
+
+    def get_into(self, entries):
+        """Reads whole blocks (CRC32C-checked) scattered in two parts, in one request: an
+        iterable of (key, header buffer id, header offset, header capacity, value buffer id,
+        value offset, value capacity). The block's first min(header capacity, length) bytes go
+        to the header part, the rest to the value part (PROCESS_MEMORY: this process's memory at
+        the address given as value offset, written with process_vm_writev).
+
+        Returns per key the block's length, -1 when it is not in the store, -2 when the rest
+        is longer than the value capacity (nothing copied), -3 when the value's memory is not
+        mapped writable. Raises FerryError as put_from does.
+        """
+        entries = list(entries)
+        body = b"".join(self._key(k) + struct.pack("<IIQQQQ", hb, vb, ho, hn, vo, vn)
+                        for k, hb, ho, hn, vb, vo, vn in entries)
+        answer = self._call(GET_INTO, _U32.pack(len(entries)) + body)
+        n = _U32.unpack_from(answer)[0]
+        return list(struct.unpack_from("<%dq" % n, answer, 4))
 
     # --- bytes in the frame (remote clients) ------------------------------------------
 

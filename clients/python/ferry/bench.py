@@ -4,7 +4,8 @@
 
 Starts one sidecar (setup) against the master, then for each value size and each kind of
 memory (``allocator``: MooncakeHostMemAllocator, which the sidecar maps; ``private``: a
-ctypes buffer given to register_buffer, copied through the staging buffer) times
+ctypes buffer given to register_buffer, which the sidecar reaches with process_vm_readv /
+writev where the kernel lets it, else through the staging buffer) times
 ``--iterations`` calls of batch_put_from and of batch_get_into, each of ``--batch`` values
 under fresh keys (removed after each iteration, untimed), after one untimed warm-up call. Beside them, in the same run:
 ``ctypes.memmove`` of the same bytes, ``zlib.crc32`` over them (CRC-32, for scale: the
@@ -16,7 +17,7 @@ Prints one line per (operation, memory, size): GB/s (10^9 bytes per second of th
 summed time), the p50 / p99 of one call in microseconds (nearest rank: with few
 iterations p99 is the slowest call), and the ratio to the copy+crc32c baseline of that
 size. Every value read is checked against what was written; a wrong byte or a failed call
-exits 1.
+exits 1. The last line says how many values each copy path served (MooncakeDistributedStore.debug_info).
 """
 
 import argparse
@@ -197,6 +198,10 @@ def main(argv=None):
         print("batch %d, %d iterations, load average %s" % (
             args.batch, args.iterations, " ".join("%.2f" % x for x in os.getloadavg())))
         failures = run(store, sizes, args.batch, args.iterations, baseline=baseline)
+        info = store.debug_info()
+        print("copy paths (values): %s%s" % (
+            ", ".join("%s %d" % kv for kv in sorted(info["copy_paths"].items())),
+            "; private memory refused: " + info["process_memory_refusal"] if info["process_memory_refusal"] else ""))
     finally:
         store.close()
     return 1 if failures else 0

@@ -5,28 +5,87 @@ On a sidecar of protocol version 3 the blocks are named (module ferry.named): th
 writes each string key's header itself and compares the key on every hit; on earlier ones
 this client writes the header and compares it on reads."""
 
+import ctypes
+import os
+import socket
 import struct
+import threading
 import time
 
 import ferry_client
-from ferry_client import FerryClient, FerryError, MemfdBuffer
+from ferry_client import PROCESS_MEMORY, FerryClient, FerryError, MemfdBuffer
 
 from . import keys as _keys
-from .codes import INVALID_PARAMS, TRANSFER_FAIL, Failed
+from .codes import BUFFER_OVERFLOW, INVALID_PARAMS, TRANSFER_FAIL, Failed
 
 NOT_FOUND_STATUS = 6  # sidecar statuses (docs/protocol.md)
 OUT_OF_RANGE_STATUS = 8
 BAD_STATE_STATUS = 12  # among others: a block of that key is stored with another length
+UNKNOWN_OPCODE_STATUS = 5  # a sidecar of an earlier build: no PUT_FROM / GET_INTO
+NO_PROCESS_ACCESS_STATUS = 17  # the sidecar may not reach this process's private memory
 MISMATCH = object()  # read_header's answer for a block of another string key under the same 64-bit key
+UNREADABLE = 2  # put_blocks_from's answer for a value whose memory is not mapped (nothing stored)
+PR_SET_PTRACER = 0x59616D61
+
+
+class CopyPaths:
+    """How many values each copy path served (thread-safe), for debug_info():
+
+    ``process_memory``: private memory, copied once by the sidecar (process_vm_readv / writev);
+    ``shared_memory``: memory of MooncakeHostMemAllocator, copied once by the sidecar;
+    ``staging``: through the connection's staging buffer, one copy more (in this process).
+    """
+
+    NAMES = ("process_memory", "shared_memory", "staging")
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(self.NAMES, 0)
+        self.process_memory_refusal = None  # the sidecar's reason, once it refused private memory
+
+    def add(self, path, n=1):
+        with self._lock:
+            self._counts[path] += n
+
+    def refused(self, reason):
+        with self._lock:
+            self.process_memory_refusal = reason
+
+    def snapshot(self):
+        with self._lock:
+            return dict(self._counts)
+
+
+def allow_sidecar_ptrace(sock):
+    """Lets the sidecar at the other end of a Unix socket reach this process's memory where
+    Yama's ptrace_scope is 1 (only descendants may, and a sidecar started by this process is
+    its child): prctl(PR_SET_PTRACER, sidecar pid), the pid from SO_PEERCRED. Best effort."""
+    try:
+        with open("/proc/sys/kernel/yama/ptrace_scope") as f:
+            if int(f.read()) != 1:
+                return
+        pid = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0]
+        zero = ctypes.c_ulong(0)
+        ctypes.CDLL(None, use_errno=True).prctl(ctypes.c_int(PR_SET_PTRACER), ctypes.c_ulong(pid), zero, zero, zero)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 class Connection:
     """One sidecar connection and its staging buffer (none over TCP: bytes travel in the frames)."""
 
-    def __init__(self, path, host, port, token, timeout, staging_size, max_version=ferry_client.VERSION):
+    def __init__(self, path, host, port, token, timeout, staging_size, paths=None,
+                 max_version=ferry_client.VERSION):
         self.client = FerryClient(path=path, host=host, port=port, token=token, timeout=timeout,
                                   max_version=max_version)
         self.staging = None
+        self.paths = paths if paths is not None else CopyPaths()
+        # PUT_FROM / GET_INTO until the sidecar answers UNKNOWN_OPCODE; private memory through
+        # them until it answers NO_PROCESS_ACCESS, or when FERRY_PROCESS_MEMORY=0 turns it off.
+        self.two_parts = path is not None
+        self.process_memory = path is not None and os.environ.get("FERRY_PROCESS_MEMORY", "1") != "0"
+        if self.process_memory:
+            allow_sidecar_ptrace(self.client._sock)
         try:
             if path is not None:
                 self.staging = MemfdBuffer(staging_size, "ferry-staging")
@@ -104,52 +163,89 @@ class Connection:
             at += len(p)
         return self.client.put([bkey], buf_id, [0], [total])[0]
 
-    def put_block_from(self, bkey, header, allocation, offset, size):
-        """Stores header + `size` bytes at `offset` of a host-memory allocation, with no copy of them."""
-        if self.named:
-            return _named.put_blocks_from(self, [(bkey, header, allocation, offset, size)])[0]
-        total = len(header) + size
-        try:
-            if self.client.put_start([bkey], [total])[0] == 1:
-                return 1
-        except FerryError as e:
-            if e.status != BAD_STATE_STATUS:
-                raise
-            return 1  # there with another length
-        try:
-            self.staging.view[0:len(header)] = header
-            self.client.write_ranges([(bkey, 0, self.staging_id, 0, len(header)),
-                                      (bkey, len(header), self.buffer_id(allocation), offset, size)])
-            self.client.put_commit([bkey])
-        except BaseException:
-            try:
-                self.client.put_abort([bkey])
-            except (FerryError, OSError):
-                pass
-            raise
-        return 0
-
     def put_blocks_from(self, entries):
-        """put_block_from of each (bkey, header, allocation, offset, size); 0/1 each.
+        """Stores each (bkey, header, allocation, offset, size) as header + `size` bytes of memory
+        this process registered: of a MooncakeHostMemAllocator allocation at `offset`, or, with
+        allocation None, its private memory at address `offset`. 0 stored, 1 a block of that
+        key was there, UNREADABLE (private memory not mapped) each.
 
-        One PUT_START, one WRITE_RANGE (each header from the staging buffer, each value in place)
-        and one PUT_COMMIT for the whole batch when its headers fit the staging buffer and its
-        keys are distinct; key by key otherwise, and when a key is stored with another length
-        (the sidecar then refuses the whole PUT_START). On an error, the blocks this call started
-        are aborted (none is visible) and the error is raised.
+        One PUT_FROM for the batch when its headers fit the staging buffer: the sidecar copies
+        each value once, from the allocation it maps or from private memory (process_vm_readv).
+        Where the sidecar cannot (an earlier build, or private memory it may not reach), values
+        of allocations go in place in three requests (start, write, commit) and private ones
+        through the staging buffer. On an error nothing of the failed request is visible.
         """
-        if self.named:
+        if self.named and all(e[2] is not None for e in entries):
+            # PUT_NAMED (version 3): allocation values in place, the sidecar writes each header
             return _named.put_blocks_from(self, entries)
         bkeys = [e[0] for e in entries]
-        if (len(entries) < 2 or len(set(bkeys)) != len(bkeys)
-                or sum(len(e[1]) for e in entries) > self.staging.size):
-            return [self.put_block_from(*e) for e in entries]
+        if len(set(bkeys)) != len(bkeys):  # one key twice: one request each, in order
+            return [self.put_blocks_from([e])[0] for e in entries]
+        if (self.two_parts and sum(len(e[1]) for e in entries) <= self.staging.size
+                and (self.process_memory or all(e[2] is not None for e in entries))):
+            try:
+                answers = self._put_from(entries)
+            except FerryError as e:
+                if e.status == UNKNOWN_OPCODE_STATUS:
+                    self.two_parts = False
+                elif e.status == NO_PROCESS_ACCESS_STATUS:
+                    self.process_memory = False
+                    self.paths.refused(str(e))
+                elif e.status == BAD_STATE_STATUS and len(entries) > 1:
+                    # A key there with another length refuses the whole request: one by one.
+                    return [self.put_blocks_from([entry])[0] for entry in entries]
+                elif e.status == BAD_STATE_STATUS:
+                    return [1]  # there with another length: taken, as when it has this one
+                else:
+                    raise
+            else:
+                for e, answer in zip(entries, answers):
+                    if answer == 0:
+                        self.paths.add("process_memory" if e[2] is None else "shared_memory")
+                return answers
+        private = [i for i, e in enumerate(entries) if e[2] is None]
+        shared = [i for i, e in enumerate(entries) if e[2] is not None]
+        out = [None] * len(entries)
+        for i, answer in zip(shared, self._put_in_place([entries[i] for i in shared])):
+            out[i] = answer
+        staged = [(bkey, header, [_memory(address, size)]) for bkey, header, _, address, size in
+                  (entries[i] for i in private)]
+        for i, answer in zip(private, self.put_blocks(staged)):
+            out[i] = answer
+            self.paths.add("staging")
+        return out
+
+    def _put_from(self, entries):
+        ranges, at = [], 0
+        for bkey, header, allocation, offset, size in entries:
+            self.staging.view[at:at + len(header)] = header
+            if allocation is None:
+                ranges.append((bkey, self.staging_id, at, len(header), PROCESS_MEMORY, offset, size))
+            else:
+                ranges.append((bkey, self.staging_id, at, len(header), self.buffer_id(allocation), offset, size))
+            at += len(header)
+        return self.client.put_from(ranges)
+
+    def _put_in_place(self, entries):
+        """Allocation values written where they lie: PUT_START, WRITE_RANGE, PUT_COMMIT (sidecars
+        without PUT_FROM); for the batch when its keys are distinct, key by key otherwise."""
+        if not entries:
+            return []
+        bkeys = [e[0] for e in entries]
+        if len(entries) < 2 or len(set(bkeys)) != len(bkeys):
+            return [self._put_in_place_batch([e])[0] for e in entries]
+        return self._put_in_place_batch(entries)
+
+    def _put_in_place_batch(self, entries):
         try:
-            answers = self.client.put_start(bkeys, [len(header) + size for _, header, _, _, size in entries])
+            answers = self.client.put_start([e[0] for e in entries],
+                                            [len(header) + size for _, header, _, _, size in entries])
         except FerryError as e:
             if e.status != BAD_STATE_STATUS:
                 raise
-            return [self.put_block_from(*e) for e in entries]
+            if len(entries) == 1:
+                return [1]  # there with another length
+            return [self._put_in_place_batch([e])[0] for e in entries]
         started = [e for e, answer in zip(entries, answers) if answer == 0]
         if not started:
             return answers
@@ -168,7 +264,61 @@ class Connection:
             except (FerryError, OSError):
                 pass
             raise
+        self.paths.add("shared_memory", len(started))
         return answers
+
+    def read_blocks_into(self, entries):
+        """Reads each (bkey, key bytes, allocation, offset, size) into memory this process
+        registered (as put_blocks_from names it) with one GET_INTO: each block's header to the
+        staging buffer, its value straight to the memory (the sidecar's one copy, after its
+        CRC32C check). Per entry the value's length, None when missing, MISMATCH for another
+        key's block, BUFFER_OVERFLOW or INVALID_PARAMS (memory not mapped). None for the whole
+        call when this connection cannot (headers beyond the staging buffer, an earlier
+        sidecar, private memory it may not reach): copy through the staging buffer then.
+        """
+        if (not self.two_parts or not entries
+                or not (self.process_memory or all(e[2] is not None for e in entries))):
+            return None
+        lengths = [_keys.header_length(e[1]) for e in entries]
+        if sum(lengths) > self.staging.size:
+            return None
+        ranges, offsets, at = [], [], 0
+        for (bkey, _, allocation, offset, size), n in zip(entries, lengths):
+            buffer_id = PROCESS_MEMORY if allocation is None else self.buffer_id(allocation)
+            ranges.append((bkey, self.staging_id, at, n, buffer_id, offset, size))
+            offsets.append(at)
+            at += n
+        try:
+            answers = self.client.get_into(ranges)
+        except FerryError as e:
+            if e.status == UNKNOWN_OPCODE_STATUS:
+                self.two_parts = False
+                return None
+            if e.status == NO_PROCESS_ACCESS_STATUS:
+                self.process_memory = False
+                self.paths.refused(str(e))
+                return None
+            raise
+        out = []
+        for (_, kb, allocation, offset, size), n, at, answer in zip(entries, lengths, offsets, answers):
+            if answer == -1:
+                out.append(None)
+                continue
+            if answer in (-2, -3):  # too long for its memory (header copied), or memory not mapped
+                if answer == -2 and _keys.value_length(self.staging.view[at:at + n], kb) is None:
+                    out.append(MISMATCH)
+                else:
+                    out.append(BUFFER_OVERFLOW if answer == -2 else INVALID_PARAMS)
+                continue
+            header = self.staging.view[at:at + min(n, answer)]
+            length = or_mismatch(_keys.value_length(header, kb, answer))
+            if length is MISMATCH and size > 0:
+                # Another string key's block (a 128-bit digest collision): its bytes never stay
+                # in the caller's memory.
+                ctypes.memset(offset if allocation is None else allocation.address + offset, 0, size)
+            out.append(length)
+            self.paths.add("process_memory" if allocation is None else "shared_memory")
+        return out
 
     def read_block(self, bkey, consume, key_bytes=None):
         """Reads a whole block (CRC-checked) and answers consume(view of its bytes), or None when missing.
@@ -337,15 +487,27 @@ class Staged:
 
 
 class InPlace:
-    """A put of host memory of the allocator, written by the sidecar where it lies: callable as
-    a write of _store, and batchable (Connection.put_blocks_from) by its fields."""
+    """A put of registered memory that the sidecar copies itself, from an allocation of the
+    allocator (at offset) or, with allocation None, from private memory (at address offset):
+    callable as a write of _store, and batchable (Connection.put_blocks_from) by its fields."""
 
     def __init__(self, c, bkey, header, allocation, offset, size):
         self.c, self.bkey, self.header = c, bkey, header
         self.allocation, self.offset, self.size = allocation, offset, size
 
+    def entry(self):
+        return self.bkey, self.header, self.allocation, self.offset, self.size
+
     def __call__(self):
-        return self.c.put_block_from(self.bkey, self.header, self.allocation, self.offset, self.size)
+        answer = self.c.put_blocks_from([self.entry()])[0]
+        if answer == UNREADABLE:
+            raise Failed(INVALID_PARAMS)
+        return answer
+
+
+def _memory(address, size):
+    """A writable flat view of `size` bytes at address (memory this process registered)."""
+    return memoryview((ctypes.c_char * size).from_address(address)).cast("B")
 
 
 def bytes_view(value):

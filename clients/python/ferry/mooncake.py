@@ -45,7 +45,8 @@ from .alias import install  # noqa: F401 (ferry.mooncake.install(): import moonc
 from .codes import (BUFFER_OVERFLOW, INTERNAL_ERROR, INVALID_PARAMS, NO_AVAILABLE_HANDLE, OBJECT_ALREADY_EXISTS,
                     OBJECT_HAS_LEASE, OBJECT_NOT_FOUND, OK, RPC_FAIL, STATUS_CODES, TRANSFER_FAIL,
                     UNAVAILABLE_IN_CURRENT_MODE, UNAVAILABLE_IN_CURRENT_STATUS, Failed)
-from .connection import MISMATCH, UPSERT_LEASE_WAIT_S, Connection, InPlace, Staged, bytes_view, remove_block
+from .connection import (MISMATCH, UNREADABLE, UPSERT_LEASE_WAIT_S, Connection, CopyPaths, InPlace, Staged, bytes_view,
+                         remove_block)
 from .extended import ExtendedMethods, ReplicaStatus, TaskStatus, TaskType, bind_to_numa_node  # noqa: F401
 from .tensors import TensorMethods
 from .launcher import FerryNotInstalled, SidecarProcess
@@ -167,6 +168,7 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
         self._data_address = ""  # the sidecar's host:port (protocol version 3)
         self._namespace = b""  # of the tenant (ferry.keys.namespace)
         self._max_version = ferry_client.VERSION  # highest sidecar protocol version to speak
+        self._paths = CopyPaths()
         self.key_mismatches = 0
 
     # --- setup ---------------------------------------------------------------------------
@@ -304,7 +306,8 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
 
     def _connect(self):
         path, host, port, token = self._address
-        conn = Connection(path, host, port, token, self._timeout, self._staging_size, self._max_version)
+        conn = Connection(path, host, port, token, self._timeout, self._staging_size, self._paths,
+                          self._max_version)
         version = conn.client.version
         with self._lock:
             if self._version is None:
@@ -350,6 +353,14 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
             c.client.exists([])
             return OK
         return self._run(ping)
+
+    def debug_info(self):
+        """Which copy path served this store's values of registered memory (docs/integration.md):
+        ``copy_paths`` counts values per path (``process_memory``: private memory copied once by
+        the sidecar; ``shared_memory``: allocator memory copied once by the sidecar;
+        ``staging``: through a staging buffer, one copy more), ``process_memory_refusal`` the
+        sidecar's reason once it refused private memory (None before)."""
+        return {"copy_paths": self._paths.snapshot(), "process_memory_refusal": self._paths.process_memory_refusal}
 
     def get_hostname(self):
         """This store's segment as Mooncake names it, ``host:port``: the sidecar's data address
@@ -656,8 +667,10 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
         """Registers memory for put_from / get_into; 0, or INVALID_PARAMS (a bad or overlapping
         range, or memory this process cannot read and write, such as GPU memory).
 
-        Memory of MooncakeHostMemAllocator reaches the sidecar directly; other memory is
-        copied through the connection's staging buffer (one copy, ctypes.memmove).
+        Memory of MooncakeHostMemAllocator reaches the sidecar directly (it maps it); other
+        memory the sidecar reads and writes with process_vm_readv / writev where the kernel
+        lets it, else it is copied through the connection's staging buffer (one copy more):
+        debug_info() says which path served (docs/integration.md, Copies).
         """
         if not isinstance(buffer_ptr, int) or not isinstance(size, int) or buffer_ptr <= 0 or size <= 0:
             return INVALID_PARAMS
@@ -692,32 +705,63 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
         return self._run(op)
 
     def _source(self, c, key, buffer_ptr, size):
-        """(bkey, key bytes, write) of a put from registered memory: with no copy from host memory
-        of the allocator, else through the staging buffer; raises Failed(INVALID_PARAMS)."""
+        """(bkey, key bytes, write) of a put from registered memory: copied once by the sidecar
+        from host memory of the allocator, or from private memory (when the sidecar may reach
+        it), else through the staging buffer; raises Failed(INVALID_PARAMS)."""
         bkey, kb = self._key(key)
         self._registered(buffer_ptr, size)
         if size == 0:
             raise Failed(INVALID_PARAMS)
         header = _keys.header(kb, size)
         allocation = allocation_of(buffer_ptr, size)
-        # PUT_START places one copy; PUT_NAMED (version 3) places them all
-        if allocation is not None and c.staging is not None and (c.named or c.put_options[0] == 1):
+        # PUT_NAMED (version 3) places every copy of an allocation's value; PUT_FROM and
+        # PUT_START one
+        if c.staging is not None and allocation is not None and (c.named or c.put_options[0] == 1):
             return bkey, kb, InPlace(c, bkey, header, allocation, buffer_ptr - allocation.address, size)
+        if c.staging is not None and allocation is None and c.process_memory and c.put_options[0] == 1:
+            return bkey, kb, InPlace(c, bkey, header, None, buffer_ptr, size)
         source = memoryview((ctypes.c_char * size).from_address(buffer_ptr)).cast("B")
         return bkey, kb, Staged(c, bkey, header, [source])
+
+    def _read_into(self, c, keys, ptrs, sizes):
+        """Values of keys read straight into registered memory (GET_INTO: one copy, by the
+        sidecar): per key its length or a negative code; None when the connection cannot
+        (then the caller copies through the staging buffer)."""
+        names = [self._key(k) for k in keys]
+        entries = []
+        for (bkey, kb), ptr, size in zip(names, ptrs, sizes):
+            allocation = allocation_of(ptr, size)
+            if allocation is not None:
+                entries.append((bkey, kb, allocation, ptr - allocation.address, size))
+            else:
+                entries.append((bkey, kb, None, ptr, size))
+        results = c.read_blocks_into(entries)
+        if results is None:
+            return None
+        out = []
+        for r in results:
+            if r is MISMATCH:
+                self._mismatch()
+            out.append(OBJECT_NOT_FOUND if r is None or r is MISMATCH else r)
+        return out
 
     def get_into(self, key, buffer_ptr, size):
         """Copies the value of key to buffer_ptr (registered memory, `size` bytes free); the
         value's length, or a negative code (BUFFER_OVERFLOW when it does not fit)."""
         def op(c):
             self._registered(buffer_ptr, size)
+            direct = self._read_into(c, [key], [buffer_ptr], [size])
+            if direct is not None:
+                return direct[0]
+            self._paths.add("staging")
             return self._read(c, key, lambda value: copy_out(value, buffer_ptr, size))
         return self._run(op)
 
     def batch_put_from(self, keys, buffer_ptrs, sizes, config=None):
-        """put_from of each triple: a list of codes. Copies through the staging buffer go in
-        one request when they fit it; values in host memory of the allocator go in three
-        (start, write in place, commit) for the whole batch when their headers fit it."""
+        """put_from of each triple: a list of codes. Values the sidecar copies itself (host
+        memory of the allocator; private memory where it may reach it) go in one request
+        (PUT_FROM) when their headers fit the staging buffer; copies through the staging
+        buffer go in one request when they fit it (docs/integration.md: copy paths)."""
         if not len(keys) == len(buffer_ptrs) == len(sizes):
             return [INVALID_PARAMS] * len(keys)
         out = [INVALID_PARAMS] * len(keys)
@@ -731,12 +775,13 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
                     (staged if isinstance(write, Staged) else in_place).append((i, bkey, kb, write))
                 except Failed as e:
                     out[i] = e.code
-            answers = c.put_blocks_from([(w.bkey, w.header, w.allocation, w.offset, w.size)
-                                         for _, _, _, w in in_place])
+            answers = c.put_blocks_from([w.entry() for _, _, _, w in in_place]) if in_place else []
             answers += c.put_blocks([(w.bkey, w.header, w.parts) for _, _, _, w in staged])
+            self._paths.add("staging", len(staged))
             for (i, bkey, kb, write), stored in zip(in_place + staged, answers):
                 try:
-                    out[i] = OK if stored == 0 else self._store(c, bkey, kb, False, write)
+                    out[i] = (OK if stored == 0 else INVALID_PARAMS if stored == UNREADABLE
+                              else self._store(c, bkey, kb, False, write))
                 except Failed as e:
                     out[i] = e.code
             return out
@@ -757,6 +802,11 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
         wanted = [i for i, ok in enumerate(checked) if ok]
 
         def op(c):
+            direct = self._read_into(c, [keys[i] for i in wanted], [buffer_ptrs[i] for i in wanted],
+                                     [sizes[i] for i in wanted])
+            if direct is not None:
+                return direct
+            self._paths.add("staging", len(wanted))
             return self._read_many(c, [keys[i] for i in wanted],
                                    lambda j, value: copy_out(value, buffer_ptrs[wanted[j]], sizes[wanted[j]]))
         results = self._run(op) if wanted else []

@@ -15,8 +15,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The Python package's Mooncake Store API suites (clients/python/test_mooncake.py, and
- * test_mooncake_api.py: the documented semantics method by method) against a real master
- * started with {@code ferry master}; the suite starts its own sidecars through a
+ * test_mooncake_api.py: the documented semantics method by method; test_copy_paths.py: the
+ * copy paths of registered memory) against a real master started with {@code ferry master};
+ * the suite starts its own sidecars through a
  * Ferry distribution laid out as {@code ./ferry dist} lays it out ({@code bin/ferry}), here
  * running this build's classes. Skipped, saying why, only when python3 is not installed.
  */
@@ -32,6 +33,22 @@ class MooncakePythonTest {
                     "127.0.0.1:" + master.field("port"), "JAVA_HOME", System.getProperty("java.home"));
             PythonSuite.passes("test_mooncake", env, 300);
             PythonSuite.passes("test_mooncake_api", env, 300);
+        } finally {
+            master.stop();
+            master.awaitExit();
+        }
+    }
+
+    @Test
+    void copyPathsSuitePassesAgainstARealMaster(@TempDir Path dir) throws Exception {
+        assumeTrue(PythonSuite.python3Works(), "python3 is not installed (.ci/run installs it): Python package not tested");
+        Path home = distribution(dir.resolve("ferry-home"));
+        ChildProcess master = ChildProcess.start("master", List.of(), "dev.ferry.cluster.cli.FerryCommand",
+                List.of("master", "--port", "0"), dir.resolve("master.log"));
+        try {
+            PythonSuite.passes("test_copy_paths", Map.of("FERRY_HOME", home.toString(),
+                    "FERRY_MASTER", "127.0.0.1:" + master.field("port"), "JAVA_HOME", System.getProperty("java.home")),
+                    300);
         } finally {
             master.stop();
             master.awaitExit();

@@ -8,6 +8,7 @@ import dev.ferry.store.master.Replica;
 import dev.ferry.store.rpc.RpcException;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.TransferRequest;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -305,6 +306,105 @@ public final class DirectStoreClient implements AutoCloseable {
                 core.releaseAfterFailure(held);
             }
         }
+    }
+
+    /** Receives the blocks of {@link #getInPlace}. */
+    @FunctionalInterface
+    public interface BlockVisitor {
+        /**
+         * @param index the key's index in the request
+         * @param block the whole block, its bytes checked against the block's CRC32C: this
+         *              process's segment itself (a reader's lease keeps it), or a copy read
+         *              from another node; valid only during the call, never to be written
+         * @return what to answer for the key: its length, or a code of the caller (negative)
+         */
+        long accept(int index, MemorySegment block);
+    }
+
+    /**
+     * Reads whole blocks with no copy where they live in this process's segment: each such
+     * block is checked against its committed CRC32C in place and handed to {@code visitor}
+     * there, under the read's lease. A block held only by other nodes, or whose copy here
+     * fails its check (reported and dropped, as {@link #get} does), is read into scratch
+     * memory first ({@link #get}'s rules), then handed over. Keys not in the store are -1
+     * and skip the visitor. The lease cache is not consulted (every call leases).
+     *
+     * @return per key the visitor's answer, or -1 when the key is not in the store (or no copy is intact)
+     * @throws StoreException when no copy of a block can be read, or the lease expired
+     */
+    public long[] getInPlace(BlockKey[] keys, BlockVisitor visitor) {
+        long registrations = local == null ? 0 : local.registrations().getAsLong();
+        StoreCore.HeldLease held = core.lease(keys);
+        long[] answers = new long[keys.length];
+        boolean released = false;
+        try (Arena scratch = Arena.ofConfined()) {
+            List<List<Replica>> all = held.lease.replicas();
+            MemorySegment[] dest = new MemorySegment[keys.length];
+            boolean elsewhere = false;
+            for (int i = 0; i < keys.length; i++) {
+                List<Replica> copies = all.get(i);
+                answers[i] = -1;
+                if (copies.isEmpty()) {
+                    continue;
+                }
+                Replica here = localCopy(copies);
+                if (here != null) {
+                    MemorySegment block = local.memory().asSlice(here.offset(), here.length());
+                    if (BlockContent.crc32c(block) == here.crc32c()) {
+                        answers[i] = visitor.accept(i, block);
+                        continue;
+                    }
+                }
+                dest[i] = scratch.allocate(copies.getFirst().length(), 64);
+                elsewhere = true;
+            }
+            if (elsewhere) {
+                Replica[] chosen = new Replica[keys.length];
+                core.read(held, 0, keys.length, dest, null, chosen, new HashSet<>());
+                for (int i = 0; i < keys.length; i++) {
+                    if (dest[i] != null && chosen[i] != null) {
+                        answers[i] = visitor.accept(i, dest[i].asSlice(0, chosen[i].length()));
+                    }
+                }
+            }
+            boolean cached = cache != null && cache.offer(held.lease, held.askedAt, registrations);
+            released = true;
+            if (cached) {
+                core.handedOver(held);
+                return answers;
+            }
+            if (!core.release(held)) {
+                throw new StoreException("lease " + held.lease.id() + " expired during the read: bytes discarded");
+            }
+            return answers;
+        } finally { // errors too: the lease must go back
+            if (!released) {
+                core.releaseAfterFailure(held);
+            }
+        }
+    }
+
+    /** The copy of a block in this process's segment whose bytes are there (not on SSD), or null. */
+    private Replica localCopy(List<Replica> copies) {
+        if (local == null) {
+            return null;
+        }
+        for (Replica r : copies) {
+            if (r.segment().equals(local.name()) && !r.needsLoad()) {
+                return r;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * The memory of a reserved block ({@link #reserve}) when it was placed in this process's
+     * segment, for the writer to fill in place before {@link #commit}; null when it lies on
+     * another node (write it with {@link #writeRanges}).
+     */
+    public MemorySegment localBlock(Placement p) {
+        return local != null && p.segment().equals(local.name()) ? local.memory().asSlice(p.offset(), p.length())
+                : null;
     }
 
     /**

@@ -111,6 +111,11 @@ public final class SidecarMain implements Callable<Integer> {
     @Mixin
     dev.ferry.store.cli.TlsOptions tls;
 
+    @Option(names = "--process-memory", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Copy straight from and to local clients' private memory (process_vm_readv/writev) "
+                    + "when they ask (default); --no-process-memory: they copy through shared buffers.")
+    boolean processMemory;
+
     @Option(names = "--exit-on-stdin-close", description = "Also stop when stdin closes (for a parent process).")
     boolean exitOnStdinClose;
 
@@ -131,7 +136,7 @@ public final class SidecarMain implements Callable<Integer> {
                 .maxFrameBytes((int) maxFrameBytes).maxInFlight(maxInFlight).quotaBytes(ByteSizes.parse(quota))
                 .leaseMillis(leaseMillis).leaseCacheMillis(leaseCacheMillis).drainMillis(drainMillis).frameTimeoutMillis(frameTimeoutMillis).policy(policy).sharedMemory(sharedMemory)
                 .dataDir(slab.dataDir()).ssd(ssd.dir(), ssd.bytes())
-                .lazySlab(slab.lazySlab()).scrubBytesPerSecond(slab.scrubRate());
+                .lazySlab(slab.lazySlab()).scrubBytesPerSecond(slab.scrubRate()).processMemory(processMemory);
         if (nodeId != null) {
             ctx.nodeId(nodeId);
         }

@@ -121,7 +121,8 @@ public final class Sidecar implements AutoCloseable {
                     () -> own.populateNanos() / 1e9);
             executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ferry-sidecar-", 0).factory());
             AtomicInteger bufferIds = new AtomicInteger();
-            SidecarOps ops = new SidecarOps(store, bufferIds::incrementAndGet, metrics, ctx.maxFrameBytes);
+            SidecarOps ops = new SidecarOps(store, bufferIds::incrementAndGet, metrics, ctx.maxFrameBytes,
+                    ctx.processMemory);
             ops.identify(node.segment().name(), node.segment().endpoint().toString());
             server = new SidecarServer(ctx, ops, metrics, executor, store::abort);
             if (ctx.httpPort >= 0) {
@@ -315,6 +316,17 @@ public final class Sidecar implements AutoCloseable {
         private Path dataDir;
         private boolean lazySlab;
         private long scrubBytesPerSecond = StoreNode.Config.DEFAULT_SCRUB_BYTES_PER_SECOND;
+        private boolean processMemory = true;
+
+        /**
+         * Whether PUT_FROM and GET_INTO may copy straight from and to a local client's private
+         * memory (process_vm_readv / writev; default true); false answers such requests
+         * NO_PROCESS_ACCESS, and clients copy through their shared buffers instead.
+         */
+        public Context processMemory(boolean enabled) {
+            this.processMemory = enabled;
+            return this;
+        }
 
         /**
          * Leaves the slab's pages to be faulted in by their first writes instead of populating

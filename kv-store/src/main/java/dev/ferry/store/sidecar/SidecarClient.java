@@ -381,6 +381,55 @@ public final class SidecarClient implements AutoCloseable {
                 .putLong(bufferOffset).putLong(length);
     }
 
+    /**
+     * One block of PUT_FROM or GET_INTO in two parts: {@code headBytes} at {@code headOffset} of
+     * shared buffer {@code headBuffer}, then {@code valueBytes} at {@code valueOffset} of shared
+     * buffer {@code valueBuffer}, or, with {@link SidecarProtocol#PROCESS_MEMORY}, at address
+     * {@code valueOffset} of this process's own memory. For GET_INTO the byte counts are capacities.
+     */
+    public record TwoParts(BlockKey key, int headBuffer, long headOffset, long headBytes, int valueBuffer,
+                           long valueOffset, long valueBytes) {
+    }
+
+    /**
+     * Stores whole blocks gathered from two parts each, in one request (the sidecar copies each
+     * part once and checksums the stored block).
+     *
+     * @return per key 0 stored, 1 already there, 2 its value's memory is not mapped readable (nothing stored)
+     * @throws SidecarException NO_PROCESS_ACCESS when the sidecar may not reach this process's memory,
+     *                          BAD_STATE when a key is stored with another length (nothing stored)
+     */
+    public synchronized byte[] putFrom(TwoParts... entries) {
+        twoParts(PUT_FROM, entries);
+        return bytes(call());
+    }
+
+    /**
+     * Reads whole blocks (checked against their CRC32C) in two parts each: the first
+     * {@code min(headBytes, length)} bytes to the head, the rest to the value.
+     *
+     * @return per key the block's length, -1 not in the store, -2 the rest longer than the value's
+     *         capacity (only the head copied), -3 the value's memory is not mapped writable
+     * @throws SidecarException NO_PROCESS_ACCESS when the sidecar may not reach this process's memory
+     */
+    public synchronized long[] getInto(TwoParts... entries) {
+        twoParts(GET_INTO, entries);
+        ByteBuffer r = call();
+        long[] lengths = new long[r.getInt()];
+        for (int i = 0; i < lengths.length; i++) {
+            lengths[i] = r.getLong();
+        }
+        return lengths;
+    }
+
+    private void twoParts(int opcode, TwoParts[] entries) {
+        ByteBuffer b = begin(opcode, 4 + entryBytes(TWO_PART_ENTRY, version) * entries.length).putInt(entries.length);
+        for (TwoParts e : entries) {
+            key(b, e.key()).putInt(e.headBuffer()).putInt(e.valueBuffer()).putLong(e.headOffset())
+                    .putLong(e.headBytes()).putLong(e.valueOffset()).putLong(e.valueBytes());
+        }
+    }
+
     /** Publishes started blocks whose ranges cover them. */
     public synchronized void putCommit(BlockKey... keys) {
         keys(PUT_COMMIT, keys);

@@ -19,13 +19,16 @@ import java.util.function.Supplier;
 public final class SidecarMetrics {
     private final MeterRegistry registry;
     private final Timer[] latency = new Timer[SidecarProtocol.MAX_OPCODE + 2];
-    private final Counter[] errors = new Counter[SidecarProtocol.INTERNAL + 1];
+    private final Counter[] errors = new Counter[SidecarProtocol.MAX_STATUS + 1];
     private final Counter hits;
     private final Counter misses;
     private final Counter bytesIn;
     private final Counter bytesOut;
     private final Counter malformed;
     private final Counter keyMismatches;
+    private final Counter copiedProcessMemory;
+    private final Counter copiedSharedBuffer;
+    private final Counter processMemoryRefused;
 
     public SidecarMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -51,6 +54,28 @@ public final class SidecarMetrics {
                 + "(connection closed)").register(registry);
         keyMismatches = Counter.builder("ferry.sidecar.key.mismatches").description("hits of named requests on a "
                 + "block holding another string key (answered as misses, never with its bytes)").register(registry);
+        copiedProcessMemory = Counter.builder("ferry.sidecar.copy.bytes").baseUnit("bytes")
+                .tag("path", "process_memory").description("value bytes PUT_FROM and GET_INTO copied, by the "
+                        + "memory they came from or went to").register(registry);
+        copiedSharedBuffer = Counter.builder("ferry.sidecar.copy.bytes").baseUnit("bytes")
+                .tag("path", "shared_buffer").description("value bytes PUT_FROM and GET_INTO copied, by the "
+                        + "memory they came from or went to").register(registry);
+        processMemoryRefused = Counter.builder("ferry.sidecar.process.memory.refused").description("PUT_FROM and "
+                + "GET_INTO requests refused with NO_PROCESS_ACCESS (the client falls back to shared buffers)")
+                .register(registry);
+    }
+
+    /**
+     * Value bytes copied by PUT_FROM or GET_INTO straight from or to a client's private
+     * memory ({@code processMemory}: process_vm_readv / writev), or from or to a shared buffer.
+     */
+    void copied(boolean processMemory, long bytes) {
+        (processMemory ? copiedProcessMemory : copiedSharedBuffer).increment(bytes);
+    }
+
+    /** A request that named a client's private memory was refused (NO_PROCESS_ACCESS). */
+    void processMemoryRefused() {
+        processMemoryRefused.increment();
     }
 
     /** Publishes a gauge of {@code value} under {@code name}. */

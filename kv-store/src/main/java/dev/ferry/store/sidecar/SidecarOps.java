@@ -12,6 +12,7 @@ import dev.ferry.store.client.StoreException;
 import dev.ferry.store.master.Placement;
 import dev.ferry.store.rpc.RpcException;
 import io.netty.buffer.ByteBuf;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -36,16 +37,27 @@ final class SidecarOps {
     private final int maxFrameBytes;
     /** The sidecar's segment name and data address ({@code host:port}), told to version-3 clients in HELLO. */
     private volatile String[] identity = {"", ""};
+    private final boolean processMemory;
 
     /**
      * @param bufferIds     source of buffer ids, unique across connections
      * @param maxFrameBytes largest frame, bytes (bounds GET_INLINE answers)
      */
     SidecarOps(DirectStoreClient store, IntSupplier bufferIds, SidecarMetrics metrics, int maxFrameBytes) {
+        this(store, bufferIds, metrics, maxFrameBytes, true);
+    }
+
+    /**
+     * @param processMemory whether PUT_FROM and GET_INTO may reach a local client's private
+     *                      memory ({@link ProcessMemory}); false answers them NO_PROCESS_ACCESS
+     */
+    SidecarOps(DirectStoreClient store, IntSupplier bufferIds, SidecarMetrics metrics, int maxFrameBytes,
+               boolean processMemory) {
         this.store = store;
         this.bufferIds = bufferIds;
         this.metrics = metrics;
         this.maxFrameBytes = maxFrameBytes;
+        this.processMemory = processMemory;
     }
 
     /** Names the sidecar's segment and its data address ({@code host:port}) for HELLO's answer of version 3. */
@@ -101,6 +113,8 @@ final class SidecarOps {
             case PUT_COMMIT -> putCommit(session, body);
             case PUT_ABORT -> putAbort(session, body);
             case READ_RANGE -> readRange(session, body);
+            case PUT_FROM -> putFrom(session, body, out);
+            case GET_INTO -> getInto(session, body, out);
             case PUT_INLINE -> putInline(session, body, out);
             case GET_INLINE -> getInline(session, body, out);
             case PUT_NAMED -> named(session, opcode).put(body, out);
@@ -326,43 +340,277 @@ final class SidecarOps {
     private void putStart(ClientSession session, ByteBuf body, ByteBuf out) {
         int version = session.version();
         int n = count(body, entryBytes(SIZED_KEY_ENTRY, version), true);
-        // The master allocates one size per call: one call per distinct size, in order of first use.
-        Map<Long, List<Integer>> bySize = new LinkedHashMap<>();
         BlockKey[] keys = new BlockKey[n];
+        long[] lengths = new long[n];
         for (int i = 0; i < n; i++) {
             keys[i] = readKey(body, version);
-            long length = body.readLongLE();
-            if (length < 1) {
-                throw new SidecarException(OUT_OF_RANGE, "block key " + keys[i] + ": length must be at least 1 byte");
-            }
-            bySize.computeIfAbsent(length, l -> new ArrayList<>()).add(i);
+            lengths[i] = body.readLongLE();
         }
+        Placement[] placed = reserve(keys, lengths);
         byte[] results = new byte[n];
         List<BlockKey> started = new ArrayList<>();
+        try {
+            for (int i = 0; i < n; i++) {
+                results[i] = placed[i].exists() ? DirectStoreClient.EXISTED : DirectStoreClient.STORED;
+                if (!placed[i].exists()) {
+                    started.add(keys[i]);
+                    if (!session.addPending(new PendingBlock(placed[i]))) {
+                        throw new SidecarException(BAD_STATE, "connection is closing");
+                    }
+                }
+            }
+        } catch (Throwable e) { // errors too: no pending block may outlive a failed request
+            for (BlockKey key : started) {
+                session.removePending(key);
+            }
+            store.abort(startedKeys(placed));
+            throw e;
+        }
+        out.writeIntLE(n).writeBytes(results);
+    }
+
+    /**
+     * Allocates blocks of the given lengths, one master call per distinct length (the master
+     * allocates one size per call), in order of first use; on a failure, what was allocated is
+     * freed and nothing stays.
+     *
+     * @return per key its placement ({@link Placement#exists()} for a key already there)
+     * @throws SidecarException OUT_OF_RANGE for a length under 1 byte (nothing is allocated)
+     */
+    private Placement[] reserve(BlockKey[] keys, long[] lengths) {
+        Map<Long, List<Integer>> bySize = new LinkedHashMap<>();
+        for (int i = 0; i < keys.length; i++) {
+            if (lengths[i] < 1) {
+                throw new SidecarException(OUT_OF_RANGE, "block key " + keys[i] + ": length must be at least 1 byte");
+            }
+            bySize.computeIfAbsent(lengths[i], l -> new ArrayList<>()).add(i);
+        }
+        Placement[] placed = new Placement[keys.length];
         try {
             for (Map.Entry<Long, List<Integer>> group : bySize.entrySet()) {
                 BlockKey[] groupKeys = group.getValue().stream().map(i -> keys[i]).toArray(BlockKey[]::new);
                 List<Placement> placements = store.reserve(groupKeys, group.getKey());
                 for (int j = 0; j < placements.size(); j++) {
-                    Placement p = placements.get(j);
-                    results[group.getValue().get(j)] = p.exists() ? DirectStoreClient.EXISTED : DirectStoreClient.STORED;
-                    if (!p.exists()) {
-                        started.add(p.key());
-                        if (!session.addPending(new PendingBlock(p))) {
-                            throw new SidecarException(BAD_STATE, "connection is closing");
-                        }
-                    }
+                    placed[group.getValue().get(j)] = placements.get(j);
                 }
             }
-        } catch (Throwable e) { // errors too: no pending block may outlive a failed request
-            BlockKey[] undo = started.toArray(BlockKey[]::new);
-            for (BlockKey key : undo) {
-                session.removePending(key);
-            }
-            store.abort(undo);
+        } catch (Throwable e) { // errors too: nothing allocated may stay
+            store.abort(startedKeys(placed));
             throw e;
         }
-        out.writeIntLE(n).writeBytes(results);
+        return placed;
+    }
+
+    /** The keys of placements that were allocated (not null, not already there). */
+    private static BlockKey[] startedKeys(Placement[] placed) {
+        return java.util.Arrays.stream(placed).filter(p -> p != null && !p.exists()).map(Placement::key)
+                .toArray(BlockKey[]::new);
+    }
+
+    /** One entry of PUT_FROM or GET_INTO: the block's first part in a shared buffer, the rest in {@code value}. */
+    private record TwoParts(BlockKey key, MemorySegment head, long headBytes, MemorySegment value, long address,
+                            long valueBytes) {
+        /** Whether the rest is in the client's private memory, at {@link #address}. */
+        boolean inProcess() {
+            return value == null && valueBytes > 0;
+        }
+    }
+
+    /**
+     * Reads {@code n} PUT_FROM / GET_INTO entries; the shared-buffer parts are held by {@code held}.
+     *
+     * @throws SidecarException MALFORMED, UNKNOWN_BUFFER, OUT_OF_RANGE
+     */
+    private static TwoParts[] twoParts(ClientSession session, ByteBuf body, int n, ClientSession.Held held) {
+        int version = session.version();
+        TwoParts[] parts = new TwoParts[n];
+        for (int i = 0; i < n; i++) {
+            BlockKey key = readKey(body, version);
+            int headBuffer = body.readIntLE();
+            int valueBuffer = body.readIntLE();
+            long headOffset = body.readLongLE();
+            long headBytes = body.readLongLE();
+            long valueOffset = body.readLongLE();
+            long valueBytes = body.readLongLE();
+            if (headBytes < 0 || valueBytes < 0 || headBytes + valueBytes < 1) {
+                throw new SidecarException(OUT_OF_RANGE, "block key " + key + ": parts of " + headBytes + " and "
+                        + valueBytes + " bytes: each at least 0, together at least 1");
+            }
+            MemorySegment head = headBytes == 0 ? null : held.slice(headBuffer, headOffset, headBytes);
+            MemorySegment value = valueBytes == 0 || valueBuffer == PROCESS_MEMORY ? null
+                    : held.slice(valueBuffer, valueOffset, valueBytes);
+            parts[i] = new TwoParts(key, head, headBytes, value, valueOffset, valueBytes);
+        }
+        return parts;
+    }
+
+    /**
+     * The client's process id when an entry names its private memory (checked reachable), else -1.
+     *
+     * @throws SidecarException NO_PROCESS_ACCESS when it cannot be reached (nothing was done)
+     */
+    private long processOf(ClientSession session, TwoParts[] parts) {
+        for (TwoParts p : parts) {
+            if (!p.inProcess()) {
+                continue;
+            }
+            try {
+                if (!processMemory) {
+                    throw new SidecarException(NO_PROCESS_ACCESS, "this sidecar does not reach clients' private "
+                            + "memory (--no-process-memory): use shared buffers");
+                }
+                if (!session.local()) {
+                    throw new SidecarException(NO_PROCESS_ACCESS, "only a client on the Unix socket, as the "
+                            + "sidecar's user, may name its private memory");
+                }
+                ProcessMemory.probe(session.peerPid(), p.address());
+            } catch (SidecarException e) {
+                metrics.processMemoryRefused();
+                throw e;
+            }
+            return session.peerPid();
+        }
+        return -1;
+    }
+
+    /** PUT_FROM answer of a key whose value could not be read from the client's memory (not mapped). */
+    static final byte UNREADABLE = 2;
+
+    private void putFrom(ClientSession session, ByteBuf body, ByteBuf out) {
+        int n = count(body, entryBytes(TWO_PART_ENTRY, session.version()), true);
+        try (ClientSession.Held held = new ClientSession.Held(session); Arena scratch = Arena.ofConfined();
+             ProcessMemory.Calls calls = new ProcessMemory.Calls()) {
+            TwoParts[] parts = twoParts(session, body, n, held);
+            long pid = processOf(session, parts);
+            BlockKey[] keys = new BlockKey[n];
+            long[] lengths = new long[n];
+            for (int i = 0; i < n; i++) {
+                keys[i] = parts[i].key();
+                lengths[i] = parts[i].headBytes() + parts[i].valueBytes();
+            }
+            Placement[] placed = reserve(keys, lengths);
+            byte[] results = new byte[n];
+            List<BlockKey> filled = new ArrayList<>(n);
+            List<BlockKey> unreadable = new ArrayList<>();
+            int[] crcs = new int[n];
+            boolean committed = false;
+            try {
+                long bytes = 0;
+                for (int i = 0; i < n; i++) {
+                    if (placed[i].exists()) {
+                        results[i] = DirectStoreClient.EXISTED;
+                        continue;
+                    }
+                    MemorySegment here = store.localBlock(placed[i]);
+                    MemorySegment block = here != null ? here : scratch.allocate(lengths[i], 64);
+                    // Over the bytes where they now lie: what a reader will check is what was stored.
+                    Integer crc = fill(calls, pid, parts[i], block);
+                    if (crc == null) {
+                        results[i] = UNREADABLE;
+                        unreadable.add(keys[i]);
+                        continue;
+                    }
+                    crcs[filled.size()] = crc;
+                    if (here == null) {
+                        store.writeRanges(List.of(placed[i]), new long[] {0}, new MemorySegment[] {block});
+                    }
+                    filled.add(keys[i]);
+                    bytes += lengths[i];
+                    metrics.copied(parts[i].inProcess(), parts[i].valueBytes());
+                }
+                store.abort(unreadable.toArray(BlockKey[]::new));
+                store.commit(filled.toArray(BlockKey[]::new), java.util.Arrays.copyOf(crcs, filled.size()),
+                        session.putOptions().hardPin());
+                committed = true;
+                metrics.bytesIn(bytes);
+            } finally { // errors too: no allocated block may stay unpublished
+                if (!committed) {
+                    store.abort(startedKeys(placed));
+                }
+            }
+            out.writeIntLE(n).writeBytes(results);
+        }
+    }
+
+    /**
+     * Bytes copied from a shared buffer and then checksummed at a time by PUT_FROM (256 KiB):
+     * the CRC32C reads each piece while it is still in the cache, not the whole block again
+     * from memory. Private memory is read in one call per value instead: each
+     * process_vm_readv call costs far more than a memcpy of 256 KiB does (measured: 256 KiB
+     * calls move 2 to 3 GB/s, 4 MiB calls 4 to 6).
+     */
+    static final long FILL_CHUNK = 256 * 1024;
+
+    /**
+     * Copies an entry's two parts into {@code block} and takes the CRC32C of the bytes as they
+     * lie there.
+     *
+     * @return the CRC32C of the block, or null when its value is not mapped in the client
+     */
+    private static Integer fill(ProcessMemory.Calls calls, long pid, TwoParts p, MemorySegment block) {
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        if (p.head() != null) {
+            MemorySegment.copy(p.head(), 0, block, 0, p.headBytes());
+            crc.update(block.asSlice(0, p.headBytes()).asByteBuffer());
+        }
+        if (p.inProcess()) {
+            MemorySegment rest = block.asSlice(p.headBytes(), p.valueBytes());
+            if (!calls.read(pid, p.address(), rest)) {
+                return null;
+            }
+            crc.update(rest.asByteBuffer());
+            return (int) crc.getValue();
+        }
+        for (long at = 0; at < p.valueBytes(); at += FILL_CHUNK) {
+            long n = Math.min(FILL_CHUNK, p.valueBytes() - at);
+            MemorySegment piece = block.asSlice(p.headBytes() + at, n);
+            MemorySegment.copy(p.value(), at, piece, 0, n);
+            crc.update(piece.asByteBuffer());
+        }
+        return (int) crc.getValue();
+    }
+
+    /** GET_INTO answer of a key whose rest is longer than its second part's capacity (only the first part copied). */
+    static final long TOO_LONG = -2;
+    /** GET_INTO answer of a key whose destination is not mapped writable in the client. */
+    static final long UNWRITABLE = -3;
+
+    private void getInto(ClientSession session, ByteBuf body, ByteBuf out) {
+        int n = count(body, entryBytes(TWO_PART_ENTRY, session.version()), true);
+        try (ClientSession.Held held = new ClientSession.Held(session);
+             ProcessMemory.Calls calls = new ProcessMemory.Calls()) {
+            TwoParts[] parts = twoParts(session, body, n, held);
+            long pid = processOf(session, parts);
+            BlockKey[] keys = new BlockKey[n];
+            for (int i = 0; i < n; i++) {
+                keys[i] = parts[i].key();
+            }
+            long[] lengths = store.getInPlace(keys, (i, block) -> scatter(calls, pid, parts[i], block));
+            writeLengths(lengths, n, out);
+        }
+    }
+
+    /** Copies a checked block to an entry's two parts; its length, TOO_LONG or UNWRITABLE. */
+    private long scatter(ProcessMemory.Calls calls, long pid, TwoParts p, MemorySegment block) {
+        long head = Math.min(p.headBytes(), block.byteSize());
+        long rest = block.byteSize() - head;
+        if (head > 0) { // also when the rest does not fit: the client tells its own block from another's by it
+            MemorySegment.copy(block, 0, p.head(), 0, head);
+        }
+        if (rest > p.valueBytes()) {
+            return TOO_LONG;
+        }
+        if (rest > 0) {
+            if (p.inProcess()) {
+                if (!calls.write(pid, p.address(), block.asSlice(head, rest))) {
+                    return UNWRITABLE;
+                }
+            } else {
+                MemorySegment.copy(block, head, p.value(), 0, rest);
+            }
+            metrics.copied(p.inProcess(), rest);
+        }
+        return block.byteSize();
     }
 
     private void writeRange(ClientSession session, ByteBuf body) {

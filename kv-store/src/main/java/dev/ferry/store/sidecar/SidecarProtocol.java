@@ -68,6 +68,22 @@ public final class SidecarProtocol {
     public static final int REMOVE_ALL = 17;
     /** Set how this connection's later puts place and keep their blocks: replicas, hard pin. */
     public static final int PUT_OPTIONS = 18;
+    /**
+     * Store whole blocks gathered from two parts each (a header in a shared buffer, the value
+     * in a shared buffer or in the client's private memory, {@link #PROCESS_MEMORY}): one
+     * request, the bytes copied once into the store and checksummed there.
+     */
+    public static final int PUT_FROM = 19;
+    /**
+     * Read whole blocks, CRC32C-checked, scattered in two parts each (the first bytes to a
+     * shared buffer, the rest to a shared buffer or the client's private memory).
+     */
+    public static final int GET_INTO = 20;
+    /**
+     * The buffer id of PUT_FROM and GET_INTO that names the client's own private memory: the
+     * offset is then an address in the client's process, reached with process_vm_readv / writev.
+     */
+    public static final int PROCESS_MEMORY = 0xFFFF_FFFF;
     /** Version 3: stores blocks built from a string key and a value in a buffer; per key stored, there, or another key's. */
     public static final int PUT_NAMED = 22;
     /** Version 3: reads values of string keys into buffers, after comparing the stored key; per key the value's length. */
@@ -106,6 +122,14 @@ public final class SidecarProtocol {
     public static final int STORE_ERROR = 14;
     public static final int SHUTTING_DOWN = 15;
     public static final int INTERNAL = 16;
+    /**
+     * The sidecar may not reach the client's private memory (the kernel refused
+     * process_vm_readv / writev, the client is not on the Unix socket, or the sidecar was
+     * started with {@code --no-process-memory}): nothing was done; use shared buffers.
+     */
+    public static final int NO_PROCESS_ACCESS = 17;
+    /** Highest status code. */
+    public static final int MAX_STATUS = NO_PROCESS_ACCESS;
 
     // Entry sizes of batch bodies in version 1 (8-byte keys), bytes; see entryBytes for version 2.
     /** PUT entry: key, buffer u32, pad u32, offset u64, length u64. */
@@ -121,12 +145,17 @@ public final class SidecarProtocol {
     /** STAT_NAMED entry (version 3): key (16), name length u32. */
     public static final int STAT_ENTRY = 20;
 
+    /**
+     * PUT_FROM and GET_INTO entry: key, header buffer u32, value buffer u32, header offset u64,
+     * header length u64, value offset (or address) u64, value length (or capacity) u64.
+     */
+    public static final int TWO_PART_ENTRY = 48;
     private static final String[] OPCODE_NAMES = {"?", "hello", "register_buffer", "unregister_buffer", "put", "get",
         "exists", "remove", "lookup_prefix", "put_start", "write_range", "put_commit", "put_abort", "read_range",
-        "put_inline", "get_inline", "register_memfd", "remove_all", "put_options"};
+        "put_inline", "get_inline", "register_memfd", "remove_all", "put_options", "put_from", "get_into"};
     private static final String[] STATUS_NAMES = {"OK", "MALFORMED", "UNSUPPORTED_VERSION", "UNAUTHORIZED",
         "HELLO_REQUIRED", "UNKNOWN_OPCODE", "NOT_FOUND", "UNKNOWN_BUFFER", "OUT_OF_RANGE", "QUOTA_EXCEEDED",
-        "FRAME_TOO_LARGE", "NO_SPACE", "BAD_STATE", "NOT_LOCAL", "STORE_ERROR", "SHUTTING_DOWN", "INTERNAL"};
+        "FRAME_TOO_LARGE", "NO_SPACE", "BAD_STATE", "NOT_LOCAL", "STORE_ERROR", "SHUTTING_DOWN", "INTERNAL", "NO_PROCESS_ACCESS"};
 
     private SidecarProtocol() {
     }

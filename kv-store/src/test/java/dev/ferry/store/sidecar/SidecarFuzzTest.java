@@ -39,7 +39,7 @@ class SidecarFuzzTest {
     private static final long FRAME_TIMEOUT_MS = 200;
     private static final String TOKEN = "fuzz-token";
     private static final Set<Integer> EXPECTED_ERRORS = Set.of(MALFORMED, UNKNOWN_OPCODE, NOT_FOUND, UNKNOWN_BUFFER,
-            OUT_OF_RANGE, QUOTA_EXCEEDED, NO_SPACE, BAD_STATE, UNSUPPORTED_VERSION);
+            OUT_OF_RANGE, QUOTA_EXCEEDED, NO_SPACE, BAD_STATE, UNSUPPORTED_VERSION, NO_PROCESS_ACCESS);
     private SidecarFixture fx;
     private ShmFile shm;
 

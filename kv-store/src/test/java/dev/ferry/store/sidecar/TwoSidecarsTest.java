@@ -3,7 +3,11 @@ package dev.ferry.store.sidecar;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ferry.store.block.BlockContent;
+import dev.ferry.store.block.BlockKey;
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -47,6 +51,44 @@ class TwoSidecarsTest {
             assertThat(b.lookupPrefix(keys)).isEqualTo(6);
             double shmBytes = second.sidecar.registry().get("ferry.transfer.shm.bytes").functionCounter().count();
             assertThat(shmBytes > 0).isEqualTo(sharedMemory);
+        }
+    }
+    /**
+     * PUT_FROM and GET_INTO when a block lies on the other node: filled in the sidecar's own
+     * memory, then written to the other node; read from the other node, checked, then copied
+     * to the client's private memory.
+     */
+    @Test
+    void privateMemoryReachesBlocksOnTheOtherNode() throws IOException {
+        try (SidecarFixture first = new SidecarFixture(c -> c.capacityBytes(4 * BLOCK));
+             SidecarFixture second = new SidecarFixture(c -> c.capacityBytes(4 * BLOCK)
+                     .master(first.sidecar.masterAddress()));
+             SidecarClient a = first.client();
+             SidecarClient b = second.client();
+             Arena arena = Arena.ofConfined()) {
+            long[] keys = {11, 12, 13, 14, 15, 16};
+            MemorySegment values = arena.allocate(keys.length * BLOCK, 64);
+            SidecarClient.TwoParts[] puts = new SidecarClient.TwoParts[keys.length];
+            for (int i = 0; i < keys.length; i++) {
+                BlockContent.fill(keys[i], values.asSlice(i * BLOCK, BLOCK));
+                puts[i] = new SidecarClient.TwoParts(BlockKey.of(keys[i]), 0, 0, 0, SidecarProtocol.PROCESS_MEMORY,
+                        values.address() + i * BLOCK, BLOCK);
+            }
+            // Six blocks do not fit one sidecar's four: some go to the other node.
+            assertThat(a.putFrom(puts)).containsOnly(0);
+            assertThat(first.masterStats().nodes()).isEqualTo(2);
+            MemorySegment into = arena.allocate(keys.length * BLOCK, 64);
+            SidecarClient.TwoParts[] gets = new SidecarClient.TwoParts[keys.length];
+            for (int i = 0; i < keys.length; i++) {
+                gets[i] = new SidecarClient.TwoParts(BlockKey.of(keys[i]), 0, 0, 0, SidecarProtocol.PROCESS_MEMORY,
+                        into.address() + i * BLOCK, BLOCK);
+            }
+            assertThat(b.getInto(gets)).containsOnly(BLOCK);
+            assertThat(a.getInto(gets)).containsOnly(BLOCK);
+            for (int i = 0; i < keys.length; i++) {
+                assertThat(BlockContent.firstMismatch(keys[i], into.asSlice(i * BLOCK, BLOCK))).as("key %d", keys[i])
+                        .isEqualTo(-1);
+            }
         }
     }
 }

@@ -1,0 +1,69 @@
+package dev.ferry.store.sidecar;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import org.junit.jupiter.api.Test;
+
+/** {@link ProcessMemory} against this process itself and processes it may not reach. */
+class ProcessMemoryTest {
+    private static final long SELF = ProcessHandle.current().pid();
+    /** Above the largest pid_max Linux allows (2^22): never a process. */
+    private static final long NO_SUCH_PID = (1L << 22) + 1;
+
+    @Test
+    void copiesBothWaysWithinThisProcess() {
+        try (Arena arena = Arena.ofConfined(); ProcessMemory.Calls calls = new ProcessMemory.Calls()) {
+            MemorySegment source = arena.allocate(3 << 20);
+            for (long i = 0; i < source.byteSize(); i += 8) {
+                source.set(ValueLayout.JAVA_LONG_UNALIGNED, i, i * 0x9E3779B97F4A7C15L);
+            }
+            MemorySegment copy = arena.allocate(source.byteSize());
+            assertThat(calls.read(SELF, source.address(), copy)).isTrue();
+            assertThat(copy.mismatch(source)).isEqualTo(-1);
+            MemorySegment back = arena.allocate(source.byteSize());
+            assertThat(calls.write(SELF, back.address(), copy)).isTrue();
+            assertThat(back.mismatch(source)).isEqualTo(-1);
+            assertThat(ProcessMemory.read(SELF, source.address() + 5, copy.asSlice(0, 10))).isTrue();
+            assertThat(copy.asSlice(0, 10).mismatch(source.asSlice(5, 10))).isEqualTo(-1);
+        }
+    }
+
+    @Test
+    void anUnmappedRangeIsFalseNeverAFault() {
+        try (Arena arena = Arena.ofConfined(); ProcessMemory.Calls calls = new ProcessMemory.Calls()) {
+            MemorySegment into = arena.allocate(64 * 1024);
+            assertThat(calls.read(SELF, 4096, into)).isFalse();
+            assertThat(calls.write(SELF, 4096, into)).isFalse();
+        }
+    }
+
+    @Test
+    void aProcessThatIsNotThereIsRefusedWithTheReason() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment into = arena.allocate(16);
+            assertThatThrownBy(() -> ProcessMemory.read(NO_SUCH_PID, into.address(), into))
+                    .isInstanceOfSatisfying(SidecarException.class, e -> {
+                        assertThat(e.status()).isEqualTo(SidecarProtocol.NO_PROCESS_ACCESS);
+                        assertThat(e.reason()).contains("ESRCH");
+                    });
+            assertThatThrownBy(() -> ProcessMemory.probe(-1, into.address()))
+                    .isInstanceOfSatisfying(SidecarException.class,
+                            e -> assertThat(e.status()).isEqualTo(SidecarProtocol.NO_PROCESS_ACCESS));
+        }
+    }
+
+    @Test
+    void anotherUsersProcessIsRefused() {
+        assumeTrue(!"root".equals(System.getProperty("user.name")), "as root every process may be read");
+        assertThatThrownBy(() -> ProcessMemory.probe(1, 4096)) // init: root's
+                .isInstanceOfSatisfying(SidecarException.class, e -> {
+                    assertThat(e.status()).isEqualTo(SidecarProtocol.NO_PROCESS_ACCESS);
+                    assertThat(e.reason()).contains("EPERM");
+                });
+    }
+}
