@@ -177,7 +177,11 @@ class Connection:
         """
         if self.named and all(e[2] is not None for e in entries):
             # PUT_NAMED (version 3): allocation values in place, the sidecar writes each header
-            return _named.put_blocks_from(self, entries)
+            answers = _named.put_blocks_from(self, entries)
+            for answer in answers:
+                if answer == 0:
+                    self.paths.add("shared_memory")
+            return answers
         bkeys = [e[0] for e in entries]
         if len(set(bkeys)) != len(bkeys):  # one key twice: one request each, in order
             return [self.put_blocks_from([e])[0] for e in entries]
