@@ -41,6 +41,8 @@ import java.util.Map;
 public final class LocalCluster implements AutoCloseable {
     /** The cluster id of the masters in etcd, with several masters. */
     public static final String CLUSTER_ID = "ferry";
+    /** The role whose host runs the masters' etcd, with several masters on hosts of their own. */
+    public static final String ETCD_ROLE = "etcd";
     private final Config config;
     private final ClusterHosts hosts;
     /** Master processes: 1 (no etcd), or several electing a leader in a local etcd. */
@@ -227,13 +229,14 @@ public final class LocalCluster implements AutoCloseable {
      * Debian's {@code etcd-server}) first, the masters electing a leader in it under
      * {@link #CLUSTER_ID} (lease TTL 5 s), and every other process given
      * {@code --master etcd://HOST:PORT/ferry}, so that it follows the leader across failovers.
-     * The cluster owns {@code hosts} and closes them after its processes have stopped (also
+     * On hosts of their own, etcd runs on the host of role {@value #ETCD_ROLE} and master
+     * {@code N} on that of {@code master-N} (the hosts must have those roles), etcd over
+     * mutual TLS ({@code etcd+https://}) unless insecure. The cluster owns {@code hosts} and closes them after its processes have stopped (also
      * when the start fails).
      *
      * @throws IllegalArgumentException when {@code masters} is below 1, for sidecars on hosts
      *                                  of their own (a sidecar serves an engine on its host
-     *                                  through a Unix socket), or for several masters on hosts
-     *                                  of their own (the local etcd serves loopback only)
+     *                                  through a Unix socket)
      * @throws IllegalStateException    naming the role and the tail of its log when a process
      *                                  fails to start, or when etcd is missing; what was
      *                                  started is stopped
@@ -250,8 +253,7 @@ public final class LocalCluster implements AutoCloseable {
     public static LocalCluster start(Config config, ClusterHosts hosts, int masters, boolean insecure) {
         String refused = masters < 1 ? "masters must be at least 1, not " + masters
                 : config.sidecar() && !hosts.oneHost() ? "sidecars run only with every role on one host"
-                : masters > 1 && !hosts.oneHost() ? "several masters run only with every role on one host (the local "
-                        + "etcd serves loopback)" : null;
+                : null;
         if (refused != null) {
             hosts.close();
             throw new IllegalArgumentException(refused);
@@ -326,22 +328,47 @@ public final class LocalCluster implements AutoCloseable {
             masterAddress = master.toString();
             return;
         }
-        try {
-            etcd = dev.ferry.store.coord.LocalEtcd.start(config.workDir());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot start etcd under " + config.workDir(), e);
-        }
+        etcd = startEtcd();
         List<ChildProcess> started = new ArrayList<>();
         for (int i = 0; i < masters; i++) {
-            started.add(launchAsync("master-" + (i + 1), MasterMain.class.getName(), List.of("--port",
-                    Integer.toString(i == 0 ? config.masterPort() : 0), "--policy", config.policy(), "--etcd",
-                    etcd.address(), "--cluster-id", CLUSTER_ID, "--metrics-port", "0")));
+            String role = "master-" + (i + 1);
+            List<String> args = new ArrayList<>(List.of("--port", Integer.toString(i == 0 ? config.masterPort() : 0),
+                    "--policy", config.policy(), "--etcd", hosts.oneHost() ? etcd.address() : etcd.uri().toString(),
+                    "--cluster-id", CLUSTER_ID, "--metrics-port", "0"));
+            if (!hosts.oneHost()) {
+                args.addAll(List.of("--host", hosts.address(role)));
+            }
+            started.add(launchAsync(role, MasterMain.class.getName(), args));
         }
         started.forEach(ChildProcess::awaitReady);
         masterRoles.addAll(started);
-        started.forEach(m -> metrics.put(m.name(), new HostPort("127.0.0.1", Integer.parseInt(m.field("metrics")))));
-        masterAddress = "etcd://" + etcd.address() + "/" + CLUSTER_ID;
+        started.forEach(m -> metrics.put(m.name(), new HostPort(hosts.address(m.name()),
+                Integer.parseInt(m.field("metrics")))));
+        masterAddress = (etcd.isTls() ? "etcd+https://" : "etcd://") + etcd.address() + "/" + CLUSTER_ID;
         master = leader();
+    }
+
+    /**
+     * The masters' etcd: on loopback, or on hosts of their own in role {@code etcd}'s host
+     * (its namespace, listening on its address), with a certificate of the cluster's CA for
+     * that address and clients' certificates checked, unless insecure.
+     */
+    private dev.ferry.store.coord.LocalEtcd startEtcd() {
+        try {
+            if (hosts.oneHost()) {
+                return dev.ferry.store.coord.LocalEtcd.start(config.workDir());
+            }
+            Path tlsDir = null;
+            if (!insecure) {
+                Path dir = config.workDir().resolve("tls");
+                tlsDir = dev.ferry.transfer.tls.ClusterCa.openOrCreate(dir, "ferry-cluster-ca").issue(
+                        dir.resolve(ETCD_ROLE), ETCD_ROLE, List.of(hosts.address(ETCD_ROLE)));
+            }
+            return dev.ferry.store.coord.LocalEtcd.start(config.workDir(), tlsDir, hosts.address(ETCD_ROLE),
+                    hosts.prefix(ETCD_ROLE));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start etcd under " + config.workDir(), e);
+        }
     }
 
     /**
@@ -466,7 +493,7 @@ public final class LocalCluster implements AutoCloseable {
             return master;
         }
         try (var locator = new dev.ferry.store.coord.LeaderLocator(
-                dev.ferry.store.coord.MasterAddress.parse(masterAddress), java.time.Duration.ofSeconds(2))) {
+                dev.ferry.store.coord.MasterAddress.parse(masterAddress), java.time.Duration.ofSeconds(2), security)) {
             long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
             while (true) {
                 try {

@@ -84,8 +84,8 @@ final class ClusterCommand implements Callable<Integer> {
     int masterPort;
 
     @Option(names = "--masters", defaultValue = "1", description = "Master processes (default ${DEFAULT-VALUE}); "
-            + "more than one elect a leader in a local etcd (needs etcd-server) and the other processes follow it "
-            + "across failovers.")
+            + "more than one elect a leader in a local etcd (needs etcd-server; with --netns etcd and each master "
+            + "run on a host of their own) and the other processes follow it across failovers.")
     int masters;
 
     @Option(names = "--policy", defaultValue = "lru", description = "Eviction policy: lru or s3fifo (default ${DEFAULT-VALUE}).")
@@ -131,7 +131,8 @@ final class ClusterCommand implements Callable<Integer> {
             + "engine. Needs --store-nodes 2, --replicas 1, no SSD tier, --transport tcp or shm.")
     boolean sidecar;
 
-    @Option(names = "--netns", description = "Each role (master, every store node, prefill, decode) on a host of "
+    @Option(names = "--netns", description = "Each role (master, every store node, prefill, decode; with --masters: "
+            + "etcd and each master) on a host of "
             + "its own: a network namespace with its own address on a Linux bridge and its own host identity, so "
             + "nothing moves over loopback or shared memory between them (shm then falls back to TCP). Needs root; "
             + "the namespaces, veths and bridge are removed when the run ends. Not with --sidecar.")
@@ -193,10 +194,6 @@ final class ClusterCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--netns puts every role on a host of its own; a sidecar serves an engine "
                     + "on its own host through a Unix socket: leave out --sidecar");
         }
-        if (netns && masters > 1) {
-            throw new IllegalArgumentException("--masters above 1 runs its etcd on loopback, which other network "
-                    + "namespaces cannot reach: leave out --netns");
-        }
         if (netns && transport.equals("aeron") && !insecure) {
             throw new IllegalArgumentException("--netns --transport aeron: Aeron UDP carries no authentication, so it "
                     + "does not leave loopback unless the roles trust the network: add --insecure-no-tls (the bridge "
@@ -248,7 +245,8 @@ final class ClusterCommand implements Callable<Integer> {
                         * profile.blockBytes() / 1e9) + ") over " + (sidecar ? 2 : storeNodes) + " store nodes, " + policy
                         + (replicas > 1 ? ", " + replicas + " replicas per block" : "")
                         + (ssdBlocks > 0 ? ", SSD tier of " + ssdBlocks + " blocks (RocksDB BlobDB)" : ""),
-                "  cluster            " + (masters > 1 ? masters + " masters (leader elected in a local etcd)"
+                "  cluster            " + (masters > 1 ? masters + " masters (leader elected in a local etcd"
+                        + (netns ? " on a host of its own" : "") + ")"
                         : "master") + ", " + (sidecar ? "2 sidecars (the store nodes; prefill and decode reach "
                         + "the store only through their own, over a Unix socket and shared memory)" : storeNodes
                         + " store nodes") + ", 1 prefill, 1 decode (separate JVMs, "
@@ -378,9 +376,20 @@ final class ClusterCommand implements Callable<Integer> {
                 + text + "'");
     }
 
-    /** The roles of a cluster without sidecars, in start order. */
+    /**
+     * The roles of a cluster without sidecars, in start order: with several masters, etcd's
+     * host and one per master.
+     */
     private List<String> roles() {
-        List<String> roles = new java.util.ArrayList<>(List.of("master"));
+        List<String> roles = new java.util.ArrayList<>();
+        if (masters == 1) {
+            roles.add("master");
+        } else {
+            roles.add(LocalCluster.ETCD_ROLE);
+            for (int i = 1; i <= masters; i++) {
+                roles.add("master-" + i);
+            }
+        }
         for (int i = 1; i <= storeNodes; i++) {
             roles.add("store-" + i);
         }

@@ -32,8 +32,18 @@ public final class LeaderLocator implements AutoCloseable {
      * @param requestTimeout longest wait for one etcd request
      */
     public LeaderLocator(MasterAddress address, Duration requestTimeout) {
+        this(address, requestTimeout, dev.ferry.transfer.tls.PortSecurity.process());
+    }
+
+    /**
+     * @param requestTimeout longest wait for one etcd request
+     * @param security       for an {@code etcd+https://} address: the client certificate shown to
+     *                       etcd and the CA its certificate must chain to
+     * @throws IllegalArgumentException for an {@code etcd+https://} address without TLS
+     */
+    public LeaderLocator(MasterAddress address, Duration requestTimeout, dev.ferry.transfer.tls.PortSecurity security) {
         this.address = address;
-        this.etcd = address.viaEtcd() ? new EtcdClient(address.etcd(), requestTimeout) : null;
+        this.etcd = address.viaEtcd() ? new EtcdClient(address.etcd(), requestTimeout, security) : null;
     }
 
     /** Whether the master can change (an etcd address). */

@@ -24,11 +24,17 @@ public final class LocalEtcd implements AutoCloseable {
     private final Path log;
     /** A TLS directory (ca.pem, cert.pem, key.pem) of etcd's own certificate, or null for plain http. */
     private final Path tlsDir;
+    /** The address it listens on and advertises to clients. */
+    private final String host;
+    /** What its command line starts with, e.g. {@code ip netns exec NS}; empty to run it here. */
+    private final List<String> prefix;
     private Process process;
 
-    private LocalEtcd(Path dataDir, Path tlsDir) throws IOException {
+    private LocalEtcd(Path dataDir, Path tlsDir, String host, List<String> prefix) throws IOException {
         this.dataDir = dataDir;
         this.tlsDir = tlsDir;
+        this.host = host;
+        this.prefix = List.copyOf(prefix);
         this.clientPort = freePort();
         this.peerPort = freePort();
         this.log = dataDir.resolveSibling(dataDir.getFileName() + ".log");
@@ -40,9 +46,7 @@ public final class LocalEtcd implements AutoCloseable {
      * @throws IllegalStateException when there is no etcd binary, or it does not serve within 30 s
      */
     public static LocalEtcd start(Path dir) throws IOException {
-        LocalEtcd etcd = new LocalEtcd(dir.resolve("etcd-" + System.nanoTime()), null);
-        etcd.start();
-        return etcd;
+        return start(dir, null, "127.0.0.1", List.of());
     }
 
     /**
@@ -53,9 +57,32 @@ public final class LocalEtcd implements AutoCloseable {
      * @throws IllegalStateException when there is no etcd binary, or it does not serve within 30 s
      */
     public static LocalEtcd startTls(Path dir, Path tlsDir) throws IOException {
-        LocalEtcd etcd = new LocalEtcd(dir.resolve("etcd-" + System.nanoTime()), tlsDir);
-        etcd.start();
-        return etcd;
+        return start(dir, tlsDir, "127.0.0.1", List.of());
+    }
+
+    /**
+     * Starts etcd listening for clients on {@code host} (its peer port stays on its own
+     * loopback), its command line preceded by {@code prefix}, e.g. {@code ip netns exec NS}
+     * to run it in a network namespace whose address {@code host} is; with {@code tlsDir}
+     * as {@link #startTls} (the certificate there must name {@code host}), else plain http.
+     * Its client port is picked free in this process's namespace. When it does not come up,
+     * what was started is stopped and its data directory removed.
+     *
+     * @param tlsDir etcd's TLS directory (ca.pem, cert.pem, key.pem), or null for plain http
+     * @throws IllegalStateException when there is no etcd binary, or it does not serve within 30 s
+     */
+    public static LocalEtcd start(Path dir, Path tlsDir, String host, List<String> prefix) throws IOException {
+        LocalEtcd etcd = new LocalEtcd(dir.resolve("etcd-" + System.nanoTime()), tlsDir, host, prefix);
+        boolean started = false;
+        try {
+            etcd.start();
+            started = true;
+            return etcd;
+        } finally {
+            if (!started) {
+                etcd.close();
+            }
+        }
     }
 
     /**
@@ -91,7 +118,8 @@ public final class LocalEtcd implements AutoCloseable {
         }
         String peer = "http://127.0.0.1:" + peerPort;
         String client = uri().toString();
-        List<String> command = new java.util.ArrayList<>(List.of(binary(), "--name", "test", "--data-dir",
+        List<String> command = new java.util.ArrayList<>(prefix);
+        command.addAll(List.of(binary(), "--name", "test", "--data-dir",
                 dataDir.toString(), "--listen-client-urls", client, "--advertise-client-urls", client,
                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                 "--initial-cluster", "test=" + peer, "--log-level", "warn"));
@@ -143,12 +171,17 @@ public final class LocalEtcd implements AutoCloseable {
 
     /** Its client URL. */
     public URI uri() {
-        return URI.create((tlsDir == null ? "http" : "https") + "://127.0.0.1:" + clientPort);
+        return URI.create((tlsDir == null ? "http" : "https") + "://" + address());
     }
 
-    /** Its client address, {@code 127.0.0.1:port}. */
+    /** Its client address, {@code host:port} ({@code 127.0.0.1:port} unless started on another host). */
     public String address() {
-        return "127.0.0.1:" + clientPort;
+        return host + ":" + clientPort;
+    }
+
+    /** Whether clients reach it over TLS ({@code https}). */
+    public boolean isTls() {
+        return tlsDir != null;
     }
 
     private static int freePort() throws IOException {

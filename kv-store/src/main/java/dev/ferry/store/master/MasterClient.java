@@ -109,7 +109,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     }
 
     /**
-     * @param security TLS to the masters, or plain TCP
+     * @param security TLS to the masters and, for an {@code etcd+https://} address, to etcd; or plain TCP
      * @see #MasterClient(MasterAddress, long, long)
      */
     public MasterClient(MasterAddress address, long timeoutMillis, long reconnectMillis,
@@ -119,7 +119,8 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
             throw new IllegalArgumentException("reconnect deadline must be >= 0 ms, not " + reconnectMillis);
         }
         this.timeoutMillis = timeoutMillis;
-        this.locator = new LeaderLocator(address, java.time.Duration.ofMillis(Math.clamp(timeoutMillis, 100, 2_000)));
+        this.locator = new LeaderLocator(address, java.time.Duration.ofMillis(Math.clamp(timeoutMillis, 100, 2_000)),
+                security);
         try {
             boolean followTtl = reconnectMillis == FOLLOW_LEASE_TTL;
             long firstWait = followTtl ? (address.viaEtcd() ? ETCD_FALLBACK_RECONNECT_MILLIS : DEFAULT_RECONNECT_MILLIS)
