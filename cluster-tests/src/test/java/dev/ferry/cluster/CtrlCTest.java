@@ -16,12 +16,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** SIGINT (Ctrl-C) to a running {@code ferry cluster} stops it and every process it started. */
-class CtrlCTest {
+public class CtrlCTest {
     /**
      * Whether this JVM inherited SIGINT as ignored (a background job of a non-interactive
      * shell): its children would ignore it too, as a terminal's Ctrl-C never reaches them.
      */
-    private static boolean sigintIgnored() throws java.io.IOException {
+    public static boolean sigintIgnored() throws java.io.IOException {
         for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
             if (line.startsWith("SigIgn:")) {
                 return (Long.parseUnsignedLong(line.substring(7).trim(), 16) & (1L << 1)) != 0;
