@@ -7,6 +7,13 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** {@link ProcessMemory} against this process itself and processes it may not reach. */
@@ -58,12 +65,29 @@ class ProcessMemoryTest {
     }
 
     @Test
-    void anotherUsersProcessIsRefused() {
-        assumeTrue(!"root".equals(System.getProperty("user.name")), "as root every process may be read");
-        assertThatThrownBy(() -> ProcessMemory.probe(1, 4096)) // init: root's
-                .isInstanceOfSatisfying(SidecarException.class, e -> {
-                    assertThat(e.status()).isEqualTo(SidecarProtocol.NO_PROCESS_ACCESS);
-                    assertThat(e.reason()).contains("EPERM");
-                });
+    void anotherUsersProcessIsRefused() throws Exception {
+        if (!"root".equals(System.getProperty("user.name"))) {
+            assertThatThrownBy(() -> ProcessMemory.probe(1, 4096)) // init: root's
+                    .isInstanceOfSatisfying(SidecarException.class, e -> {
+                        assertThat(e.status()).isEqualTo(SidecarProtocol.NO_PROCESS_ACCESS);
+                        assertThat(e.reason()).contains("EPERM");
+                    });
+            return;
+        }
+        // As root every process may be read: probe root's init from a JVM running as nobody
+        // (allowed to read the class path, not to trace another user's process).
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs setpriv (util-linux) to run as another user");
+        List<String> command = new ArrayList<>(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534",
+                "--clear-groups", "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search",
+                ProcessHandle.current().info().command().orElseThrow()));
+        command.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments().stream()
+                .filter(a -> a.startsWith("--add-") || a.startsWith("--enable-native-access")).toList());
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), ProcessMemoryProbeMain.class.getName(),
+                "1", "4096"));
+        Process probe = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(probe.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(probe.waitFor(60, TimeUnit.SECONDS)).isTrue();
+        assertThat(output).as("a process of another user (nobody probing root's init)")
+                .contains("refused " + SidecarProtocol.NO_PROCESS_ACCESS + " ").contains("EPERM");
     }
 }
