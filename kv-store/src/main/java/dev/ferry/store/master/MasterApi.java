@@ -47,13 +47,10 @@ public interface MasterApi {
 
     /**
      * @see Master#removeByRegex
-     * @throws dev.ferry.store.rpc.RpcException REFUSED when the pattern does not compile, or the
-     *                                          master does not record string keys
+     * Errors as for every call of this interface: REFUSED when the pattern does not compile,
+     * or when the master does not record string keys (an earlier build).
      */
-    default long removeByRegex(String pattern, boolean force) {
-        throw new dev.ferry.store.rpc.RpcException(dev.ferry.store.rpc.RpcException.REFUSED,
-                "this master does not record string keys: remove by pattern is not supported");
-    }
+    long removeByRegex(String pattern, boolean force);
 
     /**
      * Commits as {@link Master#putCommit} does and returns once the nodes holding the blocks

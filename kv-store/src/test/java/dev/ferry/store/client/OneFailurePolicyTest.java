@@ -247,6 +247,11 @@ class OneFailurePolicyTest {
         }
 
         @Override
+        public long removeByRegex(String pattern, boolean force) {
+            return rpc.removeByRegex(pattern, force);
+        }
+
+        @Override
         public int pin(BlockKey[] keys, boolean hard, long ttlMillis) {
             return rpc.pin(keys, hard, ttlMillis);
         }
