@@ -24,6 +24,7 @@ from ferry.mooncake import (BUFFER_OVERFLOW, INVALID_PARAMS, OBJECT_ALREADY_EXIS
                             OBJECT_NOT_FOUND, OK, UNAVAILABLE_IN_CURRENT_STATUS, BufferHandle,
                             MooncakeDistributedStore, MooncakeHostMemAllocator, ReplicateConfig, SoftPinAction)
 from ferry.sizes import parse_size
+from small_store import small_store
 
 MASTER = os.environ.get("FERRY_MASTER")
 HOME = os.environ.get("FERRY_HOME")
@@ -205,23 +206,11 @@ class BenchTest(unittest.TestCase):
 
 
 @unittest.skipUnless(MASTER and HOME, "FERRY_MASTER and FERRY_HOME are not set: no cluster to test against")
-@unittest.skipUnless(MASTER and HOME, "FERRY_MASTER and FERRY_HOME are not set: no cluster to test against")
 class HardPinTest(unittest.TestCase):
     """A store of its own master and one small sidecar, so that puts evict."""
 
     def test_a_hard_pinned_value_survives_the_eviction_of_unpinned_ones(self):
-        master = subprocess.Popen([os.path.join(HOME, "bin", "ferry"), "master", "--port", "0"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        store = MooncakeDistributedStore()
-        try:
-            port = None
-            for line in master.stdout:  # ends when the master exits: then the assertion below fails
-                if "FERRY-READY" in line:
-                    port = dict(w.split("=", 1) for w in line.split() if "=" in w)["port"]
-                    break
-            self.assertIsNotNone(port, "the master did not start")
-            self.assertEqual(store.setup("127.0.0.1", "P2PHANDSHAKE", 4 << 20, 1 << 20, "tcp", "",
-                                         "127.0.0.1:" + port), OK)
+        with small_store(self) as store:
             pin = ReplicateConfig()
             pin.with_hard_pin = True
             pinned, first = os.urandom(256 << 10), os.urandom(256 << 10)
@@ -235,11 +224,6 @@ class HardPinTest(unittest.TestCase):
             self.assertEqual(store.is_exist(key("pinned")), 1)
             self.assertEqual(store.remove_all(force=True), 1)
             self.assertEqual(store.is_exist(key("pinned")), 0)
-        finally:
-            store.close()
-            master.terminate()
-            master.wait(30)
-            master.stdout.close()
 
 
 class MooncakeStoreTest(unittest.TestCase):

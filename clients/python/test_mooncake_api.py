@@ -13,7 +13,6 @@ import ctypes
 import logging
 import os
 import struct
-import subprocess
 import time
 import unittest
 import uuid
@@ -23,6 +22,7 @@ from ferry.extended import _cpu_list
 from ferry.mooncake import (INVALID_PARAMS, OBJECT_HAS_LEASE, OBJECT_NOT_FOUND, OK, UNAVAILABLE_IN_CURRENT_MODE,
                             UNAVAILABLE_IN_CURRENT_STATUS, MooncakeDistributedStore, MooncakeHostMemAllocator,
                             ReplicaStatus, ReplicateConfig, SoftPinAction, TaskStatus, TaskType)
+from small_store import small_store
 
 MASTER = os.environ.get("FERRY_MASTER")
 HOME = os.environ.get("FERRY_HOME")
@@ -377,18 +377,7 @@ class SoftPinTest(unittest.TestCase):
     """A store of its own master and one small sidecar, so that puts evict."""
 
     def test_soft_pinned_values_are_evicted_only_after_unpinned_ones(self):
-        master = subprocess.Popen([os.path.join(HOME, "bin", "ferry"), "master", "--port", "0"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        store = MooncakeDistributedStore()
-        try:
-            port = None
-            for line in master.stdout:  # ends when the master exits: then the assertion below fails
-                if "FERRY-READY" in line:
-                    port = dict(w.split("=", 1) for w in line.split() if "=" in w)["port"]
-                    break
-            self.assertIsNotNone(port, "the master did not start")
-            self.assertEqual(store.setup("127.0.0.1", "P2PHANDSHAKE", 4 << 20, 1 << 20, "tcp", "",
-                                         "127.0.0.1:" + port), OK)
+        with small_store(self) as store:
             soft = ReplicateConfig()
             soft.with_soft_pin = True
             pinned, first = os.urandom(256 << 10), os.urandom(256 << 10)
@@ -406,11 +395,6 @@ class SoftPinTest(unittest.TestCase):
                 self.assertEqual(store.put(key("soft-filler-%d" % i), bytes([i]) * (256 << 10), soft), OK, i)
             self.assertEqual(store.is_exist(key("soft")), 0)
             self.assertEqual(store.get(key("soft-filler-39")), bytes([39]) * (256 << 10))
-        finally:
-            store.close()
-            master.terminate()
-            master.wait(30)
-            master.stdout.close()
 
 
 if __name__ == "__main__":
