@@ -36,7 +36,7 @@ public final class MasterMetrics {
     private volatile Snapshot now;
 
     /** The state one scrape shows. */
-    private record Snapshot(MasterStats stats, TierUsage tiers, MasterRole role) {
+    private record Snapshot(MasterStats stats, TierUsage tiers, MasterRole role, long gpuCopiesLost) {
     }
 
     /**
@@ -83,6 +83,8 @@ public final class MasterMetrics {
                 s -> s.stats().promotions());
         counter(registry, "ferry.master.lost.blocks", "blocks dropped with the last node holding them",
                 s -> s.stats().lostBlocks());
+        counter(registry, "ferry.master.gpu.copies.lost", "blocks that engines' GPU tiers lost with their processes, "
+                + "as the restarted engines reported them (GPU_LOST)", Snapshot::gpuCopiesLost);
         counter(registry, "ferry.master.corrupt.copies", "copies dropped for failing their CRC32C",
                 s -> s.stats().corruptCopies());
         counter(registry, "ferry.master.write.stalls", "puts answered busy while DRAM was full and blocks were "
@@ -96,7 +98,7 @@ public final class MasterMetrics {
     /** Takes the snapshot the meters show (one walk of the master's blocks). */
     public void refresh() {
         Master m = master.get();
-        now = new Snapshot(m.stats(), m.tierUsage(), role.get());
+        now = new Snapshot(m.stats(), m.tierUsage(), role.get(), m.gpuCopiesLost());
     }
 
     private void gauge(MeterRegistry registry, String name, String tier, String description,

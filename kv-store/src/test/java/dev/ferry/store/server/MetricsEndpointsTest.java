@@ -92,6 +92,9 @@ class MetricsEndpointsTest {
         store.put(BlockKey.ofAll(1), BLOCK, staging.memory(), BlockContent::fill);
         assertThat(scrape(masterHttp)).containsEntry("ferry_master_blocks{tier=\"dram\"}", 1.0)
                 .containsEntry("ferry_master_tier_bytes{tier=\"dram\"}", (double) BLOCK);
+        assertThat(scrape(masterHttp)).containsEntry("ferry_master_gpu_copies_lost_total", 0.0);
+        assertThat(masterClient.gpuCopiesLost("engine-1", BlockKey.ofAll(1, 2))).as("of them still committed").isOne();
+        assertThat(scrape(masterHttp)).containsEntry("ferry_master_gpu_copies_lost_total", 2.0);
         await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(scrape(nodeHttp))
                 .containsEntry("ferry_node_blocks{tier=\"dram\"}", 1.0)
                 .containsEntry("ferry_node_slab_bytes{state=\"used\"}", (double) BLOCK)
