@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.ferry.cluster.LocalCluster;
+import dev.ferry.cluster.LeaderKillReport;
 import dev.ferry.cluster.cli.ExitCodes;
 import dev.ferry.cluster.cli.FerryCommand;
 import dev.ferry.store.coord.LeaderLocator;
@@ -131,15 +132,7 @@ class NetnsMastersTest {
                     && commandLine(p).contains(hostFlag)).findFirst().orElseThrow();
             assertThat(leader.destroyForcibly()).isTrue();
             assertThat(ferry.waitFor(240, TimeUnit.SECONDS)).as("ferry exits").isTrue();
-            String output = String.join("\n", lines);
-            Matcher failed = Pattern.compile("requests +" + requests + " \\((\\d+) failed\\)").matcher(output);
-            assertThat(failed.find()).as(output).isTrue();
-            int failures = Integer.parseInt(failed.group(1));
-            assertThat(failures).as(output).isLessThanOrEqualTo(2);
-            assertThat(ferry.exitValue()).as(output).isEqualTo(failures == 0 ? ExitCodes.OK : ExitCodes.REQUESTS_FAILED);
-            assertThat(output).contains("verify failures    0");
-            assertThat(lines).as(output).anyMatch(l -> l.contains("masters lost") && l.contains("(pid " + leader.pid())
-                    && l.contains("killed by SIGKILL") && l.contains("a standby took over"));
+            LeaderKillReport.assertSurvived(ferry.exitValue(), lines, requests, leader);
             assertThat(leftBehind(ferry.pid())).isEmpty();
         } finally {
             ferry.destroyForcibly();
