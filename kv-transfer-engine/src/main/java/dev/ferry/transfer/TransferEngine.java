@@ -117,7 +117,10 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         if (ctx.aeron) {
             try {
                 this.aeron = new AeronTransport(segments, this, ctx.notifications, ctx.bindHost.equals("0.0.0.0")
-                        ? ctx.advertise.getFirst() : ctx.bindHost, ctx.stallTimeoutMillis, ctx.aeronDirectory);
+                        ? ctx.advertise.getFirst() : ctx.bindHost, ctx.stallTimeoutMillis,
+                        // As TCP's: as long as a reconnect and a stalled answer may take, twice over.
+                        2 * (ctx.connectTimeoutMillis + ctx.stallTimeoutMillis), ctx.aeronDirectory);
+                tcp.sessionFences(aeron.sessionFences());
             } catch (RuntimeException e) {
                 tcp.close();
                 healer.shutdownNow();
@@ -176,6 +179,15 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
                 AeronCounters::lateAnswers);
         metrics.counter("ferry.transfer.aeron.messages.malformed", "messages dropped for a malformed head", c,
                 AeronCounters::malformedMessages);
+        metrics.counter("ferry.transfer.aeron.fences.served", "initiators' lost Aeron sessions fenced here on their "
+                + "FENCE_SESSION (over Aeron or TCP)", c, AeronCounters::fencesServed);
+        metrics.counter("ferry.transfer.aeron.messages.fenced", "requests of fenced Aeron sessions dropped here", c,
+                AeronCounters::fencedMessages);
+        metrics.counter("ferry.transfer.aeron.fences.peer.gone", "lost Aeron sessions taken as fenced without an "
+                + "answer: no publication to the target connected and every TCP endpoint refused connects", c,
+                AeronCounters::fencesOfPeersGone);
+        metrics.counter("ferry.transfer.aeron.sessions.renewed", "Aeron links given a new publication (session) "
+                + "after a slice stalled on the old one", c, AeronCounters::sessionsRenewed);
         metrics.counter("ferry.transfer.aeron.errors", "exceptions in the Aeron duty cycles", c,
                 AeronCounters::errors);
     }
@@ -331,6 +343,18 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
             if (metrics != null) {
                 links.forEach(link -> metrics.link(link, ipc ? LinkTraffic.AERON_IPC : LinkTraffic.AERON));
             }
+            List<Endpoint> tcpEndpoints = target.endpoints();
+            aeron.otherPath(peer, new AeronTransport.OtherPath() {
+                @Override
+                public CompletableFuture<Void> fence(int sessionId, String replyEndpoint) {
+                    return tcp.fenceSession(tcpEndpoints, sessionId, replyEndpoint);
+                }
+
+                @Override
+                public boolean gone() {
+                    return !tcpEndpoints.isEmpty() && tcp.refusesEverywhere(tcpEndpoints);
+                }
+            });
             return new SliceDispatcher(links, ctx.sprayPolicy, healer,
                     () -> aeron.connect(peer, ctx.connectTimeoutMillis),
                     (slice, cause) -> {

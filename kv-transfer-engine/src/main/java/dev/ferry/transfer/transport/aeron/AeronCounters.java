@@ -21,6 +21,10 @@ public final class AeronCounters {
     final LongAdder probesSent = new LongAdder();
     final LongAdder probesUnanswered = new LongAdder();
     final LongAdder readmissions = new LongAdder();
+    final LongAdder fencesServed = new LongAdder();
+    final LongAdder fencedMessages = new LongAdder();
+    final LongAdder fencesOfPeersGone = new LongAdder();
+    final LongAdder sessionsRenewed = new LongAdder();
     private final AeronErrors errors;
 
     AeronCounters(ServingCounters serving, AeronErrors errors) {
@@ -86,6 +90,26 @@ public final class AeronCounters {
     /** Quarantined links readmitted after their peer answered a probe. */
     public long readmissions() {
         return readmissions.sum();
+    }
+
+    /** Initiators' Aeron sessions fenced here (FENCE_SESSION, over Aeron or TCP): their requests are dropped since. */
+    public long fencesServed() {
+        return fencesServed.sum();
+    }
+
+    /** Requests dropped here, whole or in progress, because their session was fenced. */
+    public long fencedMessages() {
+        return fencedMessages.sum();
+    }
+
+    /** Lost sessions taken as fenced without an answer, their peer being gone (every path refused or silent). */
+    public long fencesOfPeersGone() {
+        return fencesOfPeersGone.sum();
+    }
+
+    /** Times a link's publication was replaced by a new one (a new session) after one of its slices stalled. */
+    public long sessionsRenewed() {
+        return sessionsRenewed.sum();
     }
 
     /** Exceptions thrown in the duty cycles, counted by the error handler (the cycle goes on). */

@@ -8,7 +8,9 @@ import dev.ferry.transfer.transport.LinkState;
 import dev.ferry.transfer.transport.SliceListener;
 import dev.ferry.transfer.transport.frame.SliceFrame;
 import io.aeron.Publication;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -37,6 +39,19 @@ final class AeronLink implements Link {
     final LinkEstimator estimator = new LinkEstimator();
     final AtomicLong inFlight = new AtomicLong();
     final ManyToOneConcurrentArrayQueue<Slice> queue = new ManyToOneConcurrentArrayQueue<>(QUEUE_CAPACITY);
+    /** FENCE_SESSIONs for the sender to offer, even while the link is down. */
+    final ManyToOneConcurrentArrayQueue<OutgoingFence> fences = new ManyToOneConcurrentArrayQueue<>(256);
+    /** The peer this link goes to (its links are fenced through one another). */
+    final AeronPeer peer;
+    /** {@link #replyTo} as text: what the peer records a fenced session of this link under. */
+    final String reply;
+    /**
+     * A slice stalled on the current publication: the prober replaces it with a new one (a new
+     * session) before it probes, so that the stalled session can be fenced over the new one.
+     */
+    volatile boolean sessionLost;
+    /** The lost session whose fence the stalled slices share (the receiver's). */
+    private LostSession lastLost;
     private final AeronTransport transport;
     private final SliceListener listener;
     volatile Publication publication;
@@ -60,8 +75,10 @@ final class AeronLink implements Link {
     private String lastTarget = "";
     private byte[] lastTargetBytes = new byte[0];
 
-    AeronLink(AeronTransport transport, SliceListener listener, String name, String channel, int streamId,
-              byte[] replyTo) {
+    AeronLink(AeronTransport transport, SliceListener listener, AeronPeer peer, String name, String channel,
+              int streamId, byte[] replyTo) {
+        this.peer = peer;
+        this.reply = new String(replyTo, java.nio.charset.StandardCharsets.US_ASCII);
         this.transport = transport;
         this.listener = listener;
         this.name = name;
@@ -134,6 +151,37 @@ final class AeronLink implements Link {
         }
         down = true;
         return true;
+    }
+
+    /**
+     * The fence of {@code session}, shared by every slice that stalled on it (one FENCE_SESSION
+     * however many wait). Receiver only.
+     */
+    Supplier<CompletableFuture<Void>> lost(int session) {
+        LostSession last = lastLost;
+        if (last == null || last.session != session) {
+            last = new LostSession(session);
+            lastLost = last;
+        }
+        return last;
+    }
+
+    /** The fence of one lost session of this link, asked for once. */
+    private final class LostSession implements Supplier<CompletableFuture<Void>> {
+        private final int session;
+        private CompletableFuture<Void> fence;
+
+        LostSession(int session) {
+            this.session = session;
+        }
+
+        @Override
+        public synchronized CompletableFuture<Void> get() {
+            if (fence == null) {
+                fence = transport.fence(AeronLink.this, session);
+            }
+            return fence;
+        }
     }
 
     /** A probe was answered: the link takes slices again. */

@@ -1,7 +1,9 @@
 package dev.ferry.transfer.transport.aeron;
 
+import dev.ferry.transfer.slice.Opcode;
 import dev.ferry.transfer.slice.Slice;
 import dev.ferry.transfer.slice.TransferException;
+import dev.ferry.transfer.slice.UnsettledSliceException;
 import dev.ferry.transfer.transport.SliceListener;
 import dev.ferry.transfer.transport.frame.FrameHeader;
 import dev.ferry.transfer.transport.frame.SliceFrame;
@@ -61,13 +63,25 @@ final class AeronReceiver implements Agent, Answers {
     private final FragmentHandler ipcHandler = (buffer, offset, length, header) ->
             onFragment(ipcInbound, buffer, offset, length, header);
     private final CRC32C readCrc = new CRC32C();
+    private final FencedSessions fenced = new FencedSessions();
+    private final Queue<LocalFence> localFences;
+
+    /**
+     * A fence asked for on another path (a FENCE_SESSION served over TCP): applied on the
+     * receiver's thread, where requests are taken, so that {@code done} completes only once no
+     * request of the session can reach a segment.
+     */
+    record LocalFence(int session, String reply, java.util.concurrent.CompletableFuture<Void> done) {
+    }
     private AnswerChannel answeringOn;
     private long nextStallCheck;
 
     AeronReceiver(AeronTransport transport, Subscription subscription, Subscription ipcSubscription, Aeron aeron,
                   SliceServer server, OutstandingSlices outstanding, SliceListener listener, AeronCounters counters,
                   long stallNanos, OneToOneConcurrentArrayQueue<PendingAnswer> ready,
-                  OneToOneConcurrentArrayQueue<PendingAnswer> free, Queue<Image> goneImages) {
+                  OneToOneConcurrentArrayQueue<PendingAnswer> free, Queue<Image> goneImages,
+                  Queue<LocalFence> localFences) {
+        this.localFences = localFences;
         this.transport = transport;
         this.subscription = subscription;
         this.ipcSubscription = ipcSubscription;
@@ -93,6 +107,12 @@ final class AeronReceiver implements Agent, Answers {
         int work = subscription.poll(udpHandler, FRAGMENTS_PER_POLL)
                 + (ipcSubscription == null ? 0 : ipcSubscription.poll(ipcHandler, FRAGMENTS_PER_POLL));
         forgetGoneImages();
+        LocalFence local;
+        while ((local = localFences.poll()) != null) {
+            fence(local.session(), local.reply());
+            local.done().complete(null);
+            work++;
+        }
         long now = System.nanoTime();
         if (now - nextStallCheck >= 0) {
             nextStallCheck = now + stallNanos / 4;
@@ -129,9 +149,16 @@ final class AeronReceiver implements Agent, Answers {
                 if (!in.sameReplyAsBefore(buffer, offset) || in.replyTo.failed) {
                     in.replyTo = answerChannel(in.rememberReply(buffer, offset));
                 }
-                MemorySegment destination = server.begin(in.request, in.header);
-                if (destination != null) {
-                    in.receiveInto(destination);
+                if (in.header.type() != SliceFrame.FENCE_SESSION) {
+                    if (fenced.holds(session, in.replyTo.reply)) {
+                        counters.fencedMessages.increment(); // its initiator gave it up: it must not land
+                        in.end();
+                        return;
+                    }
+                    MemorySegment destination = server.begin(in.request, in.header);
+                    if (destination != null) {
+                        in.receiveInto(destination);
+                    }
                 }
             } else {
                 answerHead(in);
@@ -142,7 +169,9 @@ final class AeronReceiver implements Agent, Answers {
         }
         if ((flags & FrameDescriptor.END_FRAG_FLAG) != 0 && in.active()) {
             in.end();
-            if (in.isRequest()) {
+            if (in.isRequest() && in.header.type() == SliceFrame.FENCE_SESSION) {
+                serveFence(in);
+            } else if (in.isRequest()) {
                 serve(in);
             } else {
                 answer(in);
@@ -176,6 +205,33 @@ final class AeronReceiver implements Agent, Answers {
             server.malformed(in.request, "message of the wrong length", this);
         } else {
             server.finish(in.request, in.crc(), in.header.crc(), this);
+        }
+    }
+
+    /**
+     * A FENCE_SESSION: the session it names is fenced here, on the thread that takes requests,
+     * so its answer, queued after, goes out once no request of that session can land.
+     */
+    private void serveFence(InboundMessage in) {
+        FrameHeader header = in.header;
+        fence((int) header.offset(), header.name());
+        answeringOn = in.replyTo;
+        ack(SliceFrame.FENCE_SESSION_ACK, header.sliceId(), header.offset());
+    }
+
+    /** Fences a session: its request in progress, if any, is dropped, and every later one. */
+    private void fence(int session, String reply) {
+        if (fenced.fence(session, reply)) {
+            counters.fencesServed.increment();
+        }
+        dropInProgress(inbound.get(session), reply);
+        dropInProgress(ipcInbound.get(session), reply);
+    }
+
+    private void dropInProgress(InboundMessage in, String reply) {
+        if (in != null && in.active() && in.isRequest() && in.replyTo != null && in.replyTo.reply.equals(reply)) {
+            counters.fencedMessages.increment();
+            in.end();
         }
     }
 
@@ -245,6 +301,10 @@ final class AeronReceiver implements Agent, Answers {
     private void answer(InboundMessage in) {
         FrameHeader header = in.header;
         long key = header.sliceId();
+        if (header.type() == SliceFrame.FENCE_SESSION_ACK) {
+            transport.fenceAcked(key);
+            return;
+        }
         OutstandingSlices.Entry entry = outstanding.find(key);
         Slice slice = entry == null ? null : entry.slice();
         AeronLink link = entry == null ? null : entry.link();
@@ -295,6 +355,7 @@ final class AeronReceiver implements Agent, Answers {
             }
             Slice slice = entry.slice();
             AeronLink link = entry.link();
+            int session = entry.session();
             if (slice == null || link == null || now - slice.sentNanos() <= stallNanos
                     || !outstanding.take(entry, key)) {
                 continue;
@@ -310,8 +371,13 @@ final class AeronReceiver implements Agent, Answers {
             if (link.markDown()) {
                 counters.linksMarkedDown.increment();
             }
-            listener.onFailed(slice, link, new TransferException(link.name + " gave no answer for "
-                    + TimeUnit.NANOSECONDS.toMillis(stallNanos) + " ms", true));
+            link.sessionLost = true;
+            String why = link.name + " gave no answer for " + TimeUnit.NANOSECONDS.toMillis(stallNanos) + " ms";
+            // A WRITE's message may still be on its way (closing the publication does not stop its driver
+            // from sending what it holds): it is resent only once the target has fenced its session.
+            listener.onFailed(slice, link, slice.opcode() == Opcode.WRITE
+                    ? new UnsettledSliceException(why, true, link.lost(session))
+                    : new TransferException(why, true));
         }
         return stalled;
     }

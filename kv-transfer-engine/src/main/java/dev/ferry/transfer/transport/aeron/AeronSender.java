@@ -92,8 +92,9 @@ final class AeronSender implements Agent {
 
     private int sendQueued(AeronLink link) {
         Publication publication = link.publication;
+        int fenced = link.fences.isEmpty() ? 0 : sendFences(publication, link);
         if (link.down || publication == null) {
-            int failed = link.current == null && link.queue.isEmpty() ? 0 : failQueued(link);
+            int failed = fenced + (link.current == null && link.queue.isEmpty() ? 0 : failQueued(link));
             AeronProbe probe = link.probeToSend;
             if (probe != null && publication != null) {
                 link.probeToSend = null;
@@ -102,7 +103,7 @@ final class AeronSender implements Agent {
             }
             return failed;
         }
-        int sent = 0;
+        int sent = fenced;
         Slice slice;
         while (sent < BURST && (slice = link.queue.peek()) != null) {
             long now = System.nanoTime();
@@ -114,7 +115,7 @@ final class AeronSender implements Agent {
                 }
                 slice.markSent(now); // before arming: the receiver's stall check reads it
                 link.current = entry;
-                link.currentKey = outstanding.arm(entry, slice, link);
+                link.currentKey = outstanding.arm(entry, slice, link, publication.sessionId());
                 link.currentCounted = false;
             } else if (link.current.key() != link.currentKey) {
                 // It stalled while back pressure held it here: the receiver failed it, and it went elsewhere.
@@ -168,10 +169,34 @@ final class AeronSender implements Agent {
             return;
         }
         probe.slice.markSent(now);
-        long key = outstanding.arm(entry, probe.slice, link);
+        long key = outstanding.arm(entry, probe.slice, link, publication.sessionId());
         if (offer(publication, link, probe.slice, key) <= 0 && outstanding.take(entry, key)) {
             probe.failed(now);
         }
+    }
+
+    /**
+     * Offers the FENCE_SESSIONs queued on a link, down or not (a fence goes out on whatever
+     * session of the peer is connected); one that cannot go out at once fails, and its fencer
+     * tries again.
+     */
+    private int sendFences(Publication publication, AeronLink link) {
+        int sent = 0;
+        OutgoingFence fence;
+        while ((fence = link.fences.poll()) != null) {
+            long result = Publication.NOT_CONNECTED;
+            if (publication != null && publication.sessionId() != fence.session()) {
+                DirectBuffer head = link.head.write(SliceFrame.FENCE_SESSION, fence.id(), fence.session(), 0, 0,
+                        SliceFrame.Status.OK, SliceFrame.name(fence.reply()));
+                result = publication.offer(head, 0, head.capacity());
+            }
+            if (result <= 0) {
+                fence.acked().completeExceptionally(new TransferException("FENCE_SESSION not offered on " + link.name
+                        + " (" + result + ")", true));
+            }
+            sent++;
+        }
+        return sent;
     }
 
     /** Fails the slices queued on a link that is down, so that they go to another link. */

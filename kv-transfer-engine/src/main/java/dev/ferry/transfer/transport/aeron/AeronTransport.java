@@ -4,7 +4,9 @@ import dev.ferry.transfer.segment.AeronIpc;
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.HostIdentity;
 import dev.ferry.transfer.segment.LocalSegments;
+import dev.ferry.transfer.slice.TransferException;
 import dev.ferry.transfer.transport.NotificationListener;
+import dev.ferry.transfer.transport.SessionFences;
 import dev.ferry.transfer.transport.SliceListener;
 import dev.ferry.transfer.transport.frame.SliceFrame;
 import dev.ferry.transfer.transport.serve.SliceServer;
@@ -26,6 +28,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
@@ -33,6 +36,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import org.agrona.CloseHelper;
 import org.agrona.concurrent.AgentRunner;
@@ -111,6 +115,16 @@ public final class AeronTransport implements AutoCloseable {
     private final AgentRunner receiverRunner;
     private volatile boolean closed;
     private final long stallNanos;
+    private final long fenceTimeoutNanos;
+    /** FENCE_SESSIONs served on other paths (TCP), for the receiver to apply. */
+    private final Queue<AeronReceiver.LocalFence> localFences = new ConcurrentLinkedQueue<>();
+    /** FENCE_SESSIONs sent and not answered yet, by the id their message carries. */
+    private final Map<Long, CompletableFuture<Void>> pendingFences = new ConcurrentHashMap<>();
+    private final AtomicLong fenceIds = new AtomicLong();
+    /** The other path to each peer (its TCP links), where its lost sessions are fenced too. */
+    private final Map<AeronPeer, OtherPath> otherPaths = new ConcurrentHashMap<>();
+    /** Pause between tries of a fence while no path is up, ms. */
+    static final long FENCE_RETRY_MILLIS = 50;
     private final ScheduledExecutorService prober = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "ferry-aeron-probe");
         t.setDaemon(true);
@@ -126,6 +140,8 @@ public final class AeronTransport implements AutoCloseable {
      * @param stallTimeoutMillis a slice with no answer for this long fails (retryable) and
      *                           marks its link down; also the longest an offer stays
      *                           back-pressured, ms
+     * @param fenceTimeoutMillis longest time a lost session's fence is tried before the WRITEs
+     *                           that wait on it fail, ms
      * @param sharedDirectory  the directory of a media driver already running on this host,
      *                         shared with other engines, which are then reached over Aeron
      *                         IPC too; null launches an embedded driver of this engine's own
@@ -133,8 +149,9 @@ public final class AeronTransport implements AutoCloseable {
      *                               no driver answers in {@code sharedDirectory}
      */
     public AeronTransport(LocalSegments segments, SliceListener listener, NotificationListener notifications,
-                          String bindHost, long stallTimeoutMillis, String sharedDirectory) {
+                          String bindHost, long stallTimeoutMillis, long fenceTimeoutMillis, String sharedDirectory) {
         this.listener = listener;
+        this.fenceTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(fenceTimeoutMillis);
         this.stallNanos = TimeUnit.MILLISECONDS.toNanos(stallTimeoutMillis);
         this.driver = sharedDirectory != null ? null : MediaDrivers.launch(CommonContext.getAeronDirectoryName()
                 + "-ferry-" + ProcessHandle.current().pid() + "-" + INSTANCES.incrementAndGet());
@@ -176,7 +193,7 @@ public final class AeronTransport implements AutoCloseable {
         }
         this.sender = new AeronSender(client, outstanding, listener, counters, stallNanos, ready, free);
         AeronReceiver receiver = new AeronReceiver(this, subscription, ipcSubscription, client, server, outstanding,
-                listener, counters, stallNanos, ready, free, goneImages);
+                listener, counters, stallNanos, ready, free, goneImages, localFences);
         this.senderRunner = new AgentRunner(new SenderIdleStrategy(sender), errors, null, sender);
         this.receiverRunner = new AgentRunner(new BackoffIdleStrategy(100, 10, TimeUnit.MICROSECONDS.toNanos(1),
                 TimeUnit.MILLISECONDS.toNanos(1)), errors, null, receiver);
@@ -234,11 +251,11 @@ public final class AeronTransport implements AutoCloseable {
         List<AeronLink> made = new ArrayList<>();
         if (peer instanceof AeronPeer.Ipc ipc) {
             byte[] reply = (IPC_REPLY + ipcAddress.streamId()).getBytes(StandardCharsets.US_ASCII);
-            made.add(new AeronLink(this, listener, "aeron:ipc:" + ipc.address().streamId(), IPC_CHANNEL,
+            made.add(new AeronLink(this, listener, peer, "aeron:ipc:" + ipc.address().streamId(), IPC_CHANNEL,
                     ipc.address().streamId(), reply));
         } else {
             for (Endpoint e : ((AeronPeer.Udp) peer).endpoints()) {
-                made.add(new AeronLink(this, listener, "aeron:" + e, "aeron:udp?endpoint=" + e + PUBLICATION_PARAMS,
+                made.add(new AeronLink(this, listener, peer, "aeron:" + e, "aeron:udp?endpoint=" + e + PUBLICATION_PARAMS,
                         STREAM_ID, replyTo));
             }
         }
@@ -278,7 +295,16 @@ public final class AeronTransport implements AutoCloseable {
         synchronized (links) {
             for (AeronLink link : links) {
                 if (link.publication == null) {
-                    link.publication = aeron.addPublication(link.channel, link.streamId);
+                    // Exclusive: one session per link, which the peer can fence alone (a shared one
+                    // may carry the links of other engines on this driver).
+                    link.publication = aeron.addExclusivePublication(link.channel, link.streamId);
+                }
+            }
+        }
+        for (AeronLink link : links) {
+            synchronized (link) {
+                if (link.down && link.sessionLost && link.probe == null && link.publication != null) {
+                    renew(link); // before the wait, so that the probe below finds the new session connected
                 }
             }
         }
@@ -336,11 +362,20 @@ public final class AeronTransport implements AutoCloseable {
     private AeronProbe probe(AeronLink link, long nowNanos) {
         synchronized (link) {
             AeronProbe current = link.probe;
-            if (current != null || !link.down || !link.mayProbe(nowNanos, PROBE_BACKOFF_NANOS)) {
+            if (current != null || !link.down) {
                 return current;
+            }
+            if (link.sessionLost && link.publication != null) {
+                renew(link);
+            }
+            if (!link.mayProbe(nowNanos, PROBE_BACKOFF_NANOS)) {
+                return null;
             }
             String segment = link.probeSegment;
             Publication publication = link.publication;
+            if (publication != null && !publication.isConnected()) {
+                return null; // a new session not connected yet: probed once it is
+            }
             if (segment == null) {
                 if (publication != null && publication.isConnected()) {
                     link.readmit();
@@ -356,6 +391,179 @@ public final class AeronTransport implements AutoCloseable {
             wakeSender();
             return probe;
         }
+    }
+
+    /**
+     * Another path to the peers of this transport (the engine's TCP links to the same node),
+     * over which a lost session is fenced when no Aeron link can carry the fence, and which
+     * tells whether the node is gone.
+     *
+     * <p>Implementations are thread-safe.
+     */
+    public interface OtherPath {
+        /**
+         * Sends a FENCE_SESSION on a link of this path that is up. Never blocks.
+         *
+         * @return completes on the peer's answer, exceptionally if that link closes first; null
+         *         when no link of this path is up
+         */
+        CompletableFuture<Void> fence(int sessionId, String replyEndpoint);
+
+        /**
+         * Whether the peer's process is gone: nothing listens at any of its endpoints (each
+         * refused connects in a row). May block on connects, up to the connect timeout.
+         */
+        boolean gone();
+    }
+
+    /** Sets the other path to {@code peer} (its TCP links); the engine sets it once per peer. */
+    public void otherPath(AeronPeer peer, OtherPath path) {
+        otherPaths.put(peer, path);
+    }
+
+    /**
+     * What FENCE_SESSIONs served on other paths (the TCP transport's) go through: each is applied
+     * by this transport's receiver, on the thread that takes requests.
+     */
+    public SessionFences sessionFences() {
+        return (session, reply) -> {
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            localFences.add(new AeronReceiver.LocalFence(session, reply, done));
+            if (closed) {
+                completeLocalFences(); // no receiver runs any more: nothing of any session can land
+            }
+            return done;
+        };
+    }
+
+    private void completeLocalFences() {
+        AeronReceiver.LocalFence fence;
+        while ((fence = localFences.poll()) != null) {
+            fence.done().complete(null);
+        }
+    }
+
+    /**
+     * Asks the peer of {@code lost} to fence the session of a publication of it that lost
+     * WRITEs, and answer: on another session of the peer's Aeron links that is connected (the
+     * lost link's new one, after the prober renewed it), else on the {@link OtherPath}; again
+     * every {@value #FENCE_RETRY_MILLIS} ms until one answers or the fence timeout passes.
+     * Never blocks.
+     *
+     * <p>When the peer is gone no fence can be answered, so none is waited for: when none of
+     * its Aeron publications is connected (its media driver sends no status any more) and its
+     * other path finds every endpoint refusing connects ({@link OtherPath#gone}), the fence
+     * completes without an answer (counted, {@link AeronCounters#fencesOfPeersGone}).
+     *
+     * @return completes once the peer confirmed that nothing more of the session can land;
+     *         exceptionally, with a non-retryable {@link TransferException}, when that is not
+     *         confirmed within the fence timeout
+     */
+    CompletableFuture<Void> fence(AeronLink lost, int session) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        long deadline = System.nanoTime() + fenceTimeoutNanos;
+        try {
+            prober.execute(() -> tryFence(lost, session, done, deadline));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            done.completeExceptionally(new TransferException("transport closed before a fence was confirmed", false, e));
+        }
+        return done;
+    }
+
+    private void tryFence(AeronLink lost, int session, CompletableFuture<Void> done, long deadline) {
+        if (done.isDone()) {
+            return;
+        }
+        CompletableFuture<Void> acked = null;
+        for (AeronLink link : linksOf(lost.peer)) {
+            Publication p = link.publication;
+            if (p != null && p.isConnected() && p.sessionId() != session) {
+                acked = sendFence(link, session, lost.reply);
+                break;
+            }
+        }
+        OtherPath other = otherPaths.get(lost.peer);
+        if (acked == null && other != null) {
+            acked = other.fence(session, lost.reply);
+        }
+        if (acked != null) {
+            acked.orTimeout(2 * stallNanos, TimeUnit.NANOSECONDS).whenComplete((v, e) -> {
+                if (e == null) {
+                    done.complete(null);
+                } else {
+                    fenceLater(lost, session, done, deadline);
+                }
+            });
+            return;
+        }
+        if (other != null && noneConnected(lost.peer) && other.gone()) {
+            counters.fencesOfPeersGone.increment();
+            done.complete(null);
+            return;
+        }
+        fenceLater(lost, session, done, deadline);
+    }
+
+    private void fenceLater(AeronLink lost, int session, CompletableFuture<Void> done, long deadline) {
+        if (System.nanoTime() - deadline > 0) {
+            done.completeExceptionally(new TransferException("the target did not confirm within "
+                    + TimeUnit.NANOSECONDS.toMillis(fenceTimeoutNanos) + " ms that the WRITEs of a lost Aeron "
+                    + "session of " + lost.name + " can no longer land", false));
+            return;
+        }
+        try {
+            prober.schedule(() -> tryFence(lost, session, done, deadline), FENCE_RETRY_MILLIS, TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            done.completeExceptionally(new TransferException("transport closed before a fence was confirmed", false, e));
+        }
+    }
+
+    private boolean noneConnected(AeronPeer peer) {
+        for (AeronLink link : linksOf(peer)) {
+            Publication p = link.publication;
+            if (p != null && p.isConnected()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Queues a FENCE_SESSION on {@code link} for the sender; completes on its answer. */
+    private CompletableFuture<Void> sendFence(AeronLink link, int session, String reply) {
+        long id = fenceIds.incrementAndGet();
+        CompletableFuture<Void> acked = new CompletableFuture<>();
+        pendingFences.put(id, acked);
+        acked.whenComplete((v, e) -> pendingFences.remove(id));
+        if (!link.fences.offer(new OutgoingFence(id, session, reply, acked))) {
+            acked.completeExceptionally(new TransferException("too many fences queued on " + link.name, true));
+        }
+        wakeSender();
+        return acked;
+    }
+
+    /** The answer to the FENCE_SESSION of {@code id} came in. Receiver. */
+    void fenceAcked(long id) {
+        CompletableFuture<Void> acked = pendingFences.remove(id);
+        if (acked != null) {
+            acked.complete(null);
+        } else {
+            counters.lateAnswers.increment();
+        }
+    }
+
+    /**
+     * Replaces the publication of a link on which a slice stalled by a new one, of a new
+     * session: the stalled session may be broken for good (its image gone at the peer), and the
+     * peer can fence the old session while the new one carries probes, fences and slices. The
+     * old one is closed; what its driver still holds may yet arrive, and is fenced. Prober or
+     * healer thread, under the link's monitor.
+     */
+    private void renew(AeronLink link) {
+        link.sessionLost = false;
+        Publication old = link.publication;
+        link.publication = aeron.addExclusivePublication(link.channel, link.streamId);
+        counters.sessionsRenewed.increment();
+        CloseHelper.quietClose(old);
     }
 
     /** Probes the quarantined links of every peer, so that a link that recovers is used again. */
@@ -403,7 +611,13 @@ public final class AeronTransport implements AutoCloseable {
     public void close() {
         closed = true;
         prober.shutdownNow();
-        CloseHelper.closeAll(senderRunner, receiverRunner, aeron, driver);
+        try {
+            CloseHelper.closeAll(senderRunner, receiverRunner, aeron, driver);
+        } finally {
+            completeLocalFences();
+            pendingFences.values().forEach(f -> f.completeExceptionally(new TransferException(
+                    "transport closed before a fence was confirmed", false)));
+        }
     }
 
     /**

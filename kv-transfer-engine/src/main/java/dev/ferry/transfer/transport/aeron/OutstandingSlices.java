@@ -39,6 +39,7 @@ final class OutstandingSlices {
         private volatile long key;
         private Slice slice;
         private AeronLink link;
+        private int session;
 
         Entry(int index) {
             this.index = index;
@@ -52,6 +53,11 @@ final class OutstandingSlices {
         /** The link the slice went on. */
         AeronLink link() {
             return link;
+        }
+
+        /** The Aeron session id of the publication the slice was offered on. */
+        int session() {
+            return session;
         }
 
         /** The key the slice's message carries, or 0 when free. */
@@ -81,12 +87,13 @@ final class OutstandingSlices {
     }
 
     /**
-     * Arms a claimed entry with a slice about to be offered; returns the key its message
-     * carries. The slice's send time must be marked before (the receiver reads it). Sender only.
+     * Arms a claimed entry with a slice about to be offered on the publication of
+     * {@code session}; returns the key its message carries. The slice's send time must be marked before (the receiver reads it). Sender only.
      */
-    long arm(Entry entry, Slice slice, AeronLink link) {
+    long arm(Entry entry, Slice slice, AeronLink link, int session) {
         entry.slice = slice;
         entry.link = link;
+        entry.session = session;
         long key = (++entry.generation << INDEX_BITS) | entry.index;
         KEY.setRelease(entry, key);
         return key;

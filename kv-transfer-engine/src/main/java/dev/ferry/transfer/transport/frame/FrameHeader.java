@@ -34,7 +34,7 @@ public final class FrameHeader {
             throw new MalformedFrameException("unsupported frame version " + version);
         }
         byte type = type();
-        if (type < SliceFrame.WRITE || type > SliceFrame.FENCE_ACK) {
+        if (type < SliceFrame.WRITE || type > SliceFrame.FENCE_SESSION_ACK) {
             throw new MalformedFrameException("unknown frame type " + type);
         }
         if (crcTrailer() && (status() != SliceFrame.Status.OK

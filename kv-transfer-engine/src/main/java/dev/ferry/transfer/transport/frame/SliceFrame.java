@@ -15,7 +15,9 @@ import java.util.zip.CRC32C;
  *  4     2    magic 0x4659 ("FY")
  *  6     1    version (2: version 1 had no {@link #CRC_TRAILER}; a peer of either refuses the other's frames)
  *  7     1    type: 1 WRITE, 2 WRITE_ACK, 3 READ, 4 READ_DATA, 5 NOTIFY, 6 NOTIFY_ACK,
- *             7 HELLO, 8 FENCE, 9 FENCE_ACK (TCP only, no name, no body: see {@link #HELLO});
+ *             7 HELLO, 8 FENCE, 9 FENCE_ACK (TCP only, no name, no body: see {@link #HELLO}),
+ *             10 FENCE_SESSION, 11 FENCE_SESSION_ACK (Aeron sessions, sent over Aeron or TCP: see
+ *             {@link #FENCE_SESSION});
  *             plus 0x80 ({@link #CRC_TRAILER}) on a payload frame whose CRC32C follows the payload,
  *             or on a READ whose answer is to carry it so
  *  8     8    slice id, chosen by the initiator, echoed in the answer
@@ -71,6 +73,17 @@ public final class SliceFrame {
     public static final byte FENCE = 8;
     /** Answer to a {@link #FENCE}: the fenced connection can no longer write. */
     public static final byte FENCE_ACK = 9;
+    /**
+     * Initiator to target, over Aeron or TCP: the offset field carries the id of an Aeron
+     * session (one publication of the initiator) that the initiator lost with WRITEs unanswered
+     * on it, the name field the reply endpoint that session's requests named. The target's Aeron
+     * receiver drops every request of that session and reply endpoint from then on (the message
+     * in progress included), remembers it should the session's first bytes still be on their
+     * way, and answers {@link #FENCE_SESSION_ACK} (same slice id) once it does. No body.
+     */
+    public static final byte FENCE_SESSION = 10;
+    /** Answer to a {@link #FENCE_SESSION}: nothing more of the fenced session can reach a segment. */
+    public static final byte FENCE_SESSION_ACK = 11;
     /**
      * Flag on the type byte. On a payload frame (WRITE, READ_DATA, NOTIFY): its CRC32C is the 4
      * bytes after the payload, the header's field is 0. On a READ, which carries no payload: the

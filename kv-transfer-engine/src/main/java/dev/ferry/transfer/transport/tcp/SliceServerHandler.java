@@ -1,5 +1,6 @@
 package dev.ferry.transfer.transport.tcp;
 
+import dev.ferry.transfer.transport.SessionFences;
 import dev.ferry.transfer.transport.frame.FrameHeader;
 import dev.ferry.transfer.transport.frame.MalformedFrameException;
 import dev.ferry.transfer.transport.frame.SliceFrame;
@@ -25,13 +26,16 @@ final class SliceServerHandler extends SliceFrameReader implements Answers {
     private final SliceServer server;
     private final TcpCounters counters;
     private final ConnectionFences fences;
+    private final SessionFences sessionFences;
     private long token;
     private boolean helloSeen;
     private final ServedRequest request = new ServedRequest();
     private final CRC32C readCrc = new CRC32C();
     private ChannelHandlerContext ctx;
 
-    SliceServerHandler(SliceServer server, TcpCounters counters, ConnectionFences fences) {
+    SliceServerHandler(SliceServer server, TcpCounters counters, ConnectionFences fences,
+                       SessionFences sessionFences) {
+        this.sessionFences = sessionFences;
         this.server = server;
         this.counters = counters;
         this.fences = fences;
@@ -46,7 +50,7 @@ final class SliceServerHandler extends SliceFrameReader implements Answers {
     @Override
     MemorySegment onHeader(ChannelHandlerContext ctx, FrameHeader header) {
         byte type = header.type();
-        if (type == SliceFrame.HELLO || type == SliceFrame.FENCE) {
+        if (type == SliceFrame.HELLO || type == SliceFrame.FENCE || type == SliceFrame.FENCE_SESSION) {
             return null; // no body: handled in onFrame
         }
         if (type != SliceFrame.WRITE && type != SliceFrame.READ && type != SliceFrame.NOTIFY) {
@@ -72,6 +76,14 @@ final class SliceServerHandler extends SliceFrameReader implements Answers {
             long fencedToken = header.offset();
             counters.fencesServed.increment();
             fences.fence(fencedToken).whenComplete((v, e) -> ack(SliceFrame.FENCE_ACK, sliceId, fencedToken));
+            return;
+        }
+        if (header.type() == SliceFrame.FENCE_SESSION) {
+            // An Aeron session of the initiator, fenced by this engine's Aeron receiver: TCP is the other path there.
+            long sliceId = header.sliceId();
+            long session = header.offset();
+            sessionFences.fence((int) session, header.name())
+                    .whenComplete((v, e) -> ack(SliceFrame.FENCE_SESSION_ACK, sliceId, session));
             return;
         }
         server.finish(request, payloadCrc, header.crc(), this);

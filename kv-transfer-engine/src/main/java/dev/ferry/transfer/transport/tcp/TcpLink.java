@@ -139,6 +139,30 @@ final class TcpLink implements Link {
     }
 
     /**
+     * Sends a FENCE_SESSION for an Aeron session of this engine on this link's connection,
+     * unless this link is down.
+     *
+     * @return completes on the target's FENCE_SESSION_ACK, exceptionally if this connection
+     *         closes first; null if nothing was sent
+     */
+    CompletableFuture<Void> sendSessionFence(int sessionId, String replyEndpoint) {
+        Channel c = channel;
+        if (c == null || !c.isActive()) {
+            return null;
+        }
+        long id = fenceIds.incrementAndGet();
+        CompletableFuture<Void> acked = new CompletableFuture<>();
+        pendingFences.put(id, acked);
+        c.writeAndFlush(SliceFrame.header(c.alloc(), SliceFrame.FENCE_SESSION, id, sessionId, 0, 0,
+                SliceFrame.Status.OK, SliceFrame.name(replyEndpoint)), c.voidPromise());
+        if (!c.isActive() && pendingFences.remove(id) != null) {
+            acked.completeExceptionally(new TransferException("link " + name + " closed before its FENCE_SESSION",
+                    true));
+        }
+        return acked;
+    }
+
+    /**
      * Connects to this link's endpoint refused in a row since the last that worked or failed
      * otherwise (timed out, unreachable): nothing listens there.
      */
@@ -368,7 +392,7 @@ final class TcpLink implements Link {
             reading = null;
             byte type = header.type();
             if (type != SliceFrame.READ_DATA && type != SliceFrame.WRITE_ACK && type != SliceFrame.NOTIFY_ACK
-                    && type != SliceFrame.FENCE_ACK) {
+                    && type != SliceFrame.FENCE_ACK && type != SliceFrame.FENCE_SESSION_ACK) {
                 throw new MalformedFrameException("a link does not accept frame type " + header.type());
             }
             if (header.type() != SliceFrame.READ_DATA) {
@@ -384,7 +408,7 @@ final class TcpLink implements Link {
 
         @Override
         void onFrame(ChannelHandlerContext ctx, FrameHeader header, int payloadCrc, String errorText) {
-            if (header.type() == SliceFrame.FENCE_ACK) {
+            if (header.type() == SliceFrame.FENCE_ACK || header.type() == SliceFrame.FENCE_SESSION_ACK) {
                 CompletableFuture<Void> acked = pendingFences.remove(header.sliceId());
                 if (acked != null) {
                     acked.complete(null);

@@ -75,7 +75,7 @@ final class TcpPeer {
     }
 
     /** Every link down, its endpoint having refused {@value #REFUSALS_FOR_GONE} connects in a row. */
-    private boolean refusedEverywhere() {
+    boolean refusedEverywhere() {
         for (TcpLink link : links) {
             if (link.isUp() || link.refusedInARow() < REFUSALS_FOR_GONE) {
                 return false;

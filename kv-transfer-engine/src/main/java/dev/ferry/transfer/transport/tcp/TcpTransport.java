@@ -4,6 +4,7 @@ import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.LocalSegments;
 import dev.ferry.transfer.transport.Link;
 import dev.ferry.transfer.transport.NotificationListener;
+import dev.ferry.transfer.transport.SessionFences;
 import dev.ferry.transfer.transport.SliceListener;
 import dev.ferry.transfer.transport.frame.FrameHeader;
 import dev.ferry.transfer.transport.frame.MalformedFrameException;
@@ -39,6 +40,7 @@ import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -61,6 +63,8 @@ public final class TcpTransport implements AutoCloseable {
     private final SliceListener listener;
     private final TcpCounters counters;
     private final Map<List<Endpoint>, TcpPeer> peers = new ConcurrentHashMap<>();
+    /** Where the FENCE_SESSIONs served here go: the engine's Aeron receiver, if it has one. */
+    private volatile SessionFences sessionFences = SessionFences.NONE;
     private final ScheduledExecutorService prober = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "ferry-tcp-probe");
         t.setDaemon(true);
@@ -151,7 +155,8 @@ public final class TcpTransport implements AutoCloseable {
                                 security.serve(ch);
                             }
                             ch.pipeline().addLast("chunks", new ChunkedWriteHandler())
-                                    .addLast("slices", new SliceServerHandler(slices, counters, fences));
+                                    .addLast("slices", new SliceServerHandler(slices, counters, fences,
+                                            (session, reply) -> sessionFences.fence(session, reply)));
                         }
                     })
                     .bind(bindHost, port).syncUninterruptibly().channel();
@@ -228,6 +233,48 @@ public final class TcpTransport implements AutoCloseable {
     public boolean reconnect(List<Endpoint> endpoints) {
         TcpPeer peer = peers.get(List.copyOf(endpoints));
         return peer != null && peer.reconnectDown();
+    }
+
+    /**
+     * Where the {@link dev.ferry.transfer.transport.frame.SliceFrame#FENCE_SESSION}s served here
+     * go: the engine's Aeron receiver. Until set (or without Aeron) they are answered at once.
+     */
+    public void sessionFences(SessionFences fences) {
+        this.sessionFences = fences;
+    }
+
+    /**
+     * Asks the peer at {@code endpoints}, on one of its links that is up, to fence an Aeron
+     * session of this engine ({@link dev.ferry.transfer.transport.frame.SliceFrame#FENCE_SESSION}).
+     * Never blocks.
+     *
+     * @return completes on the peer's answer, exceptionally if that link closes first; null if
+     *         no link to the peer is up
+     */
+    public CompletableFuture<Void> fenceSession(List<Endpoint> endpoints, int sessionId, String replyEndpoint) {
+        TcpPeer peer = peers.get(List.copyOf(endpoints));
+        if (peer == null) {
+            return null;
+        }
+        for (TcpLink link : peer.links()) {
+            CompletableFuture<Void> acked = link.sendSessionFence(sessionId, replyEndpoint);
+            if (acked != null) {
+                return acked;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Whether the peer at {@code endpoints} is gone: after a reconnect of its links that are
+     * down (past their backoff), none is up and each endpoint refused
+     * {@value TcpPeer#REFUSALS_FOR_GONE} connects in a row (nothing listens there). Blocks up to
+     * the connect timeout: call it on a healer thread.
+     */
+    public boolean refusesEverywhere(List<Endpoint> endpoints) {
+        TcpPeer peer = peer(endpoints);
+        peer.reconnectDown();
+        return peer.refusedEverywhere();
     }
 
     private TcpPeer newPeer(List<Endpoint> endpoints) {
