@@ -474,34 +474,45 @@ public final class AeronTransport implements AutoCloseable {
         if (done.isDone()) {
             return;
         }
-        CompletableFuture<Void> acked = null;
+        // On both paths at once where both are up: the first answer is enough.
+        CompletableFuture<Void> viaAeron = null;
         for (AeronLink link : linksOf(lost.peer)) {
             Publication p = link.publication;
             if (p != null && p.isConnected() && p.sessionId() != session) {
-                acked = sendFence(link, session, lost.reply);
+                viaAeron = sendFence(link, session, lost.reply);
                 break;
             }
         }
         OtherPath other = otherPaths.get(lost.peer);
-        if (acked == null && other != null) {
-            acked = other.fence(session, lost.reply);
+        CompletableFuture<Void> viaOther = other == null ? null : other.fence(session, lost.reply);
+        if (viaOther == null && other != null) {
+            // Its links may never have been used: connecting them (blocking, past their backoff) also
+            // tells whether anything listens there.
+            if (other.gone() && noneConnected(lost.peer)) {
+                counters.fencesOfPeersGone.increment();
+                done.complete(null);
+                return;
+            }
+            viaOther = other.fence(session, lost.reply);
         }
-        if (acked != null) {
+        if (viaAeron == null && viaOther == null) {
+            fenceLater(lost, session, done, deadline);
+            return;
+        }
+        java.util.concurrent.atomic.AtomicInteger pending = new java.util.concurrent.atomic.AtomicInteger(
+                (viaAeron == null ? 0 : 1) + (viaOther == null ? 0 : 1));
+        for (CompletableFuture<Void> acked : new CompletableFuture[] {viaAeron, viaOther}) {
+            if (acked == null) {
+                continue;
+            }
             acked.orTimeout(2 * stallNanos, TimeUnit.NANOSECONDS).whenComplete((v, e) -> {
                 if (e == null) {
                     done.complete(null);
-                } else {
+                } else if (pending.decrementAndGet() == 0) {
                     fenceLater(lost, session, done, deadline);
                 }
             });
-            return;
         }
-        if (other != null && noneConnected(lost.peer) && other.gone()) {
-            counters.fencesOfPeersGone.increment();
-            done.complete(null);
-            return;
-        }
-        fenceLater(lost, session, done, deadline);
     }
 
     private void fenceLater(AeronLink lost, int session, CompletableFuture<Void> done, long deadline) {
