@@ -52,7 +52,8 @@ import java.util.concurrent.atomic.LongAdder;
  * other request is cut into slices ({@link SliceSizer}), each sprayed on one of the peer's
  * links by the {@link SprayPolicy}: its Aeron links when both engines run Aeron (IPC when
  * they share a media driver, {@link Context#aeronDirectory(String)}, else UDP), its TCP
- * links otherwise or when no Aeron link is up; a slice that fails on a link for a retryable reason (connection
+ * links otherwise or when no Aeron link is up (and its Aeron links when it runs Aeron and no TCP
+ * link comes up, for a request sent over TCP); a slice that fails on a link for a retryable reason (connection
  * lost, stalled, CRC mismatch) is sent again at once on another link, up to
  * {@link Context#maxAttempts(int)} times in all. A request outside its target segment is
  * refused at submit with an {@link IllegalArgumentException}.
@@ -260,8 +261,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
                 SegmentDescriptor target = ctx.resolver.resolve(request.targetSegment());
                 checkRange(request, target.bytes());
                 boolean viaShm = ctx.sharedMemory && shm.reaches(target);
-                boolean viaAeron = aeron != null && (!target.aeronEndpoints().isEmpty()
-                        || aeron.reachesByIpc(target.aeronIpc()));
+                boolean viaAeron = reachesByAeron(target);
                 Transport t = switch (request.transport()) {
                     case SHARED_MEMORY -> viaShm ? Transport.SHARED_MEMORY : auto(viaShm, viaAeron);
                     case AERON -> viaAeron ? Transport.AERON : auto(viaShm, viaAeron);
@@ -279,6 +279,10 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
             send.run();
         }
         return new BatchHandle(futures);
+    }
+
+    private boolean reachesByAeron(SegmentDescriptor target) {
+        return aeron != null && (!target.aeronEndpoints().isEmpty() || aeron.reachesByIpc(target.aeronIpc()));
     }
 
     /** The engine's own order: shared memory on the same host, then Aeron, then TCP. */
@@ -324,8 +328,19 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
             }
             return new SliceDispatcher(links, ctx.sprayPolicy, healer, () -> tcp.reconnect(endpoints),
                     (slice, cause) -> {
+                        RequestState state = (RequestState) slice.owner();
+                        if (reachesByAeron(target) && !state.failedOverToTcp) {
+                            // No TCP link comes up, but the peer runs Aeron: its slices go there (once:
+                            // a request that came over from Aeron fails here rather than going back).
+                            state.failedOverToAeron = true;
+                            SliceDispatcher aeronLinks = aeronDispatcher(target);
+                            state.peer = aeronLinks;
+                            transportFailovers.increment();
+                            aeronLinks.enqueue(slice);
+                            return;
+                        }
                         ctx.resolver.invalidate(slice.target());
-                        ((RequestState) slice.owner()).fail(cause);
+                        state.fail(cause);
                     });
         });
     }
@@ -359,6 +374,13 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
                     () -> aeron.connect(peer, ctx.connectTimeoutMillis),
                     (slice, cause) -> {
                         RequestState state = (RequestState) slice.owner();
+                        if (state.failedOverToAeron) {
+                            // It came over from TCP, whose links are down too: no ping-pong between the two.
+                            ctx.resolver.invalidate(slice.target());
+                            state.fail(cause);
+                            return;
+                        }
+                        state.failedOverToTcp = true;
                         SliceDispatcher tcpLinks = dispatcher(target);
                         state.peer = tcpLinks;
                         transportFailovers.increment();
@@ -553,7 +575,10 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         }
     }
 
-    /** Slices moved to TCP because none of a peer's Aeron links was up. */
+    /**
+     * Slices moved to the peer's other transport because none of its links on the first was up:
+     * from Aeron to TCP, or from TCP to Aeron (a request moves once, never back).
+     */
     public long transportFailovers() {
         return transportFailovers.sum();
     }
@@ -591,6 +616,10 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     /** Progress of one request: slices left, and its future. */
     private final class RequestState implements SliceOwner {
         volatile SliceDispatcher peer;
+        /** Slices of it went from Aeron over to TCP (none of the peer's Aeron links up). */
+        volatile boolean failedOverToTcp;
+        /** Slices of it went from TCP over to Aeron (none of the peer's TCP links up). */
+        volatile boolean failedOverToAeron;
         final CompletableFuture<Void> future;
         final AtomicInteger remaining;
 
