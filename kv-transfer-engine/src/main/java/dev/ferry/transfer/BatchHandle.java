@@ -16,10 +16,26 @@ import java.util.concurrent.CompletableFuture;
 public final class BatchHandle {
     private final List<CompletableFuture<Void>> requests;
     private final CompletableFuture<Void> batch;
+    private final CompletableFuture<Void> settled;
 
-    BatchHandle(List<CompletableFuture<Void>> requests) {
+    BatchHandle(List<CompletableFuture<Void>> requests, List<CompletableFuture<Void>> settles) {
         this.requests = List.copyOf(requests);
         this.batch = CompletableFuture.allOf(requests.toArray(CompletableFuture[]::new));
+        this.settled = CompletableFuture.allOf(settles.toArray(CompletableFuture[]::new));
+    }
+
+    /**
+     * Completes once no slice of the batch can still change memory: every request is done and
+     * every slice it sent was answered, failed, or, for a WRITE lost in flight, fenced at its
+     * target (see docs/protocol.md, FENCE and FENCE_SESSION). A request that completed has
+     * settled already; one that failed, missed its deadline or was cancelled may still have
+     * slices in flight, for up to the stall timeout and a fence. Wait for this before freeing or
+     * reusing the target range of a WRITE (or the local buffer of a READ) that did not complete.
+     * Completes exceptionally with a {@link TransferException} when a lost WRITE's fence was not
+     * confirmed: its range may still be written, so do not give it to another block.
+     */
+    public CompletableFuture<Void> settled() {
+        return settled;
     }
 
     /** One future per request, in the order they were submitted. */
@@ -50,7 +66,8 @@ public final class BatchHandle {
     /**
      * Cancels every request not done yet: their waiting slices are dropped, slices in flight
      * finish and are ignored. A cancelled READ may have filled part of its local buffer, a
-     * cancelled WRITE part of its target range.
+     * cancelled WRITE part of its target range; {@link #settled()} completes once no slice in
+     * flight can change them any more.
      *
      * @return how many requests were cancelled
      */

@@ -249,14 +249,23 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
      */
     public BatchHandle submit(List<TransferRequest> batch) {
         List<CompletableFuture<Void>> futures = new ArrayList<>(batch.size());
+        List<CompletableFuture<Void>> settles = new ArrayList<>(batch.size());
         List<Runnable> sends = new ArrayList<>(batch.size());
         for (TransferRequest request : batch) {
             CompletableFuture<Void> future = new CompletableFuture<>();
             futures.add(future);
+            CompletableFuture<Void> settled = new CompletableFuture<>();
+            settles.add(settled);
             MemorySegment local = segments.find(request.targetSegment());
             if (local != null) {
                 checkRange(request, local.byteSize());
-                sends.add(() -> copyLocally(request, local, future));
+                sends.add(() -> {
+                    try {
+                        copyLocally(request, local, future);
+                    } finally {
+                        settled.complete(null);
+                    }
+                });
             } else {
                 SegmentDescriptor target = ctx.resolver.resolve(request.targetSegment());
                 checkRange(request, target.bytes());
@@ -269,16 +278,16 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
                     case AUTO -> auto(viaShm, viaAeron);
                 };
                 sends.add(switch (t) {
-                    case SHARED_MEMORY -> () -> copyShared(request, target, future);
-                    case AERON -> () -> sendRemote(request, aeronDispatcher(target), future, true);
-                    default -> () -> sendRemote(request, dispatcher(target), future, false);
+                    case SHARED_MEMORY -> () -> copyShared(request, target, future, settled);
+                    case AERON -> () -> sendRemote(request, aeronDispatcher(target), future, true, settled);
+                    default -> () -> sendRemote(request, dispatcher(target), future, false, settled);
                 });
             }
         }
         for (Runnable send : sends) {
             send.run();
         }
-        return new BatchHandle(futures);
+        return new BatchHandle(futures, settles);
     }
 
     private boolean reachesByAeron(SegmentDescriptor target) {
@@ -307,14 +316,16 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         future.complete(null);
     }
 
-    private void copyShared(TransferRequest r, SegmentDescriptor target, CompletableFuture<Void> future) {
+    private void copyShared(TransferRequest r, SegmentDescriptor target, CompletableFuture<Void> future,
+                            CompletableFuture<Void> settled) {
         try {
             shm.copy(r.opcode(), r.local(), r.localOffset(), target, r.targetOffset(), r.length());
             future.complete(null);
+            settled.complete(null);
         } catch (RuntimeException e) {
             // The file went away or cannot be mapped: the network path still works.
             shm.forget(target);
-            sendRemote(r, dispatcher(target), future, false);
+            sendRemote(r, dispatcher(target), future, false, settled);
         }
     }
 
@@ -397,10 +408,10 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
      *                      sending, as a trailer
      */
     private void sendRemote(TransferRequest r, SliceDispatcher peer, CompletableFuture<Void> future,
-                            boolean checksumFirst) {
+                            boolean checksumFirst, CompletableFuture<Void> settled) {
         int sliceBytes = SliceSizer.sliceBytes(r.length(), peer.links().size());
         int count = (int) ((r.length() + sliceBytes - 1) / sliceBytes);
-        RequestState state = new RequestState(peer, future, count);
+        RequestState state = new RequestState(peer, future, count, settled);
         for (long at = 0; at < r.length() && !state.isDone(); at += sliceBytes) {
             int length = (int) Math.min(sliceBytes, r.length() - at);
             slicesSent.increment();
@@ -424,32 +435,35 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     public void onCompleted(Slice slice, Link link) {
         RequestState state = (RequestState) slice.owner();
         state.sliceDone();
+        state.settledOne();
         state.peer.drain();
     }
 
     @Override
     public void onFailed(Slice slice, Link link, TransferException cause) {
         RequestState state = (RequestState) slice.owner();
-        if (state.isDone()) {
-            state.peer.drain();
-            return;
-        }
         if (cause instanceof UnsettledSliceException unsettled && slice.opcode() == Opcode.WRITE) {
             // Its bytes may still be on their way: resend (or fail) only once the target confirms
             // that nothing more from the lost link can land, so no late copy overwrites the resend,
-            // nor whatever the range holds after the request completes or fails.
+            // nor whatever the range holds after the request completes or fails. A request that
+            // ended already (deadline, cancel, another slice's error) waits too: it settles only then.
             fencesAwaited.increment();
             unsettled.fence().whenComplete((v, e) -> {
                 if (e != null) {
-                    state.fail(new TransferException("a WRITE to '" + slice.target() + "' was lost in flight and the "
-                            + "target did not confirm it can no longer land: " + e.getMessage(), false, e));
+                    TransferException why = new TransferException("a WRITE to '" + slice.target() + "' was lost in "
+                            + "flight and the target did not confirm it can no longer land: " + e.getMessage(), false, e);
+                    state.unconfirmed(why);
+                    state.fail(why);
+                    state.settledOne();
                     state.peer.drain();
                 } else {
+                    state.settledOne();
                     afterFailure(slice, link, cause, state);
                 }
             });
             return;
         }
+        state.settledOne();
         afterFailure(slice, link, cause, state);
     }
 
@@ -492,7 +506,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         SegmentDescriptor target = ctx.resolver.resolve(targetSegment);
         CompletableFuture<Void> future = new CompletableFuture<>();
         SliceDispatcher peer = dispatcher(target);
-        RequestState state = new RequestState(peer, future, 1);
+        RequestState state = new RequestState(peer, future, 1, new CompletableFuture<>());
         slicesSent.increment();
         peer.enqueue(new Slice(sliceIds.incrementAndGet(), Opcode.NOTIFY, MemorySegment.ofArray(message), 0,
                 targetSegment, 0, message.length, TransferRequest.HIGH, state));
@@ -623,15 +637,61 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         final CompletableFuture<Void> future;
         final AtomicInteger remaining;
 
-        RequestState(SliceDispatcher peer, CompletableFuture<Void> future, int slices) {
+        /** Slices handed to a link whose outcome is not reported yet (a lost WRITE's: not fenced yet). */
+        final AtomicInteger inFlight = new AtomicInteger();
+        /** Completes once the request is done and none of its slices is in flight ({@link BatchHandle#settled}). */
+        final CompletableFuture<Void> settled;
+        /** A lost WRITE whose fence was not confirmed: it may still land, so the request never settles cleanly. */
+        private volatile TransferException unconfirmed;
+
+        RequestState(SliceDispatcher peer, CompletableFuture<Void> future, int slices,
+                     CompletableFuture<Void> settled) {
             this.peer = peer;
             this.future = future;
             this.remaining = new AtomicInteger(slices);
+            this.settled = settled;
+            future.whenComplete((v, e) -> maybeSettled());
         }
 
         @Override
         public boolean isDone() {
             return future.isDone();
+        }
+
+        /**
+         * Counted in flight first, then checked: a slice is never sent after the request
+         * settled (the future completes, then the count is read, or the other way round).
+         */
+        @Override
+        public boolean sending() {
+            inFlight.incrementAndGet();
+            if (future.isDone()) {
+                settledOne();
+                return false;
+            }
+            return true;
+        }
+
+        /** A slice's outcome is in (a lost WRITE's: once fenced, or not confirmed). */
+        void settledOne() {
+            if (inFlight.decrementAndGet() == 0) {
+                maybeSettled();
+            }
+        }
+
+        void unconfirmed(TransferException why) {
+            unconfirmed = why;
+        }
+
+        private void maybeSettled() {
+            if (future.isDone() && inFlight.get() == 0) {
+                TransferException why = unconfirmed;
+                if (why == null) {
+                    settled.complete(null);
+                } else {
+                    settled.completeExceptionally(why);
+                }
+            }
         }
 
         void sliceDone() {

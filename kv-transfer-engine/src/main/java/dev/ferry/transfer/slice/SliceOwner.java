@@ -4,4 +4,13 @@ package dev.ferry.transfer.slice;
 public interface SliceOwner {
     /** Whether the request has already ended (failed, cancelled); its slices need not be sent. */
     boolean isDone();
+
+    /**
+     * A slice of this request is about to be handed to a link (called by the dispatcher just
+     * before {@code Link.send}); false when the request has ended, and the slice is then not
+     * sent. An owner that counts its slices in flight counts it here.
+     */
+    default boolean sending() {
+        return !isDone();
+    }
 }

@@ -122,7 +122,9 @@ public final class SliceDispatcher {
                 return;
             }
             queue.pollFirst();
-            link.send(slice);
+            if (slice.owner().sending()) {
+                link.send(slice);
+            }
         }
     }
 

@@ -4,8 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.ferry.nativemem.Slab;
+import dev.ferry.transfer.BatchHandle;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.TransferRequest;
+import dev.ferry.transfer.TransferStatus;
 import dev.ferry.transfer.segment.Endpoint;
 import dev.ferry.transfer.segment.SegmentDescriptor;
 import dev.ferry.transfer.spray.SprayPolicy;
@@ -99,6 +101,39 @@ class LateAeronWriteFenceTest {
                 assertThat(initiator.fencedSlices()).isEqualTo(1);
                 assertThat(initiator.aeronCounters().sessionsRenewed()).isPositive();
                 assertThat(initiator.transportFailovers()).isZero(); // A and B both went over Aeron
+                assertThat(target.aeronCounters().fencesServed()).isEqualTo(1);
+            }
+        }
+    }
+
+    @Test
+    void aWriteThatMissedItsDeadlineSettlesOnlyOnceItsLostSliceIsFenced() throws Exception {
+        try (Slab remote = Slab.allocate(RANGE); Slab a = Slab.allocate(BLOCK); Slab b = Slab.allocate(BLOCK);
+             TransferEngine target = new TransferEngine(new TransferEngine.Context().aeron(true))) {
+            SegmentDescriptor direct = target.registerSegment("t", remote.memory());
+            try (DelayingUdpProxy proxy = new DelayingUdpProxy(direct.aeronEndpoints().getFirst());
+                 TransferEngine initiator = new TransferEngine(initiator(over(direct, List.of(proxy.endpoint()))))) {
+                a.memory().fill((byte) 0xAA);
+                b.memory().fill((byte) 0xBB);
+                initiator.submit(List.of(TransferRequest.write(a.memory(), 0, "t", BLOCK, BLOCK))).await();
+
+                proxy.holdNextData();
+                // A's only slice is held; the request misses its deadline (100 ms) before the slice stalls (300 ms).
+                BatchHandle late = initiator.submit(List.of(TransferRequest.write(a.memory(), 0, "t", 0, BLOCK)
+                        .withTimeout(Duration.ofMillis(100))));
+                assertThat(late.completion()).failsWithin(Duration.ofSeconds(10));
+                assertThat(late.status(0)).isEqualTo(TransferStatus.TIMED_OUT);
+                assertThat(late.settled()).as("A's slice is still held in the network").isNotDone();
+                assertThat(late.settled()).succeedsWithin(Duration.ofSeconds(10));
+                assertThat(proxy.heldBytes()).isGreaterThanOrEqualTo(BLOCK);
+                assertThat(initiator.fencedSlices()).isEqualTo(1);
+                // A's range, free once A settled, is reused for block B.
+                initiator.submit(List.of(TransferRequest.write(b.memory(), 0, "t", 0, BLOCK))).await();
+
+                deliverHeld(proxy, target);
+
+                assertThat(remote.memory().asSlice(0, BLOCK).mismatch(b.memory()))
+                        .as("block B after the late delivery of A's copy").isEqualTo(-1);
                 assertThat(target.aeronCounters().fencesServed()).isEqualTo(1);
             }
         }
