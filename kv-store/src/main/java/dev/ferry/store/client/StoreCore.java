@@ -123,6 +123,9 @@ final class StoreCore implements AutoCloseable {
             for (int i = 0; i < batch.size(); i++) {
                 failed[i] = handle.requests().get(i).isCompletedExceptionally();
             }
+            // Slices of the failed requests may still be in flight: the caller frees their ranges
+            // on this failure, so it is reported only once none of them can land any more.
+            handle.settled().exceptionally(unconfirmed -> null).join();
             throw failed(batch, failed, e);
         }
     }

@@ -34,7 +34,10 @@ import org.agrona.concurrent.OneToOneConcurrentArrayQueue;
  * slices this engine sent, matched through {@link OutstandingSlices} (READ data streamed
  * straight into the slice's buffer). Answers are queued for the sender, never offered here,
  * so a peer that does not drain its answers never stops receipt. It also fails the slices
- * that got no answer within the stall timeout and marks their links down.
+ * that got no answer within the stall timeout and marks their links down (a WRITE's failure
+ * carries the fence of the session it went on), and it serves fences: the requests of an
+ * initiator's session fenced here ({@link FencedSessions}, FENCE_SESSION over Aeron, or from
+ * TCP through {@link AeronTransport#sessionFences}) are dropped from then on.
  *
  * <p>Runs on one thread under an {@code AgentRunner}; not thread-safe otherwise.
  */

@@ -70,6 +70,13 @@ import org.agrona.concurrent.UnsafeBuffer;
  * times), and when a dispatcher finds none of a peer's links up ({@link #connect}); an
  * answered probe readmits it.
  *
+ * <p>Fenced resends: each link's publication is exclusive, one Aeron session. A WRITE that
+ * stalls may still be on its way (closing a publication does not stop its media driver from
+ * sending what it holds), so it fails with the fence of its session ({@link #fence}): the
+ * peer is asked, over another session or over TCP ({@link OtherPath}), to drop every request
+ * of that session from then on, and the WRITE is resent only once it confirmed. A stalled link
+ * gets a new session before it is probed. See docs/protocol.md, FENCE_SESSION.
+ *
  * <p>Given the directory of a media driver that runs already ({@link MediaDrivers#launch}
  * in one process of the host, or Aeron's own driver), it shares that driver instead, and
  * also subscribes to a stream of its own on {@code aeron:ipc} ({@link #ipcAddress()}):

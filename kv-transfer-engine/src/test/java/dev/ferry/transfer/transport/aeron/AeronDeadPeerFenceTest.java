@@ -80,7 +80,7 @@ class AeronDeadPeerFenceTest {
             silent.serve(new byte[0], 0);
             SegmentDescriptor d = new SegmentDescriptor("t", 1 << 20, List.of(refusing), "", "", List.of(silent.endpoint));
             try (TransferEngine initiator = new TransferEngine(new TransferEngine.Context().aeron(true)
-                    .connectTimeoutMillis(200).stallTimeoutMillis(200).sharedMemory(false).resolver(n -> d))) {
+                    .connectTimeoutMillis(2_000).stallTimeoutMillis(200).sharedMemory(false).resolver(n -> d))) {
                 BatchHandle handle = initiator.submit(List.of(TransferRequest.write(local.memory(), 0, "t", 0, BLOCK)));
                 ExecutionException failed = org.assertj.core.api.Assertions.catchThrowableOfType(
                         ExecutionException.class, () -> handle.completion().get(30, TimeUnit.SECONDS));
