@@ -118,9 +118,8 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         if (ctx.aeron) {
             try {
                 this.aeron = new AeronTransport(segments, this, ctx.notifications, ctx.bindHost.equals("0.0.0.0")
-                        ? ctx.advertise.getFirst() : ctx.bindHost, ctx.stallTimeoutMillis,
-                        // As TCP's: as long as a reconnect and a stalled answer may take, twice over.
-                        2 * (ctx.connectTimeoutMillis + ctx.stallTimeoutMillis), ctx.aeronDirectory);
+                        ? ctx.advertise.getFirst() : ctx.bindHost, ctx.stallTimeoutMillis, ctx.connectTimeoutMillis,
+                        ctx.aeronDirectory);
                 tcp.sessionFences(aeron.sessionFences());
             } catch (RuntimeException e) {
                 tcp.close();

@@ -55,6 +55,8 @@ final class AeronLink implements Link {
     private final AeronTransport transport;
     private final SliceListener listener;
     volatile Publication publication;
+    /** {@link System#nanoTime()} when {@link #publication} was added. */
+    volatile long publishedNanos;
     volatile boolean down;
     /** The segment the link last carried a slice for: what a probe reads a byte of. */
     volatile String probeSegment;

@@ -371,10 +371,10 @@ final class AeronReceiver implements Agent, Answers {
             counters.stalledSlices.increment();
             link.inFlight.addAndGet(-slice.length());
             link.estimator.onFailed();
+            link.sessionLost = true; // first: the prober, seeing the link down, renews its session before it probes
             if (link.markDown()) {
                 counters.linksMarkedDown.increment();
             }
-            link.sessionLost = true;
             String why = link.name + " gave no answer for " + TimeUnit.NANOSECONDS.toMillis(stallNanos) + " ms";
             // A WRITE's message may still be on its way (closing the publication does not stop its driver
             // from sending what it holds): it is resent only once the target has fenced its session.

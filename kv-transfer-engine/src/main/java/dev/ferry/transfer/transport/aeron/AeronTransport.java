@@ -123,6 +123,7 @@ public final class AeronTransport implements AutoCloseable {
     private volatile boolean closed;
     private final long stallNanos;
     private final long fenceTimeoutNanos;
+    private final long connectNanos;
     /** FENCE_SESSIONs served on other paths (TCP), for the receiver to apply. */
     private final Queue<AeronReceiver.LocalFence> localFences = new ConcurrentLinkedQueue<>();
     /** FENCE_SESSIONs sent and not answered yet, by the id their message carries. */
@@ -147,8 +148,8 @@ public final class AeronTransport implements AutoCloseable {
      * @param stallTimeoutMillis a slice with no answer for this long fails (retryable) and
      *                           marks its link down; also the longest an offer stays
      *                           back-pressured, ms
-     * @param fenceTimeoutMillis longest time a lost session's fence is tried before the WRITEs
-     *                           that wait on it fail, ms
+     * @param connectTimeoutMillis how long a new publication may take to connect, ms; a lost
+     *                           session's fence is tried for twice this plus the stall timeout
      * @param sharedDirectory  the directory of a media driver already running on this host,
      *                         shared with other engines, which are then reached over Aeron
      *                         IPC too; null launches an embedded driver of this engine's own
@@ -156,9 +157,11 @@ public final class AeronTransport implements AutoCloseable {
      *                               no driver answers in {@code sharedDirectory}
      */
     public AeronTransport(LocalSegments segments, SliceListener listener, NotificationListener notifications,
-                          String bindHost, long stallTimeoutMillis, long fenceTimeoutMillis, String sharedDirectory) {
+                          String bindHost, long stallTimeoutMillis, long connectTimeoutMillis, String sharedDirectory) {
         this.listener = listener;
-        this.fenceTimeoutNanos = TimeUnit.MILLISECONDS.toNanos(fenceTimeoutMillis);
+        this.connectNanos = TimeUnit.MILLISECONDS.toNanos(connectTimeoutMillis);
+        // As TCP's: as long as a reconnect and a stalled answer may take, twice over.
+        this.fenceTimeoutNanos = 2 * (connectNanos + TimeUnit.MILLISECONDS.toNanos(stallTimeoutMillis));
         this.stallNanos = TimeUnit.MILLISECONDS.toNanos(stallTimeoutMillis);
         this.driver = sharedDirectory != null ? null : MediaDrivers.launch(CommonContext.getAeronDirectoryName()
                 + "-ferry-" + ProcessHandle.current().pid() + "-" + INSTANCES.incrementAndGet());
@@ -305,6 +308,7 @@ public final class AeronTransport implements AutoCloseable {
                     // Exclusive: one session per link, which the peer can fence alone (a shared one
                     // may carry the links of other engines on this driver).
                     link.publication = aeron.addExclusivePublication(link.channel, link.streamId);
+                    link.publishedNanos = System.nanoTime();
                 }
             }
         }
@@ -458,7 +462,8 @@ public final class AeronTransport implements AutoCloseable {
      * Never blocks.
      *
      * <p>When the peer is gone no fence can be answered, so none is waited for: when none of
-     * its Aeron publications is connected (its media driver sends no status any more) and its
+     * its Aeron publications is connected though each had the connect timeout to (no media
+     * driver there takes a new session) and its
      * other path finds every endpoint refusing connects ({@link OtherPath#gone}), the fence
      * completes without an answer (counted, {@link AeronCounters#fencesOfPeersGone}).
      *
@@ -536,10 +541,12 @@ public final class AeronTransport implements AutoCloseable {
         }
     }
 
+    /** None of the peer's publications is connected, though each had the connect timeout to connect. */
     private boolean noneConnected(AeronPeer peer) {
+        long now = System.nanoTime();
         for (AeronLink link : linksOf(peer)) {
             Publication p = link.publication;
-            if (p != null && p.isConnected()) {
+            if (p != null && (p.isConnected() || now - link.publishedNanos < connectNanos)) {
                 return false;
             }
         }
@@ -580,6 +587,7 @@ public final class AeronTransport implements AutoCloseable {
         link.sessionLost = false;
         Publication old = link.publication;
         link.publication = aeron.addExclusivePublication(link.channel, link.streamId);
+        link.publishedNanos = System.nanoTime();
         counters.sessionsRenewed.increment();
         CloseHelper.quietClose(old);
     }
