@@ -32,6 +32,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -457,14 +458,13 @@ public final class AeronTransport implements AutoCloseable {
     /**
      * Asks the peer of {@code lost} to fence the session of a publication of it that lost
      * WRITEs, and answer: on another session of the peer's Aeron links that is connected (the
-     * lost link's new one, after the prober renewed it), else on the {@link OtherPath}; again
+     * lost link's new one, after the prober renewed it) and on the {@link OtherPath}, at once; again
      * every {@value #FENCE_RETRY_MILLIS} ms until one answers or the fence timeout passes.
      * Never blocks.
      *
      * <p>When the peer is gone no fence can be answered, so none is waited for: when none of
      * its Aeron publications is connected though each had the connect timeout to (no media
-     * driver there takes a new session) and its
-     * other path finds every endpoint refusing connects ({@link OtherPath#gone}), the fence
+     * driver there takes a new session) and its other path finds every endpoint refusing connects ({@link OtherPath#gone}), the fence
      * completes without an answer (counted, {@link AeronCounters#fencesOfPeersGone}).
      *
      * @return completes once the peer confirmed that nothing more of the session can land;
@@ -476,7 +476,7 @@ public final class AeronTransport implements AutoCloseable {
         long deadline = System.nanoTime() + fenceTimeoutNanos;
         try {
             prober.execute(() -> tryFence(lost, session, done, deadline));
-        } catch (java.util.concurrent.RejectedExecutionException e) {
+        } catch (RejectedExecutionException e) {
             done.completeExceptionally(new TransferException("transport closed before a fence was confirmed", false, e));
         }
         return done;
@@ -511,7 +511,7 @@ public final class AeronTransport implements AutoCloseable {
             fenceLater(lost, session, done, deadline);
             return;
         }
-        java.util.concurrent.atomic.AtomicInteger pending = new java.util.concurrent.atomic.AtomicInteger(
+        AtomicInteger pending = new AtomicInteger(
                 (viaAeron == null ? 0 : 1) + (viaOther == null ? 0 : 1));
         for (CompletableFuture<Void> acked : new CompletableFuture[] {viaAeron, viaOther}) {
             if (acked == null) {
@@ -536,7 +536,7 @@ public final class AeronTransport implements AutoCloseable {
         }
         try {
             prober.schedule(() -> tryFence(lost, session, done, deadline), FENCE_RETRY_MILLIS, TimeUnit.MILLISECONDS);
-        } catch (java.util.concurrent.RejectedExecutionException e) {
+        } catch (RejectedExecutionException e) {
             done.completeExceptionally(new TransferException("transport closed before a fence was confirmed", false, e));
         }
     }
