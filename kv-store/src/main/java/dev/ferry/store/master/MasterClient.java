@@ -73,6 +73,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     private volatile RpcClient rpc;
     /** The client of the master left behind last (a call may still be on it), closed at the next change. */
     private final List<RpcClient> retired = new ArrayList<>();
+    private final dev.ferry.store.rpc.CallTimes callTimes = new dev.ferry.store.rpc.CallTimes();
     private final Map<String, SegmentDescriptor> segments = new ConcurrentHashMap<>();
     /**
      * The epoch of the master that started each put of this client not committed or aborted
@@ -207,12 +208,27 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
 
     /** A call that may be sent again after a lost connection. */
     private <T> T idempotent(int method, Consumer<ByteBuf> request, Function<ByteBuf, T> answer) {
-        return retrying(true, r -> r.call(method, request, answer));
+        long start = System.nanoTime();
+        try {
+            return retrying(true, r -> r.call(method, request, answer));
+        } finally {
+            callTimes.record(method, System.nanoTime() - start);
+        }
     }
 
     /** A call that is sent again only when it never left (no connection could be made). */
     private <T> T once(int method, Consumer<ByteBuf> request, Function<ByteBuf, T> answer) {
-        return retrying(false, r -> r.call(method, request, answer));
+        long start = System.nanoTime();
+        try {
+            return retrying(false, r -> r.call(method, request, answer));
+        } finally {
+            callTimes.record(method, System.nanoTime() - start);
+        }
+    }
+
+    /** This client's calls per method ({@link MasterProtocol}) and their wall time, retries included. */
+    public dev.ferry.store.rpc.CallTimes callTimes() {
+        return callTimes;
     }
 
     /** Calls the master to call now, {@code call} given its client, as the retry rules above say. */
