@@ -58,9 +58,33 @@ public final class DirectStoreClient implements AutoCloseable {
 
     /**
      * The store node of this process: its segment's name and memory, and its registration
-     * count ({@link dev.ferry.store.node.StoreNode#registrations()}).
+     * count ({@link dev.ferry.store.node.StoreNode#registrations()}), and its index, which
+     * takes the node's index updates with each commit's answer (null: the master waits for the
+     * node to acknowledge its commits as for any other node).
      */
-    public record LocalSegment(String name, MemorySegment memory, LongSupplier registrations) {
+    public record LocalSegment(String name, MemorySegment memory, LongSupplier registrations, CommitIndex index) {
+        /** A local segment whose commits wait for the node's acknowledgement. */
+        public LocalSegment(String name, MemorySegment memory, LongSupplier registrations) {
+            this(name, memory, registrations, null);
+        }
+    }
+
+    /**
+     * The index of this process's store node, as a commit sees it
+     * ({@link dev.ferry.store.node.StoreNode#commitIndex()}). Thread-safe.
+     */
+    public interface CommitIndex {
+        /** The node's id at the master. */
+        String nodeId();
+
+        /**
+         * Calls {@code commit} with the newest index update the node applied and applies the
+         * updates it returns to the node's index before returning; no re-registration of the
+         * node runs in between.
+         *
+         * @throws RuntimeException what {@code commit} throws (nothing is applied then)
+         */
+        void commit(java.util.function.LongFunction<java.util.List<dev.ferry.store.master.IndexUpdate>> commit);
     }
 
     /** @param leaseMillis lease TTL taken by reads, ms */
@@ -619,8 +643,13 @@ public final class DirectStoreClient implements AutoCloseable {
     /** {@link #commit(BlockKey[], int[])}, then the pins {@code options} asks for ({@link #pin(BlockKey[], PutOptions)}). */
     public void commit(BlockKey[] keys, int[] crcs, PutOptions options) {
         if (keys.length > 0) {
+            CommitIndex index = local == null ? null : local.index();
             call(() -> {
-                master.putCommit(keys, crcs);
+                if (index == null) {
+                    master.putCommit(keys, crcs);
+                } else { // the node's index has the blocks before the writer hears of the commit
+                    index.commit(acked -> master.putCommit(keys, crcs, index.nodeId(), acked));
+                }
                 return null;
             });
             pin(keys, options);

@@ -517,6 +517,36 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
         }
     }
 
+    /**
+     * {@link MasterApi#putCommit(BlockKey[], int[], String, long)}: the node's part follows
+     * the put's epoch in PUT_COMMIT. A commit of keys whose epoch this client does not know,
+     * or a master that answers without updates (one that predates the node's part, and so
+     * waited for every holding node), returns no updates.
+     */
+    @Override
+    public java.util.List<IndexUpdate> putCommit(BlockKey[] keys, int[] crcs, String nodeId, long ackedSeq) {
+        Long epoch = null;
+        for (int i = 0; i < keys.length && epoch == null; i++) {
+            epoch = putEpochs.get(keys[i]);
+        }
+        if (epoch == null) {
+            putCommit(keys, crcs);
+            return java.util.List.of();
+        }
+        long putEpoch = epoch;
+        try {
+            return once(MasterProtocol.PUT_COMMIT, b -> {
+                Wire.writeKeys(b, keys);
+                Wire.writeInts(b, crcs);
+                b.writeLong(putEpoch);
+                Wire.writeString(b, nodeId);
+                b.writeLong(ackedSeq);
+            }, b -> b.isReadable() ? MasterProtocol.readUpdates(b) : java.util.List.of());
+        } finally {
+            forgetPuts(keys);
+        }
+    }
+
     @Override
     public void putAbort(BlockKey[] keys) {
         try {

@@ -85,7 +85,7 @@ public final class Sidecar implements AutoCloseable {
                     ctx.policy, ctx.heartbeatMillis, ctx.lazySlab, ctx.scrubBytesPerSecond, ctx.masterReconnectMillis));
             engine = node.engine();
             store = new DirectStoreClient(storeMaster(), engine, ctx.leaseMillis, new DirectStoreClient.LocalSegment(
-                    node.segment().name(), node.memory(), node::registrations), ctx.leaseCacheMillis,
+                    node.segment().name(), node.memory(), node::registrations, node.commitIndex()), ctx.leaseCacheMillis,
                     ctx.leaseCacheBytes);
             SidecarMetrics metrics = new SidecarMetrics(registry);
             metrics.masterCalls(masterClient.callTimes(), java.util.Map.of(MasterProtocol.PUT_START, "put_start",
