@@ -23,8 +23,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A put from the process that runs the holding store node (a sidecar's) takes the node's
- * index updates with the commit's answer: when the put returns, the node's own index already
- * has every block, without the master having waited for the node's acknowledgement.
+ * index updates with the commit's answer (the master no longer waits for that node's
+ * acknowledgement: CommitFenceTest): when the put returns, the node's own index already has
+ * every block, and the updates a commit answer carries are applied before the commit returns.
  */
 class OwnCommitIndexTest {
     private static final long BLOCK = 64 * 1024;
