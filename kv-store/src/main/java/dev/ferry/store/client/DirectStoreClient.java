@@ -105,7 +105,10 @@ public final class DirectStoreClient implements AutoCloseable {
     public DirectStoreClient(MasterApi master, TransferEngine engine, long leaseMillis, LocalSegment local,
                              long leaseCacheMillis, long leaseCacheBytes) {
         this.master = master;
-        this.core = new StoreCore(master, engine, leaseMillis);
+        CommitIndex index = local == null ? null : local.index();
+        // The node's index has the blocks before the writer hears of the commit.
+        this.core = new StoreCore(master, engine, leaseMillis, index == null ? master::putCommit
+                : (keys, crcs) -> index.commit(acked -> master.putCommit(keys, crcs, index.nodeId(), acked)));
         this.local = local;
         this.preferredSegment = local == null ? null : local.name();
         this.cache = local == null || leaseCacheMillis <= 0 ? null : new LeaseCache(local.name(), leaseCacheMillis,
@@ -643,13 +646,8 @@ public final class DirectStoreClient implements AutoCloseable {
     /** {@link #commit(BlockKey[], int[])}, then the pins {@code options} asks for ({@link #pin(BlockKey[], PutOptions)}). */
     public void commit(BlockKey[] keys, int[] crcs, PutOptions options) {
         if (keys.length > 0) {
-            CommitIndex index = local == null ? null : local.index();
             call(() -> {
-                if (index == null) {
-                    master.putCommit(keys, crcs);
-                } else { // the node's index has the blocks before the writer hears of the commit
-                    index.commit(acked -> master.putCommit(keys, crcs, index.nodeId(), acked));
-                }
+                core.commit(keys, crcs);
                 return null;
             });
             pin(keys, options);
