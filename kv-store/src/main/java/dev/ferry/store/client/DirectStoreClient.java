@@ -342,10 +342,18 @@ public final class DirectStoreClient implements AutoCloseable {
          * @param index the key's index in the request
          * @param block the whole block, its bytes checked against the block's CRC32C: this
          *              process's segment itself (a reader's lease keeps it), or a copy read
-         *              from another node; valid only during the call, never to be written
+         *              from another node; valid until {@link #finish} returns, never to be written
          * @return what to answer for the key: its length, or a code of the caller (negative)
          */
         long accept(int index, MemorySegment block);
+
+        /**
+         * Called once after the last {@link #accept}, while every block handed over is still
+         * valid: a visitor that gathers its copies does them here, and may change the answers
+         * ({@code answers[i]}, -1 for keys not found).
+         */
+        default void finish(long[] answers) {
+        }
     }
 
     /**
@@ -394,6 +402,7 @@ public final class DirectStoreClient implements AutoCloseable {
                     }
                 }
             }
+            visitor.finish(answers);
             boolean cached = cache != null && cache.offer(held.lease, held.askedAt, registrations);
             released = true;
             if (cached) {

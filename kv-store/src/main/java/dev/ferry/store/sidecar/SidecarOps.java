@@ -496,22 +496,31 @@ final class SidecarOps {
             boolean committed = false;
             try {
                 long bytes = 0;
+                MemorySegment[] blocks = new MemorySegment[n];
+                boolean[] local = new boolean[n];
+                for (int i = 0; i < n; i++) {
+                    if (!placed[i].exists()) {
+                        MemorySegment here = store.localBlock(placed[i]);
+                        local[i] = here != null;
+                        blocks[i] = here != null ? here : scratch.allocate(lengths[i], 64);
+                    }
+                }
+                boolean[] readable = readPrivate(calls, pid, parts, blocks);
                 for (int i = 0; i < n; i++) {
                     if (placed[i].exists()) {
                         results[i] = DirectStoreClient.EXISTED;
                         continue;
                     }
-                    MemorySegment here = store.localBlock(placed[i]);
-                    MemorySegment block = here != null ? here : scratch.allocate(lengths[i], 64);
+                    MemorySegment block = blocks[i];
                     // Over the bytes where they now lie: what a reader will check is what was stored.
-                    Integer crc = fill(calls, pid, parts[i], block);
+                    Integer crc = readable[i] ? fill(parts[i], block) : null;
                     if (crc == null) {
                         results[i] = UNREADABLE;
                         unreadable.add(keys[i]);
                         continue;
                     }
                     crcs[filled.size()] = crc;
-                    if (here == null) {
+                    if (!local[i]) {
                         store.writeRanges(List.of(placed[i]), new long[] {0}, new MemorySegment[] {block});
                     }
                     filled.add(keys[i]);
@@ -542,23 +551,57 @@ final class SidecarOps {
     static final long FILL_CHUNK = 256 * 1024;
 
     /**
-     * Copies an entry's two parts into {@code block} and takes the CRC32C of the bytes as they
-     * lie there.
+     * Reads the values of the entries in the client's private memory into their blocks
+     * ({@code blocks[i]}, after the first part; null: not written), all in as few
+     * process_vm_readv calls as IOV_MAX allows.
      *
-     * @return the CRC32C of the block, or null when its value is not mapped in the client
+     * @return per entry whether its value is there (true for entries of shared buffers and
+     *         those not written; false: not mapped readable in the client)
      */
-    private static Integer fill(ProcessMemory.Calls calls, long pid, TwoParts p, MemorySegment block) {
+    private static boolean[] readPrivate(ProcessMemory.Calls calls, long pid, TwoParts[] parts,
+                                         MemorySegment[] blocks) {
+        boolean[] readable = new boolean[parts.length];
+        int[] which = new int[parts.length];
+        int m = 0;
+        for (int i = 0; i < parts.length; i++) {
+            if (blocks[i] != null && parts[i].inProcess()) {
+                which[m++] = i;
+            } else {
+                readable[i] = true;
+            }
+        }
+        if (m == 0) {
+            return readable;
+        }
+        long[] addresses = new long[m];
+        MemorySegment[] into = new MemorySegment[m];
+        for (int j = 0; j < m; j++) {
+            TwoParts p = parts[which[j]];
+            addresses[j] = p.address();
+            into[j] = blocks[which[j]].asSlice(p.headBytes(), p.valueBytes());
+        }
+        boolean[] read = calls.readAll(pid, addresses, into);
+        for (int j = 0; j < m; j++) {
+            readable[which[j]] = read[j];
+        }
+        return readable;
+    }
+
+    /**
+     * Copies an entry's first part, and its value when it lies in a shared buffer, into
+     * {@code block} (a value of private memory is there already: {@link #readPrivate}) and
+     * takes the CRC32C of the bytes as they lie there.
+     *
+     * @return the CRC32C of the block
+     */
+    private static Integer fill(TwoParts p, MemorySegment block) {
         java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
         if (p.head() != null) {
             MemorySegment.copy(p.head(), 0, block, 0, p.headBytes());
             crc.update(block.asSlice(0, p.headBytes()).asByteBuffer());
         }
         if (p.inProcess()) {
-            MemorySegment rest = block.asSlice(p.headBytes(), p.valueBytes());
-            if (!calls.read(pid, p.address(), rest)) {
-                return null;
-            }
-            crc.update(rest.asByteBuffer());
+            crc.update(block.asSlice(p.headBytes(), p.valueBytes()).asByteBuffer());
             return (int) crc.getValue();
         }
         for (long at = 0; at < p.valueBytes(); at += FILL_CHUNK) {
@@ -585,32 +628,74 @@ final class SidecarOps {
             for (int i = 0; i < n; i++) {
                 keys[i] = parts[i].key();
             }
-            long[] lengths = store.getInPlace(keys, (i, block) -> scatter(calls, pid, parts[i], block));
+            long[] lengths = store.getInPlace(keys, new Scatter(calls, pid, parts));
             writeLengths(lengths, n, out);
         }
     }
 
-    /** Copies a checked block to an entry's two parts; its length, TOO_LONG or UNWRITABLE. */
-    private long scatter(ProcessMemory.Calls calls, long pid, TwoParts p, MemorySegment block) {
-        long head = Math.min(p.headBytes(), block.byteSize());
-        long rest = block.byteSize() - head;
-        if (head > 0) { // also when the rest does not fit: the client tells its own block from another's by it
-            MemorySegment.copy(block, 0, p.head(), 0, head);
+    /**
+     * GET_INTO's visitor: copies each checked block to its entry's two parts, the values bound
+     * for the client's private memory gathered and written at the end, all in as few
+     * process_vm_writev calls as IOV_MAX allows (while the blocks are still leased).
+     */
+    private final class Scatter implements DirectStoreClient.BlockVisitor {
+        private final ProcessMemory.Calls calls;
+        private final long pid;
+        private final TwoParts[] parts;
+        private final int[] which;
+        private final MemorySegment[] rests;
+        private int gathered;
+
+        Scatter(ProcessMemory.Calls calls, long pid, TwoParts[] parts) {
+            this.calls = calls;
+            this.pid = pid;
+            this.parts = parts;
+            this.which = new int[parts.length];
+            this.rests = new MemorySegment[parts.length];
         }
-        if (rest > p.valueBytes()) {
-            return TOO_LONG;
-        }
-        if (rest > 0) {
-            if (p.inProcess()) {
-                if (!calls.write(pid, p.address(), block.asSlice(head, rest))) {
-                    return UNWRITABLE;
-                }
-            } else {
-                MemorySegment.copy(block, head, p.value(), 0, rest);
+
+        /** Its length, TOO_LONG, or its length when its value is gathered (UNWRITABLE at the end, where it fails). */
+        @Override
+        public long accept(int i, MemorySegment block) {
+            TwoParts p = parts[i];
+            long head = Math.min(p.headBytes(), block.byteSize());
+            long rest = block.byteSize() - head;
+            if (head > 0) { // also when the rest does not fit: the client tells its own block from another's by it
+                MemorySegment.copy(block, 0, p.head(), 0, head);
             }
-            metrics.copied(p.inProcess(), rest);
+            if (rest > p.valueBytes()) {
+                return TOO_LONG;
+            }
+            if (rest > 0) {
+                if (p.inProcess()) {
+                    which[gathered] = i;
+                    rests[gathered++] = block.asSlice(head, rest);
+                    return block.byteSize();
+                }
+                MemorySegment.copy(block, head, p.value(), 0, rest);
+                metrics.copied(false, rest);
+            }
+            return block.byteSize();
         }
-        return block.byteSize();
+
+        @Override
+        public void finish(long[] answers) {
+            if (gathered == 0) {
+                return;
+            }
+            long[] addresses = new long[gathered];
+            for (int j = 0; j < gathered; j++) {
+                addresses[j] = parts[which[j]].address();
+            }
+            boolean[] written = calls.writeAll(pid, addresses, java.util.Arrays.copyOf(rests, gathered));
+            for (int j = 0; j < gathered; j++) {
+                if (written[j]) {
+                    metrics.copied(true, rests[j].byteSize());
+                } else {
+                    answers[which[j]] = UNWRITABLE;
+                }
+            }
+        }
     }
 
     private void writeRange(ClientSession session, ByteBuf body) {
