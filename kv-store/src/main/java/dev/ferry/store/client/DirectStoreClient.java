@@ -1,7 +1,7 @@
 package dev.ferry.store.client;
 
-import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.block.BlockContent;
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.master.MasterApi;
 import dev.ferry.store.master.Placement;
 import dev.ferry.store.master.Replica;
@@ -236,6 +236,12 @@ public final class DirectStoreClient implements AutoCloseable {
         String preferred = options.preferredSegment() != null ? options.preferredSegment() : preferredSegment;
         byte[] results = core.put(keys, lengths, names, options.replicas(), preferred, Integer.MAX_VALUE,
                 (index, slot, copies, batch) -> {
+                    // A copy in this process's segment is written here, each piece checksummed
+                    // as it lies there; the others go through the engine.
+                    MemorySegment here = null;
+                    for (Placement p : copies) {
+                        here = here == null ? localBlock(p) : here;
+                    }
                     CRC32C crc = new CRC32C();
                     long at = 0;
                     for (MemorySegment part : parts[index]) {
@@ -243,9 +249,16 @@ public final class DirectStoreClient implements AutoCloseable {
                             continue;
                         }
                         for (Placement p : copies) {
-                            batch.add(TransferRequest.write(part, 0, p.segment(), p.offset() + at, part.byteSize()));
+                            if (here == null || localBlock(p) == null) {
+                                batch.add(TransferRequest.write(part, 0, p.segment(), p.offset() + at,
+                                        part.byteSize()));
+                            }
                         }
-                        crc.update(part.asByteBuffer());
+                        if (here != null) {
+                            BlockContent.copyWithCrc(part, here.asSlice(at, part.byteSize()), crc);
+                        } else {
+                            crc.update(part.asByteBuffer());
+                        }
                         at += part.byteSize();
                     }
                     return (int) crc.getValue();
