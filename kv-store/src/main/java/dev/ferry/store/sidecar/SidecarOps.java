@@ -505,8 +505,12 @@ final class SidecarOps {
                         blocks[i] = here != null ? here : scratch.allocate(lengths[i], 64);
                     }
                 }
-                boolean[] readable = readPrivate(calls, pid, parts, blocks);
+                boolean[] readable = new boolean[n];
+                int unread = 0; // entries from here on have not been read from private memory yet
                 for (int i = 0; i < n; i++) {
+                    if (i >= unread) { // the next group, read while the last one's checksums were taken
+                        unread = readPrivate(calls, pid, parts, blocks, i, readable);
+                    }
                     if (placed[i].exists()) {
                         results[i] = DirectStoreClient.EXISTED;
                         continue;
@@ -543,40 +547,53 @@ final class SidecarOps {
 
 
     /**
-     * Reads the values of the entries in the client's private memory into their blocks
-     * ({@code blocks[i]}, after the first part; null: not written), all in as few
-     * process_vm_readv calls as IOV_MAX allows.
-     *
-     * @return per entry whether its value is there (true for entries of shared buffers and
-     *         those not written; false: not mapped readable in the client)
+     * Most value bytes of private memory moved by one process_vm_readv / writev call of
+     * PUT_FROM and GET_INTO, unless one value is larger (1 MiB): small values share a call
+     * (each call costs some 50 us on top of its bytes), while the bytes of a call are still
+     * in the cache when their CRC32C is taken (a put) or was just checked (a get).
      */
-    private static boolean[] readPrivate(ProcessMemory.Calls calls, long pid, TwoParts[] parts,
-                                         MemorySegment[] blocks) {
-        boolean[] readable = new boolean[parts.length];
-        int[] which = new int[parts.length];
-        int m = 0;
-        for (int i = 0; i < parts.length; i++) {
-            if (blocks[i] != null && parts[i].inProcess()) {
-                which[m++] = i;
-            } else {
+    static final long PROCESS_CALL_BYTES = 1 << 20;
+
+    /**
+     * Reads the values of private memory of entries {@code from}.. into their blocks
+     * ({@code blocks[i]}, after the first part; null: not written), up to
+     * {@link #PROCESS_CALL_BYTES} of them (at least one) in one process_vm_readv call, and
+     * says in {@code readable} per entry whether its value is there (true for entries of shared
+     * buffers and those not written; false: not mapped readable in the client).
+     *
+     * @return the first entry not looked at
+     */
+    private static int readPrivate(ProcessMemory.Calls calls, long pid, TwoParts[] parts, MemorySegment[] blocks,
+                                   int from, boolean[] readable) {
+        List<Integer> which = new ArrayList<>();
+        long bytes = 0;
+        int i = from;
+        for (; i < parts.length; i++) {
+            if (blocks[i] == null || !parts[i].inProcess()) {
                 readable[i] = true;
+                continue;
             }
+            if (!which.isEmpty() && bytes + parts[i].valueBytes() > PROCESS_CALL_BYTES) {
+                break;
+            }
+            which.add(i);
+            bytes += parts[i].valueBytes();
         }
-        if (m == 0) {
-            return readable;
+        if (which.isEmpty()) {
+            return i;
         }
-        long[] addresses = new long[m];
-        MemorySegment[] into = new MemorySegment[m];
-        for (int j = 0; j < m; j++) {
-            TwoParts p = parts[which[j]];
+        long[] addresses = new long[which.size()];
+        MemorySegment[] into = new MemorySegment[which.size()];
+        for (int j = 0; j < which.size(); j++) {
+            TwoParts p = parts[which.get(j)];
             addresses[j] = p.address();
-            into[j] = blocks[which[j]].asSlice(p.headBytes(), p.valueBytes());
+            into[j] = blocks[which.get(j)].asSlice(p.headBytes(), p.valueBytes());
         }
         boolean[] read = calls.readAll(pid, addresses, into);
-        for (int j = 0; j < m; j++) {
-            readable[which[j]] = read[j];
+        for (int j = 0; j < which.size(); j++) {
+            readable[which.get(j)] = read[j];
         }
-        return readable;
+        return i;
     }
 
     /**
@@ -621,9 +638,9 @@ final class SidecarOps {
     }
 
     /**
-     * GET_INTO's visitor: copies each checked block to its entry's two parts, the values bound
-     * for the client's private memory gathered and written at the end, all in as few
-     * process_vm_writev calls as IOV_MAX allows (while the blocks are still leased).
+     * GET_INTO's visitor: copies each checked block to its entry's two parts; the values bound
+     * for the client's private memory are gathered and written by one process_vm_writev per
+     * {@link #PROCESS_CALL_BYTES} (the last ones at the end, while the blocks are still leased).
      */
     private final class Scatter implements DirectStoreClient.BlockVisitor {
         private final ProcessMemory.Calls calls;
@@ -631,7 +648,9 @@ final class SidecarOps {
         private final TwoParts[] parts;
         private final int[] which;
         private final MemorySegment[] rests;
+        private final boolean[] unwritable;
         private int gathered;
+        private long gatheredBytes;
 
         Scatter(ProcessMemory.Calls calls, long pid, TwoParts[] parts) {
             this.calls = calls;
@@ -639,11 +658,20 @@ final class SidecarOps {
             this.parts = parts;
             this.which = new int[parts.length];
             this.rests = new MemorySegment[parts.length];
+            this.unwritable = new boolean[parts.length];
         }
 
-        /** Its length, TOO_LONG, or its length when its value is gathered (UNWRITABLE at the end, where it fails). */
+        /** Its length, TOO_LONG, or UNWRITABLE (also set by {@link #finish} for a gathered value that fails later). */
         @Override
         public long accept(int i, MemorySegment block) {
+            long answer = copy(i, block);
+            if (gathered > 0 && gatheredBytes >= PROCESS_CALL_BYTES) {
+                write();
+            }
+            return unwritable[i] ? UNWRITABLE : answer;
+        }
+
+        private long copy(int i, MemorySegment block) {
             TwoParts p = parts[i];
             long head = Math.min(p.headBytes(), block.byteSize());
             long rest = block.byteSize() - head;
@@ -657,6 +685,7 @@ final class SidecarOps {
                 if (p.inProcess()) {
                     which[gathered] = i;
                     rests[gathered++] = block.asSlice(head, rest);
+                    gatheredBytes += rest;
                     return block.byteSize();
                 }
                 MemorySegment.copy(block, head, p.value(), 0, rest);
@@ -667,9 +696,18 @@ final class SidecarOps {
 
         @Override
         public void finish(long[] answers) {
-            if (gathered == 0) {
-                return;
+            if (gathered > 0) {
+                write();
             }
+            for (int i = 0; i < parts.length; i++) {
+                if (unwritable[i]) {
+                    answers[i] = UNWRITABLE;
+                }
+            }
+        }
+
+        /** Writes the values gathered so far to the client's memory, in one call per IOV_MAX of them. */
+        private void write() {
             long[] addresses = new long[gathered];
             for (int j = 0; j < gathered; j++) {
                 addresses[j] = parts[which[j]].address();
@@ -679,9 +717,12 @@ final class SidecarOps {
                 if (written[j]) {
                     metrics.copied(true, rests[j].byteSize());
                 } else {
-                    answers[which[j]] = UNWRITABLE;
+                    unwritable[which[j]] = true;
                 }
+                rests[j] = null;
             }
+            gathered = 0;
+            gatheredBytes = 0;
         }
     }
 
