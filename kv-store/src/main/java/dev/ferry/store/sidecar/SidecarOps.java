@@ -545,7 +545,6 @@ final class SidecarOps {
         }
     }
 
-
     /**
      * Most value bytes of private memory moved by one process_vm_readv / writev call of
      * PUT_FROM and GET_INTO, unless one value is larger (1 MiB): small values share a call
