@@ -36,6 +36,7 @@ import os
 import socket
 import ssl
 import struct
+import time
 
 VERSION = 3  # highest protocol version this client speaks: 16-byte keys, named blocks
 MIN_VERSION = 1  # 8-byte keys (sidecars of earlier builds)
@@ -168,6 +169,7 @@ class FerryClient:
             address = (host, port)
         self._sock.settimeout(timeout)
         self._next_id = 1
+        self._times = {}  # opcode -> [calls, send ns, wait ns, read ns] (call_times)
         try:
             self._sock.connect(address)
             tls_dir = tls_dir if tls_dir is not None else os.environ.get("FERRY_TLS_DIR")
@@ -464,7 +466,27 @@ class FerryClient:
         return body[4:4 + n]
 
     def _call(self, opcode, body):
-        return self._receive(self._send(opcode, body))
+        t0 = time.perf_counter_ns()
+        request_id = self._send(opcode, body)
+        t1 = time.perf_counter_ns()
+        header = self._read(16)
+        t2 = time.perf_counter_ns()
+        try:
+            return self._receive(request_id, header)
+        finally:
+            spent = self._times.get(opcode)
+            if spent is None:
+                spent = self._times[opcode] = [0, 0, 0, 0]
+            spent[0] += 1
+            spent[1] += t1 - t0
+            spent[2] += t2 - t1
+            spent[3] += time.perf_counter_ns() - t2
+
+    def call_times(self):
+        """Per opcode, this connection's requests so far: {opcode: (calls, send_ns, wait_ns,
+        read_ns)}: sending the frame, waiting for the answer's first bytes, reading and checking
+        the rest (summed nanoseconds)."""
+        return {op: tuple(v) for op, v in self._times.items()}
 
     def _send(self, opcode, body):
         request_id = self._next_id
@@ -472,8 +494,8 @@ class FerryClient:
         self._sock.sendall(_HEADER.pack(12 + len(body), opcode, 0, request_id) + body)
         return request_id
 
-    def _receive(self, request_id):
-        length, _, status, answer_id = _HEADER.unpack(self._read(16))
+    def _receive(self, request_id, header=None):
+        length, _, status, answer_id = _HEADER.unpack(header if header is not None else self._read(16))
         answer = self._read(length - 12)
         # Request id 0 is the connection's: an error about it (frame too large, stall, shutdown).
         if answer_id != request_id and not (answer_id == CONNECTION_ID and status != 0):

@@ -64,6 +64,20 @@ class FerryClientTest(unittest.TestCase):
         self.assertEqual(bytes(self.buf.view[4 * BLOCK:5 * BLOCK]), blocks[2])
         self.assertEqual(bytes(self.buf.view[5 * BLOCK:6 * BLOCK]), blocks[0])
 
+    def test_call_times_count_each_request_and_its_parts(self):
+        keys = fresh_keys(2)
+        self.buf.view[0:BLOCK] = os.urandom(BLOCK)
+        before = self.ferry.call_times()
+        self.ferry.put(keys, self.buf_id, [0, 0], [BLOCK, BLOCK])
+        self.ferry.exists(keys)
+        self.ferry.exists(keys)
+        times = self.ferry.call_times()
+        self.assertEqual(times[ferry_client.PUT][0] - before.get(ferry_client.PUT, (0,))[0], 1)
+        self.assertEqual(times[ferry_client.EXISTS][0] - before.get(ferry_client.EXISTS, (0,))[0], 2)
+        calls, send_ns, wait_ns, read_ns = times[ferry_client.EXISTS]
+        self.assertGreater(wait_ns, 0)  # an answer cannot come before its request was sent
+        self.assertTrue(send_ns >= 0 and read_ns >= 0)
+
     def test_prefix_lookup_counts_leading_hits(self):
         keys = fresh_keys(5)
         self.buf.view[0:BLOCK] = os.urandom(BLOCK)

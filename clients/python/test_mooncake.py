@@ -11,6 +11,7 @@ import io
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -196,6 +197,24 @@ class BenchTest(unittest.TestCase):
         for ln in lines:  # the batch calls are set beside the Java baseline of the same run
             if ln.startswith("batch_"):
                 self.assertRegex(ln, r" [0-9.]+x copy\+crc32c$")
+
+    def test_the_breakdown_says_where_each_calls_time_went(self):
+        from ferry import bench
+        with socket.socket() as s:  # a free port for the sidecar's /metrics
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = bench.main(["--master", MASTER, "--sizes", "64KiB", "--batch", "2", "--iterations", "2",
+                               "--segment", "16MiB", "--local-buffer", "1MiB", "--breakdown", "127.0.0.1:%d" % port])
+        self.assertEqual(code, 0, out.getvalue())
+        text = out.getvalue()
+        # allocator puts are PUT_NAMED, private ones PUT_FROM, both gets GET_INTO: two timed calls each
+        for op in ("put_named", "put_from", "get_into"):
+            self.assertRegex(text, r"  %s +x2: client send [0-9.]+, wait [0-9.]+ \(sidecar: queued [0-9.]+, served "
+                                   r"[0-9.]+, answer sent [0-9.]+\), read [0-9.]+ ms" % op)
+        self.assertRegex(text, r"master calls per batch \(count x ms each\): .*put_commit 1\.0 x [0-9.]+ ms")
+        self.assertRegex(text, r"master calls per batch \(count x ms each\): .*put_start_named 1\.0 x")
 
     def test_bad_arguments_are_refused_before_anything_starts(self):
         from ferry import bench

@@ -84,6 +84,75 @@ def _human(n):
     return "%dB" % n
 
 
+SIDECAR_OPS = {19: "put_from", 20: "get_into", 22: "put_named"}  # the requests a breakdown reports
+
+
+def _scrape(url):
+    """{(metric name, frozenset of label pairs): value} of a Prometheus text page."""
+    import urllib.request
+    out = {}
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        for text in answer.read().decode("utf-8").splitlines():
+            if not text or text.startswith("#"):
+                continue
+            name_labels, _, value = text.rpartition(" ")
+            name, _, labels = name_labels.partition("{")
+            pairs = frozenset(tuple(kv.split("=", 1)) for kv in labels.rstrip("}").replace('"', "").split(",") if kv)
+            try:
+                out[(name, pairs)] = float(value)
+            except ValueError:
+                pass
+    return out
+
+
+class Breakdown:
+    """Where a call's time went: the Python client's requests (sending, waiting for the
+    answer, reading it), the sidecar's timers (queued for a request thread, served, the answer
+    on its way to the socket) and its calls of the master, as differences of two snapshots."""
+
+    def __init__(self, store, metrics_url):
+        self._store, self._url = store, metrics_url
+
+    def snapshot(self):
+        client = {}
+        for conn in list(self._store._pool.queue):  # idle between calls: every connection is in the pool
+            for op, times in conn.client.call_times().items():
+                client[op] = [a + b for a, b in zip(client.get(op, (0, 0, 0, 0)), times)]
+        return client, _scrape(self._url)
+
+    def lines(self, before, after, calls):
+        """Per request kind, ms per call of the batch (calls: the timed calls of each operation)."""
+        (c0, m0), (c1, m1) = before, after
+
+        def metric(name, **labels):
+            want = {(k, v) for k, v in labels.items()}
+            return sum(v - m0.get(key, 0.0) for key, v in m1.items() if key[0] == name and want <= key[1])
+
+        out = []
+        for op, name in SIDECAR_OPS.items():
+            spent = [a - b for a, b in zip(c1.get(op, (0, 0, 0, 0)), c0.get(op, (0, 0, 0, 0)))]
+            n = spent[0]
+            if n == 0:
+                continue
+            per = lambda seconds: 1e3 * seconds / n  # noqa: E731
+            served = metric("ferry_sidecar_requests_seconds_sum", op=name)
+            queued = metric("ferry_sidecar_request_phase_seconds_sum", op=name, phase="queued")
+            answered = metric("ferry_sidecar_request_phase_seconds_sum", op=name, phase="answered")
+            out.append("  %-9s x%d: client send %.2f, wait %.2f (sidecar: queued %.2f, served %.2f, answer sent "
+                       "%.2f), read %.2f ms" % (name, n, per(spent[1] / 1e9), per(spent[2] / 1e9), per(queued),
+                                                per(served), per(answered), per(spent[3] / 1e9)))
+        masters = []
+        for key in sorted({k for k in m1 if k[0] == "ferry_sidecar_master_calls_seconds_count"}, key=str):
+            method = dict(key[1]).get("method")
+            count = m1[key] - m0.get(key, 0.0)
+            if count:
+                total = metric("ferry_sidecar_master_calls_seconds_sum", method=method)
+                masters.append("%s %.1f x %.2f ms" % (method, count / calls, 1e3 * total / count))
+        if masters:
+            out.append("  master calls per batch (count x ms each): " + ", ".join(masters))
+        return out
+
+
 class _Memory:
     """Source and destination buffers of one batch, of one kind; close() frees them."""
 
@@ -108,10 +177,11 @@ class _Memory:
             self._store.unregister_buffer(ctypes.addressof(buf))
 
 
-def run(store, sizes, batch, iterations, out=None, baseline=None):
+def run(store, sizes, batch, iterations, out=None, baseline=None, breakdown=None):
     """Runs every measurement and writes its lines to out (sys.stdout); answers the number of failures.
 
     baseline: copy_crc_baseline's answer (ratios are printed against it), or None.
+    breakdown: a Breakdown, whose lines follow each (memory, size) pair of lines, or None.
     """
     out = out or sys.stdout
     baseline = baseline or {}
@@ -127,7 +197,10 @@ def run(store, sizes, batch, iterations, out=None, baseline=None):
                 ptrs = [memory.src + i * size for i in range(batch)]
                 dsts = [memory.dst + i * size for i in range(batch)]
                 puts, gets = [], []
-                for it in range(iterations + 1):  # iteration 0 warms up (untimed): connections, JIT
+                before = None
+                for it in range(iterations + 1):
+                    if it == 1 and breakdown is not None:
+                        before = breakdown.snapshot()  # iteration 0 warms up (untimed): connections, JIT
                     keys = ["bench/%s/%s/%d/%d/%d" % (run_id, kind, size, it, i) for i in range(batch)]
                     ctypes.memset(memory.dst, 0, nbytes)
                     t0 = time.perf_counter()
@@ -146,6 +219,9 @@ def run(store, sizes, batch, iterations, out=None, baseline=None):
                 reference = baseline.get(size, {}).get("copy_crc32c_gbps")
                 print(line("batch_put_from", kind, size, nbytes, puts, reference), file=out)
                 print(line("batch_get_into", kind, size, nbytes, gets, reference), file=out)
+                if before is not None:
+                    for text in breakdown.lines(before, breakdown.snapshot(), iterations):
+                        print(text, file=out)
             finally:
                 memory.close()
         copies, crcs = [], []
@@ -179,6 +255,8 @@ def main(argv=None):
     parser.add_argument("--iterations", type=int, default=20, help="timed calls per operation")
     parser.add_argument("--segment", default="512MiB", help="global_segment_size of the sidecar")
     parser.add_argument("--local-buffer", default="64MiB", help="local_buffer_size (staging buffer)")
+    parser.add_argument("--breakdown", metavar="HOST:PORT",
+                        help="serve the sidecar's /metrics there and print where each call's time went")
     args = parser.parse_args(argv)
     if not args.master:
         parser.error("--master (or $FERRY_MASTER) is required")
@@ -190,14 +268,16 @@ def main(argv=None):
         parser.error("--batch, --iterations and every size must be at least 1")
     baseline = copy_crc_baseline(sizes, args.batch, args.iterations)  # first: nothing else runs meanwhile
     store = MooncakeDistributedStore()
-    code = store.setup("127.0.0.1", "P2PHANDSHAKE", args.segment, args.local_buffer, "tcp", "", args.master)
+    extra = {"sidecar_args": ["--http", args.breakdown]} if args.breakdown else {}
+    code = store.setup("127.0.0.1", "P2PHANDSHAKE", args.segment, args.local_buffer, "tcp", "", args.master, **extra)
     if code != OK:
         print("setup failed: %d" % code, file=sys.stderr)
         return 1
     try:
         print("batch %d, %d iterations, load average %s" % (
             args.batch, args.iterations, " ".join("%.2f" % x for x in os.getloadavg())))
-        failures = run(store, sizes, args.batch, args.iterations, baseline=baseline)
+        breakdown = Breakdown(store, "http://%s/metrics" % args.breakdown) if args.breakdown else None
+        failures = run(store, sizes, args.batch, args.iterations, baseline=baseline, breakdown=breakdown)
         info = store.debug_info()
         print("copy paths (values): %s%s" % (
             ", ".join("%s %d" % kv for kv in sorted(info["copy_paths"].items())),

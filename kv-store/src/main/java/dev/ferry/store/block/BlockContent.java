@@ -77,6 +77,29 @@ public final class BlockContent {
         return -1;
     }
 
+    /**
+     * Bytes copied and then checksummed at a time by {@link #copyWithCrc} (256 KiB): the
+     * CRC32C reads each piece while it is still in the cache, not the whole block again from memory.
+     */
+    public static final long COPY_CHUNK = 256 * 1024;
+
+    /**
+     * Copies {@code from} to {@code to} (of the same size) in pieces of {@link #COPY_CHUNK},
+     * feeding each piece to {@code crc} as it lies in {@code to}: the checksum is of the bytes
+     * where they now lie. Not thread-safe as to {@code crc}.
+     *
+     * @throws IndexOutOfBoundsException when {@code to} is smaller than {@code from}
+     */
+    public static void copyWithCrc(MemorySegment from, MemorySegment to, CRC32C crc) {
+        long size = from.byteSize();
+        for (long at = 0; at < size; at += COPY_CHUNK) {
+            long n = Math.min(COPY_CHUNK, size - at);
+            MemorySegment piece = to.asSlice(at, n);
+            MemorySegment.copy(from, at, piece, 0, n);
+            crc.update(piece.asByteBuffer());
+        }
+    }
+
     /** CRC32C of {@code bytes} (hardware-accelerated by the JDK). */
     public static int crc32c(MemorySegment bytes) {
         CRC32C crc = new CRC32C();

@@ -1,7 +1,7 @@
 package dev.ferry.store.client;
 
-import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.block.BlockContent;
+import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.master.MasterApi;
 import dev.ferry.store.master.Placement;
 import dev.ferry.store.master.Replica;
@@ -58,9 +58,33 @@ public final class DirectStoreClient implements AutoCloseable {
 
     /**
      * The store node of this process: its segment's name and memory, and its registration
-     * count ({@link dev.ferry.store.node.StoreNode#registrations()}).
+     * count ({@link dev.ferry.store.node.StoreNode#registrations()}), and its index, which
+     * takes the node's index updates with each commit's answer (null: the master waits for the
+     * node to acknowledge its commits as for any other node).
      */
-    public record LocalSegment(String name, MemorySegment memory, LongSupplier registrations) {
+    public record LocalSegment(String name, MemorySegment memory, LongSupplier registrations, CommitIndex index) {
+        /** A local segment whose commits wait for the node's acknowledgement. */
+        public LocalSegment(String name, MemorySegment memory, LongSupplier registrations) {
+            this(name, memory, registrations, null);
+        }
+    }
+
+    /**
+     * The index of this process's store node, as a commit sees it
+     * ({@link dev.ferry.store.node.StoreNode#commitIndex()}). Thread-safe.
+     */
+    public interface CommitIndex {
+        /** The node's id at the master. */
+        String nodeId();
+
+        /**
+         * Calls {@code commit} with the newest index update the node applied and applies the
+         * updates it returns to the node's index before returning; no re-registration of the
+         * node runs in between.
+         *
+         * @throws RuntimeException what {@code commit} throws (nothing is applied then)
+         */
+        void commit(java.util.function.LongFunction<java.util.List<dev.ferry.store.master.IndexUpdate>> commit);
     }
 
     /** @param leaseMillis lease TTL taken by reads, ms */
@@ -81,7 +105,10 @@ public final class DirectStoreClient implements AutoCloseable {
     public DirectStoreClient(MasterApi master, TransferEngine engine, long leaseMillis, LocalSegment local,
                              long leaseCacheMillis, long leaseCacheBytes) {
         this.master = master;
-        this.core = new StoreCore(master, engine, leaseMillis);
+        CommitIndex index = local == null ? null : local.index();
+        // The node's index has the blocks before the writer hears of the commit.
+        this.core = new StoreCore(master, engine, leaseMillis, index == null ? master::putCommit
+                : (keys, crcs) -> index.commit(acked -> master.putCommit(keys, crcs, index.nodeId(), acked)));
         this.local = local;
         this.preferredSegment = local == null ? null : local.name();
         this.cache = local == null || leaseCacheMillis <= 0 ? null : new LeaseCache(local.name(), leaseCacheMillis,
@@ -209,6 +236,12 @@ public final class DirectStoreClient implements AutoCloseable {
         String preferred = options.preferredSegment() != null ? options.preferredSegment() : preferredSegment;
         byte[] results = core.put(keys, lengths, names, options.replicas(), preferred, Integer.MAX_VALUE,
                 (index, slot, copies, batch) -> {
+                    // A copy in this process's segment is written here, each piece checksummed
+                    // as it lies there; the others go through the engine.
+                    MemorySegment here = null;
+                    for (Placement p : copies) {
+                        here = here == null ? localBlock(p) : here;
+                    }
                     CRC32C crc = new CRC32C();
                     long at = 0;
                     for (MemorySegment part : parts[index]) {
@@ -216,9 +249,16 @@ public final class DirectStoreClient implements AutoCloseable {
                             continue;
                         }
                         for (Placement p : copies) {
-                            batch.add(TransferRequest.write(part, 0, p.segment(), p.offset() + at, part.byteSize()));
+                            if (here == null || localBlock(p) == null) {
+                                batch.add(TransferRequest.write(part, 0, p.segment(), p.offset() + at,
+                                        part.byteSize()));
+                            }
                         }
-                        crc.update(part.asByteBuffer());
+                        if (here != null) {
+                            BlockContent.copyWithCrc(part, here.asSlice(at, part.byteSize()), crc);
+                        } else {
+                            crc.update(part.asByteBuffer());
+                        }
                         at += part.byteSize();
                     }
                     return (int) crc.getValue();
@@ -315,10 +355,18 @@ public final class DirectStoreClient implements AutoCloseable {
          * @param index the key's index in the request
          * @param block the whole block, its bytes checked against the block's CRC32C: this
          *              process's segment itself (a reader's lease keeps it), or a copy read
-         *              from another node; valid only during the call, never to be written
+         *              from another node; valid until {@link #finish} returns, never to be written
          * @return what to answer for the key: its length, or a code of the caller (negative)
          */
         long accept(int index, MemorySegment block);
+
+        /**
+         * Called once after the last {@link #accept}, while every block handed over is still
+         * valid: a visitor that gathers its copies does them here, and may change the answers
+         * ({@code answers[i]}, -1 for keys not found).
+         */
+        default void finish(long[] answers) {
+        }
     }
 
     /**
@@ -367,6 +415,7 @@ public final class DirectStoreClient implements AutoCloseable {
                     }
                 }
             }
+            visitor.finish(answers);
             boolean cached = cache != null && cache.offer(held.lease, held.askedAt, registrations);
             released = true;
             if (cached) {
@@ -620,7 +669,7 @@ public final class DirectStoreClient implements AutoCloseable {
     public void commit(BlockKey[] keys, int[] crcs, PutOptions options) {
         if (keys.length > 0) {
             call(() -> {
-                master.putCommit(keys, crcs);
+                core.commit(keys, crcs);
                 return null;
             });
             pin(keys, options);

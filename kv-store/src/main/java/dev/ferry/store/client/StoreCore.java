@@ -54,11 +54,31 @@ final class StoreCore implements AutoCloseable {
     private final LongAdder corruptCopies = new LongAdder();
     private final AtomicInteger leasesHeld = new AtomicInteger();
 
+    private final Committer committer;
+
+    /** Publishes written blocks at the master: {@link MasterApi#putCommit(BlockKey[], int[])}, or a sidecar's own way. */
+    @FunctionalInterface
+    interface Committer {
+        /** Commits {@code keys} whose blocks have CRC32C {@code crcs}; throws what the master's commit throws. */
+        void commit(BlockKey[] keys, int[] crcs);
+    }
+
     /** @param leaseMillis lease TTL taken by reads, ms */
     StoreCore(MasterApi master, TransferEngine engine, long leaseMillis) {
+        this(master, engine, leaseMillis, master::putCommit);
+    }
+
+    /** @param committer how this client's puts are committed (every put of this core commits through it) */
+    StoreCore(MasterApi master, TransferEngine engine, long leaseMillis, Committer committer) {
         this.master = master;
         this.engine = engine;
         this.leaseMillis = leaseMillis;
+        this.committer = committer;
+    }
+
+    /** Commits written blocks as this core's puts do. */
+    void commit(BlockKey[] keys, int[] crcs) {
+        committer.commit(keys, crcs);
     }
 
     MasterApi master() {
@@ -263,7 +283,7 @@ final class StoreCore implements AutoCloseable {
                 long start = System.nanoTime();
                 transfer(batch);
                 nanos += System.nanoTime() - start;
-                master.putCommit(batchKeys, crcs);
+                committer.commit(batchKeys, crcs);
                 done += n;
             }
         } catch (RuntimeException e) {

@@ -426,6 +426,54 @@ public final class Master {
      *                         blocks again
      */
     public synchronized CompletableFuture<Void> putCommit(BlockKey[] keys, int[] crcs, long putEpoch) {
+        return commitBlocks(keys, crcs, putEpoch, IndexLog::fence);
+    }
+
+    /**
+     * As {@link #putCommit(BlockKey[], int[], long)}, sent by the process that runs store node
+     * {@code committer} (a sidecar): the answer also hands that node its pending index updates
+     * after {@code committerAcked} (an index poll's), so it applies them itself before telling
+     * its writer the put is done, and the returned stage does not wait for its acknowledgement,
+     * only for the other holding nodes'. When the node's updates do not all fit in one answer
+     * ({@link #MAX_UPDATES_PER_HEARTBEAT}), or the node is unknown, the stage waits for it as
+     * for any other holder.
+     *
+     * @param committer      the committing process's own store node id
+     * @param committerAcked the newest update that node applied (as in {@link #pollIndex})
+     * @return the fence and the committer's updates, oldest first, which it must apply before
+     *         acknowledging the commit to its writer
+     * @throws MasterException as {@link #putCommit(BlockKey[], int[], long)}
+     */
+    public synchronized Committed putCommit(BlockKey[] keys, int[] crcs, long putEpoch, String committer,
+                                            long committerAcked) {
+        return commitBlocks(keys, crcs, putEpoch, holders -> {
+            NodeState self = members.node(committer);
+            List<IndexUpdate> updates = List.of();
+            if (self != null) {
+                updates = self.updatesAfter(committerAcked, MAX_UPDATES_PER_HEARTBEAT);
+                if (!updates.isEmpty() && updates.getLast().seq() == self.lastSeq()) {
+                    holders.remove(self); // it applies them, ours included, before its writer hears of the commit
+                }
+            }
+            return new Committed(IndexLog.fence(holders), updates);
+        });
+    }
+
+    /**
+     * What {@link #putCommit(BlockKey[], int[], long, String, long)} answers.
+     *
+     * @param fence   completes when the holding nodes other than the committer acknowledged the commit
+     * @param updates the committer's index updates to apply, oldest first
+     */
+    public record Committed(CompletableFuture<Void> fence, List<IndexUpdate> updates) {
+    }
+
+    /**
+     * Commits the keys and queues their index updates; {@code answer} turns the nodes holding
+     * them that take the updates into the result, before anything else is queued.
+     */
+    private <T> T commitBlocks(BlockKey[] keys, int[] crcs, long putEpoch,
+                               java.util.function.Function<List<NodeState>, T> answer) {
         if (putEpoch != term) {
             throw new MasterException(Reason.STALE_PUT, "commit of " + keys.length + " keys (first: "
                     + (keys.length == 0 ? "none" : keys[0].toString()) + ") for a put started under epoch "
@@ -453,7 +501,7 @@ public final class Master {
                 }
             }
         }
-        CompletableFuture<Void> fence = IndexLog.fence(holders);
+        T result = answer.apply(holders);
         // At once rather than at the next reaper pass (puts come in bursts), but one pass per
         // 10 ms at most.
         long now = clock.getAsLong();
@@ -466,7 +514,7 @@ public final class Master {
                     + firstUnknown + ") are not being written: the put was reclaimed after "
                     + putTimeoutNanos / 1_000_000 + " ms, its node died, or the master restarted; put them again");
         }
-        return fence;
+        return result;
     }
 
     /**

@@ -58,6 +58,22 @@ public interface MasterApi {
      */
     void putCommit(BlockKey[] keys, int[] crcs);
 
+    /**
+     * Commits from the process that runs store node {@code nodeId} (a sidecar): as
+     * {@link #putCommit(BlockKey[], int[])}, but the answer carries that node's pending index
+     * updates after {@code ackedSeq}, and the master does not wait for that node's
+     * acknowledgement ({@link Master#putCommit(BlockKey[], int[], long, String, long)}). The
+     * caller must apply the updates to the node's index before it acknowledges the commit to
+     * its writer. The default commits as {@link #putCommit(BlockKey[], int[])} (which waits
+     * for every holding node) and returns no updates.
+     *
+     * @return the node's updates, oldest first; empty when the master waited for the node
+     */
+    default List<IndexUpdate> putCommit(BlockKey[] keys, int[] crcs, String nodeId, long ackedSeq) {
+        putCommit(keys, crcs);
+        return List.of();
+    }
+
     /** @see Master#putAbort */
     void putAbort(BlockKey[] keys);
 

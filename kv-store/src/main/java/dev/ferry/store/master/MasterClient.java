@@ -73,6 +73,7 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     private volatile RpcClient rpc;
     /** The client of the master left behind last (a call may still be on it), closed at the next change. */
     private final List<RpcClient> retired = new ArrayList<>();
+    private final dev.ferry.store.rpc.CallTimes callTimes = new dev.ferry.store.rpc.CallTimes();
     private final Map<String, SegmentDescriptor> segments = new ConcurrentHashMap<>();
     /**
      * The epoch of the master that started each put of this client not committed or aborted
@@ -207,12 +208,27 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
 
     /** A call that may be sent again after a lost connection. */
     private <T> T idempotent(int method, Consumer<ByteBuf> request, Function<ByteBuf, T> answer) {
-        return retrying(true, r -> r.call(method, request, answer));
+        long start = System.nanoTime();
+        try {
+            return retrying(true, r -> r.call(method, request, answer));
+        } finally {
+            callTimes.record(method, System.nanoTime() - start);
+        }
     }
 
     /** A call that is sent again only when it never left (no connection could be made). */
     private <T> T once(int method, Consumer<ByteBuf> request, Function<ByteBuf, T> answer) {
-        return retrying(false, r -> r.call(method, request, answer));
+        long start = System.nanoTime();
+        try {
+            return retrying(false, r -> r.call(method, request, answer));
+        } finally {
+            callTimes.record(method, System.nanoTime() - start);
+        }
+    }
+
+    /** This client's calls per method ({@link MasterProtocol}) and their wall time, retries included. */
+    public dev.ferry.store.rpc.CallTimes callTimes() {
+        return callTimes;
     }
 
     /** Calls the master to call now, {@code call} given its client, as the retry rules above say. */
@@ -496,6 +512,36 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
                     b.writeLong(putEpoch);
                 }
             }, b -> null);
+        } finally {
+            forgetPuts(keys);
+        }
+    }
+
+    /**
+     * {@link MasterApi#putCommit(BlockKey[], int[], String, long)}: the node's part follows
+     * the put's epoch in PUT_COMMIT. A commit of keys whose epoch this client does not know,
+     * or a master that answers without updates (one that predates the node's part, and so
+     * waited for every holding node), returns no updates.
+     */
+    @Override
+    public java.util.List<IndexUpdate> putCommit(BlockKey[] keys, int[] crcs, String nodeId, long ackedSeq) {
+        Long epoch = null;
+        for (int i = 0; i < keys.length && epoch == null; i++) {
+            epoch = putEpochs.get(keys[i]);
+        }
+        if (epoch == null) {
+            putCommit(keys, crcs);
+            return java.util.List.of();
+        }
+        long putEpoch = epoch;
+        try {
+            return once(MasterProtocol.PUT_COMMIT, b -> {
+                Wire.writeKeys(b, keys);
+                Wire.writeInts(b, crcs);
+                b.writeLong(putEpoch);
+                Wire.writeString(b, nodeId);
+                b.writeLong(ackedSeq);
+            }, b -> b.isReadable() ? MasterProtocol.readUpdates(b) : java.util.List.of());
         } finally {
             forgetPuts(keys);
         }

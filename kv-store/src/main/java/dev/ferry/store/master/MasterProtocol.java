@@ -31,7 +31,11 @@ import io.netty.buffer.ByteBuf;
  *       absent from older clients) -> empty, once the nodes holding the blocks have them in
  *       their indexes (at most {@link Master#INDEX_ACK_TIMEOUT_MILLIS} later); STALE_PUT when
  *       the put's epoch is not the master's (a former leader started it: nothing is
- *       published); CONFLICT when a key is not being written (its put reclaimed)</li>
+ *       published); CONFLICT when a key is not being written (its put reclaimed). After the
+ *       epoch, a store node's own process (a sidecar) may add its node id (string) and the
+ *       newest index update it applied (i64): the answer is then that node's pending updates
+ *       (as INDEX_POLL's), to apply before telling the writer, and only the other holding
+ *       nodes are waited for ({@link Master#putCommit(BlockKey[], int[], long, String, long)})</li>
  *   <li>26 PUT_ABORT: keys -> empty</li>
  *   <li>27 GET: keys, ttl ms (i64) -> lease id, ttl, count, then per key a replica count
  *       (i32, 0 when missing) and per replica segment, offset, length, crc (i32), load

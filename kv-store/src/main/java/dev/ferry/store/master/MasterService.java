@@ -179,8 +179,18 @@ public final class MasterService implements AutoCloseable {
                 int[] crcs = Wire.readInts(in);
                 // The put's epoch is absent from the commits of clients that predate it.
                 Master m = master;
-                CompletableFuture<Void> fence = in.readableBytes() >= Long.BYTES ? m.putCommit(keys, crcs, in.readLong())
-                        : m.putCommit(keys, crcs);
+                long putEpoch = in.readableBytes() >= Long.BYTES ? in.readLong() : -1;
+                if (in.isReadable()) { // from a store node's own process: its updates come with the answer
+                    String node = Wire.readString(in);
+                    Master.Committed c = m.putCommit(keys, crcs, putEpoch, node, Wire.readLong(in));
+                    if (c.fence().isDone()) {
+                        MasterProtocol.writeUpdates(out, c.updates());
+                        return null;
+                    }
+                    return c.fence().completeOnTimeout(null, Master.INDEX_ACK_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS)
+                            .thenRun(() -> MasterProtocol.writeUpdates(out, c.updates()));
+                }
+                CompletableFuture<Void> fence = putEpoch >= 0 ? m.putCommit(keys, crcs, putEpoch) : m.putCommit(keys, crcs);
                 return fence.isDone() ? null
                         : fence.completeOnTimeout(null, Master.INDEX_ACK_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
             }

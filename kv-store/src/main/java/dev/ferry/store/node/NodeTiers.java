@@ -144,6 +144,11 @@ final class NodeTiers implements AutoCloseable {
         }
     }
 
+    /** The entries of the index now (none without one); for tests. */
+    List<IndexedBlock> indexEntries() {
+        return index == null ? List.of() : index.entries();
+    }
+
     /** The newest update taken (0 before the first, and after {@link #reset()}). */
     long applied() {
         return applied.get();

@@ -361,6 +361,37 @@ public final class StoreNode implements AutoCloseable {
         }
     }
 
+    /**
+     * This node's index as a commit from its own process uses it: the master hands the node's
+     * index updates back with the commit's answer, and they are applied here, under the same
+     * lock as an index poll, before the commit returns, so that the master need not wait for
+     * this node's acknowledgement ({@link dev.ferry.store.master.Master#putCommit(
+     * dev.ferry.store.block.BlockKey[], int[], long, String, long)}).
+     */
+    public dev.ferry.store.client.DirectStoreClient.CommitIndex commitIndex() {
+        return new dev.ferry.store.client.DirectStoreClient.CommitIndex() {
+            @Override
+            public String nodeId() {
+                return config.nodeId();
+            }
+
+            @Override
+            public void commit(java.util.function.LongFunction<List<dev.ferry.store.master.IndexUpdate>> commit) {
+                registering.readLock().lock();
+                try {
+                    tiers.submit(commit.apply(tiers.applied()));
+                } finally {
+                    registering.readLock().unlock();
+                }
+            }
+        };
+    }
+
+    /** The entries of this node's index now (none without a data directory); for tests. */
+    List<dev.ferry.store.index.IndexedBlock> indexEntries() {
+        return tiers.indexEntries();
+    }
+
     /** Whether the last heartbeat (or registration) reached the master. */
     public boolean registered() {
         return registered;

@@ -80,7 +80,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         this.decoder = decoder;
     }
 
-    private record Request(ByteBuf frame, int opcode, long id, long bytes) {
+    private record Request(ByteBuf frame, int opcode, long id, long bytes, long receivedNanos) {
         /** Bytes the request holds while it waits or runs: its frame, and for GET_INLINE its answer's bound. */
         static long bytes(ByteBuf frame, int opcode, int maxFrameBytes) {
             return frame.capacity() + (opcode == GET_INLINE ? maxFrameBytes : 0);
@@ -160,7 +160,8 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
         } else if ((opcode == GET || opcode == GET_NAMED) && getCached(ctx, frame, opcode, id)) {
             frame.release(); // answered here, on the event loop
         } else {
-            Request request = new Request(frame, opcode, id, Request.bytes(frame, opcode, server.maxFrameBytes()));
+            Request request = new Request(frame, opcode, id, Request.bytes(frame, opcode, server.maxFrameBytes()),
+                    System.nanoTime());
             heldBytes += request.bytes();
             dispatch(ctx, request);
         }
@@ -402,6 +403,7 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
      */
     private void run(ChannelHandlerContext ctx, ClientSession owner, Request request) {
         long start = System.nanoTime();
+        server.metrics().phase(request.opcode(), SidecarMetrics.Phase.QUEUED, start - request.receivedNanos());
         int status = OK;
         ByteBuf answer = null;
         try {
@@ -419,11 +421,13 @@ final class ConnectionHandler extends ChannelInboundHandlerAdapter {
             server.metrics().request(request.opcode(), status, System.nanoTime() - start);
         }
         ByteBuf reply = answer;
+        long finished = System.nanoTime();
         try {
             // One hop to the event loop for both the write and the bookkeeping.
             ctx.executor().execute(() -> {
                 if (reply != null) {
-                    ctx.writeAndFlush(reply).addListener(resumeAfterWrite);
+                    ctx.writeAndFlush(reply).addListener(resumeAfterWrite).addListener(f -> server.metrics().phase(
+                            request.opcode(), SidecarMetrics.Phase.ANSWERED, System.nanoTime() - finished));
                 } else {
                     ctx.close();
                 }

@@ -36,6 +36,8 @@ final class ProcessMemory {
             ValueLayout.JAVA_LONG);
     private static final MethodHandle READV = handle("process_vm_readv");
     private static final MethodHandle WRITEV = handle("process_vm_writev");
+    /** Most iovecs one call takes (Linux's {@code IOV_MAX}, {@code UIO_MAXIOV}). */
+    static final int IOV_MAX = 1024;
 
     private ProcessMemory() {
     }
@@ -67,6 +69,97 @@ final class ProcessMemory {
         private final MemorySegment state = arena.allocate(CALL_STATE);
         private final MemorySegment localIov = arena.allocate(IOVEC);
         private final MemorySegment remoteIov = arena.allocate(IOVEC);
+        private MemorySegment localIovs;
+        private MemorySegment remoteIovs;
+
+        /**
+         * Copies each range {@code addresses[i]} of process {@code pid} into {@code into[i]},
+         * as many ranges per call as {@link #IOV_MAX} allows (each call has a fixed cost well
+         * above a memcpy of a few hundred KiB).
+         *
+         * @return per range whether it was all mapped readable and copied (a range that was
+         *         not may hold part of its bytes, with nothing to rely on)
+         * @throws SidecarException NO_PROCESS_ACCESS when the kernel refuses access to that process
+         */
+        boolean[] readAll(long pid, long[] addresses, MemorySegment[] into) {
+            return copyAll(READV, pid, addresses, into);
+        }
+
+        /**
+         * Copies each {@code from[i]} to {@code addresses[i]} of process {@code pid}, as
+         * {@link #readAll} reads.
+         *
+         * @return per range whether it was all mapped writable and written (a range that was
+         *         not may have been written in part)
+         * @throws SidecarException NO_PROCESS_ACCESS when the kernel refuses access to that process
+         */
+        boolean[] writeAll(long pid, long[] addresses, MemorySegment[] from) {
+            return copyAll(WRITEV, pid, addresses, from);
+        }
+
+        /**
+         * The ranges in order, from range {@code i} at {@code skip} bytes: each call takes up to
+         * IOV_MAX of them; the kernel stops at the first page it cannot reach and answers the
+         * bytes done before it, so the range holding that point fails (once a call from there
+         * moves nothing) and the next call starts with the range after it.
+         */
+        private boolean[] copyAll(MethodHandle call, long pid, long[] addresses, MemorySegment[] local) {
+            int n = local.length;
+            boolean[] ok = new boolean[n];
+            if (localIovs == null) {
+                localIovs = arena.allocate(IOVEC, IOV_MAX);
+                remoteIovs = arena.allocate(IOVEC, IOV_MAX);
+            }
+            int i = 0;
+            long skip = 0;
+            try {
+                while (i < n) {
+                    int m = Math.min(IOV_MAX, n - i);
+                    for (int j = 0; j < m; j++) {
+                        long from = j == 0 ? skip : 0;
+                        long len = local[i + j].byteSize() - from;
+                        long at = IOVEC.byteSize() * j;
+                        localIovs.set(ValueLayout.ADDRESS, at, local[i + j].asSlice(from));
+                        localIovs.set(ValueLayout.JAVA_LONG, at + 8, len);
+                        remoteIovs.set(ValueLayout.ADDRESS, at, MemorySegment.ofAddress(addresses[i + j] + from));
+                        remoteIovs.set(ValueLayout.JAVA_LONG, at + 8, len);
+                    }
+                    long done = (long) call.invokeExact(state, (int) pid, localIovs, (long) m, remoteIovs, (long) m,
+                            0L);
+                    if (done < 0) {
+                        int errno = (int) ERRNO.get(state, 0L);
+                        if (errno != EFAULT && errno != ENOMEM) {
+                            throw refused(pid, errno);
+                        }
+                        done = 0; // nothing moved: the first range left is not (all) mapped
+                    }
+                    boolean moved = false;
+                    while (i < n) { // the ranges the call completed, then where it stopped
+                        long left = local[i].byteSize() - skip;
+                        if (done < left) {
+                            break;
+                        }
+                        done -= left;
+                        ok[i++] = true;
+                        skip = 0;
+                        moved = true;
+                    }
+                    if (i < n && done > 0) {
+                        skip += done; // stopped inside range i: go on from there (a later call fails it, or ends it)
+                        moved = true;
+                    }
+                    if (!moved) {
+                        i++; // range i cannot be reached: it fails, the next call starts after it
+                        skip = 0;
+                    }
+                }
+                return ok;
+            } catch (SidecarException e) {
+                throw e;
+            } catch (Throwable e) {
+                throw new IllegalStateException("process_vm call failed: " + e, e);
+            }
+        }
 
         /** As {@link ProcessMemory#read}. */
         boolean read(long pid, long address, MemorySegment into) {

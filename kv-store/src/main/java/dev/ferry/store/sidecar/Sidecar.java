@@ -6,6 +6,7 @@ import dev.ferry.store.eviction.EvictionPolicy;
 import dev.ferry.store.master.InProcessMaster;
 import dev.ferry.store.master.MasterApi;
 import dev.ferry.store.master.MasterClient;
+import dev.ferry.store.master.MasterProtocol;
 import dev.ferry.store.master.MasterService;
 import dev.ferry.store.master.MasterStats;
 import dev.ferry.store.coord.MasterAddress;
@@ -84,9 +85,14 @@ public final class Sidecar implements AutoCloseable {
                     ctx.policy, ctx.heartbeatMillis, ctx.lazySlab, ctx.scrubBytesPerSecond, ctx.masterReconnectMillis));
             engine = node.engine();
             store = new DirectStoreClient(storeMaster(), engine, ctx.leaseMillis, new DirectStoreClient.LocalSegment(
-                    node.segment().name(), node.memory(), node::registrations), ctx.leaseCacheMillis,
+                    node.segment().name(), node.memory(), node::registrations, node.commitIndex()), ctx.leaseCacheMillis,
                     ctx.leaseCacheBytes);
             SidecarMetrics metrics = new SidecarMetrics(registry);
+            metrics.masterCalls(masterClient.callTimes(), java.util.Map.of(MasterProtocol.PUT_START, "put_start",
+                    MasterProtocol.PUT_START_NAMED, "put_start_named", MasterProtocol.PUT_COMMIT, "put_commit",
+                    MasterProtocol.PUT_ABORT, "put_abort", MasterProtocol.GET, "get", MasterProtocol.RELEASE,
+                    "release", MasterProtocol.PIN, "pin", MasterProtocol.REMOVE, "remove", MasterProtocol.EXISTS,
+                    "exists"));
             metrics.gauge("ferry.sidecar.leases", "leases held by reads in progress", store::leasesHeld);
             if (store.leaseCache() != null) {
                 LeaseCache cache = store.leaseCache();

@@ -19,6 +19,16 @@ import java.util.function.Supplier;
 public final class SidecarMetrics {
     private final MeterRegistry registry;
     private final Timer[] latency = new Timer[SidecarProtocol.MAX_OPCODE + 2];
+    /** Per opcode, the time a request waits for a request thread ({@code queued}) and for its answer to be sent ({@code answered}). */
+    private final Timer[][] phases = new Timer[SidecarProtocol.MAX_OPCODE + 2][Phase.values().length];
+
+    /** Parts of a request's time outside its serving (which {@code ferry.sidecar.requests} times). */
+    enum Phase {
+        /** From its frame decoded on the event loop to a request thread starting it. */
+        QUEUED,
+        /** From its answer finished on the request thread to the answer written to the socket. */
+        ANSWERED
+    }
     private final Counter[] errors = new Counter[SidecarProtocol.MAX_STATUS + 1];
     private final Counter hits;
     private final Counter misses;
@@ -37,6 +47,15 @@ public final class SidecarMetrics {
                     .tag("op", SidecarProtocol.opcodeName(op)).publishPercentileHistogram()
                     .minimumExpectedValue(Duration.ofNanos(1_000)).maximumExpectedValue(Duration.ofSeconds(10))
                     .register(registry);
+        }
+        for (int op = 1; op < phases.length; op++) {
+            for (Phase phase : Phase.values()) {
+                phases[op][phase.ordinal()] = Timer.builder("ferry.sidecar.request.phase")
+                        .description("time a request spends outside its serving: queued for a request thread, "
+                                + "or its answer on the way to the socket")
+                        .tag("op", SidecarProtocol.opcodeName(op)).tag("phase", phase.name().toLowerCase())
+                        .register(registry);
+            }
         }
         for (int s = 1; s < errors.length; s++) {
             errors[s] = Counter.builder("ferry.sidecar.errors").description("requests answered with an error")
@@ -90,6 +109,24 @@ public final class SidecarMetrics {
         if (status != SidecarProtocol.OK) {
             errors[status > 0 && status < errors.length ? status : SidecarProtocol.INTERNAL].increment();
         }
+    }
+
+    /** Part {@code phase} of one request of {@code opcode} took {@code nanos}. */
+    void phase(int opcode, Phase phase, long nanos) {
+        phases[opcode > 0 && opcode <= SidecarProtocol.MAX_OPCODE ? opcode : phases.length - 1][phase.ordinal()]
+                .record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * Publishes the calls of a master client per method as {@code ferry.sidecar.master.calls}
+     * (count and summed wall time, retries included).
+     */
+    void masterCalls(dev.ferry.store.rpc.CallTimes times, java.util.Map<Integer, String> methods) {
+        methods.forEach((method, name) -> io.micrometer.core.instrument.FunctionTimer.builder(
+                        "ferry.sidecar.master.calls", times, t -> t.calls(method), t -> t.nanos(method),
+                        TimeUnit.NANOSECONDS)
+                .description("calls of the master and their time as the sidecar saw them").tag("method", name)
+                .register(registry));
     }
 
     void hits(int found, int missed) {

@@ -496,22 +496,35 @@ final class SidecarOps {
             boolean committed = false;
             try {
                 long bytes = 0;
+                MemorySegment[] blocks = new MemorySegment[n];
+                boolean[] local = new boolean[n];
                 for (int i = 0; i < n; i++) {
+                    if (!placed[i].exists()) {
+                        MemorySegment here = store.localBlock(placed[i]);
+                        local[i] = here != null;
+                        blocks[i] = here != null ? here : scratch.allocate(lengths[i], 64);
+                    }
+                }
+                boolean[] readable = new boolean[n];
+                int unread = 0; // entries from here on have not been read from private memory yet
+                for (int i = 0; i < n; i++) {
+                    if (i >= unread) { // the next group, read while the last one's checksums were taken
+                        unread = readPrivate(calls, pid, parts, blocks, i, readable);
+                    }
                     if (placed[i].exists()) {
                         results[i] = DirectStoreClient.EXISTED;
                         continue;
                     }
-                    MemorySegment here = store.localBlock(placed[i]);
-                    MemorySegment block = here != null ? here : scratch.allocate(lengths[i], 64);
+                    MemorySegment block = blocks[i];
                     // Over the bytes where they now lie: what a reader will check is what was stored.
-                    Integer crc = fill(calls, pid, parts[i], block);
+                    Integer crc = readable[i] ? fill(parts[i], block) : null;
                     if (crc == null) {
                         results[i] = UNREADABLE;
                         unreadable.add(keys[i]);
                         continue;
                     }
                     crcs[filled.size()] = crc;
-                    if (here == null) {
+                    if (!local[i]) {
                         store.writeRanges(List.of(placed[i]), new long[] {0}, new MemorySegment[] {block});
                     }
                     filled.add(keys[i]);
@@ -533,40 +546,73 @@ final class SidecarOps {
     }
 
     /**
-     * Bytes copied from a shared buffer and then checksummed at a time by PUT_FROM (256 KiB):
-     * the CRC32C reads each piece while it is still in the cache, not the whole block again
-     * from memory. Private memory is read in one call per value instead: each
-     * process_vm_readv call costs far more than a memcpy of 256 KiB does (measured: 256 KiB
-     * calls move 2 to 3 GB/s, 4 MiB calls 4 to 6).
+     * Most value bytes of private memory moved by one process_vm_readv / writev call of
+     * PUT_FROM and GET_INTO, unless one value is larger (1 MiB): small values share a call
+     * (each call costs some 50 us on top of its bytes), while the bytes of a call are still
+     * in the cache when their CRC32C is taken (a put) or was just checked (a get).
      */
-    static final long FILL_CHUNK = 256 * 1024;
+    static final long PROCESS_CALL_BYTES = 1 << 20;
 
     /**
-     * Copies an entry's two parts into {@code block} and takes the CRC32C of the bytes as they
-     * lie there.
+     * Reads the values of private memory of entries {@code from}.. into their blocks
+     * ({@code blocks[i]}, after the first part; null: not written), up to
+     * {@link #PROCESS_CALL_BYTES} of them (at least one) in one process_vm_readv call, and
+     * says in {@code readable} per entry whether its value is there (true for entries of shared
+     * buffers and those not written; false: not mapped readable in the client).
      *
-     * @return the CRC32C of the block, or null when its value is not mapped in the client
+     * @return the first entry not looked at
      */
-    private static Integer fill(ProcessMemory.Calls calls, long pid, TwoParts p, MemorySegment block) {
+    private static int readPrivate(ProcessMemory.Calls calls, long pid, TwoParts[] parts, MemorySegment[] blocks,
+                                   int from, boolean[] readable) {
+        List<Integer> which = new ArrayList<>();
+        long bytes = 0;
+        int i = from;
+        for (; i < parts.length; i++) {
+            if (blocks[i] == null || !parts[i].inProcess()) {
+                readable[i] = true;
+                continue;
+            }
+            if (!which.isEmpty() && bytes + parts[i].valueBytes() > PROCESS_CALL_BYTES) {
+                break;
+            }
+            which.add(i);
+            bytes += parts[i].valueBytes();
+        }
+        if (which.isEmpty()) {
+            return i;
+        }
+        long[] addresses = new long[which.size()];
+        MemorySegment[] into = new MemorySegment[which.size()];
+        for (int j = 0; j < which.size(); j++) {
+            TwoParts p = parts[which.get(j)];
+            addresses[j] = p.address();
+            into[j] = blocks[which.get(j)].asSlice(p.headBytes(), p.valueBytes());
+        }
+        boolean[] read = calls.readAll(pid, addresses, into);
+        for (int j = 0; j < which.size(); j++) {
+            readable[which.get(j)] = read[j];
+        }
+        return i;
+    }
+
+    /**
+     * Copies an entry's first part, and its value when it lies in a shared buffer, into
+     * {@code block} (a value of private memory is there already: {@link #readPrivate}) and
+     * takes the CRC32C of the bytes as they lie there.
+     *
+     * @return the CRC32C of the block
+     */
+    private static Integer fill(TwoParts p, MemorySegment block) {
         java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
         if (p.head() != null) {
             MemorySegment.copy(p.head(), 0, block, 0, p.headBytes());
             crc.update(block.asSlice(0, p.headBytes()).asByteBuffer());
         }
         if (p.inProcess()) {
-            MemorySegment rest = block.asSlice(p.headBytes(), p.valueBytes());
-            if (!calls.read(pid, p.address(), rest)) {
-                return null;
-            }
-            crc.update(rest.asByteBuffer());
+            crc.update(block.asSlice(p.headBytes(), p.valueBytes()).asByteBuffer());
             return (int) crc.getValue();
         }
-        for (long at = 0; at < p.valueBytes(); at += FILL_CHUNK) {
-            long n = Math.min(FILL_CHUNK, p.valueBytes() - at);
-            MemorySegment piece = block.asSlice(p.headBytes() + at, n);
-            MemorySegment.copy(p.value(), at, piece, 0, n);
-            crc.update(piece.asByteBuffer());
-        }
+        BlockContent.copyWithCrc(p.value(), block.asSlice(p.headBytes(), p.valueBytes()), crc);
         return (int) crc.getValue();
     }
 
@@ -585,32 +631,98 @@ final class SidecarOps {
             for (int i = 0; i < n; i++) {
                 keys[i] = parts[i].key();
             }
-            long[] lengths = store.getInPlace(keys, (i, block) -> scatter(calls, pid, parts[i], block));
+            long[] lengths = store.getInPlace(keys, new Scatter(calls, pid, parts));
             writeLengths(lengths, n, out);
         }
     }
 
-    /** Copies a checked block to an entry's two parts; its length, TOO_LONG or UNWRITABLE. */
-    private long scatter(ProcessMemory.Calls calls, long pid, TwoParts p, MemorySegment block) {
-        long head = Math.min(p.headBytes(), block.byteSize());
-        long rest = block.byteSize() - head;
-        if (head > 0) { // also when the rest does not fit: the client tells its own block from another's by it
-            MemorySegment.copy(block, 0, p.head(), 0, head);
+    /**
+     * GET_INTO's visitor: copies each checked block to its entry's two parts; the values bound
+     * for the client's private memory are gathered and written by one process_vm_writev per
+     * {@link #PROCESS_CALL_BYTES} (the last ones at the end, while the blocks are still leased).
+     */
+    private final class Scatter implements DirectStoreClient.BlockVisitor {
+        private final ProcessMemory.Calls calls;
+        private final long pid;
+        private final TwoParts[] parts;
+        private final int[] which;
+        private final MemorySegment[] rests;
+        private final boolean[] unwritable;
+        private int gathered;
+        private long gatheredBytes;
+
+        Scatter(ProcessMemory.Calls calls, long pid, TwoParts[] parts) {
+            this.calls = calls;
+            this.pid = pid;
+            this.parts = parts;
+            this.which = new int[parts.length];
+            this.rests = new MemorySegment[parts.length];
+            this.unwritable = new boolean[parts.length];
         }
-        if (rest > p.valueBytes()) {
-            return TOO_LONG;
-        }
-        if (rest > 0) {
-            if (p.inProcess()) {
-                if (!calls.write(pid, p.address(), block.asSlice(head, rest))) {
-                    return UNWRITABLE;
-                }
-            } else {
-                MemorySegment.copy(block, head, p.value(), 0, rest);
+
+        /** Its length, TOO_LONG, or UNWRITABLE (also set by {@link #finish} for a gathered value that fails later). */
+        @Override
+        public long accept(int i, MemorySegment block) {
+            long answer = copy(i, block);
+            if (gathered > 0 && gatheredBytes >= PROCESS_CALL_BYTES) {
+                write();
             }
-            metrics.copied(p.inProcess(), rest);
+            return unwritable[i] ? UNWRITABLE : answer;
         }
-        return block.byteSize();
+
+        private long copy(int i, MemorySegment block) {
+            TwoParts p = parts[i];
+            long head = Math.min(p.headBytes(), block.byteSize());
+            long rest = block.byteSize() - head;
+            if (head > 0) { // also when the rest does not fit: the client tells its own block from another's by it
+                MemorySegment.copy(block, 0, p.head(), 0, head);
+            }
+            if (rest > p.valueBytes()) {
+                return TOO_LONG;
+            }
+            if (rest > 0) {
+                if (p.inProcess()) {
+                    which[gathered] = i;
+                    rests[gathered++] = block.asSlice(head, rest);
+                    gatheredBytes += rest;
+                    return block.byteSize();
+                }
+                MemorySegment.copy(block, head, p.value(), 0, rest);
+                metrics.copied(false, rest);
+            }
+            return block.byteSize();
+        }
+
+        @Override
+        public void finish(long[] answers) {
+            if (gathered > 0) {
+                write();
+            }
+            for (int i = 0; i < parts.length; i++) {
+                if (unwritable[i]) {
+                    answers[i] = UNWRITABLE;
+                }
+            }
+        }
+
+        /** Writes the values gathered so far to the client's memory, in one call per IOV_MAX of them. */
+        private void write() {
+            long[] addresses = new long[gathered];
+            for (int j = 0; j < gathered; j++) {
+                addresses[j] = parts[which[j]].address();
+            }
+            boolean[] written = calls.writeAll(pid, addresses, java.util.Arrays.copyOf(rests, gathered));
+            for (int j = 0; j < gathered; j++) {
+                if (written[j]) {
+                    metrics.copied(true, rests[j].byteSize());
+                } else {
+                    unwritable[which[j]] = true;
+                }
+                rests[j] = null;
+            }
+            gathered = 0;
+            gatheredBytes = 0;
+        }
     }
 
     private void writeRange(ClientSession session, ByteBuf body) {

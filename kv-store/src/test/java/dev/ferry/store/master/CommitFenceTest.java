@@ -81,4 +81,72 @@ class CommitFenceTest {
         assertThat(master.pollIndex("a", 1).updates()).isEmpty();
         assertThat(commit).isDone();
     }
+
+    @Test
+    void aCommitFromTheHoldingNodesOwnProcessHandsItItsUpdatesAndWaitsForNoAcknowledgement() {
+        register("a");
+        master.putStart(BlockKey.ofAll(1, 2), BLOCK, 1, "a");
+        Master.Committed c = master.putCommit(BlockKey.ofAll(1, 2), new int[] {11, 22}, 0, "a", 0);
+        assertThat(c.updates()).extracting(u -> u.block().key()).containsExactly(BlockKey.ofAll(1, 2));
+        assertThat(c.updates()).extracting(u -> u.block().crc32c()).containsExactly(11, 22);
+        assertThat(c.fence()).as("the committer applies its updates itself before its writer hears").isDone();
+        // Not acknowledged yet: its index poll still hands them out until it does.
+        assertThat(master.pollIndex("a", 0).updates()).hasSize(2);
+    }
+
+    @Test
+    void aCopyOnAnotherNodeStillWaitsForThatNode() {
+        register("a");
+        register("b");
+        master.putStart(BlockKey.ofAll(1), BLOCK, 2, "a");
+        Master.Committed c = master.putCommit(BlockKey.ofAll(1), new int[] {11}, 0, "a", 0);
+        assertThat(c.updates()).hasSize(1);
+        assertThat(c.fence()).as("b has not acknowledged its copy").isNotDone();
+
+        List<IndexUpdate> b = master.pollIndex("b", 0).updates();
+        master.pollIndex("b", b.getLast().seq());
+        assertThat(c.fence()).isDone();
+    }
+
+    @Test
+    void aCommitterThatHoldsNoneOfTheBlocksGetsItsOwnUpdatesAndTheHoldersAreWaitedFor() {
+        register("a");
+        register("b");
+        master.putStart(BlockKey.ofAll(1), BLOCK, 1, "b");
+        Master.Committed c = master.putCommit(BlockKey.ofAll(1), new int[] {11}, 0, "a", 0);
+        assertThat(c.updates()).isEmpty();
+        assertThat(c.fence()).isNotDone();
+        master.pollIndex("b", master.pollIndex("b", 0).updates().getLast().seq());
+        assertThat(c.fence()).isDone();
+    }
+
+    @Test
+    void theCommittersEarlierUnacknowledgedUpdatesComeFirstInOrder() {
+        register("a");
+        master.putStart(BlockKey.ofAll(1), BLOCK, 1, "a");
+        CompletableFuture<Void> first = master.putCommit(BlockKey.ofAll(1), new int[] {11});
+        master.putStart(BlockKey.ofAll(2), BLOCK, 1, "a");
+        Master.Committed second = master.putCommit(BlockKey.ofAll(2), new int[] {22}, 0, "a", 0);
+        assertThat(second.updates()).extracting(u -> u.block().key()).containsExactly(BlockKey.ofAll(1, 2));
+        assertThat(second.fence()).isDone();
+        assertThat(first).as("acknowledged only by the node's next poll").isNotDone();
+        master.pollIndex("a", second.updates().getLast().seq());
+        assertThat(first).isDone();
+    }
+
+    @Test
+    void aCommitterWhoseUpdatesDoNotFitOneAnswerIsWaitedFor() {
+        long[] keys = java.util.stream.LongStream.rangeClosed(1, Master.MAX_UPDATES_PER_HEARTBEAT).toArray();
+        Master big = new Master(new LruPolicy(), System::nanoTime, Long.MAX_VALUE, Long.MAX_VALUE);
+        big.registerNode("a", new SegmentDescriptor("a", (keys.length + 1) * BLOCK, new Endpoint("127.0.0.1", 1)),
+                new NodeFeatures(true, 0, ""), List.of());
+        big.putStart(BlockKey.ofAll(keys), BLOCK, 1, "a");
+        big.putCommit(BlockKey.ofAll(keys), new int[keys.length]); // fills one answer, unacknowledged
+        big.putStart(BlockKey.ofAll(keys.length + 1), BLOCK, 1, "a");
+        Master.Committed c = big.putCommit(BlockKey.ofAll(keys.length + 1), new int[1], 0, "a", 0);
+        assertThat(c.updates()).hasSize(Master.MAX_UPDATES_PER_HEARTBEAT);
+        assertThat(c.fence()).as("its own update is not in the answer").isNotDone();
+        big.pollIndex("a", keys.length + 1);
+        assertThat(c.fence()).isDone();
+    }
 }

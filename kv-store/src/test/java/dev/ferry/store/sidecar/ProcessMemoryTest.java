@@ -49,6 +49,82 @@ class ProcessMemoryTest {
         }
     }
 
+    /** Two pages mapped read-write with the second unmapped again: the first ends where nothing is mapped. */
+    private static MemorySegment pageBeforeAHole(Arena arena) throws Throwable {
+        var linker = java.lang.foreign.Linker.nativeLinker();
+        var mmap = linker.downcallHandle(linker.defaultLookup().find("mmap").orElseThrow(),
+                java.lang.foreign.FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                        ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+        var munmap = linker.downcallHandle(linker.defaultLookup().find("munmap").orElseThrow(),
+                java.lang.foreign.FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+        long page = 4096;
+        MemorySegment two = (MemorySegment) mmap.invoke(MemorySegment.NULL, 2 * page, 3 /* PROT_READ|WRITE */,
+                0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0L);
+        assertThat(two.address()).isNotEqualTo(-1L);
+        assertThat((int) munmap.invoke(MemorySegment.ofAddress(two.address() + page), page)).isZero();
+        return two.reinterpret(page, arena, s -> {
+            try {
+                munmap.invoke(s, page);
+            } catch (Throwable e) {
+                throw new IllegalStateException(e);
+            }
+        });
+    }
+
+    @Test
+    void aBatchCopiesEveryReachableRangeAndFailsOnlyThoseThatAreNot() throws Throwable {
+        try (Arena arena = Arena.ofConfined(); ProcessMemory.Calls calls = new ProcessMemory.Calls()) {
+            MemorySegment edge = pageBeforeAHole(arena);
+            MemorySegment a = arena.allocate(300_000);
+            MemorySegment b = arena.allocate(5_000);
+            for (long i = 0; i < a.byteSize(); i++) {
+                a.set(ValueLayout.JAVA_BYTE, i, (byte) (i * 31));
+            }
+            for (long i = 0; i < b.byteSize(); i++) {
+                b.set(ValueLayout.JAVA_BYTE, i, (byte) (i * 7 + 1));
+            }
+            edge.fill((byte) 9);
+            // a; a range crossing into the hole; b; an unmapped range; the mapped page's last 100 bytes
+            long[] addresses = {a.address(), edge.address() + 4000, b.address(), 4096, edge.address() + 3996};
+            MemorySegment[] into = {arena.allocate(a.byteSize()), arena.allocate(200), arena.allocate(b.byteSize()),
+                    arena.allocate(64), arena.allocate(100)};
+            assertThat(calls.readAll(SELF, addresses, into)).containsExactly(true, false, true, false, true);
+            assertThat(into[0].mismatch(a)).isEqualTo(-1);
+            assertThat(into[2].mismatch(b)).isEqualTo(-1);
+            assertThat(into[4].mismatch(edge.asSlice(3996, 100))).isEqualTo(-1);
+
+            MemorySegment[] back = {arena.allocate(a.byteSize()), arena.allocate(b.byteSize())};
+            long[] to = {back[0].address(), edge.address() + 4090, back[1].address()};
+            assertThat(calls.writeAll(SELF, to, new MemorySegment[] {a, arena.allocate(10), b}))
+                    .containsExactly(true, false, true);
+            assertThat(back[0].mismatch(a)).isEqualTo(-1);
+            assertThat(back[1].mismatch(b)).isEqualTo(-1);
+        }
+    }
+
+    @Test
+    void aBatchOfMoreRangesThanOneCallTakesIsCopiedWhole() {
+        int n = ProcessMemory.IOV_MAX * 2 + 3;
+        try (Arena arena = Arena.ofConfined(); ProcessMemory.Calls calls = new ProcessMemory.Calls()) {
+            MemorySegment source = arena.allocate(n * 16L);
+            for (long i = 0; i < source.byteSize(); i++) {
+                source.set(ValueLayout.JAVA_BYTE, i, (byte) (i ^ (i >> 8)));
+            }
+            MemorySegment copy = arena.allocate(source.byteSize());
+            long[] addresses = new long[n];
+            MemorySegment[] into = new MemorySegment[n];
+            for (int i = 0; i < n; i++) {
+                addresses[i] = source.address() + 16L * i;
+                into[i] = copy.asSlice(16L * i, 16);
+            }
+            boolean[] ok = calls.readAll(SELF, addresses, into);
+            for (int i = 0; i < n; i++) {
+                assertThat(ok[i]).as("range %d", i).isTrue();
+            }
+            assertThat(copy.mismatch(source)).isEqualTo(-1);
+        }
+    }
+
     @Test
     void aProcessThatIsNotThereIsRefusedWithTheReason() {
         try (Arena arena = Arena.ofConfined()) {

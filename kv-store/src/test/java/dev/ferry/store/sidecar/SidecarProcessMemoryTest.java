@@ -139,6 +139,38 @@ class SidecarProcessMemoryTest {
     }
 
     @Test
+    void aBatchOverSeveralProcessCallsFailsOnlyTheValuesTheClientHasNotMapped() {
+        start(c -> c);
+        long unmapped = 4096; // the first pages of an address space are never mapped
+        long size = SidecarOps.PROCESS_CALL_BYTES / 2 + 1000; // two values never share a call
+        MemorySegment[] values = new MemorySegment[5];
+        SidecarClient.TwoParts[] puts = new SidecarClient.TwoParts[6];
+        for (int i = 0; i < 5; i++) {
+            values[i] = privateValue(60 + i, size);
+            puts[i] = fromProcess(60 + i, 0, values[i]);
+        }
+        puts[2] = new SidecarClient.TwoParts(key(62), buffer, 0, HEAD, PROCESS_MEMORY, unmapped, size);
+        puts[5] = new SidecarClient.TwoParts(key(65), buffer, 0, HEAD, buffer, 4096, 3000); // a shared one among them
+        assertThat(client.putFrom(puts)).containsExactly(0, 0, SidecarOps.UNREADABLE, 0, 0, 0);
+        assertThat(client.exists(key(60), key(61), key(62), key(63), key(64), key(65)))
+                .containsExactly(true, true, false, true, true, true);
+
+        MemorySegment[] into = new MemorySegment[5];
+        SidecarClient.TwoParts[] gets = new SidecarClient.TwoParts[5];
+        for (int i = 0; i < 5; i++) {
+            into[i] = arena.allocate(size, 64);
+            gets[i] = new SidecarClient.TwoParts(key(i == 2 ? 61 : 60 + i), buffer, 8192 + i * HEAD, HEAD,
+                    PROCESS_MEMORY, i == 3 ? unmapped : into[i].address(), size);
+        }
+        assertThat(client.getInto(gets)).containsExactly(HEAD + size, HEAD + size, HEAD + size,
+                SidecarOps.UNWRITABLE, HEAD + size);
+        for (int i : new int[] {0, 1, 4}) {
+            assertThat(into[i].mismatch(values[i])).as("value %d", i).isEqualTo(-1);
+        }
+        assertThat(into[2].mismatch(values[1])).isEqualTo(-1);
+    }
+
+    @Test
     void aSidecarWithoutProcessMemoryRefusesItAndStoresNothingButServesSharedBuffers() {
         start(c -> c.processMemory(false));
         MemorySegment a = privateValue(20, 1000);
