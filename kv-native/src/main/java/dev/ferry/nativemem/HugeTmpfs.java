@@ -13,7 +13,8 @@ import java.util.concurrent.TimeUnit;
  * pages where the host's /dev/shm has none: {@code mount -t tmpfs -o huge=always,size=SIZE}
  * (or, to compare, {@code huge=never}: 4 KiB pages).
  * Needs root (CAP_SYS_ADMIN) and the {@code mount} and {@code umount} commands. {@link #close()}
- * unmounts it (its files go with it) and removes the directory. Not thread-safe.
+ * unmounts it (its files go with it) and removes the directory; so does a shutdown hook when
+ * the JVM exits (a Ctrl-C) before it was closed. Thread-safe.
  */
 public final class HugeTmpfs implements AutoCloseable {
     private static final long COMMAND_SECONDS = 30;
@@ -42,10 +43,12 @@ public final class HugeTmpfs implements AutoCloseable {
     }
 
     private final Path dir;
+    private final Thread unmountAtExit;
     private boolean closed;
 
     private HugeTmpfs(Path dir) {
         this.dir = dir;
+        this.unmountAtExit = new Thread(this::close, "ferry-unmount-" + dir.getFileName());
     }
 
     /**
@@ -89,8 +92,15 @@ public final class HugeTmpfs implements AutoCloseable {
             run(List.of("mount", "-t", "tmpfs", "-o", "huge=" + huge.option() + ",mode=1777,size=" + size,
                     "ferry-huge", dir.toString()), "cannot mount a tmpfs with huge=" + huge.option() + " on " + dir
                     + " (root is needed)");
+            HugeTmpfs tmpfs = new HugeTmpfs(dir);
+            try {
+                Runtime.getRuntime().addShutdownHook(tmpfs.unmountAtExit);
+            } catch (IllegalStateException shuttingDown) {
+                tmpfs.close();
+                throw shuttingDown;
+            }
             mounted = true;
-            return new HugeTmpfs(dir);
+            return tmpfs;
         } finally {
             if (!mounted) {
                 deleteQuietly(dir);
@@ -111,11 +121,18 @@ public final class HugeTmpfs implements AutoCloseable {
      * @throws IllegalStateException when {@code umount} fails
      */
     @Override
-    public void close() {
+    public synchronized void close() {
         if (closed) {
             return;
         }
         closed = true;
+        if (Thread.currentThread() != unmountAtExit) {
+            try {
+                Runtime.getRuntime().removeShutdownHook(unmountAtExit);
+            } catch (IllegalStateException shuttingDown) {
+                // the hook runs or ran: this call unmounts all the same
+            }
+        }
         try {
             run(List.of("umount", "-l", dir.toString()), "cannot unmount " + dir);
         } finally {
