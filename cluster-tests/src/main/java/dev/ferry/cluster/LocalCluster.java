@@ -324,7 +324,7 @@ public final class LocalCluster implements AutoCloseable {
             }
             stores.add(launchAsync(role, StoreNodeMain.class.getName(), args));
         }
-        stores.forEach(ChildProcess::awaitReady);
+        stores.forEach(store -> store.awaitReady(readySeconds(share(config.capacityBlocks(), 0) * blockBytes)));
         stores.forEach(store -> slabFiles.add(Path.of(store.field("file"))));
         stores.forEach(this::addSlab);
         stores.forEach(store -> metrics.put(store.name(), new HostPort(hosts.address(store.name()),
@@ -425,7 +425,8 @@ public final class LocalCluster implements AutoCloseable {
             args.addAll(slabDirFlag());
             sidecars.add(launchAsync("sidecar-" + sides.get(i), SidecarMain.class.getName(), args));
         }
-        sidecars.forEach(ChildProcess::awaitReady);
+        sidecars.forEach(sidecar -> sidecar.awaitReady(readySeconds(share(config.capacityBlocks(), 0)
+                * config.profile().blockBytes())));
         sidecars.forEach(sidecar -> slabFiles.add(Path.of(sidecar.field("file"))));
         sidecars.forEach(this::addSlab);
         ChildProcess decode = launch("decode", "dev.ferry.decode.DecodeMain", nodeArgs("decode", List.of("--sidecar",
@@ -483,6 +484,15 @@ public final class LocalCluster implements AutoCloseable {
     private void addSlab(ChildProcess node) {
         slabs.add(new SlabStart(node.name(), Path.of(node.field("file")), node.field("page_size"),
                 Long.parseLong(node.field("populate_ms"))));
+    }
+
+    /**
+     * How long a store node of a slab of {@code slabBytes} may take to start: a minute, and 30 s
+     * per GiB on top for populating the slab (at most a few seconds per GiB, but far more on a
+     * busy machine, or where the hypervisor backs fresh memory only when it is first touched).
+     */
+    static long readySeconds(long slabBytes) {
+        return 60 + 30 * Math.ceilDiv(slabBytes, 1L << 30);
     }
 
     private List<String> slabDirFlag() {
