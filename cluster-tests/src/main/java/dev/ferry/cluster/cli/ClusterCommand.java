@@ -305,8 +305,8 @@ final class ClusterCommand implements Callable<Integer> {
         if (huge != null) {
             config = config.withSlabDir(huge.dir());
         }
-        try (HugeTmpfs mounted = huge; LocalCluster cluster = LocalCluster.start(config, bed != null ? bed : ClusterHosts.loopback(), masters,
-                insecure)) {
+        try (HugeTmpfs mounted = huge; LocalCluster cluster = LocalCluster.start(config,
+                bed != null ? bed : ClusterHosts.loopback(), masters, insecure)) {
             System.out.println("  started            master at " + (masters > 1 ? cluster.masterAddress() + " (leader "
                     + cluster.master() + ")" : cluster.master()) + ", prefill at "
                     + cluster.prefill() + "; logs in " + dir.resolve("logs"));
