@@ -112,7 +112,9 @@ public class AeronTransferBenchmark {
             }
             batch = new ArrayList<>();
             for (long at = 0; at < TOTAL_BYTES; at += chunk.chunkBytes) {
-                batch.add(TransferRequest.write(source.memory(), at, "sink", at, chunk.chunkBytes));
+                // A size that does not divide 64 MiB (a model's block, -p chunkBytes=6291456): a short last one.
+                batch.add(TransferRequest.write(source.memory(), at, "sink", at, Math.min(chunk.chunkBytes,
+                        TOTAL_BYTES - at)));
             }
         }
 

@@ -45,6 +45,7 @@ public class ShmTransferBenchmark {
     private TransferEngine target;
     private TransferEngine initiator;
     private List<TransferRequest> request;
+    private List<TransferRequest> readRequest;
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
@@ -58,11 +59,18 @@ public class ShmTransferBenchmark {
         SegmentDescriptor d = target.registerSegment("shm", targetSlab);
         initiator = new TransferEngine(new TransferEngine.Context().resolver(name -> d));
         request = List.of(TransferRequest.write(source.memory(), 0, "shm", 0, requestBytes));
+        readRequest = List.of(TransferRequest.read(source.memory(), 0, "shm", 0, requestBytes));
     }
 
     @Benchmark
     public void engineWrite() {
         initiator.submit(request).await();
+    }
+
+    /** A READ of the same bytes back out of the mapped slab: the direction decode takes. */
+    @Benchmark
+    public void engineRead() {
+        initiator.submit(readRequest).await();
     }
 
     @Benchmark

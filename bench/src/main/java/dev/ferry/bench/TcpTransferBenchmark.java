@@ -103,8 +103,9 @@ public class TcpTransferBenchmark {
         batch = new ArrayList<>();
         readBatch = new ArrayList<>();
         for (long at = 0; at < TOTAL_BYTES; at += chunkBytes) {
-            batch.add(TransferRequest.write(source.memory(), at, "sink", at, chunkBytes));
-            readBatch.add(TransferRequest.read(source.memory(), at, "sink", at, chunkBytes));
+            long bytes = Math.min(chunkBytes, TOTAL_BYTES - at); // a size that does not divide 64 MiB: a short last one
+            batch.add(TransferRequest.write(source.memory(), at, "sink", at, bytes));
+            readBatch.add(TransferRequest.read(source.memory(), at, "sink", at, bytes));
         }
         server = ServerSocketChannel.open().bind(new InetSocketAddress("127.0.0.1", 0));
         writer = SocketChannel.open(server.getLocalAddress());

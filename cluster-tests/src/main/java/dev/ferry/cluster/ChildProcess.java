@@ -163,12 +163,23 @@ public final class ChildProcess {
      *                               ready in time
      */
     public void awaitReady() {
+        awaitReady(START_TIMEOUT_SECONDS);
+    }
+
+    /**
+     * Waits for the ready line up to {@code seconds}: for a process whose start takes longer
+     * than most (a store node populating a large slab).
+     *
+     * @throws IllegalStateException with the tail of the log when the process exits or is not
+     *                               ready in time
+     */
+    public void awaitReady(long seconds) {
         try {
-            ready.get(START_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            ready.get(seconds, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
             throw new IllegalStateException(e.getCause().getMessage(), e.getCause());
         } catch (TimeoutException e) {
-            throw new IllegalStateException(name + " was not ready within " + START_TIMEOUT_SECONDS + " s: " + tail());
+            throw new IllegalStateException(name + " was not ready within " + seconds + " s: " + tail());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while starting " + name);

@@ -53,6 +53,7 @@ public final class LocalCluster implements AutoCloseable {
     private String masterAddress;
     private final List<ChildProcess> roles = new ArrayList<>();
     private final List<Path> slabFiles = new ArrayList<>();
+    private final List<SlabStart> slabs = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** Where the sidecars' sockets are: a short path, as a Unix socket's must be. */
     private Path socketDir;
     private final Thread shutdownHook = new Thread(this::close, "ferry-cluster-shutdown");
@@ -94,10 +95,13 @@ public final class LocalCluster implements AutoCloseable {
      * @param gpuBytes       the GPU tier of prefill and decode each (their engines' GPU memory in
      *                       front of the store: CUDA when present, else host memory standing in),
      *                       bytes; 0 for none
+     * @param slabDir        where store nodes and sidecars put their slab files (a tmpfs; one
+     *                       mounted with {@code huge=always} gives them 2 MiB pages), or null
+     *                       for theirs: {@code $FERRY_SLAB_DIR}, else /dev/shm
      */
     public record Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, String transport,
                          String policy, int masterPort, int replicas, long ssdBlocks, Path workDir, boolean sidecar,
-                         long stallTimeoutMillis, long gpuBytes) {
+                         long stallTimeoutMillis, long gpuBytes, Path slabDir) {
         /**
          * @throws IllegalArgumentException for a sidecar cluster the sidecars cannot run, or a GPU
          *                                  tier with sidecars or of a negative size
@@ -115,6 +119,20 @@ public final class LocalCluster implements AutoCloseable {
                 throw new IllegalArgumentException("the GPU tier is 0 (none) or a size, and not with sidecars (the "
                         + "engine behind a sidecar keeps its GPU memory itself), was " + gpuBytes + " bytes");
             }
+        }
+
+        /** This configuration with the slab files in {@code dir} (null: the store nodes' default). */
+        public Config withSlabDir(Path dir) {
+            return new Config(profile, capacityBlocks, storeNodes, links, transport, policy, masterPort, replicas,
+                    ssdBlocks, workDir, sidecar, stallTimeoutMillis, gpuBytes, dir);
+        }
+
+        /** With the slab files where the store nodes put them by default. */
+        public Config(ModelProfile profile, long capacityBlocks, int storeNodes, int links, String transport,
+                      String policy, int masterPort, int replicas, long ssdBlocks, Path workDir, boolean sidecar,
+                      long stallTimeoutMillis, long gpuBytes) {
+            this(profile, capacityBlocks, storeNodes, links, transport, policy, masterPort, replicas, ssdBlocks, workDir,
+                    sidecar, stallTimeoutMillis, gpuBytes, null);
         }
 
         /** With the engines' default stall timeout and no GPU tier. */
@@ -297,6 +315,7 @@ public final class LocalCluster implements AutoCloseable {
             if (config.transport().equals("aeron")) {
                 args.add("--aeron");
             }
+            args.addAll(slabDirFlag());
             if (config.ssdBlocks() > 0) {
                 args.addAll(List.of("--ssd-dir", config.workDir().resolve("store-" + (i + 1) + "-ssd").toString(),
                         // Room for that many blocks on top of RocksDB's own reserve.
@@ -305,8 +324,9 @@ public final class LocalCluster implements AutoCloseable {
             }
             stores.add(launchAsync(role, StoreNodeMain.class.getName(), args));
         }
-        stores.forEach(ChildProcess::awaitReady);
+        stores.forEach(store -> store.awaitReady(readySeconds(share(config.capacityBlocks(), 0) * blockBytes)));
         stores.forEach(store -> slabFiles.add(Path.of(store.field("file"))));
+        stores.forEach(this::addSlab);
         stores.forEach(store -> metrics.put(store.name(), new HostPort(hosts.address(store.name()),
                 Integer.parseInt(store.field("metrics")))));
         ChildProcess decode = launch("decode", "dev.ferry.decode.DecodeMain", nodeArgs("decode", List.of("--master",
@@ -402,10 +422,13 @@ public final class LocalCluster implements AutoCloseable {
             if (!config.transport().equals("shm")) {
                 args.add("--no-shared-memory");
             }
+            args.addAll(slabDirFlag());
             sidecars.add(launchAsync("sidecar-" + sides.get(i), SidecarMain.class.getName(), args));
         }
-        sidecars.forEach(ChildProcess::awaitReady);
+        sidecars.forEach(sidecar -> sidecar.awaitReady(readySeconds(share(config.capacityBlocks(), 0)
+                * config.profile().blockBytes())));
         sidecars.forEach(sidecar -> slabFiles.add(Path.of(sidecar.field("file"))));
+        sidecars.forEach(this::addSlab);
         ChildProcess decode = launch("decode", "dev.ferry.decode.DecodeMain", nodeArgs("decode", List.of("--sidecar",
                 socket("decode").toString())));
         startPrefill(decode, List.of("--sidecar", socket("prefill").toString()));
@@ -440,6 +463,40 @@ public final class LocalCluster implements AutoCloseable {
         args.addAll(List.of("--decode", this.decode.toString()));
         ChildProcess p = launch("prefill", "dev.ferry.prefill.PrefillMain", args);
         prefill = new HostPort(hosts.address("prefill"), Integer.parseInt(p.field("port")));
+    }
+
+    /**
+     * How a store node's (or sidecar's) slab started, from its ready line.
+     *
+     * @param node           the role, e.g. {@code store-1} or {@code sidecar-prefill}
+     * @param file           the slab file
+     * @param pageSize       {@code 2MiB}, {@code 4KiB}, or {@code lazy} when it was not populated
+     * @param populateMillis time spent populating it at start, ms (0 when lazy)
+     */
+    public record SlabStart(String node, Path file, String pageSize, long populateMillis) {
+    }
+
+    /** The slabs of the store nodes (or sidecars), in start order; empty before they are ready. */
+    public List<SlabStart> slabs() {
+        return List.copyOf(slabs);
+    }
+
+    private void addSlab(ChildProcess node) {
+        slabs.add(new SlabStart(node.name(), Path.of(node.field("file")), node.field("page_size"),
+                Long.parseLong(node.field("populate_ms"))));
+    }
+
+    /**
+     * How long a store node of a slab of {@code slabBytes} may take to start: a minute, and 30 s
+     * per GiB on top for populating the slab (at most a few seconds per GiB, but far more on a
+     * busy machine, or where the hypervisor backs fresh memory only when it is first touched).
+     */
+    static long readySeconds(long slabBytes) {
+        return 60 + 30 * Math.ceilDiv(slabBytes, 1L << 30);
+    }
+
+    private List<String> slabDirFlag() {
+        return config.slabDir() == null ? List.of() : List.of("--slab-dir", config.slabDir().toString());
     }
 
     private List<String> transportFlag() {

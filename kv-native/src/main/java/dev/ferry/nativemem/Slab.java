@@ -1,6 +1,7 @@
 package dev.ferry.nativemem;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
@@ -29,6 +30,12 @@ import java.util.stream.Stream;
  * {@link #mapShared shared} memory backed by a file (normally under {@code /dev/shm}) that
  * a co-located process can map too, and that outlives a crash of this process.
  *
+ * <p>A shared slab asks for transparent huge pages ({@code madvise(MADV_HUGEPAGE)}) when it is
+ * mapped: on a tmpfs mounted with {@code huge=advise} that gives it 2 MiB pages, on one with
+ * {@code huge=always} or {@code huge=within_size} it gets them without asking, and elsewhere
+ * (/dev/shm normally) the advice changes nothing. {@link #hugePageBytes()} says how much of
+ * the mapping huge pages back.
+ *
  * <p>Thread-safety: the slab itself is immutable; its memory may be read and written from
  * any thread (the arena is shared). Closing it while another thread uses the memory is an
  * error of the caller. Close it exactly once; later access throws
@@ -39,6 +46,10 @@ public final class Slab implements AutoCloseable {
     public static final long PAGE_BYTES = 4096;
     /** {@code madvise} advice that faults every page of a range in, writable (Linux 5.14 and later). */
     static final int MADV_POPULATE_WRITE = 23;
+    /** {@code madvise} advice that asks for transparent huge pages for a range. */
+    static final int MADV_HUGEPAGE = 14;
+    /** Size of a huge page (one page-middle-directory entry with 4 KiB pages), in bytes: 2 MiB. */
+    public static final long HUGE_PAGE_BYTES = 2L << 20;
     private static final int EINVAL = 22;
     /** Slab files named for their owner's pid: {@code ferry-<name>-<pid>.slab}. */
     private static final Pattern OWNED_FILE = Pattern.compile("ferry-.*-(\\d+)\\.slab");
@@ -70,7 +81,9 @@ public final class Slab implements AutoCloseable {
 
     /**
      * Creates (or opens, when it exists) the file at {@code path}, sizes it to {@code bytes}
-     * and maps it read-write and shared.
+     * and maps it read-write and shared, asking for transparent huge pages
+     * ({@code madvise(MADV_HUGEPAGE)}; where the kernel or the file system has none, the
+     * advice is ignored).
      *
      * @param path          file to back the slab, normally under {@code /dev/shm}
      * @param bytes         size in bytes, at least 1
@@ -81,16 +94,16 @@ public final class Slab implements AutoCloseable {
     public static Slab mapShared(Path path, long bytes, boolean deleteOnClose) {
         requirePositive(bytes);
         Arena arena = Arena.ofShared();
-        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.CREATE,
-                StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+        try (RandomAccessFile file = new RandomAccessFile(path.toFile(), "rw");
+             FileChannel channel = file.getChannel()) {
             if (channel.size() != bytes) {
-                channel.truncate(Math.min(channel.size(), bytes));
-                if (channel.size() < bytes) {
-                    // Sparse extension: tmpfs commits pages only when they are touched.
-                    channel.write(java.nio.ByteBuffer.wrap(new byte[1]), bytes - 1);
-                }
+                // ftruncate: a sparse extension, no page written (tmpfs commits pages only when
+                // they are touched, and a written last byte would take a small page where the
+                // mapping asks for huge ones).
+                file.setLength(bytes);
             }
             MemorySegment memory = channel.map(FileChannel.MapMode.READ_WRITE, 0, bytes, arena);
+            Madvise.hugePages(memory);
             return new Slab(arena, memory, path, deleteOnClose);
         } catch (IOException e) {
             arena.close();
@@ -99,7 +112,8 @@ public final class Slab implements AutoCloseable {
     }
 
     /**
-     * Maps an existing file of exactly {@code bytes} bytes, read-write and shared, without
+     * Maps an existing file of exactly {@code bytes} bytes, read-write and shared (asking for
+     * huge pages, as {@link #mapShared} does), without
      * creating, resizing or (on close) deleting it: another process's slab.
      *
      * @throws UncheckedIOException if the file is missing, of another size, or cannot be mapped
@@ -111,7 +125,9 @@ public final class Slab implements AutoCloseable {
             if (channel.size() != bytes) {
                 throw new IOException("file holds " + channel.size() + " bytes, expected " + bytes);
             }
-            return new Slab(arena, channel.map(FileChannel.MapMode.READ_WRITE, 0, bytes, arena), path, false);
+            MemorySegment memory = channel.map(FileChannel.MapMode.READ_WRITE, 0, bytes, arena);
+            Madvise.hugePages(memory);
+            return new Slab(arena, memory, path, false);
         } catch (IOException e) {
             arena.close();
             throw new UncheckedIOException("cannot map slab file " + path + ": " + e.getMessage(), e);
@@ -159,6 +175,28 @@ public final class Slab implements AutoCloseable {
         } finally {
             removeFile();
         }
+    }
+
+    /**
+     * Bytes of this slab's memory that huge pages (2 MiB) map in this process now: the
+     * {@code ShmemPmdMapped}, {@code FilePmdMapped} and {@code AnonHugePages} of its mappings
+     * in {@code /proc/self/smaps}. Pages not yet faulted in count as not huge, so call it after
+     * {@link #populate()} to learn the page size the slab got. Reads and parses smaps: for
+     * start-up and reports, not hot paths. Thread-safe.
+     *
+     * @return bytes mapped by huge pages, 0 to {@link #bytes()}; 0 where /proc is missing
+     * @throws UncheckedIOException when /proc/self/smaps exists but cannot be read
+     */
+    public long hugePageBytes() {
+        return Smaps.hugeBytes(Path.of("/proc/self/smaps"), memory.address(), memory.byteSize());
+    }
+
+    /**
+     * The page size most of this slab is mapped with now, for reports: {@code "2MiB"} when
+     * huge pages map at least half of it ({@link #hugePageBytes()}), else {@code "4KiB"}.
+     */
+    public String pageSize() {
+        return hugePageBytes() * 2 >= bytes() ? "2MiB" : "4KiB";
     }
 
     /** How {@link #populate()} faulted the pages in. */
@@ -243,21 +281,34 @@ public final class Slab implements AutoCloseable {
 
         /** @return true when the kernel populated the range, false when it does not know the advice */
         static boolean populate(MemorySegment memory) {
-            if (MADVISE == null) {
+            int errno = call(memory, MADV_POPULATE_WRITE);
+            if (errno == 0) {
+                return true;
+            }
+            if (errno == EINVAL) {
                 return false;
+            }
+            throw new IllegalStateException("madvise(MADV_POPULATE_WRITE) of " + memory.byteSize()
+                    + " bytes failed with errno " + errno);
+        }
+
+        /**
+         * Asks for transparent huge pages for the range. A kernel without them answers EINVAL,
+         * and the answer changes nothing either way: the pages are then small ones.
+         */
+        static void hugePages(MemorySegment memory) {
+            call(memory, MADV_HUGEPAGE);
+        }
+
+        /** @return 0 on success, else errno ({@code EINVAL} when there is no madvise at all) */
+        private static int call(MemorySegment memory, int advice) {
+            if (MADVISE == null) {
+                return EINVAL;
             }
             try (Arena arena = Arena.ofConfined()) {
                 MemorySegment state = arena.allocate(STATE);
-                int rc = (int) MADVISE.invokeExact(state, memory, memory.byteSize(), MADV_POPULATE_WRITE);
-                if (rc == 0) {
-                    return true;
-                }
-                int errno = (int) ERRNO.get(state, 0L);
-                if (errno == EINVAL) {
-                    return false;
-                }
-                throw new IllegalStateException("madvise(MADV_POPULATE_WRITE) of " + memory.byteSize()
-                        + " bytes failed with errno " + errno);
+                int rc = (int) MADVISE.invokeExact(state, memory, memory.byteSize(), advice);
+                return rc == 0 ? 0 : (int) ERRNO.get(state, 0L);
             } catch (RuntimeException | Error e) {
                 throw e;
             } catch (Throwable e) {

@@ -11,6 +11,7 @@ import dev.ferry.cluster.report.ReplaySummary;
 import dev.ferry.cluster.report.ReportFiles;
 import dev.ferry.cluster.report.RequestResult;
 import dev.ferry.cluster.report.TrafficReport;
+import dev.ferry.nativemem.HugeTmpfs;
 import dev.ferry.nativemem.MachineInfo;
 import dev.ferry.nativemem.device.DeviceChoice;
 import dev.ferry.nativemem.device.DeviceMemories;
@@ -163,6 +164,16 @@ final class ClusterCommand implements Callable<Integer> {
             + "logs/tls directory (the default).")
     boolean insecure;
 
+    @Option(names = "--slab-dir", paramLabel = "DIR", description = "Where the store nodes (or sidecars) put their "
+            + "slab files: a tmpfs; one mounted with huge=always gives the slabs 2 MiB pages. Default: their own "
+            + "($FERRY_SLAB_DIR, else /dev/shm).")
+    Path slabDir;
+
+    @Option(names = "--huge-pages", description = "Put the slabs on 2 MiB pages: mount a tmpfs of the store's size "
+            + "with huge=always on a new directory under the temporary directory for the run (needs root), and "
+            + "unmount it at the end. Not with --slab-dir.")
+    boolean hugePages;
+
     @Option(names = "--seed", defaultValue = "42", description = "Seed of the generated trace (default ${DEFAULT-VALUE}).")
     long seed;
 
@@ -225,12 +236,19 @@ final class ClusterCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--netns: " + reason.get());
             }
         }
+        if (hugePages && slabDir != null) {
+            throw new IllegalArgumentException("--huge-pages mounts a tmpfs of its own for the slabs: leave out "
+                    + "--slab-dir, or give only --slab-dir of a tmpfs mounted with huge=always");
+        }
+        if (slabDir != null && !Files.isDirectory(slabDir)) {
+            throw new IllegalArgumentException("--slab-dir " + slabDir + " is not a directory");
+        }
         Path dir = out != null ? out : Path.of("ferry-out",
                 LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         // Checks the combination of settings before any process starts.
         LocalCluster.Config config = new LocalCluster.Config(profile, capacityBlocks, storeNodes, links, transport,
                 policy, masterPort, replicas, ssdBlocks, dir.resolve("logs"), sidecar, stallTimeoutMillis,
-                gpuCapacity);
+                gpuCapacity, slabDir);
         List<TraceRequest> requestsToReplay = trace == null
                 ? TraceGenerator.generate(seed, requests == 0 ? 1000 : requests)
                 : TraceReader.read(trace, requests);
@@ -281,15 +299,23 @@ final class ClusterCommand implements Callable<Integer> {
         List<String> deaths;
         List<String> failovers;
         FlapReport flaps = null;
+        List<LocalCluster.SlabStart> slabs = List.of();
         NetnsHosts bed = netns ? NetnsHosts.create(roles(), linksPerHost) : null;
-        try (LocalCluster cluster = LocalCluster.start(config, bed != null ? bed : ClusterHosts.loopback(), masters,
-                insecure)) {
+        HugeTmpfs huge = hugePages ? mountHugeTmpfs(profile) : null;
+        if (huge != null) {
+            config = config.withSlabDir(huge.dir());
+        }
+        try (HugeTmpfs mounted = huge; LocalCluster cluster = LocalCluster.start(config,
+                bed != null ? bed : ClusterHosts.loopback(), masters, insecure)) {
             System.out.println("  started            master at " + (masters > 1 ? cluster.masterAddress() + " (leader "
                     + cluster.master() + ")" : cluster.master()) + ", prefill at "
                     + cluster.prefill() + "; logs in " + dir.resolve("logs"));
             if (netns) {
                 System.out.println("  network            " + cluster.hosts().describe());
             }
+            slabs = cluster.slabs();
+            System.out.println("  slabs              " + describeSlabs(slabs, huge != null ? huge.dir() : slabDir,
+                    huge != null));
             if (!cluster.metricsEndpoints().isEmpty()) {
                 System.out.println("  metrics            " + String.join(", ", cluster.metricsEndpoints().entrySet().stream()
                         .map(e -> e.getKey() + " http://" + e.getValue() + "/metrics").toList()));
@@ -338,7 +364,7 @@ final class ClusterCommand implements Callable<Integer> {
         // Written whatever happened: every result the replay got is kept.
         List<Path> files = ReportFiles.write(dir, results, summary, traffic, "TTFT: " + profile.name() + ", "
                 + results.size() + " requests, capacity " + capacityBlocks + " blocks",
-                flaps == null ? java.util.Map.of() : java.util.Map.of("linkFlaps", flaps.toJson()));
+                extraSections(flaps, slabs));
         files.forEach(f -> System.out.println("  wrote              " + f));
         results.stream().filter(RequestResult::failed).limit(5)
                 .forEach(r -> System.out.println("  failed request " + r.index() + ": " + r.error()));
@@ -357,6 +383,45 @@ final class ClusterCommand implements Callable<Integer> {
             return ExitCodes.VERIFY_FAILED;
         }
         return summary.failed() > 0 ? ExitCodes.REQUESTS_FAILED : ExitCodes.OK;
+    }
+
+    /** The sections of summary.json after the summary: {@code slabs}, and {@code linkFlaps} when links flapped. */
+    private static java.util.Map<String, Object> extraSections(FlapReport flaps, List<LocalCluster.SlabStart> slabs) {
+        java.util.Map<String, Object> more = new java.util.LinkedHashMap<>();
+        more.put("slabs", slabs.stream().map(s -> {
+            java.util.Map<String, Object> slab = new java.util.LinkedHashMap<>();
+            slab.put("node", s.node());
+            slab.put("file", s.file().toString());
+            slab.put("pageSize", s.pageSize());
+            slab.put("populateMillis", s.populateMillis());
+            return slab;
+        }).toList());
+        if (flaps != null) {
+            more.put("linkFlaps", flaps.toJson());
+        }
+        return more;
+    }
+
+    /** E.g. {@code 2MiB pages, populated in 812 / 790 ms (store-1 / store-2), in /dev/shm}. */
+    static String describeSlabs(List<LocalCluster.SlabStart> slabs, Path dir, boolean mounted) {
+        List<String> sizes = slabs.stream().map(LocalCluster.SlabStart::pageSize).distinct().toList();
+        String pages = sizes.equals(List.of("lazy")) ? "populated lazily (by the first writes)"
+                : String.join(" and ", sizes) + " pages, populated in " + String.join(" / ",
+                slabs.stream().map(s -> Long.toString(s.populateMillis())).toList()) + " ms";
+        return pages + " (" + String.join(" / ", slabs.stream().map(LocalCluster.SlabStart::node).toList()) + "), in "
+                + (dir == null ? "the store nodes' default directory" : dir.toString())
+                + (mounted ? " (a tmpfs with huge=always, unmounted at the end)" : "");
+    }
+
+    /** A tmpfs with huge=always, of the store's size, for --huge-pages. */
+    private HugeTmpfs mountHugeTmpfs(ModelProfile profile) {
+        int nodes = sidecar ? 2 : storeNodes;
+        long bytes = capacityBlocks * profile.blockBytes() + (nodes + 1) * dev.ferry.nativemem.Slab.HUGE_PAGE_BYTES;
+        try {
+            return HugeTmpfs.mount(Path.of(System.getProperty("java.io.tmpdir")), bytes);
+        } catch (IllegalStateException e) {
+            throw new IllegalArgumentException("--huge-pages: " + e.getMessage());
+        }
     }
 
     /** {@code 3s}, {@code 1.5s}, {@code 500ms} or a bare number of seconds, in ms. */
@@ -444,11 +509,11 @@ final class ClusterCommand implements Callable<Integer> {
                     + largest.index() + " of the trace, which has " + largest.blockKeys().length + " blocks");
         }
         long bytes = capacityBlocks * profile.blockBytes();
-        Path shm = Path.of("/dev/shm");
+        Path shm = slabDir != null ? slabDir : Path.of(System.getenv().getOrDefault("FERRY_SLAB_DIR", "/dev/shm"));
         if (Files.isDirectory(shm) && Files.getFileStore(shm).getUsableSpace() < bytes) {
-            throw new IllegalArgumentException(String.format("capacity of %d blocks needs %.2f GB in /dev/shm, which "
+            throw new IllegalArgumentException(String.format("capacity of %d blocks needs %.2f GB in %s, which "
                     + "has %.2f GB free: lower --capacity-blocks or pick a smaller --model", capacityBlocks, bytes / 1e9,
-                    Files.getFileStore(shm).getUsableSpace() / 1e9));
+                    shm, Files.getFileStore(shm).getUsableSpace() / 1e9));
         }
     }
 }

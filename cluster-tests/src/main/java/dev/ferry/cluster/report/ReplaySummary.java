@@ -17,6 +17,8 @@ import org.HdrHistogram.Histogram;
  * @param bytesRead      bytes read (all requests)
  * @param transferGBps   bytes moved over the summed time of the transfers, GB/s (1e9 bytes/s)
  * @param wallGBps       bytes moved over the replay's wall time, GB/s
+ * @param writeGBps      bytes written over the summed time of the WRITE transfers, GB/s
+ * @param readGBps       bytes read over the summed time of the READ transfers, GB/s
  * @param ttftP50Ms      TTFT median of successful requests, ms
  * @param ttftP90Ms      TTFT 90th percentile, ms
  * @param ttftP99Ms      TTFT 99th percentile, ms
@@ -28,6 +30,7 @@ import org.HdrHistogram.Histogram;
  */
 public record ReplaySummary(int requests, int failed, long blocks, long blocksWritten, long blocksRead,
                             double hitRatio, long bytesWritten, long bytesRead, double transferGBps, double wallGBps,
+                            double writeGBps, double readGBps,
                             double ttftP50Ms, double ttftP90Ms, double ttftP99Ms, double tbtP50Ms,
                             long verifyFailures, double wallSeconds, TierFigures tiers) {
 
@@ -42,6 +45,7 @@ public record ReplaySummary(int requests, int failed, long blocks, long blocksWr
         Histogram ttft = new Histogram(3);
         Histogram tbt = new Histogram(3);
         long blocks = 0, hits = 0, written = 0, read = 0, bytesW = 0, bytesR = 0, nanos = 0, verify = 0;
+        long writeNanos = 0, readNanos = 0;
         int failed = 0;
         for (RequestResult r : results) {
             blocks += r.blocks();
@@ -51,6 +55,8 @@ public record ReplaySummary(int requests, int failed, long blocks, long blocksWr
             bytesW += r.bytesWritten();
             bytesR += r.bytesRead();
             nanos += r.writeNanos() + r.readNanos();
+            writeNanos += r.writeNanos();
+            readNanos += r.readNanos();
             if (r.failed()) {
                 failed++;
                 continue;
@@ -62,8 +68,12 @@ public record ReplaySummary(int requests, int failed, long blocks, long blocksWr
         double moved = bytesW + bytesR;
         return new ReplaySummary(results.size(), failed, blocks, written, read,
                 blocks == 0 ? 0 : (double) hits / blocks, bytesW, bytesR, nanos <= 0 ? 0 : moved / nanos,
-                wallNanos <= 0 ? 0 : moved / wallNanos, ms(ttft, 50), ms(ttft, 90), ms(ttft, 99), ms(tbt, 50),
+                wallNanos <= 0 ? 0 : moved / wallNanos, rate(bytesW, writeNanos), rate(bytesR, readNanos), ms(ttft, 50), ms(ttft, 90), ms(ttft, 99), ms(tbt, 50),
                 verify, wallNanos / 1e9, TierFigures.of(results));
+    }
+
+    private static double rate(long bytes, long nanos) {
+        return nanos <= 0 ? 0 : (double) bytes / nanos;
     }
 
     private static double ms(Histogram h, double percentile) {
@@ -84,6 +94,8 @@ public record ReplaySummary(int requests, int failed, long blocks, long blocksWr
         row(b, "prefix hit ratio", String.format(Locale.ROOT, "%.4f", hitRatio));
         row(b, "bytes moved", String.format(Locale.ROOT, "%.2f GB written, %.2f GB read", bytesWritten / 1e9, bytesRead / 1e9));
         row(b, "transfer GB/s", String.format(Locale.ROOT, "%.2f in transfers, %.2f over wall time", transferGBps, wallGBps));
+        row(b, "WRITE / READ GB/s", String.format(Locale.ROOT, "%.2f / %.2f in transfers (WRITE/READ %.2f)", writeGBps,
+                readGBps, readGBps <= 0 ? 0 : writeGBps / readGBps));
         row(b, "TTFT p50/p90/p99", String.format(Locale.ROOT, "%.2f / %.2f / %.2f ms", ttftP50Ms, ttftP90Ms, ttftP99Ms));
         row(b, "TBT p50", String.format(Locale.ROOT, "%.2f ms (modeled)", tbtP50Ms));
         List<String> perTier = tiers.lines();

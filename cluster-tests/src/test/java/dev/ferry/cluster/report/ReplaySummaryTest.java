@@ -22,6 +22,9 @@ class ReplaySummaryTest {
         double moved = 850.0 * SyntheticResults.BLOCK_BYTES;
         assertThat(s.transferGBps()).isCloseTo(moved / (50 * 1_000_000 + 45 * 1_000_000), within(1e-9));
         assertThat(s.wallGBps()).isCloseTo(moved / 2e9, within(1e-9));
+        // WRITE: 400 blocks in 50 transfers of 1 ms; READ: 450 blocks in the 45 successful ones of 1 ms.
+        assertThat(s.writeGBps()).isCloseTo(400.0 * SyntheticResults.BLOCK_BYTES / 50_000_000, within(1e-9));
+        assertThat(s.readGBps()).isCloseTo(450.0 * SyntheticResults.BLOCK_BYTES / 45_000_000, within(1e-9));
         assertThat(s.wallSeconds()).isEqualTo(2.0);
         assertThat(s.verifyFailures()).isZero();
     }
@@ -44,6 +47,8 @@ class ReplaySummaryTest {
         assertThat(s.ttftP99Ms()).isZero();
         assertThat(s.transferGBps()).isZero();
         assertThat(s.wallGBps()).isZero();
+        assertThat(s.writeGBps()).isZero();
+        assertThat(s.readGBps()).isZero();
     }
 
     @Test
@@ -56,6 +61,7 @@ class ReplaySummaryTest {
         assertThat(table).contains("  requests           50 (5 failed)")
                 .contains("  prefix hit ratio   0.2000")
                 .contains("  TTFT p50/p90/p99   25.0")
+                .contains("  WRITE / READ GB/s ")
                 .contains("  wall time          2.0 s");
         assertThat(lines.subList(2, lines.size())).allSatisfy(l -> assertThat(l.charAt(21)).isNotEqualTo(' '));
     }

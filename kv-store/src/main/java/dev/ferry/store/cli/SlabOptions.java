@@ -7,7 +7,7 @@ import picocli.CommandLine.Spec;
 
 /**
  * Where a store node's DRAM slab lives and how it is kept (a picocli mixin of the store node
- * and the sidecar): {@code --shm-dir}, {@code --data-dir}, {@code --lazy-slab} and the
+ * and the sidecar): {@code --slab-dir} ({@code --shm-dir}), {@code --data-dir}, {@code --lazy-slab} and the
  * background scrub's {@code --scrub-rate RATE} (bytes per second with units;
  * {@code --scrub-bytes-per-second} is its deprecated alias). Not thread-safe; read once at start.
  */
@@ -18,8 +18,9 @@ public final class SlabOptions {
     @Spec(Spec.Target.MIXEE)
     CommandSpec command;
 
-    @Option(names = "--shm-dir", paramLabel = "DIR", defaultValue = "/dev/shm", description = "Where a slab file "
-            + "without --data-dir lives (default ${DEFAULT-VALUE}).")
+    @Option(names = {"--slab-dir", "--shm-dir"}, paramLabel = "DIR", defaultValue = "${env:FERRY_SLAB_DIR:-/dev/shm}",
+            description = "Where a slab file without --data-dir lives: a tmpfs; one mounted with huge=always (or "
+            + "huge=advise) gives the slab 2 MiB pages. Default: $FERRY_SLAB_DIR, else /dev/shm.")
     Path shmDir;
 
     @Option(names = "--data-dir", paramLabel = "DIR", description = "Keep the slab (dram.slab) and the block index "

@@ -450,6 +450,20 @@ public final class StoreNode implements AutoCloseable {
         return dropped;
     }
 
+    /**
+     * The page size the slab got, for reports: {@code 2MiB} when huge pages map at least half
+     * of it in this process, {@code 4KiB} otherwise, {@code lazy} for a slab not populated at
+     * start (whose pages are not there yet). Reads /proc/self/smaps: not for hot paths.
+     */
+    public String slabPageSize() {
+        return config.lazySlab() ? "lazy" : slab.pageSize();
+    }
+
+    /** Bytes of the slab that huge pages (2 MiB) map in this process now; reads /proc/self/smaps. */
+    public long slabHugePageBytes() {
+        return slab.hugePageBytes();
+    }
+
     /** Time spent populating the slab at start, ns (0 for a lazy slab). */
     public long populateNanos() {
         return populateNanos;

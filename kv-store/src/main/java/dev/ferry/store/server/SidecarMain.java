@@ -151,7 +151,7 @@ public final class SidecarMain implements Callable<Integer> {
         Sidecar sidecar = new Sidecar(ctx);
         ProcessSupport.announceReady("role=sidecar socket=" + sidecar.socketPath() + " tcp=" + sidecar.tcpPort()
                 + " http=" + sidecar.httpPort() + " master=" + sidecar.masterAddress() + " file=" + sidecar.slabFile()
-                + " populate_ms=" + sidecar.populateNanos() / 1_000_000);
+                + " populate_ms=" + sidecar.populateNanos() / 1_000_000 + " page_size=" + sidecar.slabPageSize());
         // The drain waits twice at most (requests in flight, then the aborts of closed sessions).
         long graceMillis = 2 * drainMillis + ProcessSupport.STOP_GRACE_SECONDS * 1000L;
         ProcessSupport.runUntilStopped(exitOnStdinClose, graceMillis, () -> {

@@ -126,7 +126,7 @@ public final class StoreNodeMain implements Callable<Integer> {
         ProcessSupport.announceReady("role=store node=" + nodeId + " data=" + segment.endpoints().getFirst()
                 + " file=" + node.slabFile() + " segment=" + segment.name() + " bytes=" + capacityBytes
                 + " recovered=" + node.recovered() + " dropped=" + node.dropped()
-                + " populate_ms=" + node.populateNanos() / 1_000_000 + (http != null ? " metrics=" + http.port() : ""));
+                + " populate_ms=" + node.populateNanos() / 1_000_000 + " page_size=" + node.slabPageSize() + (http != null ? " metrics=" + http.port() : ""));
         ProcessSupport.runUntilStopped(node, http);
         return 0;
     }

@@ -198,6 +198,11 @@ public final class Sidecar implements AutoCloseable {
         return node.slabFile();
     }
 
+    /** The page size its slab got: {@code 2MiB}, {@code 4KiB} or {@code lazy} (see {@link StoreNode#slabPageSize()}). */
+    public String slabPageSize() {
+        return node.slabPageSize();
+    }
+
     /** Time spent populating the slab at start, ns (0 for a lazy slab). */
     public long populateNanos() {
         return node.populateNanos();

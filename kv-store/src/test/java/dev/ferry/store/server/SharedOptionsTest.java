@@ -82,6 +82,24 @@ class SharedOptionsTest {
     }
 
     @Test
+    void slabDirAndItsOlderNameSetWhereTheSlabLives() {
+        for (Callable<Integer> process : processes()) {
+            parse(process, "--node-id", "n", "--master", "127.0.0.1:1", "--capacity", "1GiB",
+                    "--slab-dir", "/mnt/ferry-huge");
+            assertThat(slabOf(process).shmDir()).isEqualTo(Path.of("/mnt/ferry-huge"));
+        }
+        for (Callable<Integer> process : List.of(new StoreNodeMain(), new SidecarMain())) {
+            parse(process, "--node-id", "n", "--master", "127.0.0.1:1", "--capacity", "1GiB", "--shm-dir", "/tmp/s");
+            assertThat(slabOf(process).shmDir()).isEqualTo(Path.of("/tmp/s"));
+        }
+        assertThat(err.toString()).isEmpty();
+    }
+
+    private static dev.ferry.store.cli.SlabOptions slabOf(Callable<Integer> process) {
+        return process instanceof StoreNodeMain node ? node.slab : ((SidecarMain) process).slab;
+    }
+
+    @Test
     void defaultsWithoutTheFlags() {
         SidecarMain sidecar = new SidecarMain();
         parse(sidecar);
