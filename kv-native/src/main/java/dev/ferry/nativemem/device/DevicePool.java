@@ -127,6 +127,55 @@ public abstract class DevicePool implements AutoCloseable {
         return last;
     }
 
+    /**
+     * The batched form of {@link #gatherOutAsync}, for many small blocks: copies the blocks
+     * within the device into this pool's contiguous scratch range at {@code scratchOffset}
+     * (device-to-device copies, which never cross the bus), then copies that range to
+     * {@code dst} with one device-to-host copy: one transfer over the bus instead of one per
+     * block. The scratch range, {@code sum(lengths)} bytes, must not overlap any block and must
+     * stay unused until the completion. Every range is checked before any copy is queued.
+     *
+     * @throws IllegalArgumentException as {@link #gatherOutAsync}, when there is no block, or
+     *                                  when the scratch range overlaps a block
+     * @throws IndexOutOfBoundsException when a block or the scratch range leaves the pool
+     */
+    public final CopyCompletion gatherOutBatchedAsync(long[] offsets, long[] lengths, MemorySegment dst,
+                                                      long scratchOffset, DeviceStream stream) {
+        long total = checkBlocks(offsets, lengths, requireHost(dst));
+        checkScratch(offsets, lengths, scratchOffset, total);
+        requireStream(stream);
+        long at = scratchOffset;
+        for (int i = 0; i < offsets.length; i++) {
+            queueDeviceToDevice(offsets[i], at, lengths[i], stream);
+            at += lengths[i];
+        }
+        return deviceToHost(scratchOffset, dst, stream);
+    }
+
+    /**
+     * The batched form of {@link #scatterInAsync}, for many small blocks: copies all of
+     * {@code src} (host) into this pool's scratch range at {@code scratchOffset} with one
+     * host-to-device copy, then scatters its consecutive parts, {@code lengths[i]} bytes each,
+     * to {@code offsets[i]} within the device. The scratch range is as in
+     * {@link #gatherOutBatchedAsync}.
+     *
+     * @throws IllegalArgumentException as {@link #gatherOutBatchedAsync}
+     */
+    public final CopyCompletion scatterInBatchedAsync(MemorySegment src, long[] offsets, long[] lengths,
+                                                      long scratchOffset, DeviceStream stream) {
+        long total = checkBlocks(offsets, lengths, requireHost(src));
+        checkScratch(offsets, lengths, scratchOffset, total);
+        requireStream(stream);
+        hostToDevice(scratchOffset, src, stream);
+        long at = scratchOffset;
+        for (int i = 0; i < offsets.length - 1; i++) {
+            queueDeviceToDevice(at, offsets[i], lengths[i], stream);
+            at += lengths[i];
+        }
+        int last = offsets.length - 1;
+        return deviceToDevice(at, this, offsets[last], lengths[last], stream);
+    }
+
     /** Whether {@link #close()} was called (or the device memory was closed). */
     public final boolean isClosed() {
         return closed;
@@ -151,6 +200,16 @@ public abstract class DevicePool implements AutoCloseable {
     /** Device to device: {@code stream} null means synchronous. Arguments are checked; target is of the same implementation. */
     protected abstract CopyCompletion deviceToDevice(long offset, DevicePool target, long targetOffset, long length,
                                                      DeviceStream stream);
+
+    /**
+     * Queues a copy within this pool on {@code stream} without a completion of its own (a later
+     * copy's completion covers it): the steps of a batched copy. By default
+     * {@link #deviceToDevice}; an implementation whose completions cost a driver call each
+     * (CUDA records an event) overrides it. Arguments are checked.
+     */
+    protected void queueDeviceToDevice(long offset, long targetOffset, long length, DeviceStream stream) {
+        deviceToDevice(offset, this, targetOffset, length, stream);
+    }
 
     /** Frees the memory; called once. */
     protected abstract void free();
@@ -185,6 +244,19 @@ public abstract class DevicePool implements AutoCloseable {
             throw new IllegalArgumentException("blocks hold " + total + " bytes, host range " + host.byteSize());
         }
         return total;
+    }
+
+    private void checkScratch(long[] offsets, long[] lengths, long scratchOffset, long total) {
+        if (offsets.length == 0) {
+            throw new IllegalArgumentException("a batched copy needs at least one block");
+        }
+        checkDevice(scratchOffset, total);
+        for (int i = 0; i < offsets.length; i++) {
+            if (offsets[i] < scratchOffset + total && scratchOffset < offsets[i] + lengths[i]) {
+                throw new IllegalArgumentException("scratch range [" + scratchOffset + ", " + (scratchOffset + total)
+                        + ") overlaps block [" + offsets[i] + ", " + (offsets[i] + lengths[i]) + ")");
+            }
+        }
     }
 
     private void requireOpen() {
