@@ -190,6 +190,9 @@ public final class StoreClient implements AutoCloseable {
             BlockKey[] windowKeys = new BlockKey[window];
             long[] lengths = new long[window];
             int[] crcs = new int[window];
+            BlockKey[] promotedKeys = new BlockKey[window];
+            MemorySegment[] promotedBytes = new MemorySegment[window];
+            int[] promotedCrcs = new int[window];
             Set<String> failed = new HashSet<>();
             for (int done = 0; done < keys.length; done += window) {
                 int n = Math.min(window, keys.length - done);
@@ -223,17 +226,23 @@ public final class StoreClient implements AutoCloseable {
                                 + "left failed their CRC32C check and were dropped");
                     }
                 }
+                int promotions = 0;
                 for (int i = 0; i < n; i++) {
                     Replica r = chosen[i];
-                    MemorySegment block = staging.asSlice(i * blockBytes, r.length());
                     if (!local[i]) {
                         bytes += r.length();
                         ssdBlocks += r.needsLoad() ? 1 : 0;
-                        if (tier != null) {
-                            tier.promote(r.key(), block, r.crc32c());
-                        }
+                        promotedKeys[promotions] = r.key();
+                        promotedBytes[promotions] = staging.asSlice(i * blockBytes, r.length());
+                        promotedCrcs[promotions++] = r.crc32c();
                     }
-                    sink.accept(r.key(), block, r.crc32c());
+                }
+                if (tier != null && promotions > 0) {
+                    tier.promoteAll(promotedKeys, promotedBytes, promotedCrcs, promotions);
+                }
+                for (int i = 0; i < n; i++) {
+                    Replica r = chosen[i];
+                    sink.accept(r.key(), staging.asSlice(i * blockBytes, r.length()), r.crc32c());
                 }
                 if (!LeaseRenewal.stillHolds(held.askedAt, System.nanoTime(), leaseMillis)
                         && done + n < keys.length) {

@@ -62,6 +62,16 @@ public interface EngineTier extends AutoCloseable {
     /** A block read from the store (whole, checked against {@code crc32c}): promotes it into this tier when it has room. */
     void promote(BlockKey key, MemorySegment bytes, int crc32c);
 
+    /**
+     * {@link #promote} of {@code n} blocks at once: {@code keys[i]} with {@code bytes[i]} and
+     * {@code crc32cs[i]}. Implementations may copy them with one batched copy.
+     */
+    default void promoteAll(BlockKey[] keys, MemorySegment[] bytes, int[] crc32cs, int n) {
+        for (int i = 0; i < n; i++) {
+            promote(keys[i], bytes[i], crc32cs[i]);
+        }
+    }
+
     /** The store does not hold {@code key} (any more): drops a copy held here. */
     void forget(BlockKey key);
 
