@@ -12,6 +12,7 @@ import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -29,7 +30,9 @@ import java.util.Objects;
  * {@link GpuTierIndex}, the new process learns which blocks the old one held
  * ({@link #lostAtStart()}), to tell the master.
  *
- * <p>Validation, not notification: the master does not know the copies held here. A get holds a
+ * <p>The master learns which blocks are held here from a reporter ({@link #heldKeys()},
+ * {@link #drainChanges()}, sent off the hot path), as a locality map only. Validation, not
+ * notification, keeps a copy here correct: a get holds a
  * lease on every key it reads, which gives the committed CRC32C; a copy here with another CRC32C
  * or length (the key was removed and written again) is dropped and the block read from the store,
  * and a key the store no longer holds is {@linkplain #forget forgotten}.
@@ -46,6 +49,8 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
     /** The local index of the blocks held, or null for none. */
     private final GpuTierIndex index;
     private final Map<BlockKey, Integer> crcs = new HashMap<>();
+    /** Changes of the blocks held since the last {@link #drainChanges()} (true: held), or null before the first. */
+    private Map<BlockKey, Boolean> changes;
     /** When many small blocks are copied with one batched copy. */
     private final CopyBatching batching;
     /** Host memory for batched copies, registered with the device; grown on demand, null until the first. */
@@ -318,10 +323,7 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
                 continue;
             }
             tier.markCopiedDown(keys[i]);
-            crcs.put(keys[i], crc32cs[i]);
-            if (index != null) {
-                index.held(keys[i]);
-            }
+            held(keys[i], crc32cs[i]);
             promoted++;
         }
         batchedBlocks += n;
@@ -455,10 +457,7 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
         if (tier.block(key).isEmpty()) { // the device failed the copy: nothing held
             return false;
         }
-        crcs.put(key, crc32c);
-        if (index != null) {
-            index.held(key);
-        }
+        held(key, crc32c);
         return true;
     }
 
@@ -476,10 +475,7 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
             if (tier.evict(victim) != GpuTier.Eviction.EVICTED) {
                 return false;
             }
-            crcs.remove(victim);
-            if (index != null) {
-                index.dropped(victim);
-            }
+            dropped(victim);
             evicted++;
         }
         return true;
@@ -489,9 +485,72 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
         if (tier.evict(key) == GpuTier.Eviction.EVICTED) {
             evicted++;
         }
-        crcs.remove(key);
+        dropped(key);
+    }
+
+    /** One place for what a block held from now on changes besides the tier: its CRC32C, the index, the changes to report. */
+    private void held(BlockKey key, int crc32c) {
+        crcs.put(key, crc32c);
+        if (index != null) {
+            index.held(key);
+        }
+        if (changes != null) {
+            changes.put(key, Boolean.TRUE);
+        }
+    }
+
+    /** The counterpart of {@link #held} for a block no longer held (or never held: then nothing changes). */
+    private void dropped(BlockKey key) {
+        if (crcs.remove(key) == null) {
+            return;
+        }
         if (index != null) {
             index.dropped(key);
+        }
+        if (changes != null) {
+            changes.put(key, Boolean.FALSE);
+        }
+    }
+
+    /**
+     * The blocks held now, all of them: what a full report to the master lists. From the first
+     * call on, the changes since are kept for {@link #drainChanges()}.
+     */
+    public synchronized BlockKey[] heldKeys() {
+        if (changes == null) {
+            changes = new LinkedHashMap<>();
+        }
+        changes.clear();
+        return crcs.keySet().toArray(BlockKey[]::new);
+    }
+
+    /**
+     * The blocks that became held and those no longer held since the previous call (or
+     * {@link #heldKeys()}), and how many are held now; the last change of a key wins. Nothing
+     * is kept before the first call of either: a reporter starts with {@link #heldKeys()}.
+     */
+    public synchronized HeldChanges drainChanges() {
+        if (changes == null) {
+            changes = new LinkedHashMap<>();
+        }
+        List<BlockKey> added = new ArrayList<>();
+        List<BlockKey> removed = new ArrayList<>();
+        changes.forEach((k, isHeld) -> (isHeld ? added : removed).add(k));
+        changes.clear();
+        return new HeldChanges(added.toArray(BlockKey[]::new), removed.toArray(BlockKey[]::new), crcs.size());
+    }
+
+    /**
+     * What {@link #drainChanges()} returns.
+     *
+     * @param added   blocks held from now on
+     * @param dropped blocks no longer held
+     * @param held    blocks held now, all together
+     */
+    public record HeldChanges(BlockKey[] added, BlockKey[] dropped, int held) {
+        /** Whether nothing changed. */
+        public boolean isEmpty() {
+            return added.length == 0 && dropped.length == 0;
         }
     }
 }
