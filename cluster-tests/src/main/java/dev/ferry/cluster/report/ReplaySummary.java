@@ -50,7 +50,8 @@ public record ReplaySummary(int requests, int failed, long blocks, long blocksWr
             verify += r.verifyFailures();
             bytesW += r.bytesWritten();
             bytesR += r.bytesRead();
-            nanos += r.writeNanos() + r.readNanos();
+            // Transfers only: the GPU tiers' copies (hits, landing, promotion) move nothing over the network.
+            nanos += r.writeNanos() - r.gpuWriteNanos() + r.readNanos() - r.gpuReadNanos() - r.promoteNanos();
             if (r.failed()) {
                 failed++;
                 continue;

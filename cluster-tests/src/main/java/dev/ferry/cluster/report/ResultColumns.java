@@ -11,7 +11,7 @@ final class ResultColumns {
     /** The numeric columns, in order; {@link #ERROR} follows them. */
     static final List<String> NUMERIC = List.of("index", "arrival_ns", "blocks", "hit_blocks", "bytes_written",
             "bytes_read", "queue_ns", "compute_ns", "write_ns", "read_ns", "ttft_ns", "tbt_ns", "verify_failures",
-            "gpu_read_blocks", "ssd_read_blocks", "gpu_read_ns");
+            "gpu_read_blocks", "ssd_read_blocks", "gpu_read_ns", "gpu_write_ns", "gpu_promote_ns");
     static final String ERROR = "error";
 
     private ResultColumns() {
@@ -29,6 +29,7 @@ final class ResultColumns {
     static long[] values(RequestResult r) {
         return new long[] {r.index(), r.arrivalNanos(), r.blocks(), r.hitBlocks(), r.bytesWritten(), r.bytesRead(),
             r.queueNanos(), r.computeNanos(), r.writeNanos(), r.readNanos(), r.ttftNanos(), r.tbtNanos(),
-            r.verifyFailures(), r.gpuReadBlocks(), r.ssdReadBlocks(), r.gpuReadNanos()};
+            r.verifyFailures(), r.gpuReadBlocks(), r.ssdReadBlocks(), r.gpuReadNanos(), r.gpuWriteNanos(),
+            r.promoteNanos()};
     }
 }

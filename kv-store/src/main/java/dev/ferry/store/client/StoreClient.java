@@ -133,6 +133,7 @@ public final class StoreClient implements AutoCloseable {
      */
     public PutResult put(BlockKey[] keys, long blockBytes, MemorySegment staging, BlockSource source) {
         int window = window(staging, blockBytes);
+        java.util.concurrent.atomic.LongAdder landNanos = new java.util.concurrent.atomic.LongAdder();
         long[] lengths = new long[keys.length];
         Arrays.fill(lengths, blockBytes);
         StoreCore.PutOutcome out = core.put(keys, lengths, replicas, preferredSegment, window,
@@ -141,7 +142,9 @@ public final class StoreClient implements AutoCloseable {
                     source.fill(keys[index], block);
                     int crc = BlockContent.crc32c(block);
                     if (tier != null) {
+                        long landStart = System.nanoTime();
                         tier.land(keys[index], block, crc);
+                        landNanos.add(System.nanoTime() - landStart);
                     }
                     for (Placement p : copies) {
                         batch.add(TransferRequest.write(staging, slot * blockBytes, p.segment(), p.offset(), blockBytes));
@@ -149,7 +152,7 @@ public final class StoreClient implements AutoCloseable {
                     return crc;
                 });
         int written = out.written();
-        return new PutResult(written, keys.length - written, written * blockBytes, out.transferNanos());
+        return new PutResult(written, keys.length - written, written * blockBytes, out.transferNanos(), landNanos.sum());
     }
 
     /**
@@ -165,6 +168,7 @@ public final class StoreClient implements AutoCloseable {
         long nanos = 0;
         long bytes = 0;
         long gpuNanos = 0;
+        long promoteNanos = 0;
         int gpuBlocks = 0;
         int ssdBlocks = 0;
         boolean released = false;
@@ -238,7 +242,9 @@ public final class StoreClient implements AutoCloseable {
                     }
                 }
                 if (tier != null && promotions > 0) {
+                    long promoteStart = System.nanoTime();
                     tier.promoteAll(promotedKeys, promotedBytes, promotedCrcs, promotions);
+                    promoteNanos += System.nanoTime() - promoteStart;
                 }
                 for (int i = 0; i < n; i++) {
                     Replica r = chosen[i];
@@ -266,7 +272,7 @@ public final class StoreClient implements AutoCloseable {
                 core.releaseAfterFailure(held);
             }
         }
-        return new GetResult(keys.length, bytes, nanos, gpuBlocks, ssdBlocks, gpuNanos);
+        return new GetResult(keys.length, bytes, nanos, gpuBlocks, ssdBlocks, gpuNanos, promoteNanos);
     }
 
     /**

@@ -162,12 +162,13 @@ public final class EngineOptions {
     }
 
     /**
-     * This engine's name at the master for its GPU tier: the listen host and the GPU tier's index
-     * file (stable across restarts, so a restart's {@code GPU_LOST} drops what the previous process
-     * reported), or the process id without an index.
+     * This engine's name at the master for its GPU tier: the listen address and the GPU tier's
+     * index file (stable across restarts, so a restart's {@code GPU_LOST} drops what the previous
+     * process reported), or the process id without an index.
      */
     String engineName() {
-        return listen.host() + " " + (gpuIndex != null ? gpuIndex.toString() : "pid " + ProcessHandle.current().pid());
+        return listen.host() + ":" + listen.port() + " " + (gpuIndex != null ? gpuIndex.toString()
+                : "pid " + ProcessHandle.current().pid());
     }
 
     /** Between the GPU tier's reports to the master, ms: well under the master's node timeout. */

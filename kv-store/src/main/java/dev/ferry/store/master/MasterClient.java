@@ -648,6 +648,22 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
     }
 
     /**
+     * The blocks each engine reports its GPU tier holds, by engine name (sorted).
+     *
+     * @see Master#gpuCopiesPerEngine
+     */
+    public java.util.Map<String, Long> gpuCopiesPerEngine() {
+        return idempotent(MasterProtocol.GPU_COPIES, b -> { }, b -> {
+            int n = Wire.readCount(b, 12);
+            java.util.Map<String, Long> out = new java.util.TreeMap<>();
+            for (int i = 0; i < n; i++) {
+                out.put(Wire.readString(b), Wire.readLong(b));
+            }
+            return out;
+        });
+    }
+
+    /**
      * The engines holding each block in their GPU tier (per key, sorted names; empty for none).
      *
      * @see Master#gpuHolders

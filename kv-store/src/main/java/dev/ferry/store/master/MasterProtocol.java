@@ -67,6 +67,8 @@ import io.netty.buffer.ByteBuf;
  *       with full, else the changes since its previous report)</li>
  *   <li>51 GPU_HOLDERS: keys -> per key a count (i32) and that many engine names (strings): the
  *       engines holding each committed block in their GPU tier</li>
+ *   <li>52 GPU_COPIES: empty -> count (i32), then per engine its name (string) and the blocks
+ *       its GPU tier holds (i64), sorted by name</li>
  * </ul>
  * A segment descriptor is name (string), bytes (i64), endpoint count (i32) and per endpoint
  * host (string) and port (i32), host id (string), backing file (string, empty for none),
@@ -111,6 +113,8 @@ public final class MasterProtocol {
     public static final int GPU_HELD = 50;
     /** The engines holding blocks in their GPU tier; see {@link Master#gpuHolders}. */
     public static final int GPU_HOLDERS = 51;
+    /** GPU copies per engine; see {@link Master#gpuCopiesPerEngine}. */
+    public static final int GPU_COPIES = 52;
     /** Longest wait of one INDEX_POLL, ms. */
     public static final long MAX_POLL_MILLIS = 10_000;
     /** Bytes of one block record (key, offset, length, crc). */

@@ -302,6 +302,14 @@ public final class MasterService implements AutoCloseable {
                 BlockKey[] added = Wire.readKeys(in);
                 out.writeLong(master.gpuHeld(engine, full, added, Wire.readKeys(in)));
             }
+            case MasterProtocol.GPU_COPIES -> {
+                var perEngine = master.gpuCopiesPerEngine();
+                out.writeInt(perEngine.size());
+                perEngine.forEach((engine, n) -> {
+                    Wire.writeString(out, engine);
+                    out.writeLong(n);
+                });
+            }
             case MasterProtocol.GPU_HOLDERS -> {
                 List<List<String>> holders = master.gpuHolders(Wire.readKeys(in));
                 for (List<String> h : holders) {
