@@ -83,8 +83,11 @@ public record TierFigures(Tier gpu, Tier dram, Tier ssd, Copies copies) {
         return h.getTotalCount() == 0 ? 0 : h.getValueAtPercentile(percentile) / 1000.0;
     }
 
-    /** One line per tier for the terminal report, e.g. {@code "  gpu   120 blocks  310.2 µs/block  ..."}. */
+    /** One line per tier for the terminal report, and one for the GPU tiers' copies where there were any, e.g. {@code "  gpu   120 blocks  310.2 µs/block  ..."}. */
     List<String> lines() {
+        if (copies.landMs() == 0 && copies.promoteMs() == 0) { // no GPU tier
+            return List.of(line("gpu", gpu), line("dram", dram), line("ssd", ssd));
+        }
         return List.of(line("gpu", gpu), line("dram", dram), line("ssd", ssd), String.format(Locale.ROOT,
                 "GPU tier copies in TTFT: landing + copy down %.1f us/block written (%.1f ms in all), promotion "
                         + "%.1f us/block read from the store (%.1f ms, in the dram/ssd times above)",

@@ -11,9 +11,10 @@ import java.lang.foreign.MemorySegment;
  * here has the committed length and CRC32C of the lease the get holds (no transfer), and
  * offers every block it read from the store for promotion.
  *
- * <p>The master does not know the copies held here: a copy is served only while the master
- * still has the block committed with the same CRC32C (a removed key is a miss, and its copy
- * here is dropped), so a stale copy is never served.
+ * <p>The master learns which copies are held here only as a locality map (a reported tier,
+ * {@code dev.ferry.store.client.ReportedGpuTier}); correctness rests on validation: a copy is
+ * served only while the master still has the block committed with the same CRC32C (a removed
+ * key is a miss, and its copy here is dropped), so a stale copy is never served.
  *
  * <p>No method fails a put or a get for want of room: a full tier keeps nothing. Implementations
  * are thread-safe and own their memory: close them after the store client.
