@@ -99,7 +99,9 @@ class StoreClientGpuTierTest {
     @Test
     void aNewBlockLandsInTheWritersGpuTierFirstAndIsWrittenToDram() {
         BlockKey[] keys = BlockKey.ofAll(1, 2, 3);
-        assertThat(prefill.put(keys).written()).isEqualTo(3);
+        PutResult put = prefill.put(keys);
+        assertThat(put.written()).isEqualTo(3);
+        assertThat(put.gpuNanos()).as("landing and copying down is timed").isPositive();
         for (BlockKey k : keys) {
             assertThat(prefill.gpu.holds(k)).isTrue();
         }
@@ -118,12 +120,14 @@ class StoreClientGpuTierTest {
         GetResult first = decode.get(keys);
         assertThat(first.gpuBlocks()).isZero();
         assertThat(first.dramBlocks()).isEqualTo(3);
+        assertThat(first.promoteNanos()).as("the promotion is timed").isPositive();
         assertThat(decode.gpu.counters().promoted()).isEqualTo(3);
 
         long moved = decode.bytesMoved();
         GetResult second = decode.get(keys);
         assertThat(second.gpuBlocks()).isEqualTo(3);
         assertThat(second.bytes()).isZero();
+        assertThat(second.promoteNanos()).as("nothing read from the store, nothing promoted").isZero();
         assertThat(decode.bytesMoved()).isEqualTo(moved);
         assertThat(decode.gpu.counters().hits()).isEqualTo(3);
     }
