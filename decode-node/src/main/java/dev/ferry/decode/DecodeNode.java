@@ -64,7 +64,8 @@ public final class DecodeNode implements AutoCloseable {
         long tbt = (long) (profile.decodeStepBytes(context) / memoryBytesPerNano);
         long first = (long) (profile.decodeStepBytes(request.inputTokens()) / memoryBytesPerNano);
         return new DecodeResult(got.blocks(), got.bytes(), got.transferNanos() + got.gpuNanos() + got.promoteNanos(),
-                failures[0], tbt, first, got.gpuBlocks(), got.ssdBlocks(), got.gpuNanos(), got.promoteNanos());
+                failures[0], tbt, first, got.gpuBlocks(), got.ssdBlocks(), got.gpuNanos(), got.promoteNanos(),
+                got.elsewhereGpuBlocks());
     }
 
     /** Whether the block's CRC32C and every byte match what its key says. */

@@ -28,8 +28,11 @@ public record TierFigures(Tier gpu, Tier dram, Tier ssd, Copies copies) {
      *                          tier, µs per block read from DRAM or SSD; 0 without a GPU tier
      * @param landMs            all landing and copying down, ms (part of the write times)
      * @param promoteMs         all promotion, ms (part of the read times)
+     * @param elsewhereBlocks   of the blocks decode read from the store, those prefill's GPU tier
+     *                          held as the master knew it after the read (the master's locality hint)
      */
-    public record Copies(double landUsPerBlock, double promoteUsPerBlock, double landMs, double promoteMs) {
+    public record Copies(double landUsPerBlock, double promoteUsPerBlock, double landMs, double promoteMs,
+                         long elsewhereBlocks) {
     }
 
     /**
@@ -46,7 +49,7 @@ public record TierFigures(Tier gpu, Tier dram, Tier ssd, Copies copies) {
     /** Figures of the successful requests among {@code results}. */
     public static TierFigures of(List<RequestResult> results) {
         long gpuBlocks = 0, dramBlocks = 0, ssdBlocks = 0, gpuNanos = 0, storeNanos = 0;
-        long written = 0, landNanos = 0, promoteNanos = 0;
+        long written = 0, landNanos = 0, promoteNanos = 0, elsewhere = 0;
         Histogram gpu = new Histogram(3), dram = new Histogram(3), ssd = new Histogram(3);
         for (RequestResult r : results) {
             if (r.failed()) {
@@ -60,6 +63,7 @@ public record TierFigures(Tier gpu, Tier dram, Tier ssd, Copies copies) {
             written += r.blocks() - r.hitBlocks();
             landNanos += r.gpuWriteNanos();
             promoteNanos += r.promoteNanos();
+            elsewhere += r.elsewhereGpuBlocks();
             Histogram h = switch (r.mainTier()) {
                 case "gpu" -> gpu;
                 case "ssd" -> ssd;
@@ -72,7 +76,7 @@ public record TierFigures(Tier gpu, Tier dram, Tier ssd, Copies copies) {
                 tier(dramBlocks, dramBlocks == 0 ? 0 : storeUs, dram), tier(ssdBlocks, ssdBlocks == 0 ? 0 : storeUs, ssd),
                 new Copies(written == 0 ? 0 : landNanos / 1e3 / written,
                         dramBlocks + ssdBlocks == 0 ? 0 : promoteNanos / 1e3 / (dramBlocks + ssdBlocks),
-                        landNanos / 1e6, promoteNanos / 1e6));
+                        landNanos / 1e6, promoteNanos / 1e6, elsewhere));
     }
 
     private static Tier tier(long blocks, double usPerBlock, Histogram ttft) {
@@ -90,8 +94,10 @@ public record TierFigures(Tier gpu, Tier dram, Tier ssd, Copies copies) {
         }
         return List.of(line("gpu", gpu), line("dram", dram), line("ssd", ssd), String.format(Locale.ROOT,
                 "GPU tier copies in TTFT: landing + copy down %.1f us/block written (%.1f ms in all), promotion "
-                        + "%.1f us/block read from the store (%.1f ms, in the dram/ssd times above)",
-                copies.landUsPerBlock(), copies.landMs(), copies.promoteUsPerBlock(), copies.promoteMs()));
+                        + "%.1f us/block read from the store (%.1f ms, in the dram/ssd times above); of the blocks "
+                        + "read from the store, %d were in prefill's GPU tier (the master's hint)",
+                copies.landUsPerBlock(), copies.landMs(), copies.promoteUsPerBlock(), copies.promoteMs(),
+                copies.elsewhereBlocks()));
     }
 
     private static String line(String name, Tier t) {

@@ -101,6 +101,29 @@ public final class ReportedGpuTier implements EngineTier {
         }
     }
 
+    /**
+     * Asks the master ({@code GPU_HOLDERS}) which of {@code keys} another engine's GPU tier
+     * holds; 0 when the master cannot be asked (counted in {@link #failures()}).
+     */
+    @Override
+    public int heldInOtherGpuTiers(BlockKey[] keys) {
+        if (keys.length == 0) {
+            return 0;
+        }
+        try {
+            int n = 0;
+            for (java.util.List<String> holders : master.gpuHolders(keys)) {
+                if (holders.stream().anyMatch(h -> !h.equals(engine))) {
+                    n++;
+                }
+            }
+            return n;
+        } catch (RpcException e) {
+            failures.incrementAndGet();
+            return 0;
+        }
+    }
+
     /** Reports the master took. */
     public long reports() {
         return reports.get();

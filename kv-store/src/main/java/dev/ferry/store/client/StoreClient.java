@@ -169,6 +169,7 @@ public final class StoreClient implements AutoCloseable {
         long bytes = 0;
         long gpuNanos = 0;
         long promoteNanos = 0;
+        java.util.List<BlockKey> fromStore = null;
         int gpuBlocks = 0;
         int ssdBlocks = 0;
         boolean released = false;
@@ -195,6 +196,7 @@ public final class StoreClient implements AutoCloseable {
             long[] lengths = new long[window];
             int[] crcs = new int[window];
             BlockKey[] promotedKeys = new BlockKey[window];
+            fromStore = new java.util.ArrayList<>();
             MemorySegment[] promotedBytes = new MemorySegment[window];
             int[] promotedCrcs = new int[window];
             Set<String> failed = new HashSet<>();
@@ -236,6 +238,7 @@ public final class StoreClient implements AutoCloseable {
                     if (!local[i]) {
                         bytes += r.length();
                         ssdBlocks += r.needsLoad() ? 1 : 0;
+                        fromStore.add(r.key());
                         promotedKeys[promotions] = r.key();
                         promotedBytes[promotions] = staging.asSlice(i * blockBytes, r.length());
                         promotedCrcs[promotions++] = r.crc32c();
@@ -272,7 +275,9 @@ public final class StoreClient implements AutoCloseable {
                 core.releaseAfterFailure(held);
             }
         }
-        return new GetResult(keys.length, bytes, nanos, gpuBlocks, ssdBlocks, gpuNanos, promoteNanos);
+        // After the lease went back, untimed: where else the blocks read from the store were, for the report.
+        int elsewhere = tier == null || fromStore.isEmpty() ? 0 : tier.heldInOtherGpuTiers(fromStore.toArray(BlockKey[]::new));
+        return new GetResult(keys.length, bytes, nanos, gpuBlocks, ssdBlocks, gpuNanos, promoteNanos, elsewhere);
     }
 
     /**

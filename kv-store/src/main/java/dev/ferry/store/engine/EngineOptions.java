@@ -129,6 +129,10 @@ public final class EngineOptions {
             engine = new TransferEngine(new TransferEngine.Context().bindHost(listen.host()).linksPerPeer(links)
                     .stallTimeoutMillis(stallTimeoutMillis).sharedMemory(sharedMemory).aeron(aeron).resolver(client));
             gpu = gpuCapacity > 0 ? GpuBlockCache.open(gpuMemory, gpuCapacity, gpuIndex) : null;
+            if (gpu != null) {
+                LoggerFactory.getLogger(EngineOptions.class).info("GPU tier: {} bytes on {}; {} (measured)",
+                        gpuCapacity, gpu.memory().describe(), gpu.batching().describe());
+            }
             if (gpu != null && !gpu.lostAtStart().isEmpty()) {
                 reportLost(client, gpu);
             }

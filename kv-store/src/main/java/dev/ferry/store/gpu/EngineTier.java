@@ -73,6 +73,15 @@ public interface EngineTier extends AutoCloseable {
         }
     }
 
+    /**
+     * A locality hint, after a get: how many of {@code keys} (blocks this engine just read from
+     * the store) another engine holds in its GPU tier, as the master knows it. Never fails a get:
+     * 0 when unknown. By default 0 (a tier that does not report to the master).
+     */
+    default int heldInOtherGpuTiers(BlockKey[] keys) {
+        return 0;
+    }
+
     /** The store does not hold {@code key} (any more): drops a copy held here. */
     void forget(BlockKey key);
 

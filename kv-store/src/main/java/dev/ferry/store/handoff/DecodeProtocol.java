@@ -56,19 +56,22 @@ public final class DecodeProtocol {
      * @param gpuNanos        of {@code readNanos}, the time copying blocks out of decode's GPU tier, ns
      * @param promoteNanos    of {@code readNanos}, the time promoting blocks read from the store into
      *                        decode's GPU tier, ns
+     * @param elsewhereGpuBlocks of the blocks read from the store, those prefill's (or another
+     *                        engine's) GPU tier held, as the master knew it
      */
     public record DecodeResult(int blocks, long bytes, long readNanos, int verifyFailures, long tbtNanos,
-                               long firstStepNanos, int gpuBlocks, int ssdBlocks, long gpuNanos, long promoteNanos) {
+                               long firstStepNanos, int gpuBlocks, int ssdBlocks, long gpuNanos, long promoteNanos,
+                               int elsewhereGpuBlocks) {
         public void write(ByteBuf b) {
             b.writeInt(blocks).writeLong(bytes).writeLong(readNanos).writeInt(verifyFailures).writeLong(tbtNanos)
                     .writeLong(firstStepNanos).writeInt(gpuBlocks).writeInt(ssdBlocks).writeLong(gpuNanos)
-                    .writeLong(promoteNanos);
+                    .writeLong(promoteNanos).writeInt(elsewhereGpuBlocks);
         }
 
         public static DecodeResult read(ByteBuf b) {
             return new DecodeResult(Wire.readInt(b), Wire.readLong(b), Wire.readLong(b), Wire.readInt(b),
                     Wire.readLong(b), Wire.readLong(b), Wire.readInt(b), Wire.readInt(b), Wire.readLong(b),
-                    Wire.readLong(b));
+                    Wire.readLong(b), Wire.readInt(b));
         }
     }
 }

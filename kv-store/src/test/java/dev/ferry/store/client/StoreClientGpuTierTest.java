@@ -268,4 +268,27 @@ class StoreClientGpuTierTest {
         }
         assertThat(master.master().gpuCopiesPerEngine()).as("closed tiers report holding nothing").isEmpty();
     }
+
+    @Test
+    void aReaderLearnsFromTheMasterWhichBlocksItReadFromTheStoreAnotherEnginesGpuTierHeld() {
+        BlockKey[] keys = BlockKey.ofAll(1, 2);
+        try (ReportedGpuTier reportedPrefill = new ReportedGpuTier(prefill.gpu, masterClient, "prefill", 50);
+             ReportedGpuTier reportedDecode = new ReportedGpuTier(decode.gpu, masterClient, "decode", 50)) {
+            StoreClient reader = new StoreClient(masterClient, decode.engine, 10_000, 1, null, reportedDecode);
+            try {
+                prefill.put(keys);
+                await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(masterClient.gpuHolders(keys))
+                        .containsExactly(List.of("prefill"), List.of("prefill")));
+                GetResult got = reader.get(keys, BLOCK, decode.staging.memory(), (key, bytes, crc) -> { });
+                assertThat(got.dramBlocks()).isEqualTo(2);
+                assertThat(got.elsewhereGpuBlocks()).as("both were in prefill's GPU tier").isEqualTo(2);
+
+                GetResult again = reader.get(keys, BLOCK, decode.staging.memory(), (key, bytes, crc) -> { });
+                assertThat(again.gpuBlocks()).isEqualTo(2);
+                assertThat(again.elsewhereGpuBlocks()).as("nothing read from the store").isZero();
+            } finally {
+                reader.close();
+            }
+        }
+    }
 }
