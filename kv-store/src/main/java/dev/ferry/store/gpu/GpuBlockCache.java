@@ -30,12 +30,17 @@ import java.util.Objects;
  * {@link GpuTierIndex}, the new process learns which blocks the old one held
  * ({@link #lostAtStart()}), to tell the master.
  *
+ * <p>The hits of a window ({@link #readAll}) and its promotions ({@link #promoteAll}) are
+ * copied with one batched copy ({@link GpuTier#readBatched}, {@link GpuTier#putBatched}, through
+ * a registered host run of this cache's own) where {@link #batching()} says it is faster for
+ * their number and size, else one copy per block.
+ *
  * <p>The master learns which blocks are held here from a reporter ({@link #heldKeys()},
  * {@link #drainChanges()}, sent off the hot path), as a locality map only. Validation, not
- * notification, keeps a copy here correct: a get holds a
- * lease on every key it reads, which gives the committed CRC32C; a copy here with another CRC32C
- * or length (the key was removed and written again) is dropped and the block read from the store,
- * and a key the store no longer holds is {@linkplain #forget forgotten}.
+ * notification, keeps a copy here correct: a get holds a lease on every key it reads, which
+ * gives the committed CRC32C; a copy here with another CRC32C or length (the key was removed
+ * and written again) is dropped and the block read from the store, and a key the store no
+ * longer holds is {@linkplain #forget forgotten}.
  *
  * <p>A full tier never fails a put or a get: the block is then simply not held here
  * ({@link GpuCacheCounters#full()}). Thread-safe: one lock; copies are awaited under it, so every
