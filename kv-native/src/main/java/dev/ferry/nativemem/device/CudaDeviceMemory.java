@@ -266,12 +266,13 @@ public final class CudaDeviceMemory implements DeviceMemory {
         }
 
         @Override
-        protected void queueDeviceToDevice(long offset, long targetOffset, long length, DeviceStream stream) {
+        protected CopyCompletion queueDeviceToDevice(long offset, long targetOffset, long length, DeviceStream stream) {
             bind();
             CudaStream s = own(stream);
             // No event: the batched copy's last step records the one its completion waits on.
             check(JCudaDriver.cuMemcpyDtoDAsync(base.withByteOffset(targetOffset), base.withByteOffset(offset), length,
                     s.stream), "cuMemcpyDtoDAsync");
+            return null;
         }
 
         @Override

@@ -1,6 +1,8 @@
 package dev.ferry.nativemem.device;
 
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -144,12 +146,14 @@ public abstract class DevicePool implements AutoCloseable {
         long total = checkBlocks(offsets, lengths, requireHost(dst));
         checkScratch(offsets, lengths, scratchOffset, total);
         requireStream(stream);
+        List<CopyCompletion> steps = new ArrayList<>();
         long at = scratchOffset;
         for (int i = 0; i < offsets.length; i++) {
-            queueDeviceToDevice(offsets[i], at, lengths[i], stream);
+            add(steps, queueDeviceToDevice(offsets[i], at, lengths[i], stream));
             at += lengths[i];
         }
-        return deviceToHost(scratchOffset, dst, stream);
+        steps.add(deviceToHost(scratchOffset, dst, stream));
+        return AllOf.of(steps);
     }
 
     /**
@@ -166,14 +170,16 @@ public abstract class DevicePool implements AutoCloseable {
         long total = checkBlocks(offsets, lengths, requireHost(src));
         checkScratch(offsets, lengths, scratchOffset, total);
         requireStream(stream);
-        hostToDevice(scratchOffset, src, stream);
+        List<CopyCompletion> steps = new ArrayList<>();
+        steps.add(hostToDevice(scratchOffset, src, stream));
         long at = scratchOffset;
         for (int i = 0; i < offsets.length - 1; i++) {
-            queueDeviceToDevice(at, offsets[i], lengths[i], stream);
+            add(steps, queueDeviceToDevice(at, offsets[i], lengths[i], stream));
             at += lengths[i];
         }
         int last = offsets.length - 1;
-        return deviceToDevice(at, this, offsets[last], lengths[last], stream);
+        steps.add(deviceToDevice(at, this, offsets[last], lengths[last], stream));
+        return AllOf.of(steps);
     }
 
     /** Whether {@link #close()} was called (or the device memory was closed). */
@@ -202,13 +208,54 @@ public abstract class DevicePool implements AutoCloseable {
                                                      DeviceStream stream);
 
     /**
-     * Queues a copy within this pool on {@code stream} without a completion of its own (a later
-     * copy's completion covers it): the steps of a batched copy. By default
-     * {@link #deviceToDevice}; an implementation whose completions cost a driver call each
-     * (CUDA records an event) overrides it. Arguments are checked.
+     * Queues a copy within this pool on {@code stream}: a step of a batched copy, whose
+     * completion waits for every step's. By default {@link #deviceToDevice}; an implementation
+     * whose completions cost a driver call each, and whose later completions report an earlier
+     * copy's failure anyway (CUDA: a failed asynchronous copy's error is sticky), overrides it to
+     * return null (no completion of its own). Arguments are checked.
      */
-    protected void queueDeviceToDevice(long offset, long targetOffset, long length, DeviceStream stream) {
-        deviceToDevice(offset, this, targetOffset, length, stream);
+    protected CopyCompletion queueDeviceToDevice(long offset, long targetOffset, long length, DeviceStream stream) {
+        return deviceToDevice(offset, this, targetOffset, length, stream);
+    }
+
+    private static void add(List<CopyCompletion> steps, CopyCompletion step) {
+        if (step != null) {
+            steps.add(step);
+        }
+    }
+
+    /** The completion of all the steps of a batched copy: done when all are, failed when one failed. */
+    private record AllOf(List<CopyCompletion> steps) implements CopyCompletion {
+        static CopyCompletion of(List<CopyCompletion> steps) {
+            return steps.size() == 1 ? steps.getFirst() : new AllOf(List.copyOf(steps));
+        }
+
+        @Override
+        public boolean isDone() {
+            for (CopyCompletion c : steps) {
+                if (!c.isDone()) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        @Override
+        public void await() {
+            DeviceException first = null;
+            for (CopyCompletion c : steps) {
+                try {
+                    c.await();
+                } catch (DeviceException e) {
+                    if (first == null) {
+                        first = e;
+                    }
+                }
+            }
+            if (first != null) {
+                throw first;
+            }
+        }
     }
 
     /** Frees the memory; called once. */

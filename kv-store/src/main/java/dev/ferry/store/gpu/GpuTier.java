@@ -535,7 +535,9 @@ public final class GpuTier<K> implements AutoCloseable {
                 ok = true;
             } catch (DeviceException e) {
                 ok = false;
-                failedCopies++;
+                if (p.kind() != GpuCopy.Kind.SCRATCH) { // a batched copy's failure counts once per block
+                    failedCopies++;
+                }
             }
             it.remove();
             GpuCopy copy = p.copy();

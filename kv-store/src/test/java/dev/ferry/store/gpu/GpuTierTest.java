@@ -218,6 +218,23 @@ class GpuTierTest {
     }
 
     @Test
+    void aBatchedPutWhoseCopyFailsLeavesNoBlockFreesItsScratchAndCountsEachBlock() {
+        try (DeviceMemory memory = new HostDeviceMemory(1 << 20); GpuTier<String> tier = new GpuTier<>(memory, 8 * BLOCK)) {
+            Arena gone = Arena.ofShared();
+            MemorySegment freed = gone.allocate(2 * BLOCK, 4096);
+            gone.close(); // the copy to the device runs on the stream's thread and finds the memory freed
+            CopyCompletion put = tier.putBatched(java.util.List.of("a", "b"), freed, new long[] {BLOCK, BLOCK})
+                    .orElseThrow();
+            assertThatThrownBy(put::await).isInstanceOf(DeviceException.class);
+            assertThatThrownBy(() -> tier.await("a")).isInstanceOf(DeviceException.class); // settles "b" too
+            assertThat(tier.block("a")).isEmpty();
+            assertThat(tier.block("b")).isEmpty();
+            assertThat(tier.freeBytes()).as("blocks and scratch freed").isEqualTo(8 * BLOCK);
+            assertThat(tier.counters().failedCopies()).isEqualTo(2);
+        }
+    }
+
+    @Test
     void aTierBeyondTheDeviceAndUseAfterCloseFailClearly() {
         try (DeviceMemory memory = new HostDeviceMemory(1 << 20)) {
             assertThatThrownBy(() -> new GpuTier<String>(memory, 2 << 20)).isInstanceOf(DeviceOutOfMemoryException.class);
