@@ -32,6 +32,7 @@ public final class ReportedGpuTier implements EngineTier {
     private final AtomicLong reports = new AtomicLong();
     private final AtomicLong failures = new AtomicLong();
     private boolean resync = true;
+    private boolean lastFailed;
     private boolean closed;
 
     /**
@@ -81,10 +82,12 @@ public final class ReportedGpuTier implements EngineTier {
                 known = master.gpuHeld(engine, false, c.added(), c.dropped());
             }
             resync = known != held;
+            lastFailed = false;
             reports.incrementAndGet();
             return true;
         } catch (RpcException e) {
             resync = true; // the changes drained are lost: the next report lists everything
+            lastFailed = true;
             failures.incrementAndGet();
             return false;
         }
@@ -174,7 +177,10 @@ public final class ReportedGpuTier implements EngineTier {
         cache.forget(key);
     }
 
-    /** Stops reporting, tells the master this engine holds nothing (best effort), then closes the cache. Idempotent. */
+    /**
+     * Stops reporting, tells the master this engine holds nothing (best effort, and not when the
+     * last report failed), then closes the cache. Idempotent.
+     */
     @Override
     public void close() {
         reporter.shutdownNow();
@@ -185,8 +191,10 @@ public final class ReportedGpuTier implements EngineTier {
         }
         try {
             synchronized (this) {
-                if (!closed) {
-                    closed = true;
+                boolean first = !closed;
+                closed = true;
+                // Not when the last report failed: a master that cannot be reached would hold the close up.
+                if (first && !lastFailed) {
                     try {
                         master.gpuHeld(engine, true, new BlockKey[0], new BlockKey[0]);
                     } catch (RpcException e) {
