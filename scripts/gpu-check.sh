@@ -2,7 +2,8 @@
 # The GPU check: the device memory and GPU tier tests (the CUDA ones included) and the GPU copy
 # benchmark (the tier's copies against raw cuMemcpyAsync from registered memory at 64 KiB, 256 KiB,
 # 1 MiB and 4 MiB, both directions; 16 small reads one by one against batched; a GPU hit against a
-# DRAM hit), with the Java runtime and jars that scripts/gpu-prepare.sh put in .gpu/. Needs no Java
+# DRAM hit; 16 and 64 blocks of 16, 64 and 256 KiB copied one by one against one batched copy, both
+# directions), with the Java runtime and jars that scripts/gpu-prepare.sh put in .gpu/. Needs no Java
 # on the machine. Run from anywhere in the repository; results go to $OUT (default ./gpu-out).
 # On a machine without an NVIDIA GPU the CUDA tests skip, and the benchmark runs once, briefly, on
 # host memory standing in for a GPU, to show that the path works (its figures mean nothing). On a GPU
@@ -32,7 +33,7 @@ if [ "${GPU_CHECK_ASSUME_GPU:-0}" = 1 ] || [ -e /dev/nvidiactl ] || command -v n
 else
   CUDA=0
   echo "gpu-check: no GPU here: the CUDA tests skip, the benchmark runs briefly on host memory"
-  BENCH_ARGS=(--memory host --sizes 65536 --warmup 1 --iterations 1 --time 200ms)
+  BENCH_ARGS=(--memory host --sizes 65536 --batch-sizes 16384,262144 --batch-blocks 16 --warmup 1 --iterations 1 --time 200ms)
 fi
 # Extra arguments for GpuCopyCheck, e.g. GPU_CHECK_BENCH_ARGS="--sizes 65536,1048576".
 BENCH_ARGS+=(${GPU_CHECK_BENCH_ARGS:-})

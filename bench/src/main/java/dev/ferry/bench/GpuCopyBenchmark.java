@@ -45,7 +45,13 @@ import org.openjdk.jmh.annotations.Warmup;
  * copies of many small blocks; and {@code hitGpu} (a GPU hit for the local engine: a copy within
  * the device into the engine's buffer) against {@code hitDram} (a DRAM hit: the copy from the
  * registered slab into the same buffer). Scores are operations per second; one operation of the
- * 16-block methods moves 16 blocks. {@link GpuCopyCheck} runs them and prints GB/s and ratios.
+ * 16-block methods moves 16 blocks.
+ *
+ * <p>Many small blocks ({@link Batch}: 16 or 64 blocks of 16, 64 or 256 KiB): reads one copy
+ * per block ({@code manyReadEach}, queued together, one wait) against one batched copy
+ * ({@code manyReadBatched}: gathered within the device, one copy to the host), and the same for
+ * puts ({@code manyWriteEach}, {@code manyWriteBatched}, which also evict the blocks put, as
+ * {@code tierToDevice} does). One operation moves all the blocks. {@link GpuCopyCheck} runs them and prints GB/s and ratios.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -96,6 +102,74 @@ public class GpuCopyBenchmark {
                 tier.close();
                 dramStream.close();
                 engine.close();
+            } finally {
+                try {
+                    device.close();
+                } finally {
+                    slab.close();
+                }
+            }
+        }
+    }
+
+    /**
+     * Many small blocks: {@code batchBlocks} blocks of {@code batchBlockBytes} held in a tier, and
+     * a registered slab holding them one after another (the run of a batched copy).
+     */
+    @State(Scope.Benchmark)
+    public static class Batch {
+        @Param({"16384", "65536", "262144"})
+        public int batchBlockBytes;
+
+        @Param({"16", "64"})
+        public int batchBlocks;
+
+        @Param({"auto"})
+        public String memory;
+
+        DeviceMemory device;
+        GpuTier<Integer> tier;
+        Slab slab;
+        MemorySegment run;
+        MemorySegment[] blocks;
+        java.util.List<Integer> held;
+        java.util.List<Integer> fresh;
+        long[] lengths;
+
+        @Setup(Level.Trial)
+        public void setUp() {
+            long bytes = (long) batchBlocks * batchBlockBytes;
+            device = DeviceMemories.open(DeviceChoice.parse(memory), 0, 4 * bytes);
+            tier = new GpuTier<>(device, 3 * bytes);
+            slab = Slab.allocate(bytes);
+            slab.populate();
+            tier.registerDram(slab.memory());
+            run = slab.memory();
+            blocks = new MemorySegment[batchBlocks];
+            held = new java.util.ArrayList<>();
+            fresh = new java.util.ArrayList<>();
+            lengths = new long[batchBlocks];
+            for (int i = 0; i < batchBlocks; i++) {
+                blocks[i] = run.asSlice((long) i * batchBlockBytes, batchBlockBytes);
+                lengths[i] = batchBlockBytes;
+                held.add(i);
+                fresh.add(batchBlocks + i);
+                tier.put(i, blocks[i]).await();
+                tier.await(i);
+            }
+        }
+
+        void evictFresh() {
+            for (Integer k : fresh) {
+                tier.await(k);
+                tier.evict(k);
+            }
+        }
+
+        @TearDown(Level.Trial)
+        public void tearDown() {
+            try {
+                tier.close();
             } finally {
                 try {
                     device.close();
@@ -249,5 +323,39 @@ public class GpuCopyBenchmark {
     public void hitDram(Tier s) {
         int i = next++ & (BATCH - 1);
         s.engine.copyInAsync((long) i * s.blockBytes, s.blocks[i], s.dramStream).await();
+    }
+
+    /** Reads of many small blocks one by one: a copy each, queued together, one wait. */
+    @Benchmark
+    public void manyReadEach(Batch s) {
+        dev.ferry.nativemem.device.CopyCompletion last = null;
+        for (int i = 0; i < s.batchBlocks; i++) {
+            last = s.tier.read(i, s.blocks[i]).orElseThrow();
+        }
+        last.await();
+    }
+
+    /** The same reads as one batched copy: gathered on the device, one copy to the host. */
+    @Benchmark
+    public void manyReadBatched(Batch s) {
+        s.tier.readBatched(s.held, s.run).orElseThrow().await();
+    }
+
+    /** Puts of many small blocks one by one (then evicted). */
+    @Benchmark
+    public void manyWriteEach(Batch s) {
+        dev.ferry.nativemem.device.CopyCompletion last = null;
+        for (int i = 0; i < s.batchBlocks; i++) {
+            last = s.tier.put(s.batchBlocks + i, s.blocks[i]);
+        }
+        last.await();
+        s.evictFresh();
+    }
+
+    /** The same puts as one batched copy: one copy to the device, scattered there (then evicted). */
+    @Benchmark
+    public void manyWriteBatched(Batch s) {
+        s.tier.putBatched(s.fresh, s.run, s.lengths).orElseThrow().await();
+        s.evictFresh();
     }
 }

@@ -18,12 +18,14 @@ import org.openjdk.jmh.runner.options.TimeValue;
  * Runs {@link GpuCopyBenchmark} in one JMH run and prints, per block size, the tier's copies
  * against raw {@code cuMemcpyAsync} in GB/s with their ratio (the goal is at least 0.9), the
  * 16-block reads one by one against batched, and a GPU hit against a DRAM hit for the local
- * engine. Needs only kv-native, kv-store, JCuda and JMH on the class path (the GPU check's
+ * engine, then many small blocks (16 and 64 blocks of 16, 64 and 256 KiB) copied one by one against
+ * one batched copy, both directions. Needs only kv-native, kv-store, JCuda and JMH on the class path (the GPU check's
  * carried jars), not the rest of bench. The forks take this JVM's flags (JMH's default), among them
  * {@code --enable-native-access=ALL-UNNAMED}.
  *
  * <p>Arguments, all optional: {@code --memory auto|cuda|host}, {@code --sizes 65536,262144,...}
- * (bytes), {@code --warmup N}, {@code --iterations N}, {@code --time 1s}, {@code --json FILE}
+ * (bytes), {@code --warmup N}, {@code --iterations N}, {@code --time 1s}, {@code --batch-sizes
+ * 16384,65536,...} (bytes), {@code --batch-blocks 16,64}, {@code --json FILE}
  * (JMH's JSON results). Exits 1 on a bad argument or a failed benchmark.
  */
 public final class GpuCopyCheck {
@@ -32,11 +34,12 @@ public final class GpuCopyCheck {
 
     public static void main(String[] args) throws RunnerException {
         Map<String, String> opts = new LinkedHashMap<>(Map.of("--memory", "auto", "--sizes", "65536,262144,1048576,4194304",
-                "--warmup", "2", "--iterations", "3", "--time", "1s"));
+                "--warmup", "2", "--iterations", "3", "--time", "1s", "--batch-sizes", "16384,65536,262144",
+                "--batch-blocks", "16,64"));
         for (int i = 0; i < args.length; i += 2) {
             if (!args[i].startsWith("--") || i + 1 >= args.length) {
                 System.err.println("usage: GpuCopyCheck [--memory auto|cuda|host] [--sizes BYTES,...] [--warmup N]"
-                        + " [--iterations N] [--time 1s] [--json FILE]");
+                        + " [--iterations N] [--time 1s] [--batch-sizes BYTES,...] [--batch-blocks N,...] [--json FILE]");
                 System.exit(1);
             }
             opts.put(args[i], args[i + 1]);
@@ -46,6 +49,8 @@ public final class GpuCopyCheck {
                 .include(GpuCopyBenchmark.class.getName() + "\\.")
                 .param("memory", opts.get("--memory"))
                 .param("blockBytes", opts.get("--sizes").split(","))
+                .param("batchBlockBytes", opts.get("--batch-sizes").split(","))
+                .param("batchBlocks", opts.get("--batch-blocks").split(","))
                 .forks(1)
                 .warmupIterations(Integer.parseInt(opts.get("--warmup")))
                 .measurementIterations(Integer.parseInt(opts.get("--iterations")))
@@ -60,12 +65,20 @@ public final class GpuCopyCheck {
         System.out.println(report(results));
     }
 
-    /** The table: one row per block size. */
+    /** The tables: one row per block size, then one per number and size of many small blocks. */
     static String report(Collection<RunResult> results) {
         Map<Integer, Map<String, Double>> bySize = new java.util.TreeMap<>();
+        Map<List<Integer>, Map<String, Double>> byBatch = new java.util.TreeMap<>(
+                java.util.Comparator.<List<Integer>>comparingInt(k -> k.get(0)).thenComparingInt(k -> k.get(1)));
         for (RunResult r : results) {
             String method = r.getParams().getBenchmark();
             method = method.substring(method.lastIndexOf('.') + 1);
+            if (method.startsWith("many")) {
+                byBatch.computeIfAbsent(List.of(Integer.parseInt(r.getParams().getParam("batchBlocks")),
+                                Integer.parseInt(r.getParams().getParam("batchBlockBytes"))), k -> new LinkedHashMap<>())
+                        .put(method, r.getPrimaryResult().getScore());
+                continue;
+            }
             int size = Integer.parseInt(r.getParams().getParam("blockBytes"));
             bySize.computeIfAbsent(size, k -> new LinkedHashMap<>()).put(method, r.getPrimaryResult().getScore());
         }
@@ -86,6 +99,24 @@ public final class GpuCopyCheck {
                     gbps(m, "hitGpu", size, 1), gbps(m, "hitDram", size, 1)));
         }
         lines.add("GB/s (10^9 bytes per second); ratio = tier / raw.");
+        if (!byBatch.isEmpty()) {
+            lines.add("");
+            lines.add(String.format(Locale.ROOT, "%-14s %10s %10s %6s %10s %10s %6s", "many blocks", "read each",
+                    "read batch", "ratio", "put each", "put batch", "ratio"));
+            for (Map.Entry<List<Integer>, Map<String, Double>> e : byBatch.entrySet()) {
+                int blocks = e.getKey().get(0);
+                int size = e.getKey().get(1);
+                Map<String, Double> m = e.getValue();
+                double readEach = gbps(m, "manyReadEach", size, blocks);
+                double readBatch = gbps(m, "manyReadBatched", size, blocks);
+                double putEach = gbps(m, "manyWriteEach", size, blocks);
+                double putBatch = gbps(m, "manyWriteBatched", size, blocks);
+                lines.add(String.format(Locale.ROOT, "%-14s %10.2f %10.2f %6.2f %10.2f %10.2f %6.2f",
+                        blocks + " x " + size / 1024 + " KiB", readEach, readBatch, readBatch / readEach,
+                        putEach, putBatch, putBatch / putEach));
+            }
+            lines.add("GB/s; ratio = batched / one copy per block (above 1: the batched copy is faster).");
+        }
         return String.join(System.lineSeparator(), lines);
     }
 

@@ -540,6 +540,14 @@ public final class LocalCluster implements AutoCloseable {
         }
     }
 
+    /** The blocks each engine's GPU tier holds, as the engines reported them to the master (by engine name). */
+    public java.util.Map<String, Long> gpuCopies() {
+        try (var client = new dev.ferry.store.master.MasterClient(
+                dev.ferry.store.coord.MasterAddress.parse(masterAddress), 5_000, 0, security)) {
+            return client.gpuCopiesPerEngine();
+        }
+    }
+
     /**
      * The leading master's RPC address now, as etcd names it (the one master without etcd).
      *

@@ -123,7 +123,7 @@ public final class Replay {
             return new RequestResult(r.index(), arrival, blocks, p.hitBlocks(), p.bytesWritten(), p.bytesRead(),
                     p.queueNanos(), p.computeNanos(), p.writeNanos(), p.readNanos(), p.ttftNanos(), p.tbtNanos(),
                     p.verifyFailures(), p.failed() ? p.error() : null, p.gpuReadBlocks(), p.ssdReadBlocks(),
-                    p.gpuReadNanos());
+                    p.gpuReadNanos(), p.gpuWriteNanos(), p.promoteNanos(), p.elsewhereGpuBlocks());
         } catch (RpcException e) {
             return new RequestResult(r.index(), arrival, blocks, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
                     "prefill node: " + e.getMessage());

@@ -63,8 +63,9 @@ public final class DecodeNode implements AutoCloseable {
         long context = request.inputTokens() + request.outputTokens() / 2;
         long tbt = (long) (profile.decodeStepBytes(context) / memoryBytesPerNano);
         long first = (long) (profile.decodeStepBytes(request.inputTokens()) / memoryBytesPerNano);
-        return new DecodeResult(got.blocks(), got.bytes(), got.transferNanos() + got.gpuNanos(), failures[0], tbt, first,
-                got.gpuBlocks(), got.ssdBlocks(), got.gpuNanos());
+        return new DecodeResult(got.blocks(), got.bytes(), got.transferNanos() + got.gpuNanos() + got.promoteNanos(),
+                failures[0], tbt, first, got.gpuBlocks(), got.ssdBlocks(), got.gpuNanos(), got.promoteNanos(),
+                got.elsewhereGpuBlocks());
     }
 
     /** Whether the block's CRC32C and every byte match what its key says. */

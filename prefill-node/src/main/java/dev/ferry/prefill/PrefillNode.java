@@ -77,12 +77,13 @@ public final class PrefillNode implements AutoCloseable {
         try {
             d = decode.call(DecodeProtocol.DECODE, handoff::write, DecodeResult::read);
         } catch (RpcException e) {
-            return new PrefillResult(hits, put.written(), put.bytes(), queue, compute, put.transferNanos(), 0, 0, 0, 0,
-                    0, 0, "decode: " + e.getMessage());
+            return new PrefillResult(hits, put.written(), put.bytes(), queue, compute,
+                    put.transferNanos() + put.gpuNanos(), 0, 0, 0, 0, 0, 0, "decode: " + e.getMessage());
         }
-        return new PrefillResult(hits, put.written(), put.bytes(), queue, compute, put.transferNanos(), d.blocks(),
-                d.bytes(), d.readNanos(), d.verifyFailures(), d.tbtNanos(), d.firstStepNanos(), "", d.gpuBlocks(),
-                d.ssdBlocks(), d.gpuNanos());
+        // The GPU tier's copies count in TTFT: landing and copying down in the write time, promotion in the read time.
+        return new PrefillResult(hits, put.written(), put.bytes(), queue, compute, put.transferNanos() + put.gpuNanos(),
+                d.blocks(), d.bytes(), d.readNanos(), d.verifyFailures(), d.tbtNanos(), d.firstStepNanos(), "",
+                d.gpuBlocks(), d.ssdBlocks(), d.gpuNanos(), put.gpuNanos(), d.promoteNanos(), d.elsewhereGpuBlocks());
     }
 
     private static PrefillResult failed(int hits, String error) {

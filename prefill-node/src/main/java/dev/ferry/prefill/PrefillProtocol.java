@@ -41,10 +41,10 @@ public final class PrefillProtocol {
      * @param bytesWritten   bytes written
      * @param queueNanos     wait before prefill started (measured)
      * @param computeNanos   prefill compute of the uncached tokens (modeled)
-     * @param writeNanos     WRITE transfers (measured)
+     * @param writeNanos     WRITE transfers, and landing in prefill's GPU tier with the copy down (measured)
      * @param readBlocks     blocks decode pulled
      * @param bytesRead      bytes decode pulled
-     * @param readNanos      READ transfers (measured)
+     * @param readNanos      READ transfers, copies out of decode's GPU tier, promotions into it (measured)
      * @param verifyFailures blocks that failed verification at decode
      * @param tbtNanos       time between tokens (modeled)
      * @param firstStepNanos first decode step (modeled)
@@ -52,17 +52,22 @@ public final class PrefillProtocol {
      * @param gpuReadBlocks  of {@code readBlocks}, those decode's own GPU tier served (no transfer)
      * @param ssdReadBlocks  of {@code readBlocks}, those read from a store node's SSD tier
      * @param gpuReadNanos   of {@code readNanos}, the time copying blocks out of decode's GPU tier
+     * @param gpuWriteNanos  of {@code writeNanos}, the time landing blocks in prefill's GPU tier and copying them down
+     * @param promoteNanos   of {@code readNanos}, the time promoting blocks read from the store into decode's GPU tier
+     * @param elsewhereGpuBlocks of the blocks decode read from the store, those prefill's GPU tier (or
+     *                       another engine's) held, as the master knew it: a locality hint
      */
     public record PrefillResult(int hitBlocks, int writtenBlocks, long bytesWritten, long queueNanos, long computeNanos,
                                 long writeNanos, int readBlocks, long bytesRead, long readNanos, int verifyFailures,
                                 long tbtNanos, long firstStepNanos, String error, int gpuReadBlocks,
-                                int ssdReadBlocks, long gpuReadNanos) {
+                                int ssdReadBlocks, long gpuReadNanos, long gpuWriteNanos, long promoteNanos,
+                                int elsewhereGpuBlocks) {
         /** A result without tier counts (a failure before decode). */
         public PrefillResult(int hitBlocks, int writtenBlocks, long bytesWritten, long queueNanos, long computeNanos,
                              long writeNanos, int readBlocks, long bytesRead, long readNanos, int verifyFailures,
                              long tbtNanos, long firstStepNanos, String error) {
             this(hitBlocks, writtenBlocks, bytesWritten, queueNanos, computeNanos, writeNanos, readBlocks, bytesRead,
-                    readNanos, verifyFailures, tbtNanos, firstStepNanos, error, 0, 0, 0);
+                    readNanos, verifyFailures, tbtNanos, firstStepNanos, error, 0, 0, 0, 0, 0, 0);
         }
 
         /** TTFT: queueing + modeled compute + measured transfers + modeled first decode step, ns. */
@@ -79,14 +84,15 @@ public final class PrefillProtocol {
                     .writeLong(computeNanos).writeLong(writeNanos).writeInt(readBlocks).writeLong(bytesRead)
                     .writeLong(readNanos).writeInt(verifyFailures).writeLong(tbtNanos).writeLong(firstStepNanos);
             Wire.writeString(b, error);
-            b.writeInt(gpuReadBlocks).writeInt(ssdReadBlocks).writeLong(gpuReadNanos);
+            b.writeInt(gpuReadBlocks).writeInt(ssdReadBlocks).writeLong(gpuReadNanos).writeLong(gpuWriteNanos)
+                    .writeLong(promoteNanos).writeInt(elsewhereGpuBlocks);
         }
 
         public static PrefillResult read(ByteBuf b) {
             return new PrefillResult(Wire.readInt(b), Wire.readInt(b), Wire.readLong(b), Wire.readLong(b),
                     Wire.readLong(b), Wire.readLong(b), Wire.readInt(b), Wire.readLong(b), Wire.readLong(b),
                     Wire.readInt(b), Wire.readLong(b), Wire.readLong(b), Wire.readString(b), Wire.readInt(b),
-                    Wire.readInt(b), Wire.readLong(b));
+                    Wire.readInt(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readInt(b));
         }
     }
 }

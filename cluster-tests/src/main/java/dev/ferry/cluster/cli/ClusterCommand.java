@@ -288,11 +288,13 @@ final class ClusterCommand implements Callable<Integer> {
                         + flapDownMillis + " ms every " + flapEveryMillis + " ms; engines' stall timeout "
                         + stallTimeoutMillis + " ms"),
                 "  TTFT               queueing + prefill compute (modeled: 2*params*tokens at 400 TFLOP/s) + "
-                        + "measured WRITE and READ transfers + first decode step (modeled)");
+                        + "measured WRITE and READ transfers (with a GPU tier: and its copies, landing with the copy "
+                        + "down and promotion) + first decode step (modeled)");
         header.forEach(System.out::println);
         List<RequestResult> results;
         long wall;
         MasterStats store = null;
+        java.util.Map<String, Long> gpuCopies = null;
         String storeMissing = null;
         TrafficReport traffic = null;
         String trafficMissing = null;
@@ -334,6 +336,7 @@ final class ClusterCommand implements Callable<Integer> {
             wall = System.nanoTime() - start;
             try {
                 store = cluster.masterStats();
+                gpuCopies = gpuCapacity > 0 ? cluster.gpuCopies() : null;
             } catch (RpcException e) {
                 storeMissing = e.getMessage();
             }
@@ -358,6 +361,12 @@ final class ClusterCommand implements Callable<Integer> {
         }
         if (store != null) {
             printStore(store, gpuCapacity > 0 ? summary.tiers().gpu().blocksRead() : -1);
+            if (gpuCopies != null) {
+                System.out.printf(Locale.ROOT, "  %-18s %s%n", "GPU copies", gpuCopies.isEmpty()
+                        ? "none reported to the master" : String.join(", ", gpuCopies.entrySet().stream()
+                        .map(e -> e.getValue() + " in " + e.getKey()).toList())
+                        + " (blocks held in the engines' GPU tiers, as the master knows them)");
+            }
         } else {
             System.out.printf(Locale.ROOT, "  %-18s unavailable: %s%n", "store counts", storeMissing);
         }

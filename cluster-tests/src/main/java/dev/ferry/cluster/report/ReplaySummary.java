@@ -54,9 +54,12 @@ public record ReplaySummary(int requests, int failed, long blocks, long blocksWr
             verify += r.verifyFailures();
             bytesW += r.bytesWritten();
             bytesR += r.bytesRead();
-            nanos += r.writeNanos() + r.readNanos();
-            writeNanos += r.writeNanos();
-            readNanos += r.readNanos();
+            // Transfers only: the GPU tiers' copies (hits, landing, promotion) move nothing over the network.
+            long transferWrite = r.writeNanos() - r.gpuWriteNanos();
+            long transferRead = r.readNanos() - r.gpuReadNanos() - r.promoteNanos();
+            nanos += transferWrite + transferRead;
+            writeNanos += transferWrite;
+            readNanos += transferRead;
             if (r.failed()) {
                 failed++;
                 continue;

@@ -19,9 +19,22 @@ import org.junit.jupiter.api.io.TempDir;
 class GpuTierClusterTest {
     @Test
     void decodeServesCachedPrefixesFromItsGpuTierWithEveryByteVerified(@TempDir Path dir) throws IOException {
-        int code = FerryCommand.commandLine().execute("cluster", "--model", "tiny", "--requests", "60",
-                "--gpu-capacity", "4MiB", "--out", dir.toString(), "--no-progress");
+        java.io.ByteArrayOutputStream printed = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream stdout = System.out;
+        int code;
+        try {
+            System.setOut(new java.io.PrintStream(printed, true, java.nio.charset.StandardCharsets.UTF_8));
+            code = FerryCommand.commandLine().execute("cluster", "--model", "tiny", "--requests", "60",
+                    "--gpu-capacity", "4MiB", "--out", dir.toString(), "--no-progress");
+        } finally {
+            System.setOut(stdout);
+        }
+        String report = printed.toString(java.nio.charset.StandardCharsets.UTF_8);
+        System.out.print(report);
         assertThat(code).isEqualTo(ExitCodes.OK);
+        // The master knows the blocks each engine's GPU tier holds: prefill's and decode's, two engines.
+        assertThat(report).containsPattern("GPU copies +[1-9][0-9]* in [^,]+, [1-9][0-9]* in ")
+                .contains("GPU tier copies in TTFT: landing + copy down");
         JsonNode summary = new ObjectMapper().readTree(dir.resolve("summary.json").toFile());
         assertThat(summary.get("failed").asInt()).isZero();
         assertThat(summary.get("verifyFailures").asLong()).isZero();
@@ -34,6 +47,12 @@ class GpuTierClusterTest {
                 .isEqualTo(summary.get("blocksRead").asLong());
         // A GPU hit moves nothing over the transfer engine: decode read fewer bytes than its blocks hold.
         assertThat(summary.get("bytesRead").asLong()).isEqualTo(dram * 256 * 1024);
+        // The tiers' own copies are measured and counted in TTFT: landing with the copy down, and promotion.
+        JsonNode copies = tiers.get("copies");
+        assertThat(copies.get("landUsPerBlock").asDouble()).isPositive();
+        assertThat(copies.get("promoteUsPerBlock").asDouble()).isPositive();
+        assertThat(copies.get("landMs").asDouble()).isPositive();
+        assertThat(copies.get("promoteMs").asDouble()).isPositive();
     }
 
     @Test

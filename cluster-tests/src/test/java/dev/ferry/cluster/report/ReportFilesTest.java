@@ -50,7 +50,7 @@ class ReportFilesTest {
             assertThat(reader.loadNextBatch()).isTrue();
             VectorSchemaRoot root = reader.getVectorSchemaRoot();
             assertThat(root.getRowCount()).isEqualTo(50);
-            assertThat(root.getSchema().getFields()).hasSize(17);
+            assertThat(root.getSchema().getFields()).hasSize(20);
             assertThat(((IntVector) root.getVector("gpu_read_blocks")).get(42)).isZero();
             assertThat(root.getSchema().getCustomMetadata()).containsEntry("title", "TTFT: tiny, 50 requests");
             assertThat(((IntVector) root.getVector("index")).get(42)).isEqualTo(42);
@@ -71,8 +71,9 @@ class ReportFilesTest {
         String csv = Files.readString(dir.resolve("report/requests.csv"));
         List<String> lines = csv.lines().toList();
         assertThat(lines.get(0)).isEqualTo("index,arrival_ns,blocks,hit_blocks,bytes_written,bytes_read,queue_ns,"
-                + "compute_ns,write_ns,read_ns,ttft_ns,tbt_ns,verify_failures,gpu_read_blocks,ssd_read_blocks,gpu_read_ns,error");
-        assertThat(lines.get(1)).isEqualTo("0,0,10,0,2621440,2621440,1000,2000,1000000,1000000,1000000,20000000,0,0,0,0,");
+                + "compute_ns,write_ns,read_ns,ttft_ns,tbt_ns,verify_failures,gpu_read_blocks,ssd_read_blocks,gpu_read_ns,"
+                + "gpu_write_ns,gpu_promote_ns,elsewhere_gpu_blocks,error");
+        assertThat(lines.get(1)).isEqualTo("0,0,10,0,2621440,2621440,1000,2000,1000000,1000000,1000000,20000000,0,0,0,0,0,0,0,");
         // The error of request 9 spans two lines inside its quotes: 50 rows, 5 with a line break.
         assertThat(lines).hasSize(1 + 50 + 5);
         assertThat(csv).contains(",0,0,0,0,\"decode node 2: timed out, \"\"read\"\"\nafter 5 s\"\n");

@@ -266,6 +266,16 @@ public final class CudaDeviceMemory implements DeviceMemory {
         }
 
         @Override
+        protected CopyCompletion queueDeviceToDevice(long offset, long targetOffset, long length, DeviceStream stream) {
+            bind();
+            CudaStream s = own(stream);
+            // No event: the batched copy's last step records the one its completion waits on.
+            check(JCudaDriver.cuMemcpyDtoDAsync(base.withByteOffset(targetOffset), base.withByteOffset(offset), length,
+                    s.stream), "cuMemcpyDtoDAsync");
+            return null;
+        }
+
+        @Override
         protected void free() {
             owned.remove(this);
             bind();

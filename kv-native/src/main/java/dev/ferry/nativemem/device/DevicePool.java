@@ -1,6 +1,8 @@
 package dev.ferry.nativemem.device;
 
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -127,6 +129,59 @@ public abstract class DevicePool implements AutoCloseable {
         return last;
     }
 
+    /**
+     * The batched form of {@link #gatherOutAsync}, for many small blocks: copies the blocks
+     * within the device into this pool's contiguous scratch range at {@code scratchOffset}
+     * (device-to-device copies, which never cross the bus), then copies that range to
+     * {@code dst} with one device-to-host copy: one transfer over the bus instead of one per
+     * block. The scratch range, {@code sum(lengths)} bytes, must not overlap any block and must
+     * stay unused until the completion. Every range is checked before any copy is queued.
+     *
+     * @throws IllegalArgumentException as {@link #gatherOutAsync}, when there is no block, or
+     *                                  when the scratch range overlaps a block
+     * @throws IndexOutOfBoundsException when a block or the scratch range leaves the pool
+     */
+    public final CopyCompletion gatherOutBatchedAsync(long[] offsets, long[] lengths, MemorySegment dst,
+                                                      long scratchOffset, DeviceStream stream) {
+        long total = checkBlocks(offsets, lengths, requireHost(dst));
+        checkScratch(offsets, lengths, scratchOffset, total);
+        requireStream(stream);
+        List<CopyCompletion> steps = new ArrayList<>();
+        long at = scratchOffset;
+        for (int i = 0; i < offsets.length; i++) {
+            add(steps, queueDeviceToDevice(offsets[i], at, lengths[i], stream));
+            at += lengths[i];
+        }
+        steps.add(deviceToHost(scratchOffset, dst, stream));
+        return AllOf.of(steps);
+    }
+
+    /**
+     * The batched form of {@link #scatterInAsync}, for many small blocks: copies all of
+     * {@code src} (host) into this pool's scratch range at {@code scratchOffset} with one
+     * host-to-device copy, then scatters its consecutive parts, {@code lengths[i]} bytes each,
+     * to {@code offsets[i]} within the device. The scratch range is as in
+     * {@link #gatherOutBatchedAsync}.
+     *
+     * @throws IllegalArgumentException as {@link #gatherOutBatchedAsync}
+     */
+    public final CopyCompletion scatterInBatchedAsync(MemorySegment src, long[] offsets, long[] lengths,
+                                                      long scratchOffset, DeviceStream stream) {
+        long total = checkBlocks(offsets, lengths, requireHost(src));
+        checkScratch(offsets, lengths, scratchOffset, total);
+        requireStream(stream);
+        List<CopyCompletion> steps = new ArrayList<>();
+        steps.add(hostToDevice(scratchOffset, src, stream));
+        long at = scratchOffset;
+        for (int i = 0; i < offsets.length - 1; i++) {
+            add(steps, queueDeviceToDevice(at, offsets[i], lengths[i], stream));
+            at += lengths[i];
+        }
+        int last = offsets.length - 1;
+        steps.add(deviceToDevice(at, this, offsets[last], lengths[last], stream));
+        return AllOf.of(steps);
+    }
+
     /** Whether {@link #close()} was called (or the device memory was closed). */
     public final boolean isClosed() {
         return closed;
@@ -151,6 +206,57 @@ public abstract class DevicePool implements AutoCloseable {
     /** Device to device: {@code stream} null means synchronous. Arguments are checked; target is of the same implementation. */
     protected abstract CopyCompletion deviceToDevice(long offset, DevicePool target, long targetOffset, long length,
                                                      DeviceStream stream);
+
+    /**
+     * Queues a copy within this pool on {@code stream}: a step of a batched copy, whose
+     * completion waits for every step's. By default {@link #deviceToDevice}; an implementation
+     * whose completions cost a driver call each, and whose later completions report an earlier
+     * copy's failure anyway (CUDA: a failed asynchronous copy's error is sticky), overrides it to
+     * return null (no completion of its own). Arguments are checked.
+     */
+    protected CopyCompletion queueDeviceToDevice(long offset, long targetOffset, long length, DeviceStream stream) {
+        return deviceToDevice(offset, this, targetOffset, length, stream);
+    }
+
+    private static void add(List<CopyCompletion> steps, CopyCompletion step) {
+        if (step != null) {
+            steps.add(step);
+        }
+    }
+
+    /** The completion of all the steps of a batched copy: done when all are, failed when one failed. */
+    private record AllOf(List<CopyCompletion> steps) implements CopyCompletion {
+        static CopyCompletion of(List<CopyCompletion> steps) {
+            return steps.size() == 1 ? steps.getFirst() : new AllOf(List.copyOf(steps));
+        }
+
+        @Override
+        public boolean isDone() {
+            for (CopyCompletion c : steps) {
+                if (!c.isDone()) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        @Override
+        public void await() {
+            DeviceException first = null;
+            for (CopyCompletion c : steps) {
+                try {
+                    c.await();
+                } catch (DeviceException e) {
+                    if (first == null) {
+                        first = e;
+                    }
+                }
+            }
+            if (first != null) {
+                throw first;
+            }
+        }
+    }
 
     /** Frees the memory; called once. */
     protected abstract void free();
@@ -185,6 +291,19 @@ public abstract class DevicePool implements AutoCloseable {
             throw new IllegalArgumentException("blocks hold " + total + " bytes, host range " + host.byteSize());
         }
         return total;
+    }
+
+    private void checkScratch(long[] offsets, long[] lengths, long scratchOffset, long total) {
+        if (offsets.length == 0) {
+            throw new IllegalArgumentException("a batched copy needs at least one block");
+        }
+        checkDevice(scratchOffset, total);
+        for (int i = 0; i < offsets.length; i++) {
+            if (offsets[i] < scratchOffset + total && scratchOffset < offsets[i] + lengths[i]) {
+                throw new IllegalArgumentException("scratch range [" + scratchOffset + ", " + (scratchOffset + total)
+                        + ") overlaps block [" + offsets[i] + ", " + (offsets[i] + lengths[i]) + ")");
+            }
+        }
     }
 
     private void requireOpen() {

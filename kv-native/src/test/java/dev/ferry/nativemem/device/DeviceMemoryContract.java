@@ -129,6 +129,41 @@ abstract class DeviceMemoryContract {
     }
 
     @Test
+    void batchedGatherAndScatterMoveEveryBlockThroughOneScratchRange() {
+        try (DevicePool pool = memory.allocate(128 * KIB); DeviceStream stream = memory.openStream()) {
+            MemorySegment blocks = pattern(12 * KIB, 11);
+            long[] offsets = {40 * KIB, 0, 20 * KIB};
+            long[] lengths = {4 * KIB, 4 * KIB, 4 * KIB};
+            pool.scatterInBatchedAsync(blocks, offsets, lengths, 64 * KIB, stream).await();
+            for (int i = 0; i < 3; i++) {
+                MemorySegment one = arena.allocate(4 * KIB, 4096);
+                pool.copyOut(offsets[i], one);
+                assertThat(one.mismatch(blocks.asSlice(i * 4L * KIB, 4 * KIB))).as("block %d", i).isEqualTo(-1);
+            }
+
+            long[] reversed = {20 * KIB, 0, 40 * KIB};
+            MemorySegment gathered = arena.allocate(12 * KIB, 4096);
+            pool.gatherOutBatchedAsync(reversed, lengths, gathered, 100 * KIB, stream).await();
+            assertThat(gathered.asSlice(0, 4 * KIB).mismatch(blocks.asSlice(8 * KIB, 4 * KIB))).isEqualTo(-1);
+            assertThat(gathered.asSlice(4 * KIB, 4 * KIB).mismatch(blocks.asSlice(4 * KIB, 4 * KIB))).isEqualTo(-1);
+            assertThat(gathered.asSlice(8 * KIB, 4 * KIB).mismatch(blocks.asSlice(0, 4 * KIB))).isEqualTo(-1);
+        }
+    }
+
+    @Test
+    void refusesABatchedCopyWhoseScratchRangeOverlapsABlockOrLeavesThePool() {
+        try (DevicePool pool = memory.allocate(64 * KIB); DeviceStream stream = memory.openStream()) {
+            MemorySegment host = arena.allocate(8 * KIB, 4096);
+            long[] offsets = {0, 16 * KIB};
+            long[] lengths = {4 * KIB, 4 * KIB};
+            assertThatThrownBy(() -> pool.gatherOutBatchedAsync(offsets, lengths, host, 14 * KIB, stream))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("overlaps block [16384, 20480)");
+            assertThatThrownBy(() -> pool.scatterInBatchedAsync(host, offsets, lengths, 60 * KIB, stream))
+                    .isInstanceOf(IndexOutOfBoundsException.class);
+        }
+    }
+
+    @Test
     void refusesCopiesThatLeaveThePool() {
         try (DevicePool pool = memory.allocate(64 * KIB); DeviceStream stream = memory.openStream()) {
             MemorySegment host = arena.allocate(8 * KIB, 4096);

@@ -88,13 +88,16 @@ public final class EngineBlockStore implements BlockStore {
     public void close() {
         store.close();
         engine.close();
-        master.close();
         try {
             if (tier != null) {
-                tier.close(); // first: it unregisters the staging buffers
+                tier.close(); // before the master (a reported tier tells it), and before the staging buffers it unregisters
             }
         } finally {
-            staging.close();
+            try {
+                master.close();
+            } finally {
+                staging.close();
+            }
         }
     }
 }

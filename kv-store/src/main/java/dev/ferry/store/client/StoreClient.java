@@ -133,6 +133,7 @@ public final class StoreClient implements AutoCloseable {
      */
     public PutResult put(BlockKey[] keys, long blockBytes, MemorySegment staging, BlockSource source) {
         int window = window(staging, blockBytes);
+        java.util.concurrent.atomic.LongAdder landNanos = new java.util.concurrent.atomic.LongAdder();
         long[] lengths = new long[keys.length];
         Arrays.fill(lengths, blockBytes);
         StoreCore.PutOutcome out = core.put(keys, lengths, replicas, preferredSegment, window,
@@ -141,7 +142,9 @@ public final class StoreClient implements AutoCloseable {
                     source.fill(keys[index], block);
                     int crc = BlockContent.crc32c(block);
                     if (tier != null) {
+                        long landStart = System.nanoTime();
                         tier.land(keys[index], block, crc);
+                        landNanos.add(System.nanoTime() - landStart);
                     }
                     for (Placement p : copies) {
                         batch.add(TransferRequest.write(staging, slot * blockBytes, p.segment(), p.offset(), blockBytes));
@@ -149,7 +152,7 @@ public final class StoreClient implements AutoCloseable {
                     return crc;
                 });
         int written = out.written();
-        return new PutResult(written, keys.length - written, written * blockBytes, out.transferNanos());
+        return new PutResult(written, keys.length - written, written * blockBytes, out.transferNanos(), landNanos.sum());
     }
 
     /**
@@ -165,6 +168,8 @@ public final class StoreClient implements AutoCloseable {
         long nanos = 0;
         long bytes = 0;
         long gpuNanos = 0;
+        long promoteNanos = 0;
+        java.util.List<BlockKey> fromStore = null;
         int gpuBlocks = 0;
         int ssdBlocks = 0;
         boolean released = false;
@@ -190,6 +195,10 @@ public final class StoreClient implements AutoCloseable {
             BlockKey[] windowKeys = new BlockKey[window];
             long[] lengths = new long[window];
             int[] crcs = new int[window];
+            BlockKey[] promotedKeys = new BlockKey[window];
+            fromStore = new java.util.ArrayList<>();
+            MemorySegment[] promotedBytes = new MemorySegment[window];
+            int[] promotedCrcs = new int[window];
             Set<String> failed = new HashSet<>();
             for (int done = 0; done < keys.length; done += window) {
                 int n = Math.min(window, keys.length - done);
@@ -223,17 +232,26 @@ public final class StoreClient implements AutoCloseable {
                                 + "left failed their CRC32C check and were dropped");
                     }
                 }
+                int promotions = 0;
                 for (int i = 0; i < n; i++) {
                     Replica r = chosen[i];
-                    MemorySegment block = staging.asSlice(i * blockBytes, r.length());
                     if (!local[i]) {
                         bytes += r.length();
                         ssdBlocks += r.needsLoad() ? 1 : 0;
-                        if (tier != null) {
-                            tier.promote(r.key(), block, r.crc32c());
-                        }
+                        fromStore.add(r.key());
+                        promotedKeys[promotions] = r.key();
+                        promotedBytes[promotions] = staging.asSlice(i * blockBytes, r.length());
+                        promotedCrcs[promotions++] = r.crc32c();
                     }
-                    sink.accept(r.key(), block, r.crc32c());
+                }
+                if (tier != null && promotions > 0) {
+                    long promoteStart = System.nanoTime();
+                    tier.promoteAll(promotedKeys, promotedBytes, promotedCrcs, promotions);
+                    promoteNanos += System.nanoTime() - promoteStart;
+                }
+                for (int i = 0; i < n; i++) {
+                    Replica r = chosen[i];
+                    sink.accept(r.key(), staging.asSlice(i * blockBytes, r.length()), r.crc32c());
                 }
                 if (!LeaseRenewal.stillHolds(held.askedAt, System.nanoTime(), leaseMillis)
                         && done + n < keys.length) {
@@ -257,7 +275,9 @@ public final class StoreClient implements AutoCloseable {
                 core.releaseAfterFailure(held);
             }
         }
-        return new GetResult(keys.length, bytes, nanos, gpuBlocks, ssdBlocks, gpuNanos);
+        // After the lease went back, untimed: where else the blocks read from the store were, for the report.
+        int elsewhere = tier == null || fromStore.isEmpty() ? 0 : tier.heldInOtherGpuTiers(fromStore.toArray(BlockKey[]::new));
+        return new GetResult(keys.length, bytes, nanos, gpuBlocks, ssdBlocks, gpuNanos, promoteNanos, elsewhere);
     }
 
     /**

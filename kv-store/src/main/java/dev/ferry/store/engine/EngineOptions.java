@@ -7,6 +7,7 @@ import dev.ferry.store.rpc.RpcException;
 import org.slf4j.LoggerFactory;
 import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.store.cli.SizeOrZeroConverter;
+import dev.ferry.store.client.ReportedGpuTier;
 import dev.ferry.store.gpu.GpuBlockCache;
 import dev.ferry.store.cli.MasterOptions;
 import dev.ferry.store.client.BlockStore;
@@ -128,10 +129,22 @@ public final class EngineOptions {
             engine = new TransferEngine(new TransferEngine.Context().bindHost(listen.host()).linksPerPeer(links)
                     .stallTimeoutMillis(stallTimeoutMillis).sharedMemory(sharedMemory).aeron(aeron).resolver(client));
             gpu = gpuCapacity > 0 ? GpuBlockCache.open(gpuMemory, gpuCapacity, gpuIndex) : null;
+            if (gpu != null) {
+                LoggerFactory.getLogger(EngineOptions.class).info("GPU tier: {} bytes on {}; {} (measured)",
+                        gpuCapacity, gpu.memory().describe(), gpu.batching().describe());
+            }
             if (gpu != null && !gpu.lostAtStart().isEmpty()) {
                 reportLost(client, gpu);
             }
-            return new EngineBlockStore(client, engine, 10_000, replicas, null, stagingBytes, lanes, gpu);
+            ReportedGpuTier tier = gpu == null ? null : new ReportedGpuTier(gpu, client, engineName(),
+                    GPU_REPORT_INTERVAL_MILLIS);
+            gpu = null; // the reported tier owns it
+            try {
+                return new EngineBlockStore(client, engine, 10_000, replicas, null, stagingBytes, lanes, tier);
+            } catch (RuntimeException | Error e) {
+                ProcessSupport.closeQuietly(tier);
+                throw e;
+            }
         } catch (RuntimeException | Error e) {
             ProcessSupport.closeQuietly(gpu, engine, client);
             throw e;
@@ -141,7 +154,7 @@ public final class EngineOptions {
     /** Tells the master which blocks the GPU tier lost with the previous process, and logs it. */
     private void reportLost(MasterClient client, GpuBlockCache gpu) {
         var lost = gpu.lostAtStart();
-        String engine = listen.host() + " " + gpuIndex;
+        String engine = engineName();
         String inStore;
         try {
             inStore = client.gpuCopiesLost(engine, lost.toArray(BlockKey[]::new)) + " of them still in the store";
@@ -151,6 +164,19 @@ public final class EngineOptions {
         LoggerFactory.getLogger(EngineOptions.class).info("GPU tier: {} blocks lost with the previous process "
                 + "(index {}); {}", lost.size(), gpuIndex, inStore);
     }
+
+    /**
+     * This engine's name at the master for its GPU tier: the listen address and the GPU tier's
+     * index file (stable across restarts, so a restart's {@code GPU_LOST} drops what the previous
+     * process reported), or the process id without an index.
+     */
+    String engineName() {
+        return listen.host() + ":" + listen.port() + " " + (gpuIndex != null ? gpuIndex.toString()
+                : "pid " + ProcessHandle.current().pid());
+    }
+
+    /** Between the GPU tier's reports to the master, ms: well under the master's node timeout. */
+    static final long GPU_REPORT_INTERVAL_MILLIS = 500;
 
     /** Parses {@code --gpu-memory}. */
     static final class DeviceChoiceConverter implements picocli.CommandLine.ITypeConverter<DeviceChoice> {

@@ -11,9 +11,10 @@ import java.lang.foreign.MemorySegment;
  * here has the committed length and CRC32C of the lease the get holds (no transfer), and
  * offers every block it read from the store for promotion.
  *
- * <p>The master does not know the copies held here: a copy is served only while the master
- * still has the block committed with the same CRC32C (a removed key is a miss, and its copy
- * here is dropped), so a stale copy is never served.
+ * <p>The master learns which copies are held here only as a locality map (a reported tier,
+ * {@code dev.ferry.store.client.ReportedGpuTier}); correctness rests on validation: a copy is
+ * served only while the master still has the block committed with the same CRC32C (a removed
+ * key is a miss, and its copy here is dropped), so a stale copy is never served.
  *
  * <p>No method fails a put or a get for want of room: a full tier keeps nothing. Implementations
  * are thread-safe and own their memory: close them after the store client.
@@ -61,6 +62,25 @@ public interface EngineTier extends AutoCloseable {
 
     /** A block read from the store (whole, checked against {@code crc32c}): promotes it into this tier when it has room. */
     void promote(BlockKey key, MemorySegment bytes, int crc32c);
+
+    /**
+     * {@link #promote} of {@code n} blocks at once: {@code keys[i]} with {@code bytes[i]} and
+     * {@code crc32cs[i]}. Implementations may copy them with one batched copy.
+     */
+    default void promoteAll(BlockKey[] keys, MemorySegment[] bytes, int[] crc32cs, int n) {
+        for (int i = 0; i < n; i++) {
+            promote(keys[i], bytes[i], crc32cs[i]);
+        }
+    }
+
+    /**
+     * A locality hint, after a get: how many of {@code keys} (blocks this engine just read from
+     * the store) another engine holds in its GPU tier, as the master knows it. Never fails a get:
+     * 0 when unknown. By default 0 (a tier that does not report to the master).
+     */
+    default int heldInOtherGpuTiers(BlockKey[] keys) {
+        return 0;
+    }
 
     /** The store does not hold {@code key} (any more): drops a copy held here. */
     void forget(BlockKey key);

@@ -6,8 +6,13 @@ import dev.ferry.nativemem.device.DeviceMemories;
 import dev.ferry.nativemem.device.DeviceMemory;
 import dev.ferry.store.alloc.OffsetAllocator;
 import dev.ferry.store.block.BlockKey;
+import dev.ferry.nativemem.device.HostRegistration;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -25,10 +30,17 @@ import java.util.Objects;
  * {@link GpuTierIndex}, the new process learns which blocks the old one held
  * ({@link #lostAtStart()}), to tell the master.
  *
- * <p>Validation, not notification: the master does not know the copies held here. A get holds a
- * lease on every key it reads, which gives the committed CRC32C; a copy here with another CRC32C
- * or length (the key was removed and written again) is dropped and the block read from the store,
- * and a key the store no longer holds is {@linkplain #forget forgotten}.
+ * <p>The hits of a window ({@link #readAll}) and its promotions ({@link #promoteAll}) are
+ * copied with one batched copy ({@link GpuTier#readBatched}, {@link GpuTier#putBatched}, through
+ * a registered host run of this cache's own) where {@link #batching()} says it is faster for
+ * their number and size, else one copy per block.
+ *
+ * <p>The master learns which blocks are held here from a reporter ({@link #heldKeys()},
+ * {@link #drainChanges()}, sent off the hot path), as a locality map only. Validation, not
+ * notification, keeps a copy here correct: a get holds a lease on every key it reads, which
+ * gives the committed CRC32C; a copy here with another CRC32C or length (the key was removed
+ * and written again) is dropped and the block read from the store, and a key the store no
+ * longer holds is {@linkplain #forget forgotten}.
  *
  * <p>A full tier never fails a put or a get: the block is then simply not held here
  * ({@link GpuCacheCounters#full()}). Thread-safe: one lock; copies are awaited under it, so every
@@ -42,7 +54,16 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
     /** The local index of the blocks held, or null for none. */
     private final GpuTierIndex index;
     private final Map<BlockKey, Integer> crcs = new HashMap<>();
+    /** Changes of the blocks held since the last {@link #drainChanges()} (true: held), or null before the first. */
+    private Map<BlockKey, Boolean> changes;
+    /** When many small blocks are copied with one batched copy. */
+    private final CopyBatching batching;
+    /** Host memory for batched copies, registered with the device; grown on demand, null until the first. */
+    private Arena runArena;
+    private MemorySegment run;
+    private HostRegistration runRegistration;
     private long landed;
+    private long batchedBlocks;
     private long promoted;
     private long hits;
     private long misses;
@@ -57,7 +78,7 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
      * @throws dev.ferry.nativemem.device.DeviceOutOfMemoryException when the device cannot hold the pool
      */
     public GpuBlockCache(DeviceMemory memory, long capacityBytes) {
-        this(memory, capacityBytes, null, null);
+        this(memory, capacityBytes, null, null, CopyBatching.NEVER);
     }
 
     /**
@@ -66,13 +87,36 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
      * @param index the index (owned from now on), or null for none
      */
     public GpuBlockCache(DeviceMemory memory, long capacityBytes, GpuTierIndex index) {
-        this(memory, capacityBytes, null, index);
+        this(memory, capacityBytes, null, index, CopyBatching.NEVER);
     }
 
-    private GpuBlockCache(DeviceMemory memory, long capacityBytes, DeviceMemory owned, GpuTierIndex index) {
+    /**
+     * With a choice of when many small blocks are copied with one batched copy.
+     *
+     * @param index    the index (owned from now on), or null for none
+     * @param batching when to batch ({@link CopyBatching#NEVER}: every block on its own), or null
+     *                 to {@linkplain CopyBatching#measure measure} it on the empty tier now
+     */
+    public GpuBlockCache(DeviceMemory memory, long capacityBytes, GpuTierIndex index, CopyBatching batching) {
+        this(memory, capacityBytes, null, index, batching);
+    }
+
+    private GpuBlockCache(DeviceMemory memory, long capacityBytes, DeviceMemory owned, GpuTierIndex index,
+                          CopyBatching batching) {
         this.tier = new GpuTier<>(Objects.requireNonNull(memory, "memory"), capacityBytes);
         this.owned = owned;
         this.index = index;
+        CopyBatching chosen = batching;
+        try {
+            if (chosen == null) {
+                chosen = CopyBatching.measure(tier, i -> BlockKey.of(-1 - i));
+            }
+        } finally {
+            if (chosen == null) {
+                tier.close();
+            }
+        }
+        this.batching = chosen;
     }
 
     /**
@@ -90,7 +134,9 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
 
     /**
      * As {@link #open(DeviceChoice, long)}, with a local index at {@code indexFile} (null for none):
-     * {@link #lostAtStart()} then lists what the previous process's GPU tier held.
+     * {@link #lostAtStart()} then lists what the previous process's GPU tier held. When to batch
+     * copies of many small blocks is {@linkplain CopyBatching#measure measured} on the device
+     * first ({@link #batching()}).
      *
      * @throws java.io.UncheckedIOException when the index cannot be read or written
      */
@@ -104,7 +150,7 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
         GpuBlockCache cache = null;
         try {
             index = indexFile == null ? null : new GpuTierIndex(indexFile);
-            cache = new GpuBlockCache(memory, capacityBytes, memory, index);
+            cache = new GpuBlockCache(memory, capacityBytes, memory, index, null);
             return cache;
         } finally {
             if (cache == null) {
@@ -149,8 +195,9 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
     @Override
     public synchronized int readAll(BlockKey[] keys, long[] lengths, int[] committed, MemorySegment[] dst,
                                     boolean[] served, int n) {
-        CopyCompletion last = null;
         int count = 0;
+        long largest = 0;
+        long total = 0;
         for (int i = 0; i < n; i++) {
             served[i] = false;
             if (keys[i] == null) {
@@ -168,21 +215,162 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
                 misses++;
                 continue;
             }
-            last = tier.read(keys[i], dst[i].asSlice(0, lengths[i])).orElseThrow();
             served[i] = true;
             count++;
+            largest = Math.max(largest, lengths[i]);
+            total += lengths[i];
         }
-        if (last != null) {
-            // One stream runs the copies in order: the last one done means all are; await settles each block.
-            last.await();
-            for (int i = 0; i < n; i++) {
-                if (served[i]) {
-                    tier.await(keys[i]);
-                }
-            }
+        if (count == 0) {
+            return 0;
+        }
+        if (!batching.batched(count, largest) || !readBatched(keys, lengths, dst, served, n, count, total)) {
+            readEach(keys, lengths, dst, served, n);
         }
         hits += count;
         return count;
+    }
+
+    /** One copy per block, queued together, one wait. */
+    private void readEach(BlockKey[] keys, long[] lengths, MemorySegment[] dst, boolean[] served, int n) {
+        CopyCompletion last = null;
+        for (int i = 0; i < n; i++) {
+            if (served[i]) {
+                last = tier.read(keys[i], dst[i].asSlice(0, lengths[i])).orElseThrow();
+            }
+        }
+        // One stream runs the copies in order: the last one done means all are; await settles each block.
+        last.await();
+        for (int i = 0; i < n; i++) {
+            if (served[i]) {
+                tier.await(keys[i]);
+            }
+        }
+    }
+
+    /** One batched copy into the registered run, then each block to its place; false (nothing done) when the tier has no room for its scratch. */
+    private boolean readBatched(BlockKey[] keys, long[] lengths, MemorySegment[] dst, boolean[] served, int n, int count,
+                                long total) {
+        List<BlockKey> batch = new ArrayList<>(count);
+        for (int i = 0; i < n; i++) {
+            if (served[i]) {
+                batch.add(keys[i]);
+            }
+        }
+        MemorySegment into = run(total);
+        var completion = tier.readBatched(batch, into);
+        if (completion.isEmpty()) {
+            return false;
+        }
+        completion.get().await();
+        for (BlockKey k : batch) {
+            tier.await(k);
+        }
+        long at = 0;
+        for (int i = 0; i < n; i++) {
+            if (served[i]) {
+                MemorySegment.copy(into, at, dst[i], 0, lengths[i]);
+                at += lengths[i];
+            }
+        }
+        batchedBlocks += count;
+        return true;
+    }
+
+    /**
+     * Promotes the blocks with one batched copy when {@link #batching()} says so for them (and
+     * the tier has a free range for them and the copy's scratch, after evicting), else one by one.
+     */
+    @Override
+    public synchronized void promoteAll(BlockKey[] keys, MemorySegment[] bytes, int[] crc32cs, int n) {
+        long largest = 0;
+        long total = 0;
+        for (int i = 0; i < n; i++) {
+            largest = Math.max(largest, bytes[i].byteSize());
+            total += OffsetAllocator.aligned(bytes[i].byteSize());
+        }
+        if (n > 0 && batching.batched(n, largest) && distinct(keys, n) && promoteBatched(keys, bytes, crc32cs, n, total)) {
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            promote(keys[i], bytes[i], crc32cs[i]);
+        }
+    }
+
+    private boolean promoteBatched(BlockKey[] keys, MemorySegment[] bytes, int[] crc32cs, int n, long alignedTotal) {
+        for (int i = 0; i < n; i++) {
+            drop(keys[i]);
+        }
+        // One free range of twice the blocks holds them and the scratch, wherever the allocator puts them.
+        if (!makeRoom(2 * alignedTotal)) {
+            return false;
+        }
+        long[] lengths = new long[n];
+        long total = 0;
+        for (int i = 0; i < n; i++) {
+            lengths[i] = bytes[i].byteSize();
+            total += lengths[i];
+        }
+        MemorySegment from = run(total);
+        long at = 0;
+        for (int i = 0; i < n; i++) {
+            MemorySegment.copy(bytes[i], 0, from, at, lengths[i]);
+            at += lengths[i];
+        }
+        List<BlockKey> batch = Arrays.asList(Arrays.copyOf(keys, n));
+        var completion = tier.putBatched(batch, from, lengths);
+        if (completion.isEmpty()) {
+            return false;
+        }
+        completion.get().await();
+        for (int i = 0; i < n; i++) {
+            tier.await(keys[i]);
+            if (tier.block(keys[i]).isEmpty()) { // the device failed the copy: nothing held
+                continue;
+            }
+            tier.markCopiedDown(keys[i]);
+            held(keys[i], crc32cs[i]);
+            promoted++;
+        }
+        batchedBlocks += n;
+        return true;
+    }
+
+    private static boolean distinct(BlockKey[] keys, int n) {
+        return new java.util.HashSet<>(Arrays.asList(keys).subList(0, n)).size() == n;
+    }
+
+    /** The registered host run for batched copies, at least {@code bytes} long. */
+    private MemorySegment run(long bytes) {
+        if (run == null || run.byteSize() < bytes) {
+            freeRun();
+            Arena arena = Arena.ofShared();
+            try {
+                MemorySegment grown = arena.allocate(Math.max(bytes, 1L << 20), 4096);
+                runRegistration = tier.memory().register(grown);
+                runArena = arena;
+                run = grown;
+            } finally {
+                if (runArena != arena) {
+                    arena.close();
+                }
+            }
+        }
+        return run.asSlice(0, bytes);
+    }
+
+    private void freeRun() {
+        try {
+            if (runRegistration != null) {
+                runRegistration.close();
+            }
+        } finally {
+            runRegistration = null;
+            run = null;
+            if (runArena != null) {
+                runArena.close();
+                runArena = null;
+            }
+        }
     }
 
     @Override
@@ -218,7 +406,17 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
     /** Counts since this cache opened; a snapshot. */
     public synchronized GpuCacheCounters counters() {
         return new GpuCacheCounters(landed, promoted, hits, misses, stale, evicted, full, tier.size(),
-                tier.capacityBytes() - tier.freeBytes());
+                tier.capacityBytes() - tier.freeBytes(), batchedBlocks);
+    }
+
+    /** The counts of the tier underneath (copies, batches, failures); a snapshot. */
+    public GpuTierCounters tierCounters() {
+        return tier.counters();
+    }
+
+    /** When this cache copies many small blocks with one batched copy (measured by {@link #open}). */
+    public CopyBatching batching() {
+        return batching;
     }
 
     /** The device memory the tier lives in (its kind and description for reports). */
@@ -230,7 +428,11 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
     @Override
     public synchronized void close() {
         try {
-            tier.close();
+            try {
+                tier.close();
+            } finally {
+                freeRun();
+            }
         } finally {
             try {
                 if (index != null) {
@@ -260,10 +462,7 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
         if (tier.block(key).isEmpty()) { // the device failed the copy: nothing held
             return false;
         }
-        crcs.put(key, crc32c);
-        if (index != null) {
-            index.held(key);
-        }
+        held(key, crc32c);
         return true;
     }
 
@@ -281,10 +480,7 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
             if (tier.evict(victim) != GpuTier.Eviction.EVICTED) {
                 return false;
             }
-            crcs.remove(victim);
-            if (index != null) {
-                index.dropped(victim);
-            }
+            dropped(victim);
             evicted++;
         }
         return true;
@@ -294,9 +490,72 @@ public final class GpuBlockCache implements EngineTier, AutoCloseable {
         if (tier.evict(key) == GpuTier.Eviction.EVICTED) {
             evicted++;
         }
-        crcs.remove(key);
+        dropped(key);
+    }
+
+    /** One place for what a block held from now on changes besides the tier: its CRC32C, the index, the changes to report. */
+    private void held(BlockKey key, int crc32c) {
+        crcs.put(key, crc32c);
+        if (index != null) {
+            index.held(key);
+        }
+        if (changes != null) {
+            changes.put(key, Boolean.TRUE);
+        }
+    }
+
+    /** The counterpart of {@link #held} for a block no longer held (or never held: then nothing changes). */
+    private void dropped(BlockKey key) {
+        if (crcs.remove(key) == null) {
+            return;
+        }
         if (index != null) {
             index.dropped(key);
+        }
+        if (changes != null) {
+            changes.put(key, Boolean.FALSE);
+        }
+    }
+
+    /**
+     * The blocks held now, all of them: what a full report to the master lists. From the first
+     * call on, the changes since are kept for {@link #drainChanges()}.
+     */
+    public synchronized BlockKey[] heldKeys() {
+        if (changes == null) {
+            changes = new LinkedHashMap<>();
+        }
+        changes.clear();
+        return crcs.keySet().toArray(BlockKey[]::new);
+    }
+
+    /**
+     * The blocks that became held and those no longer held since the previous call (or
+     * {@link #heldKeys()}), and how many are held now; the last change of a key wins. Nothing
+     * is kept before the first call of either: a reporter starts with {@link #heldKeys()}.
+     */
+    public synchronized HeldChanges drainChanges() {
+        if (changes == null) {
+            changes = new LinkedHashMap<>();
+        }
+        List<BlockKey> added = new ArrayList<>();
+        List<BlockKey> removed = new ArrayList<>();
+        changes.forEach((k, isHeld) -> (isHeld ? added : removed).add(k));
+        changes.clear();
+        return new HeldChanges(added.toArray(BlockKey[]::new), removed.toArray(BlockKey[]::new), crcs.size());
+    }
+
+    /**
+     * What {@link #drainChanges()} returns.
+     *
+     * @param added   blocks held from now on
+     * @param dropped blocks no longer held
+     * @param held    blocks held now, all together
+     */
+    public record HeldChanges(BlockKey[] added, BlockKey[] dropped, int held) {
+        /** Whether nothing changed. */
+        public boolean isEmpty() {
+            return added.length == 0 && dropped.length == 0;
         }
     }
 }

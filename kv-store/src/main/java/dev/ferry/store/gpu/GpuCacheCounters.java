@@ -12,7 +12,8 @@ package dev.ferry.store.gpu;
  * @param full      blocks not held because no room could be made
  * @param blocks    blocks held now
  * @param usedBytes bytes of the pool held now (ranges rounded up to the allocator's alignment)
+ * @param batched   blocks of hits and promotions copied with a batched copy ({@link CopyBatching})
  */
 public record GpuCacheCounters(long landed, long promoted, long hits, long misses, long stale, long evicted, long full,
-                               int blocks, long usedBytes) {
+                               int blocks, long usedBytes, long batched) {
 }

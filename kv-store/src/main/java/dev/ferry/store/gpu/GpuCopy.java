@@ -56,7 +56,9 @@ final class GpuCopy {
         /** Device to host (a read). */
         READ,
         /** Device to a DRAM range (a copy down). */
-        COPY_DOWN
+        COPY_DOWN,
+        /** The scratch range of a batched copy (keyed by itself): freed when the copy completes. */
+        SCRATCH
     }
 
     @Override

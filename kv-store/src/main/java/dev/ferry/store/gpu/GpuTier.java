@@ -52,6 +52,7 @@ public final class GpuTier<K> implements AutoCloseable {
     private long copiesDown;
     private long evictions;
     private long failedCopies;
+    private long batches;
     private boolean closed;
 
     /**
@@ -156,6 +157,133 @@ public final class GpuTier<K> implements AutoCloseable {
         track(key, copy, GpuCopy.Kind.READ, completion);
         reads++;
         return Optional.of(completion);
+    }
+
+    /**
+     * Queues the reads of several blocks as one batched copy ({@link DevicePool#gatherOutBatchedAsync}):
+     * the blocks are gathered within the device into a scratch range of the pool, then copied to
+     * {@code run} with one copy to the host. Every block's range, and the scratch range, stay held
+     * until the completion.
+     *
+     * @param keys blocks the tier holds readable copies of, each once
+     * @param run  host memory of exactly the blocks' lengths together, which receives them in order
+     * @return the completion, or empty (nothing queued) when a block is not readable here or the
+     *         pool has no free range for the scratch
+     * @throws IllegalArgumentException when {@code keys} is empty or {@code run} is not the blocks' total length
+     */
+    public synchronized Optional<CopyCompletion> readBatched(List<K> keys, MemorySegment run) {
+        requireOpen();
+        settle();
+        if (keys.isEmpty()) {
+            throw new IllegalArgumentException("a batched read needs at least one block");
+        }
+        GpuCopy[] copies = new GpuCopy[keys.size()];
+        long[] offsets = new long[copies.length];
+        long[] lengths = new long[copies.length];
+        long total = 0;
+        for (int i = 0; i < copies.length; i++) {
+            copies[i] = blocks.get(keys.get(i));
+            if (copies[i] == null || copies[i].residency != GpuCopy.Residency.RESIDENT) {
+                return Optional.empty();
+            }
+            offsets[i] = copies[i].offset;
+            lengths[i] = copies[i].length;
+            total += lengths[i];
+        }
+        if (run.byteSize() != total) {
+            throw new IllegalArgumentException("blocks hold " + total + " bytes, host run " + run.byteSize());
+        }
+        long scratch = allocator.allocate(total);
+        if (scratch < 0) {
+            return Optional.empty();
+        }
+        CopyCompletion completion;
+        try {
+            completion = pool.gatherOutBatchedAsync(offsets, lengths, run, scratch, stream);
+        } catch (RuntimeException | Error e) {
+            allocator.free(scratch, total);
+            throw e;
+        }
+        for (int i = 0; i < copies.length; i++) {
+            copies[i].lastUse = ++tick;
+            track(keys.get(i), copies[i], GpuCopy.Kind.READ, completion);
+        }
+        trackScratch(scratch, total, completion);
+        reads += copies.length;
+        batches++;
+        return Optional.of(completion);
+    }
+
+    /**
+     * Puts several blocks with one batched copy ({@link DevicePool#scatterInBatchedAsync}): all of
+     * {@code run} is copied to a scratch range of the pool with one copy from the host, then
+     * scattered within the device to each block's range. The blocks are readable once the
+     * completion is done (and settled by a later call), as after {@link #put}.
+     *
+     * @param keys    blocks the tier does not hold, each once
+     * @param run     the blocks' bytes one after another, native memory
+     * @param lengths each block's length, bytes, at least 1
+     * @return the completion, or empty (nothing changed) when the pool has no free range for a
+     *         block or for the scratch
+     * @throws IllegalStateException    when the tier holds one of the keys already, or is closed
+     * @throws IllegalArgumentException when {@code keys} is empty, the lengths differ from the
+     *                                  keys in number, or {@code run} is not their total
+     */
+    public synchronized Optional<CopyCompletion> putBatched(List<K> keys, MemorySegment run, long[] lengths) {
+        requireOpen();
+        settle();
+        if (keys.isEmpty() || keys.size() != lengths.length) {
+            throw new IllegalArgumentException(keys.size() + " keys and " + lengths.length + " lengths for a batched put");
+        }
+        long total = 0;
+        for (int i = 0; i < lengths.length; i++) {
+            if (lengths[i] < 1) {
+                throw new IllegalArgumentException("a block holds at least 1 byte");
+            }
+            if (blocks.containsKey(keys.get(i)) || keys.subList(0, i).contains(keys.get(i))) {
+                throw new IllegalStateException("the GPU tier holds " + keys.get(i) + " already");
+            }
+            total += lengths[i];
+        }
+        if (run.byteSize() != total) {
+            throw new IllegalArgumentException("blocks hold " + total + " bytes, host run " + run.byteSize());
+        }
+        long[] offsets = new long[lengths.length];
+        int placed = 0;
+        long scratch = -1;
+        try {
+            for (; placed < lengths.length; placed++) {
+                offsets[placed] = allocator.allocate(lengths[placed]);
+                if (offsets[placed] < 0) {
+                    return Optional.empty();
+                }
+            }
+            scratch = allocator.allocate(total);
+            if (scratch < 0) {
+                return Optional.empty();
+            }
+            CopyCompletion completion = pool.scatterInBatchedAsync(run, offsets, lengths, scratch, stream);
+            for (int i = 0; i < lengths.length; i++) {
+                GpuCopy copy = new GpuCopy(offsets[i], lengths[i]);
+                copy.lastUse = ++tick;
+                blocks.put(keys.get(i), copy);
+                track(keys.get(i), copy, GpuCopy.Kind.LOAD, completion);
+            }
+            trackScratch(scratch, total, completion);
+            puts += lengths.length;
+            batches++;
+            placed = -1; // held by the blocks now
+            return Optional.of(completion);
+        } finally {
+            if (placed >= 0) {
+                for (int i = 0; i < placed; i++) {
+                    allocator.free(offsets[i], lengths[i]);
+                }
+                if (scratch >= 0) {
+                    allocator.free(scratch, total);
+                }
+            }
+        }
     }
 
     /**
@@ -340,7 +468,7 @@ public final class GpuTier<K> implements AutoCloseable {
     /** Counts since the tier opened. */
     public synchronized GpuTierCounters counters() {
         settle();
-        return new GpuTierCounters(puts, reads, copiesDown, evictions, failedCopies);
+        return new GpuTierCounters(puts, reads, copiesDown, evictions, failedCopies, batches);
     }
 
     /** Waits for the copies in flight, then frees the pool and unregisters the DRAM ranges. Idempotent. */
@@ -382,6 +510,13 @@ public final class GpuTier<K> implements AutoCloseable {
         }
     }
 
+    /** A scratch range of a batched copy: freed when the copy completes. */
+    private void trackScratch(long offset, long length, CopyCompletion completion) {
+        GpuCopy scratch = new GpuCopy(offset, length);
+        scratch.inFlight++;
+        pending.add(new GpuCopy.Pending(scratch, scratch, GpuCopy.Kind.SCRATCH, completion));
+    }
+
     private void track(K key, GpuCopy copy, GpuCopy.Kind kind, CopyCompletion completion) {
         copy.inFlight++;
         pending.add(new GpuCopy.Pending(key, copy, kind, completion));
@@ -400,7 +535,9 @@ public final class GpuTier<K> implements AutoCloseable {
                 ok = true;
             } catch (DeviceException e) {
                 ok = false;
-                failedCopies++;
+                if (p.kind() != GpuCopy.Kind.SCRATCH) { // a batched copy's failure counts once per block
+                    failedCopies++;
+                }
             }
             it.remove();
             GpuCopy copy = p.copy();
@@ -424,6 +561,7 @@ public final class GpuTier<K> implements AutoCloseable {
                 case READ -> {
                     // nothing but the range's release
                 }
+                case SCRATCH -> allocator.free(copy.offset, copy.length);
             }
         }
     }

@@ -47,24 +47,31 @@ public final class DecodeProtocol {
      *
      * @param blocks          blocks pulled
      * @param bytes           bytes pulled (by transfers: blocks served by decode's GPU tier move none)
-     * @param readNanos       time in READ transfers and in copies out of decode's GPU tier, ns
+     * @param readNanos       time in READ transfers, in copies out of decode's GPU tier and in promotions into it, ns
      * @param verifyFailures  blocks whose bytes or CRC32C did not match
      * @param tbtNanos        modeled time between tokens, ns
      * @param firstStepNanos  modeled first decode step, ns (part of TTFT)
      * @param gpuBlocks       of {@code blocks}, those served by decode's own GPU tier (no transfer)
      * @param ssdBlocks       of {@code blocks}, those read from a store node's SSD tier
      * @param gpuNanos        of {@code readNanos}, the time copying blocks out of decode's GPU tier, ns
+     * @param promoteNanos    of {@code readNanos}, the time promoting blocks read from the store into
+     *                        decode's GPU tier, ns
+     * @param elsewhereGpuBlocks of the blocks read from the store, those prefill's (or another
+     *                        engine's) GPU tier held, as the master knew it
      */
     public record DecodeResult(int blocks, long bytes, long readNanos, int verifyFailures, long tbtNanos,
-                               long firstStepNanos, int gpuBlocks, int ssdBlocks, long gpuNanos) {
+                               long firstStepNanos, int gpuBlocks, int ssdBlocks, long gpuNanos, long promoteNanos,
+                               int elsewhereGpuBlocks) {
         public void write(ByteBuf b) {
             b.writeInt(blocks).writeLong(bytes).writeLong(readNanos).writeInt(verifyFailures).writeLong(tbtNanos)
-                    .writeLong(firstStepNanos).writeInt(gpuBlocks).writeInt(ssdBlocks).writeLong(gpuNanos);
+                    .writeLong(firstStepNanos).writeInt(gpuBlocks).writeInt(ssdBlocks).writeLong(gpuNanos)
+                    .writeLong(promoteNanos).writeInt(elsewhereGpuBlocks);
         }
 
         public static DecodeResult read(ByteBuf b) {
             return new DecodeResult(Wire.readInt(b), Wire.readLong(b), Wire.readLong(b), Wire.readInt(b),
-                    Wire.readLong(b), Wire.readLong(b), Wire.readInt(b), Wire.readInt(b), Wire.readLong(b));
+                    Wire.readLong(b), Wire.readLong(b), Wire.readInt(b), Wire.readInt(b), Wire.readLong(b),
+                    Wire.readLong(b), Wire.readInt(b));
         }
     }
 }

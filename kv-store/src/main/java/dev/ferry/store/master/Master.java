@@ -107,6 +107,8 @@ public final class Master {
     private long corruptCopies;
     /** GPU copies that engines reported lost with a process (GPU contents do not survive one). */
     private long gpuCopiesLost;
+    /** Which blocks each engine holds in its GPU tier, as the engines report it. */
+    private final GpuCopies gpuCopies = new GpuCopies();
     private long dramHits;
     private long ssdHits;
     private long demotionWaits;
@@ -286,16 +288,58 @@ public final class Master {
      * checks every hit against the committed CRC32C of a lease), so it counts them
      * ({@link #gpuCopiesLost()}) and says how many are still readable from DRAM or SSD.
      *
-     * @param engine the engine that reports (for diagnostics; not kept)
+     * The copies the engine's previous process reported holding ({@link #gpuHeld}) are dropped.
+     *
+     * @param engine the engine that reports, as in its {@link #gpuHeld} reports
      * @return how many of {@code keys} are committed blocks (the rest were gone from the store already)
      */
     public synchronized long gpuCopiesLost(String engine, BlockKey[] keys) {
         gpuCopiesLost += keys.length;
+        gpuCopies.drop(engine);
         long committed = 0;
         for (boolean e : exists(keys)) {
             committed += e ? 1 : 0;
         }
         return committed;
+    }
+
+    /**
+     * An engine's report of the blocks its GPU tier holds (method 50 {@code GPU_HELD}), sent in
+     * batches off the engine's hot path: with {@code full}, {@code added} is all it holds;
+     * otherwise the changes since its previous report. The master keeps these as a locality map
+     * ({@link #gpuHolders}, {@link #gpuCopiesPerEngine}), not as replicas: a store read never
+     * goes to a GPU tier. An engine that has not reported for the node timeout is taken for dead
+     * and its copies are dropped ({@link #expire}); so is one that reports {@link #gpuCopiesLost}.
+     *
+     * @param engine the engine's name (stable across its restarts)
+     * @return how many copies the master now has for the engine; an engine whose own count
+     *         differs sends a full report next (e.g. after a master restart)
+     */
+    public synchronized long gpuHeld(String engine, boolean full, BlockKey[] added, BlockKey[] dropped) {
+        return gpuCopies.report(engine, full, added, dropped, clock.getAsLong());
+    }
+
+    /**
+     * Which engines hold each block in their GPU tier, for a reader's locality hint: per key,
+     * the engines' names, sorted; empty for a key that is not a committed block.
+     */
+    public synchronized List<List<String>> gpuHolders(BlockKey[] keys) {
+        List<List<String>> out = new ArrayList<>(keys.length);
+        for (BlockKey k : keys) {
+            BlockState b = blocks.get(k);
+            out.add(b != null && b.committed ? gpuCopies.holders(k) : List.of());
+        }
+        return out;
+    }
+
+    /** GPU copies per engine now, by engine name (as reported with {@link #gpuHeld}). */
+    public synchronized java.util.Map<String, Integer> gpuCopiesPerEngine() {
+        return gpuCopies.perEngine();
+    }
+
+    /** GPU copies held by all engines together now. */
+    public synchronized long gpuCopies() {
+        return gpuCopies.total();
     }
 
     /** GPU copies that engines reported lost since this master started. */
@@ -735,8 +779,8 @@ public final class Master {
     }
 
     /**
-     * Expires what has timed out: dead nodes (their copies are dropped), leases, and
-     * uncommitted puts.
+     * Expires what has timed out: dead nodes (their copies are dropped), leases,
+     * uncommitted puts, and the GPU copies of engines that stopped reporting.
      *
      * @return ids of the nodes declared dead
      */
@@ -754,6 +798,7 @@ public final class Master {
         for (BlockState stale : blocks.expiredPuts(created -> now - created > putTimeoutNanos)) {
             blocks.remove(stale.key);
         }
+        gpuCopies.expire(now, nodeTimeoutNanos);
         eviction.demoteWhereNeeded();
         return dead;
     }
@@ -808,7 +853,7 @@ public final class Master {
             dramBlocks += inDram ? 1 : 0;
             ssdBlocks += onSsd ? 1 : 0;
         }
-        return new TierUsage(dramBlocks, dramBytes, ssdBlocks, ssdBytes);
+        return new TierUsage(dramBlocks, dramBytes, ssdBlocks, ssdBytes, gpuCopies.total());
     }
 
     /**

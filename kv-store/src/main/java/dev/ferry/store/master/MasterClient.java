@@ -675,6 +675,60 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
         }, Wire::readLong);
     }
 
+    /**
+     * Reports the blocks this engine's GPU tier holds: with {@code full} all of them, else the
+     * changes since the previous report.
+     *
+     * @return how many copies the master now has for the engine
+     * @throws dev.ferry.store.rpc.RpcException when the master cannot be reached, or is older
+     *                                          and does not know the method
+     * @see Master#gpuHeld
+     */
+    public long gpuHeld(String engine, boolean full, BlockKey[] added, BlockKey[] dropped) {
+        return once(MasterProtocol.GPU_HELD, b -> {
+            Wire.writeString(b, engine);
+            b.writeBoolean(full);
+            Wire.writeKeys(b, added);
+            Wire.writeKeys(b, dropped);
+        }, Wire::readLong);
+    }
+
+    /**
+     * The blocks each engine reports its GPU tier holds, by engine name (sorted).
+     *
+     * @see Master#gpuCopiesPerEngine
+     */
+    public java.util.Map<String, Long> gpuCopiesPerEngine() {
+        return idempotent(MasterProtocol.GPU_COPIES, b -> { }, b -> {
+            int n = Wire.readCount(b, 12);
+            java.util.Map<String, Long> out = new java.util.TreeMap<>();
+            for (int i = 0; i < n; i++) {
+                out.put(Wire.readString(b), Wire.readLong(b));
+            }
+            return out;
+        });
+    }
+
+    /**
+     * The engines holding each block in their GPU tier (per key, sorted names; empty for none).
+     *
+     * @see Master#gpuHolders
+     */
+    public List<List<String>> gpuHolders(BlockKey[] keys) {
+        return idempotent(MasterProtocol.GPU_HOLDERS, b -> Wire.writeKeys(b, keys), b -> {
+            List<List<String>> out = new ArrayList<>(keys.length);
+            for (int i = 0; i < keys.length; i++) {
+                int n = Wire.readCount(b, 4);
+                List<String> engines = new ArrayList<>(n);
+                for (int j = 0; j < n; j++) {
+                    engines.add(Wire.readString(b));
+                }
+                out.add(List.copyOf(engines));
+            }
+            return out;
+        });
+    }
+
     public MasterStats stats() {
         return idempotent(MasterProtocol.STATS, b -> { }, b -> new MasterStats(Wire.readInt(b), Wire.readLong(b),
                 Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readLong(b), Wire.readInt(b),

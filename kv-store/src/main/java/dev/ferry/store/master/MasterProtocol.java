@@ -66,6 +66,13 @@ import io.netty.buffer.ByteBuf;
  *       force only); REFUSED for a pattern that does not compile</li>
  *   <li>45 GPU_LOST: engine (string), keys -> how many of them are committed (i64): an engine's
  *       GPU tier lost these blocks with its previous process</li>
+ *   <li>50 GPU_HELD: engine (string), full (bool), added keys, dropped keys -> the copies the
+ *       master has for the engine (i64): the blocks an engine's GPU tier holds (all of them
+ *       with full, else the changes since its previous report)</li>
+ *   <li>51 GPU_HOLDERS: keys -> per key a count (i32) and that many engine names (strings): the
+ *       engines holding each committed block in their GPU tier</li>
+ *   <li>52 GPU_COPIES: empty -> count (i32), then per engine its name (string) and the blocks
+ *       its GPU tier holds (i64), sorted by name</li>
  * </ul>
  * A segment descriptor is name (string), bytes (i64), endpoint count (i32) and per endpoint
  * host (string) and port (i32), host id (string), backing file (string, empty for none),
@@ -106,6 +113,12 @@ public final class MasterProtocol {
     /** Removes the unleased blocks whose string key matches a pattern; see {@link Master#removeByRegex}. */
     public static final int REMOVE_BY_REGEX = 43;
     public static final int GPU_LOST = 45;
+    /** An engine's report of the blocks its GPU tier holds; see {@link Master#gpuHeld}. */
+    public static final int GPU_HELD = 50;
+    /** The engines holding blocks in their GPU tier; see {@link Master#gpuHolders}. */
+    public static final int GPU_HOLDERS = 51;
+    /** GPU copies per engine; see {@link Master#gpuCopiesPerEngine}. */
+    public static final int GPU_COPIES = 52;
     /** Longest wait of one INDEX_POLL, ms. */
     public static final long MAX_POLL_MILLIS = 10_000;
     /** Bytes of one block record (key, offset, length, crc). */

@@ -306,6 +306,29 @@ public final class MasterService implements AutoCloseable {
                     Wire.readString(in), Wire.readLong(in), Wire.readInt(in)));
             case MasterProtocol.REMOVE_ALL -> out.writeLong(master.removeAll(Wire.readBoolean(in)));
             case MasterProtocol.GPU_LOST -> out.writeLong(master.gpuCopiesLost(Wire.readString(in), Wire.readKeys(in)));
+            case MasterProtocol.GPU_HELD -> {
+                String engine = Wire.readString(in);
+                boolean full = Wire.readBoolean(in);
+                BlockKey[] added = Wire.readKeys(in);
+                out.writeLong(master.gpuHeld(engine, full, added, Wire.readKeys(in)));
+            }
+            case MasterProtocol.GPU_COPIES -> {
+                var perEngine = master.gpuCopiesPerEngine();
+                out.writeInt(perEngine.size());
+                perEngine.forEach((engine, n) -> {
+                    Wire.writeString(out, engine);
+                    out.writeLong(n);
+                });
+            }
+            case MasterProtocol.GPU_HOLDERS -> {
+                List<List<String>> holders = master.gpuHolders(Wire.readKeys(in));
+                for (List<String> h : holders) {
+                    out.writeInt(h.size());
+                    for (String engine : h) {
+                        Wire.writeString(out, engine);
+                    }
+                }
+            }
             case MasterProtocol.REMOVE_BY_REGEX -> {
                 String pattern = Wire.readString(in);
                 out.writeLong(master.removeByRegex(pattern, Wire.readBoolean(in)));

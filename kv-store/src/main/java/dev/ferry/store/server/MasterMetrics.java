@@ -7,6 +7,10 @@ import dev.ferry.store.master.TierUsage;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.MultiGauge;
+import io.micrometer.core.instrument.Tags;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.Supplier;
 import java.util.function.ToDoubleFunction;
 
@@ -25,7 +29,9 @@ import java.util.function.ToDoubleFunction;
  *   <li>{@code ferry_master_evictions_total}, {@code ferry_master_demotions_total},
  *       {@code ferry_master_promotions_total}, {@code ferry_master_lost_blocks_total},
  *       {@code ferry_master_corrupt_copies_total}, {@code ferry_master_write_stalls_total},
- *       {@code ferry_master_hits_total{tier}} (counters).</li>
+ *       {@code ferry_master_hits_total{tier}} (counters);</li>
+ *   <li>{@code ferry_master_gpu_copies{engine}}: blocks each engine reports its GPU tier holds
+ *       (a gauge per engine while it holds any).</li>
  * </ul>
  *
  * <p>Thread-safe.
@@ -36,8 +42,11 @@ public final class MasterMetrics {
     private volatile Snapshot now;
 
     /** The state one scrape shows. */
-    private record Snapshot(MasterStats stats, TierUsage tiers, MasterRole role, long gpuCopiesLost) {
+    private record Snapshot(MasterStats stats, TierUsage tiers, MasterRole role, long gpuCopiesLost,
+                            java.util.Map<String, Integer> gpuCopies) {
     }
+
+    private final MultiGauge gpuCopies;
 
     /**
      * Registers the meters in {@code registry}.
@@ -93,12 +102,27 @@ public final class MasterMetrics {
                 .description("prefix-lookup hits on blocks readable from DRAM").register(registry);
         FunctionCounter.builder("ferry.master.hits", this, m -> m.now.stats().ssdHits()).tag("tier", "ssd")
                 .description("prefix-lookup hits on blocks only on SSD").register(registry);
+        gpuCopies = MultiGauge.builder("ferry.master.gpu.copies")
+                .description("blocks held in an engine's GPU tier, as the engine reports them (GPU_HELD)")
+                .register(registry);
+        showGpuCopies();
+    }
+
+    /** One gauge per engine that holds GPU copies now; an engine gone is removed. */
+    private void showGpuCopies() {
+        if (gpuCopies == null) {
+            return; // the first refresh, from the constructor
+        }
+        List<MultiGauge.Row<?>> rows = new ArrayList<>();
+        now.gpuCopies().forEach((engine, n) -> rows.add(MultiGauge.Row.of(Tags.of("engine", engine), n)));
+        gpuCopies.register(rows, true);
     }
 
     /** Takes the snapshot the meters show (one walk of the master's blocks). */
     public void refresh() {
         Master m = master.get();
-        now = new Snapshot(m.stats(), m.tierUsage(), role.get(), m.gpuCopiesLost());
+        now = new Snapshot(m.stats(), m.tierUsage(), role.get(), m.gpuCopiesLost(), m.gpuCopiesPerEngine());
+        showGpuCopies();
     }
 
     private void gauge(MeterRegistry registry, String name, String tier, String description,

@@ -2,6 +2,7 @@ package dev.ferry.store.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import dev.ferry.nativemem.Slab;
 import dev.ferry.nativemem.device.DeviceChoice;
@@ -15,6 +16,7 @@ import dev.ferry.store.master.MasterService;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.metrics.LinkTraffic;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -97,7 +99,9 @@ class StoreClientGpuTierTest {
     @Test
     void aNewBlockLandsInTheWritersGpuTierFirstAndIsWrittenToDram() {
         BlockKey[] keys = BlockKey.ofAll(1, 2, 3);
-        assertThat(prefill.put(keys).written()).isEqualTo(3);
+        PutResult put = prefill.put(keys);
+        assertThat(put.written()).isEqualTo(3);
+        assertThat(put.gpuNanos()).as("landing and copying down is timed").isPositive();
         for (BlockKey k : keys) {
             assertThat(prefill.gpu.holds(k)).isTrue();
         }
@@ -116,12 +120,14 @@ class StoreClientGpuTierTest {
         GetResult first = decode.get(keys);
         assertThat(first.gpuBlocks()).isZero();
         assertThat(first.dramBlocks()).isEqualTo(3);
+        assertThat(first.promoteNanos()).as("the promotion is timed").isPositive();
         assertThat(decode.gpu.counters().promoted()).isEqualTo(3);
 
         long moved = decode.bytesMoved();
         GetResult second = decode.get(keys);
         assertThat(second.gpuBlocks()).isEqualTo(3);
         assertThat(second.bytes()).isZero();
+        assertThat(second.promoteNanos()).as("nothing read from the store, nothing promoted").isZero();
         assertThat(decode.bytesMoved()).isEqualTo(moved);
         assertThat(decode.gpu.counters().hits()).isEqualTo(3);
     }
@@ -237,5 +243,52 @@ class StoreClientGpuTierTest {
         assertThat(after.gpuBlocks()).isZero();
         assertThat(after.bytes()).isEqualTo(2 * BLOCK);
         assertThat(decode.get(keys).gpuBlocks()).isEqualTo(2);
+    }
+
+    @Test
+    void theMasterLearnsWhatEachGpuTierHoldsIncludingEvictionsAndForgetsItWhenTheTierCloses() {
+        prefill.put(BlockKey.ofAll(1, 2, 3, 4, 5));
+        try (ReportedGpuTier reportedPrefill = new ReportedGpuTier(prefill.gpu, masterClient, "prefill", 50);
+             ReportedGpuTier reportedDecode = new ReportedGpuTier(decode.gpu, masterClient, "decode", 50)) {
+            decode.get(BlockKey.ofAll(1, 2, 3));
+            decode.get(BlockKey.ofAll(4, 5)); // decode's tier holds 3 blocks: 1 and 2 are evicted
+            assertThat(decode.gpu.holds(BlockKey.of(1))).isFalse();
+            assertThat(decode.gpu.holds(BlockKey.of(5))).isTrue();
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(masterClient.gpuHolders(
+                    BlockKey.ofAll(1, 2, 3, 4, 5))).containsExactly(List.of("prefill"), List.of("prefill"),
+                    List.of("decode", "prefill"), List.of("decode", "prefill"), List.of("decode", "prefill")));
+            assertThat(master.master().gpuCopiesPerEngine()).containsEntry("prefill", 5).containsEntry("decode", 3);
+
+            // The master forgets decode's copies (as after a master restart): decode's next report lists them all again.
+            masterClient.gpuCopiesLost("decode", new BlockKey[0]);
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(master.master().gpuCopiesPerEngine())
+                    .containsEntry("decode", 3));
+            assertThat(reportedDecode.failures()).isZero();
+            assertThat(reportedDecode.reports()).isGreaterThan(1);
+        }
+        assertThat(master.master().gpuCopiesPerEngine()).as("closed tiers report holding nothing").isEmpty();
+    }
+
+    @Test
+    void aReaderLearnsFromTheMasterWhichBlocksItReadFromTheStoreAnotherEnginesGpuTierHeld() {
+        BlockKey[] keys = BlockKey.ofAll(1, 2);
+        try (ReportedGpuTier reportedPrefill = new ReportedGpuTier(prefill.gpu, masterClient, "prefill", 50);
+             ReportedGpuTier reportedDecode = new ReportedGpuTier(decode.gpu, masterClient, "decode", 50)) {
+            StoreClient reader = new StoreClient(masterClient, decode.engine, 10_000, 1, null, reportedDecode);
+            try {
+                prefill.put(keys);
+                await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(masterClient.gpuHolders(keys))
+                        .containsExactly(List.of("prefill"), List.of("prefill")));
+                GetResult got = reader.get(keys, BLOCK, decode.staging.memory(), (key, bytes, crc) -> { });
+                assertThat(got.dramBlocks()).isEqualTo(2);
+                assertThat(got.elsewhereGpuBlocks()).as("both were in prefill's GPU tier").isEqualTo(2);
+
+                GetResult again = reader.get(keys, BLOCK, decode.staging.memory(), (key, bytes, crc) -> { });
+                assertThat(again.gpuBlocks()).isEqualTo(2);
+                assertThat(again.elsewhereGpuBlocks()).as("nothing read from the store").isZero();
+            } finally {
+                reader.close();
+            }
+        }
     }
 }

@@ -101,6 +101,95 @@ class GpuBlockCacheTest {
     }
 
     @Test
+    void withBatchingAWindowOfPromotionsAndHitsMovesWithOneBatchedCopyEachAndKeepsEveryByte() {
+        try (GpuBlockCache cache = new GpuBlockCache(memory, 16 * BLOCK, null, CopyBatching.always(2))) {
+            BlockKey[] keys = {BlockKey.of(1), BlockKey.of(2), BlockKey.of(3)};
+            MemorySegment[] bytes = {block(1), block(2), block(3)};
+            int[] crcs = {crc(bytes[0]), crc(bytes[1]), crc(bytes[2])};
+            cache.promoteAll(keys, bytes, crcs, 3);
+            assertThat(cache.counters().promoted()).isEqualTo(3);
+            assertThat(cache.counters().batched()).isEqualTo(3);
+            assertThat(cache.tierCounters().batches()).isEqualTo(1);
+
+            MemorySegment[] dst = {arena.allocate(BLOCK, 4096), arena.allocate(BLOCK, 4096), arena.allocate(BLOCK, 4096)};
+            boolean[] served = new boolean[3];
+            int count = cache.readAll(new BlockKey[] {keys[2], null, keys[0]}, new long[] {BLOCK, BLOCK, BLOCK},
+                    new int[] {crcs[2], 0, crcs[0]}, dst, served, 3);
+            assertThat(count).isEqualTo(2);
+            assertThat(served).containsExactly(true, false, true);
+            assertThat(BlockContent.firstMismatch(keys[2], dst[0])).isEqualTo(-1);
+            assertThat(BlockContent.firstMismatch(keys[0], dst[2])).isEqualTo(-1);
+            assertThat(cache.counters().batched()).isEqualTo(5);
+            assertThat(cache.tierCounters().batches()).isEqualTo(2);
+
+            // One block is below the batching threshold: copied on its own.
+            assertThat(cache.read(keys[1], BLOCK, crcs[1], dst[1])).isTrue();
+            assertThat(BlockContent.firstMismatch(keys[1], dst[1])).isEqualTo(-1);
+            assertThat(cache.counters().batched()).isEqualTo(5);
+        }
+    }
+
+    @Test
+    void withoutBatchingEveryBlockIsCopiedOnItsOwn() {
+        try (GpuBlockCache cache = new GpuBlockCache(memory, 16 * BLOCK, null, CopyBatching.NEVER)) {
+            BlockKey[] keys = {BlockKey.of(1), BlockKey.of(2)};
+            MemorySegment[] bytes = {block(1), block(2)};
+            cache.promoteAll(keys, bytes, new int[] {crc(bytes[0]), crc(bytes[1])}, 2);
+            assertThat(cache.holds(keys[0])).isTrue();
+            assertThat(cache.holds(keys[1])).isTrue();
+            assertThat(cache.counters().batched()).isZero();
+            assertThat(cache.tierCounters().batches()).isZero();
+        }
+    }
+
+    @Test
+    void aBatchedPromotionIntoAFullTierEvictsTheColdestAndStillKeepsTheBlocks() {
+        try (GpuBlockCache cache = new GpuBlockCache(memory, 6 * BLOCK, null, CopyBatching.always(2))) {
+            for (long k = 1; k <= 4; k++) {
+                MemorySegment b = block(k);
+                cache.land(BlockKey.of(k), b, crc(b));
+            }
+            BlockKey[] keys = {BlockKey.of(5), BlockKey.of(6)};
+            MemorySegment[] bytes = {block(5), block(6)};
+            cache.promoteAll(keys, bytes, new int[] {crc(bytes[0]), crc(bytes[1])}, 2);
+            assertThat(cache.holds(keys[0])).isTrue();
+            assertThat(cache.holds(keys[1])).isTrue();
+            assertThat(cache.counters().batched()).isEqualTo(2);
+            MemorySegment out = arena.allocate(BLOCK, 4096);
+            assertThat(cache.read(keys[1], BLOCK, crc(bytes[1]), out)).isTrue();
+            assertThat(out.mismatch(bytes[1])).isEqualTo(-1);
+        }
+    }
+
+    @Test
+    void theBatchingChoiceIsMeasuredOnTheEmptyTierAndLeavesItEmpty() {
+        try (GpuBlockCache cache = new GpuBlockCache(memory, 1 << 20, null, null)) {
+            assertThat(cache.batching().minBlocks()).hasSize(CopyBatching.SIZES.length);
+            assertThat(cache.batching().describe()).startsWith("batched copies: ").endsWith("never above");
+            assertThat(cache.counters().blocks()).isZero();
+            assertThat(cache.counters().usedBytes()).isZero();
+            // 1 MiB holds 16 blocks of 16 KiB and their scratch, not of 64 KiB: the larger classes are never batched.
+            assertThat(cache.tierCounters().puts()).as("the measurement's blocks").isEqualTo(16);
+            assertThat(cache.batching().minBlocks()[1]).isEqualTo(Integer.MAX_VALUE);
+            assertThat(cache.batching().minBlocks()[2]).isEqualTo(Integer.MAX_VALUE);
+        }
+    }
+
+    @Test
+    void aBatchingRuleAppliesByBlockSizeClassAndCount() {
+        CopyBatching rule = new CopyBatching(new int[] {4, 16, Integer.MAX_VALUE});
+        assertThat(rule.batched(4, 16 * 1024)).isTrue();
+        assertThat(rule.batched(3, 16 * 1024)).isFalse();
+        assertThat(rule.batched(8, 64 * 1024)).isFalse();
+        assertThat(rule.batched(16, 64 * 1024)).isTrue();
+        assertThat(rule.batched(64, 256 * 1024)).isFalse();
+        assertThat(rule.batched(64, 1 << 20)).isFalse();
+        assertThat(CopyBatching.always(1).batched(1, 1024)).as("one block is never a batch").isFalse();
+        assertThat(rule.describe()).isEqualTo("batched copies: from 4 blocks up to 16 KiB, from 16 blocks up to 64 KiB, "
+                + "never up to 256 KiB, never above");
+    }
+
+    @Test
     void underPressureTheLeastRecentlyUsedBlockIsEvictedFirst() {
         try (GpuBlockCache cache = new GpuBlockCache(memory, 3 * BLOCK)) {
             for (long k = 1; k <= 3; k++) {

@@ -53,4 +53,48 @@ class GpuTierCudaTest {
             assertThat(tier.counters().failedCopies()).isZero();
         }
     }
+
+    @Test
+    void batchedPutsAndReadsKeepEveryByteAndTheMeasuredChoiceLeavesTheTierEmpty() {
+        assumeTrue(MachineInfo.probe().cudaDriver(), "no CUDA driver on this machine");
+        DeviceMemory memory;
+        try {
+            memory = CudaDeviceMemory.open(0);
+        } catch (DeviceUnavailableException e) {
+            assumeTrue(false, e.getMessage());
+            return;
+        }
+        long small = 64 * 1024;
+        int n = 16;
+        try (Arena arena = Arena.ofShared(); memory; GpuTier<Long> tier = new GpuTier<>(memory, 64L << 20)) {
+            CopyBatching measured = CopyBatching.measure(tier, i -> (long) -1 - i);
+            assertThat(measured.minBlocks()).hasSize(CopyBatching.SIZES.length);
+            assertThat(tier.size()).isZero();
+            assertThat(tier.freeBytes()).isEqualTo(tier.capacityBytes());
+
+            MemorySegment slab = arena.allocate(2 * n * small, 4096);
+            tier.registerDram(slab);
+            MemorySegment in = slab.asSlice(0, n * small);
+            for (long i = 0; i < in.byteSize(); i++) {
+                in.set(ValueLayout.JAVA_BYTE, i, (byte) (i * 29 + 3));
+            }
+            java.util.List<Long> keys = new java.util.ArrayList<>();
+            long[] lengths = new long[n];
+            for (int i = 0; i < n; i++) {
+                keys.add((long) i);
+                lengths[i] = small;
+            }
+            tier.putBatched(keys, in, lengths).orElseThrow().await();
+            tier.await((long) n - 1);
+            MemorySegment out = slab.asSlice(n * small, n * small);
+            tier.readBatched(keys.reversed(), out).orElseThrow().await();
+            tier.await(0L);
+            for (int i = 0; i < n; i++) {
+                assertThat(out.asSlice((long) (n - 1 - i) * small, small).mismatch(in.asSlice((long) i * small, small)))
+                        .as("block %d", i).isEqualTo(-1);
+            }
+            assertThat(tier.counters().batches()).isEqualTo(2);
+            assertThat(tier.counters().failedCopies()).isZero();
+        }
+    }
 }

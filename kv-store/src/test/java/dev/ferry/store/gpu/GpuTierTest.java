@@ -49,9 +49,54 @@ class GpuTierTest {
             tier.read("a", out).orElseThrow().await();
             assertThat(out.mismatch(in)).isEqualTo(-1);
             assertThat(tier.read("missing", out)).isEmpty();
-            assertThat(tier.counters()).isEqualTo(new GpuTierCounters(1, 1, 0, 0, 0));
+            assertThat(tier.counters()).isEqualTo(new GpuTierCounters(1, 1, 0, 0, 0, 0));
             assertThatThrownBy(() -> tier.read("a", arena.allocate(BLOCK - 1)))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("holds 16384 bytes");
+        }
+    }
+
+    @Test
+    void batchedPutsAndReadsMoveEveryBlockThroughAScratchRangeThatIsFreedAfterwards() {
+        try (DeviceMemory memory = new HostDeviceMemory(1 << 20); GpuTier<String> tier = new GpuTier<>(memory, 8 * BLOCK)) {
+            MemorySegment run = arena.allocate(3 * BLOCK, 4096);
+            for (int i = 0; i < 3; i++) {
+                run.asSlice(i * BLOCK, BLOCK).copyFrom(block(i + 1));
+            }
+            tier.putBatched(java.util.List.of("a", "b", "c"), run, new long[] {BLOCK, BLOCK, BLOCK}).orElseThrow().await();
+            tier.await("c");
+            assertThat(tier.freeBytes()).as("the scratch range is free again").isEqualTo(5 * BLOCK);
+            MemorySegment one = arena.allocate(BLOCK, 4096);
+            tier.read("b", one).orElseThrow().await();
+            assertThat(one.mismatch(block(2))).isEqualTo(-1);
+
+            MemorySegment back = arena.allocate(2 * BLOCK, 4096);
+            tier.readBatched(java.util.List.of("c", "a"), back).orElseThrow().await();
+            tier.await("a");
+            assertThat(back.asSlice(0, BLOCK).mismatch(block(3))).isEqualTo(-1);
+            assertThat(back.asSlice(BLOCK, BLOCK).mismatch(block(1))).isEqualTo(-1);
+            assertThat(tier.freeBytes()).isEqualTo(5 * BLOCK);
+            assertThat(tier.counters().batches()).isEqualTo(2);
+            assertThat(tier.counters().puts()).isEqualTo(3);
+            assertThat(tier.counters().reads()).isEqualTo(3);
+
+            assertThat(tier.readBatched(java.util.List.of("a", "missing"), back)).as("a block not held").isEmpty();
+            assertThatThrownBy(() -> tier.putBatched(java.util.List.of("a"), one, new long[] {BLOCK}))
+                    .isInstanceOf(IllegalStateException.class).hasMessageContaining("holds a already");
+        }
+    }
+
+    @Test
+    void aBatchedPutWithoutRoomForItsScratchRangeChangesNothing() {
+        try (DeviceMemory memory = new HostDeviceMemory(1 << 20); GpuTier<String> tier = new GpuTier<>(memory, 3 * BLOCK)) {
+            MemorySegment run = arena.allocate(2 * BLOCK, 4096);
+            assertThat(tier.putBatched(java.util.List.of("a", "b"), run, new long[] {BLOCK, BLOCK})).isEmpty();
+            assertThat(tier.size()).isZero();
+            assertThat(tier.freeBytes()).isEqualTo(3 * BLOCK);
+            tier.put("a", run.asSlice(0, BLOCK)).await();
+            tier.put("b", run.asSlice(BLOCK, BLOCK)).await();
+            tier.await("b");
+            assertThat(tier.readBatched(java.util.List.of("a", "b"), run)).as("no room for the scratch").isEmpty();
+            assertThat(tier.freeBytes()).isEqualTo(BLOCK);
         }
     }
 
@@ -169,6 +214,23 @@ class GpuTierTest {
             assertThat(tier.block("a")).isEmpty();
             assertThat(tier.freeBytes()).isEqualTo(2 * BLOCK);
             assertThat(tier.counters().failedCopies()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aBatchedPutWhoseCopyFailsLeavesNoBlockFreesItsScratchAndCountsEachBlock() {
+        try (DeviceMemory memory = new HostDeviceMemory(1 << 20); GpuTier<String> tier = new GpuTier<>(memory, 8 * BLOCK)) {
+            Arena gone = Arena.ofShared();
+            MemorySegment freed = gone.allocate(2 * BLOCK, 4096);
+            gone.close(); // the copy to the device runs on the stream's thread and finds the memory freed
+            CopyCompletion put = tier.putBatched(java.util.List.of("a", "b"), freed, new long[] {BLOCK, BLOCK})
+                    .orElseThrow();
+            assertThatThrownBy(put::await).isInstanceOf(DeviceException.class);
+            assertThatThrownBy(() -> tier.await("a")).isInstanceOf(DeviceException.class); // settles "b" too
+            assertThat(tier.block("a")).isEmpty();
+            assertThat(tier.block("b")).isEmpty();
+            assertThat(tier.freeBytes()).as("blocks and scratch freed").isEqualTo(8 * BLOCK);
+            assertThat(tier.counters().failedCopies()).isEqualTo(2);
         }
     }
 

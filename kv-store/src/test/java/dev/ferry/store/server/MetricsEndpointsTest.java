@@ -95,6 +95,11 @@ class MetricsEndpointsTest {
         assertThat(scrape(masterHttp)).containsEntry("ferry_master_gpu_copies_lost_total", 0.0);
         assertThat(masterClient.gpuCopiesLost("engine-1", BlockKey.ofAll(1, 2))).as("of them still committed").isOne();
         assertThat(scrape(masterHttp)).containsEntry("ferry_master_gpu_copies_lost_total", 2.0);
+        assertThat(masterClient.gpuHeld("engine-2", true, BlockKey.ofAll(1, 7), new BlockKey[0])).isEqualTo(2);
+        assertThat(scrape(masterHttp)).containsEntry("ferry_master_gpu_copies{engine=\"engine-2\"}", 2.0);
+        assertThat(masterClient.gpuHeld("engine-2", true, new BlockKey[0], new BlockKey[0])).isZero();
+        assertThat(scrape(masterHttp)).as("an engine that holds nothing has no gauge")
+                .doesNotContainKey("ferry_master_gpu_copies{engine=\"engine-2\"}");
         await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(scrape(nodeHttp))
                 .containsEntry("ferry_node_blocks{tier=\"dram\"}", 1.0)
                 .containsEntry("ferry_node_slab_bytes{state=\"used\"}", (double) BLOCK)
