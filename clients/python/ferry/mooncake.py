@@ -220,7 +220,6 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
     def _setup(self, local_hostname, metadata_server, global_segment_size, local_buffer_size, protocol,
                rdma_devices, master_server_addr, engine, enable_ssd_offload, ssd_offload_path, tenant_id,
                **kwargs):
-
         if isinstance(local_hostname, dict):
             config = dict(local_hostname)
             config.update(kwargs)
@@ -296,7 +295,6 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
         return self._attempt(lambda: self._setup_dummy(mem_pool_size, local_buffer_size, server_address, **kwargs))
 
     def _setup_dummy(self, mem_pool_size, local_buffer_size, server_address, **kwargs):
-
         with self._lock:
             if self._address is not None or self._failed:
                 return UNAVAILABLE_IN_CURRENT_STATUS
