@@ -10,8 +10,9 @@ from ferry.mooncake import OK, MooncakeDistributedStore
 
 
 @contextlib.contextmanager
-def small_store(test):
-    """Yields a set-up MooncakeDistributedStore of 4 MiB on a master of its own; stops both after."""
+def small_store(test, local_buffer_size=1 << 20):
+    """Yields a set-up MooncakeDistributedStore of 4 MiB on a master of its own; stops both after.
+    ``local_buffer_size`` is setup's (Mooncake's client buffer)."""
     master = subprocess.Popen([os.path.join(os.environ["FERRY_HOME"], "bin", "ferry"), "master", "--port", "0"],
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     store = MooncakeDistributedStore()
@@ -22,7 +23,7 @@ def small_store(test):
                 port = dict(w.split("=", 1) for w in line.split() if "=" in w)["port"]
                 break
         test.assertIsNotNone(port, "the master did not start")
-        test.assertEqual(store.setup("127.0.0.1", "P2PHANDSHAKE", 4 << 20, 1 << 20, "tcp", "",
+        test.assertEqual(store.setup("127.0.0.1", "P2PHANDSHAKE", 4 << 20, local_buffer_size, "tcp", "",
                                      "127.0.0.1:" + port), OK)
         yield store
     finally:

@@ -276,8 +276,11 @@ class MooncakeStoreTest(unittest.TestCase):
         store = MooncakeDistributedStore()
         self.assertEqual(store.setup({"local_hostname": "127.0.0.1", "global_segment_size": "50%",
                                       "master_server_address": MASTER}), INVALID_PARAMS)
+        store.close()  # a failed setup must be closed before the next (test_mooncake_conformance)
         self.assertEqual(store.setup("127.0.0.1", "", 0, 1 << 20, "tcp", "", MASTER), INVALID_PARAMS)
+        store.close()
         self.assertEqual(store.setup("127.0.0.1", "", 1 << 20, 1 << 20, "tcp", "", "no-port"), INVALID_PARAMS)
+        store.close()
         self.assertEqual(store.setup("127.0.0.1", "", 1 << 20, 1 << 20, "tcp", "", MASTER, bogus=1),
                          INVALID_PARAMS)
         self.assertEqual(store.put(key("x"), b"x"), UNAVAILABLE_IN_CURRENT_STATUS)

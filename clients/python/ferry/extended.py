@@ -151,7 +151,7 @@ class ExtendedMethods:
             return e.code
         if size == 0:
             return INVALID_PARAMS
-        return self._put(key, [_view(buffer_ptr, size)], config, replace=True)
+        return self._put(key, [_view(buffer_ptr, size)], config, replace=True, buffered=False)
 
     def batch_upsert_from(self, keys, buffer_ptrs, sizes, config=None):
         """upsert_from of each triple: a list of codes."""
@@ -171,7 +171,7 @@ class ExtendedMethods:
         except Failed as e:
             return e.code
         parts = [_view(metadata_buffer_ptr, metadata_size)] if metadata_size else []
-        return self._put(key, parts + [_view(buffer_ptr, size)], config)
+        return self._put(key, parts + [_view(buffer_ptr, size)], config, buffered=False)
 
     # --- memory -----------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ import glob
 import logging
 import os
 import queue
+import random
 import shutil
 import socket
 import struct
@@ -165,6 +166,11 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
         self._timeout = 30.0
         self._staging_size = 16 << 20
         self._regions = {}  # address -> size, of register_buffer
+        self._failed = False  # a setup or setup_dummy failed: the next one must follow close()
+        # local_buffer_size was not 0: values of bytes pass through this client's buffer (put,
+        # get and their kin); with 0 only registered memory moves (put_from, get_into, ...), as
+        # in Mooncake, whose client buffer of size 0 holds no value
+        self._local_buffer = True
         self._data_address = ""  # the sidecar's host:port (protocol version 3)
         self._namespace = b""  # of the tenant (ferry.keys.namespace)
         self._max_version = ferry_client.VERSION  # highest sidecar protocol version to speak
@@ -190,7 +196,30 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
         ``"etcd://h1:2379;h2:2379"`` with ``cluster_id="ID"``; the sidecar follows the leader
         (docs/integration.md). Raises FerryNotInstalled when no Ferry distribution or
         JDK 25 is found.
+
+        A setup that did not answer 0 (or raised) leaves the object failed, as Mooncake's
+        client does: every later setup() and setup_dummy() answers
+        UNAVAILABLE_IN_CURRENT_STATUS until close().
         """
+        return self._attempt(lambda: self._setup(
+            local_hostname, metadata_server, global_segment_size, local_buffer_size, protocol, rdma_devices,
+            master_server_addr, engine, enable_ssd_offload, ssd_offload_path, tenant_id, **kwargs))
+
+    def _attempt(self, setup):
+        """Runs one setup or setup_dummy; any answer but 0 (or an exception) leaves the object
+        failed until close() (Mooncake: a failed setup must be closed before it is retried)."""
+        code = INTERNAL_ERROR
+        try:
+            code = setup()
+            return code
+        finally:
+            if code != OK:
+                with self._lock:
+                    self._failed = True
+
+    def _setup(self, local_hostname, metadata_server, global_segment_size, local_buffer_size, protocol,
+               rdma_devices, master_server_addr, engine, enable_ssd_offload, ssd_offload_path, tenant_id,
+               **kwargs):
         if isinstance(local_hostname, dict):
             config = dict(local_hostname)
             config.update(kwargs)
@@ -209,10 +238,11 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
                 config.pop(other)
             kwargs = config
         with self._lock:
-            if self._address is not None:
+            if self._address is not None or self._failed:
                 return UNAVAILABLE_IN_CURRENT_STATUS
             try:
                 segment = parse_size(global_segment_size)
+                self._local_buffer = parse_size(local_buffer_size) > 0
                 self._staging_size = max(parse_size(local_buffer_size), 1 << 20)
                 self._configure(kwargs, ("timeout", "max_connections", "ready_timeout", "shm_dir", "sidecar_args",
                                          "cluster_id"))
@@ -228,19 +258,18 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
                 return INVALID_PARAMS
             self._namespace = _keys.namespace(tenant_id)
             host = str(local_hostname or "127.0.0.1")
-            data = host if _has_port(host) else host + ":0"
             _sweep_workdirs()
             self._workdir = tempfile.mkdtemp(prefix="%s%d-" % (_WORKDIR_PREFIX, os.getpid()))
             path = os.path.join(self._workdir, "sidecar.sock")
             args = ["--socket", path, "--master", master_server_addr, "--capacity", str(segment),
-                    "--data", data, "--node-id", "mooncake-%s-%d-%s" % (socket.gethostname(), os.getpid(),
-                                                                         os.path.basename(self._workdir))]
+                    "--node-id", "mooncake-%s-%d-%s" % (socket.gethostname(), os.getpid(),
+                                                        os.path.basename(self._workdir))]
             if kwargs.get("shm_dir"):
                 args += ["--shm-dir", str(kwargs["shm_dir"])]
             if cluster_id:
                 args += ["--cluster-id", str(cluster_id)]
             try:
-                self._sidecar = SidecarProcess(args + extra_args, ready_timeout)
+                self._sidecar = _start_sidecar(host, args + extra_args, ready_timeout)
             except FerryNotInstalled:
                 self._remove_workdir()
                 raise
@@ -260,13 +289,18 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
         (blocks travel in the frames; ``token=`` or $FERRY_SIDECAR_TOKEN gives its token).
         ``mem_pool_size`` is accepted and not used (the sidecar's capacity is its own).
         ``protocol_version=N`` speaks at most that sidecar protocol version (1 to 3; the
-        highest both speak by default).
+        highest both speak by default). A failed setup_dummy leaves the object failed until
+        close(), as a failed setup() does.
         """
+        return self._attempt(lambda: self._setup_dummy(mem_pool_size, local_buffer_size, server_address, **kwargs))
+
+    def _setup_dummy(self, mem_pool_size, local_buffer_size, server_address, **kwargs):
         with self._lock:
-            if self._address is not None:
+            if self._address is not None or self._failed:
                 return UNAVAILABLE_IN_CURRENT_STATUS
             try:
                 parse_size(mem_pool_size)
+                self._local_buffer = parse_size(local_buffer_size) > 0
                 self._staging_size = max(parse_size(local_buffer_size), 1 << 20)
                 self._configure(kwargs, ("timeout", "max_connections", "token", "protocol_version"))
                 self._max_version = int(kwargs.get("protocol_version", ferry_client.VERSION))
@@ -324,6 +358,7 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
         """Closes every connection and stops the sidecar that setup() started; 0. Idempotent."""
         with self._lock:
             self._address = None
+            self._failed = False
             self._version = None
             self._data_address = ""
             while True:
@@ -475,6 +510,7 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
             return INVALID_PARAMS
 
         def op(c):
+            self._need_local_buffer()
             c.use_options(_options(config))
             entries, names = [], []
             for key, value in zip(keys, values):
@@ -508,8 +544,12 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
                 return code
         return OK
 
-    def _put(self, key, parts, config, replace=False):
+    def _put(self, key, parts, config, replace=False, buffered=True):
+        """Stores the concatenation of parts under key (put, or upsert when replace); parts of
+        bytes values (buffered) need a local buffer, parts of registered memory do not."""
         def op(c):
+            if buffered:
+                self._need_local_buffer()
             bkey, kb = self._key(key)
             c.use_options(_options(config))
             views = [bytes_view(p) for p in parts]
@@ -519,6 +559,12 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
             header = _keys.header(kb, size)
             return self._store(c, bkey, kb, replace, lambda: c.put_block(bkey, header, views))
         return self._run(op)
+
+    def _need_local_buffer(self):
+        """Raises Failed(INVALID_PARAMS) when setup's local_buffer_size was 0 (Mooncake's client
+        then has no buffer to copy a value of bytes through)."""
+        if not self._local_buffer:
+            raise Failed(INVALID_PARAMS)
 
     def _store(self, c, bkey, kb, replace, write):
         """Runs write() (0 stored, 1 the block key was taken) with Mooncake's put / upsert semantics.
@@ -550,24 +596,34 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
     # --- get ---------------------------------------------------------------------------
 
     def get(self, key):
-        """The value of key as bytes; empty bytes when it is missing or on an error."""
+        """The value of key as bytes; empty bytes when it is missing or on an error (and when
+        setup's local_buffer_size was 0)."""
+        if not self._local_buffer:
+            return b""
         result = self._run(lambda c: self._read(c, key, bytes))
         return result if isinstance(result, bytes) else b""
 
     def get_batch(self, keys):
         """get of each key: a list of bytes (empty for a missing key or on an error)."""
+        if not self._local_buffer:
+            return [b""] * len(keys)
         results = self._run(lambda c: self._read_many(c, keys, lambda i, value: bytes(value)))
         if not isinstance(results, list):
             return [b""] * len(keys)
         return [r if isinstance(r, bytes) else b"" for r in results]
 
     def get_buffer(self, key):
-        """The value of key in a BufferHandle, or None when it is missing or on an error."""
+        """The value of key in a BufferHandle, or None when it is missing or on an error (and
+        when setup's local_buffer_size was 0)."""
+        if not self._local_buffer:
+            return None
         result = self._run(lambda c: self._read(c, key, BufferHandle))
         return result if isinstance(result, BufferHandle) else None
 
     def batch_get_buffer(self, keys):
         """get_buffer of each key: a list of BufferHandle or None."""
+        if not self._local_buffer:
+            return [None] * len(keys)
         results = self._run(lambda c: self._read_many(c, keys, lambda i, value: BufferHandle(value)))
         if not isinstance(results, list):
             return [None] * len(keys)
@@ -966,6 +1022,47 @@ def _sweep_workdirs():
             shutil.rmtree(path, ignore_errors=True)
         except OSError:  # gone meanwhile, or a process of another user (PermissionError): leave it
             continue
+
+
+# Mooncake's transfer engine listens on a port of this range (inclusive) when local_hostname
+# names none; setup() gives the sidecar's transfer engine one of them too (get_hostname()).
+P2P_PORTS = (12300, 14300)
+_PORT_TRIES = 3  # sidecar starts when the port picked was taken meanwhile by another process
+
+
+def _start_sidecar(host, args, ready_timeout):
+    """The SidecarProcess of args whose transfer engine listens on host (``--data``): on
+    host's port when it names one, else on a free port of P2P_PORTS (any free port when
+    none of those is); raises what SidecarProcess raises."""
+    if _has_port(host):
+        return SidecarProcess(args + ["--data", host], ready_timeout)
+    for attempt in range(_PORT_TRIES):
+        port = _free_port(host)
+        try:
+            return SidecarProcess(args + ["--data", "%s:%d" % (host, port)], ready_timeout)
+        except RuntimeError:
+            # another process took the port between the check and the sidecar's bind: again
+            if port == 0 or attempt == _PORT_TRIES - 1 or _bindable(host, port):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _free_port(host):
+    """A port of P2P_PORTS that host:port can be bound on now, or 0 when none of 64 tried is."""
+    low, high = P2P_PORTS
+    for port in random.sample(range(low, high + 1), 64):
+        if _bindable(host, port):
+            return port
+    return 0
+
+
+def _bindable(host, port):
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET) as s:
+            s.bind((host.strip("[]"), port))
+        return True
+    except OSError:  # taken, or host is not an address of this machine
+        return False
 
 
 def _has_port(address):

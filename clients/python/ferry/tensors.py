@@ -256,7 +256,7 @@ class TensorMethods:
         if decode_metadata(stored) is None:
             return INVALID_PARAMS
         if replace:
-            return self._put(key, [stored], None, replace=True)
+            return self._put(key, [stored], None, replace=True, buffered=False)
         return self.put_from(key, buffer_ptr, size)
 
     def put_tensor_with_tp_from(self, key, buffer_ptr, size, tp_rank=0, tp_size=1, split_dim=0):

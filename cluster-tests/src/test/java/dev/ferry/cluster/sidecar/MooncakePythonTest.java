@@ -15,7 +15,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The Python package's Mooncake Store API suites (clients/python/test_mooncake.py, and
- * test_mooncake_api.py: the documented semantics method by method; test_copy_paths.py: the
+ * test_mooncake_api.py: the documented semantics method by method; test_mooncake_conformance.py:
+ * what Mooncake's own store tests check; test_copy_paths.py: the
  * copy paths of registered memory) against a real master started with {@code ferry master};
  * the suite starts its own sidecars through a
  * Ferry distribution laid out as {@code ./ferry dist} lays it out ({@code bin/ferry}), here
@@ -33,6 +34,7 @@ class MooncakePythonTest {
                     "127.0.0.1:" + master.field("port"), "JAVA_HOME", System.getProperty("java.home"));
             PythonSuite.passes("test_mooncake", env, 300);
             PythonSuite.passes("test_mooncake_api", env, 300);
+            PythonSuite.passes("test_mooncake_conformance", env, 300);
         } finally {
             master.stop();
             master.awaitExit();
