@@ -11,9 +11,20 @@ import java.util.function.Function;
  * @param fallback  why {@code used} is not {@code requested}, or null when it is
  */
 public record IoSelection(IoBackend requested, IoBackend used, String fallback) {
-    /** Picks the backend for {@code requested} in this process ({@link IoBackend#unavailability()}). */
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(IoSelection.class);
+    /** The fallbacks already logged: once per process each, not once per engine. */
+    private static final java.util.Set<IoBackend> WARNED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /**
+     * Picks the backend for {@code requested} in this process ({@link IoBackend#unavailability()});
+     * a fallback is logged (a warning, once per process and backend asked for).
+     */
     public static IoSelection select(IoBackend requested) {
-        return select(requested, IoBackend::unavailability);
+        IoSelection s = select(requested, IoBackend::unavailability);
+        if (s.fallback != null && WARNED.add(requested)) {
+            LOG.warn("TCP I/O backend {} asked for, {} used: {}", requested.flag(), s.used.flag(), s.fallback);
+        }
+        return s;
     }
 
     /**
