@@ -151,10 +151,17 @@ public enum IoBackend {
 
     /**
      * Whether a payload can be read from the connection's socket straight into its destination
-     * ({@link SliceFrameReader}): on the native backends, whose channels own a file
-     * descriptor and have no read in flight while a read's bytes are handled.
+     * ({@link SliceFrameReader}): on epoll only. NIO's channels hand out no descriptor, and
+     * io_uring's accepted sockets are blocking (Netty 4.2.18 accepts them without
+     * {@code SOCK_NONBLOCK}: {@code /proc/PID/fdinfo} shows flags 02 where epoll's show 04002),
+     * so a read of its own there would hold the event loop until the peer sent more.
      */
     boolean readsIntoPlace() {
-        return this != NIO;
+        return this == EPOLL;
+    }
+
+    /** Whether {@link #readsIntoPlace()} holds for the backend of {@code channel}. */
+    static boolean readsIntoPlace(io.netty.channel.Channel channel) {
+        return channel instanceof io.netty.channel.epoll.AbstractEpollStreamChannel;
     }
 }

@@ -64,6 +64,26 @@ class IoBackendTest {
                 IoBackend.EPOLL, null));
     }
 
+    /** io_uring's accepted sockets are blocking: only epoll's connections are read from directly. */
+    @Test
+    void onlyEpollConnectionsAreReadIntoPlace() {
+        assertThat(IoBackend.EPOLL.readsIntoPlace()).isTrue();
+        assertThat(IoBackend.URING.readsIntoPlace()).isFalse();
+        assertThat(IoBackend.NIO.readsIntoPlace()).isFalse();
+        io.netty.channel.epoll.Epoll.ensureAvailability(); // loads the native libraries the channels open sockets with
+        io.netty.channel.uring.IoUring.ensureAvailability();
+        var epoll = new io.netty.channel.epoll.EpollSocketChannel();
+        var uring = new io.netty.channel.uring.IoUringSocketChannel();
+        try {
+            assertThat(IoBackend.readsIntoPlace(epoll)).isTrue();
+            assertThat(IoBackend.readsIntoPlace(uring)).isFalse();
+            assertThat(IoBackend.readsIntoPlace(new io.netty.channel.embedded.EmbeddedChannel())).isFalse();
+        } finally {
+            epoll.unsafe().closeForcibly();
+            uring.unsafe().closeForcibly();
+        }
+    }
+
     @Test
     void theKernelSwitchTurnsUringOffOnlyAtTwo(@TempDir Path dir) throws Exception {
         Path sw = dir.resolve("io_uring_disabled");
