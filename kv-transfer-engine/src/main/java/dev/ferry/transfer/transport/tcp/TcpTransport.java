@@ -62,7 +62,7 @@ public final class TcpTransport implements AutoCloseable {
     private final long connectTimeoutMillis;
     private final IoSelection io;
     /**
-     * Most bytes Netty reads into its own buffer at a time on the native transports (8 KiB).
+     * Most bytes Netty reads into its own buffer at a time on the epoll transport (8 KiB).
      * There a slice's payload is read from the socket straight into its destination once its
      * header is in ({@link SliceFrameReader}); what Netty's read takes beyond the header is
      * copied once more, so its reads stay short: with Netty's default of up to 64 KiB, that
