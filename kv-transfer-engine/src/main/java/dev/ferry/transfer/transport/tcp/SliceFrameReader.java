@@ -18,8 +18,9 @@ import java.util.zip.CRC32C;
  * Reads slice frames ({@link SliceFrame}) off a connection and streams each payload
  * straight into its destination memory as the bytes arrive, with no frame assembled in
  * between. On the epoll transport ({@link IoBackend#readsIntoPlace()}), once a frame's
- * header is in, the rest of its payload is read from the socket directly into the destination (native memory) and checksummed while
- * it is still in cache: the kernel's copy is the only one, as with a raw socket read. Bytes
+ * header is in, the rest of its payload is read from the socket directly into the
+ * destination (native memory) and checksummed while it is still in cache: the kernel's copy
+ * is the only one, as with a raw socket read. Bytes
  * that Netty has already read into its own buffer, and every payload on other transports, are
  * checksummed and copied chunk by chunk.
  * The subclass names the destination once the header is in ({@link #onHeader}) and judges
