@@ -21,6 +21,8 @@ final class Outbox implements Runnable {
     private final Queue<Object> frames = PlatformDependent.newMpscQueue();
     /** Whether a turn that writes the queued frames is scheduled on the event loop and has not begun. */
     private final AtomicBoolean scheduled = new AtomicBoolean();
+    /** Checksums of {@link WholeFrame}s, on the event loop. */
+    private final java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
 
     Outbox(Channel channel) {
         this.channel = channel;
@@ -32,7 +34,7 @@ final class Outbox implements Runnable {
     }
 
     /**
-     * Queues {@code frame} (a {@link io.netty.buffer.ByteBuf} or a {@link ChecksummedPayload})
+     * Queues {@code frame} (a {@link io.netty.buffer.ByteBuf}, a {@link WholeFrame} or a {@link ChecksummedPayload})
      * and makes sure that a turn of the event loop writes and flushes it. A frame that cannot
      * be written (the connection or its event loop is closed) is released.
      */
@@ -54,7 +56,7 @@ final class Outbox implements Runnable {
         scheduled.set(false);
         boolean wrote = false;
         for (Object frame = frames.poll(); frame != null; frame = frames.poll()) {
-            channel.write(frame, channel.voidPromise());
+            channel.write(frame instanceof WholeFrame whole ? whole.checksummed(crc) : frame, channel.voidPromise());
             wrote = true;
         }
         if (wrote) {
@@ -67,6 +69,8 @@ final class Outbox implements Runnable {
         for (Object frame = frames.poll(); frame != null; frame = frames.poll()) {
             if (frame instanceof ChecksummedPayload payload) {
                 payload.close();
+            } else if (frame instanceof WholeFrame whole) {
+                whole.release();
             } else {
                 ReferenceCountUtil.release(frame);
             }

@@ -268,9 +268,14 @@ final class TcpLink implements Link {
         if (slice.opcode() == Opcode.WRITE || slice.opcode() == Opcode.NOTIFY) {
             byte type = slice.opcode() == Opcode.WRITE ? SliceFrame.WRITE : SliceFrame.NOTIFY;
             // One write per frame: writes from several threads must not interleave header and payload.
-            boolean whole = ChecksummedPayload.inOneWrite(idle, slice.length());
-            out.send(ChecksummedPayload.frame(c.alloc(), type, slice.id(), slice.targetOffset(), segmentName,
-                    slice.localBytes().asByteBuffer(), whole, whole ? slice.payloadCrc() : 0));
+            if (idle || !ChecksummedPayload.inOneWrite(false, slice.length())) {
+                out.send(ChecksummedPayload.frame(c.alloc(), type, slice.id(), slice.targetOffset(), segmentName,
+                        slice.localBytes().asByteBuffer(), idle, idle ? slice.payloadCrc() : 0));
+            } else {
+                // Small, behind others: checksummed on the event loop just before its copy (WholeFrame).
+                out.send(new WholeFrame(SliceFrame.header(c.alloc(), type, slice.id(), slice.targetOffset(),
+                        slice.length(), 0, SliceFrame.Status.OK, segmentName), slice.localBytes().asByteBuffer()));
+            }
         } else {
             // A READ behind others asks for its answer with a trailer, as a WRITE behind others is sent.
             byte type = idle ? SliceFrame.READ : (byte) (SliceFrame.READ | SliceFrame.CRC_TRAILER);

@@ -44,6 +44,31 @@ class OutboxTest {
         assertThat(channel.finish()).isFalse();
     }
 
+    @Test
+    void aWholeFrameIsChecksummedOnTheLoopBeforeItIsWritten() {
+        EmbeddedChannel channel = new EmbeddedChannel();
+        Outbox outbox = new Outbox(channel);
+        java.nio.ByteBuffer payload = java.nio.ByteBuffer.allocateDirect(4096);
+        for (int i = 0; i < payload.capacity(); i++) {
+            payload.put(i, (byte) (i * 7));
+        }
+        outbox.send(new WholeFrame(dev.ferry.transfer.transport.frame.SliceFrame.header(channel.alloc(),
+                dev.ferry.transfer.transport.frame.SliceFrame.WRITE, 3, 0, 4096, 0,
+                dev.ferry.transfer.transport.frame.SliceFrame.Status.OK,
+                dev.ferry.transfer.transport.frame.SliceFrame.name("seg")), payload));
+        channel.runPendingTasks();
+        ByteBuf frame = channel.readOutbound();
+        var header = new dev.ferry.transfer.transport.frame.FrameHeader().wrap(frame.slice(4, frame.readableBytes() - 4),
+                frame.getUnsignedInt(0));
+        assertThat(header.crc()).isEqualTo(dev.ferry.transfer.transport.frame.SliceFrame.crc(
+                new java.util.zip.CRC32C(), payload));
+        assertThat(header.crcTrailer()).isFalse();
+        assertThat(frame.readableBytes()).isEqualTo(4 + dev.ferry.transfer.transport.frame.SliceFrame.HEADER_BYTES
+                + header.nameLength() + 4096);
+        frame.release();
+        assertThat(channel.finish()).isFalse();
+    }
+
     private static List<Integer> drain(EmbeddedChannel channel) {
         List<Integer> got = new ArrayList<>();
         for (ByteBuf b = channel.readOutbound(); b != null; b = channel.readOutbound()) {
