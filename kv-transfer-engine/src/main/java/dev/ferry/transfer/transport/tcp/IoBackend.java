@@ -153,7 +153,7 @@ public enum IoBackend {
      * Whether a payload can be read from the connection's socket straight into its destination
      * ({@link SliceFrameReader}): on epoll only. NIO's channels hand out no descriptor, and
      * io_uring's accepted sockets are blocking (Netty 4.2.18 accepts them without
-     * {@code SOCK_NONBLOCK}: {@code /proc/PID/fdinfo} shows flags 02 where epoll's show 04002),
+     * {@code SOCK_NONBLOCK}: {@code /proc/PID/fdinfo} shows flags 02 where epoll's show 02004002),
      * so a read of its own there would hold the event loop until the peer sent more.
      */
     boolean readsIntoPlace() {
