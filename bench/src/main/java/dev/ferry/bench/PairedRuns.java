@@ -66,6 +66,10 @@ public final class PairedRuns implements Callable<Integer> {
             description = "JMH forks per side and round; 0 runs in this JVM (smoke tests only, not for figures).")
     int forks;
 
+    @Option(names = "--engine-param", split = ",", paramLabel = "NAME=VALUE",
+            description = "A JMH @Param of the engine's side, e.g. io=uring for the TCP pairs' I/O backend; repeatable.")
+    Map<String, String> engineParams = new java.util.LinkedHashMap<>();
+
     @Option(names = "--json", description = "Also write every round to this JSON file.")
     Path json;
 
@@ -156,6 +160,9 @@ public final class PairedRuns implements Callable<Integer> {
                 .verbosity(VerboseMode.SILENT).shouldFailOnError(true);
         for (Map.Entry<String, String> e : (engine ? p.engineParams() : p.baselineParams()).entrySet()) {
             options.param(e.getKey(), e.getValue());
+        }
+        if (engine) {
+            engineParams.forEach(options::param);
         }
         List<RunResult> runs = new ArrayList<>(new Runner(options.build()).run());
         if (runs.size() != 1) {

@@ -4,6 +4,7 @@ import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.TransferRequest;
 import dev.ferry.transfer.segment.SegmentDescriptor;
+import dev.ferry.transfer.transport.tcp.IoBackend;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
@@ -65,6 +66,14 @@ public class TcpTransferBenchmark {
     public boolean tls;
     private java.nio.file.Path tlsDir;
 
+    /**
+     * The engines' I/O backend ({@code uring}, {@code epoll}, {@code nio}; {@code default}: the
+     * process's, {@link IoBackend#configured()}). A backend that cannot run here fails the trial
+     * rather than measuring the one it would fall back to.
+     */
+    @Param({"default"})
+    public String io;
+
     private Slab source;
     private Slab sink;
     private TransferEngine target;
@@ -96,9 +105,14 @@ public class TcpTransferBenchmark {
             initiatorSecurity = dev.ferry.transfer.tls.PortSecurity.tls(dev.ferry.transfer.tls.TlsConfig.fromDir(
                     ca.issue(tlsDir.resolve("initiator"), "initiator", List.of())));
         }
-        target = new TransferEngine(new TransferEngine.Context().ioThreads(1).security(targetSecurity));
+        IoBackend backend = io.equals("default") ? IoBackend.configured() : IoBackend.parse(io);
+        target = new TransferEngine(new TransferEngine.Context().ioThreads(1).ioBackend(backend).security(targetSecurity));
+        if (target.tcpIo().fallback() != null) {
+            target.close();
+            throw new IllegalStateException("cannot measure " + backend.flag() + ": " + target.tcpIo().fallback());
+        }
         SegmentDescriptor d = target.registerSegment("sink", sink.memory());
-        initiator = new TransferEngine(new TransferEngine.Context().ioThreads(1).linksPerPeer(1).sharedMemory(false)
+        initiator = new TransferEngine(new TransferEngine.Context().ioThreads(1).ioBackend(backend).linksPerPeer(1).sharedMemory(false)
                 .security(initiatorSecurity).resolver(name -> d));
         batch = new ArrayList<>();
         readBatch = new ArrayList<>();

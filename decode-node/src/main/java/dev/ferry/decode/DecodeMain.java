@@ -26,6 +26,8 @@ public final class DecodeMain implements Callable<Integer> {
     @Override
     public Integer call() {
         options.tls.install();
+        var io = options.io.install();
+        String warmUp = options.warmUp.run();
         var profile = options.profile();
         DecodeNode node = new DecodeNode(options.blockStore(concurrency, 1), profile, memoryGBps);
         ExecutorService executor = Executors.newFixedThreadPool(concurrency, r -> new Thread(r, "ferry-decode"));
@@ -36,7 +38,7 @@ public final class DecodeMain implements Callable<Integer> {
             ProcessSupport.closeQuietly(node, executor::shutdownNow);
             throw e;
         }
-        ProcessSupport.announceReady("role=decode port=" + server.port());
+        ProcessSupport.announceReady("role=decode port=" + server.port() + " io=" + io.used().flag() + " " + warmUp);
         ProcessSupport.runUntilStopped(node, executor::shutdownNow, server);
         return 0;
     }

@@ -109,7 +109,8 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         this.healer = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ferry-heal-", 0).factory());
         try {
             this.tcp = new TcpTransport(segments, this, ctx.notifications, ctx.bindHost, ctx.port, ctx.ioThreads, ctx.linksPerPeer,
-                    ctx.connectTimeoutMillis, TimeUnit.MILLISECONDS.toNanos(ctx.stallTimeoutMillis), ctx.security);
+                    ctx.connectTimeoutMillis, TimeUnit.MILLISECONDS.toNanos(ctx.stallTimeoutMillis), ctx.security,
+                    ctx.ioBackend);
         } catch (RuntimeException e) {
             healer.shutdownNow();
             timers.shutdownNow();
@@ -232,6 +233,11 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     /** Stops serving a segment. */
     public void unregisterSegment(String name) {
         segments.unregister(name);
+    }
+
+    /** The I/O backend its TCP transport was asked for and the one it runs on. */
+    public dev.ferry.transfer.transport.tcp.IoSelection tcpIo() {
+        return tcp.io();
     }
 
     /** Where peers reach this engine. */
@@ -714,6 +720,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         private String bindHost = "127.0.0.1";
         private int port;
         private int ioThreads = 2;
+        private dev.ferry.transfer.transport.tcp.IoBackend ioBackend;
         private int linksPerPeer = 2;
         private long connectTimeoutMillis = 2_000;
         private long stallTimeoutMillis = 2_000;
@@ -759,6 +766,17 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         /** Netty event-loop threads (default 2). */
         public Context ioThreads(int threads) {
             this.ioThreads = threads;
+            return this;
+        }
+
+        /**
+         * The I/O backend of the TCP event loops (default: the one named by the system property
+         * {@value dev.ferry.transfer.transport.tcp.IoBackend#PROPERTY}, else
+         * {@link dev.ferry.transfer.transport.tcp.IoBackend#DEFAULT}); when it cannot run here,
+         * the engine falls back to the next one ({@link TransferEngine#tcpIo()}).
+         */
+        public Context ioBackend(dev.ferry.transfer.transport.tcp.IoBackend backend) {
+            this.ioBackend = backend;
             return this;
         }
 
@@ -873,6 +891,9 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
                     throw new IllegalStateException("an engine bound to 0.0.0.0 must be told which addresses to advertise");
                 }
                 advertise = List.of(bindHost);
+            }
+            if (ioBackend == null) {
+                ioBackend = dev.ferry.transfer.transport.tcp.IoBackend.configured();
             }
             if (security == null) {
                 security = dev.ferry.transfer.tls.PortSecurity.process();

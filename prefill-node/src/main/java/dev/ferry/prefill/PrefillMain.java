@@ -33,6 +33,8 @@ public final class PrefillMain implements Callable<Integer> {
     @Override
     public Integer call() {
         options.tls.install();
+        var io = options.io.install();
+        String warmUp = options.warmUp.run();
         var profile = options.profile();
         HostPort d = HostPort.parse(decode);
         BlockStore store = options.blockStore(1, replicas);
@@ -46,7 +48,7 @@ public final class PrefillMain implements Callable<Integer> {
             ProcessSupport.closeQuietly(decodeClient, node, executor::shutdownNow);
             throw e;
         }
-        ProcessSupport.announceReady("role=prefill port=" + server.port());
+        ProcessSupport.announceReady("role=prefill port=" + server.port() + " io=" + io.used().flag() + " " + warmUp);
         ProcessSupport.runUntilStopped(decodeClient, node, executor::shutdownNow, server);
         return 0;
     }

@@ -30,6 +30,9 @@ final class BenchTargetCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     dev.ferry.store.cli.TlsOptions tls;
 
+    @picocli.CommandLine.Mixin
+    dev.ferry.store.cli.IoOptions io;
+
     @Override
     public Integer call() {
         List<String> args = new ArrayList<>(List.of("--bytes", Long.toString(ByteSizes.parse(segmentBytes)),
@@ -38,6 +41,7 @@ final class BenchTargetCommand implements Callable<Integer> {
             args.add("--shm");
         }
         args.addAll(tls.arguments());
+        args.addAll(io.arguments());
         return NodeCommandLine.run(new SegmentServerMain(), args.toArray(String[]::new));
     }
 }

@@ -79,6 +79,10 @@ final class BenchTransferCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     dev.ferry.store.cli.TlsOptions tlsOptions;
 
+    /** The TCP transport's I/O backend, here and in the local target. */
+    @picocli.CommandLine.Mixin
+    dev.ferry.store.cli.IoOptions io;
+
     @Option(names = "--out", description = "Results directory (default ferry-out/bench-<time>).")
     Path out;
 
@@ -104,6 +108,7 @@ final class BenchTransferCommand implements Callable<Integer> {
                     + "--warm-up-ms at least 0");
         }
         long block = ByteSizes.parse(blockSize);
+        ioSelection = io.install();
         long segment = ByteSizes.parse(segmentBytes);
         Path dir = out != null ? out : Path.of("ferry-out", "bench-"
                 + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
@@ -114,6 +119,8 @@ final class BenchTransferCommand implements Callable<Integer> {
             return run(op, block, segment, dir, driverDir);
         }
     }
+
+    private dev.ferry.transfer.transport.tcp.IoSelection ioSelection;
 
     /** Starts the local target (unless {@code --target}), measures, writes the results. */
     private int run(Opcode op, long block, long segment, Path dir, String driverDir) throws Exception {
@@ -126,6 +133,7 @@ final class BenchTransferCommand implements Callable<Integer> {
             if (transport.equals("shm")) {
                 args.add("--shm");
             }
+            args.addAll(io.arguments());
             if (transport.equals("aeron")) {
                 args.add("--aeron");
             }
@@ -160,6 +168,7 @@ final class BenchTransferCommand implements Callable<Integer> {
         settings.put("threads", threads);
         settings.put("transport", transport);
         settings.put("links", links);
+        settings.put("io", ioSelection.used().flag());
         settings.put("tls", tls);
         settings.put("target", target == null ? "local process" : target);
         settings.put("warmUpMillis", warmUpMillis);

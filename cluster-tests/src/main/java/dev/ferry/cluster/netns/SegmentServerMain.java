@@ -45,9 +45,13 @@ public final class SegmentServerMain implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     dev.ferry.store.cli.TlsOptions tls;
 
+    @picocli.CommandLine.Mixin
+    dev.ferry.store.cli.IoOptions io;
+
     @Override
     public Integer call() {
         tls.install();
+        var backend = io.install();
         // Before the slab (its memory is not held meanwhile), and through TLS when the process serves it.
         dev.ferry.transfer.TransferWarmUp.run(warmUpMillis);
         // Every interface when it serves beyond loopback (then with TLS, or insecure), else loopback only.
@@ -61,7 +65,8 @@ public final class SegmentServerMain implements Callable<Integer> {
         TransferEngine engine = new TransferEngine(new TransferEngine.Context().bindHost(bindHost).advertise(advertise)
                 .aeron(aeron).aeronDirectory(aeronDir));
         var descriptor = engine.registerSegment(name, slab);
-        ProcessSupport.announceReady("role=segment-server port=" + engine.endpoint().port() + " bytes=" + bytes
+        ProcessSupport.announceReady("role=segment-server port=" + engine.endpoint().port() + " io="
+                + backend.used().flag() + " bytes=" + bytes
                 + " file=" + (descriptor.file().isEmpty() ? "-" : descriptor.file()) + " host-id="
                 + (descriptor.hostId().isEmpty() ? "-" : descriptor.hostId()) + " aeron-port="
                 + (descriptor.aeronEndpoints().isEmpty() ? "-" : descriptor.aeronEndpoints().getFirst().port())

@@ -46,6 +46,14 @@ public final class EngineOptions {
     @Mixin
     public dev.ferry.store.cli.TlsOptions tls;
 
+    /** The I/O backend of this process's TCP transport: install it first ({@link dev.ferry.store.cli.IoOptions#install()}). */
+    @Mixin
+    public dev.ferry.store.cli.IoOptions io;
+
+    /** The warm-up pass at start: run it before {@link #blockStore} ({@link dev.ferry.store.cli.WarmUpOption#run()}). */
+    @Mixin
+    public dev.ferry.store.cli.WarmUpOption warmUp;
+
     @Option(names = "--window-blocks", defaultValue = "8", description = "Blocks per transfer batch.")
     public int windowBlocks;
 

@@ -3,6 +3,7 @@ package dev.ferry.store.server;
 import dev.ferry.store.cli.CapacityOption;
 import dev.ferry.store.cli.DataOption;
 import dev.ferry.store.cli.Deprecation;
+import dev.ferry.store.cli.IoOptions;
 import dev.ferry.store.cli.MasterOptions;
 import dev.ferry.store.cli.MetricsOptions;
 import dev.ferry.store.cli.NodeCommandLine;
@@ -10,6 +11,7 @@ import dev.ferry.store.cli.ProcessSupport;
 import dev.ferry.store.cli.SlabOptions;
 import dev.ferry.store.cli.SsdOptions;
 import dev.ferry.store.cli.TlsOptions;
+import dev.ferry.store.cli.WarmUpOption;
 import dev.ferry.store.coord.MasterAddress;
 import dev.ferry.store.metrics.HealthServer;
 import dev.ferry.store.node.HostPort;
@@ -85,6 +87,12 @@ public final class StoreNodeMain implements Callable<Integer> {
     @Mixin
     TlsOptions tls;
 
+    @Mixin
+    IoOptions io;
+
+    @Mixin
+    WarmUpOption warmUp;
+
     @Override
     public Integer call() {
         if (master.address() == null) {
@@ -92,7 +100,9 @@ public final class StoreNodeMain implements Callable<Integer> {
                     + "'--master=ADDRESS'");
         }
         tls.install();
+        var backend = io.install();
         long capacityBytes = capacity.required();
+        String warmedUp = warmUp.run();
         TransferEngine.Context engine = new TransferEngine.Context().bindHost(data.address().host())
                 .port(data.address().port())
                 .advertise(advertise == null ? List.of() : advertise).aeron(aeron);
@@ -126,7 +136,9 @@ public final class StoreNodeMain implements Callable<Integer> {
         ProcessSupport.announceReady("role=store node=" + nodeId + " data=" + segment.endpoints().getFirst()
                 + " file=" + node.slabFile() + " segment=" + segment.name() + " bytes=" + capacityBytes
                 + " recovered=" + node.recovered() + " dropped=" + node.dropped()
-                + " populate_ms=" + node.populateNanos() / 1_000_000 + " page_size=" + node.slabPageSize() + (http != null ? " metrics=" + http.port() : ""));
+                + " populate_ms=" + node.populateNanos() / 1_000_000 + " page_size=" + node.slabPageSize()
+                + " io=" + backend.used().flag() + " " + warmedUp
+                + (http != null ? " metrics=" + http.port() : ""));
         ProcessSupport.runUntilStopped(node, http);
         return 0;
     }

@@ -29,6 +29,15 @@ final class ChecksummedPayload implements ChunkedInput<ByteBuf> {
      */
     static final int PIECE_BYTES = 512 * 1024;
 
+    /**
+     * Largest payload always sent in one write with its CRC32C in the header, even behind
+     * others (64 KiB): at this size the frame's fixed costs (a chunked input, a write and a
+     * flush for the payload and another for its 4-byte trailer) outweigh what checksumming
+     * while the kernel copies saves, and the payload is read into cache by the checksum just
+     * before the kernel's copy reads it again.
+     */
+    static final int ONE_WRITE_BYTES = 64 * 1024;
+
     private final CRC32C crc = new CRC32C();
     private final ByteBuffer payload;
     private final long length;
@@ -50,22 +59,32 @@ final class ChecksummedPayload implements ChunkedInput<ByteBuf> {
     }
 
     /**
-     * The frame that carries a payload, by the rule both ends of a connection follow: a payload
-     * sent {@code alone} (the initiator awaits no other answer on the connection) has its CRC32C
-     * in the header and leaves in one write, for the lowest latency (one write, one wake-up of
-     * the receiver); a payload queued behind others is a {@link ChecksummedPayload}, for the
-     * least CPU. The initiator decides, for its WRITEs and for the answers to its READs (it
-     * sets {@link SliceFrame#CRC_TRAILER} on a READ sent behind others).
+     * Whether a payload leaves in one write with its CRC32C in the header ({@link #frame} with
+     * {@code whole}): when sent {@code alone}, or when at most {@link #ONE_WRITE_BYTES}.
+     */
+    static boolean inOneWrite(boolean alone, long length) {
+        return alone || length <= ONE_WRITE_BYTES;
+    }
+
+    /**
+     * The frame that carries a payload, by the rule both ends of a connection follow
+     * ({@link #inOneWrite}): a payload sent alone (the initiator awaits no other answer on the
+     * connection), or a small one, has its CRC32C in the header and leaves {@code whole} in one
+     * write, for the lowest latency (one write, one wake-up of the receiver); a larger payload
+     * queued behind others is a {@link ChecksummedPayload}, for the least CPU. The initiator
+     * decides, for its WRITEs and for the answers to its READs (it sets
+     * {@link SliceFrame#CRC_TRAILER} on a READ sent behind others).
      *
      * @param type      WRITE, NOTIFY or READ_DATA, without {@link SliceFrame#CRC_TRAILER}
      * @param name      the segment name (requests), or null (answers)
-     * @param headerCrc the payload's CRC32C when {@code alone}; ignored otherwise
+     * @param whole     whether the payload leaves in one write with its CRC32C in the header
+     * @param headerCrc the payload's CRC32C when {@code whole}; ignored otherwise
      * @return a {@link ByteBuf} or a {@link ChecksummedPayload}, for Netty to write
      */
     static Object frame(ByteBufAllocator alloc, byte type, long sliceId, long offset, byte[] name, ByteBuffer payload,
-                        boolean alone, int headerCrc) {
+                        boolean whole, int headerCrc) {
         int length = payload.remaining();
-        if (alone) {
+        if (whole) {
             ByteBuf header = SliceFrame.header(alloc, type, sliceId, offset, length, headerCrc, SliceFrame.Status.OK,
                     name);
             return Unpooled.wrappedBuffer(header, Unpooled.wrappedBuffer(payload));

@@ -17,9 +17,10 @@ import java.util.zip.CRC32C;
 /**
  * Reads slice frames ({@link SliceFrame}) off a connection and streams each payload
  * straight into its destination memory as the bytes arrive, with no frame assembled in
- * between. On the epoll transport, once a frame's header is in, the rest of its payload is
- * read from the socket directly into the destination (native memory) and checksummed while
- * it is still in cache: the kernel's copy is the only one, as with a raw socket read. Bytes
+ * between. On the epoll transport ({@link IoBackend#readsIntoPlace()}), once a frame's
+ * header is in, the rest of its payload is read from the socket directly into the
+ * destination (native memory) and checksummed while it is still in cache: the kernel's copy
+ * is the only one, as with a raw socket read. Bytes
  * that Netty has already read into its own buffer, and every payload on other transports, are
  * checksummed and copied chunk by chunk.
  * The subclass names the destination once the header is in ({@link #onHeader}) and judges
@@ -85,7 +86,8 @@ abstract class SliceFrameReader extends ChannelInboundHandlerAdapter {
     public void handlerAdded(ChannelHandlerContext ctx) {
         head = ctx.alloc().directBuffer(4 + SliceFrame.HEADER_BYTES + SliceFrame.MAX_NAME_BYTES);
         // Over TLS the socket holds ciphertext: the payload comes decrypted through the pipeline.
-        if (ctx.channel() instanceof UnixChannel unix && ctx.pipeline().get(io.netty.handler.ssl.SslHandler.class) == null) {
+        if (IoBackend.readsIntoPlace(ctx.channel()) && ctx.channel() instanceof UnixChannel unix
+                && ctx.pipeline().get(io.netty.handler.ssl.SslHandler.class) == null) {
             socket = unix.fd();
         }
     }

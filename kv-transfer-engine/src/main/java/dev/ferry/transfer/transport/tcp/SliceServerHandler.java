@@ -32,6 +32,10 @@ final class SliceServerHandler extends SliceFrameReader implements Answers {
     private final ServedRequest request = new ServedRequest();
     private final CRC32C readCrc = new CRC32C();
     private ChannelHandlerContext ctx;
+    /** Whether a read's frames are being handled: answers then wait for one flush when the read ends. */
+    private boolean inRead;
+    /** Answers written since the last flush. */
+    private boolean unflushed;
 
     SliceServerHandler(SliceServer server, TcpCounters counters, ConnectionFences fences,
                        SessionFences sessionFences) {
@@ -90,9 +94,38 @@ final class SliceServerHandler extends SliceFrameReader implements Answers {
     }
 
     @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        inRead = true;
+        try {
+            super.channelRead(ctx, msg);
+        } finally {
+            inRead = false;
+        }
+    }
+
+    /** Flushes the answers of the frames this read brought: one write for all of them. */
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (unflushed) {
+            unflushed = false;
+            ctx.flush();
+        }
+        ctx.fireChannelReadComplete();
+    }
+
+    /** Writes an answer: flushed when the read that brought its request ends, or now when outside one. */
+    private void answer(Object frame) {
+        if (inRead && ctx.executor().inEventLoop()) {
+            ctx.write(frame, ctx.voidPromise());
+            unflushed = true;
+        } else {
+            ctx.writeAndFlush(frame, ctx.voidPromise());
+        }
+    }
+
+    @Override
     public void ack(byte ackType, long sliceId, long offset) {
-        ctx.writeAndFlush(SliceFrame.header(ctx.alloc(), ackType, sliceId, offset, 0, 0, SliceFrame.Status.OK, null),
-                ctx.voidPromise());
+        answer(SliceFrame.header(ctx.alloc(), ackType, sliceId, offset, 0, 0, SliceFrame.Status.OK, null));
     }
 
     @Override
@@ -100,13 +133,14 @@ final class SliceServerHandler extends SliceFrameReader implements Answers {
         // The payload goes out straight from the segment: no copy in user space. The initiator,
         // which knows whether it awaits other answers, says which frame it wants (CRC_TRAILER).
         ByteBuffer buffer = bytes.asByteBuffer();
-        ctx.writeAndFlush(ChecksummedPayload.frame(ctx.alloc(), SliceFrame.READ_DATA, sliceId, offset, null, buffer,
-                !trailer, trailer ? 0 : SliceFrame.crc(readCrc, buffer)), ctx.voidPromise());
+        boolean whole = ChecksummedPayload.inOneWrite(!trailer, buffer.remaining());
+        answer(ChecksummedPayload.frame(ctx.alloc(), SliceFrame.READ_DATA, sliceId, offset, null, buffer, whole,
+                whole ? SliceFrame.crc(readCrc, buffer) : 0));
     }
 
     @Override
     public void refuse(byte requestType, long sliceId, long offset, SliceFrame.Status status, String why) {
-        ctx.writeAndFlush(SliceFrame.error(ctx.alloc(), requestType, sliceId, offset, status, why), ctx.voidPromise());
+        answer(SliceFrame.error(ctx.alloc(), requestType, sliceId, offset, status, why));
     }
 
     @Override

@@ -59,6 +59,8 @@ final class TcpLink implements Link {
     /** Token of the current connection (see {@link SliceFrame#HELLO}). */
     private volatile long token;
     private volatile Channel channel;
+    /** The frames sent on {@link #channel}: set before it, for each connection. */
+    private volatile Outbox outbox;
     private volatile long lastProgressNanos;
     private volatile long lastConnectFailureNanos = Long.MIN_VALUE / 2;
     private volatile int connectFailures;
@@ -232,6 +234,7 @@ final class TcpLink implements Link {
         c.writeAndFlush(SliceFrame.header(c.alloc(), SliceFrame.HELLO, 0, connectionToken, 0, 0, SliceFrame.Status.OK,
                 null), c.voidPromise());
         token = connectionToken;
+        outbox = new Outbox(c);
         lastProgressNanos = System.nanoTime();
         var stallCheck = c.eventLoop().scheduleAtFixedRate(() -> checkStall(connectionToken), stallTimeoutNanos / 4,
                 stallTimeoutNanos / 4, TimeUnit.NANOSECONDS);
@@ -270,7 +273,8 @@ final class TcpLink implements Link {
 
     @Override
     public void send(Slice slice) {
-        Channel c = channel;
+        Outbox out = outbox;
+        Channel c = out == null ? null : out.channel();
         if (c == null || !c.isActive()) {
             String why = connectFailure;
             listener.onFailed(slice, this, new TransferException("link " + name + " is down"
@@ -288,13 +292,19 @@ final class TcpLink implements Link {
         if (slice.opcode() == Opcode.WRITE || slice.opcode() == Opcode.NOTIFY) {
             byte type = slice.opcode() == Opcode.WRITE ? SliceFrame.WRITE : SliceFrame.NOTIFY;
             // One write per frame: writes from several threads must not interleave header and payload.
-            c.writeAndFlush(ChecksummedPayload.frame(c.alloc(), type, slice.id(), slice.targetOffset(), segmentName,
-                    slice.localBytes().asByteBuffer(), idle, idle ? slice.payloadCrc() : 0), c.voidPromise());
+            if (idle || !ChecksummedPayload.inOneWrite(false, slice.length())) {
+                out.send(ChecksummedPayload.frame(c.alloc(), type, slice.id(), slice.targetOffset(), segmentName,
+                        slice.localBytes().asByteBuffer(), idle, idle ? slice.payloadCrc() : 0));
+            } else {
+                // Small, behind others: checksummed on the event loop just before its copy (WholeFrame).
+                out.send(new WholeFrame(SliceFrame.header(c.alloc(), type, slice.id(), slice.targetOffset(),
+                        slice.length(), 0, SliceFrame.Status.OK, segmentName), slice.localBytes().asByteBuffer()));
+            }
         } else {
             // A READ behind others asks for its answer with a trailer, as a WRITE behind others is sent.
             byte type = idle ? SliceFrame.READ : (byte) (SliceFrame.READ | SliceFrame.CRC_TRAILER);
-            c.writeAndFlush(SliceFrame.header(c.alloc(), type, slice.id(), slice.targetOffset(),
-                    slice.length(), 0, SliceFrame.Status.OK, segmentName), c.voidPromise());
+            out.send(SliceFrame.header(c.alloc(), type, slice.id(), slice.targetOffset(), slice.length(), 0,
+                    SliceFrame.Status.OK, segmentName));
         }
     }
 

@@ -18,21 +18,12 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.RecvByteBufAllocator;
-import io.netty.channel.ServerChannel;
 import io.netty.channel.WriteBufferWaterMark;
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollServerSocketChannel;
-import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.group.ChannelGroup;
 import io.netty.channel.group.DefaultChannelGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.stream.ChunkedWriteHandler;
 import io.netty.util.concurrent.GlobalEventExecutor;
 import java.net.BindException;
@@ -48,8 +39,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The TCP transport: a server that serves this node's segments to peers, and
- * {@code linksPerPeer} client connections to each peer, each one a link. Uses Netty's
- * native epoll transport when it loads, NIO otherwise.
+ * {@code linksPerPeer} client connections to each peer, each one a link. Its event loops
+ * run on the I/O backend asked for ({@link IoBackend}: io_uring, epoll or NIO), or on the
+ * next one that can run here ({@link IoSelection}).
  *
  * <p>Thread-safe. Owns its event loops and sockets: {@link #close()} releases them.
  */
@@ -72,6 +64,7 @@ public final class TcpTransport implements AutoCloseable {
     });
     private final int linksPerPeer;
     private final long connectTimeoutMillis;
+    private final IoSelection io;
     /**
      * Most bytes Netty reads into its own buffer at a time on the epoll transport (8 KiB).
      * There a slice's payload is read from the socket straight into its destination once its
@@ -105,7 +98,7 @@ public final class TcpTransport implements AutoCloseable {
                         String bindHost, int port, int ioThreads, int linksPerPeer, long connectTimeoutMillis,
                         long stallTimeoutNanos) {
         this(segments, listener, notifications, bindHost, port, ioThreads, linksPerPeer, connectTimeoutMillis,
-                stallTimeoutNanos, PortSecurity.process());
+                stallTimeoutNanos, PortSecurity.process(), IoBackend.configured());
     }
 
     /**
@@ -113,11 +106,12 @@ public final class TcpTransport implements AutoCloseable {
      * with the security of its connections, served and made.
      *
      * @param security TLS on every connection, or plain TCP (then only on loopback, unless insecure)
+     * @param backend  the I/O backend asked for; the next one that can run here when it cannot ({@link #io()})
      * @throws IllegalStateException also when {@code bindHost} is beyond loopback without TLS
      */
     public TcpTransport(LocalSegments segments, SliceListener listener, NotificationListener notifications,
                         String bindHost, int port, int ioThreads, int linksPerPeer, long connectTimeoutMillis,
-                        long stallTimeoutNanos, PortSecurity security) {
+                        long stallTimeoutNanos, PortSecurity security, IoBackend backend) {
         security.checkListen("the slice data port", bindHost, port);
         this.security = security;
         this.listener = listener;
@@ -129,19 +123,17 @@ public final class TcpTransport implements AutoCloseable {
         this.stallTimeoutNanos = stallTimeoutNanos;
         this.reconnectBackoffNanos = TimeUnit.MILLISECONDS.toNanos(200);
         this.prober.scheduleWithFixedDelay(this::probeDownLinks, 250, 250, TimeUnit.MILLISECONDS);
-        boolean epoll = Epoll.isAvailable();
-        IoHandlerFactory io = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-        Class<? extends ServerChannel> serverClass = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
-        Class<? extends SocketChannel> clientClass = epoll ? EpollSocketChannel.class : NioSocketChannel.class;
-        this.group = new MultiThreadIoEventLoopGroup(ioThreads, io);
+        this.io = IoSelection.select(backend);
+        IoBackend used = io.used();
+        this.group = new MultiThreadIoEventLoopGroup(ioThreads, used.handlerFactory());
         // Low, so that Netty takes the next piece of a payload only once the kernel has (nearly) all
         // of the one before: a piece is then checksummed while the kernel's copy left it in cache.
         WriteBufferWaterMark waterMark = new WriteBufferWaterMark(ChecksummedPayload.PIECE_BYTES,
                 2 * ChecksummedPayload.PIECE_BYTES);
-        RecvByteBufAllocator reads = epoll ? new AdaptiveRecvByteBufAllocator(64, 1024, EPOLL_MAX_READ_BYTES)
+        RecvByteBufAllocator reads = used.readsIntoPlace() ? new AdaptiveRecvByteBufAllocator(64, 1024, EPOLL_MAX_READ_BYTES)
                 : new AdaptiveRecvByteBufAllocator();
         try {
-            this.server = new ServerBootstrap().group(group).channel(serverClass)
+            this.server = new ServerBootstrap().group(group).channel(used.serverChannel())
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark)
                     .childOption(ChannelOption.RECVBUF_ALLOCATOR, reads)
@@ -167,7 +159,7 @@ public final class TcpTransport implements AutoCloseable {
             throw new IllegalStateException("cannot listen on " + bindHost + ":" + port + " (" + why + ")", e);
         }
         this.localEndpoint = new Endpoint(bindHost, ((InetSocketAddress) server.localAddress()).getPort());
-        this.client = new Bootstrap().group(group).channel(clientClass)
+        this.client = new Bootstrap().group(group).channel(used.socketChannel())
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) connectTimeoutMillis)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, waterMark)
@@ -181,6 +173,16 @@ public final class TcpTransport implements AutoCloseable {
                         // The link adds its answer handler once connected.
                     }
                 });
+    }
+
+    /** The I/O backend asked for and the one this transport runs on. */
+    public IoSelection io() {
+        return io;
+    }
+
+    /** The server's channel (its class tells the backend it runs on). */
+    Channel serverChannel() {
+        return server;
     }
 
     /** Where this node's server listens. */

@@ -96,4 +96,30 @@ class ChecksummedPayloadTest {
         input.close();
         assertThat(header.refCnt()).isZero();
     }
+
+    /** Small payloads leave in one write with the CRC32C in the header even behind others; larger ones only alone. */
+    @Test
+    void aPayloadOfAtMostOneWriteLeavesWholeWithItsCrcInTheHeader() {
+        assertThat(ChecksummedPayload.inOneWrite(false, ChecksummedPayload.ONE_WRITE_BYTES)).isTrue();
+        assertThat(ChecksummedPayload.inOneWrite(false, 4096)).isTrue();
+        assertThat(ChecksummedPayload.inOneWrite(false, ChecksummedPayload.ONE_WRITE_BYTES + 1)).isFalse();
+        assertThat(ChecksummedPayload.inOneWrite(true, 4L << 20)).isTrue();
+
+        ByteBuffer payload = ByteBuffer.allocateDirect(ChecksummedPayload.ONE_WRITE_BYTES);
+        int crc = SliceFrame.crc(new CRC32C(), payload);
+        Object frame = ChecksummedPayload.frame(UnpooledByteBufAllocator.DEFAULT, SliceFrame.WRITE, 7, 0,
+                SliceFrame.name("seg"), payload, true, crc);
+        assertThat(frame).isInstanceOf(ByteBuf.class);
+        ByteBuf whole = (ByteBuf) frame;
+        try {
+            long frameLength = whole.readUnsignedInt();
+            FrameHeader parsed = new FrameHeader().wrap(whole.slice(), frameLength);
+            assertThat(parsed.crcTrailer()).isFalse();
+            assertThat(parsed.crc()).isEqualTo(crc);
+            assertThat(whole.readableBytes()).isEqualTo(SliceFrame.HEADER_BYTES + parsed.nameLength()
+                    + ChecksummedPayload.ONE_WRITE_BYTES);
+        } finally {
+            whole.release();
+        }
+    }
 }
