@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.segment.LocalSegments;
+import dev.ferry.transfer.transport.SessionFences;
 import dev.ferry.transfer.transport.frame.FrameHeader;
 import dev.ferry.transfer.transport.frame.SliceFrame;
 import dev.ferry.transfer.transport.serve.SliceServer;
@@ -39,7 +40,8 @@ class AnswerFlushTest {
             SliceServer server = new SliceServer(segments, (segment, message) -> { });
             Flushes flushes = new Flushes();
             EmbeddedChannel connection = new EmbeddedChannel(flushes,
-                    new SliceServerHandler(server, new TcpCounters(server.counters()), new ConnectionFences()));
+                    new SliceServerHandler(server, new TcpCounters(server.counters()), new ConnectionFences(),
+                            SessionFences.NONE));
             ByteBuf read = Unpooled.buffer();
             ByteBuffer payload = ByteBuffer.allocate(block);
             int crc = SliceFrame.crc(new CRC32C(), payload);
