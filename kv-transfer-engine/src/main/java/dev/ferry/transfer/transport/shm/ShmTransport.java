@@ -7,6 +7,7 @@ import dev.ferry.transfer.slice.Opcode;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
@@ -17,12 +18,30 @@ import java.util.concurrent.atomic.LongAdder;
  * {@link #forget}. A segment qualifies when its descriptor names a file and the same
  * {@link HostIdentity} as this process, and the file can be opened (or is mapped already).
  *
- * <p>Thread-safe. Owns mappings: close it.
+ * <p>Unless made lazy, each new mapping is populated in the background
+ * ({@link MappingPopulator}): without it, the first write through it to each 4 KiB page
+ * takes a page fault of its own. The transfer that made the mapping does not wait for it.
+ *
+ * <p>Thread-safe. Owns mappings and the populating thread: close it.
  */
 public final class ShmTransport implements AutoCloseable {
-    private final Map<String, Slab> mappings = new ConcurrentHashMap<>();
+    private final Map<String, Mapping> mappings = new ConcurrentHashMap<>();
     private final LongAdder bytes = new LongAdder();
     private final LongAdder copies = new LongAdder();
+    private final MappingPopulator populator;
+
+    /** A transport that populates its mappings in the background. */
+    public ShmTransport() {
+        this(true);
+    }
+
+    /**
+     * @param populate whether each new mapping is populated in the background (false: its
+     *                 pages are faulted in by the transfers that touch them first)
+     */
+    public ShmTransport(boolean populate) {
+        this.populator = populate ? new MappingPopulator() : null;
+    }
 
     /** Whether {@code target} can be reached through shared memory from this process. */
     public boolean reaches(SegmentDescriptor target) {
@@ -30,8 +49,8 @@ public final class ShmTransport implements AutoCloseable {
             return false;
         }
         // A file mapped already stays reachable without a system call per request.
-        Slab mapped = mappings.get(target.file());
-        return mapped != null && mapped.bytes() == target.bytes() || Files.isReadable(Path.of(target.file()));
+        Mapping mapped = mappings.get(target.file());
+        return mapped != null && mapped.slab().bytes() == target.bytes() || Files.isReadable(Path.of(target.file()));
     }
 
     /**
@@ -43,12 +62,12 @@ public final class ShmTransport implements AutoCloseable {
      */
     public void copy(Opcode opcode, MemorySegment local, long localOffset, SegmentDescriptor target, long targetOffset,
                      long length) {
-        Slab mapped = mappings.get(target.file());
-        if (mapped != null && mapped.bytes() != target.bytes()) {
+        Mapping mapped = mappings.get(target.file());
+        if (mapped != null && mapped.slab().bytes() != target.bytes()) {
             forget(target); // the owner came back with another size
         }
-        MemorySegment remote = mappings.computeIfAbsent(target.file(),
-                f -> Slab.mapExisting(Path.of(f), target.bytes())).memory();
+        MemorySegment remote = mappings.computeIfAbsent(target.file(), f -> map(Path.of(f), target.bytes()))
+                .slab().memory();
         if (opcode == Opcode.WRITE) {
             MemorySegment.copy(local, localOffset, remote, targetOffset, length);
         } else {
@@ -58,12 +77,40 @@ public final class ShmTransport implements AutoCloseable {
         copies.increment();
     }
 
-    /** Drops the mapping of a segment's file (its owner restarted or died). */
+    private Mapping map(Path file, long size) {
+        Slab slab = Slab.mapExisting(file, size);
+        return new Mapping(slab, populator == null ? null : populator.start(slab));
+    }
+
+    /**
+     * Drops the mapping of a segment's file (its owner restarted or died); waits for its
+     * populating, if running, to stop (at most one {@link MappingPopulator#CHUNK_BYTES} chunk).
+     */
     public void forget(SegmentDescriptor target) {
-        Slab slab = mappings.remove(target.file());
-        if (slab != null) {
-            slab.close();
+        Mapping mapping = mappings.remove(target.file());
+        if (mapping != null) {
+            mapping.close();
         }
+    }
+
+    /** This process's mapping of {@code target}'s file, if made: for tests. */
+    java.util.Optional<Slab> mapping(SegmentDescriptor target) {
+        return java.util.Optional.ofNullable(mappings.get(target.file())).map(Mapping::slab);
+    }
+
+    /** Bytes of mappings populated in the background, over this transport's life. */
+    public long populatedBytes() {
+        return populator == null ? 0 : populator.populatedBytes();
+    }
+
+    /** Time spent populating mappings in the background, ms, over this transport's life. */
+    public double populateMillis() {
+        return populator == null ? 0 : populator.populateNanos() / 1e6;
+    }
+
+    /** Mappings whose populating failed (the kernel refused it; the transfers fault their pages in instead). */
+    public long populateFailures() {
+        return populator == null ? 0 : populator.failures();
     }
 
     /** Bytes copied through shared memory. */
@@ -78,7 +125,30 @@ public final class ShmTransport implements AutoCloseable {
 
     @Override
     public void close() {
-        mappings.values().forEach(Slab::close);
-        mappings.clear();
+        try {
+            for (String file : List.copyOf(mappings.keySet())) {
+                Mapping mapping = mappings.remove(file);
+                if (mapping != null) {
+                    mapping.close();
+                }
+            }
+        } finally {
+            if (populator != null) {
+                populator.close();
+            }
+        }
+    }
+
+    /** A mapping and its populating (null when lazy). */
+    private record Mapping(Slab slab, MappingPopulator.Job populating) {
+        void close() {
+            try {
+                if (populating != null) {
+                    populating.cancelAndAwait();
+                }
+            } finally {
+                slab.close();
+            }
+        }
     }
 }
