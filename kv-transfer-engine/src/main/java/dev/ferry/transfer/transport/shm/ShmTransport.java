@@ -18,9 +18,10 @@ import java.util.concurrent.atomic.LongAdder;
  * {@link #forget}. A segment qualifies when its descriptor names a file and the same
  * {@link HostIdentity} as this process, and the file can be opened (or is mapped already).
  *
- * <p>Unless made lazy, each new mapping is populated in the background
- * ({@link MappingPopulator}): without it, the first write through it to each 4 KiB page
- * takes a page fault of its own. The transfer that made the mapping does not wait for it.
+ * <p>Unless made lazy, a mapping is populated in the background ({@link MappingPopulator})
+ * from the first WRITE through it: without that, the first write through it to each 4 KiB
+ * page takes a page fault of its own. The WRITE does not wait for it. A mapping only read
+ * through is left to the reads, whose faults map 16 pages at a time (the kernel's fault-around).
  *
  * <p>Thread-safe. Owns mappings and the populating thread: close it.
  */
@@ -66,20 +67,19 @@ public final class ShmTransport implements AutoCloseable {
         if (mapped != null && mapped.slab().bytes() != target.bytes()) {
             forget(target); // the owner came back with another size
         }
-        MemorySegment remote = mappings.computeIfAbsent(target.file(), f -> map(Path.of(f), target.bytes()))
-                .slab().memory();
+        Mapping mapping = mappings.computeIfAbsent(target.file(),
+                f -> new Mapping(Slab.mapExisting(Path.of(f), target.bytes())));
+        MemorySegment remote = mapping.slab().memory();
         if (opcode == Opcode.WRITE) {
+            if (populator != null) {
+                mapping.populateOnce(populator);
+            }
             MemorySegment.copy(local, localOffset, remote, targetOffset, length);
         } else {
             MemorySegment.copy(remote, targetOffset, local, localOffset, length);
         }
         bytes.add(length);
         copies.increment();
-    }
-
-    private Mapping map(Path file, long size) {
-        Slab slab = Slab.mapExisting(file, size);
-        return new Mapping(slab, populator == null ? null : populator.start(slab));
     }
 
     /**
@@ -139,12 +139,39 @@ public final class ShmTransport implements AutoCloseable {
         }
     }
 
-    /** A mapping and its populating (null when lazy). */
-    private record Mapping(Slab slab, MappingPopulator.Job populating) {
+    /** A mapping and its populating, started by the first WRITE through it. Thread-safe. */
+    private static final class Mapping {
+        private final Slab slab;
+        private volatile MappingPopulator.Job populating;
+        private boolean closed;
+
+        Mapping(Slab slab) {
+            this.slab = slab;
+        }
+
+        Slab slab() {
+            return slab;
+        }
+
+        void populateOnce(MappingPopulator populator) {
+            if (populating == null) {
+                synchronized (this) {
+                    if (populating == null && !closed) {
+                        populating = populator.start(slab);
+                    }
+                }
+            }
+        }
+
         void close() {
+            MappingPopulator.Job job;
+            synchronized (this) {
+                closed = true;
+                job = populating;
+            }
             try {
-                if (populating != null) {
-                    populating.cancelAndAwait();
+                if (job != null) {
+                    job.cancelAndAwait();
                 }
             } finally {
                 slab.close();
