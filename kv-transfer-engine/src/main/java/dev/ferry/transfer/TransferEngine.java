@@ -833,8 +833,8 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
 
         /**
          * Whether each mapping of another process's slab file (the shared-memory transport)
-         * is populated in the background when it is made, so that the first write through it
-         * to each page takes no page fault (default true, false when the environment sets
+         * is populated in the background from the first WRITE through it, so that later first
+         * writes to its pages take no page fault (default true, false when the environment sets
          * {@code FERRY_LAZY_SLAB=true}, as store nodes' {@code --lazy-slab} does for theirs).
          */
         public Context populateSharedMemory(boolean populate) {

@@ -15,7 +15,7 @@ import java.util.concurrent.atomic.LongAdder;
  * own. The pages exist already when their owner populated its slab; populating only maps
  * them. Transfers through a mapping run while it is populated: a page they reach first they
  * fault in themselves, as they would without it. Mappings are populated one after another,
- * in the order they were made.
+ * in the order they were {@link #start started}.
  *
  * <p>Thread-safe. Owns its thread, started with the first mapping: close it.
  */
