@@ -230,6 +230,41 @@ public final class Slab implements AutoCloseable {
     }
 
     /**
+     * Faults the pages of {@code [offset, offset + length)} in, writable, with one
+     * {@code madvise(MADV_POPULATE_WRITE)} call, keeping their contents: for a mapping of
+     * another process's slab (pages that exist already are only mapped). Unlike
+     * {@link #populate()} it never writes the memory, so it is safe while other threads or
+     * processes write it; where the kernel has no MADV_POPULATE_WRITE it does nothing.
+     * Thread-safe.
+     *
+     * @param offset first byte, a multiple of {@link #PAGE_BYTES}
+     * @param length bytes, from 0 to {@code bytes() - offset}
+     * @return true when the kernel populated the range, false when it does not know the advice
+     * @throws IllegalArgumentException when the range is not page-aligned or not inside the slab
+     * @throws IllegalStateException    when {@code madvise} fails for another reason than EINVAL
+     *                                  (ENOMEM, or EFAULT when the file was truncated under the mapping)
+     */
+    public boolean populateRange(long offset, long length) {
+        if (offset % PAGE_BYTES != 0 || offset < 0 || length < 0 || length > bytes() - offset) {
+            throw new IllegalArgumentException("range [" + offset + ", +" + length + ") of a slab of " + bytes()
+                    + " bytes is not page-aligned or not inside it");
+        }
+        return length == 0 || Madvise.populate(memory.asSlice(offset, length));
+    }
+
+    /**
+     * Bytes of this slab's memory that are resident in this process's mapping of it now (the
+     * {@code Rss} of its mappings in {@code /proc/self/smaps}): pages this process faulted in
+     * or populated. Reads and parses smaps: for tests and reports, not hot paths. Thread-safe.
+     *
+     * @return resident bytes, 0 to {@link #bytes()}; 0 where /proc is missing
+     * @throws UncheckedIOException when /proc/self/smaps exists but cannot be read
+     */
+    public long residentBytes() {
+        return Smaps.residentBytes(Path.of("/proc/self/smaps"), memory.address(), memory.byteSize());
+    }
+
+    /**
      * Removes the slab files in {@code dir} named {@code ferry-<name>-<pid>.slab} whose pid
      * is no longer alive: files left by a process that was killed without running its
      * cleanup. Files of live processes (this one included) are kept, and so is every other

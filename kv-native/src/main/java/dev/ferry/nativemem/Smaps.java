@@ -8,7 +8,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 /**
- * Reads how much of a range of a process's address space huge pages map, from a
+ * Reads how much of a range of a process's address space huge pages map, or is resident, from a
  * {@code /proc/<pid>/smaps} file. Stateless; thread-safe.
  */
 final class Smaps {
@@ -28,6 +28,22 @@ final class Smaps {
      * @throws UncheckedIOException when the file exists but cannot be read
      */
     static long hugeBytes(Path smaps, long address, long bytes) {
+        return sum(smaps, address, bytes, "ShmemPmdMapped:", "FilePmdMapped:", "AnonHugePages:");
+    }
+
+    /**
+     * Resident bytes ({@code Rss}, in kB) of the mappings that overlap
+     * {@code [address, address + bytes)}, capped at {@code bytes}; a mapping that only partly
+     * overlaps the range counts whole.
+     *
+     * @return resident bytes; 0 when the file does not exist
+     * @throws UncheckedIOException when the file exists but cannot be read
+     */
+    static long residentBytes(Path smaps, long address, long bytes) {
+        return sum(smaps, address, bytes, "Rss:");
+    }
+
+    private static long sum(Path smaps, long address, long bytes, String... fields) {
         long end = address + bytes;
         long kib = 0;
         boolean inRange = false;
@@ -39,8 +55,7 @@ final class Smaps {
                     long start = Long.parseUnsignedLong(line, 0, dash, 16);
                     long stop = Long.parseUnsignedLong(line, dash + 1, space, 16);
                     inRange = Long.compareUnsigned(start, end) < 0 && Long.compareUnsigned(stop, address) > 0;
-                } else if (inRange && (line.startsWith("ShmemPmdMapped:") || line.startsWith("FilePmdMapped:")
-                        || line.startsWith("AnonHugePages:"))) {
+                } else if (inRange && startsWithAny(line, fields)) {
                     kib += Long.parseLong(line.substring(line.indexOf(':') + 1).replace("kB", "").trim());
                 }
             }
@@ -50,6 +65,15 @@ final class Smaps {
             throw new UncheckedIOException("cannot read " + smaps, e);
         }
         return Math.min(bytes, kib * 1024);
+    }
+
+    private static boolean startsWithAny(String line, String... prefixes) {
+        for (String prefix : prefixes) {
+            if (line.startsWith(prefix)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean isHex(String s, int from, int to) {

@@ -69,6 +69,28 @@ class SlabTest {
     }
 
     @Test
+    void populateRangeMapsPagesOfAnotherMappingWithoutChangingThemAndRejectsBadRanges() {
+        // On /dev/shm (4 KiB pages), as store nodes' slabs; a disk file system may map large folios whole.
+        Path file = Path.of("/dev/shm", "ferry-slabtest-" + ProcessHandle.current().pid() + "-range.slab");
+        long size = 64 * Slab.PAGE_BYTES;
+        try (Slab owner = Slab.mapShared(file, size, true)) {
+            owner.populate();
+            owner.memory().set(ValueLayout.JAVA_LONG_UNALIGNED, 5 * Slab.PAGE_BYTES + 8, 0x1234_5678_9ABCL);
+            try (Slab peer = Slab.mapExisting(file, size)) {
+                assertThat(peer.residentBytes()).isZero();
+                assertThat(peer.populateRange(4 * Slab.PAGE_BYTES, 8 * Slab.PAGE_BYTES)).isTrue();
+                assertThat(peer.residentBytes()).isEqualTo(8 * Slab.PAGE_BYTES);
+                assertThat(peer.memory().get(ValueLayout.JAVA_LONG_UNALIGNED, 5 * Slab.PAGE_BYTES + 8))
+                        .isEqualTo(0x1234_5678_9ABCL);
+                assertThatThrownBy(() -> peer.populateRange(1, Slab.PAGE_BYTES))
+                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("page-aligned");
+                assertThatThrownBy(() -> peer.populateRange(0, size + 1))
+                        .isInstanceOf(IllegalArgumentException.class);
+            }
+        }
+    }
+
+    @Test
     void removeStaleDeletesOnlyFilesOfDeadOwners(@TempDir Path dir) throws Exception {
         Process gone = new ProcessBuilder("true").start();
         gone.waitFor();

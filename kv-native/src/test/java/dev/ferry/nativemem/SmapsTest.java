@@ -18,6 +18,7 @@ class SmapsTest {
             FilePmdMapped:         0 kB
             7f0000400000-7f0000600000 rw-p 00000000 00:00 0
             Size:               2048 kB
+            Rss:                1024 kB
             AnonHugePages:      2048 kB
             ShmemPmdMapped:        0 kB
             ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]
@@ -32,6 +33,15 @@ class SmapsTest {
         assertThat(Smaps.hugeBytes(smaps, 0x7f0000400000L, 2L << 20)).isEqualTo(2L << 20);
         assertThat(Smaps.hugeBytes(smaps, 0x1000, 4096)).isZero();
         assertThat(Smaps.hugeBytes(smaps, 0x7f0000000000L, 1024)).isEqualTo(1024); // capped at the range
+    }
+
+    @Test
+    void sumsTheResidentBytesOfTheMappingsInTheRange(@TempDir Path dir) throws IOException {
+        Path smaps = Files.writeString(dir.resolve("smaps"), SMAPS);
+        assertThat(Smaps.residentBytes(smaps, 0x7f0000000000L, 4L << 20)).isEqualTo(4L << 20);
+        assertThat(Smaps.residentBytes(smaps, 0x7f0000400000L, 2L << 20)).isEqualTo(1L << 20);
+        assertThat(Smaps.residentBytes(smaps, 0x7f0000000000L, 6L << 20)).isEqualTo(5L << 20);
+        assertThat(Smaps.residentBytes(smaps, 0x1000, 4096)).isZero();
     }
 
     @Test

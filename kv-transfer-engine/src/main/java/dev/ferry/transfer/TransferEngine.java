@@ -67,7 +67,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     private final Context ctx;
     private final LocalSegments segments = new LocalSegments();
     private final TcpTransport tcp;
-    private final ShmTransport shm = new ShmTransport();
+    private final ShmTransport shm;
     private final ExecutorService healer;
     private final ScheduledExecutorService timers = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "ferry-deadlines");
@@ -93,6 +93,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
      */
     public TransferEngine(Context context) {
         this.ctx = context.conclude();
+        this.shm = new ShmTransport(ctx.populateSharedMemory);
         this.metrics = ctx.registry == null ? null : new TransferMetrics(ctx.registry, ctx.name);
         if (metrics != null) {
             metrics.counter("ferry.transfer.slices.sent", "slices handed to links, resends included", slicesSent,
@@ -103,6 +104,12 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
                     + "target to fence the lost link", fencesAwaited, LongAdder::sum);
             metrics.counter("ferry.transfer.requests.failed", "requests that failed", failedRequests, LongAdder::sum);
             metrics.counter("ferry.transfer.shm.bytes", "bytes moved through shared memory", shm, ShmTransport::bytes);
+            metrics.counter("ferry.transfer.shm.populated.bytes", "bytes of other processes' slabs populated in "
+                    + "this process's mappings", shm, ShmTransport::populatedBytes);
+            metrics.counter("ferry.transfer.shm.populate.millis", "time spent populating mappings of other "
+                    + "processes' slabs, in the background", shm, ShmTransport::populateMillis);
+            metrics.counter("ferry.transfer.shm.populate.failures", "mappings whose populating failed", shm,
+                    ShmTransport::populateFailures);
         }
         // A virtual thread per connect or probe: a peer that does not answer its connect holds
         // only its own, so the first submit to another peer is never queued behind it.
@@ -574,6 +581,19 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     }
 
     /**
+     * Time spent populating this process's mappings of other processes' slabs, ms, over the
+     * engine's life (in the background; 0 when {@link Context#populateSharedMemory} is off).
+     */
+    public double sharedMemoryPopulateMillis() {
+        return shm.populateMillis();
+    }
+
+    /** Bytes of this process's mappings of other processes' slabs populated so far. */
+    public long sharedMemoryPopulatedBytes() {
+        return shm.populatedBytes();
+    }
+
+    /**
      * What each link this engine has opened carried so far, TCP links first, then Aeron's,
      * then one entry for shared memory (present even when it carried nothing). Reads the
      * links' own counters; safe to call at any time from any thread.
@@ -729,6 +749,7 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         private SegmentResolver resolver;
         private List<String> advertise;
         private boolean sharedMemory = true;
+        private boolean populateSharedMemory = !Boolean.parseBoolean(System.getenv("FERRY_LAZY_SLAB"));
         private NotificationListener notifications;
         private io.micrometer.core.instrument.MeterRegistry registry;
         private boolean aeron;
@@ -825,6 +846,17 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
          */
         public Context sharedMemory(boolean enabled) {
             this.sharedMemory = enabled;
+            return this;
+        }
+
+        /**
+         * Whether each mapping of another process's slab file (the shared-memory transport)
+         * is populated in the background from the first WRITE through it, so that later first
+         * writes to its pages take no page fault (default true, false when the environment sets
+         * {@code FERRY_LAZY_SLAB=true}, as store nodes' {@code --lazy-slab} does for theirs).
+         */
+        public Context populateSharedMemory(boolean populate) {
+            this.populateSharedMemory = populate;
             return this;
         }
 

@@ -17,6 +17,9 @@ import java.util.function.ToDoubleFunction;
  *   <li>{@code ferry.transfer.slices.sent}, {@code ferry.transfer.slices.retried},
  *       {@code ferry.transfer.requests.failed} (counters);</li>
  *   <li>{@code ferry.transfer.shm.bytes} (counter): bytes moved through shared memory;</li>
+ *   <li>{@code ferry.transfer.shm.populated.bytes}, {@code ferry.transfer.shm.populate.millis},
+ *       {@code ferry.transfer.shm.populate.failures} (counters): populating this process's
+ *       mappings of other processes' slabs;</li>
  *   <li>per network transport, tagged {@code transport} ({@code tcp}, {@code aeron}), what its
  *       serving side did: {@code ferry.transfer.served.bytes.written},
  *       {@code ferry.transfer.served.bytes.read}, {@code ferry.transfer.served.crc.mismatches},

@@ -7,6 +7,7 @@ import dev.ferry.transfer.slice.Opcode;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
@@ -17,12 +18,31 @@ import java.util.concurrent.atomic.LongAdder;
  * {@link #forget}. A segment qualifies when its descriptor names a file and the same
  * {@link HostIdentity} as this process, and the file can be opened (or is mapped already).
  *
- * <p>Thread-safe. Owns mappings: close it.
+ * <p>Unless made lazy, a mapping is populated in the background ({@link MappingPopulator})
+ * from the first WRITE through it: without that, the first write through it to each 4 KiB
+ * page takes a page fault of its own. The WRITE does not wait for it. A mapping only read
+ * through is left to the reads, whose faults map 16 pages at a time (the kernel's fault-around).
+ *
+ * <p>Thread-safe. Owns mappings and the populating thread: close it.
  */
 public final class ShmTransport implements AutoCloseable {
-    private final Map<String, Slab> mappings = new ConcurrentHashMap<>();
+    private final Map<String, Mapping> mappings = new ConcurrentHashMap<>();
     private final LongAdder bytes = new LongAdder();
     private final LongAdder copies = new LongAdder();
+    private final MappingPopulator populator;
+
+    /** A transport that populates its mappings in the background. */
+    public ShmTransport() {
+        this(true);
+    }
+
+    /**
+     * @param populate whether each new mapping is populated in the background (false: its
+     *                 pages are faulted in by the transfers that touch them first)
+     */
+    public ShmTransport(boolean populate) {
+        this.populator = populate ? new MappingPopulator() : null;
+    }
 
     /** Whether {@code target} can be reached through shared memory from this process. */
     public boolean reaches(SegmentDescriptor target) {
@@ -30,8 +50,8 @@ public final class ShmTransport implements AutoCloseable {
             return false;
         }
         // A file mapped already stays reachable without a system call per request.
-        Slab mapped = mappings.get(target.file());
-        return mapped != null && mapped.bytes() == target.bytes() || Files.isReadable(Path.of(target.file()));
+        Mapping mapped = mappings.get(target.file());
+        return mapped != null && mapped.slab().bytes() == target.bytes() || Files.isReadable(Path.of(target.file()));
     }
 
     /**
@@ -43,13 +63,17 @@ public final class ShmTransport implements AutoCloseable {
      */
     public void copy(Opcode opcode, MemorySegment local, long localOffset, SegmentDescriptor target, long targetOffset,
                      long length) {
-        Slab mapped = mappings.get(target.file());
-        if (mapped != null && mapped.bytes() != target.bytes()) {
+        Mapping mapped = mappings.get(target.file());
+        if (mapped != null && mapped.slab().bytes() != target.bytes()) {
             forget(target); // the owner came back with another size
         }
-        MemorySegment remote = mappings.computeIfAbsent(target.file(),
-                f -> Slab.mapExisting(Path.of(f), target.bytes())).memory();
+        Mapping mapping = mappings.computeIfAbsent(target.file(),
+                f -> new Mapping(Slab.mapExisting(Path.of(f), target.bytes())));
+        MemorySegment remote = mapping.slab().memory();
         if (opcode == Opcode.WRITE) {
+            if (populator != null) {
+                mapping.populateOnce(populator);
+            }
             MemorySegment.copy(local, localOffset, remote, targetOffset, length);
         } else {
             MemorySegment.copy(remote, targetOffset, local, localOffset, length);
@@ -58,12 +82,35 @@ public final class ShmTransport implements AutoCloseable {
         copies.increment();
     }
 
-    /** Drops the mapping of a segment's file (its owner restarted or died). */
+    /**
+     * Drops the mapping of a segment's file (its owner restarted or died); waits for its
+     * populating, if running, to stop (at most one {@link MappingPopulator#CHUNK_BYTES} chunk).
+     */
     public void forget(SegmentDescriptor target) {
-        Slab slab = mappings.remove(target.file());
-        if (slab != null) {
-            slab.close();
+        Mapping mapping = mappings.remove(target.file());
+        if (mapping != null) {
+            mapping.close();
         }
+    }
+
+    /** This process's mapping of {@code target}'s file, if made: for tests. */
+    java.util.Optional<Slab> mapping(SegmentDescriptor target) {
+        return java.util.Optional.ofNullable(mappings.get(target.file())).map(Mapping::slab);
+    }
+
+    /** Bytes of mappings populated in the background, over this transport's life. */
+    public long populatedBytes() {
+        return populator == null ? 0 : populator.populatedBytes();
+    }
+
+    /** Time spent populating mappings in the background, ms, over this transport's life. */
+    public double populateMillis() {
+        return populator == null ? 0 : populator.populateNanos() / 1e6;
+    }
+
+    /** Mappings whose populating failed (the kernel refused it; the transfers fault their pages in instead). */
+    public long populateFailures() {
+        return populator == null ? 0 : populator.failures();
     }
 
     /** Bytes copied through shared memory. */
@@ -78,7 +125,57 @@ public final class ShmTransport implements AutoCloseable {
 
     @Override
     public void close() {
-        mappings.values().forEach(Slab::close);
-        mappings.clear();
+        try {
+            for (String file : List.copyOf(mappings.keySet())) {
+                Mapping mapping = mappings.remove(file);
+                if (mapping != null) {
+                    mapping.close();
+                }
+            }
+        } finally {
+            if (populator != null) {
+                populator.close();
+            }
+        }
+    }
+
+    /** A mapping and its populating, started by the first WRITE through it. Thread-safe. */
+    private static final class Mapping {
+        private final Slab slab;
+        private volatile MappingPopulator.Job populating;
+        private boolean closed;
+
+        Mapping(Slab slab) {
+            this.slab = slab;
+        }
+
+        Slab slab() {
+            return slab;
+        }
+
+        void populateOnce(MappingPopulator populator) {
+            if (populating == null) {
+                synchronized (this) {
+                    if (populating == null && !closed) {
+                        populating = populator.start(slab);
+                    }
+                }
+            }
+        }
+
+        void close() {
+            MappingPopulator.Job job;
+            synchronized (this) {
+                closed = true;
+                job = populating;
+            }
+            try {
+                if (job != null) {
+                    job.cancelAndAwait();
+                }
+            } finally {
+                slab.close();
+            }
+        }
     }
 }

@@ -1,12 +1,14 @@
 package dev.ferry.transfer.transport.shm;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.TransferRequest;
 import dev.ferry.transfer.Transport;
 import dev.ferry.transfer.segment.SegmentDescriptor;
+import dev.ferry.transfer.slice.Opcode;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Files;
@@ -80,5 +82,56 @@ class ShmTransportTest {
                 assertThat(remote.memory().asSlice(0, 8192).mismatch(src)).isEqualTo(-1);
             }
         }
+    }
+
+    @Test
+    void aMappingOfAPopulatedSlabHasAllItsPagesResidentAfterItsFirstWriteUnlessLazy() {
+        long size = 8L << 20;
+        // On /dev/shm (4 KiB pages), as store nodes' slabs; removed on close.
+        try (Slab remote = Slab.mapShared(shmFile("pop"), size, true);
+             TransferEngine target = new TransferEngine(new TransferEngine.Context());
+             ShmTransport populating = new ShmTransport(true);
+             ShmTransport lazy = new ShmTransport(false)) {
+            remote.populate(); // as a store node does at start
+            SegmentDescriptor d = target.registerSegment("p", remote);
+            MemorySegment one = MemorySegment.ofArray(new byte[1]);
+            populating.copy(Opcode.READ, one, 0, d, 0, 1); // maps the file; a read alone does not populate it
+            assertThat(populating.mapping(d).orElseThrow().residentBytes()).isLessThan(size);
+            populating.copy(Opcode.WRITE, one, 0, d, 0, 1); // the first write populates the rest in the background
+            lazy.copy(Opcode.WRITE, one, 0, d, 0, 1);
+            await().untilAsserted(() -> assertThat(populating.populatedBytes()).isEqualTo(size));
+            assertThat(populating.mapping(d).orElseThrow().residentBytes()).isEqualTo(size);
+            assertThat(populating.populateMillis()).isPositive();
+            assertThat(lazy.mapping(d).orElseThrow().residentBytes()).isLessThan(size);
+            assertThat(lazy.populatedBytes()).isZero();
+        }
+    }
+
+    @Test
+    void theEnginePopulatesItsMappingsOfPeerSlabsAndCountsTheTimeUnlessTurnedOff() {
+        long size = 4L << 20;
+        try (Slab remote = Slab.mapShared(shmFile("eng"), size, true);
+             TransferEngine target = new TransferEngine(new TransferEngine.Context())) {
+            remote.populate();
+            SegmentDescriptor d = target.registerSegment("e", remote);
+            MemorySegment src = MemorySegment.ofArray(new byte[4096]);
+            src.fill((byte) 9);
+            try (TransferEngine populating = new TransferEngine(new TransferEngine.Context().resolver(n -> d)
+                    .populateSharedMemory(true));
+                 TransferEngine lazy = new TransferEngine(new TransferEngine.Context().resolver(n -> d)
+                         .populateSharedMemory(false))) {
+                populating.submit(List.of(TransferRequest.write(src, 0, "e", 0, 4096))).await();
+                lazy.submit(List.of(TransferRequest.write(src, 0, "e", 4096, 4096))).await();
+                await().untilAsserted(() -> assertThat(populating.sharedMemoryPopulatedBytes()).isEqualTo(size));
+                assertThat(populating.sharedMemoryPopulateMillis()).isPositive();
+                assertThat(lazy.sharedMemoryPopulatedBytes()).isZero();
+                assertThat(remote.memory().asSlice(0, 4096).mismatch(src)).isEqualTo(-1);
+                assertThat(remote.memory().asSlice(4096, 4096).mismatch(src)).isEqualTo(-1);
+            }
+        }
+    }
+
+    private static Path shmFile(String name) {
+        return Path.of("/dev/shm", "ferry-shmtest-" + ProcessHandle.current().pid() + "-" + name + ".slab");
     }
 }
