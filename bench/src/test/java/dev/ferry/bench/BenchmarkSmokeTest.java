@@ -29,10 +29,10 @@ class BenchmarkSmokeTest {
                 .forks(0).warmupIterations(0).measurementIterations(1)
                 .measurementTime(TimeValue.milliseconds(300)).shouldFailOnError(true).build();
         Collection<RunResult> results = new Runner(options).run();
-        // TCP 4 (engine WRITE and READ, raw, raw with checksums), shared memory 2, Aeron 8 (engine over UDP and IPC, raw with and without checksums over 3 paths), sidecar 2 x 2
+        // TCP 4 (engine WRITE and READ, raw, raw with checksums), shared memory 3 (engine WRITE and READ, raw copy), Aeron 8 (engine over UDP and IPC, raw with and without checksums over 3 paths), sidecar 2 x 2
         // (with and without its lease cache), checksum and copy 2 x 2 (from DRAM and from cache), latency 6 (engine WRITE and READ over TCP
         // and Aeron UDP, raw NIO and raw Aeron round trips)
-        assertThat(results).hasSize(28);
+        assertThat(results).hasSize(29);
         assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
     }
 

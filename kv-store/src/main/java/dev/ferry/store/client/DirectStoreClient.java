@@ -5,6 +5,7 @@ import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.master.MasterApi;
 import dev.ferry.store.master.Placement;
 import dev.ferry.store.master.Replica;
+import dev.ferry.store.node.CommitIndex;
 import dev.ferry.store.rpc.RpcException;
 import dev.ferry.transfer.TransferEngine;
 import dev.ferry.transfer.TransferRequest;
@@ -67,24 +68,6 @@ public final class DirectStoreClient implements AutoCloseable {
         public LocalSegment(String name, MemorySegment memory, LongSupplier registrations) {
             this(name, memory, registrations, null);
         }
-    }
-
-    /**
-     * The index of this process's store node, as a commit sees it
-     * ({@link dev.ferry.store.node.StoreNode#commitIndex()}). Thread-safe.
-     */
-    public interface CommitIndex {
-        /** The node's id at the master. */
-        String nodeId();
-
-        /**
-         * Calls {@code commit} with the newest index update the node applied and applies the
-         * updates it returns to the node's index before returning; no re-registration of the
-         * node runs in between.
-         *
-         * @throws RuntimeException what {@code commit} throws (nothing is applied then)
-         */
-        void commit(java.util.function.LongFunction<java.util.List<dev.ferry.store.master.IndexUpdate>> commit);
     }
 
     /** @param leaseMillis lease TTL taken by reads, ms */

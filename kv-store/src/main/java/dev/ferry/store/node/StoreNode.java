@@ -368,8 +368,8 @@ public final class StoreNode implements AutoCloseable {
      * this node's acknowledgement ({@link dev.ferry.store.master.Master#putCommit(
      * dev.ferry.store.block.BlockKey[], int[], long, String, long)}).
      */
-    public dev.ferry.store.client.DirectStoreClient.CommitIndex commitIndex() {
-        return new dev.ferry.store.client.DirectStoreClient.CommitIndex() {
+    public CommitIndex commitIndex() {
+        return new CommitIndex() {
             @Override
             public String nodeId() {
                 return config.nodeId();

@@ -105,7 +105,9 @@ class SharedOptionsTest {
         parse(sidecar);
         assertThat(sidecar.capacity.bytesOr(SidecarMain.DEFAULT_CAPACITY)).isEqualTo(GIB);
         assertThat(sidecar.slab.scrubRate()).isEqualTo(64L << 20);
-        assertThat(sidecar.slab.shmDir()).isEqualTo(Path.of("/dev/shm"));
+        String slabDir = System.getenv("FERRY_SLAB_DIR");
+        assertThat(sidecar.slab.shmDir()).as("$FERRY_SLAB_DIR, else /dev/shm")
+                .isEqualTo(Path.of(slabDir == null || slabDir.isEmpty() ? "/dev/shm" : slabDir));
         assertThat(sidecar.ssd.bytes()).isZero();
         assertThat(sidecar.master.address()).isNull();
         assertThat(sidecar.master.reconnectMillis()).isEqualTo(dev.ferry.store.master.MasterClient.FOLLOW_LEASE_TTL);
