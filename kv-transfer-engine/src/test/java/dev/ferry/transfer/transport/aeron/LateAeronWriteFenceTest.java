@@ -46,130 +46,141 @@ class LateAeronWriteFenceTest {
         return new SegmentDescriptor(d.name(), d.bytes(), d.endpoints(), "", "", aeron);
     }
 
-    @Test
-    void aWriteHeldOnALostAeronSessionDoesNotOverwriteTheBlockWrittenAfterItsResend() throws Exception {
-        try (Slab remote = Slab.allocate(RANGE); Slab a = Slab.allocate(BLOCK); Slab b = Slab.allocate(BLOCK);
-             TransferEngine target = new TransferEngine(new TransferEngine.Context().aeron(true))) {
+    /**
+     * A target with one segment of {@link #RANGE} bytes, a proxy in front of its Aeron endpoint,
+     * and an initiator that reaches it through the proxy (and directly too when asked), with
+     * blocks A (0xAA) and B (0xBB) filled and one WRITE done so that the links are up.
+     */
+    private static final class Bed implements AutoCloseable {
+        final Slab remote = Slab.allocate(RANGE);
+        final Slab a = Slab.allocate(BLOCK);
+        final Slab b = Slab.allocate(BLOCK);
+        final TransferEngine target = new TransferEngine(new TransferEngine.Context().aeron(true));
+        final DelayingUdpProxy proxy;
+        final TransferEngine initiator;
+
+        Bed(boolean alsoDirect) throws Exception {
             SegmentDescriptor direct = target.registerSegment("t", remote.memory());
-            try (DelayingUdpProxy proxy = new DelayingUdpProxy(direct.aeronEndpoints().getFirst());
-                 TransferEngine initiator = new TransferEngine(initiator(over(direct,
-                         List.of(proxy.endpoint(), direct.aeronEndpoints().getFirst()))))) {
+            Endpoint aeron = direct.aeronEndpoints().getFirst();
+            proxy = new DelayingUdpProxy(aeron);
+            TransferEngine engine = null;
+            try {
+                engine = new TransferEngine(initiator(over(direct,
+                        alsoDirect ? List.of(proxy.endpoint(), aeron) : List.of(proxy.endpoint()))));
                 a.memory().fill((byte) 0xAA);
                 b.memory().fill((byte) 0xBB);
-                initiator.submit(List.of(TransferRequest.write(a.memory(), 0, "t", BLOCK, BLOCK))).await();
-
-                proxy.holdNextData();
-                // Block A: its slice is held on the first link (through the proxy), which stalls; resent on the other.
-                initiator.submit(List.of(TransferRequest.write(a.memory(), 0, "t", 0, BLOCK))).await();
-                assertThat(proxy.heldBytes()).isGreaterThanOrEqualTo(BLOCK);
-                assertThat(initiator.sliceRetries()).isEqualTo(1);
-                // A committed, freed, and its range reused for block B.
-                initiator.submit(List.of(TransferRequest.write(b.memory(), 0, "t", 0, BLOCK))).await();
-                assertThat(remote.memory().asSlice(0, BLOCK).mismatch(b.memory())).isEqualTo(-1);
-
-                deliverHeld(proxy, target);
-
-                assertThat(remote.memory().asSlice(0, BLOCK).mismatch(b.memory()))
-                        .as("block B after the late delivery of A's first copy").isEqualTo(-1);
-                assertThat(initiator.fencedSlices()).isEqualTo(1);
-                assertThat(target.aeronCounters().fencesServed()).isEqualTo(1);
-                assertThat(target.aeronCounters().fencedMessages()).isPositive();
+                engine.submit(List.of(TransferRequest.write(a.memory(), 0, "t", BLOCK, BLOCK))).await();
+            } catch (Exception | Error e) {
+                try (remote; a; b; target; proxy; TransferEngine started = engine) {
+                    throw e;
+                }
             }
+            initiator = engine;
+        }
+
+        BatchHandle write(Slab block) {
+            return initiator.submit(List.of(TransferRequest.write(block.memory(), 0, "t", 0, BLOCK)));
+        }
+
+        /** Whether the target's first block holds B. */
+        boolean holdsB() {
+            return remote.memory().asSlice(0, BLOCK).mismatch(b.memory()) == -1;
+        }
+
+        @Override
+        public void close() throws Exception {
+            try (remote; a; b; target; proxy; initiator) {
+                // closed in reverse order: the initiator first
+            }
+        }
+    }
+
+    @Test
+    void aWriteHeldOnALostAeronSessionDoesNotOverwriteTheBlockWrittenAfterItsResend() throws Exception {
+        try (Bed bed = new Bed(true)) {
+            bed.proxy.holdNextData();
+            // Block A: its slice is held on the first link (through the proxy), which stalls; resent on the other.
+            bed.write(bed.a).await();
+            assertThat(bed.proxy.heldBytes()).isGreaterThanOrEqualTo(BLOCK);
+            assertThat(bed.initiator.sliceRetries()).isEqualTo(1);
+            // A committed, freed, and its range reused for block B.
+            bed.write(bed.b).await();
+            assertThat(bed.holdsB()).isTrue();
+
+            deliverHeld(bed);
+
+            assertThat(bed.holdsB()).as("block B after the late delivery of A's first copy").isTrue();
+            assertThat(bed.initiator.fencedSlices()).isEqualTo(1);
+            assertThat(bed.target.aeronCounters().fencesServed()).isEqualTo(1);
+            assertThat(bed.target.aeronCounters().fencedMessages()).isPositive();
         }
     }
 
     @Test
     void withOneAeronLinkTheResendWaitsForTheFenceOfItsLostSession() throws Exception {
-        try (Slab remote = Slab.allocate(RANGE); Slab a = Slab.allocate(BLOCK); Slab b = Slab.allocate(BLOCK);
-             TransferEngine target = new TransferEngine(new TransferEngine.Context().aeron(true))) {
-            SegmentDescriptor direct = target.registerSegment("t", remote.memory());
-            try (DelayingUdpProxy proxy = new DelayingUdpProxy(direct.aeronEndpoints().getFirst());
-                 TransferEngine initiator = new TransferEngine(initiator(over(direct, List.of(proxy.endpoint()))))) {
-                a.memory().fill((byte) 0xAA);
-                b.memory().fill((byte) 0xBB);
-                initiator.submit(List.of(TransferRequest.write(a.memory(), 0, "t", BLOCK, BLOCK))).await();
+        try (Bed bed = new Bed(false)) {
+            bed.proxy.holdNextData();
+            // The only link stalls; the prober gives it a new session, and the fence goes over that one or
+            // over TCP, whichever answers first; the resend follows the fence.
+            bed.write(bed.a).await();
+            assertThat(bed.proxy.heldBytes()).isGreaterThanOrEqualTo(BLOCK);
+            bed.write(bed.b).await();
 
-                proxy.holdNextData();
-                // The only link stalls; the prober gives it a new session, and the fence goes over that one or
-                // over TCP, whichever answers first; the resend follows the fence.
-                initiator.submit(List.of(TransferRequest.write(a.memory(), 0, "t", 0, BLOCK))).await();
-                assertThat(proxy.heldBytes()).isGreaterThanOrEqualTo(BLOCK);
-                initiator.submit(List.of(TransferRequest.write(b.memory(), 0, "t", 0, BLOCK))).await();
+            deliverHeld(bed);
 
-                deliverHeld(proxy, target);
-
-                assertThat(remote.memory().asSlice(0, BLOCK).mismatch(b.memory())).isEqualTo(-1);
-                assertThat(initiator.fencedSlices()).isEqualTo(1);
-                assertThat(initiator.aeronCounters().sessionsRenewed()).isPositive();
-                assertThat(target.aeronCounters().fencesServed()).isEqualTo(1);
-            }
+            assertThat(bed.holdsB()).as("block B after the late delivery of A's copy").isTrue();
+            assertThat(bed.initiator.fencedSlices()).isEqualTo(1);
+            assertThat(bed.initiator.aeronCounters().sessionsRenewed()).isPositive();
+            assertThat(bed.target.aeronCounters().fencesServed()).isEqualTo(1);
         }
     }
 
     @Test
     void aWriteThatMissedItsDeadlineSettlesOnlyOnceItsLostSliceIsFenced() throws Exception {
-        try (Slab remote = Slab.allocate(RANGE); Slab a = Slab.allocate(BLOCK); Slab b = Slab.allocate(BLOCK);
-             TransferEngine target = new TransferEngine(new TransferEngine.Context().aeron(true))) {
-            SegmentDescriptor direct = target.registerSegment("t", remote.memory());
-            try (DelayingUdpProxy proxy = new DelayingUdpProxy(direct.aeronEndpoints().getFirst());
-                 TransferEngine initiator = new TransferEngine(initiator(over(direct, List.of(proxy.endpoint()))))) {
-                a.memory().fill((byte) 0xAA);
-                b.memory().fill((byte) 0xBB);
-                initiator.submit(List.of(TransferRequest.write(a.memory(), 0, "t", BLOCK, BLOCK))).await();
+        try (Bed bed = new Bed(false)) {
+            bed.proxy.holdNextData();
+            // A's only slice is held; the request misses its deadline (100 ms) before the slice stalls (300 ms).
+            BatchHandle late = bed.initiator.submit(List.of(TransferRequest.write(bed.a.memory(), 0, "t", 0, BLOCK)
+                    .withTimeout(Duration.ofMillis(100))));
+            assertThat(late.completion()).failsWithin(Duration.ofSeconds(10));
+            assertThat(late.status(0)).isEqualTo(TransferStatus.TIMED_OUT);
+            assertThat(late.settled()).as("A's slice is still held in the network").isNotDone();
+            assertThat(late.settled()).succeedsWithin(Duration.ofSeconds(10));
+            assertThat(bed.proxy.heldBytes()).isGreaterThanOrEqualTo(BLOCK);
+            assertThat(bed.initiator.fencedSlices()).isEqualTo(1);
+            // A's range, free once A settled, is reused for block B.
+            bed.write(bed.b).await();
 
-                proxy.holdNextData();
-                // A's only slice is held; the request misses its deadline (100 ms) before the slice stalls (300 ms).
-                BatchHandle late = initiator.submit(List.of(TransferRequest.write(a.memory(), 0, "t", 0, BLOCK)
-                        .withTimeout(Duration.ofMillis(100))));
-                assertThat(late.completion()).failsWithin(Duration.ofSeconds(10));
-                assertThat(late.status(0)).isEqualTo(TransferStatus.TIMED_OUT);
-                assertThat(late.settled()).as("A's slice is still held in the network").isNotDone();
-                assertThat(late.settled()).succeedsWithin(Duration.ofSeconds(10));
-                assertThat(proxy.heldBytes()).isGreaterThanOrEqualTo(BLOCK);
-                assertThat(initiator.fencedSlices()).isEqualTo(1);
-                // A's range, free once A settled, is reused for block B.
-                initiator.submit(List.of(TransferRequest.write(b.memory(), 0, "t", 0, BLOCK))).await();
+            deliverHeld(bed);
 
-                deliverHeld(proxy, target);
-
-                assertThat(remote.memory().asSlice(0, BLOCK).mismatch(b.memory()))
-                        .as("block B after the late delivery of A's copy").isEqualTo(-1);
-                assertThat(target.aeronCounters().fencesServed()).isEqualTo(1);
-            }
+            assertThat(bed.holdsB()).as("block B after the late delivery of A's copy").isTrue();
+            assertThat(bed.target.aeronCounters().fencesServed()).isEqualTo(1);
         }
     }
 
     @Test
     void aCancelledWriteSettlesOnlyOnceItsLostSliceIsFenced() throws Exception {
-        try (Slab remote = Slab.allocate(RANGE); Slab a = Slab.allocate(BLOCK); Slab b = Slab.allocate(BLOCK);
-             TransferEngine target = new TransferEngine(new TransferEngine.Context().aeron(true))) {
-            SegmentDescriptor direct = target.registerSegment("t", remote.memory());
-            try (DelayingUdpProxy proxy = new DelayingUdpProxy(direct.aeronEndpoints().getFirst());
-                 TransferEngine initiator = new TransferEngine(initiator(over(direct, List.of(proxy.endpoint()))))) {
-                a.memory().fill((byte) 0xAA);
-                b.memory().fill((byte) 0xBB);
-                initiator.submit(List.of(TransferRequest.write(a.memory(), 0, "t", BLOCK, BLOCK))).await();
+        try (Bed bed = new Bed(false)) {
+            bed.proxy.holdNextData();
+            BatchHandle cancelled = bed.write(bed.a);
+            await().atMost(Duration.ofSeconds(10)).until(() -> bed.proxy.heldBytes() >= BLOCK);
+            assertThat(cancelled.cancel()).isEqualTo(1);
+            assertThat(cancelled.status(0)).isEqualTo(TransferStatus.CANCELLED);
+            assertThat(cancelled.settled()).as("A's slice is still held in the network").isNotDone();
+            assertThat(cancelled.settled()).succeedsWithin(Duration.ofSeconds(10));
+            assertThat(bed.initiator.fencedSlices()).isEqualTo(1);
+            bed.write(bed.b).await();
 
-                proxy.holdNextData();
-                BatchHandle cancelled = initiator.submit(List.of(TransferRequest.write(a.memory(), 0, "t", 0, BLOCK)));
-                await().atMost(Duration.ofSeconds(10)).until(() -> proxy.heldBytes() >= BLOCK);
-                assertThat(cancelled.cancel()).isEqualTo(1);
-                assertThat(cancelled.status(0)).isEqualTo(TransferStatus.CANCELLED);
-                assertThat(cancelled.settled()).as("A's slice is still held in the network").isNotDone();
-                assertThat(cancelled.settled()).succeedsWithin(Duration.ofSeconds(10));
-                assertThat(initiator.fencedSlices()).isEqualTo(1);
-                initiator.submit(List.of(TransferRequest.write(b.memory(), 0, "t", 0, BLOCK))).await();
+            deliverHeld(bed);
 
-                deliverHeld(proxy, target);
-
-                assertThat(remote.memory().asSlice(0, BLOCK).mismatch(b.memory()))
-                        .as("block B after the late delivery of A's copy").isEqualTo(-1);
-            }
+            assertThat(bed.holdsB()).as("block B after the late delivery of A's copy").isTrue();
         }
     }
 
     /** Releases what the proxy held and waits until the target has taken it: written, or dropped as fenced. */
-    private static void deliverHeld(DelayingUdpProxy proxy, TransferEngine target) throws Exception {
+    private static void deliverHeld(Bed bed) throws Exception {
+        DelayingUdpProxy proxy = bed.proxy;
+        TransferEngine target = bed.target;
         long written = target.aeronCounters().serving().bytesWritten();
         proxy.release();
         await("the held WRITE reaches the target's receiver").atMost(Duration.ofSeconds(10))
