@@ -37,8 +37,34 @@ class ShapedLinksTest {
     }
 
     private static double[] shares(List<? extends Link> links) {
-        double total = links.stream().mapToLong(l -> l.estimator().bytes()).sum();
-        return links.stream().mapToDouble(l -> l.estimator().bytes() / total).toArray();
+        return shares(links, new long[links.size()]);
+    }
+
+    /** Each link's share of the bytes the links carried since {@code before} (from {@link #bytes}). */
+    private static double[] shares(List<? extends Link> links, long[] before) {
+        long[] now = bytes(links);
+        double total = 0;
+        for (int i = 0; i < now.length; i++) {
+            total += now[i] - before[i];
+        }
+        double[] shares = new double[now.length];
+        for (int i = 0; i < now.length; i++) {
+            shares[i] = (now[i] - before[i]) / total;
+        }
+        return shares;
+    }
+
+    private static long[] bytes(List<? extends Link> links) {
+        return links.stream().mapToLong(l -> l.estimator().bytes()).toArray();
+    }
+
+    /** Writes until every link of the engine is up: links connect on first use, not all at once. */
+    private static void warmUp(TransferEngine engine, ShapedTarget target, MemorySegment src) {
+        write(engine, src, 16L << 20);
+        await("every link up").atMost(Duration.ofSeconds(20)).until(() -> {
+            write(engine, src, 1L << 20);
+            return engine.links(target.descriptor()).stream().allMatch(Link::isUp);
+        });
     }
 
     private static double write(TransferEngine engine, MemorySegment src, long bytes) {
@@ -57,8 +83,7 @@ class ShapedLinksTest {
             double sprayMbits;
             double[] spray;
             try (TransferEngine engine = new TransferEngine(target.initiatorContext().sprayPolicy(new EarliestFinishPolicy()))) {
-                write(engine, src.memory(), 16L << 20); // warm up: every link measured once
-                engine.links(target.descriptor()).forEach(l -> assertThat(l.isUp()).isTrue());
+                warmUp(engine, target, src.memory()); // every link up and measured
                 long before = engine.links(target.descriptor()).stream().mapToLong(l -> l.estimator().bytes()).sum();
                 sprayMbits = write(engine, src.memory(), 256L << 20);
                 assertThat(before).isPositive();
@@ -68,8 +93,10 @@ class ShapedLinksTest {
             double rrMbits;
             double[] rr;
             try (TransferEngine engine = new TransferEngine(target.initiatorContext().sprayPolicy(new RoundRobinPolicy()))) {
+                warmUp(engine, target, src.memory());
+                long[] before = bytes(engine.links(target.descriptor()));
                 rrMbits = write(engine, src.memory(), 64L << 20);
-                rr = shares(engine.links(target.descriptor()));
+                rr = shares(engine.links(target.descriptor()), before);
             }
             double rawMbits;
             try (RawSplitBaseline raw = new RawSplitBaseline(target.bed(), rates, dir.resolve("raw-sink.log"))) {
