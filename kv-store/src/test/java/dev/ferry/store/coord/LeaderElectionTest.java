@@ -3,9 +3,9 @@ package dev.ferry.store.coord;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.ferry.store.testing.OpenResources;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
@@ -20,7 +20,7 @@ class LeaderElectionTest {
     @TempDir
     Path dir;
     private LocalEtcd etcd;
-    private final List<AutoCloseable> open = new ArrayList<>();
+    private final OpenResources open = new OpenResources();
 
     @BeforeEach
     void startEtcd() throws Exception {
@@ -29,10 +29,11 @@ class LeaderElectionTest {
 
     @AfterEach
     void stop() throws Exception {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
+        try {
+            open.close();
+        } finally {
+            etcd.close();
         }
-        etcd.close();
     }
 
     private final class Candidate implements LeaderElection.Listener {
@@ -41,9 +42,9 @@ class LeaderElectionTest {
 
         Candidate(String address) {
             EtcdClient client = new EtcdClient(List.of(etcd.uri()), Duration.ofMillis(500));
-            open.add(client);
+            open.own(client);
             election = new LeaderElection(client, "c1", address, TTL, this);
-            open.add(election);
+            open.own(election);
         }
 
         @Override

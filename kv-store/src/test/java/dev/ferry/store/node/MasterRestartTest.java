@@ -12,6 +12,7 @@ import dev.ferry.store.eviction.LruPolicy;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.MasterService;
 import dev.ferry.store.rpc.RpcException;
+import dev.ferry.store.testing.OpenResources;
 import dev.ferry.transfer.TransferEngine;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -35,18 +36,15 @@ class MasterRestartTest {
 
     @TempDir
     Path dir;
-    private final List<AutoCloseable> open = new ArrayList<>();
+    private final OpenResources open = new OpenResources();
 
     @AfterEach
     void close() throws Exception {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
-        }
+        open.close();
     }
 
     private <T extends AutoCloseable> T own(T resource) {
-        open.add(resource);
-        return resource;
+        return open.own(resource);
     }
 
     private static MasterService master(int port) {

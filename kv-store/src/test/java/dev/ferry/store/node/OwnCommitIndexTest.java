@@ -11,11 +11,11 @@ import dev.ferry.store.index.IndexedBlock;
 import dev.ferry.store.master.IndexUpdate;
 import dev.ferry.store.master.MasterClient;
 import dev.ferry.store.master.MasterService;
+import dev.ferry.store.testing.OpenResources;
 import dev.ferry.transfer.TransferEngine;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -32,18 +32,15 @@ class OwnCommitIndexTest {
 
     @TempDir
     Path dir;
-    private final List<AutoCloseable> open = new ArrayList<>();
+    private final OpenResources open = new OpenResources();
 
     @AfterEach
     void close() throws Exception {
-        for (int i = open.size() - 1; i >= 0; i--) {
-            open.get(i).close();
-        }
+        open.close();
     }
 
     private <T extends AutoCloseable> T own(T resource) {
-        open.add(resource);
-        return resource;
+        return open.own(resource);
     }
 
     @Test

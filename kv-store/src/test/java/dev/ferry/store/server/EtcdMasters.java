@@ -3,10 +3,10 @@ package dev.ferry.store.server;
 import dev.ferry.store.coord.LocalEtcd;
 import dev.ferry.store.coord.MasterAddress;
 import dev.ferry.store.eviction.LruPolicy;
+import dev.ferry.store.testing.OpenResources;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -17,7 +17,7 @@ import java.util.List;
 final class EtcdMasters implements AutoCloseable {
     private final LocalEtcd etcd;
     private final Duration ttl;
-    private final List<AutoCloseable> open = new ArrayList<>();
+    private final OpenResources open = new OpenResources();
 
     private EtcdMasters(LocalEtcd etcd, Duration ttl) {
         this.etcd = etcd;
@@ -35,8 +35,7 @@ final class EtcdMasters implements AutoCloseable {
 
     /** Closes {@code resource} with the bed. */
     <T extends AutoCloseable> T own(T resource) {
-        open.add(resource);
-        return resource;
+        return open.own(resource);
     }
 
     /** A master on a free loopback port, campaigning in the bed's etcd. */
@@ -53,9 +52,7 @@ final class EtcdMasters implements AutoCloseable {
     @Override
     public void close() throws Exception {
         try {
-            for (int i = open.size() - 1; i >= 0; i--) {
-                open.get(i).close();
-            }
+            open.close();
         } finally {
             etcd.close();
         }
