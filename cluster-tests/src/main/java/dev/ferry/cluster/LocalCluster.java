@@ -618,10 +618,28 @@ public final class LocalCluster implements AutoCloseable {
         return TrafficReport.of(nodes);
     }
 
+    /**
+     * How far the prefill and decode nodes' transfer engines have populated their mappings of
+     * the store nodes' slabs (nothing for a node behind a sidecar), keyed {@code prefill} and
+     * {@code decode}.
+     *
+     * @throws dev.ferry.store.rpc.RpcException when either node cannot be reached within 5 s
+     */
+    public Map<String, dev.ferry.transfer.metrics.MappingPopulation> mappings() {
+        Map<String, dev.ferry.transfer.metrics.MappingPopulation> nodes = new LinkedHashMap<>();
+        nodes.put("prefill", ask(prefill, TrafficProtocol.MAPPINGS, TrafficProtocol::readMappings));
+        nodes.put("decode", ask(decode, TrafficProtocol.MAPPINGS, TrafficProtocol::readMappings));
+        return nodes;
+    }
+
     private List<LinkTraffic> traffic(HostPort node) {
+        return ask(node, TrafficProtocol.TRAFFIC, TrafficProtocol::read);
+    }
+
+    private <T> T ask(HostPort node, int method, java.util.function.Function<io.netty.buffer.ByteBuf, T> reader) {
         try (RpcClient client = new RpcClient(node.host(), node.port(), 5_000, new dev.ferry.store.rpc.EpochFence(),
                 security)) {
-            return client.call(TrafficProtocol.TRAFFIC, b -> { }, TrafficProtocol::read);
+            return client.call(method, b -> { }, reader);
         }
     }
 

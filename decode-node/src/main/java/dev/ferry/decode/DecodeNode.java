@@ -79,6 +79,10 @@ public final class DecodeNode implements AutoCloseable {
             TrafficProtocol.write(out, store.traffic());
             return;
         }
+        if (method == TrafficProtocol.MAPPINGS) {
+            TrafficProtocol.write(out, store.mappingPopulation());
+            return;
+        }
         if (method == DecodeProtocol.LEGACY_DECODE) {
             throw new RpcException(RpcException.REFUSED, "decode protocol mismatch: DECODE with 8-byte block keys comes "
                     + "from an earlier build; this decode node takes 16-byte keys: run every Ferry process from one build");

@@ -593,6 +593,11 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
         return shm.populatedBytes();
     }
 
+    /** This process's mappings of other processes' slabs populated so far, and the time it took. */
+    public dev.ferry.transfer.metrics.MappingPopulation mappingPopulation() {
+        return new dev.ferry.transfer.metrics.MappingPopulation(shm.populatedBytes(), shm.populateMillis());
+    }
+
     /**
      * What each link this engine has opened carried so far, TCP links first, then Aeron's,
      * then one entry for shared memory (present even when it carried nothing). Reads the

@@ -96,6 +96,10 @@ public final class PrefillNode implements AutoCloseable {
             TrafficProtocol.write(out, store.traffic());
             return;
         }
+        if (method == TrafficProtocol.MAPPINGS) {
+            TrafficProtocol.write(out, store.mappingPopulation());
+            return;
+        }
         if (method != PrefillProtocol.SUBMIT) {
             throw new RpcException(RpcException.REFUSED, "unknown prefill method " + method);
         }

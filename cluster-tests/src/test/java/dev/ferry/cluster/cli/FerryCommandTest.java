@@ -226,6 +226,12 @@ class FerryCommandTest {
             assertThat(Files.readString(out.resolve("summary.json"))).contains("\"failed\" : 0")
                     .contains("\"verifyFailures\" : 0");
             assertTheTransportCarriedTheBytes(out.resolve("summary.json"), transport);
+            var mappings = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve("summary.json")
+                    .toFile()).get("mappings");
+            // Prefill writes through shared memory and populates its mappings; decode only reads.
+            assertThat(mappings.get("prefill").get("bytes").asLong()).as(transport + ": " + mappings)
+                    .matches(bytes -> transport.equals("shm") ? bytes > 0 : bytes == 0);
+            assertThat(mappings.get("decode").get("bytes").asLong()).as(transport + ": " + mappings).isZero();
         }
     }
 

@@ -46,6 +46,15 @@ public interface BlockStore extends AutoCloseable {
      */
     java.util.List<dev.ferry.transfer.metrics.LinkTraffic> traffic();
 
+    /**
+     * How far this process's transfer engine has populated its mappings of store nodes' slabs
+     * (see {@link dev.ferry.transfer.TransferEngine#mappingPopulation()}); nothing when another
+     * process's engine moves the bytes (a sidecar's). Any thread, at any time.
+     */
+    default dev.ferry.transfer.metrics.MappingPopulation mappingPopulation() {
+        return dev.ferry.transfer.metrics.MappingPopulation.NONE;
+    }
+
     /** Closes connections and frees the staging memory. */
     @Override
     void close();

@@ -85,6 +85,11 @@ public final class EngineBlockStore implements BlockStore {
     }
 
     @Override
+    public dev.ferry.transfer.metrics.MappingPopulation mappingPopulation() {
+        return engine.mappingPopulation();
+    }
+
+    @Override
     public void close() {
         store.close();
         engine.close();

@@ -2,6 +2,7 @@ package dev.ferry.store.handoff;
 
 import dev.ferry.store.rpc.Wire;
 import dev.ferry.transfer.metrics.LinkTraffic;
+import dev.ferry.transfer.metrics.MappingPopulation;
 import io.netty.buffer.ByteBuf;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,11 +12,16 @@ import java.util.List;
  * carried. Method {@value #TRAFFIC} on either node's RPC port, with no arguments; answer: a
  * count (i32), then per link its transport (string), name (string), bytes (i64) and slices
  * (i64), as {@link LinkTraffic}; then, in the same order, each link's failures (i64), which a
- * reader of an older node's answer (that ends before them) takes as 0. Stateless; thread-safe.
+ * reader of an older node's answer (that ends before them) takes as 0. Method
+ * {@value #MAPPINGS}, with no arguments, answers how far the node's engine has populated its
+ * mappings of store nodes' slabs: bytes (i64) and milliseconds (f64), as
+ * {@link MappingPopulation}. Stateless; thread-safe.
  */
 public final class TrafficProtocol {
     /** The method number, the same on prefill and decode nodes (their own methods start at 1). */
     public static final int TRAFFIC = 100;
+    /** The method number of the mappings' population, on prefill and decode nodes. */
+    public static final int MAPPINGS = 101;
 
     private TrafficProtocol() {
     }
@@ -50,5 +56,25 @@ public final class TrafficProtocol {
             }
         }
         return out;
+    }
+
+    public static void write(ByteBuf b, MappingPopulation population) {
+        b.writeLong(population.bytes()).writeDouble(population.millis());
+    }
+
+    /** @throws dev.ferry.store.rpc.RpcException when the answer is short or its figures are negative */
+    public static MappingPopulation readMappings(ByteBuf b) {
+        long bytes = Wire.readLong(b);
+        if (b.readableBytes() < Double.BYTES) {
+            throw new dev.ferry.store.rpc.RpcException(dev.ferry.store.rpc.RpcException.REFUSED,
+                    "mappings answer of " + (8 + b.readableBytes()) + " bytes, 16 expected");
+        }
+        double millis = b.readDouble();
+        try {
+            return new MappingPopulation(bytes, millis);
+        } catch (IllegalArgumentException e) {
+            throw new dev.ferry.store.rpc.RpcException(dev.ferry.store.rpc.RpcException.REFUSED,
+                    "mappings answer: " + e.getMessage());
+        }
     }
 }

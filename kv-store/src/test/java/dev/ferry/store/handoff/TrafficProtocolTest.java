@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.ferry.store.rpc.RpcException;
 import dev.ferry.transfer.metrics.LinkTraffic;
+import dev.ferry.transfer.metrics.MappingPopulation;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import java.util.List;
@@ -52,6 +53,24 @@ class TrafficProtocolTest {
             negative.release();
         } finally {
             b.release();
+        }
+    }
+
+    @Test
+    void theMappingsPopulationComesBackAsWrittenAndAShortOrNegativeOneIsRefused() {
+        ByteBuf b = Unpooled.buffer();
+        ByteBuf negative = Unpooled.buffer().writeLong(-5).writeDouble(1.0);
+        try {
+            TrafficProtocol.write(b, new MappingPopulation(6_300_000_000L, 4_210.5));
+            assertThat(TrafficProtocol.readMappings(b.duplicate())).isEqualTo(new MappingPopulation(6_300_000_000L, 4_210.5));
+            ByteBuf cut = b.slice(0, b.readableBytes() - 1);
+            assertThatThrownBy(() -> TrafficProtocol.readMappings(cut)).isInstanceOf(RpcException.class)
+                    .hasMessageContaining("16 expected");
+            assertThatThrownBy(() -> TrafficProtocol.readMappings(negative)).isInstanceOf(RpcException.class)
+                    .hasMessageContaining("-5 bytes");
+        } finally {
+            b.release();
+            negative.release();
         }
     }
 }
