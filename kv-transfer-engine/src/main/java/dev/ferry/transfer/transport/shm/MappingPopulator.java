@@ -1,5 +1,6 @@
 package dev.ferry.transfer.transport.shm;
 
+import dev.ferry.nativemem.BackgroundPriority;
 import dev.ferry.nativemem.Slab;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -15,7 +16,9 @@ import java.util.concurrent.atomic.LongAdder;
  * own. The pages exist already when their owner populated its slab; populating only maps
  * them. Transfers through a mapping run while it is populated: a page they reach first they
  * fault in themselves, as they would without it. Mappings are populated one after another,
- * in the order they were {@link #start started}.
+ * in the order they were {@link #start started}. The thread runs at the lowest CPU priority
+ * ({@link BackgroundPriority}): on a busy machine transfers and checksums come first, and
+ * populating takes what is left.
  *
  * <p>Thread-safe. Owns its thread, started with the first mapping: close it.
  */
@@ -51,7 +54,10 @@ final class MappingPopulator implements AutoCloseable {
     private synchronized ExecutorService executor() {
         if (thread == null && !closed) {
             thread = Executors.newSingleThreadExecutor(r -> {
-                Thread t = new Thread(r, "ferry-shm-populate");
+                Thread t = new Thread(() -> {
+                    BackgroundPriority.lowerCurrentThread(); // where it can't, it populates at normal priority
+                    r.run();
+                }, "ferry-shm-populate");
                 t.setDaemon(true);
                 return t;
             });

@@ -85,7 +85,7 @@ class ShmTransportTest {
     }
 
     @Test
-    void aMappingOfAPopulatedSlabHasAllItsPagesResidentAfterItsFirstWriteUnlessLazy() {
+    void aMappingOfAPopulatedSlabHasAllItsPagesResidentAfterItsFirstWriteUnlessLazy() throws java.io.IOException {
         long size = 8L << 20;
         // On /dev/shm (4 KiB pages), as store nodes' slabs; removed on close.
         try (Slab remote = Slab.mapShared(shmFile("pop"), size, true);
@@ -102,6 +102,7 @@ class ShmTransportTest {
             await().untilAsserted(() -> assertThat(populating.populatedBytes()).isEqualTo(size));
             assertThat(populating.mapping(d).orElseThrow().residentBytes()).isEqualTo(size);
             assertThat(populating.populateMillis()).isPositive();
+            assertThat(nicenessOfThreadsNamed("ferry-shm-popul")).isNotEmpty().containsOnly(19); // comm keeps 15 characters
             assertThat(lazy.mapping(d).orElseThrow().residentBytes()).isLessThan(size);
             assertThat(lazy.populatedBytes()).isZero();
         }
@@ -133,5 +134,23 @@ class ShmTransportTest {
 
     private static Path shmFile(String name) {
         return Path.of("/dev/shm", "ferry-shmtest-" + ProcessHandle.current().pid() + "-" + name + ".slab");
+    }
+
+    /** The niceness of each of this process's threads with that name ({@code /proc/self/task}). */
+    private static java.util.List<Integer> nicenessOfThreadsNamed(String comm) throws java.io.IOException {
+        java.util.List<Integer> out = new java.util.ArrayList<>();
+        try (var tasks = java.nio.file.Files.list(java.nio.file.Path.of("/proc/self/task"))) {
+            for (java.nio.file.Path task : tasks.toList()) {
+                try {
+                    if (java.nio.file.Files.readString(task.resolve("comm")).strip().equals(comm)) {
+                        String stat = java.nio.file.Files.readString(task.resolve("stat"));
+                        out.add(Integer.parseInt(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[16]));
+                    }
+                } catch (java.nio.file.NoSuchFileException ended) {
+                    // a thread that ended while listed
+                }
+            }
+        }
+        return out;
     }
 }
