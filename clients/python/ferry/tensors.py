@@ -18,14 +18,17 @@ tensor-parallel forms store shard ``r`` of ``tensor.chunk(tp_size, split_dim)`` 
 """
 
 import ctypes
+import logging
 import struct
 
+from . import selection, tensor_object
 from .codes import INVALID_PARAMS, OK, Failed
 
 METADATA = struct.Struct("<ii4q")  # dtype, ndim, shape[4]: 40 bytes
 DTYPES = ("float32", "float64", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "bool",
           "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2")
 MAX_DIMS = 4
+_log = logging.getLogger("ferry.mooncake")
 
 
 def encode_metadata(dtype_name, shape):
@@ -39,14 +42,26 @@ def encode_metadata(dtype_name, shape):
 
 
 def decode_metadata(stored):
-    """(dtype name, shape) of a stored tensor (its first 40 bytes and more), or None when the
-    bytes are not one: too short, no bytes after the metadata, an unknown dtype, a bad ndim."""
+    """(dtype name, shape) of a stored tensor, or None when the bytes are not one (decode_stored)."""
+    decoded = decode_stored(stored)
+    return None if decoded is None else decoded[:2]
+
+
+def decode_stored(stored):
+    """(dtype name, shape, data offset) of a stored tensor in either of Mooncake's layouts:
+    this module's 40-byte header, or the 304-byte self-describing one of later releases
+    (ferry.tensor_object; the shape is that of the bytes stored). None when the bytes are not
+    a stored tensor: too short, no bytes after a 40-byte header, an unknown dtype, a bad ndim
+    or shape, a self-describing header Mooncake would refuse."""
+    if tensor_object.is_tensor_object(stored):
+        decoded = tensor_object.decode(stored, len(DTYPES))
+        return None if decoded is None else (DTYPES[decoded[0]], decoded[1], decoded[2])
     if len(stored) <= METADATA.size:
         return None
     dtype, ndim, *shape = METADATA.unpack_from(stored)
     if not 0 <= dtype < len(DTYPES) or not 0 <= ndim <= MAX_DIMS or any(d < 0 for d in shape[:ndim]):
         return None
-    return DTYPES[dtype], tuple(shape[:ndim])
+    return DTYPES[dtype], tuple(shape[:ndim]), METADATA.size
 
 
 def tp_key(key, rank):
@@ -75,19 +90,21 @@ def _parts(tensor):
 
 def _tensor(stored, copy=True):
     """The tensor of stored bytes (bytes-like), or None when they are not a stored tensor."""
-    decoded = decode_metadata(stored)
+    decoded = decode_stored(stored)
     if decoded is None:
         return None
     torch = _torch()
-    name, shape = decoded
+    name, shape, offset = decoded
     dtype = getattr(torch, name)
-    data = memoryview(stored)[METADATA.size:]
+    data = memoryview(stored)[offset:]
     item = torch.empty((), dtype=dtype).element_size()
     count = 1
     for d in shape:
         count *= d
     if len(data) != count * item:
         return None
+    if count == 0:
+        return torch.empty(shape, dtype=dtype)
     buffer = bytearray(data) if copy else data
     return torch.frombuffer(buffer, dtype=dtype).reshape(shape)
 
@@ -222,6 +239,38 @@ class TensorMethods:
         """batch_get_tensor_into of shard ``tp_rank`` of each key."""
         keys = base_keys if tp_size <= 1 else [tp_key(k, tp_rank) for k in base_keys]
         return self.batch_get_tensor_into(keys, buffer_ptrs, sizes)
+
+    # --- dimension selection (no torch needed) -------------------------------------------
+
+    def get_tensor_dim_selection_into(self, key, buffer_ptr, size, shape, dtype, dim=0, selections=None,
+                                      data_offset=0):
+        """Reads part of a stored tensor into registered memory without its metadata: the value
+        of key holds, ``data_offset`` bytes in, a C-order tensor of ``shape`` and ``dtype`` (a
+        name such as "float16" or "torch.float16", or a torch dtype); ``selections`` re-index
+        dimension ``dim`` (ferry.selection: select_idxs, slice, repeat, cat, in order) and the
+        selected tensor's bytes, C order, are written at buffer_ptr. Answers the bytes written
+        (0 when the selection is empty), or a negative code: INVALID_PARAMS for a bad shape,
+        dtype, dim, selection or data_offset, a buffer smaller than the selection or not
+        registered, or a tensor reaching past the value's end; OBJECT_NOT_FOUND for a missing
+        key. ``data_offset`` is METADATA.size for a value put_tensor stored."""
+        try:
+            output, ranges = selection.plan(shape, dtype, dim, selections, data_offset)
+        except (TypeError, ValueError) as e:
+            _log.warning("get_tensor_dim_selection_into(%r): %s", key, e)
+            return INVALID_PARAMS
+        if not isinstance(size, int) or output > size:
+            return INVALID_PARAMS
+        if output == 0:
+            return 0
+        region = self._region_of(buffer_ptr)
+        if region is None or buffer_ptr + output > region[0] + region[1]:
+            return INVALID_PARAMS
+        dsts, srcs, sizes = (list(column) for column in zip(*ranges))
+        answers = self.get_into_ranges([buffer_ptr], [[key]], [[dsts]], [[srcs]], [[sizes]])[0][0]
+        for got, wanted in zip(answers, sizes):
+            if got != wanted:
+                return got if got < 0 else INVALID_PARAMS
+        return output
 
     # --- serialized tensors in registered memory (no torch needed) -----------------------
 
