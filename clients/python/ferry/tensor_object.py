@@ -24,6 +24,7 @@ VERSION = 1
 MAX_DIMS = 8
 MAX_AXES = 4
 FULL, SHARD = 0, 1
+DP, TP, EP, PP = 0, 1, 2, 3  # axis kinds
 _HEADER = struct.Struct("<IHHiiIIQQ")
 _SHAPE = struct.Struct("<8q")
 _COUNT = struct.Struct("<II")
@@ -39,8 +40,9 @@ def is_tensor_object(stored):
 def encode(dtype, local_shape, global_shape=None, layout=FULL, axes=(), data_bytes=0):
     """The 304 header bytes of a tensor of dtype index ``dtype`` whose stored bytes have
     ``local_shape`` (``global_shape`` the whole tensor's, the local one by default), ``axes``
-    tuples of (kind, axis index, shard rank, shard count, split dim); ValueError for more than
-    8 dimensions or 4 axes, or shapes of different ranks."""
+    tuples of (kind, axis index, shard rank, shard count, split dim), each recording the local
+    extent along its split dim as Mooncake does; ValueError for more than 8 dimensions or 4
+    axes, shapes of different ranks, or a split dim outside them."""
     local_shape = [int(d) for d in local_shape]
     global_shape = local_shape if global_shape is None else [int(d) for d in global_shape]
     if len(local_shape) > MAX_DIMS or len(global_shape) != len(local_shape):
@@ -55,8 +57,11 @@ def encode(dtype, local_shape, global_shape=None, layout=FULL, axes=(), data_byt
     _SHAPE.pack_into(out, _HEADER.size + _SHAPE.size, *(local_shape + pad))
     at = _HEADER.size + 2 * _SHAPE.size
     _COUNT.pack_into(out, at, len(axes), 0)
-    for i, axis in enumerate(axes):
-        _AXIS.pack_into(out, at + _COUNT.size + i * _AXIS.size, *axis, 0, 0)
+    for i, (kind, index, rank, count, split_dim) in enumerate(axes):
+        if not -1 <= split_dim < len(local_shape):
+            raise ValueError("split dim %d outside %d dimensions" % (split_dim, len(local_shape)))
+        extent = local_shape[split_dim] if split_dim >= 0 else 0
+        _AXIS.pack_into(out, at + _COUNT.size + i * _AXIS.size, kind, index, rank, count, split_dim, 0, extent)
     return bytes(out)
 
 

@@ -1,6 +1,9 @@
 """Mooncake Store's tensor methods (put_tensor, get_tensor and their batch, tensor-parallel,
-pub, upsert, _into and _from forms), in Mooncake's stored layout, so that tensors written
-through either store read back through the other:
+pub, upsert, _into and _from forms, and get_tensor_dim_selection_into), in Mooncake's stored
+layouts, so that tensors written through either store read back through the other. The
+reads take both layouts Mooncake has used; the puts write the one ``tensor_header`` names:
+
+``"legacy"`` (the default), 40 bytes:
 
     offset 0   i32 LE    dtype (DTYPES: float32 0, float64 1, int8 2, uint8 3, int16 4,
                          uint16 5, int32 6, uint32 7, int64 8, uint64 9, bool 10, float16 11,
@@ -9,12 +12,16 @@ through either store read back through the other:
     offset 8   4 x i64   shape, -1 past ndim
     offset 40  the tensor's bytes, C order
 
-The layout (METADATA, encode_metadata, decode_metadata) needs nothing but the standard
-library; the methods need torch (``import torch`` raises ModuleNotFoundError where it is
-not installed, as Mooncake's do). A tensor is stored from host memory: one on a GPU is
-copied to the host first (``.cpu()``), a non-contiguous one made contiguous. The
-tensor-parallel forms store shard ``r`` of ``tensor.chunk(tp_size, split_dim)`` under
-``key + "_tp_" + str(r)``. A mixin of ferry.mooncake.MooncakeDistributedStore.
+``"object"``, Mooncake's later self-describing header (ferry.tensor_object: 304 bytes, up
+to 8 dimensions; a tensor-parallel shard records the full shape and its TP rank, count and
+split dimension), then the tensor's bytes.
+
+The layouts need nothing but the standard library; the torch methods need torch (``import
+torch`` raises ModuleNotFoundError where it is not installed, as Mooncake's do). A tensor is
+stored from host memory: one on a GPU is copied to the host first (``.cpu()``), a
+non-contiguous one made contiguous. The tensor-parallel forms store shard ``r`` of
+``tensor.chunk(tp_size, split_dim)`` under ``key + "_tp_" + str(r)``. A mixin of
+ferry.mooncake.MooncakeDistributedStore; its methods are as thread-safe as the store's.
 """
 
 import ctypes
@@ -23,6 +30,7 @@ import struct
 
 from . import selection, tensor_object
 from .codes import INVALID_PARAMS, OK, Failed
+from .memory import copy_out
 
 METADATA = struct.Struct("<ii4q")  # dtype, ndim, shape[4]: 40 bytes
 DTYPES = ("float32", "float64", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "bool",
@@ -74,18 +82,35 @@ def _torch():
     return torch
 
 
-def _parts(tensor):
-    """(metadata, data view) of a torch tensor; raises Failed(INVALID_PARAMS) for anything else."""
+HEADERS = ("legacy", "object")  # what TensorMethods.tensor_header may name
+
+
+def _parts(tensor, header="legacy", shard=None):
+    """(metadata, data view, host tensor) of a torch tensor, the metadata in the ``header``
+    layout (HEADERS); ``shard`` (full shape, rank, count, split dim) marks one tensor-parallel
+    shard of a self-describing header. Raises Failed(INVALID_PARAMS) for anything but a tensor
+    of a stored dtype with some elements and at most 4 (legacy) or 8 (object) dimensions."""
     torch = _torch()
     if not isinstance(tensor, torch.Tensor):
         raise Failed(INVALID_PARAMS)
     name = str(tensor.dtype).rpartition(".")[2]
-    if name not in DTYPES or tensor.dim() > MAX_DIMS or tensor.numel() == 0:
+    max_dims = tensor_object.MAX_DIMS if header == "object" else MAX_DIMS
+    if name not in DTYPES or tensor.dim() > max_dims or tensor.numel() == 0:
         raise Failed(INVALID_PARAMS)
     host = tensor.detach().cpu().contiguous()
     nbytes = host.numel() * host.element_size()
     data = memoryview((ctypes.c_char * nbytes).from_address(host.data_ptr())).cast("B")
-    return encode_metadata(name, host.shape), data, host  # keep host alive while data is used
+    if header == "legacy":
+        metadata = encode_metadata(name, host.shape)
+    elif header == "object" and shard is None:
+        metadata = tensor_object.encode(DTYPES.index(name), host.shape, data_bytes=nbytes)
+    elif header == "object":
+        full_shape, rank, count, split_dim = shard
+        metadata = tensor_object.encode(DTYPES.index(name), host.shape, full_shape, tensor_object.SHARD,
+                                        [(tensor_object.TP, 0, rank, count, split_dim)], nbytes)
+    else:
+        raise ValueError("tensor_header is one of %s, not %r" % (HEADERS, header))
+    return metadata, data, host  # keep host alive while data is used
 
 
 def _tensor(stored, copy=True):
@@ -114,9 +139,11 @@ class TensorMethods:
 
     # --- put ----------------------------------------------------------------------------
 
-    def _put_tensor(self, key, tensor, config, replace=False):
+    tensor_header = "legacy"  # the layout the puts write (HEADERS); reads take either
+
+    def _put_tensor(self, key, tensor, config, replace=False, shard=None):
         try:
-            metadata, data, host = _parts(tensor)
+            metadata, data, host = _parts(tensor, self.tensor_header, shard)
         except Failed as e:
             return e.code
         code = self._put(key, [metadata, data], config, replace=replace)
@@ -170,8 +197,10 @@ class TensorMethods:
             return INVALID_PARAMS
         if len(chunks) != tp_size:
             return INVALID_PARAMS
+        shape = tuple(tensor.shape)
         for rank, chunk in enumerate(chunks):
-            code = self._put_tensor(tp_key(key, rank), chunk, config)
+            code = self._put_tensor(tp_key(key, rank), chunk, config,
+                                    shard=(shape, rank, tp_size, split_dim % len(shape)))
             if code != OK:
                 return code
         return OK
@@ -252,7 +281,8 @@ class TensorMethods:
         (0 when the selection is empty), or a negative code: INVALID_PARAMS for a bad shape,
         dtype, dim, selection or data_offset, a buffer smaller than the selection or not
         registered, or a tensor reaching past the value's end; OBJECT_NOT_FOUND for a missing
-        key. ``data_offset`` is METADATA.size for a value put_tensor stored."""
+        key. A failed read writes nothing. ``data_offset`` is the header's size (METADATA.size,
+        or tensor_object.SIZE) for a value put_tensor stored; the value is read once."""
         try:
             output, ranges = selection.plan(shape, dtype, dim, selections, data_offset)
         except (TypeError, ValueError) as e:
@@ -265,12 +295,15 @@ class TensorMethods:
         region = self._region_of(buffer_ptr)
         if region is None or buffer_ptr + output > region[0] + region[1]:
             return INVALID_PARAMS
-        dsts, srcs, sizes = (list(column) for column in zip(*ranges))
-        answers = self.get_into_ranges([buffer_ptr], [[key]], [[dsts]], [[srcs]], [[sizes]])[0][0]
-        for got, wanted in zip(answers, sizes):
-            if got != wanted:
-                return got if got < 0 else INVALID_PARAMS
-        return output
+        end = max(src + n for _, src, n in ranges)
+
+        def scatter(value):
+            if end > len(value):
+                return INVALID_PARAMS  # the tensor named reaches past the value: write nothing
+            for dst, src, n in ranges:
+                copy_out(value[src:src + n], buffer_ptr + dst, n)
+            return output
+        return self._run(lambda c: self._read(c, key, scatter))
 
     # --- serialized tensors in registered memory (no torch needed) -----------------------
 
