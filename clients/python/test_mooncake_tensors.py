@@ -149,9 +149,8 @@ class OfflineTest(unittest.TestCase):
             selection.plan((1 << 21, 2), "int8", 1, [("select_idxs", [1])], 0)
 
 
-@unittest.skipUnless(MASTER and HOME, NO_CLUSTER)
-class SelectionReadTest(unittest.TestCase):
-    """get_tensor_dim_selection_into against a real sidecar, on bytes put without torch."""
+class _OnTheCluster(unittest.TestCase):
+    """A store set up on FERRY_MASTER for the whole class, and a destination of SIZE bytes."""
     store = None
     allocator = None
     ptr = 0
@@ -161,17 +160,26 @@ class SelectionReadTest(unittest.TestCase):
     def setUpClass(cls):
         cls.store = MooncakeDistributedStore()
         code = cls.store.setup("127.0.0.1", "P2PHANDSHAKE", 32 << 20, 1 << 20, "tcp", "", MASTER)
-        assert code == OK, code
+        if code != OK:
+            raise AssertionError("setup answered %d" % code)
         cls.allocator = MooncakeHostMemAllocator()
         cls.ptr = cls.allocator.alloc(cls.SIZE)
-        assert cls.ptr, "no memory for the destination buffer"
 
     @classmethod
     def tearDownClass(cls):
         try:
-            cls.allocator.free(cls.ptr)
+            if cls.ptr:
+                cls.allocator.free(cls.ptr)
         finally:
             cls.store.close()
+
+    def setUp(self):
+        self.assertTrue(self.ptr, "no memory for the destination buffer")
+
+
+@unittest.skipUnless(MASTER and HOME, NO_CLUSTER)
+class SelectionReadTest(_OnTheCluster):
+    """get_tensor_dim_selection_into against a real sidecar, on bytes put without torch."""
 
     def _put_int32s(self, name, shape, header=True):
         count = 1
@@ -256,19 +264,8 @@ class SelectionReadTest(unittest.TestCase):
 
 @unittest.skipUnless(MASTER and HOME, NO_CLUSTER)
 @unittest.skipIf(_torch() is None, NO_TORCH)
-class TorchTensorTest(unittest.TestCase):
+class TorchTensorTest(_OnTheCluster):
     """The torch tensor methods in both layouts, and selections checked against torch's indexing."""
-    store = None
-
-    @classmethod
-    def setUpClass(cls):
-        cls.store = MooncakeDistributedStore()
-        code = cls.store.setup("127.0.0.1", "P2PHANDSHAKE", 32 << 20, 1 << 20, "tcp", "", MASTER)
-        assert code == OK, code
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.store.close()
 
     def tearDown(self):
         self.store.tensor_header = "legacy"
@@ -284,29 +281,24 @@ class TorchTensorTest(unittest.TestCase):
 
     def test_selections_match_torch_indexing_in_both_layouts(self):
         torch = _torch()
-        allocator = MooncakeHostMemAllocator()
-        ptr = allocator.alloc(1 << 16)
-        try:
-            for header in tensors.HEADERS:
-                self.store.tensor_header = header
-                offset = 40 if header == "legacy" else 304
-                for n, t in enumerate(self._tensors()):
-                    k = key("select-%s-%d" % (header, n))
-                    self.assertEqual(self.store.upsert_tensor(k, t), OK)
-                    for dim in range(-t.dim(), t.dim()):
-                        size = t.shape[dim]
-                        picks = [size - 1, 0, size // 2]
-                        wanted = t.index_select(dim, torch.tensor(picks)).repeat_interleave(2, dim)
-                        with self.subTest(header=header, dtype=t.dtype, dim=dim):
-                            got = self.store.get_tensor_dim_selection_into(
-                                k, ptr, 1 << 16, list(t.shape), t.dtype, dim,
-                                [("select_idxs", picks), ("repeat", (2, True))], offset)
-                            nbytes = wanted.numel() * wanted.element_size()
-                            self.assertEqual(got, nbytes)
-                            out = torch.frombuffer(bytearray(ctypes.string_at(ptr, nbytes)), dtype=t.dtype)
-                            self.assertTrue(torch.equal(out.reshape(wanted.shape), wanted))
-        finally:
-            allocator.free(ptr)
+        for header in tensors.HEADERS:
+            self.store.tensor_header = header
+            offset = 40 if header == "legacy" else 304
+            for n, t in enumerate(self._tensors()):
+                k = key("select-%s-%d" % (header, n))
+                self.assertEqual(self.store.upsert_tensor(k, t), OK)
+                for dim in range(-t.dim(), t.dim()):
+                    size = t.shape[dim]
+                    picks = [size - 1, 0, size // 2]
+                    wanted = t.index_select(dim, torch.tensor(picks)).repeat_interleave(2, dim)
+                    with self.subTest(header=header, dtype=t.dtype, dim=dim):
+                        got = self.store.get_tensor_dim_selection_into(
+                            k, self.ptr, self.SIZE, list(t.shape), t.dtype, dim,
+                            [("select_idxs", picks), ("repeat", (2, True))], offset)
+                        nbytes = wanted.numel() * wanted.element_size()
+                        self.assertEqual(got, nbytes)
+                        out = torch.frombuffer(bytearray(ctypes.string_at(self.ptr, nbytes)), dtype=t.dtype)
+                        self.assertTrue(torch.equal(out.reshape(wanted.shape), wanted))
 
     def test_the_object_layout_round_trips_through_every_get(self):
         torch = _torch()
@@ -326,15 +318,10 @@ class TorchTensorTest(unittest.TestCase):
         got = self.store.batch_get_tensor([key("b0"), key("b1"), key("absent")])
         self.assertTrue(torch.equal(got[0], t) and torch.equal(got[1], t + 1))
         self.assertIsNone(got[2])
-        allocator = MooncakeHostMemAllocator()
-        ptr = allocator.alloc(4096)
-        try:
-            self.assertTrue(torch.equal(self.store.get_tensor_into(key("b1"), ptr, 4096), t + 1))
-            self.assertEqual(self.store.put_tensor_from(key("from"), ptr, 304 + t.numel() * 4), OK)
-            self.assertTrue(torch.equal(self.store.get_tensor(key("from")), t + 1))
-            self.assertIsNone(self.store.get_tensor_into(key("b1"), ptr, 304 + t.numel() * 4 - 1))
-        finally:
-            allocator.free(ptr)
+        self.assertTrue(torch.equal(self.store.get_tensor_into(key("b1"), self.ptr, self.SIZE), t + 1))
+        self.assertEqual(self.store.put_tensor_from(key("from"), self.ptr, 304 + t.numel() * 4), OK)
+        self.assertTrue(torch.equal(self.store.get_tensor(key("from")), t + 1))
+        self.assertIsNone(self.store.get_tensor_into(key("b1"), self.ptr, 304 + t.numel() * 4 - 1))
 
     def test_object_shards_record_their_place_in_the_whole(self):
         torch = _torch()
