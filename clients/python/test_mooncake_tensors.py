@@ -1,7 +1,8 @@
-"""ferry.mooncake's tensor layouts and get_tensor_dim_selection_into: the self-describing
-304-byte header of later Mooncake releases (read always, written with tensor_header =
-"object"), the selection planner, and the selection reads against a real master and
-sidecar, checked against what torch's own indexing gives.
+"""ferry.mooncake's tensor layouts, get_tensor_dim_selection_into and the safetensors
+files: the self-describing 304-byte header of later Mooncake releases (read always, written
+with tensor_header = "object"), the selection planner, the safetensors codec, and the
+selection reads and file round trips against a real master and sidecar, checked against what
+torch's own indexing gives.
 
 FERRY_MASTER is the master's host:port and FERRY_HOME a Ferry distribution (./ferry dist);
 the tests that need a cluster are skipped without them, the torch ones without torch. Run:
@@ -9,11 +10,14 @@ the tests that need a cluster are skipped without them, the torch ones without t
 """
 
 import ctypes
+import json
 import os
 import struct
+import tempfile
 import unittest
 
-from ferry import selection, tensor_object, tensors
+from ferry import safetensors_file, selection, tensor_object, tensors
+from ferry.codes import FILE_NOT_FOUND
 from ferry.mooncake import (INVALID_PARAMS, OBJECT_NOT_FOUND, OK, MooncakeDistributedStore,
                             MooncakeHostMemAllocator)
 
@@ -177,6 +181,40 @@ class _OnTheCluster(unittest.TestCase):
         self.assertTrue(self.ptr, "no memory for the destination buffer")
 
 
+    def test_safetensors_files_follow_the_format(self):
+        header = json.dumps({"__metadata__": {"format": "pt"},
+                             "w": {"dtype": "BF16", "shape": [2], "data_offsets": [1, 5]},
+                             "flag": {"dtype": "BOOL", "shape": [], "data_offsets": [0, 1]}}).encode()
+        built = struct.pack("<Q", len(header)) + header + b"\x01abcd"  # written by hand from the format
+        found = safetensors_file.decode(built)
+        self.assertEqual(list(found), ["flag", "w"])  # in the order of their bytes
+        self.assertEqual([(d, s, bytes(b)) for d, s, b in found.values()],
+                         [("bool", (), b"\x01"), ("bfloat16", (2,), b"abcd")])
+        ours = safetensors_file.encode({"k/1": ("int16", (1, 2), b"wxyz")})
+        n = struct.unpack_from("<Q", ours)[0]
+        self.assertEqual(n % 8, 0)
+        self.assertEqual(json.loads(ours[8:8 + n]), {"k/1": {"dtype": "I16", "shape": [1, 2], "data_offsets": [0, 4]}})
+        self.assertEqual(ours[8 + n:], b"wxyz")
+        self.assertEqual(bytes(safetensors_file.decode(ours)["k/1"][2]), b"wxyz")
+
+    def test_files_that_are_not_safetensors_are_refused(self):
+        def file(entries, data=b"", length=None):
+            text = json.dumps(entries).encode()
+            return struct.pack("<Q", len(text) if length is None else length) + text + data
+        entry = {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}
+        for bad, message in ((b"\x01", "no header length"), (file({}, length=1 << 40), "header of"),
+                             (struct.pack("<Q", 3) + b"{x}", "not JSON"), (file([1]), "not a JSON object"),
+                             (file({"t": 7}), "not a tensor entry"), (file({"t": dict(entry, dtype="C64")}, b"1234"), "dtype"),
+                             (file({"t": dict(entry, shape=[2])}, b"1234"), "bytes for shape"),
+                             (file({"t": dict(entry, data_offsets=[0, 8])}, b"1234"), "offsets"),
+                             (file({"t": entry, "u": entry}, b"12341234"), "overlap or leave a gap"),
+                             (file({"t": entry}, b"12345"), "after the last tensor")):
+            with self.assertRaisesRegex(safetensors_file.FormatError, message):
+                safetensors_file.decode(bad)
+        with self.assertRaisesRegex(safetensors_file.FormatError, "bytes for shape"):
+            safetensors_file.encode({"t": ("float32", (2,), b"1234")})
+
+
 @unittest.skipUnless(MASTER and HOME, NO_CLUSTER)
 class SelectionReadTest(_OnTheCluster):
     """get_tensor_dim_selection_into against a real sidecar, on bytes put without torch."""
@@ -248,6 +286,32 @@ class SelectionReadTest(_OnTheCluster):
         with self.assertRaises(TypeError):
             self.store.get_tensor_dim_selection_into(7, self.ptr, 64, [4, 2], "int32", 0, None, 40)
         self.assertEqual(self.store.get(k)[40:], values)  # the stored value is untouched
+
+    def test_a_stored_tensor_saves_to_a_safetensors_file_without_torch(self):
+        k, values = self._put_int32s("to-file", (2, 3))
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "t.safetensors")
+            self.assertEqual(self.store.save_tensor_to_safetensor(k, path), OK)
+            found = safetensors_file.read(path)
+            self.assertEqual(list(found), [k])  # the one tensor, named by its key
+            self.assertEqual(found[k][:2], ("int32", (2, 3)))
+            self.assertEqual(bytes(found[k][2]), values)
+            self.assertEqual(self.store.save_tensor_to_safetensor(key("absent"), path), FILE_NOT_FOUND)
+            self.assertEqual(self.store.put(key("bytes"), b"not a tensor"), OK)
+            self.assertEqual(self.store.save_tensor_to_safetensor(key("bytes"), path), FILE_NOT_FOUND)
+            self.assertEqual(self.store.save_tensor_to_safetensor(k, os.path.join(folder, "no", "such", "dir")),
+                             INVALID_PARAMS)
+            self.assertEqual(bytes(safetensors_file.read(path)[k][2]), values)  # the file is as it was
+            self.assertEqual(sorted(os.listdir(folder)), ["t.safetensors"])  # no temporary file left
+            here = os.getcwd()
+            os.chdir(folder)
+            try:
+                flat = "%s-flat" % RUN
+                self.assertEqual(self.store.put(flat, tensors.encode_metadata("int8", (2,)) + b"\x05\x06"), OK)
+                self.assertEqual(self.store.save_tensor_to_safetensor(flat), OK)  # the key names the file
+                self.assertEqual(bytes(safetensors_file.read(flat)[flat][2]), b"\x05\x06")
+            finally:
+                os.chdir(here)
 
     def test_a_registered_buffer_takes_the_read(self):
         k, values = self._put_int32s("registered", (2, 3))
@@ -367,6 +431,45 @@ class TorchTensorTest(_OnTheCluster):
             self.store.put_tensor(key("json"), torch.ones(2))
         self.assertEqual(self.store.is_exist(key("json")), 0)
 
+
+    def test_safetensors_files_round_trip_through_the_store(self):
+        torch = _torch()
+        with tempfile.TemporaryDirectory() as folder:
+            for n, t in enumerate(self._tensors()):
+                k, path = key("file-%d" % n), os.path.join(folder, "%d.safetensors" % n)
+                self.assertEqual(self.store.put_tensor(k, t), OK)
+                self.assertEqual(self.store.save_tensor_to_safetensor(k, path), OK)
+                self.assertEqual(self.store.remove(k), OK)
+                loaded = self.store.load_tensor_from_safetensor(k, path)
+                self.assertTrue(torch.equal(loaded, t))
+                self.assertTrue(torch.equal(self.store.get_tensor(k), t))
+            other = key("file-renamed")
+            self.assertTrue(torch.equal(self.store.load_tensor_from_safetensor(other, os.path.join(folder, "1.safetensors")),
+                                        self._tensors()[1]))  # no tensor named so: the first is stored
+            self.assertTrue(torch.equal(self.store.get_tensor(other), self._tensors()[1]))
+            by_name = os.path.join(folder, "0.safetensors")
+            self.assertTrue(torch.equal(self.store.load_tensor_from_safetensor(file_name=by_name), self._tensors()[0]))
+            self.assertTrue(torch.equal(self.store.get_tensor(by_name), self._tensors()[0]))  # stored under the path
+            pair = os.path.join(folder, "pair.safetensors")
+            named = key("pair-named")
+            safetensors_file.write(pair, {"b": ("int8", (2,), b"\x01\x02"), named: ("int8", (1,), b"\x09")})
+            self.assertTrue(torch.equal(self.store.load_tensor_from_safetensor(key("pair-other"), pair),
+                                        torch.tensor([1, 2], dtype=torch.int8)))  # the first in the file
+            self.assertTrue(torch.equal(self.store.load_tensor_from_safetensor(named, pair),
+                                        torch.tensor([9], dtype=torch.int8)))  # the one named by the key
+
+    def test_unreadable_safetensors_files_load_nothing(self):
+        with tempfile.TemporaryDirectory() as folder:
+            garbage = os.path.join(folder, "garbage.safetensors")
+            with open(garbage, "wb") as f:
+                f.write(b"\x10" * 64)
+            empty = os.path.join(folder, "empty.safetensors")
+            safetensors_file.write(empty, {})
+            for path in (os.path.join(folder, "absent.safetensors"), garbage, empty):
+                self.assertIsNone(self.store.load_tensor_from_safetensor(key("unreadable"), path))
+            self.assertEqual(self.store.is_exist(key("unreadable")), 0)
+            with self.assertRaises(TypeError):
+                self.store.load_tensor_from_safetensor(key("no-file"))
 
 if __name__ == "__main__":
     unittest.main()

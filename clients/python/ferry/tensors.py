@@ -26,10 +26,11 @@ ferry.mooncake.MooncakeDistributedStore; its methods are as thread-safe as the s
 
 import ctypes
 import logging
+import os
 import struct
 
-from . import selection, tensor_object
-from .codes import INVALID_PARAMS, OK, Failed
+from . import safetensors_file, selection, tensor_object
+from .codes import FILE_NOT_FOUND, INVALID_PARAMS, OK, Failed
 from .memory import copy_out
 
 METADATA = struct.Struct("<ii4q")  # dtype, ndim, shape[4]: 40 bytes
@@ -264,8 +265,8 @@ class TensorMethods:
         """get_tensor_into of shard ``tp_rank`` (of key itself when tp_size <= 1)."""
         return self.get_tensor_into(key if tp_size <= 1 else tp_key(key, tp_rank), buffer_ptr, size)
 
-    def batch_get_tensor_with_tp_into(self, base_keys, buffer_ptrs, sizes, tp_rank=0, tp_size=1):
-        """batch_get_tensor_into of shard ``tp_rank`` of each key."""
+    def batch_get_tensor_with_tp_into(self, base_keys, buffer_ptrs, sizes, tp_rank=0, tp_size=1, split_dim=0):
+        """batch_get_tensor_into of shard ``tp_rank`` of each key (``split_dim`` is not used)."""
         keys = base_keys if tp_size <= 1 else [tp_key(k, tp_rank) for k in base_keys]
         return self.batch_get_tensor_into(keys, buffer_ptrs, sizes)
 
@@ -304,6 +305,61 @@ class TensorMethods:
                 copy_out(value[src:src + n], buffer_ptr + dst, n)
             return output
         return self._run(lambda c: self._read(c, key, scatter))
+
+    # --- safetensors files ----------------------------------------------------------------
+
+    def save_tensor_to_safetensor(self, key, file_name=None):
+        """Writes the tensor stored under key to a safetensors file (ferry.safetensors_file) at
+        ``file_name`` (``key`` when None) as its one tensor, named key; needs no torch. Answers
+        0, or a negative code: FILE_NOT_FOUND when key is missing or not a stored tensor,
+        INVALID_PARAMS on a store not set up or a file that cannot be written (an earlier file
+        there is left as it was)."""
+        if self._address is None:
+            return INVALID_PARAMS
+        handle = self.get_buffer(key)
+        stored = None if handle is None else memoryview(handle)
+        decoded = None if stored is None else decode_stored(stored)
+        if decoded is None:
+            return FILE_NOT_FOUND
+        name, shape, offset = decoded
+        try:
+            safetensors_file.write(key if file_name is None else file_name, {key: (name, shape, stored[offset:])})
+        except (OSError, safetensors_file.FormatError) as e:
+            _log.warning("save_tensor_to_safetensor(%r): %s", key, e)
+            return INVALID_PARAMS
+        return OK
+
+    def load_tensor_from_safetensor(self, key=None, file_name=None):
+        """Stores a tensor of the safetensors file ``file_name`` with put_tensor under ``key``
+        (``file_name`` when None) and answers it: the file's tensor named key, or else (with a
+        warning when key was given) the file's first. None when the file cannot be read, is not
+        a safetensors file, holds no tensor, or the put fails (put_tensor's codes); TypeError
+        without file_name, as Mooncake's binding raises. Needs torch."""
+        if file_name is None:
+            raise TypeError("load_tensor_from_safetensor() needs file_name")
+        if self._address is None:
+            return None
+        try:
+            found = safetensors_file.read(file_name)
+        except (OSError, safetensors_file.FormatError) as e:
+            _log.warning("load_tensor_from_safetensor(%r): %s", file_name, e)
+            return None
+        if not found:
+            _log.warning("load_tensor_from_safetensor(%r): the file holds no tensor", file_name)
+            return None
+        target = os.fspath(file_name) if key is None else key
+        if key is not None and key not in found:
+            _log.warning("load_tensor_from_safetensor(%r): no tensor named %r, storing the first", file_name, key)
+        name, shape, data = found[key] if key in found else next(iter(found.values()))
+        torch = _torch()
+        dtype = getattr(torch, name)
+        tensor = torch.frombuffer(bytearray(data), dtype=dtype).reshape(shape) if len(data) else \
+            torch.empty(shape, dtype=dtype)
+        code = self.put_tensor(target, tensor)
+        if code != OK:
+            _log.warning("load_tensor_from_safetensor(%r): put_tensor(%r) answered %d", file_name, target, code)
+            return None
+        return tensor
 
     # --- serialized tensors in registered memory (no torch needed) -----------------------
 
