@@ -90,7 +90,10 @@ def _parts(tensor, header="legacy", shard=None):
     """(metadata, data view, host tensor) of a torch tensor, the metadata in the ``header``
     layout (HEADERS); ``shard`` (full shape, rank, count, split dim) marks one tensor-parallel
     shard of a self-describing header. Raises Failed(INVALID_PARAMS) for anything but a tensor
-    of a stored dtype with some elements and at most 4 (legacy) or 8 (object) dimensions."""
+    of a stored dtype with some elements and at most 4 (legacy) or 8 (object) dimensions;
+    ValueError for a header not in HEADERS."""
+    if header not in HEADERS:
+        raise ValueError("tensor_header is one of %s, not %r" % (HEADERS, header))
     torch = _torch()
     if not isinstance(tensor, torch.Tensor):
         raise Failed(INVALID_PARAMS)
@@ -103,14 +106,12 @@ def _parts(tensor, header="legacy", shard=None):
     data = memoryview((ctypes.c_char * nbytes).from_address(host.data_ptr())).cast("B")
     if header == "legacy":
         metadata = encode_metadata(name, host.shape)
-    elif header == "object" and shard is None:
+    elif shard is None:
         metadata = tensor_object.encode(DTYPES.index(name), host.shape, data_bytes=nbytes)
-    elif header == "object":
+    else:
         full_shape, rank, count, split_dim = shard
         metadata = tensor_object.encode(DTYPES.index(name), host.shape, full_shape, tensor_object.SHARD,
                                         [(tensor_object.TP, 0, rank, count, split_dim)], nbytes)
-    else:
-        raise ValueError("tensor_header is one of %s, not %r" % (HEADERS, header))
     return metadata, data, host  # keep host alive while data is used
 
 
