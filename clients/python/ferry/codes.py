@@ -13,6 +13,7 @@ TRANSFER_FAIL = -800
 RPC_FAIL = -900
 UNAVAILABLE_IN_CURRENT_STATUS = -1010
 UNAVAILABLE_IN_CURRENT_MODE = -1011  # what Ferry does not offer (docs/integration.md)
+FILE_NOT_FOUND = -1100
 
 # Ferry sidecar status (docs/protocol.md) -> Mooncake error code.
 STATUS_CODES = {6: OBJECT_NOT_FOUND, 7: INVALID_PARAMS, 8: INVALID_PARAMS, 9: BUFFER_OVERFLOW,

@@ -1,6 +1,9 @@
 """Mooncake Store's tensor methods (put_tensor, get_tensor and their batch, tensor-parallel,
-pub, upsert, _into and _from forms), in Mooncake's stored layout, so that tensors written
-through either store read back through the other:
+pub, upsert, _into and _from forms, and get_tensor_dim_selection_into), in Mooncake's stored
+layouts, so that tensors written through either store read back through the other. The
+reads take both layouts Mooncake has used; the puts write the one ``tensor_header`` names:
+
+``"legacy"`` (the default), 40 bytes:
 
     offset 0   i32 LE    dtype (DTYPES: float32 0, float64 1, int8 2, uint8 3, int16 4,
                          uint16 5, int32 6, uint32 7, int64 8, uint64 9, bool 10, float16 11,
@@ -9,23 +12,32 @@ through either store read back through the other:
     offset 8   4 x i64   shape, -1 past ndim
     offset 40  the tensor's bytes, C order
 
-The layout (METADATA, encode_metadata, decode_metadata) needs nothing but the standard
-library; the methods need torch (``import torch`` raises ModuleNotFoundError where it is
-not installed, as Mooncake's do). A tensor is stored from host memory: one on a GPU is
-copied to the host first (``.cpu()``), a non-contiguous one made contiguous. The
-tensor-parallel forms store shard ``r`` of ``tensor.chunk(tp_size, split_dim)`` under
-``key + "_tp_" + str(r)``. A mixin of ferry.mooncake.MooncakeDistributedStore.
+``"object"``, Mooncake's later self-describing header (ferry.tensor_object: 304 bytes, up
+to 8 dimensions; a tensor-parallel shard records the full shape and its TP rank, count and
+split dimension), then the tensor's bytes.
+
+The layouts need nothing but the standard library; the torch methods need torch (``import
+torch`` raises ModuleNotFoundError where it is not installed, as Mooncake's do). A tensor is
+stored from host memory: one on a GPU is copied to the host first (``.cpu()``), a
+non-contiguous one made contiguous. The tensor-parallel forms store shard ``r`` of
+``tensor.chunk(tp_size, split_dim)`` under ``key + "_tp_" + str(r)``. A mixin of
+ferry.mooncake.MooncakeDistributedStore; its methods are as thread-safe as the store's.
 """
 
 import ctypes
+import logging
+import os
 import struct
 
-from .codes import INVALID_PARAMS, OK, Failed
+from . import safetensors_file, selection, tensor_object
+from .codes import FILE_NOT_FOUND, INVALID_PARAMS, OK, Failed
+from .memory import copy_out
 
 METADATA = struct.Struct("<ii4q")  # dtype, ndim, shape[4]: 40 bytes
 DTYPES = ("float32", "float64", "int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64", "bool",
           "float16", "bfloat16", "float8_e4m3fn", "float8_e5m2")
 MAX_DIMS = 4
+_log = logging.getLogger("ferry.mooncake")
 
 
 def encode_metadata(dtype_name, shape):
@@ -39,14 +51,26 @@ def encode_metadata(dtype_name, shape):
 
 
 def decode_metadata(stored):
-    """(dtype name, shape) of a stored tensor (its first 40 bytes and more), or None when the
-    bytes are not one: too short, no bytes after the metadata, an unknown dtype, a bad ndim."""
+    """(dtype name, shape) of a stored tensor, or None when the bytes are not one (decode_stored)."""
+    decoded = decode_stored(stored)
+    return None if decoded is None else decoded[:2]
+
+
+def decode_stored(stored):
+    """(dtype name, shape, data offset) of a stored tensor in either of Mooncake's layouts:
+    this module's 40-byte header, or the 304-byte self-describing one of later releases
+    (ferry.tensor_object; the shape is that of the bytes stored). None when the bytes are not
+    a stored tensor: too short, no bytes after a 40-byte header, an unknown dtype, a bad ndim
+    or shape, a self-describing header Mooncake would refuse."""
+    if tensor_object.is_tensor_object(stored):
+        decoded = tensor_object.decode(stored, len(DTYPES))
+        return None if decoded is None else (DTYPES[decoded[0]], decoded[1], decoded[2])
     if len(stored) <= METADATA.size:
         return None
     dtype, ndim, *shape = METADATA.unpack_from(stored)
     if not 0 <= dtype < len(DTYPES) or not 0 <= ndim <= MAX_DIMS or any(d < 0 for d in shape[:ndim]):
         return None
-    return DTYPES[dtype], tuple(shape[:ndim])
+    return DTYPES[dtype], tuple(shape[:ndim]), METADATA.size
 
 
 def tp_key(key, rank):
@@ -59,35 +83,55 @@ def _torch():
     return torch
 
 
-def _parts(tensor):
-    """(metadata, data view) of a torch tensor; raises Failed(INVALID_PARAMS) for anything else."""
+HEADERS = ("legacy", "object")  # what TensorMethods.tensor_header may name
+
+
+def _parts(tensor, header="legacy", shard=None):
+    """(metadata, data view, host tensor) of a torch tensor, the metadata in the ``header``
+    layout (HEADERS); ``shard`` (full shape, rank, count, split dim) marks one tensor-parallel
+    shard of a self-describing header. Raises Failed(INVALID_PARAMS) for anything but a tensor
+    of a stored dtype with some elements and at most 4 (legacy) or 8 (object) dimensions;
+    ValueError for a header not in HEADERS."""
+    if header not in HEADERS:
+        raise ValueError("tensor_header is one of %s, not %r" % (HEADERS, header))
     torch = _torch()
     if not isinstance(tensor, torch.Tensor):
         raise Failed(INVALID_PARAMS)
     name = str(tensor.dtype).rpartition(".")[2]
-    if name not in DTYPES or tensor.dim() > MAX_DIMS or tensor.numel() == 0:
+    max_dims = tensor_object.MAX_DIMS if header == "object" else MAX_DIMS
+    if name not in DTYPES or tensor.dim() > max_dims or tensor.numel() == 0:
         raise Failed(INVALID_PARAMS)
     host = tensor.detach().cpu().contiguous()
     nbytes = host.numel() * host.element_size()
     data = memoryview((ctypes.c_char * nbytes).from_address(host.data_ptr())).cast("B")
-    return encode_metadata(name, host.shape), data, host  # keep host alive while data is used
+    if header == "legacy":
+        metadata = encode_metadata(name, host.shape)
+    elif shard is None:
+        metadata = tensor_object.encode(DTYPES.index(name), host.shape, data_bytes=nbytes)
+    else:
+        full_shape, rank, count, split_dim = shard
+        metadata = tensor_object.encode(DTYPES.index(name), host.shape, full_shape, tensor_object.SHARD,
+                                        [(tensor_object.TP, 0, rank, count, split_dim)], nbytes)
+    return metadata, data, host  # keep host alive while data is used
 
 
 def _tensor(stored, copy=True):
     """The tensor of stored bytes (bytes-like), or None when they are not a stored tensor."""
-    decoded = decode_metadata(stored)
+    decoded = decode_stored(stored)
     if decoded is None:
         return None
     torch = _torch()
-    name, shape = decoded
+    name, shape, offset = decoded
     dtype = getattr(torch, name)
-    data = memoryview(stored)[METADATA.size:]
+    data = memoryview(stored)[offset:]
     item = torch.empty((), dtype=dtype).element_size()
     count = 1
     for d in shape:
         count *= d
     if len(data) != count * item:
         return None
+    if count == 0:
+        return torch.empty(shape, dtype=dtype)
     buffer = bytearray(data) if copy else data
     return torch.frombuffer(buffer, dtype=dtype).reshape(shape)
 
@@ -97,9 +141,11 @@ class TensorMethods:
 
     # --- put ----------------------------------------------------------------------------
 
-    def _put_tensor(self, key, tensor, config, replace=False):
+    tensor_header = "legacy"  # the layout the puts write (HEADERS); reads take either
+
+    def _put_tensor(self, key, tensor, config, replace=False, shard=None):
         try:
-            metadata, data, host = _parts(tensor)
+            metadata, data, host = _parts(tensor, self.tensor_header, shard)
         except Failed as e:
             return e.code
         code = self._put(key, [metadata, data], config, replace=replace)
@@ -153,8 +199,10 @@ class TensorMethods:
             return INVALID_PARAMS
         if len(chunks) != tp_size:
             return INVALID_PARAMS
+        shape = tuple(tensor.shape)
         for rank, chunk in enumerate(chunks):
-            code = self._put_tensor(tp_key(key, rank), chunk, config)
+            code = self._put_tensor(tp_key(key, rank), chunk, config,
+                                    shard=(shape, rank, tp_size, split_dim % len(shape)))
             if code != OK:
                 return code
         return OK
@@ -218,10 +266,101 @@ class TensorMethods:
         """get_tensor_into of shard ``tp_rank`` (of key itself when tp_size <= 1)."""
         return self.get_tensor_into(key if tp_size <= 1 else tp_key(key, tp_rank), buffer_ptr, size)
 
-    def batch_get_tensor_with_tp_into(self, base_keys, buffer_ptrs, sizes, tp_rank=0, tp_size=1):
-        """batch_get_tensor_into of shard ``tp_rank`` of each key."""
+    def batch_get_tensor_with_tp_into(self, base_keys, buffer_ptrs, sizes, tp_rank=0, tp_size=1, split_dim=0):
+        """batch_get_tensor_into of shard ``tp_rank`` of each key (``split_dim`` is not used)."""
         keys = base_keys if tp_size <= 1 else [tp_key(k, tp_rank) for k in base_keys]
         return self.batch_get_tensor_into(keys, buffer_ptrs, sizes)
+
+    # --- dimension selection (no torch needed) -------------------------------------------
+
+    def get_tensor_dim_selection_into(self, key, buffer_ptr, size, shape, dtype, dim=0, selections=None,
+                                      data_offset=0):
+        """Reads part of a stored tensor into registered memory without its metadata: the value
+        of key holds, ``data_offset`` bytes in, a C-order tensor of ``shape`` and ``dtype`` (a
+        name such as "float16" or "torch.float16", or a torch dtype); ``selections`` re-index
+        dimension ``dim`` (ferry.selection: select_idxs, slice, repeat, cat, in order) and the
+        selected tensor's bytes, C order, are written at buffer_ptr. Answers the bytes written
+        (0 when the selection is empty), or a negative code: INVALID_PARAMS for a bad shape,
+        dtype, dim, selection or data_offset, a buffer smaller than the selection or not
+        registered, or a tensor reaching past the value's end; OBJECT_NOT_FOUND for a missing
+        key. A failed read writes nothing. ``data_offset`` is the header's size (METADATA.size,
+        or tensor_object.SIZE) for a value put_tensor stored; the value is read once."""
+        try:
+            output, ranges = selection.plan(shape, dtype, dim, selections, data_offset)
+        except (TypeError, ValueError) as e:
+            _log.warning("get_tensor_dim_selection_into(%r): %s", key, e)
+            return INVALID_PARAMS
+        if not isinstance(size, int) or output > size:
+            return INVALID_PARAMS
+        if output == 0:
+            return 0
+        region = self._region_of(buffer_ptr)
+        if region is None or buffer_ptr + output > region[0] + region[1]:
+            return INVALID_PARAMS
+        end = max(src + n for _, src, n in ranges)
+
+        def scatter(value):
+            if end > len(value):
+                return INVALID_PARAMS  # the tensor named reaches past the value: write nothing
+            for dst, src, n in ranges:
+                copy_out(value[src:src + n], buffer_ptr + dst, n)
+            return output
+        return self._run(lambda c: self._read(c, key, scatter))
+
+    # --- safetensors files ----------------------------------------------------------------
+
+    def save_tensor_to_safetensor(self, key, file_name=None):
+        """Writes the tensor stored under key to a safetensors file (ferry.safetensors_file) at
+        ``file_name`` (``key`` when None) as its one tensor, named key; needs no torch. Answers
+        0, or a negative code: FILE_NOT_FOUND when key is missing or not a stored tensor,
+        INVALID_PARAMS on a store not set up or a file that cannot be written (an earlier file
+        there is left as it was)."""
+        if self._address is None:
+            return INVALID_PARAMS
+        handle = self.get_buffer(key)
+        stored = None if handle is None else memoryview(handle)
+        decoded = None if stored is None else decode_stored(stored)
+        if decoded is None:
+            return FILE_NOT_FOUND
+        name, shape, offset = decoded
+        try:
+            safetensors_file.write(key if file_name is None else file_name, {key: (name, shape, stored[offset:])})
+        except (OSError, safetensors_file.FormatError) as e:
+            _log.warning("save_tensor_to_safetensor(%r): %s", key, e)
+            return INVALID_PARAMS
+        return OK
+
+    def load_tensor_from_safetensor(self, key=None, file_name=None):
+        """Stores a tensor of the safetensors file ``file_name`` with put_tensor under ``key``
+        (``file_name`` when None) and answers it: the file's tensor named key, or else (with a
+        warning when key was given) the file's first. None when the file cannot be read, is not
+        a safetensors file, holds no tensor, or the put fails (put_tensor's codes); TypeError
+        without file_name, as Mooncake's binding raises. Needs torch."""
+        if file_name is None:
+            raise TypeError("load_tensor_from_safetensor() needs file_name")
+        if self._address is None:
+            return None
+        try:
+            found = safetensors_file.read(file_name)
+        except (OSError, safetensors_file.FormatError) as e:
+            _log.warning("load_tensor_from_safetensor(%r): %s", file_name, e)
+            return None
+        if not found:
+            _log.warning("load_tensor_from_safetensor(%r): the file holds no tensor", file_name)
+            return None
+        target = os.fspath(file_name) if key is None else key
+        if key is not None and key not in found:
+            _log.warning("load_tensor_from_safetensor(%r): no tensor named %r, storing the first", file_name, key)
+        name, shape, data = found[key] if key in found else next(iter(found.values()))
+        torch = _torch()
+        dtype = getattr(torch, name)
+        tensor = torch.frombuffer(bytearray(data), dtype=dtype).reshape(shape) if len(data) else \
+            torch.empty(shape, dtype=dtype)
+        code = self.put_tensor(target, tensor)
+        if code != OK:
+            _log.warning("load_tensor_from_safetensor(%r): put_tensor(%r) answered %d", file_name, target, code)
+            return None
+        return tensor
 
     # --- serialized tensors in registered memory (no torch needed) -----------------------
 

@@ -16,7 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The Python package's Mooncake Store API suites (clients/python/test_mooncake.py, and
  * test_mooncake_api.py: the documented semantics method by method; test_mooncake_conformance.py:
- * what Mooncake's own store tests check; test_copy_paths.py: the
+ * what Mooncake's own store tests check; test_mooncake_tensors.py: both stored tensor layouts and
+ * get_tensor_dim_selection_into; test_copy_paths.py: the
  * copy paths of registered memory) against a real master started with {@code ferry master};
  * the suite starts its own sidecars through a
  * Ferry distribution laid out as {@code ./ferry dist} lays it out ({@code bin/ferry}), here
@@ -35,6 +36,7 @@ class MooncakePythonTest {
             PythonSuite.passes("test_mooncake", env, 300);
             PythonSuite.passes("test_mooncake_api", env, 300);
             PythonSuite.passes("test_mooncake_conformance", env, 300);
+            PythonSuite.passes("test_mooncake_tensors", env, 300);
         } finally {
             master.stop();
             master.awaitExit();
