@@ -11,10 +11,13 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Runs a unittest module of clients/python with python3 and asserts that all of it passed,
- * none skipped but for an optional package that is not installed.
+ * none skipped but for an optional package that is not installed. The interpreter is
+ * {@code $FERRY_PYTHON} when set (CI sets Debian's {@code /usr/bin/python3}, which has
+ * python3-numpy and python3-torch), else {@code python3} on the PATH.
  */
 final class PythonSuite {
     static final Path CLIENT_DIR = Path.of(System.getProperty("user.dir")).resolve("../clients/python").normalize();
+    static final String PYTHON = System.getenv().getOrDefault("FERRY_PYTHON", "python3");
 
     private PythonSuite() {
     }
@@ -22,7 +25,7 @@ final class PythonSuite {
     /** Whether python3 runs here. */
     static boolean python3Works() {
         try {
-            Process p = new ProcessBuilder("python3", "--version").redirectErrorStream(true).start();
+            Process p = new ProcessBuilder(PYTHON, "--version").redirectErrorStream(true).start();
             p.getInputStream().readAllBytes();
             return p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
         } catch (IOException e) {
@@ -40,7 +43,7 @@ final class PythonSuite {
      */
     static void passes(String module, Map<String, String> env, int timeoutSeconds) throws Exception {
         assertThat(CLIENT_DIR.resolve(module + ".py")).exists();
-        ProcessBuilder pb = new ProcessBuilder("python3", "-m", "unittest", "-v", module)
+        ProcessBuilder pb = new ProcessBuilder(PYTHON, "-m", "unittest", "-v", module)
                 .directory(CLIENT_DIR.toFile()).redirectErrorStream(true);
         pb.environment().putAll(env);
         pb.environment().put("PYTHONDONTWRITEBYTECODE", "1");
