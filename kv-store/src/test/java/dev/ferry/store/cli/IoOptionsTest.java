@@ -73,9 +73,9 @@ class IoOptionsTest {
     @Test
     void theWarmUpPassMovesRequestsAndSaysSoForTheReadyLine() {
         String line = parse("--warm-up-ms", "200").warmUp.run();
-        assertThat(line).matches("warm_up_ms=\\d+ warm_up_requests=\\d+");
-        assertThat(Long.parseLong(line.replaceAll(".*warm_up_requests=", ""))).isPositive();
-        assertThat(parse("--warm-up-ms", "0").warmUp.run()).endsWith("warm_up_requests=0");
+        assertThat(line).matches("warm_up_ms=\\d+ warm_up_requests=\\d+ warm_up_settled=(true|false)");
+        assertThat(Long.parseLong(line.replaceAll(".*warm_up_requests=(\\d+).*", "$1"))).isPositive();
+        assertThat(parse("--warm-up-ms", "0").warmUp.run()).endsWith("warm_up_requests=0 warm_up_settled=false");
         assertThat(parse().warmUp.millis).isEqualTo(WarmUpOption.DEFAULT_MILLIS);
     }
 
