@@ -747,12 +747,17 @@ public final class LocalCluster implements AutoCloseable {
         return coreRoleDied;
     }
 
-    /** The flags this JVM was started with that every Ferry process needs (from jvm.properties). */
+    /**
+     * The flags this JVM was started with that every Ferry process needs (from jvm.properties),
+     * and its ahead-of-time cache when it has one ({@code ./ferry aot-cache}: children map the same
+     * classes, and the JVM drops what their GC cannot use).
+     */
     public static List<String> childJvmFlags() {
         List<String> flags = new ArrayList<>();
         for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
             if (arg.startsWith("--add-") || arg.startsWith("--enable-native-access")
-                    || arg.startsWith("--sun-misc") || arg.startsWith("-Dchronicle") || arg.startsWith("-Dio.netty")) {
+                    || arg.startsWith("--sun-misc") || arg.startsWith("-Dchronicle") || arg.startsWith("-Dio.netty")
+                    || arg.startsWith("-XX:AOTCache=")) {
                 flags.add(arg);
             }
         }
