@@ -12,11 +12,11 @@
 #   Prints the stamp of JAVA's runtime image and CLASSPATH's jars (an entry DIR/* stands for
 #   DIR's jars, as java reads it).
 ferry_aot_stamp() {
-  local java="$1" cp="$2" home entry jar
+  local java="$1" cp="$2" home entry jar entries
   home="$(cd "$(dirname "$(readlink -f "$java")")/.." && pwd)"
   stat -c '%s %.9Y %n' "$home/lib/modules"
-  local IFS=':'
-  for entry in $cp; do
+  IFS=':' read -r -a entries <<< "$cp"
+  for entry in "${entries[@]}"; do
     if [ "${entry%/\*}" != "$entry" ]; then
       for jar in "${entry%/\*}"/*.jar "${entry%/\*}"/*.JAR; do
         [ -e "$jar" ] && stat -c '%s %.9Y %n' "$jar"
@@ -49,8 +49,8 @@ ferry_aot_flag() {
 # ferry_aot_train CACHE JAVA CLASSPATH [JVM FLAGS...]
 #   Makes CACHE and CACHE.stamp from a training run: a 2 s 'ferry bench transfer' of 64 KiB
 #   writes to a local target, after its warm-up pass (WRITE and READ, 64 KiB and 1 MiB, both
-#   sides in one process). The run's output goes to CACHE.log. Returns non-zero, leaving no
-#   cache, when the run or the cache fails.
+#   sides in one process). Returns non-zero, leaving no cache and the run's output in
+#   CACHE.log, when the run or the cache fails.
 ferry_aot_train() {
   local cache="$1" java="$2" cp="$3" out
   shift 3
@@ -59,7 +59,7 @@ ferry_aot_train() {
   rm -f "$cache" "$cache.stamp"
   if "$java" "$@" -XX:AOTCacheOutput="$cache" -cp "$cp" dev.ferry.cluster.cli.FerryCommand \
        bench transfer --block-size=64KiB --duration=2 --out "$out" >"$cache.log" 2>&1 && [ -f "$cache" ]; then
-    rm -rf "$out"
+    rm -rf "$out" "$cache.log"
     ferry_aot_stamp "$java" "$cp" > "$cache.stamp"
     return 0
   fi

@@ -100,6 +100,21 @@ class AotCacheScriptTest {
         assertThat(flag.err()).contains("does not match");
     }
 
+    @Test
+    void theStampOfADistributionsLibStarListsItsJarsAndNothingElse() throws Exception {
+        // A distribution runs with -cp "lib/*": its stamp is that of the jars java reads there.
+        Path lib = Files.createDirectories(dir.resolve("lib"));
+        Files.copy(jar, lib.resolve("a.jar"));
+        Files.copy(jar, lib.resolve("b.jar"));
+        Files.writeString(lib.resolve("aot-cache.sh"), "# not a jar");
+        Files.writeString(lib.resolve("ferry.aot"), "not a jar either");
+        Run stamp = run(List.of("bash", "-c", ". \"$0\"; ferry_aot_stamp \"$1\" \"$2\"", SCRIPT.toString(), JAVA,
+                lib + "/*"));
+        assertThat(stamp.code()).as(stamp.err()).isZero();
+        assertThat(stamp.out().lines()).hasSize(3).anyMatch(l -> l.endsWith("lib/a.jar"))
+                .anyMatch(l -> l.endsWith("lib/b.jar")).anyMatch(l -> l.endsWith("lib/modules"));
+    }
+
     private Run aotFlag(Path cacheFile) throws Exception {
         return run(List.of("bash", "-c", ". \"$0\"; ferry_aot_flag \"$1\" \"$2\" \"$3\"", SCRIPT.toString(),
                 cacheFile.toString(), JAVA, jar.toString()));
