@@ -70,7 +70,7 @@ final class BenchTransferCommand implements Callable<Integer> {
             + "target's (default ${DEFAULT-VALUE}).")
     String segmentBytes;
 
-    @Option(names = "--warm-up-ms", defaultValue = "" + dev.ferry.store.cli.WarmUpOption.DEFAULT_MILLIS,
+    @Option(names = "--warm-up-ms", defaultValue = dev.ferry.store.cli.WarmUpOption.DEFAULT_VALUE,
             description = "Before measuring, move bytes over loopback between throwaway engines, here and in the "
             + "local target, until the JIT compilers go quiet, for at most this long, so that the first second runs "
             + "compiled code; 0 for none (default ${DEFAULT-VALUE}).")
