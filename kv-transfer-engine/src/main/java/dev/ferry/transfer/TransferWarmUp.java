@@ -2,6 +2,7 @@ package dev.ferry.transfer;
 
 import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.segment.SegmentDescriptor;
+import dev.ferry.transfer.segment.SegmentResolver;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
@@ -27,7 +28,10 @@ import java.util.concurrent.atomic.LongAdder;
  * fresh engines, so that connecting, the hello frame and closing are in the profiles too:
  * with one pair of engines kept for the whole pass, the code C2 had compiled was thrown away
  * ("uncommon trap") when the real engine then connected, and compiled again during the first
- * second.
+ * second. For the same reason the rounds take turns among {@value #RESOLVER_CLASSES} resolver
+ * classes: the engine's call to its resolver then sees several, and C2 compiles a call rather
+ * than inlining the warm-up's resolver and throwing that code away at the first request of the
+ * process's own (a {@code TransferEngine.submit} recompiled in the first quarter second).
  *
  * <p>Costs up to the budget at start and {@value #BUFFER_BYTES} bytes of memory while it
  * runs, twice. Stateless; thread-safe (each call has its own engines).
@@ -50,6 +54,8 @@ public final class TransferWarmUp {
     /** Requests per batch: 16 small ones, 8 large ones (a thread's half of the buffer). */
     private static final int SMALL_BATCH = 16;
     private static final int LARGE_BATCH = 8;
+    /** Resolver classes the rounds take turns among: three make the call site megamorphic. */
+    static final int RESOLVER_CLASSES = 3;
 
     private TransferWarmUp() {
     }
@@ -87,9 +93,9 @@ public final class TransferWarmUp {
         int quiet = 0;
         try (Slab remote = Slab.allocate(BUFFER_BYTES); Slab local = Slab.allocate(BUFFER_BYTES)) {
             long jit = watch ? JitCompilerCpu.millis() : 0;
-            while (quiet < QUIET_ROUNDS && System.nanoTime() < end) {
+            for (int round = 0; quiet < QUIET_ROUNDS && System.nanoTime() < end; round++) {
                 long roundEnd = Math.min(end, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ROUND_MILLIS));
-                requests += round(remote.memory(), local.memory(), roundEnd);
+                requests += round(remote.memory(), local.memory(), round, roundEnd);
                 if (watch) {
                     long now = JitCompilerCpu.millis();
                     quiet = now - jit <= QUIET_MILLIS ? quiet + 1 : 0;
@@ -101,7 +107,7 @@ public final class TransferWarmUp {
     }
 
     /** One round: a fresh target and initiator, {@value #THREADS} threads submitting until {@code endNanos}. */
-    private static long round(MemorySegment remote, MemorySegment local, long endNanos) {
+    private static long round(MemorySegment remote, MemorySegment local, int round, long endNanos) {
         LongAdder requests = new LongAdder();
         AtomicBoolean stop = new AtomicBoolean();
         AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -111,7 +117,7 @@ public final class TransferWarmUp {
             SegmentDescriptor d = new SegmentDescriptor(served.name(), served.bytes(), served.endpoints(),
                     "ferry-warm-up-peer", "", List.of(), null);
             try (TransferEngine initiator = new TransferEngine(new TransferEngine.Context().sharedMemory(false)
-                    .resolver(name -> d))) {
+                    .resolver(resolver(round, d)))) {
                 List<Thread> threads = new ArrayList<>(THREADS);
                 try {
                     for (int t = 0; t < THREADS; t++) {
@@ -141,6 +147,20 @@ public final class TransferWarmUp {
             throw new IllegalStateException("a warm-up request failed: " + failure.get(), failure.get());
         }
         return requests.sum();
+    }
+
+    /** One of {@link #RESOLVER_CLASSES} resolver classes, by round; each resolves every name to {@code d}. */
+    private static SegmentResolver resolver(int round, SegmentDescriptor d) {
+        return switch (round % RESOLVER_CLASSES) {
+            case 0 -> name -> d;
+            case 1 -> name -> d; // a second lambda: a class of its own
+            default -> new SegmentResolver() {
+                @Override
+                public SegmentDescriptor resolve(String name) {
+                    return d;
+                }
+            };
+        };
     }
 
     /** Batches until {@code stop}: {@value #SMALL_PER_LARGE} small WRITE and READ pairs, then a large pair, and again. */
