@@ -93,7 +93,9 @@ public final class TransferWarmUp {
         int quiet = 0;
         try (Slab remote = Slab.allocate(BUFFER_BYTES); Slab local = Slab.allocate(BUFFER_BYTES)) {
             long jit = watch ? JitCompilerCpu.millis() : 0;
-            for (int round = 0; quiet < QUIET_ROUNDS && System.nanoTime() < end; round++) {
+            // An interrupt ends the pass (after the round in progress), unsettled.
+            for (int round = 0; quiet < QUIET_ROUNDS && System.nanoTime() < end
+                    && !Thread.currentThread().isInterrupted(); round++) {
                 long roundEnd = Math.min(end, System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(ROUND_MILLIS));
                 requests += round(remote.memory(), local.memory(), round, roundEnd);
                 if (watch) {
