@@ -765,12 +765,18 @@ public final class LocalCluster implements AutoCloseable {
         return coreRoleDied;
     }
 
-    /** The flags this JVM was started with that every Ferry process needs (from jvm.properties). */
+    /**
+     * The flags this JVM was started with that every Ferry process needs (from jvm.properties),
+     * its ahead-of-time cache when it has one ({@code ./ferry aot-cache}: children map the same
+     * classes, and the JVM drops what their GC cannot use), and the default warm-up budget when
+     * set ({@code -Dferry.warmUpMillis}, as the test suite does).
+     */
     public static List<String> childJvmFlags() {
         List<String> flags = new ArrayList<>();
         for (String arg : ManagementFactory.getRuntimeMXBean().getInputArguments()) {
             if (arg.startsWith("--add-") || arg.startsWith("--enable-native-access")
-                    || arg.startsWith("--sun-misc") || arg.startsWith("-Dchronicle") || arg.startsWith("-Dio.netty")) {
+                    || arg.startsWith("--sun-misc") || arg.startsWith("-Dchronicle") || arg.startsWith("-Dio.netty")
+                    || arg.startsWith("-XX:AOTCache=") || arg.startsWith("-Dferry.warmUpMillis=")) {
                 flags.add(arg);
             }
         }

@@ -18,7 +18,8 @@ import org.HdrHistogram.Recorder;
  * {@code transfer_engine_bench}: {@code threads} threads each submit batches of
  * {@code batchSize} requests of {@code blockBytes} against one target segment, back to back,
  * for a duration, cycling through the segment. Latency is per batch (submit to completion),
- * recorded in HdrHistogram; every second a {@link TransferSample} goes to the caller.
+ * recorded in HdrHistogram; every sampling interval (a second unless told) a {@link TransferSample}
+ * goes to the caller.
  *
  * <p>Not thread-safe: one run per instance.
  */
@@ -56,6 +57,19 @@ public final class TransferBench {
 
     /** Runs for {@code seconds}, handing each one-second sample to {@code onSample}. */
     public Totals run(int seconds, Consumer<TransferSample> onSample) throws InterruptedException {
+        return run(seconds, 1000, onSample);
+    }
+
+    /**
+     * Runs for {@code seconds}, handing a sample of each {@code sampleMillis} to {@code onSample}
+     * (the last one may be shorter).
+     *
+     * @throws IllegalArgumentException when {@code sampleMillis} is below 1
+     */
+    public Totals run(int seconds, long sampleMillis, Consumer<TransferSample> onSample) throws InterruptedException {
+        if (sampleMillis < 1) {
+            throw new IllegalArgumentException("sampling interval must be at least 1 ms: " + sampleMillis);
+        }
         Recorder recorder = new Recorder(3);
         LongAdder bytes = new LongAdder();
         LongAdder requests = new LongAdder();
@@ -75,11 +89,14 @@ public final class TransferBench {
         List<TransferSample> samples = new ArrayList<>();
         Histogram interval = null;
         long last = start;
+        long due = start;
         long lastBytes = 0;
         long lastRequests = 0;
         try {
             while (System.nanoTime() < end) {
-                TimeUnit.MILLISECONDS.sleep(Math.max(1, Math.min(1000, TimeUnit.NANOSECONDS.toMillis(end - System.nanoTime()))));
+                // Sample on a fixed grid (start + k x interval), so that a late wake-up does not shift the rest.
+                due = Math.min(end, due + TimeUnit.MILLISECONDS.toNanos(sampleMillis));
+                TimeUnit.NANOSECONDS.sleep(Math.max(TimeUnit.MILLISECONDS.toNanos(1), due - System.nanoTime()));
                 long now = System.nanoTime();
                 interval = recorder.getIntervalHistogram(interval);
                 total.add(interval);

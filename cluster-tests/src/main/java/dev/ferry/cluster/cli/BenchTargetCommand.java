@@ -23,8 +23,9 @@ final class BenchTargetCommand implements Callable<Integer> {
     @Option(names = "--shm", description = "Back the segment with /dev/shm (initiators on this host may map it).")
     boolean shm;
 
-    @Option(names = "--warm-up-ms", defaultValue = "1000", description = "Before serving, move bytes over loopback "
-            + "for this long so that the serving path is compiled; 0 for none (default ${DEFAULT-VALUE}).")
+    @Option(names = "--warm-up-ms", defaultValue = dev.ferry.store.cli.WarmUpOption.DEFAULT_VALUE,
+            description = "Before serving, move bytes over loopback until the serving path is compiled, for at most "
+            + "this long; 0 for none (default ${DEFAULT-VALUE}).")
     long warmUpMillis;
 
     @picocli.CommandLine.Mixin

@@ -55,6 +55,10 @@ final class BenchTransferCommand implements Callable<Integer> {
     @Option(names = "--duration", defaultValue = "10", description = "Seconds to run (default ${DEFAULT-VALUE}).")
     int duration;
 
+    @Option(names = "--sample-ms", defaultValue = "1000", description = "Milliseconds per report line, e.g. 250 "
+            + "to see the first second in quarters (default ${DEFAULT-VALUE}).")
+    long sampleMillis;
+
     @Option(names = "--transport", defaultValue = "tcp", description = "tcp, or shm, aeron (UDP) or aeron-ipc (both "
             + "engines on one media driver that this command starts; local target only) (default ${DEFAULT-VALUE}).")
     String transport;
@@ -66,9 +70,10 @@ final class BenchTransferCommand implements Callable<Integer> {
             + "target's (default ${DEFAULT-VALUE}).")
     String segmentBytes;
 
-    @Option(names = "--warm-up-ms", defaultValue = "1000", description = "Before measuring, move bytes over loopback "
-            + "between two throwaway engines for this long, here and in the local target, so that the first second "
-            + "runs compiled code; 0 for none (default ${DEFAULT-VALUE}).")
+    @Option(names = "--warm-up-ms", defaultValue = dev.ferry.store.cli.WarmUpOption.DEFAULT_VALUE,
+            description = "Before measuring, move bytes over loopback between throwaway engines, here and in the "
+            + "local target, until the JIT compilers go quiet, for at most this long, so that the first second runs "
+            + "compiled code; 0 for none (default ${DEFAULT-VALUE}).")
     long warmUpMillis;
 
     @Option(names = "--tls", description = "Mutual TLS 1.3 on the TCP links, with a CA made in the results "
@@ -103,9 +108,9 @@ final class BenchTransferCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--tls measures TCP links to the local target: drop --target, use "
                     + "--transport tcp");
         }
-        if (batchSize < 1 || threads < 1 || duration < 1 || links < 1 || warmUpMillis < 0) {
-            throw new IllegalArgumentException("--batch-size, --threads, --duration and --links must be at least 1, "
-                    + "--warm-up-ms at least 0");
+        if (batchSize < 1 || threads < 1 || duration < 1 || links < 1 || sampleMillis < 1 || warmUpMillis < 0) {
+            throw new IllegalArgumentException("--batch-size, --threads, --duration, --links and --sample-ms must be at "
+                    + "least 1, --warm-up-ms at least 0");
         }
         long block = ByteSizes.parse(blockSize);
         ioSelection = io.install();
@@ -174,11 +179,12 @@ final class BenchTransferCommand implements Callable<Integer> {
         settings.put("warmUpMillis", warmUpMillis);
         if (warmUpMillis > 0) {
             long started = System.nanoTime();
-            long moved = TransferWarmUp.run(warmUpMillis);
-            System.out.printf("warm-up: %d requests over loopback in %.0f ms%n", moved, (System.nanoTime() - started) / 1e6);
+            TransferWarmUp.Result warm = TransferWarmUp.run(warmUpMillis);
+            System.out.printf("warm-up: %d requests over loopback in %.0f ms (%s)%n", warm.requests(),
+                    (System.nanoTime() - started) / 1e6, warm.settled() ? "compiled" : "budget spent");
         }
         System.out.println("ferry bench transfer " + settings);
-        System.out.printf("%6s %10s %12s %10s %10s %10s%n", "time", "GB/s", "requests/s", "p50 ms", "p99 ms", "p999 ms");
+        System.out.printf("%7s %10s %12s %10s %10s %10s%n", "time", "GB/s", "requests/s", "p50 ms", "p99 ms", "p999 ms");
         TransferBench.Totals totals;
         SegmentDescriptor d = descriptor;
         dev.ferry.transfer.tls.PortSecurity security = tls ? dev.ferry.transfer.tls.PortSecurity.tls(
@@ -191,8 +197,8 @@ final class BenchTransferCommand implements Callable<Integer> {
             if (ipc && engine.aeronLinks(d).isEmpty()) {
                 throw new IllegalStateException("the target is not reachable over Aeron IPC on driver " + driverDir);
             }
-            totals = new TransferBench(engine, descriptor, op, block, batchSize, threads).run(duration,
-                    s -> System.out.printf("%5.1fs %10.2f %12.0f %10.3f %10.3f %10.3f%n", s.second(), s.gbps(),
+            totals = new TransferBench(engine, descriptor, op, block, batchSize, threads).run(duration, sampleMillis,
+                    s -> System.out.printf("%6.2fs %10.2f %12.0f %10.3f %10.3f %10.3f%n", s.second(), s.gbps(),
                             s.requestsPerSecond(), s.p50Millis(), s.p99Millis(), s.p999Millis()));
         } finally {
             if (local != null) {

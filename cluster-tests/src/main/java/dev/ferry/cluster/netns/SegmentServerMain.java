@@ -38,7 +38,7 @@ public final class SegmentServerMain implements Callable<Integer> {
     String aeronDir;
 
     @Option(names = "--warm-up-ms", defaultValue = "0", description = "Before serving, move bytes over loopback "
-            + "between two throwaway engines for this long, so that the serving path is compiled (default "
+            + "between throwaway engines until the serving path is compiled, for at most this long (default "
             + "${DEFAULT-VALUE}).")
     long warmUpMillis;
 

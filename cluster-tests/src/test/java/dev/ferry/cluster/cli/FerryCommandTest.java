@@ -169,16 +169,20 @@ class FerryCommandTest {
         System.setOut(new java.io.PrintStream(console, true, java.nio.charset.StandardCharsets.UTF_8));
         int code;
         try {
-            code = shortBenchTransfer(dir, "--warm-up-ms", "300");
+            code = shortBenchTransfer(dir, "--warm-up-ms", "300", "--sample-ms", "250");
         } finally {
             System.setOut(stdout);
         }
         assertThat(code).as(err.toString()).isEqualTo(ExitCodes.OK);
-        assertThat(console.toString(java.nio.charset.StandardCharsets.UTF_8))
-                .containsPattern("warm-up: [1-9]\\d* requests over loopback in \\d+ ms");
+        String printed = console.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(printed).containsPattern("warm-up: [1-9]\\d* requests over loopback in \\d+ ms \\((compiled|budget spent)\\)");
+        // --sample-ms 250: the one second in quarters (a line each; one fewer when a wake-up comes late).
+        assertThat(printed.lines().filter(l -> l.matches("\\s*\\d+\\.\\d\\ds\\s.*"))).as(printed).hasSizeBetween(2, 4);
         assertThat(Files.readString(dir.resolve("transfer.json"))).contains("\"warmUpMillis\" : 300");
         assertThat(ferry("bench", "transfer", "--warm-up-ms", "-1")).isEqualTo(ExitCodes.BAD_INPUT);
         assertThat(err.toString()).contains("--warm-up-ms at least 0");
+        assertThat(ferry("bench", "transfer", "--sample-ms", "0")).isEqualTo(ExitCodes.BAD_INPUT);
+        assertThat(err.toString()).contains("--sample-ms must be at least 1");
     }
 
     /**

@@ -73,10 +73,23 @@ class IoOptionsTest {
     @Test
     void theWarmUpPassMovesRequestsAndSaysSoForTheReadyLine() {
         String line = parse("--warm-up-ms", "200").warmUp.run();
-        assertThat(line).matches("warm_up_ms=\\d+ warm_up_requests=\\d+");
-        assertThat(Long.parseLong(line.replaceAll(".*warm_up_requests=", ""))).isPositive();
-        assertThat(parse("--warm-up-ms", "0").warmUp.run()).endsWith("warm_up_requests=0");
-        assertThat(parse().warmUp.millis).isEqualTo(WarmUpOption.DEFAULT_MILLIS);
+        assertThat(line).matches("warm_up_ms=\\d+ warm_up_requests=\\d+ warm_up_settled=(true|false)");
+        assertThat(Long.parseLong(line.replaceAll(".*warm_up_requests=(\\d+).*", "$1"))).isPositive();
+        assertThat(parse("--warm-up-ms", "0").warmUp.run()).endsWith("warm_up_requests=0 warm_up_settled=false");
+        // The test suite sets the default's property (pom.xml); without it, DEFAULT_MILLIS.
+        assertThat(parse().warmUp.millis).isEqualTo(Long.getLong(WarmUpOption.DEFAULT_PROPERTY,
+                WarmUpOption.DEFAULT_MILLIS));
+        String before = System.getProperty(WarmUpOption.DEFAULT_PROPERTY);
+        try {
+            System.setProperty(WarmUpOption.DEFAULT_PROPERTY, "1234");
+            assertThat(parse().warmUp.millis).isEqualTo(1234);
+            System.clearProperty(WarmUpOption.DEFAULT_PROPERTY);
+            assertThat(parse().warmUp.millis).isEqualTo(WarmUpOption.DEFAULT_MILLIS);
+        } finally {
+            if (before != null) {
+                System.setProperty(WarmUpOption.DEFAULT_PROPERTY, before);
+            }
+        }
     }
 
     @Test
