@@ -10,11 +10,10 @@ import io.netty.channel.socket.SocketChannel;
 /**
  * The I/O backend of an {@link RpcServer}'s or {@link RpcClient}'s event loop: Linux epoll by
  * default, falling back to the JDK's NIO selector where Netty's native library does not load
- * ({@link IoSelection}). A master call is a small request and a small answer, so its time is
- * the wake-ups and system calls of its hops (caller, client loop, server loop, client loop,
- * caller), not bytes: epoll wakes a loop through an eventfd and reads readiness without the
- * NIO selector's key sets: on loopback a put's two master calls took 84 µs (p50) on epoll
- * against 163 µs on NIO in the quietest run (docs/benchmarks.md, "Master round trip").
+ * ({@link IoSelection}), as the transfer engine's TCP transport does. A master call is a
+ * small request and answer, so its time is the thread wake-ups of its hops, not the backend:
+ * on loopback epoll and NIO were level on a quiet machine (docs/benchmarks.md, "Master
+ * round trip").
  *
  * <p>Immutable; thread-safe.
  *
