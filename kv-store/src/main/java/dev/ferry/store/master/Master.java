@@ -551,7 +551,7 @@ public final class Master {
             result = answer.apply(holders);
         } finally {
             // The holders' index polls wake now, but for the committer's own node when the
-            // answer hands it all its updates (it left {@code holders}): that poll would only
+            // answer hands it all its updates (it left the holders): that poll would only
             // carry them a second time, a round trip and four wake-ups per put; it still gets
             // them at its deadline when the answer is lost.
             for (NodeState n : queued) {
