@@ -53,6 +53,20 @@ class BenchmarkSmokeTest {
     }
 
     @Test
+    void masterRoundTripsRunBesideTheirPingPongBaselines() throws Exception {
+        System.setProperty("jmh.ignoreLock", "true");
+        Options options = new OptionsBuilder()
+                .include(MasterRpcBenchmark.class.getSimpleName())
+                .param("io", "epoll")
+                .forks(0).warmupIterations(0).measurementIterations(1)
+                .measurementTime(TimeValue.milliseconds(300)).shouldFailOnError(true).build();
+        Collection<RunResult> results = new Runner(options).run();
+        // EXISTS and a put's start + commit, each beside its raw ping-pong
+        assertThat(results).hasSize(4);
+        assertThat(results).allSatisfy(r -> assertThat(r.getPrimaryResult().getScore()).isPositive());
+    }
+
+    @Test
     void sprayingRunsBesideItsBaselineOverShapedLinks() throws Exception {
         var reason = NetnsTestBed.unavailableReason();
         Assumptions.assumeTrue(reason.isEmpty(), () -> SprayingBenchmark.UNAVAILABLE + ": " + reason.orElse(""));

@@ -27,6 +27,20 @@ final class IndexLog {
      * @return the node it was queued for, or null
      */
     NodeState queue(String segment, IndexUpdate.Kind kind, BlockState b, CopyState c) {
+        NodeState node = queueQuietly(segment, kind, b, c);
+        if (node != null) {
+            node.signal();
+        }
+        return node;
+    }
+
+    /**
+     * {@link #queue} without waking the node's index poll: the caller signals it
+     * ({@link NodeState#signal}) unless it hands the node its updates another way.
+     *
+     * @return the node it was queued for, or null
+     */
+    NodeState queueQuietly(String segment, IndexUpdate.Kind kind, BlockState b, CopyState c) {
         NodeState node = members.ownerOf(segment);
         boolean wanted = node != null && switch (kind) {
             case ADD -> node.features.indexed();
@@ -37,7 +51,7 @@ final class IndexLog {
         if (!wanted) {
             return null;
         }
-        node.queue(kind, new IndexedBlock(b.key, c.offset(), b.length, b.crc), maxBacklog);
+        node.queueQuietly(kind, new IndexedBlock(b.key, c.offset(), b.length, b.crc), maxBacklog);
         return node;
     }
 

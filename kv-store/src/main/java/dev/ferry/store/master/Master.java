@@ -538,14 +538,28 @@ public final class Master {
             if (b != null && !b.committed) {
                 blocks.commit(b, crcs[i]);
                 for (CopyState c : b.copies) {
-                    NodeState holder = log.queue(c.segment, IndexUpdate.Kind.ADD, b, c);
+                    NodeState holder = log.queueQuietly(c.segment, IndexUpdate.Kind.ADD, b, c);
                     if (holder != null && !holders.contains(holder)) {
                         holders.add(holder);
                     }
                 }
             }
         }
-        T result = answer.apply(holders);
+        List<NodeState> queued = List.copyOf(holders);
+        T result;
+        try {
+            result = answer.apply(holders);
+        } finally {
+            // The holders' index polls wake now, but for the committer's own node when the
+            // answer hands it all its updates (it left the holders): that poll would only
+            // carry them a second time, a round trip and four wake-ups per put; it still gets
+            // them at its deadline when the answer is lost.
+            for (NodeState n : queued) {
+                if (holders.contains(n)) {
+                    n.signal();
+                }
+            }
+        }
         // At once rather than at the next reaper pass (puts come in bursts), but one pass per
         // 10 ms at most.
         long now = clock.getAsLong();

@@ -37,12 +37,26 @@ final class NodeState {
         this.features = features;
     }
 
-    /** Appends an update; beyond {@code maxBacklog} unacknowledged ones the oldest is dropped. */
+    /** Appends an update and wakes the node's index poll; beyond {@code maxBacklog} unacknowledged ones the oldest is dropped. */
     void queue(IndexUpdate.Kind kind, IndexedBlock block, int maxBacklog) {
+        queueQuietly(kind, block, maxBacklog);
+        signal();
+    }
+
+    /**
+     * {@link #queue} without waking the node's index poll: the caller {@link #signal}s it
+     * later, or hands the update to the node another way (a commit's answer) and a poll waiting
+     * meanwhile gets it at its deadline.
+     */
+    void queueQuietly(IndexUpdate.Kind kind, IndexedBlock block, int maxBacklog) {
         if (updates.size() == maxBacklog) {
             updates.pollFirst();
         }
         updates.addLast(new IndexUpdate(++lastSeq, kind, block));
+    }
+
+    /** Wakes the node's index poll waiting for news ({@link #news}). */
+    void signal() {
         news.complete(null);
     }
 

@@ -194,7 +194,9 @@ public final class StoreNode implements AutoCloseable {
     /**
      * Takes the master's index updates as soon as they are queued (one round trip per
      * commit), so that a commit is in this node's index before the writer hears it is done.
-     * Heartbeat answers carry the same updates; whichever comes first is applied.
+     * Heartbeat answers carry the same updates; whichever comes first is applied. A commit
+     * from this node's own process hands them back in its answer ({@link #commitIndex()}) and
+     * does not wake the poll, which then carries them only at its deadline, if at all.
      */
     private void pollIndex() {
         while (!closing) {

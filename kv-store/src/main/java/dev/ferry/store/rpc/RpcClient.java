@@ -9,10 +9,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import dev.ferry.transfer.tls.PortSecurity;
 import io.netty.handler.ssl.SslHandler;
 import java.util.Map;
@@ -40,7 +37,8 @@ public final class RpcClient implements AutoCloseable {
     private final String host;
     private final int port;
     private final long timeoutMillis;
-    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    private final RpcIo rpcIo = RpcIo.configured();
+    private final EventLoopGroup group = rpcIo.group(1);
     private final Bootstrap bootstrap;
     private final Map<Long, CompletableFuture<ByteBuf>> pending = new ConcurrentHashMap<>();
     private final AtomicLong callIds = new AtomicLong();
@@ -75,7 +73,7 @@ public final class RpcClient implements AutoCloseable {
         this.host = host;
         this.port = port;
         this.timeoutMillis = timeoutMillis;
-        this.bootstrap = new Bootstrap().group(group).channel(NioSocketChannel.class)
+        this.bootstrap = new Bootstrap().group(group).channel(rpcIo.socketChannel())
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(timeoutMillis, Integer.MAX_VALUE))
                 .handler(new ChannelInitializer<SocketChannel>() {
@@ -90,6 +88,16 @@ public final class RpcClient implements AutoCloseable {
     /** Longest wait for a connect or an answer, ms, unless a call names its own. */
     public long timeoutMillis() {
         return timeoutMillis;
+    }
+
+    /** The I/O backend of this client's event loop (epoll unless {@code ferry.rpc.io} names another, or epoll cannot run here). */
+    public dev.ferry.transfer.transport.tcp.IoBackend ioBackend() {
+        return rpcIo.backend();
+    }
+
+    /** Calls waiting for their answers now (for tests). */
+    int pendingCalls() {
+        return pending.size();
     }
 
     /** The highest server epoch seen, shared with the other clients of its fence. */

@@ -8,10 +8,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import dev.ferry.transfer.tls.PortSecurity;
 import java.net.BindException;
 import java.net.InetSocketAddress;
@@ -40,7 +37,8 @@ import java.util.function.IntPredicate;
  * caller's.
  */
 public final class RpcServer implements AutoCloseable {
-    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    private final RpcIo rpcIo = RpcIo.configured();
+    private final EventLoopGroup group = rpcIo.group(1);
     private final Channel channel;
     private final LongAdder malformed = new LongAdder();
     private final ServerEpoch epoch;
@@ -87,7 +85,7 @@ public final class RpcServer implements AutoCloseable {
         security.checkListen("the RPC port", host, port);
         this.epoch = epoch;
         try {
-            channel = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+            channel = new ServerBootstrap().group(group).channel(rpcIo.serverChannel())
                     .childOption(ChannelOption.TCP_NODELAY, true)
                     .childHandler(new ChannelInitializer<SocketChannel>() {
                         @Override
@@ -107,6 +105,11 @@ public final class RpcServer implements AutoCloseable {
     /** The bound port. */
     public int port() {
         return ((InetSocketAddress) channel.localAddress()).getPort();
+    }
+
+    /** The I/O backend of this server's event loop (epoll unless {@code ferry.rpc.io} names another, or epoll cannot run here). */
+    public dev.ferry.transfer.transport.tcp.IoBackend ioBackend() {
+        return rpcIo.backend();
     }
 
     /** Frames refused as malformed. */

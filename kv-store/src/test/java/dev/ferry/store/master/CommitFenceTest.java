@@ -95,6 +95,41 @@ class CommitFenceTest {
     }
 
     @Test
+    void aCommitThatHandsTheCommitterAllItsUpdatesLeavesItsParkedPollAsleep() {
+        register("a");
+        CompletableFuture<Void> parked = master.pollIndex("a", 0).news();
+        master.putStart(BlockKey.ofAll(1, 2), BLOCK, 1, "a");
+        Master.Committed c = master.putCommit(BlockKey.ofAll(1, 2), new int[] {11, 22}, 0, "a", 0);
+        assertThat(c.updates()).hasSize(2);
+        assertThat(parked).as("the answer carried them: a poll would only carry them again").isNotDone();
+        // A poll that reaches its deadline still hands them out (an answer lost on the way).
+        assertThat(master.pollIndex("a", 0).updates()).hasSize(2);
+    }
+
+    @Test
+    void aCommitterWhoseCopyIsAlsoOnAnotherNodeWakesThatNodesPollOnly() {
+        register("a");
+        register("b");
+        CompletableFuture<Void> parkedA = master.pollIndex("a", 0).news();
+        CompletableFuture<Void> parkedB = master.pollIndex("b", 0).news();
+        master.putStart(BlockKey.ofAll(1), BLOCK, 2, "a");
+        master.putCommit(BlockKey.ofAll(1), new int[] {11}, 0, "a", 0);
+        assertThat(parkedA).isNotDone();
+        assertThat(parkedB).as("b acknowledges through its poll").isDone();
+    }
+
+    @Test
+    void aCommitterNotHandedAllItsUpdatesWakesItsPoll() {
+        register("a");
+        CompletableFuture<Void> parked = master.pollIndex("a", 0).news();
+        master.putStart(BlockKey.ofAll(1), BLOCK, 1, "a");
+        // Numbered for a later registration: the answer hands it nothing, so the poll must.
+        Master.Committed c = master.putCommit(BlockKey.ofAll(1), new int[] {11}, 0, "b-unknown", 0);
+        assertThat(c.updates()).isEmpty();
+        assertThat(parked).isDone();
+    }
+
+    @Test
     void aCopyOnAnotherNodeStillWaitsForThatNode() {
         register("a");
         register("b");

@@ -123,7 +123,7 @@ public enum IoBackend {
     }
 
     /** The event loops' I/O handler. */
-    IoHandlerFactory handlerFactory() {
+    public IoHandlerFactory handlerFactory() {
         return switch (this) {
             case URING -> IoUringIoHandler.newFactory();
             case EPOLL -> EpollIoHandler.newFactory();
@@ -132,7 +132,7 @@ public enum IoBackend {
     }
 
     /** The channel of a server socket. */
-    Class<? extends ServerChannel> serverChannel() {
+    public Class<? extends ServerChannel> serverChannel() {
         return switch (this) {
             case URING -> IoUringServerSocketChannel.class;
             case EPOLL -> EpollServerSocketChannel.class;
@@ -141,7 +141,7 @@ public enum IoBackend {
     }
 
     /** The channel of a connection. */
-    Class<? extends SocketChannel> socketChannel() {
+    public Class<? extends SocketChannel> socketChannel() {
         return switch (this) {
             case URING -> IoUringSocketChannel.class;
             case EPOLL -> EpollSocketChannel.class;
