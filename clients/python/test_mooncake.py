@@ -175,6 +175,21 @@ class BenchPercentileTest(unittest.TestCase):
         self.assertEqual(percentile(list(range(1, 101)), 0.99), 99)
         self.assertEqual(percentile(list(range(1, 101)), 1.0), 100)
 
+    def test_the_calls_take_the_windows_of_their_regions_in_turn(self):
+        from ferry.bench import windows
+        self.assertEqual(windows(256 << 20, 8 << 20), 32)
+        self.assertEqual(windows(3 << 20, 2 << 20), 1)  # rounded down to whole windows
+        self.assertEqual(windows(0, 64 << 10), 1)  # one window, used again and again
+        from ferry.bench import _Memory
+        memory = _Memory("allocator", None, 4096, 3, b"\x5a" * 4096)
+        try:
+            self.assertEqual([memory.window(it) for it in range(4)],
+                             [(memory.src + at, memory.dst + at) for at in (0, 4096, 8192, 0)])
+            self.assertEqual(ctypes.string_at(memory.src + 8192, 4096), b"\x5a" * 4096)
+            self.assertEqual(ctypes.string_at(memory.dst, 3 * 4096), bytes(3 * 4096))
+        finally:
+            memory.close()
+
 
 @unittest.skipUnless(MASTER and HOME, "FERRY_MASTER and FERRY_HOME are not set: no cluster to test against")
 class BenchTest(unittest.TestCase):
@@ -182,11 +197,11 @@ class BenchTest(unittest.TestCase):
         from ferry import bench
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            code = bench.main(["--master", MASTER, "--sizes", "4KiB,64KiB", "--batch", "2", "--iterations", "1",
-                               "--segment", "16MiB", "--local-buffer", "1MiB"])
+            code = bench.main(["--master", MASTER, "--sizes", "4KiB,64KiB", "--batch", "2", "--iterations", "3",
+                               "--warmup", "1", "--region", "256KiB", "--segment", "16MiB", "--local-buffer", "1MiB"])
         self.assertEqual(code, 0, out.getvalue())
         lines = out.getvalue().splitlines()
-        self.assertIn("load average", lines[0])
+        self.assertIn("3 iterations after 1 untimed, regions of 256KiB, load average", lines[0])
         for op, memory in (("batch_put_from", "allocator"), ("batch_get_into", "allocator"),
                            ("batch_put_from", "private"), ("batch_get_into", "private"),
                            ("ctypes.memmove", "-"), ("zlib.crc32", "-"), ("copy+crc32c", "java")):
@@ -206,7 +221,8 @@ class BenchTest(unittest.TestCase):
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             code = bench.main(["--master", MASTER, "--sizes", "64KiB", "--batch", "2", "--iterations", "2",
-                               "--segment", "16MiB", "--local-buffer", "1MiB", "--breakdown", "127.0.0.1:%d" % port])
+                               "--warmup", "1", "--region", "0", "--segment", "16MiB", "--local-buffer", "1MiB",
+                               "--breakdown", "127.0.0.1:%d" % port])
         self.assertEqual(code, 0, out.getvalue())
         text = out.getvalue()
         # allocator puts are PUT_NAMED, private ones PUT_FROM, both gets GET_INTO: two timed calls each
@@ -218,7 +234,8 @@ class BenchTest(unittest.TestCase):
 
     def test_bad_arguments_are_refused_before_anything_starts(self):
         from ferry import bench
-        for argv in (["--master", MASTER, "--sizes", "50%"], ["--master", MASTER, "--batch", "0"]):
+        for argv in (["--master", MASTER, "--sizes", "50%"], ["--master", MASTER, "--batch", "0"],
+                     ["--master", MASTER, "--region", "lots"], ["--master", MASTER, "--warmup", "-1"]):
             with self.assertRaises(SystemExit) as raised, contextlib.redirect_stderr(io.StringIO()):
                 bench.main(argv)
             self.assertEqual(raised.exception.code, 2, argv)

@@ -7,11 +7,16 @@ memory (``allocator``: MooncakeHostMemAllocator, which the sidecar maps; ``priva
 ctypes buffer given to register_buffer, which the sidecar reaches with process_vm_readv /
 writev where the kernel lets it, else through the staging buffer) times
 ``--iterations`` calls of batch_put_from and of batch_get_into, each of ``--batch`` values
-under fresh keys (removed after each iteration, untimed), after one untimed warm-up call. Beside them, in the same run:
-``ctypes.memmove`` of the same bytes, ``zlib.crc32`` over them (CRC-32, for scale: the
-standard library has no CRC32C), and the baseline of the issue's goals: ``ferry bench
-copy-crc`` of the distribution, a one-thread off-heap copy plus CRC32C (the checksum the
-store computes for every block) of the same number of bytes, run before the measurements.
+under fresh keys (removed after each iteration, untimed), after ``--warmup`` untimed calls
+(connections, compiled code). The calls take the windows of a source and a destination
+region of ``--region`` bytes in turn (default 256 MiB, larger than a server's last-level
+cache), so that they read and write DRAM as an engine's puts and gets of a large KV pool do;
+``--region 0`` uses one window again and again, which stays in cache. Beside them, in the
+same run: ``ctypes.memmove`` of the same bytes, ``zlib.crc32`` over them (CRC-32, for scale:
+the standard library has no CRC32C), and the baseline of the goals: ``ferry bench copy-crc``
+of the distribution, a one-thread off-heap copy plus CRC32C (the checksum the store computes
+for every block) of the same number of bytes through regions of the same size, run before
+the measurements.
 
 Prints one line per (operation, memory, size): GB/s (10^9 bytes per second of the calls'
 summed time), the p50 / p99 of one call in microseconds (nearest rank: with few
@@ -53,15 +58,16 @@ def line(op, memory, size, nbytes, times, baseline=None):
     return text
 
 
-def copy_crc_baseline(sizes, batch, iterations):
+def copy_crc_baseline(sizes, batch, iterations, region=0):
     """{size: {"copy_gbps", "crc32c_gbps", "copy_crc32c_gbps"}} from ``ferry bench copy-crc`` of
-    the Ferry distribution (one thread, the same bytes per call as the measurements).
+    the Ferry distribution (one thread, the same bytes per call as the measurements, windows
+    of regions of ``region`` bytes taken in turn as the measurements take theirs).
 
     Raises RuntimeError (with the command's output) when it fails, FerryNotInstalled when no
     distribution or JDK 25 is found.
     """
     command = [find_launcher(), "bench", "copy-crc", "--sizes", ",".join(str(s) for s in sizes),
-               "--batch", str(batch), "--iterations", str(iterations)]
+               "--batch", str(batch), "--iterations", str(iterations), "--region", str(region)]
     done = subprocess.run(command, env=dict(os.environ, JAVA_HOME=find_jdk25()), capture_output=True,
                           text=True, timeout=600)
     if done.returncode != 0:
@@ -153,21 +159,38 @@ class Breakdown:
         return out
 
 
-class _Memory:
-    """Source and destination buffers of one batch, of one kind; close() frees them."""
+def windows(region, nbytes):
+    """How many windows of nbytes a region of that many bytes holds: at least one."""
+    return max(1, region // nbytes)
 
-    def __init__(self, kind, store, nbytes):
+
+class _Memory:
+    """A source and a destination region of one kind, each of ``windows`` windows of nbytes
+    (one batch); every source window holds ``pattern``, every destination window zeros;
+    close() frees them."""
+
+    def __init__(self, kind, store, nbytes, windows, pattern):
         self.kind, self._store, self._allocator, self._keep = kind, store, None, []
+        self.nbytes, self.windows = nbytes, windows
+        total = nbytes * windows
         if kind == "allocator":
             self._allocator = MooncakeHostMemAllocator()
-            self.src, self.dst = self._allocator.alloc(nbytes), self._allocator.alloc(nbytes)
+            self.src, self.dst = self._allocator.alloc(total), self._allocator.alloc(total)
         else:
             for _ in range(2):
-                buf = ctypes.create_string_buffer(nbytes)
+                buf = ctypes.create_string_buffer(total)
                 self._keep.append(buf)
-                if store.register_buffer(ctypes.addressof(buf), nbytes) != OK:
+                if store.register_buffer(ctypes.addressof(buf), total) != OK:
                     raise RuntimeError("register_buffer of private memory failed")
             self.src, self.dst = (ctypes.addressof(b) for b in self._keep)
+        for w in range(windows):
+            ctypes.memmove(self.src + w * nbytes, pattern, nbytes)
+        ctypes.memset(self.dst, 0, total)  # every page mapped before any timing
+
+    def window(self, it):
+        """The (source, destination) addresses of iteration it's window."""
+        at = (it % self.windows) * self.nbytes
+        return self.src + at, self.dst + at
 
     def close(self):
         if self._allocator is not None:
@@ -177,11 +200,13 @@ class _Memory:
             self._store.unregister_buffer(ctypes.addressof(buf))
 
 
-def run(store, sizes, batch, iterations, out=None, baseline=None, breakdown=None):
+def run(store, sizes, batch, iterations, out=None, baseline=None, breakdown=None, warmup=1, region=0):
     """Runs every measurement and writes its lines to out (sys.stdout); answers the number of failures.
 
     baseline: copy_crc_baseline's answer (ratios are printed against it), or None.
     breakdown: a Breakdown, whose lines follow each (memory, size) pair of lines, or None.
+    warmup: untimed calls before the timed ones; region: bytes of the regions whose windows
+    the calls take in turn (0: one window).
     """
     out = out or sys.stdout
     baseline = baseline or {}
@@ -191,31 +216,31 @@ def run(store, sizes, batch, iterations, out=None, baseline=None, breakdown=None
         nbytes = size * batch
         pattern = os.urandom(nbytes)
         for kind in ("allocator", "private"):
-            memory = _Memory(kind, store, nbytes)
+            memory = _Memory(kind, store, nbytes, windows(region, nbytes), pattern)
             try:
-                ctypes.memmove(memory.src, pattern, nbytes)
-                ptrs = [memory.src + i * size for i in range(batch)]
-                dsts = [memory.dst + i * size for i in range(batch)]
                 puts, gets = [], []
                 before = None
-                for it in range(iterations + 1):
-                    if it == 1 and breakdown is not None:
-                        before = breakdown.snapshot()  # iteration 0 warms up (untimed): connections, JIT
+                for it in range(warmup + iterations):
+                    if it == warmup and breakdown is not None:
+                        before = breakdown.snapshot()
+                    src, dst = memory.window(it)
+                    ptrs = [src + i * size for i in range(batch)]
+                    dsts = [dst + i * size for i in range(batch)]
                     keys = ["bench/%s/%s/%d/%d/%d" % (run_id, kind, size, it, i) for i in range(batch)]
-                    ctypes.memset(memory.dst, 0, nbytes)
                     t0 = time.perf_counter()
                     put = store.batch_put_from(keys, ptrs, [size] * batch)
                     t1 = time.perf_counter()
                     got = store.batch_get_into(keys, dsts, [size] * batch)
                     t2 = time.perf_counter()
                     store.batch_remove(keys)
-                    if it > 0:
+                    if it >= warmup:
                         puts.append(t1 - t0)
                         gets.append(t2 - t1)
-                    if put != [OK] * batch or got != [size] * batch or ctypes.string_at(memory.dst, nbytes) != pattern:
+                    if put != [OK] * batch or got != [size] * batch or ctypes.string_at(dst, nbytes) != pattern:
                         print("FAILED %s %s iteration %d: put %s get %s" % (kind, _human(size), it, put, got),
                               file=out)
                         failures += 1
+                    ctypes.memset(dst, 0, nbytes)  # for the window's next turn, a region later
                 reference = baseline.get(size, {}).get("copy_crc32c_gbps")
                 print(line("batch_put_from", kind, size, nbytes, puts, reference), file=out)
                 print(line("batch_get_into", kind, size, nbytes, gets, reference), file=out)
@@ -225,14 +250,16 @@ def run(store, sizes, batch, iterations, out=None, baseline=None, breakdown=None
             finally:
                 memory.close()
         copies, crcs = [], []
-        src = ctypes.create_string_buffer(pattern, nbytes)
-        dst = ctypes.create_string_buffer(nbytes)
-        view = memoryview(src).cast("B")[:nbytes]
-        for _ in range(iterations):
+        n_windows = windows(region, nbytes)
+        src = ctypes.create_string_buffer(pattern * n_windows, nbytes * n_windows)
+        dst = ctypes.create_string_buffer(nbytes * n_windows)
+        whole = memoryview(src).cast("B")
+        for it in range(iterations):
+            at = (it % n_windows) * nbytes
             t0 = time.perf_counter()
-            ctypes.memmove(dst, src, nbytes)
+            ctypes.memmove(ctypes.addressof(dst) + at, ctypes.addressof(src) + at, nbytes)
             t1 = time.perf_counter()
-            zlib.crc32(view)
+            zlib.crc32(whole[at:at + nbytes])
             t2 = time.perf_counter()
             copies.append(t1 - t0)
             crcs.append(t2 - t1)
@@ -253,6 +280,10 @@ def main(argv=None):
     parser.add_argument("--sizes", default="64KiB,1MiB,4MiB", help="value sizes, comma-separated")
     parser.add_argument("--batch", type=int, default=8, help="values per batch call")
     parser.add_argument("--iterations", type=int, default=20, help="timed calls per operation")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed calls before them (default 10)")
+    parser.add_argument("--region", default="256MiB",
+                        help="bytes of the source and destination regions whose windows the calls take in turn "
+                             "(default 256MiB: from DRAM; 0: one window, in cache)")
     parser.add_argument("--segment", default="512MiB", help="global_segment_size of the sidecar")
     parser.add_argument("--local-buffer", default="64MiB", help="local_buffer_size (staging buffer)")
     parser.add_argument("--breakdown", metavar="HOST:PORT",
@@ -264,9 +295,13 @@ def main(argv=None):
         sizes = [parse_size(s.strip()) for s in args.sizes.split(",")]
     except ValueError as e:
         parser.error(str(e))
-    if args.batch < 1 or args.iterations < 1 or min(sizes) < 1:
-        parser.error("--batch, --iterations and every size must be at least 1")
-    baseline = copy_crc_baseline(sizes, args.batch, args.iterations)  # first: nothing else runs meanwhile
+    try:
+        region = parse_size(args.region.strip()) if args.region.strip() != "0" else 0
+    except ValueError as e:
+        parser.error("--region: %s" % e)
+    if args.batch < 1 or args.iterations < 1 or min(sizes) < 1 or args.warmup < 0:
+        parser.error("--batch, --iterations and every size must be at least 1, --warmup at least 0")
+    baseline = copy_crc_baseline(sizes, args.batch, args.iterations, region)  # first: nothing else runs meanwhile
     store = MooncakeDistributedStore()
     extra = {"sidecar_args": ["--http", args.breakdown]} if args.breakdown else {}
     code = store.setup("127.0.0.1", "P2PHANDSHAKE", args.segment, args.local_buffer, "tcp", "", args.master, **extra)
@@ -274,10 +309,12 @@ def main(argv=None):
         print("setup failed: %d" % code, file=sys.stderr)
         return 1
     try:
-        print("batch %d, %d iterations, load average %s" % (
-            args.batch, args.iterations, " ".join("%.2f" % x for x in os.getloadavg())))
+        print("batch %d, %d iterations after %d untimed, regions of %s, load average %s" % (
+            args.batch, args.iterations, args.warmup, _human(region) if region else "one window",
+            " ".join("%.2f" % x for x in os.getloadavg())))
         breakdown = Breakdown(store, "http://%s/metrics" % args.breakdown) if args.breakdown else None
-        failures = run(store, sizes, args.batch, args.iterations, baseline=baseline, breakdown=breakdown)
+        failures = run(store, sizes, args.batch, args.iterations, baseline=baseline, breakdown=breakdown,
+                       warmup=args.warmup, region=region)
         info = store.debug_info()
         print("copy paths (values): %s%s" % (
             ", ".join("%s %d" % kv for kv in sorted(info["copy_paths"].items())),

@@ -18,7 +18,10 @@ import picocli.CommandLine.Spec;
 /**
  * {@code ferry bench copy-crc}: the physical baseline of a put or get through the sidecar, one
  * thread: a copy between two off-heap buffers ({@link MemorySegment#copy}) and a CRC32C of the
- * copied bytes ({@link CRC32C}), as the store does for every block.
+ * copied bytes ({@link CRC32C}), as the store does for every block. With {@code --region}
+ * each operation takes the next window of two regions of that size, so that a region larger
+ * than the last-level cache makes every copy read and write DRAM, as a store's puts and gets
+ * of a large pool do; without it the same two buffers are used again and stay in cache.
  */
 @Command(name = "copy-crc", mixinStandardHelpOptions = true,
         description = "Baseline, one thread: off-heap copy plus CRC32C of the same bytes, GB/s (10^9 bytes/s).")
@@ -32,6 +35,11 @@ final class BenchCopyCrcCommand implements Callable<Integer> {
 
     @Option(names = "--iterations", defaultValue = "20", description = "Timed operations per size, after 3 untimed (default ${DEFAULT-VALUE}).")
     int iterations;
+
+    @Option(names = "--region", defaultValue = "0", converter = dev.ferry.store.cli.SizeOrZeroConverter.class, description = "Bytes of the source and of the destination region "
+            + "whose windows the operations take in turn (e.g. 256MiB, larger than the last-level cache: copies from "
+            + "DRAM); 0 uses one buffer of sizes x batch bytes again and again (default ${DEFAULT-VALUE}).")
+    long region;
 
     @Spec
     CommandSpec spec;
@@ -49,24 +57,28 @@ final class BenchCopyCrcCommand implements Callable<Integer> {
             }
             bytes.add(size);
         }
+        long regionBytes = region;
         long check = warmUp();
         for (long size : bytes) {
             long n = size * batch;
+            long windows = Math.max(1, regionBytes / n);
             try (Arena arena = Arena.ofConfined()) {
-                MemorySegment src = arena.allocate(n, 4096);
-                MemorySegment dst = arena.allocate(n, 4096);
+                MemorySegment src = arena.allocate(windows * n, 4096);
+                MemorySegment dst = arena.allocate(windows * n, 4096);
                 SplittableRandom random = new SplittableRandom(size);
-                for (long at = 0; at + 8 <= n; at += 8) {
+                for (long at = 0; at + 8 <= src.byteSize(); at += 8) {
                     src.set(ValueLayout.JAVA_LONG_UNALIGNED, at, random.nextLong());
                 }
+                dst.fill((byte) 0); // every page mapped before any timing
                 long copyNanos = 0;
                 long crcNanos = 0;
                 for (int it = -3; it < iterations; it++) {
+                    long at = Math.floorMod(it, windows) * n;
                     long t0 = System.nanoTime();
-                    MemorySegment.copy(src, 0, dst, 0, n);
+                    MemorySegment.copy(src, at, dst, at, n);
                     long t1 = System.nanoTime();
                     CRC32C crc = new CRC32C();
-                    crc.update(dst.asByteBuffer());
+                    crc.update(dst.asSlice(at, n).asByteBuffer());
                     check += crc.getValue();
                     long t2 = System.nanoTime();
                     if (it >= 0) {
@@ -75,8 +87,8 @@ final class BenchCopyCrcCommand implements Callable<Integer> {
                     }
                 }
                 double total = (double) n * iterations;
-                out.printf("copy-crc size=%d bytes=%d copy_gbps=%.2f crc32c_gbps=%.2f copy_crc32c_gbps=%.2f%n",
-                        size, n, total / copyNanos, total / crcNanos, total / (copyNanos + crcNanos));
+                out.printf("copy-crc size=%d bytes=%d region=%d copy_gbps=%.2f crc32c_gbps=%.2f copy_crc32c_gbps=%.2f%n",
+                        size, n, windows * n, total / copyNanos, total / crcNanos, total / (copyNanos + crcNanos));
             }
         }
         out.printf("copy-crc done check=%x%n", check);

@@ -39,12 +39,27 @@ class FerryCommandTest {
                 .isZero();
         List<String> lines = out.toString().lines().toList();
         assertThat(lines).hasSize(3);
-        assertThat(lines.get(0)).matches("copy-crc size=4096 bytes=8192 copy_gbps=[0-9.]+ crc32c_gbps=[0-9.]+ "
-                + "copy_crc32c_gbps=[0-9.]+");
-        assertThat(lines.get(1)).startsWith("copy-crc size=65536 bytes=131072 ");
+        assertThat(lines.get(0)).matches("copy-crc size=4096 bytes=8192 region=8192 copy_gbps=[0-9.]+ "
+                + "crc32c_gbps=[0-9.]+ copy_crc32c_gbps=[0-9.]+");
+        assertThat(lines.get(1)).startsWith("copy-crc size=65536 bytes=131072 region=131072 ");
         assertThat(lines.get(2)).startsWith("copy-crc done check=");
         assertThat(ferry("bench", "copy-crc", "--sizes", "64KiB", "--iterations", "0")).isEqualTo(ExitCodes.USAGE);
         assertThat(err.toString()).contains("iterations at least 1");
+        assertThat(ferry("bench", "copy-crc", "--sizes", "64KiB", "--region", "lots")).isEqualTo(ExitCodes.USAGE);
+        assertThat(err.toString()).contains("--region");
+    }
+
+    /** A region makes the operations take its windows in turn: whole windows, the region rounded down to them. */
+    @Test
+    void benchCopyCrcTakesTheWindowsOfARegionInTurn() {
+        StringWriter out = new StringWriter();
+        CommandLine cli = FerryCommand.commandLine();
+        cli.setOut(new PrintWriter(out, true));
+        assertThat(cli.execute("bench", "copy-crc", "--sizes", "64KiB,1MiB", "--batch", "2", "--iterations", "5",
+                "--region", "3MiB")).isZero();
+        List<String> lines = out.toString().lines().toList();
+        assertThat(lines.get(0)).startsWith("copy-crc size=65536 bytes=131072 region=3145728 ");
+        assertThat(lines.get(1)).startsWith("copy-crc size=1048576 bytes=2097152 region=2097152 ");
     }
 
     @Test
