@@ -1,5 +1,6 @@
 package dev.ferry.store.sidecar;
 
+import dev.ferry.nativemem.MappingPopulator;
 import dev.ferry.nativemem.Slab;
 import java.lang.foreign.MemorySegment;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -10,7 +11,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * the destination of gets. Reference-counted (Netty style): registration holds one
  * reference and each request using it one more; the mapping is unmapped when the last is
  * released, so unregistering a buffer, or a client disconnecting, while a transfer still
- * uses it cannot pull memory from under the transfer.
+ * uses it cannot pull memory from under the transfer. The sidecar's mapping is populated in
+ * the background after registration ({@link #populateWith}), so that the first copy to or from
+ * each page does not take a page fault of the sidecar's own; the last release stops that
+ * first (within one {@link MappingPopulator#CHUNK_BYTES} chunk).
  *
  * <p>Thread-safe.
  */
@@ -18,6 +22,7 @@ final class SharedBuffer {
     private final int id;
     private final Slab slab;
     private final AtomicInteger refs = new AtomicInteger(1);
+    private volatile MappingPopulator.Job populating;
 
     SharedBuffer(int id, Slab slab) {
         this.id = id;
@@ -46,10 +51,29 @@ final class SharedBuffer {
         }
     }
 
-    /** Drops a reference; the last one unmaps the file (which stays: it is the client's). */
+    /** Drops a reference; the last one stops populating and unmaps the file (which stays: it is the client's). */
     void release() {
         if (refs.decrementAndGet() == 0) {
+            MappingPopulator.Job job = populating;
+            if (job != null) {
+                job.cancelAndAwait();
+            }
             slab.close();
+        }
+    }
+
+    /**
+     * Starts populating the sidecar's mapping on {@code populator}'s thread; nothing when the
+     * buffer is unmapped already. Populating maps the client's pages without changing them.
+     */
+    void populateWith(MappingPopulator populator) {
+        if (!retain()) {
+            return;
+        }
+        try {
+            populating = populator.start(slab);
+        } finally {
+            release();
         }
     }
 

@@ -130,6 +130,8 @@ public final class Sidecar implements AutoCloseable {
             SidecarOps ops = new SidecarOps(store, bufferIds::incrementAndGet, metrics, ctx.maxFrameBytes,
                     ctx.processMemory);
             ops.identify(node.segment().name(), node.segment().endpoint().toString());
+            metrics.gauge("ferry.sidecar.buffers.populated.bytes", "bytes of clients' shared buffers populated in the "
+                    + "sidecar's mappings, in the background after registration", ops::buffersPopulatedBytes);
             server = new SidecarServer(ctx, ops, metrics, executor, store::abort);
             if (ctx.httpPort >= 0) {
                 http = new HealthServer(ctx.httpHost, ctx.httpPort, registry, this::ready);

@@ -30,7 +30,7 @@ import java.util.function.IntSupplier;
  *
  * <p>Thread-safe; requests run concurrently (blocking calls, on virtual threads).
  */
-final class SidecarOps {
+final class SidecarOps implements AutoCloseable {
     private final DirectStoreClient store;
     private final IntSupplier bufferIds;
     private final SidecarMetrics metrics;
@@ -38,6 +38,10 @@ final class SidecarOps {
     /** The sidecar's segment name and data address ({@code host:port}), told to version-3 clients in HELLO. */
     private volatile String[] identity = {"", ""};
     private final boolean processMemory;
+    /** Populates the mappings of clients' shared buffers; null when kept lazy ({@code FERRY_LAZY_SLAB=true}). */
+    private final dev.ferry.nativemem.MappingPopulator buffersPopulator =
+            Boolean.parseBoolean(System.getenv("FERRY_LAZY_SLAB")) ? null
+                    : new dev.ferry.nativemem.MappingPopulator("ferry-buffer-populate");
 
     /**
      * @param bufferIds     source of buffer ids, unique across connections
@@ -133,7 +137,27 @@ final class SidecarOps {
      * @throws SidecarException OUT_OF_RANGE (unsealed, another size, mapped already), QUOTA_EXCEEDED, NOT_LOCAL
      */
     SharedBuffer registerMemfd(ClientSession session, int fd, long bytes) {
-        return session.register(bytes, () -> BufferAdmission.map(fd, bytes), bufferIds);
+        return populated(session.register(bytes, () -> BufferAdmission.map(fd, bytes), bufferIds));
+    }
+
+    private SharedBuffer populated(SharedBuffer buffer) {
+        if (buffersPopulator != null) {
+            buffer.populateWith(buffersPopulator);
+        }
+        return buffer;
+    }
+
+    /** Bytes of clients' shared buffers populated in the sidecar's mappings so far. */
+    long buffersPopulatedBytes() {
+        return buffersPopulator == null ? 0 : buffersPopulator.populatedBytes();
+    }
+
+    /** Stops populating clients' buffers (their sessions release them first). */
+    @Override
+    public void close() {
+        if (buffersPopulator != null) {
+            buffersPopulator.close();
+        }
     }
 
     /** The status code that answers a failure. */
@@ -157,8 +181,8 @@ final class SidecarOps {
         need(body, n);
         String path = body.readCharSequence(n, StandardCharsets.UTF_8).toString();
         end(body);
-        out.writeIntLE(session.register(bytes, () -> BufferAdmission.mapPath(path, bytes, session.peerPid()),
-                bufferIds).id());
+        out.writeIntLE(populated(session.register(bytes, () -> BufferAdmission.mapPath(path, bytes,
+                session.peerPid()), bufferIds)).id());
     }
 
     private void put(ClientSession session, ByteBuf body, ByteBuf out) {

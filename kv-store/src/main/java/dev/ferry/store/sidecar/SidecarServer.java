@@ -337,6 +337,7 @@ final class SidecarServer implements AutoCloseable {
         channels.close().awaitUninterruptibly();
         awaitIdle(drainMillis); // aborts of the sessions just closed
         group.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly();
+        ops.close();
     }
 
     private void awaitIdle(long millis) {

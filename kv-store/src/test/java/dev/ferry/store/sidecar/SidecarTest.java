@@ -52,6 +52,18 @@ class SidecarTest {
         });
     }
 
+    /** The sidecar populates its mapping of a registered buffer, so that its first copies take no page faults. */
+    @Test
+    void aRegisteredBufferIsPopulatedInTheSidecarsMappingInTheBackground() {
+        org.awaitility.Awaitility.await().untilAsserted(() ->
+                assertThat(fx.meter("ferry.sidecar.buffers.populated.bytes")).isEqualTo(shm.bytes));
+        client.unregisterBuffer(buffer);
+        int again = client.registerBuffer(shm.path, shm.bytes); // unmapped after its populating stopped
+        org.awaitility.Awaitility.await().untilAsserted(() ->
+                assertThat(fx.meter("ferry.sidecar.buffers.populated.bytes")).isEqualTo(2.0 * shm.bytes));
+        buffer = again;
+    }
+
     @Test
     void socketIsOwnerOnlyAndHelloReportsTheLimits() throws IOException {
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(fx.sidecar.socketPath())))

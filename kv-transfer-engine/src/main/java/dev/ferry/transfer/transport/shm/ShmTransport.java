@@ -1,5 +1,7 @@
 package dev.ferry.transfer.transport.shm;
 
+import dev.ferry.nativemem.MappingPopulator;
+
 import dev.ferry.nativemem.Slab;
 import dev.ferry.transfer.segment.HostIdentity;
 import dev.ferry.transfer.segment.SegmentDescriptor;
@@ -41,7 +43,7 @@ public final class ShmTransport implements AutoCloseable {
      *                 pages are faulted in by the transfers that touch them first)
      */
     public ShmTransport(boolean populate) {
-        this.populator = populate ? new MappingPopulator() : null;
+        this.populator = populate ? new MappingPopulator("ferry-shm-populate") : null;
     }
 
     /** Whether {@code target} can be reached through shared memory from this process. */

@@ -1,7 +1,5 @@
-package dev.ferry.transfer.transport.shm;
+package dev.ferry.nativemem;
 
-import dev.ferry.nativemem.BackgroundPriority;
-import dev.ferry.nativemem.Slab;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -10,7 +8,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 
 /**
- * Populates mappings of other processes' slabs on one background thread
+ * Populates mappings of other processes' memory (a store node's slab mapped by a writer, a
+ * client's shared buffer mapped by its sidecar) on one background thread
  * ({@link Slab#populateRange}: {@code madvise(MADV_POPULATE_WRITE)}, chunk by chunk), so
  * that the first write through a mapping to each page does not take a page fault of its
  * own. The pages exist already when their owner populated its slab; populating only maps
@@ -22,9 +21,11 @@ import java.util.concurrent.atomic.LongAdder;
  *
  * <p>Thread-safe. Owns its thread, started with the first mapping: close it.
  */
-final class MappingPopulator implements AutoCloseable {
+public final class MappingPopulator implements AutoCloseable {
     /** Bytes populated per {@code madvise} call: the longest a cancel waits for (64 MiB). */
-    static final long CHUNK_BYTES = 64L << 20;
+    public static final long CHUNK_BYTES = 64L << 20;
+
+    private final String threadName;
 
     private final LongAdder populatedBytes = new LongAdder();
     private final LongAdder populateNanos = new LongAdder();
@@ -32,11 +33,16 @@ final class MappingPopulator implements AutoCloseable {
     private ExecutorService thread;
     private volatile boolean closed;
 
+    /** @param threadName the name of its thread (Linux shows the first 15 characters) */
+    public MappingPopulator(String threadName) {
+        this.threadName = threadName;
+    }
+
     /**
      * Starts populating {@code slab} in the background (queued behind the mappings before it).
      * The slab must stay mapped until the returned job is {@link Job#cancelAndAwait cancelled}.
      */
-    Job start(Slab slab) {
+    public Job start(Slab slab) {
         Job job = new Job(slab);
         ExecutorService executor = executor();
         try {
@@ -57,7 +63,7 @@ final class MappingPopulator implements AutoCloseable {
                 Thread t = new Thread(() -> {
                     BackgroundPriority.lowerCurrentThread(); // where it can't, it populates at normal priority
                     r.run();
-                }, "ferry-shm-populate");
+                }, threadName);
                 t.setDaemon(true);
                 return t;
             });
@@ -66,17 +72,17 @@ final class MappingPopulator implements AutoCloseable {
     }
 
     /** Bytes populated so far. */
-    long populatedBytes() {
+    public long populatedBytes() {
         return populatedBytes.sum();
     }
 
     /** Time spent populating so far, ns. */
-    long populateNanos() {
+    public long populateNanos() {
         return populateNanos.sum();
     }
 
     /** Populates that stopped on an error of {@code madvise} (the mapping stays usable). */
-    long failures() {
+    public long failures() {
         return failures.sum();
     }
 
@@ -99,7 +105,7 @@ final class MappingPopulator implements AutoCloseable {
     }
 
     /** The populating of one mapping. */
-    final class Job {
+    public final class Job {
         private final Slab slab;
         private final CompletableFuture<Void> done = new CompletableFuture<>();
         private volatile boolean cancelled;
@@ -131,12 +137,12 @@ final class MappingPopulator implements AutoCloseable {
         }
 
         /** Whether it has finished (populated, failed or cancelled). */
-        boolean isDone() {
+        public boolean isDone() {
             return done.isDone();
         }
 
         /** Stops it after the chunk in progress and waits for that; then the slab may be unmapped. */
-        void cancelAndAwait() {
+        public void cancelAndAwait() {
             cancelled = true;
             done.join();
         }
