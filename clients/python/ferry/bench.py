@@ -286,6 +286,8 @@ def main(argv=None):
                              "(default 256MiB: from DRAM; 0: one window, in cache)")
     parser.add_argument("--segment", default="512MiB", help="global_segment_size of the sidecar")
     parser.add_argument("--local-buffer", default="64MiB", help="local_buffer_size (staging buffer)")
+    parser.add_argument("--sidecar-arg", action="append", default=[], metavar="ARG",
+                        help="one more argument of the sidecar it starts (repeat; e.g. --sidecar-arg=--copy-threads=1)")
     parser.add_argument("--breakdown", metavar="HOST:PORT",
                         help="serve the sidecar's /metrics there and print where each call's time went")
     args = parser.parse_args(argv)
@@ -303,7 +305,8 @@ def main(argv=None):
         parser.error("--batch, --iterations and every size must be at least 1, --warmup at least 0")
     baseline = copy_crc_baseline(sizes, args.batch, args.iterations, region)  # first: nothing else runs meanwhile
     store = MooncakeDistributedStore()
-    extra = {"sidecar_args": ["--http", args.breakdown]} if args.breakdown else {}
+    sidecar_args = (["--http", args.breakdown] if args.breakdown else []) + list(args.sidecar_arg)
+    extra = {"sidecar_args": sidecar_args} if sidecar_args else {}
     code = store.setup("127.0.0.1", "P2PHANDSHAKE", args.segment, args.local_buffer, "tcp", "", args.master, **extra)
     if code != OK:
         print("setup failed: %d" % code, file=sys.stderr)

@@ -2,6 +2,7 @@ package dev.ferry.store.client;
 
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.block.BlockKey;
+import dev.ferry.store.block.ParallelCopy;
 import dev.ferry.store.master.MasterApi;
 import dev.ferry.store.master.Placement;
 import dev.ferry.store.master.Replica;
@@ -56,6 +57,7 @@ public final class DirectStoreClient implements AutoCloseable {
     private final String preferredSegment;
     private final LocalSegment local;
     private final LeaseCache cache;
+    private final ParallelCopy copier;
 
     /**
      * The store node of this process: its segment's name and memory, and its registration
@@ -87,6 +89,17 @@ public final class DirectStoreClient implements AutoCloseable {
      */
     public DirectStoreClient(MasterApi master, TransferEngine engine, long leaseMillis, LocalSegment local,
                              long leaseCacheMillis, long leaseCacheBytes) {
+        this(master, engine, leaseMillis, local, leaseCacheMillis, leaseCacheBytes, ParallelCopy.SERIAL);
+    }
+
+    /**
+     * As {@link #DirectStoreClient(MasterApi, TransferEngine, long, LocalSegment, long, long)},
+     * with the copier that splits the copies of one large put into this process's segment
+     * across two threads ({@link ParallelCopy}; owned by the caller, who closes it after this client).
+     */
+    public DirectStoreClient(MasterApi master, TransferEngine engine, long leaseMillis, LocalSegment local,
+                             long leaseCacheMillis, long leaseCacheBytes, ParallelCopy copier) {
+        this.copier = copier;
         this.master = master;
         CommitIndex index = local == null ? null : local.index();
         // The node's index has the blocks before the writer hears of the commit.
@@ -217,6 +230,12 @@ public final class DirectStoreClient implements AutoCloseable {
             }
         }
         String preferred = options.preferredSegment() != null ? options.preferredSegment() : preferredSegment;
+        ParallelCopy split = copier;
+        for (int i = 0; i < keys.length && split != ParallelCopy.SERIAL; i++) {
+            for (MemorySegment part : parts[i]) {
+                split = ParallelCopy.shareable(part) ? split : ParallelCopy.SERIAL; // confined: the caller's only
+            }
+        }
         byte[] results = core.put(keys, lengths, names, options.replicas(), preferred, Integer.MAX_VALUE,
                 (index, slot, copies, batch) -> {
                     // A copy in this process's segment is written here, each piece checksummed
@@ -245,7 +264,7 @@ public final class DirectStoreClient implements AutoCloseable {
                         at += part.byteSize();
                     }
                     return (int) crc.getValue();
-                }).results();
+                }, split).results();
         pin(keys, options);
         return results;
     }

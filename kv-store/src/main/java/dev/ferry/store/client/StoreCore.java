@@ -2,6 +2,7 @@ package dev.ferry.store.client;
 
 import dev.ferry.store.block.BlockKey;
 import dev.ferry.store.block.BlockContent;
+import dev.ferry.store.block.ParallelCopy;
 import dev.ferry.store.master.Lease;
 import dev.ferry.store.master.MasterApi;
 import dev.ferry.store.master.Placement;
@@ -216,14 +217,24 @@ final class StoreCore implements AutoCloseable {
      */
     PutOutcome put(BlockKey[] keys, long[] lengths, String[] names, int replicas, String preferredSegment, int window,
                    BlockWrites writes) {
+        return put(keys, lengths, names, replicas, preferredSegment, window, writes, ParallelCopy.SERIAL);
+    }
+
+    /**
+     * {@link #put(BlockKey[], long[], String[], int, String, int, BlockWrites)} whose
+     * {@code writes} of one window may run on two threads ({@code copier}): then
+     * {@code writes} must be safe to call concurrently for distinct blocks.
+     */
+    PutOutcome put(BlockKey[] keys, long[] lengths, String[] names, int replicas, String preferredSegment, int window,
+                   BlockWrites writes, ParallelCopy copier) {
         byte[] results = new byte[keys.length];
         long nanos = put(keys, lengths, names, indexes(keys.length), replicas, preferredSegment, window, writes, results,
-                true);
+                true, copier);
         return new PutOutcome(results, nanos);
     }
 
     private long put(BlockKey[] keys, long[] lengths, String[] names, int[] which, int replicas, String preferredSegment,
-                     int window, BlockWrites writes, byte[] results, boolean retry) {
+                     int window, BlockWrites writes, byte[] results, boolean retry, ParallelCopy copier) {
         // One putStart per distinct length (the master allocates one size per call), all before any write.
         Map<Long, List<Integer>> byLength = new LinkedHashMap<>();
         for (int i : which) {
@@ -275,10 +286,24 @@ final class StoreCore implements AutoCloseable {
                 BlockKey[] batchKeys = new BlockKey[n];
                 int[] crcs = new int[n];
                 List<TransferRequest> batch = new ArrayList<>(n * replicas);
+                @SuppressWarnings("unchecked")
+                List<TransferRequest>[] slotWrites = new List[n];
+                long[] slotBytes = new long[n];
                 for (int slot = 0; slot < n; slot++) {
                     List<Placement> copies = toWrite.get(done + slot);
                     batchKeys[slot] = copies.getFirst().key();
-                    crcs[slot] = writes.write(toWriteIndex.get(done + slot), slot, copies, batch);
+                    slotWrites[slot] = new ArrayList<>(replicas);
+                    slotBytes[slot] = lengths[toWriteIndex.get(done + slot)];
+                }
+                int first = done;
+                copier.run(slotBytes, (from, to) -> {
+                    for (int slot = from; slot < to; slot++) {
+                        crcs[slot] = writes.write(toWriteIndex.get(first + slot), slot, toWrite.get(first + slot),
+                                slotWrites[slot]);
+                    }
+                });
+                for (List<TransferRequest> w : slotWrites) {
+                    batch.addAll(w);
                 }
                 long start = System.nanoTime();
                 transfer(batch);
@@ -299,13 +324,15 @@ final class StoreCore implements AutoCloseable {
         int[] rest = toWriteIndex.subList(done, toWriteIndex.size()).stream().mapToInt(Integer::intValue).toArray();
         if (retry && failure instanceof TransferFailed f && f.gone) {
             // The master dropped the dead node: the rest goes to the nodes still alive, once.
-            return nanos + put(keys, lengths, names, rest, replicas, preferredSegment, window, writes, results, false);
+            return nanos + put(keys, lengths, names, rest, replicas, preferredSegment, window, writes, results, false,
+                    copier);
         }
         if (retry && failure instanceof RpcException r && r.status() == RpcException.STALE_PUT) {
             // A new leader took over mid-put and published nothing of it: the rest is put again
             // with it, once (the blocks committed before the switch are on their nodes, which
             // registered them with the new leader).
-            return nanos + put(keys, lengths, names, rest, replicas, preferredSegment, window, writes, results, false);
+            return nanos + put(keys, lengths, names, rest, replicas, preferredSegment, window, writes, results, false,
+                    copier);
         }
         throw failure instanceof StoreException se ? se : new StoreException("put failed after " + done + " of "
                 + toWrite.size() + " blocks: " + failure.getMessage(), failure);

@@ -116,6 +116,11 @@ public final class SidecarMain implements Callable<Integer> {
                     + "when they ask (default); --no-process-memory: they copy through shared buffers.")
     boolean processMemory;
 
+    @Option(names = "--copy-threads", defaultValue = "2", description = "Threads that copy the values of one large "
+            + "batch (at least two values, 1 MiB): 2 splits it across the request's thread and a helper (default "
+            + "${DEFAULT-VALUE}), 1 copies it on the request's thread.")
+    int copyThreads;
+
     @Option(names = "--exit-on-stdin-close", description = "Also stop when stdin closes (for a parent process).")
     boolean exitOnStdinClose;
 
@@ -136,7 +141,8 @@ public final class SidecarMain implements Callable<Integer> {
                 .maxFrameBytes((int) maxFrameBytes).maxInFlight(maxInFlight).quotaBytes(ByteSizes.parse(quota))
                 .leaseMillis(leaseMillis).leaseCacheMillis(leaseCacheMillis).drainMillis(drainMillis).frameTimeoutMillis(frameTimeoutMillis).policy(policy).sharedMemory(sharedMemory)
                 .dataDir(slab.dataDir()).ssd(ssd.dir(), ssd.bytes())
-                .lazySlab(slab.lazySlab()).scrubBytesPerSecond(slab.scrubRate()).processMemory(processMemory);
+                .lazySlab(slab.lazySlab()).scrubBytesPerSecond(slab.scrubRate()).processMemory(processMemory)
+                .copyThreads(copyThreads);
         if (nodeId != null) {
             ctx.nodeId(nodeId);
         }

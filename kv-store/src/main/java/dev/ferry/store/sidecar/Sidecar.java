@@ -1,5 +1,6 @@
 package dev.ferry.store.sidecar;
 
+import dev.ferry.store.block.ParallelCopy;
 import dev.ferry.store.client.DirectStoreClient;
 import dev.ferry.store.client.LeaseCache;
 import dev.ferry.store.eviction.EvictionPolicy;
@@ -51,6 +52,7 @@ public final class Sidecar implements AutoCloseable {
     private TransferEngine engine;
     private StoreNode node;
     private DirectStoreClient store;
+    private ParallelCopy copier;
     private ExecutorService executor;
     private ScheduledExecutorService sweeper;
     private SidecarServer server;
@@ -84,9 +86,10 @@ public final class Sidecar implements AutoCloseable {
                     ctx.dataDir, ctx.ssdDir, ctx.ssdCapacityBytes > 0 ? ctx.ssdCapacityBytes : 8 * ctx.capacityBytes,
                     ctx.policy, ctx.heartbeatMillis, ctx.lazySlab, ctx.scrubBytesPerSecond, ctx.masterReconnectMillis));
             engine = node.engine();
+            copier = new ParallelCopy(ctx.copyThreads, ParallelCopy.DEFAULT_MIN_BYTES);
             store = new DirectStoreClient(storeMaster(), engine, ctx.leaseMillis, new DirectStoreClient.LocalSegment(
                     node.segment().name(), node.memory(), node::registrations, node.commitIndex()), ctx.leaseCacheMillis,
-                    ctx.leaseCacheBytes);
+                    ctx.leaseCacheBytes, copier);
             SidecarMetrics metrics = new SidecarMetrics(registry);
             metrics.masterCalls(masterClient.callTimes(), java.util.Map.of(MasterProtocol.PUT_START, "put_start",
                     MasterProtocol.PUT_START_NAMED, "put_start_named", MasterProtocol.PUT_COMMIT, "put_commit",
@@ -115,6 +118,11 @@ public final class Sidecar implements AutoCloseable {
                     }
                 }, period, period, TimeUnit.MILLISECONDS);
             }
+            ParallelCopy split = copier;
+            metrics.gauge("ferry.sidecar.copy.splits", "batches whose copies were split across two threads",
+                    split::splits);
+            metrics.gauge("ferry.sidecar.copy.helped", "halves of split batches the helper thread copied (the "
+                    + "others the request's thread took back, the helper being busy)", split::helped);
             storeGauges(metrics);
             StoreNode own = node;
             DirectStoreClient reader = store;
@@ -128,7 +136,7 @@ public final class Sidecar implements AutoCloseable {
             executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ferry-sidecar-", 0).factory());
             AtomicInteger bufferIds = new AtomicInteger();
             SidecarOps ops = new SidecarOps(store, bufferIds::incrementAndGet, metrics, ctx.maxFrameBytes,
-                    ctx.processMemory);
+                    ctx.processMemory, copier);
             ops.identify(node.segment().name(), node.segment().endpoint().toString());
             metrics.gauge("ferry.sidecar.buffers.populated.bytes", "bytes of clients' shared buffers populated in the "
                     + "sidecar's mappings, in the background after registration", ops::buffersPopulatedBytes);
@@ -274,6 +282,7 @@ public final class Sidecar implements AutoCloseable {
             sweeper.shutdownNow();
         }
         closeQuietly(store); // returns the cached leases
+        closeQuietly(copier);
         closeQuietly(node); // and its engine
         closeQuietly(masterClient);
         closeQuietly(masterService);
@@ -330,6 +339,20 @@ public final class Sidecar implements AutoCloseable {
         private boolean lazySlab;
         private long scrubBytesPerSecond = StoreNode.Config.DEFAULT_SCRUB_BYTES_PER_SECOND;
         private boolean processMemory = true;
+        private int copyThreads = 2;
+
+        /**
+         * Threads that copy the values of one large batch (PUT_NAMED, PUT_FROM of at least two
+         * values and 1 MiB together): 2 (default) splits each such batch in two halves, one on
+         * a helper thread shared by the sidecar's requests; 1 copies every batch on its
+         * request's thread.
+         *
+         * @throws IllegalArgumentException (at start) when not 1 or 2
+         */
+        public Context copyThreads(int threads) {
+            this.copyThreads = threads;
+            return this;
+        }
 
         /**
          * Whether PUT_FROM and GET_INTO may copy straight from and to a local client's private

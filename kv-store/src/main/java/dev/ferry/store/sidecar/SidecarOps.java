@@ -4,6 +4,7 @@ import static dev.ferry.store.sidecar.SidecarProtocol.*;
 
 import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.block.BlockKey;
+import dev.ferry.store.block.ParallelCopy;
 import dev.ferry.store.client.DirectStoreClient;
 import dev.ferry.store.client.KeyNotFoundException;
 import dev.ferry.store.client.LengthConflictException;
@@ -38,6 +39,7 @@ final class SidecarOps implements AutoCloseable {
     /** The sidecar's segment name and data address ({@code host:port}), told to version-3 clients in HELLO. */
     private volatile String[] identity = {"", ""};
     private final boolean processMemory;
+    private final ParallelCopy copier;
     /** Populates the mappings of clients' shared buffers; null when kept lazy ({@code FERRY_LAZY_SLAB=true}). */
     private final dev.ferry.nativemem.MappingPopulator buffersPopulator =
             Boolean.parseBoolean(System.getenv("FERRY_LAZY_SLAB")) ? null
@@ -57,6 +59,16 @@ final class SidecarOps implements AutoCloseable {
      */
     SidecarOps(DirectStoreClient store, IntSupplier bufferIds, SidecarMetrics metrics, int maxFrameBytes,
                boolean processMemory) {
+        this(store, bufferIds, metrics, maxFrameBytes, processMemory, ParallelCopy.SERIAL);
+    }
+
+    /**
+     * @param copier splits the copies of one large PUT_FROM across two threads (owned by the
+     *               caller, closed after this)
+     */
+    SidecarOps(DirectStoreClient store, IntSupplier bufferIds, SidecarMetrics metrics, int maxFrameBytes,
+               boolean processMemory, ParallelCopy copier) {
+        this.copier = copier;
         this.store = store;
         this.bufferIds = bufferIds;
         this.metrics = metrics;
@@ -529,27 +541,21 @@ final class SidecarOps implements AutoCloseable {
                         blocks[i] = here != null ? here : scratch.allocate(lengths[i], 64);
                     }
                 }
-                boolean[] readable = new boolean[n];
-                int unread = 0; // entries from here on have not been read from private memory yet
+                Integer[] sums = new Integer[n];
+                copy(calls, pid, parts, blocks, local, sums);
                 for (int i = 0; i < n; i++) {
-                    if (i >= unread) { // the next group, read while the last one's checksums were taken
-                        unread = readPrivate(calls, pid, parts, blocks, i, readable);
-                    }
                     if (placed[i].exists()) {
                         results[i] = DirectStoreClient.EXISTED;
                         continue;
                     }
-                    MemorySegment block = blocks[i];
-                    // Over the bytes where they now lie: what a reader will check is what was stored.
-                    Integer crc = readable[i] ? fill(parts[i], block) : null;
-                    if (crc == null) {
+                    if (sums[i] == null) {
                         results[i] = UNREADABLE;
                         unreadable.add(keys[i]);
                         continue;
                     }
-                    crcs[filled.size()] = crc;
+                    crcs[filled.size()] = sums[i];
                     if (!local[i]) {
-                        store.writeRanges(List.of(placed[i]), new long[] {0}, new MemorySegment[] {block});
+                        store.writeRanges(List.of(placed[i]), new long[] {0}, new MemorySegment[] {blocks[i]});
                     }
                     filled.add(keys[i]);
                     bytes += lengths[i];
@@ -570,6 +576,53 @@ final class SidecarOps implements AutoCloseable {
     }
 
     /**
+     * Fills the blocks of PUT_FROM ({@code blocks[i]}; null: nothing to write) and takes
+     * their CRC32C as they lie there ({@code sums[i]}; stays null for a value not mapped
+     * readable in the client). A batch whose blocks all lie in this process's segment is
+     * split across two threads by {@link #copier}, each half with its own process_vm_readv calls.
+     */
+    private void copy(ProcessMemory.Calls calls, long pid, TwoParts[] parts, MemorySegment[] blocks, boolean[] local,
+                      Integer[] sums) {
+        long[] bytes = new long[parts.length];
+        boolean allLocal = true;
+        for (int i = 0; i < parts.length; i++) {
+            if (blocks[i] != null) {
+                bytes[i] = parts[i].headBytes() + parts[i].valueBytes();
+                allLocal &= local[i] && (parts[i].head() == null || ParallelCopy.shareable(parts[i].head()))
+                        && (parts[i].value() == null || ParallelCopy.shareable(parts[i].value()));
+            }
+        }
+        // scratch blocks (of a copy on another node) belong to the request's thread
+        ParallelCopy split = allLocal ? copier : ParallelCopy.SERIAL;
+        Thread caller = Thread.currentThread();
+        split.run(bytes, (from, to) -> {
+            if (Thread.currentThread() == caller) {
+                fillRange(calls, pid, parts, blocks, from, to, sums);
+                return;
+            }
+            try (ProcessMemory.Calls own = new ProcessMemory.Calls()) {
+                fillRange(own, pid, parts, blocks, from, to, sums);
+            }
+        });
+    }
+
+    /** {@link #copy} of the entries {@code [from, to)}. */
+    private static void fillRange(ProcessMemory.Calls calls, long pid, TwoParts[] parts, MemorySegment[] blocks,
+                                  int from, int to, Integer[] sums) {
+        boolean[] readable = new boolean[parts.length];
+        int unread = from; // entries from here on have not been read from private memory yet
+        for (int i = from; i < to; i++) {
+            if (i >= unread) { // the next group, read while the last one's checksums were taken
+                unread = readPrivate(calls, pid, parts, blocks, i, to, readable);
+            }
+            if (blocks[i] != null && readable[i]) {
+                // Over the bytes where they now lie: what a reader will check is what was stored.
+                sums[i] = fill(parts[i], blocks[i]);
+            }
+        }
+    }
+
+    /**
      * Most value bytes of private memory moved by one process_vm_readv / writev call of
      * PUT_FROM and GET_INTO, unless one value is larger (1 MiB): small values share a call
      * (each call costs some 50 us on top of its bytes), while the bytes of a call are still
@@ -578,7 +631,7 @@ final class SidecarOps implements AutoCloseable {
     static final long PROCESS_CALL_BYTES = 1 << 20;
 
     /**
-     * Reads the values of private memory of entries {@code from}.. into their blocks
+     * Reads the values of private memory of entries {@code from}..{@code to} (exclusive) into their blocks
      * ({@code blocks[i]}, after the first part; null: not written), up to
      * {@link #PROCESS_CALL_BYTES} of them (at least one) in one process_vm_readv call, and
      * says in {@code readable} per entry whether its value is there (true for entries of shared
@@ -587,11 +640,11 @@ final class SidecarOps implements AutoCloseable {
      * @return the first entry not looked at
      */
     private static int readPrivate(ProcessMemory.Calls calls, long pid, TwoParts[] parts, MemorySegment[] blocks,
-                                   int from, boolean[] readable) {
+                                   int from, int to, boolean[] readable) {
         List<Integer> which = new ArrayList<>();
         long bytes = 0;
         int i = from;
-        for (; i < parts.length; i++) {
+        for (; i < to; i++) {
             if (blocks[i] == null || !parts[i].inProcess()) {
                 readable[i] = true;
                 continue;
@@ -672,6 +725,8 @@ final class SidecarOps implements AutoCloseable {
         private final int[] which;
         private final MemorySegment[] rests;
         private final boolean[] unwritable;
+        /** Whether every value is written at the end, split across two threads by {@link #copier}. */
+        private final boolean atEnd;
         private int gathered;
         private long gatheredBytes;
 
@@ -682,13 +737,22 @@ final class SidecarOps implements AutoCloseable {
             this.which = new int[parts.length];
             this.rests = new MemorySegment[parts.length];
             this.unwritable = new boolean[parts.length];
+            long bytes = 0;
+            int values = 0;
+            for (TwoParts p : parts) {
+                if (p.inProcess()) {
+                    bytes += p.valueBytes();
+                    values++;
+                }
+            }
+            this.atEnd = copier.threads() > 1 && values > 1 && bytes >= ParallelCopy.DEFAULT_MIN_BYTES;
         }
 
         /** Its length, TOO_LONG, or UNWRITABLE (also set by {@link #finish} for a gathered value that fails later). */
         @Override
         public long accept(int i, MemorySegment block) {
             long answer = copy(i, block);
-            if (gathered > 0 && gatheredBytes >= PROCESS_CALL_BYTES) {
+            if (!atEnd && gathered > 0 && gatheredBytes >= PROCESS_CALL_BYTES) {
                 write();
             }
             return unwritable[i] ? UNWRITABLE : answer;
@@ -729,13 +793,32 @@ final class SidecarOps implements AutoCloseable {
             }
         }
 
-        /** Writes the values gathered so far to the client's memory, in one call per IOV_MAX of them. */
+        /**
+         * Writes the values gathered so far to the client's memory, in one call per IOV_MAX of
+         * them; split across two threads when {@link #atEnd}, each half with its own calls.
+         */
         private void write() {
             long[] addresses = new long[gathered];
+            long[] bytes = new long[gathered];
             for (int j = 0; j < gathered; j++) {
                 addresses[j] = parts[which[j]].address();
+                bytes[j] = rests[j].byteSize();
             }
-            boolean[] written = calls.writeAll(pid, addresses, java.util.Arrays.copyOf(rests, gathered));
+            boolean[] written = new boolean[gathered];
+            boolean split = atEnd;
+            for (int j = 0; j < gathered && split; j++) {
+                split = ParallelCopy.shareable(rests[j]); // a copy read from another node lies in confined scratch
+            }
+            Thread caller = Thread.currentThread();
+            (split ? copier : ParallelCopy.SERIAL).run(bytes, (from, to) -> {
+                if (Thread.currentThread() == caller) {
+                    writeRange(calls, addresses, from, to, written);
+                    return;
+                }
+                try (ProcessMemory.Calls own = new ProcessMemory.Calls()) {
+                    writeRange(own, addresses, from, to, written);
+                }
+            });
             for (int j = 0; j < gathered; j++) {
                 if (written[j]) {
                     metrics.copied(true, rests[j].byteSize());
@@ -746,6 +829,13 @@ final class SidecarOps implements AutoCloseable {
             }
             gathered = 0;
             gatheredBytes = 0;
+        }
+
+        /** Writes the gathered values {@code [from, to)}, telling in {@code written} which were. */
+        private void writeRange(ProcessMemory.Calls with, long[] addresses, int from, int to, boolean[] written) {
+            boolean[] done = with.writeAll(pid, java.util.Arrays.copyOfRange(addresses, from, to),
+                    java.util.Arrays.copyOfRange(rests, from, to));
+            System.arraycopy(done, 0, written, from, to - from);
         }
     }
 

@@ -93,6 +93,41 @@ class SidecarNamedTest {
     }
 
     @Test
+    void aLargeBatchSplitAcrossTwoThreadsStoresEveryByteUnderItsName() throws IOException {
+        int n = 6;
+        long size = 500_003; // 3 MB in all: split in two halves
+        try (SidecarClient c = fx.client(); ShmFile big = new ShmFile(8 << 20)) {
+            int buf = c.registerBuffer(big.path, big.bytes);
+            BlockKey[] keys = new BlockKey[n];
+            String[] names = new String[n];
+            long[] offsets = new long[n];
+            long[] lengths = new long[n];
+            for (int i = 0; i < n; i++) {
+                keys[i] = new BlockKey(0xB16, i);
+                names[i] = "large-" + i;
+                offsets[i] = i * size;
+                lengths[i] = size;
+                dev.ferry.store.block.BlockContent.fill(900 + i, big.slice(offsets[i], size));
+            }
+            assertThat(c.putNamed(keys, names, buf, offsets, lengths)).containsOnly(0);
+            assertThat(fx.meter("ferry.sidecar.copy.splits")).isEqualTo(1);
+
+            long[] into = new long[n];
+            long[] capacities = new long[n];
+            long room = NamedBlock.headerLength(names[0].length()) + size;
+            for (int i = 0; i < n; i++) {
+                into[i] = 4_000_000 + i * room;
+                capacities[i] = room;
+            }
+            assertThat(c.getNamed(keys, names, buf, into, capacities)).containsOnly(size);
+            for (int i = 0; i < n; i++) {
+                long at = into[i] + NamedBlock.headerLength(names[i].length());
+                assertThat(big.slice(at, size).mismatch(big.slice(offsets[i], size))).as("value %d", i).isEqualTo(-1);
+            }
+        }
+    }
+
+    @Test
     void versionOneAndTwoClientsKeepWorkingAndSeeTheStoredLayout() {
         BlockKey key = new BlockKey(7, 7);
         byte[] value = "value".getBytes(StandardCharsets.UTF_8);

@@ -16,6 +16,8 @@ import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * PUT_FROM and GET_INTO: blocks in two parts (a head in a shared buffer, the value in a shared
@@ -168,6 +170,55 @@ class SidecarProcessMemoryTest {
             assertThat(into[i].mismatch(values[i])).as("value %d", i).isEqualTo(-1);
         }
         assertThat(into[2].mismatch(values[1])).isEqualTo(-1);
+    }
+
+    @ParameterizedTest(name = "copy threads {0}")
+    @ValueSource(ints = {1, 2})
+    void aLargeBatchMovesEveryByteOnOneOrTwoThreadsAndABadRangeInEitherHalfFailsOnlyItsValue(int threads) {
+        start(c -> c.copyThreads(threads));
+        long unmapped = 4096; // the first pages of an address space are never mapped
+        int n = 8;
+        long size = 600_001; // 4.8 MB in all: split in halves of four values, each over several process calls
+        BlockContent.fill(500, shm.slice(0, n * HEAD)); // the heads
+        MemorySegment[] values = new MemorySegment[n];
+        SidecarClient.TwoParts[] puts = new SidecarClient.TwoParts[n];
+        for (int i = 0; i < n; i++) {
+            values[i] = privateValue(80 + i, size);
+            puts[i] = i == 1 || i == 6 // one bad range in each half
+                    ? new SidecarClient.TwoParts(key(80 + i), buffer, i * HEAD, HEAD, PROCESS_MEMORY, unmapped, size)
+                    : fromProcess(80 + i, i * HEAD, values[i]);
+        }
+        assertThat(client.putFrom(puts)).containsExactly(0, SidecarOps.UNREADABLE, 0, 0, 0, 0,
+                SidecarOps.UNREADABLE, 0);
+        assertThat(client.exists(key(80), key(81), key(82), key(83), key(84), key(85), key(86), key(87)))
+                .containsExactly(true, false, true, true, true, true, false, true);
+
+        int[] stored = {0, 2, 3, 4, 5, 7, 0, 2};
+        MemorySegment[] into = new MemorySegment[n];
+        SidecarClient.TwoParts[] gets = new SidecarClient.TwoParts[n];
+        for (int j = 0; j < n; j++) {
+            into[j] = arena.allocate(size, 64);
+            gets[j] = new SidecarClient.TwoParts(key(80 + stored[j]), buffer, 65536 + j * HEAD, HEAD,
+                    PROCESS_MEMORY, j == 1 || j == 6 ? unmapped : into[j].address(), size);
+        }
+        long whole = HEAD + size;
+        assertThat(client.getInto(gets)).containsExactly(whole, SidecarOps.UNWRITABLE, whole, whole, whole, whole,
+                SidecarOps.UNWRITABLE, whole);
+        for (int j = 0; j < n; j++) {
+            int i = stored[j];
+            assertThat(shm.slice(65536 + j * HEAD, HEAD).mismatch(shm.slice(i * HEAD, HEAD))).as("head %d", j)
+                    .isEqualTo(-1);
+            if (j != 1 && j != 6) {
+                assertThat(into[j].mismatch(values[i])).as("value %d", j).isEqualTo(-1);
+            }
+        }
+        // The stored blocks are whole (head + value) as GET reads them, their CRC32C checked.
+        long at = 131072;
+        assertThat(client.get(new BlockKey[] {key(87)}, buffer, new long[] {at}, new long[] {whole}))
+                .containsExactly(whole);
+        assertThat(shm.slice(at, HEAD).mismatch(shm.slice(7 * HEAD, HEAD))).isEqualTo(-1);
+        assertThat(shm.slice(at + HEAD, size).mismatch(values[7])).isEqualTo(-1);
+        assertThat(fx.meter("ferry.sidecar.copy.splits")).isEqualTo(threads == 2 ? 2 : 0); // the put and the get
     }
 
     @Test
