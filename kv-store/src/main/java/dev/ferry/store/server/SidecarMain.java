@@ -117,7 +117,7 @@ public final class SidecarMain implements Callable<Integer> {
     boolean processMemory;
 
     @Option(names = "--copy-threads", defaultValue = "2", description = "Threads that copy the values of one large "
-            + "batch (at least two values, 1 MiB): 2 splits it across the request's thread and a helper (default "
+            + "batch (at least two values, 4 MiB): 2 splits it across the request's thread and a helper (default "
             + "${DEFAULT-VALUE}), 1 copies it on the request's thread.")
     int copyThreads;
 

@@ -343,7 +343,7 @@ public final class Sidecar implements AutoCloseable {
 
         /**
          * Threads that copy the values of one large batch (PUT_NAMED, PUT_FROM of at least two
-         * values and 1 MiB together): 2 (default) splits each such batch in two halves, one on
+         * values and 4 MiB together): 2 (default) splits each such batch in two halves, one on
          * a helper thread shared by the sidecar's requests; 1 copies every batch on its
          * request's thread.
          *

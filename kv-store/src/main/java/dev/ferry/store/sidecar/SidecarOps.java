@@ -745,7 +745,7 @@ final class SidecarOps implements AutoCloseable {
                     values++;
                 }
             }
-            this.atEnd = copier.threads() > 1 && values > 1 && bytes >= ParallelCopy.DEFAULT_MIN_BYTES;
+            this.atEnd = copier.splits(values, bytes);
         }
 
         /** Its length, TOO_LONG, or UNWRITABLE (also set by {@link #finish} for a gathered value that fails later). */

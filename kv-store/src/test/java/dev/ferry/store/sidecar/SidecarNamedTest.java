@@ -95,8 +95,8 @@ class SidecarNamedTest {
     @Test
     void aLargeBatchSplitAcrossTwoThreadsStoresEveryByteUnderItsName() throws IOException {
         int n = 6;
-        long size = 500_003; // 3 MB in all: split in two halves
-        try (SidecarClient c = fx.client(); ShmFile big = new ShmFile(8 << 20)) {
+        long size = 800_003; // 4.8 MB in all: split in two halves
+        try (SidecarClient c = fx.client(); ShmFile big = new ShmFile(16 << 20)) {
             int buf = c.registerBuffer(big.path, big.bytes);
             BlockKey[] keys = new BlockKey[n];
             String[] names = new String[n];
@@ -116,7 +116,7 @@ class SidecarNamedTest {
             long[] capacities = new long[n];
             long room = NamedBlock.headerLength(names[0].length()) + size;
             for (int i = 0; i < n; i++) {
-                into[i] = 4_000_000 + i * room;
+                into[i] = 8_000_000 + i * room;
                 capacities[i] = room;
             }
             assertThat(c.getNamed(keys, names, buf, into, capacities)).containsOnly(size);
