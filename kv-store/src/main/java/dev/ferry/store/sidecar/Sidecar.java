@@ -347,7 +347,7 @@ public final class Sidecar implements AutoCloseable {
          * a helper thread shared by the sidecar's requests; 1 copies every batch on its
          * request's thread.
          *
-         * @throws IllegalArgumentException (at start) when not 1 or 2
+         * Checked at start: anything but 1 or 2 is refused there ({@link IllegalArgumentException}).
          */
         public Context copyThreads(int threads) {
             this.copyThreads = threads;
@@ -618,6 +618,9 @@ public final class Sidecar implements AutoCloseable {
          * @throws IllegalArgumentException naming the bad setting
          */
         Context conclude() {
+            if (copyThreads != 1 && copyThreads != 2) {
+                throw new IllegalArgumentException("copy threads must be 1 or 2, not " + copyThreads);
+            }
             if (socketPath == null || socketPath.getParent() == null || !Files.isDirectory(socketPath.getParent())) {
                 throw new IllegalArgumentException("socket path " + socketPath + " must be in an existing directory");
             }
