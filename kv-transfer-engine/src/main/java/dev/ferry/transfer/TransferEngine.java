@@ -581,19 +581,9 @@ public final class TransferEngine implements AutoCloseable, SliceListener {
     }
 
     /**
-     * Time spent populating this process's mappings of other processes' slabs, ms, over the
-     * engine's life (in the background; 0 when {@link Context#populateSharedMemory} is off).
+     * This process's mappings of other processes' slabs populated so far, and the time it took
+     * (in the background; nothing when {@link Context#populateSharedMemory} is off).
      */
-    public double sharedMemoryPopulateMillis() {
-        return shm.populateMillis();
-    }
-
-    /** Bytes of this process's mappings of other processes' slabs populated so far. */
-    public long sharedMemoryPopulatedBytes() {
-        return shm.populatedBytes();
-    }
-
-    /** This process's mappings of other processes' slabs populated so far, and the time it took. */
     public dev.ferry.transfer.metrics.MappingPopulation mappingPopulation() {
         return new dev.ferry.transfer.metrics.MappingPopulation(shm.populatedBytes(), shm.populateMillis());
     }

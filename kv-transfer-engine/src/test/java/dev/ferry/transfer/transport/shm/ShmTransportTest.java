@@ -123,9 +123,9 @@ class ShmTransportTest {
                          .populateSharedMemory(false))) {
                 populating.submit(List.of(TransferRequest.write(src, 0, "e", 0, 4096))).await();
                 lazy.submit(List.of(TransferRequest.write(src, 0, "e", 4096, 4096))).await();
-                await().untilAsserted(() -> assertThat(populating.sharedMemoryPopulatedBytes()).isEqualTo(size));
-                assertThat(populating.sharedMemoryPopulateMillis()).isPositive();
-                assertThat(lazy.sharedMemoryPopulatedBytes()).isZero();
+                await().untilAsserted(() -> assertThat(populating.mappingPopulation().bytes()).isEqualTo(size));
+                assertThat(populating.mappingPopulation().millis()).isPositive();
+                assertThat(lazy.mappingPopulation().bytes()).isZero();
                 assertThat(remote.memory().asSlice(0, 4096).mismatch(src)).isEqualTo(-1);
                 assertThat(remote.memory().asSlice(4096, 4096).mismatch(src)).isEqualTo(-1);
             }
