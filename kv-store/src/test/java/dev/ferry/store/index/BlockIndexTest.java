@@ -30,4 +30,25 @@ class BlockIndexTest {
             assertThat(index.size()).isZero();
         }
     }
+
+    @Test
+    void bothFormsAnswerAlike() {
+        try (BlockIndex persisted = BlockIndex.open(dir.resolve("alike.cmap"), 1000);
+             BlockIndex heap = BlockIndex.inMemory(1000)) {
+            for (BlockIndex index : new BlockIndex[] {persisted, heap}) {
+                index.put(new IndexedBlock(BlockKey.of(1), 0, 4096, 11));
+                index.put(new IndexedBlock(BlockKey.of(2), 4096, 100, -7));
+                index.put(new IndexedBlock(new BlockKey(5, 2), 8192, 1, 3)); // same low word, another key
+                index.remove(BlockKey.of(1), 4096); // the entry says 0: kept
+                index.remove(BlockKey.of(2), 4096); // removed
+                index.remove(BlockKey.of(99));
+                assertThat(index.entries()).as(index.file() == null ? "heap" : "persisted").containsExactlyInAnyOrder(
+                        new IndexedBlock(BlockKey.of(1), 0, 4096, 11), new IndexedBlock(new BlockKey(5, 2), 8192, 1, 3));
+                assertThat(index.size()).isEqualTo(2);
+                index.clear();
+                assertThat(index.entries()).isEmpty();
+            }
+            assertThat(heap.file()).isNull();
+        }
+    }
 }
