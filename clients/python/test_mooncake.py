@@ -198,10 +198,11 @@ class BenchTest(unittest.TestCase):
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             code = bench.main(["--master", MASTER, "--sizes", "4KiB,64KiB", "--batch", "2", "--iterations", "3",
-                               "--warmup", "1", "--region", "256KiB", "--segment", "16MiB", "--local-buffer", "1MiB"])
+                               "--warmup", "1", "--warmup-seconds", "0", "--region", "256KiB", "--segment", "16MiB",
+                               "--local-buffer", "1MiB"])
         self.assertEqual(code, 0, out.getvalue())
         lines = out.getvalue().splitlines()
-        self.assertIn("3 iterations after 1 untimed, regions of 256KiB, load average", lines[0])
+        self.assertIn("3 iterations after 1 untimed and 0s, regions of 256KiB, load average", lines[0])
         for op, memory in (("batch_put_from", "allocator"), ("batch_get_into", "allocator"),
                            ("batch_put_from", "private"), ("batch_get_into", "private"),
                            ("ctypes.memmove", "-"), ("zlib.crc32", "-"), ("copy+crc32c", "java")):
@@ -213,6 +214,19 @@ class BenchTest(unittest.TestCase):
             if ln.startswith("batch_"):
                 self.assertRegex(ln, r" [0-9.]+x copy\+crc32c$")
 
+    def test_the_untimed_calls_last_the_warm_up_seconds(self):
+        from ferry import bench
+        out = io.StringIO()
+        started = time.monotonic()
+        with contextlib.redirect_stdout(out):
+            code = bench.main(["--master", MASTER, "--sizes", "4KiB", "--batch", "1", "--iterations", "1",
+                               "--warmup", "0", "--warmup-seconds", "0.5", "--region", "0", "--segment", "16MiB",
+                               "--local-buffer", "1MiB"])
+        self.assertEqual(code, 0, out.getvalue())
+        # each memory kind calls for half a second before its one timed call
+        self.assertGreaterEqual(time.monotonic() - started, 1.0)
+        self.assertIn("1 iterations after 0 untimed and 0.5s", out.getvalue())
+
     def test_the_breakdown_says_where_each_calls_time_went(self):
         from ferry import bench
         with socket.socket() as s:  # a free port for the sidecar's /metrics
@@ -221,8 +235,8 @@ class BenchTest(unittest.TestCase):
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             code = bench.main(["--master", MASTER, "--sizes", "64KiB", "--batch", "2", "--iterations", "2",
-                               "--warmup", "1", "--region", "0", "--segment", "16MiB", "--local-buffer", "1MiB",
-                               "--breakdown", "127.0.0.1:%d" % port])
+                               "--warmup", "1", "--warmup-seconds", "0", "--region", "0", "--segment", "16MiB",
+                               "--local-buffer", "1MiB", "--breakdown", "127.0.0.1:%d" % port])
         self.assertEqual(code, 0, out.getvalue())
         text = out.getvalue()
         # allocator puts are PUT_NAMED, private ones PUT_FROM, both gets GET_INTO: two timed calls each
@@ -235,7 +249,8 @@ class BenchTest(unittest.TestCase):
     def test_bad_arguments_are_refused_before_anything_starts(self):
         from ferry import bench
         for argv in (["--master", MASTER, "--sizes", "50%"], ["--master", MASTER, "--batch", "0"],
-                     ["--master", MASTER, "--region", "lots"], ["--master", MASTER, "--warmup", "-1"]):
+                     ["--master", MASTER, "--region", "lots"], ["--master", MASTER, "--warmup", "-1"],
+                     ["--master", MASTER, "--warmup-seconds", "-1"], ["--master", MASTER, "--warmup-seconds", "nan"]):
             with self.assertRaises(SystemExit) as raised, contextlib.redirect_stderr(io.StringIO()):
                 bench.main(argv)
             self.assertEqual(raised.exception.code, 2, argv)

@@ -7,8 +7,11 @@ memory (``allocator``: MooncakeHostMemAllocator, which the sidecar maps; ``priva
 ctypes buffer given to register_buffer, which the sidecar reaches with process_vm_readv /
 writev where the kernel lets it, else through the staging buffer) times
 ``--iterations`` calls of batch_put_from and of batch_get_into, each of ``--batch`` values
-under fresh keys (removed after each iteration, untimed), after ``--warmup`` untimed calls
-(connections, compiled code). The calls take the windows of a source and a destination
+under fresh keys (removed after each iteration, untimed), after untimed calls: at least
+``--warmup`` of them and for at least ``--warmup-seconds`` (default 3 s), so that the
+sidecar's and the master's hot paths are compiled (a fresh JVM runs them several times slower
+for its first thousands of calls) and the figures are the steady state an engine's
+long-running sidecar sees. The calls take the windows of a source and a destination
 region of ``--region`` bytes in turn (default 256 MiB, larger than a server's last-level
 cache), so that they read and write DRAM as an engine's puts and gets of a large KV pool do;
 ``--region 0`` uses one window again and again, which stays in cache. Beside them, in the
@@ -200,13 +203,15 @@ class _Memory:
             self._store.unregister_buffer(ctypes.addressof(buf))
 
 
-def run(store, sizes, batch, iterations, out=None, baseline=None, breakdown=None, warmup=1, region=0):
+def run(store, sizes, batch, iterations, out=None, baseline=None, breakdown=None, warmup=1, region=0,
+        warmup_seconds=0.0):
     """Runs every measurement and writes its lines to out (sys.stdout); answers the number of failures.
 
     baseline: copy_crc_baseline's answer (ratios are printed against it), or None.
     breakdown: a Breakdown, whose lines follow each (memory, size) pair of lines, or None.
-    warmup: untimed calls before the timed ones; region: bytes of the regions whose windows
-    the calls take in turn (0: one window).
+    warmup, warmup_seconds: the untimed calls before the timed ones of each (size, memory)
+    pair go on until there were at least warmup of them and warmup_seconds have passed;
+    region: bytes of the regions whose windows the calls take in turn (0: one window).
     """
     out = out or sys.stdout
     baseline = baseline or {}
@@ -220,8 +225,11 @@ def run(store, sizes, batch, iterations, out=None, baseline=None, breakdown=None
             try:
                 puts, gets = [], []
                 before = None
-                for it in range(warmup + iterations):
-                    if it == warmup and breakdown is not None:
+                warm_until = time.monotonic() + warmup_seconds
+                it = 0
+                while len(puts) < iterations:
+                    timed = it >= warmup and time.monotonic() >= warm_until
+                    if timed and before is None and breakdown is not None:
                         before = breakdown.snapshot()
                     src, dst = memory.window(it)
                     ptrs = [src + i * size for i in range(batch)]
@@ -233,7 +241,7 @@ def run(store, sizes, batch, iterations, out=None, baseline=None, breakdown=None
                     got = store.batch_get_into(keys, dsts, [size] * batch)
                     t2 = time.perf_counter()
                     store.batch_remove(keys)
-                    if it >= warmup:
+                    if timed:
                         puts.append(t1 - t0)
                         gets.append(t2 - t1)
                     if put != [OK] * batch or got != [size] * batch or ctypes.string_at(dst, nbytes) != pattern:
@@ -241,6 +249,7 @@ def run(store, sizes, batch, iterations, out=None, baseline=None, breakdown=None
                               file=out)
                         failures += 1
                     ctypes.memset(dst, 0, nbytes)  # for the window's next turn, a region later
+                    it += 1
                 reference = baseline.get(size, {}).get("copy_crc32c_gbps")
                 print(line("batch_put_from", kind, size, nbytes, puts, reference), file=out)
                 print(line("batch_get_into", kind, size, nbytes, gets, reference), file=out)
@@ -280,7 +289,9 @@ def main(argv=None):
     parser.add_argument("--sizes", default="64KiB,1MiB,4MiB", help="value sizes, comma-separated")
     parser.add_argument("--batch", type=int, default=8, help="values per batch call")
     parser.add_argument("--iterations", type=int, default=20, help="timed calls per operation")
-    parser.add_argument("--warmup", type=int, default=10, help="untimed calls before them (default 10)")
+    parser.add_argument("--warmup", type=int, default=10, help="least untimed calls before them (default 10)")
+    parser.add_argument("--warmup-seconds", type=float, default=3.0,
+                        help="least seconds of untimed calls before them, per size and memory (default 3)")
     parser.add_argument("--region", default="256MiB",
                         help="bytes of the source and destination regions whose windows the calls take in turn "
                              "(default 256MiB: from DRAM; 0: one window, in cache)")
@@ -301,8 +312,9 @@ def main(argv=None):
         region = parse_size(args.region.strip()) if args.region.strip() != "0" else 0
     except ValueError as e:
         parser.error("--region: %s" % e)
-    if args.batch < 1 or args.iterations < 1 or min(sizes) < 1 or args.warmup < 0:
-        parser.error("--batch, --iterations and every size must be at least 1, --warmup at least 0")
+    if args.batch < 1 or args.iterations < 1 or min(sizes) < 1 or args.warmup < 0 or not args.warmup_seconds >= 0:
+        parser.error("--batch, --iterations and every size must be at least 1, --warmup and --warmup-seconds at "
+                     "least 0")
     baseline = copy_crc_baseline(sizes, args.batch, args.iterations, region)  # first: nothing else runs meanwhile
     store = MooncakeDistributedStore()
     sidecar_args = (["--http", args.breakdown] if args.breakdown else []) + list(args.sidecar_arg)
@@ -312,12 +324,12 @@ def main(argv=None):
         print("setup failed: %d" % code, file=sys.stderr)
         return 1
     try:
-        print("batch %d, %d iterations after %d untimed, regions of %s, load average %s" % (
-            args.batch, args.iterations, args.warmup, _human(region) if region else "one window",
+        print("batch %d, %d iterations after %d untimed and %gs, regions of %s, load average %s" % (
+            args.batch, args.iterations, args.warmup, args.warmup_seconds, _human(region) if region else "one window",
             " ".join("%.2f" % x for x in os.getloadavg())))
         breakdown = Breakdown(store, "http://%s/metrics" % args.breakdown) if args.breakdown else None
         failures = run(store, sizes, args.batch, args.iterations, baseline=baseline, breakdown=breakdown,
-                       warmup=args.warmup, region=region)
+                       warmup=args.warmup, region=region, warmup_seconds=args.warmup_seconds)
         info = store.debug_info()
         print("copy paths (values): %s%s" % (
             ", ".join("%s %d" % kv for kv in sorted(info["copy_paths"].items())),
