@@ -44,8 +44,67 @@ def _torch():
         return None
 
 
+def _huge_pages_kb(ptr):
+    """AnonHugePages of the mapping that holds ptr, kB (/proc/self/smaps)."""
+    inside = False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            fields = line.split()
+            if "-" in fields[0] and len(fields) >= 5:
+                lo, hi = (int(x, 16) for x in fields[0].split("-"))
+                inside = lo <= ptr < hi
+            elif inside and fields[0] == "AnonHugePages:":
+                return int(fields[1])
+    return 0
+
+
+def _collapse_supported():
+    """Whether this kernel puts madvised anonymous memory in huge pages and has MADV_COLLAPSE (6.1+)."""
+    try:
+        with open("/sys/kernel/mm/transparent_hugepage/enabled") as f:
+            if "[never]" in f.read():
+                return False
+    except OSError:
+        return False
+    major, minor = (int(x) for x in os.uname().release.split(".")[:2])
+    return (major, minor) >= (6, 1)
+
+
 class OfflineTest(unittest.TestCase):
     """What needs no cluster: the stored tensor layout, config checks, namespaces, allocator failures."""
+
+    @unittest.skipUnless(_collapse_supported(), "no transparent huge pages or no MADV_COLLAPSE (Linux 6.1+) here")
+    def test_registered_private_memory_goes_to_huge_pages_with_its_bytes(self):
+        import mmap
+        size = 8 << 20
+        for enabled in (True, False):
+            region = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+            anchor = (ctypes.c_char * size).from_buffer(region)
+            ptr = ctypes.addressof(anchor)
+            pattern = os.urandom(size)
+            region[:] = pattern
+            before = _huge_pages_kb(ptr)
+            store = MooncakeDistributedStore()
+            saved = os.environ.get("FERRY_HUGE_PAGES")
+            os.environ["FERRY_HUGE_PAGES"] = "1" if enabled else "0"
+            try:
+                self.assertEqual(store.register_buffer(ptr, size), OK)
+            finally:
+                if saved is None:
+                    del os.environ["FERRY_HUGE_PAGES"]
+                else:
+                    os.environ["FERRY_HUGE_PAGES"] = saved
+            # the whole 2 MiB pages inside the region: 3 of them when it does not start on one
+            whole = ((ptr + size) & ~((2 << 20) - 1)) - ((ptr + (2 << 20) - 1) & ~((2 << 20) - 1))
+            self.assertEqual(store.debug_info()["huge_page_bytes"], whole if enabled else 0)
+            if enabled:
+                self.assertGreater(_huge_pages_kb(ptr), before)
+            else:
+                self.assertEqual(_huge_pages_kb(ptr), before)
+            self.assertEqual(bytes(region), pattern, "a collapse keeps every byte")
+            self.assertEqual(store.unregister_buffer(ptr), OK)
+            del anchor
+            region.close()
 
     def test_the_tensor_layout_is_mooncakes(self):
         meta = tensors.encode_metadata("bfloat16", (2, 3))

@@ -331,8 +331,8 @@ def main(argv=None):
         failures = run(store, sizes, args.batch, args.iterations, baseline=baseline, breakdown=breakdown,
                        warmup=args.warmup, region=region, warmup_seconds=args.warmup_seconds)
         info = store.debug_info()
-        print("copy paths (values): %s%s" % (
-            ", ".join("%s %d" % kv for kv in sorted(info["copy_paths"].items())),
+        print("copy paths (values): %s; private memory in huge pages: %s%s" % (
+            ", ".join("%s %d" % kv for kv in sorted(info["copy_paths"].items())), _human(info["huge_page_bytes"]),
             "; private memory refused: " + info["process_memory_refusal"] if info["process_memory_refusal"] else ""))
     finally:
         store.close()

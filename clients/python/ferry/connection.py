@@ -42,6 +42,11 @@ class CopyPaths:
         self._lock = threading.Lock()
         self._counts = dict.fromkeys(self.NAMES, 0)
         self.process_memory_refusal = None  # the sidecar's reason, once it refused private memory
+        self.huge_page_bytes = 0  # bytes of registered private memory put in huge pages
+
+    def huge_pages(self, n):
+        with self._lock:
+            self.huge_page_bytes += n
 
     def add(self, path, n=1):
         with self._lock:

@@ -4,6 +4,7 @@ values handed out (BufferHandle), and checks of caller memory before any copy to
 import ctypes
 import itertools
 import mmap
+import os
 import threading
 
 from ferry_client import MemfdBuffer
@@ -115,6 +116,39 @@ def host_memory(ptr, size):
         if at >= end:
             return True
     return at >= end
+
+
+HUGE_PAGE = 2 << 20
+_MADV_HUGEPAGE = 14
+_MADV_COLLAPSE = 25  # Linux 6.1 and later
+
+
+def advise_huge_pages(ptr, size):
+    """Backs the whole 2 MiB pages of [ptr, ptr + size) with transparent huge pages: from now on
+    (``madvise(MADV_HUGEPAGE)``) and for the pages already there (``MADV_COLLAPSE``, which
+    also faults in the untouched ones). Answers the bytes now in huge pages, 0 where the
+    kernel refused (THP off, a kernel before 6.1, memory that is pinned, file-backed or
+    shared) or ``FERRY_HUGE_PAGES=0`` turns it off; never fails, never changes a byte.
+
+    Why: the sidecar reads and writes private memory with process_vm_readv / writev, which
+    pin the memory's pages one by one; in 2 MiB pages the same bytes moved at 1.3-2x the
+    rate on the development machine (8 x 4 MiB gets 8.3-8.6 against 4.3-6.6 GB/s).
+    """
+    if os.environ.get("FERRY_HUGE_PAGES", "1") == "0":
+        return 0
+    lo = (ptr + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1)
+    hi = (ptr + size) & ~(HUGE_PAGE - 1)
+    if hi <= lo:
+        return 0
+    try:
+        madvise = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return 0
+    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    madvise.restype = ctypes.c_int
+    if madvise(lo, hi - lo, _MADV_HUGEPAGE) != 0 or madvise(lo, hi - lo, _MADV_COLLAPSE) != 0:
+        return 0
+    return hi - lo
 
 
 def copy_out(value, buffer_ptr, size):

@@ -51,7 +51,7 @@ from .connection import (MISMATCH, UNREADABLE, UPSERT_LEASE_WAIT_S, Connection, 
 from .extended import ExtendedMethods, ReplicaStatus, TaskStatus, TaskType, bind_to_numa_node  # noqa: F401
 from .tensors import TensorMethods
 from .launcher import FerryNotInstalled, SidecarProcess
-from .memory import BufferHandle, MooncakeHostMemAllocator, allocation_of, copy_out, host_memory
+from .memory import BufferHandle, MooncakeHostMemAllocator, advise_huge_pages, allocation_of, copy_out, host_memory
 from .sizes import parse_size
 
 # A read's lease is given back to the master after its answer (the sidecar does not wait for
@@ -394,8 +394,10 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
         ``copy_paths`` counts values per path (``process_memory``: private memory copied once by
         the sidecar; ``shared_memory``: allocator memory copied once by the sidecar;
         ``staging``: through a staging buffer, one copy more), ``process_memory_refusal`` the
-        sidecar's reason once it refused private memory (None before)."""
-        return {"copy_paths": self._paths.snapshot(), "process_memory_refusal": self._paths.process_memory_refusal}
+        sidecar's reason once it refused private memory (None before), ``huge_page_bytes`` the
+        bytes of registered private memory put in huge pages (register_buffer)."""
+        return {"copy_paths": self._paths.snapshot(), "process_memory_refusal": self._paths.process_memory_refusal,
+                "huge_page_bytes": self._paths.huge_page_bytes}
 
     def get_hostname(self):
         """This store's segment as Mooncake names it, ``host:port``: the sidecar's data address
@@ -726,7 +728,10 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
         Memory of MooncakeHostMemAllocator reaches the sidecar directly (it maps it); other
         memory the sidecar reads and writes with process_vm_readv / writev where the kernel
         lets it, else it is copied through the connection's staging buffer (one copy more):
-        debug_info() says which path served (docs/integration.md, Copies).
+        debug_info() says which path served (docs/integration.md, Copies). The whole 2 MiB
+        pages of such private memory are put in transparent huge pages, the untouched ones
+        faulted in (memory.advise_huge_pages: the kernel's copies of it run faster;
+        ``FERRY_HUGE_PAGES=0`` turns it off).
         """
         if not isinstance(buffer_ptr, int) or not isinstance(size, int) or buffer_ptr <= 0 or size <= 0:
             return INVALID_PARAMS
@@ -737,6 +742,8 @@ class MooncakeDistributedStore(ExtendedMethods, TensorMethods):
                 if buffer_ptr < ptr + n and ptr < buffer_ptr + size:
                     return INVALID_PARAMS
             self._regions[buffer_ptr] = size
+        if allocation_of(buffer_ptr, size) is None:
+            self._paths.huge_pages(advise_huge_pages(buffer_ptr, size))
         return OK
 
     def unregister_buffer(self, buffer_ptr):
