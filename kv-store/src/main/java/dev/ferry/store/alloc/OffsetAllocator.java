@@ -35,6 +35,33 @@ public final class OffsetAllocator {
         }
     }
 
+    /**
+     * An allocator of {@code capacity} bytes with nothing free: ranges enter it through
+     * {@link #free} (a set of ranges granted ahead, carved with {@link #allocate} and
+     * {@link #reserve}).
+     */
+    public static OffsetAllocator empty(long capacity) {
+        OffsetAllocator a = new OffsetAllocator(capacity);
+        a.takeAll();
+        return a;
+    }
+
+    /**
+     * Takes every free range out, lowest offset first.
+     *
+     * @return the ranges taken, each {@code {offset, bytes}}
+     */
+    public java.util.List<long[]> takeAll() {
+        java.util.List<long[]> out = new java.util.ArrayList<>(freeByOffset.size());
+        for (Map.Entry<Long, Long> e : freeByOffset.entrySet()) {
+            out.add(new long[] {e.getKey(), e.getValue()});
+        }
+        freeByOffset.clear();
+        freeBySize.clear();
+        freeBytes = 0;
+        return out;
+    }
+
     /** Rounds {@code bytes} up to the alignment. */
     public static long aligned(long bytes) {
         return (bytes + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;

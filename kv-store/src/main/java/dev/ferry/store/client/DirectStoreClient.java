@@ -58,6 +58,7 @@ public final class DirectStoreClient implements AutoCloseable {
     private final LocalSegment local;
     private final LeaseCache cache;
     private final ParallelCopy copier;
+    private final LocalGrants grants;
 
     /**
      * The store node of this process: its segment's name and memory, and its registration
@@ -109,6 +110,37 @@ public final class DirectStoreClient implements AutoCloseable {
         this.preferredSegment = local == null ? null : local.name();
         this.cache = local == null || leaseCacheMillis <= 0 ? null : new LeaseCache(local.name(), leaseCacheMillis,
                 leaseMillis, leaseCacheBytes, local.registrations(), master::releaseLater);
+        this.grants = index == null || !GRANTS ? null
+                : new LocalGrants(master, local, LocalGrants.chunkFor(local.memory().byteSize()));
+    }
+
+    /**
+     * Whether puts into this process's store node may use space granted ahead
+     * ({@link LocalGrants}): {@code -Dferry.store.grants=false} turns it off (every put then
+     * asks the master twice, as Mooncake's client does).
+     */
+    private static final boolean GRANTS = Boolean.parseBoolean(System.getProperty("ferry.store.grants", "true"));
+
+    /** Blocks put through space granted ahead ({@link LocalGrants}) since start. */
+    public long grantedPuts() {
+        return grants == null ? 0 : grants.puts();
+    }
+
+    /** Calls of the master that asked for space ahead of puts, since start. */
+    public long grantCalls() {
+        return grants == null ? 0 : grants.grantCalls();
+    }
+
+    /** Space granted ahead of puts and not in use now, bytes. */
+    public long grantedBytes() {
+        return grants == null ? 0 : grants.pooledBytes();
+    }
+
+    /** Gives the space granted ahead back to the master when no put used it for a second; call now and then. */
+    public void returnIdleGrants() {
+        if (grants != null) {
+            grants.returnIdle();
+        }
     }
 
     /** The lease cache, or null when there is none. */
@@ -236,7 +268,46 @@ public final class DirectStoreClient implements AutoCloseable {
                 split = ParallelCopy.shareable(part) ? split : ParallelCopy.SERIAL; // confined: the caller's only
             }
         }
-        byte[] results = core.put(keys, lengths, names, options.replicas(), preferred, Integer.MAX_VALUE,
+        byte[] granted = grants != null && options.replicas() == 1 && preferred.equals(local.name())
+                ? grants.put(keys, parts, lengths, names, split) : null;
+        int[] rest = indexes(granted, keys.length);
+        if (rest.length == 0) {
+            pin(keys, options);
+            return granted;
+        }
+        BlockKey[] restKeys = new BlockKey[rest.length];
+        MemorySegment[][] restParts = new MemorySegment[rest.length][];
+        long[] restLengths = new long[rest.length];
+        String[] restNames = names == null ? null : new String[rest.length];
+        for (int j = 0; j < rest.length; j++) {
+            restKeys[j] = keys[rest[j]];
+            restParts[j] = parts[rest[j]];
+            restLengths[j] = lengths[rest[j]];
+            if (names != null) {
+                restNames[j] = names[rest[j]];
+            }
+        }
+        byte[] results = putUsual(restKeys, restParts, restLengths, restNames, options, preferred, split);
+        if (granted != null) {
+            for (int j = 0; j < rest.length; j++) {
+                granted[rest[j]] = results[j];
+            }
+            results = granted;
+        }
+        pin(keys, options);
+        return results;
+    }
+
+    /** The keys {@link LocalGrants#put} left to the usual way: all when it answered null. */
+    private static int[] indexes(byte[] granted, int n) {
+        return java.util.stream.IntStream.range(0, n)
+                .filter(i -> granted == null || granted[i] == LocalGrants.FALLBACK).toArray();
+    }
+
+    /** A put through {@link MasterApi#putStart} and a commit: placed by the master, written, committed. */
+    private byte[] putUsual(BlockKey[] keys, MemorySegment[][] parts, long[] lengths, String[] names,
+                            PutOptions options, String preferred, ParallelCopy split) {
+        return core.put(keys, lengths, names, options.replicas(), preferred, Integer.MAX_VALUE,
                 (index, slot, copies, batch) -> {
                     // A copy in this process's segment is written here, each piece checksummed
                     // as it lies there; the others go through the engine.
@@ -265,8 +336,6 @@ public final class DirectStoreClient implements AutoCloseable {
                     }
                     return (int) crc.getValue();
                 }, split).results();
-        pin(keys, options);
-        return results;
     }
 
     /** Pins committed blocks against eviction until they are removed (a hard pin); unknown keys are skipped. */
@@ -703,6 +772,9 @@ public final class DirectStoreClient implements AutoCloseable {
     public void close() {
         if (cache != null) {
             cache.clear();
+        }
+        if (grants != null) {
+            grants.close();
         }
         core.close();
     }

@@ -71,13 +71,36 @@ public final class InProcessMaster implements MasterApi {
     }
 
     @Override
+    public long[] grant(String nodeId, String segment, long bytes) {
+        return MasterErrors.call(() -> master.grant(nodeId, segment, bytes));
+    }
+
+    @Override
+    public GrantedPut putGranted(String nodeId, String segment, BlockKey[] keys, String[] names, long[] offsets,
+                                 long[] lengths, int[] crcs, long ackedSeq) {
+        Master.Granted g = MasterErrors.call(() -> master.putGranted(nodeId, segment, keys, names, offsets, lengths,
+                crcs, ackedSeq));
+        awaitIndexed(g.committed().fence());
+        return new GrantedPut(g.results(), g.committed().updates());
+    }
+
+    @Override
+    public long returnGranted(String nodeId, String segment, List<long[]> ranges) {
+        return MasterErrors.call(() -> master.returnGranted(nodeId, segment, ranges));
+    }
+
+    @Override
     public long removeByRegex(String pattern, boolean force) {
         return MasterErrors.call(() -> master.removeByRegex(pattern, force));
     }
 
     @Override
     public void putCommit(BlockKey[] keys, int[] crcs) {
-        CompletableFuture<Void> indexed = MasterErrors.call(() -> master.putCommit(keys, crcs));
+        awaitIndexed(MasterErrors.call(() -> master.putCommit(keys, crcs)));
+    }
+
+    /** Waits for the holding nodes' acknowledgement, at most {@link Master#INDEX_ACK_TIMEOUT_MILLIS}. */
+    private static void awaitIndexed(CompletableFuture<Void> indexed) {
         try {
             indexed.get(Master.INDEX_ACK_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
         } catch (TimeoutException | ExecutionException stalled) {

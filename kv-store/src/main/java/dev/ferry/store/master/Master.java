@@ -503,6 +503,146 @@ public final class Master {
         });
     }
 
+    /** {@link #putGranted}: the block was committed in its granted range. */
+    public static final byte GRANTED_STORED = 0;
+    /** {@link #putGranted}: the key is in the store or being written; its range stays granted. */
+    public static final byte GRANTED_EXISTED = 1;
+    /**
+     * {@link #putGranted}: the range is not one granted to the node (this master never
+     * granted it: it restarted, or the node registered again since); nothing was done for the key.
+     */
+    public static final byte NOT_GRANTED = 2;
+    /**
+     * {@link #putGranted}: the key is in the store or being written with another length; no key
+     * of the call was committed.
+     */
+    public static final byte GRANTED_LENGTH_CONFLICT = 3;
+    /** {@link #putGranted}: not committed because another key of the call conflicts; its range stays granted. */
+    public static final byte GRANTED_SKIPPED = 4;
+
+    /**
+     * Grants store node {@code node} {@code bytes} (aligned) of its own segment ahead of its
+     * puts, so that a put it writes there takes one call of the master ({@link #putGranted})
+     * instead of two ({@link #putStart}, {@link #putCommit}). The range is allocated as a
+     * block's would be (it counts as used) and stays the node's until a put carves a block out
+     * of it, the node gives it back ({@link #returnGranted}), or the segment goes (the node is
+     * declared dead, or registers again). Only free space is granted: nothing is evicted or
+     * demoted for it, and nothing while a new leader's nodes are registering again.
+     *
+     * @return {@code {offset, bytes}} of the range, or null when the segment is unknown or not
+     *         the node's, or has no free range that large
+     * @throws MasterException REFUSED when {@code bytes} is not positive
+     */
+    public synchronized long[] grant(String node, String segment, long bytes) {
+        if (bytes < 1) {
+            throw new MasterException(Reason.REFUSED, "a grant is at least 1 byte, not " + bytes);
+        }
+        SegmentState seg = members.segment(segment);
+        if (seg == null || !seg.nodeId().equals(node)) {
+            return null;
+        }
+        long offset = seg.allocator().allocate(bytes);
+        if (offset < 0) {
+            return null;
+        }
+        long aligned = OffsetAllocator.aligned(bytes);
+        seg.granted().free(offset, aligned);
+        return new long[] {offset, aligned};
+    }
+
+    /**
+     * Gives back ranges granted to {@code node} ({@link #grant}): each range still wholly
+     * granted is freed; the others (never granted, used since, or of a segment gone) are skipped.
+     *
+     * @param ranges each {@code {offset, bytes}}
+     * @return bytes freed
+     */
+    public synchronized long returnGranted(String node, String segment, List<long[]> ranges) {
+        SegmentState seg = members.segment(segment);
+        if (seg == null || !seg.nodeId().equals(node)) {
+            return 0;
+        }
+        long freed = 0;
+        for (long[] r : ranges) {
+            if (r.length == 2 && r[1] > 0 && seg.granted().reserve(r[0], r[1])) {
+                seg.allocator().free(r[0], r[1]);
+                freed += OffsetAllocator.aligned(r[1]);
+            }
+        }
+        return freed;
+    }
+
+    /**
+     * Commits blocks that store node {@code committer} wrote into ranges of its own segment
+     * granted to it ({@link #grant}): what {@link #putStart} and {@link #putCommit} do, in one
+     * call. Per key, in order: a key in the store or being written keeps its value
+     * ({@link #GRANTED_EXISTED}); a range not wholly inside the node's granted ranges is
+     * {@link #NOT_GRANTED}; else the range leaves the grant and holds the block's one copy,
+     * committed with its CRC32C and string key ({@link #GRANTED_STORED}). When a key is there
+     * with another length, nothing is committed ({@link #GRANTED_LENGTH_CONFLICT}, the others
+     * {@link #GRANTED_SKIPPED}). The answer hands the node its pending index updates as
+     * {@link #putCommit(BlockKey[], int[], long, String, long)} does.
+     *
+     * @param names   per key its string key, or null for none; null for no names at all
+     * @param offsets per key where the node wrote it in its segment
+     * @param lengths per key its length, bytes (at least 1)
+     * @throws MasterException REFUSED when the arrays differ in length or a length is not positive
+     */
+    public synchronized Granted putGranted(String committer, String segment, BlockKey[] keys, String[] names,
+                                           long[] offsets, long[] lengths, int[] crcs, long committerAcked) {
+        int n = keys.length;
+        if (offsets.length != n || lengths.length != n || crcs.length != n || names != null && names.length != n) {
+            throw new MasterException(Reason.REFUSED, "a granted put of " + n + " keys has " + offsets.length
+                    + " offsets, " + lengths.length + " lengths and " + crcs.length + " CRCs: one of each per key");
+        }
+        byte[] results = new byte[n];
+        boolean conflict = false;
+        for (int i = 0; i < n; i++) {
+            if (lengths[i] < 1) {
+                throw new MasterException(Reason.REFUSED, "block " + keys[i] + ": length " + lengths[i]);
+            }
+            BlockState there = blocks.get(keys[i]);
+            if (there != null && there.length != lengths[i]) {
+                results[i] = GRANTED_LENGTH_CONFLICT;
+                conflict = true;
+            }
+        }
+        SegmentState seg = members.segment(segment);
+        boolean own = seg != null && seg.nodeId().equals(committer);
+        List<BlockKey> stored = new ArrayList<>(n);
+        List<Integer> storedCrcs = new ArrayList<>(n);
+        long now = clock.getAsLong();
+        for (int i = 0; i < n; i++) {
+            if (conflict) {
+                results[i] = results[i] == GRANTED_LENGTH_CONFLICT ? GRANTED_LENGTH_CONFLICT : GRANTED_SKIPPED;
+            } else if (blocks.get(keys[i]) != null) {
+                results[i] = GRANTED_EXISTED;
+            } else if (!own || !seg.granted().reserve(offsets[i], lengths[i])) {
+                results[i] = NOT_GRANTED;
+            } else {
+                BlockState b = blocks.start(keys[i], lengths[i], now, 1);
+                b.name = names == null ? null : names[i];
+                b.copies.add(new CopyState(seg, offsets[i], lengths[i]));
+                stored.add(keys[i]);
+                storedCrcs.add(crcs[i]);
+                results[i] = GRANTED_STORED;
+            }
+        }
+        Committed committed = putCommit(stored.toArray(BlockKey[]::new),
+                storedCrcs.stream().mapToInt(Integer::intValue).toArray(), term, committer, committerAcked);
+        return new Granted(results, committed);
+    }
+
+    /**
+     * What {@link #putGranted} answers.
+     *
+     * @param results   per key {@link #GRANTED_STORED}, {@link #GRANTED_EXISTED}, {@link #NOT_GRANTED},
+     *                  {@link #GRANTED_LENGTH_CONFLICT} or {@link #GRANTED_SKIPPED}
+     * @param committed the commit of the stored keys: as {@link #putCommit(BlockKey[], int[], long, String, long)}'s
+     */
+    public record Granted(byte[] results, Committed committed) {
+    }
+
     /**
      * What {@link #putCommit(BlockKey[], int[], long, String, long)} answers.
      *

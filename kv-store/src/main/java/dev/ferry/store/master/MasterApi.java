@@ -74,6 +74,51 @@ public interface MasterApi {
         return List.of();
     }
 
+    /**
+     * Grants node {@code nodeId} {@code bytes} of its own segment ahead of its puts
+     * ({@link Master#grant}). The default grants nothing.
+     *
+     * @return {@code {offset, bytes}}, or null when nothing was granted (no free range that
+     *         large, not the node's segment, or a master that does not grant: an earlier build)
+     */
+    default long[] grant(String nodeId, String segment, long bytes) {
+        return null;
+    }
+
+    /**
+     * Commits blocks node {@code nodeId} wrote in its granted ranges ({@link Master#putGranted});
+     * the caller must apply the returned updates to the node's index before it acknowledges
+     * the put to its writer. Only called after {@link #grant} granted something.
+     *
+     * @param names per key its string key or null; null for none
+     * @throws UnsupportedOperationException from an implementation that does not grant
+     */
+    default GrantedPut putGranted(String nodeId, String segment, BlockKey[] keys, String[] names, long[] offsets,
+                                  long[] lengths, int[] crcs, long ackedSeq) {
+        throw new UnsupportedOperationException("this master grants no space ahead of puts");
+    }
+
+    /**
+     * Gives back granted ranges ({@link Master#returnGranted}); the default does nothing.
+     *
+     * @param ranges each {@code {offset, bytes}}
+     * @return bytes freed
+     */
+    default long returnGranted(String nodeId, String segment, List<long[]> ranges) {
+        return 0;
+    }
+
+    /**
+     * What {@link #putGranted} answers.
+     *
+     * @param results per key {@link Master#GRANTED_STORED}, {@link Master#GRANTED_EXISTED},
+     *                {@link Master#NOT_GRANTED}, {@link Master#GRANTED_LENGTH_CONFLICT} or
+     *                {@link Master#GRANTED_SKIPPED}
+     * @param updates the node's pending index updates, oldest first
+     */
+    record GrantedPut(byte[] results, List<IndexUpdate> updates) {
+    }
+
     /** @see Master#putAbort */
     void putAbort(BlockKey[] keys);
 

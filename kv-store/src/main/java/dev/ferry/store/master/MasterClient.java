@@ -62,6 +62,8 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
 
     /** Whether the master may know PUT_START_NAMED (false once it answered that it does not). */
     private volatile boolean namesKnown = true;
+    /** Whether the master knows GRANT (false after one of an earlier build refused it). */
+    private volatile boolean grantsKnown = true;
     private final long reconnectMillis;
     /** What the reconnect deadline would be without a TTL read from etcd, for {@link #FOLLOW_LEASE_TTL}, ms. */
     private static final long ETCD_FALLBACK_RECONNECT_MILLIS = 3 * DEFAULT_RECONNECT_MILLIS;
@@ -545,6 +547,70 @@ public final class MasterClient implements MasterApi, SegmentResolver, AutoClose
         } finally {
             forgetPuts(keys);
         }
+    }
+
+    /**
+     * {@link MasterApi#grant}: GRANT; a master of an earlier build, which does not know that
+     * call, grants nothing (and is asked no more).
+     */
+    @Override
+    public long[] grant(String nodeId, String segment, long bytes) {
+        if (!grantsKnown) {
+            return null;
+        }
+        try {
+            return once(MasterProtocol.GRANT, b -> {
+                Wire.writeString(b, nodeId);
+                Wire.writeString(b, segment);
+                b.writeLong(bytes);
+            }, b -> Wire.readBoolean(b) ? new long[] {Wire.readLong(b), Wire.readLong(b)} : null);
+        } catch (RpcException e) {
+            if (!MasterProtocol.unknown(e, MasterProtocol.GRANT)) {
+                throw e;
+            }
+            grantsKnown = false;
+            return null;
+        }
+    }
+
+    /** {@link MasterApi#putGranted}: PUT_GRANTED. */
+    @Override
+    public GrantedPut putGranted(String nodeId, String segment, BlockKey[] keys, String[] names, long[] offsets,
+                                 long[] lengths, int[] crcs, long ackedSeq) {
+        return once(MasterProtocol.PUT_GRANTED, b -> {
+            Wire.writeString(b, nodeId);
+            Wire.writeString(b, segment);
+            Wire.writeKeys(b, keys);
+            for (int i = 0; i < keys.length; i++) {
+                String name = names == null ? null : names[i];
+                boolean fits = name != null && name.getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+                        <= Wire.MAX_STRING;
+                Wire.writeString(b, fits ? name : "");
+                b.writeLong(offsets[i]).writeLong(lengths[i]);
+            }
+            Wire.writeInts(b, crcs);
+            b.writeLong(ackedSeq);
+        }, b -> {
+            byte[] results = new byte[keys.length];
+            b.readBytes(results);
+            return new GrantedPut(results, MasterProtocol.readUpdates(b));
+        });
+    }
+
+    /** {@link MasterApi#returnGranted}: RETURN_GRANTED. */
+    @Override
+    public long returnGranted(String nodeId, String segment, java.util.List<long[]> ranges) {
+        if (!grantsKnown || ranges.isEmpty()) {
+            return 0;
+        }
+        return once(MasterProtocol.RETURN_GRANTED, b -> {
+            Wire.writeString(b, nodeId);
+            Wire.writeString(b, segment);
+            b.writeInt(ranges.size());
+            for (long[] r : ranges) {
+                b.writeLong(r[0]).writeLong(r[1]);
+            }
+        }, Wire::readLong);
     }
 
     @Override

@@ -119,6 +119,12 @@ public final class MasterProtocol {
     public static final int GPU_HOLDERS = 51;
     /** GPU copies per engine; see {@link Master#gpuCopiesPerEngine}. */
     public static final int GPU_COPIES = 52;
+    /** A range of a store node's own segment granted ahead of its puts; see {@link Master#grant}. */
+    public static final int GRANT = 53;
+    /** Blocks a node wrote in its granted ranges, committed in one call; see {@link Master#putGranted}. */
+    public static final int PUT_GRANTED = 54;
+    /** Granted ranges given back; see {@link Master#returnGranted}. */
+    public static final int RETURN_GRANTED = 55;
     /** Longest wait of one INDEX_POLL, ms. */
     public static final long MAX_POLL_MILLIS = 10_000;
     /** Bytes of one block record (key, offset, length, crc). */

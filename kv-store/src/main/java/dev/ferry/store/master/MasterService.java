@@ -194,6 +194,32 @@ public final class MasterService implements AutoCloseable {
                 return fence.isDone() ? null
                         : fence.completeOnTimeout(null, Master.INDEX_ACK_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS);
             }
+            case MasterProtocol.PUT_GRANTED -> {
+                String node = Wire.readString(in);
+                String segment = Wire.readString(in);
+                BlockKey[] keys = Wire.readKeys(in);
+                int n = keys.length;
+                String[] names = new String[n];
+                long[] offsets = new long[n];
+                long[] lengths = new long[n];
+                for (int i = 0; i < n; i++) {
+                    String name = Wire.readString(in);
+                    names[i] = name.isEmpty() ? null : name;
+                    offsets[i] = Wire.readLong(in);
+                    lengths[i] = Wire.readLong(in);
+                }
+                int[] crcs = Wire.readInts(in);
+                long acked = Wire.readLong(in);
+                Master.Granted g = master.putGranted(node, segment, keys, names, offsets, lengths, crcs, acked);
+                out.writeBytes(g.results());
+                Master.Committed c = g.committed();
+                if (c.fence().isDone()) {
+                    MasterProtocol.writeUpdates(out, c.updates());
+                    return null;
+                }
+                return c.fence().completeOnTimeout(null, Master.INDEX_ACK_TIMEOUT_MILLIS, TimeUnit.MILLISECONDS)
+                        .thenRun(() -> MasterProtocol.writeUpdates(out, c.updates()));
+            }
             case MasterProtocol.INDEX_POLL -> {
                 String node = Wire.readString(in);
                 long acked = Wire.readLong(in);
@@ -268,6 +294,23 @@ public final class MasterService implements AutoCloseable {
                 }
             }
             case MasterProtocol.PUT_ABORT -> master.putAbort(Wire.readKeys(in));
+            case MasterProtocol.GRANT -> {
+                long[] range = master.grant(Wire.readString(in), Wire.readString(in), Wire.readLong(in));
+                out.writeBoolean(range != null);
+                if (range != null) {
+                    out.writeLong(range[0]).writeLong(range[1]);
+                }
+            }
+            case MasterProtocol.RETURN_GRANTED -> {
+                String node = Wire.readString(in);
+                String segment = Wire.readString(in);
+                int n = Wire.readCount(in, 16);
+                List<long[]> ranges = new java.util.ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    ranges.add(new long[] {Wire.readLong(in), Wire.readLong(in)});
+                }
+                out.writeLong(master.returnGranted(node, segment, ranges));
+            }
             case MasterProtocol.GET -> {
                 BlockKey[] keys = Wire.readKeys(in);
                 Lease lease = master.get(keys, Wire.readLong(in));

@@ -27,10 +27,23 @@ final class SegmentState {
     /** Copies here readable from DRAM that the node's SSD also holds. */
     private int inBothTiers;
 
+    /**
+     * Ranges of this segment granted to its own node ahead of its puts ({@link
+     * Master#grant}): allocated in {@link #allocator()}, not yet a block's. A put of the
+     * node's carves its block out of them ({@link Master#putGranted}).
+     */
+    private final OffsetAllocator granted;
+
     SegmentState(String nodeId, SegmentDescriptor descriptor, OffsetAllocator allocator) {
         this.nodeId = nodeId;
         this.descriptor = descriptor;
         this.allocator = allocator;
+        this.granted = OffsetAllocator.empty(allocator.capacity());
+    }
+
+    /** The ranges granted to the node and not used yet. */
+    OffsetAllocator granted() {
+        return granted;
     }
 
     /** Copies here being demoted. */

@@ -23,4 +23,16 @@ public interface CommitIndex {
      * @throws RuntimeException what {@code commit} throws (nothing is applied then)
      */
     void commit(LongFunction<List<IndexUpdate>> commit);
+
+    /**
+     * Runs {@code work} while the node stays registered as it is: no registration with the
+     * master starts before {@code work} returns (one that runs waits for it), so that memory
+     * the master granted the node under this registration may be written meanwhile; a new
+     * registration (a restarted master, a new leader) would hand that memory to others.
+     * {@link #commit} may be called within.
+     *
+     * @param work given the node's registration count ({@link StoreNode#registrations()}): it
+     *             differs from an earlier one when the node registered again in between
+     */
+    <T> T whileRegistered(LongFunction<T> work);
 }

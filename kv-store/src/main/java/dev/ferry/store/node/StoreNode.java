@@ -386,6 +386,16 @@ public final class StoreNode implements AutoCloseable {
                     registering.readLock().unlock();
                 }
             }
+
+            @Override
+            public <T> T whileRegistered(java.util.function.LongFunction<T> work) {
+                registering.readLock().lock();
+                try {
+                    return work.apply(registrations.get());
+                } finally {
+                    registering.readLock().unlock();
+                }
+            }
         };
     }
 

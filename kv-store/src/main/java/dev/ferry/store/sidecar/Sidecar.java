@@ -91,33 +91,53 @@ public final class Sidecar implements AutoCloseable {
                     node.segment().name(), node.memory(), node::registrations, node.commitIndex()), ctx.leaseCacheMillis,
                     ctx.leaseCacheBytes, copier);
             SidecarMetrics metrics = new SidecarMetrics(registry);
-            metrics.masterCalls(masterClient.callTimes(), java.util.Map.of(MasterProtocol.PUT_START, "put_start",
-                    MasterProtocol.PUT_START_NAMED, "put_start_named", MasterProtocol.PUT_COMMIT, "put_commit",
-                    MasterProtocol.PUT_ABORT, "put_abort", MasterProtocol.GET, "get", MasterProtocol.RELEASE,
-                    "release", MasterProtocol.PIN, "pin", MasterProtocol.REMOVE, "remove", MasterProtocol.EXISTS,
-                    "exists"));
+            metrics.masterCalls(masterClient.callTimes(), java.util.Map.ofEntries(
+                    java.util.Map.entry(MasterProtocol.PUT_START, "put_start"),
+                    java.util.Map.entry(MasterProtocol.PUT_START_NAMED, "put_start_named"),
+                    java.util.Map.entry(MasterProtocol.PUT_COMMIT, "put_commit"),
+                    java.util.Map.entry(MasterProtocol.PUT_ABORT, "put_abort"),
+                    java.util.Map.entry(MasterProtocol.GET, "get"),
+                    java.util.Map.entry(MasterProtocol.RELEASE, "release"),
+                    java.util.Map.entry(MasterProtocol.PIN, "pin"),
+                    java.util.Map.entry(MasterProtocol.REMOVE, "remove"),
+                    java.util.Map.entry(MasterProtocol.EXISTS, "exists"),
+                    java.util.Map.entry(MasterProtocol.GRANT, "grant"),
+                    java.util.Map.entry(MasterProtocol.PUT_GRANTED, "put_granted")));
             metrics.gauge("ferry.sidecar.leases", "leases held by reads in progress", store::leasesHeld);
+            DirectStoreClient swept = store;
+            sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
+                Thread t = new Thread(r, "ferry-lease-sweep");
+                t.setDaemon(true);
+                return t;
+            });
             if (store.leaseCache() != null) {
                 LeaseCache cache = store.leaseCache();
                 metrics.gauge("ferry.sidecar.lease.cache.blocks", "blocks whose leases the sidecar keeps", cache::size);
                 metrics.gauge("ferry.sidecar.lease.cache.hits", "gets served from the lease cache", cache::hits);
                 metrics.gauge("ferry.sidecar.lease.cache.misses", "gets that asked the master for a lease",
                         cache::misses);
-                sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
-                    Thread t = new Thread(r, "ferry-lease-sweep");
-                    t.setDaemon(true);
-                    return t;
-                });
                 long period = Math.max(1, ctx.leaseCacheMillis / 4);
-                DirectStoreClient cached = store;
                 sweeper.scheduleWithFixedDelay(() -> {
                     try {
-                        cached.sweepLeases();
+                        swept.sweepLeases();
                     } catch (RuntimeException e) { // a task that throws is never run again
                         LOG.warn("lease cache sweep failed: {}", e.toString());
                     }
                 }, period, period, TimeUnit.MILLISECONDS);
             }
+            sweeper.scheduleWithFixedDelay(() -> {
+                try {
+                    swept.returnIdleGrants();
+                } catch (RuntimeException e) { // a task that throws is never run again
+                    LOG.warn("returning idle granted space failed: {}", e.toString());
+                }
+            }, 250, 250, TimeUnit.MILLISECONDS);
+            metrics.gauge("ferry.sidecar.granted.puts", "blocks put into space the master granted ahead (one master "
+                    + "call per put instead of two)", swept::grantedPuts);
+            metrics.gauge("ferry.sidecar.grant.calls", "calls of the master asking for space ahead of puts",
+                    swept::grantCalls);
+            metrics.gauge("ferry.sidecar.granted.bytes", "space granted ahead of puts and not in use now",
+                    swept::grantedBytes);
             ParallelCopy split = copier;
             metrics.gauge("ferry.sidecar.copy.splits", "batches whose copies were split across two threads",
                     split::splits);
