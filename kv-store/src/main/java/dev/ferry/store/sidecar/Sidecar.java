@@ -153,7 +153,7 @@ public final class Sidecar implements AutoCloseable {
                     own::scrubCorrupt);
             metrics.gauge("ferry.store.slab.populate.seconds", "time spent populating the slab at start",
                     () -> own.populateNanos() / 1e9);
-            executor = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ferry-sidecar-", 0).factory());
+            executor = requestThreads();
             AtomicInteger bufferIds = new AtomicInteger();
             SidecarOps ops = new SidecarOps(store, bufferIds::incrementAndGet, metrics, ctx.maxFrameBytes,
                     ctx.processMemory, copier);
@@ -171,6 +171,20 @@ public final class Sidecar implements AutoCloseable {
         LOG.info("sidecar {} serves {} (tcp port {}, http port {}), {} bytes of DRAM, master {}{}", ctx.nodeId,
                 ctx.socketPath, tcpPort(), httpPort(), ctx.capacityBytes, masterAddress,
                 masterService == null ? "" : " (embedded)");
+    }
+
+    /**
+     * The threads that serve requests: platform threads of a cached pool (idle ones wait
+     * 60 s for the next request), unless {@code -Dferry.sidecar.threads=virtual}. A request
+     * blocks on the master's answers and on the copy helper; a platform thread is woken by
+     * them directly, a virtual one only after its carrier thread is woken too: 0.2-0.3 ms more
+     * per put of 8 x 1 MiB on the development machine (1.13 against 0.81-0.90 ms).
+     */
+    private static ExecutorService requestThreads() {
+        if ("virtual".equals(System.getProperty("ferry.sidecar.threads"))) {
+            return Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("ferry-sidecar-", 0).factory());
+        }
+        return Executors.newCachedThreadPool(Thread.ofPlatform().name("ferry-sidecar-", 0).daemon(true).factory());
     }
 
     /**
