@@ -268,8 +268,17 @@ public final class DirectStoreClient implements AutoCloseable {
                 split = ParallelCopy.shareable(part) ? split : ParallelCopy.SERIAL; // confined: the caller's only
             }
         }
+        ParallelCopy copy = split;
         byte[] granted = grants != null && options.replicas() == 1 && preferred.equals(local.name())
-                ? grants.put(keys, parts, lengths, names, split) : null;
+                ? grants.put(keys, lengths, names, blocks -> {
+                    Integer[] sums = new Integer[keys.length];
+                    copy.run(lengths, (from, to) -> {
+                        for (int i = from; i < to; i++) {
+                            sums[i] = copyWithCrc(parts[i], blocks[i]);
+                        }
+                    });
+                    return sums;
+                }) : null;
         int[] rest = indexes(granted, keys.length);
         if (rest.length == 0) {
             pin(keys, options);
@@ -296,6 +305,50 @@ public final class DirectStoreClient implements AutoCloseable {
         }
         pin(keys, options);
         return results;
+    }
+
+    /** Copies the parts into {@code to}, each checksummed as it lies there; answers the CRC32C. */
+    private static int copyWithCrc(MemorySegment[] parts, MemorySegment to) {
+        CRC32C crc = new CRC32C();
+        long at = 0;
+        for (MemorySegment part : parts) {
+            if (part.byteSize() > 0) {
+                BlockContent.copyWithCrc(part, to.asSlice(at, part.byteSize()), crc);
+                at += part.byteSize();
+            }
+        }
+        return (int) crc.getValue();
+    }
+
+    /** Writes blocks placed in this process's store node ({@link #putInPlace}). */
+    @FunctionalInterface
+    public interface Fill {
+        /**
+         * Fills {@code blocks[i]} (the whole block, its length as asked) for each block.
+         *
+         * @return per block its CRC32C as it now lies there, or null when it could not be
+         *         filled (nothing is stored for it)
+         */
+        Integer[] fill(MemorySegment[] blocks);
+    }
+
+    /** {@link #putInPlace}: the block could not be filled; nothing is stored for it. */
+    public static final byte UNFILLED = LocalGrants.UNFILLED;
+    /** {@link #putInPlace}: the block must be put the usual way ({@link #reserve}, write, {@link #commit}). */
+    public static final byte USUAL = LocalGrants.FALLBACK;
+
+    /**
+     * Puts one copy of each block into this process's store node through space the master
+     * granted ahead ({@link LocalGrants}): {@code fill} writes the blocks where they lie, then
+     * one call of the master publishes them. No pins are taken.
+     *
+     * @param names per key its string key or null; null for none
+     * @return per key {@link #STORED}, {@link #EXISTED}, {@link #UNFILLED} or {@link #USUAL};
+     *         null when none was put so (no space granted, no local node): put them the usual way
+     * @throws RuntimeException what {@code fill} throws (nothing is published then)
+     */
+    public byte[] putInPlace(BlockKey[] keys, long[] lengths, String[] names, Fill fill) {
+        return grants == null ? null : grants.put(keys, lengths, names, fill);
     }
 
     /** The keys {@link LocalGrants#put} left to the usual way: all when it answered null. */

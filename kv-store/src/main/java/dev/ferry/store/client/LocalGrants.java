@@ -1,9 +1,7 @@
 package dev.ferry.store.client;
 
 import dev.ferry.store.alloc.OffsetAllocator;
-import dev.ferry.store.block.BlockContent;
 import dev.ferry.store.block.BlockKey;
-import dev.ferry.store.block.ParallelCopy;
 import dev.ferry.store.master.Master;
 import dev.ferry.store.master.MasterApi;
 import dev.ferry.store.node.CommitIndex;
@@ -11,7 +9,6 @@ import dev.ferry.store.rpc.RpcException;
 import java.lang.foreign.MemorySegment;
 import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.zip.CRC32C;
 
 /**
  * Space of this process's store node that the master granted ahead of its puts
@@ -29,7 +26,7 @@ import java.util.zip.CRC32C;
  * put the master does not answer leaves its ranges unused (their fate is unknown) and goes the
  * usual way, which finds the keys it committed after all.
  *
- * <p>The node holds at most about {@link #chunkBytes} granted and unused per concurrent put,
+ * <p>The node holds at most about {@link #chunkBytes} (or four puts' bytes) granted and unused per concurrent put,
  * and gives it back after {@link #IDLE_NANOS} without puts ({@link #returnIdle}).
  * Only free space is granted: a full store gets nothing, and its puts go the usual way (which
  * evicts), asking for grants again at most every {@link #RETRY_NANOS}.
@@ -53,13 +50,13 @@ final class LocalGrants implements AutoCloseable {
     /** The node's registration the pool's ranges were granted under. Guarded by this. */
     private long poolRegistration = -1;
     private volatile long lastUse = System.nanoTime();
-    private volatile long noGrantUntil;
+    private volatile long noGrantUntil = System.nanoTime() - 1;
     private volatile boolean off;
     private final LongAdder puts = new LongAdder();
     private final LongAdder grantCalls = new LongAdder();
 
     /**
-     * @param chunkBytes bytes asked for at a time (more when one put needs more)
+     * @param chunkBytes bytes asked for at a time (four times a put's bytes when that is more)
      */
     LocalGrants(MasterApi master, DirectStoreClient.LocalSegment local, long chunkBytes) {
         this.master = master;
@@ -89,17 +86,20 @@ final class LocalGrants implements AutoCloseable {
         return pool.freeBytes();
     }
 
+    /** Answer of {@link #put} for a key whose block the fill could not fill (nothing is stored for it). */
+    static final byte UNFILLED = -2;
+
     /**
-     * Puts each block, one copy in this node, through granted space: {@code parts[i]} are the
-     * pieces of block {@code i} ({@code lengths[i]} bytes in all), {@code names[i]} its string
-     * key or null ({@code names} null for none).
+     * Puts each block, one copy in this node, through granted space, {@code lengths[i]} bytes
+     * for {@code keys[i]}, with {@code names[i]} its string key or null ({@code names} null
+     * for none); {@code fill} writes the blocks where they are placed.
      *
-     * @param copier splits the copies across two threads (every part must be shareable then)
-     * @return per key {@link DirectStoreClient#STORED}, {@link DirectStoreClient#EXISTED} or
-     *         {@link #FALLBACK}; null when nothing was put (no granted space to be had)
-     * @throws RuntimeException what a copy throws (nothing is published then)
+     * @return per key {@link DirectStoreClient#STORED}, {@link DirectStoreClient#EXISTED},
+     *         {@link #UNFILLED} or {@link #FALLBACK}; null when nothing was put (no granted
+     *         space to be had)
+     * @throws RuntimeException what {@code fill} throws (nothing is published then)
      */
-    byte[] put(BlockKey[] keys, MemorySegment[][] parts, long[] lengths, String[] names, ParallelCopy copier) {
+    byte[] put(BlockKey[] keys, long[] lengths, String[] names, DirectStoreClient.Fill fill) {
         if (off || keys.length == 0) {
             return null;
         }
@@ -109,8 +109,7 @@ final class LocalGrants implements AutoCloseable {
             needed += OffsetAllocator.aligned(length);
         }
         for (int attempt = 0; attempt < 2; attempt++) {
-            byte[] results = index.whileRegistered(registration -> tryPut(registration, keys, parts, lengths, names,
-                    copier));
+            byte[] results = index.whileRegistered(registration -> tryPut(registration, keys, lengths, names, fill));
             if (results != null) {
                 return results;
             }
@@ -121,28 +120,50 @@ final class LocalGrants implements AutoCloseable {
         return null;
     }
 
-    private byte[] tryPut(long registration, BlockKey[] keys, MemorySegment[][] parts, long[] lengths, String[] names,
-                          ParallelCopy copier) {
+    private byte[] tryPut(long registration, BlockKey[] keys, long[] lengths, String[] names,
+                          DirectStoreClient.Fill fill) {
         long[] offsets = take(registration, lengths);
         if (offsets == null) {
             return null;
         }
         int n = keys.length;
-        int[] crcs = new int[n];
+        MemorySegment[] blocks = new MemorySegment[n];
+        for (int i = 0; i < n; i++) {
+            blocks[i] = local.memory().asSlice(offsets[i], lengths[i]);
+        }
+        Integer[] sums;
         try {
-            copier.run(lengths, (from, to) -> {
-                for (int i = from; i < to; i++) {
-                    crcs[i] = copy(parts[i], local.memory().asSlice(offsets[i], lengths[i]));
-                }
-            });
+            sums = fill.fill(blocks);
         } catch (RuntimeException | Error e) {
             giveBack(registration, offsets, lengths, null);
             throw e;
         }
+        // Only the filled blocks are published; the others' ranges go back at once.
+        int filled = 0;
+        for (Integer sum : sums) {
+            filled += sum == null ? 0 : 1;
+        }
+        BlockKey[] fk = new BlockKey[filled];
+        String[] fn = names == null ? null : new String[filled];
+        long[] fo = new long[filled];
+        long[] fl = new long[filled];
+        int[] fc = new int[filled];
+        for (int i = 0, j = 0; i < n; i++) {
+            if (sums[i] != null) {
+                fk[j] = keys[i];
+                fo[j] = offsets[i];
+                fl[j] = lengths[i];
+                fc[j] = sums[i];
+                if (names != null) {
+                    fn[j] = names[i];
+                }
+                j++;
+            }
+        }
         MasterApi.GrantedPut[] answer = new MasterApi.GrantedPut[1];
         try {
-            index.commit(acked -> (answer[0] = master.putGranted(index.nodeId(), local.name(), keys, names, offsets,
-                    lengths, crcs, acked)).updates());
+            index.commit(acked -> (answer[0] = master.putGranted(index.nodeId(), local.name(), fk, fn, fo, fl, fc,
+                    acked)).updates());
         } catch (UnsupportedOperationException e) {
             off = true;
             giveBack(registration, offsets, lengths, null);
@@ -155,8 +176,13 @@ final class LocalGrants implements AutoCloseable {
         byte[] results = new byte[n];
         boolean[] back = new boolean[n];
         boolean stale = false;
-        for (int i = 0; i < n; i++) {
-            switch (answer[0].results()[i]) {
+        for (int i = 0, j = 0; i < n; i++) {
+            if (sums[i] == null) {
+                results[i] = UNFILLED;
+                back[i] = true;
+                continue;
+            }
+            switch (answer[0].results()[j++]) {
                 case Master.GRANTED_STORED -> results[i] = DirectStoreClient.STORED;
                 case Master.GRANTED_EXISTED -> {
                     results[i] = DirectStoreClient.EXISTED;
@@ -189,19 +215,6 @@ final class LocalGrants implements AutoCloseable {
         byte[] results = new byte[n];
         java.util.Arrays.fill(results, FALLBACK);
         return results;
-    }
-
-    /** Copies the parts into {@code to}, each checksummed as it lies there; answers the CRC32C. */
-    private static int copy(MemorySegment[] parts, MemorySegment to) {
-        CRC32C crc = new CRC32C();
-        long at = 0;
-        for (MemorySegment part : parts) {
-            if (part.byteSize() > 0) {
-                BlockContent.copyWithCrc(part, to.asSlice(at, part.byteSize()), crc);
-                at += part.byteSize();
-            }
-        }
-        return (int) crc.getValue();
     }
 
     /** A range of the pool per length, or null (nothing taken) when the pool lacks one. */
@@ -252,7 +265,14 @@ final class LocalGrants implements AutoCloseable {
         long[] range;
         try {
             grantCalls.increment();
-            range = master.grant(index.nodeId(), local.name(), Math.max(chunkBytes, needed));
+            // Room for this put and the next few like it (a put larger than a chunk would otherwise
+            // ask every time); else room for this one.
+            long wanted = Math.max(chunkBytes, 4 * needed);
+            range = master.grant(index.nodeId(), local.name(), wanted);
+            if (range == null && wanted > needed) {
+                grantCalls.increment();
+                range = master.grant(index.nodeId(), local.name(), needed);
+            }
         } catch (RpcException e) {
             range = null;
         }

@@ -523,56 +523,120 @@ final class SidecarOps implements AutoCloseable {
             for (int i = 0; i < n; i++) {
                 keys[i] = parts[i].key();
                 lengths[i] = parts[i].headBytes() + parts[i].valueBytes();
-            }
-            Placement[] placed = reserve(keys, lengths);
-            byte[] results = new byte[n];
-            List<BlockKey> filled = new ArrayList<>(n);
-            List<BlockKey> unreadable = new ArrayList<>();
-            int[] crcs = new int[n];
-            boolean committed = false;
-            try {
-                long bytes = 0;
-                MemorySegment[] blocks = new MemorySegment[n];
-                boolean[] local = new boolean[n];
-                for (int i = 0; i < n; i++) {
-                    if (!placed[i].exists()) {
-                        MemorySegment here = store.localBlock(placed[i]);
-                        local[i] = here != null;
-                        blocks[i] = here != null ? here : scratch.allocate(lengths[i], 64);
-                    }
-                }
-                Integer[] sums = new Integer[n];
-                copy(calls, pid, parts, blocks, local, sums);
-                for (int i = 0; i < n; i++) {
-                    if (placed[i].exists()) {
-                        results[i] = DirectStoreClient.EXISTED;
-                        continue;
-                    }
-                    if (sums[i] == null) {
-                        results[i] = UNREADABLE;
-                        unreadable.add(keys[i]);
-                        continue;
-                    }
-                    crcs[filled.size()] = sums[i];
-                    if (!local[i]) {
-                        store.writeRanges(List.of(placed[i]), new long[] {0}, new MemorySegment[] {blocks[i]});
-                    }
-                    filled.add(keys[i]);
-                    bytes += lengths[i];
-                    metrics.copied(parts[i].inProcess(), parts[i].valueBytes());
-                }
-                store.abort(unreadable.toArray(BlockKey[]::new));
-                store.commit(filled.toArray(BlockKey[]::new), java.util.Arrays.copyOf(crcs, filled.size()),
-                        session.putOptions().hardPin());
-                committed = true;
-                metrics.bytesIn(bytes);
-            } finally { // errors too: no allocated block may stay unpublished
-                if (!committed) {
-                    store.abort(startedKeys(placed));
+                if (lengths[i] < 1) {
+                    throw new SidecarException(OUT_OF_RANGE, "block key " + keys[i] + ": length must be at least 1 byte");
                 }
             }
-            out.writeIntLE(n).writeBytes(results);
+            byte[] results = putInPlace(session, calls, pid, parts, keys, lengths);
+            int[] rest = java.util.stream.IntStream.range(0, n)
+                    .filter(i -> results == null || results[i] == DirectStoreClient.USUAL).toArray();
+            byte[] answers = results != null ? results : new byte[n];
+            if (rest.length > 0) {
+                TwoParts[] restParts = new TwoParts[rest.length];
+                BlockKey[] restKeys = new BlockKey[rest.length];
+                long[] restLengths = new long[rest.length];
+                for (int j = 0; j < rest.length; j++) {
+                    restParts[j] = parts[rest[j]];
+                    restKeys[j] = keys[rest[j]];
+                    restLengths[j] = lengths[rest[j]];
+                }
+                byte[] usual = putUsual(session, calls, scratch, pid, restParts, restKeys, restLengths);
+                for (int j = 0; j < rest.length; j++) {
+                    answers[rest[j]] = usual[j];
+                }
+            }
+            out.writeIntLE(n).writeBytes(answers);
         }
+    }
+
+    /**
+     * PUT_FROM into this node's space granted ahead ({@link DirectStoreClient#putInPlace}): one
+     * call of the master. Answers per key, {@link DirectStoreClient#USUAL} for the keys to put
+     * the usual way; null when none was put so.
+     */
+    private byte[] putInPlace(ClientSession session, ProcessMemory.Calls calls, long pid, TwoParts[] parts,
+                              BlockKey[] keys, long[] lengths) {
+        int n = keys.length;
+        boolean[] local = new boolean[n];
+        java.util.Arrays.fill(local, true);
+        byte[] results = store.putInPlace(keys, lengths, null, blocks -> {
+            Integer[] sums = new Integer[n];
+            copy(calls, pid, parts, blocks, local, sums);
+            return sums;
+        });
+        if (results == null) {
+            return null;
+        }
+        List<BlockKey> stored = new ArrayList<>(n);
+        long bytes = 0;
+        for (int i = 0; i < n; i++) {
+            if (results[i] == DirectStoreClient.UNFILLED) {
+                results[i] = UNREADABLE;
+            } else if (results[i] == DirectStoreClient.STORED) {
+                stored.add(keys[i]);
+                bytes += lengths[i];
+                metrics.copied(parts[i].inProcess(), parts[i].valueBytes());
+            }
+        }
+        if (session.putOptions().hardPin() && !stored.isEmpty()) {
+            store.pin(stored.toArray(BlockKey[]::new));
+        }
+        metrics.bytesIn(bytes);
+        return results;
+    }
+
+    /** PUT_FROM the usual way: allocated by the master, filled, committed. Answers per key. */
+    private byte[] putUsual(ClientSession session, ProcessMemory.Calls calls, Arena scratch, long pid,
+                            TwoParts[] parts, BlockKey[] keys, long[] lengths) {
+        int n = keys.length;
+        Placement[] placed = reserve(keys, lengths);
+        byte[] results = new byte[n];
+        List<BlockKey> filled = new ArrayList<>(n);
+        List<BlockKey> unreadable = new ArrayList<>();
+        int[] crcs = new int[n];
+        boolean committed = false;
+        try {
+            long bytes = 0;
+            MemorySegment[] blocks = new MemorySegment[n];
+            boolean[] local = new boolean[n];
+            for (int i = 0; i < n; i++) {
+                if (!placed[i].exists()) {
+                    MemorySegment here = store.localBlock(placed[i]);
+                    local[i] = here != null;
+                    blocks[i] = here != null ? here : scratch.allocate(lengths[i], 64);
+                }
+            }
+            Integer[] sums = new Integer[n];
+            copy(calls, pid, parts, blocks, local, sums);
+            for (int i = 0; i < n; i++) {
+                if (placed[i].exists()) {
+                    results[i] = DirectStoreClient.EXISTED;
+                    continue;
+                }
+                if (sums[i] == null) {
+                    results[i] = UNREADABLE;
+                    unreadable.add(keys[i]);
+                    continue;
+                }
+                crcs[filled.size()] = sums[i];
+                if (!local[i]) {
+                    store.writeRanges(List.of(placed[i]), new long[] {0}, new MemorySegment[] {blocks[i]});
+                }
+                filled.add(keys[i]);
+                bytes += lengths[i];
+                metrics.copied(parts[i].inProcess(), parts[i].valueBytes());
+            }
+            store.abort(unreadable.toArray(BlockKey[]::new));
+            store.commit(filled.toArray(BlockKey[]::new), java.util.Arrays.copyOf(crcs, filled.size()),
+                    session.putOptions().hardPin());
+            committed = true;
+            metrics.bytesIn(bytes);
+        } finally { // errors too: no allocated block may stay unpublished
+            if (!committed) {
+                store.abort(startedKeys(placed));
+            }
+        }
+        return results;
     }
 
     /**

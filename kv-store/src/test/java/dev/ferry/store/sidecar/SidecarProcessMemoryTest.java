@@ -81,6 +81,8 @@ class SidecarProcessMemoryTest {
                 .containsExactly(0, 0, 0);
         assertThat(copied("process_memory")).isEqualTo(300_001);
         assertThat(copied("shared_buffer")).isEqualTo(5000);
+        assertThat(fx.meter("ferry.sidecar.granted.puts")).as("put into space granted ahead: one master call")
+                .isEqualTo(3);
 
         // Whole: the block is head + value, as GET reads it.
         long at = 512 * 1024;
