@@ -36,6 +36,8 @@ class LinkFlapsTest {
     private static final long REGION = 4 * BLOCK;
     private static final long SEGMENT = CLIENTS * REGION;
     private static final int FLAPS = 5;
+    /** Deadline of each request: a request not done by then was lost. */
+    private static final java.time.Duration LOST = java.time.Duration.ofSeconds(60);
     private static final long DOWN_MILLIS = 1000;
     private static final long UP_MILLIS = 2000;
 
@@ -73,15 +75,19 @@ class LinkFlapsTest {
                         long at = client * REGION + (round % (REGION / BLOCK)) * BLOCK;
                         fill(src.memory().asSlice(at, BLOCK), client * 1_000_003L + round);
                         try {
+                            // A deadline far beyond any healing: a request the engine lost fails the test
+                            // (with the links' state) instead of hanging it.
                             engine.submit(List.of(TransferRequest.write(src.memory(), at, ShapedTarget.SEGMENT_NAME,
-                                    at, BLOCK))).await();
+                                    at, BLOCK).withTimeout(LOST))).await();
                             engine.submit(List.of(TransferRequest.read(back.memory(), at, ShapedTarget.SEGMENT_NAME,
-                                    at, BLOCK))).await();
+                                    at, BLOCK).withTimeout(LOST))).await();
                             requests.addAndGet(2);
                             wrongBytes.addAndGet(wrongBytes(src.memory().asSlice(at, BLOCK),
                                     back.memory().asSlice(at, BLOCK)));
                         } catch (RuntimeException e) {
-                            failed.add(e);
+                            failed.add(new AssertionError(e + "; links then: " + links.stream().map(l -> l
+                                    + (l.isUp() ? " up, " : " down, ") + l.inFlightBytes() + " bytes in flight")
+                                    .toList(), e));
                         }
                     }
                 }));

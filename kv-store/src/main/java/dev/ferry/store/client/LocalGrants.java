@@ -26,10 +26,10 @@ import java.util.concurrent.atomic.LongAdder;
  * put the master does not answer leaves its ranges unused (their fate is unknown) and goes the
  * usual way, which finds the keys it committed after all.
  *
- * <p>The node holds at most about {@link #chunkBytes} (or four puts' bytes) granted and unused per concurrent put,
- * and gives it back after {@link #IDLE_NANOS} without puts ({@link #returnIdle}).
- * Only free space is granted: a full store gets nothing, and its puts go the usual way (which
- * evicts), asking for grants again at most every {@link #RETRY_NANOS}.
+ * <p>The node holds at most about {@link #chunkBytes} (or four puts' bytes) granted and
+ * unused per concurrent put, and gives it back after {@link #IDLE_NANOS} without puts
+ * ({@link #returnIdle}). Only free space is granted: a full store gets nothing, and its puts
+ * go the usual way (which evicts), asking for grants again at most every {@link #RETRY_NANOS}.
  *
  * <p>Thread-safe.
  */
