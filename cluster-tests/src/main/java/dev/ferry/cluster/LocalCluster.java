@@ -403,8 +403,9 @@ public final class LocalCluster implements AutoCloseable {
     /**
      * The two sidecars (prefill's and decode's: the store nodes, joined to the master), then
      * decode and prefill, each given only its sidecar's socket. The sidecars keep no leases
-     * between reads (no lease cache): a lease pins a block against eviction, and the replay
-     * keeps the store's LRU order exactly that of the reference replay.
+     * between reads (no lease cache: a lease pins a block against eviction) and no space
+     * granted ahead of puts (it counts as used), so that the replay keeps the store's LRU order
+     * exactly that of the reference replay.
      */
     private void startWithSidecars() {
         try {
@@ -418,7 +419,7 @@ public final class LocalCluster implements AutoCloseable {
             List<String> args = new ArrayList<>(List.of("--socket", socket(sides.get(i)).toString(),
                     "--master", masterAddress, "--node-id", "sidecar-" + sides.get(i), "--capacity",
                     Long.toString(share(config.capacityBlocks(), i) * config.profile().blockBytes()),
-                    "--lease-cache-ms", "0", "--exit-on-stdin-close"));
+                    "--lease-cache-ms", "0", "--no-grants", "--exit-on-stdin-close"));
             if (!config.transport().equals("shm")) {
                 args.add("--no-shared-memory");
             }

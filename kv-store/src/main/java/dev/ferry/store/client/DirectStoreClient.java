@@ -100,6 +100,17 @@ public final class DirectStoreClient implements AutoCloseable {
      */
     public DirectStoreClient(MasterApi master, TransferEngine engine, long leaseMillis, LocalSegment local,
                              long leaseCacheMillis, long leaseCacheBytes, ParallelCopy copier) {
+        this(master, engine, leaseMillis, local, leaseCacheMillis, leaseCacheBytes, copier, true);
+    }
+
+    /**
+     * As {@link #DirectStoreClient(MasterApi, TransferEngine, long, LocalSegment, long, long, ParallelCopy)},
+     * saying whether puts of one copy into the local node use space the master grants ahead
+     * ({@link LocalGrants}: one master call per put instead of two; needs the node's index in
+     * {@code local}). Granted space counts as used until a put takes it.
+     */
+    public DirectStoreClient(MasterApi master, TransferEngine engine, long leaseMillis, LocalSegment local,
+                             long leaseCacheMillis, long leaseCacheBytes, ParallelCopy copier, boolean grants) {
         this.copier = copier;
         this.master = master;
         CommitIndex index = local == null ? null : local.index();
@@ -110,16 +121,9 @@ public final class DirectStoreClient implements AutoCloseable {
         this.preferredSegment = local == null ? null : local.name();
         this.cache = local == null || leaseCacheMillis <= 0 ? null : new LeaseCache(local.name(), leaseCacheMillis,
                 leaseMillis, leaseCacheBytes, local.registrations(), master::releaseLater);
-        this.grants = index == null || !GRANTS ? null
+        this.grants = index == null || !grants ? null
                 : new LocalGrants(master, local, LocalGrants.chunkFor(local.memory().byteSize()));
     }
-
-    /**
-     * Whether puts into this process's store node may use space granted ahead
-     * ({@link LocalGrants}): {@code -Dferry.store.grants=false} turns it off (every put then
-     * asks the master twice, as Mooncake's client does).
-     */
-    private static final boolean GRANTS = Boolean.parseBoolean(System.getProperty("ferry.store.grants", "true"));
 
     /** Blocks put through space granted ahead ({@link LocalGrants}) since start. */
     public long grantedPuts() {

@@ -526,11 +526,11 @@ public final class Master {
      * instead of two ({@link #putStart}, {@link #putCommit}). The range is allocated as a
      * block's would be (it counts as used) and stays the node's until a put carves a block out
      * of it, the node gives it back ({@link #returnGranted}), or the segment goes (the node is
-     * declared dead, or registers again). Only free space is granted: nothing is evicted or
-     * demoted for it, and nothing while a new leader's nodes are registering again.
+     * declared dead, or registers again). Only free space is granted, and only while at least
+     * as much stays free beside it: nothing is evicted or demoted for it.
      *
      * @return {@code {offset, bytes}} of the range, or null when the segment is unknown or not
-     *         the node's, or has no free range that large
+     *         the node's, or has no free range that large with as much free again
      * @throws MasterException REFUSED when {@code bytes} is not positive
      */
     public synchronized long[] grant(String node, String segment, long bytes) {
@@ -538,14 +538,16 @@ public final class Master {
             throw new MasterException(Reason.REFUSED, "a grant is at least 1 byte, not " + bytes);
         }
         SegmentState seg = members.segment(segment);
-        if (seg == null || !seg.nodeId().equals(node)) {
+        long aligned = OffsetAllocator.aligned(bytes);
+        // Granted space must not crowd out cached blocks: a segment that would be left with
+        // less free than the grant gets none (its puts go the usual way, which evicts).
+        if (seg == null || !seg.nodeId().equals(node) || seg.allocator().freeBytes() - aligned < aligned) {
             return null;
         }
         long offset = seg.allocator().allocate(bytes);
         if (offset < 0) {
             return null;
         }
-        long aligned = OffsetAllocator.aligned(bytes);
         seg.granted().free(offset, aligned);
         return new long[] {offset, aligned};
     }

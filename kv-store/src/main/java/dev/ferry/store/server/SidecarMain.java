@@ -94,6 +94,12 @@ public final class SidecarMain implements Callable<Integer> {
             + "1000, at most half of --lease-ms); 0 turns the lease cache off.")
     long leaseCacheMillis;
 
+    @Option(names = "--grants", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "Put into this sidecar's own node through space the master grants ahead: one master call "
+                    + "per put (default); --no-grants: two, and a full store's eviction order exactly that of store "
+                    + "nodes without sidecars (granted space counts as used until a put takes it).")
+    boolean grants;
+
     @Option(names = "--frame-timeout-ms", defaultValue = "10000", description = "Longest a client may stay "
             + "silent with a frame half sent, ms (default ${DEFAULT-VALUE}); then its connection is closed.")
     long frameTimeoutMillis;
@@ -142,7 +148,7 @@ public final class SidecarMain implements Callable<Integer> {
                 .leaseMillis(leaseMillis).leaseCacheMillis(leaseCacheMillis).drainMillis(drainMillis).frameTimeoutMillis(frameTimeoutMillis).policy(policy).sharedMemory(sharedMemory)
                 .dataDir(slab.dataDir()).ssd(ssd.dir(), ssd.bytes())
                 .lazySlab(slab.lazySlab()).scrubBytesPerSecond(slab.scrubRate()).processMemory(processMemory)
-                .copyThreads(copyThreads);
+                .copyThreads(copyThreads).grants(grants);
         if (nodeId != null) {
             ctx.nodeId(nodeId);
         }

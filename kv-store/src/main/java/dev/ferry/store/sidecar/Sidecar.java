@@ -89,7 +89,7 @@ public final class Sidecar implements AutoCloseable {
             copier = new ParallelCopy(ctx.copyThreads, ParallelCopy.DEFAULT_MIN_BYTES);
             store = new DirectStoreClient(storeMaster(), engine, ctx.leaseMillis, new DirectStoreClient.LocalSegment(
                     node.segment().name(), node.memory(), node::registrations, node.commitIndex()), ctx.leaseCacheMillis,
-                    ctx.leaseCacheBytes, copier);
+                    ctx.leaseCacheBytes, copier, ctx.grants);
             SidecarMetrics metrics = new SidecarMetrics(registry);
             metrics.masterCalls(masterClient.callTimes(), java.util.Map.ofEntries(
                     java.util.Map.entry(MasterProtocol.PUT_START, "put_start"),
@@ -374,6 +374,7 @@ public final class Sidecar implements AutoCloseable {
         private long scrubBytesPerSecond = StoreNode.Config.DEFAULT_SCRUB_BYTES_PER_SECOND;
         private boolean processMemory = true;
         private int copyThreads = 2;
+        private boolean grants = true;
 
         /**
          * Threads that copy the values of one large batch (PUT_NAMED, PUT_FROM of at least two
@@ -532,6 +533,17 @@ public final class Sidecar implements AutoCloseable {
          */
         public Context leaseCacheMillis(long millis) {
             this.leaseCacheMillis = millis;
+            return this;
+        }
+
+        /**
+         * Whether puts into the sidecar's own node use space the master grants ahead (default
+         * true: one master call per put instead of two; see {@code LocalGrants}). That space
+         * counts as used until a put takes it, so a full store evicts a little earlier than
+         * without; off, the store's eviction order is exactly that of store nodes without sidecars.
+         */
+        public Context grants(boolean on) {
+            this.grants = on;
             return this;
         }
 

@@ -115,11 +115,14 @@ class MasterGrantTest {
     }
 
     @Test
-    void onlyFreeSpaceIsGrantedAndBadArgumentsAreRefused() {
+    void onlyFreeSpaceWithAsMuchFreeBesideIsGrantedAndBadArgumentsAreRefused() {
         assertThat(master.grant("a", "a/dram", 9 * BLOCK)).isNull(); // larger than the segment
         assertThat(master.grant("a", "unknown/dram", BLOCK)).isNull();
-        assertThat(master.grant("a", "a/dram", 8 * BLOCK)).isNotNull();
-        assertThat(master.grant("a", "a/dram", 1)).isNull(); // all of it granted already
+        assertThat(master.grant("a", "a/dram", 5 * BLOCK)).isNull(); // it would leave less than itself free
+        assertThat(master.grant("a", "a/dram", 4 * BLOCK)).isNotNull();
+        assertThat(master.grant("a", "a/dram", 3 * BLOCK)).isNull(); // 4 free: 1 would be left
+        assertThat(master.grant("a", "a/dram", 2 * BLOCK)).isNotNull();
+        assertThat(master.grant("a", "a/dram", 2 * BLOCK)).isNull();
         assertThatThrownBy(() -> master.grant("a", "a/dram", 0)).isInstanceOf(MasterException.class);
         assertThatThrownBy(() -> master.putGranted("a", "a/dram", BlockKey.ofAll(1), null, new long[] {0},
                 new long[0], new int[1], 0)).isInstanceOf(MasterException.class);
