@@ -53,6 +53,9 @@ public final class BlockIndex implements AutoCloseable {
 
     /** Where the entries live: a Chronicle Map (persisted) or the heap (in memory only). */
     private sealed interface Entries {
+        /** The map that holds the entries. */
+        java.util.Map<?, ?> map();
+
         void put(IndexedBlock block);
 
         void remove(BlockKey key);
@@ -61,9 +64,13 @@ public final class BlockIndex implements AutoCloseable {
 
         void forEach(java.util.function.Consumer<IndexedBlock> action);
 
-        int size();
+        default int size() {
+            return map().size();
+        }
 
-        void clear();
+        default void clear() {
+            map().clear();
+        }
 
         void close();
     }
@@ -98,16 +105,6 @@ public final class BlockIndex implements AutoCloseable {
         }
 
         @Override
-        public int size() {
-            return map.size();
-        }
-
-        @Override
-        public void clear() {
-            map.clear();
-        }
-
-        @Override
         public void close() {
             map.close();
         }
@@ -138,16 +135,6 @@ public final class BlockIndex implements AutoCloseable {
         @Override
         public void forEach(java.util.function.Consumer<IndexedBlock> action) {
             map.values().forEach(action);
-        }
-
-        @Override
-        public int size() {
-            return map.size();
-        }
-
-        @Override
-        public void clear() {
-            map.clear();
         }
 
         @Override
