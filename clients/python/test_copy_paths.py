@@ -165,7 +165,8 @@ class FallbackTest(unittest.TestCase):
             offsets = [0, 100, 200_000]
             for at, v in zip(offsets, values):
                 src.write(at, v)
-            names = [key("fallback-%d-%d" % (id(store), i)) for i in range(3)]
+            # fresh names: an earlier test's store (its sidecar gone) may have had the same id()
+            names = [key("fallback-%s-%d" % (os.urandom(6).hex(), i)) for i in range(3)]
             sizes = [len(v) for v in values]
             self.assertEqual(store.batch_put_from(names, [src.ptr + at for at in offsets], sizes), [OK] * 3)
             self.assertEqual(store.batch_get_into(names, [dst.ptr + at for at in offsets], sizes), sizes)

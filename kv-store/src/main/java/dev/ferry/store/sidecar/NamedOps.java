@@ -7,6 +7,7 @@ import dev.ferry.store.client.DirectStoreClient;
 import dev.ferry.store.client.KeyNotFoundException;
 import dev.ferry.store.client.LengthConflictException;
 import dev.ferry.store.client.PutOptions;
+import dev.ferry.store.client.StoreException;
 import io.netty.buffer.ByteBuf;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -148,6 +149,10 @@ final class NamedOps {
             try {
                 there = valueLength(key, name);
             } catch (KeyNotFoundException gone) {
+                there = MISSING;
+            } catch (StoreException unreadable) {
+                // No copy could be read (its node died and is not dropped yet): the read reported
+                // its segments, and the master drops a dead node's blocks; put it again.
                 there = MISSING;
             }
             if (there == MISMATCH) {

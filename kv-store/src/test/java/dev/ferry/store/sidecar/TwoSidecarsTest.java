@@ -91,4 +91,36 @@ class TwoSidecarsTest {
             }
         }
     }
+
+    /**
+     * A named put of a key whose only copy lies on a sidecar that has stopped (and that the
+     * master has not dropped yet): the read of the stored string key fails, the master probes
+     * that node and drops it, and the put stores the value here instead of failing.
+     */
+    @Test
+    void aNamedPutOfAKeyHeldOnlyByAStoppedSidecarStoresItAgain() throws IOException {
+        BlockKey key = new BlockKey(7, 77);
+        try (SidecarFixture first = new SidecarFixture(c -> c.capacityBytes(4 * BLOCK));
+             SidecarClient a = first.client();
+             ShmFile bufA = new ShmFile(3 * BLOCK)) {
+            int idA = a.registerBuffer(bufA.path, 3 * BLOCK);
+            BlockContent.fill(7, bufA.slice(0, BLOCK));
+            try (SidecarFixture second = new SidecarFixture(c -> c.capacityBytes(4 * BLOCK)
+                    .master(first.sidecar.masterAddress()));
+                 SidecarClient b = second.client();
+                 ShmFile bufB = new ShmFile(2 * BLOCK)) {
+                int idB = b.registerBuffer(bufB.path, 2 * BLOCK);
+                BlockContent.fill(8, bufB.slice(0, BLOCK));
+                assertThat(b.putNamed(new BlockKey[] {key}, new String[] {"k"}, idB, new long[] {0},
+                        new long[] {BLOCK})).containsExactly(0);
+            }
+            assertThat(first.masterStats().blocks()).isEqualTo(1); // on the stopped node, still listed
+            assertThat(a.putNamed(new BlockKey[] {key}, new String[] {"k"}, idA, new long[] {0},
+                    new long[] {BLOCK})).containsExactly(0);
+            assertThat(a.getNamed(new BlockKey[] {key}, new String[] {"k"}, idA, new long[] {BLOCK},
+                    new long[] {BLOCK + 64})).containsExactly(BLOCK);
+            long at = BLOCK + NamedBlock.headerLength(1);
+            assertThat(BlockContent.firstMismatch(7, bufA.slice(at, BLOCK))).isEqualTo(-1);
+        }
+    }
 }
